@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The spawn path: turns a validated SpawnRequest into a namespaced process.
+ * spawn_start() does the synchronous part (prepare, clone3, id maps, release
+ * the child); the caller then watches the report fd on its loop and calls
+ * spawn_read_report() when it turns readable, so many spawns can be in flight.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox-protocol.h"
+
+/* Who asked. The child acts as this identity for everything a non-root caller names. */
+typedef struct SpawnCaller {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        const gid_t *groups; /* the caller's supplementary groups (from /proc/PID/status at connect) */
+        size_t n_groups;
+        bool privileged;     /* uid 0: may do whatever the daemon may */
+} SpawnCaller;
+
+typedef struct SpawnContext {
+        const SpawnRequest *request;
+        const int *message_fds; /* the fds of the request message; request indexes point here (borrowed) */
+        size_t n_message_fds;
+        const SpawnCaller *caller;
+} SpawnContext;
+
+/* What went wrong, for SpawnFailed(stage, errno, message). Fixed size: the child writes it without malloc. */
+typedef struct SpawnError {
+        char stage[32];    /* "clone3", "uid_map", "setns", "mount", "hostname", "credentials", "fds", "execve", ... */
+        int error;         /* positive errno */
+        char message[512]; /* e.g. "/no/such: No such file or directory" */
+} SpawnError;
+
+typedef struct SpawnHandle {
+        pid_t pid;     /* host pid of the sandbox's top process */
+        int pidfd;     /* owned by the caller from now on */
+        int report_fd; /* read end of the CLOEXEC report pipe; EOF without data means execve succeeded */
+} SpawnHandle;
+
+/* Returns 0 and fills *ret; or a negative errno with *ret_error filled (nothing left behind: no child, no fd). */
+int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
+
+/*
+ * Reads the child's report. Returns 0 if the child exec'd (EOF, nothing written),
+ * 1 with *ret_error filled if it failed before exec, -EAGAIN if not complete yet,
+ * or another negative errno. Call when report_fd polls readable.
+ */
+int spawn_read_report(int report_fd, SpawnError *ret_error);
+
+/* Fills a SpawnError the way the child does: message is "context: strerror(error)" or just strerror. */
+void spawn_error_set(SpawnError *e, const char *stage, int error, const char *context);

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * io.nsbox.Sandbox as C types: typed, strictly validated decode of every call
+ * (daemon side) and encode of the same (client side), plus the replies. The
+ * wire names follow the IDL in io.nsbox.Sandbox.varlink.
+ *
+ * Decoders never trust their input: a wrong type, a negative or overflowing
+ * integer, a string with a NUL byte, an unknown namespace, an fd index outside
+ * the message's fds, too many entries, or an unknown field is -EINVAL with
+ * *ret_invalid_parameter set to the exact field ("uidMappings[1].size").
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+#define NSBOX_INTERFACE "io.nsbox.Sandbox"
+#define NSBOX_ERROR_NO_SUCH_SANDBOX "io.nsbox.Sandbox.NoSuchSandbox"
+#define NSBOX_ERROR_SPAWN_FAILED "io.nsbox.Sandbox.SpawnFailed"
+#define NSBOX_ERROR_QUOTA_EXCEEDED "io.nsbox.Sandbox.QuotaExceeded"
+
+/* The IDL text, embedded at build time from proto/io.nsbox.Sandbox.varlink. */
+extern const char nsbox_interface_description[];
+
+typedef enum NamespaceType {
+        NAMESPACE_MOUNT,
+        NAMESPACE_UTS,
+        NAMESPACE_IPC,
+        NAMESPACE_USER,
+        NAMESPACE_PID,
+        NAMESPACE_NET,
+        NAMESPACE_CGROUP,
+        NAMESPACE_TIME,
+        _NAMESPACE_TYPE_MAX,
+        _NAMESPACE_TYPE_INVALID = -EINVAL,
+} NamespaceType;
+
+#define NAMESPACE_BIT(t) (1U << (t))
+#define NAMESPACE_ALL ((1U << _NAMESPACE_TYPE_MAX) - 1)
+
+const char *namespace_type_to_string(NamespaceType t);   /* "mount", "uts", ... */
+NamespaceType namespace_type_from_string(const char *s); /* -EINVAL if unknown */
+unsigned long namespace_type_to_clone_flag(NamespaceType t); /* CLONE_NEWNS, ... */
+const char *namespace_type_to_proc_name(NamespaceType t);    /* "mnt", "uts", ... as in /proc/PID/ns/ */
+
+typedef struct IdMapping {
+        uint32_t container_id; /* "containerID" */
+        uint32_t host_id;      /* "hostID" */
+        uint32_t size;         /* "size", >= 1, container_id + size and host_id + size must not overflow */
+} IdMapping;
+
+typedef struct JoinNamespace {
+        NamespaceType type; /* "type" */
+        int fd_index;       /* "fileDescriptor": a /proc/PID/ns/TYPE fd or a pidfd */
+} JoinNamespace;
+
+typedef struct FdMapping {
+        int target;   /* "target": fd number in the sandbox, 3 .. 1023 */
+        int fd_index; /* "fileDescriptor" */
+} FdMapping;
+
+typedef enum MountKind {
+        MOUNT_BIND,       /* "bind": recursive bind of source (path or fd) */
+        MOUNT_TMPFS,      /* "tmpfs" */
+        MOUNT_PROC,       /* "proc" */
+        MOUNT_DEV,        /* "dev": minimal /dev */
+        MOUNT_MQUEUE,     /* "mqueue" */
+        MOUNT_DIR,        /* "dir": mkdir with mode */
+        MOUNT_SYMLINK,    /* "symlink": source is the link target */
+        MOUNT_FILE,       /* "file": contents read from sourceFileDescriptor */
+        MOUNT_REMOUNT_RO, /* "remount-ro": make destination read-only */
+        _MOUNT_KIND_MAX,
+        _MOUNT_KIND_INVALID = -EINVAL,
+} MountKind;
+
+const char *mount_kind_to_string(MountKind k);
+MountKind mount_kind_from_string(const char *s);
+
+typedef struct MountEntry {
+        MountKind kind;        /* "type" */
+        char *source;          /* "source": bind source path, symlink target; NULL if absent */
+        int source_fd_index;   /* "sourceFileDescriptor": -1 if absent (bind from O_PATH fd, file contents) */
+        char *destination;     /* "destination": absolute, normalized, no ".." components */
+        /* "options": OCI-style strings */
+        bool read_only;        /* "ro" (default "rw") */
+        bool allow_suid;       /* "suid" (default nosuid) */
+        bool allow_dev;        /* "dev" (default nodev) */
+        bool no_exec;          /* "noexec" */
+        uint64_t size;         /* "size=BYTES" (tmpfs), 0 if unset */
+        int mode;              /* "mode=0755" (tmpfs, dir, file), -1 if unset */
+} MountEntry;
+
+typedef struct TimeOffset {
+        int64_t secs;     /* "secs" */
+        uint32_t nanosecs; /* "nanosecs" < 1e9 */
+} TimeOffset;
+
+typedef struct SpawnRequest {
+        char **argv; /* "argv": NULL-terminated, at least one non-empty element */
+        char **env;  /* "env": NULL-terminated "KEY=VALUE"; NULL if absent (daemon default) */
+        char *cwd;
+        char *name;
+        char *hostname;
+        char *root;
+
+        unsigned namespaces; /* "namespaces": NAMESPACE_BIT() mask */
+
+        JoinNamespace *join_namespaces; /* "joinNamespaces" */
+        size_t n_join_namespaces;
+
+        IdMapping *uid_mappings; /* "uidMappings" */
+        size_t n_uid_mappings;
+        IdMapping *gid_mappings; /* "gidMappings" */
+        size_t n_gid_mappings;
+        int setgroups; /* "setgroups": 1 allow, 0 deny, -1 absent */
+
+        bool has_user; /* "user": {uid, gid, additionalGids} */
+        uint32_t uid;
+        uint32_t gid;
+        uint32_t *additional_gids;
+        size_t n_additional_gids;
+
+        int stdin_index; /* "stdin", "stdout", "stderr": fd index or -1 (/dev/null) */
+        int stdout_index;
+        int stderr_index;
+
+        FdMapping *fds; /* "fileDescriptors" */
+        size_t n_fds;
+
+        MountEntry *mounts; /* "mounts" */
+        size_t n_mounts;
+
+        bool has_monotonic_offset; /* "timeOffsets": {"monotonic": {...}, "boottime": {...}} */
+        TimeOffset monotonic_offset;
+        bool has_boottime_offset;
+        TimeOffset boottime_offset;
+
+        int init;        /* "init": -1 absent (default: on iff a pid namespace is created) */
+        int new_session; /* "newSession": -1 absent (default on) */
+        bool keep_alive; /* "keepAlive" */
+} SpawnRequest;
+
+/* What a request may contain; the daemon passes its configured limits. Zero fields take the defaults. */
+typedef struct SpawnLimits {
+        size_t argv_bytes_max;     /* default 128 KiB (sum of strlen+1) */
+        size_t env_bytes_max;      /* default 128 KiB */
+        size_t env_entries_max;    /* default 1024 */
+        size_t argv_entries_max;   /* default 4096 */
+        size_t mappings_max;       /* per uid/gid list, default 64 */
+        size_t mounts_max;         /* default 256 */
+        size_t fds_max;            /* fileDescriptors entries, default 64 */
+        size_t groups_max;         /* additionalGids, default 64 */
+        size_t path_max;           /* any path string, default 4096 */
+} SpawnLimits;
+
+SpawnRequest *spawn_request_new(void); /* all optional fields set to their "absent" values */
+SpawnRequest *spawn_request_free(SpawnRequest *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnRequest *, spawn_request_free);
+
+/* n_message_fds: how many fds came with the message; every fd index must be below it. */
+int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, const SpawnLimits *limits,
+                         SpawnRequest **ret, char **ret_invalid_parameter);
+/* Encodes for the wire (client side); fd indexes are written as they are. NULL on OOM. */
+struct json_object *spawn_request_encode(const SpawnRequest *r);
+
+/* Wait, Kill, Inspect take an id; Kill an optional signal. */
+#define SANDBOX_ID_MAX 64
+
+int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
+/* Kill: signal absent -> SIGTERM; must be 1.._NSIG-1. */
+int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, char **ret_invalid_parameter);
+int list_request_decode(struct json_object *parameters, char **ret_invalid_parameter); /* no fields */
+
+/* Spawn reply: (id, pid, pidFileDescriptor) */
+typedef struct SpawnReply {
+        char *id;
+        int64_t pid;
+        int pidfd_index;
+} SpawnReply;
+struct json_object *spawn_reply_encode(const SpawnReply *r);
+int spawn_reply_decode(struct json_object *parameters, size_t n_message_fds, SpawnReply *ret);
+void spawn_reply_done(SpawnReply *r);
+
+typedef enum SandboxState {
+        SANDBOX_STARTING, /* "starting": cloned, not yet exec'd */
+        SANDBOX_RUNNING,  /* "running" */
+        SANDBOX_EXITED,   /* "exited": exit_code valid */
+        SANDBOX_KILLED,   /* "killed": signal valid */
+        _SANDBOX_STATE_MAX,
+        _SANDBOX_STATE_INVALID = -EINVAL,
+} SandboxState;
+
+const char *sandbox_state_to_string(SandboxState s);
+SandboxState sandbox_state_from_string(const char *s);
+
+/* "SIGTERM" <-> 15; signal_from_string also accepts "TERM" and decimal numbers. */
+const char *signal_to_string(int sig);
+int signal_from_string(const char *s);
+
+/* Wait reply: (state, exitCode?, signal?) and the SandboxInfo of List/Inspect. */
+typedef struct SandboxInfo {
+        char *id;
+        char *name;        /* NULL if none */
+        int64_t pid;
+        uint32_t owner_uid;
+        unsigned namespaces;
+        SandboxState state;
+        uint64_t start_usec; /* CLOCK_REALTIME, µs ("startTime") */
+        int exit_code;       /* valid when state == SANDBOX_EXITED */
+        int signal;          /* valid when state == SANDBOX_KILLED */
+        bool keep_alive;
+} SandboxInfo;
+
+struct json_object *wait_reply_encode(SandboxState state, int exit_code, int signal);
+int wait_reply_decode(struct json_object *parameters, SandboxState *ret_state, int *ret_exit_code, int *ret_signal);
+
+struct json_object *sandbox_info_encode(const SandboxInfo *info);
+int sandbox_info_decode(struct json_object *o, SandboxInfo *ret);
+void sandbox_info_done(SandboxInfo *info);
+
+/* Error replies of io.nsbox.Sandbox. */
+struct json_object *nsbox_error_no_such_sandbox(const char *id);
+struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const char *message);
+struct json_object *nsbox_error_quota_exceeded(const char *limit);

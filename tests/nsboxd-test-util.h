@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Integration test support: start a real nsboxd (the one this build made,
+ * $NSBOXD) on a socket in a fresh temporary directory, wait for its READY=1
+ * over a private NOTIFY_SOCKET, and stop it again checking it exited cleanly.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct TestDaemon {
+        pid_t pid;
+        char dir[256];         /* temporary directory, removed by test_daemon_stop() */
+        char socket_path[300]; /* DIR/nsbox.sock */
+} TestDaemon;
+
+/* Starts nsboxd --socket DIR/nsbox.sock [extra_args...] (NULL-terminated, may be NULL).
+ * Aborts the test (criterion assert) if it does not report READY=1 within 10 s. */
+void test_daemon_start(TestDaemon *d, const char *const *extra_args);
+
+/* SIGTERM, waits, asserts exit status 0, removes the directory. */
+void test_daemon_stop(TestDaemon *d);
+
+/* Number of open fds and of zombie children of the daemon (from /proc). */
+int test_daemon_count_fds(const TestDaemon *d);
+int test_daemon_count_zombies(const TestDaemon *d);
+
+/* Connects a blocking SOCK_CLOEXEC unix stream socket to the daemon; asserts on failure. */
+int test_daemon_connect(const TestDaemon *d);
+
+/*
+ * Sends one call (method, parameters JSON text, fds to attach) and reads one
+ * reply over fd. Returns the reply's JSON object (caller puts it) and the fds
+ * that came with it (*ret_fds malloc'ed, may be NULL). Asserts on I/O errors.
+ */
+struct json_object;
+struct json_object *test_call(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds,
+                              int **ret_fds, size_t *ret_n_fds);
+
+/* Reads the next reply on fd (for "more" calls). */
+struct json_object *test_read_reply(int fd, int **ret_fds, size_t *ret_n_fds);
+
+/* Forks; the child drops to uid/gid (setgroups empty, setresgid, setresuid) and runs fn(arg),
+ * exiting with its return value. Returns the child's exit status (or 128+signal). */
+int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
