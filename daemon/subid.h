@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * /etc/subuid and /etc/subgid: the subordinate id ranges an administrator
+ * granted each user ("owner:start:count", owner a login name or a numeric
+ * uid). The daemon decides with these exactly as newuidmap/newgidmap do.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+#define SUBUID_PATH_DEFAULT "/etc/subuid"
+#define SUBGID_PATH_DEFAULT "/etc/subgid"
+
+typedef struct SubidRange {
+        uint32_t start;
+        uint32_t count; /* >= 1; start + count never exceeds 2^32 */
+} SubidRange;
+
+typedef struct SubidRanges SubidRanges;
+
+/*
+ * Parses path. Blank lines and lines starting with '#' are skipped; any other
+ * line must be "owner:start:count" with decimal numbers, count >= 1 and no
+ * overflow, otherwise -EBADMSG and *ret_error_line (1-based) is set. A missing
+ * file is an empty set (returns 0). ret_error_line may be NULL.
+ */
+int subid_load(const char *path, SubidRanges **ret, unsigned *ret_error_line);
+/* An empty set, for when no file applies. */
+int subid_ranges_new_empty(SubidRanges **ret);
+SubidRanges *subid_ranges_free(SubidRanges *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SubidRanges *, subid_ranges_free);
+
+/* Number of lines parsed (for the log). */
+size_t subid_ranges_size(const SubidRanges *r);
+
+/*
+ * The ranges granted to the user uid (whose login name is name, may be NULL):
+ * lines whose owner is that name or the decimal uid, in file order. Returns
+ * the number found and a malloc'ed array in *ret (NULL if none), or -ENOMEM.
+ */
+int subid_lookup(const SubidRanges *r, uid_t uid, const char *name, SubidRange **ret);
+
+/* True if [start, start+count) lies entirely inside ONE range granted to uid/name. NULL r grants nothing. */
+bool subid_contains(const SubidRanges *r, uid_t uid, const char *name, uint32_t start, uint32_t count);
