@@ -12,6 +12,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,9 +64,12 @@ void limits_to_spawn_limits(const DaemonLimits *l, SpawnLimits *ret);
 
 /* ---- policy ---- */
 
+#define POLICY_MAX_SANDBOXES_UNSET UINT_MAX
+
 typedef struct PolicyRule {
         unsigned namespaces;    /* NAMESPACE_BIT() mask of the types the caller may create */
-        unsigned max_sandboxes; /* live sandboxes of this uid; 0: not set, DaemonLimits.sandboxes_per_uid applies */
+        unsigned max_sandboxes; /* live sandboxes of this uid (0: none); POLICY_MAX_SANDBOXES_UNSET:
+                                 * not set by the policy, DaemonLimits.sandboxes_per_uid applies */
         bool keep_alive;        /* may ask for keepAlive */
         bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
         bool unrestricted;      /* root: the policy does not apply */
