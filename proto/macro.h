@@ -6,6 +6,7 @@
 #pragma once
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 #define _public_ __attribute__((__visibility__("default")))
 #define _warn_unused_result_ __attribute__((__warn_unused_result__))
+
+/* uid_t and gid_t are unsigned 32-bit on Linux. */
+#define UID_FMT "%" PRIu32
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
@@ -70,3 +74,10 @@ static inline size_t strv_length(char *const *l) {
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
+
+static inline int streq_ptr(const char *a, const char *b) {
+        if (a && b)
+                return __builtin_strcmp(a, b) == 0;
+        return a == b;
+}
+#define streq(a, b) (__builtin_strcmp((a), (b)) == 0)

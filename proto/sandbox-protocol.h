@@ -8,6 +8,17 @@
  * integer, a string with a NUL byte, an unknown namespace, an fd index outside
  * the message's fds, too many entries, or an unknown field is -EINVAL with
  * *ret_invalid_parameter set to the exact field ("uidMappings[1].size").
+ * A JSON null counts as an absent optional field.
+ *
+ * Beyond single fields, a Spawn request must be consistent, so the daemon
+ * never acts outside the sandbox: "hostname" needs a created or joined uts
+ * namespace, "root" and "mounts" a created or joined mount namespace,
+ * "uidMappings", "gidMappings" and "setgroups" a created user namespace,
+ * "timeOffsets" a created time namespace; a namespace type is either created
+ * or joined, and joined at most once.
+ *
+ * Reply decoders (client side) ignore fields they do not know, so a newer
+ * daemon can add some; they return -EBADMSG for a malformed reply.
  */
 #pragma once
 
@@ -170,11 +181,25 @@ struct json_object *spawn_request_encode(const SpawnRequest *r);
 
 /* Wait, Kill, Inspect take an id; Kill an optional signal. */
 #define SANDBOX_ID_MAX 64
+/* "name": 1 .. SANDBOX_NAME_MAX bytes, no control characters. */
+#define SANDBOX_NAME_MAX 128
+/* "hostname": 1 .. SANDBOX_HOSTNAME_MAX of [A-Za-z0-9.-], no empty label, no leading '-'. */
+#define SANDBOX_HOSTNAME_MAX 64
+/* Options per mount entry. */
+#define SANDBOX_MOUNT_OPTIONS_MAX 32
+
+/* An id is 1 .. SANDBOX_ID_MAX characters of [A-Za-z0-9_-]. */
+bool sandbox_id_is_valid(const char *id);
 
 int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
 /* Kill: signal absent -> SIGTERM; must be 1.._NSIG-1. */
 int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, char **ret_invalid_parameter);
 int list_request_decode(struct json_object *parameters, char **ret_invalid_parameter); /* no fields */
+
+/* Client side encoders of the same; NULL on OOM. kill: signal 0 leaves it out (the daemon's default). */
+struct json_object *sandbox_id_request_encode(const char *id);
+struct json_object *kill_request_encode(const char *id, int signal);
+struct json_object *list_request_encode(void);
 
 /* Spawn reply: (id, pid, pidFileDescriptor) */
 typedef struct SpawnReply {
@@ -223,7 +248,18 @@ struct json_object *sandbox_info_encode(const SandboxInfo *info);
 int sandbox_info_decode(struct json_object *o, SandboxInfo *ret);
 void sandbox_info_done(SandboxInfo *info);
 
+/* List reply: (sandboxes: []SandboxInfo); Inspect reply: (sandbox: SandboxInfo). */
+struct json_object *list_reply_encode(const SandboxInfo *infos, size_t n_infos);
+int list_reply_decode(struct json_object *parameters, SandboxInfo **ret_infos, size_t *ret_n_infos);
+void sandbox_info_array_free(SandboxInfo *infos, size_t n_infos);
+struct json_object *inspect_reply_encode(const SandboxInfo *info);
+int inspect_reply_decode(struct json_object *parameters, SandboxInfo *ret);
+
 /* Error replies of io.nsbox.Sandbox. */
 struct json_object *nsbox_error_no_such_sandbox(const char *id);
 struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const char *message);
 struct json_object *nsbox_error_quota_exceeded(const char *limit);
+
+/* Reads SpawnFailed's parameters (client side); each out-parameter may be NULL. */
+int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,
+                                    char **ret_message);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* File descriptor helpers shared by the daemon, the client library and the tests. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+
+int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved_errno = errno;
+
+                /* Linux always releases the fd, even when close() reports EINTR: never retry. */
+                (void) close(fd);
+                errno = saved_errno;
+        }
+        return -EBADF;
+}
+
+void close_many(int *fds, size_t n) {
+        if (!fds)
+                return;
+        for (size_t i = 0; i < n; i++)
+                fds[i] = safe_close(fds[i]);
+}
+
+int fd_set_nonblock(int fd, bool nonblock) {
+        int flags, nflags;
+
+        if (fd < 0)
+                return -EBADF;
+
+        flags = fcntl(fd, F_GETFL, 0);
+        if (flags < 0)
+                return -errno;
+
+        nflags = nonblock ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+        if (nflags == flags)
+                return 0;
+
+        if (fcntl(fd, F_SETFL, nflags) < 0)
+                return -errno;
+        return 0;
+}
+
+int fd_set_cloexec(int fd, bool cloexec) {
+        int flags, nflags;
+
+        if (fd < 0)
+                return -EBADF;
+
+        flags = fcntl(fd, F_GETFD, 0);
+        if (flags < 0)
+                return -errno;
+
+        nflags = cloexec ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+        if (nflags == flags)
+                return 0;
+
+        if (fcntl(fd, F_SETFD, nflags) < 0)
+                return -errno;
+        return 0;
+}
+
+int fd_dup_cloexec(int fd) {
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+
+        r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (r < 0)
+                return -errno;
+        return r;
+}
+
+int fd_count_open(void) {
+        DIR *d;
+        struct dirent *de;
+        int n = 0;
+
+        d = opendir("/proc/self/fd");
+        if (!d)
+                return -errno;
+
+        errno = 0;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                n++;
+        }
+        if (errno != 0) {
+                int r = -errno;
+                closedir(d);
+                return r;
+        }
+
+        closedir(d);
+
+        /* The directory stream's own fd was listed too. */
+        return n - 1;
+}

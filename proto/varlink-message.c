@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Varlink calls and replies: strict parsing of the envelope the spec
+ * defines, builders for both directions, and the org.varlink.service errors.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include "macro.h"
+#include "varlink-message.h"
+
+static bool is_alpha(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/*
+ * An interface name is reverse-domain: at least two dot-separated parts, each
+ * of letters, digits and inner dashes, the first part starting with a letter.
+ */
+static bool interface_name_valid(const char *s, size_t n) {
+        size_t parts = 0, i = 0;
+
+        if (n == 0 || n > 255 || !is_alpha(s[0]))
+                return false;
+
+        while (i < n) {
+                size_t begin = i;
+
+                while (i < n && s[i] != '.') {
+                        if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '-')
+                                return false;
+                        i++;
+                }
+                if (i == begin || s[begin] == '-' || s[i - 1] == '-')
+                        return false;
+                parts++;
+                if (i < n)
+                        i++; /* the dot */
+                if (i == n && s[n - 1] == '.')
+                        return false;
+        }
+
+        return parts >= 2;
+}
+
+/* A method or error name: an uppercase letter followed by letters and digits. */
+static bool member_name_valid(const char *s) {
+        if (!s[0] || s[0] < 'A' || s[0] > 'Z')
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!is_alpha(*p) && !is_digit(*p))
+                        return false;
+        return strlen(s) <= 255;
+}
+
+static bool qualified_name_valid(struct json_object *o) {
+        const char *s, *dot;
+        size_t n;
+
+        if (json_object_get_type(o) != json_type_string)
+                return false;
+
+        s = json_object_get_string(o);
+        n = (size_t) json_object_get_string_len(o);
+        if (strlen(s) != n) /* an embedded NUL */
+                return false;
+
+        dot = strrchr(s, '.');
+        if (!dot)
+                return false;
+
+        return interface_name_valid(s, (size_t) (dot - s)) && member_name_valid(dot + 1);
+}
+
+static int get_flag(struct json_object *v, bool *ret) {
+        if (json_object_get_type(v) != json_type_boolean)
+                return -EBADMSG;
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
+/* Makes sure msg has an object under "parameters", so the parsed struct can borrow one. */
+static int ensure_parameters(struct json_object *msg, struct json_object **ret) {
+        struct json_object *p;
+
+        if (json_object_object_get_ex(msg, "parameters", &p)) {
+                if (json_object_get_type(p) != json_type_object)
+                        return -EBADMSG;
+                *ret = p;
+                return 0;
+        }
+
+        p = json_object_new_object();
+        if (!p)
+                return -ENOMEM;
+        if (json_object_object_add(msg, "parameters", p) < 0) {
+                json_object_put(p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+int varlink_call_parse(struct json_object *msg, VarlinkCall *ret) {
+        struct json_object *method = NULL, *parameters = NULL;
+        bool more = false, oneway = false, upgrade = false;
+        unsigned flags = 0;
+        int r;
+
+        if (!msg || !ret)
+                return -EINVAL;
+        if (json_object_get_type(msg) != json_type_object)
+                return -EBADMSG;
+
+        json_object_object_foreach(msg, key, value) {
+                if (streq(key, "method"))
+                        method = value;
+                else if (streq(key, "parameters")) {
+                        if (json_object_get_type(value) != json_type_object)
+                                return -EBADMSG;
+                } else if (streq(key, "more")) {
+                        if (get_flag(value, &more) < 0)
+                                return -EBADMSG;
+                } else if (streq(key, "oneway")) {
+                        if (get_flag(value, &oneway) < 0)
+                                return -EBADMSG;
+                } else if (streq(key, "upgrade")) {
+                        if (get_flag(value, &upgrade) < 0)
+                                return -EBADMSG;
+                } else
+                        return -EBADMSG;
+        }
+
+        if (!method || !qualified_name_valid(method))
+                return -EBADMSG;
+        /* A oneway call gets no reply at all, so it cannot ask for several. */
+        if (oneway && (more || upgrade))
+                return -EBADMSG;
+
+        r = ensure_parameters(msg, &parameters);
+        if (r < 0)
+                return r;
+
+        if (more)
+                flags |= VARLINK_CALL_MORE;
+        if (oneway)
+                flags |= VARLINK_CALL_ONEWAY;
+        if (upgrade)
+                flags |= VARLINK_CALL_UPGRADE;
+
+        *ret = (VarlinkCall) {
+                .method = json_object_get_string(method),
+                .parameters = parameters,
+                .flags = flags,
+        };
+        return 0;
+}
+
+int varlink_reply_parse(struct json_object *msg, VarlinkReply *ret) {
+        struct json_object *error = NULL, *parameters = NULL;
+        bool continues = false;
+        int r;
+
+        if (!msg || !ret)
+                return -EINVAL;
+        if (json_object_get_type(msg) != json_type_object)
+                return -EBADMSG;
+
+        json_object_object_foreach(msg, key, value) {
+                if (streq(key, "error"))
+                        error = value;
+                else if (streq(key, "parameters")) {
+                        if (json_object_get_type(value) != json_type_object)
+                                return -EBADMSG;
+                } else if (streq(key, "continues")) {
+                        if (get_flag(value, &continues) < 0)
+                                return -EBADMSG;
+                } else
+                        return -EBADMSG;
+        }
+
+        if (error && !qualified_name_valid(error))
+                return -EBADMSG;
+        /* An error ends the call; it cannot promise more replies. */
+        if (error && continues)
+                return -EBADMSG;
+
+        r = ensure_parameters(msg, &parameters);
+        if (r < 0)
+                return r;
+
+        *ret = (VarlinkReply) {
+                .error = error ? json_object_get_string(error) : NULL,
+                .parameters = parameters,
+                .continues = continues,
+        };
+        return 0;
+}
+
+/* Adds key: value to o, taking value; false (and value released) on failure. */
+static bool add(struct json_object *o, const char *key, struct json_object *value) {
+        if (!value)
+                return false;
+        if (json_object_object_add(o, key, value) < 0) {
+                json_object_put(value);
+                return false;
+        }
+        return true;
+}
+
+static struct json_object *fail(struct json_object *o) {
+        json_object_put(o);
+        return NULL;
+}
+
+struct json_object *varlink_call_new(const char *method, struct json_object *parameters, unsigned flags) {
+        struct json_object *o;
+
+        if (!method) {
+                json_object_put(parameters);
+                return NULL;
+        }
+
+        o = json_object_new_object();
+        if (!o) {
+                json_object_put(parameters);
+                return NULL;
+        }
+
+        if (!add(o, "method", json_object_new_string(method))) {
+                json_object_put(parameters);
+                return fail(o);
+        }
+        if (!add(o, "parameters", parameters ?: json_object_new_object()))
+                return fail(o);
+        if ((flags & VARLINK_CALL_MORE) && !add(o, "more", json_object_new_boolean(true)))
+                return fail(o);
+        if ((flags & VARLINK_CALL_ONEWAY) && !add(o, "oneway", json_object_new_boolean(true)))
+                return fail(o);
+        if ((flags & VARLINK_CALL_UPGRADE) && !add(o, "upgrade", json_object_new_boolean(true)))
+                return fail(o);
+
+        return o;
+}
+
+struct json_object *varlink_reply_new(struct json_object *parameters, bool continues) {
+        struct json_object *o;
+
+        o = json_object_new_object();
+        if (!o) {
+                json_object_put(parameters);
+                return NULL;
+        }
+
+        if (!add(o, "parameters", parameters ?: json_object_new_object()))
+                return fail(o);
+        if (continues && !add(o, "continues", json_object_new_boolean(true)))
+                return fail(o);
+
+        return o;
+}
+
+struct json_object *varlink_error_new(const char *error, struct json_object *parameters) {
+        struct json_object *o;
+
+        if (!error) {
+                json_object_put(parameters);
+                return NULL;
+        }
+
+        o = json_object_new_object();
+        if (!o) {
+                json_object_put(parameters);
+                return NULL;
+        }
+
+        if (!add(o, "error", json_object_new_string(error))) {
+                json_object_put(parameters);
+                return fail(o);
+        }
+        if (!add(o, "parameters", parameters ?: json_object_new_object()))
+                return fail(o);
+
+        return o;
+}
+
+/* An error whose parameters are one string field (or none, when value is NULL). */
+static struct json_object *error_with_string(const char *error, const char *key, const char *value) {
+        struct json_object *p;
+
+        p = json_object_new_object();
+        if (!p)
+                return NULL;
+        if (value && !add(p, key, json_object_new_string(value)))
+                return fail(p);
+
+        return varlink_error_new(error, p);
+}
+
+struct json_object *varlink_error_invalid_parameter(const char *parameter) {
+        return error_with_string(VARLINK_ERROR_INVALID_PARAMETER, "parameter", parameter);
+}
+
+struct json_object *varlink_error_method_not_found(const char *method) {
+        return error_with_string(VARLINK_ERROR_METHOD_NOT_FOUND, "method", method);
+}
+
+struct json_object *varlink_error_interface_not_found(const char *interface) {
+        return error_with_string(VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", interface);
+}
+
+struct json_object *varlink_error_permission_denied(void) {
+        return varlink_error_new(VARLINK_ERROR_PERMISSION_DENIED, NULL);
+}
+
+struct json_object *varlink_error_expected_more(void) {
+        return varlink_error_new(VARLINK_ERROR_EXPECTED_MORE, NULL);
+}
+
+char *varlink_method_interface(const char *method) {
+        const char *dot;
+
+        if (!method)
+                return NULL;
+        dot = strrchr(method, '.');
+        if (!dot || dot == method)
+                return NULL;
+        return strndup(method, (size_t) (dot - method));
+}

@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The Varlink wire layer: NUL-framed JSON messages on a SOCK_STREAM socket,
+ * with SCM_RIGHTS fds tied to the first byte of the message they belong to.
+ *
+ * The reader reads in bounded chunks and never holds more than one
+ * incomplete message (capped at the size limit), so a peer cannot make it
+ * buffer without bound. The writer keeps a byte-bounded queue and sends a
+ * message that carries fds in a sendmsg() of its own that starts at its
+ * first byte, which is what lets the receiving side attribute the fds.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "fd-util.h"
+#include "varlink-wire.h"
+
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+
+/* How much one fill() reads at most. */
+#define READ_CHUNK (64U * 1024U)
+/* How many queued messages one sendmsg() gathers at most. */
+#define WRITE_IOV_MAX 16U
+
+void varlink_message_done(VarlinkMessage *m) {
+        if (!m)
+                return;
+        if (m->json)
+                json_object_put(m->json);
+        close_many(m->fds, m->n_fds);
+        free(m->fds);
+        *m = (VarlinkMessage) {};
+}
+
+int varlink_message_peek_fd(const VarlinkMessage *m, int64_t index) {
+        if (!m || index < 0 || (uint64_t) index >= m->n_fds)
+                return -ENXIO;
+        if (m->fds[index] < 0)
+                return -EBADF;
+        return m->fds[index];
+}
+
+int varlink_message_take_fd(VarlinkMessage *m, int64_t index) {
+        int fd;
+
+        fd = varlink_message_peek_fd(m, index);
+        if (fd < 0)
+                return fd;
+        m->fds[index] = -EBADF;
+        return fd;
+}
+
+/* fds that arrived with the first byte of the message starting at stream offset 'offset'. */
+typedef struct FdAttachment {
+        uint64_t offset;
+        int *fds;
+        size_t n_fds;
+} FdAttachment;
+
+struct VarlinkReader {
+        size_t message_size_max;
+        unsigned depth_max;
+        unsigned fds_max;
+
+        /* Unconsumed bytes are buf[start..end); complete messages end before 'partial', an
+         * incomplete one (if any) runs from 'partial' to 'end'. */
+        char *buf;
+        size_t allocated;
+        size_t start;
+        size_t partial;
+        size_t end;
+        uint64_t base; /* stream offset of buf[0] */
+
+        FdAttachment *attachments; /* ordered by offset; one per read at most */
+        size_t n_attachments;
+        size_t allocated_attachments;
+
+        int error; /* a framing error is final: the stream can no longer be split reliably */
+};
+
+int varlink_reader_new(const VarlinkReaderLimits *limits, VarlinkReader **ret) {
+        VarlinkReader *r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+
+        r->message_size_max = limits && limits->message_size_max > 0 ? limits->message_size_max
+                                                                      : VARLINK_MESSAGE_SIZE_MAX_DEFAULT;
+        r->depth_max = limits && limits->depth_max > 0 ? limits->depth_max : VARLINK_DEPTH_MAX_DEFAULT;
+        r->fds_max = limits && limits->fds_max > 0 ? MIN(limits->fds_max, VARLINK_FDS_MAX) : VARLINK_FDS_MAX;
+
+        /* "{}" plus NUL is the smallest message; json-c's depth counter is an int. */
+        if (r->message_size_max < 3 || r->message_size_max > INT_MAX || r->depth_max >= INT_MAX - 1) {
+                free(r);
+                return -EINVAL;
+        }
+
+        *ret = r;
+        return 0;
+}
+
+static void attachment_done(FdAttachment *a) {
+        close_many(a->fds, a->n_fds);
+        free(a->fds);
+        *a = (FdAttachment) {};
+}
+
+VarlinkReader *varlink_reader_free(VarlinkReader *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_attachments; i++)
+                attachment_done(r->attachments + i);
+        free(r->attachments);
+        free(r->buf);
+        free(r);
+        return NULL;
+}
+
+bool varlink_reader_has_partial(const VarlinkReader *r) {
+        return r && r->partial < r->end;
+}
+
+/* Makes room for READ_CHUNK more bytes; the buffer never exceeds pending messages plus one chunk. */
+static int reader_reserve(VarlinkReader *r) {
+        if (r->start > 0) {
+                memmove(r->buf, r->buf + r->start, r->end - r->start);
+                r->base += r->start;
+                r->partial -= r->start;
+                r->end -= r->start;
+                r->start = 0;
+        }
+
+        if (r->allocated - r->end < READ_CHUNK) {
+                size_t n = r->end + READ_CHUNK;
+                char *p;
+
+                p = realloc(r->buf, n);
+                if (!p)
+                        return -ENOMEM;
+                r->buf = p;
+                r->allocated = n;
+        }
+
+        return 0;
+}
+
+/*
+ * Accounts for 'size' new bytes at buf[end..]: finds where messages start and
+ * end, enforces the size limit, and attaches fds (if any) to the last message
+ * starting in this chunk. On success the fds belong to the reader.
+ */
+static int reader_commit(VarlinkReader *r, size_t size, int *fds, size_t n_fds) {
+        size_t chunk_start = r->end, chunk_end = r->end + size;
+        size_t last_start = SIZE_MAX, message_start = r->partial;
+        bool at_start = r->partial == r->end;
+
+        for (size_t i = chunk_start; i < chunk_end;) {
+                char *nul;
+
+                if (at_start)
+                        last_start = message_start = i;
+
+                nul = memchr(r->buf + i, 0, chunk_end - i);
+                if (!nul) {
+                        at_start = false;
+                        break;
+                }
+
+                if ((size_t) (nul - r->buf) + 1 - message_start > r->message_size_max)
+                        return -EMSGSIZE;
+
+                i = (size_t) (nul - r->buf) + 1;
+                at_start = true;
+                message_start = i;
+        }
+
+        /* The incomplete message may not grow past the limit either (its NUL still has to come). */
+        if (!at_start && chunk_end - message_start >= r->message_size_max)
+                return -EMSGSIZE;
+
+        if (n_fds > 0) {
+                FdAttachment *a;
+
+                if (last_start == SIZE_MAX)
+                        return -EPROTO; /* fds arriving in the middle of a message */
+                if (n_fds > r->fds_max)
+                        return -EPROTO;
+
+                if (r->n_attachments >= r->allocated_attachments) {
+                        size_t n = MAX(r->allocated_attachments * 2, 4U);
+
+                        a = reallocarray(r->attachments, n, sizeof(*a));
+                        if (!a)
+                                return -ENOMEM;
+                        r->attachments = a;
+                        r->allocated_attachments = n;
+                }
+
+                r->attachments[r->n_attachments++] = (FdAttachment) {
+                        .offset = r->base + last_start,
+                        .fds = fds,
+                        .n_fds = n_fds,
+                };
+        }
+
+        r->end = chunk_end;
+        r->partial = at_start ? chunk_end : message_start;
+        return 0;
+}
+
+static int reader_fail(VarlinkReader *r, int error) {
+        r->error = error;
+        return error;
+}
+
+int varlink_reader_feed(VarlinkReader *r, const void *data, size_t size) {
+        const char *p = data;
+        int k;
+
+        if (!r || (!data && size > 0))
+                return -EINVAL;
+        if (r->error < 0)
+                return r->error;
+
+        while (size > 0) {
+                size_t n;
+
+                k = reader_reserve(r);
+                if (k < 0)
+                        return reader_fail(r, k);
+
+                n = MIN(size, (size_t) READ_CHUNK);
+                memcpy(r->buf + r->end, p, n);
+                k = reader_commit(r, n, NULL, 0);
+                if (k < 0)
+                        return reader_fail(r, k);
+
+                p += n;
+                size -= n;
+        }
+
+        return 0;
+}
+
+/* Collects the fds of every SCM_RIGHTS header (and closes any pidfd the kernel attached on its own). */
+static int reader_collect_fds(struct msghdr *mh, int **ret_fds, size_t *ret_n_fds) {
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds = 0;
+        int r = 0;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                size_t n;
+                int *p;
+
+                if (c->cmsg_level != SOL_SOCKET)
+                        continue;
+
+                if (c->cmsg_type == SCM_PIDFD && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+                        int pidfd;
+
+                        memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
+                        safe_close(pidfd);
+                        continue;
+                }
+
+                if (c->cmsg_type != SCM_RIGHTS)
+                        continue;
+
+                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                p = reallocarray(fds, n_fds + n, sizeof(int));
+                if (!p) {
+                        /* Still close what this header carried so nothing leaks. */
+                        for (size_t i = 0; i < n; i++) {
+                                int fd;
+
+                                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                safe_close(fd);
+                        }
+                        r = -ENOMEM;
+                        continue;
+                }
+                fds = p;
+                memcpy(fds + n_fds, CMSG_DATA(c), n * sizeof(int));
+                n_fds += n;
+        }
+
+        if (r < 0) {
+                close_many(fds, n_fds);
+                return r;
+        }
+
+        *ret_fds = TAKE_PTR(fds);
+        *ret_n_fds = n_fds;
+        return 0;
+}
+
+int varlink_reader_fill(VarlinkReader *r, int fd) {
+        /* Room for VARLINK_FDS_MAX fds plus the credentials and pidfd a socket option may add. */
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * VARLINK_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred)) +
+                         CMSG_SPACE(sizeof(int))];
+        } control;
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds = 0;
+        struct iovec iov;
+        struct msghdr mh;
+        ssize_t n;
+        int k;
+
+        if (!r || fd < 0)
+                return -EINVAL;
+        if (r->error < 0)
+                return r->error;
+
+        k = reader_reserve(r);
+        if (k < 0)
+                return k;
+
+        iov = (struct iovec) {
+                .iov_base = r->buf + r->end,
+                .iov_len = READ_CHUNK,
+        };
+        mh = (struct msghdr) {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                /* Sized for this reader's limit, so more fds than allowed show up as MSG_CTRUNC. */
+                .msg_controllen = CMSG_SPACE(sizeof(int) * r->fds_max) + CMSG_SPACE(sizeof(struct ucred)) +
+                                  CMSG_SPACE(sizeof(int)),
+        };
+
+        do
+                n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+
+        k = reader_collect_fds(&mh, &fds, &n_fds);
+        if (k < 0)
+                return reader_fail(r, k);
+
+        if (mh.msg_flags & MSG_CTRUNC) {
+                close_many(fds, n_fds);
+                return reader_fail(r, -ENOBUFS);
+        }
+
+        if (n == 0) {
+                /* fds with no data cannot be attributed to any message. */
+                if (n_fds > 0) {
+                        close_many(fds, n_fds);
+                        return reader_fail(r, -EPROTO);
+                }
+                return 0;
+        }
+
+        k = reader_commit(r, (size_t) n, fds, n_fds);
+        if (k < 0) {
+                close_many(fds, n_fds);
+                return reader_fail(r, k);
+        }
+        TAKE_PTR(fds);
+
+        return (int) MIN(n, (ssize_t) INT_MAX);
+}
+
+static bool is_json_whitespace(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int parse_message(const char *data, size_t size, unsigned depth_max, struct json_object **ret) {
+        struct json_tokener *tok;
+        struct json_object *o;
+        enum json_tokener_error e;
+        size_t end;
+
+        /* json-c counts a scalar inside a container as a level of its own; ours counts containers. */
+        tok = json_tokener_new_ex((int) depth_max + 1);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+                                            JSON_TOKENER_VALIDATE_UTF8);
+
+        o = json_tokener_parse_ex(tok, data, (int) size);
+        e = json_tokener_get_error(tok);
+        end = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+
+        if (!o) {
+                if (e == json_tokener_error_depth)
+                        return -ELOOP;
+                return -EBADMSG; /* invalid, or incomplete: the NUL came before the value ended */
+        }
+
+        if (json_object_get_type(o) != json_type_object) {
+                json_object_put(o);
+                return -EBADMSG;
+        }
+
+        for (size_t i = end; i < size; i++)
+                if (!is_json_whitespace(data[i])) {
+                        json_object_put(o);
+                        return -EBADMSG;
+                }
+
+        *ret = o;
+        return 0;
+}
+
+int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
+        struct json_object *o = NULL;
+        uint64_t offset;
+        FdAttachment a = {};
+        const char *nul;
+        size_t size;
+        int k;
+
+        if (!r || !ret)
+                return -EINVAL;
+
+        if (r->start == r->partial)
+                return r->error < 0 ? r->error : 0;
+
+        nul = memchr(r->buf + r->start, 0, r->partial - r->start);
+        if (!nul)
+                return -EIO; /* cannot happen: everything before 'partial' is NUL-terminated */
+
+        offset = r->base + r->start;
+        size = (size_t) (nul - (r->buf + r->start));
+
+        /* Attachments for earlier offsets would be a bookkeeping bug; drop them rather than misattribute. */
+        while (r->n_attachments > 0 && r->attachments[0].offset <= offset) {
+                if (r->attachments[0].offset == offset)
+                        a = r->attachments[0];
+                else
+                        attachment_done(r->attachments);
+                r->n_attachments--;
+                memmove(r->attachments, r->attachments + 1, r->n_attachments * sizeof(FdAttachment));
+                if (a.fds)
+                        break;
+        }
+
+        k = parse_message(r->buf + r->start, size, r->depth_max, &o);
+        r->start += size + 1;
+        if (k < 0) {
+                attachment_done(&a);
+                return k;
+        }
+
+        *ret = (VarlinkMessage) {
+                .json = o,
+                .fds = a.fds,
+                .n_fds = a.n_fds,
+        };
+        return 1;
+}
+
+typedef struct WriterItem {
+        char *data;
+        size_t size;
+        size_t sent;
+        int *fds; /* closed as soon as they went out with the first byte */
+        size_t n_fds;
+        struct WriterItem *next;
+} WriterItem;
+
+struct VarlinkWriter {
+        size_t queue_max;
+        size_t queued; /* bytes not yet sent */
+        WriterItem *head;
+        WriterItem *tail;
+};
+
+static WriterItem *writer_item_free(WriterItem *i) {
+        if (!i)
+                return NULL;
+        close_many(i->fds, i->n_fds);
+        free(i->fds);
+        free(i->data);
+        free(i);
+        return NULL;
+}
+
+int varlink_writer_new(size_t queue_max, VarlinkWriter **ret) {
+        VarlinkWriter *w;
+
+        if (!ret)
+                return -EINVAL;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->queue_max = queue_max > 0 ? queue_max : VARLINK_WRITER_QUEUE_MAX_DEFAULT;
+
+        *ret = w;
+        return 0;
+}
+
+VarlinkWriter *varlink_writer_free(VarlinkWriter *w) {
+        if (!w)
+                return NULL;
+        while (w->head) {
+                WriterItem *i = w->head;
+                w->head = i->next;
+                writer_item_free(i);
+        }
+        free(w);
+        return NULL;
+}
+
+bool varlink_writer_pending(const VarlinkWriter *w) {
+        return w && w->head;
+}
+
+size_t varlink_writer_queued_bytes(const VarlinkWriter *w) {
+        return w ? w->queued : 0;
+}
+
+int varlink_writer_enqueue(VarlinkWriter *w, struct json_object *msg, const int *fds, size_t n_fds) {
+        WriterItem *i;
+        const char *s;
+        size_t len;
+
+        if (!w || !msg || json_object_get_type(msg) != json_type_object || (n_fds > 0 && !fds))
+                return -EINVAL;
+        if (n_fds > VARLINK_FDS_MAX)
+                return -E2BIG;
+        for (size_t k = 0; k < n_fds; k++)
+                if (fds[k] < 0)
+                        return -EBADF;
+
+        s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        if (!s)
+                return -ENOMEM;
+
+        if (len + 1 > w->queue_max || w->queued > w->queue_max - (len + 1))
+                return -ENOBUFS;
+
+        i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+
+        /* Serialized with the NUL that terminates it on the wire. */
+        i->data = malloc(len + 1);
+        if (!i->data) {
+                free(i);
+                return -ENOMEM;
+        }
+        memcpy(i->data, s, len + 1);
+        i->size = len + 1;
+
+        if (n_fds > 0) {
+                i->fds = malloc(n_fds * sizeof(int));
+                if (!i->fds) {
+                        free(i->data);
+                        free(i);
+                        return -ENOMEM;
+                }
+                memcpy(i->fds, fds, n_fds * sizeof(int));
+                i->n_fds = n_fds;
+        }
+
+        if (w->tail)
+                w->tail->next = i;
+        else
+                w->head = i;
+        w->tail = i;
+        w->queued += i->size;
+        return 0;
+}
+
+/* Drops 'n' sent bytes from the front of the queue. */
+static void writer_advance(VarlinkWriter *w, size_t n) {
+        w->queued -= n;
+
+        while (n > 0 && w->head) {
+                WriterItem *i = w->head;
+                size_t left = i->size - i->sent;
+
+                /* Whatever part of a message went out carried its fds. */
+                close_many(i->fds, i->n_fds);
+                free(i->fds);
+                i->fds = NULL;
+                i->n_fds = 0;
+
+                if (n < left) {
+                        i->sent += n;
+                        return;
+                }
+
+                n -= left;
+                w->head = i->next;
+                if (!w->head)
+                        w->tail = NULL;
+                writer_item_free(i);
+        }
+}
+
+int varlink_writer_flush(VarlinkWriter *w, int fd) {
+        if (!w || fd < 0)
+                return -EINVAL;
+
+        while (w->head) {
+                union {
+                        struct cmsghdr align;
+                        char buf[CMSG_SPACE(sizeof(int) * VARLINK_FDS_MAX)];
+                } control;
+                struct iovec iov[WRITE_IOV_MAX];
+                struct msghdr mh = {
+                        .msg_iov = iov,
+                };
+                ssize_t n;
+
+                if (w->head->n_fds > 0) {
+                        /* A message with fds goes alone, from its first byte, so the fds mark its start. */
+                        WriterItem *i = w->head;
+                        struct cmsghdr *c;
+
+                        iov[0] = (struct iovec) { .iov_base = i->data + i->sent, .iov_len = i->size - i->sent };
+                        mh.msg_iovlen = 1;
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * i->n_fds);
+                        memset(&control, 0, sizeof(control));
+                        c = CMSG_FIRSTHDR(&mh);
+                        c->cmsg_level = SOL_SOCKET;
+                        c->cmsg_type = SCM_RIGHTS;
+                        c->cmsg_len = CMSG_LEN(sizeof(int) * i->n_fds);
+                        memcpy(CMSG_DATA(c), i->fds, sizeof(int) * i->n_fds);
+                } else {
+                        /* Gather following messages up to (not including) the next one with fds. */
+                        size_t k = 0;
+
+                        for (WriterItem *i = w->head; i && k < WRITE_IOV_MAX; i = i->next) {
+                                if (i != w->head && i->n_fds > 0)
+                                        break;
+                                iov[k++] = (struct iovec) { .iov_base = i->data + i->sent,
+                                                            .iov_len = i->size - i->sent };
+                        }
+                        mh.msg_iovlen = k;
+                }
+
+                do
+                        n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                if (n == 0)
+                        return -EAGAIN; /* a stream socket never does this; do not spin if it does */
+
+                writer_advance(w, (size_t) n);
+        }
+
+        return 0;
+}
