@@ -1,2 +1,343 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * Client connections. Calls are handled strictly one at a time per
+ * connection: Varlink requires replies in request order, and handling the
+ * next call only once the current one is answered gives that for free while
+ * pipelined calls wait, already framed, in the reader. Concurrency comes from
+ * many connections, which the loop serves independently.
+ */
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "fd-util.h"
+#include "methods.h"
+#include "sandbox.h"
+
+/* Stop taking new calls from a client that does not read its replies. */
+#define CONNECTION_WRITE_BACKLOG_MAX (256U * 1024U)
+
+static void connection_update_poll(Connection *c);
+
+static int peer_groups(int fd, gid_t **ret, size_t *ret_n) {
+        _cleanup_free_ gid_t *groups = NULL;
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (;;) {
+                gid_t *n = realloc(groups, len);
+                if (!n)
+                        return -ENOMEM;
+                groups = n;
+
+                socklen_t l = len;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &l) >= 0) {
+                        *ret_n = l / sizeof(gid_t);
+                        *ret = TAKE_PTR(groups);
+                        return 0;
+                }
+                if (errno != ERANGE || l <= len)
+                        return -errno;
+                len = l;
+        }
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+        Connection *c = handle->data;
+
+        varlink_message_done(&c->message);
+        varlink_reader_free(c->reader);
+        varlink_writer_free(c->writer);
+        safe_close(c->fd);
+        free(c->groups);
+        free(c);
+}
+
+void connection_close(Connection *c) {
+        Server *s;
+
+        if (!c || c->closing)
+                return;
+        c->closing = true;
+        s = c->server;
+
+        log_debug("Connection from uid " UID_FMT " pid %d closed.", c->peer.uid, (int) c->peer.pid);
+
+        sandbox_connection_closed(s, c);
+
+        LIST_REMOVE(connections, s->connections, c);
+        s->n_connections--;
+
+        if (c->poll_events >= 0)
+                uv_poll_stop(&c->poll);
+        uv_close((uv_handle_t *) &c->poll, on_poll_closed);
+}
+
+static void connection_flush(Connection *c) {
+        int r;
+
+        if (!varlink_writer_pending(c->writer))
+                return;
+
+        r = varlink_writer_flush(c->writer, c->fd);
+        if (r < 0 && r != -EAGAIN) {
+                if (r != -EPIPE && r != -ECONNRESET)
+                        log_debug_errno(r, "Failed to write to client: %m");
+                connection_close(c);
+        }
+}
+
+static void connection_send(Connection *c, struct json_object *msg, int *fds, size_t n_fds) {
+        int r;
+
+        if (!msg) {
+                /* Out of memory building the reply: the client would wait forever, so hang up. */
+                close_many(fds, n_fds);
+                connection_close(c);
+                return;
+        }
+
+        r = varlink_writer_enqueue(c->writer, msg, fds, n_fds);
+        json_object_put(msg);
+        if (r < 0) {
+                close_many(fds, n_fds);
+                log_debug_errno(r, "Failed to queue reply: %m");
+                connection_close(c);
+                return;
+        }
+
+        connection_flush(c);
+}
+
+static void connection_end_call(Connection *c) {
+        c->busy = false;
+        c->waiting_for = NULL;
+        varlink_message_done(&c->message);
+        c->call = (VarlinkCall) {};
+        connection_process(c);
+}
+
+void connection_reply(Connection *c, struct json_object *reply, int *fds, size_t n_fds) {
+        if (c->closing || !c->busy || (c->call.flags & VARLINK_CALL_ONEWAY)) {
+                json_object_put(reply);
+                close_many(fds, n_fds);
+        } else
+                connection_send(c, reply, fds, n_fds);
+
+        if (!c->closing)
+                connection_end_call(c);
+}
+
+void connection_reply_error(Connection *c, struct json_object *error) {
+        connection_reply(c, error, NULL, 0);
+}
+
+void connection_reply_continues(Connection *c, struct json_object *parameters) {
+        struct json_object *reply;
+
+        if (c->closing || !c->busy || (c->call.flags & VARLINK_CALL_ONEWAY)) {
+                json_object_put(parameters);
+                return;
+        }
+
+        reply = varlink_reply_new(parameters, /* continues= */ true);
+        connection_send(c, reply, NULL, 0);
+}
+
+/* A protocol violation: per the Varlink spec the connection is dropped. */
+static void connection_protocol_error(Connection *c, int error, const char *what) {
+        log_audit(LOG_NOTICE, "protocol-error", &c->audit, NULL, "%s: %s", what, strerror(-error));
+        connection_close(c);
+}
+
+void connection_process(Connection *c) {
+        int r;
+
+        if (c->processing)
+                return;
+        c->processing = true;
+
+        while (!c->closing && !c->busy &&
+               varlink_writer_queued_bytes(c->writer) < CONNECTION_WRITE_BACKLOG_MAX) {
+                VarlinkMessage m = {};
+
+                r = varlink_reader_next(c->reader, &m);
+                if (r < 0) {
+                        connection_protocol_error(c, r, "Invalid message");
+                        break;
+                }
+                if (r == 0)
+                        break;
+
+                c->message = m;
+                r = varlink_call_parse(c->message.json, &c->call);
+                if (r < 0) {
+                        connection_protocol_error(c, r, "Invalid call");
+                        break;
+                }
+
+                c->busy = true;
+                method_dispatch(c);
+        }
+
+        if (!c->closing && !c->busy && c->read_eof && !varlink_writer_pending(c->writer)) {
+                if (varlink_reader_has_partial(c->reader))
+                        log_debug("Client hung up in the middle of a message.");
+                connection_close(c);
+        }
+
+        c->processing = false;
+        if (!c->closing)
+                connection_update_poll(c);
+}
+
+static void connection_read(Connection *c) {
+        int r;
+
+        r = varlink_reader_fill(c->reader, c->fd);
+        if (r == -EAGAIN)
+                return;
+        if (r == 0) {
+                c->read_eof = true;
+                return;
+        }
+        if (r == -ECONNRESET) {
+                connection_close(c);
+                return;
+        }
+        if (r < 0)
+                connection_protocol_error(c, r, "Receive failed");
+}
+
+/* EPOLLRDHUP only says the peer stopped sending; a full close (POLLHUP) means nobody waits for replies. */
+static bool peer_hung_up(int fd) {
+        struct pollfd p = { .fd = fd, .events = 0 };
+
+        return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+        Connection *c = handle->data;
+
+        if (status < 0 || ((events & UV_DISCONNECT) && peer_hung_up(c->fd))) {
+                connection_close(c);
+                return;
+        }
+
+        if (events & UV_WRITABLE) {
+                connection_flush(c);
+                if (c->closing)
+                        return;
+        }
+
+        if (events & UV_READABLE) {
+                connection_read(c);
+                if (c->closing)
+                        return;
+        }
+
+        if (events & UV_DISCONNECT)
+                c->read_eof = true;
+
+        connection_process(c);
+}
+
+static void connection_update_poll(Connection *c) {
+        int events = 0, r;
+
+        /* Read only when a call can be taken: the socket buffer is the client's backpressure. */
+        if (!c->busy && !c->read_eof && varlink_writer_queued_bytes(c->writer) < CONNECTION_WRITE_BACKLOG_MAX)
+                events |= UV_READABLE;
+        else if (!c->read_eof)
+                events |= UV_DISCONNECT; /* still notice a client that goes away mid-call */
+        if (varlink_writer_pending(c->writer))
+                events |= UV_WRITABLE;
+
+        if (events == c->poll_events)
+                return;
+
+        if (events == 0) {
+                uv_poll_stop(&c->poll);
+                c->poll_events = -1;
+                return;
+        }
+
+        r = uv_poll_start(&c->poll, events, on_poll);
+        if (r < 0) {
+                log_error("Failed to watch connection: %s", uv_strerror(r));
+                connection_close(c);
+                return;
+        }
+        c->poll_events = events;
+}
+
+int connection_new(Server *s, int fd, Connection **ret) {
+        _cleanup_close_ int fd_owned = fd;
+        _cleanup_(varlink_reader_freep) VarlinkReader *reader = NULL;
+        _cleanup_(varlink_writer_freep) VarlinkWriter *writer = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        struct ucred peer;
+        socklen_t len = sizeof peer;
+        size_t n_groups = 0;
+        Connection *c;
+        int r;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+                return -errno;
+
+        r = peer_groups(fd, &groups, &n_groups);
+        if (r < 0)
+                return r;
+
+        VarlinkReaderLimits limits = {
+                .message_size_max = s->config.limits.message_size,
+                .fds_max = s->config.limits.fds_per_message,
+        };
+        r = varlink_reader_new(&limits, &reader);
+        if (r < 0)
+                return r;
+
+        r = varlink_writer_new(0, &writer);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+
+        r = uv_poll_init(s->loop, &c->poll, fd);
+        if (r < 0) {
+                free(c);
+                return r == UV_ENOMEM ? -ENOMEM : -EIO;
+        }
+
+        c->server = s;
+        c->poll.data = c;
+        c->poll_events = -1;
+        c->fd = TAKE_FD(fd_owned);
+        c->reader = TAKE_PTR(reader);
+        c->writer = TAKE_PTR(writer);
+        c->peer = peer;
+        c->groups = TAKE_PTR(groups);
+        c->n_groups = n_groups;
+        c->audit = (AuditCaller) { .uid = peer.uid, .gid = peer.gid, .pid = peer.pid };
+        c->caller = (SpawnCaller) {
+                .uid = peer.uid,
+                .gid = peer.gid,
+                .pid = peer.pid,
+                .groups = c->groups,
+                .n_groups = c->n_groups,
+                .privileged = peer.uid == 0,
+        };
+
+        LIST_PREPEND(connections, s->connections, c);
+        s->n_connections++;
+
+        connection_update_poll(c);
+        if (ret)
+                *ret = c;
+        return 0;
+}

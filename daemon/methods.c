@@ -1,2 +1,352 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * Method handlers. Each one validates its parameters strictly (the decoders
+ * in proto/ name the bad field), checks the caller's rights, and answers.
+ * Spawn answers later, when the child reports exec or failure; Wait answers
+ * when the sandbox exits.
+ */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "connection.h"
+#include "fd-util.h"
+#include "log.h"
+#include "methods.h"
+#include "policy.h"
+#include "sandbox.h"
+#include "spawn.h"
+
+static const char varlink_service_description[] =
+        "# The Varlink Service Interface is provided by every varlink service. It\n"
+        "# describes the service and the interfaces it implements.\n"
+        "interface org.varlink.service\n"
+        "\n"
+        "# Get a list of all the interfaces a service provides and information\n"
+        "# about the implementation.\n"
+        "method GetInfo() -> (\n"
+        "  vendor: string,\n"
+        "  product: string,\n"
+        "  version: string,\n"
+        "  url: string,\n"
+        "  interfaces: []string\n"
+        ")\n"
+        "\n"
+        "# Get the description of an interface that is implemented by this service.\n"
+        "method GetInterfaceDescription(interface: string) -> (description: string)\n"
+        "\n"
+        "# The requested interface was not found.\n"
+        "error InterfaceNotFound (interface: string)\n"
+        "\n"
+        "# The requested method was not found\n"
+        "error MethodNotFound (method: string)\n"
+        "\n"
+        "# The interface defines the requested method, but the service does not\n"
+        "# implement it.\n"
+        "error MethodNotImplemented (method: string)\n"
+        "\n"
+        "# One of the passed parameters is invalid.\n"
+        "error InvalidParameter (parameter: string)\n"
+        "\n"
+        "# Client is denied access\n"
+        "error PermissionDenied ()\n"
+        "\n"
+        "# Method is expected to be called with 'more' set to true, but wasn't\n"
+        "error ExpectedMore ()\n";
+
+static void reply_parameters(Connection *c, struct json_object *parameters) {
+        connection_reply(c, varlink_reply_new(parameters, false), NULL, 0);
+}
+
+static void reply_invalid_parameter(Connection *c, const char *field) {
+        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "%s: invalid parameter '%s'", c->call.method, field);
+        connection_reply_error(c, varlink_error_invalid_parameter(field));
+}
+
+/* Adds "key": value to obj, taking value; false on OOM (value freed). */
+static bool json_add(struct json_object *obj, const char *key, struct json_object *value) {
+        if (!obj || !value || json_object_object_add(obj, key, value) < 0) {
+                json_object_put(value);
+                return false;
+        }
+        return true;
+}
+
+static void method_get_info(Connection *c) {
+        struct json_object *p = json_object_new_object(), *ifaces = json_object_new_array();
+
+        if (ifaces) {
+                json_object_array_add(ifaces, json_object_new_string("org.varlink.service"));
+                json_object_array_add(ifaces, json_object_new_string(NSBOX_INTERFACE));
+        }
+        if (!json_add(p, "vendor", json_object_new_string("nsbox")) ||
+            !json_add(p, "product", json_object_new_string("nsboxd")) ||
+            !json_add(p, "version", json_object_new_string(NSBOX_VERSION)) ||
+            !json_add(p, "url", json_object_new_string("https://nsbox.io")) ||
+            !json_add(p, "interfaces", ifaces)) {
+                json_object_put(p);
+                p = NULL;
+        }
+        reply_parameters(c, p);
+}
+
+static void method_get_interface_description(Connection *c) {
+        struct json_object *iface = NULL, *p;
+        const char *name, *description;
+
+        json_object_object_foreach(c->call.parameters, key, value) {
+                if (!streq(key, "interface"))
+                        return reply_invalid_parameter(c, key);
+                iface = value;
+        }
+        if (!iface || !json_object_is_type(iface, json_type_string))
+                return reply_invalid_parameter(c, "interface");
+
+        name = json_object_get_string(iface);
+        if (streq(name, NSBOX_INTERFACE))
+                description = nsbox_interface_description;
+        else if (streq(name, "org.varlink.service"))
+                description = varlink_service_description;
+        else
+                return connection_reply_error(c, varlink_error_interface_not_found(name));
+
+        p = json_object_new_object();
+        if (!json_add(p, "description", json_object_new_string(description))) {
+                json_object_put(p);
+                p = NULL;
+        }
+        reply_parameters(c, p);
+}
+
+/* Looks a sandbox up for this caller; a sandbox of someone else looks exactly like a missing one. */
+static Sandbox *find_for_caller(Connection *c, const char *id) {
+        Sandbox *sb = sandbox_find(c->server, id);
+
+        if (!sb || !sandbox_visible_to(sb, c->peer.uid)) {
+                connection_reply_error(c, nsbox_error_no_such_sandbox(id));
+                return NULL;
+        }
+        return sb;
+}
+
+static void method_wait(Connection *c) {
+        _cleanup_free_ char *id = NULL, *field = NULL;
+        Sandbox *sb;
+
+        if (sandbox_id_request_decode(c->call.parameters, &id, &field) < 0)
+                return reply_invalid_parameter(c, field ?: "id");
+
+        sb = find_for_caller(c, id);
+        if (!sb)
+                return;
+
+        sandbox_add_waiter(sb, c, c->call.flags & VARLINK_CALL_MORE);
+}
+
+static void method_kill(Connection *c) {
+        _cleanup_free_ char *id = NULL, *field = NULL;
+        Sandbox *sb;
+        int sig, r;
+
+        if (kill_request_decode(c->call.parameters, &id, &sig, &field) < 0)
+                return reply_invalid_parameter(c, field ?: "id");
+
+        sb = find_for_caller(c, id);
+        if (!sb)
+                return;
+
+        r = sandbox_kill(sb, sig);
+        log_audit(LOG_INFO, "kill", &c->audit, sb->id, "Sending %s to sandbox %s: %s",
+                  signal_to_string(sig) ?: "signal", sb->id, r < 0 ? strerror(-r) : "ok");
+        /* A sandbox that already exited has nothing left to signal: that is not an error for the caller. */
+        if (r < 0 && r != -ESRCH)
+                return connection_reply_error(c, nsbox_error_spawn_failed("kill", -r, strerror(-r)));
+
+        reply_parameters(c, NULL);
+}
+
+static void method_inspect(Connection *c) {
+        _cleanup_free_ char *id = NULL, *field = NULL;
+        struct json_object *p;
+        SandboxInfo info;
+        Sandbox *sb;
+
+        if (sandbox_id_request_decode(c->call.parameters, &id, &field) < 0)
+                return reply_invalid_parameter(c, field ?: "id");
+
+        sb = find_for_caller(c, id);
+        if (!sb)
+                return;
+
+        sandbox_fill_info(sb, &info);
+        p = json_object_new_object();
+        if (!json_add(p, "sandbox", sandbox_info_encode(&info))) {
+                json_object_put(p);
+                p = NULL;
+        }
+        reply_parameters(c, p);
+}
+
+static void method_list(Connection *c) {
+        _cleanup_free_ char *field = NULL;
+        struct json_object *p, *list;
+
+        if (list_request_decode(c->call.parameters, &field) < 0)
+                return reply_invalid_parameter(c, field ?: "parameters");
+
+        list = json_object_new_array();
+        LIST_FOREACH(sandboxes, sb, c->server->sandboxes) {
+                SandboxInfo info;
+
+                if (!list || sb->spawn_failed || sb->detached || sb->freeing || !sandbox_visible_to(sb, c->peer.uid))
+                        continue;
+
+                sandbox_fill_info(sb, &info);
+                if (json_object_array_add(list, sandbox_info_encode(&info)) < 0) {
+                        json_object_put(list);
+                        list = NULL;
+                }
+        }
+
+        p = json_object_new_object();
+        if (!json_add(p, "sandboxes", list)) {
+                json_object_put(p);
+                p = NULL;
+        }
+        reply_parameters(c, p);
+}
+
+static void refuse(Connection *c, const PolicyDenial *d) {
+        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "Spawn refused (%s): %s", d->field, d->reason);
+        connection_reply_error(c, policy_denial_to_error(d));
+}
+
+static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyDenial *ret_denial) {
+        if (c->caller.privileged)
+                return 0;
+
+        for (size_t i = 0; i < req->n_join_namespaces; i++) {
+                const JoinNamespace *j = &req->join_namespaces[i];
+                int fd = varlink_message_peek_fd(&c->message, j->fd_index), r;
+
+                r = fd < 0 ? fd : policy_check_join_namespace(fd, j->type, c->peer.uid);
+                if (r < 0) {
+                        *ret_denial = (PolicyDenial) { .kind = r == -EPERM ? POLICY_DENIAL_PERMISSION_DENIED :
+                                                                            POLICY_DENIAL_INVALID_PARAMETER };
+                        snprintf(ret_denial->field, sizeof ret_denial->field, "joinNamespaces[%zu].fileDescriptor", i);
+                        snprintf(ret_denial->reason, sizeof ret_denial->reason, "cannot join: %s", strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void method_spawn(Connection *c) {
+        Server *s = c->server;
+        _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
+        _cleanup_free_ char *field = NULL;
+        SpawnLimits spawn_limits;
+        PolicyDecision decision = {};
+        PolicyDenial denial = {};
+        PolicyRule rule;
+        SpawnError error = {};
+        SpawnHandle handle;
+        Sandbox *sb;
+        int r;
+
+        limits_to_spawn_limits(&s->config.limits, &spawn_limits);
+        r = spawn_request_decode(c->call.parameters, c->message.n_fds, &spawn_limits, &req, &field);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return reply_invalid_parameter(c, field ?: "parameters");
+
+        policy_lookup(s->policy, c->peer.uid, c->peer.gid, c->groups, c->n_groups, &rule);
+
+        r = policy_check_quota(&rule, &s->config.limits, server_count_sandboxes_of(s, c->peer.uid), s->n_sandboxes,
+                               &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        if (s->n_pending_spawns >= s->config.limits.pending_spawns) {
+                denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns",
+                                          .reason = "too many spawns in flight" };
+                return refuse(c, &denial);
+        }
+
+        r = policy_check_spawn(s->policy, &c->caller, req, s->subuid, s->subgid, &decision, &denial);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return refuse(c, &denial);
+        if (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER))
+                req->setgroups = decision.setgroups_allow;
+
+        r = check_join_namespaces(c, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+
+        SpawnContext ctx = {
+                .request = req,
+                .message_fds = c->message.fds,
+                .n_message_fds = c->message.n_fds,
+                .caller = &c->caller,
+        };
+        r = spawn_start(&ctx, &handle, &error);
+        if (r < 0) {
+                log_audit(LOG_NOTICE, "spawn-failed", &c->audit, NULL, "Spawn failed at %s: %s", error.stage,
+                          error.message);
+                return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
+        }
+
+        r = sandbox_new(s, c, req, &handle, &sb);
+        if (r < 0) {
+                /* Cannot track it, so it must not exist. */
+                pidfd_kill_and_reap(handle.pidfd);
+                safe_close(handle.pidfd);
+                safe_close(handle.report_fd);
+                log_error_errno(r, "Failed to track new sandbox: %m");
+                return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
+        }
+
+        /* The reply goes out from sandbox.c once the child reported exec (or failure). */
+}
+
+typedef struct Method {
+        const char *name;
+        void (*handler)(Connection *c);
+} Method;
+
+static const Method methods[] = {
+        { "org.varlink.service.GetInfo",                 method_get_info                 },
+        { "org.varlink.service.GetInterfaceDescription", method_get_interface_description },
+        { "io.nsbox.Sandbox.Spawn",                      method_spawn                    },
+        { "io.nsbox.Sandbox.Wait",                       method_wait                     },
+        { "io.nsbox.Sandbox.Kill",                       method_kill                     },
+        { "io.nsbox.Sandbox.List",                       method_list                     },
+        { "io.nsbox.Sandbox.Inspect",                    method_inspect                  },
+};
+
+void method_dispatch(Connection *c) {
+        _cleanup_free_ char *interface = NULL;
+        const char *method = c->call.method;
+
+        log_debug("Call %s from uid " UID_FMT " pid %d.", method, c->peer.uid, (int) c->peer.pid);
+
+        if (c->call.flags & VARLINK_CALL_UPGRADE) {
+                struct json_object *p = json_object_new_object();
+                if (p)
+                        json_object_object_add(p, "method", json_object_new_string(method));
+                return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, p));
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (streq(methods[i].name, method))
+                        return methods[i].handler(c);
+
+        interface = varlink_method_interface(method);
+        if (interface && (streq(interface, NSBOX_INTERFACE) || streq(interface, "org.varlink.service")))
+                return connection_reply_error(c, varlink_error_method_not_found(method));
+        connection_reply_error(c, varlink_error_interface_not_found(interface ?: method));
+}

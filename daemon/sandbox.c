@@ -1,2 +1,398 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * The sandbox table. An entry lives from clone3() until nobody can ask for
+ * its exit status any more:
+ *   - a spawn that failed before exec is hidden at once and dropped when reaped;
+ *   - an exited sandbox is dropped when a Wait delivered its status, or when
+ *     its creating connection closes and it is not keepAlive;
+ *   - a running sandbox whose connection closes is killed unless keepAlive.
+ * Exits are seen through the pidfd on the loop and reaped with
+ * waitid(P_PIDFD), so no zombie outlives a loop iteration.
+ */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "fd-util.h"
+#include "log.h"
+#include "sandbox.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static void sandbox_maybe_free(Sandbox *sb);
+
+void pidfd_kill_and_reap(int pidfd) {
+        siginfo_t si = {};
+
+        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        (void) waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
+}
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+static int make_id(char ret[static SANDBOX_ID_LEN + 1]) {
+        static const char hex[] = "0123456789abcdef";
+        uint8_t bytes[SANDBOX_ID_LEN / 2];
+        ssize_t n;
+
+        n = getrandom(bytes, sizeof bytes, 0);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n != sizeof bytes)
+                return -EIO;
+
+        for (size_t i = 0; i < sizeof bytes; i++) {
+                ret[2 * i] = hex[bytes[i] >> 4];
+                ret[2 * i + 1] = hex[bytes[i] & 15];
+        }
+        ret[SANDBOX_ID_LEN] = 0;
+        return 0;
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+        Sandbox *sb = handle->data;
+
+        if (--sb->handles_open > 0)
+                return;
+
+        safe_close(sb->pidfd);
+        safe_close(sb->report_fd);
+        free(sb->name);
+        free(sb);
+}
+
+static void sandbox_free(Sandbox *sb) {
+        Server *s = sb->server;
+
+        if (sb->freeing)
+                return;
+        sb->freeing = true;
+
+        /* Nobody may still be waiting on an entry that goes away. */
+        LIST_FOREACH_SAFE(waiters, c, n, sb->waiters) {
+                LIST_REMOVE(waiters, sb->waiters, c);
+                c->waiting_for = NULL;
+                connection_reply_error(c, nsbox_error_no_such_sandbox(sb->id));
+        }
+        sb->spawn_connection = NULL;
+        if (sb->report_fd >= 0)
+                s->n_pending_spawns--;
+
+        if (!sb->reaped)
+                /* Only at shutdown: make sure no child is left behind. */
+                pidfd_kill_and_reap(sb->pidfd);
+
+        LIST_REMOVE(sandboxes, s->sandboxes, sb);
+        s->n_sandboxes--;
+        server_notify_status(s);
+
+        uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
+        uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
+}
+
+/* Drops the entry once nobody can ask for it any more. */
+static void sandbox_maybe_free(Sandbox *sb) {
+        if (!sb->reaped)
+                return;
+        if (sb->report_fd >= 0)
+                return; /* the spawn report (and maybe a reply) still has to come */
+        if (sb->spawn_failed || sb->detached)
+                sandbox_free(sb);
+}
+
+static struct json_object *sandbox_wait_reply(const Sandbox *sb) {
+        return varlink_reply_new(wait_reply_encode(sb->state, sb->exit_code, sb->signal), false);
+}
+
+static void sandbox_notify_waiters(Sandbox *sb) {
+        bool delivered = false;
+
+        LIST_FOREACH_SAFE(waiters, c, n, sb->waiters) {
+                LIST_REMOVE(waiters, sb->waiters, c);
+                c->waiting_for = NULL;
+                connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
+                delivered = true;
+        }
+
+        /* The exit status was read: like waitpid(), that consumes it. */
+        if (delivered)
+                sb->detached = true;
+}
+
+static void sandbox_reap(Sandbox *sb) {
+        siginfo_t si = {};
+
+        if (sb->reaped)
+                return;
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) sb->pidfd, &si, WEXITED | WNOHANG) < 0) {
+                if (errno != ECHILD) {
+                        log_error_errno(errno, "waitid() on sandbox %s failed: %m", sb->id);
+                        return;
+                }
+                /* Someone else reaped it: record an unknown death rather than spin. */
+                si.si_code = CLD_KILLED;
+                si.si_status = SIGKILL;
+                si.si_pid = sb->pid;
+        }
+        if (si.si_pid == 0)
+                return; /* spurious wakeup */
+
+        sb->reaped = true;
+        uv_poll_stop(&sb->pidfd_poll);
+
+        if (si.si_code == CLD_EXITED) {
+                sb->state = SANDBOX_EXITED;
+                sb->exit_code = si.si_status;
+        } else {
+                sb->state = SANDBOX_KILLED;
+                sb->signal = si.si_status;
+        }
+
+        if (!sb->spawn_failed && sb->report_fd < 0) {
+                if (sb->state == SANDBOX_EXITED)
+                        log_info("Sandbox %s (pid %d) exited with status %d.", sb->id, (int) sb->pid, sb->exit_code);
+                else
+                        log_info("Sandbox %s (pid %d) killed by %s.", sb->id, (int) sb->pid,
+                                 signal_to_string(sb->signal) ?: "a signal");
+                sandbox_notify_waiters(sb);
+        }
+
+        sandbox_maybe_free(sb);
+}
+
+static void on_pidfd(uv_poll_t *handle, int status, int events) {
+        sandbox_reap(handle->data);
+}
+
+static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
+        Connection *c = sb->spawn_connection;
+
+        sb->spawn_connection = NULL;
+
+        if (error) {
+                sb->spawn_failed = true;
+                log_audit(LOG_NOTICE, "spawn-failed", &sb->creator, sb->id, "Spawn failed at %s: %s",
+                          error->stage, error->message);
+                if (c)
+                        connection_reply_error(c, nsbox_error_spawn_failed(error->stage, error->error, error->message));
+                sandbox_maybe_free(sb);
+                return;
+        }
+
+        if (sb->state == SANDBOX_STARTING)
+                sb->state = SANDBOX_RUNNING;
+        log_audit(LOG_INFO, "spawn", &sb->creator, sb->id, "Sandbox %s started as pid %d.",
+                  sb->name ?: sb->id, (int) sb->pid);
+
+        if (c) {
+                int fd = fd_dup_cloexec(sb->pidfd);
+                if (fd < 0) {
+                        log_error_errno(fd, "Failed to duplicate pidfd: %m");
+                        connection_reply_error(c, nsbox_error_spawn_failed("reply", -fd, strerror(-fd)));
+                        sandbox_kill(sb, SIGKILL);
+                        sb->detached = true;
+                } else {
+                        SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0 };
+                        connection_reply(c, varlink_reply_new(spawn_reply_encode(&reply), false), &fd, 1);
+                }
+        }
+
+        /* It may have exited before the report arrived: now waiters can learn of it. */
+        if (sb->reaped)
+                sandbox_notify_waiters(sb);
+        sandbox_maybe_free(sb);
+}
+
+static void on_report(uv_poll_t *handle, int status, int events) {
+        Sandbox *sb = handle->data;
+        SpawnError error = {};
+        int r;
+
+        r = spawn_read_report(sb->report_fd, &error);
+        if (r == -EAGAIN)
+                return;
+
+        uv_poll_stop(&sb->report_poll);
+        sb->report_fd = safe_close(sb->report_fd);
+        sb->server->n_pending_spawns--;
+
+        if (r < 0) {
+                spawn_error_set(&error, "report", -r, NULL);
+                sandbox_kill(sb, SIGKILL);
+                sandbox_finish_spawn(sb, &error);
+        } else
+                sandbox_finish_spawn(sb, r > 0 ? &error : NULL);
+}
+
+int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret) {
+        Sandbox *sb;
+        int r;
+
+        sb = calloc(1, sizeof *sb);
+        if (!sb)
+                return -ENOMEM;
+
+        r = make_id(sb->id);
+        if (r < 0)
+                goto fail;
+
+        if (req->name) {
+                sb->name = strdup(req->name);
+                if (!sb->name) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+
+        r = uv_poll_init(s->loop, &sb->pidfd_poll, handle->pidfd);
+        if (r < 0)
+                goto fail_uv;
+        r = uv_poll_init(s->loop, &sb->report_poll, handle->report_fd);
+        if (r < 0) {
+                /* The first handle is registered with the loop: it has to be closed, not freed. */
+                sb->handles_open = 1;
+                sb->pidfd = sb->report_fd = -EBADF;
+                sb->pidfd_poll.data = sb;
+                uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
+                return -ENOMEM;
+        }
+
+        sb->server = s;
+        sb->handles_open = 2;
+        sb->pidfd_poll.data = sb->report_poll.data = sb;
+        sb->pid = handle->pid;
+        sb->pidfd = handle->pidfd;
+        sb->report_fd = handle->report_fd;
+        sb->owner_uid = owner->peer.uid;
+        sb->creator = owner->audit;
+        sb->namespaces = req->namespaces;
+        sb->keep_alive = req->keep_alive;
+        sb->start_usec = now_realtime_usec();
+        sb->state = SANDBOX_STARTING;
+        sb->owner = owner;
+        sb->spawn_connection = owner;
+
+        LIST_PREPEND(sandboxes, s->sandboxes, sb);
+        s->n_sandboxes++;
+        s->n_pending_spawns++;
+
+        (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
+        (void) uv_poll_start(&sb->report_poll, UV_READABLE, on_report);
+
+        server_notify_status(s);
+        *ret = sb;
+        return 0;
+
+fail_uv:
+        r = -ENOMEM;
+fail:
+        free(sb->name);
+        free(sb);
+        return r;
+}
+
+Sandbox *sandbox_find(Server *s, const char *id) {
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (!sb->spawn_failed && !sb->detached && !sb->freeing && streq_ptr(sb->id, id))
+                        return sb;
+        return NULL;
+}
+
+bool sandbox_visible_to(const Sandbox *sb, uid_t uid) {
+        return uid == 0 || sb->owner_uid == uid;
+}
+
+void sandbox_fill_info(const Sandbox *sb, SandboxInfo *ret) {
+        *ret = (SandboxInfo) {
+                .id = (char *) sb->id,
+                .name = sb->name,
+                .pid = sb->pid,
+                .owner_uid = sb->owner_uid,
+                .namespaces = sb->namespaces,
+                .state = sb->state,
+                .start_usec = sb->start_usec,
+                .exit_code = sb->exit_code,
+                .signal = sb->signal,
+                .keep_alive = sb->keep_alive,
+        };
+}
+
+int sandbox_kill(Sandbox *sb, int sig) {
+        if (sb->reaped)
+                return -ESRCH;
+        if (syscall(SYS_pidfd_send_signal, sb->pidfd, sig, NULL, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
+        if (sb->reaped && sb->report_fd < 0) {
+                connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
+                sb->detached = true;
+                sandbox_maybe_free(sb);
+                return;
+        }
+
+        if (more)
+                connection_reply_continues(c, wait_reply_encode(sb->state, 0, 0));
+        if (c->closing)
+                return;
+
+        c->waiting_for = sb;
+        LIST_PREPEND(waiters, sb->waiters, c);
+}
+
+void sandbox_connection_closed(Server *s, Connection *c) {
+        LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
+                /* A client that never got the Spawn reply does not know the id: nobody could ever ask. */
+                bool unanswered = sb->spawn_connection == c;
+                if (unanswered)
+                        sb->spawn_connection = NULL;
+
+                if (c->waiting_for == sb) {
+                        LIST_REMOVE(waiters, sb->waiters, c);
+                        c->waiting_for = NULL;
+                }
+
+                if (sb->owner != c)
+                        continue;
+                sb->owner = NULL;
+
+                if (sb->keep_alive && !unanswered)
+                        continue;
+
+                /* Services crash; their sandboxes must not linger. */
+                sb->detached = true;
+                if (!sb->reaped) {
+                        log_audit(LOG_INFO, "kill", &sb->creator, sb->id,
+                                  "Killing sandbox %s: its connection closed.", sb->id);
+                        (void) sandbox_kill(sb, SIGKILL);
+                }
+                sandbox_maybe_free(sb);
+        }
+}
+
+void sandbox_drop_all(Server *s, bool kill) {
+        LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
+                if (!kill && !sb->reaped && sb->report_fd < 0) {
+                        /* Leave it running; only forget it. Its pidfd closes with the entry. */
+                        sb->reaped = true;
+                }
+                sandbox_free(sb);
+        }
+}

@@ -1,2 +1,220 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * The listening socket, signals and the connection limits. Accepting is
+ * cheap and bounded: a connection over the total or per-uid limit is closed
+ * at once, so one user flooding the socket cannot lock the others out.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include "connection.h"
+#include "fd-util.h"
+#include "log.h"
+#include "sandbox.h"
+#include "server.h"
+
+unsigned server_count_connections_of(const Server *s, uid_t uid) {
+        unsigned n = 0;
+
+        LIST_FOREACH(connections, c, s->connections)
+                if (c->peer.uid == uid)
+                        n++;
+        return n;
+}
+
+unsigned server_count_sandboxes_of(const Server *s, uid_t uid) {
+        unsigned n = 0;
+
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (sb->owner_uid == uid && !sb->spawn_failed)
+                        n++;
+        return n;
+}
+
+void server_notify_status(Server *s) {
+        if (s->stopping)
+                return;
+        (void) sd_notifyf(false, "STATUS=Serving, %u sandbox%s, %u connection%s.", s->n_sandboxes,
+                          s->n_sandboxes == 1 ? "" : "es", s->n_connections, s->n_connections == 1 ? "" : "s");
+}
+
+/* Admits or refuses one accepted socket. Refusals close it; the client sees EOF. */
+static void server_admit(Server *s, int fd) {
+        struct ucred peer;
+        socklen_t len = sizeof peer;
+        int r;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+                log_warning_errno(errno, "Failed to get peer credentials, closing connection: %m");
+                safe_close(fd);
+                return;
+        }
+
+        AuditCaller who = { .uid = peer.uid, .gid = peer.gid, .pid = peer.pid };
+        if (s->n_connections >= s->config.limits.connections) {
+                log_audit(LOG_WARNING, "refused", &who, NULL, "Too many connections (%u), refusing.", s->n_connections);
+                safe_close(fd);
+                return;
+        }
+        if (peer.uid != 0 && server_count_connections_of(s, peer.uid) >= s->config.limits.connections_per_uid) {
+                log_audit(LOG_WARNING, "refused", &who, NULL, "Too many connections from uid " UID_FMT ", refusing.",
+                          peer.uid);
+                safe_close(fd);
+                return;
+        }
+
+        r = connection_new(s, fd, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to set up connection: %m");
+}
+
+static void on_listen(uv_poll_t *handle, int status, int events) {
+        Server *s = handle->data;
+
+        /* Bounded, so a connection storm cannot starve the clients already connected. */
+        for (unsigned i = 0; i < 64; i++) {
+                int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0) {
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                return;
+                        /* EMFILE and friends: back off until the next event rather than spin. */
+                        log_warning_errno(errno, "accept4() failed: %m");
+                        return;
+                }
+                server_admit(s, fd);
+        }
+}
+
+int server_reload(Server *s) {
+        _cleanup_(policy_freep) Policy *policy = NULL;
+        _cleanup_(subid_ranges_freep) SubidRanges *subuid = NULL, *subgid = NULL;
+        DaemonLimits limits;
+        unsigned line = 0;
+        int r;
+
+        r = policy_load(s->config.policy_path, &policy, &line);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s:%u: invalid policy, not applying it.", s->config.policy_path, line);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load policy %s, not applying it: %m", s->config.policy_path);
+
+        r = subid_load(s->config.subuid_path, &subuid, &line);
+        if (r < 0)
+                return log_error_errno(r, "%s:%u: failed to load, not applying the policy: %m", s->config.subuid_path,
+                                       line);
+        r = subid_load(s->config.subgid_path, &subgid, &line);
+        if (r < 0)
+                return log_error_errno(r, "%s:%u: failed to load, not applying the policy: %m", s->config.subgid_path,
+                                       line);
+
+        /* Command line limits win over the file's [limits]; both were validated before. */
+        policy_get_limits(policy, &limits);
+        for (char **a = s->config.limit_overrides; a && *a; a++)
+                (void) limits_set_assignment(&limits, *a);
+
+        policy_free(s->policy);
+        subid_ranges_free(s->subuid);
+        subid_ranges_free(s->subgid);
+        s->policy = TAKE_PTR(policy);
+        s->subuid = TAKE_PTR(subuid);
+        s->subgid = TAKE_PTR(subgid);
+        s->config.limits = limits;
+        return 0;
+}
+
+static void on_signal(uv_signal_t *handle, int signum) {
+        Server *s = handle->data;
+
+        if (signum == SIGHUP) {
+                (void) sd_notify(false, "RELOADING=1");
+                if (server_reload(s) >= 0)
+                        log_info("Policy reloaded.");
+                (void) sd_notify(false, "READY=1");
+                server_notify_status(s);
+                return;
+        }
+
+        log_info("Received %s, shutting down.", strsignal(signum));
+        server_shutdown(s);
+}
+
+int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Server **ret) {
+        _cleanup_close_ int fd = listen_fd;
+        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+        Server *s;
+        int r;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->loop = loop;
+        s->config = *config;
+        s->listen_fd = -EBADF;
+
+        r = server_reload(s);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+
+        r = fd_set_nonblock(fd, true);
+        if (r < 0)
+                goto fail;
+
+        r = uv_poll_init(loop, &s->listen_poll, fd);
+        if (r < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        s->listen_fd = TAKE_FD(fd);
+        s->listen_poll.data = s;
+        (void) uv_poll_start(&s->listen_poll, UV_READABLE, on_listen);
+
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                uv_signal_init(loop, &s->signals[i]);
+                s->signals[i].data = s;
+                uv_signal_start(&s->signals[i], on_signal, signals[i]);
+        }
+
+        *ret = s;
+        return 0;
+
+fail:
+        policy_free(s->policy);
+        subid_ranges_free(s->subuid);
+        subid_ranges_free(s->subgid);
+        free(s);
+        return r;
+}
+
+void server_shutdown(Server *s) {
+        if (s->stopping)
+                return;
+        s->stopping = true;
+        (void) sd_notify(false, "STOPPING=1");
+
+        uv_close((uv_handle_t *) &s->listen_poll, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(s->signals); i++)
+                uv_close((uv_handle_t *) &s->signals[i], NULL);
+
+        /* Connections first, so no reply is attempted to a sandbox being dropped. */
+        LIST_FOREACH_SAFE(connections, c, n, s->connections)
+                connection_close(c);
+        sandbox_drop_all(s, s->config.kill_on_exit);
+}
+
+Server *server_free(Server *s) {
+        if (!s)
+                return NULL;
+        safe_close(s->listen_fd);
+        policy_free(s->policy);
+        subid_ranges_free(s->subuid);
+        subid_ranges_free(s->subgid);
+        free(s);
+        return NULL;
+}

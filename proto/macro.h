@@ -24,7 +24,9 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+#undef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#undef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Takes a pointer (or fd) out of a variable so its cleanup handler no longer sees it. */

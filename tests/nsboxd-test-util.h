@@ -44,3 +44,6 @@ struct json_object *test_read_reply(int fd, int **ret_fds, size_t *ret_n_fds);
 /* Forks; the child drops to uid/gid (setgroups empty, setresgid, setresuid) and runs fn(arg),
  * exiting with its return value. Returns the child's exit status (or 128+signal). */
 int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
+
+/* Forgets the buffered reader of fd and closes it. */
+void test_disconnect(int fd);

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Logging for nsboxd. Plain messages go to stderr with "<N>" priority
+ * prefixes, which journald parses when it runs the service; audit records
+ * (spawn, refusal, kill) carry structured fields: to the journal directly
+ * when stderr is a journal stream, as consistent key=value text otherwise.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <syslog.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+
+/* Logs and returns -abs(error) (or 0 for error == 0), so callers can write return log_error_errno(r, ...). */
+int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
+
+#define log_full_errno(level, error, ...) log_internal((level), (error), __VA_ARGS__)
+#define log_debug(...) log_internal(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) log_internal(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...) log_internal(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_internal(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) log_internal(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug_errno(error, ...) log_internal(LOG_DEBUG, (error), __VA_ARGS__)
+#define log_warning_errno(error, ...) log_internal(LOG_WARNING, (error), __VA_ARGS__)
+#define log_error_errno(error, ...) log_internal(LOG_ERR, (error), __VA_ARGS__)
+
+/* Who an audit record is about. */
+typedef struct AuditCaller {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+} AuditCaller;
+
+/*
+ * One audit record: NSBOX_EVENT=event, NSBOX_CALLER_UID/GID/PID, NSBOX_SANDBOX_ID (if id),
+ * and MESSAGE= the formatted text. Logged at 'level'.
+ */
+void log_audit(int level, const char *event, const AuditCaller *caller, const char *sandbox_id, const char *format, ...)
+        _printf_(5, 6);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The sandbox table: every process nsboxd created, from clone3() until its
+ * exit status has been delivered. Each entry watches its pidfd (exit) and,
+ * while starting, the spawn report pipe (exec or failure) on the loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "list.h"
+#include "sandbox-protocol.h"
+#include "server.h"
+#include "spawn.h"
+
+#define SANDBOX_ID_LEN 32 /* 128 random bits, hex */
+
+struct Sandbox {
+        Server *server;
+        LIST_FIELDS(Sandbox, sandboxes);
+
+        char id[SANDBOX_ID_LEN + 1];
+        char *name;
+        uid_t owner_uid;
+        AuditCaller creator;
+        unsigned namespaces;
+        bool keep_alive;
+        uint64_t start_usec;
+
+        pid_t pid;
+        int pidfd;
+        uv_poll_t pidfd_poll;
+        int report_fd;
+        uv_poll_t report_poll;
+        unsigned handles_open; /* uv handles not yet closed; freed at 0 */
+
+        SandboxState state;
+        int exit_code;
+        int signal;
+        bool spawn_failed;   /* never exec'd: hidden, dropped once reaped and reported */
+        bool reaped;
+        bool detached;       /* nobody can ask for it any more: drop once reaped */
+        bool freeing;
+
+        Connection *owner;            /* the creating connection while it lives, for kill-on-close */
+        Connection *spawn_connection; /* waiting for the Spawn reply */
+        Connection *waiters;          /* connections in Wait */
+};
+
+/* Adopts a started child (pidfd and report fd taken) and starts watching it. */
+int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret);
+
+Sandbox *sandbox_find(Server *s, const char *id);
+bool sandbox_visible_to(const Sandbox *sb, uid_t uid);
+
+void sandbox_fill_info(const Sandbox *sb, SandboxInfo *ret); /* borrows strings from sb */
+
+int sandbox_kill(Sandbox *sb, int sig);
+
+/* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more'). */
+void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
+
+/* The connection is going away: forget it everywhere, kill what it owned unless keepAlive. */
+void sandbox_connection_closed(Server *s, Connection *c);
+
+/* SIGKILLs the process behind pidfd and reaps it, blocking until it is gone. */
+void pidfd_kill_and_reap(int pidfd);
+
+/* Shutdown: kill (if asked) and reap synchronously, then drop every entry. */
+void sandbox_drop_all(Server *s, bool kill);

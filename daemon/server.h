@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The daemon's state: the listening socket, the connections, the sandbox
+ * table, and the configuration they are checked against. One libuv loop,
+ * one thread; nothing here is locked because nothing runs concurrently.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "list.h"
+#include "policy.h"
+
+typedef struct Connection Connection;
+typedef struct Sandbox Sandbox;
+
+typedef struct ServerConfig {
+        DaemonLimits limits;     /* in force: the policy file's [limits], then limit_overrides */
+        char **limit_overrides;  /* "NAME=VALUE" from the command line, applied on every (re)load */
+        const char *policy_path;
+        const char *subuid_path;
+        const char *subgid_path;
+        bool kill_on_exit; /* kill and reap every sandbox on shutdown (default) */
+} ServerConfig;
+
+typedef struct Server {
+        uv_loop_t *loop;
+        ServerConfig config;
+
+        int listen_fd;
+        uv_poll_t listen_poll;
+        uv_signal_t signals[3]; /* SIGTERM, SIGINT, SIGHUP */
+
+        Connection *connections;
+        unsigned n_connections;
+
+        Sandbox *sandboxes;
+        unsigned n_sandboxes;      /* live (not yet freed) */
+        unsigned n_pending_spawns; /* cloned, exec not yet reported */
+
+        Policy *policy;
+        SubidRanges *subuid;
+        SubidRanges *subgid;
+
+        bool stopping;
+} Server;
+
+/* Takes ownership of listen_fd (a listening unix stream socket). */
+int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Server **ret);
+/* Stops accepting, closes every connection, kills and reaps sandboxes (per config), closes all handles. */
+void server_shutdown(Server *s);
+/* Frees what shutdown left; call after the loop ran to completion. */
+Server *server_free(Server *s);
+
+/* Re-reads the policy and subid files; keeps the old ones if any fails. */
+int server_reload(Server *s);
+
+/* Reports the sandbox count to the service manager (STATUS=). */
+void server_notify_status(Server *s);
+
+/* Counts of live connections from one uid. */
+unsigned server_count_connections_of(const Server *s, uid_t uid);
+unsigned server_count_sandboxes_of(const Server *s, uid_t uid);

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Integration test support: a real nsboxd per test on a temporary socket. */
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "nsboxd-test-util.h"
+#include "varlink-message.h"
+#include "varlink-wire.h"
+
+static const char *nsboxd_path(void) {
+        const char *p = getenv("NSBOXD");
+
+        cr_assert(p, "$NSBOXD must point to the nsboxd binary under test");
+        return p;
+}
+
+void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *argv[64];
+        size_t n = 0;
+        int notify_fd;
+        char buf[4096];
+
+        memset(d, 0, sizeof *d);
+        strcpy(d->dir, "/tmp/nsboxd-test-XXXXXX");
+        cr_assert(mkdtemp(d->dir), "mkdtemp: %m");
+        chmod(d->dir, 0755); /* unprivileged test users must reach the socket */
+        snprintf(d->socket_path, sizeof d->socket_path, "%s/nsbox.sock", d->dir);
+
+        /* A private NOTIFY_SOCKET: READY=1 from the daemon is the readiness signal, as under systemd. */
+        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert(notify_fd >= 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", d->dir);
+        cr_assert(bind(notify_fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "bind notify: %m");
+
+        argv[n++] = nsboxd_path();
+        argv[n++] = "--socket";
+        argv[n++] = d->socket_path;
+        for (size_t i = 0; extra_args && extra_args[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = extra_args[i];
+        argv[n] = NULL;
+
+        d->pid = fork();
+        cr_assert(d->pid >= 0);
+        if (d->pid == 0) {
+                setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDS");
+                execv(argv[0], (char **) argv);
+                _exit(127);
+        }
+
+        for (;;) {
+                struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+                int r = poll(&p, 1, 10000);
+                cr_assert(r > 0, "nsboxd did not report READY=1 within 10 s");
+                ssize_t l = recv(notify_fd, buf, sizeof buf - 1, 0);
+                cr_assert(l >= 0);
+                buf[l] = 0;
+                if (strstr(buf, "READY=1"))
+                        break;
+        }
+        close(notify_fd);
+}
+
+static void remove_tree(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        char p[512];
+
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                        if (de->d_type == DT_DIR)
+                                remove_tree(p);
+                        else
+                                unlink(p);
+                }
+        closedir(d);
+        rmdir(dir);
+}
+
+void test_daemon_stop(TestDaemon *d) {
+        int status;
+
+        if (d->pid <= 0)
+                return;
+        cr_assert(kill(d->pid, SIGTERM) == 0);
+        cr_assert(waitpid(d->pid, &status, 0) == d->pid);
+        d->pid = 0;
+        remove_tree(d->dir);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nsboxd exited uncleanly (status 0x%x)", status);
+}
+
+int test_daemon_count_fds(const TestDaemon *d) {
+        char p[64];
+        struct dirent *de;
+        int n = 0;
+        DIR *dir;
+
+        snprintf(p, sizeof p, "/proc/%d/fd", (int) d->pid);
+        dir = opendir(p);
+        cr_assert(dir);
+        while ((de = readdir(dir)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(dir);
+        return n;
+}
+
+int test_daemon_count_zombies(const TestDaemon *d) {
+        struct dirent *de;
+        DIR *dir = opendir("/proc");
+        int n = 0;
+
+        cr_assert(dir);
+        while ((de = readdir(dir))) {
+                char p[300], buf[512];
+                FILE *f;
+                int ppid = 0;
+                char state = 0;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(p, sizeof p, "/proc/%s/stat", de->d_name);
+                f = fopen(p, "re");
+                if (!f)
+                        continue;
+                if (fgets(buf, sizeof buf, f)) {
+                        char *e = strrchr(buf, ')');
+                        if (e && sscanf(e + 1, " %c %d", &state, &ppid) == 2 && ppid == d->pid && state == 'Z')
+                                n++;
+                }
+                fclose(f);
+        }
+        closedir(dir);
+        return n;
+}
+
+int test_daemon_connect(const TestDaemon *d) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert(fd >= 0);
+        strncpy(sa.sun_path, d->socket_path, sizeof sa.sun_path - 1);
+        cr_assert(connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "connect %s: %m", d->socket_path);
+        return fd;
+}
+
+/* Writes one message with fds, blocking, through the real writer. */
+static void send_message(int fd, struct json_object *msg, const int *fds, size_t n_fds) {
+        _cleanup_(varlink_writer_freep) VarlinkWriter *w = NULL;
+        int *dups = NULL;
+
+        cr_assert(varlink_writer_new(0, &w) >= 0);
+        if (n_fds > 0) {
+                dups = calloc(n_fds, sizeof(int));
+                for (size_t i = 0; i < n_fds; i++)
+                        cr_assert((dups[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) >= 0);
+        }
+        cr_assert(varlink_writer_enqueue(w, msg, dups, n_fds) >= 0);
+        free(dups);
+        for (;;) {
+                int r = varlink_writer_flush(w, fd);
+                if (r == 0)
+                        break;
+                cr_assert(r == -EAGAIN, "write failed: %s", strerror(-r));
+                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                poll(&p, 1, -1);
+        }
+}
+
+/* One reader per socket, kept across calls: a read may deliver more than one reply. */
+static struct {
+        int fd;
+        VarlinkReader *reader;
+} readers[64];
+
+static VarlinkReader *reader_for(int fd) {
+        for (size_t i = 0; i < ELEMENTSOF(readers); i++)
+                if (readers[i].reader && readers[i].fd == fd)
+                        return readers[i].reader;
+        for (size_t i = 0; i < ELEMENTSOF(readers); i++)
+                if (!readers[i].reader) {
+                        readers[i].fd = fd;
+                        cr_assert(varlink_reader_new(NULL, &readers[i].reader) >= 0);
+                        return readers[i].reader;
+                }
+        cr_assert_fail("too many test connections");
+        return NULL;
+}
+
+struct json_object *test_read_reply(int fd, int **ret_fds, size_t *ret_n_fds) {
+        VarlinkReader *r = reader_for(fd);
+        VarlinkMessage m = {};
+
+        for (;;) {
+                int k = varlink_reader_next(r, &m);
+                cr_assert(k >= 0, "bad reply: %s", strerror(-k));
+                if (k > 0)
+                        break;
+
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                cr_assert(poll(&p, 1, 30000) > 0, "no reply within 30 s");
+                k = varlink_reader_fill(r, fd);
+                if (k == -EAGAIN)
+                        continue;
+                cr_assert(k > 0, "connection closed or failed while waiting for a reply (%d)", k);
+        }
+
+        if (ret_fds) {
+                *ret_fds = m.fds;
+                *ret_n_fds = m.n_fds;
+                m.fds = NULL;
+                m.n_fds = 0;
+        }
+        struct json_object *j = json_object_get(m.json);
+        varlink_message_done(&m);
+        return j;
+}
+
+struct json_object *test_call(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds,
+                              int **ret_fds, size_t *ret_n_fds) {
+        struct json_object *params = NULL, *call;
+
+        if (parameters_json) {
+                params = json_tokener_parse(parameters_json);
+                cr_assert(params, "test bug: invalid JSON %s", parameters_json);
+        }
+        call = varlink_call_new(method, params, 0);
+        cr_assert(call);
+        send_message(fd, call, fds, n_fds);
+        json_object_put(call);
+        return test_read_reply(fd, ret_fds, ret_n_fds);
+}
+
+int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg) {
+        int status;
+        pid_t pid = fork();
+
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                        _exit(126);
+                _exit(fn(arg));
+        }
+        cr_assert(waitpid(pid, &status, 0) == pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void test_disconnect(int fd) {
+        for (size_t i = 0; i < ELEMENTSOF(readers); i++)
+                if (readers[i].reader && readers[i].fd == fd)
+                        readers[i].reader = varlink_reader_free(readers[i].reader);
+        close(fd);
+}

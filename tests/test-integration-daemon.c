@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsboxd end to end: a real daemon on a temporary socket, raw Varlink calls,
+ * and checks made from outside the sandbox (namespace inodes, map files,
+ * exit statuses, pidfds) or from inside it through a pipe.
+ */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "nsboxd-test-util.h"
+#include "varlink-message.h"
+
+static TestDaemon daemon_;
+
+static void setup(void) {
+        test_daemon_start(&daemon_, NULL);
+}
+
+static void teardown(void) {
+        test_daemon_stop(&daemon_);
+}
+
+TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct json_object *get(struct json_object *o, const char *path) {
+        struct json_object *v = o;
+        char buf[256], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+                if (!json_object_object_get_ex(v, k, &v))
+                        return NULL;
+        return v;
+}
+
+static const char *get_string(struct json_object *o, const char *path) {
+        struct json_object *v = get(o, path);
+        return v ? json_object_get_string(v) : NULL;
+}
+
+static int64_t get_int(struct json_object *o, const char *path) {
+        struct json_object *v = get(o, path);
+        cr_assert(v, "missing %s in %s", path, json_object_to_json_string(o));
+        return json_object_get_int64(v);
+}
+
+/* A spawned sandbox as the client sees it. */
+typedef struct Spawned {
+        char id[80];
+        pid_t pid;
+        int pidfd;
+} Spawned;
+
+/* Spawns with the given parameters (JSON) and fds; asserts success. */
+static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_fds) {
+        _cleanup_free_ int *rfds = NULL;
+        size_t n_rfds = 0;
+        struct json_object *reply = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, n_fds, &rfds, &n_rfds);
+        Spawned s = {};
+
+        cr_assert_null(get(reply, "error"), "Spawn failed: %s", json_object_to_json_string(reply));
+        cr_assert_eq(n_rfds, 1, "expected the pidfd with the reply");
+        cr_assert_eq(get_int(reply, "parameters.pidFileDescriptor"), 0);
+        snprintf(s.id, sizeof s.id, "%s", get_string(reply, "parameters.id"));
+        s.pid = (pid_t) get_int(reply, "parameters.pid");
+        s.pidfd = rfds[0];
+        json_object_put(reply);
+        return s;
+}
+
+static struct json_object *wait_for(int conn, const char *id) {
+        char p[128];
+
+        snprintf(p, sizeof p, "{\"id\":\"%s\"}", id);
+        return test_call(conn, "io.nsbox.Sandbox.Wait", p, NULL, 0, NULL, NULL);
+}
+
+/* Runs a shell command in a sandbox, returns what it wrote to stdout and its exit status. */
+static int run_capture(int conn, const char *extra_params, const char *command, char *out, size_t out_size) {
+        char params[4096];
+        int pipefd[2];
+        struct json_object *w;
+        ssize_t n, total = 0;
+        int status;
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        snprintf(params, sizeof params, "{\"argv\":[\"/bin/sh\",\"-c\",\"%s\"],\"stdout\":0%s%s}", command,
+                 extra_params ? "," : "", extra_params ?: "");
+        Spawned s = spawn_ok(conn, params, &pipefd[1], 1);
+        close(pipefd[1]);
+        while (total < (ssize_t) out_size - 1 && (n = read(pipefd[0], out + total, out_size - 1 - total)) > 0)
+                total += n;
+        out[total] = 0;
+        close(pipefd[0]);
+
+        w = wait_for(conn, s.id);
+        cr_assert_str_eq(get_string(w, "parameters.state"), "exited", "%s", json_object_to_json_string(w));
+        status = (int) get_int(w, "parameters.exitCode");
+        json_object_put(w);
+        close(s.pidfd);
+        return status;
+}
+
+static ino_t ns_inode(pid_t pid, const char *name) {
+        char p[64];
+        struct stat st;
+
+        snprintf(p, sizeof p, "/proc/%d/ns/%s", (int) pid, name);
+        cr_assert(stat(p, &st) == 0, "stat %s: %m", p);
+        return st.st_ino;
+}
+
+Test(daemon, get_info) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r = test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
+        struct json_object *ifaces = get(r, "parameters.interfaces");
+
+        cr_assert_str_eq(get_string(r, "parameters.product"), "nsboxd");
+        cr_assert(ifaces && json_object_array_length(ifaces) == 2);
+        cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(ifaces, 1)), "io.nsbox.Sandbox");
+        json_object_put(r);
+
+        r = test_call(conn, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"io.nsbox.Sandbox\"}",
+                      NULL, 0, NULL, NULL);
+        cr_assert(strstr(get_string(r, "parameters.description"), "interface io.nsbox.Sandbox"));
+        cr_assert(strstr(get_string(r, "parameters.description"), "method Spawn("));
+        json_object_put(r);
+
+        r = test_call(conn, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"com.example.Nope\"}",
+                      NULL, 0, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "error"), "org.varlink.service.InterfaceNotFound");
+        json_object_put(r);
+
+        r = test_call(conn, "io.nsbox.Sandbox.Frobnicate", NULL, NULL, 0, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "error"), "org.varlink.service.MethodNotFound");
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+/* For each namespace type: the sandbox's inode differs from ours when asked, equals ours when not. */
+Test(daemon, each_namespace_type) {
+        static const char *const types[][2] = {
+                { "mount", "mnt" }, { "uts", "uts" }, { "ipc", "ipc" }, { "user", "user" },
+                { "pid", "pid_for_children" }, { "net", "net" }, { "cgroup", "cgroup" }, { "time", "time_for_children" },
+        };
+        int conn = test_daemon_connect(&daemon_);
+
+        for (size_t t = 0; t < ELEMENTSOF(types); t++) {
+                char params[512];
+                const char *user = streq(types[t][0], "user") ? ",\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1}]" : "";
+
+                snprintf(params, sizeof params, "{\"argv\":[\"/bin/sleep\",\"30\"],\"namespaces\":[\"%s\"]%s}",
+                         types[t][0], user);
+                Spawned s = spawn_ok(conn, params, NULL, 0);
+
+                for (size_t o = 0; o < ELEMENTSOF(types); o++) {
+                        /* pid and time apply to children of the caller; compare the namespace the process is in. */
+                        const char *name = streq(types[o][0], "pid") ? "pid" : streq(types[o][0], "time") ? "time" : types[o][1];
+                        if (o == t)
+                                cr_assert_neq(ns_inode(s.pid, name), ns_inode(getpid(), name),
+                                              "%s namespace was asked but is shared", types[o][0]);
+                        else
+                                cr_assert_eq(ns_inode(s.pid, name), ns_inode(getpid(), name),
+                                             "%s namespace was not asked (spawned with %s) but differs", types[o][0],
+                                             types[t][0]);
+                }
+
+                cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
+                struct json_object *w = wait_for(conn, s.id);
+                cr_assert_str_eq(get_string(w, "parameters.state"), "killed");
+                cr_assert_str_eq(get_string(w, "parameters.signal"), "SIGKILL");
+                json_object_put(w);
+                close(s.pidfd);
+        }
+        test_disconnect(conn);
+}
+
+static void read_file(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        cr_assert(fd >= 0, "open %s: %m", path);
+        n = read(fd, buf, size - 1);
+        cr_assert(n >= 0);
+        buf[n] = 0;
+        close(fd);
+}
+
+/* The map files say exactly what was asked, several ranges each. */
+Test(daemon, id_maps_read_back) {
+        int conn = test_daemon_connect(&daemon_);
+        char p[64], buf[512];
+        int u0, u1, u2, g0, g1, g2, g3;
+
+        Spawned s = spawn_ok(conn,
+                             "{\"argv\":[\"/bin/sleep\",\"30\"],\"namespaces\":[\"user\"],"
+                             "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":1000},"
+                             "{\"containerID\":1000,\"hostID\":0,\"size\":1}],"
+                             "\"gidMappings\":[{\"containerID\":0,\"hostID\":200000,\"size\":65536}],"
+                             "\"setgroups\":false}",
+                             NULL, 0);
+
+        snprintf(p, sizeof p, "/proc/%d/uid_map", (int) s.pid);
+        read_file(p, buf, sizeof buf);
+        cr_assert(sscanf(buf, "%d %d %d", &u0, &u1, &u2) == 3);
+        cr_assert(u0 == 0 && u1 == 100000 && u2 == 1000, "uid_map: %s", buf);
+        cr_assert(strstr(buf, "1000") && sscanf(strchr(buf, '\n') + 1, "%d %d %d", &g0, &g1, &g2) == 3);
+        cr_assert(g0 == 1000 && g1 == 0 && g2 == 1, "uid_map line 2: %s", buf);
+
+        snprintf(p, sizeof p, "/proc/%d/gid_map", (int) s.pid);
+        read_file(p, buf, sizeof buf);
+        cr_assert(sscanf(buf, "%d %d %d", &g0, &g1, &g3) == 3);
+        cr_assert(g0 == 0 && g1 == 200000 && g3 == 65536, "gid_map: %s", buf);
+
+        snprintf(p, sizeof p, "/proc/%d/setgroups", (int) s.pid);
+        read_file(p, buf, sizeof buf);
+        cr_assert_str_eq(buf, "deny\n");
+
+        /* The sandbox runs as container uid 1000 unless told: here as container root -> host 100000. */
+        snprintf(p, sizeof p, "/proc/%d/status", (int) s.pid);
+        read_file(p, buf, sizeof buf);
+        cr_assert(strstr(buf, "Uid:\t100000\t100000\t100000\t100000"), "%s", buf);
+
+        syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0);
+        json_object_put(wait_for(conn, s.id));
+        close(s.pidfd);
+        test_disconnect(conn);
+}
+
+Test(daemon, hostname_inside) {
+        int conn = test_daemon_connect(&daemon_);
+        char out[256];
+
+        cr_assert_eq(run_capture(conn, "\"namespaces\":[\"uts\"],\"hostname\":\"sandbox-42\"", "hostname", out,
+                                 sizeof out), 0);
+        cr_assert_str_eq(out, "sandbox-42\n");
+        test_disconnect(conn);
+}
+
+/* boottime and monotonic offsets really apply inside: /proc/uptime moves by the boottime offset. */
+Test(daemon, time_offsets_inside) {
+        int conn = test_daemon_connect(&daemon_);
+        char out[256], host[256];
+        double inside, outside;
+
+        cr_assert_eq(run_capture(conn,
+                                 "\"namespaces\":[\"time\"],\"timeOffsets\":{\"boottime\":{\"secs\":86400,\"nanosecs\":0},"
+                                 "\"monotonic\":{\"secs\":3600,\"nanosecs\":0}}",
+                                 "cat /proc/uptime", out, sizeof out), 0);
+        read_file("/proc/uptime", host, sizeof host);
+        cr_assert(sscanf(out, "%lf", &inside) == 1 && sscanf(host, "%lf", &outside) == 1);
+        cr_assert(inside - outside > 86400 - 60 && inside - outside < 86400 + 60,
+                  "uptime inside %f, outside %f", inside, outside);
+        test_disconnect(conn);
+}
+
+Test(daemon, exit_codes_come_back) {
+        static const int codes[] = { 0, 1, 3, 255 };
+        int conn = test_daemon_connect(&daemon_);
+        char out[16];
+
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                char cmd[32];
+                snprintf(cmd, sizeof cmd, "exit %d", codes[i]);
+                cr_assert_eq(run_capture(conn, NULL, cmd, out, sizeof out), codes[i]);
+        }
+        test_disconnect(conn);
+}
+
+/* The pidfd the client holds signals the right process and polls readable at exit. */
+Test(daemon, pidfd_signals_and_polls) {
+        int conn = test_daemon_connect(&daemon_);
+        struct pollfd p;
+
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"]}", NULL, 0);
+        p = (struct pollfd) { .fd = s.pidfd, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 0), 0, "pidfd readable before exit");
+
+        cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGTERM, NULL, 0) == 0);
+        cr_assert_eq(poll(&p, 1, 10000), 1, "pidfd not readable after SIGTERM");
+
+        struct json_object *w = wait_for(conn, s.id);
+        cr_assert_str_eq(get_string(w, "parameters.state"), "killed");
+        cr_assert_str_eq(get_string(w, "parameters.signal"), "SIGTERM");
+        json_object_put(w);
+        close(s.pidfd);
+        test_disconnect(conn);
+}
+
+Test(daemon, kill_method_and_wait_more) {
+        int conn = test_daemon_connect(&daemon_);
+        char p[128];
+
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"],\"namespaces\":[\"pid\"]}", NULL, 0);
+        snprintf(p, sizeof p, "{\"id\":\"%s\",\"signal\":15}", s.id);
+        struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Kill", p, NULL, 0, NULL, NULL);
+        cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        /* Wait with "more": the state now, then the exit. */
+        struct json_object *call = varlink_call_new("io.nsbox.Sandbox.Wait", json_tokener_parse("{}"), VARLINK_CALL_MORE);
+        json_object_object_add(json_object_object_get(call, "parameters"), "id", json_object_new_string(s.id));
+        const char *text = json_object_to_json_string_ext(call, JSON_C_TO_STRING_PLAIN);
+        cr_assert(write(conn, text, strlen(text) + 1) == (ssize_t) strlen(text) + 1);
+        json_object_put(call);
+
+        r = test_read_reply(conn, NULL, NULL);
+        if (get(r, "continues")) {
+                cr_assert(json_object_get_boolean(get(r, "continues")));
+                json_object_put(r);
+                r = test_read_reply(conn, NULL, NULL);
+        }
+        cr_assert_null(get(r, "continues"), "final reply must not continue: %s", json_object_to_json_string(r));
+        /* With init as pid 1 the command's death by SIGTERM is reported as it happened. */
+        const char *state = get_string(r, "parameters.state");
+        cr_assert(streq(state, "killed") || streq(state, "exited"), "%s", json_object_to_json_string(r));
+        if (streq(state, "killed"))
+                cr_assert_str_eq(get_string(r, "parameters.signal"), "SIGTERM");
+        else
+                cr_assert_eq(get_int(r, "parameters.exitCode"), 128 + SIGTERM);
+        json_object_put(r);
+
+        /* Its status was read: it is gone now. */
+        snprintf(p, sizeof p, "{\"id\":\"%s\"}", s.id);
+        r = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox");
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(conn);
+}
+
+Test(daemon, exec_failure_is_spawn_failed) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/no/such\"]}", NULL, 0, NULL,
+                                          NULL);
+
+        cr_assert_str_eq(get_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(get_string(r, "parameters.stage"), "execve");
+        cr_assert_eq(get_int(r, "parameters.errno"), 2);
+        cr_assert(strstr(get_string(r, "parameters.message"), "/no/such"));
+        json_object_put(r);
+
+        /* Nothing was left behind, and the daemon still serves. */
+        r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        cr_assert_eq(json_object_array_length(get(r, "parameters.sandboxes")), 0);
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+Test(daemon, invalid_parameter_names_the_field) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn",
+                                          "{\"argv\":[\"true\"],\"namespaces\":[\"user\"],"
+                                          "\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1},"
+                                          "{\"containerID\":1,\"hostID\":1,\"size\":-1}]}",
+                                          NULL, 0, NULL, NULL);
+
+        cr_assert_str_eq(get_string(r, "error"), "org.varlink.service.InvalidParameter");
+        cr_assert_str_eq(get_string(r, "parameters.parameter"), "uidMappings[1].size");
+        json_object_put(r);
+
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"true\"],\"stdin\":3}", NULL, 0, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "parameters.parameter"), "stdin");
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+/* A protocol error drops that connection only. */
+Test(daemon, protocol_error_closes_only_that_connection) {
+        int bad = test_daemon_connect(&daemon_), good = test_daemon_connect(&daemon_);
+        static const char junk[] = "{\"method\":\"io.nsbox.Sandbox.List\",\"bogus\":1}";
+        char c;
+
+        cr_assert(write(bad, junk, sizeof junk) == sizeof junk);
+        cr_assert_eq(read(bad, &c, 1), 0, "expected the daemon to hang up");
+        test_disconnect(bad);
+
+        struct json_object *r = test_call(good, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        cr_assert_null(get(r, "error"));
+        json_object_put(r);
+        test_disconnect(good);
+}
+
+/* Pipelined calls are answered in order. */
+Test(daemon, pipelined_calls_in_order) {
+        int conn = test_daemon_connect(&daemon_);
+        char buf[4096];
+        size_t n = 0;
+
+        for (int i = 0; i < 5; i++) {
+                int l = snprintf(buf + n, sizeof buf - n,
+                                 "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":{\"argv\":[\"/bin/sh\",\"-c\",\"exit %d\"],\"name\":\"p%d\"}}",
+                                 i, i);
+                n += l + 1;
+        }
+        cr_assert(write(conn, buf, n) == (ssize_t) n);
+
+        for (int i = 0; i < 5; i++) {
+                _cleanup_free_ int *fds = NULL;
+                size_t n_fds = 0;
+                struct json_object *r = test_read_reply(conn, &fds, &n_fds);
+                cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
+                char p[128];
+                snprintf(p, sizeof p, "{\"id\":\"%s\"}", get_string(r, "parameters.id"));
+                struct json_object *i_ = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
+                char name[8];
+                snprintf(name, sizeof name, "p%d", i);
+                cr_assert_str_eq(get_string(i_, "parameters.sandbox.name"), name);
+                json_object_put(i_);
+                json_object_put(r);
+                close_many(fds, n_fds);
+        }
+        test_disconnect(conn);
+}
+
+/* Closing the connection that created a sandbox kills it, unless keepAlive. */
+Test(daemon, connection_close_kills_unless_keep_alive) {
+        int conn = test_daemon_connect(&daemon_), other;
+        Spawned plain = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"]}", NULL, 0);
+        Spawned kept = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"],\"keepAlive\":true}", NULL, 0);
+        struct pollfd p = { .fd = plain.pidfd, .events = POLLIN };
+
+        test_disconnect(conn);
+        cr_assert_eq(poll(&p, 1, 10000), 1, "sandbox survived its connection");
+
+        p.fd = kept.pidfd;
+        cr_assert_eq(poll(&p, 1, 200), 0, "keepAlive sandbox was killed");
+
+        /* Another connection of the same owner can still kill and wait on it. */
+        other = test_daemon_connect(&daemon_);
+        char params[128];
+        snprintf(params, sizeof params, "{\"id\":\"%s\",\"signal\":9}", kept.id);
+        json_object_put(test_call(other, "io.nsbox.Sandbox.Kill", params, NULL, 0, NULL, NULL));
+        struct json_object *w = wait_for(other, kept.id);
+        cr_assert_str_eq(get_string(w, "parameters.signal"), "SIGKILL");
+        json_object_put(w);
+        close(plain.pidfd);
+        close(kept.pidfd);
+        test_disconnect(other);
+}
+
+/* Hundreds of spawns later the daemon holds no extra fd and no zombie. */
+Test(daemon, no_leaks_after_many_spawns, .timeout = 180) {
+        int conn = test_daemon_connect(&daemon_);
+        int fds_before = test_daemon_count_fds(&daemon_), fds_after;
+
+        for (int i = 0; i < 300; i++) {
+                const char *params = i % 3 == 0 ? "{\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"pid\",\"mount\",\"uts\",\"ipc\",\"net\"]}"
+                                   : i % 3 == 1 ? "{\"argv\":[\"/no/such\"]}"
+                                                : "{\"argv\":[\"/bin/false\"],\"namespaces\":[\"pid\"]}";
+                _cleanup_free_ int *fds = NULL;
+                size_t n_fds = 0;
+                struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", params, NULL, 0, &fds, &n_fds);
+                if (!get(r, "error")) {
+                        json_object_put(wait_for(conn, get_string(r, "parameters.id")));
+                        close_many(fds, n_fds);
+                }
+                json_object_put(r);
+        }
+
+        fds_after = test_daemon_count_fds(&daemon_);
+        cr_assert_eq(fds_after, fds_before, "daemon fds: %d before, %d after", fds_before, fds_after);
+        cr_assert_eq(test_daemon_count_zombies(&daemon_), 0);
+        test_disconnect(conn);
+}
