@@ -1152,7 +1152,7 @@ static int uid_owns_userns(int userns_fd, uid_t uid) {
                 if (same_inode(&st, &self_st))
                         return -EPERM; /* the daemon's own namespace: only root has rights there */
 
-                parent = ioctl(cur, NS_GET_PARENT);
+                parent = ioctl(cur, NS_GET_PARENT, 0);
                 if (parent < 0)
                         return errno == EPERM ? -EPERM : -errno; /* EPERM: outside the daemon's namespace */
                 if (fstat(parent, &st) < 0)
@@ -1182,7 +1182,7 @@ int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {
                 return -errno;
 
         if ((long) sfs.f_type == (long) NSFS_MAGIC) {
-                int nstype = ioctl(fd, NS_GET_NSTYPE);
+                int nstype = ioctl(fd, NS_GET_NSTYPE, 0);
                 if (nstype < 0)
                         return -errno;
                 if ((unsigned long) nstype != namespace_type_to_clone_flag(type))
@@ -1197,7 +1197,7 @@ int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {
                 if (r == 0)
                         return -EINVAL;
 
-                ns = ioctl(fd, pidfd_namespace_ioctl[type]);
+                ns = ioctl(fd, pidfd_namespace_ioctl[type], 0);
                 if (ns < 0) {
                         if (errno == ENOTTY || errno == EINVAL)
                                 return -EOPNOTSUPP; /* kernel before 6.11: cannot tell what we would join */
@@ -1213,7 +1213,7 @@ int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {
         if (type == NAMESPACE_USER)
                 return uid_owns_userns(ns, caller_uid);
 
-        userns = ioctl(ns, NS_GET_USERNS);
+        userns = ioctl(ns, NS_GET_USERNS, 0);
         if (userns < 0)
                 return errno == EPERM ? -EPERM : -errno;
         fd_set_cloexec(userns, true);

@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for the policy: the policy.conf parser (good files, bad files with
+ * exact line numbers, precedence), the limits, every rule policy_check_spawn()
+ * enforces for a non-root caller, quotas, and joining existing namespaces.
+ */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "policy.h"
+#include "varlink-message.h"
+
+#define NOBODY 65534
+#define CALLER_UID 1000
+#define CALLER_GID 1000
+
+static char dir[64];
+
+static void setup(void) {
+        strcpy(dir, "/tmp/nsbox-test-policy-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        cr_assert_eq(system(cmd), 0);
+}
+
+static const char *write_file_n(const char *name, const char *text, size_t len) {
+        static char path[128];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(text, 1, len, f), len);
+        cr_assert_eq(fclose(f), 0);
+        cr_assert_eq(chmod(path, 0644), 0);
+        return path;
+}
+
+static const char *write_file(const char *name, const char *text) {
+        return write_file_n(name, text, strlen(text));
+}
+
+static Policy *load_ok(const char *text) {
+        Policy *p = NULL;
+        unsigned line = 0;
+
+        cr_assert_eq(policy_load(write_file("policy.conf", text), &p, &line), 0, "refused at line %u", line);
+        cr_assert_not_null(p);
+        return p;
+}
+
+static SubidRanges *subid_ok(const char *name, const char *text) {
+        SubidRanges *r = NULL;
+
+        cr_assert_eq(subid_load(write_file(name, text), &r, NULL), 0);
+        return r;
+}
+
+TestSuite(policy, .init = setup, .fini = teardown);
+
+/* ---- the file ---- */
+
+Test(policy, missing_file_is_the_safe_default) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        PolicyRule r;
+        DaemonLimits l;
+        char path[128];
+
+        snprintf(path, sizeof(path), "%s/none.conf", dir);
+        cr_assert_eq(policy_load(path, &p, NULL), 0);
+        cr_assert_not_null(p);
+
+        policy_lookup(p, CALLER_UID, CALLER_GID, NULL, 0, &r);
+        cr_assert_eq(r.namespaces, NAMESPACE_ALL);
+        cr_assert(r.keep_alive);
+        cr_assert(r.subid_ranges);
+        cr_assert_not(r.unrestricted);
+        cr_assert_str_eq(r.source, "default");
+        policy_get_limits(p, &l);
+        cr_assert_eq(policy_max_sandboxes(&r, &l), 64);
+
+        /* a NULL policy means the same */
+        policy_lookup(NULL, CALLER_UID, CALLER_GID, NULL, 0, &r);
+        cr_assert_eq(r.namespaces, NAMESPACE_ALL);
+        cr_assert_eq(policy_max_sandboxes(&r, NULL), 64);
+}
+
+Test(policy, good_file) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        PolicyRule r;
+        DaemonLimits l;
+
+        p = load_ok("# nsbox policy\n"
+                    "; another comment style\n"
+                    "\n"
+                    "[default]\n"
+                    "namespaces = mount uts ipc user pid cgroup time\n"
+                    "max-sandboxes = 8\n"
+                    "keep-alive = no\n"
+                    "  subid-ranges=yes  \n"
+                    "\n"
+                    "[user:nobody]\n"
+                    "namespaces = user,pid , mount\n"
+                    "keep-alive = true\n"
+                    "\n"
+                    "[user:1000]\n"
+                    "namespaces = none\n"
+                    "max-sandboxes = 0\n"
+                    "\n"
+                    "[group:daemon]\n"
+                    "namespaces = all\n"
+                    "\n"
+                    "[limits]\n"
+                    "connections = 10\n"
+                    "message-size = 64K\n"
+                    "sandboxes-per-user = 3\n");
+
+        /* the default section replaces the built-in values it names */
+        policy_lookup(p, 4242, 4242, NULL, 0, &r);
+        cr_assert_eq(r.namespaces, NAMESPACE_ALL & ~NAMESPACE_BIT(NAMESPACE_NET));
+        cr_assert_eq(r.max_sandboxes, 8);
+        cr_assert_not(r.keep_alive);
+        cr_assert(r.subid_ranges);
+        cr_assert_str_eq(r.source, "default");
+
+        /* user by name; unset keys come from [default] */
+        policy_lookup(p, NOBODY, NOBODY, NULL, 0, &r);
+        cr_assert_eq(r.namespaces, NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID) |
+                                           NAMESPACE_BIT(NAMESPACE_MOUNT));
+        cr_assert(r.keep_alive);
+        cr_assert_eq(r.max_sandboxes, 8);
+        cr_assert_str_eq(r.source, "user:nobody");
+
+        /* user by number, with nothing allowed */
+        policy_lookup(p, 1000, 1000, NULL, 0, &r);
+        cr_assert_eq(r.namespaces, 0);
+        cr_assert_eq(policy_max_sandboxes(&r, NULL), 0);
+
+        /* group by name (daemon is gid 1 on every Debian) as a supplementary group */
+        policy_lookup(p, 4242, 4242, (const gid_t[]) { 1 }, 1, &r);
+        cr_assert_eq(r.namespaces, NAMESPACE_ALL);
+        cr_assert_str_eq(r.source, "group:daemon");
+
+        policy_get_limits(p, &l);
+        cr_assert_eq(l.connections, 10);
+        cr_assert_eq(l.message_size, 64 * 1024);
+        cr_assert_eq(l.sandboxes_per_uid, 3);
+        cr_assert_eq(l.connections_per_uid, 64); /* untouched ones keep their defaults */
+        cr_assert_eq(l.sandboxes, 4096);
+}
+
+Test(policy, max_sandboxes_unset_uses_the_daemon_limit) {
+        _cleanup_(policy_freep) Policy *p = load_ok("[limits]\nsandboxes-per-user = 5\n[user:nobody]\nmax-sandboxes = 7\n");
+        PolicyRule r;
+        DaemonLimits l;
+
+        policy_get_limits(p, &l);
+        policy_lookup(p, 4242, 4242, NULL, 0, &r);
+        cr_assert_eq(r.max_sandboxes, POLICY_MAX_SANDBOXES_UNSET);
+        cr_assert_eq(policy_max_sandboxes(&r, &l), 5);
+        policy_lookup(p, NOBODY, NOBODY, NULL, 0, &r);
+        cr_assert_eq(policy_max_sandboxes(&r, &l), 7);
+}
+
+typedef struct BadCase {
+        const char *text;
+        unsigned line;
+} BadCase;
+
+Test(policy, bad_files_are_refused_with_the_exact_line) {
+        static const BadCase cases[] = {
+                { "namespaces = user\n", 1 },                               /* key before any section */
+                { "[default]\nnamespaces = user\nfoo = bar\n", 3 },          /* unknown key */
+                { "[default]\n\n[everyone]\n", 3 },                         /* unknown section */
+                { "# c\n[default]\n[default]\n", 3 },                       /* duplicate section */
+                { "[user:nobody]\n[user:65534]\n", 2 },                     /* same user twice, by name and id */
+                { "[group:daemon]\nkeep-alive=no\n[group:1]\n", 3 },
+                { "[default]\nkeep-alive = yes\nkeep-alive = no\n", 3 },    /* duplicate key */
+                { "[default]\nkeep-alive = maybe\n", 2 },                   /* bad boolean */
+                { "[default]\nkeep-alive =\n", 2 },
+                { "[default]\nnamespaces = user bogus\n", 2 },              /* unknown namespace */
+                { "[default]\nnamespaces = user user\n", 2 },               /* listed twice */
+                { "[default]\nnamespaces = all net\n", 2 },                 /* all is alone */
+                { "[default]\nmax-sandboxes = -1\n", 2 },
+                { "[default]\nmax-sandboxes = 12abc\n", 2 },
+                { "[default]\nmax-sandboxes = 99999999999999999999999\n", 2 },
+                { "\n\n[user:no-such-user-nsbox]\n", 3 },                   /* does not resolve */
+                { "[group:no-such-group-nsbox]\n", 1 },
+                { "[user:4294967295]\n", 1 },                               /* (uid_t) -1 */
+                { "[user:]\n", 1 },
+                { "[user:nobody\n", 1 },                                    /* no closing bracket */
+                { "[default]\njust words\n", 2 },                           /* no '=' */
+                { "[default]\n= yes\n", 2 },                                /* no key */
+                { "[limits]\nconnections = 0\n", 2 },                       /* limit of 0 */
+                { "[limits]\nfds-per-message = 254\n", 2 },                 /* above the cap */
+                { "[limits]\nbogus = 1\n", 2 },
+                { "[limits]\nmounts = 1\nmounts = 2\n", 3 },
+                { "[limits]\nconnections = 10K\n", 2 },                     /* suffixes only for sizes */
+                { "[limits]\nnamespaces = user\n", 2 },                     /* a rule key in [limits] */
+                { "[default]\nconnections = 1\n", 2 },                      /* a limit in a rule section */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Policy *p = NULL;
+                unsigned line = 0;
+
+                cr_assert_eq(policy_load(write_file("policy.conf", cases[i].text), &p, &line), -EBADMSG,
+                             "case %zu: %s", i, cases[i].text);
+                cr_assert_null(p, "case %zu", i);
+                cr_assert_eq(line, cases[i].line, "case %zu: line %u, expected %u", i, line, cases[i].line);
+        }
+}
+
+Test(policy, nul_byte_and_overlong_line_are_refused) {
+        Policy *p = NULL;
+        unsigned line = 0;
+        char *big;
+
+        cr_assert_eq(policy_load(write_file_n("policy.conf", "[default]\nkeep-alive = y\0es\n", 26), &p, &line),
+                     -EBADMSG);
+        cr_assert_eq(line, 2);
+
+        big = malloc(10000);
+        cr_assert_not_null(big);
+        memset(big, ' ', 9999);
+        big[9999] = 0;
+        memcpy(big, "[default]\n", 10);
+        line = 0;
+        cr_assert_eq(policy_load(write_file("policy.conf", big), &p, &line), -EBADMSG);
+        cr_assert_eq(line, 2);
+        cr_assert_null(p);
+        free(big);
+}
+
+Test(policy, unsafe_files_are_refused) {
+        Policy *p = NULL;
+        const char *path = write_file("policy.conf", "[default]\nkeep-alive = no\n");
+
+        /* anyone who can write the file decides who gets what */
+        cr_assert_eq(chmod(path, 0666), 0);
+        cr_assert_eq(policy_load(path, &p, NULL), -EPERM);
+        cr_assert_eq(chmod(path, 0620), 0);
+        cr_assert_eq(policy_load(path, &p, NULL), -EPERM);
+        cr_assert_eq(chmod(path, 0644), 0);
+        cr_assert_eq(chown(path, NOBODY, 0), 0);
+        cr_assert_eq(policy_load(path, &p, NULL), -EPERM);
+
+        /* not a regular file */
+        cr_assert_eq(policy_load(dir, &p, NULL), -EINVAL);
+        cr_assert_null(p);
+}
+
+/* ---- precedence ---- */
+
+Test(policy, user_beats_groups_beat_default) {
+        _cleanup_(policy_freep) Policy *p = load_ok("[default]\n"
+                                                    "namespaces = user\n"
+                                                    "keep-alive = no\n"
+                                                    "max-sandboxes = 2\n"
+                                                    "[group:100]\n"
+                                                    "namespaces = user net\n"
+                                                    "max-sandboxes = 5\n"
+                                                    "[group:200]\n"
+                                                    "namespaces = user pid\n"
+                                                    "max-sandboxes = 3\n"
+                                                    "keep-alive = no\n"
+                                                    "[group:300]\n"
+                                                    "keep-alive = yes\n"
+                                                    "[user:1000]\n"
+                                                    "max-sandboxes = 1\n");
+        PolicyRule r;
+        const unsigned user = NAMESPACE_BIT(NAMESPACE_USER), net = NAMESPACE_BIT(NAMESPACE_NET),
+                       pid = NAMESPACE_BIT(NAMESPACE_PID);
+
+        /* one group: its keys over [default] */
+        policy_lookup(p, 2000, 100, NULL, 0, &r);
+        cr_assert_eq(r.namespaces, user | net);
+        cr_assert_eq(r.max_sandboxes, 5);
+        cr_assert_not(r.keep_alive);
+        cr_assert_str_eq(r.source, "group:100");
+
+        /* several groups: the most permissive value per key, whatever the order */
+        policy_lookup(p, 2000, 2000, (const gid_t[]) { 300, 200, 100 }, 3, &r);
+        cr_assert_eq(r.namespaces, user | net | pid);
+        cr_assert_eq(r.max_sandboxes, 5);
+        cr_assert(r.keep_alive);
+        cr_assert_str_eq(r.source, "group:100"); /* the first matching section in the file */
+
+        /* a user section beats the groups for the keys it sets, and only those */
+        policy_lookup(p, 1000, 100, (const gid_t[]) { 300 }, 1, &r);
+        cr_assert_eq(r.max_sandboxes, 1);
+        cr_assert_eq(r.namespaces, user | net);
+        cr_assert(r.keep_alive);
+        cr_assert_str_eq(r.source, "user:1000");
+
+        /* no match: [default] */
+        policy_lookup(p, 2000, 2000, (const gid_t[]) { 400 }, 1, &r);
+        cr_assert_eq(r.namespaces, user);
+        cr_assert_eq(r.max_sandboxes, 2);
+        cr_assert_str_eq(r.source, "default");
+}
+
+Test(policy, root_is_unrestricted) {
+        _cleanup_(policy_freep) Policy *p = load_ok("[default]\nnamespaces = none\nmax-sandboxes = 0\nkeep-alive = no\n"
+                                                    "[user:root]\nnamespaces = none\n");
+        PolicyRule r;
+
+        policy_lookup(p, 0, 0, NULL, 0, &r);
+        cr_assert(r.unrestricted);
+        cr_assert_eq(r.namespaces, NAMESPACE_ALL);
+        cr_assert_eq(policy_max_sandboxes(&r, NULL), UINT_MAX);
+}
+
+/* ---- limits ---- */
+
+Test(policy, limits) {
+        DaemonLimits l, before;
+        SpawnLimits s;
+
+        limits_init(&l);
+        cr_assert_eq(l.connections, 1024);
+        cr_assert_eq(l.connections_per_uid, 64);
+        cr_assert_eq(l.message_size, 1024 * 1024);
+        cr_assert_eq(l.fds_per_message, 253);
+        cr_assert_eq(l.argv_bytes, 128 * 1024);
+        cr_assert_eq(l.env_bytes, 128 * 1024);
+        cr_assert_eq(l.mappings, 64);
+        cr_assert_eq(l.mounts, 256);
+        cr_assert_eq(l.sandboxes_per_uid, 64);
+        cr_assert_eq(l.sandboxes, 4096);
+        cr_assert_eq(l.pending_spawns, 128);
+
+        cr_assert_eq(limits_set(&l, "connections", "5"), 0);
+        cr_assert_eq(l.connections, 5);
+        cr_assert_eq(limits_set(&l, "argv-bytes", "1M"), 0);
+        cr_assert_eq(l.argv_bytes, 1024 * 1024);
+        cr_assert_eq(limits_set_assignment(&l, "pending-spawns=7"), 0);
+        cr_assert_eq(l.pending_spawns, 7);
+        cr_assert_eq(limits_set(&l, "fds-per-message", "253"), 0);
+
+        before = l;
+        cr_assert_eq(limits_set(&l, "fds-per-message", "254"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "connections", "0"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "connections", "-1"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "connections", ""), -EINVAL);
+        cr_assert_eq(limits_set(&l, "connections", "1 "), -EINVAL);
+        cr_assert_eq(limits_set(&l, "message-size", "99999999999999999999G"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "message-size", "1T"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "mappings", "341"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "no-such-limit", "1"), -ENOENT);
+        cr_assert_eq(limits_set_assignment(&l, "connections"), -EINVAL);
+        cr_assert_eq(memcmp(&l, &before, sizeof(l)), 0, "a refused value changed the limits");
+
+        limits_to_spawn_limits(&l, &s);
+        cr_assert_eq(s.argv_bytes_max, 1024 * 1024);
+        cr_assert_eq(s.env_bytes_max, 128 * 1024);
+        cr_assert_eq(s.mappings_max, 64);
+        cr_assert_eq(s.mounts_max, 256);
+}
+
+Test(policy, quota) {
+        PolicyRule r;
+        PolicyDenial d;
+        DaemonLimits l;
+
+        limits_init(&l);
+        l.sandboxes_per_uid = 2;
+        l.sandboxes = 10;
+
+        policy_lookup(NULL, CALLER_UID, CALLER_GID, NULL, 0, &r);
+        cr_assert_eq(policy_check_quota(&r, &l, 1, 5, &d), 0);
+        cr_assert_eq(policy_check_quota(&r, &l, 2, 5, &d), -EPERM);
+        cr_assert_eq(d.kind, POLICY_DENIAL_QUOTA_EXCEEDED);
+        cr_assert_str_eq(d.field, "sandboxes-per-user");
+        cr_assert_eq(policy_check_quota(&r, &l, 0, 10, &d), -EPERM);
+        cr_assert_str_eq(d.field, "sandboxes");
+
+        /* root: no per-user quota, but the daemon total still holds */
+        policy_lookup(NULL, 0, 0, NULL, 0, &r);
+        cr_assert_eq(policy_check_quota(&r, &l, 9, 9, &d), 0);
+        cr_assert_eq(policy_check_quota(&r, &l, 10, 10, &d), -EPERM);
+        cr_assert_str_eq(d.field, "sandboxes");
+}
+
+Test(policy, denial_to_error) {
+        PolicyDenial d = { .kind = POLICY_DENIAL_INVALID_PARAMETER, .field = "uidMappings[1].hostID" };
+        struct json_object *e, *v;
+
+        e = policy_denial_to_error(&d);
+        cr_assert_not_null(e);
+        cr_assert(json_object_object_get_ex(e, "error", &v));
+        cr_assert_str_eq(json_object_get_string(v), VARLINK_ERROR_INVALID_PARAMETER);
+        cr_assert(json_object_object_get_ex(e, "parameters", &v));
+        cr_assert(json_object_object_get_ex(v, "parameter", &v));
+        cr_assert_str_eq(json_object_get_string(v), "uidMappings[1].hostID");
+        json_object_put(e);
+
+        d = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "sandboxes-per-user" };
+        e = policy_denial_to_error(&d);
+        cr_assert(json_object_object_get_ex(e, "error", &v));
+        cr_assert_str_eq(json_object_get_string(v), NSBOX_ERROR_QUOTA_EXCEEDED);
+        cr_assert(json_object_object_get_ex(e, "parameters", &v));
+        cr_assert(json_object_object_get_ex(v, "limit", &v));
+        cr_assert_str_eq(json_object_get_string(v), "sandboxes-per-user");
+        json_object_put(e);
+
+        d = (PolicyDenial) { .kind = POLICY_DENIAL_PERMISSION_DENIED, .field = "namespaces" };
+        e = policy_denial_to_error(&d);
+        cr_assert(json_object_object_get_ex(e, "error", &v));
+        cr_assert_str_eq(json_object_get_string(v), VARLINK_ERROR_PERMISSION_DENIED);
+        json_object_put(e);
+}
+
+/* ---- spawn requests ---- */
+
+static const gid_t caller_groups[] = { 100, 200 };
+
+static const SpawnCaller caller = {
+        .uid = CALLER_UID,
+        .gid = CALLER_GID,
+        .pid = 1,
+        .groups = caller_groups,
+        .n_groups = ELEMENTSOF(caller_groups),
+};
+
+static SpawnRequest *request(unsigned namespaces) {
+        SpawnRequest *r = spawn_request_new();
+
+        cr_assert_not_null(r);
+        r->argv = calloc(2, sizeof(char *));
+        cr_assert_not_null(r->argv);
+        r->argv[0] = strdup("/bin/true");
+        r->namespaces = namespaces;
+        return r;
+}
+
+static void add_mapping(IdMapping **list, size_t *n, uint32_t container_id, uint32_t host_id, uint32_t size) {
+        IdMapping *a = reallocarray(*list, *n + 1, sizeof(IdMapping));
+
+        cr_assert_not_null(a);
+        a[(*n)++] = (IdMapping) { .container_id = container_id, .host_id = host_id, .size = size };
+        *list = a;
+}
+#define UIDMAP(r, c, h, s) add_mapping(&(r)->uid_mappings, &(r)->n_uid_mappings, c, h, s)
+#define GIDMAP(r, c, h, s) add_mapping(&(r)->gid_mappings, &(r)->n_gid_mappings, c, h, s)
+
+#define USERNS NAMESPACE_BIT(NAMESPACE_USER)
+
+typedef struct Env {
+        Policy *policy;
+        SubidRanges *subuid;
+        SubidRanges *subgid;
+} Env;
+
+static Env env_default(void) {
+        return (Env) {
+                .policy = NULL,
+                /* caller 1000 has no name on this machine: its numeric lines apply */
+                .subuid = subid_ok("subuid", "1000:100000:65536\n2000:200000:65536\n1000:300000:10\n"),
+                .subgid = subid_ok("subgid", "1000:100000:65536\n2000:200000:65536\n"),
+        };
+}
+
+static void env_done(Env *e) {
+        policy_free(e->policy);
+        subid_ranges_free(e->subuid);
+        subid_ranges_free(e->subgid);
+}
+
+static int check(const Env *e, const SpawnCaller *c, const SpawnRequest *r, PolicyDecision *dec, PolicyDenial *d) {
+        return policy_check_spawn(e->policy, c, r, e->subuid, e->subgid, dec, d);
+}
+
+/* Asserts the request is refused with this kind and field. */
+static void assert_denied(const Env *e, const SpawnRequest *r, PolicyDenialKind kind, const char *field) {
+        PolicyDecision dec = { .setgroups_allow = true };
+        PolicyDenial d = {};
+
+        cr_assert_eq(check(e, &caller, r, &dec, &d), -EPERM, "expected a denial naming %s", field);
+        cr_assert_eq(d.kind, kind, "kind %d, expected %d (%s: %s)", d.kind, kind, d.field, d.reason);
+        cr_assert_str_eq(d.field, field, "%s", d.reason);
+        cr_assert_gt(strlen(d.reason), 0);
+        cr_assert(dec.setgroups_allow, "decision touched on failure");
+}
+
+static PolicyDecision assert_allowed(const Env *e, const SpawnRequest *r) {
+        PolicyDecision dec = {};
+        PolicyDenial d = {};
+
+        cr_assert_eq(check(e, &caller, r, &dec, &d), 0, "refused: %s: %s", d.field, d.reason);
+        return dec;
+}
+
+Test(policy, own_ids_mapped) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        PolicyDecision dec;
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        GIDMAP(r, 0, CALLER_GID, 1);
+        dec = assert_allowed(&e, r);
+        cr_assert_not(dec.setgroups_allow, "only the own gid mapped: setgroups must be deny");
+
+        r->setgroups = 0;
+        dec = assert_allowed(&e, r);
+        cr_assert_not(dec.setgroups_allow);
+
+        /* setgroups allow with only the own gid: refused */
+        r->setgroups = 1;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "setgroups");
+        env_done(&e);
+}
+
+Test(policy, other_uid_refused_with_field) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        UIDMAP(r, 1, 1001, 1);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[1].hostID");
+        env_done(&e);
+}
+
+Test(policy, host_root_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *g = request(USERNS);
+
+        UIDMAP(r, 0, 0, 1);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].hostID");
+
+        GIDMAP(g, 0, CALLER_GID, 1);
+        GIDMAP(g, 1, 0, 1);
+        assert_denied(&e, g, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings[1].hostID");
+        env_done(&e);
+}
+
+Test(policy, own_uid_with_a_wider_size_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+
+        UIDMAP(r, 0, CALLER_UID, 2); /* would also map uid 1001 */
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].size");
+        env_done(&e);
+}
+
+Test(policy, supplementary_gid_is_not_own_gid) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+
+        /* as newgidmap: only the primary gid counts as "own" */
+        GIDMAP(r, 0, 100, 1);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings[0].hostID");
+        env_done(&e);
+}
+
+Test(policy, subid_range_inside_is_allowed) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS | NAMESPACE_BIT(NAMESPACE_MOUNT));
+        PolicyDecision dec;
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        UIDMAP(r, 1, 100000, 65536);    /* the whole first range */
+        UIDMAP(r, 70000, 300000, 10);   /* the second range */
+        GIDMAP(r, 0, CALLER_GID, 1);
+        GIDMAP(r, 1, 100010, 100);      /* a piece of the range */
+        dec = assert_allowed(&e, r);
+        cr_assert(dec.setgroups_allow, "a subgid range mapped and setgroups absent: allow, as newgidmap");
+
+        r->setgroups = 1;
+        dec = assert_allowed(&e, r);
+        cr_assert(dec.setgroups_allow);
+        r->setgroups = 0;
+        dec = assert_allowed(&e, r);
+        cr_assert_not(dec.setgroups_allow);
+        env_done(&e);
+}
+
+Test(policy, subid_range_matched_by_name) {
+        Env e = {
+                .subuid = subid_ok("subuid", "nobody:500000:1000\n"),
+                .subgid = subid_ok("subgid", "nogroup:500000:1000\n"), /* owners are users, not groups */
+        };
+        const SpawnCaller nobody = { .uid = NOBODY, .gid = NOBODY };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *g = request(USERNS);
+        PolicyDecision dec;
+        PolicyDenial d;
+
+        UIDMAP(r, 0, 500000, 1000);
+        cr_assert_eq(check(&e, &nobody, r, &dec, &d), 0, "%s: %s", d.field, d.reason);
+        /* the same range for someone else */
+        cr_assert_eq(check(&e, &caller, r, &dec, &d), -EPERM);
+        cr_assert_str_eq(d.field, "uidMappings[0].hostID");
+
+        GIDMAP(g, 0, 500000, 1);
+        cr_assert_eq(check(&e, &nobody, g, &dec, &d), -EPERM);
+        cr_assert_str_eq(d.field, "gidMappings[0].hostID");
+        env_done(&e);
+}
+
+Test(policy, range_straddling_the_end_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *s = request(USERNS);
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        UIDMAP(r, 1, 100000 + 65536 - 10, 11); /* one id past the end of the grant */
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[1].size");
+
+        /* starting before the grant */
+        UIDMAP(s, 0, 99999, 2);
+        assert_denied(&e, s, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].hostID");
+        env_done(&e);
+}
+
+Test(policy, another_users_range_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+
+        UIDMAP(r, 0, 200000, 10); /* granted to 2000 */
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].hostID");
+        env_done(&e);
+}
+
+Test(policy, overlapping_mappings_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *c = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *h = request(USERNS);
+
+        /* container ranges overlap */
+        UIDMAP(c, 0, 100000, 10);
+        UIDMAP(c, 9, 100100, 10);
+        assert_denied(&e, c, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[1].containerID");
+
+        /* host ranges overlap */
+        GIDMAP(h, 0, 100000, 10);
+        GIDMAP(h, 100, 100005, 10);
+        assert_denied(&e, h, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings[1].hostID");
+        env_done(&e);
+}
+
+Test(policy, subid_ranges_forbidden_by_rule) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *own = request(USERNS);
+
+        e.policy = load_ok("[user:1000]\nsubid-ranges = no\n");
+        UIDMAP(r, 0, 100000, 10);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].hostID");
+
+        UIDMAP(own, 0, CALLER_UID, 1);
+        assert_allowed(&e, own);
+        env_done(&e);
+}
+
+Test(policy, no_subid_files_only_own_ids) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        PolicyDecision dec;
+        PolicyDenial d;
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        cr_assert_eq(policy_check_spawn(NULL, &caller, r, NULL, NULL, &dec, &d), 0);
+        UIDMAP(r, 1, 100000, 1);
+        cr_assert_eq(policy_check_spawn(NULL, &caller, r, NULL, NULL, &dec, &d), -EPERM);
+        cr_assert_str_eq(d.field, "uidMappings[1].hostID");
+}
+
+Test(policy, mappings_need_a_user_namespace) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_BIT(NAMESPACE_PID));
+        _cleanup_(spawn_request_freep) SpawnRequest *g = request(0);
+        _cleanup_(spawn_request_freep) SpawnRequest *s = request(0);
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings");
+        GIDMAP(g, 0, CALLER_GID, 1);
+        assert_denied(&e, g, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings");
+        s->setgroups = 1;
+        assert_denied(&e, s, POLICY_DENIAL_INVALID_PARAMETER, "setgroups");
+        env_done(&e);
+}
+
+Test(policy, namespaces_forbidden_by_rule) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS | NAMESPACE_BIT(NAMESPACE_NET));
+        _cleanup_(spawn_request_freep) SpawnRequest *ok = request(USERNS | NAMESPACE_BIT(NAMESPACE_PID));
+
+        e.policy = load_ok("[default]\nnamespaces = user pid mount\n");
+        assert_denied(&e, r, POLICY_DENIAL_PERMISSION_DENIED, "namespaces");
+        assert_allowed(&e, ok);
+        env_done(&e);
+}
+
+Test(policy, keep_alive_forbidden_by_rule) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(0);
+
+        r->keep_alive = true;
+        assert_allowed(&e, r); /* allowed by default */
+
+        e.policy = load_ok("[group:200]\nkeep-alive = no\n");
+        assert_denied(&e, r, POLICY_DENIAL_PERMISSION_DENIED, "keepAlive");
+        r->keep_alive = false;
+        assert_allowed(&e, r);
+        env_done(&e);
+}
+
+Test(policy, user_without_user_namespace) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_BIT(NAMESPACE_PID));
+
+        r->has_user = true;
+        r->uid = CALLER_UID;
+        r->gid = CALLER_GID;
+        assert_allowed(&e, r);
+
+        r->gid = 200; /* a supplementary group it has */
+        assert_allowed(&e, r);
+
+        r->additional_gids = calloc(2, sizeof(uint32_t));
+        r->additional_gids[0] = 100;
+        r->additional_gids[1] = 0;
+        r->n_additional_gids = 2;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.additionalGids[1]");
+        r->additional_gids[1] = CALLER_GID;
+        assert_allowed(&e, r);
+
+        r->gid = 0;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.gid");
+        r->gid = CALLER_GID;
+        r->uid = 0;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.uid");
+        env_done(&e);
+}
+
+Test(policy, user_with_user_namespace) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+
+        UIDMAP(r, 0, CALLER_UID, 1);
+        UIDMAP(r, 1, 100000, 100);
+        GIDMAP(r, 0, CALLER_GID, 1);
+        r->has_user = true;
+        r->uid = 50;
+        r->gid = 0;
+        assert_allowed(&e, r);
+
+        r->uid = 101; /* not mapped */
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.uid");
+        r->uid = 0;
+        r->gid = 1;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.gid");
+        r->gid = 0;
+
+        /* groups need setgroups, which the own gid alone does not allow */
+        r->additional_gids = calloc(1, sizeof(uint32_t));
+        r->n_additional_gids = 1;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.additionalGids");
+
+        GIDMAP(r, 1, 100000, 10);
+        r->additional_gids[0] = 5;
+        assert_allowed(&e, r);
+        r->additional_gids[0] = 11;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.additionalGids[0]");
+        env_done(&e);
+}
+
+Test(policy, host_state_needs_its_namespace) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *h = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *t = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *m = request(USERNS);
+
+        h->hostname = strdup("box");
+        assert_denied(&e, h, POLICY_DENIAL_INVALID_PARAMETER, "hostname");
+        h->namespaces |= NAMESPACE_BIT(NAMESPACE_UTS);
+        assert_allowed(&e, h);
+
+        t->has_boottime_offset = true;
+        assert_denied(&e, t, POLICY_DENIAL_INVALID_PARAMETER, "timeOffsets");
+        t->namespaces |= NAMESPACE_BIT(NAMESPACE_TIME);
+        assert_allowed(&e, t);
+
+        m->root = strdup("/srv/root");
+        assert_denied(&e, m, POLICY_DENIAL_INVALID_PARAMETER, "root");
+        m->namespaces |= NAMESPACE_BIT(NAMESPACE_MOUNT);
+        assert_allowed(&e, m);
+        env_done(&e);
+}
+
+Test(policy, create_and_join_same_type_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS | NAMESPACE_BIT(NAMESPACE_NET));
+
+        r->join_namespaces = calloc(1, sizeof(JoinNamespace));
+        r->join_namespaces[0] = (JoinNamespace) { .type = NAMESPACE_NET, .fd_index = 0 };
+        r->n_join_namespaces = 1;
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "joinNamespaces[0].type");
+        env_done(&e);
+}
+
+Test(policy, root_may_do_anything) {
+        Env e = env_default();
+        const SpawnCaller root = { .uid = 0, .gid = 0, .privileged = true };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_ALL);
+        PolicyDecision dec = {};
+        PolicyDenial d;
+
+        e.policy = load_ok("[default]\nnamespaces = none\nkeep-alive = no\n");
+        UIDMAP(r, 0, 0, 65536);
+        GIDMAP(r, 0, 0, 65536);
+        r->keep_alive = true;
+        cr_assert_eq(check(&e, &root, r, &dec, &d), 0);
+        cr_assert(dec.setgroups_allow, "root, setgroups absent: allow");
+        r->setgroups = 0;
+        cr_assert_eq(check(&e, &root, r, &dec, &d), 0);
+        cr_assert_not(dec.setgroups_allow);
+
+        /* "privileged" alone does not make a non-root uid root */
+        const SpawnCaller fake = { .uid = CALLER_UID, .gid = CALLER_GID, .privileged = true };
+        cr_assert_eq(check(&e, &fake, r, &dec, &d), -EPERM);
+        env_done(&e);
+}
+
+/* ---- joining namespaces ---- */
+
+typedef struct Holder {
+        pid_t pid;
+        int ready;   /* read end: a byte once the child unshared */
+        int release; /* write end: closing it lets the child exit */
+} Holder;
+
+/* A child that drops to uid (if not 0), unshares flags, then waits until released. */
+static Holder holder_start(uid_t uid, int flags) {
+        int ready[2], release[2];
+        Holder h;
+
+        cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(release, O_CLOEXEC), 0);
+        h.pid = fork();
+        cr_assert_geq(h.pid, 0);
+        if (h.pid == 0) {
+                char c;
+
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+                        _exit(1);
+                if (unshare(flags) < 0)
+                        _exit(2);
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(3);
+                close(release[1]);
+                (void) !read(release[0], &c, 1);
+                _exit(0);
+        }
+        close(ready[1]);
+        close(release[0]);
+        h.ready = ready[0];
+        h.release = release[1];
+
+        char c;
+        cr_assert_eq(read(h.ready, &c, 1), 1, "holder child failed to unshare");
+        return h;
+}
+
+static void holder_stop(Holder *h) {
+        int status;
+
+        close(h->release);
+        close(h->ready);
+        cr_assert_eq(waitpid(h->pid, &status, 0), h->pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int open_ns(pid_t pid, const char *type) {
+        char path[64];
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%i/ns/%s", (int) pid, type);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s", path);
+        return fd;
+}
+
+Test(policy, join_rejects_what_is_not_a_namespace) {
+        _cleanup_close_ int file = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int net = open_ns(getpid(), "net");
+
+        cr_assert_geq(file, 0);
+        cr_assert_eq(policy_check_join_namespace(file, NAMESPACE_NET, 0), -EINVAL);
+        cr_assert_eq(policy_check_join_namespace(file, NAMESPACE_NET, CALLER_UID), -EINVAL);
+        /* a namespace of another type than the request says */
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_UTS, 0), -EINVAL);
+        cr_assert_eq(policy_check_join_namespace(net, _NAMESPACE_TYPE_MAX, 0), -EINVAL);
+        cr_assert_eq(policy_check_join_namespace(-1, NAMESPACE_NET, 0), -EINVAL);
+}
+
+Test(policy, join_host_namespaces_only_as_root) {
+        _cleanup_close_ int net = open_ns(getpid(), "net");
+        _cleanup_close_ int user = open_ns(getpid(), "user");
+
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, 0), 0);
+        cr_assert_eq(policy_check_join_namespace(user, NAMESPACE_USER, 0), 0);
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, NOBODY), -EPERM);
+        cr_assert_eq(policy_check_join_namespace(user, NAMESPACE_USER, NOBODY), -EPERM);
+}
+
+Test(policy, join_namespaces_the_caller_owns) {
+        Holder h = holder_start(NOBODY, CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS);
+        _cleanup_close_ int net = open_ns(h.pid, "net");
+        _cleanup_close_ int user = open_ns(h.pid, "user");
+
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, NOBODY), 0);
+        cr_assert_eq(policy_check_join_namespace(user, NAMESPACE_USER, NOBODY), 0);
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, CALLER_UID), -EPERM);
+        cr_assert_eq(policy_check_join_namespace(user, NAMESPACE_USER, CALLER_UID), -EPERM);
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, 0), 0);
+
+        /* the same through a pidfd */
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, h.pid, 0);
+        cr_assert_geq(pidfd, 0);
+        cr_assert_eq(policy_check_join_namespace(pidfd, NAMESPACE_UTS, NOBODY), 0);
+        cr_assert_eq(policy_check_join_namespace(pidfd, NAMESPACE_USER, NOBODY), 0);
+        cr_assert_eq(policy_check_join_namespace(pidfd, NAMESPACE_UTS, CALLER_UID), -EPERM);
+        /* its ipc namespace is still the host's */
+        cr_assert_eq(policy_check_join_namespace(pidfd, NAMESPACE_IPC, NOBODY), -EPERM);
+
+        holder_stop(&h);
+}
+
+Test(policy, join_namespace_owned_by_root_refused) {
+        /* root's user namespace: the caller's uid running inside it is not enough */
+        Holder h = holder_start(0, CLONE_NEWUSER | CLONE_NEWNET);
+        _cleanup_close_ int net = open_ns(h.pid, "net");
+        _cleanup_close_ int user = open_ns(h.pid, "user");
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, NOBODY), -EPERM);
+        cr_assert_eq(policy_check_join_namespace(user, NAMESPACE_USER, NOBODY), -EPERM);
+        cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_NET, 0), 0);
+        /* the daemon's own process */
+        cr_assert_eq(policy_check_join_namespace(pidfd, NAMESPACE_NET, NOBODY), -EPERM);
+        holder_stop(&h);
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests for the /etc/subuid, /etc/subgid parser and the newuidmap-style range decision. */
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "subid.h"
+
+static char dir[64];
+
+static void setup(void) {
+        strcpy(dir, "/tmp/nsbox-test-subid-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        cr_assert_eq(system(cmd), 0);
+}
+
+/* Writes text (length given, so tests can embed NUL bytes) to DIR/name; returns the path in a static buffer. */
+static const char *write_file_n(const char *name, const char *text, size_t len) {
+        static char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(text, 1, len, f), len);
+        cr_assert_eq(fclose(f), 0);
+        return path;
+}
+
+static const char *write_file(const char *name, const char *text) {
+        return write_file_n(name, text, strlen(text));
+}
+
+static SubidRange *mfree_subid(SubidRange *a) {
+        free(a);
+        return NULL;
+}
+
+TestSuite(subid, .init = setup, .fini = teardown);
+
+Test(subid, parses_entries_comments_and_blank_lines) {
+        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+        _cleanup_free_ SubidRange *a = NULL;
+        const char *path = write_file("subuid",
+                                      "# comment\n"
+                                      "\n"
+                                      "alice:100000:65536\n"
+                                      "   \t\n"
+                                      "  # indented comment\n"
+                                      "1001:200000:1000\n"
+                                      "alice:300000:10\r\n"
+                                      "bob:400000:1"); /* no final newline */
+        unsigned line = 0;
+
+        cr_assert_eq(subid_load(path, &r, &line), 0);
+        cr_assert_eq(subid_ranges_size(r), 4);
+
+        /* alice by name: both of her lines, in file order */
+        cr_assert_eq(subid_lookup(r, 1000, "alice", &a), 2);
+        cr_assert_eq(a[0].start, 100000);
+        cr_assert_eq(a[0].count, 65536);
+        cr_assert_eq(a[1].start, 300000);
+        cr_assert_eq(a[1].count, 10);
+        a = mfree_subid(a);
+
+        /* uid 1001 has a numeric line; with a name too, both kinds match */
+        cr_assert_eq(subid_lookup(r, 1001, NULL, &a), 1);
+        cr_assert_eq(a[0].start, 200000);
+        a = mfree_subid(a);
+        cr_assert_eq(subid_lookup(r, 1001, "bob", &a), 2);
+        a = mfree_subid(a);
+
+        /* nobody else */
+        cr_assert_eq(subid_lookup(r, 1002, "carol", &a), 0);
+        cr_assert_null(a);
+}
+
+Test(subid, contains_needs_one_range_and_the_right_owner) {
+        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+        const char *path = write_file("subuid", "alice:100000:100\nalice:100100:100\n1000:500:10\n");
+
+        cr_assert_eq(subid_load(path, &r, NULL), 0);
+
+        cr_assert(subid_contains(r, 1000, "alice", 100000, 100));   /* exactly the range */
+        cr_assert(subid_contains(r, 1000, "alice", 100099, 1));     /* its last id */
+        cr_assert(subid_contains(r, 1000, "alice", 100100, 100));   /* the second range */
+        cr_assert_not(subid_contains(r, 1000, "alice", 100000, 101)); /* one past the end */
+        cr_assert_not(subid_contains(r, 1000, "alice", 99999, 2));    /* one before the start */
+        /* adjacent ranges do not join: newuidmap wants the mapping inside ONE of them */
+        cr_assert_not(subid_contains(r, 1000, "alice", 100050, 100));
+        cr_assert_not(subid_contains(r, 1000, "alice", 100000, 0));
+
+        /* the numeric owner line matches by uid, whatever the name */
+        cr_assert(subid_contains(r, 1000, NULL, 500, 10));
+        cr_assert(subid_contains(r, 1000, "someone", 505, 5));
+        cr_assert_not(subid_contains(r, 1001, NULL, 500, 10));
+
+        /* another user's ranges are not yours */
+        cr_assert_not(subid_contains(r, 1001, "bob", 100000, 1));
+        cr_assert_not(subid_contains(NULL, 1000, "alice", 100000, 1));
+}
+
+Test(subid, missing_file_is_empty) {
+        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/does-not-exist", dir);
+        cr_assert_eq(subid_load(path, &r, NULL), 0);
+        cr_assert_not_null(r);
+        cr_assert_eq(subid_ranges_size(r), 0);
+        cr_assert_not(subid_contains(r, 0, "root", 0, 1));
+}
+
+typedef struct BadCase {
+        const char *text;
+        unsigned line;
+} BadCase;
+
+Test(subid, malformed_lines_are_refused_with_their_number) {
+        static const BadCase cases[] = {
+                { "alice:100000\n", 1 },                       /* a field missing */
+                { "ok:1:1\nalice:1:2:3\n", 2 },                 /* one too many */
+                { "ok:1:1\n\n# c\nalice:x:10\n", 4 },           /* not a number */
+                { "alice:-1:10\n", 1 },                         /* a sign */
+                { "alice:+1:10\n", 1 },
+                { "alice:1: 10\n", 1 },                         /* space inside a number */
+                { "alice:0x10:10\n", 1 },                       /* no other bases */
+                { "alice:100:0\n", 1 },                         /* an empty range */
+                { "alice:4294967295:1\n", 1 },                  /* reaches (uid_t) -1 */
+                { "alice:4294967290:6\n", 1 },
+                { "alice:4294967296:1\n", 1 },                  /* overflows 32 bits */
+                { "alice:99999999999999999999:1\n", 1 },
+                { ":100:10\n", 1 },                             /* no owner */
+                { "al ice:100:10\n", 1 },                       /* whitespace in the owner */
+                { "alice::10\n", 1 },
+                { "alice:100:\n", 1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                SubidRanges *r = NULL;
+                unsigned line = 0;
+                const char *path = write_file("subuid", cases[i].text);
+
+                cr_assert_eq(subid_load(path, &r, &line), -EBADMSG, "case %zu: %s", i, cases[i].text);
+                cr_assert_null(r, "case %zu", i);
+                cr_assert_eq(line, cases[i].line, "case %zu: line %u, expected %u", i, line, cases[i].line);
+        }
+}
+
+Test(subid, nul_byte_is_refused) {
+        SubidRanges *r = NULL;
+        unsigned line = 0;
+        const char *path = write_file_n("subuid", "ok:1:1\nali\0ce:1:1\n", 19);
+
+        cr_assert_eq(subid_load(path, &r, &line), -EBADMSG);
+        cr_assert_eq(line, 2);
+        cr_assert_null(r);
+}
+
+Test(subid, largest_valid_range) {
+        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+        const char *path = write_file("subuid", "alice:4294967294:1\nbob:0:4294967295\n");
+
+        cr_assert_eq(subid_load(path, &r, NULL), 0);
+        cr_assert(subid_contains(r, 1, "alice", 4294967294U, 1));
+        cr_assert(subid_contains(r, 2, "bob", 0, 4294967295U));
+}
