@@ -20,6 +20,10 @@
 #include "fd-util.h"
 #include "varlink-wire.h"
 
+#ifndef _fallthrough_
+#define _fallthrough_ __attribute__((__fallthrough__))
+#endif
+
 #ifndef SCM_PIDFD
 #define SCM_PIDFD 0x04
 #endif
@@ -78,6 +82,8 @@ struct VarlinkReader {
         size_t end;
         uint64_t base; /* stream offset of buf[0] */
 
+        char *depth_stack; /* depth_max bytes for the syntax check */
+
         FdAttachment *attachments; /* ordered by offset; one per read at most */
         size_t n_attachments;
         size_t allocated_attachments;
@@ -106,6 +112,14 @@ int varlink_reader_new(const VarlinkReaderLimits *limits, VarlinkReader **ret) {
                 return -EINVAL;
         }
 
+        /* Each level takes a byte at least, so no message can nest deeper than it is long. */
+        r->depth_max = (unsigned) MIN((size_t) r->depth_max, r->message_size_max);
+        r->depth_stack = malloc(r->depth_max);
+        if (!r->depth_stack) {
+                free(r);
+                return -ENOMEM;
+        }
+
         *ret = r;
         return 0;
 }
@@ -122,6 +136,7 @@ VarlinkReader *varlink_reader_free(VarlinkReader *r) {
         for (size_t i = 0; i < r->n_attachments; i++)
                 attachment_done(r->attachments + i);
         free(r->attachments);
+        free(r->depth_stack);
         free(r->buf);
         free(r);
         return NULL;
@@ -379,11 +394,190 @@ static bool is_json_whitespace(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int parse_message(const char *data, size_t size, unsigned depth_max, struct json_object **ret) {
+static bool is_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/* Scans a string starting at the opening quote; returns the index after the closing one, or 0. */
+static size_t json_scan_string(const char *s, size_t n, size_t i, bool is_key) {
+        for (i++; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+
+                if (c == '"')
+                        return i + 1;
+                if (c < 0x20)
+                        return 0;
+                if (c != '\\')
+                        continue;
+
+                if (++i >= n)
+                        return 0;
+                if (s[i] == 'u') {
+                        if (n - i < 5 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) ||
+                            !is_hex(s[i + 4]))
+                                return 0;
+                        /* json-c keeps keys as C strings: one with a NUL could not be told from its prefix. */
+                        if (is_key && memcmp(s + i + 1, "0000", 4) == 0)
+                                return 0;
+                        i += 4;
+                } else if (!strchr("\"\\/bfnrt", s[i]))
+                        return 0;
+        }
+        return 0;
+}
+
+/* Scans a number as RFC 8259 spells it; returns the index after it, or 0. */
+static size_t json_scan_number(const char *s, size_t n, size_t i) {
+        if (i < n && s[i] == '-')
+                i++;
+        if (i >= n || !is_digit(s[i]))
+                return 0;
+        if (s[i] == '0')
+                i++;
+        else
+                while (i < n && is_digit(s[i]))
+                        i++;
+        if (i < n && s[i] == '.') {
+                i++;
+                if (i >= n || !is_digit(s[i]))
+                        return 0;
+                while (i < n && is_digit(s[i]))
+                        i++;
+        }
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                i++;
+                if (i < n && (s[i] == '+' || s[i] == '-'))
+                        i++;
+                if (i >= n || !is_digit(s[i]))
+                        return 0;
+                while (i < n && is_digit(s[i]))
+                        i++;
+        }
+        return i;
+}
+
+static size_t json_scan_literal(const char *s, size_t n, size_t i, const char *word) {
+        size_t len = strlen(word);
+
+        if (n - i < len || memcmp(s + i, word, len) != 0)
+                return 0;
+        return i + len;
+}
+
+/*
+ * Checks that s is exactly one JSON object as RFC 8259 defines it, nested at
+ * most depth_max containers deep. json-c alone is more forgiving (single
+ * quotes, NaN) and would allocate the whole tree before the depth check.
+ * 'stack' has room for depth_max entries.
+ */
+static int json_check(const char *s, size_t n, unsigned depth_max, char *stack) {
+        enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } state = VALUE;
+        size_t i = 0, depth = 0, next;
+
+        while (i < n && is_json_whitespace(s[i]))
+                i++;
+        if (i >= n || s[i] != '{')
+                return -EBADMSG;
+
+        for (;;) {
+                char c;
+
+                while (i < n && is_json_whitespace(s[i]))
+                        i++;
+                if (i >= n)
+                        break;
+                c = s[i];
+
+                switch (state) {
+                case VALUE_OR_CLOSE:
+                        if (c == ']') {
+                                depth--;
+                                state = AFTER;
+                                i++;
+                                continue;
+                        }
+                        _fallthrough_;
+                case VALUE:
+                        if (c == '{' || c == '[') {
+                                if (depth >= depth_max)
+                                        return -ELOOP;
+                                stack[depth++] = c;
+                                state = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+                                i++;
+                                continue;
+                        }
+                        if (c == '"')
+                                next = json_scan_string(s, n, i, false);
+                        else if (c == '-' || is_digit(c))
+                                next = json_scan_number(s, n, i);
+                        else if (c == 't')
+                                next = json_scan_literal(s, n, i, "true");
+                        else if (c == 'f')
+                                next = json_scan_literal(s, n, i, "false");
+                        else if (c == 'n')
+                                next = json_scan_literal(s, n, i, "null");
+                        else
+                                next = 0;
+                        if (next == 0)
+                                return -EBADMSG;
+                        i = next;
+                        state = AFTER;
+                        continue;
+
+                case KEY_OR_CLOSE:
+                        if (c == '}') {
+                                depth--;
+                                state = AFTER;
+                                i++;
+                                continue;
+                        }
+                        _fallthrough_;
+                case KEY:
+                        if (c != '"')
+                                return -EBADMSG;
+                        next = json_scan_string(s, n, i, true);
+                        if (next == 0)
+                                return -EBADMSG;
+                        i = next;
+                        state = COLON;
+                        continue;
+
+                case COLON:
+                        if (c != ':')
+                                return -EBADMSG;
+                        i++;
+                        state = VALUE;
+                        continue;
+
+                case AFTER:
+                        if (depth == 0)
+                                return -EBADMSG; /* bytes after the top-level value */
+                        if (c == ',')
+                                state = stack[depth - 1] == '{' ? KEY : VALUE;
+                        else if ((c == '}' && stack[depth - 1] == '{') || (c == ']' && stack[depth - 1] == '['))
+                                depth--;
+                        else
+                                return -EBADMSG;
+                        i++;
+                        continue;
+                }
+        }
+
+        return state == AFTER && depth == 0 ? 0 : -EBADMSG;
+}
+
+static int parse_message(const char *data, size_t size, unsigned depth_max, char *stack, struct json_object **ret) {
         struct json_tokener *tok;
         struct json_object *o;
-        enum json_tokener_error e;
-        size_t end;
+        int r;
+
+        r = json_check(data, size, depth_max, stack);
+        if (r < 0)
+                return r;
 
         /* json-c counts a scalar inside a container as a level of its own; ours counts containers. */
         tok = json_tokener_new_ex((int) depth_max + 1);
@@ -393,26 +587,18 @@ static int parse_message(const char *data, size_t size, unsigned depth_max, stru
                                             JSON_TOKENER_VALIDATE_UTF8);
 
         o = json_tokener_parse_ex(tok, data, (int) size);
-        e = json_tokener_get_error(tok);
-        end = json_tokener_get_parse_end(tok);
+        if (!o) {
+                r = json_tokener_get_error(tok) == json_tokener_error_depth ? -ELOOP : -EBADMSG;
+                json_tokener_free(tok);
+                return r;
+        }
         json_tokener_free(tok);
 
-        if (!o) {
-                if (e == json_tokener_error_depth)
-                        return -ELOOP;
-                return -EBADMSG; /* invalid, or incomplete: the NUL came before the value ended */
-        }
-
+        /* The syntax check already vouched for the shape; this only guards against the two disagreeing. */
         if (json_object_get_type(o) != json_type_object) {
                 json_object_put(o);
                 return -EBADMSG;
         }
-
-        for (size_t i = end; i < size; i++)
-                if (!is_json_whitespace(data[i])) {
-                        json_object_put(o);
-                        return -EBADMSG;
-                }
 
         *ret = o;
         return 0;
@@ -451,7 +637,7 @@ int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
                         break;
         }
 
-        k = parse_message(r->buf + r->start, size, r->depth_max, &o);
+        k = parse_message(r->buf + r->start, size, r->depth_max, r->depth_stack, &o);
         r->start += size + 1;
         if (k < 0) {
                 attachment_done(&a);
