@@ -1,2 +1,1199 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * The sandbox's file tree. mount_plan_new() runs in the daemon: it checks the
+ * request's root and mounts against the caller's rights and prepares every
+ * string, number and id the child will need. mount_plan_apply() runs in the
+ * child, inside its new mount namespace, and only makes raw syscalls.
+ *
+ * Order in the child:
+ *  1. "/" and everything below it become MS_PRIVATE before anything is
+ *     mounted, so nothing propagates back to the host. Without root and
+ *     mounts that is all: the sandbox sees a private copy of the host's tree.
+ *  2. A small staging tmpfs is mounted on /tmp and pivoted into. The host's
+ *     tree is then at /oldroot (every source path is resolved there, inside
+ *     it, never through magic links) and the sandbox's tree is built on
+ *     /newroot. pivot_root() moves the staging mount off /tmp, so the host's
+ *     /tmp stays reachable as a source.
+ *  3. /newroot gets the new root: a recursive clone of `root`, or a fresh
+ *     tmpfs (mode 0755) holding only what the mounts put there.
+ *  4. The mount entries, strictly in request order: a later entry sees the
+ *     directories, symlinks and mounts an earlier one made.
+ *  5. /oldroot is detached, /newroot becomes "/" and the staging tmpfs is
+ *     detached as well: nothing of the host's tree stays reachable.
+ *
+ * Destinations are resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)
+ * against the new root, so a symlink planted in the tree (absolute or with
+ * "..") can never point a mount or a created file outside of it. Missing
+ * directories are made one component at a time, and every mount is attached
+ * to the resolved fd with move_mount(), never by path.
+ *
+ * Whose rights: a privileged caller acts with the daemon's. For any other
+ * caller, sources (and `root`) are opened and access-checked with the
+ * caller's fsuid/fsgid and groups (R_OK for a file, X_OK for a directory),
+ * and anything created outside the fresh tmpfs mounts of this plan (that is,
+ * on host-backed binds or in `root`) is created with the caller's ids too, so
+ * the daemon's rights never write into the host. With a new user namespace
+ * the child takes the ns ids mapped to the caller for the whole setup
+ * (before its own credentials stage it would otherwise still be host root as
+ * far as file ownership goes); supplementary groups are dropped then.
+ * Sources given as an fd (sourceFileDescriptor) were opened by the client
+ * itself and are cloned in the daemon, where that fd's mount lives.
+ *
+ * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
+ * which only a privileged caller may. A read-only bind makes every submount
+ * read-only too (mount_setattr(AT_RECURSIVE)). "rw" never clears a read-only
+ * flag the source mount already has.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "mount-setup.h"
+
+/* A "file" entry copies at most this much: the fd may be a pipe or /dev/zero. */
+#define MOUNT_FILE_SIZE_MAX (64ULL * 1024 * 1024)
+
+#define MOUNT_ATTR_SAFE (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+#define MOUNT_ATTR_SPECIAL (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+typedef enum CredsMode {
+        CREDS_DAEMON, /* privileged caller: the daemon's own rights */
+        CREDS_SWITCH, /* the caller's fs ids around source lookups and host-backed creation */
+        CREDS_USERNS, /* new user namespace: the caller's mapped ids for the whole setup */
+} CredsMode;
+
+typedef struct MountOp {
+        MountKind kind;
+        char *display;        /* the destination as requested, for messages */
+        char *destination;    /* relative to the new root; "" only for remount-ro of "/" */
+        char *source;         /* bind: relative to the host's root; symlink: the link text */
+        char *source_display; /* bind: the source as requested */
+        int source_tree_fd;   /* bind from an fd: detached clone made in the daemon (owned) */
+        bool source_is_dir;   /* for source_tree_fd */
+        int contents_fd;      /* file: the message fd with the contents (borrowed) */
+        unsigned attr;        /* MOUNT_ATTR_* set (recursively) on the new mount */
+        mode_t mode;          /* dir, file */
+        char tmpfs_mode[16];  /* tmpfs "mode" value */
+        char tmpfs_size[32];  /* tmpfs "size" value, "" for the default */
+} MountOp;
+
+struct MountPlan {
+        MountOp *ops;
+        size_t n_ops;
+
+        bool build_root; /* root or mounts given: pivot into a new tree */
+        char *root;      /* relative to the host's root; NULL: fresh tmpfs */
+        char *root_display;
+        unsigned root_attr;
+        bool pid_namespace;
+
+        CredsMode creds;
+        uid_t uid; /* the caller's ids (namespace ids with CREDS_USERNS) */
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
+        uid_t own_uid; /* the daemon's, restored after CREDS_SWITCH */
+        gid_t own_gid;
+        gid_t *own_groups;
+        size_t n_own_groups;
+
+        /* Written by the child (its copy): mount ids of the tmpfs mounts it made. */
+        uint64_t *fresh_mounts;
+        size_t n_fresh_max;
+};
+
+/* What the child keeps while applying; lives on its stack. */
+typedef struct Apply {
+        const MountPlan *plan;
+        SpawnError *error;
+        int host_fd; /* the host's tree (/oldroot) */
+        int root_fd; /* the new root (/newroot) */
+        size_t n_fresh;
+        bool as_caller; /* fs ids are currently the caller's (CREDS_SWITCH) */
+} Apply;
+
+/* ---- errors: async-signal-safe, no stdio in the child ---- */
+
+static void append(char *buf, size_t size, size_t *pos, const char *s) {
+        while (s && *s && *pos + 1 < size)
+                buf[(*pos)++] = *s++;
+        buf[*pos] = 0;
+}
+
+static int fail(SpawnError *e, int r, const char *path, const char *what, const char *detail) {
+        size_t pos = 0;
+        const char *desc;
+
+        if (r >= 0)
+                r = -EIO;
+        if (!e)
+                return r;
+
+        memset(e, 0, sizeof(*e));
+        append(e->stage, sizeof(e->stage), &pos, "mount");
+        e->error = -r;
+
+        pos = 0;
+        append(e->message, sizeof(e->message), &pos, path);
+        if (what) {
+                append(e->message, sizeof(e->message), &pos, ": ");
+                append(e->message, sizeof(e->message), &pos, what);
+        }
+        if (detail) {
+                append(e->message, sizeof(e->message), &pos, " ");
+                append(e->message, sizeof(e->message), &pos, detail);
+        }
+        desc = strerrordesc_np(-r);
+        append(e->message, sizeof(e->message), &pos, ": ");
+        append(e->message, sizeof(e->message), &pos, desc ? desc : "unknown error");
+        return r;
+}
+
+/* Daemon side: with formatting. */
+_printf_(3, 4) static int plan_fail(SpawnError *e, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!e)
+                return r;
+        memset(e, 0, sizeof(*e));
+        snprintf(e->stage, sizeof(e->stage), "mount");
+        e->error = -r;
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* ---- the plan ---- */
+
+static void mount_op_done(MountOp *op) {
+        free(op->display);
+        free(op->destination);
+        free(op->source);
+        free(op->source_display);
+        safe_close(op->source_tree_fd);
+}
+
+MountPlan *mount_plan_free(MountPlan *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_ops; i++)
+                mount_op_done(&p->ops[i]);
+        free(p->ops);
+        free(p->root);
+        free(p->root_display);
+        free(p->groups);
+        free(p->own_groups);
+        free(p->fresh_mounts);
+        free(p);
+        return NULL;
+}
+
+/*
+ * "/a//b/" -> "a/b". Refuses relative paths and "." or ".." components: the
+ * decoder already normalizes, but this is what makes in-root resolution mean
+ * what the request says.
+ */
+static int path_to_relative(const char *path, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        size_t n = 0;
+        const char *p = path;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        if (strlen(path) >= PATH_MAX)
+                return -ENAMETOOLONG;
+
+        out = malloc(strlen(path) + 1);
+        if (!out)
+                return -ENOMEM;
+
+        while (*p) {
+                const char *e;
+                size_t len;
+
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                e = strchrnul(p, '/');
+                len = (size_t) (e - p);
+                if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+                        return -EINVAL;
+                if (n > 0)
+                        out[n++] = '/';
+                memcpy(out + n, p, len);
+                n += len;
+                p = e;
+        }
+        out[n] = 0;
+
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static bool fd_index_valid(const SpawnContext *c, int index) {
+        return index >= 0 && (size_t) index < c->n_message_fds && c->message_fds && c->message_fds[index] >= 0;
+}
+
+/* host id -> the namespace id it is mapped to; else the first mapped id (every mapped id is the caller's). */
+static int map_to_namespace(const IdMapping *m, size_t n, uint32_t host_id, uint32_t *ret) {
+        for (size_t i = 0; i < n; i++)
+                if (host_id >= m[i].host_id && host_id - m[i].host_id < m[i].size) {
+                        *ret = m[i].container_id + (host_id - m[i].host_id);
+                        return 0;
+                }
+        if (n == 0)
+                return -ENOENT;
+        *ret = m[0].container_id;
+        return 0;
+}
+
+static int plan_op(const SpawnContext *c, size_t i, const MountEntry *m, MountOp *op, SpawnError *ret_error) {
+        const SpawnCaller *caller = c->caller;
+        const char *dest = m->destination ? m->destination : "(none)";
+        int r;
+
+        r = path_to_relative(m->destination, &op->destination);
+        if (r < 0)
+                return plan_fail(ret_error, -EINVAL, "mounts[%zu]: destination %s is not an absolute path without \".\" and \"..\"",
+                                 i, dest);
+        op->display = strdup(m->destination);
+        if (!op->display)
+                return plan_fail(ret_error, -ENOMEM, "out of memory");
+        if (op->destination[0] == 0 && m->kind != MOUNT_REMOUNT_RO)
+                return plan_fail(ret_error, -EINVAL, "mounts[%zu]: destination / is only valid for remount-ro (use root)", i);
+
+        if ((m->allow_suid || m->allow_dev) && !caller->privileged)
+                return plan_fail(ret_error, -EPERM, "mounts[%zu] (%s): option \"%s\" needs a privileged caller", i, dest,
+                                 m->allow_suid ? "suid" : "dev");
+        if (m->mode >= 0 && (m->mode & ~07777))
+                return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): invalid mode %o", i, dest, (unsigned) m->mode);
+        if (m->mode >= 0 && (m->mode & S_ISUID) && !caller->privileged)
+                return plan_fail(ret_error, -EPERM, "mounts[%zu] (%s): a setuid mode needs a privileged caller", i, dest);
+        if (m->mode >= 0 && (m->mode & S_ISGID) && m->kind == MOUNT_FILE && !caller->privileged)
+                return plan_fail(ret_error, -EPERM, "mounts[%zu] (%s): a setgid mode needs a privileged caller", i, dest);
+
+        op->kind = m->kind;
+        op->attr = (m->allow_suid ? 0 : MOUNT_ATTR_NOSUID) | (m->allow_dev ? 0 : MOUNT_ATTR_NODEV) |
+                   (m->no_exec ? MOUNT_ATTR_NOEXEC : 0) | (m->read_only ? MOUNT_ATTR_RDONLY : 0);
+
+        switch (m->kind) {
+        case MOUNT_BIND:
+                if ((m->source != NULL) == (m->source_fd_index >= 0))
+                        return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): a bind needs exactly one of source and sourceFileDescriptor",
+                                         i, dest);
+                if (m->source) {
+                        r = path_to_relative(m->source, &op->source);
+                        if (r < 0)
+                                return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): source %s is not an absolute path without \".\" and \"..\"",
+                                                 i, dest, m->source);
+                        op->source_display = strdup(m->source);
+                        if (!op->source_display)
+                                return plan_fail(ret_error, -ENOMEM, "out of memory");
+                } else {
+                        struct stat st;
+                        int fd;
+
+                        if (!fd_index_valid(c, m->source_fd_index))
+                                return plan_fail(ret_error, -EBADF, "mounts[%zu] (%s): sourceFileDescriptor %d is not a valid fd index", i,
+                                                 dest, m->source_fd_index);
+                        fd = c->message_fds[m->source_fd_index];
+                        if (fstat(fd, &st) < 0)
+                                return plan_fail(ret_error, -errno, "mounts[%zu] (%s): sourceFileDescriptor: %m", i, dest);
+                        /* A mount can only be cloned in the namespace it lives in: this one, not the child's copy. */
+                        op->source_tree_fd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+                        if (op->source_tree_fd < 0)
+                                return plan_fail(ret_error, -errno, "mounts[%zu] (%s): cannot clone sourceFileDescriptor: %m", i, dest);
+                        op->source_is_dir = S_ISDIR(st.st_mode);
+                }
+                break;
+
+        case MOUNT_TMPFS:
+                snprintf(op->tmpfs_mode, sizeof(op->tmpfs_mode), "%o", m->mode >= 0 ? (unsigned) m->mode : 0755U);
+                if (m->size > 0)
+                        snprintf(op->tmpfs_size, sizeof(op->tmpfs_size), "%" PRIu64, m->size);
+                break;
+
+        case MOUNT_PROC:
+        case MOUNT_DEV:
+        case MOUNT_MQUEUE:
+        case MOUNT_REMOUNT_RO:
+                break;
+
+        case MOUNT_DIR:
+                op->mode = m->mode >= 0 ? (mode_t) m->mode : 0755;
+                break;
+
+        case MOUNT_SYMLINK:
+                if (!m->source || !m->source[0] || strlen(m->source) >= PATH_MAX)
+                        return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): a symlink needs its target as source", i, dest);
+                op->source = strdup(m->source);
+                if (!op->source)
+                        return plan_fail(ret_error, -ENOMEM, "out of memory");
+                break;
+
+        case MOUNT_FILE:
+                if (!fd_index_valid(c, m->source_fd_index))
+                        return plan_fail(ret_error, -EBADF, "mounts[%zu] (%s): a file needs its contents as sourceFileDescriptor", i, dest);
+                op->contents_fd = c->message_fds[m->source_fd_index];
+                op->mode = m->mode >= 0 ? (mode_t) m->mode : 0644;
+                break;
+
+        default:
+                return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): unknown mount type", i, dest);
+        }
+
+        return 0;
+}
+
+static int plan_creds(const SpawnContext *c, MountPlan *p, SpawnError *ret_error) {
+        const SpawnRequest *req = c->request;
+        const SpawnCaller *caller = c->caller;
+        int n;
+
+        p->own_uid = geteuid();
+        p->own_gid = getegid();
+
+        if (caller->privileged) {
+                p->creds = CREDS_DAEMON;
+                return 0;
+        }
+
+        for (size_t i = 0; i < req->n_join_namespaces; i++)
+                if (req->join_namespaces[i].type == NAMESPACE_USER)
+                        return plan_fail(ret_error, -EPERM, "root and mounts cannot be combined with joining a user namespace");
+
+        if (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) {
+                uint32_t uid, gid;
+
+                if (map_to_namespace(req->uid_mappings, req->n_uid_mappings, caller->uid, &uid) < 0 ||
+                    map_to_namespace(req->gid_mappings, req->n_gid_mappings, caller->gid, &gid) < 0)
+                        return plan_fail(ret_error, -EINVAL, "root and mounts in a user namespace need uidMappings and gidMappings");
+                p->creds = CREDS_USERNS;
+                p->uid = uid;
+                p->gid = gid;
+                return 0;
+        }
+
+        p->creds = CREDS_SWITCH;
+        p->uid = caller->uid;
+        p->gid = caller->gid;
+        if (caller->n_groups > 0) {
+                p->groups = calloc(caller->n_groups, sizeof(gid_t));
+                if (!p->groups)
+                        return plan_fail(ret_error, -ENOMEM, "out of memory");
+                memcpy(p->groups, caller->groups, caller->n_groups * sizeof(gid_t));
+                p->n_groups = caller->n_groups;
+        }
+
+        n = getgroups(0, NULL);
+        if (n < 0)
+                return plan_fail(ret_error, -errno, "getgroups: %m");
+        if (n > 0) {
+                p->own_groups = calloc((size_t) n, sizeof(gid_t));
+                if (!p->own_groups)
+                        return plan_fail(ret_error, -ENOMEM, "out of memory");
+                n = getgroups(n, p->own_groups);
+                if (n < 0)
+                        return plan_fail(ret_error, -errno, "getgroups: %m");
+                p->n_own_groups = (size_t) n;
+        }
+        return 0;
+}
+
+int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error) {
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        const SpawnRequest *req;
+        int r;
+
+        if (!c || !c->request || !c->caller || !ret)
+                return plan_fail(ret_error, -EINVAL, "invalid arguments");
+        req = c->request;
+
+        if (!(req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
+                /* Mounting in the daemon's (the host's) namespace is never what a request means. */
+                if (req->root || req->n_mounts > 0)
+                        return plan_fail(ret_error, -EINVAL, "root and mounts need the \"mount\" namespace");
+                *ret = NULL;
+                return 0;
+        }
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return plan_fail(ret_error, -ENOMEM, "out of memory");
+        p->pid_namespace = req->namespaces & NAMESPACE_BIT(NAMESPACE_PID);
+        p->build_root = req->root || req->n_mounts > 0;
+
+        if (!p->build_root) {
+                *ret = TAKE_PTR(p);
+                return 0;
+        }
+
+        r = plan_creds(c, p, ret_error);
+        if (r < 0)
+                return r;
+
+        if (req->root) {
+                r = path_to_relative(req->root, &p->root);
+                if (r < 0)
+                        return plan_fail(ret_error, -EINVAL, "root %s is not an absolute path without \".\" and \"..\"", req->root);
+                p->root_display = strdup(req->root);
+                if (!p->root_display)
+                        return plan_fail(ret_error, -ENOMEM, "out of memory");
+        }
+        p->root_attr = c->caller->privileged ? 0 : MOUNT_ATTR_SAFE;
+
+        p->ops = calloc(req->n_mounts ? req->n_mounts : 1, sizeof(MountOp));
+        p->fresh_mounts = calloc(req->n_mounts + 1, sizeof(uint64_t));
+        if (!p->ops || !p->fresh_mounts)
+                return plan_fail(ret_error, -ENOMEM, "out of memory");
+        p->n_fresh_max = req->n_mounts + 1;
+
+        for (size_t i = 0; i < req->n_mounts; i++) {
+                MountOp *op = &p->ops[i];
+
+                op->source_tree_fd = -EBADF;
+                op->contents_fd = -EBADF;
+                p->n_ops = i + 1;
+                r = plan_op(c, i, &req->mounts[i], op, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+/* ---- child side: raw syscalls, no allocation ---- */
+
+static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
+        struct open_how how = {
+                .flags = flags,
+                .resolve = resolve,
+        };
+        long fd;
+
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : (int) fd;
+}
+
+static int creds_set(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        if (syscall(SYS_setgroups, n_groups, groups) < 0)
+                return -errno;
+        (void) syscall(SYS_setfsgid, gid);
+        (void) syscall(SYS_setfsuid, uid);
+        /* setfs[ug]id() report the previous value, never an error: read back with an invalid id. */
+        if ((gid_t) syscall(SYS_setfsgid, (gid_t) -1) != gid || (uid_t) syscall(SYS_setfsuid, (uid_t) -1) != uid)
+                return -EPERM;
+        return 0;
+}
+
+static int creds_caller(Apply *a) {
+        const MountPlan *p = a->plan;
+        int r;
+
+        if (p->creds != CREDS_SWITCH || a->as_caller)
+                return 0;
+        a->as_caller = true;
+        r = creds_set(p->uid, p->gid, p->groups, p->n_groups);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+static int creds_daemon(Apply *a) {
+        const MountPlan *p = a->plan;
+
+        if (!a->as_caller)
+                return 0;
+        a->as_caller = false;
+        return creds_set(p->own_uid, p->own_gid, p->own_groups, p->n_own_groups);
+}
+
+/* For the whole setup in a new user namespace; without setgroups permission, only an empty list is acceptable. */
+static int creds_enter_userns(const MountPlan *p) {
+        if (syscall(SYS_setgroups, 0, NULL) < 0) {
+                if (errno != EPERM)
+                        return -errno;
+                if (syscall(SYS_getgroups, 0, NULL) != 0)
+                        return -EPERM;
+        }
+        (void) syscall(SYS_setfsgid, p->gid);
+        (void) syscall(SYS_setfsuid, p->uid);
+        if ((gid_t) syscall(SYS_setfsgid, (gid_t) -1) != p->gid || (uid_t) syscall(SYS_setfsuid, (uid_t) -1) != p->uid)
+                return -EPERM;
+        return 0;
+}
+
+static int mount_id_of(int fd, uint64_t *ret) {
+        struct statx sx = {};
+
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_MNT_ID, &sx) < 0)
+                return -errno;
+        if (!(sx.stx_mask & STATX_MNT_ID))
+                return -EOPNOTSUPP;
+        *ret = sx.stx_mnt_id;
+        return 0;
+}
+
+static void remember_fresh(Apply *a, int mnt_fd) {
+        uint64_t id;
+
+        if (a->n_fresh < a->plan->n_fresh_max && mount_id_of(mnt_fd, &id) >= 0)
+                a->plan->fresh_mounts[a->n_fresh++] = id;
+}
+
+/* Creating below dir_fd needs the caller's ids unless it is a tmpfs this plan made. */
+static int creds_for_creating(Apply *a, int dir_fd) {
+        uint64_t id;
+
+        if (a->plan->creds != CREDS_SWITCH)
+                return 0;
+        if (mount_id_of(dir_fd, &id) >= 0)
+                for (size_t i = 0; i < a->n_fresh; i++)
+                        if (a->plan->fresh_mounts[i] == id)
+                                return 0;
+        return creds_caller(a);
+}
+
+static int in_root(Apply *a, const char *rel, int flags) {
+        if (rel[0] == 0) {
+                int fd = fcntl(a->root_fd, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? -errno : fd;
+        }
+        return sys_openat2(a->root_fd, rel, (uint64_t) flags | O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+/* Opens a path of the host's tree; with check, as the caller and only if the caller may read it. */
+static int open_host(Apply *a, const char *rel, bool check, struct stat *ret_st) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (check) {
+                r = creds_caller(a);
+                if (r < 0)
+                        goto finish;
+        }
+
+        fd = sys_openat2(a->host_fd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0) {
+                r = fd;
+                goto finish;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto finish;
+        }
+        if (check && syscall(SYS_faccessat2, fd, "", S_ISDIR(st.st_mode) ? X_OK : R_OK, AT_EMPTY_PATH | AT_EACCESS) < 0) {
+                r = -errno;
+                goto finish;
+        }
+        r = 0;
+
+finish:
+        if (check) {
+                int q = creds_daemon(a);
+                if (r >= 0 && q < 0)
+                        r = q;
+        }
+        if (r < 0)
+                return r;
+        if (ret_st)
+                *ret_st = st;
+        return TAKE_FD(fd);
+}
+
+static int make_dir_at(Apply *a, int parent_fd, const char *name, mode_t mode, bool exact_mode) {
+        int r;
+
+        r = creds_for_creating(a, parent_fd);
+        if (r >= 0 && mkdirat(parent_fd, name, mode) < 0)
+                r = -errno;
+        if (r >= 0 && exact_mode) {
+                /* mkdir() masks with the umask; the request's mode is meant as given. */
+                _cleanup_close_ int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || fchmod(fd, mode) < 0)
+                        r = -errno;
+        }
+        (void) creds_daemon(a);
+        return r < 0 ? r : 0;
+}
+
+static int make_empty_file_at(Apply *a, int parent_fd, const char *name) {
+        int r, fd;
+
+        r = creds_for_creating(a, parent_fd);
+        if (r >= 0) {
+                fd = openat(parent_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        r = -errno;
+                safe_close(fd);
+        }
+        (void) creds_daemon(a);
+        return r < 0 ? r : 0;
+}
+
+/* Every directory of rel, made as needed; returns an O_PATH fd of the last one. */
+static int make_dirs(Apply *a, const char *rel) {
+        _cleanup_close_ int parent = -EBADF;
+        char buf[PATH_MAX];
+        size_t n = strlen(rel), start = 0;
+        int fd;
+
+        if (n >= sizeof(buf))
+                return -ENAMETOOLONG;
+        memcpy(buf, rel, n + 1);
+
+        fd = in_root(a, buf, O_DIRECTORY);
+        if (fd != -ENOENT)
+                return fd;
+
+        parent = in_root(a, "", 0);
+        if (parent < 0)
+                return parent;
+
+        for (size_t i = 0; i <= n; i++) {
+                char saved = buf[i];
+                int r;
+
+                if (saved != '/' && saved != 0)
+                        continue;
+
+                buf[i] = 0;
+                fd = in_root(a, buf, O_DIRECTORY);
+                if (fd == -ENOENT) {
+                        r = make_dir_at(a, parent, buf + start, 0755, false);
+                        if (r < 0 && r != -EEXIST)
+                                return r;
+                        fd = in_root(a, buf, O_DIRECTORY);
+                }
+                if (fd < 0)
+                        return fd;
+                safe_close(parent);
+                parent = fd;
+                buf[i] = saved;
+                start = i + 1;
+        }
+
+        return TAKE_FD(parent);
+}
+
+/* Splits rel into the fd of its (made) parent directory and the last component. */
+static int open_parent(Apply *a, const char *rel, const char **ret_name) {
+        char buf[PATH_MAX];
+        const char *slash = strrchr(rel, '/');
+        size_t n;
+
+        if (!slash) {
+                *ret_name = rel;
+                return make_dirs(a, "");
+        }
+        n = (size_t) (slash - rel);
+        if (n >= sizeof(buf))
+                return -ENAMETOOLONG;
+        memcpy(buf, rel, n);
+        buf[n] = 0;
+        *ret_name = slash + 1;
+        return make_dirs(a, buf);
+}
+
+/* Resolves the destination (a directory or an empty file made for it if missing) to an O_PATH fd. */
+static int make_destination(Apply *a, const char *rel, bool directory) {
+        _cleanup_close_ int parent = -EBADF;
+        const char *name;
+        int fd, r;
+
+        fd = in_root(a, rel, 0);
+        if (fd != -ENOENT)
+                return fd;
+
+        parent = open_parent(a, rel, &name);
+        if (parent < 0)
+                return parent;
+        r = directory ? make_dir_at(a, parent, name, 0755, false) : make_empty_file_at(a, parent, name);
+        if (r < 0 && r != -EEXIST)
+                return r;
+        return in_root(a, rel, 0);
+}
+
+static int attach(int tree_fd, int dest_fd) {
+        if (move_mount(tree_fd, "", dest_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+static int set_attr(int tree_fd, unsigned attr, bool recursive) {
+        struct mount_attr ma = {
+                .attr_set = attr,
+        };
+
+        if (attr == 0)
+                return 0;
+        if (mount_setattr(tree_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &ma, sizeof(ma)) < 0)
+                return -errno;
+        return 0;
+}
+
+/* A fresh filesystem as a detached mount. opts: key, value pairs (value NULL for a flag), NULL-terminated. */
+static int new_fs(const char *type, const char *const *opts, unsigned attr) {
+        _cleanup_close_ int fs = -EBADF;
+        int mnt;
+
+        fs = fsopen(type, FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        for (size_t i = 0; opts && opts[i]; i += 2) {
+                if (opts[i + 1] && !opts[i + 1][0])
+                        continue;
+                if (fsconfig(fs, opts[i + 1] ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, opts[i], opts[i + 1], 0) < 0)
+                        return -errno;
+        }
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, attr);
+        return mnt < 0 ? -errno : mnt;
+}
+
+/* Mounts tree_fd on the destination of op (made as a directory or file); consumes nothing. */
+static int attach_at(Apply *a, const MountOp *op, int tree_fd, bool directory) {
+        _cleanup_close_ int dest = -EBADF;
+        int r;
+
+        dest = make_destination(a, op->destination, directory);
+        if (dest < 0)
+                return fail(a->error, dest, op->display, "cannot make the mount point", NULL);
+        r = attach(tree_fd, dest);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot attach the mount", NULL);
+        return 0;
+}
+
+static int apply_bind(Apply *a, const MountOp *op) {
+        _cleanup_close_ int src = -EBADF, clone = -EBADF;
+        int tree_fd, r;
+        bool directory;
+
+        if (op->source_tree_fd >= 0) {
+                tree_fd = op->source_tree_fd;
+                directory = op->source_is_dir;
+        } else {
+                struct stat st;
+
+                src = open_host(a, op->source, true, &st);
+                if (src < 0)
+                        return fail(a->error, src, op->display, "cannot use bind source", op->source_display);
+                clone = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+                if (clone < 0)
+                        return fail(a->error, -errno, op->display, "cannot clone bind source", op->source_display);
+                tree_fd = clone;
+                directory = S_ISDIR(st.st_mode);
+        }
+
+        r = set_attr(tree_fd, op->attr, true);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot set mount attributes", NULL);
+        return attach_at(a, op, tree_fd, directory);
+}
+
+static int apply_tmpfs(Apply *a, const MountOp *op) {
+        const char *opts[] = { "mode", op->tmpfs_mode, "size", op->tmpfs_size, NULL };
+        _cleanup_close_ int mnt = -EBADF;
+        int r;
+
+        mnt = new_fs("tmpfs", opts, op->attr);
+        if (mnt < 0)
+                return fail(a->error, mnt, op->display, "cannot create tmpfs", NULL);
+        r = attach_at(a, op, mnt, true);
+        if (r < 0)
+                return r;
+        remember_fresh(a, mnt);
+        return 0;
+}
+
+static int apply_proc(Apply *a, const MountOp *op) {
+        _cleanup_close_ int mnt = -EBADF, src = -EBADF;
+        int r;
+
+        if (a->plan->pid_namespace) {
+                mnt = new_fs("proc", NULL, op->attr | MOUNT_ATTR_SPECIAL);
+                if (mnt < 0)
+                        return fail(a->error, mnt, op->display, "cannot create proc", NULL);
+        } else {
+                /* Without its own pid namespace a fresh procfs would be the host's anyway: only show it read-only. */
+                src = open_host(a, "proc", false, NULL);
+                if (src < 0)
+                        return fail(a->error, src, op->display, "cannot open", "/proc");
+                mnt = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+                if (mnt < 0)
+                        return fail(a->error, -errno, op->display, "cannot clone", "/proc");
+                r = set_attr(mnt, op->attr | MOUNT_ATTR_SPECIAL | MOUNT_ATTR_RDONLY, true);
+                if (r < 0)
+                        return fail(a->error, r, op->display, "cannot set mount attributes", NULL);
+        }
+        return attach_at(a, op, mnt, true);
+}
+
+static int apply_mqueue(Apply *a, const MountOp *op) {
+        _cleanup_close_ int mnt = -EBADF;
+
+        mnt = new_fs("mqueue", NULL, op->attr | MOUNT_ATTR_SPECIAL);
+        if (mnt < 0)
+                return fail(a->error, mnt, op->display, "cannot create mqueue", NULL);
+        return attach_at(a, op, mnt, true);
+}
+
+static int dev_bind_node(Apply *a, int dev_fd, const char *name, const char *host_path) {
+        _cleanup_close_ int src = -EBADF, tree = -EBADF, dest = -EBADF;
+        int r;
+
+        src = open_host(a, host_path, false, NULL);
+        if (src < 0)
+                return src;
+        tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (tree < 0)
+                return -errno;
+        /* The nodes must stay usable, so no nodev here; that is why this is a fixed list. */
+        r = set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+        if (r < 0)
+                return r;
+        r = make_empty_file_at(a, dev_fd, name);
+        if (r < 0 && r != -EEXIST)
+                return r;
+        dest = openat(dev_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (dest < 0)
+                return -errno;
+        return attach(tree, dest);
+}
+
+static int apply_dev(Apply *a, const MountOp *op) {
+        static const char *const nodes[][2] = {
+                { "null", "dev/null" },       { "zero", "dev/zero" },       { "full", "dev/full" },
+                { "random", "dev/random" },   { "urandom", "dev/urandom" }, { "tty", "dev/tty" },
+        };
+        static const char *const links[][2] = {
+                { "ptmx", "pts/ptmx" },         { "fd", "/proc/self/fd" },      { "stdin", "/proc/self/fd/0" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+        };
+        static const char *const dev_opts[] = { "mode", "0755", "size", "1m", NULL };
+        static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
+        static const char *const shm_opts[] = { "mode", "1777", NULL };
+        _cleanup_close_ int dev = -EBADF, pts = -EBADF, shm = -EBADF, dir = -EBADF;
+        int r;
+
+        dev = new_fs("tmpfs", dev_opts, (op->attr & ~MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (dev < 0)
+                return fail(a->error, dev, op->display, "cannot create tmpfs", NULL);
+        r = attach_at(a, op, dev, true);
+        if (r < 0)
+                return r;
+        remember_fresh(a, dev);
+
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                r = dev_bind_node(a, dev, nodes[i][0], nodes[i][1]);
+                if (r < 0)
+                        return fail(a->error, r, op->display, "cannot bind device", nodes[i][0]);
+        }
+
+        r = make_dir_at(a, dev, "pts", 0755, false);
+        if (r < 0 && r != -EEXIST)
+                return fail(a->error, r, op->display, "cannot make", "pts");
+        pts = new_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (pts < 0)
+                return fail(a->error, pts, op->display, "cannot create devpts", NULL);
+        dir = openat(dev, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0 || (r = attach(pts, dir)) < 0)
+                return fail(a->error, dir < 0 ? -errno : r, op->display, "cannot attach", "pts");
+        dir = safe_close(dir);
+
+        r = make_dir_at(a, dev, "shm", 0755, false);
+        if (r < 0 && r != -EEXIST)
+                return fail(a->error, r, op->display, "cannot make", "shm");
+        shm = new_fs("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (shm < 0)
+                return fail(a->error, shm, op->display, "cannot create tmpfs", "shm");
+        dir = openat(dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0 || (r = attach(shm, dir)) < 0)
+                return fail(a->error, dir < 0 ? -errno : r, op->display, "cannot attach", "shm");
+
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                if (symlinkat(links[i][1], dev, links[i][0]) < 0 && errno != EEXIST)
+                        return fail(a->error, -errno, op->display, "cannot make symlink", links[i][0]);
+
+        /* Read-only applies to the tmpfs itself: /dev/shm and the pty stay usable. */
+        r = set_attr(dev, op->attr & MOUNT_ATTR_RDONLY, false);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot set mount attributes", NULL);
+        return 0;
+}
+
+static int apply_dir(Apply *a, const MountOp *op) {
+        _cleanup_close_ int fd = -EBADF, parent = -EBADF;
+        const char *name;
+        int r;
+
+        fd = in_root(a, op->destination, O_DIRECTORY);
+        if (fd >= 0)
+                return 0; /* an existing directory keeps its mode: it may be a host one */
+        if (fd != -ENOENT)
+                return fail(a->error, fd, op->display, "cannot make directory", NULL);
+
+        parent = open_parent(a, op->destination, &name);
+        if (parent < 0)
+                return fail(a->error, parent, op->display, "cannot make parent directories", NULL);
+        r = make_dir_at(a, parent, name, op->mode, true);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot make directory", NULL);
+        return 0;
+}
+
+static int apply_symlink(Apply *a, const MountOp *op) {
+        _cleanup_close_ int parent = -EBADF;
+        const char *name;
+        int r;
+
+        parent = open_parent(a, op->destination, &name);
+        if (parent < 0)
+                return fail(a->error, parent, op->display, "cannot make parent directories", NULL);
+
+        r = creds_for_creating(a, parent);
+        if (r >= 0 && symlinkat(op->source, parent, name) < 0)
+                r = -errno;
+        (void) creds_daemon(a);
+
+        if (r == -EEXIST) {
+                /* The same link already being there is fine (e.g. from `root`). */
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(parent, name, target, sizeof(target));
+
+                if (n >= 0 && (size_t) n < sizeof(target) && strlen(op->source) == (size_t) n &&
+                    memcmp(target, op->source, (size_t) n) == 0)
+                        r = 0;
+        }
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot make symlink", NULL);
+        return 0;
+}
+
+static int copy_contents(int from, int to) {
+        char buf[8192];
+        uint64_t total = 0;
+
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                total += (uint64_t) n;
+                if (total > MOUNT_FILE_SIZE_MAX)
+                        return -EFBIG;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(to, buf + done, (size_t) (n - done));
+
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        done += w;
+                }
+        }
+}
+
+static int apply_file(Apply *a, const MountOp *op) {
+        _cleanup_close_ int parent = -EBADF, fd = -EBADF;
+        const char *name;
+        int r;
+
+        parent = open_parent(a, op->destination, &name);
+        if (parent < 0)
+                return fail(a->error, parent, op->display, "cannot make parent directories", NULL);
+
+        /* O_EXCL: never write into something that is already there (it may be a host file). */
+        r = creds_for_creating(a, parent);
+        if (r >= 0) {
+                fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
+                if (fd < 0)
+                        r = -errno;
+        }
+        if (r >= 0) {
+                r = copy_contents(op->contents_fd, fd);
+                if (r >= 0 && fchmod(fd, op->mode) < 0)
+                        r = -errno;
+        }
+        (void) creds_daemon(a);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot write file", NULL);
+        return 0;
+}
+
+static int apply_remount_ro(Apply *a, const MountOp *op) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = in_root(a, op->destination, 0);
+        if (fd < 0)
+                return fail(a->error, fd, op->display, "cannot remount read-only", NULL);
+        r = set_attr(fd, MOUNT_ATTR_RDONLY, true);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot remount read-only", NULL);
+        return 0;
+}
+
+static int apply_op(Apply *a, const MountOp *op) {
+        switch (op->kind) {
+        case MOUNT_BIND:
+                return apply_bind(a, op);
+        case MOUNT_TMPFS:
+                return apply_tmpfs(a, op);
+        case MOUNT_PROC:
+                return apply_proc(a, op);
+        case MOUNT_DEV:
+                return apply_dev(a, op);
+        case MOUNT_MQUEUE:
+                return apply_mqueue(a, op);
+        case MOUNT_DIR:
+                return apply_dir(a, op);
+        case MOUNT_SYMLINK:
+                return apply_symlink(a, op);
+        case MOUNT_FILE:
+                return apply_file(a, op);
+        case MOUNT_REMOUNT_RO:
+                return apply_remount_ro(a, op);
+        default:
+                return fail(a->error, -EINVAL, op->display, "unknown mount type", NULL);
+        }
+}
+
+/* Step 2: a staging tmpfs becomes "/", the host's tree moves to /oldroot. */
+static int enter_staging(Apply *a) {
+        static const char *const opts[] = { "mode", "0755", "size", "64k", NULL };
+        static const char *const places[] = { "/tmp", "/mnt", "/run", "/var/tmp" };
+        _cleanup_close_ int mnt = -EBADF;
+        int r = -ENOENT;
+
+        mnt = new_fs("tmpfs", opts, MOUNT_ATTR_SPECIAL);
+        if (mnt < 0)
+                return fail(a->error, mnt, "/", "cannot create the staging tmpfs", NULL);
+        for (size_t i = 0; i < ELEMENTSOF(places); i++) {
+                if (move_mount(mnt, "", AT_FDCWD, places[i], MOVE_MOUNT_F_EMPTY_PATH) >= 0) {
+                        r = 0;
+                        break;
+                }
+                r = -errno;
+        }
+        if (r < 0)
+                return fail(a->error, r, "/", "cannot attach the staging tmpfs", NULL);
+
+        if (mkdirat(mnt, "oldroot", 0700) < 0 || mkdirat(mnt, "newroot", 0755) < 0)
+                return fail(a->error, -errno, "/", "cannot populate the staging tmpfs", NULL);
+        if (fchdir(mnt) < 0 || syscall(SYS_pivot_root, ".", "oldroot") < 0 || chdir("/") < 0)
+                return fail(a->error, -errno, "/", "cannot pivot into the staging tmpfs", NULL);
+
+        a->host_fd = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (a->host_fd < 0)
+                return fail(a->error, -errno, "/", "cannot open the host's tree", NULL);
+        return 0;
+}
+
+/* Step 3: the new root on /newroot. */
+static int make_root(Apply *a) {
+        const MountPlan *p = a->plan;
+        _cleanup_close_ int mnt = -EBADF, src = -EBADF;
+        int r;
+
+        if (p->root) {
+                src = open_host(a, p->root, true, NULL);
+                if (src < 0)
+                        return fail(a->error, src, "/", "cannot use root", p->root_display);
+                mnt = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+                if (mnt < 0)
+                        return fail(a->error, -errno, "/", "cannot clone root", p->root_display);
+                r = set_attr(mnt, p->root_attr, true);
+                if (r < 0)
+                        return fail(a->error, r, "/", "cannot set mount attributes", NULL);
+        } else {
+                static const char *const opts[] = { "mode", "0755", NULL };
+
+                mnt = new_fs("tmpfs", opts, p->root_attr);
+                if (mnt < 0)
+                        return fail(a->error, mnt, "/", "cannot create the root tmpfs", NULL);
+        }
+
+        if (move_mount(mnt, "", AT_FDCWD, "/newroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return fail(a->error, -errno, "/", "cannot attach the new root", NULL);
+        if (!p->root)
+                remember_fresh(a, mnt);
+        a->root_fd = TAKE_FD(mnt);
+        return 0;
+}
+
+/* Step 5: nothing of the host or the staging tmpfs stays reachable. */
+static int switch_root(Apply *a) {
+        if (umount2("/oldroot", MNT_DETACH) < 0)
+                return fail(a->error, -errno, "/", "cannot detach the host's tree", NULL);
+        a->host_fd = safe_close(a->host_fd);
+        if (fchdir(a->root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+                return fail(a->error, -errno, "/", "cannot pivot into the new root", NULL);
+        if (umount2(".", MNT_DETACH) < 0)
+                return fail(a->error, -errno, "/", "cannot detach the staging tmpfs", NULL);
+        if (chdir("/") < 0)
+                return fail(a->error, -errno, "/", "cannot change directory", NULL);
+        return 0;
+}
+
+int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
+        Apply a = {
+                .plan = p,
+                .error = ret_error,
+                .host_fd = -EBADF,
+                .root_fd = -EBADF,
+        };
+        int r;
+
+        if (!p)
+                return 0;
+
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return fail(ret_error, -errno, "/", "cannot make mount propagation private", NULL);
+        if (!p->build_root)
+                return 0;
+
+        if (p->creds == CREDS_USERNS) {
+                r = creds_enter_userns(p);
+                if (r < 0)
+                        return fail(ret_error, r, "/", "cannot take the caller's namespace ids", NULL);
+        }
+
+        r = enter_staging(&a);
+        if (r >= 0)
+                r = make_root(&a);
+        for (size_t i = 0; r >= 0 && i < p->n_ops; i++)
+                r = apply_op(&a, &p->ops[i]);
+        if (r >= 0)
+                r = switch_root(&a);
+
+        /* A failed credential restore must not let the caller's ids leak into what follows. */
+        if (creds_daemon(&a) < 0 && r >= 0)
+                r = fail(ret_error, -EPERM, "/", "cannot restore credentials", NULL);
+        safe_close(a.host_fd);
+        safe_close(a.root_fd);
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,901 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests of the sandbox's file tree (daemon/mount-setup.c) with real
+ * namespaces, without the spawn path: a forked child unshares a mount
+ * namespace (and a pid namespace where needed), applies a plan, checks what
+ * it sees and reports back through a pipe. Needs root.
+ */
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "mount-setup.h"
+
+#define NS_MOUNT NAMESPACE_BIT(NAMESPACE_MOUNT)
+#define NS_PID NAMESPACE_BIT(NAMESPACE_PID)
+#define NS_USER NAMESPACE_BIT(NAMESPACE_USER)
+
+typedef struct Report {
+        int r;             /* mount_plan_apply() */
+        SpawnError error;
+        int check;         /* the check's result: 0 ok, else a line number that failed */
+        char note[1024];
+} Report;
+
+/* Runs in the sandbox after the plan was applied; returns 0 or __LINE__ of what failed. */
+typedef int (*CheckFn)(void *userdata, char *note, size_t size);
+/* Runs in the child's new namespaces before the plan is applied (e.g. to make a submount). */
+typedef int (*PrepareFn)(void *userdata);
+
+static SpawnCaller root_caller = { .uid = 0, .gid = 0, .privileged = true };
+static const gid_t nobody_groups[] = { 65534 };
+static SpawnCaller nobody_caller = { .uid = 65534, .gid = 65534, .groups = nobody_groups, .n_groups = 1, .privileged = false };
+
+static SpawnRequest request(unsigned namespaces, MountEntry *mounts, size_t n_mounts) {
+        return (SpawnRequest) {
+                .namespaces = namespaces,
+                .mounts = mounts,
+                .n_mounts = n_mounts,
+                .setgroups = -1,
+                .stdin_index = -1,
+                .stdout_index = -1,
+                .stderr_index = -1,
+                .init = -1,
+                .new_session = -1,
+        };
+}
+
+static MountEntry entry(MountKind kind, const char *source, const char *destination) {
+        return (MountEntry) {
+                .kind = kind,
+                .source = (char *) source,
+                .source_fd_index = -1,
+                .destination = (char *) destination,
+                .mode = -1,
+        };
+}
+
+static MountEntry ro(MountEntry e) {
+        e.read_only = true;
+        return e;
+}
+
+static MountPlan *plan_for(const SpawnRequest *req, const SpawnCaller *caller, const int *fds, size_t n_fds) {
+        SpawnContext c = { .request = req, .caller = caller, .message_fds = fds, .n_message_fds = n_fds };
+        SpawnError error = {};
+        MountPlan *p = NULL;
+        int r;
+
+        r = mount_plan_new(&c, &p, &error);
+        cr_assert_eq(r, 0, "mount_plan_new: %d %s", r, error.message);
+        cr_assert_not_null(p);
+        return p;
+}
+
+static void child_report(int fd, const Report *rep) {
+        const char *b = (const char *) rep;
+        size_t left = sizeof(*rep);
+
+        while (left > 0) {
+                ssize_t n = write(fd, b, left);
+                if (n <= 0)
+                        _exit(3);
+                b += n;
+                left -= (size_t) n;
+        }
+}
+
+static Report run_plan(const MountPlan *p, int unshare_flags, PrepareFn prepare, CheckFn check, void *userdata) {
+        Report rep = {};
+        int pipefd[2], status;
+        size_t got = 0;
+        pid_t pid;
+
+        cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                Report c = {};
+
+                pipefd[0] = safe_close(pipefd[0]);
+                if (unshare(CLONE_NEWNS | unshare_flags) < 0)
+                        _exit(10);
+                if (unshare_flags & CLONE_NEWPID) {
+                        pid_t inner = fork();
+                        if (inner < 0)
+                                _exit(11);
+                        if (inner > 0) {
+                                int st;
+                                pipefd[1] = safe_close(pipefd[1]);
+                                if (waitpid(inner, &st, 0) < 0)
+                                        _exit(12);
+                                _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 13);
+                        }
+                }
+                if (prepare) {
+                        /* Whatever the preparation mounts must not reach the host either. */
+                        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || prepare(userdata) < 0)
+                                _exit(14);
+                }
+                c.r = mount_plan_apply(p, &c.error);
+                if (c.r == 0 && check)
+                        c.check = check(userdata, c.note, sizeof(c.note));
+                child_report(pipefd[1], &c);
+                _exit(0);
+        }
+
+        pipefd[1] = safe_close(pipefd[1]);
+        while (got < sizeof(rep)) {
+                ssize_t n = read(pipefd[0], (char *) &rep + got, sizeof(rep) - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+        }
+        safe_close(pipefd[0]);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed: status %d", status);
+        cr_assert_eq(got, sizeof(rep), "short report");
+        return rep;
+}
+
+static void assert_ok(const Report *rep) {
+        cr_assert_eq(rep->r, 0, "apply failed: %d stage=%s errno=%d %s", rep->r, rep->error.stage, rep->error.error,
+                     rep->error.message);
+        cr_assert_eq(rep->check, 0, "check failed at line %d: %s", rep->check, rep->note);
+}
+
+#define CHECK(expr)                                                                                                    \
+        do {                                                                                                           \
+                if (!(expr))                                                                                           \
+                        return __LINE__;                                                                               \
+        } while (0)
+
+/* ---- helpers for host-side fixtures ---- */
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+        strcpy(tmpdir, "/tmp/nsbox-test-mount-XXXXXX");
+        cr_assert_not_null(mkdtemp(tmpdir));
+        cr_assert_eq(chmod(tmpdir, 0755), 0);
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+static void remove_tmpdir(void) {
+        if (tmpdir[0])
+                (void) nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        tmpdir[0] = 0;
+}
+
+static void write_file(const char *path, const char *contents, mode_t mode) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        cr_assert_geq(fd, 0, "open %s: %m", path);
+        cr_assert_eq(write(fd, contents, strlen(contents)), (ssize_t) strlen(contents));
+        cr_assert_eq(fchmod(fd, mode), 0);
+        close(fd);
+}
+
+static char *read_text(const char *path) {
+        static char buf[1 << 16];
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        cr_assert_geq(fd, 0);
+        n = read(fd, buf, sizeof(buf) - 1);
+        cr_assert_geq(n, 0);
+        buf[n] = 0;
+        close(fd);
+        return strdup(buf);
+}
+
+static char *host_mountinfo(void) {
+        return read_text("/proc/self/mountinfo");
+}
+
+TestSuite(mount_setup, .fini = remove_tmpdir);
+
+/* ---- read-only binds, also of submounts ---- */
+
+static char sub_path[128];
+
+static int prepare_submount(void *userdata) {
+        return mount("tmpfs", sub_path, "tmpfs", 0, "mode=0755");
+}
+
+static int check_ro(void *userdata, char *note, size_t size) {
+        int fd;
+
+        CHECK(access("/data/marker", R_OK) == 0);
+        fd = open("/data/new", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd < 0 && errno == EROFS);
+        /* the submount came along and is read-only too */
+        CHECK(access("/data/sub", F_OK) == 0);
+        fd = open("/data/sub/new", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd < 0 && errno == EROFS);
+        CHECK(mkdir("/data/sub/dir", 0755) < 0 && errno == EROFS);
+        /* the writable bind of the same tree is not */
+        fd = open("/rw/sub/new", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        close(fd);
+        return 0;
+}
+
+Test(mount_setup, read_only_bind_covers_submounts) {
+        char marker[160];
+        MountEntry m[2];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(marker, sizeof(marker), "%s/marker", tmpdir);
+        write_file(marker, "x", 0644);
+        snprintf(sub_path, sizeof(sub_path), "%s/sub", tmpdir);
+        cr_assert_eq(mkdir(sub_path, 0755), 0);
+
+        m[0] = ro(entry(MOUNT_BIND, tmpdir, "/data"));
+        m[1] = entry(MOUNT_BIND, tmpdir, "/rw");
+        req = request(NS_MOUNT, m, 2);
+        p = plan_for(&req, &root_caller, NULL, 0);
+
+        rep = run_plan(p, 0, prepare_submount, check_ro, NULL);
+        assert_ok(&rep);
+}
+
+/* ---- tmpfs: writable, private, gone afterwards ---- */
+
+static int check_tmpfs_write(void *userdata, char *note, size_t size) {
+        struct statfs sfs;
+        struct stat st;
+        int fd;
+
+        CHECK(statfs("/scratch", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC);
+        CHECK(stat("/scratch", &st) == 0 && (st.st_mode & 07777) == 01777);
+        CHECK(access("/scratch/left-behind", F_OK) < 0 && errno == ENOENT);
+        fd = open("/scratch/left-behind", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        CHECK(write(fd, "data", 4) == 4);
+        close(fd);
+        /* no suid by default */
+        CHECK(statfs("/scratch", &sfs) == 0 && (sfs.f_flags & ST_NOSUID) && (sfs.f_flags & ST_NODEV));
+        return 0;
+}
+
+Test(mount_setup, tmpfs_is_writable_and_private) {
+        MountEntry m[1];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = entry(MOUNT_TMPFS, NULL, "/scratch");
+        m[0].mode = 01777;
+        m[0].size = 1 << 20;
+        req = request(NS_MOUNT, m, 1);
+        p = plan_for(&req, &root_caller, NULL, 0);
+
+        /* The second run must not see what the first one wrote. */
+        rep = run_plan(p, 0, NULL, check_tmpfs_write, NULL);
+        assert_ok(&rep);
+        rep = run_plan(p, 0, NULL, check_tmpfs_write, NULL);
+        assert_ok(&rep);
+        cr_assert(access("/scratch", F_OK) < 0, "the sandbox's root leaked to the host");
+}
+
+/* ---- proc in a pid namespace ---- */
+
+static int check_proc(void *userdata, char *note, size_t size) {
+        char self[32] = {};
+        struct dirent *de;
+        int pids = 0;
+        DIR *d;
+
+        CHECK(getpid() == 1);
+        CHECK(readlink("/proc/self", self, sizeof(self) - 1) > 0);
+        CHECK(strcmp(self, "1") == 0);
+        d = opendir("/proc");
+        CHECK(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] >= '1' && de->d_name[0] <= '9') {
+                        pids++;
+                        snprintf(note + strlen(note), size - strlen(note), "%s ", de->d_name);
+                }
+        closedir(d);
+        CHECK(pids == 1);
+        return 0;
+}
+
+Test(mount_setup, proc_shows_only_the_sandbox) {
+        MountEntry m[1];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = entry(MOUNT_PROC, "proc", "/proc");
+        req = request(NS_MOUNT | NS_PID, m, 1);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, CLONE_NEWPID, NULL, check_proc, NULL);
+        assert_ok(&rep);
+}
+
+static int check_proc_ro(void *userdata, char *note, size_t size) {
+        int fd;
+
+        CHECK(access("/proc/self/status", R_OK) == 0);
+        fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
+        CHECK(fd < 0 && errno == EROFS);
+        return 0;
+}
+
+Test(mount_setup, proc_without_pid_namespace_is_read_only) {
+        MountEntry m[1];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = entry(MOUNT_PROC, NULL, "/proc");
+        req = request(NS_MOUNT, m, 1);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, 0, NULL, check_proc_ro, NULL);
+        assert_ok(&rep);
+}
+
+/* ---- a minimal /dev ---- */
+
+static int check_dev(void *userdata, char *note, size_t size) {
+        static const char *const absent[] = { "/dev/vda", "/dev/sda", "/dev/mem", "/dev/kmsg", "/dev/console", "/dev/loop0" };
+        char buf[16] = { 1 }, target[64] = {};
+        struct statfs sfs;
+        int fd;
+
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        CHECK(fd >= 0);
+        CHECK(write(fd, "x", 1) == 1);
+        CHECK(read(fd, buf, sizeof(buf)) == 0);
+        close(fd);
+        fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == (ssize_t) sizeof(buf) && buf[0] == 0 && buf[15] == 0);
+        close(fd);
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == (ssize_t) sizeof(buf));
+        close(fd);
+        fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && write(fd, "x", 1) < 0 && errno == ENOSPC);
+        close(fd);
+
+        for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+                CHECK(access(absent[i], F_OK) < 0 && errno == ENOENT);
+
+        /* a private devpts */
+        CHECK(readlink("/dev/ptmx", target, sizeof(target) - 1) > 0 && strcmp(target, "pts/ptmx") == 0);
+        fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        CHECK(grantpt(fd) == 0 && unlockpt(fd) == 0);
+        CHECK(strncmp(ptsname(fd), "/dev/pts/", 9) == 0);
+        CHECK(access(ptsname(fd), F_OK) == 0);
+        close(fd);
+
+        CHECK(statfs("/dev/shm", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC);
+        fd = open("/dev/shm/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+        memset(target, 0, sizeof(target));
+        CHECK(readlink("/dev/fd", target, sizeof(target) - 1) > 0 && strcmp(target, "/proc/self/fd") == 0);
+        CHECK(access("/dev/stdin", F_OK) == 0 || errno == ENOENT);
+        /* nothing on the tmpfs itself can be a device */
+        CHECK(statfs("/dev", &sfs) == 0 && (sfs.f_flags & ST_NODEV));
+        CHECK(mknod("/dev/sda", S_IFBLK | 0600, makedev(8, 0)) < 0 || (fd = open("/dev/sda", O_RDONLY | O_CLOEXEC)) < 0);
+        return 0;
+}
+
+Test(mount_setup, minimal_dev) {
+        MountEntry m[2];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = entry(MOUNT_PROC, NULL, "/proc");
+        m[1] = entry(MOUNT_DEV, NULL, "/dev");
+        req = request(NS_MOUNT | NS_PID, m, 2);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, CLONE_NEWPID, NULL, check_dev, NULL);
+        assert_ok(&rep);
+}
+
+/* ---- the host's mount table ---- */
+
+Test(mount_setup, host_mount_table_unchanged) {
+        _cleanup_free_ char *before = NULL, *after = NULL, *after_failure = NULL;
+        MountEntry m[6], bad[3];
+        SpawnRequest req, req_bad;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL, *p_bad = NULL;
+        Report rep;
+
+        m[0] = ro(entry(MOUNT_BIND, "/usr", "/usr"));
+        m[1] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[2] = entry(MOUNT_PROC, NULL, "/proc");
+        m[3] = entry(MOUNT_DEV, NULL, "/dev");
+        m[4] = entry(MOUNT_MQUEUE, NULL, "/dev/mqueue");
+        m[5] = entry(MOUNT_REMOUNT_RO, NULL, "/");
+        req = request(NS_MOUNT | NS_PID, m, 6);
+        p = plan_for(&req, &root_caller, NULL, 0);
+
+        bad[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        bad[1] = entry(MOUNT_BIND, "/usr", "/usr");
+        bad[2] = entry(MOUNT_BIND, "/no/such/source", "/x");
+        req_bad = request(NS_MOUNT, bad, 3);
+        p_bad = plan_for(&req_bad, &root_caller, NULL, 0);
+
+        before = host_mountinfo();
+        rep = run_plan(p, CLONE_NEWPID | CLONE_NEWIPC, NULL, NULL, NULL);
+        assert_ok(&rep);
+        after = host_mountinfo();
+        cr_assert_str_eq(before, after);
+
+        rep = run_plan(p_bad, 0, NULL, NULL, NULL);
+        cr_assert_eq(rep.r, -ENOENT);
+        cr_assert_str_eq(rep.error.stage, "mount");
+        cr_assert_eq(rep.error.error, ENOENT);
+        cr_assert(strstr(rep.error.message, "/x") && strstr(rep.error.message, "/no/such/source"), "%s", rep.error.message);
+        after_failure = host_mountinfo();
+        cr_assert_str_eq(before, after_failure);
+}
+
+/* ---- symlinks cannot redirect anything out of the root ---- */
+
+static int check_symlink_confined(void *userdata, char *note, size_t size) {
+        struct statfs sfs;
+
+        /* /a -> /etc was followed inside the new root */
+        CHECK(statfs("/etc/b", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC);
+        CHECK(access("/etc/evil", F_OK) == 0);
+        CHECK(access("/up/evil2", F_OK) == 0);
+        CHECK(access("/etc/c/d", F_OK) == 0);
+        /* the new root has no host /etc contents */
+        CHECK(access("/etc/passwd", F_OK) < 0);
+        return 0;
+}
+
+Test(mount_setup, symlinks_stay_in_root) {
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        int fds[2], pipefd[2];
+        MountEntry m[7];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        cr_assert_eq(write(pipefd[1], "x", 1), 1);
+        close(pipefd[1]);
+        fds[0] = pipefd[0];
+        fds[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        /* the link targets exist inside the new root too: that is where they must lead */
+        m[0] = entry(MOUNT_DIR, NULL, "/etc");
+        m[1] = entry(MOUNT_SYMLINK, "/etc", "/a");
+        m[2] = entry(MOUNT_TMPFS, NULL, "/a/b");
+        m[3] = entry(MOUNT_FILE, NULL, "/a/evil");
+        m[3].source_fd_index = 0;
+        m[4] = entry(MOUNT_SYMLINK, "../../../../../../etc", "/up");
+        m[5] = entry(MOUNT_FILE, NULL, "/up/evil2");
+        m[5].source_fd_index = 1;
+        m[6] = entry(MOUNT_DIR, NULL, "/up/c/d");
+        req = request(NS_MOUNT, m, 7);
+        p = plan_for(&req, &root_caller, fds, 2);
+
+        before = host_mountinfo();
+        rep = run_plan(p, 0, NULL, check_symlink_confined, NULL);
+        assert_ok(&rep);
+        after = host_mountinfo();
+        cr_assert_str_eq(before, after);
+        cr_assert(access("/etc/b", F_OK) < 0 && errno == ENOENT);
+        cr_assert(access("/etc/evil", F_OK) < 0 && errno == ENOENT);
+        cr_assert(access("/etc/evil2", F_OK) < 0 && errno == ENOENT);
+        cr_assert(access("/etc/c", F_OK) < 0 && errno == ENOENT);
+        close(fds[0]);
+        close(fds[1]);
+}
+
+/* A symlink planted in a host-backed root pointing at the host's /etc resolves inside the root. */
+Test(mount_setup, planted_symlink_in_root_stays_in_root) {
+        char link[160];
+        MountEntry m[1];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(link, sizeof(link), "%s/a", tmpdir);
+        cr_assert_eq(symlink("/etc", link), 0);
+
+        m[0] = entry(MOUNT_TMPFS, NULL, "/a/b");
+        req = request(NS_MOUNT, m, 1);
+        req.root = tmpdir;
+        p = plan_for(&req, &root_caller, NULL, 0);
+
+        rep = run_plan(p, 0, NULL, NULL, NULL);
+        /* inside the root, /etc does not exist: the mount fails instead of landing on the host's /etc/b */
+        cr_assert_eq(rep.r, -ENOENT, "%d %s", rep.r, rep.error.message);
+        cr_assert(strstr(rep.error.message, "/a/b"), "%s", rep.error.message);
+        cr_assert(access("/etc/b", F_OK) < 0 && errno == ENOENT);
+}
+
+/* ---- a minimal root runs a shell ---- */
+
+static int check_shell(void *userdata, char *note, size_t size) {
+        int out[2], status;
+        size_t got = 0;
+        pid_t pid;
+
+        CHECK(pipe2(out, O_CLOEXEC) == 0);
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "ls /", NULL };
+                char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+                dup2(out[1], 1);
+                execve(argv[0], argv, envp);
+                _exit(127);
+        }
+        close(out[1]);
+        for (;;) {
+                ssize_t n = read(out[0], note + got, size - 1 - got);
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+        }
+        note[got] = 0;
+        close(out[0]);
+        CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK(strcmp(note, "bin\nlib\nlib64\nusr\n") == 0);
+        return 0;
+}
+
+Test(mount_setup, minimal_root_runs_shell) {
+        MountEntry m[4];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = ro(entry(MOUNT_BIND, "/usr", "/usr"));
+        m[1] = entry(MOUNT_SYMLINK, "usr/bin", "/bin");
+        m[2] = entry(MOUNT_SYMLINK, "usr/lib", "/lib");
+        m[3] = entry(MOUNT_SYMLINK, "usr/lib64", "/lib64");
+        req = request(NS_MOUNT, m, 4);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, 0, NULL, check_shell, NULL);
+        assert_ok(&rep);
+}
+
+/* ---- sources are opened with the caller's rights ---- */
+
+Test(mount_setup, unprivileged_caller_cannot_bind_unreadable_file) {
+        char secret[160], open_file[160], hidden_dir[160], hidden_file[160];
+        MountEntry m[1];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
+        write_file(secret, "secret", 0600);
+        snprintf(open_file, sizeof(open_file), "%s/public", tmpdir);
+        write_file(open_file, "public", 0644);
+        snprintf(hidden_dir, sizeof(hidden_dir), "%s/private", tmpdir);
+        cr_assert_eq(mkdir(hidden_dir, 0700), 0);
+        snprintf(hidden_file, sizeof(hidden_file), "%s/private/readable", tmpdir);
+        write_file(hidden_file, "readable", 0644);
+
+        /* a 0600 root file */
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, secret, "/secret");
+                req = request(NS_MOUNT, m, 1);
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                cr_assert_str_eq(rep.error.stage, "mount");
+                cr_assert_eq(rep.error.error, EACCES);
+                cr_assert(strstr(rep.error.message, secret), "%s", rep.error.message);
+        }
+        /* a readable file behind a directory the caller cannot search */
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, hidden_file, "/hidden");
+                req = request(NS_MOUNT, m, 1);
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+        }
+        /* the same caller may bind what it can read */
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, open_file, "/public");
+                req = request(NS_MOUNT, m, 1);
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                assert_ok(&rep);
+        }
+        /* and root may bind the secret */
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, secret, "/secret");
+                req = request(NS_MOUNT, m, 1);
+                p = plan_for(&req, &root_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                assert_ok(&rep);
+        }
+}
+
+/* Creating inside a host-backed bind happens with the caller's rights, not the daemon's. */
+Test(mount_setup, unprivileged_caller_cannot_create_in_host_dirs) {
+        char created[160];
+        int fds[1];
+        MountEntry m[2];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        snprintf(created, sizeof(created), "%s/created", tmpdir);
+
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, tmpdir, "/data");
+                m[1] = entry(MOUNT_FILE, NULL, "/data/created");
+                m[1].source_fd_index = 0;
+                req = request(NS_MOUNT, m, 2);
+                p = plan_for(&req, &nobody_caller, fds, 1);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                cr_assert(access(created, F_OK) < 0);
+        }
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, tmpdir, "/data");
+                m[1] = entry(MOUNT_TMPFS, NULL, "/data/created");
+                req = request(NS_MOUNT, m, 2);
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                cr_assert(access(created, F_OK) < 0);
+        }
+        /* once the caller owns the directory it works, and the file is the caller's */
+        cr_assert_eq(chown(tmpdir, 65534, 65534), 0);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                struct stat st;
+                m[0] = entry(MOUNT_BIND, tmpdir, "/data");
+                m[1] = entry(MOUNT_DIR, NULL, "/data/created");
+                req = request(NS_MOUNT, m, 2);
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                assert_ok(&rep);
+                cr_assert_eq(stat(created, &st), 0);
+                cr_assert_eq(st.st_uid, 65534);
+        }
+        close(fds[0]);
+}
+
+/* ---- pivot into `root` ---- */
+
+static int check_pivot(void *userdata, char *note, size_t size) {
+        const struct stat *expected = userdata;
+        struct stat st;
+        char buf[4096];
+        ssize_t n;
+        int fd;
+
+        CHECK(stat("/", &st) == 0 && st.st_dev == expected->st_dev && st.st_ino == expected->st_ino);
+        CHECK(stat("/..", &st) == 0 && st.st_ino == expected->st_ino);
+        CHECK(access("/inside", F_OK) == 0);
+        CHECK(access("/oldroot", F_OK) < 0 && access("/newroot", F_OK) < 0);
+        CHECK(access("/etc/passwd", F_OK) < 0 && access("/usr", F_OK) < 0);
+
+        fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        CHECK(n > 0);
+        buf[n] = 0;
+        snprintf(note, size, "%s", buf);
+        /* exactly the root and /proc: nothing of the host stays mounted */
+        {
+                int lines = 0;
+                for (char *l = buf; (l = strchr(l, '\n')); l++)
+                        lines++;
+                CHECK(lines == 2);
+        }
+        CHECK(!strstr(buf, "oldroot") && !strstr(buf, "newroot"));
+        return 0;
+}
+
+Test(mount_setup, root_pivot_leaves_old_root_unreachable) {
+        char path[160];
+        struct stat st;
+        MountEntry m[1];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(path, sizeof(path), "%s/inside", tmpdir);
+        write_file(path, "x", 0644);
+        snprintf(path, sizeof(path), "%s/proc", tmpdir);
+        cr_assert_eq(mkdir(path, 0755), 0);
+        cr_assert_eq(stat(tmpdir, &st), 0);
+
+        m[0] = entry(MOUNT_PROC, NULL, "/proc");
+        req = request(NS_MOUNT | NS_PID, m, 1);
+        req.root = tmpdir;
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, CLONE_NEWPID, NULL, check_pivot, &st);
+        assert_ok(&rep);
+}
+
+/* ---- file contents, fd sources ---- */
+
+static int check_file(void *userdata, char *note, size_t size) {
+        char buf[64] = {};
+        struct stat st;
+        int fd;
+
+        fd = open("/etc/greeting", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        CHECK(read(fd, buf, sizeof(buf) - 1) == 12);
+        close(fd);
+        CHECK(strcmp(buf, "hello world\n") == 0);
+        CHECK(stat("/etc/greeting", &st) == 0 && (st.st_mode & 07777) == 0640 && S_ISREG(st.st_mode));
+        CHECK(stat("/etc", &st) == 0 && S_ISDIR(st.st_mode));
+        CHECK(stat("/var/lib/x", &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700);
+        CHECK(access("/fromfd/marker", R_OK) == 0);
+        return 0;
+}
+
+Test(mount_setup, file_contents_and_fd_sources) {
+        char marker[160];
+        int fds[2], pipefd[2];
+        MountEntry m[3];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(marker, sizeof(marker), "%s/marker", tmpdir);
+        write_file(marker, "x", 0644);
+
+        cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        cr_assert_eq(write(pipefd[1], "hello world\n", 12), 12);
+        close(pipefd[1]);
+        fds[0] = pipefd[0];
+        fds[1] = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fds[1], 0);
+
+        m[0] = entry(MOUNT_FILE, NULL, "/etc/greeting");
+        m[0].source_fd_index = 0;
+        m[0].mode = 0640;
+        m[1] = entry(MOUNT_DIR, NULL, "/var/lib/x");
+        m[1].mode = 0700;
+        m[2] = entry(MOUNT_BIND, NULL, "/fromfd");
+        m[2].source_fd_index = 1;
+        req = request(NS_MOUNT, m, 3);
+        p = plan_for(&req, &nobody_caller, fds, 2);
+        rep = run_plan(p, 0, NULL, check_file, NULL);
+        assert_ok(&rep);
+        close(fds[0]);
+        close(fds[1]);
+}
+
+/* ---- what mount_plan_new refuses ---- */
+
+static int plan_error(const SpawnRequest *req, const SpawnCaller *caller, SpawnError *error) {
+        SpawnContext c = { .request = req, .caller = caller };
+        MountPlan *p = (MountPlan *) 0x1;
+        int r;
+
+        r = mount_plan_new(&c, &p, error);
+        cr_assert_eq(p, (MountPlan *) 0x1, "ret touched on failure");
+        return r;
+}
+
+Test(mount_setup, plan_refusals) {
+        SpawnError error = {};
+        MountEntry m[1];
+        SpawnRequest req;
+        MountPlan *p = NULL;
+        SpawnContext c;
+
+        /* mounts without a mount namespace */
+        m[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        req = request(0, m, 1);
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+        cr_assert_str_eq(error.stage, "mount");
+        cr_assert(strstr(error.message, "mount"));
+
+        /* suid and dev need a privileged caller */
+        m[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[0].allow_suid = true;
+        req = request(NS_MOUNT, m, 1);
+        cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
+        cr_assert(strstr(error.message, "suid"), "%s", error.message);
+        m[0].allow_suid = false;
+        m[0].allow_dev = true;
+        cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
+        cr_assert(strstr(error.message, "dev"), "%s", error.message);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *ok = plan_for(&req, &root_caller, NULL, 0);
+                cr_assert_not_null(ok);
+        }
+
+        /* destinations */
+        m[0] = entry(MOUNT_TMPFS, NULL, "relative");
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+        m[0] = entry(MOUNT_TMPFS, NULL, "/a/../../etc");
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+        m[0] = entry(MOUNT_BIND, "/usr", "/");
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+
+        /* sources */
+        m[0] = entry(MOUNT_BIND, NULL, "/x");
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+        m[0] = entry(MOUNT_BIND, NULL, "/x");
+        m[0].source_fd_index = 3;
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EBADF);
+        m[0] = entry(MOUNT_FILE, NULL, "/x");
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EBADF);
+        m[0] = entry(MOUNT_SYMLINK, NULL, "/x");
+        cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+
+        /* a setuid file from an unprivileged caller */
+        m[0] = entry(MOUNT_DIR, NULL, "/x");
+        m[0].mode = 04755;
+        cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
+
+        /* nothing to do: no plan */
+        req = request(0, NULL, 0);
+        c = (SpawnContext) { .request = &req, .caller = &root_caller };
+        cr_assert_eq(mount_plan_new(&c, &p, &error), 0);
+        cr_assert_null(p);
+}
+
+/* With only a mount namespace, the sandbox sees the host's tree but its mounts do not propagate out. */
+static int check_private_copy(void *userdata, char *note, size_t size) {
+        CHECK(access("/etc/passwd", F_OK) == 0);
+        CHECK(mount("tmpfs", tmpdir, "tmpfs", 0, NULL) == 0);
+        return 0;
+}
+
+Test(mount_setup, mount_namespace_alone_is_a_private_copy) {
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        req = request(NS_MOUNT, NULL, 0);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        before = host_mountinfo();
+        rep = run_plan(p, 0, NULL, check_private_copy, NULL);
+        assert_ok(&rep);
+        after = host_mountinfo();
+        cr_assert_str_eq(before, after);
+}
