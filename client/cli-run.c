@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * `nsbox run`: builds a spawn description from unshare(1)-style namespace
+ * options and bubblewrap-style filesystem/environment options, spawns it,
+ * and then stands in for the sandboxed command: forwards signals, relays a
+ * pty if asked, and exits with the command's exit code (128+signal if killed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cli-pty.h"
+#include "cli-util.h"
+#include "fd-util.h"
+
+extern char **environ;
+
+typedef struct RunOptions {
+        bool detach;
+        bool pty;
+        bool keep_alive;
+        bool no_init;
+        bool map_root;
+        bool have_map_user, have_map_group;
+        uint32_t map_user, map_group;
+        bool have_setgroups;
+        bool setgroups;
+        bool have_uid, have_gid;
+        uint32_t uid, gid;
+        bool have_chdir;
+        const char *root;
+        unsigned implied_namespaces;
+} RunOptions;
+
+static void run_help(void) {
+        printf("Usage: nsbox run [OPTIONS] [--] COMMAND [ARG...]\n"
+               "\n"
+               "Runs COMMAND in a new sandbox made by nsboxd. By default the command gets this\n"
+               "terminal's stdin, stdout and stderr, nsbox waits for it and exits with its exit\n"
+               "code (128+N if it was killed by signal N); SIGINT, SIGTERM, SIGHUP and SIGQUIT\n"
+               "sent to nsbox are forwarded to it. Errors of nsbox itself exit with 125, a\n"
+               "command that cannot be executed with 126, one that does not exist with 127.\n"
+               "\n"
+               "Namespaces (as unshare(1)):\n"
+               "  -m, --mount               new mount namespace\n"
+               "  -u, --uts                 new UTS namespace (hostname)\n"
+               "  -i, --ipc                 new IPC namespace\n"
+               "  -n, --net                 new network namespace (only loopback, down)\n"
+               "  -p, --pid                 new PID namespace (with a minimal init as PID 1)\n"
+               "  -U, --user                new user namespace\n"
+               "  -C, --cgroup              new cgroup namespace\n"
+               "  -T, --time                new time namespace\n"
+               "  -r, --map-root-user       map your uid and gid to root inside (implies --user\n"
+               "                            and --setgroups=deny)\n"
+               "      --map-user=UID        map your uid to UID inside (implies --user)\n"
+               "      --map-group=GID       map your gid to GID inside (implies --user and\n"
+               "                            --setgroups=deny)\n"
+               "      --map-users=INNER:OUTER:COUNT\n"
+               "                            map COUNT uids from OUTER on the host to INNER inside;\n"
+               "                            OUTER,INNER,COUNT is accepted too (repeatable)\n"
+               "      --map-groups=INNER:OUTER:COUNT\n"
+               "                            the same for gids\n"
+               "      --setgroups=allow|deny\n"
+               "                            whether setgroups(2) works in the user namespace\n"
+               "      --monotonic=SECS      offset of CLOCK_MONOTONIC (implies --time)\n"
+               "      --boottime=SECS       offset of CLOCK_BOOTTIME (implies --time)\n"
+               "\n"
+               "Filesystem (as bubblewrap; applied in order, each implies --mount):\n"
+               "      --root DIR            make DIR the sandbox's /\n"
+               "      --bind SRC DEST       bind-mount SRC on DEST\n"
+               "      --ro-bind SRC DEST    the same, read-only\n"
+               "      --dev-bind SRC DEST   the same, device nodes usable\n"
+               "      --tmpfs DEST          mount a tmpfs on DEST\n"
+               "      --proc DEST           mount procfs on DEST\n"
+               "      --dev DEST            mount a minimal /dev on DEST\n"
+               "      --mqueue DEST         mount an mqueue filesystem on DEST\n"
+               "      --dir DEST            create directory DEST\n"
+               "      --symlink TARGET DEST create symlink DEST pointing to TARGET\n"
+               "      --file FD DEST        create file DEST with the contents read from FD\n"
+               "      --remount-ro DEST     make the mount at DEST read-only\n"
+               "\n"
+               "Process (as bubblewrap):\n"
+               "      --chdir DIR           working directory inside (default: the current one,\n"
+               "                            unless --root is given)\n"
+               "      --setenv VAR VALUE    set an environment variable (the environment starts\n"
+               "                            as nsbox's own)\n"
+               "      --unsetenv VAR        remove an environment variable\n"
+               "      --clearenv            start from an empty environment\n"
+               "      --hostname NAME       set the hostname (implies --uts)\n"
+               "      --uid UID             run as UID inside (default: what your uid maps to)\n"
+               "      --gid GID             run as GID inside (default: what your gid maps to)\n"
+               "      --pass-fd FD          pass file descriptor FD on, at the same number\n"
+               "\n"
+               "Control:\n"
+               "      --name NAME           a name shown by 'nsbox list'\n"
+               "      --pty                 give the command a new pseudo-terminal and relay it\n"
+               "                            (interactive shells, job control)\n"
+               "      --detach              print the sandbox's id and return at once; the\n"
+               "                            command gets /dev/null as stdin/stdout/stderr\n"
+               "                            (implies --keep-alive)\n"
+               "      --keep-alive          keep the sandbox running when nsbox exits\n"
+               "      --no-init             no init process as PID 1 of a new PID namespace\n"
+               "      --socket PATH         nsboxd's socket (default: $NSBOX_SOCKET, else %s)\n"
+               "  -h, --help                show this help\n",
+               nsbox_connection_get_default_socket_path());
+}
+
+static int parse_uint32(const char *s, uint32_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end || v > UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static int parse_int64(const char *s, int64_t *ret) {
+        char *end;
+        long long v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* "INNER:OUTER:COUNT" (util-linux 2.38) or "OUTER,INNER,COUNT" (util-linux 2.39). */
+static int parse_map_range(const char *s, uint32_t *ret_inner, uint32_t *ret_outer, uint32_t *ret_count) {
+        char a[16], b[16], c[16];
+        char sep = strchr(s, ',') ? ',' : ':';
+        const char *p = s, *q;
+        char *parts[3] = { a, b, c };
+        uint32_t v[3];
+
+        for (size_t i = 0; i < 3; i++) {
+                size_t len;
+
+                q = i < 2 ? strchr(p, sep) : p + strlen(p);
+                if (!q)
+                        return -EINVAL;
+                len = (size_t) (q - p);
+                if (len == 0 || len >= sizeof(a))
+                        return -EINVAL;
+                memcpy(parts[i], p, len);
+                parts[i][len] = 0;
+                if (parse_uint32(parts[i], &v[i]) < 0)
+                        return -EINVAL;
+                p = q + 1;
+        }
+
+        if (sep == ',') {
+                *ret_outer = v[0];
+                *ret_inner = v[1];
+        } else {
+                *ret_inner = v[0];
+                *ret_outer = v[1];
+        }
+        *ret_count = v[2];
+        return 0;
+}
+
+enum {
+        ARG_MAP_USER = 0x100,
+        ARG_MAP_GROUP,
+        ARG_MAP_USERS,
+        ARG_MAP_GROUPS,
+        ARG_SETGROUPS,
+        ARG_MONOTONIC,
+        ARG_BOOTTIME,
+        ARG_ROOT,
+        ARG_BIND,
+        ARG_RO_BIND,
+        ARG_DEV_BIND,
+        ARG_TMPFS,
+        ARG_PROC,
+        ARG_DEV,
+        ARG_MQUEUE,
+        ARG_DIR,
+        ARG_SYMLINK,
+        ARG_FILE,
+        ARG_REMOUNT_RO,
+        ARG_CHDIR,
+        ARG_SETENV,
+        ARG_UNSETENV,
+        ARG_CLEARENV,
+        ARG_HOSTNAME,
+        ARG_UID,
+        ARG_GID,
+        ARG_PASS_FD,
+        ARG_NAME,
+        ARG_PTY,
+        ARG_DETACH,
+        ARG_KEEP_ALIVE,
+        ARG_NO_INIT,
+        ARG_SOCKET,
+};
+
+static const struct option run_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "mount", no_argument, NULL, 'm' },
+        { "uts", no_argument, NULL, 'u' },
+        { "ipc", no_argument, NULL, 'i' },
+        { "net", no_argument, NULL, 'n' },
+        { "pid", no_argument, NULL, 'p' },
+        { "user", no_argument, NULL, 'U' },
+        { "cgroup", no_argument, NULL, 'C' },
+        { "time", no_argument, NULL, 'T' },
+        { "map-root-user", no_argument, NULL, 'r' },
+        { "map-user", required_argument, NULL, ARG_MAP_USER },
+        { "map-group", required_argument, NULL, ARG_MAP_GROUP },
+        { "map-users", required_argument, NULL, ARG_MAP_USERS },
+        { "map-groups", required_argument, NULL, ARG_MAP_GROUPS },
+        { "setgroups", required_argument, NULL, ARG_SETGROUPS },
+        { "monotonic", required_argument, NULL, ARG_MONOTONIC },
+        { "boottime", required_argument, NULL, ARG_BOOTTIME },
+        { "root", required_argument, NULL, ARG_ROOT },
+        { "bind", required_argument, NULL, ARG_BIND },
+        { "ro-bind", required_argument, NULL, ARG_RO_BIND },
+        { "dev-bind", required_argument, NULL, ARG_DEV_BIND },
+        { "tmpfs", required_argument, NULL, ARG_TMPFS },
+        { "proc", required_argument, NULL, ARG_PROC },
+        { "dev", required_argument, NULL, ARG_DEV },
+        { "mqueue", required_argument, NULL, ARG_MQUEUE },
+        { "dir", required_argument, NULL, ARG_DIR },
+        { "symlink", required_argument, NULL, ARG_SYMLINK },
+        { "file", required_argument, NULL, ARG_FILE },
+        { "remount-ro", required_argument, NULL, ARG_REMOUNT_RO },
+        { "chdir", required_argument, NULL, ARG_CHDIR },
+        { "setenv", required_argument, NULL, ARG_SETENV },
+        { "unsetenv", required_argument, NULL, ARG_UNSETENV },
+        { "clearenv", no_argument, NULL, ARG_CLEARENV },
+        { "hostname", required_argument, NULL, ARG_HOSTNAME },
+        { "uid", required_argument, NULL, ARG_UID },
+        { "gid", required_argument, NULL, ARG_GID },
+        { "pass-fd", required_argument, NULL, ARG_PASS_FD },
+        { "name", required_argument, NULL, ARG_NAME },
+        { "pty", no_argument, NULL, ARG_PTY },
+        { "detach", no_argument, NULL, ARG_DETACH },
+        { "keep-alive", no_argument, NULL, ARG_KEEP_ALIVE },
+        { "no-init", no_argument, NULL, ARG_NO_INIT },
+        { "socket", required_argument, NULL, ARG_SOCKET },
+        {}
+};
+
+static const char *option_name(int c) {
+        for (const struct option *o = run_options; o->name; o++)
+                if (o->val == c)
+                        return o->name;
+        return "?";
+}
+
+/* bubblewrap's two-argument options: the second argument is the next word. */
+static int second_arg(int argc, char *argv[], int c, const char *what, const char **ret) {
+        if (optind >= argc) {
+                log_error("--%s needs two arguments: %s %s", option_name(c), optarg, what);
+                return -EINVAL;
+        }
+        *ret = argv[optind++];
+        return 0;
+}
+
+static int namespace_flag_of(int c) {
+        switch (c) {
+        case 'm':
+                return NSBOX_NAMESPACE_MOUNT;
+        case 'u':
+                return NSBOX_NAMESPACE_UTS;
+        case 'i':
+                return NSBOX_NAMESPACE_IPC;
+        case 'n':
+                return NSBOX_NAMESPACE_NET;
+        case 'p':
+                return NSBOX_NAMESPACE_PID;
+        case 'U':
+                return NSBOX_NAMESPACE_USER;
+        case 'C':
+                return NSBOX_NAMESPACE_CGROUP;
+        case 'T':
+                return NSBOX_NAMESPACE_TIME;
+        }
+        return 0;
+}
+
+/* Returns 1 to go on, 0 if --help was shown, negative on a usage error (already reported). */
+static int parse_run_options(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+hmuinpUCTr", run_options, NULL)) >= 0) {
+                const char *second = NULL;
+                uint32_t inner, outer, count, id;
+                int64_t secs;
+
+                r = 0;
+                switch (c) {
+                case 'h':
+                        run_help();
+                        return 0;
+                case 'm':
+                case 'u':
+                case 'i':
+                case 'n':
+                case 'p':
+                case 'U':
+                case 'C':
+                case 'T':
+                        o->implied_namespaces |= (unsigned) namespace_flag_of(c);
+                        break;
+                case 'r':
+                        o->map_root = true;
+                        o->implied_namespaces |= NSBOX_NAMESPACE_USER;
+                        break;
+                case ARG_MAP_USER:
+                case ARG_MAP_GROUP:
+                        if (parse_uint32(optarg, &id) < 0) {
+                                log_error("--%s: not a valid id: %s", option_name(c), optarg);
+                                return -EINVAL;
+                        }
+                        if (c == ARG_MAP_USER) {
+                                o->have_map_user = true;
+                                o->map_user = id;
+                        } else {
+                                o->have_map_group = true;
+                                o->map_group = id;
+                        }
+                        o->implied_namespaces |= NSBOX_NAMESPACE_USER;
+                        break;
+                case ARG_MAP_USERS:
+                case ARG_MAP_GROUPS:
+                        if (parse_map_range(optarg, &inner, &outer, &count) < 0) {
+                                log_error("--%s: expected INNER:OUTER:COUNT, got: %s", option_name(c), optarg);
+                                return -EINVAL;
+                        }
+                        r = c == ARG_MAP_USERS ? nsbox_spawn_add_uid_mapping(s, inner, outer, count) :
+                                                 nsbox_spawn_add_gid_mapping(s, inner, outer, count);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_USER;
+                        break;
+                case ARG_SETGROUPS:
+                        if (strcmp(optarg, "allow") == 0)
+                                o->setgroups = true;
+                        else if (strcmp(optarg, "deny") == 0)
+                                o->setgroups = false;
+                        else {
+                                log_error("--setgroups: expected allow or deny, got: %s", optarg);
+                                return -EINVAL;
+                        }
+                        o->have_setgroups = true;
+                        break;
+                case ARG_MONOTONIC:
+                case ARG_BOOTTIME:
+                        if (parse_int64(optarg, &secs) < 0) {
+                                log_error("--%s: not a number of seconds: %s", option_name(c), optarg);
+                                return -EINVAL;
+                        }
+                        r = nsbox_spawn_set_time_offset(s, c == ARG_MONOTONIC ? CLOCK_MONOTONIC : CLOCK_BOOTTIME,
+                                                        secs, 0);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_TIME;
+                        break;
+                case ARG_ROOT:
+                        r = nsbox_spawn_set_root(s, optarg);
+                        o->root = optarg;
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_BIND:
+                case ARG_RO_BIND:
+                case ARG_DEV_BIND:
+                        if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                                return -EINVAL;
+                        r = nsbox_spawn_add_bind(s, optarg, second,
+                                                 c == ARG_RO_BIND    ? NSBOX_MOUNT_READ_ONLY :
+                                                 c == ARG_DEV_BIND ? NSBOX_MOUNT_ALLOW_DEV :
+                                                                     0);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_TMPFS:
+                        r = nsbox_spawn_add_tmpfs(s, optarg, 0, -1, 0);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_PROC:
+                        r = nsbox_spawn_add_proc(s, optarg);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_DEV:
+                        r = nsbox_spawn_add_dev(s, optarg);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_MQUEUE:
+                        r = nsbox_spawn_add_mqueue(s, optarg);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_DIR:
+                        r = nsbox_spawn_add_dir(s, optarg, -1);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_SYMLINK:
+                        if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                                return -EINVAL;
+                        r = nsbox_spawn_add_symlink(s, optarg, second);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_FILE:
+                        if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                                return -EINVAL;
+                        if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+                                log_error("--file: not a file descriptor number: %s", optarg);
+                                return -EINVAL;
+                        }
+                        r = nsbox_spawn_add_file(s, (int) id, second, -1);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_REMOUNT_RO:
+                        r = nsbox_spawn_add_remount_ro(s, optarg);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        break;
+                case ARG_CHDIR:
+                        r = nsbox_spawn_set_cwd(s, optarg);
+                        o->have_chdir = true;
+                        break;
+                case ARG_SETENV:
+                        if (second_arg(argc, argv, c, "VALUE", &second) < 0)
+                                return -EINVAL;
+                        r = nsbox_spawn_set_env(s, optarg, second);
+                        break;
+                case ARG_UNSETENV:
+                        r = nsbox_spawn_unset_env(s, optarg);
+                        break;
+                case ARG_CLEARENV:
+                        r = nsbox_spawn_clear_env(s);
+                        break;
+                case ARG_HOSTNAME:
+                        r = nsbox_spawn_set_hostname(s, optarg);
+                        o->implied_namespaces |= NSBOX_NAMESPACE_UTS;
+                        break;
+                case ARG_UID:
+                case ARG_GID:
+                        if (parse_uint32(optarg, &id) < 0) {
+                                log_error("--%s: not a valid id: %s", option_name(c), optarg);
+                                return -EINVAL;
+                        }
+                        if (c == ARG_UID) {
+                                o->have_uid = true;
+                                o->uid = id;
+                        } else {
+                                o->have_gid = true;
+                                o->gid = id;
+                        }
+                        break;
+                case ARG_PASS_FD:
+                        if (parse_uint32(optarg, &id) < 0 || id < 3 || id > 1023) {
+                                log_error("--pass-fd: expected a file descriptor number 3..1023, got: %s", optarg);
+                                return -EINVAL;
+                        }
+                        r = nsbox_spawn_add_fd(s, (int) id, (int) id);
+                        break;
+                case ARG_NAME:
+                        r = nsbox_spawn_set_name(s, optarg);
+                        break;
+                case ARG_PTY:
+                        o->pty = true;
+                        break;
+                case ARG_DETACH:
+                        o->detach = true;
+                        break;
+                case ARG_KEEP_ALIVE:
+                        o->keep_alive = true;
+                        break;
+                case ARG_NO_INIT:
+                        o->no_init = true;
+                        break;
+                case ARG_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                default:
+                        log_error("run: unknown option or missing argument: %s; see 'nsbox run --help'",
+                                  argv[optind - 1]);
+                        return -EINVAL;
+                }
+
+                if (r < 0) {
+                        if (r == -EBADF)
+                                log_error("--%s %s: file descriptor is not open", option_name(c), optarg);
+                        else
+                                log_error("--%s %s%s%s: %s", option_name(c), optarg ?: "", second ? " " : "",
+                                          second ?: "",
+                                          r == -EINVAL ? "invalid value (paths inside the sandbox must be "
+                                                         "absolute)" :
+                                                         strerror(-r));
+                        return r;
+                }
+        }
+
+        if (optind >= argc) {
+                log_error("no command given; usage: nsbox run [OPTIONS] [--] COMMAND [ARG...]");
+                return -EINVAL;
+        }
+        if (o->pty && o->detach) {
+                log_error("--pty and --detach do not go together: a detached sandbox has no terminal to relay to");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/*
+ * The daemon executes argv[0] as a path. A bare command name is looked up the way
+ * a shell would, in our $PATH, below --root if one is given; if nothing is found
+ * the name is passed on unchanged and the daemon reports execve failing (exit 127).
+ */
+static int set_command(NsboxSpawn *s, const char *root, char *const *command) {
+        _cleanup_free_ char *found = NULL;
+        const char *path = getenv("PATH");
+        size_t n = strv_length(command);
+        _cleanup_free_ const char **argv = NULL;
+
+        if (!strchr(command[0], '/')) {
+                if (!path || !*path)
+                        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+                for (const char *p = path; *p && !found;) {
+                        size_t len = strcspn(p, ":");
+                        _cleanup_free_ char *candidate = NULL, *host = NULL;
+
+                        if (len > 0 && p[0] == '/') {
+                                if (asprintf(&candidate, "%.*s/%s", (int) len, p, command[0]) < 0) {
+                                        candidate = NULL;
+                                        return -ENOMEM;
+                                }
+                                if (asprintf(&host, "%s%s", root ?: "", candidate) < 0) {
+                                        host = NULL;
+                                        return -ENOMEM;
+                                }
+                                if (access(host, X_OK) >= 0)
+                                        found = TAKE_PTR(candidate);
+                        }
+                        p += len;
+                        if (*p == ':')
+                                p++;
+                }
+        }
+
+        argv = calloc(n + 1, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                argv[i] = command[i];
+        if (found)
+                argv[0] = found;
+
+        return nsbox_spawn_set_argv(s, argv);
+}
+
+/* Turns the parsed flags into the parts of the description that depend on several options. */
+static int apply_run_options(NsboxSpawn *s, const RunOptions *o, char *const *command) {
+        uid_t euid = geteuid();
+        gid_t egid = getegid();
+        int r;
+
+        if (o->map_root) {
+                r = nsbox_spawn_add_uid_mapping(s, 0, euid, 1);
+                if (r >= 0)
+                        r = nsbox_spawn_add_gid_mapping(s, 0, egid, 1);
+                if (r < 0)
+                        return r;
+        }
+        if (o->have_map_user) {
+                r = nsbox_spawn_add_uid_mapping(s, o->map_user, euid, 1);
+                if (r < 0)
+                        return r;
+        }
+        if (o->have_map_group) {
+                r = nsbox_spawn_add_gid_mapping(s, o->map_group, egid, 1);
+                if (r < 0)
+                        return r;
+        }
+        if (o->have_setgroups)
+                r = nsbox_spawn_set_setgroups(s, o->setgroups);
+        else if (o->map_root || o->have_map_group)
+                r = nsbox_spawn_set_setgroups(s, false); /* as unshare(1) does */
+        else
+                r = 0;
+        if (r < 0)
+                return r;
+
+        if (o->have_uid || o->have_gid) {
+                uint32_t uid = o->have_uid ? o->uid : o->map_root ? 0 : o->have_map_user ? o->map_user : euid;
+                uint32_t gid = o->have_gid ? o->gid : o->map_root ? 0 : o->have_map_group ? o->map_group : egid;
+
+                r = nsbox_spawn_set_user(s, uid, gid, NULL, 0);
+                if (r < 0)
+                        return r;
+        }
+
+        r = nsbox_spawn_set_namespaces(s, nsbox_spawn_get_namespaces(s) | o->implied_namespaces);
+        if (r < 0)
+                return r;
+
+        if (!o->have_chdir && !o->root) {
+                _cleanup_free_ char *cwd = get_current_dir_name();
+
+                if (cwd) {
+                        r = nsbox_spawn_set_cwd(s, cwd);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (o->no_init) {
+                r = nsbox_spawn_set_init(s, false);
+                if (r < 0)
+                        return r;
+        }
+        if (o->keep_alive || o->detach) {
+                r = nsbox_spawn_set_keep_alive(s, true);
+                if (r < 0)
+                        return r;
+        }
+
+        return set_command(s, o->root, command);
+}
+
+static int set_stdio(NsboxSpawn *s, int in, int out, int err) {
+        int (*setters[3])(NsboxSpawn *, int) = { nsbox_spawn_set_stdin, nsbox_spawn_set_stdout, nsbox_spawn_set_stderr };
+        int fds[3] = { in, out, err };
+
+        for (size_t i = 0; i < 3; i++) {
+                int r;
+
+                if (fcntl(fds[i], F_GETFD) < 0)
+                        continue; /* closed: the command gets /dev/null */
+                r = setters[i](s, fds[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int exit_code_of_spawn_failure(NsboxConnection *c) {
+        const char *stage = nsbox_connection_get_error_stage(c);
+
+        if (stage && strcmp(stage, "execve") == 0)
+                return nsbox_connection_get_error_errno(c) == ENOENT ? EXIT_COMMAND_NOT_FOUND : EXIT_CANNOT_EXECUTE;
+        return EXIT_NSBOX_FAILED;
+}
+
+/* Forwards sig to the sandbox: directly through its pidfd; through the daemon if we may not signal it ourselves. */
+static void forward_signal(NsboxSandbox *sb, int sig) {
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        int r;
+
+        if (syscall(SYS_pidfd_send_signal, nsbox_sandbox_get_pidfd(sb), sig, NULL, 0) >= 0 || errno == ESRCH)
+                return;
+
+        /* The command may run under ids we cannot signal (e.g. --uid as root); the daemon can. */
+        if (cli_connect(&c) < 0)
+                return;
+        r = nsbox_kill(c, nsbox_sandbox_get_id(sb), sig);
+        if (r < 0 && r != -ESRCH)
+                cli_call_failed(c, r, "forwarding the signal");
+}
+
+static int exit_code_of(NsboxState state, int code, int sig) {
+        if (state == NSBOX_STATE_EXITED)
+                return code & 0xff;
+        if (state == NSBOX_STATE_KILLED)
+                return 128 + sig;
+        return EXIT_NSBOX_FAILED;
+}
+
+/* Waits for the sandbox, forwarding signals and relaying the pty; returns the exit code for nsbox. */
+static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty) {
+        NsboxState state;
+        int r, code, sig;
+
+        r = nsbox_wait_send(c, nsbox_sandbox_get_id(sb));
+        if (r < 0) {
+                cli_call_failed(c, r, "waiting for the sandbox");
+                return EXIT_NSBOX_FAILED;
+        }
+
+        for (;;) {
+                struct pollfd pfds[2 + PTY_RELAY_N_POLLFDS];
+                size_t n = 2;
+
+                r = nsbox_connection_process(c);
+                if (r == 0)
+                        break;
+                if (r != -EAGAIN) {
+                        cli_call_failed(c, r, "waiting for the sandbox");
+                        return EXIT_NSBOX_FAILED;
+                }
+
+                pfds[0] = (struct pollfd) { .fd = nsbox_connection_get_fd(c), .events = nsbox_connection_get_events(c) };
+                pfds[1] = (struct pollfd) { .fd = sigfd, .events = POLLIN };
+                if (pty) {
+                        pty_relay_prepare(pty, pfds + 2);
+                        n += PTY_RELAY_N_POLLFDS;
+                }
+
+                if (poll(pfds, n, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error("poll: %m");
+                        return EXIT_NSBOX_FAILED;
+                }
+
+                if (pfds[1].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+
+                        while (read(sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                                if (si.ssi_signo == SIGWINCH) {
+                                        if (pty)
+                                                pty_relay_resize(pty);
+                                } else
+                                        forward_signal(sb, (int) si.ssi_signo);
+                        }
+                }
+
+                if (pty)
+                        pty_relay_dispatch(pty, pfds + 2);
+        }
+
+        r = nsbox_wait_finish(c, &state, &code, &sig);
+        if (pty)
+                pty_relay_drain(pty);
+        if (r < 0) {
+                cli_call_failed(c, r, "waiting for the sandbox");
+                return EXIT_NSBOX_FAILED;
+        }
+        return exit_code_of(state, code, sig);
+}
+
+int verb_run(int argc, char *argv[]) {
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        _cleanup_(nsbox_sandbox_freep) NsboxSandbox *sb = NULL;
+        _cleanup_close_ int sigfd = -EBADF, pty_master = -EBADF, pty_slave = -EBADF;
+        NsboxSpawn *s = NULL;
+        PtyRelay pty = { .master = -EBADF };
+        RunOptions o = {};
+        sigset_t mask;
+        int r, ret;
+
+        r = nsbox_spawn_new(&s);
+        if (r < 0) {
+                log_error("out of memory");
+                return EXIT_NSBOX_FAILED;
+        }
+
+        /* Like bubblewrap, the environment starts as ours; --setenv etc. edit it in order. */
+        r = nsbox_spawn_set_environment(s, environ);
+        if (r < 0) {
+                log_error("cannot pass the environment: %s", strerror(-r));
+                goto fail;
+        }
+
+        r = parse_run_options(argc, argv, s, &o);
+        if (r <= 0) {
+                nsbox_spawn_free(s);
+                return r == 0 ? EXIT_SUCCESS : EXIT_NSBOX_FAILED;
+        }
+
+        r = apply_run_options(s, &o, argv + optind);
+        if (r < 0) {
+                log_error("invalid combination of options: %s", strerror(-r));
+                goto fail;
+        }
+
+        if (o.pty) {
+                r = pty_open(&pty_master, &pty_slave);
+                if (r < 0) {
+                        log_error("cannot allocate a pseudo-terminal: %s", strerror(-r));
+                        goto fail;
+                }
+                r = set_stdio(s, pty_slave, pty_slave, pty_slave);
+                if (r >= 0)
+                        r = nsbox_spawn_set_new_session(s, true);
+        } else if (!o.detach)
+                r = set_stdio(s, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
+        if (r < 0) {
+                log_error("cannot pass the standard streams: %s", strerror(-r));
+                goto fail;
+        }
+
+        /* Block before spawning, so a signal arriving meanwhile is forwarded, not lost. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGWINCH);
+        if (!o.detach) {
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+                sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+                if (sigfd < 0) {
+                        log_error("signalfd: %m");
+                        goto fail;
+                }
+        }
+        /* Our stdout may be a pipe whose reader leaves; that must not kill us before we report. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = cli_connect(&c);
+        if (r < 0)
+                goto fail;
+
+        r = nsbox_spawn(c, s, &sb);
+        /* Drop our copies of the stdio fds (and the pty slave) at once: holding them would keep
+         * pipes and the pty open after the command is gone. */
+        s = nsbox_spawn_free(s);
+        pty_slave = safe_close(pty_slave);
+        if (r < 0) {
+                _cleanup_free_ char *what = NULL;
+
+                if (asprintf(&what, "cannot run %s", argv[optind]) < 0)
+                        what = NULL;
+                cli_call_failed(c, r, what ?: "cannot run the command");
+                return nsbox_connection_get_error_name(c) &&
+                                       strcmp(nsbox_connection_get_error_name(c), NSBOX_ERROR_SPAWN_FAILED) == 0 ?
+                               exit_code_of_spawn_failure(c) :
+                               EXIT_NSBOX_FAILED;
+        }
+
+        if (o.detach) {
+                printf("%s\n", nsbox_sandbox_get_id(sb));
+                if (fflush(stdout) != 0)
+                        return EXIT_NSBOX_FAILED;
+                return EXIT_SUCCESS;
+        }
+
+        if (o.pty)
+                pty_relay_init(&pty, TAKE_FD(pty_master));
+
+        ret = run_wait(c, sb, sigfd, o.pty ? &pty : NULL);
+
+        if (o.pty)
+                pty_relay_done(&pty);
+        return ret;
+
+fail:
+        nsbox_spawn_free(s);
+        return EXIT_NSBOX_FAILED;
+}

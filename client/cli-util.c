@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared pieces of the nsbox CLI: error messages that say what to do next, signal names, JSON output. */
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli-util.h"
+
+const char *arg_socket = NULL;
+
+void log_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("nsbox: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+static const char *socket_path_to_use(void) {
+        const char *e;
+
+        if (arg_socket && *arg_socket)
+                return arg_socket;
+        e = getenv("NSBOX_SOCKET");
+        if (e && *e)
+                return e;
+        return nsbox_connection_get_default_socket_path();
+}
+
+int cli_connect(NsboxConnection **ret) {
+        const char *path = socket_path_to_use();
+        int r;
+
+        r = nsbox_connection_new(path, ret);
+        if (r >= 0)
+                return 0;
+
+        switch (r) {
+        case -ENOENT:
+        case -ECONNREFUSED:
+        case -ENOTDIR:
+                if (strcmp(path, nsbox_connection_get_default_socket_path()) == 0)
+                        log_error("cannot reach nsboxd at %s: %s; is nsboxd.socket running?", path, strerror(-r));
+                else
+                        log_error("cannot reach nsboxd at %s: %s; is nsboxd running and listening there "
+                                  "(nsboxd --socket %s)?",
+                                  path, strerror(-r), path);
+                break;
+        case -EACCES:
+        case -EPERM:
+                log_error("cannot reach nsboxd at %s: %s; the socket's permissions do not let this user in",
+                          path, strerror(-r));
+                break;
+        case -ENAMETOOLONG:
+                log_error("socket path too long for a unix socket: %s", path);
+                break;
+        default:
+                log_error("cannot reach nsboxd at %s: %s", path, strerror(-r));
+        }
+        return r;
+}
+
+int cli_call_failed(NsboxConnection *c, int r, const char *what) {
+        const char *name = nsbox_connection_get_error_name(c);
+
+        if (!name) {
+                if (r == -ECONNRESET || r == -EPIPE)
+                        log_error("%s: nsboxd closed the connection", what);
+                else
+                        log_error("%s: %s", what, strerror(-r));
+                return r;
+        }
+
+        if (strcmp(name, NSBOX_ERROR_SPAWN_FAILED) == 0) {
+                const char *stage = nsbox_connection_get_error_stage(c);
+                const char *message = nsbox_connection_get_error_message(c);
+                int e = nsbox_connection_get_error_errno(c);
+
+                const char *text = e > 0 ? strerror(e) : "unknown error";
+
+                /* The daemon's message usually ends with the errno's text already; say it once. */
+                if (message && *message && strstr(message, text))
+                        log_error("%s: stage \"%s\" failed: %s", what, stage ?: "unknown", message);
+                else if (message && *message)
+                        log_error("%s: stage \"%s\" failed: %s (%s)", what, stage ?: "unknown", text, message);
+                else
+                        log_error("%s: stage \"%s\" failed: %s", what, stage ?: "unknown", text);
+        } else if (strcmp(name, NSBOX_ERROR_INVALID_PARAMETER) == 0)
+                log_error("%s: nsboxd rejected the request: invalid parameter \"%s\"", what,
+                          nsbox_connection_get_error_parameter(c) ?: "?");
+        else if (strcmp(name, NSBOX_ERROR_PERMISSION_DENIED) == 0)
+                log_error("%s: nsboxd denied this request for this user (permission denied)", what);
+        else if (strcmp(name, NSBOX_ERROR_QUOTA_EXCEEDED) == 0)
+                log_error("%s: quota exceeded: %s", what, nsbox_connection_get_error_limit(c) ?: "?");
+        else if (strcmp(name, NSBOX_ERROR_NO_SUCH_SANDBOX) == 0)
+                log_error("%s: no such sandbox: %s (see 'nsbox list')", what,
+                          nsbox_connection_get_error_field(c, "id") ?: "?");
+        else
+                log_error("%s: nsboxd answered %s %s", what, name, nsbox_connection_get_error_json(c) ?: "");
+        return r;
+}
+
+int cli_parse_signal(const char *s) {
+        char *end;
+        long v;
+
+        if (!s || !*s)
+                return -EINVAL;
+
+        if (isdigit((unsigned char) s[0])) {
+                errno = 0;
+                v = strtol(s, &end, 10);
+                if (errno != 0 || *end || v <= 0 || v >= _NSIG)
+                        return -EINVAL;
+                return (int) v;
+        }
+
+        if (strncasecmp(s, "SIG", 3) == 0)
+                s += 3;
+        for (int sig = 1; sig < _NSIG; sig++) {
+                const char *abbrev = sigabbrev_np(sig);
+
+                if (abbrev && strcasecmp(abbrev, s) == 0)
+                        return sig;
+        }
+        return -EINVAL;
+}
+
+const char *cli_signal_name(int sig) {
+        static char buf[32];
+        const char *abbrev = sig > 0 ? sigabbrev_np(sig) : NULL;
+
+        if (abbrev)
+                snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+        else
+                snprintf(buf, sizeof(buf), "%d", sig);
+        return buf;
+}
+
+int cli_print_json(const char *text) {
+        struct json_object *o;
+
+        o = json_tokener_parse(text);
+        if (!o)
+                return -EBADMSG;
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the nsbox CLI's verbs share: messages, the socket to use, connecting
+ * with an error that says what to do, and turning failed calls into text.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "macro.h"
+#include "nsbox.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxConnection *, nsbox_connection_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandbox *, nsbox_sandbox_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo *, nsbox_sandbox_info_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo **, nsbox_sandbox_info_list_free);
+
+/* Exit codes of `nsbox run` and `nsbox wait` for failures of nsbox itself, as container runtimes use them. */
+#define EXIT_NSBOX_FAILED 125
+#define EXIT_CANNOT_EXECUTE 126
+#define EXIT_COMMAND_NOT_FOUND 127
+
+/* The socket given with --socket; NULL: $NSBOX_SOCKET, then the built-in default. */
+extern const char *arg_socket;
+
+void log_error(const char *format, ...) _printf_(1, 2);
+
+/* Connects; on failure says why and what to do, and returns the negative errno. */
+int cli_connect(NsboxConnection **ret);
+
+/* Explains a failed call r ("doing what" in 'what') from the connection's last error; returns r. */
+int cli_call_failed(NsboxConnection *c, int r, const char *what);
+
+/* "TERM", "SIGTERM", "term" or "15" -> 15; -EINVAL otherwise. */
+int cli_parse_signal(const char *s);
+/* "SIGTERM"; a number as text for signals without a name (in a static buffer). */
+const char *cli_signal_name(int sig);
+
+/* Prints JSON text indented; returns -EBADMSG if it does not parse. */
+int cli_print_json(const char *text);
+
+int verb_run(int argc, char *argv[]);

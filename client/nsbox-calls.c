@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libnsbox calls other than Spawn: Wait, Kill, List, Inspect and
+ * org.varlink.service.GetInfo, the sandbox descriptions List and Inspect
+ * return, and the small name tables of the public header.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "nsbox-internal.h"
+
+static const unsigned namespace_flags[_NAMESPACE_TYPE_MAX] = {
+        [NAMESPACE_MOUNT] = NSBOX_NAMESPACE_MOUNT,
+        [NAMESPACE_UTS] = NSBOX_NAMESPACE_UTS,
+        [NAMESPACE_IPC] = NSBOX_NAMESPACE_IPC,
+        [NAMESPACE_USER] = NSBOX_NAMESPACE_USER,
+        [NAMESPACE_PID] = NSBOX_NAMESPACE_PID,
+        [NAMESPACE_NET] = NSBOX_NAMESPACE_NET,
+        [NAMESPACE_CGROUP] = NSBOX_NAMESPACE_CGROUP,
+        [NAMESPACE_TIME] = NSBOX_NAMESPACE_TIME,
+};
+
+unsigned namespaces_to_public(unsigned mask) {
+        unsigned flags = 0;
+
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (mask & NAMESPACE_BIT(t))
+                        flags |= namespace_flags[t];
+        return flags;
+}
+
+unsigned namespaces_from_public(unsigned flags) {
+        unsigned mask = 0;
+
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (flags & namespace_flags[t])
+                        mask |= NAMESPACE_BIT(t);
+        return mask;
+}
+
+_public_ const char *nsbox_namespace_to_name(unsigned flag) {
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (namespace_flags[t] == flag)
+                        return namespace_type_to_string(t);
+        return NULL;
+}
+
+_public_ int nsbox_namespace_from_name(const char *name) {
+        NamespaceType t;
+
+        if (!name)
+                return -EINVAL;
+        t = namespace_type_from_string(name);
+        if (t < 0 || t >= _NAMESPACE_TYPE_MAX)
+                return -EINVAL;
+        return (int) namespace_flags[t];
+}
+
+NsboxState state_to_public(SandboxState s) {
+        switch (s) {
+        case SANDBOX_STARTING:
+                return NSBOX_STATE_STARTING;
+        case SANDBOX_EXITED:
+                return NSBOX_STATE_EXITED;
+        case SANDBOX_KILLED:
+                return NSBOX_STATE_KILLED;
+        default:
+                return NSBOX_STATE_RUNNING;
+        }
+}
+
+_public_ const char *nsbox_state_to_string(NsboxState state) {
+        switch (state) {
+        case NSBOX_STATE_STARTING:
+                return "starting";
+        case NSBOX_STATE_RUNNING:
+                return "running";
+        case NSBOX_STATE_EXITED:
+                return "exited";
+        case NSBOX_STATE_KILLED:
+                return "killed";
+        }
+        return NULL;
+}
+
+_public_ char **nsbox_strv_free(char **l) {
+        return strv_free(l);
+}
+
+static bool id_is_valid(const char *id) {
+        return id && *id && strlen(id) <= SANDBOX_ID_MAX;
+}
+
+static struct json_object *id_parameters(const char *id) {
+        struct json_object *p = json_object_new_object();
+
+        if (!p)
+                return NULL;
+        if (json_object_object_add(p, "id", json_object_new_string(id)) < 0) {
+                json_object_put(p);
+                return NULL;
+        }
+        return p;
+}
+
+/* ---- Wait ---- */
+
+_public_ int nsbox_wait_send(NsboxConnection *c, const char *id) {
+        struct json_object *p;
+
+        if (!c || !id_is_valid(id))
+                return -EINVAL;
+        p = id_parameters(id);
+        if (!p)
+                return -ENOMEM;
+        return connection_call_send(c, CALL_WAIT, NSBOX_INTERFACE ".Wait", p, NULL, 0);
+}
+
+_public_ int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *ret_exit_code, int *ret_signal) {
+        VarlinkMessage m = {};
+        struct json_object *parameters;
+        SandboxState state;
+        int r, code = -1, sig = -1;
+
+        if (!c)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_WAIT, &m, &parameters);
+        if (r < 0)
+                return r;
+        r = wait_reply_decode(parameters, &state, &code, &sig);
+        varlink_message_done(&m);
+        if (r < 0)
+                return -EBADMSG;
+
+        if (ret_state)
+                *ret_state = state_to_public(state);
+        if (ret_exit_code)
+                *ret_exit_code = state == SANDBOX_EXITED ? code : -1;
+        if (ret_signal)
+                *ret_signal = state == SANDBOX_KILLED ? sig : -1;
+        return 0;
+}
+
+_public_ int nsbox_wait(NsboxConnection *c, const char *id, NsboxState *ret_state, int *ret_exit_code,
+                        int *ret_signal) {
+        int r;
+
+        r = nsbox_wait_send(c, id);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_wait_finish(c, ret_state, ret_exit_code, ret_signal);
+}
+
+/* ---- Kill ---- */
+
+_public_ int nsbox_kill_send(NsboxConnection *c, const char *id, int signal) {
+        struct json_object *p;
+
+        if (!c || !id_is_valid(id) || signal < 0 || signal >= _NSIG)
+                return -EINVAL;
+        p = id_parameters(id);
+        if (!p)
+                return -ENOMEM;
+        if (signal > 0 && json_object_object_add(p, "signal", json_object_new_int(signal)) < 0) {
+                json_object_put(p);
+                return -ENOMEM;
+        }
+        return connection_call_send(c, CALL_KILL, NSBOX_INTERFACE ".Kill", p, NULL, 0);
+}
+
+_public_ int nsbox_kill_finish(NsboxConnection *c) {
+        VarlinkMessage m = {};
+        struct json_object *parameters;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_KILL, &m, &parameters);
+        if (r < 0)
+                return r;
+        varlink_message_done(&m);
+        return 0;
+}
+
+_public_ int nsbox_kill(NsboxConnection *c, const char *id, int signal) {
+        int r;
+
+        r = nsbox_kill_send(c, id, signal);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_kill_finish(c);
+}
+
+/* ---- Sandbox descriptions ---- */
+
+struct NsboxSandboxInfo {
+        SandboxInfo info;
+        char *json;
+};
+
+_public_ NsboxSandboxInfo *nsbox_sandbox_info_free(NsboxSandboxInfo *i) {
+        if (!i)
+                return NULL;
+        sandbox_info_done(&i->info);
+        free(i->json);
+        free(i);
+        return NULL;
+}
+
+_public_ NsboxSandboxInfo **nsbox_sandbox_info_list_free(NsboxSandboxInfo **list) {
+        if (list)
+                for (NsboxSandboxInfo **i = list; *i; i++)
+                        nsbox_sandbox_info_free(*i);
+        free(list);
+        return NULL;
+}
+
+static int sandbox_info_from_json(struct json_object *o, NsboxSandboxInfo **ret) {
+        NsboxSandboxInfo *i;
+
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+
+        i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+        if (sandbox_info_decode(o, &i->info) < 0) {
+                free(i);
+                return -EBADMSG;
+        }
+        i->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        if (!i->json) {
+                nsbox_sandbox_info_free(i);
+                return -ENOMEM;
+        }
+
+        *ret = i;
+        return 0;
+}
+
+_public_ const char *nsbox_sandbox_info_get_id(NsboxSandboxInfo *i) {
+        return i ? i->info.id : NULL;
+}
+
+_public_ const char *nsbox_sandbox_info_get_name(NsboxSandboxInfo *i) {
+        return i ? i->info.name : NULL;
+}
+
+_public_ pid_t nsbox_sandbox_info_get_pid(NsboxSandboxInfo *i) {
+        return i ? (pid_t) i->info.pid : -1;
+}
+
+_public_ uid_t nsbox_sandbox_info_get_owner_uid(NsboxSandboxInfo *i) {
+        return i ? (uid_t) i->info.owner_uid : (uid_t) -1;
+}
+
+_public_ unsigned nsbox_sandbox_info_get_namespaces(NsboxSandboxInfo *i) {
+        return i ? namespaces_to_public(i->info.namespaces) : 0;
+}
+
+_public_ NsboxState nsbox_sandbox_info_get_state(NsboxSandboxInfo *i) {
+        return i ? state_to_public(i->info.state) : NSBOX_STATE_RUNNING;
+}
+
+_public_ uint64_t nsbox_sandbox_info_get_start_usec(NsboxSandboxInfo *i) {
+        return i ? i->info.start_usec : 0;
+}
+
+_public_ int nsbox_sandbox_info_get_exit_code(NsboxSandboxInfo *i) {
+        return i && i->info.state == SANDBOX_EXITED ? i->info.exit_code : -1;
+}
+
+_public_ int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *i) {
+        return i && i->info.state == SANDBOX_KILLED ? i->info.signal : -1;
+}
+
+_public_ bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *i) {
+        return i ? i->info.keep_alive : false;
+}
+
+_public_ const char *nsbox_sandbox_info_get_json(NsboxSandboxInfo *i) {
+        return i ? i->json : NULL;
+}
+
+/* ---- List ---- */
+
+_public_ int nsbox_list_send(NsboxConnection *c) {
+        if (!c)
+                return -EINVAL;
+        return connection_call_send(c, CALL_LIST, NSBOX_INTERFACE ".List", NULL, NULL, 0);
+}
+
+_public_ int nsbox_list_finish(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n) {
+        VarlinkMessage m = {};
+        struct json_object *parameters, *array;
+        NsboxSandboxInfo **list;
+        size_t n;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_LIST, &m, &parameters);
+        if (r < 0)
+                return r;
+
+        if (!json_object_object_get_ex(parameters, "sandboxes", &array) ||
+            !json_object_is_type(array, json_type_array)) {
+                varlink_message_done(&m);
+                return -EBADMSG;
+        }
+
+        n = json_object_array_length(array);
+        list = calloc(n + 1, sizeof(NsboxSandboxInfo *));
+        if (!list) {
+                varlink_message_done(&m);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = sandbox_info_from_json(json_object_array_get_idx(array, i), &list[i]);
+                if (r < 0) {
+                        nsbox_sandbox_info_list_free(list);
+                        varlink_message_done(&m);
+                        return r;
+                }
+        }
+        varlink_message_done(&m);
+
+        *ret = list;
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+_public_ int nsbox_list(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n) {
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = nsbox_list_send(c);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_list_finish(c, ret, ret_n);
+}
+
+/* ---- Inspect ---- */
+
+_public_ int nsbox_inspect_send(NsboxConnection *c, const char *id) {
+        struct json_object *p;
+
+        if (!c || !id_is_valid(id))
+                return -EINVAL;
+        p = id_parameters(id);
+        if (!p)
+                return -ENOMEM;
+        return connection_call_send(c, CALL_INSPECT, NSBOX_INTERFACE ".Inspect", p, NULL, 0);
+}
+
+_public_ int nsbox_inspect_finish(NsboxConnection *c, NsboxSandboxInfo **ret) {
+        VarlinkMessage m = {};
+        struct json_object *parameters, *o;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_INSPECT, &m, &parameters);
+        if (r < 0)
+                return r;
+
+        if (!json_object_object_get_ex(parameters, "sandbox", &o))
+                r = -EBADMSG;
+        else
+                r = sandbox_info_from_json(o, ret);
+        varlink_message_done(&m);
+        return r;
+}
+
+_public_ int nsbox_inspect(NsboxConnection *c, const char *id, NsboxSandboxInfo **ret) {
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = nsbox_inspect_send(c, id);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_inspect_finish(c, ret);
+}
+
+/* ---- org.varlink.service.GetInfo ---- */
+
+_public_ int nsbox_get_info_send(NsboxConnection *c) {
+        if (!c)
+                return -EINVAL;
+        return connection_call_send(c, CALL_GET_INFO, "org.varlink.service.GetInfo", NULL, NULL, 0);
+}
+
+/* A copy of a string field; "" if it is absent (the spec makes all of them mandatory, but be lenient). */
+static int info_string(struct json_object *parameters, const char *field, char **ret) {
+        struct json_object *v;
+        const char *s = "";
+
+        if (json_object_object_get_ex(parameters, field, &v)) {
+                if (!json_object_is_type(v, json_type_string))
+                        return -EBADMSG;
+                s = json_object_get_string(v);
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+_public_ int nsbox_get_info_finish(NsboxConnection *c, char **ret_vendor, char **ret_product, char **ret_version,
+                                   char **ret_url, char ***ret_interfaces) {
+        static const char *const fields[] = { "vendor", "product", "version", "url" };
+        char *strings[ELEMENTSOF(fields)] = {};
+        _cleanup_strv_free_ char **interfaces = NULL;
+        char **rets[ELEMENTSOF(fields)] = { ret_vendor, ret_product, ret_version, ret_url };
+        VarlinkMessage m = {};
+        struct json_object *parameters, *array;
+        size_t n = 0;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_GET_INFO, &m, &parameters);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = info_string(parameters, fields[i], &strings[i]);
+                if (r < 0)
+                        goto finish;
+        }
+
+        if (json_object_object_get_ex(parameters, "interfaces", &array)) {
+                if (!json_object_is_type(array, json_type_array)) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                n = json_object_array_length(array);
+        }
+        interfaces = calloc(n + 1, sizeof(char *));
+        if (!interfaces) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *v = json_object_array_get_idx(array, i);
+
+                if (!json_object_is_type(v, json_type_string)) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                interfaces[i] = strdup(json_object_get_string(v));
+                if (!interfaces[i]) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (rets[i])
+                        *rets[i] = TAKE_PTR(strings[i]);
+        if (ret_interfaces)
+                *ret_interfaces = TAKE_PTR(interfaces);
+        r = 0;
+
+finish:
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                free(strings[i]);
+        varlink_message_done(&m);
+        return r;
+}
+
+_public_ int nsbox_get_info(NsboxConnection *c, char **ret_vendor, char **ret_product, char **ret_version,
+                            char **ret_url, char ***ret_interfaces) {
+        int r;
+
+        r = nsbox_get_info_send(c);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_get_info_finish(c, ret_vendor, ret_product, ret_version, ret_url, ret_interfaces);
+}

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbox: the command line front end of nsboxd. Verbs: run, list, inspect,
+ * wait, kill, info. Built on the public libnsbox API only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli-util.h"
+#include "config.h"
+
+static void help(void) {
+        printf("Usage: nsbox [--socket PATH] COMMAND [OPTIONS...]\n"
+               "\n"
+               "Creates and manages Linux sandboxes through nsboxd.\n"
+               "\n"
+               "Commands:\n"
+               "  run [OPTIONS] [--] CMD [ARG...]  run CMD in a new sandbox (see 'nsbox run --help')\n"
+               "  list [--json]                    list the sandboxes you may see\n"
+               "  inspect [--json] ID              show one sandbox\n"
+               "  wait ID                          wait for a sandbox to end; exits with its exit\n"
+               "                                   code, or 128+N if it was killed by signal N\n"
+               "  kill [-s SIGNAL] ID              send SIGNAL (name or number; default SIGTERM)\n"
+               "  info                             show the daemon's version and interfaces\n"
+               "\n"
+               "Options:\n"
+               "  --socket PATH   nsboxd's socket (default: $NSBOX_SOCKET, else %s);\n"
+               "                  every command accepts it too\n"
+               "  -h, --help      show this help\n"
+               "  --version       show the version\n"
+               "\n"
+               "See nsbox(1).\n",
+               nsbox_connection_get_default_socket_path());
+}
+
+enum {
+        ARG_JSON = 0x100,
+        ARG_SOCKET,
+        ARG_VERSION,
+};
+
+/* Parses the options the simple verbs share; returns 1 to go on, 0 after --help, negative on error. */
+static int parse_verb_options(int argc, char *argv[], const char *usage, bool *json, int *signal) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { "signal", required_argument, NULL, 's' },
+                {}
+        };
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, signal ? "+hs:" : "+h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        printf("Usage: nsbox %s\n", usage);
+                        return 0;
+                case ARG_JSON:
+                        if (!json)
+                                goto invalid;
+                        *json = true;
+                        break;
+                case ARG_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                case 's':
+                        if (!signal)
+                                goto invalid;
+                        *signal = cli_parse_signal(optarg);
+                        if (*signal < 0) {
+                                log_error("not a signal: %s (use a name like TERM or a number)", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                default:
+                invalid:
+                        log_error("unknown option or missing argument: %s; usage: nsbox %s", argv[optind - 1], usage);
+                        return -EINVAL;
+                }
+        }
+        return 1;
+}
+
+/* The one ID argument of inspect, wait and kill. */
+static const char *id_argument(int argc, char *argv[], const char *usage) {
+        if (argc - optind != 1) {
+                log_error("%s; usage: nsbox %s", argc - optind < 1 ? "missing sandbox ID" : "too many arguments", usage);
+                return NULL;
+        }
+        return argv[optind];
+}
+
+static void format_namespaces(unsigned flags, char *buf, size_t size) {
+        size_t used = 0;
+
+        buf[0] = 0;
+        for (unsigned f = 1; f <= NSBOX_NAMESPACE_ALL; f <<= 1) {
+                const char *name = nsbox_namespace_to_name(f);
+                int n;
+
+                if (!(flags & f) || !name)
+                        continue;
+                n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
+                if (n < 0 || (size_t) n >= size - used)
+                        break;
+                used += (size_t) n;
+        }
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
+static void format_time(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000U);
+        struct tm tm;
+
+        if (usec == 0 || !localtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                snprintf(buf, size, "-");
+}
+
+static void format_state(NsboxSandboxInfo *i, char *buf, size_t size) {
+        NsboxState st = nsbox_sandbox_info_get_state(i);
+
+        if (st == NSBOX_STATE_EXITED)
+                snprintf(buf, size, "exited (%d)", nsbox_sandbox_info_get_exit_code(i));
+        else if (st == NSBOX_STATE_KILLED)
+                snprintf(buf, size, "killed (%s)", cli_signal_name(nsbox_sandbox_info_get_signal(i)));
+        else
+                snprintf(buf, size, "%s", nsbox_state_to_string(st) ?: "?");
+}
+
+static int verb_list(int argc, char *argv[]) {
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        _cleanup_(nsbox_sandbox_info_list_freep) NsboxSandboxInfo **list = NULL;
+        bool json = false;
+        size_t n;
+        int r;
+
+        r = parse_verb_options(argc, argv, "list [--json]", &json, NULL);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : 2;
+        if (optind < argc) {
+                log_error("too many arguments; usage: nsbox list [--json]");
+                return 2;
+        }
+
+        if (cli_connect(&c) < 0)
+                return EXIT_FAILURE;
+        r = nsbox_list(c, &list, &n);
+        if (r < 0) {
+                cli_call_failed(c, r, "cannot list sandboxes");
+                return EXIT_FAILURE;
+        }
+
+        if (json) {
+                struct json_object *array = json_object_new_array();
+
+                if (!array)
+                        return EXIT_FAILURE;
+                for (size_t k = 0; k < n; k++) {
+                        struct json_object *o = json_tokener_parse(nsbox_sandbox_info_get_json(list[k]));
+
+                        if (o)
+                                json_object_array_add(array, o);
+                }
+                puts(json_object_to_json_string_ext(array, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(array);
+                return EXIT_SUCCESS;
+        }
+
+        printf("%-32s %-16s %-14s %8s %6s %-19s %s\n", "ID", "NAME", "STATE", "PID", "OWNER", "STARTED",
+               "NAMESPACES");
+        for (size_t k = 0; k < n; k++) {
+                char ns[128], started[64], state[64];
+                const char *name = nsbox_sandbox_info_get_name(list[k]);
+
+                format_namespaces(nsbox_sandbox_info_get_namespaces(list[k]), ns, sizeof(ns));
+                format_time(nsbox_sandbox_info_get_start_usec(list[k]), started, sizeof(started));
+                format_state(list[k], state, sizeof(state));
+                printf("%-32s %-16s %-14s %8d %6u %-19s %s\n", nsbox_sandbox_info_get_id(list[k]),
+                       name && *name ? name : "-", state, (int) nsbox_sandbox_info_get_pid(list[k]),
+                       (unsigned) nsbox_sandbox_info_get_owner_uid(list[k]), started, ns);
+        }
+        return EXIT_SUCCESS;
+}
+
+static int verb_inspect(int argc, char *argv[]) {
+        static const char usage[] = "inspect [--json] ID";
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        _cleanup_(nsbox_sandbox_info_freep) NsboxSandboxInfo *i = NULL;
+        char ns[128], started[64], state[64];
+        struct passwd *pw;
+        bool json = false;
+        const char *id, *name;
+        int r;
+
+        r = parse_verb_options(argc, argv, usage, &json, NULL);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : 2;
+        id = id_argument(argc, argv, usage);
+        if (!id)
+                return 2;
+
+        if (cli_connect(&c) < 0)
+                return EXIT_FAILURE;
+        r = nsbox_inspect(c, id, &i);
+        if (r < 0) {
+                cli_call_failed(c, r, "cannot inspect the sandbox");
+                return EXIT_FAILURE;
+        }
+
+        if (json)
+                return cli_print_json(nsbox_sandbox_info_get_json(i)) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        format_namespaces(nsbox_sandbox_info_get_namespaces(i), ns, sizeof(ns));
+        format_time(nsbox_sandbox_info_get_start_usec(i), started, sizeof(started));
+        format_state(i, state, sizeof(state));
+        name = nsbox_sandbox_info_get_name(i);
+        pw = getpwuid(nsbox_sandbox_info_get_owner_uid(i));
+
+        printf("id:          %s\n"
+               "name:        %s\n"
+               "state:       %s\n"
+               "pid:         %d\n"
+               "owner:       %u%s%s%s\n"
+               "started:     %s\n"
+               "namespaces:  %s\n"
+               "keep-alive:  %s\n",
+               nsbox_sandbox_info_get_id(i), name && *name ? name : "-", state,
+               (int) nsbox_sandbox_info_get_pid(i), (unsigned) nsbox_sandbox_info_get_owner_uid(i), pw ? " (" : "",
+               pw ? pw->pw_name : "", pw ? ")" : "", started, ns,
+               nsbox_sandbox_info_get_keep_alive(i) ? "yes" : "no");
+        return EXIT_SUCCESS;
+}
+
+static int verb_wait(int argc, char *argv[]) {
+        static const char usage[] = "wait ID";
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        NsboxState state;
+        const char *id;
+        int r, code, sig;
+
+        r = parse_verb_options(argc, argv, usage, NULL, NULL);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : EXIT_NSBOX_FAILED;
+        id = id_argument(argc, argv, usage);
+        if (!id)
+                return EXIT_NSBOX_FAILED;
+
+        if (cli_connect(&c) < 0)
+                return EXIT_NSBOX_FAILED;
+        r = nsbox_wait(c, id, &state, &code, &sig);
+        if (r < 0) {
+                cli_call_failed(c, r, "cannot wait for the sandbox");
+                return EXIT_NSBOX_FAILED;
+        }
+        if (state == NSBOX_STATE_EXITED)
+                return code & 0xff;
+        if (state == NSBOX_STATE_KILLED)
+                return 128 + sig;
+        log_error("the sandbox is still %s", nsbox_state_to_string(state) ?: "running");
+        return EXIT_NSBOX_FAILED;
+}
+
+static int verb_kill(int argc, char *argv[]) {
+        static const char usage[] = "kill [-s SIGNAL] ID";
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        const char *id;
+        int r, sig = 0;
+
+        r = parse_verb_options(argc, argv, usage, NULL, &sig);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : 2;
+        id = id_argument(argc, argv, usage);
+        if (!id)
+                return 2;
+
+        if (cli_connect(&c) < 0)
+                return EXIT_FAILURE;
+        r = nsbox_kill(c, id, sig);
+        if (r < 0) {
+                cli_call_failed(c, r, "cannot signal the sandbox");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int verb_info(int argc, char *argv[]) {
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        _cleanup_free_ char *vendor = NULL, *product = NULL, *version = NULL, *url = NULL;
+        char **interfaces = NULL;
+        int r;
+
+        r = parse_verb_options(argc, argv, "info", NULL, NULL);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : 2;
+        if (optind < argc) {
+                log_error("too many arguments; usage: nsbox info");
+                return 2;
+        }
+
+        if (cli_connect(&c) < 0)
+                return EXIT_FAILURE;
+        r = nsbox_get_info(c, &vendor, &product, &version, &url, &interfaces);
+        if (r < 0) {
+                cli_call_failed(c, r, "cannot get the daemon's information");
+                return EXIT_FAILURE;
+        }
+
+        printf("socket:      %s\n"
+               "vendor:      %s\n"
+               "product:     %s\n"
+               "version:     %s\n"
+               "url:         %s\n"
+               "interfaces:",
+               nsbox_connection_get_socket_path(c), vendor, product, version, url);
+        for (char **i = interfaces; i && *i; i++)
+                printf(" %s", *i);
+        putchar('\n');
+        nsbox_strv_free(interfaces);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {}
+        };
+        static const struct {
+                const char *name;
+                int (*run)(int argc, char *argv[]);
+        } verbs[] = {
+                { "run", verb_run },   { "list", verb_list }, { "inspect", verb_inspect },
+                { "wait", verb_wait }, { "kill", verb_kill }, { "info", verb_info },
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                case ARG_VERSION:
+                        printf("nsbox %s\n", NSBOX_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        log_error("unknown option or missing argument: %s; see 'nsbox --help'", argv[optind - 1]);
+                        return 2;
+                }
+        }
+
+        if (optind >= argc) {
+                log_error("missing command; see 'nsbox --help'");
+                return 2;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(argv[optind], verbs[i].name) == 0)
+                        return verbs[i].run(argc - optind, argv + optind);
+
+        log_error("unknown command \"%s\"; see 'nsbox --help'", argv[optind]);
+        return 2;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the parts of libnsbox share behind the public header: the one pending
+ * call a connection carries, and how a call is sent and its reply taken.
+ */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "nsbox.h"
+#include "sandbox-protocol.h"
+#include "varlink-wire.h"
+
+typedef enum CallKind {
+        CALL_NONE,
+        CALL_SPAWN,
+        CALL_WAIT,
+        CALL_KILL,
+        CALL_LIST,
+        CALL_INSPECT,
+        CALL_GET_INFO,
+} CallKind;
+
+/*
+ * Queues a call of kind on c and writes what the socket takes. Takes
+ * 'parameters' (a JSON object, may be NULL) and the fds in every case: on
+ * failure they are put/closed here. -EBUSY if a call is pending already.
+ */
+int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, struct json_object *parameters,
+                         int *fds, size_t n_fds);
+
+/*
+ * Takes the complete reply of the pending call, which must be of kind. On
+ * success *ret_message holds the reply (the caller calls
+ * varlink_message_done()) and *ret_parameters borrows its parameters object.
+ * A Varlink error reply is recorded on c and returned as a negative errno.
+ */
+int connection_call_finish(NsboxConnection *c, CallKind kind, VarlinkMessage *ret_message,
+                           struct json_object **ret_parameters);
+
+/* Mapping between the public NSBOX_NAMESPACE_* flags and proto's NAMESPACE_BIT() mask. */
+unsigned namespaces_to_public(unsigned mask);
+unsigned namespaces_from_public(unsigned flags);
+
+NsboxState state_to_public(SandboxState s);

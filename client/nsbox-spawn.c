@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libnsbox spawn descriptions and sandbox handles. A description is a
+ * SpawnRequest (proto's typed form, encoded by proto) plus the fds it refers
+ * to; fd indexes are assigned only when the call is sent, so unsetting or
+ * replacing an fd never leaves a hole in the message's fd list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fd-util.h"
+#include "macro.h"
+#include "nsbox-internal.h"
+
+struct NsboxSpawn {
+        SpawnRequest *req;
+        int stdio_fds[3];
+        int *extra_fds; /* parallel to req->fds */
+        int *mount_fds; /* parallel to req->mounts; -EBADF where the mount has no fd */
+};
+
+struct NsboxSandbox {
+        char *id;
+        pid_t pid;
+        int pidfd;
+};
+
+_public_ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s) {
+        if (!s)
+                return NULL;
+        close_many(s->stdio_fds, 3);
+        if (s->req) {
+                close_many(s->extra_fds, s->req->n_fds);
+                close_many(s->mount_fds, s->req->n_mounts);
+        }
+        free(s->extra_fds);
+        free(s->mount_fds);
+        spawn_request_free(s->req);
+        free(s);
+        return NULL;
+}
+
+_public_ int nsbox_spawn_new(NsboxSpawn **ret) {
+        NsboxSpawn *s;
+
+        if (!ret)
+                return -EINVAL;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        for (size_t i = 0; i < 3; i++)
+                s->stdio_fds[i] = -EBADF;
+        s->req = spawn_request_new();
+        if (!s->req) {
+                free(s);
+                return -ENOMEM;
+        }
+
+        *ret = s;
+        return 0;
+}
+
+static int strv_copy(const char *const *l, char ***ret) {
+        size_t n = strv_length((char *const *) l);
+        _cleanup_strv_free_ char **copy = NULL;
+
+        copy = calloc(n + 1, sizeof(char *));
+        if (!copy)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                copy[i] = strdup(l[i]);
+                if (!copy[i])
+                        return -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(copy);
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_argv(NsboxSpawn *s, const char *const *argv) {
+        char **copy;
+        int r;
+
+        if (!s || !argv || !argv[0] || !argv[0][0])
+                return -EINVAL;
+
+        r = strv_copy(argv, &copy);
+        if (r < 0)
+                return r;
+
+        strv_free(s->req->argv);
+        s->req->argv = copy;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_namespaces(NsboxSpawn *s, unsigned flags) {
+        if (!s || (flags & ~NSBOX_NAMESPACE_ALL))
+                return -EINVAL;
+        s->req->namespaces = namespaces_from_public(flags);
+        return 0;
+}
+
+_public_ int nsbox_spawn_add_namespace(NsboxSpawn *s, const char *name) {
+        int flag;
+
+        if (!s)
+                return -EINVAL;
+        flag = nsbox_namespace_from_name(name);
+        if (flag < 0)
+                return flag;
+        s->req->namespaces |= namespaces_from_public((unsigned) flag);
+        return 0;
+}
+
+_public_ unsigned nsbox_spawn_get_namespaces(NsboxSpawn *s) {
+        return s ? namespaces_to_public(s->req->namespaces) : 0;
+}
+
+static int add_mapping(IdMapping **list, size_t *n, uint32_t inside_id, uint32_t outside_id, uint32_t count) {
+        IdMapping *l;
+
+        if (count == 0 || (uint64_t) inside_id + count > (uint64_t) UINT32_MAX + 1 ||
+            (uint64_t) outside_id + count > (uint64_t) UINT32_MAX + 1)
+                return -EINVAL;
+
+        l = reallocarray(*list, *n + 1, sizeof(IdMapping));
+        if (!l)
+                return -ENOMEM;
+        l[(*n)++] = (IdMapping) { .container_id = inside_id, .host_id = outside_id, .size = count };
+        *list = l;
+        return 0;
+}
+
+_public_ int nsbox_spawn_add_uid_mapping(NsboxSpawn *s, uint32_t inside_id, uint32_t outside_id, uint32_t count) {
+        if (!s)
+                return -EINVAL;
+        return add_mapping(&s->req->uid_mappings, &s->req->n_uid_mappings, inside_id, outside_id, count);
+}
+
+_public_ int nsbox_spawn_add_gid_mapping(NsboxSpawn *s, uint32_t inside_id, uint32_t outside_id, uint32_t count) {
+        if (!s)
+                return -EINVAL;
+        return add_mapping(&s->req->gid_mappings, &s->req->n_gid_mappings, inside_id, outside_id, count);
+}
+
+_public_ int nsbox_spawn_set_setgroups(NsboxSpawn *s, bool allow) {
+        if (!s)
+                return -EINVAL;
+        s->req->setgroups = allow;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_environment(NsboxSpawn *s, char *const *envp) {
+        char **copy = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (envp) {
+                for (char *const *e = envp; *e; e++)
+                        if (!strchr(*e, '='))
+                                return -EINVAL;
+                r = strv_copy((const char *const *) envp, &copy);
+                if (r < 0)
+                        return r;
+        }
+
+        strv_free(s->req->env);
+        s->req->env = copy;
+        return 0;
+}
+
+static bool env_name_is_valid(const char *name) {
+        return name && *name && !strchr(name, '=');
+}
+
+/* Removes every NAME=... entry from the explicit list (creating an empty one if there is none). */
+static int env_remove(NsboxSpawn *s, const char *name) {
+        size_t len = strlen(name), j = 0;
+        char **l = s->req->env;
+
+        if (!l) {
+                l = calloc(1, sizeof(char *));
+                if (!l)
+                        return -ENOMEM;
+                s->req->env = l;
+                return 0;
+        }
+
+        for (size_t i = 0; l[i]; i++) {
+                if (strncmp(l[i], name, len) == 0 && l[i][len] == '=')
+                        free(l[i]);
+                else
+                        l[j++] = l[i];
+        }
+        l[j] = NULL;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_env(NsboxSpawn *s, const char *name, const char *value) {
+        _cleanup_free_ char *entry = NULL;
+        size_t n;
+        char **l;
+        int r;
+
+        if (!s || !env_name_is_valid(name) || !value)
+                return -EINVAL;
+        if (asprintf(&entry, "%s=%s", name, value) < 0) {
+                entry = NULL;
+                return -ENOMEM;
+        }
+
+        r = env_remove(s, name);
+        if (r < 0)
+                return r;
+
+        n = strv_length(s->req->env);
+        l = reallocarray(s->req->env, n + 2, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        l[n] = TAKE_PTR(entry);
+        l[n + 1] = NULL;
+        s->req->env = l;
+        return 0;
+}
+
+_public_ int nsbox_spawn_unset_env(NsboxSpawn *s, const char *name) {
+        if (!s || !env_name_is_valid(name))
+                return -EINVAL;
+        return env_remove(s, name);
+}
+
+_public_ int nsbox_spawn_clear_env(NsboxSpawn *s) {
+        char **l;
+
+        if (!s)
+                return -EINVAL;
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        strv_free(s->req->env);
+        s->req->env = l;
+        return 0;
+}
+
+static int set_string(char **field, const char *value) {
+        char *copy = NULL;
+
+        if (value) {
+                copy = strdup(value);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_cwd(NsboxSpawn *s, const char *cwd) {
+        return s ? set_string(&s->req->cwd, cwd) : -EINVAL;
+}
+
+_public_ int nsbox_spawn_set_hostname(NsboxSpawn *s, const char *hostname) {
+        return s ? set_string(&s->req->hostname, hostname) : -EINVAL;
+}
+
+_public_ int nsbox_spawn_set_root(NsboxSpawn *s, const char *root) {
+        return s ? set_string(&s->req->root, root) : -EINVAL;
+}
+
+_public_ int nsbox_spawn_set_name(NsboxSpawn *s, const char *name) {
+        return s ? set_string(&s->req->name, name) : -EINVAL;
+}
+
+_public_ int nsbox_spawn_set_user(NsboxSpawn *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        uint32_t *g = NULL;
+
+        if (!s || (n_groups > 0 && !groups))
+                return -EINVAL;
+        if (n_groups > 0) {
+                g = calloc(n_groups, sizeof(uint32_t));
+                if (!g)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_groups; i++)
+                        g[i] = groups[i];
+        }
+
+        free(s->req->additional_gids);
+        s->req->has_user = true;
+        s->req->uid = uid;
+        s->req->gid = gid;
+        s->req->additional_gids = g;
+        s->req->n_additional_gids = n_groups;
+        return 0;
+}
+
+/* Our own copy of a caller's fd: CLOEXEC and above 2, so it never clobbers stdio. */
+static int fd_copy(int fd) {
+        int copy;
+
+        if (fd < 0)
+                return -EBADF;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return copy < 0 ? negative_errno() : copy;
+}
+
+static int set_stdio(NsboxSpawn *s, unsigned which, int fd) {
+        int copy = -EBADF;
+
+        if (!s)
+                return -EINVAL;
+        if (fd >= 0) {
+                copy = fd_copy(fd);
+                if (copy < 0)
+                        return copy;
+        }
+        safe_close(s->stdio_fds[which]);
+        s->stdio_fds[which] = copy;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_stdin(NsboxSpawn *s, int fd) {
+        return set_stdio(s, 0, fd);
+}
+
+_public_ int nsbox_spawn_set_stdout(NsboxSpawn *s, int fd) {
+        return set_stdio(s, 1, fd);
+}
+
+_public_ int nsbox_spawn_set_stderr(NsboxSpawn *s, int fd) {
+        return set_stdio(s, 2, fd);
+}
+
+_public_ int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target) {
+        _cleanup_close_ int copy = -EBADF;
+        FdMapping *m;
+        int *f;
+        size_t n;
+
+        if (!s || target < 3 || target > 1023)
+                return -EINVAL;
+        copy = fd_copy(fd);
+        if (copy < 0)
+                return copy;
+
+        n = s->req->n_fds;
+        for (size_t i = 0; i < n; i++)
+                if (s->req->fds[i].target == target) {
+                        safe_close(s->extra_fds[i]);
+                        s->extra_fds[i] = TAKE_FD(copy);
+                        return 0;
+                }
+
+        f = reallocarray(s->extra_fds, n + 1, sizeof(int));
+        if (!f)
+                return -ENOMEM;
+        s->extra_fds = f;
+        m = reallocarray(s->req->fds, n + 1, sizeof(FdMapping));
+        if (!m)
+                return -ENOMEM;
+        s->req->fds = m;
+
+        m[n] = (FdMapping) { .target = target, .fd_index = -1 };
+        f[n] = TAKE_FD(copy);
+        s->req->n_fds = n + 1;
+        return 0;
+}
+
+/* Appends a mount; takes fd (closed on failure). */
+static int add_mount(NsboxSpawn *s, MountKind kind, const char *source, int fd, const char *destination,
+                     unsigned flags, uint64_t size, int mode) {
+        _cleanup_close_ int owned_fd = fd;
+        _cleanup_free_ char *src = NULL, *dst = NULL;
+        MountEntry *m;
+        int *f;
+        size_t n;
+
+        if (!s || !destination || destination[0] != '/' || mode > 07777)
+                return -EINVAL;
+        if (flags & ~(NSBOX_MOUNT_READ_ONLY | NSBOX_MOUNT_ALLOW_DEV | NSBOX_MOUNT_ALLOW_SUID | NSBOX_MOUNT_NO_EXEC))
+                return -EINVAL;
+
+        dst = strdup(destination);
+        if (!dst)
+                return -ENOMEM;
+        if (source) {
+                src = strdup(source);
+                if (!src)
+                        return -ENOMEM;
+        }
+
+        n = s->req->n_mounts;
+        f = reallocarray(s->mount_fds, n + 1, sizeof(int));
+        if (!f)
+                return -ENOMEM;
+        s->mount_fds = f;
+        m = reallocarray(s->req->mounts, n + 1, sizeof(MountEntry));
+        if (!m)
+                return -ENOMEM;
+        s->req->mounts = m;
+
+        m[n] = (MountEntry) {
+                .kind = kind,
+                .source = TAKE_PTR(src),
+                .source_fd_index = -1,
+                .destination = TAKE_PTR(dst),
+                .read_only = flags & NSBOX_MOUNT_READ_ONLY,
+                .allow_dev = flags & NSBOX_MOUNT_ALLOW_DEV,
+                .allow_suid = flags & NSBOX_MOUNT_ALLOW_SUID,
+                .no_exec = flags & NSBOX_MOUNT_NO_EXEC,
+                .size = size,
+                .mode = mode < 0 ? -1 : mode,
+        };
+        f[n] = TAKE_FD(owned_fd);
+        s->req->n_mounts = n + 1;
+        return 0;
+}
+
+_public_ int nsbox_spawn_add_bind(NsboxSpawn *s, const char *source, const char *destination, unsigned flags) {
+        if (!source || !*source)
+                return -EINVAL;
+        return add_mount(s, MOUNT_BIND, source, -EBADF, destination, flags, 0, -1);
+}
+
+_public_ int nsbox_spawn_add_bind_fd(NsboxSpawn *s, int source_fd, const char *destination, unsigned flags) {
+        int copy = fd_copy(source_fd);
+
+        if (copy < 0)
+                return copy;
+        return add_mount(s, MOUNT_BIND, NULL, copy, destination, flags, 0, -1);
+}
+
+_public_ int nsbox_spawn_add_tmpfs(NsboxSpawn *s, const char *destination, uint64_t size, int mode, unsigned flags) {
+        return add_mount(s, MOUNT_TMPFS, NULL, -EBADF, destination, flags, size, mode);
+}
+
+_public_ int nsbox_spawn_add_proc(NsboxSpawn *s, const char *destination) {
+        return add_mount(s, MOUNT_PROC, NULL, -EBADF, destination, 0, 0, -1);
+}
+
+_public_ int nsbox_spawn_add_dev(NsboxSpawn *s, const char *destination) {
+        return add_mount(s, MOUNT_DEV, NULL, -EBADF, destination, 0, 0, -1);
+}
+
+_public_ int nsbox_spawn_add_mqueue(NsboxSpawn *s, const char *destination) {
+        return add_mount(s, MOUNT_MQUEUE, NULL, -EBADF, destination, 0, 0, -1);
+}
+
+_public_ int nsbox_spawn_add_dir(NsboxSpawn *s, const char *destination, int mode) {
+        return add_mount(s, MOUNT_DIR, NULL, -EBADF, destination, 0, 0, mode);
+}
+
+_public_ int nsbox_spawn_add_symlink(NsboxSpawn *s, const char *target, const char *destination) {
+        if (!target || !*target)
+                return -EINVAL;
+        return add_mount(s, MOUNT_SYMLINK, target, -EBADF, destination, 0, 0, -1);
+}
+
+_public_ int nsbox_spawn_add_file(NsboxSpawn *s, int fd, const char *destination, int mode) {
+        int copy = fd_copy(fd);
+
+        if (copy < 0)
+                return copy;
+        return add_mount(s, MOUNT_FILE, NULL, copy, destination, 0, 0, mode);
+}
+
+_public_ int nsbox_spawn_add_remount_ro(NsboxSpawn *s, const char *destination) {
+        return add_mount(s, MOUNT_REMOUNT_RO, NULL, -EBADF, destination, NSBOX_MOUNT_READ_ONLY, 0, -1);
+}
+
+_public_ int nsbox_spawn_set_time_offset(NsboxSpawn *s, clockid_t clock, int64_t secs, uint32_t nanosecs) {
+        TimeOffset o = { .secs = secs, .nanosecs = nanosecs };
+
+        if (!s || nanosecs >= 1000000000U)
+                return -EINVAL;
+        if (clock == CLOCK_MONOTONIC) {
+                s->req->has_monotonic_offset = true;
+                s->req->monotonic_offset = o;
+        } else if (clock == CLOCK_BOOTTIME) {
+                s->req->has_boottime_offset = true;
+                s->req->boottime_offset = o;
+        } else
+                return -EINVAL;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_init(NsboxSpawn *s, bool init) {
+        if (!s)
+                return -EINVAL;
+        s->req->init = init;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_new_session(NsboxSpawn *s, bool new_session) {
+        if (!s)
+                return -EINVAL;
+        s->req->new_session = new_session;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_keep_alive(NsboxSpawn *s, bool keep_alive) {
+        if (!s)
+                return -EINVAL;
+        s->req->keep_alive = keep_alive;
+        return 0;
+}
+
+/* Duplicates fd into the message's fd list and returns its index there. */
+static int message_add_fd(int *fds, size_t *n, int fd) {
+        int copy = fd_copy(fd);
+
+        if (copy < 0)
+                return copy;
+        fds[*n] = copy;
+        return (int) (*n)++;
+}
+
+_public_ int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s) {
+        SpawnRequest *req;
+        struct json_object *parameters;
+        _cleanup_free_ int *fds = NULL;
+        size_t n = 0, max;
+        int r;
+
+        if (!c || !s)
+                return -EINVAL;
+        req = s->req;
+        if (!req->argv)
+                return -EINVAL;
+
+        max = 3 + req->n_fds + req->n_mounts;
+        fds = calloc(max, sizeof(int));
+        if (!fds)
+                return -ENOMEM;
+
+        int *stdio_index[3] = { &req->stdin_index, &req->stdout_index, &req->stderr_index };
+        for (size_t i = 0; i < 3; i++) {
+                *stdio_index[i] = -1;
+                if (s->stdio_fds[i] < 0)
+                        continue;
+                r = message_add_fd(fds, &n, s->stdio_fds[i]);
+                if (r < 0)
+                        goto fail;
+                *stdio_index[i] = r;
+        }
+        for (size_t i = 0; i < req->n_fds; i++) {
+                r = message_add_fd(fds, &n, s->extra_fds[i]);
+                if (r < 0)
+                        goto fail;
+                req->fds[i].fd_index = r;
+        }
+        for (size_t i = 0; i < req->n_mounts; i++) {
+                req->mounts[i].source_fd_index = -1;
+                if (s->mount_fds[i] < 0)
+                        continue;
+                r = message_add_fd(fds, &n, s->mount_fds[i]);
+                if (r < 0)
+                        goto fail;
+                req->mounts[i].source_fd_index = r;
+        }
+
+        if (n > VARLINK_FDS_MAX) {
+                r = -E2BIG;
+                goto fail;
+        }
+
+        parameters = spawn_request_encode(req);
+        if (!parameters) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        return connection_call_send(c, CALL_SPAWN, NSBOX_INTERFACE ".Spawn", parameters, fds, n);
+
+fail:
+        close_many(fds, n);
+        return r;
+}
+
+_public_ NsboxSandbox *nsbox_sandbox_free(NsboxSandbox *sb) {
+        if (!sb)
+                return NULL;
+        safe_close(sb->pidfd);
+        free(sb->id);
+        free(sb);
+        return NULL;
+}
+
+_public_ int nsbox_spawn_finish(NsboxConnection *c, NsboxSandbox **ret) {
+        VarlinkMessage m = {};
+        struct json_object *parameters;
+        SpawnReply reply = {};
+        NsboxSandbox *sb;
+        int r, pidfd;
+
+        if (!c || !ret)
+                return -EINVAL;
+
+        r = connection_call_finish(c, CALL_SPAWN, &m, &parameters);
+        if (r < 0)
+                return r;
+
+        r = spawn_reply_decode(parameters, m.n_fds, &reply);
+        if (r < 0) {
+                varlink_message_done(&m);
+                return -EBADMSG;
+        }
+
+        sb = calloc(1, sizeof(*sb));
+        if (!sb) {
+                spawn_reply_done(&reply);
+                varlink_message_done(&m);
+                return -ENOMEM;
+        }
+
+        pidfd = varlink_message_take_fd(&m, reply.pidfd_index);
+        varlink_message_done(&m);
+        if (pidfd < 0) {
+                free(sb);
+                spawn_reply_done(&reply);
+                return -EBADMSG;
+        }
+
+        sb->id = TAKE_PTR(reply.id);
+        sb->pid = (pid_t) reply.pid;
+        sb->pidfd = pidfd;
+        spawn_reply_done(&reply);
+
+        *ret = sb;
+        return 0;
+}
+
+_public_ int nsbox_spawn(NsboxConnection *c, NsboxSpawn *s, NsboxSandbox **ret) {
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = nsbox_spawn_send(c, s);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_spawn_finish(c, ret);
+}
+
+_public_ const char *nsbox_sandbox_get_id(NsboxSandbox *sb) {
+        return sb ? sb->id : NULL;
+}
+
+_public_ pid_t nsbox_sandbox_get_pid(NsboxSandbox *sb) {
+        return sb ? sb->pid : -1;
+}
+
+_public_ int nsbox_sandbox_get_pidfd(NsboxSandbox *sb) {
+        return sb ? sb->pidfd : -EINVAL;
+}
+
+_public_ int nsbox_sandbox_take_pidfd(NsboxSandbox *sb) {
+        if (!sb)
+                return -EINVAL;
+        return TAKE_FD(sb->pidfd);
+}

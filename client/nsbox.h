@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libnsbox: ask nsboxd for Linux sandboxes (namespaced processes) over its
+ * Varlink socket, wait for them, signal them, list and inspect them.
+ *
+ * Conventions:
+ *  - Functions return 0 (or a count) on success and a negative errno on
+ *    failure. Out-parameters are named ret_* and are left untouched on failure.
+ *  - Objects are opaque. Every *_free() accepts NULL and returns NULL.
+ *  - When the daemon answers a call with a Varlink error, the call returns a
+ *    negative errno (listed with nsbox_connection_get_error_name()) and the
+ *    error's name and parameters stay retrievable from the connection until
+ *    the next call is sent on it.
+ *  - Thread safety: none of the objects are thread-safe. A connection and
+ *    everything obtained from it may be used by one thread at a time; use one
+ *    connection per thread. Distinct objects may be used from distinct threads.
+ *  - The library never logs, never exits, never installs signal handlers and
+ *    creates every file descriptor with O_CLOEXEC.
+ *  - Blocking calls retry on EINTR. Event-loop users use the *_send() /
+ *    nsbox_connection_process() / *_finish() triples instead.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct NsboxConnection NsboxConnection;
+typedef struct NsboxSpawn NsboxSpawn;
+typedef struct NsboxSandbox NsboxSandbox;
+typedef struct NsboxSandboxInfo NsboxSandboxInfo;
+
+/* Namespace flags, as used by nsbox_spawn_set_namespaces() and nsbox_sandbox_info_get_namespaces(). */
+#define NSBOX_NAMESPACE_MOUNT  (1U << 0)
+#define NSBOX_NAMESPACE_UTS    (1U << 1)
+#define NSBOX_NAMESPACE_IPC    (1U << 2)
+#define NSBOX_NAMESPACE_USER   (1U << 3)
+#define NSBOX_NAMESPACE_PID    (1U << 4)
+#define NSBOX_NAMESPACE_NET    (1U << 5)
+#define NSBOX_NAMESPACE_CGROUP (1U << 6)
+#define NSBOX_NAMESPACE_TIME   (1U << 7)
+#define NSBOX_NAMESPACE_ALL    ((1U << 8) - 1)
+
+/* Returns the unshare(1)-style name ("mount", "uts", "ipc", "user", "pid", "net",
+ * "cgroup", "time") of one namespace flag, or NULL if flag is not exactly one known flag. */
+const char *nsbox_namespace_to_name(unsigned flag);
+
+/* Returns the flag for a name as above, or -EINVAL. */
+int nsbox_namespace_from_name(const char *name);
+
+typedef enum NsboxState {
+        NSBOX_STATE_STARTING, /* cloned, not yet executing the command */
+        NSBOX_STATE_RUNNING,
+        NSBOX_STATE_EXITED,   /* exited; the exit code is valid */
+        NSBOX_STATE_KILLED,   /* killed by a signal; the signal is valid */
+} NsboxState;
+
+/* "starting", "running", "exited", "killed"; NULL for an unknown value. */
+const char *nsbox_state_to_string(NsboxState state);
+
+/* Varlink error names a call may fail with (see nsbox_connection_get_error_name()). */
+#define NSBOX_ERROR_NO_SUCH_SANDBOX   "io.nsbox.Sandbox.NoSuchSandbox"
+#define NSBOX_ERROR_SPAWN_FAILED      "io.nsbox.Sandbox.SpawnFailed"
+#define NSBOX_ERROR_QUOTA_EXCEEDED    "io.nsbox.Sandbox.QuotaExceeded"
+#define NSBOX_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+#define NSBOX_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
+
+/* ------------------------------------------------------------------------
+ * Connections
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Connects to nsboxd. socket_path may be NULL: then $NSBOX_SOCKET is used if
+ * set and non-empty, else the default system socket (see
+ * nsbox_connection_get_default_socket_path()). The connect itself blocks
+ * briefly (unix sockets connect at once or fail); the connection's fd is
+ * non-blocking afterwards. Errors: those of socket(2)/connect(2) (-ENOENT if
+ * nothing is at the path, -ECONNREFUSED if no one listens, -EACCES),
+ * -ENAMETOOLONG if the path does not fit a unix socket address, -ENOMEM.
+ */
+int nsbox_connection_new(const char *socket_path, NsboxConnection **ret);
+
+/* Closes the connection. Sandboxes spawned on it without keep-alive are stopped by the daemon. */
+NsboxConnection *nsbox_connection_free(NsboxConnection *c);
+
+/* The path the library connects to when given none (before $NSBOX_SOCKET is considered). */
+const char *nsbox_connection_get_default_socket_path(void);
+
+/* The path this connection was made to. */
+const char *nsbox_connection_get_socket_path(NsboxConnection *c);
+
+/* The connection's socket, for poll()/epoll in an event loop. Owned by the connection. */
+int nsbox_connection_get_fd(NsboxConnection *c);
+
+/* The poll events to wait for now: POLLIN, plus POLLOUT while a call is still being written. */
+short nsbox_connection_get_events(NsboxConnection *c);
+
+/*
+ * Moves the pending call forward without blocking: writes what the socket
+ * takes and reads what is there. Returns 0 once the reply of the pending call
+ * is complete (call the matching *_finish()), -EAGAIN if more I/O is needed
+ * (wait for nsbox_connection_get_events() on the fd and call again), -ENOMSG
+ * if no call is pending, or another negative errno if the connection failed
+ * (-ECONNRESET when the daemon closed it, -EPROTO/-EBADMSG on a malformed
+ * reply). A failed connection stays failed: make a new one.
+ */
+int nsbox_connection_process(NsboxConnection *c);
+
+/*
+ * Blocks until the pending call's reply is complete, or timeout_usec passed
+ * (UINT64_MAX: no limit). Returns 0 when the reply is complete, -ETIMEDOUT,
+ * -ENOMSG if no call is pending, or the errors of nsbox_connection_process().
+ */
+int nsbox_connection_wait(NsboxConnection *c, uint64_t timeout_usec);
+
+/*
+ * The last failed call's Varlink error name, or NULL if it did not fail with a
+ * Varlink error (or nothing failed). Calls map error names to errnos:
+ *   io.nsbox.Sandbox.NoSuchSandbox          -ESRCH
+ *   io.nsbox.Sandbox.SpawnFailed            the reported errno, negated (-EIO if none)
+ *   io.nsbox.Sandbox.QuotaExceeded          -EDQUOT
+ *   org.varlink.service.InvalidParameter    -EINVAL
+ *   org.varlink.service.PermissionDenied    -EPERM
+ *   org.varlink.service.MethodNotFound,
+ *   ...InterfaceNotFound, ...MethodNotImplemented  -EOPNOTSUPP
+ *   anything else                           -EREMOTEIO
+ * The strings returned by the error getters stay valid until the next call is sent.
+ */
+const char *nsbox_connection_get_error_name(NsboxConnection *c);
+
+/* The "parameter" field of org.varlink.service.InvalidParameter: the exact field the daemon rejected
+ * (e.g. "uidMappings[1].size"); NULL if the last error was something else. */
+const char *nsbox_connection_get_error_parameter(NsboxConnection *c);
+
+/* SpawnFailed: the stage that failed ("execve", "mount", "uid_map", ...), the errno (positive; 0 if
+ * none) and the daemon's message. NULL/0 if the last error was something else. */
+const char *nsbox_connection_get_error_stage(NsboxConnection *c);
+int nsbox_connection_get_error_errno(NsboxConnection *c);
+const char *nsbox_connection_get_error_message(NsboxConnection *c);
+
+/* QuotaExceeded: which limit was hit. NULL if the last error was something else. */
+const char *nsbox_connection_get_error_limit(NsboxConnection *c);
+
+/* Any string field of the last error's parameters by name; NULL if absent or not a string. */
+const char *nsbox_connection_get_error_field(NsboxConnection *c, const char *field);
+
+/* All parameters of the last error as JSON text ("{}" if none); NULL if there is no error. */
+const char *nsbox_connection_get_error_json(NsboxConnection *c);
+
+/* ------------------------------------------------------------------------
+ * Spawn descriptions
+ *
+ * A description is built with setters and may be sent any number of times.
+ * Setters that take a file descriptor duplicate it (the caller keeps its own);
+ * the library sends the duplicates with the call via SCM_RIGHTS.
+ * ------------------------------------------------------------------------ */
+
+int nsbox_spawn_new(NsboxSpawn **ret);
+NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s);
+
+/* The command, NULL-terminated, at least one non-empty element. Required. argv[0] is the program's
+ * path inside the sandbox: the daemon does not search $PATH. */
+int nsbox_spawn_set_argv(NsboxSpawn *s, const char *const *argv);
+
+/* Namespaces to create. set replaces the set with flags (NSBOX_NAMESPACE_*); add adds one by name
+ * ("mount", "uts", "ipc", "user", "pid", "net", "cgroup", "time"). -EINVAL for unknown ones. */
+int nsbox_spawn_set_namespaces(NsboxSpawn *s, unsigned flags);
+int nsbox_spawn_add_namespace(NsboxSpawn *s, const char *name);
+unsigned nsbox_spawn_get_namespaces(NsboxSpawn *s);
+
+/* Adds a range to the user namespace's uid (gid) map: count ids from inside_id in the sandbox map to
+ * outside_id on the host. -EINVAL if count is 0 or a range overflows. */
+int nsbox_spawn_add_uid_mapping(NsboxSpawn *s, uint32_t inside_id, uint32_t outside_id, uint32_t count);
+int nsbox_spawn_add_gid_mapping(NsboxSpawn *s, uint32_t inside_id, uint32_t outside_id, uint32_t count);
+
+/* Whether setgroups(2) is allowed in the new user namespace ("allow"/"deny" in /proc/PID/setgroups). */
+int nsbox_spawn_set_setgroups(NsboxSpawn *s, bool allow);
+
+/*
+ * Environment. Unless one of these is called the daemon's default environment
+ * is used. set_environment replaces the whole list with envp ("KEY=VALUE"
+ * strings; NULL goes back to the daemon's default); set_env/unset_env edit
+ * the list (starting from an empty one); clear_env makes it empty.
+ * -EINVAL for names that are empty or contain '='.
+ */
+int nsbox_spawn_set_environment(NsboxSpawn *s, char *const *envp);
+int nsbox_spawn_set_env(NsboxSpawn *s, const char *name, const char *value);
+int nsbox_spawn_unset_env(NsboxSpawn *s, const char *name);
+int nsbox_spawn_clear_env(NsboxSpawn *s);
+
+/* Strings; NULL unsets. cwd: working directory inside; hostname needs a UTS namespace; root: the
+ * directory that becomes "/" (needs a mount namespace); name: a label shown by list/inspect. */
+int nsbox_spawn_set_cwd(NsboxSpawn *s, const char *cwd);
+int nsbox_spawn_set_hostname(NsboxSpawn *s, const char *hostname);
+int nsbox_spawn_set_root(NsboxSpawn *s, const char *root);
+int nsbox_spawn_set_name(NsboxSpawn *s, const char *name);
+
+/* The credentials the command runs with, as seen inside the sandbox. groups may be NULL if n_groups is 0. */
+int nsbox_spawn_set_user(NsboxSpawn *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
+
+/* Standard streams: fd is duplicated and given to the command as 0/1/2. -1 unsets (the command gets
+ * /dev/null). -EBADF if fd is not open. */
+int nsbox_spawn_set_stdin(NsboxSpawn *s, int fd);
+int nsbox_spawn_set_stdout(NsboxSpawn *s, int fd);
+int nsbox_spawn_set_stderr(NsboxSpawn *s, int fd);
+
+/* Passes fd (duplicated) to the command as file descriptor number target (3..1023). A second call for
+ * the same target replaces the first. */
+int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target);
+
+/* Mount flags for the bind/tmpfs calls. Mounts are nosuid, nodev, rw by default. */
+#define NSBOX_MOUNT_READ_ONLY  (1U << 0)
+#define NSBOX_MOUNT_ALLOW_DEV  (1U << 1) /* device nodes usable (bubblewrap's --dev-bind) */
+#define NSBOX_MOUNT_ALLOW_SUID (1U << 2)
+#define NSBOX_MOUNT_NO_EXEC    (1U << 3)
+
+/*
+ * Filesystem setup, applied in the order added, after "root" is in place.
+ * Destinations are absolute paths inside the sandbox. Each needs a mount
+ * namespace. mode < 0 means the daemon's default.
+ */
+int nsbox_spawn_add_bind(NsboxSpawn *s, const char *source, const char *destination, unsigned flags);
+/* Like add_bind with an (O_PATH) fd as source; fd is duplicated. */
+int nsbox_spawn_add_bind_fd(NsboxSpawn *s, int source_fd, const char *destination, unsigned flags);
+/* size 0: the kernel's default. */
+int nsbox_spawn_add_tmpfs(NsboxSpawn *s, const char *destination, uint64_t size, int mode, unsigned flags);
+int nsbox_spawn_add_proc(NsboxSpawn *s, const char *destination);
+/* A minimal /dev: null, zero, full, random, urandom, tty, pts, shm. */
+int nsbox_spawn_add_dev(NsboxSpawn *s, const char *destination);
+int nsbox_spawn_add_mqueue(NsboxSpawn *s, const char *destination);
+int nsbox_spawn_add_dir(NsboxSpawn *s, const char *destination, int mode);
+int nsbox_spawn_add_symlink(NsboxSpawn *s, const char *target, const char *destination);
+/* A file whose contents are read from fd (duplicated) at spawn time. */
+int nsbox_spawn_add_file(NsboxSpawn *s, int fd, const char *destination, int mode);
+int nsbox_spawn_add_remount_ro(NsboxSpawn *s, const char *destination);
+
+/* Offsets of a new time namespace's clocks; clock is CLOCK_MONOTONIC or CLOCK_BOOTTIME (-EINVAL
+ * otherwise), nanosecs < 1000000000. */
+int nsbox_spawn_set_time_offset(NsboxSpawn *s, clockid_t clock, int64_t secs, uint32_t nanosecs);
+
+/* Whether a minimal init runs as PID 1 of a new PID namespace and reaps (default: on iff a PID
+ * namespace is created). */
+int nsbox_spawn_set_init(NsboxSpawn *s, bool init);
+/* Whether the command runs in a new session (setsid; default on). With a tty as stdin the daemon
+ * makes it the controlling terminal. */
+int nsbox_spawn_set_new_session(NsboxSpawn *s, bool new_session);
+/* Whether the sandbox survives the connection that spawned it closing (default off). */
+int nsbox_spawn_set_keep_alive(NsboxSpawn *s, bool keep_alive);
+
+/* ------------------------------------------------------------------------
+ * Sandboxes
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Spawns a sandbox, blocking until the command was executed (or failed).
+ * On failure with SpawnFailed, nsbox_connection_get_error_stage() and
+ * _errno() say what failed (e.g. "execve" and ENOENT for a missing program).
+ * -EBUSY if another call is pending on the connection.
+ */
+int nsbox_spawn(NsboxConnection *c, NsboxSpawn *s, NsboxSandbox **ret);
+
+/* Non-blocking: queues the Spawn call (and its fds) and writes what the socket takes. */
+int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s);
+/* After nsbox_connection_process() returned 0: the result of the Spawn call. -EINPROGRESS if the
+ * reply is not complete, -EBUSY if the pending call is not a Spawn, -ENOMSG if none is pending. */
+int nsbox_spawn_finish(NsboxConnection *c, NsboxSandbox **ret);
+
+NsboxSandbox *nsbox_sandbox_free(NsboxSandbox *sb); /* closes the pidfd unless taken */
+const char *nsbox_sandbox_get_id(NsboxSandbox *sb);
+pid_t nsbox_sandbox_get_pid(NsboxSandbox *sb);
+/* The sandbox's pidfd (poll it: readable once the process exited; pidfd_send_signal(2) it). Owned by
+ * the handle; -EBADF if taken. */
+int nsbox_sandbox_get_pidfd(NsboxSandbox *sb);
+/* Hands the pidfd to the caller, who closes it; -EBADF if already taken. */
+int nsbox_sandbox_take_pidfd(NsboxSandbox *sb);
+
+/*
+ * Waits until the sandbox id has exited and returns how: *ret_state is
+ * NSBOX_STATE_EXITED (with *ret_exit_code) or NSBOX_STATE_KILLED (with
+ * *ret_signal). Any ret_ may be NULL; the ones not meaningful are set to -1.
+ * -ESRCH if there is no such sandbox (or it is not the caller's).
+ */
+int nsbox_wait(NsboxConnection *c, const char *id, NsboxState *ret_state, int *ret_exit_code, int *ret_signal);
+int nsbox_wait_send(NsboxConnection *c, const char *id);
+int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *ret_exit_code, int *ret_signal);
+
+/* Sends signal (1..64; 0 means SIGTERM) to the sandbox id. */
+int nsbox_kill(NsboxConnection *c, const char *id, int signal);
+int nsbox_kill_send(NsboxConnection *c, const char *id, int signal);
+int nsbox_kill_finish(NsboxConnection *c);
+
+/* The sandboxes the caller may see (root sees all): a NULL-terminated array; *ret_n (may be NULL) gets
+ * the count. Free with nsbox_sandbox_info_list_free(). */
+int nsbox_list(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n);
+int nsbox_list_send(NsboxConnection *c);
+int nsbox_list_finish(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n);
+NsboxSandboxInfo **nsbox_sandbox_info_list_free(NsboxSandboxInfo **list);
+
+/* One sandbox by id; -ESRCH if there is no such sandbox (or it is not the caller's). */
+int nsbox_inspect(NsboxConnection *c, const char *id, NsboxSandboxInfo **ret);
+int nsbox_inspect_send(NsboxConnection *c, const char *id);
+int nsbox_inspect_finish(NsboxConnection *c, NsboxSandboxInfo **ret);
+
+NsboxSandboxInfo *nsbox_sandbox_info_free(NsboxSandboxInfo *info);
+const char *nsbox_sandbox_info_get_id(NsboxSandboxInfo *info);
+const char *nsbox_sandbox_info_get_name(NsboxSandboxInfo *info); /* NULL if none */
+pid_t nsbox_sandbox_info_get_pid(NsboxSandboxInfo *info);
+uid_t nsbox_sandbox_info_get_owner_uid(NsboxSandboxInfo *info);
+unsigned nsbox_sandbox_info_get_namespaces(NsboxSandboxInfo *info); /* NSBOX_NAMESPACE_* */
+NsboxState nsbox_sandbox_info_get_state(NsboxSandboxInfo *info);
+uint64_t nsbox_sandbox_info_get_start_usec(NsboxSandboxInfo *info); /* CLOCK_REALTIME, µs */
+int nsbox_sandbox_info_get_exit_code(NsboxSandboxInfo *info);        /* -1 unless exited */
+int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *info);           /* -1 unless killed */
+bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *info);
+/* The daemon's description as JSON text, including fields this version does not know. */
+const char *nsbox_sandbox_info_get_json(NsboxSandboxInfo *info);
+
+/*
+ * org.varlink.service.GetInfo: the daemon's vendor, product, version, url and
+ * the interfaces it serves. Each ret_ may be NULL; strings are malloc'ed (free
+ * them), ret_interfaces is a NULL-terminated array (free with nsbox_strv_free()).
+ */
+int nsbox_get_info(NsboxConnection *c, char **ret_vendor, char **ret_product, char **ret_version, char **ret_url,
+                   char ***ret_interfaces);
+int nsbox_get_info_send(NsboxConnection *c);
+int nsbox_get_info_finish(NsboxConnection *c, char **ret_vendor, char **ret_product, char **ret_version,
+                          char **ret_url, char ***ret_interfaces);
+
+/* Frees a NULL-terminated array of strings and the strings; accepts NULL; returns NULL. */
+char **nsbox_strv_free(char **l);
+
+#ifdef __cplusplus
+}
+#endif
