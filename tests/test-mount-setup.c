@@ -100,6 +100,54 @@ static void child_report(int fd, const Report *rep) {
         }
 }
 
+static int write_text(const char *path, const char *text) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return -errno;
+        n = write(fd, text, strlen(text));
+        close(fd);
+        return n == (ssize_t) strlen(text) ? 0 : -EIO;
+}
+
+/*
+ * What the spawn path does for a non-root caller's user namespace: the child
+ * (still host root by its ids) enters a new user namespace and its parent maps
+ * ns 0 to the caller (nobody) from outside.
+ */
+static int enter_user_namespace(void) {
+        char path[64], c;
+        int go[2], status;
+        pid_t self = getpid(), helper;
+
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return -errno;
+        helper = fork();
+        if (helper < 0)
+                return -errno;
+        if (helper == 0) {
+                if (read(go[0], &c, 1) != 1)
+                        _exit(1);
+                snprintf(path, sizeof(path), "/proc/%d/uid_map", (int) self);
+                if (write_text(path, "0 65534 1\n") < 0)
+                        _exit(2);
+                snprintf(path, sizeof(path), "/proc/%d/gid_map", (int) self);
+                if (write_text(path, "0 65534 1\n") < 0)
+                        _exit(3);
+                _exit(0);
+        }
+        close(go[0]);
+        if (unshare(CLONE_NEWUSER) < 0)
+                return -errno;
+        if (write(go[1], "x", 1) != 1)
+                return -EIO;
+        close(go[1]);
+        if (waitpid(helper, &status, 0) != helper || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return -EIO;
+        return 0;
+}
+
 static Report run_plan(const MountPlan *p, int unshare_flags, PrepareFn prepare, CheckFn check, void *userdata) {
         Report rep = {};
         int pipefd[2], status;
@@ -113,7 +161,9 @@ static Report run_plan(const MountPlan *p, int unshare_flags, PrepareFn prepare,
                 Report c = {};
 
                 pipefd[0] = safe_close(pipefd[0]);
-                if (unshare(CLONE_NEWNS | unshare_flags) < 0)
+                if ((unshare_flags & CLONE_NEWUSER) && enter_user_namespace() < 0)
+                        _exit(15);
+                if (unshare(CLONE_NEWNS | (unshare_flags & ~CLONE_NEWUSER)) < 0)
                         _exit(10);
                 if (unshare_flags & CLONE_NEWPID) {
                         pid_t inner = fork();
@@ -542,7 +592,8 @@ Test(mount_setup, planted_symlink_in_root_stays_in_root) {
 
 /* ---- a minimal root runs a shell ---- */
 
-static int check_shell(void *userdata, char *note, size_t size) {
+/* Runs `ls /` in the sandbox; its output lands in note. */
+static int check_shell_output(char *note, size_t size, const char *expected) {
         int out[2], status;
         size_t got = 0;
         pid_t pid;
@@ -567,8 +618,12 @@ static int check_shell(void *userdata, char *note, size_t size) {
         note[got] = 0;
         close(out[0]);
         CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        CHECK(strcmp(note, "bin\nlib\nlib64\nusr\n") == 0);
+        CHECK(strcmp(note, expected) == 0);
         return 0;
+}
+
+static int check_shell(void *userdata, char *note, size_t size) {
+        return check_shell_output(note, size, "bin\nlib\nlib64\nusr\n");
 }
 
 Test(mount_setup, minimal_root_runs_shell) {
@@ -898,4 +953,82 @@ Test(mount_setup, mount_namespace_alone_is_a_private_copy) {
         assert_ok(&rep);
         after = host_mountinfo();
         cr_assert_str_eq(before, after);
+}
+
+/* ---- a non-root caller's user namespace ---- */
+
+static int check_userns(void *userdata, char *note, size_t size) {
+        struct stat st;
+        int fd;
+
+        CHECK(check_shell_output(note, size, "bin\ndev\nfromfd\nlib\nlib64\nproc\ntmp\nusr\n") == 0);
+        fd = open("/tmp/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK(stat("/tmp/x", &st) == 0 && st.st_uid == 0);
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+        close(fd);
+        CHECK(access("/proc/self/status", R_OK) == 0);
+        CHECK(access("/fromfd/marker", R_OK) == 0);
+        fd = open("/usr/nsbox-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd < 0 && errno == EROFS);
+        return 0;
+}
+
+Test(mount_setup, user_namespace_tree) {
+        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
+        char marker[160];
+        int fds[1];
+        MountEntry m[9];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(marker, sizeof(marker), "%s/marker", tmpdir);
+        write_file(marker, "x", 0644);
+        fds[0] = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fds[0], 0);
+
+        m[0] = ro(entry(MOUNT_BIND, "/usr", "/usr"));
+        m[1] = entry(MOUNT_SYMLINK, "usr/bin", "/bin");
+        m[2] = entry(MOUNT_SYMLINK, "usr/lib", "/lib");
+        m[3] = entry(MOUNT_SYMLINK, "usr/lib64", "/lib64");
+        m[4] = entry(MOUNT_PROC, NULL, "/proc");
+        m[5] = entry(MOUNT_DEV, NULL, "/dev");
+        m[6] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[7] = entry(MOUNT_BIND, NULL, "/fromfd");
+        m[7].source_fd_index = 0;
+        m[8] = entry(MOUNT_MQUEUE, NULL, "/dev/mqueue");
+        req = request(NS_MOUNT | NS_USER | NS_PID | NAMESPACE_BIT(NAMESPACE_IPC), m, 9);
+        req.uid_mappings = req.gid_mappings = &map;
+        req.n_uid_mappings = req.n_gid_mappings = 1;
+        p = plan_for(&req, &nobody_caller, fds, 1);
+        rep = run_plan(p, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC, NULL, check_userns, NULL);
+        assert_ok(&rep);
+        close(fds[0]);
+}
+
+/* Host root by its ids, but it acts as the caller: a 0600 root file is out of reach. */
+Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
+        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
+        char secret[160];
+        MountEntry m[1];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
+        write_file(secret, "secret", 0600);
+
+        m[0] = entry(MOUNT_BIND, secret, "/secret");
+        req = request(NS_MOUNT | NS_USER, m, 1);
+        req.uid_mappings = req.gid_mappings = &map;
+        req.n_uid_mappings = req.n_gid_mappings = 1;
+        p = plan_for(&req, &nobody_caller, NULL, 0);
+        rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
+        cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+        cr_assert(strstr(rep.error.message, secret), "%s", rep.error.message);
 }
