@@ -1,2 +1,149 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * The sandbox's init: a forked child of the daemon that stays behind as pid 1
+ * (or as a subreaper outside a new pid namespace), so orphans are reaped and
+ * signals sent to the sandbox reach the command. Like the rest of the child
+ * path it only makes syscalls and never allocates. Signals arrive through a
+ * signalfd: the daemon blocked all of them before clone3() and init keeps them
+ * blocked, which is also what lets a blocked SIGTERM be queued for pid 1 of a
+ * pid namespace instead of being dropped by the kernel.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox-init.h"
+
+/* Signals that report init's own faults are not forwarded: the kernel delivers those to init itself. */
+static bool signal_is_forwarded(int sig) {
+        switch (sig) {
+        case SIGKILL:
+        case SIGSTOP:
+        case SIGCHLD:
+        case SIGSEGV:
+        case SIGBUS:
+        case SIGILL:
+        case SIGFPE:
+        case SIGTRAP:
+        case SIGSYS:
+                return false;
+        default:
+                return true;
+        }
+}
+
+static void build_signal_mask(sigset_t *mask) {
+        sigemptyset(mask);
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (signal_is_forwarded(sig))
+                        (void) sigaddset(mask, sig); /* glibc refuses its internal signals */
+        sigaddset(mask, SIGCHLD);
+}
+
+_noreturn_ static void init_fail(const SpawnPlan *p, int error, const char *context) {
+        SpawnError e;
+
+        spawn_error_set(&e, "init", error, context);
+        spawn_child_report(p->child_report_fd, &e);
+        _exit(SPAWN_CHILD_FAILED);
+}
+
+/* Reaps every exited child; returns true if the command was among them, with its status in *ret. */
+static bool reap_children(pid_t command, siginfo_t *ret) {
+        bool found = false;
+
+        for (;;) {
+                siginfo_t si = {};
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break; /* ECHILD */
+                }
+                if (si.si_pid == 0)
+                        break;
+                if (si.si_pid == command) {
+                        *ret = si;
+                        found = true;
+                }
+        }
+        return found;
+}
+
+_noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
+        int sig;
+
+        if (status->si_code == CLD_EXITED)
+                _exit(status->si_status);
+
+        sig = status->si_status;
+        if (!pid1) {
+                struct sigaction sa = { .sa_handler = SIG_DFL };
+                struct rlimit no_core = {};
+                sigset_t only;
+
+                /* The command already dumped core if it was going to; init must not add a second one. */
+                (void) setrlimit(RLIMIT_CORE, &no_core);
+                (void) sigaction(sig, &sa, NULL);
+                sigemptyset(&only);
+                sigaddset(&only, sig);
+                (void) kill(getpid(), sig);
+                (void) sigprocmask(SIG_UNBLOCK, &only, NULL);
+        }
+        _exit(128 + sig);
+}
+
+_noreturn_ void sandbox_init_run(const SpawnPlan *p) {
+        bool pid1 = getpid() == 1;
+        siginfo_t status;
+        sigset_t mask;
+        long command;
+        int sfd;
+
+        /* Outside a new pid namespace orphans would go to the host's reaper: keep them. */
+        if (!pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                init_fail(p, errno, "PR_SET_CHILD_SUBREAPER");
+
+        build_signal_mask(&mask);
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+        if (sfd < 0)
+                init_fail(p, errno, "signalfd");
+
+        command = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (command < 0)
+                init_fail(p, errno, "fork");
+        if (command == 0)
+                spawn_child_exec_command(p);
+
+        /* The command's stdio, extra fds and report pipe must not be kept open by init. */
+        if (sfd > 0)
+                (void) close_range(0, (unsigned) sfd - 1, 0);
+        (void) close_range((unsigned) sfd + 1, ~0U, 0);
+
+        for (;;) {
+                struct signalfd_siginfo si;
+                ssize_t n;
+
+                if (reap_children((pid_t) command, &status))
+                        exit_like(&status, pid1);
+
+                n = read(sfd, &si, sizeof si);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != (ssize_t) sizeof si) {
+                        /* Cannot happen with a valid signalfd; never leave the command unsupervised. */
+                        (void) kill((pid_t) command, SIGKILL);
+                        continue;
+                }
+                if (si.ssi_signo == SIGCHLD)
+                        continue;
+                (void) kill((pid_t) command, (int) si.ssi_signo);
+        }
+}

@@ -1,2 +1,330 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * The child side of the spawn path: what runs between clone3() and execve().
+ * The daemon built everything beforehand (spawn-child.h); this file only makes
+ * raw syscalls and async-signal-safe calls, never allocates, and reports the
+ * first failure as a SpawnError on the report pipe before exiting 127.
+ *
+ * The order, and why:
+ *  1. Signal dispositions back to default. The daemon blocked every signal
+ *     around clone3(), so none of its handlers can run here; the mask stays
+ *     full until just before execve(), so a signal sent early (a Kill) stays
+ *     pending and reaches the command instead of a half-built child.
+ *  2. Close the daemon's ends of the sync socket and report pipe, so the
+ *     daemon giving up reads as EOF here.
+ *  3. Join namespaces, the user namespace first (its capabilities cover the
+ *     rest), then unshare() what clone3() did not create: always the time
+ *     namespace (clone3(CLONE_NEWTIME) would put us into it at once, which
+ *     freezes its offsets; after unshare() it is the namespace of our children
+ *     and of the program after execve()), and with joins every other new
+ *     namespace but pid, so they belong to the joined user namespace. This is
+ *     before the release because the daemon writes the id maps and offsets of
+ *     the namespaces that exist once we are ready.
+ *  4. Tell the daemon we are ready; wait until it has written uid_map,
+ *     setgroups, gid_map and timens_offsets and releases us.
+ *  5. Bring up loopback in a new network namespace.
+ *  6. Mounts and root (mount_plan_apply()), while still privileged.
+ *  7. Hostname.
+ *  8. Credentials: setgroups, setresgid, setresuid as raw syscalls (glibc's
+ *     wrappers would try to signal threads that exist only in the daemon).
+ *  9. File descriptors: park every source above the highest target, dup2()
+ *     them into place, close everything else; the report fd stays (CLOEXEC).
+ * 10. setsid(), unless newSession is false.
+ * 11. no_new_privs (always), umask 022, cwd (as the sandbox's user).
+ * 12. With init, become the sandbox's pid 1 and fork the command
+ *     (sandbox-init.c); the command, or we without init, unblocks signals and
+ *     execs, searching PATH when argv[0] has no slash.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox-init.h"
+#include "spawn-child.h"
+
+void spawn_child_report(int report_fd, const SpawnError *e) {
+        ssize_t n;
+
+        do
+                n = write(report_fd, e, sizeof *e);
+        while (n < 0 && errno == EINTR);
+}
+
+_noreturn_ static void child_fail(const SpawnPlan *p, const char *stage, int error, const char *context) {
+        SpawnError e;
+
+        spawn_error_set(&e, stage, error, context);
+        spawn_child_report(p->child_report_fd, &e);
+        _exit(SPAWN_CHILD_FAILED);
+}
+
+static void reset_signal_dispositions(void) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+
+        for (int sig = 1; sig < _NSIG; sig++) {
+                if (sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                /* glibc refuses its internal signals; execve() resets those anyway. */
+                (void) sigaction(sig, &sa, NULL);
+        }
+}
+
+static void join_namespaces(const SpawnPlan *p) {
+        for (size_t i = 0; i < p->n_joins; i++)
+                if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
+                        child_fail(p, "setns", errno, p->joins[i].name);
+
+        if (p->unshare_flags != 0 && unshare((int) p->unshare_flags) < 0)
+                child_fail(p, "unshare", errno, NULL);
+}
+
+static void wait_for_release(SpawnPlan *p) {
+        char c = SPAWN_SYNC_READY;
+        ssize_t n;
+
+        do
+                n = send(p->child_sync_fd, &c, 1, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        /* The daemon gave up on us; there is nobody to report to. */
+        if (n != 1)
+                _exit(SPAWN_CHILD_FAILED);
+
+        do
+                n = recv(p->child_sync_fd, &c, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n != 1 || c != SPAWN_SYNC_GO)
+                _exit(SPAWN_CHILD_FAILED);
+
+        (void) close(p->child_sync_fd);
+        p->child_sync_fd = -EBADF;
+}
+
+static int loopback_up(void) {
+        struct ifreq ifr = { .ifr_name = "lo" };
+        int fd, r = 0;
+
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                r = -errno;
+        else if (!(ifr.ifr_flags & IFF_UP)) {
+                ifr.ifr_flags |= IFF_UP;
+                if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                        r = -errno;
+        }
+        (void) close(fd);
+        return r;
+}
+
+static void setup_network(const SpawnPlan *p) {
+        int r;
+
+        if (!p->loopback_up)
+                return;
+        r = loopback_up();
+        if (r < 0)
+                child_fail(p, "loopback", -r, "lo");
+}
+
+static void setup_mounts(const SpawnPlan *p) {
+        SpawnError e;
+
+        if (!p->mounts)
+                return;
+        if (mount_plan_apply(p->mounts, &e) < 0) {
+                spawn_child_report(p->child_report_fd, &e);
+                _exit(SPAWN_CHILD_FAILED);
+        }
+}
+
+static void setup_hostname(const SpawnPlan *p) {
+        if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+                child_fail(p, "hostname", errno, p->hostname);
+}
+
+/* A non-root caller outside any user namespace ends as its own uid: make sure no capability is left over. */
+static int drop_all_capabilities(void) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return -errno;
+        if (syscall(SYS_capset, &header, data) < 0)
+                return -errno;
+        if (syscall(SYS_capget, &header, data) < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(data); i++)
+                if (data[i].effective || data[i].permitted || data[i].inheritable)
+                        return -EPERM;
+        return 0;
+}
+
+static void setup_credentials(const SpawnPlan *p) {
+        int r;
+
+        if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0) {
+                /* A joined user namespace may deny setgroups(); the daemon has no groups to inherit then. */
+                if (!(errno == EPERM && p->n_groups == 0 && p->joins_user))
+                        child_fail(p, "credentials", errno, "setgroups");
+        }
+        if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+                child_fail(p, "credentials", errno, "setresgid");
+        if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+                child_fail(p, "credentials", errno, "setresuid");
+
+        if (p->expect_no_caps) {
+                r = drop_all_capabilities();
+                if (r < 0)
+                        child_fail(p, "credentials", -r, "capabilities");
+        }
+}
+
+static void close_gaps(int first, int last) {
+        if (first <= last)
+                (void) close_range((unsigned) first, (unsigned) last, 0);
+}
+
+/*
+ * A source may sit on another entry's target number: parking every source
+ * above the highest target first means no dup2() can clobber a source that is
+ * still needed.
+ */
+static void setup_fds(SpawnPlan *p) {
+        int above = p->max_target + 1, fd, gap;
+
+        fd = fcntl(p->child_report_fd, F_DUPFD_CLOEXEC, above);
+        if (fd < 0)
+                child_fail(p, "fds", errno, "report pipe");
+        p->child_report_fd = fd;
+
+        for (size_t i = 0; i < p->n_fds; i++) {
+                p->fds[i].moved = fcntl(p->fds[i].source, F_DUPFD_CLOEXEC, above);
+                if (p->fds[i].moved < 0)
+                        child_fail(p, "fds", errno, NULL);
+        }
+
+        /* dup2() leaves the new fd without CLOEXEC: exactly the ones the command inherits. */
+        for (size_t i = 0; i < p->n_fds; i++)
+                if (dup2(p->fds[i].moved, p->fds[i].target) < 0)
+                        child_fail(p, "fds", errno, NULL);
+
+        /* Every parked copy is now either in place or unneeded, so the report fd may take the first slot above. */
+        if (p->child_report_fd != above) {
+                if (dup3(p->child_report_fd, above, O_CLOEXEC) < 0)
+                        child_fail(p, "fds", errno, "report pipe");
+                p->child_report_fd = above;
+        }
+        if (close_range((unsigned) above + 1, ~0U, 0) < 0)
+                child_fail(p, "fds", errno, "close_range");
+
+        gap = -1;
+        for (fd = 0; fd <= p->max_target; fd++) {
+                if (!p->is_target[fd]) {
+                        if (gap < 0)
+                                gap = fd;
+                        continue;
+                }
+                if (gap >= 0)
+                        close_gaps(gap, fd - 1);
+                gap = -1;
+        }
+        if (gap >= 0)
+                close_gaps(gap, p->max_target);
+}
+
+static void setup_process(const SpawnPlan *p) {
+        if (p->new_session && setsid() < 0)
+                child_fail(p, "session", errno, NULL);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(p, "no_new_privs", errno, NULL);
+        (void) umask(0022);
+        if (chdir(p->cwd) < 0)
+                child_fail(p, "cwd", errno, p->cwd);
+}
+
+void spawn_child_exec(const SpawnPlan *p, SpawnError *e) {
+        const char *name = p->argv[0];
+        char path[PATH_MAX];
+        size_t name_len;
+        bool denied = false;
+
+        if (strchr(name, '/') || !p->search_path) {
+                (void) execve(name, p->argv, p->envp);
+                spawn_error_set(e, "execve", errno, name);
+                return;
+        }
+
+        name_len = strlen(name);
+        for (char *const *dir = p->search_path; *dir; dir++) {
+                size_t dir_len = strlen(*dir);
+
+                if (dir_len + 1 + name_len + 1 > sizeof path)
+                        continue;
+                memcpy(path, *dir, dir_len);
+                path[dir_len] = '/';
+                memcpy(path + dir_len + 1, name, name_len + 1);
+
+                (void) execve(path, p->argv, p->envp);
+                switch (errno) {
+                case EACCES:
+                        denied = true;
+                        break;
+                case ENOENT:
+                case ENOTDIR:
+                case ELOOP:
+                case ENAMETOOLONG:
+                        break;
+                default:
+                        spawn_error_set(e, "execve", errno, path);
+                        return;
+                }
+        }
+
+        spawn_error_set(e, "execve", denied ? EACCES : ENOENT, name);
+}
+
+_noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
+        SpawnError e;
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+        spawn_child_exec(p, &e);
+        spawn_child_report(p->child_report_fd, &e);
+        _exit(SPAWN_CHILD_FAILED);
+}
+
+_noreturn_ void spawn_child_run(SpawnPlan *p) {
+        reset_signal_dispositions();
+
+        (void) close(p->parent_sync_fd);
+        (void) close(p->parent_report_fd);
+
+        join_namespaces(p);
+        wait_for_release(p);
+
+        setup_network(p);
+        setup_mounts(p);
+        setup_hostname(p);
+        setup_credentials(p);
+        setup_fds(p);
+        setup_process(p);
+
+        if (p->init)
+                sandbox_init_run(p);
+        spawn_child_exec_command(p);
+}

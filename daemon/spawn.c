@@ -1,2 +1,826 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder until this module lands */
+/*
+ * The daemon side of the spawn path. spawn_start() turns a SpawnRequest into a
+ * SpawnPlan (everything the child will need, allocated here), clone3()s the
+ * child, writes its id maps and time offsets once it is ready, and releases
+ * it. Any failure up to that point kills and reaps the child and closes every
+ * fd it opened, so a refused spawn leaves nothing behind.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/sched.h>
+
+#include "fd-util.h"
+#include "mount-setup.h"
+#include "spawn-child.h"
+#include "spawn.h"
+
+#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HOSTNAME_MAX 64 /* the kernel's __NEW_UTS_LEN */
+
+/* pidfs ioctls (Linux 6.11): the namespaces of the process a pidfd refers to. */
+#ifndef PIDFD_GET_USER_NAMESPACE
+#define PIDFD_GET_CGROUP_NAMESPACE _IO(0xFF, 1)
+#define PIDFD_GET_IPC_NAMESPACE _IO(0xFF, 2)
+#define PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3)
+#define PIDFD_GET_NET_NAMESPACE _IO(0xFF, 4)
+#define PIDFD_GET_PID_NAMESPACE _IO(0xFF, 5)
+#define PIDFD_GET_TIME_NAMESPACE _IO(0xFF, 7)
+#define PIDFD_GET_USER_NAMESPACE _IO(0xFF, 9)
+#define PIDFD_GET_UTS_NAMESPACE _IO(0xFF, 10)
+#endif
+
+static char *const spawn_default_env[] = {
+        (char *) "PATH=" SPAWN_DEFAULT_PATH,
+        (char *) "HOME=/",
+        NULL,
+};
+
+/* What the parent writes into /proc/PID/ between the child's "ready" and its release. */
+typedef struct SpawnParentSteps {
+        char *uid_map;
+        char *gid_map;
+        const char *setgroups; /* "allow", "deny" or NULL to leave the kernel's default */
+        char *timens_offsets;
+} SpawnParentSteps;
+
+static void spawn_parent_steps_done(SpawnParentSteps *s) {
+        free(s->uid_map);
+        free(s->gid_map);
+        free(s->timens_offsets);
+        *s = (SpawnParentSteps) {};
+}
+
+/* ---- errors (async-signal-safe: the child uses these) ---- */
+
+static size_t append_string(char *buf, size_t size, size_t pos, const char *s) {
+        while (s && *s && pos + 1 < size)
+                buf[pos++] = *s++;
+        buf[pos] = '\0';
+        return pos;
+}
+
+void spawn_error_set(SpawnError *e, const char *stage, int error, const char *context) {
+        const char *description = strerrordesc_np(error);
+        size_t pos = 0;
+
+        *e = (SpawnError) { .error = error };
+        append_string(e->stage, sizeof e->stage, 0, stage);
+        if (context && context[0]) {
+                pos = append_string(e->message, sizeof e->message, pos, context);
+                pos = append_string(e->message, sizeof e->message, pos, ": ");
+        }
+        append_string(e->message, sizeof e->message, pos, description ?: "Unknown error");
+}
+
+_printf_(4, 5) static int spawn_fail(SpawnError *e, const char *stage, int error, const char *format, ...) {
+        char context[256];
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(context, sizeof context, format, ap);
+        va_end(ap);
+
+        spawn_error_set(e, stage, error, context);
+        return -error;
+}
+
+int spawn_read_report(int report_fd, SpawnError *ret_error) {
+        SpawnError e;
+        ssize_t n;
+
+        do
+                n = read(report_fd, &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EAGAIN ? -EAGAIN : -errno;
+        if (n == 0)
+                return 0;
+        /* The child writes the record in one write of less than PIPE_BUF, so it arrives whole. */
+        if ((size_t) n != sizeof e)
+                return -EIO;
+
+        e.stage[sizeof e.stage - 1] = '\0';
+        e.message[sizeof e.message - 1] = '\0';
+        if (e.error <= 0)
+                return -EIO;
+
+        *ret_error = e;
+        return 1;
+}
+
+/* ---- the plan ---- */
+
+static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
+        if (!p)
+                return NULL;
+        mount_plan_free(p->mounts);
+        free(p->groups);
+        free(p->fds);
+        safe_close(p->devnull_fd);
+        free(p->search_path);
+        free(p->search_path_buffer);
+        safe_close(p->child_sync_fd);
+        safe_close(p->child_report_fd);
+        safe_close(p->parent_sync_fd);
+        safe_close(p->parent_report_fd);
+        free(p);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnPlan *, spawn_plan_free);
+
+static int message_fd(const SpawnContext *c, int index, int *ret) {
+        if (index < 0 || (size_t) index >= c->n_message_fds || !c->message_fds)
+                return -EINVAL;
+        if (c->message_fds[index] < 0)
+                return -EBADF;
+        *ret = c->message_fds[index];
+        return 0;
+}
+
+static unsigned long namespaces_to_clone_flags(unsigned mask) {
+        unsigned long flags = 0;
+
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (mask & NAMESPACE_BIT(t))
+                        flags |= namespace_type_to_clone_flag(t);
+        return flags;
+}
+
+static unsigned long pidfd_namespace_ioctl(NamespaceType t) {
+        switch (t) {
+        case NAMESPACE_MOUNT:  return PIDFD_GET_MNT_NAMESPACE;
+        case NAMESPACE_UTS:    return PIDFD_GET_UTS_NAMESPACE;
+        case NAMESPACE_IPC:    return PIDFD_GET_IPC_NAMESPACE;
+        case NAMESPACE_USER:   return PIDFD_GET_USER_NAMESPACE;
+        case NAMESPACE_PID:    return PIDFD_GET_PID_NAMESPACE;
+        case NAMESPACE_NET:    return PIDFD_GET_NET_NAMESPACE;
+        case NAMESPACE_CGROUP: return PIDFD_GET_CGROUP_NAMESPACE;
+        case NAMESPACE_TIME:   return PIDFD_GET_TIME_NAMESPACE;
+        default:               return 0;
+        }
+}
+
+/*
+ * The child joins with the daemon's privileges, so a non-root caller may only
+ * name namespaces it could join itself: ones whose owning user namespace was
+ * created by the caller's uid (and is therefore not the initial one).
+ */
+static int check_join_allowed(int fd, NamespaceType type, uid_t caller_uid) {
+        _cleanup_close_ int ns_fd = -EBADF, userns_fd = -EBADF;
+        uid_t owner;
+        int nstype;
+
+        nstype = ioctl(fd, NS_GET_NSTYPE);
+        if (nstype < 0) {
+                /* Not a namespace fd: a pidfd, which names the namespaces of its process. */
+                ns_fd = ioctl(fd, pidfd_namespace_ioctl(type), 0);
+                if (ns_fd < 0)
+                        return -errno;
+                fd = ns_fd;
+        } else if ((unsigned long) nstype != namespace_type_to_clone_flag(type))
+                return -EINVAL;
+
+        if (type == NAMESPACE_USER)
+                userns_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        else
+                userns_fd = ioctl(fd, NS_GET_USERNS);
+        if (userns_fd < 0)
+                return -errno;
+
+        if (ioctl(userns_fd, NS_GET_OWNER_UID, &owner) < 0)
+                return -errno;
+        /* The initial user namespace has no owner to speak of and reports 0. */
+        if (owner != caller_uid || owner == 0)
+                return -EPERM;
+        return 0;
+}
+
+static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *e) {
+        const JoinNamespace *j = &c->request->join_namespaces[i];
+        int fd, r;
+
+        r = message_fd(c, j->fd_index, &fd);
+        if (r < 0)
+                return spawn_fail(e, "prepare", -r, "joinNamespaces[%zu].fileDescriptor", i);
+
+        if (!c->caller->privileged) {
+                r = check_join_allowed(fd, j->type, c->caller->uid);
+                if (r < 0)
+                        return spawn_fail(e, "setns", -r, "joinNamespaces[%zu]: %s", i,
+                                          namespace_type_to_string(j->type));
+        }
+
+        p->joins[p->n_joins++] = (SpawnJoin) {
+                .fd = fd,
+                .nstype = (int) namespace_type_to_clone_flag(j->type),
+                .type = j->type,
+                .name = namespace_type_to_string(j->type),
+        };
+        return 0;
+}
+
+static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        const SpawnRequest *r = c->request;
+        unsigned joined = 0;
+        unsigned long new_flags;
+        int k;
+
+        if (r->namespaces & ~NAMESPACE_ALL)
+                return spawn_fail(e, "prepare", EINVAL, "namespaces");
+        new_flags = namespaces_to_clone_flags(r->namespaces);
+
+        for (size_t i = 0; i < r->n_join_namespaces; i++) {
+                NamespaceType t = r->join_namespaces[i].type;
+
+                if (t < 0 || t >= _NAMESPACE_TYPE_MAX)
+                        return spawn_fail(e, "prepare", EINVAL, "joinNamespaces[%zu].type", i);
+                if (joined & NAMESPACE_BIT(t))
+                        return spawn_fail(e, "prepare", EINVAL, "joinNamespaces[%zu]: %s joined twice", i,
+                                          namespace_type_to_string(t));
+                if (r->namespaces & NAMESPACE_BIT(t))
+                        return spawn_fail(e, "prepare", EINVAL, "joinNamespaces[%zu]: %s is also created", i,
+                                          namespace_type_to_string(t));
+                joined |= NAMESPACE_BIT(t);
+        }
+
+        /* The user namespace first: joining it decides what the other joins are checked against. */
+        for (size_t i = 0; i < r->n_join_namespaces; i++)
+                if (r->join_namespaces[i].type == NAMESPACE_USER) {
+                        k = plan_join(p, c, i, e);
+                        if (k < 0)
+                                return k;
+                }
+        for (size_t i = 0; i < r->n_join_namespaces; i++)
+                if (r->join_namespaces[i].type != NAMESPACE_USER) {
+                        k = plan_join(p, c, i, e);
+                        if (k < 0)
+                                return k;
+                }
+        p->joins_user = joined & NAMESPACE_BIT(NAMESPACE_USER);
+
+        /*
+         * clone3(CLONE_NEWTIME) would put the child into the new time namespace at
+         * once, which freezes its offsets before we could write them; unshare() in the
+         * child makes it the namespace of its children and of the program it execs.
+         * With joins, the namespaces are created after joining (so they belong to a
+         * joined user namespace, and the joins still have the daemon's rights),
+         * except pid: only clone3() makes the child itself pid 1.
+         */
+        if (p->n_joins == 0) {
+                p->clone_flags = new_flags & ~(unsigned long) CLONE_NEWTIME;
+                p->unshare_flags = new_flags & CLONE_NEWTIME;
+        } else {
+                p->clone_flags = new_flags & CLONE_NEWPID;
+                p->unshare_flags = new_flags & ~(unsigned long) CLONE_NEWPID;
+        }
+        p->loopback_up = new_flags & CLONE_NEWNET;
+
+        /* A joined pid namespace applies to children only: the command must be forked, by init. */
+        if (joined & NAMESPACE_BIT(NAMESPACE_PID)) {
+                if (r->init == 0)
+                        return spawn_fail(e, "prepare", EINVAL, "init: joining a pid namespace needs init");
+                p->init = true;
+        } else
+                p->init = r->init >= 0 ? r->init : !!(new_flags & CLONE_NEWPID);
+
+        if (r->hostname) {
+                if (!((r->namespaces | joined) & NAMESPACE_BIT(NAMESPACE_UTS)))
+                        return spawn_fail(e, "prepare", EINVAL, "hostname: needs a uts namespace");
+                if (strlen(r->hostname) > HOSTNAME_MAX)
+                        return spawn_fail(e, "prepare", EINVAL, "hostname");
+                p->hostname = r->hostname;
+        }
+
+        return 0;
+}
+
+static bool gid_in_list(gid_t gid, const gid_t *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i] == gid)
+                        return true;
+        return false;
+}
+
+static bool caller_has_gid(const SpawnCaller *caller, gid_t gid) {
+        return gid == caller->gid || gid_in_list(gid, caller->groups, caller->n_groups);
+}
+
+/* The id inside a user namespace that maps to host id, or -ENOENT. */
+static int map_id_inside(const IdMapping *m, size_t n, uint32_t host, uint32_t *ret) {
+        for (size_t i = 0; i < n; i++)
+                if (host >= m[i].host_id && host - m[i].host_id < m[i].size) {
+                        *ret = m[i].container_id + (host - m[i].host_id);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        const SpawnRequest *r = c->request;
+        const SpawnCaller *caller = c->caller;
+        bool new_user = r->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
+        bool in_user = new_user || p->joins_user;
+        /* A new user namespace whose setgroups is "deny" refuses setgroups() outright. */
+        bool groups_denied = new_user && (r->setgroups == 0 || (r->setgroups < 0 && !caller->privileged));
+        IdMapping own_uid = { caller->uid, caller->uid, 1 }, own_gid = { caller->gid, caller->gid, 1 };
+        const IdMapping *uid_maps = r->n_uid_mappings > 0 ? r->uid_mappings : &own_uid;
+        const IdMapping *gid_maps = r->n_gid_mappings > 0 ? r->gid_mappings : &own_gid;
+        size_t n_uid_maps = r->n_uid_mappings > 0 ? r->n_uid_mappings : 1;
+        size_t n_gid_maps = r->n_gid_mappings > 0 ? r->n_gid_mappings : 1;
+        const gid_t *groups = NULL;
+        size_t n_groups = 0;
+
+        if (r->has_user) {
+                p->uid = r->uid;
+                p->gid = r->gid;
+                groups = r->additional_gids;
+                n_groups = r->n_additional_gids;
+
+                /* Outside a user namespace the ids are host ids: only the caller's own. */
+                if (!caller->privileged && !in_user) {
+                        if (r->uid != caller->uid)
+                                return spawn_fail(e, "credentials", EPERM, "user.uid");
+                        if (!caller_has_gid(caller, r->gid))
+                                return spawn_fail(e, "credentials", EPERM, "user.gid");
+                        for (size_t i = 0; i < n_groups; i++)
+                                if (!caller_has_gid(caller, groups[i]))
+                                        return spawn_fail(e, "credentials", EPERM, "user.additionalGids[%zu]", i);
+                }
+        } else if (caller->privileged || (p->joins_user && !new_user)) {
+                p->uid = 0;
+                p->gid = 0;
+        } else if (new_user) {
+                uint32_t uid, gid;
+
+                if (map_id_inside(uid_maps, n_uid_maps, caller->uid, &uid) < 0)
+                        return spawn_fail(e, "credentials", EINVAL, "uidMappings: the caller's uid is not mapped");
+                if (map_id_inside(gid_maps, n_gid_maps, caller->gid, &gid) < 0)
+                        return spawn_fail(e, "credentials", EINVAL, "gidMappings: the caller's gid is not mapped");
+                p->uid = uid;
+                p->gid = gid;
+        } else {
+                p->uid = caller->uid;
+                p->gid = caller->gid;
+                groups = caller->groups;
+                n_groups = caller->n_groups;
+        }
+
+        if (groups_denied && n_groups > 0)
+                return spawn_fail(e, "credentials", EPERM, "user.additionalGids: setgroups is denied");
+        p->set_groups = !groups_denied;
+        if (n_groups > 0) {
+                p->groups = calloc(n_groups, sizeof(gid_t));
+                if (!p->groups)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                memcpy(p->groups, groups, n_groups * sizeof(gid_t));
+                p->n_groups = n_groups;
+        }
+
+        p->expect_no_caps = !caller->privileged && !in_user;
+        return 0;
+}
+
+static int plan_fds(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        const SpawnRequest *r = c->request;
+        const int stdio_index[3] = { r->stdin_index, r->stdout_index, r->stderr_index };
+        static const char *const stdio_name[3] = { "stdin", "stdout", "stderr" };
+        int k;
+
+        p->fds = calloc(3 + r->n_fds, sizeof(SpawnFd));
+        if (!p->fds)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+
+        for (int i = 0; i < 3; i++) {
+                int fd;
+
+                if (stdio_index[i] < 0) {
+                        if (p->devnull_fd < 0) {
+                                p->devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+                                if (p->devnull_fd < 0)
+                                        return spawn_fail(e, "fds", errno, "/dev/null");
+                        }
+                        fd = p->devnull_fd;
+                } else {
+                        k = message_fd(c, stdio_index[i], &fd);
+                        if (k < 0)
+                                return spawn_fail(e, "prepare", -k, "%s", stdio_name[i]);
+                }
+                p->fds[p->n_fds++] = (SpawnFd) { .source = fd, .target = i, .moved = -EBADF };
+                p->is_target[i] = true;
+        }
+        p->max_target = 2;
+
+        for (size_t i = 0; i < r->n_fds; i++) {
+                const FdMapping *m = &r->fds[i];
+                int fd;
+
+                if (m->target < 3 || m->target > SPAWN_FD_TARGET_MAX)
+                        return spawn_fail(e, "prepare", EINVAL, "fileDescriptors[%zu].target", i);
+                if (p->is_target[m->target])
+                        return spawn_fail(e, "prepare", EINVAL, "fileDescriptors[%zu].target: used twice", i);
+                k = message_fd(c, m->fd_index, &fd);
+                if (k < 0)
+                        return spawn_fail(e, "prepare", -k, "fileDescriptors[%zu].fileDescriptor", i);
+
+                p->fds[p->n_fds++] = (SpawnFd) { .source = fd, .target = m->target, .moved = -EBADF };
+                p->is_target[m->target] = true;
+                p->max_target = MAX(p->max_target, m->target);
+        }
+
+        return 0;
+}
+
+static const char *env_lookup(char *const *envp, const char *key) {
+        size_t n = strlen(key);
+
+        for (char *const *i = envp; *i; i++)
+                if (strncmp(*i, key, n) == 0 && (*i)[n] == '=')
+                        return *i + n + 1;
+        return NULL;
+}
+
+/* PATH is split here, so the child's lookup (in its own mount namespace, with its own rights) needs no allocation. */
+static int plan_search_path(SpawnPlan *p, SpawnError *e) {
+        const char *path = env_lookup(p->envp, "PATH") ?: SPAWN_DEFAULT_PATH;
+        size_t n = 1;
+        char *s;
+
+        p->search_path_buffer = strdup(path);
+        if (!p->search_path_buffer)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+        for (const char *i = path; *i; i++)
+                n += *i == ':';
+
+        p->search_path = calloc(n + 1, sizeof(char *));
+        if (!p->search_path)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+
+        n = 0;
+        s = p->search_path_buffer;
+        for (;;) {
+                char *colon = strchr(s, ':');
+
+                if (colon)
+                        *colon = '\0';
+                /* An empty entry would mean the working directory: not something a sandbox should inherit by accident. */
+                if (*s)
+                        p->search_path[n++] = s;
+                if (!colon)
+                        break;
+                s = colon + 1;
+        }
+        p->search_path[n] = NULL;
+        return 0;
+}
+
+static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        const SpawnRequest *r = c->request;
+
+        if (!r->argv || !r->argv[0] || !r->argv[0][0])
+                return spawn_fail(e, "prepare", EINVAL, "argv");
+
+        p->argv = r->argv;
+        p->envp = r->env ?: spawn_default_env;
+        p->cwd = r->cwd ?: "/";
+        p->new_session = r->new_session != 0;
+
+        if (!strchr(r->argv[0], '/'))
+                return plan_search_path(p, e);
+        return 0;
+}
+
+static int plan_mounts(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        int r;
+
+        r = mount_plan_new(c, &p->mounts, e);
+        if (r < 0)
+                return r;
+        if (p->mounts && !(c->request->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)))
+                return spawn_fail(e, "mount", EINVAL, "mounts and root need a new mount namespace");
+        return 0;
+}
+
+static char *id_map_text(const IdMapping *m, size_t n) {
+        /* Three 10-digit numbers, two spaces and a newline per line. */
+        size_t size = n * 33 + 1, pos = 0;
+        char *text = malloc(size);
+
+        if (!text)
+                return NULL;
+        text[0] = '\0';
+        for (size_t i = 0; i < n; i++)
+                pos += (size_t) snprintf(text + pos, size - pos, "%" PRIu32 " %" PRIu32 " %" PRIu32 "\n",
+                                         m[i].container_id, m[i].host_id, m[i].size);
+        return text;
+}
+
+static int plan_parent_steps(SpawnParentSteps *s, const SpawnContext *c, SpawnError *e) {
+        const SpawnRequest *r = c->request;
+        bool new_user = r->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
+        bool new_time = r->namespaces & NAMESPACE_BIT(NAMESPACE_TIME);
+
+        if (!new_user) {
+                if (r->n_uid_mappings > 0 || r->n_gid_mappings > 0)
+                        return spawn_fail(e, "prepare", EINVAL, "uidMappings: needs a new user namespace");
+                if (r->setgroups >= 0)
+                        return spawn_fail(e, "prepare", EINVAL, "setgroups: needs a new user namespace");
+        } else {
+                /* Without mappings the caller's own ids map to themselves. */
+                IdMapping own_uid = { c->caller->uid, c->caller->uid, 1 };
+                IdMapping own_gid = { c->caller->gid, c->caller->gid, 1 };
+
+                s->uid_map = r->n_uid_mappings > 0 ? id_map_text(r->uid_mappings, r->n_uid_mappings)
+                                                   : id_map_text(&own_uid, 1);
+                s->gid_map = r->n_gid_mappings > 0 ? id_map_text(r->gid_mappings, r->n_gid_mappings)
+                                                   : id_map_text(&own_gid, 1);
+                if (!s->uid_map || !s->gid_map)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+
+                /* A non-root caller must not be able to drop groups that deny it access. */
+                if (r->setgroups == 0 || (r->setgroups < 0 && !c->caller->privileged))
+                        s->setgroups = "deny";
+                else if (r->setgroups > 0)
+                        s->setgroups = "allow";
+        }
+
+        if (r->has_monotonic_offset || r->has_boottime_offset) {
+                if (!new_time)
+                        return spawn_fail(e, "prepare", EINVAL, "timeOffsets: needs a new time namespace");
+                char monotonic[64] = "", boottime[64] = "";
+
+                if (r->has_monotonic_offset)
+                        (void) snprintf(monotonic, sizeof monotonic, "monotonic %" PRId64 " %" PRIu32 "\n",
+                                        r->monotonic_offset.secs, r->monotonic_offset.nanosecs);
+                if (r->has_boottime_offset)
+                        (void) snprintf(boottime, sizeof boottime, "boottime %" PRId64 " %" PRIu32 "\n",
+                                        r->boottime_offset.secs, r->boottime_offset.nanosecs);
+                if (asprintf(&s->timens_offsets, "%s%s", monotonic, boottime) < 0) {
+                        s->timens_offsets = NULL;
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                }
+        }
+
+        return 0;
+}
+
+static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSteps *ret_steps, SpawnError *e) {
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        SpawnParentSteps steps = {};
+        int r;
+
+        p = calloc(1, sizeof(SpawnPlan));
+        if (!p)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+        p->devnull_fd = p->child_sync_fd = p->child_report_fd = -EBADF;
+        p->parent_sync_fd = p->parent_report_fd = -EBADF;
+
+        r = plan_namespaces(p, c, e);
+        if (r >= 0)
+                r = plan_credentials(p, c, e);
+        if (r >= 0)
+                r = plan_fds(p, c, e);
+        if (r >= 0)
+                r = plan_exec(p, c, e);
+        if (r >= 0)
+                r = plan_parent_steps(&steps, c, e);
+        if (r >= 0)
+                r = plan_mounts(p, c, e);
+        if (r < 0) {
+                spawn_parent_steps_done(&steps);
+                return r;
+        }
+
+        *ret = TAKE_PTR(p);
+        *ret_steps = steps;
+        return 0;
+}
+
+/* ---- clone and the handshake ---- */
+
+static int open_channels(SpawnPlan *p, SpawnError *e) {
+        int pair[2];
+
+        if (pipe2(pair, O_CLOEXEC) < 0)
+                return spawn_fail(e, "prepare", errno, "report pipe");
+        p->parent_report_fd = pair[0];
+        p->child_report_fd = pair[1];
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return spawn_fail(e, "prepare", errno, "sync socket");
+        p->parent_sync_fd = pair[0];
+        p->child_sync_fd = pair[1];
+        return 0;
+}
+
+/*
+ * A child that cannot call setgroups() itself (a user namespace that denies it)
+ * would keep the daemon's supplementary groups, host groups it must not have.
+ * Root needs none, so the daemon drops its own once, before the first such clone.
+ */
+static int drop_own_supplementary_groups(SpawnError *e) {
+        int n = getgroups(0, NULL);
+
+        if (n < 0)
+                return spawn_fail(e, "credentials", errno, "getgroups");
+        if (n > 0 && setgroups(0, NULL) < 0)
+                return spawn_fail(e, "credentials", errno, "setgroups");
+        return 0;
+}
+
+static int clone_child(SpawnPlan *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
+        struct clone_args args = {
+                .flags = CLONE_PIDFD | p->clone_flags,
+                .exit_signal = SIGCHLD,
+        };
+        sigset_t all, saved;
+        int pidfd = -EBADF;
+        long pid;
+
+        args.pidfd = (uint64_t) (uintptr_t) &pidfd;
+
+        /* No daemon signal handler may run in the child: it starts with everything blocked. */
+        sigfillset(&all);
+        if (sigprocmask(SIG_SETMASK, &all, &saved) < 0)
+                return spawn_fail(e, "clone3", errno, "sigprocmask");
+
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid == 0)
+                spawn_child_run(p);
+
+        int saved_errno = errno;
+        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+        if (pid < 0)
+                return spawn_fail(e, "clone3", saved_errno, NULL);
+
+        *ret_pid = (pid_t) pid;
+        *ret_pidfd = pidfd;
+        return 0;
+}
+
+static void kill_and_reap(int pidfd) {
+        siginfo_t si;
+
+        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        while (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+}
+
+/* The child died before it was released: its report says why (read to EOF, it has exited). */
+static int child_early_failure(SpawnPlan *p, SpawnError *e) {
+        SpawnError report;
+        int r;
+
+        r = spawn_read_report(p->parent_report_fd, &report);
+        if (r == 1) {
+                *e = report;
+                return -report.error;
+        }
+        return spawn_fail(e, "prepare", EIO, "the child exited before it was released");
+}
+
+static int wait_child_ready(SpawnPlan *p, SpawnError *e) {
+        char c;
+        ssize_t n;
+
+        do
+                n = recv(p->parent_sync_fd, &c, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return spawn_fail(e, "prepare", errno, "sync socket");
+        if (n == 0 || c != SPAWN_SYNC_READY)
+                return child_early_failure(p, e);
+        return 0;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *text) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+        size_t len = strlen(text);
+        ssize_t n;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, name);
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        /* Each of these files takes its whole content in one write. */
+        n = write(fd, text, len);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n != len)
+                return -EIO;
+        return 0;
+}
+
+static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *e) {
+        /* The order matters: "deny" is only accepted before gid_map is written. */
+        const struct {
+                const char *file;
+                const char *text;
+        } steps[] = {
+                { "uid_map", s->uid_map },
+                { "setgroups", s->setgroups },
+                { "gid_map", s->gid_map },
+                { "timens_offsets", s->timens_offsets },
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                if (!steps[i].text)
+                        continue;
+                r = write_proc_file(pid, steps[i].file, steps[i].text);
+                if (r < 0)
+                        return spawn_fail(e, steps[i].file, -r, "/proc/%d/%s", (int) pid, steps[i].file);
+        }
+        return 0;
+}
+
+static int release_child(SpawnPlan *p, SpawnError *e) {
+        char c = SPAWN_SYNC_GO;
+        ssize_t n;
+
+        do
+                n = send(p->parent_sync_fd, &c, 1, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                return spawn_fail(e, "prepare", n < 0 ? errno : EIO, "sync socket");
+        return 0;
+}
+
+int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) {
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        _cleanup_close_ int pidfd = -EBADF;
+        SpawnParentSteps steps = {};
+        SpawnError e = {};
+        pid_t pid = 0;
+        int r;
+
+        if (!c || !c->request || !c->caller || !ret || !ret_error)
+                return -EINVAL;
+
+        r = spawn_plan_new(c, &p, &steps, &e);
+        if (r < 0)
+                goto fail;
+
+        r = open_channels(p, &e);
+        if (r < 0)
+                goto fail;
+
+        if (!p->set_groups || p->joins_user) {
+                r = drop_own_supplementary_groups(&e);
+                if (r < 0)
+                        goto fail;
+        }
+
+        r = clone_child(p, &pid, &pidfd, &e);
+        if (r < 0)
+                goto fail;
+
+        /* Only the child may hold its ends: EOF on ours must mean it is gone. */
+        p->child_sync_fd = safe_close(p->child_sync_fd);
+        p->child_report_fd = safe_close(p->child_report_fd);
+
+        r = wait_child_ready(p, &e);
+        if (r >= 0)
+                r = write_parent_steps(pid, &steps, &e);
+        if (r >= 0)
+                r = release_child(p, &e);
+        if (r >= 0)
+                r = fd_set_nonblock(p->parent_report_fd, true);
+        if (r < 0) {
+                if (e.stage[0] == '\0')
+                        spawn_error_set(&e, "prepare", -r, NULL);
+                kill_and_reap(pidfd);
+                goto fail;
+        }
+
+        spawn_parent_steps_done(&steps);
+        *ret = (SpawnHandle) {
+                .pid = pid,
+                .pidfd = TAKE_FD(pidfd),
+                .report_fd = TAKE_FD(p->parent_report_fd),
+        };
+        return 0;
+
+fail:
+        spawn_parent_steps_done(&steps);
+        *ret_error = e;
+        return r;
+}

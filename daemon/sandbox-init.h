@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A minimal init for sandboxes: the spawned child becomes it (pid 1 of a new
+ * pid namespace, or a subreaper otherwise), forks the command, forwards
+ * signals to it, reaps every orphan and exits with the command's status.
+ */
+#pragma once
+
+#include "spawn-child.h"
+
+/*
+ * Called by the child once it is fully set up, instead of execve(). Never
+ * returns. The command's exec failure still reaches the report pipe: init
+ * closes its own copy right after the fork, the command's copy is CLOEXEC.
+ *
+ * Exit status: the command's exit code; if the command died of a signal,
+ * init dies of the same signal when it can, which is when it is not pid 1.
+ * The kernel never lets pid 1 of a pid namespace die of a signal it sends
+ * itself, so there init exits with 128 + the signal number, as a shell would.
+ */
+_noreturn_ void sandbox_init_run(const SpawnPlan *p);

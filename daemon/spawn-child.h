@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The plan the daemon builds before clone3() and the child executes after it.
+ * Everything the child touches lives here, allocated by the parent: the child
+ * only reads it (and scribbles on its own copy-on-write copy of the scratch
+ * fields), so it never needs malloc.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "macro.h"
+#include "mount-setup.h"
+#include "sandbox-protocol.h"
+#include "spawn.h"
+
+/* Highest fd number a request may ask for (FdMapping.target). */
+#define SPAWN_FD_TARGET_MAX 1023
+
+/* One byte each way on the sync socket. */
+#define SPAWN_SYNC_READY 'r'
+#define SPAWN_SYNC_GO 'g'
+
+/* What the child exits with when it fails before execve (the error itself goes to the report pipe). */
+#define SPAWN_CHILD_FAILED 127
+
+typedef struct SpawnFd {
+        int source; /* daemon fd (borrowed from the message, or the plan's /dev/null) */
+        int target; /* number in the sandbox */
+        int moved;  /* child scratch: where the source was parked above every target */
+} SpawnFd;
+
+typedef struct SpawnJoin {
+        int fd;     /* borrowed: a /proc/PID/ns/TYPE fd or a pidfd */
+        int nstype; /* CLONE_NEW* of the namespace to join */
+        NamespaceType type;
+        const char *name; /* for the error message */
+} SpawnJoin;
+
+typedef struct SpawnPlan {
+        /* namespaces */
+        unsigned long clone_flags;   /* created by clone3() itself */
+        unsigned long unshare_flags; /* created by the child with unshare(), after the joins */
+        SpawnJoin joins[_NAMESPACE_TYPE_MAX]; /* user namespace first */
+        size_t n_joins;
+        bool joins_user;
+        bool loopback_up;
+        MountPlan *mounts; /* owned; NULL when the file tree is left alone */
+        const char *hostname;
+
+        /* credentials (ids as seen in the sandbox's user namespace) */
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups; /* owned */
+        size_t n_groups;
+        bool set_groups;       /* false where setgroups() is denied (a new user ns with "deny") */
+        bool expect_no_caps;   /* non-root caller outside any user ns: verify nothing privileged is left */
+
+        /* fds */
+        SpawnFd *fds; /* owned array; 0, 1, 2 are always present */
+        size_t n_fds;
+        int max_target;
+        bool is_target[SPAWN_FD_TARGET_MAX + 1];
+        int devnull_fd; /* owned */
+
+        /* process */
+        bool new_session;
+        bool init;
+        const char *cwd;
+        char *const *argv;  /* borrowed from the request */
+        char *const *envp;  /* borrowed from the request, or the static default */
+        char **search_path; /* owned: PATH directories for an argv[0] without a slash */
+        char *search_path_buffer;
+
+        /* plumbing; the child closes the parent's ends first thing */
+        int child_sync_fd;
+        int child_report_fd;
+        int parent_sync_fd;
+        int parent_report_fd;
+} SpawnPlan;
+
+/* Runs in the child right after clone3(); never returns. Async-signal-safe throughout. */
+_noreturn_ void spawn_child_run(SpawnPlan *p);
+
+/* Writes e to the report fd in one write (atomic: the record is smaller than PIPE_BUF). */
+void spawn_child_report(int report_fd, const SpawnError *e);
+
+/* Unblocks every signal and execs the command; on failure reports and exits SPAWN_CHILD_FAILED. */
+_noreturn_ void spawn_child_exec_command(const SpawnPlan *p);
+
+/* Resolves argv[0] along p->search_path if needed and calls execve(); returns only on failure, with *e filled. */
+void spawn_child_exec(const SpawnPlan *p, SpawnError *e);

@@ -1,0 +1,1126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The spawn path end to end, without the daemon around it: spawn_start() with
+ * requests built in C, then what the sandboxed process sees and how it ends,
+ * checked from both sides. Runs as root.
+ */
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "sandbox-protocol.h"
+#include "spawn.h"
+
+static const SpawnCaller root_caller = { .uid = 0, .gid = 0, .privileged = true };
+static const SpawnCaller nobody_caller = { .uid = 65534, .gid = 65534, .privileged = false };
+
+/* ---- helpers ---- */
+
+static char **strv_from(const char *const *l) {
+        size_t n = 0;
+        char **v;
+
+        while (l[n])
+                n++;
+        v = calloc(n + 1, sizeof(char *));
+        cr_assert_not_null(v);
+        for (size_t i = 0; i < n; i++)
+                cr_assert_not_null(v[i] = strdup(l[i]));
+        return v;
+}
+
+#define REQUEST(...) request_new((const char *const[]) { __VA_ARGS__, NULL })
+
+static SpawnRequest *request_new(const char *const *argv) {
+        SpawnRequest *r = spawn_request_new();
+
+        cr_assert_not_null(r);
+        r->argv = strv_from(argv);
+        return r;
+}
+
+static void *memdup_or_die(const void *p, size_t size) {
+        void *q = malloc(size);
+
+        cr_assert_not_null(q);
+        memcpy(q, p, size);
+        return q;
+}
+
+static int spawn_as(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
+                    SpawnError *e) {
+        SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller };
+
+        return spawn_start(&c, h, e);
+}
+
+/* Polls the report fd until the child exec'd (0) or reported a failure (1, *e filled). */
+static int wait_report(const SpawnHandle *h, SpawnError *e) {
+        for (;;) {
+                struct pollfd p = { .fd = h->report_fd, .events = POLLIN };
+                int r;
+
+                cr_assert_geq(poll(&p, 1, -1), 0);
+                r = spawn_read_report(h->report_fd, e);
+                if (r != -EAGAIN) {
+                        cr_assert_geq(r, 0, "spawn_read_report: %s", strerror(-r));
+                        return r;
+                }
+        }
+}
+
+static siginfo_t reap(SpawnHandle *h) {
+        siginfo_t si = {};
+
+        cr_assert_eq(waitid(P_PIDFD, (id_t) h->pidfd, &si, WEXITED), 0, "waitid: %m");
+        h->pidfd = safe_close(h->pidfd);
+        h->report_fd = safe_close(h->report_fd);
+        return si;
+}
+
+static siginfo_t kill_and_reap(SpawnHandle *h, int sig) {
+        cr_assert_eq(pidfd_send_signal(h->pidfd, sig, NULL, 0), 0, "pidfd_send_signal: %m");
+        return reap(h);
+}
+
+/* Spawns r (privileged unless caller says otherwise) and asserts that execve succeeded. */
+static void spawn_ok(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h) {
+        SpawnError e = {};
+        int k;
+
+        k = spawn_as(caller ?: &root_caller, r, fds, n_fds, h, &e);
+        cr_assert_eq(k, 0, "spawn_start: %d stage=%s message=%s", k, e.stage, e.message);
+        k = wait_report(h, &e);
+        cr_assert_eq(k, 0, "child failed: stage=%s message=%s", e.stage, e.message);
+}
+
+static char *read_all(int fd) {
+        size_t size = 0, allocated = 4096;
+        char *buf = malloc(allocated);
+
+        cr_assert_not_null(buf);
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 1024) {
+                        allocated *= 2;
+                        buf = realloc(buf, allocated);
+                        cr_assert_not_null(buf);
+                }
+                n = read(fd, buf + size, allocated - size - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                cr_assert_geq(n, 0, "read: %m");
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        buf[size] = '\0';
+        return buf;
+}
+
+static char *read_file(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        return read_all(fd);
+}
+
+_printf_(1, 2) static char *read_proc(const char *format, ...) {
+        char path[256];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(path, sizeof path, format, ap);
+        va_end(ap);
+        return read_file(path);
+}
+
+/*
+ * Runs r with stdout on a pipe (appended to fds as the last message fd),
+ * returns everything it wrote, and its exit status in *ret_status.
+ */
+static char *run_capture_fds(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds,
+                             siginfo_t *ret_status) {
+        int all[16], pipe_fds[2];
+        SpawnHandle h;
+        char *out;
+
+        cr_assert_lt(n_fds, ELEMENTSOF(all));
+        memcpy(all, fds, n_fds * sizeof(int));
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        all[n_fds] = pipe_fds[1];
+        r->stdout_index = (int) n_fds;
+
+        spawn_ok(caller, r, all, n_fds + 1, &h);
+        safe_close(pipe_fds[1]);
+        out = read_all(pipe_fds[0]);
+        safe_close(pipe_fds[0]);
+
+        siginfo_t si = reap(&h);
+        if (ret_status)
+                *ret_status = si;
+        return out;
+}
+
+static char *run_capture(const SpawnCaller *caller, SpawnRequest *r, siginfo_t *ret_status) {
+        return run_capture_fds(caller, r, NULL, 0, ret_status);
+}
+
+static ino_t ns_inode(pid_t pid, const char *name) {
+        char path[64];
+        struct stat st;
+
+        if (pid == 0)
+                snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+        else
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, name);
+        cr_assert_eq(stat(path, &st), 0, "%s: %m", path);
+        return st.st_ino;
+}
+
+static ino_t fd_inode(int fd) {
+        struct stat st;
+
+        cr_assert_eq(fstat(fd, &st), 0);
+        return st.st_ino;
+}
+
+/* The value of "Key:" in a /proc/PID/status text, up to the end of the line. */
+static char *status_field(const char *status, const char *key) {
+        const char *p = strstr(status, key);
+        size_t n;
+
+        cr_assert_not_null(p, "no %s in status", key);
+        p += strlen(key);
+        p += strspn(p, " \t");
+        n = strcspn(p, "\n");
+        return strndup(p, n);
+}
+
+static void assert_exited(const siginfo_t *si, int code) {
+        cr_assert_eq(si->si_code, CLD_EXITED, "si_code %d status %d", si->si_code, si->si_status);
+        cr_assert_eq(si->si_status, code);
+}
+
+static void assert_killed(const siginfo_t *si, int sig) {
+        cr_assert(si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED, "si_code %d status %d", si->si_code,
+                  si->si_status);
+        cr_assert_eq(si->si_status, sig);
+}
+
+/* ---- basics ---- */
+
+Test(spawn, exit_codes) {
+        static const int codes[] = { 0, 1, 255 };
+
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = NULL;
+                char script[32];
+                SpawnHandle h;
+
+                snprintf(script, sizeof script, "exit %d", codes[i]);
+                r = REQUEST("sh", "-c", script);
+                spawn_ok(NULL, r, NULL, 0, &h);
+                siginfo_t si = reap(&h);
+                assert_exited(&si, codes[i]);
+        }
+}
+
+Test(spawn, death_by_signal) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "kill -USR1 $$");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("sleep", "100");
+        SpawnHandle h;
+
+        spawn_ok(NULL, r, NULL, 0, &h);
+        siginfo_t si = reap(&h);
+        assert_killed(&si, SIGUSR1);
+
+        spawn_ok(NULL, r2, NULL, 0, &h);
+        si = kill_and_reap(&h, SIGKILL);
+        assert_killed(&si, SIGKILL);
+}
+
+Test(spawn, exec_missing_file) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("no-such-command-in-path");
+        SpawnError e = {};
+        SpawnHandle h;
+
+        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0);
+        cr_assert_eq(wait_report(&h, &e), 1);
+        cr_assert_str_eq(e.stage, "execve");
+        cr_assert_eq(e.error, ENOENT);
+        cr_assert_str_eq(e.message, "/no/such: No such file or directory");
+        siginfo_t si = reap(&h);
+        assert_exited(&si, 127);
+
+        cr_assert_eq(spawn_as(&root_caller, r2, NULL, 0, &h, &e), 0);
+        cr_assert_eq(wait_report(&h, &e), 1);
+        cr_assert_str_eq(e.stage, "execve");
+        cr_assert_eq(e.error, ENOENT);
+        cr_assert_str_eq(e.message, "no-such-command-in-path: No such file or directory");
+        reap(&h);
+}
+
+Test(spawn, path_lookup_uses_request_path) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        SpawnError e = {};
+        SpawnHandle h;
+
+        /* A PATH without the directory that holds "true" must not find it. */
+        r->env = strv_from((const char *const[]) { "PATH=/nonexistent:/proc", NULL });
+        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0);
+        cr_assert_eq(wait_report(&h, &e), 1);
+        cr_assert_str_eq(e.stage, "execve");
+        cr_assert_eq(e.error, ENOENT);
+        reap(&h);
+}
+
+Test(spawn, default_and_given_environment) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/usr/bin/env");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("/usr/bin/env");
+        _cleanup_free_ char *out = NULL, *out2 = NULL;
+
+        out = run_capture(NULL, r, NULL);
+        cr_assert_str_eq(out, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHOME=/\n");
+
+        r2->env = strv_from((const char *const[]) { "A=1", "B=two", NULL });
+        out2 = run_capture(NULL, r2, NULL);
+        cr_assert_str_eq(out2, "A=1\nB=two\n");
+}
+
+Test(spawn, cwd) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("pwd");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("pwd");
+        _cleanup_(spawn_request_freep) SpawnRequest *r3 = REQUEST("pwd");
+        _cleanup_free_ char *out = NULL, *out2 = NULL;
+        SpawnError e = {};
+        SpawnHandle h;
+
+        out = run_capture(NULL, r, NULL);
+        cr_assert_str_eq(out, "/\n");
+
+        r2->cwd = strdup("/proc/self");
+        out2 = run_capture(NULL, r2, NULL);
+        cr_assert_neq(strstr(out2, "/proc/"), NULL, "%s", out2);
+
+        r3->cwd = strdup("/no/such/dir");
+        cr_assert_eq(spawn_as(&root_caller, r3, NULL, 0, &h, &e), 0);
+        cr_assert_eq(wait_report(&h, &e), 1);
+        cr_assert_str_eq(e.stage, "cwd");
+        cr_assert_eq(e.error, ENOENT);
+        cr_assert_str_eq(e.message, "/no/such/dir: No such file or directory");
+        reap(&h);
+}
+
+Test(spawn, signals_mask_and_dispositions_reset) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/status");
+        _cleanup_free_ char *out = NULL, *blocked = NULL, *ignored = NULL, *nnp = NULL;
+        sigset_t mask, saved;
+
+        /* What a daemon typically has: SIGPIPE ignored, some signals blocked. */
+        signal(SIGPIPE, SIG_IGN);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, &saved);
+
+        out = run_capture(NULL, r, NULL);
+
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        signal(SIGPIPE, SIG_DFL);
+
+        blocked = status_field(out, "SigBlk:");
+        ignored = status_field(out, "SigIgn:");
+        nnp = status_field(out, "NoNewPrivs:");
+        cr_assert_str_eq(blocked, "0000000000000000");
+        cr_assert_str_eq(ignored, "0000000000000000");
+        cr_assert_str_eq(nnp, "1");
+}
+
+Test(spawn, new_session) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("sleep", "100");
+        SpawnHandle h;
+
+        spawn_ok(NULL, r, NULL, 0, &h);
+        cr_assert_eq(getsid(h.pid), h.pid);
+        kill_and_reap(&h, SIGKILL);
+
+        r2->new_session = 0;
+        spawn_ok(NULL, r2, NULL, 0, &h);
+        cr_assert_eq(getsid(h.pid), getsid(0));
+        kill_and_reap(&h, SIGKILL);
+}
+
+/* ---- namespaces ---- */
+
+Test(spawn, each_namespace_type) {
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+                SpawnHandle h;
+
+                r->namespaces = NAMESPACE_BIT(t);
+                r->init = 0;
+                spawn_ok(NULL, r, NULL, 0, &h);
+
+                for (NamespaceType u = 0; u < _NAMESPACE_TYPE_MAX; u++) {
+                        const char *name = namespace_type_to_proc_name(u);
+                        ino_t mine = ns_inode(0, name), theirs = ns_inode(h.pid, name);
+
+                        if (u == t)
+                                cr_assert_neq(mine, theirs, "asked for %s, got the same %s namespace",
+                                              namespace_type_to_string(t), name);
+                        else
+                                cr_assert_eq(mine, theirs, "asked for %s, got a new %s namespace",
+                                             namespace_type_to_string(t), name);
+                }
+
+                siginfo_t si = kill_and_reap(&h, SIGKILL);
+                assert_killed(&si, SIGKILL);
+        }
+}
+
+Test(spawn, all_namespaces_at_once) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_ALL;
+        r->init = 0;
+        spawn_ok(NULL, r, NULL, 0, &h);
+        for (NamespaceType u = 0; u < _NAMESPACE_TYPE_MAX; u++) {
+                const char *name = namespace_type_to_proc_name(u);
+                cr_assert_neq(ns_inode(0, name), ns_inode(h.pid, name), "%s", name);
+        }
+        kill_and_reap(&h, SIGKILL);
+}
+
+static void parse_id_map(const char *text, IdMapping *ret, size_t max, size_t *ret_n) {
+        size_t n = 0;
+        const char *p = text;
+
+        while (*p) {
+                uint32_t a, b, c;
+                int consumed;
+
+                cr_assert_eq(sscanf(p, "%" SCNu32 " %" SCNu32 " %" SCNu32 "%n", &a, &b, &c, &consumed), 3,
+                             "bad map line: %s", p);
+                cr_assert_lt(n, max);
+                ret[n++] = (IdMapping) { a, b, c };
+                p += consumed;
+                p += strspn(p, "\n");
+        }
+        *ret_n = n;
+}
+
+Test(spawn, id_maps_read_back) {
+        static const IdMapping uids[] = { { 0, 100000, 1000 }, { 1000, 5000, 1 }, { 2000, 200000, 65536 } };
+        static const IdMapping gids[] = { { 0, 300000, 10 }, { 10, 7000, 5 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        _cleanup_free_ char *uid_map = NULL, *gid_map = NULL, *status = NULL, *uid_line = NULL, *gid_line = NULL;
+        IdMapping got[8];
+        size_t n;
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        r->uid_mappings = memdup_or_die(uids, sizeof uids);
+        r->n_uid_mappings = ELEMENTSOF(uids);
+        r->gid_mappings = memdup_or_die(gids, sizeof gids);
+        r->n_gid_mappings = ELEMENTSOF(gids);
+        spawn_ok(NULL, r, NULL, 0, &h);
+
+        uid_map = read_proc("/proc/%d/uid_map", h.pid);
+        parse_id_map(uid_map, got, ELEMENTSOF(got), &n);
+        cr_assert_eq(n, ELEMENTSOF(uids));
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_eq(got[i].container_id, uids[i].container_id);
+                cr_assert_eq(got[i].host_id, uids[i].host_id);
+                cr_assert_eq(got[i].size, uids[i].size);
+        }
+
+        gid_map = read_proc("/proc/%d/gid_map", h.pid);
+        parse_id_map(gid_map, got, ELEMENTSOF(got), &n);
+        cr_assert_eq(n, ELEMENTSOF(gids));
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_eq(got[i].container_id, gids[i].container_id);
+                cr_assert_eq(got[i].host_id, gids[i].host_id);
+                cr_assert_eq(got[i].size, gids[i].size);
+        }
+
+        /* Root's default user is 0 inside: host 100000/300000 from out here. */
+        status = read_proc("/proc/%d/status", h.pid);
+        uid_line = status_field(status, "Uid:");
+        gid_line = status_field(status, "Gid:");
+        cr_assert_str_eq(uid_line, "100000\t100000\t100000\t100000");
+        cr_assert_str_eq(gid_line, "300000\t300000\t300000\t300000");
+
+        kill_and_reap(&h, SIGKILL);
+}
+
+Test(spawn, setgroups_written) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        static const struct {
+                int value;
+                const char *expected;
+        } cases[] = { { 0, "deny\n" }, { 1, "allow\n" }, { -1, "allow\n" } };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+                _cleanup_free_ char *text = NULL;
+                SpawnHandle h;
+
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+                r->uid_mappings = memdup_or_die(ids, sizeof ids);
+                r->n_uid_mappings = 1;
+                r->gid_mappings = memdup_or_die(ids, sizeof ids);
+                r->n_gid_mappings = 1;
+                r->setgroups = cases[i].value;
+                spawn_ok(NULL, r, NULL, 0, &h);
+
+                text = read_proc("/proc/%d/setgroups", h.pid);
+                cr_assert_str_eq(text, cases[i].expected, "setgroups=%d", cases[i].value);
+                kill_and_reap(&h, SIGKILL);
+        }
+}
+
+Test(spawn, user_and_groups_inside) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/status");
+        _cleanup_free_ char *out = NULL, *uid = NULL, *gid = NULL, *groups = NULL;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        r->uid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_uid_mappings = 1;
+        r->gid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_gid_mappings = 1;
+        r->has_user = true;
+        r->uid = 1000;
+        r->gid = 1001;
+        r->additional_gids = memdup_or_die((const uint32_t[]) { 5, 6 }, 2 * sizeof(uint32_t));
+        r->n_additional_gids = 2;
+
+        out = run_capture(NULL, r, NULL);
+        uid = status_field(out, "Uid:");
+        gid = status_field(out, "Gid:");
+        groups = status_field(out, "Groups:");
+        cr_assert_str_eq(uid, "1000\t1000\t1000\t1000");
+        cr_assert_str_eq(gid, "1001\t1001\t1001\t1001");
+        cr_assert_str_eq(groups, "5 6 ");
+}
+
+Test(spawn, hostname_inside) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("uname", "-n");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("uname", "-n");
+        _cleanup_free_ char *out = NULL;
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_UTS);
+        r->hostname = strdup("nsbox-test");
+        out = run_capture(NULL, r, NULL);
+        cr_assert_str_eq(out, "nsbox-test\n");
+
+        /* Never the host's hostname. */
+        r2->hostname = strdup("nsbox-test");
+        cr_assert_eq(spawn_as(&root_caller, r2, NULL, 0, &h, &e), -EINVAL);
+        cr_assert_str_eq(e.stage, "prepare");
+}
+
+static double clock_seconds(clockid_t id) {
+        struct timespec ts;
+
+        clock_gettime(id, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+Test(spawn, time_offsets_inside) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST(
+                "/usr/bin/python3", "-c",
+                "import time; print(time.clock_gettime(time.CLOCK_MONOTONIC), time.clock_gettime(time.CLOCK_BOOTTIME))");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("cat", "/proc/uptime");
+        _cleanup_free_ char *out = NULL, *out2 = NULL;
+        double mono_before, boot_before, mono_after, boot_after, mono_in, boot_in, up_in, up_before, up_after;
+        char *host_uptime;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME);
+        r->has_monotonic_offset = true;
+        r->monotonic_offset = (TimeOffset) { .secs = 2000000 };
+        r->has_boottime_offset = true;
+        r->boottime_offset = (TimeOffset) { .secs = 1000000, .nanosecs = 500000000 };
+
+        mono_before = clock_seconds(CLOCK_MONOTONIC);
+        boot_before = clock_seconds(CLOCK_BOOTTIME);
+        out = run_capture(NULL, r, NULL);
+        mono_after = clock_seconds(CLOCK_MONOTONIC);
+        boot_after = clock_seconds(CLOCK_BOOTTIME);
+
+        cr_assert_eq(sscanf(out, "%lf %lf", &mono_in, &boot_in), 2, "%s", out);
+        cr_assert(mono_in >= mono_before + 2000000 && mono_in <= mono_after + 2000000, "monotonic %f not in [%f, %f]",
+                  mono_in, mono_before + 2000000, mono_after + 2000000);
+        cr_assert(boot_in >= boot_before + 1000000.5 && boot_in <= boot_after + 1000000.5,
+                  "boottime %f not in [%f, %f]", boot_in, boot_before + 1000000.5, boot_after + 1000000.5);
+
+        r2->namespaces = NAMESPACE_BIT(NAMESPACE_TIME);
+        r2->has_boottime_offset = true;
+        r2->boottime_offset = (TimeOffset) { .secs = 1000000 };
+        host_uptime = read_file("/proc/uptime");
+        cr_assert_eq(sscanf(host_uptime, "%lf", &up_before), 1);
+        free(host_uptime);
+        out2 = run_capture(NULL, r2, NULL);
+        host_uptime = read_file("/proc/uptime");
+        cr_assert_eq(sscanf(host_uptime, "%lf", &up_after), 1);
+        free(host_uptime);
+        cr_assert_eq(sscanf(out2, "%lf", &up_in), 1);
+        /* /proc/uptime has a resolution of 10 ms. */
+        cr_assert(up_in >= up_before + 1000000 - 0.02 && up_in <= up_after + 1000000 + 0.02,
+                  "uptime %f not in [%f, %f]", up_in, up_before + 1000000, up_after + 1000000);
+}
+
+Test(spawn, time_offsets_need_time_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->has_boottime_offset = true;
+        r->boottime_offset = (TimeOffset) { .secs = 10 };
+        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), -EINVAL);
+}
+
+Test(spawn, loopback_up_in_new_net_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("ip", "-o", "link", "show");
+        _cleanup_free_ char *out = NULL;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
+        out = run_capture(NULL, r, NULL);
+        /* Only lo, and it is up. */
+        cr_assert_neq(strstr(out, "1: lo: <LOOPBACK,UP,LOWER_UP>"), NULL, "%s", out);
+        cr_assert_eq(strstr(out, "2: "), NULL, "%s", out);
+}
+
+/* ---- init ---- */
+
+Test(spawn, init_in_pid_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$; exec sleep 100");
+        int pipe_fds[2];
+        char buf[32] = {};
+        SpawnHandle h;
+
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        r->stdout_index = 0;
+        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
+        safe_close(pipe_fds[1]);
+
+        cr_assert_gt(read(pipe_fds[0], buf, sizeof buf - 1), 0);
+        cr_assert_str_eq(buf, "2\n", "the command is pid 2 under init");
+
+        /* Init forwards SIGTERM; as pid 1 it cannot die of it, so it exits 128 + SIGTERM. */
+        siginfo_t si = kill_and_reap(&h, SIGTERM);
+        assert_exited(&si, 128 + SIGTERM);
+        safe_close(pipe_fds[0]);
+}
+
+Test(spawn, no_init_in_pid_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$");
+        _cleanup_free_ char *out = NULL;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        r->init = 0;
+        out = run_capture(NULL, r, NULL);
+        cr_assert_str_eq(out, "1\n");
+}
+
+Test(spawn, init_passes_exit_code) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "exit 42");
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        spawn_ok(NULL, r, NULL, 0, &h);
+        siginfo_t si = reap(&h);
+        assert_exited(&si, 42);
+}
+
+Test(spawn, init_reports_exec_failure) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0);
+        cr_assert_eq(wait_report(&h, &e), 1);
+        cr_assert_str_eq(e.stage, "execve");
+        cr_assert_eq(e.error, ENOENT);
+        siginfo_t si = reap(&h);
+        assert_exited(&si, 127);
+}
+
+static size_t count_children(pid_t pid) {
+        _cleanup_free_ char *text = read_proc("/proc/%d/task/%d/children", pid, pid);
+        size_t n = 0;
+
+        for (char *p = text; *p; p++)
+                n += *p == ' ';
+        return n;
+}
+
+Test(spawn, init_reaps_orphans) {
+        /* The subshell exits at once and leaves its "sleep 0" child to init. */
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); echo go; exec sleep 100");
+        int pipe_fds[2];
+        char buf[8] = {};
+        SpawnHandle h;
+        size_t n = 0;
+
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        r->stdout_index = 0;
+        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
+        safe_close(pipe_fds[1]);
+        cr_assert_eq(read(pipe_fds[0], buf, sizeof buf - 1), 3);
+
+        /* The orphans were init's children; once they exit only the command is left. */
+        for (int i = 0; i < 200; i++) {
+                n = count_children(h.pid);
+                if (n == 1)
+                        break;
+                usleep(50 * 1000);
+        }
+        cr_assert_eq(n, 1, "init has %zu children left", n);
+
+        kill_and_reap(&h, SIGKILL);
+        safe_close(pipe_fds[0]);
+}
+
+Test(spawn, init_without_pid_namespace_dies_of_the_same_signal) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$; exec sleep 100");
+        int pipe_fds[2];
+        char buf[32] = {};
+        SpawnHandle h;
+
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        r->init = 1;
+        r->stdout_index = 0;
+        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
+        safe_close(pipe_fds[1]);
+        cr_assert_gt(read(pipe_fds[0], buf, sizeof buf - 1), 0);
+        cr_assert_neq(atoi(buf), h.pid, "the command is a child of init");
+
+        siginfo_t si = kill_and_reap(&h, SIGTERM);
+        assert_killed(&si, SIGTERM);
+        safe_close(pipe_fds[0]);
+}
+
+/* ---- fds ---- */
+
+static void list_fds(pid_t pid, bool *ret_open, int max) {
+        char path[64];
+        DIR *d;
+        struct dirent *de;
+
+        for (int i = 0; i <= max; i++)
+                ret_open[i] = false;
+        snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
+        d = opendir(path);
+        cr_assert_not_null(d);
+        while ((de = readdir(d))) {
+                int fd;
+                if (de->d_name[0] == '.')
+                        continue;
+                fd = atoi(de->d_name);
+                cr_assert_leq(fd, max, "unexpected fd %d open in the sandbox", fd);
+                ret_open[fd] = true;
+        }
+        closedir(d);
+}
+
+static ino_t proc_fd_inode(pid_t pid, int fd) {
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int) pid, fd);
+        cr_assert_eq(stat(path, &st), 0, "%s: %m", path);
+        return st.st_ino;
+}
+
+Test(spawn, only_requested_fds_are_open) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        int a[2], b[2], stray;
+        bool open_fds[64];
+        SpawnHandle h;
+
+        cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(b, O_CLOEXEC), 0);
+        /* Not CLOEXEC and not asked for: must not get in. */
+        stray = open("/dev/null", O_RDONLY);
+        cr_assert_geq(stray, 0);
+
+        int fds[] = { a[1], b[0] };
+        r->stdout_index = 0;
+        r->fds = memdup_or_die((const FdMapping[]) { { .target = 5, .fd_index = 1 } }, sizeof(FdMapping));
+        r->n_fds = 1;
+        spawn_ok(NULL, r, fds, ELEMENTSOF(fds), &h);
+
+        list_fds(h.pid, open_fds, 63);
+        for (int i = 0; i < 64; i++)
+                cr_assert_eq(open_fds[i], i <= 2 || i == 5, "fd %d is %s", i, open_fds[i] ? "open" : "closed");
+        cr_assert_eq(proc_fd_inode(h.pid, 1), fd_inode(a[1]));
+        cr_assert_eq(proc_fd_inode(h.pid, 5), fd_inode(b[0]));
+        struct stat null_st;
+        cr_assert_eq(stat("/dev/null", &null_st), 0);
+        cr_assert_eq(proc_fd_inode(h.pid, 0), null_st.st_ino);
+        cr_assert_eq(proc_fd_inode(h.pid, 2), null_st.st_ino);
+
+        /* And none of them close-on-exec leftovers: the flags line of 5 has no O_CLOEXEC. */
+        _cleanup_free_ char *fdinfo = read_proc("/proc/%d/fdinfo/5", h.pid);
+        _cleanup_free_ char *flags = status_field(fdinfo, "flags:");
+        cr_assert_eq(strtoul(flags, NULL, 8) & O_CLOEXEC, 0);
+
+        kill_and_reap(&h, SIGKILL);
+        close(a[0]);
+        close(a[1]);
+        close(b[0]);
+        close(b[1]);
+        close(stray);
+}
+
+Test(spawn, fd_targets_colliding_with_sources) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        int a[2], b[2], c[2];
+        bool open_fds[64];
+        SpawnHandle h;
+
+        cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(b, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(c, O_CLOEXEC), 0);
+        /* Sources sit at 20, 21 and 1 (our stdout); the targets swap them around. */
+        cr_assert_eq(dup3(a[0], 20, O_CLOEXEC), 20);
+        cr_assert_eq(dup3(b[0], 21, O_CLOEXEC), 21);
+        int saved_stdout = fcntl(1, F_DUPFD_CLOEXEC, 30);
+        cr_assert_eq(dup3(c[1], 1, 0), 1);
+
+        int fds[] = { 20, 21, 1 };
+        r->stdin_index = 1;  /* 21 -> 0 */
+        r->stdout_index = 2; /* 1 -> 1 */
+        r->fds = memdup_or_die((const FdMapping[]) {
+                                       { .target = 21, .fd_index = 0 }, /* 20 -> 21 */
+                                       { .target = 20, .fd_index = 2 }, /* 1 -> 20 */
+                                       { .target = 3, .fd_index = 1 },  /* 21 -> 3 */
+                               },
+                               3 * sizeof(FdMapping));
+        r->n_fds = 3;
+        spawn_ok(NULL, r, fds, ELEMENTSOF(fds), &h);
+
+        dup3(saved_stdout, 1, 0);
+        close(saved_stdout);
+
+        list_fds(h.pid, open_fds, 63);
+        for (int i = 0; i < 64; i++)
+                cr_assert_eq(open_fds[i], i <= 3 || i == 20 || i == 21, "fd %d", i);
+        cr_assert_eq(proc_fd_inode(h.pid, 0), fd_inode(b[0]));
+        cr_assert_eq(proc_fd_inode(h.pid, 1), fd_inode(c[1]));
+        cr_assert_eq(proc_fd_inode(h.pid, 21), fd_inode(a[0]));
+        cr_assert_eq(proc_fd_inode(h.pid, 20), fd_inode(c[1]));
+        cr_assert_eq(proc_fd_inode(h.pid, 3), fd_inode(b[0]));
+
+        kill_and_reap(&h, SIGKILL);
+        close_many((int[]) { a[0], a[1], b[0], b[1], c[0], c[1], 20, 21 }, 8);
+}
+
+Test(spawn, bad_fd_requests_refused) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("true");
+        int fds[] = { 0 };
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->stdout_index = 1; /* no such index */
+        cr_assert_eq(spawn_as(&root_caller, r, fds, 1, &h, &e), -EINVAL);
+
+        r2->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 0 }, { .target = 7, .fd_index = 0 } },
+                                2 * sizeof(FdMapping));
+        r2->n_fds = 2;
+        cr_assert_eq(spawn_as(&root_caller, r2, fds, 1, &h, &e), -EINVAL);
+}
+
+Test(spawn, no_fd_leak_after_many_spawns) {
+        int before, after;
+
+        before = fd_count_open();
+        cr_assert_gt(before, 0);
+
+        for (int i = 0; i < 200; i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = i % 10 == 9 ? REQUEST("/no/such") : REQUEST("true");
+                SpawnError e = {};
+                SpawnHandle h;
+
+                if (i % 4 == 0)
+                        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID) | NAMESPACE_BIT(NAMESPACE_USER);
+                cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0, "%s", e.message);
+                cr_assert_eq(wait_report(&h, &e), i % 10 == 9 ? 1 : 0);
+                reap(&h);
+        }
+
+        after = fd_count_open();
+        cr_assert_eq(before, after, "%d fds before, %d after", before, after);
+}
+
+/* ---- failures leave nothing behind ---- */
+
+Test(spawn, failure_before_reply_leaves_nothing) {
+        static const IdMapping overlapping[] = { { 0, 100000, 100 }, { 50, 200000, 100 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        SpawnError e = {};
+        SpawnHandle h = { .pid = -1, .pidfd = -1, .report_fd = -1 };
+        siginfo_t si = {};
+        int before;
+
+        before = fd_count_open();
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        r->uid_mappings = memdup_or_die(overlapping, sizeof overlapping);
+        r->n_uid_mappings = 2;
+
+        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), -EINVAL);
+        cr_assert_str_eq(e.stage, "uid_map");
+        cr_assert_eq(e.error, EINVAL);
+        cr_assert_eq(h.pidfd, -1, "the handle is untouched on failure");
+
+        /* No child, not even a zombie, and no fd. */
+        cr_assert_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), -1);
+        cr_assert_eq(errno, ECHILD);
+        cr_assert_eq(fd_count_open(), before);
+}
+
+Test(spawn, child_failure_before_release_is_reported) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        _cleanup_close_ int not_ns = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        SpawnError e = {};
+        SpawnHandle h;
+        siginfo_t si = {};
+
+        /* setns() on something that is no namespace fails in the child, before the release. */
+        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 } },
+                                           sizeof(JoinNamespace));
+        r->n_join_namespaces = 1;
+        cr_assert_eq(spawn_as(&root_caller, r, &not_ns, 1, &h, &e), -EINVAL);
+        cr_assert_str_eq(e.stage, "setns");
+        cr_assert_eq(e.error, EINVAL);
+        cr_assert_str_eq(e.message, "net: Invalid argument");
+        cr_assert_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), -1);
+        cr_assert_eq(errno, ECHILD);
+}
+
+/* ---- joining ---- */
+
+Test(spawn, join_namespaces_by_pidfd_and_ns_fd) {
+        _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sleep", "100");
+        _cleanup_close_ int uts_fd = -EBADF;
+        char path[64];
+        SpawnHandle a, b;
+
+        ra->namespaces = NAMESPACE_BIT(NAMESPACE_NET) | NAMESPACE_BIT(NAMESPACE_UTS) | NAMESPACE_BIT(NAMESPACE_IPC);
+        spawn_ok(NULL, ra, NULL, 0, &a);
+
+        snprintf(path, sizeof path, "/proc/%d/ns/uts", a.pid);
+        uts_fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(uts_fd, 0);
+
+        int fds[] = { a.pidfd, uts_fd };
+        rb->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 },
+                                                                      { .type = NAMESPACE_UTS, .fd_index = 1 } },
+                                            2 * sizeof(JoinNamespace));
+        rb->n_join_namespaces = 2;
+        rb->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT);
+        spawn_ok(NULL, rb, fds, ELEMENTSOF(fds), &b);
+
+        cr_assert_eq(ns_inode(b.pid, "net"), ns_inode(a.pid, "net"));
+        cr_assert_eq(ns_inode(b.pid, "uts"), ns_inode(a.pid, "uts"));
+        cr_assert_eq(ns_inode(b.pid, "ipc"), ns_inode(0, "ipc"), "ipc was not joined");
+        cr_assert_neq(ns_inode(b.pid, "mnt"), ns_inode(0, "mnt"));
+
+        kill_and_reap(&b, SIGKILL);
+        kill_and_reap(&a, SIGKILL);
+}
+
+Test(spawn, new_namespaces_belong_to_a_joined_user_namespace) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sleep", "100");
+        _cleanup_close_ int net_fd = -EBADF, owner_fd = -EBADF;
+        _cleanup_free_ char *status = NULL, *uid = NULL;
+        char path[64];
+        SpawnHandle a, b;
+
+        ra->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        ra->uid_mappings = memdup_or_die(ids, sizeof ids);
+        ra->n_uid_mappings = 1;
+        ra->gid_mappings = memdup_or_die(ids, sizeof ids);
+        ra->n_gid_mappings = 1;
+        spawn_ok(NULL, ra, NULL, 0, &a);
+
+        rb->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_USER, .fd_index = 0 } },
+                                            sizeof(JoinNamespace));
+        rb->n_join_namespaces = 1;
+        rb->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
+        spawn_ok(NULL, rb, &a.pidfd, 1, &b);
+
+        cr_assert_eq(ns_inode(b.pid, "user"), ns_inode(a.pid, "user"));
+        snprintf(path, sizeof path, "/proc/%d/ns/net", b.pid);
+        net_fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(net_fd, 0);
+        owner_fd = ioctl(net_fd, NS_GET_USERNS);
+        cr_assert_geq(owner_fd, 0, "NS_GET_USERNS: %m");
+        cr_assert_eq(fd_inode(owner_fd), ns_inode(a.pid, "user"), "the new net namespace belongs to the joined user ns");
+
+        status = read_proc("/proc/%d/status", b.pid);
+        uid = status_field(status, "Uid:");
+        cr_assert_str_eq(uid, "100000\t100000\t100000\t100000");
+
+        kill_and_reap(&b, SIGKILL);
+        kill_and_reap(&a, SIGKILL);
+}
+
+Test(spawn, join_pid_namespace_runs_under_init) {
+        _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sh", "-c", "echo $$");
+        _cleanup_(spawn_request_freep) SpawnRequest *rc = REQUEST("true");
+        _cleanup_free_ char *out = NULL;
+        SpawnError e = {};
+        SpawnHandle a, c;
+
+        ra->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        spawn_ok(NULL, ra, NULL, 0, &a);
+
+        rb->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_PID, .fd_index = 0 } },
+                                            sizeof(JoinNamespace));
+        rb->n_join_namespaces = 1;
+        out = run_capture_fds(NULL, rb, &a.pidfd, 1, NULL);
+        /* A's init is 1 and its sleep 2: the newcomer gets a later pid in that namespace. */
+        cr_assert_gt(atoi(out), 2, "%s", out);
+
+        rc->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_PID, .fd_index = 0 } },
+                                            sizeof(JoinNamespace));
+        rc->n_join_namespaces = 1;
+        rc->init = 0;
+        cr_assert_eq(spawn_as(&root_caller, rc, &a.pidfd, 1, &c, &e), -EINVAL);
+
+        kill_and_reap(&a, SIGKILL);
+}
+
+Test(spawn, created_and_joined_is_refused) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        int fds[] = { 0 };
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
+        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 } },
+                                           sizeof(JoinNamespace));
+        r->n_join_namespaces = 1;
+        cr_assert_eq(spawn_as(&root_caller, r, fds, 1, &h, &e), -EINVAL);
+        cr_assert_str_eq(e.stage, "prepare");
+}
+
+/* ---- non-root callers ---- */
+
+Test(spawn, unprivileged_caller_gets_its_own_ids_and_no_capabilities) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/status");
+        _cleanup_free_ char *out = NULL, *uid = NULL, *gid = NULL, *groups = NULL, *eff = NULL, *prm = NULL,
+                            *inh = NULL, *amb = NULL, *nnp = NULL;
+
+        out = run_capture(&nobody_caller, r, NULL);
+        uid = status_field(out, "Uid:");
+        gid = status_field(out, "Gid:");
+        groups = status_field(out, "Groups:");
+        eff = status_field(out, "CapEff:");
+        prm = status_field(out, "CapPrm:");
+        inh = status_field(out, "CapInh:");
+        amb = status_field(out, "CapAmb:");
+        nnp = status_field(out, "NoNewPrivs:");
+        cr_assert_str_eq(uid, "65534\t65534\t65534\t65534");
+        cr_assert_str_eq(gid, "65534\t65534\t65534\t65534");
+        cr_assert_str_eq(groups, "");
+        cr_assert_str_eq(eff, "0000000000000000");
+        cr_assert_str_eq(prm, "0000000000000000");
+        cr_assert_str_eq(inh, "0000000000000000");
+        cr_assert_str_eq(amb, "0000000000000000");
+        cr_assert_str_eq(nnp, "1");
+}
+
+Test(spawn, unprivileged_caller_cannot_pick_other_ids) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->has_user = true;
+        r->uid = 0;
+        r->gid = 0;
+        cr_assert_eq(spawn_as(&nobody_caller, r, NULL, 0, &h, &e), -EPERM);
+        cr_assert_str_eq(e.stage, "credentials");
+}
+
+Test(spawn, unprivileged_caller_in_user_namespace) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("true");
+        _cleanup_free_ char *status = NULL, *uid = NULL, *setgroups = NULL, *nnp = NULL;
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_NET);
+        r->uid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_uid_mappings = 1;
+        r->gid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_gid_mappings = 1;
+        spawn_ok(&nobody_caller, r, NULL, 0, &h);
+
+        /* Its own host ids from out here (0 inside), setgroups denied by default. */
+        status = read_proc("/proc/%d/status", h.pid);
+        uid = status_field(status, "Uid:");
+        nnp = status_field(status, "NoNewPrivs:");
+        cr_assert_str_eq(uid, "65534\t65534\t65534\t65534");
+        cr_assert_str_eq(nnp, "1");
+        setgroups = read_proc("/proc/%d/setgroups", h.pid);
+        cr_assert_str_eq(setgroups, "deny\n");
+        kill_and_reap(&h, SIGKILL);
+
+        /* A user namespace that does not map the caller is refused. */
+        r2->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        r2->uid_mappings = memdup_or_die((const IdMapping[]) { { 0, 100000, 1 } }, sizeof(IdMapping));
+        r2->n_uid_mappings = 1;
+        r2->gid_mappings = memdup_or_die(ids, sizeof ids);
+        r2->n_gid_mappings = 1;
+        cr_assert_eq(spawn_as(&nobody_caller, r2, NULL, 0, &h, &e), -EINVAL);
+        cr_assert_str_eq(e.stage, "credentials");
+}
+
+Test(spawn, unprivileged_caller_cannot_join_host_namespaces) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        _cleanup_close_ int net_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        SpawnError e = {};
+        SpawnHandle h;
+
+        cr_assert_geq(net_fd, 0);
+        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 } },
+                                           sizeof(JoinNamespace));
+        r->n_join_namespaces = 1;
+        cr_assert_eq(spawn_as(&nobody_caller, r, &net_fd, 1, &h, &e), -EPERM);
+        cr_assert_str_eq(e.stage, "setns");
+}
