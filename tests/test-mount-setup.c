@@ -1032,3 +1032,49 @@ Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
         cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
         cr_assert(strstr(rep.error.message, secret), "%s", rep.error.message);
 }
+
+/* /proc/self/root of the child is the staging tree with the host at /oldroot: magic links are never followed. */
+Test(mount_setup, destinations_never_follow_magic_links) {
+        char dest[256], host_path[256];
+        int fds[1];
+        MountEntry m[2];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        snprintf(host_path, sizeof(host_path), "%s/evil", tmpdir);
+
+        snprintf(dest, sizeof(dest), "/proc/self/root/oldroot%s/evil", tmpdir);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_PROC, NULL, "/proc");
+                m[1] = entry(MOUNT_FILE, NULL, dest);
+                m[1].source_fd_index = 0;
+                req = request(NS_MOUNT | NS_PID, m, 2);
+                p = plan_for(&req, &root_caller, fds, 1);
+                rep = run_plan(p, CLONE_NEWPID, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -ELOOP, "%d %s", rep.r, rep.error.message);
+                cr_assert(access(host_path, F_OK) < 0 && errno == ENOENT);
+        }
+        snprintf(dest, sizeof(dest), "/proc/1/root/oldroot%s", tmpdir);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_PROC, NULL, "/proc");
+                m[1] = entry(MOUNT_TMPFS, NULL, dest);
+                req = request(NS_MOUNT | NS_PID, m, 2);
+                p = plan_for(&req, &root_caller, NULL, 0);
+                rep = run_plan(p, CLONE_NEWPID, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -ELOOP, "%d %s", rep.r, rep.error.message);
+        }
+        /* nor in sources */
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                m[0] = entry(MOUNT_BIND, "/proc/self/root/etc", "/x");
+                req = request(NS_MOUNT, m, 1);
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -ELOOP, "%d %s", rep.r, rep.error.message);
+        }
+        close(fds[0]);
+}
