@@ -285,8 +285,9 @@ static int parse_namespaces(char *s, unsigned *ret) {
         unsigned mask = 0;
         size_t n_words = 0;
         bool special = false;
+        char *save = NULL;
 
-        for (char *w = strtok(s, " \t,"); w; w = strtok(NULL, " \t,")) {
+        for (char *w = strtok_r(s, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
                 NamespaceType t;
 
                 n_words++;
@@ -619,7 +620,7 @@ fail:
 
 int policy_load(const char *path, Policy **ret, unsigned *ret_error_line) {
         _cleanup_free_ char *text = NULL;
-        size_t size;
+        size_t size = 0;
         int r;
 
         if (!path || !ret)
