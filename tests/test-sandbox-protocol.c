@@ -1,0 +1,901 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests of the typed io.nsbox.Sandbox codec: strict Spawn validation with exact field paths, and round trips. */
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sandbox-protocol.h"
+
+static struct json_object *parse(const char *text) {
+        struct json_object *o = json_tokener_parse(text);
+
+        cr_assert_not_null(o, "test JSON does not parse: %s", text);
+        return o;
+}
+
+#define NS "\"namespaces\":[\"user\",\"mount\",\"uts\",\"pid\",\"time\"]"
+#define ARGV "\"argv\":[\"/bin/sh\",\"-c\",\"true\"]"
+
+/* The request must be refused with -EINVAL naming exactly 'field'. */
+static const struct {
+        const char *json;
+        size_t n_fds;
+        const char *field;
+} invalid_spawn[] = {
+        /* argv */
+        { "{}", 0, "argv" },
+        { "{\"argv\":null}", 0, "argv" },
+        { "{\"argv\":[]}", 0, "argv" },
+        { "{\"argv\":\"/bin/sh\"}", 0, "argv" },
+        { "{\"argv\":[\"\"]}", 0, "argv[0]" },
+        { "{\"argv\":[\"/bin/sh\",\"ok\",1]}", 0, "argv[2]" },
+        { "{\"argv\":[\"/bin/sh\",\"ok\",\"nul\\u0000byte\"]}", 0, "argv[2]" },
+        { "{\"argv\":[\"/bin/sh\",null]}", 0, "argv[1]" },
+        /* env */
+        { "{" ARGV ",\"env\":\"A=b\"}", 0, "env" },
+        { "{" ARGV ",\"env\":[\"A=b\",\"NOEQUALS\"]}", 0, "env[1]" },
+        { "{" ARGV ",\"env\":[\"=value\"]}", 0, "env[0]" },
+        { "{" ARGV ",\"env\":[\"A=\\u0000\"]}", 0, "env[0]" },
+        { "{" ARGV ",\"env\":[false]}", 0, "env[0]" },
+        /* cwd, root: absolute, no ".." */
+        { "{" ARGV ",\"cwd\":\"relative/dir\"}", 0, "cwd" },
+        { "{" ARGV ",\"cwd\":\"\"}", 0, "cwd" },
+        { "{" ARGV ",\"cwd\":\"/a/../b\"}", 0, "cwd" },
+        { "{" ARGV ",\"cwd\":\"/..\"}", 0, "cwd" },
+        { "{" ARGV ",\"cwd\":\"/a\\u0000/b\"}", 0, "cwd" },
+        { "{" ARGV ",\"cwd\":7}", 0, "cwd" },
+        { "{" ARGV "," NS ",\"root\":\"srv/root\"}", 0, "root" },
+        { "{" ARGV "," NS ",\"root\":\"/srv/root/..\"}", 0, "root" },
+        /* name */
+        { "{" ARGV ",\"name\":\"\"}", 0, "name" },
+        { "{" ARGV ",\"name\":\"line\\nbreak\"}", 0, "name" },
+        { "{" ARGV ",\"name\":[]}", 0, "name" },
+        /* namespaces */
+        { "{" ARGV ",\"namespaces\":[\"user\",\"bogus\"]}", 0, "namespaces[1]" },
+        { "{" ARGV ",\"namespaces\":[\"net\",\"user\",\"net\"]}", 0, "namespaces[2]" },
+        { "{" ARGV ",\"namespaces\":[\"mnt\"]}", 0, "namespaces[0]" },
+        { "{" ARGV ",\"namespaces\":[1]}", 0, "namespaces[0]" },
+        { "{" ARGV ",\"namespaces\":\"user\"}", 0, "namespaces" },
+        { "{" ARGV ",\"namespaces\":[\"mount\",\"uts\",\"ipc\",\"user\",\"pid\",\"net\",\"cgroup\",\"time\",\"net\"]}",
+          0, "namespaces" },
+        /* joinNamespaces */
+        { "{" ARGV ",\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":1}]}", 1,
+          "joinNamespaces[0].fileDescriptor" },
+        { "{" ARGV ",\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":-1}]}", 1,
+          "joinNamespaces[0].fileDescriptor" },
+        { "{" ARGV ",\"joinNamespaces\":[{\"type\":\"net\"}]}", 1, "joinNamespaces[0].fileDescriptor" },
+        { "{" ARGV ",\"joinNamespaces\":[{\"type\":\"nett\",\"fileDescriptor\":0}]}", 1, "joinNamespaces[0].type" },
+        { "{" ARGV ",\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0},{\"type\":\"net\",\"fileDescriptor\":0}]}",
+          1, "joinNamespaces[1].type" },
+        { "{" ARGV ",\"namespaces\":[\"net\"],\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]}", 1,
+          "joinNamespaces[0].type" },
+        { "{" ARGV ",\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0,\"x\":1}]}", 1,
+          "joinNamespaces[0].x" },
+        { "{" ARGV ",\"joinNamespaces\":[\"net\"]}", 1, "joinNamespaces[0]" },
+        /* uid/gid mappings */
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1},"
+          "{\"containerID\":1,\"hostID\":100000,\"size\":0}]}", 0, "uidMappings[1].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":4294967295,\"size\":1}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":4294967000,\"hostID\":0,\"size\":1000}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":4294967296,\"hostID\":0,\"size\":1}]}", 0,
+          "uidMappings[0].containerID" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":-1,\"hostID\":0,\"size\":1}]}", 0,
+          "uidMappings[0].containerID" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1.5,\"size\":1}]}", 0,
+          "uidMappings[0].hostID" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":\"1000\",\"size\":1}]}", 0,
+          "uidMappings[0].hostID" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1000}]}", 0, "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":18446744073709551615}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":9223372036854775808}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":10},"
+          "{\"containerID\":5,\"hostID\":5000,\"size\":10}]}", 0, "uidMappings[1]" },
+        { "{" ARGV "," NS ",\"gidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":10},"
+          "{\"containerID\":100,\"hostID\":1005,\"size\":10}]}", 0, "gidMappings[1]" },
+        { "{" ARGV "," NS ",\"gidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1,\"extra\":true}]}", 0,
+          "gidMappings[0].extra" },
+        { "{" ARGV "," NS ",\"gidMappings\":{}}", 0, "gidMappings" },
+        { "{" ARGV ",\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", 0, "uidMappings" },
+        { "{" ARGV ",\"gidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}", 0, "gidMappings" },
+        /* setgroups */
+        { "{" ARGV "," NS ",\"setgroups\":\"deny\"}", 0, "setgroups" },
+        { "{" ARGV ",\"setgroups\":false}", 0, "setgroups" },
+        /* user */
+        { "{" ARGV ",\"user\":{\"uid\":0}}", 0, "user.gid" },
+        { "{" ARGV ",\"user\":{\"gid\":0}}", 0, "user.uid" },
+        { "{" ARGV ",\"user\":{\"uid\":-5,\"gid\":0}}", 0, "user.uid" },
+        { "{" ARGV ",\"user\":{\"uid\":4294967295,\"gid\":0}}", 0, "user.uid" },
+        { "{" ARGV ",\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[1,2,-3]}}", 0, "user.additionalGids[2]" },
+        { "{" ARGV ",\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":7}}", 0, "user.additionalGids" },
+        { "{" ARGV ",\"user\":{\"uid\":0,\"gid\":0,\"groups\":[]}}", 0, "user.groups" },
+        { "{" ARGV ",\"user\":0}", 0, "user" },
+        /* hostname */
+        { "{" ARGV "," NS ",\"hostname\":\"\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"has space\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"under_score\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"-lead\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"a..b\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"trailing.\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"x\\u0000y\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":"
+          "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", 0, "hostname" },
+        { "{" ARGV ",\"namespaces\":[\"user\"],\"hostname\":\"box\"}", 0, "hostname" },
+        /* stdio */
+        { "{" ARGV ",\"stdin\":0}", 0, "stdin" },
+        { "{" ARGV ",\"stdout\":1}", 1, "stdout" },
+        { "{" ARGV ",\"stderr\":-1}", 1, "stderr" },
+        { "{" ARGV ",\"stderr\":0.0}", 1, "stderr" },
+        { "{" ARGV ",\"stdin\":true}", 1, "stdin" },
+        { "{" ARGV ",\"stdin\":9223372036854775807}", 1, "stdin" },
+        /* fileDescriptors */
+        { "{" ARGV ",\"fileDescriptors\":[{\"target\":2,\"fileDescriptor\":0}]}", 1, "fileDescriptors[0].target" },
+        { "{" ARGV ",\"fileDescriptors\":[{\"target\":1024,\"fileDescriptor\":0}]}", 1,
+          "fileDescriptors[0].target" },
+        { "{" ARGV ",\"fileDescriptors\":[{\"target\":3,\"fileDescriptor\":0},{\"target\":3,\"fileDescriptor\":1}]}",
+          2, "fileDescriptors[1].target" },
+        { "{" ARGV ",\"fileDescriptors\":[{\"target\":3,\"fileDescriptor\":2}]}", 2,
+          "fileDescriptors[0].fileDescriptor" },
+        { "{" ARGV ",\"fileDescriptors\":[{\"target\":3}]}", 2, "fileDescriptors[0].fileDescriptor" },
+        { "{" ARGV ",\"fileDescriptors\":[{\"fileDescriptor\":0}]}", 2, "fileDescriptors[0].target" },
+        /* mounts */
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"tmp\"}]}", 0, "mounts[0].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp/../etc\"}]}", 0,
+          "mounts[0].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\"}]}", 0, "mounts[0].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\"}]}", 0, "mounts[0].type" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"destination\":\"/x\"}]}", 0, "mounts[0].type" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"},"
+          "{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"ro\",\"bogus\"]}]}", 0, "mounts[1].options[1]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"size=\"]}]}", 0,
+          "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"size=1t\"]}]}", 0,
+          "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\","
+          "\"options\":[\"size=99999999999999999999\"]}]}", 0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\","
+          "\"options\":[\"size=17179869184g\"]}]}", 0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"mode=0999\"]}]}", 0,
+          "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"mode=17777\"]}]}",
+          0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/a\",\"destination\":\"/x\","
+          "\"options\":[\"size=1m\"]}]}", 0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":\"ro\"}]}", 0,
+          "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"destination\":\"/x\"}]}", 0, "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/a\",\"sourceFileDescriptor\":0,"
+          "\"destination\":\"/x\"}]}", 1, "mounts[0].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"a\",\"destination\":\"/x\"}]}", 0,
+          "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/a/../../etc\",\"destination\":\"/x\"}]}", 0,
+          "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"sourceFileDescriptor\":1,\"destination\":\"/x\"}]}", 1,
+          "mounts[0].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"file\",\"destination\":\"/x\"}]}", 0,
+          "mounts[0].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"file\",\"source\":\"/a\",\"sourceFileDescriptor\":0,"
+          "\"destination\":\"/x\"}]}", 1, "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"symlink\",\"destination\":\"/x\"}]}", 0, "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"symlink\",\"source\":\"\",\"destination\":\"/x\"}]}", 0,
+          "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"proc\",\"source\":\"proc\",\"destination\":\"/proc\"}]}", 0,
+          "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"dev\",\"sourceFileDescriptor\":0,\"destination\":\"/dev\"}]}", 1,
+          "mounts[0].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"flags\":0}]}", 0,
+          "mounts[0].flags" },
+        { "{" ARGV ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]}", 0, "mounts" },
+        { "{" ARGV ",\"root\":\"/srv\"}", 0, "root" },
+        /* timeOffsets */
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"monotonic\":{\"secs\":1,\"nanosecs\":1000000000}}}", 0,
+          "timeOffsets.monotonic.nanosecs" },
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"boottime\":{\"secs\":1,\"nanosecs\":-1}}}", 0,
+          "timeOffsets.boottime.nanosecs" },
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"boottime\":{\"nanosecs\":0}}}", 0, "timeOffsets.boottime.secs" },
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"boottime\":{\"secs\":9223372036854775807,\"nanosecs\":0}}}", 0,
+          "timeOffsets.boottime.secs" },
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"boottime\":{\"secs\":-9223372036854775809,\"nanosecs\":0}}}", 0,
+          "timeOffsets.boottime.secs" },
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"realtime\":{\"secs\":1,\"nanosecs\":0}}}", 0, "timeOffsets.realtime" },
+        { "{" ARGV "," NS ",\"timeOffsets\":{\"monotonic\":{\"secs\":1,\"nanosecs\":0,\"x\":0}}}", 0,
+          "timeOffsets.monotonic.x" },
+        { "{" ARGV ",\"timeOffsets\":{\"monotonic\":{\"secs\":1,\"nanosecs\":0}}}", 0, "timeOffsets" },
+        /* flags */
+        { "{" ARGV ",\"init\":1}", 0, "init" },
+        { "{" ARGV ",\"newSession\":\"yes\"}", 0, "newSession" },
+        { "{" ARGV ",\"keepAlive\":[]}", 0, "keepAlive" },
+        /* unknown fields, also when null */
+        { "{" ARGV ",\"rlimits\":[]}", 0, "rlimits" },
+        { "{" ARGV ",\"privileged\":null}", 0, "privileged" },
+};
+
+Test(sandbox_protocol, invalid_spawn_requests_name_the_field) {
+        for (size_t i = 0; i < ELEMENTSOF(invalid_spawn); i++) {
+                struct json_object *p = parse(invalid_spawn[i].json);
+                SpawnRequest *req = NULL;
+                char *field = NULL;
+                int r;
+
+                r = spawn_request_decode(p, invalid_spawn[i].n_fds, NULL, &req, &field);
+                cr_assert_eq(r, -EINVAL, "case %zu: %s -> %d", i, invalid_spawn[i].json, r);
+                cr_assert_null(req);
+                cr_assert_not_null(field, "case %zu: no field", i);
+                cr_assert_str_eq(field, invalid_spawn[i].field, "case %zu: %s", i, invalid_spawn[i].json);
+                free(field);
+                json_object_put(p);
+        }
+}
+
+Test(sandbox_protocol, parameters_must_be_an_object) {
+        struct json_object *p = parse("[]");
+        SpawnRequest *req = NULL;
+        char *field = NULL;
+
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, &field), -EINVAL);
+        cr_assert_str_eq(field, "parameters");
+        free(field);
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, NULL), -EINVAL);
+        cr_assert_null(req);
+        json_object_put(p);
+}
+
+/* Field path reported when a list is one entry too long / too many bytes, with small limits. */
+Test(sandbox_protocol, limits) {
+        const SpawnLimits lim = {
+                .argv_entries_max = 3,
+                .argv_bytes_max = 16,
+                .env_entries_max = 2,
+                .env_bytes_max = 12,
+                .mappings_max = 1,
+                .mounts_max = 1,
+                .fds_max = 1,
+                .groups_max = 2,
+                .path_max = 8,
+        };
+        static const struct {
+                const char *json;
+                const char *field; /* NULL: valid */
+        } cases[] = {
+                { "{\"argv\":[\"a\",\"b\",\"c\"]}", NULL },
+                { "{\"argv\":[\"a\",\"b\",\"c\",\"d\"]}", "argv" },
+                { "{\"argv\":[\"0123456\",\"01234567\"]}", "argv" }, /* 8 + 9 bytes > 16 */
+                { "{\"argv\":[\"0123456\",\"0123456\"]}", NULL },    /* 8 + 8 bytes */
+                { "{\"argv\":[\"a\"],\"env\":[\"A=1\",\"B=2\"]}", NULL },
+                { "{\"argv\":[\"a\"],\"env\":[\"A=1\",\"B=2\",\"C=3\"]}", "env" },
+                { "{\"argv\":[\"a\"],\"env\":[\"A=12345\",\"B=12\"]}", "env" },
+                { "{\"argv\":[\"a\"],\"cwd\":\"/1234567\"}", NULL },
+                { "{\"argv\":[\"a\"],\"cwd\":\"/12345678\"}", "cwd" },
+                { "{\"argv\":[\"a\"],\"namespaces\":[\"user\"],\"uidMappings\":["
+                  "{\"containerID\":0,\"hostID\":1,\"size\":1},{\"containerID\":1,\"hostID\":2,\"size\":1}]}",
+                  "uidMappings" },
+                { "{\"argv\":[\"a\"],\"namespaces\":[\"mount\"],\"mounts\":["
+                  "{\"type\":\"proc\",\"destination\":\"/proc\"},{\"type\":\"dev\",\"destination\":\"/dev\"}]}",
+                  "mounts" },
+                { "{\"argv\":[\"a\"],\"fileDescriptors\":["
+                  "{\"target\":3,\"fileDescriptor\":0},{\"target\":4,\"fileDescriptor\":0}]}", "fileDescriptors" },
+                { "{\"argv\":[\"a\"],\"user\":{\"uid\":1,\"gid\":1,\"additionalGids\":[1,2,3]}}",
+                  "user.additionalGids" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct json_object *p = parse(cases[i].json);
+                SpawnRequest *req = NULL;
+                char *field = NULL;
+                int r;
+
+                r = spawn_request_decode(p, 1, &lim, &req, &field);
+                if (!cases[i].field) {
+                        cr_assert_eq(r, 0, "%s -> %d %s", cases[i].json, r, field ?: "");
+                        spawn_request_free(req);
+                } else {
+                        cr_assert_eq(r, -EINVAL, "%s", cases[i].json);
+                        cr_assert_str_eq(field, cases[i].field, "%s", cases[i].json);
+                }
+                free(field);
+                json_object_put(p);
+        }
+}
+
+Test(sandbox_protocol, default_limits) {
+        struct json_object *p = json_object_new_object(), *argv = json_object_new_array();
+        SpawnRequest *req = NULL;
+        char *field = NULL;
+
+        json_object_object_add(p, "argv", argv);
+        for (size_t i = 0; i < 4096; i++)
+                json_object_array_add(argv, json_object_new_string("x"));
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, &field), 0);
+        cr_assert_eq(strv_length(req->argv), 4096);
+        req = spawn_request_free(req);
+
+        json_object_array_add(argv, json_object_new_string("x"));
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, &field), -EINVAL);
+        cr_assert_str_eq(field, "argv");
+        free(field);
+        field = NULL;
+        json_object_put(p);
+
+        /* 128 KiB of argv in total, NULs counted. */
+        _cleanup_free_ char *big = malloc(128 * 1024);
+        memset(big, 'a', 128 * 1024 - 1);
+        big[128 * 1024 - 1] = 0;
+        p = json_object_new_object();
+        argv = json_object_new_array();
+        json_object_object_add(p, "argv", argv);
+        json_object_array_add(argv, json_object_new_string(big));
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, &field), 0);
+        req = spawn_request_free(req);
+        json_object_array_add(argv, json_object_new_string(""));
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, &field), -EINVAL);
+        cr_assert_str_eq(field, "argv");
+        free(field);
+        json_object_put(p);
+}
+
+static const char full_request[] =
+        "{\"argv\":[\"/bin/sh\",\"-c\",\"echo hi\"],"
+        "\"env\":[\"PATH=/usr/bin:/bin\",\"HOME=/root\",\"EMPTY=\"],"
+        "\"cwd\":\"//home/./user/\","
+        "\"name\":\"build job #7\","
+        "\"namespaces\":[\"pid\",\"user\",\"mount\",\"uts\",\"ipc\",\"net\",\"cgroup\",\"time\"],"
+        "\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1},"
+        "{\"containerID\":1,\"hostID\":100000,\"size\":65536}],"
+        "\"gidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}],"
+        "\"setgroups\":false,"
+        "\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[4,24]},"
+        "\"hostname\":\"box-1.example\","
+        "\"stdin\":0,\"stdout\":1,\"stderr\":1,"
+        "\"fileDescriptors\":[{\"target\":3,\"fileDescriptor\":2},{\"target\":1023,\"fileDescriptor\":0}],"
+        "\"root\":\"/srv/root/\","
+        "\"mounts\":["
+        "{\"type\":\"proc\",\"destination\":\"/proc\"},"
+        "{\"type\":\"tmpfs\",\"destination\":\"/tmp\",\"options\":[\"size=64m\",\"mode=1777\",\"noexec\"]},"
+        "{\"type\":\"bind\",\"source\":\"/usr\",\"destination\":\"/usr\",\"options\":[\"ro\"]},"
+        "{\"type\":\"bind\",\"sourceFileDescriptor\":2,\"destination\":\"/data\",\"options\":[\"rw\",\"suid\",\"dev\"]},"
+        "{\"type\":\"dev\",\"destination\":\"/dev\"},"
+        "{\"type\":\"mqueue\",\"destination\":\"/dev/mqueue\"},"
+        "{\"type\":\"dir\",\"destination\":\"/var/empty\",\"options\":[\"mode=0700\"]},"
+        "{\"type\":\"symlink\",\"source\":\"../proc/self/fd\",\"destination\":\"/dev/fd\"},"
+        "{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/etc/hostname\",\"options\":[\"mode=644\"]},"
+        "{\"type\":\"remount-ro\",\"destination\":\"/\"}],"
+        "\"timeOffsets\":{\"monotonic\":{\"secs\":-3600,\"nanosecs\":5},\"boottime\":{\"secs\":86400,\"nanosecs\":999999999}},"
+        "\"init\":true,\"newSession\":false,\"keepAlive\":true}";
+
+static void assert_full_request(const SpawnRequest *r) {
+        cr_assert_eq(strv_length(r->argv), 3);
+        cr_assert_str_eq(r->argv[2], "echo hi");
+        cr_assert_eq(strv_length(r->env), 3);
+        cr_assert_str_eq(r->env[2], "EMPTY=");
+        cr_assert_str_eq(r->cwd, "/home/user");
+        cr_assert_str_eq(r->name, "build job #7");
+        cr_assert_eq(r->namespaces, NAMESPACE_ALL);
+        cr_assert_eq(r->n_uid_mappings, 2);
+        cr_assert_eq(r->uid_mappings[1].container_id, 1);
+        cr_assert_eq(r->uid_mappings[1].host_id, 100000);
+        cr_assert_eq(r->uid_mappings[1].size, 65536);
+        cr_assert_eq(r->n_gid_mappings, 1);
+        cr_assert_eq(r->setgroups, 0);
+        cr_assert(r->has_user);
+        cr_assert_eq(r->uid, 0);
+        cr_assert_eq(r->n_additional_gids, 2);
+        cr_assert_eq(r->additional_gids[1], 24);
+        cr_assert_str_eq(r->hostname, "box-1.example");
+        cr_assert_eq(r->stdin_index, 0);
+        cr_assert_eq(r->stdout_index, 1);
+        cr_assert_eq(r->stderr_index, 1);
+        cr_assert_eq(r->n_fds, 2);
+        cr_assert_eq(r->fds[1].target, 1023);
+        cr_assert_eq(r->fds[0].fd_index, 2);
+        cr_assert_str_eq(r->root, "/srv/root");
+        cr_assert_eq(r->n_mounts, 10);
+        cr_assert_eq(r->mounts[0].kind, MOUNT_PROC);
+        cr_assert_eq(r->mounts[1].kind, MOUNT_TMPFS);
+        cr_assert_eq(r->mounts[1].size, 64ULL * 1024 * 1024);
+        cr_assert_eq(r->mounts[1].mode, 01777);
+        cr_assert(r->mounts[1].no_exec);
+        cr_assert_not(r->mounts[1].read_only);
+        cr_assert_not(r->mounts[1].allow_suid);
+        cr_assert_not(r->mounts[1].allow_dev);
+        cr_assert_str_eq(r->mounts[2].source, "/usr");
+        cr_assert(r->mounts[2].read_only);
+        cr_assert_eq(r->mounts[2].source_fd_index, -1);
+        cr_assert_null(r->mounts[3].source);
+        cr_assert_eq(r->mounts[3].source_fd_index, 2);
+        cr_assert(r->mounts[3].allow_suid);
+        cr_assert(r->mounts[3].allow_dev);
+        cr_assert_eq(r->mounts[3].mode, -1);
+        cr_assert_eq(r->mounts[6].kind, MOUNT_DIR);
+        cr_assert_eq(r->mounts[6].mode, 0700);
+        cr_assert_str_eq(r->mounts[7].source, "../proc/self/fd");
+        cr_assert_str_eq(r->mounts[7].destination, "/dev/fd");
+        cr_assert_eq(r->mounts[8].kind, MOUNT_FILE);
+        cr_assert_eq(r->mounts[8].mode, 0644);
+        cr_assert_eq(r->mounts[9].kind, MOUNT_REMOUNT_RO);
+        cr_assert_str_eq(r->mounts[9].destination, "/");
+        cr_assert(r->has_monotonic_offset);
+        cr_assert_eq(r->monotonic_offset.secs, -3600);
+        cr_assert_eq(r->monotonic_offset.nanosecs, 5);
+        cr_assert(r->has_boottime_offset);
+        cr_assert_eq(r->boottime_offset.nanosecs, 999999999);
+        cr_assert_eq(r->init, 1);
+        cr_assert_eq(r->new_session, 0);
+        cr_assert(r->keep_alive);
+}
+
+Test(sandbox_protocol, spawn_round_trip_full) {
+        struct json_object *p = parse(full_request), *e1, *e2;
+        SpawnRequest *a = NULL, *b = NULL;
+        char *field = NULL;
+        int r;
+
+        r = spawn_request_decode(p, 3, NULL, &a, &field);
+        cr_assert_eq(r, 0, "%d %s", r, field ?: "");
+        assert_full_request(a);
+
+        e1 = spawn_request_encode(a);
+        cr_assert_not_null(e1);
+        cr_assert_eq(spawn_request_decode(e1, 3, NULL, &b, &field), 0, "%s", field ?: "");
+        assert_full_request(b);
+        e2 = spawn_request_encode(b);
+        cr_assert(json_object_equal(e1, e2), "%s\n%s", json_object_to_json_string(e1), json_object_to_json_string(e2));
+
+        /* Fewer fds than the request refers to. */
+        spawn_request_free(b);
+        b = NULL;
+        cr_assert_eq(spawn_request_decode(e1, 2, NULL, &b, &field), -EINVAL);
+        cr_assert_str_eq(field, "fileDescriptors[0].fileDescriptor");
+        free(field);
+
+        json_object_put(e1);
+        json_object_put(e2);
+        spawn_request_free(a);
+        json_object_put(p);
+}
+
+Test(sandbox_protocol, spawn_minimal_and_defaults) {
+        struct json_object *p = parse("{\"argv\":[\"true\"],\"env\":null,\"cwd\":null,\"user\":null}"), *e;
+        SpawnRequest *r = NULL;
+
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &r, NULL), 0);
+        cr_assert_str_eq(r->argv[0], "true");
+        cr_assert_null(r->argv[1]);
+        cr_assert_null(r->env);
+        cr_assert_null(r->cwd);
+        cr_assert_eq(r->namespaces, 0);
+        cr_assert_eq(r->setgroups, -1);
+        cr_assert_not(r->has_user);
+        cr_assert_eq(r->stdin_index, -1);
+        cr_assert_eq(r->stdout_index, -1);
+        cr_assert_eq(r->stderr_index, -1);
+        cr_assert_eq(r->init, -1);
+        cr_assert_eq(r->new_session, -1);
+        cr_assert_not(r->keep_alive);
+
+        e = spawn_request_encode(r);
+        cr_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN), "{\"argv\":[\"true\"]}");
+        json_object_put(e);
+        spawn_request_free(r);
+        json_object_put(p);
+
+        /* A freshly made request is "all absent". */
+        r = spawn_request_new();
+        cr_assert_eq(r->stdin_index, -1);
+        cr_assert_eq(r->init, -1);
+        spawn_request_free(r);
+        cr_assert_null(spawn_request_free(NULL));
+}
+
+Test(sandbox_protocol, joined_namespaces_are_enough) {
+        struct json_object *p = parse("{\"argv\":[\"true\"],\"joinNamespaces\":[{\"type\":\"uts\",\"fileDescriptor\":0},"
+                                      "{\"type\":\"mount\",\"fileDescriptor\":1}],\"hostname\":\"h\",\"root\":\"/\"}");
+        SpawnRequest *r = NULL;
+
+        cr_assert_eq(spawn_request_decode(p, 2, NULL, &r, NULL), 0);
+        cr_assert_eq(r->n_join_namespaces, 2);
+        cr_assert_eq(r->join_namespaces[0].type, NAMESPACE_UTS);
+        cr_assert_eq(r->join_namespaces[1].fd_index, 1);
+        cr_assert_eq(r->namespaces, 0);
+        spawn_request_free(r);
+        json_object_put(p);
+}
+
+Test(sandbox_protocol, id_requests) {
+        static const struct {
+                const char *json;
+                const char *field; /* NULL: valid */
+        } cases[] = {
+                { "{\"id\":\"abc-DEF_012\"}", NULL },
+                { "{}", "id" },
+                { "{\"id\":\"\"}", "id" },
+                { "{\"id\":null}", "id" },
+                { "{\"id\":1}", "id" },
+                { "{\"id\":\"a/b\"}", "id" },
+                { "{\"id\":\"a.b\"}", "id" },
+                { "{\"id\":\"a\\u0000b\"}", "id" },
+                { "{\"id\":\"0123456789012345678901234567890123456789012345678901234567890123\"}", NULL },
+                { "{\"id\":\"01234567890123456789012345678901234567890123456789012345678901234\"}", "id" },
+                { "{\"id\":\"x\",\"signal\":9}", "signal" },
+                { "{\"id\":\"x\",\"more\":true}", "more" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct json_object *p = parse(cases[i].json);
+                char *id = NULL, *field = NULL;
+                int r;
+
+                r = sandbox_id_request_decode(p, &id, &field);
+                if (cases[i].field) {
+                        cr_assert_eq(r, -EINVAL, "%s", cases[i].json);
+                        cr_assert_str_eq(field, cases[i].field, "%s", cases[i].json);
+                        cr_assert_null(id);
+                } else {
+                        cr_assert_eq(r, 0, "%s", cases[i].json);
+                        cr_assert(sandbox_id_is_valid(id));
+                        struct json_object *e = sandbox_id_request_encode(id);
+                        cr_assert(json_object_equal(e, p));
+                        json_object_put(e);
+                }
+                free(id);
+                free(field);
+                json_object_put(p);
+        }
+}
+
+Test(sandbox_protocol, kill_requests) {
+        static const struct {
+                const char *json;
+                const char *field;
+                int signal;
+        } cases[] = {
+                { "{\"id\":\"x\"}", NULL, SIGTERM },
+                { "{\"id\":\"x\",\"signal\":null}", NULL, SIGTERM },
+                { "{\"id\":\"x\",\"signal\":9}", NULL, SIGKILL },
+                { "{\"id\":\"x\",\"signal\":64}", NULL, 64 },
+                { "{\"id\":\"x\",\"signal\":1}", NULL, 1 },
+                { "{\"id\":\"x\",\"signal\":0}", "signal" },
+                { "{\"id\":\"x\",\"signal\":65}", "signal" },
+                { "{\"id\":\"x\",\"signal\":-9}", "signal" },
+                { "{\"id\":\"x\",\"signal\":\"SIGKILL\"}", "signal" },
+                { "{\"id\":\"x\",\"signal\":9.0}", "signal" },
+                { "{\"id\":\"x\",\"signal\":4294967305}", "signal" },
+                { "{\"signal\":9}", "id" },
+                { "{\"id\":\"x\",\"force\":true}", "force" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct json_object *p = parse(cases[i].json);
+                char *id = NULL, *field = NULL;
+                int sig = -1, r;
+
+                r = kill_request_decode(p, &id, &sig, &field);
+                if (cases[i].field) {
+                        cr_assert_eq(r, -EINVAL, "%s", cases[i].json);
+                        cr_assert_str_eq(field, cases[i].field, "%s", cases[i].json);
+                        cr_assert_eq(sig, -1);
+                } else {
+                        cr_assert_eq(r, 0, "%s", cases[i].json);
+                        cr_assert_str_eq(id, "x");
+                        cr_assert_eq(sig, cases[i].signal);
+
+                        struct json_object *e = kill_request_encode(id, sig);
+                        char *id2 = NULL;
+                        int sig2 = 0;
+                        cr_assert_eq(kill_request_decode(e, &id2, &sig2, NULL), 0);
+                        cr_assert_str_eq(id2, id);
+                        cr_assert_eq(sig2, sig);
+                        free(id2);
+                        json_object_put(e);
+                }
+                free(id);
+                free(field);
+                json_object_put(p);
+        }
+
+        struct json_object *e = kill_request_encode("abc", 0);
+        cr_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN), "{\"id\":\"abc\"}");
+        json_object_put(e);
+}
+
+Test(sandbox_protocol, list_requests) {
+        struct json_object *p = list_request_encode(), *q = parse("{\"filter\":\"x\"}");
+        char *field = NULL;
+
+        cr_assert_eq(list_request_decode(p, &field), 0);
+        cr_assert_eq(list_request_decode(q, &field), -EINVAL);
+        cr_assert_str_eq(field, "filter");
+        free(field);
+        json_object_put(p);
+        json_object_put(q);
+}
+
+Test(sandbox_protocol, spawn_reply_round_trip) {
+        SpawnReply a = { .id = (char *) "sbx-1", .pid = 4242, .pidfd_index = 0 }, b = {};
+        struct json_object *e = spawn_reply_encode(&a), *bad;
+
+        cr_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN),
+                         "{\"id\":\"sbx-1\",\"pid\":4242,\"pidFileDescriptor\":0}");
+        cr_assert_eq(spawn_reply_decode(e, 1, &b), 0);
+        cr_assert_str_eq(b.id, "sbx-1");
+        cr_assert_eq(b.pid, 4242);
+        cr_assert_eq(b.pidfd_index, 0);
+        spawn_reply_done(&b);
+        cr_assert_null(b.id);
+
+        /* No fd came with it: the index cannot be right. */
+        cr_assert_eq(spawn_reply_decode(e, 0, &b), -EBADMSG);
+        json_object_put(e);
+
+        static const char *const malformed[] = {
+                "{\"pid\":1,\"pidFileDescriptor\":0}",
+                "{\"id\":\"a b\",\"pid\":1,\"pidFileDescriptor\":0}",
+                "{\"id\":\"a\",\"pid\":0,\"pidFileDescriptor\":0}",
+                "{\"id\":\"a\",\"pid\":\"1\",\"pidFileDescriptor\":0}",
+                "{\"id\":\"a\",\"pid\":1,\"pidFileDescriptor\":1}",
+                "{\"id\":\"a\",\"pid\":1}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(malformed); i++) {
+                bad = parse(malformed[i]);
+                cr_assert_eq(spawn_reply_decode(bad, 1, &b), -EBADMSG, "%s", malformed[i]);
+                cr_assert_null(b.id);
+                json_object_put(bad);
+        }
+
+        /* Unknown fields from a newer daemon are fine. */
+        bad = parse("{\"id\":\"a\",\"pid\":1,\"pidFileDescriptor\":0,\"cgroup\":\"/x\"}");
+        cr_assert_eq(spawn_reply_decode(bad, 1, &b), 0);
+        spawn_reply_done(&b);
+        json_object_put(bad);
+}
+
+Test(sandbox_protocol, wait_reply_round_trip) {
+        static const struct {
+                SandboxState state;
+                int exit_code, signal;
+                const char *json;
+        } cases[] = {
+                { SANDBOX_STARTING, 0, 0, "{\"state\":\"starting\"}" },
+                { SANDBOX_RUNNING, 0, 0, "{\"state\":\"running\"}" },
+                { SANDBOX_EXITED, 3, 0, "{\"state\":\"exited\",\"exitCode\":3}" },
+                { SANDBOX_KILLED, 0, SIGKILL, "{\"state\":\"killed\",\"signal\":\"SIGKILL\"}" },
+                { SANDBOX_KILLED, 0, 40, "{\"state\":\"killed\",\"signal\":\"SIGRTMIN+6\"}" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct json_object *e = wait_reply_encode(cases[i].state, cases[i].exit_code, cases[i].signal),
+                                   *expected = parse(cases[i].json);
+                SandboxState s;
+                int code = -1, sig = -1;
+
+                cr_assert(json_object_equal(e, expected), "%s", json_object_to_json_string(e));
+                cr_assert_eq(wait_reply_decode(e, &s, &code, &sig), 0);
+                cr_assert_eq(s, cases[i].state);
+                cr_assert_eq(code, cases[i].exit_code);
+                cr_assert_eq(sig, cases[i].signal);
+                json_object_put(e);
+                json_object_put(expected);
+        }
+
+        static const char *const malformed[] = {
+                "{}",
+                "{\"state\":\"dead\"}",
+                "{\"state\":\"exited\"}",
+                "{\"state\":\"exited\",\"exitCode\":256}",
+                "{\"state\":\"killed\",\"signal\":\"SIGNOPE\"}",
+                "{\"state\":\"killed\",\"signal\":9}",
+                "{\"state\":\"running\",\"exitCode\":0}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(malformed); i++) {
+                struct json_object *bad = parse(malformed[i]);
+                SandboxState s = SANDBOX_RUNNING;
+
+                cr_assert_eq(wait_reply_decode(bad, &s, NULL, NULL), -EBADMSG, "%s", malformed[i]);
+                json_object_put(bad);
+        }
+}
+
+static void assert_info_equal(const SandboxInfo *a, const SandboxInfo *b) {
+        cr_assert_str_eq(a->id, b->id);
+        if (a->name)
+                cr_assert_str_eq(a->name, b->name);
+        else
+                cr_assert_null(b->name);
+        cr_assert_eq(a->pid, b->pid);
+        cr_assert_eq(a->owner_uid, b->owner_uid);
+        cr_assert_eq(a->namespaces, b->namespaces);
+        cr_assert_eq(a->state, b->state);
+        cr_assert_eq(a->start_usec, b->start_usec);
+        cr_assert_eq(a->exit_code, b->exit_code);
+        cr_assert_eq(a->signal, b->signal);
+        cr_assert_eq(a->keep_alive, b->keep_alive);
+}
+
+static const SandboxInfo infos[] = {
+        { .id = (char *) "a1", .name = (char *) "web", .pid = 100, .owner_uid = 1000,
+          .namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID), .state = SANDBOX_RUNNING,
+          .start_usec = 1764380000123456ULL, .keep_alive = true },
+        { .id = (char *) "b2", .pid = 101, .owner_uid = 0, .namespaces = 0, .state = SANDBOX_EXITED,
+          .start_usec = 1, .exit_code = 127 },
+        { .id = (char *) "c3", .pid = 102, .owner_uid = 4294967294U, .namespaces = NAMESPACE_ALL,
+          .state = SANDBOX_KILLED, .start_usec = 0, .signal = SIGSEGV },
+};
+
+Test(sandbox_protocol, sandbox_info_round_trip) {
+        for (size_t i = 0; i < ELEMENTSOF(infos); i++) {
+                struct json_object *e = sandbox_info_encode(infos + i);
+                SandboxInfo d = {};
+
+                cr_assert_not_null(e);
+                cr_assert_eq(sandbox_info_decode(e, &d), 0, "%s", json_object_to_json_string(e));
+                assert_info_equal(infos + i, &d);
+                sandbox_info_done(&d);
+                json_object_put(e);
+        }
+
+        struct json_object *e = sandbox_info_encode(infos);
+        struct json_object *expected =
+                parse("{\"id\":\"a1\",\"name\":\"web\",\"pid\":100,\"ownerUID\":1000,\"namespaces\":[\"user\",\"pid\"],"
+                      "\"state\":\"running\",\"startTime\":1764380000123456,\"keepAlive\":true}");
+        cr_assert(json_object_equal(e, expected), "%s", json_object_to_json_string(e));
+        json_object_put(e);
+        json_object_put(expected);
+
+        static const char *const malformed[] = {
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[\"bogus\"],\"state\":\"running\",\"startTime\":0,"
+                "\"keepAlive\":false}",
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":-1,\"namespaces\":[],\"state\":\"running\",\"startTime\":0,"
+                "\"keepAlive\":false}",
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"state\":\"running\",\"startTime\":-1,"
+                "\"keepAlive\":false}",
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"state\":\"running\",\"startTime\":0}",
+                "{\"id\":\"a\",\"name\":\"\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"state\":\"running\","
+                "\"startTime\":0,\"keepAlive\":false}",
+                "{\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"state\":\"running\",\"startTime\":0,\"keepAlive\":false}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(malformed); i++) {
+                struct json_object *bad = parse(malformed[i]);
+                SandboxInfo d = {};
+
+                cr_assert_eq(sandbox_info_decode(bad, &d), -EBADMSG, "%s", malformed[i]);
+                cr_assert_null(d.id);
+                json_object_put(bad);
+        }
+}
+
+Test(sandbox_protocol, list_and_inspect_round_trip) {
+        struct json_object *e = list_reply_encode(infos, ELEMENTSOF(infos));
+        SandboxInfo *d = NULL, one = {};
+        size_t n = 0;
+
+        cr_assert_eq(list_reply_decode(e, &d, &n), 0);
+        cr_assert_eq(n, ELEMENTSOF(infos));
+        for (size_t i = 0; i < n; i++)
+                assert_info_equal(infos + i, d + i);
+        sandbox_info_array_free(d, n);
+        json_object_put(e);
+
+        e = list_reply_encode(NULL, 0);
+        cr_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN), "{\"sandboxes\":[]}");
+        cr_assert_eq(list_reply_decode(e, &d, &n), 0);
+        cr_assert_eq(n, 0);
+        sandbox_info_array_free(d, n);
+        json_object_put(e);
+
+        e = inspect_reply_encode(infos + 2);
+        cr_assert_eq(inspect_reply_decode(e, &one), 0);
+        assert_info_equal(infos + 2, &one);
+        sandbox_info_done(&one);
+        json_object_put(e);
+
+        e = parse("{\"sandboxes\":[{\"id\":\"ok\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"state\":\"running\","
+                  "\"startTime\":0,\"keepAlive\":false},{}]}");
+        cr_assert_eq(list_reply_decode(e, &d, &n), -EBADMSG);
+        json_object_put(e);
+        e = parse("{}");
+        cr_assert_eq(inspect_reply_decode(e, &one), -EBADMSG);
+        json_object_put(e);
+}
+
+Test(sandbox_protocol, errors) {
+        struct json_object *e, *expected;
+        char *stage = NULL, *message = NULL;
+        int error = 0;
+
+        e = nsbox_error_no_such_sandbox("x1");
+        expected = parse("{\"error\":\"io.nsbox.Sandbox.NoSuchSandbox\",\"parameters\":{\"id\":\"x1\"}}");
+        cr_assert(json_object_equal(e, expected));
+        json_object_put(e);
+        json_object_put(expected);
+
+        e = nsbox_error_quota_exceeded("sandboxes-per-user");
+        expected = parse("{\"error\":\"io.nsbox.Sandbox.QuotaExceeded\",\"parameters\":{\"limit\":\"sandboxes-per-user\"}}");
+        cr_assert(json_object_equal(e, expected));
+        json_object_put(e);
+        json_object_put(expected);
+
+        e = nsbox_error_spawn_failed("execve", ENOENT, "/nope: No such file or directory");
+        expected = parse("{\"error\":\"io.nsbox.Sandbox.SpawnFailed\",\"parameters\":{\"stage\":\"execve\",\"errno\":2,"
+                         "\"message\":\"/nope: No such file or directory\"}}");
+        cr_assert(json_object_equal(e, expected), "%s", json_object_to_json_string(e));
+        cr_assert_eq(nsbox_error_spawn_failed_decode(json_object_object_get(e, "parameters"), &stage, &error,
+                                                     &message),
+                     0);
+        cr_assert_str_eq(stage, "execve");
+        cr_assert_eq(error, ENOENT);
+        cr_assert_str_eq(message, "/nope: No such file or directory");
+        free(stage);
+        free(message);
+        json_object_put(e);
+        json_object_put(expected);
+
+        e = parse("{\"stage\":\"x\",\"errno\":\"2\",\"message\":\"m\"}");
+        cr_assert_eq(nsbox_error_spawn_failed_decode(e, NULL, NULL, NULL), -EBADMSG);
+        json_object_put(e);
+}
+
+Test(sandbox_protocol, names) {
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                cr_assert_eq(namespace_type_from_string(namespace_type_to_string(t)), t);
+                cr_assert_not_null(namespace_type_to_proc_name(t));
+                cr_assert_neq(namespace_type_to_clone_flag(t), 0);
+        }
+        cr_assert_eq(namespace_type_to_clone_flag(NAMESPACE_MOUNT), (unsigned long) CLONE_NEWNS);
+        cr_assert_eq(namespace_type_to_clone_flag(NAMESPACE_USER), (unsigned long) CLONE_NEWUSER);
+        cr_assert_str_eq(namespace_type_to_proc_name(NAMESPACE_MOUNT), "mnt");
+        cr_assert_str_eq(namespace_type_to_string(NAMESPACE_CGROUP), "cgroup");
+        cr_assert_eq(namespace_type_from_string("mnt"), -EINVAL);
+        cr_assert_eq(namespace_type_from_string(NULL), -EINVAL);
+        cr_assert_null(namespace_type_to_string(_NAMESPACE_TYPE_MAX));
+
+        for (MountKind k = 0; k < _MOUNT_KIND_MAX; k++)
+                cr_assert_eq(mount_kind_from_string(mount_kind_to_string(k)), k);
+        cr_assert_eq(mount_kind_from_string("remount-ro"), MOUNT_REMOUNT_RO);
+        cr_assert_eq(mount_kind_from_string("overlay"), -EINVAL);
+
+        for (SandboxState s = 0; s < _SANDBOX_STATE_MAX; s++)
+                cr_assert_eq(sandbox_state_from_string(sandbox_state_to_string(s)), s);
+        cr_assert_eq(sandbox_state_from_string("zombie"), -EINVAL);
+}
+
+Test(sandbox_protocol, signals) {
+        for (int sig = 1; sig <= 64; sig++) {
+                const char *s = signal_to_string(sig);
+                char num[8];
+
+                cr_assert_not_null(s, "%d", sig);
+                cr_assert_eq(signal_from_string(s), sig, "%s", s);
+                snprintf(num, sizeof(num), "%d", sig);
+                cr_assert_eq(signal_from_string(num), sig);
+        }
+        cr_assert_str_eq(signal_to_string(SIGTERM), "SIGTERM");
+        cr_assert_str_eq(signal_to_string(SIGKILL), "SIGKILL");
+        cr_assert_str_eq(signal_to_string(SIGRTMIN), "SIGRTMIN");
+        cr_assert_str_eq(signal_to_string(SIGRTMAX), "SIGRTMAX");
+        cr_assert_eq(signal_from_string("TERM"), SIGTERM);
+        cr_assert_eq(signal_from_string("SIGRTMIN+2"), SIGRTMIN + 2);
+        cr_assert_eq(signal_from_string("RTMAX-1"), SIGRTMAX - 1);
+        cr_assert_eq(signal_from_string("SIGIOT"), SIGABRT);
+        cr_assert_null(signal_to_string(0));
+        cr_assert_null(signal_to_string(65));
+        cr_assert_eq(signal_from_string("0"), -EINVAL);
+        cr_assert_eq(signal_from_string("65"), -EINVAL);
+        cr_assert_eq(signal_from_string("-9"), -EINVAL);
+        cr_assert_eq(signal_from_string("SIGFOO"), -EINVAL);
+        cr_assert_eq(signal_from_string("SIG"), -EINVAL);
+        cr_assert_eq(signal_from_string("SIGRTMIN+31"), -EINVAL);
+        cr_assert_eq(signal_from_string(""), -EINVAL);
+        cr_assert_eq(signal_from_string(NULL), -EINVAL);
+}
+
+Test(sandbox_protocol, interface_description_is_embedded) {
+        cr_assert_not_null(strstr(nsbox_interface_description, "interface io.nsbox.Sandbox\n"));
+        cr_assert_not_null(strstr(nsbox_interface_description, "method Spawn("));
+        cr_assert_not_null(strstr(nsbox_interface_description, "error SpawnFailed(stage: string, errno: int"));
+}
