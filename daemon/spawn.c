@@ -11,13 +11,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
-#include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -28,23 +26,12 @@
 
 #include "fd-util.h"
 #include "mount-setup.h"
+#include "policy.h"
 #include "spawn-child.h"
 #include "spawn.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOSTNAME_MAX 64 /* the kernel's __NEW_UTS_LEN */
-
-/* pidfs ioctls (Linux 6.11): the namespaces of the process a pidfd refers to. */
-#ifndef PIDFD_GET_USER_NAMESPACE
-#define PIDFD_GET_CGROUP_NAMESPACE _IO(0xFF, 1)
-#define PIDFD_GET_IPC_NAMESPACE _IO(0xFF, 2)
-#define PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3)
-#define PIDFD_GET_NET_NAMESPACE _IO(0xFF, 4)
-#define PIDFD_GET_PID_NAMESPACE _IO(0xFF, 5)
-#define PIDFD_GET_TIME_NAMESPACE _IO(0xFF, 7)
-#define PIDFD_GET_USER_NAMESPACE _IO(0xFF, 9)
-#define PIDFD_GET_UTS_NAMESPACE _IO(0xFF, 10)
-#endif
 
 static char *const spawn_default_env[] = {
         (char *) "PATH=" SPAWN_DEFAULT_PATH,
@@ -163,55 +150,6 @@ static unsigned long namespaces_to_clone_flags(unsigned mask) {
         return flags;
 }
 
-static unsigned long pidfd_namespace_ioctl(NamespaceType t) {
-        switch (t) {
-        case NAMESPACE_MOUNT:  return PIDFD_GET_MNT_NAMESPACE;
-        case NAMESPACE_UTS:    return PIDFD_GET_UTS_NAMESPACE;
-        case NAMESPACE_IPC:    return PIDFD_GET_IPC_NAMESPACE;
-        case NAMESPACE_USER:   return PIDFD_GET_USER_NAMESPACE;
-        case NAMESPACE_PID:    return PIDFD_GET_PID_NAMESPACE;
-        case NAMESPACE_NET:    return PIDFD_GET_NET_NAMESPACE;
-        case NAMESPACE_CGROUP: return PIDFD_GET_CGROUP_NAMESPACE;
-        case NAMESPACE_TIME:   return PIDFD_GET_TIME_NAMESPACE;
-        default:               return 0;
-        }
-}
-
-/*
- * The child joins with the daemon's privileges, so a non-root caller may only
- * name namespaces it could join itself: ones whose owning user namespace was
- * created by the caller's uid (and is therefore not the initial one).
- */
-static int check_join_allowed(int fd, NamespaceType type, uid_t caller_uid) {
-        _cleanup_close_ int ns_fd = -EBADF, userns_fd = -EBADF;
-        uid_t owner;
-        int nstype;
-
-        nstype = ioctl(fd, NS_GET_NSTYPE);
-        if (nstype < 0) {
-                /* Not a namespace fd: a pidfd, which names the namespaces of its process. */
-                ns_fd = ioctl(fd, pidfd_namespace_ioctl(type), 0);
-                if (ns_fd < 0)
-                        return -errno;
-                fd = ns_fd;
-        } else if ((unsigned long) nstype != namespace_type_to_clone_flag(type))
-                return -EINVAL;
-
-        if (type == NAMESPACE_USER)
-                userns_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        else
-                userns_fd = ioctl(fd, NS_GET_USERNS);
-        if (userns_fd < 0)
-                return -errno;
-
-        if (ioctl(userns_fd, NS_GET_OWNER_UID, &owner) < 0)
-                return -errno;
-        /* The initial user namespace has no owner to speak of and reports 0. */
-        if (owner != caller_uid || owner == 0)
-                return -EPERM;
-        return 0;
-}
-
 static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *e) {
         const JoinNamespace *j = &c->request->join_namespaces[i];
         int fd, r;
@@ -220,8 +158,13 @@ static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "joinNamespaces[%zu].fileDescriptor", i);
 
+        /*
+         * The child joins with the daemon's rights: a non-root caller may only name
+         * namespaces it could join itself. The server checks this too; the spawn
+         * path does not rely on it.
+         */
         if (!c->caller->privileged) {
-                r = check_join_allowed(fd, j->type, c->caller->uid);
+                r = policy_check_join_namespace(fd, j->type, c->caller->uid);
                 if (r < 0)
                         return spawn_fail(e, "setns", -r, "joinNamespaces[%zu]: %s", i,
                                           namespace_type_to_string(j->type));
