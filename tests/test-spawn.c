@@ -1124,3 +1124,59 @@ Test(spawn, unprivileged_caller_cannot_join_host_namespaces) {
         cr_assert_eq(spawn_as(&nobody_caller, r, &net_fd, 1, &h, &e), -EPERM);
         cr_assert_str_eq(e.stage, "setns");
 }
+
+/* ---- mounts, through mount-setup ---- */
+
+static MountEntry *mounts_new(size_t n) {
+        MountEntry *m = calloc(n, sizeof(MountEntry));
+
+        cr_assert_not_null(m);
+        for (size_t i = 0; i < n; i++)
+                m[i] = (MountEntry) { .source_fd_index = -1, .mode = -1 };
+        return m;
+}
+
+Test(spawn, mounts_applied_in_the_child) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "cd /proc && echo [0-9]*; grep -c ' /mnt ' /proc/self/mountinfo");
+        _cleanup_free_ char *out = NULL, *host_mountinfo = NULL;
+        siginfo_t si;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT) | NAMESPACE_BIT(NAMESPACE_PID);
+        r->root = strdup("/");
+        r->mounts = mounts_new(2);
+        r->n_mounts = 2;
+        r->mounts[0].kind = MOUNT_PROC;
+        r->mounts[0].destination = strdup("/proc");
+        r->mounts[1].kind = MOUNT_TMPFS;
+        r->mounts[1].destination = strdup("/mnt");
+
+        out = run_capture(NULL, r, &si);
+        assert_exited(&si, 0);
+        /* Its own /proc shows init and the shell only; the tmpfs is on /mnt in there, not out here. */
+        cr_assert_str_eq(out, "1 2\n1\n");
+        host_mountinfo = read_file("/proc/self/mountinfo");
+        cr_assert_eq(strstr(host_mountinfo, " /mnt "), NULL);
+}
+
+Test(spawn, mounts_for_unprivileged_caller_in_user_namespace) {
+        static const IdMapping ids[] = { { 1000, 65534, 1 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "id -u; touch /mnt/x && stat -c %u /mnt/x");
+        _cleanup_free_ char *out = NULL;
+        siginfo_t si;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT) | NAMESPACE_BIT(NAMESPACE_USER);
+        r->uid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_uid_mappings = 1;
+        r->gid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_gid_mappings = 1;
+        r->root = strdup("/");
+        r->mounts = mounts_new(1);
+        r->n_mounts = 1;
+        r->mounts[0].kind = MOUNT_TMPFS;
+        r->mounts[0].destination = strdup("/mnt");
+        r->mounts[0].mode = 0777;
+
+        out = run_capture(&nobody_caller, r, &si);
+        assert_exited(&si, 0);
+        cr_assert_str_eq(out, "1000\n1000\n");
+}
