@@ -39,6 +39,12 @@
  * Sources given as an fd (sourceFileDescriptor) were opened by the client
  * itself and are cloned in the daemon, where that fd's mount lives.
  *
+ * Ownership: tmpfs entries and what "dir" and "file" entries create belong to
+ * the user the sandbox runs as ("user" of the request; else a non-root caller
+ * outside a user namespace itself; else whoever mounts: root, or in a new
+ * user namespace the id the caller is mapped to). The root tmpfs and the
+ * directories made on the way to a destination belong to root, as on a host.
+ *
  * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
  * which only a privileged caller may. A read-only bind makes every submount
  * read-only too (mount_setattr(AT_RECURSIVE)). "rw" never clears a read-only
@@ -86,6 +92,8 @@ typedef struct MountOp {
         mode_t mode;          /* dir, file */
         char tmpfs_mode[16];  /* tmpfs "mode" value */
         char tmpfs_size[32];  /* tmpfs "size" value, "" for the default */
+        char tmpfs_uid[16];   /* tmpfs "uid"/"gid": the sandbox's user, "" for the mounter's */
+        char tmpfs_gid[16];
 } MountOp;
 
 struct MountPlan {
@@ -97,6 +105,11 @@ struct MountPlan {
         char *root_display;
         unsigned root_attr;
         bool pid_namespace;
+
+        /* Who owns the tmpfs entries and the dirs and files the entries ask for: the sandbox's user. */
+        bool set_owner;
+        uid_t owner_uid;
+        gid_t owner_gid;
 
         CredsMode creds;
         uid_t uid; /* the caller's ids (namespace ids with CREDS_USERNS) */
@@ -260,7 +273,8 @@ static int map_to_namespace(const IdMapping *m, size_t n, uint32_t host_id, uint
         return 0;
 }
 
-static int plan_op(const SpawnContext *c, size_t i, const MountEntry *m, MountOp *op, SpawnError *ret_error) {
+static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const MountEntry *m, MountOp *op,
+                   SpawnError *ret_error) {
         const SpawnCaller *caller = c->caller;
         const char *dest = m->destination ? m->destination : "(none)";
         int r;
@@ -324,6 +338,10 @@ static int plan_op(const SpawnContext *c, size_t i, const MountEntry *m, MountOp
                 snprintf(op->tmpfs_mode, sizeof(op->tmpfs_mode), "%o", m->mode >= 0 ? (unsigned) m->mode : 0755U);
                 if (m->size > 0)
                         snprintf(op->tmpfs_size, sizeof(op->tmpfs_size), "%" PRIu64, m->size);
+                if (p->set_owner) {
+                        snprintf(op->tmpfs_uid, sizeof(op->tmpfs_uid), "%u", (unsigned) p->owner_uid);
+                        snprintf(op->tmpfs_gid, sizeof(op->tmpfs_gid), "%u", (unsigned) p->owner_gid);
+                }
                 break;
 
         case MOUNT_PROC:
@@ -455,6 +473,17 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
         }
         p->root_attr = c->caller->privileged ? 0 : MOUNT_ATTR_SAFE;
 
+        /* Without "user", a non-root caller outside a user namespace runs as itself; else the mounter's ids fit. */
+        if (req->has_user) {
+                p->set_owner = true;
+                p->owner_uid = req->uid;
+                p->owner_gid = req->gid;
+        } else if (p->creds == CREDS_SWITCH) {
+                p->set_owner = true;
+                p->owner_uid = c->caller->uid;
+                p->owner_gid = c->caller->gid;
+        }
+
         p->ops = calloc(req->n_mounts ? req->n_mounts : 1, sizeof(MountOp));
         p->fresh_mounts = calloc(req->n_mounts + 1, sizeof(uint64_t));
         if (!p->ops || !p->fresh_mounts)
@@ -467,7 +496,7 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
                 op->source_tree_fd = -EBADF;
                 op->contents_fd = -EBADF;
                 p->n_ops = i + 1;
-                r = plan_op(c, i, &req->mounts[i], op, ret_error);
+                r = plan_op(c, p, i, &req->mounts[i], op, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -616,17 +645,27 @@ finish:
         return TAKE_FD(fd);
 }
 
-static int make_dir_at(Apply *a, int parent_fd, const char *name, mode_t mode, bool exact_mode) {
+/* What an entry itself asks to create belongs to the sandbox's user, with exactly the mode asked for. */
+static int finish_created(Apply *a, int fd, mode_t mode) {
+        const MountPlan *p = a->plan;
+
+        if (p->set_owner && fchown(fd, p->owner_uid, p->owner_gid) < 0)
+                return -errno;
+        /* after chown, which may clear setgid; and the umask had masked the mode */
+        if (fchmod(fd, mode) < 0)
+                return -errno;
+        return 0;
+}
+
+static int make_dir_at(Apply *a, int parent_fd, const char *name, mode_t mode, bool requested) {
         int r;
 
         r = creds_for_creating(a, parent_fd);
         if (r >= 0 && mkdirat(parent_fd, name, mode) < 0)
                 r = -errno;
-        if (r >= 0 && exact_mode) {
-                /* mkdir() masks with the umask; the request's mode is meant as given. */
+        if (r >= 0 && requested) {
                 _cleanup_close_ int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0 || fchmod(fd, mode) < 0)
-                        r = -errno;
+                r = fd < 0 ? -errno : finish_created(a, fd, mode);
         }
         (void) creds_daemon(a);
         return r < 0 ? r : 0;
@@ -809,7 +848,8 @@ static int apply_bind(Apply *a, const MountOp *op) {
 }
 
 static int apply_tmpfs(Apply *a, const MountOp *op) {
-        const char *opts[] = { "mode", op->tmpfs_mode, "size", op->tmpfs_size, NULL };
+        const char *opts[] = { "mode", op->tmpfs_mode, "size", op->tmpfs_size,
+                               "uid",  op->tmpfs_uid,  "gid",  op->tmpfs_gid, NULL };
         _cleanup_close_ int mnt = -EBADF;
         int r;
 
@@ -1035,8 +1075,8 @@ static int apply_file(Apply *a, const MountOp *op) {
         }
         if (r >= 0) {
                 r = copy_contents(op->contents_fd, fd);
-                if (r >= 0 && fchmod(fd, op->mode) < 0)
-                        r = -errno;
+                if (r >= 0)
+                        r = finish_created(a, fd, op->mode);
         }
         (void) creds_daemon(a);
         if (r < 0)

@@ -1078,3 +1078,48 @@ Test(mount_setup, destinations_never_follow_magic_links) {
         }
         close(fds[0]);
 }
+
+/* tmpfs entries, and the dirs and files entries ask for, belong to the user the sandbox runs as. */
+static int check_owner(void *userdata, char *note, size_t size) {
+        const uid_t *uid = userdata;
+        struct stat st;
+
+        CHECK(stat("/", &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0755);
+        CHECK(stat("/tmp", &st) == 0 && st.st_uid == *uid && st.st_gid == *uid && (st.st_mode & 07777) == 0700);
+        CHECK(stat("/home/me", &st) == 0 && st.st_uid == *uid && (st.st_mode & 07777) == 0700);
+        CHECK(stat("/home", &st) == 0 && st.st_uid == 0);
+        CHECK(stat("/home/me/rc", &st) == 0 && st.st_uid == *uid && (st.st_mode & 07777) == 0600);
+        return 0;
+}
+
+Test(mount_setup, entries_belong_to_the_sandbox_user) {
+        int fds[1];
+        MountEntry m[3];
+        SpawnRequest req;
+        Report rep;
+
+        fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        m[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[0].mode = 0700;
+        m[1] = entry(MOUNT_DIR, NULL, "/home/me");
+        m[1].mode = 0700;
+        m[2] = entry(MOUNT_FILE, NULL, "/home/me/rc");
+        m[2].source_fd_index = 0;
+        m[2].mode = 0600;
+        req = request(NS_MOUNT, m, 3);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &nobody_caller, fds, 1);
+                uid_t uid = 65534;
+                rep = run_plan(p, 0, NULL, check_owner, &uid);
+                assert_ok(&rep);
+        }
+        req.has_user = true;
+        req.uid = req.gid = 1000;
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &root_caller, fds, 1);
+                uid_t uid = 1000;
+                rep = run_plan(p, 0, NULL, check_owner, &uid);
+                assert_ok(&rep);
+        }
+        close(fds[0]);
+}
