@@ -36,6 +36,7 @@ typedef struct RunOptions {
         bool have_uid, have_gid;
         uint32_t uid, gid;
         bool have_chdir;
+        bool filesystem; /* --root or a mount: the tree is built from an empty root, as bubblewrap does */
         const char *root;
         unsigned implied_namespaces;
 } RunOptions;
@@ -73,9 +74,10 @@ static void run_help(void) {
                "      --monotonic=SECS      offset of CLOCK_MONOTONIC (implies --time)\n"
                "      --boottime=SECS       offset of CLOCK_BOOTTIME (implies --time)\n"
                "\n"
-               "Filesystem (as bubblewrap; applied in order, each implies --mount):\n"
+               "Filesystem (as bubblewrap; applied in order, each implies --mount; without\n"
+               "--root the tree starts as an empty tmpfs, so bind what the command needs):\n"
                "      --root DIR            make DIR the sandbox's /\n"
-               "      --bind SRC DEST       bind-mount SRC on DEST\n"
+               "      --bind SRC DEST       bind-mount SRC on DEST (DEST / is the same as --root)\n"
                "      --ro-bind SRC DEST    the same, read-only\n"
                "      --dev-bind SRC DEST   the same, device nodes usable\n"
                "      --tmpfs DEST          mount a tmpfs on DEST\n"
@@ -89,7 +91,7 @@ static void run_help(void) {
                "\n"
                "Process (as bubblewrap):\n"
                "      --chdir DIR           working directory inside (default: the current one,\n"
-               "                            unless --root is given)\n"
+               "                            unless a file system option is given; then /)\n"
                "      --setenv VAR VALUE    set an environment variable (the environment starts\n"
                "                            as nsbox's own)\n"
                "      --unsetenv VAR        remove an environment variable\n"
@@ -378,43 +380,58 @@ static int parse_run_options(int argc, char *argv[], NsboxSpawn *s, RunOptions *
                         r = nsbox_spawn_set_root(s, optarg);
                         o->root = optarg;
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_BIND:
                 case ARG_RO_BIND:
                 case ARG_DEV_BIND:
                         if (second_arg(argc, argv, c, "DEST", &second) < 0)
                                 return -EINVAL;
-                        r = nsbox_spawn_add_bind(s, optarg, second,
-                                                 c == ARG_RO_BIND    ? NSBOX_MOUNT_READ_ONLY :
-                                                 c == ARG_DEV_BIND ? NSBOX_MOUNT_ALLOW_DEV :
-                                                                     0);
+                        if (strcmp(second, "/") == 0) {
+                                /* bubblewrap's "--bind / /": here that is the root, made first. */
+                                r = nsbox_spawn_set_root(s, optarg);
+                                o->root = optarg;
+                                if (r >= 0 && c == ARG_RO_BIND)
+                                        r = nsbox_spawn_add_remount_ro(s, "/");
+                        } else
+                                r = nsbox_spawn_add_bind(s, optarg, second,
+                                                         c == ARG_RO_BIND    ? NSBOX_MOUNT_READ_ONLY :
+                                                         c == ARG_DEV_BIND ? NSBOX_MOUNT_ALLOW_DEV :
+                                                                             0);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_TMPFS:
                         r = nsbox_spawn_add_tmpfs(s, optarg, 0, -1, 0);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_PROC:
                         r = nsbox_spawn_add_proc(s, optarg);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_DEV:
                         r = nsbox_spawn_add_dev(s, optarg);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_MQUEUE:
                         r = nsbox_spawn_add_mqueue(s, optarg);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_DIR:
                         r = nsbox_spawn_add_dir(s, optarg, -1);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_SYMLINK:
                         if (second_arg(argc, argv, c, "DEST", &second) < 0)
                                 return -EINVAL;
                         r = nsbox_spawn_add_symlink(s, optarg, second);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_FILE:
                         if (second_arg(argc, argv, c, "DEST", &second) < 0)
@@ -425,10 +442,12 @@ static int parse_run_options(int argc, char *argv[], NsboxSpawn *s, RunOptions *
                         }
                         r = nsbox_spawn_add_file(s, (int) id, second, -1);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_REMOUNT_RO:
                         r = nsbox_spawn_add_remount_ro(s, optarg);
                         o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                         break;
                 case ARG_CHDIR:
                         r = nsbox_spawn_set_cwd(s, optarg);
@@ -598,7 +617,8 @@ static int apply_run_options(NsboxSpawn *s, const RunOptions *o, char *const *co
         if (r < 0)
                 return r;
 
-        if (o->have_uid || o->have_gid) {
+        /* As unshare(1): with --map-user/--map-group the command runs as the ids it was mapped to. */
+        if (o->have_uid || o->have_gid || o->have_map_user || o->have_map_group) {
                 uint32_t uid = o->have_uid ? o->uid : o->map_root ? 0 : o->have_map_user ? o->map_user : euid;
                 uint32_t gid = o->have_gid ? o->gid : o->map_root ? 0 : o->have_map_group ? o->map_group : egid;
 
@@ -611,7 +631,8 @@ static int apply_run_options(NsboxSpawn *s, const RunOptions *o, char *const *co
         if (r < 0)
                 return r;
 
-        if (!o->have_chdir && !o->root) {
+        /* Our working directory only exists in the sandbox if the host's tree is what it sees. */
+        if (!o->have_chdir && !o->filesystem) {
                 _cleanup_free_ char *cwd = get_current_dir_name();
 
                 if (cwd) {

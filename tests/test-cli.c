@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The nsbox CLI ($NSBOX_CLI) against a real nsboxd: exit codes, stdio,
+ * JSON output, detach/wait/kill, user namespaces, signal forwarding, error
+ * messages, and --pty driven through script(1).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nsboxd-test-util.h"
+
+static TestDaemon daemon_;
+
+static void setup(void) {
+        test_daemon_start(&daemon_, NULL);
+}
+
+static void teardown(void) {
+        test_daemon_stop(&daemon_);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
+
+static const char *cli(void) {
+        const char *p = getenv("NSBOX_CLI");
+
+        cr_assert(p, "$NSBOX_CLI must point to the nsbox binary under test");
+        return p;
+}
+
+typedef struct Result {
+        int status; /* exit code, or 128+signal */
+        char *out;
+        char *err;
+} Result;
+
+static void result_done(Result *r) {
+        free(r->out);
+        free(r->err);
+}
+
+static void append(char **buf, size_t *len, const char *data, size_t n) {
+        *buf = realloc(*buf, *len + n + 1);
+        cr_assert(*buf);
+        memcpy(*buf + *len, data, n);
+        *len += n;
+        (*buf)[*len] = 0;
+}
+
+static int status_of(int status) {
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Starts argv with pipes for stdin, stdout, stderr. */
+static pid_t start(char *const *argv, int *ret_in, int *ret_out, int *ret_err) {
+        int in[2], out[2], err[2];
+        pid_t pid;
+
+        cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+                        _exit(250);
+                execv(argv[0], argv);
+                _exit(251);
+        }
+
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        *ret_in = in[1];
+        *ret_out = out[0];
+        *ret_err = err[0];
+        return pid;
+}
+
+/* Feeds input (may be NULL) and collects output until both pipes close, then reaps. */
+static Result finish(pid_t pid, int in, int out, int err, const char *input) {
+        Result r = { .out = strdup(""), .err = strdup("") };
+        size_t out_len = 0, err_len = 0;
+        int status;
+
+        if (input) {
+                size_t n = strlen(input);
+                cr_assert_eq(write(in, input, n), (ssize_t) n);
+        }
+        close(in);
+
+        while (out >= 0 || err >= 0) {
+                struct pollfd p[2] = { { .fd = out, .events = POLLIN }, { .fd = err, .events = POLLIN } };
+                char buf[4096];
+
+                cr_assert_geq(poll(p, 2, -1), 0);
+                for (size_t i = 0; i < 2; i++) {
+                        int *fd = i == 0 ? &out : &err;
+                        ssize_t n;
+
+                        if (*fd < 0 || !p[i].revents)
+                                continue;
+                        n = read(*fd, buf, sizeof(buf));
+                        if (n <= 0) {
+                                close(*fd);
+                                *fd = -1;
+                                continue;
+                        }
+                        if (i == 0)
+                                append(&r.out, &out_len, buf, (size_t) n);
+                        else
+                                append(&r.err, &err_len, buf, (size_t) n);
+                }
+        }
+
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        r.status = status_of(status);
+        return r;
+}
+
+/* Runs nsbox --socket S ARGS... (NULL-terminated) with input on stdin. */
+static Result run_cli(const char *input, ...) {
+        char *argv[64] = { (char *) cli(), (char *) "--socket", daemon_.socket_path };
+        size_t n = 3;
+        int in, out, err;
+        va_list ap;
+        pid_t pid;
+
+        va_start(ap, input);
+        for (const char *a; (a = va_arg(ap, const char *));) {
+                cr_assert_lt(n, 63U);
+                argv[n++] = (char *) a;
+        }
+        va_end(ap);
+        argv[n] = NULL;
+
+        pid = start(argv, &in, &out, &err);
+        return finish(pid, in, out, err, input);
+}
+
+Test(cli, exit_codes_propagate) {
+        static const struct {
+                const char *script;
+                int status;
+        } cases[] = {
+                { "exit 0", 0 },
+                { "exit 3", 3 },
+                { "exit 255", 255 },
+                { "kill -TERM $$", 128 + SIGTERM },
+                { "kill -KILL $$", 128 + SIGKILL },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                Result r = run_cli(NULL, "run", "--", "sh", "-c", cases[i].script, NULL);
+
+                cr_assert_eq(r.status, cases[i].status, "'%s': status %d, expected %d; stderr: %s", cases[i].script,
+                             r.status, cases[i].status, r.err);
+                result_done(&r);
+        }
+}
+
+Test(cli, stdio_flows_through_pipes) {
+        Result r = run_cli("hello from stdin\n", "run", "--", "sh", "-c", "cat; echo to-stderr >&2", NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "hello from stdin\n");
+        cr_assert_str_eq(r.err, "to-stderr\n");
+        result_done(&r);
+}
+
+Test(cli, environment_and_cwd_options) {
+        Result r = run_cli(NULL, "run", "--clearenv", "--setenv", "A", "1", "--setenv", "B", "two words", "--unsetenv",
+                           "A", "--chdir", "/tmp", "--", "/bin/sh", "-c", "echo \"${A-unset} $B $(pwd)\"", NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "unset two words /tmp\n");
+        result_done(&r);
+}
+
+Test(cli, map_root_user_is_uid_0_inside) {
+        Result r = run_cli(NULL, "run", "--map-root-user", "--", "id", "-u", NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "0\n");
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--user", "--map-user=1234", "--map-group=4321", "--", "sh", "-c",
+                    "echo $(id -u) $(id -g) $(cat /proc/self/setgroups)", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "1234 4321 deny\n");
+        result_done(&r);
+}
+
+Test(cli, namespaces_and_mounts) {
+        Result r = run_cli(NULL, "run", "-r", "--pid", "--hostname", "inner", "--ro-bind", "/", "/", "--tmpfs", "/mnt",
+                           "--proc", "/proc", "--", "sh", "-c", "hostname; echo $$ $(pwd); touch /mnt/x && ls /mnt",
+                           NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        /* With an init as PID 1, the command is PID 2. */
+        cr_assert_str_eq(r.out, "inner\n2 /\nx\n");
+        result_done(&r);
+}
+
+Test(cli, detach_then_wait_and_kill) {
+        Result r = run_cli(NULL, "run", "--detach", "--name", "cli-detached", "--", "sleep", "1000", NULL);
+        Result w, k;
+        char id[128];
+        int in, out, err;
+        pid_t waiter;
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_eq(sscanf(r.out, "%127s", id), 1);
+        result_done(&r);
+
+        /* It keeps running after the CLI exited, and shows up in list --json and inspect --json. */
+        r = run_cli(NULL, "list", "--json", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        {
+                struct json_object *array = json_tokener_parse(r.out), *o, *v;
+                bool found = false;
+
+                cr_assert(array && json_object_is_type(array, json_type_array), "not a JSON array: %s", r.out);
+                for (size_t i = 0; i < json_object_array_length(array); i++) {
+                        o = json_object_array_get_idx(array, i);
+                        if (json_object_object_get_ex(o, "id", &v) && strcmp(json_object_get_string(v), id) == 0)
+                                found = true;
+                }
+                cr_assert(found, "%s not in %s", id, r.out);
+                json_object_put(array);
+        }
+        result_done(&r);
+
+        r = run_cli(NULL, "inspect", "--json", id, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        {
+                struct json_object *o = json_tokener_parse(r.out), *v;
+
+                cr_assert(o && json_object_is_type(o, json_type_object), "not a JSON object: %s", r.out);
+                cr_assert(json_object_object_get_ex(o, "name", &v));
+                cr_assert_str_eq(json_object_get_string(v), "cli-detached");
+                cr_assert(json_object_object_get_ex(o, "state", &v));
+                cr_assert_str_eq(json_object_get_string(v), "running");
+                json_object_put(o);
+        }
+        result_done(&r);
+
+        r = run_cli(NULL, "list", NULL);
+        cr_assert_eq(r.status, 0);
+        cr_assert_not_null(strstr(r.out, id));
+        cr_assert_not_null(strstr(r.out, "cli-detached"));
+        result_done(&r);
+
+        /* A waiter in the background, then kill: the waiter exits with 128+SIGINT. */
+        {
+                char *argv[] = { (char *) cli(), (char *) "--socket", daemon_.socket_path, (char *) "wait", id, NULL };
+                waiter = start(argv, &in, &out, &err);
+        }
+        k = run_cli(NULL, "kill", "-s", "INT", id, NULL);
+        cr_assert_eq(k.status, 0, "stderr: %s", k.err);
+        result_done(&k);
+        w = finish(waiter, in, out, err, NULL);
+        cr_assert_eq(w.status, 128 + SIGINT, "wait: status %d, stderr: %s", w.status, w.err);
+        result_done(&w);
+}
+
+Test(cli, signals_are_forwarded) {
+        char *argv[] = { (char *) cli(), (char *) "--socket", daemon_.socket_path, (char *) "run", (char *) "--",
+                         (char *) "sh", (char *) "-c", (char *) "echo ready; exec sleep 1000", NULL };
+        int in, out, err;
+        char buf[16] = {};
+        pid_t pid;
+        Result r;
+
+        pid = start(argv, &in, &out, &err);
+        /* Once the command printed, it runs: a signal to the CLI must now end it. */
+        cr_assert_eq(read(out, buf, 6), 6);
+        cr_assert_str_eq(buf, "ready\n");
+        cr_assert_eq(kill(pid, SIGINT), 0);
+
+        r = finish(pid, in, out, err, NULL);
+        cr_assert_eq(r.status, 128 + SIGINT, "status %d, stderr: %s", r.status, r.err);
+        result_done(&r);
+}
+
+Test(cli, errors_are_clear) {
+        Result r = run_cli(NULL, "run", "--bogus-option", "--", "true", NULL);
+
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "--bogus-option"), "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--", "/nonexistent/program", NULL);
+        cr_assert_eq(r.status, 127);
+        cr_assert_not_null(strstr(r.err, "execve"), "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "No such file or directory"), "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "no command"), "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "inspect", "0123456789abcdef0123456789abcdef", NULL);
+        cr_assert_eq(r.status, 1);
+        cr_assert_not_null(strstr(r.err, "no such sandbox"), "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "-s", "NOSUCHSIGNAL", "x", NULL);
+        cr_assert_eq(r.status, 2);
+        cr_assert_not_null(strstr(r.err, "NOSUCHSIGNAL"), "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "frobnicate", NULL);
+        cr_assert_eq(r.status, 2);
+        cr_assert_not_null(strstr(r.err, "frobnicate"), "stderr: %s", r.err);
+        result_done(&r);
+}
+
+Test(cli, invalid_parameter_is_named) {
+        /* Two ranges mapping the same ids inside: the daemon names the offending field. */
+        Result r = run_cli(NULL, "run", "--map-users=0:0:1", "--map-users=0:1:1", "--", "true", NULL);
+
+        cr_assert_eq(r.status, 125, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "uidMappings"), "stderr: %s", r.err);
+        result_done(&r);
+}
+
+Test(cli, unreachable_socket) {
+        char *argv[] = { (char *) cli(), (char *) "--socket", (char *) "/nonexistent/nsbox.sock", (char *) "run",
+                         (char *) "true", NULL };
+        int in, out, err;
+        pid_t pid = start(argv, &in, &out, &err);
+        Result r = finish(pid, in, out, err, NULL);
+
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "cannot reach nsboxd at /nonexistent/nsbox.sock"), "stderr: %s", r.err);
+        result_done(&r);
+}
+
+Test(cli, info_and_help) {
+        Result r = run_cli(NULL, "info", NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.out, "io.nsbox.Sandbox"));
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--help", NULL);
+        cr_assert_eq(r.status, 0);
+        cr_assert_not_null(strstr(r.out, "--map-root-user"));
+        cr_assert_not_null(strstr(r.out, "--ro-bind"));
+        result_done(&r);
+}
+
+/* script(1) gives the CLI a terminal; the command inside must see one of its own. */
+Test(cli, pty_under_script) {
+        char line[1024];
+        char *argv[] = { (char *) "/usr/bin/script", (char *) "-qec", line, (char *) "/dev/null", NULL };
+        int in, out, err;
+        pid_t pid;
+        Result r;
+
+        snprintf(line, sizeof(line),
+                 "%s --socket %s run --pty -- sh -c 'test -t 0 && test -t 1 && test -t 2 && tty && exit 5'", cli(),
+                 daemon_.socket_path);
+        pid = start(argv, &in, &out, &err);
+        r = finish(pid, in, out, err, NULL);
+
+        cr_assert_eq(r.status, 5, "status %d, out: %s, err: %s", r.status, r.out, r.err);
+        cr_assert_not_null(strstr(r.out, "/dev/pts/"), "out: %s", r.out);
+        result_done(&r);
+}

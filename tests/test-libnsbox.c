@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libnsbox against a real nsboxd: blocking and non-blocking calls, fd
+ * passing, Varlink error retrieval, the pidfd, and that a program outside the
+ * tree builds against the installed library with pkg-config alone.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "nsbox.h"
+#include "nsboxd-test-util.h"
+
+static TestDaemon daemon_;
+
+static void setup(void) {
+        test_daemon_start(&daemon_, NULL);
+}
+
+static void teardown(void) {
+        test_daemon_stop(&daemon_);
+}
+
+TestSuite(libnsbox, .init = setup, .fini = teardown, .timeout = 60);
+
+static NsboxConnection *connect_daemon(void) {
+        NsboxConnection *c = NULL;
+        int r = nsbox_connection_new(daemon_.socket_path, &c);
+
+        cr_assert_eq(r, 0, "connect: %s", strerror(-r));
+        return c;
+}
+
+static NsboxSpawn *spawn_of(const char *const *argv) {
+        NsboxSpawn *s = NULL;
+
+        cr_assert_eq(nsbox_spawn_new(&s), 0);
+        cr_assert_eq(nsbox_spawn_set_argv(s, argv), 0);
+        return s;
+}
+
+/* Reads fd until EOF into a NUL-terminated buffer. */
+static char *read_all(int fd) {
+        size_t size = 0, used = 0;
+        char *buf = NULL;
+
+        for (;;) {
+                ssize_t n;
+
+                if (used + 1024 > size) {
+                        size = size * 2 + 1024;
+                        buf = realloc(buf, size);
+                        cr_assert(buf);
+                }
+                n = read(fd, buf + used, size - used - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                cr_assert_geq(n, 0, "read: %m");
+                if (n == 0)
+                        break;
+                used += (size_t) n;
+        }
+        buf[used] = 0;
+        return buf;
+}
+
+Test(libnsbox, spawn_and_wait_reports_exit_code) {
+        const char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxState state;
+        int code, sig;
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_name(c));
+        cr_assert(nsbox_sandbox_get_id(sb) && *nsbox_sandbox_get_id(sb));
+        cr_assert_gt(nsbox_sandbox_get_pid(sb), 0);
+        cr_assert_geq(nsbox_sandbox_get_pidfd(sb), 0);
+
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), &state, &code, &sig), 0);
+        cr_assert_eq(state, NSBOX_STATE_EXITED);
+        cr_assert_eq(code, 3);
+        cr_assert_eq(sig, -1);
+
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, stdio_env_and_extra_fds_reach_the_command) {
+        const char *argv[] = { "/bin/sh", "-c", "read line; echo \"$line $FOO ${HOME-unset}\"; echo err >&2; echo five >&5",
+                               NULL };
+        int in[2], out[2], err[2], five[2], before;
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        char *text;
+
+        cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(five, O_CLOEXEC), 0);
+        before = fd_count_open();
+
+        cr_assert_eq(nsbox_spawn_set_stdin(s, in[0]), 0);
+        cr_assert_eq(nsbox_spawn_set_stdout(s, out[1]), 0);
+        cr_assert_eq(nsbox_spawn_set_stderr(s, err[1]), 0);
+        cr_assert_eq(nsbox_spawn_add_fd(s, five[1], 5), 0);
+        cr_assert_eq(nsbox_spawn_add_fd(s, 0, 2), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_env(s, "FOO", "bar"), 0);
+        cr_assert_eq(nsbox_spawn_set_env(s, "PATH", "/usr/bin:/bin"), 0);
+        cr_assert_eq(nsbox_spawn_set_env(s, "BAD=NAME", "x"), -EINVAL);
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0);
+        /* The description holds duplicates until freed; after that only our own ends and the pidfd stay open. */
+        nsbox_spawn_free(s);
+        cr_assert_eq(fd_count_open(), before + 1, "the library leaked fds");
+
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        close(five[1]);
+        cr_assert_eq(write(in[1], "hello\n", 6), 6);
+        close(in[1]);
+
+        text = read_all(out[0]);
+        cr_assert_str_eq(text, "hello bar unset\n");
+        free(text);
+        text = read_all(err[0]);
+        cr_assert_str_eq(text, "err\n");
+        free(text);
+        text = read_all(five[0]);
+        cr_assert_str_eq(text, "five\n");
+        free(text);
+
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), NULL, NULL, NULL), 0);
+        close(out[0]);
+        close(err[0]);
+        close(five[0]);
+        nsbox_sandbox_free(sb);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, non_blocking_calls_complete_through_poll) {
+        const char *argv[] = { "/bin/sh", "-c", "read x; exit 4", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxState state;
+        int in[2], code, r, rounds = 0;
+        struct pollfd p;
+
+        cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+        cr_assert_eq(nsbox_spawn_set_stdin(s, in[0]), 0);
+        close(in[0]);
+
+        cr_assert_eq(nsbox_connection_process(c), -ENOMSG);
+        cr_assert_eq(nsbox_spawn_send(c, s), 0);
+        cr_assert_eq(nsbox_spawn_send(c, s), -EBUSY);
+        cr_assert_eq(nsbox_wait_finish(c, NULL, NULL, NULL), -EBUSY);
+        while ((r = nsbox_connection_process(c)) == -EAGAIN) {
+                p = (struct pollfd) { .fd = nsbox_connection_get_fd(c), .events = nsbox_connection_get_events(c) };
+                cr_assert_geq(poll(&p, 1, -1), 0);
+                rounds++;
+        }
+        cr_assert_eq(r, 0, "process: %s", strerror(-r));
+        cr_assert_eq(nsbox_spawn_finish(c, &sb), 0);
+        cr_assert_eq(nsbox_spawn_finish(c, &sb), -ENOMSG);
+        nsbox_spawn_free(s);
+
+        /* The command blocks on our pipe, so the Wait reply cannot be complete yet. */
+        cr_assert_eq(nsbox_wait_send(c, nsbox_sandbox_get_id(sb)), 0);
+        cr_assert_eq(nsbox_connection_process(c), -EAGAIN);
+        cr_assert_eq(nsbox_wait_finish(c, &state, &code, NULL), -EINPROGRESS);
+        p = (struct pollfd) { .fd = nsbox_connection_get_fd(c), .events = nsbox_connection_get_events(c) };
+        cr_assert_eq(poll(&p, 1, 0), 0, "the connection is readable before the sandbox ended");
+
+        cr_assert_eq(write(in[1], "go\n", 3), 3);
+        close(in[1]);
+        while ((r = nsbox_connection_process(c)) == -EAGAIN) {
+                p = (struct pollfd) { .fd = nsbox_connection_get_fd(c), .events = nsbox_connection_get_events(c) };
+                cr_assert_geq(poll(&p, 1, -1), 0);
+        }
+        cr_assert_eq(r, 0);
+        cr_assert_eq(nsbox_wait_finish(c, &state, &code, NULL), 0);
+        cr_assert_eq(state, NSBOX_STATE_EXITED);
+        cr_assert_eq(code, 4);
+
+        nsbox_sandbox_free(sb);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, missing_binary_is_spawn_failed_at_execve) {
+        const char *argv[] = { "/nonexistent/program", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), -ENOENT);
+        cr_assert_null(sb);
+        cr_assert_str_eq(nsbox_connection_get_error_name(c), NSBOX_ERROR_SPAWN_FAILED);
+        cr_assert_str_eq(nsbox_connection_get_error_stage(c), "execve");
+        cr_assert_eq(nsbox_connection_get_error_errno(c), ENOENT);
+        cr_assert_not_null(nsbox_connection_get_error_message(c));
+        cr_assert_null(nsbox_connection_get_error_parameter(c));
+        cr_assert_not_null(strstr(nsbox_connection_get_error_json(c), "\"stage\""));
+
+        /* The connection stays usable, and a successful call clears the error. */
+        cr_assert_eq(nsbox_get_info(c, NULL, NULL, NULL, NULL, NULL), 0);
+        cr_assert_null(nsbox_connection_get_error_name(c));
+        cr_assert_null(nsbox_connection_get_error_stage(c));
+
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, invalid_parameter_names_the_field) {
+        const char *argv[] = { "/bin/true", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+
+        /* A hostname needs a UTS namespace. */
+        cr_assert_eq(nsbox_spawn_set_hostname(s, "box"), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), -EINVAL);
+        cr_assert_str_eq(nsbox_connection_get_error_name(c), NSBOX_ERROR_INVALID_PARAMETER);
+        cr_assert_str_eq(nsbox_connection_get_error_parameter(c), "hostname");
+        cr_assert_null(nsbox_connection_get_error_stage(c));
+        cr_assert_eq(nsbox_connection_get_error_errno(c), 0);
+
+        cr_assert_eq(nsbox_spawn_add_namespace(s, "uts"), 0);
+        cr_assert_eq(nsbox_spawn_add_namespace(s, "nonsense"), -EINVAL);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), NULL, NULL, NULL), 0);
+
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, pidfd_signals_the_sandbox) {
+        const char *argv[] = { "/bin/sleep", "1000", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxState state;
+        struct pollfd p;
+        int pidfd, sig, code;
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0);
+        pidfd = nsbox_sandbox_get_pidfd(sb);
+        cr_assert_geq(pidfd, 0);
+
+        p = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 0), 0, "pidfd readable while the sandbox runs");
+
+        cr_assert_eq(syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0), 0, "pidfd_send_signal: %m");
+        cr_assert_eq(poll(&p, 1, -1), 1);
+
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), &state, &code, &sig), 0);
+        cr_assert_eq(state, NSBOX_STATE_KILLED);
+        cr_assert_eq(sig, SIGKILL);
+        cr_assert_eq(code, -1);
+
+        pidfd = nsbox_sandbox_take_pidfd(sb);
+        cr_assert_geq(pidfd, 0);
+        cr_assert_eq(nsbox_sandbox_take_pidfd(sb), -EBADF);
+        cr_assert_eq(nsbox_sandbox_get_pidfd(sb), -EBADF);
+        nsbox_sandbox_free(sb);
+        cr_assert_eq(fcntl(pidfd, F_GETFD), FD_CLOEXEC, "the taken pidfd was closed by the handle");
+        close(pidfd);
+
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, list_inspect_and_kill) {
+        const char *argv[] = { "/bin/sleep", "1000", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxSandboxInfo **list = NULL, *info = NULL;
+        NsboxState state;
+        size_t n;
+        bool found = false;
+        int sig;
+
+        cr_assert_eq(nsbox_spawn_set_name(s, "lib-test"), 0);
+        cr_assert_eq(nsbox_spawn_set_namespaces(s, NSBOX_NAMESPACE_UTS | NSBOX_NAMESPACE_IPC), 0);
+        cr_assert_eq(nsbox_spawn_get_namespaces(s), NSBOX_NAMESPACE_UTS | NSBOX_NAMESPACE_IPC);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+
+        cr_assert_eq(nsbox_list(c, &list, &n), 0);
+        cr_assert_geq(n, 1);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(nsbox_sandbox_info_get_id(list[i]), nsbox_sandbox_get_id(sb)) == 0)
+                        found = true;
+        cr_assert(found, "the new sandbox is not listed");
+        cr_assert_null(list[n]);
+        nsbox_sandbox_info_list_free(list);
+
+        cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(sb), &info), 0);
+        cr_assert_str_eq(nsbox_sandbox_info_get_id(info), nsbox_sandbox_get_id(sb));
+        cr_assert_str_eq(nsbox_sandbox_info_get_name(info), "lib-test");
+        cr_assert_eq(nsbox_sandbox_info_get_pid(info), nsbox_sandbox_get_pid(sb));
+        cr_assert_eq(nsbox_sandbox_info_get_owner_uid(info), getuid());
+        cr_assert_eq(nsbox_sandbox_info_get_namespaces(info), NSBOX_NAMESPACE_UTS | NSBOX_NAMESPACE_IPC);
+        cr_assert_eq(nsbox_sandbox_info_get_state(info), NSBOX_STATE_RUNNING);
+        cr_assert_gt(nsbox_sandbox_info_get_start_usec(info), 0);
+        cr_assert_eq(nsbox_sandbox_info_get_exit_code(info), -1);
+        cr_assert_not_null(strstr(nsbox_sandbox_info_get_json(info), "\"lib-test\""));
+        nsbox_sandbox_info_free(info);
+
+        cr_assert_eq(nsbox_kill(c, nsbox_sandbox_get_id(sb), SIGTERM), 0);
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), &state, NULL, &sig), 0);
+        cr_assert_eq(state, NSBOX_STATE_KILLED);
+        cr_assert_eq(sig, SIGTERM);
+
+        info = NULL;
+        cr_assert_eq(nsbox_inspect(c, "0123456789abcdef0123456789abcdef", &info), -ESRCH);
+        cr_assert_null(info);
+        cr_assert_str_eq(nsbox_connection_get_error_name(c), NSBOX_ERROR_NO_SUCH_SANDBOX);
+        cr_assert_eq(nsbox_kill(c, "0123456789abcdef0123456789abcdef", 0), -ESRCH);
+        cr_assert_eq(nsbox_kill(c, nsbox_sandbox_get_id(sb), 1000), -EINVAL);
+
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, user_namespace_maps_root) {
+        const char *argv[] = { "/bin/sh", "-c", "echo $(id -u) $(id -g)", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        int out[2];
+        char *text;
+
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        cr_assert_eq(nsbox_spawn_add_namespace(s, "user"), 0);
+        cr_assert_eq(nsbox_spawn_add_uid_mapping(s, 0, getuid(), 1), 0);
+        cr_assert_eq(nsbox_spawn_add_gid_mapping(s, 0, getgid(), 1), 0);
+        cr_assert_eq(nsbox_spawn_add_uid_mapping(s, 0, 0, 0), -EINVAL);
+        cr_assert_eq(nsbox_spawn_add_uid_mapping(s, UINT32_MAX, 0, 2), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_setgroups(s, false), 0);
+        cr_assert_eq(nsbox_spawn_set_stdout(s, out[1]), 0);
+        cr_assert_eq(nsbox_spawn_set_env(s, "PATH", "/usr/bin:/bin"), 0);
+        close(out[1]);
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s %s", nsbox_connection_get_error_name(c),
+                     nsbox_connection_get_error_json(c));
+        nsbox_spawn_free(s);
+        text = read_all(out[0]);
+        cr_assert_str_eq(text, "0 0\n");
+        free(text);
+        close(out[0]);
+
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), NULL, NULL, NULL), 0);
+        nsbox_sandbox_free(sb);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, get_info_and_socket_selection) {
+        NsboxConnection *c = NULL;
+        char *vendor = NULL, *product = NULL, *version = NULL, *url = NULL, **interfaces = NULL;
+        bool found = false;
+
+        cr_assert_eq(nsbox_connection_new("/nonexistent/nsbox.sock", &c), -ENOENT);
+        cr_assert_null(c);
+
+        /* No path: $NSBOX_SOCKET. */
+        cr_assert_eq(setenv("NSBOX_SOCKET", daemon_.socket_path, 1), 0);
+        cr_assert_eq(nsbox_connection_new(NULL, &c), 0);
+        unsetenv("NSBOX_SOCKET");
+        cr_assert_str_eq(nsbox_connection_get_socket_path(c), daemon_.socket_path);
+        cr_assert_str_eq(nsbox_connection_get_default_socket_path(), "/run/nsbox/io.nsbox.Sandbox");
+
+        cr_assert_eq(nsbox_get_info(c, &vendor, &product, &version, &url, &interfaces), 0);
+        cr_assert_str_eq(product, "nsboxd");
+        cr_assert(version && *version);
+        for (char **i = interfaces; *i; i++)
+                if (strcmp(*i, "io.nsbox.Sandbox") == 0)
+                        found = true;
+        cr_assert(found, "io.nsbox.Sandbox not among the interfaces");
+
+        free(vendor);
+        free(product);
+        free(version);
+        free(url);
+        nsbox_strv_free(interfaces);
+        nsbox_connection_free(c);
+}
+
+Test(libnsbox, closing_the_connection_stops_sandboxes_without_keep_alive) {
+        const char *argv[] = { "/bin/sleep", "1000", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        struct pollfd p;
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0);
+        nsbox_connection_free(c);
+
+        p = (struct pollfd) { .fd = nsbox_sandbox_get_pidfd(sb), .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, -1), 1, "the sandbox outlived its connection");
+
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+}
+
+/* Runs a shell command line; returns its exit status (or -1). */
+static int shell(const char *command) {
+        int status = system(command);
+
+        return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(libnsbox, installed_library_builds_with_pkg_config) {
+        static const char program[] =
+                "#include <stdio.h>\n"
+                "#include <nsbox/nsbox.h>\n"
+                "int main(int argc, char *argv[]) {\n"
+                "        const char *args[] = { \"/bin/sh\", \"-c\", \"exit 42\", NULL };\n"
+                "        NsboxConnection *c = NULL;\n"
+                "        NsboxSpawn *s = NULL;\n"
+                "        NsboxSandbox *sb = NULL;\n"
+                "        int code = -1;\n"
+                "        if (nsbox_connection_new(argv[1], &c) < 0 || nsbox_spawn_new(&s) < 0 ||\n"
+                "            nsbox_spawn_set_argv(s, args) < 0 || nsbox_spawn(c, s, &sb) < 0 ||\n"
+                "            nsbox_wait(c, nsbox_sandbox_get_id(sb), NULL, &code, NULL) < 0)\n"
+                "                return 1;\n"
+                "        printf(\"exit %d\\n\", code);\n"
+                "        nsbox_sandbox_free(sb);\n"
+                "        nsbox_spawn_free(s);\n"
+                "        nsbox_connection_free(c);\n"
+                "        return 0;\n"
+                "}\n";
+        const char *build_root = getenv("NSBOX_BUILD_ROOT");
+        char dir[] = "/tmp/nsbox-pkgconfig-XXXXXX", path[512], command[4096];
+        FILE *f;
+        char *out;
+
+        cr_assert(build_root, "$NSBOX_BUILD_ROOT must name the build directory");
+        cr_assert(mkdtemp(dir));
+
+        snprintf(command, sizeof(command), "meson install -C '%s' --no-rebuild --quiet --destdir '%s/root' >'%s/install.log' 2>&1",
+                 build_root, dir, dir);
+        cr_assert_eq(shell(command), 0, "meson install failed, see %s/install.log", dir);
+
+        snprintf(path, sizeof(path), "%s/prog.c", dir);
+        f = fopen(path, "we");
+        cr_assert(f);
+        cr_assert_eq(fputs(program, f) >= 0, true);
+        cr_assert_eq(fclose(f), 0);
+
+        /* Only what is installed: the .pc file found below the staged root, paths rewritten to it. */
+        snprintf(command, sizeof(command),
+                 "cd '%1$s' && pc=$(dirname \"$(find root -name libnsbox.pc | head -n1)\") && test -n \"$pc\" && "
+                 "export PKG_CONFIG_PATH=\"$PWD/$pc\" PKG_CONFIG_SYSROOT_DIR=\"$PWD/root\" && "
+                 "cc -o prog prog.c $(pkg-config --cflags --libs libnsbox) >build.log 2>&1 && "
+                 "LD_LIBRARY_PATH=\"$PWD/root$(pkg-config --variable=libdir libnsbox | sed \"s|^$PWD/root||\")\" "
+                 "./prog '%2$s' >run.out 2>&1",
+                 dir, daemon_.socket_path);
+        cr_assert_eq(shell(command), 0, "building or running against the installed library failed, see %s", dir);
+
+        snprintf(path, sizeof(path), "%s/run.out", dir);
+        f = fopen(path, "re");
+        cr_assert(f);
+        out = calloc(1, 256);
+        cr_assert(out);
+        cr_assert(fgets(out, 256, f));
+        fclose(f);
+        cr_assert_str_eq(out, "exit 42\n");
+        free(out);
+
+        snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+        cr_assert_eq(shell(command), 0);
+}
