@@ -48,7 +48,8 @@
  * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
  * which only a privileged caller may. A read-only bind makes every submount
  * read-only too (mount_setattr(AT_RECURSIVE)). "rw" never clears a read-only
- * flag the source mount already has.
+ * flag the source mount already has. "remount-ro" makes just the mount at
+ * its destination (which must be one) read-only, not the ones below it.
  */
 
 #include <errno.h>
@@ -1091,7 +1092,8 @@ static int apply_remount_ro(Apply *a, const MountOp *op) {
         fd = in_root(a, op->destination, 0);
         if (fd < 0)
                 return fail(a->error, fd, op->display, "cannot remount read-only", NULL);
-        r = set_attr(fd, MOUNT_ATTR_RDONLY, true);
+        /* Only this mount, as bubblewrap does: "remount-ro /" last keeps a tmpfs /tmp writable. */
+        r = set_attr(fd, MOUNT_ATTR_RDONLY, false);
         if (r < 0)
                 return fail(a->error, r, op->display, "cannot remount read-only", NULL);
         return 0;

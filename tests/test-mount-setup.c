@@ -1123,3 +1123,50 @@ Test(mount_setup, entries_belong_to_the_sandbox_user) {
         }
         close(fds[0]);
 }
+
+static int check_remount_ro(void *userdata, char *note, size_t size) {
+        int fd;
+
+        CHECK(mkdir("/new", 0755) < 0 && errno == EROFS);
+        fd = open("/tmp/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK(mkdir("/data/new", 0755) < 0 && errno == EROFS);
+        return 0;
+}
+
+Test(mount_setup, remount_ro_is_for_one_mount) {
+        MountEntry m[5];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        make_tmpdir();
+        m[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[1] = entry(MOUNT_BIND, tmpdir, "/data");
+        m[2] = entry(MOUNT_REMOUNT_RO, NULL, "/data");
+        m[3] = entry(MOUNT_REMOUNT_RO, NULL, "/");
+        req = request(NS_MOUNT, m, 4);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, 0, NULL, check_remount_ro, NULL);
+        assert_ok(&rep);
+        /* the host's directory is still writable */
+        cr_assert_eq(mkdir(tmpdir, 0755) < 0 ? errno : 0, EEXIST);
+        {
+                char path[160];
+                snprintf(path, sizeof(path), "%s/w", tmpdir);
+                cr_assert_eq(mkdir(path, 0755), 0);
+        }
+
+        /* not a mount point */
+        {
+                _cleanup_(mount_plan_freep) MountPlan *q = NULL;
+                m[0] = entry(MOUNT_DIR, NULL, "/x");
+                m[1] = entry(MOUNT_REMOUNT_RO, NULL, "/x");
+                req = request(NS_MOUNT, m, 2);
+                q = plan_for(&req, &root_caller, NULL, 0);
+                rep = run_plan(q, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EINVAL, "%d %s", rep.r, rep.error.message);
+                cr_assert(strstr(rep.error.message, "/x"), "%s", rep.error.message);
+        }
+}
