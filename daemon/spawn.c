@@ -588,8 +588,10 @@ static int drop_own_supplementary_groups(SpawnError *e) {
 }
 
 static int clone_child(SpawnPlan *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
+        /* CLONE_CLEAR_SIGHAND: not even a fault in the child can run one of the daemon's
+         * handlers (ignored signals stay ignored until the child resets them). */
         struct clone_args args = {
-                .flags = CLONE_PIDFD | p->clone_flags,
+                .flags = CLONE_PIDFD | CLONE_CLEAR_SIGHAND | p->clone_flags,
                 .exit_signal = SIGCHLD,
         };
         sigset_t all, saved;

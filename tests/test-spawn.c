@@ -163,7 +163,8 @@ static char *run_capture_fds(const SpawnCaller *caller, SpawnRequest *r, const i
         char *out;
 
         cr_assert_lt(n_fds, ELEMENTSOF(all));
-        memcpy(all, fds, n_fds * sizeof(int));
+        if (n_fds > 0)
+                memcpy(all, fds, n_fds * sizeof(int));
         cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
         all[n_fds] = pipe_fds[1];
         r->stdout_index = (int) n_fds;
