@@ -1170,3 +1170,29 @@ Test(mount_setup, remount_ro_is_for_one_mount) {
                 cr_assert(strstr(rep.error.message, "/x"), "%s", rep.error.message);
         }
 }
+
+static int check_suid_allowed(void *userdata, char *note, size_t size) {
+        struct statfs sfs;
+
+        CHECK(statfs("/suid", &sfs) == 0 && !(sfs.f_flags & ST_NOSUID) && !(sfs.f_flags & ST_NODEV));
+        CHECK(statfs("/plain", &sfs) == 0 && (sfs.f_flags & ST_NOSUID) && (sfs.f_flags & ST_NODEV));
+        CHECK(statfs("/noexec", &sfs) == 0 && (sfs.f_flags & ST_NOEXEC));
+        return 0;
+}
+
+Test(mount_setup, privileged_caller_may_keep_suid_and_dev) {
+        MountEntry m[3];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = entry(MOUNT_TMPFS, NULL, "/suid");
+        m[0].allow_suid = m[0].allow_dev = true;
+        m[1] = entry(MOUNT_TMPFS, NULL, "/plain");
+        m[2] = entry(MOUNT_TMPFS, NULL, "/noexec");
+        m[2].no_exec = true;
+        req = request(NS_MOUNT, m, 3);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, 0, NULL, check_suid_allowed, NULL);
+        assert_ok(&rep);
+}
