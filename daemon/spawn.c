@@ -325,6 +325,15 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                 n_groups = caller->n_groups;
         }
 
+        /* -1 means "unchanged" to setresuid()/setresgid(): the child would stay host root. */
+        if (p->uid == (uid_t) -1)
+                return spawn_fail(e, "credentials", EINVAL, "user.uid");
+        if (p->gid == (gid_t) -1)
+                return spawn_fail(e, "credentials", EINVAL, "user.gid");
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == (gid_t) -1)
+                        return spawn_fail(e, "credentials", EINVAL, "user.additionalGids[%zu]", i);
+
         if (groups_denied && n_groups > 0)
                 return spawn_fail(e, "credentials", EPERM, "user.additionalGids: setgroups is denied");
         p->set_groups = !groups_denied;

@@ -526,6 +526,32 @@ Test(spawn, user_and_groups_inside) {
         cr_assert_str_eq(groups, "5 6 ");
 }
 
+Test(spawn, invalid_ids_refused) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        SpawnError e = {};
+        SpawnHandle h;
+
+        /* (uid_t) -1 would leave the child's ids unchanged: host root. */
+        for (int i = 0; i < 3; i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+                r->uid_mappings = memdup_or_die(ids, sizeof ids);
+                r->n_uid_mappings = 1;
+                r->gid_mappings = memdup_or_die(ids, sizeof ids);
+                r->n_gid_mappings = 1;
+                r->has_user = true;
+                r->uid = i == 0 ? UINT32_MAX : 0;
+                r->gid = i == 1 ? UINT32_MAX : 0;
+                if (i == 2) {
+                        r->additional_gids = memdup_or_die((const uint32_t[]) { UINT32_MAX }, sizeof(uint32_t));
+                        r->n_additional_gids = 1;
+                }
+                cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), -EINVAL, "case %d", i);
+                cr_assert_str_eq(e.stage, "credentials");
+        }
+}
+
 Test(spawn, hostname_inside) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("uname", "-n");
         _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("uname", "-n");
