@@ -43,7 +43,19 @@
  * the user the sandbox runs as ("user" of the request; else a non-root caller
  * outside a user namespace itself; else whoever mounts: root, or in a new
  * user namespace the id the caller is mapped to). The root tmpfs and the
- * directories made on the way to a destination belong to root, as on a host.
+ * directories made on the way to a destination belong to whoever mounts.
+ *
+ * "proc" is a fresh procfs with a new pid namespace, else a read-only bind of
+ * the host's. "dev" is a tmpfs with null, zero, full, random, urandom and tty
+ * bound from the host, a private devpts (/dev/ptmx -> pts/ptmx), a tmpfs
+ * /dev/shm and the fd/stdin/stdout/stderr links. "file" copies its fd from
+ * the current position, at most MOUNT_FILE_SIZE_MAX bytes, into a new file
+ * (never over an existing one); a pipe whose writer stays open blocks the
+ * child until it is killed.
+ *
+ * Root and mounts need a new mount namespace ("mount" in namespaces):
+ * mount_plan_new() refuses them otherwise, also with a joined one, so the
+ * child never mounts in a namespace someone else lives in.
  *
  * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
  * which only a privileged caller may. A read-only bind makes every submount

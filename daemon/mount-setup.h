@@ -11,15 +11,28 @@
 
 typedef struct MountPlan MountPlan;
 
-/* Returns 0 (a plan with nothing to do is NULL in *ret), or -EINVAL etc. with *ret_error filled. */
+/*
+ * Returns 0 (NULL in *ret when the request has no mount namespace and so
+ * nothing to do), or -EINVAL, -EPERM, -EBADF, -ENOMEM with *ret_error filled
+ * (stage "mount"). Refuses root or mounts without "mount" among the created
+ * namespaces, and "suid"/"dev" from a non-privileged caller. The plan borrows
+ * the message fds of "file" entries (they must still be open, at the same
+ * numbers, when the child applies it) and owns detached clones of bind
+ * sources given as fds, closed by mount_plan_free().
+ */
 int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error);
 MountPlan *mount_plan_free(MountPlan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MountPlan *, mount_plan_free);
 
 /*
  * Child side, after the namespaces exist and the id maps are written, before
- * credentials drop. Makes propagation private, builds the tree, pivots into it.
- * Returns 0 or a negative errno with *ret_error filled (stage "mount", message
- * naming the destination).
+ * credentials drop and before fds are rearranged. Makes propagation private,
+ * builds the tree, pivots into it and leaves the cwd at the new "/". p may be
+ * NULL (nothing to do). Returns 0 or a negative errno with *ret_error filled
+ * (stage "mount", message naming the destination and, for a source, the path).
+ * The fs ids are the caller's only while needed and restored after, except
+ * for a non-root caller's new user namespace: there fsuid/fsgid stay the ids
+ * the caller is mapped to and the supplementary groups empty (the credentials
+ * stage sets the final ones anyway).
  */
 int mount_plan_apply(const MountPlan *p, SpawnError *ret_error);
