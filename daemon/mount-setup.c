@@ -664,7 +664,7 @@ static int finish_created(Apply *a, int fd, mode_t mode) {
 
         if (p->set_owner && fchown(fd, p->owner_uid, p->owner_gid) < 0)
                 return -errno;
-        /* after chown, which may clear setgid; and the umask had masked the mode */
+        /* chown() may have cleared setgid bits the mode asks for */
         if (fchmod(fd, mode) < 0)
                 return -errno;
         return 0;
@@ -1220,6 +1220,7 @@ int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
                 .host_fd = -EBADF,
                 .root_fd = -EBADF,
         };
+        mode_t saved_umask;
         int r;
 
         if (!p)
@@ -1236,6 +1237,9 @@ int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
                         return fail(ret_error, r, "/", "cannot take the caller's namespace ids", NULL);
         }
 
+        /* Directories made on the way must be 0755 whatever the daemon's umask, or a non-root sandbox cannot use them. */
+        saved_umask = umask(0);
+
         r = enter_staging(&a);
         if (r >= 0)
                 r = make_root(&a);
@@ -1247,6 +1251,7 @@ int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
         /* A failed credential restore must not let the caller's ids leak into what follows. */
         if (creds_daemon(&a) < 0 && r >= 0)
                 r = fail(ret_error, -EPERM, "/", "cannot restore credentials", NULL);
+        (void) umask(saved_umask);
         safe_close(a.host_fd);
         safe_close(a.root_fd);
         return r < 0 ? r : 0;

@@ -1196,3 +1196,34 @@ Test(mount_setup, privileged_caller_may_keep_suid_and_dev) {
         rep = run_plan(p, 0, NULL, check_suid_allowed, NULL);
         assert_ok(&rep);
 }
+
+static int prepare_strict_umask(void *userdata) {
+        (void) umask(077);
+        return 0;
+}
+
+static int check_modes(void *userdata, char *note, size_t size) {
+        struct stat st;
+
+        CHECK(stat("/etc", &st) == 0 && (st.st_mode & 07777) == 0755);
+        CHECK(stat("/a/b", &st) == 0 && (st.st_mode & 07777) == 0755);
+        CHECK(stat("/a/b/c", &st) == 0 && (st.st_mode & 07777) == 02770);
+        /* the caller's umask is back */
+        CHECK(umask(077) == 077);
+        return 0;
+}
+
+Test(mount_setup, modes_do_not_depend_on_the_umask) {
+        MountEntry m[2];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        Report rep;
+
+        m[0] = ro(entry(MOUNT_BIND, "/etc/hostname", "/etc/hostname"));
+        m[1] = entry(MOUNT_DIR, NULL, "/a/b/c");
+        m[1].mode = 02770;
+        req = request(NS_MOUNT, m, 2);
+        p = plan_for(&req, &root_caller, NULL, 0);
+        rep = run_plan(p, 0, prepare_strict_umask, check_modes, NULL);
+        assert_ok(&rep);
+}
