@@ -136,8 +136,18 @@ void pty_relay_dispatch(PtyRelay *p, const struct pollfd *pfds) {
                 if (n > 0) {
                         p->to_master_start = 0;
                         p->to_master_end = (size_t) n;
-                } else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                        p->last_input = p->to_master[n - 1];
+                } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                         p->stdin_eof = true;
+                        /* Input from a file or pipe ended: tell the sandbox's terminal the way a user
+                         * would, with the EOF character (twice after a partial line: the first one only
+                         * ends the line). */
+                        if (!isatty(STDIN_FILENO)) {
+                                p->to_master[0] = p->to_master[1] = 0x04;
+                                p->to_master_start = 0;
+                                p->to_master_end = p->last_input && p->last_input != '\n' ? 2 : 1;
+                        }
+                }
         }
 
         if (pfds[1].fd >= 0 && (pfds[1].revents & POLLOUT)) {

@@ -16,6 +16,7 @@ typedef struct PtyRelay {
         bool stdin_eof;
         bool master_eof;
         bool stdout_broken;
+        char last_input; /* the last byte passed to the pty, 0 if none */
 
         char to_master[4096];
         size_t to_master_start, to_master_end;

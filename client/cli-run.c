@@ -537,54 +537,6 @@ static int parse_run_options(int argc, char *argv[], NsboxSpawn *s, RunOptions *
         return 1;
 }
 
-/*
- * The daemon executes argv[0] as a path. A bare command name is looked up the way
- * a shell would, in our $PATH, below --root if one is given; if nothing is found
- * the name is passed on unchanged and the daemon reports execve failing (exit 127).
- */
-static int set_command(NsboxSpawn *s, const char *root, char *const *command) {
-        _cleanup_free_ char *found = NULL;
-        const char *path = getenv("PATH");
-        size_t n = strv_length(command);
-        _cleanup_free_ const char **argv = NULL;
-
-        if (!strchr(command[0], '/')) {
-                if (!path || !*path)
-                        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-                for (const char *p = path; *p && !found;) {
-                        size_t len = strcspn(p, ":");
-                        _cleanup_free_ char *candidate = NULL, *host = NULL;
-
-                        if (len > 0 && p[0] == '/') {
-                                if (asprintf(&candidate, "%.*s/%s", (int) len, p, command[0]) < 0) {
-                                        candidate = NULL;
-                                        return -ENOMEM;
-                                }
-                                if (asprintf(&host, "%s%s", root ?: "", candidate) < 0) {
-                                        host = NULL;
-                                        return -ENOMEM;
-                                }
-                                if (access(host, X_OK) >= 0)
-                                        found = TAKE_PTR(candidate);
-                        }
-                        p += len;
-                        if (*p == ':')
-                                p++;
-                }
-        }
-
-        argv = calloc(n + 1, sizeof(char *));
-        if (!argv)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                argv[i] = command[i];
-        if (found)
-                argv[0] = found;
-
-        return nsbox_spawn_set_argv(s, argv);
-}
-
 /* Turns the parsed flags into the parts of the description that depend on several options. */
 static int apply_run_options(NsboxSpawn *s, const RunOptions *o, char *const *command) {
         uid_t euid = geteuid();
@@ -653,7 +605,7 @@ static int apply_run_options(NsboxSpawn *s, const RunOptions *o, char *const *co
                         return r;
         }
 
-        return set_command(s, o->root, command);
+        return nsbox_spawn_set_argv(s, (const char *const *) command);
 }
 
 static int set_stdio(NsboxSpawn *s, int in, int out, int err) {

@@ -164,8 +164,8 @@ const char *nsbox_connection_get_error_json(NsboxConnection *c);
 int nsbox_spawn_new(NsboxSpawn **ret);
 NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s);
 
-/* The command, NULL-terminated, at least one non-empty element. Required. argv[0] is the program's
- * path inside the sandbox: the daemon does not search $PATH. */
+/* The command, NULL-terminated, at least one non-empty element. Required. An argv[0] without a slash
+ * is looked up by the daemon in $PATH of the sandbox's environment, inside the sandbox. */
 int nsbox_spawn_set_argv(NsboxSpawn *s, const char *const *argv);
 
 /* Namespaces to create. set replaces the set with flags (NSBOX_NAMESPACE_*); add adds one by name
