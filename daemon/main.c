@@ -111,6 +111,8 @@ static int parse_argv(int argc, char *argv[], Options *o) {
 
 /* The socket systemd passed, if it passed one. -ENOENT: not socket activated. */
 static int listen_fd_from_systemd(void) {
+        /* Read before sd_listen_fds() unsets it: the service manager meant to pass something. */
+        bool activated = getenv("LISTEN_PID");
         char **names = NULL;
         int n;
 
@@ -121,9 +123,9 @@ static int listen_fd_from_systemd(void) {
         if (n < 0)
                 return log_error_errno(n, "Failed to read the sockets passed by the service manager: %m");
         if (n == 0)
-                return getenv("LISTEN_PID") ? log_error_errno(ENXIO, "Socket activation announced but no socket "
-                                                                     "was passed; check nsboxd.socket.")
-                                            : -ENOENT;
+                return activated ? log_error_errno(ENXIO, "Socket activation announced but no socket "
+                                                          "was passed; check nsboxd.socket.")
+                                 : -ENOENT;
         if (n > 1) {
                 for (int i = 0; i < n; i++)
                         safe_close(SD_LISTEN_FDS_START + i);

@@ -302,10 +302,6 @@ static void method_spawn(Connection *c) {
 
         r = sandbox_new(s, c, req, &handle, &sb);
         if (r < 0) {
-                /* Cannot track it, so it must not exist. */
-                pidfd_kill_and_reap(handle.pidfd);
-                safe_close(handle.pidfd);
-                safe_close(handle.report_fd);
                 log_error_errno(r, "Failed to track new sandbox: %m");
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }

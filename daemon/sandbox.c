@@ -63,14 +63,18 @@ static int make_id(char ret[static SANDBOX_ID_LEN + 1]) {
         return 0;
 }
 
+/* An fd is closed only after its poll handle is: libuv drops the epoll watch of
+ * a closing handle's fd number, which by then may belong to a newer spawn. */
 static void on_handle_closed(uv_handle_t *handle) {
         Sandbox *sb = handle->data;
+
+        if (handle == (uv_handle_t *) &sb->report_poll)
+                sb->report_fd = safe_close(sb->report_fd);
 
         if (--sb->handles_open > 0)
                 return;
 
         safe_close(sb->pidfd);
-        safe_close(sb->report_fd);
         free(sb->name);
         free(sb);
 }
@@ -89,7 +93,7 @@ static void sandbox_free(Sandbox *sb) {
                 connection_reply_error(c, nsbox_error_no_such_sandbox(sb->id));
         }
         sb->spawn_connection = NULL;
-        if (sb->report_fd >= 0)
+        if (sb->starting)
                 s->n_pending_spawns--;
 
         if (!sb->reaped)
@@ -101,14 +105,15 @@ static void sandbox_free(Sandbox *sb) {
         server_notify_status(s);
 
         uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-        uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
+        if (!uv_is_closing((uv_handle_t *) &sb->report_poll))
+                uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
 }
 
 /* Drops the entry once nobody can ask for it any more. */
 static void sandbox_maybe_free(Sandbox *sb) {
         if (!sb->reaped)
                 return;
-        if (sb->report_fd >= 0)
+        if (sb->starting)
                 return; /* the spawn report (and maybe a reply) still has to come */
         if (sb->spawn_failed || sb->detached)
                 sandbox_free(sb);
@@ -163,7 +168,7 @@ static void sandbox_reap(Sandbox *sb) {
                 sb->signal = si.si_status;
         }
 
-        if (!sb->spawn_failed && sb->report_fd < 0) {
+        if (!sb->spawn_failed && !sb->starting) {
                 if (sb->state == SANDBOX_EXITED)
                         log_info("Sandbox %s (pid %d) exited with status %d.", sb->id, (int) sb->pid, sb->exit_code);
                 else
@@ -227,9 +232,9 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         if (r == -EAGAIN)
                 return;
 
-        uv_poll_stop(&sb->report_poll);
-        sb->report_fd = safe_close(sb->report_fd);
+        sb->starting = false;
         sb->server->n_pending_spawns--;
+        uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
 
         if (r < 0) {
                 spawn_error_set(&error, "report", -r, NULL);
@@ -244,8 +249,12 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         int r;
 
         sb = calloc(1, sizeof *sb);
-        if (!sb)
-                return -ENOMEM;
+        if (!sb) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        sb->pidfd = handle->pidfd;
+        sb->report_fd = handle->report_fd;
 
         r = make_id(sb->id);
         if (r < 0)
@@ -259,25 +268,28 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
                 }
         }
 
-        r = uv_poll_init(s->loop, &sb->pidfd_poll, handle->pidfd);
-        if (r < 0)
-                goto fail_uv;
-        r = uv_poll_init(s->loop, &sb->report_poll, handle->report_fd);
+        r = uv_poll_init(s->loop, &sb->pidfd_poll, sb->pidfd);
         if (r < 0) {
-                /* The first handle is registered with the loop: it has to be closed, not freed. */
-                sb->handles_open = 1;
-                sb->pidfd = sb->report_fd = -EBADF;
-                sb->pidfd_poll.data = sb;
-                uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-                return -ENOMEM;
+                r = -EIO;
+                goto fail;
         }
+        sb->pidfd_poll.data = sb;
+        sb->handles_open = 1;
+
+        r = uv_poll_init(s->loop, &sb->report_poll, sb->report_fd);
+        if (r < 0) {
+                /* The first handle is known to the loop: close it, the callback frees the rest. */
+                pidfd_kill_and_reap(sb->pidfd);
+                sb->report_fd = safe_close(sb->report_fd);
+                uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
+                return -EIO;
+        }
+        sb->report_poll.data = sb;
+        sb->handles_open = 2;
 
         sb->server = s;
-        sb->handles_open = 2;
-        sb->pidfd_poll.data = sb->report_poll.data = sb;
         sb->pid = handle->pid;
-        sb->pidfd = handle->pidfd;
-        sb->report_fd = handle->report_fd;
+        sb->starting = true;
         sb->owner_uid = owner->peer.uid;
         sb->creator = owner->audit;
         sb->namespaces = req->namespaces;
@@ -298,10 +310,13 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         *ret = sb;
         return 0;
 
-fail_uv:
-        r = -ENOMEM;
 fail:
-        free(sb->name);
+        /* Untrackable, so it must not exist. */
+        pidfd_kill_and_reap(handle->pidfd);
+        safe_close(handle->pidfd);
+        safe_close(handle->report_fd);
+        if (sb)
+                free(sb->name);
         free(sb);
         return r;
 }
@@ -341,7 +356,7 @@ int sandbox_kill(Sandbox *sb, int sig) {
 }
 
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
-        if (sb->reaped && sb->report_fd < 0) {
+        if (sb->reaped && !sb->starting) {
                 connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
                 sb->detached = true;
                 sandbox_maybe_free(sb);
@@ -389,7 +404,7 @@ void sandbox_connection_closed(Server *s, Connection *c) {
 
 void sandbox_drop_all(Server *s, bool kill) {
         LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
-                if (!kill && !sb->reaped && sb->report_fd < 0) {
+                if (!kill && !sb->reaped && !sb->starting) {
                         /* Leave it running; only forget it. Its pidfd closes with the entry. */
                         sb->reaped = true;
                 }

@@ -36,6 +36,7 @@ struct Sandbox {
         uv_poll_t report_poll;
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
+        bool starting;        /* the spawn report has not come yet */
         SandboxState state;
         int exit_code;
         int signal;
@@ -49,7 +50,8 @@ struct Sandbox {
         Connection *waiters;          /* connections in Wait */
 };
 
-/* Adopts a started child (pidfd and report fd taken) and starts watching it. */
+/* Adopts a started child and starts watching it. Takes the pidfd and report fd in every case:
+ * on failure the child is killed and reaped. */
 int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret);
 
 Sandbox *sandbox_find(Server *s, const char *id);

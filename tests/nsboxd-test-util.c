@@ -160,7 +160,7 @@ int test_daemon_connect(const TestDaemon *d) {
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         cr_assert(fd >= 0);
-        strncpy(sa.sun_path, d->socket_path, sizeof sa.sun_path - 1);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->socket_path);
         cr_assert(connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "connect %s: %m", d->socket_path);
         return fd;
 }

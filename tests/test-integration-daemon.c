@@ -407,20 +407,30 @@ Test(daemon, pipelined_calls_in_order) {
         }
         cr_assert(write(conn, buf, n) == (ssize_t) n);
 
+        /* All five replies first: anything sent now would be answered after them. */
+        char ids[5][80];
         for (int i = 0; i < 5; i++) {
                 _cleanup_free_ int *fds = NULL;
                 size_t n_fds = 0;
                 struct json_object *r = test_read_reply(conn, &fds, &n_fds);
                 cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
-                char p[128];
-                snprintf(p, sizeof p, "{\"id\":\"%s\"}", get_string(r, "parameters.id"));
-                struct json_object *i_ = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
-                char name[8];
-                snprintf(name, sizeof name, "p%d", i);
-                cr_assert_str_eq(get_string(i_, "parameters.sandbox.name"), name);
-                json_object_put(i_);
+                cr_assert_eq(n_fds, 1);
+                snprintf(ids[i], sizeof ids[i], "%s", get_string(r, "parameters.id"));
                 json_object_put(r);
                 close_many(fds, n_fds);
+        }
+
+        for (int i = 0; i < 5; i++) {
+                char p[128], name[8];
+                snprintf(p, sizeof p, "{\"id\":\"%s\"}", ids[i]);
+                snprintf(name, sizeof name, "p%d", i);
+                struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
+                cr_assert_str_eq(get_string(r, "parameters.sandbox.name"), name, "%s", json_object_to_json_string(r));
+                json_object_put(r);
+
+                r = wait_for(conn, ids[i]);
+                cr_assert_eq(get_int(r, "parameters.exitCode"), i);
+                json_object_put(r);
         }
         test_disconnect(conn);
 }
@@ -454,7 +464,11 @@ Test(daemon, connection_close_kills_unless_keep_alive) {
 /* Hundreds of spawns later the daemon holds no extra fd and no zombie. */
 Test(daemon, no_leaks_after_many_spawns, .timeout = 180) {
         int conn = test_daemon_connect(&daemon_);
-        int fds_before = test_daemon_count_fds(&daemon_), fds_after;
+        int fds_before, fds_after;
+
+        /* A round trip first, so the daemon has accepted this connection before counting. */
+        json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        fds_before = test_daemon_count_fds(&daemon_);
 
         for (int i = 0; i < 300; i++) {
                 const char *params = i % 3 == 0 ? "{\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"pid\",\"mount\",\"uts\",\"ipc\",\"net\"]}"
@@ -470,8 +484,71 @@ Test(daemon, no_leaks_after_many_spawns, .timeout = 180) {
                 json_object_put(r);
         }
 
+        /* And one after, so handles closed after the last reply have run their close callbacks. */
+        json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
         fds_after = test_daemon_count_fds(&daemon_);
         cr_assert_eq(fds_after, fds_before, "daemon fds: %d before, %d after", fds_before, fds_after);
         cr_assert_eq(test_daemon_count_zombies(&daemon_), 0);
         test_disconnect(conn);
+}
+
+/* Started by the service manager: the socket comes from LISTEN_FDS, as systemd-socket-activate passes it. */
+Test(activation, systemd_socket_activate, .timeout = 60) {
+        char dir[] = "/tmp/nsboxd-activate-XXXXXX", sock[128];
+        TestDaemon d = {};
+        pid_t pid;
+        int status;
+
+        cr_assert(mkdtemp(dir));
+        snprintf(sock, sizeof sock, "%s/nsbox.sock", dir);
+
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                execlp("systemd-socket-activate", "systemd-socket-activate", "-l", sock, getenv("NSBOXD"), NULL);
+                _exit(127);
+        }
+
+        for (int i = 0; i < 100 && access(sock, F_OK) < 0; i++)
+                usleep(50 * 1000);
+        cr_assert(access(sock, F_OK) == 0, "systemd-socket-activate did not create %s", sock);
+
+        snprintf(d.socket_path, sizeof d.socket_path, "%s", sock);
+        int conn = test_daemon_connect(&d);
+        struct json_object *r = test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "parameters.product"), "nsboxd");
+        json_object_put(r);
+
+        char out[64];
+        cr_assert_eq(run_capture(conn, "\"namespaces\":[\"uts\"],\"hostname\":\"activated\"", "hostname", out,
+                                 sizeof out), 0);
+        cr_assert_str_eq(out, "activated\n");
+        test_disconnect(conn);
+
+        /* systemd-socket-activate execs the daemon in place: SIGTERM reaches nsboxd itself. */
+        cr_assert(kill(pid, SIGTERM) == 0);
+        cr_assert(waitpid(pid, &status, 0) == pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+        unlink(sock);
+        rmdir(dir);
+}
+
+/* Socket activation announced but nothing passed: a clear failure, not a silent default socket. */
+Test(activation, no_socket_passed_fails) {
+        int status;
+        pid_t pid = fork();
+
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                char p[32];
+                snprintf(p, sizeof p, "%d", (int) getpid());
+                setenv("LISTEN_PID", p, 1);
+                setenv("LISTEN_FDS", "0", 1);
+                int devnull = open("/dev/null", O_WRONLY);
+                dup2(devnull, STDERR_FILENO);
+                execl(getenv("NSBOXD"), "nsboxd", NULL);
+                _exit(127);
+        }
+        cr_assert(waitpid(pid, &status, 0) == pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x", status);
 }
