@@ -213,6 +213,27 @@ Test(cli, namespaces_and_mounts) {
         result_done(&r);
 }
 
+Test(cli, files_links_dirs_and_passed_fds) {
+        char line[2048];
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", line, NULL };
+        int in, out, err;
+        pid_t pid;
+        Result r;
+
+        /* fd 5 carries a file's contents, fd 6 is passed on as it is (our stdout). */
+        snprintf(line, sizeof(line),
+                 "exec %s --socket %s run --ro-bind / / --tmpfs /mnt --dir /mnt/d --symlink /etc /mnt/l --file 5 /mnt/f "
+                 "--remount-ro /mnt --pass-fd 6 -- sh -c 'cat /mnt/f; test -d /mnt/d && readlink /mnt/l; "
+                 "touch /mnt/x 2>/dev/null || echo read-only; echo via-6 >&6' 5<<EOF 6>&1\nfile-contents\nEOF\n",
+                 cli(), daemon_.socket_path);
+        pid = start(argv, &in, &out, &err);
+        r = finish(pid, in, out, err, NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "file-contents\n/etc\nread-only\nvia-6\n");
+        result_done(&r);
+}
+
 Test(cli, detach_then_wait_and_kill) {
         Result r = run_cli(NULL, "run", "--detach", "--name", "cli-detached", "--", "sleep", "1000", NULL);
         Result w, k;

@@ -184,6 +184,8 @@ Test(libnsbox, non_blocking_calls_complete_through_poll) {
         p = (struct pollfd) { .fd = nsbox_connection_get_fd(c), .events = nsbox_connection_get_events(c) };
         cr_assert_eq(poll(&p, 1, 0), 0, "the connection is readable before the sandbox ended");
 
+        cr_assert_eq(nsbox_connection_wait(c, 1000), -ETIMEDOUT);
+
         cr_assert_eq(write(in[1], "go\n", 3), 3);
         close(in[1]);
         while ((r = nsbox_connection_process(c)) == -EAGAIN) {
@@ -415,6 +417,30 @@ Test(libnsbox, closing_the_connection_stops_sandboxes_without_keep_alive) {
 
         nsbox_sandbox_free(sb);
         nsbox_spawn_free(s);
+}
+
+Test(libnsbox_quota, quota_exceeded_names_the_limit) {
+        static const char *const args[] = { "--limit", "sandboxes=1", NULL };
+        const char *argv[] = { "/bin/sleep", "1000", NULL };
+        NsboxConnection *c = NULL;
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *first = NULL, *second = NULL;
+        TestDaemon d;
+
+        test_daemon_start(&d, args);
+        cr_assert_eq(nsbox_connection_new(d.socket_path, &c), 0);
+
+        cr_assert_eq(nsbox_spawn(c, s, &first), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &second), -EDQUOT);
+        cr_assert_null(second);
+        cr_assert_str_eq(nsbox_connection_get_error_name(c), NSBOX_ERROR_QUOTA_EXCEEDED);
+        cr_assert_str_eq(nsbox_connection_get_error_limit(c), "sandboxes");
+        cr_assert_null(nsbox_connection_get_error_parameter(c));
+
+        nsbox_sandbox_free(first);
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+        test_daemon_stop(&d);
 }
 
 /* Runs a shell command line; returns its exit status (or -1). */
