@@ -21,6 +21,7 @@ struct NsboxSpawn {
         int stdio_fds[3];
         int *extra_fds; /* parallel to req->fds */
         int *mount_fds; /* parallel to req->mounts; -EBADF where the mount has no fd */
+        int *join_fds;  /* parallel to req->join_namespaces */
 };
 
 struct NsboxSandbox {
@@ -36,9 +37,11 @@ _public_ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s) {
         if (s->req) {
                 close_many(s->extra_fds, s->req->n_fds);
                 close_many(s->mount_fds, s->req->n_mounts);
+                close_many(s->join_fds, s->req->n_join_namespaces);
         }
         free(s->extra_fds);
         free(s->mount_fds);
+        free(s->join_fds);
         spawn_request_free(s->req);
         free(s);
         return NULL;
@@ -119,6 +122,55 @@ _public_ int nsbox_spawn_add_namespace(NsboxSpawn *s, const char *name) {
 
 _public_ unsigned nsbox_spawn_get_namespaces(NsboxSpawn *s) {
         return s ? namespaces_to_public(s->req->namespaces) : 0;
+}
+
+/* Our own copy of a caller's fd: CLOEXEC and above 2, so it never clobbers stdio. */
+static int fd_copy(int fd) {
+        int copy;
+
+        if (fd < 0)
+                return -EBADF;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return copy < 0 ? negative_errno() : copy;
+}
+
+_public_ int nsbox_spawn_join_namespace(NsboxSpawn *s, const char *name, int fd) {
+        _cleanup_close_ int copy = -EBADF;
+        NamespaceType type;
+        JoinNamespace *j;
+        int *f;
+        size_t n;
+
+        if (!s || !name)
+                return -EINVAL;
+        type = namespace_type_from_string(name);
+        if (type < 0)
+                return -EINVAL;
+        copy = fd_copy(fd);
+        if (copy < 0)
+                return copy;
+
+        n = s->req->n_join_namespaces;
+        for (size_t i = 0; i < n; i++)
+                if (s->req->join_namespaces[i].type == type) {
+                        safe_close(s->join_fds[i]);
+                        s->join_fds[i] = TAKE_FD(copy);
+                        return 0;
+                }
+
+        f = reallocarray(s->join_fds, n + 1, sizeof(int));
+        if (!f)
+                return -ENOMEM;
+        s->join_fds = f;
+        j = reallocarray(s->req->join_namespaces, n + 1, sizeof(JoinNamespace));
+        if (!j)
+                return -ENOMEM;
+        s->req->join_namespaces = j;
+
+        j[n] = (JoinNamespace) { .type = type, .fd_index = -1 };
+        f[n] = TAKE_FD(copy);
+        s->req->n_join_namespaces = n + 1;
+        return 0;
 }
 
 static int add_mapping(IdMapping **list, size_t *n, uint32_t inside_id, uint32_t outside_id, uint32_t count) {
@@ -297,16 +349,6 @@ _public_ int nsbox_spawn_set_user(NsboxSpawn *s, uid_t uid, gid_t gid, const gid
         s->req->additional_gids = g;
         s->req->n_additional_gids = n_groups;
         return 0;
-}
-
-/* Our own copy of a caller's fd: CLOEXEC and above 2, so it never clobbers stdio. */
-static int fd_copy(int fd) {
-        int copy;
-
-        if (fd < 0)
-                return -EBADF;
-        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        return copy < 0 ? negative_errno() : copy;
 }
 
 static int set_stdio(NsboxSpawn *s, unsigned which, int fd) {
@@ -533,7 +575,7 @@ _public_ int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s) {
         if (!req->argv)
                 return -EINVAL;
 
-        max = 3 + req->n_fds + req->n_mounts;
+        max = 3 + req->n_fds + req->n_mounts + req->n_join_namespaces;
         fds = calloc(max, sizeof(int));
         if (!fds)
                 return -ENOMEM;
@@ -562,6 +604,13 @@ _public_ int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s) {
                 if (r < 0)
                         goto fail;
                 req->mounts[i].source_fd_index = r;
+        }
+
+        for (size_t i = 0; i < req->n_join_namespaces; i++) {
+                r = message_add_fd(fds, &n, s->join_fds[i]);
+                if (r < 0)
+                        goto fail;
+                req->join_namespaces[i].fd_index = r;
         }
 
         if (n > VARLINK_FDS_MAX) {

@@ -174,6 +174,11 @@ int nsbox_spawn_set_namespaces(NsboxSpawn *s, unsigned flags);
 int nsbox_spawn_add_namespace(NsboxSpawn *s, const char *name);
 unsigned nsbox_spawn_get_namespaces(NsboxSpawn *s);
 
+/* Enters an existing namespace instead of creating one: name as above, fd a /proc/PID/ns/NAME file or
+ * a pidfd (duplicated). A second call for the same name replaces the first. The daemon checks that the
+ * caller may enter it. */
+int nsbox_spawn_join_namespace(NsboxSpawn *s, const char *name, int fd);
+
 /* Adds a range to the user namespace's uid (gid) map: count ids from inside_id in the sandbox map to
  * outside_id on the host. -EINVAL if count is 0 or a range overflows. */
 int nsbox_spawn_add_uid_mapping(NsboxSpawn *s, uint32_t inside_id, uint32_t outside_id, uint32_t count);

@@ -371,6 +371,45 @@ Test(libnsbox, user_namespace_maps_root) {
         nsbox_connection_free(c);
 }
 
+Test(libnsbox, joined_namespace_is_shared) {
+        const char *sleeper[] = { "/bin/sleep", "1000", NULL };
+        const char *show[] = { "/bin/hostname", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *a = spawn_of(sleeper), *b = spawn_of(show);
+        NsboxSandbox *sa = NULL, *sb = NULL;
+        char path[64], *text;
+        int out[2], ns;
+
+        cr_assert_eq(nsbox_spawn_add_namespace(a, "uts"), 0);
+        cr_assert_eq(nsbox_spawn_set_hostname(a, "joined-host"), 0);
+        cr_assert_eq(nsbox_spawn(c, a, &sa), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/uts", (int) nsbox_sandbox_get_pid(sa));
+        ns = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(ns, 0, "%s: %m", path);
+        cr_assert_eq(nsbox_spawn_join_namespace(b, "uts", ns), 0);
+        cr_assert_eq(nsbox_spawn_join_namespace(b, "nonsense", ns), -EINVAL);
+        close(ns);
+
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        cr_assert_eq(nsbox_spawn_set_stdout(b, out[1]), 0);
+        close(out[1]);
+        cr_assert_eq(nsbox_spawn(c, b, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+        nsbox_spawn_free(b);
+        text = read_all(out[0]);
+        close(out[0]);
+        cr_assert_str_eq(text, "joined-host\n");
+        free(text);
+
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), NULL, NULL, NULL), 0);
+        cr_assert_eq(nsbox_kill(c, nsbox_sandbox_get_id(sa), SIGKILL), 0);
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sa), NULL, NULL, NULL), 0);
+        nsbox_sandbox_free(sa);
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(a);
+        nsbox_connection_free(c);
+}
+
 Test(libnsbox, get_info_and_socket_selection) {
         NsboxConnection *c = NULL;
         char *vendor = NULL, *product = NULL, *version = NULL, *url = NULL, **interfaces = NULL;
