@@ -632,6 +632,37 @@ static int exit_code_of_spawn_failure(NsboxConnection *c) {
         return EXIT_NSBOX_FAILED;
 }
 
+/*
+ * Spawns, watching for signals meanwhile so a hanging daemon never leaves the
+ * CLI deaf to ^C. Returns 0, a negative errno, or the (positive) signal that
+ * interrupted it.
+ */
+static int run_spawn(NsboxConnection *c, NsboxSpawn *s, int sigfd, NsboxSandbox **ret) {
+        int r;
+
+        r = nsbox_spawn_send(c, s);
+        if (r < 0)
+                return r;
+
+        while ((r = nsbox_connection_process(c)) == -EAGAIN) {
+                struct pollfd pfds[2] = {
+                        { .fd = nsbox_connection_get_fd(c), .events = nsbox_connection_get_events(c) },
+                        { .fd = sigfd, .events = POLLIN },
+                };
+                struct signalfd_siginfo si;
+
+                if (poll(pfds, 2, -1) < 0 && errno != EINTR)
+                        return negative_errno();
+                while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+                        if (si.ssi_signo != SIGWINCH)
+                                return (int) si.ssi_signo;
+        }
+        if (r < 0)
+                return r;
+
+        return nsbox_spawn_finish(c, ret);
+}
+
 /* Forwards sig to the sandbox: directly through its pidfd; through the daemon if we may not signal it ourselves. */
 static void forward_signal(NsboxSandbox *sb, int sig) {
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
@@ -792,7 +823,13 @@ int verb_run(int argc, char *argv[]) {
         if (r < 0)
                 goto fail;
 
-        r = nsbox_spawn(c, s, &sb);
+        r = run_spawn(c, s, sigfd, &sb);
+        if (r > 0) {
+                /* Interrupted before the sandbox existed: closing the connection stops it. */
+                log_error("interrupted by %s while the sandbox was being created", cli_signal_name(r));
+                nsbox_spawn_free(s);
+                return 128 + r;
+        }
         /* Drop our copies of the stdio fds (and the pty slave) at once: holding them would keep
          * pipes and the pty open after the command is gone. */
         s = nsbox_spawn_free(s);

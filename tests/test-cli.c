@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -313,6 +315,38 @@ Test(cli, signals_are_forwarded) {
         r = finish(pid, in, out, err, NULL);
         cr_assert_eq(r.status, 128 + SIGINT, "status %d, stderr: %s", r.status, r.err);
         result_done(&r);
+}
+
+/* A "daemon" that takes the call and never answers: ^C must still end the CLI. */
+Test(cli, interrupt_while_spawning) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char *argv[] = { (char *) cli(), (char *) "--socket", sa.sun_path, (char *) "run", (char *) "true", NULL };
+        int listener, conn, in, out, err, n;
+        char buf[256];
+        pid_t pid;
+        Result r;
+
+        n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/mute.sock", daemon_.dir);
+        cr_assert(n > 0 && (size_t) n < sizeof(sa.sun_path));
+        listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(listener, 0);
+        cr_assert_eq(bind(listener, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        cr_assert_eq(listen(listener, 1), 0);
+
+        pid = start(argv, &in, &out, &err);
+        conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        cr_assert_geq(conn, 0);
+        cr_assert_gt(read(conn, buf, sizeof(buf)), 0, "the Spawn call never came");
+
+        cr_assert_eq(kill(pid, SIGINT), 0);
+        r = finish(pid, in, out, err, NULL);
+        cr_assert_eq(r.status, 128 + SIGINT, "status %d, stderr: %s", r.status, r.err);
+        cr_assert_not_null(strstr(r.err, "interrupted"), "stderr: %s", r.err);
+        result_done(&r);
+
+        close(conn);
+        close(listener);
+        unlink(sa.sun_path);
 }
 
 Test(cli, errors_are_clear) {
