@@ -18,6 +18,8 @@
 #include "nsbox-internal.h"
 #include "varlink-message.h"
 
+#define NSBOX_REPLY_SIZE_MAX (16U * 1024U * 1024U)
+
 struct NsboxConnection {
         int fd;
         char *socket_path;
@@ -89,7 +91,9 @@ _public_ int nsbox_connection_new(const char *socket_path, NsboxConnection **ret
         if (!c->socket_path)
                 return -ENOMEM;
 
-        r = varlink_reader_new(NULL, &c->reader);
+        /* Replies come from the daemon, but a List of every sandbox can be large: allow more than
+         * the daemon allows its clients. */
+        r = varlink_reader_new(&(VarlinkReaderLimits) { .message_size_max = NSBOX_REPLY_SIZE_MAX }, &c->reader);
         if (r < 0)
                 return r;
         r = varlink_writer_new(0, &c->writer);
@@ -105,6 +109,8 @@ _public_ int nsbox_connection_new(const char *socket_path, NsboxConnection **ret
         for (;;) {
                 if (connect(c->fd, (struct sockaddr *) &sa, offsetof(struct sockaddr_un, sun_path) + len + 1) >= 0)
                         break;
+                if (errno == EISCONN)
+                        break; /* an interrupted connect completed meanwhile */
                 if (errno != EINTR)
                         return negative_errno();
         }
