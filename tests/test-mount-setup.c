@@ -1227,3 +1227,31 @@ Test(mount_setup, modes_do_not_depend_on_the_umask) {
         rep = run_plan(p, 0, prepare_strict_umask, check_modes, NULL);
         assert_ok(&rep);
 }
+
+/* `root` is opened with the caller's rights as well. */
+Test(mount_setup, unprivileged_root_needs_access) {
+        char private_dir[160], root[200];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(private_dir, sizeof(private_dir), "%s/private", tmpdir);
+        snprintf(root, sizeof(root), "%s/root", private_dir);
+        cr_assert_eq(mkdir(private_dir, 0700), 0);
+        cr_assert_eq(mkdir(root, 0755), 0);
+
+        req = request(NS_MOUNT, NULL, 0);
+        req.root = root;
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                cr_assert(strstr(rep.error.message, root), "%s", rep.error.message);
+        }
+        cr_assert_eq(chmod(private_dir, 0711), 0);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                assert_ok(&rep);
+        }
+}
