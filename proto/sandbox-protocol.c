@@ -443,11 +443,14 @@ static bool hostname_is_valid(const char *s) {
         for (size_t i = 0; i < n; i++) {
                 char c = s[i];
 
+                /* Labels are not empty and neither start nor end with '-'. */
                 if (c == '.') {
                         if (s[i + 1] == '.' || s[i + 1] == '-')
                                 return false;
                         continue;
                 }
+                if (c == '-' && (s[i + 1] == '.' || s[i + 1] == 0))
+                        return false;
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
                         return false;
         }
@@ -1146,8 +1149,7 @@ static int decode_time_offsets(struct json_object *v, SpawnRequest *req, char **
 }
 
 /* Fields that only make sense together with certain namespaces; see the header. */
-static int spawn_request_check_consistency(struct json_object *parameters, const SpawnRequest *req,
-                                           char **ret_invalid) {
+static int spawn_request_check_consistency(const SpawnRequest *req, char **ret_invalid) {
         unsigned joined = 0;
         char ebuf[FIELD_PATH_MAX], fbuf[FIELD_PATH_MAX];
 
@@ -1177,7 +1179,6 @@ static int spawn_request_check_consistency(struct json_object *parameters, const
             !(req->namespaces & NAMESPACE_BIT(NAMESPACE_TIME)))
                 return invalid("timeOffsets", ret_invalid);
 
-        (void) parameters;
         return 0;
 }
 
@@ -1294,7 +1295,7 @@ int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, c
                 goto fail;
         }
 
-        r = spawn_request_check_consistency(parameters, req, &invalid_parameter);
+        r = spawn_request_check_consistency(req, &invalid_parameter);
         if (r < 0)
                 goto fail;
 

@@ -123,6 +123,8 @@ static const struct {
         { "{" ARGV "," NS ",\"hostname\":\"under_score\"}", 0, "hostname" },
         { "{" ARGV "," NS ",\"hostname\":\"-lead\"}", 0, "hostname" },
         { "{" ARGV "," NS ",\"hostname\":\"a..b\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"a-.b\"}", 0, "hostname" },
+        { "{" ARGV "," NS ",\"hostname\":\"ab-\"}", 0, "hostname" },
         { "{" ARGV "," NS ",\"hostname\":\"trailing.\"}", 0, "hostname" },
         { "{" ARGV "," NS ",\"hostname\":\"x\\u0000y\"}", 0, "hostname" },
         { "{" ARGV "," NS ",\"hostname\":"
@@ -898,4 +900,55 @@ Test(sandbox_protocol, interface_description_is_embedded) {
         cr_assert_not_null(strstr(nsbox_interface_description, "interface io.nsbox.Sandbox\n"));
         cr_assert_not_null(strstr(nsbox_interface_description, "method Spawn("));
         cr_assert_not_null(strstr(nsbox_interface_description, "error SpawnFailed(stage: string, errno: int"));
+}
+
+/* Every key the encoders put on the wire is declared in the interface description. */
+static void assert_keys_in_idl(struct json_object *o) {
+        if (json_object_get_type(o) == json_type_array) {
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        assert_keys_in_idl(json_object_array_get_idx(o, i));
+                return;
+        }
+        if (json_object_get_type(o) != json_type_object)
+                return;
+
+        json_object_object_foreach(o, key, value) {
+                char decl[64];
+
+                snprintf(decl, sizeof(decl), "%s: ", key);
+                cr_assert_not_null(strstr(nsbox_interface_description, decl), "'%s' is not in the IDL", key);
+                assert_keys_in_idl(value);
+        }
+}
+
+Test(sandbox_protocol, encoded_names_match_the_idl) {
+        struct json_object *p = parse(full_request), *e;
+        SpawnRequest *r = NULL;
+        SpawnReply reply = { .id = (char *) "x", .pid = 1 };
+
+        cr_assert_eq(spawn_request_decode(p, 3, NULL, &r, NULL), 0);
+        e = spawn_request_encode(r);
+        assert_keys_in_idl(e);
+        json_object_put(e);
+        spawn_request_free(r);
+        json_object_put(p);
+
+        e = spawn_reply_encode(&reply);
+        assert_keys_in_idl(e);
+        json_object_put(e);
+        e = list_reply_encode(infos, ELEMENTSOF(infos));
+        assert_keys_in_idl(e);
+        json_object_put(e);
+        e = inspect_reply_encode(infos);
+        assert_keys_in_idl(e);
+        json_object_put(e);
+        e = kill_request_encode("x", 9);
+        assert_keys_in_idl(e);
+        json_object_put(e);
+        e = nsbox_error_spawn_failed("s", 1, "m");
+        assert_keys_in_idl(json_object_object_get(e, "parameters"));
+        json_object_put(e);
+        e = nsbox_error_quota_exceeded("l");
+        assert_keys_in_idl(json_object_object_get(e, "parameters"));
+        json_object_put(e);
 }

@@ -805,3 +805,48 @@ Test(varlink_wire, writer_reports_a_closed_peer) {
         json_object_put(o);
         safe_close(sv[0]);
 }
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+
+/* Credentials (and a pidfd) that socket options add must neither truncate the fds nor leak. */
+static void check_with_socket_option(int option) {
+        _cleanup_(varlink_reader_freep) VarlinkReader *r = reader_new(0, 0, 0);
+        static const char msg[] = "{\"n\":1}";
+        int sv[2], p[2], fds[VARLINK_FDS_MAX], one = 1, before;
+        VarlinkMessage m;
+
+        make_pair(sv);
+        if (setsockopt(sv[1], SOL_SOCKET, option, &one, sizeof(one)) < 0) {
+                close_pair(sv);
+                cr_skip_test("socket option %d not supported", option);
+        }
+        before = fd_count_open();
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        for (size_t i = 0; i < VARLINK_FDS_MAX; i++)
+                fds[i] = p[i % 2];
+
+        send_raw(sv[0], msg, sizeof(msg), fds, VARLINK_FDS_MAX);
+        send_raw(sv[0], msg, sizeof(msg), NULL, 0);
+        cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) sizeof(msg));
+        cr_assert_eq(varlink_reader_next(r, &m), 1);
+        cr_assert_eq(m.n_fds, VARLINK_FDS_MAX);
+        varlink_message_done(&m);
+        cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) sizeof(msg));
+        cr_assert_eq(varlink_reader_next(r, &m), 1);
+        cr_assert_eq(m.n_fds, 0);
+        varlink_message_done(&m);
+
+        close_many(p, 2);
+        cr_assert_eq(fd_count_open(), before);
+        close_pair(sv);
+}
+
+Test(varlink_wire, fds_with_passcred) {
+        check_with_socket_option(SO_PASSCRED);
+}
+
+Test(varlink_wire, fds_with_passpidfd) {
+        check_with_socket_option(SO_PASSPIDFD);
+}
