@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A benchmark client of nsboxd built on libnsbox's public API, as any caller would use it. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench-client.h"
+#include "bench-stats.h"
+#include "nsbox.h"
+#include "sandbox-protocol.h"
+
+struct DaemonClient {
+        NsboxConnection *connection;
+        NsboxSpawn *spawn;
+        char error[256];
+};
+
+DaemonClient *daemon_client_free(DaemonClient *c) {
+        if (!c)
+                return NULL;
+        nsbox_spawn_free(c->spawn);
+        nsbox_connection_free(c->connection);
+        free(c);
+        return NULL;
+}
+
+int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map_host_id, uint32_t map_size,
+                      const char *const *argv, DaemonClient **ret) {
+        _cleanup_(daemon_client_freep) DaemonClient *c = NULL;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+
+        r = nsbox_connection_new(socket_path, &c->connection);
+        if (r < 0)
+                return r;
+        r = nsbox_spawn_new(&c->spawn);
+        if (r < 0)
+                return r;
+        r = nsbox_spawn_set_argv(c->spawn, argv);
+        if (r < 0)
+                return r;
+        /* The namespace flags of the library are its own; go through the names both sides share. */
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (namespaces & NAMESPACE_BIT(t)) {
+                        r = nsbox_spawn_add_namespace(c->spawn, namespace_type_to_string(t));
+                        if (r < 0)
+                                return r;
+                }
+        if (namespaces & NAMESPACE_BIT(NAMESPACE_USER)) {
+                r = nsbox_spawn_add_uid_mapping(c->spawn, 0, map_host_id, map_size);
+                if (r < 0)
+                        return r;
+                r = nsbox_spawn_add_gid_mapping(c->spawn, 0, map_host_id, map_size);
+                if (r < 0)
+                        return r;
+                r = nsbox_spawn_set_setgroups(c->spawn, false);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int remember_error(DaemonClient *c, int r) {
+        const char *name = nsbox_connection_get_error_name(c->connection);
+        const char *detail = nsbox_connection_get_error_stage(c->connection) ?:
+                             nsbox_connection_get_error_limit(c->connection) ?:
+                             nsbox_connection_get_error_parameter(c->connection);
+
+        if (name)
+                snprintf(c->error, sizeof c->error, "%s%s%s", name, detail ? " " : "", detail ?: "");
+        else
+                c->error[0] = 0;
+        return r;
+}
+
+int daemon_client_run_one(DaemonClient *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
+        NsboxSandbox *sb = NULL;
+        NsboxState state;
+        uint64_t start, spawned;
+        int exit_code, r;
+
+        start = now_ns();
+        r = nsbox_spawn(c->connection, c->spawn, &sb);
+        if (r < 0)
+                return remember_error(c, r);
+        spawned = now_ns();
+
+        r = nsbox_wait(c->connection, nsbox_sandbox_get_id(sb), &state, &exit_code, NULL);
+        if (r >= 0) {
+                uint64_t done = now_ns();
+
+                if (state != NSBOX_STATE_EXITED || exit_code != 0)
+                        r = -EPROTO;
+                else {
+                        *ret_spawn_ns = spawned - start;
+                        *ret_exit_ns = done - start;
+                }
+        } else
+                remember_error(c, r);
+
+        nsbox_sandbox_free(sb);
+        return r;
+}
+
+int daemon_client_spawn_only(DaemonClient *c) {
+        NsboxSandbox *sb = NULL;
+        int r;
+
+        r = nsbox_spawn(c->connection, c->spawn, &sb);
+        if (r < 0)
+                return remember_error(c, r);
+        /* Closes our pidfd only; the daemon keeps the sandbox. */
+        nsbox_sandbox_free(sb);
+        return 0;
+}
+
+int daemon_client_count_live(DaemonClient *c, size_t *ret) {
+        NsboxSandboxInfo **list = NULL;
+        size_t n = 0, live = 0;
+        int r;
+
+        r = nsbox_list(c->connection, &list, &n);
+        if (r < 0)
+                return remember_error(c, r);
+        for (size_t i = 0; i < n; i++) {
+                NsboxState state = nsbox_sandbox_info_get_state(list[i]);
+
+                if (state == NSBOX_STATE_STARTING || state == NSBOX_STATE_RUNNING)
+                        live++;
+        }
+        nsbox_sandbox_info_list_free(list);
+        *ret = live;
+        return 0;
+}
+
+const char *daemon_client_last_error(DaemonClient *c) {
+        return c->error;
+}

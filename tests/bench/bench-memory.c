@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reads a process's memory use and finds the daemon behind a socket. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "bench-memory.h"
+#include "fd-util.h"
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+int memory_usage_read(pid_t pid, MemoryUsage *ret) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        MemoryUsage m = {};
+        unsigned found = 0;
+        char path[64], line[256];
+
+        snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+
+        while (fgets(line, sizeof line, f)) {
+                unsigned long long kib;
+
+                if (sscanf(line, "Rss: %llu kB", &kib) == 1) {
+                        m.rss = kib * 1024;
+                        found |= 1;
+                } else if (sscanf(line, "Private_Dirty: %llu kB", &kib) == 1) {
+                        m.private_dirty = kib * 1024;
+                        found |= 2;
+                }
+        }
+        if (found != 3)
+                return -EBADMSG;
+
+        *ret = m;
+        return 0;
+}
+
+int socket_peer_pid(const char *path, pid_t *ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct ucred cred;
+        socklen_t l = sizeof cred;
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return -errno;
+        if (cred.pid <= 0)
+                return -ESRCH;
+
+        *ret = cred.pid;
+        return 0;
+}

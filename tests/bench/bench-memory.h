@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A process's memory as the kernel accounts it, from /proc/PID/smaps_rollup. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct MemoryUsage {
+        uint64_t rss;           /* bytes, "Rss:" */
+        uint64_t private_dirty; /* bytes, "Private_Dirty:": what this process alone costs */
+} MemoryUsage;
+
+int memory_usage_read(pid_t pid, MemoryUsage *ret);
+
+/* The pid of whoever listens on the unix socket at path (SO_PEERCRED of a fresh connection). */
+int socket_peer_pid(const char *path, pid_t *ret);

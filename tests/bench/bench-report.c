@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shows a benchmark run as a table or as JSON, with the performance targets checked. */
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "bench-results.h"
+
+static const char *const method_names[_METHOD_MAX] = {
+        [METHOD_CLONE3] = "clone3",
+        [METHOD_NSBOXD] = "nsboxd",
+        [METHOD_UNSHARE] = "unshare",
+        [METHOD_BWRAP] = "bwrap",
+};
+
+const char *method_to_string(Method m) {
+        return m >= 0 && m < _METHOD_MAX ? method_names[m] : NULL;
+}
+
+int method_from_string(const char *s) {
+        for (Method m = 0; m < _METHOD_MAX; m++)
+                if (strcmp(s, method_names[m]) == 0)
+                        return m;
+        return -EINVAL;
+}
+
+const CellResult *bench_results_find(const BenchResults *b, size_t set, unsigned concurrency, Method method) {
+        for (size_t i = 0; i < b->n_cells; i++)
+                if (b->cells[i].set == set && b->cells[i].concurrency == concurrency && b->cells[i].method == method)
+                        return &b->cells[i];
+        return NULL;
+}
+
+static const CellResult *find_ok(const BenchResults *b, size_t set, unsigned concurrency, Method method) {
+        const CellResult *c = bench_results_find(b, set, concurrency, method);
+
+        return c && !c->skipped && c->error == 0 && c->exit.n > 0 ? c : NULL;
+}
+
+/* ---- targets ---- */
+
+typedef enum TargetStatus {
+        TARGET_MET,
+        TARGET_MISSED,
+        TARGET_NOT_MEASURED,
+} TargetStatus;
+
+typedef struct Target {
+        char name[256];
+        TargetStatus status;
+        double value; /* the measured ratio or size */
+        double limit;
+        char detail[160];
+} Target;
+
+#define TARGETS_MAX 64
+
+#define SPAWN_RATIO_MAX 1.25
+#define SCALING_MIN 1.5
+#define IDLE_RSS_MAX (4.0 * 1024 * 1024)
+#define PER_SANDBOX_MAX 2048.0
+
+static Target *target_add(Target *t, size_t *n) {
+        if (*n >= TARGETS_MAX)
+                return NULL;
+        t[*n] = (Target) { .status = TARGET_NOT_MEASURED };
+        return &t[(*n)++];
+}
+
+static size_t targets_evaluate(const BenchResults *b, Target *t) {
+        size_t n = 0;
+        Target *x;
+
+        for (size_t s = 0; s < b->n_sets; s++) {
+                const char *set = b->sets[s].name;
+                const CellResult *d1 = find_ok(b, s, 1, METHOD_NSBOXD), *d8 = find_ok(b, s, 8, METHOD_NSBOXD),
+                                 *raw = find_ok(b, s, 1, METHOD_CLONE3);
+
+                x = target_add(t, &n);
+                if (!x)
+                        break;
+                snprintf(x->name, sizeof x->name, "[%s] nsboxd spawn p50 <= %.2fx clone3, 1 client", set,
+                         SPAWN_RATIO_MAX);
+                x->limit = SPAWN_RATIO_MAX;
+                if (d1 && raw && d1->spawn.n > 0 && raw->spawn.p50_ns > 0) {
+                        x->value = (double) d1->spawn.p50_ns / (double) raw->spawn.p50_ns;
+                        x->status = x->value <= SPAWN_RATIO_MAX ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f us vs %.0f us)", x->value,
+                                 d1->spawn.p50_ns / 1e3, raw->spawn.p50_ns / 1e3);
+                }
+
+                x = target_add(t, &n);
+                if (!x)
+                        break;
+                snprintf(x->name, sizeof x->name, "[%s] nsboxd throughput 8 clients >= %.1fx 1 client", set,
+                         SCALING_MIN);
+                x->limit = SCALING_MIN;
+                if (d1 && d8 && d1->per_second > 0) {
+                        x->value = d8->per_second / d1->per_second;
+                        x->status = x->value >= SCALING_MIN ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f/s vs %.0f/s)", x->value, d8->per_second,
+                                 d1->per_second);
+                }
+
+                for (Method m = METHOD_UNSHARE; m <= METHOD_BWRAP; m++) {
+                        const CellResult *tool = find_ok(b, s, 1, m);
+
+                        x = target_add(t, &n);
+                        if (!x)
+                                break;
+                        snprintf(x->name, sizeof x->name, "[%s] nsboxd faster per sandbox than %s", set,
+                                 method_to_string(m));
+                        x->limit = 1.0;
+                        if (d1 && tool && tool->exit.p50_ns > 0) {
+                                x->value = (double) d1->exit.p50_ns / (double) tool->exit.p50_ns;
+                                x->status = x->value < 1.0 ? TARGET_MET : TARGET_MISSED;
+                                snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f us vs %.0f us to exit status)",
+                                         x->value, d1->exit.p50_ns / 1e3, tool->exit.p50_ns / 1e3);
+                        } else {
+                                const CellResult *c = bench_results_find(b, s, 1, m);
+                                if (c && c->note[0])
+                                        snprintf(x->detail, sizeof x->detail, "%s", c->note);
+                        }
+                }
+        }
+
+        x = target_add(t, &n);
+        if (x) {
+                snprintf(x->name, sizeof x->name, "nsboxd idle RSS < 4 MiB");
+                x->limit = IDLE_RSS_MAX;
+                if (b->memory.measured) {
+                        x->value = (double) b->memory.idle.rss;
+                        x->status = x->value < IDLE_RSS_MAX ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.0f KiB", x->value / 1024);
+                }
+        }
+
+        x = target_add(t, &n);
+        if (x) {
+                snprintf(x->name, sizeof x->name, "nsboxd memory per live sandbox < 2 KiB (Private_Dirty)");
+                x->limit = PER_SANDBOX_MAX;
+                if (b->memory.measured && b->memory.error == 0 && b->memory.n_live > 0) {
+                        int64_t delta = (int64_t) b->memory.live.private_dirty -
+                                        (int64_t) b->memory.before_live.private_dirty;
+                        x->value = (double) delta / (double) b->memory.n_live;
+                        x->status = x->value < PER_SANDBOX_MAX ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.0f bytes", x->value);
+                }
+        }
+
+        return n;
+}
+
+static const char *target_status_to_string(TargetStatus s) {
+        return s == TARGET_MET ? "met" : s == TARGET_MISSED ? "MISSED" : "not measured";
+}
+
+/* ---- table ---- */
+
+static void print_us(FILE *f, uint64_t ns, int width) {
+        fprintf(f, " %*.0f", width, ns / 1e3);
+}
+
+static void print_ratio(FILE *f, double r, bool valid) {
+        if (valid)
+                fprintf(f, " %6.2fx", r);
+        else
+                fprintf(f, " %7s", "-");
+}
+
+static void print_cell(FILE *f, const BenchResults *b, const CellResult *c) {
+        const CellResult *raw = find_ok(b, c->set, c->concurrency, METHOD_CLONE3);
+
+        fprintf(f, "%7u  %-8s", c->concurrency, method_to_string(c->method));
+        if (c->skipped || c->error != 0 || c->exit.n == 0) {
+                fprintf(f, "  %s%s%s\n", c->skipped ? "skipped" : "failed", c->note[0] ? ": " : "", c->note);
+                return;
+        }
+
+        fprintf(f, " %5zu", c->exit.n);
+        if (c->spawn.n > 0) {
+                print_us(f, c->spawn.p50_ns, 7);
+                print_us(f, c->spawn.p90_ns, 7);
+                print_us(f, c->spawn.p99_ns, 7);
+                print_us(f, c->spawn.max_ns, 7);
+        } else
+                fprintf(f, " %7s %7s %7s %7s", "-", "-", "-", "-");
+        fprintf(f, " |");
+        print_us(f, c->exit.p50_ns, 7);
+        print_us(f, c->exit.p90_ns, 7);
+        print_us(f, c->exit.p99_ns, 7);
+        print_us(f, c->exit.max_ns, 7);
+        fprintf(f, " | %8.0f |", c->per_second);
+
+        print_ratio(f, raw && c->spawn.n > 0 ? (double) c->spawn.p50_ns / (double) raw->spawn.p50_ns : 0,
+                    raw && c->spawn.n > 0 && raw->spawn.p50_ns > 0);
+        print_ratio(f, raw ? (double) c->exit.p50_ns / (double) raw->exit.p50_ns : 0, raw && raw->exit.p50_ns > 0);
+        print_ratio(f, raw ? c->per_second / raw->per_second : 0, raw && raw->per_second > 0);
+        if (c->note[0])
+                fprintf(f, "  (%s)", c->note);
+        fputc('\n', f);
+}
+
+static void print_memory(FILE *f, const MemoryResult *m) {
+        fprintf(f, "\nnsboxd memory (/proc/PID/smaps_rollup)\n");
+        if (!m->measured) {
+                fprintf(f, "  not measured%s%s\n", m->note[0] ? ": " : "", m->note);
+                return;
+        }
+        fprintf(f, "  %-36s %10s %14s\n", "", "Rss KiB", "Private_Dirty KiB");
+        fprintf(f, "  %-36s %10.0f %14.0f\n", "idle (fresh daemon)", m->idle.rss / 1024.0,
+                m->idle.private_dirty / 1024.0);
+        if (m->error != 0 || m->n_live == 0) {
+                fprintf(f, "  live sandboxes: failed%s%s\n", m->note[0] ? ": " : "", m->note);
+                return;
+        }
+        fprintf(f, "  %-36s %10.0f %14.0f\n", "idle, after the latency runs", m->before_live.rss / 1024.0,
+                m->before_live.private_dirty / 1024.0);
+        char what[64];
+        snprintf(what, sizeof what, "%zu live sandboxes", m->n_live);
+        fprintf(f, "  %-36s %10.0f %14.0f\n", what, m->live.rss / 1024.0, m->live.private_dirty / 1024.0);
+        fprintf(f, "  %-36s %10.0f %14.0f\n", "after they exited", m->after_exit.rss / 1024.0,
+                m->after_exit.private_dirty / 1024.0);
+        fprintf(f, "  per live sandbox: %.0f bytes Private_Dirty, %.0f bytes Rss\n",
+                ((double) m->live.private_dirty - (double) m->before_live.private_dirty) / (double) m->n_live,
+                ((double) m->live.rss - (double) m->before_live.rss) / (double) m->n_live);
+        if (m->note[0])
+                fprintf(f, "  (%s)\n", m->note);
+}
+
+void bench_results_print_table(const BenchResults *b, FILE *f) {
+        Target targets[TARGETS_MAX];
+        size_t n_targets;
+
+        fprintf(f, "nsbox benchmark: %s per sandbox, %u sandboxes per cell (+%u warm-up per client)", b->program,
+                b->iterations, b->warmup);
+        fprintf(f, ", user namespaces map 0 -> %" PRIu32 " (%" PRIu32 " ids)\n", b->map_host_id, b->map_size);
+        fprintf(f, "latencies in microseconds; spawn: request until the pidfd is held (exec done); "
+                   "exit: request until the exit status\n");
+
+        for (size_t s = 0; s < b->n_sets; s++) {
+                fprintf(f, "\nnamespaces: %s\n", b->sets[s].name);
+                fprintf(f, "%7s  %-8s %5s %7s %7s %7s %7s | %7s %7s %7s %7s | %8s | %7s %7s %7s\n", "clients",
+                        "method", "n", "spawn50", "p90", "p99", "max", "exit50", "p90", "p99", "max", "per s",
+                        "spawn", "exit", "rate");
+                for (size_t k = 0; k < b->n_concurrency; k++)
+                        for (Method m = 0; m < _METHOD_MAX; m++) {
+                                const CellResult *c = bench_results_find(b, s, b->concurrency[k], m);
+                                if (c)
+                                        print_cell(f, b, c);
+                        }
+        }
+        fprintf(f, "\n(the last three columns are ratios to clone3 at the same concurrency: spawn p50, exit p50, "
+                   "throughput)\n");
+
+        print_memory(f, &b->memory);
+
+        n_targets = targets_evaluate(b, targets);
+        fprintf(f, "\ntargets\n");
+        for (size_t i = 0; i < n_targets; i++)
+                fprintf(f, "  %-12s %-62s %s\n", target_status_to_string(targets[i].status), targets[i].name,
+                        targets[i].detail);
+}
+
+/* ---- JSON ---- */
+
+static struct json_object *summary_to_json(const LatencySummary *s) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "n", json_object_new_int64((int64_t) s->n));
+        json_object_object_add(o, "p50_us", json_object_new_double(s->p50_ns / 1e3));
+        json_object_object_add(o, "p90_us", json_object_new_double(s->p90_ns / 1e3));
+        json_object_object_add(o, "p99_us", json_object_new_double(s->p99_ns / 1e3));
+        json_object_object_add(o, "max_us", json_object_new_double(s->max_ns / 1e3));
+        json_object_object_add(o, "mean_us", json_object_new_double(s->mean_ns / 1e3));
+        return o;
+}
+
+static struct json_object *memory_usage_to_json(const MemoryUsage *m) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t) m->rss));
+        json_object_object_add(o, "private_dirty_bytes", json_object_new_int64((int64_t) m->private_dirty));
+        return o;
+}
+
+static struct json_object *cell_to_json(const BenchResults *b, const CellResult *c) {
+        struct json_object *o = json_object_new_object();
+        const CellResult *raw = find_ok(b, c->set, c->concurrency, METHOD_CLONE3);
+        bool ok = !c->skipped && c->error == 0 && c->exit.n > 0;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "namespaces", json_object_new_string(b->sets[c->set].name));
+        json_object_object_add(o, "clients", json_object_new_int((int) c->concurrency));
+        json_object_object_add(o, "method", json_object_new_string(method_to_string(c->method)));
+        json_object_object_add(o, "ok", json_object_new_boolean(ok));
+        if (c->skipped)
+                json_object_object_add(o, "skipped", json_object_new_boolean(true));
+        if (c->error != 0)
+                json_object_object_add(o, "errno", json_object_new_int(-c->error));
+        if (c->note[0])
+                json_object_object_add(o, "note", json_object_new_string(c->note));
+        if (!ok)
+                return o;
+        if (c->spawn.n > 0)
+                json_object_object_add(o, "spawn", summary_to_json(&c->spawn));
+        json_object_object_add(o, "exit", summary_to_json(&c->exit));
+        json_object_object_add(o, "per_second", json_object_new_double(c->per_second));
+        if (raw && c->method != METHOD_CLONE3) {
+                struct json_object *r = json_object_new_object();
+
+                if (c->spawn.n > 0 && raw->spawn.p50_ns > 0)
+                        json_object_object_add(r, "spawn_p50",
+                                               json_object_new_double((double) c->spawn.p50_ns /
+                                                                      (double) raw->spawn.p50_ns));
+                if (raw->exit.p50_ns > 0)
+                        json_object_object_add(
+                                r, "exit_p50", json_object_new_double((double) c->exit.p50_ns / (double) raw->exit.p50_ns));
+                if (raw->per_second > 0)
+                        json_object_object_add(r, "per_second", json_object_new_double(c->per_second / raw->per_second));
+                json_object_object_add(o, "vs_clone3", r);
+        }
+        return o;
+}
+
+int bench_results_print_json(const BenchResults *b, FILE *f) {
+        struct json_object *root = json_object_new_object(), *cells, *memory, *targets, *config;
+        Target t[TARGETS_MAX];
+        size_t n_targets;
+        const char *text;
+
+        if (!root)
+                return -ENOMEM;
+
+        config = json_object_new_object();
+        json_object_object_add(config, "program", json_object_new_string(b->program));
+        json_object_object_add(config, "iterations", json_object_new_int((int) b->iterations));
+        json_object_object_add(config, "warmup", json_object_new_int((int) b->warmup));
+        json_object_object_add(config, "map_host_id", json_object_new_int64(b->map_host_id));
+        json_object_object_add(config, "map_size", json_object_new_int64(b->map_size));
+        json_object_object_add(root, "config", config);
+
+        cells = json_object_new_array();
+        for (size_t i = 0; i < b->n_cells; i++)
+                json_object_array_add(cells, cell_to_json(b, &b->cells[i]));
+        json_object_object_add(root, "results", cells);
+
+        memory = json_object_new_object();
+        json_object_object_add(memory, "measured", json_object_new_boolean(b->memory.measured));
+        if (b->memory.note[0])
+                json_object_object_add(memory, "note", json_object_new_string(b->memory.note));
+        if (b->memory.measured) {
+                json_object_object_add(memory, "idle", memory_usage_to_json(&b->memory.idle));
+                if (b->memory.error == 0 && b->memory.n_live > 0) {
+                        json_object_object_add(memory, "live_sandboxes",
+                                               json_object_new_int64((int64_t) b->memory.n_live));
+                        json_object_object_add(memory, "live_namespaces",
+                                               json_object_new_string(b->live_namespaces));
+                        json_object_object_add(memory, "before_live", memory_usage_to_json(&b->memory.before_live));
+                        json_object_object_add(memory, "live", memory_usage_to_json(&b->memory.live));
+                        json_object_object_add(memory, "after_exit", memory_usage_to_json(&b->memory.after_exit));
+                        json_object_object_add(
+                                memory, "per_sandbox_private_dirty_bytes",
+                                json_object_new_double(((double) b->memory.live.private_dirty -
+                                                        (double) b->memory.before_live.private_dirty) /
+                                                       (double) b->memory.n_live));
+                        json_object_object_add(memory, "per_sandbox_rss_bytes",
+                                               json_object_new_double(((double) b->memory.live.rss -
+                                                                       (double) b->memory.before_live.rss) /
+                                                                      (double) b->memory.n_live));
+                }
+        }
+        json_object_object_add(root, "memory", memory);
+
+        targets = json_object_new_array();
+        n_targets = targets_evaluate(b, t);
+        for (size_t i = 0; i < n_targets; i++) {
+                struct json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "target", json_object_new_string(t[i].name));
+                json_object_object_add(o, "status", json_object_new_string(t[i].status == TARGET_MET      ? "met"
+                                                                           : t[i].status == TARGET_MISSED ? "missed"
+                                                                                                          : "not-measured"));
+                if (t[i].status != TARGET_NOT_MEASURED)
+                        json_object_object_add(o, "value", json_object_new_double(t[i].value));
+                json_object_object_add(o, "limit", json_object_new_double(t[i].limit));
+                if (t[i].detail[0])
+                        json_object_object_add(o, "detail", json_object_new_string(t[i].detail));
+                json_object_array_add(targets, o);
+        }
+        json_object_object_add(root, "targets", targets);
+
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text || fprintf(f, "%s\n", text) < 0) {
+                json_object_put(root);
+                return text ? -EIO : -ENOMEM;
+        }
+        json_object_put(root);
+        return 0;
+}

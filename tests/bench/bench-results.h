@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What one benchmark run measured, and how it is shown: a table for people,
+ * JSON for machines, and the project's performance targets checked against
+ * the numbers (reported, never asserted).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bench-memory.h"
+#include "bench-stats.h"
+
+typedef enum Method {
+        METHOD_CLONE3,  /* the raw baseline, compiled in */
+        METHOD_NSBOXD,
+        METHOD_UNSHARE, /* unshare(1) */
+        METHOD_BWRAP,
+        _METHOD_MAX,
+} Method;
+
+const char *method_to_string(Method m);
+int method_from_string(const char *s); /* -EINVAL if unknown */
+
+typedef struct NamespaceSet {
+        char name[128]; /* "user+pid", "none", "all" */
+        unsigned mask;  /* NAMESPACE_BIT() mask */
+} NamespaceSet;
+
+typedef struct CellResult {
+        size_t set;           /* index into BenchResults.sets */
+        unsigned concurrency; /* clients at once */
+        Method method;
+        int error;            /* 0, or why the cell has no numbers (negative errno) */
+        bool skipped;         /* not run at all (tool missing or unable), note says why */
+        char note[160];       /* caveat or error detail */
+        LatencySummary spawn; /* n == 0 where the method has no separate spawn step */
+        LatencySummary exit;
+        double per_second;    /* sandboxes completed per second of wall time */
+} CellResult;
+
+typedef struct MemoryResult {
+        bool measured;
+        int error;
+        char note[160];
+        size_t n_live;
+        MemoryUsage idle;        /* fresh daemon, before the latency runs */
+        MemoryUsage before_live; /* after the latency runs, nothing live */
+        MemoryUsage live;        /* n_live sandboxes alive */
+        MemoryUsage after_exit;  /* all of them gone */
+} MemoryResult;
+
+typedef struct BenchResults {
+        const NamespaceSet *sets;
+        size_t n_sets;
+        const unsigned *concurrency;
+        size_t n_concurrency;
+        CellResult *cells;
+        size_t n_cells;
+        MemoryResult memory;
+
+        /* the configuration, echoed in the output */
+        const char *program;
+        unsigned iterations;
+        unsigned warmup;
+        uint32_t map_host_id;
+        uint32_t map_size;
+        const char *live_namespaces;
+} BenchResults;
+
+/* The cell of (set, concurrency, method), or NULL if it was not part of the run. */
+const CellResult *bench_results_find(const BenchResults *b, size_t set, unsigned concurrency, Method method);
+
+void bench_results_print_table(const BenchResults *b, FILE *f);
+/* 0, or a negative errno if the JSON could not be built or written. */
+int bench_results_print_json(const BenchResults *b, FILE *f);

@@ -1,0 +1,813 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbox-bench: how fast nsboxd makes sandboxes, against the least work the
+ * kernel needs for the same namespaces (a raw clone3() loop compiled in) and
+ * against unshare(1) and bwrap doing the same, per namespace set and number
+ * of concurrent clients; and what the daemon's memory costs per live sandbox.
+ *
+ * Every client is a thread of its own running blocking calls: each method
+ * (clone3, nsboxd, unshare, bwrap) then goes through the same harness, with
+ * the timestamps taken by the thread that waits, so no event-loop dispatch
+ * delay lands in one method's numbers and not another's. The clients spend
+ * nearly all their time blocked in the kernel, so 32 threads on 2 CPUs cost
+ * little; the work being measured (the daemon, the children) gets the CPUs.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench-client.h"
+#include "bench-memory.h"
+#include "bench-raw.h"
+#include "bench-results.h"
+#include "bench-stats.h"
+#include "fd-util.h"
+#include "sandbox-protocol.h"
+
+#define SETS_MAX 16
+#define CONCURRENCY_MAX 16
+#define CLIENTS_MAX 1024U
+#define TOOL_ARGV_MAX 32
+
+typedef struct Options {
+        const char *socket_path;
+        pid_t daemon_pid;
+        const char *program;
+        unsigned iterations;
+        unsigned warmup;
+        unsigned live;
+        unsigned live_mask;
+        const char *live_namespaces;
+        uint32_t map_host_id;
+        uint32_t map_size;
+        bool methods[_METHOD_MAX];
+        const char *unshare_path;
+        const char *bwrap_path;
+        bool json;
+        bool quiet;
+        NamespaceSet sets[SETS_MAX];
+        size_t n_sets;
+        unsigned concurrency[CONCURRENCY_MAX];
+        size_t n_concurrency;
+} Options;
+
+/* ---- namespace sets ---- */
+
+static int namespace_set_parse(const char *s, NamespaceSet *ret) {
+        _cleanup_free_ char *copy = strdup(s);
+        NamespaceSet set = {};
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        if (strlen(s) >= sizeof set.name)
+                return -EINVAL;
+        strcpy(set.name, s);
+
+        if (strcmp(s, "none") == 0) {
+                *ret = set;
+                return 0;
+        }
+        if (strcmp(s, "all") == 0) {
+                set.mask = NAMESPACE_ALL;
+                *ret = set;
+                return 0;
+        }
+        for (char *w = strtok_r(copy, "+", &save); w; w = strtok_r(NULL, "+", &save)) {
+                NamespaceType t = namespace_type_from_string(w);
+
+                if (t < 0)
+                        return -EINVAL;
+                set.mask |= NAMESPACE_BIT(t);
+        }
+        if (set.mask == 0)
+                return -EINVAL;
+        *ret = set;
+        return 0;
+}
+
+/* ---- the external tools ---- */
+
+/* unshare(1) as cheaply as it goes: no propagation change, the caller mapped to 0 inside. */
+static int unshare_argv(const char *path, unsigned mask, char **argv, char *note, size_t note_size) {
+        static const struct {
+                NamespaceType type;
+                const char *option;
+        } options[] = {
+                { NAMESPACE_USER, "--user" },     { NAMESPACE_PID, "--pid" },   { NAMESPACE_MOUNT, "--mount" },
+                { NAMESPACE_UTS, "--uts" },       { NAMESPACE_IPC, "--ipc" },   { NAMESPACE_NET, "--net" },
+                { NAMESPACE_CGROUP, "--cgroup" }, { NAMESPACE_TIME, "--time" },
+        };
+        size_t n = 0;
+
+        argv[n++] = (char *) path;
+        for (size_t i = 0; i < ELEMENTSOF(options); i++)
+                if (mask & NAMESPACE_BIT(options[i].type))
+                        argv[n++] = (char *) options[i].option;
+        if (mask & NAMESPACE_BIT(NAMESPACE_USER)) {
+                /* --map-users=... runs newuidmap, which needs /etc/subuid entries for the caller;
+                 * map-root-user writes one extent itself, the same kernel work as our one-extent range. */
+                argv[n++] = (char *) "--map-root-user";
+                snprintf(note, note_size, "maps 1 id (0->caller) instead of a range");
+        }
+        if (mask & NAMESPACE_BIT(NAMESPACE_MOUNT))
+                argv[n++] = (char *) "--propagation=unchanged";
+        /* A new pid or time namespace applies to children only: the command must be forked. */
+        if (mask & (NAMESPACE_BIT(NAMESPACE_PID) | NAMESPACE_BIT(NAMESPACE_TIME)))
+                argv[n++] = (char *) "--fork";
+        argv[n++] = (char *) "--";
+        argv[n] = NULL;
+        return (int) n;
+}
+
+static int bwrap_argv(const char *path, unsigned mask, char **argv, char *note, size_t note_size) {
+        static const struct {
+                NamespaceType type;
+                const char *option;
+        } options[] = {
+                { NAMESPACE_USER, "--unshare-user" },     { NAMESPACE_PID, "--unshare-pid" },
+                { NAMESPACE_UTS, "--unshare-uts" },       { NAMESPACE_IPC, "--unshare-ipc" },
+                { NAMESPACE_NET, "--unshare-net" },       { NAMESPACE_CGROUP, "--unshare-cgroup" },
+        };
+        size_t n = 0, l = 0;
+
+        note[0] = 0;
+        argv[n++] = (char *) path;
+        for (size_t i = 0; i < ELEMENTSOF(options); i++)
+                if (mask & NAMESPACE_BIT(options[i].type))
+                        argv[n++] = (char *) options[i].option;
+        if (mask & NAMESPACE_BIT(NAMESPACE_USER)) {
+                argv[n++] = (char *) "--uid";
+                argv[n++] = (char *) "0";
+                argv[n++] = (char *) "--gid";
+                argv[n++] = (char *) "0";
+                l += snprintf(note + l, note_size - l, "maps 1 id; ");
+        }
+        /* bwrap always builds a root in a mount namespace of its own: the cheapest is / bound onto itself. */
+        argv[n++] = (char *) "--bind";
+        argv[n++] = (char *) "/";
+        argv[n++] = (char *) "/";
+        if (!(mask & NAMESPACE_BIT(NAMESPACE_MOUNT)) && l < note_size)
+                l += snprintf(note + l, note_size - l, "always adds a mount namespace; ");
+        if ((mask & NAMESPACE_BIT(NAMESPACE_TIME)) && l < note_size)
+                l += snprintf(note + l, note_size - l, "has no time namespace; ");
+        if (l >= 2 && l < note_size)
+                note[l - 2] = 0;
+        argv[n] = NULL;
+        return (int) n;
+}
+
+/* ---- the harness ---- */
+
+typedef struct Client {
+        Method method;
+        RawPlan raw;
+        char *const *tool_argv;
+        int devnull_fd;
+        DaemonClient *daemon;
+} Client;
+
+static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
+        switch (c->method) {
+        case METHOD_CLONE3:
+                return raw_run_one(&c->raw, ret_spawn_ns, ret_exit_ns);
+        case METHOD_NSBOXD:
+                return daemon_client_run_one(c->daemon, ret_spawn_ns, ret_exit_ns);
+        case METHOD_UNSHARE:
+        case METHOD_BWRAP:
+                *ret_spawn_ns = 0;
+                return tool_run_one(c->tool_argv, c->devnull_fd, ret_exit_ns);
+        default:
+                return -EINVAL;
+        }
+}
+
+typedef struct Worker {
+        pthread_t thread;
+        Client client;
+        pthread_barrier_t *barrier;
+        unsigned warmup;
+        unsigned iterations;
+        Samples spawn;
+        Samples exit;
+        uint64_t start_ns;
+        uint64_t end_ns;
+        int error;
+} Worker;
+
+static void *worker_main(void *userdata) {
+        Worker *w = userdata;
+        uint64_t spawn_ns, exit_ns;
+        int r = 0;
+
+        for (unsigned i = 0; i < w->warmup && r >= 0; i++)
+                r = client_run_one(&w->client, &spawn_ns, &exit_ns);
+
+        /* Everyone waits here, failed or not, so the barrier never hangs. */
+        (void) pthread_barrier_wait(w->barrier);
+        w->start_ns = now_ns();
+
+        for (unsigned i = 0; i < w->iterations && r >= 0; i++) {
+                r = client_run_one(&w->client, &spawn_ns, &exit_ns);
+                if (r < 0)
+                        break;
+                if (w->client.method == METHOD_CLONE3 || w->client.method == METHOD_NSBOXD)
+                        (void) samples_add(&w->spawn, spawn_ns);
+                (void) samples_add(&w->exit, exit_ns);
+        }
+        w->end_ns = now_ns();
+        w->error = r < 0 ? r : 0;
+        return NULL;
+}
+
+typedef struct CellPlan {
+        const Options *options;
+        const NamespaceSet *set;
+        Method method;
+        unsigned concurrency;
+        char *const *tool_argv;
+        int devnull_fd;
+} CellPlan;
+
+static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t error_size) {
+        const char *argv[] = { p->options->program, NULL };
+        int r;
+
+        for (unsigned i = 0; i < p->concurrency; i++) {
+                Client *c = &workers[i].client;
+
+                *c = (Client) {
+                        .method = p->method,
+                        .tool_argv = p->tool_argv,
+                        .devnull_fd = p->devnull_fd,
+                };
+                if (p->method == METHOD_CLONE3) {
+                        r = raw_plan_init(&c->raw, p->set->mask, p->options->map_host_id, p->options->map_size,
+                                          p->options->program, p->devnull_fd);
+                        if (r < 0)
+                                return r;
+                } else if (p->method == METHOD_NSBOXD) {
+                        r = daemon_client_new(p->options->socket_path, p->set->mask, p->options->map_host_id,
+                                              p->options->map_size, argv, &c->daemon);
+                        if (r < 0) {
+                                snprintf(error, error_size, "connecting to %s: %s", p->options->socket_path,
+                                         strerror(-r));
+                                return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+static void run_cell(const CellPlan *p, CellResult *ret) {
+        _cleanup_free_ Worker *workers = NULL;
+        _cleanup_(samples_done) Samples spawn = {}, exit = {};
+        pthread_barrier_t barrier;
+        unsigned per_client = (p->options->iterations + p->concurrency - 1) / p->concurrency, started = 0;
+        uint64_t start = UINT64_MAX, end = 0;
+        int r;
+
+        workers = calloc(p->concurrency, sizeof *workers);
+        if (!workers) {
+                ret->error = -ENOMEM;
+                return;
+        }
+        if (per_client == 0)
+                per_client = 1;
+
+        r = clients_setup(p, workers, ret->note, sizeof ret->note);
+        if (r < 0) {
+                ret->error = r;
+                goto finish;
+        }
+
+        if (pthread_barrier_init(&barrier, NULL, p->concurrency) != 0) {
+                ret->error = -ENOMEM;
+                goto finish;
+        }
+        for (unsigned i = 0; i < p->concurrency; i++) {
+                Worker *w = &workers[i];
+
+                w->barrier = &barrier;
+                w->warmup = p->options->warmup;
+                w->iterations = per_client;
+                if (samples_reserve(&w->spawn, per_client) < 0 || samples_reserve(&w->exit, per_client) < 0) {
+                        ret->error = -ENOMEM;
+                        break;
+                }
+                r = pthread_create(&w->thread, NULL, worker_main, w);
+                if (r != 0) {
+                        ret->error = -r;
+                        break;
+                }
+                started++;
+        }
+        if (started < p->concurrency) {
+                /* The barrier counts every client: a thread that could not start would hang the others.
+                 * Nothing better to do than report; this only happens when out of memory or threads. */
+                fprintf(stderr, "Could not start all client threads: %s\n", strerror(-ret->error));
+                abort();
+        }
+        for (unsigned i = 0; i < p->concurrency; i++)
+                (void) pthread_join(workers[i].thread, NULL);
+        (void) pthread_barrier_destroy(&barrier);
+
+        for (unsigned i = 0; i < p->concurrency; i++) {
+                Worker *w = &workers[i];
+
+                if (w->error < 0 && ret->error == 0) {
+                        ret->error = w->error;
+                        if (w->client.daemon && daemon_client_last_error(w->client.daemon)[0])
+                                snprintf(ret->note, sizeof ret->note, "%s: %s",
+                                         daemon_client_last_error(w->client.daemon), strerror(-w->error));
+                        else
+                                snprintf(ret->note, sizeof ret->note, "%s", strerror(-w->error));
+                }
+                start = MIN(start, w->start_ns);
+                end = MAX(end, w->end_ns);
+                (void) samples_merge(&spawn, &w->spawn);
+                (void) samples_merge(&exit, &w->exit);
+        }
+
+        if (ret->error == 0) {
+                samples_summarize(&spawn, &ret->spawn);
+                samples_summarize(&exit, &ret->exit);
+                ret->per_second = end > start ? (double) exit.n * 1e9 / (double) (end - start) : 0;
+        }
+
+finish:
+        for (unsigned i = 0; i < p->concurrency; i++) {
+                daemon_client_free(workers[i].client.daemon);
+                samples_done(&workers[i].spawn);
+                samples_done(&workers[i].exit);
+        }
+}
+
+/* One run of the tool, with its errors visible, to tell "not possible here" from a slow tool. */
+static int tool_probe(char *const *argv, int devnull_fd) {
+        uint64_t ns;
+
+        if (access(argv[0], X_OK) < 0)
+                return -errno;
+        return tool_run_one(argv, devnull_fd, &ns);
+}
+
+static int run_latency(const Options *o, BenchResults *b, int devnull_fd) {
+        CellResult *cells;
+        size_t n = 0;
+
+        cells = calloc(o->n_sets * o->n_concurrency * _METHOD_MAX, sizeof *cells);
+        if (!cells)
+                return -ENOMEM;
+        b->cells = cells;
+
+        for (size_t s = 0; s < o->n_sets; s++) {
+                char *tool_argv[_METHOD_MAX][TOOL_ARGV_MAX + 4] = {};
+                char tool_note[_METHOD_MAX][160] = {};
+                int tool_error[_METHOD_MAX] = {};
+
+                for (Method m = METHOD_UNSHARE; m <= METHOD_BWRAP; m++) {
+                        const char *path = m == METHOD_UNSHARE ? o->unshare_path : o->bwrap_path;
+                        int k;
+
+                        if (!o->methods[m])
+                                continue;
+                        k = m == METHOD_UNSHARE ? unshare_argv(path, o->sets[s].mask, tool_argv[m], tool_note[m],
+                                                               sizeof tool_note[m])
+                                                : bwrap_argv(path, o->sets[s].mask, tool_argv[m], tool_note[m],
+                                                             sizeof tool_note[m]);
+                        tool_argv[m][k++] = (char *) o->program;
+                        tool_argv[m][k] = NULL;
+                        tool_error[m] = tool_probe(tool_argv[m], devnull_fd);
+                        if (tool_error[m] < 0)
+                                snprintf(tool_note[m], sizeof tool_note[m], "%s %s",
+                                         tool_error[m] == -EPROTO ? "failed for this namespace set:"
+                                                                  : "not usable:",
+                                         tool_error[m] == -EPROTO ? path : strerror(-tool_error[m]));
+                }
+
+                for (size_t k = 0; k < o->n_concurrency; k++)
+                        for (Method m = 0; m < _METHOD_MAX; m++) {
+                                CellResult *c = &cells[n];
+                                CellPlan plan = {
+                                        .options = o,
+                                        .set = &o->sets[s],
+                                        .method = m,
+                                        .concurrency = o->concurrency[k],
+                                        .tool_argv = tool_argv[m],
+                                        .devnull_fd = devnull_fd,
+                                };
+
+                                if (!o->methods[m])
+                                        continue;
+                                *c = (CellResult) { .set = s, .concurrency = o->concurrency[k], .method = m };
+                                n++;
+                                if (tool_error[m] < 0) {
+                                        c->skipped = true;
+                                        snprintf(c->note, sizeof c->note, "%.159s", tool_note[m]);
+                                        continue;
+                                }
+                                run_cell(&plan, c);
+                                if (c->error == 0 && tool_note[m][0])
+                                        snprintf(c->note, sizeof c->note, "%.159s", tool_note[m]);
+                                if (!o->quiet)
+                                        fprintf(stderr, "%-32s %2u clients %-8s %s %.0f/s\n", o->sets[s].name,
+                                                c->concurrency, method_to_string(m),
+                                                c->error == 0 ? "ok" : c->note, c->per_second);
+                        }
+        }
+        b->n_cells = n;
+        return 0;
+}
+
+/* ---- memory ---- */
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static void run_memory_live(const Options *o, MemoryResult *m) {
+        _cleanup_(daemon_client_freep) DaemonClient *holder = NULL, *observer = NULL;
+        const char *argv[] = { "/bin/sleep", "1000", NULL };
+        size_t live = SIZE_MAX;
+        int r;
+
+        r = daemon_client_new(o->socket_path, o->live_mask, o->map_host_id, o->map_size, argv, &holder);
+        if (r >= 0)
+                r = daemon_client_new(o->socket_path, 0, o->map_host_id, o->map_size, argv, &observer);
+        if (r < 0) {
+                m->error = r;
+                snprintf(m->note, sizeof m->note, "connecting: %s", strerror(-r));
+                return;
+        }
+
+        /* Let the daemon finish closing the latency runs' connections first. */
+        sleep_ms(200);
+        r = memory_usage_read(o->daemon_pid, &m->before_live);
+        for (unsigned i = 0; r >= 0 && i < o->live; i++) {
+                r = daemon_client_spawn_only(holder);
+                if (r < 0)
+                        snprintf(m->note, sizeof m->note, "sandbox %u: %s %s", i, daemon_client_last_error(holder),
+                                 strerror(-r));
+        }
+        if (r >= 0)
+                r = daemon_client_count_live(observer, &live);
+        if (r >= 0 && live < o->live) {
+                snprintf(m->note, sizeof m->note, "the daemon lists %zu live sandboxes, expected %u", live, o->live);
+                r = -ESRCH;
+        }
+        if (r >= 0)
+                r = memory_usage_read(o->daemon_pid, &m->live);
+        if (r < 0) {
+                m->error = r;
+                return;
+        }
+        m->n_live = o->live;
+
+        /* Closing the connection stops its sandboxes (none asked for keepAlive). */
+        holder = daemon_client_free(holder);
+        for (unsigned waited = 0; waited < 30000; waited += 50) {
+                r = daemon_client_count_live(observer, &live);
+                if (r < 0 || live == 0)
+                        break;
+                sleep_ms(50);
+        }
+        if (r >= 0 && live != 0)
+                snprintf(m->note, sizeof m->note, "%zu sandboxes still listed 30 s after their connection closed",
+                         live);
+        sleep_ms(200);
+        (void) memory_usage_read(o->daemon_pid, &m->after_exit);
+}
+
+/* ---- options ---- */
+
+static void help(void) {
+        printf("nsbox-bench [OPTIONS]\n\n"
+               "Measures sandbox creation by nsboxd against a raw clone3() baseline, unshare(1) and bwrap.\n\n"
+               "  -s, --socket PATH          nsboxd's socket (without it only the baselines run)\n"
+               "      --daemon-pid PID       the daemon's pid for memory figures (default: the socket's peer)\n"
+               "  -n, --iterations N         sandboxes per cell, split over the clients (default 200)\n"
+               "  -w, --warmup N             unmeasured sandboxes per client before each cell (default 2)\n"
+               "  -c, --concurrency LIST     clients at once, e.g. 1,2,4,8,32 (default)\n"
+               "  -N, --namespaces LIST      namespace sets: none, all, or names joined with '+', comma-separated\n"
+               "                             (default none,user,user+pid,user+mount+uts+ipc+pid+cgroup,all)\n"
+               "  -m, --methods LIST         clone3,nsboxd,unshare,bwrap (default: all of them)\n"
+               "      --live N               live sandboxes for the memory figure (default 1000; 0: skip)\n"
+               "      --live-namespaces SET  namespace set of those (default none)\n"
+               "      --map HOSTID:SIZE      user namespaces map 0 to HOSTID (default 100000:65536)\n"
+               "      --program PATH         what every sandbox runs (default /bin/true)\n"
+               "      --unshare PATH         unshare(1) (default /usr/bin/unshare)\n"
+               "      --bwrap PATH           bubblewrap (default /usr/bin/bwrap)\n"
+               "      --json                 print JSON instead of the table\n"
+               "  -q, --quiet                no progress on stderr\n"
+               "  -h, --help                 show this help\n");
+}
+
+static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end != 0 || s[0] == '-' || v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static int parse_list(const char *arg, int (*one)(const char *word, void *userdata), void *userdata) {
+        _cleanup_free_ char *copy = strdup(arg);
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                r = one(w, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_set(const char *w, void *userdata) {
+        Options *o = userdata;
+
+        if (o->n_sets >= SETS_MAX)
+                return -E2BIG;
+        return namespace_set_parse(w, &o->sets[o->n_sets++]);
+}
+
+static int add_concurrency(const char *w, void *userdata) {
+        Options *o = userdata;
+
+        if (o->n_concurrency >= CONCURRENCY_MAX)
+                return -E2BIG;
+        return parse_unsigned(w, 1, CLIENTS_MAX, &o->concurrency[o->n_concurrency++]);
+}
+
+static int add_method(const char *w, void *userdata) {
+        Options *o = userdata;
+        int m = method_from_string(w);
+
+        if (m < 0)
+                return m;
+        o->methods[m] = true;
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[], Options *o) {
+        enum {
+                ARG_DAEMON_PID = 0x100,
+                ARG_LIVE,
+                ARG_LIVE_NAMESPACES,
+                ARG_MAP,
+                ARG_PROGRAM,
+                ARG_UNSHARE,
+                ARG_BWRAP,
+                ARG_JSON,
+        };
+        static const struct option options[] = {
+                { "socket",          required_argument, NULL, 's'                 },
+                { "daemon-pid",      required_argument, NULL, ARG_DAEMON_PID      },
+                { "iterations",      required_argument, NULL, 'n'                 },
+                { "warmup",          required_argument, NULL, 'w'                 },
+                { "concurrency",     required_argument, NULL, 'c'                 },
+                { "namespaces",      required_argument, NULL, 'N'                 },
+                { "methods",         required_argument, NULL, 'm'                 },
+                { "live",            required_argument, NULL, ARG_LIVE            },
+                { "live-namespaces", required_argument, NULL, ARG_LIVE_NAMESPACES },
+                { "map",             required_argument, NULL, ARG_MAP             },
+                { "program",         required_argument, NULL, ARG_PROGRAM         },
+                { "unshare",         required_argument, NULL, ARG_UNSHARE         },
+                { "bwrap",           required_argument, NULL, ARG_BWRAP           },
+                { "json",            no_argument,       NULL, ARG_JSON            },
+                { "quiet",           no_argument,       NULL, 'q'                 },
+                { "help",            no_argument,       NULL, 'h'                 },
+                {}
+        };
+        bool methods_given = false;
+        NamespaceSet live_set;
+        unsigned u;
+        int c, r = 0;
+
+        while ((c = getopt_long(argc, argv, "s:n:w:c:N:m:qh", options, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        o->socket_path = optarg;
+                        break;
+                case ARG_DAEMON_PID:
+                        r = parse_unsigned(optarg, 1, INT32_MAX, &u);
+                        o->daemon_pid = (pid_t) u;
+                        break;
+                case 'n':
+                        r = parse_unsigned(optarg, 1, 10000000, &o->iterations);
+                        break;
+                case 'w':
+                        r = parse_unsigned(optarg, 0, 1000000, &o->warmup);
+                        break;
+                case 'c':
+                        o->n_concurrency = 0;
+                        r = parse_list(optarg, add_concurrency, o);
+                        break;
+                case 'N':
+                        o->n_sets = 0;
+                        r = parse_list(optarg, add_set, o);
+                        break;
+                case 'm':
+                        memset(o->methods, 0, sizeof o->methods);
+                        methods_given = true;
+                        r = parse_list(optarg, add_method, o);
+                        break;
+                case ARG_LIVE:
+                        r = parse_unsigned(optarg, 0, 100000, &o->live);
+                        break;
+                case ARG_LIVE_NAMESPACES:
+                        r = namespace_set_parse(optarg, &live_set);
+                        o->live_mask = live_set.mask;
+                        o->live_namespaces = optarg;
+                        break;
+                case ARG_MAP: {
+                        unsigned host, size;
+                        char *colon = strchr(optarg, ':');
+
+                        r = -EINVAL;
+                        if (colon) {
+                                *colon = 0;
+                                if (parse_unsigned(optarg, 0, UINT32_MAX - 1, &host) >= 0 &&
+                                    parse_unsigned(colon + 1, 1, UINT32_MAX, &size) >= 0 &&
+                                    (uint64_t) host + size <= UINT32_MAX) {
+                                        o->map_host_id = host;
+                                        o->map_size = size;
+                                        r = 0;
+                                }
+                                *colon = ':';
+                        }
+                        break;
+                }
+                case ARG_PROGRAM:
+                        o->program = optarg;
+                        break;
+                case ARG_UNSHARE:
+                        o->unshare_path = optarg;
+                        break;
+                case ARG_BWRAP:
+                        o->bwrap_path = optarg;
+                        break;
+                case ARG_JSON:
+                        o->json = true;
+                        break;
+                case 'q':
+                        o->quiet = true;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "Invalid argument for option %s: %s\n", argv[optind - 1], optarg);
+                        return r;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "Unexpected argument: %s\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (o->n_sets == 0 || o->n_concurrency == 0) {
+                fprintf(stderr, "Empty list of namespace sets or concurrency levels.\n");
+                return -EINVAL;
+        }
+        if (o->program[0] != '/') {
+                fprintf(stderr, "--program needs an absolute path.\n");
+                return -EINVAL;
+        }
+        if (!o->socket_path) {
+                if (methods_given && o->methods[METHOD_NSBOXD]) {
+                        fprintf(stderr, "--methods nsboxd needs --socket.\n");
+                        return -EINVAL;
+                }
+                o->methods[METHOD_NSBOXD] = false;
+        }
+        return 1;
+}
+
+static void options_defaults(Options *o) {
+        static const char *const default_sets[] = {
+                "none", "user", "user+pid", "user+mount+uts+ipc+pid+cgroup", "all",
+        };
+        static const unsigned default_concurrency[] = { 1, 2, 4, 8, 32 };
+
+        *o = (Options) {
+                .program = "/bin/true",
+                .iterations = 200,
+                .warmup = 2,
+                .live = 1000,
+                .live_namespaces = "none",
+                .map_host_id = 100000,
+                .map_size = 65536,
+                .unshare_path = "/usr/bin/unshare",
+                .bwrap_path = "/usr/bin/bwrap",
+        };
+        for (Method m = 0; m < _METHOD_MAX; m++)
+                o->methods[m] = true;
+        for (size_t i = 0; i < ELEMENTSOF(default_sets); i++)
+                (void) namespace_set_parse(default_sets[i], &o->sets[o->n_sets++]);
+        for (size_t i = 0; i < ELEMENTSOF(default_concurrency); i++)
+                o->concurrency[o->n_concurrency++] = default_concurrency[i];
+}
+
+/* 1,000 live sandboxes are 1,000 pidfds coming our way, and more for the clients. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_close_ int devnull_fd = -EBADF;
+        Options o;
+        BenchResults b = {};
+        int r;
+
+        options_defaults(&o);
+        r = parse_argv(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        raise_fd_limit();
+        devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull_fd < 0) {
+                fprintf(stderr, "Cannot open /dev/null: %m\n");
+                return EXIT_FAILURE;
+        }
+
+        b = (BenchResults) {
+                .sets = o.sets,
+                .n_sets = o.n_sets,
+                .concurrency = o.concurrency,
+                .n_concurrency = o.n_concurrency,
+                .program = o.program,
+                .iterations = o.iterations,
+                .warmup = o.warmup,
+                .map_host_id = o.map_host_id,
+                .map_size = o.map_size,
+                .live_namespaces = o.live_namespaces,
+        };
+
+        if (o.socket_path) {
+                if (o.daemon_pid == 0) {
+                        r = socket_peer_pid(o.socket_path, &o.daemon_pid);
+                        if (r < 0) {
+                                fprintf(stderr, "Cannot reach nsboxd at %s: %s\n", o.socket_path, strerror(-r));
+                                return EXIT_FAILURE;
+                        }
+                }
+                r = memory_usage_read(o.daemon_pid, &b.memory.idle);
+                if (r < 0)
+                        snprintf(b.memory.note, sizeof b.memory.note, "reading /proc/%d/smaps_rollup: %s",
+                                 (int) o.daemon_pid, strerror(-r));
+                else
+                        b.memory.measured = true;
+        } else
+                snprintf(b.memory.note, sizeof b.memory.note, "no --socket given");
+
+        r = run_latency(&o, &b, devnull_fd);
+        if (r < 0) {
+                fprintf(stderr, "Benchmark failed: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+
+        if (b.memory.measured && o.live > 0) {
+                if (!o.quiet)
+                        fprintf(stderr, "memory: %u live sandboxes (%s)\n", o.live, o.live_namespaces);
+                run_memory_live(&o, &b.memory);
+        }
+
+        if (o.json)
+                r = bench_results_print_json(&b, stdout);
+        else
+                bench_results_print_table(&b, stdout);
+        free(b.cells);
+        if (r < 0 || fflush(stdout) != 0) {
+                fprintf(stderr, "Writing the results failed.\n");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
