@@ -231,12 +231,16 @@ bool sandbox_id_is_valid(const char *id) {
 
 /* ---- field paths and invalid-parameter reporting ---- */
 
+/*
+ * Reports path as the invalid parameter. Every decoder stops at the first
+ * problem, so this runs at most once per call: the caller's variable is
+ * written, never read (it may be uninitialized).
+ */
 static int invalid(const char *path, char **ret_invalid_parameter) {
         if (ret_invalid_parameter) {
                 char *s = strdup(path);
                 if (!s)
                         return -ENOMEM;
-                free(*ret_invalid_parameter);
                 *ret_invalid_parameter = s;
         }
         return -EINVAL;
