@@ -57,6 +57,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VarlinkReader *, varlink_reader_free);
  * The kernel never glues stream data past an skb that carries fds, so fds
  * delivered by one recvmsg belong to the last message that starts in that
  * chunk of data; if no message starts in it, they arrived mid-message.
+ *
+ * One call reads at most 64 KiB; drain complete messages with
+ * varlink_reader_next() between calls, or they accumulate. Errors found
+ * here are final: later fill/feed calls return the same error, and next()
+ * returns it once the messages completed before it are popped.
  */
 int varlink_reader_fill(VarlinkReader *r, int fd);
 
@@ -65,8 +70,11 @@ int varlink_reader_feed(VarlinkReader *r, const void *data, size_t size);
 
 /*
  * Pops the next complete message into *ret. Returns 1 with a message, 0 if
- * more data is needed, or a negative errno: -EBADMSG (not valid JSON, not an
- * object, or trailing bytes), -ELOOP (nested deeper than the limit).
+ * more data is needed, or a negative errno: -EBADMSG (not valid JSON as RFC
+ * 8259 has it, not an object, trailing bytes, or a key with an escaped NUL),
+ * -ELOOP (nested deeper than the limit). A refused message is consumed (its
+ * fds closed); the stream after it stays in sync, but Varlink wants the
+ * connection closed anyway.
  */
 int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret);
 
