@@ -29,7 +29,7 @@ static void run_help(void) {
                "  -m, --mount               new mount namespace\n"
                "  -u, --uts                 new UTS namespace (hostname)\n"
                "  -i, --ipc                 new IPC namespace\n"
-               "  -n, --net                 new network namespace (only loopback, down)\n"
+               "  -n, --net                 new network namespace (only loopback, up)\n"
                "  -p, --pid                 new PID namespace (with a minimal init as PID 1)\n"
                "  -U, --user                new user namespace\n"
                "  -C, --cgroup              new cgroup namespace\n"
