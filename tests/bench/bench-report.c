@@ -236,6 +236,9 @@ void bench_results_print_table(const BenchResults *b, FILE *f) {
         fprintf(f, "nsbox benchmark: %s per sandbox, %u sandboxes per cell (+%u warm-up per client)", b->program,
                 b->iterations, b->warmup);
         fprintf(f, ", user namespaces map 0 -> %" PRIu32 " (%" PRIu32 " ids)\n", b->map_host_id, b->map_size);
+        fprintf(f, "kernel %s, %ld CPUs, load average %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end\n",
+                b->kernel, b->cpus, b->load_before[0], b->load_before[1], b->load_before[2], b->load_after[0],
+                b->load_after[1], b->load_after[2]);
         fprintf(f, "latencies in microseconds; spawn: request until the pidfd is held (exec done); "
                    "exit: request until the exit status\n");
 
@@ -345,6 +348,18 @@ int bench_results_print_json(const BenchResults *b, FILE *f) {
         json_object_object_add(config, "map_host_id", json_object_new_int64(b->map_host_id));
         json_object_object_add(config, "map_size", json_object_new_int64(b->map_size));
         json_object_object_add(root, "config", config);
+
+        struct json_object *machine = json_object_new_object(), *before = json_object_new_array(),
+                           *after = json_object_new_array();
+        json_object_object_add(machine, "kernel", json_object_new_string(b->kernel));
+        json_object_object_add(machine, "cpus", json_object_new_int64(b->cpus));
+        for (size_t i = 0; i < 3; i++) {
+                json_object_array_add(before, json_object_new_double(b->load_before[i]));
+                json_object_array_add(after, json_object_new_double(b->load_after[i]));
+        }
+        json_object_object_add(machine, "loadavg_start", before);
+        json_object_object_add(machine, "loadavg_end", after);
+        json_object_object_add(root, "machine", machine);
 
         cells = json_object_new_array();
         for (size_t i = 0; i < b->n_cells; i++)

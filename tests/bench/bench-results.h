@@ -69,6 +69,12 @@ typedef struct BenchResults {
         uint32_t map_host_id;
         uint32_t map_size;
         const char *live_namespaces;
+
+        /* the machine, so a reader can judge the numbers */
+        char kernel[128];       /* uname -r */
+        long cpus;              /* online CPUs */
+        double load_before[3];  /* /proc/loadavg when the run started and when it ended: */
+        double load_after[3];   /* other work on the machine shows up in the tails */
 } BenchResults;
 
 /* The cell of (set, concurrency, method), or NULL if it was not part of the run. */

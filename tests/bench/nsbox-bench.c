@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -498,7 +499,7 @@ static void help(void) {
                "Measures sandbox creation by nsboxd against a raw clone3() baseline, unshare(1) and bwrap.\n\n"
                "  -s, --socket PATH          nsboxd's socket (without it only the baselines run)\n"
                "      --daemon-pid PID       the daemon's pid for memory figures (default: the socket's peer)\n"
-               "  -n, --iterations N         sandboxes per cell, split over the clients (default 200)\n"
+               "  -n, --iterations N         sandboxes per cell, split over the clients (default 500)\n"
                "  -w, --warmup N             unmeasured sandboxes per client before each cell (default 2)\n"
                "  -c, --concurrency LIST     clients at once, e.g. 1,2,4,8,32 (default)\n"
                "  -N, --namespaces LIST      namespace sets: none, all, or names joined with '+', comma-separated\n"
@@ -713,7 +714,7 @@ static void options_defaults(Options *o) {
 
         *o = (Options) {
                 .program = "/bin/true",
-                .iterations = 200,
+                .iterations = 500,
                 .warmup = 2,
                 .live = 1000,
                 .live_namespaces = "none",
@@ -728,6 +729,16 @@ static void options_defaults(Options *o) {
                 (void) namespace_set_parse(default_sets[i], &o->sets[o->n_sets++]);
         for (size_t i = 0; i < ELEMENTSOF(default_concurrency); i++)
                 o->concurrency[o->n_concurrency++] = default_concurrency[i];
+}
+
+static void read_loadavg(double ret[3]) {
+        FILE *f = fopen("/proc/loadavg", "re");
+
+        if (!f)
+                return;
+        if (fscanf(f, "%lf %lf %lf", &ret[0], &ret[1], &ret[2]) != 3)
+                ret[0] = ret[1] = ret[2] = 0;
+        fclose(f);
 }
 
 /* 1,000 live sandboxes are 1,000 pidfds coming our way, and more for the clients. */
@@ -771,6 +782,12 @@ int main(int argc, char *argv[]) {
                 .live_namespaces = o.live_namespaces,
         };
 
+        struct utsname u;
+        if (uname(&u) >= 0)
+                snprintf(b.kernel, sizeof b.kernel, "%s", u.release);
+        b.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        read_loadavg(b.load_before);
+
         if (o.socket_path) {
                 if (o.daemon_pid == 0) {
                         r = socket_peer_pid(o.socket_path, &o.daemon_pid);
@@ -800,6 +817,7 @@ int main(int argc, char *argv[]) {
                 run_memory_live(&o, &b.memory);
         }
 
+        read_loadavg(b.load_after);
         if (o.json)
                 r = bench_results_print_json(&b, stdout);
         else
