@@ -29,7 +29,8 @@
  *     wrappers would try to signal threads that exist only in the daemon).
  *  9. File descriptors: park every source above the highest target, dup2()
  *     them into place, close everything else; the report fd stays (CLOEXEC).
- * 10. setsid(), unless newSession is false.
+ * 10. setsid(), unless newSession is false; a terminal on stdin that controls
+ *     no other session becomes the controlling terminal.
  * 11. no_new_privs (always), umask 022, cwd (as the sandbox's user).
  * 12. With init, become the sandbox's pid 1 and fork the command
  *     (sandbox-init.c); the command, or we without init, unblocks signals and
@@ -245,9 +246,22 @@ static void setup_fds(SpawnPlan *p) {
                 close_gaps(gap, p->max_target);
 }
 
-static void setup_process(const SpawnPlan *p) {
-        if (p->new_session && setsid() < 0)
-                child_fail(p, "session", errno, NULL);
+/*
+ * A terminal passed as stdin becomes the new session's controlling terminal, so
+ * job control and ^C work. Without force, the kernel refuses a terminal that
+ * already controls another session: a caller's own terminal, passed as stdin,
+ * never becomes the sandbox's (where TIOCSTI could type into it).
+ */
+static void acquire_controlling_terminal(SpawnPlan *p) {
+        p->has_controlling_tty = ioctl(STDIN_FILENO, TIOCSCTTY, 0) >= 0;
+}
+
+static void setup_process(SpawnPlan *p) {
+        if (p->new_session) {
+                if (setsid() < 0)
+                        child_fail(p, "session", errno, NULL);
+                acquire_controlling_terminal(p);
+        }
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(p, "no_new_privs", errno, NULL);
         (void) umask(0022);
@@ -299,6 +313,18 @@ void spawn_child_exec(const SpawnPlan *p, SpawnError *e) {
 _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
         SpawnError e;
         sigset_t none;
+
+        /* Under init, the terminal's signals (^C, SIGWINCH) must reach the command, not init:
+         * its own process group in the foreground. SIGTTOU is still blocked, so this works. */
+        if (p->init && p->has_controlling_tty) {
+                pid_t self = getpid();
+
+                if (setpgid(0, 0) < 0 || ioctl(STDIN_FILENO, TIOCSPGRP, &self) < 0) {
+                        spawn_error_set(&e, "session", errno, "foreground process group");
+                        spawn_child_report(p->child_report_fd, &e);
+                        _exit(SPAWN_CHILD_FAILED);
+                }
+        }
 
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);

@@ -66,6 +66,7 @@ typedef struct SpawnPlan {
 
         /* process */
         bool new_session;
+        bool has_controlling_tty; /* child scratch: stdin became the controlling terminal */
         bool init;
         const char *cwd;
         char *const *argv;  /* borrowed from the request */

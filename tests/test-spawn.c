@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1206,4 +1207,93 @@ Test(spawn, mounts_for_unprivileged_caller_in_user_namespace) {
         out = run_capture(&nobody_caller, r, &si);
         assert_exited(&si, 0);
         cr_assert_str_eq(out, "1000\n1000\n");
+}
+
+/* ---- terminals ---- */
+
+/* Fields 1 (pid), 5 (pgrp), 7 (tty_nr) and 8 (tpgid) of a /proc/PID/stat text. */
+static void parse_stat_tty(const char *stat, int *ret_pid, int *ret_pgrp, int *ret_tty, int *ret_tpgid) {
+        const char *p = strrchr(stat, ')');
+        int ppid, session;
+        char state;
+
+        cr_assert_not_null(p);
+        cr_assert_eq(sscanf(stat, "%d", ret_pid), 1);
+        cr_assert_eq(sscanf(p + 2, "%c %d %d %d %d %d", &state, &ppid, ret_pgrp, &session, ret_tty, ret_tpgid), 6);
+}
+
+static void open_pty(int *ret_master, int *ret_slave) {
+        int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+        cr_assert_geq(master, 0);
+        cr_assert_eq(grantpt(master), 0);
+        cr_assert_eq(unlockpt(master), 0);
+        *ret_slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert_geq(*ret_slave, 0);
+        *ret_master = master;
+}
+
+Test(spawn, terminal_on_stdin_becomes_controlling_terminal) {
+        for (int init = 0; init <= 1; init++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/stat");
+                _cleanup_free_ char *out = NULL;
+                int master, slave, pid, pgrp, tty, tpgid;
+
+                open_pty(&master, &slave);
+                r->stdin_index = 0;
+                r->init = init;
+                out = run_capture_fds(NULL, r, &slave, 1, NULL);
+                parse_stat_tty(out, &pid, &pgrp, &tty, &tpgid);
+                cr_assert_neq(tty, 0, "init=%d: no controlling terminal", init);
+                cr_assert_eq(tpgid, pgrp, "init=%d: the command is not in the foreground", init);
+                /* Under init the command leads its own group, so ^C does not hit init as well. */
+                cr_assert_eq(pgrp, pid, "init=%d: the command is not its own process group", init);
+                close(slave);
+                close(master);
+        }
+}
+
+Test(spawn, terminal_of_another_session_is_not_taken) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/stat");
+        _cleanup_free_ char *out = NULL;
+        int master, slave, pid, pgrp, tty, tpgid, ready[2];
+        pid_t holder;
+        char c;
+
+        /* A process that holds the terminal as its own, as a caller's shell would. */
+        open_pty(&master, &slave);
+        cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+        holder = fork();
+        cr_assert_geq(holder, 0);
+        if (holder == 0) {
+                /* Gone with the test, even when an assertion ends it early. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+                        _exit(1);
+                (void) write(ready[1], "x", 1);
+                pause();
+                _exit(0);
+        }
+        close(ready[1]);
+        cr_assert_eq(read(ready[0], &c, 1), 1, "the holder could not take the terminal");
+        close(ready[0]);
+
+        r->stdin_index = 0;
+        out = run_capture_fds(NULL, r, &slave, 1, NULL);
+        parse_stat_tty(out, &pid, &pgrp, &tty, &tpgid);
+        cr_assert_eq(tty, 0, "the sandbox took a terminal that controls another session");
+
+        kill(holder, SIGKILL);
+        waitpid(holder, NULL, 0);
+        close(slave);
+        close(master);
+}
+
+Test(spawn, no_controlling_terminal_without_one_on_stdin) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/stat");
+        _cleanup_free_ char *out = NULL;
+        int pid, pgrp, tty, tpgid;
+
+        out = run_capture(NULL, r, NULL);
+        parse_stat_tty(out, &pid, &pgrp, &tty, &tpgid);
+        cr_assert_eq(tty, 0);
 }
