@@ -42,7 +42,27 @@ typedef struct SpawnHandle {
         int report_fd; /* read end of the CLOEXEC report pipe; EOF without data means execve succeeded */
 } SpawnHandle;
 
-/* Returns 0 and fills *ret; or a negative errno with *ret_error filled (nothing left behind: no child, no fd). */
+/*
+ * Returns 0 and fills *ret; or a negative errno with *ret_error filled (nothing left behind: no child, no fd).
+ *
+ * What the caller can rely on:
+ *  - report_fd is O_NONBLOCK and O_CLOEXEC; the child has exec'd when it reads EOF. A child that fails
+ *    before execve() writes one SpawnError and exits 127. (A child killed before execve() also gives EOF
+ *    without data: its exit status tells.)
+ *  - pid/pidfd refer to the sandbox's top process: the command itself, or with init the sandbox's init.
+ *    Init exits with the command's exit code; if the command died of a signal, init dies of the same
+ *    signal, except as pid 1 of a new pid namespace, where the kernel forbids that: it exits 128 + signal.
+ *    Signals sent to init (pidfd_send_signal) are forwarded to the command; SIGKILL ends the whole
+ *    pid namespace.
+ *  - A request whose child cannot call setgroups() itself (a new user namespace with setgroups "deny",
+ *    the default for non-root callers, or a joined user namespace) makes the daemon drop its own
+ *    supplementary groups once, so the child cannot inherit them.
+ *  - Defaults: uid/gid 0 for root callers; for others their own ids (as mapped in a new user namespace,
+ *    which maps the caller's uid and gid to themselves when no mappings are given); stdio /dev/null;
+ *    env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and HOME=/; cwd "/";
+ *    newSession on; init on iff a pid namespace is created (always when one is joined); no_new_privs
+ *    always.
+ */
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
 
 /*
