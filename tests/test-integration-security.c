@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The security model end to end: a real nsboxd, callers that are not root
+ * (nobody, and a second user nsbox-test), raw Varlink calls. Every check is
+ * made from outside the sandbox, by root, or from what the sandbox could
+ * write to a pipe.
+ *
+ * The unprivileged side runs in a forked child (test_run_as()); it reports
+ * failures on stderr and through its exit status, and hands values (pids,
+ * ids) to the test over a pipe.
+ */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "nsboxd-test-util.h"
+#include "varlink-message.h"
+
+#define NOBODY 65534
+#define OTHER_USER "nsbox-test"
+#define SECRET "TOPSECRET-5f2c"
+
+static TestDaemon daemon_;
+static bool daemon_started;
+static char work[64];   /* root-owned 0755 scratch directory */
+static uid_t other_uid; /* nsbox-test */
+static gid_t other_gid;
+
+static void ensure_other_user(void) {
+        struct passwd *pw = getpwnam(OTHER_USER);
+
+        if (!pw) {
+                cr_assert_eq(system("useradd --system --no-create-home --home-dir /nonexistent "
+                                    "--shell /usr/sbin/nologin " OTHER_USER " >/dev/null 2>&1"),
+                             0, "cannot create the test user " OTHER_USER);
+                pw = getpwnam(OTHER_USER);
+        }
+        cr_assert_not_null(pw);
+        cr_assert_neq(pw->pw_uid, NOBODY);
+        other_uid = pw->pw_uid;
+        other_gid = pw->pw_gid;
+}
+
+static void setup(void) {
+        ensure_other_user();
+        strcpy(work, "/tmp/nsbox-test-security-XXXXXX");
+        cr_assert_not_null(mkdtemp(work));
+        cr_assert_eq(chmod(work, 0755), 0);
+}
+
+static void teardown(void) {
+        char cmd[128];
+
+        if (daemon_started)
+                test_daemon_stop(&daemon_);
+        daemon_started = false;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+        (void) !system(cmd);
+}
+
+TestSuite(security, .init = setup, .fini = teardown, .timeout = 120);
+
+static void start(const char *const *args) {
+        test_daemon_start(&daemon_, args);
+        daemon_started = true;
+}
+
+/* ---- small helpers usable in both the test and the unprivileged child ---- */
+
+static struct json_object *get(struct json_object *o, const char *path) {
+        struct json_object *v = o;
+        char buf[256], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+                if (!json_object_object_get_ex(v, k, &v))
+                        return NULL;
+        return v;
+}
+
+static const char *get_string(struct json_object *o, const char *path) {
+        struct json_object *v = get(o, path);
+        return v ? json_object_get_string(v) : NULL;
+}
+
+static bool same_string(const char *a, const char *b) {
+        return a && b && strcmp(a, b) == 0;
+}
+
+static void path_in_work(char *buf, size_t size, const char *name) {
+        snprintf(buf, size, "%s/%s", work, name);
+}
+
+static void write_text(const char *path, const char *text, mode_t mode) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        cr_assert_eq(fchmod(fd, mode), 0);
+        close(fd);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+        char cmd[512];
+
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chown root:root '%s' && chmod %o '%s'", from, to, to, (unsigned) mode, to);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* The child's verdict: 0, or 1 after saying why on stderr. */
+#define CHECK(cond, ...)                                                                    \
+        do {                                                                                \
+                if (!(cond)) {                                                              \
+                        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+                        fprintf(stderr, __VA_ARGS__);                                       \
+                        fputc('\n', stderr);                                                \
+                        return 1;                                                           \
+                }                                                                           \
+        } while (0)
+
+/* What a call returned: its error name (NULL on success) and, for InvalidParameter, the parameter. */
+typedef struct Outcome {
+        char error[128];
+        char parameter[128];
+        char limit[64];
+        char id[80];
+        long pid;
+        char output[4096]; /* what the sandbox wrote to stdout, when captured */
+} Outcome;
+
+static void outcome_from_reply(struct json_object *reply, Outcome *o) {
+        const char *e = get_string(reply, "error");
+        struct json_object *v;
+
+        snprintf(o->error, sizeof o->error, "%s", e ?: "");
+        snprintf(o->parameter, sizeof o->parameter, "%s", get_string(reply, "parameters.parameter") ?: "");
+        snprintf(o->limit, sizeof o->limit, "%s", get_string(reply, "parameters.limit") ?: "");
+        snprintf(o->id, sizeof o->id, "%s", get_string(reply, "parameters.id") ?: "");
+        v = get(reply, "parameters.pid");
+        o->pid = v ? (long) json_object_get_int64(v) : -1;
+}
+
+/*
+ * Spawns with params (a JSON object's members, without braces). With
+ * capture, the sandbox's stdout is a pipe read to EOF into o->output.
+ */
+static void spawn(int conn, const char *params, bool capture, Outcome *o) {
+        char json[8192];
+        int pipefd[2] = { -1, -1 };
+        _cleanup_free_ int *rfds = NULL;
+        size_t n_rfds = 0;
+        struct json_object *reply;
+
+        memset(o, 0, sizeof *o);
+        if (capture)
+                cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        snprintf(json, sizeof json, "{%s%s}", params, capture ? ",\"stdout\":0" : "");
+        reply = test_call(conn, "io.nsbox.Sandbox.Spawn", json, capture ? &pipefd[1] : NULL, capture ? 1 : 0, &rfds,
+                          &n_rfds);
+        outcome_from_reply(reply, o);
+        json_object_put(reply);
+        for (size_t i = 0; i < n_rfds; i++)
+                close(rfds[i]);
+
+        if (capture) {
+                size_t total = 0;
+                ssize_t n;
+
+                close(pipefd[1]);
+                /* Only a sandbox that started holds the write end; otherwise this is EOF at once. */
+                while (total < sizeof o->output - 1 &&
+                       (n = read(pipefd[0], o->output + total, sizeof o->output - 1 - total)) > 0)
+                        total += (size_t) n;
+                o->output[total] = 0;
+                close(pipefd[0]);
+        }
+}
+
+static struct json_object *call_id(int conn, const char *method, const char *id, const char *extra) {
+        char json[256];
+
+        snprintf(json, sizeof json, "{\"id\":\"%s\"%s}", id, extra ?: "");
+        return test_call(conn, method, json, NULL, 0, NULL, NULL);
+}
+
+/* Root cleans up what the unprivileged side left running. */
+static void root_kill(const char *id) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r = call_id(conn, "io.nsbox.Sandbox.Kill", id, ",\"signal\":9");
+
+        cr_assert_null(get(r, "error"), "root could not kill %s: %s", id, json_object_to_json_string(r));
+        json_object_put(r);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL);
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+/* Reads "Name:\tvalue" from /proc/PID/status. */
+static void proc_status_field(long pid, const char *name, char *buf, size_t size) {
+        char path[64], line[512];
+        size_t len = strlen(name);
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%li/status", pid);
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "%s: %m", path);
+        buf[0] = 0;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, name, len) == 0 && line[len] == ':') {
+                        char *v = line + len + 1;
+                        v += strspn(v, " \t");
+                        v[strcspn(v, "\n")] = 0;
+                        snprintf(buf, size, "%s", v);
+                        break;
+                }
+        fclose(f);
+}
+
+/* Runs fn as uid/gid with a pipe for values; returns the child's exit status, *out what it wrote. */
+typedef struct Child {
+        int out; /* write end, for the child */
+        const void *data;
+} Child;
+
+static int run_as_capture(uid_t uid, gid_t gid, int (*fn)(void *arg), const void *data, char *out, size_t size) {
+        int p[2], status;
+        size_t total = 0;
+        ssize_t n;
+        Child c;
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        c = (Child) { .out = p[1], .data = data };
+        status = test_run_as(uid, gid, fn, &c);
+        close(p[1]);
+        while (out && total < size - 1 && (n = read(p[0], out + total, size - 1 - total)) > 0)
+                total += (size_t) n;
+        if (out)
+                out[total] = 0;
+        close(p[0]);
+        return status;
+}
+
+/* ---- the tests ---- */
+
+static const char own_maps[] = "\"namespaces\":[\"user\",\"mount\",\"pid\"],"
+                               "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
+                               "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]";
+
+static int child_spawn_keepalive(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_);
+        char params[1024];
+        Outcome o;
+
+        /* without namespaces, and in a user namespace mapping only itself */
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
+        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        dprintf(c->out, "%s %li\n", o.id, o.pid);
+
+        snprintf(params, sizeof params, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true,%s", own_maps);
+        spawn(conn, params, false, &o);
+        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        dprintf(c->out, "%s %li\n", o.id, o.pid);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, sandbox_runs_as_the_caller_on_the_host) {
+        char out[1024], id[2][80], value[256];
+        long pid[2];
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_spawn_keepalive, NULL, out, sizeof out), 0);
+        cr_assert_eq(sscanf(out, "%79s %li\n%79s %li", id[0], &pid[0], id[1], &pid[1]), 4, "%s", out);
+
+        for (int i = 0; i < 2; i++) {
+                proc_status_field(pid[i], "Uid", value, sizeof value);
+                cr_assert_str_eq(value, "65534\t65534\t65534\t65534", "sandbox %d Uid: %s", i, value);
+                proc_status_field(pid[i], "Gid", value, sizeof value);
+                cr_assert_str_eq(value, "65534\t65534\t65534\t65534", "sandbox %d Gid: %s", i, value);
+                proc_status_field(pid[i], "Groups", value, sizeof value);
+                cr_assert_str_eq(value, "", "sandbox %d keeps supplementary groups: %s", i, value);
+                proc_status_field(pid[i], "NoNewPrivs", value, sizeof value);
+                cr_assert_str_eq(value, "1", "sandbox %d without no_new_privs", i);
+        }
+        /* outside any user namespace of its own it has no capabilities at all */
+        proc_status_field(pid[0], "CapEff", value, sizeof value);
+        cr_assert_str_eq(value, "0000000000000000");
+        proc_status_field(pid[0], "CapPrm", value, sizeof value);
+        cr_assert_str_eq(value, "0000000000000000");
+
+        root_kill(id[0]);
+        root_kill(id[1]);
+}
+
+static int child_maps_others(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        uid_t other = *(const uid_t *) ((Child *) arg)->data;
+        char params[1024];
+        Outcome o;
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                    "\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1}]", false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "host root mapped: %s", o.error);
+        CHECK(same_string(o.parameter, "uidMappings[0].hostID"), "%s", o.parameter);
+
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                 "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1},{\"containerID\":1,\"hostID\":%u,\"size\":1}]",
+                 (unsigned) other);
+        spawn(conn, params, false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "another user's uid mapped: %s", o.error);
+        CHECK(same_string(o.parameter, "uidMappings[1].hostID"), "%s", o.parameter);
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                    "\"gidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1}]", false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "host gid 0 mapped: %s", o.error);
+        CHECK(same_string(o.parameter, "gidMappings[0].hostID"), "%s", o.parameter);
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                    "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":2}]", false, &o);
+        CHECK(same_string(o.parameter, "uidMappings[0].size"), "own uid plus the next one: %s %s", o.error, o.parameter);
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],\"setgroups\":true,"
+                    "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
+        CHECK(same_string(o.parameter, "setgroups"), "setgroups allow with only its own gid: %s %s", o.error, o.parameter);
+
+        /* without a user namespace: only its own ids */
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":0,\"gid\":0}", false, &o);
+        CHECK(same_string(o.parameter, "user.uid"), "ran as root: %s %s", o.error, o.parameter);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, cannot_map_root_or_anyone_else) {
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_maps_others, &other_uid, NULL, 0), 0);
+}
+
+typedef struct Paths {
+        char secret[128];     /* WORK/secret: 0600 root, in a 0755 directory */
+        char priv[128];       /* WORK/priv: 0700 root */
+        char priv_world[160]; /* WORK/priv/world -> / */
+        char priv_echo[160];  /* WORK/priv/echo: 0755, behind the 0700 directory */
+        char echo0700[128];   /* WORK/echo0700: 0700 root */
+} Paths;
+
+static int child_reads_root_files(void *arg) {
+        const Paths *p = ((Child *) arg)->data;
+        int conn = test_daemon_connect(&daemon_);
+        char params[2048];
+        Outcome o;
+
+        /* a bind mount of the file, in its own user namespace and without one */
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/bin/cat\",\"/etc/hostname\"],%s,"
+                 "\"mounts\":[{\"type\":\"bind\",\"source\":\"%s\",\"destination\":\"/etc/hostname\"}]",
+                 own_maps, p->secret);
+        spawn(conn, params, true, &o);
+        CHECK(!strstr(o.output, SECRET), "read through a bind mount (user namespace)");
+        CHECK(o.error[0], "a bind mount of a file the caller cannot read was accepted");
+
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/bin/cat\",\"/etc/hostname\"],\"namespaces\":[\"mount\"],"
+                 "\"mounts\":[{\"type\":\"bind\",\"source\":\"%s\",\"destination\":\"/etc/hostname\"}]",
+                 p->secret);
+        spawn(conn, params, true, &o);
+        CHECK(!strstr(o.output, SECRET), "read through a bind mount (no user namespace)");
+        CHECK(o.error[0], "a bind mount of a file the caller cannot read was accepted");
+
+        /* a directory it cannot enter, as cwd */
+        snprintf(params, sizeof params, "\"argv\":[\"/bin/ls\",\"-a\"],\"cwd\":\"%s\"", p->priv);
+        spawn(conn, params, true, &o);
+        CHECK(!strstr(o.output, "world"), "listed a 0700 root directory through cwd");
+        CHECK(o.error[0], "cwd in a directory the caller cannot enter was accepted");
+
+        /* as root: the path crosses a 0700 directory (to a symlink to /, which would make it work) */
+        snprintf(params, sizeof params, "\"argv\":[\"/bin/cat\",\"%s\"],%s,\"root\":\"%s\"", p->secret, own_maps,
+                 p->priv_world);
+        spawn(conn, params, true, &o);
+        CHECK(!strstr(o.output, SECRET), "read through root");
+        CHECK(o.error[0], "a root behind a 0700 directory was accepted");
+
+        /* executables it may not run */
+        snprintf(params, sizeof params, "\"argv\":[\"%s\",\"REACHED\"]", p->priv_echo);
+        spawn(conn, params, true, &o);
+        CHECK(!strstr(o.output, "REACHED"), "ran a program behind a 0700 directory");
+        CHECK(o.error[0], "an executable behind a 0700 directory was accepted");
+
+        snprintf(params, sizeof params, "\"argv\":[\"%s\",\"REACHED\"]", p->echo0700);
+        spawn(conn, params, true, &o);
+        CHECK(!strstr(o.output, "REACHED"), "ran a 0700 root program");
+        CHECK(o.error[0], "a 0700 root executable was accepted");
+
+        /* control: the same things it may do work, so the refusals above are about permission */
+        spawn(conn, "\"argv\":[\"/bin/echo\",\"REACHED\"]", true, &o);
+        CHECK(!o.error[0] && strstr(o.output, "REACHED"), "control spawn failed: %s", o.error);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, cannot_read_root_only_files) {
+        Paths p;
+        char path[160];
+
+        path_in_work(p.secret, sizeof p.secret, "secret");
+        write_text(p.secret, SECRET "\n", 0600);
+        path_in_work(p.priv, sizeof p.priv, "priv");
+        cr_assert_eq(mkdir(p.priv, 0700), 0);
+        snprintf(p.priv_world, sizeof p.priv_world, "%s/world", p.priv);
+        cr_assert_eq(symlink("/", p.priv_world), 0);
+        snprintf(p.priv_echo, sizeof p.priv_echo, "%s/echo", p.priv);
+        copy_file("/bin/echo", p.priv_echo, 0755);
+        path_in_work(p.echo0700, sizeof p.echo0700, "echo0700");
+        copy_file("/bin/echo", p.echo0700, 0700);
+        snprintf(path, sizeof path, "%s", p.secret);
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_reads_root_files, &p, NULL, 0), 0);
+}
+
+static int child_other_user(void *arg) {
+        const char *id = ((Child *) arg)->data;
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL);
+        CHECK(get(r, "error"), "waited on another user's sandbox: %s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", id, NULL);
+        CHECK(get(r, "error"), "inspected another user's sandbox: %s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        r = call_id(conn, "io.nsbox.Sandbox.Kill", id, ",\"signal\":9");
+        CHECK(get(r, "error"), "killed another user's sandbox: %s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        CHECK(!get(r, "error"), "List failed: %s", json_object_to_json_string(r));
+        CHECK(!strstr(json_object_to_json_string(r), id), "another user's sandbox in List: %s",
+              json_object_to_json_string(r));
+        json_object_put(r);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, cannot_touch_another_users_sandbox) {
+        char out[1024], id[2][80], value[64];
+        long pid[2];
+        int conn;
+        struct json_object *r;
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_spawn_keepalive, NULL, out, sizeof out), 0);
+        cr_assert_eq(sscanf(out, "%79s %li\n%79s %li", id[0], &pid[0], id[1], &pid[1]), 4, "%s", out);
+
+        cr_assert_eq(run_as_capture(other_uid, other_gid, child_other_user, id[0], NULL, 0), 0);
+
+        /* still alive and still running as nobody */
+        proc_status_field(pid[0], "State", value, sizeof value);
+        cr_assert(value[0] == 'S' || value[0] == 'R', "State: %s", value);
+
+        /* root sees it */
+        conn = test_daemon_connect(&daemon_);
+        r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        cr_assert(strstr(json_object_to_json_string(r), id[0]), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", id[0], NULL);
+        cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        test_disconnect(conn);
+
+        root_kill(id[0]);
+        root_kill(id[1]);
+}
+
+static int child_quota(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_);
+        Outcome o;
+
+        for (int i = 0; i < 2; i++) {
+                spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
+                CHECK(!o.error[0], "spawn %d: %s", i, o.error);
+                dprintf(c->out, "%s\n", o.id);
+        }
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
+        if (!o.error[0])
+                dprintf(c->out, "%s\n", o.id);
+        CHECK(same_string(o.error, "io.nsbox.Sandbox.QuotaExceeded"), "third sandbox: %s", o.error);
+        CHECK(same_string(o.limit, "sandboxes-per-user"), "limit: %s", o.limit);
+        test_disconnect(conn);
+        return 0;
+}
+
+static int child_one_sandbox(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_);
+        Outcome o;
+
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
+        CHECK(!o.error[0], "%s", o.error);
+        dprintf(c->out, "%s\n", o.id);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, sandbox_quota_per_user) {
+        static const char *const args[] = { "--limit", "sandboxes-per-user=2", NULL };
+        char out[1024], other[256];
+        int status;
+
+        start(args);
+        status = run_as_capture(NOBODY, NOBODY, child_quota, NULL, out, sizeof out);
+        /* another user has a quota of its own */
+        cr_assert_eq(run_as_capture(other_uid, other_gid, child_one_sandbox, NULL, other, sizeof other), 0);
+
+        for (char *save = NULL, *id = strtok_r(out, "\n", &save); id; id = strtok_r(NULL, "\n", &save))
+                root_kill(id);
+        other[strcspn(other, "\n")] = 0;
+        root_kill(other);
+        cr_assert_eq(status, 0);
+}
+
+static int child_setuid(void *arg) {
+        const char *suid = ((Child *) arg)->data;
+        int conn = test_daemon_connect(&daemon_);
+        char params[1024];
+        Outcome o;
+
+        snprintf(params, sizeof params, "\"argv\":[\"%s\",\"-u\"]", suid);
+        spawn(conn, params, true, &o);
+        CHECK(!o.error[0], "%s", o.error);
+        CHECK(strcmp(o.output, "65534\n") == 0, "setuid root binary in the sandbox ran with euid %s", o.output);
+
+        snprintf(params, sizeof params, "\"argv\":[\"%s\",\"-u\"],\"namespaces\":[\"pid\",\"mount\"]", suid);
+        spawn(conn, params, true, &o);
+        CHECK(!o.error[0], "%s", o.error);
+        CHECK(strcmp(o.output, "65534\n") == 0, "setuid root binary in the sandbox ran with euid %s", o.output);
+        test_disconnect(conn);
+        return 0;
+}
+
+/* Control: outside the sandbox the binary does make nobody root, so the check above can fail. */
+static int child_setuid_control(void *arg) {
+        const char *suid = ((Child *) arg)->data;
+        Child *c = arg;
+        pid_t pid = fork();
+        int status;
+
+        if (pid == 0) {
+                dup2(c->out, STDOUT_FILENO);
+                execl(suid, suid, "-u", (char *) NULL);
+                _exit(127);
+        }
+        CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+        return 0;
+}
+
+Test(security, setuid_binary_gives_no_privilege) {
+        char suid[128], out[64];
+
+        path_in_work(suid, sizeof suid, "suid-id");
+        copy_file("/usr/bin/id", suid, 04755);
+
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_setuid_control, suid, out, sizeof out), 0);
+        cr_assert_str_eq(out, "0\n", "the setuid test binary does not work here (is %s nosuid?)", work);
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_setuid, suid, NULL, 0), 0);
+}
+
+static int child_net(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+        Outcome o;
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"net\"],"
+                    "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "net namespace: %s %s", o.error, o.parameter);
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"pid\"],"
+                    "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
+        CHECK(!o.error[0], "allowed namespaces refused: %s %s", o.error, o.parameter);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL);
+        json_object_put(r);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, policy_forbids_net) {
+        char policy[128];
+        const char *args[] = { "--policy", policy, NULL };
+        int conn;
+        Outcome o;
+
+        path_in_work(policy, sizeof policy, "policy.conf");
+        write_text(policy, "[default]\nnamespaces = mount uts ipc user pid cgroup time\n", 0644);
+
+        start(args);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_net, NULL, NULL, 0), 0);
+
+        /* root is not bound by the policy */
+        conn = test_daemon_connect(&daemon_);
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"net\"]", false, &o);
+        cr_assert_str_empty(o.error, "%s", o.error);
+        json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL));
+        test_disconnect(conn);
+}
+
+static const char range_maps[] = "\"namespaces\":[\"user\"],"
+                                 "\"uidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1},"
+                                 "{\"containerID\":1,\"hostID\":300000,\"size\":%u}],"
+                                 "\"gidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1},"
+                                 "{\"containerID\":1,\"hostID\":300000,\"size\":1000}]";
+
+static int child_subuid(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_);
+        char params[1024], maps[512];
+        Outcome o;
+
+        snprintf(maps, sizeof maps, range_maps, NOBODY, 1000, NOBODY);
+        snprintf(params, sizeof params, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true,%s", maps);
+        spawn(conn, params, false, &o);
+        CHECK(!o.error[0], "granted range refused: %s %s", o.error, o.parameter);
+        dprintf(c->out, "%s %li\n", o.id, o.pid);
+
+        /* one id past the grant */
+        snprintf(maps, sizeof maps, range_maps, NOBODY, 1001, NOBODY);
+        snprintf(params, sizeof params, "\"argv\":[\"/bin/true\"],%s", maps);
+        spawn(conn, params, false, &o);
+        CHECK(same_string(o.parameter, "uidMappings[1].size"), "range past the grant: %s %s", o.error, o.parameter);
+        test_disconnect(conn);
+        return 0;
+}
+
+static int child_subuid_other(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        char params[1024], maps[512];
+        Outcome o;
+
+        snprintf(maps, sizeof maps, range_maps, (unsigned) getuid(), 1000, (unsigned) getgid());
+        snprintf(params, sizeof params, "\"argv\":[\"/bin/true\"],%s", maps);
+        spawn(conn, params, false, &o);
+        CHECK(same_string(o.parameter, "uidMappings[1].hostID"), "nobody's range used by another user: %s %s", o.error,
+              o.parameter);
+        test_disconnect(conn);
+        return 0;
+}
+
+static void read_small_file(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        n = read(fd, buf, size - 1);
+        cr_assert_geq(n, 0);
+        buf[n] = 0;
+        close(fd);
+}
+
+/* "0 65534 1" however the kernel pads it. */
+static bool map_has_line(const char *map, unsigned a, unsigned b, unsigned c) {
+        char line[128];
+        const char *p = map;
+
+        while (*p) {
+                unsigned x, y, z;
+                size_t len = strcspn(p, "\n");
+
+                snprintf(line, sizeof line, "%.*s", (int) len, p);
+                if (sscanf(line, "%u %u %u", &x, &y, &z) == 3 && x == a && y == b && z == c)
+                        return true;
+                p += len + (p[len] ? 1 : 0);
+        }
+        return false;
+}
+
+Test(security, subuid_range_is_honoured) {
+        char subuid[128], subgid[128], out[256], id[80], path[64], map[512];
+        const char *args[] = { "--subuid", subuid, "--subgid", subgid, NULL };
+        long pid;
+
+        path_in_work(subuid, sizeof subuid, "subuid");
+        path_in_work(subgid, sizeof subgid, "subgid");
+        write_text(subuid, "# test ranges\nnobody:300000:1000\n", 0644);
+        write_text(subgid, "65534:300000:1000\n", 0644);
+
+        start(args);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_subuid, NULL, out, sizeof out), 0);
+        cr_assert_eq(sscanf(out, "%79s %li", id, &pid), 2, "%s", out);
+
+        snprintf(path, sizeof path, "/proc/%li/uid_map", pid);
+        read_small_file(path, map, sizeof map);
+        cr_assert(map_has_line(map, 0, NOBODY, 1) && map_has_line(map, 1, 300000, 1000), "uid_map: %s", map);
+        snprintf(path, sizeof path, "/proc/%li/gid_map", pid);
+        read_small_file(path, map, sizeof map);
+        cr_assert(map_has_line(map, 0, NOBODY, 1) && map_has_line(map, 1, 300000, 1000), "gid_map: %s", map);
+        snprintf(path, sizeof path, "/proc/%li/setgroups", pid);
+        read_small_file(path, map, sizeof map);
+        cr_assert_str_eq(map, "allow\n", "a granted subgid range is mapped: setgroups stays allow");
+        root_kill(id);
+
+        cr_assert_eq(run_as_capture(other_uid, other_gid, child_subuid_other, NULL, NULL, 0), 0);
+}
+
+/* ---- connection flood ---- */
+
+static int raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 || strlen(path) >= sizeof sa.sun_path) {
+                safe_close(fd);
+                return -1;
+        }
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* Whether a GetInfo on fd gets its reply. The poll bound only keeps a broken daemon from hanging the test. */
+static bool raw_get_info(int fd) {
+        static const char call[] = "{\"method\":\"org.varlink.service.GetInfo\"}";
+        char buf[4096];
+        size_t total = 0;
+
+        if (send(fd, call, sizeof call, MSG_NOSIGNAL) != (ssize_t) sizeof call)
+                return false;
+        while (total < sizeof buf) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t n;
+
+                if (poll(&p, 1, 10000) <= 0)
+                        return false;
+                n = recv(fd, buf + total, sizeof buf - total, 0);
+                if (n <= 0)
+                        return false;
+                total += (size_t) n;
+                if (memchr(buf, 0, total))
+                        return memmem(buf, total, "\"parameters\"", 12) != NULL;
+        }
+        return false;
+}
+
+static int child_get_info(void *arg) {
+        int fd = raw_connect(daemon_.socket_path);
+
+        CHECK(fd >= 0, "connect: %m");
+        CHECK(raw_get_info(fd), "GetInfo not answered");
+        close(fd);
+        return 0;
+}
+
+#define FLOOD 12
+#define PER_USER 4
+
+Test(security, connection_flood_is_capped_per_uid) {
+        static const char *const args[] = { "--limit", "connections-per-user=4", NULL };
+        int ready[2], release[2], status;
+        pid_t pid;
+        char served = 0;
+
+        start(args);
+        cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(release, O_CLOEXEC), 0);
+
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int fds[FLOOD];
+                char n = 0, c;
+
+                /* Our copy of the write end would keep the read below from ever seeing EOF. */
+                close(release[1]);
+                close(ready[0]);
+                if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+                    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                        _exit(126);
+                for (int i = 0; i < FLOOD; i++) {
+                        fds[i] = raw_connect(daemon_.socket_path);
+                        if (fds[i] >= 0 && raw_get_info(fds[i]))
+                                n++;
+                }
+                /* hold them all while another user connects */
+                (void) !write(ready[1], &n, 1);
+                (void) !read(release[0], &c, 1);
+                for (int i = 0; i < FLOOD; i++)
+                        if (fds[i] >= 0)
+                                close(fds[i]);
+                _exit(0);
+        }
+        close(ready[1]);
+        close(release[0]);
+
+        cr_assert_eq(read(ready[0], &served, 1), 1);
+        cr_assert_eq(served, PER_USER, "%d of %d connections from one uid were served", served, FLOOD);
+
+        /* another uid is still served, and so is root */
+        cr_assert_eq(test_run_as(other_uid, other_gid, child_get_info, NULL), 0,
+                     "another uid was not served during a flood from nobody");
+        {
+                int fd = raw_connect(daemon_.socket_path);
+                cr_assert_geq(fd, 0);
+                cr_assert(raw_get_info(fd), "root not served during a flood from another uid");
+                close(fd);
+        }
+
+        close(release[1]);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        close(ready[0]);
+}
