@@ -621,6 +621,22 @@ Test(spawn, time_offsets_inside) {
                   "uptime %f not in [%f, %f]", up_in, up_before + 1000000, up_after + 1000000);
 }
 
+Test(spawn, time_offsets_under_init) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/uptime");
+        _cleanup_free_ char *out = NULL, *host = NULL;
+        double inside, outside;
+
+        /* Init itself stays in the old time namespace; the command it forks is in the new one. */
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME) | NAMESPACE_BIT(NAMESPACE_PID);
+        r->has_boottime_offset = true;
+        r->boottime_offset = (TimeOffset) { .secs = 5000000 };
+        out = run_capture(NULL, r, NULL);
+        host = read_file("/proc/uptime");
+        cr_assert_eq(sscanf(out, "%lf", &inside), 1);
+        cr_assert_eq(sscanf(host, "%lf", &outside), 1);
+        cr_assert(inside >= outside + 5000000 - 60 && inside <= outside + 5000000 + 0.02, "%f vs %f", inside, outside);
+}
+
 Test(spawn, time_offsets_need_time_namespace) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
         SpawnError e = {};
