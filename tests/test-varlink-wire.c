@@ -850,3 +850,45 @@ Test(varlink_wire, fds_with_passcred) {
 Test(varlink_wire, fds_with_passpidfd) {
         check_with_socket_option(SO_PASSPIDFD);
 }
+
+Test(varlink_wire, large_message_across_many_reads) {
+        _cleanup_(varlink_reader_freep) VarlinkReader *r = reader_new(0, 0, 0);
+        _cleanup_(varlink_writer_freep) VarlinkWriter *w = NULL;
+        const size_t pad = VARLINK_MESSAGE_SIZE_MAX_DEFAULT - 64;
+        int sv[2], p[2], fd, before, k, fills = 0;
+        struct json_object *big = numbered(7, pad), *small = numbered(8, 1);
+        VarlinkMessage m[2];
+        size_t n = 0;
+
+        before = fd_count_open();
+        make_pair(sv);
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert_eq(varlink_writer_new(0, &w), 0);
+        fd = fd_dup_cloexec(p[0]);
+        cr_assert_eq(varlink_writer_enqueue(w, big, &fd, 1), 0);
+        fd = fd_dup_cloexec(p[1]);
+        cr_assert_eq(varlink_writer_enqueue(w, small, &fd, 1), 0);
+
+        while (n < 2) {
+                k = varlink_writer_flush(w, sv[0]);
+                cr_assert(k == 0 || k == -EAGAIN);
+                k = varlink_reader_fill(r, sv[1]);
+                cr_assert(k > 0 || k == -EAGAIN, "fill: %d", k);
+                if (k > 0)
+                        fills++;
+                n += drain(r, m + n, 2 - n);
+        }
+        cr_assert_gt(fills, 2);
+        cr_assert_eq(json_object_get_string_len(json_object_object_get(m[0].json, "pad")), (int) pad);
+        cr_assert_eq(m[0].n_fds, 1);
+        cr_assert(same_file(m[0].fds[0], p[0]));
+        cr_assert_eq(m[1].n_fds, 1);
+        cr_assert(same_file(m[1].fds[0], p[1]));
+
+        done_all(m, 2);
+        json_object_put(big);
+        json_object_put(small);
+        close_pair(sv);
+        close_many(p, 2);
+        cr_assert_eq(fd_count_open(), before);
+}
