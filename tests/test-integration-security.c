@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -155,22 +158,28 @@ static void outcome_from_reply(struct json_object *reply, Outcome *o) {
 }
 
 /*
- * Spawns with params (a JSON object's members, without braces). With
- * capture, the sandbox's stdout is a pipe read to EOF into o->output.
+ * Spawns with params (a JSON object's members, without braces) and fds
+ * attached at indexes 0..n_fds-1. With capture, the sandbox's stdout is a
+ * pipe (index n_fds) read to EOF into o->output.
  */
-static void spawn(int conn, const char *params, bool capture, Outcome *o) {
+static void spawn_fds(int conn, const char *params, const int *fds, size_t n_fds, bool capture, Outcome *o) {
         char json[8192];
-        int pipefd[2] = { -1, -1 };
+        int pipefd[2] = { -1, -1 }, all[16];
         _cleanup_free_ int *rfds = NULL;
-        size_t n_rfds = 0;
+        size_t n_rfds = 0, n_all = 0;
         struct json_object *reply;
 
         memset(o, 0, sizeof *o);
-        if (capture)
+        cr_assert_lt(n_fds, ELEMENTSOF(all));
+        for (size_t i = 0; i < n_fds; i++)
+                all[n_all++] = fds[i];
+        if (capture) {
                 cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
-        snprintf(json, sizeof json, "{%s%s}", params, capture ? ",\"stdout\":0" : "");
-        reply = test_call(conn, "io.nsbox.Sandbox.Spawn", json, capture ? &pipefd[1] : NULL, capture ? 1 : 0, &rfds,
-                          &n_rfds);
+                all[n_all++] = pipefd[1];
+                snprintf(json, sizeof json, "{%s,\"stdout\":%zu}", params, n_fds);
+        } else
+                snprintf(json, sizeof json, "{%s}", params);
+        reply = test_call(conn, "io.nsbox.Sandbox.Spawn", json, n_all > 0 ? all : NULL, n_all, &rfds, &n_rfds);
         outcome_from_reply(reply, o);
         json_object_put(reply);
         for (size_t i = 0; i < n_rfds; i++)
@@ -188,6 +197,10 @@ static void spawn(int conn, const char *params, bool capture, Outcome *o) {
                 o->output[total] = 0;
                 close(pipefd[0]);
         }
+}
+
+static void spawn(int conn, const char *params, bool capture, Outcome *o) {
+        spawn_fds(conn, params, NULL, 0, capture, o);
 }
 
 static struct json_object *call_id(int conn, const char *method, const char *id, const char *extra) {
@@ -830,4 +843,98 @@ Test(security, connection_flood_is_capped_per_uid) {
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         close(ready[0]);
+}
+
+/* ---- joining namespaces ---- */
+
+/* In the child (nobody): a grandchild in a user and net namespace of its own, with its uid mapped to 0. */
+static int child_join(void *arg) {
+        Child *c = arg;
+        int ready[2], release[2], conn, fds[2], host_net;
+        char path[64], params[1024], expected[64], id[80], ch;
+        pid_t gc;
+        struct stat st;
+        Outcome o;
+
+        /* Changing uid from root left us non-dumpable: /proc/self/uid_map would be root's. */
+        CHECK(prctl(PR_SET_DUMPABLE, 1) == 0, "prctl: %m");
+        CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(release, O_CLOEXEC) == 0, "pipe: %m");
+        gc = fork();
+        CHECK(gc >= 0, "fork: %m");
+        if (gc == 0) {
+                int fd;
+
+                close(ready[0]);
+                close(release[1]);
+                if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+                        _exit(1);
+                static const char *const files[][2] = {
+                        { "/proc/self/setgroups", "deny" },
+                        { "/proc/self/uid_map", "0 65534 1" },
+                        { "/proc/self/gid_map", "0 65534 1" },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        fd = open(files[i][0], O_WRONLY | O_CLOEXEC);
+                        if (fd < 0 || write(fd, files[i][1], strlen(files[i][1])) < 0)
+                                _exit(2);
+                        close(fd);
+                }
+                (void) !write(ready[1], "x", 1);
+                (void) !read(release[0], &ch, 1);
+                _exit(0);
+        }
+        close(ready[1]);
+        close(release[0]);
+        CHECK(read(ready[0], &ch, 1) == 1, "the grandchild could not make its namespaces");
+
+        snprintf(path, sizeof path, "/proc/%i/ns/user", (int) gc);
+        fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(path, sizeof path, "/proc/%i/ns/net", (int) gc);
+        fds[1] = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(fds[0] >= 0 && fds[1] >= 0 && fstat(fds[1], &st) == 0, "open %s: %m", path);
+        snprintf(expected, sizeof expected, "net:[%lu]\n", (unsigned long) st.st_ino);
+
+        conn = test_daemon_connect(&daemon_);
+
+        /* its own namespaces: joined */
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/bin/readlink\",\"/proc/self/ns/net\"],"
+                 "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},{\"type\":\"net\",\"fileDescriptor\":1}]");
+        spawn_fds(conn, params, fds, 2, true, &o);
+        CHECK(!o.error[0], "joining its own namespaces refused: %s %s", o.error, o.parameter);
+        CHECK(strcmp(o.output, expected) == 0, "joined %s, expected %s", o.output, expected);
+        snprintf(id, sizeof id, "%s", o.id);
+        json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL));
+
+        /* the host's network namespace, which it can open but not enter */
+        host_net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        CHECK(host_net >= 0, "open: %m");
+        spawn_fds(conn,
+                  "\"argv\":[\"/bin/readlink\",\"/proc/self/ns/net\"],\"namespaces\":[\"mount\"],"
+                  "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
+                  &host_net, 1, true, &o);
+        CHECK(o.error[0] && !o.output[0], "joined the host's network namespace: %s", o.output);
+
+        /* a pidfd of its own process in the host namespaces */
+        int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        CHECK(pidfd >= 0, "pidfd_open: %m");
+        spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]", &pidfd, 1,
+                  false, &o);
+        CHECK(o.error[0], "joined the host's network namespace through a pidfd");
+
+        /* a namespace of another type than it claims */
+        spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"uts\",\"fileDescriptor\":0}]", &fds[1], 1,
+                  false, &o);
+        CHECK(o.error[0], "a net namespace fd accepted as uts");
+
+        test_disconnect(conn);
+        close(release[1]);
+        CHECK(waitpid(gc, NULL, 0) == gc, "waitpid");
+        (void) c;
+        return 0;
+}
+
+Test(security, join_only_namespaces_the_caller_owns) {
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_join, NULL, NULL, 0), 0);
 }
