@@ -938,3 +938,51 @@ Test(security, join_only_namespaces_the_caller_owns) {
         start(NULL);
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_join, NULL, NULL, 0), 0);
 }
+
+/* ---- reloading the policy ---- */
+
+/* Exit status 0: a net namespace was granted, 1: refused with PermissionDenied, 2: anything else. */
+static int child_try_net(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        Outcome o;
+        int ret;
+
+        /* Round trips first: the daemon handles a SIGHUP on its loop, as it does calls. */
+        for (int i = 0; i < 3; i++)
+                json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"net\"],"
+                    "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
+        if (!o.error[0]) {
+                json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL));
+                ret = 0;
+        } else
+                ret = same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED) ? 1 : 2;
+        test_disconnect(conn);
+        return ret;
+}
+
+Test(security, policy_reload_keeps_the_old_policy_when_the_new_one_is_broken) {
+        char policy[128];
+        const char *args[] = { "--policy", policy, NULL };
+
+        path_in_work(policy, sizeof policy, "policy.conf");
+        write_text(policy, "[default]\nnamespaces = user pid\n", 0644);
+        start(args);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_try_net, NULL, NULL, 0), 1);
+
+        /* broken: refused as a whole, the old rules stay (not the permissive built-in default) */
+        write_text(policy, "[default]\nnamespaces = user pid net\nbogus = 1\n", 0644);
+        cr_assert_eq(kill(daemon_.pid, SIGHUP), 0);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_try_net, NULL, NULL, 0), 1);
+
+        /* writable by others: refused too */
+        write_text(policy, "[default]\nnamespaces = all\n", 0666);
+        cr_assert_eq(kill(daemon_.pid, SIGHUP), 0);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_try_net, NULL, NULL, 0), 1);
+
+        /* a good one applies */
+        write_text(policy, "[default]\nnamespaces = user pid net\n", 0644);
+        cr_assert_eq(kill(daemon_.pid, SIGHUP), 0);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_try_net, NULL, NULL, 0), 0);
+}
