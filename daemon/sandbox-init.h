@@ -17,5 +17,10 @@
  * init dies of the same signal when it can, which is when it is not pid 1.
  * The kernel never lets pid 1 of a pid namespace die of a signal it sends
  * itself, so there init exits with 128 + the signal number, as a shell would.
+ *
+ * Outside a new pid namespace init is a subreaper and the command gets
+ * PR_SET_PDEATHSIG(SIGKILL), so killing init (SIGKILL cannot be forwarded)
+ * still ends the command; whatever the command leaves behind is not
+ * contained there: use a pid namespace for that.
  */
 _noreturn_ void sandbox_init_run(const SpawnPlan *p);

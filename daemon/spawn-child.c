@@ -314,6 +314,15 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
         SpawnError e;
         sigset_t none;
 
+        /* Outside a pid namespace nothing else ends the command when init is killed (SIGKILL cannot be
+         * forwarded): tie it to init. As pid 1 of a pid namespace, init's death ends the namespace. */
+        if (p->init) {
+                pid_t init_pid = getppid();
+
+                if (init_pid != 1 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != init_pid))
+                        _exit(SPAWN_CHILD_FAILED);
+        }
+
         /* Under init, the terminal's signals (^C, SIGWINCH) must reach the command, not init:
          * its own process group in the foreground. SIGTTOU is still blocked, so this works. */
         if (p->init && p->has_controlling_tty) {

@@ -771,6 +771,31 @@ Test(spawn, init_without_pid_namespace_dies_of_the_same_signal) {
         safe_close(pipe_fds[0]);
 }
 
+Test(spawn, command_ends_with_init_killed_outside_pid_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$; exec sleep 1000");
+        _cleanup_close_ int command_pidfd = -EBADF;
+        int pipe_fds[2];
+        char buf[32] = {};
+        SpawnHandle h;
+
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        r->init = 1;
+        r->stdout_index = 0;
+        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
+        safe_close(pipe_fds[1]);
+        cr_assert_gt(read(pipe_fds[0], buf, sizeof buf - 1), 0);
+        command_pidfd = pidfd_open(atoi(buf), 0);
+        cr_assert_geq(command_pidfd, 0, "pidfd_open: %m");
+
+        siginfo_t si = kill_and_reap(&h, SIGKILL);
+        assert_killed(&si, SIGKILL);
+
+        /* The command got SIGKILL when init died; it is not left running under the host's init. */
+        struct pollfd p = { .fd = command_pidfd, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 30 * 1000), 1, "the command outlived init");
+        safe_close(pipe_fds[0]);
+}
+
 /* ---- fds ---- */
 
 static void list_fds(pid_t pid, bool *ret_open, int max) {
