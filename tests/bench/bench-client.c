@@ -26,7 +26,7 @@ DaemonClient *daemon_client_free(DaemonClient *c) {
 }
 
 int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map_host_id, uint32_t map_size,
-                      const char *const *argv, DaemonClient **ret) {
+                      const char *const *argv, int init, DaemonClient **ret) {
         _cleanup_(daemon_client_freep) DaemonClient *c = NULL;
         int r;
 
@@ -50,6 +50,11 @@ int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map
                         if (r < 0)
                                 return r;
                 }
+        if (init >= 0) {
+                r = nsbox_spawn_set_init(c->spawn, init > 0);
+                if (r < 0)
+                        return r;
+        }
         if (namespaces & NAMESPACE_BIT(NAMESPACE_USER)) {
                 r = nsbox_spawn_add_uid_mapping(c->spawn, 0, map_host_id, map_size);
                 if (r < 0)
@@ -117,25 +122,6 @@ int daemon_client_spawn_only(DaemonClient *c) {
                 return remember_error(c, r);
         /* Closes our pidfd only; the daemon keeps the sandbox. */
         nsbox_sandbox_free(sb);
-        return 0;
-}
-
-int daemon_client_count_live(DaemonClient *c, size_t *ret) {
-        NsboxSandboxInfo **list = NULL;
-        size_t n = 0, live = 0;
-        int r;
-
-        r = nsbox_list(c->connection, &list, &n);
-        if (r < 0)
-                return remember_error(c, r);
-        for (size_t i = 0; i < n; i++) {
-                NsboxState state = nsbox_sandbox_info_get_state(list[i]);
-
-                if (state == NSBOX_STATE_STARTING || state == NSBOX_STATE_RUNNING)
-                        live++;
-        }
-        nsbox_sandbox_info_list_free(list);
-        *ret = live;
         return 0;
 }
 

@@ -14,10 +14,11 @@ typedef struct DaemonClient DaemonClient;
 /*
  * Connects to socket_path and prepares a Spawn of argv with the namespace set
  * namespaces (NAMESPACE_BIT() mask); with a user namespace, uid and gid maps
- * "0 map_host_id map_size" and setgroups false.
+ * "0 map_host_id map_size" and setgroups false. init: -1 leaves "init" to the
+ * daemon's default, 0 or 1 sets it.
  */
 int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map_host_id, uint32_t map_size,
-                      const char *const *argv, DaemonClient **ret);
+                      const char *const *argv, int init, DaemonClient **ret);
 DaemonClient *daemon_client_free(DaemonClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DaemonClient *, daemon_client_free);
 
@@ -30,9 +31,6 @@ int daemon_client_run_one(DaemonClient *c, uint64_t *ret_spawn_ns, uint64_t *ret
 
 /* Spawns without waiting; the sandbox lives until it exits or the connection closes. */
 int daemon_client_spawn_only(DaemonClient *c);
-
-/* How many sandboxes the daemon lists as starting or running (root sees all). */
-int daemon_client_count_live(DaemonClient *c, size_t *ret);
 
 /* The last Varlink error, "name stage errno" style, for messages; "" if none. */
 const char *daemon_client_last_error(DaemonClient *c);

@@ -44,6 +44,29 @@ int memory_usage_read(pid_t pid, MemoryUsage *ret) {
         return 0;
 }
 
+int process_count_children(pid_t pid, size_t *ret) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        char path[64];
+        size_t n = 0;
+        int c, prev = ' ';
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) pid, (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        /* "PID PID PID ": count the words. */
+        while ((c = fgetc(f)) != EOF) {
+                if (c != ' ' && prev == ' ')
+                        n++;
+                prev = c;
+        }
+        if (ferror(f))
+                return -EIO;
+
+        *ret = n;
+        return 0;
+}
+
 int socket_peer_pid(const char *path, pid_t *ret) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;

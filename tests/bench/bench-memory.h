@@ -12,5 +12,9 @@ typedef struct MemoryUsage {
 
 int memory_usage_read(pid_t pid, MemoryUsage *ret);
 
+/* How many children pid's main thread has (/proc/PID/task/PID/children), without asking the daemon
+ * anything: a List call would itself grow the heap being measured. */
+int process_count_children(pid_t pid, size_t *ret);
+
 /* The pid of whoever listens on the unix socket at path (SO_PEERCRED of a fresh connection). */
 int socket_peer_pid(const char *path, pid_t *ret);

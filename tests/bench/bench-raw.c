@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,10 +20,13 @@
 #include "fd-util.h"
 #include "sandbox-protocol.h"
 
+#define RAW_CHILD_STACK_SIZE (64U * 1024U)
+
 int raw_plan_init(RawPlan *p, unsigned namespaces, uint32_t map_host_id, uint32_t map_size, const char *program,
-                  int devnull_fd) {
+                  int devnull_fd, bool share_vm) {
         RawPlan plan = {
                 .user_namespace = namespaces & NAMESPACE_BIT(NAMESPACE_USER),
+                .share_vm = share_vm,
                 .program = program,
                 .devnull_fd = devnull_fd,
         };
@@ -35,8 +39,25 @@ int raw_plan_init(RawPlan *p, unsigned namespaces, uint32_t map_host_id, uint32_
                         plan.clone_flags |= namespace_type_to_clone_flag(t);
         snprintf(plan.map_text, sizeof plan.map_text, "0 %" PRIu32 " %" PRIu32 "\n", map_host_id, map_size);
 
+        if (share_vm) {
+                /* The low byte of clone()'s flags is the exit signal, where CLONE_NEWTIME would be. */
+                plan.unshare_time = plan.clone_flags & CLONE_NEWTIME;
+                plan.clone_flags &= ~(uint64_t) CLONE_NEWTIME;
+                plan.stack = mmap(NULL, RAW_CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+                if (plan.stack == MAP_FAILED)
+                        return -errno;
+                plan.stack_size = RAW_CHILD_STACK_SIZE;
+        }
+
         *p = plan;
         return 0;
+}
+
+void raw_plan_done(RawPlan *p) {
+        if (p->stack)
+                (void) munmap(p->stack, p->stack_size);
+        p->stack = NULL;
 }
 
 static int write_proc_file(pid_t pid, const char *name, const char *text) {
@@ -92,6 +113,9 @@ static _noreturn_ void raw_child(const RawPlan *p, int sync_fd, int report_fd) {
         if (read(sync_fd, &c, 1) != 1)
                 _exit(126); /* the parent gave up */
 
+        if (p->unshare_time && unshare(CLONE_NEWTIME) < 0)
+                goto fail;
+
         if (setsid() < 0 || dup2(p->devnull_fd, STDIN_FILENO) < 0 || dup2(p->devnull_fd, STDOUT_FILENO) < 0 ||
             dup2(p->devnull_fd, STDERR_FILENO) < 0)
                 goto fail;
@@ -101,6 +125,25 @@ fail:
         error = errno;
         (void) !write(report_fd, &error, sizeof error);
         _exit(127);
+}
+
+typedef struct RawChildArgs {
+        const RawPlan *plan;
+        int sync_fd;
+        int report_fd;
+} RawChildArgs;
+
+static int raw_child_vm(void *userdata) {
+        const RawChildArgs *a = userdata;
+
+        raw_child(a->plan, a->sync_fd, a->report_fd);
+}
+
+/* Like clone3() below, but sharing our memory, on the plan's stack (glibc's clone() sets that up).
+ * args must stay valid until the child exec'd or died: the caller waits for that anyway. */
+static pid_t raw_clone_vm(const RawPlan *p, RawChildArgs *args, int *ret_pidfd) {
+        return clone(raw_child_vm, (char *) p->stack + p->stack_size,
+                     (int) (CLONE_VM | CLONE_PIDFD | p->clone_flags | SIGCHLD), args, ret_pidfd);
 }
 
 int raw_run_one(const RawPlan *p, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
@@ -121,18 +164,23 @@ int raw_run_one(const RawPlan *p, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns)
                 goto finish;
         }
 
-        struct clone_args args = {
-                .flags = CLONE_PIDFD | p->clone_flags,
-                .pidfd = (uint64_t) (uintptr_t) &pidfd,
-                .exit_signal = SIGCHLD,
-        };
-        pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
+        RawChildArgs child_args = { .plan = p, .sync_fd = sync_pipe[0], .report_fd = report_pipe[1] };
+        if (p->share_vm)
+                pid = raw_clone_vm(p, &child_args, &pidfd);
+        else {
+                struct clone_args args = {
+                        .flags = CLONE_PIDFD | p->clone_flags,
+                        .pidfd = (uint64_t) (uintptr_t) &pidfd,
+                        .exit_signal = SIGCHLD,
+                };
+                pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
+                if (pid == 0)
+                        raw_child(p, sync_pipe[0], report_pipe[1]);
+        }
         if (pid < 0) {
                 r = -errno;
                 goto finish;
         }
-        if (pid == 0)
-                raw_child(p, sync_pipe[0], report_pipe[1]);
 
         sync_pipe[0] = safe_close(sync_pipe[0]);
         report_pipe[1] = safe_close(report_pipe[1]);

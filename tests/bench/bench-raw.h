@@ -14,15 +14,25 @@
 
 typedef struct RawPlan {
         uint64_t clone_flags;  /* CLONE_NEW* of the namespace set */
+        bool share_vm;         /* CLONE_VM, the child on a stack of its own until execve(), as posix_spawn() does */
+        bool unshare_time;     /* share_vm: the time namespace by unshare() in the child (clone() has no bit left for it) */
+        void *stack;           /* share_vm: the child's stack, one per client */
+        size_t stack_size;
         bool user_namespace;   /* write setgroups "deny" and the maps below */
         char map_text[64];     /* "0 HOSTID SIZE\n", used for both uid_map and gid_map */
         const char *program;   /* what the child executes */
         int devnull_fd;        /* becomes the child's stdin, stdout and stderr */
 } RawPlan;
 
-/* namespaces: NAMESPACE_BIT() mask. The plan borrows devnull_fd and program. */
+/*
+ * namespaces: NAMESPACE_BIT() mask. The plan borrows devnull_fd and program.
+ * With share_vm the child shares the caller's memory until it execs: nothing
+ * is copied or write-protected, which is what fork-style clone3() costs in
+ * proportion to the caller's size.
+ */
 int raw_plan_init(RawPlan *p, unsigned namespaces, uint32_t map_host_id, uint32_t map_size, const char *program,
-                  int devnull_fd);
+                  int devnull_fd, bool share_vm);
+void raw_plan_done(RawPlan *p);
 
 /*
  * One sandbox the raw way. *ret_spawn_ns: from just before clone3() until the

@@ -12,6 +12,7 @@ static const char *const method_names[_METHOD_MAX] = {
         [METHOD_NSBOXD] = "nsboxd",
         [METHOD_UNSHARE] = "unshare",
         [METHOD_BWRAP] = "bwrap",
+        [METHOD_CLONE_VM] = "clone-vm",
 };
 
 const char *method_to_string(Method m) {

@@ -19,6 +19,7 @@ typedef enum Method {
         METHOD_NSBOXD,
         METHOD_UNSHARE, /* unshare(1) */
         METHOD_BWRAP,
+        METHOD_CLONE_VM, /* the raw baseline with CLONE_VM (posix_spawn()-style); not run by default */
         _METHOD_MAX,
 } Method;
 

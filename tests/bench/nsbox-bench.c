@@ -53,6 +53,7 @@ typedef struct Options {
         bool methods[_METHOD_MAX];
         const char *unshare_path;
         const char *bwrap_path;
+        int init; /* nsboxd's "init": -1 its default, 0 off */
         bool json;
         bool quiet;
         NamespaceSet sets[SETS_MAX];
@@ -180,6 +181,7 @@ typedef struct Client {
 static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
         switch (c->method) {
         case METHOD_CLONE3:
+        case METHOD_CLONE_VM:
                 return raw_run_one(&c->raw, ret_spawn_ns, ret_exit_ns);
         case METHOD_NSBOXD:
                 return daemon_client_run_one(c->daemon, ret_spawn_ns, ret_exit_ns);
@@ -221,7 +223,7 @@ static void *worker_main(void *userdata) {
                 r = client_run_one(&w->client, &spawn_ns, &exit_ns);
                 if (r < 0)
                         break;
-                if (w->client.method == METHOD_CLONE3 || w->client.method == METHOD_NSBOXD)
+                if (w->client.method != METHOD_UNSHARE && w->client.method != METHOD_BWRAP)
                         (void) samples_add(&w->spawn, spawn_ns);
                 (void) samples_add(&w->exit, exit_ns);
         }
@@ -251,14 +253,14 @@ static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t
                         .tool_argv = p->tool_argv,
                         .devnull_fd = p->devnull_fd,
                 };
-                if (p->method == METHOD_CLONE3) {
+                if (p->method == METHOD_CLONE3 || p->method == METHOD_CLONE_VM) {
                         r = raw_plan_init(&c->raw, p->set->mask, p->options->map_host_id, p->options->map_size,
-                                          p->options->program, p->devnull_fd);
+                                          p->options->program, p->devnull_fd, p->method == METHOD_CLONE_VM);
                         if (r < 0)
                                 return r;
                 } else if (p->method == METHOD_NSBOXD) {
                         r = daemon_client_new(p->options->socket_path, p->set->mask, p->options->map_host_id,
-                                              p->options->map_size, argv, &c->daemon);
+                                              p->options->map_size, argv, p->options->init, &c->daemon);
                         if (r < 0) {
                                 snprintf(error, error_size, "connecting to %s: %s", p->options->socket_path,
                                          strerror(-r));
@@ -348,6 +350,7 @@ static void run_cell(const CellPlan *p, CellResult *ret) {
 finish:
         for (unsigned i = 0; i < p->concurrency; i++) {
                 daemon_client_free(workers[i].client.daemon);
+                raw_plan_done(&workers[i].client.raw);
                 samples_done(&workers[i].spawn);
                 samples_done(&workers[i].exit);
         }
@@ -440,22 +443,22 @@ static void sleep_ms(unsigned ms) {
 }
 
 static void run_memory_live(const Options *o, MemoryResult *m) {
-        _cleanup_(daemon_client_freep) DaemonClient *holder = NULL, *observer = NULL;
+        _cleanup_(daemon_client_freep) DaemonClient *holder = NULL;
         const char *argv[] = { "/bin/sleep", "1000", NULL };
-        size_t live = SIZE_MAX;
+        size_t children = 0, before = 0;
+        unsigned waited;
         int r;
 
-        r = daemon_client_new(o->socket_path, o->live_mask, o->map_host_id, o->map_size, argv, &holder);
-        if (r >= 0)
-                r = daemon_client_new(o->socket_path, 0, o->map_host_id, o->map_size, argv, &observer);
+        r = daemon_client_new(o->socket_path, o->live_mask, o->map_host_id, o->map_size, argv, o->init, &holder);
         if (r < 0) {
                 m->error = r;
                 snprintf(m->note, sizeof m->note, "connecting: %s", strerror(-r));
                 return;
         }
 
-        /* Let the daemon finish closing the latency runs' connections first. */
+        /* Let the daemon finish closing the latency runs' connections and reaping their children. */
         sleep_ms(200);
+        (void) process_count_children(o->daemon_pid, &before);
         r = memory_usage_read(o->daemon_pid, &m->before_live);
         for (unsigned i = 0; r >= 0 && i < o->live; i++) {
                 r = daemon_client_spawn_only(holder);
@@ -463,31 +466,36 @@ static void run_memory_live(const Options *o, MemoryResult *m) {
                         snprintf(m->note, sizeof m->note, "sandbox %u: %s %s", i, daemon_client_last_error(holder),
                                  strerror(-r));
         }
-        if (r >= 0)
-                r = daemon_client_count_live(observer, &live);
-        if (r >= 0 && live < o->live) {
-                snprintf(m->note, sizeof m->note, "the daemon lists %zu live sandboxes, expected %u", live, o->live);
-                r = -ESRCH;
-        }
+        /* Memory first: every sandbox is one child of the daemon (the command, or its init), so they are
+         * counted from /proc without a List call, whose reply would grow the heap being measured. */
         if (r >= 0)
                 r = memory_usage_read(o->daemon_pid, &m->live);
+        if (r >= 0)
+                r = process_count_children(o->daemon_pid, &children);
+        if (r >= 0 && children < before + o->live) {
+                snprintf(m->note, sizeof m->note, "the daemon has %zu children, expected %zu", children,
+                         before + o->live);
+                r = -ESRCH;
+        }
         if (r < 0) {
                 m->error = r;
                 return;
         }
         m->n_live = o->live;
+        if (o->live_mask & NAMESPACE_BIT(NAMESPACE_PID))
+                snprintf(m->note, sizeof m->note, "each sandbox's init is a fork of the daemon sharing its pages, "
+                                                  "which then no longer count as Private_Dirty: read Rss");
 
         /* Closing the connection stops its sandboxes (none asked for keepAlive). */
         holder = daemon_client_free(holder);
-        for (unsigned waited = 0; waited < 30000; waited += 50) {
-                r = daemon_client_count_live(observer, &live);
-                if (r < 0 || live == 0)
+        for (waited = 0; waited < 30000; waited += 50) {
+                if (process_count_children(o->daemon_pid, &children) < 0 || children <= before)
                         break;
                 sleep_ms(50);
         }
-        if (r >= 0 && live != 0)
-                snprintf(m->note, sizeof m->note, "%zu sandboxes still listed 30 s after their connection closed",
-                         live);
+        if (waited >= 30000)
+                snprintf(m->note, sizeof m->note, "%zu children still there 30 s after their connection closed",
+                         children);
         sleep_ms(200);
         (void) memory_usage_read(o->daemon_pid, &m->after_exit);
 }
@@ -504,7 +512,9 @@ static void help(void) {
                "  -c, --concurrency LIST     clients at once, e.g. 1,2,4,8,32 (default)\n"
                "  -N, --namespaces LIST      namespace sets: none, all, or names joined with '+', comma-separated\n"
                "                             (default none,user,user+pid,user+mount+uts+ipc+pid+cgroup,all)\n"
-               "  -m, --methods LIST         clone3,nsboxd,unshare,bwrap (default: all of them)\n"
+               "  -m, --methods LIST         clone3,nsboxd,unshare,bwrap (the default) and clone-vm: the\n"
+               "                             baseline sharing memory with the benchmark until exec\n"
+               "      --no-init              ask nsboxd for no init in pid namespaces (its default: one)\n"
                "      --live N               live sandboxes for the memory figure (default 1000; 0: skip)\n"
                "      --live-namespaces SET  namespace set of those (default none)\n"
                "      --map HOSTID:SIZE      user namespaces map 0 to HOSTID (default 100000:65536)\n"
@@ -579,6 +589,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_UNSHARE,
                 ARG_BWRAP,
                 ARG_JSON,
+                ARG_NO_INIT,
         };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                 },
@@ -595,6 +606,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "unshare",         required_argument, NULL, ARG_UNSHARE         },
                 { "bwrap",           required_argument, NULL, ARG_BWRAP           },
                 { "json",            no_argument,       NULL, ARG_JSON            },
+                { "no-init",         no_argument,       NULL, ARG_NO_INIT         },
                 { "quiet",           no_argument,       NULL, 'q'                 },
                 { "help",            no_argument,       NULL, 'h'                 },
                 {}
@@ -670,6 +682,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_JSON:
                         o->json = true;
                         break;
+                case ARG_NO_INIT:
+                        o->init = 0;
+                        break;
                 case 'q':
                         o->quiet = true;
                         break;
@@ -722,9 +737,10 @@ static void options_defaults(Options *o) {
                 .map_size = 65536,
                 .unshare_path = "/usr/bin/unshare",
                 .bwrap_path = "/usr/bin/bwrap",
+                .init = -1,
         };
         for (Method m = 0; m < _METHOD_MAX; m++)
-                o->methods[m] = true;
+                o->methods[m] = m != METHOD_CLONE_VM;
         for (size_t i = 0; i < ELEMENTSOF(default_sets); i++)
                 (void) namespace_set_parse(default_sets[i], &o->sets[o->n_sets++]);
         for (size_t i = 0; i < ELEMENTSOF(default_concurrency); i++)
