@@ -275,6 +275,20 @@ static int map_id_inside(const IdMapping *m, size_t n, uint32_t host, uint32_t *
         return -ENOENT;
 }
 
+/* Who the sandbox runs as in a new user namespace when the request does not say:
+ * the caller itself where its host id is mapped, else the namespace's root if
+ * mapped, else the first mapped id. Always an id the maps define. */
+static uint32_t default_inside_id(const IdMapping *m, size_t n, uint32_t host) {
+        uint32_t id;
+
+        if (map_id_inside(m, n, host, &id) >= 0)
+                return id;
+        for (size_t i = 0; i < n; i++)
+                if (m[i].container_id == 0)
+                        return 0;
+        return m[0].container_id;
+}
+
 static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         const SpawnRequest *r = c->request;
         const SpawnCaller *caller = c->caller;
@@ -306,18 +320,12 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                                 if (!caller_has_gid(caller, groups[i]))
                                         return spawn_fail(e, "credentials", EPERM, "user.additionalGids[%zu]", i);
                 }
-        } else if (caller->privileged || (p->joins_user && !new_user)) {
+        } else if (new_user) {
+                p->uid = default_inside_id(uid_maps, n_uid_maps, caller->uid);
+                p->gid = default_inside_id(gid_maps, n_gid_maps, caller->gid);
+        } else if (caller->privileged || p->joins_user) {
                 p->uid = 0;
                 p->gid = 0;
-        } else if (new_user) {
-                uint32_t uid, gid;
-
-                if (map_id_inside(uid_maps, n_uid_maps, caller->uid, &uid) < 0)
-                        return spawn_fail(e, "credentials", EINVAL, "uidMappings: the caller's uid is not mapped");
-                if (map_id_inside(gid_maps, n_gid_maps, caller->gid, &gid) < 0)
-                        return spawn_fail(e, "credentials", EINVAL, "gidMappings: the caller's gid is not mapped");
-                p->uid = uid;
-                p->gid = gid;
         } else {
                 p->uid = caller->uid;
                 p->gid = caller->gid;
