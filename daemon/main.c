@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "policy.h"
 #include "server.h"
+#include "spawn.h"
 
 typedef struct Options {
         const char *socket_path; /* NULL: socket activation, else the default path */
@@ -216,6 +218,21 @@ static int listen_fd_bind(const char *path) {
         return TAKE_FD(fd);
 }
 
+/* Each live sandbox holds a pidfd: take the hard limit, give sandboxes the original one. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        spawn_set_inherited_nofile(&rl);
+        if (rl.rlim_cur < rl.rlim_max) {
+                struct rlimit raised = { rl.rlim_max, rl.rlim_max };
+                if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+                        log_warning_errno(errno, "Failed to raise the fd limit, keeping %llu: %m",
+                                          (unsigned long long) rl.rlim_cur);
+        }
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_free_ char **limits = calloc(argc + 1, sizeof(char *));
         Options o = {
@@ -242,6 +259,7 @@ int main(int argc, char *argv[]) {
 
         /* Replies go to clients that may have hung up: a write must fail, not kill the daemon. */
         signal(SIGPIPE, SIG_IGN);
+        raise_fd_limit();
 
         fd = o.socket_path ? -ENOENT : listen_fd_from_systemd();
         if (fd == -ENOENT) {

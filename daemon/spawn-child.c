@@ -31,7 +31,8 @@
  *     them into place, close everything else; the report fd stays (CLOEXEC).
  * 10. setsid(), unless newSession is false; a terminal on stdin that controls
  *     no other session becomes the controlling terminal.
- * 11. no_new_privs (always), umask 022, cwd (as the sandbox's user).
+ * 11. no_new_privs (always), the fd limit the daemon was started with,
+ *     umask 022, cwd (as the sandbox's user).
  * 12. With init, become the sandbox's pid 1 and fork the command
  *     (sandbox-init.c); the command, or we without init, unblocks signals and
  *     execs, searching PATH when argv[0] has no slash.
@@ -264,6 +265,9 @@ static void setup_process(SpawnPlan *p) {
         }
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(p, "no_new_privs", errno, NULL);
+        /* Programs using select() break with fd numbers above 1024: hand back the usual limit. */
+        if (setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
+                child_fail(p, "rlimit", errno, NULL);
         (void) umask(0022);
         if (chdir(p->cwd) < 0)
                 child_fail(p, "cwd", errno, p->cwd);

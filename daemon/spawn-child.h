@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include <sys/resource.h>
+
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -65,6 +67,7 @@ typedef struct SpawnPlan {
         int devnull_fd; /* owned */
 
         /* process */
+        struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */
         bool new_session;
         bool has_controlling_tty; /* child scratch: stdin became the controlling terminal */
         bool init;

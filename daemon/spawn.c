@@ -33,6 +33,13 @@
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOSTNAME_MAX 64 /* the kernel's __NEW_UTS_LEN */
 
+/* What sandboxes get as RLIMIT_NOFILE: the limit the daemon started with. */
+static struct rlimit inherited_nofile = { 1024, 4096 };
+
+void spawn_set_inherited_nofile(const struct rlimit *rl) {
+        inherited_nofile = *rl;
+}
+
 static char *const spawn_default_env[] = {
         (char *) "PATH=" SPAWN_DEFAULT_PATH,
         (char *) "HOME=/",
@@ -460,6 +467,7 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->envp = r->env ?: spawn_default_env;
         p->cwd = r->cwd ?: "/";
         p->new_session = r->new_session != 0;
+        p->nofile = inherited_nofile;
 
         if (!strchr(r->argv[0], '/'))
                 return plan_search_path(p, e);

@@ -72,5 +72,9 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
  */
 int spawn_read_report(int report_fd, SpawnError *ret_error);
 
+/* The daemon raises its own fd limit to hold many sandboxes; this is the limit sandboxes get instead. */
+struct rlimit;
+void spawn_set_inherited_nofile(const struct rlimit *rl);
+
 /* Fills a SpawnError the way the child does: message is "context: strerror(error)" or just strerror. */
 void spawn_error_set(SpawnError *e, const char *stage, int error, const char *context);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -207,7 +208,7 @@ Test(daemon, id_maps_read_back) {
         Spawned s = spawn_ok(conn,
                              "{\"argv\":[\"/bin/sleep\",\"30\"],\"namespaces\":[\"user\"],"
                              "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":1000},"
-                             "{\"containerID\":1000,\"hostID\":0,\"size\":1}],"
+                             "{\"containerID\":1000,\"hostID\":300000,\"size\":1}],"
                              "\"gidMappings\":[{\"containerID\":0,\"hostID\":200000,\"size\":65536}],"
                              "\"setgroups\":false}",
                              NULL, 0);
@@ -217,7 +218,7 @@ Test(daemon, id_maps_read_back) {
         cr_assert(sscanf(buf, "%d %d %d", &u0, &u1, &u2) == 3);
         cr_assert(u0 == 0 && u1 == 100000 && u2 == 1000, "uid_map: %s", buf);
         cr_assert(strstr(buf, "1000") && sscanf(strchr(buf, '\n') + 1, "%d %d %d", &g0, &g1, &g2) == 3);
-        cr_assert(g0 == 1000 && g1 == 0 && g2 == 1, "uid_map line 2: %s", buf);
+        cr_assert(g0 == 1000 && g1 == 300000 && g2 == 1, "uid_map line 2: %s", buf);
 
         snprintf(p, sizeof p, "/proc/%d/gid_map", (int) s.pid);
         read_file(p, buf, sizeof buf);
@@ -228,7 +229,7 @@ Test(daemon, id_maps_read_back) {
         read_file(p, buf, sizeof buf);
         cr_assert_str_eq(buf, "deny\n");
 
-        /* The sandbox runs as container uid 1000 unless told: here as container root -> host 100000. */
+        /* Where the caller's own uid is not mapped, the sandbox runs as the namespace's root: host 100000. */
         snprintf(p, sizeof p, "/proc/%d/status", (int) s.pid);
         read_file(p, buf, sizeof buf);
         cr_assert(strstr(buf, "Uid:\t100000\t100000\t100000\t100000"), "%s", buf);
@@ -551,4 +552,32 @@ Test(activation, no_socket_passed_fails) {
         }
         cr_assert(waitpid(pid, &status, 0) == pid);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x", status);
+}
+
+/* The daemon raises its fd limit for itself; sandboxes get the one it was started with. */
+Test(limits, fd_limit_raised_for_daemon_not_sandboxes) {
+        struct rlimit ours;
+        char p[64], buf[4096], out[64], expected[64];
+        unsigned long long soft = 0, hard = 0;
+        TestDaemon d;
+
+        /* Start it with a soft limit below the hard one, as a login session would. */
+        cr_assert(getrlimit(RLIMIT_NOFILE, &ours) == 0);
+        if (ours.rlim_max > 1024) {
+                ours.rlim_cur = 1024;
+                cr_assert(setrlimit(RLIMIT_NOFILE, &ours) == 0);
+        }
+        test_daemon_start(&d, NULL);
+        int conn = test_daemon_connect(&d);
+
+        snprintf(p, sizeof p, "/proc/%d/limits", (int) d.pid);
+        read_file(p, buf, sizeof buf);
+        cr_assert(sscanf(strstr(buf, "Max open files"), "Max open files %llu %llu", &soft, &hard) == 2);
+        cr_assert_eq(soft, hard, "daemon soft fd limit %llu below its hard limit %llu", soft, hard);
+
+        cr_assert_eq(run_capture(conn, NULL, "ulimit -Sn", out, sizeof out), 0);
+        snprintf(expected, sizeof expected, "%llu\n", (unsigned long long) ours.rlim_cur);
+        cr_assert_str_eq(out, expected);
+        test_disconnect(conn);
+        test_daemon_stop(&d);
 }
