@@ -18,6 +18,10 @@
 #include "methods.h"
 #include "sandbox.h"
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 /* Stop taking new calls from a client that does not read its replies. */
 #define CONNECTION_WRITE_BACKLOG_MAX (256U * 1024U)
 
@@ -45,6 +49,18 @@ static int peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         }
 }
 
+/* A pidfd for the process that connected (Linux >= 6.5): unlike the pid from
+ * SO_PEERCRED it cannot come to name another process later. -EBADF if the
+ * kernel does not have it. */
+static int peer_pidfd(int fd) {
+        int pidfd = -EBADF;
+        socklen_t len = sizeof pidfd;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+                return -EBADF;
+        return pidfd;
+}
+
 static void on_poll_closed(uv_handle_t *handle) {
         Connection *c = handle->data;
 
@@ -52,6 +68,7 @@ static void on_poll_closed(uv_handle_t *handle) {
         varlink_reader_free(c->reader);
         varlink_writer_free(c->writer);
         safe_close(c->fd);
+        safe_close(c->peer_pidfd);
         free(c->groups);
         free(c);
 }
@@ -321,6 +338,7 @@ int connection_new(Server *s, int fd, Connection **ret) {
         c->reader = TAKE_PTR(reader);
         c->writer = TAKE_PTR(writer);
         c->peer = peer;
+        c->peer_pidfd = peer_pidfd(c->fd);
         c->groups = TAKE_PTR(groups);
         c->n_groups = n_groups;
         c->audit = (AuditCaller) { .uid = peer.uid, .gid = peer.gid, .pid = peer.pid };

@@ -31,6 +31,7 @@ struct Connection {
 
         /* Who is on the other end, as the kernel saw it at connect() time. */
         struct ucred peer;
+        int peer_pidfd; /* SO_PEERPIDFD, -EBADF where the kernel lacks it */
         gid_t *groups;
         size_t n_groups;
         SpawnCaller caller;
