@@ -1146,7 +1146,7 @@ static int uid_owns_userns(int userns_fd, uid_t uid) {
         for (unsigned depth = 0; depth < USERNS_DEPTH_MAX; depth++) {
                 _cleanup_close_ int parent = -EBADF;
                 struct stat st;
-                uid_t owner;
+                uid_t owner = (uid_t) -1; /* valgrind cannot see NS_GET_OWNER_UID write it */
 
                 if (fstat(cur, &st) < 0)
                         return -errno;

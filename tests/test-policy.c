@@ -332,6 +332,14 @@ Test(policy, root_is_unrestricted) {
 
 /* ---- limits ---- */
 
+static bool limits_equal(const DaemonLimits *a, const DaemonLimits *b) {
+        return a->connections == b->connections && a->connections_per_uid == b->connections_per_uid &&
+               a->message_size == b->message_size && a->fds_per_message == b->fds_per_message &&
+               a->argv_bytes == b->argv_bytes && a->env_bytes == b->env_bytes && a->mappings == b->mappings &&
+               a->mounts == b->mounts && a->sandboxes_per_uid == b->sandboxes_per_uid &&
+               a->sandboxes == b->sandboxes && a->pending_spawns == b->pending_spawns;
+}
+
 Test(policy, limits) {
         DaemonLimits l, before;
         SpawnLimits s;
@@ -368,7 +376,7 @@ Test(policy, limits) {
         cr_assert_eq(limits_set(&l, "mappings", "341"), -EINVAL);
         cr_assert_eq(limits_set(&l, "no-such-limit", "1"), -ENOENT);
         cr_assert_eq(limits_set_assignment(&l, "connections"), -EINVAL);
-        cr_assert_eq(memcmp(&l, &before, sizeof(l)), 0, "a refused value changed the limits");
+        cr_assert(limits_equal(&l, &before), "a refused value changed the limits");
 
         limits_to_spawn_limits(&l, &s);
         cr_assert_eq(s.argv_bytes_max, 1024 * 1024);
