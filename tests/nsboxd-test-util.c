@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -58,6 +59,8 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
         d->pid = fork();
         cr_assert(d->pid >= 0);
         if (d->pid == 0) {
+                /* A test killed by its timeout must not leave its daemon behind. */
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
                 setenv("NOTIFY_SOCKET", sa.sun_path, 1);
                 unsetenv("LISTEN_PID");
                 unsetenv("LISTEN_FDS");
@@ -160,7 +163,9 @@ int test_daemon_connect(const TestDaemon *d) {
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         cr_assert(fd >= 0);
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->socket_path);
+        size_t l = strlen(d->socket_path);
+        cr_assert(l < sizeof sa.sun_path, "socket path too long: %s", d->socket_path);
+        memcpy(sa.sun_path, d->socket_path, l + 1);
         cr_assert(connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "connect %s: %m", d->socket_path);
         return fd;
 }
