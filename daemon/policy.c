@@ -72,6 +72,7 @@ static const LimitField limit_fields[] = {
         LIMIT_FIELD("sandboxes-per-user", sandboxes_per_uid, LIMIT_COUNT, 1000000),
         LIMIT_FIELD("sandboxes", sandboxes, LIMIT_COUNT, 1000000),
         LIMIT_FIELD("pending-spawns", pending_spawns, LIMIT_COUNT, 65536),
+        LIMIT_FIELD("spawn-timeout", spawn_timeout_sec, LIMIT_COUNT, 3600),
 };
 
 void limits_init(DaemonLimits *l) {
@@ -87,6 +88,7 @@ void limits_init(DaemonLimits *l) {
                 .sandboxes_per_uid = 64,
                 .sandboxes = 4096,
                 .pending_spawns = 128,
+                .spawn_timeout_sec = 30,
         };
 }
 

@@ -42,6 +42,7 @@ typedef struct DaemonLimits {
                                         * rule sets max-sandboxes, 64 */
         unsigned sandboxes;            /* [sandboxes] live sandboxes in total (root included), 4096 */
         unsigned pending_spawns;       /* [pending-spawns] spawns in flight (cloned, not yet exec'd), 128 */
+        unsigned spawn_timeout_sec;    /* [spawn-timeout] seconds a spawn may take to reach execve, 30 */
 } DaemonLimits;
 
 #define LIMITS_FDS_PER_MESSAGE_CAP 253U

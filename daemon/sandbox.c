@@ -29,6 +29,7 @@
 #endif
 
 static void sandbox_maybe_free(Sandbox *sb);
+static void sandbox_spawn_done(Sandbox *sb);
 
 void pidfd_kill_and_reap(int pidfd) {
         siginfo_t si = {};
@@ -94,7 +95,7 @@ static void sandbox_free(Sandbox *sb) {
         }
         sb->spawn_connection = NULL;
         if (sb->starting)
-                s->n_pending_spawns--;
+                sandbox_spawn_done(sb);
 
         if (!sb->reaped)
                 /* Only at shutdown: make sure no child is left behind. */
@@ -223,6 +224,39 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
         sandbox_maybe_free(sb);
 }
 
+static void on_spawn_timer(uv_timer_t *timer) {
+        sandbox_expire_spawns(timer->data);
+}
+
+/* One timer for all pending spawns, running only while there are any: an idle daemon never wakes up. */
+static void spawn_timer_update(Server *s) {
+        if (s->n_pending_spawns == 0)
+                uv_timer_stop(&s->spawn_timer);
+        else if (!uv_is_active((uv_handle_t *) &s->spawn_timer))
+                uv_timer_start(&s->spawn_timer, on_spawn_timer, 1000, 1000);
+}
+
+static void sandbox_spawn_done(Sandbox *sb) {
+        Server *s = sb->server;
+
+        sb->starting = false;
+        s->n_pending_spawns--;
+        spawn_timer_update(s);
+}
+
+void sandbox_expire_spawns(Server *s) {
+        uint64_t now = uv_now(s->loop), limit = (uint64_t) s->config.limits.spawn_timeout_sec * 1000U;
+
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (sb->starting && !sb->timed_out && now - sb->start_loop_msec >= limit) {
+                        log_audit(LOG_WARNING, "spawn-timeout", &sb->creator, sb->id,
+                                  "Sandbox %s did not reach execve within %us, killing it.", sb->id,
+                                  s->config.limits.spawn_timeout_sec);
+                        sb->timed_out = true;
+                        (void) sandbox_kill(sb, SIGKILL);
+                }
+}
+
 static void on_report(uv_poll_t *handle, int status, int events) {
         Sandbox *sb = handle->data;
         SpawnError error = {};
@@ -232,8 +266,13 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         if (r == -EAGAIN)
                 return;
 
-        sb->starting = false;
-        sb->server->n_pending_spawns--;
+        /* Killed before execve, the child closes the pipe without a word: that is no success. */
+        if (sb->timed_out) {
+                spawn_error_set(&error, "timeout", ETIMEDOUT, NULL);
+                r = 1;
+        }
+
+        sandbox_spawn_done(sb);
         uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
 
         if (r < 0) {
@@ -295,6 +334,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         sb->namespaces = req->namespaces;
         sb->keep_alive = req->keep_alive;
         sb->start_usec = now_realtime_usec();
+        sb->start_loop_msec = uv_now(s->loop);
         sb->state = SANDBOX_STARTING;
         sb->owner = owner;
         sb->spawn_connection = owner;
@@ -302,6 +342,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         LIST_PREPEND(sandboxes, s->sandboxes, sb);
         s->n_sandboxes++;
         s->n_pending_spawns++;
+        spawn_timer_update(s);
 
         (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
         (void) uv_poll_start(&sb->report_poll, UV_READABLE, on_report);

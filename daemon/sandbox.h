@@ -28,6 +28,7 @@ struct Sandbox {
         unsigned namespaces;
         bool keep_alive;
         uint64_t start_usec;
+        uint64_t start_loop_msec; /* uv_now() at clone, for the spawn timeout */
 
         pid_t pid;
         int pidfd;
@@ -37,6 +38,7 @@ struct Sandbox {
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
         bool starting;        /* the spawn report has not come yet */
+        bool timed_out;       /* killed for not reaching execve in time */
         SandboxState state;
         int exit_code;
         int signal;
@@ -66,6 +68,9 @@ void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
 
 /* The connection is going away: forget it everywhere, kill what it owned unless keepAlive. */
 void sandbox_connection_closed(Server *s, Connection *c);
+
+/* The spawn timer's tick: kills spawns that have not reached execve within the limit. */
+void sandbox_expire_spawns(Server *s);
 
 /* SIGKILLs the process behind pidfd and reaps it, blocking until it is gone. */
 void pidfd_kill_and_reap(int pidfd);

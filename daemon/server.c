@@ -175,6 +175,9 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         s->listen_poll.data = s;
         (void) uv_poll_start(&s->listen_poll, UV_READABLE, on_listen);
 
+        uv_timer_init(loop, &s->spawn_timer);
+        s->spawn_timer.data = s;
+
         for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
                 uv_signal_init(loop, &s->signals[i]);
                 s->signals[i].data = s;
@@ -206,6 +209,7 @@ void server_shutdown(Server *s) {
         LIST_FOREACH_SAFE(connections, c, n, s->connections)
                 connection_close(c);
         sandbox_drop_all(s, s->config.kill_on_exit);
+        uv_close((uv_handle_t *) &s->spawn_timer, NULL);
 }
 
 Server *server_free(Server *s) {

@@ -31,6 +31,7 @@ typedef struct Server {
         int listen_fd;
         uv_poll_t listen_poll;
         uv_signal_t signals[3]; /* SIGTERM, SIGINT, SIGHUP */
+        uv_timer_t spawn_timer; /* runs while spawns are pending, to end the ones that never exec */
 
         Connection *connections;
         unsigned n_connections;

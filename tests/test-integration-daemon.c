@@ -581,3 +581,59 @@ Test(limits, fd_limit_raised_for_daemon_not_sandboxes) {
         test_disconnect(conn);
         test_daemon_stop(&d);
 }
+
+/* A spawn that never reaches execve (its file mount reads a pipe nobody closes) is ended
+ * after spawn-timeout, and the loop keeps serving others meanwhile. */
+Test(limits, spawn_timeout_ends_stuck_spawns) {
+        static const char *const args[] = { "--limit", "spawn-timeout=1", NULL };
+        int pipefd[2], conn, other;
+        TestDaemon d;
+
+        test_daemon_start(&d, args);
+        conn = test_daemon_connect(&d);
+        other = test_daemon_connect(&d);
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+
+        struct json_object *call = varlink_call_new("io.nsbox.Sandbox.Spawn", json_tokener_parse(
+                "{\"argv\":[\"/bin/true\"],\"namespaces\":[\"mount\"],"
+                "\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/stuck\"}]}"), 0);
+        cr_assert(call);
+        /* test_call() would block for the reply: send by hand, then prove the daemon still answers. */
+        struct msghdr mh = {};
+        char control[CMSG_SPACE(sizeof(int))] = {};
+        const char *text = json_object_to_json_string_ext(call, JSON_C_TO_STRING_PLAIN);
+        struct iovec iov = { .iov_base = (void *) text, .iov_len = strlen(text) + 1 };
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control;
+        mh.msg_controllen = sizeof control;
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &pipefd[0], sizeof(int));
+        cr_assert(sendmsg(conn, &mh, 0) == (ssize_t) iov.iov_len);
+        json_object_put(call);
+
+        struct json_object *r = test_call(other, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "parameters.product"), "nsboxd");
+        json_object_put(r);
+
+        r = test_read_reply(conn, NULL, NULL);
+        cr_assert_str_eq(get_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(get_string(r, "parameters.stage"), "timeout");
+        cr_assert_eq(get_int(r, "parameters.errno"), ETIMEDOUT);
+        json_object_put(r);
+
+        /* Nothing left: not listed, no zombie. */
+        r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        cr_assert_eq(json_object_array_length(get(r, "parameters.sandboxes")), 0);
+        json_object_put(r);
+        cr_assert_eq(test_daemon_count_zombies(&d), 0);
+
+        close(pipefd[0]);
+        close(pipefd[1]);
+        test_disconnect(conn);
+        test_disconnect(other);
+        test_daemon_stop(&d);
+}
