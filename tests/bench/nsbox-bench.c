@@ -54,6 +54,7 @@ typedef struct Options {
         const char *unshare_path;
         const char *bwrap_path;
         int init; /* nsboxd's "init": -1 its default, 0 off */
+        const char *json_path; /* also write the JSON here */
         bool json;
         bool quiet;
         NamespaceSet sets[SETS_MAX];
@@ -522,6 +523,7 @@ static void help(void) {
                "      --unshare PATH         unshare(1) (default /usr/bin/unshare)\n"
                "      --bwrap PATH           bubblewrap (default /usr/bin/bwrap)\n"
                "      --json                 print JSON instead of the table\n"
+               "      --json-file PATH       also write the JSON to PATH\n"
                "  -q, --quiet                no progress on stderr\n"
                "  -h, --help                 show this help\n");
 }
@@ -590,6 +592,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_BWRAP,
                 ARG_JSON,
                 ARG_NO_INIT,
+                ARG_JSON_FILE,
         };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                 },
@@ -607,6 +610,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "bwrap",           required_argument, NULL, ARG_BWRAP           },
                 { "json",            no_argument,       NULL, ARG_JSON            },
                 { "no-init",         no_argument,       NULL, ARG_NO_INIT         },
+                { "json-file",       required_argument, NULL, ARG_JSON_FILE       },
                 { "quiet",           no_argument,       NULL, 'q'                 },
                 { "help",            no_argument,       NULL, 'h'                 },
                 {}
@@ -684,6 +688,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         break;
                 case ARG_NO_INIT:
                         o->init = 0;
+                        break;
+                case ARG_JSON_FILE:
+                        o->json_path = optarg;
                         break;
                 case 'q':
                         o->quiet = true;
@@ -834,9 +841,18 @@ int main(int argc, char *argv[]) {
         }
 
         read_loadavg(b.load_after);
-        if (o.json)
+        if (o.json_path) {
+                FILE *f = fopen(o.json_path, "we");
+
+                r = f ? bench_results_print_json(&b, f) : -errno;
+                if (f && fclose(f) != 0 && r >= 0)
+                        r = -errno;
+                if (r < 0)
+                        fprintf(stderr, "Cannot write %s: %s\n", o.json_path, strerror(-r));
+        }
+        if (r >= 0 && o.json)
                 r = bench_results_print_json(&b, stdout);
-        else
+        else if (r >= 0)
                 bench_results_print_table(&b, stdout);
         free(b.cells);
         if (r < 0 || fflush(stdout) != 0) {

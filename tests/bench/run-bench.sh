@@ -6,6 +6,7 @@
 #
 #   tests/bench/run-bench.sh                 # the table
 #   tests/bench/run-bench.sh --json          # JSON
+#   tests/bench/run-bench.sh --json-file r.json   # the table, and the JSON in r.json
 #   tests/bench/run-bench.sh -n 50 -c 1,8    # quicker
 #
 # $NSBOX_BUILDDIR picks the build directory (default: build-bench in the source tree).
