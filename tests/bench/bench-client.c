@@ -13,6 +13,7 @@
 struct DaemonClient {
         NsboxConnection *connection;
         NsboxSpawn *spawn;
+        uint64_t timeout_usec;
         char error[256];
 };
 
@@ -33,6 +34,7 @@ int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map
         c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
+        c->timeout_usec = UINT64_MAX;
 
         r = nsbox_connection_new(socket_path, &c->connection);
         if (r < 0)
@@ -71,6 +73,10 @@ int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map
         return 0;
 }
 
+void daemon_client_set_timeout(DaemonClient *c, uint64_t usec) {
+        c->timeout_usec = usec;
+}
+
 static int remember_error(DaemonClient *c, int r) {
         const char *name = nsbox_connection_get_error_name(c->connection);
         const char *detail = nsbox_connection_get_error_stage(c->connection) ?:
@@ -84,6 +90,18 @@ static int remember_error(DaemonClient *c, int r) {
         return r;
 }
 
+/* nsbox_spawn() with the client's timeout. */
+static int spawn_call(DaemonClient *c, NsboxSandbox **ret) {
+        int r;
+
+        r = nsbox_spawn_send(c->connection, c->spawn);
+        if (r >= 0)
+                r = nsbox_connection_wait(c->connection, c->timeout_usec);
+        if (r >= 0)
+                r = nsbox_spawn_finish(c->connection, ret);
+        return r < 0 ? remember_error(c, r) : r;
+}
+
 int daemon_client_run_one(DaemonClient *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
         NsboxSandbox *sb = NULL;
         NsboxState state;
@@ -91,12 +109,16 @@ int daemon_client_run_one(DaemonClient *c, uint64_t *ret_spawn_ns, uint64_t *ret
         int exit_code, r;
 
         start = now_ns();
-        r = nsbox_spawn(c->connection, c->spawn, &sb);
+        r = spawn_call(c, &sb);
         if (r < 0)
-                return remember_error(c, r);
+                return r;
         spawned = now_ns();
 
-        r = nsbox_wait(c->connection, nsbox_sandbox_get_id(sb), &state, &exit_code, NULL);
+        r = nsbox_wait_send(c->connection, nsbox_sandbox_get_id(sb));
+        if (r >= 0)
+                r = nsbox_connection_wait(c->connection, c->timeout_usec);
+        if (r >= 0)
+                r = nsbox_wait_finish(c->connection, &state, &exit_code, NULL);
         if (r >= 0) {
                 uint64_t done = now_ns();
 
@@ -117,9 +139,9 @@ int daemon_client_spawn_only(DaemonClient *c) {
         NsboxSandbox *sb = NULL;
         int r;
 
-        r = nsbox_spawn(c->connection, c->spawn, &sb);
+        r = spawn_call(c, &sb);
         if (r < 0)
-                return remember_error(c, r);
+                return r;
         /* Closes our pidfd only; the daemon keeps the sandbox. */
         nsbox_sandbox_free(sb);
         return 0;

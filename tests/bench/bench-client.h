@@ -20,6 +20,10 @@ typedef struct DaemonClient DaemonClient;
 int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map_host_id, uint32_t map_size,
                       const char *const *argv, int init, DaemonClient **ret);
 DaemonClient *daemon_client_free(DaemonClient *c);
+
+/* How long one call may wait for its reply before failing with -ETIMEDOUT (and leaving the
+ * connection unusable); UINT64_MAX, the default, waits for ever. */
+void daemon_client_set_timeout(DaemonClient *c, uint64_t usec);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DaemonClient *, daemon_client_free);
 
 /*

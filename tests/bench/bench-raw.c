@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@ int raw_plan_init(RawPlan *p, unsigned namespaces, uint32_t map_host_id, uint32_
                 .share_vm = share_vm,
                 .program = program,
                 .devnull_fd = devnull_fd,
+                .timeout_ms = -1,
         };
 
         if (map_size == 0 || (uint64_t) map_host_id + map_size > UINT32_MAX)
@@ -127,6 +130,17 @@ fail:
         _exit(127);
 }
 
+/* A pidfd turns readable when the process exits. 1 if it did within timeout_ms, 0 if not, or -errno. */
+static int wait_pidfd(int pidfd, int timeout_ms) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        int r;
+
+        do
+                r = poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        return r < 0 ? -errno : r;
+}
+
 typedef struct RawChildArgs {
         const RawPlan *plan;
         int sync_fd;
@@ -205,6 +219,11 @@ int raw_run_one(const RawPlan *p, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns)
         if (r >= 0 && n != 0)
                 r = n == (ssize_t) sizeof child_error ? -child_error : -EIO;
 
+        if (wait_pidfd(pidfd, p->timeout_ms) == 0) {
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                if (r >= 0)
+                        r = -ETIMEDOUT;
+        }
         while (waitid(P_PIDFD, pidfd, &si, WEXITED) < 0)
                 if (errno != EINTR)
                         return r < 0 ? r : -errno;
@@ -221,9 +240,12 @@ finish:
         return r;
 }
 
-int tool_run_one(char *const *argv, int devnull_fd, uint64_t *ret_exit_ns) {
+int tool_run_one(char *const *argv, int devnull_fd, int timeout_ms, uint64_t *ret_exit_ns) {
         static char *const envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        _cleanup_close_ int pidfd = -EBADF;
+        bool timed_out = false;
         posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
         uint64_t start;
         pid_t pid;
         int r, status;
@@ -239,15 +261,36 @@ int tool_run_one(char *const *argv, int devnull_fd, uint64_t *ret_exit_ns) {
                 }
         }
 
+        /* A process group of its own: on a timeout the tool's children (a forked command, bwrap's
+         * init) are killed with it, not left behind. */
+        r = posix_spawnattr_init(&attr);
+        if (r != 0) {
+                (void) posix_spawn_file_actions_destroy(&fa);
+                return -r;
+        }
+        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        if (r == 0)
+                r = posix_spawnattr_setpgroup(&attr, 0);
+
         start = now_ns();
-        r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+        if (r == 0)
+                r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
         (void) posix_spawn_file_actions_destroy(&fa);
+        (void) posix_spawnattr_destroy(&attr);
         if (r != 0)
                 return -r;
 
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd >= 0 && wait_pidfd(pidfd, timeout_ms) == 0) {
+                /* Not reaped yet, so the group id is still ours to use. */
+                (void) kill(-pid, SIGKILL);
+                timed_out = true;
+        }
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
+        if (timed_out)
+                return -ETIMEDOUT;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return -EPROTO;
 

@@ -21,6 +21,7 @@ typedef struct RawPlan {
         bool user_namespace;   /* write setgroups "deny" and the maps below */
         char map_text[64];     /* "0 HOSTID SIZE\n", used for both uid_map and gid_map */
         const char *program;   /* what the child executes */
+        int timeout_ms;        /* the child is killed if it has not exited by then (-ETIMEDOUT); -1: never */
         int devnull_fd;        /* becomes the child's stdin, stdout and stderr */
 } RawPlan;
 
@@ -39,13 +40,15 @@ void raw_plan_done(RawPlan *p);
  * child's execve() is known to have succeeded (close-on-exec report pipe hit
  * EOF) with the pidfd in hand; *ret_exit_ns: from the same start until
  * waitid(P_PIDFD) returned the exit status. Fails (-EPROTO) unless the
- * program exited with status 0. Safe to call from several threads at once.
+ * program exited with status 0; -ETIMEDOUT if it ran longer than the plan's
+ * timeout (it is killed). Safe to call from several threads at once.
  */
 int raw_run_one(const RawPlan *p, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns);
 
 /*
  * Starts argv[0] (a path) with stdio on devnull_fd and waits for it;
  * *ret_exit_ns from just before the spawn until it was reaped. Fails
- * (-EPROTO) unless it exited with status 0.
+ * (-EPROTO) unless it exited with status 0; after timeout_ms it is killed
+ * and the call fails with -ETIMEDOUT.
  */
-int tool_run_one(char *const *argv, int devnull_fd, uint64_t *ret_exit_ns);
+int tool_run_one(char *const *argv, int devnull_fd, int timeout_ms, uint64_t *ret_exit_ns);

@@ -55,6 +55,7 @@ typedef struct Options {
         const char *bwrap_path;
         int init; /* nsboxd's "init": -1 its default, 0 off */
         const char *json_path; /* also write the JSON here */
+        unsigned timeout_sec;  /* per daemon call and per tool run */
         bool json;
         bool quiet;
         NamespaceSet sets[SETS_MAX];
@@ -62,6 +63,18 @@ typedef struct Options {
         unsigned concurrency[CONCURRENCY_MAX];
         size_t n_concurrency;
 } Options;
+
+/* The errors the harness itself makes up read better in its own words. */
+static const char *bench_strerror(int error) {
+        switch (error) {
+        case -ETIMEDOUT:
+                return "timed out (see --timeout)";
+        case -EPROTO:
+                return "the command did not exit with status 0";
+        default:
+                return strerror(-error);
+        }
+}
 
 /* ---- namespace sets ---- */
 
@@ -173,6 +186,7 @@ static int bwrap_argv(const char *path, unsigned mask, char **argv, char *note, 
 
 typedef struct Client {
         Method method;
+        int timeout_ms;
         RawPlan raw;
         char *const *tool_argv;
         int devnull_fd;
@@ -189,7 +203,7 @@ static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_
         case METHOD_UNSHARE:
         case METHOD_BWRAP:
                 *ret_spawn_ns = 0;
-                return tool_run_one(c->tool_argv, c->devnull_fd, ret_exit_ns);
+                return tool_run_one(c->tool_argv, c->devnull_fd, c->timeout_ms, ret_exit_ns);
         default:
                 return -EINVAL;
         }
@@ -251,6 +265,7 @@ static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t
 
                 *c = (Client) {
                         .method = p->method,
+                        .timeout_ms = (int) p->options->timeout_sec * 1000,
                         .tool_argv = p->tool_argv,
                         .devnull_fd = p->devnull_fd,
                 };
@@ -259,6 +274,7 @@ static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t
                                           p->options->program, p->devnull_fd, p->method == METHOD_CLONE_VM);
                         if (r < 0)
                                 return r;
+                        c->raw.timeout_ms = c->timeout_ms;
                 } else if (p->method == METHOD_NSBOXD) {
                         r = daemon_client_new(p->options->socket_path, p->set->mask, p->options->map_host_id,
                                               p->options->map_size, argv, p->options->init, &c->daemon);
@@ -267,6 +283,7 @@ static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t
                                          strerror(-r));
                                 return r;
                         }
+                        daemon_client_set_timeout(c->daemon, (uint64_t) p->options->timeout_sec * 1000000U);
                 }
         }
         return 0;
@@ -332,9 +349,9 @@ static void run_cell(const CellPlan *p, CellResult *ret) {
                         ret->error = w->error;
                         if (w->client.daemon && daemon_client_last_error(w->client.daemon)[0])
                                 snprintf(ret->note, sizeof ret->note, "%s: %s",
-                                         daemon_client_last_error(w->client.daemon), strerror(-w->error));
+                                         daemon_client_last_error(w->client.daemon), bench_strerror(w->error));
                         else
-                                snprintf(ret->note, sizeof ret->note, "%s", strerror(-w->error));
+                                snprintf(ret->note, sizeof ret->note, "%s", bench_strerror(w->error));
                 }
                 start = MIN(start, w->start_ns);
                 end = MAX(end, w->end_ns);
@@ -358,12 +375,12 @@ finish:
 }
 
 /* One run of the tool, with its errors visible, to tell "not possible here" from a slow tool. */
-static int tool_probe(char *const *argv, int devnull_fd) {
+static int tool_probe(char *const *argv, int devnull_fd, int timeout_ms) {
         uint64_t ns;
 
         if (access(argv[0], X_OK) < 0)
                 return -errno;
-        return tool_run_one(argv, devnull_fd, &ns);
+        return tool_run_one(argv, devnull_fd, timeout_ms, &ns);
 }
 
 static int run_latency(const Options *o, BenchResults *b, int devnull_fd) {
@@ -392,12 +409,10 @@ static int run_latency(const Options *o, BenchResults *b, int devnull_fd) {
                                                              sizeof tool_note[m]);
                         tool_argv[m][k++] = (char *) o->program;
                         tool_argv[m][k] = NULL;
-                        tool_error[m] = tool_probe(tool_argv[m], devnull_fd);
+                        tool_error[m] = tool_probe(tool_argv[m], devnull_fd, (int) o->timeout_sec * 1000);
                         if (tool_error[m] < 0)
-                                snprintf(tool_note[m], sizeof tool_note[m], "%s %s",
-                                         tool_error[m] == -EPROTO ? "failed for this namespace set:"
-                                                                  : "not usable:",
-                                         tool_error[m] == -EPROTO ? path : strerror(-tool_error[m]));
+                                snprintf(tool_note[m], sizeof tool_note[m], "%s: %s", path,
+                                         bench_strerror(tool_error[m]));
                 }
 
                 for (size_t k = 0; k < o->n_concurrency; k++)
@@ -451,6 +466,8 @@ static void run_memory_live(const Options *o, MemoryResult *m) {
         int r;
 
         r = daemon_client_new(o->socket_path, o->live_mask, o->map_host_id, o->map_size, argv, o->init, &holder);
+        if (r >= 0)
+                daemon_client_set_timeout(holder, (uint64_t) o->timeout_sec * 1000000U);
         if (r < 0) {
                 m->error = r;
                 snprintf(m->note, sizeof m->note, "connecting: %s", strerror(-r));
@@ -524,6 +541,7 @@ static void help(void) {
                "      --bwrap PATH           bubblewrap (default /usr/bin/bwrap)\n"
                "      --json                 print JSON instead of the table\n"
                "      --json-file PATH       also write the JSON to PATH\n"
+               "      --timeout SECONDS      fail a cell when one call or tool run takes longer (default 30)\n"
                "  -q, --quiet                no progress on stderr\n"
                "  -h, --help                 show this help\n");
 }
@@ -593,6 +611,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_JSON,
                 ARG_NO_INIT,
                 ARG_JSON_FILE,
+                ARG_TIMEOUT,
         };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                 },
@@ -611,6 +630,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "json",            no_argument,       NULL, ARG_JSON            },
                 { "no-init",         no_argument,       NULL, ARG_NO_INIT         },
                 { "json-file",       required_argument, NULL, ARG_JSON_FILE       },
+                { "timeout",         required_argument, NULL, ARG_TIMEOUT         },
                 { "quiet",           no_argument,       NULL, 'q'                 },
                 { "help",            no_argument,       NULL, 'h'                 },
                 {}
@@ -692,6 +712,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_JSON_FILE:
                         o->json_path = optarg;
                         break;
+                case ARG_TIMEOUT:
+                        r = parse_unsigned(optarg, 1, 3600, &o->timeout_sec);
+                        break;
                 case 'q':
                         o->quiet = true;
                         break;
@@ -745,6 +768,7 @@ static void options_defaults(Options *o) {
                 .unshare_path = "/usr/bin/unshare",
                 .bwrap_path = "/usr/bin/bwrap",
                 .init = -1,
+                .timeout_sec = 30,
         };
         for (Method m = 0; m < _METHOD_MAX; m++)
                 o->methods[m] = m != METHOD_CLONE_VM;
