@@ -24,7 +24,10 @@ fi
 if [ ! -f "$builddir/build.ninja" ]; then
         meson setup "$builddir" "$srcdir" >&2
 fi
-ninja -C "$builddir" daemon/nsboxd tests/bench/nsbox-bench >&2
+if ! ninja -C "$builddir" daemon/nsboxd tests/bench/nsbox-bench >&2; then
+        echo "run-bench.sh: build failed (the benchmark is built with the tests: criterion must be found)." >&2
+        exit 1
+fi
 
 tmp=$(mktemp -d /tmp/nsbox-bench.XXXXXX)
 daemon_pid=
