@@ -20,7 +20,8 @@
  *     namespace but pid, so they belong to the joined user namespace. This is
  *     before the release because the daemon writes the id maps and offsets of
  *     the namespaces that exist once we are ready.
- *  4. Tell the daemon we are ready; wait until it has written uid_map,
+ *  4. Tell the daemon we are ready (only when 3. did anything: otherwise it
+ *     wrote the maps right after clone3()); wait until it has written uid_map,
  *     setgroups, gid_map and timens_offsets and releases us.
  *  5. Bring up loopback in a new network namespace.
  *  6. Mounts and root (mount_plan_apply()), while still privileged.
@@ -96,12 +97,14 @@ static void wait_for_release(SpawnPlan *p) {
         char c = SPAWN_SYNC_READY;
         ssize_t n;
 
-        do
-                n = send(p->child_sync_fd, &c, 1, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        /* The daemon gave up on us; there is nobody to report to. */
-        if (n != 1)
-                _exit(SPAWN_CHILD_FAILED);
+        if (spawn_plan_needs_ready(p)) {
+                do
+                        n = send(p->child_sync_fd, &c, 1, MSG_NOSIGNAL);
+                while (n < 0 && errno == EINTR);
+                /* The daemon gave up on us; there is nobody to report to. */
+                if (n != 1)
+                        _exit(SPAWN_CHILD_FAILED);
+        }
 
         do
                 n = recv(p->child_sync_fd, &c, 1, 0);

@@ -84,6 +84,13 @@ typedef struct SpawnPlan {
         int parent_report_fd;
 } SpawnPlan;
 
+/* Whether the daemon must wait for the child's "ready" before writing the id maps and offsets: only
+ * when the child itself creates or enters the namespaces they belong to (joins, unshare()). Otherwise
+ * the maps are written right after clone3() and "go" is queued at once, and the loop is not held up. */
+static inline bool spawn_plan_needs_ready(const SpawnPlan *p) {
+        return p->n_joins > 0 || p->unshare_flags != 0;
+}
+
 /* Runs in the child right after clone3(); never returns. Async-signal-safe throughout. */
 _noreturn_ void spawn_child_run(SpawnPlan *p);
 

@@ -767,7 +767,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         p->child_sync_fd = safe_close(p->child_sync_fd);
         p->child_report_fd = safe_close(p->child_report_fd);
 
-        r = wait_child_ready(p, &e);
+        r = spawn_plan_needs_ready(p) ? wait_child_ready(p, &e) : 0;
         if (r >= 0)
                 r = write_parent_steps(pid, &steps, &e);
         if (r >= 0)
