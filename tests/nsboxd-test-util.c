@@ -277,3 +277,19 @@ void test_disconnect(int fd) {
                         readers[i].reader = varlink_reader_free(readers[i].reader);
         close(fd);
 }
+
+struct json_object *test_json_get(struct json_object *o, const char *path) {
+        struct json_object *v = o;
+        char buf[256], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+                if (!json_object_object_get_ex(v, k, &v))
+                        return NULL;
+        return v;
+}
+
+const char *test_json_string(struct json_object *o, const char *path) {
+        struct json_object *v = test_json_get(o, path);
+        return v ? json_object_get_string(v) : NULL;
+}

@@ -47,3 +47,7 @@ int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
 
 /* Forgets the buffered reader of fd and closes it. */
 void test_disconnect(int fd);
+
+/* The member of a reply at a dotted path ("parameters.sandbox.name"), or NULL; and its string value. */
+struct json_object *test_json_get(struct json_object *o, const char *path);
+const char *test_json_string(struct json_object *o, const char *path);

@@ -35,24 +35,8 @@ static void teardown(void) {
 
 TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 60);
 
-static struct json_object *get(struct json_object *o, const char *path) {
-        struct json_object *v = o;
-        char buf[256], *save = NULL;
-
-        snprintf(buf, sizeof buf, "%s", path);
-        for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
-                if (!json_object_object_get_ex(v, k, &v))
-                        return NULL;
-        return v;
-}
-
-static const char *get_string(struct json_object *o, const char *path) {
-        struct json_object *v = get(o, path);
-        return v ? json_object_get_string(v) : NULL;
-}
-
 static int64_t get_int(struct json_object *o, const char *path) {
-        struct json_object *v = get(o, path);
+        struct json_object *v = test_json_get(o, path);
         cr_assert(v, "missing %s in %s", path, json_object_to_json_string(o));
         return json_object_get_int64(v);
 }
@@ -71,10 +55,10 @@ static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_f
         struct json_object *reply = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, n_fds, &rfds, &n_rfds);
         Spawned s = {};
 
-        cr_assert_null(get(reply, "error"), "Spawn failed: %s", json_object_to_json_string(reply));
+        cr_assert_null(test_json_get(reply, "error"), "Spawn failed: %s", json_object_to_json_string(reply));
         cr_assert_eq(n_rfds, 1, "expected the pidfd with the reply");
         cr_assert_eq(get_int(reply, "parameters.pidFileDescriptor"), 0);
-        snprintf(s.id, sizeof s.id, "%s", get_string(reply, "parameters.id"));
+        snprintf(s.id, sizeof s.id, "%s", test_json_string(reply, "parameters.id"));
         s.pid = (pid_t) get_int(reply, "parameters.pid");
         s.pidfd = rfds[0];
         json_object_put(reply);
@@ -107,7 +91,7 @@ static int run_capture(int conn, const char *extra_params, const char *command, 
         close(pipefd[0]);
 
         w = wait_for(conn, s.id);
-        cr_assert_str_eq(get_string(w, "parameters.state"), "exited", "%s", json_object_to_json_string(w));
+        cr_assert_str_eq(test_json_string(w, "parameters.state"), "exited", "%s", json_object_to_json_string(w));
         status = (int) get_int(w, "parameters.exitCode");
         json_object_put(w);
         close(s.pidfd);
@@ -126,26 +110,26 @@ static ino_t ns_inode(pid_t pid, const char *name) {
 Test(daemon, get_info) {
         int conn = test_daemon_connect(&daemon_);
         struct json_object *r = test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
-        struct json_object *ifaces = get(r, "parameters.interfaces");
+        struct json_object *ifaces = test_json_get(r, "parameters.interfaces");
 
-        cr_assert_str_eq(get_string(r, "parameters.product"), "nsboxd");
+        cr_assert_str_eq(test_json_string(r, "parameters.product"), "nsboxd");
         cr_assert(ifaces && json_object_array_length(ifaces) == 2);
         cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(ifaces, 1)), "io.nsbox.Sandbox");
         json_object_put(r);
 
         r = test_call(conn, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"io.nsbox.Sandbox\"}",
                       NULL, 0, NULL, NULL);
-        cr_assert(strstr(get_string(r, "parameters.description"), "interface io.nsbox.Sandbox"));
-        cr_assert(strstr(get_string(r, "parameters.description"), "method Spawn("));
+        cr_assert(strstr(test_json_string(r, "parameters.description"), "interface io.nsbox.Sandbox"));
+        cr_assert(strstr(test_json_string(r, "parameters.description"), "method Spawn("));
         json_object_put(r);
 
         r = test_call(conn, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"com.example.Nope\"}",
                       NULL, 0, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "error"), "org.varlink.service.InterfaceNotFound");
+        cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.InterfaceNotFound");
         json_object_put(r);
 
         r = test_call(conn, "io.nsbox.Sandbox.Frobnicate", NULL, NULL, 0, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "error"), "org.varlink.service.MethodNotFound");
+        cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.MethodNotFound");
         json_object_put(r);
         test_disconnect(conn);
 }
@@ -180,8 +164,8 @@ Test(daemon, each_namespace_type) {
 
                 cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
                 struct json_object *w = wait_for(conn, s.id);
-                cr_assert_str_eq(get_string(w, "parameters.state"), "killed");
-                cr_assert_str_eq(get_string(w, "parameters.signal"), "SIGKILL");
+                cr_assert_str_eq(test_json_string(w, "parameters.state"), "killed");
+                cr_assert_str_eq(test_json_string(w, "parameters.signal"), "SIGKILL");
                 json_object_put(w);
                 close(s.pidfd);
         }
@@ -293,8 +277,8 @@ Test(daemon, pidfd_signals_and_polls) {
         cr_assert_eq(poll(&p, 1, 10000), 1, "pidfd not readable after SIGTERM");
 
         struct json_object *w = wait_for(conn, s.id);
-        cr_assert_str_eq(get_string(w, "parameters.state"), "killed");
-        cr_assert_str_eq(get_string(w, "parameters.signal"), "SIGTERM");
+        cr_assert_str_eq(test_json_string(w, "parameters.state"), "killed");
+        cr_assert_str_eq(test_json_string(w, "parameters.signal"), "SIGTERM");
         json_object_put(w);
         close(s.pidfd);
         test_disconnect(conn);
@@ -307,7 +291,7 @@ Test(daemon, kill_method_and_wait_more) {
         Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"],\"namespaces\":[\"pid\"]}", NULL, 0);
         snprintf(p, sizeof p, "{\"id\":\"%s\",\"signal\":15}", s.id);
         struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Kill", p, NULL, 0, NULL, NULL);
-        cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
         json_object_put(r);
 
         /* Wait with "more": the state now, then the exit. */
@@ -318,17 +302,17 @@ Test(daemon, kill_method_and_wait_more) {
         json_object_put(call);
 
         r = test_read_reply(conn, NULL, NULL);
-        if (get(r, "continues")) {
-                cr_assert(json_object_get_boolean(get(r, "continues")));
+        if (test_json_get(r, "continues")) {
+                cr_assert(json_object_get_boolean(test_json_get(r, "continues")));
                 json_object_put(r);
                 r = test_read_reply(conn, NULL, NULL);
         }
-        cr_assert_null(get(r, "continues"), "final reply must not continue: %s", json_object_to_json_string(r));
+        cr_assert_null(test_json_get(r, "continues"), "final reply must not continue: %s", json_object_to_json_string(r));
         /* With init as pid 1 the command's death by SIGTERM is reported as it happened. */
-        const char *state = get_string(r, "parameters.state");
+        const char *state = test_json_string(r, "parameters.state");
         cr_assert(streq(state, "killed") || streq(state, "exited"), "%s", json_object_to_json_string(r));
         if (streq(state, "killed"))
-                cr_assert_str_eq(get_string(r, "parameters.signal"), "SIGTERM");
+                cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGTERM");
         else
                 cr_assert_eq(get_int(r, "parameters.exitCode"), 128 + SIGTERM);
         json_object_put(r);
@@ -336,7 +320,7 @@ Test(daemon, kill_method_and_wait_more) {
         /* Its status was read: it is gone now. */
         snprintf(p, sizeof p, "{\"id\":\"%s\"}", s.id);
         r = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox");
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox");
         json_object_put(r);
         close(s.pidfd);
         test_disconnect(conn);
@@ -347,15 +331,15 @@ Test(daemon, exec_failure_is_spawn_failed) {
         struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/no/such\"]}", NULL, 0, NULL,
                                           NULL);
 
-        cr_assert_str_eq(get_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
-        cr_assert_str_eq(get_string(r, "parameters.stage"), "execve");
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "execve");
         cr_assert_eq(get_int(r, "parameters.errno"), 2);
-        cr_assert(strstr(get_string(r, "parameters.message"), "/no/such"));
+        cr_assert(strstr(test_json_string(r, "parameters.message"), "/no/such"));
         json_object_put(r);
 
         /* Nothing was left behind, and the daemon still serves. */
         r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
-        cr_assert_eq(json_object_array_length(get(r, "parameters.sandboxes")), 0);
+        cr_assert_eq(json_object_array_length(test_json_get(r, "parameters.sandboxes")), 0);
         json_object_put(r);
         test_disconnect(conn);
 }
@@ -368,12 +352,12 @@ Test(daemon, invalid_parameter_names_the_field) {
                                           "{\"containerID\":1,\"hostID\":1,\"size\":-1}]}",
                                           NULL, 0, NULL, NULL);
 
-        cr_assert_str_eq(get_string(r, "error"), "org.varlink.service.InvalidParameter");
-        cr_assert_str_eq(get_string(r, "parameters.parameter"), "uidMappings[1].size");
+        cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.InvalidParameter");
+        cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "uidMappings[1].size");
         json_object_put(r);
 
         r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"true\"],\"stdin\":3}", NULL, 0, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "parameters.parameter"), "stdin");
+        cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "stdin");
         json_object_put(r);
         test_disconnect(conn);
 }
@@ -389,7 +373,7 @@ Test(daemon, protocol_error_closes_only_that_connection) {
         test_disconnect(bad);
 
         struct json_object *r = test_call(good, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
-        cr_assert_null(get(r, "error"));
+        cr_assert_null(test_json_get(r, "error"));
         json_object_put(r);
         test_disconnect(good);
 }
@@ -414,9 +398,9 @@ Test(daemon, pipelined_calls_in_order) {
                 _cleanup_free_ int *fds = NULL;
                 size_t n_fds = 0;
                 struct json_object *r = test_read_reply(conn, &fds, &n_fds);
-                cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
+                cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
                 cr_assert_eq(n_fds, 1);
-                snprintf(ids[i], sizeof ids[i], "%s", get_string(r, "parameters.id"));
+                snprintf(ids[i], sizeof ids[i], "%s", test_json_string(r, "parameters.id"));
                 json_object_put(r);
                 close_many(fds, n_fds);
         }
@@ -426,7 +410,7 @@ Test(daemon, pipelined_calls_in_order) {
                 snprintf(p, sizeof p, "{\"id\":\"%s\"}", ids[i]);
                 snprintf(name, sizeof name, "p%d", i);
                 struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
-                cr_assert_str_eq(get_string(r, "parameters.sandbox.name"), name, "%s", json_object_to_json_string(r));
+                cr_assert_str_eq(test_json_string(r, "parameters.sandbox.name"), name, "%s", json_object_to_json_string(r));
                 json_object_put(r);
 
                 r = wait_for(conn, ids[i]);
@@ -455,7 +439,7 @@ Test(daemon, connection_close_kills_unless_keep_alive) {
         snprintf(params, sizeof params, "{\"id\":\"%s\",\"signal\":9}", kept.id);
         json_object_put(test_call(other, "io.nsbox.Sandbox.Kill", params, NULL, 0, NULL, NULL));
         struct json_object *w = wait_for(other, kept.id);
-        cr_assert_str_eq(get_string(w, "parameters.signal"), "SIGKILL");
+        cr_assert_str_eq(test_json_string(w, "parameters.signal"), "SIGKILL");
         json_object_put(w);
         close(plain.pidfd);
         close(kept.pidfd);
@@ -478,8 +462,8 @@ Test(daemon, no_leaks_after_many_spawns, .timeout = 180) {
                 _cleanup_free_ int *fds = NULL;
                 size_t n_fds = 0;
                 struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", params, NULL, 0, &fds, &n_fds);
-                if (!get(r, "error")) {
-                        json_object_put(wait_for(conn, get_string(r, "parameters.id")));
+                if (!test_json_get(r, "error")) {
+                        json_object_put(wait_for(conn, test_json_string(r, "parameters.id")));
                         close_many(fds, n_fds);
                 }
                 json_object_put(r);
@@ -517,7 +501,7 @@ Test(activation, systemd_socket_activate, .timeout = 60) {
         snprintf(d.socket_path, sizeof d.socket_path, "%s", sock);
         int conn = test_daemon_connect(&d);
         struct json_object *r = test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "parameters.product"), "nsboxd");
+        cr_assert_str_eq(test_json_string(r, "parameters.product"), "nsboxd");
         json_object_put(r);
 
         char out[64];
@@ -616,18 +600,18 @@ Test(limits, spawn_timeout_ends_stuck_spawns) {
         json_object_put(call);
 
         struct json_object *r = test_call(other, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "parameters.product"), "nsboxd");
+        cr_assert_str_eq(test_json_string(r, "parameters.product"), "nsboxd");
         json_object_put(r);
 
         r = test_read_reply(conn, NULL, NULL);
-        cr_assert_str_eq(get_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
-        cr_assert_str_eq(get_string(r, "parameters.stage"), "timeout");
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "timeout");
         cr_assert_eq(get_int(r, "parameters.errno"), ETIMEDOUT);
         json_object_put(r);
 
         /* Nothing left: not listed, no zombie. */
         r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
-        cr_assert_eq(json_object_array_length(get(r, "parameters.sandboxes")), 0);
+        cr_assert_eq(json_object_array_length(test_json_get(r, "parameters.sandboxes")), 0);
         json_object_put(r);
         cr_assert_eq(test_daemon_count_zombies(&d), 0);
 

@@ -84,22 +84,6 @@ static void start(const char *const *args) {
 
 /* ---- small helpers usable in both the test and the unprivileged child ---- */
 
-static struct json_object *get(struct json_object *o, const char *path) {
-        struct json_object *v = o;
-        char buf[256], *save = NULL;
-
-        snprintf(buf, sizeof buf, "%s", path);
-        for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
-                if (!json_object_object_get_ex(v, k, &v))
-                        return NULL;
-        return v;
-}
-
-static const char *get_string(struct json_object *o, const char *path) {
-        struct json_object *v = get(o, path);
-        return v ? json_object_get_string(v) : NULL;
-}
-
 static bool same_string(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
 }
@@ -146,14 +130,14 @@ typedef struct Outcome {
 } Outcome;
 
 static void outcome_from_reply(struct json_object *reply, Outcome *o) {
-        const char *e = get_string(reply, "error");
+        const char *e = test_json_string(reply, "error");
         struct json_object *v;
 
         snprintf(o->error, sizeof o->error, "%s", e ?: "");
-        snprintf(o->parameter, sizeof o->parameter, "%s", get_string(reply, "parameters.parameter") ?: "");
-        snprintf(o->limit, sizeof o->limit, "%s", get_string(reply, "parameters.limit") ?: "");
-        snprintf(o->id, sizeof o->id, "%s", get_string(reply, "parameters.id") ?: "");
-        v = get(reply, "parameters.pid");
+        snprintf(o->parameter, sizeof o->parameter, "%s", test_json_string(reply, "parameters.parameter") ?: "");
+        snprintf(o->limit, sizeof o->limit, "%s", test_json_string(reply, "parameters.limit") ?: "");
+        snprintf(o->id, sizeof o->id, "%s", test_json_string(reply, "parameters.id") ?: "");
+        v = test_json_get(reply, "parameters.pid");
         o->pid = v ? (long) json_object_get_int64(v) : -1;
 }
 
@@ -215,7 +199,7 @@ static void root_kill(const char *id) {
         int conn = test_daemon_connect(&daemon_);
         struct json_object *r = call_id(conn, "io.nsbox.Sandbox.Kill", id, ",\"signal\":9");
 
-        cr_assert_null(get(r, "error"), "root could not kill %s: %s", id, json_object_to_json_string(r));
+        cr_assert_null(test_json_get(r, "error"), "root could not kill %s: %s", id, json_object_to_json_string(r));
         json_object_put(r);
         r = call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL);
         json_object_put(r);
@@ -452,19 +436,19 @@ static int child_other_user(void *arg) {
         struct json_object *r;
 
         r = call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL);
-        CHECK(get(r, "error"), "waited on another user's sandbox: %s", json_object_to_json_string(r));
+        CHECK(test_json_get(r, "error"), "waited on another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = call_id(conn, "io.nsbox.Sandbox.Inspect", id, NULL);
-        CHECK(get(r, "error"), "inspected another user's sandbox: %s", json_object_to_json_string(r));
+        CHECK(test_json_get(r, "error"), "inspected another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = call_id(conn, "io.nsbox.Sandbox.Kill", id, ",\"signal\":9");
-        CHECK(get(r, "error"), "killed another user's sandbox: %s", json_object_to_json_string(r));
+        CHECK(test_json_get(r, "error"), "killed another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
-        CHECK(!get(r, "error"), "List failed: %s", json_object_to_json_string(r));
+        CHECK(!test_json_get(r, "error"), "List failed: %s", json_object_to_json_string(r));
         CHECK(!strstr(json_object_to_json_string(r), id), "another user's sandbox in List: %s",
               json_object_to_json_string(r));
         json_object_put(r);
@@ -494,7 +478,7 @@ Test(security, cannot_touch_another_users_sandbox) {
         cr_assert(strstr(json_object_to_json_string(r), id[0]), "%s", json_object_to_json_string(r));
         json_object_put(r);
         r = call_id(conn, "io.nsbox.Sandbox.Inspect", id[0], NULL);
-        cr_assert_null(get(r, "error"), "%s", json_object_to_json_string(r));
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
         json_object_put(r);
         test_disconnect(conn);
 
