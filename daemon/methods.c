@@ -131,18 +131,22 @@ static Sandbox *find_for_caller(Connection *c, const char *id) {
         return sb;
 }
 
-static void method_wait(Connection *c) {
+/* The sandbox an (id) call names, for this caller; NULL after replying with the error. */
+static Sandbox *sandbox_from_id_request(Connection *c) {
         _cleanup_free_ char *id = NULL, *field = NULL;
-        Sandbox *sb;
 
-        if (sandbox_id_request_decode(c->call.parameters, &id, &field) < 0)
-                return reply_invalid_parameter(c, field ?: "id");
+        if (sandbox_id_request_decode(c->call.parameters, &id, &field) < 0) {
+                reply_invalid_parameter(c, field ?: "id");
+                return NULL;
+        }
+        return find_for_caller(c, id);
+}
 
-        sb = find_for_caller(c, id);
-        if (!sb)
-                return;
+static void method_wait(Connection *c) {
+        Sandbox *sb = sandbox_from_id_request(c);
 
-        sandbox_add_waiter(sb, c, c->call.flags & VARLINK_CALL_MORE);
+        if (sb)
+                sandbox_add_waiter(sb, c, c->call.flags & VARLINK_CALL_MORE);
 }
 
 static void method_kill(Connection *c) {
@@ -168,54 +172,34 @@ static void method_kill(Connection *c) {
 }
 
 static void method_inspect(Connection *c) {
-        _cleanup_free_ char *id = NULL, *field = NULL;
-        struct json_object *p;
+        Sandbox *sb = sandbox_from_id_request(c);
         SandboxInfo info;
-        Sandbox *sb;
 
-        if (sandbox_id_request_decode(c->call.parameters, &id, &field) < 0)
-                return reply_invalid_parameter(c, field ?: "id");
-
-        sb = find_for_caller(c, id);
         if (!sb)
                 return;
 
         sandbox_fill_info(sb, &info);
-        p = json_object_new_object();
-        if (!json_add(p, "sandbox", sandbox_info_encode(&info))) {
-                json_object_put(p);
-                p = NULL;
-        }
-        reply_parameters(c, p);
+        reply_parameters(c, inspect_reply_encode(&info));
 }
 
 static void method_list(Connection *c) {
         _cleanup_free_ char *field = NULL;
-        struct json_object *p, *list;
+        _cleanup_free_ SandboxInfo *infos = NULL;
+        size_t n = 0;
 
         if (list_request_decode(c->call.parameters, &field) < 0)
                 return reply_invalid_parameter(c, field ?: "parameters");
 
-        list = json_object_new_array();
-        LIST_FOREACH(sandboxes, sb, c->server->sandboxes) {
-                SandboxInfo info;
+        /* Borrowed views of the entries: the strings stay owned by the table. */
+        infos = calloc(MAX(c->server->n_sandboxes, 1U), sizeof(SandboxInfo));
+        if (!infos)
+                return connection_close(c);
 
-                if (!list || sb->spawn_failed || sb->detached || sb->freeing || !sandbox_visible_to(sb, c->peer.uid))
-                        continue;
+        LIST_FOREACH(sandboxes, sb, c->server->sandboxes)
+                if (!sb->spawn_failed && !sb->detached && !sb->freeing && sandbox_visible_to(sb, c->peer.uid))
+                        sandbox_fill_info(sb, &infos[n++]);
 
-                sandbox_fill_info(sb, &info);
-                if (json_object_array_add(list, sandbox_info_encode(&info)) < 0) {
-                        json_object_put(list);
-                        list = NULL;
-                }
-        }
-
-        p = json_object_new_object();
-        if (!json_add(p, "sandboxes", list)) {
-                json_object_put(p);
-                p = NULL;
-        }
-        reply_parameters(c, p);
+        reply_parameters(c, list_reply_encode(infos, n));
 }
 
 static void refuse(Connection *c, const PolicyDenial *d) {
