@@ -226,6 +226,25 @@ MountPlan *mount_plan_free(MountPlan *p) {
         return NULL;
 }
 
+size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n) {
+        size_t k = 0;
+
+        if (!p)
+                return 0;
+        for (size_t i = 0; i < p->n_ops; i++) {
+                const int fds[] = { p->ops[i].source_tree_fd, p->ops[i].contents_fd };
+
+                for (size_t j = 0; j < ELEMENTSOF(fds); j++) {
+                        if (fds[j] < 0)
+                                continue;
+                        if (k < n)
+                                buf[k] = fds[j];
+                        k++;
+                }
+        }
+        return k;
+}
+
 /*
  * "/a//b/" -> "a/b". Refuses relative paths and "." or ".." components: the
  * decoder already normalizes, but this is what makes in-root resolution mean

@@ -22,6 +22,15 @@ typedef struct MountPlan MountPlan;
  */
 int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error);
 MountPlan *mount_plan_free(MountPlan *p);
+
+/*
+ * The fds mount_plan_apply() will use: the detached bind source trees the
+ * plan owns and the message fds of "file" entries it borrows. Returns how
+ * many there are (0 for NULL) and stores the first min(that, n) in buf (may
+ * be NULL when n is 0), in plan order, possibly with repeats (one message fd
+ * may feed several entries). For the child, which closes every other fd.
+ */
+size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MountPlan *, mount_plan_free);
 
 /*

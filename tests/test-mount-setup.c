@@ -860,6 +860,49 @@ Test(mount_setup, file_contents_and_fd_sources) {
         close(fds[1]);
 }
 
+/* What the spawn child must keep open for the plan: the bind trees it owns and the file contents it borrows. */
+Test(mount_setup, plan_lists_its_fds) {
+        int fds[2], got[8], pipefd[2];
+        MountEntry m[4];
+        SpawnRequest req;
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+        size_t n;
+        bool seen_tree = false;
+
+        make_tmpdir();
+        cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        close(pipefd[1]);
+        fds[0] = pipefd[0];
+        fds[1] = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fds[1], 0);
+
+        m[0] = entry(MOUNT_FILE, NULL, "/a");
+        m[0].source_fd_index = 0;
+        m[1] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[2] = entry(MOUNT_BIND, NULL, "/fromfd");
+        m[2].source_fd_index = 1;
+        m[3] = entry(MOUNT_BIND, "/usr", "/usr");
+        req = request(NS_MOUNT, m, 4);
+        p = plan_for(&req, &nobody_caller, fds, 2);
+
+        n = mount_plan_fds(p, NULL, 0);
+        cr_assert_eq(n, 2);
+        memset(got, -1, sizeof(got));
+        cr_assert_eq(mount_plan_fds(p, got, 1), 2);
+        cr_assert_eq(got[0], fds[0]);
+        cr_assert_eq(got[1], -1, "wrote past n");
+        cr_assert_eq(mount_plan_fds(p, got, ELEMENTSOF(got)), 2);
+        cr_assert_eq(got[0], fds[0]);
+        /* the bind source is the plan's own detached clone, not the message fd */
+        for (size_t i = 0; i < n; i++)
+                if (got[i] != fds[0] && got[i] != fds[1] && fcntl(got[i], F_GETFD) >= 0)
+                        seen_tree = true;
+        cr_assert(seen_tree);
+        cr_assert_eq(mount_plan_fds(NULL, got, ELEMENTSOF(got)), 0);
+        close(fds[0]);
+        close(fds[1]);
+}
+
 /* ---- what mount_plan_new refuses ---- */
 
 static int plan_error(const SpawnRequest *req, const SpawnCaller *caller, SpawnError *error) {
