@@ -131,14 +131,21 @@ static void connection_send(Connection *c, struct json_object *msg, int *fds, si
 
 static void connection_end_call(Connection *c) {
         c->busy = false;
-        c->waiting_for = NULL;
+        sandbox_remove_waiter(c);
         varlink_message_done(&c->message);
         c->call = (VarlinkCall) {};
         connection_process(c);
 }
 
 void connection_reply(Connection *c, struct json_object *reply, int *fds, size_t n_fds) {
-        if (c->closing || !c->busy || (c->call.flags & VARLINK_CALL_ONEWAY)) {
+        /* No call to answer (the connection is closing, or a stale event): drop it, never end another call. */
+        if (c->closing || !c->busy) {
+                json_object_put(reply);
+                close_many(fds, n_fds);
+                return;
+        }
+
+        if (c->call.flags & VARLINK_CALL_ONEWAY) {
                 json_object_put(reply);
                 close_many(fds, n_fds);
         } else

@@ -30,6 +30,7 @@
 
 static void sandbox_maybe_free(Sandbox *sb);
 static void sandbox_spawn_done(Sandbox *sb);
+static void sandbox_answer_waiters(Sandbox *sb);
 
 void pidfd_kill_and_reap(int pidfd) {
         siginfo_t si = {};
@@ -88,11 +89,7 @@ static void sandbox_free(Sandbox *sb) {
         sb->freeing = true;
 
         /* Nobody may still be waiting on an entry that goes away. */
-        LIST_FOREACH_SAFE(waiters, c, n, sb->waiters) {
-                LIST_REMOVE(waiters, sb->waiters, c);
-                c->waiting_for = NULL;
-                connection_reply_error(c, nsbox_error_no_such_sandbox(sb->id));
-        }
+        sandbox_answer_waiters(sb);
         sb->spawn_connection = NULL;
         if (sb->starting)
                 sandbox_spawn_done(sb);
@@ -124,19 +121,40 @@ static struct json_object *sandbox_wait_reply(const Sandbox *sb) {
         return varlink_reply_new(wait_reply_encode(sb->state, sb->exit_code, sb->signal), false);
 }
 
-static void sandbox_notify_waiters(Sandbox *sb) {
-        bool delivered = false;
+/*
+ * Answers every Wait on sb: with the exit status once it was reaped, else
+ * (the entry is going away) with NoSuchSandbox. The list is taken and every
+ * waiter unlinked before the first reply, because a reply starts that
+ * connection's next call, which may wait on, free, or close over this very
+ * list.
+ */
+static void sandbox_answer_waiters(Sandbox *sb) {
+        Connection *list = TAKE_PTR(sb->waiters);
+        bool exited = sb->reaped && !sb->starting;
 
-        LIST_FOREACH_SAFE(waiters, c, n, sb->waiters) {
-                LIST_REMOVE(waiters, sb->waiters, c);
+        if (!list)
+                return;
+
+        LIST_FOREACH(waiters, c, list)
                 c->waiting_for = NULL;
-                connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
-                delivered = true;
-        }
 
         /* The exit status was read: like waitpid(), that consumes it. */
-        if (delivered)
+        if (exited)
                 sb->detached = true;
+
+        while (list) {
+                Connection *c = list;
+
+                LIST_REMOVE(waiters, list, c);
+                connection_reply(c, exited ? sandbox_wait_reply(sb) : nsbox_error_no_such_sandbox(sb->id), NULL, 0);
+        }
+}
+
+void sandbox_remove_waiter(Connection *c) {
+        if (!c->waiting_for)
+                return;
+        LIST_REMOVE(waiters, c->waiting_for->waiters, c);
+        c->waiting_for = NULL;
 }
 
 static void sandbox_reap(Sandbox *sb) {
@@ -175,7 +193,7 @@ static void sandbox_reap(Sandbox *sb) {
                 else
                         log_info("Sandbox %s (pid %d) killed by %s.", sb->id, (int) sb->pid,
                                  signal_to_string(sb->signal) ?: "a signal");
-                sandbox_notify_waiters(sb);
+                sandbox_answer_waiters(sb);
         }
 
         sandbox_maybe_free(sb);
@@ -220,7 +238,7 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
 
         /* It may have exited before the report arrived: now waiters can learn of it. */
         if (sb->reaped)
-                sandbox_notify_waiters(sb);
+                sandbox_answer_waiters(sb);
         sandbox_maybe_free(sb);
 }
 
@@ -398,8 +416,9 @@ int sandbox_kill(Sandbox *sb, int sig) {
 
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
         if (sb->reaped && !sb->starting) {
-                connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
+                /* Consumed before replying: the reply may start a pipelined call that asks again. */
                 sb->detached = true;
+                connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
                 sandbox_maybe_free(sb);
                 return;
         }
@@ -420,10 +439,8 @@ void sandbox_connection_closed(Server *s, Connection *c) {
                 if (unanswered)
                         sb->spawn_connection = NULL;
 
-                if (c->waiting_for == sb) {
-                        LIST_REMOVE(waiters, sb->waiters, c);
-                        c->waiting_for = NULL;
-                }
+                if (c->waiting_for == sb)
+                        sandbox_remove_waiter(c);
 
                 if (sb->owner != c)
                         continue;

@@ -66,6 +66,9 @@ int sandbox_kill(Sandbox *sb, int sig);
 /* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more'). */
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
 
+/* The connection's Wait ends (answered or abandoned): unlink it from its sandbox. */
+void sandbox_remove_waiter(Connection *c);
+
 /* The connection is going away: forget it everywhere, kill what it owned unless keepAlive. */
 void sandbox_connection_closed(Server *s, Connection *c);
 

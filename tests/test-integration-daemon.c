@@ -621,3 +621,52 @@ Test(limits, spawn_timeout_ends_stuck_spawns) {
         test_disconnect(other);
         test_daemon_stop(&d);
 }
+
+static void send_raw(int fd, const char *text) {
+        cr_assert(write(fd, text, strlen(text) + 1) == (ssize_t) strlen(text) + 1);
+}
+
+/* Several connections wait on one sandbox, each with another call pipelined behind: when it exits every
+ * waiter gets its status once, a second Wait on it finds it consumed, and a Wait on another sandbox keeps
+ * waiting (a reply starting a connection's next call must not disturb the waiters still to be answered). */
+Test(daemon, waiters_with_pipelined_calls) {
+        int c0 = test_daemon_connect(&daemon_), w1 = test_daemon_connect(&daemon_), w2 = test_daemon_connect(&daemon_);
+        Spawned s1 = spawn_ok(c0, "{\"argv\":[\"sleep\",\"1\"]}", NULL, 0);
+        Spawned s2 = spawn_ok(c0, "{\"argv\":[\"sleep\",\"60\"]}", NULL, 0);
+        char buf[512];
+        struct json_object *r;
+        struct pollfd p;
+
+        snprintf(buf, sizeof buf, "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{\"id\":\"%s\"}}", s1.id);
+        send_raw(w2, buf);
+        send_raw(w1, buf);
+        send_raw(w1, buf);
+        snprintf(buf, sizeof buf, "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{\"id\":\"%s\"}}", s2.id);
+        send_raw(w2, buf);
+
+        r = test_read_reply(w1, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        r = test_read_reply(w1, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox", "%s",
+                         json_object_to_json_string(r));
+        json_object_put(r);
+
+        r = test_read_reply(w2, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        p = (struct pollfd) { .fd = w2, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 300), 0, "the Wait on a running sandbox was answered");
+        test_disconnect(w2);
+
+        /* The abandoned waiter is gone from the running sandbox: its exit is handled cleanly. */
+        cr_assert(syscall(SYS_pidfd_send_signal, s2.pidfd, SIGKILL, NULL, 0) == 0);
+        r = wait_for(c0, s2.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGKILL");
+        json_object_put(r);
+
+        close(s1.pidfd);
+        close(s2.pidfd);
+        test_disconnect(w1);
+        test_disconnect(c0);
+}
