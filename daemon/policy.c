@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
-#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -18,18 +17,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "policy.h"
 #include "varlink-message.h"
 
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
-#ifndef PIDFS_MAGIC
-#define PIDFS_MAGIC 0x50494446
-#endif
 #ifndef PIDFS_IOCTL_MAGIC
 #define PIDFS_IOCTL_MAGIC 0xFF
 #endif
@@ -1102,24 +1097,81 @@ static const unsigned long pidfd_namespace_ioctl[_NAMESPACE_TYPE_MAX] = {
         [NAMESPACE_UTS] = _IO(PIDFS_IOCTL_MAGIC, 10),
 };
 
-/* Only after the file system type says what fd is do we send it an ioctl: the number could mean
- * something else entirely to a device the client passed. */
-static int fd_is_pidfd(int fd, long fs_type) {
+typedef enum FdKind {
+        FD_KIND_OTHER,
+        FD_KIND_NAMESPACE,
+        FD_KIND_PIDFD,
+} FdKind;
+
+/* The device of a file of ours, statted the ordinary way: these are the kernel's own file systems. */
+static int own_device(int fd, dev_t *ret) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *ret = st.st_dev;
+        return 0;
+}
+
+/*
+ * What a client's fd is, without ever asking the file system it lives on:
+ * it may be on a FUSE mount whose server never answers, and fstatfs() or a
+ * plain fstat() there sends a request and blocks the daemon's only thread.
+ *
+ * readlink() of /proc/self/fd/N is d_path() and nothing else: it walks the
+ * dentry cache, and only the kernel's pseudo file systems name a file
+ * themselves (nsfs "net:[4026531840]", pidfds "anon_inode:[pidfd]", also
+ * with pidfs), everything else reads as a path starting with "/". Only an
+ * fd that names itself like a namespace or a pidfd is statted at all, with
+ * statx(AT_STATX_DONT_SYNC) asking for nothing but the type, and its device
+ * must be the one of the daemon's own /proc/self/ns/user (nsfs) or of a
+ * pidfd of the daemon itself (pidfs, anon_inodefs before 6.9): each of them
+ * has a single superblock, so a name alone can never pass for one. Only
+ * then may the caller send the fd an ioctl, whose number could mean
+ * something else entirely to a device.
+ */
+static int fd_kind(int fd, FdKind *ret) {
+        _cleanup_close_ int self_ns = -EBADF, self_pidfd = -EBADF;
         char path[64], target[64];
+        struct statx sx = {};
+        dev_t dev, want = 0;
+        bool pidfd;
         ssize_t n;
+        int r;
 
-        if (fs_type == PIDFS_MAGIC)
-                return 1;
-        if (fs_type != ANON_INODE_FS_MAGIC)
-                return 0;
-
-        /* Kernels before pidfs (6.9) make pidfds anonymous inodes. */
         snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
         n = readlink(path, target, sizeof(target) - 1);
         if (n < 0)
                 return -errno;
         target[n] = 0;
-        return strcmp(target, "anon_inode:[pidfd]") == 0;
+
+        pidfd = strcmp(target, "anon_inode:[pidfd]") == 0;
+        if (!pidfd && (target[0] == '/' || !strstr(target, ":[") || strncmp(target, "anon_inode:", 11) == 0)) {
+                *ret = FD_KIND_OTHER;
+                return 0;
+        }
+
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) < 0)
+                return -errno;
+        dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+
+        if (pidfd) {
+                self_pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+                if (self_pidfd < 0)
+                        return -errno;
+                fd_set_cloexec(self_pidfd, true);
+                r = own_device(self_pidfd, &want);
+        } else {
+                self_ns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+                if (self_ns < 0)
+                        return -errno;
+                r = own_device(self_ns, &want);
+        }
+        if (r < 0)
+                return r;
+
+        *ret = dev != want ? FD_KIND_OTHER : pidfd ? FD_KIND_PIDFD : FD_KIND_NAMESPACE;
+        return 0;
 }
 
 static bool same_inode(const struct stat *a, const struct stat *b) {
@@ -1175,16 +1227,17 @@ static int uid_owns_userns(int userns_fd, uid_t uid) {
 
 int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {
         _cleanup_close_ int ns = -EBADF, userns = -EBADF;
-        struct statfs sfs;
+        FdKind kind;
         int r;
 
         if (fd < 0 || type < 0 || type >= _NAMESPACE_TYPE_MAX)
                 return -EINVAL;
 
-        if (fstatfs(fd, &sfs) < 0)
-                return -errno;
+        r = fd_kind(fd, &kind);
+        if (r < 0)
+                return r;
 
-        if ((long) sfs.f_type == (long) NSFS_MAGIC) {
+        if (kind == FD_KIND_NAMESPACE) {
                 int nstype = ioctl(fd, NS_GET_NSTYPE, 0);
                 if (nstype < 0)
                         return -errno;
@@ -1194,10 +1247,7 @@ int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {
                 if (ns < 0)
                         return -errno;
         } else {
-                r = fd_is_pidfd(fd, (long) sfs.f_type);
-                if (r < 0)
-                        return r;
-                if (r == 0)
+                if (kind != FD_KIND_PIDFD)
                         return -EINVAL;
 
                 ns = ioctl(fd, pidfd_namespace_ioctl[type], 0);
