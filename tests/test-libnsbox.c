@@ -531,7 +531,7 @@ Test(libnsbox, installed_library_builds_with_pkg_config) {
         snprintf(command, sizeof(command),
                  "cd '%1$s' && pc=$(dirname \"$(find root -name libnsbox.pc | head -n1)\") && test -n \"$pc\" && "
                  "export PKG_CONFIG_PATH=\"$PWD/$pc\" PKG_CONFIG_SYSROOT_DIR=\"$PWD/root\" && "
-                 "cc -o prog prog.c $(pkg-config --cflags --libs libnsbox) >build.log 2>&1 && "
+                 "cc $CFLAGS -o prog prog.c $(pkg-config --cflags --libs libnsbox) >build.log 2>&1 && "
                  "LD_LIBRARY_PATH=\"$PWD/root$(pkg-config --variable=libdir libnsbox | sed \"s|^$PWD/root||\")\" "
                  "./prog '%2$s' >run.out 2>&1",
                  dir, daemon_.socket_path);
