@@ -37,7 +37,9 @@
  * (before its own credentials stage it would otherwise still be host root as
  * far as file ownership goes); supplementary groups are dropped then.
  * Sources given as an fd (sourceFileDescriptor) were opened by the client
- * itself and are cloned in the daemon, where that fd's mount lives.
+ * itself and are cloned in the daemon, where that fd's mount lives; such a
+ * clone is not locked in a new user namespace, so a non-privileged caller
+ * creating one must name its sources by path.
  *
  * Ownership: tmpfs entries and what "dir" and "file" entries create belong to
  * the user the sandbox runs as ("user" of the request; else a non-root caller
@@ -99,7 +101,6 @@ typedef struct MountOp {
         char *source;         /* bind: relative to the host's root; symlink: the link text */
         char *source_display; /* bind: the source as requested */
         int source_tree_fd;   /* bind from an fd: detached clone made in the daemon (owned) */
-        bool source_is_dir;   /* for source_tree_fd */
         int contents_fd;      /* file: the message fd with the contents (borrowed) */
         unsigned attr;        /* MOUNT_ATTR_* set (recursively) on the new mount */
         mode_t mode;          /* dir, file */
@@ -349,20 +350,34 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
                         if (!op->source_display)
                                 return plan_fail(ret_error, -ENOMEM, "out of memory");
                 } else {
-                        struct stat st;
                         int fd;
 
                         if (!fd_index_valid(c, m->source_fd_index))
                                 return plan_fail(ret_error, -EBADF, "mounts[%zu] (%s): sourceFileDescriptor %d is not a valid fd index", i,
                                                  dest, m->source_fd_index);
+                        /*
+                         * The clone is made here, by host root in the daemon's mount namespace, so the
+                         * child's new user namespace would get it without MNT_LOCKED and without its
+                         * read-only, nosuid and nodev flags locked: root in that namespace could make a
+                         * read-only host mount writable or unmount what hides something below. A clone
+                         * made after the user and mount namespaces exist would be locked, but from the
+                         * child the client's mount (in another mount namespace) cannot be cloned.
+                         */
+                        if (!caller->privileged && (c->request->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
+                                return plan_fail(ret_error, -EPERM,
+                                                 "mounts[%zu].sourceFileDescriptor (%s): a bind from a file descriptor cannot be locked in a new user namespace; use source",
+                                                 i, dest);
                         fd = c->message_fds[m->source_fd_index];
-                        if (fstat(fd, &st) < 0)
-                                return plan_fail(ret_error, -errno, "mounts[%zu] (%s): sourceFileDescriptor: %m", i, dest);
-                        /* A mount can only be cloned in the namespace it lives in: this one, not the child's copy. */
+                        /*
+                         * A mount can only be cloned in the namespace it lives in: this one, not the
+                         * child's copy. open_tree() only copies the mount tree and never calls into
+                         * the file system; whether the source is a directory is asked by the child
+                         * (the fd may be on a FUSE mount that never answers, and the daemon's loop
+                         * must not wait for it).
+                         */
                         op->source_tree_fd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
                         if (op->source_tree_fd < 0)
                                 return plan_fail(ret_error, -errno, "mounts[%zu] (%s): cannot clone sourceFileDescriptor: %m", i, dest);
-                        op->source_is_dir = S_ISDIR(st.st_mode);
                 }
                 break;
 
@@ -858,8 +873,13 @@ static int apply_bind(Apply *a, const MountOp *op) {
         bool directory;
 
         if (op->source_tree_fd >= 0) {
+                struct statx sx = {};
+
+                /* The type never changes, so the cached one is exact and no request reaches a FUSE server. */
+                if (statx(op->source_tree_fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) < 0)
+                        return fail(a->error, -errno, op->display, "cannot use bind source", "(sourceFileDescriptor)");
                 tree_fd = op->source_tree_fd;
-                directory = op->source_is_dir;
+                directory = S_ISDIR(sx.stx_mode);
         } else {
                 struct stat st;
 

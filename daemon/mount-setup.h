@@ -15,7 +15,10 @@ typedef struct MountPlan MountPlan;
  * Returns 0 (NULL in *ret when the request has no mount namespace and so
  * nothing to do), or -EINVAL, -EPERM, -EBADF, -ENOMEM with *ret_error filled
  * (stage "mount"). Refuses root or mounts without "mount" among the created
- * namespaces, and "suid"/"dev" from a non-privileged caller. The plan borrows
+ * namespaces, "suid"/"dev" from a non-privileged caller, and binds given as
+ * sourceFileDescriptor from a non-privileged caller that creates a user
+ * namespace (the daemon's clone would not be locked there). Never calls into
+ * the file system of a client's fd (it may never answer). The plan borrows
  * the message fds of "file" entries (they must still be open, at the same
  * numbers, when the child applies it) and owns detached clones of bind
  * sources given as fds, closed by mount_plan_free().

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/fuse.h>
 #include <linux/magic.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1022,7 +1025,6 @@ static int check_userns(void *userdata, char *note, size_t size) {
 Test(mount_setup, user_namespace_tree) {
         static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
         char marker[160];
-        int fds[1];
         MountEntry m[9];
         SpawnRequest req;
         _cleanup_(mount_plan_freep) MountPlan *p = NULL;
@@ -1031,8 +1033,6 @@ Test(mount_setup, user_namespace_tree) {
         make_tmpdir();
         snprintf(marker, sizeof(marker), "%s/marker", tmpdir);
         write_file(marker, "x", 0644);
-        fds[0] = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        cr_assert_geq(fds[0], 0);
 
         m[0] = ro(entry(MOUNT_BIND, "/usr", "/usr"));
         m[1] = entry(MOUNT_SYMLINK, "usr/bin", "/bin");
@@ -1041,15 +1041,55 @@ Test(mount_setup, user_namespace_tree) {
         m[4] = entry(MOUNT_PROC, NULL, "/proc");
         m[5] = entry(MOUNT_DEV, NULL, "/dev");
         m[6] = entry(MOUNT_TMPFS, NULL, "/tmp");
-        m[7] = entry(MOUNT_BIND, NULL, "/fromfd");
-        m[7].source_fd_index = 0;
+        m[7] = entry(MOUNT_BIND, tmpdir, "/fromfd");
         m[8] = entry(MOUNT_MQUEUE, NULL, "/dev/mqueue");
         req = request(NS_MOUNT | NS_USER | NS_PID | NAMESPACE_BIT(NAMESPACE_IPC), m, 9);
         req.uid_mappings = req.gid_mappings = &map;
         req.n_uid_mappings = req.n_gid_mappings = 1;
-        p = plan_for(&req, &nobody_caller, fds, 1);
+        p = plan_for(&req, &nobody_caller, NULL, 0);
         rep = run_plan(p, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC, NULL, check_userns, NULL);
         assert_ok(&rep);
+}
+
+/*
+ * A bind from an fd is cloned by the daemon, outside the sandbox's user
+ * namespace, so nothing would lock it there: a non-root caller's user
+ * namespace gets none. Root's may, and so may a non-root caller without one.
+ */
+Test(mount_setup, fd_bind_refused_in_a_non_root_user_namespace) {
+        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
+        SpawnError error = {};
+        SpawnContext c;
+        int fds[1];
+        MountEntry m[2];
+        SpawnRequest req;
+        MountPlan *p = (MountPlan *) 0x1;
+
+        fds[0] = open("/usr", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fds[0], 0);
+        m[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+        m[1] = ro(entry(MOUNT_BIND, NULL, "/usr"));
+        m[1].source_fd_index = 0;
+        req = request(NS_MOUNT | NS_USER, m, 2);
+        req.uid_mappings = req.gid_mappings = &map;
+        req.n_uid_mappings = req.n_gid_mappings = 1;
+        c = (SpawnContext) { .request = &req, .caller = &nobody_caller, .message_fds = fds, .n_message_fds = 1 };
+        cr_assert_eq(mount_plan_new(&c, &p, &error), -EPERM);
+        cr_assert_eq(p, (MountPlan *) 0x1, "ret touched on failure");
+        cr_assert_str_eq(error.stage, "mount");
+        cr_assert_eq(error.error, EPERM);
+        cr_assert(strstr(error.message, "mounts[1].sourceFileDescriptor"), "%s", error.message);
+        cr_assert(strstr(error.message, "locked"), "%s", error.message);
+
+        {
+                _cleanup_(mount_plan_freep) MountPlan *ok = plan_for(&req, &root_caller, fds, 1);
+                cr_assert_not_null(ok);
+        }
+        req = request(NS_MOUNT, m, 2);
+        {
+                _cleanup_(mount_plan_freep) MountPlan *ok = plan_for(&req, &nobody_caller, fds, 1);
+                cr_assert_not_null(ok);
+        }
         close(fds[0]);
 }
 
@@ -1297,4 +1337,128 @@ Test(mount_setup, unprivileged_root_needs_access) {
                 rep = run_plan(p, 0, NULL, NULL, NULL);
                 assert_ok(&rep);
         }
+}
+
+/* ---- a client's fd on a file system that never answers ---- */
+
+/*
+ * A FUSE mount whose server (this test) answers INIT and then nothing: any
+ * request the code under test sends shows up on /dev/fuse and would block it
+ * forever. Runs fn(root fd of that mount) in a grandchild and tells whether
+ * it finished without a request reaching the file system. Everything lives in
+ * a child with its own mount namespace, so the mount never reaches the host.
+ */
+typedef int (*StallFn)(int fd);
+
+enum {
+        STALL_OK = 0,
+        STALL_REQUEST_SENT = 1,
+        STALL_FN_FAILED = 2,
+        STALL_SETUP_FAILED = 3,
+};
+
+static int stall_serve_init(int dev) {
+        static char buf[1 << 17];
+        struct fuse_in_header in;
+        struct {
+                struct fuse_out_header h;
+                struct fuse_init_out i;
+        } out = {};
+        ssize_t n;
+
+        n = read(dev, buf, sizeof(buf));
+        if (n < (ssize_t) sizeof(in))
+                return -EIO;
+        memcpy(&in, buf, sizeof(in));
+        if (in.opcode != FUSE_INIT)
+                return -EIO;
+        out.h.len = sizeof(out);
+        out.h.unique = in.unique;
+        out.i.major = FUSE_KERNEL_VERSION;
+        out.i.minor = FUSE_KERNEL_MINOR_VERSION;
+        out.i.max_write = 4096;
+        return write(dev, &out, sizeof(out)) == (ssize_t) sizeof(out) ? 0 : -EIO;
+}
+
+static int stall_probe(StallFn fn, const char *where) {
+        char opts[128];
+        struct pollfd p[2];
+        int dev, root, pidfd, status;
+        pid_t pid;
+
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return STALL_SETUP_FAILED;
+        dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        if (dev < 0)
+                return STALL_SETUP_FAILED;
+        snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", dev);
+        if (mount("nsbox-test", where, "fuse", MS_NOSUID | MS_NODEV, opts) < 0)
+                return STALL_SETUP_FAILED;
+        if (stall_serve_init(dev) < 0)
+                return STALL_SETUP_FAILED;
+        root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return STALL_SETUP_FAILED;
+        p[0] = (struct pollfd) { .fd = dev, .events = POLLIN };
+        if (poll(p, 1, 0) != 0)
+                return STALL_SETUP_FAILED; /* opening the root alone must not need the server */
+
+        pid = fork();
+        if (pid < 0)
+                return STALL_SETUP_FAILED;
+        if (pid == 0)
+                _exit(fn(root) == 0 ? STALL_OK : STALL_FN_FAILED);
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return STALL_SETUP_FAILED;
+
+        p[1] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+        while (poll(p, 2, -1) < 0)
+                if (errno != EINTR)
+                        return STALL_SETUP_FAILED;
+        if (p[0].revents & POLLIN) {
+                /* Unblock it: a killed waiter gives up its request. */
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, &status, 0);
+                return STALL_REQUEST_SENT;
+        }
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return STALL_SETUP_FAILED;
+        if (poll(p, 1, 0) != 0)
+                return STALL_REQUEST_SENT;
+        return WEXITSTATUS(status);
+}
+
+static void assert_no_fuse_request(StallFn fn) {
+        char where[] = "/tmp/nsbox-test-stall-XXXXXX";
+        int status;
+        pid_t pid;
+
+        cr_assert_not_null(mkdtemp(where));
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+                _exit(stall_probe(fn, where));
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        (void) rmdir(where);
+        cr_assert(WIFEXITED(status), "probe died: %d", status);
+        cr_assert_neq(WEXITSTATUS(status), STALL_REQUEST_SENT, "a request reached the client's file system");
+        cr_assert_neq(WEXITSTATUS(status), STALL_SETUP_FAILED, "FUSE fixture failed");
+        cr_assert_eq(WEXITSTATUS(status), STALL_OK, "the call gave an unexpected result");
+}
+
+static int plan_fuse_root(int fd) {
+        MountEntry m[1] = { entry(MOUNT_BIND, NULL, "/x") };
+        SpawnRequest req = request(NS_MOUNT, m, 1);
+        SpawnContext c = { .request = &req, .caller = &root_caller, .message_fds = &fd, .n_message_fds = 1 };
+        SpawnError error = {};
+        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+
+        m[0].source_fd_index = 0;
+        return mount_plan_new(&c, &p, &error);
+}
+
+/* The daemon builds the plan on its loop: fstat() of a client's fd there would hang it. */
+Test(mount_setup, plan_never_asks_the_sources_file_system) {
+        assert_no_fuse_request(plan_fuse_root);
 }
