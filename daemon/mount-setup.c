@@ -35,7 +35,8 @@
  * the daemon's rights never write into the host. With a new user namespace
  * the child takes the ns ids mapped to the caller for the whole setup
  * (before its own credentials stage it would otherwise still be host root as
- * far as file ownership goes); supplementary groups are dropped then.
+ * far as file ownership goes) and keeps the caller's supplementary groups,
+ * which the spawn path gives it before the user namespace exists.
  * Sources given as an fd (sourceFileDescriptor) were opened by the client
  * itself and are cloned in the daemon, where that fd's mount lives; such a
  * clone is not locked in a new user namespace, so a non-privileged caller
@@ -598,14 +599,14 @@ static int creds_daemon(Apply *a) {
         return creds_set(p->own_uid, p->own_gid, p->own_groups, p->n_own_groups);
 }
 
-/* For the whole setup in a new user namespace; without setgroups permission, only an empty list is acceptable. */
+/*
+ * For the whole setup in a new user namespace. The supplementary groups stay
+ * as they are: the spawn path gave the child the caller's host groups before
+ * the namespace existed, and dropping one would let the caller past a file
+ * whose group is denied what "other" may do (0604 root:G). Most of them are
+ * not mapped in the namespace, so they could not be set from here anyway.
+ */
 static int creds_enter_userns(const MountPlan *p) {
-        if (syscall(SYS_setgroups, 0, NULL) < 0) {
-                if (errno != EPERM)
-                        return -errno;
-                if (syscall(SYS_getgroups, 0, NULL) != 0)
-                        return -EPERM;
-        }
         (void) syscall(SYS_setfsgid, p->gid);
         (void) syscall(SYS_setfsuid, p->uid);
         if ((gid_t) syscall(SYS_setfsgid, (gid_t) -1) != p->gid || (uid_t) syscall(SYS_setfsuid, (uid_t) -1) != p->uid)

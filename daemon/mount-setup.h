@@ -44,7 +44,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MountPlan *, mount_plan_free);
  * (stage "mount", message naming the destination and, for a source, the path).
  * The fs ids are the caller's only while needed and restored after, except
  * for a non-root caller's new user namespace: there fsuid/fsgid stay the ids
- * the caller is mapped to and the supplementary groups empty (the credentials
- * stage sets the final ones anyway).
+ * the caller is mapped to (the credentials stage sets the final ones anyway)
+ * and the supplementary groups are left alone: the child must already hold
+ * the caller's host groups, set before the user namespace was created.
  */
 int mount_plan_apply(const MountPlan *p, SpawnError *ret_error);

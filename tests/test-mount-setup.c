@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <linux/fuse.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -119,6 +120,11 @@ static int write_text(const char *path, const char *text) {
  * (still host root by its ids) enters a new user namespace and its parent maps
  * ns 0 to the caller (nobody) from outside.
  */
+/* What the spawn path gives a non-root caller's child before its user namespace exists: the caller's groups. */
+static const gid_t *userns_groups;
+static size_t n_userns_groups;
+static bool userns_setgroups_deny;
+
 static int enter_user_namespace(void) {
         char path[64], c;
         int go[2], status;
@@ -132,6 +138,9 @@ static int enter_user_namespace(void) {
         if (helper == 0) {
                 if (read(go[0], &c, 1) != 1)
                         _exit(1);
+                snprintf(path, sizeof(path), "/proc/%d/setgroups", (int) self);
+                if (userns_setgroups_deny && write_text(path, "deny") < 0)
+                        _exit(4);
                 snprintf(path, sizeof(path), "/proc/%d/uid_map", (int) self);
                 if (write_text(path, "0 65534 1\n") < 0)
                         _exit(2);
@@ -141,6 +150,8 @@ static int enter_user_namespace(void) {
                 _exit(0);
         }
         close(go[0]);
+        if (n_userns_groups > 0 && setgroups(n_userns_groups, userns_groups) < 0)
+                return -errno;
         if (unshare(CLONE_NEWUSER) < 0)
                 return -errno;
         if (write(go[1], "x", 1) != 1)
@@ -1114,6 +1125,54 @@ Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
         rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
         cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
         cr_assert(strstr(rep.error.message, secret), "%s", rep.error.message);
+}
+
+/*
+ * A user namespace must not shed the caller's supplementary groups: a file
+ * 0604 root:G is closed to a member of G (the group class applies, not
+ * "other"), and 0640 root:G is open to it. With setgroups allowed and denied.
+ */
+Test(mount_setup, user_namespace_keeps_the_callers_groups) {
+        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
+        static const gid_t groups[] = { 65534, 4242 };
+        static const SpawnCaller member = { .uid = 65534, .gid = 65534, .groups = groups, .n_groups = 2 };
+        char closed[160], open_to_group[160];
+        MountEntry m[1];
+        SpawnRequest req;
+
+        make_tmpdir();
+        snprintf(closed, sizeof(closed), "%s/closed", tmpdir);
+        write_file(closed, "secret", 0604);
+        cr_assert_eq(chown(closed, 0, 4242), 0);
+        snprintf(open_to_group, sizeof(open_to_group), "%s/open", tmpdir);
+        write_file(open_to_group, "shared", 0640);
+        cr_assert_eq(chown(open_to_group, 0, 4242), 0);
+
+        userns_groups = groups;
+        n_userns_groups = ELEMENTSOF(groups);
+        for (int deny = 0; deny <= 1; deny++) {
+                userns_setgroups_deny = deny;
+                req = request(NS_MOUNT | NS_USER, m, 1);
+                req.uid_mappings = req.gid_mappings = &map;
+                req.n_uid_mappings = req.n_gid_mappings = 1;
+
+                m[0] = entry(MOUNT_BIND, closed, "/closed");
+                {
+                        _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &member, NULL, 0);
+                        Report rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
+                        cr_assert_eq(rep.r, -EACCES, "setgroups %s: %d %s", deny ? "deny" : "allow", rep.r, rep.error.message);
+                        cr_assert(strstr(rep.error.message, closed), "%s", rep.error.message);
+                }
+                m[0] = entry(MOUNT_BIND, open_to_group, "/open");
+                {
+                        _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &member, NULL, 0);
+                        Report rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
+                        cr_assert_eq(rep.r, 0, "setgroups %s: %d %s", deny ? "deny" : "allow", rep.r, rep.error.message);
+                }
+        }
+        userns_groups = NULL;
+        n_userns_groups = 0;
+        userns_setgroups_deny = false;
 }
 
 /* /proc/self/root of the child is the staging tree with the host at /oldroot: magic links are never followed. */
