@@ -1110,6 +1110,40 @@ static int copy_contents(int from, int to) {
         }
 }
 
+/*
+ * The contents fd may be anything the client could open, and some files are
+ * judged when read, with the reader's rights: /proc/PID/stat of a root
+ * process shows its addresses to a reader with CAP_SYS_PTRACE
+ * (PTRACE_MODE_READ_FSCREDS). So a non-root caller's contents are read with
+ * its ids and no effective capabilities: an euid other than 0 clears the
+ * effective set (and fsuid follows euid), and setting the daemon's euid 0
+ * back after refills it from the permitted set, which a real and saved uid
+ * of 0 keep.
+ * In a new user namespace (CREDS_USERNS) nothing needs to change: the child
+ * has capabilities only in that namespace, none in the host's, and its
+ * fsuid and fsgid already are the ones the caller is mapped to.
+ */
+static int read_as_caller_begin(Apply *a) {
+        int r;
+
+        if (a->plan->creds != CREDS_SWITCH)
+                return 0;
+        r = creds_caller(a);
+        if (r < 0)
+                return r;
+        if (syscall(SYS_setresuid, (uid_t) -1, a->plan->uid, (uid_t) -1) < 0)
+                return -errno;
+        return 0;
+}
+
+static int read_as_caller_end(Apply *a) {
+        if (a->plan->creds != CREDS_SWITCH)
+                return 0;
+        if (syscall(SYS_setresuid, (uid_t) -1, a->plan->own_uid, (uid_t) -1) < 0)
+                return -errno;
+        return creds_daemon(a);
+}
+
 static int apply_file(Apply *a, const MountOp *op) {
         _cleanup_close_ int parent = -EBADF, fd = -EBADF;
         const char *name;
@@ -1127,10 +1161,20 @@ static int apply_file(Apply *a, const MountOp *op) {
                         r = -errno;
         }
         if (r >= 0) {
-                r = copy_contents(op->contents_fd, fd);
+                int q;
+
+                r = read_as_caller_begin(a);
                 if (r >= 0)
-                        r = finish_created(a, fd, op->mode);
+                        r = copy_contents(op->contents_fd, fd);
+                /* Whatever failed, the daemon's ids must be back before anything else happens. */
+                q = read_as_caller_end(a);
+                if (q < 0)
+                        return fail(a->error, q, op->display, "cannot restore credentials", NULL);
         }
+        if (r >= 0)
+                r = creds_for_creating(a, parent);
+        if (r >= 0)
+                r = finish_created(a, fd, op->mode);
         (void) creds_daemon(a);
         if (r < 0)
                 return fail(a->error, r, op->display, "cannot write file", NULL);

@@ -917,6 +917,94 @@ Test(mount_setup, plan_lists_its_fds) {
         close(fds[1]);
 }
 
+/* Fields of a /proc/PID/stat line, 1-based as in proc(5). */
+static int stat_field(const char *line, unsigned field, unsigned long long *ret) {
+        const char *p = strrchr(line, ')');
+
+        if (!p || field < 3)
+                return -EINVAL;
+        p++;
+        for (unsigned i = 3; i <= field; i++) {
+                char *end;
+
+                while (*p == ' ')
+                        p++;
+                if (i == 3) { /* the state letter */
+                        p++;
+                        continue;
+                }
+                *ret = strtoull(p, &end, 10);
+                if (end == p)
+                        return -EINVAL;
+                p = end;
+        }
+        return 0;
+}
+
+/* startcode (26) is 1 and startstack (28) 0 for a reader not allowed to see the addresses. */
+static int check_stat_hidden(void *userdata, char *note, size_t size) {
+        char buf[4096];
+        unsigned long long startcode = 0, startstack = 0;
+        ssize_t n;
+        int fd;
+
+        fd = open("/stat", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        CHECK(n > 0);
+        buf[n] = 0;
+        snprintf(note, size, "%s", buf);
+        CHECK(stat_field(buf, 26, &startcode) == 0 && stat_field(buf, 28, &startstack) == 0);
+        CHECK(startcode <= 1);
+        CHECK(startstack == 0);
+        return 0;
+}
+
+/*
+ * A "file" entry's contents are read with the caller's rights: the stat of a
+ * root process (this test) must not show its addresses to nobody, neither
+ * without a user namespace (where the child is host root until it drops its
+ * credentials) nor with one.
+ */
+Test(mount_setup, file_contents_are_read_as_the_caller) {
+        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
+        char path[64], line[4096];
+        unsigned long long startstack = 0;
+        MountEntry m[1];
+        SpawnRequest req;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) getpid());
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        /* The test itself is allowed to see them, so a read with the daemon's rights would. */
+        n = pread(fd, line, sizeof(line) - 1, 0);
+        cr_assert_gt(n, 0);
+        line[n] = 0;
+        cr_assert_eq(stat_field(line, 28, &startstack), 0);
+        cr_assert_neq(startstack, 0);
+
+        for (int userns = 0; userns <= 1; userns++) {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+                Report rep;
+
+                m[0] = entry(MOUNT_FILE, NULL, "/stat");
+                m[0].source_fd_index = 0;
+                req = request(NS_MOUNT | (userns ? NS_USER : 0), m, 1);
+                if (userns) {
+                        req.uid_mappings = req.gid_mappings = &map;
+                        req.n_uid_mappings = req.n_gid_mappings = 1;
+                }
+                cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+                p = plan_for(&req, &nobody_caller, &fd, 1);
+                rep = run_plan(p, userns ? CLONE_NEWUSER : 0, NULL, check_stat_hidden, NULL);
+                assert_ok(&rep);
+        }
+        close(fd);
+}
+
 /* ---- what mount_plan_new refuses ---- */
 
 static int plan_error(const SpawnRequest *req, const SpawnCaller *caller, SpawnError *error) {
