@@ -970,3 +970,90 @@ Test(security, policy_reload_keeps_the_old_policy_when_the_new_one_is_broken) {
         cr_assert_eq(kill(daemon_.pid, SIGHUP), 0);
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_try_net, NULL, NULL, 0), 0);
 }
+
+/* ---- mounts of a non-root caller ---- */
+
+/* A bind from an fd would reach a new user namespace unlocked: refused, naming the entry; a path bind works. */
+static int child_fd_bind(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_), usr;
+        char params[2048];
+        struct json_object *reply;
+        const char *e, *stage, *message;
+        Outcome o;
+
+        usr = open("/usr", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(usr >= 0, "open /usr: %m");
+        snprintf(params, sizeof params,
+                 "{\"argv\":[\"/usr/bin/true\"],%s,"
+                 "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"},"
+                 "{\"type\":\"bind\",\"sourceFileDescriptor\":0,\"destination\":\"/usr\",\"options\":[\"ro\"]}]}",
+                 own_maps);
+        reply = test_call(conn, "io.nsbox.Sandbox.Spawn", params, &usr, 1, NULL, NULL);
+        e = test_json_string(reply, "error");
+        stage = test_json_string(reply, "parameters.stage");
+        message = test_json_string(reply, "parameters.message");
+        CHECK(e && strcmp(e, "io.nsbox.Sandbox.SpawnFailed") == 0, "%s", json_object_to_json_string(reply));
+        CHECK(stage && strcmp(stage, "mount") == 0, "%s", json_object_to_json_string(reply));
+        CHECK(json_object_get_int(test_json_get(reply, "parameters.errno")) == EPERM, "%s", json_object_to_json_string(reply));
+        CHECK(message && strstr(message, "mounts[1].sourceFileDescriptor"), "%s", json_object_to_json_string(reply));
+        json_object_put(reply);
+        close(usr);
+
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/usr/bin/true\"],%s,"
+                 "\"mounts\":[{\"type\":\"bind\",\"source\":\"/usr\",\"destination\":\"/usr\",\"options\":[\"ro\"]},"
+                 "{\"type\":\"symlink\",\"source\":\"usr/lib\",\"destination\":\"/lib\"},"
+                 "{\"type\":\"symlink\",\"source\":\"usr/lib64\",\"destination\":\"/lib64\"}]",
+                 own_maps);
+        spawn(conn, params, false, &o);
+        CHECK(!o.error[0], "path bind refused: %s %s", o.error, o.parameter);
+        dprintf(c->out, "%s\n", o.id);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, fd_bind_refused_in_a_user_namespace) {
+        char out[256];
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_fd_bind, NULL, out, sizeof out), 0);
+}
+
+/* A file entry fed by the daemon's /proc/PID/stat: copied with the caller's rights, so no addresses. */
+static int child_file_of_root_stat(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_), fd;
+        char path[64];
+        const char *p;
+        Outcome o;
+
+        snprintf(path, sizeof path, "/proc/%i/stat", (int) daemon_.pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0, "open %s: %m", path);
+        spawn_fds(conn,
+                  "\"argv\":[\"/bin/cat\",\"/tmp/stat\"],\"namespaces\":[\"mount\"],\"root\":\"/\","
+                  "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"},"
+                  "{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/tmp/stat\"}]",
+                  &fd, 1, true, &o);
+        close(fd);
+        test_disconnect(conn);
+        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        p = strrchr(o.output, ')');
+        CHECK(p, "no stat line: %s", o.output);
+        /* after ")": field 3 is the state; 26 startcode, 27 endcode, 28 startstack */
+        for (int field = 3; field <= 26; field++) {
+                p = strchr(p + 1, ' ');
+                CHECK(p, "short stat line: %s", o.output);
+        }
+        dprintf(c->out, "%s", p + 1);
+        CHECK(strncmp(p + 1, "1 1 0 ", 6) == 0, "addresses of a root process leaked: %s", o.output);
+        return 0;
+}
+
+Test(security, file_entry_is_read_as_the_caller) {
+        char out[4096];
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_file_of_root_stat, NULL, out, sizeof out), 0, "%s", out);
+}
