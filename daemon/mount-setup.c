@@ -30,6 +30,7 @@
  * Whose rights: a privileged caller acts with the daemon's. For any other
  * caller, sources (and `root`) are opened and access-checked with the
  * caller's fsuid/fsgid and groups (R_OK for a file, X_OK for a directory),
+ * destinations are resolved with them (no existence oracle on host trees),
  * and anything created outside the fresh tmpfs mounts of this plan (that is,
  * on host-backed binds or in `root`) is created with the caller's ids too, so
  * the daemon's rights never write into the host. With a new user namespace
@@ -645,12 +646,34 @@ static int creds_for_creating(Apply *a, int dir_fd) {
         return creds_caller(a);
 }
 
+/*
+ * Destinations are resolved with the caller's rights: the new root may be a
+ * host tree (root "/") or hold host binds, and as the daemon a mount on
+ * /root/x would tell the caller whether /root/x exists, which it could not
+ * learn itself.
+ */
 static int in_root(Apply *a, const char *rel, int flags) {
+        bool was_caller = a->as_caller;
+        int fd, r;
+
         if (rel[0] == 0) {
-                int fd = fcntl(a->root_fd, F_DUPFD_CLOEXEC, 3);
+                fd = fcntl(a->root_fd, F_DUPFD_CLOEXEC, 3);
                 return fd < 0 ? -errno : fd;
         }
-        return sys_openat2(a->root_fd, rel, (uint64_t) flags | O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+
+        r = creds_caller(a);
+        if (r < 0)
+                fd = r;
+        else
+                fd = sys_openat2(a->root_fd, rel, (uint64_t) flags | O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (!was_caller) {
+                r = creds_daemon(a);
+                if (r < 0) {
+                        safe_close(fd);
+                        return r;
+                }
+        }
+        return fd;
 }
 
 /* Opens a path of the host's tree; with check, as the caller and only if the caller may read it. */

@@ -715,6 +715,47 @@ Test(mount_setup, unprivileged_caller_cannot_bind_unreadable_file) {
         }
 }
 
+/*
+ * Destinations in a host-backed tree are resolved with the caller's rights:
+ * below a directory it may not search, an existing and a missing name both
+ * fail with EACCES, so the daemon never tells which exists. Root still may.
+ */
+Test(mount_setup, destinations_resolved_as_the_caller) {
+        static const char *const names[] = { "exists", "missing" };
+        char private[160], path[200], dest[64];
+        MountEntry m[1];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(private, sizeof(private), "%s/private", tmpdir);
+        cr_assert_eq(mkdir(private, 0700), 0);
+        snprintf(path, sizeof(path), "%s/exists", private);
+        cr_assert_eq(mkdir(path, 0755), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+
+                snprintf(dest, sizeof(dest), "/private/%s", names[i]);
+                m[0] = entry(MOUNT_TMPFS, NULL, dest);
+                req = request(NS_MOUNT, m, 1);
+                req.root = tmpdir;
+                p = plan_for(&req, &nobody_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                cr_assert_eq(rep.r, -EACCES, "%s: %d %s", names[i], rep.r, rep.error.message);
+        }
+        {
+                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
+
+                m[0] = entry(MOUNT_TMPFS, NULL, "/private/exists");
+                req = request(NS_MOUNT, m, 1);
+                req.root = tmpdir;
+                p = plan_for(&req, &root_caller, NULL, 0);
+                rep = run_plan(p, 0, NULL, NULL, NULL);
+                assert_ok(&rep);
+        }
+}
+
 /* Creating inside a host-backed bind happens with the caller's rights, not the daemon's. */
 Test(mount_setup, unprivileged_caller_cannot_create_in_host_dirs) {
         char created[160];
