@@ -11,8 +11,8 @@
 
 typedef struct TestDaemon {
         pid_t pid;
-        char dir[256];         /* temporary directory, removed by test_daemon_stop() */
-        char socket_path[300]; /* DIR/nsbox.sock */
+        char dir[64];          /* temporary directory, removed by test_daemon_stop() */
+        char socket_path[108]; /* DIR/nsbox.sock: fits sockaddr_un */
 } TestDaemon;
 
 /* Starts nsboxd --socket DIR/nsbox.sock [extra_args...] (NULL-terminated, may be NULL).

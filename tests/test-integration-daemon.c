@@ -479,13 +479,14 @@ Test(daemon, no_leaks_after_many_spawns, .timeout = 180) {
 
 /* Started by the service manager: the socket comes from LISTEN_FDS, as systemd-socket-activate passes it. */
 Test(activation, systemd_socket_activate, .timeout = 60) {
-        char dir[] = "/tmp/nsboxd-activate-XXXXXX", sock[128];
+        char dir[] = "/tmp/nsboxd-activate-XXXXXX";
         TestDaemon d = {};
+        char *sock = d.socket_path;
         pid_t pid;
         int status;
 
         cr_assert(mkdtemp(dir));
-        snprintf(sock, sizeof sock, "%s/nsbox.sock", dir);
+        snprintf(d.socket_path, sizeof d.socket_path, "%s/nsbox.sock", dir);
 
         pid = fork();
         cr_assert(pid >= 0);
@@ -498,7 +499,6 @@ Test(activation, systemd_socket_activate, .timeout = 60) {
                 usleep(50 * 1000);
         cr_assert(access(sock, F_OK) == 0, "systemd-socket-activate did not create %s", sock);
 
-        snprintf(d.socket_path, sizeof d.socket_path, "%s", sock);
         int conn = test_daemon_connect(&d);
         struct json_object *r = test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
         cr_assert_str_eq(test_json_string(r, "parameters.product"), "nsboxd");
