@@ -258,6 +258,12 @@ static void method_spawn(Connection *c) {
                                           .reason = "too many spawns in flight" };
                 return refuse(c, &denial);
         }
+        if (!c->caller.privileged &&
+            server_count_pending_spawns_of(s, c->peer.uid) >= s->config.limits.pending_spawns_per_uid) {
+                denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns-per-user",
+                                          .reason = "too many spawns of this user in flight" };
+                return refuse(c, &denial);
+        }
 
         r = policy_check_spawn(s->policy, &c->caller, req, s->subuid, s->subgid, &decision, &denial);
         if (r == -ENOMEM)

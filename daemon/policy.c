@@ -67,6 +67,7 @@ static const LimitField limit_fields[] = {
         LIMIT_FIELD("sandboxes-per-user", sandboxes_per_uid, LIMIT_COUNT, 1000000),
         LIMIT_FIELD("sandboxes", sandboxes, LIMIT_COUNT, 1000000),
         LIMIT_FIELD("pending-spawns", pending_spawns, LIMIT_COUNT, 65536),
+        LIMIT_FIELD("pending-spawns-per-user", pending_spawns_per_uid, LIMIT_COUNT, 65536),
         LIMIT_FIELD("spawn-timeout", spawn_timeout_sec, LIMIT_COUNT, 3600),
 };
 
@@ -75,7 +76,9 @@ void limits_init(DaemonLimits *l) {
                 .connections = 1024,
                 .connections_per_uid = 64,
                 .message_size = 1024U * 1024U,
-                .fds_per_message = LIMITS_FDS_PER_MESSAGE_CAP,
+                /* Enough for every fd a Spawn can use; fds of a message that never completes stay
+                 * held, so this times connections-per-user bounds what one user can pin. */
+                .fds_per_message = 96,
                 .argv_bytes = 128U * 1024U,
                 .env_bytes = 128U * 1024U,
                 .mappings = 64,
@@ -83,6 +86,7 @@ void limits_init(DaemonLimits *l) {
                 .sandboxes_per_uid = 64,
                 .sandboxes = 4096,
                 .pending_spawns = 128,
+                .pending_spawns_per_uid = 16,
                 .spawn_timeout_sec = 30,
         };
 }

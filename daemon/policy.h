@@ -33,7 +33,7 @@ typedef struct DaemonLimits {
         unsigned connections;          /* [connections] open client connections in total, 1024 */
         unsigned connections_per_uid;  /* [connections-per-user] per peer uid, 64 */
         size_t message_size;           /* [message-size] bytes of one incoming message, 1 MiB */
-        unsigned fds_per_message;      /* [fds-per-message] 253 (also the hard cap: SCM_MAX_FD) */
+        unsigned fds_per_message;      /* [fds-per-message] 96 (at most 253: SCM_MAX_FD) */
         size_t argv_bytes;             /* [argv-bytes] sum of strlen+1 over argv, 128 KiB */
         size_t env_bytes;              /* [env-bytes] sum of strlen+1 over env, 128 KiB */
         size_t mappings;               /* [mappings] entries per uidMappings/gidMappings, 64 */
@@ -42,6 +42,8 @@ typedef struct DaemonLimits {
                                         * rule sets max-sandboxes, 64 */
         unsigned sandboxes;            /* [sandboxes] live sandboxes in total (root included), 4096 */
         unsigned pending_spawns;       /* [pending-spawns] spawns in flight (cloned, not yet exec'd), 128 */
+        unsigned pending_spawns_per_uid; /* [pending-spawns-per-user] of those, per non-root uid, 16: a few
+                                          * users with stuck spawns cannot take every slot */
         unsigned spawn_timeout_sec;    /* [spawn-timeout] seconds a spawn may take to reach execve, 30 */
 } DaemonLimits;
 

@@ -36,6 +36,15 @@ unsigned server_count_sandboxes_of(const Server *s, uid_t uid) {
         return n;
 }
 
+unsigned server_count_pending_spawns_of(const Server *s, uid_t uid) {
+        unsigned n = 0;
+
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (sb->owner_uid == uid && sb->starting)
+                        n++;
+        return n;
+}
+
 void server_notify_status(Server *s) {
         if (s->stopping)
                 return;

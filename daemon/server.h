@@ -63,3 +63,4 @@ void server_notify_status(Server *s);
 /* Counts of live connections from one uid. */
 unsigned server_count_connections_of(const Server *s, uid_t uid);
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid);
+unsigned server_count_pending_spawns_of(const Server *s, uid_t uid);

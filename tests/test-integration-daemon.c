@@ -670,3 +670,63 @@ Test(daemon, waiters_with_pipelined_calls) {
         test_disconnect(w1);
         test_disconnect(c0);
 }
+
+static const char *const stuck_spawn =
+        "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":{\"argv\":[\"/bin/true\"],\"namespaces\":[\"mount\"],"
+        "\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/stuck\"}]}}";
+
+/* Sends a Spawn that cannot reach execve while *pipe_write stays open. */
+static void send_stuck_spawn(int conn, int pipefd[2]) {
+        char control[CMSG_SPACE(sizeof(int))] = {};
+        struct iovec iov = { .iov_base = (void *) stuck_spawn, .iov_len = strlen(stuck_spawn) + 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &pipefd[0], sizeof(int));
+        cr_assert(sendmsg(conn, &mh, 0) == (ssize_t) iov.iov_len);
+}
+
+static TestDaemon quota_daemon;
+
+/* As nobody: one stuck spawn takes its only pending slot, the next is refused by name. */
+static int pending_quota_as_nobody(void *arg) {
+        int stuck = test_daemon_connect(&quota_daemon), conn = test_daemon_connect(&quota_daemon), pipefd[2];
+        struct json_object *r;
+        int ok;
+
+        send_stuck_spawn(stuck, pipefd);
+        /* Give the daemon time to take the first Spawn: it is in flight from then on. */
+        usleep(200 * 1000);
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/bin/true\"]}", NULL, 0, NULL, NULL);
+        ok = streq_ptr(test_json_string(r, "error"), "io.nsbox.Sandbox.QuotaExceeded") &&
+             streq_ptr(test_json_string(r, "parameters.limit"), "pending-spawns-per-user");
+        json_object_put(r);
+        return ok ? 0 : 1;
+}
+
+Test(limits, pending_spawns_per_user) {
+        static const char *const args[] = { "--limit", "pending-spawns-per-user=1", NULL };
+        int conn, pipefd[2];
+
+        test_daemon_start(&quota_daemon, args);
+        cr_assert_eq(test_run_as(65534, 65534, pending_quota_as_nobody, NULL), 0,
+                     "a second pending spawn of the same user was not refused with pending-spawns-per-user");
+
+        /* Root is not limited per user: with a stuck spawn of its own, the next one still goes through. */
+        conn = test_daemon_connect(&quota_daemon);
+        int other = test_daemon_connect(&quota_daemon);
+        send_stuck_spawn(conn, pipefd);
+        usleep(200 * 1000);
+        struct json_object *r = test_call(other, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/bin/true\"]}", NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        test_disconnect(conn);
+        test_disconnect(other);
+        test_daemon_stop(&quota_daemon);
+}

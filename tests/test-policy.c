@@ -352,7 +352,7 @@ Test(policy, limits) {
         cr_assert_eq(l.connections, 1024);
         cr_assert_eq(l.connections_per_uid, 64);
         cr_assert_eq(l.message_size, 1024 * 1024);
-        cr_assert_eq(l.fds_per_message, 253);
+        cr_assert_eq(l.fds_per_message, 96);
         cr_assert_eq(l.argv_bytes, 128 * 1024);
         cr_assert_eq(l.env_bytes, 128 * 1024);
         cr_assert_eq(l.mappings, 64);
@@ -360,8 +360,13 @@ Test(policy, limits) {
         cr_assert_eq(l.sandboxes_per_uid, 64);
         cr_assert_eq(l.sandboxes, 4096);
         cr_assert_eq(l.pending_spawns, 128);
+        cr_assert_eq(l.pending_spawns_per_uid, 16);
+        cr_assert_eq(l.spawn_timeout_sec, 30);
 
         cr_assert_eq(limits_set(&l, "connections", "5"), 0);
+        cr_assert_eq(limits_set(&l, "spawn-timeout", "3601"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "pending-spawns-per-user", "2"), 0);
+        cr_assert_eq(l.pending_spawns_per_uid, 2);
         cr_assert_eq(l.connections, 5);
         cr_assert_eq(limits_set(&l, "argv-bytes", "1M"), 0);
         cr_assert_eq(l.argv_bytes, 1024 * 1024);
