@@ -563,8 +563,15 @@ static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t res
         };
         long fd;
 
-        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-        return fd < 0 ? -errno : (int) fd;
+        /* With RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or a mount anywhere on the
+         * system raced with resolving "..": that is a retry, not a failure. */
+        for (unsigned attempt = 0;; attempt++) {
+                fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return (int) fd;
+                if (errno != EAGAIN || attempt >= 64)
+                        return -errno;
+        }
 }
 
 static int creds_set(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
