@@ -10,8 +10,10 @@
  *     around clone3(), so none of its handlers can run here; the mask stays
  *     full until just before execve(), so a signal sent early (a Kill) stays
  *     pending and reaches the command instead of a half-built child.
- *  2. Close the daemon's ends of the sync socket and report pipe, so the
- *     daemon giving up reads as EOF here.
+ *  2. Close every daemon fd but the ones the plan uses (p->keep_fds): the
+ *     daemon's ends of the sync socket and report pipe, so the daemon giving
+ *     up reads as EOF here, and its sockets, other sandboxes' pidfds and other
+ *     messages' fds, which a child stalled before execve() would keep alive.
  *  3. Join namespaces, the user namespace first (its capabilities cover the
  *     rest), then unshare() what clone3() did not create: always the time
  *     namespace (clone3(CLONE_NEWTIME) would put us into it at once, which
@@ -28,6 +30,9 @@
  *  7. Hostname.
  *  8. Credentials: setgroups, setresgid, setresuid as raw syscalls (glibc's
  *     wrappers would try to signal threads that exist only in the daemon).
+ *     Where setgroups() is skipped (a new user namespace that denies it, a
+ *     joined one without additionalGids), the groups are the ones the daemon
+ *     cloned us with: a non-root caller's own.
  *  9. File descriptors: park every source above the highest target, dup2()
  *     them into place, close everything else; the report fd stays (CLOEXEC).
  * 10. setsid(), unless newSession is false; a terminal on stdin that controls
@@ -180,11 +185,8 @@ static int drop_all_capabilities(void) {
 static void setup_credentials(const SpawnPlan *p) {
         int r;
 
-        if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0) {
-                /* A joined user namespace may deny setgroups(); the daemon has no groups to inherit then. */
-                if (!(errno == EPERM && p->n_groups == 0 && p->joins_user))
-                        child_fail(p, "credentials", errno, "setgroups");
-        }
+        if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0)
+                child_fail(p, "credentials", errno, "setgroups");
         if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
                 child_fail(p, "credentials", errno, "setresgid");
         if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
@@ -350,11 +352,25 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
         _exit(SPAWN_CHILD_FAILED);
 }
 
+/* p->keep_fds is sorted and holds the sync and report fds, so a failure here can still be reported. */
+static void close_unplanned_fds(SpawnPlan *p) {
+        unsigned next = 0;
+
+        for (size_t i = 0; i < p->n_keep_fds; i++) {
+                unsigned fd = (unsigned) p->keep_fds[i];
+
+                if (fd > next && close_range(next, fd - 1, 0) < 0)
+                        child_fail(p, "fds", errno, "close_range");
+                next = fd + 1;
+        }
+        if (close_range(next, ~0U, 0) < 0)
+                child_fail(p, "fds", errno, "close_range");
+        p->parent_sync_fd = p->parent_report_fd = -EBADF;
+}
+
 _noreturn_ void spawn_child_run(SpawnPlan *p) {
         reset_signal_dispositions();
-
-        (void) close(p->parent_sync_fd);
-        (void) close(p->parent_report_fd);
+        close_unplanned_fds(p);
 
         join_namespaces(p);
         wait_for_release(p);

@@ -34,7 +34,9 @@ typedef struct SpawnFd {
 } SpawnFd;
 
 typedef struct SpawnJoin {
-        int fd;     /* borrowed: a /proc/PID/ns/TYPE fd or a pidfd */
+        int fd;       /* what the child setns()es on: a /proc/PID/ns/TYPE fd from the message (borrowed),
+                       * or owned_fd */
+        int owned_fd; /* the namespace a pidfd referred to when it was checked, or -EBADF */
         int nstype; /* CLONE_NEW* of the namespace to join */
         NamespaceType type;
         const char *name; /* for the error message */
@@ -56,7 +58,8 @@ typedef struct SpawnPlan {
         gid_t gid;
         gid_t *groups; /* owned */
         size_t n_groups;
-        bool set_groups;       /* false where setgroups() is denied (a new user ns with "deny") */
+        bool set_groups;       /* false where the child keeps the groups it was cloned with: a new user ns
+                                * with setgroups "deny", or a joined one without additionalGids */
         bool expect_no_caps;   /* non-root caller outside any user ns: verify nothing privileged is left */
 
         /* fds */
@@ -76,6 +79,10 @@ typedef struct SpawnPlan {
         char *const *envp;  /* borrowed from the request, or the static default */
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;
+
+        /* Every daemon fd the child uses, ascending: first thing, it closes all others (owned). */
+        int *keep_fds;
+        size_t n_keep_fds;
 
         /* plumbing; the child closes the parent's ends first thing */
         int child_sync_fd;

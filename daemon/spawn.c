@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -32,6 +34,19 @@
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOSTNAME_MAX 64 /* the kernel's __NEW_UTS_LEN */
+
+/* <linux/pidfd.h> of kernel 6.11; older headers lack them. */
+#ifndef PIDFD_GET_CGROUP_NAMESPACE
+#define PIDFS_IOCTL_MAGIC 0xFF
+#define PIDFD_GET_CGROUP_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 1)
+#define PIDFD_GET_IPC_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 2)
+#define PIDFD_GET_MNT_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 3)
+#define PIDFD_GET_NET_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 4)
+#define PIDFD_GET_PID_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 5)
+#define PIDFD_GET_TIME_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 7)
+#define PIDFD_GET_USER_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 9)
+#define PIDFD_GET_UTS_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 10)
+#endif
 
 /* What sandboxes get as RLIMIT_NOFILE: the limit the daemon started with. */
 static struct rlimit inherited_nofile = { 1024, 4096 };
@@ -125,6 +140,9 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         if (!p)
                 return NULL;
         mount_plan_free(p->mounts);
+        for (size_t i = 0; i < p->n_joins; i++)
+                safe_close(p->joins[i].owned_fd);
+        free(p->keep_fds);
         free(p->groups);
         free(p->fds);
         safe_close(p->devnull_fd);
@@ -157,13 +175,72 @@ static unsigned long namespaces_to_clone_flags(unsigned mask) {
         return flags;
 }
 
+static const unsigned long pidfd_get_namespace[_NAMESPACE_TYPE_MAX] = {
+        [NAMESPACE_CGROUP] = PIDFD_GET_CGROUP_NAMESPACE,
+        [NAMESPACE_IPC] = PIDFD_GET_IPC_NAMESPACE,
+        [NAMESPACE_MOUNT] = PIDFD_GET_MNT_NAMESPACE,
+        [NAMESPACE_NET] = PIDFD_GET_NET_NAMESPACE,
+        [NAMESPACE_PID] = PIDFD_GET_PID_NAMESPACE,
+        [NAMESPACE_TIME] = PIDFD_GET_TIME_NAMESPACE,
+        [NAMESPACE_USER] = PIDFD_GET_USER_NAMESPACE,
+        [NAMESPACE_UTS] = PIDFD_GET_UTS_NAMESPACE,
+};
+
+/* The fd's name as /proc shows it: no call into its file system, which a client's FUSE server could stall. */
+static bool fd_is_pidfd(int fd) {
+        char path[64], target[32];
+        ssize_t n;
+
+        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+                return false;
+        target[n] = '\0';
+        return streq(target, "anon_inode:[pidfd]");
+}
+
+/*
+ * A pidfd names a process, whose namespaces may change (setns(), unshare())
+ * between the check and the child's setns(): the namespace it has now is
+ * resolved once, and that one is both checked and joined. Returns the nsfs fd
+ * (owned), -ENOENT if fd is no pidfd, or -EOPNOTSUPP on a kernel before 6.11.
+ */
+static int resolve_pidfd(int fd, NamespaceType type) {
+        int ns;
+
+        if (!fd_is_pidfd(fd))
+                return -ENOENT;
+        ns = ioctl(fd, pidfd_get_namespace[type], 0);
+        if (ns < 0)
+                return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : -errno;
+        /* The kernel hands it out close-on-exec already; make sure of it. */
+        (void) fd_set_cloexec(ns, true);
+        return ns;
+}
+
 static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *e) {
         const JoinNamespace *j = &c->request->join_namespaces[i];
+        SpawnJoin *join = &p->joins[p->n_joins];
         int fd, r;
 
         r = message_fd(c, j->fd_index, &fd);
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "joinNamespaces[%zu].fileDescriptor", i);
+
+        r = resolve_pidfd(fd, j->type);
+        if (r >= 0)
+                fd = r;
+        else if (r != -ENOENT && !(r == -EOPNOTSUPP && c->caller->privileged))
+                /* Root is not checked, so on an older kernel its pidfd may be joined as it is. */
+                return spawn_fail(e, "setns", -r, "joinNamespaces[%zu]: %s", i, namespace_type_to_string(j->type));
+        *join = (SpawnJoin) {
+                .fd = fd,
+                .owned_fd = r >= 0 ? r : -EBADF,
+                .nstype = (int) namespace_type_to_clone_flag(j->type),
+                .type = j->type,
+                .name = namespace_type_to_string(j->type),
+        };
+        p->n_joins++;
 
         /*
          * The child joins with the daemon's rights: a non-root caller may only name
@@ -171,18 +248,12 @@ static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *
          * path does not rely on it.
          */
         if (!c->caller->privileged) {
-                r = policy_check_join_namespace(fd, j->type, c->caller->uid);
+                r = policy_check_join_namespace(join->fd, j->type, c->caller->uid);
                 if (r < 0)
                         return spawn_fail(e, "setns", -r, "joinNamespaces[%zu]: %s", i,
                                           namespace_type_to_string(j->type));
         }
 
-        p->joins[p->n_joins++] = (SpawnJoin) {
-                .fd = fd,
-                .nstype = (int) namespace_type_to_clone_flag(j->type),
-                .type = j->type,
-                .name = namespace_type_to_string(j->type),
-        };
         return 0;
 }
 
@@ -351,7 +422,10 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
 
         if (groups_denied && n_groups > 0)
                 return spawn_fail(e, "credentials", EPERM, "user.additionalGids: setgroups is denied");
-        p->set_groups = !groups_denied;
+        /* In a joined user namespace the child keeps the groups it was cloned with (see
+         * take_groups_for_clone()) unless additionalGids asks for others: dropping them
+         * would lift what they deny. */
+        p->set_groups = !groups_denied && !(p->joins_user && n_groups == 0);
         if (n_groups > 0) {
                 p->groups = calloc(n_groups, sizeof(gid_t));
                 if (!p->groups)
@@ -598,17 +672,79 @@ static int open_channels(SpawnPlan *p, SpawnError *e) {
 }
 
 /*
- * A child that cannot call setgroups() itself (a user namespace that denies it)
- * would keep the daemon's supplementary groups, host groups it must not have.
- * Root needs none, so the daemon drops its own once, before the first such clone.
+ * The supplementary groups the child is cloned with stay its groups wherever it
+ * does not call setgroups() itself: in a new user namespace that denies it and
+ * in a joined one. For a non-root caller they must be the caller's own, so
+ * that a group which denies it access still does, as under `unshare -U` run
+ * by the caller; root's children get none. The daemon itself holds none
+ * except around clone3() (it is single-threaded, so nothing else runs with
+ * them).
  */
-static int drop_own_supplementary_groups(SpawnError *e) {
-        int n = getgroups(0, NULL);
+static bool own_groups_empty = false;
 
-        if (n < 0)
-                return spawn_fail(e, "credentials", errno, "getgroups");
-        if (n > 0 && setgroups(0, NULL) < 0)
+static int take_groups_for_clone(const SpawnCaller *caller, SpawnError *e) {
+        if (caller->privileged || caller->n_groups == 0) {
+                if (own_groups_empty)
+                        return 0;
+                if (setgroups(0, NULL) < 0)
+                        return spawn_fail(e, "credentials", errno, "setgroups");
+                own_groups_empty = true;
+                return 0;
+        }
+
+        own_groups_empty = false;
+        if (setgroups(caller->n_groups, caller->groups) < 0)
                 return spawn_fail(e, "credentials", errno, "setgroups");
+        return 0;
+}
+
+static int drop_groups_after_clone(SpawnError *e) {
+        if (own_groups_empty)
+                return 0;
+        if (setgroups(0, NULL) < 0)
+                return spawn_fail(e, "credentials", errno, "setgroups");
+        own_groups_empty = true;
+        return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+
+        return (x > y) - (x < y);
+}
+
+/*
+ * The fds the child uses before execve(), sorted and without repeats: it closes
+ * every other one first thing, so a child that stalls before execve() (on a
+ * "file" entry's pipe, say) holds none of the daemon's sockets, other
+ * sandboxes' pidfds or other messages' fds. Built here: the child must not
+ * allocate.
+ */
+static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
+        size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
+        int *fds;
+
+        fds = calloc(3 + p->n_fds + p->n_joins + n_mount_fds, sizeof(int));
+        if (!fds)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+
+        fds[n++] = p->child_sync_fd;
+        fds[n++] = p->child_report_fd;
+        if (p->devnull_fd >= 0)
+                fds[n++] = p->devnull_fd;
+        for (size_t i = 0; i < p->n_fds; i++)
+                fds[n++] = p->fds[i].source;
+        for (size_t i = 0; i < p->n_joins; i++)
+                fds[n++] = p->joins[i].fd;
+        n += mount_plan_fds(p->mounts, fds + n, n_mount_fds);
+
+        qsort(fds, n, sizeof(int), cmp_int);
+        for (size_t i = 0; i < n; i++)
+                if (k == 0 || fds[i] != fds[k - 1])
+                        fds[k++] = fds[i];
+
+        p->keep_fds = fds;
+        p->n_keep_fds = k;
         return 0;
 }
 
@@ -738,9 +874,9 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_close_ int pidfd = -EBADF;
         SpawnParentSteps steps = {};
-        SpawnError e = {};
+        SpawnError e = {}, ignored;
         pid_t pid = 0;
-        int r;
+        int r, k;
 
         if (!c || !c->request || !c->caller || !ret || !ret_error)
                 return -EINVAL;
@@ -750,18 +886,23 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 goto fail;
 
         r = open_channels(p, &e);
+        if (r >= 0)
+                r = plan_keep_fds(p, &e);
         if (r < 0)
                 goto fail;
 
-        if (!p->set_groups || p->joins_user) {
-                r = drop_own_supplementary_groups(&e);
-                if (r < 0)
-                        goto fail;
+        r = take_groups_for_clone(c->caller, &e);
+        if (r >= 0)
+                r = clone_child(p, &pid, &pidfd, &e);
+        /* Whatever happened: the daemon must not keep the caller's groups. */
+        k = drop_groups_after_clone(r < 0 ? &ignored : &e);
+        if (r < 0)
+                goto fail;
+        if (k < 0) {
+                r = k;
+                kill_and_reap(pidfd);
+                goto fail;
         }
-
-        r = clone_child(p, &pid, &pidfd, &e);
-        if (r < 0)
-                goto fail;
 
         /* Only the child may hold its ends: EOF on ours must mean it is gone. */
         p->child_sync_fd = safe_close(p->child_sync_fd);

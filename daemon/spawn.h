@@ -54,9 +54,16 @@ typedef struct SpawnHandle {
  *    signal, except as pid 1 of a new pid namespace, where the kernel forbids that: it exits 128 + signal.
  *    Signals sent to init (pidfd_send_signal) are forwarded to the command; SIGKILL ends the whole
  *    pid namespace.
- *  - A request whose child cannot call setgroups() itself (a new user namespace with setgroups "deny",
- *    the default for non-root callers, or a joined user namespace) makes the daemon drop its own
- *    supplementary groups once, so the child cannot inherit them.
+ *  - Supplementary groups: a non-root caller's sandbox keeps the caller's groups (SpawnCaller.groups)
+ *    in a new user namespace with setgroups "deny" (its default) and in a joined user namespace unless
+ *    additionalGids is given, exactly as a user namespace the caller made itself: a group that denies
+ *    the caller access still does. The daemon takes the caller's groups just around clone3() for that,
+ *    and otherwise holds none (so root's sandboxes start with none). Outside a user namespace the
+ *    child sets them itself (the caller's, or additionalGids).
+ *  - Before execve() the child holds only the daemon fds the request uses (stdio, fileDescriptors,
+ *    joinNamespaces, the mount plan's) and its own plumbing; it closes all others first thing.
+ *  - A joinNamespaces pidfd is resolved to the namespace that process is in when spawn_start() runs
+ *    (kernel 6.11 or later); that namespace is what is checked for a non-root caller and what is joined.
  *  - Defaults: uid/gid 0 for root callers; for others their own ids (as mapped in a new user namespace,
  *    which maps the caller's uid and gid to themselves when no mappings are given); stdio /dev/null;
  *    env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and HOME=/; cwd "/";

@@ -9,9 +9,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <linux/nsfs.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1342,4 +1345,338 @@ Test(spawn, no_controlling_terminal_without_one_on_stdin) {
         out = run_capture(NULL, r, NULL);
         parse_stat_tty(out, &pid, &pgrp, &tty, &tpgid);
         cr_assert_eq(tty, 0);
+}
+
+/* ---- supplementary groups: a group that denies access keeps denying it ---- */
+
+#define DENYING_GROUP 4242
+
+static const gid_t nobody_groups[] = { 65534, DENYING_GROUP };
+static const SpawnCaller nobody_in_group_caller = {
+        .uid = 65534,
+        .gid = 65534,
+        .groups = nobody_groups,
+        .n_groups = ELEMENTSOF(nobody_groups),
+        .privileged = false,
+};
+
+/* A directory anyone may enter, with "deny" (0604 root:4242: everybody but that group may read it)
+ * and "allow" (0640 root:4242: only that group may). */
+static void make_group_files(char *dir, char *deny, size_t deny_size, char *allow, size_t allow_size) {
+        const struct {
+                char *path;
+                size_t size;
+                const char *name;
+                mode_t mode;
+                const char *text;
+        } files[] = {
+                { deny, deny_size, "deny", 0604, "secret\n" },
+                { allow, allow_size, "allow", 0640, "allowed\n" },
+        };
+
+        cr_assert_not_null(mkdtemp(dir), "mkdtemp: %m");
+        cr_assert_eq(chmod(dir, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_close_ int fd = -EBADF;
+
+                snprintf(files[i].path, files[i].size, "%s/%s", dir, files[i].name);
+                fd = open(files[i].path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                cr_assert_geq(fd, 0, "%s: %m", files[i].path);
+                cr_assert_eq(write(fd, files[i].text, strlen(files[i].text)), (ssize_t) strlen(files[i].text));
+                cr_assert_eq(fchown(fd, 0, DENYING_GROUP), 0);
+                cr_assert_eq(fchmod(fd, files[i].mode), 0);
+        }
+}
+
+static void remove_group_files(const char *dir, const char *deny, const char *allow) {
+        (void) unlink(deny);
+        (void) unlink(allow);
+        (void) rmdir(dir);
+}
+
+/* Runs r as nobody in group 4242, which cats both files; asserts "deny" is refused and "allow" is read. */
+static void assert_group_denies(SpawnRequest *r, const int *fds, size_t n_fds, const char *deny, const char *allow) {
+        _cleanup_free_ char *out = NULL;
+        siginfo_t si;
+
+        r->argv = strv_from((const char *const[]) { "sh", "-c", "cat \"$1\" 2>&1; cat \"$2\"", "sh", deny, allow, NULL });
+        out = run_capture_fds(&nobody_in_group_caller, r, fds, n_fds, &si);
+        assert_exited(&si, 0);
+        cr_assert_not_null(strstr(out, "Permission denied"), "the denying group was lost: %s", out);
+        cr_assert_null(strstr(out, "secret"), "read a file its group may not read: %s", out);
+        cr_assert_not_null(strstr(out, "allowed\n"), "lost a group it may use: %s", out);
+}
+
+static SpawnRequest *request_empty(void) {
+        SpawnRequest *r = spawn_request_new();
+
+        cr_assert_not_null(r);
+        return r;
+}
+
+Test(spawn, caller_groups_kept_in_new_user_namespace) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request_empty();
+        char dir[] = "/tmp/nsbox-groups-XXXXXX", deny[64], allow[64];
+
+        make_group_files(dir, deny, sizeof deny, allow, sizeof allow);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        r->uid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_uid_mappings = 1;
+        r->gid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_gid_mappings = 1;
+        assert_group_denies(r, NULL, 0, deny, allow);
+        remove_group_files(dir, deny, allow);
+}
+
+Test(spawn, caller_groups_kept_without_user_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request_empty();
+        char dir[] = "/tmp/nsbox-groups-XXXXXX", deny[64], allow[64];
+
+        make_group_files(dir, deny, sizeof deny, allow, sizeof allow);
+        assert_group_denies(r, NULL, 0, deny, allow);
+        remove_group_files(dir, deny, allow);
+}
+
+/* A process of nobody's own in a user namespace it made (0 inside is nobody, setgroups denied), as `unshare -Ur` would. */
+static pid_t fork_own_user_namespace(int *ret_pidfd) {
+        int ready[2];
+        pid_t pid;
+        char c;
+
+        cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                static const char *const files[][2] = {
+                        { "/proc/self/uid_map", "0 65534 1\n" },
+                        { "/proc/self/setgroups", "deny\n" },
+                        { "/proc/self/gid_map", "0 65534 1\n" },
+                };
+
+                close(ready[0]);
+                /* The death signal goes with the credential change: set it after, so a failed test ends us too. */
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+                    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1 || prctl(PR_SET_DUMPABLE, 1) < 0 ||
+                    unshare(CLONE_NEWUSER) < 0)
+                        _exit(1);
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        int fd = open(files[i][0], O_WRONLY | O_CLOEXEC);
+
+                        if (fd < 0 || write(fd, files[i][1], strlen(files[i][1])) < 0)
+                                _exit(1);
+                        close(fd);
+                }
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(1);
+                pause();
+                _exit(0);
+        }
+        close(ready[1]);
+        cr_assert_eq(read(ready[0], &c, 1), 1, "the helper could not make its user namespace");
+        close(ready[0]);
+        *ret_pidfd = pidfd_open(pid, 0);
+        cr_assert_geq(*ret_pidfd, 0);
+        return pid;
+}
+
+Test(spawn, caller_groups_kept_in_joined_user_namespace) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request_empty();
+        char dir[] = "/tmp/nsbox-groups-XXXXXX", deny[64], allow[64];
+        int pidfd;
+        pid_t pid;
+
+        make_group_files(dir, deny, sizeof deny, allow, sizeof allow);
+        pid = fork_own_user_namespace(&pidfd);
+
+        /* By pidfd: also what resolve the pidfd to its namespace goes through. */
+        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_USER, .fd_index = 0 } },
+                                           sizeof(JoinNamespace));
+        r->n_join_namespaces = 1;
+        assert_group_denies(r, &pidfd, 1, deny, allow);
+
+        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        (void) waitpid(pid, NULL, 0);
+        close(pidfd);
+        remove_group_files(dir, deny, allow);
+}
+
+/* Root's sandboxes get no supplementary groups where they do not set any, whatever groups the daemon
+ * started with; and the daemon gives back a caller's groups right after clone3(). */
+Test(spawn, groups_held_only_around_clone) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/status");
+        _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("true");
+        _cleanup_free_ char *out = NULL, *groups = NULL;
+        const gid_t own[] = { DENYING_GROUP };
+        siginfo_t si;
+
+        cr_assert_eq(setgroups(ELEMENTSOF(own), own), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        r->setgroups = 0;
+        r->uid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_uid_mappings = 1;
+        r->gid_mappings = memdup_or_die(ids, sizeof ids);
+        r->n_gid_mappings = 1;
+        out = run_capture(NULL, r, NULL);
+        groups = status_field(out, "Groups:");
+        cr_assert_str_eq(groups, "");
+
+        r2->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        free(run_capture(&nobody_in_group_caller, r2, &si));
+        assert_exited(&si, 0);
+        cr_assert_eq(getgroups(0, NULL), 0, "the daemon kept a caller's groups");
+}
+
+/* ---- the child holds only the daemon fds its plan uses ---- */
+
+typedef struct FdId {
+        dev_t dev;
+        ino_t ino;
+} FdId;
+
+static bool fd_id_of(const char *path, FdId *ret) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return false;
+        *ret = (FdId) { st.st_dev, st.st_ino };
+        return true;
+}
+
+static bool fd_id_in(const FdId *id, const FdId *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i].dev == id->dev && list[i].ino == id->ino)
+                        return true;
+        return false;
+}
+
+/* Waits until pid sits in read(fd): the "file" entry copying from the pipe we hold open. */
+static void wait_blocked_reading(pid_t pid, int fd) {
+        char want[32];
+
+        snprintf(want, sizeof want, "0 0x%x ", (unsigned) fd);
+        for (;;) {
+                _cleanup_free_ char *syscall_text = read_proc("/proc/%d/syscall", pid);
+
+                if (strncmp(syscall_text, want, strlen(want)) == 0)
+                        return;
+                cr_assert_eq(kill(pid, 0), 0, "the child is gone");
+                usleep(1000);
+        }
+}
+
+Test(spawn, child_holds_only_planned_fds_before_exec) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        int contents[2], out[2], extra[2], stray_pipe[2], stray_null, self_pidfd;
+        FdId planned[8], stray[3], id;
+        size_t n_planned = 0;
+        bool saw_nsfs = false;
+        char problem[512] = "";
+        char path[64], target[64];
+        struct dirent *de;
+        SpawnHandle h;
+        DIR *d;
+
+        cr_assert_eq(pipe2(contents, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, extra), 0);
+        self_pidfd = pidfd_open(getpid(), 0);
+        cr_assert_geq(self_pidfd, 0);
+        /* Open in the daemon, close-on-exec, and nothing the request names: the child must not hold them. */
+        cr_assert_eq(pipe2(stray_pipe, O_CLOEXEC), 0);
+        stray_null = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(stray_null, 0);
+
+        int fds[] = { contents[0], out[1], extra[0], self_pidfd };
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT);
+        r->root = strdup("/");
+        r->mounts = mounts_new(2);
+        r->n_mounts = 2;
+        r->mounts[0].kind = MOUNT_TMPFS;
+        r->mounts[0].destination = strdup("/mnt");
+        r->mounts[1].kind = MOUNT_FILE;
+        r->mounts[1].destination = strdup("/mnt/file");
+        r->mounts[1].source_fd_index = 0;
+        r->stdout_index = 1;
+        r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 2 } }, sizeof(FdMapping));
+        r->n_fds = 1;
+        /* Our own net namespace, by pidfd: what the child holds is that namespace, not the pidfd. */
+        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 3 } },
+                                           sizeof(JoinNamespace));
+        r->n_join_namespaces = 1;
+
+        SpawnError e = {};
+        cr_assert_eq(spawn_as(&root_caller, r, fds, ELEMENTSOF(fds), &h, &e), 0, "%s: %s", e.stage, e.message);
+        wait_blocked_reading(h.pid, contents[0]);
+
+        /* What it may share with us: the message fds it uses (a pipe's two ends are one inode) and /dev/null. */
+        cr_assert(fd_id_of("/dev/null", &planned[n_planned++]));
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(path, sizeof path, "/proc/self/fd/%d", fds[i]);
+                cr_assert(fd_id_of(path, &planned[n_planned++]));
+        }
+        snprintf(path, sizeof path, "/proc/self/fd/%d", stray_pipe[0]);
+        cr_assert(fd_id_of(path, &stray[0]));
+        snprintf(path, sizeof path, "/proc/self/fd/%d", stray_null);
+        cr_assert(fd_id_of(path, &stray[1]));
+        snprintf(path, sizeof path, "/proc/self/fd/%d", self_pidfd);
+        cr_assert(fd_id_of(path, &stray[2]));
+
+        snprintf(path, sizeof path, "/proc/%d/fd", h.pid);
+        d = opendir(path);
+        cr_assert_not_null(d);
+        while ((de = readdir(d))) {
+                char fd_path[400];
+                ssize_t n;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(fd_path, sizeof fd_path, "%s/%s", path, de->d_name);
+                n = readlink(fd_path, target, sizeof target - 1);
+                if (n < 0)
+                        continue; /* closed meanwhile */
+                target[n] = '\0';
+                if (streq(target, "anon_inode:[pidfd]") && !problem[0])
+                        snprintf(problem, sizeof problem, "fd %s is a pidfd", de->d_name);
+                saw_nsfs = saw_nsfs || strncmp(target, "net:[", 5) == 0;
+                if (!fd_id_of(fd_path, &id))
+                        continue;
+                if (fd_id_in(&id, stray, ELEMENTSOF(stray)) && !problem[0])
+                        snprintf(problem, sizeof problem, "fd %s (%s) leaked into the child", de->d_name, target);
+                /* Anything else of ours it holds must be planned; what it opened itself (the trees it builds) is not ours. */
+                bool ours = false;
+                DIR *self = opendir("/proc/self/fd");
+                cr_assert_not_null(self);
+                for (struct dirent *s; (s = readdir(self));) {
+                        char self_path[400];
+                        FdId self_id;
+
+                        if (s->d_name[0] == '.' || atoi(s->d_name) == dirfd(self) || atoi(s->d_name) == h.report_fd)
+                                continue;
+                        snprintf(self_path, sizeof self_path, "/proc/self/fd/%s", s->d_name);
+                        if (fd_id_of(self_path, &self_id) && self_id.dev == id.dev && self_id.ino == id.ino)
+                                ours = true;
+                }
+                closedir(self);
+                if (ours && !fd_id_in(&id, planned, n_planned) && !problem[0])
+                        snprintf(problem, sizeof problem, "fd %s (%s) is the daemon's and not planned", de->d_name,
+                                 target);
+        }
+        closedir(d);
+        if (!saw_nsfs && !problem[0])
+                snprintf(problem, sizeof problem, "the joined namespace is not held as an nsfs fd");
+        /* A child holding our end of the contents pipe would wait for EOF forever. */
+        if (problem[0]) {
+                kill_and_reap(&h, SIGKILL);
+                cr_assert_fail("%s", problem);
+        }
+
+        /* Let it go: EOF on the contents, and it execs. */
+        safe_close(contents[1]);
+        cr_assert_eq(wait_report(&h, &e), 0, "%s: %s", e.stage, e.message);
+        assert_exited((siginfo_t[]) { reap(&h) }, 0);
+        close_many((int[]) { contents[0], out[0], out[1], extra[0], extra[1], stray_pipe[0], stray_pipe[1], stray_null,
+                             self_pidfd },
+                   9);
 }
