@@ -1057,3 +1057,65 @@ Test(security, file_entry_is_read_as_the_caller) {
         start(NULL);
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_file_of_root_stat, NULL, out, sizeof out), 0, "%s", out);
 }
+
+/* ---- supplementary groups: a group that denies the caller access keeps denying it in a sandbox ---- */
+
+#define DENYING_GROUP 4242
+
+typedef struct GroupFiles {
+        char deny[128];  /* 0604 root:4242: all but that group may read it */
+        char allow[128]; /* 0640 root:4242: only that group may */
+} GroupFiles;
+
+static int child_reads_group_files(void *arg) {
+        const GroupFiles *f = ((Child *) arg)->data;
+        static const char *const namespaces[] = {
+                "\"namespaces\":[\"user\"]", /* nsbox run -U: its own ids mapped to themselves */
+                "\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
+                "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", /* -r */
+                "\"namespaces\":[\"net\"]", /* no user namespace */
+        };
+        int conn = test_daemon_connect(&daemon_);
+        char params[1024];
+        Outcome o;
+
+        for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
+                snprintf(params, sizeof params,
+                         "\"argv\":[\"/bin/sh\",\"-c\",\"cat %s 2>&1; cat %s\"],%s", f->deny, f->allow, namespaces[i]);
+                spawn(conn, params, true, &o);
+                CHECK(!o.error[0], "%s: %s %s", namespaces[i], o.error, o.parameter);
+                CHECK(!strstr(o.output, "secret"), "%s: read a file its group may not read", namespaces[i]);
+                CHECK(strstr(o.output, "Permission denied"), "%s: %s", namespaces[i], o.output);
+                CHECK(strstr(o.output, "allowed"), "%s: lost a group it may use: %s", namespaces[i], o.output);
+        }
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(security, denying_group_still_denies_in_the_sandbox) {
+        static const gid_t groups[] = { NOBODY, DENYING_GROUP };
+        GroupFiles f;
+        Child c = { .out = -1, .data = &f };
+        int status;
+        pid_t pid;
+
+        path_in_work(f.deny, sizeof f.deny, "group-deny");
+        write_text(f.deny, "secret\n", 0604);
+        cr_assert_eq(chown(f.deny, 0, DENYING_GROUP), 0);
+        path_in_work(f.allow, sizeof f.allow, "group-allow");
+        write_text(f.allow, "allowed\n", 0640);
+        cr_assert_eq(chown(f.allow, 0, DENYING_GROUP), 0);
+
+        start(NULL);
+        /* nobody, in group 4242 as well: the daemon learns its groups from the socket. */
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                if (setgroups(ELEMENTSOF(groups), groups) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+                    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                        _exit(126);
+                _exit(child_reads_group_files(&c));
+        }
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+}
