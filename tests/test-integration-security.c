@@ -1071,8 +1071,8 @@ static int child_reads_group_files(void *arg) {
         const GroupFiles *f = ((Child *) arg)->data;
         static const char *const namespaces[] = {
                 "\"namespaces\":[\"user\"]", /* nsbox run -U: its own ids mapped to themselves */
-                "\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
-                "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", /* -r */
+                ("\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
+                 "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]"), /* -r */
                 "\"namespaces\":[\"net\"]", /* no user namespace */
         };
         int conn = test_daemon_connect(&daemon_);
