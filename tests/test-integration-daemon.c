@@ -730,3 +730,30 @@ Test(limits, pending_spawns_per_user) {
         test_disconnect(other);
         test_daemon_stop(&quota_daemon);
 }
+
+/* Through the daemon: a minimal root from a read-only /usr and a few links shows only what was given,
+ * /usr is read-only, /tmp is writable, and the host's mount table is the same afterwards. */
+Test(daemon, minimal_root_shows_only_what_was_given) {
+        int conn = test_daemon_connect(&daemon_);
+        static char before[65536], after[65536];
+        char out[512];
+
+        read_file("/proc/self/mountinfo", before, sizeof before);
+        cr_assert_eq(run_capture(conn,
+                                 "\"namespaces\":[\"mount\",\"pid\"],\"mounts\":["
+                                 "{\"type\":\"bind\",\"source\":\"/usr\",\"destination\":\"/usr\",\"options\":[\"ro\"]},"
+                                 "{\"type\":\"symlink\",\"source\":\"usr/bin\",\"destination\":\"/bin\"},"
+                                 "{\"type\":\"symlink\",\"source\":\"usr/lib\",\"destination\":\"/lib\"},"
+                                 "{\"type\":\"symlink\",\"source\":\"usr/lib64\",\"destination\":\"/lib64\"},"
+                                 "{\"type\":\"proc\",\"destination\":\"/proc\"},"
+                                 "{\"type\":\"dev\",\"destination\":\"/dev\"},"
+                                 "{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]",
+                                 "echo $(ls /); touch /usr/x 2>/dev/null && echo usr-writable; "
+                                 "touch /tmp/x && echo tmp-ok; echo /proc/[0-9]*; test -e /dev/vda || echo no-vda",
+                                 out, sizeof out), 0);
+        /* The glob is expanded by the shell itself: pid 1 is init, pid 2 the shell, nothing else. */
+        cr_assert_str_eq(out, "bin dev lib lib64 proc tmp usr\ntmp-ok\n/proc/1 /proc/2\nno-vda\n");
+        read_file("/proc/self/mountinfo", after, sizeof after);
+        cr_assert_str_eq(before, after, "the host's mount table changed");
+        test_disconnect(conn);
+}
