@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
-#include <linux/fuse.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <sched.h>
