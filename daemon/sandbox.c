@@ -461,6 +461,11 @@ void sandbox_connection_closed(Server *s, Connection *c) {
 }
 
 void sandbox_drop_all(Server *s, bool kill) {
+        /* Signal them all first, so they die in parallel and each reap below is short. */
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (kill || sb->starting)
+                        (void) sandbox_kill(sb, SIGKILL);
+
         LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
                 if (!kill && !sb->reaped && !sb->starting) {
                         /* Leave it running; only forget it. Its pidfd closes with the entry. */

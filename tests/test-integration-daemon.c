@@ -757,3 +757,36 @@ Test(daemon, minimal_root_shows_only_what_was_given) {
         cr_assert_str_eq(before, after, "the host's mount table changed");
         test_disconnect(conn);
 }
+
+/* Stopping the daemon kills and reaps its sandboxes, keepAlive ones included, unless --no-kill-on-exit. */
+static void check_shutdown(const char *const *args, bool expect_killed) {
+        TestDaemon d;
+        int conn;
+        struct pollfd p;
+
+        test_daemon_start(&d, args);
+        conn = test_daemon_connect(&d);
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"],\"keepAlive\":true}", NULL, 0);
+        test_disconnect(conn);
+        test_daemon_stop(&d); /* asserts a clean exit */
+
+        p = (struct pollfd) { .fd = s.pidfd, .events = POLLIN };
+        if (expect_killed)
+                cr_assert_eq(poll(&p, 1, 5000), 1, "a sandbox outlived the daemon");
+        else {
+                cr_assert_eq(poll(&p, 1, 200), 0, "--no-kill-on-exit killed the sandbox");
+                /* Orphaned by the daemon, it now belongs to init: end it ourselves. */
+                cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
+                cr_assert_eq(poll(&p, 1, 5000), 1);
+        }
+        close(s.pidfd);
+}
+
+Test(limits, shutdown_kills_sandboxes) {
+        check_shutdown(NULL, true);
+}
+
+Test(limits, no_kill_on_exit_leaves_them) {
+        static const char *const args[] = { "--no-kill-on-exit", NULL };
+        check_shutdown(args, false);
+}
