@@ -218,10 +218,11 @@ static struct json_object *fail(struct json_object *o) {
         return NULL;
 }
 
-struct json_object *varlink_call_new(const char *method, struct json_object *parameters, unsigned flags) {
+/* A message that starts with key: name and carries parameters (taken; an empty object when NULL). */
+static struct json_object *named_message_new(const char *key, const char *name, struct json_object *parameters) {
         struct json_object *o;
 
-        if (!method) {
+        if (!name) {
                 json_object_put(parameters);
                 return NULL;
         }
@@ -232,12 +233,22 @@ struct json_object *varlink_call_new(const char *method, struct json_object *par
                 return NULL;
         }
 
-        if (!add(o, "method", json_object_new_string(method))) {
+        if (!add(o, key, json_object_new_string(name))) {
                 json_object_put(parameters);
                 return fail(o);
         }
         if (!add(o, "parameters", parameters ?: json_object_new_object()))
                 return fail(o);
+
+        return o;
+}
+
+struct json_object *varlink_call_new(const char *method, struct json_object *parameters, unsigned flags) {
+        struct json_object *o;
+
+        o = named_message_new("method", method, parameters);
+        if (!o)
+                return NULL;
         if ((flags & VARLINK_CALL_MORE) && !add(o, "more", json_object_new_boolean(true)))
                 return fail(o);
         if ((flags & VARLINK_CALL_ONEWAY) && !add(o, "oneway", json_object_new_boolean(true)))
@@ -266,27 +277,7 @@ struct json_object *varlink_reply_new(struct json_object *parameters, bool conti
 }
 
 struct json_object *varlink_error_new(const char *error, struct json_object *parameters) {
-        struct json_object *o;
-
-        if (!error) {
-                json_object_put(parameters);
-                return NULL;
-        }
-
-        o = json_object_new_object();
-        if (!o) {
-                json_object_put(parameters);
-                return NULL;
-        }
-
-        if (!add(o, "error", json_object_new_string(error))) {
-                json_object_put(parameters);
-                return fail(o);
-        }
-        if (!add(o, "parameters", parameters ?: json_object_new_object()))
-                return fail(o);
-
-        return o;
+        return named_message_new("error", error, parameters);
 }
 
 /* An error whose parameters are one string field (or none, when value is NULL). */
