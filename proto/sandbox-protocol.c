@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sandbox-protocol.h"
+#include "varlink-message.h"
 
 /* Large enough for the deepest field path, e.g. "mounts[4294967295].sourceFileDescriptor". */
 #define FIELD_PATH_MAX 256
@@ -286,7 +287,7 @@ static bool is_null(struct json_object *v) {
 static bool get_int64(struct json_object *v, int64_t *ret) {
         int64_t i;
 
-        if (json_object_get_type(v) != json_type_int)
+        if (!v || json_object_get_type(v) != json_type_int)
                 return false;
 
         i = json_object_get_int64(v);
@@ -318,12 +319,12 @@ static bool get_uint32(struct json_object *v, uint32_t *ret) {
         return true;
 }
 
-/* A string without NUL bytes of at most max bytes; borrowed. */
+/* A string without NUL bytes of at most max bytes; borrowed. NULL (absent or JSON null) is no string. */
 static const char *get_string(struct json_object *v, size_t max) {
         const char *s;
         size_t n;
 
-        if (json_object_get_type(v) != json_type_string)
+        if (!v || json_object_get_type(v) != json_type_string)
                 return NULL;
         s = json_object_get_string(v);
         n = (size_t) json_object_get_string_len(v);
@@ -333,7 +334,7 @@ static const char *get_string(struct json_object *v, size_t max) {
 }
 
 static int decode_bool(struct json_object *v, const char *path, bool *ret, char **ret_invalid) {
-        if (json_object_get_type(v) != json_type_boolean)
+        if (!v || json_object_get_type(v) != json_type_boolean)
                 return invalid(path, ret_invalid);
         *ret = json_object_get_boolean(v);
         return 0;
@@ -350,13 +351,25 @@ static int decode_tristate(struct json_object *v, const char *path, int *ret, ch
         return 0;
 }
 
-static int decode_fd_index(struct json_object *v, const char *path, size_t n_message_fds, int *ret,
-                           char **ret_invalid) {
+/* An index into the fds that came with the message. */
+static bool get_fd_index(struct json_object *v, size_t n_message_fds, int *ret) {
         int64_t i;
 
         if (n_message_fds == 0 || !get_int_range(v, 0, (int64_t) MIN(n_message_fds, (size_t) INT_MAX) - 1, &i))
-                return invalid(path, ret_invalid);
+                return false;
         *ret = (int) i;
+        return true;
+}
+
+/*
+ * The decode_*() helpers below take v NULL for an absent member and report it
+ * like a wrong value, so required members need no check of their own.
+ */
+
+static int decode_fd_index(struct json_object *v, const char *path, size_t n_message_fds, int *ret,
+                           char **ret_invalid) {
+        if (!v || !get_fd_index(v, n_message_fds, ret))
+                return invalid(path, ret_invalid);
         return 0;
 }
 
@@ -364,7 +377,7 @@ static int decode_fd_index(struct json_object *v, const char *path, size_t n_mes
 static int decode_id(struct json_object *v, const char *path, uint32_t *ret, char **ret_invalid) {
         uint32_t u;
 
-        if (!get_uint32(v, &u) || u == UINT32_MAX)
+        if (!v || !get_uint32(v, &u) || u == UINT32_MAX)
                 return invalid(path, ret_invalid);
         *ret = u;
         return 0;
@@ -647,20 +660,20 @@ static int decode_namespace_list(struct json_object *v, unsigned *ret, char **re
         return 0;
 }
 
+static bool key_in(const char *key, const char *const *allowed) {
+        for (const char *const *a = allowed; *a; a++)
+                if (streq(key, *a))
+                        return true;
+        return false;
+}
+
 /* Checks o's keys against 'allowed' (NULL-terminated); an unknown one is reported as prefix.key. */
 static int check_keys(struct json_object *o, const char *prefix, const char *const *allowed, char **ret_invalid) {
         char buf[FIELD_PATH_MAX];
 
         json_object_object_foreach(o, key, value) {
-                bool found = false;
-
                 (void) value;
-                for (const char *const *a = allowed; *a; a++)
-                        if (streq(key, *a)) {
-                                found = true;
-                                break;
-                        }
-                if (!found)
+                if (!key_in(key, allowed))
                         return invalid(path_field(buf, prefix, key), ret_invalid);
         }
         return 0;
@@ -699,7 +712,7 @@ static int decode_join_namespaces(struct json_object *v, size_t n_message_fds, S
                 return -ENOMEM;
 
         for (size_t i = 0; i < n; i++) {
-                struct json_object *e = json_object_array_get_idx(v, i), *f;
+                struct json_object *e = json_object_array_get_idx(v, i);
                 NamespaceType t;
 
                 path_index(ebuf, "joinNamespaces", i);
@@ -707,19 +720,14 @@ static int decode_join_namespaces(struct json_object *v, size_t n_message_fds, S
                 if (r < 0)
                         return r;
 
-                path_field(fbuf, ebuf, "type");
-                f = member(e, "type");
-                t = namespace_type_from_string(f ? get_string(f, 32) : NULL);
+                t = namespace_type_from_string(get_string(member(e, "type"), 32));
                 if (t < 0 || (seen & NAMESPACE_BIT(t)))
-                        return invalid(fbuf, ret_invalid);
+                        return invalid(path_field(fbuf, ebuf, "type"), ret_invalid);
                 seen |= NAMESPACE_BIT(t);
                 j[i].type = t;
 
-                path_field(fbuf, ebuf, "fileDescriptor");
-                f = member(e, "fileDescriptor");
-                if (!f)
-                        return invalid(fbuf, ret_invalid);
-                r = decode_fd_index(f, fbuf, n_message_fds, &j[i].fd_index, ret_invalid);
+                r = decode_fd_index(member(e, "fileDescriptor"), path_field(fbuf, ebuf, "fileDescriptor"),
+                                    n_message_fds, &j[i].fd_index, ret_invalid);
                 if (r < 0)
                         return r;
         }
@@ -799,17 +807,11 @@ static int decode_user(struct json_object *v, const SpawnLimits *lim, SpawnReque
         if (r < 0)
                 return r;
 
-        f = member(v, "uid");
-        if (!f)
-                return invalid("user.uid", ret_invalid);
-        r = decode_id(f, "user.uid", &uid, ret_invalid);
+        r = decode_id(member(v, "uid"), "user.uid", &uid, ret_invalid);
         if (r < 0)
                 return r;
 
-        f = member(v, "gid");
-        if (!f)
-                return invalid("user.gid", ret_invalid);
-        r = decode_id(f, "user.gid", &gid, ret_invalid);
+        r = decode_id(member(v, "gid"), "user.gid", &gid, ret_invalid);
         if (r < 0)
                 return r;
 
@@ -873,11 +875,8 @@ static int decode_fd_mappings(struct json_object *v, const SpawnLimits *lim, siz
                                 return invalid(fbuf, ret_invalid);
                 m[i].target = (int) target;
 
-                path_field(fbuf, ebuf, "fileDescriptor");
-                f = member(e, "fileDescriptor");
-                if (!f)
-                        return invalid(fbuf, ret_invalid);
-                r = decode_fd_index(f, fbuf, n_message_fds, &m[i].fd_index, ret_invalid);
+                r = decode_fd_index(member(e, "fileDescriptor"), path_field(fbuf, ebuf, "fileDescriptor"),
+                                    n_message_fds, &m[i].fd_index, ret_invalid);
                 if (r < 0)
                         return r;
         }
@@ -989,69 +988,64 @@ static int decode_mount(struct json_object *e, const char *ebuf, const SpawnLimi
                         MountEntry *m, char **ret_invalid) {
         static const char *const keys[] = { "type", "source", "sourceFileDescriptor", "destination", "options",
                                              NULL };
-        char fbuf[FIELD_PATH_MAX];
-        struct json_object *type, *source, *source_fd, *destination, *options;
+        char fbuf[FIELD_PATH_MAX], source_path[FIELD_PATH_MAX], source_fd_path[FIELD_PATH_MAX];
+        struct json_object *source, *source_fd, *options;
         int r;
 
         r = require_object(e, ebuf, keys, ret_invalid);
         if (r < 0)
                 return r;
 
-        type = member(e, "type");
-        m->kind = mount_kind_from_string(type ? get_string(type, 32) : NULL);
+        m->kind = mount_kind_from_string(get_string(member(e, "type"), 32));
         if (m->kind < 0)
                 return invalid(path_field(fbuf, ebuf, "type"), ret_invalid);
 
         source = member(e, "source");
         source_fd = member(e, "sourceFileDescriptor");
+        path_field(source_path, ebuf, "source");
+        path_field(source_fd_path, ebuf, "sourceFileDescriptor");
 
-        path_field(fbuf, ebuf, "source");
         switch (m->kind) {
         case MOUNT_BIND:
                 if (!source == !source_fd)
-                        return invalid(source ? path_field(fbuf, ebuf, "sourceFileDescriptor") : fbuf,
-                                       ret_invalid);
+                        return invalid(source ? source_fd_path : source_path, ret_invalid);
                 if (source) {
-                        r = decode_path(source, fbuf, lim->path_max, &m->source, ret_invalid);
+                        r = decode_path(source, source_path, lim->path_max, &m->source, ret_invalid);
                         if (r < 0)
                                 return r;
                 }
                 break;
         case MOUNT_SYMLINK:
                 if (!source)
-                        return invalid(fbuf, ret_invalid);
+                        return invalid(source_path, ret_invalid);
                 /* A link target is resolved inside the sandbox, so it may be relative and contain "..". */
-                r = decode_string_dup(source, fbuf, lim->path_max, nonempty, &m->source, ret_invalid);
+                r = decode_string_dup(source, source_path, lim->path_max, nonempty, &m->source, ret_invalid);
                 if (r < 0)
                         return r;
                 if (source_fd)
-                        return invalid(path_field(fbuf, ebuf, "sourceFileDescriptor"), ret_invalid);
+                        return invalid(source_fd_path, ret_invalid);
                 break;
         case MOUNT_FILE:
                 if (source)
-                        return invalid(fbuf, ret_invalid);
+                        return invalid(source_path, ret_invalid);
                 if (!source_fd)
-                        return invalid(path_field(fbuf, ebuf, "sourceFileDescriptor"), ret_invalid);
+                        return invalid(source_fd_path, ret_invalid);
                 break;
         default:
                 if (source)
-                        return invalid(fbuf, ret_invalid);
+                        return invalid(source_path, ret_invalid);
                 if (source_fd)
-                        return invalid(path_field(fbuf, ebuf, "sourceFileDescriptor"), ret_invalid);
+                        return invalid(source_fd_path, ret_invalid);
         }
 
         if (source_fd) {
-                r = decode_fd_index(source_fd, path_field(fbuf, ebuf, "sourceFileDescriptor"), n_message_fds,
-                                    &m->source_fd_index, ret_invalid);
+                r = decode_fd_index(source_fd, source_fd_path, n_message_fds, &m->source_fd_index, ret_invalid);
                 if (r < 0)
                         return r;
         }
 
-        path_field(fbuf, ebuf, "destination");
-        destination = member(e, "destination");
-        if (!destination)
-                return invalid(fbuf, ret_invalid);
-        r = decode_path(destination, fbuf, lim->path_max, &m->destination, ret_invalid);
+        r = decode_path(member(e, "destination"), path_field(fbuf, ebuf, "destination"), lim->path_max,
+                        &m->destination, ret_invalid);
         if (r < 0)
                 return r;
 
@@ -1277,12 +1271,8 @@ int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, c
                                 "setgroups", "user", "hostname", "stdin", "stdout", "stderr", "fileDescriptors",
                                 "root", "mounts", "timeOffsets", "init", "newSession", "keepAlive", NULL,
                         };
-                        bool found = false;
 
-                        for (const char *const *k = known; *k; k++)
-                                if (streq(*k, key))
-                                        found = true;
-                        if (!found) {
+                        if (!key_in(key, known)) {
                                 r = invalid(key, &invalid_parameter);
                                 goto fail;
                         }
@@ -1549,13 +1539,19 @@ struct json_object *spawn_request_encode(const SpawnRequest *r) {
 
 /* ---- Wait, Kill, Inspect, List requests ---- */
 
+/* The "id" member of o if it is a valid sandbox id; borrowed. */
+static const char *get_sandbox_id(struct json_object *o) {
+        const char *s = get_string(member(o, "id"), SANDBOX_ID_MAX);
+
+        return s && sandbox_id_is_valid(s) ? s : NULL;
+}
+
 static int decode_id_field(struct json_object *parameters, char **ret_id, char **ret_invalid) {
-        struct json_object *v = member(parameters, "id");
         const char *s;
         char *id;
 
-        s = v ? get_string(v, SANDBOX_ID_MAX) : NULL;
-        if (!s || !sandbox_id_is_valid(s))
+        s = get_sandbox_id(parameters);
+        if (!s)
                 return invalid("id", ret_invalid);
 
         id = strdup(s);
@@ -1663,7 +1659,8 @@ struct json_object *spawn_reply_encode(const SpawnReply *r) {
 int spawn_reply_decode(struct json_object *parameters, size_t n_message_fds, SpawnReply *ret) {
         struct json_object *v;
         const char *id;
-        int64_t pid, index;
+        int64_t pid;
+        int index;
         char *c;
 
         if (!ret)
@@ -1671,9 +1668,8 @@ int spawn_reply_decode(struct json_object *parameters, size_t n_message_fds, Spa
         if (json_object_get_type(parameters) != json_type_object)
                 return -EBADMSG;
 
-        v = member(parameters, "id");
-        id = v ? get_string(v, SANDBOX_ID_MAX) : NULL;
-        if (!id || !sandbox_id_is_valid(id))
+        id = get_sandbox_id(parameters);
+        if (!id)
                 return -EBADMSG;
 
         v = member(parameters, "pid");
@@ -1681,7 +1677,7 @@ int spawn_reply_decode(struct json_object *parameters, size_t n_message_fds, Spa
                 return -EBADMSG;
 
         v = member(parameters, "pidFileDescriptor");
-        if (!v || n_message_fds == 0 || !get_int_range(v, 0, (int64_t) MIN(n_message_fds, (size_t) INT_MAX) - 1, &index))
+        if (!v || !get_fd_index(v, n_message_fds, &index))
                 return -EBADMSG;
 
         c = strdup(id);
@@ -1691,7 +1687,7 @@ int spawn_reply_decode(struct json_object *parameters, size_t n_message_fds, Spa
         *ret = (SpawnReply) {
                 .id = c,
                 .pid = pid,
-                .pidfd_index = (int) index,
+                .pidfd_index = index,
         };
         return 0;
 }
@@ -1726,7 +1722,7 @@ static int decode_state(struct json_object *o, SandboxState *ret_state, int *ret
         int sig = 0;
 
         v = member(o, "state");
-        state = sandbox_state_from_string(v ? get_string(v, 32) : NULL);
+        state = sandbox_state_from_string(get_string(v, 32));
         if (state < 0)
                 return -EBADMSG;
 
@@ -1739,9 +1735,7 @@ static int decode_state(struct json_object *o, SandboxState *ret_state, int *ret
 
         v = member(o, "signal");
         if (state == SANDBOX_KILLED) {
-                const char *s = v ? get_string(v, 32) : NULL;
-
-                sig = signal_from_string(s);
+                sig = signal_from_string(get_string(v, 32));
                 if (sig < 0)
                         return -EBADMSG;
         } else if (v)
@@ -1821,9 +1815,8 @@ int sandbox_info_decode(struct json_object *o, SandboxInfo *ret) {
         if (json_object_get_type(o) != json_type_object)
                 return -EBADMSG;
 
-        v = member(o, "id");
-        s = v ? get_string(v, SANDBOX_ID_MAX) : NULL;
-        if (!s || !sandbox_id_is_valid(s))
+        s = get_sandbox_id(o);
+        if (!s)
                 return -EBADMSG;
         id = strdup(s);
         if (!id)
@@ -1966,21 +1959,11 @@ int inspect_reply_decode(struct json_object *parameters, SandboxInfo *ret) {
 
 /* ---- errors ---- */
 
+/* Unlike varlink_error_new(), NULL parameters are a failure: these errors always carry some. */
 static struct json_object *error_new(const char *error, struct json_object *parameters) {
-        struct json_object *o;
-
         if (!parameters)
                 return NULL;
-        o = json_object_new_object();
-        if (!o)
-                return put(parameters);
-        if (!add(o, "error", json_object_new_string(error))) {
-                json_object_put(parameters);
-                return put(o);
-        }
-        if (!add(o, "parameters", parameters))
-                return put(o);
-        return o;
+        return varlink_error_new(error, parameters);
 }
 
 static struct json_object *one_string(const char *key, const char *value) {
@@ -2021,7 +2004,7 @@ int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_s
                 return -EBADMSG;
 
         v = member(parameters, "stage");
-        s = v ? get_string(v, 256) : NULL;
+        s = get_string(v, 256);
         if (!s)
                 return -EBADMSG;
         stage = strdup(s);
@@ -2031,7 +2014,7 @@ int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_s
                 return -EBADMSG;
 
         v = member(parameters, "message");
-        s = v ? get_string(v, 4096) : NULL;
+        s = get_string(v, 4096);
         if (!s)
                 return -EBADMSG;
         message = strdup(s);
