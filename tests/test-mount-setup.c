@@ -64,6 +64,14 @@ static SpawnRequest request(unsigned namespaces, MountEntry *mounts, size_t n_mo
         };
 }
 
+/* A non-root caller's user namespace: its root is the caller, nobody. */
+static void map_root_to_nobody(SpawnRequest *req) {
+        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
+
+        req->uid_mappings = req->gid_mappings = &map;
+        req->n_uid_mappings = req->n_gid_mappings = 1;
+}
+
 static MountEntry entry(MountKind kind, const char *source, const char *destination) {
         return (MountEntry) {
                 .kind = kind,
@@ -219,10 +227,36 @@ static Report run_plan(const MountPlan *p, int unshare_flags, PrepareFn prepare,
         return rep;
 }
 
+/* Who asks for a plan and how the child that applies it is set up. */
+typedef struct Run {
+        const SpawnCaller *caller;
+        const int *fds; /* the message's fds */
+        size_t n_fds;
+        int unshare_flags;
+        PrepareFn prepare;
+        CheckFn check;
+        void *userdata;
+} Run;
+
+/* Plans req as run->caller and applies the plan in a fresh child; the plan is freed again. */
+static Report apply(const SpawnRequest *req, const Run *run) {
+        _cleanup_(mount_plan_freep) MountPlan *p = plan_for(req, run->caller, run->fds, run->n_fds);
+
+        return run_plan(p, run->unshare_flags, run->prepare, run->check, run->userdata);
+}
+
 static void assert_ok(const Report *rep) {
         cr_assert_eq(rep->r, 0, "apply failed: %d stage=%s errno=%d %s", rep->r, rep->error.stage, rep->error.error,
                      rep->error.message);
         cr_assert_eq(rep->check, 0, "check failed at line %d: %s", rep->check, rep->note);
+}
+
+/* The plan failed with -error, and its message names `mentioned` (unless NULL). */
+static void assert_refused(const Report *rep, int error, const char *mentioned) {
+        cr_assert_eq(rep->r, -error, "expected %s, got %d %s", strerror(error), rep->r, rep->error.message);
+        if (mentioned)
+                cr_assert(strstr(rep->error.message, mentioned), "%s does not mention %s", rep->error.message,
+                          mentioned);
 }
 
 #define CHECK(expr)                                                                                                    \
@@ -309,7 +343,6 @@ Test(mount_setup, read_only_bind_covers_submounts) {
         char marker[160];
         MountEntry m[2];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -321,9 +354,7 @@ Test(mount_setup, read_only_bind_covers_submounts) {
         m[0] = ro(entry(MOUNT_BIND, tmpdir, "/data"));
         m[1] = entry(MOUNT_BIND, tmpdir, "/rw");
         req = request(NS_MOUNT, m, 2);
-        p = plan_for(&req, &root_caller, NULL, 0);
-
-        rep = run_plan(p, 0, prepare_submount, check_ro, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .prepare = prepare_submount, .check = check_ro });
         assert_ok(&rep);
 }
 
@@ -358,7 +389,7 @@ Test(mount_setup, tmpfs_is_writable_and_private) {
         req = request(NS_MOUNT, m, 1);
         p = plan_for(&req, &root_caller, NULL, 0);
 
-        /* The second run must not see what the first one wrote. */
+        /* The second run of the same plan must not see what the first one wrote. */
         rep = run_plan(p, 0, NULL, check_tmpfs_write, NULL);
         assert_ok(&rep);
         rep = run_plan(p, 0, NULL, check_tmpfs_write, NULL);
@@ -392,13 +423,11 @@ static int check_proc(void *userdata, char *note, size_t size) {
 Test(mount_setup, proc_shows_only_the_sandbox) {
         MountEntry m[1];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         m[0] = entry(MOUNT_PROC, "proc", "/proc");
         req = request(NS_MOUNT | NS_PID, m, 1);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, CLONE_NEWPID, NULL, check_proc, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .unshare_flags = CLONE_NEWPID, .check = check_proc });
         assert_ok(&rep);
 }
 
@@ -414,13 +443,11 @@ static int check_proc_ro(void *userdata, char *note, size_t size) {
 Test(mount_setup, proc_without_pid_namespace_is_read_only) {
         MountEntry m[1];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         m[0] = entry(MOUNT_PROC, NULL, "/proc");
         req = request(NS_MOUNT, m, 1);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, 0, NULL, check_proc_ro, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_proc_ro });
         assert_ok(&rep);
 }
 
@@ -475,14 +502,12 @@ static int check_dev(void *userdata, char *note, size_t size) {
 Test(mount_setup, minimal_dev) {
         MountEntry m[2];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         m[0] = entry(MOUNT_PROC, NULL, "/proc");
         m[1] = entry(MOUNT_DEV, NULL, "/dev");
         req = request(NS_MOUNT | NS_PID, m, 2);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, CLONE_NEWPID, NULL, check_dev, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .unshare_flags = CLONE_NEWPID, .check = check_dev });
         assert_ok(&rep);
 }
 
@@ -545,7 +570,6 @@ Test(mount_setup, symlinks_stay_in_root) {
         int fds[2], pipefd[2];
         MountEntry m[7];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
@@ -565,10 +589,8 @@ Test(mount_setup, symlinks_stay_in_root) {
         m[5].source_fd_index = 1;
         m[6] = entry(MOUNT_DIR, NULL, "/up/c/d");
         req = request(NS_MOUNT, m, 7);
-        p = plan_for(&req, &root_caller, fds, 2);
-
         before = host_mountinfo();
-        rep = run_plan(p, 0, NULL, check_symlink_confined, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .fds = fds, .n_fds = 2, .check = check_symlink_confined });
         assert_ok(&rep);
         after = host_mountinfo();
         cr_assert_str_eq(before, after);
@@ -585,7 +607,6 @@ Test(mount_setup, planted_symlink_in_root_stays_in_root) {
         char link[160];
         MountEntry m[1];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -595,12 +616,9 @@ Test(mount_setup, planted_symlink_in_root_stays_in_root) {
         m[0] = entry(MOUNT_TMPFS, NULL, "/a/b");
         req = request(NS_MOUNT, m, 1);
         req.root = tmpdir;
-        p = plan_for(&req, &root_caller, NULL, 0);
-
-        rep = run_plan(p, 0, NULL, NULL, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller });
         /* inside the root, /etc does not exist: the mount fails instead of landing on the host's /etc/b */
-        cr_assert_eq(rep.r, -ENOENT, "%d %s", rep.r, rep.error.message);
-        cr_assert(strstr(rep.error.message, "/a/b"), "%s", rep.error.message);
+        assert_refused(&rep, ENOENT, "/a/b");
         cr_assert(access("/etc/b", F_OK) < 0 && errno == ENOENT);
 }
 
@@ -643,7 +661,6 @@ static int check_shell(void *userdata, char *note, size_t size) {
 Test(mount_setup, minimal_root_runs_shell) {
         MountEntry m[4];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         m[0] = ro(entry(MOUNT_BIND, "/usr", "/usr"));
@@ -651,8 +668,7 @@ Test(mount_setup, minimal_root_runs_shell) {
         m[2] = entry(MOUNT_SYMLINK, "usr/lib", "/lib");
         m[3] = entry(MOUNT_SYMLINK, "usr/lib64", "/lib64");
         req = request(NS_MOUNT, m, 4);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, 0, NULL, check_shell, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_shell });
         assert_ok(&rep);
 }
 
@@ -676,41 +692,32 @@ Test(mount_setup, unprivileged_caller_cannot_bind_unreadable_file) {
 
         /* a 0600 root file */
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, secret, "/secret");
                 req = request(NS_MOUNT, m, 1);
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
+                assert_refused(&rep, EACCES, secret);
                 cr_assert_str_eq(rep.error.stage, "mount");
                 cr_assert_eq(rep.error.error, EACCES);
-                cr_assert(strstr(rep.error.message, secret), "%s", rep.error.message);
         }
         /* a readable file behind a directory the caller cannot search */
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, hidden_file, "/hidden");
                 req = request(NS_MOUNT, m, 1);
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
+                assert_refused(&rep, EACCES, NULL);
         }
         /* the same caller may bind what it can read */
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, open_file, "/public");
                 req = request(NS_MOUNT, m, 1);
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
                 assert_ok(&rep);
         }
         /* and root may bind the secret */
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, secret, "/secret");
                 req = request(NS_MOUNT, m, 1);
-                p = plan_for(&req, &root_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
+                rep = apply(&req, &(Run) { .caller = &root_caller });
                 assert_ok(&rep);
         }
 }
@@ -734,24 +741,18 @@ Test(mount_setup, destinations_resolved_as_the_caller) {
         cr_assert_eq(mkdir(path, 0755), 0);
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
-
                 snprintf(dest, sizeof(dest), "/private/%s", names[i]);
                 m[0] = entry(MOUNT_TMPFS, NULL, dest);
                 req = request(NS_MOUNT, m, 1);
                 req.root = tmpdir;
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
                 cr_assert_eq(rep.r, -EACCES, "%s: %d %s", names[i], rep.r, rep.error.message);
         }
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
-
                 m[0] = entry(MOUNT_TMPFS, NULL, "/private/exists");
                 req = request(NS_MOUNT, m, 1);
                 req.root = tmpdir;
-                p = plan_for(&req, &root_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
+                rep = apply(&req, &(Run) { .caller = &root_caller });
                 assert_ok(&rep);
         }
 }
@@ -769,36 +770,30 @@ Test(mount_setup, unprivileged_caller_cannot_create_in_host_dirs) {
         snprintf(created, sizeof(created), "%s/created", tmpdir);
 
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, tmpdir, "/data");
                 m[1] = entry(MOUNT_FILE, NULL, "/data/created");
                 m[1].source_fd_index = 0;
                 req = request(NS_MOUNT, m, 2);
-                p = plan_for(&req, &nobody_caller, fds, 1);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller, .fds = fds, .n_fds = 1 });
+                assert_refused(&rep, EACCES, NULL);
                 cr_assert(access(created, F_OK) < 0);
         }
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, tmpdir, "/data");
                 m[1] = entry(MOUNT_TMPFS, NULL, "/data/created");
                 req = request(NS_MOUNT, m, 2);
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
+                assert_refused(&rep, EACCES, NULL);
                 cr_assert(access(created, F_OK) < 0);
         }
         /* once the caller owns the directory it works, and the file is the caller's */
         cr_assert_eq(chown(tmpdir, 65534, 65534), 0);
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 struct stat st;
                 m[0] = entry(MOUNT_BIND, tmpdir, "/data");
                 m[1] = entry(MOUNT_DIR, NULL, "/data/created");
                 req = request(NS_MOUNT, m, 2);
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
                 assert_ok(&rep);
                 cr_assert_eq(stat(created, &st), 0);
                 cr_assert_eq(st.st_uid, 65534);
@@ -844,7 +839,6 @@ Test(mount_setup, root_pivot_leaves_old_root_unreachable) {
         struct stat st;
         MountEntry m[1];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -857,8 +851,8 @@ Test(mount_setup, root_pivot_leaves_old_root_unreachable) {
         m[0] = entry(MOUNT_PROC, NULL, "/proc");
         req = request(NS_MOUNT | NS_PID, m, 1);
         req.root = tmpdir;
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, CLONE_NEWPID, NULL, check_pivot, &st);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .unshare_flags = CLONE_NEWPID, .check = check_pivot,
+                                   .userdata = &st });
         assert_ok(&rep);
 }
 
@@ -886,7 +880,6 @@ Test(mount_setup, file_contents_and_fd_sources) {
         int fds[2], pipefd[2];
         MountEntry m[3];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -908,8 +901,7 @@ Test(mount_setup, file_contents_and_fd_sources) {
         m[2] = entry(MOUNT_BIND, NULL, "/fromfd");
         m[2].source_fd_index = 1;
         req = request(NS_MOUNT, m, 3);
-        p = plan_for(&req, &nobody_caller, fds, 2);
-        rep = run_plan(p, 0, NULL, check_file, NULL);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller, .fds = fds, .n_fds = 2, .check = check_file });
         assert_ok(&rep);
         close(fds[0]);
         close(fds[1]);
@@ -1009,7 +1001,6 @@ static int check_stat_hidden(void *userdata, char *note, size_t size) {
  * credentials) nor with one.
  */
 Test(mount_setup, file_contents_are_read_as_the_caller) {
-        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
         char path[64], line[4096];
         unsigned long long startstack = 0;
         MountEntry m[1];
@@ -1028,19 +1019,16 @@ Test(mount_setup, file_contents_are_read_as_the_caller) {
         cr_assert_neq(startstack, 0);
 
         for (int userns = 0; userns <= 1; userns++) {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 Report rep;
 
                 m[0] = entry(MOUNT_FILE, NULL, "/stat");
                 m[0].source_fd_index = 0;
                 req = request(NS_MOUNT | (userns ? NS_USER : 0), m, 1);
-                if (userns) {
-                        req.uid_mappings = req.gid_mappings = &map;
-                        req.n_uid_mappings = req.n_gid_mappings = 1;
-                }
+                if (userns)
+                        map_root_to_nobody(&req);
                 cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
-                p = plan_for(&req, &nobody_caller, &fd, 1);
-                rep = run_plan(p, userns ? CLONE_NEWUSER : 0, NULL, check_stat_hidden, NULL);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller, .fds = &fd, .n_fds = 1,
+                                           .unshare_flags = userns ? CLONE_NEWUSER : 0, .check = check_stat_hidden });
                 assert_ok(&rep);
         }
         close(fd);
@@ -1128,14 +1116,12 @@ static int check_private_copy(void *userdata, char *note, size_t size) {
 Test(mount_setup, mount_namespace_alone_is_a_private_copy) {
         _cleanup_free_ char *before = NULL, *after = NULL;
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
         req = request(NS_MOUNT, NULL, 0);
-        p = plan_for(&req, &root_caller, NULL, 0);
         before = host_mountinfo();
-        rep = run_plan(p, 0, NULL, check_private_copy, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_private_copy });
         assert_ok(&rep);
         after = host_mountinfo();
         cr_assert_str_eq(before, after);
@@ -1163,11 +1149,9 @@ static int check_userns(void *userdata, char *note, size_t size) {
 }
 
 Test(mount_setup, user_namespace_tree) {
-        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
         char marker[160];
         MountEntry m[9];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -1184,10 +1168,10 @@ Test(mount_setup, user_namespace_tree) {
         m[7] = entry(MOUNT_BIND, tmpdir, "/fromfd");
         m[8] = entry(MOUNT_MQUEUE, NULL, "/dev/mqueue");
         req = request(NS_MOUNT | NS_USER | NS_PID | NAMESPACE_BIT(NAMESPACE_IPC), m, 9);
-        req.uid_mappings = req.gid_mappings = &map;
-        req.n_uid_mappings = req.n_gid_mappings = 1;
-        p = plan_for(&req, &nobody_caller, NULL, 0);
-        rep = run_plan(p, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC, NULL, check_userns, NULL);
+        map_root_to_nobody(&req);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller,
+                                   .unshare_flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC,
+                                   .check = check_userns });
         assert_ok(&rep);
 }
 
@@ -1197,7 +1181,6 @@ Test(mount_setup, user_namespace_tree) {
  * namespace gets none. Root's may, and so may a non-root caller without one.
  */
 Test(mount_setup, fd_bind_refused_in_a_non_root_user_namespace) {
-        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
         SpawnError error = {};
         SpawnContext c;
         int fds[1];
@@ -1211,8 +1194,7 @@ Test(mount_setup, fd_bind_refused_in_a_non_root_user_namespace) {
         m[1] = ro(entry(MOUNT_BIND, NULL, "/usr"));
         m[1].source_fd_index = 0;
         req = request(NS_MOUNT | NS_USER, m, 2);
-        req.uid_mappings = req.gid_mappings = &map;
-        req.n_uid_mappings = req.n_gid_mappings = 1;
+        map_root_to_nobody(&req);
         c = (SpawnContext) { .request = &req, .caller = &nobody_caller, .message_fds = fds, .n_message_fds = 1 };
         cr_assert_eq(mount_plan_new(&c, &p, &error), -EPERM);
         cr_assert_eq(p, (MountPlan *) 0x1, "ret touched on failure");
@@ -1235,11 +1217,9 @@ Test(mount_setup, fd_bind_refused_in_a_non_root_user_namespace) {
 
 /* Host root by its ids, but it acts as the caller: a 0600 root file is out of reach. */
 Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
-        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
         char secret[160];
         MountEntry m[1];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -1248,12 +1228,9 @@ Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
 
         m[0] = entry(MOUNT_BIND, secret, "/secret");
         req = request(NS_MOUNT | NS_USER, m, 1);
-        req.uid_mappings = req.gid_mappings = &map;
-        req.n_uid_mappings = req.n_gid_mappings = 1;
-        p = plan_for(&req, &nobody_caller, NULL, 0);
-        rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
-        cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
-        cr_assert(strstr(rep.error.message, secret), "%s", rep.error.message);
+        map_root_to_nobody(&req);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller, .unshare_flags = CLONE_NEWUSER });
+        assert_refused(&rep, EACCES, secret);
 }
 
 /*
@@ -1262,7 +1239,6 @@ Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
  * "other"), and 0640 root:G is open to it. With setgroups allowed and denied.
  */
 Test(mount_setup, user_namespace_keeps_the_callers_groups) {
-        static IdMapping map = { .container_id = 0, .host_id = 65534, .size = 1 };
         static const gid_t groups[] = { 65534, 4242 };
         static const SpawnCaller member = { .uid = 65534, .gid = 65534, .groups = groups, .n_groups = 2 };
         char closed[160], open_to_group[160];
@@ -1282,20 +1258,17 @@ Test(mount_setup, user_namespace_keeps_the_callers_groups) {
         for (int deny = 0; deny <= 1; deny++) {
                 userns_setgroups_deny = deny;
                 req = request(NS_MOUNT | NS_USER, m, 1);
-                req.uid_mappings = req.gid_mappings = &map;
-                req.n_uid_mappings = req.n_gid_mappings = 1;
+                map_root_to_nobody(&req);
 
                 m[0] = entry(MOUNT_BIND, closed, "/closed");
                 {
-                        _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &member, NULL, 0);
-                        Report rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
+                        Report rep = apply(&req, &(Run) { .caller = &member, .unshare_flags = CLONE_NEWUSER });
                         cr_assert_eq(rep.r, -EACCES, "setgroups %s: %d %s", deny ? "deny" : "allow", rep.r, rep.error.message);
                         cr_assert(strstr(rep.error.message, closed), "%s", rep.error.message);
                 }
                 m[0] = entry(MOUNT_BIND, open_to_group, "/open");
                 {
-                        _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &member, NULL, 0);
-                        Report rep = run_plan(p, CLONE_NEWUSER, NULL, NULL, NULL);
+                        Report rep = apply(&req, &(Run) { .caller = &member, .unshare_flags = CLONE_NEWUSER });
                         cr_assert_eq(rep.r, 0, "setgroups %s: %d %s", deny ? "deny" : "allow", rep.r, rep.error.message);
                 }
         }
@@ -1318,34 +1291,29 @@ Test(mount_setup, destinations_never_follow_magic_links) {
 
         snprintf(dest, sizeof(dest), "/proc/self/root/oldroot%s/evil", tmpdir);
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_PROC, NULL, "/proc");
                 m[1] = entry(MOUNT_FILE, NULL, dest);
                 m[1].source_fd_index = 0;
                 req = request(NS_MOUNT | NS_PID, m, 2);
-                p = plan_for(&req, &root_caller, fds, 1);
-                rep = run_plan(p, CLONE_NEWPID, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -ELOOP, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &root_caller, .fds = fds, .n_fds = 1,
+                                           .unshare_flags = CLONE_NEWPID });
+                assert_refused(&rep, ELOOP, NULL);
                 cr_assert(access(host_path, F_OK) < 0 && errno == ENOENT);
         }
         snprintf(dest, sizeof(dest), "/proc/1/root/oldroot%s", tmpdir);
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_PROC, NULL, "/proc");
                 m[1] = entry(MOUNT_TMPFS, NULL, dest);
                 req = request(NS_MOUNT | NS_PID, m, 2);
-                p = plan_for(&req, &root_caller, NULL, 0);
-                rep = run_plan(p, CLONE_NEWPID, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -ELOOP, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &root_caller, .unshare_flags = CLONE_NEWPID });
+                assert_refused(&rep, ELOOP, NULL);
         }
         /* nor in sources */
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = NULL;
                 m[0] = entry(MOUNT_BIND, "/proc/self/root/etc", "/x");
                 req = request(NS_MOUNT, m, 1);
-                p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -ELOOP, "%d %s", rep.r, rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
+                assert_refused(&rep, ELOOP, NULL);
         }
         close(fds[0]);
 }
@@ -1379,17 +1347,17 @@ Test(mount_setup, entries_belong_to_the_sandbox_user) {
         m[2].mode = 0600;
         req = request(NS_MOUNT, m, 3);
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &nobody_caller, fds, 1);
                 uid_t uid = 65534;
-                rep = run_plan(p, 0, NULL, check_owner, &uid);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller, .fds = fds, .n_fds = 1, .check = check_owner,
+                                           .userdata = &uid });
                 assert_ok(&rep);
         }
         req.has_user = true;
         req.uid = req.gid = 1000;
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &root_caller, fds, 1);
                 uid_t uid = 1000;
-                rep = run_plan(p, 0, NULL, check_owner, &uid);
+                rep = apply(&req, &(Run) { .caller = &root_caller, .fds = fds, .n_fds = 1, .check = check_owner,
+                                           .userdata = &uid });
                 assert_ok(&rep);
         }
         close(fds[0]);
@@ -1409,7 +1377,6 @@ static int check_remount_ro(void *userdata, char *note, size_t size) {
 Test(mount_setup, remount_ro_is_for_one_mount) {
         MountEntry m[5];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         make_tmpdir();
@@ -1418,8 +1385,7 @@ Test(mount_setup, remount_ro_is_for_one_mount) {
         m[2] = entry(MOUNT_REMOUNT_RO, NULL, "/data");
         m[3] = entry(MOUNT_REMOUNT_RO, NULL, "/");
         req = request(NS_MOUNT, m, 4);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, 0, NULL, check_remount_ro, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_remount_ro });
         assert_ok(&rep);
         /* the host's directory is still writable */
         cr_assert_eq(mkdir(tmpdir, 0755) < 0 ? errno : 0, EEXIST);
@@ -1431,14 +1397,11 @@ Test(mount_setup, remount_ro_is_for_one_mount) {
 
         /* not a mount point */
         {
-                _cleanup_(mount_plan_freep) MountPlan *q = NULL;
                 m[0] = entry(MOUNT_DIR, NULL, "/x");
                 m[1] = entry(MOUNT_REMOUNT_RO, NULL, "/x");
                 req = request(NS_MOUNT, m, 2);
-                q = plan_for(&req, &root_caller, NULL, 0);
-                rep = run_plan(q, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -EINVAL, "%d %s", rep.r, rep.error.message);
-                cr_assert(strstr(rep.error.message, "/x"), "%s", rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &root_caller });
+                assert_refused(&rep, EINVAL, "/x");
         }
 }
 
@@ -1454,7 +1417,6 @@ static int check_suid_allowed(void *userdata, char *note, size_t size) {
 Test(mount_setup, privileged_caller_may_keep_suid_and_dev) {
         MountEntry m[3];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         m[0] = entry(MOUNT_TMPFS, NULL, "/suid");
@@ -1463,8 +1425,7 @@ Test(mount_setup, privileged_caller_may_keep_suid_and_dev) {
         m[2] = entry(MOUNT_TMPFS, NULL, "/noexec");
         m[2].no_exec = true;
         req = request(NS_MOUNT, m, 3);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, 0, NULL, check_suid_allowed, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_suid_allowed });
         assert_ok(&rep);
 }
 
@@ -1487,15 +1448,13 @@ static int check_modes(void *userdata, char *note, size_t size) {
 Test(mount_setup, modes_do_not_depend_on_the_umask) {
         MountEntry m[2];
         SpawnRequest req;
-        _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         Report rep;
 
         m[0] = ro(entry(MOUNT_BIND, "/etc/hostname", "/etc/hostname"));
         m[1] = entry(MOUNT_DIR, NULL, "/a/b/c");
         m[1].mode = 02770;
         req = request(NS_MOUNT, m, 2);
-        p = plan_for(&req, &root_caller, NULL, 0);
-        rep = run_plan(p, 0, prepare_strict_umask, check_modes, NULL);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .prepare = prepare_strict_umask, .check = check_modes });
         assert_ok(&rep);
 }
 
@@ -1514,15 +1473,12 @@ Test(mount_setup, unprivileged_root_needs_access) {
         req = request(NS_MOUNT, NULL, 0);
         req.root = root;
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
-                cr_assert_eq(rep.r, -EACCES, "%d %s", rep.r, rep.error.message);
-                cr_assert(strstr(rep.error.message, root), "%s", rep.error.message);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
+                assert_refused(&rep, EACCES, root);
         }
         cr_assert_eq(chmod(private_dir, 0711), 0);
         {
-                _cleanup_(mount_plan_freep) MountPlan *p = plan_for(&req, &nobody_caller, NULL, 0);
-                rep = run_plan(p, 0, NULL, NULL, NULL);
+                rep = apply(&req, &(Run) { .caller = &nobody_caller });
                 assert_ok(&rep);
         }
 }
