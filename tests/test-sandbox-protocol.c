@@ -17,6 +17,14 @@ static struct json_object *parse(const char *text) {
         return o;
 }
 
+/* o is the same JSON value as the text json: same members and values, in any order. */
+static void assert_json_equal(struct json_object *o, const char *json) {
+        struct json_object *expected = parse(json);
+
+        cr_assert(json_object_equal(o, expected), "got %s, expected %s", json_object_to_json_string(o), json);
+        json_object_put(expected);
+}
+
 #define NS "\"namespaces\":[\"user\",\"mount\",\"uts\",\"pid\",\"time\"]"
 #define ARGV "\"argv\":[\"/bin/sh\",\"-c\",\"true\"]"
 
@@ -671,18 +679,16 @@ Test(sandbox_protocol, wait_reply_round_trip) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                struct json_object *e = wait_reply_encode(cases[i].state, cases[i].exit_code, cases[i].signal),
-                                   *expected = parse(cases[i].json);
+                struct json_object *e = wait_reply_encode(cases[i].state, cases[i].exit_code, cases[i].signal);
                 SandboxState s;
                 int code = -1, sig = -1;
 
-                cr_assert(json_object_equal(e, expected), "%s", json_object_to_json_string(e));
+                assert_json_equal(e, cases[i].json);
                 cr_assert_eq(wait_reply_decode(e, &s, &code, &sig), 0);
                 cr_assert_eq(s, cases[i].state);
                 cr_assert_eq(code, cases[i].exit_code);
                 cr_assert_eq(sig, cases[i].signal);
                 json_object_put(e);
-                json_object_put(expected);
         }
 
         static const char *const malformed[] = {
@@ -742,12 +748,10 @@ Test(sandbox_protocol, sandbox_info_round_trip) {
         }
 
         struct json_object *e = sandbox_info_encode(infos);
-        struct json_object *expected =
-                parse("{\"id\":\"a1\",\"name\":\"web\",\"pid\":100,\"ownerUID\":1000,\"namespaces\":[\"user\",\"pid\"],"
-                      "\"state\":\"running\",\"startTime\":1764380000123456,\"keepAlive\":true}");
-        cr_assert(json_object_equal(e, expected), "%s", json_object_to_json_string(e));
+        assert_json_equal(e, "{\"id\":\"a1\",\"name\":\"web\",\"pid\":100,\"ownerUID\":1000,"
+                             "\"namespaces\":[\"user\",\"pid\"],\"state\":\"running\",\"startTime\":1764380000123456,"
+                             "\"keepAlive\":true}");
         json_object_put(e);
-        json_object_put(expected);
 
         static const char *const malformed[] = {
                 "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[\"bogus\"],\"state\":\"running\",\"startTime\":0,"
@@ -806,26 +810,23 @@ Test(sandbox_protocol, list_and_inspect_round_trip) {
 }
 
 Test(sandbox_protocol, errors) {
-        struct json_object *e, *expected;
+        struct json_object *e;
         char *stage = NULL, *message = NULL;
         int error = 0;
 
         e = nsbox_error_no_such_sandbox("x1");
-        expected = parse("{\"error\":\"io.nsbox.Sandbox.NoSuchSandbox\",\"parameters\":{\"id\":\"x1\"}}");
-        cr_assert(json_object_equal(e, expected));
+        assert_json_equal(e, "{\"error\":\"io.nsbox.Sandbox.NoSuchSandbox\",\"parameters\":{\"id\":\"x1\"}}");
         json_object_put(e);
-        json_object_put(expected);
 
         e = nsbox_error_quota_exceeded("sandboxes-per-user");
-        expected = parse("{\"error\":\"io.nsbox.Sandbox.QuotaExceeded\",\"parameters\":{\"limit\":\"sandboxes-per-user\"}}");
-        cr_assert(json_object_equal(e, expected));
+        assert_json_equal(e, "{\"error\":\"io.nsbox.Sandbox.QuotaExceeded\","
+                             "\"parameters\":{\"limit\":\"sandboxes-per-user\"}}");
         json_object_put(e);
-        json_object_put(expected);
 
         e = nsbox_error_spawn_failed("execve", ENOENT, "/nope: No such file or directory");
-        expected = parse("{\"error\":\"io.nsbox.Sandbox.SpawnFailed\",\"parameters\":{\"stage\":\"execve\",\"errno\":2,"
-                         "\"message\":\"/nope: No such file or directory\"}}");
-        cr_assert(json_object_equal(e, expected), "%s", json_object_to_json_string(e));
+        assert_json_equal(e, "{\"error\":\"io.nsbox.Sandbox.SpawnFailed\","
+                             "\"parameters\":{\"stage\":\"execve\",\"errno\":2,"
+                             "\"message\":\"/nope: No such file or directory\"}}");
         cr_assert_eq(nsbox_error_spawn_failed_decode(json_object_object_get(e, "parameters"), &stage, &error,
                                                      &message),
                      0);
@@ -835,7 +836,6 @@ Test(sandbox_protocol, errors) {
         free(stage);
         free(message);
         json_object_put(e);
-        json_object_put(expected);
 
         e = parse("{\"stage\":\"x\",\"errno\":\"2\",\"message\":\"m\"}");
         cr_assert_eq(nsbox_error_spawn_failed_decode(e, NULL, NULL, NULL), -EBADMSG);
@@ -921,34 +921,30 @@ static void assert_keys_in_idl(struct json_object *o) {
         }
 }
 
+/*
+ * The same for an encoder's output, which is put. Of an error only its
+ * parameters: "error" and "parameters" themselves are Varlink's framing.
+ */
+static void assert_encoded_keys_in_idl(struct json_object *e) {
+        cr_assert_not_null(e);
+        assert_keys_in_idl(json_object_object_get_ex(e, "error", NULL) ? json_object_object_get(e, "parameters") : e);
+        json_object_put(e);
+}
+
 Test(sandbox_protocol, encoded_names_match_the_idl) {
-        struct json_object *p = parse(full_request), *e;
+        struct json_object *p = parse(full_request);
         SpawnRequest *r = NULL;
         SpawnReply reply = { .id = (char *) "x", .pid = 1 };
 
         cr_assert_eq(spawn_request_decode(p, 3, NULL, &r, NULL), 0);
-        e = spawn_request_encode(r);
-        assert_keys_in_idl(e);
-        json_object_put(e);
+        assert_encoded_keys_in_idl(spawn_request_encode(r));
         spawn_request_free(r);
         json_object_put(p);
 
-        e = spawn_reply_encode(&reply);
-        assert_keys_in_idl(e);
-        json_object_put(e);
-        e = list_reply_encode(infos, ELEMENTSOF(infos));
-        assert_keys_in_idl(e);
-        json_object_put(e);
-        e = inspect_reply_encode(infos);
-        assert_keys_in_idl(e);
-        json_object_put(e);
-        e = kill_request_encode("x", 9);
-        assert_keys_in_idl(e);
-        json_object_put(e);
-        e = nsbox_error_spawn_failed("s", 1, "m");
-        assert_keys_in_idl(json_object_object_get(e, "parameters"));
-        json_object_put(e);
-        e = nsbox_error_quota_exceeded("l");
-        assert_keys_in_idl(json_object_object_get(e, "parameters"));
-        json_object_put(e);
+        assert_encoded_keys_in_idl(spawn_reply_encode(&reply));
+        assert_encoded_keys_in_idl(list_reply_encode(infos, ELEMENTSOF(infos)));
+        assert_encoded_keys_in_idl(inspect_reply_encode(infos));
+        assert_encoded_keys_in_idl(kill_request_encode("x", 9));
+        assert_encoded_keys_in_idl(nsbox_error_spawn_failed("s", 1, "m"));
+        assert_encoded_keys_in_idl(nsbox_error_quota_exceeded("l"));
 }
