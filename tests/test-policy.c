@@ -419,32 +419,33 @@ Test(policy, quota) {
 }
 
 Test(policy, denial_to_error) {
-        PolicyDenial d = { .kind = POLICY_DENIAL_INVALID_PARAMETER, .field = "uidMappings[1].hostID" };
-        struct json_object *e, *v;
+        static const struct {
+                PolicyDenial denial;
+                const char *error;
+                const char *parameter; /* NULL: none checked */
+        } cases[] = {
+                { { .kind = POLICY_DENIAL_INVALID_PARAMETER, .field = "uidMappings[1].hostID" },
+                  VARLINK_ERROR_INVALID_PARAMETER, "parameter" },
+                { { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "sandboxes-per-user" },
+                  NSBOX_ERROR_QUOTA_EXCEEDED, "limit" },
+                { { .kind = POLICY_DENIAL_PERMISSION_DENIED, .field = "namespaces" },
+                  VARLINK_ERROR_PERMISSION_DENIED, NULL },
+        };
 
-        e = policy_denial_to_error(&d);
-        cr_assert_not_null(e);
-        cr_assert(json_object_object_get_ex(e, "error", &v));
-        cr_assert_str_eq(json_object_get_string(v), VARLINK_ERROR_INVALID_PARAMETER);
-        cr_assert(json_object_object_get_ex(e, "parameters", &v));
-        cr_assert(json_object_object_get_ex(v, "parameter", &v));
-        cr_assert_str_eq(json_object_get_string(v), "uidMappings[1].hostID");
-        json_object_put(e);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct json_object *e = policy_denial_to_error(&cases[i].denial), *v;
 
-        d = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "sandboxes-per-user" };
-        e = policy_denial_to_error(&d);
-        cr_assert(json_object_object_get_ex(e, "error", &v));
-        cr_assert_str_eq(json_object_get_string(v), NSBOX_ERROR_QUOTA_EXCEEDED);
-        cr_assert(json_object_object_get_ex(e, "parameters", &v));
-        cr_assert(json_object_object_get_ex(v, "limit", &v));
-        cr_assert_str_eq(json_object_get_string(v), "sandboxes-per-user");
-        json_object_put(e);
-
-        d = (PolicyDenial) { .kind = POLICY_DENIAL_PERMISSION_DENIED, .field = "namespaces" };
-        e = policy_denial_to_error(&d);
-        cr_assert(json_object_object_get_ex(e, "error", &v));
-        cr_assert_str_eq(json_object_get_string(v), VARLINK_ERROR_PERMISSION_DENIED);
-        json_object_put(e);
+                cr_assert_not_null(e);
+                cr_assert(json_object_object_get_ex(e, "error", &v));
+                cr_assert_str_eq(json_object_get_string(v), cases[i].error);
+                if (cases[i].parameter) {
+                        /* the denied field goes out as the error's parameter */
+                        cr_assert(json_object_object_get_ex(e, "parameters", &v), "%s", cases[i].error);
+                        cr_assert(json_object_object_get_ex(v, cases[i].parameter, &v), "%s", cases[i].error);
+                        cr_assert_str_eq(json_object_get_string(v), cases[i].denial.field);
+                }
+                json_object_put(e);
+        }
 }
 
 /* ---- spawn requests ---- */
