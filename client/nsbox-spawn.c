@@ -6,7 +6,6 @@
  * replacing an fd never leaves a hole in the message's fd list.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,16 +123,6 @@ _public_ unsigned nsbox_spawn_get_namespaces(NsboxSpawn *s) {
         return s ? namespaces_to_public(s->req->namespaces) : 0;
 }
 
-/* Our own copy of a caller's fd: CLOEXEC and above 2, so it never clobbers stdio. */
-static int fd_copy(int fd) {
-        int copy;
-
-        if (fd < 0)
-                return -EBADF;
-        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        return copy < 0 ? negative_errno() : copy;
-}
-
 _public_ int nsbox_spawn_join_namespace(NsboxSpawn *s, const char *name, int fd) {
         _cleanup_close_ int copy = -EBADF;
         NamespaceType type;
@@ -146,7 +135,7 @@ _public_ int nsbox_spawn_join_namespace(NsboxSpawn *s, const char *name, int fd)
         type = namespace_type_from_string(name);
         if (type < 0)
                 return -EINVAL;
-        copy = fd_copy(fd);
+        copy = fd_dup_cloexec(fd);
         if (copy < 0)
                 return copy;
 
@@ -357,7 +346,7 @@ static int set_stdio(NsboxSpawn *s, unsigned which, int fd) {
         if (!s)
                 return -EINVAL;
         if (fd >= 0) {
-                copy = fd_copy(fd);
+                copy = fd_dup_cloexec(fd);
                 if (copy < 0)
                         return copy;
         }
@@ -386,7 +375,7 @@ _public_ int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target) {
 
         if (!s || target < 3 || target > 1023)
                 return -EINVAL;
-        copy = fd_copy(fd);
+        copy = fd_dup_cloexec(fd);
         if (copy < 0)
                 return copy;
 
@@ -470,7 +459,7 @@ _public_ int nsbox_spawn_add_bind(NsboxSpawn *s, const char *source, const char 
 }
 
 _public_ int nsbox_spawn_add_bind_fd(NsboxSpawn *s, int source_fd, const char *destination, unsigned flags) {
-        int copy = fd_copy(source_fd);
+        int copy = fd_dup_cloexec(source_fd);
 
         if (copy < 0)
                 return copy;
@@ -504,7 +493,7 @@ _public_ int nsbox_spawn_add_symlink(NsboxSpawn *s, const char *target, const ch
 }
 
 _public_ int nsbox_spawn_add_file(NsboxSpawn *s, int fd, const char *destination, int mode) {
-        int copy = fd_copy(fd);
+        int copy = fd_dup_cloexec(fd);
 
         if (copy < 0)
                 return copy;
@@ -554,7 +543,7 @@ _public_ int nsbox_spawn_set_keep_alive(NsboxSpawn *s, bool keep_alive) {
 
 /* Duplicates fd into the message's fd list and returns its index there. */
 static int message_add_fd(int *fds, size_t *n, int fd) {
-        int copy = fd_copy(fd);
+        int copy = fd_dup_cloexec(fd);
 
         if (copy < 0)
                 return copy;

@@ -28,42 +28,32 @@ void close_many(int *fds, size_t n) {
                 fds[i] = safe_close(fds[i]);
 }
 
-int fd_set_nonblock(int fd, bool nonblock) {
+/* Sets or clears flag in what F_GETFL/F_GETFD returns; writes only when that changes something. */
+static int fd_update_flag(int fd, int get_cmd, int set_cmd, int flag, bool on) {
         int flags, nflags;
 
         if (fd < 0)
                 return -EBADF;
 
-        flags = fcntl(fd, F_GETFL, 0);
+        flags = fcntl(fd, get_cmd, 0);
         if (flags < 0)
                 return -errno;
 
-        nflags = nonblock ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+        nflags = on ? (flags | flag) : (flags & ~flag);
         if (nflags == flags)
                 return 0;
 
-        if (fcntl(fd, F_SETFL, nflags) < 0)
+        if (fcntl(fd, set_cmd, nflags) < 0)
                 return -errno;
         return 0;
 }
 
+int fd_set_nonblock(int fd, bool nonblock) {
+        return fd_update_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, nonblock);
+}
+
 int fd_set_cloexec(int fd, bool cloexec) {
-        int flags, nflags;
-
-        if (fd < 0)
-                return -EBADF;
-
-        flags = fcntl(fd, F_GETFD, 0);
-        if (flags < 0)
-                return -errno;
-
-        nflags = cloexec ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
-        if (nflags == flags)
-                return 0;
-
-        if (fcntl(fd, F_SETFD, nflags) < 0)
-                return -errno;
-        return 0;
+        return fd_update_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, cloexec);
 }
 
 int fd_dup_cloexec(int fd) {
