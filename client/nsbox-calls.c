@@ -94,29 +94,22 @@ static bool id_is_valid(const char *id) {
         return id && *id && strlen(id) <= SANDBOX_ID_MAX;
 }
 
-static struct json_object *id_parameters(const char *id) {
-        struct json_object *p = json_object_new_object();
+/* Sends a call whose only parameter is the sandbox id (Wait, Inspect). */
+static int id_call_send(NsboxConnection *c, CallKind kind, const char *method, const char *id) {
+        struct json_object *p;
 
+        if (!c || !id_is_valid(id))
+                return -EINVAL;
+        p = sandbox_id_request_encode(id);
         if (!p)
-                return NULL;
-        if (json_object_object_add(p, "id", json_object_new_string(id)) < 0) {
-                json_object_put(p);
-                return NULL;
-        }
-        return p;
+                return -ENOMEM;
+        return connection_call_send(c, kind, method, p, NULL, 0);
 }
 
 /* ---- Wait ---- */
 
 _public_ int nsbox_wait_send(NsboxConnection *c, const char *id) {
-        struct json_object *p;
-
-        if (!c || !id_is_valid(id))
-                return -EINVAL;
-        p = id_parameters(id);
-        if (!p)
-                return -ENOMEM;
-        return connection_call_send(c, CALL_WAIT, NSBOX_INTERFACE ".Wait", p, NULL, 0);
+        return id_call_send(c, CALL_WAIT, NSBOX_INTERFACE ".Wait", id);
 }
 
 _public_ int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *ret_exit_code, int *ret_signal) {
@@ -164,13 +157,9 @@ _public_ int nsbox_kill_send(NsboxConnection *c, const char *id, int signal) {
 
         if (!c || !id_is_valid(id) || signal < 0 || signal >= _NSIG)
                 return -EINVAL;
-        p = id_parameters(id);
+        p = kill_request_encode(id, signal);
         if (!p)
                 return -ENOMEM;
-        if (signal > 0 && json_object_object_add(p, "signal", json_object_new_int(signal)) < 0) {
-                json_object_put(p);
-                return -ENOMEM;
-        }
         return connection_call_send(c, CALL_KILL, NSBOX_INTERFACE ".Kill", p, NULL, 0);
 }
 
@@ -357,14 +346,7 @@ _public_ int nsbox_list(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret
 /* ---- Inspect ---- */
 
 _public_ int nsbox_inspect_send(NsboxConnection *c, const char *id) {
-        struct json_object *p;
-
-        if (!c || !id_is_valid(id))
-                return -EINVAL;
-        p = id_parameters(id);
-        if (!p)
-                return -ENOMEM;
-        return connection_call_send(c, CALL_INSPECT, NSBOX_INTERFACE ".Inspect", p, NULL, 0);
+        return id_call_send(c, CALL_INSPECT, NSBOX_INTERFACE ".Inspect", id);
 }
 
 _public_ int nsbox_inspect_finish(NsboxConnection *c, NsboxSandboxInfo **ret) {
