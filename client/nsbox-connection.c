@@ -257,6 +257,17 @@ int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, 
         return 0;
 }
 
+/* The errno a SpawnFailed error carries, or 0 if it has no plausible one. */
+static int spawn_failed_errno(struct json_object *parameters) {
+        struct json_object *v;
+        int64_t e;
+
+        if (!json_object_object_get_ex(parameters, "errno", &v) || !json_object_is_type(v, json_type_int))
+                return 0;
+        e = json_object_get_int64(v);
+        return e > 0 && e < 4096 ? (int) e : 0;
+}
+
 static int error_to_errno(const char *name, struct json_object *parameters) {
         static const struct {
                 const char *name;
@@ -272,15 +283,9 @@ static int error_to_errno(const char *name, struct json_object *parameters) {
         };
 
         if (strcmp(name, NSBOX_ERROR_SPAWN_FAILED) == 0) {
-                struct json_object *e;
+                int e = spawn_failed_errno(parameters);
 
-                if (json_object_object_get_ex(parameters, "errno", &e) && json_object_is_type(e, json_type_int)) {
-                        int64_t v = json_object_get_int64(e);
-
-                        if (v > 0 && v < 4096)
-                                return (int) -v;
-                }
-                return -EIO;
+                return e > 0 ? -e : -EIO;
         }
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -348,8 +353,12 @@ _public_ const char *nsbox_connection_get_error_field(NsboxConnection *c, const 
         return json_object_get_string(v);
 }
 
+static bool error_is(NsboxConnection *c, const char *name) {
+        return c && c->error_name && strcmp(c->error_name, name) == 0;
+}
+
 static const char *error_field_if(NsboxConnection *c, const char *name, const char *field) {
-        if (!c || !c->error_name || strcmp(c->error_name, name) != 0)
+        if (!error_is(c, name))
                 return NULL;
         return nsbox_connection_get_error_field(c, field);
 }
@@ -367,15 +376,9 @@ _public_ const char *nsbox_connection_get_error_message(NsboxConnection *c) {
 }
 
 _public_ int nsbox_connection_get_error_errno(NsboxConnection *c) {
-        struct json_object *v;
-        int64_t e;
-
-        if (!c || !c->error_name || strcmp(c->error_name, NSBOX_ERROR_SPAWN_FAILED) != 0)
+        if (!error_is(c, NSBOX_ERROR_SPAWN_FAILED))
                 return 0;
-        if (!json_object_object_get_ex(c->error_parameters, "errno", &v) || !json_object_is_type(v, json_type_int))
-                return 0;
-        e = json_object_get_int64(v);
-        return e > 0 && e < 4096 ? (int) e : 0;
+        return spawn_failed_errno(c->error_parameters);
 }
 
 _public_ const char *nsbox_connection_get_error_limit(NsboxConnection *c) {
