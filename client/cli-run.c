@@ -37,8 +37,9 @@ static int set_stdio(NsboxSpawn *s, int in, int out, int err) {
         return 0;
 }
 
+/* The exit code for a failed Spawn: execve's failures get the shell's codes, anything else is ours. */
 static int exit_code_of_spawn_failure(NsboxConnection *c) {
-        const char *stage = nsbox_connection_get_error_stage(c);
+        const char *stage = nsbox_connection_get_error_stage(c); /* NULL unless the error is SpawnFailed */
 
         if (stage && strcmp(stage, "execve") == 0)
                 return nsbox_connection_get_error_errno(c) == ENOENT ? EXIT_COMMAND_NOT_FOUND : EXIT_CANNOT_EXECUTE;
@@ -90,14 +91,6 @@ static void forward_signal(NsboxSandbox *sb, int sig) {
         r = nsbox_kill(c, nsbox_sandbox_get_id(sb), sig);
         if (r < 0 && r != -ESRCH)
                 cli_call_failed(c, r, "forwarding the signal");
-}
-
-static int exit_code_of(NsboxState state, int code, int sig) {
-        if (state == NSBOX_STATE_EXITED)
-                return code & 0xff;
-        if (state == NSBOX_STATE_KILLED)
-                return 128 + sig;
-        return EXIT_NSBOX_FAILED;
 }
 
 /* Waits for the sandbox, forwarding signals and relaying the pty; returns the exit code for nsbox. */
@@ -160,14 +153,15 @@ static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *p
                 cli_call_failed(c, r, "waiting for the sandbox");
                 return EXIT_NSBOX_FAILED;
         }
-        return exit_code_of(state, code, sig);
+        r = cli_exit_status(state, code, sig);
+        return r >= 0 ? r : EXIT_NSBOX_FAILED;
 }
 
 int verb_run(int argc, char *argv[]) {
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_(nsbox_sandbox_freep) NsboxSandbox *sb = NULL;
         _cleanup_close_ int sigfd = -EBADF, pty_master = -EBADF, pty_slave = -EBADF;
-        NsboxSpawn *s = NULL;
+        _cleanup_(nsbox_spawn_freep) NsboxSpawn *s = NULL;
         PtyRelay pty = { .master = -EBADF };
         RunOptions o = {};
         sigset_t mask;
@@ -183,26 +177,24 @@ int verb_run(int argc, char *argv[]) {
         r = nsbox_spawn_set_environment(s, environ);
         if (r < 0) {
                 log_error("cannot pass the environment: %s", strerror(-r));
-                goto fail;
+                return EXIT_NSBOX_FAILED;
         }
 
         r = run_options_parse(argc, argv, s, &o);
-        if (r <= 0) {
-                nsbox_spawn_free(s);
+        if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_NSBOX_FAILED;
-        }
 
         r = run_options_apply(s, &o, argv + optind);
         if (r < 0) {
                 log_error("invalid combination of options: %s", strerror(-r));
-                goto fail;
+                return EXIT_NSBOX_FAILED;
         }
 
         if (o.pty) {
                 r = pty_open(&pty_master, &pty_slave);
                 if (r < 0) {
                         log_error("cannot allocate a pseudo-terminal: %s", strerror(-r));
-                        goto fail;
+                        return EXIT_NSBOX_FAILED;
                 }
                 r = set_stdio(s, pty_slave, pty_slave, pty_slave);
                 if (r >= 0)
@@ -211,7 +203,7 @@ int verb_run(int argc, char *argv[]) {
                 r = set_stdio(s, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
         if (r < 0) {
                 log_error("cannot pass the standard streams: %s", strerror(-r));
-                goto fail;
+                return EXIT_NSBOX_FAILED;
         }
 
         /* Block before spawning, so a signal arriving meanwhile is forwarded, not lost. */
@@ -226,7 +218,7 @@ int verb_run(int argc, char *argv[]) {
                 sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
                 if (sigfd < 0) {
                         log_error("signalfd: %m");
-                        goto fail;
+                        return EXIT_NSBOX_FAILED;
                 }
         }
         /* Our stdout may be a pipe whose reader leaves; that must not kill us before we report. */
@@ -234,13 +226,12 @@ int verb_run(int argc, char *argv[]) {
 
         r = cli_connect(&c);
         if (r < 0)
-                goto fail;
+                return EXIT_NSBOX_FAILED;
 
         r = run_spawn(c, s, sigfd, &sb);
         if (r > 0) {
                 /* Interrupted before the sandbox existed: closing the connection stops it. */
                 log_error("interrupted by %s while the sandbox was being created", cli_signal_name(r));
-                nsbox_spawn_free(s);
                 return 128 + r;
         }
         /* Drop our copies of the stdio fds (and the pty slave) at once: holding them would keep
@@ -253,10 +244,7 @@ int verb_run(int argc, char *argv[]) {
                 if (asprintf(&what, "cannot run %s", argv[optind]) < 0)
                         what = NULL;
                 cli_call_failed(c, r, what ?: "cannot run the command");
-                return nsbox_connection_get_error_name(c) &&
-                                       strcmp(nsbox_connection_get_error_name(c), NSBOX_ERROR_SPAWN_FAILED) == 0 ?
-                               exit_code_of_spawn_failure(c) :
-                               EXIT_NSBOX_FAILED;
+                return exit_code_of_spawn_failure(c);
         }
 
         if (o.detach) {
@@ -274,8 +262,4 @@ int verb_run(int argc, char *argv[]) {
         if (o.pty)
                 pty_relay_done(&pty);
         return ret;
-
-fail:
-        nsbox_spawn_free(s);
-        return EXIT_NSBOX_FAILED;
 }

@@ -107,6 +107,14 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what) {
         return r;
 }
 
+int cli_exit_status(NsboxState state, int exit_code, int signal) {
+        if (state == NSBOX_STATE_EXITED)
+                return exit_code & 0xff;
+        if (state == NSBOX_STATE_KILLED)
+                return 128 + signal;
+        return -1;
+}
+
 int cli_parse_signal(const char *s) {
         char *end;
         long v;

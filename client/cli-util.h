@@ -11,6 +11,7 @@
 #include "nsbox.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxConnection *, nsbox_connection_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSpawn *, nsbox_spawn_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandbox *, nsbox_sandbox_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo *, nsbox_sandbox_info_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo **, nsbox_sandbox_info_list_free);
@@ -35,6 +36,9 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what);
 int cli_parse_signal(const char *s);
 /* "SIGTERM"; a number as text for signals without a name (in a static buffer). */
 const char *cli_signal_name(int sig);
+
+/* What a shell reports for an ended sandbox: its exit code, or 128+N if signal N killed it; -1 if it has not ended. */
+int cli_exit_status(NsboxState state, int exit_code, int signal);
 
 /* Prints JSON text indented; returns -EBADMSG if it does not parse. */
 int cli_print_json(const char *text);

@@ -98,6 +98,15 @@ static const char *id_argument(int argc, char *argv[], const char *usage) {
         return argv[optind];
 }
 
+/* list and info take no arguments. */
+static bool no_arguments(int argc, const char *usage) {
+        if (optind < argc) {
+                log_error("too many arguments; usage: nsbox %s", usage);
+                return false;
+        }
+        return true;
+}
+
 static void format_namespaces(unsigned flags, char *buf, size_t size) {
         size_t used = 0;
 
@@ -137,19 +146,18 @@ static void format_state(NsboxSandboxInfo *i, char *buf, size_t size) {
 }
 
 static int verb_list(int argc, char *argv[]) {
+        static const char usage[] = "list [--json]";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_(nsbox_sandbox_info_list_freep) NsboxSandboxInfo **list = NULL;
         bool json = false;
         size_t n;
         int r;
 
-        r = parse_verb_options(argc, argv, "list [--json]", &json, NULL);
+        r = parse_verb_options(argc, argv, usage, &json, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : 2;
-        if (optind < argc) {
-                log_error("too many arguments; usage: nsbox list [--json]");
+        if (!no_arguments(argc, usage))
                 return 2;
-        }
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
@@ -167,8 +175,8 @@ static int verb_list(int argc, char *argv[]) {
                 for (size_t k = 0; k < n; k++) {
                         struct json_object *o = json_tokener_parse(nsbox_sandbox_info_get_json(list[k]));
 
-                        if (o)
-                                json_object_array_add(array, o);
+                        if (o && json_object_array_add(array, o) < 0)
+                                json_object_put(o);
                 }
                 puts(json_object_to_json_string_ext(array, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -262,10 +270,9 @@ static int verb_wait(int argc, char *argv[]) {
                 cli_call_failed(c, r, "cannot wait for the sandbox");
                 return EXIT_NSBOX_FAILED;
         }
-        if (state == NSBOX_STATE_EXITED)
-                return code & 0xff;
-        if (state == NSBOX_STATE_KILLED)
-                return 128 + sig;
+        r = cli_exit_status(state, code, sig);
+        if (r >= 0)
+                return r;
         log_error("the sandbox is still %s", nsbox_state_to_string(state) ?: "running");
         return EXIT_NSBOX_FAILED;
 }
@@ -294,18 +301,17 @@ static int verb_kill(int argc, char *argv[]) {
 }
 
 static int verb_info(int argc, char *argv[]) {
+        static const char usage[] = "info";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_free_ char *vendor = NULL, *product = NULL, *version = NULL, *url = NULL;
         char **interfaces = NULL;
         int r;
 
-        r = parse_verb_options(argc, argv, "info", NULL, NULL);
+        r = parse_verb_options(argc, argv, usage, NULL, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : 2;
-        if (optind < argc) {
-                log_error("too many arguments; usage: nsbox info");
+        if (!no_arguments(argc, usage))
                 return 2;
-        }
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
