@@ -161,6 +161,7 @@ enum {
         ARG_SETGROUPS,
         ARG_MONOTONIC,
         ARG_BOOTTIME,
+        /* ARG_ROOT to ARG_REMOUNT_RO are the file system options: keep them together. */
         ARG_ROOT,
         ARG_BIND,
         ARG_RO_BIND,
@@ -253,6 +254,19 @@ static int second_arg(int argc, char *argv[], int c, const char *what, const cha
         return 0;
 }
 
+static bool is_filesystem_option(int c) {
+        return c >= ARG_ROOT && c <= ARG_REMOUNT_RO;
+}
+
+/* A uid or gid given to option c. */
+static int parse_id_argument(int c, uint32_t *ret) {
+        if (parse_uint32(optarg, ret) < 0) {
+                log_error("--%s: not a valid id: %s", option_name(c), optarg);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int namespace_flag_of(int c) {
         switch (c) {
         case 'm':
@@ -306,10 +320,8 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         break;
                 case ARG_MAP_USER:
                 case ARG_MAP_GROUP:
-                        if (parse_uint32(optarg, &id) < 0) {
-                                log_error("--%s: not a valid id: %s", option_name(c), optarg);
+                        if (parse_id_argument(c, &id) < 0)
                                 return -EINVAL;
-                        }
                         if (c == ARG_MAP_USER) {
                                 o->have_map_user = true;
                                 o->map_user = id;
@@ -353,8 +365,6 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case ARG_ROOT:
                         r = nsbox_spawn_set_root(s, optarg);
                         o->root = optarg;
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_BIND:
                 case ARG_RO_BIND:
@@ -372,40 +382,26 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                                                          c == ARG_RO_BIND    ? NSBOX_MOUNT_READ_ONLY :
                                                          c == ARG_DEV_BIND ? NSBOX_MOUNT_ALLOW_DEV :
                                                                              0);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_TMPFS:
                         r = nsbox_spawn_add_tmpfs(s, optarg, 0, -1, 0);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_PROC:
                         r = nsbox_spawn_add_proc(s, optarg);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_DEV:
                         r = nsbox_spawn_add_dev(s, optarg);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_MQUEUE:
                         r = nsbox_spawn_add_mqueue(s, optarg);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_DIR:
                         r = nsbox_spawn_add_dir(s, optarg, -1);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_SYMLINK:
                         if (second_arg(argc, argv, c, "DEST", &second) < 0)
                                 return -EINVAL;
                         r = nsbox_spawn_add_symlink(s, optarg, second);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_FILE:
                         if (second_arg(argc, argv, c, "DEST", &second) < 0)
@@ -415,13 +411,9 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                                 return -EINVAL;
                         }
                         r = nsbox_spawn_add_file(s, (int) id, second, -1);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_REMOUNT_RO:
                         r = nsbox_spawn_add_remount_ro(s, optarg);
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
                         break;
                 case ARG_CHDIR:
                         r = nsbox_spawn_set_cwd(s, optarg);
@@ -444,10 +436,8 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         break;
                 case ARG_UID:
                 case ARG_GID:
-                        if (parse_uint32(optarg, &id) < 0) {
-                                log_error("--%s: not a valid id: %s", option_name(c), optarg);
+                        if (parse_id_argument(c, &id) < 0)
                                 return -EINVAL;
-                        }
                         if (c == ARG_UID) {
                                 o->have_uid = true;
                                 o->uid = id;
@@ -485,6 +475,12 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         log_error("run: unknown option or missing argument: %s; see 'nsbox run --help'",
                                   argv[optind - 1]);
                         return -EINVAL;
+                }
+
+                /* File system options need a mount namespace, and they change the tree our cwd is looked up in. */
+                if (is_filesystem_option(c)) {
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
                 }
 
                 if (r < 0) {
