@@ -114,6 +114,59 @@ static void spawn_ok(const SpawnCaller *caller, SpawnRequest *r, const int *fds,
         cr_assert_eq(k, 0, "child failed: stage=%s message=%s", e.stage, e.message);
 }
 
+/* Spawns r as root, which must start but fail in the child at stage, with error and (unless NULL) message. */
+static void spawn_fails_in_child(SpawnRequest *r, SpawnHandle *h, const char *stage, int error, const char *message) {
+        SpawnError e = {};
+
+        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, h, &e), 0, "spawn_start: stage=%s message=%s", e.stage,
+                     e.message);
+        cr_assert_eq(wait_report(h, &e), 1, "the child did not fail");
+        cr_assert_str_eq(e.stage, stage);
+        cr_assert_eq(e.error, error, "errno %d, expected %d (%s)", e.error, error, e.message);
+        if (message)
+                cr_assert_str_eq(e.message, message);
+}
+
+/* Spawns r with stdout on a new pipe and returns the pipe's read end. */
+static int spawn_with_stdout_pipe(SpawnRequest *r, SpawnHandle *h) {
+        int pipe_fds[2];
+
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        r->stdout_index = 0;
+        spawn_ok(NULL, r, &pipe_fds[1], 1, h);
+        safe_close(pipe_fds[1]);
+        return pipe_fds[0];
+}
+
+/* The same mappings for r's uids and gids. */
+static void map_ids(SpawnRequest *r, const IdMapping *ids, size_t n) {
+        r->uid_mappings = memdup_or_die(ids, n * sizeof(IdMapping));
+        r->n_uid_mappings = n;
+        r->gid_mappings = memdup_or_die(ids, n * sizeof(IdMapping));
+        r->n_gid_mappings = n;
+}
+
+/* Adds to r's namespaces to join one of type, from message fd fd_index. */
+static void join_namespace(SpawnRequest *r, NamespaceType type, int fd_index) {
+        JoinNamespace *j = reallocarray(r->join_namespaces, r->n_join_namespaces + 1, sizeof(JoinNamespace));
+
+        cr_assert_not_null(j);
+        j[r->n_join_namespaces++] = (JoinNamespace) { .type = type, .fd_index = fd_index };
+        r->join_namespaces = j;
+}
+
+/* Adds a mount entry of kind at destination to r and returns it for the rest of its fields. */
+static MountEntry *add_mount(SpawnRequest *r, MountKind kind, const char *destination) {
+        MountEntry *m = reallocarray(r->mounts, r->n_mounts + 1, sizeof(MountEntry));
+
+        cr_assert_not_null(m);
+        r->mounts = m;
+        m += r->n_mounts++;
+        *m = (MountEntry) { .kind = kind, .source_fd_index = -1, .mode = -1 };
+        cr_assert_not_null(m->destination = strdup(destination));
+        return m;
+}
+
 static char *read_all(int fd) {
         size_t size = 0, allocated = 4096;
         char *buf = malloc(allocated);
@@ -265,36 +318,23 @@ Test(spawn, death_by_signal) {
 Test(spawn, exec_missing_file) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
         _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("no-such-command-in-path");
-        SpawnError e = {};
         SpawnHandle h;
 
-        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0);
-        cr_assert_eq(wait_report(&h, &e), 1);
-        cr_assert_str_eq(e.stage, "execve");
-        cr_assert_eq(e.error, ENOENT);
-        cr_assert_str_eq(e.message, "/no/such: No such file or directory");
+        spawn_fails_in_child(r, &h, "execve", ENOENT, "/no/such: No such file or directory");
         siginfo_t si = reap(&h);
         assert_exited(&si, 127);
 
-        cr_assert_eq(spawn_as(&root_caller, r2, NULL, 0, &h, &e), 0);
-        cr_assert_eq(wait_report(&h, &e), 1);
-        cr_assert_str_eq(e.stage, "execve");
-        cr_assert_eq(e.error, ENOENT);
-        cr_assert_str_eq(e.message, "no-such-command-in-path: No such file or directory");
+        spawn_fails_in_child(r2, &h, "execve", ENOENT, "no-such-command-in-path: No such file or directory");
         reap(&h);
 }
 
 Test(spawn, path_lookup_uses_request_path) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
-        SpawnError e = {};
         SpawnHandle h;
 
         /* A PATH without the directory that holds "true" must not find it. */
         r->env = strv_from((const char *const[]) { "PATH=/nonexistent:/proc", NULL });
-        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0);
-        cr_assert_eq(wait_report(&h, &e), 1);
-        cr_assert_str_eq(e.stage, "execve");
-        cr_assert_eq(e.error, ENOENT);
+        spawn_fails_in_child(r, &h, "execve", ENOENT, NULL);
         reap(&h);
 }
 
@@ -316,7 +356,6 @@ Test(spawn, cwd) {
         _cleanup_(spawn_request_freep) SpawnRequest *r2 = REQUEST("pwd");
         _cleanup_(spawn_request_freep) SpawnRequest *r3 = REQUEST("pwd");
         _cleanup_free_ char *out = NULL, *out2 = NULL;
-        SpawnError e = {};
         SpawnHandle h;
 
         out = run_capture(NULL, r, NULL);
@@ -327,11 +366,7 @@ Test(spawn, cwd) {
         cr_assert_neq(strstr(out2, "/proc/"), NULL, "%s", out2);
 
         r3->cwd = strdup("/no/such/dir");
-        cr_assert_eq(spawn_as(&root_caller, r3, NULL, 0, &h, &e), 0);
-        cr_assert_eq(wait_report(&h, &e), 1);
-        cr_assert_str_eq(e.stage, "cwd");
-        cr_assert_eq(e.error, ENOENT);
-        cr_assert_str_eq(e.message, "/no/such/dir: No such file or directory");
+        spawn_fails_in_child(r3, &h, "cwd", ENOENT, "/no/such/dir: No such file or directory");
         reap(&h);
 }
 
@@ -435,13 +470,26 @@ static void parse_id_map(const char *text, IdMapping *ret, size_t max, size_t *r
         *ret_n = n;
 }
 
+/* /proc/PID/<file> lists exactly the mappings expected, in order. */
+static void assert_id_map(pid_t pid, const char *file, const IdMapping *expected, size_t n_expected) {
+        _cleanup_free_ char *text = read_proc("/proc/%d/%s", pid, file);
+        IdMapping got[8];
+        size_t n;
+
+        parse_id_map(text, got, ELEMENTSOF(got), &n);
+        cr_assert_eq(n, n_expected, "%s: %zu lines, expected %zu", file, n, n_expected);
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_eq(got[i].container_id, expected[i].container_id, "%s line %zu", file, i);
+                cr_assert_eq(got[i].host_id, expected[i].host_id, "%s line %zu", file, i);
+                cr_assert_eq(got[i].size, expected[i].size, "%s line %zu", file, i);
+        }
+}
+
 Test(spawn, id_maps_read_back) {
         static const IdMapping uids[] = { { 0, 100000, 1000 }, { 1000, 5000, 1 }, { 2000, 200000, 65536 } };
         static const IdMapping gids[] = { { 0, 300000, 10 }, { 10, 7000, 5 } };
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
-        _cleanup_free_ char *uid_map = NULL, *gid_map = NULL, *status = NULL, *uid_line = NULL, *gid_line = NULL;
-        IdMapping got[8];
-        size_t n;
+        _cleanup_free_ char *status = NULL, *uid_line = NULL, *gid_line = NULL;
         SpawnHandle h;
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
@@ -451,23 +499,8 @@ Test(spawn, id_maps_read_back) {
         r->n_gid_mappings = ELEMENTSOF(gids);
         spawn_ok(NULL, r, NULL, 0, &h);
 
-        uid_map = read_proc("/proc/%d/uid_map", h.pid);
-        parse_id_map(uid_map, got, ELEMENTSOF(got), &n);
-        cr_assert_eq(n, ELEMENTSOF(uids));
-        for (size_t i = 0; i < n; i++) {
-                cr_assert_eq(got[i].container_id, uids[i].container_id);
-                cr_assert_eq(got[i].host_id, uids[i].host_id);
-                cr_assert_eq(got[i].size, uids[i].size);
-        }
-
-        gid_map = read_proc("/proc/%d/gid_map", h.pid);
-        parse_id_map(gid_map, got, ELEMENTSOF(got), &n);
-        cr_assert_eq(n, ELEMENTSOF(gids));
-        for (size_t i = 0; i < n; i++) {
-                cr_assert_eq(got[i].container_id, gids[i].container_id);
-                cr_assert_eq(got[i].host_id, gids[i].host_id);
-                cr_assert_eq(got[i].size, gids[i].size);
-        }
+        assert_id_map(h.pid, "uid_map", uids, ELEMENTSOF(uids));
+        assert_id_map(h.pid, "gid_map", gids, ELEMENTSOF(gids));
 
         /* Root's default user is 0 inside: host 100000/300000 from out here. */
         status = read_proc("/proc/%d/status", h.pid);
@@ -492,10 +525,7 @@ Test(spawn, setgroups_written) {
                 SpawnHandle h;
 
                 r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
-                r->uid_mappings = memdup_or_die(ids, sizeof ids);
-                r->n_uid_mappings = 1;
-                r->gid_mappings = memdup_or_die(ids, sizeof ids);
-                r->n_gid_mappings = 1;
+                map_ids(r, ids, ELEMENTSOF(ids));
                 r->setgroups = cases[i].value;
                 spawn_ok(NULL, r, NULL, 0, &h);
 
@@ -511,10 +541,7 @@ Test(spawn, user_and_groups_inside) {
         _cleanup_free_ char *out = NULL, *uid = NULL, *gid = NULL, *groups = NULL;
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
-        r->uid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_uid_mappings = 1;
-        r->gid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_gid_mappings = 1;
+        map_ids(r, ids, ELEMENTSOF(ids));
         r->has_user = true;
         r->uid = 1000;
         r->gid = 1001;
@@ -540,10 +567,7 @@ Test(spawn, invalid_ids_refused) {
                 _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
 
                 r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
-                r->uid_mappings = memdup_or_die(ids, sizeof ids);
-                r->n_uid_mappings = 1;
-                r->gid_mappings = memdup_or_die(ids, sizeof ids);
-                r->n_gid_mappings = 1;
+                map_ids(r, ids, ELEMENTSOF(ids));
                 r->has_user = true;
                 r->uid = i == 0 ? UINT32_MAX : 0;
                 r->gid = i == 1 ? UINT32_MAX : 0;
@@ -665,23 +689,19 @@ Test(spawn, loopback_up_in_new_net_namespace) {
 
 Test(spawn, init_in_pid_namespace) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$; exec sleep 100");
-        int pipe_fds[2];
+        _cleanup_close_ int stdout_pipe = -EBADF;
         char buf[32] = {};
         SpawnHandle h;
 
-        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
         r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
-        r->stdout_index = 0;
-        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
-        safe_close(pipe_fds[1]);
+        stdout_pipe = spawn_with_stdout_pipe(r, &h);
 
-        cr_assert_gt(read(pipe_fds[0], buf, sizeof buf - 1), 0);
+        cr_assert_gt(read(stdout_pipe, buf, sizeof buf - 1), 0);
         cr_assert_str_eq(buf, "2\n", "the command is pid 2 under init");
 
         /* Init forwards SIGTERM; as pid 1 it cannot die of it, so it exits 128 + SIGTERM. */
         siginfo_t si = kill_and_reap(&h, SIGTERM);
         assert_exited(&si, 128 + SIGTERM);
-        safe_close(pipe_fds[0]);
 }
 
 Test(spawn, no_init_in_pid_namespace) {
@@ -706,14 +726,10 @@ Test(spawn, init_passes_exit_code) {
 
 Test(spawn, init_reports_exec_failure) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
-        SpawnError e = {};
         SpawnHandle h;
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
-        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h, &e), 0);
-        cr_assert_eq(wait_report(&h, &e), 1);
-        cr_assert_str_eq(e.stage, "execve");
-        cr_assert_eq(e.error, ENOENT);
+        spawn_fails_in_child(r, &h, "execve", ENOENT, NULL);
         siginfo_t si = reap(&h);
         assert_exited(&si, 127);
 }
@@ -730,17 +746,14 @@ static size_t count_children(pid_t pid) {
 Test(spawn, init_reaps_orphans) {
         /* The subshell exits at once and leaves its "sleep 0" child to init. */
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "(sleep 0.2 &); (sleep 0.2 &); echo go; exec sleep 100");
-        int pipe_fds[2];
+        _cleanup_close_ int stdout_pipe = -EBADF;
         char buf[8] = {};
         SpawnHandle h;
         size_t n = 0;
 
-        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
         r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
-        r->stdout_index = 0;
-        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
-        safe_close(pipe_fds[1]);
-        cr_assert_eq(read(pipe_fds[0], buf, sizeof buf - 1), 3);
+        stdout_pipe = spawn_with_stdout_pipe(r, &h);
+        cr_assert_eq(read(stdout_pipe, buf, sizeof buf - 1), 3);
 
         /* The orphans were init's children; once they exit only the command is left. */
         for (int i = 0; i < 200; i++) {
@@ -752,41 +765,33 @@ Test(spawn, init_reaps_orphans) {
         cr_assert_eq(n, 1, "init has %zu children left", n);
 
         kill_and_reap(&h, SIGKILL);
-        safe_close(pipe_fds[0]);
 }
 
 Test(spawn, init_without_pid_namespace_dies_of_the_same_signal) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$; exec sleep 100");
-        int pipe_fds[2];
+        _cleanup_close_ int stdout_pipe = -EBADF;
         char buf[32] = {};
         SpawnHandle h;
 
-        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
         r->init = 1;
-        r->stdout_index = 0;
-        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
-        safe_close(pipe_fds[1]);
-        cr_assert_gt(read(pipe_fds[0], buf, sizeof buf - 1), 0);
+        stdout_pipe = spawn_with_stdout_pipe(r, &h);
+        cr_assert_gt(read(stdout_pipe, buf, sizeof buf - 1), 0);
         cr_assert_neq(atoi(buf), h.pid, "the command is a child of init");
 
         siginfo_t si = kill_and_reap(&h, SIGTERM);
         assert_killed(&si, SIGTERM);
-        safe_close(pipe_fds[0]);
 }
 
 Test(spawn, command_ends_with_init_killed_outside_pid_namespace) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "echo $$; exec sleep 1000");
         _cleanup_close_ int command_pidfd = -EBADF;
-        int pipe_fds[2];
+        _cleanup_close_ int stdout_pipe = -EBADF;
         char buf[32] = {};
         SpawnHandle h;
 
-        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
         r->init = 1;
-        r->stdout_index = 0;
-        spawn_ok(NULL, r, &pipe_fds[1], 1, &h);
-        safe_close(pipe_fds[1]);
-        cr_assert_gt(read(pipe_fds[0], buf, sizeof buf - 1), 0);
+        stdout_pipe = spawn_with_stdout_pipe(r, &h);
+        cr_assert_gt(read(stdout_pipe, buf, sizeof buf - 1), 0);
         command_pidfd = pidfd_open(atoi(buf), 0);
         cr_assert_geq(command_pidfd, 0, "pidfd_open: %m");
 
@@ -796,7 +801,6 @@ Test(spawn, command_ends_with_init_killed_outside_pid_namespace) {
         /* The command got SIGKILL when init died; it is not left running under the host's init. */
         struct pollfd p = { .fd = command_pidfd, .events = POLLIN };
         cr_assert_eq(poll(&p, 1, 30 * 1000), 1, "the command outlived init");
-        safe_close(pipe_fds[0]);
 }
 
 /* ---- fds ---- */
@@ -987,9 +991,7 @@ Test(spawn, child_failure_before_release_is_reported) {
         siginfo_t si = {};
 
         /* setns() on something that is no namespace fails in the child, before the release. */
-        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 } },
-                                           sizeof(JoinNamespace));
-        r->n_join_namespaces = 1;
+        join_namespace(r, NAMESPACE_NET, 0);
         cr_assert_eq(spawn_as(&root_caller, r, &not_ns, 1, &h, &e), -EINVAL);
         cr_assert_str_eq(e.stage, "setns");
         cr_assert_eq(e.error, EINVAL);
@@ -1015,10 +1017,8 @@ Test(spawn, join_namespaces_by_pidfd_and_ns_fd) {
         cr_assert_geq(uts_fd, 0);
 
         int fds[] = { a.pidfd, uts_fd };
-        rb->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 },
-                                                                      { .type = NAMESPACE_UTS, .fd_index = 1 } },
-                                            2 * sizeof(JoinNamespace));
-        rb->n_join_namespaces = 2;
+        join_namespace(rb, NAMESPACE_NET, 0);
+        join_namespace(rb, NAMESPACE_UTS, 1);
         rb->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT);
         spawn_ok(NULL, rb, fds, ELEMENTSOF(fds), &b);
 
@@ -1041,15 +1041,10 @@ Test(spawn, new_namespaces_belong_to_a_joined_user_namespace) {
         SpawnHandle a, b;
 
         ra->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
-        ra->uid_mappings = memdup_or_die(ids, sizeof ids);
-        ra->n_uid_mappings = 1;
-        ra->gid_mappings = memdup_or_die(ids, sizeof ids);
-        ra->n_gid_mappings = 1;
+        map_ids(ra, ids, ELEMENTSOF(ids));
         spawn_ok(NULL, ra, NULL, 0, &a);
 
-        rb->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_USER, .fd_index = 0 } },
-                                            sizeof(JoinNamespace));
-        rb->n_join_namespaces = 1;
+        join_namespace(rb, NAMESPACE_USER, 0);
         rb->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
         spawn_ok(NULL, rb, &a.pidfd, 1, &b);
 
@@ -1080,16 +1075,12 @@ Test(spawn, join_pid_namespace_runs_under_init) {
         ra->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
         spawn_ok(NULL, ra, NULL, 0, &a);
 
-        rb->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_PID, .fd_index = 0 } },
-                                            sizeof(JoinNamespace));
-        rb->n_join_namespaces = 1;
+        join_namespace(rb, NAMESPACE_PID, 0);
         out = run_capture_fds(NULL, rb, &a.pidfd, 1, NULL);
         /* A's init is 1 and its sleep 2: the newcomer gets a later pid in that namespace. */
         cr_assert_gt(atoi(out), 2, "%s", out);
 
-        rc->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_PID, .fd_index = 0 } },
-                                            sizeof(JoinNamespace));
-        rc->n_join_namespaces = 1;
+        join_namespace(rc, NAMESPACE_PID, 0);
         rc->init = 0;
         cr_assert_eq(spawn_as(&root_caller, rc, &a.pidfd, 1, &c, &e), -EINVAL);
 
@@ -1103,9 +1094,7 @@ Test(spawn, created_and_joined_is_refused) {
         SpawnHandle h;
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
-        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 } },
-                                           sizeof(JoinNamespace));
-        r->n_join_namespaces = 1;
+        join_namespace(r, NAMESPACE_NET, 0);
         cr_assert_eq(spawn_as(&root_caller, r, fds, 1, &h, &e), -EINVAL);
         cr_assert_str_eq(e.stage, "prepare");
 }
@@ -1156,10 +1145,7 @@ Test(spawn, unprivileged_caller_in_user_namespace) {
         SpawnHandle h;
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_NET);
-        r->uid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_uid_mappings = 1;
-        r->gid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_gid_mappings = 1;
+        map_ids(r, ids, ELEMENTSOF(ids));
         spawn_ok(&nobody_caller, r, NULL, 0, &h);
 
         /* Its own host ids from out here (0 inside), setgroups denied by default. */
@@ -1195,23 +1181,12 @@ Test(spawn, unprivileged_caller_cannot_join_host_namespaces) {
         SpawnHandle h;
 
         cr_assert_geq(net_fd, 0);
-        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 0 } },
-                                           sizeof(JoinNamespace));
-        r->n_join_namespaces = 1;
+        join_namespace(r, NAMESPACE_NET, 0);
         cr_assert_eq(spawn_as(&nobody_caller, r, &net_fd, 1, &h, &e), -EPERM);
         cr_assert_str_eq(e.stage, "setns");
 }
 
 /* ---- mounts, through mount-setup ---- */
-
-static MountEntry *mounts_new(size_t n) {
-        MountEntry *m = calloc(n, sizeof(MountEntry));
-
-        cr_assert_not_null(m);
-        for (size_t i = 0; i < n; i++)
-                m[i] = (MountEntry) { .source_fd_index = -1, .mode = -1 };
-        return m;
-}
 
 Test(spawn, mounts_applied_in_the_child) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sh", "-c", "cd /proc && echo [0-9]*; grep -c ' /mnt ' /proc/self/mountinfo");
@@ -1220,12 +1195,8 @@ Test(spawn, mounts_applied_in_the_child) {
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT) | NAMESPACE_BIT(NAMESPACE_PID);
         r->root = strdup("/");
-        r->mounts = mounts_new(2);
-        r->n_mounts = 2;
-        r->mounts[0].kind = MOUNT_PROC;
-        r->mounts[0].destination = strdup("/proc");
-        r->mounts[1].kind = MOUNT_TMPFS;
-        r->mounts[1].destination = strdup("/mnt");
+        add_mount(r, MOUNT_PROC, "/proc");
+        add_mount(r, MOUNT_TMPFS, "/mnt");
 
         out = run_capture(NULL, r, &si);
         assert_exited(&si, 0);
@@ -1242,16 +1213,9 @@ Test(spawn, mounts_for_unprivileged_caller_in_user_namespace) {
         siginfo_t si;
 
         r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT) | NAMESPACE_BIT(NAMESPACE_USER);
-        r->uid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_uid_mappings = 1;
-        r->gid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_gid_mappings = 1;
+        map_ids(r, ids, ELEMENTSOF(ids));
         r->root = strdup("/");
-        r->mounts = mounts_new(1);
-        r->n_mounts = 1;
-        r->mounts[0].kind = MOUNT_TMPFS;
-        r->mounts[0].destination = strdup("/mnt");
-        r->mounts[0].mode = 0777;
+        add_mount(r, MOUNT_TMPFS, "/mnt")->mode = 0777;
 
         out = run_capture(&nobody_caller, r, &si);
         assert_exited(&si, 0);
@@ -1421,10 +1385,7 @@ Test(spawn, caller_groups_kept_in_new_user_namespace) {
 
         make_group_files(dir, deny, sizeof deny, allow, sizeof allow);
         r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
-        r->uid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_uid_mappings = 1;
-        r->gid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_gid_mappings = 1;
+        map_ids(r, ids, ELEMENTSOF(ids));
         assert_group_denies(r, NULL, 0, deny, allow);
         remove_group_files(dir, deny, allow);
 }
@@ -1490,9 +1451,7 @@ Test(spawn, caller_groups_kept_in_joined_user_namespace) {
         pid = fork_own_user_namespace(&pidfd);
 
         /* By pidfd: also what resolve the pidfd to its namespace goes through. */
-        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_USER, .fd_index = 0 } },
-                                           sizeof(JoinNamespace));
-        r->n_join_namespaces = 1;
+        join_namespace(r, NAMESPACE_USER, 0);
         assert_group_denies(r, &pidfd, 1, deny, allow);
 
         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
@@ -1514,10 +1473,7 @@ Test(spawn, groups_held_only_around_clone) {
         cr_assert_eq(setgroups(ELEMENTSOF(own), own), 0);
         r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
         r->setgroups = 0;
-        r->uid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_uid_mappings = 1;
-        r->gid_mappings = memdup_or_die(ids, sizeof ids);
-        r->n_gid_mappings = 1;
+        map_ids(r, ids, ELEMENTSOF(ids));
         out = run_capture(NULL, r, NULL);
         groups = status_field(out, "Groups:");
         cr_assert_str_eq(groups, "");
@@ -1591,20 +1547,13 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
         int fds[] = { contents[0], out[1], extra[0], self_pidfd };
         r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT);
         r->root = strdup("/");
-        r->mounts = mounts_new(2);
-        r->n_mounts = 2;
-        r->mounts[0].kind = MOUNT_TMPFS;
-        r->mounts[0].destination = strdup("/mnt");
-        r->mounts[1].kind = MOUNT_FILE;
-        r->mounts[1].destination = strdup("/mnt/file");
-        r->mounts[1].source_fd_index = 0;
+        add_mount(r, MOUNT_TMPFS, "/mnt");
+        add_mount(r, MOUNT_FILE, "/mnt/file")->source_fd_index = 0;
         r->stdout_index = 1;
         r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 2 } }, sizeof(FdMapping));
         r->n_fds = 1;
         /* Our own net namespace, by pidfd: what the child holds is that namespace, not the pidfd. */
-        r->join_namespaces = memdup_or_die((const JoinNamespace[]) { { .type = NAMESPACE_NET, .fd_index = 3 } },
-                                           sizeof(JoinNamespace));
-        r->n_join_namespaces = 1;
+        join_namespace(r, NAMESPACE_NET, 3);
 
         SpawnError e = {};
         cr_assert_eq(spawn_as(&root_caller, r, fds, ELEMENTSOF(fds), &h, &e), 0, "%s: %s", e.stage, e.message);
