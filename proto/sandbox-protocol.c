@@ -27,6 +27,23 @@
 
 /* ---- names ---- */
 
+/* table[i], or NULL for an i out of range; table has n entries. */
+static const char *name_lookup(const char *const *table, size_t n, int i) {
+        if (i < 0 || (size_t) i >= n)
+                return NULL;
+        return table[i];
+}
+
+/* The index of s in table, or -EINVAL. */
+static int name_find(const char *const *table, size_t n, const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (table[i] && streq(s, table[i]))
+                        return (int) i;
+        return -EINVAL;
+}
+
 static const char *const namespace_names[_NAMESPACE_TYPE_MAX] = {
         [NAMESPACE_MOUNT] = "mount", [NAMESPACE_UTS] = "uts", [NAMESPACE_IPC] = "ipc",
         [NAMESPACE_USER] = "user",   [NAMESPACE_PID] = "pid", [NAMESPACE_NET] = "net",
@@ -50,18 +67,11 @@ static const unsigned long namespace_clone_flags[_NAMESPACE_TYPE_MAX] = {
 };
 
 const char *namespace_type_to_string(NamespaceType t) {
-        if (t < 0 || t >= _NAMESPACE_TYPE_MAX)
-                return NULL;
-        return namespace_names[t];
+        return name_lookup(namespace_names, ELEMENTSOF(namespace_names), t);
 }
 
 NamespaceType namespace_type_from_string(const char *s) {
-        if (!s)
-                return _NAMESPACE_TYPE_INVALID;
-        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
-                if (streq(s, namespace_names[t]))
-                        return t;
-        return _NAMESPACE_TYPE_INVALID;
+        return name_find(namespace_names, ELEMENTSOF(namespace_names), s);
 }
 
 unsigned long namespace_type_to_clone_flag(NamespaceType t) {
@@ -71,9 +81,7 @@ unsigned long namespace_type_to_clone_flag(NamespaceType t) {
 }
 
 const char *namespace_type_to_proc_name(NamespaceType t) {
-        if (t < 0 || t >= _NAMESPACE_TYPE_MAX)
-                return NULL;
-        return namespace_proc_names[t];
+        return name_lookup(namespace_proc_names, ELEMENTSOF(namespace_proc_names), t);
 }
 
 static const char *const mount_kind_names[_MOUNT_KIND_MAX] = {
@@ -83,18 +91,11 @@ static const char *const mount_kind_names[_MOUNT_KIND_MAX] = {
 };
 
 const char *mount_kind_to_string(MountKind k) {
-        if (k < 0 || k >= _MOUNT_KIND_MAX)
-                return NULL;
-        return mount_kind_names[k];
+        return name_lookup(mount_kind_names, ELEMENTSOF(mount_kind_names), k);
 }
 
 MountKind mount_kind_from_string(const char *s) {
-        if (!s)
-                return _MOUNT_KIND_INVALID;
-        for (MountKind k = 0; k < _MOUNT_KIND_MAX; k++)
-                if (streq(s, mount_kind_names[k]))
-                        return k;
-        return _MOUNT_KIND_INVALID;
+        return name_find(mount_kind_names, ELEMENTSOF(mount_kind_names), s);
 }
 
 static const char *const sandbox_state_names[_SANDBOX_STATE_MAX] = {
@@ -105,18 +106,11 @@ static const char *const sandbox_state_names[_SANDBOX_STATE_MAX] = {
 };
 
 const char *sandbox_state_to_string(SandboxState s) {
-        if (s < 0 || s >= _SANDBOX_STATE_MAX)
-                return NULL;
-        return sandbox_state_names[s];
+        return name_lookup(sandbox_state_names, ELEMENTSOF(sandbox_state_names), s);
 }
 
 SandboxState sandbox_state_from_string(const char *s) {
-        if (!s)
-                return _SANDBOX_STATE_INVALID;
-        for (SandboxState t = 0; t < _SANDBOX_STATE_MAX; t++)
-                if (streq(s, sandbox_state_names[t]))
-                        return t;
-        return _SANDBOX_STATE_INVALID;
+        return name_find(sandbox_state_names, ELEMENTSOF(sandbox_state_names), s);
 }
 
 #define SIGNAL_MAX 64
