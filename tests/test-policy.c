@@ -341,7 +341,8 @@ static bool limits_equal(const DaemonLimits *a, const DaemonLimits *b) {
                a->message_size == b->message_size && a->fds_per_message == b->fds_per_message &&
                a->argv_bytes == b->argv_bytes && a->env_bytes == b->env_bytes && a->mappings == b->mappings &&
                a->mounts == b->mounts && a->sandboxes_per_uid == b->sandboxes_per_uid &&
-               a->sandboxes == b->sandboxes && a->pending_spawns == b->pending_spawns;
+               a->sandboxes == b->sandboxes && a->pending_spawns == b->pending_spawns &&
+               a->pending_spawns_per_uid == b->pending_spawns_per_uid && a->spawn_timeout_sec == b->spawn_timeout_sec;
 }
 
 Test(policy, limits) {
