@@ -84,6 +84,47 @@ static int get_flag(struct json_object *v, bool *ret) {
         return 0;
 }
 
+/* A boolean member of the envelope and where its value goes. */
+typedef struct EnvelopeFlag {
+        const char *key;
+        bool *value;
+} EnvelopeFlag;
+
+/*
+ * The member rules calls and replies share: name_key's value is returned for
+ * the caller to check, "parameters" must be an object, the flags booleans, and
+ * any other member is refused.
+ */
+static int envelope_scan(struct json_object *msg, const char *name_key, const EnvelopeFlag *flags, size_t n_flags,
+                         struct json_object **ret_name) {
+        struct json_object *name = NULL;
+
+        if (json_object_get_type(msg) != json_type_object)
+                return -EBADMSG;
+
+        json_object_object_foreach(msg, key, value) {
+                const EnvelopeFlag *flag = NULL;
+
+                if (streq(key, name_key)) {
+                        name = value;
+                        continue;
+                }
+                if (streq(key, "parameters")) {
+                        if (json_object_get_type(value) != json_type_object)
+                                return -EBADMSG;
+                        continue;
+                }
+                for (size_t i = 0; i < n_flags && !flag; i++)
+                        if (streq(key, flags[i].key))
+                                flag = flags + i;
+                if (!flag || get_flag(value, flag->value) < 0)
+                        return -EBADMSG;
+        }
+
+        *ret_name = name;
+        return 0;
+}
+
 /* Makes sure msg has an object under "parameters", so the parsed struct can borrow one. */
 static int ensure_parameters(struct json_object *msg, struct json_object **ret) {
         struct json_object *p;
@@ -109,32 +150,16 @@ static int ensure_parameters(struct json_object *msg, struct json_object **ret) 
 int varlink_call_parse(struct json_object *msg, VarlinkCall *ret) {
         struct json_object *method = NULL, *parameters = NULL;
         bool more = false, oneway = false, upgrade = false;
+        const EnvelopeFlag flag_keys[] = { { "more", &more }, { "oneway", &oneway }, { "upgrade", &upgrade } };
         unsigned flags = 0;
         int r;
 
         if (!msg || !ret)
                 return -EINVAL;
-        if (json_object_get_type(msg) != json_type_object)
-                return -EBADMSG;
 
-        json_object_object_foreach(msg, key, value) {
-                if (streq(key, "method"))
-                        method = value;
-                else if (streq(key, "parameters")) {
-                        if (json_object_get_type(value) != json_type_object)
-                                return -EBADMSG;
-                } else if (streq(key, "more")) {
-                        if (get_flag(value, &more) < 0)
-                                return -EBADMSG;
-                } else if (streq(key, "oneway")) {
-                        if (get_flag(value, &oneway) < 0)
-                                return -EBADMSG;
-                } else if (streq(key, "upgrade")) {
-                        if (get_flag(value, &upgrade) < 0)
-                                return -EBADMSG;
-                } else
-                        return -EBADMSG;
-        }
+        r = envelope_scan(msg, "method", flag_keys, ELEMENTSOF(flag_keys), &method);
+        if (r < 0)
+                return r;
 
         if (!method || !qualified_name_valid(method))
                 return -EBADMSG;
@@ -164,25 +189,15 @@ int varlink_call_parse(struct json_object *msg, VarlinkCall *ret) {
 int varlink_reply_parse(struct json_object *msg, VarlinkReply *ret) {
         struct json_object *error = NULL, *parameters = NULL;
         bool continues = false;
+        const EnvelopeFlag flag_keys[] = { { "continues", &continues } };
         int r;
 
         if (!msg || !ret)
                 return -EINVAL;
-        if (json_object_get_type(msg) != json_type_object)
-                return -EBADMSG;
 
-        json_object_object_foreach(msg, key, value) {
-                if (streq(key, "error"))
-                        error = value;
-                else if (streq(key, "parameters")) {
-                        if (json_object_get_type(value) != json_type_object)
-                                return -EBADMSG;
-                } else if (streq(key, "continues")) {
-                        if (get_flag(value, &continues) < 0)
-                                return -EBADMSG;
-                } else
-                        return -EBADMSG;
-        }
+        r = envelope_scan(msg, "error", flag_keys, ELEMENTSOF(flag_keys), &error);
+        if (r < 0)
+                return r;
 
         if (error && !qualified_name_valid(error))
                 return -EBADMSG;
