@@ -113,7 +113,7 @@ _public_ int nsbox_wait_send(NsboxConnection *c, const char *id) {
 }
 
 _public_ int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *ret_exit_code, int *ret_signal) {
-        VarlinkMessage m = {};
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
         struct json_object *parameters;
         SandboxState state;
         int r, code = -1, sig = -1;
@@ -124,7 +124,6 @@ _public_ int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *r
         if (r < 0)
                 return r;
         r = wait_reply_decode(parameters, &state, &code, &sig);
-        varlink_message_done(&m);
         if (r < 0)
                 return -EBADMSG;
 
@@ -164,17 +163,13 @@ _public_ int nsbox_kill_send(NsboxConnection *c, const char *id, int signal) {
 }
 
 _public_ int nsbox_kill_finish(NsboxConnection *c) {
-        VarlinkMessage m = {};
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
         struct json_object *parameters;
-        int r;
 
         if (!c)
                 return -EINVAL;
-        r = connection_call_finish(c, CALL_KILL, &m, &parameters);
-        if (r < 0)
-                return r;
-        varlink_message_done(&m);
-        return 0;
+        /* Kill replies with no parameters: success is all there is to take. */
+        return connection_call_finish(c, CALL_KILL, &m, &parameters);
 }
 
 _public_ int nsbox_kill(NsboxConnection *c, const char *id, int signal) {
@@ -289,7 +284,7 @@ _public_ int nsbox_list_send(NsboxConnection *c) {
 }
 
 _public_ int nsbox_list_finish(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n) {
-        VarlinkMessage m = {};
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
         struct json_object *parameters, *array;
         NsboxSandboxInfo **list;
         size_t n;
@@ -302,26 +297,20 @@ _public_ int nsbox_list_finish(NsboxConnection *c, NsboxSandboxInfo ***ret, size
                 return r;
 
         if (!json_object_object_get_ex(parameters, "sandboxes", &array) ||
-            !json_object_is_type(array, json_type_array)) {
-                varlink_message_done(&m);
+            !json_object_is_type(array, json_type_array))
                 return -EBADMSG;
-        }
 
         n = json_object_array_length(array);
         list = calloc(n + 1, sizeof(NsboxSandboxInfo *));
-        if (!list) {
-                varlink_message_done(&m);
+        if (!list)
                 return -ENOMEM;
-        }
         for (size_t i = 0; i < n; i++) {
                 r = sandbox_info_from_json(json_object_array_get_idx(array, i), &list[i]);
                 if (r < 0) {
                         nsbox_sandbox_info_list_free(list);
-                        varlink_message_done(&m);
                         return r;
                 }
         }
-        varlink_message_done(&m);
 
         *ret = list;
         if (ret_n)
@@ -350,7 +339,7 @@ _public_ int nsbox_inspect_send(NsboxConnection *c, const char *id) {
 }
 
 _public_ int nsbox_inspect_finish(NsboxConnection *c, NsboxSandboxInfo **ret) {
-        VarlinkMessage m = {};
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
         struct json_object *parameters, *o;
         int r;
 
@@ -361,11 +350,8 @@ _public_ int nsbox_inspect_finish(NsboxConnection *c, NsboxSandboxInfo **ret) {
                 return r;
 
         if (!json_object_object_get_ex(parameters, "sandbox", &o))
-                r = -EBADMSG;
-        else
-                r = sandbox_info_from_json(o, ret);
-        varlink_message_done(&m);
-        return r;
+                return -EBADMSG;
+        return sandbox_info_from_json(o, ret);
 }
 
 _public_ int nsbox_inspect(NsboxConnection *c, const char *id, NsboxSandboxInfo **ret) {
@@ -410,7 +396,7 @@ _public_ int nsbox_get_info_finish(NsboxConnection *c, char **ret_vendor, char *
         char *strings[ELEMENTSOF(fields)] = {};
         _cleanup_strv_free_ char **interfaces = NULL;
         char **rets[ELEMENTSOF(fields)] = { ret_vendor, ret_product, ret_version, ret_url };
-        VarlinkMessage m = {};
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
         struct json_object *parameters, *array;
         size_t n = 0;
         int r;
@@ -463,7 +449,6 @@ _public_ int nsbox_get_info_finish(NsboxConnection *c, char **ret_vendor, char *
 finish:
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 free(strings[i]);
-        varlink_message_done(&m);
         return r;
 }
 

@@ -630,7 +630,7 @@ _public_ NsboxSandbox *nsbox_sandbox_free(NsboxSandbox *sb) {
 }
 
 _public_ int nsbox_spawn_finish(NsboxConnection *c, NsboxSandbox **ret) {
-        VarlinkMessage m = {};
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
         struct json_object *parameters;
         SpawnReply reply = {};
         NsboxSandbox *sb;
@@ -644,20 +644,16 @@ _public_ int nsbox_spawn_finish(NsboxConnection *c, NsboxSandbox **ret) {
                 return r;
 
         r = spawn_reply_decode(parameters, m.n_fds, &reply);
-        if (r < 0) {
-                varlink_message_done(&m);
+        if (r < 0)
                 return -EBADMSG;
-        }
 
         sb = calloc(1, sizeof(*sb));
         if (!sb) {
                 spawn_reply_done(&reply);
-                varlink_message_done(&m);
                 return -ENOMEM;
         }
 
         pidfd = varlink_message_take_fd(&m, reply.pidfd_index);
-        varlink_message_done(&m);
         if (pidfd < 0) {
                 free(sb);
                 spawn_reply_done(&reply);
