@@ -200,7 +200,7 @@ int signal_from_string(const char *s) {
         for (int i = 1; i < 32; i++)
                 if (streq(p, signal_names[i] + 3))
                         return i;
-        /* Common aliases. */
+        /* Old names that kill(1) still accepts. */
         if (streq(p, "IOT"))
                 return SIGABRT;
         if (streq(p, "POLL"))
@@ -673,7 +673,7 @@ static int check_keys(struct json_object *o, const char *prefix, const char *con
         return 0;
 }
 
-/* Gets a member that must be present (and not null). */
+/* A member, or NULL when it is absent or JSON null: the interface treats both as "not given". */
 static struct json_object *member(struct json_object *o, const char *key) {
         struct json_object *v;
 
