@@ -152,14 +152,18 @@ const char *cli_signal_name(int sig) {
         return buf;
 }
 
+void cli_print_json_object(struct json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 int cli_print_json(const char *text) {
         struct json_object *o;
 
         o = json_tokener_parse(text);
         if (!o)
                 return -EBADMSG;
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        cli_print_json_object(o);
         json_object_put(o);
         return 0;
 }

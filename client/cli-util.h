@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <json-c/json.h>
 #include <stdbool.h>
 
 #include "macro.h"
@@ -40,6 +41,8 @@ const char *cli_signal_name(int sig);
 /* What a shell reports for an ended sandbox: its exit code, or 128+N if signal N killed it; -1 if it has not ended. */
 int cli_exit_status(NsboxState state, int exit_code, int signal);
 
+/* Prints a JSON value indented, the way every --json output looks. */
+void cli_print_json_object(struct json_object *o);
 /* Prints JSON text indented; returns -EBADMSG if it does not parse. */
 int cli_print_json(const char *text);
 

@@ -178,8 +178,7 @@ static int verb_list(int argc, char *argv[]) {
                         if (o && json_object_array_add(array, o) < 0)
                                 json_object_put(o);
                 }
-                puts(json_object_to_json_string_ext(array, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+                cli_print_json_object(array);
                 json_object_put(array);
                 return EXIT_SUCCESS;
         }
