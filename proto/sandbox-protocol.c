@@ -380,7 +380,7 @@ static int decode_id(struct json_object *v, const char *path, uint32_t *ret, cha
 static int decode_array(struct json_object *v, const char *path, size_t max, size_t *ret_n, char **ret_invalid) {
         size_t n;
 
-        if (json_object_get_type(v) != json_type_array)
+        if (!v || json_object_get_type(v) != json_type_array)
                 return invalid(path, ret_invalid);
         n = json_object_array_length(v);
         if (n > max)
