@@ -474,9 +474,9 @@ static size_t json_scan_literal(const char *s, size_t n, size_t i, const char *w
  * quotes, NaN) and would allocate the whole tree before the depth check.
  * 'stack' has room for depth_max entries.
  */
-static int json_check(const char *s, size_t n, unsigned depth_max, char *stack) {
+static int json_check(const char *s, size_t n, unsigned depth_max, char *stack, size_t *ret_n_keys) {
         enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } state = VALUE;
-        size_t i = 0, depth = 0, next;
+        size_t i = 0, depth = 0, next, n_keys = 0;
 
         while (i < n && is_json_whitespace(s[i]))
                 i++;
@@ -543,6 +543,7 @@ static int json_check(const char *s, size_t n, unsigned depth_max, char *stack) 
                         if (next == 0)
                                 return -EBADMSG;
                         i = next;
+                        n_keys++;
                         state = COLON;
                         continue;
 
@@ -567,15 +568,35 @@ static int json_check(const char *s, size_t n, unsigned depth_max, char *stack) 
                 }
         }
 
-        return state == AFTER && depth == 0 ? 0 : -EBADMSG;
+        if (state != AFTER || depth != 0)
+                return -EBADMSG;
+        *ret_n_keys = n_keys;
+        return 0;
+}
+
+/* Members of every object in the tree; depth is bounded by the syntax check. */
+static size_t json_count_members(struct json_object *o) {
+        size_t n = 0;
+
+        if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, key, value) {
+                        (void) key;
+                        n += 1 + json_count_members(value);
+                }
+        } else if (json_object_is_type(o, json_type_array)) {
+                for (size_t i = 0, len = json_object_array_length(o); i < len; i++)
+                        n += json_count_members(json_object_array_get_idx(o, i));
+        }
+        return n;
 }
 
 static int parse_message(const char *data, size_t size, unsigned depth_max, char *stack, struct json_object **ret) {
         struct json_tokener *tok;
         struct json_object *o;
+        size_t n_keys;
         int r;
 
-        r = json_check(data, size, depth_max, stack);
+        r = json_check(data, size, depth_max, stack, &n_keys);
         if (r < 0)
                 return r;
 
@@ -594,8 +615,10 @@ static int parse_message(const char *data, size_t size, unsigned depth_max, char
         }
         json_tokener_free(tok);
 
-        /* The syntax check already vouched for the shape; this only guards against the two disagreeing. */
-        if (json_object_get_type(o) != json_type_object) {
+        /* The syntax check already vouched for the shape; this only guards against the two disagreeing.
+         * json-c keeps the last of duplicate keys: fewer members than keys written means the message
+         * said one thing twice, which a filter in front of us might have read the other way. */
+        if (json_object_get_type(o) != json_type_object || json_count_members(o) != n_keys) {
                 json_object_put(o);
                 return -EBADMSG;
         }

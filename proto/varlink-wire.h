@@ -71,7 +71,8 @@ int varlink_reader_feed(VarlinkReader *r, const void *data, size_t size);
 /*
  * Pops the next complete message into *ret. Returns 1 with a message, 0 if
  * more data is needed, or a negative errno: -EBADMSG (not valid JSON as RFC
- * 8259 has it, not an object, trailing bytes, or a key with an escaped NUL),
+ * 8259 has it, not an object, trailing bytes, a key with an escaped NUL, or a
+ * key twice in one object),
  * -ELOOP (nested deeper than the limit). A refused message is consumed (its
  * fds closed); the stream after it stays in sync, but Varlink wants the
  * connection closed anyway.
