@@ -232,8 +232,22 @@ static void connection_read(Connection *c) {
                 connection_close(c);
                 return;
         }
-        if (r < 0)
+        if (r < 0) {
                 connection_protocol_error(c, r, "Receive failed");
+                return;
+        }
+
+        /* Each connection's buffer and fds are bounded; a user opening many of them and filling each
+         * with a message it never finishes is bounded here. Only checked while something is held. */
+        size_t bytes, fds;
+        varlink_reader_held(c->reader, &bytes, &fds);
+        if (!c->caller.privileged && (fds > 0 || varlink_reader_has_partial(c->reader)) &&
+            server_user_over_budget(c->server, c->peer.uid)) {
+                log_audit(LOG_WARNING, "refused", &c->audit, NULL,
+                          "Connections of uid " UID_FMT " hold too much unfinished input, closing this one.",
+                          c->peer.uid);
+                connection_close(c);
+        }
 }
 
 /* EPOLLRDHUP only says the peer stopped sending; a full close (POLLHUP) means nobody waits for replies. */

@@ -69,6 +69,8 @@ static const LimitField limit_fields[] = {
         LIMIT_FIELD("pending-spawns", pending_spawns, LIMIT_COUNT, 65536),
         LIMIT_FIELD("pending-spawns-per-user", pending_spawns_per_uid, LIMIT_COUNT, 65536),
         LIMIT_FIELD("spawn-timeout", spawn_timeout_sec, LIMIT_COUNT, 3600),
+        LIMIT_FIELD("held-bytes-per-user", held_bytes_per_uid, LIMIT_BYTES, 4096U * 1024U * 1024U),
+        LIMIT_FIELD("held-fds-per-user", held_fds_per_uid, LIMIT_COUNT, 1000000),
 };
 
 void limits_init(DaemonLimits *l) {
@@ -88,6 +90,8 @@ void limits_init(DaemonLimits *l) {
                 .pending_spawns = 128,
                 .pending_spawns_per_uid = 16,
                 .spawn_timeout_sec = 30,
+                .held_bytes_per_uid = 16U * 1024U * 1024U,
+                .held_fds_per_uid = 1024,
         };
 }
 

@@ -45,6 +45,8 @@ typedef struct DaemonLimits {
         unsigned pending_spawns_per_uid; /* [pending-spawns-per-user] of those, per non-root uid, 16: a few
                                           * users with stuck spawns cannot take every slot */
         unsigned spawn_timeout_sec;    /* [spawn-timeout] seconds a spawn may take to reach execve, 30 */
+        size_t held_bytes_per_uid;     /* [held-bytes-per-user] read buffers of one non-root uid's connections, 16 MiB */
+        unsigned held_fds_per_uid;     /* [held-fds-per-user] received fds not yet handled, per non-root uid, 1024 */
 } DaemonLimits;
 
 #define LIMITS_FDS_PER_MESSAGE_CAP 253U

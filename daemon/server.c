@@ -45,6 +45,20 @@ unsigned server_count_pending_spawns_of(const Server *s, uid_t uid) {
         return n;
 }
 
+bool server_user_over_budget(const Server *s, uid_t uid) {
+        size_t bytes = 0, fds = 0;
+
+        LIST_FOREACH(connections, c, s->connections)
+                if (c->peer.uid == uid && !c->closing) {
+                        size_t b, f;
+
+                        varlink_reader_held(c->reader, &b, &f);
+                        bytes += b;
+                        fds += f;
+                }
+        return bytes > s->config.limits.held_bytes_per_uid || fds > s->config.limits.held_fds_per_uid;
+}
+
 void server_notify_status(Server *s) {
         if (s->stopping)
                 return;

@@ -64,3 +64,6 @@ void server_notify_status(Server *s);
 unsigned server_count_connections_of(const Server *s, uid_t uid);
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid);
 unsigned server_count_pending_spawns_of(const Server *s, uid_t uid);
+
+/* Whether one uid's connections together hold more buffered bytes or received fds than it may. */
+bool server_user_over_budget(const Server *s, uid_t uid);

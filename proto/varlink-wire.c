@@ -146,6 +146,15 @@ bool varlink_reader_has_partial(const VarlinkReader *r) {
         return r && r->partial < r->end;
 }
 
+void varlink_reader_held(const VarlinkReader *r, size_t *ret_bytes, size_t *ret_fds) {
+        size_t fds = 0;
+
+        for (size_t i = 0; r && i < r->n_attachments; i++)
+                fds += r->attachments[i].n_fds;
+        *ret_bytes = r ? r->allocated : 0;
+        *ret_fds = fds;
+}
+
 /* Makes room for READ_CHUNK more bytes; the buffer never exceeds pending messages plus one chunk. */
 static int reader_reserve(VarlinkReader *r) {
         if (r->start > 0) {

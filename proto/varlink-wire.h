@@ -82,6 +82,9 @@ int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret);
 /* True if bytes of an incomplete message are buffered (EOF then means a truncated message). */
 bool varlink_reader_has_partial(const VarlinkReader *r);
 
+/* What the reader holds on to: its buffer's size in bytes, and the fds of messages not yet taken. */
+void varlink_reader_held(const VarlinkReader *r, size_t *ret_bytes, size_t *ret_fds);
+
 typedef struct VarlinkWriter VarlinkWriter;
 
 int varlink_writer_new(size_t queue_max, VarlinkWriter **ret); /* queue_max 0: default */

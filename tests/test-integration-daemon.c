@@ -790,3 +790,61 @@ Test(limits, no_kill_on_exit_leaves_them) {
         static const char *const args[] = { "--no-kill-on-exit", NULL };
         check_shutdown(args, false);
 }
+
+static TestDaemon budget_daemon;
+
+/* Opens a connection and sends the first byte of a message with n fds, never the rest. */
+static int connect_and_stall(int n) {
+        int conn = test_daemon_connect(&budget_daemon), fds[96];
+        char control[CMSG_SPACE(sizeof fds)] = {};
+        struct iovec iov = { .iov_base = (void *) "{", .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                             .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        cr_assert(n <= (int) ELEMENTSOF(fds));
+        for (int i = 0; i < n; i++)
+                fds[i] = STDERR_FILENO;
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(n * sizeof(int));
+        memcpy(CMSG_DATA(cmsg), fds, n * sizeof(int));
+        cr_assert(sendmsg(conn, &mh, 0) == 1);
+        return conn;
+}
+
+static bool hung_up(int conn, int timeout_ms) {
+        struct pollfd p = { .fd = conn, .events = POLLIN };
+        char c;
+
+        return poll(&p, 1, timeout_ms) > 0 && read(conn, &c, 1) == 0;
+}
+
+/* As nobody: two stalled messages with 96 fds each fit a budget of 200 fds, the third does not. */
+static int fd_budget_as_nobody(void *arg) {
+        int a = connect_and_stall(96), b = connect_and_stall(96), c;
+
+        usleep(100 * 1000);
+        c = connect_and_stall(96);
+        if (!hung_up(c, 5000))
+                return 1; /* the connection over the budget was not closed */
+        if (hung_up(a, 100) || hung_up(b, 100))
+                return 2; /* the ones within it were */
+        return 0;
+}
+
+Test(limits, held_fds_per_user) {
+        static const char *const args[] = { "--limit", "held-fds-per-user=200", NULL };
+
+        test_daemon_start(&budget_daemon, args);
+        cr_assert_eq(test_run_as(65534, 65534, fd_budget_as_nobody, NULL), 0,
+                     "held-fds-per-user was not enforced on the connection that went over it alone");
+
+        /* Another user is served meanwhile and afterwards. */
+        int conn = test_daemon_connect(&budget_daemon);
+        struct json_object *r = test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.product"), "nsboxd");
+        json_object_put(r);
+        test_disconnect(conn);
+        test_daemon_stop(&budget_daemon);
+}

@@ -342,7 +342,8 @@ static bool limits_equal(const DaemonLimits *a, const DaemonLimits *b) {
                a->argv_bytes == b->argv_bytes && a->env_bytes == b->env_bytes && a->mappings == b->mappings &&
                a->mounts == b->mounts && a->sandboxes_per_uid == b->sandboxes_per_uid &&
                a->sandboxes == b->sandboxes && a->pending_spawns == b->pending_spawns &&
-               a->pending_spawns_per_uid == b->pending_spawns_per_uid && a->spawn_timeout_sec == b->spawn_timeout_sec;
+               a->pending_spawns_per_uid == b->pending_spawns_per_uid && a->spawn_timeout_sec == b->spawn_timeout_sec &&
+               a->held_bytes_per_uid == b->held_bytes_per_uid && a->held_fds_per_uid == b->held_fds_per_uid;
 }
 
 Test(policy, limits) {
@@ -363,6 +364,8 @@ Test(policy, limits) {
         cr_assert_eq(l.pending_spawns, 128);
         cr_assert_eq(l.pending_spawns_per_uid, 16);
         cr_assert_eq(l.spawn_timeout_sec, 30);
+        cr_assert_eq(l.held_bytes_per_uid, 16 * 1024 * 1024);
+        cr_assert_eq(l.held_fds_per_uid, 1024);
 
         cr_assert_eq(limits_set(&l, "connections", "5"), 0);
         cr_assert_eq(limits_set(&l, "spawn-timeout", "3601"), -EINVAL);
