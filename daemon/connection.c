@@ -129,6 +129,10 @@ static void connection_send(Connection *c, struct json_object *msg, int *fds, si
         connection_flush(c);
 }
 
+void connection_drop_fds(Connection *c) {
+        close_many(c->message.fds, c->message.n_fds);
+}
+
 static void connection_end_call(Connection *c) {
         c->busy = false;
         sandbox_remove_waiter(c);

@@ -67,5 +67,9 @@ void connection_reply(Connection *c, struct json_object *reply, int *fds, size_t
 void connection_reply_continues(Connection *c, struct json_object *parameters);
 void connection_reply_error(Connection *c, struct json_object *error);
 
+/* Closes the fds that came with the current call, once nothing needs them any more: a call
+ * that waits (Wait, a Spawn in flight) must not keep a client's fds pinned in the daemon. */
+void connection_drop_fds(Connection *c);
+
 /* Handles queued calls while none is in progress; called after reads and after async replies. */
 void connection_process(Connection *c);

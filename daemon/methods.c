@@ -284,6 +284,8 @@ static void method_spawn(Connection *c) {
                 .caller = &c->caller,
         };
         r = spawn_start(&ctx, &handle, &error);
+        /* The child has its copies now; the reply may be a while (until exec or the spawn timeout). */
+        connection_drop_fds(c);
         if (r < 0) {
                 log_audit(LOG_NOTICE, "spawn-failed", &c->audit, NULL, "Spawn failed at %s: %s", error.stage,
                           error.message);
@@ -302,16 +304,17 @@ static void method_spawn(Connection *c) {
 typedef struct Method {
         const char *name;
         void (*handler)(Connection *c);
+        bool takes_fds;
 } Method;
 
 static const Method methods[] = {
-        { "org.varlink.service.GetInfo",                 method_get_info                 },
-        { "org.varlink.service.GetInterfaceDescription", method_get_interface_description },
-        { "io.nsbox.Sandbox.Spawn",                      method_spawn                    },
-        { "io.nsbox.Sandbox.Wait",                       method_wait                     },
-        { "io.nsbox.Sandbox.Kill",                       method_kill                     },
-        { "io.nsbox.Sandbox.List",                       method_list                     },
-        { "io.nsbox.Sandbox.Inspect",                    method_inspect                  },
+        { "org.varlink.service.GetInfo",                 method_get_info,                  false },
+        { "org.varlink.service.GetInterfaceDescription", method_get_interface_description, false },
+        { "io.nsbox.Sandbox.Spawn",                      method_spawn,                     true  },
+        { "io.nsbox.Sandbox.Wait",                       method_wait,                      false },
+        { "io.nsbox.Sandbox.Kill",                       method_kill,                      false },
+        { "io.nsbox.Sandbox.List",                       method_list,                      false },
+        { "io.nsbox.Sandbox.Inspect",                    method_inspect,                   false },
 };
 
 void method_dispatch(Connection *c) {
@@ -328,8 +331,13 @@ void method_dispatch(Connection *c) {
         }
 
         for (size_t i = 0; i < ELEMENTSOF(methods); i++)
-                if (streq(methods[i].name, method))
+                if (streq(methods[i].name, method)) {
+                        if (!methods[i].takes_fds)
+                                connection_drop_fds(c);
                         return methods[i].handler(c);
+                }
+
+        connection_drop_fds(c);
 
         interface = varlink_method_interface(method);
         if (interface && (streq(interface, NSBOX_INTERFACE) || streq(interface, "org.varlink.service")))

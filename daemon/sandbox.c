@@ -262,17 +262,41 @@ static void sandbox_spawn_done(Sandbox *sb) {
         spawn_timer_update(s);
 }
 
+/* The spawn is over, one way or the other: stop watching the report pipe and answer the caller. */
+static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error) {
+        sandbox_spawn_done(sb);
+        uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
+        sandbox_finish_spawn(sb, error);
+}
+
+static Sandbox *find_expired_spawn(Server *s, uint64_t now, uint64_t limit) {
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (sb->starting && now - sb->start_loop_msec >= limit)
+                        return sb;
+        return NULL;
+}
+
 void sandbox_expire_spawns(Server *s) {
         uint64_t now = uv_now(s->loop), limit = (uint64_t) s->config.limits.spawn_timeout_sec * 1000U;
+        Sandbox *sb;
 
-        LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (sb->starting && !sb->timed_out && now - sb->start_loop_msec >= limit) {
-                        log_audit(LOG_WARNING, "spawn-timeout", &sb->creator, sb->id,
-                                  "Sandbox %s did not reach execve within %us, killing it.", sb->id,
-                                  s->config.limits.spawn_timeout_sec);
-                        sb->timed_out = true;
-                        (void) sandbox_kill(sb, SIGKILL);
-                }
+        /*
+         * Answered and counted out of the pending spawns at once, not when the child is gone: a
+         * child stuck in an uninterruptible wait (a FUSE server that never answers) does not die
+         * of SIGKILL until that wait ends. The entry stays, hidden, until it is reaped, and counts
+         * against its owner's sandboxes meanwhile. One at a time, since answering may run the
+         * caller's next call, which can change the table.
+         */
+        while ((sb = find_expired_spawn(s, now, limit))) {
+                SpawnError error;
+
+                log_audit(LOG_WARNING, "spawn-timeout", &sb->creator, sb->id,
+                          "Sandbox %s did not reach execve within %us, killing it.", sb->id,
+                          s->config.limits.spawn_timeout_sec);
+                (void) sandbox_kill(sb, SIGKILL);
+                spawn_error_set(&error, "timeout", ETIMEDOUT, NULL);
+                sandbox_end_spawn(sb, &error);
+        }
 }
 
 static void on_report(uv_poll_t *handle, int status, int events) {
@@ -284,21 +308,11 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         if (r == -EAGAIN)
                 return;
 
-        /* Killed before execve, the child closes the pipe without a word: that is no success. */
-        if (sb->timed_out) {
-                spawn_error_set(&error, "timeout", ETIMEDOUT, NULL);
-                r = 1;
-        }
-
-        sandbox_spawn_done(sb);
-        uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
-
         if (r < 0) {
                 spawn_error_set(&error, "report", -r, NULL);
-                sandbox_kill(sb, SIGKILL);
-                sandbox_finish_spawn(sb, &error);
-        } else
-                sandbox_finish_spawn(sb, r > 0 ? &error : NULL);
+                (void) sandbox_kill(sb, SIGKILL);
+        }
+        sandbox_end_spawn(sb, r != 0 ? &error : NULL);
 }
 
 int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret) {

@@ -38,7 +38,6 @@ struct Sandbox {
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
         bool starting;        /* the spawn report has not come yet */
-        bool timed_out;       /* killed for not reaching execve in time */
         SandboxState state;
         int exit_code;
         int signal;

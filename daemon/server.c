@@ -30,8 +30,9 @@ unsigned server_count_connections_of(const Server *s, uid_t uid) {
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid) {
         unsigned n = 0;
 
+        /* Failed spawns too, while their process still exists: a stuck one must count somewhere. */
         LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (sb->owner_uid == uid && !sb->spawn_failed)
+                if (sb->owner_uid == uid)
                         n++;
         return n;
 }

@@ -609,11 +609,13 @@ Test(limits, spawn_timeout_ends_stuck_spawns) {
         cr_assert_eq(get_int(r, "parameters.errno"), ETIMEDOUT);
         json_object_put(r);
 
-        /* Nothing left: not listed, no zombie. */
+        /* Nothing left: not listed, and the killed child is reaped (the reply does not wait for that). */
         r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
         cr_assert_eq(json_object_array_length(test_json_get(r, "parameters.sandboxes")), 0);
         json_object_put(r);
-        cr_assert_eq(test_daemon_count_zombies(&d), 0);
+        for (int i = 0; i < 100 && test_daemon_count_zombies(&d) > 0; i++)
+                usleep(50 * 1000);
+        cr_assert_eq(test_daemon_count_zombies(&d), 0, "the timed-out child was not reaped within 5 s");
 
         close(pipefd[0]);
         close(pipefd[1]);
@@ -847,4 +849,44 @@ Test(limits, held_fds_per_user) {
         json_object_put(r);
         test_disconnect(conn);
         test_daemon_stop(&budget_daemon);
+}
+
+/* A call that takes no fds does not keep the ones sent with it while it waits. */
+Test(daemon, waiting_call_holds_no_client_fds) {
+        int conn = test_daemon_connect(&daemon_), waiter = test_daemon_connect(&daemon_), fds[50], before, now = 0;
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"]}", NULL, 0);
+        char text[256], control[CMSG_SPACE(sizeof fds)] = {};
+
+        json_object_put(test_call(waiter, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        before = test_daemon_count_fds(&daemon_);
+
+        snprintf(text, sizeof text, "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{\"id\":\"%s\"}}", s.id);
+        struct iovec iov = { .iov_base = text, .iov_len = strlen(text) + 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                fds[i] = STDERR_FILENO;
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof fds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+        cr_assert(sendmsg(waiter, &mh, 0) == (ssize_t) iov.iov_len);
+
+        /* Once the daemon took the Wait, its fd count is back where it was. */
+        for (int i = 0; i < 100; i++) {
+                json_object_put(test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL));
+                now = test_daemon_count_fds(&daemon_);
+                if (now <= before)
+                        break;
+                usleep(20 * 1000);
+        }
+        cr_assert_eq(now, before, "the daemon holds %d fds of a waiting call", now - before);
+
+        cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
+        struct json_object *r = test_read_reply(waiter, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGKILL");
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(waiter);
+        test_disconnect(conn);
 }
