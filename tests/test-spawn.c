@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -805,11 +806,36 @@ Test(spawn, command_ends_with_init_killed_outside_pid_namespace) {
 
 /* ---- fds ---- */
 
+/*
+ * Waits until the sandbox's sleep(1) sits in clock_nanosleep(): the report pipe reads EOF
+ * as execve() runs, while the dynamic loader of the new program still opens and closes
+ * files of its own (ld.so.cache, libc), which would show up as stray fds for a moment.
+ */
+static void wait_until_asleep(pid_t pid) {
+        char path[64], buf[64];
+
+        snprintf(path, sizeof path, "/proc/%d/syscall", (int) pid);
+        for (int i = 0; i < 500; i++) {
+                FILE *f = fopen(path, "re");
+                bool asleep = false;
+
+                cr_assert_not_null(f, "%s: %m", path);
+                asleep = fgets(buf, sizeof buf, f) && atoi(buf) == SYS_clock_nanosleep;
+                fclose(f);
+                if (asleep)
+                        return;
+                usleep(10 * 1000);
+        }
+        cr_assert_fail("the sandbox's sleep did not reach clock_nanosleep()");
+}
+
+/* The fds open in a sandbox running sleep(1), once it is asleep. */
 static void list_fds(pid_t pid, bool *ret_open, int max) {
         char path[64];
         DIR *d;
         struct dirent *de;
 
+        wait_until_asleep(pid);
         for (int i = 0; i <= max; i++)
                 ret_open[i] = false;
         snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
