@@ -81,10 +81,10 @@ void limits_init(DaemonLimits *l) {
                 /* Enough for every fd a Spawn can use; fds of a message that never completes stay
                  * held, so this times connections-per-user bounds what one user can pin. */
                 .fds_per_message = 96,
-                .argv_bytes = 128U * 1024U,
-                .env_bytes = 128U * 1024U,
-                .mappings = 64,
-                .mounts = 256,
+                .argv_bytes = SPAWN_ARGV_BYTES_MAX_DEFAULT,
+                .env_bytes = SPAWN_ENV_BYTES_MAX_DEFAULT,
+                .mappings = SPAWN_MAPPINGS_MAX_DEFAULT,
+                .mounts = SPAWN_MOUNTS_MAX_DEFAULT,
                 .sandboxes_per_uid = 64,
                 .sandboxes = 4096,
                 .pending_spawns = 128,

@@ -498,12 +498,12 @@ static int decode_string_dup(struct json_object *v, const char *path, size_t max
 /* ---- Spawn ---- */
 
 static const SpawnLimits spawn_limits_default = {
-        .argv_bytes_max = 128U * 1024U,
-        .env_bytes_max = 128U * 1024U,
+        .argv_bytes_max = SPAWN_ARGV_BYTES_MAX_DEFAULT,
+        .env_bytes_max = SPAWN_ENV_BYTES_MAX_DEFAULT,
         .env_entries_max = 1024,
         .argv_entries_max = 4096,
-        .mappings_max = 64,
-        .mounts_max = 256,
+        .mappings_max = SPAWN_MAPPINGS_MAX_DEFAULT,
+        .mounts_max = SPAWN_MOUNTS_MAX_DEFAULT,
         .fds_max = 64,
         .groups_max = 64,
         .path_max = 4096,

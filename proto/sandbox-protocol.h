@@ -156,6 +156,12 @@ typedef struct SpawnRequest {
         bool keep_alive; /* "keepAlive" */
 } SpawnRequest;
 
+/* Defaults of the limits below; the daemon's own limits (daemon/policy.c) start from these too. */
+#define SPAWN_ARGV_BYTES_MAX_DEFAULT (128U * 1024U)
+#define SPAWN_ENV_BYTES_MAX_DEFAULT (128U * 1024U)
+#define SPAWN_MAPPINGS_MAX_DEFAULT 64U
+#define SPAWN_MOUNTS_MAX_DEFAULT 256U
+
 /* What a request may contain; the daemon passes its configured limits. Zero fields take the defaults. */
 typedef struct SpawnLimits {
         size_t argv_bytes_max;     /* default 128 KiB (sum of strlen+1) */
