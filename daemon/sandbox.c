@@ -32,13 +32,6 @@ static void sandbox_maybe_free(Sandbox *sb);
 static void sandbox_spawn_done(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
 
-void pidfd_kill_and_reap(int pidfd) {
-        siginfo_t si = {};
-
-        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        (void) waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
-}
-
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
 

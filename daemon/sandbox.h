@@ -74,8 +74,5 @@ void sandbox_connection_closed(Server *s, Connection *c);
 /* The spawn timer's tick: kills spawns that have not reached execve within the limit. */
 void sandbox_expire_spawns(Server *s);
 
-/* SIGKILLs the process behind pidfd and reaps it, blocking until it is gone. */
-void pidfd_kill_and_reap(int pidfd);
-
 /* Shutdown: kill (if asked) and reap synchronously, then drop every entry. */
 void sandbox_drop_all(Server *s, bool kill);

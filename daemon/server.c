@@ -18,7 +18,7 @@
 #include "sandbox.h"
 #include "server.h"
 
-unsigned server_count_connections_of(const Server *s, uid_t uid) {
+static unsigned server_count_connections_of(const Server *s, uid_t uid) {
         unsigned n = 0;
 
         LIST_FOREACH(connections, c, s->connections)

@@ -60,8 +60,7 @@ int server_reload(Server *s);
 /* Reports the sandbox count to the service manager (STATUS=). */
 void server_notify_status(Server *s);
 
-/* Counts of live connections from one uid. */
-unsigned server_count_connections_of(const Server *s, uid_t uid);
+/* Counts of one uid's sandboxes (live ones and failed ones not yet reaped) and spawns in flight. */
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid);
 unsigned server_count_pending_spawns_of(const Server *s, uid_t uid);
 

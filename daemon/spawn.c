@@ -780,7 +780,7 @@ static int clone_child(SpawnPlan *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
         return 0;
 }
 
-static void kill_and_reap(int pidfd) {
+void pidfd_kill_and_reap(int pidfd) {
         siginfo_t si;
 
         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
@@ -900,7 +900,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 goto fail;
         if (k < 0) {
                 r = k;
-                kill_and_reap(pidfd);
+                pidfd_kill_and_reap(pidfd);
                 goto fail;
         }
 
@@ -918,7 +918,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         if (r < 0) {
                 if (e.stage[0] == '\0')
                         spawn_error_set(&e, "prepare", -r, NULL);
-                kill_and_reap(pidfd);
+                pidfd_kill_and_reap(pidfd);
                 goto fail;
         }
 

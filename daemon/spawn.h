@@ -79,6 +79,9 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
  */
 int spawn_read_report(int report_fd, SpawnError *ret_error);
 
+/* SIGKILLs the process behind pidfd and reaps it, blocking until it is gone. */
+void pidfd_kill_and_reap(int pidfd);
+
 /* The daemon raises its own fd limit to hold many sandboxes; this is the limit sandboxes get instead. */
 struct rlimit;
 void spawn_set_inherited_nofile(const struct rlimit *rl);
