@@ -17,7 +17,7 @@ typedef struct SpawnCaller {
         uid_t uid;
         gid_t gid;
         pid_t pid;
-        const gid_t *groups; /* the caller's supplementary groups (from /proc/PID/status at connect) */
+        const gid_t *groups; /* the caller's supplementary groups (SO_PEERGROUPS at connect) */
         size_t n_groups;
         bool privileged;     /* uid 0: may do whatever the daemon may */
 } SpawnCaller;
