@@ -1099,6 +1099,35 @@ Test(mount_setup, plan_refusals) {
         m[0].mode = 04755;
         cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
 
+        /* A joined user namespace belongs to someone else: a non-root caller may not mount for it, with
+         * mounts or with only a root, whatever else the request asks. */
+        {
+                JoinNamespace join = { .type = NAMESPACE_USER, .fd_index = 0 };
+
+                m[0] = entry(MOUNT_TMPFS, NULL, "/tmp");
+                req = request(NS_MOUNT, m, 1);
+                req.join_namespaces = &join;
+                req.n_join_namespaces = 1;
+                cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
+                cr_assert_str_eq(error.stage, "mount");
+                cr_assert(strstr(error.message, "joining a user namespace"), "%s", error.message);
+
+                req = request(NS_MOUNT, NULL, 0);
+                req.root = (char *) "/";
+                req.join_namespaces = &join;
+                req.n_join_namespaces = 1;
+                cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
+                cr_assert(strstr(error.message, "joining a user namespace"), "%s", error.message);
+
+                /* root may */
+                _cleanup_(mount_plan_freep) MountPlan *ok = plan_for(&req, &root_caller, NULL, 0);
+                cr_assert_not_null(ok);
+                /* and so may the caller when the joined namespace is not a user namespace */
+                join.type = NAMESPACE_NET;
+                _cleanup_(mount_plan_freep) MountPlan *ok2 = plan_for(&req, &nobody_caller, NULL, 0);
+                cr_assert_not_null(ok2);
+        }
+
         /* nothing to do: no plan */
         req = request(0, NULL, 0);
         c = (SpawnContext) { .request = &req, .caller = &root_caller };

@@ -655,6 +655,25 @@ Test(policy, range_straddling_the_end_refused) {
         env_done(&e);
 }
 
+/* A range may end right before (uid_t) -1 and no further: hit the bound exactly, on both lists. */
+Test(policy, mapping_past_the_last_id_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *s = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *ok = request(USERNS);
+
+        UIDMAP(r, 4294967295U, CALLER_UID, 1);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].size");
+
+        GIDMAP(s, 4294967295U, CALLER_GID, 1);
+        assert_denied(&e, s, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings[0].size");
+
+        UIDMAP(ok, 4294967294U, CALLER_UID, 1);
+        GIDMAP(ok, 4294967294U, CALLER_GID, 1);
+        assert_allowed(&e, ok);
+        env_done(&e);
+}
+
 Test(policy, another_users_range_refused) {
         Env e = env_default();
         _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);

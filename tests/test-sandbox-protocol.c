@@ -91,6 +91,17 @@ static const struct {
           "uidMappings[0].size" },
         { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":4294967000,\"hostID\":0,\"size\":1000}]}", 0,
           "uidMappings[0].size" },
+        /* ranges ending exactly one past the last id (4294967295 is (uid_t) -1) */
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":4294967295,\"hostID\":0,\"size\":1}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":4294967294,\"hostID\":0,\"size\":2}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":0,\"hostID\":4294967294,\"size\":2}]}", 0,
+          "uidMappings[0].size" },
+        { "{" ARGV "," NS ",\"gidMappings\":[{\"containerID\":4294967295,\"hostID\":0,\"size\":1}]}", 0,
+          "gidMappings[0].size" },
+        { "{" ARGV "," NS ",\"gidMappings\":[{\"containerID\":0,\"hostID\":4294967295,\"size\":1}]}", 0,
+          "gidMappings[0].size" },
         { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":4294967296,\"hostID\":0,\"size\":1}]}", 0,
           "uidMappings[0].containerID" },
         { "{" ARGV "," NS ",\"uidMappings\":[{\"containerID\":-1,\"hostID\":0,\"size\":1}]}", 0,
@@ -501,6 +512,24 @@ Test(sandbox_protocol, spawn_minimal_and_defaults) {
         cr_assert_eq(r->init, -1);
         spawn_request_free(r);
         cr_assert_null(spawn_request_free(NULL));
+}
+
+/* The other side of the bound in the invalid table: a range may end right before (uid_t) -1. */
+Test(sandbox_protocol, id_mappings_up_to_the_last_id) {
+        struct json_object *p = parse("{\"argv\":[\"true\"],\"namespaces\":[\"user\"],"
+                                      "\"uidMappings\":[{\"containerID\":4294967294,\"hostID\":0,\"size\":1},"
+                                      "{\"containerID\":0,\"hostID\":4294967290,\"size\":5}],"
+                                      "\"gidMappings\":[{\"containerID\":4294967290,\"hostID\":4294967290,\"size\":5}]}");
+        SpawnRequest *r = NULL;
+        _cleanup_free_ char *field = NULL;
+
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &r, &field), 0, "refused %s", field);
+        cr_assert_eq(r->n_uid_mappings, 2);
+        cr_assert_eq(r->uid_mappings[0].container_id, 4294967294U);
+        cr_assert_eq(r->uid_mappings[1].size, 5);
+        cr_assert_eq(r->gid_mappings[0].host_id, 4294967290U);
+        spawn_request_free(r);
+        json_object_put(p);
 }
 
 Test(sandbox_protocol, joined_namespaces_are_enough) {

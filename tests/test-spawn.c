@@ -1151,16 +1151,52 @@ Test(spawn, unprivileged_caller_gets_its_own_ids_and_no_capabilities) {
         cr_assert_str_eq(nnp, "1");
 }
 
+/* The message of a refusal starts with the field it names ("user.uid: Operation not permitted"). */
+static void assert_names_field(const SpawnError *e, const char *field) {
+        size_t n = strlen(field);
+
+        cr_assert(strncmp(e->message, field, n) == 0 && e->message[n] == ':', "expected %s, got %s", field, e->message);
+}
+
+/* Each id on its own, so that one check can never hide the absence of another. */
 Test(spawn, unprivileged_caller_cannot_pick_other_ids) {
+        static const struct {
+                uint32_t uid, gid;
+                const char *field;
+        } cases[] = {
+                { 0, 65534, "user.uid" },
+                { 65533, 65534, "user.uid" },
+                { 65534, 0, "user.gid" },
+                { 65534, 65533, "user.gid" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+                SpawnError e = {};
+                SpawnHandle h;
+
+                r->has_user = true;
+                r->uid = cases[i].uid;
+                r->gid = cases[i].gid;
+                cr_assert_eq(spawn_as(&nobody_caller, r, NULL, 0, &h, &e), -EPERM, "uid %u gid %u", cases[i].uid,
+                             cases[i].gid);
+                cr_assert_str_eq(e.stage, "credentials");
+                assert_names_field(&e, cases[i].field);
+        }
+
+        /* a supplementary gid the caller does not have, alone */
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
         SpawnError e = {};
         SpawnHandle h;
 
         r->has_user = true;
-        r->uid = 0;
-        r->gid = 0;
+        r->uid = 65534;
+        r->gid = 65534;
+        r->additional_gids = memdup_or_die((const uint32_t[]) { 0 }, sizeof(uint32_t));
+        r->n_additional_gids = 1;
         cr_assert_eq(spawn_as(&nobody_caller, r, NULL, 0, &h, &e), -EPERM);
         cr_assert_str_eq(e.stage, "credentials");
+        assert_names_field(&e, "user.additionalGids[0]");
 }
 
 Test(spawn, unprivileged_caller_in_user_namespace) {

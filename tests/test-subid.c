@@ -175,3 +175,26 @@ Test(subid, largest_valid_range) {
         cr_assert(subid_contains(r, 1, "alice", 4294967294U, 1));
         cr_assert(subid_contains(r, 2, "bob", 0, 4294967295U));
 }
+
+/* A numeric owner names exactly one uid: "100" is not 1000, 10000 or 10, nor a name that starts with digits. */
+Test(subid, numeric_owner_matches_only_its_own_uid) {
+        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+        _cleanup_free_ SubidRange *a = NULL;
+        const char *path = write_file("subuid", "100:500000:10\n");
+
+        cr_assert_eq(subid_load(path, &r, NULL), 0);
+        cr_assert(subid_contains(r, 100, NULL, 500000, 10));
+        cr_assert(subid_contains(r, 100, "alice", 500000, 10));
+
+        static const uid_t others[] = { 1000, 10000, 1001, 10, 1, 0, 4294967294U };
+        for (size_t i = 0; i < ELEMENTSOF(others); i++) {
+                cr_assert_not(subid_contains(r, others[i], NULL, 500000, 1), "uid %u matched owner 100",
+                              (unsigned) others[i]);
+                cr_assert_eq(subid_lookup(r, others[i], NULL, &a), 0, "uid %u matched owner 100", (unsigned) others[i]);
+                cr_assert_null(a);
+        }
+        /* a login name is compared as a whole string too */
+        cr_assert_not(subid_contains(r, 1000, "1000", 500000, 1));
+        cr_assert_not(subid_contains(r, 1000, "10", 500000, 1));
+        cr_assert_not(subid_contains(r, 1000, "100x", 500000, 1));
+}
