@@ -175,9 +175,18 @@ void connection_reply_continues(Connection *c, struct json_object *parameters) {
         connection_send(c, reply, NULL, 0);
 }
 
-/* A protocol violation: per the Varlink spec the connection is dropped. */
-static void connection_protocol_error(Connection *c, int error, const char *what) {
-        log_audit(LOG_NOTICE, "protocol-error", &c->audit, NULL, "%s: %s", what, strerror(-error));
+/* A protocol violation: per the Varlink spec the connection is dropped, and the log says what was wrong. */
+static void connection_protocol_error(Connection *c, int error, const char *what, const char *reason) {
+        const DaemonLimits *l = &c->server->config.limits;
+        char detail[64] = "";
+
+        if (error == -EMSGSIZE)
+                snprintf(detail, sizeof detail, " (message-size is %zu bytes)", (size_t) l->message_size);
+        else if (error == -EPROTO || error == -ENOBUFS)
+                snprintf(detail, sizeof detail, " (fds-per-message is %u)", (unsigned) l->fds_per_message);
+
+        log_audit(LOG_NOTICE, "protocol-error", &c->audit, NULL, "%s, closing the connection: %s%s", what,
+                  reason ?: strerror(-error), detail);
         connection_close(c);
 }
 
@@ -191,19 +200,20 @@ void connection_process(Connection *c) {
         while (!c->closing && !c->busy &&
                varlink_writer_queued_bytes(c->writer) < CONNECTION_WRITE_BACKLOG_MAX) {
                 VarlinkMessage m = {};
+                const char *reason = NULL;
 
                 r = varlink_reader_next(c->reader, &m);
                 if (r < 0) {
-                        connection_protocol_error(c, r, "Invalid message");
+                        connection_protocol_error(c, r, "Invalid message", varlink_reader_error_reason(c->reader));
                         break;
                 }
                 if (r == 0)
                         break;
 
                 c->message = m;
-                r = varlink_call_parse(c->message.json, &c->call);
+                r = varlink_call_parse(c->message.json, &c->call, &reason);
                 if (r < 0) {
-                        connection_protocol_error(c, r, "Invalid call");
+                        connection_protocol_error(c, r, "Invalid call", reason);
                         break;
                 }
 
@@ -237,7 +247,7 @@ static void connection_read(Connection *c) {
                 return;
         }
         if (r < 0) {
-                connection_protocol_error(c, r, "Receive failed");
+                connection_protocol_error(c, r, "Receive failed", varlink_reader_error_reason(c->reader));
                 return;
         }
 

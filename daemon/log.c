@@ -40,6 +40,19 @@ int log_internal(int level, int error, const char *format, ...) {
         return -error;
 }
 
+const char *log_printable(const char *s, char *buf, size_t size) {
+        size_t i = 0;
+
+        if (size == 0)
+                return "";
+        for (; s && s[i] && i + 1 < size; i++)
+                buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+        buf[i] = 0;
+        if (s && s[i] && size > 4)
+                memcpy(buf + size - 4, "...", 4);
+        return buf;
+}
+
 /* True when stderr is connected to journald (it sets JOURNAL_STREAM to "DEV:INODE" of that stream). */
 static bool stderr_is_journal(void) {
         static int cached = -1;

@@ -29,6 +29,12 @@ int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 #define log_warning_errno(error, ...) log_internal(LOG_WARNING, (error), __VA_ARGS__)
 #define log_error_errno(error, ...) log_internal(LOG_ERR, (error), __VA_ARGS__)
 
+/*
+ * A caller-supplied string made safe for one log line: at most size-1 bytes,
+ * anything but printable ASCII replaced by '?', "..." when cut. Returns buf.
+ */
+const char *log_printable(const char *s, char *buf, size_t size);
+
 /* Who an audit record is about. */
 typedef struct AuditCaller {
         uid_t uid;

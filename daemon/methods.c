@@ -61,7 +61,11 @@ static void reply_parameters(Connection *c, struct json_object *parameters) {
 }
 
 static void reply_invalid_parameter(Connection *c, const char *field) {
-        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "%s: invalid parameter '%s'", c->call.method, field);
+        char buf[256];
+
+        /* The field path may quote a key the caller made up. */
+        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "%s: invalid parameter '%s'", c->call.method,
+                  log_printable(field, buf, sizeof buf));
         connection_reply_error(c, varlink_error_invalid_parameter(field));
 }
 
@@ -74,8 +78,17 @@ static bool json_add(struct json_object *obj, const char *key, struct json_objec
         return true;
 }
 
+/* GetInfo takes no parameters: like every other method it names the first one it does not know. */
 static void method_get_info(Connection *c) {
-        struct json_object *p = json_object_new_object(), *ifaces = json_object_new_array();
+        struct json_object *p, *ifaces;
+
+        json_object_object_foreach(c->call.parameters, key, value) {
+                (void) value;
+                return reply_invalid_parameter(c, key);
+        }
+
+        p = json_object_new_object();
+        ifaces = json_object_new_array();
 
         if (ifaces) {
                 json_object_array_add(ifaces, json_object_new_string("org.varlink.service"));
@@ -321,7 +334,10 @@ void method_dispatch(Connection *c) {
         _cleanup_free_ char *interface = NULL;
         const char *method = c->call.method;
 
-        log_debug("Call %s from uid " UID_FMT " pid %d.", method, c->peer.uid, (int) c->peer.pid);
+        char printable[128];
+
+        log_debug("Call %s from uid " UID_FMT " pid %d.", log_printable(method, printable, sizeof printable),
+                  c->peer.uid, (int) c->peer.pid);
 
         if (c->call.flags & VARLINK_CALL_UPGRADE) {
                 struct json_object *p = json_object_new_object();
@@ -339,8 +355,15 @@ void method_dispatch(Connection *c) {
 
         connection_drop_fds(c);
 
+        /* As systemd's sd-varlink: a name that is not one of ours, however it is spelled
+         * ("io.nsbox.Sandbox.list", "Spawn"), is MethodNotFound; only a well-formed interface name we
+         * do not serve is InterfaceNotFound. Neither is a protocol error: the connection stays. */
         interface = varlink_method_interface(method);
-        if (interface && (streq(interface, NSBOX_INTERFACE) || streq(interface, "org.varlink.service")))
-                return connection_reply_error(c, varlink_error_method_not_found(method));
-        connection_reply_error(c, varlink_error_interface_not_found(interface ?: method));
+        if (interface && varlink_interface_name_is_valid(interface) && !streq(interface, NSBOX_INTERFACE) &&
+            !streq(interface, "org.varlink.service")) {
+                log_debug("Call of an unknown interface %s from uid " UID_FMT ".", interface, c->peer.uid);
+                return connection_reply_error(c, varlink_error_interface_not_found(interface));
+        }
+        log_debug("Call of an unknown method %s from uid " UID_FMT ".", printable, c->peer.uid);
+        connection_reply_error(c, varlink_error_method_not_found(method));
 }

@@ -92,15 +92,19 @@ typedef struct EnvelopeFlag {
 
 /*
  * The member rules calls and replies share: name_key's value is returned for
- * the caller to check, "parameters" must be an object, the flags booleans, and
- * any other member is refused.
+ * the caller to check, "parameters" must be an object or null (null counts as
+ * absent, as in systemd's implementation: Go's varlink library sends it for
+ * calls without parameters), the flags booleans, and any other member is
+ * refused. *reason says why on failure.
  */
 static int envelope_scan(struct json_object *msg, const char *name_key, const EnvelopeFlag *flags, size_t n_flags,
-                         struct json_object **ret_name) {
+                         struct json_object **ret_name, const char **reason) {
         struct json_object *name = NULL;
 
-        if (json_object_get_type(msg) != json_type_object)
+        if (json_object_get_type(msg) != json_type_object) {
+                *reason = "the message is not a JSON object";
                 return -EBADMSG;
+        }
 
         json_object_object_foreach(msg, key, value) {
                 const EnvelopeFlag *flag = NULL;
@@ -110,28 +114,34 @@ static int envelope_scan(struct json_object *msg, const char *name_key, const En
                         continue;
                 }
                 if (streq(key, "parameters")) {
-                        if (json_object_get_type(value) != json_type_object)
+                        if (!json_object_is_type(value, json_type_object) && !json_object_is_type(value, json_type_null)) {
+                                *reason = "\"parameters\" is neither an object nor null";
                                 return -EBADMSG;
+                        }
                         continue;
                 }
                 for (size_t i = 0; i < n_flags && !flag; i++)
                         if (streq(key, flags[i].key))
                                 flag = flags + i;
-                if (!flag || get_flag(value, flag->value) < 0)
+                if (!flag) {
+                        *reason = "a member the Varlink envelope does not define";
                         return -EBADMSG;
+                }
+                if (get_flag(value, flag->value) < 0) {
+                        *reason = "a flag (\"more\", \"oneway\", \"upgrade\", \"continues\") that is not a boolean";
+                        return -EBADMSG;
+                }
         }
 
         *ret_name = name;
         return 0;
 }
 
-/* Makes sure msg has an object under "parameters", so the parsed struct can borrow one. */
+/* Makes sure msg has an object under "parameters" (replacing null), so the parsed struct can borrow one. */
 static int ensure_parameters(struct json_object *msg, struct json_object **ret) {
         struct json_object *p;
 
-        if (json_object_object_get_ex(msg, "parameters", &p)) {
-                if (json_object_get_type(p) != json_type_object)
-                        return -EBADMSG;
+        if (json_object_object_get_ex(msg, "parameters", &p) && json_object_is_type(p, json_type_object)) {
                 *ret = p;
                 return 0;
         }
@@ -139,6 +149,7 @@ static int ensure_parameters(struct json_object *msg, struct json_object **ret) 
         p = json_object_new_object();
         if (!p)
                 return -ENOMEM;
+        /* Replaces a null value, if there is one. */
         if (json_object_object_add(msg, "parameters", p) < 0) {
                 json_object_put(p);
                 return -ENOMEM;
@@ -147,29 +158,47 @@ static int ensure_parameters(struct json_object *msg, struct json_object **ret) 
         return 0;
 }
 
-int varlink_call_parse(struct json_object *msg, VarlinkCall *ret) {
+/* A method name as the call gives it: any string without a NUL. Whether it names a method is the dispatcher's question. */
+static bool method_string_valid(struct json_object *o) {
+        return json_object_is_type(o, json_type_string) &&
+               strlen(json_object_get_string(o)) == (size_t) json_object_get_string_len(o);
+}
+
+int varlink_call_parse(struct json_object *msg, VarlinkCall *ret, const char **reterr_reason) {
         struct json_object *method = NULL, *parameters = NULL;
         bool more = false, oneway = false, upgrade = false;
         const EnvelopeFlag flag_keys[] = { { "more", &more }, { "oneway", &oneway }, { "upgrade", &upgrade } };
+        const char *reason = NULL;
         unsigned flags = 0;
         int r;
 
         if (!msg || !ret)
                 return -EINVAL;
 
-        r = envelope_scan(msg, "method", flag_keys, ELEMENTSOF(flag_keys), &method);
+        r = envelope_scan(msg, "method", flag_keys, ELEMENTSOF(flag_keys), &method, &reason);
         if (r < 0)
-                return r;
+                goto fail;
 
-        if (!method || !qualified_name_valid(method))
-                return -EBADMSG;
+        r = -EBADMSG;
+        if (!method) { /* json-c gives null as NULL too */
+                reason = json_object_object_get_ex(msg, "method", NULL) ? "\"method\" is not a string" : "no \"method\"";
+                goto fail;
+        }
+        if (!method_string_valid(method)) {
+                reason = "\"method\" is not a string";
+                goto fail;
+        }
         /* A oneway call gets no reply at all, so it cannot ask for several. */
-        if (oneway && (more || upgrade))
-                return -EBADMSG;
+        if (oneway && (more || upgrade)) {
+                reason = "\"oneway\" together with \"more\" or \"upgrade\"";
+                goto fail;
+        }
 
         r = ensure_parameters(msg, &parameters);
-        if (r < 0)
-                return r;
+        if (r < 0) {
+                reason = "out of memory";
+                goto fail;
+        }
 
         if (more)
                 flags |= VARLINK_CALL_MORE;
@@ -184,18 +213,24 @@ int varlink_call_parse(struct json_object *msg, VarlinkCall *ret) {
                 .flags = flags,
         };
         return 0;
+
+fail:
+        if (reterr_reason)
+                *reterr_reason = reason;
+        return r;
 }
 
 int varlink_reply_parse(struct json_object *msg, VarlinkReply *ret) {
         struct json_object *error = NULL, *parameters = NULL;
         bool continues = false;
         const EnvelopeFlag flag_keys[] = { { "continues", &continues } };
+        const char *reason;
         int r;
 
         if (!msg || !ret)
                 return -EINVAL;
 
-        r = envelope_scan(msg, "error", flag_keys, ELEMENTSOF(flag_keys), &error);
+        r = envelope_scan(msg, "error", flag_keys, ELEMENTSOF(flag_keys), &error, &reason);
         if (r < 0)
                 return r;
 
@@ -326,6 +361,10 @@ struct json_object *varlink_error_permission_denied(void) {
 
 struct json_object *varlink_error_expected_more(void) {
         return varlink_error_new(VARLINK_ERROR_EXPECTED_MORE, NULL);
+}
+
+bool varlink_interface_name_is_valid(const char *interface) {
+        return interface && interface_name_valid(interface, strlen(interface));
 }
 
 char *varlink_method_interface(const char *method) {

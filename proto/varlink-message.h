@@ -24,25 +24,33 @@ typedef enum VarlinkCallFlags {
 
 /* Pointers borrow from the message object they were parsed from. */
 typedef struct VarlinkCall {
-        const char *method;            /* "interface.Method", validated shape */
-        struct json_object *parameters; /* always an object (an empty one if absent) */
+        const char *method;            /* any string without NUL: the dispatcher decides whether it names a method */
+        struct json_object *parameters; /* always an object (an empty one if absent or null) */
         unsigned flags;                /* VarlinkCallFlags */
 } VarlinkCall;
 
 typedef struct VarlinkReply {
         const char *error;             /* NULL unless an error reply */
-        struct json_object *parameters; /* always an object (an empty one if absent) */
+        struct json_object *parameters; /* always an object (an empty one if absent or null) */
         bool continues;
 } VarlinkReply;
 
 /*
- * Parses a call. -EBADMSG for: a missing or non-string method, a method name
- * without an interface part or with invalid characters, parameters that are
- * not an object, non-boolean flags, oneway together with more, or any other
- * top-level key. *ret is untouched on failure. The parsed struct keeps a
- * reference-free borrow: keep msg alive while using it.
+ * Parses a call. -EBADMSG for what the Varlink spec makes a protocol error:
+ * a missing method or one that is not a string (or holds a NUL), parameters
+ * that are neither an object nor null, non-boolean flags, oneway together
+ * with more or upgrade, or any other top-level key. A method string that
+ * names no method (wrong case, no interface part) is not a protocol error:
+ * the dispatcher answers it with MethodNotFound, as systemd's sd-varlink
+ * does. "parameters": null is the same as no parameters (msg is changed to
+ * hold an empty object instead). *ret is untouched on failure, and
+ * *reterr_reason (if not NULL) then says what was wrong, as a static string.
+ * The parsed struct keeps a reference-free borrow: keep msg alive while using
+ * it.
  */
-int varlink_call_parse(struct json_object *msg, VarlinkCall *ret);
+int varlink_call_parse(struct json_object *msg, VarlinkCall *ret, const char **reterr_reason);
+
+/* Parses a reply: the same envelope rules, and the error name must be a valid qualified name. */
 int varlink_reply_parse(struct json_object *msg, VarlinkReply *ret);
 
 /* Builders; each takes ownership of 'parameters' (NULL means {}); NULL on OOM. */
@@ -56,6 +64,9 @@ struct json_object *varlink_error_method_not_found(const char *method);
 struct json_object *varlink_error_interface_not_found(const char *interface);
 struct json_object *varlink_error_permission_denied(void);
 struct json_object *varlink_error_expected_more(void);
+
+/* True if interface is a reverse-domain interface name as the Varlink spec defines it. */
+bool varlink_interface_name_is_valid(const char *interface);
 
 /* Interface part of "a.b.c.Method" -> "a.b.c" (newly allocated); NULL on OOM or no dot. */
 char *varlink_method_interface(const char *method);

@@ -89,6 +89,7 @@ struct VarlinkReader {
         size_t allocated_attachments;
 
         int error; /* a framing error is final: the stream can no longer be split reliably */
+        const char *reason; /* why the last failing call failed (static text) */
 };
 
 int varlink_reader_new(const VarlinkReaderLimits *limits, VarlinkReader **ret) {
@@ -142,6 +143,10 @@ VarlinkReader *varlink_reader_free(VarlinkReader *r) {
         return NULL;
 }
 
+const char *varlink_reader_error_reason(const VarlinkReader *r) {
+        return r ? r->reason : NULL;
+}
+
 bool varlink_reader_has_partial(const VarlinkReader *r) {
         return r && r->partial < r->end;
 }
@@ -185,6 +190,7 @@ static int reader_reserve(VarlinkReader *r) {
  * starting in this chunk. On success the fds belong to the reader.
  */
 static int reader_commit(VarlinkReader *r, size_t size, int *fds, size_t n_fds) {
+        static const char too_long[] = "a message longer than the size limit";
         size_t chunk_start = r->end, chunk_end = r->end + size;
         size_t last_start = SIZE_MAX, message_start = r->partial;
         bool at_start = r->partial == r->end;
@@ -201,8 +207,10 @@ static int reader_commit(VarlinkReader *r, size_t size, int *fds, size_t n_fds) 
                         break;
                 }
 
-                if ((size_t) (nul - r->buf) + 1 - message_start > r->message_size_max)
+                if ((size_t) (nul - r->buf) + 1 - message_start > r->message_size_max) {
+                        r->reason = too_long;
                         return -EMSGSIZE;
+                }
 
                 i = (size_t) (nul - r->buf) + 1;
                 at_start = true;
@@ -210,23 +218,31 @@ static int reader_commit(VarlinkReader *r, size_t size, int *fds, size_t n_fds) 
         }
 
         /* The incomplete message may not grow past the limit either (its NUL still has to come). */
-        if (!at_start && chunk_end - message_start >= r->message_size_max)
+        if (!at_start && chunk_end - message_start >= r->message_size_max) {
+                r->reason = too_long;
                 return -EMSGSIZE;
+        }
 
         if (n_fds > 0) {
                 FdAttachment *a;
 
-                if (last_start == SIZE_MAX)
-                        return -EPROTO; /* fds arriving in the middle of a message */
-                if (n_fds > r->fds_max)
+                if (last_start == SIZE_MAX) {
+                        r->reason = "file descriptors sent in the middle of a message, not with its first byte";
                         return -EPROTO;
+                }
+                if (n_fds > r->fds_max) {
+                        r->reason = "more file descriptors with one message than the limit";
+                        return -EPROTO;
+                }
 
                 if (r->n_attachments >= r->allocated_attachments) {
                         size_t n = MAX(r->allocated_attachments * 2, 4U);
 
                         a = reallocarray(r->attachments, n, sizeof(*a));
-                        if (!a)
+                        if (!a) {
+                                r->reason = "out of memory";
                                 return -ENOMEM;
+                        }
                         r->attachments = a;
                         r->allocated_attachments = n;
                 }
@@ -372,11 +388,14 @@ int varlink_reader_fill(VarlinkReader *r, int fd) {
                 return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 
         k = reader_collect_fds(&mh, &fds, &n_fds);
-        if (k < 0)
+        if (k < 0) {
+                r->reason = "out of memory";
                 return reader_fail(r, k);
+        }
 
         if (mh.msg_flags & MSG_CTRUNC) {
                 close_many(fds, n_fds);
+                r->reason = "control data cut short: more file descriptors with one message than the limit";
                 return reader_fail(r, -ENOBUFS);
         }
 
@@ -384,6 +403,7 @@ int varlink_reader_fill(VarlinkReader *r, int fd) {
                 /* fds with no data cannot be attributed to any message. */
                 if (n_fds > 0) {
                         close_many(fds, n_fds);
+                        r->reason = "file descriptors sent without data";
                         return reader_fail(r, -EPROTO);
                 }
                 return 0;
@@ -481,16 +501,21 @@ static size_t json_scan_literal(const char *s, size_t n, size_t i, const char *w
  * Checks that s is exactly one JSON object as RFC 8259 defines it, nested at
  * most depth_max containers deep. json-c alone is more forgiving (single
  * quotes, NaN) and would allocate the whole tree before the depth check.
- * 'stack' has room for depth_max entries.
+ * 'stack' has room for depth_max entries. *reason says why on failure.
  */
-static int json_check(const char *s, size_t n, unsigned depth_max, char *stack, size_t *ret_n_keys) {
+static int json_check(const char *s, size_t n, unsigned depth_max, char *stack, size_t *ret_n_keys,
+                      const char **reason) {
         enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } state = VALUE;
         size_t i = 0, depth = 0, next, n_keys = 0;
 
+        *reason = "not valid JSON";
+
         while (i < n && is_json_whitespace(s[i]))
                 i++;
-        if (i >= n || s[i] != '{')
+        if (i >= n || s[i] != '{') {
+                *reason = "not a JSON object";
                 return -EBADMSG;
+        }
 
         for (;;) {
                 char c;
@@ -512,8 +537,10 @@ static int json_check(const char *s, size_t n, unsigned depth_max, char *stack, 
                         _fallthrough_;
                 case VALUE:
                         if (c == '{' || c == '[') {
-                                if (depth >= depth_max)
+                                if (depth >= depth_max) {
+                                        *reason = "JSON nested deeper than the limit";
                                         return -ELOOP;
+                                }
                                 stack[depth++] = c;
                                 state = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
                                 i++;
@@ -564,8 +591,10 @@ static int json_check(const char *s, size_t n, unsigned depth_max, char *stack, 
                         continue;
 
                 case AFTER:
-                        if (depth == 0)
-                                return -EBADMSG; /* bytes after the top-level value */
+                        if (depth == 0) {
+                                *reason = "bytes after the JSON object";
+                                return -EBADMSG;
+                        }
                         if (c == ',')
                                 state = stack[depth - 1] == '{' ? KEY : VALUE;
                         else if ((c == '}' && stack[depth - 1] == '{') || (c == ']' && stack[depth - 1] == '['))
@@ -599,15 +628,18 @@ static size_t json_count_members(struct json_object *o) {
         return n;
 }
 
-static int parse_message(const char *data, size_t size, unsigned depth_max, char *stack, struct json_object **ret) {
+static int parse_message(const char *data, size_t size, unsigned depth_max, char *stack, struct json_object **ret,
+                         const char **reason) {
         struct json_tokener *tok;
         struct json_object *o;
         size_t n_keys;
         int r;
 
-        r = json_check(data, size, depth_max, stack, &n_keys);
+        r = json_check(data, size, depth_max, stack, &n_keys, reason);
         if (r < 0)
                 return r;
+
+        *reason = "out of memory";
 
         /* json-c counts a scalar inside a container as a level of its own; ours counts containers. */
         tok = json_tokener_new_ex((int) depth_max + 1);
@@ -619,6 +651,7 @@ static int parse_message(const char *data, size_t size, unsigned depth_max, char
         o = json_tokener_parse_ex(tok, data, (int) size);
         if (!o) {
                 r = json_tokener_get_error(tok) == json_tokener_error_depth ? -ELOOP : -EBADMSG;
+                *reason = r == -ELOOP ? "JSON nested deeper than the limit" : "not valid JSON";
                 json_tokener_free(tok);
                 return r;
         }
@@ -628,6 +661,7 @@ static int parse_message(const char *data, size_t size, unsigned depth_max, char
          * json-c keeps the last of duplicate keys: fewer members than keys written means the message
          * said one thing twice, which a filter in front of us might have read the other way. */
         if (json_object_get_type(o) != json_type_object || json_count_members(o) != n_keys) {
+                *reason = "a key repeated in one object";
                 json_object_put(o);
                 return -EBADMSG;
         }
@@ -638,6 +672,7 @@ static int parse_message(const char *data, size_t size, unsigned depth_max, char
 
 int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
         struct json_object *o = NULL;
+        const char *why = NULL;
         uint64_t offset;
         FdAttachment a = {};
         const char *nul;
@@ -669,9 +704,10 @@ int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
                         break;
         }
 
-        k = parse_message(r->buf + r->start, size, r->depth_max, r->depth_stack, &o);
+        k = parse_message(r->buf + r->start, size, r->depth_max, r->depth_stack, &o, &why);
         r->start += size + 1;
         if (k < 0) {
+                r->reason = why;
                 attachment_done(&a);
                 return k;
         }

@@ -79,6 +79,10 @@ int varlink_reader_feed(VarlinkReader *r, const void *data, size_t size);
  */
 int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret);
 
+/* Why the last failing fill, feed or next call failed, as static text ("not a JSON object",
+ * "a message longer than the size limit", ...); NULL before any failure. */
+const char *varlink_reader_error_reason(const VarlinkReader *r);
+
 /* True if bytes of an incomplete message are buffered (EOF then means a truncated message). */
 bool varlink_reader_has_partial(const VarlinkReader *r);
 

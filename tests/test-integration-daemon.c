@@ -134,6 +134,122 @@ Test(daemon, get_info) {
         test_disconnect(conn);
 }
 
+/* Sends text (one message, its NUL added) as it is and reads the reply. */
+static struct json_object *raw_call(int conn, const char *text) {
+        cr_assert(write(conn, text, strlen(text) + 1) == (ssize_t) strlen(text) + 1);
+        return test_read_reply(conn, NULL, NULL);
+}
+
+/* What clients nobody here wrote send: null parameters (Go's library), names in the wrong case. */
+Test(daemon, generic_client_calls) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+
+        r = raw_call(conn, "{\"method\":\"org.varlink.service.GetInfo\",\"parameters\":null}");
+        cr_assert_str_eq(test_json_string(r, "parameters.product"), "nsboxd", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        r = raw_call(conn, "{\"method\":\"io.nsbox.Sandbox.List\",\"parameters\":null}");
+        cr_assert_not_null(test_json_get(r, "parameters.sandboxes"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        /* Not a protocol error: answered, and the connection goes on. */
+        static const char *const not_found[] = { "io.nsbox.Sandbox.list", "io.nsbox.Sandbox.", "Spawn", "",
+                                                 "org.varlink.service.getInfo" };
+        for (size_t i = 0; i < ELEMENTSOF(not_found); i++) {
+                char text[256];
+
+                snprintf(text, sizeof text, "{\"method\":\"%s\"}", not_found[i]);
+                r = raw_call(conn, text);
+                cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.MethodNotFound", "%s: %s",
+                                 not_found[i], json_object_to_json_string(r));
+                cr_assert_str_eq(test_json_string(r, "parameters.method"), not_found[i]);
+                json_object_put(r);
+        }
+
+        r = raw_call(conn, "{\"method\":\"io.nsbox.sandbox.List\"}");
+        cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.InterfaceNotFound");
+        cr_assert_str_eq(test_json_string(r, "parameters.interface"), "io.nsbox.sandbox");
+        json_object_put(r);
+
+        /* GetInfo takes no parameters, like List: an unknown one is named. */
+        r = raw_call(conn, "{\"method\":\"org.varlink.service.GetInfo\",\"parameters\":{\"verbose\":true}}");
+        cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.InvalidParameter");
+        cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "verbose");
+        json_object_put(r);
+
+        r = raw_call(conn, "{\"method\":\"io.nsbox.Sandbox.List\",\"parameters\":{\"verbose\":true}}");
+        cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.InvalidParameter");
+        json_object_put(r);
+
+        r = raw_call(conn, "{\"method\":\"org.varlink.service.GetInfo\"}");
+        cr_assert_null(test_json_get(r, "error"));
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+/* Each protocol error closes its connection and is logged with what was wrong. */
+Test(daemon, protocol_errors_logged_with_reason) {
+        static const struct {
+                const char *text;
+                const char *reason;
+        } cases[] = {
+                { "{\"method\":\"io.nsbox.Sandbox.List\",\"bogus\":1}", "a member the Varlink envelope does not define" },
+                { "{\"parameters\":{}}", "no \"method\"" },
+                { "{\"method\":7}", "\"method\" is not a string" },
+                { "{\"method\":\"io.nsbox.Sandbox.List\",\"parameters\":[]}", "\"parameters\" is neither an object nor null" },
+                { "{\"method\":\"io.nsbox.Sandbox.List\",\"more\":\"yes\"}", "is not a boolean" },
+                { "{\"method\":\"io.nsbox.Sandbox.List\",\"oneway\":true,\"more\":true}", "\"oneway\" together with" },
+                { "{\"method\":\"io.nsbox.Sandbox.List\",\"method\":\"io.nsbox.Sandbox.List\"}", "a key repeated in one object" },
+                { "[1]", "not a JSON object" },
+                { "{\"method\":'x'}", "not valid JSON" },
+                { "{\"method\":\"io.nsbox.Sandbox.List\"} x", "bytes after the JSON object" },
+        };
+        TestDaemon d;
+        char log_path[128], *log = NULL;
+        int saved_stderr, log_fd;
+        size_t log_size = 0;
+        FILE *f;
+
+        /* The daemon inherits our stderr: point it at a file for as long as it starts. */
+        snprintf(log_path, sizeof log_path, "/tmp/nsboxd-log-XXXXXX");
+        log_fd = mkstemp(log_path);
+        cr_assert(log_fd >= 0);
+        saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        cr_assert(dup2(log_fd, STDERR_FILENO) == STDERR_FILENO);
+        test_daemon_start(&d, NULL);
+        dup2(saved_stderr, STDERR_FILENO);
+        close(saved_stderr);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int conn = test_daemon_connect(&d);
+                char c;
+
+                cr_assert(write(conn, cases[i].text, strlen(cases[i].text) + 1) == (ssize_t) strlen(cases[i].text) + 1);
+                cr_assert_eq(read(conn, &c, 1), 0, "%s: expected the daemon to hang up", cases[i].text);
+                test_disconnect(conn);
+        }
+
+        /* A Spawn answered after all of them: the log has every line by now. */
+        int conn = test_daemon_connect(&d);
+        json_object_put(test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL));
+        test_disconnect(conn);
+        test_daemon_stop(&d);
+
+        f = fdopen(log_fd, "r");
+        cr_assert(f);
+        rewind(f);
+        cr_assert(getdelim(&log, &log_size, 0, f) > 0);
+        fclose(f);
+        unlink(log_path);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                cr_assert(strstr(log, cases[i].reason), "no \"%s\" in the log for %s:\n%s", cases[i].reason,
+                          cases[i].text, log);
+        cr_assert(!strstr(log, "Bad message"), "a protocol error logged without its reason:\n%s", log);
+        free(log);
+}
+
 /* For each namespace type: the sandbox's inode differs from ours when asked, equals ours when not. */
 Test(daemon, each_namespace_type) {
         static const char *const types[][2] = {

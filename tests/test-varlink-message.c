@@ -39,13 +39,21 @@ Test(varlink_message, call_parse_valid) {
                   VARLINK_CALL_UPGRADE, "{}" },
                 { "{\"method\":\"my-domain.x1.Method2\",\"more\":true,\"upgrade\":true}", "my-domain.x1.Method2",
                   VARLINK_CALL_MORE | VARLINK_CALL_UPGRADE, "{}" },
+                /* Go's varlink library sends null for a call without parameters. */
+                { "{\"method\":\"org.varlink.service.GetInfo\",\"parameters\":null}", "org.varlink.service.GetInfo", 0,
+                  "{}" },
+                /* Names that name no method are the dispatcher's to answer (MethodNotFound), not protocol errors. */
+                { "{\"method\":\"io.nsbox.Sandbox.list\"}", "io.nsbox.Sandbox.list", 0, "{}" },
+                { "{\"method\":\"\"}", "", 0, "{}" },
+                { "{\"method\":\"NoInterface\"}", "NoInterface", 0, "{}" },
+                { "{\"method\":\"io..Sandbox.Sp-awn\"}", "io..Sandbox.Sp-awn", 0, "{}" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct json_object *o = parse(cases[i].text);
                 VarlinkCall c;
 
-                cr_assert_eq(varlink_call_parse(o, &c), 0, "%s", cases[i].text);
+                cr_assert_eq(varlink_call_parse(o, &c, NULL), 0, "%s", cases[i].text);
                 cr_assert_str_eq(c.method, cases[i].method);
                 cr_assert_eq(c.flags, cases[i].flags, "%s", cases[i].text);
                 assert_json(c.parameters, cases[i].parameters);
@@ -54,52 +62,61 @@ Test(varlink_message, call_parse_valid) {
 }
 
 Test(varlink_message, call_parse_invalid) {
-        static const char *const cases[] = {
-                "{}",
-                "{\"parameters\":{}}",
-                "{\"method\":1}",
-                "{\"method\":null}",
-                "{\"method\":\"\"}",
-                "{\"method\":\"NoInterface\"}",
-                "{\"method\":\"io.Method\"}",
-                "{\"method\":\"io.nsbox.Sandbox.\"}",
-                "{\"method\":\"io.nsbox.Sandbox.lower\"}",
-                "{\"method\":\"io.nsbox.Sandbox.Sp-awn\"}",
-                "{\"method\":\"io..Sandbox.Spawn\"}",
-                "{\"method\":\".io.Sandbox.Spawn\"}",
-                "{\"method\":\"1io.Sandbox.Spawn\"}",
-                "{\"method\":\"io.-x.Spawn\"}",
-                "{\"method\":\"io.x-.Spawn\"}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\\u0000x\"}",
-                "{\"method\":\"io.nsb ox.Sandbox.Spawn\"}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":[]}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":null}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":\"x\"}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"more\":1}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"more\":\"true\"}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"oneway\":null}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"upgrade\":0}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"oneway\":true,\"more\":true}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"oneway\":true,\"upgrade\":true}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"extra\":1}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"error\":\"a.b.C\"}",
-                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"continues\":true}",
+        static const struct {
+                const char *text;
+                const char *reason;
+        } cases[] = {
+                { "{}", "no \"method\"" },
+                { "{\"parameters\":{}}", "no \"method\"" },
+                { "{\"method\":1}", "\"method\" is not a string" },
+                { "{\"method\":null}", "\"method\" is not a string" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\\u0000x\"}", "\"method\" is not a string" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":[]}", "\"parameters\" is neither" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":\"x\"}", "\"parameters\" is neither" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":false}", "\"parameters\" is neither" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"more\":1}", "a flag" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"more\":\"true\"}", "a flag" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"oneway\":null}", "a flag" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"upgrade\":0}", "a flag" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"oneway\":true,\"more\":true}", "\"oneway\" together" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"oneway\":true,\"upgrade\":true}", "\"oneway\" together" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"extra\":1}", "a member the Varlink envelope" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"error\":\"a.b.C\"}", "a member the Varlink envelope" },
+                { "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"continues\":true}", "a member the Varlink envelope" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                struct json_object *o = parse(cases[i]);
+                struct json_object *o = parse(cases[i].text);
                 VarlinkCall c = { .method = "untouched" };
+                const char *reason = NULL;
 
-                cr_assert_eq(varlink_call_parse(o, &c), -EBADMSG, "%s", cases[i]);
+                cr_assert_eq(varlink_call_parse(o, &c, &reason), -EBADMSG, "%s", cases[i].text);
                 cr_assert_str_eq(c.method, "untouched");
+                cr_assert_not_null(reason, "%s", cases[i].text);
+                cr_assert(strncmp(reason, cases[i].reason, strlen(cases[i].reason)) == 0, "%s: reason \"%s\"",
+                          cases[i].text, reason);
                 json_object_put(o);
         }
 
         struct json_object *a = parse("[]");
+        const char *reason = NULL;
         VarlinkCall c;
-        cr_assert_eq(varlink_call_parse(a, &c), -EBADMSG);
+        cr_assert_eq(varlink_call_parse(a, &c, &reason), -EBADMSG);
+        cr_assert_str_eq(reason, "the message is not a JSON object");
         json_object_put(a);
-        cr_assert_eq(varlink_call_parse(NULL, &c), -EINVAL);
+        cr_assert_eq(varlink_call_parse(NULL, &c, NULL), -EINVAL);
+}
+
+/* A null "parameters" is replaced by an empty object the handler can borrow. */
+Test(varlink_message, call_parameters_null) {
+        struct json_object *o = parse("{\"method\":\"a.b.C\",\"parameters\":null}");
+        VarlinkCall c;
+
+        cr_assert_eq(varlink_call_parse(o, &c, NULL), 0);
+        cr_assert(json_object_is_type(c.parameters, json_type_object));
+        cr_assert_eq(json_object_object_length(c.parameters), 0);
+        assert_json(o, "{\"method\":\"a.b.C\",\"parameters\":{}}");
+        json_object_put(o);
 }
 
 Test(varlink_message, long_names) {
@@ -107,12 +124,25 @@ Test(varlink_message, long_names) {
         struct json_object *o;
         VarlinkCall c;
 
+        /* Long, but a string: not a protocol error; the dispatcher answers MethodNotFound. */
         memset(method, 'a', sizeof(method));
         memcpy(method + 300, ".b.C", 5);
         o = json_object_new_object();
         json_object_object_add(o, "method", json_object_new_string(method));
-        cr_assert_eq(varlink_call_parse(o, &c), -EBADMSG);
+        cr_assert_eq(varlink_call_parse(o, &c, NULL), 0);
+        cr_assert_eq(strlen(c.method), 304);
         json_object_put(o);
+}
+
+Test(varlink_message, interface_name_is_valid) {
+        static const char *const valid[] = { "io.nsbox.Sandbox", "org.varlink.service", "my-domain.x1" };
+        static const char *const invalid[] = { "", "io", "io..x", ".io.x", "io.x.", "1io.x", "io.-x", "io.x-",
+                                               "io.nsb ox", NULL };
+
+        for (size_t i = 0; i < ELEMENTSOF(valid); i++)
+                cr_assert(varlink_interface_name_is_valid(valid[i]), "%s", valid[i]);
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++)
+                cr_assert(!varlink_interface_name_is_valid(invalid[i]), "%s", invalid[i] ?: "NULL");
 }
 
 Test(varlink_message, reply_parse) {
@@ -125,6 +155,7 @@ Test(varlink_message, reply_parse) {
         } cases[] = {
                 { "{\"parameters\":{\"a\":1}}", 0, NULL, false, "{\"a\":1}" },
                 { "{}", 0, NULL, false, "{}" },
+                { "{\"parameters\":null}", 0, NULL, false, "{}" },
                 { "{\"parameters\":{},\"continues\":true}", 0, NULL, true, "{}" },
                 { "{\"error\":\"io.nsbox.Sandbox.NoSuchSandbox\",\"parameters\":{\"id\":\"x\"}}", 0,
                   "io.nsbox.Sandbox.NoSuchSandbox", false, "{\"id\":\"x\"}" },
@@ -163,7 +194,7 @@ Test(varlink_message, builders_round_trip) {
 
         o = varlink_call_new("io.nsbox.Sandbox.Wait", parse("{\"id\":\"abc\"}"), VARLINK_CALL_MORE);
         assert_json(o, "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{\"id\":\"abc\"},\"more\":true}");
-        cr_assert_eq(varlink_call_parse(o, &c), 0);
+        cr_assert_eq(varlink_call_parse(o, &c, NULL), 0);
         cr_assert_eq(c.flags, VARLINK_CALL_MORE);
         json_object_put(o);
 

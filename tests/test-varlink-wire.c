@@ -338,6 +338,8 @@ Test(varlink_wire, fds_in_the_middle_of_a_message) {
         /* The error is final, and the fds that came with it are gone. */
         cr_assert_eq(varlink_reader_fill(r, sv[1]), -EPROTO);
         cr_assert_eq(varlink_reader_next(r, &m), -EPROTO);
+        cr_assert_str_eq(varlink_reader_error_reason(r),
+                         "file descriptors sent in the middle of a message, not with its first byte");
         close_pair(sv);
         close_many(p, 2);
         cr_assert_eq(fd_count_open(), before);
@@ -403,6 +405,7 @@ static void check_too_many_fds(size_t n_fds, int expected) {
 
         send_raw(sv[0], msg, sizeof(msg), fds, n_fds);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), expected);
+        cr_assert(strstr(varlink_reader_error_reason(r), "more file descriptors with one message than the limit"));
 
         close_pair(sv);
         close_many(p, 2);
@@ -455,6 +458,7 @@ Test(varlink_wire, oversized_message_refused_before_its_end) {
                         total += (size_t) k;
         }
         cr_assert_eq(k, -EMSGSIZE);
+        cr_assert_str_eq(varlink_reader_error_reason(r), "a message longer than the size limit");
         cr_assert_lt(total, 1024);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), -EMSGSIZE);
         close_pair(sv);
@@ -533,7 +537,9 @@ Test(varlink_wire, very_deep_message) {
         memset(s + 5, '[', 200000 - 5);
         s[200000] = 0;
         cr_assert_eq(varlink_reader_feed(r, s, 200001), 0);
+        cr_assert_null(varlink_reader_error_reason(r));
         cr_assert_eq(varlink_reader_next(r, &m), -ELOOP);
+        cr_assert_str_eq(varlink_reader_error_reason(r), "JSON nested deeper than the limit");
 
         /* 32 levels is the default and still fine, 33 is not. */
         _cleanup_free_ char *ok = nested(32, true), *deep = nested(33, true);

@@ -64,7 +64,7 @@ static void decode_call(struct json_object *msg, size_t n_fds, const SpawnLimits
         VarlinkCall call;
         int sig;
 
-        if (varlink_call_parse(msg, &call) < 0)
+        if (varlink_call_parse(msg, &call, NULL) < 0)
                 return;
 
         interface = varlink_method_interface(call.method);
