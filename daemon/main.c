@@ -21,6 +21,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "policy.h"
+#include "sandbox-init.h"
 #include "server.h"
 #include "spawn.h"
 
@@ -251,6 +252,10 @@ int main(int argc, char *argv[]) {
 
         if (!limits)
                 return EXIT_FAILURE;
+
+        /* Before getopt permutes argv: the strings themselves stay where the kernel put them. */
+        if (argc > 0)
+                sandbox_init_set_title_area(argv[0], (size_t) (argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]));
 
         r = parse_argv(argc, argv, &o);
         if (r <= 0)

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -21,6 +22,33 @@
 #include <unistd.h>
 
 #include "sandbox-init.h"
+
+static char *title_area;
+static size_t title_size;
+
+void sandbox_init_set_title_area(char *area, size_t size) {
+        title_area = area;
+        title_size = area ? size : 0;
+}
+
+/*
+ * comm is init's own (the command, a vfork-style child, takes its name from
+ * execve()). In the argument area, a last byte that is not NUL tells the
+ * kernel the process rewrote it (setproctitle style): /proc/PID/cmdline is
+ * then the first string alone, without the rest of the area.
+ */
+static void set_title(void) {
+        size_t n = strlen(SANDBOX_INIT_NAME);
+
+        (void) prctl(PR_SET_NAME, SANDBOX_INIT_NAME, 0, 0, 0);
+        if (title_size < 3)
+                return;
+        if (n > title_size - 2)
+                n = title_size - 2;
+        memset(title_area, 0, title_size);
+        memcpy(title_area, SANDBOX_INIT_NAME, n);
+        title_area[title_size - 1] = ' ';
+}
 
 /* Signals that report init's own faults are not forwarded: the kernel delivers those to init itself. */
 static bool signal_is_forwarded(int sig) {
@@ -123,6 +151,8 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         sigset_t mask;
         long command;
         int sfd;
+
+        set_title();
 
         /* Outside a new pid namespace orphans would go to the host's reaper: keep them. */
         if (!pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)

@@ -24,3 +24,15 @@
  * contained there: use a pid namespace for that.
  */
 _noreturn_ void sandbox_init_run(const SpawnPlan *p);
+
+/* What init calls itself, in comm (prctl PR_SET_NAME) and in its command line. */
+#define SANDBOX_INIT_NAME "nsbox-init"
+
+/*
+ * The daemon's argument area (argv[0] up to the end of its last argument,
+ * contiguous as the kernel laid it out), which init, a copy of the daemon,
+ * overwrites with SANDBOX_INIT_NAME so that ps and `systemctl status` do not
+ * show it as a second nsboxd with the daemon's command line. Without it init
+ * only renames comm.
+ */
+void sandbox_init_set_title_area(char *area, size_t size);

@@ -442,6 +442,39 @@ Test(daemon, kill_method_and_wait_more) {
         test_disconnect(conn);
 }
 
+/* The init says what it is in ps and `systemctl status`, not a second nsboxd with the daemon's command line. */
+Test(daemon, init_names_itself) {
+        static const char *const params[] = {
+                "{\"argv\":[\"sleep\",\"30\"],\"namespaces\":[\"pid\"]}",
+                "{\"argv\":[\"sleep\",\"30\"],\"init\":true}",
+        };
+        int conn = test_daemon_connect(&daemon_);
+
+        for (size_t i = 0; i < ELEMENTSOF(params); i++) {
+                Spawned s = spawn_ok(conn, params[i], NULL, 0);
+                char path[64], comm[64], cmdline[4096];
+                ssize_t n;
+                int fd;
+
+                snprintf(path, sizeof path, "/proc/%d/comm", (int) s.pid);
+                read_file(path, comm, sizeof comm);
+                cr_assert_str_eq(comm, "nsbox-init\n", "%s", params[i]);
+
+                snprintf(path, sizeof path, "/proc/%d/cmdline", (int) s.pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                cr_assert(fd >= 0);
+                n = read(fd, cmdline, sizeof cmdline);
+                close(fd);
+                cr_assert_eq(n, (ssize_t) sizeof "nsbox-init", "cmdline of %zd bytes", n);
+                cr_assert(memcmp(cmdline, "nsbox-init", sizeof "nsbox-init") == 0, "%s", params[i]);
+
+                cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
+                json_object_put(wait_for(conn, s.id));
+                close(s.pidfd);
+        }
+        test_disconnect(conn);
+}
+
 Test(daemon, exec_failure_is_spawn_failed) {
         int conn = test_daemon_connect(&daemon_);
         struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/no/such\"]}", NULL, 0, NULL,
