@@ -11,8 +11,10 @@
  */
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -108,6 +111,13 @@ static void copy_file(const char *from, const char *to, mode_t mode) {
         cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
+/* Whether a spawn failed in the child at this stage with this errno: the check that should refuse it, not another. */
+static bool spawn_failed_at(const char *error, const char *stage, int errno_, const char *want_stage, int want_errno) {
+        return error && strcmp(error, "io.nsbox.Sandbox.SpawnFailed") == 0 && strcmp(stage, want_stage) == 0 &&
+               errno_ == want_errno;
+}
+#define FAILED_AT(o, want_stage, want_errno) spawn_failed_at((o).error, (o).stage, (o).errno_, want_stage, want_errno)
+
 /* The child's verdict: 0, or 1 after saying why on stderr. */
 #define CHECK(cond, ...)                                                                    \
         do {                                                                                \
@@ -126,6 +136,8 @@ typedef struct Outcome {
         char limit[64];
         char id[80];
         long pid;
+        char stage[32]; /* SpawnFailed */
+        int errno_;
         char output[4096]; /* what the sandbox wrote to stdout, when captured */
 } Outcome;
 
@@ -139,6 +151,9 @@ static void outcome_from_reply(struct json_object *reply, Outcome *o) {
         snprintf(o->id, sizeof o->id, "%s", test_json_string(reply, "parameters.id") ?: "");
         v = test_json_get(reply, "parameters.pid");
         o->pid = v ? (long) json_object_get_int64(v) : -1;
+        snprintf(o->stage, sizeof o->stage, "%s", test_json_string(reply, "parameters.stage") ?: "");
+        v = test_json_get(reply, "parameters.errno");
+        o->errno_ = v ? json_object_get_int(v) : 0;
 }
 
 /*
@@ -330,15 +345,25 @@ static int child_maps_others(void *arg) {
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                     "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":2}]", false, &o);
-        CHECK(same_string(o.parameter, "uidMappings[0].size"), "own uid plus the next one: %s %s", o.error, o.parameter);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[0].size"),
+              "own uid plus the next one: %s %s", o.error, o.parameter);
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],\"setgroups\":true,"
                     "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
-        CHECK(same_string(o.parameter, "setgroups"), "setgroups allow with only its own gid: %s %s", o.error, o.parameter);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "setgroups"),
+              "setgroups allow with only its own gid: %s %s", o.error, o.parameter);
 
-        /* without a user namespace: only its own ids */
-        spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":0,\"gid\":0}", false, &o);
-        CHECK(same_string(o.parameter, "user.uid"), "ran as root: %s %s", o.error, o.parameter);
+        /* without a user namespace: only its own ids, each checked on its own */
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":0,\"gid\":65534}", false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.uid"),
+              "ran as root: %s %s", o.error, o.parameter);
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":65534,\"gid\":0}", false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.gid"),
+              "ran with gid 0: %s %s", o.error, o.parameter);
+        spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":65534,\"gid\":65534,\"additionalGids\":[0]}", false,
+              &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.additionalGids[0]"),
+              "ran in group 0: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
 }
@@ -369,7 +394,8 @@ static int child_reads_root_files(void *arg) {
                  own_maps, p->secret);
         spawn(conn, params, true, &o);
         CHECK(!strstr(o.output, SECRET), "read through a bind mount (user namespace)");
-        CHECK(o.error[0], "a bind mount of a file the caller cannot read was accepted");
+        CHECK(FAILED_AT(o, "mount", EACCES), "a bind mount of a file the caller cannot read: %s %s %d", o.error, o.stage,
+              o.errno_);
 
         snprintf(params, sizeof params,
                  "\"argv\":[\"/bin/cat\",\"/etc/hostname\"],\"namespaces\":[\"mount\"],"
@@ -377,31 +403,34 @@ static int child_reads_root_files(void *arg) {
                  p->secret);
         spawn(conn, params, true, &o);
         CHECK(!strstr(o.output, SECRET), "read through a bind mount (no user namespace)");
-        CHECK(o.error[0], "a bind mount of a file the caller cannot read was accepted");
+        CHECK(FAILED_AT(o, "mount", EACCES), "a bind mount of a file the caller cannot read: %s %s %d", o.error, o.stage,
+              o.errno_);
 
         /* a directory it cannot enter, as cwd */
         snprintf(params, sizeof params, "\"argv\":[\"/bin/ls\",\"-a\"],\"cwd\":\"%s\"", p->priv);
         spawn(conn, params, true, &o);
         CHECK(!strstr(o.output, "world"), "listed a 0700 root directory through cwd");
-        CHECK(o.error[0], "cwd in a directory the caller cannot enter was accepted");
+        CHECK(FAILED_AT(o, "cwd", EACCES), "cwd in a directory the caller cannot enter: %s %s %d", o.error, o.stage,
+              o.errno_);
 
         /* as root: the path crosses a 0700 directory (to a symlink to /, which would make it work) */
         snprintf(params, sizeof params, "\"argv\":[\"/bin/cat\",\"%s\"],%s,\"root\":\"%s\"", p->secret, own_maps,
                  p->priv_world);
         spawn(conn, params, true, &o);
         CHECK(!strstr(o.output, SECRET), "read through root");
-        CHECK(o.error[0], "a root behind a 0700 directory was accepted");
+        CHECK(FAILED_AT(o, "mount", EACCES), "a root behind a 0700 directory: %s %s %d", o.error, o.stage, o.errno_);
 
         /* executables it may not run */
         snprintf(params, sizeof params, "\"argv\":[\"%s\",\"REACHED\"]", p->priv_echo);
         spawn(conn, params, true, &o);
         CHECK(!strstr(o.output, "REACHED"), "ran a program behind a 0700 directory");
-        CHECK(o.error[0], "an executable behind a 0700 directory was accepted");
+        CHECK(FAILED_AT(o, "execve", EACCES), "an executable behind a 0700 directory: %s %s %d", o.error, o.stage,
+              o.errno_);
 
         snprintf(params, sizeof params, "\"argv\":[\"%s\",\"REACHED\"]", p->echo0700);
         spawn(conn, params, true, &o);
         CHECK(!strstr(o.output, "REACHED"), "ran a 0700 root program");
-        CHECK(o.error[0], "a 0700 root executable was accepted");
+        CHECK(FAILED_AT(o, "execve", EACCES), "a 0700 root executable: %s %s %d", o.error, o.stage, o.errno_);
 
         /* control: the same things it may do work, so the refusals above are about permission */
         spawn(conn, "\"argv\":[\"/bin/echo\",\"REACHED\"]", true, &o);
@@ -435,16 +464,20 @@ static int child_other_user(void *arg) {
         int conn = test_daemon_connect(&daemon_);
         struct json_object *r;
 
+        /* answered as if it did not exist: another user's ids are not even confirmed */
         r = call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL);
-        CHECK(test_json_get(r, "error"), "waited on another user's sandbox: %s", json_object_to_json_string(r));
+        CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
+              "waited on another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = call_id(conn, "io.nsbox.Sandbox.Inspect", id, NULL);
-        CHECK(test_json_get(r, "error"), "inspected another user's sandbox: %s", json_object_to_json_string(r));
+        CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
+              "inspected another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = call_id(conn, "io.nsbox.Sandbox.Kill", id, ",\"signal\":9");
-        CHECK(test_json_get(r, "error"), "killed another user's sandbox: %s", json_object_to_json_string(r));
+        CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
+              "killed another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
@@ -625,7 +658,7 @@ static const char range_maps[] = "\"namespaces\":[\"user\"],"
                                  "\"uidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1},"
                                  "{\"containerID\":1,\"hostID\":300000,\"size\":%u}],"
                                  "\"gidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1},"
-                                 "{\"containerID\":1,\"hostID\":300000,\"size\":1000}]";
+                                 "{\"containerID\":1,\"hostID\":400000,\"size\":500}]";
 
 static int child_subuid(void *arg) {
         Child *c = arg;
@@ -643,7 +676,26 @@ static int child_subuid(void *arg) {
         snprintf(maps, sizeof maps, range_maps, NOBODY, 1001, NOBODY);
         snprintf(params, sizeof params, "\"argv\":[\"/bin/true\"],%s", maps);
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.parameter, "uidMappings[1].size"), "range past the grant: %s %s", o.error, o.parameter);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[1].size"),
+              "range past the grant: %s %s", o.error, o.parameter);
+
+        /* one gid past the subgid grant, with the uid range inside its own */
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                 "\"uidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1}],"
+                 "\"gidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1},"
+                 "{\"containerID\":1,\"hostID\":400000,\"size\":501}]",
+                 NOBODY, NOBODY);
+        spawn(conn, params, false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "gidMappings[1].size"),
+              "gid range past the grant: %s %s", o.error, o.parameter);
+        /* the subuid range is not a subgid grant */
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                 "\"gidMappings\":[{\"containerID\":0,\"hostID\":300000,\"size\":1}]");
+        spawn(conn, params, false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "gidMappings[0].hostID"),
+              "subuid range used as gids: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
 }
@@ -656,8 +708,8 @@ static int child_subuid_other(void *arg) {
         snprintf(maps, sizeof maps, range_maps, (unsigned) getuid(), 1000, (unsigned) getgid());
         snprintf(params, sizeof params, "\"argv\":[\"/bin/true\"],%s", maps);
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.parameter, "uidMappings[1].hostID"), "nobody's range used by another user: %s %s", o.error,
-              o.parameter);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[1].hostID"),
+              "nobody's range used by another user: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
 }
@@ -698,7 +750,7 @@ Test(security, subuid_range_is_honoured) {
         path_in_work(subuid, sizeof subuid, "subuid");
         path_in_work(subgid, sizeof subgid, "subgid");
         write_text(subuid, "# test ranges\nnobody:300000:1000\n", 0644);
-        write_text(subgid, "65534:300000:1000\n", 0644);
+        write_text(subgid, "65534:400000:500\n", 0644);
 
         start(args);
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_subuid, NULL, out, sizeof out), 0);
@@ -709,7 +761,7 @@ Test(security, subuid_range_is_honoured) {
         cr_assert(map_has_line(map, 0, NOBODY, 1) && map_has_line(map, 1, 300000, 1000), "uid_map: %s", map);
         snprintf(path, sizeof path, "/proc/%li/gid_map", pid);
         read_small_file(path, map, sizeof map);
-        cr_assert(map_has_line(map, 0, NOBODY, 1) && map_has_line(map, 1, 300000, 1000), "gid_map: %s", map);
+        cr_assert(map_has_line(map, 0, NOBODY, 1) && map_has_line(map, 1, 400000, 500), "gid_map: %s", map);
         snprintf(path, sizeof path, "/proc/%li/setgroups", pid);
         read_small_file(path, map, sizeof map);
         cr_assert_str_eq(map, "allow\n", "a granted subgid range is mapped: setgroups stays allow");
@@ -831,6 +883,16 @@ Test(security, connection_flood_is_capped_per_uid) {
 
 /* ---- joining namespaces ---- */
 
+/* Whether this kernel tells a pidfd's namespaces (PIDFD_GET_NET_NAMESPACE, 6.11). */
+static bool pidfd_namespaces_supported(int pidfd) {
+        int ns = ioctl(pidfd, _IO(0xFF, 4), 0);
+
+        if (ns < 0)
+                return !(errno == ENOTTY || errno == EINVAL);
+        close(ns);
+        return true;
+}
+
 /* In the child (nobody): a grandchild in a user and net namespace of its own, with its uid mapped to 0. */
 static int child_join(void *arg) {
         Child *c = arg;
@@ -897,19 +959,45 @@ static int child_join(void *arg) {
                   "\"argv\":[\"/bin/readlink\",\"/proc/self/ns/net\"],\"namespaces\":[\"mount\"],"
                   "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
                   &host_net, 1, true, &o);
-        CHECK(o.error[0] && !o.output[0], "joined the host's network namespace: %s", o.output);
+        CHECK(!o.output[0], "joined the host's network namespace: %s", o.output);
+        /* refused up front, not by a late failure in the spawn path */
+        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "host net namespace: %s %s", o.error, o.parameter);
 
         /* a pidfd of its own process in the host namespaces */
         int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
         CHECK(pidfd >= 0, "pidfd_open: %m");
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]", &pidfd, 1,
                   false, &o);
-        CHECK(o.error[0], "joined the host's network namespace through a pidfd");
+        if (pidfd_namespaces_supported(pidfd))
+                CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "host net namespace by pidfd: %s %s", o.error,
+                      o.parameter);
+        else /* the kernel cannot say which namespace a pidfd is in: it cannot be judged */
+                CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) &&
+                              same_string(o.parameter, "joinNamespaces[0].fileDescriptor"),
+                      "host net namespace by pidfd: %s %s", o.error, o.parameter);
 
-        /* a namespace of another type than it claims */
+        /* a namespace of another type than it claims (its own, so only the type is wrong) */
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"uts\",\"fileDescriptor\":0}]", &fds[1], 1,
                   false, &o);
-        CHECK(o.error[0], "a net namespace fd accepted as uts");
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a net namespace fd as uts: %s", o.error);
+        CHECK(same_string(o.parameter, "joinNamespaces[0].fileDescriptor"), "%s", o.parameter);
+        /* and not a namespace at all */
+        spawn_fds(conn,
+                  "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
+                  "{\"type\":\"net\",\"fileDescriptor\":1}]",
+                  (const int[]) { fds[0], STDERR_FILENO }, 2, false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a plain fd as a namespace: %s", o.error);
+        CHECK(same_string(o.parameter, "joinNamespaces[1].fileDescriptor"), "%s", o.parameter);
+
+        /* Its own user namespace, joined, with mounts of its own: the daemon would mount for a namespace it
+         * does not own the setup of; the mount planner refuses it, with every other check passed. */
+        spawn_fds(conn,
+                  "\"argv\":[\"/bin/true\"],\"namespaces\":[\"mount\"],"
+                  "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
+                  "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]",
+                  fds, 1, false, &o);
+        CHECK(same_string(o.error, "io.nsbox.Sandbox.SpawnFailed") && same_string(o.stage, "mount") && o.errno_ == EPERM,
+              "joined user namespace with mounts: %s %s %s %d", o.error, o.parameter, o.stage, o.errno_);
 
         test_disconnect(conn);
         close(release[1]);
@@ -1018,6 +1106,95 @@ Test(security, fd_bind_refused_in_a_user_namespace) {
 
         start(NULL);
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_fd_bind, NULL, out, sizeof out), 0);
+}
+
+/*
+ * The root mount of a non-root caller's sandbox is nosuid and nodev like every other mount, whether
+ * it is a bind of "root" or the tmpfs made when only mounts are given, with and without a user
+ * namespace. Judged from outside, by what the sandbox's /proc/PID/mountinfo says of its "/".
+ */
+static const char *const root_mount_requests[] = {
+        "\"root\":\"/\"",
+        "\"mounts\":[{\"type\":\"bind\",\"source\":\"/usr\",\"destination\":\"/usr\",\"options\":[\"ro\"]},"
+        "{\"type\":\"symlink\",\"source\":\"usr/lib\",\"destination\":\"/lib\"},"
+        "{\"type\":\"symlink\",\"source\":\"usr/lib64\",\"destination\":\"/lib64\"}]",
+};
+static const char *const root_mount_namespaces[] = {
+        "\"namespaces\":[\"user\",\"mount\"],"
+        "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
+        "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]",
+        "\"namespaces\":[\"mount\"]",
+};
+
+static int child_root_mounts(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_);
+        char params[2048];
+        Outcome o;
+
+        for (size_t i = 0; i < ELEMENTSOF(root_mount_requests); i++)
+                for (size_t j = 0; j < ELEMENTSOF(root_mount_namespaces); j++) {
+                        snprintf(params, sizeof params, "\"argv\":[\"/usr/bin/sleep\",\"60\"],\"keepAlive\":true,%s,%s",
+                                 root_mount_namespaces[j], root_mount_requests[i]);
+                        spawn(conn, params, false, &o);
+                        CHECK(!o.error[0], "%s: %s %s %s", params, o.error, o.parameter, o.stage);
+                        dprintf(c->out, "%s %li\n", o.id, o.pid);
+                }
+        test_disconnect(conn);
+        return 0;
+}
+
+/* The per-mount options (field 6) of the mount a process sees at "/": the last one listed there. */
+static void root_mount_options(long pid, char *buf, size_t size) {
+        char path[64], line[4096];
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%li/mountinfo", pid);
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "%s: %m", path);
+        buf[0] = 0;
+        while (fgets(line, sizeof line, f)) {
+                char mount_point[PATH_MAX], options[256];
+
+                if (sscanf(line, "%*s %*s %*s %*s %4095s %255s", mount_point, options) == 2 &&
+                    strcmp(mount_point, "/") == 0)
+                        snprintf(buf, size, "%s", options);
+        }
+        fclose(f);
+        cr_assert(buf[0], "no mount at / in %s", path);
+}
+
+static bool has_option(const char *options, const char *name) {
+        size_t n = strlen(name);
+
+        for (const char *p = options; p; p = strchr(p, ',')) {
+                p += *p == ',';
+                if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+                        return true;
+        }
+        return false;
+}
+
+Test(security, root_mount_is_nosuid_and_nodev) {
+        char out[1024], id[80], options[256];
+        const char *p = out;
+        size_t n = 0;
+        long pid;
+        int k;
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_root_mounts, NULL, out, sizeof out), 0);
+        while (sscanf(p, "%79s %li\n%n", id, &pid, &k) == 2) {
+                size_t i = n / ELEMENTSOF(root_mount_namespaces), j = n % ELEMENTSOF(root_mount_namespaces);
+
+                root_mount_options(pid, options, sizeof options);
+                cr_expect(has_option(options, "nosuid") && has_option(options, "nodev"),
+                          "root mount of %s with %s: %s", root_mount_requests[i], root_mount_namespaces[j], options);
+                root_kill(id);
+                p += k;
+                n++;
+        }
+        cr_assert_eq(n, ELEMENTSOF(root_mount_requests) * ELEMENTSOF(root_mount_namespaces), "%s", out);
 }
 
 /* A file entry fed by the daemon's /proc/PID/stat: copied with the caller's rights, so no addresses. */
