@@ -244,7 +244,6 @@ static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
         _cleanup_free_ char *field = NULL;
-        SpawnLimits spawn_limits;
         PolicyDecision decision = {};
         PolicyDenial denial = {};
         PolicyRule rule;
@@ -253,8 +252,7 @@ static void method_spawn(Connection *c) {
         Sandbox *sb;
         int r;
 
-        limits_to_spawn_limits(&s->config.limits, &spawn_limits);
-        r = spawn_request_decode(c->call.parameters, c->message.n_fds, &spawn_limits, &req, &field);
+        r = spawn_request_decode(c->call.parameters, c->message.n_fds, &s->config.limits.spawn, &req, &field);
         if (r == -ENOMEM)
                 return connection_close(c);
         if (r < 0)

@@ -1,121 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Who may ask for what. The policy file (/etc/nsbox/policy.conf, format in
- * docs/policy.md) says per user, per group and by default which namespace
- * types a caller may create, how many live sandboxes it may have, whether
- * keepAlive and subordinate id ranges are allowed; its [limits] section sets
- * the daemon-wide resource limits. policy_check_spawn() decides whether a
- * decoded SpawnRequest gives a non-root caller nothing it does not already
- * have (its own ids, its granted subuid/subgid ranges, namespaces it owns).
- * Root (uid 0) is not restricted by the policy.
+ * Authorisation: whether a caller may make a request. policy_check_spawn()
+ * decides whether a decoded SpawnRequest gives a non-root caller nothing it
+ * does not already have (its own ids, its granted subuid/subgid ranges,
+ * namespaces it owns), within the rule the policy file gives it
+ * (policy-file.h); policy_check_quota() counts its sandboxes;
+ * policy_check_join_namespace() judges one joinNamespaces fd. Root (uid 0)
+ * is not restricted by the policy. The limits live in daemon-limits.h, the
+ * subordinate id files in subid.h.
  */
 #pragma once
 
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 
-#include "macro.h"
+#include "daemon-limits.h"
+#include "policy-file.h"
 #include "sandbox-protocol.h"
 #include "spawn.h"
 #include "subid.h"
-
-/* ---- daemon-wide limits ---- */
-
-/*
- * Every user-controlled resource has a ceiling. Names in brackets are the
- * keys of the [limits] section and of limits_set() (--limit NAME=VALUE).
- */
-typedef struct DaemonLimits {
-        unsigned connections;          /* [connections] open client connections in total, 1024 */
-        unsigned connections_per_uid;  /* [connections-per-user] per peer uid, 64 */
-        size_t message_size;           /* [message-size] bytes of one incoming message, 1 MiB */
-        unsigned fds_per_message;      /* [fds-per-message] 96 (at most 253: SCM_MAX_FD) */
-        size_t argv_bytes;             /* [argv-bytes] sum of strlen+1 over argv, 128 KiB */
-        size_t env_bytes;              /* [env-bytes] sum of strlen+1 over env, 128 KiB */
-        size_t mappings;               /* [mappings] entries per uidMappings/gidMappings, 64 */
-        size_t mounts;                 /* [mounts] mounts per request, 256 */
-        unsigned sandboxes_per_uid;    /* [sandboxes-per-user] live sandboxes per uid unless the policy
-                                        * rule sets max-sandboxes, 64 */
-        unsigned sandboxes;            /* [sandboxes] live sandboxes in total (root included), 4096 */
-        unsigned pending_spawns;       /* [pending-spawns] spawns in flight (cloned, not yet exec'd), 128 */
-        unsigned pending_spawns_per_uid; /* [pending-spawns-per-user] of those, per non-root uid, 16: a few
-                                          * users with stuck spawns cannot take every slot */
-        unsigned spawn_timeout_sec;    /* [spawn-timeout] seconds a spawn may take to reach execve, 30 */
-        size_t held_bytes_per_uid;     /* [held-bytes-per-user] read buffers of one non-root uid's connections, 16 MiB */
-        unsigned held_fds_per_uid;     /* [held-fds-per-user] received fds not yet handled, per non-root uid, 1024 */
-} DaemonLimits;
-
-#define LIMITS_FDS_PER_MESSAGE_CAP 253U
-
-/* Fills *l with the defaults above. */
-void limits_init(DaemonLimits *l);
-
-/*
- * Sets one limit by its name from a decimal string (sizes also accept a K, M
- * or G suffix, powers of 1024). -EINVAL for a malformed value, 0, or a value
- * above the field's cap; -ENOENT for an unknown name. *l untouched on failure.
- */
-int limits_set(DaemonLimits *l, const char *name, const char *value);
-
-/* Same, from "NAME=VALUE" (the --limit option's argument). */
-int limits_set_assignment(DaemonLimits *l, const char *assignment);
-
-/* The SpawnLimits the request decoder should use for these limits. */
-void limits_to_spawn_limits(const DaemonLimits *l, SpawnLimits *ret);
-
-/* ---- policy ---- */
-
-#define POLICY_MAX_SANDBOXES_UNSET UINT_MAX
-
-typedef struct PolicyRule {
-        unsigned namespaces;    /* NAMESPACE_BIT() mask of the types the caller may create */
-        unsigned max_sandboxes; /* live sandboxes of this uid (0: none); POLICY_MAX_SANDBOXES_UNSET:
-                                 * not set by the policy, DaemonLimits.sandboxes_per_uid applies */
-        bool keep_alive;        /* may ask for keepAlive */
-        bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
-        bool unrestricted;      /* root: the policy does not apply */
-        char source[96];        /* the section that decided, for the log: "default", "user:alice", "group:wheel", "root" */
-} PolicyRule;
-
-typedef struct Policy Policy;
-
-/*
- * Loads a policy file. A missing file (ENOENT) gives the built-in default
- * policy (all namespace types, keepAlive and subid ranges allowed, limits at
- * their defaults) and returns 0. A malformed file, an unknown section or key,
- * a duplicate section or key, or a user/group name that does not resolve is
- * -EBADMSG with *ret_error_line set to the 1-based line; a file that is not
- * owned by root (or the daemon's euid) or is writable by group/others is
- * -EPERM. On failure *ret is untouched so the caller keeps its old policy.
- * ret_error_line may be NULL and is set only for -EBADMSG.
- */
-int policy_load(const char *path, Policy **ret, unsigned *ret_error_line);
-
-/* The built-in default policy (what a missing file means). */
-int policy_new_default(Policy **ret);
-
-Policy *policy_free(Policy *p);
-DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
-
-/* The [limits] of the file over the defaults. The daemon applies its --limit options on top of a copy. */
-void policy_get_limits(const Policy *p, DaemonLimits *ret);
-
-/*
- * The rule for a caller. Keys are layered: a [user:] section's keys override
- * the merge of all matching [group:] sections (primary gid and supplementary
- * groups), which override [default]. When several group sections match they
- * are merged to the most permissive value per key (union of namespaces,
- * largest max-sandboxes, any yes), so belonging to one more group never takes
- * a right away. uid 0 gets an unrestricted rule. p NULL means the default policy.
- */
-void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, PolicyRule *ret);
-
-/* Live sandboxes this rule allows its uid: max-sandboxes, or the daemon limit if unset; UINT_MAX for root. */
-unsigned policy_max_sandboxes(const PolicyRule *r, const DaemonLimits *l);
 
 typedef enum PolicyDenialKind {
         POLICY_DENIAL_INVALID_PARAMETER, /* org.varlink.service.InvalidParameter(parameter: field) */

@@ -114,27 +114,36 @@ static void on_listen(uv_poll_t *handle, int status, int events) {
         }
 }
 
+/* "policy.conf:12: unknown key 'max-sandbox' in [user:alice]; not applying the policy." */
+static int log_conf_error(int r, const char *path, const ConfError *e, const char *consequence) {
+        if (e->line > 0)
+                return log_error_errno(r, "%s:%u: %s; %s.", path, e->line, e->reason, consequence);
+        return log_error_errno(r, "%s: %s; %s.", path, e->reason, consequence);
+}
+
 int server_reload(Server *s) {
         _cleanup_(policy_freep) Policy *policy = NULL;
         _cleanup_(subid_ranges_freep) SubidRanges *subuid = NULL, *subgid = NULL;
         DaemonLimits limits;
-        unsigned line = 0;
+        ConfError error = {};
         int r;
 
-        r = policy_load(s->config.policy_path, &policy, &line);
-        if (r == -EBADMSG)
-                return log_error_errno(r, "%s:%u: invalid policy, not applying it.", s->config.policy_path, line);
+        r = policy_load(s->config.policy_path, &policy, &error);
+        if (r < 0 && error.reason[0])
+                return log_conf_error(r, s->config.policy_path, &error, "not applying the policy");
         if (r < 0)
                 return log_error_errno(r, "Failed to load policy %s, not applying it: %m", s->config.policy_path);
 
-        r = subid_load(s->config.subuid_path, &subuid, &line);
+        r = subid_load(s->config.subuid_path, &subuid, &error);
+        if (r == -EBADMSG)
+                return log_conf_error(r, s->config.subuid_path, &error, "not applying the policy");
         if (r < 0)
-                return log_error_errno(r, "%s:%u: failed to load, not applying the policy: %m", s->config.subuid_path,
-                                       line);
-        r = subid_load(s->config.subgid_path, &subgid, &line);
+                return log_error_errno(r, "Failed to load %s, not applying the policy: %m", s->config.subuid_path);
+        r = subid_load(s->config.subgid_path, &subgid, &error);
+        if (r == -EBADMSG)
+                return log_conf_error(r, s->config.subgid_path, &error, "not applying the policy");
         if (r < 0)
-                return log_error_errno(r, "%s:%u: failed to load, not applying the policy: %m", s->config.subgid_path,
-                                       line);
+                return log_error_errno(r, "Failed to load %s, not applying the policy: %m", s->config.subgid_path);
 
         /* Command line limits win over the file's [limits]; both were validated before. */
         policy_get_limits(policy, &limits);

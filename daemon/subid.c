@@ -14,8 +14,8 @@
 #include "subid.h"
 
 /* Far beyond any real file; bounds what a broken file can make the daemon allocate. */
-#define SUBID_LINE_MAX 4096
-#define SUBID_ENTRIES_MAX 65536
+#define SUBID_LINE_MAX 4096U
+#define SUBID_ENTRIES_MAX 65536U
 
 typedef struct SubidEntry {
         char *owner;
@@ -76,7 +76,7 @@ static bool owner_valid(const char *s) {
 }
 
 /* Returns 1 if the line held an entry (filled in *ret), 0 if it was blank or a comment, -EBADMSG if malformed. */
-static int parse_line(char *line, SubidEntry *ret) {
+static int parse_line(char *line, unsigned line_no, SubidEntry *ret, ConfError *ret_error) {
         char *start, *end, *colon1, *colon2;
         uint32_t first, count;
 
@@ -88,20 +88,24 @@ static int parse_line(char *line, SubidEntry *ret) {
                 return 0;
 
         colon1 = strchr(start, ':');
-        if (!colon1)
-                return -EBADMSG;
-        colon2 = strchr(colon1 + 1, ':');
+        colon2 = colon1 ? strchr(colon1 + 1, ':') : NULL;
         if (!colon2 || strchr(colon2 + 1, ':'))
-                return -EBADMSG;
+                return conf_error(ret_error, line_no, "expected owner:start:count, got '%s'", start);
         *colon1 = *colon2 = 0;
 
         if (!owner_valid(start))
-                return -EBADMSG;
-        if (parse_u32_strict(colon1 + 1, &first) < 0 || parse_u32_strict(colon2 + 1, &count) < 0)
-                return -EBADMSG;
+                return conf_error(ret_error, line_no, "owner '%s' is empty or has spaces or control characters",
+                                  start);
+        if (parse_u32_strict(colon1 + 1, &first) < 0)
+                return conf_error(ret_error, line_no, "start '%s' is not a decimal number below 2^32", colon1 + 1);
+        if (parse_u32_strict(colon2 + 1, &count) < 0)
+                return conf_error(ret_error, line_no, "count '%s' is not a decimal number below 2^32", colon2 + 1);
+        if (count == 0)
+                return conf_error(ret_error, line_no, "count is 0: an empty range");
         /* (uid_t) -1 is "no id" to the kernel; a range may never reach it. */
-        if (count == 0 || (uint64_t) first + count > UINT32_MAX)
-                return -EBADMSG;
+        if ((uint64_t) first + count > UINT32_MAX)
+                return conf_error(ret_error, line_no,
+                                  "range %" PRIu32 "+%" PRIu32 " reaches 4294967295, which is no id", first, count);
 
         ret->owner = strdup(start);
         if (!ret->owner)
@@ -110,7 +114,7 @@ static int parse_line(char *line, SubidEntry *ret) {
         return 1;
 }
 
-int subid_load(const char *path, SubidRanges **ret, unsigned *ret_error_line) {
+int subid_load(const char *path, SubidRanges **ret, ConfError *ret_error) {
         _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
         _cleanup_free_ char *line = NULL;
         size_t allocated = 0, n_allocated = 0;
@@ -143,12 +147,16 @@ int subid_load(const char *path, SubidRanges **ret, unsigned *ret_error_line) {
                 }
                 line_no++;
 
-                if ((size_t) n != strlen(line) || n > SUBID_LINE_MAX) {
-                        k = -EBADMSG; /* embedded NUL or an absurd line */
+                if (n > SUBID_LINE_MAX) {
+                        k = conf_error(ret_error, line_no, "line longer than %u bytes", SUBID_LINE_MAX);
+                        break;
+                }
+                if ((size_t) n != strlen(line)) {
+                        k = conf_error(ret_error, line_no, "NUL byte in the line");
                         break;
                 }
 
-                k = parse_line(line, &e);
+                k = parse_line(line, line_no, &e, ret_error);
                 if (k < 0)
                         break;
                 if (k == 0)
@@ -156,7 +164,7 @@ int subid_load(const char *path, SubidRanges **ret, unsigned *ret_error_line) {
 
                 if (r->n_entries >= SUBID_ENTRIES_MAX) {
                         free(e.owner);
-                        k = -EBADMSG;
+                        k = conf_error(ret_error, line_no, "more than %u ranges", SUBID_ENTRIES_MAX);
                         break;
                 }
                 if (r->n_entries == n_allocated) {
@@ -174,12 +182,8 @@ int subid_load(const char *path, SubidRanges **ret, unsigned *ret_error_line) {
                 k = 0;
         }
         fclose(f);
-
-        if (k < 0) {
-                if (k == -EBADMSG && ret_error_line)
-                        *ret_error_line = line_no;
+        if (k < 0)
                 return k;
-        }
 
         *ret = TAKE_PTR(r);
         return 0;

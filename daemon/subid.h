@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "conf-error.h"
 #include "macro.h"
 
 #define SUBUID_PATH_DEFAULT "/etc/subuid"
@@ -26,10 +27,11 @@ typedef struct SubidRanges SubidRanges;
 /*
  * Parses path. Blank lines and lines starting with '#' are skipped; any other
  * line must be "owner:start:count" with decimal numbers, count >= 1 and no
- * overflow, otherwise -EBADMSG and *ret_error_line (1-based) is set. A missing
- * file is an empty set (returns 0). ret_error_line may be NULL.
+ * overflow, otherwise -EBADMSG with *ret_error (may be NULL) naming the
+ * 1-based line and the reason. A missing file is an empty set (returns 0).
+ * Other errors of fopen()/getline() are returned as they are.
  */
-int subid_load(const char *path, SubidRanges **ret, unsigned *ret_error_line);
+int subid_load(const char *path, SubidRanges **ret, ConfError *ret_error);
 /* An empty set, for when no file applies. */
 int subid_ranges_new_empty(SubidRanges **ret);
 SubidRanges *subid_ranges_free(SubidRanges *r);

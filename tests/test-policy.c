@@ -65,9 +65,9 @@ static const char *write_file(const char *name, const char *text) {
 
 static Policy *load_ok(const char *text) {
         Policy *p = NULL;
-        unsigned line = 0;
+        ConfError e = {};
 
-        cr_assert_eq(policy_load(write_file("policy.conf", text), &p, &line), 0, "refused at line %u", line);
+        cr_assert_eq(policy_load(write_file("policy.conf", text), &p, &e), 0, "refused: %u: %s", e.line, e.reason);
         cr_assert_not_null(p);
         return p;
 }
@@ -188,88 +188,118 @@ Test(policy, max_sandboxes_unset_uses_the_daemon_limit) {
 typedef struct BadCase {
         const char *text;
         unsigned line;
+        const char *reason; /* the whole reason the error gives */
 } BadCase;
 
-Test(policy, bad_files_are_refused_with_the_exact_line) {
+Test(policy, bad_files_are_refused_with_the_exact_line_and_reason) {
         static const BadCase cases[] = {
-                { "namespaces = user\n", 1 },                               /* key before any section */
-                { "[default]\nnamespaces = user\nfoo = bar\n", 3 },          /* unknown key */
-                { "[default]\n\n[everyone]\n", 3 },                         /* unknown section */
-                { "# c\n[default]\n[default]\n", 3 },                       /* duplicate section */
-                { "[user:nobody]\n[user:65534]\n", 2 },                     /* same user twice, by name and id */
-                { "[group:daemon]\nkeep-alive=no\n[group:1]\n", 3 },
-                { "[default]\nkeep-alive = yes\nkeep-alive = no\n", 3 },    /* duplicate key */
-                { "[default]\nkeep-alive = maybe\n", 2 },                   /* bad boolean */
-                { "[default]\nkeep-alive =\n", 2 },
-                { "[default]\nnamespaces = user bogus\n", 2 },              /* unknown namespace */
-                { "[default]\nnamespaces = user user\n", 2 },               /* listed twice */
-                { "[default]\nnamespaces = all net\n", 2 },                 /* all is alone */
-                { "[default]\nmax-sandboxes = -1\n", 2 },
-                { "[default]\nmax-sandboxes = 12abc\n", 2 },
-                { "[default]\nmax-sandboxes = 99999999999999999999999\n", 2 },
-                { "\n\n[user:no-such-user-nsbox]\n", 3 },                   /* does not resolve */
-                { "[group:no-such-group-nsbox]\n", 1 },
-                { "[user:4294967295]\n", 1 },                               /* (uid_t) -1 */
-                { "[user:]\n", 1 },
-                { "[user:nobody\n", 1 },                                    /* no closing bracket */
-                { "[default]\njust words\n", 2 },                           /* no '=' */
-                { "[default]\n= yes\n", 2 },                                /* no key */
-                { "[limits]\nconnections = 0\n", 2 },                       /* limit of 0 */
-                { "[limits]\nfds-per-message = 254\n", 2 },                 /* above the cap */
-                { "[limits]\nbogus = 1\n", 2 },
-                { "[limits]\nmounts = 1\nmounts = 2\n", 3 },
-                { "[limits]\nconnections = 10K\n", 2 },                     /* suffixes only for sizes */
-                { "[limits]\nnamespaces = user\n", 2 },                     /* a rule key in [limits] */
-                { "[default]\nconnections = 1\n", 2 },                      /* a limit in a rule section */
+                { "namespaces = user\n", 1, "key 'namespaces' before any section" },
+                { "[default]\nnamespaces = user\nfoo = bar\n", 3, "unknown key 'foo' in [default]" },
+                { "[user:nobody]\nmax-sandbox = 3\n", 2, "unknown key 'max-sandbox' in [user:nobody]" },
+                { "[default]\n\n[everyone]\n", 3,
+                  "unknown section [everyone]; expected [default], [user:NAME], [group:NAME] or [limits]" },
+                { "# c\n[default]\n[default]\n", 3, "duplicate section [default] (first on line 2)" },
+                { "[limits]\n[limits]\n", 2, "duplicate section [limits]" },
+                { "[user:nobody]\n[user:65534]\n", 2, "[user:65534] is the same user as [user:nobody] on line 1" },
+                { "[group:daemon]\nkeep-alive=no\n[group:1]\n", 3,
+                  "[group:1] is the same group as [group:daemon] on line 1" },
+                { "[default]\nkeep-alive = yes\nkeep-alive = no\n", 3, "key 'keep-alive' set twice in [default]" },
+                { "[default]\nkeep-alive = maybe\n", 2,
+                  "invalid value 'maybe' for 'keep-alive' in [default]: expected yes or no" },
+                { "[default]\nkeep-alive =\n", 2, "invalid value '' for 'keep-alive' in [default]: expected yes or no" },
+                { "[default]\nnamespaces = user bogus\n", 2,
+                  "invalid value 'user bogus' for 'namespaces' in [default]: expected namespace types (mount uts ipc "
+                  "user pid net cgroup time) each at most once, or all, or none" },
+                { "[default]\nnamespaces = user user\n", 2, NULL }, /* listed twice */
+                { "[default]\nnamespaces = all net\n", 2, NULL },   /* all is alone */
+                { "[default]\nmax-sandboxes = -1\n", 2,
+                  "invalid value '-1' for 'max-sandboxes' in [default]: expected a number from 0 to 1000000" },
+                { "[default]\nmax-sandboxes = 12abc\n", 2, NULL },
+                { "[default]\nmax-sandboxes = 99999999999999999999999\n", 2, NULL },
+                { "[default]\nmax-sandboxes = 1000001\n", 2, NULL },
+                { "\n\n[user:no-such-user-nsbox]\n", 3, "no user 'no-such-user-nsbox' exists for [user:no-such-user-nsbox]" },
+                { "[group:no-such-group-nsbox]\n", 1, "no group 'no-such-group-nsbox' exists for [group:no-such-group-nsbox]" },
+                { "[user:4294967295]\n", 1, "invalid user id '4294967295' in [user:4294967295]" }, /* (uid_t) -1 */
+                { "[user:]\n", 1, "[user:] names no user" },
+                { "[user:a b]\n", 1, "invalid user name 'a b' in [user:a b]" },
+                { "[user:nobody\n", 1, "section header '[user:nobody' has no closing ']'" },
+                { "[default]\njust words\n", 2, "expected '[section]' or 'key = value', got 'just words'" },
+                { "[default]\n= yes\n", 2, "'= yes' has no key" },
+                { "[limits]\nconnections = 0\n", 2,
+                  "invalid value '0' for 'connections' in [limits]: expected a decimal number from 1 to 1000000" },
+                { "[limits]\nfds-per-message = 254\n", 2,
+                  "invalid value '254' for 'fds-per-message' in [limits]: expected a decimal number from 1 to 253" },
+                { "[limits]\nmessage-size = 1T\n", 2,
+                  "invalid value '1T' for 'message-size' in [limits]: expected a decimal number from 1 to 268435456 "
+                  "(bytes; K, M and G multiply by 1024)" },
+                { "[limits]\nbogus = 1\n", 2, "unknown key 'bogus' in [limits]" },
+                { "[limits]\nmounts = 1\nmounts = 2\n", 3, "key 'mounts' set twice in [limits]" },
+                { "[limits]\nconnections = 10K\n", 2, NULL }, /* suffixes only for sizes */
+                { "[limits]\nnamespaces = user\n", 2,
+                  "unknown key 'namespaces' in [limits] (a rule key: it belongs in [default], [user:NAME] or "
+                  "[group:NAME])" },
+                { "[default]\nconnections = 1\n", 2,
+                  "unknown key 'connections' in [default] (a limit: it belongs in [limits])" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 Policy *p = NULL;
-                unsigned line = 0;
+                ConfError e = {};
 
-                cr_assert_eq(policy_load(write_file("policy.conf", cases[i].text), &p, &line), -EBADMSG,
+                cr_assert_eq(policy_load(write_file("policy.conf", cases[i].text), &p, &e), -EBADMSG,
                              "case %zu: %s", i, cases[i].text);
                 cr_assert_null(p, "case %zu", i);
-                cr_assert_eq(line, cases[i].line, "case %zu: line %u, expected %u", i, line, cases[i].line);
+                cr_assert_eq(e.line, cases[i].line, "case %zu: line %u, expected %u", i, e.line, cases[i].line);
+                cr_assert(e.reason[0], "case %zu: no reason", i);
+                if (cases[i].reason)
+                        cr_assert_str_eq(e.reason, cases[i].reason, "case %zu", i);
         }
 }
 
 Test(policy, nul_byte_and_overlong_line_are_refused) {
         Policy *p = NULL;
-        unsigned line = 0;
+        ConfError e = {};
         char *big;
 
-        cr_assert_eq(policy_load(write_file_n("policy.conf", "[default]\nkeep-alive = y\0es\n", 26), &p, &line),
+        cr_assert_eq(policy_load(write_file_n("policy.conf", "[default]\nkeep-alive = y\0es\n", 26), &p, &e),
                      -EBADMSG);
-        cr_assert_eq(line, 2);
+        cr_assert_eq(e.line, 2);
+        cr_assert_str_eq(e.reason, "NUL byte in the line");
 
         big = malloc(10000);
         cr_assert_not_null(big);
         memset(big, ' ', 9999);
         big[9999] = 0;
         memcpy(big, "[default]\n", 10);
-        line = 0;
-        cr_assert_eq(policy_load(write_file("policy.conf", big), &p, &line), -EBADMSG);
-        cr_assert_eq(line, 2);
+        e = (ConfError) {};
+        cr_assert_eq(policy_load(write_file("policy.conf", big), &p, &e), -EBADMSG);
+        cr_assert_eq(e.line, 2);
+        cr_assert_str_eq(e.reason, "line longer than 4096 bytes");
         cr_assert_null(p);
         free(big);
 }
 
 Test(policy, unsafe_files_are_refused) {
         Policy *p = NULL;
+        ConfError e = {};
         const char *path = write_file("policy.conf", "[default]\nkeep-alive = no\n");
 
         /* anyone who can write the file decides who gets what */
         cr_assert_eq(chmod(path, 0666), 0);
-        cr_assert_eq(policy_load(path, &p, NULL), -EPERM);
+        cr_assert_eq(policy_load(path, &p, &e), -EPERM);
+        cr_assert_eq(e.line, 0);
+        cr_assert_str_eq(e.reason, "writable by others (mode 0666)");
         cr_assert_eq(chmod(path, 0620), 0);
-        cr_assert_eq(policy_load(path, &p, NULL), -EPERM);
+        cr_assert_eq(policy_load(path, &p, &e), -EPERM);
+        cr_assert_str_eq(e.reason, "writable by its group (mode 0620)");
         cr_assert_eq(chmod(path, 0644), 0);
         cr_assert_eq(chown(path, NOBODY, 0), 0);
-        cr_assert_eq(policy_load(path, &p, NULL), -EPERM);
+        cr_assert_eq(policy_load(path, &p, &e), -EPERM);
+        cr_assert_str_eq(e.reason, "owned by uid 65534, not by root");
 
         /* not a regular file */
-        cr_assert_eq(policy_load(dir, &p, NULL), -EINVAL);
+        cr_assert_eq(policy_load(dir, &p, &e), -EINVAL);
+        cr_assert_str_eq(e.reason, "not a regular file");
         cr_assert_null(p);
 }
 
@@ -339,26 +369,29 @@ Test(policy, root_is_unrestricted) {
 static bool limits_equal(const DaemonLimits *a, const DaemonLimits *b) {
         return a->connections == b->connections && a->connections_per_uid == b->connections_per_uid &&
                a->message_size == b->message_size && a->fds_per_message == b->fds_per_message &&
-               a->argv_bytes == b->argv_bytes && a->env_bytes == b->env_bytes && a->mappings == b->mappings &&
-               a->mounts == b->mounts && a->sandboxes_per_uid == b->sandboxes_per_uid &&
-               a->sandboxes == b->sandboxes && a->pending_spawns == b->pending_spawns &&
-               a->pending_spawns_per_uid == b->pending_spawns_per_uid && a->spawn_timeout_sec == b->spawn_timeout_sec &&
-               a->held_bytes_per_uid == b->held_bytes_per_uid && a->held_fds_per_uid == b->held_fds_per_uid;
+               a->spawn.argv_bytes_max == b->spawn.argv_bytes_max && a->spawn.env_bytes_max == b->spawn.env_bytes_max &&
+               a->spawn.mappings_max == b->spawn.mappings_max && a->spawn.mounts_max == b->spawn.mounts_max &&
+               a->sandboxes_per_uid == b->sandboxes_per_uid && a->sandboxes == b->sandboxes &&
+               a->pending_spawns == b->pending_spawns && a->pending_spawns_per_uid == b->pending_spawns_per_uid &&
+               a->spawn_timeout_sec == b->spawn_timeout_sec && a->held_bytes_per_uid == b->held_bytes_per_uid &&
+               a->held_fds_per_uid == b->held_fds_per_uid;
 }
 
 Test(policy, limits) {
         DaemonLimits l, before;
-        SpawnLimits s;
 
         limits_init(&l);
         cr_assert_eq(l.connections, 1024);
         cr_assert_eq(l.connections_per_uid, 64);
         cr_assert_eq(l.message_size, 1024 * 1024);
         cr_assert_eq(l.fds_per_message, 96);
-        cr_assert_eq(l.argv_bytes, 128 * 1024);
-        cr_assert_eq(l.env_bytes, 128 * 1024);
-        cr_assert_eq(l.mappings, 64);
-        cr_assert_eq(l.mounts, 256);
+        cr_assert_eq(l.spawn.argv_bytes_max, 128 * 1024);
+        cr_assert_eq(l.spawn.env_bytes_max, 128 * 1024);
+        cr_assert_eq(l.spawn.mappings_max, 64);
+        cr_assert_eq(l.spawn.mounts_max, 256);
+        /* the rest of what a request may hold is the decoder's own default */
+        cr_assert_eq(l.spawn.argv_entries_max, 0);
+        cr_assert_eq(l.spawn.path_max, 0);
         cr_assert_eq(l.sandboxes_per_uid, 64);
         cr_assert_eq(l.sandboxes, 4096);
         cr_assert_eq(l.pending_spawns, 128);
@@ -373,7 +406,7 @@ Test(policy, limits) {
         cr_assert_eq(l.pending_spawns_per_uid, 2);
         cr_assert_eq(l.connections, 5);
         cr_assert_eq(limits_set(&l, "argv-bytes", "1M"), 0);
-        cr_assert_eq(l.argv_bytes, 1024 * 1024);
+        cr_assert_eq(l.spawn.argv_bytes_max, 1024 * 1024);
         cr_assert_eq(limits_set_assignment(&l, "pending-spawns=7"), 0);
         cr_assert_eq(l.pending_spawns, 7);
         cr_assert_eq(limits_set(&l, "fds-per-message", "253"), 0);
@@ -391,11 +424,13 @@ Test(policy, limits) {
         cr_assert_eq(limits_set_assignment(&l, "connections"), -EINVAL);
         cr_assert(limits_equal(&l, &before), "a refused value changed the limits");
 
-        limits_to_spawn_limits(&l, &s);
-        cr_assert_eq(s.argv_bytes_max, 1024 * 1024);
-        cr_assert_eq(s.env_bytes_max, 128 * 1024);
-        cr_assert_eq(s.mappings_max, 64);
-        cr_assert_eq(s.mounts_max, 256);
+        /* one table: each name finds its own row */
+        cr_assert_eq(limits_count(), 15);
+        cr_assert_eq(limits_index(limits_find("connections")), 0);
+        cr_assert_eq(limits_index(limits_find("held-fds-per-user")), 14);
+        cr_assert(limits_find("message-size")->bytes);
+        cr_assert_eq(limits_find("mappings")->max, 340);
+        cr_assert_null(limits_find("no-such-limit"));
 }
 
 Test(policy, quota) {

@@ -60,9 +60,9 @@ Test(subid, parses_entries_comments_and_blank_lines) {
                                       "1001:200000:1000\n"
                                       "alice:300000:10\r\n"
                                       "bob:400000:1"); /* no final newline */
-        unsigned line = 0;
+        ConfError e = {};
 
-        cr_assert_eq(subid_load(path, &r, &line), 0);
+        cr_assert_eq(subid_load(path, &r, &e), 0);
         cr_assert_eq(subid_ranges_size(r), 4);
 
         /* alice by name: both of her lines, in file order */
@@ -124,46 +124,51 @@ Test(subid, missing_file_is_empty) {
 typedef struct BadCase {
         const char *text;
         unsigned line;
+        const char *reason;
 } BadCase;
 
-Test(subid, malformed_lines_are_refused_with_their_number) {
+Test(subid, malformed_lines_are_refused_with_their_number_and_reason) {
         static const BadCase cases[] = {
-                { "alice:100000\n", 1 },                       /* a field missing */
-                { "ok:1:1\nalice:1:2:3\n", 2 },                 /* one too many */
-                { "ok:1:1\n\n# c\nalice:x:10\n", 4 },           /* not a number */
-                { "alice:-1:10\n", 1 },                         /* a sign */
-                { "alice:+1:10\n", 1 },
-                { "alice:1: 10\n", 1 },                         /* space inside a number */
-                { "alice:0x10:10\n", 1 },                       /* no other bases */
-                { "alice:100:0\n", 1 },                         /* an empty range */
-                { "alice:4294967295:1\n", 1 },                  /* reaches (uid_t) -1 */
-                { "alice:4294967290:6\n", 1 },
-                { "alice:4294967296:1\n", 1 },                  /* overflows 32 bits */
-                { "alice:99999999999999999999:1\n", 1 },
-                { ":100:10\n", 1 },                             /* no owner */
-                { "al ice:100:10\n", 1 },                       /* whitespace in the owner */
-                { "alice::10\n", 1 },
-                { "alice:100:\n", 1 },
+                { "alice:100000\n", 1, "expected owner:start:count, got 'alice:100000'" }, /* a field missing */
+                { "ok:1:1\nalice:1:2:3\n", 2, "expected owner:start:count, got 'alice:1:2:3'" }, /* one too many */
+                { "ok:1:1\n\n# c\nalice:x:10\n", 4, "start 'x' is not a decimal number below 2^32" },
+                { "alice:-1:10\n", 1, "start '-1' is not a decimal number below 2^32" }, /* a sign */
+                { "alice:+1:10\n", 1, NULL },
+                { "alice:1: 10\n", 1, "count ' 10' is not a decimal number below 2^32" }, /* space in a number */
+                { "alice:0x10:10\n", 1, NULL },                                  /* no other bases */
+                { "alice:100:0\n", 1, "count is 0: an empty range" },
+                { "alice:4294967295:1\n", 1, "range 4294967295+1 reaches 4294967295, which is no id" },
+                { "alice:4294967290:6\n", 1, "range 4294967290+6 reaches 4294967295, which is no id" },
+                { "alice:4294967296:1\n", 1, "start '4294967296' is not a decimal number below 2^32" },
+                { "alice:99999999999999999999:1\n", 1, NULL },
+                { ":100:10\n", 1, "owner '' is empty or has spaces or control characters" },
+                { "al ice:100:10\n", 1, "owner 'al ice' is empty or has spaces or control characters" },
+                { "alice::10\n", 1, "start '' is not a decimal number below 2^32" },
+                { "alice:100:\n", 1, "count '' is not a decimal number below 2^32" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 SubidRanges *r = NULL;
-                unsigned line = 0;
+                ConfError e = {};
                 const char *path = write_file("subuid", cases[i].text);
 
-                cr_assert_eq(subid_load(path, &r, &line), -EBADMSG, "case %zu: %s", i, cases[i].text);
+                cr_assert_eq(subid_load(path, &r, &e), -EBADMSG, "case %zu: %s", i, cases[i].text);
                 cr_assert_null(r, "case %zu", i);
-                cr_assert_eq(line, cases[i].line, "case %zu: line %u, expected %u", i, line, cases[i].line);
+                cr_assert_eq(e.line, cases[i].line, "case %zu: line %u, expected %u", i, e.line, cases[i].line);
+                cr_assert(e.reason[0], "case %zu: no reason", i);
+                if (cases[i].reason)
+                        cr_assert_str_eq(e.reason, cases[i].reason, "case %zu", i);
         }
 }
 
 Test(subid, nul_byte_is_refused) {
         SubidRanges *r = NULL;
-        unsigned line = 0;
+        ConfError e = {};
         const char *path = write_file_n("subuid", "ok:1:1\nali\0ce:1:1\n", 19);
 
-        cr_assert_eq(subid_load(path, &r, &line), -EBADMSG);
-        cr_assert_eq(line, 2);
+        cr_assert_eq(subid_load(path, &r, &e), -EBADMSG);
+        cr_assert_eq(e.line, 2);
+        cr_assert_str_eq(e.reason, "NUL byte in the line");
         cr_assert_null(r);
 }
 

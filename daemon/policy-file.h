@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The policy file (/etc/nsbox/policy.conf, nsbox-policy.conf(5)): per user,
+ * per group and by default, which namespace types a caller may create, how
+ * many live sandboxes it may have, whether keepAlive and subordinate id
+ * ranges are allowed; and the daemon-wide [limits]. This module reads the
+ * file and answers "which rule applies to this caller"; what a rule allows
+ * a request to do is policy.c's job.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf-error.h"
+#include "daemon-limits.h"
+#include "macro.h"
+
+#define POLICY_MAX_SANDBOXES_UNSET UINT_MAX
+
+/* The rule that applies to one caller: each key from its [user:], [group:] or [default] section. */
+typedef struct PolicyRule {
+        unsigned namespaces;    /* NAMESPACE_BIT() mask of the types the caller may create */
+        unsigned max_sandboxes; /* live sandboxes of this uid (0: none); POLICY_MAX_SANDBOXES_UNSET:
+                                 * not set by the policy, DaemonLimits.sandboxes_per_uid applies */
+        bool keep_alive;        /* may ask for keepAlive */
+        bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
+        bool unrestricted;      /* root: the policy does not apply */
+        char source[96];        /* the section that decided, for the log: "default", "user:alice", "group:wheel", "root" */
+} PolicyRule;
+
+typedef struct Policy Policy;
+
+/*
+ * Loads a policy file. A missing file (ENOENT) gives the built-in default
+ * policy (all namespace types, keepAlive and subid ranges allowed, limits at
+ * their defaults) and returns 0. Otherwise, with *ret_error (may be NULL)
+ * saying why:
+ *   -EBADMSG: a line that does not parse, an unknown section or key, a
+ *             duplicate section or key, a bad value, a user/group name that
+ *             does not resolve (ret_error->line is the 1-based line);
+ *   -EPERM:   a file not owned by root (or the daemon's euid) or writable by
+ *             group/others; -EINVAL: not a regular file; -EFBIG: above 1 MiB
+ *             (ret_error->line is 0: the file as a whole);
+ *   another negative errno from open() or read() (ret_error untouched).
+ * On failure *ret is untouched, so the caller keeps its old policy.
+ */
+int policy_load(const char *path, Policy **ret, ConfError *ret_error);
+
+/* The built-in default policy (what a missing file means). */
+int policy_new_default(Policy **ret);
+
+Policy *policy_free(Policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
+
+/* The [limits] of the file over the defaults. The daemon applies its --limit options on top of a copy. */
+void policy_get_limits(const Policy *p, DaemonLimits *ret);
+
+/*
+ * The rule for a caller. Keys are layered: a [user:] section's keys override
+ * the merge of all matching [group:] sections (primary gid and supplementary
+ * groups), which override [default]. When several group sections match they
+ * are merged to the most permissive value per key (union of namespaces,
+ * largest max-sandboxes, any yes), so belonging to one more group never takes
+ * a right away. uid 0 gets an unrestricted rule. p NULL means the default policy.
+ */
+void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, PolicyRule *ret);
+
+/* Live sandboxes this rule allows its uid: max-sandboxes, or the daemon limit if unset; UINT_MAX for root.
+ * l NULL means the default limits. */
+unsigned policy_max_sandboxes(const PolicyRule *r, const DaemonLimits *l);
