@@ -182,6 +182,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnRequest *, spawn_request_free);
 /* n_message_fds: how many fds came with the message; every fd index must be below it. */
 int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, const SpawnLimits *limits,
                          SpawnRequest **ret, char **ret_invalid_parameter);
+/*
+ * The rules across fields that the header comment lists (what needs which
+ * namespace, created vs joined). The one owner of those rules:
+ * spawn_request_decode() applies it, and code that builds a SpawnRequest any
+ * other way must call it before acting on it. 0, or -EINVAL with
+ * *ret_invalid_parameter naming the field (if not NULL), or -ENOMEM.
+ */
+int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter);
 /* Encodes for the wire (client side); fd indexes are written as they are. NULL on OOM. */
 struct json_object *spawn_request_encode(const SpawnRequest *r);
 
