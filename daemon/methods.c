@@ -276,7 +276,10 @@ static void method_spawn(Connection *c) {
                 return refuse(c, &denial);
         }
 
-        r = policy_check_spawn(s->policy, &c->caller, req, s->subuid, s->subgid, &decision, &denial);
+        /* As newuidmap reads them on every call: an edit needs no SIGHUP. */
+        server_refresh_subids(s);
+        r = policy_check_spawn(s->policy, &c->caller, req, subid_file_ranges(s->subuid), subid_file_ranges(s->subgid),
+                               &decision, &denial);
         if (r == -ENOMEM)
                 return connection_close(c);
         if (r < 0)

@@ -123,7 +123,7 @@ static int log_conf_error(int r, const char *path, const ConfError *e, const cha
 
 int server_reload(Server *s) {
         _cleanup_(policy_freep) Policy *policy = NULL;
-        _cleanup_(subid_ranges_freep) SubidRanges *subuid = NULL, *subgid = NULL;
+        _cleanup_(subid_file_freep) SubidFile *subuid = NULL, *subgid = NULL;
         DaemonLimits limits;
         ConfError error = {};
         int r;
@@ -134,12 +134,12 @@ int server_reload(Server *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to load policy %s, not applying it: %m", s->config.policy_path);
 
-        r = subid_load(s->config.subuid_path, &subuid, &error);
+        r = subid_file_load(s->config.subuid_path, &subuid, &error);
         if (r == -EBADMSG)
                 return log_conf_error(r, s->config.subuid_path, &error, "not applying the policy");
         if (r < 0)
                 return log_error_errno(r, "Failed to load %s, not applying the policy: %m", s->config.subuid_path);
-        r = subid_load(s->config.subgid_path, &subgid, &error);
+        r = subid_file_load(s->config.subgid_path, &subgid, &error);
         if (r == -EBADMSG)
                 return log_conf_error(r, s->config.subgid_path, &error, "not applying the policy");
         if (r < 0)
@@ -151,13 +151,32 @@ int server_reload(Server *s) {
                 (void) limits_set_assignment(&limits, *a);
 
         policy_free(s->policy);
-        subid_ranges_free(s->subuid);
-        subid_ranges_free(s->subgid);
+        subid_file_free(s->subuid);
+        subid_file_free(s->subgid);
         s->policy = TAKE_PTR(policy);
         s->subuid = TAKE_PTR(subuid);
         s->subgid = TAKE_PTR(subgid);
         s->config.limits = limits;
         return 0;
+}
+
+static void refresh_subid_file(SubidFile *f) {
+        ConfError error = {};
+        int r;
+
+        r = subid_file_refresh(f, &error);
+        if (r == -EBADMSG)
+                (void) log_conf_error(r, subid_file_path(f), &error, "keeping the ranges read before");
+        else if (r < 0)
+                log_error_errno(r, "Failed to read %s, keeping the ranges read before: %m", subid_file_path(f));
+        else if (r > 0)
+                log_info("%s changed: %zu ranges now in force.", subid_file_path(f),
+                         subid_ranges_size(subid_file_ranges(f)));
+}
+
+void server_refresh_subids(Server *s) {
+        refresh_subid_file(s->subuid);
+        refresh_subid_file(s->subgid);
 }
 
 static void on_signal(uv_signal_t *handle, int signum) {
@@ -222,8 +241,8 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
 
 fail:
         policy_free(s->policy);
-        subid_ranges_free(s->subuid);
-        subid_ranges_free(s->subgid);
+        subid_file_free(s->subuid);
+        subid_file_free(s->subgid);
         free(s);
         return r;
 }
@@ -250,8 +269,8 @@ Server *server_free(Server *s) {
                 return NULL;
         safe_close(s->listen_fd);
         policy_free(s->policy);
-        subid_ranges_free(s->subuid);
-        subid_ranges_free(s->subgid);
+        subid_file_free(s->subuid);
+        subid_file_free(s->subgid);
         free(s);
         return NULL;
 }

@@ -41,8 +41,8 @@ typedef struct Server {
         unsigned n_pending_spawns; /* cloned, exec not yet reported */
 
         Policy *policy;
-        SubidRanges *subuid;
-        SubidRanges *subgid;
+        SubidFile *subuid; /* re-read when the file changes: server_refresh_subids() */
+        SubidFile *subgid;
 
         bool stopping;
 } Server;
@@ -56,6 +56,10 @@ Server *server_free(Server *s);
 
 /* Re-reads the policy and subid files; keeps the old ones if any fails. */
 int server_reload(Server *s);
+
+/* Picks up a changed /etc/subuid or /etc/subgid (a stat() of each; read only when it changed). A file that
+ * does not read keeps the ranges in force and is logged once per version. */
+void server_refresh_subids(Server *s);
 
 /* Reports the sandbox count to the service manager (STATUS=). */
 void server_notify_status(Server *s);

@@ -2,7 +2,9 @@
 /*
  * Parser for /etc/subuid and /etc/subgid. Strict on purpose: the daemon grants
  * id ranges from these files, so a line it cannot read exactly is an error,
- * never a guess.
+ * never a guess. A SubidFile keeps the ranges in force and notices when the
+ * file is replaced or edited, as newuidmap, which reads it on every call,
+ * would see it.
  */
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "subid.h"
 
@@ -114,11 +117,100 @@ static int parse_line(char *line, unsigned line_no, SubidEntry *ret, ConfError *
         return 1;
 }
 
-int subid_load(const char *path, SubidRanges **ret, ConfError *ret_error) {
-        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+/* What tells one version of a file from another without reading it: shadow's tools replace the file
+ * (a new inode), an editor in place changes its size or times. */
+typedef struct FileStamp {
+        bool exists;
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime, ctime;
+} FileStamp;
+
+static FileStamp stamp_from_stat(const struct stat *st) {
+        return (FileStamp) {
+                .exists = true,
+                .dev = st->st_dev,
+                .ino = st->st_ino,
+                .size = st->st_size,
+                .mtime = st->st_mtim,
+                .ctime = st->st_ctim,
+        };
+}
+
+static bool stamp_equal(const FileStamp *a, const FileStamp *b) {
+        if (a->exists != b->exists)
+                return false;
+        if (!a->exists)
+                return true;
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+               a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+               a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static int stamp_of_path(const char *path, FileStamp *ret) {
+        struct stat st;
+
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                *ret = (FileStamp) { .exists = false };
+                return 0;
+        }
+        *ret = stamp_from_stat(&st);
+        return 0;
+}
+
+static int parse_file(FILE *f, SubidRanges *r, ConfError *ret_error) {
         _cleanup_free_ char *line = NULL;
         size_t allocated = 0, n_allocated = 0;
         unsigned line_no = 0;
+
+        for (;;) {
+                SubidEntry e = {};
+                ssize_t n;
+                int k;
+
+                errno = 0;
+                n = getline(&line, &allocated, f);
+                if (n < 0)
+                        return errno != 0 ? -errno : 0;
+                line_no++;
+
+                if (n > SUBID_LINE_MAX)
+                        return conf_error(ret_error, line_no, "line longer than %u bytes", SUBID_LINE_MAX);
+                if ((size_t) n != strlen(line))
+                        return conf_error(ret_error, line_no, "NUL byte in the line");
+
+                k = parse_line(line, line_no, &e, ret_error);
+                if (k < 0)
+                        return k;
+                if (k == 0)
+                        continue;
+
+                if (r->n_entries >= SUBID_ENTRIES_MAX) {
+                        free(e.owner);
+                        return conf_error(ret_error, line_no, "more than %u ranges", SUBID_ENTRIES_MAX);
+                }
+                if (r->n_entries == n_allocated) {
+                        size_t m = n_allocated ? n_allocated * 2 : 16;
+                        SubidEntry *a = reallocarray(r->entries, m, sizeof(SubidEntry));
+                        if (!a) {
+                                free(e.owner);
+                                return -ENOMEM;
+                        }
+                        r->entries = a;
+                        n_allocated = m;
+                }
+                r->entries[r->n_entries++] = e;
+        }
+}
+
+/* Reads path; *ret_stamp is the version read (from the open file, so it is the one parsed). */
+static int load_stamped(const char *path, SubidRanges **ret, FileStamp *ret_stamp, ConfError *ret_error) {
+        _cleanup_(subid_ranges_freep) SubidRanges *r = NULL;
+        FileStamp stamp = { .exists = false };
+        struct stat st;
         FILE *f;
         int k;
 
@@ -128,65 +220,110 @@ int subid_load(const char *path, SubidRanges **ret, ConfError *ret_error) {
 
         f = fopen(path, "re");
         if (!f) {
-                if (errno == ENOENT) {
-                        *ret = TAKE_PTR(r);
-                        return 0;
+                if (errno != ENOENT)
+                        return negative_errno();
+        } else {
+                if (fstat(fileno(f), &st) < 0)
+                        k = negative_errno();
+                else {
+                        stamp = stamp_from_stat(&st);
+                        k = parse_file(f, r, ret_error);
                 }
-                return negative_errno();
-        }
-
-        for (;;) {
-                SubidEntry e = {};
-                ssize_t n;
-
-                errno = 0;
-                n = getline(&line, &allocated, f);
-                if (n < 0) {
-                        k = errno != 0 ? -errno : 0;
-                        break;
-                }
-                line_no++;
-
-                if (n > SUBID_LINE_MAX) {
-                        k = conf_error(ret_error, line_no, "line longer than %u bytes", SUBID_LINE_MAX);
-                        break;
-                }
-                if ((size_t) n != strlen(line)) {
-                        k = conf_error(ret_error, line_no, "NUL byte in the line");
-                        break;
-                }
-
-                k = parse_line(line, line_no, &e, ret_error);
+                fclose(f);
                 if (k < 0)
-                        break;
-                if (k == 0)
-                        continue;
-
-                if (r->n_entries >= SUBID_ENTRIES_MAX) {
-                        free(e.owner);
-                        k = conf_error(ret_error, line_no, "more than %u ranges", SUBID_ENTRIES_MAX);
-                        break;
-                }
-                if (r->n_entries == n_allocated) {
-                        size_t m = n_allocated ? n_allocated * 2 : 16;
-                        SubidEntry *a = reallocarray(r->entries, m, sizeof(SubidEntry));
-                        if (!a) {
-                                free(e.owner);
-                                k = -ENOMEM;
-                                break;
-                        }
-                        r->entries = a;
-                        n_allocated = m;
-                }
-                r->entries[r->n_entries++] = e;
-                k = 0;
+                        return k;
         }
-        fclose(f);
-        if (k < 0)
-                return k;
 
         *ret = TAKE_PTR(r);
+        if (ret_stamp)
+                *ret_stamp = stamp;
         return 0;
+}
+
+int subid_load(const char *path, SubidRanges **ret, ConfError *ret_error) {
+        return load_stamped(path, ret, NULL, ret_error);
+}
+
+/* ---- a file kept up to date ---- */
+
+struct SubidFile {
+        char *path;
+        SubidRanges *ranges; /* in force */
+        FileStamp stamp;     /* the version they were read from */
+        bool failed;         /* failed_stamp is a version that could not be read */
+        FileStamp failed_stamp;
+        int stat_error;      /* the last stat() failed with this, already reported */
+};
+
+SubidFile *subid_file_free(SubidFile *f) {
+        if (!f)
+                return NULL;
+        subid_ranges_free(f->ranges);
+        free(f->path);
+        free(f);
+        return NULL;
+}
+
+int subid_file_load(const char *path, SubidFile **ret, ConfError *ret_error) {
+        _cleanup_(subid_file_freep) SubidFile *f = NULL;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        f = calloc(1, sizeof(SubidFile));
+        if (!f)
+                return -ENOMEM;
+        f->path = strdup(path);
+        if (!f->path)
+                return -ENOMEM;
+
+        r = load_stamped(path, &f->ranges, &f->stamp, ret_error);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(f);
+        return 0;
+}
+
+int subid_file_refresh(SubidFile *f, ConfError *ret_error) {
+        _cleanup_(subid_ranges_freep) SubidRanges *ranges = NULL;
+        FileStamp now = {}, got = {};
+        int r;
+
+        r = stamp_of_path(f->path, &now);
+        if (r < 0) {
+                /* Cannot tell: keep the ranges in force, and say so once, not on every request. */
+                if (r == f->stat_error)
+                        return 0;
+                f->stat_error = r;
+                return r;
+        }
+        f->stat_error = 0;
+        if (stamp_equal(&now, &f->stamp) || (f->failed && stamp_equal(&now, &f->failed_stamp)))
+                return 0;
+
+        r = load_stamped(f->path, &ranges, &got, ret_error);
+        if (r < 0) {
+                /* Keep what was in force; this version is reported once, not on every request. */
+                f->failed = true;
+                f->failed_stamp = now;
+                return r;
+        }
+
+        subid_ranges_free(f->ranges);
+        f->ranges = TAKE_PTR(ranges);
+        f->stamp = got;
+        f->failed = false;
+        return 1;
+}
+
+const SubidRanges *subid_file_ranges(const SubidFile *f) {
+        return f ? f->ranges : NULL;
+}
+
+const char *subid_file_path(const SubidFile *f) {
+        return f->path;
 }
 
 static bool owner_matches(const char *owner, uid_t uid, const char *name) {

@@ -37,6 +37,33 @@ int subid_ranges_new_empty(SubidRanges **ret);
 SubidRanges *subid_ranges_free(SubidRanges *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SubidRanges *, subid_ranges_free);
 
+/*
+ * A file the daemon keeps up to date without a signal: the ranges in force
+ * and the identity (device, inode, size, mtime, ctime) of the version they
+ * were read from.
+ */
+typedef struct SubidFile SubidFile;
+
+/* Reads path as subid_load() does; the SubidFile keeps a copy of path. */
+int subid_file_load(const char *path, SubidFile **ret, ConfError *ret_error);
+SubidFile *subid_file_free(SubidFile *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SubidFile *, subid_file_free);
+
+/*
+ * A stat() of the path; if the file is another version than the one in
+ * force, reads it. Returns 0 if nothing changed, 1 if the new version is in
+ * force now (a missing file: no ranges), or a negative errno (-EBADMSG with
+ * *ret_error filled for a malformed file) if the new version could not be
+ * read: the ranges in force stay, and that same version is not read (nor
+ * reported) again, only the next one. A failing stat() also keeps them and
+ * is returned once until it succeeds again.
+ */
+int subid_file_refresh(SubidFile *f, ConfError *ret_error);
+
+/* The ranges in force (NULL f: none). */
+const SubidRanges *subid_file_ranges(const SubidFile *f);
+const char *subid_file_path(const SubidFile *f);
+
 /* Number of lines parsed (for the log). */
 size_t subid_ranges_size(const SubidRanges *r);
 

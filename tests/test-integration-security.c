@@ -770,6 +770,73 @@ Test(security, subuid_range_is_honoured) {
         cr_assert_eq(run_as_capture(other_uid, other_gid, child_subuid_other, NULL, NULL, 0), 0);
 }
 
+/* ---- /etc/subuid edits apply without a signal, as newuidmap reads the file on every call ---- */
+
+typedef struct RangeProbe {
+        unsigned host; /* nobody maps container ids 1..10 to host ids host..host+9 */
+        bool granted;
+} RangeProbe;
+
+static int child_probe_ranges(void *arg) {
+        const RangeProbe *probes = ((Child *) arg)->data;
+        int conn = test_daemon_connect(&daemon_);
+        char params[1024];
+        Outcome o;
+
+        for (const RangeProbe *p = probes; p->host; p++) {
+                snprintf(params, sizeof params,
+                         "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                         "\"uidMappings\":[{\"containerID\":0,\"hostID\":%u,\"size\":1},"
+                         "{\"containerID\":1,\"hostID\":%u,\"size\":10}]",
+                         NOBODY, p->host);
+                spawn(conn, params, false, &o);
+                if (p->granted)
+                        CHECK(!o.error[0], "host %u refused: %s %s", p->host, o.error, o.parameter);
+                else
+                        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) &&
+                                      same_string(o.parameter, "uidMappings[1].hostID"),
+                              "host %u: %s %s", p->host, o.error, o.parameter);
+        }
+        test_disconnect(conn);
+        return 0;
+}
+
+/* As useradd and usermod write it: a new file renamed over the old one. */
+static void replace_text(const char *path, const char *text) {
+        char tmp[256];
+
+        snprintf(tmp, sizeof tmp, "%s+", path);
+        write_text(tmp, text, 0644);
+        cr_assert_eq(rename(tmp, path), 0);
+}
+
+Test(security, subuid_changes_apply_without_sighup) {
+        char subuid[128], subgid[128];
+        const char *args[] = { "--subuid", subuid, "--subgid", subgid, NULL };
+        static const RangeProbe before[] = { { 300000, true }, { 500000, false }, {} };
+        static const RangeProbe after[] = { { 500000, true }, { 300000, false }, {} };
+        static const RangeProbe after_broken[] = { { 500000, true }, { 600000, false }, { 300000, false }, {} };
+        static const RangeProbe after_fixed[] = { { 600000, true }, { 500000, false }, {} };
+
+        path_in_work(subuid, sizeof subuid, "subuid");
+        path_in_work(subgid, sizeof subgid, "subgid");
+        write_text(subuid, "nobody:300000:1000\n", 0644);
+        write_text(subgid, "", 0644);
+        start(args);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_probe_ranges, before, NULL, 0), 0);
+
+        replace_text(subuid, "nobody:500000:1000\n");
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_probe_ranges, after, NULL, 0), 0,
+                     "a replaced subuid file was not picked up");
+
+        /* a malformed file changes nothing: the ranges read before stay in force */
+        replace_text(subuid, "nobody:600000:1000\nnobody:700000\n");
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_probe_ranges, after_broken, NULL, 0), 0);
+
+        replace_text(subuid, "nobody:600000:1000\n");
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_probe_ranges, after_fixed, NULL, 0), 0);
+}
+
 /* ---- connection flood ---- */
 
 static int raw_connect(const char *path) {

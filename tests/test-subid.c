@@ -2,6 +2,7 @@
 /* Tests for the /etc/subuid, /etc/subgid parser and the newuidmap-style range decision. */
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,4 +203,70 @@ Test(subid, numeric_owner_matches_only_its_own_uid) {
         cr_assert_not(subid_contains(r, 1000, "1000", 500000, 1));
         cr_assert_not(subid_contains(r, 1000, "10", 500000, 1));
         cr_assert_not(subid_contains(r, 1000, "100x", 500000, 1));
+}
+
+/* ---- a file kept up to date ---- */
+
+/* As useradd and usermod write it: a new file renamed over the old one. */
+static void replace_file(const char *name, const char *text) {
+        char tmp[PATH_MAX], path[PATH_MAX];
+
+        snprintf(tmp, sizeof(tmp), "%s.new", name);
+        snprintf(tmp, sizeof(tmp), "%s", write_file(tmp, text));
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        cr_assert_eq(rename(tmp, path), 0);
+}
+
+Test(subid, a_changed_file_is_picked_up_and_a_malformed_one_changes_nothing) {
+        _cleanup_(subid_file_freep) SubidFile *f = NULL;
+        char path[PATH_MAX];
+        ConfError e = {};
+        FILE *append;
+
+        snprintf(path, sizeof(path), "%s", write_file("subuid", "alice:100000:1000\n"));
+
+        cr_assert_eq(subid_file_load(path, &f, &e), 0);
+        cr_assert(subid_contains(subid_file_ranges(f), 1000, "alice", 100000, 1000));
+        cr_assert_eq(subid_file_refresh(f, &e), 0, "nothing changed");
+
+        /* replaced, same size: a new inode */
+        replace_file("subuid", "alice:200000:1000\n");
+        cr_assert_eq(subid_file_refresh(f, &e), 1);
+        cr_assert(subid_contains(subid_file_ranges(f), 1000, "alice", 200000, 1000));
+        cr_assert_not(subid_contains(subid_file_ranges(f), 1000, "alice", 100000, 1));
+        cr_assert_eq(subid_file_refresh(f, &e), 0);
+
+        /* edited in place */
+        append = fopen(path, "ae");
+        cr_assert_not_null(append);
+        cr_assert_geq(fputs("bob:300000:10\n", append), 0);
+        cr_assert_eq(fclose(append), 0);
+        cr_assert_eq(subid_file_refresh(f, &e), 1);
+        cr_assert(subid_contains(subid_file_ranges(f), 1001, "bob", 300000, 10));
+
+        /* malformed: the ranges in force stay, and the same version is reported once */
+        replace_file("subuid", "alice:400000:1000\nbob:300000:0\n");
+        e = (ConfError) {};
+        cr_assert_eq(subid_file_refresh(f, &e), -EBADMSG);
+        cr_assert_eq(e.line, 2);
+        cr_assert_str_eq(e.reason, "count is 0: an empty range");
+        cr_assert(subid_contains(subid_file_ranges(f), 1000, "alice", 200000, 1000));
+        cr_assert_not(subid_contains(subid_file_ranges(f), 1000, "alice", 400000, 1));
+        cr_assert(subid_contains(subid_file_ranges(f), 1001, "bob", 300000, 10));
+        cr_assert_eq(subid_file_refresh(f, &e), 0);
+
+        /* fixed again */
+        replace_file("subuid", "alice:400000:1000\n");
+        cr_assert_eq(subid_file_refresh(f, &e), 1);
+        cr_assert(subid_contains(subid_file_ranges(f), 1000, "alice", 400000, 1000));
+        cr_assert_not(subid_contains(subid_file_ranges(f), 1001, "bob", 300000, 1));
+
+        /* removed: nothing granted, as at start */
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(subid_file_refresh(f, &e), 1);
+        cr_assert_eq(subid_ranges_size(subid_file_ranges(f)), 0);
+        cr_assert_eq(subid_file_refresh(f, &e), 0);
+        write_file("subuid", "alice:500000:1\n");
+        cr_assert_eq(subid_file_refresh(f, &e), 1);
+        cr_assert(subid_contains(subid_file_ranges(f), 1000, "alice", 500000, 1));
 }
