@@ -4,9 +4,13 @@
  * bubblewrap-style filesystem and environment options, turned into a spawn
  * description, and `nsbox run --help` explaining each of them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +26,29 @@ static void run_help(void) {
                "Runs COMMAND in a new sandbox made by nsboxd. By default the command gets this\n"
                "terminal's stdin, stdout and stderr, nsbox waits for it and exits with its exit\n"
                "code (128+N if it was killed by signal N); SIGINT, SIGTERM, SIGHUP and SIGQUIT\n"
-               "sent to nsbox are forwarded to it. Errors of nsbox itself exit with 125, a\n"
-               "command that cannot be executed with 126, one that does not exist with 127.\n"
+               "sent to nsbox are forwarded to it. Errors of nsbox itself, usage errors included,\n"
+               "exit with 125, a command that cannot be executed with 126, one that does not\n"
+               "exist with 127.\n"
                "\n"
-               "Namespaces (as unshare(1)):\n"
+               "Namespaces (as unshare(1); bubblewrap's names in brackets):\n"
                "  -m, --mount               new mount namespace\n"
-               "  -u, --uts                 new UTS namespace (hostname)\n"
-               "  -i, --ipc                 new IPC namespace\n"
+               "  -u, --uts                 new UTS namespace (hostname)      [--unshare-uts]\n"
+               "  -i, --ipc                 new IPC namespace                 [--unshare-ipc]\n"
                "  -n, --net                 new network namespace (only loopback, up)\n"
+               "                                                              [--unshare-net]\n"
                "  -p, --pid                 new PID namespace (with a minimal init as PID 1)\n"
-               "  -U, --user                new user namespace\n"
-               "  -C, --cgroup              new cgroup namespace\n"
+               "                                                              [--unshare-pid]\n"
+               "  -U, --user                new user namespace; your uid and gid map to\n"
+               "                            themselves (see nsbox(1))        [--unshare-user]\n"
+               "  -C, --cgroup              new cgroup namespace              [--unshare-cgroup]\n"
                "  -T, --time                new time namespace\n"
+               "      --unshare-user-try, --unshare-cgroup-try\n"
+               "                            the same as --unshare-user, --unshare-cgroup\n"
+               "      --unshare-all         user, ipc, pid, net, uts and cgroup namespaces\n"
+               "      --share-net           keep the network namespace (after --unshare-all)\n"
                "  -r, --map-root-user       map your uid and gid to root inside (implies --user\n"
                "                            and --setgroups=deny)\n"
+               "  -c, --map-current-user    map your uid and gid to themselves (implies --user)\n"
                "      --map-user=UID        map your uid to UID inside (implies --user)\n"
                "      --map-group=GID       map your gid to GID inside (implies --user and\n"
                "                            --setgroups=deny)\n"
@@ -44,17 +57,29 @@ static void run_help(void) {
                "                            OUTER,INNER,COUNT is accepted too (repeatable)\n"
                "      --map-groups=INNER:OUTER:COUNT\n"
                "                            the same for gids\n"
+               "      --map-auto            map your first /etc/subuid and /etc/subgid ranges\n"
+               "                            to ids from 0 inside (implies --user)\n"
                "      --setgroups=allow|deny\n"
                "                            whether setgroups(2) works in the user namespace\n"
                "      --monotonic=SECS      offset of CLOCK_MONOTONIC (implies --time)\n"
                "      --boottime=SECS       offset of CLOCK_BOOTTIME (implies --time)\n"
+               "      --mount-proc[=DIR]    mount a new procfs on DIR (default /proc); without\n"
+               "                            other file system options the tree is the host's /\n"
+               "      --propagation=private the only propagation: nothing is shared\n"
+               "  -f, --fork, --kill-child[=KILL]\n"
+               "                            accepted: nsboxd always forks, and kills the sandbox\n"
+               "                            with SIGKILL when nsbox goes away\n"
                "\n"
-               "Filesystem (as bubblewrap; applied in order, each implies --mount; without\n"
-               "--root the tree starts as an empty tmpfs, so bind what the command needs):\n"
-               "      --root DIR            make DIR the sandbox's /\n"
+               "File system (as bubblewrap; each implies --mount; without --root the tree\n"
+               "starts as an empty tmpfs, so bind what the command needs):\n"
+               "  -R, --root DIR            make DIR the sandbox's / (applied first)\n"
                "      --bind SRC DEST       bind-mount SRC on DEST (DEST / is the same as --root)\n"
                "      --ro-bind SRC DEST    the same, read-only\n"
                "      --dev-bind SRC DEST   the same, device nodes usable\n"
+               "      --bind-try, --ro-bind-try, --dev-bind-try SRC DEST\n"
+               "                            the same, skipped if SRC does not exist\n"
+               "      --bind-fd FD DEST, --ro-bind-fd FD DEST\n"
+               "                            bind the file or directory open as FD\n"
                "      --tmpfs DEST          mount a tmpfs on DEST\n"
                "      --proc DEST           mount procfs on DEST\n"
                "      --dev DEST            mount a minimal /dev on DEST\n"
@@ -63,18 +88,26 @@ static void run_help(void) {
                "      --symlink TARGET DEST create symlink DEST pointing to TARGET\n"
                "      --file FD DEST        create file DEST with the contents read from FD\n"
                "      --remount-ro DEST     make the mount at DEST read-only\n"
+               "      --size BYTES          size of the next --tmpfs (k, m, g suffixes)\n"
+               "      --perms OCTAL         mode of what the next --tmpfs, --dir or --file makes\n"
                "\n"
-               "Process (as bubblewrap):\n"
-               "      --chdir DIR           working directory inside (default: the current one,\n"
+               "Process (as bubblewrap; unshare's names after a slash):\n"
+               "      --chdir DIR / -w, --wd DIR\n"
+               "                            working directory inside (default: the current one,\n"
                "                            unless a file system option is given; then /)\n"
                "      --setenv VAR VALUE    set an environment variable (the environment starts\n"
                "                            as nsbox's own)\n"
                "      --unsetenv VAR        remove an environment variable\n"
                "      --clearenv            start from an empty environment\n"
                "      --hostname NAME       set the hostname (implies --uts)\n"
-               "      --uid UID             run as UID inside (default: what your uid maps to)\n"
-               "      --gid GID             run as GID inside (default: what your gid maps to)\n"
+               "      --uid UID / -S, --setuid UID\n"
+               "                            run as UID inside (default: what your uid maps to)\n"
+               "      --gid GID / -G, --setgid GID\n"
+               "                            run as GID inside (default: what your gid maps to)\n"
                "      --pass-fd FD          pass file descriptor FD on, at the same number\n"
+               "      --as-pid-1            the command is PID 1 of a new PID namespace (no init)\n"
+               "      --new-session, --die-with-parent\n"
+               "                            accepted: both are what nsbox always does\n"
                "\n"
                "Control:\n"
                "      --name NAME           a name shown by 'nsbox list'\n"
@@ -84,9 +117,12 @@ static void run_help(void) {
                "                            command gets /dev/null as stdin/stdout/stderr\n"
                "                            (implies --keep-alive)\n"
                "      --keep-alive          keep the sandbox running when nsbox exits\n"
-               "      --no-init             no init process as PID 1 of a new PID namespace\n"
+               "      --no-init             the same as --as-pid-1\n"
                "      --socket PATH         nsboxd's socket (default: $NSBOX_SOCKET, else %s)\n"
-               "  -h, --help                show this help\n",
+               "  -h, --help                show this help\n"
+               "\n"
+               "Not available: --chmod (create the path with --perms instead), --argv0 (argv[0]\n"
+               "is what nsboxd runs), --propagation other than private, --keep-caps.\n",
                nsbox_connection_get_default_socket_path());
 }
 
@@ -153,19 +189,76 @@ static int parse_map_range(const char *s, uint32_t *ret_inner, uint32_t *ret_out
         return 0;
 }
 
+/* "64", "64k", "1m", "2G": bytes with an optional power-of-1024 suffix. */
+static int parse_size(const char *s, uint64_t *ret) {
+        unsigned shift = 0;
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || end == s)
+                return -EINVAL;
+        if (*end) {
+                const char *suffixes = "kmg";
+                const char *p = strchr(suffixes, tolower((unsigned char) *end));
+
+                if (!p || end[1])
+                        return -EINVAL;
+                shift = 10U * (unsigned) (p - suffixes + 1);
+        }
+        if (v > (UINT64_MAX >> shift))
+                return -EINVAL;
+        *ret = (uint64_t) v << shift;
+        return 0;
+}
+
+static int parse_mode(const char *s, int *ret) {
+        char *end;
+        unsigned long v;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 8);
+        if (errno != 0 || *end || v > 07777)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
 enum {
         ARG_MAP_USER = 0x100,
         ARG_MAP_GROUP,
         ARG_MAP_USERS,
         ARG_MAP_GROUPS,
+        ARG_MAP_AUTO,
         ARG_SETGROUPS,
         ARG_MONOTONIC,
         ARG_BOOTTIME,
-        /* ARG_ROOT to ARG_REMOUNT_RO are the file system options: keep them together. */
-        ARG_ROOT,
+        ARG_UNSHARE_USER,
+        ARG_UNSHARE_USER_TRY,
+        ARG_UNSHARE_IPC,
+        ARG_UNSHARE_PID,
+        ARG_UNSHARE_NET,
+        ARG_UNSHARE_UTS,
+        ARG_UNSHARE_CGROUP,
+        ARG_UNSHARE_CGROUP_TRY,
+        ARG_UNSHARE_ALL,
+        ARG_SHARE_NET,
+        ARG_KILL_CHILD,
+        ARG_PROPAGATION,
+        /* ARG_BIND to ARG_CHMOD (and -R) are the file system options: keep them together. */
         ARG_BIND,
         ARG_RO_BIND,
         ARG_DEV_BIND,
+        ARG_BIND_TRY,
+        ARG_RO_BIND_TRY,
+        ARG_DEV_BIND_TRY,
+        ARG_BIND_FD,
+        ARG_RO_BIND_FD,
         ARG_TMPFS,
         ARG_PROC,
         ARG_DEV,
@@ -174,6 +267,10 @@ enum {
         ARG_SYMLINK,
         ARG_FILE,
         ARG_REMOUNT_RO,
+        ARG_MOUNT_PROC,
+        ARG_SIZE,
+        ARG_PERMS,
+        ARG_CHMOD, /* refused, with a hint */
         ARG_CHDIR,
         ARG_SETENV,
         ARG_UNSETENV,
@@ -182,6 +279,11 @@ enum {
         ARG_UID,
         ARG_GID,
         ARG_PASS_FD,
+        ARG_AS_PID_1,
+        ARG_NEW_SESSION,
+        ARG_DIE_WITH_PARENT,
+        ARG_ARGV0,
+        ARG_KEEP_CAPS,
         ARG_NAME,
         ARG_PTY,
         ARG_DETACH,
@@ -200,18 +302,38 @@ static const struct option run_options[] = {
         { "user", no_argument, NULL, 'U' },
         { "cgroup", no_argument, NULL, 'C' },
         { "time", no_argument, NULL, 'T' },
+        { "fork", no_argument, NULL, 'f' },
         { "map-root-user", no_argument, NULL, 'r' },
+        { "map-current-user", no_argument, NULL, 'c' },
         { "map-user", required_argument, NULL, ARG_MAP_USER },
         { "map-group", required_argument, NULL, ARG_MAP_GROUP },
         { "map-users", required_argument, NULL, ARG_MAP_USERS },
         { "map-groups", required_argument, NULL, ARG_MAP_GROUPS },
+        { "map-auto", no_argument, NULL, ARG_MAP_AUTO },
         { "setgroups", required_argument, NULL, ARG_SETGROUPS },
         { "monotonic", required_argument, NULL, ARG_MONOTONIC },
         { "boottime", required_argument, NULL, ARG_BOOTTIME },
-        { "root", required_argument, NULL, ARG_ROOT },
+        { "unshare-user", no_argument, NULL, ARG_UNSHARE_USER },
+        { "unshare-user-try", no_argument, NULL, ARG_UNSHARE_USER_TRY },
+        { "unshare-ipc", no_argument, NULL, ARG_UNSHARE_IPC },
+        { "unshare-pid", no_argument, NULL, ARG_UNSHARE_PID },
+        { "unshare-net", no_argument, NULL, ARG_UNSHARE_NET },
+        { "unshare-uts", no_argument, NULL, ARG_UNSHARE_UTS },
+        { "unshare-cgroup", no_argument, NULL, ARG_UNSHARE_CGROUP },
+        { "unshare-cgroup-try", no_argument, NULL, ARG_UNSHARE_CGROUP_TRY },
+        { "unshare-all", no_argument, NULL, ARG_UNSHARE_ALL },
+        { "share-net", no_argument, NULL, ARG_SHARE_NET },
+        { "kill-child", optional_argument, NULL, ARG_KILL_CHILD },
+        { "propagation", required_argument, NULL, ARG_PROPAGATION },
+        { "root", required_argument, NULL, 'R' },
         { "bind", required_argument, NULL, ARG_BIND },
         { "ro-bind", required_argument, NULL, ARG_RO_BIND },
         { "dev-bind", required_argument, NULL, ARG_DEV_BIND },
+        { "bind-try", required_argument, NULL, ARG_BIND_TRY },
+        { "ro-bind-try", required_argument, NULL, ARG_RO_BIND_TRY },
+        { "dev-bind-try", required_argument, NULL, ARG_DEV_BIND_TRY },
+        { "bind-fd", required_argument, NULL, ARG_BIND_FD },
+        { "ro-bind-fd", required_argument, NULL, ARG_RO_BIND_FD },
         { "tmpfs", required_argument, NULL, ARG_TMPFS },
         { "proc", required_argument, NULL, ARG_PROC },
         { "dev", required_argument, NULL, ARG_DEV },
@@ -220,14 +342,26 @@ static const struct option run_options[] = {
         { "symlink", required_argument, NULL, ARG_SYMLINK },
         { "file", required_argument, NULL, ARG_FILE },
         { "remount-ro", required_argument, NULL, ARG_REMOUNT_RO },
+        { "mount-proc", optional_argument, NULL, ARG_MOUNT_PROC },
+        { "size", required_argument, NULL, ARG_SIZE },
+        { "perms", required_argument, NULL, ARG_PERMS },
+        { "chmod", required_argument, NULL, ARG_CHMOD },
         { "chdir", required_argument, NULL, ARG_CHDIR },
+        { "wd", required_argument, NULL, 'w' },
         { "setenv", required_argument, NULL, ARG_SETENV },
         { "unsetenv", required_argument, NULL, ARG_UNSETENV },
         { "clearenv", no_argument, NULL, ARG_CLEARENV },
         { "hostname", required_argument, NULL, ARG_HOSTNAME },
         { "uid", required_argument, NULL, ARG_UID },
+        { "setuid", required_argument, NULL, 'S' },
         { "gid", required_argument, NULL, ARG_GID },
+        { "setgid", required_argument, NULL, 'G' },
         { "pass-fd", required_argument, NULL, ARG_PASS_FD },
+        { "as-pid-1", no_argument, NULL, ARG_AS_PID_1 },
+        { "new-session", no_argument, NULL, ARG_NEW_SESSION },
+        { "die-with-parent", no_argument, NULL, ARG_DIE_WITH_PARENT },
+        { "argv0", required_argument, NULL, ARG_ARGV0 },
+        { "keep-caps", no_argument, NULL, ARG_KEEP_CAPS },
         { "name", required_argument, NULL, ARG_NAME },
         { "pty", no_argument, NULL, ARG_PTY },
         { "detach", no_argument, NULL, ARG_DETACH },
@@ -237,17 +371,23 @@ static const struct option run_options[] = {
         {}
 };
 
+/* The option as the user typed it, long form: "--bind", "-r" for the short-only ones. */
 static const char *option_name(int c) {
+        static char buf[4];
+
         for (const struct option *o = run_options; o->name; o++)
                 if (o->val == c)
                         return o->name;
-        return "?";
+        snprintf(buf, sizeof buf, "%c", c);
+        return buf;
 }
 
 /* bubblewrap's two-argument options: the second argument is the next word. */
 static int second_arg(int argc, char *argv[], int c, const char *what, const char **ret) {
-        if (optind >= argc) {
-                log_error("--%s needs two arguments: %s %s", option_name(c), optarg, what);
+        if (optind >= argc || strcmp(argv[optind], "--") == 0) {
+                log_error("--%s needs two arguments, %s %s; got only %s", option_name(c),
+                          c == ARG_SETENV ? "VAR" : c == ARG_SYMLINK ? "TARGET" : c == ARG_FILE ? "FD" : "SRC", what,
+                          optarg);
                 return -EINVAL;
         }
         *ret = argv[optind++];
@@ -255,36 +395,363 @@ static int second_arg(int argc, char *argv[], int c, const char *what, const cha
 }
 
 static bool is_filesystem_option(int c) {
-        return c >= ARG_ROOT && c <= ARG_REMOUNT_RO;
+        return c == 'R' || (c >= ARG_BIND && c <= ARG_CHMOD);
 }
 
 /* A uid or gid given to option c. */
 static int parse_id_argument(int c, uint32_t *ret) {
-        if (parse_uint32(optarg, ret) < 0) {
-                log_error("--%s: not a valid id: %s", option_name(c), optarg);
+        if (parse_uint32(optarg, ret) < 0 || *ret == UINT32_MAX) {
+                log_error("--%s %s: not a user or group id (0 to 4294967294)", option_name(c), optarg);
                 return -EINVAL;
         }
         return 0;
 }
 
-static int namespace_flag_of(int c) {
+static unsigned namespace_flag_of(int c) {
         switch (c) {
         case 'm':
                 return NSBOX_NAMESPACE_MOUNT;
         case 'u':
+        case ARG_UNSHARE_UTS:
                 return NSBOX_NAMESPACE_UTS;
         case 'i':
+        case ARG_UNSHARE_IPC:
                 return NSBOX_NAMESPACE_IPC;
         case 'n':
+        case ARG_UNSHARE_NET:
                 return NSBOX_NAMESPACE_NET;
         case 'p':
+        case ARG_UNSHARE_PID:
                 return NSBOX_NAMESPACE_PID;
         case 'U':
+        case ARG_UNSHARE_USER:
+        case ARG_UNSHARE_USER_TRY:
                 return NSBOX_NAMESPACE_USER;
         case 'C':
+        case ARG_UNSHARE_CGROUP:
+        case ARG_UNSHARE_CGROUP_TRY:
                 return NSBOX_NAMESPACE_CGROUP;
         case 'T':
                 return NSBOX_NAMESPACE_TIME;
+        case ARG_UNSHARE_ALL:
+                /* bubblewrap's set: everything but mount (made anyway for the tree) and time. */
+                return NSBOX_NAMESPACE_USER | NSBOX_NAMESPACE_IPC | NSBOX_NAMESPACE_PID | NSBOX_NAMESPACE_NET |
+                       NSBOX_NAMESPACE_UTS | NSBOX_NAMESPACE_CGROUP;
+        }
+        return 0;
+}
+
+/* Appends a formatted string to a list of option texts. */
+_printf_(3, 4) static int record(char ***list, size_t *n, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        char **l;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(&text, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+
+        l = reallocarray(*list, *n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        l[(*n)++] = TAKE_PTR(text);
+        *list = l;
+        return 0;
+}
+
+static int add_range(RunIdRange **list, size_t *n, uint32_t inner, uint32_t outer, uint32_t count) {
+        RunIdRange *l = reallocarray(*list, *n + 1, sizeof(RunIdRange));
+
+        if (!l)
+                return -ENOMEM;
+        l[(*n)++] = (RunIdRange) { inner, outer, count };
+        *list = l;
+        return 0;
+}
+
+/* Adds a uid (or gid) mapping, remembering the range and the option that asked for it. */
+_printf_(7, 8) static int add_mapping(NsboxSpawn *s, RunOptions *o, bool gid, uint32_t inner, uint32_t outer,
+                                      uint32_t count, const char *origin, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        int r;
+
+        r = gid ? nsbox_spawn_add_gid_mapping(s, inner, outer, count) : nsbox_spawn_add_uid_mapping(s, inner, outer, count);
+        if (r < 0)
+                return r;
+
+        va_start(ap, origin);
+        r = vasprintf(&text, origin, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+
+        r = gid ? add_range(&o->gid_ranges, &o->n_gid_ranges, inner, outer, count) :
+                  add_range(&o->uid_ranges, &o->n_uid_ranges, inner, outer, count);
+        if (r < 0)
+                return r;
+        return gid ? record(&o->gid_mapping_origins, &o->n_gid_mapping_origins, "%s", text) :
+                     record(&o->uid_mapping_origins, &o->n_uid_mapping_origins, "%s", text);
+}
+
+/* A path on the host as bubblewrap takes it: relative to our working directory. */
+static char *host_path(const char *path) {
+        _cleanup_free_ char *cwd = NULL;
+        char *p;
+
+        if (path[0] == '/' || !path[0])
+                return strdup(path);
+        cwd = get_current_dir_name();
+        if (!cwd)
+                return NULL;
+        if (asprintf(&p, "%s/%s", streq(cwd, "/") ? "" : cwd, path) < 0)
+                return NULL;
+        return p;
+}
+
+/* Why libnsbox refused option c's arguments (it checks only what it can without the daemon). */
+static const char *local_problem(int c) {
+        switch (c) {
+        case ARG_SETENV:
+        case ARG_UNSETENV:
+                return "VAR must be a non-empty name without '='";
+        case ARG_SYMLINK:
+                return "TARGET must not be empty and DEST must be an absolute path inside the sandbox";
+        case ARG_BIND:
+        case ARG_RO_BIND:
+        case ARG_DEV_BIND:
+        case ARG_BIND_TRY:
+        case ARG_RO_BIND_TRY:
+        case ARG_DEV_BIND_TRY:
+                return "SRC must not be empty and DEST must be an absolute path inside the sandbox";
+        case ARG_MAP_USERS:
+        case ARG_MAP_GROUPS:
+                return "COUNT must be at least 1 and neither range may pass 4294967295";
+        case ARG_MONOTONIC:
+        case ARG_BOOTTIME:
+                return "not a valid offset";
+        default:
+                return "DEST must be an absolute path inside the sandbox";
+        }
+}
+
+/* The first /etc/subuid (or subgid) range of the user with this uid, as "name:start:count" or "uid:start:count". */
+static int read_subid_range(const char *path, uid_t uid, uint32_t *ret_start, uint32_t *ret_count) {
+        _cleanup_free_ char *line = NULL;
+        struct passwd *pw = getpwuid(uid);
+        char uid_text[16];
+        size_t size = 0;
+        int r = -ENOENT;
+        FILE *f;
+
+        snprintf(uid_text, sizeof uid_text, "%u", (unsigned) uid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+
+        while (r < 0 && getline(&line, &size, f) > 0) {
+                char *colon = strchr(line, ':');
+                uint32_t start, count;
+
+                if (!colon)
+                        continue;
+                *colon = 0;
+                if (!streq(line, uid_text) && !(pw && streq(line, pw->pw_name)))
+                        continue;
+                if (sscanf(colon + 1, "%" SCNu32 ":%" SCNu32, &start, &count) != 2 || count == 0)
+                        continue;
+                *ret_start = start;
+                *ret_count = count;
+                r = 0;
+        }
+        fclose(f);
+        return r;
+}
+
+/* Records what made the mount just added, so a refusal can name the option. */
+static int record_mount(RunOptions *o, int c, const char *arg, const char *second) {
+        return record(&o->mount_origins, &o->n_mount_origins, "--%s %s%s%s", option_name(c), arg, second ? " " : "",
+                      second ?: "");
+}
+
+/* The options that make a mount; r is what the library said. */
+static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s, RunOptions *o) {
+        _cleanup_free_ char *src = NULL;
+        const char *second = NULL;
+        uint32_t id;
+        int r = 0;
+
+        /* bubblewrap's rule: --size and --perms apply to the very next option, which must use them. */
+        if (o->next_size > 0 && c != ARG_TMPFS && c != ARG_PERMS) {
+                log_error("--size must be followed by --tmpfs, not --%s", option_name(c));
+                return -EINVAL;
+        }
+        if (o->next_perms >= 0 && c != ARG_TMPFS && c != ARG_DIR && c != ARG_FILE && c != ARG_SIZE) {
+                log_error("--perms must be followed by --tmpfs, --dir or --file, not --%s", option_name(c));
+                return -EINVAL;
+        }
+
+        switch (c) {
+        case 'R':
+                src = host_path(optarg);
+                if (!src)
+                        return -ENOMEM;
+                r = nsbox_spawn_set_root(s, src);
+                o->root = optarg;
+                free(o->root_origin);
+                if (asprintf(&o->root_origin, "--root %s", optarg) < 0)
+                        o->root_origin = NULL;
+                o->binds = true;
+                break;
+        case ARG_BIND:
+        case ARG_RO_BIND:
+        case ARG_DEV_BIND:
+        case ARG_BIND_TRY:
+        case ARG_RO_BIND_TRY:
+        case ARG_DEV_BIND_TRY: {
+                bool ro = c == ARG_RO_BIND || c == ARG_RO_BIND_TRY, dev = c == ARG_DEV_BIND || c == ARG_DEV_BIND_TRY;
+
+                if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                        return -EINVAL;
+                src = host_path(optarg);
+                if (!src)
+                        return -ENOMEM;
+                if ((c == ARG_BIND_TRY || c == ARG_RO_BIND_TRY || c == ARG_DEV_BIND_TRY) && access(src, F_OK) < 0 &&
+                    errno == ENOENT)
+                        return 0; /* what -try means: a missing source is skipped */
+                o->binds = true;
+                if (strcmp(second, "/") == 0) {
+                        /* bubblewrap's "--bind / /": here that is the root, made first. */
+                        r = nsbox_spawn_set_root(s, src);
+                        o->root = optarg;
+                        free(o->root_origin);
+                        if (asprintf(&o->root_origin, "--%s %s /", option_name(c), optarg) < 0)
+                                o->root_origin = NULL;
+                        if (r >= 0 && ro) {
+                                r = nsbox_spawn_add_remount_ro(s, "/");
+                                if (r >= 0)
+                                        r = record_mount(o, c, optarg, second);
+                        }
+                        break;
+                }
+                r = nsbox_spawn_add_bind(s, src, second,
+                                         ro ? NSBOX_MOUNT_READ_ONLY : dev ? NSBOX_MOUNT_ALLOW_DEV : 0);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, second);
+                break;
+        }
+        case ARG_BIND_FD:
+        case ARG_RO_BIND_FD:
+                if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                        return -EINVAL;
+                if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+                        log_error("--%s %s %s: not a file descriptor number: %s", option_name(c), optarg, second,
+                                  optarg);
+                        return -EINVAL;
+                }
+                if (strcmp(second, "/") == 0) {
+                        log_error("--%s %s /: the root can only be a path (--root DIR or --bind DIR /)",
+                                  option_name(c), optarg);
+                        return -EINVAL;
+                }
+                o->binds = true;
+                r = nsbox_spawn_add_bind_fd(s, (int) id, second, c == ARG_RO_BIND_FD ? NSBOX_MOUNT_READ_ONLY : 0);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, second);
+                break;
+        case ARG_TMPFS:
+                r = nsbox_spawn_add_tmpfs(s, optarg, o->next_size, o->next_perms, 0);
+                o->next_size = 0;
+                o->next_perms = -1;
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
+                break;
+        case ARG_PROC:
+        case ARG_MOUNT_PROC:
+                if (c == ARG_MOUNT_PROC) {
+                        o->mount_proc = true;
+                        o->mount_proc_dir = optarg ?: "/proc";
+                        optarg = (char *) o->mount_proc_dir;
+                }
+                r = nsbox_spawn_add_proc(s, optarg);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
+                break;
+        case ARG_DEV:
+                r = nsbox_spawn_add_dev(s, optarg);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
+                break;
+        case ARG_MQUEUE:
+                r = nsbox_spawn_add_mqueue(s, optarg);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
+                break;
+        case ARG_DIR:
+                r = nsbox_spawn_add_dir(s, optarg, o->next_perms);
+                o->next_perms = -1;
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
+                break;
+        case ARG_SYMLINK:
+                if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                        return -EINVAL;
+                r = nsbox_spawn_add_symlink(s, optarg, second);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, second);
+                break;
+        case ARG_FILE:
+                if (second_arg(argc, argv, c, "DEST", &second) < 0)
+                        return -EINVAL;
+                if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+                        log_error("--file %s %s: not a file descriptor number: %s", optarg, second, optarg);
+                        return -EINVAL;
+                }
+                r = nsbox_spawn_add_file(s, (int) id, second, o->next_perms);
+                o->next_perms = -1;
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, second);
+                break;
+        case ARG_REMOUNT_RO:
+                r = nsbox_spawn_add_remount_ro(s, optarg);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
+                break;
+        case ARG_SIZE:
+                if (parse_size(optarg, &o->next_size) < 0 || o->next_size == 0) {
+                        log_error("--size %s: not a size in bytes (a number, optionally with k, m or g)", optarg);
+                        return -EINVAL;
+                }
+                return 0;
+        case ARG_PERMS:
+                if (parse_mode(optarg, &o->next_perms) < 0) {
+                        log_error("--perms %s: not an octal mode (0 to 7777)", optarg);
+                        return -EINVAL;
+                }
+                return 0;
+        case ARG_CHMOD:
+                log_error("--chmod: nsboxd does not change the mode of what exists; create the path with the "
+                          "mode instead (--perms %s --dir PATH, or --tmpfs, --file)",
+                          optarg);
+                return -EOPNOTSUPP;
+        }
+
+        if (r == -ENOMEM) {
+                log_error("out of memory");
+                return r;
+        }
+        if (r == -EBADF) {
+                log_error("--%s %s%s%s: file descriptor %s is not open", option_name(c), optarg, second ? " " : "",
+                          second ?: "", optarg);
+                return r;
+        }
+        if (r < 0) {
+                log_error("--%s %s%s%s: %s", option_name(c), optarg, second ? " " : "", second ?: "",
+                          r == -EINVAL ? local_problem(c) : strerror(-r));
+                return r;
         }
         return 0;
 }
@@ -292,12 +759,35 @@ static int namespace_flag_of(int c) {
 int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
         int c, r;
 
+        o->next_perms = -1;
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+hmuinpUCTr", run_options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+hmuinpUCTrcfR:w:S:G:", run_options, NULL)) >= 0) {
                 const char *second = NULL;
                 uint32_t inner, outer, count, id;
                 int64_t secs;
+
+                /* "--hostname -- cmd" would take "--" as the name and run "cmd" without one. */
+                if (optarg && strcmp(optarg, "--") == 0) {
+                        log_error("--%s needs an argument before \"--\"", option_name(c));
+                        return -EINVAL;
+                }
+
+                if (is_filesystem_option(c)) {
+                        r = parse_filesystem_option(argc, argv, c, s, o);
+                        if (r < 0)
+                                return r;
+                        /* File system options need a mount namespace, and they change the tree our cwd is
+                         * looked up in. */
+                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
+                        o->filesystem = true;
+                        continue;
+                }
+                if (o->next_size > 0 || o->next_perms >= 0) {
+                        log_error("--%s must be followed by %s, not --%s", o->next_size > 0 ? "size" : "perms",
+                                  o->next_size > 0 ? "--tmpfs" : "--tmpfs, --dir or --file", option_name(c));
+                        return -EINVAL;
+                }
 
                 r = 0;
                 switch (c) {
@@ -312,10 +802,50 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case 'U':
                 case 'C':
                 case 'T':
-                        o->implied_namespaces |= (unsigned) namespace_flag_of(c);
+                case ARG_UNSHARE_USER:
+                case ARG_UNSHARE_USER_TRY:
+                case ARG_UNSHARE_IPC:
+                case ARG_UNSHARE_PID:
+                case ARG_UNSHARE_NET:
+                case ARG_UNSHARE_UTS:
+                case ARG_UNSHARE_CGROUP:
+                case ARG_UNSHARE_CGROUP_TRY:
+                case ARG_UNSHARE_ALL:
+                        o->implied_namespaces |= namespace_flag_of(c);
+                        break;
+                case ARG_SHARE_NET:
+                        o->share_net = true;
+                        break;
+                case 'f':
+                case ARG_NEW_SESSION:
+                case ARG_DIE_WITH_PARENT:
+                        break; /* what nsbox always does */
+                case ARG_KILL_CHILD:
+                        if (optarg && cli_parse_signal(optarg) != SIGKILL) {
+                                log_error("--kill-child=%s: nsboxd stops a sandbox whose nsbox went away with "
+                                          "SIGKILL only; use --kill-child or --kill-child=KILL",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_PROPAGATION:
+                        if (strcmp(optarg, "private") != 0) {
+                                log_error("--propagation=%s: the sandbox's mounts are always private (nothing "
+                                          "propagates in or out); only --propagation=private is accepted",
+                                          optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case 'r':
                         o->map_root = true;
+                        o->implied_namespaces |= NSBOX_NAMESPACE_USER;
+                        break;
+                case 'c':
+                        o->map_current_user = true;
+                        o->implied_namespaces |= NSBOX_NAMESPACE_USER;
+                        break;
+                case ARG_MAP_AUTO:
+                        o->map_auto = true;
                         o->implied_namespaces |= NSBOX_NAMESPACE_USER;
                         break;
                 case ARG_MAP_USER:
@@ -334,11 +864,12 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case ARG_MAP_USERS:
                 case ARG_MAP_GROUPS:
                         if (parse_map_range(optarg, &inner, &outer, &count) < 0) {
-                                log_error("--%s: expected INNER:OUTER:COUNT, got: %s", option_name(c), optarg);
+                                log_error("--%s=%s: expected INNER:OUTER:COUNT (or OUTER,INNER,COUNT)", option_name(c),
+                                          optarg);
                                 return -EINVAL;
                         }
-                        r = c == ARG_MAP_USERS ? nsbox_spawn_add_uid_mapping(s, inner, outer, count) :
-                                                 nsbox_spawn_add_gid_mapping(s, inner, outer, count);
+                        r = add_mapping(s, o, c == ARG_MAP_GROUPS, inner, outer, count, "--%s=%s", option_name(c),
+                                        optarg);
                         o->implied_namespaces |= NSBOX_NAMESPACE_USER;
                         break;
                 case ARG_SETGROUPS:
@@ -347,7 +878,7 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         else if (strcmp(optarg, "deny") == 0)
                                 o->setgroups = false;
                         else {
-                                log_error("--setgroups: expected allow or deny, got: %s", optarg);
+                                log_error("--setgroups=%s: expected allow or deny", optarg);
                                 return -EINVAL;
                         }
                         o->have_setgroups = true;
@@ -355,67 +886,15 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case ARG_MONOTONIC:
                 case ARG_BOOTTIME:
                         if (parse_int64(optarg, &secs) < 0) {
-                                log_error("--%s: not a number of seconds: %s", option_name(c), optarg);
+                                log_error("--%s=%s: not a number of seconds", option_name(c), optarg);
                                 return -EINVAL;
                         }
                         r = nsbox_spawn_set_time_offset(s, c == ARG_MONOTONIC ? CLOCK_MONOTONIC : CLOCK_BOOTTIME,
                                                         secs, 0);
                         o->implied_namespaces |= NSBOX_NAMESPACE_TIME;
                         break;
-                case ARG_ROOT:
-                        r = nsbox_spawn_set_root(s, optarg);
-                        o->root = optarg;
-                        break;
-                case ARG_BIND:
-                case ARG_RO_BIND:
-                case ARG_DEV_BIND:
-                        if (second_arg(argc, argv, c, "DEST", &second) < 0)
-                                return -EINVAL;
-                        if (strcmp(second, "/") == 0) {
-                                /* bubblewrap's "--bind / /": here that is the root, made first. */
-                                r = nsbox_spawn_set_root(s, optarg);
-                                o->root = optarg;
-                                if (r >= 0 && c == ARG_RO_BIND)
-                                        r = nsbox_spawn_add_remount_ro(s, "/");
-                        } else
-                                r = nsbox_spawn_add_bind(s, optarg, second,
-                                                         c == ARG_RO_BIND    ? NSBOX_MOUNT_READ_ONLY :
-                                                         c == ARG_DEV_BIND ? NSBOX_MOUNT_ALLOW_DEV :
-                                                                             0);
-                        break;
-                case ARG_TMPFS:
-                        r = nsbox_spawn_add_tmpfs(s, optarg, 0, -1, 0);
-                        break;
-                case ARG_PROC:
-                        r = nsbox_spawn_add_proc(s, optarg);
-                        break;
-                case ARG_DEV:
-                        r = nsbox_spawn_add_dev(s, optarg);
-                        break;
-                case ARG_MQUEUE:
-                        r = nsbox_spawn_add_mqueue(s, optarg);
-                        break;
-                case ARG_DIR:
-                        r = nsbox_spawn_add_dir(s, optarg, -1);
-                        break;
-                case ARG_SYMLINK:
-                        if (second_arg(argc, argv, c, "DEST", &second) < 0)
-                                return -EINVAL;
-                        r = nsbox_spawn_add_symlink(s, optarg, second);
-                        break;
-                case ARG_FILE:
-                        if (second_arg(argc, argv, c, "DEST", &second) < 0)
-                                return -EINVAL;
-                        if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
-                                log_error("--file: not a file descriptor number: %s", optarg);
-                                return -EINVAL;
-                        }
-                        r = nsbox_spawn_add_file(s, (int) id, second, -1);
-                        break;
-                case ARG_REMOUNT_RO:
-                        r = nsbox_spawn_add_remount_ro(s, optarg);
-                        break;
                 case ARG_CHDIR:
+                case 'w':
                         r = nsbox_spawn_set_cwd(s, optarg);
                         o->have_chdir = true;
                         break;
@@ -436,9 +915,11 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         break;
                 case ARG_UID:
                 case ARG_GID:
+                case 'S':
+                case 'G':
                         if (parse_id_argument(c, &id) < 0)
                                 return -EINVAL;
-                        if (c == ARG_UID) {
+                        if (c == ARG_UID || c == 'S') {
                                 o->have_uid = true;
                                 o->uid = id;
                         } else {
@@ -448,11 +929,23 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         break;
                 case ARG_PASS_FD:
                         if (parse_uint32(optarg, &id) < 0 || id < 3 || id > 1023) {
-                                log_error("--pass-fd: expected a file descriptor number 3..1023, got: %s", optarg);
+                                log_error("--pass-fd %s: expected a file descriptor number 3..1023", optarg);
                                 return -EINVAL;
                         }
                         r = nsbox_spawn_add_fd(s, (int) id, (int) id);
                         break;
+                case ARG_AS_PID_1:
+                case ARG_NO_INIT:
+                        o->no_init = true;
+                        break;
+                case ARG_ARGV0:
+                        log_error("--argv0: nsboxd executes argv[0] itself (searching PATH), so it cannot be set "
+                                  "apart from the program");
+                        return -EOPNOTSUPP;
+                case ARG_KEEP_CAPS:
+                        log_error("--keep-caps: nsboxd has no capability options yet; a sandbox's command has the "
+                                  "capabilities its ids give it in its user namespace");
+                        return -EOPNOTSUPP;
                 case ARG_NAME:
                         r = nsbox_spawn_set_name(s, optarg);
                         break;
@@ -465,37 +958,34 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case ARG_KEEP_ALIVE:
                         o->keep_alive = true;
                         break;
-                case ARG_NO_INIT:
-                        o->no_init = true;
-                        break;
                 case ARG_SOCKET:
                         arg_socket = optarg;
                         break;
                 default:
-                        log_error("run: unknown option or missing argument: %s; see 'nsbox run --help'",
-                                  argv[optind - 1]);
+                        if (optopt != 0 && strchr("RwSG", optopt))
+                                log_error("-%c needs an argument; see 'nsbox run --help'", optopt);
+                        else
+                                log_error("unknown option or missing argument: %s; see 'nsbox run --help'",
+                                          argv[optind - 1]);
                         return -EINVAL;
                 }
 
-                /* File system options need a mount namespace, and they change the tree our cwd is looked up in. */
-                if (is_filesystem_option(c)) {
-                        o->implied_namespaces |= NSBOX_NAMESPACE_MOUNT;
-                        o->filesystem = true;
+                if (r == -EBADF) {
+                        log_error("--%s %s: file descriptor %s is not open", option_name(c), optarg, optarg);
+                        return r;
                 }
-
                 if (r < 0) {
-                        if (r == -EBADF)
-                                log_error("--%s %s: file descriptor is not open", option_name(c), optarg);
-                        else
-                                log_error("--%s %s%s%s: %s", option_name(c), optarg ?: "", second ? " " : "",
-                                          second ?: "",
-                                          r == -EINVAL ? "invalid value (paths inside the sandbox must be "
-                                                         "absolute)" :
-                                                         strerror(-r));
+                        log_error("--%s%s%s%s%s: %s", option_name(c), optarg ? " " : "", optarg ?: "",
+                                  second ? " " : "", second ?: "", r == -EINVAL ? local_problem(c) : strerror(-r));
                         return r;
                 }
         }
 
+        if (o->next_size > 0 || o->next_perms >= 0) {
+                log_error("--%s must be followed by %s", o->next_size > 0 ? "size" : "perms",
+                          o->next_size > 0 ? "--tmpfs" : "--tmpfs, --dir or --file");
+                return -EINVAL;
+        }
         if (optind >= argc) {
                 log_error("no command given; usage: nsbox run [OPTIONS] [--] COMMAND [ARG...]");
                 return -EINVAL;
@@ -504,31 +994,85 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 log_error("--pty and --detach do not go together: a detached sandbox has no terminal to relay to");
                 return -EINVAL;
         }
+        if (o->share_net && !(o->implied_namespaces & NSBOX_NAMESPACE_NET)) {
+                log_error("--share-net only undoes the network namespace of --unshare-all");
+                return -EINVAL;
+        }
         return 1;
 }
 
-int run_options_apply(NsboxSpawn *s, const RunOptions *o, char *const *command) {
+static bool id_in_ranges(const RunIdRange *l, size_t n, uint32_t id) {
+        for (size_t i = 0; i < n; i++)
+                if (id >= l[i].inner && (uint64_t) id < (uint64_t) l[i].inner + l[i].count)
+                        return true;
+        return false;
+}
+
+/* With a new user namespace, --uid/--gid must name an id mapped inside: say which and how to map it. */
+static int check_mapped(const RunOptions *o, bool gid, uint32_t id, uint32_t own) {
+        const RunIdRange *l = gid ? o->gid_ranges : o->uid_ranges;
+        size_t n = gid ? o->n_gid_ranges : o->n_uid_ranges;
+
+        /* Without mappings the daemon maps our own id to itself. */
+        if (n == 0 ? id == own : id_in_ranges(l, n, id))
+                return 0;
+
+        log_error("--%s %" PRIu32 ": %s %" PRIu32 " is not mapped in the sandbox's user namespace, so the command "
+                  "cannot run as it; map it, e.g. with --map-%s=%" PRIu32 " (your %s becomes %" PRIu32
+                  " inside) or --map-%ss=%" PRIu32 ":HOST%s:1 (a host %s you may map)",
+                  gid ? "gid" : "uid", id, gid ? "gid" : "uid", id, gid ? "group" : "user", id, gid ? "gid" : "uid",
+                  id, gid ? "group" : "user", id, gid ? "GID" : "UID", gid ? "gid" : "uid");
+        return -EINVAL;
+}
+
+int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command) {
         uid_t euid = geteuid();
         gid_t egid = getegid();
+        unsigned namespaces;
         int r;
 
         if (o->map_root) {
-                r = nsbox_spawn_add_uid_mapping(s, 0, euid, 1);
+                r = add_mapping(s, o, false, 0, euid, 1, "--map-root-user");
                 if (r >= 0)
-                        r = nsbox_spawn_add_gid_mapping(s, 0, egid, 1);
+                        r = add_mapping(s, o, true, 0, egid, 1, "--map-root-user");
                 if (r < 0)
-                        return r;
+                        goto fail;
+        }
+        if (o->map_current_user) {
+                r = add_mapping(s, o, false, euid, euid, 1, "--map-current-user");
+                if (r >= 0)
+                        r = add_mapping(s, o, true, egid, egid, 1, "--map-current-user");
+                if (r < 0)
+                        goto fail;
         }
         if (o->have_map_user) {
-                r = nsbox_spawn_add_uid_mapping(s, o->map_user, euid, 1);
+                r = add_mapping(s, o, false, o->map_user, euid, 1, "--map-user=%" PRIu32, o->map_user);
                 if (r < 0)
-                        return r;
+                        goto fail;
         }
         if (o->have_map_group) {
-                r = nsbox_spawn_add_gid_mapping(s, o->map_group, egid, 1);
+                r = add_mapping(s, o, true, o->map_group, egid, 1, "--map-group=%" PRIu32, o->map_group);
                 if (r < 0)
-                        return r;
+                        goto fail;
         }
+        if (o->map_auto) {
+                static const char *const files[2] = { "/etc/subuid", "/etc/subgid" };
+
+                for (size_t i = 0; i < 2; i++) {
+                        uint32_t start = 0, count = 0;
+
+                        r = read_subid_range(files[i], euid, &start, &count);
+                        if (r < 0) {
+                                log_error("--map-auto: %s has no range for this user%s%s", files[i],
+                                          r == -ENOENT ? "" : ": ", r == -ENOENT ? "" : strerror(-r));
+                                return -EINVAL;
+                        }
+                        r = add_mapping(s, o, i == 1, 0, start, count, "--map-auto (%s)", files[i]);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+
         if (o->have_setgroups)
                 r = nsbox_spawn_set_setgroups(s, o->setgroups);
         else if (o->map_root || o->have_map_group)
@@ -536,21 +1080,54 @@ int run_options_apply(NsboxSpawn *s, const RunOptions *o, char *const *command) 
         else
                 r = 0;
         if (r < 0)
-                return r;
+                goto fail;
 
-        /* As unshare(1): with --map-user/--map-group the command runs as the ids it was mapped to. */
-        if (o->have_uid || o->have_gid || o->have_map_user || o->have_map_group) {
-                uint32_t uid = o->have_uid ? o->uid : o->map_root ? 0 : o->have_map_user ? o->map_user : euid;
-                uint32_t gid = o->have_gid ? o->gid : o->map_root ? 0 : o->have_map_group ? o->map_group : egid;
+        namespaces = nsbox_spawn_get_namespaces(s) | o->implied_namespaces;
+        if (o->share_net)
+                namespaces &= ~(unsigned) NSBOX_NAMESPACE_NET;
+
+        /* As unshare(1): with --map-user/--map-group the command runs as the ids it was mapped to; with
+         * --map-auto alone (your own ids unmapped) as 0, the first id of the range. */
+        bool auto_only = o->map_auto && !o->map_root && !o->map_current_user;
+        if (o->have_uid || o->have_gid || o->have_map_user || o->have_map_group || auto_only) {
+                uint32_t uid = o->have_uid ? o->uid : o->map_root ? 0 : o->have_map_user ? o->map_user :
+                                                                     auto_only         ? 0 :
+                                                                                         euid;
+                uint32_t gid = o->have_gid ? o->gid : o->map_root ? 0 : o->have_map_group ? o->map_group :
+                                                                     auto_only          ? 0 :
+                                                                                          egid;
+
+                if (namespaces & NSBOX_NAMESPACE_USER) {
+                        if (o->have_uid && check_mapped(o, false, uid, euid) < 0)
+                                return -EINVAL;
+                        if (o->have_gid && check_mapped(o, true, gid, egid) < 0)
+                                return -EINVAL;
+                } else if (euid != 0 && o->have_uid && uid != euid) {
+                        log_error("--uid %" PRIu32 ": without a user namespace the ids are host ids, and you may "
+                                  "only run as your own (%u); add --user and --map-user=%" PRIu32
+                                  " to appear as %" PRIu32 " inside",
+                                  uid, (unsigned) euid, uid, uid);
+                        return -EINVAL;
+                }
 
                 r = nsbox_spawn_set_user(s, uid, gid, NULL, 0);
                 if (r < 0)
-                        return r;
+                        goto fail;
         }
 
-        r = nsbox_spawn_set_namespaces(s, nsbox_spawn_get_namespaces(s) | o->implied_namespaces);
+        r = nsbox_spawn_set_namespaces(s, namespaces);
         if (r < 0)
-                return r;
+                goto fail;
+
+        /* unshare's --mount-proc keeps the host's tree: without other file system options, that is the root. */
+        if (o->mount_proc && !o->root && o->n_mount_origins == 1) {
+                r = nsbox_spawn_set_root(s, "/");
+                if (r < 0)
+                        goto fail;
+                o->root = "/";
+                o->binds = true;
+                o->root_origin = strdup("--mount-proc (the host's /)");
+        }
 
         /* Our working directory only exists in the sandbox if the host's tree is what it sees. */
         if (!o->have_chdir && !o->filesystem) {
@@ -559,20 +1136,144 @@ int run_options_apply(NsboxSpawn *s, const RunOptions *o, char *const *command) 
                 if (cwd) {
                         r = nsbox_spawn_set_cwd(s, cwd);
                         if (r < 0)
-                                return r;
+                                goto fail;
                 }
         }
 
         if (o->no_init) {
                 r = nsbox_spawn_set_init(s, false);
                 if (r < 0)
-                        return r;
+                        goto fail;
         }
         if (o->keep_alive || o->detach) {
                 r = nsbox_spawn_set_keep_alive(s, true);
                 if (r < 0)
-                        return r;
+                        goto fail;
         }
 
-        return nsbox_spawn_set_argv(s, (const char *const *) command);
+        r = nsbox_spawn_set_argv(s, (const char *const *) command);
+        if (r < 0)
+                goto fail;
+        return 0;
+
+fail:
+        log_error("cannot describe the sandbox: %s", strerror(-r));
+        return r;
+}
+
+/* "mounts[3].destination" -> name "mounts", index 3, rest "destination"; index -1 when there is none. */
+static void split_field(const char *field, char *name, size_t size, long *ret_index, const char **ret_rest) {
+        size_t n = strcspn(field, "[.");
+        const char *p = field + n;
+
+        snprintf(name, size, "%.*s", (int) n, field);
+        *ret_index = -1;
+        if (*p == '[') {
+                char *end;
+
+                *ret_index = strtol(p + 1, &end, 10);
+                p = *end == ']' ? end + 1 : end;
+        }
+        if (*p == '.')
+                p++;
+        *ret_rest = p;
+}
+
+static const char *origin_at(char *const *l, size_t n, long i) {
+        return i >= 0 && (size_t) i < n ? l[i] : NULL;
+}
+
+void run_options_explain_invalid_parameter(const RunOptions *o, const char *command, const char *field) {
+        const char *rest, *origin;
+        char name[64];
+        long i;
+
+        split_field(field, name, sizeof name, &i, &rest);
+
+        if (streq(name, "mounts")) {
+                origin = origin_at(o->mount_origins, o->n_mount_origins, i);
+                if (i < 0)
+                        log_error("cannot run %s: more file system options than nsboxd allows (its mounts limit)",
+                                  command);
+                else if (streq(rest, "destination"))
+                        log_error("cannot run %s: %s: DEST must be an absolute path inside the sandbox, without "
+                                  "\"..\" components",
+                                  command, origin ?: "a file system option");
+                else if (streq(rest, "source"))
+                        log_error("cannot run %s: %s: the source must be an absolute path without \"..\" "
+                                  "components",
+                                  command, origin ?: "a file system option");
+                else
+                        log_error("cannot run %s: %s: refused by nsboxd (%s)", command,
+                                  origin ?: "a file system option", field);
+        } else if (streq(name, "root"))
+                log_error("cannot run %s: %s: the root must be an absolute path without \"..\" components", command,
+                          o->root_origin ?: "--root");
+        else if (streq(name, "cwd")) {
+                if (o->have_chdir)
+                        log_error("cannot run %s: --chdir: DIR must be an absolute path inside the sandbox, "
+                                  "without \"..\" components",
+                                  command);
+                else
+                        log_error("cannot run %s: the current directory cannot be used inside the sandbox; give "
+                                  "--chdir DIR",
+                                  command);
+        } else if (streq(name, "hostname"))
+                log_error("cannot run %s: --hostname: a host name is 1 to 64 letters, digits, '-' and '.', in "
+                          "labels that are not empty and do not start or end with '-'",
+                          command);
+        else if (streq(name, "name"))
+                log_error("cannot run %s: --name: a name is 1 to 128 characters without control characters",
+                          command);
+        else if (streq(name, "env"))
+                log_error("cannot run %s: the environment (nsbox's own, changed by --setenv, --unsetenv and "
+                          "--clearenv) is larger than nsboxd allows, or has an entry without NAME=",
+                          command);
+        else if (streq(name, "argv"))
+                log_error("cannot run %s: the command line is longer than nsboxd allows", command);
+        else if (streq(name, "uidMappings") || streq(name, "gidMappings")) {
+                bool gid = name[0] == 'g';
+
+                origin = gid ? origin_at(o->gid_mapping_origins, o->n_gid_mapping_origins, i) :
+                               origin_at(o->uid_mapping_origins, o->n_uid_mapping_origins, i);
+                if (i < 0)
+                        log_error("cannot run %s: more %s mappings than nsboxd allows", command, gid ? "gid" : "uid");
+                else
+                        log_error("cannot run %s: %s: nsboxd refused this %s range: ranges may not overlap, and a "
+                                  "user other than root may map only its own %s and its %s ranges",
+                                  command, origin ?: "a mapping option", gid ? "gid" : "uid", gid ? "gid" : "uid",
+                                  gid ? "/etc/subgid" : "/etc/subuid");
+        } else if (streq(name, "setgroups"))
+                log_error("cannot run %s: --setgroups=allow: needs one of your /etc/subgid ranges mapped with "
+                          "--map-groups (dropping groups could otherwise lift what they deny)",
+                          command);
+        else if (streq(name, "user"))
+                log_error("cannot run %s: --%s: %s %s is not mapped in the sandbox's user namespace (or, without "
+                          "one, is not your own); map it with --map-%s or --map-%ss",
+                          command, rest[0] == 'g' ? "gid" : "uid", rest[0] == 'g' ? "gid" : "uid",
+                          rest[0] == 'g' ? "(--gid)" : "(--uid)", rest[0] == 'g' ? "group" : "user",
+                          rest[0] == 'g' ? "group" : "user");
+        else if (streq(name, "fileDescriptors"))
+                log_error("cannot run %s: --pass-fd: file descriptor numbers are 3 to 1023, each at most once", command);
+        else if (streq(name, "timeOffsets"))
+                log_error("cannot run %s: --%s: offset out of range", command,
+                          strstr(rest, "boottime") ? "boottime" : "monotonic");
+        else
+                log_error("cannot run %s: nsboxd rejected the request: invalid parameter \"%s\"", command, field);
+}
+
+static void free_texts(char **l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(l[i]);
+        free(l);
+}
+
+void run_options_done(RunOptions *o) {
+        free_texts(o->mount_origins, o->n_mount_origins);
+        free_texts(o->uid_mapping_origins, o->n_uid_mapping_origins);
+        free_texts(o->gid_mapping_origins, o->n_gid_mapping_origins);
+        free(o->uid_ranges);
+        free(o->gid_ranges);
+        free(o->root_origin);
+        *o = (RunOptions) {};
 }

@@ -7,12 +7,19 @@
 
 #include "nsbox.h"
 
+/* An id range as --map-users gives it, kept to tell whether --uid/--gid are mapped. */
+typedef struct RunIdRange {
+        uint32_t inner, outer, count;
+} RunIdRange;
+
 typedef struct RunOptions {
         bool detach;
         bool pty;
         bool keep_alive;
         bool no_init;
         bool map_root;
+        bool map_current_user;
+        bool map_auto;
         bool have_map_user, have_map_group;
         uint32_t map_user, map_group;
         bool have_setgroups;
@@ -21,13 +28,38 @@ typedef struct RunOptions {
         uint32_t uid, gid;
         bool have_chdir;
         bool filesystem; /* --root or a mount: the tree is built from an empty root, as bubblewrap does */
+        bool binds;      /* some option binds a host path or fd into the tree */
         const char *root;
+        char *root_origin; /* the option that set the root: "--root DIR" or "--bind SRC /" */
+        bool mount_proc;
+        const char *mount_proc_dir;
+        bool share_net;
         unsigned implied_namespaces;
+
+        /* --size and --perms wait for the option that creates something. */
+        uint64_t next_size;
+        int next_perms; /* -1: none */
+
+        /* What made each entry of the request's arrays, for error messages naming the option. */
+        char **mount_origins;
+        size_t n_mount_origins;
+        char **uid_mapping_origins, **gid_mapping_origins;
+        size_t n_uid_mapping_origins, n_gid_mapping_origins;
+        RunIdRange *uid_ranges, *gid_ranges; /* every mapping, as added */
+        size_t n_uid_ranges, n_gid_ranges;
 } RunOptions;
+
+/* Frees what o owns. */
+void run_options_done(RunOptions *o);
 
 /* Parses argv (from "run" on) into s and o. Returns 1 to go on (the command starts at argv[optind]),
  * 0 if --help was shown, negative on a usage error (already reported). */
 int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o);
 
-/* Turns the parsed flags into the parts of the description that depend on several options. */
-int run_options_apply(NsboxSpawn *s, const RunOptions *o, char *const *command);
+/* Turns the parsed flags into the parts of the description that depend on several options; reports
+ * a usage error itself and returns negative. */
+int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command);
+
+/* Reports a request the daemon refused with InvalidParameter(field) in terms of the options that
+ * made that field, and what is wrong with it. */
+void run_options_explain_invalid_parameter(const RunOptions *o, const char *command, const char *field);

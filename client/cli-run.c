@@ -37,6 +37,27 @@ static int set_stdio(NsboxSpawn *s, int in, int out, int err) {
         return 0;
 }
 
+/* Says why the daemon refused or failed the spawn, in terms of the options that asked for it. */
+static void report_spawn_failure(NsboxConnection *c, int r, const RunOptions *o, const char *command) {
+        _cleanup_free_ char *what = NULL;
+        const char *name = nsbox_connection_get_error_name(c), *stage = nsbox_connection_get_error_stage(c);
+
+        if (name && streq(name, NSBOX_ERROR_INVALID_PARAMETER) && nsbox_connection_get_error_parameter(c))
+                return run_options_explain_invalid_parameter(o, command, nsbox_connection_get_error_parameter(c));
+
+        if (asprintf(&what, "cannot run %s", command) < 0)
+                what = NULL;
+        cli_call_failed(c, r, what ?: "cannot run the command");
+
+        /* Without --root the tree is an empty tmpfs: a missing program most likely was never bound. */
+        if (stage && streq(stage, "execve") && nsbox_connection_get_error_errno(c) == ENOENT && o->filesystem &&
+            !o->root)
+                log_error("the sandbox's / is an empty tmpfs without --root: %s; bind what the command needs, "
+                          "e.g. --ro-bind / / or --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib "
+                          "--symlink usr/lib64 /lib64",
+                          o->binds ? "only what the file system options put there exists" : "nothing was bound");
+}
+
 /* The exit code for a failed Spawn: execve's failures get the shell's codes, anything else is ours. */
 static int exit_code_of_spawn_failure(NsboxConnection *c) {
         const char *stage = nsbox_connection_get_error_stage(c); /* NULL unless the error is SpawnFailed */
@@ -163,7 +184,7 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_close_ int sigfd = -EBADF, pty_master = -EBADF, pty_slave = -EBADF;
         _cleanup_(nsbox_spawn_freep) NsboxSpawn *s = NULL;
         PtyRelay pty = { .master = -EBADF };
-        RunOptions o = {};
+        _cleanup_(run_options_done) RunOptions o = {};
         sigset_t mask;
         int r, ret;
 
@@ -182,13 +203,11 @@ int verb_run(int argc, char *argv[]) {
 
         r = run_options_parse(argc, argv, s, &o);
         if (r <= 0)
-                return r == 0 ? EXIT_SUCCESS : EXIT_NSBOX_FAILED;
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
 
         r = run_options_apply(s, &o, argv + optind);
-        if (r < 0) {
-                log_error("invalid combination of options: %s", strerror(-r));
-                return EXIT_NSBOX_FAILED;
-        }
+        if (r < 0)
+                return r == -ENOMEM ? EXIT_NSBOX_FAILED : EXIT_USAGE;
 
         if (o.pty) {
                 r = pty_open(&pty_master, &pty_slave);
@@ -239,11 +258,7 @@ int verb_run(int argc, char *argv[]) {
         s = nsbox_spawn_free(s);
         pty_slave = safe_close(pty_slave);
         if (r < 0) {
-                _cleanup_free_ char *what = NULL;
-
-                if (asprintf(&what, "cannot run %s", argv[optind]) < 0)
-                        what = NULL;
-                cli_call_failed(c, r, what ?: "cannot run the command");
+                report_spawn_failure(c, r, &o, argv[optind]);
                 return exit_code_of_spawn_failure(c);
         }
 

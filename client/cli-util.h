@@ -17,10 +17,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandbox *, nsbox_sandbox_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo *, nsbox_sandbox_info_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo **, nsbox_sandbox_info_list_free);
 
-/* Exit codes of `nsbox run` and `nsbox wait` for failures of nsbox itself, as container runtimes use them. */
+/* Exit codes of `nsbox run` and `nsbox wait` for failures of nsbox itself, as container runtimes use them:
+ * codes a command of the sandbox rarely exits with. */
 #define EXIT_NSBOX_FAILED 125
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_COMMAND_NOT_FOUND 127
+/* A usage error (bad option, missing argument), for every command: run and wait pass on their command's
+ * code, so the code must not be one a command uses (2 often is). */
+#define EXIT_USAGE 125
 
 /* The socket given with --socket; NULL: $NSBOX_SOCKET, then the built-in default. */
 extern const char *arg_socket;

@@ -27,7 +27,7 @@ static void help(void) {
                "  wait ID                          wait for a sandbox to end; exits with its exit\n"
                "                                   code, or 128+N if it was killed by signal N\n"
                "  kill [-s SIGNAL] ID              send SIGNAL (name or number; default SIGTERM)\n"
-               "  info                             show the daemon's version and interfaces\n"
+               "  info [--json]                    show the daemon's version and interfaces\n"
                "\n"
                "Options:\n"
                "  --socket PATH   nsboxd's socket (default: $NSBOX_SOCKET, else %s);\n"
@@ -35,6 +35,7 @@ static void help(void) {
                "  -h, --help      show this help\n"
                "  --version       show the version\n"
                "\n"
+               "Usage errors exit with 125, as errors of nsbox itself do for run and wait.\n"
                "See nsbox(1).\n",
                nsbox_connection_get_default_socket_path());
 }
@@ -155,9 +156,9 @@ static int verb_list(int argc, char *argv[]) {
 
         r = parse_verb_options(argc, argv, usage, &json, NULL);
         if (r <= 0)
-                return r == 0 ? EXIT_SUCCESS : 2;
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         if (!no_arguments(argc, usage))
-                return 2;
+                return EXIT_USAGE;
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
@@ -211,10 +212,10 @@ static int verb_inspect(int argc, char *argv[]) {
 
         r = parse_verb_options(argc, argv, usage, &json, NULL);
         if (r <= 0)
-                return r == 0 ? EXIT_SUCCESS : 2;
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         id = id_argument(argc, argv, usage);
         if (!id)
-                return 2;
+                return EXIT_USAGE;
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
@@ -257,10 +258,10 @@ static int verb_wait(int argc, char *argv[]) {
 
         r = parse_verb_options(argc, argv, usage, NULL, NULL);
         if (r <= 0)
-                return r == 0 ? EXIT_SUCCESS : EXIT_NSBOX_FAILED;
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         id = id_argument(argc, argv, usage);
         if (!id)
-                return EXIT_NSBOX_FAILED;
+                return EXIT_USAGE;
 
         if (cli_connect(&c) < 0)
                 return EXIT_NSBOX_FAILED;
@@ -284,10 +285,10 @@ static int verb_kill(int argc, char *argv[]) {
 
         r = parse_verb_options(argc, argv, usage, NULL, &sig);
         if (r <= 0)
-                return r == 0 ? EXIT_SUCCESS : 2;
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         id = id_argument(argc, argv, usage);
         if (!id)
-                return 2;
+                return EXIT_USAGE;
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
@@ -299,18 +300,45 @@ static int verb_kill(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+/* The daemon's GetInfo as the JSON object it answered, plus the socket it came from. */
+static int print_info_json(NsboxConnection *c, const char *vendor, const char *product, const char *version,
+                           const char *url, char **interfaces) {
+        struct json_object *o = json_object_new_object(), *l = json_object_new_array();
+        bool ok = o && l;
+
+        for (char **i = interfaces; ok && i && *i; i++)
+                ok = json_object_array_add(l, json_object_new_string(*i)) >= 0;
+        ok = ok && json_object_object_add(o, "socket", json_object_new_string(nsbox_connection_get_socket_path(c))) >= 0 &&
+             json_object_object_add(o, "vendor", json_object_new_string(vendor)) >= 0 &&
+             json_object_object_add(o, "product", json_object_new_string(product)) >= 0 &&
+             json_object_object_add(o, "version", json_object_new_string(version)) >= 0 &&
+             json_object_object_add(o, "url", json_object_new_string(url)) >= 0;
+        if (ok) {
+                ok = json_object_object_add(o, "interfaces", l) >= 0;
+                l = NULL;
+        }
+        if (ok)
+                cli_print_json_object(o);
+        json_object_put(l);
+        json_object_put(o);
+        if (!ok)
+                log_error("out of memory");
+        return ok ? 0 : -ENOMEM;
+}
+
 static int verb_info(int argc, char *argv[]) {
-        static const char usage[] = "info";
+        static const char usage[] = "info [--json]";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_free_ char *vendor = NULL, *product = NULL, *version = NULL, *url = NULL;
         char **interfaces = NULL;
+        bool json = false;
         int r;
 
-        r = parse_verb_options(argc, argv, usage, NULL, NULL);
+        r = parse_verb_options(argc, argv, usage, &json, NULL);
         if (r <= 0)
-                return r == 0 ? EXIT_SUCCESS : 2;
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         if (!no_arguments(argc, usage))
-                return 2;
+                return EXIT_USAGE;
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
@@ -318,6 +346,12 @@ static int verb_info(int argc, char *argv[]) {
         if (r < 0) {
                 cli_call_failed(c, r, "cannot get the daemon's information");
                 return EXIT_FAILURE;
+        }
+
+        if (json) {
+                r = print_info_json(c, vendor, product, version, url, interfaces);
+                nsbox_strv_free(interfaces);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
 
         printf("socket:      %s\n"
@@ -364,13 +398,13 @@ int main(int argc, char *argv[]) {
                         return EXIT_SUCCESS;
                 default:
                         log_error("unknown option or missing argument: %s; see 'nsbox --help'", argv[optind - 1]);
-                        return 2;
+                        return EXIT_USAGE;
                 }
         }
 
         if (optind >= argc) {
                 log_error("missing command; see 'nsbox --help'");
-                return 2;
+                return EXIT_USAGE;
         }
 
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
@@ -378,5 +412,5 @@ int main(int argc, char *argv[]) {
                         return verbs[i].run(argc - optind, argv + optind);
 
         log_error("unknown command \"%s\"; see 'nsbox --help'", argv[optind]);
-        return 2;
+        return EXIT_USAGE;
 }

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "nsboxd-test-util.h"
 
 static TestDaemon daemon_;
@@ -373,12 +374,12 @@ Test(cli, errors_are_clear) {
         result_done(&r);
 
         r = run_cli(NULL, "kill", "-s", "NOSUCHSIGNAL", "x", NULL);
-        cr_assert_eq(r.status, 2);
+        cr_assert_eq(r.status, 125);
         cr_assert_not_null(strstr(r.err, "NOSUCHSIGNAL"), "stderr: %s", r.err);
         result_done(&r);
 
         r = run_cli(NULL, "frobnicate", NULL);
-        cr_assert_eq(r.status, 2);
+        cr_assert_eq(r.status, 125);
         cr_assert_not_null(strstr(r.err, "frobnicate"), "stderr: %s", r.err);
         result_done(&r);
 }
@@ -388,7 +389,179 @@ Test(cli, invalid_parameter_is_named) {
         Result r = run_cli(NULL, "run", "--map-users=0:0:1", "--map-users=0:1:1", "--", "true", NULL);
 
         cr_assert_eq(r.status, 125, "stderr: %s", r.err);
-        cr_assert_not_null(strstr(r.err, "uidMappings"), "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "--map-users=0:1:1: nsboxd refused this uid range"), "stderr: %s", r.err);
+        result_done(&r);
+
+        /* A field the daemon names is reported as the option that made it. */
+        r = run_cli(NULL, "run", "--tmpfs", "/t", "--bind", "/usr", "/a/../b", "--", "true", NULL);
+        cr_assert_eq(r.status, 125, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "--bind /usr /a/../b: DEST must be an absolute path"), "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--hostname", "-bad-", "--", "true", NULL);
+        cr_assert_eq(r.status, 125, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "--hostname: a host name is"), "stderr: %s", r.err);
+        result_done(&r);
+}
+
+/* Every command exits with the same documented code on a usage error: 125, which no command's own status is
+ * taken for. */
+Test(cli, usage_errors_exit_125) {
+        static const char *const cases[][4] = {
+                { "run", "--bogus", "true" },  { "run", "--hostname" },     { "run" },
+                { "list", "--bogus" },         { "list", "extra" },         { "inspect" },
+                { "inspect", "a", "b" },       { "wait" },                  { "wait", "--bogus", "x" },
+                { "kill", "-s", "NOPE", "x" }, { "kill" },                  { "info", "extra" },
+                { "info", "--bogus" },         { "frobnicate" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Result r = run_cli(NULL, cases[i][0], cases[i][1], cases[i][2], cases[i][3], NULL);
+
+                cr_assert_eq(r.status, 125, "%s %s: status %d; stderr: %s", cases[i][0], cases[i][1] ?: "", r.status,
+                             r.err);
+                cr_assert_neq(r.err[0], 0, "%s: no message", cases[i][0]);
+                result_done(&r);
+        }
+
+        char *argv[] = { (char *) cli(), NULL };
+        int in, out, err;
+        pid_t pid = start(argv, &in, &out, &err);
+        Result r = finish(pid, in, out, err, NULL);
+        cr_assert_eq(r.status, 125, "stderr: %s", r.err);
+        result_done(&r);
+}
+
+/* Each message names the option and says what is wrong with it. */
+Test(cli, messages_name_the_option_and_the_problem) {
+        static const struct {
+                const char *args[10];
+                const char *message;
+        } cases[] = {
+                { { "--setenv", "A=B", "C", "--", "true" }, "--setenv A=B C: VAR must be a non-empty name without '='" },
+                { { "--unsetenv", "A=B", "--", "true" }, "--unsetenv A=B: VAR must be a non-empty name" },
+                { { "--hostname", "--", "true" }, "--hostname needs an argument before \"--\"" },
+                { { "--bind", "/usr", "--", "true" }, "--bind needs two arguments, SRC DEST; got only /usr" },
+                { { "-r", "--uid", "1000", "--", "id" },
+                  "--uid 1000: uid 1000 is not mapped in the sandbox's user namespace" },
+                { { "-r", "--gid", "7", "--", "id" }, "--map-group=7" },
+                { { "--tmpfs", "/t", "--", "true" }, "nothing was bound; bind what the command needs" },
+                { { "--tmpfs", "/t", "--bind", "/etc", "/etc", "--", "true" },
+                  "only what the file system options put there exists" },
+                { { "--size", "1m", "--dir", "/x", "--", "true" }, "--size must be followed by --tmpfs, not --dir" },
+                { { "--perms", "0700", "--", "true" }, "--perms must be followed by --tmpfs, --dir or --file" },
+                { { "--perms", "99", "--tmpfs", "/x", "--", "true" }, "--perms 99: not an octal mode" },
+                { { "--chmod", "0700", "/x", "--", "true" }, "--chmod: nsboxd does not change the mode" },
+                { { "--argv0", "x", "--", "true" }, "--argv0: nsboxd executes argv[0] itself" },
+                { { "--propagation", "shared", "--", "true" }, "only --propagation=private is accepted" },
+                { { "--kill-child=TERM", "--", "true" }, "with SIGKILL only" },
+                { { "--share-net", "--", "true" }, "--share-net only undoes" },
+                { { "--pass-fd", "2", "--", "true" }, "--pass-fd 2: expected a file descriptor number 3..1023" },
+                { { "--uid", "x", "--", "true" }, "--uid x: not a user or group id" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *argv[16] = { (char *) cli(), (char *) "--socket", daemon_.socket_path, (char *) "run" };
+                size_t n = 4;
+                int in, out, err;
+
+                for (size_t j = 0; cases[i].args[j]; j++)
+                        argv[n++] = (char *) cases[i].args[j];
+                argv[n] = NULL;
+
+                pid_t pid = start(argv, &in, &out, &err);
+                Result r = finish(pid, in, out, err, NULL);
+
+                cr_assert(r.status == 125 || r.status == 127, "%s: status %d", cases[i].args[0], r.status);
+                cr_assert_not_null(strstr(r.err, cases[i].message), "%s: expected \"%s\" in: %s", cases[i].args[0],
+                                   cases[i].message, r.err);
+                cr_assert_null(strstr(r.err, "must be absolute)"), "%s: %s", cases[i].args[0], r.err);
+                result_done(&r);
+        }
+}
+
+/* unshare(1)'s and bubblewrap's names for what nsbox does. */
+Test(cli, unshare_and_bubblewrap_options) {
+        char ours[64], line[256];
+        Result r;
+
+        cr_assert(readlink("/proc/self/ns/net", ours, sizeof ours - 1) > 0);
+        ours[strcspn(ours, "]") + 1] = 0;
+
+        /* --unshare-all with --share-net: every namespace but the network one. */
+        r = run_cli(NULL, "run", "--unshare-all", "--share-net", "--die-with-parent", "--new-session", "-f",
+                    "--kill-child", "--", "sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/user", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        snprintf(line, sizeof line, "%s\n", ours);
+        cr_assert(strncmp(r.out, line, strlen(line)) == 0, "net namespace %s, ours %s", r.out, ours);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--unshare-pid", "--as-pid-1", "--", "sh", "-c", "echo $$", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "1\n");
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "-U", "--map-users=0:0:1000", "--map-groups=0:0:1000", "-S", "7", "-G", "8", "-w",
+                    "/tmp", "--", "sh", "-c", "echo $(id -u) $(id -g) $(pwd)", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "7 8 /tmp\n");
+        result_done(&r);
+
+        /* unshare's --mount-proc: the host's tree with a new /proc. */
+        r = run_cli(NULL, "run", "-p", "--mount-proc", "--", "sh", "-c", "ls /proc | grep -c '^[0-9]'; test -d /usr",
+                    NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert(atoi(r.out) >= 1 && atoi(r.out) <= 4, "processes seen: %s", r.out);
+        result_done(&r);
+}
+
+Test(cli, bind_try_fd_size_and_perms) {
+        char line[1024];
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", line, NULL };
+        int in, out, err;
+        pid_t pid;
+        Result r;
+
+        snprintf(line, sizeof line,
+                 "exec %s --socket %s run --ro-bind / / --bind-try /nonexistent /x --ro-bind-try /etc /mnt "
+                 "--size 1m --perms 0710 --tmpfs /tmp --perms 0701 --dir /tmp/d --ro-bind-fd 7 /srv -- sh -c "
+                 "'test -e /x || echo no-x; test -f /mnt/hostname && echo etc; stat -c %%a /tmp /tmp/d; "
+                 "df -k /tmp | tail -1 | tr -s \" \" | cut -d\" \" -f2; test -d /srv/bin && echo fd' 7</usr",
+                 cli(), daemon_.socket_path);
+        pid = start(argv, &in, &out, &err);
+        r = finish(pid, in, out, err, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "no-x\netc\n710\n701\n1024\nfd\n");
+        result_done(&r);
+}
+
+/* --user alone maps the caller to itself (documented in nsbox(1)), where unshare(1) leaves it unmapped. */
+Test(cli, user_alone_maps_the_caller_to_itself) {
+        char *argv[] = { (char *) "/usr/bin/setpriv", (char *) "--reuid=65534", (char *) "--regid=65534",
+                         (char *) "--clear-groups", (char *) cli(), (char *) "--socket", daemon_.socket_path,
+                         (char *) "run", (char *) "--user", (char *) "--", (char *) "sh", (char *) "-c",
+                         (char *) "echo $(id -u) $(id -g); cat /proc/self/uid_map", NULL };
+        int in, out, err;
+        pid_t pid = start(argv, &in, &out, &err);
+        Result r = finish(pid, in, out, err, NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert(strncmp(r.out, "65534 65534\n", 12) == 0, "out: %s", r.out);
+        cr_assert(strstr(r.out, "65534      65534          1"), "uid_map: %s", r.out);
+        result_done(&r);
+}
+
+Test(cli, info_json) {
+        Result r = run_cli(NULL, "info", "--json", NULL);
+        struct json_object *o;
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        o = json_tokener_parse(r.out);
+        cr_assert_not_null(o, "not JSON: %s", r.out);
+        cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "product")), "nsboxd");
+        cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "socket")), daemon_.socket_path);
+        cr_assert_eq(json_object_array_length(json_object_object_get(o, "interfaces")), 2);
+        json_object_put(o);
         result_done(&r);
 }
 
