@@ -422,10 +422,11 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
 
         if (groups_denied && n_groups > 0)
                 return spawn_fail(e, "credentials", EPERM, "user.additionalGids: setgroups is denied");
-        /* In a joined user namespace the child keeps the groups it was cloned with (see
-         * take_groups_for_clone()) unless additionalGids asks for others: dropping them
-         * would lift what they deny. */
-        p->set_groups = !groups_denied && !(p->joins_user && n_groups == 0);
+        /* One rule for every user namespace, created or joined, whatever its setgroups: the
+         * child keeps the groups it was cloned with (see take_groups_for_clone()) unless
+         * additionalGids asks for others. Dropping them on the caller's behalf would turn a
+         * group that denies it access into a way in. */
+        p->set_groups = !groups_denied && !(in_user && n_groups == 0);
         if (n_groups > 0) {
                 p->groups = calloc(n_groups, sizeof(gid_t));
                 if (!p->groups)

@@ -54,12 +54,13 @@ typedef struct SpawnHandle {
  *    signal, except as pid 1 of a new pid namespace, where the kernel forbids that: it exits 128 + signal.
  *    Signals sent to init (pidfd_send_signal) are forwarded to the command; SIGKILL ends the whole
  *    pid namespace.
- *  - Supplementary groups: a non-root caller's sandbox keeps the caller's groups (SpawnCaller.groups)
- *    in a new user namespace with setgroups "deny" (its default) and in a joined user namespace unless
- *    additionalGids is given, exactly as a user namespace the caller made itself: a group that denies
- *    the caller access still does. The daemon takes the caller's groups just around clone3() for that,
- *    and otherwise holds none (so root's sandboxes start with none). Outside a user namespace the
- *    child sets them itself (the caller's, or additionalGids).
+ *  - Supplementary groups, one rule: in any user namespace, new or joined, whatever its setgroups
+ *    ("deny", or "allow" with a mapped subgid range), the sandbox keeps the groups it was cloned with
+ *    unless additionalGids is given: a non-root caller's own groups (SpawnCaller.groups), so a group
+ *    that denies the caller access still does, as in a user namespace the caller made itself. The
+ *    daemon takes the caller's groups just around clone3() for that, and otherwise holds none (so
+ *    root's sandboxes start with none). Outside a user namespace the child sets them itself (the
+ *    caller's, or additionalGids).
  *  - Before execve() the child holds only the daemon fds the request uses (stdio, fileDescriptors,
  *    joinNamespaces, the mount plan's) and its own plumbing; it closes all others first thing.
  *  - A joinNamespaces pidfd is resolved to the namespace that process is in when spawn_start() runs

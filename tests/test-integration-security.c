@@ -1302,7 +1302,8 @@ Test(security, file_entry_is_read_as_the_caller) {
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_file_of_root_stat, NULL, out, sizeof out), 0, "%s", out);
 }
 
-/* ---- supplementary groups: a group that denies the caller access keeps denying it in a sandbox ---- */
+/* ---- supplementary groups: a group that denies the caller access keeps denying it in a sandbox, whatever
+ * the mapping style ---- */
 
 #define DENYING_GROUP 4242
 
@@ -1313,24 +1314,48 @@ typedef struct GroupFiles {
 
 static int child_reads_group_files(void *arg) {
         const GroupFiles *f = ((Child *) arg)->data;
-        static const char *const namespaces[] = {
-                "\"namespaces\":[\"user\"]", /* nsbox run -U: its own ids mapped to themselves */
-                ("\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
-                 "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]"), /* -r */
-                "\"namespaces\":[\"net\"]", /* no user namespace */
+        static const struct {
+                const char *style;
+                const char *namespaces;
+                const char *setgroups; /* what /proc/self/setgroups says inside */
+        } cases[] = {
+                { "-U", "\"namespaces\":[\"user\"]", "deny" }, /* its own ids mapped to themselves */
+                { "-r",
+                  "\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"
+                  "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]",
+                  "deny" },
+                /* a granted subgid range, as newgidmap would map it: setgroups is allowed, the groups stay */
+                { "subgid range",
+                  "\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1},"
+                  "{\"containerID\":1,\"hostID\":300000,\"size\":1000}],"
+                  "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1},"
+                  "{\"containerID\":1,\"hostID\":300000,\"size\":1000}]",
+                  "allow" },
+                { "subgid range, root inside",
+                  "\"namespaces\":[\"user\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1},"
+                  "{\"containerID\":1,\"hostID\":300000,\"size\":1000}],"
+                  "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1},"
+                  "{\"containerID\":1,\"hostID\":300000,\"size\":1000}],\"user\":{\"uid\":0,\"gid\":0}",
+                  "allow" },
+                { "no user namespace", "\"namespaces\":[\"net\"]", "allow" },
         };
         int conn = test_daemon_connect(&daemon_);
-        char params[1024];
+        char params[1024], setgroups[64];
         Outcome o;
 
-        for (size_t i = 0; i < ELEMENTSOF(namespaces); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const char *style = cases[i].style;
+
                 snprintf(params, sizeof params,
-                         "\"argv\":[\"/bin/sh\",\"-c\",\"cat %s 2>&1; cat %s\"],%s", f->deny, f->allow, namespaces[i]);
+                         "\"argv\":[\"/bin/sh\",\"-c\",\"cat %s 2>&1; cat %s; echo setgroups=$(cat /proc/self/setgroups)\"],%s",
+                         f->deny, f->allow, cases[i].namespaces);
                 spawn(conn, params, true, &o);
-                CHECK(!o.error[0], "%s: %s %s", namespaces[i], o.error, o.parameter);
-                CHECK(!strstr(o.output, "secret"), "%s: read a file its group may not read", namespaces[i]);
-                CHECK(strstr(o.output, "Permission denied"), "%s: %s", namespaces[i], o.output);
-                CHECK(strstr(o.output, "allowed"), "%s: lost a group it may use: %s", namespaces[i], o.output);
+                CHECK(!o.error[0], "%s: %s %s", style, o.error, o.parameter);
+                snprintf(setgroups, sizeof setgroups, "setgroups=%s\n", cases[i].setgroups);
+                CHECK(strstr(o.output, setgroups), "%s: not the mapping style meant: %s", style, o.output);
+                CHECK(!strstr(o.output, "secret"), "%s: read a file its group may not read", style);
+                CHECK(strstr(o.output, "Permission denied"), "%s: %s", style, o.output);
+                CHECK(strstr(o.output, "allowed"), "%s: lost a group it may use: %s", style, o.output);
         }
         test_disconnect(conn);
         return 0;
@@ -1338,6 +1363,8 @@ static int child_reads_group_files(void *arg) {
 
 Test(security, denying_group_still_denies_in_the_sandbox) {
         static const gid_t groups[] = { NOBODY, DENYING_GROUP };
+        char subuid[128], subgid[128];
+        const char *args[] = { "--subuid", subuid, "--subgid", subgid, NULL };
         GroupFiles f;
         Child c = { .out = -1, .data = &f };
         int status;
@@ -1350,7 +1377,11 @@ Test(security, denying_group_still_denies_in_the_sandbox) {
         write_text(f.allow, "allowed\n", 0640);
         cr_assert_eq(chown(f.allow, 0, DENYING_GROUP), 0);
 
-        start(NULL);
+        path_in_work(subuid, sizeof subuid, "subuid");
+        path_in_work(subgid, sizeof subgid, "subgid");
+        write_text(subuid, "nobody:300000:1000\n", 0644);
+        write_text(subgid, "nobody:300000:1000\n", 0644);
+        start(args);
         /* nobody, in group 4242 as well: the daemon learns its groups from the socket. */
         pid = fork();
         cr_assert_geq(pid, 0);
