@@ -57,9 +57,9 @@
  * (never over an existing one); a pipe whose writer stays open blocks the
  * child until it is killed.
  *
- * Root and mounts need a new mount namespace ("mount" in namespaces):
- * mount_plan_new() refuses them otherwise, also with a joined one, so the
- * child never mounts in a namespace someone else lives in.
+ * Root and mounts need a new mount namespace ("mount" in namespaces), not a
+ * joined one, so the child never mounts in a namespace someone else lives in:
+ * spawn_request_verify() owns that rule, and mount_plan_new() asserts it.
  *
  * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
  * which only a privileged caller may. A read-only bind makes every submount
@@ -68,6 +68,7 @@
  * its destination (which must be one) read-only, not the ones below it.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -489,10 +490,9 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
                 return plan_fail(ret_error, -EINVAL, "invalid arguments");
         req = c->request;
 
+        /* spawn_request_verify() refuses root and mounts without a new mount namespace. */
+        assert(!(req->root || req->n_mounts > 0) || (req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)));
         if (!(req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
-                /* Mounting in the daemon's (the host's) namespace is never what a request means. */
-                if (req->root || req->n_mounts > 0)
-                        return plan_fail(ret_error, -EINVAL, "root and mounts need the \"mount\" namespace");
                 *ret = NULL;
                 return 0;
         }

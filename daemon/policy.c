@@ -159,38 +159,6 @@ static int check_keep_alive(const SpawnCheck *c) {
         return 0;
 }
 
-/* Creating and joining the same type at once has no meaning; refuse rather than guess. */
-static int check_created_or_joined(const SpawnCheck *c) {
-        char field[128];
-
-        for (size_t i = 0; i < c->req->n_join_namespaces; i++) {
-                NamespaceType t = c->req->join_namespaces[i].type;
-
-                if (t < 0 || t >= _NAMESPACE_TYPE_MAX || (c->req->namespaces & NAMESPACE_BIT(t))) {
-                        snprintf(field, sizeof(field), "joinNamespaces[%zu].type", i);
-                        return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, field,
-                                    "namespace type both created and joined");
-                }
-        }
-        return 0;
-}
-
-/* Id maps and setgroups are written for a user namespace the daemon creates, and only then. */
-static int check_maps_need_new_userns(const SpawnCheck *c) {
-        if (c->new_userns)
-                return 0;
-        if (c->req->n_uid_mappings > 0)
-                return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings",
-                            "id mappings need a new user namespace");
-        if (c->req->n_gid_mappings > 0)
-                return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings",
-                            "id mappings need a new user namespace");
-        if (c->req->setgroups > 0)
-                return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "setgroups",
-                            "setgroups applies only to a new user namespace");
-        return 0;
-}
-
 typedef struct MappingList {
         const char *list;          /* "uidMappings" */
         const char *id_kind;       /* "uid" */
@@ -385,25 +353,6 @@ static int check_user(const SpawnCheck *c, bool setgroups_allow) {
         return check_user_on_host(c);
 }
 
-/* Without their own namespace these would change the host's hostname, clocks or mounts. */
-static int check_host_untouched(const SpawnCheck *c) {
-        const SpawnRequest *req = c->req;
-
-        if (req->hostname && !(req->namespaces & NAMESPACE_BIT(NAMESPACE_UTS)) && !request_joins(req, NAMESPACE_UTS))
-                return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "hostname", "hostname needs a uts namespace");
-        if ((req->has_monotonic_offset || req->has_boottime_offset) && !(req->namespaces & NAMESPACE_BIT(NAMESPACE_TIME)))
-                return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "timeOffsets",
-                            "time offsets need a new time namespace");
-        if (!(req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)) && !request_joins(req, NAMESPACE_MOUNT)) {
-                if (req->root)
-                        return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "root", "root needs a mount namespace");
-                if (req->n_mounts > 0)
-                        return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, "mounts",
-                                    "mounts need a mount namespace");
-        }
-        return 0;
-}
-
 static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision) {
         bool used_subgid = false, setgroups_allow = false;
         int r;
@@ -414,12 +363,6 @@ static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision)
         r = check_keep_alive(c);
         if (r < 0)
                 return r;
-        r = check_created_or_joined(c);
-        if (r < 0)
-                return r;
-        r = check_maps_need_new_userns(c);
-        if (r < 0)
-                return r;
         r = check_id_mappings(c, &used_subgid);
         if (r < 0)
                 return r;
@@ -427,9 +370,6 @@ static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision)
         if (r < 0)
                 return r;
         r = check_user(c, setgroups_allow);
-        if (r < 0)
-                return r;
-        r = check_host_untouched(c);
         if (r < 0)
                 return r;
 

@@ -45,10 +45,13 @@ typedef struct PolicyDecision {
 } PolicyDecision;
 
 /*
- * Decides whether caller may make request req. For a non-root caller:
+ * Decides whether caller may make request req, which has passed
+ * spawn_request_verify() (the rules across its fields: hostname, root,
+ * mounts, time offsets, id maps and joins against the namespaces). For a
+ * non-root caller:
  *   - every type in req->namespaces must be allowed by its rule (PermissionDenied "namespaces");
  *   - keepAlive only if the rule allows it (PermissionDenied "keepAlive");
- *   - uid/gid mappings need a user namespace; each mapping either maps exactly
+ *   - each uid/gid mapping either maps exactly
  *     the caller's own uid (gid: its primary gid) with size 1, or lies inside
  *     one range subuid/subgid grant the caller (by name or uid) when the rule
  *     allows subid ranges; container ranges must not overlap each other, host
@@ -59,9 +62,7 @@ typedef struct PolicyDecision {
  *   - user: without a user namespace only the caller's own uid and gid, and
  *     additionalGids among its groups; with one, only ids mapped inside
  *     (InvalidParameter "user.uid", "user.gid", "user.additionalGids[2]");
- *     additionalGids need setgroups allowed;
- *   - hostname needs a uts namespace, timeOffsets a time namespace, root and
- *     mounts a mount namespace (InvalidParameter) so nothing touches the host's.
+ *     additionalGids need setgroups allowed.
  * joinNamespaces fds are checked separately, per fd, with policy_check_join_namespace().
  * The sandbox count is checked with policy_check_quota().
  * subuid/subgid may be NULL (no ranges granted).

@@ -535,15 +535,6 @@ static bool ranges_overlap(uint32_t a, uint32_t a_size, uint32_t b, uint32_t b_s
         return (uint64_t) a < (uint64_t) b + b_size && (uint64_t) b < (uint64_t) a + a_size;
 }
 
-static int join_namespace_verify(JsonCodec *c, void *elements, size_t i) {
-        JoinNamespace *j = elements;
-
-        for (size_t k = 0; k < i; k++)
-                if (j[k].type == j[i].type)
-                        return json_codec_invalid_member(c, "type");
-        return 0;
-}
-
 static int id_mapping_verify(JsonCodec *c, void *elements, size_t i) {
         IdMapping *m = elements;
 
@@ -642,7 +633,6 @@ static const JsonField time_offset_fields[] = {
 
 static const JsonArray join_namespaces_array = {
         sizeof(JoinNamespace), JSON_OBJECT_ELEMENT(join_namespace_fields), .max = _NAMESPACE_TYPE_MAX,
-        .verify = join_namespace_verify,
 };
 static const JsonArray id_mappings_array = {
         sizeof(IdMapping), JSON_OBJECT_ELEMENT(id_mapping_fields), .limit = JSON_LIMIT(SpawnLimits, mappings_max),
@@ -782,24 +772,30 @@ _printf_(2, 3) static int invalid(char **ret_invalid_parameter, const char *fmt,
 }
 
 int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) {
-        unsigned joined = 0, present;
+        unsigned created = req->namespaces, joined = 0;
 
+        if (created & ~NAMESPACE_ALL)
+                return invalid(ret_invalid_parameter, "namespaces");
+
+        /* Creating and joining the same type, or joining it twice, has no meaning; refuse rather than guess. */
         for (size_t i = 0; i < req->n_join_namespaces; i++) {
                 NamespaceType t = req->join_namespaces[i].type;
 
-                if ((req->namespaces | joined) & NAMESPACE_BIT(t))
+                if (t < 0 || t >= _NAMESPACE_TYPE_MAX || ((created | joined) & NAMESPACE_BIT(t)))
                         return invalid(ret_invalid_parameter, "joinNamespaces[%zu].type", i);
                 joined |= NAMESPACE_BIT(t);
         }
-        present = req->namespaces | joined;
 
-        if (req->hostname && !(present & NAMESPACE_BIT(NAMESPACE_UTS)))
+        /* Without a namespace of its own, each of these would change the host. */
+        if (req->hostname && !((created | joined) & NAMESPACE_BIT(NAMESPACE_UTS)))
                 return invalid(ret_invalid_parameter, "hostname");
-        if (req->root && !(present & NAMESPACE_BIT(NAMESPACE_MOUNT)))
+        /* The child never mounts in a namespace someone else lives in, so a joined one is not enough. */
+        if (req->root && !(created & NAMESPACE_BIT(NAMESPACE_MOUNT)))
                 return invalid(ret_invalid_parameter, "root");
-        if (req->n_mounts > 0 && !(present & NAMESPACE_BIT(NAMESPACE_MOUNT)))
+        if (req->n_mounts > 0 && !(created & NAMESPACE_BIT(NAMESPACE_MOUNT)))
                 return invalid(ret_invalid_parameter, "mounts");
-        if (!(req->namespaces & NAMESPACE_BIT(NAMESPACE_USER))) {
+        /* Id maps, setgroups and clock offsets can be written only for a namespace nobody has entered yet. */
+        if (!(created & NAMESPACE_BIT(NAMESPACE_USER))) {
                 if (req->n_uid_mappings > 0)
                         return invalid(ret_invalid_parameter, "uidMappings");
                 if (req->n_gid_mappings > 0)
@@ -807,9 +803,11 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 if (req->setgroups >= 0)
                         return invalid(ret_invalid_parameter, "setgroups");
         }
-        if ((req->has_monotonic_offset || req->has_boottime_offset) &&
-            !(req->namespaces & NAMESPACE_BIT(NAMESPACE_TIME)))
+        if ((req->has_monotonic_offset || req->has_boottime_offset) && !(created & NAMESPACE_BIT(NAMESPACE_TIME)))
                 return invalid(ret_invalid_parameter, "timeOffsets");
+        /* A joined pid namespace applies to children only: the command must be forked, by init. */
+        if ((joined & NAMESPACE_BIT(NAMESPACE_PID)) && req->init == 0)
+                return invalid(ret_invalid_parameter, "init");
 
         return 0;
 }

@@ -12,10 +12,12 @@
  *
  * Beyond single fields, a Spawn request must be consistent, so the daemon
  * never acts outside the sandbox: "hostname" needs a created or joined uts
- * namespace, "root" and "mounts" a created or joined mount namespace,
- * "uidMappings", "gidMappings" and "setgroups" a created user namespace,
- * "timeOffsets" a created time namespace; a namespace type is either created
- * or joined, and joined at most once.
+ * namespace, "root" and "mounts" a created mount namespace (the child never
+ * mounts in a namespace someone else lives in), "uidMappings", "gidMappings"
+ * and "setgroups" a created user namespace, "timeOffsets" a created time
+ * namespace, and "init": false is refused with a joined pid namespace (only
+ * the sandbox's children enter it); a namespace type is either created or
+ * joined, and joined at most once. spawn_request_verify() owns these rules.
  *
  * Reply decoders (client side) ignore fields they do not know, so a newer
  * daemon can add some; they return -EBADMSG for a malformed reply.
@@ -184,10 +186,10 @@ int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, c
                          SpawnRequest **ret, char **ret_invalid_parameter);
 /*
  * The rules across fields that the header comment lists (what needs which
- * namespace, created vs joined). The one owner of those rules:
- * spawn_request_decode() applies it, and code that builds a SpawnRequest any
- * other way must call it before acting on it. 0, or -EINVAL with
- * *ret_invalid_parameter naming the field (if not NULL), or -ENOMEM.
+ * namespace, created vs joined), in one place: spawn_request_decode() applies
+ * them, and so does the spawn engine to a request built any other way; the
+ * later stages rely on them. 0, or -EINVAL with *ret_invalid_parameter naming
+ * the field (when not NULL), or -ENOMEM.
  */
 int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter);
 /* Encodes for the wire (client side); fd indexes are written as they are. NULL on OOM. */

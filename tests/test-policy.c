@@ -761,21 +761,6 @@ Test(policy, no_subid_files_only_own_ids) {
         cr_assert_str_eq(d.field, "uidMappings[1].hostID");
 }
 
-Test(policy, mappings_need_a_user_namespace) {
-        Env e = env_default();
-        _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_BIT(NAMESPACE_PID));
-        _cleanup_(spawn_request_freep) SpawnRequest *g = request(0);
-        _cleanup_(spawn_request_freep) SpawnRequest *s = request(0);
-
-        UIDMAP(r, 0, CALLER_UID, 1);
-        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings");
-        GIDMAP(g, 0, CALLER_GID, 1);
-        assert_denied(&e, g, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings");
-        s->setgroups = 1;
-        assert_denied(&e, s, POLICY_DENIAL_INVALID_PARAMETER, "setgroups");
-        env_done(&e);
-}
-
 Test(policy, namespaces_forbidden_by_rule) {
         Env e = env_default();
         _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS | NAMESPACE_BIT(NAMESPACE_NET));
@@ -858,40 +843,6 @@ Test(policy, user_with_user_namespace) {
         assert_allowed(&e, r);
         r->additional_gids[0] = 11;
         assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "user.additionalGids[0]");
-        env_done(&e);
-}
-
-Test(policy, host_state_needs_its_namespace) {
-        Env e = env_default();
-        _cleanup_(spawn_request_freep) SpawnRequest *h = request(USERNS);
-        _cleanup_(spawn_request_freep) SpawnRequest *t = request(USERNS);
-        _cleanup_(spawn_request_freep) SpawnRequest *m = request(USERNS);
-
-        h->hostname = strdup("box");
-        assert_denied(&e, h, POLICY_DENIAL_INVALID_PARAMETER, "hostname");
-        h->namespaces |= NAMESPACE_BIT(NAMESPACE_UTS);
-        assert_allowed(&e, h);
-
-        t->has_boottime_offset = true;
-        assert_denied(&e, t, POLICY_DENIAL_INVALID_PARAMETER, "timeOffsets");
-        t->namespaces |= NAMESPACE_BIT(NAMESPACE_TIME);
-        assert_allowed(&e, t);
-
-        m->root = strdup("/srv/root");
-        assert_denied(&e, m, POLICY_DENIAL_INVALID_PARAMETER, "root");
-        m->namespaces |= NAMESPACE_BIT(NAMESPACE_MOUNT);
-        assert_allowed(&e, m);
-        env_done(&e);
-}
-
-Test(policy, create_and_join_same_type_refused) {
-        Env e = env_default();
-        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS | NAMESPACE_BIT(NAMESPACE_NET));
-
-        r->join_namespaces = calloc(1, sizeof(JoinNamespace));
-        r->join_namespaces[0] = (JoinNamespace) { .type = NAMESPACE_NET, .fd_index = 0 };
-        r->n_join_namespaces = 1;
-        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "joinNamespaces[0].type");
         env_done(&e);
 }
 

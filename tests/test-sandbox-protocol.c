@@ -534,7 +534,7 @@ Test(sandbox_protocol, id_mappings_up_to_the_last_id) {
 
 Test(sandbox_protocol, joined_namespaces_are_enough) {
         struct json_object *p = parse("{\"argv\":[\"true\"],\"joinNamespaces\":[{\"type\":\"uts\",\"fileDescriptor\":0},"
-                                      "{\"type\":\"mount\",\"fileDescriptor\":1}],\"hostname\":\"h\",\"root\":\"/\"}");
+                                      "{\"type\":\"mount\",\"fileDescriptor\":1}],\"hostname\":\"h\"}");
         SpawnRequest *r = NULL;
 
         cr_assert_eq(spawn_request_decode(p, 2, NULL, &r, NULL), 0);
@@ -544,6 +544,110 @@ Test(sandbox_protocol, joined_namespaces_are_enough) {
         cr_assert_eq(r->namespaces, 0);
         spawn_request_free(r);
         json_object_put(p);
+}
+
+/* The field spawn_request_verify() names for r, or NULL if r is consistent. */
+static char *verify_field(const SpawnRequest *r) {
+        char *field = NULL;
+        int k = spawn_request_verify(r, &field);
+
+        cr_assert(k == 0 || (k == -EINVAL && field), "%d", k);
+        return field;
+}
+
+static void assert_verify(const SpawnRequest *r, const char *field) {
+        _cleanup_free_ char *got = verify_field(r);
+
+        if (field)
+                cr_assert_str_eq(got ?: "(consistent)", field);
+        else
+                cr_assert_null(got, "refused: %s", got);
+}
+
+static void join(SpawnRequest *r, NamespaceType t) {
+        r->join_namespaces = reallocarray(r->join_namespaces, r->n_join_namespaces + 1, sizeof(JoinNamespace));
+        cr_assert_not_null(r->join_namespaces);
+        r->join_namespaces[r->n_join_namespaces++] = (JoinNamespace) { .type = t, .fd_index = 0 };
+}
+
+/* Requests built in C, as a user of the spawn engine other than the decoder builds them, meet the same rules. */
+Test(sandbox_protocol, verify_owns_the_rules_across_fields) {
+        _cleanup_(spawn_request_freep) SpawnRequest *h = spawn_request_new(), *m = spawn_request_new(),
+                                                    *u = spawn_request_new(), *t = spawn_request_new(),
+                                                    *j = spawn_request_new(), *p = spawn_request_new();
+
+        /* hostname: a created or a joined uts namespace */
+        h->hostname = strdup("box");
+        assert_verify(h, "hostname");
+        join(h, NAMESPACE_UTS);
+        assert_verify(h, NULL);
+        h->n_join_namespaces = 0;
+        h->namespaces = NAMESPACE_BIT(NAMESPACE_UTS);
+        assert_verify(h, NULL);
+
+        /* root and mounts: a created mount namespace, a joined one is not enough */
+        m->root = strdup("/srv/root");
+        join(m, NAMESPACE_MOUNT);
+        assert_verify(m, "root");
+        m->n_join_namespaces = 0;
+        m->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT);
+        assert_verify(m, NULL);
+        m->mounts = calloc(1, sizeof(MountEntry));
+        m->mounts[0] = (MountEntry) { .kind = MOUNT_TMPFS, .destination = strdup("/tmp"), .source_fd_index = -1 };
+        m->n_mounts = 1;
+        assert_verify(m, NULL);
+        free(m->root);
+        m->root = NULL;
+        m->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        assert_verify(m, "mounts");
+
+        /* id maps and setgroups: a created user namespace */
+        u->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        u->setgroups = 0;
+        assert_verify(u, "setgroups");
+        u->gid_mappings = calloc(1, sizeof(IdMapping));
+        u->gid_mappings[0] = (IdMapping) { 0, 1000, 1 };
+        u->n_gid_mappings = 1;
+        assert_verify(u, "gidMappings");
+        u->uid_mappings = calloc(1, sizeof(IdMapping));
+        u->uid_mappings[0] = (IdMapping) { 0, 1000, 1 };
+        u->n_uid_mappings = 1;
+        assert_verify(u, "uidMappings");
+        join(u, NAMESPACE_USER);
+        assert_verify(u, "uidMappings");
+        u->n_join_namespaces = 0;
+        u->namespaces |= NAMESPACE_BIT(NAMESPACE_USER);
+        assert_verify(u, NULL);
+
+        /* clock offsets: a created time namespace */
+        t->has_boottime_offset = true;
+        assert_verify(t, "timeOffsets");
+        t->namespaces = NAMESPACE_BIT(NAMESPACE_TIME);
+        assert_verify(t, NULL);
+
+        /* a type is created or joined, and joined once; only known types */
+        j->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
+        join(j, NAMESPACE_IPC);
+        join(j, NAMESPACE_NET);
+        assert_verify(j, "joinNamespaces[1].type");
+        j->namespaces = 0;
+        assert_verify(j, NULL);
+        join(j, NAMESPACE_IPC);
+        assert_verify(j, "joinNamespaces[2].type");
+        j->join_namespaces[2].type = _NAMESPACE_TYPE_MAX;
+        assert_verify(j, "joinNamespaces[2].type");
+        j->n_join_namespaces = 2;
+        j->namespaces = NAMESPACE_ALL + 1;
+        assert_verify(j, "namespaces");
+
+        /* a joined pid namespace needs init, which then is the default */
+        join(p, NAMESPACE_PID);
+        assert_verify(p, NULL);
+        p->init = 0;
+        assert_verify(p, "init");
+
+        /* no out-parameter: just the verdict */
+        cr_assert_eq(spawn_request_verify(p, NULL), -EINVAL);
 }
 
 Test(sandbox_protocol, id_requests) {
