@@ -1,0 +1,1330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Cgroups for sandboxes (see cgroup.h for the layout). Everything is done
+ * with *at() calls on directory fds opened once, so a path component swapped
+ * under the daemon cannot send a write elsewhere, and a sandbox's files are
+ * reached without walking the tree again.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "fd-util.h"
+#include "list.h"
+
+#define CGROUP_LEAF_DEFAULT "supervisor"
+#define CGROUP_USER_PREFIX "user-"
+/* A listing that keeps finding new processes is a fork storm outpacing the freezer: give up eventually. */
+#define SIGNAL_ROUNDS_MAX 32
+#define KILL_ROUNDS_MAX 8
+
+typedef enum Controller {
+        CONTROLLER_MEMORY,
+        CONTROLLER_PIDS,
+        CONTROLLER_CPU,
+        _CONTROLLER_MAX,
+} Controller;
+
+static const char *const controller_names[_CONTROLLER_MAX] = {
+        [CONTROLLER_MEMORY] = "memory",
+        [CONTROLLER_PIDS] = "pids",
+        [CONTROLLER_CPU] = "cpu",
+};
+
+/* Index 0 of the hierarchy arrays is cgroup2; 1.. are v1 hierarchies. */
+#define HIERARCHY_V2 0
+#define HIERARCHIES_MAX (1 + _CONTROLLER_MAX)
+#define HIERARCHY_NONE (-1)
+
+typedef struct Hierarchy {
+        char *mount_path; /* the daemon's cgroup as a directory: mount point + path below the mount's root */
+        char *path;       /* the daemon's cgroup as /proc/self/cgroup shows it */
+        int fd;           /* O_DIRECTORY fd of mount_path (BASE) */
+        unsigned controllers; /* 1 << Controller handled here */
+} Hierarchy;
+
+typedef struct CgroupUser {
+        LIST_FIELDS(struct CgroupUser, users);
+        uid_t uid;
+        unsigned n_cgroups;
+        int fds[HIERARCHIES_MAX]; /* BASE/user-UID per hierarchy */
+        bool has_limits;
+        CgroupLimits limits; /* as last applied */
+} CgroupUser;
+
+struct CgroupManager {
+        Hierarchy h[HIERARCHIES_MAX];
+        size_t n_h;
+        int controller_h[_CONTROLLER_MAX]; /* hierarchy index, or HIERARCHY_NONE */
+        char missing[_CONTROLLER_MAX][160]; /* why a controller is missing */
+        bool has_kill;
+        bool has_freeze;
+        bool has_swap; /* memory.swap.max, or v1 memory.memsw.* */
+        bool has_cpu_bandwidth;
+
+        char *leaf;
+        bool moved_self;
+        unsigned subtree_enabled; /* controllers we enabled in BASE/cgroup.subtree_control */
+
+        int epoll_fd;
+        struct CgroupUser *users;
+        unsigned n_cgroups;
+};
+
+struct Cgroup {
+        CgroupManager *manager;
+        CgroupUser *user;
+        char *name;
+        char *path;
+        int fds[HIERARCHIES_MAX];      /* BASE/user-UID/name per hierarchy; -EBADF once removed */
+        int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY */
+        size_t n_procs_fds;
+        int events_fd;
+        bool frozen; /* what we asked for */
+        void *userdata;
+};
+
+static const char *const limit_properties[_CGROUP_LIMIT_TYPE_MAX] = {
+        [CGROUP_LIMIT_MEMORY_MAX] = "MemoryMax",
+        [CGROUP_LIMIT_MEMORY_HIGH] = "MemoryHigh",
+        [CGROUP_LIMIT_MEMORY_SWAP_MAX] = "MemorySwapMax",
+        [CGROUP_LIMIT_TASKS_MAX] = "TasksMax",
+        [CGROUP_LIMIT_CPU_QUOTA] = "CPUQuota",
+        [CGROUP_LIMIT_CPU_WEIGHT] = "CPUWeight",
+};
+
+const char *cgroup_limit_type_to_property(CgroupLimitType t) {
+        if (t < 0 || t >= _CGROUP_LIMIT_TYPE_MAX)
+                return NULL;
+        return limit_properties[t];
+}
+
+bool cgroup_limits_has(const CgroupLimits *l, CgroupLimitType t) {
+        switch (t) {
+        case CGROUP_LIMIT_MEMORY_MAX:
+                return l->memory_max != CGROUP_LIMIT_MAX;
+        case CGROUP_LIMIT_MEMORY_HIGH:
+                return l->memory_high != CGROUP_LIMIT_MAX;
+        case CGROUP_LIMIT_MEMORY_SWAP_MAX:
+                return l->memory_swap_max != CGROUP_LIMIT_MAX;
+        case CGROUP_LIMIT_TASKS_MAX:
+                return l->tasks_max != CGROUP_LIMIT_MAX;
+        case CGROUP_LIMIT_CPU_QUOTA:
+                return l->cpu_quota_usec != 0;
+        case CGROUP_LIMIT_CPU_WEIGHT:
+                return l->cpu_weight != 0 || l->cpu_shares != 0;
+        default:
+                return false;
+        }
+}
+
+/* ---- file helpers ---- */
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}
+
+static int write_at(int dir_fd, const char *name, const char *text) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = strlen(text);
+        ssize_t n;
+
+        fd = openat(dir_fd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = write(fd, text, len);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == len ? 0 : -EIO;
+}
+
+static int write_u64_at(int dir_fd, const char *name, uint64_t v, const char *unlimited) {
+        char buf[32];
+
+        if (v == CGROUP_LIMIT_MAX)
+                return write_at(dir_fd, name, unlimited);
+        (void) snprintf(buf, sizeof buf, "%" PRIu64, v);
+        return write_at(dir_fd, name, buf);
+}
+
+/* Reads a small control file whole into buf, NUL-terminated. */
+static int read_fd(int fd, char *buf, size_t size) {
+        ssize_t n;
+
+        n = pread(fd, buf, size - 1, 0);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+static int read_at(int dir_fd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_fd(fd, buf, size);
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end && *end != '\n' && *end != ' ')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int read_u64_at(int dir_fd, const char *name, uint64_t *ret) {
+        char buf[64];
+        int r;
+
+        r = read_at(dir_fd, name, buf, sizeof buf);
+        if (r < 0)
+                return r;
+        if (strncmp(buf, "max", 3) == 0) {
+                *ret = CGROUP_LIMIT_MAX;
+                return 0;
+        }
+        return parse_u64(buf, ret);
+}
+
+/* The value of "key N" in a flat-keyed text (cpu.stat, memory.events, memory.oom_control, cgroup.events). */
+static int keyed_u64(const char *text, const char *key, uint64_t *ret) {
+        size_t len = strlen(key);
+
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                if (strncmp(p, key, len) == 0 && p[len] == ' ')
+                        return parse_u64(p + len + 1, ret);
+        return -ENOENT;
+}
+
+static int keyed_u64_at(int dir_fd, const char *file, const char *key, uint64_t *ret) {
+        char buf[2048];
+        int r;
+
+        r = read_at(dir_fd, file, buf, sizeof buf);
+        if (r < 0)
+                return r;
+        return keyed_u64(buf, key, ret);
+}
+
+/* Whether a space-separated list (cgroup.controllers) holds word. */
+static bool word_in_list(const char *list, const char *word) {
+        size_t len = strlen(word);
+
+        for (const char *p = list; *p;) {
+                p += strspn(p, " \n");
+                if (strncmp(p, word, len) == 0 && (p[len] == ' ' || p[len] == '\n' || p[len] == '\0'))
+                        return true;
+                p += strcspn(p, " \n");
+        }
+        return false;
+}
+
+/* ---- discovery ---- */
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s) {
+        char *w = s;
+
+        for (char *p = s; *p; p++) {
+                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+                    p[3] <= '7') {
+                        *w++ = (char) ((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+                        p += 3;
+                } else
+                        *w++ = *p;
+        }
+        *w = '\0';
+}
+
+/* Whether a comma-separated option list holds option. */
+static bool option_in_list(const char *list, const char *option) {
+        size_t len = strlen(option);
+
+        for (const char *p = list; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+                if (strncmp(p, option, len) == 0 && (p[len] == ',' || p[len] == '\0' || p[len] == '\n'))
+                        return true;
+        return false;
+}
+
+/*
+ * The directory of cgroup path `path` (as /proc/self/cgroup has it) in a
+ * hierarchy mounted with root `root` at `mount_point`, or NULL if that mount
+ * does not show it.
+ */
+static char *mounted_path(const char *mount_point, const char *root, const char *path) {
+        size_t root_len = strlen(root);
+        const char *rest;
+        char *s;
+
+        if (streq(root, "/"))
+                rest = path;
+        else if (strncmp(path, root, root_len) == 0 && (path[root_len] == '/' || path[root_len] == '\0'))
+                rest = path + root_len;
+        else
+                return NULL;
+
+        if (asprintf(&s, "%s%s", mount_point, streq(rest, "/") ? "" : rest) < 0)
+                return NULL;
+        return s;
+}
+
+/* The daemon's cgroup path in the cgroup2 tree ("0::PATH") or in the v1 hierarchy listing controller. */
+static int own_cgroup_path(const char *controller, char **ret) {
+        _cleanup_free_ char *line = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        size_t size = 0;
+
+        f = fopen("/proc/self/cgroup", "re");
+        if (!f)
+                return -errno;
+        while (getline(&line, &size, f) > 0) {
+                char *controllers, *path;
+
+                line[strcspn(line, "\n")] = '\0';
+                controllers = strchr(line, ':');
+                if (!controllers)
+                        continue;
+                controllers++;
+                path = strchr(controllers, ':');
+                if (!path)
+                        continue;
+                *path++ = '\0';
+
+                if (controller ? option_in_list(controllers, controller) : (*controllers == '\0' && line[0] == '0')) {
+                        char *s = strdup(path);
+                        if (!s)
+                                return -ENOMEM;
+                        *ret = s;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/*
+ * Finds the mount of the cgroup2 tree (controller NULL) or of the v1
+ * hierarchy with controller, that shows the daemon's own cgroup, and opens
+ * the daemon's cgroup there.
+ */
+static int find_hierarchy(const char *controller, Hierarchy *ret) {
+        _cleanup_free_ char *line = NULL, *own = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        size_t size = 0;
+        int r;
+
+        r = own_cgroup_path(controller, &own);
+        if (r < 0)
+                return r;
+
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -errno;
+        while (getline(&line, &size, f) > 0) {
+                char *fields[6] = {}, *sep, *fstype, *superopts, *save = NULL, *p;
+                _cleanup_free_ char *dir = NULL;
+                size_t n = 0;
+                int fd;
+
+                line[strcspn(line, "\n")] = '\0';
+                sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                *sep = '\0';
+                fstype = strtok_r(sep + 3, " ", &save);
+                (void) strtok_r(NULL, " ", &save); /* source */
+                superopts = strtok_r(NULL, " ", &save);
+                if (!fstype || !superopts)
+                        continue;
+                if (controller ? !streq(fstype, "cgroup") || !option_in_list(superopts, controller)
+                               : !streq(fstype, "cgroup2"))
+                        continue;
+
+                save = NULL;
+                for (p = strtok_r(line, " ", &save); p && n < ELEMENTSOF(fields); p = strtok_r(NULL, " ", &save))
+                        fields[n++] = p;
+                if (n < 5)
+                        continue;
+                unescape_octal(fields[3]); /* root */
+                unescape_octal(fields[4]); /* mount point */
+
+                dir = mounted_path(fields[4], fields[3], own);
+                if (!dir)
+                        continue;
+                fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+
+                *ret = (Hierarchy) {
+                        .mount_path = TAKE_PTR(dir),
+                        .path = TAKE_PTR(own),
+                        .fd = fd,
+                };
+                return 0;
+        }
+        return -ENOMEDIUM;
+}
+
+static void hierarchy_done(Hierarchy *h) {
+        free(h->mount_path);
+        free(h->path);
+        safe_close(h->fd);
+        *h = (Hierarchy) { .fd = -EBADF };
+}
+
+static bool name_is_user_dir(const char *name) {
+        if (strncmp(name, CGROUP_USER_PREFIX, strlen(CGROUP_USER_PREFIX)) != 0)
+                return false;
+        name += strlen(CGROUP_USER_PREFIX);
+        return *name && strspn(name, "0123456789") == strlen(name);
+}
+
+/* Removes what a previous run left below BASE/user-* (only empty cgroups can go; populated ones stay). */
+static void remove_leftovers(int base_fd) {
+        _cleanup_close_ int dup_fd = fcntl(base_fd, F_DUPFD_CLOEXEC, 3);
+        DIR *d;
+        struct dirent *de;
+
+        if (dup_fd < 0)
+                return;
+        d = fdopendir(dup_fd);
+        if (!d)
+                return;
+        dup_fd = -EBADF;
+        while ((de = readdir(d))) {
+                _cleanup_close_ int user_fd = -EBADF;
+                DIR *ud;
+                struct dirent *ue;
+
+                if (de->d_type != DT_DIR || !name_is_user_dir(de->d_name))
+                        continue;
+                user_fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (user_fd < 0)
+                        continue;
+                ud = fdopendir(TAKE_FD(user_fd));
+                if (!ud)
+                        continue;
+                while ((ue = readdir(ud)))
+                        if (ue->d_type == DT_DIR && ue->d_name[0] != '.')
+                                (void) unlinkat(dirfd(ud), ue->d_name, AT_REMOVEDIR);
+                closedir(ud);
+                (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+}
+
+static int add_v1_hierarchy(CgroupManager *m, Controller c) {
+        Hierarchy h;
+        int r;
+
+        /* Co-mounted controllers (cpu,cpuacct) share one hierarchy. */
+        for (size_t i = 1; i < m->n_h; i++)
+                if (m->h[i].controllers & (1U << c))
+                        return (int) i;
+
+        r = find_hierarchy(controller_names[c], &h);
+        if (r < 0)
+                return r;
+        h.controllers = 1U << c;
+        m->h[m->n_h] = h;
+        return (int) m->n_h++;
+}
+
+/*
+ * The daemon leaves BASE for BASE/leaf, so BASE holds no process and may
+ * hand controllers to its children.
+ */
+static int move_self_to_leaf(CgroupManager *m) {
+        _cleanup_close_ int leaf_fd = -EBADF;
+        int r;
+
+        if (mkdirat(m->h[HIERARCHY_V2].fd, m->leaf, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        leaf_fd = openat(m->h[HIERARCHY_V2].fd, m->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (leaf_fd < 0)
+                return -errno;
+        r = write_at(leaf_fd, "cgroup.procs", "0");
+        if (r < 0) {
+                (void) unlinkat(m->h[HIERARCHY_V2].fd, m->leaf, AT_REMOVEDIR);
+                return r;
+        }
+        m->moved_self = true;
+        return 0;
+}
+
+static int subtree_control_text(unsigned mask, char sign, char *buf, size_t size) {
+        size_t pos = 0;
+
+        buf[0] = '\0';
+        for (Controller c = 0; c < _CONTROLLER_MAX; c++)
+                if (mask & (1U << c))
+                        pos += (size_t) snprintf(buf + pos, size - pos, "%s%c%s", pos ? " " : "", sign,
+                                                 controller_names[c]);
+        return (int) pos;
+}
+
+static void setup_v2_controllers(CgroupManager *m) {
+        Hierarchy *v2 = &m->h[HIERARCHY_V2];
+        char available[512] = "", text[128];
+        unsigned want = 0;
+        int r;
+
+        r = read_at(v2->fd, "cgroup.controllers", available, sizeof available);
+        for (Controller c = 0; r >= 0 && c < _CONTROLLER_MAX; c++)
+                if (word_in_list(available, controller_names[c]))
+                        want |= 1U << c;
+        if (want == 0)
+                return;
+
+        if (subtree_control_text(want, '+', text, sizeof text) > 0) {
+                r = write_at(v2->fd, "cgroup.subtree_control", text);
+                if (r < 0) {
+                        for (Controller c = 0; c < _CONTROLLER_MAX; c++)
+                                if (want & (1U << c))
+                                        (void) snprintf(m->missing[c], sizeof m->missing[c],
+                                                        "the %s controller cannot be enabled below %s (%s): it "
+                                                        "must be delegated to nsboxd alone (Delegate=yes)",
+                                                        controller_names[c], v2->path, strerror(-r));
+                        return;
+                }
+        }
+        m->subtree_enabled = want;
+        v2->controllers = want;
+        for (Controller c = 0; c < _CONTROLLER_MAX; c++)
+                if (want & (1U << c))
+                        m->controller_h[c] = HIERARCHY_V2;
+}
+
+static bool file_exists_at(int dir_fd, const char *name) {
+        return faccessat(dir_fd, name, F_OK, 0) >= 0;
+}
+
+static void probe_features(CgroupManager *m, const CgroupManagerOptions *options) {
+        _cleanup_close_ int leaf_fd = openat(m->h[HIERARCHY_V2].fd, m->leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int mh = m->controller_h[CONTROLLER_MEMORY], ch = m->controller_h[CONTROLLER_CPU];
+
+        /* The root cgroup lacks these files, a child has them: look at the leaf. */
+        m->has_kill = leaf_fd >= 0 && file_exists_at(leaf_fd, "cgroup.kill") && !(options && options->no_cgroup_kill);
+        m->has_freeze = leaf_fd >= 0 && file_exists_at(leaf_fd, "cgroup.freeze");
+
+        if (mh == HIERARCHY_V2)
+                m->has_swap = leaf_fd >= 0 && file_exists_at(leaf_fd, "memory.swap.max");
+        else if (mh > 0)
+                m->has_swap = file_exists_at(m->h[mh].fd, "memory.memsw.limit_in_bytes");
+
+        if (ch == HIERARCHY_V2)
+                m->has_cpu_bandwidth = leaf_fd >= 0 && file_exists_at(leaf_fd, "cpu.max");
+        else if (ch > 0)
+                m->has_cpu_bandwidth = file_exists_at(m->h[ch].fd, "cpu.cfs_quota_us");
+}
+
+int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret) {
+        _cleanup_(cgroup_manager_freep) CgroupManager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                m->h[i].fd = -EBADF;
+        for (Controller c = 0; c < _CONTROLLER_MAX; c++)
+                m->controller_h[c] = HIERARCHY_NONE;
+        m->epoll_fd = -EBADF;
+
+        m->leaf = strdup(options && options->leaf ? options->leaf : CGROUP_LEAF_DEFAULT);
+        if (!m->leaf)
+                return -ENOMEM;
+
+        r = find_hierarchy(NULL, &m->h[HIERARCHY_V2]);
+        if (r < 0)
+                return r;
+        m->n_h = 1;
+
+        /* Writable? A read-only cgroupfs (a container's) or a foreign cgroup fails here, before anything moved. */
+        if (faccessat(m->h[HIERARCHY_V2].fd, "cgroup.procs", W_OK, AT_EACCESS) < 0)
+                return -errno;
+
+        m->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (m->epoll_fd < 0)
+                return -errno;
+
+        remove_leftovers(m->h[HIERARCHY_V2].fd);
+
+        r = move_self_to_leaf(m);
+        if (r < 0)
+                return r;
+
+        setup_v2_controllers(m);
+
+        for (Controller c = 0; c < _CONTROLLER_MAX; c++) {
+                if (m->controller_h[c] != HIERARCHY_NONE)
+                        continue;
+                r = add_v1_hierarchy(m, c);
+                if (r > 0) {
+                        m->controller_h[c] = r;
+                        remove_leftovers(m->h[r].fd);
+                } else if (m->missing[c][0] == '\0')
+                        (void) snprintf(m->missing[c], sizeof m->missing[c],
+                                        "this host has no %s controller available to nsboxd", controller_names[c]);
+        }
+
+        probe_features(m, options);
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static void manager_restore(CgroupManager *m) {
+        Hierarchy *v2 = &m->h[HIERARCHY_V2];
+        char text[128];
+
+        if (m->n_cgroups > 0 || m->users)
+                return; /* sandboxes were left running: their limits stay as they are */
+
+        if (m->subtree_enabled && subtree_control_text(m->subtree_enabled, '-', text, sizeof text) > 0)
+                (void) write_at(v2->fd, "cgroup.subtree_control", text);
+        if (m->moved_self && write_at(v2->fd, "cgroup.procs", "0") >= 0)
+                (void) unlinkat(v2->fd, m->leaf, AT_REMOVEDIR);
+}
+
+CgroupManager *cgroup_manager_free(CgroupManager *m) {
+        if (!m)
+                return NULL;
+
+        if (m->n_h > 0)
+                manager_restore(m);
+        while (m->users) {
+                CgroupUser *u = m->users;
+
+                LIST_REMOVE(users, m->users, u);
+                close_many(u->fds, HIERARCHIES_MAX);
+                free(u);
+        }
+        for (size_t i = 0; i < m->n_h; i++)
+                hierarchy_done(&m->h[i]);
+        safe_close(m->epoll_fd);
+        free(m->leaf);
+        free(m);
+        return NULL;
+}
+
+const char *cgroup_manager_path(const CgroupManager *m) {
+        return m->h[HIERARCHY_V2].path;
+}
+
+void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size) {
+        size_t pos = 0;
+
+        pos += (size_t) snprintf(buf + pos, size - pos, "cgroup2 %s", m->h[HIERARCHY_V2].mount_path);
+        for (Controller c = 0; c < _CONTROLLER_MAX && pos < size; c++) {
+                int i = m->controller_h[c];
+
+                if (i == HIERARCHY_NONE)
+                        pos += (size_t) snprintf(buf + pos, size - pos, ", %s: none", controller_names[c]);
+                else if (i == HIERARCHY_V2)
+                        pos += (size_t) snprintf(buf + pos, size - pos, ", %s: cgroup2", controller_names[c]);
+                else
+                        pos += (size_t) snprintf(buf + pos, size - pos, ", %s: v1 %s", controller_names[c],
+                                                 m->h[i].mount_path);
+        }
+        if (pos < size)
+                (void) snprintf(buf + pos, size - pos, "%s%s", m->has_kill ? "" : ", no cgroup.kill",
+                                m->has_freeze ? "" : ", no cgroup.freeze");
+}
+
+/* ---- limits ---- */
+
+_printf_(6, 7) static int refuse(int error, CgroupLimitType t, CgroupLimitType *ret_type, char *reason, size_t size,
+                                 const char *format, ...) {
+        va_list ap;
+
+        if (ret_type)
+                *ret_type = t;
+        if (reason && size > 0) {
+                va_start(ap, format);
+                (void) vsnprintf(reason, size, format, ap);
+                va_end(ap);
+        }
+        return -error;
+}
+
+#define REFUSE_MISSING(c, t) refuse(EOPNOTSUPP, (t), ret_type, reason, size, "%s", m->missing[c])
+
+int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, CgroupLimitType *ret_type,
+                                char *reason, size_t size) {
+        int mh = m->controller_h[CONTROLLER_MEMORY], ch = m->controller_h[CONTROLLER_CPU];
+        uint64_t period = l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
+
+        if (l->memory_max != CGROUP_LIMIT_MAX && mh == HIERARCHY_NONE)
+                return REFUSE_MISSING(CONTROLLER_MEMORY, CGROUP_LIMIT_MEMORY_MAX);
+        if (l->memory_high != CGROUP_LIMIT_MAX) {
+                if (mh == HIERARCHY_NONE)
+                        return REFUSE_MISSING(CONTROLLER_MEMORY, CGROUP_LIMIT_MEMORY_HIGH);
+                if (mh != HIERARCHY_V2)
+                        return refuse(EOPNOTSUPP, CGROUP_LIMIT_MEMORY_HIGH, ret_type, reason, size,
+                                      "the memory controller is a cgroup v1 hierarchy on this host, which cannot "
+                                      "throttle (no memory.high)");
+        }
+        if (l->memory_swap_max != CGROUP_LIMIT_MAX) {
+                if (mh == HIERARCHY_NONE)
+                        return REFUSE_MISSING(CONTROLLER_MEMORY, CGROUP_LIMIT_MEMORY_SWAP_MAX);
+                if (!m->has_swap)
+                        return refuse(EOPNOTSUPP, CGROUP_LIMIT_MEMORY_SWAP_MAX, ret_type, reason, size,
+                                      "this host does not account swap per cgroup (no %s)",
+                                      mh == HIERARCHY_V2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+                if (mh != HIERARCHY_V2 && l->memory_max == CGROUP_LIMIT_MAX)
+                        return refuse(EINVAL, CGROUP_LIMIT_MEMORY_SWAP_MAX, ret_type, reason, size,
+                                      "cgroup v1 limits memory and swap together: needs a memory limit too");
+        }
+        if (l->tasks_max != CGROUP_LIMIT_MAX) {
+                if (m->controller_h[CONTROLLER_PIDS] == HIERARCHY_NONE)
+                        return REFUSE_MISSING(CONTROLLER_PIDS, CGROUP_LIMIT_TASKS_MAX);
+                if (l->tasks_max < 1 || l->tasks_max > CGROUP_TASKS_MAX)
+                        return refuse(EINVAL, CGROUP_LIMIT_TASKS_MAX, ret_type, reason, size, "must be 1 to %u",
+                                      CGROUP_TASKS_MAX);
+        }
+        if (l->cpu_quota_usec != 0 || l->cpu_period_usec != 0) {
+                if (ch == HIERARCHY_NONE)
+                        return REFUSE_MISSING(CONTROLLER_CPU, CGROUP_LIMIT_CPU_QUOTA);
+                if (!m->has_cpu_bandwidth)
+                        return refuse(EOPNOTSUPP, CGROUP_LIMIT_CPU_QUOTA, ret_type, reason, size,
+                                      "this kernel has no CPU bandwidth control (CONFIG_CFS_BANDWIDTH)");
+                if (period < CGROUP_CPU_PERIOD_MIN_USEC || period > CGROUP_CPU_PERIOD_MAX_USEC ||
+                    (l->cpu_quota_usec != 0 && l->cpu_quota_usec < CGROUP_CPU_PERIOD_MIN_USEC) ||
+                    l->cpu_quota_usec > CGROUP_CPU_QUOTA_MAX_USEC)
+                        return refuse(EINVAL, CGROUP_LIMIT_CPU_QUOTA, ret_type, reason, size,
+                                      "the quota must be 1ms to %us per period, the period 1ms to 1s",
+                                      (unsigned) (CGROUP_CPU_QUOTA_MAX_USEC / 1000000U));
+        }
+        if (l->cpu_weight != 0 || l->cpu_shares != 0) {
+                if (ch == HIERARCHY_NONE)
+                        return REFUSE_MISSING(CONTROLLER_CPU, CGROUP_LIMIT_CPU_WEIGHT);
+                if ((l->cpu_weight != 0 &&
+                     (l->cpu_weight < CGROUP_CPU_WEIGHT_MIN || l->cpu_weight > CGROUP_CPU_WEIGHT_MAX)) ||
+                    (l->cpu_shares != 0 &&
+                     (l->cpu_shares < CGROUP_CPU_SHARES_MIN || l->cpu_shares > CGROUP_CPU_SHARES_MAX)))
+                        return refuse(EINVAL, CGROUP_LIMIT_CPU_WEIGHT, ret_type, reason, size,
+                                      "the weight must be 1 to 10000, shares 2 to 262144");
+        }
+        return 0;
+}
+
+/* systemd's mapping: the default weight 100 is the default 1024 shares. */
+static uint64_t weight_to_shares(uint64_t weight) {
+        return MIN(MAX(weight * 1024U / 100U, (uint64_t) CGROUP_CPU_SHARES_MIN), (uint64_t) CGROUP_CPU_SHARES_MAX);
+}
+
+static uint64_t shares_to_weight(uint64_t shares) {
+        return MIN(MAX(shares * 100U / 1024U, (uint64_t) CGROUP_CPU_WEIGHT_MIN), (uint64_t) CGROUP_CPU_WEIGHT_MAX);
+}
+
+/*
+ * Writes l into the cgroups in fds. With reset, unset limits are written as
+ * "no limit" too (a user cgroup whose limits changed); a new cgroup starts
+ * without limits, so only set ones are written.
+ */
+static int apply_limits(const CgroupManager *m, const int *fds, const CgroupLimits *l, bool reset) {
+        int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS],
+            ch = m->controller_h[CONTROLLER_CPU], r;
+
+        if (mh != HIERARCHY_NONE && fds[mh] >= 0) {
+                int fd = fds[mh];
+
+                if (mh == HIERARCHY_V2) {
+                        if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
+                                r = write_u64_at(fd, "memory.max", l->memory_max, "max");
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (reset || l->memory_high != CGROUP_LIMIT_MAX) {
+                                r = write_u64_at(fd, "memory.high", l->memory_high, "max");
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (m->has_swap && (reset || l->memory_swap_max != CGROUP_LIMIT_MAX)) {
+                                r = write_u64_at(fd, "memory.swap.max", l->memory_swap_max, "max");
+                                if (r < 0)
+                                        return r;
+                        }
+                } else {
+                        /* memsw may never be below the memory limit: lift it first, set it last. */
+                        if (m->has_swap && reset) {
+                                r = write_at(fd, "memory.memsw.limit_in_bytes", "-1");
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
+                                r = write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1");
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (m->has_swap && l->memory_swap_max != CGROUP_LIMIT_MAX && l->memory_max != CGROUP_LIMIT_MAX) {
+                                uint64_t total = l->memory_max + MIN(l->memory_swap_max, UINT64_MAX / 4);
+
+                                r = write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+
+        if (ph != HIERARCHY_NONE && fds[ph] >= 0 && (reset || l->tasks_max != CGROUP_LIMIT_MAX)) {
+                r = write_u64_at(fds[ph], "pids.max", l->tasks_max, "max");
+                if (r < 0)
+                        return r;
+        }
+
+        if (ch != HIERARCHY_NONE && fds[ch] >= 0) {
+                int fd = fds[ch];
+                uint64_t period = l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
+                char buf[64];
+
+                if (m->has_cpu_bandwidth && (reset || l->cpu_quota_usec != 0 || l->cpu_period_usec != 0)) {
+                        if (ch == HIERARCHY_V2) {
+                                if (l->cpu_quota_usec != 0)
+                                        (void) snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64, l->cpu_quota_usec,
+                                                        period);
+                                else
+                                        (void) snprintf(buf, sizeof buf, "max %" PRIu64, period);
+                                r = write_at(fd, "cpu.max", buf);
+                        } else {
+                                /* The quota must fit the period: lift it, change the period, set it. */
+                                r = write_at(fd, "cpu.cfs_quota_us", "-1");
+                                if (r >= 0)
+                                        r = write_u64_at(fd, "cpu.cfs_period_us", period, "100000");
+                                if (r >= 0 && l->cpu_quota_usec != 0)
+                                        r = write_u64_at(fd, "cpu.cfs_quota_us", l->cpu_quota_usec, "-1");
+                        }
+                        if (r < 0)
+                                return r;
+                }
+
+                if (reset || l->cpu_weight != 0 || l->cpu_shares != 0) {
+                        if (ch == HIERARCHY_V2) {
+                                uint64_t w = l->cpu_weight ?: l->cpu_shares ? shares_to_weight(l->cpu_shares) : 100;
+                                r = write_u64_at(fd, "cpu.weight", w, "100");
+                        } else {
+                                uint64_t s = l->cpu_shares ?: l->cpu_weight ? weight_to_shares(l->cpu_weight) : 1024;
+                                r = write_u64_at(fd, "cpu.shares", s, "1024");
+                        }
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static bool limits_equal(const CgroupLimits *a, const CgroupLimits *b) {
+        return memcmp(a, b, sizeof *a) == 0;
+}
+
+/* ---- users ---- */
+
+static CgroupUser *user_find(CgroupManager *m, uid_t uid) {
+        LIST_FOREACH(users, u, m->users)
+                if (u->uid == uid)
+                        return u;
+        return NULL;
+}
+
+static void user_unref(CgroupManager *m, CgroupUser *u) {
+        char name[32];
+        bool busy = false;
+
+        if (--u->n_cgroups > 0)
+                return;
+
+        (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, u->uid);
+        for (size_t i = 0; i < m->n_h; i++) {
+                if (u->fds[i] < 0)
+                        continue;
+                u->fds[i] = safe_close(u->fds[i]);
+                if (unlinkat(m->h[i].fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        busy = true; /* a previous run's sandbox still lives in it */
+        }
+        (void) busy;
+        LIST_REMOVE(users, m->users, u);
+        free(u);
+}
+
+static int user_enable_subtree(const CgroupManager *m, int fd) {
+        char text[128];
+
+        if (m->subtree_enabled == 0 || subtree_control_text(m->subtree_enabled, '+', text, sizeof text) <= 0)
+                return 0;
+        return write_at(fd, "cgroup.subtree_control", text);
+}
+
+static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, CgroupUser **ret) {
+        CgroupUser *u = user_find(m, uid);
+        CgroupLimits none = CGROUP_LIMITS_NONE, want = limits ? *limits : none;
+        char name[32];
+        int r;
+
+        if (!u) {
+                u = calloc(1, sizeof *u);
+                if (!u)
+                        return -ENOMEM;
+                u->uid = uid;
+                for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                        u->fds[i] = -EBADF;
+                LIST_PREPEND(users, m->users, u);
+
+                (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, uid);
+                for (size_t i = 0; i < m->n_h; i++) {
+                        if (mkdirat(m->h[i].fd, name, 0755) < 0 && errno != EEXIST) {
+                                r = -errno;
+                                goto fail;
+                        }
+                        u->fds[i] = openat(m->h[i].fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (u->fds[i] < 0) {
+                                r = -errno;
+                                goto fail;
+                        }
+                }
+                r = user_enable_subtree(m, u->fds[HIERARCHY_V2]);
+                if (r < 0)
+                        goto fail;
+                /* A previous run may have left limits on it: start from a known state. */
+                u->has_limits = true;
+                u->limits = (CgroupLimits) {};
+        }
+
+        if (!u->has_limits || !limits_equal(&u->limits, &want)) {
+                r = apply_limits(m, u->fds, &want, /* reset= */ true);
+                if (r < 0) {
+                        if (u->n_cgroups == 0)
+                                goto fail;
+                        return r;
+                }
+                u->limits = want;
+                u->has_limits = true;
+        }
+
+        u->n_cgroups++;
+        *ret = u;
+        return 0;
+
+fail:
+        u->n_cgroups = 1;
+        user_unref(m, u);
+        return r;
+}
+
+/* ---- sandboxes ---- */
+
+static Cgroup *cgroup_free_struct(Cgroup *cg) {
+        if (!cg)
+                return NULL;
+        close_many(cg->fds, HIERARCHIES_MAX);
+        close_many(cg->procs_fds, HIERARCHIES_MAX);
+        safe_close(cg->events_fd);
+        free(cg->name);
+        free(cg->path);
+        free(cg);
+        return NULL;
+}
+
+/* Removes whatever of cg's directories exist; -EBUSY (and nothing changed) while processes are in it. */
+static int remove_dirs(Cgroup *cg) {
+        CgroupManager *m = cg->manager;
+        int r = 0;
+
+        /* cgroup2 first: it is busy while any process lives, and then nothing else is touched. */
+        for (size_t i = 0; i < m->n_h; i++) {
+                if (cg->fds[i] < 0)
+                        continue;
+                if (unlinkat(cg->user->fds[i], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+                        r = -errno;
+                        if (i == HIERARCHY_V2)
+                                return r;
+                        continue;
+                }
+                cg->fds[i] = safe_close(cg->fds[i]);
+                if (i == HIERARCHY_V2 && cg->events_fd >= 0) {
+                        (void) epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
+                        cg->events_fd = safe_close(cg->events_fd);
+                }
+        }
+        return r;
+}
+
+static int watch_events(Cgroup *cg) {
+        struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = cg };
+
+        cg->events_fd = openat(cg->fds[HIERARCHY_V2], "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (cg->events_fd < 0)
+                return -errno;
+        if (epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_ADD, cg->events_fd, &ev) < 0)
+                return -errno;
+        return 0;
+}
+
+int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
+               Cgroup **ret) {
+        Cgroup *cg;
+        int r;
+
+        if (!m || !name || !l || !ret || !*name || strchr(name, '/') || name[0] == '.' || streq(name, m->leaf))
+                return -EINVAL;
+
+        cg = calloc(1, sizeof *cg);
+        if (!cg)
+                return -ENOMEM;
+        cg->manager = m;
+        cg->events_fd = -EBADF;
+        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                cg->fds[i] = cg->procs_fds[i] = -EBADF;
+        cg->name = strdup(name);
+        if (!cg->name || asprintf(&cg->path, "%s%s" CGROUP_USER_PREFIX UID_FMT "/%s", m->h[HIERARCHY_V2].path,
+                                  streq(m->h[HIERARCHY_V2].path, "/") ? "" : "/", uid, name) < 0) {
+                cg->path = NULL;
+                cgroup_free_struct(cg);
+                return -ENOMEM;
+        }
+
+        r = user_get(m, uid, user_limits, &cg->user);
+        if (r < 0) {
+                cgroup_free_struct(cg);
+                return r;
+        }
+
+        for (size_t i = 0; i < m->n_h; i++) {
+                if (mkdirat(cg->user->fds[i], name, 0755) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                cg->fds[i] = openat(cg->user->fds[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->fds[i] < 0) {
+                        r = -errno;
+                        (void) unlinkat(cg->user->fds[i], name, AT_REMOVEDIR);
+                        goto fail;
+                }
+                if (i != HIERARCHY_V2) {
+                        int fd = openat(cg->fds[i], "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0) {
+                                r = -errno;
+                                goto fail;
+                        }
+                        cg->procs_fds[cg->n_procs_fds++] = fd;
+                }
+        }
+
+        r = apply_limits(m, cg->fds, l, /* reset= */ false);
+        if (r >= 0)
+                r = watch_events(cg);
+        if (r < 0)
+                goto fail;
+
+        m->n_cgroups++;
+        *ret = cg;
+        return 0;
+
+fail:
+        (void) remove_dirs(cg);
+        user_unref(m, cg->user);
+        cgroup_free_struct(cg);
+        return r;
+}
+
+int cgroup_remove(Cgroup *cg) {
+        CgroupManager *m;
+        int r;
+
+        if (!cg)
+                return 0;
+        m = cg->manager;
+
+        r = remove_dirs(cg);
+        if (r < 0)
+                return r;
+
+        user_unref(m, cg->user);
+        m->n_cgroups--;
+        cgroup_free_struct(cg);
+        return 0;
+}
+
+void cgroup_abandon(Cgroup *cg) {
+        if (!cg)
+                return;
+        if (cg->events_fd >= 0)
+                (void) epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
+        /* The user cgroup and the manager's layout stay: cgroup_manager_free() sees a cgroup still counted. */
+        cgroup_free_struct(cg);
+}
+
+int cgroup_dir_fd(const Cgroup *cg) {
+        return cg->fds[HIERARCHY_V2];
+}
+
+size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds) {
+        if (ret_fds)
+                *ret_fds = cg->procs_fds;
+        return cg->n_procs_fds;
+}
+
+int cgroup_attach_v1(const Cgroup *cg, pid_t pid) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "%d", (int) pid);
+
+        for (size_t i = 0; i < cg->n_procs_fds; i++) {
+                ssize_t n = write(cg->procs_fds[i], buf, (size_t) len);
+                if (n < 0)
+                        return -errno;
+                if (n != len)
+                        return -EIO;
+        }
+        return 0;
+}
+
+const char *cgroup_path(const Cgroup *cg) {
+        return cg->path;
+}
+
+void cgroup_set_userdata(Cgroup *cg, void *userdata) {
+        cg->userdata = userdata;
+}
+
+void *cgroup_get_userdata(const Cgroup *cg) {
+        return cg->userdata;
+}
+
+int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen) {
+        char buf[256];
+        uint64_t populated = 0, frozen = 0;
+        int r;
+
+        if (cg->events_fd < 0)
+                return -EBADF;
+        r = read_fd(cg->events_fd, buf, sizeof buf);
+        if (r < 0)
+                return r;
+        r = keyed_u64(buf, "populated", &populated);
+        if (r < 0)
+                return r;
+        (void) keyed_u64(buf, "frozen", &frozen);
+        if (ret_populated)
+                *ret_populated = populated != 0;
+        if (ret_frozen)
+                *ret_frozen = frozen != 0;
+        return 0;
+}
+
+int cgroup_manager_event_fd(const CgroupManager *m) {
+        return m->epoll_fd;
+}
+
+int cgroup_manager_dispatch(CgroupManager *m, CgroupEventCallback cb) {
+        /* One at a time: a callback may remove another cgroup, whose event would then dangle. */
+        for (unsigned n = 0;; n++) {
+                struct epoll_event ev;
+                bool populated, frozen;
+                int k;
+
+                k = epoll_wait(m->epoll_fd, &ev, 1, 0);
+                if (k < 0)
+                        return errno == EINTR ? (int) n : -errno;
+                if (k == 0)
+                        return (int) n;
+                if (cgroup_read_events(ev.data.ptr, &populated, &frozen) < 0)
+                        continue;
+                cb(ev.data.ptr, populated, frozen, ((Cgroup *) ev.data.ptr)->userdata);
+        }
+}
+
+/* ---- kill, signal, freeze ---- */
+
+static int set_frozen(Cgroup *cg, bool frozen) {
+        if (!cg->manager->has_freeze)
+                return -EOPNOTSUPP;
+        return write_at(cg->fds[HIERARCHY_V2], "cgroup.freeze", frozen ? "1" : "0");
+}
+
+int cgroup_freeze(Cgroup *cg, bool freeze) {
+        int r;
+
+        if (cg->fds[HIERARCHY_V2] < 0)
+                return -ESRCH;
+        r = set_frozen(cg, freeze);
+        if (r < 0)
+                return r;
+        cg->frozen = freeze;
+        return 0;
+}
+
+typedef struct PidSet {
+        pid_t *pids;
+        size_t n, allocated;
+} PidSet;
+
+static bool pid_set_contains(const PidSet *s, pid_t pid) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->pids[i] == pid)
+                        return true;
+        return false;
+}
+
+static int pid_set_add(PidSet *s, pid_t pid) {
+        if (s->n == s->allocated) {
+                size_t a = MAX(s->allocated * 2, (size_t) 16);
+                pid_t *p = reallocarray(s->pids, a, sizeof(pid_t));
+                if (!p)
+                        return -ENOMEM;
+                s->pids = p;
+                s->allocated = a;
+        }
+        s->pids[s->n++] = pid;
+        return 0;
+}
+
+/* Signals every process in cgroup.procs not in *done; returns how many were new. */
+static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        int fd, n = 0, r;
+        long pid;
+
+        fd = openat(cg->fds[HIERARCHY_V2], "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "re");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        while (fscanf(f, "%ld", &pid) == 1) {
+                if (pid <= 0 || pid_set_contains(done, (pid_t) pid))
+                        continue;
+                r = pid_set_add(done, (pid_t) pid);
+                if (r < 0)
+                        return r;
+                /* Frozen, a listed process cannot exit and free its pid, except by a signal like this one. */
+                if (kill((pid_t) pid, sig) >= 0)
+                        n++;
+        }
+        return n;
+}
+
+static int signal_all_frozen(Cgroup *cg, int sig, unsigned max_rounds) {
+        PidSet done = {};
+        bool was_frozen = cg->frozen;
+        int total = 0, r = 0;
+
+        if (!was_frozen)
+                (void) set_frozen(cg, true);
+        for (unsigned round = 0; round < max_rounds; round++) {
+                r = signal_listed(cg, sig, &done);
+                if (r <= 0)
+                        break;
+                total += r;
+        }
+        if (!was_frozen)
+                (void) set_frozen(cg, false);
+        free(done.pids);
+        return r < 0 ? r : total;
+}
+
+int cgroup_kill(Cgroup *cg) {
+        int r;
+
+        if (cg->fds[HIERARCHY_V2] < 0)
+                return -ESRCH;
+        if (cg->manager->has_kill) {
+                r = write_at(cg->fds[HIERARCHY_V2], "cgroup.kill", "1");
+                if (r != -ENOENT)
+                        return r < 0 ? r : 1;
+        }
+        /* Without cgroup.kill: freeze, so nothing forks while the list is walked; a cgroup2-frozen process
+         * still dies of SIGKILL. */
+        return signal_all_frozen(cg, SIGKILL, KILL_ROUNDS_MAX);
+}
+
+int cgroup_signal_all(Cgroup *cg, int sig) {
+        if (cg->fds[HIERARCHY_V2] < 0)
+                return -ESRCH;
+        if (sig == SIGKILL)
+                return cgroup_kill(cg);
+        return signal_all_frozen(cg, sig, SIGNAL_ROUNDS_MAX);
+}
+
+/* ---- usage ---- */
+
+static uint64_t count_lines_at(int dir_fd, const char *name) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        uint64_t n = 0;
+        int fd, c;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return UINT64_MAX;
+        f = fdopen(fd, "re");
+        if (!f) {
+                safe_close(fd);
+                return UINT64_MAX;
+        }
+        while ((c = fgetc(f)) != EOF)
+                if (c == '\n')
+                        n++;
+        return n;
+}
+
+int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
+        const CgroupManager *m = cg->manager;
+        int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS];
+        CgroupUsage u = {
+                .cpu_usec = UINT64_MAX,
+                .memory_current = UINT64_MAX,
+                .memory_peak = UINT64_MAX,
+                .tasks = UINT64_MAX,
+                .tasks_peak = UINT64_MAX,
+                .oom_kills = UINT64_MAX,
+        };
+        int v2 = cg->fds[HIERARCHY_V2];
+
+        if (v2 < 0)
+                return -ESRCH;
+
+        /* cpu.stat is in every cgroup2 group, with or without the cpu controller. */
+        (void) keyed_u64_at(v2, "cpu.stat", "usage_usec", &u.cpu_usec);
+
+        if (mh == HIERARCHY_V2) {
+                (void) read_u64_at(v2, "memory.current", &u.memory_current);
+                (void) read_u64_at(v2, "memory.peak", &u.memory_peak);
+                (void) keyed_u64_at(v2, "memory.events", "oom_kill", &u.oom_kills);
+        } else if (mh > 0 && cg->fds[mh] >= 0) {
+                (void) read_u64_at(cg->fds[mh], "memory.usage_in_bytes", &u.memory_current);
+                (void) read_u64_at(cg->fds[mh], "memory.max_usage_in_bytes", &u.memory_peak);
+                (void) keyed_u64_at(cg->fds[mh], "memory.oom_control", "oom_kill", &u.oom_kills);
+        }
+
+        if (ph != HIERARCHY_NONE && cg->fds[ph] >= 0) {
+                (void) read_u64_at(cg->fds[ph], "pids.current", &u.tasks);
+                (void) read_u64_at(cg->fds[ph], "pids.peak", &u.tasks_peak);
+        } else
+                u.tasks = count_lines_at(v2, "cgroup.threads");
+
+        *ret = u;
+        return 0;
+}

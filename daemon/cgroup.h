@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Cgroups for sandboxes. The daemon owns the subtree below the cgroup it was
+ * started in, in every hierarchy it uses (under systemd: Delegate=yes), and
+ * never creates a cgroup anywhere else. Each sandbox gets
+ *
+ *     BASE/user-UID/SANDBOX-ID
+ *
+ * in the cgroup2 tree (membership from birth through clone3(CLONE_INTO_CGROUP),
+ * cgroup.events, cgroup.kill, cgroup.freeze, CPU time) and, on hybrid hosts,
+ * in the cgroup v1 hierarchy of each controller the cgroup2 tree lacks
+ * (memory, pids, cpu). user-UID holds the aggregate limits of one user's
+ * sandboxes. A cgroup2 tree is required; a controller is taken from cgroup2
+ * when it is available to the daemon's cgroup there, else from its v1
+ * hierarchy, else it is missing and every limit needing it is refused with
+ * the reason.
+ *
+ * In cgroup2 the daemon moves itself into the leaf BASE/supervisor, so that
+ * BASE can enable controllers for its children (the no-internal-process rule);
+ * cgroup_manager_free() moves it back and removes everything it made once no
+ * sandbox cgroup is left.
+ *
+ * Nothing here blocks on a sandbox: kill and freeze only write control files,
+ * and emptiness is learned from cgroup.events through an epoll fd the caller
+ * watches on its loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* "No limit" for every field of CgroupLimits but the CPU ones (which use 0). */
+#define CGROUP_LIMIT_MAX UINT64_MAX
+
+#define CGROUP_CPU_PERIOD_DEFAULT_USEC 100000U /* systemd's and the kernel's default */
+#define CGROUP_CPU_PERIOD_MIN_USEC 1000U        /* what the kernel accepts for period and quota */
+#define CGROUP_CPU_PERIOD_MAX_USEC 1000000U
+#define CGROUP_CPU_QUOTA_MAX_USEC (4096U * 1000000ULL) /* 4096 CPUs' worth of a 1s period */
+#define CGROUP_CPU_WEIGHT_MIN 1U
+#define CGROUP_CPU_WEIGHT_MAX 10000U
+#define CGROUP_CPU_SHARES_MIN 2U
+#define CGROUP_CPU_SHARES_MAX 262144U
+#define CGROUP_TASKS_MAX 4194304U /* PID_MAX_LIMIT */
+
+/* The limits of one cgroup, as the kernel takes them. */
+typedef struct CgroupLimits {
+        uint64_t memory_max;      /* bytes: memory.max (v1 memory.limit_in_bytes) */
+        uint64_t memory_high;     /* bytes: memory.high; cgroup2 only (v1 cannot throttle) */
+        uint64_t memory_swap_max; /* bytes of swap besides memory_max: memory.swap.max (v1: memory.memsw.limit_in_bytes
+                                   * = memory_max + this, so it needs memory_max) */
+        uint64_t tasks_max;       /* pids.max */
+        uint64_t cpu_quota_usec;  /* CPU time per period: cpu.max (v1 cpu.cfs_quota_us); 0: none */
+        uint64_t cpu_period_usec; /* 0: CGROUP_CPU_PERIOD_DEFAULT_USEC */
+        uint64_t cpu_weight;      /* 1..10000: cpu.weight; 0: unset */
+        uint64_t cpu_shares;      /* 2..262144: v1 cpu.shares; 0: unset. Weight and shares convert as systemd
+                                   * does (weight 100 = 1024 shares) for the hierarchy that has the other one. */
+} CgroupLimits;
+
+#define CGROUP_LIMITS_NONE                                                                                     \
+        ((CgroupLimits) { .memory_max = CGROUP_LIMIT_MAX, .memory_high = CGROUP_LIMIT_MAX,                     \
+                          .memory_swap_max = CGROUP_LIMIT_MAX, .tasks_max = CGROUP_LIMIT_MAX })
+
+/* Each limit, for refusals and for the names callers know it by. */
+typedef enum CgroupLimitType {
+        CGROUP_LIMIT_MEMORY_MAX,
+        CGROUP_LIMIT_MEMORY_HIGH,
+        CGROUP_LIMIT_MEMORY_SWAP_MAX,
+        CGROUP_LIMIT_TASKS_MAX,
+        CGROUP_LIMIT_CPU_QUOTA,
+        CGROUP_LIMIT_CPU_WEIGHT, /* weight or shares */
+        _CGROUP_LIMIT_TYPE_MAX,
+        _CGROUP_LIMIT_TYPE_INVALID = -EINVAL,
+} CgroupLimitType;
+
+/* The systemd property name: "MemoryMax", "MemoryHigh", "MemorySwapMax", "TasksMax", "CPUQuota", "CPUWeight". */
+const char *cgroup_limit_type_to_property(CgroupLimitType t);
+
+/* Whether l sets a limit of type t. */
+bool cgroup_limits_has(const CgroupLimits *l, CgroupLimitType t);
+
+/* What one sandbox used, read from its cgroups. A field is UINT64_MAX where the host cannot tell. */
+typedef struct CgroupUsage {
+        uint64_t cpu_usec;       /* CPU time of all its processes (cpu.stat usage_usec) */
+        uint64_t memory_current; /* bytes now */
+        uint64_t memory_peak;    /* highest bytes (memory.peak, v1 memory.max_usage_in_bytes) */
+        uint64_t tasks;          /* processes and threads now */
+        uint64_t tasks_peak;     /* pids.peak */
+        uint64_t oom_kills;      /* processes the OOM killer killed in it */
+} CgroupUsage;
+
+typedef struct CgroupManager CgroupManager;
+typedef struct Cgroup Cgroup;
+
+typedef struct CgroupManagerOptions {
+        /* Name of the leaf the daemon moves itself into; default "supervisor". */
+        const char *leaf;
+        /* Pretend the kernel has no cgroup.kill (the freeze-and-kill path), for tests. */
+        bool no_cgroup_kill;
+} CgroupManagerOptions;
+
+/*
+ * Finds the hierarchies (/proc/self/mountinfo) and the daemon's cgroup in
+ * each (/proc/self/cgroup), moves the daemon into the cgroup2 leaf and
+ * enables what controllers its cgroup2 parent offers. Removes sandbox and
+ * user cgroups a previous run left empty. -ENOMEDIUM if there is no cgroup2
+ * tree, -EACCES/-EROFS if the daemon's cgroup is not writable, other negative
+ * errnos on failure (nothing left changed).
+ */
+int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret);
+
+/* Moves the daemon back and removes the leaf and the user cgroups, when no sandbox cgroup is left. */
+CgroupManager *cgroup_manager_free(CgroupManager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(CgroupManager *, cgroup_manager_free);
+
+/* The daemon's cgroup2 path (as /proc/PID/cgroup shows it) and a one-line description of the layout, for the log. */
+const char *cgroup_manager_path(const CgroupManager *m);
+void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size);
+
+/*
+ * Whether every limit l sets can be enforced on this host. 0, or -EOPNOTSUPP
+ * with *ret_type the first limit that cannot and ret_reason (may be NULL)
+ * saying why, e.g. "the memory controller is a cgroup v1 hierarchy on this
+ * host, which has no memory.high". Also -EINVAL (with *ret_type) for values
+ * the kernel would refuse: swap without memory_max on v1, a CPU quota below
+ * 1ms, a period outside 1ms..1s, weight or shares out of range.
+ */
+int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, CgroupLimitType *ret_type,
+                                char *ret_reason, size_t reason_size);
+
+/*
+ * Creates BASE/user-UID (applying user_limits, which may be NULL for none;
+ * applied again whenever they change) and BASE/user-UID/name in every
+ * hierarchy, and applies l. Check both limit sets first. On failure nothing
+ * it created is left. name must be a valid file name (a sandbox id).
+ */
+int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
+               Cgroup **ret);
+
+/*
+ * Removes the sandbox's cgroups (and its user's, if it was the last) and frees
+ * cg. -EBUSY while processes are in it: cg is then kept and still valid.
+ */
+int cgroup_remove(Cgroup *cg);
+
+/* Forgets cg without touching the cgroups (they stay, e.g. with their processes when the daemon leaves them running). */
+void cgroup_abandon(Cgroup *cg);
+
+/* The cgroup2 directory fd, for clone3()'s CLONE_INTO_CGROUP (borrowed). */
+int cgroup_dir_fd(const Cgroup *cg);
+
+/* Open cgroup.procs files of the v1 hierarchies (borrowed); the spawn path writes the new pid into each
+ * before the child runs any command, since clone3() can only place it in cgroup2. Returns their count. */
+size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds);
+
+/* Writes pid into every v1 cgroup.procs of cg. */
+int cgroup_attach_v1(const Cgroup *cg, pid_t pid);
+
+/* The sandbox's cgroup2 path, e.g. "/system.slice/nsboxd.service/user-1000/0123…". */
+const char *cgroup_path(const Cgroup *cg);
+
+/* Whether any process is in it, and whether it is frozen, from cgroup.events (re-read). */
+int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen);
+
+/*
+ * SIGKILLs every process in the cgroup, including ones that left the
+ * sandbox's process tree: cgroup.kill, or where the kernel lacks it a
+ * freeze, kill every listed process, thaw loop (bounded; the caller learns
+ * the end from cgroup.events). Returns the number of rounds' worth of
+ * processes signalled (0 if none was left) or a negative errno.
+ */
+int cgroup_kill(Cgroup *cg);
+
+/*
+ * Sends sig to every process in the cgroup: the cgroup is frozen while its
+ * processes are listed and signalled, until a listing finds no new process
+ * (so none forks past it), then returned to its previous state. SIGKILL goes
+ * through cgroup_kill(). Returns the number signalled or a negative errno.
+ */
+int cgroup_signal_all(Cgroup *cg, int sig);
+
+/* cgroup.freeze: stops (true) or resumes every process. The kernel finishes freezing asynchronously:
+ * cgroup.events says "frozen 1" once it is done. */
+int cgroup_freeze(Cgroup *cg, bool freeze);
+
+/* Reads what the sandbox used so far. Fields the host cannot tell are UINT64_MAX. */
+int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret);
+
+/*
+ * cgroup.events of every live cgroup, watched through one epoll fd: it polls
+ * readable when some sandbox's cgroup emptied, filled, froze or thawed. Then
+ * cgroup_manager_dispatch() re-reads the changed ones and calls cb for each.
+ */
+int cgroup_manager_event_fd(const CgroupManager *m);
+typedef void (*CgroupEventCallback)(Cgroup *cg, bool populated, bool frozen, void *userdata);
+void cgroup_set_userdata(Cgroup *cg, void *userdata);
+void *cgroup_get_userdata(const Cgroup *cg);
+int cgroup_manager_dispatch(CgroupManager *m, CgroupEventCallback cb);

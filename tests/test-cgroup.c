@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of daemon/cgroup.c against the host's real cgroups. Each test
+ * runs in a fresh cgroup below the test's own (in cgroup2 and every v1
+ * hierarchy nsbox uses), which stands for the daemon's delegated cgroup; the
+ * fixture checks that nothing is left below it afterwards. Where the host
+ * lacks a controller the test checks the refusal instead and says so.
+ */
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup-test-util.h"
+#include "cgroup.h"
+#include "fd-util.h"
+
+static TestCgroup test_cg;
+static CgroupManager *manager;
+
+static void setup(void) {
+        char name[64];
+
+        snprintf(name, sizeof name, "nsbt-cgroup-%d", (int) getpid());
+        test_cgroup_create(&test_cg, name);
+        test_cgroup_enter(&test_cg);
+        cr_assert_eq(cgroup_manager_new(&(CgroupManagerOptions) { .leaf = "supervisor" }, &manager), 0);
+}
+
+static void teardown(void) {
+        manager = cgroup_manager_free(manager);
+        test_cgroup_leave(&test_cg);
+        test_cgroup_destroy(&test_cg);
+}
+
+TestSuite(cgroup, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- helpers ---- */
+
+static bool path_exists(const char *dir, const char *sub) {
+        char p[1024];
+
+        snprintf(p, sizeof p, "%s/%s", dir, sub);
+        return access(p, F_OK) >= 0;
+}
+
+static void read_text(const char *dir, const char *sub, char *buf, size_t size) {
+        char p[1024];
+        FILE *f;
+        size_t n;
+
+        snprintf(p, sizeof p, "%s/%s", dir, sub);
+        f = fopen(p, "re");
+        cr_assert(f, "open %s: %m", p);
+        n = fread(buf, 1, size - 1, f);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+}
+
+/* The test cgroup's directory for the hierarchy holding controller: v1 if the host has it so, else cgroup2. */
+static const char *dir_for(const char *controller) {
+        return test_cgroup_dir(&test_cg, controller) ?: test_cgroup_dir(&test_cg, "");
+}
+
+/* Whether controller is usable below the test cgroup: a v1 hierarchy, or enabled in cgroup2. */
+static bool have_controller(const char *controller) {
+        char buf[256];
+
+        if (test_cgroup_controller_is_v1(controller))
+                return true;
+        read_text(test_cgroup_dir(&test_cg, ""), "cgroup.subtree_control", buf, sizeof buf);
+        return strstr(buf, controller) != NULL;
+}
+
+typedef struct Child {
+        pid_t pid;
+        int pidfd;
+        int go_fd; /* write a byte to let it run */
+} Child;
+
+/* Starts fn in a child born in cg (CLONE_INTO_CGROUP, then the v1 attach), held until child_go(). */
+static Child child_start(Cgroup *cg, int (*fn)(void)) {
+        int pipefd[2];
+        int pidfd = -1;
+        struct clone_args args = {
+                .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+                .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t) cgroup_dir_fd(cg),
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        };
+        long pid;
+        char c;
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) >= 0);
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        cr_assert(pid >= 0, "clone3: %m");
+        if (pid == 0) {
+                close(pipefd[1]);
+                if (read(pipefd[0], &c, 1) != 1)
+                        _exit(100);
+                _exit(fn());
+        }
+        close(pipefd[0]);
+        cr_assert_eq(cgroup_attach_v1(cg, (pid_t) pid), 0);
+        return (Child) { .pid = (pid_t) pid, .pidfd = pidfd, .go_fd = pipefd[1] };
+}
+
+static void child_go(Child *c) {
+        cr_assert_eq(write(c->go_fd, "g", 1), 1);
+        c->go_fd = safe_close(c->go_fd);
+}
+
+static int child_wait(Child *c) {
+        int status;
+
+        cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
+        safe_close(c->pidfd);
+        safe_close(c->go_fd);
+        return status;
+}
+
+/* Waits (bounded) until cgroup.events says populated == want, through the manager's epoll fd. */
+static bool saw_populated;
+static bool saw_frozen;
+static Cgroup *saw_cgroup;
+static void on_event(Cgroup *cg, bool populated, bool frozen, void *userdata) {
+        saw_cgroup = cg;
+        saw_populated = populated;
+        saw_frozen = frozen;
+}
+
+static bool wait_events(Cgroup *cg, bool populated, int frozen) {
+        for (int i = 0; i < 200; i++) {
+                bool p, f;
+                struct pollfd pfd = { .fd = cgroup_manager_event_fd(manager), .events = POLLIN };
+
+                cr_assert_eq(cgroup_read_events(cg, &p, &f), 0);
+                if (p == populated && (frozen < 0 || f == (bool) frozen))
+                        return true;
+                if (poll(&pfd, 1, 100) > 0)
+                        cr_assert_geq(cgroup_manager_dispatch(manager, on_event), 0);
+        }
+        return false;
+}
+
+static int sleep_forever(void) {
+        pause();
+        return 0;
+}
+
+static int double_fork_and_exit(void) {
+        /* Leaves the process tree: a grandchild in its own session, the child gone. */
+        pid_t p = fork();
+
+        if (p < 0)
+                return 1;
+        if (p == 0) {
+                if (fork() == 0) {
+                        setsid();
+                        pause();
+                        _exit(0);
+                }
+                _exit(0);
+        }
+        waitpid(p, NULL, 0);
+        return 0;
+}
+
+/* ---- the manager ---- */
+
+Test(cgroup, manager_moves_itself_into_a_leaf_and_back) {
+        char line[1024], want[600];
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        bool found = false;
+
+        cr_assert(f);
+        snprintf(want, sizeof want, "%s/supervisor", cgroup_manager_path(manager));
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        cr_expect_str_eq(line + 3, want);
+                        found = true;
+                }
+        fclose(f);
+        cr_assert(found);
+        cr_assert(path_exists(test_cgroup_dir(&test_cg, ""), "supervisor"));
+
+        manager = cgroup_manager_free(manager);
+        cr_expect_not(path_exists(test_cgroup_dir(&test_cg, ""), "supervisor"));
+        cr_assert_eq(test_cgroup_leftovers(&test_cg, NULL, 0), 0);
+}
+
+Test(cgroup, manager_removes_empty_leftovers_of_a_previous_run) {
+        char p[1024];
+
+        manager = cgroup_manager_free(manager);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(p, sizeof p, "%s/user-4242", test_cg.dir[i]);
+                cr_assert(mkdir(p, 0755) >= 0);
+                snprintf(p, sizeof p, "%s/user-4242/0123abcd", test_cg.dir[i]);
+                cr_assert(mkdir(p, 0755) >= 0);
+        }
+        cr_assert_eq(cgroup_manager_new(NULL, &manager), 0);
+        for (size_t i = 0; i < test_cg.n; i++)
+                cr_expect_not(path_exists(test_cg.dir[i], "user-4242"), "%s/user-4242 left", test_cg.dir[i]);
+}
+
+/* ---- create and remove ---- */
+
+Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_them) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        Cgroup *a, *b;
+        char want[600];
+
+        cr_assert_eq(cgroup_new(manager, 1000, "aaaa", &none, NULL, &a), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "bbbb", &none, NULL, &b), 0);
+
+        snprintf(want, sizeof want, "%s/user-1000/aaaa", cgroup_manager_path(manager));
+        cr_expect_str_eq(cgroup_path(a), want);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                cr_expect(path_exists(test_cg.dir[i], "user-1000/aaaa"), "%s", test_cg.dir[i]);
+                cr_expect(path_exists(test_cg.dir[i], "user-1000/bbbb"), "%s", test_cg.dir[i]);
+        }
+        cr_expect_eq(cgroup_v1_procs_fds(a, NULL), test_cg.n - 1);
+
+        /* The same name twice is refused, and the first stays. */
+        Cgroup *dup = NULL;
+        cr_expect_eq(cgroup_new(manager, 1000, "aaaa", &none, NULL, &dup), -EEXIST);
+        cr_expect(path_exists(test_cg.dir[0], "user-1000/aaaa"));
+        cr_expect_eq(cgroup_new(manager, 1000, "../x", &none, NULL, &dup), -EINVAL);
+        cr_expect_eq(cgroup_new(manager, 1000, "supervisor", &none, NULL, &dup), -EINVAL);
+
+        cr_assert_eq(cgroup_remove(a), 0);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                cr_expect_not(path_exists(test_cg.dir[i], "user-1000/aaaa"));
+                cr_expect(path_exists(test_cg.dir[i], "user-1000"), "the user cgroup goes with its last sandbox");
+        }
+        cr_assert_eq(cgroup_remove(b), 0);
+        for (size_t i = 0; i < test_cg.n; i++)
+                cr_expect_not(path_exists(test_cg.dir[i], "user-1000"));
+}
+
+Test(cgroup, a_child_is_born_in_every_hierarchy_and_the_events_follow_it) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        char buf[256], path[128], want[600];
+        Cgroup *cg;
+        Child c;
+
+        cr_assert_eq(cgroup_new(manager, 0, "born", &none, NULL, &cg), 0);
+        cgroup_set_userdata(cg, &c);
+        c = child_start(cg, sleep_forever);
+
+        /* cgroup2 from birth; v1 before it ran anything of its own. */
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) c.pid);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(want, sizeof want, "%s/user-0/born", test_cg.dir[i]);
+                read_text(want, "cgroup.procs", buf, sizeof buf);
+                cr_expect_eq(atoi(buf), c.pid, "%s has %s", want, buf);
+        }
+
+        cr_assert(wait_events(cg, true, -1));
+        cr_expect_eq(cgroup_remove(cg), -EBUSY);
+        cr_assert(path_exists(test_cg.dir[0], "user-0/born"), "a populated cgroup stays");
+
+        child_go(&c);
+        cr_assert_gt(cgroup_kill(cg), 0);
+        cr_assert(wait_events(cg, false, -1));
+        cr_expect(saw_cgroup == NULL || cgroup_get_userdata(saw_cgroup) == &c);
+        cr_expect(WIFSIGNALED(child_wait(&c)));
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+/* ---- whole-cgroup kill ---- */
+
+static void check_kill_reaches_a_process_that_left_the_tree(void) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        Cgroup *cg;
+        Child c;
+        uint64_t tasks;
+        CgroupUsage u;
+
+        cr_assert_eq(cgroup_new(manager, 0, "escape", &none, NULL, &cg), 0);
+        c = child_start(cg, double_fork_and_exit);
+        child_go(&c);
+        cr_assert(WIFEXITED(child_wait(&c)));
+
+        /* The top process is gone, its grandchild lives on in the cgroup. */
+        cr_assert(wait_events(cg, true, -1));
+        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        tasks = u.tasks;
+        cr_expect_eq(tasks, 1, "one process left, got %" PRIu64, tasks);
+
+        cr_assert_gt(cgroup_kill(cg), 0);
+        cr_assert(wait_events(cg, false, -1), "the setsid'ed grandchild survived the kill");
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+Test(cgroup, kill_reaches_a_process_that_left_the_tree) {
+        check_kill_reaches_a_process_that_left_the_tree();
+}
+
+Test(cgroup, kill_without_cgroup_kill_freezes_and_kills) {
+        manager = cgroup_manager_free(manager);
+        cr_assert_eq(cgroup_manager_new(&(CgroupManagerOptions) { .no_cgroup_kill = true }, &manager), 0);
+        check_kill_reaches_a_process_that_left_the_tree();
+}
+
+static int tree_ignoring_nothing(void) {
+        /* Three processes that all die of SIGTERM. */
+        if (fork() == 0) {
+                if (fork() == 0)
+                        pause();
+                pause();
+        }
+        pause();
+        return 0;
+}
+
+Test(cgroup, signal_all_reaches_every_process_and_leaves_the_freezer_as_it_was) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        CgroupUsage u;
+        Cgroup *cg;
+        Child c;
+        bool populated, frozen;
+
+        cr_assert_eq(cgroup_new(manager, 0, "tree", &none, NULL, &cg), 0);
+        c = child_start(cg, tree_ignoring_nothing);
+        child_go(&c);
+        for (int i = 0; i < 100; i++) {
+                cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+                if (u.tasks == 3)
+                        break;
+                usleep(20000);
+        }
+        cr_assert_eq(u.tasks, 3);
+
+        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 3);
+        cr_assert(wait_events(cg, false, -1));
+        cr_assert_eq(cgroup_read_events(cg, &populated, &frozen), 0);
+        cr_expect_not(frozen);
+        cr_expect(WIFSIGNALED(child_wait(&c)));
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+Test(cgroup, freeze_and_thaw) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        Cgroup *cg;
+        Child c;
+
+        cr_assert_eq(cgroup_new(manager, 0, "ice", &none, NULL, &cg), 0);
+        c = child_start(cg, sleep_forever);
+        child_go(&c);
+        cr_assert_eq(cgroup_freeze(cg, true), 0);
+        cr_assert(wait_events(cg, true, 1), "never reported frozen");
+        cr_assert_eq(cgroup_freeze(cg, false), 0);
+        cr_assert(wait_events(cg, true, 0), "never reported thawed");
+
+        /* Kill works on a frozen cgroup too. */
+        cr_assert_eq(cgroup_freeze(cg, true), 0);
+        cr_assert(wait_events(cg, true, 1));
+        cr_assert_gt(cgroup_kill(cg), 0);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(&c);
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+/* ---- limits ---- */
+
+Test(cgroup, limits_are_written_where_the_host_keeps_each_controller) {
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+        char dir[600], buf[128];
+        Cgroup *cg;
+        int r;
+
+        l.memory_max = 64 * 1024 * 1024;
+        l.tasks_max = 50;
+        l.cpu_quota_usec = 50000;
+        l.cpu_weight = 200;
+        r = cgroup_manager_check_limits(manager, &l, NULL, NULL, 0);
+        if (r == -EOPNOTSUPP)
+                cr_skip_test("memory, pids or cpu missing on this host (the refusal is tested separately)");
+        cr_assert_eq(r, 0);
+        cr_assert_eq(cgroup_new(manager, 0, "lim", &l, NULL, &cg), 0);
+
+        snprintf(dir, sizeof dir, "%s/user-0/lim", dir_for("memory"));
+        read_text(dir, test_cgroup_controller_is_v1("memory") ? "memory.limit_in_bytes" : "memory.max", buf, sizeof buf);
+        cr_expect_str_eq(buf, "67108864");
+
+        snprintf(dir, sizeof dir, "%s/user-0/lim", dir_for("pids"));
+        read_text(dir, "pids.max", buf, sizeof buf);
+        cr_expect_str_eq(buf, "50");
+
+        snprintf(dir, sizeof dir, "%s/user-0/lim", dir_for("cpu"));
+        if (test_cgroup_controller_is_v1("cpu")) {
+                read_text(dir, "cpu.cfs_quota_us", buf, sizeof buf);
+                cr_expect_str_eq(buf, "50000");
+                read_text(dir, "cpu.cfs_period_us", buf, sizeof buf);
+                cr_expect_str_eq(buf, "100000");
+                read_text(dir, "cpu.shares", buf, sizeof buf);
+                cr_expect_str_eq(buf, "2048", "weight 200 is 2048 shares");
+        } else {
+                read_text(dir, "cpu.max", buf, sizeof buf);
+                cr_expect_str_eq(buf, "50000 100000");
+                read_text(dir, "cpu.weight", buf, sizeof buf);
+                cr_expect_str_eq(buf, "200");
+        }
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+Test(cgroup, limits_no_controller_can_enforce_are_refused_with_the_reason) {
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+        CgroupLimitType t = -1;
+        char reason[256] = "";
+        int r;
+
+        l.memory_high = 1024 * 1024;
+        r = cgroup_manager_check_limits(manager, &l, &t, reason, sizeof reason);
+        if (test_cgroup_controller_is_v1("memory")) {
+                cr_expect_eq(r, -EOPNOTSUPP);
+                cr_expect_eq(t, CGROUP_LIMIT_MEMORY_HIGH);
+                cr_expect(strstr(reason, "memory.high"), "reason: %s", reason);
+                cr_log_info("memory is a v1 hierarchy here: MemoryHigh refused (%s)", reason);
+        } else if (have_controller("memory"))
+                cr_expect_eq(r, 0);
+        else
+                cr_expect_eq(r, -EOPNOTSUPP);
+
+        /* Values the kernel would refuse are -EINVAL, named. */
+        l = CGROUP_LIMITS_NONE;
+        l.cpu_quota_usec = 10;
+        r = cgroup_manager_check_limits(manager, &l, &t, reason, sizeof reason);
+        cr_expect(r == -EINVAL || r == -EOPNOTSUPP);
+        cr_expect_eq(t, CGROUP_LIMIT_CPU_QUOTA);
+        l = CGROUP_LIMITS_NONE;
+        l.cpu_weight = 10001;
+        cr_expect_lt(cgroup_manager_check_limits(manager, &l, &t, reason, sizeof reason), 0);
+        cr_expect_eq(t, CGROUP_LIMIT_CPU_WEIGHT);
+        l = CGROUP_LIMITS_NONE;
+        l.tasks_max = 0;
+        cr_expect_lt(cgroup_manager_check_limits(manager, &l, &t, reason, sizeof reason), 0);
+        cr_expect_eq(t, CGROUP_LIMIT_TASKS_MAX);
+
+        if (test_cgroup_controller_is_v1("memory")) {
+                l = CGROUP_LIMITS_NONE;
+                l.memory_swap_max = 1024 * 1024;
+                cr_expect_lt(cgroup_manager_check_limits(manager, &l, &t, reason, sizeof reason), 0);
+                cr_expect_eq(t, CGROUP_LIMIT_MEMORY_SWAP_MAX, "v1 swap needs a memory limit");
+        }
+}
+
+Test(cgroup, user_limits_apply_to_the_user_cgroup_and_follow_changes) {
+        CgroupLimits none = CGROUP_LIMITS_NONE, user = CGROUP_LIMITS_NONE;
+        char dir[600], buf[128];
+        Cgroup *a, *b;
+
+        if (!have_controller("pids"))
+                cr_skip_test("no pids controller here");
+        user.tasks_max = 7;
+        cr_assert_eq(cgroup_new(manager, 1000, "a", &none, &user, &a), 0);
+        snprintf(dir, sizeof dir, "%s/user-1000", dir_for("pids"));
+        read_text(dir, "pids.max", buf, sizeof buf);
+        cr_expect_str_eq(buf, "7");
+
+        /* Changed (a policy reload): applied with the next sandbox. */
+        user.tasks_max = 9;
+        cr_assert_eq(cgroup_new(manager, 1000, "b", &none, &user, &b), 0);
+        read_text(dir, "pids.max", buf, sizeof buf);
+        cr_expect_str_eq(buf, "9");
+        cr_assert_eq(cgroup_remove(b), 0);
+
+        /* Gone: back to no limit. */
+        cr_assert_eq(cgroup_new(manager, 1000, "b", &none, NULL, &b), 0);
+        read_text(dir, "pids.max", buf, sizeof buf);
+        cr_expect_str_eq(buf, "max");
+        cr_assert_eq(cgroup_remove(b), 0);
+        cr_assert_eq(cgroup_remove(a), 0);
+}
+
+static int fork_bomb(void) {
+        int forked = 0;
+
+        for (int i = 0; i < 200; i++) {
+                pid_t p = fork();
+                if (p < 0)
+                        break;
+                if (p == 0) {
+                        pause();
+                        _exit(0);
+                }
+                forked++;
+        }
+        /* The exit code says how many forks worked. */
+        return forked;
+}
+
+Test(cgroup, tasks_max_contains_a_fork_bomb) {
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+        CgroupUsage u;
+        Cgroup *cg;
+        Child c;
+        int status;
+
+        if (!have_controller("pids"))
+                cr_skip_test("no pids controller here");
+        l.tasks_max = 20;
+        cr_assert_eq(cgroup_new(manager, 0, "bomb", &l, NULL, &cg), 0);
+        c = child_start(cg, fork_bomb);
+        child_go(&c);
+        status = child_wait(&c);
+        cr_assert(WIFEXITED(status));
+        cr_expect_eq(WEXITSTATUS(status), 19, "forks that worked: %d", WEXITSTATUS(status));
+
+        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_expect_leq(u.tasks, 19);
+        if (u.tasks_peak != UINT64_MAX)
+                cr_expect_eq(u.tasks_peak, 20);
+        cr_assert_gt(cgroup_kill(cg), 0);
+        cr_assert(wait_events(cg, false, -1));
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+static int allocate_200m(void) {
+        size_t size = 200U * 1024U * 1024U;
+        char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED)
+                return 2;
+        for (size_t i = 0; i < size; i += 4096)
+                p[i] = 1;
+        return 0;
+}
+
+Test(cgroup, memory_max_ends_in_the_oom_killer_and_usage_says_so) {
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+        CgroupUsage u;
+        Cgroup *cg;
+        Child c;
+        int status;
+
+        if (!have_controller("memory"))
+                cr_skip_test("no memory controller here");
+        l.memory_max = 32U * 1024U * 1024U;
+        if (test_cgroup_controller_is_v1("memory")) {
+                /* No swap escape hatch either, where the host accounts swap. */
+                l.memory_swap_max = 0;
+                if (cgroup_manager_check_limits(manager, &l, NULL, NULL, 0) < 0)
+                        l.memory_swap_max = CGROUP_LIMIT_MAX;
+        }
+        cr_assert_eq(cgroup_new(manager, 0, "hog", &l, NULL, &cg), 0);
+        c = child_start(cg, allocate_200m);
+        child_go(&c);
+        status = child_wait(&c);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %x", status);
+
+        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_expect_geq(u.oom_kills, 1);
+        cr_expect_neq(u.memory_peak, UINT64_MAX);
+        cr_expect_leq(u.memory_peak, 33U * 1024U * 1024U, "peak %" PRIu64, u.memory_peak);
+        cr_expect_gt(u.memory_peak, 16U * 1024U * 1024U, "peak %" PRIu64, u.memory_peak);
+        cr_assert(wait_events(cg, false, -1));
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+static int burn_cpu(void) {
+        struct timespec start, now;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+        do
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+        while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 50000000L);
+        return 0;
+}
+
+Test(cgroup, usage_counts_cpu_time) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        CgroupUsage u;
+        Cgroup *cg;
+        Child c;
+
+        cr_assert_eq(cgroup_new(manager, 0, "cpu", &none, NULL, &cg), 0);
+        c = child_start(cg, burn_cpu);
+        child_go(&c);
+        child_wait(&c);
+        cr_assert(wait_events(cg, false, -1));
+        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_expect_geq(u.cpu_usec, 50000, "cpu %" PRIu64 "us", u.cpu_usec);
+        cr_expect_eq(u.oom_kills == UINT64_MAX || u.oom_kills == 0, true);
+        cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+Test(cgroup, abandon_leaves_the_cgroups_and_the_layout) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        char p[1024];
+        Cgroup *cg;
+
+        cr_assert_eq(cgroup_new(manager, 0, "kept", &none, NULL, &cg), 0);
+        cgroup_abandon(cg);
+        manager = cgroup_manager_free(manager);
+        cr_expect(path_exists(test_cg.dir[0], "user-0/kept"), "an abandoned cgroup stays");
+        cr_expect(path_exists(test_cg.dir[0], "supervisor"), "the layout stays while a sandbox may live");
+
+        /* Clean up by hand what a next run would take over. */
+        test_cgroup_leave(&test_cg);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(p, sizeof p, "%s/user-0/kept", test_cg.dir[i]);
+                cr_expect(rmdir(p) >= 0, "%s: %m", p);
+                snprintf(p, sizeof p, "%s/user-0", test_cg.dir[i]);
+                cr_expect(rmdir(p) >= 0, "%s: %m", p);
+        }
+        snprintf(p, sizeof p, "%s/supervisor", test_cg.dir[0]);
+        cr_expect(rmdir(p) >= 0, "%s: %m", p);
+}
