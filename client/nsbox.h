@@ -200,7 +200,8 @@ int nsbox_spawn_unset_env(NsboxSpawn *s, const char *name);
 int nsbox_spawn_clear_env(NsboxSpawn *s);
 
 /* Strings; NULL unsets. cwd: working directory inside; hostname needs a UTS namespace; root: the
- * directory that becomes "/" (needs a mount namespace); name: a label shown by list/inspect. */
+ * directory that becomes "/" (needs a mount namespace), the same as a bind of it on "/" with the default
+ * flags added before every other mount; name: a label shown by list/inspect. */
 int nsbox_spawn_set_cwd(NsboxSpawn *s, const char *cwd);
 int nsbox_spawn_set_hostname(NsboxSpawn *s, const char *hostname);
 int nsbox_spawn_set_root(NsboxSpawn *s, const char *root);
@@ -219,16 +220,20 @@ int nsbox_spawn_set_stderr(NsboxSpawn *s, int fd);
  * the same target replaces the first. */
 int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target);
 
-/* Mount flags for the bind/tmpfs calls. Mounts are nosuid, nodev, rw by default. */
+/* Mount flags for the bind/tmpfs calls. Mounts are nosuid, nodev, rw by default, the root too. The flags of a
+ * bind hold for every mount below its source that it brings along (READ_ONLY is read-only all the way down). */
 #define NSBOX_MOUNT_READ_ONLY  (1U << 0)
 #define NSBOX_MOUNT_ALLOW_DEV  (1U << 1) /* device nodes usable (bubblewrap's --dev-bind) */
 #define NSBOX_MOUNT_ALLOW_SUID (1U << 2)
 #define NSBOX_MOUNT_NO_EXEC    (1U << 3)
 
 /*
- * Filesystem setup, applied in the order added, after "root" is in place.
- * Destinations are absolute paths inside the sandbox. Each needs a mount
- * namespace. mode < 0 means the daemon's default.
+ * Filesystem setup, applied in the order added (after "root") to a tree that
+ * starts as an empty tmpfs. Destinations are absolute paths inside the
+ * sandbox. A bind or tmpfs on "/" is the root: it replaces the tree the
+ * mounts before it built; there is one root at most (the daemon answers
+ * InvalidParameter for a second one). Each needs a mount namespace. mode < 0
+ * means the daemon's default.
  */
 int nsbox_spawn_add_bind(NsboxSpawn *s, const char *source, const char *destination, unsigned flags);
 /* Like add_bind with an (O_PATH) fd as source; fd is duplicated. */

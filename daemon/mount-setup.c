@@ -14,10 +14,11 @@
  *     it, never through magic links) and the sandbox's tree is built on
  *     /newroot. pivot_root() moves the staging mount off /tmp, so the host's
  *     /tmp stays reachable as a source.
- *  3. /newroot gets the new root: a recursive clone of `root`, or a fresh
- *     tmpfs (mode 0755) holding only what the mounts put there.
- *  4. The mount entries, strictly in request order: a later entry sees the
- *     directories, symlinks and mounts an earlier one made.
+ *  3. /newroot gets a fresh tmpfs (mode 0755) holding only what the
+ *     entries put there, unless the first entry is itself a root.
+ *  4. The entries, strictly in request order: a later entry sees the
+ *     directories, symlinks and mounts an earlier one made. `root` is the
+ *     first of them: a bind of it on "/".
  *  5. /oldroot is detached, /newroot becomes "/" and the staging tmpfs is
  *     detached as well: nothing of the host's tree stays reachable.
  *
@@ -61,11 +62,23 @@
  * joined one, so the child never mounts in a namespace someone else lives in:
  * spawn_request_verify() owns that rule, and mount_plan_new() asserts it.
  *
+ * The root is a bind like any other. A "bind" or "tmpfs" entry on "/" is
+ * built by the same code as one elsewhere, with the same options, and then
+ * replaces the tree built so far, as a mount over it would hide it in
+ * bubblewrap: the old tree is detached, not left below. Only the attaching
+ * differs. There is no other way to make a root, so no root escapes the
+ * rules below, whoever the caller is.
+ *
  * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
- * which only a privileged caller may. A read-only bind makes every submount
- * read-only too (mount_setattr(AT_RECURSIVE)). "rw" never clears a read-only
- * flag the source mount already has. "remount-ro" makes just the mount at
- * its destination (which must be one) read-only, not the ones below it.
+ * which only a privileged caller may; the same holds for the tmpfs root made
+ * when no entry gives one. A bind's options apply to every submount it brings
+ * along (mount_setattr(AT_RECURSIVE)), so a read-only bind is read-only all
+ * the way down. "rw" never clears a read-only flag the source mount already
+ * has. Where an attribute deliberately stops at one mount, it is said there:
+ * "remount-ro" makes just the mount at its destination (which must be one)
+ * read-only, as bubblewrap's --remount-ro does; a read-only "dev" leaves its
+ * /dev/pts and /dev/shm writable; its device nodes keep dev, which is what
+ * they are for.
  */
 
 #include <assert.h>
@@ -100,7 +113,7 @@ typedef enum CredsMode {
 typedef struct MountOp {
         MountKind kind;
         char *display;        /* the destination as requested, for messages */
-        char *destination;    /* relative to the new root; "" only for remount-ro of "/" */
+        char *destination;    /* relative to the new root; "" is "/": the root itself */
         char *source;         /* bind: relative to the host's root; symlink: the link text */
         char *source_display; /* bind: the source as requested */
         int source_tree_fd;   /* bind from an fd: detached clone made in the daemon (owned) */
@@ -118,9 +131,6 @@ struct MountPlan {
         size_t n_ops;
 
         bool build_root; /* root or mounts given: pivot into a new tree */
-        char *root;      /* relative to the host's root; NULL: fresh tmpfs */
-        char *root_display;
-        unsigned root_attr;
         bool pid_namespace;
 
         /* Who owns the tmpfs entries and the dirs and files the entries ask for: the sandbox's user. */
@@ -221,8 +231,6 @@ MountPlan *mount_plan_free(MountPlan *p) {
         for (size_t i = 0; i < p->n_ops; i++)
                 mount_op_done(&p->ops[i]);
         free(p->ops);
-        free(p->root);
-        free(p->root_display);
         free(p->groups);
         free(p->own_groups);
         free(p->fresh_mounts);
@@ -309,7 +317,8 @@ static int map_to_namespace(const IdMapping *m, size_t n, uint32_t host_id, uint
         return 0;
 }
 
-static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const MountEntry *m, MountOp *op,
+/* label: the entry as the request names it, "mounts[3]" or "root". */
+static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label, const MountEntry *m, MountOp *op,
                    SpawnError *ret_error) {
         const SpawnCaller *caller = c->caller;
         const char *dest = m->destination ? m->destination : "(none)";
@@ -317,23 +326,23 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
 
         r = path_to_relative(m->destination, &op->destination);
         if (r < 0)
-                return plan_fail(ret_error, -EINVAL, "mounts[%zu]: destination %s is not an absolute path without \".\" and \"..\"",
-                                 i, dest);
+                return plan_fail(ret_error, -EINVAL, "%s: destination %s is not an absolute path without \".\" and \"..\"",
+                                 label, dest);
         op->display = strdup(m->destination);
         if (!op->display)
                 return plan_fail(ret_error, -ENOMEM, "out of memory");
-        if (op->destination[0] == 0 && m->kind != MOUNT_REMOUNT_RO)
-                return plan_fail(ret_error, -EINVAL, "mounts[%zu]: destination / is only valid for remount-ro (use root)", i);
+        if (op->destination[0] == 0 && m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS && m->kind != MOUNT_REMOUNT_RO)
+                return plan_fail(ret_error, -EINVAL, "%s: destination / is only valid for bind, tmpfs and remount-ro", label);
 
         if ((m->allow_suid || m->allow_dev) && !caller->privileged)
-                return plan_fail(ret_error, -EPERM, "mounts[%zu] (%s): option \"%s\" needs a privileged caller", i, dest,
+                return plan_fail(ret_error, -EPERM, "%s (%s): option \"%s\" needs a privileged caller", label, dest,
                                  m->allow_suid ? "suid" : "dev");
         if (m->mode >= 0 && (m->mode & ~07777))
-                return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): invalid mode %o", i, dest, (unsigned) m->mode);
+                return plan_fail(ret_error, -EINVAL, "%s (%s): invalid mode %o", label, dest, (unsigned) m->mode);
         if (m->mode >= 0 && (m->mode & S_ISUID) && !caller->privileged)
-                return plan_fail(ret_error, -EPERM, "mounts[%zu] (%s): a setuid mode needs a privileged caller", i, dest);
+                return plan_fail(ret_error, -EPERM, "%s (%s): a setuid mode needs a privileged caller", label, dest);
         if (m->mode >= 0 && (m->mode & S_ISGID) && m->kind == MOUNT_FILE && !caller->privileged)
-                return plan_fail(ret_error, -EPERM, "mounts[%zu] (%s): a setgid mode needs a privileged caller", i, dest);
+                return plan_fail(ret_error, -EPERM, "%s (%s): a setgid mode needs a privileged caller", label, dest);
 
         op->kind = m->kind;
         op->attr = (m->allow_suid ? 0 : MOUNT_ATTR_NOSUID) | (m->allow_dev ? 0 : MOUNT_ATTR_NODEV) |
@@ -342,13 +351,13 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
         switch (m->kind) {
         case MOUNT_BIND:
                 if ((m->source != NULL) == (m->source_fd_index >= 0))
-                        return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): a bind needs exactly one of source and sourceFileDescriptor",
-                                         i, dest);
+                        return plan_fail(ret_error, -EINVAL, "%s (%s): a bind needs exactly one of source and sourceFileDescriptor",
+                                         label, dest);
                 if (m->source) {
                         r = path_to_relative(m->source, &op->source);
                         if (r < 0)
-                                return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): source %s is not an absolute path without \".\" and \"..\"",
-                                                 i, dest, m->source);
+                                return plan_fail(ret_error, -EINVAL, "%s (%s): source %s is not an absolute path without \".\" and \"..\"",
+                                                 label, dest, m->source);
                         op->source_display = strdup(m->source);
                         if (!op->source_display)
                                 return plan_fail(ret_error, -ENOMEM, "out of memory");
@@ -356,7 +365,7 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
                         int fd;
 
                         if (!fd_index_valid(c, m->source_fd_index))
-                                return plan_fail(ret_error, -EBADF, "mounts[%zu] (%s): sourceFileDescriptor %d is not a valid fd index", i,
+                                return plan_fail(ret_error, -EBADF, "%s (%s): sourceFileDescriptor %d is not a valid fd index", label,
                                                  dest, m->source_fd_index);
                         /*
                          * The clone is made here, by host root in the daemon's mount namespace, so the
@@ -368,8 +377,8 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
                          */
                         if (!caller->privileged && (c->request->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
                                 return plan_fail(ret_error, -EPERM,
-                                                 "mounts[%zu].sourceFileDescriptor (%s): a bind from a file descriptor cannot be locked in a new user namespace; use source",
-                                                 i, dest);
+                                                 "%s.sourceFileDescriptor (%s): a bind from a file descriptor cannot be locked in a new user namespace; use source",
+                                                 label, dest);
                         fd = c->message_fds[m->source_fd_index];
                         /*
                          * A mount can only be cloned in the namespace it lives in: this one, not the
@@ -380,7 +389,7 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
                          */
                         op->source_tree_fd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
                         if (op->source_tree_fd < 0)
-                                return plan_fail(ret_error, -errno, "mounts[%zu] (%s): cannot clone sourceFileDescriptor: %m", i, dest);
+                                return plan_fail(ret_error, -errno, "%s (%s): cannot clone sourceFileDescriptor: %m", label, dest);
                 }
                 break;
 
@@ -406,7 +415,7 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
 
         case MOUNT_SYMLINK:
                 if (!m->source || !m->source[0] || strlen(m->source) >= PATH_MAX)
-                        return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): a symlink needs its target as source", i, dest);
+                        return plan_fail(ret_error, -EINVAL, "%s (%s): a symlink needs its target as source", label, dest);
                 op->source = strdup(m->source);
                 if (!op->source)
                         return plan_fail(ret_error, -ENOMEM, "out of memory");
@@ -414,13 +423,13 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, size_t i, const Mo
 
         case MOUNT_FILE:
                 if (!fd_index_valid(c, m->source_fd_index))
-                        return plan_fail(ret_error, -EBADF, "mounts[%zu] (%s): a file needs its contents as sourceFileDescriptor", i, dest);
+                        return plan_fail(ret_error, -EBADF, "%s (%s): a file needs its contents as sourceFileDescriptor", label, dest);
                 op->contents_fd = c->message_fds[m->source_fd_index];
                 op->mode = m->mode >= 0 ? (mode_t) m->mode : 0644;
                 break;
 
         default:
-                return plan_fail(ret_error, -EINVAL, "mounts[%zu] (%s): unknown mount type", i, dest);
+                return plan_fail(ret_error, -EINVAL, "%s (%s): unknown mount type", label, dest);
         }
 
         return 0;
@@ -484,6 +493,7 @@ static int plan_creds(const SpawnContext *c, MountPlan *p, SpawnError *ret_error
 int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error) {
         _cleanup_(mount_plan_freep) MountPlan *p = NULL;
         const SpawnRequest *req;
+        size_t n;
         int r;
 
         if (!c || !c->request || !c->caller || !ret)
@@ -512,16 +522,6 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
         if (r < 0)
                 return r;
 
-        if (req->root) {
-                r = path_to_relative(req->root, &p->root);
-                if (r < 0)
-                        return plan_fail(ret_error, -EINVAL, "root %s is not an absolute path without \".\" and \"..\"", req->root);
-                p->root_display = strdup(req->root);
-                if (!p->root_display)
-                        return plan_fail(ret_error, -ENOMEM, "out of memory");
-        }
-        p->root_attr = c->caller->privileged ? 0 : MOUNT_ATTR_SAFE;
-
         /* Without "user", a non-root caller outside a user namespace runs as itself; else the mounter's ids fit. */
         if (req->has_user) {
                 p->set_owner = true;
@@ -533,19 +533,35 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
                 p->owner_gid = c->caller->gid;
         }
 
-        p->ops = calloc(req->n_mounts ? req->n_mounts : 1, sizeof(MountOp));
-        p->fresh_mounts = calloc(req->n_mounts + 1, sizeof(uint64_t));
+        /* `root` is the first entry: a bind on "/" with the default options, like any other. */
+        n = req->n_mounts + !!req->root;
+        p->ops = calloc(MAX(n, 1U), sizeof(MountOp));
+        /* The tmpfs mounts made: one per entry at most, and the default root. */
+        p->fresh_mounts = calloc(n + 1, sizeof(uint64_t));
         if (!p->ops || !p->fresh_mounts)
                 return plan_fail(ret_error, -ENOMEM, "out of memory");
-        p->n_fresh_max = req->n_mounts + 1;
+        p->n_fresh_max = n + 1;
 
-        for (size_t i = 0; i < req->n_mounts; i++) {
+        for (size_t i = 0; i < n; i++) {
+                size_t k = req->root ? i - 1 : i;
+                MountEntry root = {
+                        .kind = MOUNT_BIND,
+                        .source = req->root,
+                        .source_fd_index = -1,
+                        .destination = (char *) "/",
+                        .mode = -1,
+                };
                 MountOp *op = &p->ops[i];
+                char label[32];
 
+                if (req->root && i == 0)
+                        snprintf(label, sizeof(label), "root");
+                else
+                        snprintf(label, sizeof(label), "mounts[%zu]", k);
                 op->source_tree_fd = -EBADF;
                 op->contents_fd = -EBADF;
                 p->n_ops = i + 1;
-                r = plan_op(c, p, i, &req->mounts[i], op, ret_error);
+                r = plan_op(c, p, label, req->root && i == 0 ? &root : &req->mounts[k], op, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -555,6 +571,9 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
 }
 
 /* ---- child side: raw syscalls, no allocation ---- */
+
+static bool op_is_root(const MountOp *op);
+static int replace_root(Apply *a, const MountOp *op, int tree_fd);
 
 static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
         struct open_how how = {
@@ -927,6 +946,12 @@ static int apply_bind(Apply *a, const MountOp *op) {
         r = set_attr(tree_fd, op->attr, true);
         if (r < 0)
                 return fail(a->error, r, op->display, "cannot set mount attributes", NULL);
+        if (op_is_root(op)) {
+                if (!directory)
+                        return fail(a->error, -ENOTDIR, op->display, "cannot use bind source",
+                                    op->source_display ?: "(sourceFileDescriptor)");
+                return replace_root(a, op, tree_fd);
+        }
         return attach_at(a, op, tree_fd, directory);
 }
 
@@ -939,7 +964,7 @@ static int apply_tmpfs(Apply *a, const MountOp *op) {
         mnt = new_fs("tmpfs", opts, op->attr);
         if (mnt < 0)
                 return fail(a->error, mnt, op->display, "cannot create tmpfs", NULL);
-        r = attach_at(a, op, mnt, true);
+        r = op_is_root(op) ? replace_root(a, op, mnt) : attach_at(a, op, mnt, true);
         if (r < 0)
                 return r;
         remember_fresh(a, mnt);
@@ -1281,35 +1306,43 @@ static int enter_staging(Apply *a) {
         return 0;
 }
 
-/* Step 3: the new root on /newroot. */
-static int make_root(Apply *a) {
-        const MountPlan *p = a->plan;
-        _cleanup_close_ int mnt = -EBADF, src = -EBADF;
+/* A bind or tmpfs on "/": it replaces the tree built so far, which is detached with everything on it. */
+static bool op_is_root(const MountOp *op) {
+        return op->destination[0] == 0 && (op->kind == MOUNT_BIND || op->kind == MOUNT_TMPFS);
+}
+
+static int replace_root(Apply *a, const MountOp *op, int tree_fd) {
+        if (a->root_fd >= 0) {
+                a->root_fd = safe_close(a->root_fd);
+                if (umount2("/newroot", MNT_DETACH) < 0)
+                        return fail(a->error, -errno, op->display, "cannot detach the tree built before", NULL);
+                /* Those mounts are gone, and the kernel hands their ids out again. */
+                a->n_fresh = 0;
+        }
+        if (move_mount(tree_fd, "", AT_FDCWD, "/newroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return fail(a->error, -errno, op->display, "cannot attach the new root", NULL);
+        a->root_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (a->root_fd < 0)
+                return fail(a->error, -errno, op->display, "cannot open the new root", NULL);
+        return 0;
+}
+
+/* Step 3: unless the first entry is a root, an empty tmpfs, as safe as any other mount. */
+static int make_default_root(Apply *a) {
+        static const char *const opts[] = { "mode", "0755", NULL };
+        static const MountOp op = { .display = (char *) "/", .destination = (char *) "" };
+        _cleanup_close_ int mnt = -EBADF;
         int r;
 
-        if (p->root) {
-                src = open_host(a, p->root, true, NULL);
-                if (src < 0)
-                        return fail(a->error, src, "/", "cannot use root", p->root_display);
-                mnt = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-                if (mnt < 0)
-                        return fail(a->error, -errno, "/", "cannot clone root", p->root_display);
-                r = set_attr(mnt, p->root_attr, true);
-                if (r < 0)
-                        return fail(a->error, r, "/", "cannot set mount attributes", NULL);
-        } else {
-                static const char *const opts[] = { "mode", "0755", NULL };
-
-                mnt = new_fs("tmpfs", opts, p->root_attr);
-                if (mnt < 0)
-                        return fail(a->error, mnt, "/", "cannot create the root tmpfs", NULL);
-        }
-
-        if (move_mount(mnt, "", AT_FDCWD, "/newroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return fail(a->error, -errno, "/", "cannot attach the new root", NULL);
-        if (!p->root)
-                remember_fresh(a, mnt);
-        a->root_fd = TAKE_FD(mnt);
+        if (a->plan->n_ops > 0 && op_is_root(&a->plan->ops[0]))
+                return 0;
+        mnt = new_fs("tmpfs", opts, MOUNT_ATTR_SAFE);
+        if (mnt < 0)
+                return fail(a->error, mnt, "/", "cannot create the root tmpfs", NULL);
+        r = replace_root(a, &op, mnt);
+        if (r < 0)
+                return r;
+        remember_fresh(a, mnt);
         return 0;
 }
 
@@ -1356,7 +1389,7 @@ int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
 
         r = enter_staging(&a);
         if (r >= 0)
-                r = make_root(&a);
+                r = make_default_root(&a);
         for (size_t i = 0; r >= 0 && i < p->n_ops; i++)
                 r = apply_op(&a, &p->ops[i]);
         if (r >= 0)

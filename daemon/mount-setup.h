@@ -15,7 +15,8 @@ typedef struct MountPlan MountPlan;
  * Returns 0 (NULL in *ret when the request has no mount namespace and so
  * nothing to do), or -EINVAL, -EPERM, -EBADF, -ENOMEM with *ret_error filled
  * (stage "mount"). The request must have passed spawn_request_verify() (root
- * and mounts need "mount" among the created namespaces). Refuses
+ * and mounts need "mount" among the created namespaces). `root` is planned
+ * as the first entry, a bind on "/" like any other. Refuses
  * "suid"/"dev" from a non-privileged caller, and binds given as
  * sourceFileDescriptor from a non-privileged caller that creates a user
  * namespace (the daemon's clone would not be locked there). Never calls into

@@ -794,6 +794,16 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 return invalid(ret_invalid_parameter, "root");
         if (req->n_mounts > 0 && !(created & NAMESPACE_BIT(NAMESPACE_MOUNT)))
                 return invalid(ret_invalid_parameter, "mounts");
+
+        /* One root: `root`, or a bind or tmpfs on "/" anywhere in mounts. */
+        for (size_t i = 0, roots = !!req->root; i < req->n_mounts; i++) {
+                const MountEntry *m = req->mounts + i;
+
+                if (!streq(m->destination, "/") || m->kind == MOUNT_REMOUNT_RO)
+                        continue;
+                if ((m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS) || ++roots > 1)
+                        return invalid(ret_invalid_parameter, "mounts[%zu].destination", i);
+        }
         /* Id maps, setgroups and clock offsets can be written only for a namespace nobody has entered yet. */
         if (!(created & NAMESPACE_BIT(NAMESPACE_USER))) {
                 if (req->n_uid_mappings > 0)

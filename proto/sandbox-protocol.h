@@ -17,7 +17,9 @@
  * and "setgroups" a created user namespace, "timeOffsets" a created time
  * namespace, and "init": false is refused with a joined pid namespace (only
  * the sandbox's children enter it); a namespace type is either created or
- * joined, and joined at most once. spawn_request_verify() owns these rules.
+ * joined, and joined at most once. A sandbox has one root: "root" or a
+ * "bind" or "tmpfs" entry on "/" in "mounts"; other types may not name "/"
+ * but "remount-ro". spawn_request_verify() owns these rules.
  *
  * Reply decoders (client side) ignore fields they do not know, so a newer
  * daemon can add some; they return -EBADMSG for a malformed reply.

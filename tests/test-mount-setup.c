@@ -1078,8 +1078,14 @@ Test(mount_setup, plan_refusals) {
         cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
         m[0] = entry(MOUNT_TMPFS, NULL, "/a/../../etc");
         cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
-        m[0] = entry(MOUNT_BIND, "/usr", "/");
+        m[0] = entry(MOUNT_PROC, NULL, "/");
         cr_assert_eq(plan_error(&req, &root_caller, &error), -EINVAL);
+        cr_assert(strstr(error.message, "mounts[0]"), "%s", error.message);
+        /* a root from a non-privileged caller: no suid, no dev, like any bind */
+        m[0] = entry(MOUNT_BIND, "/usr", "/");
+        m[0].allow_dev = true;
+        cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
+        cr_assert(strstr(error.message, "dev"), "%s", error.message);
 
         /* sources */
         m[0] = entry(MOUNT_BIND, NULL, "/x");
@@ -1152,6 +1158,254 @@ Test(mount_setup, mount_namespace_alone_is_a_private_copy) {
         assert_ok(&rep);
         after = host_mountinfo();
         cr_assert_str_eq(before, after);
+}
+
+/* ---- the root is a bind like any other ---- */
+
+/* Every mount in the sandbox has these mount options (the sixth field of mountinfo). */
+static int check_every_mount(char *note, size_t size, const char *const *options) {
+        char buf[65536], *line, *save = NULL;
+        ssize_t n;
+        int fd, mounts = 0;
+
+        fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        CHECK(n > 0);
+        buf[n] = 0;
+
+        for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char point[512], opts[512], with_commas[520];
+
+                CHECK(sscanf(line, "%*s %*s %*s %*s %511s %511s", point, opts) == 2);
+                snprintf(with_commas, sizeof(with_commas), ",%s,", opts);
+                for (size_t i = 0; options[i]; i++) {
+                        char want[32];
+
+                        snprintf(want, sizeof(want), ",%s,", options[i]);
+                        if (!strstr(with_commas, want)) {
+                                snprintf(note, size, "%s has %s, not %s", point, opts, options[i]);
+                                return __LINE__;
+                        }
+                }
+                mounts++;
+        }
+        CHECK(mounts >= 2);
+        return 0;
+}
+
+static int check_ro_root(void *userdata, char *note, size_t size) {
+        static const char *const safe_ro[] = { "ro", "nosuid", "nodev", NULL };
+        int fd;
+
+        CHECK(check_every_mount(note, size, safe_ro) == 0);
+        CHECK(mkdir("/new", 0755) < 0 && errno == EROFS);
+        fd = open("/sub/new", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd < 0 && errno == EROFS);
+        return 0;
+}
+
+/* A read-only root is read-only all the way down, and nosuid and nodev, for root and for others. */
+Test(mount_setup, read_only_root_covers_submounts) {
+        char path[160];
+        MountEntry m[2];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(sub_path, sizeof(sub_path), "%s/sub", tmpdir);
+        cr_assert_eq(mkdir(sub_path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/proc", tmpdir);
+        cr_assert_eq(mkdir(path, 0755), 0);
+
+        m[0] = ro(entry(MOUNT_BIND, tmpdir, "/"));
+        m[1] = entry(MOUNT_PROC, NULL, "/proc");
+        req = request(NS_MOUNT, m, 2);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .prepare = prepare_submount, .check = check_ro_root });
+        assert_ok(&rep);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller, .prepare = prepare_submount, .check = check_ro_root });
+        assert_ok(&rep);
+
+        /* (without a pid namespace: a fresh procfs would be an entry of its own, writable) */
+        req = request(NS_MOUNT | NS_USER, m, 2);
+        map_root_to_nobody(&req);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller, .unshare_flags = CLONE_NEWUSER,
+                                   .prepare = prepare_submount, .check = check_ro_root });
+        assert_ok(&rep);
+}
+
+static int check_host_ro_root(void *userdata, char *note, size_t size) {
+        static const char *const safe_ro[] = { "ro", "nosuid", "nodev", NULL };
+        int fd;
+
+        CHECK(check_every_mount(note, size, safe_ro) == 0);
+        /* what `nsbox run --ro-bind / / -- touch /dev/shm/x` wrote on the host */
+        fd = open("/dev/shm/nsbox-test-ro-root", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd < 0 && (errno == EROFS || errno == ENOENT));
+        fd = open(userdata, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd < 0 && errno == EROFS);
+        return 0;
+}
+
+/* The host's whole tree, read-only: every submount of it (/proc, /dev/shm, ...) with it. */
+Test(mount_setup, read_only_host_root) {
+        char path[160];
+        MountEntry m[1];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(sub_path, sizeof(sub_path), "%s", tmpdir);
+        snprintf(path, sizeof(path), "%s/x", tmpdir);
+        m[0] = ro(entry(MOUNT_BIND, "/", "/"));
+        req = request(NS_MOUNT, m, 1);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .prepare = prepare_submount, .check = check_host_ro_root,
+                                   .userdata = path });
+        assert_ok(&rep);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller, .prepare = prepare_submount,
+                                   .check = check_host_ro_root, .userdata = path });
+        assert_ok(&rep);
+        cr_assert(access("/dev/shm/nsbox-test-ro-root", F_OK) < 0);
+}
+
+static int check_root_attributes(void *userdata, char *note, size_t size) {
+        const char *const *options = userdata;
+        int fd;
+
+        CHECK(check_every_mount(note, size, options) == 0);
+        fd = open("/sub/new", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        close(fd);
+        return 0;
+}
+
+static int check_suid_root(void *userdata, char *note, size_t size) {
+        struct statfs sfs;
+
+        CHECK(statfs("/", &sfs) == 0 && !(sfs.f_flags & ST_NOSUID) && !(sfs.f_flags & ST_NODEV));
+        CHECK(statfs("/sub", &sfs) == 0 && !(sfs.f_flags & ST_NOSUID) && !(sfs.f_flags & ST_NODEV));
+        CHECK(statfs("/sub/t", &sfs) == 0 && (sfs.f_flags & ST_NOSUID) && (sfs.f_flags & ST_NODEV));
+        return 0;
+}
+
+/* `root` of a privileged caller: nosuid and nodev as the default says; "suid" and "dev" when asked. */
+Test(mount_setup, root_caller_root_is_nosuid_nodev) {
+        static const char *const safe[] = { "nosuid", "nodev", NULL };
+        char path[160];
+        MountEntry m[2];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(sub_path, sizeof(sub_path), "%s/sub", tmpdir);
+        cr_assert_eq(mkdir(sub_path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/proc", tmpdir);
+        cr_assert_eq(mkdir(path, 0755), 0);
+
+        m[0] = entry(MOUNT_PROC, NULL, "/proc");
+        req = request(NS_MOUNT, m, 1);
+        req.root = tmpdir;
+        rep = apply(&req, &(Run) { .caller = &root_caller, .prepare = prepare_submount, .check = check_root_attributes,
+                                   .userdata = (void *) safe });
+        assert_ok(&rep);
+
+        /* the same as a bind on "/"; with "suid" and "dev" the root and its submounts keep both */
+        m[0] = entry(MOUNT_BIND, tmpdir, "/");
+        m[0].allow_suid = m[0].allow_dev = true;
+        m[1] = entry(MOUNT_TMPFS, NULL, "/sub/t");
+        req = request(NS_MOUNT, m, 2);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .prepare = prepare_submount, .check = check_suid_root });
+        assert_ok(&rep);
+}
+
+static int check_replaced(void *userdata, char *note, size_t size) {
+        const struct stat *expected = userdata;
+        struct stat st;
+
+        CHECK(stat("/", &st) == 0 && st.st_dev == expected->st_dev && st.st_ino == expected->st_ino);
+        /* what came before the root is gone with the tree it was made in */
+        CHECK(access("/x", F_OK) < 0 && errno == ENOENT);
+        CHECK(access("/after", F_OK) == 0);
+        return 0;
+}
+
+/* Entries apply in order: a root after others replaces what they built, later ones build on it. */
+Test(mount_setup, root_replaces_what_came_before) {
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        char path[160];
+        struct stat st;
+        MountEntry m[4];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        cr_assert_eq(stat(tmpdir, &st), 0);
+        m[0] = entry(MOUNT_TMPFS, NULL, "/x");
+        m[1] = entry(MOUNT_DIR, NULL, "/x/y");
+        m[2] = entry(MOUNT_BIND, tmpdir, "/");
+        m[3] = entry(MOUNT_DIR, NULL, "/after");
+        req = request(NS_MOUNT, m, 4);
+        before = host_mountinfo();
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_replaced, .userdata = &st });
+        assert_ok(&rep);
+        after = host_mountinfo();
+        cr_assert_str_eq(before, after);
+        snprintf(path, sizeof(path), "%s/x", tmpdir);
+        cr_assert(access(path, F_OK) < 0, "the tmpfs entry before the root wrote into it");
+}
+
+/*
+ * After a root replaced the tree, nothing made before counts as a fresh tmpfs
+ * of this plan any more (their mount ids are free again): what a non-root
+ * caller creates in the new root's host directories is still created as the
+ * caller, so a root-owned directory stays closed to it.
+ */
+Test(mount_setup, replaced_tree_grants_nothing) {
+        char path[160];
+        MountEntry m[5];
+        SpawnRequest req;
+        Report rep;
+
+        make_tmpdir();
+        snprintf(path, sizeof(path), "%s/closed", tmpdir);
+        cr_assert_eq(mkdir(path, 0755), 0);
+        m[0] = entry(MOUNT_TMPFS, NULL, "/t1");
+        m[1] = entry(MOUNT_TMPFS, NULL, "/t2");
+        m[2] = entry(MOUNT_BIND, tmpdir, "/");
+        m[3] = entry(MOUNT_BIND, path, "/closed");
+        m[4] = entry(MOUNT_DIR, NULL, "/closed/new");
+        req = request(NS_MOUNT, m, 5);
+        rep = apply(&req, &(Run) { .caller = &nobody_caller });
+        assert_refused(&rep, EACCES, "/closed/new");
+        snprintf(path, sizeof(path), "%s/closed/new", tmpdir);
+        cr_assert(access(path, F_OK) < 0);
+}
+
+static int check_tmpfs_root(void *userdata, char *note, size_t size) {
+        struct statfs sfs;
+        struct stat st;
+
+        CHECK(statfs("/", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC);
+        CHECK((sfs.f_flags & ST_NOSUID) && (sfs.f_flags & ST_NODEV) && (sfs.f_flags & ST_NOEXEC));
+        CHECK(stat("/", &st) == 0 && (st.st_mode & 07777) == 0711);
+        CHECK(access("/d", F_OK) == 0);
+        return 0;
+}
+
+/* A tmpfs on "/" is the root with that tmpfs's options. */
+Test(mount_setup, tmpfs_root_with_options) {
+        MountEntry m[2];
+        SpawnRequest req;
+        Report rep;
+
+        m[0] = entry(MOUNT_TMPFS, NULL, "/");
+        m[0].mode = 0711;
+        m[0].no_exec = true;
+        m[1] = entry(MOUNT_DIR, NULL, "/d");
+        req = request(NS_MOUNT, m, 2);
+        rep = apply(&req, &(Run) { .caller = &root_caller, .check = check_tmpfs_root });
+        assert_ok(&rep);
 }
 
 /* ---- a non-root caller's user namespace ---- */

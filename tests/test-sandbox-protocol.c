@@ -215,6 +215,14 @@ static const struct {
           "mounts[0].flags" },
         { "{" ARGV ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]}", 0, "mounts" },
         { "{" ARGV ",\"root\":\"/srv\"}", 0, "root" },
+        /* one root: "root" or a bind or tmpfs on "/", wherever it is in mounts */
+        { "{" ARGV "," NS ",\"root\":\"/srv\",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\"},"
+          "{\"type\":\"bind\",\"source\":\"/usr\",\"destination\":\"/\"}]}", 0, "mounts[1].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\"},"
+          "{\"type\":\"remount-ro\",\"destination\":\"/\"},"
+          "{\"type\":\"tmpfs\",\"destination\":\"//\"}]}", 0, "mounts[2].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"proc\",\"destination\":\"/\"}]}", 0, "mounts[0].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"dir\",\"destination\":\"/\"}]}", 0, "mounts[0].destination" },
         /* timeOffsets */
         { "{" ARGV "," NS ",\"timeOffsets\":{\"monotonic\":{\"secs\":1,\"nanosecs\":1000000000}}}", 0,
           "timeOffsets.monotonic.nanosecs" },
@@ -648,6 +656,22 @@ Test(sandbox_protocol, verify_owns_the_rules_across_fields) {
 
         /* no out-parameter: just the verdict */
         cr_assert_eq(spawn_request_verify(p, NULL), -EINVAL);
+}
+
+/* A root is an ordinary entry: it may follow others (which it then covers) and carries its own options. */
+Test(sandbox_protocol, root_is_a_mount_entry) {
+        struct json_object *p = parse("{\"argv\":[\"true\"],\"namespaces\":[\"mount\"],\"mounts\":["
+                                      "{\"type\":\"tmpfs\",\"destination\":\"/x\"},"
+                                      "{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\",\"options\":[\"ro\"]},"
+                                      "{\"type\":\"remount-ro\",\"destination\":\"/\"}]}");
+        SpawnRequest *r = NULL;
+
+        cr_assert_eq(spawn_request_decode(p, 0, NULL, &r, NULL), 0);
+        cr_assert_eq(r->n_mounts, 3);
+        cr_assert_str_eq(r->mounts[1].destination, "/");
+        cr_assert(r->mounts[1].read_only);
+        spawn_request_free(r);
+        json_object_put(p);
 }
 
 Test(sandbox_protocol, id_requests) {
