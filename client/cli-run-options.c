@@ -63,19 +63,21 @@ static void run_help(void) {
                "                            whether setgroups(2) works in the user namespace\n"
                "      --monotonic=SECS      offset of CLOCK_MONOTONIC (implies --time)\n"
                "      --boottime=SECS       offset of CLOCK_BOOTTIME (implies --time)\n"
-               "      --mount-proc[=DIR]    mount a new procfs on DIR (default /proc); without\n"
-               "                            other file system options the tree is the host's /\n"
+               "      --mount-proc[=DIR]    mount a new procfs on DIR (default /proc), after the\n"
+               "                            other file system options; without any, the tree is\n"
+               "                            the host's /\n"
                "      --propagation=private the only propagation: nothing is shared\n"
                "  -f, --fork, --kill-child[=KILL]\n"
                "                            accepted: nsboxd always forks, and kills the sandbox\n"
                "                            with SIGKILL when nsbox goes away\n"
                "\n"
-               "File system (as bubblewrap; each implies --mount; without --root the tree\n"
-               "starts as an empty tmpfs, so bind what the command needs):\n"
-               "  -R, --root DIR            make DIR the sandbox's / (applied first)\n"
-               "      --bind SRC DEST       bind-mount SRC on DEST (DEST / is the same as --root)\n"
-               "      --ro-bind SRC DEST    the same, read-only\n"
-               "      --dev-bind SRC DEST   the same, device nodes usable\n"
+               "File system (as bubblewrap; applied in order, each implies --mount; the tree\n"
+               "starts as an empty tmpfs, so bind what the command needs; a bind on / is the\n"
+               "root and replaces what the options before it built; mounts are nosuid, nodev):\n"
+               "  -R, --root DIR            make DIR the sandbox's / (the same as --bind DIR /)\n"
+               "      --bind SRC DEST       bind-mount SRC, with everything mounted below it, on DEST\n"
+               "      --ro-bind SRC DEST    the same, read-only all the way down\n"
+               "      --dev-bind SRC DEST   the same as --bind, device nodes usable (root only)\n"
                "      --bind-try, --ro-bind-try, --dev-bind-try SRC DEST\n"
                "                            the same, skipped if SRC does not exist\n"
                "      --bind-fd FD DEST, --ro-bind-fd FD DEST\n"
@@ -571,6 +573,31 @@ static int read_subid_range(const char *path, uid_t uid, uint32_t *ret_start, ui
         return r;
 }
 
+/* "/", "//", "/./": the destinations the daemon takes for the root. */
+static bool path_is_root(const char *path) {
+        if (path[0] != '/')
+                return false;
+        for (const char *p = path; *p; p++)
+                if (*p != '/' && !(*p == '.' && (p[1] == '/' || p[1] == 0) && p[-1] == '/'))
+                        return false;
+        return true;
+}
+
+/* A bind on / is the root, in its place among the other options; a sandbox has one. */
+static int note_root(RunOptions *o, int c, const char *arg) {
+        if (o->root_origin) {
+                log_error("--%s %s%s: the sandbox already has a root, from %s", option_name(c), arg,
+                          c == 'R' ? "" : " /", o->root_origin);
+                return -EINVAL;
+        }
+        if (asprintf(&o->root_origin, "--%s %s%s", option_name(c), arg, c == 'R' ? "" : " /") < 0) {
+                o->root_origin = NULL;
+                return -ENOMEM;
+        }
+        o->root = arg;
+        return 0;
+}
+
 /* Records what made the mount just added, so a refusal can name the option. */
 static int record_mount(RunOptions *o, int c, const char *arg, const char *second) {
         return record(&o->mount_origins, &o->n_mount_origins, "--%s %s%s%s", option_name(c), arg, second ? " " : "",
@@ -599,12 +626,13 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
                 src = host_path(optarg);
                 if (!src)
                         return -ENOMEM;
-                r = nsbox_spawn_set_root(s, src);
-                o->root = optarg;
-                free(o->root_origin);
-                if (asprintf(&o->root_origin, "--root %s", optarg) < 0)
-                        o->root_origin = NULL;
+                r = note_root(o, c, optarg);
+                if (r < 0)
+                        return r;
                 o->binds = true;
+                r = nsbox_spawn_add_bind(s, src, "/", 0);
+                if (r >= 0)
+                        r = record_mount(o, c, optarg, NULL);
                 break;
         case ARG_BIND:
         case ARG_RO_BIND:
@@ -623,19 +651,10 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
                     errno == ENOENT)
                         return 0; /* what -try means: a missing source is skipped */
                 o->binds = true;
-                if (strcmp(second, "/") == 0) {
-                        /* bubblewrap's "--bind / /": here that is the root, made first. */
-                        r = nsbox_spawn_set_root(s, src);
-                        o->root = optarg;
-                        free(o->root_origin);
-                        if (asprintf(&o->root_origin, "--%s %s /", option_name(c), optarg) < 0)
-                                o->root_origin = NULL;
-                        if (r >= 0 && ro) {
-                                r = nsbox_spawn_add_remount_ro(s, "/");
-                                if (r >= 0)
-                                        r = record_mount(o, c, optarg, second);
-                        }
-                        break;
+                if (path_is_root(second)) {
+                        r = note_root(o, c, optarg);
+                        if (r < 0)
+                                return r;
                 }
                 r = nsbox_spawn_add_bind(s, src, second,
                                          ro ? NSBOX_MOUNT_READ_ONLY : dev ? NSBOX_MOUNT_ALLOW_DEV : 0);
@@ -652,10 +671,10 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
                                   optarg);
                         return -EINVAL;
                 }
-                if (strcmp(second, "/") == 0) {
-                        log_error("--%s %s /: the root can only be a path (--root DIR or --bind DIR /)",
-                                  option_name(c), optarg);
-                        return -EINVAL;
+                if (path_is_root(second)) {
+                        r = note_root(o, c, optarg);
+                        if (r < 0)
+                                return r;
                 }
                 o->binds = true;
                 r = nsbox_spawn_add_bind_fd(s, (int) id, second, c == ARG_RO_BIND_FD ? NSBOX_MOUNT_READ_ONLY : 0);
@@ -669,13 +688,12 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
                 if (r >= 0)
                         r = record_mount(o, c, optarg, NULL);
                 break;
-        case ARG_PROC:
         case ARG_MOUNT_PROC:
-                if (c == ARG_MOUNT_PROC) {
-                        o->mount_proc = true;
-                        o->mount_proc_dir = optarg ?: "/proc";
-                        optarg = (char *) o->mount_proc_dir;
-                }
+                /* As unshare does it: after the rest of the tree, which run_options_apply() knows. */
+                o->mount_proc = true;
+                o->mount_proc_dir = optarg ?: "/proc";
+                return 0;
+        case ARG_PROC:
                 r = nsbox_spawn_add_proc(s, optarg);
                 if (r >= 0)
                         r = record_mount(o, c, optarg, NULL);
@@ -1119,14 +1137,26 @@ int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command) {
         if (r < 0)
                 goto fail;
 
-        /* unshare's --mount-proc keeps the host's tree: without other file system options, that is the root. */
-        if (o->mount_proc && !o->root && o->n_mount_origins == 1) {
-                r = nsbox_spawn_set_root(s, "/");
+        /*
+         * unshare's --mount-proc keeps the host's tree: without other file system options, that is the root,
+         * as it is, device nodes and setuid included for root (who alone may ask for them).
+         */
+        if (o->mount_proc) {
+                if (o->n_mount_origins == 0) {
+                        r = nsbox_spawn_add_bind(s, "/", "/",
+                                                 euid == 0 ? NSBOX_MOUNT_ALLOW_DEV | NSBOX_MOUNT_ALLOW_SUID : 0);
+                        if (r >= 0)
+                                r = record(&o->mount_origins, &o->n_mount_origins, "--mount-proc (the host's /)");
+                        if (r < 0)
+                                goto fail;
+                        o->root = "/";
+                        o->binds = true;
+                }
+                r = nsbox_spawn_add_proc(s, o->mount_proc_dir);
+                if (r >= 0)
+                        r = record(&o->mount_origins, &o->n_mount_origins, "--mount-proc=%s", o->mount_proc_dir);
                 if (r < 0)
                         goto fail;
-                o->root = "/";
-                o->binds = true;
-                o->root_origin = strdup("--mount-proc (the host's /)");
         }
 
         /* Our working directory only exists in the sandbox if the host's tree is what it sees. */

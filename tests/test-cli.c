@@ -132,24 +132,50 @@ static Result finish(pid_t pid, int in, int out, int err, const char *input) {
         return r;
 }
 
-/* Runs nsbox --socket S ARGS... (NULL-terminated) with input on stdin. */
-static Result run_cli(const char *input, ...) {
-        char *argv[64] = { (char *) cli(), (char *) "--socket", daemon_.socket_path };
-        size_t n = 3;
+/* Runs [PREFIX...] nsbox --socket S ARGS... with input on stdin; prefix (NULL-terminated) may be NULL. */
+static Result run_cli_with(const char *const *prefix, const char *input, va_list ap) {
+        char *argv[64];
+        size_t n = 0;
         int in, out, err;
-        va_list ap;
         pid_t pid;
 
-        va_start(ap, input);
+        for (size_t i = 0; prefix && prefix[i]; i++)
+                argv[n++] = (char *) prefix[i];
+        argv[n++] = (char *) cli();
+        argv[n++] = (char *) "--socket";
+        argv[n++] = daemon_.socket_path;
         for (const char *a; (a = va_arg(ap, const char *));) {
                 cr_assert_lt(n, 63U);
                 argv[n++] = (char *) a;
         }
-        va_end(ap);
         argv[n] = NULL;
 
         pid = start(argv, &in, &out, &err);
         return finish(pid, in, out, err, input);
+}
+
+/* Runs nsbox --socket S ARGS... (NULL-terminated) with input on stdin. */
+static Result run_cli(const char *input, ...) {
+        va_list ap;
+        Result r;
+
+        va_start(ap, input);
+        r = run_cli_with(NULL, input, ap);
+        va_end(ap);
+        return r;
+}
+
+/* The same as nobody (uid and gid 65534, no groups). */
+static Result run_cli_as_nobody(const char *input, ...) {
+        static const char *const setpriv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                               "--clear-groups", "--", NULL };
+        va_list ap;
+        Result r;
+
+        va_start(ap, input);
+        r = run_cli_with(setpriv, input, ap);
+        va_end(ap);
+        return r;
 }
 
 Test(cli, exit_codes_propagate) {
@@ -234,6 +260,74 @@ Test(cli, files_links_dirs_and_passed_fds) {
 
         cr_assert_eq(r.status, 0, "stderr: %s", r.err);
         cr_assert_str_eq(r.out, "file-contents\n/etc\nread-only\nvia-6\n");
+        result_done(&r);
+}
+
+/* `--ro-bind / /` is read-only all the way down: /dev/shm, a tmpfs below /, too. For root and others, with or without -r. */
+Test(cli, read_only_root_all_the_way_down) {
+        static const char probe[] = "/dev/shm/nsbox-cli-ro-root";
+
+        (void) unlink(probe);
+        for (unsigned i = 0; i < 4; i++) {
+                bool nobody = i & 1, map_root = i & 2;
+                Result r = nobody ? run_cli_as_nobody(NULL, "run", map_root ? "-r" : "--mount", "--ro-bind", "/", "/",
+                                                      "--", "touch", probe, NULL) :
+                                    run_cli(NULL, "run", map_root ? "-r" : "--mount", "--ro-bind", "/", "/", "--",
+                                            "touch", probe, NULL);
+
+                cr_assert_neq(r.status, 0, "case %u: touch succeeded", i);
+                cr_assert_not_null(strstr(r.err, "Read-only file system"), "case %u: %s", i, r.err);
+                cr_assert(access(probe, F_OK) < 0, "case %u: the file reached the host", i);
+                result_done(&r);
+        }
+}
+
+/* The root mount takes the same options as any bind, for root too: --bind is nosuid,nodev, --dev-bind keeps dev. */
+Test(cli, root_caller_root_is_nosuid_nodev) {
+        static const char script[] = "awk '$5 == \"/\" { print $6 }' /proc/self/mountinfo";
+        Result r = run_cli(NULL, "run", "--bind", "/", "/", "--", "sh", "-c", script, NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert(strstr(r.out, "nosuid") && strstr(r.out, "nodev"), "root mounted %s", r.out);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--dev-bind", "/", "/", "--", "sh", "-c", script, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert(strstr(r.out, "nosuid") && !strstr(r.out, "nodev"), "root mounted %s", r.out);
+        result_done(&r);
+
+        /* unshare's --mount-proc keeps the host's tree as it is: root asks for dev and suid */
+        r = run_cli(NULL, "run", "-p", "--mount-proc", "--", "sh", "-c",
+                    "echo x > /dev/null && awk '$5 == \"/\" { print $6 }' /proc/self/mountinfo", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert(!strstr(r.out, "nosuid") && !strstr(r.out, "nodev"), "root mounted %s", r.out);
+        result_done(&r);
+}
+
+/* File system options apply in the order given: a root after a tmpfs covers it, as in bubblewrap. One root only. */
+Test(cli, filesystem_options_in_order) {
+        Result r = run_cli(NULL, "run", "--tmpfs", "/mnt", "--dir", "/mnt/nsbox-order", "--bind", "/", "/", "--",
+                           "sh", "-c", "test -e /mnt/nsbox-order && echo still-there; echo done", NULL);
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "done\n");
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--bind", "/", "/", "--tmpfs", "/mnt", "--dir", "/mnt/nsbox-order", "--", "sh", "-c",
+                    "test -e /mnt/nsbox-order && echo still-there", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "still-there\n");
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--bind", "/", "/", "--tmpfs", "/mnt", "--ro-bind", "/usr", "/", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "--ro-bind /usr /: the sandbox already has a root, from --bind /"), "stderr: %s",
+                           r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "--root", "/", "--bind", "/usr", "//", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "already has a root, from --root /"), "stderr: %s", r.err);
         result_done(&r);
 }
 
