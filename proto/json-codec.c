@@ -15,8 +15,8 @@
 #include "json-codec.h"
 #include "macro.h"
 
-#define PTR(base, f) ((void *) ((uint8_t *) (base) + (f)->offset))
-#define CPTR(base, f) ((const void *) ((const uint8_t *) (base) + (f)->offset))
+#define PTR JSON_FIELD_PTR
+#define CPTR JSON_FIELD_CONST_PTR
 #define AUX(base, f, T) ((T *) ((uint8_t *) (base) + (f)->aux))
 
 /* ---- the path stack ---- */
@@ -366,23 +366,28 @@ static int encode_fd_index(const void *base, const JsonField *f, struct json_obj
 
 const JsonKind json_kind_fd_index = { json_type_int, decode_fd_index, encode_fd_index, NULL };
 
-static int decode_enum(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
-        const JsonEnum *e = f->arg;
-        const char *s = json_get_string(v, 64);
+const char *json_enum_to_string(const JsonEnum *e, int i) {
+        return i >= 0 && (size_t) i < e->n ? e->names[i] : NULL;
+}
 
+int json_enum_from_string(const JsonEnum *e, const char *s) {
         for (size_t i = 0; s && i < e->n; i++)
-                if (e->names[i] && streq(s, e->names[i])) {
-                        *(int *) PTR(base, f) = (int) i;
-                        return 0;
-                }
-        return json_codec_invalid(c);
+                if (e->names[i] && streq(s, e->names[i]))
+                        return (int) i;
+        return -EINVAL;
+}
+
+static int decode_enum(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
+        int i = json_enum_from_string(f->arg, json_get_string(v, 64));
+
+        if (i < 0)
+                return json_codec_invalid(c);
+        *(int *) PTR(base, f) = i;
+        return 0;
 }
 
 static int encode_enum(const void *base, const JsonField *f, struct json_object **ret) {
-        const JsonEnum *e = f->arg;
-        int i = *(const int *) CPTR(base, f);
-
-        return some(json_object_new_string(i >= 0 && (size_t) i < e->n && e->names[i] ? e->names[i] : ""), ret);
+        return some(json_object_new_string(json_enum_to_string(f->arg, *(const int *) CPTR(base, f)) ?: ""), ret);
 }
 
 const JsonKind json_kind_enum = { json_type_string, decode_enum, encode_enum, NULL };
@@ -479,22 +484,26 @@ static int decode_strv(JsonCodec *c, struct json_object *v, void *base, const Js
         return 0;
 }
 
-static int encode_strv(const void *base, const JsonField *f, struct json_object **ret) {
-        char *const *l = *(char **const *) CPTR(base, f);
-        struct json_object *a;
+int json_codec_strings(const char *const *l, size_t n, struct json_object **ret) {
+        struct json_object *a = json_object_new_array();
 
-        if (!l && !(f->flags & JSON_MANDATORY))
-                return 0;
-        a = json_object_new_array();
         if (!a)
                 return -ENOMEM;
-        for (char *const *s = l; s && *s; s++)
-                if (!json_append(a, json_object_new_string(*s))) {
+        for (size_t i = 0; i < n; i++)
+                if (l[i] && !json_append(a, json_object_new_string(l[i]))) {
                         json_object_put(a);
                         return -ENOMEM;
                 }
         *ret = a;
         return 0;
+}
+
+static int encode_strv(const void *base, const JsonField *f, struct json_object **ret) {
+        char *const *l = *(char **const *) CPTR(base, f);
+
+        if (!l && !(f->flags & JSON_MANDATORY))
+                return 0;
+        return json_codec_strings((const char *const *) l, strv_length(l), ret);
 }
 
 static void done_strv(void *base, const JsonField *f) {

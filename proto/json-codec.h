@@ -63,6 +63,10 @@ struct JsonField {
         size_t aux;      /* json_kind_array: offset of the size_t count; JSON_PRESENCE: of the bool */
 };
 
+/* Where row f's value is in the struct at base. */
+#define JSON_FIELD_PTR(base, f) ((void *) ((uint8_t *) (base) + (f)->offset))
+#define JSON_FIELD_CONST_PTR(base, f) ((const void *) ((const uint8_t *) (base) + (f)->offset))
+
 /* A limit taken from the size_t member m of the codec's limits (a struct S) at decode time. */
 #define JSON_LIMIT(S, m) (offsetof(S, m) + 1)
 
@@ -137,6 +141,13 @@ int json_codec_each(JsonCodec *c, struct json_object *a, size_t max,
                     int (*each)(JsonCodec *c, struct json_object *e, size_t i, void *userdata), void *userdata);
 /* A string as d says, copied to *ret (replacing it). */
 int json_codec_string(JsonCodec *c, struct json_object *v, const JsonString *d, char **ret);
+
+/* e->names[i], or NULL for an i out of range. */
+const char *json_enum_to_string(const JsonEnum *e, int i);
+/* The i whose name is s, or -EINVAL. */
+int json_enum_from_string(const JsonEnum *e, const char *s);
+/* A new array of the n strings in l that are not NULL; -ENOMEM. */
+int json_codec_strings(const char *const *l, size_t n, struct json_object **ret);
 
 /* The member, or NULL when it is absent or JSON null. */
 struct json_object *json_member(struct json_object *o, const char *key);

@@ -28,23 +28,6 @@
 
 /* ---- names ---- */
 
-/* table[i], or NULL for an i out of range; table has n entries. */
-static const char *name_lookup(const char *const *table, size_t n, int i) {
-        if (i < 0 || (size_t) i >= n)
-                return NULL;
-        return table[i];
-}
-
-/* The index of s in table, or -EINVAL. */
-static int name_find(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(s, table[i]))
-                        return (int) i;
-        return -EINVAL;
-}
-
 static const char *const namespace_names[_NAMESPACE_TYPE_MAX] = {
         [NAMESPACE_MOUNT] = "mount", [NAMESPACE_UTS] = "uts", [NAMESPACE_IPC] = "ipc",
         [NAMESPACE_USER] = "user",   [NAMESPACE_PID] = "pid", [NAMESPACE_NET] = "net",
@@ -67,12 +50,15 @@ static const unsigned long namespace_clone_flags[_NAMESPACE_TYPE_MAX] = {
         [NAMESPACE_CGROUP] = CLONE_NEWCGROUP, [NAMESPACE_TIME] = CLONE_NEWTIME,
 };
 
+static const JsonEnum namespace_enum = { namespace_names, _NAMESPACE_TYPE_MAX };
+static const JsonEnum namespace_proc_enum = { namespace_proc_names, _NAMESPACE_TYPE_MAX };
+
 const char *namespace_type_to_string(NamespaceType t) {
-        return name_lookup(namespace_names, ELEMENTSOF(namespace_names), t);
+        return json_enum_to_string(&namespace_enum, t);
 }
 
 NamespaceType namespace_type_from_string(const char *s) {
-        return name_find(namespace_names, ELEMENTSOF(namespace_names), s);
+        return json_enum_from_string(&namespace_enum, s);
 }
 
 unsigned long namespace_type_to_clone_flag(NamespaceType t) {
@@ -82,7 +68,7 @@ unsigned long namespace_type_to_clone_flag(NamespaceType t) {
 }
 
 const char *namespace_type_to_proc_name(NamespaceType t) {
-        return name_lookup(namespace_proc_names, ELEMENTSOF(namespace_proc_names), t);
+        return json_enum_to_string(&namespace_proc_enum, t);
 }
 
 static const char *const mount_kind_names[_MOUNT_KIND_MAX] = {
@@ -91,12 +77,14 @@ static const char *const mount_kind_names[_MOUNT_KIND_MAX] = {
         [MOUNT_SYMLINK] = "symlink", [MOUNT_FILE] = "file",   [MOUNT_REMOUNT_RO] = "remount-ro",
 };
 
+static const JsonEnum mount_kind_enum = { mount_kind_names, _MOUNT_KIND_MAX };
+
 const char *mount_kind_to_string(MountKind k) {
-        return name_lookup(mount_kind_names, ELEMENTSOF(mount_kind_names), k);
+        return json_enum_to_string(&mount_kind_enum, k);
 }
 
 MountKind mount_kind_from_string(const char *s) {
-        return name_find(mount_kind_names, ELEMENTSOF(mount_kind_names), s);
+        return json_enum_from_string(&mount_kind_enum, s);
 }
 
 static const char *const sandbox_state_names[_SANDBOX_STATE_MAX] = {
@@ -106,12 +94,14 @@ static const char *const sandbox_state_names[_SANDBOX_STATE_MAX] = {
         [SANDBOX_KILLED] = "killed",
 };
 
+static const JsonEnum sandbox_state_enum = { sandbox_state_names, _SANDBOX_STATE_MAX };
+
 const char *sandbox_state_to_string(SandboxState s) {
-        return name_lookup(sandbox_state_names, ELEMENTSOF(sandbox_state_names), s);
+        return json_enum_to_string(&sandbox_state_enum, s);
 }
 
 SandboxState sandbox_state_from_string(const char *s) {
-        return name_find(sandbox_state_names, ELEMENTSOF(sandbox_state_names), s);
+        return json_enum_from_string(&sandbox_state_enum, s);
 }
 
 #define SIGNAL_MAX 64
@@ -369,10 +359,6 @@ static int parse_mode(const char *s, int *ret) {
 
 /* ---- kinds of io.nsbox.Sandbox's own ---- */
 
-static const JsonEnum namespace_enum = { namespace_names, _NAMESPACE_TYPE_MAX };
-static const JsonEnum mount_kind_enum = { mount_kind_names, _MOUNT_KIND_MAX };
-static const JsonEnum sandbox_state_enum = { sandbox_state_names, _SANDBOX_STATE_MAX };
-
 static const JsonString path_string = { .limit = JSON_LIMIT(SpawnLimits, path_max), .normalize = path_normalize };
 /* Bind sources are checked as paths by mount_entry_verify(). */
 static const JsonString source_string = { .limit = JSON_LIMIT(SpawnLimits, path_max), .valid = nonempty };
@@ -400,26 +386,19 @@ static int decode_namespaces(JsonCodec *c, struct json_object *v, void *base, co
 
         r = json_codec_each(c, v, _NAMESPACE_TYPE_MAX, namespace_entry, &mask);
         if (r >= 0)
-                *(unsigned *) ((uint8_t *) base + f->offset) = mask;
+                *(unsigned *) JSON_FIELD_PTR(base, f) = mask;
         return r;
 }
 
 static int encode_namespaces(const void *base, const JsonField *f, struct json_object **ret) {
-        unsigned mask = *(const unsigned *) ((const uint8_t *) base + f->offset);
-        struct json_object *a;
+        unsigned mask = *(const unsigned *) JSON_FIELD_CONST_PTR(base, f);
+        const char *names[_NAMESPACE_TYPE_MAX];
 
         if (mask == 0 && !(f->flags & JSON_MANDATORY))
                 return 0;
-        a = json_object_new_array();
-        if (!a)
-                return -ENOMEM;
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
-                if ((mask & NAMESPACE_BIT(t)) && !json_append(a, json_object_new_string(namespace_names[t]))) {
-                        json_object_put(a);
-                        return -ENOMEM;
-                }
-        *ret = a;
-        return 0;
+                names[t] = mask & NAMESPACE_BIT(t) ? namespace_names[t] : NULL;
+        return json_codec_strings(names, _NAMESPACE_TYPE_MAX, ret);
 }
 
 static const JsonKind namespaces_kind = { json_type_array, decode_namespaces, encode_namespaces, NULL };
@@ -453,39 +432,28 @@ static int mount_option(JsonCodec *c, struct json_object *e, size_t i, void *use
 }
 
 static int decode_mount_options(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
-        return json_codec_each(c, v, SANDBOX_MOUNT_OPTIONS_MAX, mount_option, (uint8_t *) base + f->offset);
+        return json_codec_each(c, v, SANDBOX_MOUNT_OPTIONS_MAX, mount_option, JSON_FIELD_PTR(base, f));
 }
 
 /* Always written, every flag spelled out, so the daemon's defaults do not matter. */
 static int encode_mount_options(const void *base, const JsonField *f, struct json_object **ret) {
-        const MountEntry *m = (const void *) ((const uint8_t *) base + f->offset);
-        char size[32] = "", mode[32] = "";
+        const MountEntry *m = JSON_FIELD_CONST_PTR(base, f);
+        char size[32], mode[32];
         const char *options[] = {
                 m->read_only ? "ro" : "rw", m->allow_suid ? "suid" : "nosuid", m->allow_dev ? "dev" : "nodev",
-                m->no_exec ? "noexec" : "exec", size, mode,
+                m->no_exec ? "noexec" : "exec", m->size > 0 ? size : NULL, m->mode >= 0 ? mode : NULL,
         };
-        struct json_object *a = json_object_new_array();
 
-        if (!a)
-                return -ENOMEM;
-        if (m->size > 0)
-                snprintf(size, sizeof(size), "size=%" PRIu64, m->size);
-        if (m->mode >= 0)
-                snprintf(mode, sizeof(mode), "mode=%04o", (unsigned) m->mode);
-        for (size_t i = 0; i < ELEMENTSOF(options); i++)
-                if (options[i][0] && !json_append(a, json_object_new_string(options[i]))) {
-                        json_object_put(a);
-                        return -ENOMEM;
-                }
-        *ret = a;
-        return 0;
+        snprintf(size, sizeof(size), "size=%" PRIu64, m->size);
+        snprintf(mode, sizeof(mode), "mode=%04o", (unsigned) m->mode);
+        return json_codec_strings(options, ELEMENTSOF(options), ret);
 }
 
 static const JsonKind mount_options_kind = { json_type_array, decode_mount_options, encode_mount_options, NULL };
 
 /* "exitCode" and "signal" are there exactly when "state" says so; the rows' offset is the SandboxInfo. */
 static int decode_exit_code(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
-        SandboxInfo *info = (void *) ((uint8_t *) base + f->offset);
+        SandboxInfo *info = JSON_FIELD_PTR(base, f);
         int64_t code;
 
         if (!json_get_int(v, 0, 255, &code))
@@ -495,7 +463,7 @@ static int decode_exit_code(JsonCodec *c, struct json_object *v, void *base, con
 }
 
 static int encode_exit_code(const void *base, const JsonField *f, struct json_object **ret) {
-        const SandboxInfo *info = (const void *) ((const uint8_t *) base + f->offset);
+        const SandboxInfo *info = JSON_FIELD_CONST_PTR(base, f);
 
         if (info->state != SANDBOX_EXITED)
                 return 0;
@@ -504,7 +472,7 @@ static int encode_exit_code(const void *base, const JsonField *f, struct json_ob
 }
 
 static int decode_signal(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
-        SandboxInfo *info = (void *) ((uint8_t *) base + f->offset);
+        SandboxInfo *info = JSON_FIELD_PTR(base, f);
         int sig = signal_from_string(json_get_string(v, 32));
 
         if (sig < 0)
@@ -514,7 +482,7 @@ static int decode_signal(JsonCodec *c, struct json_object *v, void *base, const 
 }
 
 static int encode_signal(const void *base, const JsonField *f, struct json_object **ret) {
-        const SandboxInfo *info = (const void *) ((const uint8_t *) base + f->offset);
+        const SandboxInfo *info = JSON_FIELD_CONST_PTR(base, f);
         const char *s;
 
         if (info->state != SANDBOX_KILLED)
