@@ -1229,6 +1229,10 @@ void run_options_explain_invalid_parameter(const RunOptions *o, const char *comm
                         log_error("cannot run %s: %s: DEST must be an absolute path inside the sandbox, without "
                                   "\"..\" components",
                                   command, origin ?: "a file system option");
+                else if (streq(rest, "sourceFileDescriptor"))
+                        log_error("cannot run %s: %s: an earlier --file reads the same file descriptor (or a "
+                                  "copy of it); each is read once, to its end, so give each --file its own",
+                                  command, origin ?: "a file system option");
                 else if (streq(rest, "source"))
                         log_error("cannot run %s: %s: the source must be an absolute path without \"..\" "
                                   "components",

@@ -6,9 +6,12 @@
  * when the sandbox exits.
  */
 
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "connection.h"
@@ -240,6 +243,38 @@ static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyD
         return 0;
 }
 
+/*
+ * A "file" entry reads its fd to the end, so a second entry on the same open
+ * file would get an empty file. The decoder refuses one index used twice;
+ * two indexes (two fds the client sent) may still be one open file, which
+ * only kcmp() tells, without asking the file's file system anything.
+ */
+static int check_streams_read_once(Connection *c, const SpawnRequest *req, PolicyDenial *ret_denial) {
+        pid_t self = getpid();
+
+        for (size_t i = 0; i < req->n_mounts; i++) {
+                const MountEntry *m = &req->mounts[i];
+                int fd = varlink_message_peek_fd(&c->message, m->source_fd_index);
+
+                if (m->kind != MOUNT_FILE || fd < 0)
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        const MountEntry *e = &req->mounts[j];
+                        int other = varlink_message_peek_fd(&c->message, e->source_fd_index);
+
+                        if (e->kind != MOUNT_FILE || other < 0 ||
+                            syscall(SYS_kcmp, self, self, KCMP_FILE, other, fd) != 0)
+                                continue;
+                        *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_INVALID_PARAMETER };
+                        snprintf(ret_denial->field, sizeof ret_denial->field, "mounts[%zu].sourceFileDescriptor", i);
+                        snprintf(ret_denial->reason, sizeof ret_denial->reason,
+                                 "the same open file as mounts[%zu].sourceFileDescriptor: a stream is read once", j);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
 static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
@@ -288,6 +323,9 @@ static void method_spawn(Connection *c) {
                 req->setgroups = decision.setgroups_allow;
 
         r = check_join_namespaces(c, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_streams_read_once(c, req, &denial);
         if (r < 0)
                 return refuse(c, &denial);
 

@@ -772,6 +772,12 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 if ((m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS) || ++roots > 1)
                         return invalid(ret_invalid_parameter, "mounts[%zu].destination", i);
         }
+        /* A "file" entry reads its fd to the end: a second one on the same fd would get what is left, nothing. */
+        for (size_t i = 0; i < req->n_mounts; i++)
+                for (size_t j = 0; req->mounts[i].kind == MOUNT_FILE && j < i; j++)
+                        if (req->mounts[j].kind == MOUNT_FILE &&
+                            req->mounts[j].source_fd_index == req->mounts[i].source_fd_index)
+                                return invalid(ret_invalid_parameter, "mounts[%zu].sourceFileDescriptor", i);
         /* Id maps, setgroups and clock offsets can be written only for a namespace nobody has entered yet. */
         if (!(created & NAMESPACE_BIT(NAMESPACE_USER))) {
                 if (req->n_uid_mappings > 0)

@@ -19,7 +19,9 @@
  * the sandbox's children enter it); a namespace type is either created or
  * joined, and joined at most once. A sandbox has one root: "root" or a
  * "bind" or "tmpfs" entry on "/" in "mounts"; other types may not name "/"
- * but "remount-ro". spawn_request_verify() owns these rules.
+ * but "remount-ro". A stream is read once: two "file" entries may not name
+ * the same fd index. spawn_request_verify() owns these rules (the daemon
+ * also refuses two indexes that are the same open file).
  *
  * Reply decoders (client side) ignore fields they do not know, so a newer
  * daemon can add some; they return -EBADMSG for a malformed reply.

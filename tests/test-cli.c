@@ -331,6 +331,26 @@ Test(cli, filesystem_options_in_order) {
         result_done(&r);
 }
 
+/* Two --file options reading one stream: nsboxd refuses, and nsbox names the option and says why. */
+Test(cli, file_reads_its_stream_once) {
+        char line[1024];
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", line, NULL };
+        int in, out, err;
+        pid_t pid;
+        Result r;
+
+        snprintf(line, sizeof(line),
+                 "exec %s --socket %s run --file 5 /a --file 6 /b -- true 5<<EOF 6<&5\ncontents\nEOF\n", cli(),
+                 daemon_.socket_path);
+        pid = start(argv, &in, &out, &err);
+        r = finish(pid, in, out, err, NULL);
+
+        cr_assert_eq(r.status, 125, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "--file 6 /b: an earlier --file reads the same file descriptor"), "stderr: %s",
+                           r.err);
+        result_done(&r);
+}
+
 Test(cli, detach_then_wait_and_kill) {
         Result r = run_cli(NULL, "run", "--detach", "--name", "cli-detached", "--", "sleep", "1000", NULL);
         Result w, k;

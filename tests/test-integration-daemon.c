@@ -475,6 +475,48 @@ Test(daemon, init_names_itself) {
         test_disconnect(conn);
 }
 
+/* A stream is read once: two "file" entries on one open file are refused, naming the second, also as two fds. */
+Test(daemon, file_entries_read_a_stream_once) {
+        static const char entries[] =
+                "{\"argv\":[\"true\"],\"namespaces\":[\"mount\"],\"mounts\":["
+                "{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/a\"},"
+                "{\"type\":\"tmpfs\",\"destination\":\"/t\"},"
+                "{\"type\":\"file\",\"sourceFileDescriptor\":%d,\"destination\":\"/b\"}]}";
+        int conn = test_daemon_connect(&daemon_), a[2], b[2], fds[2];
+        struct json_object *r;
+        char params[512];
+
+        /* Both pipes are at EOF: the files are empty, and nothing waits for a writer. */
+        cr_assert(pipe2(a, O_CLOEXEC) == 0 && pipe2(b, O_CLOEXEC) == 0);
+        close(a[1]);
+        close(b[1]);
+
+        /* the same index twice, and two indexes of one pipe */
+        fds[0] = a[0];
+        fds[1] = fcntl(a[0], F_DUPFD_CLOEXEC, 3);
+        cr_assert_geq(fds[1], 0);
+        for (int second = 0; second < 2; second++) {
+                snprintf(params, sizeof params, entries, second);
+                r = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, 2, NULL, NULL);
+                cr_assert_str_eq(test_json_string(r, "error"), "org.varlink.service.InvalidParameter", "%s",
+                                 json_object_to_json_string(r));
+                cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "mounts[2].sourceFileDescriptor");
+                json_object_put(r);
+        }
+        close(fds[1]);
+
+        /* two pipes are two streams: the tree is built, and only then is there no "true" to run in it */
+        fds[1] = b[0];
+        snprintf(params, sizeof params, entries, 1);
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, 2, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "execve", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        close(a[0]);
+        close(b[0]);
+        test_disconnect(conn);
+}
+
 Test(daemon, exec_failure_is_spawn_failed) {
         int conn = test_daemon_connect(&daemon_);
         struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/no/such\"]}", NULL, 0, NULL,

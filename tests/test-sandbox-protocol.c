@@ -215,6 +215,11 @@ static const struct {
           "mounts[0].flags" },
         { "{" ARGV ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]}", 0, "mounts" },
         { "{" ARGV ",\"root\":\"/srv\"}", 0, "root" },
+        /* a stream is read once: one fd index feeds one "file" entry */
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/a\"},"
+          "{\"type\":\"file\",\"sourceFileDescriptor\":1,\"destination\":\"/b\"},"
+          "{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/c\"}]}", 2,
+          "mounts[2].sourceFileDescriptor" },
         /* one root: "root" or a bind or tmpfs on "/", wherever it is in mounts */
         { "{" ARGV "," NS ",\"root\":\"/srv\",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\"},"
           "{\"type\":\"bind\",\"source\":\"/usr\",\"destination\":\"/\"}]}", 0, "mounts[1].destination" },
