@@ -128,7 +128,8 @@ int test_daemon_count_fds(const TestDaemon *d) {
         return n;
 }
 
-int test_daemon_count_zombies(const TestDaemon *d) {
+/* Children of the daemon (from /proc/PID/stat, readable by any user): zombies, or the live ones. */
+static int count_children(const TestDaemon *d, bool zombies) {
         struct dirent *de;
         DIR *dir = opendir("/proc");
         int n = 0;
@@ -148,13 +149,31 @@ int test_daemon_count_zombies(const TestDaemon *d) {
                         continue;
                 if (fgets(buf, sizeof buf, f)) {
                         char *e = strrchr(buf, ')');
-                        if (e && sscanf(e + 1, " %c %d", &state, &ppid) == 2 && ppid == d->pid && state == 'Z')
+                        if (e && sscanf(e + 1, " %c %d", &state, &ppid) == 2 && ppid == d->pid &&
+                            (state == 'Z') == zombies)
                                 n++;
                 }
                 fclose(f);
         }
         closedir(dir);
         return n;
+}
+
+int test_daemon_count_zombies(const TestDaemon *d) {
+        return count_children(d, true);
+}
+
+int test_daemon_count_children(const TestDaemon *d) {
+        return count_children(d, false);
+}
+
+bool test_wait_until(bool (*cond)(void *userdata), void *userdata) {
+        for (int i = 0; i < 3000; i++) {
+                if (cond(userdata))
+                        return true;
+                usleep(10 * 1000);
+        }
+        return cond(userdata);
 }
 
 int test_daemon_connect(const TestDaemon *d) {
@@ -257,8 +276,7 @@ struct json_object *test_call(int fd, const char *method, const char *parameters
         return test_read_reply(fd, ret_fds, ret_n_fds);
 }
 
-int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg) {
-        int status;
+pid_t test_start_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg) {
         pid_t pid = fork();
 
         cr_assert(pid >= 0);
@@ -267,8 +285,18 @@ int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg) {
                         _exit(126);
                 _exit(fn(arg));
         }
+        return pid;
+}
+
+int test_finish(pid_t pid) {
+        int status;
+
         cr_assert(waitpid(pid, &status, 0) == pid);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg) {
+        return test_finish(test_start_as(uid, gid, fn, arg));
 }
 
 void test_disconnect(int fd) {

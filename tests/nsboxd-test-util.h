@@ -22,9 +22,17 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args);
 /* SIGTERM, waits, asserts exit status 0, removes the directory. */
 void test_daemon_stop(TestDaemon *d);
 
-/* Number of open fds and of zombie children of the daemon (from /proc). */
+/* Number of open fds (root only), of zombie and of live children of the daemon (from /proc). */
 int test_daemon_count_fds(const TestDaemon *d);
 int test_daemon_count_zombies(const TestDaemon *d);
+int test_daemon_count_children(const TestDaemon *d);
+
+/*
+ * Polls cond(userdata) every 10 ms until it holds; false if it still does not
+ * after 30 s. A test waits for a condition, never for a time: the bound only
+ * keeps a broken daemon from hanging the test. Usable in test_run_as() children.
+ */
+bool test_wait_until(bool (*cond)(void *userdata), void *userdata);
 
 /* Connects a blocking SOCK_CLOEXEC unix stream socket to the daemon; asserts on failure. */
 int test_daemon_connect(const TestDaemon *d);
@@ -44,6 +52,11 @@ struct json_object *test_read_reply(int fd, int **ret_fds, size_t *ret_n_fds);
 /* Forks; the child drops to uid/gid (setgroups empty, setresgid, setresuid) and runs fn(arg),
  * exiting with its return value. Returns the child's exit status (or 128+signal). */
 int test_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
+
+/* The same in two halves, for a test that acts while the child runs: test_finish() waits for it and
+ * returns its exit status (or 128+signal). */
+pid_t test_start_as(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
+int test_finish(pid_t pid);
 
 /* Forgets the buffered reader of fd and closes it. */
 void test_disconnect(int fd);

@@ -885,6 +885,15 @@ static void send_stuck_spawn(int conn, int pipefd[2]) {
 
 static TestDaemon quota_daemon;
 
+/* The stuck spawn's child exists: the daemon took that Spawn, which is in flight from then on. */
+static bool quota_daemon_has_child(void *userdata) {
+        return test_daemon_count_children(&quota_daemon) > 0;
+}
+
+static bool quota_daemon_has_no_child(void *userdata) {
+        return test_daemon_count_children(&quota_daemon) == 0;
+}
+
 /* As nobody: one stuck spawn takes its only pending slot, the next is refused by name. */
 static int pending_quota_as_nobody(void *arg) {
         int stuck = test_daemon_connect(&quota_daemon), conn = test_daemon_connect(&quota_daemon), pipefd[2];
@@ -892,8 +901,8 @@ static int pending_quota_as_nobody(void *arg) {
         int ok;
 
         send_stuck_spawn(stuck, pipefd);
-        /* Give the daemon time to take the first Spawn: it is in flight from then on. */
-        usleep(200 * 1000);
+        if (!test_wait_until(quota_daemon_has_child, NULL))
+                return 2;
         r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/bin/true\"]}", NULL, 0, NULL, NULL);
         ok = streq_ptr(test_json_string(r, "error"), "io.nsbox.Sandbox.QuotaExceeded") &&
              streq_ptr(test_json_string(r, "parameters.limit"), "pending-spawns-per-user");
@@ -908,12 +917,14 @@ Test(limits, pending_spawns_per_user) {
         test_daemon_start(&quota_daemon, args);
         cr_assert_eq(test_run_as(65534, 65534, pending_quota_as_nobody, NULL), 0,
                      "a second pending spawn of the same user was not refused with pending-spawns-per-user");
+        /* nobody's connections are closed: its stuck spawn ends with them */
+        cr_assert(test_wait_until(quota_daemon_has_no_child, NULL), "nobody's stuck spawn outlived its connection");
 
         /* Root is not limited per user: with a stuck spawn of its own, the next one still goes through. */
         conn = test_daemon_connect(&quota_daemon);
         int other = test_daemon_connect(&quota_daemon);
         send_stuck_spawn(conn, pipefd);
-        usleep(200 * 1000);
+        cr_assert(test_wait_until(quota_daemon_has_child, NULL), "the stuck spawn never started");
         struct json_object *r = test_call(other, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/bin/true\"]}", NULL, 0, NULL, NULL);
         cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
         json_object_put(r);
@@ -1013,11 +1024,28 @@ static bool hung_up(int conn, int timeout_ms) {
         return poll(&p, 1, timeout_ms) > 0 && read(conn, &c, 1) == 0;
 }
 
+typedef struct Stall {
+        int ready[2]; /* nobody -> test: two messages stalled */
+        int go[2];    /* test -> nobody: the daemon holds their fds */
+        int fds_before;
+} Stall;
+
+/* The daemon holds both stalled messages' fds (and their connections). */
+static bool budget_daemon_holds_two_stalls(void *userdata) {
+        const Stall *s = userdata;
+
+        return test_daemon_count_fds(&budget_daemon) >= s->fds_before + 2 * (96 + 1);
+}
+
 /* As nobody: two stalled messages with 96 fds each fit a budget of 200 fds, the third does not. */
 static int fd_budget_as_nobody(void *arg) {
+        Stall *s = arg;
         int a = connect_and_stall(96), b = connect_and_stall(96), c;
+        char x;
 
-        usleep(100 * 1000);
+        /* The third must come when the daemon holds the first two, or it would not go over the budget. */
+        if (write(s->ready[1], "r", 1) != 1 || read(s->go[0], &x, 1) != 1)
+                return 3;
         c = connect_and_stall(96);
         if (!hung_up(c, 5000))
                 return 1; /* the connection over the budget was not closed */
@@ -1029,9 +1057,22 @@ static int fd_budget_as_nobody(void *arg) {
 Test(limits, held_fds_per_user) {
         static const char *const args[] = { "--limit", "held-fds-per-user=200", NULL };
 
+        Stall s;
+        pid_t pid;
+        char x;
+
         test_daemon_start(&budget_daemon, args);
-        cr_assert_eq(test_run_as(65534, 65534, fd_budget_as_nobody, NULL), 0,
-                     "held-fds-per-user was not enforced on the connection that went over it alone");
+        cr_assert(pipe2(s.ready, O_CLOEXEC) == 0 && pipe2(s.go, O_CLOEXEC) == 0);
+        s.fds_before = test_daemon_count_fds(&budget_daemon);
+        pid = test_start_as(65534, 65534, fd_budget_as_nobody, &s);
+        cr_assert_eq(read(s.ready[0], &x, 1), 1, "nobody could not stall two messages");
+        cr_assert(test_wait_until(budget_daemon_holds_two_stalls, &s), "the daemon never read the stalled messages");
+        cr_assert_eq(write(s.go[1], "g", 1), 1);
+        cr_assert_eq(test_finish(pid), 0, "held-fds-per-user was not enforced on the connection that went over it alone");
+        for (int i = 0; i < 2; i++) {
+                close(s.ready[i]);
+                close(s.go[i]);
+        }
 
         /* Another user is served meanwhile and afterwards. */
         int conn = test_daemon_connect(&budget_daemon);
