@@ -31,6 +31,8 @@
 static void sandbox_maybe_free(Sandbox *sb);
 static void sandbox_spawn_done(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
+static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error);
+static void sandbox_fail_died(Sandbox *sb);
 
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
@@ -180,6 +182,10 @@ static void sandbox_reap(Sandbox *sb) {
                 sb->signal = si.si_status;
         }
 
+        /* It died before execve() and its report already ended: now the answer can say how. */
+        if (sb->starting && sb->died_before_exec)
+                return sandbox_fail_died(sb);
+
         if (!sb->spawn_failed && !sb->starting) {
                 if (sb->state == SANDBOX_EXITED)
                         log_info("Sandbox %s (pid %d) exited with status %d.", sb->id, (int) sb->pid, sb->exit_code);
@@ -292,14 +298,37 @@ void sandbox_expire_spawns(Server *s) {
         }
 }
 
+/* A spawn whose child died before it reached execve(), answered with how it died; sb is reaped. */
+static void sandbox_fail_died(Sandbox *sb) {
+        SpawnError error;
+        char how[64];
+
+        if (sb->state == SANDBOX_KILLED) {
+                snprintf(how, sizeof how, "killed by %s before execve", signal_to_string(sb->signal) ?: "a signal");
+                spawn_error_set(&error, "killed", ECANCELED, how);
+        } else {
+                snprintf(how, sizeof how, "exited with status %d before execve", sb->exit_code);
+                spawn_error_set(&error, "exited", ECHILD, how);
+        }
+        sandbox_end_spawn(sb, &error);
+}
+
 static void on_report(uv_poll_t *handle, int status, int events) {
         Sandbox *sb = handle->data;
         SpawnError error = {};
         int r;
 
-        r = spawn_read_report(sb->report_fd, &error);
+        r = spawn_read_report(sb->report_fd, &sb->reached_exec, &error);
         if (r == -EAGAIN)
                 return;
+        if (r == -ECHILD) {
+                /* Its exit status, which the pidfd brings, is the real reason: answer with that. */
+                uv_poll_stop(&sb->report_poll);
+                sb->died_before_exec = true;
+                if (sb->reaped)
+                        sandbox_fail_died(sb);
+                return;
+        }
 
         if (r < 0) {
                 spawn_error_set(&error, "report", -r, NULL);

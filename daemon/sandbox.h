@@ -38,6 +38,8 @@ struct Sandbox {
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
         bool starting;        /* the spawn report has not come yet */
+        bool reached_exec;    /* the report carries the mark the child writes right before execve() */
+        bool died_before_exec; /* the report ended without that mark: the answer waits for the exit status */
         SandboxState state;
         int exit_code;
         int signal;

@@ -40,8 +40,9 @@
  * 11. no_new_privs (always), the fd limit the daemon was started with,
  *     umask 022, cwd (as the sandbox's user).
  * 12. With init, become the sandbox's pid 1 and fork the command
- *     (sandbox-init.c); the command, or we without init, unblocks signals and
- *     execs, searching PATH when argv[0] has no slash.
+ *     (sandbox-init.c); the command, or we without init, unblocks signals,
+ *     marks the report (so the daemon can tell exec from death) and execs,
+ *     searching PATH when argv[0] has no slash.
  */
 
 #include <errno.h>
@@ -346,6 +347,10 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
 
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+        /* Last before execve(), after a pending signal had its chance: only from here does EOF mean exec. */
+        e = (SpawnError) { .stage = SPAWN_REPORT_EXEC };
+        spawn_child_report(p->child_report_fd, &e);
 
         spawn_child_exec(p, &e);
         spawn_child_report(p->child_report_fd, &e);

@@ -110,28 +110,35 @@ _printf_(4, 5) static int spawn_fail(SpawnError *e, const char *stage, int error
         return -error;
 }
 
-int spawn_read_report(int report_fd, SpawnError *ret_error) {
-        SpawnError e;
-        ssize_t n;
+int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error) {
+        for (;;) {
+                SpawnError e;
+                ssize_t n;
 
-        do
-                n = read(report_fd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return errno == EAGAIN ? -EAGAIN : -errno;
-        if (n == 0)
-                return 0;
-        /* The child writes the record in one write of less than PIPE_BUF, so it arrives whole. */
-        if ((size_t) n != sizeof e)
-                return -EIO;
+                do
+                        n = read(report_fd, &e, sizeof e);
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                        return errno == EAGAIN ? -EAGAIN : -errno;
+                /* Only execve() closes the pipe while the child lives; without the mark, it died before. */
+                if (n == 0)
+                        return *reached_exec ? 0 : -ECHILD;
+                /* The child writes each record in one write of less than PIPE_BUF, so it arrives whole. */
+                if ((size_t) n != sizeof e)
+                        return -EIO;
 
-        e.stage[sizeof e.stage - 1] = '\0';
-        e.message[sizeof e.message - 1] = '\0';
-        if (e.error <= 0)
-                return -EIO;
+                e.stage[sizeof e.stage - 1] = '\0';
+                e.message[sizeof e.message - 1] = '\0';
+                if (e.error == 0 && streq(e.stage, SPAWN_REPORT_EXEC)) {
+                        *reached_exec = true;
+                        continue;
+                }
+                if (e.error <= 0)
+                        return -EIO;
 
-        *ret_error = e;
-        return 1;
+                *ret_error = e;
+                return 1;
+        }
 }
 
 /* ---- the plan ---- */
@@ -759,9 +766,10 @@ void pidfd_kill_and_reap(int pidfd) {
 /* The child died before it was released: its report says why (read to EOF, it has exited). */
 static int child_early_failure(SpawnPlan *p, SpawnError *e) {
         SpawnError report;
+        bool reached_exec = false;
         int r;
 
-        r = spawn_read_report(p->parent_report_fd, &report);
+        r = spawn_read_report(p->parent_report_fd, &reached_exec, &report);
         if (r == 1) {
                 *e = report;
                 return -report.error;

@@ -30,6 +30,9 @@ typedef struct SpawnContext {
 } SpawnContext;
 
 /* What went wrong, for SpawnFailed(stage, errno, message). Fixed size: the child writes it without malloc. */
+/* The stage of the mark the child writes right before execve() (with error 0). */
+#define SPAWN_REPORT_EXEC "exec"
+
 typedef struct SpawnError {
         char stage[32];    /* "clone3", "uid_map", "setns", "mount", "hostname", "credentials", "fds", "execve", ... */
         int error;         /* positive errno */
@@ -39,16 +42,16 @@ typedef struct SpawnError {
 typedef struct SpawnHandle {
         pid_t pid;     /* host pid of the sandbox's top process */
         int pidfd;     /* owned by the caller from now on */
-        int report_fd; /* read end of the CLOEXEC report pipe; EOF without data means execve succeeded */
+        int report_fd; /* read end of the CLOEXEC report pipe: see spawn_read_report() */
 } SpawnHandle;
 
 /*
  * Returns 0 and fills *ret; or a negative errno with *ret_error filled (nothing left behind: no child, no fd).
  *
  * What the caller can rely on:
- *  - report_fd is O_NONBLOCK and O_CLOEXEC; the child has exec'd when it reads EOF. A child that fails
- *    before execve() writes one SpawnError and exits 127. (A child killed before execve() also gives EOF
- *    without data: its exit status tells.)
+ *  - report_fd is O_NONBLOCK and O_CLOEXEC; spawn_read_report() tells exec from failure. A child that
+ *    fails before execve() writes one SpawnError and exits 127; one killed before execve() leaves EOF
+ *    without the mark it writes right before execve(), and its exit status tells how it died.
  *  - pid/pidfd refer to the sandbox's top process: the command itself, or with init the sandbox's init.
  *    Init exits with the command's exit code; if the command died of a signal, init dies of the same
  *    signal, except as pid 1 of a new pid namespace, where the kernel forbids that: it exits 128 + signal.
@@ -74,11 +77,19 @@ typedef struct SpawnHandle {
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
 
 /*
- * Reads the child's report. Returns 0 if the child exec'd (EOF, nothing written),
- * 1 with *ret_error filled if it failed before exec, -EAGAIN if not complete yet,
- * or another negative errno. Call when report_fd polls readable.
+ * Reads the child's report, when report_fd polls readable. The child marks
+ * the report (stage SPAWN_REPORT_EXEC, error 0) right before execve(): EOF
+ * after the mark means execve() closed the pipe, EOF without it that the
+ * child died before (killed: a Kill, the OOM killer, a signal it got). A
+ * child killed inside execve() itself, after the mark, counts as exec'd and
+ * killed at once: nobody can tell the two apart, nor needs to.
+ *
+ * Returns 0 if the child exec'd, 1 with *ret_error filled if it failed
+ * before exec, -ECHILD if it died before reaching execve() (its exit status
+ * says how), -EAGAIN if the report is not complete yet, or another negative
+ * errno. *reached_exec (false at first) keeps the mark between calls.
  */
-int spawn_read_report(int report_fd, SpawnError *ret_error);
+int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error);
 
 /* SIGKILLs the process behind pidfd and reaps it, blocking until it is gone. */
 void pidfd_kill_and_reap(int pidfd);

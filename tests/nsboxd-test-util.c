@@ -261,8 +261,7 @@ struct json_object *test_read_reply(int fd, int **ret_fds, size_t *ret_n_fds) {
         return j;
 }
 
-struct json_object *test_call(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds,
-                              int **ret_fds, size_t *ret_n_fds) {
+void test_send(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds) {
         struct json_object *params = NULL, *call;
 
         if (parameters_json) {
@@ -273,6 +272,11 @@ struct json_object *test_call(int fd, const char *method, const char *parameters
         cr_assert(call);
         send_message(fd, call, fds, n_fds);
         json_object_put(call);
+}
+
+struct json_object *test_call(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds,
+                              int **ret_fds, size_t *ret_n_fds) {
+        test_send(fd, method, parameters_json, fds, n_fds);
         return test_read_reply(fd, ret_fds, ret_n_fds);
 }
 

@@ -46,6 +46,9 @@ struct json_object;
 struct json_object *test_call(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds,
                               int **ret_fds, size_t *ret_n_fds);
 
+/* Sends one call without reading its reply (test_read_reply() reads it later). */
+void test_send(int fd, const char *method, const char *parameters_json, const int *fds, size_t n_fds);
+
 /* Reads the next reply on fd (for "more" calls). */
 struct json_object *test_read_reply(int fd, int **ret_fds, size_t *ret_n_fds);
 

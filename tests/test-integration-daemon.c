@@ -535,6 +535,71 @@ Test(daemon, exec_failure_is_spawn_failed) {
         test_disconnect(conn);
 }
 
+/* The id of the caller's only sandbox, once List shows it, which must be in state. */
+static void only_sandbox(int conn, char *id, size_t size, const char *state) {
+        struct json_object *r, *list, *sb;
+
+        /* The call that makes it may still be on its way through another connection. */
+        for (unsigned i = 0;; i++) {
+                r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+                list = test_json_get(r, "parameters.sandboxes");
+                cr_assert(list, "%s", json_object_to_json_string(r));
+                if (json_object_array_length(list) > 0)
+                        break;
+                json_object_put(r);
+                cr_assert_lt(i, 10000, "the sandbox never showed up");
+                (void) usleep(1000);
+        }
+        cr_assert_eq(json_object_array_length(list), 1, "%s", json_object_to_json_string(r));
+        sb = json_object_array_get_idx(list, 0);
+        cr_assert_str_eq(test_json_string(sb, "state"), state);
+        snprintf(id, size, "%s", test_json_string(sb, "id"));
+        json_object_put(r);
+}
+
+/*
+ * A sandbox killed before it reached execve() (here: while it waits for a
+ * "file" entry's pipe) never ran its command: Spawn answers SpawnFailed with
+ * how it died, not a pid of a process that is gone.
+ */
+Test(daemon, killed_before_exec_is_spawn_failed) {
+        int conn = test_daemon_connect(&daemon_), other = test_daemon_connect(&daemon_), pipefd[2];
+        struct json_object *r;
+        char id[80], params[128];
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        test_send(conn, "io.nsbox.Sandbox.Spawn",
+                  "{\"argv\":[\"true\"],\"namespaces\":[\"mount\"],"
+                  "\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/f\"}]}",
+                  &pipefd[0], 1);
+        /* The child keeps reading the pipe, whose writer is still open: the spawn stays "starting". */
+        only_sandbox(other, id, sizeof id, "starting");
+
+        snprintf(params, sizeof params, "{\"id\":\"%s\",\"signal\":9}", id);
+        r = test_call(other, "io.nsbox.Sandbox.Kill", params, NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        r = test_read_reply(conn, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s",
+                         json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "killed");
+        cr_assert_str_eq(test_json_string(r, "parameters.message"), "killed by SIGKILL before execve: Operation canceled");
+        json_object_put(r);
+
+        /* Nothing is left of it, and the next spawn on the same connection works. */
+        r = test_call(other, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        cr_assert_eq(json_object_array_length(test_json_get(r, "parameters.sandboxes")), 0);
+        json_object_put(r);
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"true\"]}", NULL, 0);
+        close(s.pidfd);
+
+        close(pipefd[0]);
+        close(pipefd[1]);
+        test_disconnect(other);
+        test_disconnect(conn);
+}
+
 Test(daemon, invalid_parameter_names_the_field) {
         int conn = test_daemon_connect(&daemon_);
         struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn",

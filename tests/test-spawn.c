@@ -77,12 +77,14 @@ static int spawn_as(const SpawnCaller *caller, SpawnRequest *r, const int *fds, 
 
 /* Polls the report fd until the child exec'd (0) or reported a failure (1, *e filled). */
 static int wait_report(const SpawnHandle *h, SpawnError *e) {
+        bool reached_exec = false;
+
         for (;;) {
                 struct pollfd p = { .fd = h->report_fd, .events = POLLIN };
                 int r;
 
                 cr_assert_geq(poll(&p, 1, -1), 0);
-                r = spawn_read_report(h->report_fd, e);
+                r = spawn_read_report(h->report_fd, &reached_exec, e);
                 if (r != -EAGAIN) {
                         cr_assert_geq(r, 0, "spawn_read_report: %s", strerror(-r));
                         return r;
@@ -1690,4 +1692,39 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
         close_many((int[]) { contents[0], out[0], out[1], extra[0], extra[1], stray_pipe[0], stray_pipe[1], stray_null,
                              self_pidfd },
                    9);
+}
+
+/*
+ * EOF on the report pipe means exec only after the mark the child writes
+ * right before execve(): a child killed before it (here while it copies a
+ * "file" entry from a pipe we hold open) leaves EOF without it, and a command
+ * that exec'd and exited at once leaves both.
+ */
+Test(spawn, report_tells_exec_from_death) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true"), *r2 = REQUEST("true");
+        bool reached_exec = false;
+        SpawnError e = {};
+        SpawnHandle h;
+        int contents[2], k;
+
+        cr_assert_eq(pipe2(contents, O_CLOEXEC), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_MOUNT);
+        add_mount(r, MOUNT_FILE, "/f")->source_fd_index = 0;
+        cr_assert_eq(spawn_as(&root_caller, r, contents, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
+        wait_blocked_reading(h.pid, contents[0]);
+
+        cr_assert_eq(pidfd_send_signal(h.pidfd, SIGKILL, NULL, 0), 0);
+        do {
+                struct pollfd p = { .fd = h.report_fd, .events = POLLIN };
+
+                cr_assert_geq(poll(&p, 1, -1), 0);
+                k = spawn_read_report(h.report_fd, &reached_exec, &e);
+        } while (k == -EAGAIN);
+        cr_assert_eq(k, -ECHILD, "%d", k);
+        cr_assert_not(reached_exec);
+        reap(&h);
+        close_many(contents, 2);
+
+        spawn_ok(NULL, r2, NULL, 0, &h);
+        assert_exited((siginfo_t[]) { reap(&h) }, 0);
 }
