@@ -67,6 +67,17 @@ int cli_connect(NsboxConnection **ret) {
         return r;
 }
 
+/* An integer field of the last error's parameters; -1 if absent. */
+static int cli_error_int(NsboxConnection *c, const char *field) {
+        struct json_object *o = json_tokener_parse(nsbox_connection_get_error_json(c) ?: "{}"), *v;
+        int i = -1;
+
+        if (o && json_object_object_get_ex(o, field, &v) && json_object_is_type(v, json_type_int))
+                i = json_object_get_int(v);
+        json_object_put(o);
+        return i;
+}
+
 int cli_call_failed(NsboxConnection *c, int r, const char *what) {
         const char *name = nsbox_connection_get_error_name(c);
 
@@ -99,7 +110,19 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what) {
                 log_error("%s: nsboxd denied this request for this user (permission denied)", what);
         else if (strcmp(name, NSBOX_ERROR_QUOTA_EXCEEDED) == 0)
                 log_error("%s: quota exceeded: %s", what, nsbox_connection_get_error_limit(c) ?: "?");
-        else if (strcmp(name, NSBOX_ERROR_NO_SUCH_SANDBOX) == 0)
+        else if (strcmp(name, NSBOX_ERROR_POLICY_INVALID) == 0) {
+                const char *file = nsbox_connection_get_error_field(c, "file") ?: "?";
+                const char *reason = nsbox_connection_get_error_field(c, "reason");
+                int line = cli_error_int(c, "line");
+
+                if (reason && line > 0)
+                        log_error("%s: nsboxd's policy does not load: %s:%d: %s", what, file, line, reason);
+                else if (reason)
+                        log_error("%s: nsboxd's policy does not load: %s: %s", what, file, reason);
+                else
+                        log_error("%s: nsboxd's policy (%s) does not load; until it is fixed and reloaded, "
+                                  "nsboxd serves only root", what, file);
+        } else if (strcmp(name, NSBOX_ERROR_NO_SUCH_SANDBOX) == 0)
                 log_error("%s: no such sandbox: %s (see 'nsbox list')", what,
                           nsbox_connection_get_error_field(c, "id") ?: "?");
         else

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libnsbox calls other than Spawn: Wait, Kill, List, Inspect and
+ * libnsbox calls other than Spawn: Wait, Kill, List, Inspect, Reload and
  * org.varlink.service.GetInfo, the sandbox descriptions List and Inspect
  * return, and the small name tables of the public header.
  */
@@ -366,6 +366,35 @@ _public_ int nsbox_inspect(NsboxConnection *c, const char *id, NsboxSandboxInfo 
         if (r < 0)
                 return r;
         return nsbox_inspect_finish(c, ret);
+}
+
+/* ---- Reload ---- */
+
+_public_ int nsbox_reload_send(NsboxConnection *c) {
+        if (!c)
+                return -EINVAL;
+        return connection_call_send(c, CALL_RELOAD, NSBOX_INTERFACE ".Reload", NULL, NULL, 0);
+}
+
+_public_ int nsbox_reload_finish(NsboxConnection *c) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        struct json_object *parameters;
+
+        if (!c)
+                return -EINVAL;
+        return connection_call_finish(c, CALL_RELOAD, &m, &parameters);
+}
+
+_public_ int nsbox_reload(NsboxConnection *c) {
+        int r;
+
+        r = nsbox_reload_send(c);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_reload_finish(c);
 }
 
 /* ---- org.varlink.service.GetInfo ---- */

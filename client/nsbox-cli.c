@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * nsbox: the command line front end of nsboxd. Verbs: run, list, inspect,
- * wait, kill, info. Built on the public libnsbox API only.
+ * wait, kill, info, reload. Built on the public libnsbox API only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +28,8 @@ static void help(void) {
                "                                   code, or 128+N if it was killed by signal N\n"
                "  kill [-s SIGNAL] ID              send SIGNAL (name or number; default SIGTERM)\n"
                "  info [--json]                    show the daemon's version and interfaces\n"
+               "  reload                           make nsboxd re-read its policy (root); fails, with\n"
+               "                                   the reason, if the policy does not load\n"
                "\n"
                "Options:\n"
                "  --socket PATH   nsboxd's socket (default: $NSBOX_SOCKET, else %s);\n"
@@ -368,6 +370,28 @@ static int verb_info(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+/* For ExecReload=: returns once the new policy is in force, fails if it is not. */
+static int verb_reload(int argc, char *argv[]) {
+        static const char usage[] = "reload";
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        int r;
+
+        r = parse_verb_options(argc, argv, usage, NULL, NULL);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        if (!no_arguments(argc, usage))
+                return EXIT_USAGE;
+
+        if (cli_connect(&c) < 0)
+                return EXIT_FAILURE;
+        r = nsbox_reload(c);
+        if (r < 0) {
+                cli_call_failed(c, r, "cannot reload");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -381,6 +405,7 @@ int main(int argc, char *argv[]) {
         } verbs[] = {
                 { "run", verb_run },   { "list", verb_list }, { "inspect", verb_inspect },
                 { "wait", verb_wait }, { "kill", verb_kill }, { "info", verb_info },
+                { "reload", verb_reload },
         };
         int c;
 

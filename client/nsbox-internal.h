@@ -19,6 +19,7 @@ typedef enum CallKind {
         CALL_LIST,
         CALL_INSPECT,
         CALL_GET_INFO,
+        CALL_RELOAD,
 } CallKind;
 
 /*

@@ -68,6 +68,7 @@ const char *nsbox_state_to_string(NsboxState state);
 #define NSBOX_ERROR_NO_SUCH_SANDBOX   "io.nsbox.Sandbox.NoSuchSandbox"
 #define NSBOX_ERROR_SPAWN_FAILED      "io.nsbox.Sandbox.SpawnFailed"
 #define NSBOX_ERROR_QUOTA_EXCEEDED    "io.nsbox.Sandbox.QuotaExceeded"
+#define NSBOX_ERROR_POLICY_INVALID    "io.nsbox.Sandbox.PolicyInvalid"
 #define NSBOX_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define NSBOX_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
 
@@ -341,6 +342,16 @@ int nsbox_get_info(NsboxConnection *c, char **ret_vendor, char **ret_product, ch
 int nsbox_get_info_send(NsboxConnection *c);
 int nsbox_get_info_finish(NsboxConnection *c, char **ret_vendor, char **ret_product, char **ret_version,
                           char **ret_url, char ***ret_interfaces);
+
+/*
+ * Asks the daemon to re-read its policy and subordinate id files (root only: -EPERM otherwise) and
+ * returns once they are in force. -EBADMSG (NSBOX_ERROR_POLICY_INVALID) if one does not load: the
+ * error's "file", "line" (nsbox_connection_get_error_json()) and "reason" fields say why, and the
+ * policy in force before stays.
+ */
+int nsbox_reload(NsboxConnection *c);
+int nsbox_reload_send(NsboxConnection *c);
+int nsbox_reload_finish(NsboxConnection *c);
 
 /* Frees a NULL-terminated array of strings and the strings; accepts NULL; returns NULL. */
 char **nsbox_strv_free(char **l);

@@ -87,6 +87,7 @@ void connection_close(Connection *c) {
 
         LIST_REMOVE(connections, s->connections, c);
         s->n_connections--;
+        server_notify_status(s);
 
         if (c->poll_events >= 0)
                 uv_poll_stop(&c->poll);
@@ -388,6 +389,7 @@ int connection_new(Server *s, int fd, Connection **ret) {
 
         LIST_PREPEND(connections, s->connections, c);
         s->n_connections++;
+        server_notify_status(s);
 
         connection_update_poll(c);
         if (ret)

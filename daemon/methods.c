@@ -353,6 +353,31 @@ static void method_spawn(Connection *c) {
         /* The reply goes out from sandbox.c once the child reported exec (or failure). */
 }
 
+/* Root only: the reply comes once the new policy is in force, or says why it is not, so a caller
+ * (ExecReload=) can wait for the outcome and fail. */
+static void method_reload(Connection *c) {
+        ReloadError error = {};
+        int r;
+
+        json_object_object_foreach(c->call.parameters, key, value) {
+                (void) value;
+                return reply_invalid_parameter(c, key);
+        }
+        if (!c->caller.privileged) {
+                log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "Reload refused: only root may reload the policy.");
+                return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_PERMISSION_DENIED, NULL));
+        }
+
+        r = server_reload(c->server, &error);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return connection_reply_error(c, nsbox_error_policy_invalid(error.file, error.line, error.reason));
+
+        log_audit(LOG_INFO, "reload", &c->audit, NULL, "Policy reloaded.");
+        reply_parameters(c, NULL);
+}
+
 typedef struct Method {
         const char *name;
         void (*handler)(Connection *c);
@@ -367,7 +392,24 @@ static const Method methods[] = {
         { "io.nsbox.Sandbox.Kill",                       method_kill,                      false },
         { "io.nsbox.Sandbox.List",                       method_list,                      false },
         { "io.nsbox.Sandbox.Inspect",                    method_inspect,                   false },
+        { "io.nsbox.Sandbox.Reload",                     method_reload,                    false },
 };
+
+/* Without a valid policy nobody but root is served: nothing says what others may do. Reload answers
+ * non-root callers itself (PermissionDenied); the service interface stays open to everyone. */
+static bool refused_without_policy(Connection *c, const char *method) {
+        const char *file = c->server->policy_invalid;
+
+        if (!file || c->caller.privileged || strncmp(method, NSBOX_INTERFACE ".", strlen(NSBOX_INTERFACE ".")) != 0 ||
+            streq(method, NSBOX_INTERFACE ".Reload"))
+                return false;
+
+        connection_drop_fds(c);
+        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "%s refused: %s does not load, only root is served.",
+                  method, file);
+        connection_reply_error(c, nsbox_error_policy_invalid(file, 0, NULL));
+        return true;
+}
 
 void method_dispatch(Connection *c) {
         _cleanup_free_ char *interface = NULL;
@@ -387,6 +429,8 @@ void method_dispatch(Connection *c) {
 
         for (size_t i = 0; i < ELEMENTSOF(methods); i++)
                 if (streq(methods[i].name, method)) {
+                        if (refused_without_policy(c, method))
+                                return;
                         if (!methods[i].takes_fds)
                                 connection_drop_fds(c);
                         return methods[i].handler(c);

@@ -188,10 +188,11 @@ static void sandbox_reap(Sandbox *sb) {
 
         if (!sb->spawn_failed && !sb->starting) {
                 if (sb->state == SANDBOX_EXITED)
-                        log_info("Sandbox %s (pid %d) exited with status %d.", sb->id, (int) sb->pid, sb->exit_code);
+                        log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.",
+                                  sb->id, (int) sb->pid, sb->exit_code);
                 else
-                        log_info("Sandbox %s (pid %d) killed by %s.", sb->id, (int) sb->pid,
-                                 signal_to_string(sb->signal) ?: "a signal");
+                        log_audit(LOG_INFO, "killed", &sb->creator, sb->id, "Sandbox %s (pid %d) killed by %s.", sb->id,
+                                  (int) sb->pid, signal_to_string(sb->signal) ?: "a signal");
                 sandbox_answer_waiters(sb);
         }
 
@@ -499,8 +500,9 @@ void sandbox_connection_closed(Server *s, Connection *c) {
 void sandbox_drop_all(Server *s, bool kill) {
         /* Signal them all first, so they die in parallel and each reap below is short. */
         LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (kill || sb->starting)
-                        (void) sandbox_kill(sb, SIGKILL);
+                if ((kill || sb->starting) && sandbox_kill(sb, SIGKILL) >= 0 && !sb->spawn_failed)
+                        log_audit(LOG_INFO, "kill", &sb->creator, sb->id, "Killing sandbox %s: the daemon is stopping.",
+                                  sb->id);
 
         LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
                 if (!kill && !sb->reaped && !sb->starting) {

@@ -61,10 +61,19 @@ bool server_user_over_budget(const Server *s, uid_t uid) {
 }
 
 void server_notify_status(Server *s) {
+        char text[sizeof s->status];
+
         if (s->stopping)
                 return;
-        (void) sd_notifyf(false, "STATUS=Serving, %u sandbox%s, %u connection%s.", s->n_sandboxes,
-                          s->n_sandboxes == 1 ? "" : "es", s->n_connections, s->n_connections == 1 ? "" : "s");
+
+        /* Sent on every change of what it reports, and only then: connections come and go often. */
+        snprintf(text, sizeof text, "%s, %u sandbox%s, %u connection%s.",
+                 s->policy_invalid ? "Serving root only (the policy does not load)" : "Serving", s->n_sandboxes,
+                 s->n_sandboxes == 1 ? "" : "es", s->n_connections, s->n_connections == 1 ? "" : "s");
+        if (streq(text, s->status))
+                return;
+        strcpy(s->status, text);
+        (void) sd_notifyf(false, "STATUS=%s", text);
 }
 
 /* Admits or refuses one accepted socket. Refusals close it; the client sees EOF. */
@@ -121,7 +130,26 @@ static int log_conf_error(int r, const char *path, const ConfError *e, const cha
         return log_error_errno(r, "%s: %s; %s.", path, e->reason, consequence);
 }
 
-int server_reload(Server *s) {
+/* Logs why a file did not load ("policy.conf:12: unknown key 'max-sandbox' in [user:alice]; not applying the
+ * policy.") and fills *ret_error. */
+static int reload_failed(int r, const char *path, const ConfError *e, ReloadError *ret_error) {
+        ReloadError error = { .file = path, .line = e->line };
+
+        /* A file the parser refused has a reason; one that could not be read has an errno. */
+        if (e->reason[0]) {
+                snprintf(error.reason, sizeof error.reason, "%s", e->reason);
+                (void) log_conf_error(r, path, e, "not applying the policy");
+        } else {
+                snprintf(error.reason, sizeof error.reason, "%s", strerror(-r));
+                log_error_errno(r, "Failed to load %s, not applying the policy: %m", path);
+        }
+
+        if (ret_error)
+                *ret_error = error;
+        return r;
+}
+
+int server_reload(Server *s, ReloadError *ret_error) {
         _cleanup_(policy_freep) Policy *policy = NULL;
         _cleanup_(subid_file_freep) SubidFile *subuid = NULL, *subgid = NULL;
         DaemonLimits limits;
@@ -129,21 +157,17 @@ int server_reload(Server *s) {
         int r;
 
         r = policy_load(s->config.policy_path, &policy, &error);
-        if (r < 0 && error.reason[0])
-                return log_conf_error(r, s->config.policy_path, &error, "not applying the policy");
         if (r < 0)
-                return log_error_errno(r, "Failed to load policy %s, not applying it: %m", s->config.policy_path);
+                return reload_failed(r, s->config.policy_path, &error, ret_error);
 
+        error = (ConfError) {};
         r = subid_file_load(s->config.subuid_path, &subuid, &error);
-        if (r == -EBADMSG)
-                return log_conf_error(r, s->config.subuid_path, &error, "not applying the policy");
         if (r < 0)
-                return log_error_errno(r, "Failed to load %s, not applying the policy: %m", s->config.subuid_path);
+                return reload_failed(r, s->config.subuid_path, &error, ret_error);
+        error = (ConfError) {};
         r = subid_file_load(s->config.subgid_path, &subgid, &error);
-        if (r == -EBADMSG)
-                return log_conf_error(r, s->config.subgid_path, &error, "not applying the policy");
         if (r < 0)
-                return log_error_errno(r, "Failed to load %s, not applying the policy: %m", s->config.subgid_path);
+                return reload_failed(r, s->config.subgid_path, &error, ret_error);
 
         /* Command line limits win over the file's [limits]; both were validated before. */
         policy_get_limits(policy, &limits);
@@ -157,12 +181,19 @@ int server_reload(Server *s) {
         s->subuid = TAKE_PTR(subuid);
         s->subgid = TAKE_PTR(subgid);
         s->config.limits = limits;
+        if (s->policy_invalid)
+                log_info("A valid policy is in force; serving every user again.");
+        s->policy_invalid = NULL;
+        server_notify_status(s);
         return 0;
 }
 
 static void refresh_subid_file(SubidFile *f) {
         ConfError error = {};
         int r;
+
+        if (!f)
+                return; /* no policy in force: only root is served, who needs no ranges */
 
         r = subid_file_refresh(f, &error);
         if (r == -EBADMSG)
@@ -184,7 +215,7 @@ static void on_signal(uv_signal_t *handle, int signum) {
 
         if (signum == SIGHUP) {
                 (void) sd_notify(false, "RELOADING=1");
-                if (server_reload(s) >= 0)
+                if (server_reload(s, NULL) >= 0)
                         log_info("Policy reloaded.");
                 (void) sd_notify(false, "READY=1");
                 server_notify_status(s);
@@ -208,10 +239,21 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         s->config = *config;
         s->listen_fd = -EBADF;
 
-        r = server_reload(s);
-        if (r < 0) {
+        /* A policy that does not load must not leave every client with "connection refused" while
+         * systemd gives up restarting: serve root (who can fix it and reload) and refuse everyone
+         * else, with the built-in limits and the command line's, until a reload succeeds. */
+        ReloadError error;
+        r = server_reload(s, &error);
+        if (r == -ENOMEM) {
                 free(s);
                 return r;
+        }
+        if (r < 0) {
+                s->policy_invalid = error.file;
+                limits_init(&s->config.limits);
+                for (char **a = s->config.limit_overrides; a && *a; a++)
+                        (void) limits_set_assignment(&s->config.limits, *a);
+                log_warning("Serving root only until a valid policy is loaded (fix %s, then reload).", error.file);
         }
 
         r = fd_set_nonblock(fd, true);

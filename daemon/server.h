@@ -43,6 +43,11 @@ typedef struct Server {
         Policy *policy;
         SubidFile *subuid; /* re-read when the file changes: server_refresh_subids() */
         SubidFile *subgid;
+        /* Started with a policy that did not load: only root is served (fail closed, stay
+         * reachable) until a reload succeeds. The file that failed, for the callers' error. */
+        const char *policy_invalid;
+
+        char status[128]; /* the last STATUS= sent, so only changes are sent */
 
         bool stopping;
 } Server;
@@ -54,14 +59,22 @@ void server_shutdown(Server *s);
 /* Frees what shutdown left; call after the loop ran to completion. */
 Server *server_free(Server *s);
 
-/* Re-reads the policy and subid files; keeps the old ones if any fails. */
-int server_reload(Server *s);
+/* Why a reload failed: the file, and the line and reason when the file did not parse. */
+typedef struct ReloadError {
+        const char *file;
+        unsigned line;     /* 1-based; 0: the file as a whole */
+        char reason[256];
+} ReloadError;
+
+/* Re-reads the policy and subid files; keeps the old ones if any fails, logs why and fills
+ * *ret_error (may be NULL). */
+int server_reload(Server *s, ReloadError *ret_error);
 
 /* Picks up a changed /etc/subuid or /etc/subgid (a stat() of each; read only when it changed). A file that
  * does not read keeps the ranges in force and is logged once per version. */
 void server_refresh_subids(Server *s);
 
-/* Reports the sandbox count to the service manager (STATUS=). */
+/* Reports the sandbox and connection counts to the service manager (STATUS=) when they changed. */
 void server_notify_status(Server *s);
 
 /* Counts of one uid's sandboxes (live ones and failed ones not yet reaped) and spawns in flight. */

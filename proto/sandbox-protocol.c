@@ -1132,6 +1132,20 @@ static const JsonField quota_exceeded_fields[] = {
         {}
 };
 
+typedef struct PolicyFailure {
+        char *file;
+        unsigned line;
+        char *reason;
+} PolicyFailure;
+
+static const JsonField policy_invalid_fields[] = {
+        { "file", &json_kind_string, offsetof(PolicyFailure, file), JSON_MANDATORY },
+        /* 1-based; 0 (the file as a whole, or not told) is left out. */
+        { "line", &json_kind_uint32, offsetof(PolicyFailure, line), 0, &(const JsonRange) { 1, UINT32_MAX } },
+        { "reason", &json_kind_string, offsetof(PolicyFailure, reason), 0 },
+        {}
+};
+
 /* Unlike varlink_error_new(), NULL parameters are a failure: these errors always carry some. */
 static struct json_object *error_new(const char *error, const void *base, const JsonField *fields) {
         struct json_object *parameters = encode(base, fields);
@@ -1153,6 +1167,12 @@ struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const
 
 struct json_object *nsbox_error_quota_exceeded(const char *limit) {
         return error_new(NSBOX_ERROR_QUOTA_EXCEEDED, &limit, quota_exceeded_fields);
+}
+
+struct json_object *nsbox_error_policy_invalid(const char *file, unsigned line, const char *reason) {
+        PolicyFailure f = { (char *) file, line, (char *) reason };
+
+        return error_new(NSBOX_ERROR_POLICY_INVALID, &f, policy_invalid_fields);
 }
 
 int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,

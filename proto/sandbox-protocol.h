@@ -40,6 +40,7 @@
 #define NSBOX_ERROR_NO_SUCH_SANDBOX "io.nsbox.Sandbox.NoSuchSandbox"
 #define NSBOX_ERROR_SPAWN_FAILED "io.nsbox.Sandbox.SpawnFailed"
 #define NSBOX_ERROR_QUOTA_EXCEEDED "io.nsbox.Sandbox.QuotaExceeded"
+#define NSBOX_ERROR_POLICY_INVALID "io.nsbox.Sandbox.PolicyInvalid"
 
 /* The IDL text, embedded at build time from proto/io.nsbox.Sandbox.varlink. */
 extern const char nsbox_interface_description[];
@@ -279,6 +280,8 @@ int inspect_reply_decode(struct json_object *parameters, SandboxInfo *ret);
 struct json_object *nsbox_error_no_such_sandbox(const char *id);
 struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const char *message);
 struct json_object *nsbox_error_quota_exceeded(const char *limit);
+/* PolicyInvalid(file, line, reason): line (0: none) and reason (NULL: none) only for root. */
+struct json_object *nsbox_error_policy_invalid(const char *file, unsigned line, const char *reason);
 
 /* Reads SpawnFailed's parameters (client side); each out-parameter may be NULL. */
 int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,

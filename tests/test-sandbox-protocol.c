@@ -1109,4 +1109,5 @@ Test(sandbox_protocol, encoded_names_match_the_idl) {
         assert_encoded_keys_in_idl(kill_request_encode("x", 9));
         assert_encoded_keys_in_idl(nsbox_error_spawn_failed("s", 1, "m"));
         assert_encoded_keys_in_idl(nsbox_error_quota_exceeded("l"));
+        assert_encoded_keys_in_idl(nsbox_error_policy_invalid("f", 1, "r"));
 }

@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# nsbox under a real service manager: boots Debian 12 with systemd as PID 1 in
+# a systemd-nspawn container, installs the just-built nsbox into it and checks
+# through systemctl, journalctl and nsbox what only a real systemd shows:
+# socket activation, STATUS=, journald fields, reload, stop, restart.
+#
+# Usage: test-systemd.sh BUILDDIR
+#
+# Exits 77 (skipped) with the reason when it cannot run here: not root, a tool
+# missing, a sanitizer build, no Debian mirror and no cached tree.
+# NSBOX_TEST_SYSTEMD_REQUIRED=1 makes every such reason a failure (CI).
+#
+# The Debian tree is made once with debootstrap (minutes) and kept in
+# $NSBOX_TEST_CACHE (default /var/cache/nsbox-test); every run boots a
+# throw-away overlay of it, so the cache never sees what a run installs, and
+# runs of several build trees may share it (a lock guards its updates).
+set -euo pipefail
+
+builddir=$(realpath "${1:?usage: $0 BUILDDIR}")
+cache=${NSBOX_TEST_CACHE:-/var/cache/nsbox-test}
+suite=bookworm
+base="$cache/$suite"
+# Runtime packages the tree needs besides what the binaries link (found below).
+base_packages=(systemd systemd-sysv dbus util-linux procps passwd iproute2)
+machine="nsbt-$$"
+user=nsbt-alice
+
+log() { printf '%s\n' "$*" >&2; }
+skip() {
+        log "SKIP: $*"
+        [ "${NSBOX_TEST_SYSTEMD_REQUIRED:-0}" = 1 ] && exit 1
+        exit 77
+}
+fail() {
+        log "FAIL: $*"
+        exit 1
+}
+checks=0
+ok() {
+        checks=$((checks + 1))
+        log "ok $checks - $*"
+}
+
+# ---------------------------------------------------------------------------
+# Can it run here?
+
+[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, overlayfs, debootstrap)"
+for tool in debootstrap systemd-nspawn nsenter meson python3 flock; do
+        command -v "$tool" >/dev/null || skip "$tool is not installed (Debian: debootstrap systemd-container util-linux meson python3)"
+done
+[ -x "$builddir/daemon/nsboxd" ] && [ -x "$builddir/client/nsbox" ] || fail "no nsboxd or nsbox in $builddir"
+if ldd "$builddir/daemon/nsboxd" | grep -Eq 'lib(asan|ubsan|tsan)'; then
+        skip "a sanitizer build: the container has no sanitizer runtime; run it on a plain build"
+fi
+
+# The machine's Debian mirror, from its apt configuration.
+debian_mirror() {
+        python3 - <<'PY'
+import re, sys
+try:
+    text = open("/etc/apt/sources.list.d/debian.sources").read()
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", stanza, re.M))
+        if "deb" in fields.get("Types", "").split() and "bookworm" in fields.get("Suites", "").split():
+            print(fields["URIs"].split()[0]); sys.exit(0)
+except (OSError, KeyError, IndexError):
+    pass
+try:
+    for line in open("/etc/apt/sources.list"):
+        w = line.split()
+        if len(w) >= 3 and w[0] == "deb" and w[2] == "bookworm":
+            print(w[1]); sys.exit(0)
+except OSError:
+    pass
+PY
+}
+
+mirror_reachable() {
+        python3 - "$1" <<'PY'
+import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1].rstrip("/") + "/dists/bookworm/Release", timeout=20).read(64)
+except Exception as e:
+    print(e, file=sys.stderr); sys.exit(1)
+PY
+}
+
+# Debian packages holding the libraries nsbox's binaries load (libseccomp2, libcap2, ...).
+library_packages() {
+        local f lib pkg
+        for f in "$builddir/daemon/nsboxd" "$builddir/client/nsbox"; do
+                ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'
+        done | sort -u | while read -r lib; do
+                case $lib in "$builddir"/*) continue ;; esac
+                pkg=""
+                for p in "$lib" "$(readlink -f "$lib")" "/usr$lib" "${lib#/usr}"; do
+                        pkg=$(dpkg -S "$p" 2>/dev/null | head -n1 | cut -d: -f1) && [ -n "$pkg" ] && break
+                done
+                [ -n "$pkg" ] && echo "$pkg"
+        done | sort -u
+}
+
+# ---------------------------------------------------------------------------
+# The cached tree: made once, extended when the binaries need a new library.
+
+mkdir -p "$cache"
+exec {lockfd}>"$cache/.lock"
+mapfile -t packages < <( (printf '%s\n' "${base_packages[@]}"; library_packages) | sort -u)
+mirror=$(debian_mirror)
+
+tree_has_packages() {
+        [ -f "$base/.nsbox-test-ready" ] || return 1
+        local p
+        for p in "${packages[@]}"; do
+                grep -qxF "$p" "$base/.nsbox-test-ready" || return 1
+        done
+}
+
+# debootstrap mounts /proc and /sys inside the tree: an interrupted one leaves them there.
+remove_tree() {
+        local m
+        awk -v dir="$1/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+                while read -r m; do umount -l "$m"; done
+        rm -rf --one-file-system "$1"
+}
+
+flock "$lockfd"
+if ! tree_has_packages; then
+        [ -n "$mirror" ] || skip "no Debian mirror for bookworm in /etc/apt/sources.list.d/debian.sources"
+        mirror_reachable "$mirror" || skip "the Debian mirror $mirror cannot be reached"
+        if [ ! -f "$base/.nsbox-test-ready" ]; then
+                log "Making a Debian $suite tree in $base from $mirror (once; a few minutes)..."
+                remove_tree "$base.new"
+                include=$(IFS=,; echo "${packages[*]}")
+                debootstrap --variant=minbase --include="$include" "$suite" "$base.new" "$mirror" \
+                        >"$cache/debootstrap.log" 2>&1 || { tail -n 30 "$cache/debootstrap.log" >&2; fail "debootstrap failed"; }
+                remove_tree "$base"
+                mv "$base.new" "$base"
+        else
+                log "Adding packages to $base: ${packages[*]}"
+                cp /etc/resolv.conf "$base/etc/resolv.conf"
+                chroot "$base" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+                        sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' sh "${packages[@]}" \
+                        >"$cache/apt.log" 2>&1 || { tail -n 30 "$cache/apt.log" >&2; fail "apt-get install in the tree failed"; }
+        fi
+        printf '%s\n' "${packages[@]}" >"$base/.nsbox-test-ready"
+fi
+# Shared while it runs: nobody updates the tree under a booted overlay.
+flock -s "$lockfd"
+
+# ---------------------------------------------------------------------------
+# This run's machine: an overlay of the tree with the build installed.
+
+run=$(mktemp -d /var/tmp/nsbox-systemd-test.XXXXXX)
+root="$run/root"
+nspawn_pid=""
+leader=""
+mkdir -p "$run/upper" "$run/work" "$root"
+
+cleanup() {
+        local status=$?
+        set +e
+        if [ -n "$leader" ] && kill -0 "$leader" 2>/dev/null; then
+                in_ct systemctl poweroff >/dev/null 2>&1
+        fi
+        if [ -n "$nspawn_pid" ]; then
+                for _ in $(seq 300); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+                if kill -0 "$nspawn_pid" 2>/dev/null; then
+                        log "The container did not power off; killing systemd-nspawn ($nspawn_pid)."
+                        kill -TERM "$nspawn_pid"; sleep 2; kill -KILL "$nspawn_pid" 2>/dev/null
+                fi
+                wait "$nspawn_pid" 2>/dev/null
+        fi
+        if [ $status -ne 0 ] && [ -f "$run/console.log" ]; then
+                log "== last console lines:"; tail -n 40 "$run/console.log" >&2
+        fi
+        mountpoint -q "$root" && umount "$root"
+        rm -rf "$run"
+        # systemd-nspawn leaves per-machine directories behind when there is no machined.
+        for d in /run/systemd/nspawn/*/"$machine"; do [ -e "$d" ] && rm -rf "$d"; done
+        exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! mount -t overlay overlay -o "lowerdir=$base,upperdir=$run/upper,workdir=$run/work" "$root" 2>/dev/null; then
+        log "overlayfs unavailable here; copying the tree instead."
+        cp -a "$base/." "$root/"
+fi
+
+meson install -C "$builddir" --no-rebuild --quiet --destdir "$root" >"$run/install.log" 2>&1 ||
+        { cat "$run/install.log" >&2; fail "meson install failed"; }
+in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+in_root ldconfig
+in_root useradd -m "$user"
+echo "$machine" >"$root/etc/hostname"
+rm -f "$root/etc/machine-id"
+in_root systemd-machine-id-setup >/dev/null
+in_root systemctl enable nsboxd.socket >/dev/null 2>&1
+mkdir -p "$root/etc/nsbox"
+# The unit's ExecStart names where the build installs; everything must be there.
+sbin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root"/{usr/,}lib/systemd/system/nsboxd.service 2>/dev/null | head -n1)
+[ -n "$sbin" ] && [ -x "$root$sbin" ] || fail "nsboxd.service not installed, or its ExecStart= ($sbin) missing"
+nsbox_bin=$(dirname "$(dirname "$sbin")")/bin/nsbox
+[ -x "$root$nsbox_bin" ] || fail "nsbox is not at $nsbox_bin in the tree"
+
+# ---------------------------------------------------------------------------
+# Boot it. --console=read-only needs no terminal; the console goes to a file.
+
+boot_start=$SECONDS
+systemd-nspawn --quiet --register=no --keep-unit --capability=all --console=read-only \
+        -D "$root" -M "$machine" -b >"$run/console.log" 2>&1 &
+nspawn_pid=$!
+
+for _ in $(seq 600); do
+        kill -0 "$nspawn_pid" 2>/dev/null || fail "systemd-nspawn exited during boot"
+        for p in $(pgrep -P "$nspawn_pid"); do
+                [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] && leader=$p
+        done
+        [ -n "$leader" ] && break
+        sleep 0.1
+done
+[ -n "$leader" ] || fail "no systemd in the container after 60s"
+
+in_ct() { nsenter -t "$leader" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+as_user() { in_ct setpriv --reuid="$user" --regid="$user" --init-groups "$@"; }
+
+state=$(in_ct timeout 120 systemctl is-system-running --wait || true)
+case $state in
+running|degraded) ;;
+*) in_ct systemctl --failed --no-pager >&2 || true; fail "the container did not boot: $state" ;;
+esac
+[ "$state" = degraded ] && in_ct systemctl --failed --no-pager --plain >&2
+ok "systemd booted in the container ($state) in $((SECONDS - boot_start))s"
+uid=$(in_ct id -u "$user")
+
+# ---------------------------------------------------------------------------
+# Helpers for the checks.
+
+# wait_for DESCRIPTION COMMAND...: until COMMAND succeeds, 60s at most.
+wait_for() {
+        local what=$1; shift
+        for _ in $(seq 600); do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.1
+        done
+        fail "timed out waiting for: $what"
+}
+unit_state() { in_ct systemctl is-active "$1" || true; }
+expect_state() {
+        local s; s=$(unit_state "$1")
+        [ "$s" = "$2" ] || fail "$1 is $s, expected $2"
+}
+# journal_has FIELD=VALUE...: a record of nsboxd.service matching all of them exists.
+journal_has() { in_ct journalctl -q -u nsboxd.service -o cat "$@" | grep -q .; }
+expect_journal() {
+        local what=$1; shift
+        wait_for "a journal record $* ($what)" journal_has "$@"
+        ok "journal: $what ($*)"
+}
+nsbox() { in_ct "$nsbox_bin" "$@"; }
+user_nsbox() { as_user "$nsbox_bin" "$@"; }
+status_line() { in_ct systemctl show -P StatusText nsboxd.service; }
+status_is() { [ "$(status_line)" = "$1" ]; }
+
+# ---------------------------------------------------------------------------
+# Socket activation, by root and by another user.
+
+expect_state nsboxd.socket active
+expect_state nsboxd.service inactive
+ok "nsboxd.socket listens, nsboxd.service is not started"
+
+out=$(nsbox run -- /bin/echo from-root) || fail "nsbox run as root failed"
+[ "$out" = from-root ] || fail "root's sandbox printed '$out'"
+expect_state nsboxd.service active
+ok "a root call activated nsboxd.service and ran a sandbox"
+
+in_ct systemctl stop nsboxd.service
+expect_state nsboxd.service inactive
+out=$(user_nsbox run -- /usr/bin/id -u) || fail "nsbox run as $user failed"
+[ "$out" = "$uid" ] || fail "$user's sandbox ran as uid '$out', expected $uid"
+expect_state nsboxd.service active
+ok "a call by $user (uid $uid) activated nsboxd.service; the sandbox ran as $uid"
+
+# ---------------------------------------------------------------------------
+# systemctl status, and STATUS= following what it reports.
+
+text=$(in_ct systemctl status --no-pager --lines=0 nsboxd.service || true)
+grep -q 'Active: active (running)' <<<"$text" || fail "systemctl status: $text"
+grep -q 'TriggeredBy: .*nsboxd.socket' <<<"$text" || fail "systemctl status names no trigger: $text"
+wait_for "STATUS= with no sandbox and no connection" status_is "Serving, 0 sandboxes, 0 connections."
+ok "systemctl status: active (running), triggered by nsboxd.socket, Status: \"$(status_line)\""
+
+id=$(nsbox run --detach --name keeper -- /bin/sleep infinity) || fail "nsbox run --detach failed"
+wait_for "STATUS= with one sandbox" status_is "Serving, 1 sandbox, 0 connections."
+ok "STATUS= counts a detached sandbox and no connection: \"$(status_line)\""
+
+# ---------------------------------------------------------------------------
+# Audit records in the journal, with their fields.
+
+expect_journal "spawn by root" NSBOX_EVENT=spawn NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID=0
+user_nsbox run -- /bin/true || fail "$user's sandbox failed"
+expect_journal "spawn by $user" NSBOX_EVENT=spawn NSBOX_CALLER_UID="$uid"
+if user_nsbox run --map-users=0:0:1 -- /bin/true 2>/dev/null; then fail "$user mapped uid 0"; fi
+expect_journal "refusal of $user's request" NSBOX_EVENT=refused NSBOX_CALLER_UID="$uid"
+nsbox kill -s KILL "$id" || fail "nsbox kill failed"
+expect_journal "kill by root" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID=0
+
+# ---------------------------------------------------------------------------
+# Reload: a good policy applies, a bad one fails the reload and changes nothing.
+
+printf '[user:%s]\nmax-sandboxes = 0\n' "$user" >"$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service || fail "systemctl reload with a good policy failed"
+if err=$(user_nsbox run -- /bin/true 2>&1); then fail "the reloaded policy (max-sandboxes = 0) was not applied"; fi
+grep -q 'sandboxes' <<<"$err" || fail "$user's refusal does not name the limit: $err"
+ok "systemctl reload applied a good policy: $user is refused ($err)"
+
+printf '[user:%s]\nmax-sandbox = 1\n' "$user" >"$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service 2>/dev/null || true
+expect_journal "the bad policy named with its line" MESSAGE="/etc/nsbox/policy.conf:2: unknown key 'max-sandbox' in [user:$user]; not applying the policy."
+if user_nsbox run -- /bin/true 2>/dev/null; then fail "a bad policy replaced the good one"; fi
+ok "a bad policy changes nothing: the one before stays in force"
+rm -f "$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
+
+# ---------------------------------------------------------------------------
+# Stop, and activation again.
+
+in_ct systemctl stop nsboxd.service
+expect_state nsboxd.service inactive
+expect_state nsboxd.socket active
+user_nsbox list >/dev/null || fail "nsbox list after a stop failed"
+expect_state nsboxd.service active
+ok "after systemctl stop, the socket is still active and the next call starts the daemon again"
+
+log "$checks checks passed; $((SECONDS)) s in all."
