@@ -17,6 +17,9 @@
 # runs of several build trees may share it (a lock guards its updates).
 set -euo pipefail
 
+# One compound command, read whole before any of it runs: a script edited while it runs (a rebase)
+# must not go on at some other line of the new text.
+{
 builddir=$(realpath "${1:?usage: $0 BUILDDIR}")
 cache=${NSBOX_TEST_CACHE:-/var/cache/nsbox-test}
 suite=bookworm
@@ -161,14 +164,15 @@ mkdir -p "$run/upper" "$run/work" "$root"
 cleanup() {
         local status=$?
         set +e
-        if [ -n "$leader" ] && kill -0 "$leader" 2>/dev/null; then
-                in_ct systemctl poweroff >/dev/null 2>&1
-        fi
         if [ -n "$nspawn_pid" ]; then
+                # systemctl poweroff; systemd-nspawn turns SIGTERM into the same request (SIGRTMIN+3 to
+                # PID 1) if systemd cannot take it yet; SIGKILL if the shutdown hangs.
+                [ -n "$leader" ] && kill -0 "$leader" 2>/dev/null && in_ct systemctl poweroff >/dev/null 2>&1 ||
+                        kill -TERM "$nspawn_pid" 2>/dev/null
                 for _ in $(seq 300); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
                 if kill -0 "$nspawn_pid" 2>/dev/null; then
-                        log "The container did not power off; killing systemd-nspawn ($nspawn_pid)."
-                        kill -TERM "$nspawn_pid"; sleep 2; kill -KILL "$nspawn_pid" 2>/dev/null
+                        log "The container did not power off within 30s; killing systemd-nspawn ($nspawn_pid)."
+                        kill -KILL "$nspawn_pid" 2>/dev/null
                 fi
                 wait "$nspawn_pid" 2>/dev/null
         fi
@@ -177,8 +181,10 @@ cleanup() {
         fi
         mountpoint -q "$root" && umount "$root"
         rm -rf "$run"
-        # systemd-nspawn leaves per-machine directories behind when there is no machined.
+        # systemd-nspawn leaves directories behind when there is no machined: this machine's, and
+        # the empty ones it made for them (another run's are not empty, and stay).
         for d in /run/systemd/nspawn/*/"$machine"; do [ -e "$d" ] && rm -rf "$d"; done
+        rmdir /run/systemd/nspawn/* /run/systemd/nspawn 2>/dev/null
         exit $status
 }
 trap cleanup EXIT
@@ -226,6 +232,12 @@ done
 in_ct() { nsenter -t "$leader" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 as_user() { in_ct setpriv --reuid="$user" --regid="$user" --init-groups "$@"; }
 
+# systemctl needs PID 1's private socket, which comes a moment after PID 1 itself.
+for _ in $(seq 600); do
+        in_ct test -S /run/systemd/private && break
+        kill -0 "$nspawn_pid" 2>/dev/null || fail "systemd-nspawn exited during boot"
+        sleep 0.1
+done
 state=$(in_ct timeout 120 systemctl is-system-running --wait || true)
 case $state in
 running|degraded) ;;
@@ -276,7 +288,7 @@ out=$(nsbox run -- /bin/echo from-root) || fail "nsbox run as root failed"
 expect_state nsboxd.service active
 ok "a root call activated nsboxd.service and ran a sandbox"
 
-in_ct systemctl stop nsboxd.service
+in_ct systemctl stop nsboxd.service 2>/dev/null
 expect_state nsboxd.service inactive
 out=$(user_nsbox run -- /usr/bin/id -u) || fail "nsbox run as $user failed"
 [ "$out" = "$uid" ] || fail "$user's sandbox ran as uid '$out', expected $uid"
@@ -306,6 +318,11 @@ if user_nsbox run --map-users=0:0:1 -- /bin/true 2>/dev/null; then fail "$user m
 expect_journal "refusal of $user's request" NSBOX_EVENT=refused NSBOX_CALLER_UID="$uid"
 nsbox kill -s KILL "$id" || fail "nsbox kill failed"
 expect_journal "kill by root" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID=0
+expect_journal "the killed sandbox's end" NSBOX_EVENT=killed NSBOX_SANDBOX_ID="$id"
+id=$(user_nsbox run --detach -- /bin/sh -c 'exit 3') || fail "$user's detached sandbox failed"
+expect_journal "$user's sandbox's exit" NSBOX_EVENT=exited NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID="$uid"
+in_ct journalctl -q -u nsboxd.service -o cat NSBOX_EVENT=exited NSBOX_SANDBOX_ID="$id" | grep -q "exited with status 3\.$" ||
+        fail "the exit record does not give the status"
 
 # ---------------------------------------------------------------------------
 # Reload: a good policy applies, a bad one fails the reload and changes nothing.
@@ -317,21 +334,49 @@ grep -q 'sandboxes' <<<"$err" || fail "$user's refusal does not name the limit: 
 ok "systemctl reload applied a good policy: $user is refused ($err)"
 
 printf '[user:%s]\nmax-sandbox = 1\n' "$user" >"$root/etc/nsbox/policy.conf"
-in_ct systemctl reload nsboxd.service 2>/dev/null || true
+if in_ct systemctl reload nsboxd.service 2>/dev/null; then fail "systemctl reload succeeded with a bad policy"; fi
 expect_journal "the bad policy named with its line" MESSAGE="/etc/nsbox/policy.conf:2: unknown key 'max-sandbox' in [user:$user]; not applying the policy."
+# ExecReload='s own output, in the journal of the unit: what `systemctl status` shows the admin.
+expect_journal "the failed reload's reason" MESSAGE="nsbox: cannot reload: nsboxd's policy does not load: /etc/nsbox/policy.conf:2: unknown key 'max-sandbox' in [user:$user]"
 if user_nsbox run -- /bin/true 2>/dev/null; then fail "a bad policy replaced the good one"; fi
-ok "a bad policy changes nothing: the one before stays in force"
+expect_state nsboxd.service active
+ok "systemctl reload fails with a bad policy, which changes nothing: the one before stays in force"
+rm -f "$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
+
+# ---------------------------------------------------------------------------
+# A bad policy at start: serve root, refuse everyone else saying why, until a reload fixes it.
+
+printf '[user:%s]\nmax-sandbox = 1\n' "$user" >"$root/etc/nsbox/policy.conf"
+in_ct systemctl restart nsboxd.service || fail "nsboxd did not start with a bad policy"
+expect_state nsboxd.service active
+wait_for "STATUS= saying only root is served" status_is "Serving root only (the policy does not load), 0 sandboxes, 0 connections."
+out=$(nsbox run -- /bin/echo still-root) || fail "root was not served with a bad policy"
+[ "$out" = still-root ] || fail "root's sandbox printed '$out'"
+if err=$(user_nsbox list 2>&1); then fail "$user was served without a valid policy"; fi
+grep -q "policy (/etc/nsbox/policy.conf) does not load" <<<"$err" || fail "$user's refusal does not say why: $err"
+ok "with a bad policy at start: active, root served, $user refused ($err)"
+printf '[user:%s]\nmax-sandboxes = 2\n' "$user" >"$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service || fail "reload of the fixed policy failed"
+user_nsbox list >/dev/null || fail "$user not served after the fixed policy was loaded"
+wait_for "STATUS= back to serving" status_is "Serving, 0 sandboxes, 0 connections."
+ok "the fixed policy, reloaded, serves $user again"
 rm -f "$root/etc/nsbox/policy.conf"
 in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
 
 # ---------------------------------------------------------------------------
 # Stop, and activation again.
 
-in_ct systemctl stop nsboxd.service
+id=$(user_nsbox run --detach -- /bin/sleep infinity) || fail "$user's detached sandbox failed"
+in_ct systemctl stop nsboxd.service 2>/dev/null
 expect_state nsboxd.service inactive
 expect_state nsboxd.socket active
+expect_journal "the stop's kill of $user's sandbox" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID="$uid" \
+        MESSAGE="Killing sandbox $id: the daemon is stopping."
 user_nsbox list >/dev/null || fail "nsbox list after a stop failed"
 expect_state nsboxd.service active
 ok "after systemctl stop, the socket is still active and the next call starts the daemon again"
 
 log "$checks checks passed; $((SECONDS)) s in all."
+exit 0
+}
