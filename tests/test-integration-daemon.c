@@ -22,6 +22,7 @@
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
 #include "varlink-message.h"
+#include "test-util.h"
 
 static TestDaemon daemon_;
 
@@ -288,15 +289,11 @@ Test(daemon, each_namespace_type) {
         test_disconnect(conn);
 }
 
+/* The file's text, cut to size. */
 static void read_file(const char *path, char *buf, size_t size) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
+        _cleanup_free_ char *text = test_read_file(path);
 
-        cr_assert(fd >= 0, "open %s: %m", path);
-        n = read(fd, buf, size - 1);
-        cr_assert(n >= 0);
-        buf[n] = 0;
-        close(fd);
+        snprintf(buf, size, "%s", text);
 }
 
 /* The map files say exactly what was asked, several ranges each. */
@@ -839,20 +836,8 @@ Test(limits, spawn_timeout_ends_stuck_spawns) {
                 "\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/stuck\"}]}"), 0);
         cr_assert(call);
         /* test_call() would block for the reply: send by hand, then prove the daemon still answers. */
-        struct msghdr mh = {};
-        char control[CMSG_SPACE(sizeof(int))] = {};
         const char *text = json_object_to_json_string_ext(call, JSON_C_TO_STRING_PLAIN);
-        struct iovec iov = { .iov_base = (void *) text, .iov_len = strlen(text) + 1 };
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = control;
-        mh.msg_controllen = sizeof control;
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &pipefd[0], sizeof(int));
-        cr_assert(sendmsg(conn, &mh, 0) == (ssize_t) iov.iov_len);
+        test_send_with_fds(conn, text, strlen(text) + 1, &pipefd[0], 1);
         json_object_put(call);
 
         struct json_object *r = test_call(other, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL);
@@ -935,17 +920,8 @@ static const char *const stuck_spawn =
 
 /* Sends a Spawn that cannot reach execve while *pipe_write stays open. */
 static void send_stuck_spawn(int conn, int pipefd[2]) {
-        char control[CMSG_SPACE(sizeof(int))] = {};
-        struct iovec iov = { .iov_base = (void *) stuck_spawn, .iov_len = strlen(stuck_spawn) + 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
         cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &pipefd[0], sizeof(int));
-        cr_assert(sendmsg(conn, &mh, 0) == (ssize_t) iov.iov_len);
+        test_send_with_fds(conn, stuck_spawn, strlen(stuck_spawn) + 1, &pipefd[0], 1);
 }
 
 static TestDaemon quota_daemon;
@@ -1065,20 +1041,11 @@ static TestDaemon budget_daemon;
 /* Opens a connection and sends the first byte of a message with n fds, never the rest. */
 static int connect_and_stall(int n) {
         int conn = test_daemon_connect(&budget_daemon), fds[96];
-        char control[CMSG_SPACE(sizeof fds)] = {};
-        struct iovec iov = { .iov_base = (void *) "{", .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                             .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
 
         cr_assert(n <= (int) ELEMENTSOF(fds));
         for (int i = 0; i < n; i++)
                 fds[i] = STDERR_FILENO;
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(n * sizeof(int));
-        memcpy(CMSG_DATA(cmsg), fds, n * sizeof(int));
-        cr_assert(sendmsg(conn, &mh, 0) == 1);
+        test_send_with_fds(conn, "{", 1, fds, (size_t) n);
         return conn;
 }
 
@@ -1152,22 +1119,15 @@ Test(limits, held_fds_per_user) {
 Test(daemon, waiting_call_holds_no_client_fds) {
         int conn = test_daemon_connect(&daemon_), waiter = test_daemon_connect(&daemon_), fds[50], before, now = 0;
         Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"]}", NULL, 0);
-        char text[256], control[CMSG_SPACE(sizeof fds)] = {};
+        char text[256];
 
         json_object_put(test_call(waiter, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
         before = test_daemon_count_fds(&daemon_);
 
         snprintf(text, sizeof text, "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{\"id\":\"%s\"}}", s.id);
-        struct iovec iov = { .iov_base = text, .iov_len = strlen(text) + 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 fds[i] = STDERR_FILENO;
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof fds);
-        memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
-        cr_assert(sendmsg(waiter, &mh, 0) == (ssize_t) iov.iov_len);
+        test_send_with_fds(waiter, text, strlen(text) + 1, fds, ELEMENTSOF(fds));
 
         /* Once the daemon took the Wait, its fd count is back where it was. */
         for (int i = 0; i < 100; i++) {

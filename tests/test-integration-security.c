@@ -35,6 +35,7 @@
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
 #include "varlink-message.h"
+#include "test-util.h"
 
 #define NOBODY 65534
 #define OTHER_USER "nsbox-test"
@@ -96,12 +97,7 @@ static void path_in_work(char *buf, size_t size, const char *name) {
 }
 
 static void write_text(const char *path, const char *text, mode_t mode) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-        cr_assert_geq(fd, 0, "%s: %m", path);
-        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
-        cr_assert_eq(fchmod(fd, mode), 0);
-        close(fd);
+        test_write_file(path, text, strlen(text), mode);
 }
 
 static void copy_file(const char *from, const char *to, mode_t mode) {
@@ -715,14 +711,9 @@ static int child_subuid_other(void *arg) {
 }
 
 static void read_small_file(const char *path, char *buf, size_t size) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
+        _cleanup_free_ char *text = test_read_file(path);
 
-        cr_assert_geq(fd, 0, "%s: %m", path);
-        n = read(fd, buf, size - 1);
-        cr_assert_geq(n, 0);
-        buf[n] = 0;
-        close(fd);
+        snprintf(buf, size, "%s", text);
 }
 
 /* "0 65534 1" however the kernel pads it. */

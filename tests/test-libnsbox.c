@@ -19,6 +19,7 @@
 #include "fd-util.h"
 #include "nsbox.h"
 #include "nsboxd-test-util.h"
+#include "test-util.h"
 
 static TestDaemon daemon_;
 
@@ -46,31 +47,6 @@ static NsboxSpawn *spawn_of(const char *const *argv) {
         cr_assert_eq(nsbox_spawn_new(&s), 0);
         cr_assert_eq(nsbox_spawn_set_argv(s, argv), 0);
         return s;
-}
-
-/* Reads fd until EOF into a NUL-terminated buffer. */
-static char *read_all(int fd) {
-        size_t size = 0, used = 0;
-        char *buf = NULL;
-
-        for (;;) {
-                ssize_t n;
-
-                if (used + 1024 > size) {
-                        size = size * 2 + 1024;
-                        buf = realloc(buf, size);
-                        cr_assert(buf);
-                }
-                n = read(fd, buf + used, size - used - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                cr_assert_geq(n, 0, "read: %m");
-                if (n == 0)
-                        break;
-                used += (size_t) n;
-        }
-        buf[used] = 0;
-        return buf;
 }
 
 Test(libnsbox, spawn_and_wait_reports_exit_code) {
@@ -132,13 +108,13 @@ Test(libnsbox, stdio_env_and_extra_fds_reach_the_command) {
         cr_assert_eq(write(in[1], "hello\n", 6), 6);
         close(in[1]);
 
-        text = read_all(out[0]);
+        text = test_read_fd(out[0]);
         cr_assert_str_eq(text, "hello bar unset\n");
         free(text);
-        text = read_all(err[0]);
+        text = test_read_fd(err[0]);
         cr_assert_str_eq(text, "err\n");
         free(text);
-        text = read_all(five[0]);
+        text = test_read_fd(five[0]);
         cr_assert_str_eq(text, "five\n");
         free(text);
 
@@ -361,7 +337,7 @@ Test(libnsbox, user_namespace_maps_root) {
         cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s %s", nsbox_connection_get_error_name(c),
                      nsbox_connection_get_error_json(c));
         nsbox_spawn_free(s);
-        text = read_all(out[0]);
+        text = test_read_fd(out[0]);
         cr_assert_str_eq(text, "0 0\n");
         free(text);
         close(out[0]);
@@ -396,7 +372,7 @@ Test(libnsbox, joined_namespace_is_shared) {
         close(out[1]);
         cr_assert_eq(nsbox_spawn(c, b, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
         nsbox_spawn_free(b);
-        text = read_all(out[0]);
+        text = test_read_fd(out[0]);
         close(out[0]);
         cr_assert_str_eq(text, "joined-host\n");
         free(text);

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -29,6 +28,7 @@
 #include "fd-util.h"
 #include "fuse-stall.h"
 #include "mount-setup.h"
+#include "test-util.h"
 
 #define NS_MOUNT NAMESPACE_BIT(NAMESPACE_MOUNT)
 #define NS_PID NAMESPACE_BIT(NAMESPACE_PID)
@@ -270,45 +270,19 @@ static void assert_refused(const Report *rep, int error, const char *mentioned) 
 static char tmpdir[64];
 
 static void make_tmpdir(void) {
-        strcpy(tmpdir, "/tmp/nsbox-test-mount-XXXXXX");
-        cr_assert_not_null(mkdtemp(tmpdir));
-        cr_assert_eq(chmod(tmpdir, 0755), 0);
-}
-
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        (void) remove(path);
-        return 0;
+        test_tmpdir_new("mount", tmpdir, sizeof(tmpdir));
 }
 
 static void remove_tmpdir(void) {
-        if (tmpdir[0])
-                (void) nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-        tmpdir[0] = 0;
+        test_tmpdir_remove(tmpdir);
 }
 
 static void write_file(const char *path, const char *contents, mode_t mode) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        cr_assert_geq(fd, 0, "open %s: %m", path);
-        cr_assert_eq(write(fd, contents, strlen(contents)), (ssize_t) strlen(contents));
-        cr_assert_eq(fchmod(fd, mode), 0);
-        close(fd);
-}
-
-static char *read_text(const char *path) {
-        static char buf[1 << 16];
-        ssize_t n;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-        cr_assert_geq(fd, 0);
-        n = read(fd, buf, sizeof(buf) - 1);
-        cr_assert_geq(n, 0);
-        buf[n] = 0;
-        close(fd);
-        return strdup(buf);
+        test_write_file(path, contents, strlen(contents), mode);
 }
 
 static char *host_mountinfo(void) {
-        return read_text("/proc/self/mountinfo");
+        return test_read_file("/proc/self/mountinfo");
 }
 
 TestSuite(mount_setup, .fini = remove_tmpdir);

@@ -27,6 +27,7 @@
 #include "fuse-stall.h"
 #include "policy.h"
 #include "varlink-message.h"
+#include "test-util.h"
 
 #define NOBODY 65534
 #define CALLER_UID 1000
@@ -35,27 +36,19 @@
 static char dir[64];
 
 static void setup(void) {
-        strcpy(dir, "/tmp/nsbox-test-policy-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
+        test_tmpdir_new("policy", dir, sizeof(dir));
 }
 
 static void teardown(void) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        cr_assert_eq(system(cmd), 0);
+        test_tmpdir_remove(dir);
 }
 
+/* Writes text (length given, so tests can embed NUL bytes) to DIR/name, 0644; returns the path in a static buffer. */
 static const char *write_file_n(const char *name, const char *text, size_t len) {
-        static char path[128];
-        FILE *f;
+        static char path[PATH_MAX];
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "we");
-        cr_assert_not_null(f);
-        cr_assert_eq(fwrite(text, 1, len, f), len);
-        cr_assert_eq(fclose(f), 0);
-        cr_assert_eq(chmod(path, 0644), 0);
+        cr_assert_lt((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name), sizeof(path));
+        test_write_file(path, text, len, 0644);
         return path;
 }
 

@@ -31,6 +31,7 @@
 #include "fd-util.h"
 #include "sandbox-protocol.h"
 #include "spawn.h"
+#include "test-util.h"
 
 static const SpawnCaller root_caller = { .uid = 0, .gid = 0, .privileged = true };
 static const SpawnCaller nobody_caller = { .uid = 65534, .gid = 65534, .privileged = false };
@@ -170,38 +171,6 @@ static MountEntry *add_mount(SpawnRequest *r, MountKind kind, const char *destin
         return m;
 }
 
-static char *read_all(int fd) {
-        size_t size = 0, allocated = 4096;
-        char *buf = malloc(allocated);
-
-        cr_assert_not_null(buf);
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 1024) {
-                        allocated *= 2;
-                        buf = realloc(buf, allocated);
-                        cr_assert_not_null(buf);
-                }
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                cr_assert_geq(n, 0, "read: %m");
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        buf[size] = '\0';
-        return buf;
-}
-
-static char *read_file(const char *path) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-        cr_assert_geq(fd, 0, "%s: %m", path);
-        return read_all(fd);
-}
-
 _printf_(1, 2) static char *read_proc(const char *format, ...) {
         char path[256];
         va_list ap;
@@ -209,7 +178,7 @@ _printf_(1, 2) static char *read_proc(const char *format, ...) {
         va_start(ap, format);
         vsnprintf(path, sizeof path, format, ap);
         va_end(ap);
-        return read_file(path);
+        return test_read_file(path);
 }
 
 /*
@@ -231,7 +200,7 @@ static char *run_capture_fds(const SpawnCaller *caller, SpawnRequest *r, const i
 
         spawn_ok(caller, r, all, n_fds + 1, &h);
         safe_close(pipe_fds[1]);
-        out = read_all(pipe_fds[0]);
+        out = test_read_fd(pipe_fds[0]);
         safe_close(pipe_fds[0]);
 
         siginfo_t si = reap(&h);
@@ -638,11 +607,11 @@ Test(spawn, time_offsets_inside) {
         r2->namespaces = NAMESPACE_BIT(NAMESPACE_TIME);
         r2->has_boottime_offset = true;
         r2->boottime_offset = (TimeOffset) { .secs = 1000000 };
-        host_uptime = read_file("/proc/uptime");
+        host_uptime = test_read_file("/proc/uptime");
         cr_assert_eq(sscanf(host_uptime, "%lf", &up_before), 1);
         free(host_uptime);
         out2 = run_capture(NULL, r2, NULL);
-        host_uptime = read_file("/proc/uptime");
+        host_uptime = test_read_file("/proc/uptime");
         cr_assert_eq(sscanf(host_uptime, "%lf", &up_after), 1);
         free(host_uptime);
         cr_assert_eq(sscanf(out2, "%lf", &up_in), 1);
@@ -661,7 +630,7 @@ Test(spawn, time_offsets_under_init) {
         r->has_boottime_offset = true;
         r->boottime_offset = (TimeOffset) { .secs = 5000000 };
         out = run_capture(NULL, r, NULL);
-        host = read_file("/proc/uptime");
+        host = test_read_file("/proc/uptime");
         cr_assert_eq(sscanf(out, "%lf", &inside), 1);
         cr_assert_eq(sscanf(host, "%lf", &outside), 1);
         cr_assert(inside >= outside + 5000000 - 60 && inside <= outside + 5000000 + 0.02, "%f vs %f", inside, outside);
@@ -1266,7 +1235,7 @@ Test(spawn, mounts_applied_in_the_child) {
         assert_exited(&si, 0);
         /* Its own /proc shows init and the shell only; the tmpfs is on /mnt in there, not out here. */
         cr_assert_str_eq(out, "1 2\n1\n");
-        host_mountinfo = read_file("/proc/self/mountinfo");
+        host_mountinfo = test_read_file("/proc/self/mountinfo");
         cr_assert_eq(strstr(host_mountinfo, " /mnt "), NULL);
 }
 

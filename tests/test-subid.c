@@ -10,31 +10,24 @@
 #include <unistd.h>
 
 #include "subid.h"
+#include "test-util.h"
 
 static char dir[64];
 
 static void setup(void) {
-        strcpy(dir, "/tmp/nsbox-test-subid-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
+        test_tmpdir_new("subid", dir, sizeof(dir));
 }
 
 static void teardown(void) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        cr_assert_eq(system(cmd), 0);
+        test_tmpdir_remove(dir);
 }
 
-/* Writes text (length given, so tests can embed NUL bytes) to DIR/name; returns the path in a static buffer. */
+/* Writes text (length given, so tests can embed NUL bytes) to DIR/name, 0644; returns the path in a static buffer. */
 static const char *write_file_n(const char *name, const char *text, size_t len) {
         static char path[PATH_MAX];
-        FILE *f;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "we");
-        cr_assert_not_null(f);
-        cr_assert_eq(fwrite(text, 1, len, f), len);
-        cr_assert_eq(fclose(f), 0);
+        cr_assert_lt((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name), sizeof(path));
+        test_write_file(path, text, len, 0644);
         return path;
 }
 

@@ -11,6 +11,7 @@
 
 #include "fd-util.h"
 #include "varlink-wire.h"
+#include "test-util.h"
 
 static const char sample_stream[] =
         "{\"method\":\"org.example.A\",\"parameters\":{\"s\":\"x\\u00e9y\",\"n\":[1,2,{\"z\":null}]}}\0"
@@ -31,29 +32,6 @@ static void make_pair(int sv[2]) {
 static void close_pair(int sv[2]) {
         safe_close(sv[0]);
         safe_close(sv[1]);
-}
-
-static void send_raw(int fd, const void *data, size_t size, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * VARLINK_FDS_MAX)];
-        } control = {};
-        struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-
-        cr_assert_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t) size);
 }
 
 static void assert_json(struct json_object *o, const char *text) {
@@ -122,13 +100,13 @@ Test(varlink_wire, split_at_every_byte_boundary_socket) {
                 size_t n = 0;
 
                 if (split > 0) {
-                        send_raw(sv[0], sample_stream, split, NULL, 0);
+                        test_send_with_fds(sv[0], sample_stream, split, NULL, 0);
                         cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) split);
                         n += drain(r, m + n, 3 - n);
                         cr_assert_eq(varlink_reader_has_partial(r), n < 3 && split > 0 && sample_stream[split - 1] != 0);
                 }
                 if (split < SAMPLE_SIZE) {
-                        send_raw(sv[0], sample_stream + split, SAMPLE_SIZE - split, NULL, 0);
+                        test_send_with_fds(sv[0], sample_stream + split, SAMPLE_SIZE - split, NULL, 0);
                         cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) (SAMPLE_SIZE - split));
                         n += drain(r, m + n, 3 - n);
                 }
@@ -168,7 +146,7 @@ Test(varlink_wire, many_messages_in_one_read) {
                 size += (size_t) snprintf(buf + size, sizeof(buf) - size, "{\"i\":%zu}", expected++);
                 buf[size++] = 0;
         }
-        send_raw(sv[0], buf, size, NULL, 0);
+        test_send_with_fds(sv[0], buf, size, NULL, 0);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) size);
 
         for (;;) {
@@ -276,8 +254,8 @@ Test(varlink_wire, pipelined_plain_then_fds_in_one_read) {
         cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 
         /* Two sends; the kernel joins them into one read, the fds belong to the second. */
-        send_raw(sv[0], first, sizeof(first), NULL, 0);
-        send_raw(sv[0], second, sizeof(second), p, 2);
+        test_send_with_fds(sv[0], first, sizeof(first), NULL, 0);
+        test_send_with_fds(sv[0], second, sizeof(second), p, 2);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) (sizeof(first) + sizeof(second)));
         cr_assert_eq(drain(r, m, 2), 2);
 
@@ -302,11 +280,11 @@ Test(varlink_wire, tail_of_previous_message_then_fds) {
         make_pair(sv);
         cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 
-        send_raw(sv[0], first, 3, NULL, 0);
+        test_send_with_fds(sv[0], first, 3, NULL, 0);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), 3);
         cr_assert(varlink_reader_has_partial(r));
-        send_raw(sv[0], first + 3, sizeof(first) - 3, NULL, 0);
-        send_raw(sv[0], second, sizeof(second), p, 1);
+        test_send_with_fds(sv[0], first + 3, sizeof(first) - 3, NULL, 0);
+        test_send_with_fds(sv[0], second, sizeof(second), p, 1);
         while (n < 2) {
                 cr_assert_gt(varlink_reader_fill(r, sv[1]), 0);
                 n += drain(r, m + n, 2 - n);
@@ -330,9 +308,9 @@ Test(varlink_wire, fds_in_the_middle_of_a_message) {
         make_pair(sv);
         cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 
-        send_raw(sv[0], msg, 4, NULL, 0);
+        test_send_with_fds(sv[0], msg, 4, NULL, 0);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), 4);
-        send_raw(sv[0], msg + 4, sizeof(msg) - 4, p, 2);
+        test_send_with_fds(sv[0], msg + 4, sizeof(msg) - 4, p, 2);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), -EPROTO);
 
         /* The error is final, and the fds that came with it are gone. */
@@ -353,8 +331,8 @@ Test(varlink_wire, fds_with_no_data_left) {
 
         before = fd_count_open();
         make_pair(sv);
-        send_raw(sv[0], msg, sizeof(msg), NULL, 0);
-        send_raw(sv[0], msg, sizeof(msg), NULL, 0);
+        test_send_with_fds(sv[0], msg, sizeof(msg), NULL, 0);
+        test_send_with_fds(sv[0], msg, sizeof(msg), NULL, 0);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), 2 * (int) sizeof(msg));
         cr_assert_eq(varlink_reader_next(r, &m), 1);
         varlink_message_done(&m);
@@ -378,7 +356,7 @@ Test(varlink_wire, the_most_fds_per_message) {
         for (size_t i = 0; i < VARLINK_FDS_MAX; i++)
                 fds[i] = p[i % 2];
 
-        send_raw(sv[0], msg, sizeof(msg), fds, VARLINK_FDS_MAX);
+        test_send_with_fds(sv[0], msg, sizeof(msg), fds, VARLINK_FDS_MAX);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) sizeof(msg));
         cr_assert_eq(varlink_reader_next(r, &m), 1);
         cr_assert_eq(m.n_fds, VARLINK_FDS_MAX);
@@ -403,7 +381,7 @@ static void check_too_many_fds(size_t n_fds, int expected) {
         for (size_t i = 0; i < n_fds; i++)
                 fds[i] = p[i % 2];
 
-        send_raw(sv[0], msg, sizeof(msg), fds, n_fds);
+        test_send_with_fds(sv[0], msg, sizeof(msg), fds, n_fds);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), expected);
         cr_assert(strstr(varlink_reader_error_reason(r), "more file descriptors with one message than the limit"));
 
@@ -452,7 +430,7 @@ Test(varlink_wire, oversized_message_refused_before_its_end) {
 
         /* No NUL ever comes: the reader must give up once the limit is passed, not wait for the end. */
         for (int i = 0; i < 64 && k >= 0; i++) {
-                send_raw(sv[0], junk, sizeof(junk), NULL, 0);
+                test_send_with_fds(sv[0], junk, sizeof(junk), NULL, 0);
                 k = varlink_reader_fill(r, sv[1]);
                 if (k > 0)
                         total += (size_t) k;
@@ -628,7 +606,7 @@ Test(varlink_wire, eof_and_partial) {
         int sv[2];
 
         make_pair(sv);
-        send_raw(sv[0], "{\"a\"", 4, NULL, 0);
+        test_send_with_fds(sv[0], "{\"a\"", 4, NULL, 0);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), 4);
         cr_assert(varlink_reader_has_partial(r));
         cr_assert_eq(varlink_reader_fill(r, sv[1]), -EAGAIN);
@@ -836,8 +814,8 @@ static void check_with_socket_option(int option) {
         for (size_t i = 0; i < VARLINK_FDS_MAX; i++)
                 fds[i] = p[i % 2];
 
-        send_raw(sv[0], msg, sizeof(msg), fds, VARLINK_FDS_MAX);
-        send_raw(sv[0], msg, sizeof(msg), NULL, 0);
+        test_send_with_fds(sv[0], msg, sizeof(msg), fds, VARLINK_FDS_MAX);
+        test_send_with_fds(sv[0], msg, sizeof(msg), NULL, 0);
         cr_assert_eq(varlink_reader_fill(r, sv[1]), (int) sizeof(msg));
         cr_assert_eq(varlink_reader_next(r, &m), 1);
         cr_assert_eq(m.n_fds, VARLINK_FDS_MAX);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers every test needs, once: reading and writing whole files, a
+ * scratch directory per test, sending a message with fds attached. Each
+ * asserts (criterion) when it fails, so call them from the test process,
+ * not from a child forked to run as another user.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Everything fd has to give, up to EOF: a NUL-terminated malloc'ed buffer. */
+char *test_read_fd(int fd);
+
+/* The whole file at path, as test_read_fd(). */
+char *test_read_file(const char *path);
+
+/* Creates or truncates path, writes size bytes of data and sets mode (whatever the umask). */
+void test_write_file(const char *path, const void *data, size_t size, mode_t mode);
+
+/* A fresh 0755 directory /tmp/nsbox-test-NAME-XXXXXX, its path in buf (at least 64 bytes). */
+void test_tmpdir_new(const char *name, char *buf, size_t size);
+
+/* Removes dir and everything below it without crossing into mounts; empties buf. An empty dir is nothing to do. */
+void test_tmpdir_remove(char *dir);
+
+/* One sendmsg() of size bytes with n_fds fds attached (SCM_RIGHTS, at most 253); asserts all of it went. */
+void test_send_with_fds(int sock, const void *data, size_t size, const int *fds, size_t n_fds);
