@@ -24,7 +24,10 @@
  *     the namespaces that exist once we are ready.
  *  4. Tell the daemon we are ready (only when 3. did anything: otherwise it
  *     wrote the maps right after clone3()); wait until it has written uid_map,
- *     setgroups, gid_map and timens_offsets and releases us.
+ *     setgroups, gid_map and timens_offsets and releases us. Then enter the
+ *     time namespace ourselves (setns() on time_for_children), so that the
+ *     process the caller gets is in every namespace the command is in. A
+ *     joined pid namespace the daemon entered for us before clone3().
  *  5. Bring up loopback in a new network namespace.
  *  6. Mounts and root (mount_plan_apply()), while still privileged.
  *  7. Hostname.
@@ -120,6 +123,28 @@ static void wait_for_release(SpawnPlan *p) {
 
         (void) close(p->child_sync_fd);
         p->child_sync_fd = -EBADF;
+}
+
+/*
+ * unshare(CLONE_NEWTIME) made the namespace of our children; now that the
+ * daemon has written its offsets (which entering it would freeze), we enter
+ * it too, so the process the caller gets (this one, init or not) and the
+ * command share it. Through the host's /proc the daemon opened: the mounts
+ * joined or made by now may hide or replace /proc.
+ */
+static void enter_time_namespace(SpawnPlan *p) {
+        int fd;
+
+        if (!(p->unshare_flags & CLONE_NEWTIME))
+                return;
+        fd = openat(p->proc_fd, "self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                child_fail(p, "setns", errno, "time_for_children");
+        if (setns(fd, CLONE_NEWTIME) < 0)
+                child_fail(p, "setns", errno, "time");
+        (void) close(fd);
+        (void) close(p->proc_fd);
+        p->proc_fd = -EBADF;
 }
 
 static int loopback_up(void) {
@@ -379,6 +404,7 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
 
         join_namespaces(p);
         wait_for_release(p);
+        enter_time_namespace(p);
 
         setup_network(p);
         setup_mounts(p);

@@ -46,9 +46,16 @@ typedef struct SpawnPlan {
         /* namespaces */
         unsigned long clone_flags;   /* created by clone3() itself */
         unsigned long unshare_flags; /* created by the child with unshare(), after the joins */
-        SpawnJoin joins[_NAMESPACE_TYPE_MAX]; /* user namespace first */
+        SpawnJoin joins[_NAMESPACE_TYPE_MAX]; /* what the child joins, user namespace first */
         size_t n_joins;
         bool joins_user;
+        /* A pid namespace to join is entered by the daemon around clone3(), so the child is born in it:
+         * setns() by the child itself would only place its children there. */
+        SpawnJoin pid_join;
+        bool joins_pid;
+        /* The host's /proc (owned), while the child still needs it: to enter the time namespace it
+         * unshare()d itself once the offsets are written (unshare() only places its children there). */
+        int proc_fd;
         bool loopback_up;
         MountPlan *mounts; /* owned; NULL when the file tree is left alone */
         const char *hostname;

@@ -149,6 +149,9 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         mount_plan_free(p->mounts);
         for (size_t i = 0; i < p->n_joins; i++)
                 safe_close(p->joins[i].owned_fd);
+        if (p->joins_pid)
+                safe_close(p->pid_join.owned_fd);
+        safe_close(p->proc_fd);
         free(p->keep_fds);
         free(p->groups);
         free(p->fds);
@@ -288,13 +291,25 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 }
         p->joins_user = joined & NAMESPACE_BIT(NAMESPACE_USER);
 
+        /* The daemon enters a joined pid namespace itself, around clone3(): see clone_child(). */
+        for (size_t i = 0; i < p->n_joins; i++)
+                if (p->joins[i].type == NAMESPACE_PID) {
+                        p->pid_join = p->joins[i];
+                        p->joins_pid = true;
+                        memmove(p->joins + i, p->joins + i + 1, (p->n_joins - i - 1) * sizeof(SpawnJoin));
+                        p->n_joins--;
+                        break;
+                }
+
         /*
          * clone3(CLONE_NEWTIME) would put the child into the new time namespace at
          * once, which freezes its offsets before we could write them; unshare() in the
          * child makes it the namespace of its children and of the program it execs.
          * With joins, the namespaces are created after joining (so they belong to a
          * joined user namespace, and the joins still have the daemon's rights),
-         * except pid: only clone3() makes the child itself pid 1.
+         * except pid: only clone3() makes the child itself pid 1. Either way the
+         * child enters the time namespace once its offsets are written, so that
+         * it, init or not, is in every namespace the sandbox has.
          */
         if (p->n_joins == 0) {
                 p->clone_flags = new_flags & ~(unsigned long) CLONE_NEWTIME;
@@ -304,8 +319,13 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->unshare_flags = new_flags & ~(unsigned long) CLONE_NEWPID;
         }
         p->loopback_up = new_flags & CLONE_NEWNET;
+        if (p->unshare_flags & CLONE_NEWTIME) {
+                p->proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (p->proc_fd < 0)
+                        return spawn_fail(e, "prepare", errno, "/proc");
+        }
 
-        /* A joined pid namespace applies to children only: the command must be forked, by init. */
+        /* With a joined pid namespace init stays the rule (the child is not its pid 1; init reaps and forwards). */
         if (joined & NAMESPACE_BIT(NAMESPACE_PID))
                 p->init = true;
         else
@@ -605,7 +625,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         p = calloc(1, sizeof(SpawnPlan));
         if (!p)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
-        p->devnull_fd = p->child_sync_fd = p->child_report_fd = -EBADF;
+        p->devnull_fd = p->child_sync_fd = p->child_report_fd = p->proc_fd = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
 
         r = plan_namespaces(p, c, e);
@@ -699,7 +719,7 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        fds = calloc(3 + p->n_fds + p->n_joins + n_mount_fds, sizeof(int));
+        fds = calloc(4 + p->n_fds + p->n_joins + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -707,6 +727,8 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         fds[n++] = p->child_report_fd;
         if (p->devnull_fd >= 0)
                 fds[n++] = p->devnull_fd;
+        if (p->proc_fd >= 0)
+                fds[n++] = p->proc_fd;
         for (size_t i = 0; i < p->n_fds; i++)
                 fds[n++] = p->fds[i].source;
         for (size_t i = 0; i < p->n_joins; i++)
@@ -720,6 +742,40 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
 
         p->keep_fds = fds;
         p->n_keep_fds = k;
+        return 0;
+}
+
+/*
+ * The daemon's own pid namespace, opened before it first enters another one
+ * for a child, so it can always go back.
+ */
+static int own_pid_namespace(void) {
+        static int fd = -EBADF;
+
+        if (fd < 0) {
+                fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+        }
+        return fd;
+}
+
+/*
+ * setns(CLONE_NEWPID) only changes where this thread's next children are
+ * born; the daemon itself stays where it is. Back in its own namespace it
+ * must be, or every later sandbox would start in a client's: failing that is
+ * not a state to go on from.
+ */
+static int pid_namespace_for_children(int ns_fd) {
+        int own = own_pid_namespace();
+
+        if (own < 0)
+                return own;
+        if (setns(ns_fd >= 0 ? ns_fd : own, CLONE_NEWPID) < 0) {
+                if (ns_fd < 0)
+                        abort();
+                return -errno;
+        }
         return 0;
 }
 
@@ -741,11 +797,22 @@ static int clone_child(SpawnPlan *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
         if (sigprocmask(SIG_SETMASK, &all, &saved) < 0)
                 return spawn_fail(e, "clone3", errno, "sigprocmask");
 
+        if (p->joins_pid) {
+                int r = pid_namespace_for_children(p->pid_join.fd);
+
+                if (r < 0) {
+                        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+                        return spawn_fail(e, "setns", -r, "%s", p->pid_join.name);
+                }
+        }
+
         pid = syscall(SYS_clone3, &args, sizeof args);
         if (pid == 0)
                 spawn_child_run(p);
 
         int saved_errno = errno;
+        if (p->joins_pid)
+                (void) pid_namespace_for_children(-EBADF);
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);
         if (pid < 0)
                 return spawn_fail(e, "clone3", saved_errno, NULL);

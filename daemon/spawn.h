@@ -53,6 +53,7 @@ typedef struct SpawnHandle {
  *    fails before execve() writes one SpawnError and exits 127; one killed before execve() leaves EOF
  *    without the mark it writes right before execve(), and its exit status tells how it died.
  *  - pid/pidfd refer to the sandbox's top process: the command itself, or with init the sandbox's init.
+ *    It is in every namespace the command is in (the new time namespace, a joined pid namespace).
  *    Init exits with the command's exit code; if the command died of a signal, init dies of the same
  *    signal, except as pid 1 of a new pid namespace, where the kernel forbids that: it exits 128 + signal.
  *    Signals sent to init (pidfd_send_signal) are forwarded to the command; SIGKILL ends the whole

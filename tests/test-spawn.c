@@ -625,7 +625,7 @@ Test(spawn, time_offsets_under_init) {
         _cleanup_free_ char *out = NULL, *host = NULL;
         double inside, outside;
 
-        /* Init itself stays in the old time namespace; the command it forks is in the new one. */
+        /* Init, which the caller gets, and the command it forks are both in the new time namespace. */
         r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME) | NAMESPACE_BIT(NAMESPACE_PID);
         r->has_boottime_offset = true;
         r->boottime_offset = (TimeOffset) { .secs = 5000000 };
@@ -1696,4 +1696,106 @@ Test(spawn, report_tells_exec_from_death) {
 
         spawn_ok(NULL, r2, NULL, 0, &h);
         assert_exited((siginfo_t[]) { reap(&h) }, 0);
+}
+
+/* The command's namespaces as it sees them itself ("mnt:[4026531841]" per line), then it sleeps. */
+#define NS_SCRIPT "for t in cgroup ipc mnt net pid time user uts; do readlink /proc/self/ns/$t; done; exec sleep 100"
+
+/*
+ * The process the caller gets (h.pid) is in every namespace the command is
+ * in: with a pid namespace it is init, which must not stay in the host's time
+ * namespace; with a joined pid namespace it must be in that one.
+ */
+static void assert_reported_process_in_commands_namespaces(const SpawnCaller *caller, SpawnRequest *r, const int *fds,
+                                                           size_t n_fds) {
+        _cleanup_free_ char *out = NULL;
+        int pipe_fds[2], *all = calloc(n_fds + 1, sizeof(int));
+        size_t got = 0;
+        SpawnHandle h;
+        char *line;
+
+        cr_assert_not_null(all);
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        memcpy(all, fds, n_fds * sizeof(int));
+        all[n_fds] = pipe_fds[1];
+        r->stdout_index = (int) n_fds;
+        spawn_ok(caller, r, all, n_fds + 1, &h);
+        safe_close(pipe_fds[1]);
+        free(all);
+
+        out = calloc(1, 4096);
+        cr_assert_not_null(out);
+        for (unsigned lines = 0; lines < 8;) {
+                ssize_t n = read(pipe_fds[0], out + got, 4095 - got);
+
+                cr_assert_gt(n, 0, "the command wrote only: %s", out);
+                for (ssize_t i = 0; i < n; i++)
+                        lines += out[got + i] == '\n';
+                got += (size_t) n;
+        }
+        safe_close(pipe_fds[0]);
+
+        line = out;
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                static const char *const order[] = { "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts" };
+                char path[64], link[64] = {};
+                char *end = strchr(line, '\n');
+
+                *end = 0;
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) h.pid, order[t]);
+                cr_assert_gt(readlink(path, link, sizeof link - 1), 0, "%s: %m", path);
+                cr_assert_str_eq(link, line, "the reported process is in %s, the command in %s", link, line);
+                line = end + 1;
+        }
+        kill_and_reap(&h, SIGKILL);
+}
+
+Test(spawn, reported_process_is_in_every_namespace) {
+        /* every namespace created, init as pid 1, the clocks shifted */
+        {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/bin/sh", "-c", NS_SCRIPT);
+
+                r->namespaces = NAMESPACE_ALL;
+                r->has_boottime_offset = true;
+                r->boottime_offset = (TimeOffset) { .secs = 1000 };
+                assert_reported_process_in_commands_namespaces(NULL, r, NULL, 0);
+        }
+        /* a non-root caller's: its own user namespace owns the time namespace */
+        {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/bin/sh", "-c", NS_SCRIPT);
+
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID) |
+                                NAMESPACE_BIT(NAMESPACE_TIME) | NAMESPACE_BIT(NAMESPACE_MOUNT);
+                r->has_monotonic_offset = true;
+                r->monotonic_offset = (TimeOffset) { .secs = 1000 };
+                assert_reported_process_in_commands_namespaces(&nobody_caller, r, NULL, 0);
+        }
+        /* init without a pid namespace, and a time namespace */
+        {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/bin/sh", "-c", NS_SCRIPT);
+
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME) | NAMESPACE_BIT(NAMESPACE_UTS);
+                r->init = 1;
+                assert_reported_process_in_commands_namespaces(NULL, r, NULL, 0);
+        }
+        /* a joined pid namespace (a sandbox's), with a new time namespace */
+        {
+                _cleanup_(spawn_request_freep) SpawnRequest *holder = REQUEST("sleep", "100");
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/bin/sh", "-c", NS_SCRIPT);
+                char path[64];
+                SpawnHandle hh;
+                int fd;
+
+                holder->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+                spawn_ok(NULL, holder, NULL, 0, &hh);
+                snprintf(path, sizeof path, "/proc/%d/ns/pid", (int) hh.pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(fd, 0);
+
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME);
+                join_namespace(r, NAMESPACE_PID, 0);
+                assert_reported_process_in_commands_namespaces(NULL, r, &fd, 1);
+                safe_close(fd);
+                kill_and_reap(&hh, SIGKILL);
+        }
 }
