@@ -31,7 +31,8 @@
  *  5. Bring up loopback in a new network namespace.
  *  6. Mounts and root (mount_plan_apply()), while still privileged.
  *  7. Hostname.
- *  8. Credentials: setgroups, setresgid, setresuid as raw syscalls (glibc's
+ *  8. Credentials: CAP_SYS_TIME, the daemon's own, leaves the bounding set;
+ *     setgroups, setresgid, setresuid as raw syscalls (glibc's
  *     wrappers would try to signal threads that exist only in the daemon).
  *     Where setgroups() is skipped (a new user namespace that denies it, a
  *     joined one without additionalGids), the groups are the ones the daemon
@@ -208,8 +209,38 @@ static int drop_all_capabilities(void) {
         return 0;
 }
 
+/*
+ * What the daemon holds only for its own work, CAP_SYS_TIME (the clock
+ * offsets of a time namespace owned by the host's user namespace), no
+ * sandbox gets: out of the bounding set, so no execve() can bring it back,
+ * and out of the sets this process has now. No request can ask for it yet.
+ */
+static int drop_daemon_only_capabilities(void) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+        const unsigned idx = CAP_TO_INDEX(CAP_SYS_TIME);
+        const uint32_t bit = CAP_TO_MASK(CAP_SYS_TIME);
+
+        if (prctl(PR_CAPBSET_DROP, CAP_SYS_TIME, 0, 0, 0) < 0)
+                return -errno;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_TIME, 0, 0) < 0 && errno != EINVAL)
+                return -errno;
+        if (syscall(SYS_capget, &header, data) < 0)
+                return -errno;
+        data[idx].effective &= ~bit;
+        data[idx].permitted &= ~bit;
+        data[idx].inheritable &= ~bit;
+        if (syscall(SYS_capset, &header, data) < 0)
+                return -errno;
+        return 0;
+}
+
 static void setup_credentials(const SpawnPlan *p) {
         int r;
+
+        r = drop_daemon_only_capabilities();
+        if (r < 0)
+                child_fail(p, "credentials", -r, "CAP_SYS_TIME");
 
         if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0)
                 child_fail(p, "credentials", errno, "setgroups");

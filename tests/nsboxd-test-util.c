@@ -31,6 +31,10 @@ static const char *nsboxd_path(void) {
 }
 
 void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
+        test_daemon_start_wrapped(d, NULL, extra_args);
+}
+
+void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *argv[64];
         size_t n = 0;
@@ -49,6 +53,8 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", d->dir);
         cr_assert(bind(notify_fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "bind notify: %m");
 
+        for (size_t i = 0; wrapper && wrapper[i] && n < ELEMENTSOF(argv) - 4; i++)
+                argv[n++] = wrapper[i];
         argv[n++] = nsboxd_path();
         argv[n++] = "--socket";
         argv[n++] = d->socket_path;
@@ -64,7 +70,10 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
                 setenv("NOTIFY_SOCKET", sa.sun_path, 1);
                 unsetenv("LISTEN_PID");
                 unsetenv("LISTEN_FDS");
-                execv(argv[0], (char **) argv);
+                if (wrapper)
+                        execvp(argv[0], (char **) argv);
+                else
+                        execv(argv[0], (char **) argv);
                 _exit(127);
         }
 

@@ -19,6 +19,10 @@ typedef struct TestDaemon {
  * Aborts the test (criterion assert) if it does not report READY=1 within 10 s. */
 void test_daemon_start(TestDaemon *d, const char *const *extra_args);
 
+/* The same, started through wrapper (a NULL-terminated argv prefix, e.g. setpriv and its options, which
+ * must exec nsboxd in the same process). */
+void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args);
+
 /* SIGTERM, waits, asserts exit status 0, removes the directory. */
 void test_daemon_stop(TestDaemon *d);
 

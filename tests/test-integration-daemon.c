@@ -1147,3 +1147,86 @@ Test(daemon, waiting_call_holds_no_client_fds) {
         test_disconnect(waiter);
         test_disconnect(conn);
 }
+
+/* ---- the daemon under the shipped unit's capability bounding set ---- */
+
+/* CapabilityBoundingSet= of systemd/nsboxd.service.in as setpriv --bounding-set wants it: "-all,+sys_admin,...". */
+static char *unit_bounding_set(void) {
+        const char *srcdir = getenv("NSBOX_TEST_SRCDIR");
+        _cleanup_free_ char *path = NULL, *unit = NULL;
+        char *line, *out, *save = NULL;
+        size_t len;
+
+        cr_assert(srcdir, "$NSBOX_TEST_SRCDIR must point to tests/");
+        cr_assert(asprintf(&path, "%s/../systemd/nsboxd.service.in", srcdir) > 0);
+        unit = test_read_file(path);
+        line = strstr(unit, "\nCapabilityBoundingSet=");
+        cr_assert(line, "no CapabilityBoundingSet= in %s", path);
+        line += strlen("\nCapabilityBoundingSet=");
+        line[strcspn(line, "\n")] = 0;
+
+        len = strlen(line) * 2 + 8;
+        out = calloc(1, len);
+        cr_assert(out);
+        strcpy(out, "-all");
+        for (char *cap = strtok_r(line, " ", &save); cap; cap = strtok_r(NULL, " ", &save)) {
+                cr_assert(strncmp(cap, "CAP_", 4) == 0, "%s", cap);
+                strcat(out, ",+");
+                for (const char *c = cap + 4; *c; c++)
+                        out[strlen(out)] = (char) (*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        }
+        return out;
+}
+
+/* A capability set line of /proc/PID/status ("CapBnd:"), as a mask. */
+static uint64_t cap_mask(const char *status, const char *field) {
+        const char *p = strstr(status, field);
+        unsigned long long v;
+
+        cr_assert(p && sscanf(p + strlen(field), "%llx", &v) == 1, "no %s in %s", field, status);
+        return v;
+}
+
+#define CAP_BIT(c) (UINT64_C(1) << (c))
+#define CAP_SYS_MODULE_NR 16
+#define CAP_SYS_ADMIN_NR 21
+#define CAP_SYS_TIME_NR 25
+
+/*
+ * Time offsets without a user namespace need CAP_SYS_TIME in the daemon, so
+ * the unit keeps it; no sandbox gets it, root's included.
+ */
+Test(unit, time_offsets_and_no_sys_time_for_sandboxes) {
+        _cleanup_free_ char *set = unit_bounding_set(), *status = NULL;
+        const char *const wrapper[] = { "setpriv", "--bounding-set", set, "--", NULL };
+        char path[64], out[4096], host[256];
+        double inside, outside;
+        TestDaemon d;
+        int conn;
+
+        test_daemon_start_wrapped(&d, wrapper, NULL);
+        snprintf(path, sizeof path, "/proc/%d/status", (int) d.pid);
+        status = test_read_file(path);
+        cr_assert_eq(cap_mask(status, "CapBnd:") & CAP_BIT(CAP_SYS_MODULE_NR), 0, "not under the unit's set: %s", set);
+        conn = test_daemon_connect(&d);
+
+        cr_assert_eq(run_capture(conn,
+                                 "\"namespaces\":[\"time\",\"pid\"],"
+                                 "\"timeOffsets\":{\"boottime\":{\"secs\":86400,\"nanosecs\":0}}",
+                                 "cat /proc/uptime; grep ^Cap /proc/self/status", out, sizeof out),
+                     0);
+        read_file("/proc/uptime", host, sizeof host);
+        cr_assert(sscanf(out, "%lf", &inside) == 1 && sscanf(host, "%lf", &outside) == 1, "%s", out);
+        cr_assert(inside - outside > 86400 - 60 && inside - outside < 86400 + 60, "uptime inside %f, outside %f", inside,
+                  outside);
+        cr_assert_eq(cap_mask(out, "CapBnd:") & CAP_BIT(CAP_SYS_TIME_NR), 0, "%s", out);
+        cr_assert_eq(cap_mask(out, "CapPrm:") & CAP_BIT(CAP_SYS_TIME_NR), 0, "%s", out);
+        cr_assert_neq(cap_mask(out, "CapEff:") & CAP_BIT(CAP_SYS_ADMIN_NR), 0, "root's sandbox is root: %s", out);
+
+        cr_assert_eq(run_capture(conn, NULL, "grep ^Cap /proc/self/status", out, sizeof out), 0);
+        cr_assert_eq(cap_mask(out, "CapBnd:") & CAP_BIT(CAP_SYS_TIME_NR), 0, "%s", out);
+        cr_assert_eq(cap_mask(out, "CapPrm:") & CAP_BIT(CAP_SYS_TIME_NR), 0, "%s", out);
+
+        test_disconnect(conn);
+        test_daemon_stop(&d);
+}
