@@ -28,6 +28,25 @@ void close_many(int *fds, size_t n) {
                 fds[i] = safe_close(fds[i]);
 }
 
+int fd_closer_close(const FdCloser *closer, int fd) {
+        if (fd < 0)
+                return -EBADF;
+        if (!closer || !closer->close)
+                return safe_close(fd);
+
+        int saved_errno = errno;
+        closer->close(fd, closer->userdata);
+        errno = saved_errno;
+        return -EBADF;
+}
+
+void fd_closer_close_many(const FdCloser *closer, int *fds, size_t n) {
+        if (!fds)
+                return;
+        for (size_t i = 0; i < n; i++)
+                fds[i] = fd_closer_close(closer, fds[i]);
+}
+
 /* Sets or clears flag in what F_GETFL/F_GETFD returns; writes only when that changes something. */
 static int fd_update_flag(int fd, int get_cmd, int set_cmd, int flag, bool on) {
         int flags, nflags;

@@ -13,6 +13,22 @@ int safe_close(int fd);
 /* Closes every valid fd in the array and sets each to -EBADF. */
 void close_many(int *fds, size_t n);
 
+/*
+ * Who disposes of fds a piece of code is done with. close() can block on an
+ * fd someone else sent (a lingering socket, a FUSE file): code that must not
+ * block hands such fds to its owner's closer instead. A NULL closer, or one
+ * without a function, means close() right away.
+ */
+typedef struct FdCloser {
+        void (*close)(int fd, void *userdata); /* takes fd */
+        void *userdata;
+} FdCloser;
+
+/* Disposes of fd through closer (if fd is valid); returns -EBADF, like safe_close(). */
+int fd_closer_close(const FdCloser *closer, int fd);
+/* The same for each fd of the array, setting each to -EBADF. */
+void fd_closer_close_many(const FdCloser *closer, int *fds, size_t n);
+
 static inline void closep(int *fd) {
         safe_close(*fd);
 }

@@ -38,9 +38,14 @@ void varlink_message_done(VarlinkMessage *m) {
                 return;
         if (m->json)
                 json_object_put(m->json);
-        close_many(m->fds, m->n_fds);
+        varlink_message_close_fds(m);
         free(m->fds);
         *m = (VarlinkMessage) {};
+}
+
+void varlink_message_close_fds(VarlinkMessage *m) {
+        if (m)
+                fd_closer_close_many(&m->closer, m->fds, m->n_fds);
 }
 
 int varlink_message_peek_fd(const VarlinkMessage *m, int64_t index) {
@@ -90,6 +95,8 @@ struct VarlinkReader {
 
         int error; /* a framing error is final: the stream can no longer be split reliably */
         const char *reason; /* why the last failing call failed (static text) */
+
+        FdCloser closer;
 };
 
 int varlink_reader_new(const VarlinkReaderLimits *limits, VarlinkReader **ret) {
@@ -125,8 +132,13 @@ int varlink_reader_new(const VarlinkReaderLimits *limits, VarlinkReader **ret) {
         return 0;
 }
 
-static void attachment_done(FdAttachment *a) {
-        close_many(a->fds, a->n_fds);
+void varlink_reader_set_closer(VarlinkReader *r, const FdCloser *closer) {
+        if (r)
+                r->closer = closer ? *closer : (FdCloser) {};
+}
+
+static void attachment_done(VarlinkReader *r, FdAttachment *a) {
+        fd_closer_close_many(&r->closer, a->fds, a->n_fds);
         free(a->fds);
         *a = (FdAttachment) {};
 }
@@ -135,7 +147,7 @@ VarlinkReader *varlink_reader_free(VarlinkReader *r) {
         if (!r)
                 return NULL;
         for (size_t i = 0; i < r->n_attachments; i++)
-                attachment_done(r->attachments + i);
+                attachment_done(r, r->attachments + i);
         free(r->attachments);
         free(r->depth_stack);
         free(r->buf);
@@ -294,10 +306,10 @@ int varlink_reader_feed(VarlinkReader *r, const void *data, size_t size) {
 }
 
 /* Collects the fds of every SCM_RIGHTS header (and closes any pidfd the kernel attached on its own). */
-static int reader_collect_fds(struct msghdr *mh, int **ret_fds, size_t *ret_n_fds) {
+static int reader_collect_fds(VarlinkReader *r, struct msghdr *mh, int **ret_fds, size_t *ret_n_fds) {
         _cleanup_free_ int *fds = NULL;
         size_t n_fds = 0;
-        int r = 0;
+        int k = 0;
 
         for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
                 size_t n;
@@ -325,9 +337,9 @@ static int reader_collect_fds(struct msghdr *mh, int **ret_fds, size_t *ret_n_fd
                                 int fd;
 
                                 memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                                safe_close(fd);
+                                fd_closer_close(&r->closer, fd);
                         }
-                        r = -ENOMEM;
+                        k = -ENOMEM;
                         continue;
                 }
                 fds = p;
@@ -335,9 +347,9 @@ static int reader_collect_fds(struct msghdr *mh, int **ret_fds, size_t *ret_n_fd
                 n_fds += n;
         }
 
-        if (r < 0) {
-                close_many(fds, n_fds);
-                return r;
+        if (k < 0) {
+                fd_closer_close_many(&r->closer, fds, n_fds);
+                return k;
         }
 
         *ret_fds = TAKE_PTR(fds);
@@ -376,9 +388,8 @@ int varlink_reader_fill(VarlinkReader *r, int fd) {
                 .msg_iov = &iov,
                 .msg_iovlen = 1,
                 .msg_control = &control,
-                /* Sized for this reader's limit, so more fds than allowed show up as MSG_CTRUNC. */
-                .msg_controllen = CMSG_SPACE(sizeof(int) * r->fds_max) + CMSG_SPACE(sizeof(struct ucred)) +
-                                  CMSG_SPACE(sizeof(int)),
+                /* Never sized to the limit: fds the kernel cannot deliver it releases in this thread. */
+                .msg_controllen = sizeof control,
         };
 
         do
@@ -387,22 +398,22 @@ int varlink_reader_fill(VarlinkReader *r, int fd) {
         if (n < 0)
                 return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 
-        k = reader_collect_fds(&mh, &fds, &n_fds);
+        k = reader_collect_fds(r, &mh, &fds, &n_fds);
         if (k < 0) {
                 r->reason = "out of memory";
                 return reader_fail(r, k);
         }
 
         if (mh.msg_flags & MSG_CTRUNC) {
-                close_many(fds, n_fds);
-                r->reason = "control data cut short: more file descriptors with one message than the limit";
+                fd_closer_close_many(&r->closer, fds, n_fds);
+                r->reason = "control data cut short: no room for every file descriptor (out of fds)";
                 return reader_fail(r, -ENOBUFS);
         }
 
         if (n == 0) {
                 /* fds with no data cannot be attributed to any message. */
                 if (n_fds > 0) {
-                        close_many(fds, n_fds);
+                        fd_closer_close_many(&r->closer, fds, n_fds);
                         r->reason = "file descriptors sent without data";
                         return reader_fail(r, -EPROTO);
                 }
@@ -411,7 +422,7 @@ int varlink_reader_fill(VarlinkReader *r, int fd) {
 
         k = reader_commit(r, (size_t) n, fds, n_fds);
         if (k < 0) {
-                close_many(fds, n_fds);
+                fd_closer_close_many(&r->closer, fds, n_fds);
                 return reader_fail(r, k);
         }
         TAKE_PTR(fds);
@@ -697,7 +708,7 @@ int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
                 if (r->attachments[0].offset == offset)
                         a = r->attachments[0];
                 else
-                        attachment_done(r->attachments);
+                        attachment_done(r, r->attachments);
                 r->n_attachments--;
                 memmove(r->attachments, r->attachments + 1, r->n_attachments * sizeof(FdAttachment));
                 if (a.fds)
@@ -708,7 +719,7 @@ int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
         r->start += size + 1;
         if (k < 0) {
                 r->reason = why;
-                attachment_done(&a);
+                attachment_done(r, &a);
                 return k;
         }
 
@@ -716,6 +727,7 @@ int varlink_reader_next(VarlinkReader *r, VarlinkMessage *ret) {
                 .json = o,
                 .fds = a.fds,
                 .n_fds = a.n_fds,
+                .closer = r->closer,
         };
         return 1;
 }

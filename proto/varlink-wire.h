@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fd-util.h"
 #include "macro.h"
 
 #define VARLINK_MESSAGE_SIZE_MAX_DEFAULT (1024U * 1024U) /* 1 MiB */
@@ -22,10 +23,14 @@ typedef struct VarlinkMessage {
         struct json_object *json; /* the whole message; always a JSON object */
         int *fds;                 /* fds that arrived with the message's first byte */
         size_t n_fds;
+        FdCloser closer;          /* how its fds are closed: the reader's (zero: close()) */
 } VarlinkMessage;
 
-/* Drops the JSON and closes every fd still held (those not taken). Leaves *m zeroed. */
+/* Drops the JSON and closes every fd still held (those not taken) through m->closer. Leaves *m zeroed. */
 void varlink_message_done(VarlinkMessage *m);
+
+/* Closes every fd still held through m->closer, as soon as nothing needs them any more; keeps the JSON. */
+void varlink_message_close_fds(VarlinkMessage *m);
 
 /* Takes ownership of fd number 'index' of the message: returns the fd (the
  * message forgets it), -ENXIO if index is out of range, -EBADF if already taken. */
@@ -47,12 +52,25 @@ VarlinkReader *varlink_reader_free(VarlinkReader *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VarlinkReader *, varlink_reader_free);
 
 /*
+ * Every received fd the reader does not hand out (refused messages, a failing
+ * read, what it holds when freed) is closed through closer, and so are the fds
+ * of the messages it returns (VarlinkMessage.closer). Copied; NULL: close().
+ */
+void varlink_reader_set_closer(VarlinkReader *r, const FdCloser *closer);
+
+/*
  * Reads once from fd (recvmsg, MSG_DONTWAIT|MSG_CMSG_CLOEXEC). Returns the
  * number of bytes read (> 0), 0 on EOF, -EAGAIN if nothing is there, or a
  * negative errno. Protocol violations found while reading are returned as
  * errors: -EMSGSIZE (message larger than the limit), -EPROTO (fds arriving
  * inside a message, too many fds), -ENOBUFS (MSG_CTRUNC: control data cut).
- * Every fd received in a failing read is closed.
+ * Every fd received in a failing read is closed (through the closer).
+ *
+ * The control buffer always has room for VARLINK_FDS_MAX fds, the most one
+ * skb carries, whatever the limit: fds that do not fit are released by the
+ * kernel inside recvmsg(), in the reading thread, where the last reference
+ * to a lingering socket would block it. More fds than the limit are received
+ * and refused (-EPROTO), so -ENOBUFS only means the process ran out of fds.
  *
  * The kernel never glues stream data past an skb that carries fds, so fds
  * delivered by one recvmsg belong to the last message that starts in that

@@ -98,3 +98,27 @@ Test(fd_util, count_open) {
         close_many(p, 2);
         cr_assert_eq(fd_count_open(), before);
 }
+
+static void record_close(int fd, void *userdata) {
+        int *seen = userdata;
+
+        *seen = fd;
+        safe_close(fd);
+}
+
+Test(fd_util, closer_disposes_through_its_function_or_closes) {
+        int p[2], seen = -EBADF;
+        FdCloser closer = { .close = record_close, .userdata = &seen };
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert_eq(fd_closer_close(&closer, p[0]), -EBADF);
+        cr_assert_eq(seen, p[0]);
+        cr_assert_eq(fcntl(p[0], F_GETFD), -1);
+
+        /* No closer: close() at once. Invalid fds are not passed on. */
+        cr_assert_eq(fd_closer_close(NULL, p[1]), -EBADF);
+        cr_assert_eq(fcntl(p[1], F_GETFD), -1);
+        seen = 0;
+        fd_closer_close_many(&closer, (int[]) { -EBADF, -1 }, 2);
+        cr_assert_eq(seen, 0);
+}
