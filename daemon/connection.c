@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "async-close.h"
 #include "connection.h"
 #include "fd-util.h"
 #include "methods.h"
@@ -61,13 +62,20 @@ static int peer_pidfd(int fd) {
         return pidfd;
 }
 
+/* The reader's closer: every fd this client sent is closed off the loop, in its uid's lane. */
+static void connection_close_client_fd(int fd, void *userdata) {
+        Connection *c = userdata;
+
+        (void) async_close(c->server->closer, c->peer.uid, fd);
+}
+
 static void on_poll_closed(uv_handle_t *handle) {
         Connection *c = handle->data;
 
         varlink_message_done(&c->message);
         varlink_reader_free(c->reader);
         varlink_writer_free(c->writer);
-        safe_close(c->fd);
+        server_close_client_socket(c->server, c->peer.uid, c->fd);
         safe_close(c->peer_pidfd);
         free(c->groups);
         free(c);
@@ -131,7 +139,7 @@ static void connection_send(Connection *c, struct json_object *msg, int *fds, si
 }
 
 void connection_drop_fds(Connection *c) {
-        close_many(c->message.fds, c->message.n_fds);
+        varlink_message_close_fds(&c->message);
 }
 
 static void connection_end_call(Connection *c) {
@@ -327,23 +335,17 @@ static void connection_update_poll(Connection *c) {
         c->poll_events = events;
 }
 
-int connection_new(Server *s, int fd, Connection **ret) {
-        _cleanup_close_ int fd_owned = fd;
+int connection_new(Server *s, int fd, const struct ucred *peer, Connection **ret) {
         _cleanup_(varlink_reader_freep) VarlinkReader *reader = NULL;
         _cleanup_(varlink_writer_freep) VarlinkWriter *writer = NULL;
         _cleanup_free_ gid_t *groups = NULL;
-        struct ucred peer;
-        socklen_t len = sizeof peer;
         size_t n_groups = 0;
         Connection *c;
         int r;
 
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
-                return -errno;
-
         r = peer_groups(fd, &groups, &n_groups);
         if (r < 0)
-                return r;
+                goto fail;
 
         VarlinkReaderLimits limits = {
                 .message_size_max = s->config.limits.message_size,
@@ -351,41 +353,45 @@ int connection_new(Server *s, int fd, Connection **ret) {
         };
         r = varlink_reader_new(&limits, &reader);
         if (r < 0)
-                return r;
+                goto fail;
 
         r = varlink_writer_new(0, &writer);
         if (r < 0)
-                return r;
+                goto fail;
 
         c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
+        if (!c) {
+                r = -ENOMEM;
+                goto fail;
+        }
 
         r = uv_poll_init(s->loop, &c->poll, fd);
         if (r < 0) {
                 free(c);
-                return r == UV_ENOMEM ? -ENOMEM : -EIO;
+                r = r == UV_ENOMEM ? -ENOMEM : -EIO;
+                goto fail;
         }
 
         c->server = s;
         c->poll.data = c;
         c->poll_events = -1;
-        c->fd = TAKE_FD(fd_owned);
+        c->fd = fd;
         c->reader = TAKE_PTR(reader);
         c->writer = TAKE_PTR(writer);
-        c->peer = peer;
+        c->peer = *peer;
         c->peer_pidfd = peer_pidfd(c->fd);
         c->groups = TAKE_PTR(groups);
         c->n_groups = n_groups;
-        c->audit = (AuditCaller) { .uid = peer.uid, .gid = peer.gid, .pid = peer.pid };
+        c->audit = (AuditCaller) { .uid = peer->uid, .gid = peer->gid, .pid = peer->pid };
         c->caller = (SpawnCaller) {
-                .uid = peer.uid,
-                .gid = peer.gid,
-                .pid = peer.pid,
+                .uid = peer->uid,
+                .gid = peer->gid,
+                .pid = peer->pid,
                 .groups = c->groups,
                 .n_groups = c->n_groups,
-                .privileged = peer.uid == 0,
+                .privileged = peer->uid == 0,
         };
+        varlink_reader_set_closer(c->reader, &(FdCloser) { .close = connection_close_client_fd, .userdata = c });
 
         LIST_PREPEND(connections, s->connections, c);
         s->n_connections++;
@@ -395,4 +401,8 @@ int connection_new(Server *s, int fd, Connection **ret) {
         if (ret)
                 *ret = c;
         return 0;
+
+fail:
+        server_close_client_socket(s, peer->uid, fd);
+        return r;
 }

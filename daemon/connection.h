@@ -51,8 +51,8 @@ struct Connection {
         bool closing;
 };
 
-/* Takes ownership of fd (a connected, non-blocking unix stream socket). */
-int connection_new(Server *s, int fd, Connection **ret);
+/* Takes ownership of fd (a connected, non-blocking unix stream socket) in every case; peer is its SO_PEERCRED. */
+int connection_new(Server *s, int fd, const struct ucred *peer, Connection **ret);
 
 /* Tears the connection down: kills its non-keepAlive sandboxes, frees everything once libuv is done. */
 void connection_close(Connection *c);
@@ -67,8 +67,9 @@ void connection_reply(Connection *c, struct json_object *reply, int *fds, size_t
 void connection_reply_continues(Connection *c, struct json_object *parameters);
 void connection_reply_error(Connection *c, struct json_object *error);
 
-/* Closes the fds that came with the current call, once nothing needs them any more: a call
- * that waits (Wait, a Spawn in flight) must not keep a client's fds pinned in the daemon. */
+/* Closes the fds that came with the current call (through the closer, never on the loop), once
+ * nothing needs them any more: a call that waits (Wait, a Spawn in flight) must not keep a
+ * client's fds pinned in the daemon. */
 void connection_drop_fds(Connection *c);
 
 /* Handles queued calls while none is in progress; called after reads and after async replies. */

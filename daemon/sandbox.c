@@ -10,6 +10,8 @@
  * waitid(P_PIDFD), so no zombie outlives a loop iteration.
  */
 
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "async-close.h"
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
@@ -27,6 +30,9 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+
+/* How long shutdown waits for killed sandboxes to die before leaving them to the daemon's exit. */
+#define SHUTDOWN_REAP_TIMEOUT_MSEC 5000
 
 static void sandbox_maybe_free(Sandbox *sb);
 static void sandbox_spawn_done(Sandbox *sb);
@@ -67,13 +73,35 @@ static void on_handle_closed(uv_handle_t *handle) {
 
         if (handle == (uv_handle_t *) &sb->report_poll)
                 sb->report_fd = safe_close(sb->report_fd);
+        if (handle == (uv_handle_t *) &sb->sync_poll)
+                sb->handshake = spawn_handshake_free(sb->handshake);
 
         if (--sb->handles_open > 0)
                 return;
 
+        spawn_handshake_free(sb->handshake);
         safe_close(sb->pidfd);
         free(sb->name);
         free(sb);
+}
+
+static void on_pidfd(uv_poll_t *handle, int status, int events);
+
+/*
+ * The handshake is over, one way or the other: forget it, and only now watch
+ * the pidfd. Until then the child must not be reaped, since the handshake
+ * writes to /proc/PID, which a reaped child's pid could by then name another
+ * process.
+ */
+static void sandbox_end_handshake(Sandbox *sb) {
+        if (sb->sync_poll_open) {
+                sb->sync_poll_open = false;
+                uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
+        } else
+                sb->handshake = spawn_handshake_free(sb->handshake);
+
+        if (!sb->reaped && !uv_is_active((uv_handle_t *) &sb->pidfd_poll))
+                (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
 }
 
 static void sandbox_free(Sandbox *sb) {
@@ -88,10 +116,10 @@ static void sandbox_free(Sandbox *sb) {
         sb->spawn_connection = NULL;
         if (sb->starting)
                 sandbox_spawn_done(sb);
-
-        if (!sb->reaped)
-                /* Only at shutdown: make sure no child is left behind. */
-                pidfd_kill_and_reap(sb->pidfd);
+        if (sb->sync_poll_open) {
+                sb->sync_poll_open = false;
+                uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
+        }
 
         LIST_REMOVE(sandboxes, s->sandboxes, sb);
         s->n_sandboxes--;
@@ -262,9 +290,10 @@ static void sandbox_spawn_done(Sandbox *sb) {
         spawn_timer_update(s);
 }
 
-/* The spawn is over, one way or the other: stop watching the report pipe and answer the caller. */
+/* The spawn is over, one way or the other: stop watching the handshake and the report pipe, answer the caller. */
 static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error) {
         sandbox_spawn_done(sb);
+        sandbox_end_handshake(sb);
         uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
         sandbox_finish_spawn(sb, error);
 }
@@ -338,6 +367,58 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         sandbox_end_spawn(sb, r != 0 ? &error : NULL);
 }
 
+static void on_sync(uv_poll_t *handle, int status, int events);
+
+/* Takes the handshake as far as it goes without waiting; the sync fd's events bring it further. */
+static void sandbox_continue_handshake(Sandbox *sb) {
+        SpawnError error = {};
+        int r;
+
+        r = spawn_handshake_step(sb->handshake, &error);
+        if (r == -EAGAIN) {
+                if (!sb->sync_poll_open) {
+                        r = uv_poll_init(sb->server->loop, &sb->sync_poll, spawn_handshake_fd(sb->handshake));
+                        if (r < 0) {
+                                spawn_error_set(&error, "prepare", EIO, "sync socket");
+                                goto fail;
+                        }
+                        sb->sync_poll.data = sb;
+                        sb->sync_poll_open = true;
+                        sb->handles_open++;
+                        (void) uv_poll_start(&sb->sync_poll, UV_READABLE, on_sync);
+                }
+                return;
+        }
+        if (r == -ECHILD) {
+                /* It died before its release without a report: answered with how, once reaped. */
+                sb->died_before_exec = true;
+                sandbox_end_handshake(sb);
+                return;
+        }
+        if (r < 0)
+                goto fail;
+
+        sandbox_end_handshake(sb);
+        (void) uv_poll_start(&sb->report_poll, UV_READABLE, on_report);
+        return;
+
+fail:
+        (void) sandbox_kill(sb, SIGKILL);
+        sandbox_end_spawn(sb, &error);
+}
+
+static void on_sync(uv_poll_t *handle, int status, int events) {
+        sandbox_continue_handshake(handle->data);
+}
+
+/* A child that cannot be tracked: killed, and reaped off the loop (it may be stuck in the kernel). */
+static void sandbox_abandon_child(Server *s, uid_t owner, const SpawnHandle *handle) {
+        (void) syscall(SYS_pidfd_send_signal, handle->pidfd, SIGKILL, NULL, 0);
+        (void) async_reap(s->closer, owner, handle->pidfd);
+        safe_close(handle->report_fd);
+        spawn_handshake_free(handle->handshake);
+}
+
 int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret) {
         Sandbox *sb;
         int r;
@@ -347,8 +428,6 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
                 r = -ENOMEM;
                 goto fail;
         }
-        sb->pidfd = handle->pidfd;
-        sb->report_fd = handle->report_fd;
 
         r = make_id(sb->id);
         if (r < 0)
@@ -362,24 +441,27 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
                 }
         }
 
-        r = uv_poll_init(s->loop, &sb->pidfd_poll, sb->pidfd);
+        r = uv_poll_init(s->loop, &sb->pidfd_poll, handle->pidfd);
         if (r < 0) {
                 r = -EIO;
                 goto fail;
         }
+        sb->pidfd = handle->pidfd;
         sb->pidfd_poll.data = sb;
         sb->handles_open = 1;
 
-        r = uv_poll_init(s->loop, &sb->report_poll, sb->report_fd);
+        r = uv_poll_init(s->loop, &sb->report_poll, handle->report_fd);
         if (r < 0) {
                 /* The first handle is known to the loop: close it, the callback frees the rest. */
-                pidfd_kill_and_reap(sb->pidfd);
-                sb->report_fd = safe_close(sb->report_fd);
+                sb->pidfd = -EBADF;
                 uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
+                sandbox_abandon_child(s, owner->peer.uid, handle);
                 return -EIO;
         }
+        sb->report_fd = handle->report_fd;
         sb->report_poll.data = sb;
         sb->handles_open = 2;
+        sb->handshake = handle->handshake;
 
         sb->server = s;
         sb->pid = handle->pid;
@@ -398,19 +480,18 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         s->n_sandboxes++;
         s->n_pending_spawns++;
         spawn_timer_update(s);
-
-        (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
-        (void) uv_poll_start(&sb->report_poll, UV_READABLE, on_report);
-
         server_notify_status(s);
-        *ret = sb;
+
+        if (ret)
+                *ret = sb;
+
+        /* May answer the Spawn already (a handshake that failed at once): nothing may use sb after this. */
+        sandbox_continue_handshake(sb);
         return 0;
 
 fail:
         /* Untrackable, so it must not exist. */
-        pidfd_kill_and_reap(handle->pidfd);
-        safe_close(handle->pidfd);
-        safe_close(handle->report_fd);
+        sandbox_abandon_child(s, owner->peer.uid, handle);
         if (sb)
                 free(sb->name);
         free(sb);
@@ -497,16 +578,50 @@ void sandbox_connection_closed(Server *s, Connection *c) {
         }
 }
 
+/* Waits until the killed child behind sb exits or the deadline (CLOCK_MONOTONIC, msec) passes; reaps it if it did. */
+static void sandbox_reap_until(Sandbox *sb, uint64_t deadline_msec) {
+        for (;;) {
+                struct pollfd p = { .fd = sb->pidfd, .events = POLLIN };
+                struct timespec ts;
+                uint64_t now;
+                siginfo_t si = {};
+
+                if (waitid((idtype_t) P_PIDFD, (id_t) sb->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0) {
+                        sb->reaped = true;
+                        return;
+                }
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
+                if (now >= deadline_msec)
+                        break;
+                if (poll(&p, 1, (int) MIN(deadline_msec - now, (uint64_t) INT_MAX)) < 0 && errno != EINTR)
+                        break;
+        }
+
+        log_warning("Sandbox %s (pid %d) did not die within %ums of SIGKILL (stuck in the kernel?), leaving it.",
+                    sb->id, (int) sb->pid, SHUTDOWN_REAP_TIMEOUT_MSEC);
+}
+
 void sandbox_drop_all(Server *s, bool kill) {
-        /* Signal them all first, so they die in parallel and each reap below is short. */
+        struct timespec ts;
+        uint64_t deadline;
+
+        /* Signal them all first, so they die in parallel and each wait below is short. */
         LIST_FOREACH(sandboxes, sb, s->sandboxes)
                 if ((kill || sb->starting) && sandbox_kill(sb, SIGKILL) >= 0 && !sb->spawn_failed)
                         log_audit(LOG_INFO, "kill", &sb->creator, sb->id, "Killing sandbox %s: the daemon is stopping.",
                                   sb->id);
 
+        /* The loop serves nobody any more; still, a child stuck in the kernel must not hold up the exit. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U + SHUTDOWN_REAP_TIMEOUT_MSEC;
+
         LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
-                if (!kill && !sb->reaped && !sb->starting) {
-                        /* Leave it running; only forget it. Its pidfd closes with the entry. */
+                if (!sb->reaped) {
+                        if (kill || sb->starting)
+                                sandbox_reap_until(sb, deadline);
+                        /* Left running (or stuck): only forget it. Its pidfd closes with the entry. */
                         sb->reaped = true;
                 }
                 sandbox_free(sb);

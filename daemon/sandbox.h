@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The sandbox table: every process nsboxd created, from clone3() until its
- * exit status has been delivered. Each entry watches its pidfd (exit) and,
- * while starting, the spawn report pipe (exec or failure) on the loop.
+ * exit status has been delivered. While starting, each entry drives the spawn
+ * handshake (the sync socket) and then watches the spawn report pipe (exec or
+ * failure) on the loop; from the end of the handshake on, it watches its
+ * pidfd (exit).
  */
 #pragma once
 
@@ -35,6 +37,9 @@ struct Sandbox {
         uv_poll_t pidfd_poll;
         int report_fd;
         uv_poll_t report_poll;
+        SpawnHandshake *handshake; /* until the child is released (or the spawn failed) */
+        uv_poll_t sync_poll;       /* the handshake's fd, while it waits for the child's "ready" */
+        bool sync_poll_open;
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
         bool starting;        /* the spawn report has not come yet */
@@ -53,8 +58,8 @@ struct Sandbox {
         Connection *waiters;          /* connections in Wait */
 };
 
-/* Adopts a started child and starts watching it. Takes the pidfd and report fd in every case:
- * on failure the child is killed and reaped. */
+/* Adopts a started child, drives its handshake and watches it. Takes the handle's fds and handshake
+ * in every case: on failure the child is killed and reaped off the loop. */
 int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret);
 
 Sandbox *sandbox_find(Server *s, const char *id);
@@ -76,5 +81,6 @@ void sandbox_connection_closed(Server *s, Connection *c);
 /* The spawn timer's tick: kills spawns that have not reached execve within the limit. */
 void sandbox_expire_spawns(Server *s);
 
-/* Shutdown: kill (if asked) and reap synchronously, then drop every entry. */
+/* Shutdown: kill (if asked, and every spawn in flight), reap what dies within a bounded wait, then drop
+ * every entry. A child stuck in the kernel beyond that is left to the daemon's exit. */
 void sandbox_drop_all(Server *s, bool kill);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
@@ -17,6 +18,10 @@
 #include "log.h"
 #include "sandbox.h"
 #include "server.h"
+
+/* Closer workers at most: each stuck close holds one, so this many distinct uids with a close that never
+ * returns would leave everyone's closes waiting (never the loop). Each is a thread with a 64 KiB stack. */
+#define SERVER_CLOSER_WORKERS_MAX 64U
 
 static unsigned server_count_connections_of(const Server *s, uid_t uid) {
         unsigned n = 0;
@@ -57,7 +62,22 @@ bool server_user_over_budget(const Server *s, uid_t uid) {
                         bytes += b;
                         fds += f;
                 }
+        /* A client whose fds take long to close (a FUSE server that never answers) must not make the
+         * daemon keep ever more of them: those count until they are closed. */
+        fds += async_closer_pending(s->closer, uid);
         return bytes > s->config.limits.held_bytes_per_uid || fds > s->config.limits.held_fds_per_uid;
+}
+
+void server_close_client_socket(Server *s, uid_t uid, int fd) {
+        int queued = 0;
+
+        if (fd < 0)
+                return;
+        if (shutdown(fd, SHUT_RDWR) >= 0 && ioctl(fd, FIONREAD, &queued) >= 0 && queued == 0) {
+                safe_close(fd);
+                return;
+        }
+        (void) async_close(s->closer, uid, fd);
 }
 
 void server_notify_status(Server *s) {
@@ -84,24 +104,32 @@ static void server_admit(Server *s, int fd) {
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
                 log_warning_errno(errno, "Failed to get peer credentials, closing connection: %m");
-                safe_close(fd);
+                /* Nobody to charge it to: root's lane, which root's own closes share. */
+                server_close_client_socket(s, 0, fd);
                 return;
         }
 
         AuditCaller who = { .uid = peer.uid, .gid = peer.gid, .pid = peer.pid };
         if (s->n_connections >= s->config.limits.connections) {
                 log_audit(LOG_WARNING, "refused", &who, NULL, "Too many connections (%u), refusing.", s->n_connections);
-                safe_close(fd);
+                server_close_client_socket(s, peer.uid, fd);
                 return;
         }
         if (peer.uid != 0 && server_count_connections_of(s, peer.uid) >= s->config.limits.connections_per_uid) {
                 log_audit(LOG_WARNING, "refused", &who, NULL, "Too many connections from uid " UID_FMT ", refusing.",
                           peer.uid);
-                safe_close(fd);
+                server_close_client_socket(s, peer.uid, fd);
+                return;
+        }
+        /* Its fds already make the daemon hold too many (they may be stuck closing): no new ones. */
+        if (peer.uid != 0 && server_user_over_budget(s, peer.uid)) {
+                log_audit(LOG_WARNING, "refused", &who, NULL,
+                          "uid " UID_FMT " makes the daemon hold too much, refusing its connection.", peer.uid);
+                server_close_client_socket(s, peer.uid, fd);
                 return;
         }
 
-        r = connection_new(s, fd, NULL);
+        r = connection_new(s, fd, &peer, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up connection: %m");
 }
@@ -256,6 +284,10 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
                 log_warning("Serving root only until a valid policy is loaded (fix %s, then reload).", error.file);
         }
 
+        r = async_closer_new(SERVER_CLOSER_WORKERS_MAX, &s->closer);
+        if (r < 0)
+                goto fail;
+
         r = fd_set_nonblock(fd, true);
         if (r < 0)
                 goto fail;
@@ -282,6 +314,7 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         return 0;
 
 fail:
+        async_closer_free(s->closer);
         policy_free(s->policy);
         subid_file_free(s->subuid);
         subid_file_free(s->subgid);
@@ -309,7 +342,12 @@ void server_shutdown(Server *s) {
 Server *server_free(Server *s) {
         if (!s)
                 return NULL;
+        /* Connections not yet accepted may still carry clients' fds. */
+        if (s->closer && s->listen_fd >= 0)
+                (void) async_close(s->closer, 0, TAKE_FD(s->listen_fd));
         safe_close(s->listen_fd);
+        /* Workers still closing (or stuck) finish on their own; the process exit ends them. */
+        async_closer_free(s->closer);
         policy_free(s->policy);
         subid_file_free(s->subuid);
         subid_file_free(s->subgid);

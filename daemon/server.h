@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The daemon's state: the listening socket, the connections, the sandbox
- * table, and the configuration they are checked against. One libuv loop,
- * one thread; nothing here is locked because nothing runs concurrently.
+ * table, and the configuration they are checked against. One libuv loop in
+ * one thread owns all of it; nothing here is locked. The only other threads
+ * are the closer's workers (async-close.c), which touch nothing but their
+ * own queue.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <uv.h>
 
+#include "async-close.h"
 #include "list.h"
 #include "policy.h"
 
@@ -49,6 +52,8 @@ typedef struct Server {
 
         char status[128]; /* the last STATUS= sent, so only changes are sent */
 
+        AsyncCloser *closer; /* every fd a client sent is closed through it, never on the loop */
+
         bool stopping;
 } Server;
 
@@ -81,5 +86,14 @@ void server_notify_status(Server *s);
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid);
 unsigned server_count_pending_spawns_of(const Server *s, uid_t uid);
 
-/* Whether one uid's connections together hold more buffered bytes or received fds than it may. */
+/* Whether one uid's connections together hold more buffered bytes, or the daemon more of its fds
+ * (received and not yet handled, or handed to the closer and not yet closed), than it may. */
 bool server_user_over_budget(const Server *s, uid_t uid);
+
+/*
+ * Closes a client's connection socket without blocking: shut down, and closed
+ * right here if nothing is left in its receive queue (nothing can arrive after
+ * the shutdown), else through the closer, since releasing queued messages
+ * releases the fds they carry in the closing thread. Takes fd.
+ */
+void server_close_client_socket(Server *s, uid_t uid, int fd);

@@ -76,6 +76,24 @@ static void spawn_parent_steps_done(SpawnParentSteps *s) {
         *s = (SpawnParentSteps) {};
 }
 
+/*
+ * What is left between clone3() and the child's release, driven by the
+ * caller's loop: wait for "ready" (only when the child itself makes the
+ * namespaces the maps belong to), write the maps and offsets, send "go". No
+ * step waits for the child, so a child that is stopped (SIGSTOP from a caller
+ * whose user namespace it joined) or stuck in the kernel holds up nothing
+ * but its own spawn, which the caller's deadline ends.
+ */
+struct SpawnHandshake {
+        pid_t pid;       /* not reaped before the handshake ends: the /proc/PID paths stay this child's */
+        int sync_fd;     /* owned */
+        int report_fd;   /* borrowed from the SpawnHandle, for the reason of an early death */
+        bool needs_ready;
+        bool released;
+        SpawnParentSteps steps;
+        SpawnError error; /* a failure so far (error > 0): final */
+};
+
 /* ---- errors (async-signal-safe: the child uses these) ---- */
 
 static size_t append_string(char *buf, size_t size, size_t pos, const char *s) {
@@ -652,12 +670,16 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
 /* ---- clone and the handshake ---- */
 
 static int open_channels(SpawnPlan *p, SpawnError *e) {
-        int pair[2];
+        int pair[2], r;
 
         if (pipe2(pair, O_CLOEXEC) < 0)
                 return spawn_fail(e, "prepare", errno, "report pipe");
         p->parent_report_fd = pair[0];
         p->child_report_fd = pair[1];
+        /* Read on the loop, including right after the child died during the handshake. */
+        r = fd_set_nonblock(p->parent_report_fd, true);
+        if (r < 0)
+                return spawn_fail(e, "prepare", -r, "report pipe");
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
                 return spawn_fail(e, "prepare", errno, "sync socket");
@@ -672,8 +694,10 @@ static int open_channels(SpawnPlan *p, SpawnError *e) {
  * in a joined one. For a non-root caller they must be the caller's own, so
  * that a group which denies it access still does, as under `unshare -U` run
  * by the caller; root's children get none. The daemon itself holds none
- * except around clone3() (it is single-threaded, so nothing else runs with
- * them).
+ * except around clone3(), and only in the loop's thread, the one that
+ * clones: the raw system call changes the calling thread alone. glibc's
+ * setgroups() would change every thread, waiting for each to take a signal,
+ * and a closer thread stuck in close() (async-close.c) takes none.
  */
 static bool own_groups_empty = false;
 
@@ -681,14 +705,14 @@ static int take_groups_for_clone(const SpawnCaller *caller, SpawnError *e) {
         if (caller->privileged || caller->n_groups == 0) {
                 if (own_groups_empty)
                         return 0;
-                if (setgroups(0, NULL) < 0)
+                if (syscall(SYS_setgroups, 0, NULL) < 0)
                         return spawn_fail(e, "credentials", errno, "setgroups");
                 own_groups_empty = true;
                 return 0;
         }
 
         own_groups_empty = false;
-        if (setgroups(caller->n_groups, caller->groups) < 0)
+        if (syscall(SYS_setgroups, caller->n_groups, caller->groups) < 0)
                 return spawn_fail(e, "credentials", errno, "setgroups");
         return 0;
 }
@@ -696,8 +720,11 @@ static int take_groups_for_clone(const SpawnCaller *caller, SpawnError *e) {
 static int drop_groups_after_clone(SpawnError *e) {
         if (own_groups_empty)
                 return 0;
-        if (setgroups(0, NULL) < 0)
-                return spawn_fail(e, "credentials", errno, "setgroups");
+        if (syscall(SYS_setgroups, 0, NULL) < 0) {
+                int error = errno;
+
+                return e ? spawn_fail(e, "credentials", error, "setgroups") : -error;
+        }
         own_groups_empty = true;
         return 0;
 }
@@ -822,42 +849,40 @@ static int clone_child(SpawnPlan *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
         return 0;
 }
 
-void pidfd_kill_and_reap(int pidfd) {
-        siginfo_t si;
-
-        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-        while (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0 && errno == EINTR)
-                ;
-}
-
-/* The child died before it was released: its report says why (read to EOF, it has exited). */
-static int child_early_failure(SpawnPlan *p, SpawnError *e) {
+/* The child died before it was released: its report says why (it exited, so the record is there if it wrote one). */
+static int child_early_failure(SpawnHandshake *h, SpawnError *e) {
         SpawnError report;
         bool reached_exec = false;
         int r;
 
-        r = spawn_read_report(p->parent_report_fd, &reached_exec, &report);
+        r = spawn_read_report(h->report_fd, &reached_exec, &report);
         if (r == 1) {
                 *e = report;
                 return -report.error;
         }
-        return spawn_fail(e, "prepare", EIO, "the child exited before it was released");
+        /* Killed, most likely: its exit status says how. */
+        (void) spawn_fail(e, "prepare", ECHILD, "the child died before it was released");
+        return -ECHILD;
 }
 
-static int wait_child_ready(SpawnPlan *p, SpawnError *e) {
+static int read_child_ready(SpawnHandshake *h, SpawnError *e) {
         char c;
         ssize_t n;
 
         do
-                n = recv(p->parent_sync_fd, &c, 1, 0);
+                n = recv(h->sync_fd, &c, 1, MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
-        if (n < 0)
+        if (n < 0) {
+                if (errno == EAGAIN)
+                        return -EAGAIN;
                 return spawn_fail(e, "prepare", errno, "sync socket");
+        }
         if (n == 0 || c != SPAWN_SYNC_READY)
-                return child_early_failure(p, e);
+                return child_early_failure(h, e);
         return 0;
 }
 
+/* Writing these never waits for the child: a stopped child's files take their content all the same. */
 static int write_proc_file(pid_t pid, const char *name, const char *text) {
         _cleanup_close_ int fd = -EBADF;
         char path[64];
@@ -901,23 +926,79 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
         return 0;
 }
 
-static int release_child(SpawnPlan *p, SpawnError *e) {
+/* One byte into an empty socket buffer: never waits, whatever state the child is in. */
+static int release_child(SpawnHandshake *h, SpawnError *e) {
         char c = SPAWN_SYNC_GO;
         ssize_t n;
 
         do
-                n = send(p->parent_sync_fd, &c, 1, MSG_NOSIGNAL);
+                n = send(h->sync_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
         if (n != 1)
                 return spawn_fail(e, "prepare", n < 0 ? errno : EIO, "sync socket");
         return 0;
 }
 
+int spawn_handshake_step(SpawnHandshake *h, SpawnError *ret_error) {
+        SpawnError e = {};
+        int r;
+
+        if (!h || !ret_error)
+                return -EINVAL;
+        if (h->released)
+                return 0;
+
+        if (h->error.error > 0) {
+                *ret_error = h->error;
+                return -h->error.error;
+        }
+
+        if (h->needs_ready) {
+                r = read_child_ready(h, &e);
+                if (r == -EAGAIN)
+                        return r;
+                if (r < 0)
+                        goto fail;
+                h->needs_ready = false;
+        }
+
+        r = write_parent_steps(h->pid, &h->steps, &e);
+        if (r >= 0)
+                r = release_child(h, &e);
+        if (r < 0)
+                goto fail;
+
+        h->released = true;
+        return 0;
+
+fail:
+        if (e.stage[0] == '\0')
+                spawn_error_set(&e, "prepare", -r, NULL);
+        /* Final: asking again gives the same answer. */
+        h->error = e;
+        *ret_error = e;
+        return r;
+}
+
+int spawn_handshake_fd(const SpawnHandshake *h) {
+        return h && !h->released && h->needs_ready && h->error.error == 0 ? h->sync_fd : -EBADF;
+}
+
+SpawnHandshake *spawn_handshake_free(SpawnHandshake *h) {
+        if (!h)
+                return NULL;
+        spawn_parent_steps_done(&h->steps);
+        safe_close(h->sync_fd);
+        free(h);
+        return NULL;
+}
+
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        _cleanup_(spawn_handshake_freep) SpawnHandshake *h = NULL;
         _cleanup_close_ int pidfd = -EBADF;
         SpawnParentSteps steps = {};
-        SpawnError e = {}, ignored;
+        SpawnError e = {};
         pid_t pid = 0;
         int r, k;
 
@@ -928,6 +1009,15 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         if (r < 0)
                 goto fail;
 
+        h = calloc(1, sizeof *h);
+        if (!h) {
+                r = spawn_fail(&e, "prepare", ENOMEM, NULL);
+                goto fail;
+        }
+        h->sync_fd = -EBADF;
+        h->steps = steps;
+        steps = (SpawnParentSteps) {};
+
         r = open_channels(p, &e);
         if (r >= 0)
                 r = plan_keep_fds(p, &e);
@@ -937,39 +1027,27 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         r = take_groups_for_clone(c->caller, &e);
         if (r >= 0)
                 r = clone_child(p, &pid, &pidfd, &e);
-        /* Whatever happened: the daemon must not keep the caller's groups. */
-        k = drop_groups_after_clone(r < 0 ? &ignored : &e);
+        /* Whatever happened: the daemon must not keep the caller's groups. If only this failed, the
+         * child exists: its handshake fails at the first step, and the caller kills and reaps it. */
+        k = drop_groups_after_clone(r < 0 ? NULL : &h->error);
         if (r < 0)
                 goto fail;
-        if (k < 0) {
-                r = k;
-                pidfd_kill_and_reap(pidfd);
-                goto fail;
-        }
+        (void) k;
 
         /* Only the child may hold its ends: EOF on ours must mean it is gone. */
         p->child_sync_fd = safe_close(p->child_sync_fd);
         p->child_report_fd = safe_close(p->child_report_fd);
 
-        r = spawn_plan_needs_ready(p) ? wait_child_ready(p, &e) : 0;
-        if (r >= 0)
-                r = write_parent_steps(pid, &steps, &e);
-        if (r >= 0)
-                r = release_child(p, &e);
-        if (r >= 0)
-                r = fd_set_nonblock(p->parent_report_fd, true);
-        if (r < 0) {
-                if (e.stage[0] == '\0')
-                        spawn_error_set(&e, "prepare", -r, NULL);
-                pidfd_kill_and_reap(pidfd);
-                goto fail;
-        }
+        h->pid = pid;
+        h->needs_ready = spawn_plan_needs_ready(p);
+        h->sync_fd = TAKE_FD(p->parent_sync_fd);
+        h->report_fd = p->parent_report_fd;
 
-        spawn_parent_steps_done(&steps);
         *ret = (SpawnHandle) {
                 .pid = pid,
                 .pidfd = TAKE_FD(pidfd),
                 .report_fd = TAKE_FD(p->parent_report_fd),
+                .handshake = TAKE_PTR(h),
         };
         return 0;
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The spawn path: turns a validated SpawnRequest into a namespaced process.
- * spawn_start() does the synchronous part (prepare, clone3, id maps, release
- * the child); the caller then watches the report fd on its loop and calls
- * spawn_read_report() when it turns readable, so many spawns can be in flight.
+ * spawn_start() does the part that never waits for the child (prepare,
+ * clone3); the caller then drives the handshake (spawn_handshake_step(),
+ * when spawn_handshake_fd() polls readable), watches the report fd and calls
+ * spawn_read_report() when it turns readable, so many spawns can be in flight
+ * and none can hold up the caller's loop.
  */
 #pragma once
 
@@ -39,19 +41,25 @@ typedef struct SpawnError {
         char message[512]; /* e.g. "/no/such: No such file or directory" */
 } SpawnError;
 
+typedef struct SpawnHandshake SpawnHandshake;
+
 typedef struct SpawnHandle {
         pid_t pid;     /* host pid of the sandbox's top process */
         int pidfd;     /* owned by the caller from now on */
         int report_fd; /* read end of the CLOEXEC report pipe: see spawn_read_report() */
+        SpawnHandshake *handshake; /* owned by the caller: the steps before the child is released */
 } SpawnHandle;
 
 /*
  * Returns 0 and fills *ret; or a negative errno with *ret_error filled (nothing left behind: no child, no fd).
+ * Once it returned 0 the child exists and waits for its release: the caller drives ret->handshake, and
+ * must kill and reap the child (without waiting on the loop: it may be stuck in the kernel) if that fails.
  *
  * What the caller can rely on:
- *  - report_fd is O_NONBLOCK and O_CLOEXEC; spawn_read_report() tells exec from failure. A child that
- *    fails before execve() writes one SpawnError and exits 127; one killed before execve() leaves EOF
- *    without the mark it writes right before execve(), and its exit status tells how it died.
+ *  - report_fd is O_NONBLOCK and O_CLOEXEC; spawn_read_report() tells exec from failure once the
+ *    handshake released the child. A child that fails before execve() writes one SpawnError and exits
+ *    127; one killed before execve() leaves EOF without the mark it writes right before execve(), and
+ *    its exit status tells how it died.
  *  - pid/pidfd refer to the sandbox's top process: the command itself, or with init the sandbox's init.
  *    It is in every namespace the command is in (the new time namespace, a joined pid namespace).
  *    Init exits with the command's exit code; if the command died of a signal, init dies of the same
@@ -78,12 +86,27 @@ typedef struct SpawnHandle {
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
 
 /*
- * Reads the child's report, when report_fd polls readable. The child marks
- * the report (stage SPAWN_REPORT_EXEC, error 0) right before execve(): EOF
- * after the mark means execve() closed the pipe, EOF without it that the
- * child died before (killed: a Kill, the OOM killer, a signal it got). A
- * child killed inside execve() itself, after the mark, counts as exec'd and
- * killed at once: nobody can tell the two apart, nor needs to.
+ * The next step of the handshake; never blocks. Returns 0 once the child is released (the caller
+ * then watches report_fd), -EAGAIN while the child has not said it is ready (call again when
+ * spawn_handshake_fd() polls readable, hangup included), or another negative errno with *ret_error
+ * filled: the spawn failed (the child's own report if it died with one; -ECHILD if it died without
+ * one, whose exit status then says how), and the caller must kill and reap the child. Failures are final. Until this returned non-EAGAIN, the caller must not reap
+ * the child: the handshake writes to /proc/PID, which must stay this child's.
+ */
+int spawn_handshake_step(SpawnHandshake *h, SpawnError *ret_error);
+
+/* The fd to poll for readability while the handshake waits for the child, or -EBADF if it does not wait. */
+int spawn_handshake_fd(const SpawnHandshake *h);
+
+SpawnHandshake *spawn_handshake_free(SpawnHandshake *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnHandshake *, spawn_handshake_free);
+
+/*
+ * Reads the child's report, when report_fd polls readable (after the handshake released the
+ * child). The child marks the report (stage SPAWN_REPORT_EXEC, error 0) right before execve():
+ * EOF after the mark means execve() closed the pipe, EOF without it that the child died before
+ * (killed: a Kill, the OOM killer, a signal it got). A child killed inside execve() itself,
+ * after the mark, counts as exec'd and killed at once: nobody can tell the two apart, nor needs to.
  *
  * Returns 0 if the child exec'd, 1 with *ret_error filled if it failed
  * before exec, -ECHILD if it died before reaching execve() (its exit status
@@ -92,8 +115,6 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
  */
 int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error);
 
-/* SIGKILLs the process behind pidfd and reaps it, blocking until it is gone. */
-void pidfd_kill_and_reap(int pidfd);
 
 /* The daemon raises its own fd limit to hold many sandboxes; this is the limit sandboxes get instead. */
 struct rlimit;

@@ -69,11 +69,38 @@ static void *memdup_or_die(const void *p, size_t size) {
         return q;
 }
 
+/*
+ * spawn_start() and the handshake taken to its end, as the daemon's loop does it (here by polling).
+ * A failed handshake is killed and reaped here, with *h untouched: a failure leaves nothing behind.
+ */
 static int spawn_as(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
                     SpawnError *e) {
         SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller };
+        SpawnHandle started;
+        siginfo_t si;
+        int k;
 
-        return spawn_start(&c, h, e);
+        k = spawn_start(&c, &started, e);
+        if (k < 0)
+                return k;
+
+        while ((k = spawn_handshake_step(started.handshake, e)) == -EAGAIN) {
+                struct pollfd p = { .fd = spawn_handshake_fd(started.handshake), .events = POLLIN };
+
+                cr_assert_geq(p.fd, 0);
+                cr_assert_geq(poll(&p, 1, -1), 0);
+        }
+        started.handshake = spawn_handshake_free(started.handshake);
+        if (k < 0) {
+                (void) pidfd_send_signal(started.pidfd, SIGKILL, NULL, 0);
+                cr_assert_eq(waitid(P_PIDFD, (id_t) started.pidfd, &si, WEXITED), 0);
+                safe_close(started.pidfd);
+                safe_close(started.report_fd);
+                return k;
+        }
+
+        *h = started;
+        return 0;
 }
 
 /* Polls the report fd until the child exec'd (0) or reported a failure (1, *e filled). */

@@ -904,7 +904,7 @@ Test(varlink_wire, received_fds_go_to_the_closer) {
         varlink_reader_set_closer(r, &closer);
 
         /* a message handed out: its fds are closed through the closer when it is done */
-        send_raw(sv[0], good, sizeof good, p, 2);
+        test_send_with_fds(sv[0], good, sizeof good, p, 2);
         cr_assert_gt(varlink_reader_fill(r, sv[1]), 0);
         cr_assert_eq(varlink_reader_next(r, &m), 1);
         cr_assert_eq(m.n_fds, 2U);
@@ -915,13 +915,13 @@ Test(varlink_wire, received_fds_go_to_the_closer) {
         cr_assert_eq(closed, 2U);
 
         /* a refused message */
-        send_raw(sv[0], bad, sizeof bad, p, 1);
+        test_send_with_fds(sv[0], bad, sizeof bad, p, 1);
         cr_assert_gt(varlink_reader_fill(r, sv[1]), 0);
         cr_assert_eq(varlink_reader_next(r, &m), -EBADMSG);
         cr_assert_eq(closed, 3U);
 
         /* what an unfinished message holds when the reader goes away */
-        send_raw(sv[0], unfinished, strlen(unfinished), p, 2);
+        test_send_with_fds(sv[0], unfinished, strlen(unfinished), p, 2);
         cr_assert_gt(varlink_reader_fill(r, sv[1]), 0);
         varlink_reader_free(r);
         cr_assert_eq(closed, 5U);

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Closing fds, and reaping children, off the event loop. close() of an fd a
+ * client sent can block for as long as the client likes: a TCP socket with
+ * SO_LINGER and unsent data waits for its peer, a file on a FUSE mount the
+ * client serves waits for its FLUSH answer (uninterruptibly), and closing a
+ * unix socket with such fds still queued releases them in the closing
+ * thread. So the loop never closes a client's fd: it hands it here, to be
+ * closed by a worker thread, as systemd's asynchronous_close() does.
+ *
+ * Each owner (the uid the fd came from) has its own lane, worked through in
+ * order by at most one worker at a time: a close that never returns holds up
+ * its own owner's fds and one worker, nobody else's. Workers are started on
+ * demand, at most max_workers at once, and exit when no lane has work; a
+ * lane waits for a free worker when all are busy. How many of an owner's fds
+ * are not closed yet is counted, so the caller can bound what one owner makes
+ * the daemon hold (see server_user_over_budget()).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+typedef struct AsyncCloser AsyncCloser;
+
+int async_closer_new(unsigned max_workers, AsyncCloser **ret);
+
+/*
+ * Forgets the closer. Fds still queued are left open (process exit closes
+ * them), and so is the closer itself while a worker is stuck in close():
+ * the last worker to finish frees it.
+ */
+AsyncCloser *async_closer_free(AsyncCloser *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AsyncCloser *, async_closer_free);
+
+/*
+ * Queues fd for closing in owner's lane; takes it in every case and never
+ * blocks (the queue's lock is only held for list updates). Returns 0, or a
+ * negative errno if the fd is queued but no worker could be started yet
+ * (one is started by a later call or when a busy worker finishes). Should
+ * even the queue entry fail to allocate, the fd is closed right here: under
+ * memory exhaustion the daemon cannot keep serving anyway.
+ */
+int async_close(AsyncCloser *c, uid_t owner, int fd);
+
+/*
+ * Waits (in a worker) for the child behind pidfd to exit, reaps it and closes
+ * pidfd; the caller has killed it. For a child that may be stuck in the kernel
+ * (a FUSE request, an uninterruptible wait), which SIGKILL does not end at
+ * once: waitid() on the loop would wait with it. Same rules as async_close().
+ */
+int async_reap(AsyncCloser *c, uid_t owner, int pidfd);
+
+/* async_close() for each valid fd of the array; sets each to -EBADF. */
+void async_close_many(AsyncCloser *c, uid_t owner, int *fds, size_t n);
+
+/* The fds of owner that are queued or being closed. */
+size_t async_closer_pending(AsyncCloser *c, uid_t owner);
+
+/* All fds queued or being closed, and the workers running (for status and tests). */
+void async_closer_stats(AsyncCloser *c, size_t *ret_pending, unsigned *ret_workers);

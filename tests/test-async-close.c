@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The asynchronous closer: every fd handed to it gets closed, a close that
+ * never returns (a FUSE file whose server does not answer FLUSH) holds up its
+ * own owner's lane only, and the counts the daemon's budget relies on are
+ * right. Runs as root (FUSE mount).
+ */
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "async-close.h"
+#include "fd-util.h"
+#include "fuse-stall.h"
+
+#define OWNER_A 1001
+#define OWNER_B 1002
+
+static FuseStallFile fuse;
+
+static void teardown(void) {
+        fuse_stall_file_stop(&fuse);
+}
+
+TestSuite(async_close, .fini = teardown, .timeout = 60);
+
+/* A pipe whose write end goes to the closer: its read end sees EOF once it is closed. */
+static int pipe_for_closer(int *ret_write) {
+        int p[2];
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        *ret_write = p[1];
+        return p[0];
+}
+
+/* Waits up to timeout_msec for EOF on a pipe's read end: its write end was closed. */
+static bool closed_within(int read_fd, int timeout_msec) {
+        struct pollfd p = { .fd = read_fd, .events = POLLIN };
+
+        return poll(&p, 1, timeout_msec) == 1 && (p.revents & POLLHUP);
+}
+
+static void wait_pending(AsyncCloser *c, uid_t owner, size_t expected) {
+        for (int i = 0; i < 20000 && async_closer_pending(c, owner) != expected; i++)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        cr_assert_eq(async_closer_pending(c, owner), expected);
+}
+
+Test(async_close, closes_everything_handed_to_it) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        int reads[64], w;
+        size_t pending;
+        unsigned workers;
+
+        cr_assert_eq(async_closer_new(4, &c), 0);
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                reads[i] = pipe_for_closer(&w);
+                cr_assert_geq(async_close(c, i % 3 == 0 ? OWNER_A : OWNER_B, w), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                cr_assert(closed_within(reads[i], 20000), "fd %zu was not closed", i);
+                safe_close(reads[i]);
+        }
+        wait_pending(c, OWNER_A, 0);
+        wait_pending(c, OWNER_B, 0);
+
+        /* Workers exit when there is nothing left. */
+        for (int i = 0; i < 20000; i++) {
+                async_closer_stats(c, &pending, &workers);
+                if (workers == 0)
+                        break;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+        cr_assert_eq(pending, 0);
+        cr_assert_eq(workers, 0);
+
+        /* Invalid fds are ignored, arrays are reset. */
+        int fds[2] = { -EBADF, -1 };
+        cr_assert_eq(async_close(c, OWNER_A, -EBADF), 0);
+        async_close_many(c, OWNER_A, fds, 2);
+        cr_assert_eq(fds[0], -EBADF);
+        cr_assert_eq(async_closer_pending(c, OWNER_A), 0);
+}
+
+Test(async_close, a_stuck_close_holds_up_its_owner_only) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        int file, a_read, a_write, b_read[8], w;
+
+        cr_assert_eq(async_closer_new(4, &c), 0);
+        /* FLUSH from this process (its worker threads) is never answered. */
+        file = fuse_stall_file_open(&fuse, getpid());
+
+        cr_assert_geq(async_close(c, OWNER_A, fd_dup_cloexec(file)), 0);
+        a_read = pipe_for_closer(&a_write);
+        cr_assert_geq(async_close(c, OWNER_A, a_write), 0);
+        for (size_t i = 0; i < ELEMENTSOF(b_read); i++) {
+                b_read[i] = pipe_for_closer(&w);
+                cr_assert_geq(async_close(c, OWNER_B, w), 0);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(b_read); i++) {
+                cr_assert(closed_within(b_read[i], 20000), "another owner's fd %zu waited for the stuck close", i);
+                safe_close(b_read[i]);
+        }
+        wait_pending(c, OWNER_B, 0);
+
+        /* A's pipe is queued behind the FUSE file in A's lane: neither is closed yet. */
+        cr_assert_eq(async_closer_pending(c, OWNER_A), 2);
+        cr_assert(!closed_within(a_read, 0));
+
+        /* The server goes away: the stuck close returns and A's lane drains. */
+        fuse_stall_file_stop(&fuse);
+        cr_assert(closed_within(a_read, 20000));
+        wait_pending(c, OWNER_A, 0);
+        safe_close(a_read);
+        safe_close(file);
+}
+
+Test(async_close, lanes_wait_for_a_worker_when_all_are_stuck) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        int file, b_read, w;
+
+        cr_assert_eq(async_closer_new(1, &c), 0);
+        file = fuse_stall_file_open(&fuse, getpid());
+        cr_assert_geq(async_close(c, OWNER_A, fd_dup_cloexec(file)), 0);
+        wait_pending(c, OWNER_A, 1);
+
+        b_read = pipe_for_closer(&w);
+        cr_assert_geq(async_close(c, OWNER_B, w), 0);
+        cr_assert_eq(async_closer_pending(c, OWNER_B), 1);
+        cr_assert(!closed_within(b_read, 0));
+
+        fuse_stall_file_stop(&fuse);
+        cr_assert(closed_within(b_read, 20000));
+        wait_pending(c, OWNER_A, 0);
+        wait_pending(c, OWNER_B, 0);
+        safe_close(b_read);
+        safe_close(file);
+}
+
+Test(async_close, free_does_not_wait_for_a_stuck_worker) {
+        AsyncCloser *c = NULL;
+        int file;
+
+        cr_assert_eq(async_closer_new(2, &c), 0);
+        file = fuse_stall_file_open(&fuse, getpid());
+        cr_assert_geq(async_close(c, OWNER_A, fd_dup_cloexec(file)), 0);
+        wait_pending(c, OWNER_A, 1);
+        cr_assert_null(async_closer_free(c));
+
+        /* The worker frees the closer once its close returns. */
+        fuse_stall_file_stop(&fuse);
+        safe_close(file);
+}
+
+Test(async_close, reaps_a_killed_child) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        siginfo_t si = {};
+        int pidfd;
+        pid_t pid;
+
+        cr_assert_eq(async_closer_new(2, &c), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        cr_assert_geq(pidfd, 0);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_geq(async_reap(c, OWNER_A, pidfd), 0);
+        wait_pending(c, OWNER_A, 0);
+
+        /* Reaped by the closer: no child is left, not even a zombie. */
+        cr_assert_eq(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG), -1);
+        cr_assert_eq(errno, ECHILD);
+}
