@@ -14,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/capability.h>
+
 #include "cli-run-options.h"
+#include "cli-seccomp.h"
 #include "cli-util.h"
 
 static void run_help(void) {
@@ -110,6 +114,20 @@ static void run_help(void) {
                "      --as-pid-1            the command is PID 1 of a new PID namespace (no init)\n"
                "      --new-session, --die-with-parent\n"
                "                            accepted: both are what nsbox always does\n"
+               "\n"
+               "Confinement (as bubblewrap and podman):\n"
+               "      --seccomp PROFILE     the system call filter: 'default' (nsboxd's built-in\n"
+               "                            profile, also without this option), 'unconfined', a\n"
+               "                            profile FILE (OCI or Docker/Podman format), or FD:\n"
+               "                            a classic-BPF program read from FD instead of a profile\n"
+               "      --add-seccomp-fd FD   also load the classic-BPF program read from FD\n"
+               "                            (repeatable, loaded in order; not with --seccomp FD)\n"
+               "      --cap-add CAP|ALL     keep capability CAP (e.g. CAP_NET_ADMIN)\n"
+               "      --cap-drop CAP|ALL    drop capability CAP; with either option the set starts\n"
+               "                            as everything for root, nothing for others, and the\n"
+               "                            options apply in order (see nsbox(1))\n"
+               "      --disable-userns      the sandbox cannot create user namespaces (needs\n"
+               "                            --user)\n"
                "\n"
                "Control:\n"
                "      --name NAME           a name shown by 'nsbox list'\n"
@@ -292,6 +310,11 @@ enum {
         ARG_KEEP_ALIVE,
         ARG_NO_INIT,
         ARG_SOCKET,
+        ARG_SECCOMP,
+        ARG_ADD_SECCOMP_FD,
+        ARG_CAP_ADD,
+        ARG_CAP_DROP,
+        ARG_DISABLE_USERNS,
 };
 
 static const struct option run_options[] = {
@@ -370,6 +393,11 @@ static const struct option run_options[] = {
         { "keep-alive", no_argument, NULL, ARG_KEEP_ALIVE },
         { "no-init", no_argument, NULL, ARG_NO_INIT },
         { "socket", required_argument, NULL, ARG_SOCKET },
+        { "seccomp", required_argument, NULL, ARG_SECCOMP },
+        { "add-seccomp-fd", required_argument, NULL, ARG_ADD_SECCOMP_FD },
+        { "cap-add", required_argument, NULL, ARG_CAP_ADD },
+        { "cap-drop", required_argument, NULL, ARG_CAP_DROP },
+        { "disable-userns", no_argument, NULL, ARG_DISABLE_USERNS },
         {}
 };
 
@@ -774,8 +802,52 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
         return 0;
 }
 
+/* Every capability this kernel has, as libcap counts them. */
+static uint64_t all_capabilities(void) {
+        unsigned n = (unsigned) cap_max_bits();
+
+        return n >= 64 ? UINT64_MAX : (UINT64_C(1) << n) - 1;
+}
+
+/* bubblewrap's --cap-add/--cap-drop: CAP (any case, as libcap reads it) or ALL, applied in order. */
+static int change_capabilities(RunOptions *o, int c, const char *arg) {
+        cap_value_t v;
+        uint64_t bits;
+
+        if (!o->caps_changed) {
+                /* As bubblewrap: root starts from every capability, anyone else from none. */
+                o->caps = geteuid() == 0 ? all_capabilities() : 0;
+                o->caps_changed = true;
+        }
+        if (strcasecmp(arg, "ALL") == 0)
+                bits = all_capabilities();
+        else if (cap_from_name(arg, &v) >= 0 && v >= 0 && v < 64 && (all_capabilities() & (UINT64_C(1) << v)))
+                bits = UINT64_C(1) << v;
+        else {
+                log_error("--%s %s: unknown capability; names are as in capabilities(7), e.g. CAP_NET_ADMIN, or ALL",
+                          option_name(c), arg);
+                return -EINVAL;
+        }
+        if (c == ARG_CAP_ADD)
+                o->caps |= bits;
+        else
+                o->caps &= ~bits;
+        return 0;
+}
+
+static int parse_fd_argument(int c, int *ret) {
+        uint32_t id;
+
+        if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+                log_error("--%s %s: not a file descriptor number", option_name(c), optarg);
+                return -EINVAL;
+        }
+        *ret = (int) id;
+        return 0;
+}
+
 int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
-        int c, r;
+        int c, r, fd;
 
         o->next_perms = -1;
         optind = 0;
@@ -961,8 +1033,8 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                                   "apart from the program");
                         return -EOPNOTSUPP;
                 case ARG_KEEP_CAPS:
-                        log_error("--keep-caps: nsboxd has no capability options yet; a sandbox's command has the "
-                                  "capabilities its ids give it in its user namespace");
+                        log_error("--keep-caps: use --cap-add ALL (or the capabilities wanted): as in bubblewrap, "
+                                  "the set is then kept across exec for any uid");
                         return -EOPNOTSUPP;
                 case ARG_NAME:
                         r = nsbox_spawn_set_name(s, optarg);
@@ -978,6 +1050,30 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         break;
                 case ARG_SOCKET:
                         arg_socket = optarg;
+                        break;
+                case ARG_SECCOMP:
+                        /* As bubblewrap: the last --seccomp wins. */
+                        o->seccomp = NULL;
+                        o->seccomp_fd = -1;
+                        if (optarg[0] >= '0' && optarg[0] <= '9') {
+                                if (parse_fd_argument(c, &o->seccomp_fd) < 0)
+                                        return -EINVAL;
+                        } else
+                                o->seccomp = optarg;
+                        break;
+                case ARG_ADD_SECCOMP_FD:
+                        if (parse_fd_argument(c, &fd) < 0)
+                                return -EINVAL;
+                        r = nsbox_spawn_add_seccomp_fd(s, fd);
+                        o->add_seccomp_fd = true;
+                        break;
+                case ARG_CAP_ADD:
+                case ARG_CAP_DROP:
+                        if (change_capabilities(o, c, optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_DISABLE_USERNS:
+                        o->disable_userns = true;
                         break;
                 default:
                         if (optopt != 0 && strchr("RwSG", optopt))
@@ -1006,6 +1102,10 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
         }
         if (optind >= argc) {
                 log_error("no command given; usage: nsbox run [OPTIONS] [--] COMMAND [ARG...]");
+                return -EINVAL;
+        }
+        if (o->seccomp_fd >= 0 && o->add_seccomp_fd) {
+                log_error("--seccomp FD cannot be combined with --add-seccomp-fd (as in bubblewrap)");
                 return -EINVAL;
         }
         if (o->pty && o->detach) {
@@ -1043,11 +1143,95 @@ static int check_mapped(const RunOptions *o, bool gid, uint32_t id, uint32_t own
         return -EINVAL;
 }
 
+/* The capability names of a mask, for the protocol (capabilities(7) spells them in capitals). */
+static char **capability_names(uint64_t mask) {
+        _cleanup_strv_free_ char **l = calloc(65, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return NULL;
+        for (unsigned c = 0; c < 64; c++) {
+                char *name;
+
+                if (!(mask & (UINT64_C(1) << c)))
+                        continue;
+                name = cap_to_name((cap_value_t) c);
+                if (!name)
+                        return NULL;
+                l[n] = strdup(name);
+                cap_free(name);
+                if (!l[n])
+                        return NULL;
+                for (char *p = l[n]; *p; p++)
+                        *p = (char) toupper((unsigned char) *p);
+                n++;
+        }
+        return TAKE_PTR(l);
+}
+
+/* Errors are reported here, naming the option. */
+static int apply_confinement(NsboxSpawn *s, const RunOptions *o) {
+        int r = 0;
+
+        if (o->caps_changed) {
+                _cleanup_strv_free_ char **names = capability_names(o->caps);
+
+                if (!names)
+                        return -ENOMEM;
+                /* As bubblewrap: the same set everywhere, ambient too, so a non-root uid keeps it across exec. */
+                r = nsbox_spawn_set_capabilities(s, NSBOX_CAPABILITIES_ALL, (const char *const *) names);
+                if (r < 0) {
+                        log_error("--cap-add/--cap-drop: %s", strerror(-r));
+                        return r;
+                }
+        }
+
+        if (o->seccomp_fd >= 0) {
+                r = nsbox_spawn_set_seccomp(s, "unconfined");
+                if (r >= 0)
+                        r = nsbox_spawn_add_seccomp_fd(s, o->seccomp_fd);
+                if (r < 0) {
+                        log_error("--seccomp %d: %s", o->seccomp_fd,
+                                  r == -EBADF ? "file descriptor is not open" : strerror(-r));
+                        return r;
+                }
+        } else if (o->seccomp && (streq(o->seccomp, "default") || streq(o->seccomp, "unconfined")))
+                r = nsbox_spawn_set_seccomp(s, o->seccomp);
+        else if (o->seccomp) {
+                _cleanup_free_ char *json = NULL, *error = NULL;
+
+                r = seccomp_profile_file_to_oci(o->seccomp, o->caps_changed ? &o->caps : NULL, &json, &error);
+                if (r >= 0)
+                        r = nsbox_spawn_set_seccomp(s, json);
+                if (r < 0) {
+                        log_error("--seccomp %s: %s", o->seccomp,
+                                  error ?: r == -EINVAL ? "not a valid OCI or Docker seccomp profile" : strerror(-r));
+                        return r;
+                }
+        }
+        if (r < 0)
+                return r;
+
+        if (o->disable_userns) {
+                if (!(o->implied_namespaces & NSBOX_NAMESPACE_USER) &&
+                    !(nsbox_spawn_get_namespaces(s) & NSBOX_NAMESPACE_USER)) {
+                        log_error("--disable-userns needs a new user namespace: add --user (or -r)");
+                        return -EINVAL;
+                }
+                r = nsbox_spawn_set_disable_user_namespaces(s, true);
+        }
+        return r;
+}
+
 int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command) {
         uid_t euid = geteuid();
         gid_t egid = getegid();
         unsigned namespaces;
         int r;
+
+        r = apply_confinement(s, o);
+        if (r < 0)
+                return r;
 
         if (o->map_root) {
                 r = add_mapping(s, o, false, 0, euid, 1, "--map-root-user");

@@ -47,6 +47,15 @@ typedef struct RunOptions {
         size_t n_uid_mapping_origins, n_gid_mapping_origins;
         RunIdRange *uid_ranges, *gid_ranges; /* every mapping, as added */
         size_t n_uid_ranges, n_gid_ranges;
+
+        /* confinement: applied once every option is seen (--cap-add/--cap-drop decide the caps a
+         * profile file's conditions are judged against) */
+        const char *seccomp;    /* --seccomp default|unconfined|FILE; NULL: not given */
+        int seccomp_fd;         /* --seccomp FD, or -1 */
+        bool add_seccomp_fd;    /* --add-seccomp-fd given */
+        bool caps_changed;      /* --cap-add or --cap-drop given */
+        uint64_t caps;          /* the set they give, starting as bubblewrap does */
+        bool disable_userns;
 } RunOptions;
 
 /* Frees what o owns. */

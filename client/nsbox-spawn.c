@@ -21,6 +21,7 @@ struct NsboxSpawn {
         int *extra_fds; /* parallel to req->fds */
         int *mount_fds; /* parallel to req->mounts; -EBADF where the mount has no fd */
         int *join_fds;  /* parallel to req->join_namespaces */
+        int *seccomp_fds; /* parallel to req->seccomp_fds */
 };
 
 struct NsboxSandbox {
@@ -37,7 +38,9 @@ _public_ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s) {
                 close_many(s->extra_fds, s->req->n_fds);
                 close_many(s->mount_fds, s->req->n_mounts);
                 close_many(s->join_fds, s->req->n_join_namespaces);
+                close_many(s->seccomp_fds, s->req->n_seccomp_fds);
         }
+        free(s->seccomp_fds);
         free(s->extra_fds);
         free(s->mount_fds);
         free(s->join_fds);
@@ -402,6 +405,112 @@ _public_ int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target) {
         return 0;
 }
 
+_public_ int nsbox_spawn_set_seccomp(NsboxSpawn *s, const char *profile_json) {
+        _cleanup_(seccomp_spec_freep) SeccompSpec *spec = NULL;
+        _cleanup_free_ char *field = NULL;
+        struct json_object *o;
+        SeccompProfileKind kind;
+        int r;
+
+        if (!s || !profile_json)
+                return -EINVAL;
+
+        kind = seccomp_profile_kind_from_string(profile_json);
+        if (kind >= 0) {
+                s->req->seccomp = seccomp_spec_free(s->req->seccomp);
+                s->req->seccomp_profile = kind == SECCOMP_PROFILE_DEFAULT ? -1 : (int) kind;
+                return 0;
+        }
+
+        o = json_tokener_parse(profile_json);
+        if (!o)
+                return -EINVAL;
+        r = seccomp_spec_decode(o, "seccomp", &spec, &field);
+        json_object_put(o);
+        if (r < 0)
+                return r;
+
+        seccomp_spec_free(s->req->seccomp);
+        s->req->seccomp = TAKE_PTR(spec);
+        s->req->seccomp_profile = -1;
+        return 0;
+}
+
+_public_ int nsbox_spawn_add_seccomp_fd(NsboxSpawn *s, int fd) {
+        _cleanup_close_ int copy = -EBADF;
+        size_t n;
+        int *f, *idx;
+
+        if (!s)
+                return -EINVAL;
+        n = s->req->n_seccomp_fds;
+        if (n >= SECCOMP_FDS_MAX)
+                return -E2BIG;
+        copy = fd_dup_cloexec(fd);
+        if (copy < 0)
+                return copy;
+
+        f = reallocarray(s->seccomp_fds, n + 1, sizeof(int));
+        if (!f)
+                return -ENOMEM;
+        s->seccomp_fds = f;
+        idx = reallocarray(s->req->seccomp_fds, n + 1, sizeof(int));
+        if (!idx)
+                return -ENOMEM;
+        s->req->seccomp_fds = idx;
+
+        idx[n] = -1;
+        f[n] = TAKE_FD(copy);
+        s->req->n_seccomp_fds = n + 1;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_capabilities(NsboxSpawn *s, unsigned sets, const char *const *names) {
+        CapabilitiesSpec *c;
+        size_t n = strv_length((char *const *) names);
+
+        if (!s || (sets & ~(unsigned) NSBOX_CAPABILITIES_ALL) || n > CAPABILITY_NAMES_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(names[i], "CAP_", 4) != 0)
+                        return -EINVAL;
+
+        if (!s->req->capabilities) {
+                s->req->capabilities = calloc(1, sizeof(CapabilitiesSpec));
+                if (!s->req->capabilities)
+                        return -ENOMEM;
+        }
+        c = s->req->capabilities;
+
+        for (CapabilitySet k = 0; k < _CAPABILITY_SET_MAX; k++) {
+                char **copy;
+
+                if (!(sets & (1U << k)))
+                        continue;
+                copy = calloc(n + 1, sizeof(char *));
+                if (!copy)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        copy[i] = strdup(names[i]);
+                        if (!copy[i]) {
+                                strv_free(copy);
+                                return -ENOMEM;
+                        }
+                }
+                strv_free(c->names[k]);
+                c->names[k] = copy;
+                c->n_names[k] = n;
+        }
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_disable_user_namespaces(NsboxSpawn *s, bool disable) {
+        if (!s)
+                return -EINVAL;
+        s->req->disable_user_namespaces = disable;
+        return 0;
+}
+
 /* Appends a mount; takes fd (closed on failure). */
 static int add_mount(NsboxSpawn *s, MountKind kind, const char *source, int fd, const char *destination,
                      unsigned flags, uint64_t size, int mode) {
@@ -564,7 +673,7 @@ _public_ int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s) {
         if (!req->argv)
                 return -EINVAL;
 
-        max = 3 + req->n_fds + req->n_mounts + req->n_join_namespaces;
+        max = 3 + req->n_fds + req->n_mounts + req->n_join_namespaces + req->n_seccomp_fds;
         fds = calloc(max, sizeof(int));
         if (!fds)
                 return -ENOMEM;
@@ -600,6 +709,12 @@ _public_ int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s) {
                 if (r < 0)
                         goto fail;
                 req->join_namespaces[i].fd_index = r;
+        }
+        for (size_t i = 0; i < req->n_seccomp_fds; i++) {
+                r = message_add_fd(fds, &n, s->seccomp_fds[i]);
+                if (r < 0)
+                        goto fail;
+                req->seccomp_fds[i] = r;
         }
 
         if (n > VARLINK_FDS_MAX) {

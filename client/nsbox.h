@@ -264,6 +264,34 @@ int nsbox_spawn_set_new_session(NsboxSpawn *s, bool new_session);
 /* Whether the sandbox survives the connection that spawned it closing (default off). */
 int nsbox_spawn_set_keep_alive(NsboxSpawn *s, bool keep_alive);
 
+/*
+ * System call filter. profile_json is "default" (the daemon's built-in profile, also what a spawn
+ * gets without this call), "unconfined" (no profile: the policy decides whether the caller may), or
+ * the text of an OCI LinuxSeccomp object ({"defaultAction": ..., "syscalls": [...]}), checked here
+ * for its shape (-EINVAL) and by the daemon for system call and architecture names.
+ */
+int nsbox_spawn_set_seccomp(NsboxSpawn *s, const char *profile_json);
+/* Adds a classic-BPF program read from fd (a copy is taken) in the sandbox, as bubblewrap's
+ * --add-seccomp-fd: loaded after the profile, in the order added. At most 16; -E2BIG beyond. */
+int nsbox_spawn_add_seccomp_fd(NsboxSpawn *s, int fd);
+
+/* Capability sets, as the OCI "capabilities" object; flags for nsbox_spawn_set_capabilities(). */
+#define NSBOX_CAPABILITIES_BOUNDING (1U << 0)
+#define NSBOX_CAPABILITIES_EFFECTIVE (1U << 1)
+#define NSBOX_CAPABILITIES_INHERITABLE (1U << 2)
+#define NSBOX_CAPABILITIES_PERMITTED (1U << 3)
+#define NSBOX_CAPABILITIES_AMBIENT (1U << 4)
+#define NSBOX_CAPABILITIES_ALL 0x1fU
+
+/* Sets each set in sets to the NULL-terminated names ("CAP_NET_ADMIN", as capabilities(7)); the
+ * sets not named keep what an earlier call gave them, or are empty. Without any call the daemon's
+ * default applies (nsboxd(8)). The daemon checks the names. */
+int nsbox_spawn_set_capabilities(NsboxSpawn *s, unsigned sets, const char *const *names);
+
+/* As bubblewrap's --disable-userns: the sandbox cannot create further user namespaces. Needs a new
+ * user namespace. */
+int nsbox_spawn_set_disable_user_namespaces(NsboxSpawn *s, bool disable);
+
 /* ------------------------------------------------------------------------
  * Sandboxes
  * ------------------------------------------------------------------------ */

@@ -19,7 +19,9 @@
 #include "log.h"
 #include "methods.h"
 #include "policy.h"
+#include "capabilities.h"
 #include "sandbox.h"
+#include "seccomp-profile.h"
 #include "spawn.h"
 
 static const char varlink_service_description[] =
@@ -278,7 +280,9 @@ static int check_streams_read_once(Connection *c, const SpawnRequest *req, Polic
 static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
+        _cleanup_(seccomp_program_unrefp) SeccompProgram *seccomp = NULL;
         _cleanup_free_ char *field = NULL;
+        CapabilityMasks capabilities;
         PolicyDecision decision = {};
         PolicyDenial denial = {};
         PolicyRule rule;
@@ -329,8 +333,24 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return refuse(c, &denial);
 
+        /* What only libseccomp and libcap can judge, before anything is created. */
+        r = seccomp_program_for_request(req, &seccomp, &field);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return reply_invalid_parameter(c, field ?: "seccomp");
+        if (req->capabilities) {
+                r = capability_masks_from_spec(req->capabilities, "capabilities", &capabilities, &field);
+                if (r == -ENOMEM)
+                        return connection_close(c);
+                if (r < 0)
+                        return reply_invalid_parameter(c, field ?: "capabilities");
+        }
+
         SpawnContext ctx = {
                 .request = req,
+                .seccomp = seccomp,
+                .capabilities = req->capabilities ? &capabilities : NULL,
                 .message_fds = c->message.fds,
                 .n_message_fds = c->message.n_fds,
                 .caller = &c->caller,

@@ -39,6 +39,7 @@ typedef enum RuleKeyId {
         KEY_MAX_SANDBOXES,
         KEY_KEEP_ALIVE,
         KEY_SUBID_RANGES,
+        KEY_SECCOMP,
         _KEY_MAX,
 } RuleKeyId;
 
@@ -112,6 +113,21 @@ static int parse_max_sandboxes(char *s, unsigned *ret) {
         return 0;
 }
 
+static int parse_seccomp(char *s, unsigned *ret) {
+        static const char *const names[_POLICY_SECCOMP_MAX] = {
+                [POLICY_SECCOMP_DEFAULT] = "default",
+                [POLICY_SECCOMP_OWN] = "own",
+                [POLICY_SECCOMP_UNCONFINED] = "unconfined",
+        };
+
+        for (unsigned i = 0; i < _POLICY_SECCOMP_MAX; i++)
+                if (streq(names[i], s)) {
+                        *ret = i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 static unsigned merge_union(unsigned a, unsigned b) {
         return a | b;
 }
@@ -136,6 +152,9 @@ static const RuleKey rule_keys[_KEY_MAX] = {
                                        "a number from 0 to 1000000", merge_max, POLICY_MAX_SANDBOXES_UNSET),
         [KEY_KEEP_ALIVE] = RULE_KEY("keep-alive", keep_alive, parse_bool, "yes or no", merge_max, true),
         [KEY_SUBID_RANGES] = RULE_KEY("subid-ranges", subid_ranges, parse_bool, "yes or no", merge_max, true),
+        /* The values are ordered from strict to permissive, so the most permissive group wins as for the others. */
+        [KEY_SECCOMP] = RULE_KEY("seccomp", seccomp, parse_seccomp, "default, own or unconfined", merge_max,
+                                 POLICY_SECCOMP_UNCONFINED),
 };
 
 static const RuleKey *rule_key_find(const char *name, RuleKeyId *ret_id) {
@@ -254,6 +273,7 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
                         .max_sandboxes = UINT_MAX,
                         .keep_alive = true,
                         .subid_ranges = true,
+                        .seccomp = POLICY_SECCOMP_UNCONFINED,
                         .unrestricted = true,
                         .source = "root",
                 };

@@ -20,6 +20,14 @@
 
 #define POLICY_MAX_SANDBOXES_UNSET UINT_MAX
 
+/* "seccomp": which system call filters a caller's sandboxes may run under, from strict to permissive. */
+typedef enum PolicySeccomp {
+        POLICY_SECCOMP_DEFAULT,    /* "default": always the built-in profile (own filters may be added on top) */
+        POLICY_SECCOMP_OWN,        /* "own": may replace it with its own profile or classic-BPF programs */
+        POLICY_SECCOMP_UNCONFINED, /* "unconfined": may also run without any filter (the built-in default) */
+        _POLICY_SECCOMP_MAX,
+} PolicySeccomp;
+
 /* The rule that applies to one caller: each key from its [user:], [group:] or [default] section. */
 typedef struct PolicyRule {
         unsigned namespaces;    /* NAMESPACE_BIT() mask of the types the caller may create */
@@ -27,6 +35,7 @@ typedef struct PolicyRule {
                                  * not set by the policy, DaemonLimits.sandboxes_per_uid applies */
         bool keep_alive;        /* may ask for keepAlive */
         bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
+        unsigned seccomp;       /* PolicySeccomp: which system call filters it may choose */
         bool unrestricted;      /* root: the policy does not apply */
         char source[96];        /* the section that decided, for the log: "default", "user:alice", "group:wheel", "root" */
 } PolicyRule;

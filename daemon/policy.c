@@ -159,6 +159,39 @@ static int check_keep_alive(const SpawnCheck *c) {
         return 0;
 }
 
+/* Filters a caller adds (seccompFileDescriptors) only ever narrow: what matters is what replaces the default. */
+static int check_seccomp(const SpawnCheck *c) {
+        const SpawnRequest *req = c->req;
+        unsigned rule = c->rule->seccomp;
+
+        if (req->seccomp && rule < POLICY_SECCOMP_OWN)
+                return deny(c->denial, POLICY_DENIAL_PERMISSION_DENIED, "seccomp",
+                            "uid %u must use the default seccomp profile by [%s]", (unsigned) c->caller->uid,
+                            c->rule->source);
+        if (req->seccomp_profile == SECCOMP_PROFILE_UNCONFINED &&
+            !(rule == POLICY_SECCOMP_UNCONFINED || (rule == POLICY_SECCOMP_OWN && req->n_seccomp_fds > 0)))
+                return deny(c->denial, POLICY_DENIAL_PERMISSION_DENIED, "seccompProfile",
+                            "uid %u may not run without the default seccomp profile by [%s]",
+                            (unsigned) c->caller->uid, c->rule->source);
+        return 0;
+}
+
+/* Outside a user namespace of its own a capability would count on the host; a bounding set only narrows. */
+static int check_capabilities(const SpawnCheck *c) {
+        char field[64];
+
+        if (!c->req->capabilities || c->new_userns || c->joined_userns)
+                return 0;
+        for (CapabilitySet k = 0; k < _CAPABILITY_SET_MAX; k++)
+                if (k != CAPABILITY_SET_BOUNDING && c->req->capabilities->n_names[k] > 0) {
+                        snprintf(field, sizeof field, "capabilities.%s", capability_set_to_string(k));
+                        return deny(c->denial, POLICY_DENIAL_PERMISSION_DENIED, field,
+                                    "uid %u: capabilities outside a user namespace are for root only",
+                                    (unsigned) c->caller->uid);
+                }
+        return 0;
+}
+
 typedef struct MappingList {
         const char *list;          /* "uidMappings" */
         const char *id_kind;       /* "uid" */
@@ -361,6 +394,12 @@ static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision)
         if (r < 0)
                 return r;
         r = check_keep_alive(c);
+        if (r < 0)
+                return r;
+        r = check_seccomp(c);
+        if (r < 0)
+                return r;
+        r = check_capabilities(c);
         if (r < 0)
                 return r;
         r = check_id_mappings(c, &used_subgid);

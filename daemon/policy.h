@@ -51,6 +51,11 @@ typedef struct PolicyDecision {
  * non-root caller:
  *   - every type in req->namespaces must be allowed by its rule (PermissionDenied "namespaces");
  *   - keepAlive only if the rule allows it (PermissionDenied "keepAlive");
+ *   - "seccomp" (its own profile) only if the rule's seccomp is "own" or "unconfined" (PermissionDenied
+ *     "seccomp"); seccompProfile "unconfined" only with "unconfined", or with "own" when it brings its own
+ *     classic-BPF programs (PermissionDenied "seccompProfile");
+ *   - capabilities other than a bounding set only in a user namespace it creates or joins
+ *     (PermissionDenied "capabilities.permitted", ...);
  *   - each uid/gid mapping either maps exactly
  *     the caller's own uid (gid: its primary gid) with size 1, or lies inside
  *     one range subuid/subgid grant the caller (by name or uid) when the rule

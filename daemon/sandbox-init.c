@@ -150,7 +150,8 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         siginfo_t status;
         sigset_t mask;
         long command;
-        int sfd;
+        ssize_t index;
+        int sfd, r;
 
         set_title();
 
@@ -166,6 +167,32 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         command = start_command(p);
         if (command < 0)
                 init_fail(p, errno, "clone");
+
+        /*
+         * The command has exec'd (or failed): init confines itself as the
+         * sandbox is confined. It keeps no capability but CAP_KILL, is not
+         * dumpable (its memory is a copy of the daemon's: nothing in the
+         * sandbox may ptrace it or read it through /proc), and runs under the
+         * same system call filters.
+         */
+        r = capability_plan_apply_init(&p->caps);
+        if (r < 0) {
+                (void) kill((pid_t) command, SIGKILL);
+                init_fail(p, -r, "capabilities");
+        }
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                (void) kill((pid_t) command, SIGKILL);
+                init_fail(p, errno, "PR_SET_DUMPABLE");
+        }
+        r = spawn_child_load_seccomp(p, &index);
+        if (r < 0) {
+                SpawnError e;
+
+                (void) kill((pid_t) command, SIGKILL);
+                spawn_child_seccomp_error(&e, -r, index);
+                spawn_child_report(p->child_report_fd, &e);
+                _exit(SPAWN_CHILD_FAILED);
+        }
 
         /* The command's stdio, extra fds and report pipe must not be kept open by init. */
         if (sfd > 0)

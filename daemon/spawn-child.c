@@ -27,17 +27,24 @@
  *     setgroups, gid_map and timens_offsets and releases us. Then enter the
  *     time namespace ourselves (setns() on time_for_children), so that the
  *     process the caller gets is in every namespace the command is in. A
- *     joined pid namespace the daemon entered for us before clone3().
+ *     joined pid namespace the daemon entered for us before clone3(). With
+ *     disableUserNamespaces, set our user namespace's limit to 0 now, while
+ *     we still hold CAP_SYS_RESOURCE there.
  *  5. Bring up loopback in a new network namespace.
  *  6. Mounts and root (mount_plan_apply()), while still privileged.
  *  7. Hostname.
- *  8. Credentials: CAP_SYS_TIME, the daemon's own, leaves the bounding set;
- *     setgroups, setresgid, setresuid as raw syscalls (glibc's
- *     wrappers would try to signal threads that exist only in the daemon).
+ *  8. Credentials: drop the bounding set (CAP_SETPCAP is still there) and
+ *     keep the permitted set across the change of uid (capabilities.c decides
+ *     the sets; CAP_SYS_TIME, the daemon's own, never leaves it outside a
+ *     user namespace); setgroups, setresgid,
+ *     setresuid as raw syscalls (glibc's wrappers would try to signal threads
+ *     that exist only in the daemon); then the plan's effective, permitted,
+ *     inheritable and ambient sets, checked with capget.
  *     Where setgroups() is skipped (a new user namespace that denies it, a
  *     joined one without additionalGids), the groups are the ones the daemon
  *     cloned us with: a non-root caller's own.
- *  9. File descriptors: park every source above the highest target, dup2()
+ *  9. Read the callers' classic-BPF programs (their fds are about to move).
+ *     File descriptors: park every source above the highest target, dup2()
  *     them into place, close everything else; the report fd stays (CLOEXEC).
  * 10. setsid(), unless newSession is false; a terminal on stdin that controls
  *     no other session becomes the controlling terminal.
@@ -45,7 +52,8 @@
  *     umask 022, cwd (as the sandbox's user).
  * 12. With init, become the sandbox's pid 1 and fork the command
  *     (sandbox-init.c); the command, or we without init, unblocks signals,
- *     marks the report (so the daemon can tell exec from death) and execs,
+ *     marks the report (so the daemon can tell exec from death), loads the
+ *     seccomp filters (last: nothing above has to pass them) and execs,
  *     searching PATH when argv[0] has no slash.
  */
 
@@ -192,55 +200,17 @@ static void setup_hostname(const SpawnPlan *p) {
                 child_fail(p, "hostname", errno, p->hostname);
 }
 
-/* A non-root caller outside any user namespace ends as its own uid: make sure no capability is left over. */
-static int drop_all_capabilities(void) {
-        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-                return -errno;
-        if (syscall(SYS_capset, &header, data) < 0)
-                return -errno;
-        if (syscall(SYS_capget, &header, data) < 0)
-                return -errno;
-        for (size_t i = 0; i < ELEMENTSOF(data); i++)
-                if (data[i].effective || data[i].permitted || data[i].inheritable)
-                        return -EPERM;
-        return 0;
-}
-
 /*
- * What the daemon holds only for its own work, CAP_SYS_TIME (the clock
- * offsets of a time namespace owned by the host's user namespace), no
- * sandbox gets: out of the bounding set, so no execve() can bring it back,
- * and out of the sets this process has now. No request can ask for it yet.
+ * Capabilities are set around the change of uid (capabilities.c): the bounding
+ * set is dropped first, while CAP_SETPCAP is still there, and the permitted
+ * set is kept across setresuid() so the plan's sets can be set after it.
  */
-static int drop_daemon_only_capabilities(void) {
-        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-        const unsigned idx = CAP_TO_INDEX(CAP_SYS_TIME);
-        const uint32_t bit = CAP_TO_MASK(CAP_SYS_TIME);
-
-        if (prctl(PR_CAPBSET_DROP, CAP_SYS_TIME, 0, 0, 0) < 0)
-                return -errno;
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_TIME, 0, 0) < 0 && errno != EINVAL)
-                return -errno;
-        if (syscall(SYS_capget, &header, data) < 0)
-                return -errno;
-        data[idx].effective &= ~bit;
-        data[idx].permitted &= ~bit;
-        data[idx].inheritable &= ~bit;
-        if (syscall(SYS_capset, &header, data) < 0)
-                return -errno;
-        return 0;
-}
-
 static void setup_credentials(const SpawnPlan *p) {
         int r;
 
-        r = drop_daemon_only_capabilities();
+        r = capability_plan_apply_before_setuid(&p->caps);
         if (r < 0)
-                child_fail(p, "credentials", -r, "CAP_SYS_TIME");
+                child_fail(p, "capabilities", -r, "bounding set");
 
         if (p->set_groups && syscall(SYS_setgroups, p->n_groups, p->groups) < 0)
                 child_fail(p, "credentials", errno, "setgroups");
@@ -249,10 +219,106 @@ static void setup_credentials(const SpawnPlan *p) {
         if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
                 child_fail(p, "credentials", errno, "setresuid");
 
-        if (p->expect_no_caps) {
-                r = drop_all_capabilities();
-                if (r < 0)
-                        child_fail(p, "credentials", -r, "capabilities");
+        r = capability_plan_apply_after_setuid(&p->caps);
+        if (r < 0)
+                child_fail(p, "capabilities", -r, NULL);
+}
+
+/*
+ * bubblewrap's --disable-userns: the limit of the sandbox's own user namespace
+ * goes to 0. The kernel checks it for every namespace created below, and the
+ * sandbox cannot raise it again: CAP_SYS_RESOURCE is left out of its sets.
+ */
+static void limit_user_namespaces(const SpawnPlan *p) {
+        int fd;
+
+        if (p->proc_sys_fd < 0)
+                return;
+        fd = openat(p->proc_sys_fd, "user/max_user_namespaces", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                child_fail(p, "disable-userns", errno, "user.max_user_namespaces");
+        if (write(fd, "0\n", 2) != 2)
+                child_fail(p, "disable-userns", errno, "user.max_user_namespaces");
+        (void) close(fd);
+}
+
+/* "seccompFileDescriptors[i]" and a suffix, without snprintf(), which is not async-signal-safe. */
+static void seccomp_fd_context(char *buf, size_t size, size_t i, const char *suffix) {
+        static const char prefix[] = "seccompFileDescriptors[";
+        char digits[24];
+        size_t n = 0, pos = 0;
+
+        do
+                digits[n++] = (char) ('0' + i % 10);
+        while ((i /= 10) > 0 && n < sizeof digits);
+        for (const char *c = prefix; *c && pos + 1 < size; c++)
+                buf[pos++] = *c;
+        while (n > 0 && pos + 1 < size)
+                buf[pos++] = digits[--n];
+        if (pos + 1 < size)
+                buf[pos++] = ']';
+        for (const char *c = suffix; *c && pos + 1 < size; c++)
+                buf[pos++] = *c;
+        buf[pos] = '\0';
+}
+
+/* The callers' classic-BPF programs, read to EOF before the fds are rearranged (bubblewrap reads them too). */
+static void read_seccomp_programs(SpawnPlan *p) {
+        const size_t max = (BPF_MAXINSNS + 1) * sizeof(struct sock_filter);
+
+        for (size_t i = 0; i < p->n_seccomp_fds; i++) {
+                SpawnSeccompFd *f = &p->seccomp_fds[i];
+                char *buf = (char *) f->filter, context[64];
+                size_t have = 0;
+
+                for (;;) {
+                        ssize_t n = read(f->fd, buf + have, max - have);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0) {
+                                seccomp_fd_context(context, sizeof context, i, "");
+                                child_fail(p, "seccomp", errno, context);
+                        }
+                        if (n == 0 || (have += (size_t) n) == max)
+                                break;
+                }
+                if (have == 0 || have % sizeof(struct sock_filter) != 0 || have == max) {
+                        seccomp_fd_context(context, sizeof context, i, ": not a BPF program");
+                        child_fail(p, "seccomp", EINVAL, context);
+                }
+                f->n_filter = (unsigned short) (have / sizeof(struct sock_filter));
+        }
+}
+
+int spawn_child_load_seccomp(const SpawnPlan *p, ssize_t *ret_index) {
+        int r;
+
+        if (p->seccomp) {
+                r = seccomp_program_load(p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags);
+                if (r < 0) {
+                        *ret_index = -1;
+                        return r;
+                }
+        }
+        for (size_t i = 0; i < p->n_seccomp_fds; i++) {
+                r = seccomp_program_load(p->seccomp_fds[i].filter, p->seccomp_fds[i].n_filter, 0);
+                if (r < 0) {
+                        *ret_index = (ssize_t) i;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+void spawn_child_seccomp_error(SpawnError *e, int error, ssize_t index) {
+        char context[64];
+
+        if (index < 0)
+                spawn_error_set(e, "seccomp", error, "seccomp");
+        else {
+                seccomp_fd_context(context, sizeof context, (size_t) index, "");
+                spawn_error_set(e, "seccomp", error, context);
         }
 }
 
@@ -408,6 +474,16 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
         e = (SpawnError) { .stage = SPAWN_REPORT_EXEC };
         spawn_child_report(p->child_report_fd, &e);
 
+        /* The very last step: nothing of the setup above has to pass the filters. A failure here
+         * still reaches the daemon: an error after the mark is an error. */
+        ssize_t index;
+        int r = spawn_child_load_seccomp(p, &index);
+        if (r < 0) {
+                spawn_child_seccomp_error(&e, -r, index);
+                spawn_child_report(p->child_report_fd, &e);
+                _exit(SPAWN_CHILD_FAILED);
+        }
+
         spawn_child_exec(p, &e);
         spawn_child_report(p->child_report_fd, &e);
         _exit(SPAWN_CHILD_FAILED);
@@ -436,11 +512,13 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
         join_namespaces(p);
         wait_for_release(p);
         enter_time_namespace(p);
+        limit_user_namespaces(p);
 
         setup_network(p);
         setup_mounts(p);
         setup_hostname(p);
         setup_credentials(p);
+        read_seccomp_programs(p);
         setup_fds(p);
         setup_process(p);
 

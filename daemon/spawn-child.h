@@ -12,9 +12,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "capabilities.h"
 #include "macro.h"
 #include "mount-setup.h"
 #include "sandbox-protocol.h"
+#include "seccomp-profile.h"
 #include "spawn.h"
 
 /* Highest fd number a request may ask for (FdMapping.target). */
@@ -42,6 +44,13 @@ typedef struct SpawnJoin {
         const char *name; /* for the error message */
 } SpawnJoin;
 
+/* A classic-BPF program the child reads from a caller's fd (bubblewrap's --add-seccomp-fd). */
+typedef struct SpawnSeccompFd {
+        int fd;                    /* borrowed from the message */
+        struct sock_filter *filter; /* owned buffer of BPF_MAXINSNS + 1 instructions, filled by the child */
+        unsigned short n_filter;   /* child scratch: instructions read */
+} SpawnSeccompFd;
+
 typedef struct SpawnPlan {
         /* namespaces */
         unsigned long clone_flags;   /* created by clone3() itself */
@@ -67,7 +76,7 @@ typedef struct SpawnPlan {
         size_t n_groups;
         bool set_groups;       /* false where the child keeps the groups it was cloned with: a new user ns
                                 * with setgroups "deny", or a joined one without additionalGids */
-        bool expect_no_caps;   /* non-root caller outside any user ns: verify nothing privileged is left */
+        CapabilityPlan caps;   /* applied around the change of uid; the init's are derived from it */
 
         /* fds */
         SpawnFd *fds; /* owned array; 0, 1, 2 are always present */
@@ -86,6 +95,12 @@ typedef struct SpawnPlan {
         char *const *envp;  /* borrowed from the request, or the static default */
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;
+
+        /* system call filters: the compiled profile, then the callers' programs in order */
+        SeccompProgram *seccomp; /* owned reference; NULL: none */
+        SpawnSeccompFd *seccomp_fds; /* owned */
+        size_t n_seccomp_fds;
+        int proc_sys_fd;         /* disableUserNamespaces: the daemon's /proc/sys (owned), or -EBADF */
 
         /* Every daemon fd the child uses, ascending: first thing, it closes all others (owned). */
         int *keep_fds;
@@ -113,6 +128,12 @@ void spawn_child_report(int report_fd, const SpawnError *e);
 
 /* Unblocks every signal and execs the command; on failure reports and exits SPAWN_CHILD_FAILED. */
 _noreturn_ void spawn_child_exec_command(const SpawnPlan *p);
+
+/* Loads the plan's filters (the profile, then each caller's program); 0 or -errno with *ret_index the
+ * failing one (-1: the profile). Async-signal-safe; the init and the command each call it. */
+int spawn_child_load_seccomp(const SpawnPlan *p, ssize_t *ret_index);
+/* The SpawnError for such a failure: stage "seccomp", naming the program. */
+void spawn_child_seccomp_error(SpawnError *e, int error, ssize_t index);
 
 /* Resolves argv[0] along p->search_path if needed and calls execve(); returns only on failure, with *e filled. */
 void spawn_child_exec(const SpawnPlan *p, SpawnError *e);

@@ -172,6 +172,11 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         safe_close(p->proc_fd);
         free(p->keep_fds);
         free(p->groups);
+        seccomp_program_unref(p->seccomp);
+        for (size_t i = 0; i < p->n_seccomp_fds; i++)
+                free(p->seccomp_fds[i].filter);
+        free(p->seccomp_fds);
+        safe_close(p->proc_sys_fd);
         free(p->fds);
         safe_close(p->devnull_fd);
         free(p->search_path);
@@ -461,7 +466,52 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                 p->n_groups = n_groups;
         }
 
-        p->expect_no_caps = !caller->privileged && !in_user;
+        return 0;
+}
+
+/* Capabilities, system call filters and the user namespace limit: what confines the sandbox beyond its namespaces. */
+static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        const SpawnRequest *r = c->request;
+        CapabilityContext cc = {
+                .user_namespace = (r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user,
+                .privileged = c->caller->privileged,
+                .disable_user_namespaces = r->disable_user_namespaces,
+        };
+        int k;
+
+        k = capability_plan_new(c->capabilities, &cc, &p->caps);
+        if (k < 0)
+                return spawn_fail(e, "capabilities", -k, "capabilities: only inside a user namespace");
+
+        p->seccomp = seccomp_program_ref(c->seccomp);
+
+        if (r->n_seccomp_fds > 0) {
+                p->seccomp_fds = calloc(r->n_seccomp_fds, sizeof(SpawnSeccompFd));
+                if (!p->seccomp_fds)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                for (size_t i = 0; i < r->n_seccomp_fds; i++) {
+                        SpawnSeccompFd *f = &p->seccomp_fds[p->n_seccomp_fds];
+
+                        k = message_fd(c, r->seccomp_fds[i], &f->fd);
+                        if (k < 0)
+                                return spawn_fail(e, "prepare", -k, "seccompFileDescriptors[%zu]", i);
+                        /* One more than the kernel takes, so the child can tell a program that is too long. */
+                        f->filter = malloc((BPF_MAXINSNS + 1) * sizeof(struct sock_filter));
+                        if (!f->filter)
+                                return spawn_fail(e, "prepare", ENOMEM, NULL);
+                        p->n_seccomp_fds++;
+                }
+        }
+
+        if (r->disable_user_namespaces) {
+                if (!(r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
+                        return spawn_fail(e, "prepare", EINVAL, "disableUserNamespaces: needs a new user namespace");
+                /* The child opens user/max_user_namespaces below this once it is in its user namespace, where
+                 * the kernel resolves it to that namespace's own limit. */
+                p->proc_sys_fd = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (p->proc_sys_fd < 0)
+                        return spawn_fail(e, "prepare", errno, "/proc/sys");
+        }
         return 0;
 }
 
@@ -643,12 +693,14 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         p = calloc(1, sizeof(SpawnPlan));
         if (!p)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
-        p->devnull_fd = p->child_sync_fd = p->child_report_fd = p->proc_fd = -EBADF;
+        p->devnull_fd = p->child_sync_fd = p->child_report_fd = p->proc_fd = p->proc_sys_fd = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
 
         r = plan_namespaces(p, c, e);
         if (r >= 0)
                 r = plan_credentials(p, c, e);
+        if (r >= 0)
+                r = plan_confinement(p, c, e);
         if (r >= 0)
                 r = plan_fds(p, c, e);
         if (r >= 0)
@@ -746,7 +798,7 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        fds = calloc(4 + p->n_fds + p->n_joins + n_mount_fds, sizeof(int));
+        fds = calloc(5 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -760,6 +812,10 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
                 fds[n++] = p->fds[i].source;
         for (size_t i = 0; i < p->n_joins; i++)
                 fds[n++] = p->joins[i].fd;
+        for (size_t i = 0; i < p->n_seccomp_fds; i++)
+                fds[n++] = p->seccomp_fds[i].fd;
+        if (p->proc_sys_fd >= 0)
+                fds[n++] = p->proc_sys_fd;
         n += mount_plan_fds(p->mounts, fds + n, n_mount_fds);
 
         qsort(fds, n, sizeof(int), cmp_int);

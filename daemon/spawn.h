@@ -24,8 +24,15 @@ typedef struct SpawnCaller {
         bool privileged;     /* uid 0: may do whatever the daemon may */
 } SpawnCaller;
 
+struct SeccompProgram;
+struct CapabilityMasks;
+
 typedef struct SpawnContext {
         const SpawnRequest *request;
+        /* The request's confinement, resolved by the caller (seccomp_program_for_request(),
+         * capability_masks_from_spec()) so bad input is refused before anything is created. */
+        struct SeccompProgram *seccomp;               /* NULL: no profile (seccompFileDescriptors still apply) */
+        const struct CapabilityMasks *capabilities;   /* NULL: the default sets (capabilities.h) */
         const int *message_fds; /* the fds of the request message; request indexes point here (borrowed) */
         size_t n_message_fds;
         const SpawnCaller *caller;

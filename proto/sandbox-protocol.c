@@ -562,6 +562,110 @@ static int mount_entry_verify(JsonCodec *c, void *elements, size_t i) {
         return 0;
 }
 
+/*
+ * The confinement objects come whole from OCI tooling and have their own
+ * decoders (confinement-protocol.c); these kinds hand them the field path.
+ */
+static int take_invalid(JsonCodec *c, int r, char *invalid) {
+        if (r == -EINVAL && invalid && !c->invalid)
+                c->invalid = invalid;
+        else
+                free(invalid);
+        return r;
+}
+
+static int decode_seccomp(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
+        SeccompSpec **s = (SeccompSpec **) ((uint8_t *) base + f->offset);
+        char *invalid = NULL;
+        int r;
+
+        *s = seccomp_spec_free(*s);
+        r = seccomp_spec_decode(v, c->path, s, &invalid);
+        return take_invalid(c, r, invalid);
+}
+
+static int encode_seccomp(const void *base, const JsonField *f, struct json_object **ret) {
+        const SeccompSpec *s = *(SeccompSpec *const *) ((const uint8_t *) base + f->offset);
+
+        if (!s)
+                return 0;
+        *ret = seccomp_spec_encode(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void done_seccomp(void *base, const JsonField *f) {
+        SeccompSpec **s = (SeccompSpec **) ((uint8_t *) base + f->offset);
+
+        *s = seccomp_spec_free(*s);
+}
+
+static const JsonKind seccomp_kind = { json_type_object, decode_seccomp, encode_seccomp, done_seccomp };
+
+static int decode_capabilities(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
+        CapabilitiesSpec **s = (CapabilitiesSpec **) ((uint8_t *) base + f->offset);
+        char *invalid = NULL;
+        int r;
+
+        *s = capabilities_spec_free(*s);
+        r = capabilities_spec_decode(v, c->path, s, &invalid);
+        return take_invalid(c, r, invalid);
+}
+
+static int encode_capabilities(const void *base, const JsonField *f, struct json_object **ret) {
+        const CapabilitiesSpec *s = *(CapabilitiesSpec *const *) ((const uint8_t *) base + f->offset);
+
+        if (!s)
+                return 0;
+        *ret = capabilities_spec_encode(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void done_capabilities(void *base, const JsonField *f) {
+        CapabilitiesSpec **s = (CapabilitiesSpec **) ((uint8_t *) base + f->offset);
+
+        *s = capabilities_spec_free(*s);
+}
+
+static const JsonKind capabilities_kind = { json_type_object, decode_capabilities, encode_capabilities,
+                                            done_capabilities };
+
+/* "seccompProfile": a SeccompProfileKind, -1 when absent (and then not encoded). */
+static int decode_seccomp_profile(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
+        SeccompProfileKind k = seccomp_profile_kind_from_string(json_get_string(v, 32));
+
+        if (k < 0)
+                return json_codec_invalid(c);
+        *(int *) ((uint8_t *) base + f->offset) = k;
+        return 0;
+}
+
+static int encode_seccomp_profile(const void *base, const JsonField *f, struct json_object **ret) {
+        int k = *(const int *) ((const uint8_t *) base + f->offset);
+
+        if (k < 0)
+                return 0;
+        *ret = json_object_new_string(seccomp_profile_kind_to_string(k) ?: "");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static const JsonKind seccomp_profile_kind = { json_type_string, decode_seccomp_profile, encode_seccomp_profile,
+                                               NULL };
+
+/* Each program is read to its end: the same fd twice would give the second nothing. */
+static int seccomp_fd_verify(JsonCodec *c, void *elements, size_t i) {
+        int *fds = elements;
+
+        for (size_t k = 0; k < i; k++)
+                if (fds[k] == fds[i])
+                        return json_codec_invalid(c);
+        return 0;
+}
+
+static const JsonArray seccomp_fds_array = {
+        sizeof(int), { NULL, &json_kind_fd_index, 0, JSON_MANDATORY }, .max = SECCOMP_FDS_MAX,
+        .verify = seccomp_fd_verify,
+};
+
 static const JsonField join_namespace_fields[] = {
         { "type", &json_kind_enum, offsetof(JoinNamespace, type), JSON_MANDATORY, &namespace_enum },
         { "fileDescriptor", &json_kind_fd_index, offsetof(JoinNamespace, fd_index), JSON_MANDATORY },
@@ -662,6 +766,11 @@ static const JsonField spawn_fields[] = {
         { "root", &json_kind_string, offsetof(SpawnRequest, root), 0, &path_string },
         JSON_ARRAY_FIELD("mounts", SpawnRequest, mounts, 0, &mounts_array),
         { "timeOffsets", &json_kind_object, 0, 0, time_offsets_fields },
+        { "seccomp", &seccomp_kind, offsetof(SpawnRequest, seccomp) },
+        { "seccompProfile", &seccomp_profile_kind, offsetof(SpawnRequest, seccomp_profile) },
+        JSON_ARRAY_FIELD("seccompFileDescriptors", SpawnRequest, seccomp_fds, 0, &seccomp_fds_array),
+        { "capabilities", &capabilities_kind, offsetof(SpawnRequest, capabilities) },
+        { "disableUserNamespaces", &json_kind_bool, offsetof(SpawnRequest, disable_user_namespaces) },
         { "init", &json_kind_tristate, offsetof(SpawnRequest, init) },
         { "newSession", &json_kind_tristate, offsetof(SpawnRequest, new_session) },
         { "keepAlive", &json_kind_bool, offsetof(SpawnRequest, keep_alive) },
@@ -711,6 +820,7 @@ SpawnRequest *spawn_request_new(void) {
         r->stdin_index = r->stdout_index = r->stderr_index = -1;
         r->init = -1;
         r->new_session = -1;
+        r->seccomp_profile = -1;
         return r;
 }
 
@@ -792,6 +902,10 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
         /* A joined pid namespace applies to children only: the command must be forked, by init. */
         if ((joined & NAMESPACE_BIT(NAMESPACE_PID)) && req->init == 0)
                 return invalid(ret_invalid_parameter, "init");
+        if (req->disable_user_namespaces && !(req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
+                return invalid(ret_invalid_parameter, "disableUserNamespaces");
+        if (req->seccomp && req->seccomp_profile >= 0)
+                return invalid(ret_invalid_parameter, "seccompProfile");
 
         return 0;
 }

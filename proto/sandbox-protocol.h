@@ -19,7 +19,8 @@
  * the sandbox's children enter it); a namespace type is either created or
  * joined, and joined at most once. A sandbox has one root: "root" or a
  * "bind" or "tmpfs" entry on "/" in "mounts"; other types may not name "/"
- * but "remount-ro". A stream is read once: two "file" entries may not name
+ * but "remount-ro"; "disableUserNamespaces" needs a created user namespace;
+ * "seccomp" and "seccompProfile" exclude each other. A stream is read once: two "file" entries may not name
  * the same fd index. spawn_request_verify() owns these rules (the daemon
  * also refuses two indexes that are the same open file).
  *
@@ -34,6 +35,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "confinement-protocol.h"
 #include "macro.h"
 
 #define NSBOX_INTERFACE "io.nsbox.Sandbox"
@@ -157,6 +159,13 @@ typedef struct SpawnRequest {
         TimeOffset monotonic_offset;
         bool has_boottime_offset;
         TimeOffset boottime_offset;
+
+        SeccompSpec *seccomp;      /* "seccomp": a LinuxSeccomp object replacing the default profile; NULL absent */
+        int seccomp_profile;       /* "seccompProfile": SeccompProfileKind, -1 absent ("default" unless "seccomp") */
+        int *seccomp_fds;   /* "seccompFileDescriptors": classic-BPF programs, loaded in order */
+        size_t n_seccomp_fds;
+        CapabilitiesSpec *capabilities; /* "capabilities": NULL absent (the documented default sets) */
+        bool disable_user_namespaces;   /* "disableUserNamespaces": needs a new user namespace */
 
         int init;        /* "init": -1 absent (default: on iff a pid namespace is created) */
         int new_session; /* "newSession": -1 absent (default on) */

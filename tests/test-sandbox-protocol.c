@@ -246,6 +246,18 @@ static const struct {
         { "{" ARGV ",\"init\":1}", 0, "init" },
         { "{" ARGV ",\"newSession\":\"yes\"}", 0, "newSession" },
         { "{" ARGV ",\"keepAlive\":[]}", 0, "keepAlive" },
+        /* confinement */
+        { "{" ARGV ",\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],"
+          "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_ABOUT\"}]}]}}", 0,
+          "seccomp.syscalls[0].args[0].op" },
+        { "{" ARGV ",\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"},\"seccompProfile\":\"default\"}", 0,
+          "seccompProfile" },
+        { "{" ARGV ",\"seccompProfile\":\"strict\"}", 0, "seccompProfile" },
+        { "{" ARGV ",\"seccompFileDescriptors\":[0,0]}", 1, "seccompFileDescriptors[1]" },
+        { "{" ARGV ",\"seccompFileDescriptors\":[1]}", 1, "seccompFileDescriptors[0]" },
+        { "{" ARGV ",\"capabilities\":{\"bounding\":[\"NET_ADMIN\"]}}", 0, "capabilities.bounding[0]" },
+        { "{" ARGV ",\"capabilities\":{\"all\":[]}}", 0, "capabilities.all" },
+        { "{" ARGV ",\"disableUserNamespaces\":true}", 0, "disableUserNamespaces" },
         /* unknown fields, also when null */
         { "{" ARGV ",\"rlimits\":[]}", 0, "rlimits" },
         { "{" ARGV ",\"privileged\":null}", 0, "privileged" },
@@ -401,6 +413,10 @@ static const char full_request[] =
         "{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/etc/hostname\",\"options\":[\"mode=644\"]},"
         "{\"type\":\"remount-ro\",\"destination\":\"/\"}],"
         "\"timeOffsets\":{\"monotonic\":{\"secs\":-3600,\"nanosecs\":5},\"boottime\":{\"secs\":86400,\"nanosecs\":999999999}},"
+        "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"}]},"
+        "\"seccompFileDescriptors\":[2,0],"
+        "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"],\"permitted\":[\"CAP_CHOWN\"]},"
+        "\"disableUserNamespaces\":true,"
         "\"init\":true,\"newSession\":false,\"keepAlive\":true}";
 
 static void assert_full_request(const SpawnRequest *r) {
@@ -459,6 +475,14 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(r->monotonic_offset.nanosecs, 5);
         cr_assert(r->has_boottime_offset);
         cr_assert_eq(r->boottime_offset.nanosecs, 999999999);
+        cr_assert_eq(r->seccomp->default_action, SECCOMP_ACTION_ERRNO);
+        cr_assert_str_eq(r->seccomp->syscalls[0].names[0], "read");
+        cr_assert_eq(r->seccomp_profile, -1);
+        cr_assert_eq(r->n_seccomp_fds, 2);
+        cr_assert_eq(r->seccomp_fds[0], 2);
+        cr_assert_str_eq(r->capabilities->names[CAPABILITY_SET_PERMITTED][0], "CAP_CHOWN");
+        cr_assert_null(r->capabilities->names[CAPABILITY_SET_AMBIENT]);
+        cr_assert(r->disable_user_namespaces);
         cr_assert_eq(r->init, 1);
         cr_assert_eq(r->new_session, 0);
         cr_assert(r->keep_alive);
