@@ -259,7 +259,9 @@ int nsbox_spawn_set_time_offset(NsboxSpawn *s, clockid_t clock, int64_t secs, ui
  * namespace is created). */
 int nsbox_spawn_set_init(NsboxSpawn *s, bool init);
 /* Whether the command runs in a new session (setsid; default on). With a tty as stdin the daemon
- * makes it the controlling terminal. */
+ * makes it the controlling terminal. false shares the daemon's session for root only; for anyone else the
+ * command gets a new session whose controlling terminal must be the tty passed as stdin, stdout or
+ * stderr (one that controls no other session, such as a new pseudo-terminal). */
 int nsbox_spawn_set_new_session(NsboxSpawn *s, bool new_session);
 /* Whether the sandbox survives the connection that spawned it closing (default off). */
 int nsbox_spawn_set_keep_alive(NsboxSpawn *s, bool keep_alive);

@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -277,6 +279,32 @@ static int check_streams_read_once(Connection *c, const SpawnRequest *req, Polic
         return 0;
 }
 
+/*
+ * newSession false would leave a sandbox in the daemon's session, with its
+ * controlling terminal (TIOCSTI types into it): only root may have that. For
+ * anyone else it means a new session whose controlling terminal is the one
+ * the caller passed as stdin, stdout or stderr (the child insists on it), so
+ * a request without a character device among them has nothing to make it of.
+ * The cached type only: the fd's file system is never asked.
+ */
+static int check_new_session(Connection *c, const SpawnRequest *req, PolicyDenial *ret_denial) {
+        const int indexes[] = { req->stdin_index, req->stdout_index, req->stderr_index };
+
+        if (c->caller.privileged || req->new_session != 0)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(indexes); i++) {
+                int fd = varlink_message_peek_fd(&c->message, indexes[i]);
+                struct statx sx = {};
+
+                if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) >= 0 &&
+                    S_ISCHR(sx.stx_mode))
+                        return 0;
+        }
+        *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_INVALID_PARAMETER, .field = "newSession",
+                                       .reason = "false needs the caller's terminal as stdin, stdout or stderr" };
+        return -EINVAL;
+}
+
 static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
@@ -330,6 +358,9 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return refuse(c, &denial);
         r = check_streams_read_once(c, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_new_session(c, req, &denial);
         if (r < 0)
                 return refuse(c, &denial);
 

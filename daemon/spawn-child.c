@@ -46,8 +46,10 @@
  *  9. Read the callers' classic-BPF programs (their fds are about to move).
  *     File descriptors: park every source above the highest target, dup2()
  *     them into place, close everything else; the report fd stays (CLOEXEC).
- * 10. setsid(), unless newSession is false; a terminal on stdin that controls
- *     no other session becomes the controlling terminal.
+ * 10. setsid(), unless newSession is false (which only root may have: for
+ *     anyone else it means a new session that must get the terminal passed
+ *     as stdin, stdout or stderr); a terminal on stdin that controls no other
+ *     session becomes the controlling terminal.
  * 11. no_new_privs (always), the fd limit the daemon was started with,
  *     umask 022, cwd (as the sandbox's user).
  * 12. With init, become the sandbox's pid 1 and fork the command
@@ -379,10 +381,30 @@ static void setup_fds(SpawnPlan *p) {
  * A terminal passed as stdin becomes the new session's controlling terminal, so
  * job control and ^C work. Without force, the kernel refuses a terminal that
  * already controls another session: a caller's own terminal, passed as stdin,
- * never becomes the sandbox's (where TIOCSTI could type into it).
+ * never becomes the sandbox's (where TIOCSTI could type into it), and is never
+ * taken from the caller's session.
+ *
+ * With require_terminal (a non-root caller's newSession: false, which must
+ * not share the daemon's session) the terminal may be on stdin, stdout or
+ * stderr, and not getting one is a failure rather than a session without.
  */
 static void acquire_controlling_terminal(SpawnPlan *p) {
-        p->has_controlling_tty = ioctl(STDIN_FILENO, TIOCSCTTY, 0) >= 0;
+        int error = ENOTTY;
+
+        p->controlling_tty = -1;
+        for (int fd = STDIN_FILENO; fd <= (p->require_terminal ? STDERR_FILENO : STDIN_FILENO); fd++) {
+                if (ioctl(fd, TIOCSCTTY, 0) >= 0) {
+                        p->controlling_tty = fd;
+                        return;
+                }
+                /* A terminal that controls another session says so; keep that over "not a terminal". */
+                if (errno != ENOTTY && errno != EBADF)
+                        error = errno;
+        }
+        if (p->require_terminal)
+                child_fail(p, "session", error,
+                           error == EPERM ? "the terminal controls another session" :
+                                            "newSession false needs a terminal as stdin, stdout or stderr");
 }
 
 static void setup_process(SpawnPlan *p) {
@@ -457,10 +479,10 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
 
         /* Under init, the terminal's signals (^C, SIGWINCH) must reach the command, not init:
          * its own process group in the foreground. SIGTTOU is still blocked, so this works. */
-        if (p->init && p->has_controlling_tty) {
+        if (p->init && p->controlling_tty >= 0) {
                 pid_t self = getpid();
 
-                if (setpgid(0, 0) < 0 || ioctl(STDIN_FILENO, TIOCSPGRP, &self) < 0) {
+                if (setpgid(0, 0) < 0 || ioctl(p->controlling_tty, TIOCSPGRP, &self) < 0) {
                         spawn_error_set(&e, "session", errno, "foreground process group");
                         spawn_child_report(p->child_report_fd, &e);
                         _exit(SPAWN_CHILD_FAILED);

@@ -88,7 +88,8 @@ typedef struct SpawnPlan {
         /* process */
         struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */
         bool new_session;
-        bool has_controlling_tty; /* child scratch: stdin became the controlling terminal */
+        bool require_terminal; /* the new session must get a controlling terminal from stdin, stdout or stderr */
+        int controlling_tty;   /* child scratch: which of 0, 1, 2 became the controlling terminal, or -1 */
         bool init;
         const char *cwd;
         char *const *argv;  /* borrowed from the request */

@@ -87,8 +87,8 @@ typedef struct SpawnHandle {
  *  - Defaults: uid/gid 0 for root callers; for others their own ids (as mapped in a new user namespace,
  *    which maps the caller's uid and gid to themselves when no mappings are given); stdio /dev/null;
  *    env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and HOME=/; cwd "/";
- *    newSession on; init on iff a pid namespace is created (always when one is joined); no_new_privs
- *    always.
+ *    newSession on (off only for root callers: for others "off" is a new session with the terminal they
+ *    passed); init on iff a pid namespace is created (always when one is joined); no_new_privs always.
  */
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
 

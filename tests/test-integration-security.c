@@ -1385,3 +1385,102 @@ Test(security, denying_group_still_denies_in_the_sandbox) {
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 }
+
+/* ---- a non-root caller never gets the daemon's session or terminal ---- */
+
+/* Field n (1-based, after "pid (comm)") of /proc/PID/stat. */
+static long stat_field(long pid, unsigned n) {
+        char path[64];
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+        long v = -1;
+
+        snprintf(path, sizeof path, "/proc/%li/stat", pid);
+        text = test_read_file(path);
+        p = strrchr(text, ')');
+        cr_assert_not_null(p);
+        p += 2; /* field 3 */
+        for (unsigned i = 3; i < n; i++) {
+                p = strchr(p, ' ');
+                cr_assert_not_null(p);
+                p++;
+        }
+        cr_assert_eq(sscanf(p, "%li", &v), 1);
+        return v;
+}
+
+static int child_new_session_false(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_), fds[2], slave = *(const int *) c->data;
+        Outcome o;
+
+        /* no terminal at all: refused, whatever the streams are */
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false", false, &o);
+        CHECK(same_string(o.error, "org.varlink.service.InvalidParameter") && same_string(o.parameter, "newSession"),
+              "no terminal: %s %s", o.error, o.parameter);
+        fds[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
+        fds[1] = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+        CHECK(fds[0] >= 0 && fds[1] >= 0, "open: %m");
+        spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"stdin\":1", fds, 2, false, &o);
+        CHECK(same_string(o.error, "org.varlink.service.InvalidParameter"), "a file: %s %s", o.error, o.parameter);
+        /* a character device that is no terminal: the child cannot make it the controlling one */
+        spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"stdin\":0", fds, 2, false, &o);
+        CHECK(FAILED_AT(o, "session", ENOTTY), "/dev/null: %s %s %d", o.error, o.stage, o.errno_);
+
+        /* a terminal of its own, on stdout: a new session with that terminal */
+        fds[1] = slave;
+        spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"stdout\":1,\"keepAlive\":true", fds, 2,
+                  false, &o);
+        CHECK(!o.error[0], "own terminal: %s %s %s", o.error, o.stage, o.parameter);
+        {
+                struct stat st;
+
+                CHECK(fstat(slave, &st) == 0, "fstat: %m");
+                dprintf(c->out, "%s %li %lu\n", o.id, o.pid, (unsigned long) st.st_rdev);
+        }
+        test_disconnect(conn);
+        return 0;
+}
+
+/*
+ * newSession false used to leave a non-root caller's sandbox in the daemon's
+ * session with its controlling terminal (TIOCSTI could type into root's
+ * terminal). Now it needs the caller's own terminal and gets a new session
+ * controlled by it.
+ */
+Test(security, new_session_false_never_shares_the_daemons_session) {
+        char out[256], id[80], name[64];
+        unsigned long tty;
+        int master, slave;
+        long pid;
+
+        /* The pty stays open here: its master closing would hang the sandbox's terminal up. */
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0 &&
+                  ptsname_r(master, name, sizeof name) == 0);
+        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert_geq(slave, 0);
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_new_session_false, &slave, out, sizeof out), 0);
+        cr_assert_eq(sscanf(out, "%79s %li %lu", id, &pid, &tty), 3, "%s", out);
+
+        cr_assert_eq(stat_field(pid, 6), pid, "not a session of its own");
+        cr_assert_neq(stat_field(pid, 6), getsid(daemon_.pid));
+        cr_assert_eq((unsigned long) stat_field(pid, 7), tty, "its controlling terminal is not the one passed");
+        root_kill(id);
+
+        /* root may still share the daemon's session */
+        {
+                int conn = test_daemon_connect(&daemon_);
+                Outcome o;
+
+                spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"keepAlive\":true", false, &o);
+                cr_assert(!o.error[0], "%s", o.error);
+                cr_assert_eq(stat_field(o.pid, 6), getsid(daemon_.pid));
+                test_disconnect(conn);
+                root_kill(o.id);
+        }
+        close(slave);
+        close(master);
+}
