@@ -42,6 +42,9 @@ struct Connection {
         VarlinkMessage message;
         VarlinkCall call;
 
+        /* The sandbox the last successful Spawn on this connection made: what a Wait without id means. */
+        char last_spawn_id[SANDBOX_ID_MAX + 1];
+
         /* What the current call waits for, so sandbox events can answer it. */
         Sandbox *waiting_for;                /* Wait */
         LIST_FIELDS(Connection, waiters);    /* in waiting_for->waiters */

@@ -48,6 +48,10 @@ static const LimitField limit_fields[] = {
         LIMIT("spawn-timeout", spawn_timeout_sec, false, 30, 3600),
         LIMIT("held-bytes-per-user", held_bytes_per_uid, true, 16 * MiB, 4 * GiB),
         LIMIT("held-fds-per-user", held_fds_per_uid, false, 1024, 1000000),
+        /* stdinData is written into the pipe before clone3(), so it must fit one pipe buffer. */
+        LIMIT("stdin-data-bytes", spawn.stdin_data_bytes_max, true, SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT, 1 * MiB),
+        LIMIT("capture-bytes", capture_bytes, true, 1 * MiB, 1 * GiB),
+        LIMIT("capture-bytes-max", spawn.capture_bytes_max, true, SPAWN_CAPTURE_BYTES_MAX_DEFAULT, 1 * GiB),
 };
 
 /* The policy file tracks which limits it set in a 64-bit mask. */

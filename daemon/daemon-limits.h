@@ -31,11 +31,15 @@ typedef struct DaemonLimits {
         size_t held_bytes_per_uid;       /* [held-bytes-per-user] read buffers of one non-root uid's connections,
                                           * 16 MiB */
         unsigned held_fds_per_uid;       /* [held-fds-per-user] received fds not yet handled, per non-root uid, 1024 */
+        size_t capture_bytes;            /* [capture-bytes] output a captureOutput sandbox keeps when the request
+                                          * gives no captureBytes, 1 MiB (never more than capture-bytes-max) */
         /* What one Spawn request may hold, handed to spawn_request_decode() as it is:
          *   [argv-bytes] spawn.argv_bytes_max, sum of strlen+1 over argv, 128 KiB;
          *   [env-bytes] spawn.env_bytes_max, 128 KiB;
          *   [mappings] spawn.mappings_max, entries per uidMappings/gidMappings, 64;
-         *   [mounts] spawn.mounts_max, 256.
+         *   [mounts] spawn.mounts_max, 256;
+         *   [stdin-data-bytes] spawn.stdin_data_bytes_max, bytes of stdinData, 64 KiB;
+         *   [capture-bytes-max] spawn.capture_bytes_max, the largest captureBytes, 16 MiB.
          * Its other fields stay 0: the decoder's defaults. */
         SpawnLimits spawn;
 } DaemonLimits;

@@ -163,8 +163,16 @@ static Sandbox *sandbox_from_id_request(Connection *c) {
 }
 
 static void method_wait(Connection *c) {
-        Sandbox *sb = sandbox_from_id_request(c);
+        _cleanup_free_ char *id = NULL, *field = NULL;
+        Sandbox *sb;
 
+        if (wait_request_decode(c->call.parameters, &id, &field) < 0)
+                return reply_invalid_parameter(c, field ?: "id");
+
+        /* No id: the sandbox this connection's last Spawn made, so Spawn and Wait can be sent together. */
+        if (!id && !c->last_spawn_id[0])
+                return reply_invalid_parameter(c, "id");
+        sb = find_for_caller(c, id ?: c->last_spawn_id);
         if (sb)
                 sandbox_add_waiter(sb, c, c->call.flags & VARLINK_CALL_MORE);
 }

@@ -39,6 +39,13 @@ static void sandbox_spawn_done(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
 static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error);
 static void sandbox_fail_died(Sandbox *sb);
+static void sandbox_stream_output(Sandbox *sb);
+
+/* Bytes one read of captured output takes; the loop serves others between reads. */
+#define CAPTURE_READ_MAX (64U * 1024U)
+/* Reads of the final drain at exit: a process that outlived the sandbox's top one and keeps writing
+ * cannot hold the loop here. */
+#define CAPTURE_DRAIN_READS_MAX 64U
 
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
@@ -75,12 +82,17 @@ static void on_handle_closed(uv_handle_t *handle) {
                 sb->report_fd = safe_close(sb->report_fd);
         if (handle == (uv_handle_t *) &sb->sync_poll)
                 sb->handshake = spawn_handshake_free(sb->handshake);
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                if (handle == (uv_handle_t *) &sb->capture[i].poll)
+                        sb->capture[i].fd = safe_close(sb->capture[i].fd);
 
         if (--sb->handles_open > 0)
                 return;
 
         spawn_handshake_free(sb->handshake);
         safe_close(sb->pidfd);
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                free(sb->capture[i].data);
         free(sb->name);
         free(sb);
 }
@@ -102,6 +114,115 @@ static void sandbox_end_handshake(Sandbox *sb) {
 
         if (!sb->reaped && !uv_is_active((uv_handle_t *) &sb->pidfd_poll))
                 (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
+}
+
+/* Stops reading stream i; its fd is closed once libuv is done with the handle. */
+static void capture_close(Sandbox *sb, size_t i) {
+        SandboxCapture *c = &sb->capture[i];
+
+        if (!c->open)
+                return;
+        c->open = false;
+        uv_poll_stop(&c->poll);
+        uv_close((uv_handle_t *) &c->poll, on_handle_closed);
+}
+
+/*
+ * One non-blocking read of stream i: kept while under the limit, dropped past it. Returns > 0 after
+ * reading, 0 at EOF or on an error (the stream is closed then), -EAGAIN when nothing is there.
+ */
+static int capture_read(Sandbox *sb, size_t i) {
+        SandboxCapture *c = &sb->capture[i];
+        static char scratch[CAPTURE_READ_MAX];
+        uint64_t room = sb->capture_limit - sb->capture_total;
+        size_t want = (size_t) MIN((uint64_t) CAPTURE_READ_MAX, room);
+        char *to = scratch;
+        ssize_t n;
+
+        if (want > 0) {
+                char *d = realloc(c->data, c->size + want);
+                if (!d) {
+                        log_error("Out of memory for captured output of sandbox %s, dropping it.", sb->id);
+                        want = 0;
+                } else {
+                        c->data = d;
+                        to = d + c->size;
+                }
+        }
+
+        n = read(c->fd, to, want > 0 ? want : sizeof scratch);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return -EAGAIN;
+        if (n <= 0) {
+                if (n < 0)
+                        log_debug_errno(errno, "Reading captured output of sandbox %s failed: %m", sb->id);
+                capture_close(sb, i);
+                return 0;
+        }
+
+        if (want > 0) {
+                c->size += (size_t) n;
+                sb->capture_total += (uint64_t) n;
+        } else
+                sb->capture_truncated = true;
+        return 1;
+}
+
+static void on_capture(uv_poll_t *handle, int status, int events) {
+        Sandbox *sb = handle->data;
+        size_t i = handle == &sb->capture[0].poll ? 0 : 1;
+
+        if (capture_read(sb, i) > 0)
+                sandbox_stream_output(sb);
+}
+
+/* At exit: what the command wrote is in the pipes now; take it, then stop listening to whoever is left. */
+static void capture_finish(Sandbox *sb) {
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+                for (unsigned k = 0; sb->capture[i].open && k < CAPTURE_DRAIN_READS_MAX; k++)
+                        if (capture_read(sb, i) <= 0)
+                                break;
+                capture_close(sb, i);
+        }
+}
+
+/* Takes both fds in every case: on failure those without an open handle are still in capture[i].fd. */
+static int capture_start(Sandbox *sb, const int fds[2], uint64_t limit) {
+        sb->capturing = true;
+        sb->capture_limit = limit;
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                sb->capture[i].fd = fds[i];
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+                SandboxCapture *c = &sb->capture[i];
+
+                if (uv_poll_init(sb->server->loop, &c->poll, c->fd) < 0)
+                        return -EIO;
+                c->poll.data = sb;
+                c->open = true;
+                sb->handles_open++;
+                if (uv_poll_start(&c->poll, UV_READABLE, on_capture) < 0)
+                        return -EIO;
+        }
+        return 0;
+}
+
+/* The output no reply carried yet, for one reply; capture_taken() forgets it once the reply is built. */
+static WaitOutput capture_pending(const Sandbox *sb) {
+        return (WaitOutput) {
+                .stdout_data = sb->capture[0].data,
+                .stdout_size = sb->capture[0].size,
+                .stderr_data = sb->capture[1].data,
+                .stderr_size = sb->capture[1].size,
+                .truncated = sb->capture_truncated,
+        };
+}
+
+static void capture_taken(Sandbox *sb) {
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+                free(sb->capture[i].data);
+                sb->capture[i].data = NULL;
+                sb->capture[i].size = 0;
+        }
 }
 
 static void sandbox_free(Sandbox *sb) {
@@ -128,6 +249,8 @@ static void sandbox_free(Sandbox *sb) {
         uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
         if (!uv_is_closing((uv_handle_t *) &sb->report_poll))
                 uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                capture_close(sb, i);
 }
 
 /* Drops the entry once nobody can ask for it any more. */
@@ -140,8 +263,38 @@ static void sandbox_maybe_free(Sandbox *sb) {
                 sandbox_free(sb);
 }
 
-static struct json_object *sandbox_wait_reply(const Sandbox *sb) {
-        return varlink_reply_new(wait_reply_encode(sb->state, sb->exit_code, sb->signal), false);
+/* A Wait reply with the state and the captured output not yet delivered (which it then consumes). */
+static struct json_object *sandbox_wait_reply_parameters(Sandbox *sb, SandboxState state) {
+        WaitOutput out = capture_pending(sb);
+        struct json_object *p;
+
+        p = sb->capturing ? wait_reply_encode_output(state, sb->exit_code, sb->signal, &out) :
+                            wait_reply_encode(state, sb->exit_code, sb->signal);
+        if (p)
+                capture_taken(sb);
+        return p;
+}
+
+static struct json_object *sandbox_wait_reply(Sandbox *sb) {
+        return varlink_reply_new(sandbox_wait_reply_parameters(sb, sb->state), false);
+}
+
+/* New output: each Wait with "more" gets it at once; without one it waits for the final reply. */
+static void sandbox_stream_output(Sandbox *sb) {
+        bool any = false;
+
+        if (sb->capture[0].size == 0 && sb->capture[1].size == 0)
+                return;
+
+        LIST_FOREACH_SAFE(waiters, c, n, sb->waiters)
+                if (c->call.flags & VARLINK_CALL_MORE) {
+                        WaitOutput out = capture_pending(sb);
+
+                        connection_reply_continues(c, wait_reply_encode_output(sb->state, 0, 0, &out));
+                        any = true;
+                }
+        if (any)
+                capture_taken(sb);
 }
 
 /*
@@ -201,6 +354,8 @@ static void sandbox_reap(Sandbox *sb) {
 
         sb->reaped = true;
         uv_poll_stop(&sb->pidfd_poll);
+        if (sb->capturing)
+                capture_finish(sb);
 
         if (si.si_code == CLD_EXITED) {
                 sb->state = SANDBOX_EXITED;
@@ -260,6 +415,8 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                         sb->detached = true;
                 } else {
                         SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0 };
+
+                        snprintf(c->last_spawn_id, sizeof c->last_spawn_id, "%s", sb->id);
                         connection_reply(c, varlink_reply_new(spawn_reply_encode(&reply), false), &fd, 1);
                 }
         }
@@ -416,6 +573,7 @@ static void sandbox_abandon_child(Server *s, uid_t owner, const SpawnHandle *han
         (void) syscall(SYS_pidfd_send_signal, handle->pidfd, SIGKILL, NULL, 0);
         (void) async_reap(s->closer, owner, handle->pidfd);
         safe_close(handle->report_fd);
+        close_many((int[]) { handle->capture_fds[0], handle->capture_fds[1] }, 2);
         spawn_handshake_free(handle->handshake);
 }
 
@@ -462,6 +620,8 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         sb->report_poll.data = sb;
         sb->handles_open = 2;
         sb->handshake = handle->handshake;
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                sb->capture[i].fd = -EBADF;
 
         sb->server = s;
         sb->pid = handle->pid;
@@ -475,6 +635,22 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         sb->state = SANDBOX_STARTING;
         sb->owner = owner;
         sb->spawn_connection = owner;
+
+        if (req->capture_output) {
+                const DaemonLimits *l = &s->config.limits;
+
+                r = capture_start(sb, handle->capture_fds,
+                                  req->capture_bytes > 0 ? req->capture_bytes :
+                                                           MIN((uint64_t) l->capture_bytes, (uint64_t) l->spawn.capture_bytes_max));
+                if (r < 0) {
+                        /* Not worth killing the sandbox for: a stream that cannot be watched is closed, and
+                         * the command's writes to it fail. */
+                        log_error("Cannot watch the captured output of sandbox %s, it is lost.", sb->id);
+                        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                                if (!sb->capture[i].open)
+                                        sb->capture[i].fd = safe_close(sb->capture[i].fd);
+                }
+        }
 
         LIST_PREPEND(sandboxes, s->sandboxes, sb);
         s->n_sandboxes++;
@@ -542,7 +718,7 @@ void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
         }
 
         if (more)
-                connection_reply_continues(c, wait_reply_encode(sb->state, 0, 0));
+                connection_reply_continues(c, sandbox_wait_reply_parameters(sb, sb->state));
         if (c->closing)
                 return;
 

@@ -19,6 +19,15 @@
 
 #define SANDBOX_ID_LEN 32 /* 128 random bits, hex */
 
+/* One stream of captureOutput: the daemon's read end of the pipe and what no reply has carried yet. */
+typedef struct SandboxCapture {
+        int fd;          /* -EBADF once closed */
+        uv_poll_t poll;
+        bool open;       /* poll initialized and not closing */
+        char *data;
+        size_t size;
+} SandboxCapture;
+
 struct Sandbox {
         Server *server;
         LIST_FIELDS(Sandbox, sandboxes);
@@ -41,6 +50,14 @@ struct Sandbox {
         uv_poll_t sync_poll;       /* the handshake's fd, while it waits for the child's "ready" */
         bool sync_poll_open;
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
+
+        /* captureOutput: stdout and stderr, read on the loop as they come, kept up to capture_limit bytes in
+         * all; what comes past it is read and dropped (the sandbox never blocks on a full pipe). */
+        bool capturing;
+        SandboxCapture capture[2];
+        uint64_t capture_limit;
+        uint64_t capture_total;
+        bool capture_truncated;
 
         bool starting;        /* the spawn report has not come yet */
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */
@@ -69,7 +86,8 @@ void sandbox_fill_info(const Sandbox *sb, SandboxInfo *ret); /* borrows strings 
 
 int sandbox_kill(Sandbox *sb, int sig);
 
-/* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more'). */
+/* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more',
+ * and one more for each piece of captured output). */
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
 
 /* The connection's Wait ends (answered or abandoned): unlink it from its sandbox. */

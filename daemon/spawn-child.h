@@ -84,6 +84,8 @@ typedef struct SpawnPlan {
         int max_target;
         bool is_target[SPAWN_FD_TARGET_MAX + 1];
         int devnull_fd; /* owned */
+        int stdio_pipe_fds[3]; /* owned: the child's ends of the stdinData and captureOutput pipes, or -EBADF */
+        int capture_fds[2];    /* owned until handed over: the daemon's read ends of the stdout and stderr pipes */
 
         /* process */
         struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */

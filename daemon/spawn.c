@@ -179,6 +179,8 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         safe_close(p->proc_sys_fd);
         free(p->fds);
         safe_close(p->devnull_fd);
+        close_many(p->stdio_pipe_fds, 3);
+        close_many(p->capture_fds, 2);
         free(p->search_path);
         free(p->search_path_buffer);
         safe_close(p->child_sync_fd);
@@ -515,6 +517,47 @@ static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         return 0;
 }
 
+/*
+ * The pipe stdinData is read from. The whole text goes in now, before clone3(): the pipe is sized to
+ * hold it (the limit keeps it within what F_SETPIPE_SZ grants), so nothing ever waits on the sandbox
+ * to read, and the write end is closed at once so the command sees EOF after the data.
+ */
+static int plan_stdin_data(SpawnPlan *p, const char *data, SpawnError *e) {
+        _cleanup_close_ int w = -EBADF;
+        size_t size = strlen(data);
+        int pair[2], k;
+
+        if (pipe2(pair, O_CLOEXEC | O_NONBLOCK) < 0)
+                return spawn_fail(e, "fds", errno, "stdinData pipe");
+        p->stdio_pipe_fds[0] = pair[0];
+        w = pair[1];
+
+        if (size > 0 && fcntl(w, F_GETPIPE_SZ) < (int) size && fcntl(w, F_SETPIPE_SZ, (int) size) < 0)
+                return spawn_fail(e, "fds", errno, "stdinData: pipe of %zu bytes", size);
+        if (size > 0) {
+                ssize_t n = write(w, data, size);
+                if (n < 0)
+                        return spawn_fail(e, "fds", errno, "stdinData");
+                if ((size_t) n != size)
+                        return spawn_fail(e, "fds", EAGAIN, "stdinData: only %zd of %zu bytes fit", n, size);
+        }
+        /* The child reads blocking, as from any pipe it is given. */
+        k = fd_set_nonblock(p->stdio_pipe_fds[0], false);
+        return k < 0 ? spawn_fail(e, "fds", -k, "stdinData pipe") : 0;
+}
+
+/* The pipe that is stdout (i 1) or stderr (i 2) for captureOutput; the daemon keeps the read end. */
+static int plan_capture(SpawnPlan *p, int i, SpawnError *e) {
+        int pair[2], k;
+
+        if (pipe2(pair, O_CLOEXEC) < 0)
+                return spawn_fail(e, "fds", errno, "captureOutput pipe");
+        p->capture_fds[i - 1] = pair[0];
+        p->stdio_pipe_fds[i] = pair[1];
+        k = fd_set_nonblock(pair[0], true);
+        return k < 0 ? spawn_fail(e, "fds", -k, "captureOutput pipe") : 0;
+}
+
 static int plan_fds(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         const SpawnRequest *r = c->request;
         const int stdio_index[3] = { r->stdin_index, r->stdout_index, r->stderr_index };
@@ -528,7 +571,17 @@ static int plan_fds(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         for (int i = 0; i < 3; i++) {
                 int fd;
 
-                if (stdio_index[i] < 0) {
+                if (i == 0 && r->stdin_data) {
+                        k = plan_stdin_data(p, r->stdin_data, e);
+                        if (k < 0)
+                                return k;
+                        fd = p->stdio_pipe_fds[0];
+                } else if (i > 0 && r->capture_output) {
+                        k = plan_capture(p, i, e);
+                        if (k < 0)
+                                return k;
+                        fd = p->stdio_pipe_fds[i];
+                } else if (stdio_index[i] < 0) {
                         if (p->devnull_fd < 0) {
                                 p->devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
                                 if (p->devnull_fd < 0)
@@ -697,6 +750,8 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         if (!p)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
         p->devnull_fd = p->child_sync_fd = p->child_report_fd = p->proc_fd = p->proc_sys_fd = -EBADF;
+        p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
+        p->capture_fds[0] = p->capture_fds[1] = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
 
         r = plan_namespaces(p, c, e);
@@ -1107,6 +1162,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 .pidfd = TAKE_FD(pidfd),
                 .report_fd = TAKE_FD(p->parent_report_fd),
                 .handshake = TAKE_PTR(h),
+                .capture_fds = { TAKE_FD(p->capture_fds[0]), TAKE_FD(p->capture_fds[1]) },
         };
         return 0;
 

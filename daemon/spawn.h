@@ -55,6 +55,10 @@ typedef struct SpawnHandle {
         int pidfd;     /* owned by the caller from now on */
         int report_fd; /* read end of the CLOEXEC report pipe: see spawn_read_report() */
         SpawnHandshake *handshake; /* owned by the caller: the steps before the child is released */
+        /* With captureOutput, the read ends (O_NONBLOCK, O_CLOEXEC) of the pipes that are the command's
+         * stdout and stderr; -EBADF without. Owned by the caller. Only the sandbox holds the write ends:
+         * EOF comes when every process of it that has them has closed them or exited. */
+        int capture_fds[2];
 } SpawnHandle;
 
 /*

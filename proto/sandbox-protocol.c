@@ -365,6 +365,8 @@ static const JsonString source_string = { .limit = JSON_LIMIT(SpawnLimits, path_
 static const JsonString name_string = { .max = SANDBOX_NAME_MAX, .valid = name_is_valid };
 static const JsonString hostname_string = { .max = SANDBOX_HOSTNAME_MAX, .valid = hostname_is_valid };
 static const JsonString id_string = { .max = SANDBOX_ID_MAX, .valid = sandbox_id_is_valid };
+/* Any text, empty included: the pipe then reads EOF at once. */
+static const JsonString stdin_data_string = { .limit = JSON_LIMIT(SpawnLimits, stdin_data_bytes_max) };
 
 /* (uid_t) -1 means "unchanged" to the kernel and is never a real id. */
 static const JsonRange id_range = { 0, UINT32_MAX - 1 };
@@ -774,6 +776,10 @@ static const JsonField spawn_fields[] = {
         { "init", &json_kind_tristate, offsetof(SpawnRequest, init) },
         { "newSession", &json_kind_tristate, offsetof(SpawnRequest, new_session) },
         { "keepAlive", &json_kind_bool, offsetof(SpawnRequest, keep_alive) },
+        { "stdinData", &json_kind_string, offsetof(SpawnRequest, stdin_data), 0, &stdin_data_string },
+        { "captureOutput", &json_kind_bool, offsetof(SpawnRequest, capture_output) },
+        { "captureBytes", &json_kind_uint64, offsetof(SpawnRequest, capture_bytes), 0,
+          &(const JsonRange) { 1, INT64_MAX } },
         {}
 };
 
@@ -787,6 +793,8 @@ static const SpawnLimits spawn_limits_default = {
         .fds_max = 64,
         .groups_max = 64,
         .path_max = 4096,
+        .stdin_data_bytes_max = SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT,
+        .capture_bytes_max = SPAWN_CAPTURE_BYTES_MAX_DEFAULT,
 };
 
 static SpawnLimits spawn_limits_resolve(const SpawnLimits *l) {
@@ -804,6 +812,8 @@ static SpawnLimits spawn_limits_resolve(const SpawnLimits *l) {
         PICK(fds_max);
         PICK(groups_max);
         PICK(path_max);
+        PICK(stdin_data_bytes_max);
+        PICK(capture_bytes_max);
 #undef PICK
         d.mappings_max = MIN(d.mappings_max, (size_t) ID_MAPPINGS_KERNEL_MAX);
         return d;
@@ -906,6 +916,13 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 return invalid(ret_invalid_parameter, "disableUserNamespaces");
         if (req->seccomp && req->seccomp_profile >= 0)
                 return invalid(ret_invalid_parameter, "seccompProfile");
+        /* Each stream has one source: an fd the caller sent, or the daemon's pipe. */
+        if (req->stdin_data && req->stdin_index >= 0)
+                return invalid(ret_invalid_parameter, "stdinData");
+        if (req->capture_output && (req->stdout_index >= 0 || req->stderr_index >= 0))
+                return invalid(ret_invalid_parameter, "captureOutput");
+        if (req->capture_bytes > 0 && !req->capture_output)
+                return invalid(ret_invalid_parameter, "captureBytes");
 
         return 0;
 }
@@ -955,6 +972,8 @@ int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, c
         r = decode(parameters, spawn_fields, req, n_message_fds, &lim, ret_invalid_parameter);
         if (r < 0)
                 return r;
+        if (req->capture_bytes > lim.capture_bytes_max)
+                return invalid(ret_invalid_parameter, "captureBytes");
         r = spawn_request_verify(req, ret_invalid_parameter);
         if (r < 0)
                 return r;
@@ -976,6 +995,12 @@ typedef struct IdRequest {
 
 static const JsonField id_fields[] = {
         { "id", &json_kind_string, offsetof(IdRequest, id), JSON_MANDATORY, &id_string },
+        {}
+};
+
+/* Wait's id may be left out: a client that sends Spawn and Wait at once cannot know it yet. */
+static const JsonField wait_fields[] = {
+        { "id", &json_kind_string, offsetof(IdRequest, id), 0, &id_string },
         {}
 };
 
@@ -1007,6 +1032,12 @@ int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, cha
         if (!ret_id)
                 return -EINVAL;
         return id_request_decode(parameters, id_fields, ret_id, NULL, ret_invalid_parameter);
+}
+
+int wait_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter) {
+        if (!ret_id)
+                return -EINVAL;
+        return id_request_decode(parameters, wait_fields, ret_id, NULL, ret_invalid_parameter);
 }
 
 int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, char **ret_invalid_parameter) {
@@ -1147,6 +1178,74 @@ struct json_object *wait_reply_encode(SandboxState state, int exit_code, int sig
         SandboxInfo info = { .state = state, .exit_code = exit_code, .signal = signal };
 
         return encode(&info, state_fields);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0: what RFC 3629 allows, NUL excluded. */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+        size_t len;
+        uint32_t c;
+
+        if (s[0] >= 0x01 && s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, c = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3, c = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, c = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = (c << 6) | (s[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
+        if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        return len;
+}
+
+/* data as a JSON string: each NUL or byte that starts no valid UTF-8 sequence becomes U+FFFD. */
+static struct json_object *output_string(const char *data, size_t size) {
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+
+        if (size > (SIZE_MAX - 1) / 3)
+                return NULL;
+        text = malloc(size * 3 + 1); /* U+FFFD takes 3 bytes for the 1 it replaces */
+        if (!text)
+                return NULL;
+        for (size_t i = 0; i < size;) {
+                size_t len = utf8_sequence((const unsigned char *) data + i, size - i);
+
+                if (len == 0) {
+                        memcpy(text + n, "\xef\xbf\xbd", 3);
+                        n += 3;
+                        i++;
+                } else {
+                        memcpy(text + n, data + i, len);
+                        n += len;
+                        i += len;
+                }
+        }
+        return json_object_new_string_len(text, (int) MIN(n, (size_t) INT_MAX));
+}
+
+struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, int signal, const WaitOutput *out) {
+        struct json_object *o = wait_reply_encode(state, exit_code, signal);
+
+        if (!o || !out)
+                return o;
+        if ((out->stdout_size > 0 && !json_add(o, "stdout", output_string(out->stdout_data, out->stdout_size))) ||
+            (out->stderr_size > 0 && !json_add(o, "stderr", output_string(out->stderr_data, out->stderr_size))) ||
+            (out->truncated && !json_add(o, "truncated", json_object_new_boolean(true)))) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
 }
 
 int wait_reply_decode(struct json_object *parameters, SandboxState *ret_state, int *ret_exit_code, int *ret_signal) {

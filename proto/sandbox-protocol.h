@@ -170,6 +170,10 @@ typedef struct SpawnRequest {
         int init;        /* "init": -1 absent (default: on iff a pid namespace is created) */
         int new_session; /* "newSession": -1 absent (default on) */
         bool keep_alive; /* "keepAlive" */
+
+        char *stdin_data;       /* "stdinData": what the command reads as its stdin; NULL if absent */
+        bool capture_output;    /* "captureOutput": stdout and stderr kept by the daemon for Wait */
+        uint64_t capture_bytes; /* "captureBytes": how much of it; 0 if absent (the daemon's default) */
 } SpawnRequest;
 
 /* Defaults of the limits below; the daemon's own limits (daemon/policy.c) start from these too. */
@@ -177,6 +181,8 @@ typedef struct SpawnRequest {
 #define SPAWN_ENV_BYTES_MAX_DEFAULT (128U * 1024U)
 #define SPAWN_MAPPINGS_MAX_DEFAULT 64U
 #define SPAWN_MOUNTS_MAX_DEFAULT 256U
+#define SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT (64U * 1024U)
+#define SPAWN_CAPTURE_BYTES_MAX_DEFAULT (16U * 1024U * 1024U)
 
 /* What a request may contain; the daemon passes its configured limits. Zero fields take the defaults. */
 typedef struct SpawnLimits {
@@ -189,6 +195,8 @@ typedef struct SpawnLimits {
         size_t fds_max;            /* fileDescriptors entries, default 64 */
         size_t groups_max;         /* additionalGids, default 64 */
         size_t path_max;           /* any path string, default 4096 */
+        size_t stdin_data_bytes_max; /* "stdinData", default 64 KiB */
+        size_t capture_bytes_max;    /* the largest "captureBytes", default 16 MiB */
 } SpawnLimits;
 
 SpawnRequest *spawn_request_new(void); /* all optional fields set to their "absent" values */
@@ -222,6 +230,8 @@ struct json_object *spawn_request_encode(const SpawnRequest *r);
 bool sandbox_id_is_valid(const char *id);
 
 int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
+/* Wait: like the above, but the id may be absent (*ret_id = NULL): the connection's last Spawn. */
+int wait_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
 /* Kill: signal absent -> SIGTERM; must be 1.._NSIG-1. */
 int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, char **ret_invalid_parameter);
 int list_request_decode(struct json_object *parameters, char **ret_invalid_parameter); /* no fields */
@@ -272,6 +282,18 @@ typedef struct SandboxInfo {
 } SandboxInfo;
 
 struct json_object *wait_reply_encode(SandboxState state, int exit_code, int signal);
+
+/* Captured output a Wait reply carries: bytes as the command wrote them (any bytes; the encoder turns
+ * NULs and invalid UTF-8 into U+FFFD, as JSON strings must be UTF-8), and whether some were dropped. */
+typedef struct WaitOutput {
+        const char *stdout_data;
+        size_t stdout_size;
+        const char *stderr_data;
+        size_t stderr_size;
+        bool truncated;
+} WaitOutput;
+/* A Wait reply with "stdout"/"stderr" (when not empty) and "truncated" (when true) added. */
+struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, int signal, const WaitOutput *out);
 int wait_reply_decode(struct json_object *parameters, SandboxState *ret_state, int *ret_exit_code, int *ret_signal);
 
 struct json_object *sandbox_info_encode(const SandboxInfo *info);

@@ -189,6 +189,155 @@ Test(daemon, generic_client_calls) {
         test_disconnect(conn);
 }
 
+/* A client without fds: stdin as data, output captured, Spawn and Wait sent together. */
+Test(daemon, capture_output_without_fds) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+
+        /* Wait without an id before any Spawn names nothing. */
+        r = raw_call(conn, "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{}}");
+        cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "id", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        static const char calls[] =
+                "{\"method\":\"io.nsbox.Sandbox.Spawn\",\"parameters\":{\"argv\":[\"sh\",\"-c\","
+                "\"echo out; cat; printf 'bad\\\\377\\\\0x' >&2; exit 3\"],\"stdinData\":\"in\\n\",\"captureOutput\":true}}\0"
+                "{\"method\":\"io.nsbox.Sandbox.Wait\",\"parameters\":{}}";
+        cr_assert(write(conn, calls, sizeof calls) == (ssize_t) sizeof calls);
+
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds = 0;
+        r = test_read_reply(conn, &fds, &n_fds);
+        cr_assert_not_null(test_json_string(r, "parameters.id"), "%s", json_object_to_json_string(r));
+        close_many(fds, n_fds);
+        json_object_put(r);
+
+        r = test_read_reply(conn, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.exitCode"), 3);
+        cr_assert_str_eq(test_json_string(r, "parameters.stdout"), "out\nin\n");
+        /* JSON strings are UTF-8: a byte that is not, and a NUL, become U+FFFD. */
+        cr_assert_str_eq(test_json_string(r, "parameters.stderr"), "bad\xef\xbf\xbd\xef\xbf\xbdx");
+        cr_assert_null(test_json_get(r, "parameters.truncated"));
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+/* Output past captureBytes is read and dropped, and said so; a flood never blocks the sandbox or the daemon. */
+Test(daemon, capture_output_is_bounded) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+        char params[512];
+
+        snprintf(params, sizeof params,
+                 "{\"argv\":[\"sh\",\"-c\",\"head -c 5000000 /dev/zero | tr '\\\\0' a; echo done >&2\"],"
+                 "\"captureOutput\":true,\"captureBytes\":1000}");
+        Spawned s = spawn_ok(conn, params, NULL, 0);
+        r = wait_for(conn, s.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.exitCode"), 0);
+        cr_assert(json_object_get_boolean(test_json_get(r, "parameters.truncated")));
+        size_t n_out = strlen(test_json_string(r, "parameters.stdout") ?: "");
+        const char *err = test_json_string(r, "parameters.stderr");
+        cr_assert_leq(n_out + (err ? strlen(err) : 0), 1000, "kept more than captureBytes");
+        cr_assert_geq(n_out, 900);
+        json_object_put(r);
+        close(s.pidfd);
+
+        /* The limits and the one source per stream. */
+        static const struct {
+                const char *params;
+                const char *field;
+        } bad[] = {
+                { "{\"argv\":[\"true\"],\"captureOutput\":true,\"captureBytes\":1073741824}", "captureBytes" },
+                { "{\"argv\":[\"true\"],\"captureBytes\":10}", "captureBytes" },
+                { "{\"argv\":[\"true\"],\"captureOutput\":true,\"stdout\":0}", "captureOutput" },
+                { "{\"argv\":[\"true\"],\"stdinData\":\"x\",\"stdin\":0}", "stdinData" },
+        };
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                r = test_call(conn, "io.nsbox.Sandbox.Spawn", bad[i].params, &devnull, 1, NULL, NULL);
+                cr_assert_str_eq(test_json_string(r, "parameters.parameter"), bad[i].field, "%s: %s", bad[i].params,
+                                 json_object_to_json_string(r));
+                json_object_put(r);
+        }
+        close(devnull);
+
+        /* stdinData larger than the limit (64 KiB by default). */
+        _cleanup_free_ char *big = malloc(70000 + 64);
+        int k = sprintf(big, "{\"argv\":[\"true\"],\"stdinData\":\"");
+        memset(big + k, 'x', 70000);
+        strcpy(big + k + 70000, "\"}");
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", big, NULL, 0, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "stdinData");
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+/* A process that outlives the sandbox's top one and keeps the pipe open does not hold the final reply back;
+ * streamed output arrives with "continues" replies. */
+Test(daemon, capture_output_streams_and_never_waits_for_eof) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+        char p[128];
+        int pipefd[2];
+
+        /* The left-behind sleep holds stdout; the reply comes when sh exits, not when the pipe closes. The test's
+         * pipe on fd 3 tells when sh is about to exit. */
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        Spawned s = spawn_ok(conn,
+                             "{\"argv\":[\"sh\",\"-c\",\"echo one; read x <&3; echo two; sleep 1000 & echo $! >&2; exit 0\"],"
+                             "\"captureOutput\":true,\"fileDescriptors\":[{\"target\":3,\"fileDescriptor\":0}]}",
+                             &pipefd[0], 1);
+        close(pipefd[0]);
+
+        snprintf(p, sizeof p, "{\"id\":\"%s\"}", s.id);
+        struct json_object *call = varlink_call_new("io.nsbox.Sandbox.Wait", json_tokener_parse(p), VARLINK_CALL_MORE);
+        const char *text = json_object_to_json_string(call);
+        cr_assert(write(conn, text, strlen(text) + 1) == (ssize_t) strlen(text) + 1);
+        json_object_put(call);
+
+        /* The current state first, then "one" as it comes (maybe in the same reply). */
+        char out[64] = "";
+        for (;;) {
+                r = test_read_reply(conn, NULL, NULL);
+                cr_assert(json_object_get_boolean(test_json_get(r, "continues")), "%s", json_object_to_json_string(r));
+                cr_assert_str_eq(test_json_string(r, "parameters.state"), "running");
+                strncat(out, test_json_string(r, "parameters.stdout") ?: "", sizeof out - strlen(out) - 1);
+                json_object_put(r);
+                if (strcmp(out, "one\n") == 0)
+                        break;
+        }
+
+        cr_assert(write(pipefd[1], "go\n", 3) == 3);
+        close(pipefd[1]);
+
+        /* "two" comes in a continues reply or with the final one; the final one does not wait for the sleep. */
+        char err[64] = "";
+        out[0] = 0;
+        for (;;) {
+                r = test_read_reply(conn, NULL, NULL);
+                strncat(out, test_json_string(r, "parameters.stdout") ?: "", sizeof out - strlen(out) - 1);
+                strncat(err, test_json_string(r, "parameters.stderr") ?: "", sizeof err - strlen(err) - 1);
+                if (!test_json_get(r, "continues"))
+                        break;
+                json_object_put(r);
+        }
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(out, "two\n");
+        json_object_put(r);
+        /* The sleep left behind said its pid on stderr. */
+        cr_assert_gt(atoi(err), 1, "stderr: %s", err);
+        kill(atoi(err), SIGKILL);
+        close(s.pidfd);
+
+        /* The daemon still serves. */
+        r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"));
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
 /* Each protocol error closes its connection and is logged with what was wrong. */
 Test(daemon, protocol_errors_logged_with_reason) {
         static const struct {
