@@ -1077,6 +1077,28 @@ Test(mount_setup, plan_refusals) {
         m[0].mode = 04755;
         cr_assert_eq(plan_error(&req, &nobody_caller, &error), -EPERM);
 
+        /* A setgid file (with contents it may give) is refused as well; a setgid directory only makes its
+         * files inherit the group, and is allowed. */
+        {
+                static const int contents[] = { STDIN_FILENO };
+                SpawnContext fc = { .request = &req, .caller = &nobody_caller, .message_fds = contents, .n_message_fds = 1 };
+                MountPlan *fp = NULL;
+
+                m[0] = entry(MOUNT_FILE, NULL, "/x");
+                m[0].source_fd_index = 0;
+                m[0].mode = 02755;
+                cr_assert_eq(mount_plan_new(&fc, &fp, &error), -EPERM);
+                cr_assert(strstr(error.message, "setgid"), "%s", error.message);
+                m[0].mode = 0755;
+                cr_assert_eq(mount_plan_new(&fc, &fp, &error), 0, "%s", error.message);
+                fp = mount_plan_free(fp);
+
+                m[0] = entry(MOUNT_DIR, NULL, "/x");
+                m[0].mode = 02775;
+                _cleanup_(mount_plan_freep) MountPlan *dir = plan_for(&req, &nobody_caller, NULL, 0);
+                cr_assert_not_null(dir);
+        }
+
         /* A joined user namespace belongs to someone else: a non-root caller may not mount for it, with
          * mounts or with only a root, whatever else the request asks. */
         {

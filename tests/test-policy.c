@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -707,6 +708,43 @@ Test(policy, mapping_past_the_last_id_refused) {
         env_done(&e);
 }
 
+/* The same bound on the host side, which no own id or granted range could ever reach. */
+Test(policy, host_range_past_the_last_id_refused) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *s = request(USERNS);
+
+        UIDMAP(r, 0, 4294967295U, 1);
+        assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "uidMappings[0].size");
+        GIDMAP(s, 0, 4294967295U, 1);
+        assert_denied(&e, s, POLICY_DENIAL_INVALID_PARAMETER, "gidMappings[0].size");
+        env_done(&e);
+}
+
+/* A caller whose uid and gid differ: each list is judged by its own id, never by the other one. */
+Test(policy, own_uid_and_own_gid_are_not_interchangeable) {
+        static const SpawnCaller split = { .uid = 1000, .gid = 2000, .pid = 1 };
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *ok = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *u = request(USERNS);
+        _cleanup_(spawn_request_freep) SpawnRequest *g = request(USERNS);
+        PolicyDecision dec;
+        PolicyDenial d;
+
+        UIDMAP(ok, 0, 1000, 1);
+        GIDMAP(ok, 0, 2000, 1);
+        cr_assert_eq(check(&e, &split, ok, &dec, &d), 0, "%s: %s", d.field, d.reason);
+
+        UIDMAP(u, 0, 2000, 1); /* its gid as a uid */
+        cr_assert_eq(check(&e, &split, u, &dec, &d), -EPERM);
+        cr_assert_str_eq(d.field, "uidMappings[0].hostID");
+
+        GIDMAP(g, 0, 1000, 1); /* its uid as a gid */
+        cr_assert_eq(check(&e, &split, g, &dec, &d), -EPERM);
+        cr_assert_str_eq(d.field, "gidMappings[0].hostID");
+        env_done(&e);
+}
+
 Test(policy, another_users_range_refused) {
         Env e = env_default();
         _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
@@ -938,6 +976,21 @@ Test(policy, join_rejects_what_is_not_a_namespace) {
         cr_assert_eq(policy_check_join_namespace(net, NAMESPACE_UTS, 0), -EINVAL);
         cr_assert_eq(policy_check_join_namespace(net, _NAMESPACE_TYPE_MAX, 0), -EINVAL);
         cr_assert_eq(policy_check_join_namespace(-1, NAMESPACE_NET, 0), -EINVAL);
+
+        /* Pipes and sockets name themselves like namespaces ("pipe:[N]"): only nsfs's device tells them apart,
+         * and they never get an ioctl. */
+        int p[2], sv[2];
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        for (int i = 0; i < 2; i++) {
+                cr_assert_eq(policy_check_join_namespace(p[i], NAMESPACE_NET, 0), -EINVAL);
+                cr_assert_eq(policy_check_join_namespace(sv[i], NAMESPACE_USER, 0), -EINVAL);
+                cr_assert_eq(policy_check_join_namespace(sv[i], NAMESPACE_NET, NOBODY), -EINVAL);
+        }
+        for (int i = 0; i < 2; i++) {
+                close(p[i]);
+                close(sv[i]);
+        }
 }
 
 Test(policy, join_host_namespaces_only_as_root) {
