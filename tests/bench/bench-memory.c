@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reads a process's memory use and finds the daemon behind a socket. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -35,9 +37,12 @@ int memory_usage_read(pid_t pid, MemoryUsage *ret) {
                 } else if (sscanf(line, "Private_Dirty: %llu kB", &kib) == 1) {
                         m.private_dirty = kib * 1024;
                         found |= 2;
+                } else if (sscanf(line, "Pss: %llu kB", &kib) == 1) {
+                        m.pss = kib * 1024;
+                        found |= 4;
                 }
         }
-        if (found != 3)
+        if (found != 7)
                 return -EBADMSG;
 
         *ret = m;
@@ -64,6 +69,67 @@ int process_count_children(pid_t pid, size_t *ret) {
                 return -EIO;
 
         *ret = n;
+        return 0;
+}
+
+int process_children_pss(pid_t pid, uint64_t *ret_pss, size_t *ret_n) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        uint64_t sum = 0;
+        size_t n = 0;
+        char path[64];
+        int child;
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) pid, (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fscanf(f, "%d", &child) == 1) {
+                MemoryUsage m;
+
+                if (memory_usage_read(child, &m) < 0)
+                        continue;
+                sum += m.pss;
+                n++;
+        }
+
+        *ret_pss = sum;
+        *ret_n = n;
+        return 0;
+}
+
+int process_cpu_ns(pid_t pid, uint64_t *ret) {
+        DIR *d;
+        struct dirent *de;
+        uint64_t sum = 0;
+        char path[64];
+        int r = 0;
+
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_(fclosep) FILE *f = NULL;
+                unsigned long long run;
+                char p[300];
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(p, sizeof p, "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
+                f = fopen(p, "re");
+                if (!f)
+                        continue; /* a thread that just ended */
+                if (fscanf(f, "%llu", &run) != 1) {
+                        r = -EBADMSG;
+                        break;
+                }
+                sum += run;
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+
+        *ret = sum;
         return 0;
 }
 

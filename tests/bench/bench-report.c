@@ -61,6 +61,8 @@ typedef struct Target {
 #define SCALING_MIN 1.5
 #define IDLE_RSS_MAX (4.0 * 1024 * 1024)
 #define PER_SANDBOX_MAX 2048.0
+#define INIT_PSS_MAX (64.0 * 1024)
+#define FLAT_RATIO_MAX 1.10
 
 static Target *target_add(Target *t, size_t *n) {
         if (*n >= TARGETS_MAX)
@@ -128,25 +130,72 @@ static size_t targets_evaluate(const BenchResults *b, Target *t) {
 
         x = target_add(t, &n);
         if (x) {
+                const MemoryResult *m = &b->memory[0];
+
                 snprintf(x->name, sizeof x->name, "nsboxd idle RSS < 4 MiB");
                 x->limit = IDLE_RSS_MAX;
-                if (b->memory.measured) {
-                        x->value = (double) b->memory.idle.rss;
+                if (b->n_memory > 0 && m->measured) {
+                        x->value = (double) m->idle.rss;
                         x->status = x->value < IDLE_RSS_MAX ? TARGET_MET : TARGET_MISSED;
                         snprintf(x->detail, sizeof x->detail, "%.0f KiB", x->value / 1024);
                 }
         }
 
-        x = target_add(t, &n);
-        if (x) {
-                snprintf(x->name, sizeof x->name, "nsboxd memory per live sandbox < 2 KiB (Private_Dirty)");
+        for (size_t i = 0; i < b->n_memory; i++) {
+                const MemoryResult *m = &b->memory[i];
+                bool live = m->measured && m->error == 0 && m->n_live > 0;
+                const ScalePoint *zero = &m->scale[SCALE_BEFORE], *full = &m->scale[SCALE_LIVE];
+
+                if (!live)
+                        continue;
+
+                x = target_add(t, &n);
+                if (!x)
+                        break;
+                snprintf(x->name, sizeof x->name, "[%s] nsboxd memory per live sandbox < 2 KiB (Private_Dirty)",
+                         m->namespaces);
                 x->limit = PER_SANDBOX_MAX;
-                if (b->memory.measured && b->memory.error == 0 && b->memory.n_live > 0) {
-                        int64_t delta = (int64_t) b->memory.live.private_dirty -
-                                        (int64_t) b->memory.before_live.private_dirty;
-                        x->value = (double) delta / (double) b->memory.n_live;
-                        x->status = x->value < PER_SANDBOX_MAX ? TARGET_MET : TARGET_MISSED;
-                        snprintf(x->detail, sizeof x->detail, "%.0f bytes", x->value);
+                x->value = ((double) m->live.private_dirty - (double) m->before_live.private_dirty) /
+                           (double) m->n_live;
+                x->status = x->value < PER_SANDBOX_MAX ? TARGET_MET : TARGET_MISSED;
+                snprintf(x->detail, sizeof x->detail, "%.0f bytes", x->value);
+
+                if (m->n_children > 0 && m->pid_namespace) {
+                        x = target_add(t, &n);
+                        if (!x)
+                                break;
+                        snprintf(x->name, sizeof x->name, "[%s] Pss of each live sandbox's init <= 64 KiB",
+                                 m->namespaces);
+                        x->limit = INIT_PSS_MAX;
+                        x->value = (double) m->children_pss / (double) m->n_children;
+                        x->status = x->value <= INIT_PSS_MAX ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.1f KiB", x->value / 1024);
+                }
+
+                x = target_add(t, &n);
+                if (!x)
+                        break;
+                snprintf(x->name, sizeof x->name, "[%s] daemon CPU per spawn+wait at %zu live <= %.2fx at 0",
+                         m->namespaces, m->n_live, FLAT_RATIO_MAX);
+                x->limit = FLAT_RATIO_MAX;
+                if (zero->measured && full->measured && zero->cpu_ns > 0) {
+                        x->value = full->cpu_ns / zero->cpu_ns;
+                        x->status = x->value <= FLAT_RATIO_MAX ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f us vs %.0f us)", x->value,
+                                 full->cpu_ns / 1e3, zero->cpu_ns / 1e3);
+                }
+
+                x = target_add(t, &n);
+                if (!x)
+                        break;
+                snprintf(x->name, sizeof x->name, "[%s] spawn p50 at %zu live <= %.2fx at 0", m->namespaces,
+                         m->n_live, FLAT_RATIO_MAX);
+                x->limit = FLAT_RATIO_MAX;
+                if (zero->measured && full->measured && zero->spawn.p50_ns > 0) {
+                        x->value = (double) full->spawn.p50_ns / (double) zero->spawn.p50_ns;
+                        x->status = x->value <= FLAT_RATIO_MAX ? TARGET_MET : TARGET_MISSED;
+                        snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f us vs %.0f us)", x->value,
+                                 full->spawn.p50_ns / 1e3, zero->spawn.p50_ns / 1e3);
                 }
         }
 
@@ -203,8 +252,23 @@ static void print_cell(FILE *f, const BenchResults *b, const CellResult *c) {
         fputc('\n', f);
 }
 
+static void print_scale(FILE *f, const char *what, const ScalePoint *p) {
+        if (!p->measured) {
+                fprintf(f, "  %-22s failed: %s\n", what, strerror(-p->error));
+                return;
+        }
+        fprintf(f, "  %-22s %8zu", what, p->n_live);
+        print_us(f, p->spawn.p50_ns, 9);
+        print_us(f, p->spawn.p99_ns, 9);
+        print_us(f, p->exit.p50_ns, 9);
+        fprintf(f, " %9.0f %9.1f\n", p->per_second, p->cpu_ns / 1e3);
+}
+
 static void print_memory(FILE *f, const MemoryResult *m) {
-        fprintf(f, "\nnsboxd memory (/proc/PID/smaps_rollup)\n");
+        const ScalePoint *zero = &m->scale[SCALE_BEFORE], *full = &m->scale[SCALE_LIVE];
+
+        fprintf(f, "\nlive sandboxes: %s\n", m->namespaces[0] ? m->namespaces : "-");
+        fprintf(f, "nsboxd memory (/proc/PID/smaps_rollup)\n");
         if (!m->measured) {
                 fprintf(f, "  not measured%s%s\n", m->note[0] ? ": " : "", m->note);
                 return;
@@ -213,21 +277,36 @@ static void print_memory(FILE *f, const MemoryResult *m) {
         fprintf(f, "  %-36s %10.0f %14.0f\n", "idle (fresh daemon)", m->idle.rss / 1024.0,
                 m->idle.private_dirty / 1024.0);
         if (m->error != 0 || m->n_live == 0) {
-                fprintf(f, "  live sandboxes: failed%s%s\n", m->note[0] ? ": " : "", m->note);
+                fprintf(f, "  live sandboxes: %s%s%s\n", m->n_live == 0 && m->error == 0 ? "not run" : "failed",
+                        m->note[0] ? ": " : "", m->note);
                 return;
         }
-        fprintf(f, "  %-36s %10.0f %14.0f\n", "idle, after the latency runs", m->before_live.rss / 1024.0,
+        fprintf(f, "  %-36s %10.0f %14.0f\n", "idle, before the live sandboxes", m->before_live.rss / 1024.0,
                 m->before_live.private_dirty / 1024.0);
         char what[64];
         snprintf(what, sizeof what, "%zu live sandboxes", m->n_live);
         fprintf(f, "  %-36s %10.0f %14.0f\n", what, m->live.rss / 1024.0, m->live.private_dirty / 1024.0);
         fprintf(f, "  %-36s %10.0f %14.0f\n", "after they exited", m->after_exit.rss / 1024.0,
                 m->after_exit.private_dirty / 1024.0);
-        fprintf(f, "  per live sandbox: %.0f bytes Private_Dirty, %.0f bytes Rss\n",
+        fprintf(f, "  per live sandbox: %.0f bytes Private_Dirty, %.0f bytes Rss in the daemon",
                 ((double) m->live.private_dirty - (double) m->before_live.private_dirty) / (double) m->n_live,
                 ((double) m->live.rss - (double) m->before_live.rss) / (double) m->n_live);
+        if (m->n_children > 0)
+                fprintf(f, "; %.1f KiB Pss in its top process", (double) m->children_pss / (double) m->n_children / 1024.0);
+        fputc('\n', f);
         if (m->note[0])
                 fprintf(f, "  (%s)\n", m->note);
+
+        fprintf(f, "scaling: spawn+wait at 1 client with sandboxes alive (latencies in microseconds)\n");
+        fprintf(f, "  %-22s %8s %9s %9s %9s %9s %9s\n", "", "live", "spawn50", "spawn99", "exit50", "per s",
+                "cpu us");
+        print_scale(f, "before", zero);
+        print_scale(f, "with the live ones", full);
+        print_scale(f, "after they exited", &m->scale[SCALE_AFTER]);
+        if (zero->measured && full->measured && zero->cpu_ns > 0 && zero->spawn.p50_ns > 0)
+                fprintf(f, "  at %zu live / at 0: daemon CPU per sandbox %.2fx, spawn p50 %.2fx, exit p50 %.2fx\n",
+                        m->n_live, full->cpu_ns / zero->cpu_ns, (double) full->spawn.p50_ns / (double) zero->spawn.p50_ns,
+                        (double) full->exit.p50_ns / (double) zero->exit.p50_ns);
 }
 
 void bench_results_print_table(const BenchResults *b, FILE *f) {
@@ -258,7 +337,8 @@ void bench_results_print_table(const BenchResults *b, FILE *f) {
         fprintf(f, "\n(the last three columns are ratios to clone3 at the same concurrency: spawn p50, exit p50, "
                    "throughput)\n");
 
-        print_memory(f, &b->memory);
+        for (size_t i = 0; i < b->n_memory; i++)
+                print_memory(f, &b->memory[i]);
 
         n_targets = targets_evaluate(b, targets);
         fprintf(f, "\ntargets\n");
@@ -290,6 +370,58 @@ static struct json_object *memory_usage_to_json(const MemoryUsage *m) {
                 return NULL;
         json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t) m->rss));
         json_object_object_add(o, "private_dirty_bytes", json_object_new_int64((int64_t) m->private_dirty));
+        return o;
+}
+
+static struct json_object *scale_to_json(const ScalePoint *p) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "live_sandboxes", json_object_new_int64((int64_t) p->n_live));
+        if (!p->measured) {
+                json_object_object_add(o, "errno", json_object_new_int(-p->error));
+                return o;
+        }
+        json_object_object_add(o, "spawn", summary_to_json(&p->spawn));
+        json_object_object_add(o, "exit", summary_to_json(&p->exit));
+        json_object_object_add(o, "per_second", json_object_new_double(p->per_second));
+        json_object_object_add(o, "daemon_cpu_us", json_object_new_double(p->cpu_ns / 1e3));
+        return o;
+}
+
+static struct json_object *memory_result_to_json(const MemoryResult *m) {
+        struct json_object *o = json_object_new_object(), *scale;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "measured", json_object_new_boolean(m->measured));
+        if (m->note[0])
+                json_object_object_add(o, "note", json_object_new_string(m->note));
+        if (!m->measured)
+                return o;
+        json_object_object_add(o, "idle", memory_usage_to_json(&m->idle));
+        if (m->error != 0 || m->n_live == 0)
+                return o;
+        json_object_object_add(o, "live_sandboxes", json_object_new_int64((int64_t) m->n_live));
+        json_object_object_add(o, "live_namespaces", json_object_new_string(m->namespaces));
+        json_object_object_add(o, "before_live", memory_usage_to_json(&m->before_live));
+        json_object_object_add(o, "live", memory_usage_to_json(&m->live));
+        json_object_object_add(o, "after_exit", memory_usage_to_json(&m->after_exit));
+        json_object_object_add(o, "per_sandbox_private_dirty_bytes",
+                               json_object_new_double(((double) m->live.private_dirty -
+                                                       (double) m->before_live.private_dirty) /
+                                                      (double) m->n_live));
+        json_object_object_add(o, "per_sandbox_rss_bytes",
+                               json_object_new_double(((double) m->live.rss - (double) m->before_live.rss) /
+                                                      (double) m->n_live));
+        if (m->n_children > 0)
+                json_object_object_add(o, "per_sandbox_top_process_pss_bytes",
+                                       json_object_new_double((double) m->children_pss / (double) m->n_children));
+        scale = json_object_new_array();
+        for (size_t i = 0; i < _SCALE_MAX; i++)
+                json_object_array_add(scale, scale_to_json(&m->scale[i]));
+        json_object_object_add(o, "scaling", scale);
         return o;
 }
 
@@ -367,31 +499,9 @@ int bench_results_print_json(const BenchResults *b, FILE *f) {
                 json_object_array_add(cells, cell_to_json(b, &b->cells[i]));
         json_object_object_add(root, "results", cells);
 
-        memory = json_object_new_object();
-        json_object_object_add(memory, "measured", json_object_new_boolean(b->memory.measured));
-        if (b->memory.note[0])
-                json_object_object_add(memory, "note", json_object_new_string(b->memory.note));
-        if (b->memory.measured) {
-                json_object_object_add(memory, "idle", memory_usage_to_json(&b->memory.idle));
-                if (b->memory.error == 0 && b->memory.n_live > 0) {
-                        json_object_object_add(memory, "live_sandboxes",
-                                               json_object_new_int64((int64_t) b->memory.n_live));
-                        json_object_object_add(memory, "live_namespaces",
-                                               json_object_new_string(b->live_namespaces));
-                        json_object_object_add(memory, "before_live", memory_usage_to_json(&b->memory.before_live));
-                        json_object_object_add(memory, "live", memory_usage_to_json(&b->memory.live));
-                        json_object_object_add(memory, "after_exit", memory_usage_to_json(&b->memory.after_exit));
-                        json_object_object_add(
-                                memory, "per_sandbox_private_dirty_bytes",
-                                json_object_new_double(((double) b->memory.live.private_dirty -
-                                                        (double) b->memory.before_live.private_dirty) /
-                                                       (double) b->memory.n_live));
-                        json_object_object_add(memory, "per_sandbox_rss_bytes",
-                                               json_object_new_double(((double) b->memory.live.rss -
-                                                                       (double) b->memory.before_live.rss) /
-                                                                      (double) b->memory.n_live));
-                }
-        }
+        memory = json_object_new_array();
+        for (size_t i = 0; i < b->n_memory; i++)
+                json_object_array_add(memory, memory_result_to_json(&b->memory[i]));
         json_object_object_add(root, "memory", memory);
 
         targets = json_object_new_array();

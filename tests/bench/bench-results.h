@@ -43,16 +43,41 @@ typedef struct CellResult {
         double per_second;    /* sandboxes completed per second of wall time */
 } CellResult;
 
+/* Spawn+wait at one client with a number of sandboxes alive: does the daemon's cost grow with them? */
+typedef struct ScalePoint {
+        bool measured;
+        int error;
+        size_t n_live;
+        LatencySummary spawn;
+        LatencySummary exit;
+        double per_second;
+        double cpu_ns;      /* the daemon's CPU time per spawn+wait (its own, without the children's) */
+} ScalePoint;
+
+enum {
+        SCALE_BEFORE,    /* nothing alive */
+        SCALE_LIVE,      /* n_live alive */
+        SCALE_AFTER,     /* nothing alive again: tells drift of the machine from growth with the table */
+        _SCALE_MAX,
+};
+
 typedef struct MemoryResult {
         bool measured;
         int error;
         char note[160];
+        char namespaces[128];    /* the namespace set of the live sandboxes */
+        bool pid_namespace;      /* with one: each sandbox's top process is its init */
         size_t n_live;
         MemoryUsage idle;        /* fresh daemon, before the latency runs */
         MemoryUsage before_live; /* after the latency runs, nothing live */
         MemoryUsage live;        /* n_live sandboxes alive */
         MemoryUsage after_exit;  /* all of them gone */
+        uint64_t children_pss;   /* the Pss of the daemon's children while n_live were alive: */
+        size_t n_children;       /* the sandboxes' inits, or their commands without init */
+        ScalePoint scale[_SCALE_MAX];
 } MemoryResult;
+
+#define LIVE_SETS_MAX 4
 
 typedef struct BenchResults {
         const NamespaceSet *sets;
@@ -61,7 +86,8 @@ typedef struct BenchResults {
         size_t n_concurrency;
         CellResult *cells;
         size_t n_cells;
-        MemoryResult memory;
+        MemoryResult memory[LIVE_SETS_MAX]; /* one per live namespace set */
+        size_t n_memory;
 
         /* the configuration, echoed in the output */
         const char *program;
@@ -69,7 +95,6 @@ typedef struct BenchResults {
         unsigned warmup;
         uint32_t map_host_id;
         uint32_t map_size;
-        const char *live_namespaces;
 
         /* the machine, so a reader can judge the numbers */
         char kernel[128];       /* uname -r */

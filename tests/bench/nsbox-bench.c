@@ -45,8 +45,8 @@ typedef struct Options {
         unsigned iterations;
         unsigned warmup;
         unsigned live;
-        unsigned live_mask;
-        const char *live_namespaces;
+        NamespaceSet live_sets[LIVE_SETS_MAX];
+        size_t n_live_sets;
         uint32_t map_host_id;
         uint32_t map_size;
         bool methods[_METHOD_MAX];
@@ -457,14 +457,60 @@ static void sleep_ms(unsigned ms) {
                 ;
 }
 
-static void run_memory_live(const Options *o, MemoryResult *m) {
+/* One spawn+wait cell at one client, with the daemon's own CPU time per sandbox around it. */
+static void run_scale_point(const Options *o, const NamespaceSet *set, size_t n_live, ScalePoint *ret) {
+        CellResult cell = { .concurrency = 1, .method = METHOD_NSBOXD };
+        CellPlan plan = { .options = o, .set = set, .method = METHOD_NSBOXD, .concurrency = 1, .devnull_fd = -EBADF };
+        uint64_t cpu_before = 0, cpu_after = 0;
+        int r;
+
+        *ret = (ScalePoint) { .n_live = n_live };
+        r = process_cpu_ns(o->daemon_pid, &cpu_before);
+        if (r >= 0) {
+                run_cell(&plan, &cell);
+                r = cell.error;
+        }
+        if (r >= 0)
+                r = process_cpu_ns(o->daemon_pid, &cpu_after);
+        if (r < 0) {
+                ret->error = r;
+                return;
+        }
+        ret->measured = true;
+        ret->spawn = cell.spawn;
+        ret->exit = cell.exit;
+        ret->per_second = cell.per_second;
+        /* The warm-up sandboxes ran inside the same window. */
+        ret->cpu_ns = (double) (cpu_after - cpu_before) / (double) (cell.exit.n + o->warmup);
+}
+
+static int wait_children_at_most(pid_t daemon_pid, size_t limit, size_t *ret_children) {
+        size_t children = 0;
+
+        for (unsigned waited = 0; waited < 30000; waited += 50) {
+                if (process_count_children(daemon_pid, &children) < 0 || children <= limit) {
+                        *ret_children = children;
+                        return 0;
+                }
+                sleep_ms(50);
+        }
+        *ret_children = children;
+        return -ETIMEDOUT;
+}
+
+/*
+ * The daemon's memory with o->live sandboxes of one namespace set alive, and
+ * its cost per spawn+wait before they start, while they live and after they
+ * exited (the last tells drift of a shared machine from growth with the table).
+ */
+static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryResult *m) {
         _cleanup_(daemon_client_freep) DaemonClient *holder = NULL;
         const char *argv[] = { "/bin/sleep", "1000", NULL };
         size_t children = 0, before = 0;
-        unsigned waited;
         int r;
 
-        r = daemon_client_new(o->socket_path, o->live_mask, o->map_host_id, o->map_size, argv, o->init, &holder);
+        snprintf(m->namespaces, sizeof m->namespaces, "%s", set->name);
+        r = daemon_client_new(o->socket_path, set->mask, o->map_host_id, o->map_size, argv, o->init, &holder);
         if (r >= 0)
                 daemon_client_set_timeout(holder, (uint64_t) o->timeout_sec * 1000000U);
         if (r < 0) {
@@ -473,7 +519,9 @@ static void run_memory_live(const Options *o, MemoryResult *m) {
                 return;
         }
 
-        /* Let the daemon finish closing the latency runs' connections and reaping their children. */
+        /* Let the daemon finish closing the earlier runs' connections and reaping their children. */
+        sleep_ms(200);
+        run_scale_point(o, set, 0, &m->scale[SCALE_BEFORE]);
         sleep_ms(200);
         (void) process_count_children(o->daemon_pid, &before);
         r = memory_usage_read(o->daemon_pid, &m->before_live);
@@ -494,27 +542,26 @@ static void run_memory_live(const Options *o, MemoryResult *m) {
                          before + o->live);
                 r = -ESRCH;
         }
+        if (r >= 0)
+                (void) process_children_pss(o->daemon_pid, &m->children_pss, &m->n_children);
         if (r < 0) {
                 m->error = r;
                 return;
         }
         m->n_live = o->live;
-        if (o->live_mask & NAMESPACE_BIT(NAMESPACE_PID))
-                snprintf(m->note, sizeof m->note, "each sandbox's init is a fork of the daemon sharing its pages, "
-                                                  "which then no longer count as Private_Dirty: read Rss");
+        m->pid_namespace = set->mask & NAMESPACE_BIT(NAMESPACE_PID);
+
+        run_scale_point(o, set, o->live, &m->scale[SCALE_LIVE]);
 
         /* Closing the connection stops its sandboxes (none asked for keepAlive). */
         holder = daemon_client_free(holder);
-        for (waited = 0; waited < 30000; waited += 50) {
-                if (process_count_children(o->daemon_pid, &children) < 0 || children <= before)
-                        break;
-                sleep_ms(50);
-        }
-        if (waited >= 30000)
+        if (wait_children_at_most(o->daemon_pid, before, &children) < 0)
                 snprintf(m->note, sizeof m->note, "%zu children still there 30 s after their connection closed",
                          children);
         sleep_ms(200);
         (void) memory_usage_read(o->daemon_pid, &m->after_exit);
+
+        run_scale_point(o, set, 0, &m->scale[SCALE_AFTER]);
 }
 
 /* ---- options ---- */
@@ -532,8 +579,10 @@ static void help(void) {
                "  -m, --methods LIST         clone3,nsboxd,unshare,bwrap (the default) and clone-vm: the\n"
                "                             baseline sharing memory with the benchmark until exec\n"
                "      --no-init              ask nsboxd for no init in pid namespaces (its default: one)\n"
-               "      --live N               live sandboxes for the memory figure (default 1000; 0: skip)\n"
-               "      --live-namespaces SET  namespace set of those (default none)\n"
+               "      --live N               live sandboxes for the memory figures and the scaling cells:\n"
+               "                             spawn+wait and the daemon's CPU per sandbox at 0 and N alive\n"
+               "                             (default 1000; 0: skip)\n"
+               "      --live-namespaces LIST namespace sets of those, one run each (default none,user+pid)\n"
                "      --map HOSTID:SIZE      user namespaces map 0 to HOSTID (default 100000:65536)\n"
                "      --program PATH         what every sandbox runs (default /bin/true)\n"
                "      --unshare PATH         unshare(1) (default /usr/bin/unshare)\n"
@@ -578,6 +627,14 @@ static int add_set(const char *w, void *userdata) {
         if (o->n_sets >= SETS_MAX)
                 return -E2BIG;
         return namespace_set_parse(w, &o->sets[o->n_sets++]);
+}
+
+static int add_live_set(const char *w, void *userdata) {
+        Options *o = userdata;
+
+        if (o->n_live_sets >= LIVE_SETS_MAX)
+                return -E2BIG;
+        return namespace_set_parse(w, &o->live_sets[o->n_live_sets++]);
 }
 
 static int add_concurrency(const char *w, void *userdata) {
@@ -635,7 +692,6 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 {}
         };
         bool methods_given = false;
-        NamespaceSet live_set;
         unsigned u;
         int c, r = 0;
 
@@ -671,9 +727,8 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         r = parse_unsigned(optarg, 0, 100000, &o->live);
                         break;
                 case ARG_LIVE_NAMESPACES:
-                        r = namespace_set_parse(optarg, &live_set);
-                        o->live_mask = live_set.mask;
-                        o->live_namespaces = optarg;
+                        o->n_live_sets = 0;
+                        r = parse_list(optarg, add_live_set, o);
                         break;
                 case ARG_MAP: {
                         unsigned host, size;
@@ -755,13 +810,13 @@ static void options_defaults(Options *o) {
                 "none", "user", "user+pid", "user+mount+uts+ipc+pid+cgroup", "all",
         };
         static const unsigned default_concurrency[] = { 1, 2, 4, 8, 32 };
+        static const char *const default_live_sets[] = { "none", "user+pid" };
 
         *o = (Options) {
                 .program = "/bin/true",
                 .iterations = 500,
                 .warmup = 2,
                 .live = 1000,
-                .live_namespaces = "none",
                 .map_host_id = 100000,
                 .map_size = 65536,
                 .unshare_path = "/usr/bin/unshare",
@@ -773,6 +828,8 @@ static void options_defaults(Options *o) {
                 o->methods[m] = m != METHOD_CLONE_VM;
         for (size_t i = 0; i < ELEMENTSOF(default_sets); i++)
                 (void) namespace_set_parse(default_sets[i], &o->sets[o->n_sets++]);
+        for (size_t i = 0; i < ELEMENTSOF(default_live_sets); i++)
+                (void) namespace_set_parse(default_live_sets[i], &o->live_sets[o->n_live_sets++]);
         for (size_t i = 0; i < ELEMENTSOF(default_concurrency); i++)
                 o->concurrency[o->n_concurrency++] = default_concurrency[i];
 }
@@ -801,6 +858,8 @@ int main(int argc, char *argv[]) {
         _cleanup_close_ int devnull_fd = -EBADF;
         Options o;
         BenchResults b = {};
+        MemoryUsage idle = {};
+        char memory_note[160] = "";
         int r;
 
         options_defaults(&o);
@@ -825,7 +884,6 @@ int main(int argc, char *argv[]) {
                 .warmup = o.warmup,
                 .map_host_id = o.map_host_id,
                 .map_size = o.map_size,
-                .live_namespaces = o.live_namespaces,
         };
 
         struct utsname u;
@@ -842,14 +900,20 @@ int main(int argc, char *argv[]) {
                                 return EXIT_FAILURE;
                         }
                 }
-                r = memory_usage_read(o.daemon_pid, &b.memory.idle);
+                r = memory_usage_read(o.daemon_pid, &idle);
                 if (r < 0)
-                        snprintf(b.memory.note, sizeof b.memory.note, "reading /proc/%d/smaps_rollup: %s",
+                        snprintf(memory_note, sizeof memory_note, "reading /proc/%d/smaps_rollup: %s",
                                  (int) o.daemon_pid, strerror(-r));
-                else
-                        b.memory.measured = true;
-        } else
-                snprintf(b.memory.note, sizeof b.memory.note, "no --socket given");
+        } else {
+                r = -ENOENT;
+                snprintf(memory_note, sizeof memory_note, "no --socket given");
+        }
+        b.n_memory = o.live > 0 ? o.n_live_sets : 1;
+        for (size_t i = 0; i < b.n_memory; i++) {
+                b.memory[i].measured = r >= 0;
+                b.memory[i].idle = idle;
+                snprintf(b.memory[i].note, sizeof b.memory[i].note, "%s", memory_note);
+        }
 
         r = run_latency(&o, &b, devnull_fd);
         if (r < 0) {
@@ -857,10 +921,12 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        if (b.memory.measured && o.live > 0) {
+        for (size_t i = 0; o.live > 0 && i < b.n_memory; i++) {
+                if (!b.memory[i].measured)
+                        continue;
                 if (!o.quiet)
-                        fprintf(stderr, "memory: %u live sandboxes (%s)\n", o.live, o.live_namespaces);
-                run_memory_live(&o, &b.memory);
+                        fprintf(stderr, "memory and scaling: %u live sandboxes (%s)\n", o.live, o.live_sets[i].name);
+                run_memory_live(&o, &o.live_sets[i], &b.memory[i]);
         }
 
         read_loadavg(b.load_after);

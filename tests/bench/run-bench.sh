@@ -9,7 +9,8 @@
 #   tests/bench/run-bench.sh --json-file r.json   # the table, and the JSON in r.json
 #   tests/bench/run-bench.sh -n 50 -c 1,8    # quicker
 #
-# $NSBOX_BUILDDIR picks the build directory (default: build-bench in the source tree).
+# $NSBOX_BUILDDIR picks the build directory (default: build-bench in the source tree);
+# $NSBOXD another daemon binary to measure (to compare two builds in alternating runs).
 # Needs root: nsboxd creates namespaces for any caller and the baseline maps foreign ids.
 set -eu
 
@@ -46,10 +47,11 @@ trap 'exit 130' INT TERM
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # No policy file: the built-in default policy. The limits leave room for the memory run.
-"$builddir/daemon/nsboxd" \
+"${NSBOXD:-$builddir/daemon/nsboxd}" \
         --socket "$tmp/nsbox.sock" \
         --policy "$tmp/no-policy.conf" \
-        --limit sandboxes-per-user=2000 \
+        --limit sandboxes-per-user=20000 \
+        --limit sandboxes=20000 \
         --limit pending-spawns=1000 \
         --limit connections-per-user=1024 \
         2>"$tmp/nsboxd.log" &
