@@ -45,6 +45,9 @@ struct Connection {
         /* The sandbox the last successful Spawn on this connection made: what a Wait without id means. */
         char last_spawn_id[SANDBOX_ID_MAX + 1];
 
+        /* The sandboxes it created and still owns, for kill-on-close without a walk over the table. */
+        Sandbox *owned;
+
         /* What the current call waits for, so sandbox events can answer it. */
         Sandbox *waiting_for;                /* Wait */
         LIST_FIELDS(Connection, waiters);    /* in waiting_for->waiters */

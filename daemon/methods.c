@@ -7,6 +7,7 @@
  */
 
 #include <linux/kcmp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,9 @@ static void method_get_interface_description(Connection *c) {
         reply_parameters(c, p);
 }
 
+/* Lists at least this long give their memory back at once; shorter ones leave malloc a little to reuse. */
+#define LIST_TRIM_MIN 256U
+
 /* Looks a sandbox up for this caller; a sandbox of someone else looks exactly like a missing one. */
 static Sandbox *find_for_caller(Connection *c, const char *id) {
         Sandbox *sb = sandbox_find(c->server, id);
@@ -228,6 +232,11 @@ static void method_list(Connection *c) {
                         sandbox_fill_info(sb, &infos[n++]);
 
         reply_parameters(c, list_reply_encode(infos, n));
+
+        /* The reply's JSON tree (about 2 KiB per entry) is freed by now, in small pieces malloc would keep
+         * for ever: hand them back to the kernel after a large List. */
+        if (n >= LIST_TRIM_MIN)
+                (void) malloc_trim(0);
 }
 
 static void refuse(Connection *c, const PolicyDenial *d) {

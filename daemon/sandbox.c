@@ -225,6 +225,17 @@ static void capture_taken(Sandbox *sb) {
         }
 }
 
+/* Undoes what sandbox_new() counted and indexed so far, for an entry that never makes it into the table. */
+static void sandbox_unindex(Server *s, Sandbox *sb) {
+        if (sb->id_node_added)
+                hash_table_remove(&s->sandbox_ids, &sb->id_node);
+        sb->id_node_added = false;
+        if (sb->usage) {
+                sb->usage->n_sandboxes--;
+                server_user_usage_release(s, TAKE_PTR(sb->usage));
+        }
+}
+
 static void sandbox_free(Sandbox *sb) {
         Server *s = sb->server;
 
@@ -242,7 +253,12 @@ static void sandbox_free(Sandbox *sb) {
                 uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
         }
 
+        if (sb->owner) {
+                LIST_REMOVE(owned, sb->owner->owned, sb);
+                sb->owner = NULL;
+        }
         LIST_REMOVE(sandboxes, s->sandboxes, sb);
+        sandbox_unindex(s, sb);
         s->n_sandboxes--;
         server_notify_status(s);
 
@@ -439,11 +455,36 @@ static void spawn_timer_update(Server *s) {
                 uv_timer_start(&s->spawn_timer, on_spawn_timer, 1000, 1000);
 }
 
+/* The pending spawns in start order: with one timeout for all, the oldest is always the first to expire. */
+static void pending_append(Server *s, Sandbox *sb) {
+        sb->pending_prev = s->pending_newest;
+        sb->pending_next = NULL;
+        if (s->pending_newest)
+                s->pending_newest->pending_next = sb;
+        else
+                s->pending_oldest = sb;
+        s->pending_newest = sb;
+}
+
+static void pending_remove(Server *s, Sandbox *sb) {
+        if (sb->pending_prev)
+                sb->pending_prev->pending_next = sb->pending_next;
+        else
+                s->pending_oldest = sb->pending_next;
+        if (sb->pending_next)
+                sb->pending_next->pending_prev = sb->pending_prev;
+        else
+                s->pending_newest = sb->pending_prev;
+        sb->pending_next = sb->pending_prev = NULL;
+}
+
 static void sandbox_spawn_done(Sandbox *sb) {
         Server *s = sb->server;
 
         sb->starting = false;
+        pending_remove(s, sb);
         s->n_pending_spawns--;
+        sb->usage->n_pending_spawns--;
         spawn_timer_update(s);
 }
 
@@ -456,10 +497,9 @@ static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error) {
 }
 
 static Sandbox *find_expired_spawn(Server *s, uint64_t now, uint64_t limit) {
-        LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (sb->starting && now - sb->start_loop_msec >= limit)
-                        return sb;
-        return NULL;
+        Sandbox *sb = s->pending_oldest;
+
+        return sb && now - sb->start_loop_msec >= limit ? sb : NULL;
 }
 
 void sandbox_expire_spawns(Server *s) {
@@ -591,6 +631,18 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         if (r < 0)
                 goto fail;
 
+        sb->usage = server_user_usage(s, owner->peer.uid);
+        if (!sb->usage) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        /* Counted at once, so a failure below releases it like any other entry's. */
+        sb->usage->n_sandboxes++;
+        r = hash_table_add(&s->sandbox_ids, &sb->id_node, hash_string(sb->id));
+        if (r < 0)
+                goto fail;
+        sb->id_node_added = true;
+
         if (req->name) {
                 sb->name = strdup(req->name);
                 if (!sb->name) {
@@ -612,6 +664,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         if (r < 0) {
                 /* The first handle is known to the loop: close it, the callback frees the rest. */
                 sb->pidfd = -EBADF;
+                sandbox_unindex(s, sb);
                 uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
                 sandbox_abandon_child(s, owner->peer.uid, handle);
                 return -EIO;
@@ -653,8 +706,11 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         }
 
         LIST_PREPEND(sandboxes, s->sandboxes, sb);
+        LIST_PREPEND(owned, owner->owned, sb);
+        pending_append(s, sb);
         s->n_sandboxes++;
         s->n_pending_spawns++;
+        sb->usage->n_pending_spawns++;
         spawn_timer_update(s);
         server_notify_status(s);
 
@@ -668,17 +724,29 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
 fail:
         /* Untrackable, so it must not exist. */
         sandbox_abandon_child(s, owner->peer.uid, handle);
-        if (sb)
+        if (sb) {
+                sandbox_unindex(s, sb);
                 free(sb->name);
+        }
         free(sb);
         return r;
 }
 
+static bool id_matches(const HashNode *node, const void *key) {
+        return streq(hash_entry(node, Sandbox, id_node)->id, key);
+}
+
 Sandbox *sandbox_find(Server *s, const char *id) {
-        LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (!sb->spawn_failed && !sb->detached && !sb->freeing && streq_ptr(sb->id, id))
-                        return sb;
-        return NULL;
+        HashNode *node;
+        Sandbox *sb;
+
+        if (!id)
+                return NULL;
+        node = hash_table_find(&s->sandbox_ids, hash_string(id), id_matches, id);
+        if (!node)
+                return NULL;
+        sb = hash_entry(node, Sandbox, id_node);
+        return sb->spawn_failed || sb->detached || sb->freeing ? NULL : sb;
 }
 
 bool sandbox_visible_to(const Sandbox *sb, uid_t uid) {
@@ -727,18 +795,20 @@ void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
 }
 
 void sandbox_connection_closed(Server *s, Connection *c) {
-        LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
+        Sandbox *sb;
+
+        sandbox_remove_waiter(c);
+
+        /* Taken off the list one at a time from its head: dropping one entry may answer Waits on other
+         * connections and run their next calls, which may drop other entries of this list too. */
+        while ((sb = c->owned)) {
                 /* A client that never got the Spawn reply does not know the id: nobody could ever ask. */
                 bool unanswered = sb->spawn_connection == c;
+
+                LIST_REMOVE(owned, c->owned, sb);
+                sb->owner = NULL;
                 if (unanswered)
                         sb->spawn_connection = NULL;
-
-                if (c->waiting_for == sb)
-                        sandbox_remove_waiter(c);
-
-                if (sb->owner != c)
-                        continue;
-                sb->owner = NULL;
 
                 if (sb->keep_alive && !unanswered)
                         continue;

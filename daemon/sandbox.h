@@ -31,6 +31,11 @@ typedef struct SandboxCapture {
 struct Sandbox {
         Server *server;
         LIST_FIELDS(Sandbox, sandboxes);
+        HashNode id_node;             /* in Server.sandbox_ids */
+        bool id_node_added;
+        UserUsage *usage;             /* its owner's counts */
+        LIST_FIELDS(Sandbox, owned);  /* in owner->owned */
+        LIST_FIELDS(Sandbox, pending); /* in the server's pending spawns, while starting */
 
         char id[SANDBOX_ID_LEN + 1];
         char *name;
@@ -70,7 +75,7 @@ struct Sandbox {
         bool detached;       /* nobody can ask for it any more: drop once reaped */
         bool freeing;
 
-        Connection *owner;            /* the creating connection while it lives, for kill-on-close */
+        Connection *owner;            /* the creating connection while it lives, for kill-on-close (in its owned list) */
         Connection *spawn_connection; /* waiting for the Spawn reply */
         Connection *waiters;          /* connections in Wait */
 };

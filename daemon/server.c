@@ -32,23 +32,50 @@ static unsigned server_count_connections_of(const Server *s, uid_t uid) {
         return n;
 }
 
+static bool usage_matches(const HashNode *node, const void *key) {
+        return hash_entry(node, UserUsage, node)->uid == *(const uid_t *) key;
+}
+
+static UserUsage *find_usage(const Server *s, uid_t uid) {
+        HashNode *node = hash_table_find(&s->users, hash_u64(uid), usage_matches, &uid);
+
+        return node ? hash_entry(node, UserUsage, node) : NULL;
+}
+
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid) {
-        unsigned n = 0;
+        const UserUsage *u = find_usage(s, uid);
 
         /* Failed spawns too, while their process still exists: a stuck one must count somewhere. */
-        LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (sb->owner_uid == uid)
-                        n++;
-        return n;
+        return u ? u->n_sandboxes : 0;
 }
 
 unsigned server_count_pending_spawns_of(const Server *s, uid_t uid) {
-        unsigned n = 0;
+        const UserUsage *u = find_usage(s, uid);
 
-        LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if (sb->owner_uid == uid && sb->starting)
-                        n++;
-        return n;
+        return u ? u->n_pending_spawns : 0;
+}
+
+UserUsage *server_user_usage(Server *s, uid_t uid) {
+        UserUsage *u = find_usage(s, uid);
+
+        if (u)
+                return u;
+        u = calloc(1, sizeof *u);
+        if (!u)
+                return NULL;
+        u->uid = uid;
+        if (hash_table_add(&s->users, &u->node, hash_u64(uid)) < 0) {
+                free(u);
+                return NULL;
+        }
+        return u;
+}
+
+void server_user_usage_release(Server *s, UserUsage *u) {
+        if (!u || u->n_sandboxes > 0 || u->n_pending_spawns > 0)
+                return;
+        hash_table_remove(&s->users, &u->node);
+        free(u);
 }
 
 bool server_user_over_budget(const Server *s, uid_t uid) {
@@ -345,6 +372,9 @@ Server *server_free(Server *s) {
         /* Connections not yet accepted may still carry clients' fds. */
         if (s->closer && s->listen_fd >= 0)
                 (void) async_close(s->closer, 0, TAKE_FD(s->listen_fd));
+        /* Every sandbox released its usage and left the id index when it was dropped. */
+        hash_table_done(&s->users);
+        hash_table_done(&s->sandbox_ids);
         safe_close(s->listen_fd);
         /* Workers still closing (or stuck) finish on their own; the process exit ends them. */
         async_closer_free(s->closer);

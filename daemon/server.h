@@ -12,11 +12,21 @@
 #include <uv.h>
 
 #include "async-close.h"
+#include "hash-table.h"
 #include "list.h"
 #include "policy.h"
 
 typedef struct Connection Connection;
 typedef struct Sandbox Sandbox;
+
+/* One uid's share of the daemon, kept as it changes so the per-user limits need no walk over every sandbox.
+ * Exists while the uid has any sandbox. */
+typedef struct UserUsage {
+        HashNode node; /* in Server.users, by uid */
+        uid_t uid;
+        unsigned n_sandboxes;      /* live ones and failed ones not yet reaped */
+        unsigned n_pending_spawns; /* cloned, exec not yet reported */
+} UserUsage;
 
 typedef struct ServerConfig {
         DaemonLimits limits;     /* in force: the policy file's [limits], then limit_overrides */
@@ -42,6 +52,10 @@ typedef struct Server {
         Sandbox *sandboxes;
         unsigned n_sandboxes;      /* live (not yet freed) */
         unsigned n_pending_spawns; /* cloned, exec not yet reported */
+        HashTable sandbox_ids;     /* every entry by id */
+        HashTable users;           /* UserUsage by uid */
+        Sandbox *pending_oldest;   /* the pending spawns in the order they started: the first to time out */
+        Sandbox *pending_newest;
 
         Policy *policy;
         SubidFile *subuid; /* re-read when the file changes: server_refresh_subids() */
@@ -82,9 +96,13 @@ void server_refresh_subids(Server *s);
 /* Reports the sandbox and connection counts to the service manager (STATUS=) when they changed. */
 void server_notify_status(Server *s);
 
-/* Counts of one uid's sandboxes (live ones and failed ones not yet reaped) and spawns in flight. */
+/* Counts of one uid's sandboxes (live ones and failed ones not yet reaped) and spawns in flight. O(1). */
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid);
 unsigned server_count_pending_spawns_of(const Server *s, uid_t uid);
+
+/* uid's usage entry, made on first use (NULL when out of memory); and its release once it counts nothing. */
+UserUsage *server_user_usage(Server *s, uid_t uid);
+void server_user_usage_release(Server *s, UserUsage *u);
 
 /* Whether one uid's connections together hold more buffered bytes, or the daemon more of its fds
  * (received and not yet handled, or handed to the closer and not yet closed), than it may. */
