@@ -99,8 +99,8 @@ static void run_help(void) {
                "\n"
                "Process (as bubblewrap; unshare's names after a slash):\n"
                "      --chdir DIR / -w, --wd DIR\n"
-               "                            working directory inside (default: the current one,\n"
-               "                            unless a file system option is given; then /)\n"
+               "                            working directory inside (default, as bubblewrap: the\n"
+               "                            current one if it exists inside, else $HOME, else /)\n"
                "      --setenv VAR VALUE    set an environment variable (the environment starts\n"
                "                            as nsbox's own)\n"
                "      --unsetenv VAR        remove an environment variable\n"
@@ -1343,12 +1343,21 @@ int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command) {
                         goto fail;
         }
 
-        /* Our working directory only exists in the sandbox if the host's tree is what it sees. */
-        if (!o->have_chdir && !o->filesystem) {
+        /* bubblewrap's rule: our working directory where it exists in the sandbox (the tree the file system
+         * options build may not have it, the sandbox's user may not enter it), else $HOME, else /. */
+        if (!o->have_chdir) {
                 _cleanup_free_ char *cwd = get_current_dir_name();
+                const char *home = getenv("HOME");
+                const char *fallbacks[3] = {};
+                size_t n = 0;
 
-                if (cwd) {
+                if (home && home[0] == '/')
+                        fallbacks[n++] = home;
+                fallbacks[n++] = "/";
+                if (cwd && cwd[0] == '/') {
                         r = nsbox_spawn_set_cwd(s, cwd);
+                        if (r >= 0)
+                                r = nsbox_spawn_set_cwd_fallbacks(s, fallbacks);
                         if (r < 0)
                                 goto fail;
                 }

@@ -309,6 +309,25 @@ _public_ int nsbox_spawn_set_cwd(NsboxSpawn *s, const char *cwd) {
         return s ? set_string(&s->req->cwd, cwd) : -EINVAL;
 }
 
+_public_ int nsbox_spawn_set_cwd_fallbacks(NsboxSpawn *s, const char *const *paths) {
+        char **copy = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        for (const char *const *p = paths; p && *p; p++)
+                if ((*p)[0] != '/')
+                        return -EINVAL;
+        if (paths) {
+                r = strv_copy(paths, &copy);
+                if (r < 0)
+                        return r;
+        }
+        strv_free(s->req->cwd_fallbacks);
+        s->req->cwd_fallbacks = copy;
+        return 0;
+}
+
 _public_ int nsbox_spawn_set_hostname(NsboxSpawn *s, const char *hostname) {
         return s ? set_string(&s->req->hostname, hostname) : -EINVAL;
 }

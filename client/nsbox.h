@@ -207,6 +207,9 @@ int nsbox_spawn_set_cwd(NsboxSpawn *s, const char *cwd);
 int nsbox_spawn_set_hostname(NsboxSpawn *s, const char *hostname);
 int nsbox_spawn_set_root(NsboxSpawn *s, const char *root);
 int nsbox_spawn_set_name(NsboxSpawn *s, const char *name);
+/* Absolute directories (NULL-terminated, at most 8; NULL clears) tried in order when cwd cannot be
+ * entered in the sandbox, as bubblewrap falls back from the current directory to $HOME. */
+int nsbox_spawn_set_cwd_fallbacks(NsboxSpawn *s, const char *const *paths);
 
 /* The credentials the command runs with, as seen inside the sandbox. groups may be NULL if n_groups is 0. */
 int nsbox_spawn_set_user(NsboxSpawn *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);

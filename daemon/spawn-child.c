@@ -419,8 +419,17 @@ static void setup_process(SpawnPlan *p) {
         if (setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
                 child_fail(p, "rlimit", errno, NULL);
         (void) umask(0022);
-        if (chdir(p->cwd) < 0)
-                child_fail(p, "cwd", errno, p->cwd);
+        /* As bubblewrap keeps the caller's directory only where it exists: the fallbacks in order, and the
+         * error of cwd itself if none can be entered. */
+        if (chdir(p->cwd) < 0) {
+                int error = errno;
+                bool entered = false;
+
+                for (char *const *f = p->cwd_fallbacks; f && *f && !entered; f++)
+                        entered = chdir(*f) >= 0;
+                if (!entered)
+                        child_fail(p, "cwd", error, p->cwd);
+        }
 }
 
 void spawn_child_exec(const SpawnPlan *p, SpawnError *e) {

@@ -94,6 +94,7 @@ typedef struct SpawnPlan {
         int controlling_tty;   /* child scratch: which of 0, 1, 2 became the controlling terminal, or -1 */
         bool init;
         const char *cwd;
+        char *const *cwd_fallbacks; /* borrowed from the request; NULL if none */
         char *const *argv;  /* borrowed from the request */
         char *const *envp;  /* borrowed from the request, or the static default */
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */

@@ -670,6 +670,7 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->argv = r->argv;
         p->envp = r->env ?: spawn_default_env;
         p->cwd = r->cwd ?: "/";
+        p->cwd_fallbacks = r->cwd_fallbacks;
         /* The daemon's session, and its controlling terminal, are root's alone to share. */
         p->new_session = r->new_session != 0 || !c->caller->privileged;
         p->require_terminal = r->new_session == 0 && !c->caller->privileged;

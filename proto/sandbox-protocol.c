@@ -728,6 +728,16 @@ static const JsonArray mounts_array = {
 static const JsonStrv argv_strv = {
         JSON_LIMIT(SpawnLimits, argv_entries_max), JSON_LIMIT(SpawnLimits, argv_bytes_max), true, argv_entry_is_valid,
 };
+/* A cwd fallback is a path as "cwd" is one: absolute, no ".." (it is used as it is, not normalized). */
+static bool cwd_fallback_is_valid(const char *s, size_t i) {
+        _cleanup_free_ char *n = NULL;
+
+        return path_normalize(s, &n) >= 0;
+}
+
+static const JsonStrv cwd_fallbacks_strv = {
+        JSON_LIMIT(SpawnLimits, cwd_fallbacks_max), JSON_LIMIT(SpawnLimits, path_max), false, cwd_fallback_is_valid,
+};
 static const JsonStrv env_strv = {
         JSON_LIMIT(SpawnLimits, env_entries_max), JSON_LIMIT(SpawnLimits, env_bytes_max), false, env_entry_is_valid,
 };
@@ -753,6 +763,7 @@ static const JsonField spawn_fields[] = {
         { "argv", &json_kind_strv, offsetof(SpawnRequest, argv), JSON_MANDATORY, &argv_strv },
         { "env", &json_kind_strv, offsetof(SpawnRequest, env), 0, &env_strv },
         { "cwd", &json_kind_string, offsetof(SpawnRequest, cwd), 0, &path_string },
+        { "cwdFallbacks", &json_kind_strv, offsetof(SpawnRequest, cwd_fallbacks), 0, &cwd_fallbacks_strv },
         { "name", &json_kind_string, offsetof(SpawnRequest, name), 0, &name_string },
         { "namespaces", &namespaces_kind, offsetof(SpawnRequest, namespaces) },
         JSON_ARRAY_FIELD("joinNamespaces", SpawnRequest, join_namespaces, 0, &join_namespaces_array),
@@ -794,6 +805,7 @@ static const SpawnLimits spawn_limits_default = {
         .groups_max = 64,
         .path_max = 4096,
         .stdin_data_bytes_max = SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT,
+        .cwd_fallbacks_max = 8,
         .capture_bytes_max = SPAWN_CAPTURE_BYTES_MAX_DEFAULT,
 };
 
@@ -813,6 +825,7 @@ static SpawnLimits spawn_limits_resolve(const SpawnLimits *l) {
         PICK(groups_max);
         PICK(path_max);
         PICK(stdin_data_bytes_max);
+        PICK(cwd_fallbacks_max);
         PICK(capture_bytes_max);
 #undef PICK
         d.mappings_max = MIN(d.mappings_max, (size_t) ID_MAPPINGS_KERNEL_MAX);

@@ -124,6 +124,7 @@ typedef struct SpawnRequest {
         char **argv; /* "argv": NULL-terminated, at least one non-empty element */
         char **env;  /* "env": NULL-terminated "KEY=VALUE"; NULL if absent (daemon default) */
         char *cwd;
+        char **cwd_fallbacks; /* "cwdFallbacks": NULL-terminated, tried when cwd cannot be entered; NULL if absent */
         char *name;
         char *hostname;
         char *root;
@@ -196,6 +197,7 @@ typedef struct SpawnLimits {
         size_t groups_max;         /* additionalGids, default 64 */
         size_t path_max;           /* any path string, default 4096 */
         size_t stdin_data_bytes_max; /* "stdinData", default 64 KiB */
+        size_t cwd_fallbacks_max;    /* "cwdFallbacks" entries, default 8 (their bytes: path_max) */
         size_t capture_bytes_max;    /* the largest "captureBytes", default 16 MiB */
 } SpawnLimits;
 

@@ -237,9 +237,62 @@ Test(cli, namespaces_and_mounts) {
                            NULL);
 
         cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-        /* With an init as PID 1, the command is PID 2. */
-        cr_assert_str_eq(r.out, "inner\n2 /\nx\n");
+        /* With an init as PID 1, the command is PID 2; our directory exists in the host's tree. */
+        char expected[4200], *cwd = get_current_dir_name();
+        snprintf(expected, sizeof expected, "inner\n2 %s\nx\n", cwd);
+        cr_assert_str_eq(r.out, expected);
+        free(cwd);
         result_done(&r);
+}
+
+/* bubblewrap's rule for the working directory: ours if the sandbox has it, else $HOME, else /. */
+Test(cli, working_directory_as_bubblewrap) {
+        static const char *const tree[] = { "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink",
+                                            "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64" };
+        static const struct {
+                const char *home;
+                bool host_tree;
+                const char *expected;
+        } cases[] = {
+                { "/usr", true, "/tmp\n" },     /* exists inside: kept */
+                { "/usr", false, "/usr\n" },    /* not inside: $HOME */
+                { "/nowhere", false, "/\n" },   /* neither: / */
+        };
+        char *saved_cwd = get_current_dir_name(), *saved_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+
+        cr_assert_eq(chdir("/tmp"), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *argv[32] = { (char *) cli(), (char *) "--socket", daemon_.socket_path, (char *) "run" };
+                size_t n = 4;
+                int in, out, err;
+
+                if (cases[i].host_tree) {
+                        argv[n++] = (char *) "--ro-bind";
+                        argv[n++] = (char *) "/";
+                        argv[n++] = (char *) "/";
+                } else
+                        for (size_t j = 0; j < ELEMENTSOF(tree); j++)
+                                argv[n++] = (char *) tree[j];
+                argv[n++] = (char *) "--";
+                argv[n++] = (char *) "sh";
+                argv[n++] = (char *) "-c";
+                argv[n++] = (char *) "pwd";
+                argv[n] = NULL;
+
+                setenv("HOME", cases[i].home, 1);
+                pid_t pid = start(argv, &in, &out, &err);
+                Result r = finish(pid, in, out, err, NULL);
+                cr_assert_eq(r.status, 0, "case %zu: stderr: %s", i, r.err);
+                cr_assert_str_eq(r.out, cases[i].expected, "case %zu", i);
+                result_done(&r);
+        }
+        cr_assert_eq(chdir(saved_cwd), 0);
+        if (saved_home)
+                setenv("HOME", saved_home, 1);
+        else
+                unsetenv("HOME");
+        free(saved_cwd);
+        free(saved_home);
 }
 
 Test(cli, files_links_dirs_and_passed_fds) {

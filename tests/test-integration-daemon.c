@@ -338,6 +338,32 @@ Test(daemon, capture_output_streams_and_never_waits_for_eof) {
         test_disconnect(conn);
 }
 
+/* cwdFallbacks: tried in order when cwd cannot be entered; cwd's own error when none can. */
+Test(daemon, cwd_fallbacks) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+        char out[256];
+
+        cr_assert_eq(run_capture(conn, "\"cwd\":\"/nowhere\",\"cwdFallbacks\":[\"/nothere\",\"/usr\",\"/tmp\"]", "pwd", out,
+                                 sizeof out),
+                     0);
+        cr_assert_str_eq(out, "/usr\n");
+
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn",
+                      "{\"argv\":[\"true\"],\"cwd\":\"/nowhere\",\"cwdFallbacks\":[\"/nothere\"]}", NULL, 0, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.SpawnFailed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "cwd");
+        cr_assert(strstr(test_json_string(r, "parameters.message"), "/nowhere"));
+        json_object_put(r);
+
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"true\"],\"cwdFallbacks\":[\"/\",\"tmp\"]}", NULL, 0,
+                      NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.parameter"), "cwdFallbacks[1]", "%s",
+                         json_object_to_json_string(r));
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
 /* Each protocol error closes its connection and is logged with what was wrong. */
 Test(daemon, protocol_errors_logged_with_reason) {
         static const struct {
