@@ -220,7 +220,8 @@ static char *run_capture_fds(const SpawnCaller *caller, SpawnRequest *r, const i
 
         cr_assert_lt(n_fds, ELEMENTSOF(all));
         if (n_fds > 0)
-                memcpy(all, fds, n_fds * sizeof(int));
+                for (size_t i = 0; i < n_fds; i++)
+                all[i] = fds[i];
         cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
         all[n_fds] = pipe_fds[1];
         r->stdout_index = (int) n_fds;
@@ -1743,7 +1744,8 @@ static void assert_reported_process_in_commands_namespaces(const SpawnCaller *ca
 
         cr_assert_not_null(all);
         cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
-        memcpy(all, fds, n_fds * sizeof(int));
+        for (size_t i = 0; i < n_fds; i++)
+                all[i] = fds[i];
         all[n_fds] = pipe_fds[1];
         r->stdout_index = (int) n_fds;
         spawn_ok(caller, r, all, n_fds + 1, &h);
