@@ -131,11 +131,16 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what) {
 }
 
 int cli_exit_status(NsboxState state, int exit_code, int signal) {
-        if (state == NSBOX_STATE_EXITED)
-                return exit_code & 0xff;
-        if (state == NSBOX_STATE_KILLED)
-                return 128 + signal;
-        return -1;
+        switch (state) {
+        case NSBOX_STATE_EXITED:
+        case NSBOX_STATE_KILLED:
+        case NSBOX_STATE_OOM_KILLED:
+        case NSBOX_STATE_TIMED_OUT:
+                /* As a shell reports them: 128 + the signal for a killed command. */
+                return signal > 0 ? 128 + signal : exit_code & 0xff;
+        default:
+                return -1;
+        }
 }
 
 int cli_parse_signal(const char *s) {

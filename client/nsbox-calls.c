@@ -67,6 +67,10 @@ NsboxState state_to_public(SandboxState s) {
                 return NSBOX_STATE_EXITED;
         case SANDBOX_KILLED:
                 return NSBOX_STATE_KILLED;
+        case SANDBOX_OOM_KILLED:
+                return NSBOX_STATE_OOM_KILLED;
+        case SANDBOX_TIMED_OUT:
+                return NSBOX_STATE_TIMED_OUT;
         default:
                 return NSBOX_STATE_RUNNING;
         }
@@ -82,6 +86,10 @@ _public_ const char *nsbox_state_to_string(NsboxState state) {
                 return "exited";
         case NSBOX_STATE_KILLED:
                 return "killed";
+        case NSBOX_STATE_OOM_KILLED:
+                return "oom-killed";
+        case NSBOX_STATE_TIMED_OUT:
+                return "timed-out";
         }
         return NULL;
 }
@@ -129,10 +137,11 @@ _public_ int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *r
 
         if (ret_state)
                 *ret_state = state_to_public(state);
+        /* "oom-killed" and "timed-out" come with one of the two, as the top process ended. */
         if (ret_exit_code)
-                *ret_exit_code = state == SANDBOX_EXITED ? code : -1;
+                *ret_exit_code = sandbox_state_is_final(state) && sig <= 0 ? code : -1;
         if (ret_signal)
-                *ret_signal = state == SANDBOX_KILLED ? sig : -1;
+                *ret_signal = sandbox_state_is_final(state) && sig > 0 ? sig : -1;
         return 0;
 }
 
@@ -151,15 +160,19 @@ _public_ int nsbox_wait(NsboxConnection *c, const char *id, NsboxState *ret_stat
 
 /* ---- Kill ---- */
 
-_public_ int nsbox_kill_send(NsboxConnection *c, const char *id, int signal) {
+static int kill_send(NsboxConnection *c, const char *id, int signal, bool all) {
         struct json_object *p;
 
         if (!c || !id_is_valid(id) || signal < 0 || signal >= _NSIG)
                 return -EINVAL;
-        p = kill_request_encode(id, signal);
+        p = kill_request_encode(id, signal, all);
         if (!p)
                 return -ENOMEM;
         return connection_call_send(c, CALL_KILL, NSBOX_INTERFACE ".Kill", p, NULL, 0);
+}
+
+_public_ int nsbox_kill_send(NsboxConnection *c, const char *id, int signal) {
+        return kill_send(c, id, signal, false);
 }
 
 _public_ int nsbox_kill_finish(NsboxConnection *c) {
@@ -260,11 +273,11 @@ _public_ uint64_t nsbox_sandbox_info_get_start_usec(NsboxSandboxInfo *i) {
 }
 
 _public_ int nsbox_sandbox_info_get_exit_code(NsboxSandboxInfo *i) {
-        return i && i->info.state == SANDBOX_EXITED ? i->info.exit_code : -1;
+        return i && sandbox_state_is_final(i->info.state) && i->info.signal <= 0 ? i->info.exit_code : -1;
 }
 
 _public_ int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *i) {
-        return i && i->info.state == SANDBOX_KILLED ? i->info.signal : -1;
+        return i && sandbox_state_is_final(i->info.state) && i->info.signal > 0 ? i->info.signal : -1;
 }
 
 _public_ bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *i) {

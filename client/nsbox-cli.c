@@ -140,10 +140,11 @@ static void format_time(uint64_t usec, char *buf, size_t size) {
 static void format_state(NsboxSandboxInfo *i, char *buf, size_t size) {
         NsboxState st = nsbox_sandbox_info_get_state(i);
 
-        if (st == NSBOX_STATE_EXITED)
-                snprintf(buf, size, "exited (%d)", nsbox_sandbox_info_get_exit_code(i));
-        else if (st == NSBOX_STATE_KILLED)
-                snprintf(buf, size, "killed (%s)", cli_signal_name(nsbox_sandbox_info_get_signal(i)));
+        if (nsbox_sandbox_info_get_signal(i) > 0)
+                snprintf(buf, size, "%s (%s)", nsbox_state_to_string(st) ?: "?",
+                         cli_signal_name(nsbox_sandbox_info_get_signal(i)));
+        else if (nsbox_sandbox_info_get_exit_code(i) >= 0)
+                snprintf(buf, size, "%s (%d)", nsbox_state_to_string(st) ?: "?", nsbox_sandbox_info_get_exit_code(i));
         else
                 snprintf(buf, size, "%s", nsbox_state_to_string(st) ?: "?");
 }

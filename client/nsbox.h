@@ -59,9 +59,11 @@ typedef enum NsboxState {
         NSBOX_STATE_RUNNING,
         NSBOX_STATE_EXITED,   /* exited; the exit code is valid */
         NSBOX_STATE_KILLED,   /* killed by a signal; the signal is valid */
+        NSBOX_STATE_OOM_KILLED, /* the OOM killer killed it; the exit code or the signal is valid */
+        NSBOX_STATE_TIMED_OUT,  /* killed at its runtime limit; the exit code or the signal is valid */
 } NsboxState;
 
-/* "starting", "running", "exited", "killed"; NULL for an unknown value. */
+/* "starting", "running", "exited", "killed", "oom-killed", "timed-out"; NULL for an unknown value. */
 const char *nsbox_state_to_string(NsboxState state);
 
 /* Varlink error names a call may fail with (see nsbox_connection_get_error_name()). */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -1087,6 +1089,8 @@ size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds) {
 }
 
 int cgroup_attach_v1(const Cgroup *cg, pid_t pid) {
+        int ph = cg->manager->controller_h[CONTROLLER_PIDS];
+        uint64_t current, max;
         char buf[32];
         int len = snprintf(buf, sizeof buf, "%d", (int) pid);
 
@@ -1097,6 +1101,12 @@ int cgroup_attach_v1(const Cgroup *cg, pid_t pid) {
                 if (n != len)
                         return -EIO;
         }
+
+        /* A move into a cgroup is not a fork: v1 pids lets it past pids.max. Judge it as the fork it stands for. */
+        if (ph > 0 && cg->user->fds[ph] >= 0 && read_u64_at(cg->user->fds[ph], "pids.max", &max) >= 0 &&
+            max != CGROUP_LIMIT_MAX && read_u64_at(cg->user->fds[ph], "pids.current", &current) >= 0 &&
+            current > max)
+                return -EDQUOT;
         return 0;
 }
 
@@ -1131,6 +1141,30 @@ int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen) {
         if (ret_frozen)
                 *ret_frozen = frozen != 0;
         return 0;
+}
+
+int cgroup_wait_empty(Cgroup *cg, unsigned timeout_msec) {
+        struct timespec start, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                struct pollfd p = { .fd = cg->events_fd, .events = POLLPRI };
+                bool populated;
+                long elapsed;
+                int r;
+
+                r = cgroup_read_events(cg, &populated, NULL);
+                if (r < 0)
+                        return r;
+                if (!populated)
+                        return 0;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                elapsed = (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
+                if (elapsed >= (long) timeout_msec)
+                        return -ETIMEDOUT;
+                /* cgroup.events polls with POLLPRI when it changes; the timeout bounds a missed wakeup. */
+                (void) poll(&p, 1, (int) MIN((long) timeout_msec - elapsed, 100L));
+        }
 }
 
 int cgroup_manager_event_fd(const CgroupManager *m) {

@@ -155,11 +155,17 @@ int cgroup_dir_fd(const Cgroup *cg);
  * before the child runs any command, since clone3() can only place it in cgroup2. Returns their count. */
 size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds);
 
-/* Writes pid into every v1 cgroup.procs of cg. */
+/* Writes pid into every v1 cgroup.procs of cg. -EDQUOT if that takes the user's cgroup past its pids.max in a
+ * v1 pids hierarchy (which does not check moves, where a fork in cgroup2 would have failed); the caller then
+ * ends the process. */
 int cgroup_attach_v1(const Cgroup *cg, pid_t pid);
 
 /* The sandbox's cgroup2 path, e.g. "/system.slice/nsboxd.service/user-1000/0123…". */
 const char *cgroup_path(const Cgroup *cg);
+
+/* Blocks until no process is in the cgroup, at most timeout_msec: for shutdown only, when nothing else waits.
+ * 0, or -ETIMEDOUT. */
+int cgroup_wait_empty(Cgroup *cg, unsigned timeout_msec);
 
 /* Whether any process is in it, and whether it is frozen, from cgroup.events (re-read). */
 int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen);

@@ -43,6 +43,7 @@ static void help(void) {
                "      --subgid PATH       subordinate gid ranges (default %s)\n"
                "  -l, --limit NAME=VALUE  override a limit (see nsboxd(8)); repeatable\n"
                "      --no-kill-on-exit   leave running sandboxes alone on shutdown\n"
+               "      --no-cgroups        do not put sandboxes in cgroups (every limit is refused)\n"
                "  -v, --verbose           log debug messages\n"
                "  -h, --help              show this help\n"
                "      --version           show the version\n",
@@ -50,7 +51,7 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], Options *o) {
-        enum { ARG_SUBUID = 0x100, ARG_SUBGID, ARG_NO_KILL_ON_EXIT, ARG_VERSION };
+        enum { ARG_SUBUID = 0x100, ARG_SUBGID, ARG_NO_KILL_ON_EXIT, ARG_NO_CGROUPS, ARG_VERSION };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                },
                 { "policy",          required_argument, NULL, 'p'                },
@@ -58,6 +59,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "subgid",          required_argument, NULL, ARG_SUBGID         },
                 { "limit",           required_argument, NULL, 'l'                },
                 { "no-kill-on-exit", no_argument,       NULL, ARG_NO_KILL_ON_EXIT },
+                { "no-cgroups",      no_argument,       NULL, ARG_NO_CGROUPS     },
                 { "verbose",         no_argument,       NULL, 'v'                },
                 { "help",            no_argument,       NULL, 'h'                },
                 { "version",         no_argument,       NULL, ARG_VERSION        },
@@ -91,6 +93,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         break;
                 case ARG_NO_KILL_ON_EXIT:
                         o->config.kill_on_exit = false;
+                        break;
+                case ARG_NO_CGROUPS:
+                        o->config.no_cgroups = true;
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);

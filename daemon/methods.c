@@ -6,6 +6,7 @@
  * when the sandbox exits.
  */
 
+#include <inttypes.h>
 #include <linux/kcmp.h>
 #include <malloc.h>
 #include <signal.h>
@@ -184,23 +185,52 @@ static void method_wait(Connection *c) {
 static void method_kill(Connection *c) {
         _cleanup_free_ char *id = NULL, *field = NULL;
         Sandbox *sb;
+        bool all = false;
         int sig, r;
 
-        if (kill_request_decode(c->call.parameters, &id, &sig, &field) < 0)
+        if (kill_request_decode(c->call.parameters, &id, &sig, &all, &field) < 0)
                 return reply_invalid_parameter(c, field ?: "id");
 
         sb = find_for_caller(c, id);
         if (!sb)
                 return;
 
-        r = sandbox_kill(sb, sig);
-        log_audit(LOG_INFO, "kill", &c->audit, sb->id, "Sending %s to sandbox %s: %s",
-                  signal_to_string(sig) ?: "signal", sb->id, r < 0 ? strerror(-r) : "ok");
+        r = all ? sandbox_kill_all(sb, sig) : sandbox_kill(sb, sig);
+        log_audit(LOG_INFO, "kill", &c->audit, sb->id, "Sending %s to %s sandbox %s: %s",
+                  signal_to_string(sig) ?: "signal", all ? "every process of" : "the top process of", sb->id,
+                  r < 0 ? strerror(-r) : "ok");
         /* A sandbox that already exited has nothing left to signal: that is not an error for the caller. */
         if (r < 0 && r != -ESRCH)
                 return connection_reply_error(c, nsbox_error_spawn_failed("kill", -r, strerror(-r)));
 
         reply_parameters(c, NULL);
+}
+
+static void method_pause_or_resume(Connection *c, bool pause) {
+        Sandbox *sb = sandbox_from_id_request(c);
+        int r;
+
+        if (!sb)
+                return;
+
+        r = sandbox_pause(sb, pause);
+        log_audit(LOG_INFO, pause ? "pause" : "resume", &c->audit, sb->id, "%s sandbox %s: %s",
+                  pause ? "Pausing" : "Resuming", sb->id, r < 0 ? strerror(-r) : "ok");
+        if (r == -ENOMEDIUM)
+                return connection_reply_error(c, nsbox_error_limit_not_supported(pause ? "Pause" : "Resume",
+                                                                                 c->server->cgroups_missing));
+        /* A sandbox that already ended has nothing left to freeze, as for Kill. */
+        if (r < 0 && r != -ESRCH)
+                return connection_reply_error(c, nsbox_error_spawn_failed("freeze", -r, strerror(-r)));
+        reply_parameters(c, NULL);
+}
+
+static void method_pause(Connection *c) {
+        method_pause_or_resume(c, true);
+}
+
+static void method_resume(Connection *c) {
+        method_pause_or_resume(c, false);
 }
 
 static void method_inspect(Connection *c) {
@@ -210,7 +240,7 @@ static void method_inspect(Connection *c) {
         if (!sb)
                 return;
 
-        sandbox_fill_info(sb, &info);
+        sandbox_fill_info(sb, /* with_usage= */ true, &info);
         reply_parameters(c, inspect_reply_encode(&info));
 }
 
@@ -229,7 +259,7 @@ static void method_list(Connection *c) {
 
         LIST_FOREACH(sandboxes, sb, c->server->sandboxes)
                 if (!sb->spawn_failed && !sb->detached && !sb->freeing && sandbox_visible_to(sb, c->peer.uid))
-                        sandbox_fill_info(sb, &infos[n++]);
+                        sandbox_fill_info(sb, /* with_usage= */ false, &infos[n++]);
 
         reply_parameters(c, list_reply_encode(infos, n));
 
@@ -322,6 +352,99 @@ static int check_new_session(Connection *c, const SpawnRequest *req, PolicyDenia
         return -EINVAL;
 }
 
+/* The request's field for a limit, or the policy key that set it where the request did not. */
+static const char *limit_field(CgroupLimitType t, const SpawnRequest *req, bool user) {
+        static const char *const fields[_CGROUP_LIMIT_TYPE_MAX] = {
+                [CGROUP_LIMIT_MEMORY_MAX] = "resources.memory.limit",
+                [CGROUP_LIMIT_MEMORY_HIGH] = "resources.memory.high",
+                [CGROUP_LIMIT_MEMORY_SWAP_MAX] = "resources.memory.swap",
+                [CGROUP_LIMIT_TASKS_MAX] = "resources.pids.limit",
+                [CGROUP_LIMIT_CPU_QUOTA] = "resources.cpu.quota",
+                [CGROUP_LIMIT_CPU_WEIGHT] = "resources.cpu.weight",
+        };
+        static const char *const keys[_CGROUP_LIMIT_TYPE_MAX] = {
+                [CGROUP_LIMIT_MEMORY_MAX] = "memory-max",
+                [CGROUP_LIMIT_MEMORY_HIGH] = "memory-high",
+                [CGROUP_LIMIT_MEMORY_SWAP_MAX] = "memory-swap-max",
+                [CGROUP_LIMIT_TASKS_MAX] = "tasks-max",
+                [CGROUP_LIMIT_CPU_QUOTA] = "cpu-quota",
+                [CGROUP_LIMIT_CPU_WEIGHT] = "cpu-weight",
+        };
+        static const char *const user_keys[_CGROUP_LIMIT_TYPE_MAX] = {
+                [CGROUP_LIMIT_MEMORY_MAX] = "policy:user-memory-max",
+                [CGROUP_LIMIT_MEMORY_HIGH] = "policy:user-memory-high",
+                [CGROUP_LIMIT_MEMORY_SWAP_MAX] = "policy:user-memory-swap-max",
+                [CGROUP_LIMIT_TASKS_MAX] = "policy:user-tasks-max",
+                [CGROUP_LIMIT_CPU_QUOTA] = "policy:user-cpu-quota",
+                [CGROUP_LIMIT_CPU_WEIGHT] = "policy:user-cpu-weight",
+        };
+        static char policy_key[64];
+        const SandboxResources *r = &req->resources;
+        bool asked;
+
+        if (t < 0 || t >= _CGROUP_LIMIT_TYPE_MAX)
+                return "resources";
+        if (user)
+                return user_keys[t];
+
+        switch (t) {
+        case CGROUP_LIMIT_MEMORY_MAX:
+                asked = r->memory_limit;
+                break;
+        case CGROUP_LIMIT_MEMORY_HIGH:
+                asked = r->memory_high;
+                break;
+        case CGROUP_LIMIT_MEMORY_SWAP_MAX:
+                asked = r->memory_swap;
+                break;
+        case CGROUP_LIMIT_TASKS_MAX:
+                asked = r->pids_limit;
+                break;
+        case CGROUP_LIMIT_CPU_QUOTA:
+                asked = r->cpu_quota || r->cpu_period;
+                break;
+        default:
+                if (r->cpu_shares)
+                        return "resources.cpu.shares";
+                asked = r->cpu_weight;
+        }
+        if (asked)
+                return fields[t];
+        snprintf(policy_key, sizeof policy_key, "policy:%s", keys[t]);
+        return policy_key;
+}
+
+static void refuse_limit(Connection *c, const char *limit, const char *reason) {
+        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "Spawn refused: %s cannot be enforced: %s", limit, reason);
+        connection_reply_error(c, nsbox_error_limit_not_supported(limit, reason));
+}
+
+/* Every limit must be one the host's cgroups can enforce: refused by name before anything is made. */
+static int check_limits_enforceable(Connection *c, const SpawnRequest *req, const PolicyLimitsDecision *l) {
+        const CgroupLimits *sets[2] = { &l->sandbox, l->has_user ? &l->user : NULL };
+        char reason[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
+                CgroupLimitType t = _CGROUP_LIMIT_TYPE_INVALID;
+
+                if (!sets[i])
+                        continue;
+                if (!c->server->cgroups) {
+                        for (CgroupLimitType k = 0; k < _CGROUP_LIMIT_TYPE_MAX; k++)
+                                if (cgroup_limits_has(sets[i], k)) {
+                                        refuse_limit(c, limit_field(k, req, i == 1), c->server->cgroups_missing);
+                                        return -EOPNOTSUPP;
+                                }
+                        continue;
+                }
+                if (cgroup_manager_check_limits(c->server->cgroups, sets[i], &t, reason, sizeof reason) < 0) {
+                        refuse_limit(c, limit_field(t, req, i == 1), reason);
+                        return -EOPNOTSUPP;
+                }
+        }
+        return 0;
+}
+
 static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
@@ -333,6 +456,9 @@ static void method_spawn(Connection *c) {
         PolicyRule rule;
         SpawnError error = {};
         SpawnHandle handle;
+        PolicyLimitsDecision limits;
+        char id[SANDBOX_ID_LEN + 1];
+        Cgroup *cgroup = NULL;
         Sandbox *sb;
         int r;
 
@@ -395,6 +521,26 @@ static void method_spawn(Connection *c) {
                         return reply_invalid_parameter(c, field ?: "capabilities");
         }
 
+        r = policy_resolve_limits(&rule, req, &limits, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_limits_enforceable(c, req, &limits);
+        if (r < 0)
+                return;
+
+        r = sandbox_make_id(id);
+        if (r < 0)
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+        if (s->cgroups) {
+                r = cgroup_new(s->cgroups, c->peer.uid, id, &limits.sandbox, limits.has_user ? &limits.user : NULL,
+                               &cgroup);
+                if (r < 0) {
+                        log_audit(LOG_WARNING, "spawn-failed", &c->audit, NULL, "Spawn failed: cgroup: %s",
+                                  strerror(-r));
+                        return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
+                }
+        }
+
         SpawnContext ctx = {
                 .request = req,
                 .seccomp = seccomp,
@@ -402,17 +548,35 @@ static void method_spawn(Connection *c) {
                 .message_fds = c->message.fds,
                 .n_message_fds = c->message.n_fds,
                 .caller = &c->caller,
+                .cgroup = cgroup,
         };
         r = spawn_start(&ctx, &handle, &error);
         /* The child has its copies now; the reply may be a while (until exec or the spawn timeout). */
         connection_drop_fds(c);
         if (r < 0) {
+                /* The child is reaped: its cgroup is empty. */
+                if (cgroup && cgroup_remove(cgroup) < 0)
+                        cgroup_abandon(cgroup);
+                /* The user's cgroup holds as many tasks as the policy gives all its sandboxes together. */
+                if (streq(error.stage, "clone3") && error.error == EAGAIN && limits.has_user &&
+                    limits.user.tasks_max != CGROUP_LIMIT_MAX) {
+                        denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "user-tasks-max" };
+                        snprintf(denial.reason, sizeof denial.reason, "the user's sandboxes have %" PRIu64
+                                 " tasks together, all the policy allows", limits.user.tasks_max);
+                        return refuse(c, &denial);
+                }
                 log_audit(LOG_NOTICE, "spawn-failed", &c->audit, NULL, "Spawn failed at %s: %s", error.stage,
                           error.message);
                 return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
         }
 
-        r = sandbox_new(s, c, req, &handle, &sb);
+        SandboxContainment containment = {
+                .id = id,
+                .cgroup = cgroup,
+                .resources = limits.resources,
+                .runtime_max_usec = limits.runtime_max_usec,
+        };
+        r = sandbox_new(s, c, req, &containment, &handle, &sb);
         if (r < 0) {
                 log_error_errno(r, "Failed to track new sandbox: %m");
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
@@ -458,6 +622,8 @@ static const Method methods[] = {
         { "io.nsbox.Sandbox.Spawn",                      method_spawn,                     true  },
         { "io.nsbox.Sandbox.Wait",                       method_wait,                      false },
         { "io.nsbox.Sandbox.Kill",                       method_kill,                      false },
+        { "io.nsbox.Sandbox.Pause",                      method_pause,                     false },
+        { "io.nsbox.Sandbox.Resume",                     method_resume,                    false },
         { "io.nsbox.Sandbox.List",                       method_list,                      false },
         { "io.nsbox.Sandbox.Inspect",                    method_inspect,                   false },
         { "io.nsbox.Sandbox.Reload",                     method_reload,                    false },

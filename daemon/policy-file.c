@@ -34,26 +34,36 @@
 
 /* ---- the rule keys ---- */
 
+/* The limit keys come in three: NAME (the most a sandbox may ask for), default-NAME and user-NAME. */
+#define LIMIT_KEY_IDS(prefix)                                                                                  \
+        prefix##MEMORY_MAX, prefix##MEMORY_HIGH, prefix##MEMORY_SWAP_MAX, prefix##TASKS_MAX, prefix##CPU_QUOTA,   \
+                prefix##CPU_WEIGHT
+
 typedef enum RuleKeyId {
         KEY_NAMESPACES,
         KEY_MAX_SANDBOXES,
         KEY_KEEP_ALIVE,
         KEY_SUBID_RANGES,
         KEY_SECCOMP,
+        LIMIT_KEY_IDS(KEY_),
+        KEY_RUNTIME_MAX,
+        LIMIT_KEY_IDS(KEY_DEFAULT_),
+        KEY_DEFAULT_RUNTIME_MAX,
+        LIMIT_KEY_IDS(KEY_USER_),
         _KEY_MAX,
 } RuleKeyId;
 
 typedef struct RuleKey {
         const char *name;
-        int (*parse)(char *value, unsigned *ret);
+        int (*parse)(char *value, uint64_t *ret);
         const char *expected;                      /* what parse accepts, for the error */
-        unsigned (*merge)(unsigned a, unsigned b); /* the more permissive of two [group:] sections' values */
-        unsigned builtin;                          /* where no section sets the key */
+        uint64_t (*merge)(uint64_t a, uint64_t b); /* the more permissive of two [group:] sections' values */
+        uint64_t builtin;                          /* where no section sets the key */
         size_t offset;                             /* in PolicyRule */
-        bool is_bool;                              /* PolicyRule keeps a bool there, else an unsigned */
+        size_t size;                               /* of the field there: a bool, an unsigned or a uint64_t */
 } RuleKey;
 
-static int parse_bool(char *s, unsigned *ret) {
+static int parse_bool(char *s, uint64_t *ret) {
         static const char *const yes[] = { "yes", "true", "on", "1" };
         static const char *const no[] = { "no", "false", "off", "0" };
 
@@ -71,7 +81,7 @@ static int parse_bool(char *s, unsigned *ret) {
 }
 
 /* "mount uts,net" -> mask; "all", "none" or an empty value stand alone. */
-static int parse_namespaces(char *s, unsigned *ret) {
+static int parse_namespaces(char *s, uint64_t *ret) {
         unsigned mask = 0;
         size_t n_words = 0;
         bool special = false;
@@ -104,16 +114,16 @@ static int parse_namespaces(char *s, unsigned *ret) {
         return 0;
 }
 
-static int parse_max_sandboxes(char *s, unsigned *ret) {
+static int parse_max_sandboxes(char *s, uint64_t *ret) {
         uint64_t v;
 
         if (limits_parse_u64(s, false, &v) < 0 || v > POLICY_MAX_SANDBOXES_MAX)
                 return -EINVAL;
-        *ret = (unsigned) v;
+        *ret = v;
         return 0;
 }
 
-static int parse_seccomp(char *s, unsigned *ret) {
+static int parse_seccomp(char *s, uint64_t *ret) {
         static const char *const names[_POLICY_SECCOMP_MAX] = {
                 [POLICY_SECCOMP_DEFAULT] = "default",
                 [POLICY_SECCOMP_OWN] = "own",
@@ -128,20 +138,120 @@ static int parse_seccomp(char *s, unsigned *ret) {
         return -EINVAL;
 }
 
-static unsigned merge_union(unsigned a, unsigned b) {
+/* A positive decimal up to max, optionally followed by one of the suffixes (each multiplying by its factor);
+ * or "infinity". */
+static int parse_limit_value(const char *s, uint64_t max, const char *suffixes, const uint64_t *factors,
+                             uint64_t *ret) {
+        uint64_t v = 0, factor = 1;
+        const char *p = s, *suffix;
+
+        if (streq(s, "infinity")) {
+                *ret = POLICY_LIMIT_INFINITY;
+                return 0;
+        }
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (*p) {
+                suffix = suffixes ? strchr(suffixes, *p) : NULL;
+                if (!suffix || p[1])
+                        return -EINVAL;
+                factor = factors[suffix - suffixes];
+        }
+        if (v == 0 || v > max / factor)
+                return -EINVAL;
+        *ret = v * factor;
+        return 0;
+}
+
+static const uint64_t size_factors[] = { 1024ULL, 1024ULL << 10, 1024ULL << 20, 1024ULL << 30 };
+
+/* Bytes; K, M, G, T multiply by powers of 1024 as systemd's MemoryMax= does. */
+static int parse_bytes(char *s, uint64_t *ret) {
+        return parse_limit_value(s, INT64_MAX, "KMGT", size_factors, ret);
+}
+
+static int parse_tasks(char *s, uint64_t *ret) {
+        return parse_limit_value(s, SANDBOX_PIDS_LIMIT_MAX, NULL, NULL, ret);
+}
+
+/* "50%": half a CPU, kept as CPU µs per second of wall time. */
+static int parse_cpu_quota(char *s, uint64_t *ret) {
+        size_t n = strlen(s);
+        uint64_t percent;
+        int r;
+
+        if (streq(s, "infinity"))
+                return parse_limit_value(s, 0, NULL, NULL, ret);
+        if (n < 2 || s[n - 1] != '%')
+                return -EINVAL;
+        s[n - 1] = 0;
+        r = parse_limit_value(s, SANDBOX_CPU_QUOTA_MAX / 10000U, NULL, NULL, &percent);
+        if (r < 0)
+                return r;
+        *ret = percent * 10000U;
+        return 0;
+}
+
+static int parse_cpu_weight(char *s, uint64_t *ret) {
+        return parse_limit_value(s, 10000, NULL, NULL, ret);
+}
+
+static const uint64_t time_factors[] = { 60ULL * 1000000ULL, 3600ULL * 1000000ULL, 86400ULL * 1000000ULL };
+
+/* Seconds (a plain number or with s), or minutes, hours, days with m, h, d; kept in µs. */
+static int parse_seconds(char *s, uint64_t *ret) {
+        size_t n = strlen(s);
+        uint64_t v;
+        int r;
+
+        if (n > 1 && strchr("mhd", s[n - 1]))
+                return parse_limit_value(s, INT64_MAX, "mhd", time_factors, ret);
+        if (n > 1 && s[n - 1] == 's')
+                s[n - 1] = 0;
+        r = parse_limit_value(s, INT64_MAX / 1000000U, NULL, NULL, &v);
+        if (r < 0)
+                return r;
+        *ret = v == POLICY_LIMIT_INFINITY ? v : v * 1000000U;
+        return 0;
+}
+
+static uint64_t merge_union(uint64_t a, uint64_t b) {
         return a | b;
 }
 
-static unsigned merge_max(unsigned a, unsigned b) {
+static uint64_t merge_max(uint64_t a, uint64_t b) {
         return MAX(a, b);
 }
 
 #define RULE_KEY(n, field, p, exp, m, b)                                                                       \
         {                                                                                                      \
                 .name = n, .parse = p, .expected = exp, .merge = m, .builtin = b,                              \
-                .offset = offsetof(PolicyRule, field),                                                         \
-                .is_bool = __builtin_types_compatible_p(typeof(((PolicyRule *) 0)->field), bool),              \
+                .offset = offsetof(PolicyRule, field), .size = sizeof(((PolicyRule *) 0)->field),              \
         }
+
+#define EXPECT_BYTES "a size in bytes (K, M, G and T multiply by 1024), or infinity"
+#define EXPECT_TASKS "a number from 1 to 4194304, or infinity"
+#define EXPECT_CPU_QUOTA "a percentage of one CPU from 1% (200% is two CPUs), or infinity"
+#define EXPECT_CPU_WEIGHT "a number from 1 to 10000, or infinity"
+#define EXPECT_SECONDS "seconds (or minutes, hours, days with m, h, d), or infinity"
+
+/* The limit keys of one kind: NAME, default-NAME or user-NAME, kept in PolicyRule's member. */
+#define LIMIT_KEYS(id, prefix, member)                                                                         \
+        [id##MEMORY_MAX] = RULE_KEY(prefix "memory-max", member.memory_max, parse_bytes, EXPECT_BYTES, merge_max, 0), \
+        [id##MEMORY_HIGH] = RULE_KEY(prefix "memory-high", member.memory_high, parse_bytes, EXPECT_BYTES, merge_max, \
+                                     0),                                                                       \
+        [id##MEMORY_SWAP_MAX] = RULE_KEY(prefix "memory-swap-max", member.memory_swap_max, parse_bytes,         \
+                                         EXPECT_BYTES, merge_max, 0),                                          \
+        [id##TASKS_MAX] = RULE_KEY(prefix "tasks-max", member.tasks_max, parse_tasks, EXPECT_TASKS, merge_max, 0), \
+        [id##CPU_QUOTA] = RULE_KEY(prefix "cpu-quota", member.cpu_quota, parse_cpu_quota, EXPECT_CPU_QUOTA,     \
+                                   merge_max, 0),                                                              \
+        [id##CPU_WEIGHT] = RULE_KEY(prefix "cpu-weight", member.cpu_weight, parse_cpu_weight, EXPECT_CPU_WEIGHT, \
+                                    merge_max, 0)
 
 static const RuleKey rule_keys[_KEY_MAX] = {
         [KEY_NAMESPACES] = RULE_KEY("namespaces", namespaces, parse_namespaces,
@@ -155,6 +265,14 @@ static const RuleKey rule_keys[_KEY_MAX] = {
         /* The values are ordered from strict to permissive, so the most permissive group wins as for the others. */
         [KEY_SECCOMP] = RULE_KEY("seccomp", seccomp, parse_seccomp, "default, own or unconfined", merge_max,
                                  POLICY_SECCOMP_UNCONFINED),
+        /* Limits: the most permissive of several groups is the largest, and "infinity" is larger than any. */
+        LIMIT_KEYS(KEY_, "", max),
+        [KEY_RUNTIME_MAX] = RULE_KEY("runtime-max-sec", max.runtime_max_usec, parse_seconds, EXPECT_SECONDS,
+                                     merge_max, 0),
+        LIMIT_KEYS(KEY_DEFAULT_, "default-", defaults),
+        [KEY_DEFAULT_RUNTIME_MAX] = RULE_KEY("default-runtime-max-sec", defaults.runtime_max_usec, parse_seconds,
+                                             EXPECT_SECONDS, merge_max, 0),
+        LIMIT_KEYS(KEY_USER_, "user-", user),
 };
 
 static const RuleKey *rule_key_find(const char *name, RuleKeyId *ret_id) {
@@ -166,13 +284,19 @@ static const RuleKey *rule_key_find(const char *name, RuleKeyId *ret_id) {
         return NULL;
 }
 
-static void rule_store(PolicyRule *r, RuleKeyId k, unsigned v) {
+static void rule_store(PolicyRule *r, RuleKeyId k, uint64_t v) {
         uint8_t *p = (uint8_t *) r + rule_keys[k].offset;
 
-        if (rule_keys[k].is_bool)
+        switch (rule_keys[k].size) {
+        case sizeof(bool):
                 *(bool *) p = v;
-        else
-                *(unsigned *) p = v;
+                break;
+        case sizeof(unsigned):
+                *(unsigned *) p = (unsigned) v;
+                break;
+        default:
+                *(uint64_t *) p = v;
+        }
 }
 
 /* ---- sections ---- */
@@ -189,8 +313,8 @@ typedef struct PolicySection {
         uint32_t id;             /* uid or gid */
         unsigned line;           /* of its header */
         char name[96];           /* "user:alice", as written: names the rule in the log */
-        unsigned set;            /* bit k: rule_keys[k] is set here */
-        unsigned value[_KEY_MAX];
+        uint64_t set;            /* bit k: rule_keys[k] is set here */
+        uint64_t value[_KEY_MAX];
 } PolicySection;
 
 struct Policy {
@@ -201,7 +325,7 @@ struct Policy {
 };
 
 static void builtin_section_init(PolicySection *s) {
-        *s = (PolicySection) { .kind = SECTION_DEFAULT, .name = "default", .set = (1U << _KEY_MAX) - 1 };
+        *s = (PolicySection) { .kind = SECTION_DEFAULT, .name = "default", .set = (UINT64_C(1) << _KEY_MAX) - 1 };
         for (RuleKeyId k = 0; k < _KEY_MAX; k++)
                 s->value[k] = rule_keys[k].builtin;
 }
@@ -209,13 +333,13 @@ static void builtin_section_init(PolicySection *s) {
 /* into's keys set by from: replaced (overlay) or combined with the table's merge (several groups). */
 static void section_apply(PolicySection *into, const PolicySection *from, bool merge) {
         for (RuleKeyId k = 0; k < _KEY_MAX; k++) {
-                if (!(from->set & (1U << k)))
+                if (!(from->set & (UINT64_C(1) << k)))
                         continue;
-                if (merge && (into->set & (1U << k)))
+                if (merge && (into->set & (UINT64_C(1) << k)))
                         into->value[k] = rule_keys[k].merge(into->value[k], from->value[k]);
                 else
                         into->value[k] = from->value[k];
-                into->set |= 1U << k;
+                into->set |= UINT64_C(1) << k;
         }
 }
 
@@ -533,7 +657,7 @@ static int parse_rule_key(Parser *ps, const char *key, char *value) {
         if (!k)
                 return conf_error(ps->error, ps->line, "unknown key '%s' in [%s]%s", key, sec->name,
                                   limits_find(key) ? " (a limit: it belongs in [limits])" : "");
-        if (sec->set & (1U << id))
+        if (sec->set & (UINT64_C(1) << id))
                 return conf_error(ps->error, ps->line, "key '%s' set twice in [%s]", key, sec->name);
 
         /* The parsers may cut the value up; the error quotes it whole. */
@@ -543,7 +667,7 @@ static int parse_rule_key(Parser *ps, const char *key, char *value) {
         if (k->parse(copy, &sec->value[id]) < 0)
                 return conf_error(ps->error, ps->line, "invalid value '%s' for '%s' in [%s]: expected %s", value, key,
                                   sec->name, k->expected);
-        sec->set |= 1U << id;
+        sec->set |= UINT64_C(1) << id;
         return 0;
 }
 

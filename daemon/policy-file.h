@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "conf-error.h"
@@ -28,6 +29,29 @@ typedef enum PolicySeccomp {
         _POLICY_SECCOMP_MAX,
 } PolicySeccomp;
 
+/* "infinity" in the file: set, and no limit (a [user:] section lifting a [group:] one). */
+#define POLICY_LIMIT_INFINITY UINT64_MAX
+
+/*
+ * Resource limits as a rule sets them, in systemd's terms (the property names
+ * in brackets). 0: the key is not set; POLICY_LIMIT_INFINITY: set to
+ * "infinity". Either way no limit.
+ */
+typedef struct PolicyLimits {
+        uint64_t memory_max;       /* [memory-max] bytes */
+        uint64_t memory_high;      /* [memory-high] bytes */
+        uint64_t memory_swap_max;  /* [memory-swap-max] bytes of swap, besides memory */
+        uint64_t tasks_max;        /* [tasks-max] */
+        uint64_t cpu_quota;        /* [cpu-quota] CPU µs per second: 500000 is "50%" */
+        uint64_t cpu_weight;       /* [cpu-weight] 1 .. 10000 */
+        uint64_t runtime_max_usec; /* [runtime-max-sec], in µs; not for user- */
+} PolicyLimits;
+
+/* Whether a PolicyLimits value limits anything. */
+static inline bool policy_limit_is_set(uint64_t v) {
+        return v != 0 && v != POLICY_LIMIT_INFINITY;
+}
+
 /* The rule that applies to one caller: each key from its [user:], [group:] or [default] section. */
 typedef struct PolicyRule {
         unsigned namespaces;    /* NAMESPACE_BIT() mask of the types the caller may create */
@@ -37,6 +61,10 @@ typedef struct PolicyRule {
         bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
         unsigned seccomp;       /* PolicySeccomp: which system call filters it may choose */
         bool unrestricted;      /* root: the policy does not apply */
+        PolicyLimits max;       /* the most one sandbox may ask for ([memory-max], ...), and what it gets when it
+                                 * asks for none and no default- key says otherwise */
+        PolicyLimits defaults;  /* what a sandbox that asks for none gets ([default-memory-max], ...) */
+        PolicyLimits user;      /* all of the uid's sandboxes together ([user-memory-max], ...) */
         char source[96];        /* the section that decided, for the log: "default", "user:alice", "group:wheel", "root" */
 } PolicyRule;
 

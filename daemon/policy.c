@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -386,6 +387,24 @@ static int check_user(const SpawnCheck *c, bool setgroups_allow) {
         return check_user_on_host(c);
 }
 
+/* A hard limit above what the caller's sandboxes get anyway would be a limit it does not have. */
+static int check_rlimits(const SpawnCheck *c) {
+        for (size_t i = 0; i < c->req->n_rlimits; i++) {
+                const SandboxRlimit *l = &c->req->rlimits[i];
+                struct rlimit base;
+                char field[64];
+
+                spawn_get_default_rlimit(l->type, &base);
+                if (base.rlim_max == RLIM_INFINITY || l->hard <= base.rlim_max)
+                        continue;
+                snprintf(field, sizeof(field), "rlimits[%zu].hard", i);
+                return deny(c->denial, POLICY_DENIAL_INVALID_PARAMETER, field,
+                            "%s hard limit %" PRIu64 " is above the %llu sandboxes get", rlimit_type_to_string(l->type),
+                            l->hard, (unsigned long long) base.rlim_max);
+        }
+        return 0;
+}
+
 static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision) {
         bool used_subgid = false, setgroups_allow = false;
         int r;
@@ -409,6 +428,9 @@ static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision)
         if (r < 0)
                 return r;
         r = check_user(c, setgroups_allow);
+        if (r < 0)
+                return r;
+        r = check_rlimits(c);
         if (r < 0)
                 return r;
 
@@ -456,4 +478,164 @@ int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {
         if (caller_uid == 0)
                 return 0;
         return namespace_fd_owned_by(ns, type, caller_uid);
+}
+
+/* ---- resource limits ---- */
+
+/*
+ * One limit: the request's value (0: none asked) within the rule's maximum,
+ * or where none is asked the rule's default, else its maximum. A default
+ * above the maximum is held to it.
+ */
+static int resolve_one(const PolicyRule *rule, uint64_t requested, uint64_t max, uint64_t dflt, const char *field,
+                       uint64_t *ret, PolicyDenial *d) {
+        if (requested != 0) {
+                if (policy_limit_is_set(max) && requested > max)
+                        return deny(d, POLICY_DENIAL_INVALID_PARAMETER, field,
+                                    "%s %" PRIu64 " is above the maximum %" PRIu64 " that [%s] allows", field,
+                                    requested, max, rule->source);
+                *ret = requested;
+        } else if (policy_limit_is_set(dflt))
+                *ret = policy_limit_is_set(max) ? MIN(dflt, max) : dflt;
+        else
+                *ret = policy_limit_is_set(max) ? max : 0;
+        return 0;
+}
+
+#define USEC_PER_SEC 1000000U
+
+/* CPU µs per second of wall time, the policy's measure of a quota. */
+static uint64_t quota_rate(uint64_t quota, uint64_t period) {
+        return quota * USEC_PER_SEC / (period ?: CGROUP_CPU_PERIOD_DEFAULT_USEC);
+}
+
+static uint64_t rate_to_quota(uint64_t rate) {
+        return MAX(rate * CGROUP_CPU_PERIOD_DEFAULT_USEC / USEC_PER_SEC, (uint64_t) CGROUP_CPU_PERIOD_MIN_USEC);
+}
+
+static void limits_from_policy(const PolicyLimits *p, CgroupLimits *ret) {
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+
+        if (policy_limit_is_set(p->memory_max))
+                l.memory_max = p->memory_max;
+        if (policy_limit_is_set(p->memory_high))
+                l.memory_high = p->memory_high;
+        if (policy_limit_is_set(p->memory_swap_max))
+                l.memory_swap_max = p->memory_swap_max;
+        if (policy_limit_is_set(p->tasks_max))
+                l.tasks_max = p->tasks_max;
+        if (policy_limit_is_set(p->cpu_quota))
+                l.cpu_quota_usec = rate_to_quota(p->cpu_quota);
+        if (policy_limit_is_set(p->cpu_weight))
+                l.cpu_weight = p->cpu_weight;
+        *ret = l;
+}
+
+/* The limits as SandboxInfo reports them, in the request's terms (OCI's memory and swap together). */
+static void resources_from_limits(const CgroupLimits *l, const SandboxResources *asked, SandboxResources *ret) {
+        SandboxResources r = {};
+
+        if (l->memory_max != CGROUP_LIMIT_MAX) {
+                r.memory_limit = l->memory_max;
+                if (l->memory_swap_max != CGROUP_LIMIT_MAX)
+                        r.memory_swap = l->memory_max + MIN(l->memory_swap_max, (uint64_t) INT64_MAX - l->memory_max);
+        }
+        if (l->memory_high != CGROUP_LIMIT_MAX)
+                r.memory_high = l->memory_high;
+        if (l->tasks_max != CGROUP_LIMIT_MAX)
+                r.pids_limit = l->tasks_max;
+        r.cpu_quota = l->cpu_quota_usec;
+        r.cpu_period = l->cpu_quota_usec != 0 || l->cpu_period_usec != 0 ?
+                               (l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC) : 0;
+        r.cpu_shares = l->cpu_shares;
+        r.cpu_weight = l->cpu_weight;
+        (void) asked;
+        *ret = r;
+}
+
+int policy_resolve_limits(const PolicyRule *rule, const SpawnRequest *req, PolicyLimitsDecision *ret,
+                          PolicyDenial *ret_denial) {
+        const SandboxResources *a = &req->resources;
+        PolicyLimitsDecision d = { .sandbox = CGROUP_LIMITS_NONE, .user = CGROUP_LIMITS_NONE };
+        const PolicyLimits none = {}, *max = rule->unrestricted ? &none : &rule->max,
+                           *dflt = rule->unrestricted ? &none : &rule->defaults;
+        uint64_t v, asked;
+        int r;
+
+        r = resolve_one(rule, a->memory_limit, max->memory_max, dflt->memory_max, "resources.memory.limit", &v,
+                        ret_denial);
+        if (r < 0)
+                return r;
+        if (v != 0)
+                d.sandbox.memory_max = v;
+
+        r = resolve_one(rule, a->memory_high, max->memory_high, dflt->memory_high, "resources.memory.high", &v,
+                        ret_denial);
+        if (r < 0)
+                return r;
+        if (v != 0)
+                d.sandbox.memory_high = v;
+
+        /* OCI's swap counts memory too; the policy, as systemd, counts swap alone. No swap at all is a request
+         * too (swap == limit), so this one does not take 0 for "none asked". */
+        if (a->memory_swap != 0) {
+                asked = a->memory_swap - a->memory_limit;
+                if (policy_limit_is_set(max->memory_swap_max) && asked > max->memory_swap_max)
+                        return deny(ret_denial, POLICY_DENIAL_INVALID_PARAMETER, "resources.memory.swap",
+                                    "%" PRIu64 " bytes of swap are above the maximum %" PRIu64 " that [%s] allows",
+                                    asked, max->memory_swap_max, rule->source);
+                d.sandbox.memory_swap_max = asked;
+        } else {
+                r = resolve_one(rule, 0, max->memory_swap_max, dflt->memory_swap_max, "resources.memory.swap", &v,
+                                ret_denial);
+                if (r < 0)
+                        return r;
+                if (v != 0)
+                        d.sandbox.memory_swap_max = v;
+        }
+
+        r = resolve_one(rule, a->pids_limit, max->tasks_max, dflt->tasks_max, "resources.pids.limit", &v,
+                        ret_denial);
+        if (r < 0)
+                return r;
+        if (v != 0)
+                d.sandbox.tasks_max = v;
+
+        asked = a->cpu_quota != 0 ? quota_rate(a->cpu_quota, a->cpu_period) : 0;
+        r = resolve_one(rule, asked, max->cpu_quota, dflt->cpu_quota, "resources.cpu.quota", &v, ret_denial);
+        if (r < 0)
+                return r;
+        if (a->cpu_quota != 0) {
+                d.sandbox.cpu_quota_usec = a->cpu_quota;
+                d.sandbox.cpu_period_usec = a->cpu_period;
+        } else if (v != 0)
+                d.sandbox.cpu_quota_usec = rate_to_quota(v);
+        else
+                d.sandbox.cpu_period_usec = a->cpu_period; /* a period alone, as OCI allows */
+
+        asked = a->cpu_weight ?: a->cpu_shares ? MAX(a->cpu_shares * 100U / 1024U, 1U) : 0;
+        r = resolve_one(rule, asked, max->cpu_weight, dflt->cpu_weight,
+                        a->cpu_shares ? "resources.cpu.shares" : "resources.cpu.weight", &v, ret_denial);
+        if (r < 0)
+                return r;
+        if (a->cpu_shares != 0)
+                d.sandbox.cpu_shares = a->cpu_shares;
+        else if (v != 0)
+                d.sandbox.cpu_weight = v;
+
+        r = resolve_one(rule, req->runtime_max_usec, max->runtime_max_usec, dflt->runtime_max_usec, "runtimeMaxUSec",
+                        &d.runtime_max_usec, ret_denial);
+        if (r < 0)
+                return r;
+
+        if (!rule->unrestricted) {
+                CgroupLimits unlimited = CGROUP_LIMITS_NONE;
+
+                limits_from_policy(&rule->user, &d.user);
+                d.has_user = memcmp(&d.user, &unlimited, sizeof d.user) != 0;
+        }
+
+        resources_from_limits(&d.sandbox, a, &d.resources);
+        *ret = d;
+        return 0;
 }

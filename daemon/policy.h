@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "daemon-limits.h"
 #include "policy-file.h"
 #include "sandbox-protocol.h"
@@ -36,6 +37,30 @@ typedef struct PolicyDenial {
 
 /* The Varlink error reply for a denial; NULL on OOM. */
 struct json_object *policy_denial_to_error(const PolicyDenial *d);
+
+/* The limits a sandbox gets. */
+typedef struct PolicyLimitsDecision {
+        CgroupLimits sandbox;        /* of its cgroup */
+        CgroupLimits user;           /* of its owner's cgroup (all of the uid's sandboxes), if has_user */
+        bool has_user;
+        uint64_t runtime_max_usec;   /* 0: none */
+        SandboxResources resources;  /* sandbox, as SandboxInfo reports it */
+} PolicyLimitsDecision;
+
+/*
+ * The limits of a sandbox: each limit the request sets, within the maximum
+ * the caller's rule allows ([memory-max], [tasks-max], [cpu-quota],
+ * [cpu-weight], [runtime-max-sec], ...), and where it sets none the rule's
+ * default ([default-memory-max], ...) or else its maximum; the rule's user-
+ * keys for the caller's user cgroup. Root's requests are taken as they are,
+ * without defaults or user limits. A request above a maximum is -EPERM with
+ * an InvalidParameter denial naming the field ("resources.memory.limit",
+ * "resources.cpu.quota" compared as a share of a CPU, "runtimeMaxUSec").
+ * Whether the host can enforce the result is cgroup_manager_check_limits()'s
+ * to say.
+ */
+int policy_resolve_limits(const PolicyRule *rule, const SpawnRequest *req, PolicyLimitsDecision *ret,
+                          PolicyDenial *ret_denial);
 
 /* What the daemon must do when the request is allowed. */
 typedef struct PolicyDecision {

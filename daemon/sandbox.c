@@ -7,9 +7,15 @@
  *     its creating connection closes and it is not keepAlive;
  *   - a running sandbox whose connection closes is killed unless keepAlive.
  * Exits are seen through the pidfd on the loop and reaped with
- * waitid(P_PIDFD), so no zombie outlives a loop iteration.
+ * waitid(P_PIDFD), so no zombie outlives a loop iteration. A sandbox with a
+ * cgroup ends when its top process is reaped and the cgroup is empty: what
+ * the top process leaves behind (a daemonized child outside a pid namespace)
+ * is killed then, as a pid namespace's init takes its namespace with it, and
+ * every kill the daemon decides on (kill-on-close, the spawn and runtime
+ * timeouts, shutdown) reaches every process in the cgroup.
  */
 
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include "async-close.h"
+#include "cgroup.h"
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
@@ -35,6 +42,7 @@
 #define SHUTDOWN_REAP_TIMEOUT_MSEC 5000
 
 static void sandbox_maybe_free(Sandbox *sb);
+static void sandbox_check_end(Sandbox *sb);
 static void sandbox_spawn_done(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
 static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error);
@@ -54,7 +62,7 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
 }
 
-static int make_id(char ret[static SANDBOX_ID_LEN + 1]) {
+int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
         static const char hex[] = "0123456789abcdef";
         uint8_t bytes[SANDBOX_ID_LEN / 2];
         ssize_t n;
@@ -94,7 +102,33 @@ static void on_handle_closed(uv_handle_t *handle) {
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
                 free(sb->capture[i].data);
         free(sb->name);
+        free(sb->cgroup_path);
+        free(sb->rlimits);
         free(sb);
+}
+
+/*
+ * The cgroup goes with the entry. One that cannot go yet (its processes were
+ * left running, or one is stuck in the kernel past shutdown's deadline) is
+ * left in place: the next start of the daemon removes it once it is empty.
+ */
+static void sandbox_release_cgroup(Sandbox *sb) {
+        int r;
+
+        if (!sb->cgroup)
+                return;
+        if (sb->left_running) {
+                cgroup_abandon(TAKE_PTR(sb->cgroup));
+                return;
+        }
+        r = cgroup_remove(sb->cgroup);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot remove the cgroup %s of sandbox %s, leaving it: %m", sb->cgroup_path,
+                                  sb->id);
+                (void) cgroup_kill(sb->cgroup);
+                cgroup_abandon(sb->cgroup);
+        }
+        sb->cgroup = NULL;
 }
 
 static void on_pidfd(uv_poll_t *handle, int status, int events);
@@ -252,6 +286,7 @@ static void sandbox_free(Sandbox *sb) {
                 sb->sync_poll_open = false;
                 uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
         }
+        sandbox_release_cgroup(sb);
 
         if (sb->owner) {
                 LIST_REMOVE(owned, sb->owner->owned, sb);
@@ -267,11 +302,13 @@ static void sandbox_free(Sandbox *sb) {
                 uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
                 capture_close(sb, i);
+        if (sb->runtime_max_usec > 0)
+                uv_close((uv_handle_t *) &sb->runtime_timer, on_handle_closed);
 }
 
 /* Drops the entry once nobody can ask for it any more. */
 static void sandbox_maybe_free(Sandbox *sb) {
-        if (!sb->reaped)
+        if (!sb->ended)
                 return;
         if (sb->starting)
                 return; /* the spawn report (and maybe a reply) still has to come */
@@ -282,10 +319,14 @@ static void sandbox_maybe_free(Sandbox *sb) {
 /* A Wait reply with the state and the captured output not yet delivered (which it then consumes). */
 static struct json_object *sandbox_wait_reply_parameters(Sandbox *sb, SandboxState state) {
         WaitOutput out = capture_pending(sb);
+        SandboxInfo info;
         struct json_object *p;
 
-        p = sb->capturing ? wait_reply_encode_output(state, sb->exit_code, sb->signal, &out) :
-                            wait_reply_encode(state, sb->exit_code, sb->signal);
+        /* What it used comes with the end state only. */
+        sandbox_fill_info(sb, /* with_usage= */ false, &info);
+        info.state = state;
+        info.has_usage = sb->ended && sb->has_used;
+        p = wait_reply_encode_info(&info, sb->capturing ? &out : NULL);
         if (p)
                 capture_taken(sb);
         return p;
@@ -322,7 +363,7 @@ static void sandbox_stream_output(Sandbox *sb) {
  */
 static void sandbox_answer_waiters(Sandbox *sb) {
         Connection *list = TAKE_PTR(sb->waiters);
-        bool exited = sb->reaped && !sb->starting;
+        bool exited = sb->ended && !sb->starting;
 
         if (!list)
                 return;
@@ -381,21 +422,89 @@ static void sandbox_reap(Sandbox *sb) {
                 sb->signal = si.si_status;
         }
 
+        sandbox_check_end(sb);
+}
+
+/* What made it end, from how its top process ended and what its cgroup saw. */
+static void sandbox_decide_end_state(Sandbox *sb) {
+        bool sigkill = (sb->state == SANDBOX_KILLED && sb->signal == SIGKILL) ||
+                       /* init passes the command's death on as 128 + the signal */
+                       (sb->state == SANDBOX_EXITED && sb->exit_code == 128 + SIGKILL);
+
+        if (sb->timed_out)
+                sb->state = SANDBOX_TIMED_OUT;
+        else if (sigkill && sb->has_used && sb->used.oom_kills != UINT64_MAX && sb->used.oom_kills > 0)
+                sb->state = SANDBOX_OOM_KILLED;
+}
+
+static void usage_from_cgroup(const CgroupUsage *u, SandboxUsage *ret) {
+        *ret = (SandboxUsage) {
+                .cpu_usec = u->cpu_usec,
+                .memory_current = u->memory_current,
+                .memory_peak = u->memory_peak,
+                .tasks = u->tasks,
+                .tasks_peak = u->tasks_peak,
+                .oom_kills = u->oom_kills,
+        };
+}
+
+/*
+ * The sandbox ends when its top process is reaped and its cgroup is empty.
+ * Whatever the top process left in the cgroup is killed; the cgroup event
+ * of its emptying brings us back here.
+ */
+static void sandbox_check_end(Sandbox *sb) {
+        bool populated = false;
+        CgroupUsage u;
+
+        if (!sb->reaped || sb->ended)
+                return;
+
+        if (sb->cgroup) {
+                if (cgroup_read_events(sb->cgroup, &populated, NULL) < 0)
+                        populated = false;
+                if (populated) {
+                        log_debug("Sandbox %s: its top process is gone, killing what it left behind.", sb->id);
+                        (void) cgroup_kill(sb->cgroup);
+                        return;
+                }
+                if (cgroup_read_usage(sb->cgroup, &u) >= 0) {
+                        usage_from_cgroup(&u, &sb->used);
+                        sb->has_used = true;
+                }
+                sandbox_release_cgroup(sb);
+        }
+        if (sb->runtime_max_usec > 0)
+                uv_timer_stop(&sb->runtime_timer);
+
+        sb->ended = true;
+        sb->paused = false;
+
         /* It died before execve() and its report already ended: now the answer can say how. */
         if (sb->starting && sb->died_before_exec)
                 return sandbox_fail_died(sb);
 
         if (!sb->spawn_failed && !sb->starting) {
+                sandbox_decide_end_state(sb);
                 if (sb->state == SANDBOX_EXITED)
                         log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.",
                                   sb->id, (int) sb->pid, sb->exit_code);
-                else
+                else if (sb->state == SANDBOX_KILLED)
                         log_audit(LOG_INFO, "killed", &sb->creator, sb->id, "Sandbox %s (pid %d) killed by %s.", sb->id,
                                   (int) sb->pid, signal_to_string(sb->signal) ?: "a signal");
+                else
+                        log_audit(LOG_INFO, sandbox_state_to_string(sb->state), &sb->creator, sb->id,
+                                  "Sandbox %s (pid %d) ended: %s.", sb->id, (int) sb->pid,
+                                  sandbox_state_to_string(sb->state));
                 sandbox_answer_waiters(sb);
         }
 
         sandbox_maybe_free(sb);
+}
+
+void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen) {
+        if (!populated)
+                sandbox_check_end(sb);
 }
 
 static void on_pidfd(uv_poll_t *handle, int status, int events) {
@@ -411,7 +520,10 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                 sb->spawn_failed = true;
                 log_audit(LOG_NOTICE, "spawn-failed", &sb->creator, sb->id, "Spawn failed at %s: %s",
                           error->stage, error->message);
-                if (c)
+                /* Moved into its v1 cgroups, it took its owner past the policy's tasks for all its sandboxes. */
+                if (c && streq(error->stage, "cgroup") && error->error == EDQUOT)
+                        connection_reply_error(c, nsbox_error_quota_exceeded("user-tasks-max"));
+                else if (c)
                         connection_reply_error(c, nsbox_error_spawn_failed(error->stage, error->error, error->message));
                 sandbox_maybe_free(sb);
                 return;
@@ -427,7 +539,7 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                 if (fd < 0) {
                         log_error_errno(fd, "Failed to duplicate pidfd: %m");
                         connection_reply_error(c, nsbox_error_spawn_failed("reply", -fd, strerror(-fd)));
-                        sandbox_kill(sb, SIGKILL);
+                        (void) sandbox_kill_all(sb, SIGKILL);
                         sb->detached = true;
                 } else {
                         SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0 };
@@ -437,9 +549,11 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                 }
         }
 
-        /* It may have exited before the report arrived: now waiters can learn of it. */
-        if (sb->reaped)
+        /* It may have ended before the report arrived: now waiters can learn of it. */
+        if (sb->ended) {
+                sandbox_decide_end_state(sb);
                 sandbox_answer_waiters(sb);
+        }
         sandbox_maybe_free(sb);
 }
 
@@ -519,7 +633,7 @@ void sandbox_expire_spawns(Server *s) {
                 log_audit(LOG_WARNING, "spawn-timeout", &sb->creator, sb->id,
                           "Sandbox %s did not reach execve within %us, killing it.", sb->id,
                           s->config.limits.spawn_timeout_sec);
-                (void) sandbox_kill(sb, SIGKILL);
+                (void) sandbox_kill_all(sb, SIGKILL);
                 spawn_error_set(&error, "timeout", ETIMEDOUT, NULL);
                 sandbox_end_spawn(sb, &error);
         }
@@ -552,14 +666,14 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                 /* Its exit status, which the pidfd brings, is the real reason: answer with that. */
                 uv_poll_stop(&sb->report_poll);
                 sb->died_before_exec = true;
-                if (sb->reaped)
+                if (sb->ended)
                         sandbox_fail_died(sb);
                 return;
         }
 
         if (r < 0) {
                 spawn_error_set(&error, "report", -r, NULL);
-                (void) sandbox_kill(sb, SIGKILL);
+                (void) sandbox_kill_all(sb, SIGKILL);
         }
         sandbox_end_spawn(sb, r != 0 ? &error : NULL);
 }
@@ -600,7 +714,7 @@ static void sandbox_continue_handshake(Sandbox *sb) {
         return;
 
 fail:
-        (void) sandbox_kill(sb, SIGKILL);
+        (void) sandbox_kill_all(sb, SIGKILL);
         sandbox_end_spawn(sb, &error);
 }
 
@@ -608,8 +722,17 @@ static void on_sync(uv_poll_t *handle, int status, int events) {
         sandbox_continue_handshake(handle->data);
 }
 
-/* A child that cannot be tracked: killed, and reaped off the loop (it may be stuck in the kernel). */
-static void sandbox_abandon_child(Server *s, uid_t owner, const SpawnHandle *handle) {
+/*
+ * A child that cannot be tracked: killed, and reaped off the loop (it may be
+ * stuck in the kernel). Its cgroup is killed and left, as it cannot be
+ * removed before the child is gone: the next start removes it.
+ */
+static void sandbox_abandon_child(Server *s, uid_t owner, const SpawnHandle *handle, Cgroup *cgroup) {
+        if (cgroup) {
+                (void) cgroup_kill(cgroup);
+                if (cgroup_remove(cgroup) < 0)
+                        cgroup_abandon(cgroup);
+        }
         (void) syscall(SYS_pidfd_send_signal, handle->pidfd, SIGKILL, NULL, 0);
         (void) async_reap(s->closer, owner, handle->pidfd);
         safe_close(handle->report_fd);
@@ -617,7 +740,20 @@ static void sandbox_abandon_child(Server *s, uid_t owner, const SpawnHandle *han
         spawn_handshake_free(handle->handshake);
 }
 
-int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret) {
+static void on_runtime_timer(uv_timer_t *timer) {
+        Sandbox *sb = timer->data;
+
+        if (sb->ended || sb->timed_out)
+                return;
+        log_audit(LOG_NOTICE, "timeout", &sb->creator, sb->id,
+                  "Sandbox %s reached its runtime limit of %" PRIu64 "ms, killing it.", sb->id,
+                  sb->runtime_max_usec / 1000U);
+        sb->timed_out = true;
+        (void) sandbox_kill_all(sb, SIGKILL);
+}
+
+int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SandboxContainment *containment,
+                const SpawnHandle *handle, Sandbox **ret) {
         Sandbox *sb;
         int r;
 
@@ -627,9 +763,11 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
                 goto fail;
         }
 
-        r = make_id(sb->id);
-        if (r < 0)
+        if (!containment->id || strlen(containment->id) != SANDBOX_ID_LEN) {
+                r = -EINVAL;
                 goto fail;
+        }
+        memcpy(sb->id, containment->id, SANDBOX_ID_LEN + 1);
 
         sb->usage = server_user_usage(s, owner->peer.uid);
         if (!sb->usage) {
@@ -650,6 +788,22 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
                         goto fail;
                 }
         }
+        if (containment->cgroup) {
+                sb->cgroup_path = strdup(cgroup_path(containment->cgroup));
+                if (!sb->cgroup_path) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        if (req->n_rlimits > 0) {
+                sb->rlimits = calloc(req->n_rlimits, sizeof(SandboxRlimit));
+                if (!sb->rlimits) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                memcpy(sb->rlimits, req->rlimits, req->n_rlimits * sizeof(SandboxRlimit));
+                sb->n_rlimits = req->n_rlimits;
+        }
 
         r = uv_poll_init(s->loop, &sb->pidfd_poll, handle->pidfd);
         if (r < 0) {
@@ -666,7 +820,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
                 sb->pidfd = -EBADF;
                 sandbox_unindex(s, sb);
                 uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-                sandbox_abandon_child(s, owner->peer.uid, handle);
+                sandbox_abandon_child(s, owner->peer.uid, handle, containment->cgroup);
                 return -EIO;
         }
         sb->report_fd = handle->report_fd;
@@ -675,6 +829,15 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         sb->handshake = handle->handshake;
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
                 sb->capture[i].fd = -EBADF;
+
+        sb->runtime_max_usec = containment->runtime_max_usec;
+        if (sb->runtime_max_usec > 0) {
+                uv_timer_init(s->loop, &sb->runtime_timer);
+                sb->runtime_timer.data = sb;
+                sb->handles_open++;
+                /* Rounded up: a limit is never cut short. */
+                uv_timer_start(&sb->runtime_timer, on_runtime_timer, (sb->runtime_max_usec + 999U) / 1000U, 0);
+        }
 
         sb->server = s;
         sb->pid = handle->pid;
@@ -688,6 +851,11 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
         sb->state = SANDBOX_STARTING;
         sb->owner = owner;
         sb->spawn_connection = owner;
+        sb->cgroup = containment->cgroup;
+        sb->resources = containment->resources;
+        sb->used = SANDBOX_USAGE_UNKNOWN;
+        if (sb->cgroup)
+                cgroup_set_userdata(sb->cgroup, sb);
 
         if (req->capture_output) {
                 const DaemonLimits *l = &s->config.limits;
@@ -723,10 +891,12 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const Spa
 
 fail:
         /* Untrackable, so it must not exist. */
-        sandbox_abandon_child(s, owner->peer.uid, handle);
+        sandbox_abandon_child(s, owner->peer.uid, handle, containment->cgroup);
         if (sb) {
                 sandbox_unindex(s, sb);
                 free(sb->name);
+                free(sb->cgroup_path);
+                free(sb->rlimits);
         }
         free(sb);
         return r;
@@ -753,7 +923,9 @@ bool sandbox_visible_to(const Sandbox *sb, uid_t uid) {
         return uid == 0 || sb->owner_uid == uid;
 }
 
-void sandbox_fill_info(const Sandbox *sb, SandboxInfo *ret) {
+void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
+        CgroupUsage u;
+
         *ret = (SandboxInfo) {
                 .id = (char *) sb->id,
                 .name = sb->name,
@@ -765,7 +937,20 @@ void sandbox_fill_info(const Sandbox *sb, SandboxInfo *ret) {
                 .exit_code = sb->exit_code,
                 .signal = sb->signal,
                 .keep_alive = sb->keep_alive,
+                .cgroup = sb->cgroup_path,
+                .resources = sb->resources,
+                .rlimits = sb->rlimits,
+                .n_rlimits = sb->n_rlimits,
+                .runtime_max_usec = sb->runtime_max_usec,
+                .paused = sb->paused,
+                .usage = sb->used,
+                .has_usage = with_usage && sb->has_used,
         };
+
+        if (with_usage && !sb->ended && sb->cgroup && cgroup_read_usage(sb->cgroup, &u) >= 0) {
+                usage_from_cgroup(&u, &ret->usage);
+                ret->has_usage = true;
+        }
 }
 
 int sandbox_kill(Sandbox *sb, int sig) {
@@ -776,8 +961,34 @@ int sandbox_kill(Sandbox *sb, int sig) {
         return 0;
 }
 
+int sandbox_kill_all(Sandbox *sb, int sig) {
+        int r;
+
+        if (sb->ended)
+                return -ESRCH;
+        if (!sb->cgroup) {
+                r = sandbox_kill(sb, sig);
+                return r < 0 ? r : 1;
+        }
+        return cgroup_signal_all(sb->cgroup, sig);
+}
+
+int sandbox_pause(Sandbox *sb, bool pause) {
+        int r;
+
+        if (sb->ended)
+                return -ESRCH;
+        if (!sb->cgroup)
+                return -ENOMEDIUM;
+        r = cgroup_freeze(sb->cgroup, pause);
+        if (r < 0)
+                return r;
+        sb->paused = pause;
+        return 0;
+}
+
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
-        if (sb->reaped && !sb->starting) {
+        if (sb->ended && !sb->starting) {
                 /* Consumed before replying: the reply may start a pipelined call that asks again. */
                 sb->detached = true;
                 connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
@@ -815,10 +1026,10 @@ void sandbox_connection_closed(Server *s, Connection *c) {
 
                 /* Services crash; their sandboxes must not linger. */
                 sb->detached = true;
-                if (!sb->reaped) {
+                if (!sb->ended) {
                         log_audit(LOG_INFO, "kill", &sb->creator, sb->id,
                                   "Killing sandbox %s: its connection closed.", sb->id);
-                        (void) sandbox_kill(sb, SIGKILL);
+                        (void) sandbox_kill_all(sb, SIGKILL);
                 }
                 sandbox_maybe_free(sb);
         }
@@ -849,13 +1060,26 @@ static void sandbox_reap_until(Sandbox *sb, uint64_t deadline_msec) {
                     sb->id, (int) sb->pid, SHUTDOWN_REAP_TIMEOUT_MSEC);
 }
 
+/* The same for the rest of its cgroup: what the top process left behind dies of the same kill. */
+static void sandbox_empty_cgroup_until(Sandbox *sb, uint64_t deadline_msec) {
+        struct timespec ts;
+        uint64_t now;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
+        if (cgroup_wait_empty(sb->cgroup, (unsigned) MIN(deadline_msec > now ? deadline_msec - now : 0,
+                                                          (uint64_t) UINT_MAX)) < 0)
+                log_warning("Sandbox %s: a process of it did not die within %ums of SIGKILL, leaving its cgroup %s.",
+                            sb->id, SHUTDOWN_REAP_TIMEOUT_MSEC, sb->cgroup_path);
+}
+
 void sandbox_drop_all(Server *s, bool kill) {
         struct timespec ts;
         uint64_t deadline;
 
         /* Signal them all first, so they die in parallel and each wait below is short. */
         LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if ((kill || sb->starting) && sandbox_kill(sb, SIGKILL) >= 0 && !sb->spawn_failed)
+                if ((kill || sb->starting) && sandbox_kill_all(sb, SIGKILL) >= 0 && !sb->spawn_failed)
                         log_audit(LOG_INFO, "kill", &sb->creator, sb->id, "Killing sandbox %s: the daemon is stopping.",
                                   sb->id);
 
@@ -864,11 +1088,19 @@ void sandbox_drop_all(Server *s, bool kill) {
         deadline = (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U + SHUTDOWN_REAP_TIMEOUT_MSEC;
 
         LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
+                bool killed = kill || sb->starting;
+
                 if (!sb->reaped) {
-                        if (kill || sb->starting)
+                        if (killed)
                                 sandbox_reap_until(sb, deadline);
                         /* Left running (or stuck): only forget it. Its pidfd closes with the entry. */
                         sb->reaped = true;
+                }
+                if (sb->cgroup) {
+                        if (killed)
+                                sandbox_empty_cgroup_until(sb, deadline);
+                        else
+                                sb->left_running = true; /* in its cgroup, which stays with it */
                 }
                 sandbox_free(sb);
         }

@@ -4,7 +4,9 @@
  * exit status has been delivered. While starting, each entry drives the spawn
  * handshake (the sync socket) and then watches the spawn report pipe (exec or
  * failure) on the loop; from the end of the handshake on, it watches its
- * pidfd (exit).
+ * pidfd (exit). Its cgroup's emptiness comes through the server's cgroup
+ * event fd. A sandbox ends when its top process is reaped and its cgroup is
+ * empty.
  */
 #pragma once
 
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cgroup.h"
 #include "list.h"
 #include "sandbox-protocol.h"
 #include "server.h"
@@ -71,25 +74,64 @@ struct Sandbox {
         int exit_code;
         int signal;
         bool spawn_failed;   /* never exec'd: hidden, dropped once reaped and reported */
-        bool reaped;
-        bool detached;       /* nobody can ask for it any more: drop once reaped */
+        bool reaped;         /* the top process is gone */
+        bool ended;          /* reaped and its cgroup empty: the state is final */
+        bool detached;       /* nobody can ask for it any more: drop once ended */
         bool freeing;
+        bool left_running;   /* shutdown without kill: its processes and cgroup stay */
+
+        /* Containment. */
+        Cgroup *cgroup;             /* NULL without cgroups, and once removed */
+        char *cgroup_path;          /* as SandboxInfo reports it */
+        SandboxResources resources; /* the limits in force, as reported */
+        SandboxRlimit *rlimits;
+        size_t n_rlimits;
+        uint64_t runtime_max_usec;
+        uv_timer_t runtime_timer;   /* initialized iff runtime_max_usec > 0 */
+        bool timed_out;             /* killed at runtime_max_usec */
+        bool paused;
+        bool has_used;              /* used: what it used, read when it ended */
+        SandboxUsage used;
 
         Connection *owner;            /* the creating connection while it lives, for kill-on-close (in its owned list) */
         Connection *spawn_connection; /* waiting for the Spawn reply */
         Connection *waiters;          /* connections in Wait */
 };
 
-/* Adopts a started child, drives its handshake and watches it. Takes the handle's fds and handshake
- * in every case: on failure the child is killed and reaped off the loop. */
-int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SpawnHandle *handle, Sandbox **ret);
+/* A new sandbox id: 128 random bits in hex. Also names its cgroup, so it is made before the spawn. */
+int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]);
+
+/* What a sandbox is contained by, made before the spawn. */
+typedef struct SandboxContainment {
+        const char *id;             /* from sandbox_make_id() */
+        Cgroup *cgroup;             /* taken; may be NULL */
+        SandboxResources resources; /* as SandboxInfo reports them */
+        uint64_t runtime_max_usec;  /* 0: none */
+} SandboxContainment;
+
+/* Adopts a started child, drives its handshake and watches it. Takes the handle's fds and handshake and
+ * the cgroup in every case: on failure the child is killed and reaped off the loop. */
+int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SandboxContainment *containment,
+                const SpawnHandle *handle, Sandbox **ret);
 
 Sandbox *sandbox_find(Server *s, const char *id);
 bool sandbox_visible_to(const Sandbox *sb, uid_t uid);
 
-void sandbox_fill_info(const Sandbox *sb, SandboxInfo *ret); /* borrows strings from sb */
+/* Borrows strings and arrays from sb. with_usage: what it used so far (reads its cgroup) or in all. */
+void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret);
 
+/* Signals the top process; -ESRCH once it is gone. */
 int sandbox_kill(Sandbox *sb, int sig);
+
+/* Signals every process in the sandbox's cgroup (the top process only, without one); -ESRCH once it ended.
+ * Returns how many were signalled. */
+int sandbox_kill_all(Sandbox *sb, int sig);
+
+/* cgroup.freeze; -ENOMEDIUM without a cgroup, -ESRCH once it ended. */
+int sandbox_pause(Sandbox *sb, bool pause);
+
+/* A change in the sandbox's cgroup.events (from the server's cgroup event fd). */
+void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen);
 
 /* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more',
  * and one more for each piece of captured output). */

@@ -281,6 +281,55 @@ static void on_signal(uv_signal_t *handle, int signum) {
         server_shutdown(s);
 }
 
+static void on_cgroup_event(Cgroup *cg, bool populated, bool frozen, void *userdata) {
+        if (userdata)
+                sandbox_cgroup_event(userdata, populated, frozen);
+}
+
+static void on_cgroup_events(uv_poll_t *handle, int status, int events) {
+        Server *s = handle->data;
+        int r;
+
+        r = cgroup_manager_dispatch(s->cgroups, on_cgroup_event);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read cgroup events: %m");
+}
+
+/*
+ * The daemon's cgroup subtree. Without one (no cgroup2 tree, a cgroup not
+ * delegated to it, --no-cgroups) it still serves, but refuses every limit.
+ */
+static int server_setup_cgroups(Server *s) {
+        char layout[512];
+        int r;
+
+        if (s->config.no_cgroups) {
+                snprintf(s->cgroups_missing, sizeof s->cgroups_missing, "nsboxd runs with --no-cgroups");
+                return 0;
+        }
+
+        r = cgroup_manager_new(NULL, &s->cgroups);
+        if (r < 0) {
+                snprintf(s->cgroups_missing, sizeof s->cgroups_missing, "nsboxd has no cgroup of its own: %s",
+                         r == -ENOMEDIUM ? "this host has no cgroup2 tree" : strerror(-r));
+                log_warning("Running without cgroups (%s): sandboxes get no limits and no whole-sandbox kill.",
+                            s->cgroups_missing);
+                return 0;
+        }
+
+        cgroup_manager_describe(s->cgroups, layout, sizeof layout);
+        log_info("Sandbox cgroups below %s (%s).", cgroup_manager_path(s->cgroups), layout);
+
+        r = uv_poll_init(s->loop, &s->cgroup_poll, cgroup_manager_event_fd(s->cgroups));
+        if (r < 0) {
+                s->cgroups = cgroup_manager_free(s->cgroups);
+                return log_error_errno(EIO, "Failed to watch cgroup events: %s", uv_strerror(r));
+        }
+        s->cgroup_poll.data = s;
+        (void) uv_poll_start(&s->cgroup_poll, UV_READABLE, on_cgroup_events);
+        return 0;
+}
+
 int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Server **ret) {
         _cleanup_close_ int fd = listen_fd;
         static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
@@ -328,6 +377,9 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         s->listen_poll.data = s;
         (void) uv_poll_start(&s->listen_poll, UV_READABLE, on_listen);
 
+        /* Last: nothing after it fails, so its handle never needs undoing here. */
+        (void) server_setup_cgroups(s);
+
         uv_timer_init(loop, &s->spawn_timer);
         s->spawn_timer.data = s;
 
@@ -364,6 +416,8 @@ void server_shutdown(Server *s) {
                 connection_close(c);
         sandbox_drop_all(s, s->config.kill_on_exit);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
+        if (s->cgroups)
+                uv_close((uv_handle_t *) &s->cgroup_poll, NULL);
 }
 
 Server *server_free(Server *s) {
@@ -376,6 +430,8 @@ Server *server_free(Server *s) {
         hash_table_done(&s->users);
         hash_table_done(&s->sandbox_ids);
         safe_close(s->listen_fd);
+        /* Moves the daemon back and removes its cgroups, once no sandbox's is left. */
+        cgroup_manager_free(s->cgroups);
         /* Workers still closing (or stuck) finish on their own; the process exit ends them. */
         async_closer_free(s->closer);
         policy_free(s->policy);

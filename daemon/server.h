@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "async-close.h"
+#include "cgroup.h"
 #include "hash-table.h"
 #include "list.h"
 #include "policy.h"
@@ -35,6 +36,7 @@ typedef struct ServerConfig {
         const char *subuid_path;
         const char *subgid_path;
         bool kill_on_exit; /* kill and reap every sandbox on shutdown (default) */
+        bool no_cgroups;   /* run without cgroups (--no-cgroups): no limits, no whole-sandbox kill */
 } ServerConfig;
 
 typedef struct Server {
@@ -56,6 +58,10 @@ typedef struct Server {
         HashTable users;           /* UserUsage by uid */
         Sandbox *pending_oldest;   /* the pending spawns in the order they started: the first to time out */
         Sandbox *pending_newest;
+
+        CgroupManager *cgroups;     /* NULL when running without */
+        char cgroups_missing[256];  /* why, for refusals */
+        uv_poll_t cgroup_poll;      /* the cgroups' event fd */
 
         Policy *policy;
         SubidFile *subuid; /* re-read when the file changes: server_refresh_subids() */

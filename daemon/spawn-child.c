@@ -416,7 +416,7 @@ static void setup_process(SpawnPlan *p) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(p, "no_new_privs", errno, NULL);
         /* Programs using select() break with fd numbers above 1024: hand back the usual limit. */
-        if (setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
+        if (!p->nofile_set && setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
                 child_fail(p, "rlimit", errno, NULL);
         (void) umask(0022);
         /* As bubblewrap keeps the caller's directory only where it exists: the fallbacks in order, and the

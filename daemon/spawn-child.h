@@ -89,6 +89,7 @@ typedef struct SpawnPlan {
 
         /* process */
         struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */
+        bool nofile_set;      /* the request set RLIMIT_NOFILE: the daemon applied it, leave it */
         bool new_session;
         bool require_terminal; /* the new session must get a controlling terminal from stdin, stdout or stderr */
         int controlling_tty;   /* child scratch: which of 0, 1, 2 became the controlling terminal, or -1 */

@@ -55,6 +55,15 @@ void spawn_set_inherited_nofile(const struct rlimit *rl) {
         inherited_nofile = *rl;
 }
 
+void spawn_get_default_rlimit(int resource, struct rlimit *ret) {
+        if (resource == RLIMIT_NOFILE) {
+                *ret = inherited_nofile;
+                return;
+        }
+        if (getrlimit(resource, ret) < 0)
+                *ret = (struct rlimit) { 0, 0 };
+}
+
 static char *const spawn_default_env[] = {
         (char *) "PATH=" SPAWN_DEFAULT_PATH,
         (char *) "HOME=/",
@@ -676,6 +685,9 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->require_terminal = r->new_session == 0 && !c->caller->privileged;
         p->controlling_tty = -1;
         p->nofile = inherited_nofile;
+        for (size_t i = 0; i < r->n_rlimits; i++)
+                if (r->rlimits[i].type == RLIMIT_NOFILE)
+                        p->nofile_set = true;
 
         if (!strchr(r->argv[0], '/'))
                 return plan_search_path(p, e);
@@ -921,12 +933,15 @@ static int pid_namespace_for_children(int ns_fd) {
         return 0;
 }
 
-static int clone_child(SpawnPlan *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
+static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
         /* CLONE_CLEAR_SIGHAND: not even a fault in the child can run one of the daemon's
-         * handlers (ignored signals stay ignored until the child resets them). */
+         * handlers (ignored signals stay ignored until the child resets them). CLONE_INTO_CGROUP: it is
+         * in its cgroup from its first instruction, so nothing it does escapes the cgroup's limits. */
         struct clone_args args = {
-                .flags = CLONE_PIDFD | CLONE_CLEAR_SIGHAND | p->clone_flags,
+                .flags = CLONE_PIDFD | CLONE_CLEAR_SIGHAND | p->clone_flags |
+                         (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
                 .exit_signal = SIGCHLD,
+                .cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0,
         };
         sigset_t all, saved;
         int pidfd = -EBADF;
@@ -1041,6 +1056,33 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
         return 0;
 }
 
+/* clone3() can only place the child in cgroup2: the v1 hierarchies take its pid now, before it is released.
+ * Neither this nor prlimit() waits for the child. */
+static int attach_v1_cgroups(const SpawnContext *c, pid_t pid, SpawnError *e) {
+        int r;
+
+        if (!c->cgroup)
+                return 0;
+        r = cgroup_attach_v1(c->cgroup, pid);
+        if (r == -EDQUOT)
+                return spawn_fail(e, "cgroup", EDQUOT, "the owner's cgroup is at its pids.max");
+        if (r < 0)
+                return spawn_fail(e, "cgroup", -r, "%s", cgroup_path(c->cgroup));
+        return 0;
+}
+
+/* Set from here, not by the child: in a new user namespace it could not raise a hard limit. */
+static int set_rlimits(const SpawnRequest *r, pid_t pid, SpawnError *e) {
+        for (size_t i = 0; i < r->n_rlimits; i++) {
+                struct rlimit rl = { r->rlimits[i].soft, r->rlimits[i].hard };
+
+                if (prlimit(pid, (__rlimit_resource_t) r->rlimits[i].type, &rl, NULL) < 0)
+                        return spawn_fail(e, "rlimit", errno, "rlimits[%zu]: %s", i,
+                                          rlimit_type_to_string(r->rlimits[i].type) ?: "?");
+        }
+        return 0;
+}
+
 /* One byte into an empty socket buffer: never waits, whatever state the child is in. */
 static int release_child(SpawnHandshake *h, SpawnError *e) {
         char c = SPAWN_SYNC_GO;
@@ -1141,13 +1183,18 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
 
         r = take_groups_for_clone(c->caller, &e);
         if (r >= 0)
-                r = clone_child(p, &pid, &pidfd, &e);
+                r = clone_child(p, c->cgroup ? cgroup_dir_fd(c->cgroup) : -EBADF, &pid, &pidfd, &e);
         /* Whatever happened: the daemon must not keep the caller's groups. If only this failed, the
          * child exists: its handshake fails at the first step, and the caller kills and reaps it. */
         k = drop_groups_after_clone(r < 0 ? NULL : &h->error);
         if (r < 0)
                 goto fail;
         (void) k;
+
+        /* The rest of its setup is the handshake's, which releases it: by then it must be in its v1 cgroups,
+         * with its rlimits. A failure here fails the handshake at its first step. */
+        if (h->error.error == 0 && attach_v1_cgroups(c, pid, &h->error) >= 0)
+                (void) set_rlimits(c->request, pid, &h->error);
 
         /* Only the child may hold its ends: EOF on ours must mean it is gone. */
         p->child_sync_fd = safe_close(p->child_sync_fd);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "sandbox-protocol.h"
 
 /* Who asked. The child acts as this identity for everything a non-root caller names. */
@@ -36,6 +37,9 @@ typedef struct SpawnContext {
         const int *message_fds; /* the fds of the request message; request indexes point here (borrowed) */
         size_t n_message_fds;
         const SpawnCaller *caller;
+        /* The sandbox's cgroup, or NULL: the child is created in its cgroup2 directory (CLONE_INTO_CGROUP)
+         * and moved into its v1 cgroups before it runs anything but the daemon's own setup (borrowed). */
+        const Cgroup *cgroup;
 } SpawnContext;
 
 /* What went wrong, for SpawnFailed(stage, errno, message). Fixed size: the child writes it without malloc. */
@@ -88,6 +92,12 @@ typedef struct SpawnHandle {
  *    joinNamespaces, the mount plan's) and its own plumbing; it closes all others first thing.
  *  - A joinNamespaces pidfd is resolved to the namespace that process is in when spawn_start() runs
  *    (kernel 6.11 or later); that namespace is what is checked for a non-root caller and what is joined.
+ *  - The request's rlimits are set by the daemon (prlimit()) before the child is released, so a sandbox
+ *    in a new user namespace still gets a raised hard limit; others are as the daemon's, RLIMIT_NOFILE as
+ *    the daemon started with.
+ *  - With a cgroup, the child is born in it (cgroup2) and moved into its v1 cgroups by spawn_start(),
+ *    before the handshake releases it; if that fails (EDQUOT: the move took the user's cgroup past its
+ *    v1 pids.max, as the fork would have in cgroup2), the handshake fails at stage "cgroup".
  *  - Defaults: uid/gid 0 for root callers; for others their own ids (as mapped in a new user namespace,
  *    which maps the caller's uid and gid to themselves when no mappings are given); stdio /dev/null;
  *    env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and HOME=/; cwd "/";
@@ -130,6 +140,10 @@ int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error);
 /* The daemon raises its own fd limit to hold many sandboxes; this is the limit sandboxes get instead. */
 struct rlimit;
 void spawn_set_inherited_nofile(const struct rlimit *rl);
+
+/* What a sandbox gets for resource (RLIMIT_*) unless its request says otherwise: the daemon's own limit,
+ * or for RLIMIT_NOFILE the one the daemon started with. */
+void spawn_get_default_rlimit(int resource, struct rlimit *ret);
 
 /* Fills a SpawnError the way the child does: message is "context: strerror(error)" or just strerror. */
 void spawn_error_set(SpawnError *e, const char *stage, int error, const char *context);

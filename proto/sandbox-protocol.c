@@ -92,6 +92,8 @@ static const char *const sandbox_state_names[_SANDBOX_STATE_MAX] = {
         [SANDBOX_RUNNING] = "running",
         [SANDBOX_EXITED] = "exited",
         [SANDBOX_KILLED] = "killed",
+        [SANDBOX_OOM_KILLED] = "oom-killed",
+        [SANDBOX_TIMED_OUT] = "timed-out",
 };
 
 static const JsonEnum sandbox_state_enum = { sandbox_state_names, _SANDBOX_STATE_MAX };
@@ -102,6 +104,27 @@ const char *sandbox_state_to_string(SandboxState s) {
 
 SandboxState sandbox_state_from_string(const char *s) {
         return json_enum_from_string(&sandbox_state_enum, s);
+}
+
+bool sandbox_state_is_final(SandboxState s) {
+        return s == SANDBOX_EXITED || s == SANDBOX_KILLED || s == SANDBOX_OOM_KILLED || s == SANDBOX_TIMED_OUT;
+}
+
+/* Indexed by the resource number, as <sys/resource.h> has them on Linux. */
+static const char *const rlimit_names[SANDBOX_RLIMITS_MAX] = {
+        "RLIMIT_CPU",   "RLIMIT_FSIZE",  "RLIMIT_DATA",    "RLIMIT_STACK",      "RLIMIT_CORE",     "RLIMIT_RSS",
+        "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",         "RLIMIT_LOCKS",    "RLIMIT_SIGPENDING",
+        "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+};
+
+static const JsonEnum rlimit_enum = { rlimit_names, ELEMENTSOF(rlimit_names) };
+
+const char *rlimit_type_to_string(int resource) {
+        return json_enum_to_string(&rlimit_enum, resource);
+}
+
+int rlimit_type_from_string(const char *s) {
+        return json_enum_from_string(&rlimit_enum, s);
 }
 
 #define SIGNAL_MAX 64
@@ -467,7 +490,9 @@ static int decode_exit_code(JsonCodec *c, struct json_object *v, void *base, con
 static int encode_exit_code(const void *base, const JsonField *f, struct json_object **ret) {
         const SandboxInfo *info = JSON_FIELD_CONST_PTR(base, f);
 
-        if (info->state != SANDBOX_EXITED)
+        /* "oom-killed" and "timed-out" say how the top process ended with one of the two. */
+        if (info->state != SANDBOX_EXITED &&
+            !(sandbox_state_is_final(info->state) && info->state != SANDBOX_KILLED && info->signal <= 0))
                 return 0;
         *ret = json_object_new_int(info->exit_code);
         return *ret ? 0 : -ENOMEM;
@@ -487,7 +512,8 @@ static int encode_signal(const void *base, const JsonField *f, struct json_objec
         const SandboxInfo *info = JSON_FIELD_CONST_PTR(base, f);
         const char *s;
 
-        if (info->state != SANDBOX_KILLED)
+        if (info->state != SANDBOX_KILLED &&
+            !(sandbox_state_is_final(info->state) && info->state != SANDBOX_EXITED && info->signal > 0))
                 return 0;
         s = signal_to_string(info->signal);
         if (!s)
@@ -498,6 +524,32 @@ static int encode_signal(const void *base, const JsonField *f, struct json_objec
 
 static const JsonKind exit_code_kind = { json_type_int, decode_exit_code, encode_exit_code, NULL };
 static const JsonKind signal_kind = { json_type_string, decode_signal, encode_signal, NULL };
+
+/* An rlimit value: 0 .. INT64_MAX, or RLIM_INFINITY as the unsigned 18446744073709551615 OCI writes. */
+static int decode_rlimit_value(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
+        uint64_t *p = (uint64_t *) ((uint8_t *) base + f->offset);
+        int64_t i;
+
+        if (json_get_int(v, 0, INT64_MAX, &i)) {
+                *p = (uint64_t) i;
+                return 0;
+        }
+        if (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) == UINT64_MAX) {
+                *p = SANDBOX_RLIMIT_INFINITY;
+                return 0;
+        }
+        return json_codec_invalid(c);
+}
+
+static int encode_rlimit_value(const void *base, const JsonField *f, struct json_object **ret) {
+        uint64_t v = *(const uint64_t *) ((const uint8_t *) base + f->offset);
+
+        *ret = v > (uint64_t) INT64_MAX ? json_object_new_uint64(SANDBOX_RLIMIT_INFINITY) :
+                                          json_object_new_int64((int64_t) v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static const JsonKind rlimit_value_kind = { json_type_int, decode_rlimit_value, encode_rlimit_value, NULL };
 
 /* ---- Spawn ---- */
 
@@ -742,6 +794,60 @@ static const JsonStrv env_strv = {
         JSON_LIMIT(SpawnLimits, env_entries_max), JSON_LIMIT(SpawnLimits, env_bytes_max), false, env_entry_is_valid,
 };
 
+static int rlimit_verify(JsonCodec *c, void *elements, size_t i) {
+        SandboxRlimit *l = elements;
+
+        for (size_t k = 0; k < i; k++)
+                if (l[k].type == l[i].type)
+                        return json_codec_invalid_member(c, "type");
+        if (l[i].soft > l[i].hard)
+                return json_codec_invalid_member(c, "soft");
+        return 0;
+}
+
+static const JsonField rlimit_fields[] = {
+        { "type", &json_kind_enum, offsetof(SandboxRlimit, type), JSON_MANDATORY, &rlimit_enum },
+        { "soft", &rlimit_value_kind, offsetof(SandboxRlimit, soft), JSON_MANDATORY },
+        { "hard", &rlimit_value_kind, offsetof(SandboxRlimit, hard), JSON_MANDATORY },
+        {}
+};
+
+static const JsonArray rlimits_array = {
+        sizeof(SandboxRlimit), JSON_OBJECT_ELEMENT(rlimit_fields), .max = SANDBOX_RLIMITS_MAX, .verify = rlimit_verify,
+};
+
+/* Every limit is positive: 0 stands for "not set" and is refused on the wire, like negative values. */
+static const JsonRange bytes_range = { 1, INT64_MAX };
+
+static const JsonField memory_fields[] = {
+        { "limit", &json_kind_uint64, offsetof(SandboxResources, memory_limit), 0, &bytes_range },
+        { "swap", &json_kind_uint64, offsetof(SandboxResources, memory_swap), 0, &bytes_range },
+        { "high", &json_kind_uint64, offsetof(SandboxResources, memory_high), 0, &bytes_range },
+        {}
+};
+
+static const JsonField pids_fields[] = {
+        { "limit", &json_kind_uint64, offsetof(SandboxResources, pids_limit), 0,
+          &(const JsonRange) { 1, SANDBOX_PIDS_LIMIT_MAX } },
+        {}
+};
+
+static const JsonField cpu_fields[] = {
+        { "shares", &json_kind_uint64, offsetof(SandboxResources, cpu_shares), 0, &(const JsonRange) { 2, 262144 } },
+        { "weight", &json_kind_uint64, offsetof(SandboxResources, cpu_weight), 0, &(const JsonRange) { 1, 10000 } },
+        { "quota", &json_kind_uint64, offsetof(SandboxResources, cpu_quota), 0,
+          &(const JsonRange) { 1000, SANDBOX_CPU_QUOTA_MAX } },
+        { "period", &json_kind_uint64, offsetof(SandboxResources, cpu_period), 0, &(const JsonRange) { 1000, 1000000 } },
+        {}
+};
+
+static const JsonField resources_fields[] = {
+        { "memory", &json_kind_object, 0, 0, memory_fields },
+        { "pids", &json_kind_object, 0, 0, pids_fields },
+        { "cpu", &json_kind_object, 0, 0, cpu_fields },
+        {}
+};
+
 /* "user" and "timeOffsets" are objects on the wire, members of SpawnRequest itself in C. */
 static const JsonField user_fields[] = {
         { "uid", &json_kind_uint32, offsetof(SpawnRequest, uid), JSON_MANDATORY, &id_range },
@@ -791,6 +897,9 @@ static const JsonField spawn_fields[] = {
         { "captureOutput", &json_kind_bool, offsetof(SpawnRequest, capture_output) },
         { "captureBytes", &json_kind_uint64, offsetof(SpawnRequest, capture_bytes), 0,
           &(const JsonRange) { 1, INT64_MAX } },
+        { "resources", &json_kind_object, offsetof(SpawnRequest, resources), 0, resources_fields },
+        JSON_ARRAY_FIELD("rlimits", SpawnRequest, rlimits, 0, &rlimits_array),
+        { "runtimeMaxUSec", &json_kind_uint64, offsetof(SpawnRequest, runtime_max_usec), 0, &bytes_range },
         {}
 };
 
@@ -937,6 +1046,14 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
         if (req->capture_bytes > 0 && !req->capture_output)
                 return invalid(ret_invalid_parameter, "captureBytes");
 
+        /* OCI's swap counts memory and swap together: it needs the memory limit and cannot be below it. */
+        if (req->resources.memory_swap != 0 &&
+            (req->resources.memory_limit == 0 || req->resources.memory_swap < req->resources.memory_limit))
+                return invalid(ret_invalid_parameter, "resources.memory.swap");
+        /* The same knob in two scales: which one would win is a guess. */
+        if (req->resources.cpu_weight != 0 && req->resources.cpu_shares != 0)
+                return invalid(ret_invalid_parameter, "resources.cpu.weight");
+
         return 0;
 }
 
@@ -1004,6 +1121,7 @@ struct json_object *spawn_request_encode(const SpawnRequest *r) {
 typedef struct IdRequest {
         char *id;
         int signal;
+        bool all;
 } IdRequest;
 
 static const JsonField id_fields[] = {
@@ -1020,13 +1138,14 @@ static const JsonField wait_fields[] = {
 static const JsonField kill_fields[] = {
         { NULL, &json_kind_inline, 0, 0, id_fields },
         { "signal", &json_kind_int, offsetof(IdRequest, signal), 0, &(const JsonRange) { 1, SIGNAL_MAX } },
+        { "all", &json_kind_bool, offsetof(IdRequest, all) },
         {}
 };
 
 static const JsonField no_fields[] = { {} };
 
 static int id_request_decode(struct json_object *parameters, const JsonField *fields, char **ret_id, int *ret_signal,
-                             char **ret_invalid_parameter) {
+                             bool *ret_all, char **ret_invalid_parameter) {
         IdRequest req = { .signal = SIGTERM };
         int r;
 
@@ -1037,6 +1156,8 @@ static int id_request_decode(struct json_object *parameters, const JsonField *fi
         }
         if (ret_signal)
                 *ret_signal = req.signal;
+        if (ret_all)
+                *ret_all = req.all;
         *ret_id = req.id;
         return 0;
 }
@@ -1044,19 +1165,20 @@ static int id_request_decode(struct json_object *parameters, const JsonField *fi
 int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter) {
         if (!ret_id)
                 return -EINVAL;
-        return id_request_decode(parameters, id_fields, ret_id, NULL, ret_invalid_parameter);
+        return id_request_decode(parameters, id_fields, ret_id, NULL, NULL, ret_invalid_parameter);
 }
 
 int wait_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter) {
         if (!ret_id)
                 return -EINVAL;
-        return id_request_decode(parameters, wait_fields, ret_id, NULL, ret_invalid_parameter);
+        return id_request_decode(parameters, wait_fields, ret_id, NULL, NULL, ret_invalid_parameter);
 }
 
-int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, char **ret_invalid_parameter) {
+int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, bool *ret_all,
+                        char **ret_invalid_parameter) {
         if (!ret_id || !ret_signal)
                 return -EINVAL;
-        return id_request_decode(parameters, kill_fields, ret_id, ret_signal, ret_invalid_parameter);
+        return id_request_decode(parameters, kill_fields, ret_id, ret_signal, ret_all, ret_invalid_parameter);
 }
 
 int list_request_decode(struct json_object *parameters, char **ret_invalid_parameter) {
@@ -1067,8 +1189,8 @@ struct json_object *sandbox_id_request_encode(const char *id) {
         return id ? encode(&(IdRequest) { .id = (char *) id }, id_fields) : NULL;
 }
 
-struct json_object *kill_request_encode(const char *id, int signal) {
-        return id ? encode(&(IdRequest) { .id = (char *) id, .signal = signal }, kill_fields) : NULL;
+struct json_object *kill_request_encode(const char *id, int signal, bool all) {
+        return id ? encode(&(IdRequest) { .id = (char *) id, .signal = signal, .all = all }, kill_fields) : NULL;
 }
 
 struct json_object *list_request_encode(void) {
@@ -1118,6 +1240,29 @@ static const JsonField state_fields[] = {
         {}
 };
 
+/* Counters may be 0; UINT64_MAX (unknown) is clamped to INT64_MAX, outside the range, and so left out. */
+static const JsonRange counter_range = { 0, INT64_MAX - 1 };
+
+static const JsonField usage_fields[] = {
+        { "cpuUSec", &json_kind_uint64, offsetof(SandboxUsage, cpu_usec), 0, &counter_range },
+        { "memoryCurrent", &json_kind_uint64, offsetof(SandboxUsage, memory_current), 0, &counter_range },
+        { "memoryPeak", &json_kind_uint64, offsetof(SandboxUsage, memory_peak), 0, &counter_range },
+        { "tasks", &json_kind_uint64, offsetof(SandboxUsage, tasks), 0, &counter_range },
+        { "tasksPeak", &json_kind_uint64, offsetof(SandboxUsage, tasks_peak), 0, &counter_range },
+        { "oomKills", &json_kind_uint64, offsetof(SandboxUsage, oom_kills), 0, &counter_range },
+        {}
+};
+
+/* The final Wait reply: the state and what the sandbox used. */
+static const JsonField wait_reply_fields[] = {
+        { NULL, &json_kind_inline, 0, 0, state_fields },
+        { "usage", &json_kind_object, offsetof(SandboxInfo, usage), JSON_PRESENCE, usage_fields,
+          offsetof(SandboxInfo, has_usage) },
+        {}
+};
+
+static const JsonString cgroup_string = { .max = 4096, .valid = nonempty };
+
 static const JsonField sandbox_info_fields[] = {
         { "id", &json_kind_string, offsetof(SandboxInfo, id), JSON_MANDATORY, &id_string },
         { "name", &json_kind_string, offsetof(SandboxInfo, name), 0, &name_string },
@@ -1128,18 +1273,32 @@ static const JsonField sandbox_info_fields[] = {
         { "startTime", &json_kind_uint64, offsetof(SandboxInfo, start_usec), JSON_MANDATORY,
           &(const JsonRange) { 0, INT64_MAX - 1 } },
         { "keepAlive", &json_kind_bool, offsetof(SandboxInfo, keep_alive), JSON_MANDATORY },
+        { "cgroup", &json_kind_string, offsetof(SandboxInfo, cgroup), 0, &cgroup_string },
+        { "resources", &json_kind_object, offsetof(SandboxInfo, resources), 0, resources_fields },
+        JSON_ARRAY_FIELD("rlimits", SandboxInfo, rlimits, 0, &rlimits_array),
+        { "runtimeMaxUSec", &json_kind_uint64, offsetof(SandboxInfo, runtime_max_usec), 0, &bytes_range },
+        { "paused", &json_kind_bool, offsetof(SandboxInfo, paused) },
+        { "usage", &json_kind_object, offsetof(SandboxInfo, usage), JSON_PRESENCE, usage_fields,
+          offsetof(SandboxInfo, has_usage) },
         {}
 };
 
 static void sandbox_info_init(void *e) {
         /* -1: no "exitCode" seen; see state_is_consistent(). */
-        *(SandboxInfo *) e = (SandboxInfo) { .exit_code = -1 };
+        *(SandboxInfo *) e = (SandboxInfo) { .exit_code = -1, .usage = SANDBOX_USAGE_UNKNOWN };
 }
 
-/* exitCode comes with "exited" only, signal with "killed" only. */
+/*
+ * exitCode comes with "exited" only, signal with "killed" only, and exactly
+ * one of them with "oom-killed" and "timed-out".
+ */
 static bool state_is_consistent(SandboxInfo *info) {
-        if ((info->state == SANDBOX_EXITED) != (info->exit_code >= 0) ||
-            (info->state == SANDBOX_KILLED) != (info->signal > 0))
+        bool code = info->exit_code >= 0, sig = info->signal > 0;
+
+        if (info->state == SANDBOX_OOM_KILLED || info->state == SANDBOX_TIMED_OUT) {
+                if (code == sig)
+                        return false;
+        } else if ((info->state == SANDBOX_EXITED) != code || (info->state == SANDBOX_KILLED) != sig)
                 return false;
         info->exit_code = MAX(info->exit_code, 0);
         return true;
@@ -1247,9 +1406,8 @@ static struct json_object *output_string(const char *data, size_t size) {
         return json_object_new_string_len(text, (int) MIN(n, (size_t) INT_MAX));
 }
 
-struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, int signal, const WaitOutput *out) {
-        struct json_object *o = wait_reply_encode(state, exit_code, signal);
-
+/* Adds the captured output to a Wait reply o (taken: NULL on failure). */
+static struct json_object *add_output(struct json_object *o, const WaitOutput *out) {
         if (!o || !out)
                 return o;
         if ((out->stdout_size > 0 && !json_add(o, "stdout", output_string(out->stdout_data, out->stdout_size))) ||
@@ -1259,6 +1417,20 @@ struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, 
                 return NULL;
         }
         return o;
+}
+
+struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, int signal, const WaitOutput *out) {
+        return add_output(wait_reply_encode(state, exit_code, signal), out);
+}
+
+struct json_object *wait_reply_encode_info(const SandboxInfo *info, const WaitOutput *out) {
+        return info ? add_output(encode(info, wait_reply_fields), out) : NULL;
+}
+
+int wait_reply_decode_info(struct json_object *parameters, SandboxInfo *ret) {
+        if (!ret)
+                return -EINVAL;
+        return info_decode(parameters, wait_reply_fields, ret);
 }
 
 int wait_reply_decode(struct json_object *parameters, SandboxState *ret_state, int *ret_exit_code, int *ret_signal) {
@@ -1372,6 +1544,17 @@ static const JsonField policy_invalid_fields[] = {
         {}
 };
 
+typedef struct LimitFailure {
+        char *limit;
+        char *reason;
+} LimitFailure;
+
+static const JsonField limit_not_supported_fields[] = {
+        { "limit", &json_kind_string, offsetof(LimitFailure, limit), JSON_MANDATORY },
+        { "reason", &json_kind_string, offsetof(LimitFailure, reason), JSON_MANDATORY },
+        {}
+};
+
 /* Unlike varlink_error_new(), NULL parameters are a failure: these errors always carry some. */
 static struct json_object *error_new(const char *error, const void *base, const JsonField *fields) {
         struct json_object *parameters = encode(base, fields);
@@ -1399,6 +1582,12 @@ struct json_object *nsbox_error_policy_invalid(const char *file, unsigned line, 
         PolicyFailure f = { (char *) file, line, (char *) reason };
 
         return error_new(NSBOX_ERROR_POLICY_INVALID, &f, policy_invalid_fields);
+}
+
+struct json_object *nsbox_error_limit_not_supported(const char *limit, const char *reason) {
+        LimitFailure f = { (char *) limit, (char *) reason };
+
+        return error_new(NSBOX_ERROR_LIMIT_NOT_SUPPORTED, &f, limit_not_supported_fields);
 }
 
 int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,

@@ -43,6 +43,7 @@
 #define NSBOX_ERROR_SPAWN_FAILED "io.nsbox.Sandbox.SpawnFailed"
 #define NSBOX_ERROR_QUOTA_EXCEEDED "io.nsbox.Sandbox.QuotaExceeded"
 #define NSBOX_ERROR_POLICY_INVALID "io.nsbox.Sandbox.PolicyInvalid"
+#define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
 
 /* The IDL text, embedded at build time from proto/io.nsbox.Sandbox.varlink. */
 extern const char nsbox_interface_description[];
@@ -120,6 +121,38 @@ typedef struct TimeOffset {
         uint32_t nanosecs; /* "nanosecs" < 1e9 */
 } TimeOffset;
 
+/*
+ * "resources": the cgroup limits of one sandbox, named as in the OCI runtime
+ * spec's LinuxResources, plus memory.high and cpu.weight, which cgroup2 has
+ * and OCI leaves to its "unified" map. 0 is "not set" for every field (the
+ * wire refuses 0 and negative values).
+ */
+typedef struct SandboxResources {
+        uint64_t memory_limit; /* "memory": {"limit"}: bytes */
+        uint64_t memory_swap;  /* "memory": {"swap"}: bytes of memory and swap together (as OCI); needs limit, >= it */
+        uint64_t memory_high;  /* "memory": {"high"}: bytes above which the sandbox is throttled and reclaimed */
+        uint64_t pids_limit;   /* "pids": {"limit"}: processes and threads, 1 .. SANDBOX_PIDS_LIMIT_MAX */
+        uint64_t cpu_shares;   /* "cpu": {"shares"}: relative weight as cgroup v1 has it, 2 .. 262144 */
+        uint64_t cpu_weight;   /* "cpu": {"weight"}: relative weight as cgroup2 has it, 1 .. 10000; not with shares */
+        uint64_t cpu_quota;    /* "cpu": {"quota"}: CPU µs per period, 1000 .. SANDBOX_CPU_QUOTA_MAX */
+        uint64_t cpu_period;   /* "cpu": {"period"}: µs, 1000 .. 1000000; default 100000 */
+} SandboxResources;
+
+#define SANDBOX_PIDS_LIMIT_MAX 4194304U                  /* PID_MAX_LIMIT */
+#define SANDBOX_CPU_QUOTA_MAX (4096ULL * 1000000ULL)     /* 4096 CPUs for a period of 1s */
+#define SANDBOX_RLIMITS_MAX 16                           /* RLIM_NLIMITS */
+#define SANDBOX_RLIMIT_INFINITY UINT64_MAX               /* RLIM_INFINITY: 18446744073709551615 on the wire */
+
+/* "rlimits": one resource limit of the sandbox's processes, as OCI's POSIXRlimit. */
+typedef struct SandboxRlimit {
+        int type;      /* "type": the resource, RLIMIT_CPU .. RLIMIT_RTTIME, named "RLIMIT_NOFILE" etc. */
+        uint64_t soft; /* "soft": <= hard; SANDBOX_RLIMIT_INFINITY for none */
+        uint64_t hard; /* "hard" */
+} SandboxRlimit;
+
+const char *rlimit_type_to_string(int resource);   /* "RLIMIT_NOFILE" */
+int rlimit_type_from_string(const char *s);        /* -EINVAL if unknown */
+
 typedef struct SpawnRequest {
         char **argv; /* "argv": NULL-terminated, at least one non-empty element */
         char **env;  /* "env": NULL-terminated "KEY=VALUE"; NULL if absent (daemon default) */
@@ -175,6 +208,10 @@ typedef struct SpawnRequest {
         char *stdin_data;       /* "stdinData": what the command reads as its stdin; NULL if absent */
         bool capture_output;    /* "captureOutput": stdout and stderr kept by the daemon for Wait */
         uint64_t capture_bytes; /* "captureBytes": how much of it; 0 if absent (the daemon's default) */
+        SandboxResources resources; /* "resources" */
+        SandboxRlimit *rlimits;     /* "rlimits": each type at most once */
+        size_t n_rlimits;
+        uint64_t runtime_max_usec;  /* "runtimeMaxUSec": wall-clock µs after which the whole sandbox is killed; 0 none */
 } SpawnRequest;
 
 /* Defaults of the limits below; the daemon's own limits (daemon/policy.c) start from these too. */
@@ -231,16 +268,19 @@ struct json_object *spawn_request_encode(const SpawnRequest *r);
 /* An id is 1 .. SANDBOX_ID_MAX characters of [A-Za-z0-9_-]. */
 bool sandbox_id_is_valid(const char *id);
 
+/* Wait, Inspect, Pause and Resume take just an id. */
 int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
 /* Wait: like the above, but the id may be absent (*ret_id = NULL): the connection's last Spawn. */
 int wait_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
-/* Kill: signal absent -> SIGTERM; must be 1.._NSIG-1. */
-int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, char **ret_invalid_parameter);
+/* Kill: signal absent -> SIGTERM; must be 1.._NSIG-1. "all" (ret_all may be NULL): every process in the
+ * sandbox, not only its top one. */
+int kill_request_decode(struct json_object *parameters, char **ret_id, int *ret_signal, bool *ret_all,
+                        char **ret_invalid_parameter);
 int list_request_decode(struct json_object *parameters, char **ret_invalid_parameter); /* no fields */
 
 /* Client side encoders of the same; NULL on OOM. kill: signal 0 leaves it out (the daemon's default). */
 struct json_object *sandbox_id_request_encode(const char *id);
-struct json_object *kill_request_encode(const char *id, int signal);
+struct json_object *kill_request_encode(const char *id, int signal, bool all);
 struct json_object *list_request_encode(void);
 
 /* Spawn reply: (id, pid, pidFileDescriptor) */
@@ -258,6 +298,8 @@ typedef enum SandboxState {
         SANDBOX_RUNNING,  /* "running" */
         SANDBOX_EXITED,   /* "exited": exit_code valid */
         SANDBOX_KILLED,   /* "killed": signal valid */
+        SANDBOX_OOM_KILLED, /* "oom-killed": the OOM killer killed it; exit_code or signal as the top process ended */
+        SANDBOX_TIMED_OUT,  /* "timed-out": killed at runtimeMaxUSec; exit_code or signal likewise */
         _SANDBOX_STATE_MAX,
         _SANDBOX_STATE_INVALID = -EINVAL,
 } SandboxState;
@@ -269,7 +311,23 @@ SandboxState sandbox_state_from_string(const char *s);
 const char *signal_to_string(int sig);
 int signal_from_string(const char *s);
 
-/* Wait reply: (state, exitCode?, signal?) and the SandboxInfo of List/Inspect. */
+/* Whether a state is an end state (exited, killed, oom-killed, timed-out). */
+bool sandbox_state_is_final(SandboxState s);
+
+/* "usage": what a sandbox used, from its cgroup. UINT64_MAX where the host cannot tell (left out). */
+typedef struct SandboxUsage {
+        uint64_t cpu_usec;       /* "cpuUSec": CPU time of all its processes */
+        uint64_t memory_current; /* "memoryCurrent": bytes now */
+        uint64_t memory_peak;    /* "memoryPeak": the most bytes it had */
+        uint64_t tasks;          /* "tasks": processes and threads now */
+        uint64_t tasks_peak;     /* "tasksPeak": the most it had */
+        uint64_t oom_kills;      /* "oomKills": processes the OOM killer killed */
+} SandboxUsage;
+
+#define SANDBOX_USAGE_UNKNOWN                                                                                  \
+        ((SandboxUsage) { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX })
+
+/* Wait reply: (state, exitCode?, signal?, usage?) and the SandboxInfo of List/Inspect. */
 typedef struct SandboxInfo {
         char *id;
         char *name;        /* NULL if none */
@@ -278,11 +336,20 @@ typedef struct SandboxInfo {
         unsigned namespaces;
         SandboxState state;
         uint64_t start_usec; /* CLOCK_REALTIME, µs ("startTime") */
-        int exit_code;       /* valid when state == SANDBOX_EXITED */
-        int signal;          /* valid when state == SANDBOX_KILLED */
+        int exit_code;       /* valid when state == SANDBOX_EXITED, or a final state the top process exited in */
+        int signal;          /* valid when state == SANDBOX_KILLED, or a final state it was killed in; else 0 */
         bool keep_alive;
+        char *cgroup;               /* "cgroup": its cgroup2 path; NULL without one */
+        SandboxResources resources; /* "resources": the limits in force */
+        SandboxRlimit *rlimits;     /* "rlimits" */
+        size_t n_rlimits;
+        uint64_t runtime_max_usec;  /* "runtimeMaxUSec"; 0 none */
+        bool paused;                /* "paused": Pause froze it */
+        bool has_usage;             /* "usage" */
+        SandboxUsage usage;
 } SandboxInfo;
 
+/* A state change while waiting: (state) only. */
 struct json_object *wait_reply_encode(SandboxState state, int exit_code, int signal);
 
 /* Captured output a Wait reply carries: bytes as the command wrote them (any bytes; the encoder turns
@@ -296,7 +363,12 @@ typedef struct WaitOutput {
 } WaitOutput;
 /* A Wait reply with "stdout"/"stderr" (when not empty) and "truncated" (when true) added. */
 struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, int signal, const WaitOutput *out);
+/* A Wait reply from info: state, exitCode or signal, usage if info->has_usage (the final one), and the
+ * captured output if out is given. */
+struct json_object *wait_reply_encode_info(const SandboxInfo *info, const WaitOutput *out);
 int wait_reply_decode(struct json_object *parameters, SandboxState *ret_state, int *ret_exit_code, int *ret_signal);
+/* All of a Wait reply: state, exit_code, signal, has_usage and usage of *ret (free with sandbox_info_done()). */
+int wait_reply_decode_info(struct json_object *parameters, SandboxInfo *ret);
 
 struct json_object *sandbox_info_encode(const SandboxInfo *info);
 int sandbox_info_decode(struct json_object *o, SandboxInfo *ret);
@@ -315,6 +387,8 @@ struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const
 struct json_object *nsbox_error_quota_exceeded(const char *limit);
 /* PolicyInvalid(file, line, reason): line (0: none) and reason (NULL: none) only for root. */
 struct json_object *nsbox_error_policy_invalid(const char *file, unsigned line, const char *reason);
+/* A limit (the request's field, e.g. "resources.memory.high", or the policy key) the host cannot enforce. */
+struct json_object *nsbox_error_limit_not_supported(const char *limit, const char *reason);
 
 /* Reads SpawnFailed's parameters (client side); each out-parameter may be NULL. */
 int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,

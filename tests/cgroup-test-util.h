@@ -39,5 +39,6 @@ bool test_cgroup_controller_is_v1(const char *controller);
 /* Cgroups below the test cgroups, over every hierarchy, written into buf (one per line) if given. */
 size_t test_cgroup_leftovers(const TestCgroup *t, char *buf, size_t size);
 
-/* Asserts nothing is left below, and removes the test cgroups (the process must have left them). */
-void test_cgroup_destroy(TestCgroup *t);
+/* Asserts nothing is left below (if expect_empty), kills what runs there and removes the test cgroups and
+ * everything below them (the calling process must have left them). */
+void test_cgroup_destroy(TestCgroup *t, bool expect_empty);

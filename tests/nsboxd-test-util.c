@@ -35,6 +35,8 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
 }
 
 void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args) {
+        static unsigned n_daemons = 0;
+        char cgroup_name[64];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *argv[64];
         size_t n = 0;
@@ -62,9 +64,15 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
                 argv[n++] = extra_args[i];
         argv[n] = NULL;
 
+        /* Its own cgroup, as under systemd: the daemon takes the cgroup it starts in as its subtree. */
+        snprintf(cgroup_name, sizeof cgroup_name, "nsbt-daemon-%d-%u", (int) getpid(), ++n_daemons);
+        test_cgroup_create(&d->cgroup, cgroup_name);
+
         d->pid = fork();
         cr_assert(d->pid >= 0);
         if (d->pid == 0) {
+                if (test_cgroup_enter_raw(&d->cgroup) < 0)
+                        _exit(126);
                 /* A test killed by its timeout must not leave its daemon behind. */
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 setenv("NOTIFY_SOCKET", sa.sun_path, 1);
@@ -109,7 +117,7 @@ static void remove_tree(const char *dir) {
         rmdir(dir);
 }
 
-void test_daemon_stop(TestDaemon *d) {
+static void daemon_stop(TestDaemon *d, bool leave_sandboxes) {
         int status;
 
         if (d->pid <= 0)
@@ -118,7 +126,17 @@ void test_daemon_stop(TestDaemon *d) {
         cr_assert(waitpid(d->pid, &status, 0) == d->pid);
         d->pid = 0;
         remove_tree(d->dir);
+        if (!leave_sandboxes)
+                test_cgroup_destroy(&d->cgroup, /* expect_empty= */ true);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nsboxd exited uncleanly (status 0x%x)", status);
+}
+
+void test_daemon_stop(TestDaemon *d) {
+        daemon_stop(d, false);
+}
+
+void test_daemon_stop_leaving_sandboxes(TestDaemon *d) {
+        daemon_stop(d, true);
 }
 
 int test_daemon_count_fds(const TestDaemon *d) {

@@ -9,22 +9,30 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup-test-util.h"
+
 typedef struct TestDaemon {
         pid_t pid;
         char dir[64];          /* temporary directory, removed by test_daemon_stop() */
         char socket_path[108]; /* DIR/nsbox.sock: fits sockaddr_un */
+        TestCgroup cgroup;     /* the daemon's own cgroup, as systemd's Delegate=yes gives it one */
 } TestDaemon;
 
-/* Starts nsboxd --socket DIR/nsbox.sock [extra_args...] (NULL-terminated, may be NULL).
- * Aborts the test (criterion assert) if it does not report READY=1 within 10 s. */
+/* Starts nsboxd --socket DIR/nsbox.sock [extra_args...] (NULL-terminated, may be NULL) in a cgroup of its own
+ * below the test's. Aborts the test (criterion assert) if it does not report READY=1 within 10 s. */
 void test_daemon_start(TestDaemon *d, const char *const *extra_args);
 
 /* The same, started through wrapper (a NULL-terminated argv prefix, e.g. setpriv and its options, which
  * must exec nsboxd in the same process). */
 void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args);
 
-/* SIGTERM, waits, asserts exit status 0, removes the directory. */
+/* SIGTERM, waits, asserts exit status 0 and that the daemon left no cgroup behind, removes the directory
+ * and the daemon's cgroup. */
 void test_daemon_stop(TestDaemon *d);
+
+/* The same, for a daemon that leaves its sandboxes running (--no-kill-on-exit): their cgroups stay until
+ * test_cgroup_destroy(&d->cgroup, false). */
+void test_daemon_stop_leaving_sandboxes(TestDaemon *d);
 
 /* Number of open fds (root only), of zombie and of live children of the daemon (from /proc). */
 int test_daemon_count_fds(const TestDaemon *d);

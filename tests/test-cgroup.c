@@ -41,7 +41,7 @@ static void setup(void) {
 static void teardown(void) {
         manager = cgroup_manager_free(manager);
         test_cgroup_leave(&test_cg);
-        test_cgroup_destroy(&test_cg);
+        test_cgroup_destroy(&test_cg, true);
 }
 
 TestSuite(cgroup, .init = setup, .fini = teardown, .timeout = 60);

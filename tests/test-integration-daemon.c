@@ -1188,16 +1188,23 @@ static void check_shutdown(const char *const *args, bool expect_killed) {
         conn = test_daemon_connect(&d);
         Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"],\"keepAlive\":true}", NULL, 0);
         test_disconnect(conn);
-        test_daemon_stop(&d); /* asserts a clean exit */
+        /* Asserts a clean exit, and with the sandboxes killed that no cgroup is left. */
+        if (expect_killed)
+                test_daemon_stop(&d);
+        else
+                test_daemon_stop_leaving_sandboxes(&d);
 
         p = (struct pollfd) { .fd = s.pidfd, .events = POLLIN };
         if (expect_killed)
                 cr_assert_eq(poll(&p, 1, 5000), 1, "a sandbox outlived the daemon");
         else {
                 cr_assert_eq(poll(&p, 1, 200), 0, "--no-kill-on-exit killed the sandbox");
+                /* Still in its cgroup, which stays with it. */
+                cr_assert_gt(test_cgroup_leftovers(&d.cgroup, NULL, 0), 0, "the running sandbox lost its cgroup");
                 /* Orphaned by the daemon, it now belongs to init: end it ourselves. */
                 cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
                 cr_assert_eq(poll(&p, 1, 5000), 1);
+                test_cgroup_destroy(&d.cgroup, false);
         }
         close(s.pidfd);
 }

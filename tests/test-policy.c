@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -1054,4 +1055,193 @@ static int join_fuse_root(int fd) {
 /* fstatfs() on such an fd would hang the daemon's loop. */
 Test(policy, join_never_asks_the_fds_file_system) {
         test_assert_no_fuse_request(join_fuse_root);
+}
+
+/* ---- resource limits ---- */
+
+Test(policy, resource_keys_parse_in_systemd_units) {
+        Policy *p = load_ok("[default]\n"
+                            "memory-max = 512M\n"
+                            "default-memory-max = 256M\n"
+                            "memory-high = infinity\n"
+                            "memory-swap-max = 1G\n"
+                            "tasks-max = 100\n"
+                            "default-tasks-max = 50\n"
+                            "cpu-quota = 150%\n"
+                            "cpu-weight = 200\n"
+                            "runtime-max-sec = 1h\n"
+                            "default-runtime-max-sec = 90\n"
+                            "user-memory-max = 2G\n"
+                            "user-tasks-max = 300\n"
+                            "user-cpu-quota = 400%\n");
+        PolicyRule r;
+
+        policy_lookup(p, 1000, 1000, NULL, 0, &r);
+        cr_assert_eq(r.max.memory_max, 512ULL << 20);
+        cr_assert_eq(r.defaults.memory_max, 256ULL << 20);
+        cr_assert_eq(r.max.memory_high, POLICY_LIMIT_INFINITY);
+        cr_assert_not(policy_limit_is_set(r.max.memory_high));
+        cr_assert_eq(r.max.memory_swap_max, 1ULL << 30);
+        cr_assert_eq(r.max.tasks_max, 100);
+        cr_assert_eq(r.defaults.tasks_max, 50);
+        cr_assert_eq(r.max.cpu_quota, 1500000, "150%% is 1.5 CPU seconds per second");
+        cr_assert_eq(r.max.cpu_weight, 200);
+        cr_assert_eq(r.max.runtime_max_usec, 3600ULL * 1000000ULL);
+        cr_assert_eq(r.defaults.runtime_max_usec, 90ULL * 1000000ULL);
+        cr_assert_eq(r.user.memory_max, 2ULL << 30);
+        cr_assert_eq(r.user.tasks_max, 300);
+        cr_assert_eq(r.user.cpu_quota, 4000000);
+        cr_assert_eq(r.user.memory_high, 0, "unset");
+        policy_free(p);
+
+        static const BadCase bad[] = {
+                { "[default]\nmemory-max = 0\n", 2,
+                  "invalid value '0' for 'memory-max' in [default]: expected a size in bytes (K, M, G and T multiply "
+                  "by 1024), or infinity" },
+                { "[default]\nmemory-max = 64X\n", 2, NULL },
+                { "[default]\nmemory-max = -1\n", 2, NULL },
+                { "[default]\ntasks-max = 4194305\n", 2, NULL },
+                { "[default]\ncpu-quota = 50\n", 2,
+                  "invalid value '50' for 'cpu-quota' in [default]: expected a percentage of one CPU from 1% "
+                  "(200% is two CPUs), or infinity" },
+                { "[default]\ncpu-quota = 0%\n", 2, NULL },
+                { "[default]\ncpu-weight = 10001\n", 2, NULL },
+                { "[default]\nruntime-max-sec = 10x\n", 2, NULL },
+                { "[default]\nuser-runtime-max-sec = 10\n", 2, "unknown key 'user-runtime-max-sec' in [default]" },
+                { "[default]\ntasks-max = 5\ntasks-max = 6\n", 3, "key 'tasks-max' set twice in [default]" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                Policy *q = NULL;
+                ConfError e = {};
+
+                cr_assert_eq(policy_load(write_file("policy.conf", bad[i].text), &q, &e), -EBADMSG, "case %zu", i);
+                cr_assert_eq(e.line, bad[i].line, "case %zu", i);
+                if (bad[i].reason)
+                        cr_assert_str_eq(e.reason, bad[i].reason, "case %zu", i);
+        }
+}
+
+Test(policy, resource_limits_layer_and_the_most_permissive_group_wins) {
+        Policy *p = load_ok("[default]\ntasks-max = 10\nmemory-max = 64M\n"
+                            "[group:1]\ntasks-max = 20\n"
+                            "[group:2]\ntasks-max = 30\nmemory-max = infinity\n"
+                            "[user:1000]\ntasks-max = 5\n");
+        gid_t groups[] = { 1, 2 };
+        PolicyRule r;
+
+        policy_lookup(p, 1000, 1000, groups, 2, &r);
+        cr_assert_eq(r.max.tasks_max, 5, "the user's section wins");
+        cr_assert_eq(r.max.memory_max, POLICY_LIMIT_INFINITY, "infinity is the most permissive");
+        policy_lookup(p, 1001, 1001, groups, 2, &r);
+        cr_assert_eq(r.max.tasks_max, 30, "the largest of the groups");
+        policy_lookup(p, 1001, 1001, groups, 1, &r);
+        cr_assert_eq(r.max.tasks_max, 20);
+        cr_assert_eq(r.max.memory_max, 64ULL << 20, "from [default]");
+        policy_lookup(p, 0, 0, NULL, 0, &r);
+        cr_assert(r.unrestricted);
+        cr_assert_eq(r.max.tasks_max, 0);
+        policy_free(p);
+}
+
+static PolicyRule rule_of(const char *text) {
+        Policy *p = load_ok(text);
+        PolicyRule r;
+
+        policy_lookup(p, 1000, 1000, NULL, 0, &r);
+        policy_free(p);
+        return r;
+}
+
+Test(policy, resolve_limits_caps_requests_and_fills_in_defaults) {
+        PolicyRule rule = rule_of("[default]\nmemory-max = 512M\ndefault-memory-max = 256M\ntasks-max = 100\n"
+                                  "cpu-quota = 50%\nruntime-max-sec = 10\nuser-tasks-max = 300\n");
+        SpawnRequest *req = request(0);
+        PolicyLimitsDecision d;
+        PolicyDenial denial = {};
+
+        /* Nothing asked: the defaults, else the maxima. */
+        cr_assert_eq(policy_resolve_limits(&rule, req, &d, &denial), 0, "%s", denial.reason);
+        cr_assert_eq(d.sandbox.memory_max, 256ULL << 20);
+        cr_assert_eq(d.sandbox.tasks_max, 100);
+        cr_assert_eq(d.sandbox.cpu_quota_usec, 50000);
+        cr_assert_eq(d.sandbox.memory_high, CGROUP_LIMIT_MAX);
+        cr_assert_eq(d.runtime_max_usec, 10000000);
+        cr_assert(d.has_user);
+        cr_assert_eq(d.user.tasks_max, 300);
+        cr_assert_eq(d.user.memory_max, CGROUP_LIMIT_MAX);
+        cr_assert_eq(d.resources.memory_limit, 256ULL << 20);
+        cr_assert_eq(d.resources.pids_limit, 100);
+        cr_assert_eq(d.resources.cpu_quota, 50000);
+        cr_assert_eq(d.resources.cpu_period, 100000);
+
+        /* Within the maxima: as asked; a quota is compared as a share of a CPU. */
+        req->resources.memory_limit = 512ULL << 20;
+        req->resources.cpu_quota = 10000;
+        req->resources.cpu_period = 20000;
+        cr_assert_eq(policy_resolve_limits(&rule, req, &d, &denial), 0, "%s", denial.reason);
+        cr_assert_eq(d.sandbox.memory_max, 512ULL << 20);
+        cr_assert_eq(d.sandbox.cpu_quota_usec, 10000);
+        cr_assert_eq(d.sandbox.cpu_period_usec, 20000);
+
+        /* Above: refused by the field's name. */
+        static const struct {
+                SandboxResources r;
+                uint64_t runtime;
+                const char *field;
+        } above[] = {
+                { { .memory_limit = (512ULL << 20) + 1 }, 0, "resources.memory.limit" },
+                { { .pids_limit = 101 }, 0, "resources.pids.limit" },
+                { { .cpu_quota = 10001, .cpu_period = 20000 }, 0, "resources.cpu.quota" },
+                { { .cpu_quota = 60000 }, 0, "resources.cpu.quota" },
+                { {}, 10000001, "runtimeMaxUSec" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(above); i++) {
+                req->resources = above[i].r;
+                req->runtime_max_usec = above[i].runtime;
+                denial = (PolicyDenial) {};
+                cr_assert_eq(policy_resolve_limits(&rule, req, &d, &denial), -EPERM, "case %zu", i);
+                cr_assert_eq(denial.kind, POLICY_DENIAL_INVALID_PARAMETER);
+                cr_assert_str_eq(denial.field, above[i].field);
+        }
+
+        /* Swap: OCI counts memory and swap together, the policy swap alone. */
+        rule = rule_of("[default]\nmemory-swap-max = 1M\n");
+        req->resources = (SandboxResources) { .memory_limit = 4 << 20, .memory_swap = 5 << 20 };
+        req->runtime_max_usec = 0;
+        cr_assert_eq(policy_resolve_limits(&rule, req, &d, &denial), 0, "%s", denial.reason);
+        cr_assert_eq(d.sandbox.memory_swap_max, 1 << 20);
+        cr_assert_eq(d.resources.memory_swap, 5 << 20);
+        req->resources.memory_swap = (5 << 20) + 1;
+        cr_assert_eq(policy_resolve_limits(&rule, req, &d, &denial), -EPERM);
+        cr_assert_str_eq(denial.field, "resources.memory.swap");
+
+        /* Root: as asked, no defaults, no user limits. */
+        rule = rule_of("[default]\ntasks-max = 1\nuser-tasks-max = 1\n");
+        PolicyRule root;
+        policy_lookup(NULL, 0, 0, NULL, 0, &root);
+        req->resources = (SandboxResources) { .pids_limit = 1000 };
+        cr_assert_eq(policy_resolve_limits(&root, req, &d, &denial), 0);
+        cr_assert_eq(d.sandbox.tasks_max, 1000);
+        cr_assert_not(d.has_user);
+
+        spawn_request_free(req);
+}
+
+Test(policy, rlimits_above_what_sandboxes_get_are_refused) {
+        Env e = env_default();
+        SpawnRequest *r = request(0);
+        struct rlimit base;
+
+        spawn_get_default_rlimit(RLIMIT_NOFILE, &base);
+        r->rlimits = calloc(1, sizeof(SandboxRlimit));
+        cr_assert_not_null(r->rlimits);
+        r->n_rlimits = 1;
+        r->rlimits[0] = (SandboxRlimit) { RLIMIT_NOFILE, 10, base.rlim_max };
+        assert_allowed(&e, r);
+        if (base.rlim_max != RLIM_INFINITY) {
+                r->rlimits[0].hard = base.rlim_max + 1;
+                assert_denied(&e, r, POLICY_DENIAL_INVALID_PARAMETER, "rlimits[0].hard");
+        }
+        spawn_request_free(r);
+        env_done(&e);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -258,8 +259,34 @@ static const struct {
         { "{" ARGV ",\"capabilities\":{\"bounding\":[\"NET_ADMIN\"]}}", 0, "capabilities.bounding[0]" },
         { "{" ARGV ",\"capabilities\":{\"all\":[]}}", 0, "capabilities.all" },
         { "{" ARGV ",\"disableUserNamespaces\":true}", 0, "disableUserNamespaces" },
+        /* resources: positive, in range, consistent */
+        { "{" ARGV ",\"resources\":{\"memory\":{\"limit\":0}}}", 0, "resources.memory.limit" },
+        { "{" ARGV ",\"resources\":{\"memory\":{\"limit\":-1}}}", 0, "resources.memory.limit" },
+        { "{" ARGV ",\"resources\":{\"memory\":{\"limit\":1.5}}}", 0, "resources.memory.limit" },
+        { "{" ARGV ",\"resources\":{\"memory\":{\"high\":9223372036854775808}}}", 0, "resources.memory.high" },
+        { "{" ARGV ",\"resources\":{\"memory\":{\"swap\":4096}}}", 0, "resources.memory.swap" },
+        { "{" ARGV ",\"resources\":{\"memory\":{\"limit\":8192,\"swap\":4096}}}", 0, "resources.memory.swap" },
+        { "{" ARGV ",\"resources\":{\"memory\":{\"kernel\":4096}}}", 0, "resources.memory.kernel" },
+        { "{" ARGV ",\"resources\":{\"pids\":{\"limit\":4194305}}}", 0, "resources.pids.limit" },
+        { "{" ARGV ",\"resources\":{\"cpu\":{\"quota\":999}}}", 0, "resources.cpu.quota" },
+        { "{" ARGV ",\"resources\":{\"cpu\":{\"quota\":-1}}}", 0, "resources.cpu.quota" },
+        { "{" ARGV ",\"resources\":{\"cpu\":{\"period\":999}}}", 0, "resources.cpu.period" },
+        { "{" ARGV ",\"resources\":{\"cpu\":{\"shares\":1}}}", 0, "resources.cpu.shares" },
+        { "{" ARGV ",\"resources\":{\"cpu\":{\"weight\":0}}}", 0, "resources.cpu.weight" },
+        { "{" ARGV ",\"resources\":{\"cpu\":{\"weight\":100,\"shares\":1024}}}", 0, "resources.cpu.weight" },
+        { "{" ARGV ",\"resources\":{\"io\":{}}}", 0, "resources.io" },
+        { "{" ARGV ",\"resources\":[]}", 0, "resources" },
+        { "{" ARGV ",\"runtimeMaxUSec\":0}", 0, "runtimeMaxUSec" },
+        /* rlimits */
+        { "{" ARGV ",\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]}", 0, "rlimits[0].type" },
+        { "{" ARGV ",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"soft\":2,\"hard\":1}]}", 0, "rlimits[0].soft" },
+        { "{" ARGV ",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"soft\":-1,\"hard\":1}]}", 0, "rlimits[0].soft" },
+        { "{" ARGV ",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":18446744073709551614}]}", 0,
+          "rlimits[0].hard" },
+        { "{" ARGV ",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"soft\":0}]}", 0, "rlimits[0].hard" },
+        { "{" ARGV ",\"rlimits\":[{\"type\":\"RLIMIT_AS\",\"soft\":0,\"hard\":0},"
+          "{\"type\":\"RLIMIT_AS\",\"soft\":1,\"hard\":1}]}", 0, "rlimits[1].type" },
         /* unknown fields, also when null */
-        { "{" ARGV ",\"rlimits\":[]}", 0, "rlimits" },
         { "{" ARGV ",\"privileged\":null}", 0, "privileged" },
 };
 
@@ -417,7 +444,12 @@ static const char full_request[] =
         "\"seccompFileDescriptors\":[2,0],"
         "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"],\"permitted\":[\"CAP_CHOWN\"]},"
         "\"disableUserNamespaces\":true,"
-        "\"init\":true,\"newSession\":false,\"keepAlive\":true}";
+        "\"init\":true,\"newSession\":false,\"keepAlive\":true,"
+        "\"resources\":{\"memory\":{\"limit\":67108864,\"swap\":134217728,\"high\":33554432},"
+        "\"pids\":{\"limit\":50},\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000}},"
+        "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1024,\"hard\":4096},"
+        "{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":18446744073709551615}],"
+        "\"runtimeMaxUSec\":10000000}";
 
 static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(strv_length(r->argv), 3);
@@ -486,6 +518,21 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(r->init, 1);
         cr_assert_eq(r->new_session, 0);
         cr_assert(r->keep_alive);
+        cr_assert_eq(r->resources.memory_limit, 67108864);
+        cr_assert_eq(r->resources.memory_swap, 134217728);
+        cr_assert_eq(r->resources.memory_high, 33554432);
+        cr_assert_eq(r->resources.pids_limit, 50);
+        cr_assert_eq(r->resources.cpu_shares, 512);
+        cr_assert_eq(r->resources.cpu_weight, 0);
+        cr_assert_eq(r->resources.cpu_quota, 50000);
+        cr_assert_eq(r->resources.cpu_period, 100000);
+        cr_assert_eq(r->n_rlimits, 2);
+        cr_assert_eq(r->rlimits[0].type, RLIMIT_NOFILE);
+        cr_assert_eq(r->rlimits[0].soft, 1024);
+        cr_assert_eq(r->rlimits[0].hard, 4096);
+        cr_assert_eq(r->rlimits[1].type, RLIMIT_CORE);
+        cr_assert_eq(r->rlimits[1].hard, SANDBOX_RLIMIT_INFINITY);
+        cr_assert_eq(r->runtime_max_usec, 10000000);
 }
 
 Test(sandbox_protocol, spawn_round_trip_full) {
@@ -750,6 +797,7 @@ Test(sandbox_protocol, kill_requests) {
                 const char *json;
                 const char *field;
                 int signal;
+                bool all;
         } cases[] = {
                 { "{\"id\":\"x\"}", NULL, SIGTERM },
                 { "{\"id\":\"x\",\"signal\":null}", NULL, SIGTERM },
@@ -764,14 +812,18 @@ Test(sandbox_protocol, kill_requests) {
                 { "{\"id\":\"x\",\"signal\":4294967305}", "signal" },
                 { "{\"signal\":9}", "id" },
                 { "{\"id\":\"x\",\"force\":true}", "force" },
+                { "{\"id\":\"x\",\"all\":1}", "all" },
+                { "{\"id\":\"x\",\"all\":true}", NULL, SIGTERM, true },
+                { "{\"id\":\"x\",\"signal\":9,\"all\":false}", NULL, SIGKILL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct json_object *p = parse(cases[i].json);
                 char *id = NULL, *field = NULL;
                 int sig = -1, r;
+                bool all = false;
 
-                r = kill_request_decode(p, &id, &sig, &field);
+                r = kill_request_decode(p, &id, &sig, &all, &field);
                 if (cases[i].field) {
                         cr_assert_eq(r, -EINVAL, "%s", cases[i].json);
                         cr_assert_str_eq(field, cases[i].field, "%s", cases[i].json);
@@ -780,13 +832,16 @@ Test(sandbox_protocol, kill_requests) {
                         cr_assert_eq(r, 0, "%s", cases[i].json);
                         cr_assert_str_eq(id, "x");
                         cr_assert_eq(sig, cases[i].signal);
+                        cr_assert_eq(all, cases[i].all, "%s", cases[i].json);
 
-                        struct json_object *e = kill_request_encode(id, sig);
+                        struct json_object *e = kill_request_encode(id, sig, all);
                         char *id2 = NULL;
                         int sig2 = 0;
-                        cr_assert_eq(kill_request_decode(e, &id2, &sig2, NULL), 0);
+                        bool all2 = !all;
+                        cr_assert_eq(kill_request_decode(e, &id2, &sig2, &all2, NULL), 0);
                         cr_assert_str_eq(id2, id);
                         cr_assert_eq(sig2, sig);
+                        cr_assert_eq(all2, all);
                         free(id2);
                         json_object_put(e);
                 }
@@ -795,7 +850,7 @@ Test(sandbox_protocol, kill_requests) {
                 json_object_put(p);
         }
 
-        struct json_object *e = kill_request_encode("abc", 0);
+        struct json_object *e = kill_request_encode("abc", 0, false);
         cr_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN), "{\"id\":\"abc\"}");
         json_object_put(e);
 }
@@ -862,6 +917,11 @@ Test(sandbox_protocol, wait_reply_round_trip) {
                 { SANDBOX_EXITED, 3, 0, "{\"state\":\"exited\",\"exitCode\":3}" },
                 { SANDBOX_KILLED, 0, SIGKILL, "{\"state\":\"killed\",\"signal\":\"SIGKILL\"}" },
                 { SANDBOX_KILLED, 0, 40, "{\"state\":\"killed\",\"signal\":\"SIGRTMIN+6\"}" },
+                /* How the top process ended, whichever it was. */
+                { SANDBOX_OOM_KILLED, 0, SIGKILL, "{\"state\":\"oom-killed\",\"signal\":\"SIGKILL\"}" },
+                { SANDBOX_OOM_KILLED, 137, 0, "{\"state\":\"oom-killed\",\"exitCode\":137}" },
+                { SANDBOX_TIMED_OUT, 0, SIGKILL, "{\"state\":\"timed-out\",\"signal\":\"SIGKILL\"}" },
+                { SANDBOX_TIMED_OUT, 0, 0, "{\"state\":\"timed-out\",\"exitCode\":0}" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -885,6 +945,8 @@ Test(sandbox_protocol, wait_reply_round_trip) {
                 "{\"state\":\"killed\",\"signal\":\"SIGNOPE\"}",
                 "{\"state\":\"killed\",\"signal\":9}",
                 "{\"state\":\"running\",\"exitCode\":0}",
+                "{\"state\":\"oom-killed\"}",
+                "{\"state\":\"timed-out\",\"exitCode\":0,\"signal\":\"SIGKILL\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(malformed); i++) {
                 struct json_object *bad = parse(malformed[i]);
@@ -893,6 +955,42 @@ Test(sandbox_protocol, wait_reply_round_trip) {
                 cr_assert_eq(wait_reply_decode(bad, &s, NULL, NULL), -EBADMSG, "%s", malformed[i]);
                 json_object_put(bad);
         }
+}
+
+Test(sandbox_protocol, wait_reply_with_usage) {
+        SandboxInfo info = {
+                .state = SANDBOX_OOM_KILLED,
+                .signal = SIGKILL,
+                .has_usage = true,
+                .usage = { .cpu_usec = 0, .memory_current = UINT64_MAX, .memory_peak = 33554432, .tasks = 0,
+                           .tasks_peak = 20, .oom_kills = 1 },
+        }, d = {};
+        struct json_object *e = wait_reply_encode_info(&info, NULL);
+
+        /* Unknown counters are left out; 0 is a count like any other. */
+        assert_json_equal(e, "{\"state\":\"oom-killed\",\"signal\":\"SIGKILL\",\"usage\":{\"cpuUSec\":0,"
+                             "\"memoryPeak\":33554432,\"tasks\":0,\"tasksPeak\":20,\"oomKills\":1}}");
+        cr_assert_eq(wait_reply_decode_info(e, &d), 0);
+        cr_assert_eq(d.state, SANDBOX_OOM_KILLED);
+        cr_assert_eq(d.signal, SIGKILL);
+        cr_assert(d.has_usage);
+        cr_assert_eq(d.usage.cpu_usec, 0);
+        cr_assert_eq(d.usage.memory_current, UINT64_MAX);
+        cr_assert_eq(d.usage.memory_peak, 33554432);
+        cr_assert_eq(d.usage.tasks_peak, 20);
+        cr_assert_eq(d.usage.oom_kills, 1);
+        sandbox_info_done(&d);
+        json_object_put(e);
+
+        /* The old decoder reads the state of the new reply. */
+        info.has_usage = false;
+        e = wait_reply_encode_info(&info, NULL);
+        assert_json_equal(e, "{\"state\":\"oom-killed\",\"signal\":\"SIGKILL\"}");
+        json_object_put(e);
+
+        e = parse("{\"state\":\"exited\",\"exitCode\":0,\"usage\":{\"cpuUSec\":-1}}");
+        cr_assert_eq(wait_reply_decode_info(e, &d), -EBADMSG);
+        json_object_put(e);
 }
 
 static void assert_info_equal(const SandboxInfo *a, const SandboxInfo *b) {
@@ -909,7 +1007,25 @@ static void assert_info_equal(const SandboxInfo *a, const SandboxInfo *b) {
         cr_assert_eq(a->exit_code, b->exit_code);
         cr_assert_eq(a->signal, b->signal);
         cr_assert_eq(a->keep_alive, b->keep_alive);
+        if (a->cgroup)
+                cr_assert_str_eq(a->cgroup, b->cgroup);
+        else
+                cr_assert_null(b->cgroup);
+        cr_assert_eq(memcmp(&a->resources, &b->resources, sizeof a->resources), 0);
+        cr_assert_eq(a->n_rlimits, b->n_rlimits);
+        for (size_t i = 0; i < a->n_rlimits; i++) {
+                cr_assert_eq(a->rlimits[i].type, b->rlimits[i].type);
+                cr_assert_eq(a->rlimits[i].soft, b->rlimits[i].soft);
+                cr_assert_eq(a->rlimits[i].hard, b->rlimits[i].hard);
+        }
+        cr_assert_eq(a->runtime_max_usec, b->runtime_max_usec);
+        cr_assert_eq(a->paused, b->paused);
+        cr_assert_eq(a->has_usage, b->has_usage);
+        if (a->has_usage)
+                cr_assert_eq(memcmp(&a->usage, &b->usage, sizeof a->usage), 0);
 }
+
+static SandboxRlimit info_rlimits[] = { { RLIMIT_NPROC, 10, 20 }, { RLIMIT_STACK, 8388608, SANDBOX_RLIMIT_INFINITY } };
 
 static const SandboxInfo infos[] = {
         { .id = (char *) "a1", .name = (char *) "web", .pid = 100, .owner_uid = 1000,
@@ -919,6 +1035,13 @@ static const SandboxInfo infos[] = {
           .start_usec = 1, .exit_code = 127 },
         { .id = (char *) "c3", .pid = 102, .owner_uid = 4294967294U, .namespaces = NAMESPACE_ALL,
           .state = SANDBOX_KILLED, .start_usec = 0, .signal = SIGSEGV },
+        { .id = (char *) "d4", .pid = 103, .state = SANDBOX_RUNNING, .cgroup = (char *) "/nsboxd.service/user-0/d4",
+          .resources = { .memory_limit = 1048576, .memory_swap = 2097152, .memory_high = 524288, .pids_limit = 7,
+                         .cpu_weight = 50, .cpu_quota = 20000, .cpu_period = 100000 },
+          .rlimits = info_rlimits, .n_rlimits = 2, .runtime_max_usec = 5000000, .paused = true, .has_usage = true,
+          .usage = { 1, 2, 3, 4, 5, 0 } },
+        { .id = (char *) "e5", .pid = 104, .state = SANDBOX_TIMED_OUT, .signal = SIGKILL, .has_usage = true,
+          .usage = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
 };
 
 Test(sandbox_protocol, sandbox_info_round_trip) {
@@ -1130,7 +1253,8 @@ Test(sandbox_protocol, encoded_names_match_the_idl) {
         assert_encoded_keys_in_idl(spawn_reply_encode(&reply));
         assert_encoded_keys_in_idl(list_reply_encode(infos, ELEMENTSOF(infos)));
         assert_encoded_keys_in_idl(inspect_reply_encode(infos));
-        assert_encoded_keys_in_idl(kill_request_encode("x", 9));
+        assert_encoded_keys_in_idl(kill_request_encode("x", 9, true));
+        assert_encoded_keys_in_idl(nsbox_error_limit_not_supported("resources.memory.high", "why"));
         assert_encoded_keys_in_idl(nsbox_error_spawn_failed("s", 1, "m"));
         assert_encoded_keys_in_idl(nsbox_error_quota_exceeded("l"));
         assert_encoded_keys_in_idl(nsbox_error_policy_invalid("f", 1, "r"));

@@ -82,7 +82,7 @@ static void decode_call(struct json_object *msg, size_t n_fds, const SpawnLimits
                         json_object_put(e);
                 }
         } else if (strcmp(call.method, "io.nsbox.Sandbox.Kill") == 0)
-                (void) kill_request_decode(call.parameters, &id, &sig, &invalid);
+                (void) kill_request_decode(call.parameters, &id, &sig, NULL, &invalid);
         else if (strcmp(call.method, "io.nsbox.Sandbox.List") == 0)
                 (void) list_request_decode(call.parameters, &invalid);
         else

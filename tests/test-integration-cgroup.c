@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Containment end to end: a real nsboxd in a cgroup of its own (as under
+ * Delegate=yes), sandboxes with limits, and checks from outside — the
+ * sandbox's /proc/PID/cgroup, its cgroup files, the end state and usage the
+ * daemon reports — that limits hold, kills reach every process, and no
+ * cgroup outlives its sandbox or the daemon (test_daemon_stop() checks the
+ * daemon's cgroup is empty). Where this host's cgroups cannot enforce a
+ * limit, the test checks the refusal names it instead, and says so.
+ */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "nsboxd-test-util.h"
+#include "varlink-message.h"
+
+static TestDaemon daemon_;
+
+static void setup(void) {
+        test_daemon_start(&daemon_, NULL);
+}
+
+static void teardown(void) {
+        test_daemon_stop(&daemon_);
+}
+
+TestSuite(cgroup, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- helpers ---- */
+
+static int64_t get_int(struct json_object *o, const char *path) {
+        struct json_object *v = test_json_get(o, path);
+        cr_assert(v, "missing %s in %s", path, json_object_to_json_string(o));
+        return json_object_get_int64(v);
+}
+
+typedef struct Spawned {
+        char id[80];
+        pid_t pid;
+        int pidfd;
+} Spawned;
+
+static struct json_object *spawn_call(int conn, const char *params, const int *fds, size_t n_fds, Spawned *ret) {
+        _cleanup_free_ int *rfds = NULL;
+        size_t n_rfds = 0;
+        struct json_object *reply = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, n_fds, &rfds, &n_rfds);
+
+        if (ret && !test_json_get(reply, "error")) {
+                cr_assert_eq(n_rfds, 1);
+                snprintf(ret->id, sizeof ret->id, "%s", test_json_string(reply, "parameters.id"));
+                ret->pid = (pid_t) get_int(reply, "parameters.pid");
+                ret->pidfd = rfds[0];
+        } else
+                for (size_t i = 0; i < n_rfds; i++)
+                        close(rfds[i]);
+        return reply;
+}
+
+static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_fds) {
+        Spawned s = {};
+        struct json_object *reply = spawn_call(conn, params, fds, n_fds, &s);
+
+        cr_assert_null(test_json_get(reply, "error"), "Spawn failed: %s", json_object_to_json_string(reply));
+        json_object_put(reply);
+        return s;
+}
+
+static struct json_object *call_id(int conn, const char *method, const char *id, const char *extra) {
+        char p[256], m[64];
+
+        snprintf(m, sizeof m, "io.nsbox.Sandbox.%s", method);
+        snprintf(p, sizeof p, "{\"id\":\"%s\"%s%s}", id, extra ? "," : "", extra ?: "");
+        return test_call(conn, m, p, NULL, 0, NULL, NULL);
+}
+
+static void call_id_ok(int conn, const char *method, const char *id, const char *extra) {
+        struct json_object *r = call_id(conn, method, id, extra);
+
+        cr_assert_null(test_json_get(r, "error"), "%s failed: %s", method, json_object_to_json_string(r));
+        json_object_put(r);
+}
+
+/* The sandbox's cgroup directory in the hierarchy of controller ("" for cgroup2), from Inspect's path. */
+static void sandbox_dir(struct json_object *inspect, const char *controller, char *buf, size_t size) {
+        const char *path = test_json_string(inspect, "parameters.sandbox.cgroup");
+        const char *user = path ? strstr(path, "/user-") : NULL;
+        const char *base = test_cgroup_dir(&daemon_.cgroup, controller);
+
+        cr_assert(user, "no cgroup in %s", json_object_to_json_string(inspect));
+        cr_assert(base);
+        snprintf(buf, size, "%s%s", base, user);
+}
+
+static bool file_contains(const char *dir, const char *file, const char *text) {
+        char p[1024], buf[4096];
+        FILE *f;
+        size_t n;
+
+        snprintf(p, sizeof p, "%s/%s", dir, file);
+        f = fopen(p, "re");
+        if (!f)
+                return false;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        return strstr(buf, text) != NULL;
+}
+
+static bool pid_alive(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        return poll(&p, 1, 0) == 0;
+}
+
+/* Waits (bounded) for the process behind pidfd to die. */
+static bool pid_dies(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        return poll(&p, 1, 10000) == 1;
+}
+
+/* Reads one decimal pid the sandbox wrote to the pipe. */
+static pid_t read_pid(int fd) {
+        char buf[32] = "";
+        ssize_t n = 0, k;
+
+        while (n < (ssize_t) sizeof buf - 1 && (k = read(fd, buf + n, 1)) == 1 && buf[n] != '\n')
+                n++;
+        buf[n] = 0;
+        cr_assert_gt(n, 0, "the sandbox wrote no pid");
+        return (pid_t) atoi(buf);
+}
+
+/* Only the daemon's own leaf is left below its cgroup: every sandbox and user cgroup is gone. */
+static void assert_only_the_leaf_left(void) {
+        char left[4096];
+        size_t n = 0;
+
+        /* The sandbox cgroups go once the daemon has seen the exit: a loop iteration after the reply at most. */
+        for (int i = 0; i < 100; i++) {
+                n = test_cgroup_leftovers(&daemon_.cgroup, left, sizeof left);
+                if (n == 1)
+                        break;
+                usleep(20000);
+        }
+        cr_assert_eq(n, 1, "expected only the supervisor leaf, found:\n%s", left);
+        cr_assert(strstr(left, "/supervisor\n"), "%s", left);
+}
+
+/* ---- membership ---- */
+
+Test(cgroup, a_sandbox_is_in_its_own_cgroup_in_every_hierarchy_and_inspect_says_which) {
+        int conn = test_daemon_connect(&daemon_);
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0);
+        struct json_object *r = call_id(conn, "Inspect", s.id, NULL);
+        char dir[1024], pid[32];
+        const char *path = test_json_string(r, "parameters.sandbox.cgroup");
+
+        cr_assert(path, "%s", json_object_to_json_string(r));
+        cr_assert(strstr(path, "/user-0/") && strstr(path, s.id), "cgroup %s", path);
+
+        snprintf(pid, sizeof pid, "%d\n", (int) s.pid);
+        for (size_t i = 0; i < daemon_.cgroup.n; i++) {
+                sandbox_dir(r, daemon_.cgroup.controller[i], dir, sizeof dir);
+                cr_expect(file_contains(dir, "cgroup.procs", pid), "pid %d not in %s", (int) s.pid, dir);
+        }
+        json_object_put(r);
+
+        call_id_ok(conn, "Kill", s.id, "\"signal\":9");
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
+        cr_expect(test_json_get(r, "parameters.usage.cpuUSec"), "no usage in %s", json_object_to_json_string(r));
+        json_object_put(r);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+/* ---- whole-sandbox kill ---- */
+
+/* A process that left the top process's tree, in a session of its own, without a pid namespace. */
+static const char *const escape_params =
+        "{\"argv\":[\"/bin/sh\",\"-c\",\"(setsid sh -c 'echo $$; exec sleep 1000' &); exec sleep 1000\"],"
+        "\"namespaces\":[\"net\",\"ipc\",\"uts\"],\"stdout\":0}";
+
+static Spawned spawn_escape(int conn, int *ret_escaped_pidfd) {
+        int pipefd[2];
+        Spawned s;
+        pid_t escaped;
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        s = spawn_ok(conn, escape_params, &pipefd[1], 1);
+        close(pipefd[1]);
+        escaped = read_pid(pipefd[0]);
+        close(pipefd[0]);
+
+        *ret_escaped_pidfd = (int) syscall(SYS_pidfd_open, escaped, 0);
+        cr_assert_geq(*ret_escaped_pidfd, 0, "pidfd_open %d: %m", (int) escaped);
+        cr_assert(pid_alive(*ret_escaped_pidfd));
+        return s;
+}
+
+Test(cgroup, kill_all_reaches_a_double_forked_setsid_process) {
+        int conn = test_daemon_connect(&daemon_), escaped;
+        Spawned s = spawn_escape(conn, &escaped);
+        struct json_object *r;
+
+        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
+        cr_assert(pid_dies(escaped), "the escaped process survived Kill with all");
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
+        json_object_put(r);
+        close(escaped);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+Test(cgroup, killing_the_top_process_ends_what_it_left_behind) {
+        int conn = test_daemon_connect(&daemon_), escaped;
+        Spawned s = spawn_escape(conn, &escaped);
+        struct json_object *r;
+
+        call_id_ok(conn, "Kill", s.id, NULL);
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGTERM");
+        /* The sandbox ended only once its cgroup was empty. */
+        cr_assert_not(pid_alive(escaped), "the sandbox ended with a process of it still running");
+        json_object_put(r);
+        close(escaped);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+static int escape_and_disconnect_as_nobody(void *arg) {
+        TestDaemon *d = arg;
+        int conn = test_daemon_connect(d), escaped;
+
+        spawn_escape(conn, &escaped);
+        test_disconnect(conn);
+        if (!pid_dies(escaped))
+                return 1;
+        return 0;
+}
+
+Test(cgroup, kill_on_close_reaches_a_double_forked_setsid_process_of_a_non_root_caller) {
+        cr_assert_eq(test_run_as(65534, 65534, escape_and_disconnect_as_nobody, &daemon_), 0,
+                     "the escaped process survived its connection");
+        assert_only_the_leaf_left();
+}
+
+/* ---- limits ---- */
+
+/* Spawns params (with "resources" and more); NULL if the host refused a limit, having checked the refusal. */
+static bool spawn_or_refused(int conn, const char *params, const int *fds, size_t n_fds, const char *limit,
+                             Spawned *ret) {
+        struct json_object *reply = spawn_call(conn, params, fds, n_fds, ret);
+        const char *error = test_json_string(reply, "error");
+
+        if (error && strcmp(error, "io.nsbox.Sandbox.LimitNotSupported") == 0) {
+                cr_assert_str_eq(test_json_string(reply, "parameters.limit"), limit);
+                cr_assert(test_json_string(reply, "parameters.reason"));
+                cr_log_info("%s cannot be enforced on this host (%s): checked the refusal instead", limit,
+                            test_json_string(reply, "parameters.reason"));
+                json_object_put(reply);
+                return false;
+        }
+        cr_assert_null(error, "Spawn failed: %s", json_object_to_json_string(reply));
+        json_object_put(reply);
+        return true;
+}
+
+Test(cgroup, tasks_max_contains_a_fork_bomb) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r = NULL;
+        int64_t peak = -1, tasks = 0;
+        Spawned s;
+
+        /* The bomb runs in the background; the top process waits, exec'd so it needs no fork of its own. */
+        if (!spawn_or_refused(conn,
+                              "{\"argv\":[\"/bin/sh\",\"-c\",\"f(){ f | f & }; f 2>/dev/null; exec sleep 1000\"],"
+                              "\"resources\":{\"pids\":{\"limit\":20}}}",
+                              NULL, 0, "resources.pids.limit", &s)) {
+                test_disconnect(conn);
+                return;
+        }
+
+        /* Until it has hit the limit: then it is as big as it gets. */
+        for (int i = 0; i < 500 && peak < 20; i++) {
+                json_object_put(r);
+                r = call_id(conn, "Inspect", s.id, NULL);
+                tasks = get_int(r, "parameters.sandbox.usage.tasks");
+                cr_assert_leq(tasks, 20, "the fork bomb grew past TasksMax=20: %" PRId64, tasks);
+                if (test_json_get(r, "parameters.sandbox.usage.tasksPeak"))
+                        peak = get_int(r, "parameters.sandbox.usage.tasksPeak");
+                else if (tasks == 20)
+                        peak = 20;
+                usleep(10000);
+        }
+        cr_assert_eq(peak, 20, "the bomb never reached the limit: %s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.sandbox.resources.pids.limit"), 20);
+        json_object_put(r);
+
+        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
+        json_object_put(r);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+Test(cgroup, memory_max_oom_kills_and_says_so) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+        Spawned s;
+        /* 200M written, not only reserved; no swap to escape to where the host accounts swap. */
+        const char *with_swap = "{\"argv\":[\"python3\",\"-c\",\"x = b'x' * (200 << 20)\"],"
+                                "\"resources\":{\"memory\":{\"limit\":33554432,\"swap\":33554432}}}";
+        const char *without_swap = "{\"argv\":[\"python3\",\"-c\",\"x = b'x' * (200 << 20)\"],"
+                                   "\"resources\":{\"memory\":{\"limit\":33554432}}}";
+
+        if (!spawn_or_refused(conn, with_swap, NULL, 0, "resources.memory.swap", &s) &&
+            !spawn_or_refused(conn, without_swap, NULL, 0, "resources.memory.limit", &s)) {
+                test_disconnect(conn);
+                return;
+        }
+
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "oom-killed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGKILL");
+        cr_assert_geq(get_int(r, "parameters.usage.oomKills"), 1);
+        cr_assert_leq(get_int(r, "parameters.usage.memoryPeak"), 33554432 + 1048576);
+        json_object_put(r);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+Test(cgroup, runtime_max_ends_a_sleep_as_timed_out) {
+        int conn = test_daemon_connect(&daemon_);
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"100\"],\"runtimeMaxUSec\":1000000}", NULL, 0);
+        struct json_object *r = call_id(conn, "Wait", s.id, NULL);
+
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "timed-out", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGKILL");
+        json_object_put(r);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+Test(cgroup, rlimits_are_set_and_reported) {
+        int conn = test_daemon_connect(&daemon_), pipefd[2];
+        char out[256] = "";
+        ssize_t n;
+        Spawned s;
+        struct json_object *r;
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        s = spawn_ok(conn,
+                     "{\"argv\":[\"/bin/sh\",\"-c\",\"ulimit -Sn; ulimit -Hn; ulimit -Hc\"],\"stdout\":0,"
+                     "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":100,\"hard\":200},"
+                     "{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":18446744073709551615}]}",
+                     &pipefd[1], 1);
+        close(pipefd[1]);
+        for (size_t total = 0; total < sizeof out - 1 && (n = read(pipefd[0], out + total, sizeof out - 1 - total)) > 0;)
+                total += (size_t) n;
+        close(pipefd[0]);
+        cr_assert_str_eq(out, "100\n200\nunlimited\n");
+
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited");
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(conn);
+}
+
+Test(cgroup, pause_freezes_and_resume_thaws) {
+        int conn = test_daemon_connect(&daemon_);
+        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0);
+        struct json_object *r;
+        char dir[1024];
+        bool frozen = false;
+
+        call_id_ok(conn, "Pause", s.id, NULL);
+        r = call_id(conn, "Inspect", s.id, NULL);
+        cr_assert(json_object_get_boolean(test_json_get(r, "parameters.sandbox.paused")));
+        sandbox_dir(r, "", dir, sizeof dir);
+        json_object_put(r);
+        for (int i = 0; i < 500 && !frozen; i++) {
+                frozen = file_contains(dir, "cgroup.events", "frozen 1");
+                if (!frozen)
+                        usleep(10000);
+        }
+        cr_assert(frozen, "the cgroup never froze");
+
+        call_id_ok(conn, "Resume", s.id, NULL);
+        for (int i = 0; i < 500 && frozen; i++) {
+                frozen = !file_contains(dir, "cgroup.events", "frozen 0");
+                if (frozen)
+                        usleep(10000);
+        }
+        cr_assert_not(frozen, "the cgroup never thawed");
+        r = call_id(conn, "Inspect", s.id, NULL);
+        cr_assert_null(test_json_get(r, "parameters.sandbox.paused"));
+        json_object_put(r);
+
+        /* A paused sandbox still dies of Kill. */
+        call_id_ok(conn, "Pause", s.id, NULL);
+        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
+        json_object_put(r);
+        close(s.pidfd);
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+/* ---- refusals ---- */
+
+static void assert_refused(int conn, const char *params, const char *error, const char *parameter) {
+        struct json_object *r = spawn_call(conn, params, NULL, 0, NULL);
+
+        cr_assert_str_eq(test_json_string(r, "error") ?: "(none)", error, "%s: %s", params,
+                         json_object_to_json_string(r));
+        if (parameter)
+                cr_assert_str_eq(test_json_string(r, strcmp(error, "io.nsbox.Sandbox.LimitNotSupported") == 0 ?
+                                                             "parameters.limit" :
+                                                             "parameters.parameter"),
+                                 parameter, "%s", json_object_to_json_string(r));
+        json_object_put(r);
+}
+
+Test(cgroup, bad_limits_are_refused_by_name_and_leave_nothing_behind) {
+        static const struct {
+                const char *resources;
+                const char *parameter;
+        } cases[] = {
+                { "\"resources\":{\"memory\":{\"limit\":0}}", "resources.memory.limit" },
+                { "\"resources\":{\"memory\":{\"limit\":-1}}", "resources.memory.limit" },
+                { "\"resources\":{\"memory\":{\"limit\":\"64M\"}}", "resources.memory.limit" },
+                { "\"resources\":{\"memory\":{\"swap\":1048576}}", "resources.memory.swap" },
+                { "\"resources\":{\"memory\":{\"limit\":2097152,\"swap\":1048576}}", "resources.memory.swap" },
+                { "\"resources\":{\"pids\":{\"limit\":0}}", "resources.pids.limit" },
+                { "\"resources\":{\"cpu\":{\"quota\":999}}", "resources.cpu.quota" },
+                { "\"resources\":{\"cpu\":{\"period\":2000000}}", "resources.cpu.period" },
+                { "\"resources\":{\"cpu\":{\"weight\":10001}}", "resources.cpu.weight" },
+                { "\"resources\":{\"cpu\":{\"weight\":100,\"shares\":1024}}", "resources.cpu.weight" },
+                { "\"resources\":{\"blkio\":{}}", "resources.blkio" },
+                { "\"runtimeMaxUSec\":0", "runtimeMaxUSec" },
+                { "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":2,\"hard\":1}]", "rlimits[0].soft" },
+                { "\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":0},"
+                  "{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":0}]", "rlimits[1].type" },
+                { "\"rlimits\":[{\"type\":\"NOFILE\",\"soft\":1,\"hard\":1}]", "rlimits[0].type" },
+        };
+        int conn = test_daemon_connect(&daemon_);
+        char params[512];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                snprintf(params, sizeof params, "{\"argv\":[\"true\"],%s}", cases[i].resources);
+                assert_refused(conn, params, "org.varlink.service.InvalidParameter", cases[i].parameter);
+        }
+
+        /* What the host cannot enforce is refused by name; on a host that can, it runs. */
+        if (test_cgroup_controller_is_v1("memory"))
+                assert_refused(conn, "{\"argv\":[\"true\"],\"resources\":{\"memory\":{\"high\":1048576}}}",
+                               "io.nsbox.Sandbox.LimitNotSupported", "resources.memory.high");
+        else
+                cr_log_info("memory is a cgroup2 controller here: MemoryHigh is enforceable, not refused");
+
+        assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+/* ---- policy ---- */
+
+static char policy_path[128];
+
+static void write_policy(const char *text) {
+        int fd;
+
+        snprintf(policy_path, sizeof policy_path, "/tmp/nsbt-cgroup-policy-%d.conf", (int) getpid());
+        fd = open(policy_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+}
+
+typedef struct PolicyCase {
+        TestDaemon *d;
+        int n_ok;      /* sandboxes that must start */
+        const char *limit; /* then the QuotaExceeded limit */
+} PolicyCase;
+
+static int aggregate_as_nobody(void *arg) {
+        PolicyCase *pc = arg;
+        int conn = test_daemon_connect(pc->d);
+        struct json_object *r;
+        Spawned s;
+
+        for (int i = 0; i < pc->n_ok; i++) {
+                r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0, &s);
+                if (test_json_get(r, "error"))
+                        return 10 + i;
+                json_object_put(r);
+        }
+        r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0, NULL);
+        if (!test_json_string(r, "error") || strcmp(test_json_string(r, "error"), "io.nsbox.Sandbox.QuotaExceeded") ||
+            strcmp(test_json_string(r, "parameters.limit") ?: "", pc->limit))
+                return 2;
+        json_object_put(r);
+
+        /* A request above the policy's maximum is refused by name; none gets the default. */
+        r = spawn_call(conn, "{\"argv\":[\"true\"],\"resources\":{\"pids\":{\"limit\":50}}}", NULL, 0, NULL);
+        if (strcmp(test_json_string(r, "parameters.parameter") ?: "", "resources.pids.limit"))
+                return 3;
+        json_object_put(r);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(cgroup, a_user_over_its_aggregate_limit_is_refused) {
+        const char *args[] = { "--policy", policy_path, NULL };
+        TestDaemon d;
+        PolicyCase pc = { .d = &d, .n_ok = 3, .limit = "user-tasks-max" };
+
+        if (!test_cgroup_controller_is_v1("pids") &&
+            !file_contains(daemon_.cgroup.dir[0], "cgroup.subtree_control", "pids"))
+                cr_skip_test("no pids controller for nsboxd here: the aggregate limit is refused instead");
+        write_policy("[default]\ntasks-max = 10\nuser-tasks-max = 3\n");
+        test_daemon_start(&d, args);
+        cr_assert_eq(test_run_as(65534, 65534, aggregate_as_nobody, &pc), 0,
+                     "the aggregate tasks-max did not hold as the policy says");
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
+
+static int default_limits_as_nobody(void *arg) {
+        TestDaemon *d = arg;
+        int conn = test_daemon_connect(d);
+        struct json_object *r;
+        Spawned s;
+
+        r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0, &s);
+        if (test_json_get(r, "error"))
+                return 1;
+        json_object_put(r);
+        r = call_id(conn, "Inspect", s.id, NULL);
+        if (!test_json_get(r, "parameters.sandbox.resources.pids.limit") ||
+            json_object_get_int64(test_json_get(r, "parameters.sandbox.resources.pids.limit")) != 7 ||
+            json_object_get_int64(test_json_get(r, "parameters.sandbox.runtimeMaxUSec")) != 60000000)
+                return 2;
+        json_object_put(r);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(cgroup, the_policy_default_applies_when_a_request_sets_no_limit) {
+        const char *args[] = { "--policy", policy_path, NULL };
+        TestDaemon d;
+
+        write_policy("[default]\ntasks-max = 10\ndefault-tasks-max = 7\nruntime-max-sec = 1m\n");
+        test_daemon_start(&d, args);
+        cr_assert_eq(test_run_as(65534, 65534, default_limits_as_nobody, &d), 0, "the policy's defaults were not applied");
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
