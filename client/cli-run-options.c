@@ -126,6 +126,7 @@ static void run_help(void) {
                "      --cap-drop CAP|ALL    drop capability CAP; with either option the set starts\n"
                "                            as everything for root, nothing for others, and the\n"
                "                            options apply in order (see nsbox(1))\n"
+               "      --keep-caps           unshare's name for --cap-add ALL\n"
                "      --disable-userns      the sandbox cannot create user namespaces (needs\n"
                "                            --user)\n"
                "\n"
@@ -142,7 +143,7 @@ static void run_help(void) {
                "  -h, --help                show this help\n"
                "\n"
                "Not available: --chmod (create the path with --perms instead), --argv0 (argv[0]\n"
-               "is what nsboxd runs), --propagation other than private, --keep-caps.\n",
+               "is what nsboxd runs), --propagation other than private.\n",
                nsbox_connection_get_default_socket_path());
 }
 
@@ -1033,9 +1034,10 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                                   "apart from the program");
                         return -EOPNOTSUPP;
                 case ARG_KEEP_CAPS:
-                        log_error("--keep-caps: use --cap-add ALL (or the capabilities wanted): as in bubblewrap, "
-                                  "the set is then kept across exec for any uid");
-                        return -EOPNOTSUPP;
+                        /* unshare's: the capabilities of the user namespace survive exec, whatever the uid. */
+                        if (change_capabilities(o, ARG_CAP_ADD, "ALL") < 0)
+                                return -EINVAL;
+                        break;
                 case ARG_NAME:
                         r = nsbox_spawn_set_name(s, optarg);
                         break;

@@ -674,6 +674,17 @@ Test(cli, unshare_and_bubblewrap_options) {
         cr_assert_str_eq(r.out, "7 8 /tmp\n");
         result_done(&r);
 
+        /* unshare's --keep-caps: a uid other than 0 keeps the namespace's capabilities across exec. */
+        r = run_cli(NULL, "run", "-U", "--map-users=0:0:1001", "--uid", "1000", "--keep-caps", "--", "grep", "CapEff",
+                    "/proc/self/status", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_neq(r.out, "CapEff:\t0000000000000000\n");
+        result_done(&r);
+        r = run_cli(NULL, "run", "-U", "--map-users=0:0:1001", "--uid", "1000", "--", "grep", "CapEff",
+                    "/proc/self/status", NULL);
+        cr_assert_str_eq(r.out, "CapEff:\t0000000000000000\n", "stderr: %s", r.err);
+        result_done(&r);
+
         /* unshare's --mount-proc: the host's tree with a new /proc. */
         r = run_cli(NULL, "run", "-p", "--mount-proc", "--", "sh", "-c", "ls /proc | grep -c '^[0-9]'; test -d /usr",
                     NULL);
