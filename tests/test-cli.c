@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -727,6 +728,63 @@ Test(cli, user_alone_maps_the_caller_to_itself) {
         cr_assert(strncmp(r.out, "65534 65534\n", 12) == 0, "out: %s", r.out);
         cr_assert(strstr(r.out, "65534      65534          1"), "uid_map: %s", r.out);
         result_done(&r);
+}
+
+/* Runs nsbox run ARGS... (NULL-terminated) as uid:gid, without supplementary groups. */
+static Result run_cli_as(uid_t uid, gid_t gid, ...) {
+        char u[32], g[32];
+        char *argv[32] = { (char *) "/usr/bin/setpriv", u, g, (char *) "--clear-groups", (char *) cli(),
+                           (char *) "--socket", daemon_.socket_path, (char *) "run" };
+        size_t n = 8;
+        int in, out, err;
+        va_list ap;
+
+        snprintf(u, sizeof u, "--reuid=%u", (unsigned) uid);
+        snprintf(g, sizeof g, "--regid=%u", (unsigned) gid);
+        va_start(ap, gid);
+        for (const char *a; (a = va_arg(ap, const char *));) {
+                cr_assert_lt(n, 31U);
+                argv[n++] = (char *) a;
+        }
+        va_end(ap);
+        argv[n] = NULL;
+
+        pid_t pid = start(argv, &in, &out, &err);
+        return finish(pid, in, out, err, NULL);
+}
+
+/* unshare's --map-current-user and --map-auto, for a user with an /etc/subuid range as useradd gives one. */
+Test(cli, map_current_user_and_map_auto) {
+        static const char user[] = "nsbt-cli-auto";
+        char expected[128];
+        struct passwd *pw;
+        Result r;
+
+        if (!getpwnam(user))
+                cr_assert_eq(system("useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
+                                    "nsbt-cli-auto >/dev/null 2>&1"),
+                             0);
+        pw = getpwnam(user);
+        cr_assert_not_null(pw);
+
+        r = run_cli_as(pw->pw_uid, pw->pw_gid, "--map-current-user", "--", "sh", "-c", "echo $(id -u) $(id -g)", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        snprintf(expected, sizeof expected, "%u %u\n", (unsigned) pw->pw_uid, (unsigned) pw->pw_gid);
+        cr_assert_str_eq(r.out, expected);
+        result_done(&r);
+
+        r = run_cli_as(pw->pw_uid, pw->pw_gid, "--map-auto", "--", "sh", "-c",
+                       "echo $(id -u) $(id -g); cat /proc/self/uid_map", NULL);
+        if (r.status == 125 && strstr(r.err, "has no range for this user")) {
+                result_done(&r);
+                system("userdel nsbt-cli-auto >/dev/null 2>&1");
+                cr_skip_test("useradd gave %s no /etc/subuid range", user);
+        }
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert(strncmp(r.out, "0 0\n", 4) == 0, "out: %s", r.out);
+        cr_assert(strstr(r.out, "         0 "), "uid_map: %s", r.out);
+        result_done(&r);
+        system("userdel nsbt-cli-auto >/dev/null 2>&1");
 }
 
 Test(cli, info_json) {
