@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 #include <json-c/json.h>
@@ -219,9 +220,14 @@ int seccomp_profile_file_to_oci(const char *path, const uint64_t *caps, char **r
 
         host_init(&h, caps);
 
+        /* json-c's own error text names its internals and ends in a newline: say what is wrong instead. */
+        if (access(path, R_OK) < 0) {
+                *ret_error = strdup(strerror(errno));
+                return -EINVAL;
+        }
         in = json_object_from_file(path);
         if (!in) {
-                *ret_error = strdup(json_util_get_last_err() ?: "cannot read the file");
+                *ret_error = strdup("not valid JSON");
                 return -EINVAL;
         }
         if (!json_object_is_type(in, json_type_object)) {

@@ -626,6 +626,8 @@ Test(cli, messages_name_the_option_and_the_problem) {
                 { { "--share-net", "--", "true" }, "--share-net only undoes" },
                 { { "--pass-fd", "2", "--", "true" }, "--pass-fd 2: expected a file descriptor number 3..1023" },
                 { { "--uid", "x", "--", "true" }, "--uid x: not a user or group id" },
+                { { "--seccomp", "/nonexistent/profile.json", "--", "true" },
+                  "--seccomp /nonexistent/profile.json: No such file or directory\n" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
