@@ -19,9 +19,12 @@
  *     namespace (clone3(CLONE_NEWTIME) would put us into it at once, which
  *     freezes its offsets; after unshare() it is the namespace of our children
  *     and of the program after execve()), and with joins every other new
- *     namespace but pid, so they belong to the joined user namespace. This is
- *     before the release because the daemon writes the id maps and offsets of
- *     the namespaces that exist once we are ready.
+ *     namespace but pid, so they belong to the joined user namespace. A
+ *     non-root caller's new user namespace is made with the caller's
+ *     effective ids, so the caller owns it (without joins the daemon did that
+ *     around clone3()). This is before the release because the daemon writes
+ *     the id maps and offsets of the namespaces that exist once we are
+ *     ready.
  *  4. Tell the daemon we are ready (only when 3. did anything: otherwise it
  *     wrote the maps right after clone3()); wait until it has written uid_map,
  *     setgroups, gid_map and timens_offsets and releases us. Then enter the
@@ -104,10 +107,34 @@ static void reset_signal_dispositions(void) {
         }
 }
 
+int spawn_take_owner_ids(uid_t uid, gid_t gid) {
+        if (syscall(SYS_setresgid, (gid_t) -1, gid, (gid_t) -1) < 0)
+                return -errno;
+        if (syscall(SYS_setresuid, (uid_t) -1, uid, (uid_t) -1) < 0)
+                return -errno;
+        /* Allowed by the real ids, which are still root's. */
+        (void) syscall(SYS_setfsuid, 0);
+        (void) syscall(SYS_setfsgid, 0);
+        if ((uid_t) syscall(SYS_setfsuid, (uid_t) -1) != 0 || (gid_t) syscall(SYS_setfsgid, (gid_t) -1) != 0)
+                return -EPERM;
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return -errno;
+        return 0;
+}
+
 static void join_namespaces(const SpawnPlan *p) {
+        int r;
+
         for (size_t i = 0; i < p->n_joins; i++)
                 if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
                         child_fail(p, "setns", errno, p->joins[i].name);
+
+        /* The joins needed root's rights; the new user namespace must be the caller's. */
+        if (p->userns_as_caller && (p->unshare_flags & CLONE_NEWUSER)) {
+                r = spawn_take_owner_ids(p->owner_uid, p->owner_gid);
+                if (r < 0)
+                        child_fail(p, "unshare", -r, "the caller's ids as the user namespace's owner");
+        }
 
         if (p->unshare_flags != 0 && unshare((int) p->unshare_flags) < 0)
                 child_fail(p, "unshare", errno, NULL);
@@ -220,6 +247,10 @@ static void setup_credentials(const SpawnPlan *p) {
                 child_fail(p, "credentials", errno, "setresgid");
         if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
                 child_fail(p, "credentials", errno, "setresuid");
+        /* fs.suid_dumpable decides what a change of uid leaves; until execve() this is still a copy of the
+         * daemon's memory, which the sandbox's user (and the owner of its user namespace) must not read. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                child_fail(p, "credentials", errno, "PR_SET_DUMPABLE");
 
         r = capability_plan_apply_after_setuid(&p->caps);
         if (r < 0)

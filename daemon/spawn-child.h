@@ -62,6 +62,12 @@ typedef struct SpawnPlan {
          * setns() by the child itself would only place its children there. */
         SpawnJoin pid_join;
         bool joins_pid;
+        /* A non-root caller's new user namespace is made with the caller's effective ids, so the caller
+         * owns it (NS_GET_OWNER_UID) as if it had run `unshare -U` itself: by the daemon's thread around
+         * clone3(), or with joins by the child itself right before its unshare(). */
+        bool userns_as_caller;
+        uid_t owner_uid;
+        gid_t owner_gid;
         /* The host's /proc (owned), while the child still needs it: to enter the time namespace it
          * unshare()d itself once the offsets are written (unshare() only places its children there). */
         int proc_fd;
@@ -124,6 +130,17 @@ typedef struct SpawnPlan {
 static inline bool spawn_plan_needs_ready(const SpawnPlan *p) {
         return p->n_joins > 0 || p->unshare_flags != 0;
 }
+
+/*
+ * Takes uid and gid as the effective ids of the calling thread only (raw
+ * syscalls), keeping the real and saved ids and the fs ids root's, so the
+ * only thing that changes is who owns a user namespace created now, and the
+ * thread can go back. Leaves the process non-dumpable, whatever
+ * fs.suid_dumpable makes of the change: what is cloned now is a copy of the
+ * daemon's memory, and the owner of its user namespace could otherwise
+ * ptrace it. 0 or -errno. Async-signal-safe.
+ */
+int spawn_take_owner_ids(uid_t uid, gid_t gid);
 
 /* Runs in the child right after clone3(); never returns. Async-signal-safe throughout. */
 _noreturn_ void spawn_child_run(SpawnPlan *p);

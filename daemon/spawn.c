@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -353,6 +354,11 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->unshare_flags = new_flags & ~(unsigned long) CLONE_NEWPID;
         }
         p->loopback_up = new_flags & CLONE_NEWNET;
+        if ((new_flags & CLONE_NEWUSER) && !c->caller->privileged) {
+                p->userns_as_caller = true;
+                p->owner_uid = c->caller->uid;
+                p->owner_gid = c->caller->gid;
+        }
         if (p->unshare_flags & CLONE_NEWTIME) {
                 p->proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (p->proc_fd < 0)
@@ -933,6 +939,26 @@ static int pid_namespace_for_children(int ns_fd) {
         return 0;
 }
 
+/*
+ * A non-root caller's new user namespace belongs to the caller, as one it
+ * made itself with `unshare -U` would: the kernel takes the owner from the
+ * creator's effective ids, so this thread takes the caller's just around
+ * clone3() (spawn_take_owner_ids()) and goes back at once. The caller may
+ * then setns() into its sandbox and pass its namespaces back in
+ * joinNamespaces. Failing to go back is not a state to go on from.
+ */
+static int take_owner_ids(const SpawnPlan *p, uid_t *ret_uid, gid_t *ret_gid) {
+        *ret_uid = geteuid();
+        *ret_gid = getegid();
+        return spawn_take_owner_ids(p->owner_uid, p->owner_gid);
+}
+
+static void restore_own_ids(uid_t uid, gid_t gid) {
+        if (syscall(SYS_setresuid, (uid_t) -1, uid, (uid_t) -1) < 0 ||
+            syscall(SYS_setresgid, (gid_t) -1, gid, (gid_t) -1) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                abort();
+}
+
 static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
         /* CLONE_CLEAR_SIGHAND: not even a fault in the child can run one of the daemon's
          * handlers (ignored signals stay ignored until the child resets them). CLONE_INTO_CGROUP: it is
@@ -963,11 +989,28 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
                 }
         }
 
+        bool as_owner = p->userns_as_caller && (p->clone_flags & CLONE_NEWUSER);
+        uid_t own_uid = 0;
+        gid_t own_gid = 0;
+        if (as_owner) {
+                int r = take_owner_ids(p, &own_uid, &own_gid);
+
+                if (r < 0) {
+                        restore_own_ids(own_uid, own_gid);
+                        if (p->joins_pid)
+                                (void) pid_namespace_for_children(-EBADF);
+                        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+                        return spawn_fail(e, "clone3", -r, "the caller's ids as the user namespace's owner");
+                }
+        }
+
         pid = syscall(SYS_clone3, &args, sizeof args);
         if (pid == 0)
                 spawn_child_run(p);
 
         int saved_errno = errno;
+        if (as_owner)
+                restore_own_ids(own_uid, own_gid);
         if (p->joins_pid)
                 (void) pid_namespace_for_children(-EBADF);
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);

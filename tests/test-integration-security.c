@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1067,6 +1068,135 @@ static int child_join(void *arg) {
 Test(security, join_only_namespaces_the_caller_owns) {
         start(NULL);
         cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_join, NULL, NULL, 0), 0);
+}
+
+/* Runs argv with stdout into out (NUL-terminated); its exit status, or -1 if it did not exit. */
+static int run_command(const char *const *argv, char *out, size_t size) {
+        int p[2], status;
+        size_t total = 0;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                if (dup2(p[1], STDOUT_FILENO) < 0)
+                        _exit(126);
+                execvp(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        close(p[1]);
+        while (total < size - 1 && (n = read(p[0], out + total, size - 1 - total)) > 0)
+                total += (size_t) n;
+        out[total] = 0;
+        close(p[0]);
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return -1;
+        return WEXITSTATUS(status);
+}
+
+static const char owned_sandbox[] =
+        "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true,\"hostname\":\"owned\","
+        "\"namespaces\":[\"user\",\"net\",\"uts\",\"mount\"]";
+
+/* Spawns a sandbox the caller then enters with nsenter and joins in a second Spawn; prints "ID PID". */
+static int child_enters_own_sandbox(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_), net_fd;
+        char pid[32], expected[64], out[256], path[64];
+        struct stat st;
+        Outcome o;
+
+        spawn(conn, owned_sandbox, false, &o);
+        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        dprintf(c->out, "%s %li\n", o.id, o.pid);
+        snprintf(pid, sizeof pid, "%li", o.pid);
+
+        snprintf(path, sizeof path, "/proc/%li/ns/net", o.pid);
+        net_fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(net_fd >= 0 && fstat(net_fd, &st) == 0, "open %s: %m", path);
+        snprintf(expected, sizeof expected, "owned\nnet:[%lu]\n", (unsigned long) st.st_ino);
+
+        /* as `unshare -U` would have let it: its own user namespace, and what it owns */
+        CHECK(run_command((const char *const[]) { "nsenter", "-t", pid, "-U", "-u", "-n", "--preserve-credentials",
+                                                  "sh", "-c", "hostname; readlink /proc/self/ns/net", NULL },
+                          out, sizeof out) == 0,
+              "nsenter into its own sandbox failed: %s", out);
+        CHECK(strcmp(out, expected) == 0, "nsenter saw %s, expected %s", out, expected);
+
+        /* and passes its network namespace back */
+        spawn_fds(conn,
+                  "\"argv\":[\"/bin/sh\",\"-c\",\"hostname; readlink /proc/self/ns/net\"],"
+                  "\"namespaces\":[\"user\",\"uts\"],\"hostname\":\"owned\","
+                  "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
+                  &net_fd, 1, true, &o);
+        CHECK(!o.error[0], "joining its own sandbox's network namespace: %s %s", o.error, o.parameter);
+        CHECK(strcmp(o.output, expected) == 0, "the second sandbox saw %s, expected %s", o.output, expected);
+        json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL));
+        close(net_fd);
+        test_disconnect(conn);
+        return 0;
+}
+
+typedef struct Foreign {
+        long pid;
+        int user_fd, net_fd;
+} Foreign;
+
+/* Another user, with fds of nobody's sandbox's namespaces it was handed. */
+static int child_enters_foreign_sandbox(void *arg) {
+        const Foreign *f = ((Child *) arg)->data;
+        int conn = test_daemon_connect(&daemon_);
+        char pid[32], out[256];
+        Outcome o;
+
+        snprintf(pid, sizeof pid, "%li", f->pid);
+        CHECK(run_command((const char *const[]) { "nsenter", "-t", pid, "-U", "--preserve-credentials", "true", NULL },
+                          out, sizeof out) != 0,
+              "nsenter into another user's sandbox worked");
+
+        spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}]",
+                  &f->user_fd, 1, false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "joined another user's user namespace: %s", o.error);
+        spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
+                        "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
+                  &f->net_fd, 1, false, &o);
+        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "joined another user's network namespace: %s",
+              o.error);
+        test_disconnect(conn);
+        return 0;
+}
+
+/*
+ * A non-root caller's user namespace is its own (NS_GET_OWNER_UID): it may
+ * enter its sandbox with nsenter and hand its namespaces back to the daemon;
+ * another user may do neither.
+ */
+Test(security, callers_own_their_user_namespaces) {
+        char out[256], id[80], path[64];
+        Foreign f;
+        uid_t owner = (uid_t) -1;
+
+        start(NULL);
+        cr_assert_eq(run_as_capture(NOBODY, NOBODY, child_enters_own_sandbox, NULL, out, sizeof out), 0);
+        cr_assert_eq(sscanf(out, "%79s %li", id, &f.pid), 2, "%s", out);
+
+        snprintf(path, sizeof path, "/proc/%li/ns/user", f.pid);
+        f.user_fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(f.user_fd, 0);
+        cr_assert_eq(ioctl(f.user_fd, NS_GET_OWNER_UID, &owner), 0);
+        cr_assert_eq(owner, NOBODY);
+        snprintf(path, sizeof path, "/proc/%li/ns/net", f.pid);
+        f.net_fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(f.net_fd, 0);
+
+        cr_assert_eq(run_as_capture(other_uid, other_gid, child_enters_foreign_sandbox, &f, NULL, 0), 0);
+        close(f.user_fd);
+        close(f.net_fd);
+        root_kill(id);
 }
 
 /* ---- reloading the policy ---- */

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1233,6 +1234,186 @@ Test(spawn, unprivileged_caller_in_user_namespace) {
         uid = status_field(status, "Uid:");
         cr_assert_str_eq(uid, "100000\t100000\t100000\t100000");
         kill_and_reap(&h, SIGKILL);
+}
+
+static uid_t user_namespace_owner(pid_t pid) {
+        char path[64];
+        _cleanup_close_ int fd = -EBADF;
+        uid_t owner = (uid_t) -1;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        cr_assert_eq(ioctl(fd, NS_GET_OWNER_UID, &owner), 0, "NS_GET_OWNER_UID: %m");
+        return owner;
+}
+
+/* The inode of the user namespace that owns pid's namespace of type (a /proc/PID/ns name). */
+static ino_t owning_user_namespace(pid_t pid, const char *type) {
+        char path[64];
+        _cleanup_close_ int fd = -EBADF, owner = -EBADF;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, type);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        owner = ioctl(fd, NS_GET_USERNS);
+        cr_assert_geq(owner, 0, "NS_GET_USERNS %s: %m", path);
+        return fd_inode(owner);
+}
+
+/*
+ * A non-root caller's new user namespace is the caller's, as if it had run
+ * `unshare -U` itself, and so are the namespaces made with it: made by
+ * clone3() or, with joins, by the child after joining. Root's stays root's.
+ */
+Test(spawn, new_user_namespace_belongs_to_the_caller) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rc = REQUEST("sleep", "100");
+        _cleanup_close_ int net_fd = -EBADF;
+        char path[64];
+        SpawnHandle a, b, c;
+
+        ra->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_NET) |
+                         NAMESPACE_BIT(NAMESPACE_PID) | NAMESPACE_BIT(NAMESPACE_MOUNT) | NAMESPACE_BIT(NAMESPACE_TIME);
+        map_ids(ra, ids, ELEMENTSOF(ids));
+        spawn_ok(&nobody_caller, ra, NULL, 0, &a);
+        cr_assert_eq(user_namespace_owner(a.pid), 65534);
+        for (size_t i = 0; i < 4; i++) {
+                static const char *const types[] = { "net", "pid", "mnt", "time" };
+
+                cr_assert_eq(owning_user_namespace(a.pid, types[i]), ns_inode(a.pid, "user"), "%s", types[i]);
+        }
+
+        /* Joining its own sandbox's network namespace, which it may now, and a new user namespace after it. */
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int) a.pid);
+        net_fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(net_fd, 0);
+        rb->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_UTS);
+        map_ids(rb, ids, ELEMENTSOF(ids));
+        join_namespace(rb, NAMESPACE_NET, 0);
+        spawn_ok(&nobody_caller, rb, &net_fd, 1, &b);
+        cr_assert_eq(user_namespace_owner(b.pid), 65534);
+        cr_assert_eq(ns_inode(b.pid, "net"), ns_inode(a.pid, "net"));
+        cr_assert_eq(owning_user_namespace(b.pid, "uts"), ns_inode(b.pid, "user"));
+
+        rc->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(rc, ids, ELEMENTSOF(ids));
+        spawn_ok(NULL, rc, NULL, 0, &c);
+        cr_assert_eq(user_namespace_owner(c.pid), 0);
+
+        /* The daemon went back to its own ids. */
+        cr_assert_eq(geteuid(), 0);
+        cr_assert_eq(getegid(), 0);
+
+        kill_and_reap(&c, SIGKILL);
+        kill_and_reap(&b, SIGKILL);
+        kill_and_reap(&a, SIGKILL);
+}
+
+static void wait_blocked_reading(pid_t pid, int fd);
+
+/* What a process of uid 65534 may do with pid: 0 if nothing of it was readable or traceable. */
+static int probe_as_nobody(pid_t pid) {
+        pid_t child = fork();
+        int status;
+
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+                static const char *const files[] = { "mem", "environ", "ns/user", "ns/mnt" };
+                char path[64];
+
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        _exit(100);
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        int fd;
+
+                        snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, files[i]);
+                        fd = open(path, O_RDONLY | O_CLOEXEC);
+                        if (fd >= 0)
+                                _exit(1 + (int) i);
+                }
+                snprintf(path, sizeof path, "/proc/%d/uid_map", (int) pid);
+                if (open(path, O_WRONLY | O_CLOEXEC) >= 0)
+                        _exit(10);
+                if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0)
+                        _exit(11);
+                _exit(0);
+        }
+        cr_assert_eq(waitpid(child, &status, 0), child);
+        cr_assert(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+/* Started, and left waiting for its release: the maps are not written yet. */
+static void start_unreleased(SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *ret) {
+        SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = &nobody_caller };
+        SpawnError e = {};
+
+        cr_assert_eq(spawn_start(&c, ret, &e), 0, "%s: %s", e.stage, e.message);
+        /* A child that makes namespaces itself says when it did. */
+        if (spawn_handshake_fd(ret->handshake) >= 0) {
+                struct pollfd p = { .fd = spawn_handshake_fd(ret->handshake), .events = POLLIN };
+
+                cr_assert_eq(poll(&p, 1, -1), 1);
+        }
+}
+
+/*
+ * Until execve() the child is a copy of the daemon's memory. Owning its user
+ * namespace gives the caller every capability in there, ptrace included: the
+ * child must be out of its reach, before its maps are written (the owner may
+ * write a map of its own uid) and while it builds the sandbox.
+ */
+Test(spawn, caller_cannot_reach_its_child_before_exec) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        _cleanup_(spawn_request_freep) SpawnRequest *unreleased = REQUEST("true");
+        _cleanup_(spawn_request_freep) SpawnRequest *joining = REQUEST("true");
+        _cleanup_close_ int net_fd = -EBADF;
+        int contents[2], k;
+        char path[64];
+        SpawnError e = {};
+        SpawnHandle h, u, j;
+
+        /* cloned by the daemon as the caller, not released yet */
+        unreleased->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_NET);
+        map_ids(unreleased, ids, ELEMENTSOF(ids));
+        start_unreleased(unreleased, NULL, 0, &u);
+        cr_assert_eq(user_namespace_owner(u.pid), 65534);
+        k = probe_as_nobody(u.pid);
+        cr_assert_eq(k, 0, "the caller reached a child before its maps were written (%d)", k);
+
+        /* with a join first, its user namespace made by the child itself */
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int) u.pid);
+        net_fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(net_fd, 0);
+        joining->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(joining, ids, ELEMENTSOF(ids));
+        join_namespace(joining, NAMESPACE_NET, 0);
+        start_unreleased(joining, &net_fd, 1, &j);
+        cr_assert_eq(user_namespace_owner(j.pid), 65534);
+        k = probe_as_nobody(j.pid);
+        cr_assert_eq(k, 0, "the caller reached a joining child (%d)", k);
+
+        /* building its file tree */
+        cr_assert_eq(pipe2(contents, O_CLOEXEC), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_MOUNT);
+        map_ids(r, ids, ELEMENTSOF(ids));
+        add_mount(r, MOUNT_FILE, "/f")->source_fd_index = 0;
+        cr_assert_eq(spawn_as(&nobody_caller, r, contents, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
+        wait_blocked_reading(h.pid, contents[0]);
+        cr_assert_eq(user_namespace_owner(h.pid), 65534);
+        k = probe_as_nobody(h.pid);
+        cr_assert_eq(k, 0, "the caller reached its sandbox's child before exec (%d)", k);
+
+        kill_and_reap(&h, SIGKILL);
+        close_many(contents, 2);
+        j.handshake = spawn_handshake_free(j.handshake);
+        kill_and_reap(&j, SIGKILL);
+        u.handshake = spawn_handshake_free(u.handshake);
+        kill_and_reap(&u, SIGKILL);
 }
 
 Test(spawn, unprivileged_caller_cannot_join_host_namespaces) {
