@@ -19,54 +19,16 @@
 #include "methods.h"
 #include "sandbox.h"
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
-
 /* Stop taking new calls from a client that does not read its replies. */
 #define CONNECTION_WRITE_BACKLOG_MAX (256U * 1024U)
 
 static void connection_update_poll(Connection *c);
 
-static int peer_groups(int fd, gid_t **ret, size_t *ret_n) {
-        _cleanup_free_ gid_t *groups = NULL;
-        socklen_t len = 64 * sizeof(gid_t);
-
-        for (;;) {
-                gid_t *n = realloc(groups, len);
-                if (!n)
-                        return -ENOMEM;
-                groups = n;
-
-                socklen_t l = len;
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &l) >= 0) {
-                        *ret_n = l / sizeof(gid_t);
-                        *ret = TAKE_PTR(groups);
-                        return 0;
-                }
-                if (errno != ERANGE || l <= len)
-                        return -errno;
-                len = l;
-        }
-}
-
-/* A pidfd for the process that connected (Linux >= 6.5): unlike the pid from
- * SO_PEERCRED it cannot come to name another process later. -EBADF if the
- * kernel does not have it. */
-static int peer_pidfd(int fd) {
-        int pidfd = -EBADF;
-        socklen_t len = sizeof pidfd;
-
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-                return -EBADF;
-        return pidfd;
-}
-
 /* The reader's closer: every fd this client sent is closed off the loop, in its uid's lane. */
 static void connection_close_client_fd(int fd, void *userdata) {
         Connection *c = userdata;
 
-        (void) async_close(c->server->closer, c->peer.uid, fd);
+        (void) async_close(c->server->closer, c->caller.uid, fd);
 }
 
 static void on_poll_closed(uv_handle_t *handle) {
@@ -75,9 +37,8 @@ static void on_poll_closed(uv_handle_t *handle) {
         varlink_message_done(&c->message);
         varlink_reader_free(c->reader);
         varlink_writer_free(c->writer);
-        server_close_client_socket(c->server, c->peer.uid, c->fd);
-        safe_close(c->peer_pidfd);
-        free(c->groups);
+        server_close_client_socket(c->server, c->caller.uid, c->fd);
+        caller_done(&c->caller);
         free(c);
 }
 
@@ -89,7 +50,7 @@ void connection_close(Connection *c) {
         c->closing = true;
         s = c->server;
 
-        log_debug("Connection from uid " UID_FMT " pid %d closed.", c->peer.uid, (int) c->peer.pid);
+        log_debug("Connection from uid " UID_FMT " pid %d closed.", c->caller.uid, (int) c->caller.pid);
 
         sandbox_connection_closed(s, c);
 
@@ -194,7 +155,7 @@ static void connection_protocol_error(Connection *c, int error, const char *what
         else if (error == -EPROTO || error == -ENOBUFS)
                 snprintf(detail, sizeof detail, " (fds-per-message is %u)", (unsigned) l->fds_per_message);
 
-        log_audit(LOG_NOTICE, "protocol-error", &c->audit, NULL, "%s, closing the connection: %s%s", what,
+        log_audit(LOG_NOTICE, "protocol-error", &c->caller, NULL, "%s, closing the connection: %s%s", what,
                   reason ?: strerror(-error), detail);
         connection_close(c);
 }
@@ -265,10 +226,10 @@ static void connection_read(Connection *c) {
         size_t bytes, fds;
         varlink_reader_held(c->reader, &bytes, &fds);
         if (!c->caller.privileged && (fds > 0 || varlink_reader_has_partial(c->reader)) &&
-            server_user_over_budget(c->server, c->peer.uid)) {
-                log_audit(LOG_WARNING, "refused", &c->audit, NULL,
+            server_user_over_budget(c->server, c->caller.uid)) {
+                log_audit(LOG_WARNING, "refused", &c->caller, NULL,
                           "Connections of uid " UID_FMT " hold too much unfinished input, closing this one.",
-                          c->peer.uid);
+                          c->caller.uid);
                 connection_close(c);
         }
 }
@@ -335,17 +296,11 @@ static void connection_update_poll(Connection *c) {
         c->poll_events = events;
 }
 
-int connection_new(Server *s, int fd, const struct ucred *peer, Connection **ret) {
+int connection_new(Server *s, int fd, Caller *caller, Connection **ret) {
         _cleanup_(varlink_reader_freep) VarlinkReader *reader = NULL;
         _cleanup_(varlink_writer_freep) VarlinkWriter *writer = NULL;
-        _cleanup_free_ gid_t *groups = NULL;
-        size_t n_groups = 0;
         Connection *c;
         int r;
-
-        r = peer_groups(fd, &groups, &n_groups);
-        if (r < 0)
-                goto fail;
 
         VarlinkReaderLimits limits = {
                 .message_size_max = s->config.limits.message_size,
@@ -378,24 +333,12 @@ int connection_new(Server *s, int fd, const struct ucred *peer, Connection **ret
         c->fd = fd;
         c->reader = TAKE_PTR(reader);
         c->writer = TAKE_PTR(writer);
-        c->peer = *peer;
-        c->peer_pidfd = peer_pidfd(c->fd);
-        c->groups = TAKE_PTR(groups);
-        c->n_groups = n_groups;
-        c->audit = (AuditCaller) { .uid = peer->uid, .gid = peer->gid, .pid = peer->pid };
-        c->caller = (SpawnCaller) {
-                .uid = peer->uid,
-                .gid = peer->gid,
-                .pid = peer->pid,
-                .groups = c->groups,
-                .n_groups = c->n_groups,
-                .privileged = peer->uid == 0,
-        };
+        c->caller = *caller;
+        *caller = (Caller) { .pidfd = -EBADF };
         varlink_reader_set_closer(c->reader, &(FdCloser) { .close = connection_close_client_fd, .userdata = c });
 
         LIST_PREPEND(connections, s->connections, c);
         s->n_connections++;
-        server_notify_status(s);
 
         connection_update_poll(c);
         if (ret)
@@ -403,6 +346,7 @@ int connection_new(Server *s, int fd, const struct ucred *peer, Connection **ret
         return 0;
 
 fail:
-        server_close_client_socket(s, peer->uid, fd);
+        server_close_client_socket(s, caller->uid, fd);
+        caller_done(caller);
         return r;
 }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "caller.h"
 #include "list.h"
 #include "log.h"
 #include "server.h"
@@ -29,13 +30,8 @@ struct Connection {
         VarlinkReader *reader;
         VarlinkWriter *writer;
 
-        /* Who is on the other end, as the kernel saw it at connect() time. */
-        struct ucred peer;
-        int peer_pidfd; /* SO_PEERPIDFD, -EBADF where the kernel lacks it */
-        gid_t *groups;
-        size_t n_groups;
-        SpawnCaller caller;
-        AuditCaller audit;
+        /* Who is on the other end, as the kernel saw it at connect() time (owned). */
+        Caller caller;
 
         /* The call being handled; later calls wait in the reader until it is answered. */
         bool busy;
@@ -57,8 +53,9 @@ struct Connection {
         bool closing;
 };
 
-/* Takes ownership of fd (a connected, non-blocking unix stream socket) in every case; peer is its SO_PEERCRED. */
-int connection_new(Server *s, int fd, const struct ucred *peer, Connection **ret);
+/* Takes ownership of fd (a connected, non-blocking unix stream socket) and of *caller (its peer, from
+ * caller_from_socket()) in every case. */
+int connection_new(Server *s, int fd, Caller *caller, Connection **ret);
 
 /* Tears the connection down: kills its non-keepAlive sandboxes, frees everything once libuv is done. */
 void connection_close(Connection *c);

@@ -70,7 +70,7 @@ static bool stderr_is_journal(void) {
         return cached;
 }
 
-void log_audit(int level, const char *event, const AuditCaller *caller, const char *sandbox_id, const char *format, ...) {
+void log_audit(int level, const char *event, const Caller *caller, const char *sandbox_id, const char *format, ...) {
         char message[2048];
         va_list ap;
 

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <sys/types.h>
 
+#include "caller.h"
 #include "macro.h"
 
 void log_set_max_level(int level);
@@ -35,16 +36,9 @@ int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
  */
 const char *log_printable(const char *s, char *buf, size_t size);
 
-/* Who an audit record is about. */
-typedef struct AuditCaller {
-        uid_t uid;
-        gid_t gid;
-        pid_t pid;
-} AuditCaller;
-
 /*
  * One audit record: NSBOX_EVENT=event, NSBOX_CALLER_UID/GID/PID, NSBOX_SANDBOX_ID (if id),
  * and MESSAGE= the formatted text. Logged at 'level'.
  */
-void log_audit(int level, const char *event, const AuditCaller *caller, const char *sandbox_id, const char *format, ...)
+void log_audit(int level, const char *event, const Caller *caller, const char *sandbox_id, const char *format, ...)
         _printf_(5, 6);

@@ -73,7 +73,7 @@ static void reply_invalid_parameter(Connection *c, const char *field) {
         char buf[256];
 
         /* The field path may quote a key the caller made up. */
-        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "%s: invalid parameter '%s'", c->call.method,
+        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "%s: invalid parameter '%s'", c->call.method,
                   log_printable(field, buf, sizeof buf));
         connection_reply_error(c, varlink_error_invalid_parameter(field));
 }
@@ -149,7 +149,7 @@ static void method_get_interface_description(Connection *c) {
 static Sandbox *find_for_caller(Connection *c, const char *id) {
         Sandbox *sb = sandbox_find(c->server, id);
 
-        if (!sb || !sandbox_visible_to(sb, c->peer.uid)) {
+        if (!sb || !sandbox_visible_to(sb, c->caller.uid)) {
                 connection_reply_error(c, nsbox_error_no_such_sandbox(id));
                 return NULL;
         }
@@ -196,7 +196,7 @@ static void method_kill(Connection *c) {
                 return;
 
         r = all ? sandbox_kill_all(sb, sig) : sandbox_kill(sb, sig);
-        log_audit(LOG_INFO, "kill", &c->audit, sb->id, "Sending %s to %s sandbox %s: %s",
+        log_audit(LOG_INFO, "kill", &c->caller, sb->id, "Sending %s to %s sandbox %s: %s",
                   signal_to_string(sig) ?: "signal", all ? "every process of" : "the top process of", sb->id,
                   r < 0 ? strerror(-r) : "ok");
         /* A sandbox that already exited has nothing left to signal: that is not an error for the caller. */
@@ -214,7 +214,7 @@ static void method_pause_or_resume(Connection *c, bool pause) {
                 return;
 
         r = sandbox_pause(sb, pause);
-        log_audit(LOG_INFO, pause ? "pause" : "resume", &c->audit, sb->id, "%s sandbox %s: %s",
+        log_audit(LOG_INFO, pause ? "pause" : "resume", &c->caller, sb->id, "%s sandbox %s: %s",
                   pause ? "Pausing" : "Resuming", sb->id, r < 0 ? strerror(-r) : "ok");
         if (r == -ENOMEDIUM)
                 return connection_reply_error(c, nsbox_error_limit_not_supported(pause ? "Pause" : "Resume",
@@ -258,7 +258,7 @@ static void method_list(Connection *c) {
                 return connection_close(c);
 
         LIST_FOREACH(sandboxes, sb, c->server->sandboxes)
-                if (!sb->spawn_failed && !sb->detached && !sb->freeing && sandbox_visible_to(sb, c->peer.uid))
+                if (!sb->spawn_failed && !sb->detached && !sb->freeing && sandbox_visible_to(sb, c->caller.uid))
                         sandbox_fill_info(sb, /* with_usage= */ false, &infos[n++]);
 
         reply_parameters(c, list_reply_encode(infos, n));
@@ -270,7 +270,7 @@ static void method_list(Connection *c) {
 }
 
 static void refuse(Connection *c, const PolicyDenial *d) {
-        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "Spawn refused (%s): %s", d->field, d->reason);
+        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Spawn refused (%s): %s", d->field, d->reason);
         connection_reply_error(c, policy_denial_to_error(d));
 }
 
@@ -282,7 +282,7 @@ static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyD
                 const JoinNamespace *j = &req->join_namespaces[i];
                 int fd = varlink_message_peek_fd(&c->message, j->fd_index), r;
 
-                r = fd < 0 ? fd : policy_check_join_namespace(fd, j->type, c->peer.uid);
+                r = fd < 0 ? fd : policy_check_join_namespace(fd, j->type, c->caller.uid);
                 if (r < 0) {
                         *ret_denial = (PolicyDenial) { .kind = r == -EPERM ? POLICY_DENIAL_PERMISSION_DENIED :
                                                                             POLICY_DENIAL_INVALID_PARAMETER };
@@ -415,7 +415,7 @@ static const char *limit_field(CgroupLimitType t, const SpawnRequest *req, bool 
 }
 
 static void refuse_limit(Connection *c, const char *limit, const char *reason) {
-        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "Spawn refused: %s cannot be enforced: %s", limit, reason);
+        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Spawn refused: %s cannot be enforced: %s", limit, reason);
         connection_reply_error(c, nsbox_error_limit_not_supported(limit, reason));
 }
 
@@ -468,9 +468,9 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return reply_invalid_parameter(c, field ?: "parameters");
 
-        policy_lookup(s->policy, c->peer.uid, c->peer.gid, c->groups, c->n_groups, &rule);
+        policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
 
-        r = policy_check_quota(&rule, &s->config.limits, server_count_sandboxes_of(s, c->peer.uid), s->n_sandboxes,
+        r = policy_check_quota(&rule, &s->config.limits, server_count_sandboxes_of(s, c->caller.uid), s->n_sandboxes,
                                &denial);
         if (r < 0)
                 return refuse(c, &denial);
@@ -480,7 +480,7 @@ static void method_spawn(Connection *c) {
                 return refuse(c, &denial);
         }
         if (!c->caller.privileged &&
-            server_count_pending_spawns_of(s, c->peer.uid) >= s->config.limits.pending_spawns_per_uid) {
+            server_count_pending_spawns_of(s, c->caller.uid) >= s->config.limits.pending_spawns_per_uid) {
                 denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns-per-user",
                                           .reason = "too many spawns of this user in flight" };
                 return refuse(c, &denial);
@@ -532,10 +532,10 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
         if (s->cgroups) {
-                r = cgroup_new(s->cgroups, c->peer.uid, id, &limits.sandbox, limits.has_user ? &limits.user : NULL,
+                r = cgroup_new(s->cgroups, c->caller.uid, id, &limits.sandbox, limits.has_user ? &limits.user : NULL,
                                &cgroup);
                 if (r < 0) {
-                        log_audit(LOG_WARNING, "spawn-failed", &c->audit, NULL, "Spawn failed: cgroup: %s",
+                        log_audit(LOG_WARNING, "spawn-failed", &c->caller, NULL, "Spawn failed: cgroup: %s",
                                   strerror(-r));
                         return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
                 }
@@ -565,7 +565,7 @@ static void method_spawn(Connection *c) {
                                  " tasks together, all the policy allows", limits.user.tasks_max);
                         return refuse(c, &denial);
                 }
-                log_audit(LOG_NOTICE, "spawn-failed", &c->audit, NULL, "Spawn failed at %s: %s", error.stage,
+                log_audit(LOG_NOTICE, "spawn-failed", &c->caller, NULL, "Spawn failed at %s: %s", error.stage,
                           error.message);
                 return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
         }
@@ -596,7 +596,7 @@ static void method_reload(Connection *c) {
                 return reply_invalid_parameter(c, key);
         }
         if (!c->caller.privileged) {
-                log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "Reload refused: only root may reload the policy.");
+                log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Reload refused: only root may reload the policy.");
                 return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_PERMISSION_DENIED, NULL));
         }
 
@@ -606,7 +606,7 @@ static void method_reload(Connection *c) {
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_policy_invalid(error.file, error.line, error.reason));
 
-        log_audit(LOG_INFO, "reload", &c->audit, NULL, "Policy reloaded.");
+        log_audit(LOG_INFO, "reload", &c->caller, NULL, "Policy reloaded.");
         reply_parameters(c, NULL);
 }
 
@@ -639,7 +639,7 @@ static bool refused_without_policy(Connection *c, const char *method) {
                 return false;
 
         connection_drop_fds(c);
-        log_audit(LOG_NOTICE, "refused", &c->audit, NULL, "%s refused: %s does not load, only root is served.",
+        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "%s refused: %s does not load, only root is served.",
                   method, file);
         connection_reply_error(c, nsbox_error_policy_invalid(file, 0, NULL));
         return true;
@@ -652,7 +652,7 @@ void method_dispatch(Connection *c) {
         char printable[128];
 
         log_debug("Call %s from uid " UID_FMT " pid %d.", log_printable(method, printable, sizeof printable),
-                  c->peer.uid, (int) c->peer.pid);
+                  c->caller.uid, (int) c->caller.pid);
 
         if (c->call.flags & VARLINK_CALL_UPGRADE) {
                 struct json_object *p = json_object_new_object();
@@ -678,9 +678,9 @@ void method_dispatch(Connection *c) {
         interface = varlink_method_interface(method);
         if (interface && varlink_interface_name_is_valid(interface) && !streq(interface, NSBOX_INTERFACE) &&
             !streq(interface, "org.varlink.service")) {
-                log_debug("Call of an unknown interface %s from uid " UID_FMT ".", interface, c->peer.uid);
+                log_debug("Call of an unknown interface %s from uid " UID_FMT ".", interface, c->caller.uid);
                 return connection_reply_error(c, varlink_error_interface_not_found(interface));
         }
-        log_debug("Call of an unknown method %s from uid " UID_FMT ".", printable, c->peer.uid);
+        log_debug("Call of an unknown method %s from uid " UID_FMT ".", printable, c->caller.uid);
         connection_reply_error(c, varlink_error_method_not_found(method));
 }

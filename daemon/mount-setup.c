@@ -320,7 +320,7 @@ static int map_to_namespace(const IdMapping *m, size_t n, uint32_t host_id, uint
 /* label: the entry as the request names it, "mounts[3]" or "root". */
 static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label, const MountEntry *m, MountOp *op,
                    SpawnError *ret_error) {
-        const SpawnCaller *caller = c->caller;
+        const Caller *caller = c->caller;
         const char *dest = m->destination ? m->destination : "(none)";
         int r;
 
@@ -437,7 +437,7 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
 
 static int plan_creds(const SpawnContext *c, MountPlan *p, SpawnError *ret_error) {
         const SpawnRequest *req = c->request;
-        const SpawnCaller *caller = c->caller;
+        const Caller *caller = c->caller;
         int n;
 
         p->own_uid = geteuid();

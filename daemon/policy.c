@@ -19,6 +19,7 @@
 #include "fd-util.h"
 #include "namespace-fd.h"
 #include "policy.h"
+#include "spawn.h"
 #include "varlink-message.h"
 
 /* ---- denials ---- */
@@ -75,7 +76,7 @@ int policy_check_quota(const PolicyRule *r, const DaemonLimits *l, unsigned n_ca
 /* What every check of one request reads. */
 typedef struct SpawnCheck {
         const PolicyRule *rule;
-        const SpawnCaller *caller;
+        const Caller *caller;
         const SpawnRequest *req;
         const SubidRanges *subuid, *subgid; /* may be NULL */
         bool new_userns;                    /* the request creates a user namespace */
@@ -94,7 +95,7 @@ static bool id_mapped_inside(const IdMapping *m, size_t n, uint32_t id) {
         return false;
 }
 
-static bool caller_has_group(const SpawnCaller *caller, gid_t want) {
+static bool caller_has_group(const Caller *caller, gid_t want) {
         if (caller->gid == want)
                 return true;
         for (size_t i = 0; i < caller->n_groups; i++)
@@ -438,7 +439,7 @@ static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision)
         return 0;
 }
 
-int policy_check_spawn(const Policy *p, const SpawnCaller *caller, const SpawnRequest *req,
+int policy_check_spawn(const Policy *p, const Caller *caller, const SpawnRequest *req,
                        const SubidRanges *subuid, const SubidRanges *subgid, PolicyDecision *ret_decision,
                        PolicyDenial *ret_denial) {
         PolicyRule rule;

@@ -15,11 +15,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "caller.h"
 #include "cgroup.h"
 #include "daemon-limits.h"
 #include "policy-file.h"
 #include "sandbox-protocol.h"
-#include "spawn.h"
 #include "subid.h"
 
 typedef enum PolicyDenialKind {
@@ -100,7 +100,7 @@ typedef struct PolicyDecision {
  * Returns 0 with *ret_decision filled, or -EPERM with *ret_denial filled
  * (*ret_decision untouched), or -ENOMEM.
  */
-int policy_check_spawn(const Policy *p, const SpawnCaller *caller, const SpawnRequest *req,
+int policy_check_spawn(const Policy *p, const Caller *caller, const SpawnRequest *req,
                        const SubidRanges *subuid, const SubidRanges *subgid, PolicyDecision *ret_decision,
                        PolicyDenial *ret_denial);
 

@@ -769,7 +769,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
         }
         memcpy(sb->id, containment->id, SANDBOX_ID_LEN + 1);
 
-        sb->usage = server_user_usage(s, owner->peer.uid);
+        sb->usage = server_user_usage(s, owner->caller.uid);
         if (!sb->usage) {
                 r = -ENOMEM;
                 goto fail;
@@ -820,7 +820,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
                 sb->pidfd = -EBADF;
                 sandbox_unindex(s, sb);
                 uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-                sandbox_abandon_child(s, owner->peer.uid, handle, containment->cgroup);
+                sandbox_abandon_child(s, owner->caller.uid, handle, containment->cgroup);
                 return -EIO;
         }
         sb->report_fd = handle->report_fd;
@@ -842,8 +842,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
         sb->server = s;
         sb->pid = handle->pid;
         sb->starting = true;
-        sb->owner_uid = owner->peer.uid;
-        sb->creator = owner->audit;
+        sb->creator = caller_identity(&owner->caller);
         sb->namespaces = req->namespaces;
         sb->keep_alive = req->keep_alive;
         sb->start_usec = now_realtime_usec();
@@ -891,7 +890,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
 
 fail:
         /* Untrackable, so it must not exist. */
-        sandbox_abandon_child(s, owner->peer.uid, handle, containment->cgroup);
+        sandbox_abandon_child(s, owner->caller.uid, handle, containment->cgroup);
         if (sb) {
                 sandbox_unindex(s, sb);
                 free(sb->name);
@@ -920,7 +919,7 @@ Sandbox *sandbox_find(Server *s, const char *id) {
 }
 
 bool sandbox_visible_to(const Sandbox *sb, uid_t uid) {
-        return uid == 0 || sb->owner_uid == uid;
+        return uid == 0 || sb->creator.uid == uid;
 }
 
 void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
@@ -930,7 +929,7 @@ void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
                 .id = (char *) sb->id,
                 .name = sb->name,
                 .pid = sb->pid,
-                .owner_uid = sb->owner_uid,
+                .owner_uid = sb->creator.uid,
                 .namespaces = sb->namespaces,
                 .state = sb->state,
                 .start_usec = sb->start_usec,

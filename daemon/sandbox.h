@@ -42,8 +42,7 @@ struct Sandbox {
 
         char id[SANDBOX_ID_LEN + 1];
         char *name;
-        uid_t owner_uid;
-        AuditCaller creator;
+        Caller creator; /* who asked for it: the identity only */
         unsigned namespaces;
         bool keep_alive;
         uint64_t start_usec;

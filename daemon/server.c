@@ -27,7 +27,7 @@ static unsigned server_count_connections_of(const Server *s, uid_t uid) {
         unsigned n = 0;
 
         LIST_FOREACH(connections, c, s->connections)
-                if (c->peer.uid == uid)
+                if (c->caller.uid == uid)
                         n++;
         return n;
 }
@@ -82,7 +82,7 @@ bool server_user_over_budget(const Server *s, uid_t uid) {
         size_t bytes = 0, fds = 0;
 
         LIST_FOREACH(connections, c, s->connections)
-                if (c->peer.uid == uid && !c->closing) {
+                if (c->caller.uid == uid && !c->closing) {
                         size_t b, f;
 
                         varlink_reader_held(c->reader, &b, &f);
@@ -125,38 +125,37 @@ void server_notify_status(Server *s) {
 
 /* Admits or refuses one accepted socket. Refusals close it; the client sees EOF. */
 static void server_admit(Server *s, int fd) {
-        struct ucred peer;
-        socklen_t len = sizeof peer;
+        _cleanup_(caller_done) Caller caller = { .pidfd = -EBADF };
         int r;
 
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
-                log_warning_errno(errno, "Failed to get peer credentials, closing connection: %m");
+        r = caller_from_socket(fd, &caller);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to get the peer's credentials, closing connection: %m");
                 /* Nobody to charge it to: root's lane, which root's own closes share. */
                 server_close_client_socket(s, 0, fd);
                 return;
         }
 
-        AuditCaller who = { .uid = peer.uid, .gid = peer.gid, .pid = peer.pid };
         if (s->n_connections >= s->config.limits.connections) {
-                log_audit(LOG_WARNING, "refused", &who, NULL, "Too many connections (%u), refusing.", s->n_connections);
-                server_close_client_socket(s, peer.uid, fd);
+                log_audit(LOG_WARNING, "refused", &caller, NULL, "Too many connections (%u), refusing.", s->n_connections);
+                server_close_client_socket(s, caller.uid, fd);
                 return;
         }
-        if (peer.uid != 0 && server_count_connections_of(s, peer.uid) >= s->config.limits.connections_per_uid) {
-                log_audit(LOG_WARNING, "refused", &who, NULL, "Too many connections from uid " UID_FMT ", refusing.",
-                          peer.uid);
-                server_close_client_socket(s, peer.uid, fd);
+        if (!caller.privileged && server_count_connections_of(s, caller.uid) >= s->config.limits.connections_per_uid) {
+                log_audit(LOG_WARNING, "refused", &caller, NULL, "Too many connections from uid " UID_FMT ", refusing.",
+                          caller.uid);
+                server_close_client_socket(s, caller.uid, fd);
                 return;
         }
         /* Its fds already make the daemon hold too many (they may be stuck closing): no new ones. */
-        if (peer.uid != 0 && server_user_over_budget(s, peer.uid)) {
-                log_audit(LOG_WARNING, "refused", &who, NULL,
-                          "uid " UID_FMT " makes the daemon hold too much, refusing its connection.", peer.uid);
-                server_close_client_socket(s, peer.uid, fd);
+        if (!caller.privileged && server_user_over_budget(s, caller.uid)) {
+                log_audit(LOG_WARNING, "refused", &caller, NULL,
+                          "uid " UID_FMT " makes the daemon hold too much, refusing its connection.", caller.uid);
+                server_close_client_socket(s, caller.uid, fd);
                 return;
         }
 
-        r = connection_new(s, fd, &peer, NULL);
+        r = connection_new(s, fd, &caller, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up connection: %m");
 }

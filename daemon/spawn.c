@@ -387,7 +387,7 @@ static bool gid_in_list(gid_t gid, const gid_t *list, size_t n) {
         return false;
 }
 
-static bool caller_has_gid(const SpawnCaller *caller, gid_t gid) {
+static bool caller_has_gid(const Caller *caller, gid_t gid) {
         return gid == caller->gid || gid_in_list(gid, caller->groups, caller->n_groups);
 }
 
@@ -417,7 +417,7 @@ static uint32_t default_inside_id(const IdMapping *m, size_t n, uint32_t host) {
 
 static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         const SpawnRequest *r = c->request;
-        const SpawnCaller *caller = c->caller;
+        const Caller *caller = c->caller;
         bool new_user = r->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
         bool in_user = new_user || p->joins_user;
         /* A new user namespace whose setgroups is "deny" refuses setgroups() outright. */
@@ -830,7 +830,7 @@ static int open_channels(SpawnPlan *p, SpawnError *e) {
  */
 static bool own_groups_empty = false;
 
-static int take_groups_for_clone(const SpawnCaller *caller, SpawnError *e) {
+static int take_groups_for_clone(const Caller *caller, SpawnError *e) {
         if (caller->privileged || caller->n_groups == 0) {
                 if (own_groups_empty)
                         return 0;

@@ -12,18 +12,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "caller.h"
 #include "cgroup.h"
 #include "sandbox-protocol.h"
-
-/* Who asked. The child acts as this identity for everything a non-root caller names. */
-typedef struct SpawnCaller {
-        uid_t uid;
-        gid_t gid;
-        pid_t pid;
-        const gid_t *groups; /* the caller's supplementary groups (SO_PEERGROUPS at connect) */
-        size_t n_groups;
-        bool privileged;     /* uid 0: may do whatever the daemon may */
-} SpawnCaller;
 
 struct SeccompProgram;
 struct CapabilityMasks;
@@ -36,16 +27,16 @@ typedef struct SpawnContext {
         const struct CapabilityMasks *capabilities;   /* NULL: the default sets (capabilities.h) */
         const int *message_fds; /* the fds of the request message; request indexes point here (borrowed) */
         size_t n_message_fds;
-        const SpawnCaller *caller;
+        const Caller *caller;   /* who asked: the child acts as this identity for everything a non-root caller names */
         /* The sandbox's cgroup, or NULL: the child is created in its cgroup2 directory (CLONE_INTO_CGROUP)
          * and moved into its v1 cgroups before it runs anything but the daemon's own setup (borrowed). */
         const Cgroup *cgroup;
 } SpawnContext;
 
-/* What went wrong, for SpawnFailed(stage, errno, message). Fixed size: the child writes it without malloc. */
 /* The stage of the mark the child writes right before execve() (with error 0). */
 #define SPAWN_REPORT_EXEC "exec"
 
+/* What went wrong, for SpawnFailed(stage, errno, message). Fixed size: the child writes it without malloc. */
 typedef struct SpawnError {
         char stage[32];    /* "clone3", "uid_map", "setns", "mount", "hostname", "credentials", "fds", "execve", ... */
         int error;         /* positive errno */
@@ -83,7 +74,7 @@ typedef struct SpawnHandle {
  *    pid namespace.
  *  - Supplementary groups, one rule: in any user namespace, new or joined, whatever its setgroups
  *    ("deny", or "allow" with a mapped subgid range), the sandbox keeps the groups it was cloned with
- *    unless additionalGids is given: a non-root caller's own groups (SpawnCaller.groups), so a group
+ *    unless additionalGids is given: a non-root caller's own groups (Caller.groups), so a group
  *    that denies the caller access still does, as in a user namespace the caller made itself. The
  *    daemon takes the caller's groups just around clone3() for that, and otherwise holds none (so
  *    root's sandboxes start with none). Outside a user namespace the child sets them itself (the

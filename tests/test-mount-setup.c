@@ -46,9 +46,9 @@ typedef int (*CheckFn)(void *userdata, char *note, size_t size);
 /* Runs in the child's new namespaces before the plan is applied (e.g. to make a submount). */
 typedef int (*PrepareFn)(void *userdata);
 
-static SpawnCaller root_caller = { .uid = 0, .gid = 0, .privileged = true };
-static const gid_t nobody_groups[] = { 65534 };
-static SpawnCaller nobody_caller = { .uid = 65534, .gid = 65534, .groups = nobody_groups, .n_groups = 1, .privileged = false };
+static Caller root_caller = { .uid = 0, .gid = 0, .privileged = true };
+static gid_t nobody_groups[] = { 65534 };
+static Caller nobody_caller = { .uid = 65534, .gid = 65534, .groups = nobody_groups, .n_groups = 1, .privileged = false };
 
 static SpawnRequest request(unsigned namespaces, MountEntry *mounts, size_t n_mounts) {
         return (SpawnRequest) {
@@ -87,7 +87,7 @@ static MountEntry ro(MountEntry e) {
         return e;
 }
 
-static MountPlan *plan_for(const SpawnRequest *req, const SpawnCaller *caller, const int *fds, size_t n_fds) {
+static MountPlan *plan_for(const SpawnRequest *req, const Caller *caller, const int *fds, size_t n_fds) {
         SpawnContext c = { .request = req, .caller = caller, .message_fds = fds, .n_message_fds = n_fds };
         SpawnError error = {};
         MountPlan *p = NULL;
@@ -229,7 +229,7 @@ static Report run_plan(const MountPlan *p, int unshare_flags, PrepareFn prepare,
 
 /* Who asks for a plan and how the child that applies it is set up. */
 typedef struct Run {
-        const SpawnCaller *caller;
+        const Caller *caller;
         const int *fds; /* the message's fds */
         size_t n_fds;
         int unshare_flags;
@@ -1013,7 +1013,7 @@ Test(mount_setup, file_contents_are_read_as_the_caller) {
 
 /* ---- what mount_plan_new refuses ---- */
 
-static int plan_error(const SpawnRequest *req, const SpawnCaller *caller, SpawnError *error) {
+static int plan_error(const SpawnRequest *req, const Caller *caller, SpawnError *error) {
         SpawnContext c = { .request = req, .caller = caller };
         MountPlan *p = (MountPlan *) 0x1;
         int r;
@@ -1519,8 +1519,8 @@ Test(mount_setup, user_namespace_cannot_bind_unreadable_file) {
  * "other"), and 0640 root:G is open to it. With setgroups allowed and denied.
  */
 Test(mount_setup, user_namespace_keeps_the_callers_groups) {
-        static const gid_t groups[] = { 65534, 4242 };
-        static const SpawnCaller member = { .uid = 65534, .gid = 65534, .groups = groups, .n_groups = 2 };
+        static gid_t groups[] = { 65534, 4242 };
+        static const Caller member = { .uid = 65534, .gid = 65534, .groups = groups, .n_groups = 2 };
         char closed[160], open_to_group[160];
         MountEntry m[1];
         SpawnRequest req;

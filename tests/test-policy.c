@@ -28,6 +28,7 @@
 #include "fd-util.h"
 #include "fuse-stall.h"
 #include "policy.h"
+#include "spawn.h"
 #include "varlink-message.h"
 #include "test-util.h"
 
@@ -489,9 +490,9 @@ Test(policy, denial_to_error) {
 
 /* ---- spawn requests ---- */
 
-static const gid_t caller_groups[] = { 100, 200 };
+static gid_t caller_groups[] = { 100, 200 };
 
-static const SpawnCaller caller = {
+static const Caller caller = {
         .uid = CALLER_UID,
         .gid = CALLER_GID,
         .pid = 1,
@@ -543,7 +544,7 @@ static void env_done(Env *e) {
         subid_ranges_free(e->subgid);
 }
 
-static int check(const Env *e, const SpawnCaller *c, const SpawnRequest *r, PolicyDecision *dec, PolicyDenial *d) {
+static int check(const Env *e, const Caller *c, const SpawnRequest *r, PolicyDecision *dec, PolicyDenial *d) {
         return policy_check_spawn(e->policy, c, r, e->subuid, e->subgid, dec, d);
 }
 
@@ -657,7 +658,7 @@ Test(policy, subid_range_matched_by_name) {
                 .subuid = subid_ok("subuid", "nobody:500000:1000\n"),
                 .subgid = subid_ok("subgid", "nogroup:500000:1000\n"), /* owners are users, not groups */
         };
-        const SpawnCaller nobody = { .uid = NOBODY, .gid = NOBODY };
+        const Caller nobody = { .uid = NOBODY, .gid = NOBODY };
         _cleanup_(spawn_request_freep) SpawnRequest *r = request(USERNS);
         _cleanup_(spawn_request_freep) SpawnRequest *g = request(USERNS);
         PolicyDecision dec;
@@ -724,7 +725,7 @@ Test(policy, host_range_past_the_last_id_refused) {
 
 /* A caller whose uid and gid differ: each list is judged by its own id, never by the other one. */
 Test(policy, own_uid_and_own_gid_are_not_interchangeable) {
-        static const SpawnCaller split = { .uid = 1000, .gid = 2000, .pid = 1 };
+        static const Caller split = { .uid = 1000, .gid = 2000, .pid = 1 };
         Env e = env_default();
         _cleanup_(spawn_request_freep) SpawnRequest *ok = request(USERNS);
         _cleanup_(spawn_request_freep) SpawnRequest *u = request(USERNS);
@@ -885,7 +886,7 @@ Test(policy, user_with_user_namespace) {
 
 Test(policy, root_may_do_anything) {
         Env e = env_default();
-        const SpawnCaller root = { .uid = 0, .gid = 0, .privileged = true };
+        const Caller root = { .uid = 0, .gid = 0, .privileged = true };
         _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_ALL);
         PolicyDecision dec = {};
         PolicyDenial d;
@@ -901,7 +902,7 @@ Test(policy, root_may_do_anything) {
         cr_assert_not(dec.setgroups_allow);
 
         /* "privileged" alone does not make a non-root uid root */
-        const SpawnCaller fake = { .uid = CALLER_UID, .gid = CALLER_GID, .privileged = true };
+        const Caller fake = { .uid = CALLER_UID, .gid = CALLER_GID, .privileged = true };
         cr_assert_eq(check(&e, &fake, r, &dec, &d), -EPERM);
         env_done(&e);
 }

@@ -34,8 +34,8 @@
 #include "spawn.h"
 #include "test-util.h"
 
-static const SpawnCaller root_caller = { .uid = 0, .gid = 0, .privileged = true };
-static const SpawnCaller nobody_caller = { .uid = 65534, .gid = 65534, .privileged = false };
+static const Caller root_caller = { .uid = 0, .gid = 0, .privileged = true };
+static const Caller nobody_caller = { .uid = 65534, .gid = 65534, .privileged = false };
 
 /* ---- helpers ---- */
 
@@ -74,7 +74,7 @@ static void *memdup_or_die(const void *p, size_t size) {
  * spawn_start() and the handshake taken to its end, as the daemon's loop does it (here by polling).
  * A failed handshake is killed and reaped here, with *h untouched: a failure leaves nothing behind.
  */
-static int spawn_as(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
+static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
                     SpawnError *e) {
         SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller };
         SpawnHandle started;
@@ -136,7 +136,7 @@ static siginfo_t kill_and_reap(SpawnHandle *h, int sig) {
 }
 
 /* Spawns r (privileged unless caller says otherwise) and asserts that execve succeeded. */
-static void spawn_ok(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h) {
+static void spawn_ok(const Caller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h) {
         SpawnError e = {};
         int k;
 
@@ -213,7 +213,7 @@ _printf_(1, 2) static char *read_proc(const char *format, ...) {
  * Runs r with stdout on a pipe (appended to fds as the last message fd),
  * returns everything it wrote, and its exit status in *ret_status.
  */
-static char *run_capture_fds(const SpawnCaller *caller, SpawnRequest *r, const int *fds, size_t n_fds,
+static char *run_capture_fds(const Caller *caller, SpawnRequest *r, const int *fds, size_t n_fds,
                              siginfo_t *ret_status) {
         int all[16], pipe_fds[2];
         SpawnHandle h;
@@ -238,7 +238,7 @@ static char *run_capture_fds(const SpawnCaller *caller, SpawnRequest *r, const i
         return out;
 }
 
-static char *run_capture(const SpawnCaller *caller, SpawnRequest *r, siginfo_t *ret_status) {
+static char *run_capture(const Caller *caller, SpawnRequest *r, siginfo_t *ret_status) {
         return run_capture_fds(caller, r, NULL, 0, ret_status);
 }
 
@@ -1557,8 +1557,8 @@ Test(spawn, no_controlling_terminal_without_one_on_stdin) {
 
 #define DENYING_GROUP 4242
 
-static const gid_t nobody_groups[] = { 65534, DENYING_GROUP };
-static const SpawnCaller nobody_in_group_caller = {
+static gid_t nobody_groups[] = { 65534, DENYING_GROUP };
+static const Caller nobody_in_group_caller = {
         .uid = 65534,
         .gid = 65534,
         .groups = nobody_groups,
@@ -1915,7 +1915,7 @@ Test(spawn, report_tells_exec_from_death) {
  * in: with a pid namespace it is init, which must not stay in the host's time
  * namespace; with a joined pid namespace it must be in that one.
  */
-static void assert_reported_process_in_commands_namespaces(const SpawnCaller *caller, SpawnRequest *r, const int *fds,
+static void assert_reported_process_in_commands_namespaces(const Caller *caller, SpawnRequest *r, const int *fds,
                                                            size_t n_fds) {
         _cleanup_free_ char *out = NULL;
         int pipe_fds[2], *all = calloc(n_fds + 1, sizeof(int));
