@@ -16,8 +16,6 @@
 #include "async-close.h"
 #include "connection.h"
 #include "fd-util.h"
-#include "methods.h"
-#include "sandbox.h"
 
 /* Stop taking new calls from a client that does not read its replies. */
 #define CONNECTION_WRITE_BACKLOG_MAX (256U * 1024U)
@@ -52,7 +50,8 @@ void connection_close(Connection *c) {
 
         log_debug("Connection from uid " UID_FMT " pid %d closed.", c->caller.uid, (int) c->caller.pid);
 
-        sandbox_connection_closed(s, c);
+        if (s->service->disconnected)
+                s->service->disconnected(c);
 
         LIST_REMOVE(connections, s->connections, c);
         s->n_connections--;
@@ -105,7 +104,6 @@ void connection_drop_fds(Connection *c) {
 
 static void connection_end_call(Connection *c) {
         c->busy = false;
-        sandbox_remove_waiter(c);
         varlink_message_done(&c->message);
         c->call = (VarlinkCall) {};
         connection_process(c);
@@ -160,6 +158,56 @@ static void connection_protocol_error(Connection *c, int error, const char *what
         connection_close(c);
 }
 
+static bool service_has_interface(const ConnectionService *svc, const char *interface) {
+        for (const char *const *i = svc->interfaces; i && *i; i++)
+                if (streq(*i, interface))
+                        return true;
+        return false;
+}
+
+/* Hands c->call to its method; every path ends in exactly one final reply, now or later. */
+static void connection_dispatch(Connection *c) {
+        const ConnectionService *svc = c->server->service;
+        _cleanup_free_ char *interface = NULL;
+        const char *method = c->call.method;
+        char printable[128];
+
+        log_debug("Call %s from uid " UID_FMT " pid %d.", log_printable(method, printable, sizeof printable),
+                  c->caller.uid, (int) c->caller.pid);
+
+        if (c->call.flags & VARLINK_CALL_UPGRADE) {
+                struct json_object *p = json_object_new_object();
+                if (p)
+                        json_object_object_add(p, "method", json_object_new_string(method));
+                return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, p));
+        }
+
+        for (size_t i = 0; i < svc->n_methods; i++) {
+                const ConnectionMethod *m = svc->methods + i;
+
+                if (!streq(m->name, method))
+                        continue;
+                if (svc->admit && !svc->admit(c, m))
+                        return;
+                if (!m->takes_fds)
+                        connection_drop_fds(c);
+                return m->handler(c);
+        }
+
+        connection_drop_fds(c);
+
+        /* As systemd's sd-varlink: a name that is not one of ours, however it is spelled
+         * ("io.nsbox.Sandbox.list", "Spawn"), is MethodNotFound; only a well-formed interface name we
+         * do not serve is InterfaceNotFound. Neither is a protocol error: the connection stays. */
+        interface = varlink_method_interface(method);
+        if (interface && varlink_interface_name_is_valid(interface) && !service_has_interface(svc, interface)) {
+                log_debug("Call of an unknown interface %s from uid " UID_FMT ".", interface, c->caller.uid);
+                return connection_reply_error(c, varlink_error_interface_not_found(interface));
+        }
+        log_debug("Call of an unknown method %s from uid " UID_FMT ".", printable, c->caller.uid);
+        connection_reply_error(c, varlink_error_method_not_found(method));
+}
+
 void connection_process(Connection *c) {
         int r;
 
@@ -188,7 +236,7 @@ void connection_process(Connection *c) {
                 }
 
                 c->busy = true;
-                method_dispatch(c);
+                connection_dispatch(c);
         }
 
         if (!c->closing && !c->busy && c->read_eof && !varlink_writer_pending(c->writer)) {

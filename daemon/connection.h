@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * One client connection: reads Varlink calls, hands them to the method
- * table one at a time (so replies come in request order, pipelined calls
- * simply wait in the reader), and writes the replies with their fds.
+ * table the server gave it, one at a time (so replies come in request
+ * order, pipelined calls simply wait in the reader), and writes the
+ * replies with their fds. It knows nothing of what the methods do: when it
+ * goes away it tells the server (ConnectionService.disconnected), which
+ * forgets it wherever it was kept.
  */
 #pragma once
 
@@ -15,9 +18,26 @@
 #include "list.h"
 #include "log.h"
 #include "server.h"
-#include "spawn.h"
 #include "varlink-message.h"
 #include "varlink-wire.h"
+
+/* One method a connection serves. */
+typedef struct ConnectionMethod {
+        const char *name;               /* the full name, "io.nsbox.Sandbox.Spawn" */
+        void (*handler)(Connection *c); /* ends c->call with exactly one final reply, now or later */
+        bool takes_fds;                 /* the call's fds are the handler's to keep or drop; else closed first */
+} ConnectionMethod;
+
+/* What a server gives its connections: the methods it serves, and what to do when one goes away. */
+struct ConnectionService {
+        const ConnectionMethod *methods;
+        size_t n_methods;
+        const char *const *interfaces; /* the interfaces served, NULL-terminated */
+        /* Optional: whether the call may run; false once it answered the call itself. */
+        bool (*admit)(Connection *c, const ConnectionMethod *m);
+        /* The connection is going away: forget it wherever it is kept. Called once, before it is freed. */
+        void (*disconnected)(Connection *c);
+};
 
 struct Connection {
         Server *server;
@@ -38,15 +58,9 @@ struct Connection {
         VarlinkMessage message;
         VarlinkCall call;
 
-        /* The sandbox the last successful Spawn on this connection made: what a Wait without id means. */
-        char last_spawn_id[SANDBOX_ID_MAX + 1];
-
-        /* The sandboxes it created and still owns, for kill-on-close without a walk over the table. */
-        Sandbox *owned;
-
-        /* What the current call waits for, so sandbox events can answer it. */
-        Sandbox *waiting_for;                /* Wait */
-        LIST_FIELDS(Connection, waiters);    /* in waiting_for->waiters */
+        /* The service's own state for this connection (the sandbox table's client record); its
+         * disconnected callback frees it. */
+        void *userdata;
 
         bool processing; /* inside connection_process(), against re-entry */
         bool read_eof;   /* the peer shut down its sending side */
@@ -57,7 +71,7 @@ struct Connection {
  * caller_from_socket()) in every case. */
 int connection_new(Server *s, int fd, Caller *caller, Connection **ret);
 
-/* Tears the connection down: kills its non-keepAlive sandboxes, frees everything once libuv is done. */
+/* Tears the connection down: tells the server (disconnected), frees everything once libuv is done. */
 void connection_close(Connection *c);
 
 /*
@@ -77,3 +91,8 @@ void connection_drop_fds(Connection *c);
 
 /* Handles queued calls while none is in progress; called after reads and after async replies. */
 void connection_process(Connection *c);
+
+/* Whether replies can still reach the client: false once the connection is closing. */
+static inline bool connection_is_open(const Connection *c) {
+        return !c->closing;
+}

@@ -169,15 +169,17 @@ static Sandbox *sandbox_from_id_request(Connection *c) {
 
 static void method_wait(Connection *c) {
         _cleanup_free_ char *id = NULL, *field = NULL;
+        SandboxClient *client;
         Sandbox *sb;
 
         if (wait_request_decode(c->call.parameters, &id, &field) < 0)
                 return reply_invalid_parameter(c, field ?: "id");
 
         /* No id: the sandbox this connection's last Spawn made, so Spawn and Wait can be sent together. */
-        if (!id && !c->last_spawn_id[0])
+        client = c->userdata;
+        if (!id && (!client || !client->last_spawn_id[0]))
                 return reply_invalid_parameter(c, "id");
-        sb = find_for_caller(c, id ?: c->last_spawn_id);
+        sb = find_for_caller(c, id ?: client->last_spawn_id);
         if (sb)
                 sandbox_add_waiter(sb, c, c->call.flags & VARLINK_CALL_MORE);
 }
@@ -460,6 +462,7 @@ static void method_spawn(Connection *c) {
         char id[SANDBOX_ID_LEN + 1];
         Cgroup *cgroup = NULL;
         Sandbox *sb;
+        SandboxClient *client;
         int r;
 
         r = spawn_request_decode(c->call.parameters, c->message.n_fds, &s->config.limits.spawn, &req, &field);
@@ -528,6 +531,11 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return;
 
+        /* Where the table keeps what this connection owns: made before the cgroup and the child. */
+        client = sandbox_client_of(c);
+        if (!client)
+                return connection_close(c);
+
         r = sandbox_make_id(id);
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
@@ -576,7 +584,7 @@ static void method_spawn(Connection *c) {
                 .resources = limits.resources,
                 .runtime_max_usec = limits.runtime_max_usec,
         };
-        r = sandbox_new(s, c, req, &containment, &handle, &sb);
+        r = sandbox_new(s, client, req, &containment, &handle, &sb);
         if (r < 0) {
                 log_error_errno(r, "Failed to track new sandbox: %m");
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
@@ -610,13 +618,27 @@ static void method_reload(Connection *c) {
         reply_parameters(c, NULL);
 }
 
-typedef struct Method {
-        const char *name;
-        void (*handler)(Connection *c);
-        bool takes_fds;
-} Method;
+/* Without a valid policy nobody but root is served: nothing says what others may do. Reload answers
+ * non-root callers itself (PermissionDenied); the service interface stays open to everyone. */
+static bool admit_call(Connection *c, const ConnectionMethod *m) {
+        const char *file = c->server->policy_invalid;
 
-static const Method methods[] = {
+        if (!file || c->caller.privileged || strncmp(m->name, NSBOX_INTERFACE ".", strlen(NSBOX_INTERFACE ".")) != 0 ||
+            streq(m->name, NSBOX_INTERFACE ".Reload"))
+                return true;
+
+        connection_drop_fds(c);
+        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "%s refused: %s does not load, only root is served.",
+                  m->name, file);
+        connection_reply_error(c, nsbox_error_policy_invalid(file, 0, NULL));
+        return false;
+}
+
+static void connection_disconnected(Connection *c) {
+        sandbox_connection_closed(c->server, c);
+}
+
+static const ConnectionMethod methods[] = {
         { "org.varlink.service.GetInfo",                 method_get_info,                  false },
         { "org.varlink.service.GetInterfaceDescription", method_get_interface_description, false },
         { "io.nsbox.Sandbox.Spawn",                      method_spawn,                     true  },
@@ -629,58 +651,16 @@ static const Method methods[] = {
         { "io.nsbox.Sandbox.Reload",                     method_reload,                    false },
 };
 
-/* Without a valid policy nobody but root is served: nothing says what others may do. Reload answers
- * non-root callers itself (PermissionDenied); the service interface stays open to everyone. */
-static bool refused_without_policy(Connection *c, const char *method) {
-        const char *file = c->server->policy_invalid;
+static const char *const interfaces[] = { "org.varlink.service", NSBOX_INTERFACE, NULL };
 
-        if (!file || c->caller.privileged || strncmp(method, NSBOX_INTERFACE ".", strlen(NSBOX_INTERFACE ".")) != 0 ||
-            streq(method, NSBOX_INTERFACE ".Reload"))
-                return false;
+static const ConnectionService service = {
+        .methods = methods,
+        .n_methods = ELEMENTSOF(methods),
+        .interfaces = interfaces,
+        .admit = admit_call,
+        .disconnected = connection_disconnected,
+};
 
-        connection_drop_fds(c);
-        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "%s refused: %s does not load, only root is served.",
-                  method, file);
-        connection_reply_error(c, nsbox_error_policy_invalid(file, 0, NULL));
-        return true;
-}
-
-void method_dispatch(Connection *c) {
-        _cleanup_free_ char *interface = NULL;
-        const char *method = c->call.method;
-
-        char printable[128];
-
-        log_debug("Call %s from uid " UID_FMT " pid %d.", log_printable(method, printable, sizeof printable),
-                  c->caller.uid, (int) c->caller.pid);
-
-        if (c->call.flags & VARLINK_CALL_UPGRADE) {
-                struct json_object *p = json_object_new_object();
-                if (p)
-                        json_object_object_add(p, "method", json_object_new_string(method));
-                return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, p));
-        }
-
-        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
-                if (streq(methods[i].name, method)) {
-                        if (refused_without_policy(c, method))
-                                return;
-                        if (!methods[i].takes_fds)
-                                connection_drop_fds(c);
-                        return methods[i].handler(c);
-                }
-
-        connection_drop_fds(c);
-
-        /* As systemd's sd-varlink: a name that is not one of ours, however it is spelled
-         * ("io.nsbox.Sandbox.list", "Spawn"), is MethodNotFound; only a well-formed interface name we
-         * do not serve is InterfaceNotFound. Neither is a protocol error: the connection stays. */
-        interface = varlink_method_interface(method);
-        if (interface && varlink_interface_name_is_valid(interface) && !streq(interface, NSBOX_INTERFACE) &&
-            !streq(interface, "org.varlink.service")) {
-                log_debug("Call of an unknown interface %s from uid " UID_FMT ".", interface, c->caller.uid);
-                return connection_reply_error(c, varlink_error_interface_not_found(interface));
-        }
-        log_debug("Call of an unknown method %s from uid " UID_FMT ".", printable, c->caller.uid);
-        connection_reply_error(c, varlink_error_method_not_found(method));
+const ConnectionService *methods_service(void) {
+        return &service;
 }

@@ -4,5 +4,6 @@
 
 #include "connection.h"
 
-/* Handles c->call (c->busy is set). Every path ends in exactly one final reply, now or later. */
-void method_dispatch(Connection *c);
+/* What nsboxd's connections serve: the methods, who is refused while the policy does not load, and
+ * what a closing connection leaves behind in the sandbox table. */
+const ConnectionService *methods_service(void);

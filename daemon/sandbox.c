@@ -279,7 +279,7 @@ static void sandbox_free(Sandbox *sb) {
 
         /* Nobody may still be waiting on an entry that goes away. */
         sandbox_answer_waiters(sb);
-        sb->spawn_connection = NULL;
+        sb->spawn_client = NULL;
         if (sb->starting)
                 sandbox_spawn_done(sb);
         if (sb->sync_poll_open) {
@@ -343,11 +343,11 @@ static void sandbox_stream_output(Sandbox *sb) {
         if (sb->capture[0].size == 0 && sb->capture[1].size == 0)
                 return;
 
-        LIST_FOREACH_SAFE(waiters, c, n, sb->waiters)
-                if (c->call.flags & VARLINK_CALL_MORE) {
+        LIST_FOREACH_SAFE(waiters, cl, n, sb->waiters)
+                if (cl->connection->call.flags & VARLINK_CALL_MORE) {
                         WaitOutput out = capture_pending(sb);
 
-                        connection_reply_continues(c, wait_reply_encode_output(sb->state, 0, 0, &out));
+                        connection_reply_continues(cl->connection, wait_reply_encode_output(sb->state, 0, 0, &out));
                         any = true;
                 }
         if (any)
@@ -362,32 +362,33 @@ static void sandbox_stream_output(Sandbox *sb) {
  * list.
  */
 static void sandbox_answer_waiters(Sandbox *sb) {
-        Connection *list = TAKE_PTR(sb->waiters);
+        SandboxClient *list = TAKE_PTR(sb->waiters);
         bool exited = sb->ended && !sb->starting;
 
         if (!list)
                 return;
 
-        LIST_FOREACH(waiters, c, list)
-                c->waiting_for = NULL;
+        LIST_FOREACH(waiters, cl, list)
+                cl->waiting_for = NULL;
 
         /* The exit status was read: like waitpid(), that consumes it. */
         if (exited)
                 sb->detached = true;
 
         while (list) {
-                Connection *c = list;
+                SandboxClient *cl = list;
 
-                LIST_REMOVE(waiters, list, c);
-                connection_reply(c, exited ? sandbox_wait_reply(sb) : nsbox_error_no_such_sandbox(sb->id), NULL, 0);
+                LIST_REMOVE(waiters, list, cl);
+                connection_reply(cl->connection, exited ? sandbox_wait_reply(sb) : nsbox_error_no_such_sandbox(sb->id),
+                                 NULL, 0);
         }
 }
 
-void sandbox_remove_waiter(Connection *c) {
-        if (!c->waiting_for)
+static void sandbox_client_stop_waiting(SandboxClient *cl) {
+        if (!cl->waiting_for)
                 return;
-        LIST_REMOVE(waiters, c->waiting_for->waiters, c);
-        c->waiting_for = NULL;
+        LIST_REMOVE(waiters, cl->waiting_for->waiters, cl);
+        cl->waiting_for = NULL;
 }
 
 static void sandbox_reap(Sandbox *sb) {
@@ -512,9 +513,10 @@ static void on_pidfd(uv_poll_t *handle, int status, int events) {
 }
 
 static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
-        Connection *c = sb->spawn_connection;
+        SandboxClient *cl = sb->spawn_client;
+        Connection *c = cl ? cl->connection : NULL;
 
-        sb->spawn_connection = NULL;
+        sb->spawn_client = NULL;
 
         if (error) {
                 sb->spawn_failed = true;
@@ -544,7 +546,7 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                 } else {
                         SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0 };
 
-                        snprintf(c->last_spawn_id, sizeof c->last_spawn_id, "%s", sb->id);
+                        snprintf(cl->last_spawn_id, sizeof cl->last_spawn_id, "%s", sb->id);
                         connection_reply(c, varlink_reply_new(spawn_reply_encode(&reply), false), &fd, 1);
                 }
         }
@@ -752,7 +754,20 @@ static void on_runtime_timer(uv_timer_t *timer) {
         (void) sandbox_kill_all(sb, SIGKILL);
 }
 
-int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SandboxContainment *containment,
+SandboxClient *sandbox_client_of(Connection *c) {
+        SandboxClient *cl = c->userdata;
+
+        if (cl)
+                return cl;
+        cl = calloc(1, sizeof *cl);
+        if (!cl)
+                return NULL;
+        cl->connection = c;
+        c->userdata = cl;
+        return cl;
+}
+
+int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const SandboxContainment *containment,
                 const SpawnHandle *handle, Sandbox **ret) {
         Sandbox *sb;
         int r;
@@ -769,7 +784,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
         }
         memcpy(sb->id, containment->id, SANDBOX_ID_LEN + 1);
 
-        sb->usage = server_user_usage(s, owner->caller.uid);
+        sb->usage = server_user_usage(s, owner->connection->caller.uid);
         if (!sb->usage) {
                 r = -ENOMEM;
                 goto fail;
@@ -820,7 +835,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
                 sb->pidfd = -EBADF;
                 sandbox_unindex(s, sb);
                 uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-                sandbox_abandon_child(s, owner->caller.uid, handle, containment->cgroup);
+                sandbox_abandon_child(s, owner->connection->caller.uid, handle, containment->cgroup);
                 return -EIO;
         }
         sb->report_fd = handle->report_fd;
@@ -842,14 +857,14 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
         sb->server = s;
         sb->pid = handle->pid;
         sb->starting = true;
-        sb->creator = caller_identity(&owner->caller);
+        sb->creator = caller_identity(&owner->connection->caller);
         sb->namespaces = req->namespaces;
         sb->keep_alive = req->keep_alive;
         sb->start_usec = now_realtime_usec();
         sb->start_loop_msec = uv_now(s->loop);
         sb->state = SANDBOX_STARTING;
         sb->owner = owner;
-        sb->spawn_connection = owner;
+        sb->spawn_client = owner;
         sb->cgroup = containment->cgroup;
         sb->resources = containment->resources;
         sb->used = SANDBOX_USAGE_UNKNOWN;
@@ -890,7 +905,7 @@ int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const San
 
 fail:
         /* Untrackable, so it must not exist. */
-        sandbox_abandon_child(s, owner->caller.uid, handle, containment->cgroup);
+        sandbox_abandon_child(s, owner->connection->caller.uid, handle, containment->cgroup);
         if (sb) {
                 sandbox_unindex(s, sb);
                 free(sb->name);
@@ -987,6 +1002,8 @@ int sandbox_pause(Sandbox *sb, bool pause) {
 }
 
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
+        SandboxClient *cl;
+
         if (sb->ended && !sb->starting) {
                 /* Consumed before replying: the reply may start a pipelined call that asks again. */
                 sb->detached = true;
@@ -997,28 +1014,35 @@ void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
 
         if (more)
                 connection_reply_continues(c, sandbox_wait_reply_parameters(sb, sb->state));
-        if (c->closing)
+        if (!connection_is_open(c))
                 return;
 
-        c->waiting_for = sb;
-        LIST_PREPEND(waiters, sb->waiters, c);
+        cl = sandbox_client_of(c);
+        if (!cl)
+                /* The client would wait for ever: hang up. */
+                return connection_close(c);
+        cl->waiting_for = sb;
+        LIST_PREPEND(waiters, sb->waiters, cl);
 }
 
 void sandbox_connection_closed(Server *s, Connection *c) {
+        SandboxClient *cl = c->userdata;
         Sandbox *sb;
 
-        sandbox_remove_waiter(c);
+        if (!cl)
+                return;
+        sandbox_client_stop_waiting(cl);
 
         /* Taken off the list one at a time from its head: dropping one entry may answer Waits on other
          * connections and run their next calls, which may drop other entries of this list too. */
-        while ((sb = c->owned)) {
+        while ((sb = cl->owned)) {
                 /* A client that never got the Spawn reply does not know the id: nobody could ever ask. */
-                bool unanswered = sb->spawn_connection == c;
+                bool unanswered = sb->spawn_client == cl;
 
-                LIST_REMOVE(owned, c->owned, sb);
+                LIST_REMOVE(owned, cl->owned, sb);
                 sb->owner = NULL;
                 if (unanswered)
-                        sb->spawn_connection = NULL;
+                        sb->spawn_client = NULL;
 
                 if (sb->keep_alive && !unanswered)
                         continue;
@@ -1032,6 +1056,9 @@ void sandbox_connection_closed(Server *s, Connection *c) {
                 }
                 sandbox_maybe_free(sb);
         }
+
+        c->userdata = NULL;
+        free(cl);
 }
 
 /* Waits until the killed child behind sb exits or the deadline (CLOCK_MONOTONIC, msec) passes; reaps it if it did. */

@@ -22,6 +22,20 @@
 
 #define SANDBOX_ID_LEN 32 /* 128 random bits, hex */
 
+/*
+ * What the sandbox table keeps for one connection (its Connection.userdata, made on first use): the
+ * sandboxes it owns, for kill-on-close without a walk over the table; the sandbox its Wait call is
+ * on (one call at a time per connection); the id its last Spawn made, which a Wait without id means.
+ */
+typedef struct SandboxClient SandboxClient;
+struct SandboxClient {
+        Connection *connection;
+        Sandbox *owned;
+        Sandbox *waiting_for;
+        LIST_FIELDS(SandboxClient, waiters); /* in waiting_for->waiters */
+        char last_spawn_id[SANDBOX_ID_MAX + 1];
+};
+
 /* One stream of captureOutput: the daemon's read end of the pipe and what no reply has carried yet. */
 typedef struct SandboxCapture {
         int fd;          /* -EBADF once closed */
@@ -92,9 +106,9 @@ struct Sandbox {
         bool has_used;              /* used: what it used, read when it ended */
         SandboxUsage used;
 
-        Connection *owner;            /* the creating connection while it lives, for kill-on-close (in its owned list) */
-        Connection *spawn_connection; /* waiting for the Spawn reply */
-        Connection *waiters;          /* connections in Wait */
+        SandboxClient *owner;        /* the creating connection while it lives, for kill-on-close (in its owned list) */
+        SandboxClient *spawn_client; /* waiting for the Spawn reply */
+        SandboxClient *waiters;      /* connections in Wait */
 };
 
 /* A new sandbox id: 128 random bits in hex. Also names its cgroup, so it is made before the spawn. */
@@ -110,8 +124,11 @@ typedef struct SandboxContainment {
 
 /* Adopts a started child, drives its handshake and watches it. Takes the handle's fds and handshake and
  * the cgroup in every case: on failure the child is killed and reaped off the loop. */
-int sandbox_new(Server *s, Connection *owner, const SpawnRequest *req, const SandboxContainment *containment,
+int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const SandboxContainment *containment,
                 const SpawnHandle *handle, Sandbox **ret);
+
+/* The connection's client record, made on first use; NULL when out of memory. */
+SandboxClient *sandbox_client_of(Connection *c);
 
 Sandbox *sandbox_find(Server *s, const char *id);
 bool sandbox_visible_to(const Sandbox *sb, uid_t uid);
@@ -136,10 +153,8 @@ void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen);
  * and one more for each piece of captured output). */
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
 
-/* The connection's Wait ends (answered or abandoned): unlink it from its sandbox. */
-void sandbox_remove_waiter(Connection *c);
-
-/* The connection is going away: forget it everywhere, kill what it owned unless keepAlive. */
+/* The connection is going away: forget it everywhere (its Wait too), kill what it owned unless keepAlive,
+ * free its client record. */
 void sandbox_connection_closed(Server *s, Connection *c);
 
 /* The spawn timer's tick: kills spawns that have not reached execve within the limit. */

@@ -16,6 +16,7 @@
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
+#include "methods.h"
 #include "sandbox.h"
 #include "server.h"
 
@@ -358,6 +359,8 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
                         (void) limits_set_assignment(&s->config.limits, *a);
                 log_warning("Serving root only until a valid policy is loaded (fix %s, then reload).", error.file);
         }
+
+        s->service = methods_service();
 
         r = async_closer_new(SERVER_CLOSER_WORKERS_MAX, &s->closer);
         if (r < 0)

@@ -18,6 +18,7 @@
 #include "policy.h"
 
 typedef struct Connection Connection;
+typedef struct ConnectionService ConnectionService;
 typedef struct Sandbox Sandbox;
 
 /* One uid's share of the daemon, kept as it changes so the per-user limits need no walk over every sandbox.
@@ -50,6 +51,7 @@ typedef struct Server {
 
         Connection *connections;
         unsigned n_connections;
+        const ConnectionService *service; /* what the connections serve (methods.c) */
 
         Sandbox *sandboxes;
         unsigned n_sandboxes;      /* live (not yet freed) */
