@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -225,6 +228,73 @@ static int listen_fd_bind(const char *path) {
 }
 
 /* Each live sandbox holds a pidfd: take the hard limit, give sandboxes the original one. */
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* <linux/memfd.h> of kernel 6.3 */
+#endif
+
+/* Copies of the program into a sealed memfd: what running sandboxes exec stays what was read at start,
+ * whatever happens to the file (an upgrade, or a root sandbox writing through /proc/PID/exe). */
+static int init_program_memfd(const char *path) {
+        _cleanup_close_ int in = -EBADF, fd = -EBADF;
+        char buf[64 * 1024];
+
+        in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (in < 0)
+                return -errno;
+        fd = memfd_create("nsbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+        if (fd < 0 && errno == EINVAL) /* a kernel before 6.3 knows no MFD_EXEC: memfds are executable there */
+                fd = memfd_create("nsbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof buf);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                if (write(fd, buf, (size_t) n) != n)
+                        return -EIO;
+        }
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+/*
+ * The nsbox-init program: next to the daemon in a build tree, else where it is installed. Without it
+ * sandboxes still get an init, only a larger one (a fork of the daemon for as long as they live).
+ */
+static void load_init_program(void) {
+        char self[PATH_MAX], path[PATH_MAX + 16];
+        const char *found = NSBOX_LIBEXECDIR "/nsbox-init";
+        ssize_t n;
+        int fd;
+
+        n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+                char *slash;
+
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        (void) snprintf(path, sizeof path, "%s/nsbox-init", self);
+                        if (access(path, X_OK) >= 0)
+                                found = path;
+                }
+        }
+
+        fd = init_program_memfd(found);
+        if (fd < 0) {
+                log_warning_errno(fd, "Cannot load %s, sandboxes' inits stay forks of the daemon: %m", found);
+                return;
+        }
+        spawn_set_init_program(fd);
+}
+
 static void raise_fd_limit(void) {
         struct rlimit rl;
 
@@ -270,6 +340,7 @@ int main(int argc, char *argv[]) {
         /* Replies go to clients that may have hung up: a write must fail, not kill the daemon. */
         signal(SIGPIPE, SIG_IGN);
         raise_fd_limit();
+        load_init_program();
 
         fd = o.socket_path ? -ENOENT : listen_fd_from_systemd();
         if (fd == -ENOENT) {

@@ -10,10 +10,13 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -21,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "init-supervise.h"
 #include "sandbox-init.h"
 
 static char *title_area;
@@ -50,83 +54,12 @@ static void set_title(void) {
         title_area[title_size - 1] = ' ';
 }
 
-/* Signals that report init's own faults are not forwarded: the kernel delivers those to init itself. */
-static bool signal_is_forwarded(int sig) {
-        switch (sig) {
-        case SIGKILL:
-        case SIGSTOP:
-        case SIGCHLD:
-        case SIGSEGV:
-        case SIGBUS:
-        case SIGILL:
-        case SIGFPE:
-        case SIGTRAP:
-        case SIGSYS:
-                return false;
-        default:
-                return true;
-        }
-}
-
-static void build_signal_mask(sigset_t *mask) {
-        sigemptyset(mask);
-        for (int sig = 1; sig < _NSIG; sig++)
-                if (signal_is_forwarded(sig))
-                        (void) sigaddset(mask, sig); /* glibc refuses its internal signals */
-        sigaddset(mask, SIGCHLD);
-}
-
 _noreturn_ static void init_fail(const SpawnPlan *p, int error, const char *context) {
         SpawnError e;
 
         spawn_error_set(&e, "init", error, context);
         spawn_child_report(p->child_report_fd, &e);
         _exit(SPAWN_CHILD_FAILED);
-}
-
-/* Reaps every exited child; returns true if the command was among them, with its status in *ret. */
-static bool reap_children(pid_t command, siginfo_t *ret) {
-        bool found = false;
-
-        for (;;) {
-                siginfo_t si = {};
-
-                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break; /* ECHILD */
-                }
-                if (si.si_pid == 0)
-                        break;
-                if (si.si_pid == command) {
-                        *ret = si;
-                        found = true;
-                }
-        }
-        return found;
-}
-
-_noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
-        int sig;
-
-        if (status->si_code == CLD_EXITED)
-                _exit(status->si_status);
-
-        sig = status->si_status;
-        if (!pid1) {
-                struct sigaction sa = { .sa_handler = SIG_DFL };
-                struct rlimit no_core = {};
-                sigset_t only;
-
-                /* The command already dumped core if it was going to; init must not add a second one. */
-                (void) setrlimit(RLIMIT_CORE, &no_core);
-                (void) sigaction(sig, &sa, NULL);
-                sigemptyset(&only);
-                sigaddset(&only, sig);
-                (void) kill(getpid(), sig);
-                (void) sigprocmask(SIG_UNBLOCK, &only, NULL);
-        }
-        _exit(128 + sig);
 }
 
 static int command_main(void *plan) {
@@ -145,9 +78,141 @@ static long start_command(const SpawnPlan *p) {
         return clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) p);
 }
 
+/* Decimal digits of a non-negative int (or "-1"), without stdio: this runs in a fork of the daemon. */
+static void format_int(char buf[static 16], int v) {
+        char digits[12];
+        size_t n = 0, pos = 0;
+
+        if (v < 0) {
+                memcpy(buf, "-1", 3);
+                return;
+        }
+        do
+                digits[n++] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (n > 0)
+                buf[pos++] = digits[--n];
+        buf[pos] = '\0';
+}
+
+static bool write_all(int fd, const void *data, size_t size) {
+        const char *d = data;
+
+        while (size > 0) {
+                ssize_t n = write(fd, d, size);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                d += n;
+                size -= (size_t) n;
+        }
+        return true;
+}
+
+static bool write_filter(int fd, const struct sock_filter *filter, unsigned short n, unsigned flags, int index) {
+        InitFilterHeader h = { .flags = flags, .n_filter = n, .index = (int16_t) index };
+
+        return write_all(fd, &h, sizeof h) && write_all(fd, filter, n * sizeof *filter);
+}
+
+/* The system call filters init must load, for the program to load them after execve(): -1 if none,
+ * -errno on failure. */
+static int filters_memfd(const SpawnPlan *p) {
+        int fd;
+
+        if (!p->seccomp && p->n_seccomp_fds == 0)
+                return -1;
+        fd = memfd_create("nsbox-init-filters", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (p->seccomp && !write_filter(fd, p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags, -1))
+                goto fail;
+        for (size_t i = 0; i < p->n_seccomp_fds; i++)
+                if (!write_filter(fd, p->seccomp_fds[i].filter, p->seccomp_fds[i].n_filter, 0, (int) i))
+                        goto fail;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                goto fail;
+        return fd;
+fail:
+        (void) close(fd);
+        return -EIO;
+}
+
+/* Closes every fd but the ones in keep (ascending, -1 entries ignored). */
+static void close_all_but(const int *keep, size_t n) {
+        unsigned next = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < 0 || (unsigned) keep[i] < next)
+                        continue;
+                if ((unsigned) keep[i] > next)
+                        (void) close_range(next, (unsigned) keep[i] - 1, 0);
+                next = (unsigned) keep[i] + 1;
+        }
+        (void) close_range(next, ~0U, 0);
+}
+
+static void sort_fds(int *fds, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                for (size_t k = i; k > 0 && fds[k - 1] > fds[k]; k--) {
+                        int t = fds[k];
+                        fds[k] = fds[k - 1];
+                        fds[k - 1] = t;
+                }
+}
+
+/*
+ * Replaces this fork of the daemon with the nsbox-init program (nsbox-init.c),
+ * keeping what init is: the same process in the same namespaces, with its
+ * children, its signalfd and blocked signals, the capabilities it just
+ * dropped to (no_new_privs: execve() grants no more) and the report pipe.
+ * The filters are loaded by the program, not here, so that nothing a
+ * caller's filter denies can stop the exec. Returns only if the program is
+ * not there or the exec failed; init then goes on as it is.
+ */
+static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
+        char a_sfd[16], a_command[16], a_report[16], a_filters[16];
+        char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_report, a_filters, NULL };
+        char *envp[] = { NULL };
+        int filters, keep[4];
+
+        if (p->init_program_fd < 0)
+                return;
+        filters = filters_memfd(p);
+        if (filters < -1)
+                return;
+
+        format_int(a_sfd, sfd);
+        format_int(a_command, (int) command);
+        format_int(a_report, p->child_report_fd);
+        format_int(a_filters, filters);
+
+        keep[0] = sfd;
+        keep[1] = p->child_report_fd;
+        keep[2] = filters;
+        keep[3] = p->init_program_fd;
+        sort_fds(keep, ELEMENTSOF(keep));
+        close_all_but(keep, ELEMENTSOF(keep));
+
+        if (fcntl(sfd, F_SETFD, 0) < 0 || fcntl(p->child_report_fd, F_SETFD, 0) < 0 ||
+            (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0)) {
+                if (filters >= 0)
+                        (void) close(filters);
+                return;
+        }
+
+        (void) syscall(SYS_execveat, p->init_program_fd, "", argv, envp, AT_EMPTY_PATH);
+
+        (void) fcntl(sfd, F_SETFD, FD_CLOEXEC);
+        (void) fcntl(p->child_report_fd, F_SETFD, FD_CLOEXEC);
+        if (filters >= 0)
+                (void) close(filters);
+}
+
 _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         bool pid1 = getpid() == 1;
-        siginfo_t status;
         sigset_t mask;
         long command;
         ssize_t index;
@@ -159,7 +224,7 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         if (!pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
                 init_fail(p, errno, "PR_SET_CHILD_SUBREAPER");
 
-        build_signal_mask(&mask);
+        init_signal_mask(&mask);
         sfd = signalfd(-1, &mask, SFD_CLOEXEC);
         if (sfd < 0)
                 init_fail(p, errno, "signalfd");
@@ -184,6 +249,9 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
                 (void) kill((pid_t) command, SIGKILL);
                 init_fail(p, errno, "PR_SET_DUMPABLE");
         }
+        /* From here on init needs nothing of the daemon's memory: the small program takes over. */
+        exec_program(p, sfd, (pid_t) command);
+
         r = spawn_child_load_seccomp(p, &index);
         if (r < 0) {
                 SpawnError e;
@@ -199,23 +267,5 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
                 (void) close_range(0, (unsigned) sfd - 1, 0);
         (void) close_range((unsigned) sfd + 1, ~0U, 0);
 
-        for (;;) {
-                struct signalfd_siginfo si;
-                ssize_t n;
-
-                if (reap_children((pid_t) command, &status))
-                        exit_like(&status, pid1);
-
-                n = read(sfd, &si, sizeof si);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n != (ssize_t) sizeof si) {
-                        /* Cannot happen with a valid signalfd; never leave the command unsupervised. */
-                        (void) kill((pid_t) command, SIGKILL);
-                        continue;
-                }
-                if (si.ssi_signo == SIGCHLD)
-                        continue;
-                (void) kill((pid_t) command, (int) si.ssi_signo);
-        }
+        init_supervise(sfd, (pid_t) command);
 }

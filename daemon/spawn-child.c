@@ -48,7 +48,8 @@
  *     cloned us with: a non-root caller's own.
  *  9. Read the callers' classic-BPF programs (their fds are about to move).
  *     File descriptors: park every source above the highest target, dup2()
- *     them into place, close everything else; the report fd stays (CLOEXEC).
+ *     them into place, close everything else; the report fd and the nsbox-init
+ *     program stay (CLOEXEC).
  * 10. setsid(), unless newSession is false (which only root may have: for
  *     anyone else it means a new session that must get the terminal passed
  *     as stdin, stdout or stderr); a terminal on stdin that controls no other
@@ -373,6 +374,14 @@ static void setup_fds(SpawnPlan *p) {
                 child_fail(p, "fds", errno, "report pipe");
         p->child_report_fd = fd;
 
+        /* Parked after the report fd, so it never sits where the report fd goes below. */
+        if (p->init_program_fd >= 0) {
+                fd = fcntl(p->init_program_fd, F_DUPFD_CLOEXEC, above);
+                if (fd < 0)
+                        child_fail(p, "fds", errno, "init program");
+                p->init_program_fd = fd;
+        }
+
         for (size_t i = 0; i < p->n_fds; i++) {
                 p->fds[i].moved = fcntl(p->fds[i].source, F_DUPFD_CLOEXEC, above);
                 if (p->fds[i].moved < 0)
@@ -390,7 +399,12 @@ static void setup_fds(SpawnPlan *p) {
                         child_fail(p, "fds", errno, "report pipe");
                 p->child_report_fd = above;
         }
-        if (close_range((unsigned) above + 1, ~0U, 0) < 0)
+        if (p->init_program_fd >= 0) {
+                if (p->init_program_fd != above + 1 && dup3(p->init_program_fd, above + 1, O_CLOEXEC) < 0)
+                        child_fail(p, "fds", errno, "init program");
+                p->init_program_fd = above + 1;
+        }
+        if (close_range((unsigned) (p->init_program_fd >= 0 ? above + 2 : above + 1), ~0U, 0) < 0)
                 child_fail(p, "fds", errno, "close_range");
 
         gap = -1;

@@ -100,6 +100,7 @@ typedef struct SpawnPlan {
         bool require_terminal; /* the new session must get a controlling terminal from stdin, stdout or stderr */
         int controlling_tty;   /* child scratch: which of 0, 1, 2 became the controlling terminal, or -1 */
         bool init;
+        int init_program_fd; /* the nsbox-init program init execs once the command runs (borrowed), or -EBADF */
         const char *cwd;
         char *const *cwd_fallbacks; /* borrowed from the request; NULL if none */
         char *const *argv;  /* borrowed from the request */

@@ -49,6 +49,12 @@
 #define PIDFD_GET_UTS_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 10)
 #endif
 
+static int init_program_fd = -EBADF;
+
+void spawn_set_init_program(int fd) {
+        init_program_fd = fd;
+}
+
 /* What sandboxes get as RLIMIT_NOFILE: the limit the daemon started with. */
 static struct rlimit inherited_nofile = { 1024, 4096 };
 
@@ -370,6 +376,8 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->init = true;
         else
                 p->init = r->init >= 0 ? r->init : !!(new_flags & CLONE_NEWPID);
+        if (p->init)
+                p->init_program_fd = init_program_fd;
 
         if (r->hostname) {
                 if (strlen(r->hostname) > HOSTNAME_MAX)
@@ -772,6 +780,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
         p->capture_fds[0] = p->capture_fds[1] = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
+        p->init_program_fd = -EBADF;
 
         r = plan_namespaces(p, c, e);
         if (r >= 0)
@@ -875,7 +884,7 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        fds = calloc(5 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
+        fds = calloc(6 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -893,6 +902,8 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
                 fds[n++] = p->seccomp_fds[i].fd;
         if (p->proc_sys_fd >= 0)
                 fds[n++] = p->proc_sys_fd;
+        if (p->init_program_fd >= 0)
+                fds[n++] = p->init_program_fd;
         n += mount_plan_fds(p->mounts, fds + n, n_mount_fds);
 
         qsort(fds, n, sizeof(int), cmp_int);

@@ -128,6 +128,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnHandshake *, spawn_handshake_free);
 int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error);
 
 
+/*
+ * The nsbox-init program (an executable fd, best a sealed memfd: what it refers to must not change
+ * under running sandboxes), which a sandbox's init execs once the command runs, so that it no longer
+ * holds a copy of the daemon's memory. Borrowed for the life of the process; -EBADF (the default):
+ * init stays the fork of the caller it starts as.
+ */
+void spawn_set_init_program(int fd);
+
 /* The daemon raises its own fd limit to hold many sandboxes; this is the limit sandboxes get instead. */
 struct rlimit;
 void spawn_set_inherited_nofile(const struct rlimit *rl);

@@ -614,7 +614,8 @@ Test(daemon, kill_method_and_wait_more) {
         test_disconnect(conn);
 }
 
-/* The init says what it is in ps and `systemctl status`, not a second nsboxd with the daemon's command line. */
+/* The init says what it is in ps and `systemctl status`, not a second nsboxd with the daemon's command line;
+ * and it is the small nsbox-init program (from the daemon's sealed memfd), not a copy of the daemon. */
 Test(daemon, init_names_itself) {
         static const char *const params[] = {
                 "{\"argv\":[\"sleep\",\"30\"],\"namespaces\":[\"pid\"]}",
@@ -624,9 +625,15 @@ Test(daemon, init_names_itself) {
 
         for (size_t i = 0; i < ELEMENTSOF(params); i++) {
                 Spawned s = spawn_ok(conn, params[i], NULL, 0);
-                char path[64], comm[64], cmdline[4096];
+                char path[64], comm[64], cmdline[4096], exe[4096];
                 ssize_t n;
                 int fd;
+
+                snprintf(path, sizeof path, "/proc/%d/exe", (int) s.pid);
+                n = readlink(path, exe, sizeof exe - 1);
+                cr_assert(n > 0);
+                exe[n] = '\0';
+                cr_assert(strncmp(exe, "/memfd:nsbox-init", strlen("/memfd:nsbox-init")) == 0, "init runs %s", exe);
 
                 snprintf(path, sizeof path, "/proc/%d/comm", (int) s.pid);
                 read_file(path, comm, sizeof comm);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The supervising loop of a sandbox's init. Only syscalls and
+ * async-signal-safe calls, no allocation: it runs in a fork of the daemon
+ * too.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init-supervise.h"
+
+/* Signals that report init's own faults are not forwarded: the kernel delivers those to init itself. */
+static bool signal_is_forwarded(int sig) {
+        switch (sig) {
+        case SIGKILL:
+        case SIGSTOP:
+        case SIGCHLD:
+        case SIGSEGV:
+        case SIGBUS:
+        case SIGILL:
+        case SIGFPE:
+        case SIGTRAP:
+        case SIGSYS:
+                return false;
+        default:
+                return true;
+        }
+}
+
+void init_signal_mask(sigset_t *mask) {
+        sigemptyset(mask);
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (signal_is_forwarded(sig))
+                        (void) sigaddset(mask, sig); /* glibc refuses its internal signals */
+        sigaddset(mask, SIGCHLD);
+}
+
+/* Reaps every exited child; returns true if the command was among them, with its status in *ret. */
+static bool reap_children(pid_t command, siginfo_t *ret) {
+        bool found = false;
+
+        for (;;) {
+                siginfo_t si = {};
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break; /* ECHILD */
+                }
+                if (si.si_pid == 0)
+                        break;
+                if (si.si_pid == command) {
+                        *ret = si;
+                        found = true;
+                }
+        }
+        return found;
+}
+
+_noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
+        int sig;
+
+        if (status->si_code == CLD_EXITED)
+                _exit(status->si_status);
+
+        sig = status->si_status;
+        if (!pid1) {
+                struct sigaction sa = { .sa_handler = SIG_DFL };
+                struct rlimit no_core = {};
+                sigset_t only;
+
+                /* The command already dumped core if it was going to; init must not add a second one. */
+                (void) setrlimit(RLIMIT_CORE, &no_core);
+                (void) sigaction(sig, &sa, NULL);
+                sigemptyset(&only);
+                sigaddset(&only, sig);
+                (void) kill(getpid(), sig);
+                (void) sigprocmask(SIG_UNBLOCK, &only, NULL);
+        }
+        _exit(128 + sig);
+}
+
+_noreturn_ void init_supervise(int sfd, pid_t command) {
+        bool pid1 = getpid() == 1;
+        siginfo_t status;
+
+        for (;;) {
+                struct signalfd_siginfo si;
+                ssize_t n;
+
+                if (reap_children(command, &status))
+                        exit_like(&status, pid1);
+
+                n = read(sfd, &si, sizeof si);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != (ssize_t) sizeof si) {
+                        /* Cannot happen with a valid signalfd; never leave the command unsupervised. */
+                        (void) kill(command, SIGKILL);
+                        continue;
+                }
+                if (si.ssi_signo == SIGCHLD)
+                        continue;
+                (void) kill(command, (int) si.ssi_signo);
+        }
+}

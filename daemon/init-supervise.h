@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The loop of a sandbox's init, once the command runs: reap every child,
+ * forward every signal to the command, exit as the command did. Shared by
+ * the init the spawn child becomes (sandbox-init.c) and by the small program
+ * it execs to shed the daemon's memory (nsbox-init.c).
+ */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* How init hands its system call filters over to the nsbox-init program, in a memfd: per program this
+ * header, then n_filter struct sock_filter. index is -1 for the compiled profile, else the
+ * seccompFileDescriptors index (for the error message). */
+typedef struct InitFilterHeader {
+        uint32_t flags;
+        uint16_t n_filter;
+        int16_t index;
+} InitFilterHeader;
+
+/* The mask init reads through its signalfd: every signal it forwards, and SIGCHLD. */
+void init_signal_mask(sigset_t *ret);
+
+/*
+ * Never returns. sfd is a signalfd for init_signal_mask(), with every one of
+ * those signals blocked. Exit status: the command's exit code; if the command
+ * died of a signal, init dies of the same signal, except as pid 1 (the
+ * kernel never lets pid 1 die of a signal it sends itself): 128 + the signal.
+ */
+_noreturn_ void init_supervise(int sfd, pid_t command);

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbox-init: the program a sandbox's init execs once the command runs, so
+ * that each live sandbox with an init costs a small static program's memory
+ * instead of a copy of the daemon's. Not for people to run: init execs it
+ * from the sealed memfd the daemon made at start, as
+ *
+ *     nsbox-init SIGNALFD COMMAND-PID REPORT-FD FILTERS-FD
+ *
+ * with every forwarded signal blocked (the mask survives execve()). It loads
+ * the system call filters from FILTERS-FD (-1: none; the layout is
+ * InitFilterHeader), reports a failure there on REPORT-FD as the spawn's
+ * error, then supervises the command (init-supervise.c). It is not dumpable,
+ * like the init it replaces.
+ */
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init-supervise.h"
+#include "spawn.h"
+
+#define INIT_FAILED 127
+
+static int parse_fd_or_pid(const char *s, int min, int *ret) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v < min || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+static int read_full(int fd, void *buf, size_t size) {
+        char *p = buf;
+
+        while (size > 0) {
+                ssize_t n = read(fd, p, size);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Loads every filter in order; 0 at the end of the list, or -errno with *ret_index the failing one. */
+static int load_filters(int fd, int *ret_index) {
+        static struct sock_filter filter[BPF_MAXINSNS];
+        InitFilterHeader h;
+        ssize_t n;
+        int r;
+
+        *ret_index = -1;
+        for (;;) {
+                do
+                        n = read(fd, &h, sizeof h);
+                while (n < 0 && errno == EINTR);
+                if (n == 0)
+                        return 0;
+                if (n != (ssize_t) sizeof h)
+                        return n < 0 ? -errno : -EIO;
+                *ret_index = h.index;
+                if (h.n_filter == 0 || h.n_filter > BPF_MAXINSNS)
+                        return -EINVAL;
+                r = read_full(fd, filter, h.n_filter * sizeof filter[0]);
+                if (r < 0)
+                        return r;
+
+                struct sock_fprog prog = { .len = h.n_filter, .filter = filter };
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, h.flags, &prog) < 0)
+                        return -errno;
+        }
+}
+
+/* The same record the spawn child writes: stage, errno, "context: description". */
+static void report(int fd, const char *stage, int error, const char *context) {
+        SpawnError e = { .error = error };
+        ssize_t n;
+
+        snprintf(e.stage, sizeof e.stage, "%s", stage);
+        snprintf(e.message, sizeof e.message, "%s: %s", context, strerrordesc_np(error) ?: "Unknown error");
+        do
+                n = write(fd, &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+}
+
+/* The parameters are nobody's business: /proc/PID/cmdline shows "nsbox-init" alone, as for the init
+ * before the exec (a last byte that is not NUL tells the kernel the area was rewritten). */
+static void hide_parameters(int argc, char *argv[]) {
+        char *area = argv[0];
+        size_t size = (size_t) (argv[argc - 1] + strlen(argv[argc - 1]) + 1 - area), n = strlen("nsbox-init");
+
+        if (size < n + 2)
+                return;
+        memset(area, 0, size);
+        memcpy(area, "nsbox-init", n);
+        area[size - 1] = ' ';
+}
+
+int main(int argc, char *argv[]) {
+        int sfd, command, report_fd, filters_fd, index, r;
+
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void) prctl(PR_SET_NAME, "nsbox-init", 0, 0, 0);
+
+        if (argc != 5 || parse_fd_or_pid(argv[1], 0, &sfd) < 0 || parse_fd_or_pid(argv[2], 1, &command) < 0 ||
+            parse_fd_or_pid(argv[3], 0, &report_fd) < 0 || parse_fd_or_pid(argv[4], -1, &filters_fd) < 0) {
+                fprintf(stderr, "nsbox-init is started by nsboxd for a sandbox, not by hand.\n");
+                return INIT_FAILED;
+        }
+        hide_parameters(argc, argv);
+
+        if (filters_fd >= 0) {
+                r = load_filters(filters_fd, &index);
+                if (r < 0) {
+                        char context[64] = "seccomp";
+
+                        if (index >= 0)
+                                snprintf(context, sizeof context, "seccompFileDescriptors[%d]", index);
+                        (void) kill(command, SIGKILL);
+                        report(report_fd, "seccomp", -r, context);
+                        _exit(INIT_FAILED);
+                }
+                (void) close(filters_fd);
+        }
+
+        /* The spawn is reported once the command's copy is gone too: this is init's. */
+        (void) close(report_fd);
+
+        init_supervise(sfd, (pid_t) command);
+}
