@@ -130,6 +130,13 @@ static void run_help(void) {
                "      --disable-userns      the sandbox cannot create user namespaces (needs\n"
                "                            --user)\n"
                "\n"
+               "Resources (as systemd-run -p; see nsbox(1) for the units):\n"
+               "  -p, --property NAME=VALUE a limit of the sandbox's cgroup or processes:\n"
+               "                            MemoryMax=, MemoryHigh=, MemorySwapMax=, TasksMax=,\n"
+               "                            CPUQuota=, CPUQuotaPeriodSec=, CPUWeight=, CPUShares=,\n"
+               "                            RuntimeMaxSec= and LimitNOFILE= etc. (systemd.exec(5));\n"
+               "                            -p followed by NAME=VALUE is this, otherwise --pid\n"
+               "\n"
                "Control:\n"
                "      --name NAME           a name shown by 'nsbox list'\n"
                "      --pty                 give the command a new pseudo-terminal and relay it\n"
@@ -145,6 +152,50 @@ static void run_help(void) {
                "Not available: --chmod (create the path with --perms instead), --argv0 (argv[0]\n"
                "is what nsboxd runs), --propagation other than private.\n",
                nsbox_connection_get_default_socket_path());
+}
+
+/* "Name=value" with a name as systemd writes them: a capital letter, then letters. */
+static bool is_property_assignment(const char *s) {
+        const char *eq = strchr(s, '=');
+
+        if (!eq || eq == s || s[0] < 'A' || s[0] > 'Z')
+                return false;
+        for (const char *p = s; p < eq; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+                        return false;
+        return true;
+}
+
+static int set_property(NsboxSpawn *s, RunOptions *o, const char *assignment) {
+        int r = nsbox_spawn_set_property(s, assignment);
+
+        switch (r) {
+        case 0:
+                break;
+        case -ENOENT:
+                log_error("-p %s: unknown property; nsbox knows MemoryMax, MemoryHigh, MemorySwapMax, TasksMax, "
+                          "CPUQuota, CPUQuotaPeriodSec, CPUWeight, CPUShares, RuntimeMaxSec and the Limit*= of "
+                          "systemd.exec(5)", assignment);
+                return r;
+        case -ERANGE:
+                log_error("-p %s: the value is out of range (see nsbox(1))", assignment);
+                return r;
+        case -EINVAL:
+                log_error("-p %s: not a valid value: expected %s", assignment,
+                          strncmp(assignment, "Limit", 5) == 0 ? "VALUE or SOFT:HARD, or infinity" :
+                          strncmp(assignment, "CPUQuota=", 9) == 0 ? "a percentage such as 50% or 200%" :
+                          strstr(assignment, "Sec=") ? "a time such as 10, 500ms, 1min 30s, or infinity" :
+                          strncmp(assignment, "Memory", 6) == 0 ?
+                                                       "a size such as 64M, 1.5G, a percentage of the RAM, or infinity" :
+                                                       "a positive number, or infinity");
+                return r;
+        default:
+                log_error("-p %s: %s", assignment, strerror(-r));
+                return r;
+        }
+        if (strncmp(assignment, "MemorySwapMax=", 14) == 0)
+                o->swap_max = assignment[14] && strcmp(assignment + 14, "infinity") != 0;
+        return 0;
 }
 
 static int parse_uint32(const char *s, uint32_t *ret) {
@@ -301,6 +352,7 @@ enum {
         ARG_GID,
         ARG_PASS_FD,
         ARG_AS_PID_1,
+        ARG_PROPERTY,
         ARG_NEW_SESSION,
         ARG_DIE_WITH_PARENT,
         ARG_ARGV0,
@@ -384,6 +436,7 @@ static const struct option run_options[] = {
         { "setgid", required_argument, NULL, 'G' },
         { "pass-fd", required_argument, NULL, ARG_PASS_FD },
         { "as-pid-1", no_argument, NULL, ARG_AS_PID_1 },
+        { "property", required_argument, NULL, ARG_PROPERTY },
         { "new-session", no_argument, NULL, ARG_NEW_SESSION },
         { "die-with-parent", no_argument, NULL, ARG_DIE_WITH_PARENT },
         { "argv0", required_argument, NULL, ARG_ARGV0 },
@@ -885,11 +938,20 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case 'h':
                         run_help();
                         return 0;
+                case 'p':
+                        /* systemd-run's -p NAME=VALUE, or unshare's -p: only a standalone -p followed
+                         * by a systemd-style assignment is the former. */
+                        if (strcmp(argv[optind - 1], "-p") == 0 && optind < argc && is_property_assignment(argv[optind])) {
+                                if (set_property(s, o, argv[optind++]) < 0)
+                                        return -EINVAL;
+                                break;
+                        }
+                        o->implied_namespaces |= namespace_flag_of(c);
+                        break;
                 case 'm':
                 case 'u':
                 case 'i':
                 case 'n':
-                case 'p':
                 case 'U':
                 case 'C':
                 case 'T':
@@ -1029,6 +1091,10 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case ARG_NO_INIT:
                         o->no_init = true;
                         break;
+                case ARG_PROPERTY:
+                        if (set_property(s, o, optarg) < 0)
+                                return -EINVAL;
+                        break;
                 case ARG_ARGV0:
                         log_error("--argv0: nsboxd executes argv[0] itself (searching PATH), so it cannot be set "
                                   "apart from the program");
@@ -1108,6 +1174,10 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
         }
         if (o->seccomp_fd >= 0 && o->add_seccomp_fd) {
                 log_error("--seccomp FD cannot be combined with --add-seccomp-fd (as in bubblewrap)");
+                return -EINVAL;
+        }
+        if (o->swap_max && nsbox_spawn_get_resource(s, NSBOX_RESOURCE_MEMORY_LIMIT) == 0) {
+                log_error("-p MemorySwapMax= needs -p MemoryMax= too: nsboxd limits memory and swap together");
                 return -EINVAL;
         }
         if (o->pty && o->detach) {
@@ -1487,6 +1557,15 @@ void run_options_explain_invalid_parameter(const RunOptions *o, const char *comm
         else if (streq(name, "timeOffsets"))
                 log_error("cannot run %s: --%s: offset out of range", command,
                           strstr(rest, "boottime") ? "boottime" : "monotonic");
+        else if (cli_property_of_field(field))
+                log_error("cannot run %s: -p %s=: above the most the policy allows you, or out of range (see "
+                          "nsbox(1) and nsbox-policy.conf(5))",
+                          command, cli_property_of_field(field));
+        else if (streq(name, "rlimits"))
+                log_error("cannot run %s: a -p Limit*= property: %s", command,
+                          streq(rest, "hard") ? "the hard limit is above what your sandboxes get anyway: you may "
+                                                "lower it, not raise it"
+                                              : "refused by nsboxd");
         else
                 log_error("cannot run %s: nsboxd rejected the request: invalid parameter \"%s\"", command, field);
 }

@@ -14,6 +14,7 @@ typedef struct RunIdRange {
 
 typedef struct RunOptions {
         bool detach;
+        bool swap_max; /* -p MemorySwapMax= was given */
         bool pty;
         bool keep_alive;
         bool no_init;

@@ -5,6 +5,7 @@
  * with the command's exit code (128+signal if killed).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,10 +115,58 @@ static void forward_signal(NsboxSandbox *sb, int sig) {
                 cli_call_failed(c, r, "forwarding the signal");
 }
 
+/* What the limits were, for saying which one ended the command. */
+typedef struct RunLimits {
+        uint64_t memory_max;
+        uint64_t runtime_max_usec;
+} RunLimits;
+
+static void format_bytes(uint64_t v, char *buf, size_t size) {
+        static const char suffixes[] = "KMGTPE";
+        size_t i = 0;
+
+        if (v == 0 || v % 1024 != 0) {
+                snprintf(buf, size, "%" PRIu64, v);
+                return;
+        }
+        while (v % 1024 == 0 && v >= 1024 && i < sizeof suffixes - 1) {
+                v /= 1024;
+                i++;
+        }
+        snprintf(buf, size, "%" PRIu64 "%c", v, suffixes[i - 1]);
+}
+
+/* One line on stderr when the command did not end on its own: the daemon's limits ended it. */
+static void report_end(NsboxSandboxInfo *info, const RunLimits *limits) {
+        char value[32];
+
+        switch (nsbox_sandbox_info_get_state(info)) {
+        case NSBOX_STATE_OOM_KILLED:
+                if (limits->memory_max > 0) {
+                        format_bytes(limits->memory_max, value, sizeof value);
+                        log_error("killed by the OOM killer: MemoryMax=%s", value);
+                } else
+                        log_error("killed by the OOM killer: the sandbox's memory limit");
+                break;
+        case NSBOX_STATE_TIMED_OUT:
+                if (limits->runtime_max_usec > 0 && limits->runtime_max_usec % 1000000 == 0)
+                        log_error("killed at its runtime limit: RuntimeMaxSec=%" PRIu64 "s",
+                                  limits->runtime_max_usec / 1000000);
+                else if (limits->runtime_max_usec > 0)
+                        log_error("killed at its runtime limit: RuntimeMaxSec=%" PRIu64 "ms",
+                                  limits->runtime_max_usec / 1000);
+                else
+                        log_error("killed at its runtime limit");
+                break;
+        default:
+                break;
+        }
+}
+
 /* Waits for the sandbox, forwarding signals and relaying the pty; returns the exit code for nsbox. */
-static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty) {
-        NsboxState state;
-        int r, code, sig;
+static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, const RunLimits *limits) {
+        _cleanup_(nsbox_sandbox_info_freep) NsboxSandboxInfo *info = NULL;
+        int r;
 
         r = nsbox_wait_send(c, nsbox_sandbox_get_id(sb));
         if (r < 0) {
@@ -167,14 +216,16 @@ static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *p
                         pty_relay_dispatch(pty, pfds + 2);
         }
 
-        r = nsbox_wait_finish(c, &state, &code, &sig);
+        r = nsbox_wait_finish_info(c, &info);
         if (pty)
                 pty_relay_drain(pty);
         if (r < 0) {
                 cli_call_failed(c, r, "waiting for the sandbox");
                 return EXIT_NSBOX_FAILED;
         }
-        r = cli_exit_status(state, code, sig);
+        report_end(info, limits);
+        r = cli_exit_status(nsbox_sandbox_info_get_state(info), nsbox_sandbox_info_get_exit_code(info),
+                            nsbox_sandbox_info_get_signal(info));
         return r >= 0 ? r : EXIT_NSBOX_FAILED;
 }
 
@@ -185,6 +236,7 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_(nsbox_spawn_freep) NsboxSpawn *s = NULL;
         PtyRelay pty = { .master = -EBADF };
         _cleanup_(run_options_done) RunOptions o = { .seccomp_fd = -1 };
+        RunLimits limits = {};
         sigset_t mask;
         int r, ret;
 
@@ -255,6 +307,10 @@ int verb_run(int argc, char *argv[]) {
         }
         /* Drop our copies of the stdio fds (and the pty slave) at once: holding them would keep
          * pipes and the pty open after the command is gone. */
+        limits = (RunLimits) {
+                .memory_max = nsbox_spawn_get_resource(s, NSBOX_RESOURCE_MEMORY_LIMIT),
+                .runtime_max_usec = nsbox_spawn_get_runtime_max(s),
+        };
         s = nsbox_spawn_free(s);
         pty_slave = safe_close(pty_slave);
         if (r < 0) {
@@ -272,7 +328,7 @@ int verb_run(int argc, char *argv[]) {
         if (o.pty)
                 pty_relay_init(&pty, TAKE_FD(pty_master));
 
-        ret = run_wait(c, sb, sigfd, o.pty ? &pty : NULL);
+        ret = run_wait(c, sb, sigfd, o.pty ? &pty : NULL, &limits);
 
         if (o.pty)
                 pty_relay_done(&pty);

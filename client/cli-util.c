@@ -103,6 +103,12 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what) {
                         log_error("%s: stage \"%s\" failed: %s (%s)", what, stage ?: "unknown", text, message);
                 else
                         log_error("%s: stage \"%s\" failed: %s", what, stage ?: "unknown", text);
+        } else if (strcmp(name, NSBOX_ERROR_LIMIT_NOT_SUPPORTED) == 0) {
+                const char *limit = nsbox_connection_get_error_field(c, "limit") ?: "a limit";
+                const char *property = cli_property_of_field(limit);
+
+                log_error("%s: %s%s cannot be enforced on this host: %s", what, property ?: limit,
+                          property ? "=" : "", nsbox_connection_get_error_field(c, "reason") ?: "no reason given");
         } else if (strcmp(name, NSBOX_ERROR_INVALID_PARAMETER) == 0)
                 log_error("%s: nsboxd rejected the request: invalid parameter \"%s\"", what,
                           nsbox_connection_get_error_parameter(c) ?: "?");
@@ -128,6 +134,25 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what) {
         else
                 log_error("%s: nsboxd answered %s %s", what, name, nsbox_connection_get_error_json(c) ?: "");
         return r;
+}
+
+const char *cli_property_of_field(const char *field) {
+        static const struct {
+                const char *field, *property;
+        } map[] = {
+                { "resources.memory.limit", "MemoryMax" }, { "resources.memory.high", "MemoryHigh" },
+                { "resources.memory.swap", "MemorySwapMax" }, { "resources.pids.limit", "TasksMax" },
+                { "resources.cpu.quota", "CPUQuota" },    { "resources.cpu.period", "CPUQuotaPeriodSec" },
+                { "resources.cpu.weight", "CPUWeight" },  { "resources.cpu.shares", "CPUShares" },
+                { "runtimeMaxUSec", "RuntimeMaxSec" },
+        };
+
+        if (!field)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (strcmp(field, map[i].field) == 0)
+                        return map[i].property;
+        return NULL;
 }
 
 int cli_exit_status(NsboxState state, int exit_code, int signal) {

@@ -43,6 +43,9 @@ int cli_parse_signal(const char *s);
 const char *cli_signal_name(int sig);
 
 /* What a shell reports for an ended sandbox: its exit code, or 128+N if signal N killed it; -1 if it has not ended. */
+/* The systemd property (nsbox run -p NAME=) a request field like "resources.memory.limit" comes from; NULL if none. */
+const char *cli_property_of_field(const char *field);
+
 int cli_exit_status(NsboxState state, int exit_code, int signal);
 
 /* Prints a JSON value indented, the way every --json output looks. */

@@ -197,6 +197,73 @@ _public_ int nsbox_kill(NsboxConnection *c, const char *id, int signal) {
         return nsbox_kill_finish(c);
 }
 
+_public_ int nsbox_kill_all_send(NsboxConnection *c, const char *id, int signal) {
+        return kill_send(c, id, signal, true);
+}
+
+_public_ int nsbox_kill_all(NsboxConnection *c, const char *id, int signal) {
+        int r;
+
+        r = nsbox_kill_all_send(c, id, signal);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_kill_finish(c);
+}
+
+/* ---- Pause, Resume ---- */
+
+static int empty_call_finish(NsboxConnection *c, CallKind kind) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        struct json_object *parameters;
+
+        if (!c)
+                return -EINVAL;
+        return connection_call_finish(c, kind, &m, &parameters);
+}
+
+_public_ int nsbox_pause_send(NsboxConnection *c, const char *id) {
+        return id_call_send(c, CALL_PAUSE, NSBOX_INTERFACE ".Pause", id);
+}
+
+_public_ int nsbox_pause_finish(NsboxConnection *c) {
+        return empty_call_finish(c, CALL_PAUSE);
+}
+
+_public_ int nsbox_pause(NsboxConnection *c, const char *id) {
+        int r;
+
+        r = nsbox_pause_send(c, id);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_pause_finish(c);
+}
+
+_public_ int nsbox_resume_send(NsboxConnection *c, const char *id) {
+        return id_call_send(c, CALL_RESUME, NSBOX_INTERFACE ".Resume", id);
+}
+
+_public_ int nsbox_resume_finish(NsboxConnection *c) {
+        return empty_call_finish(c, CALL_RESUME);
+}
+
+_public_ int nsbox_resume(NsboxConnection *c, const char *id) {
+        int r;
+
+        r = nsbox_resume_send(c, id);
+        if (r < 0)
+                return r;
+        r = nsbox_connection_wait(c, UINT64_MAX);
+        if (r < 0)
+                return r;
+        return nsbox_resume_finish(c);
+}
+
 /* ---- Sandbox descriptions ---- */
 
 struct NsboxSandboxInfo {
@@ -221,6 +288,16 @@ _public_ NsboxSandboxInfo **nsbox_sandbox_info_list_free(NsboxSandboxInfo **list
         return NULL;
 }
 
+static int sandbox_info_new(NsboxSandboxInfo **ret) {
+        NsboxSandboxInfo *i = calloc(1, sizeof(*i));
+
+        if (!i)
+                return -ENOMEM;
+        i->info.usage = SANDBOX_USAGE_UNKNOWN;
+        *ret = i;
+        return 0;
+}
+
 static int sandbox_info_from_json(struct json_object *o, NsboxSandboxInfo **ret) {
         NsboxSandboxInfo *i;
 
@@ -240,6 +317,33 @@ static int sandbox_info_from_json(struct json_object *o, NsboxSandboxInfo **ret)
                 return -ENOMEM;
         }
 
+        *ret = i;
+        return 0;
+}
+
+_public_ int nsbox_wait_finish_info(NsboxConnection *c, NsboxSandboxInfo **ret) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        NsboxSandboxInfo *i = NULL;
+        struct json_object *parameters;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_WAIT, &m, &parameters);
+        if (r < 0)
+                return r;
+        r = sandbox_info_new(&i);
+        if (r < 0)
+                return r;
+        if (wait_reply_decode_info(parameters, &i->info) < 0) {
+                free(i);
+                return -EBADMSG;
+        }
+        i->json = strdup(json_object_to_json_string_ext(parameters, JSON_C_TO_STRING_PLAIN));
+        if (!i->json) {
+                nsbox_sandbox_info_free(i);
+                return -ENOMEM;
+        }
         *ret = i;
         return 0;
 }
@@ -282,6 +386,60 @@ _public_ int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *i) {
 
 _public_ bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *i) {
         return i ? i->info.keep_alive : false;
+}
+
+_public_ const char *nsbox_sandbox_info_get_cgroup(NsboxSandboxInfo *i) {
+        return i ? i->info.cgroup : NULL;
+}
+
+_public_ uint64_t nsbox_sandbox_info_get_resource(NsboxSandboxInfo *i, NsboxResource r) {
+        return i ? resources_get(&i->info.resources, r) : 0;
+}
+
+_public_ uint64_t nsbox_sandbox_info_get_runtime_max_usec(NsboxSandboxInfo *i) {
+        return i ? i->info.runtime_max_usec : 0;
+}
+
+_public_ int nsbox_sandbox_info_get_rlimit(NsboxSandboxInfo *i, int resource, uint64_t *ret_soft, uint64_t *ret_hard) {
+        if (!i)
+                return -EINVAL;
+        for (size_t k = 0; k < i->info.n_rlimits; k++)
+                if (i->info.rlimits[k].type == resource) {
+                        if (ret_soft)
+                                *ret_soft = i->info.rlimits[k].soft;
+                        if (ret_hard)
+                                *ret_hard = i->info.rlimits[k].hard;
+                        return 0;
+                }
+        return -ENODATA;
+}
+
+_public_ bool nsbox_sandbox_info_get_paused(NsboxSandboxInfo *i) {
+        return i ? i->info.paused : false;
+}
+
+_public_ uint64_t nsbox_sandbox_info_get_usage(NsboxSandboxInfo *i, NsboxUsage what) {
+        const SandboxUsage *u;
+
+        if (!i || !i->info.has_usage)
+                return UINT64_MAX;
+        u = &i->info.usage;
+        switch (what) {
+        case NSBOX_USAGE_CPU_USEC:
+                return u->cpu_usec;
+        case NSBOX_USAGE_MEMORY_CURRENT:
+                return u->memory_current;
+        case NSBOX_USAGE_MEMORY_PEAK:
+                return u->memory_peak;
+        case NSBOX_USAGE_TASKS:
+                return u->tasks;
+        case NSBOX_USAGE_TASKS_PEAK:
+                return u->tasks_peak;
+        case NSBOX_USAGE_OOM_KILLS:
+                return u->oom_kills;
+        default:
+                return UINT64_MAX;
+        }
 }
 
 _public_ const char *nsbox_sandbox_info_get_json(NsboxSandboxInfo *i) {

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * nsbox: the command line front end of nsboxd. Verbs: run, list, inspect,
- * wait, kill, info, reload. Built on the public libnsbox API only.
+ * wait, kill, pause, resume, info, reload. Built on the public libnsbox API
+ * only.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli-util.h"
@@ -26,7 +29,10 @@ static void help(void) {
                "  inspect [--json] ID              show one sandbox\n"
                "  wait ID                          wait for a sandbox to end; exits with its exit\n"
                "                                   code, or 128+N if it was killed by signal N\n"
-               "  kill [-s SIGNAL] ID              send SIGNAL (name or number; default SIGTERM)\n"
+               "  kill [-s SIGNAL] [--all] ID      send SIGNAL (name or number; default SIGTERM) to\n"
+               "                                   its top process, or to every process in it\n"
+               "  pause ID                         freeze every process of the sandbox\n"
+               "  resume ID                        thaw them\n"
                "  info [--json]                    show the daemon's version and interfaces\n"
                "  reload                           make nsboxd re-read its policy (root); fails, with\n"
                "                                   the reason, if the policy does not load\n"
@@ -46,15 +52,17 @@ enum {
         ARG_JSON = 0x100,
         ARG_SOCKET,
         ARG_VERSION,
+        ARG_ALL,
 };
 
 /* Parses the options the simple verbs share; returns 1 to go on, 0 after --help, negative on error. */
-static int parse_verb_options(int argc, char *argv[], const char *usage, bool *json, int *signal) {
+static int parse_verb_options(int argc, char *argv[], const char *usage, bool *json, int *signal, bool *all) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "signal", required_argument, NULL, 's' },
+                { "all", no_argument, NULL, ARG_ALL },
                 {}
         };
         int c;
@@ -73,6 +81,11 @@ static int parse_verb_options(int argc, char *argv[], const char *usage, bool *j
                         break;
                 case ARG_SOCKET:
                         arg_socket = optarg;
+                        break;
+                case ARG_ALL:
+                        if (!all)
+                                goto invalid;
+                        *all = true;
                         break;
                 case 's':
                         if (!signal)
@@ -149,6 +162,138 @@ static void format_state(NsboxSandboxInfo *i, char *buf, size_t size) {
                 snprintf(buf, size, "%s", nsbox_state_to_string(st) ?: "?");
 }
 
+static void format_size(uint64_t v, char *buf, size_t size) {
+        static const char suffixes[] = "KMGTPE";
+        size_t i = 0;
+
+        while (v >= 1024 && v % 1024 == 0 && i < sizeof suffixes - 1) {
+                v /= 1024;
+                i++;
+        }
+        if (i == 0)
+                snprintf(buf, size, "%" PRIu64, v);
+        else
+                snprintf(buf, size, "%" PRIu64 "%c", v, suffixes[i - 1]);
+}
+
+/* systemd.exec(5)'s names of the rlimits, by resource number. */
+static const char *const rlimit_properties[] = {
+        [RLIMIT_CPU] = "LimitCPU",       [RLIMIT_FSIZE] = "LimitFSIZE",     [RLIMIT_DATA] = "LimitDATA",
+        [RLIMIT_STACK] = "LimitSTACK",   [RLIMIT_CORE] = "LimitCORE",       [RLIMIT_RSS] = "LimitRSS",
+        [RLIMIT_NPROC] = "LimitNPROC",   [RLIMIT_NOFILE] = "LimitNOFILE",   [RLIMIT_MEMLOCK] = "LimitMEMLOCK",
+        [RLIMIT_AS] = "LimitAS",         [RLIMIT_LOCKS] = "LimitLOCKS",     [RLIMIT_SIGPENDING] = "LimitSIGPENDING",
+        [RLIMIT_MSGQUEUE] = "LimitMSGQUEUE", [RLIMIT_NICE] = "LimitNICE",   [RLIMIT_RTPRIO] = "LimitRTPRIO",
+        [RLIMIT_RTTIME] = "LimitRTTIME",
+};
+
+/* The limits in force, as systemd-run -p writes them: "MemoryMax=64M TasksMax=50", or "-" (rlimits raw). */
+static void format_limits(NsboxSandboxInfo *i, char *buf, size_t size) {
+        uint64_t mem = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_MEMORY_LIMIT),
+                 swap = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_MEMORY_SWAP),
+                 high = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_MEMORY_HIGH),
+                 tasks = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_PIDS_LIMIT),
+                 quota = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_CPU_QUOTA),
+                 period = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_CPU_PERIOD),
+                 weight = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_CPU_WEIGHT),
+                 shares = nsbox_sandbox_info_get_resource(i, NSBOX_RESOURCE_CPU_SHARES),
+                 runtime = nsbox_sandbox_info_get_runtime_max_usec(i);
+        size_t pos = 0;
+        char v[32];
+
+#define APPEND(...)                                                                                            \
+        do {                                                                                                   \
+                int _n = snprintf(buf + pos, size - pos, "%s", pos ? " " : "");                                \
+                if (_n > 0 && (size_t) _n < size - pos)                                                        \
+                        pos += (size_t) _n;                                                                    \
+                _n = snprintf(buf + pos, size - pos, __VA_ARGS__);                                             \
+                if (_n > 0 && (size_t) _n < size - pos)                                                        \
+                        pos += (size_t) _n;                                                                    \
+        } while (0)
+
+        buf[0] = 0;
+        if (mem) {
+                format_size(mem, v, sizeof v);
+                APPEND("MemoryMax=%s", v);
+        }
+        if (high) {
+                format_size(high, v, sizeof v);
+                APPEND("MemoryHigh=%s", v);
+        }
+        if (swap && swap >= mem) {
+                format_size(swap - mem, v, sizeof v);
+                APPEND("MemorySwapMax=%s", v);
+        }
+        if (tasks)
+                APPEND("TasksMax=%" PRIu64, tasks);
+        if (quota)
+                APPEND("CPUQuota=%" PRIu64 "%%", quota * 100 / (period ?: 100000));
+        if (weight)
+                APPEND("CPUWeight=%" PRIu64, weight);
+        if (shares)
+                APPEND("CPUShares=%" PRIu64, shares);
+        if (runtime)
+                APPEND("RuntimeMaxSec=%" PRIu64 "%s", runtime % 1000000 ? runtime / 1000 : runtime / 1000000,
+                       runtime % 1000000 ? "ms" : "");
+        for (int r = 0; r < (int) ELEMENTSOF(rlimit_properties); r++) {
+                uint64_t soft, hard;
+                char a[32], b[32];
+
+                if (nsbox_sandbox_info_get_rlimit(i, r, &soft, &hard) < 0)
+                        continue;
+                snprintf(a, sizeof a, soft == RLIM_INFINITY ? "infinity" : "%" PRIu64, soft);
+                snprintf(b, sizeof b, hard == RLIM_INFINITY ? "infinity" : "%" PRIu64, hard);
+                if (soft == hard)
+                        APPEND("%s=%s", rlimit_properties[r], a);
+                else
+                        APPEND("%s=%s:%s", rlimit_properties[r], a, b);
+        }
+#undef APPEND
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
+/* "cpu 1.234s, memory 12M (peak 20M), tasks 3 (peak 5), 1 OOM kill", leaving out what is unknown. */
+static void format_usage(NsboxSandboxInfo *i, char *buf, size_t size) {
+        uint64_t cpu = nsbox_sandbox_info_get_usage(i, NSBOX_USAGE_CPU_USEC),
+                 mem = nsbox_sandbox_info_get_usage(i, NSBOX_USAGE_MEMORY_CURRENT),
+                 peak = nsbox_sandbox_info_get_usage(i, NSBOX_USAGE_MEMORY_PEAK),
+                 tasks = nsbox_sandbox_info_get_usage(i, NSBOX_USAGE_TASKS),
+                 tasks_peak = nsbox_sandbox_info_get_usage(i, NSBOX_USAGE_TASKS_PEAK),
+                 ooms = nsbox_sandbox_info_get_usage(i, NSBOX_USAGE_OOM_KILLS);
+        size_t pos = 0;
+        char a[32], b[32];
+        int n;
+
+        buf[0] = 0;
+        if (cpu != UINT64_MAX) {
+                n = snprintf(buf + pos, size - pos, "cpu %" PRIu64 ".%03" PRIu64 "s", cpu / 1000000, cpu / 1000 % 1000);
+                pos += n > 0 ? MIN((size_t) n, size - pos - 1) : 0;
+        }
+        if (mem != UINT64_MAX || peak != UINT64_MAX) {
+                format_size(mem != UINT64_MAX ? mem : 0, a, sizeof a);
+                format_size(peak != UINT64_MAX ? peak : 0, b, sizeof b);
+                n = snprintf(buf + pos, size - pos, "%smemory %s%s%s%s", pos ? ", " : "", mem != UINT64_MAX ? a : "",
+                             peak != UINT64_MAX ? (mem != UINT64_MAX ? " (peak " : "peak ") : "",
+                             peak != UINT64_MAX ? b : "", peak != UINT64_MAX && mem != UINT64_MAX ? ")" : "");
+                pos += n > 0 ? MIN((size_t) n, size - pos - 1) : 0;
+        }
+        if (tasks != UINT64_MAX) {
+                n = snprintf(buf + pos, size - pos, "%stasks %" PRIu64, pos ? ", " : "", tasks);
+                pos += n > 0 ? MIN((size_t) n, size - pos - 1) : 0;
+                if (tasks_peak != UINT64_MAX) {
+                        n = snprintf(buf + pos, size - pos, " (peak %" PRIu64 ")", tasks_peak);
+                        pos += n > 0 ? MIN((size_t) n, size - pos - 1) : 0;
+                }
+        }
+        if (ooms != UINT64_MAX && ooms > 0) {
+                n = snprintf(buf + pos, size - pos, "%s%" PRIu64 " OOM kill%s", pos ? ", " : "", ooms,
+                             ooms == 1 ? "" : "s");
+                pos += n > 0 ? MIN((size_t) n, size - pos - 1) : 0;
+        }
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
 static int verb_list(int argc, char *argv[]) {
         static const char usage[] = "list [--json]";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
@@ -157,7 +302,7 @@ static int verb_list(int argc, char *argv[]) {
         size_t n;
         int r;
 
-        r = parse_verb_options(argc, argv, usage, &json, NULL);
+        r = parse_verb_options(argc, argv, usage, &json, NULL, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         if (!no_arguments(argc, usage))
@@ -187,18 +332,19 @@ static int verb_list(int argc, char *argv[]) {
                 return EXIT_SUCCESS;
         }
 
-        printf("%-32s %-16s %-14s %8s %6s %-19s %s\n", "ID", "NAME", "STATE", "PID", "OWNER", "STARTED",
-               "NAMESPACES");
+        printf("%-32s %-16s %-14s %8s %6s %-19s %-24s %-24s %s\n", "ID", "NAME", "STATE", "PID", "OWNER",
+               "STARTED", "NAMESPACES", "LIMITS", "CGROUP");
         for (size_t k = 0; k < n; k++) {
-                char ns[128], started[64], state[64];
-                const char *name = nsbox_sandbox_info_get_name(list[k]);
+                char ns[128], started[64], state[64], limits[256];
+                const char *name = nsbox_sandbox_info_get_name(list[k]), *cg = nsbox_sandbox_info_get_cgroup(list[k]);
 
                 format_namespaces(nsbox_sandbox_info_get_namespaces(list[k]), ns, sizeof(ns));
                 format_time(nsbox_sandbox_info_get_start_usec(list[k]), started, sizeof(started));
                 format_state(list[k], state, sizeof(state));
-                printf("%-32s %-16s %-14s %8d %6u %-19s %s\n", nsbox_sandbox_info_get_id(list[k]),
+                format_limits(list[k], limits, sizeof(limits));
+                printf("%-32s %-16s %-14s %8d %6u %-19s %-24s %-24s %s\n", nsbox_sandbox_info_get_id(list[k]),
                        name && *name ? name : "-", state, (int) nsbox_sandbox_info_get_pid(list[k]),
-                       (unsigned) nsbox_sandbox_info_get_owner_uid(list[k]), started, ns);
+                       (unsigned) nsbox_sandbox_info_get_owner_uid(list[k]), started, ns, limits, cg ?: "-");
         }
         return EXIT_SUCCESS;
 }
@@ -207,13 +353,14 @@ static int verb_inspect(int argc, char *argv[]) {
         static const char usage[] = "inspect [--json] ID";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_(nsbox_sandbox_info_freep) NsboxSandboxInfo *i = NULL;
-        char ns[128], started[64], state[64];
+        char ns[128], started[64], state[64], limits[256], used[256] = "-";
+        const char *cg;
         struct passwd *pw;
         bool json = false;
         const char *id, *name;
         int r;
 
-        r = parse_verb_options(argc, argv, usage, &json, NULL);
+        r = parse_verb_options(argc, argv, usage, &json, NULL, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         id = id_argument(argc, argv, usage);
@@ -236,6 +383,11 @@ static int verb_inspect(int argc, char *argv[]) {
         format_state(i, state, sizeof(state));
         name = nsbox_sandbox_info_get_name(i);
         pw = getpwuid(nsbox_sandbox_info_get_owner_uid(i));
+        format_limits(i, limits, sizeof(limits));
+        format_usage(i, used, sizeof(used));
+        cg = nsbox_sandbox_info_get_cgroup(i);
+        if (nsbox_sandbox_info_get_paused(i))
+                strncat(state, " (paused)", sizeof(state) - strlen(state) - 1);
 
         printf("id:          %s\n"
                "name:        %s\n"
@@ -244,11 +396,14 @@ static int verb_inspect(int argc, char *argv[]) {
                "owner:       %u%s%s%s\n"
                "started:     %s\n"
                "namespaces:  %s\n"
-               "keep-alive:  %s\n",
+               "keep-alive:  %s\n"
+               "cgroup:      %s\n"
+               "limits:      %s\n"
+               "usage:       %s\n",
                nsbox_sandbox_info_get_id(i), name && *name ? name : "-", state,
                (int) nsbox_sandbox_info_get_pid(i), (unsigned) nsbox_sandbox_info_get_owner_uid(i), pw ? " (" : "",
                pw ? pw->pw_name : "", pw ? ")" : "", started, ns,
-               nsbox_sandbox_info_get_keep_alive(i) ? "yes" : "no");
+               nsbox_sandbox_info_get_keep_alive(i) ? "yes" : "no", cg ?: "-", limits, used);
         return EXIT_SUCCESS;
 }
 
@@ -259,7 +414,7 @@ static int verb_wait(int argc, char *argv[]) {
         const char *id;
         int r, code, sig;
 
-        r = parse_verb_options(argc, argv, usage, NULL, NULL);
+        r = parse_verb_options(argc, argv, usage, NULL, NULL, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         id = id_argument(argc, argv, usage);
@@ -281,12 +436,13 @@ static int verb_wait(int argc, char *argv[]) {
 }
 
 static int verb_kill(int argc, char *argv[]) {
-        static const char usage[] = "kill [-s SIGNAL] ID";
+        static const char usage[] = "kill [-s SIGNAL] [--all] ID";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         const char *id;
+        bool all = false;
         int r, sig = 0;
 
-        r = parse_verb_options(argc, argv, usage, NULL, &sig);
+        r = parse_verb_options(argc, argv, usage, NULL, &sig, &all);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         id = id_argument(argc, argv, usage);
@@ -295,12 +451,43 @@ static int verb_kill(int argc, char *argv[]) {
 
         if (cli_connect(&c) < 0)
                 return EXIT_FAILURE;
-        r = nsbox_kill(c, id, sig);
+        r = all ? nsbox_kill_all(c, id, sig) : nsbox_kill(c, id, sig);
         if (r < 0) {
                 cli_call_failed(c, r, "cannot signal the sandbox");
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
+}
+
+static int pause_or_resume(int argc, char *argv[], bool pause) {
+        const char *usage = pause ? "pause ID" : "resume ID";
+        _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
+        const char *id;
+        int r;
+
+        r = parse_verb_options(argc, argv, usage, NULL, NULL, NULL);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        id = id_argument(argc, argv, usage);
+        if (!id)
+                return EXIT_USAGE;
+
+        if (cli_connect(&c) < 0)
+                return EXIT_FAILURE;
+        r = pause ? nsbox_pause(c, id) : nsbox_resume(c, id);
+        if (r < 0) {
+                cli_call_failed(c, r, pause ? "cannot pause the sandbox" : "cannot resume the sandbox");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int verb_pause(int argc, char *argv[]) {
+        return pause_or_resume(argc, argv, true);
+}
+
+static int verb_resume(int argc, char *argv[]) {
+        return pause_or_resume(argc, argv, false);
 }
 
 /* The daemon's GetInfo as the JSON object it answered, plus the socket it came from. */
@@ -337,7 +524,7 @@ static int verb_info(int argc, char *argv[]) {
         bool json = false;
         int r;
 
-        r = parse_verb_options(argc, argv, usage, &json, NULL);
+        r = parse_verb_options(argc, argv, usage, &json, NULL, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         if (!no_arguments(argc, usage))
@@ -377,7 +564,7 @@ static int verb_reload(int argc, char *argv[]) {
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         int r;
 
-        r = parse_verb_options(argc, argv, usage, NULL, NULL);
+        r = parse_verb_options(argc, argv, usage, NULL, NULL, NULL);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         if (!no_arguments(argc, usage))
@@ -405,7 +592,8 @@ int main(int argc, char *argv[]) {
                 int (*run)(int argc, char *argv[]);
         } verbs[] = {
                 { "run", verb_run },   { "list", verb_list }, { "inspect", verb_inspect },
-                { "wait", verb_wait }, { "kill", verb_kill }, { "info", verb_info },
+                { "wait", verb_wait }, { "kill", verb_kill }, { "pause", verb_pause },
+                { "resume", verb_resume }, { "info", verb_info },
                 { "reload", verb_reload },
         };
         int c;

@@ -20,6 +20,8 @@ typedef enum CallKind {
         CALL_INSPECT,
         CALL_GET_INFO,
         CALL_RELOAD,
+        CALL_PAUSE,
+        CALL_RESUME,
 } CallKind;
 
 /*
@@ -44,3 +46,13 @@ unsigned namespaces_to_public(unsigned mask);
 unsigned namespaces_from_public(unsigned flags);
 
 NsboxState state_to_public(SandboxState s);
+
+/* One limit of r (0 where none). */
+uint64_t resources_get(const SandboxResources *r, NsboxResource which);
+
+/* MemorySwapMax=: swap alone, turned into OCI's memory.swap (memory and swap together) when the
+ * description is sent; sending fails with -EINVAL without a memory limit then. */
+int spawn_set_swap_max(NsboxSpawn *s, uint64_t bytes);
+
+/* CPUQuota=: a share of one CPU (10000 is one), turned into a quota for the request's period when sent. */
+int spawn_set_cpu_quota_permyriad(NsboxSpawn *s, uint64_t permyriad);

@@ -22,6 +22,8 @@ struct NsboxSpawn {
         int *mount_fds; /* parallel to req->mounts; -EBADF where the mount has no fd */
         int *join_fds;  /* parallel to req->join_namespaces */
         int *seccomp_fds; /* parallel to req->seccomp_fds */
+        uint64_t swap_max; /* MemorySwapMax= (swap alone), turned into OCI's memory.swap when sent; UINT64_MAX: unset */
+        uint64_t cpu_quota_permyriad; /* CPUQuota= as a share of one CPU, turned into a quota per period when sent */
 };
 
 struct NsboxSandbox {
@@ -60,6 +62,7 @@ _public_ int nsbox_spawn_new(NsboxSpawn **ret) {
                 return -ENOMEM;
         for (size_t i = 0; i < 3; i++)
                 s->stdio_fds[i] = -EBADF;
+        s->swap_max = UINT64_MAX;
         s->req = spawn_request_new();
         if (!s->req) {
                 free(s);
@@ -670,6 +673,103 @@ _public_ int nsbox_spawn_set_keep_alive(NsboxSpawn *s, bool keep_alive) {
 }
 
 /* Duplicates fd into the message's fd list and returns its index there. */
+static uint64_t *resource_field(SandboxResources *r, NsboxResource which) {
+        switch (which) {
+        case NSBOX_RESOURCE_MEMORY_LIMIT:
+                return &r->memory_limit;
+        case NSBOX_RESOURCE_MEMORY_SWAP:
+                return &r->memory_swap;
+        case NSBOX_RESOURCE_MEMORY_HIGH:
+                return &r->memory_high;
+        case NSBOX_RESOURCE_PIDS_LIMIT:
+                return &r->pids_limit;
+        case NSBOX_RESOURCE_CPU_SHARES:
+                return &r->cpu_shares;
+        case NSBOX_RESOURCE_CPU_WEIGHT:
+                return &r->cpu_weight;
+        case NSBOX_RESOURCE_CPU_QUOTA:
+                return &r->cpu_quota;
+        case NSBOX_RESOURCE_CPU_PERIOD:
+                return &r->cpu_period;
+        default:
+                return NULL;
+        }
+}
+
+uint64_t resources_get(const SandboxResources *r, NsboxResource which) {
+        uint64_t *f = resource_field((SandboxResources *) r, which);
+
+        return f ? *f : 0;
+}
+
+_public_ int nsbox_spawn_set_resource(NsboxSpawn *s, NsboxResource which, uint64_t value) {
+        uint64_t *f;
+
+        if (!s)
+                return -EINVAL;
+        f = resource_field(&s->req->resources, which);
+        if (!f)
+                return -EINVAL;
+        *f = value;
+        if (which == NSBOX_RESOURCE_MEMORY_SWAP)
+                s->swap_max = UINT64_MAX;
+        if (which == NSBOX_RESOURCE_CPU_QUOTA)
+                s->cpu_quota_permyriad = 0;
+        return 0;
+}
+
+_public_ uint64_t nsbox_spawn_get_resource(NsboxSpawn *s, NsboxResource which) {
+        return s ? resources_get(&s->req->resources, which) : 0;
+}
+
+int spawn_set_swap_max(NsboxSpawn *s, uint64_t bytes) {
+        if (!s)
+                return -EINVAL;
+        s->swap_max = bytes;
+        s->req->resources.memory_swap = 0;
+        return 0;
+}
+
+int spawn_set_cpu_quota_permyriad(NsboxSpawn *s, uint64_t permyriad) {
+        if (!s)
+                return -EINVAL;
+        s->cpu_quota_permyriad = permyriad;
+        s->req->resources.cpu_quota = 0;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_rlimit(NsboxSpawn *s, int resource, uint64_t soft, uint64_t hard) {
+        SpawnRequest *req;
+        SandboxRlimit *a;
+
+        if (!s || !rlimit_type_to_string(resource) || soft > hard)
+                return -EINVAL;
+        req = s->req;
+        for (size_t i = 0; i < req->n_rlimits; i++)
+                if (req->rlimits[i].type == resource) {
+                        req->rlimits[i].soft = soft;
+                        req->rlimits[i].hard = hard;
+                        return 0;
+                }
+        a = reallocarray(req->rlimits, req->n_rlimits + 1, sizeof(SandboxRlimit));
+        if (!a)
+                return -ENOMEM;
+        a[req->n_rlimits++] = (SandboxRlimit) { .type = resource, .soft = soft, .hard = hard };
+        req->rlimits = a;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_runtime_max(NsboxSpawn *s, uint64_t usec) {
+        if (!s || usec > INT64_MAX)
+                return -EINVAL;
+        s->req->runtime_max_usec = usec;
+        return 0;
+}
+
+_public_ uint64_t nsbox_spawn_get_runtime_max(NsboxSpawn *s) {
+        return s ? s->req->runtime_max_usec : 0;
+}
+
 static int message_add_fd(int *fds, size_t *n, int fd) {
         int copy = fd_dup_cloexec(fd);
 
@@ -739,6 +839,24 @@ _public_ int nsbox_spawn_send(NsboxConnection *c, NsboxSpawn *s) {
         if (n > VARLINK_FDS_MAX) {
                 r = -E2BIG;
                 goto fail;
+        }
+
+        /* OCI counts memory and swap together; systemd's MemorySwapMax= is swap alone. */
+        if (s->swap_max != UINT64_MAX) {
+                if (req->resources.memory_limit == 0 || s->swap_max > INT64_MAX - req->resources.memory_limit) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+                req->resources.memory_swap = req->resources.memory_limit + s->swap_max;
+        }
+        if (s->cpu_quota_permyriad != 0) {
+                uint64_t period = req->resources.cpu_period ?: 100000;
+
+                if (s->cpu_quota_permyriad > UINT64_MAX / period) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+                req->resources.cpu_quota = s->cpu_quota_permyriad * period / 10000;
         }
 
         parameters = spawn_request_encode(req);

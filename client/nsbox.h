@@ -70,6 +70,7 @@ const char *nsbox_state_to_string(NsboxState state);
 #define NSBOX_ERROR_NO_SUCH_SANDBOX   "io.nsbox.Sandbox.NoSuchSandbox"
 #define NSBOX_ERROR_SPAWN_FAILED      "io.nsbox.Sandbox.SpawnFailed"
 #define NSBOX_ERROR_QUOTA_EXCEEDED    "io.nsbox.Sandbox.QuotaExceeded"
+#define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
 #define NSBOX_ERROR_POLICY_INVALID    "io.nsbox.Sandbox.PolicyInvalid"
 #define NSBOX_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define NSBOX_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
@@ -299,6 +300,46 @@ int nsbox_spawn_set_capabilities(NsboxSpawn *s, unsigned sets, const char *const
  * user namespace. */
 int nsbox_spawn_set_disable_user_namespaces(NsboxSpawn *s, bool disable);
 
+/* The cgroup limits of the protocol's "resources" (OCI's names), for nsbox_spawn_set_resource() and
+ * nsbox_sandbox_info_get_resource(). */
+typedef enum NsboxResource {
+        NSBOX_RESOURCE_MEMORY_LIMIT, /* memory.limit: bytes */
+        NSBOX_RESOURCE_MEMORY_SWAP,  /* memory.swap: bytes of memory and swap together (needs MEMORY_LIMIT) */
+        NSBOX_RESOURCE_MEMORY_HIGH,  /* memory.high: bytes above which it is throttled */
+        NSBOX_RESOURCE_PIDS_LIMIT,   /* pids.limit: processes and threads */
+        NSBOX_RESOURCE_CPU_SHARES,   /* cpu.shares: 2 .. 262144 */
+        NSBOX_RESOURCE_CPU_WEIGHT,   /* cpu.weight: 1 .. 10000 */
+        NSBOX_RESOURCE_CPU_QUOTA,    /* cpu.quota: CPU µs per period */
+        NSBOX_RESOURCE_CPU_PERIOD,   /* cpu.period: µs */
+        _NSBOX_RESOURCE_MAX,
+} NsboxResource;
+
+/* Sets one limit; 0 takes it away (no limit, or the policy's default). -EINVAL for an unknown r. The
+ * daemon checks the values (InvalidParameter naming "resources.memory.limit" etc.) and whether the host
+ * can enforce them (NSBOX_ERROR_LIMIT_NOT_SUPPORTED). */
+int nsbox_spawn_set_resource(NsboxSpawn *s, NsboxResource r, uint64_t value);
+uint64_t nsbox_spawn_get_resource(NsboxSpawn *s, NsboxResource r);
+
+/* A resource limit (RLIMIT_NOFILE, ...) of the sandbox's processes; RLIM_INFINITY for none. -EINVAL if
+ * soft > hard or resource is unknown. Setting one twice replaces it. */
+int nsbox_spawn_set_rlimit(NsboxSpawn *s, int resource, uint64_t soft, uint64_t hard);
+
+/* Wall-clock µs after which every process of the sandbox is killed and it ends NSBOX_STATE_TIMED_OUT;
+ * 0 for none. */
+int nsbox_spawn_set_runtime_max(NsboxSpawn *s, uint64_t usec);
+uint64_t nsbox_spawn_get_runtime_max(NsboxSpawn *s);
+
+/*
+ * One property as systemd-run -p takes it, "NAME=VALUE", in systemd's units: MemoryMax=, MemoryHigh=,
+ * MemorySwapMax= (swap besides memory; needs MemoryMax=, as OCI counts the two together), TasksMax=,
+ * CPUQuota= (a percentage of one CPU), CPUQuotaPeriodSec=, CPUWeight=, CPUShares=, RuntimeMaxSec=,
+ * and the Limit*= rlimits of systemd.exec(5) (LimitNOFILE=SOFT:HARD or one value for both). Sizes take
+ * K, M, G, T (1024-based) or a percentage of the RAM (MemoryMax=50%); times a timespan ("90", "1min 30s",
+ * "500ms"); "infinity" (and an empty value) removes the limit. -ENOENT for a name that is not one of
+ * these, -EINVAL for a value that does not parse, -ERANGE for one out of the limit's range.
+ */
+int nsbox_spawn_set_property(NsboxSpawn *s, const char *assignment);
+
 /* ------------------------------------------------------------------------
  * Sandboxes
  * ------------------------------------------------------------------------ */
@@ -335,11 +376,26 @@ int nsbox_sandbox_take_pidfd(NsboxSandbox *sb);
 int nsbox_wait(NsboxConnection *c, const char *id, NsboxState *ret_state, int *ret_exit_code, int *ret_signal);
 int nsbox_wait_send(NsboxConnection *c, const char *id);
 int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *ret_exit_code, int *ret_signal);
+/* The same, as a description that also says what the sandbox used (nsbox_sandbox_info_get_usage());
+ * its id, name and the like are not set. */
+int nsbox_wait_finish_info(NsboxConnection *c, NsboxSandboxInfo **ret);
 
 /* Sends signal (1..64; 0 means SIGTERM) to the sandbox id. */
 int nsbox_kill(NsboxConnection *c, const char *id, int signal);
 int nsbox_kill_send(NsboxConnection *c, const char *id, int signal);
 int nsbox_kill_finish(NsboxConnection *c);
+/* The same to every process in the sandbox's cgroup, including ones that left its process tree;
+ * finished with nsbox_kill_finish(). */
+int nsbox_kill_all(NsboxConnection *c, const char *id, int signal);
+int nsbox_kill_all_send(NsboxConnection *c, const char *id, int signal);
+
+/* Freezes every process of the sandbox until nsbox_resume(); one that already ended is not an error. */
+int nsbox_pause(NsboxConnection *c, const char *id);
+int nsbox_pause_send(NsboxConnection *c, const char *id);
+int nsbox_pause_finish(NsboxConnection *c);
+int nsbox_resume(NsboxConnection *c, const char *id);
+int nsbox_resume_send(NsboxConnection *c, const char *id);
+int nsbox_resume_finish(NsboxConnection *c);
 
 /* The sandboxes the caller may see (root sees all): a NULL-terminated array; *ret_n (may be NULL) gets
  * the count. Free with nsbox_sandbox_info_list_free(). */
@@ -364,6 +420,27 @@ uint64_t nsbox_sandbox_info_get_start_usec(NsboxSandboxInfo *info); /* CLOCK_REA
 int nsbox_sandbox_info_get_exit_code(NsboxSandboxInfo *info);        /* -1 unless exited */
 int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *info);           /* -1 unless killed */
 bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *info);
+/* Its cgroup, as /proc/PID/cgroup shows it; NULL without one. */
+const char *nsbox_sandbox_info_get_cgroup(NsboxSandboxInfo *info);
+/* The limits in force (the request's, or the policy's defaults); 0 where none. */
+uint64_t nsbox_sandbox_info_get_resource(NsboxSandboxInfo *info, NsboxResource r);
+uint64_t nsbox_sandbox_info_get_runtime_max_usec(NsboxSandboxInfo *info); /* 0: none */
+/* The rlimit the request set for resource (RLIMIT_NOFILE, ...); -ENODATA if it set none. */
+int nsbox_sandbox_info_get_rlimit(NsboxSandboxInfo *info, int resource, uint64_t *ret_soft, uint64_t *ret_hard);
+bool nsbox_sandbox_info_get_paused(NsboxSandboxInfo *info);
+
+/* What a sandbox used (Inspect: so far; Wait: in all). */
+typedef enum NsboxUsage {
+        NSBOX_USAGE_CPU_USEC,       /* CPU time of all its processes, µs */
+        NSBOX_USAGE_MEMORY_CURRENT, /* bytes now */
+        NSBOX_USAGE_MEMORY_PEAK,    /* the most bytes it had */
+        NSBOX_USAGE_TASKS,          /* processes and threads now */
+        NSBOX_USAGE_TASKS_PEAK,     /* the most it had */
+        NSBOX_USAGE_OOM_KILLS,      /* processes the OOM killer killed */
+        _NSBOX_USAGE_MAX,
+} NsboxUsage;
+/* UINT64_MAX where the daemon could not tell (or said nothing). */
+uint64_t nsbox_sandbox_info_get_usage(NsboxSandboxInfo *info, NsboxUsage what);
 /* The daemon's description as JSON text, including fields this version does not know. */
 const char *nsbox_sandbox_info_get_json(NsboxSandboxInfo *info);
 

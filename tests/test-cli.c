@@ -847,3 +847,117 @@ Test(cli, pty_under_script) {
         cr_assert_not_null(strstr(r.out, "/dev/pts/"), "out: %s", r.out);
         result_done(&r);
 }
+
+/* ---- resources: systemd-run's -p, pause, resume, kill --all ---- */
+
+Test(cli, properties_as_systemd_run_takes_them) {
+        Result r;
+        char id[64] = "";
+        const char *line;
+
+        /* -p before NAME=VALUE is systemd-run's; alone it stays unshare's --pid. */
+        r = run_cli(NULL, "run", "-p", "TasksMax=50", "-p", "MemoryMax=64M", "-p", "CPUQuota=50%", "-p",
+                    "CPUWeight=200", "-p", "RuntimeMaxSec=1h", "-p", "LimitNOFILE=100:200", "-p", "LimitCORE=0",
+                    "--property=MemorySwapMax=0", "--detach", "--name", "limited", "--", "sleep", "100", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        snprintf(id, sizeof id, "%.*s", (int) strcspn(r.out, "\n"), r.out);
+        result_done(&r);
+
+        r = run_cli(NULL, "inspect", id, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        line = strstr(r.out, "limits:");
+        cr_assert_not_null(line, "%s", r.out);
+        cr_expect_not_null(strstr(line, "MemoryMax=64M"), "%s", r.out);
+        cr_expect_not_null(strstr(line, "MemorySwapMax=0"), "%s", r.out);
+        cr_expect_not_null(strstr(line, "TasksMax=50"), "%s", r.out);
+        cr_expect_not_null(strstr(line, "CPUQuota=50%"), "%s", r.out);
+        cr_expect_not_null(strstr(line, "CPUWeight=200"), "%s", r.out);
+        cr_expect_not_null(strstr(line, "RuntimeMaxSec=3600"), "%s", r.out);
+        cr_expect_not_null(strstr(line, "LimitNOFILE=100:200"), "%s", r.out);
+        cr_expect_not_null(strstr(r.out, "cgroup:      /"), "%s", r.out);
+        cr_expect_not_null(strstr(r.out, "usage:       cpu "), "%s", r.out);
+        result_done(&r);
+
+        r = run_cli(NULL, "list", NULL);
+        cr_expect_not_null(strstr(r.out, "TasksMax=50"), "%s", r.out);
+        cr_expect_not_null(strstr(r.out, "/user-0/"), "%s", r.out);
+        result_done(&r);
+
+        r = run_cli(NULL, "pause", id, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        result_done(&r);
+        r = run_cli(NULL, "inspect", id, NULL);
+        cr_expect_not_null(strstr(r.out, "(paused)"), "%s", r.out);
+        result_done(&r);
+        r = run_cli(NULL, "resume", id, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "--all", "-s", "KILL", id, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        result_done(&r);
+        r = run_cli(NULL, "wait", id, NULL);
+        cr_assert_eq(r.status, 128 + SIGKILL, "stderr: %s", r.err);
+        result_done(&r);
+
+        /* -p alone is still --pid. */
+        r = run_cli(NULL, "run", "-p", "--", "sh", "-c", "echo $$", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_expect_str_eq(r.out, "2\n", "the command is pid 2 under init in a new pid namespace");
+        result_done(&r);
+}
+
+Test(cli, a_limit_that_ended_the_command_is_named_and_exits_137) {
+        Result r = run_cli(NULL, "run", "-p", "RuntimeMaxSec=1", "--", "sleep", "100", NULL);
+
+        cr_assert_eq(r.status, 137, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "killed at its runtime limit: RuntimeMaxSec=1s"), "%s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "run", "-p", "MemoryMax=32M", "-p", "MemorySwapMax=0", "--", "python3", "-c",
+                    "x = b'x' * (200 << 20)", NULL);
+        if (strstr(r.err, "cannot be enforced")) {
+                cr_log_info("MemoryMax or MemorySwapMax cannot be enforced here: %s", r.err);
+                cr_assert_eq(r.status, 125);
+        } else {
+                cr_assert_eq(r.status, 137, "stderr: %s", r.err);
+                cr_assert_not_null(strstr(r.err, "killed by the OOM killer: MemoryMax=32M"), "%s", r.err);
+        }
+        result_done(&r);
+}
+
+Test(cli, bad_properties_are_refused_by_name) {
+        static const struct {
+                const char *property;
+                const char *message;
+        } cases[] = {
+                { "Foo=1", "-p Foo=1: unknown property" },
+                { "MemoryMax=abc", "-p MemoryMax=abc: not a valid value: expected a size" },
+                { "MemoryMax=0", "-p MemoryMax=0: the value is out of range" },
+                { "TasksMax=-5", "-p TasksMax=-5: not a valid value" },
+                { "CPUQuota=50", "-p CPUQuota=50: not a valid value: expected a percentage" },
+                { "CPUQuota=0%", "-p CPUQuota=0%: the value is out of range" },
+                { "CPUWeight=10001", "-p CPUWeight=10001: the value is out of range" },
+                { "RuntimeMaxSec=10x", "-p RuntimeMaxSec=10x: not a valid value: expected a time" },
+                { "LimitNOFILE=200:100", "-p LimitNOFILE=200:100: the value is out of range" },
+                { "MemorySwapMax=1M", "-p MemorySwapMax= needs -p MemoryMax= too" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Result r = run_cli(NULL, "run", "-p", cases[i].property, "--", "true", NULL);
+
+                cr_assert_eq(r.status, 125, "%s: status %d", cases[i].property, r.status);
+                cr_assert_not_null(strstr(r.err, cases[i].message), "%s: expected \"%s\" in: %s", cases[i].property,
+                                   cases[i].message, r.err);
+                result_done(&r);
+        }
+
+        /* What the host cannot enforce is named as it was asked for. */
+        if (test_cgroup_controller_is_v1("memory")) {
+                Result r = run_cli(NULL, "run", "-p", "MemoryHigh=10M", "--", "true", NULL);
+
+                cr_assert_eq(r.status, 125);
+                cr_assert_not_null(strstr(r.err, "MemoryHigh= cannot be enforced on this host"), "%s", r.err);
+                result_done(&r);
+        }
+}

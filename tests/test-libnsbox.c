@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +335,15 @@ Test(libnsbox, user_namespace_maps_root) {
         cr_assert_eq(nsbox_spawn_set_env(s, "PATH", "/usr/bin:/bin"), 0);
         close(out[1]);
 
+        /* Not sent (raising RLIMIT_NICE needs CAP_SYS_RESOURCE): nice -5 is 25 on the kernel's scale. */
+        {
+                NsboxSpawn *t = spawn_of(argv);
+
+                cr_assert_eq(nsbox_spawn_set_property(t, "LimitNICE=-5"), 0);
+                cr_assert_eq(nsbox_spawn_set_property(t, "LimitNICE=+20"), -ERANGE);
+                nsbox_spawn_free(t);
+        }
+
         cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s %s", nsbox_connection_get_error_name(c),
                      nsbox_connection_get_error_json(c));
         nsbox_spawn_free(s);
@@ -525,4 +535,84 @@ Test(libnsbox, installed_library_builds_with_pkg_config) {
 
         snprintf(command, sizeof(command), "rm -rf '%s'", dir);
         cr_assert_eq(shell(command), 0);
+}
+
+Test(libnsbox, properties_resources_and_usage) {
+        const char *argv[] = { "sleep", "100", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandboxInfo *info = NULL;
+        NsboxSandbox *sb = NULL;
+        uint64_t soft = 0, hard = 0;
+
+        /* systemd's units, turned into OCI's. */
+        cr_assert_eq(nsbox_spawn_set_property(s, "MemoryMax=1.5G"), 0);
+        cr_assert_eq(nsbox_spawn_get_resource(s, NSBOX_RESOURCE_MEMORY_LIMIT), 1610612736);
+        cr_assert_eq(nsbox_spawn_set_property(s, "MemoryMax=64M"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "MemorySwapMax=1M"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "TasksMax=50"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "CPUQuota=150%"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "CPUQuotaPeriodSec=50ms"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "CPUWeight=300"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "RuntimeMaxSec=1min 30s"), 0);
+        cr_assert_eq(nsbox_spawn_get_runtime_max(s), 90000000);
+        cr_assert_eq(nsbox_spawn_set_property(s, "LimitNOFILE=100:200"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "LimitCORE=infinity"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "LimitCPU=1h"), 0);
+        cr_assert_eq(nsbox_spawn_set_property(s, "Bogus=1"), -ENOENT);
+        cr_assert_eq(nsbox_spawn_set_property(s, "MemoryMax=12Q"), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_property(s, "CPUWeight=0"), -ERANGE);
+
+        /* Not sent (raising RLIMIT_NICE needs CAP_SYS_RESOURCE): nice -5 is 25 on the kernel's scale. */
+        {
+                NsboxSpawn *t = spawn_of(argv);
+
+                cr_assert_eq(nsbox_spawn_set_property(t, "LimitNICE=-5"), 0);
+                cr_assert_eq(nsbox_spawn_set_property(t, "LimitNICE=+20"), -ERANGE);
+                nsbox_spawn_free(t);
+        }
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s %s", nsbox_connection_get_error_name(c) ?: "",
+                     nsbox_connection_get_error_json(c) ?: "");
+
+        cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(sb), &info), 0);
+        cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_MEMORY_LIMIT), 64U << 20);
+        cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_MEMORY_SWAP), (64U << 20) + (1U << 20));
+        cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_PIDS_LIMIT), 50);
+        cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_CPU_QUOTA), 75000, "150%% of 50ms");
+        cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_CPU_PERIOD), 50000);
+        cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_CPU_WEIGHT), 300);
+        cr_expect_eq(nsbox_sandbox_info_get_runtime_max_usec(info), 90000000);
+        cr_expect_eq(nsbox_sandbox_info_get_rlimit(info, RLIMIT_NOFILE, &soft, &hard), 0);
+        cr_expect_eq(soft, 100);
+        cr_expect_eq(hard, 200);
+        cr_expect_eq(nsbox_sandbox_info_get_rlimit(info, RLIMIT_CORE, &soft, &hard), 0);
+        cr_expect_eq(hard, RLIM_INFINITY);
+        cr_expect_eq(nsbox_sandbox_info_get_rlimit(info, RLIMIT_CPU, &soft, NULL), 0);
+        cr_expect_eq(soft, 3600);
+        cr_expect_eq(nsbox_sandbox_info_get_rlimit(info, RLIMIT_STACK, NULL, NULL), -ENODATA);
+        cr_expect_not_null(nsbox_sandbox_info_get_cgroup(info));
+        cr_expect_neq(nsbox_sandbox_info_get_usage(info, NSBOX_USAGE_CPU_USEC), UINT64_MAX);
+        cr_expect_not(nsbox_sandbox_info_get_paused(info));
+        info = nsbox_sandbox_info_free(info);
+
+        cr_assert_eq(nsbox_pause(c, nsbox_sandbox_get_id(sb)), 0);
+        cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(sb), &info), 0);
+        cr_expect(nsbox_sandbox_info_get_paused(info));
+        info = nsbox_sandbox_info_free(info);
+        cr_assert_eq(nsbox_resume(c, nsbox_sandbox_get_id(sb)), 0);
+
+        cr_assert_eq(nsbox_kill_all(c, nsbox_sandbox_get_id(sb), SIGKILL), 0);
+        cr_assert_eq(nsbox_wait_send(c, nsbox_sandbox_get_id(sb)), 0);
+        cr_assert_eq(nsbox_connection_wait(c, UINT64_MAX), 0);
+        cr_assert_eq(nsbox_wait_finish_info(c, &info), 0);
+        cr_expect_eq(nsbox_sandbox_info_get_state(info), NSBOX_STATE_KILLED);
+        cr_expect_eq(nsbox_sandbox_info_get_signal(info), SIGKILL);
+        cr_expect_neq(nsbox_sandbox_info_get_usage(info, NSBOX_USAGE_CPU_USEC), UINT64_MAX);
+        cr_expect_eq(nsbox_sandbox_info_get_usage(info, NSBOX_USAGE_TASKS), 0);
+        nsbox_sandbox_info_free(info);
+
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
 }
