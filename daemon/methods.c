@@ -147,9 +147,9 @@ static void method_get_interface_description(Connection *c) {
 
 /* Looks a sandbox up for this caller; a sandbox of someone else looks exactly like a missing one. */
 static Sandbox *find_for_caller(Connection *c, const char *id) {
-        Sandbox *sb = sandbox_find(c->server, id);
+        Sandbox *sb = sandbox_find(c->server, id, c->caller.uid);
 
-        if (!sb || !sandbox_visible_to(sb, c->caller.uid)) {
+        if (!sb) {
                 connection_reply_error(c, nsbox_error_no_such_sandbox(id));
                 return NULL;
         }
@@ -260,7 +260,7 @@ static void method_list(Connection *c) {
                 return connection_close(c);
 
         LIST_FOREACH(sandboxes, sb, c->server->sandboxes)
-                if (!sb->spawn_failed && !sb->detached && !sb->freeing && sandbox_visible_to(sb, c->caller.uid))
+                if (sandbox_is_visible(sb, c->caller.uid))
                         sandbox_fill_info(sb, /* with_usage= */ false, &infos[n++]);
 
         reply_parameters(c, list_reply_encode(infos, n));

@@ -41,12 +41,12 @@
 /* How long shutdown waits for killed sandboxes to die before leaving them to the daemon's exit. */
 #define SHUTDOWN_REAP_TIMEOUT_MSEC 5000
 
-static void sandbox_maybe_free(Sandbox *sb);
+static void sandbox_free_if_done(Sandbox *sb);
 static void sandbox_check_end(Sandbox *sb);
-static void sandbox_spawn_done(Sandbox *sb);
+static void sandbox_count_out_of_flight(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
-static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error);
-static void sandbox_fail_died(Sandbox *sb);
+static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error);
+static void sandbox_answer_died_before_exec(Sandbox *sb);
 static void sandbox_stream_output(Sandbox *sb);
 
 /* Bytes one read of captured output takes; the loop serves others between reads. */
@@ -133,19 +133,18 @@ static void sandbox_release_cgroup(Sandbox *sb) {
 
 static void on_pidfd(uv_poll_t *handle, int status, int events);
 
-/*
- * The handshake is over, one way or the other: forget it, and only now watch
- * the pidfd. Until then the child must not be reaped, since the handshake
- * writes to /proc/PID, which a reaped child's pid could by then name another
- * process.
- */
-static void sandbox_end_handshake(Sandbox *sb) {
+/* The handshake is over, one way or the other: stop watching its fd and free it. */
+static void sandbox_forget_handshake(Sandbox *sb) {
         if (sb->sync_poll_open) {
                 sb->sync_poll_open = false;
                 uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
         } else
                 sb->handshake = spawn_handshake_free(sb->handshake);
+}
 
+/* Watches the pidfd for the exit, from the end of the handshake on: until then the child must not be
+ * reaped, since the handshake writes to /proc/PID, which a reaped child's pid could name another process. */
+static void sandbox_watch_exit(Sandbox *sb) {
         if (!sb->reaped && !uv_is_active((uv_handle_t *) &sb->pidfd_poll))
                 (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
 }
@@ -272,16 +271,17 @@ static void sandbox_unindex(Server *s, Sandbox *sb) {
 
 static void sandbox_free(Sandbox *sb) {
         Server *s = sb->server;
+        bool in_flight = sandbox_spawn_in_flight(sb);
 
-        if (sb->freeing)
+        if (sb->phase == SANDBOX_PHASE_FREEING)
                 return;
-        sb->freeing = true;
+        sb->phase = SANDBOX_PHASE_FREEING;
 
         /* Nobody may still be waiting on an entry that goes away. */
         sandbox_answer_waiters(sb);
         sb->spawn_client = NULL;
-        if (sb->starting)
-                sandbox_spawn_done(sb);
+        if (in_flight)
+                sandbox_count_out_of_flight(sb);
         if (sb->sync_poll_open) {
                 sb->sync_poll_open = false;
                 uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
@@ -306,13 +306,11 @@ static void sandbox_free(Sandbox *sb) {
                 uv_close((uv_handle_t *) &sb->runtime_timer, on_handle_closed);
 }
 
-/* Drops the entry once nobody can ask for it any more. */
-static void sandbox_maybe_free(Sandbox *sb) {
+/* Frees the entry if it ended and nobody can ask for it any more. */
+static void sandbox_free_if_done(Sandbox *sb) {
         if (!sb->ended)
                 return;
-        if (sb->starting)
-                return; /* the spawn report (and maybe a reply) still has to come */
-        if (sb->spawn_failed || sb->detached)
+        if (sb->phase == SANDBOX_PHASE_FAILED || sb->phase == SANDBOX_PHASE_DETACHED)
                 sandbox_free(sb);
 }
 
@@ -363,7 +361,7 @@ static void sandbox_stream_output(Sandbox *sb) {
  */
 static void sandbox_answer_waiters(Sandbox *sb) {
         SandboxClient *list = TAKE_PTR(sb->waiters);
-        bool exited = sb->ended && !sb->starting;
+        bool exited = sb->ended && !sandbox_spawn_in_flight(sb);
 
         if (!list)
                 return;
@@ -372,8 +370,8 @@ static void sandbox_answer_waiters(Sandbox *sb) {
                 cl->waiting_for = NULL;
 
         /* The exit status was read: like waitpid(), that consumes it. */
-        if (exited)
-                sb->detached = true;
+        if (exited && sb->phase == SANDBOX_PHASE_LIVE)
+                sb->phase = SANDBOX_PHASE_DETACHED;
 
         while (list) {
                 SandboxClient *cl = list;
@@ -482,10 +480,10 @@ static void sandbox_check_end(Sandbox *sb) {
         sb->paused = false;
 
         /* It died before execve() and its report already ended: now the answer can say how. */
-        if (sb->starting && sb->died_before_exec)
-                return sandbox_fail_died(sb);
+        if (sandbox_spawn_in_flight(sb) && sb->died_before_exec)
+                return sandbox_answer_died_before_exec(sb);
 
-        if (!sb->spawn_failed && !sb->starting) {
+        if (sb->phase == SANDBOX_PHASE_LIVE || sb->phase == SANDBOX_PHASE_DETACHED) {
                 sandbox_decide_end_state(sb);
                 if (sb->state == SANDBOX_EXITED)
                         log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.",
@@ -500,7 +498,7 @@ static void sandbox_check_end(Sandbox *sb) {
                 sandbox_answer_waiters(sb);
         }
 
-        sandbox_maybe_free(sb);
+        sandbox_free_if_done(sb);
 }
 
 void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen) {
@@ -512,14 +510,16 @@ static void on_pidfd(uv_poll_t *handle, int status, int events) {
         sandbox_reap(handle->data);
 }
 
-static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
+/* The spawn's outcome: the phase it leads to, the audit record, the Spawn's reply (if its caller is still there). */
+static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
         SandboxClient *cl = sb->spawn_client;
         Connection *c = cl ? cl->connection : NULL;
+        bool abandoned = sb->phase == SANDBOX_PHASE_ABANDONED;
 
         sb->spawn_client = NULL;
 
         if (error) {
-                sb->spawn_failed = true;
+                sb->phase = SANDBOX_PHASE_FAILED;
                 log_audit(LOG_NOTICE, "spawn-failed", &sb->creator, sb->id, "Spawn failed at %s: %s",
                           error->stage, error->message);
                 /* Moved into its v1 cgroups, it took its owner past the policy's tasks for all its sandboxes. */
@@ -527,10 +527,12 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                         connection_reply_error(c, nsbox_error_quota_exceeded("user-tasks-max"));
                 else if (c)
                         connection_reply_error(c, nsbox_error_spawn_failed(error->stage, error->error, error->message));
-                sandbox_maybe_free(sb);
+                sandbox_free_if_done(sb);
                 return;
         }
 
+        /* Nobody knows the id of one whose caller went away: nobody could ever ask for it. */
+        sb->phase = abandoned ? SANDBOX_PHASE_DETACHED : SANDBOX_PHASE_LIVE;
         if (sb->state == SANDBOX_STARTING)
                 sb->state = SANDBOX_RUNNING;
         log_audit(LOG_INFO, "spawn", &sb->creator, sb->id, "Sandbox %s started as pid %d.",
@@ -542,7 +544,7 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                         log_error_errno(fd, "Failed to duplicate pidfd: %m");
                         connection_reply_error(c, nsbox_error_spawn_failed("reply", -fd, strerror(-fd)));
                         (void) sandbox_kill_all(sb, SIGKILL);
-                        sb->detached = true;
+                        sb->phase = SANDBOX_PHASE_DETACHED;
                 } else {
                         SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0 };
 
@@ -556,7 +558,7 @@ static void sandbox_finish_spawn(Sandbox *sb, const SpawnError *error) {
                 sandbox_decide_end_state(sb);
                 sandbox_answer_waiters(sb);
         }
-        sandbox_maybe_free(sb);
+        sandbox_free_if_done(sb);
 }
 
 static void on_spawn_timer(uv_timer_t *timer) {
@@ -594,22 +596,24 @@ static void pending_remove(Server *s, Sandbox *sb) {
         sb->pending_next = sb->pending_prev = NULL;
 }
 
-static void sandbox_spawn_done(Sandbox *sb) {
+/* One spawn less in flight: off the pending list and the counts; the timer stops with the last. */
+static void sandbox_count_out_of_flight(Sandbox *sb) {
         Server *s = sb->server;
 
-        sb->starting = false;
         pending_remove(s, sb);
         s->n_pending_spawns--;
         sb->usage->n_pending_spawns--;
         spawn_timer_update(s);
 }
 
-/* The spawn is over, one way or the other: stop watching the handshake and the report pipe, answer the caller. */
-static void sandbox_end_spawn(Sandbox *sb, const SpawnError *error) {
-        sandbox_spawn_done(sb);
-        sandbox_end_handshake(sb);
+/* The spawn is over, one way or the other: stop watching the handshake and the report pipe, count it out
+ * of the spawns in flight, and answer (sandbox_answer_spawn() moves it out of its spawning phase). */
+static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error) {
+        sandbox_count_out_of_flight(sb);
+        sandbox_forget_handshake(sb);
+        sandbox_watch_exit(sb);
         uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
-        sandbox_finish_spawn(sb, error);
+        sandbox_answer_spawn(sb, error);
 }
 
 static Sandbox *find_expired_spawn(Server *s, uint64_t now, uint64_t limit) {
@@ -637,12 +641,12 @@ void sandbox_expire_spawns(Server *s) {
                           s->config.limits.spawn_timeout_sec);
                 (void) sandbox_kill_all(sb, SIGKILL);
                 spawn_error_set(&error, "timeout", ETIMEDOUT, NULL);
-                sandbox_end_spawn(sb, &error);
+                sandbox_conclude_spawn(sb, &error);
         }
 }
 
 /* A spawn whose child died before it reached execve(), answered with how it died; sb is reaped. */
-static void sandbox_fail_died(Sandbox *sb) {
+static void sandbox_answer_died_before_exec(Sandbox *sb) {
         SpawnError error;
         char how[64];
 
@@ -653,7 +657,7 @@ static void sandbox_fail_died(Sandbox *sb) {
                 snprintf(how, sizeof how, "exited with status %d before execve", sb->exit_code);
                 spawn_error_set(&error, "exited", ECHILD, how);
         }
-        sandbox_end_spawn(sb, &error);
+        sandbox_conclude_spawn(sb, &error);
 }
 
 static void on_report(uv_poll_t *handle, int status, int events) {
@@ -669,7 +673,7 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                 uv_poll_stop(&sb->report_poll);
                 sb->died_before_exec = true;
                 if (sb->ended)
-                        sandbox_fail_died(sb);
+                        sandbox_answer_died_before_exec(sb);
                 return;
         }
 
@@ -677,7 +681,7 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                 spawn_error_set(&error, "report", -r, NULL);
                 (void) sandbox_kill_all(sb, SIGKILL);
         }
-        sandbox_end_spawn(sb, r != 0 ? &error : NULL);
+        sandbox_conclude_spawn(sb, r != 0 ? &error : NULL);
 }
 
 static void on_sync(uv_poll_t *handle, int status, int events);
@@ -705,19 +709,21 @@ static void sandbox_continue_handshake(Sandbox *sb) {
         if (r == -ECHILD) {
                 /* It died before its release without a report: answered with how, once reaped. */
                 sb->died_before_exec = true;
-                sandbox_end_handshake(sb);
+                sandbox_forget_handshake(sb);
+                sandbox_watch_exit(sb);
                 return;
         }
         if (r < 0)
                 goto fail;
 
-        sandbox_end_handshake(sb);
+        sandbox_forget_handshake(sb);
+        sandbox_watch_exit(sb);
         (void) uv_poll_start(&sb->report_poll, UV_READABLE, on_report);
         return;
 
 fail:
         (void) sandbox_kill_all(sb, SIGKILL);
-        sandbox_end_spawn(sb, &error);
+        sandbox_conclude_spawn(sb, &error);
 }
 
 static void on_sync(uv_poll_t *handle, int status, int events) {
@@ -856,7 +862,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
 
         sb->server = s;
         sb->pid = handle->pid;
-        sb->starting = true;
+        sb->phase = SANDBOX_PHASE_SPAWNING;
         sb->creator = caller_identity(&owner->connection->caller);
         sb->namespaces = req->namespaces;
         sb->keep_alive = req->keep_alive;
@@ -920,7 +926,13 @@ static bool id_matches(const HashNode *node, const void *key) {
         return streq(hash_entry(node, Sandbox, id_node)->id, key);
 }
 
-Sandbox *sandbox_find(Server *s, const char *id) {
+bool sandbox_is_visible(const Sandbox *sb, uid_t uid) {
+        if (sb->phase != SANDBOX_PHASE_SPAWNING && sb->phase != SANDBOX_PHASE_LIVE)
+                return false;
+        return uid == 0 || sb->creator.uid == uid;
+}
+
+Sandbox *sandbox_find(Server *s, const char *id, uid_t uid) {
         HashNode *node;
         Sandbox *sb;
 
@@ -930,11 +942,7 @@ Sandbox *sandbox_find(Server *s, const char *id) {
         if (!node)
                 return NULL;
         sb = hash_entry(node, Sandbox, id_node);
-        return sb->spawn_failed || sb->detached || sb->freeing ? NULL : sb;
-}
-
-bool sandbox_visible_to(const Sandbox *sb, uid_t uid) {
-        return uid == 0 || sb->creator.uid == uid;
+        return sandbox_is_visible(sb, uid) ? sb : NULL;
 }
 
 void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
@@ -1004,11 +1012,11 @@ int sandbox_pause(Sandbox *sb, bool pause) {
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
         SandboxClient *cl;
 
-        if (sb->ended && !sb->starting) {
+        if (sb->ended && !sandbox_spawn_in_flight(sb)) {
                 /* Consumed before replying: the reply may start a pipelined call that asks again. */
-                sb->detached = true;
+                sb->phase = SANDBOX_PHASE_DETACHED;
                 connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
-                sandbox_maybe_free(sb);
+                sandbox_free_if_done(sb);
                 return;
         }
 
@@ -1048,13 +1056,16 @@ void sandbox_connection_closed(Server *s, Connection *c) {
                         continue;
 
                 /* Services crash; their sandboxes must not linger. */
-                sb->detached = true;
+                if (sandbox_spawn_in_flight(sb))
+                        sb->phase = SANDBOX_PHASE_ABANDONED;
+                else if (sb->phase == SANDBOX_PHASE_LIVE)
+                        sb->phase = SANDBOX_PHASE_DETACHED;
                 if (!sb->ended) {
                         log_audit(LOG_INFO, "kill", &sb->creator, sb->id,
                                   "Killing sandbox %s: its connection closed.", sb->id);
                         (void) sandbox_kill_all(sb, SIGKILL);
                 }
-                sandbox_maybe_free(sb);
+                sandbox_free_if_done(sb);
         }
 
         c->userdata = NULL;
@@ -1105,7 +1116,8 @@ void sandbox_drop_all(Server *s, bool kill) {
 
         /* Signal them all first, so they die in parallel and each wait below is short. */
         LIST_FOREACH(sandboxes, sb, s->sandboxes)
-                if ((kill || sb->starting) && sandbox_kill_all(sb, SIGKILL) >= 0 && !sb->spawn_failed)
+                if ((kill || sandbox_spawn_in_flight(sb)) && sandbox_kill_all(sb, SIGKILL) >= 0 &&
+                    sb->phase != SANDBOX_PHASE_FAILED)
                         log_audit(LOG_INFO, "kill", &sb->creator, sb->id, "Killing sandbox %s: the daemon is stopping.",
                                   sb->id);
 
@@ -1114,7 +1126,7 @@ void sandbox_drop_all(Server *s, bool kill) {
         deadline = (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U + SHUTDOWN_REAP_TIMEOUT_MSEC;
 
         LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
-                bool killed = kill || sb->starting;
+                bool killed = kill || sandbox_spawn_in_flight(sb);
 
                 if (!sb->reaped) {
                         if (killed)

@@ -45,6 +45,26 @@ typedef struct SandboxCapture {
         size_t size;
 } SandboxCapture;
 
+/*
+ * Where an entry is in the table's life. Its processes' life is apart
+ * (reaped, ended): a child may die before its Spawn is answered, and a
+ * sandbox may run on after nobody can ask for it any more.
+ *
+ *   SPAWNING --answered--> LIVE --its end read by a Wait, or its owner gone--> DETACHED
+ *      |  \--failed--> FAILED
+ *      \--its caller gone before the answer--> ABANDONED --concluded--> DETACHED or FAILED
+ *
+ * FAILED and DETACHED entries are dropped once ended (FREEING while they go).
+ */
+typedef enum SandboxPhase {
+        SANDBOX_PHASE_SPAWNING,  /* cloned; its Spawn is not answered yet */
+        SANDBOX_PHASE_ABANDONED, /* still spawning, but the caller of its Spawn went away: killed, hidden */
+        SANDBOX_PHASE_LIVE,      /* answered with its id: its owner (and root) can Wait, Kill, Inspect, List */
+        SANDBOX_PHASE_FAILED,    /* its spawn failed (and was answered so): hidden */
+        SANDBOX_PHASE_DETACHED,  /* nobody can ask for it any more: hidden */
+        SANDBOX_PHASE_FREEING,   /* leaving the table */
+} SandboxPhase;
+
 struct Sandbox {
         Server *server;
         LIST_FIELDS(Sandbox, sandboxes);
@@ -52,7 +72,7 @@ struct Sandbox {
         bool id_node_added;
         UserUsage *usage;             /* its owner's counts */
         LIST_FIELDS(Sandbox, owned);  /* in owner->owned */
-        LIST_FIELDS(Sandbox, pending); /* in the server's pending spawns, while starting */
+        LIST_FIELDS(Sandbox, pending); /* in the server's pending spawns, while in flight */
 
         char id[SANDBOX_ID_LEN + 1];
         char *name;
@@ -80,17 +100,14 @@ struct Sandbox {
         uint64_t capture_total;
         bool capture_truncated;
 
-        bool starting;        /* the spawn report has not come yet */
+        SandboxPhase phase;
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */
         bool died_before_exec; /* the report ended without that mark: the answer waits for the exit status */
         SandboxState state;
         int exit_code;
         int signal;
-        bool spawn_failed;   /* never exec'd: hidden, dropped once reaped and reported */
         bool reaped;         /* the top process is gone */
         bool ended;          /* reaped and its cgroup empty: the state is final */
-        bool detached;       /* nobody can ask for it any more: drop once ended */
-        bool freeing;
         bool left_running;   /* shutdown without kill: its processes and cgroup stay */
 
         /* Containment. */
@@ -130,8 +147,16 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
 /* The connection's client record, made on first use; NULL when out of memory. */
 SandboxClient *sandbox_client_of(Connection *c);
 
-Sandbox *sandbox_find(Server *s, const char *id);
-bool sandbox_visible_to(const Sandbox *sb, uid_t uid);
+/* Cloned and not yet concluded: counts against the pending spawns, and the spawn timeout applies. */
+static inline bool sandbox_spawn_in_flight(const Sandbox *sb) {
+        return sb->phase == SANDBOX_PHASE_SPAWNING || sb->phase == SANDBOX_PHASE_ABANDONED;
+}
+
+/* Whether a caller with uid may see sb (find it, list it): its own, or any for root, while its phase shows it. */
+bool sandbox_is_visible(const Sandbox *sb, uid_t uid);
+
+/* The sandbox with this id if uid may see it, else NULL. */
+Sandbox *sandbox_find(Server *s, const char *id, uid_t uid);
 
 /* Borrows strings and arrays from sb. with_usage: what it used so far (reads its cgroup) or in all. */
 void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret);
