@@ -20,6 +20,7 @@
 #   --check      only verify that every line applies exactly once; no build
 #   --keep       keep the scratch copy (default: removed at the end)
 #   --min-score  exit 1 when the score is below PCT percent
+#   --timeout-multiplier N  passed to meson test (default 3: a loaded machine must not kill mutants)
 # Runs as root, like the test suite. See docs/testing.md.
 set -euo pipefail
 
@@ -30,6 +31,7 @@ keep=false
 check_only=false
 jobs=2
 min_score=
+timeout_multiplier=3
 only=()
 
 while (($#)); do
@@ -40,7 +42,8 @@ while (($#)); do
         --jobs) jobs=$2; shift 2 ;;
         --min-score) min_score=$2; shift 2 ;;
         --check) check_only=true; shift ;;
-        -h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --timeout-multiplier) timeout_multiplier=$2; shift 2 ;;
+        -h|--help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) only+=("$1"); shift ;;
         esac
@@ -130,8 +133,24 @@ if ! $check_only; then
         echo "Building the unchanged tree in $build ..."
         meson setup "$build" "$src" >/dev/null
         ninja -C "$build" >/dev/null
-        echo "Running the unchanged suite (every mutant is judged against it) ..."
-        if ! meson test -C "$build" --no-rebuild --num-processes "$jobs" >"$workdir/baseline.log" 2>&1; then
+        # The tests the selected lines name (all of them if a line names none): each must pass unchanged.
+        baseline_tests=()
+        n=0
+        while IFS= read -r line || [[ -n $line ]]; do
+                n=$((n + 1))
+                parse "$n" "$line" || continue
+                selected "$n" || continue
+                if [[ -z $m_tests ]]; then
+                        baseline_tests=()
+                        break
+                fi
+                # shellcheck disable=SC2206 # a list of test names
+                baseline_tests+=($m_tests)
+        done <"$workdir/mutations.txt"
+        mapfile -t baseline_tests < <(printf '%s\n' "${baseline_tests[@]}" | sort -u | grep .)
+        echo "Running the unchanged tests (every mutant is judged against them) ..."
+        if ! meson test -C "$build" --no-rebuild --num-processes "$jobs" --timeout-multiplier "$timeout_multiplier" \
+                "${baseline_tests[@]}" >"$workdir/baseline.log" 2>&1; then
                 echo "The unchanged suite fails; see $workdir/baseline.log and $build/meson-logs/testlog.txt" >&2
                 keep=true
                 trap - EXIT
@@ -171,7 +190,8 @@ while IFS= read -r line || [[ -n $line ]]; do
         else
                 rm -f "$workdir/build-$n.log"
                 # shellcheck disable=SC2086 # m_tests is a list of test names
-                if meson test -C "$build" --no-rebuild --num-processes "$jobs" $m_tests >"$workdir/test-$n.log" 2>&1; then
+                if meson test -C "$build" --no-rebuild --num-processes "$jobs" --timeout-multiplier "$timeout_multiplier" \
+                        $m_tests >"$workdir/test-$n.log" 2>&1; then
                         verdict=SURVIVED
                         survived=$((survived + 1))
                         survivors+=("$n: $rel: '$m_orig' -> '$m_rep'")
