@@ -24,12 +24,18 @@
 #include "cgroup.h"
 #include "fd-util.h"
 #include "list.h"
+#include "pid-set.h"
 
 #define CGROUP_LEAF_DEFAULT "supervisor"
 #define CGROUP_USER_PREFIX "user-"
 /* A listing that keeps finding new processes is a fork storm outpacing the freezer: give up eventually. */
 #define SIGNAL_ROUNDS_MAX 32
 #define KILL_ROUNDS_MAX 8
+/* Bounds the work one cgroup-wide signal does on the event loop (a listing is read at most
+ * SIGNAL_ROUNDS_MAX times, each pid looked up by binary search): processes beyond this many are left
+ * unsignalled, and the count returned says how many were reached. The sandbox's pids limit, when set,
+ * keeps a cgroup below it anyway. */
+#define SIGNAL_PIDS_MAX 65536
 
 typedef enum Controller {
         CONTROLLER_MEMORY,
@@ -1209,32 +1215,7 @@ int cgroup_freeze(Cgroup *cg, bool freeze) {
         return 0;
 }
 
-typedef struct PidSet {
-        pid_t *pids;
-        size_t n, allocated;
-} PidSet;
-
-static bool pid_set_contains(const PidSet *s, pid_t pid) {
-        for (size_t i = 0; i < s->n; i++)
-                if (s->pids[i] == pid)
-                        return true;
-        return false;
-}
-
-static int pid_set_add(PidSet *s, pid_t pid) {
-        if (s->n == s->allocated) {
-                size_t a = MAX(s->allocated * 2, (size_t) 16);
-                pid_t *p = reallocarray(s->pids, a, sizeof(pid_t));
-                if (!p)
-                        return -ENOMEM;
-                s->pids = p;
-                s->allocated = a;
-        }
-        s->pids[s->n++] = pid;
-        return 0;
-}
-
-/* Signals every process in cgroup.procs not in *done; returns how many were new. */
+/* Signals every process in cgroup.procs not in *done, up to SIGNAL_PIDS_MAX in all; returns how many were new. */
 static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
         _cleanup_(fclosep) FILE *f = NULL;
         int fd, n = 0, r;
@@ -1251,6 +1232,8 @@ static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
         while (fscanf(f, "%ld", &pid) == 1) {
                 if (pid <= 0 || pid_set_contains(done, (pid_t) pid))
                         continue;
+                if (done->n >= SIGNAL_PIDS_MAX)
+                        break;
                 r = pid_set_add(done, (pid_t) pid);
                 if (r < 0)
                         return r;
@@ -1258,6 +1241,7 @@ static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
                 if (kill((pid_t) pid, sig) >= 0)
                         n++;
         }
+        pid_set_commit(done);
         return n;
 }
 
@@ -1276,7 +1260,7 @@ static int signal_all_frozen(Cgroup *cg, int sig, unsigned max_rounds) {
         }
         if (!was_frozen)
                 (void) set_frozen(cg, false);
-        free(done.pids);
+        pid_set_done(&done);
         return r < 0 ? r : total;
 }
 
