@@ -775,6 +775,7 @@ SandboxClient *sandbox_client_of(Connection *c) {
 
 int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const SandboxContainment *containment,
                 const SpawnHandle *handle, Sandbox **ret) {
+        _cleanup_free_ gid_t *groups = handle->groups;
         Sandbox *sb;
         int r;
 

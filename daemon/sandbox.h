@@ -139,7 +139,7 @@ typedef struct SandboxContainment {
         uint64_t runtime_max_usec;  /* 0: none */
 } SandboxContainment;
 
-/* Adopts a started child, drives its handshake and watches it. Takes the handle's fds and handshake and
+/* Adopts a started child, drives its handshake and watches it. Takes the handle's fds, groups and handshake and
  * the cgroup in every case: on failure the child is killed and reaped off the loop. */
 int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const SandboxContainment *containment,
                 const SpawnHandle *handle, Sandbox **ret);

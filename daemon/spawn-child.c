@@ -14,8 +14,10 @@
  *     daemon's ends of the sync socket and report pipe, so the daemon giving
  *     up reads as EOF here, and its sockets, other sandboxes' pidfds and other
  *     messages' fds, which a child stalled before execve() would keep alive.
- *  3. Join namespaces, the user namespace first (its capabilities cover the
- *     rest), then unshare() what clone3() did not create: always the time
+ *  3. Join namespaces, the user namespace last (as root of the daemon's user
+ *     namespace we hold every capability over the others, whoever owns
+ *     them; inside the joined one only over what it owns), then unshare()
+ *     what clone3() did not create: always the time
  *     namespace (clone3(CLONE_NEWTIME) would put us into it at once, which
  *     freezes its offsets; after unshare() it is the namespace of our children
  *     and of the program after execve()), and with joins every other new

@@ -55,7 +55,7 @@ typedef struct SpawnPlan {
         /* namespaces */
         unsigned long clone_flags;   /* created by clone3() itself */
         unsigned long unshare_flags; /* created by the child with unshare(), after the joins */
-        SpawnJoin joins[_NAMESPACE_TYPE_MAX]; /* what the child joins, user namespace first */
+        SpawnJoin joins[_NAMESPACE_TYPE_MAX]; /* what the child joins, user namespace last */
         size_t n_joins;
         bool joins_user;
         /* A pid namespace to join is entered by the daemon around clone3(), so the child is born in it:

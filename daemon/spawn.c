@@ -296,9 +296,10 @@ static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *
         /*
          * The child joins with the daemon's rights: a non-root caller may only name
          * namespaces it could join itself. The server checks this too; the spawn
-         * path does not rely on it.
+         * path does not rely on it. An Exec's joins are the daemon's own fds of a
+         * sandbox it made for this caller, whose ownership the server checked.
          */
-        if (!c->caller->privileged) {
+        if (!c->caller->privileged && !c->exec) {
                 r = policy_check_join_namespace(join->fd, j->type, c->caller->uid);
                 if (r < 0)
                         return spawn_fail(e, "setns", -r, "joinNamespaces[%zu]: %s", i,
@@ -317,15 +318,21 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         for (size_t i = 0; i < r->n_join_namespaces; i++)
                 joined |= NAMESPACE_BIT(r->join_namespaces[i].type);
 
-        /* The user namespace first: joining it decides what the other joins are checked against. */
+        /*
+         * The user namespace last, as nsenter(1) enters it when it leaves privilege behind: until then
+         * the child is root in the daemon's user namespace, which holds every capability over the
+         * namespaces it joins, whichever user namespace owns them (one of them may belong to the host,
+         * outside the user namespace the sandbox has); inside a user namespace it would hold them only
+         * over what that one owns.
+         */
         for (size_t i = 0; i < r->n_join_namespaces; i++)
-                if (r->join_namespaces[i].type == NAMESPACE_USER) {
+                if (r->join_namespaces[i].type != NAMESPACE_USER) {
                         k = plan_join(p, c, i, e);
                         if (k < 0)
                                 return k;
                 }
         for (size_t i = 0; i < r->n_join_namespaces; i++)
-                if (r->join_namespaces[i].type != NAMESPACE_USER) {
+                if (r->join_namespaces[i].type == NAMESPACE_USER) {
                         k = plan_join(p, c, i, e);
                         if (k < 0)
                                 return k;
@@ -371,11 +378,9 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                         return spawn_fail(e, "prepare", errno, "/proc");
         }
 
-        /* With a joined pid namespace init stays the rule (the child is not its pid 1; init reaps and forwards). */
-        if (joined & NAMESPACE_BIT(NAMESPACE_PID))
-                p->init = true;
-        else
-                p->init = r->init >= 0 ? r->init : !!(new_flags & CLONE_NEWPID);
+        /* The daemon enters a joined pid namespace around clone3(), so the child is born in it and needs no
+         * init; one stays the default there (it reaps what the command leaves, as a subreaper). */
+        p->init = r->init >= 0 ? r->init : !!((new_flags & CLONE_NEWPID) || (joined & NAMESPACE_BIT(NAMESPACE_PID)));
         if (p->init)
                 p->init_program_fd = init_program_fd;
 
@@ -500,7 +505,7 @@ static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         CapabilityContext cc = {
                 .user_namespace = (r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user,
                 .privileged = c->caller->privileged,
-                .disable_user_namespaces = r->disable_user_namespaces,
+                .disable_user_namespaces = r->disable_user_namespaces || c->user_namespaces_disabled,
         };
         int k;
 
@@ -1208,6 +1213,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_(spawn_handshake_freep) SpawnHandshake *h = NULL;
         _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_free_ gid_t *groups = NULL;
         SpawnParentSteps steps = {};
         SpawnError e = {};
         pid_t pid = 0;
@@ -1234,6 +1240,15 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 r = plan_keep_fds(p, &e);
         if (r < 0)
                 goto fail;
+        /* For the caller's record, made now: nothing may fail once the child exists but the handshake. */
+        if (p->n_groups > 0) {
+                groups = calloc(p->n_groups, sizeof(gid_t));
+                if (!groups) {
+                        r = spawn_fail(&e, "prepare", ENOMEM, NULL);
+                        goto fail;
+                }
+                memcpy(groups, p->groups, p->n_groups * sizeof(gid_t));
+        }
 
         r = take_groups_for_clone(c->caller, &e);
         if (r >= 0)
@@ -1260,6 +1275,11 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         h->report_fd = p->parent_report_fd;
 
         *ret = (SpawnHandle) {
+                .uid = p->uid,
+                .gid = p->gid,
+                .set_groups = p->set_groups,
+                .groups = TAKE_PTR(groups),
+                .n_groups = p->n_groups,
                 .pid = pid,
                 .pidfd = TAKE_FD(pidfd),
                 .report_fd = TAKE_FD(p->parent_report_fd),

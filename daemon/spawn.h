@@ -31,6 +31,13 @@ typedef struct SpawnContext {
         /* The sandbox's cgroup, or NULL: the child is created in its cgroup2 directory (CLONE_INTO_CGROUP)
          * and moved into its v1 cgroups before it runs anything but the daemon's own setup (borrowed). */
         const Cgroup *cgroup;
+        /* An Exec into an existing sandbox: the joins are that sandbox's namespaces, opened by the daemon,
+         * not fds a caller sent, so they are not judged against the caller (the server checked that the
+         * sandbox is the caller's). caller is the sandbox's creator, so the process is what the sandbox's
+         * own is. */
+        bool exec;
+        /* The sandbox has disableUserNamespaces in force: CAP_SYS_RESOURCE stays out of every set. */
+        bool user_namespaces_disabled;
 } SpawnContext;
 
 /* The stage of the mark the child writes right before execve() (with error 0). */
@@ -54,6 +61,14 @@ typedef struct SpawnHandle {
          * stdout and stderr; -EBADF without. Owned by the caller. Only the sandbox holds the write ends:
          * EOF comes when every process of it that has them has closed them or exited. */
         int capture_fds[2];
+        /* Who the command runs as, as its user namespace sees it, and the supplementary groups the child
+         * sets (set_groups false: it keeps those it was cloned with). groups is owned by the caller
+         * (free()). What an Exec into the sandbox starts from. */
+        uid_t uid;
+        gid_t gid;
+        bool set_groups;
+        gid_t *groups;
+        size_t n_groups;
 } SpawnHandle;
 
 /*

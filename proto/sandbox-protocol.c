@@ -1031,9 +1031,6 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
         }
         if ((req->has_monotonic_offset || req->has_boottime_offset) && !(created & NAMESPACE_BIT(NAMESPACE_TIME)))
                 return invalid(ret_invalid_parameter, "timeOffsets");
-        /* A joined pid namespace applies to children only: the command must be forked, by init. */
-        if ((joined & NAMESPACE_BIT(NAMESPACE_PID)) && req->init == 0)
-                return invalid(ret_invalid_parameter, "init");
         if (req->disable_user_namespaces && !(req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
                 return invalid(ret_invalid_parameter, "disableUserNamespaces");
         if (req->seccomp && req->seccomp_profile >= 0)

@@ -15,8 +15,7 @@
  * namespace, "root" and "mounts" a created mount namespace (the child never
  * mounts in a namespace someone else lives in), "uidMappings", "gidMappings"
  * and "setgroups" a created user namespace, "timeOffsets" a created time
- * namespace, and "init": false is refused with a joined pid namespace (only
- * the sandbox's children enter it); a namespace type is either created or
+ * namespace; a namespace type is either created or
  * joined, and joined at most once. A sandbox has one root: "root" or a
  * "bind" or "tmpfs" entry on "/" in "mounts"; other types may not name "/"
  * but "remount-ro"; "disableUserNamespaces" needs a created user namespace;

@@ -724,11 +724,14 @@ Test(sandbox_protocol, verify_owns_the_rules_across_fields) {
         j->namespaces = NAMESPACE_ALL + 1;
         assert_verify(j, "namespaces");
 
-        /* a joined pid namespace needs init, which then is the default */
+        /* a joined pid namespace takes the command itself as well as init (the daemon makes the child in it) */
         join(p, NAMESPACE_PID);
         assert_verify(p, NULL);
         p->init = 0;
-        assert_verify(p, "init");
+        assert_verify(p, NULL);
+        p->hostname = strdup("h");
+        cr_assert_not_null(p->hostname);
+        assert_verify(p, "hostname");
 
         /* no out-parameter: just the verdict */
         cr_assert_eq(spawn_request_verify(p, NULL), -EINVAL);

@@ -97,6 +97,7 @@ static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_
                 cr_assert_eq(waitid(P_PIDFD, (id_t) started.pidfd, &si, WEXITED), 0);
                 safe_close(started.pidfd);
                 safe_close(started.report_fd);
+                free(started.groups);
                 return k;
         }
 
@@ -124,6 +125,8 @@ static int wait_report(const SpawnHandle *h, SpawnError *e) {
 static siginfo_t reap(SpawnHandle *h) {
         siginfo_t si = {};
 
+        free(h->groups);
+        h->groups = NULL;
         cr_assert_eq(waitid(P_PIDFD, (id_t) h->pidfd, &si, WEXITED), 0, "waitid: %m");
         h->pidfd = safe_close(h->pidfd);
         h->report_fd = safe_close(h->report_fd);
@@ -157,6 +160,21 @@ static void spawn_fails_in_child(SpawnRequest *r, SpawnHandle *h, const char *st
         cr_assert_eq(e.error, error, "errno %d, expected %d (%s)", e.error, error, e.message);
         if (message)
                 cr_assert_str_eq(e.message, message);
+}
+
+/* Spawns r with fds (at most 7) and stdout on a new pipe after them; returns the pipe's read end. */
+static int spawn_with_stdout_pipe_fds(SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h) {
+        int pipe_fds[2], all[8];
+
+        cr_assert_lt(n_fds, ELEMENTSOF(all));
+        cr_assert_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
+        if (n_fds > 0)
+                memcpy(all, fds, n_fds * sizeof(int));
+        all[n_fds] = pipe_fds[1];
+        r->stdout_index = (int) n_fds;
+        spawn_ok(NULL, r, all, n_fds + 1, h);
+        safe_close(pipe_fds[1]);
+        return pipe_fds[0];
 }
 
 /* Spawns r with stdout on a new pipe and returns the pipe's read end. */
@@ -1090,13 +1108,44 @@ Test(spawn, new_namespaces_belong_to_a_joined_user_namespace) {
         kill_and_reap(&a, SIGKILL);
 }
 
-Test(spawn, join_pid_namespace_runs_under_init) {
+/*
+ * A network namespace of the host's user namespace and another sandbox's user
+ * namespace, joined together: the child is still root of the daemon's user
+ * namespace when it joins the network one, and enters the user namespace
+ * last (inside it, it would hold no capability over the other).
+ */
+Test(spawn, joins_enter_the_user_namespace_last) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rn = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sleep", "100");
+        SpawnHandle a, n, b;
+
+        ra->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(ra, ids, ELEMENTSOF(ids));
+        spawn_ok(NULL, ra, NULL, 0, &a);
+        rn->namespaces = NAMESPACE_BIT(NAMESPACE_NET);
+        spawn_ok(NULL, rn, NULL, 0, &n);
+
+        join_namespace(rb, NAMESPACE_USER, 0);
+        join_namespace(rb, NAMESPACE_NET, 1);
+        spawn_ok(NULL, rb, (const int[]) { a.pidfd, n.pidfd }, 2, &b);
+        cr_assert_eq(ns_inode(b.pid, "user"), ns_inode(a.pid, "user"));
+        cr_assert_eq(ns_inode(b.pid, "net"), ns_inode(n.pid, "net"));
+
+        kill_and_reap(&b, SIGKILL);
+        kill_and_reap(&n, SIGKILL);
+        kill_and_reap(&a, SIGKILL);
+}
+
+Test(spawn, join_pid_namespace_with_and_without_init) {
         _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
         _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sh", "-c", "echo $$");
-        _cleanup_(spawn_request_freep) SpawnRequest *rc = REQUEST("true");
-        _cleanup_free_ char *out = NULL;
-        SpawnError e = {};
+        _cleanup_(spawn_request_freep) SpawnRequest *rc = REQUEST("sh", "-c", "echo $$; exec sleep 100");
+        _cleanup_free_ char *out = NULL, *stat = NULL;
+        char line[32] = "";
         SpawnHandle a, c;
+        int fd;
 
         ra->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
         spawn_ok(NULL, ra, NULL, 0, &a);
@@ -1106,10 +1155,26 @@ Test(spawn, join_pid_namespace_runs_under_init) {
         /* A's init is 1 and its sleep 2: the newcomer gets a later pid in that namespace. */
         cr_assert_gt(atoi(out), 2, "%s", out);
 
+        /* Without init the command itself is the process the caller gets, born in the namespace. */
         join_namespace(rc, NAMESPACE_PID, 0);
         rc->init = 0;
-        cr_assert_eq(spawn_as(&root_caller, rc, &a.pidfd, 1, &c, &e), -EINVAL);
+        fd = spawn_with_stdout_pipe_fds(rc, &a.pidfd, 1, &c);
+        cr_assert_gt(read(fd, line, sizeof line - 1), 0);
+        safe_close(fd);
+        cr_assert_gt(atoi(line), 2, "%s", line);
+        cr_assert_eq(ns_inode(c.pid, "pid"), ns_inode(a.pid, "pid"));
+        /* the reported process is the shell that echoed its pid in there */
+        stat = read_proc("/proc/%d/status", c.pid);
+        {
+                _cleanup_free_ char *nspid = status_field(stat, "NSpid:");
+                char want[64];
 
+                line[strcspn(line, "\n")] = 0;
+                snprintf(want, sizeof want, "%d\t%s", (int) c.pid, line);
+                cr_assert_str_eq(nspid, want);
+        }
+
+        kill_and_reap(&c, SIGKILL);
         kill_and_reap(&a, SIGKILL);
 }
 
