@@ -69,6 +69,8 @@ typedef struct CgroupUser {
         int fds[HIERARCHIES_MAX]; /* BASE/user-UID per hierarchy */
         bool has_limits;
         CgroupLimits limits; /* as last applied */
+        int pids_current_fd;  /* pids.current and pids.max in a v1 pids hierarchy, or -EBADF */
+        int pids_max_fd;
 } CgroupUser;
 
 struct CgroupManager {
@@ -628,6 +630,8 @@ CgroupManager *cgroup_manager_free(CgroupManager *m) {
 
                 LIST_REMOVE(users, m->users, u);
                 close_many(u->fds, HIERARCHIES_MAX);
+                safe_close(u->pids_current_fd);
+                safe_close(u->pids_max_fd);
                 free(u);
         }
         for (size_t i = 0; i < m->n_h; i++)
@@ -869,6 +873,8 @@ static void user_unref(CgroupManager *m, CgroupUser *u) {
                 if (u->fds[i] < 0)
                         continue;
                 u->fds[i] = safe_close(u->fds[i]);
+                u->pids_current_fd = safe_close(u->pids_current_fd);
+                u->pids_max_fd = safe_close(u->pids_max_fd);
                 if (unlinkat(m->h[i].fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                         busy = true; /* a previous run's sandbox still lives in it */
         }
@@ -896,6 +902,7 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
                 if (!u)
                         return -ENOMEM;
                 u->uid = uid;
+                u->pids_current_fd = u->pids_max_fd = -EBADF;
                 for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                         u->fds[i] = -EBADF;
                 LIST_PREPEND(users, m->users, u);
@@ -915,6 +922,17 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
                 r = user_enable_subtree(m, u->fds[HIERARCHY_V2]);
                 if (r < 0)
                         goto fail;
+                /* Read at each spawn, by the child (see cgroup_v1_user_pids_fds()). */
+                if (m->controller_h[CONTROLLER_PIDS] > 0) {
+                        int fd = u->fds[m->controller_h[CONTROLLER_PIDS]];
+
+                        u->pids_current_fd = openat(fd, "pids.current", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        u->pids_max_fd = openat(fd, "pids.max", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        if (u->pids_current_fd < 0 || u->pids_max_fd < 0) {
+                                r = -errno;
+                                goto fail;
+                        }
+                }
                 /* A previous run may have left limits on it: start from a known state. */
                 u->has_limits = true;
                 u->limits = (CgroupLimits) {};
@@ -1092,6 +1110,11 @@ size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds) {
         if (ret_fds)
                 *ret_fds = cg->procs_fds;
         return cg->n_procs_fds;
+}
+
+void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max_fd) {
+        *ret_current_fd = cg->user->pids_current_fd;
+        *ret_max_fd = cg->user->pids_max_fd;
 }
 
 int cgroup_attach_v1(const Cgroup *cg, pid_t pid) {

@@ -151,9 +151,17 @@ void cgroup_abandon(Cgroup *cg);
 /* The cgroup2 directory fd, for clone3()'s CLONE_INTO_CGROUP (borrowed). */
 int cgroup_dir_fd(const Cgroup *cg);
 
-/* Open cgroup.procs files of the v1 hierarchies (borrowed); the spawn path writes the new pid into each
- * before the child runs any command, since clone3() can only place it in cgroup2. Returns their count. */
+/*
+ * Open cgroup.procs files of the v1 hierarchies (borrowed): clone3() can only
+ * place a child in cgroup2, so the child writes "0" into each as its first
+ * step (off the daemon's loop: a v1 move waits for an RCU grace period).
+ * Returns their count.
+ */
 size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds);
+
+/* The user cgroup's pids.current and pids.max in a v1 pids hierarchy (borrowed, -EBADF without one): a v1 move
+ * is not checked against pids.max as a fork is, so the child moved into its cgroups checks them itself. */
+void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max_fd);
 
 /* Writes pid into every v1 cgroup.procs of cg. -EDQUOT if that takes the user's cgroup past its pids.max in a
  * v1 pids hierarchy (which does not check moves, where a fork in cgroup2 would have failed); the caller then

@@ -6,6 +6,12 @@
  * first failure as a SpawnError on the report pipe before exiting 127.
  *
  * The order, and why:
+ *  0. On hybrid hosts, move into the sandbox's cgroup v1 cgroups (clone3()
+ *     put us in its cgroup2 one from birth): here rather than in the daemon,
+ *     since a v1 move waits for an RCU grace period, which must not hold up
+ *     the daemon's loop. A v1 move is not checked against pids.max as a fork
+ *     is: if it took the owner's cgroup past its pids.max, fail as the fork
+ *     would have (EDQUOT, which the daemon answers as QuotaExceeded).
  *  1. Signal dispositions back to default. The daemon blocked every signal
  *     around clone3(), so none of its handlers can run here; the mask stays
  *     full until just before execve(), so a signal sent early (a Kill) stays
@@ -583,7 +589,39 @@ static void close_unplanned_fds(SpawnPlan *p) {
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
 }
 
+/* A decimal number at the start of a control file's text; UINT64_MAX for "max". */
+static bool read_counter(int fd, uint64_t *ret) {
+        char buf[32];
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        uint64_t v = 0;
+
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        if (buf[0] == 'm') {
+                *ret = UINT64_MAX;
+                return true;
+        }
+        for (char *c = buf; *c >= '0' && *c <= '9'; c++)
+                v = v * 10 + (uint64_t) (*c - '0');
+        *ret = v;
+        return true;
+}
+
+static void join_v1_cgroups(const SpawnPlan *p) {
+        uint64_t current, max;
+
+        for (size_t i = 0; i < p->n_cgroup_procs_fds; i++)
+                if (write(p->cgroup_procs_fds[i], "0", 1) != 1)
+                        child_fail(p, "cgroup", errno, "cgroup v1 cgroup.procs");
+
+        if (p->user_pids_current_fd >= 0 && p->user_pids_max_fd >= 0 && read_counter(p->user_pids_max_fd, &max) &&
+            max != UINT64_MAX && read_counter(p->user_pids_current_fd, &current) && current > max)
+                child_fail(p, "cgroup", EDQUOT, "the owner's cgroup is at its pids.max");
+}
+
 _noreturn_ void spawn_child_run(SpawnPlan *p) {
+        join_v1_cgroups(p);
         reset_signal_dispositions();
         close_unplanned_fds(p);
 

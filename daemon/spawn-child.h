@@ -114,6 +114,13 @@ typedef struct SpawnPlan {
         size_t n_seccomp_fds;
         int proc_sys_fd;         /* disableUserNamespaces: the daemon's /proc/sys (owned), or -EBADF */
 
+        /* The sandbox's v1 cgroups (hybrid hosts): the child moves itself in first thing (borrowed); the user's
+         * pids.current and pids.max in a v1 pids hierarchy, checked after the move, or -EBADF. */
+        const int *cgroup_procs_fds;
+        size_t n_cgroup_procs_fds;
+        int user_pids_current_fd;
+        int user_pids_max_fd;
+
         /* Every daemon fd the child uses, ascending: first thing, it closes all others (owned). */
         int *keep_fds;
         size_t n_keep_fds;

@@ -782,6 +782,11 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         if (!p)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
         p->devnull_fd = p->child_sync_fd = p->child_report_fd = p->proc_fd = p->proc_sys_fd = -EBADF;
+        p->user_pids_current_fd = p->user_pids_max_fd = -EBADF;
+        if (c->cgroup) {
+                p->n_cgroup_procs_fds = cgroup_v1_procs_fds(c->cgroup, &p->cgroup_procs_fds);
+                cgroup_v1_user_pids_fds(c->cgroup, &p->user_pids_current_fd, &p->user_pids_max_fd);
+        }
         p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
         p->capture_fds[0] = p->capture_fds[1] = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
@@ -1115,21 +1120,6 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
         return 0;
 }
 
-/* clone3() can only place the child in cgroup2: the v1 hierarchies take its pid now, before it is released.
- * Neither this nor prlimit() waits for the child. */
-static int attach_v1_cgroups(const SpawnContext *c, pid_t pid, SpawnError *e) {
-        int r;
-
-        if (!c->cgroup)
-                return 0;
-        r = cgroup_attach_v1(c->cgroup, pid);
-        if (r == -EDQUOT)
-                return spawn_fail(e, "cgroup", EDQUOT, "the owner's cgroup is at its pids.max");
-        if (r < 0)
-                return spawn_fail(e, "cgroup", -r, "%s", cgroup_path(c->cgroup));
-        return 0;
-}
-
 /* Set from here, not by the child: in a new user namespace it could not raise a hard limit. */
 static int set_rlimits(const SpawnRequest *r, pid_t pid, SpawnError *e) {
         for (size_t i = 0; i < r->n_rlimits; i++) {
@@ -1260,9 +1250,9 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 goto fail;
         (void) k;
 
-        /* The rest of its setup is the handshake's, which releases it: by then it must be in its v1 cgroups,
-         * with its rlimits. A failure here fails the handshake at its first step. */
-        if (h->error.error == 0 && attach_v1_cgroups(c, pid, &h->error) >= 0)
+        /* The rest of its setup is the handshake's, which releases it: by then it must have its rlimits. A
+         * failure here fails the handshake at its first step. */
+        if (h->error.error == 0)
                 (void) set_rlimits(c->request, pid, &h->error);
 
         /* Only the child may hold its ends: EOF on ours must mean it is gone. */

@@ -101,9 +101,9 @@ typedef struct SpawnHandle {
  *  - The request's rlimits are set by the daemon (prlimit()) before the child is released, so a sandbox
  *    in a new user namespace still gets a raised hard limit; others are as the daemon's, RLIMIT_NOFILE as
  *    the daemon started with.
- *  - With a cgroup, the child is born in it (cgroup2) and moved into its v1 cgroups by spawn_start(),
- *    before the handshake releases it; if that fails (EDQUOT: the move took the user's cgroup past its
- *    v1 pids.max, as the fork would have in cgroup2), the handshake fails at stage "cgroup".
+ *  - With a cgroup, the child is born in it (cgroup2) and moves itself into its v1 cgroups first thing;
+ *    if that fails (EDQUOT: the move took the user's cgroup past its v1 pids.max, where a fork in cgroup2
+ *    would have failed), it reports stage "cgroup".
  *  - Defaults: uid/gid 0 for root callers; for others their own ids (as mapped in a new user namespace,
  *    which maps the caller's uid and gid to themselves when no mappings are given); stdio /dev/null;
  *    env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and HOME=/; cwd "/";

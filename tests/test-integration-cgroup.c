@@ -186,6 +186,41 @@ Test(cgroup, a_sandbox_is_in_its_own_cgroup_in_every_hierarchy_and_inspect_says_
         test_disconnect(conn);
 }
 
+static int user_namespace_sandbox_as_nobody(void *arg) {
+        TestDaemon *d = arg;
+        int conn = test_daemon_connect(d);
+        char path[64], line[1024];
+        int in_cgroups = 0;
+        struct json_object *r;
+        Spawned s;
+        FILE *f;
+
+        r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\",\"mount\"]}", NULL, 0, &s);
+        if (test_json_get(r, "error"))
+                return 1;
+        json_object_put(r);
+
+        /* Every hierarchy's line names the sandbox's own cgroup: cgroup2 from birth, v1 by its own move. */
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) s.pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 2;
+        while (fgets(line, sizeof line, f))
+                if ((strncmp(line, "0::", 3) == 0 || strstr(line, ":memory:") || strstr(line, ":pids:") ||
+                     strstr(line, ":cpu:")) &&
+                    strstr(line, s.id))
+                        in_cgroups++;
+        fclose(f);
+        test_disconnect(conn);
+        return in_cgroups == (int) d->cgroup.n ? 0 : 3;
+}
+
+Test(cgroup, a_non_root_callers_user_namespace_sandbox_is_in_its_cgroup_everywhere) {
+        cr_assert_eq(test_run_as(65534, 65534, user_namespace_sandbox_as_nobody, &daemon_), 0,
+                     "the sandbox is not in its cgroup in every hierarchy");
+        assert_only_the_leaf_left();
+}
+
 /* ---- whole-sandbox kill ---- */
 
 /* A process that left the top process's tree, in a session of its own, without a pid namespace. */

@@ -73,6 +73,18 @@ int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map
         return 0;
 }
 
+int daemon_client_set_limits(DaemonClient *c) {
+        static const char *const properties[] = { "MemoryMax=256M", "TasksMax=64", "CPUQuota=100%", "CPUWeight=100" };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(properties); i++) {
+                r = nsbox_spawn_set_property(c->spawn, properties[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 void daemon_client_set_timeout(DaemonClient *c, uint64_t usec) {
         c->timeout_usec = usec;
 }

@@ -19,6 +19,10 @@ typedef struct DaemonClient DaemonClient;
  */
 int daemon_client_new(const char *socket_path, unsigned namespaces, uint32_t map_host_id, uint32_t map_size,
                       const char *const *argv, int init, DaemonClient **ret);
+
+/* Gives every sandbox of c limits in its cgroup (MemoryMax=256M, TasksMax=64, CPUQuota=100%,
+ * CPUWeight=100), to measure what writing them costs. */
+int daemon_client_set_limits(DaemonClient *c);
 DaemonClient *daemon_client_free(DaemonClient *c);
 
 /* How long one call may wait for its reply before failing with -ETIMEDOUT (and leaving the

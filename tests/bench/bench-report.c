@@ -13,6 +13,8 @@ static const char *const method_names[_METHOD_MAX] = {
         [METHOD_UNSHARE] = "unshare",
         [METHOD_BWRAP] = "bwrap",
         [METHOD_CLONE_VM] = "clone-vm",
+        [METHOD_NSBOXD_LIMITS] = "nsboxd+limits",
+        [METHOD_NSBOXD_NO_CGROUP] = "nsboxd-nocgroup",
 };
 
 const char *method_to_string(Method m) {
@@ -63,6 +65,33 @@ typedef struct Target {
 #define PER_SANDBOX_MAX 2048.0
 #define INIT_PSS_MAX (64.0 * 1024)
 #define FLAT_RATIO_MAX 1.10
+
+/*
+ * What the cgroup step costs, at one client: nsboxd (a cgroup per sandbox, no limits) and nsboxd+limits
+ * against the same daemon binary run with --no-cgroups, in the same run.
+ */
+static void print_cgroup_cost(FILE *f, const BenchResults *b) {
+        bool header = false;
+
+        for (size_t s = 0; s < b->n_sets; s++) {
+                const CellResult *none = find_ok(b, s, 1, METHOD_NSBOXD_NO_CGROUP), *cg = find_ok(b, s, 1, METHOD_NSBOXD),
+                                 *lim = find_ok(b, s, 1, METHOD_NSBOXD_LIMITS);
+
+                if (!none || (!cg && !lim))
+                        continue;
+                if (!header) {
+                        fprintf(f, "\ncgroup step, 1 client (p50 in us; + is over nsboxd-nocgroup)\n");
+                        fprintf(f, "%-32s %9s %9s %9s | %9s %9s %9s\n", "namespaces", "no-cg", "cgroup", "+limits",
+                                "exit no-cg", "cgroup", "+limits");
+                        header = true;
+                }
+                fprintf(f, "%-32s %9.0f %+9.0f %+9.0f | %9.0f %+9.0f %+9.0f\n", b->sets[s].name,
+                        none->spawn.p50_ns / 1e3, cg ? ((double) cg->spawn.p50_ns - none->spawn.p50_ns) / 1e3 : 0.0,
+                        lim ? ((double) lim->spawn.p50_ns - none->spawn.p50_ns) / 1e3 : 0.0, none->exit.p50_ns / 1e3,
+                        cg ? ((double) cg->exit.p50_ns - none->exit.p50_ns) / 1e3 : 0.0,
+                        lim ? ((double) lim->exit.p50_ns - none->exit.p50_ns) / 1e3 : 0.0);
+        }
+}
 
 static Target *target_add(Target *t, size_t *n) {
         if (*n >= TARGETS_MAX)
@@ -222,7 +251,7 @@ static void print_ratio(FILE *f, double r, bool valid) {
 static void print_cell(FILE *f, const BenchResults *b, const CellResult *c) {
         const CellResult *raw = find_ok(b, c->set, c->concurrency, METHOD_CLONE3);
 
-        fprintf(f, "%7u  %-8s", c->concurrency, method_to_string(c->method));
+        fprintf(f, "%7u  %-15s", c->concurrency, method_to_string(c->method));
         if (c->skipped || c->error != 0 || c->exit.n == 0) {
                 fprintf(f, "  %s%s%s\n", c->skipped ? "skipped" : "failed", c->note[0] ? ": " : "", c->note);
                 return;
@@ -324,7 +353,7 @@ void bench_results_print_table(const BenchResults *b, FILE *f) {
 
         for (size_t s = 0; s < b->n_sets; s++) {
                 fprintf(f, "\nnamespaces: %s\n", b->sets[s].name);
-                fprintf(f, "%7s  %-8s %5s %7s %7s %7s %7s | %7s %7s %7s %7s | %8s | %7s %7s %7s\n", "clients",
+                fprintf(f, "%7s  %-15s %5s %7s %7s %7s %7s | %7s %7s %7s %7s | %8s | %7s %7s %7s\n", "clients",
                         "method", "n", "spawn50", "p90", "p99", "max", "exit50", "p90", "p99", "max", "per s",
                         "spawn", "exit", "rate");
                 for (size_t k = 0; k < b->n_concurrency; k++)
@@ -336,6 +365,7 @@ void bench_results_print_table(const BenchResults *b, FILE *f) {
         }
         fprintf(f, "\n(the last three columns are ratios to clone3 at the same concurrency: spawn p50, exit p50, "
                    "throughput)\n");
+        print_cgroup_cost(f, b);
 
         for (size_t i = 0; i < b->n_memory; i++)
                 print_memory(f, &b->memory[i]);

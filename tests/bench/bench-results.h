@@ -20,6 +20,8 @@ typedef enum Method {
         METHOD_UNSHARE, /* unshare(1) */
         METHOD_BWRAP,
         METHOD_CLONE_VM, /* the raw baseline with CLONE_VM (posix_spawn()-style); not run by default */
+        METHOD_NSBOXD_LIMITS,    /* nsboxd, each sandbox with memory, pids and CPU limits in its cgroup */
+        METHOD_NSBOXD_NO_CGROUP, /* a second nsboxd, started with --no-cgroups: no cgroup step at all */
         _METHOD_MAX,
 } Method;
 

@@ -40,6 +40,7 @@
 
 typedef struct Options {
         const char *socket_path;
+        const char *socket_no_cgroups; /* a second nsboxd, with --no-cgroups */
         pid_t daemon_pid;
         const char *program;
         unsigned iterations;
@@ -192,12 +193,18 @@ typedef struct Client {
         DaemonClient *daemon;
 } Client;
 
+static bool method_is_daemon(Method m) {
+        return m == METHOD_NSBOXD || m == METHOD_NSBOXD_LIMITS || m == METHOD_NSBOXD_NO_CGROUP;
+}
+
 static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
         switch (c->method) {
         case METHOD_CLONE3:
         case METHOD_CLONE_VM:
                 return raw_run_one(&c->raw, ret_spawn_ns, ret_exit_ns);
         case METHOD_NSBOXD:
+        case METHOD_NSBOXD_LIMITS:
+        case METHOD_NSBOXD_NO_CGROUP:
                 return daemon_client_run_one(c->daemon, ret_spawn_ns, ret_exit_ns);
         case METHOD_UNSHARE:
         case METHOD_BWRAP:
@@ -274,12 +281,16 @@ static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t
                         if (r < 0)
                                 return r;
                         c->raw.timeout_ms = c->timeout_ms;
-                } else if (p->method == METHOD_NSBOXD) {
-                        r = daemon_client_new(p->options->socket_path, p->set->mask, p->options->map_host_id,
+                } else if (method_is_daemon(p->method)) {
+                        const char *socket_path = p->method == METHOD_NSBOXD_NO_CGROUP ? p->options->socket_no_cgroups :
+                                                                                        p->options->socket_path;
+
+                        r = daemon_client_new(socket_path, p->set->mask, p->options->map_host_id,
                                               p->options->map_size, argv, p->options->init, &c->daemon);
+                        if (r >= 0 && p->method == METHOD_NSBOXD_LIMITS)
+                                r = daemon_client_set_limits(c->daemon);
                         if (r < 0) {
-                                snprintf(error, error_size, "connecting to %s: %s", p->options->socket_path,
-                                         strerror(-r));
+                                snprintf(error, error_size, "connecting to %s: %s", socket_path, strerror(-r));
                                 return r;
                         }
                         daemon_client_set_timeout(c->daemon, (uint64_t) p->options->timeout_sec * 1000000U);
@@ -439,7 +450,7 @@ static int run_latency(const Options *o, BenchResults *b, int devnull_fd) {
                                 if (c->error == 0 && tool_note[m][0])
                                         snprintf(c->note, sizeof c->note, "%.159s", tool_note[m]);
                                 if (!o->quiet)
-                                        fprintf(stderr, "%-32s %2u clients %-8s %s %.0f/s\n", o->sets[s].name,
+                                        fprintf(stderr, "%-32s %2u clients %-15s %s %.0f/s\n", o->sets[s].name,
                                                 c->concurrency, method_to_string(m),
                                                 c->error == 0 ? "ok" : c->note, c->per_second);
                         }
@@ -570,14 +581,17 @@ static void help(void) {
         printf("nsbox-bench [OPTIONS]\n\n"
                "Measures sandbox creation by nsboxd against a raw clone3() baseline, unshare(1) and bwrap.\n\n"
                "  -s, --socket PATH          nsboxd's socket (without it only the baselines run)\n"
+               "      --socket-no-cgroups PATH  a second nsboxd's, started with --no-cgroups, for the\n"
+               "                             nsboxd-nocgroup method (the cost of the cgroup step)\n"
                "      --daemon-pid PID       the daemon's pid for memory figures (default: the socket's peer)\n"
                "  -n, --iterations N         sandboxes per cell, split over the clients (default 500)\n"
                "  -w, --warmup N             unmeasured sandboxes per client before each cell (default 2)\n"
                "  -c, --concurrency LIST     clients at once, e.g. 1,2,4,8,32 (default)\n"
                "  -N, --namespaces LIST      namespace sets: none, all, or names joined with '+', comma-separated\n"
                "                             (default none,user,user+pid,user+mount+uts+ipc+pid+cgroup,all)\n"
-               "  -m, --methods LIST         clone3,nsboxd,unshare,bwrap (the default) and clone-vm: the\n"
-               "                             baseline sharing memory with the benchmark until exec\n"
+               "  -m, --methods LIST         clone3,nsboxd,nsboxd+limits,nsboxd-nocgroup,unshare,bwrap (the\n"
+               "                             default) and clone-vm: the baseline sharing memory with the\n"
+               "                             benchmark until exec\n"
                "      --no-init              ask nsboxd for no init in pid namespaces (its default: one)\n"
                "      --live N               live sandboxes for the memory figures and the scaling cells:\n"
                "                             spawn+wait and the daemon's CPU per sandbox at 0 and N alive\n"
@@ -668,10 +682,12 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_NO_INIT,
                 ARG_JSON_FILE,
                 ARG_TIMEOUT,
+                ARG_SOCKET_NO_CGROUPS,
         };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                 },
                 { "daemon-pid",      required_argument, NULL, ARG_DAEMON_PID      },
+                { "socket-no-cgroups", required_argument, NULL, ARG_SOCKET_NO_CGROUPS },
                 { "iterations",      required_argument, NULL, 'n'                 },
                 { "warmup",          required_argument, NULL, 'w'                 },
                 { "concurrency",     required_argument, NULL, 'c'                 },
@@ -699,6 +715,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 switch (c) {
                 case 's':
                         o->socket_path = optarg;
+                        break;
+                case ARG_SOCKET_NO_CGROUPS:
+                        o->socket_no_cgroups = optarg;
                         break;
                 case ARG_DAEMON_PID:
                         r = parse_unsigned(optarg, 1, INT32_MAX, &u);
@@ -801,6 +820,14 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         return -EINVAL;
                 }
                 o->methods[METHOD_NSBOXD] = false;
+                o->methods[METHOD_NSBOXD_LIMITS] = false;
+        }
+        if (!o->socket_no_cgroups) {
+                if (methods_given && o->methods[METHOD_NSBOXD_NO_CGROUP]) {
+                        fprintf(stderr, "--methods nsboxd-nocgroup needs --socket-no-cgroups.\n");
+                        return -EINVAL;
+                }
+                o->methods[METHOD_NSBOXD_NO_CGROUP] = false;
         }
         return 1;
 }

@@ -1,8 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds nsboxd and nsbox-bench if needed, starts a private nsboxd on a
-# temporary socket, runs the benchmark with its defaults (or the options
-# given, passed on to nsbox-bench), stops the daemon and prints the results.
+# temporary socket, in a cgroup of its own below this script's (as
+# Delegate=yes gives it one), and a second one with --no-cgroups (the
+# cost of the cgroup step), runs the benchmark with its defaults (or the
+# options given, passed on to nsbox-bench), stops the daemons, removes
+# the cgroups and prints the results.
 #
 #   tests/bench/run-bench.sh                 # the table
 #   tests/bench/run-bench.sh --json          # JSON
@@ -32,12 +35,40 @@ fi
 
 tmp=$(mktemp -d /tmp/nsbox-bench.XXXXXX)
 daemon_pid=
+plain_pid=
+cgroups=
+
+# The directories of a new cgroup below this script's own in the cgroup2 tree and in the v1 hierarchies
+# nsboxd uses; prints them.
+make_cgroups() {
+        name=nsbox-bench-$$
+        while IFS=: read -r _ controllers path; do
+                case $controllers in
+                "" | *memory* | *pids* | cpu | cpu,* | *,cpu | *,cpu,*) ;;
+                *) continue ;;
+                esac
+                # The mount of that hierarchy: after mountinfo's " - " come the type, the source and the options.
+                mnt=$(awk -v c="$controllers" '{
+                        for (i = 7; i <= NF && $i != "-"; i++) ;
+                        if (c == "" ? $(i + 1) == "cgroup2" : $(i + 1) == "cgroup" && ("," $(i + 3) ",") ~ ("," c ","))
+                                { print $5; exit }
+                }' /proc/self/mountinfo)
+                [ -n "$mnt" ] || continue
+                [ "$path" = / ] && path=
+                mkdir "$mnt$path/$name" && echo "$mnt$path/$name"
+        done </proc/self/cgroup
+}
 
 cleanup() {
-        if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-                kill -TERM "$daemon_pid" 2>/dev/null || true
-                wait "$daemon_pid" 2>/dev/null || true
-        fi
+        for pid in $daemon_pid $plain_pid; do
+                if kill -0 "$pid" 2>/dev/null; then
+                        kill -TERM "$pid" 2>/dev/null || true
+                        wait "$pid" 2>/dev/null || true
+                fi
+        done
+        for dir in $cgroups; do
+                rmdir "$dir" 2>/dev/null || echo "run-bench.sh: $dir is not empty, left in place" >&2
+        done
         rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -46,30 +77,45 @@ trap 'exit 130' INT TERM
 # 1,000 live sandboxes are 1,000 pidfds in the daemon and in the benchmark.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# No policy file: the built-in default policy. The limits leave room for the memory run.
-"${NSBOXD:-$builddir/daemon/nsboxd}" \
-        --socket "$tmp/nsbox.sock" \
-        --policy "$tmp/no-policy.conf" \
-        --limit sandboxes-per-user=20000 \
-        --limit sandboxes=20000 \
-        --limit pending-spawns=1000 \
-        --limit connections-per-user=1024 \
-        2>"$tmp/nsboxd.log" &
-daemon_pid=$!
+cgroups=$(make_cgroups)
 
-tries=0
-while [ ! -S "$tmp/nsbox.sock" ]; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 100 ] || ! kill -0 "$daemon_pid" 2>/dev/null; then
-                echo "run-bench.sh: nsboxd did not come up; its log:" >&2
-                cat "$tmp/nsboxd.log" >&2
-                exit 1
-        fi
-        sleep 0.1
+# No policy file: the built-in default policy. The limits leave room for the memory run.
+start_daemon() {
+        exec "${NSBOXD:-$builddir/daemon/nsboxd}" \
+                --policy "$tmp/no-policy.conf" \
+                --limit sandboxes-per-user=20000 \
+                --limit sandboxes=20000 \
+                --limit pending-spawns=1000 \
+                --limit connections-per-user=1024 \
+                "$@"
+}
+
+# In its own cgroups: the subshell moves itself there (echo is a builtin: the subshell writes "0"), then
+# becomes the daemon.
+(
+        for dir in $cgroups; do echo 0 >"$dir/cgroup.procs"; done
+        start_daemon --socket "$tmp/nsbox.sock"
+) 2>"$tmp/nsboxd.log" &
+daemon_pid=$!
+(start_daemon --socket "$tmp/plain.sock" --no-cgroups) 2>"$tmp/plain.log" &
+plain_pid=$!
+
+for sock in nsbox plain; do
+        tries=0
+        while [ ! -S "$tmp/$sock.sock" ]; do
+                tries=$((tries + 1))
+                if [ "$tries" -gt 100 ] || ! kill -0 "$daemon_pid" 2>/dev/null || ! kill -0 "$plain_pid" 2>/dev/null; then
+                        echo "run-bench.sh: nsboxd did not come up; its logs:" >&2
+                        cat "$tmp/nsboxd.log" "$tmp/plain.log" >&2
+                        exit 1
+                fi
+                sleep 0.1
+        done
 done
 
 rc=0
-"$builddir/tests/bench/nsbox-bench" --socket "$tmp/nsbox.sock" --daemon-pid "$daemon_pid" "$@" || rc=$?
+"$builddir/tests/bench/nsbox-bench" --socket "$tmp/nsbox.sock" --socket-no-cgroups "$tmp/plain.sock" \
+        --daemon-pid "$daemon_pid" "$@" || rc=$?
 
 if [ "$rc" != 0 ]; then
         echo "run-bench.sh: nsbox-bench failed ($rc); the last lines of nsboxd's log:" >&2
