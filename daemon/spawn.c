@@ -1140,6 +1140,9 @@ static int release_child(SpawnHandshake *h, SpawnError *e) {
         do
                 n = send(h->sync_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
+        /* The child is gone before its release (it failed its first step): its report says why. */
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+                return child_early_failure(h, e);
         if (n != 1)
                 return spawn_fail(e, "prepare", n < 0 ? errno : EIO, "sync socket");
         return 0;

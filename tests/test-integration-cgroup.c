@@ -548,14 +548,18 @@ static int aggregate_as_nobody(void *arg) {
 
         for (int i = 0; i < pc->n_ok; i++) {
                 r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0, &s);
-                if (test_json_get(r, "error"))
+                if (test_json_get(r, "error")) {
+                        fprintf(stderr, "spawn %d: %s\n", i, json_object_to_json_string(r));
                         return 10 + i;
+                }
                 json_object_put(r);
         }
         r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0, NULL);
         if (!test_json_string(r, "error") || strcmp(test_json_string(r, "error"), "io.nsbox.Sandbox.QuotaExceeded") ||
-            strcmp(test_json_string(r, "parameters.limit") ?: "", pc->limit))
+            strcmp(test_json_string(r, "parameters.limit") ?: "", pc->limit)) {
+                fprintf(stderr, "past the limit: %s\n", json_object_to_json_string(r));
                 return 2;
+        }
         json_object_put(r);
 
         /* A request above the policy's maximum is refused by name; none gets the default. */
@@ -571,14 +575,15 @@ Test(cgroup, a_user_over_its_aggregate_limit_is_refused) {
         const char *args[] = { "--policy", policy_path, NULL };
         TestDaemon d;
         PolicyCase pc = { .d = &d, .n_ok = 3, .limit = "user-tasks-max" };
+        int r;
 
         if (!test_cgroup_controller_is_v1("pids") &&
             !file_contains(daemon_.cgroup.dir[0], "cgroup.subtree_control", "pids"))
                 cr_skip_test("no pids controller for nsboxd here: the aggregate limit is refused instead");
         write_policy("[default]\ntasks-max = 10\nuser-tasks-max = 3\n");
         test_daemon_start(&d, args);
-        cr_assert_eq(test_run_as(65534, 65534, aggregate_as_nobody, &pc), 0,
-                     "the aggregate tasks-max did not hold as the policy says");
+        r = test_run_as(65534, 65534, aggregate_as_nobody, &pc);
+        cr_assert_eq(r, 0, "the aggregate tasks-max did not hold as the policy says (step %d)", r);
         test_daemon_stop(&d);
         unlink(policy_path);
 }
