@@ -775,7 +775,8 @@ SandboxClient *sandbox_client_of(Connection *c) {
 
 int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const SandboxContainment *containment,
                 const SpawnHandle *handle, Sandbox **ret) {
-        _cleanup_free_ gid_t *groups = handle->groups;
+        /* The handle's groups are ours to free on every path; nothing here reads them. */
+        _cleanup_free_ _unused_ gid_t *groups = handle->groups;
         Sandbox *sb;
         int r;
 
