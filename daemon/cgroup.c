@@ -457,6 +457,13 @@ static int add_v1_hierarchy(CgroupManager *m, Controller c) {
         r = find_hierarchy(controller_names[c], &h);
         if (r < 0)
                 return r;
+        /* A container manager may mount the v1 hierarchies read-only (systemd-nspawn does): such a
+         * controller is as good as missing, and a limit that needs it is refused by name. */
+        if (faccessat(h.fd, ".", W_OK, AT_EACCESS) < 0) {
+                r = -errno;
+                hierarchy_done(&h);
+                return r;
+        }
         h.controllers = 1U << c;
         m->h[m->n_h] = h;
         return (int) m->n_h++;
