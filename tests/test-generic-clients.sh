@@ -120,8 +120,10 @@ socat)
         line=${line//\/run\/nsbox\/io.nsbox.Sandbox/$tmp/nsbox.sock}
         out=$(bash -c "$line | tr '\\0' '\\n'")
         echo "$out"
-        echo "$out" | grep -q '^{"parameters":{"id":"[0-9a-f]*","pid":[0-9]*,"pidFileDescriptor":0}}$'
-        echo "$out" | grep -q '^{"parameters":{"state":"exited","exitCode":0,\("usage":{[^}]*},\)\?"stdout":"Linux [^"]*\\nhi\\n"}}$'
+        # A here-string, not a pipe: grep -q stops at its match, and a writer still writing would die
+        # of SIGPIPE, which pipefail reports as a failure.
+        grep -q '^{"parameters":{"id":"[0-9a-f]*","pid":[0-9]*,"pidFileDescriptor":0}}$' <<<"$out"
+        grep -q '^{"parameters":{"state":"exited","exitCode":0,\("usage":{[^}]*},\)\?"stdout":"Linux [^"]*\\nhi\\n"}}$' <<<"$out"
         ;;
 *)
         echo "unknown part: $part"; exit 2

@@ -265,7 +265,7 @@ expect_state() {
         [ "$s" = "$2" ] || fail "$1 is $s, expected $2"
 }
 # journal_has FIELD=VALUE...: a record of nsboxd.service matching all of them exists.
-journal_has() { in_ct journalctl -q -u nsboxd.service -o cat "$@" | grep -q .; }
+journal_has() { in_ct journalctl -q -u nsboxd.service -o cat "$@" | grep . >/dev/null; }
 expect_journal() {
         local what=$1; shift
         wait_for "a journal record $* ($what)" journal_has "$@"
@@ -321,7 +321,7 @@ expect_journal "kill by root" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$id" NSBOX_CALL
 expect_journal "the killed sandbox's end" NSBOX_EVENT=killed NSBOX_SANDBOX_ID="$id"
 id=$(user_nsbox run --detach -- /bin/sh -c 'exit 3') || fail "$user's detached sandbox failed"
 expect_journal "$user's sandbox's exit" NSBOX_EVENT=exited NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID="$uid"
-in_ct journalctl -q -u nsboxd.service -o cat NSBOX_EVENT=exited NSBOX_SANDBOX_ID="$id" | grep -q "exited with status 3\.$" ||
+in_ct journalctl -q -u nsboxd.service -o cat NSBOX_EVENT=exited NSBOX_SANDBOX_ID="$id" | grep "exited with status 3\.$" >/dev/null ||
         fail "the exit record does not give the status"
 
 # ---------------------------------------------------------------------------
