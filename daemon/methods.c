@@ -147,7 +147,7 @@ static void method_get_interface_description(Connection *c) {
 
 /* Looks a sandbox up for this caller; a sandbox of someone else looks exactly like a missing one. */
 static Sandbox *find_for_caller(Connection *c, const char *id) {
-        Sandbox *sb = sandbox_find(c->server, id, c->caller.uid);
+        Sandbox *sb = sandbox_lookup(c->server, id, c->caller.uid);
 
         if (!sb) {
                 connection_reply_error(c, nsbox_error_no_such_sandbox(id));
@@ -272,8 +272,34 @@ static void method_list(Connection *c) {
 }
 
 static void refuse(Connection *c, const PolicyDenial *d) {
-        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Spawn refused (%s): %s", d->field, d->reason);
+        const char *method = strrchr(c->call.method, '.');
+
+        log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "%s refused (%s): %s", method ? method + 1 : c->call.method,
+                  d->field, d->reason);
         connection_reply_error(c, policy_denial_to_error(d));
+}
+
+/* Every new process counts: a Spawn's and an Exec's alike. */
+static int check_quotas(Connection *c, const PolicyRule *rule, PolicyDenial *ret_denial) {
+        Server *s = c->server;
+        int r;
+
+        r = policy_check_quota(rule, &s->config.limits, server_count_sandboxes_of(s, c->caller.uid), s->n_sandboxes,
+                               ret_denial);
+        if (r < 0)
+                return r;
+        if (s->n_pending_spawns >= s->config.limits.pending_spawns) {
+                *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns",
+                                               .reason = "too many spawns in flight" };
+                return -EPERM;
+        }
+        if (!c->caller.privileged &&
+            server_count_pending_spawns_of(s, c->caller.uid) >= s->config.limits.pending_spawns_per_uid) {
+                *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns-per-user",
+                                               .reason = "too many spawns of this user in flight" };
+                return -EPERM;
+        }
+        return 0;
 }
 
 static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyDenial *ret_denial) {
@@ -453,6 +479,7 @@ static void method_spawn(Connection *c) {
         _cleanup_(seccomp_program_unrefp) SeccompProgram *seccomp = NULL;
         _cleanup_free_ char *field = NULL;
         CapabilityMasks capabilities;
+        SandboxExecBase exec_base = {};
         PolicyDecision decision = {};
         PolicyDenial denial = {};
         PolicyRule rule;
@@ -471,23 +498,20 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return reply_invalid_parameter(c, field ?: "parameters");
 
+        /* Names are handles: one per owner, while the sandbox shows. */
+        if (req->name && sandbox_find_named(s, req->name, c->caller.uid)) {
+                char buf[SANDBOX_NAME_MAX * 4 + 1];
+
+                log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Spawn refused: the name '%s' is in use.",
+                          log_printable(req->name, buf, sizeof buf));
+                return connection_reply_error(c, nsbox_error_name_in_use(req->name));
+        }
+
         policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
 
-        r = policy_check_quota(&rule, &s->config.limits, server_count_sandboxes_of(s, c->caller.uid), s->n_sandboxes,
-                               &denial);
+        r = check_quotas(c, &rule, &denial);
         if (r < 0)
                 return refuse(c, &denial);
-        if (s->n_pending_spawns >= s->config.limits.pending_spawns) {
-                denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns",
-                                          .reason = "too many spawns in flight" };
-                return refuse(c, &denial);
-        }
-        if (!c->caller.privileged &&
-            server_count_pending_spawns_of(s, c->caller.uid) >= s->config.limits.pending_spawns_per_uid) {
-                denial = (PolicyDenial) { .kind = POLICY_DENIAL_QUOTA_EXCEEDED, .field = "pending-spawns-per-user",
-                                          .reason = "too many spawns of this user in flight" };
-                return refuse(c, &denial);
-        }
 
         /* As newuidmap reads them on every call: an edit needs no SIGHUP. */
         server_refresh_subids(s);
@@ -578,15 +602,123 @@ static void method_spawn(Connection *c) {
                 return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
         }
 
+        /* What an Exec into it starts from. Short of memory, it is still a sandbox: Exec then refuses it. */
+        r = sandbox_exec_base_init(&exec_base, req, &c->caller, seccomp, req->capabilities ? &capabilities : NULL,
+                                   &handle);
+        if (r < 0)
+                log_warning_errno(r, "Cannot keep what an Exec into the new sandbox needs: %m");
+
         SandboxContainment containment = {
                 .id = id,
                 .cgroup = cgroup,
                 .resources = limits.resources,
                 .runtime_max_usec = limits.runtime_max_usec,
+                .exec_base = r >= 0 ? &exec_base : NULL,
         };
         r = sandbox_new(s, client, req, &containment, &handle, &sb);
         if (r < 0) {
                 log_error_errno(r, "Failed to track new sandbox: %m");
+                return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
+        }
+
+        /* The reply goes out from sandbox.c once the child reported exec (or failure). */
+}
+
+/*
+ * Exec: a Spawn into the caller's own running sandbox (root: any), whose
+ * namespaces, user, cwd, cgroup and confinement are the sandbox's
+ * (sandbox-exec.h). Authorised by the sandbox being the caller's, not by the
+ * policy's namespace rules: the namespaces are the ones the daemon made (or
+ * joined) for it. Quotas count it as a sandbox of the caller's.
+ */
+static void method_exec(Connection *c) {
+        Server *s = c->server;
+        _cleanup_(exec_request_freep) ExecRequest *req = NULL;
+        _cleanup_(sandbox_exec_plan_done) SandboxExecPlan plan = {};
+        _cleanup_free_ char *field = NULL;
+        char bad[64], id[SANDBOX_ID_LEN + 1];
+        PolicyDenial denial = {};
+        PolicyRule rule;
+        SpawnError error = {};
+        SpawnHandle handle;
+        SandboxClient *client;
+        Sandbox *sb, *target;
+        int r;
+
+        r = exec_request_decode(c->call.parameters, c->message.n_fds, &s->config.limits.spawn, &req, &field);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return reply_invalid_parameter(c, field ?: "parameters");
+
+        /* Only a sandbox that runs: one still starting has no namespaces to show yet, one that ended none
+         * left, and a process Exec started is no sandbox of its own. */
+        target = sandbox_lookup(s, req->id, c->caller.uid);
+        if (!target || target->exec_of_id[0] || target->phase != SANDBOX_PHASE_LIVE || target->reaped ||
+            target->state != SANDBOX_RUNNING)
+                return connection_reply_error(c, nsbox_error_no_such_sandbox(req->id));
+        if (!target->exec_base.kept)
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", ENOMEM,
+                                                                          "nothing was kept of the sandbox to Exec with"));
+        /* A frozen cgroup would freeze the new process before it could say anything. */
+        if (target->paused)
+                return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
+
+        policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
+        r = check_quotas(c, &rule, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = policy_check_exec(s->policy, &c->caller, !target->exec_base.seccomp, &req->process, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_new_session(c, &req->process, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = sandbox_exec_check_user(target, &req->process, bad, sizeof bad);
+        if (r == -EINVAL)
+                return reply_invalid_parameter(c, bad);
+        if (r < 0)
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+
+        client = sandbox_client_of(c);
+        if (!client)
+                return connection_close(c);
+        r = sandbox_make_id(id);
+        if (r >= 0)
+                r = sandbox_exec_prepare(target, &req->process, c->message.fds, c->message.n_fds, &plan);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+
+        SpawnContext ctx = {
+                .request = &req->process,
+                .seccomp = target->exec_base.seccomp,
+                .capabilities = target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL,
+                .message_fds = plan.fds,
+                .n_message_fds = plan.n_fds,
+                .caller = &plan.creator,
+                .cgroup = target->cgroup,
+                .exec = true,
+                .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
+        };
+        r = spawn_start(&ctx, &handle, &error);
+        connection_drop_fds(c);
+        if (r < 0) {
+                log_audit(LOG_NOTICE, "spawn-failed", &c->caller, target->id, "Exec into %s failed at %s: %s",
+                          target->id, error.stage, error.message);
+                return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
+        }
+        log_audit(LOG_INFO, "exec", &c->caller, target->id, "Exec into sandbox %s: process %s (pid %d).", target->id,
+                  id, (int) handle.pid);
+
+        SandboxContainment containment = {
+                .id = id,
+                .exec_of = target,
+        };
+        r = sandbox_new(s, client, &req->process, &containment, &handle, &sb);
+        if (r < 0) {
+                log_error_errno(r, "Failed to track new process: %m");
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }
 
@@ -642,6 +774,7 @@ static const ConnectionMethod methods[] = {
         { "org.varlink.service.GetInfo",                 method_get_info,                  false },
         { "org.varlink.service.GetInterfaceDescription", method_get_interface_description, false },
         { "io.nsbox.Sandbox.Spawn",                      method_spawn,                     true  },
+        { "io.nsbox.Sandbox.Exec",                       method_exec,                      true  },
         { "io.nsbox.Sandbox.Wait",                       method_wait,                      false },
         { "io.nsbox.Sandbox.Kill",                       method_kill,                      false },
         { "io.nsbox.Sandbox.Pause",                      method_pause,                     false },

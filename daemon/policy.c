@@ -467,6 +467,31 @@ int policy_check_spawn(const Policy *p, const Caller *caller, const SpawnRequest
                                   ret_decision);
 }
 
+/* ---- Exec ---- */
+
+int policy_check_exec(const Policy *p, const Caller *caller, bool sandbox_unconfined, const SpawnRequest *process,
+                      PolicyDenial *ret_denial) {
+        PolicyRule rule;
+
+        if (!caller || !process)
+                return -EINVAL;
+        if (caller->uid == 0)
+                return 0;
+
+        policy_lookup(p, caller->uid, caller->gid, caller->groups, caller->n_groups, &rule);
+        if (process->keep_alive && !rule.keep_alive)
+                return deny(ret_denial, POLICY_DENIAL_PERMISSION_DENIED, "keepAlive",
+                            "keepAlive is not allowed for uid %u by [%s]", (unsigned) caller->uid, rule.source);
+        /* The sandbox's own programs are gone with its start: without a profile, the process is as confined as
+         * the rule wants only with programs of its own. */
+        if (sandbox_unconfined && !(rule.seccomp == POLICY_SECCOMP_UNCONFINED ||
+                                    (rule.seccomp == POLICY_SECCOMP_OWN && process->n_seccomp_fds > 0)))
+                return deny(ret_denial, POLICY_DENIAL_PERMISSION_DENIED, "seccompFileDescriptors",
+                            "uid %u may not run without the default seccomp profile by [%s]", (unsigned) caller->uid,
+                            rule.source);
+        return 0;
+}
+
 /* ---- joining existing namespaces ---- */
 
 int policy_check_join_namespace(int fd, NamespaceType type, uid_t caller_uid) {

@@ -105,6 +105,17 @@ int policy_check_spawn(const Policy *p, const Caller *caller, const SpawnRequest
                        PolicyDenial *ret_denial);
 
 /*
+ * Whether caller may Exec process (an ExecRequest's) into a sandbox it may
+ * see, within its rule: keepAlive (PermissionDenied "keepAlive"), and, into
+ * a sandbox that runs without a seccomp profile (sandbox_unconfined), only
+ * as its rule would let it Spawn one (PermissionDenied
+ * "seccompFileDescriptors"). Root is not restricted. 0 or -EPERM with
+ * *ret_denial filled.
+ */
+int policy_check_exec(const Policy *p, const Caller *caller, bool sandbox_unconfined, const SpawnRequest *process,
+                      PolicyDenial *ret_denial);
+
+/*
  * Whether a caller may join the namespace behind fd (a /proc/PID/ns/TYPE fd
  * or a pidfd) as type. The fd must really be a namespace of that type (or a
  * pidfd, whose namespace of that type is checked, needs kernel >= 6.11), and

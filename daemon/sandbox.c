@@ -104,6 +104,7 @@ static void on_handle_closed(uv_handle_t *handle) {
         free(sb->name);
         free(sb->cgroup_path);
         free(sb->rlimits);
+        sandbox_exec_base_done(&sb->exec_base);
         free(sb);
 }
 
@@ -263,6 +264,9 @@ static void sandbox_unindex(Server *s, Sandbox *sb) {
         if (sb->id_node_added)
                 hash_table_remove(&s->sandbox_ids, &sb->id_node);
         sb->id_node_added = false;
+        if (sb->name_node_added)
+                hash_table_remove(&s->sandbox_names, &sb->name_node);
+        sb->name_node_added = false;
         if (sb->usage) {
                 sb->usage->n_sandboxes--;
                 server_user_usage_release(s, TAKE_PTR(sb->usage));
@@ -291,6 +295,15 @@ static void sandbox_free(Sandbox *sb) {
         if (sb->owner) {
                 LIST_REMOVE(owned, sb->owner->owned, sb);
                 sb->owner = NULL;
+        }
+        /* Processes Exec started in it outlive the entry only as long as their kill takes. */
+        LIST_FOREACH_SAFE(execs, e, n, sb->execs) {
+                LIST_REMOVE(execs, sb->execs, e);
+                e->exec_of = NULL;
+        }
+        if (sb->exec_of) {
+                LIST_REMOVE(execs, sb->exec_of->execs, sb);
+                sb->exec_of = NULL;
         }
         LIST_REMOVE(sandboxes, s->sandboxes, sb);
         sandbox_unindex(s, sb);
@@ -412,6 +425,10 @@ static void sandbox_reap(Sandbox *sb) {
         uv_poll_stop(&sb->pidfd_poll);
         if (sb->capturing)
                 capture_finish(sb);
+        /* What Exec started in it dies with it: with a pid namespace or a cgroup the kernel and the end
+         * of the sandbox see to that too, without either only this does. */
+        LIST_FOREACH(execs, e, sb->execs)
+                (void) sandbox_kill(e, SIGKILL);
 
         if (si.si_code == CLD_EXITED) {
                 sb->state = SANDBOX_EXITED;
@@ -760,6 +777,11 @@ static void on_runtime_timer(uv_timer_t *timer) {
         (void) sandbox_kill_all(sb, SIGKILL);
 }
 
+/* Names are unique per owner: the key is both. */
+static uint64_t name_hash(const char *name, uid_t owner) {
+        return hash_string(name) ^ hash_u64(owner);
+}
+
 SandboxClient *sandbox_client_of(Connection *c) {
         SandboxClient *cl = c->userdata;
 
@@ -775,16 +797,26 @@ SandboxClient *sandbox_client_of(Connection *c) {
 
 int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const SandboxContainment *containment,
                 const SpawnHandle *handle, Sandbox **ret) {
-        /* The handle's groups are ours to free on every path; nothing here reads them. */
+        /* The handle's groups are ours to free on every path; nothing here reads them (the exec base
+         * took its copy before). */
         _cleanup_free_ _unused_ gid_t *groups = handle->groups;
+        SandboxExecBase base = {};
         Sandbox *sb;
         int r;
+
+        if (containment->exec_base) {
+                base = *containment->exec_base;
+                *containment->exec_base = (SandboxExecBase) {};
+        }
 
         sb = calloc(1, sizeof *sb);
         if (!sb) {
                 r = -ENOMEM;
                 goto fail;
         }
+        /* Freed with the entry from here on, whichever way it goes. */
+        sb->exec_base = base;
+        base = (SandboxExecBase) {};
 
         if (!containment->id || strlen(containment->id) != SANDBOX_ID_LEN) {
                 r = -EINVAL;
@@ -810,6 +842,11 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                         r = -ENOMEM;
                         goto fail;
                 }
+                r = hash_table_add(&s->sandbox_names, &sb->name_node,
+                                   name_hash(sb->name, owner->connection->caller.uid));
+                if (r < 0)
+                        goto fail;
+                sb->name_node_added = true;
         }
         if (containment->cgroup) {
                 sb->cgroup_path = strdup(cgroup_path(containment->cgroup));
@@ -875,6 +912,11 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         sb->spawn_client = owner;
         sb->cgroup = containment->cgroup;
         sb->resources = containment->resources;
+        if (containment->exec_of) {
+                sb->exec_of = containment->exec_of;
+                memcpy(sb->exec_of_id, containment->exec_of->id, sizeof sb->exec_of_id);
+                LIST_PREPEND(execs, sb->exec_of->execs, sb);
+        }
         sb->used = SANDBOX_USAGE_UNKNOWN;
         if (sb->cgroup)
                 cgroup_set_userdata(sb->cgroup, sb);
@@ -919,13 +961,42 @@ fail:
                 free(sb->name);
                 free(sb->cgroup_path);
                 free(sb->rlimits);
+                sandbox_exec_base_done(&sb->exec_base);
         }
+        sandbox_exec_base_done(&base);
         free(sb);
         return r;
 }
 
 static bool id_matches(const HashNode *node, const void *key) {
         return streq(hash_entry(node, Sandbox, id_node)->id, key);
+}
+
+typedef struct NameKey {
+        const char *name;
+        uid_t owner;
+} NameKey;
+
+/* An entry holds its name while it shows: one that failed or nobody can ask for any more lets it go. */
+static bool name_matches(const HashNode *node, const void *key) {
+        const Sandbox *sb = hash_entry(node, Sandbox, name_node);
+        const NameKey *k = key;
+
+        return sb->creator.uid == k->owner && streq(sb->name, k->name) && sandbox_is_visible(sb, k->owner);
+}
+
+Sandbox *sandbox_find_named(Server *s, const char *name, uid_t owner) {
+        HashNode *node;
+
+        if (!name)
+                return NULL;
+        node = hash_table_find(&s->sandbox_names, name_hash(name, owner), name_matches,
+                               &(NameKey) { .name = name, .owner = owner });
+        return node ? hash_entry(node, Sandbox, name_node) : NULL;
+}
+
+Sandbox *sandbox_lookup(Server *s, const char *handle, uid_t uid) {
+        return sandbox_find(s, handle, uid) ?: sandbox_find_named(s, handle, uid);
 }
 
 bool sandbox_is_visible(const Sandbox *sb, uid_t uid) {
@@ -969,6 +1040,7 @@ void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
                 .paused = sb->paused,
                 .usage = sb->used,
                 .has_usage = with_usage && sb->has_used,
+                .sandbox = sb->exec_of_id[0] ? (char *) sb->exec_of_id : NULL,
         };
 
         if (with_usage && !sb->ended && sb->cgroup && cgroup_read_usage(sb->cgroup, &u) >= 0) {

@@ -16,6 +16,7 @@
 
 #include "cgroup.h"
 #include "list.h"
+#include "sandbox-exec.h"
 #include "sandbox-protocol.h"
 #include "server.h"
 #include "spawn.h"
@@ -70,6 +71,8 @@ struct Sandbox {
         LIST_FIELDS(Sandbox, sandboxes);
         HashNode id_node;             /* in Server.sandbox_ids */
         bool id_node_added;
+        HashNode name_node;           /* in Server.sandbox_names, when it has a name */
+        bool name_node_added;
         UserUsage *usage;             /* its owner's counts */
         LIST_FIELDS(Sandbox, owned);  /* in owner->owned */
         LIST_FIELDS(Sandbox, pending); /* in the server's pending spawns, while in flight */
@@ -123,6 +126,14 @@ struct Sandbox {
         bool has_used;              /* used: what it used, read when it ended */
         SandboxUsage used;
 
+        /* What an Exec into it starts from (empty for a process Exec started). */
+        SandboxExecBase exec_base;
+        /* A process Exec started: the sandbox it runs in (NULL once that entry is gone) and its id. */
+        Sandbox *exec_of;
+        char exec_of_id[SANDBOX_ID_LEN + 1];
+        LIST_FIELDS(Sandbox, execs);  /* in exec_of->execs */
+        Sandbox *execs;               /* the processes Exec started in it: they die with it */
+
         SandboxClient *owner;        /* the creating connection while it lives, for kill-on-close (in its owned list) */
         SandboxClient *spawn_client; /* waiting for the Spawn reply */
         SandboxClient *waiters;      /* connections in Wait */
@@ -137,6 +148,8 @@ typedef struct SandboxContainment {
         Cgroup *cgroup;             /* taken; may be NULL */
         SandboxResources resources; /* as SandboxInfo reports them */
         uint64_t runtime_max_usec;  /* 0: none */
+        SandboxExecBase *exec_base; /* taken (left empty): what an Exec into it starts from; NULL for an Exec's */
+        Sandbox *exec_of;           /* an Exec's process: the sandbox it runs in */
 } SandboxContainment;
 
 /* Adopts a started child, drives its handshake and watches it. Takes the handle's fds, groups and handshake and
@@ -157,6 +170,10 @@ bool sandbox_is_visible(const Sandbox *sb, uid_t uid);
 
 /* The sandbox with this id if uid may see it, else NULL. */
 Sandbox *sandbox_find(Server *s, const char *id, uid_t uid);
+/* The sandbox of owner with this name while it shows (names are unique per owner among those), else NULL. */
+Sandbox *sandbox_find_named(Server *s, const char *name, uid_t owner);
+/* What a call's "id" names for uid: the sandbox with that id it may see, else its own of that name. */
+Sandbox *sandbox_lookup(Server *s, const char *handle, uid_t uid);
 
 /* Borrows strings and arrays from sb. with_usage: what it used so far (reads its cgroup) or in all. */
 void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret);

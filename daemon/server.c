@@ -431,6 +431,7 @@ Server *server_free(Server *s) {
         /* Every sandbox released its usage and left the id index when it was dropped. */
         hash_table_done(&s->users);
         hash_table_done(&s->sandbox_ids);
+        hash_table_done(&s->sandbox_names);
         safe_close(s->listen_fd);
         /* Moves the daemon back and removes its cgroups, once no sandbox's is left. */
         cgroup_manager_free(s->cgroups);

@@ -57,6 +57,7 @@ typedef struct Server {
         unsigned n_sandboxes;      /* live (not yet freed) */
         unsigned n_pending_spawns; /* cloned, exec not yet reported */
         HashTable sandbox_ids;     /* every entry by id */
+        HashTable sandbox_names;   /* named entries by owner and name */
         HashTable users;           /* UserUsage by uid */
         Sandbox *pending_oldest;   /* the pending spawns in the order they started: the first to time out */
         Sandbox *pending_newest;

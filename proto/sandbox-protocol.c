@@ -223,6 +223,8 @@ int signal_from_string(const char *s) {
         return -EINVAL;
 }
 
+static bool name_is_valid(const char *s);
+
 bool sandbox_id_is_valid(const char *id) {
         size_t n;
 
@@ -236,6 +238,10 @@ bool sandbox_id_is_valid(const char *id) {
                       *p == '_' || *p == '-'))
                         return false;
         return true;
+}
+
+bool sandbox_handle_is_valid(const char *handle) {
+        return handle && (sandbox_id_is_valid(handle) || name_is_valid(handle));
 }
 
 /* ---- paths ---- */
@@ -388,6 +394,8 @@ static const JsonString source_string = { .limit = JSON_LIMIT(SpawnLimits, path_
 static const JsonString name_string = { .max = SANDBOX_NAME_MAX, .valid = name_is_valid };
 static const JsonString hostname_string = { .max = SANDBOX_HOSTNAME_MAX, .valid = hostname_is_valid };
 static const JsonString id_string = { .max = SANDBOX_ID_MAX, .valid = sandbox_id_is_valid };
+/* What a call names a sandbox by: its id, or the name its owner gave it. */
+static const JsonString handle_string = { .max = SANDBOX_NAME_MAX, .valid = sandbox_handle_is_valid };
 /* Any text, empty included: the pipe then reads EOF at once. */
 static const JsonString stdin_data_string = { .limit = JSON_LIMIT(SpawnLimits, stdin_data_bytes_max) };
 
@@ -1113,6 +1121,89 @@ struct json_object *spawn_request_encode(const SpawnRequest *r) {
         return r ? encode(r, spawn_fields) : NULL;
 }
 
+/* ---- Exec ---- */
+
+/* The members of Spawn a process started in a running sandbox may have; the rest are the sandbox's. */
+static const JsonField exec_process_fields[] = {
+        { "argv", &json_kind_strv, offsetof(SpawnRequest, argv), JSON_MANDATORY, &argv_strv },
+        { "env", &json_kind_strv, offsetof(SpawnRequest, env), 0, &env_strv },
+        { "cwd", &json_kind_string, offsetof(SpawnRequest, cwd), 0, &path_string },
+        { "user", &json_kind_object, 0, JSON_PRESENCE, user_fields, offsetof(SpawnRequest, has_user) },
+        { "stdin", &json_kind_fd_index, offsetof(SpawnRequest, stdin_index) },
+        { "stdout", &json_kind_fd_index, offsetof(SpawnRequest, stdout_index) },
+        { "stderr", &json_kind_fd_index, offsetof(SpawnRequest, stderr_index) },
+        JSON_ARRAY_FIELD("fileDescriptors", SpawnRequest, fds, 0, &fd_mappings_array),
+        JSON_ARRAY_FIELD("seccompFileDescriptors", SpawnRequest, seccomp_fds, 0, &seccomp_fds_array),
+        { "newSession", &json_kind_tristate, offsetof(SpawnRequest, new_session) },
+        { "keepAlive", &json_kind_bool, offsetof(SpawnRequest, keep_alive) },
+        { "stdinData", &json_kind_string, offsetof(SpawnRequest, stdin_data), 0, &stdin_data_string },
+        { "captureOutput", &json_kind_bool, offsetof(SpawnRequest, capture_output) },
+        { "captureBytes", &json_kind_uint64, offsetof(SpawnRequest, capture_bytes), 0,
+          &(const JsonRange) { 1, INT64_MAX } },
+        {}
+};
+
+/* The Exec call, one row per member of the IDL's Exec(). */
+static const JsonField exec_fields[] = {
+        { "id", &json_kind_string, offsetof(ExecRequest, id), JSON_MANDATORY, &handle_string },
+        { NULL, &json_kind_inline, offsetof(ExecRequest, process), 0, exec_process_fields },
+        {}
+};
+
+ExecRequest *exec_request_new(void) {
+        _cleanup_(spawn_request_freep) SpawnRequest *defaults = spawn_request_new();
+        ExecRequest *r;
+
+        if (!defaults)
+                return NULL;
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return NULL;
+        r->process = *defaults;
+        return r;
+}
+
+ExecRequest *exec_request_free(ExecRequest *r) {
+        if (!r)
+                return NULL;
+        free(r->id);
+        /* Whatever the daemon added to the process later is freed with it, as in a Spawn request. */
+        json_codec_done(&r->process, spawn_fields);
+        free(r);
+        return NULL;
+}
+
+int exec_request_decode(struct json_object *parameters, size_t n_message_fds, const SpawnLimits *limits,
+                        ExecRequest **ret, char **ret_invalid_parameter) {
+        _cleanup_(exec_request_freep) ExecRequest *req = NULL;
+        SpawnLimits lim = spawn_limits_resolve(limits);
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        req = exec_request_new();
+        if (!req)
+                return -ENOMEM;
+
+        r = decode(parameters, exec_fields, req, n_message_fds, &lim, ret_invalid_parameter);
+        if (r < 0)
+                return r;
+        if (req->process.capture_bytes > lim.capture_bytes_max)
+                return invalid(ret_invalid_parameter, "captureBytes");
+        /* The rules between its streams; the namespace rules hold by construction (it has none of its own). */
+        r = spawn_request_verify(&req->process, ret_invalid_parameter);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(req);
+        return 0;
+}
+
+struct json_object *exec_request_encode(const ExecRequest *r) {
+        return r && r->id ? encode(r, exec_fields) : NULL;
+}
+
 /* ---- Wait, Kill, Inspect, List requests ---- */
 
 typedef struct IdRequest {
@@ -1122,13 +1213,13 @@ typedef struct IdRequest {
 } IdRequest;
 
 static const JsonField id_fields[] = {
-        { "id", &json_kind_string, offsetof(IdRequest, id), JSON_MANDATORY, &id_string },
+        { "id", &json_kind_string, offsetof(IdRequest, id), JSON_MANDATORY, &handle_string },
         {}
 };
 
 /* Wait's id may be left out: a client that sends Spawn and Wait at once cannot know it yet. */
 static const JsonField wait_fields[] = {
-        { "id", &json_kind_string, offsetof(IdRequest, id), 0, &id_string },
+        { "id", &json_kind_string, offsetof(IdRequest, id), 0, &handle_string },
         {}
 };
 
@@ -1277,6 +1368,7 @@ static const JsonField sandbox_info_fields[] = {
         { "paused", &json_kind_bool, offsetof(SandboxInfo, paused) },
         { "usage", &json_kind_object, offsetof(SandboxInfo, usage), JSON_PRESENCE, usage_fields,
           offsetof(SandboxInfo, has_usage) },
+        { "sandbox", &json_kind_string, offsetof(SandboxInfo, sandbox), 0, &id_string },
         {}
 };
 
@@ -1517,8 +1609,14 @@ static const JsonField spawn_failed_fields[] = {
         {}
 };
 
+/* The id or name the call gave. */
 static const JsonField no_such_sandbox_fields[] = {
-        { "id", &json_kind_string, 0, JSON_MANDATORY, &id_string },
+        { "id", &json_kind_string, 0, JSON_MANDATORY, &handle_string },
+        {}
+};
+
+static const JsonField name_in_use_fields[] = {
+        { "name", &json_kind_string, 0, JSON_MANDATORY, &name_string },
         {}
 };
 
@@ -1563,6 +1661,10 @@ static struct json_object *error_new(const char *error, const void *base, const 
 
 struct json_object *nsbox_error_no_such_sandbox(const char *id) {
         return error_new(NSBOX_ERROR_NO_SUCH_SANDBOX, &id, no_such_sandbox_fields);
+}
+
+struct json_object *nsbox_error_name_in_use(const char *name) {
+        return error_new(NSBOX_ERROR_NAME_IN_USE, &name, name_in_use_fields);
 }
 
 struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const char *message) {

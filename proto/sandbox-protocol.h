@@ -42,6 +42,7 @@
 #define NSBOX_ERROR_SPAWN_FAILED "io.nsbox.Sandbox.SpawnFailed"
 #define NSBOX_ERROR_QUOTA_EXCEEDED "io.nsbox.Sandbox.QuotaExceeded"
 #define NSBOX_ERROR_POLICY_INVALID "io.nsbox.Sandbox.PolicyInvalid"
+#define NSBOX_ERROR_NAME_IN_USE "io.nsbox.Sandbox.NameInUse"
 #define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
 
 /* The IDL text, embedded at build time from proto/io.nsbox.Sandbox.varlink. */
@@ -255,6 +256,27 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter);
 /* Encodes for the wire (client side); fd indexes are written as they are. NULL on OOM. */
 struct json_object *spawn_request_encode(const SpawnRequest *r);
 
+/*
+ * Exec: another process in a running sandbox. process holds what the call
+ * says (argv, env, cwd, user, stdin, stdout, stderr, fileDescriptors,
+ * seccompFileDescriptors, newSession, keepAlive, stdinData, captureOutput,
+ * captureBytes; the other members keep their "absent" values), checked as a
+ * Spawn's are; the daemon adds the sandbox's namespaces, user and cwd to it
+ * and hands it to the spawn engine.
+ */
+typedef struct ExecRequest {
+        char *id;             /* "id": the sandbox's id, or the name of one of the caller's own */
+        SpawnRequest process;
+} ExecRequest;
+
+ExecRequest *exec_request_new(void);
+ExecRequest *exec_request_free(ExecRequest *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ExecRequest *, exec_request_free);
+int exec_request_decode(struct json_object *parameters, size_t n_message_fds, const SpawnLimits *limits,
+                        ExecRequest **ret, char **ret_invalid_parameter);
+/* NULL on OOM or without an id. The reply is a Spawn reply (spawn_reply_decode()). */
+struct json_object *exec_request_encode(const ExecRequest *r);
+
 /* Wait, Kill, Inspect take an id; Kill an optional signal. */
 #define SANDBOX_ID_MAX 64
 /* "name": 1 .. SANDBOX_NAME_MAX bytes, no control characters. */
@@ -266,8 +288,10 @@ struct json_object *spawn_request_encode(const SpawnRequest *r);
 
 /* An id is 1 .. SANDBOX_ID_MAX characters of [A-Za-z0-9_-]. */
 bool sandbox_id_is_valid(const char *id);
+/* What the "id" of a call may be: an id, or a name (the caller's own sandbox of that name). */
+bool sandbox_handle_is_valid(const char *handle);
 
-/* Wait, Inspect, Pause and Resume take just an id. */
+/* Wait, Inspect, Pause and Resume take just an id (or a name: see sandbox_handle_is_valid()). */
 int sandbox_id_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
 /* Wait: like the above, but the id may be absent (*ret_id = NULL): the connection's last Spawn. */
 int wait_request_decode(struct json_object *parameters, char **ret_id, char **ret_invalid_parameter);
@@ -346,6 +370,7 @@ typedef struct SandboxInfo {
         bool paused;                /* "paused": Pause froze it */
         bool has_usage;             /* "usage" */
         SandboxUsage usage;
+        char *sandbox;              /* "sandbox": for a process Exec started, the id of its sandbox; else NULL */
 } SandboxInfo;
 
 /* A state change while waiting: (state) only. */
@@ -386,6 +411,8 @@ struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const
 struct json_object *nsbox_error_quota_exceeded(const char *limit);
 /* PolicyInvalid(file, line, reason): line (0: none) and reason (NULL: none) only for root. */
 struct json_object *nsbox_error_policy_invalid(const char *file, unsigned line, const char *reason);
+/* NameInUse(name): the caller has a sandbox of that name already. */
+struct json_object *nsbox_error_name_in_use(const char *name);
 /* A limit (the request's field, e.g. "resources.memory.high", or the policy key) the host cannot enforce. */
 struct json_object *nsbox_error_limit_not_supported(const char *limit, const char *reason);
 

@@ -1246,3 +1246,45 @@ Test(policy, rlimits_above_what_sandboxes_get_are_refused) {
         spawn_request_free(r);
         env_done(&e);
 }
+
+/* ---- Exec ---- */
+
+/*
+ * An Exec brings no namespaces of its own; what the rule still decides is
+ * keepAlive and, into a sandbox without a seccomp profile, whether the
+ * process may run so (the sandbox's own programs are not kept).
+ */
+Test(policy, exec_checks) {
+        _cleanup_(policy_freep) Policy *p = load_ok("[default]\nkeep-alive = no\nseccomp = own\n");
+        _cleanup_(spawn_request_freep) SpawnRequest *r = spawn_request_new();
+        const Caller user = { .uid = CALLER_UID, .gid = CALLER_GID }, root = { .privileged = true };
+        PolicyDenial d = {};
+        int fds[] = { 0 };
+
+        cr_assert_not_null(r);
+        cr_assert_eq(policy_check_exec(p, &user, false, r, &d), 0);
+
+        r->keep_alive = true;
+        cr_assert_eq(policy_check_exec(p, &user, false, r, &d), -EPERM);
+        cr_assert_str_eq(d.field, "keepAlive");
+        cr_assert_eq(d.kind, POLICY_DENIAL_PERMISSION_DENIED);
+        cr_assert_eq(policy_check_exec(p, &root, false, r, &d), 0);
+        r->keep_alive = false;
+
+        cr_assert_eq(policy_check_exec(p, &user, true, r, &d), -EPERM);
+        cr_assert_str_eq(d.field, "seccompFileDescriptors");
+        r->seccomp_fds = fds;
+        r->n_seccomp_fds = 1;
+        cr_assert_eq(policy_check_exec(p, &user, true, r, &d), 0);
+        r->seccomp_fds = NULL;
+        r->n_seccomp_fds = 0;
+
+        _cleanup_(policy_freep) Policy *u = load_ok("[default]\nseccomp = unconfined\n");
+        cr_assert_eq(policy_check_exec(u, &user, true, r, &d), 0);
+        _cleanup_(policy_freep) Policy *strict = load_ok("[default]\nseccomp = default\n");
+        r->seccomp_fds = fds;
+        r->n_seccomp_fds = 1;
+        cr_assert_eq(policy_check_exec(strict, &user, true, r, &d), -EPERM);
+        r->seccomp_fds = NULL;
+        r->n_seccomp_fds = 0;
+}

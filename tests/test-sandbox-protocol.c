@@ -451,6 +451,12 @@ static const char full_request[] =
         "{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":18446744073709551615}],"
         "\"runtimeMaxUSec\":10000000}";
 
+static const char full_exec_request[] =
+        "{\"id\":\"my web\",\"argv\":[\"sh\",\"-l\"],\"env\":[\"TERM=xterm\"],\"cwd\":\"/srv\","
+        "\"user\":{\"uid\":1000,\"gid\":1000,\"additionalGids\":[10]},\"stdin\":0,\"stdout\":0,\"stderr\":0,"
+        "\"fileDescriptors\":[{\"target\":3,\"fileDescriptor\":1}],\"seccompFileDescriptors\":[2],"
+        "\"newSession\":false,\"keepAlive\":true}";
+
 static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(strv_length(r->argv), 3);
         cr_assert_str_eq(r->argv[2], "echo hi");
@@ -763,11 +769,18 @@ Test(sandbox_protocol, id_requests) {
                 { "{\"id\":\"\"}", "id" },
                 { "{\"id\":null}", "id" },
                 { "{\"id\":1}", "id" },
-                { "{\"id\":\"a/b\"}", "id" },
-                { "{\"id\":\"a.b\"}", "id" },
+                /* a name in the place of an id: any text but control characters, at most 128 bytes */
+                { "{\"id\":\"a/b\"}", NULL },
+                { "{\"id\":\"my web server\"}", NULL },
+                { "{\"id\":\"a\\u0001b\"}", "id" },
+                { "{\"id\":\"a\\u007fb\"}", "id" },
                 { "{\"id\":\"a\\u0000b\"}", "id" },
                 { "{\"id\":\"0123456789012345678901234567890123456789012345678901234567890123\"}", NULL },
-                { "{\"id\":\"01234567890123456789012345678901234567890123456789012345678901234\"}", "id" },
+                { "{\"id\":\"01234567890123456789012345678901234567890123456789012345678901234\"}", NULL },
+                { "{\"id\":\"01234567890123456789012345678901234567890123456789012345678901234567890123456789"
+                  "012345678901234567890123456789012345678901234567\"}", NULL },
+                { "{\"id\":\"01234567890123456789012345678901234567890123456789012345678901234567890123456789"
+                  "0123456789012345678901234567890123456789012345678\"}", "id" },
                 { "{\"id\":\"x\",\"signal\":9}", "signal" },
                 { "{\"id\":\"x\",\"more\":true}", "more" },
         };
@@ -784,7 +797,7 @@ Test(sandbox_protocol, id_requests) {
                         cr_assert_null(id);
                 } else {
                         cr_assert_eq(r, 0, "%s", cases[i].json);
-                        cr_assert(sandbox_id_is_valid(id));
+                        cr_assert(sandbox_handle_is_valid(id));
                         struct json_object *e = sandbox_id_request_encode(id);
                         cr_assert(json_object_equal(e, p));
                         json_object_put(e);
@@ -1043,6 +1056,7 @@ static const SandboxInfo infos[] = {
                          .cpu_weight = 50, .cpu_quota = 20000, .cpu_period = 100000 },
           .rlimits = info_rlimits, .n_rlimits = 2, .runtime_max_usec = 5000000, .paused = true, .has_usage = true,
           .usage = { 1, 2, 3, 4, 5, 0 } },
+        { .id = (char *) "e5", .pid = 104, .state = SANDBOX_RUNNING, .sandbox = (char *) "d4" },
         { .id = (char *) "e5", .pid = 104, .state = SANDBOX_TIMED_OUT, .signal = SIGKILL, .has_usage = true,
           .usage = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
 };
@@ -1261,4 +1275,70 @@ Test(sandbox_protocol, encoded_names_match_the_idl) {
         assert_encoded_keys_in_idl(nsbox_error_spawn_failed("s", 1, "m"));
         assert_encoded_keys_in_idl(nsbox_error_quota_exceeded("l"));
         assert_encoded_keys_in_idl(nsbox_error_policy_invalid("f", 1, "r"));
+        assert_encoded_keys_in_idl(nsbox_error_name_in_use("web"));
+        assert_encoded_keys_in_idl(nsbox_error_no_such_sandbox("web"));
+
+        ExecRequest *x = NULL;
+        p = parse(full_exec_request);
+        cr_assert_eq(exec_request_decode(p, 3, NULL, &x, NULL), 0);
+        assert_encoded_keys_in_idl(exec_request_encode(x));
+        exec_request_free(x);
+        json_object_put(p);
+}
+
+/* Exec takes the members of a process, not of a sandbox; "id" may be a name. */
+Test(sandbox_protocol, exec_requests) {
+        static const struct {
+                const char *json;
+                const char *field;
+        } cases[] = {
+                { "{\"id\":\"web\",\"argv\":[\"true\"]}", NULL },
+                { "{\"argv\":[\"true\"]}", "id" },
+                { "{\"id\":\"web\"}", "argv" },
+                { "{\"id\":\"web\",\"argv\":[]}", "argv" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"namespaces\":[\"net\"]}", "namespaces" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"hostname\":\"h\"}", "hostname" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"mounts\":[]}", "mounts" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"stdin\":3}", "stdin" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"user\":{\"uid\":4294967295,\"gid\":0}}", "user.uid" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"stdout\":0,\"captureOutput\":true}", "captureOutput" },
+                { "{\"id\":\"web\",\"argv\":[\"true\"],\"captureBytes\":5}", "captureBytes" },
+                { "{\"id\":\"a\\u0001\",\"argv\":[\"true\"]}", "id" },
+        };
+        struct json_object *p, *e;
+        ExecRequest *x = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *field = NULL;
+                int r;
+
+                p = parse(cases[i].json);
+                r = exec_request_decode(p, 1, NULL, &x, &field);
+                if (cases[i].field) {
+                        cr_assert_eq(r, -EINVAL, "%s", cases[i].json);
+                        cr_assert_str_eq(field, cases[i].field, "%s", cases[i].json);
+                        cr_assert_null(x);
+                } else {
+                        cr_assert_eq(r, 0, "%s", cases[i].json);
+                        x = exec_request_free(x);
+                }
+                free(field);
+                json_object_put(p);
+        }
+
+        /* every member, and back */
+        p = parse(full_exec_request);
+        cr_assert_eq(exec_request_decode(p, 3, NULL, &x, NULL), 0);
+        cr_assert_str_eq(x->id, "my web");
+        cr_assert_str_eq(x->process.argv[1], "-l");
+        cr_assert(x->process.has_user);
+        cr_assert_eq(x->process.uid, 1000);
+        cr_assert_eq(x->process.n_seccomp_fds, 1);
+        cr_assert_eq(x->process.new_session, 0);
+        cr_assert_eq(x->process.init, -1);
+        e = exec_request_encode(x);
+        cr_assert(json_object_equal(e, p), "%s", json_object_to_json_string(e));
+        json_object_put(e);
+        exec_request_free(x);
+        json_object_put(p);
 }
