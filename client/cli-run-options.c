@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -18,11 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
 #include <sys/capability.h>
 
 #include "cli-run-options.h"
 #include "cli-seccomp.h"
 #include "cli-util.h"
+#include "fd-util.h"
 
 static void run_help(void) {
         printf("Usage: nsbox run [OPTIONS] [--] COMMAND [ARG...]\n"
@@ -71,6 +75,18 @@ static void run_help(void) {
                "                            other file system options; without any, the tree is\n"
                "                            the host's /\n"
                "      --propagation=private the only propagation: nothing is shared\n"
+               "\n"
+               "Joining namespaces instead (each is then not created; bubblewrap's --userns and\n"
+               "--pidns; nsboxd checks that you may enter them):\n"
+               "      --userns FD, --mntns FD, --utsns FD, --ipcns FD, --pidns FD, --netns FD,\n"
+               "      --cgroupns FD, --timens FD\n"
+               "                            enter the namespace open as FD (a /proc/PID/ns file,\n"
+               "                            or a pidfd)\n"
+               "      --join ID:TYPE[,TYPE...]\n"
+               "                            enter namespaces of your sandbox ID (or NAME): user,\n"
+               "                            mount, uts, ipc, pid, net, cgroup, time, or all it\n"
+               "                            created; e.g. --join web:net for a pod sharing web's\n"
+               "                            network (repeatable)\n"
                "  -f, --fork, --kill-child[=KILL]\n"
                "                            accepted: nsboxd always forks, and kills the sandbox\n"
                "                            with SIGKILL when nsbox goes away\n"
@@ -368,6 +384,15 @@ enum {
         ARG_CAP_ADD,
         ARG_CAP_DROP,
         ARG_DISABLE_USERNS,
+        ARG_USERNS,
+        ARG_MNTNS,
+        ARG_UTSNS,
+        ARG_IPCNS,
+        ARG_PIDNS,
+        ARG_NETNS,
+        ARG_CGROUPNS,
+        ARG_TIMENS,
+        ARG_JOIN,
 };
 
 static const struct option run_options[] = {
@@ -452,7 +477,33 @@ static const struct option run_options[] = {
         { "cap-add", required_argument, NULL, ARG_CAP_ADD },
         { "cap-drop", required_argument, NULL, ARG_CAP_DROP },
         { "disable-userns", no_argument, NULL, ARG_DISABLE_USERNS },
+        { "userns", required_argument, NULL, ARG_USERNS },
+        { "mntns", required_argument, NULL, ARG_MNTNS },
+        { "utsns", required_argument, NULL, ARG_UTSNS },
+        { "ipcns", required_argument, NULL, ARG_IPCNS },
+        { "pidns", required_argument, NULL, ARG_PIDNS },
+        { "netns", required_argument, NULL, ARG_NETNS },
+        { "cgroupns", required_argument, NULL, ARG_CGROUPNS },
+        { "timens", required_argument, NULL, ARG_TIMENS },
+        { "join", required_argument, NULL, ARG_JOIN },
         {}
+};
+
+/* The namespace types by name, as the protocol and /proc/PID/ns spell them. */
+static const struct {
+        const char *name;
+        const char *proc_name;
+        unsigned flag;
+        int option; /* its --TYPEns option */
+} namespace_types[] = {
+        { "user", "user", NSBOX_NAMESPACE_USER, ARG_USERNS },
+        { "mount", "mnt", NSBOX_NAMESPACE_MOUNT, ARG_MNTNS },
+        { "uts", "uts", NSBOX_NAMESPACE_UTS, ARG_UTSNS },
+        { "ipc", "ipc", NSBOX_NAMESPACE_IPC, ARG_IPCNS },
+        { "pid", "pid", NSBOX_NAMESPACE_PID, ARG_PIDNS },
+        { "net", "net", NSBOX_NAMESPACE_NET, ARG_NETNS },
+        { "cgroup", "cgroup", NSBOX_NAMESPACE_CGROUP, ARG_CGROUPNS },
+        { "time", "time", NSBOX_NAMESPACE_TIME, ARG_TIMENS },
 };
 
 /* The option as the user typed it, long form: "--bind", "-r" for the short-only ones. */
@@ -900,6 +951,194 @@ static int parse_fd_argument(int c, int *ret) {
         return 0;
 }
 
+/* --userns FD and the like (bubblewrap's --userns and --pidns): enter the namespace open as FD. */
+static int join_fd_option(NsboxSpawn *s, RunOptions *o, int c) {
+        int fd, r;
+
+        if (parse_fd_argument(c, &fd) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++) {
+                if (namespace_types[i].option != c)
+                        continue;
+                if (o->joined_namespaces & namespace_types[i].flag) {
+                        log_error("--%s %s: the %s namespace is joined already", option_name(c), optarg,
+                                  namespace_types[i].name);
+                        return -EINVAL;
+                }
+                r = nsbox_spawn_join_namespace(s, namespace_types[i].name, fd);
+                if (r < 0) {
+                        log_error("--%s %s: %s", option_name(c), optarg,
+                                  r == -EBADF ? "not an open file descriptor" : strerror(-r));
+                        return r;
+                }
+                o->joined_namespaces |= namespace_types[i].flag;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* --join ID:TYPE[,TYPE...] (TYPE "all": every namespace it created); the sandbox is looked up once connected. */
+static int parse_join(RunOptions *o, const char *arg) {
+        _cleanup_free_ char *copy = strdup(arg);
+        char *colon, *save = NULL;
+        unsigned types = 0;
+        RunJoin *j;
+
+        if (!copy)
+                return -ENOMEM;
+        colon = strrchr(copy, ':');
+        if (!colon || colon == copy || !colon[1]) {
+                log_error("--join %s: expected ID:TYPE[,TYPE...], e.g. --join web:net (TYPE: user, mount, uts, ipc, "
+                          "pid, net, cgroup, time, or all)",
+                          arg);
+                return -EINVAL;
+        }
+        *colon = 0;
+        for (char *t = strtok_r(colon + 1, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                bool found = false;
+
+                if (strcmp(t, "all") == 0) {
+                        types = 0;
+                        break;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++)
+                        if (strcmp(t, namespace_types[i].name) == 0 || strcmp(t, namespace_types[i].proc_name) == 0) {
+                                types |= namespace_types[i].flag;
+                                found = true;
+                        }
+                if (!found) {
+                        log_error("--join %s: unknown namespace type \"%s\" (user, mount, uts, ipc, pid, net, "
+                                  "cgroup, time, or all)",
+                                  arg, t);
+                        return -EINVAL;
+                }
+        }
+
+        j = reallocarray(o->joins, o->n_joins + 1, sizeof(RunJoin));
+        if (!j)
+                return -ENOMEM;
+        o->joins = j;
+        j += o->n_joins;
+        *j = (RunJoin) { .sandbox = strdup(copy), .types = types };
+        if (!j->sandbox || asprintf(&j->origin, "--join %s", arg) < 0) {
+                free(j->sandbox);
+                return -ENOMEM;
+        }
+        o->n_joins++;
+        /* "all" is only known once connected; what it turns out to be is left uncreated then. */
+        o->joined_namespaces |= types;
+        return 0;
+}
+
+static int inspect_running(NsboxConnection *c, const RunJoin *j, NsboxSandboxInfo **ret) {
+        int r = nsbox_inspect(c, j->sandbox, ret);
+
+        if (r < 0)
+                return cli_call_failed(c, r, j->origin);
+        if (nsbox_sandbox_info_get_state(*ret) != NSBOX_STATE_RUNNING) {
+                log_error("%s: the sandbox is %s, not running", j->origin,
+                          nsbox_state_to_string(nsbox_sandbox_info_get_state(*ret)) ?: "not running");
+                *ret = nsbox_sandbox_info_free(*ret);
+                return -ESRCH;
+        }
+        return 0;
+}
+
+/*
+ * The namespaces of the sandbox's top process: its /proc/PID/ns files where
+ * we may open them, else a pidfd, which nsboxd resolves to the namespace of
+ * each type the process is in (Linux 6.11 or later): a sandbox's init is not
+ * dumpable, so its /proc/PID/ns is root's. Its pid is only its own while it
+ * is not reaped: it is looked up again afterwards, and must still run.
+ */
+static int resolve_join(NsboxConnection *c, NsboxSpawn *s, RunOptions *o, RunJoin *j) {
+        _cleanup_(nsbox_sandbox_info_freep) NsboxSandboxInfo *before = NULL, *after = NULL;
+        _cleanup_close_ int pidfd = -EBADF;
+        int fds[ELEMENTSOF(namespace_types)], r;
+        unsigned types = j->types;
+        pid_t pid;
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                fds[i] = -EBADF;
+
+        r = inspect_running(c, j, &before);
+        if (r < 0)
+                return r;
+        pid = nsbox_sandbox_info_get_pid(before);
+        if (types == 0) {
+                types = nsbox_sandbox_info_get_namespaces(before);
+                if (types & o->joined_namespaces & ~j->types) {
+                        log_error("%s: a namespace of it is joined twice", j->origin);
+                        return -EINVAL;
+                }
+                o->joined_namespaces |= types;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++) {
+                char path[64];
+
+                if (!(types & namespace_types[i].flag))
+                        continue;
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, namespace_types[i].proc_name);
+                fds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fds[i] >= 0)
+                        continue;
+                if (errno != EACCES && errno != EPERM) {
+                        r = -errno;
+                        log_error("%s: %s: %s", j->origin, path, strerror(-r));
+                        goto finish;
+                }
+                if (pidfd < 0) {
+                        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                        if (pidfd < 0) {
+                                r = -errno;
+                                log_error("%s: pidfd_open(%d): %s", j->origin, (int) pid, strerror(-r));
+                                goto finish;
+                        }
+                }
+                fds[i] = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+                if (fds[i] < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+        }
+
+        r = inspect_running(c, j, &after);
+        if (r < 0)
+                goto finish;
+        if (nsbox_sandbox_info_get_pid(after) != pid) {
+                log_error("%s: the sandbox changed while its namespaces were opened", j->origin);
+                r = -ESRCH;
+                goto finish;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(namespace_types); i++) {
+                if (fds[i] < 0)
+                        continue;
+                r = nsbox_spawn_join_namespace(s, namespace_types[i].name, fds[i]);
+                if (r < 0) {
+                        log_error("%s: %s", j->origin, strerror(-r));
+                        goto finish;
+                }
+        }
+        r = 0;
+finish:
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                safe_close(fds[i]);
+        return r;
+}
+
+int run_options_resolve_joins(NsboxConnection *c, NsboxSpawn *s, RunOptions *o) {
+        for (size_t i = 0; i < o->n_joins; i++) {
+                int r = resolve_join(c, s, o, &o->joins[i]);
+
+                if (r < 0)
+                        return r;
+        }
+        /* Whatever "all" turned out to be is joined, not created. */
+        return nsbox_spawn_set_namespaces(s, nsbox_spawn_get_namespaces(s) & ~o->joined_namespaces);
+}
+
 int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
         int c, r, fd;
 
@@ -1106,6 +1345,23 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         break;
                 case ARG_NAME:
                         r = nsbox_spawn_set_name(s, optarg);
+                        break;
+                case ARG_USERNS:
+                case ARG_MNTNS:
+                case ARG_UTSNS:
+                case ARG_IPCNS:
+                case ARG_PIDNS:
+                case ARG_NETNS:
+                case ARG_CGROUPNS:
+                case ARG_TIMENS:
+                        r = join_fd_option(s, o, c);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_JOIN:
+                        r = parse_join(o, optarg);
+                        if (r < 0)
+                                return r;
                         break;
                 case ARG_PTY:
                         o->pty = true;
@@ -1359,6 +1615,8 @@ int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command) {
         namespaces = nsbox_spawn_get_namespaces(s) | o->implied_namespaces;
         if (o->share_net)
                 namespaces &= ~(unsigned) NSBOX_NAMESPACE_NET;
+        /* A namespace joined is not made as well: --unshare-all --join web:net shares web's network. */
+        namespaces &= ~o->joined_namespaces;
 
         /* As unshare(1): with --map-user/--map-group the command runs as the ids it was mapped to; with
          * --map-auto alone (your own ids unmapped) as 0, the first id of the range. */
@@ -1577,6 +1835,11 @@ static void free_texts(char **l, size_t n) {
 }
 
 void run_options_done(RunOptions *o) {
+        for (size_t i = 0; i < o->n_joins; i++) {
+                free(o->joins[i].sandbox);
+                free(o->joins[i].origin);
+        }
+        free(o->joins);
         free_texts(o->mount_origins, o->n_mount_origins);
         free_texts(o->uid_mapping_origins, o->n_uid_mapping_origins);
         free_texts(o->gid_mapping_origins, o->n_gid_mapping_origins);

@@ -12,6 +12,13 @@ typedef struct RunIdRange {
         uint32_t inner, outer, count;
 } RunIdRange;
 
+/* --join ID:TYPE[,TYPE...]: namespaces of another of one's sandboxes (a pod). */
+typedef struct RunJoin {
+        char *sandbox;  /* its id or name */
+        unsigned types; /* NSBOX_NAMESPACE_*; 0: every namespace it created */
+        char *origin;   /* the option, for messages */
+} RunJoin;
+
 typedef struct RunOptions {
         bool detach;
         bool swap_max; /* -p MemorySwapMax= was given */
@@ -57,6 +64,12 @@ typedef struct RunOptions {
         bool caps_changed;      /* --cap-add or --cap-drop given */
         uint64_t caps;          /* the set they give, starting as bubblewrap does */
         bool disable_userns;
+
+        /* Namespaces joined rather than created: --userns FD and the like at once, --join ID:TYPE once
+         * connected (run_options_resolve_joins()). */
+        unsigned joined_namespaces;
+        RunJoin *joins;
+        size_t n_joins;
 } RunOptions;
 
 /* Frees what o owns. */
@@ -69,6 +82,10 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o);
 /* Turns the parsed flags into the parts of the description that depend on several options; reports
  * a usage error itself and returns negative. */
 int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command);
+
+/* Opens the namespaces --join names, from the sandboxes' top processes, and adds them to s; reports
+ * what fails itself and returns negative. */
+int run_options_resolve_joins(NsboxConnection *c, NsboxSpawn *s, RunOptions *o);
 
 /* Reports a request the daemon refused with InvalidParameter(field) in terms of the options that
  * made that field, and what is wrong with it. */

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cli-process.h"
 #include "cli-pty.h"
 #include "cli-run-options.h"
 #include "cli-util.h"
@@ -68,15 +69,10 @@ static int exit_code_of_spawn_failure(NsboxConnection *c) {
         return EXIT_NSBOX_FAILED;
 }
 
-/*
- * Spawns, watching for signals meanwhile so a hanging daemon never leaves the
- * CLI deaf to ^C. Returns 0, a negative errno, or the (positive) signal that
- * interrupted it.
- */
-static int run_spawn(NsboxConnection *c, NsboxSpawn *s, int sigfd, NsboxSandbox **ret) {
+int cli_start(NsboxConnection *c, NsboxSpawn *s, const char *exec_target, int sigfd, NsboxSandbox **ret) {
         int r;
 
-        r = nsbox_spawn_send(c, s);
+        r = exec_target ? nsbox_exec_send(c, exec_target, s) : nsbox_spawn_send(c, s);
         if (r < 0)
                 return r;
 
@@ -96,7 +92,7 @@ static int run_spawn(NsboxConnection *c, NsboxSpawn *s, int sigfd, NsboxSandbox 
         if (r < 0)
                 return r;
 
-        return nsbox_spawn_finish(c, ret);
+        return exec_target ? nsbox_exec_finish(c, ret) : nsbox_spawn_finish(c, ret);
 }
 
 /* Forwards sig to the sandbox: directly through its pidfd; through the daemon if we may not signal it ourselves. */
@@ -115,11 +111,6 @@ static void forward_signal(NsboxSandbox *sb, int sig) {
                 cli_call_failed(c, r, "forwarding the signal");
 }
 
-/* What the limits were, for saying which one ended the command. */
-typedef struct RunLimits {
-        uint64_t memory_max;
-        uint64_t runtime_max_usec;
-} RunLimits;
 
 static void format_bytes(uint64_t v, char *buf, size_t size) {
         static const char suffixes[] = "KMGTPE";
@@ -138,6 +129,9 @@ static void format_bytes(uint64_t v, char *buf, size_t size) {
 
 /* One line on stderr when the command did not end on its own: the daemon's limits ended it. */
 static void report_end(NsboxSandboxInfo *info, const RunLimits *limits) {
+        static const RunLimits none = {};
+
+        limits = limits ?: &none;
         char value[32];
 
         switch (nsbox_sandbox_info_get_state(info)) {
@@ -163,8 +157,7 @@ static void report_end(NsboxSandboxInfo *info, const RunLimits *limits) {
         }
 }
 
-/* Waits for the sandbox, forwarding signals and relaying the pty; returns the exit code for nsbox. */
-static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, const RunLimits *limits) {
+int cli_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, const RunLimits *limits) {
         _cleanup_(nsbox_sandbox_info_freep) NsboxSandboxInfo *info = NULL;
         int r;
 
@@ -229,6 +222,26 @@ static int run_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *p
         return r >= 0 ? r : EXIT_NSBOX_FAILED;
 }
 
+int cli_signals_to_forward(void) {
+        sigset_t mask;
+        int fd;
+
+        /* Blocked before the call, so a signal arriving meanwhile is forwarded, not lost. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0) {
+                log_error("signalfd: %m");
+                return negative_errno();
+        }
+        return fd;
+}
+
 int verb_run(int argc, char *argv[]) {
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_(nsbox_sandbox_freep) NsboxSandbox *sb = NULL;
@@ -237,7 +250,6 @@ int verb_run(int argc, char *argv[]) {
         PtyRelay pty = { .master = -EBADF };
         _cleanup_(run_options_done) RunOptions o = { .seccomp_fd = -1 };
         RunLimits limits = {};
-        sigset_t mask;
         int r, ret;
 
         r = nsbox_spawn_new(&s);
@@ -277,20 +289,10 @@ int verb_run(int argc, char *argv[]) {
                 return EXIT_NSBOX_FAILED;
         }
 
-        /* Block before spawning, so a signal arriving meanwhile is forwarded, not lost. */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGQUIT);
-        sigaddset(&mask, SIGWINCH);
         if (!o.detach) {
-                sigprocmask(SIG_BLOCK, &mask, NULL);
-                sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-                if (sigfd < 0) {
-                        log_error("signalfd: %m");
+                sigfd = cli_signals_to_forward();
+                if (sigfd < 0)
                         return EXIT_NSBOX_FAILED;
-                }
         }
         /* Our stdout may be a pipe whose reader leaves; that must not kill us before we report. */
         signal(SIGPIPE, SIG_IGN);
@@ -298,8 +300,11 @@ int verb_run(int argc, char *argv[]) {
         r = cli_connect(&c);
         if (r < 0)
                 return EXIT_NSBOX_FAILED;
+        r = run_options_resolve_joins(c, s, &o);
+        if (r < 0)
+                return EXIT_NSBOX_FAILED;
 
-        r = run_spawn(c, s, sigfd, &sb);
+        r = cli_start(c, s, NULL, sigfd, &sb);
         if (r > 0) {
                 /* Interrupted before the sandbox existed: closing the connection stops it. */
                 log_error("interrupted by %s while the sandbox was being created", cli_signal_name(r));
@@ -328,7 +333,7 @@ int verb_run(int argc, char *argv[]) {
         if (o.pty)
                 pty_relay_init(&pty, TAKE_FD(pty_master));
 
-        ret = run_wait(c, sb, sigfd, o.pty ? &pty : NULL, &limits);
+        ret = cli_wait(c, sb, sigfd, o.pty ? &pty : NULL, &limits);
 
         if (o.pty)
                 pty_relay_done(&pty);

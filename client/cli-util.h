@@ -54,3 +54,5 @@ void cli_print_json_object(struct json_object *o);
 int cli_print_json(const char *text);
 
 int verb_run(int argc, char *argv[]);
+int verb_exec(int argc, char *argv[]);
+int verb_shell(int argc, char *argv[]);

@@ -392,6 +392,10 @@ _public_ const char *nsbox_sandbox_info_get_cgroup(NsboxSandboxInfo *i) {
         return i ? i->info.cgroup : NULL;
 }
 
+_public_ const char *nsbox_sandbox_info_get_sandbox(NsboxSandboxInfo *i) {
+        return i ? i->info.sandbox : NULL;
+}
+
 _public_ uint64_t nsbox_sandbox_info_get_resource(NsboxSandboxInfo *i, NsboxResource r) {
         return i ? resources_get(&i->info.resources, r) : 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nsbox: the command line front end of nsboxd. Verbs: run, list, inspect,
- * wait, kill, pause, resume, info, reload. Built on the public libnsbox API
+ * nsbox: the command line front end of nsboxd. Verbs: run, exec, shell, list,
+ * inspect, wait, kill, pause, resume, info, reload. Built on the public libnsbox API
  * only.
  */
 #include <errno.h>
@@ -25,7 +25,11 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  run [OPTIONS] [--] CMD [ARG...]  run CMD in a new sandbox (see 'nsbox run --help')\n"
-               "  list [--json]                    list the sandboxes you may see\n"
+               "  exec [OPTIONS] ID -- CMD [ARG...]\n"
+               "                                   run CMD in a running sandbox (see 'nsbox exec --help')\n"
+               "  shell [OPTIONS] ID [SHELL]       an interactive shell in a running sandbox\n"
+               "  list [--all] [--json]            list the running sandboxes you may see; --all:\n"
+               "                                   with the ended ones whose end nobody read yet\n"
                "  inspect [--json] ID              show one sandbox\n"
                "  wait ID                          wait for a sandbox to end; exits with its exit\n"
                "                                   code, or 128+N if it was killed by signal N\n"
@@ -33,6 +37,8 @@ static void help(void) {
                "                                   its top process, or to every process in it\n"
                "  pause ID                         freeze every process of the sandbox\n"
                "  resume ID                        thaw them\n"
+               "\n"
+               "ID is a sandbox's id, or the name you gave one of yours (nsbox run --name).\n"
                "  info [--json]                    show the daemon's version and interfaces\n"
                "  reload                           make nsboxd re-read its policy (root); fails, with\n"
                "                                   the reason, if the policy does not load\n"
@@ -294,15 +300,22 @@ static void format_usage(NsboxSandboxInfo *i, char *buf, size_t size) {
                 snprintf(buf, size, "-");
 }
 
+/* Starting or running: plain `nsbox list` leaves out what ended and waits for a Wait to read it. */
+static bool is_live(NsboxSandboxInfo *i) {
+        NsboxState state = nsbox_sandbox_info_get_state(i);
+
+        return state == NSBOX_STATE_STARTING || state == NSBOX_STATE_RUNNING;
+}
+
 static int verb_list(int argc, char *argv[]) {
-        static const char usage[] = "list [--json]";
+        static const char usage[] = "list [--all] [--json]";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_(nsbox_sandbox_info_list_freep) NsboxSandboxInfo **list = NULL;
-        bool json = false;
+        bool json = false, all = false;
         size_t n;
         int r;
 
-        r = parse_verb_options(argc, argv, usage, &json, NULL, NULL);
+        r = parse_verb_options(argc, argv, usage, &json, NULL, &all);
         if (r <= 0)
                 return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         if (!no_arguments(argc, usage))
@@ -322,8 +335,11 @@ static int verb_list(int argc, char *argv[]) {
                 if (!array)
                         return EXIT_FAILURE;
                 for (size_t k = 0; k < n; k++) {
-                        struct json_object *o = json_tokener_parse(nsbox_sandbox_info_get_json(list[k]));
+                        struct json_object *o;
 
+                        if (!all && !is_live(list[k]))
+                                continue;
+                        o = json_tokener_parse(nsbox_sandbox_info_get_json(list[k]));
                         if (o && json_object_array_add(array, o) < 0)
                                 json_object_put(o);
                 }
@@ -335,8 +351,17 @@ static int verb_list(int argc, char *argv[]) {
         printf("%-32s %-16s %-14s %8s %6s %-19s %-24s %-24s %s\n", "ID", "NAME", "STATE", "PID", "OWNER",
                "STARTED", "NAMESPACES", "LIMITS", "CGROUP");
         for (size_t k = 0; k < n; k++) {
-                char ns[128], started[64], state[64], limits[256];
+                char ns[128], started[64], state[64], limits[256], exec_name[32];
                 const char *name = nsbox_sandbox_info_get_name(list[k]), *cg = nsbox_sandbox_info_get_cgroup(list[k]);
+                const char *in = nsbox_sandbox_info_get_sandbox(list[k]);
+
+                if (!all && !is_live(list[k]))
+                        continue;
+                /* A process Exec started: named after the sandbox it runs in. */
+                if (in) {
+                        snprintf(exec_name, sizeof exec_name, "exec in %.8s", in);
+                        name = exec_name;
+                }
 
                 format_namespaces(nsbox_sandbox_info_get_namespaces(list[k]), ns, sizeof(ns));
                 format_time(nsbox_sandbox_info_get_start_usec(list[k]), started, sizeof(started));
@@ -389,6 +414,8 @@ static int verb_inspect(int argc, char *argv[]) {
         if (nsbox_sandbox_info_get_paused(i))
                 strncat(state, " (paused)", sizeof(state) - strlen(state) - 1);
 
+        if (nsbox_sandbox_info_get_sandbox(i))
+                printf("exec in:     %s\n", nsbox_sandbox_info_get_sandbox(i));
         printf("id:          %s\n"
                "name:        %s\n"
                "state:       %s\n"
@@ -594,6 +621,7 @@ int main(int argc, char *argv[]) {
                 { "run", verb_run },   { "list", verb_list }, { "inspect", verb_inspect },
                 { "wait", verb_wait }, { "kill", verb_kill }, { "pause", verb_pause },
                 { "resume", verb_resume }, { "info", verb_info },
+                { "exec", verb_exec }, { "shell", verb_shell },
                 { "reload", verb_reload },
         };
         int c;

@@ -275,6 +275,7 @@ static int error_to_errno(const char *name, struct json_object *parameters) {
         } table[] = {
                 { NSBOX_ERROR_NO_SUCH_SANDBOX, -ESRCH },
                 { NSBOX_ERROR_QUOTA_EXCEEDED, -EDQUOT },
+                { NSBOX_ERROR_NAME_IN_USE, -EEXIST },
                 { NSBOX_ERROR_POLICY_INVALID, -EBADMSG },
                 { VARLINK_ERROR_INVALID_PARAMETER, -EINVAL },
                 { VARLINK_ERROR_PERMISSION_DENIED, -EPERM },

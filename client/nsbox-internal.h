@@ -22,6 +22,7 @@ typedef enum CallKind {
         CALL_RELOAD,
         CALL_PAUSE,
         CALL_RESUME,
+        CALL_EXEC,
 } CallKind;
 
 /*

@@ -72,6 +72,7 @@ const char *nsbox_state_to_string(NsboxState state);
 #define NSBOX_ERROR_QUOTA_EXCEEDED    "io.nsbox.Sandbox.QuotaExceeded"
 #define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
 #define NSBOX_ERROR_POLICY_INVALID    "io.nsbox.Sandbox.PolicyInvalid"
+#define NSBOX_ERROR_NAME_IN_USE       "io.nsbox.Sandbox.NameInUse"
 #define NSBOX_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define NSBOX_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
 
@@ -129,6 +130,7 @@ int nsbox_connection_wait(NsboxConnection *c, uint64_t timeout_usec);
  *   io.nsbox.Sandbox.NoSuchSandbox          -ESRCH
  *   io.nsbox.Sandbox.SpawnFailed            the reported errno, negated (-EIO if none)
  *   io.nsbox.Sandbox.QuotaExceeded          -EDQUOT
+ *   io.nsbox.Sandbox.NameInUse              -EEXIST
  *   org.varlink.service.InvalidParameter    -EINVAL
  *   org.varlink.service.PermissionDenied    -EPERM
  *   org.varlink.service.MethodNotFound,
@@ -368,6 +370,21 @@ int nsbox_sandbox_get_pidfd(NsboxSandbox *sb);
 int nsbox_sandbox_take_pidfd(NsboxSandbox *sb);
 
 /*
+ * Runs another command in the running sandbox id (its id, or the name of
+ * one of the caller's own sandboxes), as docker exec does: in every
+ * namespace the sandbox has, its cgroup, as its user, with its working
+ * directory, capability sets and seccomp profile. s describes only the
+ * process: argv, environment, cwd, user, stdio, extra fds, seccomp fds,
+ * session and keep-alive; any other setting is -EINVAL (the sandbox's own
+ * apply). The handle's id is the process's own: nsbox_wait() and
+ * nsbox_kill() take it. -ESRCH if there is no such running sandbox (or it
+ * is not the caller's).
+ */
+int nsbox_exec(NsboxConnection *c, const char *id, NsboxSpawn *s, NsboxSandbox **ret);
+int nsbox_exec_send(NsboxConnection *c, const char *id, NsboxSpawn *s);
+int nsbox_exec_finish(NsboxConnection *c, NsboxSandbox **ret);
+
+/*
  * Waits until the sandbox id has exited and returns how: *ret_state is
  * NSBOX_STATE_EXITED (with *ret_exit_code) or NSBOX_STATE_KILLED (with
  * *ret_signal). Any ret_ may be NULL; the ones not meaningful are set to -1.
@@ -422,6 +439,8 @@ int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *info);           /* -1 unles
 bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *info);
 /* Its cgroup, as /proc/PID/cgroup shows it; NULL without one. */
 const char *nsbox_sandbox_info_get_cgroup(NsboxSandboxInfo *info);
+/* For a process nsbox_exec() started: the id of the sandbox it runs in; NULL for a sandbox. */
+const char *nsbox_sandbox_info_get_sandbox(NsboxSandboxInfo *info);
 /* The limits in force (the request's, or the policy's defaults); 0 where none. */
 uint64_t nsbox_sandbox_info_get_resource(NsboxSandboxInfo *info, NsboxResource r);
 uint64_t nsbox_sandbox_info_get_runtime_max_usec(NsboxSandboxInfo *info); /* 0: none */

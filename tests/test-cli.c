@@ -961,3 +961,203 @@ Test(cli, bad_properties_are_refused_by_name) {
                 result_done(&r);
         }
 }
+
+/* ---- exec, shell, names, joins ---- */
+
+/* Starts a detached sandbox (as nobody if as_nobody) and returns its id (malloc'ed). */
+static char *detached(bool as_nobody, const char *const *args) {
+        char *argv[32];
+        size_t n = 0;
+        char id[128];
+        Result r;
+
+        argv[n++] = (char *) "run";
+        argv[n++] = (char *) "--detach";
+        for (size_t i = 0; args[i]; i++)
+                argv[n++] = (char *) args[i];
+        argv[n] = NULL;
+        cr_assert_lt(n, 30U);
+        /* run_cli takes NULL-terminated varargs: spell out the longest case. */
+        r = as_nobody ? run_cli_as_nobody(NULL, argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], argv[7],
+                                          argv[8], argv[9], argv[10], argv[11], argv[12], argv[13], argv[14], argv[15],
+                                          NULL) :
+                        run_cli(NULL, argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], argv[8],
+                                argv[9], argv[10], argv[11], argv[12], argv[13], argv[14], argv[15], NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_eq(sscanf(r.out, "%127s", id), 1);
+        result_done(&r);
+        return strdup(id);
+}
+
+Test(cli, exec_into_a_running_sandbox) {
+        _cleanup_free_ char *id = detached(false, (const char *const[]) { "--name", "cli-web", "--unshare-all",
+                                                                           "--hostname", "cliweb", "--mount-proc",
+                                                                           "--chdir", "/tmp", "--", "sleep", "1000",
+                                                                           NULL });
+        Result r;
+
+        /* by name, with what the sandbox sees, from where it started */
+        r = run_cli(NULL, "exec", "-e", "GREETING=hi", "cli-web", "--", "sh", "-c",
+                    "hostname; pwd; echo $GREETING; ps -o args= ax | grep -c '^sleep 1000$'; exit 3", NULL);
+        cr_assert_eq(r.status, 3, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "cliweb\n/tmp\nhi\n1\n");
+        result_done(&r);
+
+        /* stdin flows through, --cwd and --user (root in its user namespace maps to root outside here) */
+        r = run_cli("from stdin\n", "exec", "--cwd", "/", "--user", "0:0", id, "--", "sh", "-c", "cat; pwd", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "from stdin\n/\n");
+        result_done(&r);
+
+        /* a missing command is 127, as for run; a sandbox that is not there is nsbox's failure */
+        r = run_cli(NULL, "exec", id, "--", "/no/such/program", NULL);
+        cr_assert_eq(r.status, 127, "stderr: %s", r.err);
+        result_done(&r);
+        r = run_cli(NULL, "exec", "no-such-sandbox", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert(strstr(r.err, "no such sandbox: no-such-sandbox"), "%s", r.err);
+        result_done(&r);
+
+        /* a name taken */
+        r = run_cli(NULL, "run", "--name", "cli-web", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert(strstr(r.err, "cli-web"), "%s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "-s", "KILL", "cli-web", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        result_done(&r);
+}
+
+/* An ended sandbox is out of plain `list` and still in `list --all` until its end is read. */
+Test(cli, list_all_shows_the_ended) {
+        _cleanup_free_ char *id = detached(false, (const char *const[]) { "--name", "cli-short", "--", "true", NULL });
+        Result r;
+
+        /* wait until it ended, without reading its end: inspect says so */
+        for (;;) {
+                r = run_cli(NULL, "inspect", "--json", id, NULL);
+                cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                if (strstr(r.out, "\"exited\"")) {
+                        result_done(&r);
+                        break;
+                }
+                result_done(&r);
+                usleep(10000);
+        }
+        r = run_cli(NULL, "list", NULL);
+        cr_assert_null(strstr(r.out, id), "%s", r.out);
+        result_done(&r);
+        r = run_cli(NULL, "list", "--all", NULL);
+        cr_assert_not_null(strstr(r.out, id), "%s", r.out);
+        result_done(&r);
+        r = run_cli(NULL, "wait", "cli-short", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        result_done(&r);
+        r = run_cli(NULL, "list", "--all", NULL);
+        cr_assert_null(strstr(r.out, id), "%s", r.out);
+        result_done(&r);
+}
+
+/* --pty and shell, through script(1): a terminal in the sandbox, the exit code back. */
+Test(cli, exec_pty_and_shell) {
+        _cleanup_free_ char *id = detached(false, (const char *const[]) { "--name", "cli-tty", "--pid", "--",
+                                                                           "sleep", "1000", NULL });
+        char line[1024];
+        char *argv[] = { (char *) "/usr/bin/script", (char *) "-qec", line, (char *) "/dev/null", NULL };
+        int in, out, err;
+        pid_t pid;
+        Result r;
+
+        snprintf(line, sizeof(line),
+                 "%s --socket %s exec --pty cli-tty -- sh -c 'test -t 0 && test -t 1 && test -t 2 && tty && exit 5'",
+                 cli(), daemon_.socket_path);
+        pid = start(argv, &in, &out, &err);
+        r = finish(pid, in, out, err, NULL);
+        cr_assert_eq(r.status, 5, "status %d, out: %s, err: %s", r.status, r.out, r.err);
+        cr_assert_not_null(strstr(r.out, "/dev/pts/"), "out: %s", r.out);
+        result_done(&r);
+
+        snprintf(line, sizeof(line), "%s --socket %s shell cli-tty", cli(), daemon_.socket_path);
+        pid = start(argv, &in, &out, &err);
+        r = finish(pid, in, out, err, "tty; echo $HOME; exit 6\n");
+        cr_assert_eq(r.status, 6, "status %d, out: %s, err: %s", r.status, r.out, r.err);
+        cr_assert_not_null(strstr(r.out, "/dev/pts/"), "out: %s", r.out);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "-s", "KILL", id, NULL);
+        result_done(&r);
+}
+
+/*
+ * A pod: a second sandbox in the first one's network namespace, by --join
+ * and by --netns FD, and a non-root caller's too (its own user namespace,
+ * which it owns).
+ */
+Test(cli, join_another_sandboxs_namespaces) {
+        _cleanup_free_ char *id = detached(false, (const char *const[]) { "--name", "cli-pod", "--net", "--uts",
+                                                                           "--hostname", "pod", "--", "sleep",
+                                                                           "1000", NULL });
+        _cleanup_free_ char *mine = detached(true, (const char *const[]) { "--name", "cli-mine", "-r", "--net",
+                                                                            "--uts", "--hostname", "mine", "--",
+                                                                            "sleep", "1000", NULL });
+        char want[128], path[64], fdarg[16];
+        struct json_object *info;
+        long pid;
+        int fd;
+        Result r;
+
+        r = run_cli(NULL, "inspect", "--json", "cli-pod", NULL);
+        info = json_tokener_parse(r.out);
+        cr_assert_not_null(info);
+        pid = (long) json_object_get_int64(json_object_object_get(info, "pid"));
+        json_object_put(info);
+        result_done(&r);
+        snprintf(path, sizeof path, "/proc/%li/ns/net", pid);
+        {
+                char link[64] = "";
+
+                cr_assert_gt(readlink(path, link, sizeof link - 1), 0);
+                snprintf(want, sizeof want, "pod\n%s\n", link);
+        }
+
+        r = run_cli(NULL, "run", "--join", "cli-pod:net,uts", "--", "sh", "-c", "hostname; readlink /proc/self/ns/net",
+                    NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, want);
+        result_done(&r);
+
+        /* the same by fd; --unshare-all leaves the joined ones out */
+        fd = open(path, O_RDONLY); /* inherited by the CLI */
+        cr_assert_geq(fd, 0);
+        snprintf(fdarg, sizeof fdarg, "%d", fd);
+        r = run_cli(NULL, "run", "--unshare-all", "--netns", fdarg, "--", "readlink", "/proc/self/ns/net", NULL);
+        close(fd);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, strchr(want, '\n') + 1);
+        result_done(&r);
+
+        /* nobody joins its own sandbox's user and network namespaces, but not root's */
+        r = run_cli_as_nobody(NULL, "run", "--join", "cli-mine:user,net,uts", "--", "hostname", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "mine\n");
+        result_done(&r);
+        {
+                char spec[160];
+
+                snprintf(spec, sizeof spec, "%s:net", id);
+                r = run_cli_as_nobody(NULL, "run", "--join", spec, "--", "true", NULL);
+                cr_assert_eq(r.status, 125);
+                cr_assert(strstr(r.err, "no such sandbox"), "%s", r.err);
+                result_done(&r);
+        }
+        r = run_cli_as_nobody(NULL, "run", "--join", "cli-pod:net", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert(strstr(r.err, "no such sandbox"), "%s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "-s", "KILL", id, NULL);
+        result_done(&r);
+        r = run_cli(NULL, "kill", "-s", "KILL", mine, NULL);
+        result_done(&r);
+}

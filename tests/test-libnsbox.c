@@ -616,3 +616,58 @@ Test(libnsbox, properties_resources_and_usage) {
         nsbox_spawn_free(s);
         nsbox_connection_free(c);
 }
+
+/* nsbox_exec(): a process in a running sandbox, by id or by name; a description it cannot take is -EINVAL. */
+Test(libnsbox, exec_into_a_sandbox_and_names) {
+        const char *sleeper[] = { "sleep", "1000", NULL }, *script[] = { "/bin/sh", "-c", "hostname; exit 4", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(sleeper), *x = spawn_of(script), *again = spawn_of(sleeper);
+        NsboxSandbox *sb = NULL, *xb = NULL, *none = NULL;
+        NsboxSandboxInfo *info = NULL;
+        NsboxState state;
+        char out[64] = "";
+        int pipefd[2], code, sig;
+
+        cr_assert_eq(nsbox_spawn_add_namespace(s, "uts"), 0);
+        cr_assert_eq(nsbox_spawn_set_hostname(s, "libbox"), 0);
+        cr_assert_eq(nsbox_spawn_set_name(s, "lib-web"), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_name(c));
+
+        /* the name is taken */
+        cr_assert_eq(nsbox_spawn_set_name(again, "lib-web"), 0);
+        cr_assert_eq(nsbox_spawn(c, again, &none), -EEXIST);
+        cr_assert_str_eq(nsbox_connection_get_error_name(c), NSBOX_ERROR_NAME_IN_USE);
+
+        cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        cr_assert_eq(nsbox_spawn_set_stdout(x, pipefd[1]), 0);
+        close(pipefd[1]);
+        cr_assert_eq(nsbox_exec(c, "lib-web", x, &xb), 0, "exec: %s", nsbox_connection_get_error_name(c));
+        nsbox_spawn_free(x);
+        cr_assert_gt(read(pipefd[0], out, sizeof out - 1), 0);
+        close(pipefd[0]);
+        cr_assert_str_eq(out, "libbox\n");
+
+        cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(xb), &info), 0);
+        cr_assert_str_eq(nsbox_sandbox_info_get_sandbox(info), nsbox_sandbox_get_id(sb));
+        nsbox_sandbox_info_free(info);
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(xb), &state, &code, &sig), 0);
+        cr_assert_eq(state, NSBOX_STATE_EXITED);
+        cr_assert_eq(code, 4);
+
+        /* what only a sandbox can say */
+        x = spawn_of(script);
+        cr_assert_eq(nsbox_spawn_add_namespace(x, "net"), 0);
+        cr_assert_eq(nsbox_exec(c, "lib-web", x, &xb), -EINVAL);
+        nsbox_spawn_free(x);
+        x = spawn_of(script);
+        cr_assert_eq(nsbox_exec(c, "no-such", x, &none), -ESRCH);
+        nsbox_spawn_free(x);
+
+        nsbox_sandbox_free(xb);
+        cr_assert_eq(nsbox_kill(c, "lib-web", SIGKILL), 0);
+        cr_assert_eq(nsbox_wait(c, "lib-web", &state, &code, &sig), 0);
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+        nsbox_spawn_free(again);
+        nsbox_connection_free(c);
+}
