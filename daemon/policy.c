@@ -205,7 +205,7 @@ typedef struct MappingList {
 } MappingList;
 
 /* As newuidmap/newgidmap decide: each entry is exactly the caller's own id, or lies inside one granted range;
- * and no two entries overlap, inside or outside. */
+ * and no two entries overlap, inside or outside. ret_used_range may be NULL. */
 static int check_mapping_list(const SpawnCheck *c, const MappingList *l, const char *name, bool *ret_used_range) {
         bool allow_ranges = c->rule->subid_ranges, used_range = false;
         uid_t uid = c->caller->uid;
@@ -256,7 +256,8 @@ static int check_mapping_list(const SpawnCheck *c, const MappingList *l, const c
                 }
         }
 
-        *ret_used_range = used_range;
+        if (ret_used_range)
+                *ret_used_range = used_range;
         return 0;
 }
 
@@ -271,7 +272,7 @@ static bool maps_only_own_id(const IdMapping *maps, size_t n, uint32_t own_id) {
 static int check_id_mappings(const SpawnCheck *c, bool *ret_used_subgid) {
         const SpawnRequest *req = c->req;
         _cleanup_free_ char *name = NULL;
-        bool used_subuid, used_subgid;
+        bool used_subgid;
         int r;
 
         if (req->n_uid_mappings == 0 && req->n_gid_mappings == 0) {
@@ -297,7 +298,7 @@ static int check_id_mappings(const SpawnCheck *c, bool *ret_used_subgid) {
                                        .own_id = c->caller->uid,
                                        .ranges = c->subuid,
                                },
-                               name, &used_subuid);
+                               name, NULL);
         if (r < 0)
                 return r;
 
