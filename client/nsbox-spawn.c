@@ -30,6 +30,7 @@ struct NsboxSandbox {
         char *id;
         pid_t pid;
         int pidfd;
+        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX]; /* 0: not in the reply */
 };
 
 _public_ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s) {
@@ -979,6 +980,8 @@ static int sandbox_call_finish(NsboxConnection *c, CallKind kind, NsboxSandbox *
         sb->id = TAKE_PTR(reply.id);
         sb->pid = (pid_t) reply.pid;
         sb->pidfd = pidfd;
+        if (reply.has_namespace_inodes)
+                memcpy(sb->namespace_inodes, reply.namespace_inodes, sizeof sb->namespace_inodes);
         spawn_reply_done(&reply);
 
         *ret = sb;
@@ -1037,4 +1040,14 @@ _public_ int nsbox_sandbox_take_pidfd(NsboxSandbox *sb) {
         if (!sb)
                 return -EINVAL;
         return TAKE_FD(sb->pidfd);
+}
+
+_public_ uint64_t nsbox_sandbox_get_namespace_inode(NsboxSandbox *sb, unsigned flag) {
+        const char *name = nsbox_namespace_to_name(flag);
+        NamespaceType t;
+
+        if (!sb || !name)
+                return 0;
+        t = namespace_type_from_string(name);
+        return t >= 0 ? sb->namespace_inodes[t] : 0;
 }

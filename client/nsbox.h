@@ -368,6 +368,10 @@ pid_t nsbox_sandbox_get_pid(NsboxSandbox *sb);
 int nsbox_sandbox_get_pidfd(NsboxSandbox *sb);
 /* Hands the pidfd to the caller, who closes it; -EBADF if already taken. */
 int nsbox_sandbox_take_pidfd(NsboxSandbox *sb);
+/* The inode number of the namespace of type flag (one NSBOX_NAMESPACE_*) the sandbox's process is in, as
+ * stat(2) of /proc/PID/ns/NAME gives it (bubblewrap's --info-fd "mnt-namespace" etc.): created, joined
+ * or the host's. 0 if flag is not exactly one namespace or the daemon did not say. */
+uint64_t nsbox_sandbox_get_namespace_inode(NsboxSandbox *sb, unsigned flag);
 
 /*
  * Runs another command in the running sandbox id (its id, or the name of

@@ -563,7 +563,10 @@ static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
                         (void) sandbox_kill_all(sb, SIGKILL);
                         sb->phase = SANDBOX_PHASE_DETACHED;
                 } else {
-                        SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0 };
+                        SpawnReply reply = { .id = sb->id, .pid = sb->pid, .pidfd_index = 0,
+                                             .has_namespace_inodes = true };
+
+                        memcpy(reply.namespace_inodes, sb->namespace_inodes, sizeof reply.namespace_inodes);
 
                         snprintf(cl->last_spawn_id, sizeof cl->last_spawn_id, "%s", sb->id);
                         connection_reply(c, varlink_reply_new(spawn_reply_encode(&reply), false), &fd, 1);
@@ -682,7 +685,7 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         SpawnError error = {};
         int r;
 
-        r = spawn_read_report(sb->report_fd, &sb->reached_exec, &error);
+        r = spawn_read_report(sb->report_fd, &sb->reached_exec, sb->namespace_inodes, &error);
         if (r == -EAGAIN)
                 return;
         if (r == -ECHILD) {

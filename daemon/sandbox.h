@@ -105,6 +105,7 @@ struct Sandbox {
 
         SandboxPhase phase;
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */
+        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX]; /* what the mark says: for the Spawn reply */
         bool died_before_exec; /* the report ended without that mark: the answer waits for the exit status */
         SandboxState state;
         int exit_code;

@@ -190,6 +190,25 @@ static void enter_time_namespace(SpawnPlan *p) {
         if (setns(fd, CLONE_NEWTIME) < 0)
                 child_fail(p, "setns", errno, "time");
         (void) close(fd);
+}
+
+/*
+ * The namespaces are final now (the time namespace was the last one entered):
+ * their inode numbers go to the daemon with the exec mark, for the reply
+ * (bubblewrap's --info-fd prints them). Read here, through the host's /proc,
+ * since the command may be gone (and its links with it) by the time the
+ * daemon replies, and the sandbox's tree may have no /proc. Init and the
+ * command inherit them unchanged.
+ */
+static void record_namespace_inodes(SpawnPlan *p) {
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                char path[32] = "self/ns/";
+                const char *name = namespace_type_to_proc_name(t);
+                struct stat st;
+
+                strncat(path, name, sizeof path - strlen(path) - 1);
+                p->namespace_inodes[t] = fstatat(p->proc_fd, path, &st, 0) >= 0 ? (uint64_t) st.st_ino : 0;
+        }
         (void) close(p->proc_fd);
         p->proc_fd = -EBADF;
 }
@@ -556,6 +575,7 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
 
         /* Last before execve(), after a pending signal had its chance: only from here does EOF mean exec. */
         e = (SpawnError) { .stage = SPAWN_REPORT_EXEC };
+        memcpy(e.namespace_inodes, p->namespace_inodes, sizeof e.namespace_inodes);
         spawn_child_report(p->child_report_fd, &e);
 
         /* The very last step: nothing of the setup above has to pass the filters. A failure here
@@ -628,6 +648,7 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
         join_namespaces(p);
         wait_for_release(p);
         enter_time_namespace(p);
+        record_namespace_inodes(p);
         limit_user_namespaces(p);
 
         setup_network(p);

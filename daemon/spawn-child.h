@@ -71,6 +71,7 @@ typedef struct SpawnPlan {
         /* The host's /proc (owned), while the child still needs it: to enter the time namespace it
          * unshare()d itself once the offsets are written (unshare() only places its children there). */
         int proc_fd;
+        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX]; /* child scratch: for the exec mark */
         bool loopback_up;
         MountPlan *mounts; /* owned; NULL when the file tree is left alone */
         const char *hostname;

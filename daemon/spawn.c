@@ -144,7 +144,8 @@ _printf_(4, 5) static int spawn_fail(SpawnError *e, const char *stage, int error
         return -error;
 }
 
-int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error) {
+int spawn_read_report(int report_fd, bool *reached_exec, uint64_t ret_namespace_inodes[static _NAMESPACE_TYPE_MAX],
+                      SpawnError *ret_error) {
         for (;;) {
                 SpawnError e;
                 ssize_t n;
@@ -165,6 +166,7 @@ int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error) 
                 e.message[sizeof e.message - 1] = '\0';
                 if (e.error == 0 && streq(e.stage, SPAWN_REPORT_EXEC)) {
                         *reached_exec = true;
+                        memcpy(ret_namespace_inodes, e.namespace_inodes, sizeof e.namespace_inodes);
                         continue;
                 }
                 if (e.error <= 0)
@@ -372,11 +374,10 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->owner_uid = c->caller->uid;
                 p->owner_gid = c->caller->gid;
         }
-        if (p->unshare_flags & CLONE_NEWTIME) {
-                p->proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (p->proc_fd < 0)
-                        return spawn_fail(e, "prepare", errno, "/proc");
-        }
+        /* The host's /proc, for the time namespace and the namespace inode numbers the reply carries. */
+        p->proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (p->proc_fd < 0)
+                return spawn_fail(e, "prepare", errno, "/proc");
 
         /* The daemon enters a joined pid namespace around clone3(), so the child is born in it and needs no
          * init; one stays the default there (it reaps what the command leaves, as a subreaper). */
@@ -1047,9 +1048,10 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
 static int child_early_failure(SpawnHandshake *h, SpawnError *e) {
         SpawnError report;
         bool reached_exec = false;
+        uint64_t inodes[_NAMESPACE_TYPE_MAX];
         int r;
 
-        r = spawn_read_report(h->report_fd, &reached_exec, &report);
+        r = spawn_read_report(h->report_fd, &reached_exec, inodes, &report);
         if (r == 1) {
                 *e = report;
                 return -report.error;

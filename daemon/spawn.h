@@ -48,6 +48,9 @@ typedef struct SpawnError {
         char stage[32];    /* "clone3", "uid_map", "setns", "mount", "hostname", "credentials", "fds", "execve", ... */
         int error;         /* positive errno */
         char message[512]; /* e.g. "/no/such: No such file or directory" */
+        /* With the exec mark only: the inode numbers of the namespaces the process is in, by NamespaceType
+         * (0 where /proc could not tell), read by the child once its namespaces were final. */
+        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX];
 } SpawnError;
 
 typedef struct SpawnHandshake SpawnHandshake;
@@ -138,9 +141,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnHandshake *, spawn_handshake_free);
  * Returns 0 if the child exec'd, 1 with *ret_error filled if it failed
  * before exec, -ECHILD if it died before reaching execve() (its exit status
  * says how), -EAGAIN if the report is not complete yet, or another negative
- * errno. *reached_exec (false at first) keeps the mark between calls.
+ * errno. *reached_exec (false at first) keeps the mark between calls; when the mark arrives, the
+ * namespace inode numbers it carries are copied to ret_namespace_inodes.
  */
-int spawn_read_report(int report_fd, bool *reached_exec, SpawnError *ret_error);
+int spawn_read_report(int report_fd, bool *reached_exec, uint64_t ret_namespace_inodes[static _NAMESPACE_TYPE_MAX],
+                      SpawnError *ret_error);
 
 
 /*

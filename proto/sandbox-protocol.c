@@ -1287,10 +1287,28 @@ struct json_object *list_request_encode(void) {
 
 /* ---- replies ---- */
 
+/* An nsfs inode number; 0 (unknown) is left out. */
+static const JsonRange inode_range = { 1, INT64_MAX };
+
+#define NAMESPACE_INODE_ROW(name, type)                                                                        \
+        { name, &json_kind_uint64, offsetof(SpawnReply, namespace_inodes) + (type) * sizeof(uint64_t), 0,     \
+          &inode_range }
+
+/* The rows' offsets are the SpawnReply's, so the object row has offset 0. */
+static const JsonField namespace_inodes_fields[] = {
+        NAMESPACE_INODE_ROW("mount", NAMESPACE_MOUNT), NAMESPACE_INODE_ROW("uts", NAMESPACE_UTS),
+        NAMESPACE_INODE_ROW("ipc", NAMESPACE_IPC),     NAMESPACE_INODE_ROW("user", NAMESPACE_USER),
+        NAMESPACE_INODE_ROW("pid", NAMESPACE_PID),     NAMESPACE_INODE_ROW("net", NAMESPACE_NET),
+        NAMESPACE_INODE_ROW("cgroup", NAMESPACE_CGROUP), NAMESPACE_INODE_ROW("time", NAMESPACE_TIME),
+        {}
+};
+
 static const JsonField spawn_reply_fields[] = {
         { "id", &json_kind_string, offsetof(SpawnReply, id), JSON_MANDATORY, &id_string },
         { "pid", &json_kind_int64, offsetof(SpawnReply, pid), JSON_MANDATORY, &(const JsonRange) { 1, INT32_MAX } },
         { "pidFileDescriptor", &json_kind_fd_index, offsetof(SpawnReply, pidfd_index), JSON_MANDATORY },
+        { "namespaceInodes", &json_kind_object, 0, JSON_PRESENCE, namespace_inodes_fields,
+          offsetof(SpawnReply, has_namespace_inodes) },
         {}
 };
 

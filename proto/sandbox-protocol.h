@@ -306,11 +306,15 @@ struct json_object *sandbox_id_request_encode(const char *id);
 struct json_object *kill_request_encode(const char *id, int signal, bool all);
 struct json_object *list_request_encode(void);
 
-/* Spawn reply: (id, pid, pidFileDescriptor) */
+/* Spawn reply: (id, pid, pidFileDescriptor, namespaceInodes) */
 typedef struct SpawnReply {
         char *id;
         int64_t pid;
         int pidfd_index;
+        /* "namespaceInodes": {"mount": N, ...}, by NamespaceType; 0 where unknown (left out). A daemon
+         * before this field sends none: has_namespace_inodes false. */
+        bool has_namespace_inodes;
+        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX];
 } SpawnReply;
 struct json_object *spawn_reply_encode(const SpawnReply *r);
 int spawn_reply_decode(struct json_object *parameters, size_t n_message_fds, SpawnReply *ret);

@@ -918,8 +918,31 @@ Test(sandbox_protocol, spawn_reply_round_trip) {
         /* Unknown fields from a newer daemon are fine. */
         bad = parse("{\"id\":\"a\",\"pid\":1,\"pidFileDescriptor\":0,\"cgroup\":\"/x\"}");
         cr_assert_eq(spawn_reply_decode(bad, 1, &b), 0);
+        cr_assert_not(b.has_namespace_inodes);
         spawn_reply_done(&b);
         json_object_put(bad);
+}
+
+/* The namespaces' inode numbers, by unshare-style name; an unknown one (0) is left out. */
+Test(sandbox_protocol, spawn_reply_namespace_inodes) {
+        SpawnReply a = { .id = (char *) "x", .pid = 7, .has_namespace_inodes = true }, b = {};
+        struct json_object *e;
+
+        a.namespace_inodes[NAMESPACE_MOUNT] = 4026531841;
+        a.namespace_inodes[NAMESPACE_TIME] = 4026532000;
+        e = spawn_reply_encode(&a);
+        cr_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN),
+                         "{\"id\":\"x\",\"pid\":7,\"pidFileDescriptor\":0,"
+                         "\"namespaceInodes\":{\"mount\":4026531841,\"time\":4026532000}}");
+        cr_assert_eq(spawn_reply_decode(e, 1, &b), 0);
+        cr_assert(b.has_namespace_inodes);
+        cr_assert_eq(memcmp(a.namespace_inodes, b.namespace_inodes, sizeof a.namespace_inodes), 0);
+        spawn_reply_done(&b);
+        json_object_put(e);
+
+        e = parse("{\"id\":\"a\",\"pid\":1,\"pidFileDescriptor\":0,\"namespaceInodes\":{\"net\":-1}}");
+        cr_assert_eq(spawn_reply_decode(e, 1, &b), -EBADMSG);
+        json_object_put(e);
 }
 
 Test(sandbox_protocol, wait_reply_round_trip) {
@@ -1260,7 +1283,8 @@ static void assert_encoded_keys_in_idl(struct json_object *e) {
 Test(sandbox_protocol, encoded_names_match_the_idl) {
         struct json_object *p = parse(full_request);
         SpawnRequest *r = NULL;
-        SpawnReply reply = { .id = (char *) "x", .pid = 1 };
+        SpawnReply reply = { .id = (char *) "x", .pid = 1, .has_namespace_inodes = true,
+                             .namespace_inodes = { 1, 2, 3, 4, 5, 6, 7, 8 } };
 
         cr_assert_eq(spawn_request_decode(p, 3, NULL, &r, NULL), 0);
         assert_encoded_keys_in_idl(spawn_request_encode(r));

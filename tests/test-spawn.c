@@ -108,13 +108,14 @@ static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_
 /* Polls the report fd until the child exec'd (0) or reported a failure (1, *e filled). */
 static int wait_report(const SpawnHandle *h, SpawnError *e) {
         bool reached_exec = false;
+        uint64_t inodes[_NAMESPACE_TYPE_MAX];
 
         for (;;) {
                 struct pollfd p = { .fd = h->report_fd, .events = POLLIN };
                 int r;
 
                 cr_assert_geq(poll(&p, 1, -1), 0);
-                r = spawn_read_report(h->report_fd, &reached_exec, e);
+                r = spawn_read_report(h->report_fd, &reached_exec, inodes, e);
                 if (r != -EAGAIN) {
                         cr_assert_geq(r, 0, "spawn_read_report: %s", strerror(-r));
                         return r;
@@ -1946,6 +1947,7 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
 Test(spawn, report_tells_exec_from_death) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true"), *r2 = REQUEST("true");
         bool reached_exec = false;
+        uint64_t inodes[_NAMESPACE_TYPE_MAX];
         SpawnError e = {};
         SpawnHandle h;
         int contents[2], k;
@@ -1961,7 +1963,7 @@ Test(spawn, report_tells_exec_from_death) {
                 struct pollfd p = { .fd = h.report_fd, .events = POLLIN };
 
                 cr_assert_geq(poll(&p, 1, -1), 0);
-                k = spawn_read_report(h.report_fd, &reached_exec, &e);
+                k = spawn_read_report(h.report_fd, &reached_exec, inodes, &e);
         } while (k == -EAGAIN);
         cr_assert_eq(k, -ECHILD, "%d", k);
         cr_assert_not(reached_exec);
