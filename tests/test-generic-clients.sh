@@ -122,7 +122,7 @@ socat)
         echo "$out"
         # A here-string, not a pipe: grep -q stops at its match, and a writer still writing would die
         # of SIGPIPE, which pipefail reports as a failure.
-        grep -q '^{"parameters":{"id":"[0-9a-f]*","pid":[0-9]*,"pidFileDescriptor":0}}$' <<<"$out"
+        grep -q '^{"parameters":{"id":"[0-9a-f]*","pid":[0-9]*,"pidFileDescriptor":0,"namespaceInodes":{[^}]*}}}$' <<<"$out"
         grep -q '^{"parameters":{"state":"exited","exitCode":0,\("usage":{[^}]*},\)\?"stdout":"Linux [^"]*\\nhi\\n"}}$' <<<"$out"
         ;;
 *)
