@@ -54,6 +54,17 @@ static void sandbox_stream_output(Sandbox *sb);
 /* Reads of the final drain at exit: a process that outlived the sandbox's top one and keeps writing
  * cannot hold the loop here. */
 #define CAPTURE_DRAIN_READS_MAX 64U
+/*
+ * The JSON text the output no reply carried yet may take: a Wait without "more" gets all of it in one
+ * reply, which the connection's writer must take whole (a larger one closes the connection, and the
+ * exit status it carried is lost). A byte may take 6 there (\u00XX for a control character), so
+ * captureBytes alone does not bound it; past this, output is dropped as past captureBytes, until a
+ * reply takes what is kept. Room is left for the reply's other members and for what the connection
+ * may have queued before (it reads no call while more than CONNECTION_WRITE_BACKLOG_MAX is queued).
+ */
+#define CAPTURE_PENDING_JSON_MAX (3U * 1024U * 1024U)
+_Static_assert(CAPTURE_PENDING_JSON_MAX + 512U * 1024U <= VARLINK_WRITER_QUEUE_MAX_DEFAULT,
+               "a Wait reply with the pending output must fit the writer's queue");
 
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
@@ -165,10 +176,37 @@ static void capture_close(Sandbox *sb, size_t i) {
  * One non-blocking read of stream i: kept while under the limit, dropped past it. Returns > 0 after
  * reading, 0 at EOF or on an error (the stream is closed then), -EAGAIN when nothing is there.
  */
+/* What byte b takes in a JSON string at most, as output_string() in the protocol encodes it. */
+static size_t json_string_cost(unsigned char b) {
+        if (b == '"' || b == '\\' || b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t')
+                return 2;
+        if (b == 0 || b >= 0x80)
+                return 3; /* U+FFFD where it is no UTF-8 */
+        if (b < 0x20)
+                return 6;
+        return 1;
+}
+
+/* How many of the n bytes at p the pending output may still take as JSON text; counts them. */
+static size_t capture_fit(Sandbox *sb, const char *p, size_t n) {
+        size_t k;
+
+        for (k = 0; k < n; k++) {
+                size_t cost = json_string_cost((unsigned char) p[k]);
+
+                if (sb->capture_pending_json + cost > CAPTURE_PENDING_JSON_MAX) {
+                        sb->capture_pending_full = true;
+                        break;
+                }
+                sb->capture_pending_json += cost;
+        }
+        return k;
+}
+
 static int capture_read(Sandbox *sb, size_t i) {
         SandboxCapture *c = &sb->capture[i];
         static char scratch[CAPTURE_READ_MAX];
-        uint64_t room = sb->capture_limit - sb->capture_total;
+        uint64_t room = sb->capture_pending_full ? 0 : sb->capture_limit - sb->capture_total;
         size_t want = (size_t) MIN((uint64_t) CAPTURE_READ_MAX, room);
         char *to = scratch;
         ssize_t n;
@@ -195,8 +233,12 @@ static int capture_read(Sandbox *sb, size_t i) {
         }
 
         if (want > 0) {
-                c->size += (size_t) n;
-                sb->capture_total += (uint64_t) n;
+                size_t kept = capture_fit(sb, to, (size_t) n);
+
+                c->size += kept;
+                sb->capture_total += (uint64_t) kept;
+                if (kept < (size_t) n)
+                        sb->capture_truncated = true;
         } else
                 sb->capture_truncated = true;
         return 1;
@@ -257,6 +299,8 @@ static void capture_taken(Sandbox *sb) {
                 sb->capture[i].data = NULL;
                 sb->capture[i].size = 0;
         }
+        sb->capture_pending_json = 0;
+        sb->capture_pending_full = false;
 }
 
 /* Undoes what sandbox_new() counted and indexed so far, for an entry that never makes it into the table. */

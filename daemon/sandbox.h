@@ -102,6 +102,10 @@ struct Sandbox {
         uint64_t capture_limit;
         uint64_t capture_total;
         bool capture_truncated;
+        /* The JSON text what no reply carried yet takes at most; full: output is dropped until a reply
+         * takes it (sandbox.c, CAPTURE_PENDING_JSON_MAX). */
+        size_t capture_pending_json;
+        bool capture_pending_full;
 
         SandboxPhase phase;
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */

@@ -252,7 +252,9 @@ static VarlinkReader *reader_for(int fd) {
         for (size_t i = 0; i < ELEMENTSOF(readers); i++)
                 if (!readers[i].reader) {
                         readers[i].fd = fd;
-                        cr_assert(varlink_reader_new(NULL, &readers[i].reader) >= 0);
+                        /* As large a reply as libnsbox takes (a Wait with captured output). */
+                        cr_assert(varlink_reader_new(&(VarlinkReaderLimits) { .message_size_max = 16U * 1024U * 1024U },
+                                                     &readers[i].reader) >= 0);
                         return readers[i].reader;
                 }
         cr_assert_fail("too many test connections");

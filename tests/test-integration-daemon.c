@@ -274,6 +274,41 @@ Test(daemon, capture_output_is_bounded) {
         test_disconnect(conn);
 }
 
+/* A Wait without "more" gets its reply whatever the output's bytes: 1 MiB of control characters (6 bytes
+ * each in JSON) used to make a reply the connection could not queue, which closed it and lost the exit
+ * status. Past what one reply carries the output is dropped and said so; plain text at the default
+ * captureBytes is not cut. */
+Test(daemon, capture_output_reply_fits_whatever_the_bytes) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *r;
+
+        Spawned s = spawn_ok(conn,
+                             "{\"argv\":[\"sh\",\"-c\",\"head -c 1048576 /dev/zero | tr '\\\\0' '\\\\1'; exit 7\"],"
+                             "\"captureOutput\":true}",
+                             NULL, 0);
+        r = wait_for(conn, s.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%.200s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.exitCode"), 7);
+        cr_assert(json_object_get_boolean(test_json_get(r, "parameters.truncated")));
+        const char *out = test_json_string(r, "parameters.stdout");
+        cr_assert_not_null(out);
+        cr_assert_geq(strlen(out), 256 * 1024, "kept only %zu bytes", strlen(out));
+        cr_assert_lt(strlen(out), 1048576);
+        cr_assert_eq(strspn(out, "\1"), strlen(out));
+        json_object_put(r);
+        close(s.pidfd);
+
+        s = spawn_ok(conn, "{\"argv\":[\"sh\",\"-c\",\"head -c 1048576 /dev/zero | tr '\\\\0' a\"],\"captureOutput\":true}",
+                     NULL, 0);
+        r = wait_for(conn, s.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%.200s", json_object_to_json_string(r));
+        cr_assert_eq(strlen(test_json_string(r, "parameters.stdout") ?: ""), 1048576);
+        cr_assert_null(test_json_get(r, "parameters.truncated"));
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(conn);
+}
+
 /* A process that outlives the sandbox's top one and keeps the pipe open does not hold the final reply back;
  * streamed output arrives with "continues" replies. */
 Test(daemon, capture_output_streams_and_never_waits_for_eof) {
