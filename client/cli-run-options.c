@@ -23,6 +23,7 @@
 
 #include <sys/capability.h>
 
+#include "cli-parse.h"
 #include "cli-run-options.h"
 #include "cli-seccomp.h"
 #include "cli-util.h"
@@ -214,20 +215,6 @@ static int set_property(NsboxSpawn *s, RunOptions *o, const char *assignment) {
         return 0;
 }
 
-static int parse_uint32(const char *s, uint32_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || *end || v > UINT32_MAX)
-                return -EINVAL;
-        *ret = (uint32_t) v;
-        return 0;
-}
-
 static int parse_int64(const char *s, int64_t *ret) {
         char *end;
         long long v;
@@ -261,7 +248,7 @@ static int parse_map_range(const char *s, uint32_t *ret_inner, uint32_t *ret_out
                         return -EINVAL;
                 memcpy(parts[i], p, len);
                 parts[i][len] = 0;
-                if (parse_uint32(parts[i], &v[i]) < 0)
+                if (cli_parse_uint32(parts[i], &v[i]) < 0)
                         return -EINVAL;
                 p = q + 1;
         }
@@ -274,46 +261,6 @@ static int parse_map_range(const char *s, uint32_t *ret_inner, uint32_t *ret_out
                 *ret_outer = v[1];
         }
         *ret_count = v[2];
-        return 0;
-}
-
-/* "64", "64k", "1m", "2G": bytes with an optional power-of-1024 suffix. */
-static int parse_size(const char *s, uint64_t *ret) {
-        unsigned shift = 0;
-        char *end;
-        unsigned long long v;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || end == s)
-                return -EINVAL;
-        if (*end) {
-                const char *suffixes = "kmg";
-                const char *p = strchr(suffixes, tolower((unsigned char) *end));
-
-                if (!p || end[1])
-                        return -EINVAL;
-                shift = 10U * (unsigned) (p - suffixes + 1);
-        }
-        if (v > (UINT64_MAX >> shift))
-                return -EINVAL;
-        *ret = (uint64_t) v << shift;
-        return 0;
-}
-
-static int parse_mode(const char *s, int *ret) {
-        char *end;
-        unsigned long v;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 8);
-        if (errno != 0 || *end || v > 07777)
-                return -EINVAL;
-        *ret = (int) v;
         return 0;
 }
 
@@ -535,7 +482,7 @@ static bool is_filesystem_option(int c) {
 
 /* A uid or gid given to option c. */
 static int parse_id_argument(int c, uint32_t *ret) {
-        if (parse_uint32(optarg, ret) < 0 || *ret == UINT32_MAX) {
+        if (cli_parse_uint32(optarg, ret) < 0 || *ret == UINT32_MAX) {
                 log_error("--%s %s: not a user or group id (0 to 4294967294)", option_name(c), optarg);
                 return -EINVAL;
         }
@@ -630,21 +577,6 @@ _printf_(7, 8) static int add_mapping(NsboxSpawn *s, RunOptions *o, bool gid, ui
                 return r;
         return gid ? record(&o->gid_mapping_origins, &o->n_gid_mapping_origins, "%s", text) :
                      record(&o->uid_mapping_origins, &o->n_uid_mapping_origins, "%s", text);
-}
-
-/* A path on the host as bubblewrap takes it: relative to our working directory. */
-static char *host_path(const char *path) {
-        _cleanup_free_ char *cwd = NULL;
-        char *p;
-
-        if (path[0] == '/' || !path[0])
-                return strdup(path);
-        cwd = get_current_dir_name();
-        if (!cwd)
-                return NULL;
-        if (asprintf(&p, "%s/%s", streq(cwd, "/") ? "" : cwd, path) < 0)
-                return NULL;
-        return p;
 }
 
 /* Why libnsbox refused option c's arguments (it checks only what it can without the daemon). */
@@ -756,7 +688,7 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
 
         switch (c) {
         case 'R':
-                src = host_path(optarg);
+                src = cli_host_path(optarg);
                 if (!src)
                         return -ENOMEM;
                 r = note_root(o, c, optarg);
@@ -777,7 +709,7 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
 
                 if (second_arg(argc, argv, c, "DEST", &second) < 0)
                         return -EINVAL;
-                src = host_path(optarg);
+                src = cli_host_path(optarg);
                 if (!src)
                         return -ENOMEM;
                 if ((c == ARG_BIND_TRY || c == ARG_RO_BIND_TRY || c == ARG_DEV_BIND_TRY) && access(src, F_OK) < 0 &&
@@ -799,7 +731,7 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
         case ARG_RO_BIND_FD:
                 if (second_arg(argc, argv, c, "DEST", &second) < 0)
                         return -EINVAL;
-                if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+                if (cli_parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
                         log_error("--%s %s %s: not a file descriptor number: %s", option_name(c), optarg, second,
                                   optarg);
                         return -EINVAL;
@@ -857,7 +789,7 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
         case ARG_FILE:
                 if (second_arg(argc, argv, c, "DEST", &second) < 0)
                         return -EINVAL;
-                if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+                if (cli_parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
                         log_error("--file %s %s: not a file descriptor number: %s", optarg, second, optarg);
                         return -EINVAL;
                 }
@@ -872,13 +804,13 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
                         r = record_mount(o, c, optarg, NULL);
                 break;
         case ARG_SIZE:
-                if (parse_size(optarg, &o->next_size) < 0 || o->next_size == 0) {
+                if (cli_parse_size(optarg, &o->next_size) < 0 || o->next_size == 0) {
                         log_error("--size %s: not a size in bytes (a number, optionally with k, m or g)", optarg);
                         return -EINVAL;
                 }
                 return 0;
         case ARG_PERMS:
-                if (parse_mode(optarg, &o->next_perms) < 0) {
+                if (cli_parse_mode(optarg, &o->next_perms) < 0) {
                         log_error("--perms %s: not an octal mode (0 to 7777)", optarg);
                         return -EINVAL;
                 }
@@ -907,28 +839,16 @@ static int parse_filesystem_option(int argc, char *argv[], int c, NsboxSpawn *s,
         return 0;
 }
 
-/* Every capability this kernel has, as libcap counts them. */
-static uint64_t all_capabilities(void) {
-        unsigned n = (unsigned) cap_max_bits();
-
-        return n >= 64 ? UINT64_MAX : (UINT64_C(1) << n) - 1;
-}
-
 /* bubblewrap's --cap-add/--cap-drop: CAP (any case, as libcap reads it) or ALL, applied in order. */
 static int change_capabilities(RunOptions *o, int c, const char *arg) {
-        cap_value_t v;
         uint64_t bits;
 
         if (!o->caps_changed) {
                 /* As bubblewrap: root starts from every capability, anyone else from none. */
-                o->caps = geteuid() == 0 ? all_capabilities() : 0;
+                o->caps = geteuid() == 0 ? cli_all_capabilities() : 0;
                 o->caps_changed = true;
         }
-        if (strcasecmp(arg, "ALL") == 0)
-                bits = all_capabilities();
-        else if (cap_from_name(arg, &v) >= 0 && v >= 0 && v < 64 && (all_capabilities() & (UINT64_C(1) << v)))
-                bits = UINT64_C(1) << v;
-        else {
+        if (cli_parse_capability(arg, &bits) < 0) {
                 log_error("--%s %s: unknown capability; names are as in capabilities(7), e.g. CAP_NET_ADMIN, or ALL",
                           option_name(c), arg);
                 return -EINVAL;
@@ -943,7 +863,7 @@ static int change_capabilities(RunOptions *o, int c, const char *arg) {
 static int parse_fd_argument(int c, int *ret) {
         uint32_t id;
 
-        if (parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
+        if (cli_parse_uint32(optarg, &id) < 0 || id > INT32_MAX) {
                 log_error("--%s %s: not a file descriptor number", option_name(c), optarg);
                 return -EINVAL;
         }
@@ -1320,7 +1240,7 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                         }
                         break;
                 case ARG_PASS_FD:
-                        if (parse_uint32(optarg, &id) < 0 || id < 3 || id > 1023) {
+                        if (cli_parse_uint32(optarg, &id) < 0 || id < 3 || id > 1023) {
                                 log_error("--pass-fd %s: expected a file descriptor number 3..1023", optarg);
                                 return -EINVAL;
                         }
@@ -1471,38 +1391,12 @@ static int check_mapped(const RunOptions *o, bool gid, uint32_t id, uint32_t own
         return -EINVAL;
 }
 
-/* The capability names of a mask, for the protocol (capabilities(7) spells them in capitals). */
-static char **capability_names(uint64_t mask) {
-        _cleanup_strv_free_ char **l = calloc(65, sizeof(char *));
-        size_t n = 0;
-
-        if (!l)
-                return NULL;
-        for (unsigned c = 0; c < 64; c++) {
-                char *name;
-
-                if (!(mask & (UINT64_C(1) << c)))
-                        continue;
-                name = cap_to_name((cap_value_t) c);
-                if (!name)
-                        return NULL;
-                l[n] = strdup(name);
-                cap_free(name);
-                if (!l[n])
-                        return NULL;
-                for (char *p = l[n]; *p; p++)
-                        *p = (char) toupper((unsigned char) *p);
-                n++;
-        }
-        return TAKE_PTR(l);
-}
-
 /* Errors are reported here, naming the option. */
 static int apply_confinement(NsboxSpawn *s, const RunOptions *o) {
         int r = 0;
 
         if (o->caps_changed) {
-                _cleanup_strv_free_ char **names = capability_names(o->caps);
+                _cleanup_strv_free_ char **names = cli_capability_names(o->caps);
 
                 if (!names)
                         return -ENOMEM;

@@ -12,11 +12,13 @@
 #include "cli-util.h"
 
 const char *arg_socket = NULL;
+const char *cli_program_name = "nsbox";
+bool cli_level_prefix = false;
 
 void log_error(const char *format, ...) {
         va_list ap;
 
-        fputs("nsbox: ", stderr);
+        fprintf(stderr, "%s%s: ", cli_level_prefix ? "<3>" : "", cli_program_name);
         va_start(ap, format);
         vfprintf(stderr, format, ap);
         va_end(ap);

@@ -29,6 +29,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(NsboxSandboxInfo **, nsbox_sandbox_info_list_free);
 /* The socket given with --socket; NULL: $NSBOX_SOCKET, then the built-in default. */
 extern const char *arg_socket;
 
+/* What messages start with ("nsbox: "; nsbox-bwrap says "bwrap: "), and whether a syslog level comes
+ * first ("<3>nsbox: ", as bubblewrap's --level-prefix). */
+extern const char *cli_program_name;
+extern bool cli_level_prefix;
+
 void log_error(const char *format, ...) _printf_(1, 2);
 
 /* Connects; on failure says why and what to do, and returns the negative errno. */

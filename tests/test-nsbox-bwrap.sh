@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# nsbox-bwrap ($NSBOX_BWRAP) against a real nsboxd: bubblewrap command lines as
+# Flatpak and build tools write them, as root and as a user of its own, and the
+# reason it exists: a user whose processes may not create user namespaces
+# (here a seccomp filter refuses them) cannot run bubblewrap, but can run the
+# same command line through nsbox-bwrap.
+# Environment (set by meson): NSBOXD, NSBOX_BWRAP. Needs root (to start nsboxd
+# and to add the test user).
+set -euo pipefail
+
+bwrap_nsbox=${NSBOX_BWRAP:?}
+user=nsbt-bwrap
+
+if [ "$(id -u)" != 0 ]; then
+        echo "1..0 # SKIP needs root"
+        exit 0
+fi
+
+tmp=$(mktemp -d /tmp/nsbox-bwrap-test.XXXXXX)
+chmod 1777 "$tmp"
+daemon=
+cleanup() {
+        if [ -n "$daemon" ]; then
+                kill "$daemon" 2>/dev/null || true
+                wait "$daemon" 2>/dev/null || true
+        fi
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --no-cgroups: it runs in the test's cgroup, which is not its own to take over.
+"${NSBOXD:?}" --socket "$tmp/nsbox.sock" --policy "$tmp/no-policy.conf" --no-cgroups 2>"$tmp/nsboxd.log" &
+daemon=$!
+for _ in $(seq 100); do
+        [ -S "$tmp/nsbox.sock" ] && break
+        kill -0 "$daemon" 2>/dev/null || { cat "$tmp/nsboxd.log"; exit 1; }
+        sleep 0.1
+done
+export NSBOX_SOCKET=$tmp/nsbox.sock
+
+id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+
+n=0
+failed=0
+ok() {
+        n=$((n + 1))
+        echo "ok $n - $*"
+}
+not_ok() {
+        n=$((n + 1))
+        failed=1
+        echo "not ok $n - $*"
+}
+
+# as WHO CMD...: runs CMD as root or as the test user, in the scratch directory.
+as() {
+        local who=$1
+        shift
+        if [ "$who" = root ]; then
+                (cd "$tmp" && "$@")
+        else
+                (cd "$tmp" && setpriv --reuid="$uid" --regid="$gid" --clear-groups --reset-env \
+                        env NSBOX_SOCKET="$NSBOX_SOCKET" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ "$@")
+        fi
+}
+
+# check NAME EXPECTED-STATUS EXPECTED-OUTPUT-REGEX CMD...: output is stdout and stderr together.
+check() {
+        local name=$1 want_status=$2 want=$3 status=0 out
+        shift 3
+        out=$("$@" 2>&1) || status=$?
+        if [ "$status" = "$want_status" ] && grep -Eq -- "$want" <<<"$out"; then
+                ok "$name"
+        else
+                not_ok "$name"
+                echo "# expected status $want_status and /$want/, got status $status:"
+                sed 's/^/# /' <<<"$out"
+        fi
+}
+
+host="--ro-bind / / --proc /proc --dev /dev"
+
+for who in root "$user"; do
+        if [ "$who" = root ]; then me="0 0"; else me="$uid $gid"; fi
+        check "$who: the command runs and its exit status passes through" 42 "^hello$" \
+                as "$who" "$bwrap_nsbox" $host sh -c 'echo hello; exit 42'
+        check "$who: killed by a signal is 128+N" 143 "" \
+                as "$who" "$bwrap_nsbox" $host sh -c 'kill -TERM $$'
+        check "$who: --help" 0 "^usage: $bwrap_nsbox " as "$who" "$bwrap_nsbox" --help
+        check "$who: an unknown option is bubblewrap's usage error" 1 "^bwrap: Unknown option --frobnicate$" \
+                as "$who" "$bwrap_nsbox" --frobnicate true
+        check "$who: a missing command is a usage error" 1 "^usage: " as "$who" "$bwrap_nsbox" $host
+        check "$who: runs as the caller, without a user namespace" 0 "^$me$" \
+                as "$who" "$bwrap_nsbox" $host sh -c 'echo $(id -u) $(id -g)'
+        check "$who: --unshare-user --uid 0 --gid 0" 0 "^0 0 +0 +${me% *} +1$" \
+                as "$who" "$bwrap_nsbox" --unshare-user --uid 0 --gid 0 $host \
+                sh -c 'echo $(id -u) $(id -g) $(cat /proc/self/uid_map)'
+        check "$who: --unshare-all --share-net keeps the network" 0 "^lo ok$" \
+                as "$who" "$bwrap_nsbox" --unshare-all --share-net $host \
+                sh -c 'test "$(readlink /proc/self/ns/net)" = "$0" && echo lo ok' "$(readlink /proc/self/ns/net)"
+        check "$who: --unshare-net leaves only loopback" 0 "^1$" \
+                as "$who" "$bwrap_nsbox" --unshare-net $host grep -c : /proc/net/dev
+        check "$who: --hostname needs --unshare-uts" 1 "^bwrap: Specifying --hostname requires --unshare-uts$" \
+                as "$who" "$bwrap_nsbox" --hostname box $host true
+        check "$who: --unshare-uts --hostname" 0 "^box$" \
+                as "$who" "$bwrap_nsbox" --unshare-uts --hostname box $host cat /proc/sys/kernel/hostname
+        check "$who: --unshare-pid: the command is pid 2 under an init; --as-pid-1 makes it 1" 0 "^2 1$" \
+                as "$who" sh -c "echo \$($bwrap_nsbox --unshare-pid $host sh -c 'echo \$\$') \
+                        \$($bwrap_nsbox --unshare-pid --as-pid-1 $host sh -c 'echo \$\$')"
+        check "$who: a tree built in order: tmpfs, dir with --perms, symlink, file from an fd" 0 \
+                "^1750 /tmp/d hello$" \
+                as "$who" sh -c "echo hello | $bwrap_nsbox $host --tmpfs /tmp --perms 1750 --dir /tmp/d \
+                        --symlink /tmp/d /tmp/l --file 0 /tmp/d/f \
+                        sh -c 'echo \$(stat -c %a /tmp/d) \$(readlink /tmp/l) \$(cat /tmp/l/f)'"
+        check "$who: a later root covers what was built before it" 0 "^covered$" \
+                as "$who" "$bwrap_nsbox" --bind / / --tmpfs /tmp --dir /tmp/x --ro-bind / / --proc /proc \
+                sh -c 'test ! -e /tmp/x && echo covered'
+        check "$who: --ro-bind is read-only" 1 "Read-only file system" \
+                as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
+        check "$who: a missing source says so, bubblewrap's way" 1 "^bwrap: Can't find source path /nonexistent: " \
+                as "$who" "$bwrap_nsbox" $host --bind /nonexistent /x true
+        check "$who: --ro-bind-try skips a missing source" 0 "^fine$" \
+                as "$who" "$bwrap_nsbox" $host --ro-bind-try /nonexistent /x sh -c 'test ! -e /x && echo fine'
+        check "$who: environment options apply in order, PWD is the directory" 0 "^A=2 PWD=/tmp$" \
+                as "$who" sh -c "$bwrap_nsbox $host --setenv A 1 --setenv B 1 --clearenv --setenv A 2 --chdir /tmp \
+                        /usr/bin/env | sort | paste -sd ' '"
+        check "$who: a second --chdir warns, --level-prefix prefixes" 0 "^<4>bwrap: Only the last --chdir option will take effect$" \
+                as "$who" "$bwrap_nsbox" --level-prefix $host --chdir / --chdir / true
+        check "$who: --args FD reads options NUL-separated, where it stands" 0 "^made$" \
+                as "$who" sh -c "printf -- '--dir\\0/tmp/a/b\\0' >args.$who && \
+                        $bwrap_nsbox $host --tmpfs /tmp --args 5 sh -c 'test -d /tmp/a/b && echo made' 5<args.$who"
+        check "$who: -- ends the options" 1 "^bwrap: execvp --dev-bind: " \
+                as "$who" "$bwrap_nsbox" $host -- --dev-bind / / true
+        check "$who: a command that does not exist" 1 "^bwrap: execvp /nonexistent: No such file or directory$" \
+                as "$who" "$bwrap_nsbox" $host /nonexistent
+        check "$who: --info-fd and --json-status-fd" 0 \
+                '^\{ "child-pid": [0-9]+, "cgroup-namespace": [0-9]+, "ipc-namespace": [0-9]+, "mnt-namespace": [0-9]+, "net-namespace": [0-9]+, "pid-namespace": [0-9]+, "uts-namespace": [0-9]+ \}$' \
+                as "$who" sh -c "$bwrap_nsbox --unshare-all $host --info-fd 6 --json-status-fd 7 \
+                        sh -c 'until grep -q child-pid $tmp/info.$who; do sleep 0.01; done; exit 3' \
+                        6>info.$who 7>status.$who; test \$? = 3 && grep -q '\"child-pid\": [0-9]' info.$who && \
+                        grep -q '^{ \"exit-code\": 3 }\$' status.$who && head -n1 status.$who"
+        check "$who: seccomp data must be whole BPF instructions" 1 "^bwrap: Invalid seccomp data, must be multiple of 8$" \
+                as "$who" sh -c "printf 123 >bpf.$who && $bwrap_nsbox $host --add-seccomp-fd 5 true 5<bpf.$who"
+        check "$who: what nsboxd cannot do yet is refused by name" 1 "^bwrap: --exec-label: " \
+                as "$who" "$bwrap_nsbox" $host --exec-label system_u:system_r:container_t:s0 true
+        check "$who: --sync-fd closes when the sandbox ends" 0 "^closed$" \
+                as "$who" sh -c "exec 8>&1; ( $bwrap_nsbox $host --sync-fd 9 true 9>&1 ) | cat >/dev/null && echo closed"
+done
+
+# The proof: a user who may not create user namespaces. The filter refuses unshare() and clone() with
+# CLONE_NEWUSER and clone3() altogether (its flags are behind a pointer), as container hosts do.
+cat >"$tmp/no-userns.py" <<'EOF'
+import errno, os, sys
+import seccomp
+CLONE_NEWUSER = 0x10000000
+f = seccomp.SyscallFilter(seccomp.ALLOW)
+for call in ("unshare", "clone"):
+    f.add_rule(seccomp.ERRNO(errno.EPERM), call,
+               seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER))
+f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+f.load()
+os.execvp(sys.argv[1], sys.argv[1:])
+EOF
+python=
+for p in python3 /usr/bin/python3; do
+        if "$p" -c 'import seccomp' 2>/dev/null; then python=$(command -v "$p"); break; fi
+done
+if [ -z "$python" ]; then
+        ok "# SKIP python3-seccomp is not installed"
+elif ! command -v bwrap >/dev/null; then
+        ok "# SKIP bubblewrap is not installed"
+else
+        check "without user namespaces, bubblewrap cannot run" 1 "" \
+                as "$user" "$python" "$tmp/no-userns.py" bwrap --unshare-user $host --unshare-pid --unshare-net true
+        check "without user namespaces, unshare(1) cannot either" 1 "" \
+                as "$user" "$python" "$tmp/no-userns.py" unshare --user true
+        check "without user namespaces, the same command line runs through nsbox-bwrap" 0 "^sandboxed 1$" \
+                as "$user" "$python" "$tmp/no-userns.py" "$bwrap_nsbox" --unshare-user $host --unshare-pid \
+                --unshare-net sh -c 'test "$(readlink /proc/self/ns/user)" != "$0" && echo sandboxed $(grep -c : /proc/net/dev)' \
+                "$(readlink /proc/self/ns/user)"
+fi
+
+echo "1..$n"
+exit $failed
