@@ -545,7 +545,11 @@ static int add_mount(NsboxSpawn *s, MountKind kind, const char *source, int fd, 
 
         if (!s || !destination || destination[0] != '/' || mode > 07777)
                 return -EINVAL;
-        if (flags & ~(NSBOX_MOUNT_READ_ONLY | NSBOX_MOUNT_ALLOW_DEV | NSBOX_MOUNT_ALLOW_SUID | NSBOX_MOUNT_NO_EXEC))
+        if (flags & ~(NSBOX_MOUNT_READ_ONLY | NSBOX_MOUNT_ALLOW_DEV | NSBOX_MOUNT_ALLOW_SUID | NSBOX_MOUNT_NO_EXEC |
+                      NSBOX_MOUNT_OPTIONAL))
+                return -EINVAL;
+        /* Only a bind from a path has a source that can be missing. */
+        if ((flags & NSBOX_MOUNT_OPTIONAL) && (kind != MOUNT_BIND || !source))
                 return -EINVAL;
 
         dst = strdup(destination);
@@ -576,6 +580,7 @@ static int add_mount(NsboxSpawn *s, MountKind kind, const char *source, int fd, 
                 .allow_dev = flags & NSBOX_MOUNT_ALLOW_DEV,
                 .allow_suid = flags & NSBOX_MOUNT_ALLOW_SUID,
                 .no_exec = flags & NSBOX_MOUNT_NO_EXEC,
+                .optional = flags & NSBOX_MOUNT_OPTIONAL,
                 .size = size,
                 .mode = mode < 0 ? -1 : mode,
         };
@@ -630,6 +635,23 @@ _public_ int nsbox_spawn_add_file(NsboxSpawn *s, int fd, const char *destination
         if (copy < 0)
                 return copy;
         return add_mount(s, MOUNT_FILE, NULL, copy, destination, 0, 0, mode);
+}
+
+_public_ int nsbox_spawn_add_bind_data(NsboxSpawn *s, int fd, const char *destination, int mode, unsigned flags) {
+        int copy;
+
+        if (flags & NSBOX_MOUNT_OPTIONAL)
+                return -EINVAL;
+        copy = fd_dup_cloexec(fd);
+        if (copy < 0)
+                return copy;
+        return add_mount(s, MOUNT_BIND_DATA, NULL, copy, destination, flags, 0, mode);
+}
+
+_public_ int nsbox_spawn_add_chmod(NsboxSpawn *s, const char *path, int mode) {
+        if (mode < 0)
+                return -EINVAL;
+        return add_mount(s, MOUNT_CHMOD, NULL, -EBADF, path, 0, 0, mode);
 }
 
 _public_ int nsbox_spawn_add_remount_ro(NsboxSpawn *s, const char *destination) {

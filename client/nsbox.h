@@ -235,6 +235,8 @@ int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target);
 #define NSBOX_MOUNT_ALLOW_DEV  (1U << 1) /* device nodes usable (bubblewrap's --dev-bind) */
 #define NSBOX_MOUNT_ALLOW_SUID (1U << 2)
 #define NSBOX_MOUNT_NO_EXEC    (1U << 3)
+/* nsbox_spawn_add_bind() only: a source that does not exist skips the mount (bubblewrap's --bind-try) */
+#define NSBOX_MOUNT_OPTIONAL   (1U << 4)
 
 /*
  * Filesystem setup, applied in the order added (after "root") to a tree that
@@ -250,7 +252,8 @@ int nsbox_spawn_add_bind_fd(NsboxSpawn *s, int source_fd, const char *destinatio
 /* size 0: the kernel's default. */
 int nsbox_spawn_add_tmpfs(NsboxSpawn *s, const char *destination, uint64_t size, int mode, unsigned flags);
 int nsbox_spawn_add_proc(NsboxSpawn *s, const char *destination);
-/* A minimal /dev: null, zero, full, random, urandom, tty, pts, shm. */
+/* A minimal /dev, bubblewrap's: null, zero, full, random, urandom, tty, pts (and ptmx), shm, and the links
+ * fd, stdin, stdout, stderr and core. */
 int nsbox_spawn_add_dev(NsboxSpawn *s, const char *destination);
 int nsbox_spawn_add_mqueue(NsboxSpawn *s, const char *destination);
 int nsbox_spawn_add_dir(NsboxSpawn *s, const char *destination, int mode);
@@ -258,6 +261,13 @@ int nsbox_spawn_add_symlink(NsboxSpawn *s, const char *target, const char *desti
 /* A file whose contents are read from fd (duplicated) at spawn time. */
 int nsbox_spawn_add_file(NsboxSpawn *s, int fd, const char *destination, int mode);
 int nsbox_spawn_add_remount_ro(NsboxSpawn *s, const char *destination);
+/* bubblewrap's --bind-data: the contents read from fd (duplicated) at spawn time go into a new file of
+ * their own, bound on destination (which may exist; it is made as an empty file if not). mode < 0: 0600.
+ * flags: NSBOX_MOUNT_READ_ONLY, NSBOX_MOUNT_NO_EXEC. */
+int nsbox_spawn_add_bind_data(NsboxSpawn *s, int fd, const char *destination, int mode, unsigned flags);
+/* bubblewrap's --chmod: sets the mode (0 to 07777) of path, which must exist when the step runs, in
+ * order with the other steps. */
+int nsbox_spawn_add_chmod(NsboxSpawn *s, const char *path, int mode);
 
 /* Offsets of a new time namespace's clocks; clock is CLOCK_MONOTONIC or CLOCK_BOOTTIME (-EINVAL
  * otherwise), nanosecs < 1000000000. */

@@ -335,13 +335,13 @@ static int check_streams_read_once(Connection *c, const SpawnRequest *req, Polic
                 const MountEntry *m = &req->mounts[i];
                 int fd = varlink_message_peek_fd(&c->message, m->source_fd_index);
 
-                if (m->kind != MOUNT_FILE || fd < 0)
+                if (!mount_kind_reads_stream(m->kind) || fd < 0)
                         continue;
                 for (size_t j = 0; j < i; j++) {
                         const MountEntry *e = &req->mounts[j];
                         int other = varlink_message_peek_fd(&c->message, e->source_fd_index);
 
-                        if (e->kind != MOUNT_FILE || other < 0 ||
+                        if (!mount_kind_reads_stream(e->kind) || other < 0 ||
                             syscall(SYS_kcmp, self, self, KCMP_FILE, other, fd) != 0)
                                 continue;
                         *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_INVALID_PARAMETER };

@@ -51,9 +51,13 @@
  * directories made on the way to a destination belong to whoever mounts.
  *
  * "proc" is a fresh procfs with a new pid namespace, else a read-only bind of
- * the host's. "dev" is a tmpfs with null, zero, full, random, urandom and tty
- * bound from the host, a private devpts (/dev/ptmx -> pts/ptmx), a tmpfs
- * /dev/shm and the fd/stdin/stdout/stderr links. "file" copies its fd from
+ * the host's. "dev" is bubblewrap's layout: a tmpfs with null, zero, full,
+ * random, urandom and tty bound from the host, a private devpts
+ * (/dev/ptmx -> pts/ptmx), a tmpfs /dev/shm and the fd/stdin/stdout/stderr
+ * and core (/proc/kcore) links. "bind-data" writes its contents into a file on
+ * a tmpfs of its own and binds that file, so it may cover an existing one.
+ * "chmod" changes the mode of what exists, as the caller outside this plan's
+ * tmpfs mounts. A bind with "nofail" whose source does not exist is skipped. "file" copies its fd from
  * the current position, at most MOUNT_FILE_SIZE_MAX bytes, into a new file
  * (never over an existing one); a pipe whose writer stays open blocks the
  * child until it is killed.
@@ -70,7 +74,10 @@
  * rules below, whoever the caller is.
  *
  * Every mount gets nosuid and nodev unless the entry asks for "suid"/"dev",
- * which only a privileged caller may; the same holds for the tmpfs root made
+ * which only a privileged caller may, except "dev" on a bind: attributes are
+ * only ever set, never cleared, so such a bind keeps the nodev its source
+ * mounts have, and the policy (device-binds) decides whether a caller may
+ * ask at all; the same holds for the tmpfs root made
  * when no entry gives one. A bind's options apply to every submount it brings
  * along (mount_setattr(AT_RECURSIVE)), so a read-only bind is read-only all
  * the way down. "rw" never clears a read-only flag the source mount already
@@ -119,7 +126,8 @@ typedef struct MountOp {
         int source_tree_fd;   /* bind from an fd: detached clone made in the daemon (owned) */
         int contents_fd;      /* file: the message fd with the contents (borrowed) */
         unsigned attr;        /* MOUNT_ATTR_* set (recursively) on the new mount */
-        mode_t mode;          /* dir, file */
+        mode_t mode;          /* dir, file, bind-data, chmod */
+        bool optional;        /* bind: a missing source skips the entry ("nofail") */
         char tmpfs_mode[16];  /* tmpfs "mode" value */
         char tmpfs_size[32];  /* tmpfs "size" value, "" for the default */
         char tmpfs_uid[16];   /* tmpfs "uid"/"gid": the sandbox's user, "" for the mounter's */
@@ -331,20 +339,28 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
         op->display = strdup(m->destination);
         if (!op->display)
                 return plan_fail(ret_error, -ENOMEM, "out of memory");
-        if (op->destination[0] == 0 && m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS && m->kind != MOUNT_REMOUNT_RO)
-                return plan_fail(ret_error, -EINVAL, "%s: destination / is only valid for bind, tmpfs and remount-ro", label);
+        if (op->destination[0] == 0 && m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS && m->kind != MOUNT_REMOUNT_RO &&
+            m->kind != MOUNT_CHMOD)
+                return plan_fail(ret_error, -EINVAL, "%s: destination / is only valid for bind, tmpfs, remount-ro and chmod",
+                                 label);
+        /* spawn_request_verify()'s decoder refuses an optional root. */
+        assert(!(op->destination[0] == 0 && m->optional));
 
-        if ((m->allow_suid || m->allow_dev) && !caller->privileged)
+        /* "dev" on a bind only keeps nodev off: the source's own nodev stays, so a caller reaches device
+         * nodes only where the host lets it already (the policy's device-binds decides whether at all). */
+        if ((m->allow_suid || (m->allow_dev && m->kind != MOUNT_BIND)) && !caller->privileged)
                 return plan_fail(ret_error, -EPERM, "%s (%s): option \"%s\" needs a privileged caller", label, dest,
                                  m->allow_suid ? "suid" : "dev");
         if (m->mode >= 0 && (m->mode & ~07777))
                 return plan_fail(ret_error, -EINVAL, "%s (%s): invalid mode %o", label, dest, (unsigned) m->mode);
         if (m->mode >= 0 && (m->mode & S_ISUID) && !caller->privileged)
                 return plan_fail(ret_error, -EPERM, "%s (%s): a setuid mode needs a privileged caller", label, dest);
-        if (m->mode >= 0 && (m->mode & S_ISGID) && m->kind == MOUNT_FILE && !caller->privileged)
+        if (m->mode >= 0 && (m->mode & S_ISGID) && (mount_kind_reads_stream(m->kind) || m->kind == MOUNT_CHMOD) &&
+            !caller->privileged)
                 return plan_fail(ret_error, -EPERM, "%s (%s): a setgid mode needs a privileged caller", label, dest);
 
         op->kind = m->kind;
+        op->optional = m->optional;
         op->attr = (m->allow_suid ? 0 : MOUNT_ATTR_NOSUID) | (m->allow_dev ? 0 : MOUNT_ATTR_NODEV) |
                    (m->no_exec ? MOUNT_ATTR_NOEXEC : 0) | (m->read_only ? MOUNT_ATTR_RDONLY : 0);
 
@@ -409,6 +425,12 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
         case MOUNT_REMOUNT_RO:
                 break;
 
+        case MOUNT_CHMOD:
+                if (m->mode < 0)
+                        return plan_fail(ret_error, -EINVAL, "%s (%s): chmod needs a mode", label, dest);
+                op->mode = (mode_t) m->mode;
+                break;
+
         case MOUNT_DIR:
                 op->mode = m->mode >= 0 ? (mode_t) m->mode : 0755;
                 break;
@@ -426,6 +448,15 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
                         return plan_fail(ret_error, -EBADF, "%s (%s): a file needs its contents as sourceFileDescriptor", label, dest);
                 op->contents_fd = c->message_fds[m->source_fd_index];
                 op->mode = m->mode >= 0 ? (mode_t) m->mode : 0644;
+                break;
+
+        case MOUNT_BIND_DATA:
+                if (!fd_index_valid(c, m->source_fd_index))
+                        return plan_fail(ret_error, -EBADF, "%s (%s): bind-data needs its contents as sourceFileDescriptor",
+                                         label, dest);
+                op->contents_fd = c->message_fds[m->source_fd_index];
+                /* bubblewrap's --bind-data default */
+                op->mode = m->mode >= 0 ? (mode_t) m->mode : 0600;
                 break;
 
         default:
@@ -934,6 +965,10 @@ static int apply_bind(Apply *a, const MountOp *op) {
                 struct stat st;
 
                 src = open_host(a, op->source, true, &st);
+                /* Only a source that is not there is skipped, as bubblewrap's --bind-try does; one the caller
+                 * may not use is still an error. */
+                if (src == -ENOENT && op->optional)
+                        return 0;
                 if (src < 0)
                         return fail(a->error, src, op->display, "cannot use bind source", op->source_display);
                 clone = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
@@ -1033,7 +1068,7 @@ static int apply_dev(Apply *a, const MountOp *op) {
         };
         static const char *const links[][2] = {
                 { "ptmx", "pts/ptmx" },         { "fd", "/proc/self/fd" },      { "stdin", "/proc/self/fd/0" },
-                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },
         };
         static const char *const dev_opts[] = { "mode", "0755", "size", "1m", NULL };
         static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
@@ -1236,6 +1271,94 @@ static int apply_file(Apply *a, const MountOp *op) {
         return 0;
 }
 
+/*
+ * bubblewrap's --bind-data: the contents go into a file on a tmpfs of its own
+ * that nothing else can reach, and that file is bound on the destination, so
+ * it may replace a file that is already there (a "file" entry never writes
+ * over one). The options (ro, noexec) apply to that bind.
+ */
+static int apply_bind_data(Apply *a, const MountOp *op) {
+        static const char *const opts[] = { "mode", "0700", NULL };
+        _cleanup_close_ int mnt = -EBADF, fd = -EBADF, tree = -EBADF;
+        int r, q;
+
+        mnt = new_fs("tmpfs", opts, MOUNT_ATTR_SAFE);
+        if (mnt < 0)
+                return fail(a->error, mnt, op->display, "cannot create tmpfs", NULL);
+        fd = openat(mnt, "data", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
+        if (fd < 0)
+                return fail(a->error, -errno, op->display, "cannot write file", NULL);
+
+        r = read_as_caller_begin(a);
+        if (r >= 0)
+                r = copy_contents(op->contents_fd, fd);
+        q = read_as_caller_end(a);
+        if (q < 0)
+                return fail(a->error, q, op->display, "cannot restore credentials", NULL);
+        if (r >= 0)
+                r = finish_created(a, fd, op->mode);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot write file", NULL);
+
+        tree = open_tree(mnt, "data", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+                return fail(a->error, -errno, op->display, "cannot clone", "the file");
+        r = set_attr(tree, op->attr, false);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot set mount attributes", NULL);
+        return attach_at(a, op, tree, false);
+}
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
+/* "/proc/self/fd/N" relative to the host's tree, without snprintf(). */
+static void fd_path(char *buf, size_t size, int fd) {
+        static const char prefix[] = "proc/self/fd/";
+        char digits[16];
+        size_t n = 0, pos = 0;
+        unsigned v = (unsigned) fd;
+
+        do
+                digits[n++] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0 && n < sizeof digits);
+        for (const char *c = prefix; *c && pos + 1 < size; c++)
+                buf[pos++] = *c;
+        while (n > 0 && pos + 1 < size)
+                buf[pos++] = digits[--n];
+        buf[pos] = 0;
+}
+
+/*
+ * bubblewrap's --chmod: the mode of what the destination names (a final
+ * symlink is followed, inside the tree), which must exist. Anywhere but on a
+ * tmpfs this plan made, with the caller's rights: it changes only what the
+ * caller owns. fchmodat2() (Linux 6.6) takes the O_PATH fd itself; before
+ * it, the fd's magic link in the host's /proc names exactly that file.
+ */
+static int apply_chmod(Apply *a, const MountOp *op) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[48];
+        int r;
+
+        fd = in_root(a, op->destination, 0);
+        if (fd < 0)
+                return fail(a->error, fd, op->display, "cannot chmod", NULL);
+        r = creds_for_creating(a, fd);
+        if (r >= 0 && syscall(__NR_fchmodat2, fd, "", op->mode, AT_EMPTY_PATH) < 0) {
+                r = -errno;
+                if (r == -ENOSYS) {
+                        fd_path(path, sizeof path, fd);
+                        r = fchmodat(a->host_fd, path, op->mode, 0) < 0 ? -errno : 0;
+                }
+        }
+        (void) creds_daemon(a);
+        if (r < 0)
+                return fail(a->error, r, op->display, "cannot chmod", NULL);
+        return 0;
+}
+
 static int apply_remount_ro(Apply *a, const MountOp *op) {
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -1270,6 +1393,10 @@ static int apply_op(Apply *a, const MountOp *op) {
                 return apply_file(a, op);
         case MOUNT_REMOUNT_RO:
                 return apply_remount_ro(a, op);
+        case MOUNT_CHMOD:
+                return apply_chmod(a, op);
+        case MOUNT_BIND_DATA:
+                return apply_bind_data(a, op);
         default:
                 return fail(a->error, -EINVAL, op->display, "unknown mount type", NULL);
         }

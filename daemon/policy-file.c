@@ -44,6 +44,7 @@ typedef enum RuleKeyId {
         KEY_MAX_SANDBOXES,
         KEY_KEEP_ALIVE,
         KEY_SUBID_RANGES,
+        KEY_DEVICE_BINDS,
         KEY_SECCOMP,
         LIMIT_KEY_IDS(KEY_),
         KEY_RUNTIME_MAX,
@@ -262,6 +263,7 @@ static const RuleKey rule_keys[_KEY_MAX] = {
                                        "a number from 0 to 1000000", merge_max, POLICY_MAX_SANDBOXES_UNSET),
         [KEY_KEEP_ALIVE] = RULE_KEY("keep-alive", keep_alive, parse_bool, "yes or no", merge_max, true),
         [KEY_SUBID_RANGES] = RULE_KEY("subid-ranges", subid_ranges, parse_bool, "yes or no", merge_max, true),
+        [KEY_DEVICE_BINDS] = RULE_KEY("device-binds", device_binds, parse_bool, "yes or no", merge_max, true),
         /* The values are ordered from strict to permissive, so the most permissive group wins as for the others. */
         [KEY_SECCOMP] = RULE_KEY("seccomp", seccomp, parse_seccomp, "default, own or unconfined", merge_max,
                                  POLICY_SECCOMP_UNCONFINED),
@@ -397,6 +399,7 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
                         .max_sandboxes = UINT_MAX,
                         .keep_alive = true,
                         .subid_ranges = true,
+                        .device_binds = true,
                         .seccomp = POLICY_SECCOMP_UNCONFINED,
                         .unrestricted = true,
                         .source = "root",

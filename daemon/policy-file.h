@@ -59,6 +59,7 @@ typedef struct PolicyRule {
                                  * not set by the policy, DaemonLimits.sandboxes_per_uid applies */
         bool keep_alive;        /* may ask for keepAlive */
         bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
+        bool device_binds;      /* may ask for "dev" on a bind (the source's own nodev still holds) */
         unsigned seccomp;       /* PolicySeccomp: which system call filters it may choose */
         bool unrestricted;      /* root: the policy does not apply */
         PolicyLimits max;       /* the most one sandbox may ask for ([memory-max], ...), and what it gets when it

@@ -161,6 +161,27 @@ static int check_keep_alive(const SpawnCheck *c) {
         return 0;
 }
 
+/*
+ * "dev" on a bind (bubblewrap's --dev-bind) leaves nodev off the new mount;
+ * mount setup never clears a nodev the source has, so the caller reaches only
+ * device nodes it could open on the host already, with the same permission
+ * checks. device-binds=no refuses even that. On any other type "dev" is for
+ * root only (mount setup refuses it).
+ */
+static int check_device_binds(const SpawnCheck *c) {
+        for (size_t i = 0; i < c->req->n_mounts; i++) {
+                char field[48];
+
+                if (!c->req->mounts[i].allow_dev || c->rule->device_binds)
+                        continue;
+                snprintf(field, sizeof field, "mounts[%zu].options", i);
+                return deny(c->denial, POLICY_DENIAL_PERMISSION_DENIED, field,
+                            "device binds (option \"dev\") are not allowed for uid %u by [%s]",
+                            (unsigned) c->caller->uid, c->rule->source);
+        }
+        return 0;
+}
+
 /* Filters a caller adds (seccompFileDescriptors) only ever narrow: what matters is what replaces the default. */
 static int check_seccomp(const SpawnCheck *c) {
         const SpawnRequest *req = c->req;
@@ -415,6 +436,9 @@ static int check_unprivileged(const SpawnCheck *c, PolicyDecision *ret_decision)
         if (r < 0)
                 return r;
         r = check_keep_alive(c);
+        if (r < 0)
+                return r;
+        r = check_device_binds(c);
         if (r < 0)
                 return r;
         r = check_seccomp(c);

@@ -75,6 +75,7 @@ static const char *const mount_kind_names[_MOUNT_KIND_MAX] = {
         [MOUNT_BIND] = "bind",       [MOUNT_TMPFS] = "tmpfs", [MOUNT_PROC] = "proc",
         [MOUNT_DEV] = "dev",         [MOUNT_MQUEUE] = "mqueue", [MOUNT_DIR] = "dir",
         [MOUNT_SYMLINK] = "symlink", [MOUNT_FILE] = "file",   [MOUNT_REMOUNT_RO] = "remount-ro",
+        [MOUNT_CHMOD] = "chmod",     [MOUNT_BIND_DATA] = "bind-data",
 };
 
 static const JsonEnum mount_kind_enum = { mount_kind_names, _MOUNT_KIND_MAX };
@@ -85,6 +86,10 @@ const char *mount_kind_to_string(MountKind k) {
 
 MountKind mount_kind_from_string(const char *s) {
         return json_enum_from_string(&mount_kind_enum, s);
+}
+
+bool mount_kind_reads_stream(MountKind k) {
+        return k == MOUNT_FILE || k == MOUNT_BIND_DATA;
 }
 
 static const char *const sandbox_state_names[_SANDBOX_STATE_MAX] = {
@@ -451,11 +456,17 @@ static int mount_option(JsonCodec *c, struct json_object *e, size_t i, void *use
                 m->allow_dev = o[0] == 'd';
         else if (streq(o, "exec") || streq(o, "noexec"))
                 m->no_exec = o[0] == 'n';
-        else if (strncmp(o, "size=", 5) == 0) {
+        else if (streq(o, "nofail")) {
+                /* mount(8)'s word for it; a bind from an fd has nothing that could be missing */
+                if (m->kind != MOUNT_BIND)
+                        return json_codec_invalid(c);
+                m->optional = true;
+        } else if (strncmp(o, "size=", 5) == 0) {
                 if (m->kind != MOUNT_TMPFS || parse_size(o + 5, &m->size) < 0)
                         return json_codec_invalid(c);
         } else if (strncmp(o, "mode=", 5) == 0) {
-                bool has_mode = m->kind == MOUNT_TMPFS || m->kind == MOUNT_DIR || m->kind == MOUNT_FILE;
+                bool has_mode = m->kind == MOUNT_TMPFS || m->kind == MOUNT_DIR || m->kind == MOUNT_FILE ||
+                                m->kind == MOUNT_BIND_DATA || m->kind == MOUNT_CHMOD;
 
                 if (!has_mode || parse_mode(o + 5, &m->mode) < 0)
                         return json_codec_invalid(c);
@@ -475,6 +486,7 @@ static int encode_mount_options(const void *base, const JsonField *f, struct jso
         const char *options[] = {
                 m->read_only ? "ro" : "rw", m->allow_suid ? "suid" : "nosuid", m->allow_dev ? "dev" : "nodev",
                 m->no_exec ? "noexec" : "exec", m->size > 0 ? size : NULL, m->mode >= 0 ? mode : NULL,
+                m->optional ? "nofail" : NULL,
         };
 
         snprintf(size, sizeof(size), "size=%" PRIu64, m->size);
@@ -603,7 +615,7 @@ static int mount_entry_verify(JsonCodec *c, void *elements, size_t i) {
         MountEntry *m = (MountEntry *) elements + i;
         bool source = m->source, source_fd = m->source_fd_index >= 0;
         bool want_source = m->kind == MOUNT_SYMLINK || (m->kind == MOUNT_BIND && (source || !source_fd));
-        bool want_source_fd = m->kind == MOUNT_FILE || (m->kind == MOUNT_BIND && !source);
+        bool want_source_fd = mount_kind_reads_stream(m->kind) || (m->kind == MOUNT_BIND && !source);
         char *normalized;
         int r;
 
@@ -611,6 +623,9 @@ static int mount_entry_verify(JsonCodec *c, void *elements, size_t i) {
                 return json_codec_invalid_member(c, "source");
         if (source_fd != want_source_fd)
                 return json_codec_invalid_member(c, "sourceFileDescriptor");
+        /* "chmod" is nothing but its mode; "nofail" is about a source path, and a root cannot be skipped. */
+        if ((m->kind == MOUNT_CHMOD && m->mode < 0) || (m->optional && (!source || streq(m->destination, "/"))))
+                return json_codec_invalid_member(c, "options");
 
         if (m->kind == MOUNT_BIND && source) {
                 r = path_normalize(m->source, &normalized);
@@ -1017,15 +1032,15 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
         for (size_t i = 0, roots = !!req->root; i < req->n_mounts; i++) {
                 const MountEntry *m = req->mounts + i;
 
-                if (!streq(m->destination, "/") || m->kind == MOUNT_REMOUNT_RO)
+                if (!streq(m->destination, "/") || m->kind == MOUNT_REMOUNT_RO || m->kind == MOUNT_CHMOD)
                         continue;
                 if ((m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS) || ++roots > 1)
                         return invalid(ret_invalid_parameter, "mounts[%zu].destination", i);
         }
         /* A "file" entry reads its fd to the end: a second one on the same fd would get what is left, nothing. */
         for (size_t i = 0; i < req->n_mounts; i++)
-                for (size_t j = 0; req->mounts[i].kind == MOUNT_FILE && j < i; j++)
-                        if (req->mounts[j].kind == MOUNT_FILE &&
+                for (size_t j = 0; mount_kind_reads_stream(req->mounts[i].kind) && j < i; j++)
+                        if (mount_kind_reads_stream(req->mounts[j].kind) &&
                             req->mounts[j].source_fd_index == req->mounts[i].source_fd_index)
                                 return invalid(ret_invalid_parameter, "mounts[%zu].sourceFileDescriptor", i);
         /* Id maps, setgroups and clock offsets can be written only for a namespace nobody has entered yet. */

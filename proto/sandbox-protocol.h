@@ -95,12 +95,16 @@ typedef enum MountKind {
         MOUNT_SYMLINK,    /* "symlink": source is the link target */
         MOUNT_FILE,       /* "file": contents read from sourceFileDescriptor */
         MOUNT_REMOUNT_RO, /* "remount-ro": make destination read-only */
+        MOUNT_CHMOD,      /* "chmod": set the mode ("mode=" option, mandatory) of an existing destination */
+        MOUNT_BIND_DATA,  /* "bind-data": contents from sourceFileDescriptor in a new file bound on destination */
         _MOUNT_KIND_MAX,
         _MOUNT_KIND_INVALID = -EINVAL,
 } MountKind;
 
 const char *mount_kind_to_string(MountKind k);
 MountKind mount_kind_from_string(const char *s);
+/* The types that read their contents from sourceFileDescriptor to its end: "file", "bind-data". */
+bool mount_kind_reads_stream(MountKind k);
 
 typedef struct MountEntry {
         MountKind kind;        /* "type" */
@@ -112,8 +116,9 @@ typedef struct MountEntry {
         bool allow_suid;       /* "suid" (default nosuid) */
         bool allow_dev;        /* "dev" (default nodev) */
         bool no_exec;          /* "noexec" */
+        bool optional;         /* "nofail" (bind from a path): a missing source skips the entry */
         uint64_t size;         /* "size=BYTES" (tmpfs), 0 if unset */
-        int mode;              /* "mode=0755" (tmpfs, dir, file), -1 if unset */
+        int mode;              /* "mode=0755" (tmpfs, dir, file, bind-data, chmod), -1 if unset */
 } MountEntry;
 
 typedef struct TimeOffset {

@@ -123,7 +123,7 @@ typedef struct Ended {
         int exit_code;
         char *out;
         char *err;
-        char error[128];
+        char error[300];
 } Ended;
 
 static Ended wait_for(int conn, const char *id) {
@@ -146,7 +146,7 @@ static void ended_done(Ended *e) {
 }
 
 /* Spawns sh -c script with captureOutput and more members (extra, "" or starting with ","), waits for it. */
-_printf_(3, 4) _unused_ static Ended run_script(int conn, const char *script, const char *extra_format, ...) {
+_printf_(3, 4) static Ended run_script(int conn, const char *script, const char *extra_format, ...) {
         char extra[12288];
         va_list ap;
         Started s;
@@ -266,4 +266,220 @@ static int nonroot_inodes(void *arg) {
 
 Test(bwrap, inodes_for_a_caller_that_is_not_root) {
         cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_inodes, NULL), 0);
+}
+
+/* ---- mounts ---- */
+
+static const char host_root[] = "{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\"}";
+
+/* A new user namespace with the caller's own ids mapped to themselves, and a mount namespace. */
+static const char *own_userns(void) {
+        static char buf[256];
+
+        snprintf(buf, sizeof buf,
+                 "\"namespaces\":[\"user\",\"mount\"],\"uidMappings\":[{\"containerID\":%u,\"hostID\":%u,\"size\":1}],"
+                 "\"gidMappings\":[{\"containerID\":%u,\"hostID\":%u,\"size\":1}]",
+                 (unsigned) getuid(), (unsigned) getuid(), (unsigned) getgid(), (unsigned) getgid());
+        return buf;
+}
+
+static void assert_ran(Ended *e, const char *want) {
+        cr_assert_str_empty(e->error, "%s: %s", e->error, e->err);
+        cr_assert_str_eq(e->state, "exited");
+        cr_assert_eq(e->exit_code, 0, "exit %d: %s%s", e->exit_code, e->out, e->err);
+        cr_assert_str_eq(e->out, want, "%s", e->out);
+        ended_done(e);
+}
+
+/* "nofail" skips a source that is not there (bubblewrap's --bind-try); without it that is an error. */
+Test(bwrap, nofail_skips_a_missing_source) {
+        int conn = test_daemon_connect(&daemon_);
+        Ended e;
+
+        e = run_script(conn, "test -e /mnt/a && echo a; test -e /mnt/b || echo no b",
+                       ",\"namespaces\":[\"mount\"],\"mounts\":[%s,"
+                       "{\"type\":\"bind\",\"source\":\"/etc\",\"destination\":\"/mnt/a\",\"options\":[\"nofail\"]},"
+                       "{\"type\":\"bind\",\"source\":\"/no/such/source\",\"destination\":\"/mnt/b\",\"options\":[\"nofail\",\"ro\"]}]",
+                       host_root);
+        assert_ran(&e, "a\nno b\n");
+
+        e = run_script(conn, "true",
+                       ",\"namespaces\":[\"mount\"],\"mounts\":[%s,"
+                       "{\"type\":\"bind\",\"source\":\"/no/such/source\",\"destination\":\"/mnt/b\"}]",
+                       host_root);
+        cr_assert_str_eq(e.error, "io.nsbox.Sandbox.SpawnFailed mount");
+        ended_done(&e);
+
+        /* Only a bind from a path has a source that can be missing. */
+        e = run_script(conn, "true", ",\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/t\","
+                                     "\"options\":[\"nofail\"]}]");
+        cr_assert_str_eq(e.error, "org.varlink.service.InvalidParameter mounts[0].options[0]");
+        ended_done(&e);
+        test_disconnect(conn);
+}
+
+/* A source the caller may not use is still an error with nofail: only absence is skipped. */
+static int nonroot_nofail_denied(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        Ended e = run_script(conn, "true",
+                             ",%s,\"mounts\":[%s,"
+                             "{\"type\":\"bind\",\"source\":\"%s\",\"destination\":\"/mnt\",\"options\":[\"nofail\"]}]",
+                             own_userns(), host_root, (const char *) arg);
+
+        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s: %s", e.error, e.err);
+        CHECK(strstr(e.err, "Permission denied"), "%s", e.err);
+        ended_done(&e);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(bwrap, nofail_still_refuses_what_the_caller_cannot_reach) {
+        char dir[64], inner[128];
+
+        test_tmpdir_new("bwrap-nofail", dir, sizeof dir);
+        cr_assert_eq(chmod(dir, 0700), 0);
+        snprintf(inner, sizeof inner, "%s/x", dir);
+        cr_assert_eq(mkdir(inner, 0755), 0);
+        cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_nofail_denied, inner), 0);
+        test_tmpdir_remove(dir);
+}
+
+/* A caller that is not root binds /dev with "dev" (bubblewrap's --dev-bind): its nodes work there, and
+ * nowhere a plain bind put them. */
+static int nonroot_dev_bind(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+#define NS ",%s,\"mounts\":[%s,{\"type\":\"bind\",\"source\":\"/dev\",\"destination\":\"/dev\"%s}]"
+        Ended e;
+
+        e = run_script(conn, "echo x > /dev/null && echo ok", NS, own_userns(), host_root, ",\"options\":[\"dev\"]");
+        CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "ok\n") == 0, "%s %d %s %s", e.error, e.exit_code,
+              e.out, e.err);
+        ended_done(&e);
+
+        e = run_script(conn, "echo x > /dev/null || echo refused", NS, own_userns(), host_root, "");
+#undef NS
+        CHECK(!e.error[0] && strcmp(e.out, "refused\n") == 0, "%s %s %s", e.error, e.out, e.err);
+        ended_done(&e);
+
+        /* "dev" on anything but a bind stays root's */
+        e = run_script(conn, "true", ",%s,\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/t\",\"options\":[\"dev\"]}]",
+                       own_userns());
+        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
+        ended_done(&e);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(bwrap, dev_bind_for_a_caller_that_is_not_root) {
+        cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_dev_bind, NULL), 0);
+}
+
+static mode_t mode_of(const char *dir, const char *name) {
+        char path[256];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        cr_assert_eq(stat(path, &st), 0, "%s: %m", path);
+        return st.st_mode & 07777;
+}
+
+/* "mode=" on dir and tmpfs, the parents' modes derived from it, chmod in order (bubblewrap's --perms, --chmod). */
+Test(bwrap, modes_and_chmod) {
+        int conn = test_daemon_connect(&daemon_);
+        char dir[64], existed[128];
+        Ended e;
+
+        test_tmpdir_new("bwrap-modes", dir, sizeof dir);
+        snprintf(existed, sizeof existed, "%s/existed", dir);
+        cr_assert_eq(mkdir(existed, 0710), 0);
+        cr_assert_eq(chmod(existed, 0710), 0);
+
+        e = run_script(conn, "stat -c %a /t; readlink /dev/core",
+                       ",\"namespaces\":[\"mount\"],\"mounts\":[%s,"
+                       "{\"type\":\"dir\",\"destination\":\"%s/new\",\"options\":[\"mode=1741\"]},"
+                       "{\"type\":\"dir\",\"destination\":\"%s/existed\",\"options\":[\"mode=0741\"]},"
+                       "{\"type\":\"dir\",\"destination\":\"%s/p750/d\",\"options\":[\"mode=0710\"]},"
+                       "{\"type\":\"dir\",\"destination\":\"%s/p705\",\"options\":[\"mode=0705\"]},"
+                       "{\"type\":\"dir\",\"destination\":\"%s/p705/d\",\"options\":[\"mode=0604\"]},"
+                       "{\"type\":\"dir\",\"destination\":\"%s/chmodded\"},"
+                       "{\"type\":\"chmod\",\"destination\":\"%s/chmodded\",\"options\":[\"mode=1755\"]},"
+                       "{\"type\":\"tmpfs\",\"destination\":\"/t\",\"options\":[\"mode=01777\",\"size=1048576\"]},"
+                       "{\"type\":\"dev\",\"destination\":\"/dev\"}]",
+                       host_root, dir, dir, dir, dir, dir, dir, dir);
+        assert_ran(&e, "1777\n/proc/kcore\n");
+        cr_assert_eq(mode_of(dir, "new"), 01741);
+        cr_assert_eq(mode_of(dir, "existed"), 0710);
+        cr_assert_eq(mode_of(dir, "p750"), 0755);
+        cr_assert_eq(mode_of(dir, "p705"), 0705);
+        cr_assert_eq(mode_of(dir, "chmodded"), 01755);
+
+        /* chmod needs a mode and something to change */
+        e = run_script(conn, "true", ",\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"chmod\",\"destination\":\"/x\"}]");
+        cr_assert_str_eq(e.error, "org.varlink.service.InvalidParameter mounts[0].options");
+        ended_done(&e);
+        e = run_script(conn, "true", ",\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"chmod\",\"destination\":\"/x\","
+                                     "\"options\":[\"mode=0755\"]}]");
+        cr_assert_str_eq(e.error, "io.nsbox.Sandbox.SpawnFailed mount");
+        ended_done(&e);
+
+        test_disconnect(conn);
+        test_tmpdir_remove(dir);
+}
+
+/* chmod acts with the caller's rights: not on what root owns. */
+static int nonroot_chmod(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        Ended e = run_script(conn, "true",
+                             ",%s,\"mounts\":[%s,"
+                             "{\"type\":\"chmod\",\"destination\":\"%s\",\"options\":[\"mode=0777\"]}]",
+                             own_userns(), host_root, (const char *) arg);
+
+        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
+        CHECK(strstr(e.err, "Operation not permitted"), "%s", e.err);
+        ended_done(&e);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(bwrap, chmod_as_the_caller) {
+        char dir[64];
+
+        test_tmpdir_new("bwrap-chmod", dir, sizeof dir);
+        cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_chmod, dir), 0);
+        cr_assert_eq(mode_of(dir, "."), 0755);
+        test_tmpdir_remove(dir);
+}
+
+/* bind-data replaces a file that exists, read-only when asked, with its mode (bubblewrap's --ro-bind-data). */
+Test(bwrap, bind_data_over_an_existing_file) {
+        int conn = test_daemon_connect(&daemon_);
+        char dir[64], path[128];
+        int fds[2];
+        Started s;
+        Ended e;
+
+        test_tmpdir_new("bwrap-data", dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/f", dir);
+        test_write_file(path, "host\n", 5, 0644);
+        cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+        cr_assert_eq(write(fds[1], "data\n", 5), 5);
+        fds[1] = safe_close(fds[1]);
+
+        s = spawn_with(conn, fds, 1,
+                       "\"argv\":[\"/bin/sh\",\"-c\",\"cat %s; stat -c %%a %s; echo x 2>/dev/null > %s || echo ro\"],"
+                       "\"captureOutput\":true,\"namespaces\":[\"mount\"],\"mounts\":[%s,"
+                       "{\"type\":\"bind-data\",\"sourceFileDescriptor\":0,\"destination\":\"%s\","
+                       "\"options\":[\"ro\",\"mode=0640\"]}]",
+                       path, path, path, host_root, path);
+        cr_assert_str_empty(s.error, "%s %s %s", s.error, s.field, s.message);
+        e = wait_for(conn, s.id);
+        assert_ran(&e, "data\n640\nro\n");
+        started_done(&s);
+        safe_close(fds[0]);
+
+        /* the host's file is untouched */
+        _cleanup_free_ char *host = test_read_file(path);
+        cr_assert_str_eq(host, "host\n");
+        test_disconnect(conn);
+        test_tmpdir_remove(dir);
 }

@@ -824,6 +824,26 @@ Test(policy, keep_alive_forbidden_by_rule) {
         env_done(&e);
 }
 
+/* "dev" on a bind: allowed unless device-binds says no, naming the entry's options. */
+Test(policy, device_binds_forbidden_by_rule) {
+        Env e = env_default();
+        _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_BIT(NAMESPACE_MOUNT));
+
+        r->mounts = calloc(2, sizeof(MountEntry));
+        r->n_mounts = 2;
+        r->mounts[0] = (MountEntry) { .kind = MOUNT_BIND, .source = strdup("/"), .destination = strdup("/"),
+                                      .source_fd_index = -1, .mode = -1 };
+        r->mounts[1] = (MountEntry) { .kind = MOUNT_BIND, .source = strdup("/dev"), .destination = strdup("/dev"),
+                                      .source_fd_index = -1, .mode = -1, .allow_dev = true };
+        assert_allowed(&e, r); /* allowed by default */
+
+        e.policy = load_ok("[default]\ndevice-binds = no\n");
+        assert_denied(&e, r, POLICY_DENIAL_PERMISSION_DENIED, "mounts[1].options");
+        r->mounts[1].allow_dev = false;
+        assert_allowed(&e, r);
+        env_done(&e);
+}
+
 Test(policy, user_without_user_namespace) {
         Env e = env_default();
         _cleanup_(spawn_request_freep) SpawnRequest *r = request(NAMESPACE_BIT(NAMESPACE_PID));

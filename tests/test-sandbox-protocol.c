@@ -192,6 +192,24 @@ static const struct {
           "\"options\":[\"size=1m\"]}]}", 0, "mounts[0].options[0]" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":\"ro\"}]}", 0,
           "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"nofail\"]}]}", 0,
+          "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"sourceFileDescriptor\":0,\"destination\":\"/x\","
+          "\"options\":[\"nofail\"]}]}", 1, "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\","
+          "\"options\":[\"nofail\"]}]}", 0, "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"chmod\",\"destination\":\"/x\"}]}", 0, "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"chmod\",\"destination\":\"/x\",\"options\":[\"mode=8\"]}]}", 0,
+          "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"chmod\",\"source\":\"/a\",\"destination\":\"/x\","
+          "\"options\":[\"mode=0755\"]}]}", 0, "mounts[0].source" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind-data\",\"destination\":\"/x\"}]}", 0,
+          "mounts[0].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/x\"},"
+          "{\"type\":\"bind-data\",\"sourceFileDescriptor\":0,\"destination\":\"/y\"}]}", 1,
+          "mounts[1].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind-data\",\"sourceFileDescriptor\":0,\"destination\":\"/y\","
+          "\"options\":[\"size=1m\"]}]}", 1, "mounts[0].options[0]" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"destination\":\"/x\"}]}", 0, "mounts[0].source" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/a\",\"sourceFileDescriptor\":0,"
           "\"destination\":\"/x\"}]}", 1, "mounts[0].sourceFileDescriptor" },
@@ -438,6 +456,9 @@ static const char full_request[] =
         "{\"type\":\"dir\",\"destination\":\"/var/empty\",\"options\":[\"mode=0700\"]},"
         "{\"type\":\"symlink\",\"source\":\"../proc/self/fd\",\"destination\":\"/dev/fd\"},"
         "{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/etc/hostname\",\"options\":[\"mode=644\"]},"
+        "{\"type\":\"bind\",\"source\":\"/opt\",\"destination\":\"/opt\",\"options\":[\"ro\",\"nofail\"]},"
+        "{\"type\":\"bind-data\",\"sourceFileDescriptor\":1,\"destination\":\"/etc/passwd\",\"options\":[\"ro\",\"mode=0640\"]},"
+        "{\"type\":\"chmod\",\"destination\":\"/tmp\",\"options\":[\"mode=1777\"]},"
         "{\"type\":\"remount-ro\",\"destination\":\"/\"}],"
         "\"timeOffsets\":{\"monotonic\":{\"secs\":-3600,\"nanosecs\":5},\"boottime\":{\"secs\":86400,\"nanosecs\":999999999}},"
         "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"}]},"
@@ -483,7 +504,7 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(r->fds[1].target, 1023);
         cr_assert_eq(r->fds[0].fd_index, 2);
         cr_assert_str_eq(r->root, "/srv/root");
-        cr_assert_eq(r->n_mounts, 10);
+        cr_assert_eq(r->n_mounts, 13);
         cr_assert_eq(r->mounts[0].kind, MOUNT_PROC);
         cr_assert_eq(r->mounts[1].kind, MOUNT_TMPFS);
         cr_assert_eq(r->mounts[1].size, 64ULL * 1024 * 1024);
@@ -506,8 +527,16 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_str_eq(r->mounts[7].destination, "/dev/fd");
         cr_assert_eq(r->mounts[8].kind, MOUNT_FILE);
         cr_assert_eq(r->mounts[8].mode, 0644);
-        cr_assert_eq(r->mounts[9].kind, MOUNT_REMOUNT_RO);
-        cr_assert_str_eq(r->mounts[9].destination, "/");
+        cr_assert_eq(r->mounts[9].kind, MOUNT_BIND);
+        cr_assert(r->mounts[9].optional);
+        cr_assert(r->mounts[9].read_only);
+        cr_assert_eq(r->mounts[10].kind, MOUNT_BIND_DATA);
+        cr_assert_eq(r->mounts[10].source_fd_index, 1);
+        cr_assert_eq(r->mounts[10].mode, 0640);
+        cr_assert_eq(r->mounts[11].kind, MOUNT_CHMOD);
+        cr_assert_eq(r->mounts[11].mode, 01777);
+        cr_assert_eq(r->mounts[12].kind, MOUNT_REMOUNT_RO);
+        cr_assert_str_eq(r->mounts[12].destination, "/");
         cr_assert(r->has_monotonic_offset);
         cr_assert_eq(r->monotonic_offset.secs, -3600);
         cr_assert_eq(r->monotonic_offset.nanosecs, 5);
