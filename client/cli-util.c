@@ -116,7 +116,16 @@ int cli_call_failed(NsboxConnection *c, int r, const char *what) {
                           nsbox_connection_get_error_parameter(c) ?: "?");
         else if (strcmp(name, NSBOX_ERROR_PERMISSION_DENIED) == 0)
                 log_error("%s: nsboxd denied this request for this user (permission denied)", what);
-        else if (strcmp(name, NSBOX_ERROR_QUOTA_EXCEEDED) == 0)
+        else if (strcmp(name, NSBOX_ERROR_NESTED_REQUEST_REFUSED) == 0) {
+                const char *sandbox = nsbox_connection_get_error_field(c, "sandbox");
+
+                if (sandbox)
+                        log_error("%s: nested request refused (from inside sandbox %s): %s", what, sandbox,
+                                  nsbox_connection_get_error_field(c, "reason") ?: "?");
+                else
+                        log_error("%s: nested request refused: %s", what,
+                                  nsbox_connection_get_error_field(c, "reason") ?: "?");
+        } else if (strcmp(name, NSBOX_ERROR_QUOTA_EXCEEDED) == 0)
                 log_error("%s: quota exceeded: %s", what, nsbox_connection_get_error_limit(c) ?: "?");
         else if (strcmp(name, NSBOX_ERROR_POLICY_INVALID) == 0) {
                 const char *file = nsbox_connection_get_error_field(c, "file") ?: "?";

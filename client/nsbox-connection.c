@@ -279,6 +279,7 @@ static int error_to_errno(const char *name, struct json_object *parameters) {
                 { NSBOX_ERROR_POLICY_INVALID, -EBADMSG },
                 { VARLINK_ERROR_INVALID_PARAMETER, -EINVAL },
                 { VARLINK_ERROR_PERMISSION_DENIED, -EPERM },
+                { NSBOX_ERROR_NESTED_REQUEST_REFUSED, -EPERM },
                 { VARLINK_ERROR_METHOD_NOT_FOUND, -EOPNOTSUPP },
                 { VARLINK_ERROR_INTERFACE_NOT_FOUND, -EOPNOTSUPP },
                 { VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, -EOPNOTSUPP },

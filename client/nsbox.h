@@ -73,6 +73,7 @@ const char *nsbox_state_to_string(NsboxState state);
 #define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
 #define NSBOX_ERROR_POLICY_INVALID    "io.nsbox.Sandbox.PolicyInvalid"
 #define NSBOX_ERROR_NAME_IN_USE       "io.nsbox.Sandbox.NameInUse"
+#define NSBOX_ERROR_NESTED_REQUEST_REFUSED "io.nsbox.Sandbox.NestedRequestRefused"
 #define NSBOX_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define NSBOX_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
 
@@ -133,6 +134,7 @@ int nsbox_connection_wait(NsboxConnection *c, uint64_t timeout_usec);
  *   io.nsbox.Sandbox.NameInUse              -EEXIST
  *   org.varlink.service.InvalidParameter    -EINVAL
  *   org.varlink.service.PermissionDenied    -EPERM
+ *   io.nsbox.Sandbox.NestedRequestRefused   -EPERM (from inside a sandbox; fields "sandbox", "reason")
  *   org.varlink.service.MethodNotFound,
  *   ...InterfaceNotFound, ...MethodNotImplemented  -EOPNOTSUPP
  *   anything else                           -EREMOTEIO

@@ -86,5 +86,6 @@ Caller caller_identity(const Caller *c) {
                 .pid = c->pid,
                 .pidfd = -EBADF,
                 .privileged = c->privileged,
+                .origin = c->origin,
         };
 }

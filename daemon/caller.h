@@ -10,6 +10,19 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Where the caller runs, decided once at admission (caller-origin.h). */
+typedef enum CallerOriginKind {
+        CALLER_ORIGIN_HOST,    /* outside every sandbox of the daemon's */
+        CALLER_ORIGIN_SANDBOX, /* inside sandbox .sandbox (its descendants and what joined it included) */
+        CALLER_ORIGIN_UNKNOWN, /* could not be told (.reason says why): never taken for the host */
+} CallerOriginKind;
+
+typedef struct CallerOrigin {
+        CallerOriginKind kind;
+        char sandbox[33]; /* CALLER_ORIGIN_SANDBOX: the innermost sandbox's id (SANDBOX_ID_LEN hex digits) */
+        char reason[96];  /* CALLER_ORIGIN_UNKNOWN: why, for the refusal and the log */
+} CallerOrigin;
+
 typedef struct Caller {
         uid_t uid;
         gid_t gid;
@@ -18,6 +31,7 @@ typedef struct Caller {
         gid_t *groups; /* supplementary groups (SO_PEERGROUPS) */
         size_t n_groups;
         bool privileged; /* uid 0: may do whatever the daemon may */
+        CallerOrigin origin; /* filled by the server at admission */
 } Caller;
 
 /* The caller of a connected unix socket, from SO_PEERCRED, SO_PEERGROUPS and SO_PEERPIDFD; owns groups and pidfd. */

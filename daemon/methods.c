@@ -23,6 +23,7 @@
 #include "log.h"
 #include "methods.h"
 #include "policy.h"
+#include "caller-origin.h"
 #include "capabilities.h"
 #include "sandbox.h"
 #include "seccomp-profile.h"
@@ -473,6 +474,53 @@ static int check_limits_enforceable(Connection *c, const SpawnRequest *req, cons
         return 0;
 }
 
+static void refuse_nested(Connection *c, const char *what, const char *sandbox, const char *reason) {
+        struct json_object *e;
+
+        log_audit(LOG_NOTICE, "refused", &c->caller, sandbox, "%s refused: %s%s%s.", what, reason,
+                  sandbox ? ", from inside sandbox " : "", sandbox ?: "");
+        e = nsbox_error_nested_request_refused(sandbox, reason);
+        if (!e)
+                return connection_close(c);
+        connection_reply_error(c, e);
+}
+
+/*
+ * Spawn and Exec from where the caller runs (caller-origin.h, decided at
+ * admission): from the host, served; from a caller whose origin could not
+ * be told, refused (fail closed: it may be a sandbox's); from inside a
+ * sandbox, refused unless the caller's rule says "nested = allow".
+ * Returns 0 to go on (from the host), 1 from inside an allowed sandbox,
+ * -EPERM once the refusal is sent.
+ */
+static int check_nested(Connection *c, const PolicyRule *rule, const char *what) {
+        const CallerOrigin *o = &c->caller.origin;
+
+        switch (o->kind) {
+        case CALLER_ORIGIN_HOST:
+                return 0;
+        case CALLER_ORIGIN_UNKNOWN: {
+                char reason[160];
+
+                snprintf(reason, sizeof reason, "cannot tell whether the caller runs inside a sandbox: %s", o->reason);
+                refuse_nested(c, what, NULL, reason);
+                return -EPERM;
+        }
+        case CALLER_ORIGIN_SANDBOX:
+                break;
+        }
+
+        if (rule->nested != POLICY_NESTED_ALLOW) {
+                char reason[160];
+
+                snprintf(reason, sizeof reason, "a sandbox may not ask for sandboxes (policy [%s]: nested = refuse)",
+                         rule->source);
+                refuse_nested(c, what, o->sandbox, reason);
+                return -EPERM;
+        }
+        return 1;
+}
+
 static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
@@ -508,6 +556,14 @@ static void method_spawn(Connection *c) {
         }
 
         policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
+
+        r = check_nested(c, &rule, "Spawn");
+        if (r < 0)
+                return;
+        if (r > 0)
+                return refuse_nested(c, "Spawn", c->caller.origin.sandbox,
+                                     "a request from inside a sandbox is served only as a child of it, which this "
+                                     "nsboxd cannot build yet");
 
         r = check_quotas(c, &rule, &denial);
         if (r < 0)
@@ -665,6 +721,13 @@ static void method_exec(Connection *c) {
                 return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
 
         policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
+        r = check_nested(c, &rule, "Exec");
+        if (r < 0)
+                return;
+        /* From inside a sandbox, only into that sandbox: what it already is. */
+        if (r > 0 && !streq(target->id, c->caller.origin.sandbox))
+                return refuse_nested(c, "Exec", c->caller.origin.sandbox,
+                                     "from inside a sandbox, Exec goes only into that sandbox or its children");
         r = check_quotas(c, &rule, &denial);
         if (r < 0)
                 return refuse(c, &denial);

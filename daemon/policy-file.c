@@ -46,6 +46,7 @@ typedef enum RuleKeyId {
         KEY_SUBID_RANGES,
         KEY_DEVICE_BINDS,
         KEY_SECCOMP,
+        KEY_NESTED,
         LIMIT_KEY_IDS(KEY_),
         KEY_RUNTIME_MAX,
         LIMIT_KEY_IDS(KEY_DEFAULT_),
@@ -132,6 +133,20 @@ static int parse_seccomp(char *s, uint64_t *ret) {
         };
 
         for (unsigned i = 0; i < _POLICY_SECCOMP_MAX; i++)
+                if (streq(names[i], s)) {
+                        *ret = i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int parse_nested(char *s, uint64_t *ret) {
+        static const char *const names[_POLICY_NESTED_MAX] = {
+                [POLICY_NESTED_REFUSE] = "refuse",
+                [POLICY_NESTED_ALLOW] = "allow",
+        };
+
+        for (unsigned i = 0; i < _POLICY_NESTED_MAX; i++)
                 if (streq(names[i], s)) {
                         *ret = i;
                         return 0;
@@ -267,6 +282,8 @@ static const RuleKey rule_keys[_KEY_MAX] = {
         /* The values are ordered from strict to permissive, so the most permissive group wins as for the others. */
         [KEY_SECCOMP] = RULE_KEY("seccomp", seccomp, parse_seccomp, "default, own or unconfined", merge_max,
                                  POLICY_SECCOMP_UNCONFINED),
+        [KEY_NESTED] = RULE_KEY("nested", nested, parse_nested, "refuse or allow", merge_max,
+                                POLICY_NESTED_REFUSE),
         /* Limits: the most permissive of several groups is the largest, and "infinity" is larger than any. */
         LIMIT_KEYS(KEY_, "", max),
         [KEY_RUNTIME_MAX] = RULE_KEY("runtime-max-sec", max.runtime_max_usec, parse_seconds, EXPECT_SECONDS,
@@ -401,6 +418,8 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
                         .subid_ranges = true,
                         .device_binds = true,
                         .seccomp = POLICY_SECCOMP_UNCONFINED,
+                        /* A sandbox of root's is not the host's root: it keeps its confinement too. */
+                        .nested = POLICY_NESTED_REFUSE,
                         .unrestricted = true,
                         .source = "root",
                 };

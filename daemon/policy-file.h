@@ -29,6 +29,13 @@ typedef enum PolicySeccomp {
         _POLICY_SECCOMP_MAX,
 } PolicySeccomp;
 
+/* "nested": what becomes of a Spawn or Exec made from inside one of the daemon's sandboxes. */
+typedef enum PolicyNested {
+        POLICY_NESTED_REFUSE, /* "refuse" (the default): NestedRequestRefused */
+        POLICY_NESTED_ALLOW,  /* "allow": served as a child of the caller's sandbox, never beyond it */
+        _POLICY_NESTED_MAX,
+} PolicyNested;
+
 /* "infinity" in the file: set, and no limit (a [user:] section lifting a [group:] one). */
 #define POLICY_LIMIT_INFINITY UINT64_MAX
 
@@ -61,6 +68,7 @@ typedef struct PolicyRule {
         bool subid_ranges;      /* may map its /etc/subuid, /etc/subgid ranges */
         bool device_binds;      /* may ask for "dev" on a bind (the source's own nodev still holds) */
         unsigned seccomp;       /* PolicySeccomp: which system call filters it may choose */
+        unsigned nested;        /* PolicyNested: requests from inside one of the daemon's sandboxes */
         bool unrestricted;      /* root: the policy does not apply */
         PolicyLimits max;       /* the most one sandbox may ask for ([memory-max], ...), and what it gets when it
                                  * asks for none and no default- key says otherwise */

@@ -311,6 +311,7 @@ static void sandbox_unindex(Server *s, Sandbox *sb) {
         if (sb->name_node_added)
                 hash_table_remove(&s->sandbox_names, &sb->name_node);
         sb->name_node_added = false;
+        origin_index_remove(&s->origins, &sb->origin);
         if (sb->usage) {
                 sb->usage->n_sandboxes--;
                 server_user_usage_release(s, TAKE_PTR(sb->usage));
@@ -539,6 +540,8 @@ static void sandbox_check_end(Sandbox *sb) {
 
         sb->ended = true;
         sb->paused = false;
+        /* Nothing runs in it any more, and the kernel may give its namespaces' inodes to others. */
+        origin_index_remove(&sb->server->origins, &sb->origin);
 
         /* It died before execve() and its report already ended: now the answer can say how. */
         if (sandbox_spawn_in_flight(sb) && sb->died_before_exec)
@@ -745,6 +748,16 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                 spawn_error_set(&error, "report", -r, NULL);
                 (void) sandbox_kill_all(sb, SIGKILL);
         }
+        /* Namespaces its child made after joining others (or a time namespace) exist only now. */
+        if (r == 0 && !sb->ended) {
+                r = origin_index_add(&sb->server->origins, &sb->origin, sb, -EBADF, sb->pidfd, sb->pid,
+                                     sb->namespaces);
+                if (r < 0) {
+                        /* A sandbox the daemon could not tell its callers from would be taken for the host. */
+                        spawn_error_set(&error, "origin", -r, NULL);
+                        (void) sandbox_kill_all(sb, SIGKILL);
+                }
+        }
         sandbox_conclude_spawn(sb, r != 0 ? &error : NULL);
 }
 
@@ -895,6 +908,12 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                         goto fail;
                 sb->name_node_added = true;
         }
+        /* Indexed before its command can run, so the first connection it makes is known to come from it. */
+        r = origin_index_add(&s->origins, &sb->origin, sb,
+                             containment->cgroup ? cgroup_dir_fd(containment->cgroup) : -EBADF, handle->pidfd,
+                             handle->pid, req->namespaces);
+        if (r < 0)
+                goto fail;
         if (containment->cgroup) {
                 sb->cgroup_path = strdup(cgroup_path(containment->cgroup));
                 if (!sb->cgroup_path) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "caller-origin.h"
 #include "cgroup.h"
 #include "list.h"
 #include "sandbox-exec.h"
@@ -73,6 +74,7 @@ struct Sandbox {
         bool id_node_added;
         HashNode name_node;           /* in Server.sandbox_names, when it has a name */
         bool name_node_added;
+        SandboxOrigin origin;         /* its cgroup and namespaces in Server.origins, until it ends */
         UserUsage *usage;             /* its owner's counts */
         LIST_FIELDS(Sandbox, owned);  /* in owner->owned */
         LIST_FIELDS(Sandbox, pending); /* in the server's pending spawns, while in flight */

@@ -156,6 +156,15 @@ static void server_admit(Server *s, int fd) {
                 return;
         }
 
+        /* Now, while the process that connected is alive (its pidfd says so): see caller-origin.h. */
+        origin_index_lookup(&s->origins, s->cgroups ? cgroup_manager_path(s->cgroups) : NULL, caller.pidfd,
+                            caller.pid, &caller.origin);
+        if (caller.origin.kind == CALLER_ORIGIN_SANDBOX)
+                log_debug("Connection from pid %d runs inside sandbox %s.", (int) caller.pid, caller.origin.sandbox);
+        else if (caller.origin.kind == CALLER_ORIGIN_UNKNOWN)
+                log_debug("Connection from pid %d: where it runs is not known (%s).", (int) caller.pid,
+                          caller.origin.reason);
+
         r = connection_new(s, fd, &caller, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to set up connection: %m");
@@ -362,6 +371,12 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
 
         s->service = methods_service();
 
+        r = origin_index_init(&s->origins);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the daemon's own namespaces: %m");
+                goto fail;
+        }
+
         r = async_closer_new(SERVER_CLOSER_WORKERS_MAX, &s->closer);
         if (r < 0)
                 goto fail;
@@ -432,6 +447,7 @@ Server *server_free(Server *s) {
         hash_table_done(&s->users);
         hash_table_done(&s->sandbox_ids);
         hash_table_done(&s->sandbox_names);
+        origin_index_done(&s->origins);
         safe_close(s->listen_fd);
         /* Moves the daemon back and removes its cgroups, once no sandbox's is left. */
         cgroup_manager_free(s->cgroups);

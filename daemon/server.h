@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "async-close.h"
+#include "caller-origin.h"
 #include "cgroup.h"
 #include "hash-table.h"
 #include "list.h"
@@ -59,6 +60,7 @@ typedef struct Server {
         HashTable sandbox_ids;     /* every entry by id */
         HashTable sandbox_names;   /* named entries by owner and name */
         HashTable users;           /* UserUsage by uid */
+        OriginIndex origins;       /* sandboxes by their cgroup and namespaces: where a caller runs */
         Sandbox *pending_oldest;   /* the pending spawns in the order they started: the first to time out */
         Sandbox *pending_newest;
 

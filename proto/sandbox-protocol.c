@@ -1683,6 +1683,17 @@ static const JsonField limit_not_supported_fields[] = {
         {}
 };
 
+typedef struct NestedRefusal {
+        char *sandbox;
+        char *reason;
+} NestedRefusal;
+
+static const JsonField nested_request_refused_fields[] = {
+        { "sandbox", &json_kind_string, offsetof(NestedRefusal, sandbox), 0 },
+        { "reason", &json_kind_string, offsetof(NestedRefusal, reason), JSON_MANDATORY },
+        {}
+};
+
 /* Unlike varlink_error_new(), NULL parameters are a failure: these errors always carry some. */
 static struct json_object *error_new(const char *error, const void *base, const JsonField *fields) {
         struct json_object *parameters = encode(base, fields);
@@ -1698,6 +1709,12 @@ struct json_object *nsbox_error_no_such_sandbox(const char *id) {
 
 struct json_object *nsbox_error_name_in_use(const char *name) {
         return error_new(NSBOX_ERROR_NAME_IN_USE, &name, name_in_use_fields);
+}
+
+struct json_object *nsbox_error_nested_request_refused(const char *sandbox, const char *reason) {
+        NestedRefusal f = { (char *) sandbox, (char *) reason };
+
+        return error_new(NSBOX_ERROR_NESTED_REQUEST_REFUSED, &f, nested_request_refused_fields);
 }
 
 struct json_object *nsbox_error_spawn_failed(const char *stage, int error, const char *message) {

@@ -43,6 +43,7 @@
 #define NSBOX_ERROR_QUOTA_EXCEEDED "io.nsbox.Sandbox.QuotaExceeded"
 #define NSBOX_ERROR_POLICY_INVALID "io.nsbox.Sandbox.PolicyInvalid"
 #define NSBOX_ERROR_NAME_IN_USE "io.nsbox.Sandbox.NameInUse"
+#define NSBOX_ERROR_NESTED_REQUEST_REFUSED "io.nsbox.Sandbox.NestedRequestRefused"
 #define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
 
 /* The IDL text, embedded at build time from proto/io.nsbox.Sandbox.varlink. */
@@ -422,6 +423,8 @@ struct json_object *nsbox_error_quota_exceeded(const char *limit);
 struct json_object *nsbox_error_policy_invalid(const char *file, unsigned line, const char *reason);
 /* NameInUse(name): the caller has a sandbox of that name already. */
 struct json_object *nsbox_error_name_in_use(const char *name);
+/* NestedRequestRefused(sandbox, reason): a call from inside a sandbox (sandbox NULL: from where is not known). */
+struct json_object *nsbox_error_nested_request_refused(const char *sandbox, const char *reason);
 /* A limit (the request's field, e.g. "resources.memory.high", or the policy key) the host cannot enforce. */
 struct json_object *nsbox_error_limit_not_supported(const char *limit, const char *reason);
 

@@ -139,7 +139,24 @@ static uint64_t now_msec(void) {
 
 /* ---- connections and raw messages ---- */
 
-/* A connection to the daemon whose peer credentials are uid/gid's: made by a child, handed back. */
+/* One GetInfo, its reply read to the end, or the daemon's hangup (a connection it refused). */
+static void wait_until_admitted(int fd) {
+        static const char call[] = "{\"method\":\"org.varlink.service.GetInfo\"}";
+        char c;
+
+        if (send(fd, call, sizeof call, MSG_NOSIGNAL) != (ssize_t) sizeof call)
+                return;
+        while (read(fd, &c, 1) == 1 && c != '\0')
+                ;
+}
+
+/*
+ * A connection to the daemon whose peer credentials are uid/gid's: made by a
+ * child, handed back. The child stays until the daemon answered it once: the
+ * daemon tells where a caller runs when it accepts the connection, from the
+ * process that connected, and refuses to create anything for one that was
+ * gone by then.
+ */
 static int connect_as(uid_t uid, gid_t gid) {
         union {
                 struct cmsghdr align;
@@ -160,6 +177,7 @@ static int connect_as(uid_t uid, gid_t gid) {
                 if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
                         _exit(1);
                 fd = test_daemon_connect(&daemon_);
+                wait_until_admitted(fd);
                 memset(&control, 0, sizeof control);
                 c = CMSG_FIRSTHDR(&mh);
                 c->cmsg_level = SOL_SOCKET;

@@ -121,6 +121,7 @@ Test(policy, good_file) {
                     "[user:nobody]\n"
                     "namespaces = user,pid , mount\n"
                     "keep-alive = true\n"
+                    "nested = allow\n"
                     "\n"
                     "[user:1000]\n"
                     "namespaces = none\n"
@@ -140,6 +141,7 @@ Test(policy, good_file) {
         cr_assert_eq(r.max_sandboxes, 8);
         cr_assert_not(r.keep_alive);
         cr_assert(r.subid_ranges);
+        cr_assert_eq(r.nested, POLICY_NESTED_REFUSE);
         cr_assert_str_eq(r.source, "default");
 
         /* user by name; unset keys come from [default] */
@@ -147,6 +149,7 @@ Test(policy, good_file) {
         cr_assert_eq(r.namespaces, NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID) |
                                            NAMESPACE_BIT(NAMESPACE_MOUNT));
         cr_assert(r.keep_alive);
+        cr_assert_eq(r.nested, POLICY_NESTED_ALLOW);
         cr_assert_eq(r.max_sandboxes, 8);
         cr_assert_str_eq(r.source, "user:nobody");
 
@@ -202,6 +205,8 @@ Test(policy, bad_files_are_refused_with_the_exact_line_and_reason) {
                 { "[default]\nkeep-alive = yes\nkeep-alive = no\n", 3, "key 'keep-alive' set twice in [default]" },
                 { "[default]\nkeep-alive = maybe\n", 2,
                   "invalid value 'maybe' for 'keep-alive' in [default]: expected yes or no" },
+                { "[default]\nnested = unconfined\n", 2,
+                  "invalid value 'unconfined' for 'nested' in [default]: expected refuse or allow" },
                 { "[default]\nkeep-alive =\n", 2, "invalid value '' for 'keep-alive' in [default]: expected yes or no" },
                 { "[default]\nnamespaces = user bogus\n", 2,
                   "invalid value 'user bogus' for 'namespaces' in [default]: expected namespace types (mount uts ipc "

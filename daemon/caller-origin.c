@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Where a caller runs (see caller-origin.h): the index of the sandboxes'
+ * cgroups and namespaces, and the lookup of a peer in it. Everything here
+ * reads the kernel's own files (pidfs ioctls, nsfs, /proc, cgroupfs), never
+ * one a caller serves, so nothing waits on the caller.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "caller-origin.h"
+#include "fd-util.h"
+#include "macro.h"
+#include "sandbox.h"
+
+#ifndef PIDFS_IOCTL_MAGIC
+#define PIDFS_IOCTL_MAGIC 0xFF
+#endif
+
+/* PIDFD_GET_INFO (Linux 6.13), in its first size, which every kernel that has it takes. */
+struct origin_pidfd_info {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        int32_t exit_code;
+};
+#define ORIGIN_PIDFD_GET_INFO _IOWR(PIDFS_IOCTL_MAGIC, 11, struct origin_pidfd_info)
+#define ORIGIN_PIDFD_INFO_CGROUPID (UINT64_C(1) << 2)
+
+/* PIDFD_GET_*_NAMESPACE (Linux 6.11): the namespaces of the process itself. */
+static const unsigned long pidfd_namespace_ioctl[_NAMESPACE_TYPE_MAX] = {
+        [NAMESPACE_CGROUP] = _IO(PIDFS_IOCTL_MAGIC, 1),
+        [NAMESPACE_IPC] = _IO(PIDFS_IOCTL_MAGIC, 2),
+        [NAMESPACE_MOUNT] = _IO(PIDFS_IOCTL_MAGIC, 3),
+        [NAMESPACE_NET] = _IO(PIDFS_IOCTL_MAGIC, 4),
+        [NAMESPACE_PID] = _IO(PIDFS_IOCTL_MAGIC, 5),
+        [NAMESPACE_TIME] = _IO(PIDFS_IOCTL_MAGIC, 7),
+        [NAMESPACE_USER] = _IO(PIDFS_IOCTL_MAGIC, 9),
+        [NAMESPACE_UTS] = _IO(PIDFS_IOCTL_MAGIC, 10),
+};
+
+/* The kernel nests user and pid namespaces at most 32 deep. */
+#define NAMESPACE_DEPTH_MAX 33
+#define CGROUP_FILE_MAX (64 * 1024)
+
+static uint64_t key_hash(unsigned kind, uint64_t value) {
+        return hash_u64(value ^ ((uint64_t) kind << 56));
+}
+
+static bool key_match(const HashNode *node, const void *key) {
+        const OriginKey *k = hash_entry(node, OriginKey, node), *want = key;
+
+        return k->kind == want->kind && k->value == want->value;
+}
+
+static Sandbox *find(const OriginIndex *ix, unsigned kind, uint64_t value) {
+        OriginKey want = { .kind = kind, .value = value };
+        HashNode *n = hash_table_find(&ix->keys, key_hash(kind, value), key_match, &want);
+
+        return n ? hash_entry(n, OriginKey, node)->sandbox : NULL;
+}
+
+static int inode_of(int fd, uint64_t *ret) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *ret = (uint64_t) st.st_ino;
+        return 0;
+}
+
+/* The process is still alive: the pid named it until now (a zombie keeps its pid too). */
+static int still_alive(int pidfd) {
+        if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static bool ioctl_missing(int error) {
+        return error == ENOTTY || error == EINVAL || error == EOPNOTSUPP;
+}
+
+/* An nsfs fd of the process's namespace of type t: by the pidfd, else through /proc/PID checked against it. */
+static int open_namespace(int pidfd, pid_t pid, NamespaceType t, int *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+        int r;
+
+        if (pidfd >= 0) {
+                fd = ioctl(pidfd, pidfd_namespace_ioctl[t], 0);
+                if (fd >= 0) {
+                        *ret = TAKE_FD(fd);
+                        return 0;
+                }
+                if (!ioctl_missing(errno))
+                        return -errno;
+        }
+        if (pid <= 0)
+                return -ESRCH;
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, namespace_type_to_proc_name(t));
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        r = still_alive(pidfd);
+        if (r < 0)
+                return r;
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+int origin_index_init(OriginIndex *ix) {
+        *ix = (OriginIndex) {};
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                _cleanup_close_ int fd = -EBADF;
+                char path[64];
+                int r;
+
+                snprintf(path, sizeof path, "/proc/self/ns/%s", namespace_type_to_proc_name(t));
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue; /* a kernel without this type: no sandbox has one either */
+                        return -errno;
+                }
+                r = inode_of(fd, &ix->own_namespaces[t]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void origin_index_done(OriginIndex *ix) {
+        assert(ix->keys.n == 0);
+        hash_table_done(&ix->keys);
+}
+
+static int add_key(OriginIndex *ix, OriginKey *k, Sandbox *sb, unsigned kind, uint64_t value) {
+        int r;
+
+        *k = (OriginKey) { .kind = kind, .value = value, .sandbox = sb };
+        r = hash_table_add(&ix->keys, &k->node, key_hash(kind, value));
+        if (r < 0)
+                return r;
+        k->added = true;
+        return 0;
+}
+
+int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, int cgroup_fd, int pidfd, pid_t pid,
+                     unsigned created) {
+        uint64_t value;
+        int r;
+
+        if (cgroup_fd >= 0 && !o->keys[0].added) {
+                /* A cgroup2 directory's inode number is its cgroup id on 64-bit kernels. */
+                r = inode_of(cgroup_fd, &value);
+                if (r < 0)
+                        return r;
+                r = add_key(ix, &o->keys[0], sb, ORIGIN_KEY_CGROUP, value);
+                if (r < 0)
+                        return r;
+        }
+
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                OriginKey *k = &o->keys[1 + t];
+                _cleanup_close_ int fd = -EBADF;
+
+                if (!(created & NAMESPACE_BIT(t)) || k->added)
+                        continue;
+                r = open_namespace(pidfd, pid, t, &fd);
+                if (r == -ESRCH)
+                        return 0; /* it died: nothing runs in what it made */
+                if (r < 0)
+                        return r;
+                r = inode_of(fd, &value);
+                if (r < 0)
+                        return r;
+                if (value == ix->own_namespaces[t])
+                        continue; /* not made yet */
+                r = add_key(ix, k, sb, ORIGIN_KEY_NAMESPACE + t, value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void origin_index_remove(OriginIndex *ix, SandboxOrigin *o) {
+        for (size_t i = 0; i < ELEMENTSOF(o->keys); i++)
+                if (o->keys[i].added) {
+                        hash_table_remove(&ix->keys, &o->keys[i].node);
+                        o->keys[i].added = false;
+                }
+}
+
+/* ---- the lookup ---- */
+
+_printf_(2, 3) static void set_unknown(CallerOrigin *o, const char *format, ...) {
+        va_list ap;
+
+        *o = (CallerOrigin) { .kind = CALLER_ORIGIN_UNKNOWN };
+        va_start(ap, format);
+        (void) vsnprintf(o->reason, sizeof o->reason, format, ap);
+        va_end(ap);
+}
+
+static int read_cgroup_file(pid_t pid, int pidfd, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        char path[64];
+        size_t n = 0;
+        int r;
+
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+
+        buf = malloc(CGROUP_FILE_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, CGROUP_FILE_MAX - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n == CGROUP_FILE_MAX)
+                        return -EFBIG;
+        }
+        buf[n] = '\0';
+
+        r = still_alive(pidfd);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* The "0::PATH" line's PATH, in place. */
+static const char *cgroup2_path(char *s) {
+        for (char *line = s; line && *line;) {
+                char *next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strncmp(line, "0::", 3) == 0)
+                        return line + 3;
+                line = next;
+        }
+        return NULL;
+}
+
+/*
+ * The sandbox whose cgroup the process is in: by the cgroup id from its
+ * pidfd, else (a cgroup below a sandbox's, or a kernel without
+ * PIDFD_GET_INFO) by its path below base/user-UID/ID. *ret_sb or ret_id
+ * (the id from the path, "" if none) is set.
+ */
+static int cgroup_origin(const OriginIndex *ix, const char *base, int pidfd, pid_t pid, Sandbox **ret_sb,
+                         char ret_id[static SANDBOX_ID_LEN + 1], const char **ret_what) {
+        _cleanup_free_ char *buf = NULL;
+        const char *path, *rest, *id;
+        size_t base_len, id_len;
+        int r;
+
+        if (pidfd >= 0) {
+                struct origin_pidfd_info info = { .mask = ORIGIN_PIDFD_INFO_CGROUPID };
+
+                if (ioctl(pidfd, ORIGIN_PIDFD_GET_INFO, &info) >= 0) {
+                        if (info.mask & ORIGIN_PIDFD_INFO_CGROUPID) {
+                                *ret_sb = find(ix, ORIGIN_KEY_CGROUP, info.cgroupid);
+                                if (*ret_sb)
+                                        return 0;
+                        }
+                } else if (!ioctl_missing(errno)) {
+                        *ret_what = "its pidfd's information";
+                        return -errno;
+                }
+        }
+
+        *ret_what = "/proc/PID/cgroup";
+        r = read_cgroup_file(pid, pidfd, &buf);
+        if (r < 0)
+                return r;
+        path = cgroup2_path(buf);
+        if (!path || path[0] != '/')
+                return -EBADMSG;
+
+        base_len = streq(base, "/") ? 0 : strlen(base);
+        if (strncmp(path, base, base_len) != 0 || path[base_len] != '/')
+                return 0;
+        rest = path + base_len + 1;
+        if (strncmp(rest, "user-", 5) != 0)
+                return 0; /* the daemon's own leaf */
+        id = strchr(rest, '/');
+        if (!id)
+                return 0; /* a user's cgroup itself holds no process */
+        id++;
+        id_len = strcspn(id, "/");
+        if (id_len != SANDBOX_ID_LEN)
+                return -EBADMSG;
+        memcpy(ret_id, id, SANDBOX_ID_LEN);
+        ret_id[SANDBOX_ID_LEN] = '\0';
+        return 0;
+}
+
+/*
+ * A sandbox whose namespace the process is in: for user and pid namespaces
+ * also one that is an ancestor of its own (the innermost found). Each type
+ * stops at the daemon's own namespace.
+ */
+static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox **ret_sb, const char **ret_what) {
+        static const NamespaceType order[] = { NAMESPACE_USER, NAMESPACE_PID,    NAMESPACE_MOUNT, NAMESPACE_NET,
+                                               NAMESPACE_UTS,  NAMESPACE_IPC,    NAMESPACE_CGROUP, NAMESPACE_TIME };
+
+        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+                NamespaceType t = order[i];
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                if (ix->own_namespaces[t] == 0)
+                        continue; /* the kernel has no such type */
+                r = open_namespace(pidfd, pid, t, &fd);
+                if (r < 0) {
+                        *ret_what = namespace_type_to_proc_name(t);
+                        return r;
+                }
+                for (unsigned depth = 0; depth < NAMESPACE_DEPTH_MAX; depth++) {
+                        uint64_t ino;
+                        Sandbox *sb;
+                        int parent;
+
+                        r = inode_of(fd, &ino);
+                        if (r < 0) {
+                                *ret_what = namespace_type_to_proc_name(t);
+                                return r;
+                        }
+                        if (ino == ix->own_namespaces[t])
+                                break;
+                        sb = find(ix, ORIGIN_KEY_NAMESPACE + t, ino);
+                        if (sb) {
+                                *ret_sb = sb;
+                                return 0;
+                        }
+                        if (t != NAMESPACE_USER && t != NAMESPACE_PID)
+                                break;
+                        /* EPERM once above the daemon's own: nothing of ours is there. */
+                        parent = ioctl(fd, NS_GET_PARENT);
+                        if (parent < 0)
+                                break;
+                        safe_close(fd);
+                        fd = parent;
+                }
+        }
+        return 0;
+}
+
+void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret) {
+        char path_id[SANDBOX_ID_LEN + 1] = "";
+        Sandbox *by_cgroup = NULL, *by_namespace = NULL;
+        const char *what = NULL;
+        int r;
+
+        if (pid <= 0)
+                return set_unknown(ret, "it has no pid in the daemon's pid namespace");
+
+        if (cgroup_base) {
+                r = cgroup_origin(ix, cgroup_base, pidfd, pid, &by_cgroup, path_id, &what);
+                if (r == -ESRCH)
+                        return set_unknown(ret, "it exited before its connection was accepted");
+                if (r < 0)
+                        return set_unknown(ret, "cannot read %s: %s", what, strerror(-r));
+        }
+        if (!by_cgroup && !path_id[0]) {
+                r = namespace_origin(ix, pidfd, pid, &by_namespace, &what);
+                if (r == -ESRCH)
+                        return set_unknown(ret, "it exited before its connection was accepted");
+                if (r < 0)
+                        return set_unknown(ret, "cannot read its %s namespace: %s", what, strerror(-r));
+        }
+
+        *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_SANDBOX };
+        if (by_cgroup)
+                memcpy(ret->sandbox, by_cgroup->id, sizeof ret->sandbox);
+        else if (path_id[0])
+                memcpy(ret->sandbox, path_id, sizeof ret->sandbox);
+        else if (by_namespace)
+                memcpy(ret->sandbox, by_namespace->id, sizeof ret->sandbox);
+        else
+                *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_HOST };
+}

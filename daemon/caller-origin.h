@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Where a caller runs: on the host or inside one of the daemon's sandboxes,
+ * decided once, when its connection is accepted, from the pidfd the kernel
+ * gave for the peer (SO_PEERPIDFD), so the answer is about the process that
+ * connected and no other.
+ *
+ * Every sandbox is indexed by what its processes cannot leave: its cgroup2
+ * cgroup (a process leaves a subtree only by writing cgroup.procs of a
+ * common ancestor, which is the daemon's) and the namespaces it created
+ * (a process leaves a namespace only for one it holds an fd of and has the
+ * capabilities over). A caller's cgroup id, its cgroup path when the id is
+ * below a sandbox's rather than its own, and the inode of each of its
+ * namespaces (user and pid namespaces with their ancestors) are looked up in
+ * one hash table: O(1) per key, never a walk over the sandboxes. So the
+ * sandbox's descendants, processes Exec started in it and processes that
+ * setns() into it are all found inside it.
+ *
+ * A peer whose origin cannot be told (it exited before its connection was
+ * accepted, its /proc entry cannot be read) is CALLER_ORIGIN_UNKNOWN, which
+ * the methods treat as fail-closed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "caller.h"
+#include "hash-table.h"
+#include "sandbox-protocol.h"
+
+typedef struct Sandbox Sandbox;
+
+/* One key a sandbox is found by: its cgroup2 id, or the inode of a namespace it created. */
+typedef struct OriginKey {
+        HashNode node;
+        uint64_t value;
+        unsigned kind; /* ORIGIN_KEY_CGROUP, or ORIGIN_KEY_NAMESPACE + the NamespaceType */
+        bool added;
+        Sandbox *sandbox;
+} OriginKey;
+
+#define ORIGIN_KEY_CGROUP 0U
+#define ORIGIN_KEY_NAMESPACE 1U
+
+/* What one sandbox put into the index; embedded in its entry. */
+typedef struct SandboxOrigin {
+        OriginKey keys[1 + _NAMESPACE_TYPE_MAX];
+} SandboxOrigin;
+
+typedef struct OriginIndex {
+        HashTable keys;
+        uint64_t own_namespaces[_NAMESPACE_TYPE_MAX]; /* the daemon's own: never taken for a sandbox's */
+} OriginIndex;
+
+/* Reads the daemon's own namespaces. 0 or -errno. */
+int origin_index_init(OriginIndex *ix);
+/* The index must be empty (every sandbox removed its keys). */
+void origin_index_done(OriginIndex *ix);
+
+/*
+ * Indexes what is not indexed yet of sb: the cgroup of cgroup_fd (a cgroup2
+ * directory; -EBADF: none) and, for each type in `created`, the namespace
+ * the process of pidfd (pid where the kernel has no pidfd ioctls) is in, unless it is one of the daemon's own (a child
+ * that has not made it yet: call again once it has). 0, or -errno with what
+ * was added left in (origin_index_remove() takes it out).
+ */
+int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, int cgroup_fd, int pidfd, pid_t pid,
+                     unsigned created);
+void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
+
+/*
+ * Where the peer runs. pidfd is the peer's from SO_PEERPIDFD (-EBADF on
+ * kernels before 6.5: then pid alone, and a pid reused between connect()
+ * and this call can mislead it); pid its pid in the daemon's pid namespace
+ * (0 if it has none there); cgroup_base the daemon's cgroup2 subtree as
+ * /proc/PID/cgroup shows it (NULL without cgroups). Sandbox keys win over
+ * the host; a process found in several sandboxes is given the one its
+ * cgroup names. Never fails: what cannot be told is CALLER_ORIGIN_UNKNOWN
+ * with the reason.
+ */
+void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret);
