@@ -52,6 +52,8 @@ static const LimitField limit_fields[] = {
         LIMIT("stdin-data-bytes", spawn.stdin_data_bytes_max, true, SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT, 1 * MiB),
         LIMIT("capture-bytes", capture_bytes, true, 1 * MiB, 1 * GiB),
         LIMIT("capture-bytes-max", spawn.capture_bytes_max, true, SPAWN_CAPTURE_BYTES_MAX_DEFAULT, 1 * GiB),
+        /* Every sandbox at capture-bytes-max would hold sandboxes-per-user times that (1 GiB) in the daemon. */
+        LIMIT("capture-bytes-per-user", capture_bytes_per_uid, true, 64 * MiB, 64 * GiB),
 };
 
 /* The policy file tracks which limits it set in a 64-bit mask. */

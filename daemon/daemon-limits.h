@@ -33,6 +33,8 @@ typedef struct DaemonLimits {
         unsigned held_fds_per_uid;       /* [held-fds-per-user] received fds not yet handled, per non-root uid, 1024 */
         size_t capture_bytes;            /* [capture-bytes] output a captureOutput sandbox keeps when the request
                                           * gives no captureBytes, 1 MiB (never more than capture-bytes-max) */
+        size_t capture_bytes_per_uid;    /* [capture-bytes-per-user] captured output of one uid's sandboxes the
+                                          * daemon holds for replies at once, 64 MiB */
         /* What one Spawn request may hold, handed to spawn_request_decode() as it is:
          *   [argv-bytes] spawn.argv_bytes_max, sum of strlen+1 over argv, 128 KiB;
          *   [env-bytes] spawn.env_bytes_max, 128 KiB;

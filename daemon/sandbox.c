@@ -15,6 +15,7 @@
  * timeouts, shutdown) reaches every process in the cgroup.
  */
 
+#include <assert.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -203,10 +204,19 @@ static size_t capture_fit(Sandbox *sb, const char *p, size_t n) {
         return k;
 }
 
+/* What the owner's sandboxes together may still keep (capture-bytes-per-user). */
+static uint64_t capture_user_room(const Sandbox *sb) {
+        size_t max = sb->server->config.limits.capture_bytes_per_uid;
+
+        if (!sb->usage || sb->usage->capture_bytes >= max)
+                return 0;
+        return max - sb->usage->capture_bytes;
+}
+
 static int capture_read(Sandbox *sb, size_t i) {
         SandboxCapture *c = &sb->capture[i];
         static char scratch[CAPTURE_READ_MAX];
-        uint64_t room = sb->capture_pending_full ? 0 : sb->capture_limit - sb->capture_total;
+        uint64_t room = sb->capture_pending_full ? 0 : MIN(sb->capture_limit - sb->capture_total, capture_user_room(sb));
         size_t want = (size_t) MIN((uint64_t) CAPTURE_READ_MAX, room);
         char *to = scratch;
         ssize_t n;
@@ -237,6 +247,7 @@ static int capture_read(Sandbox *sb, size_t i) {
 
                 c->size += kept;
                 sb->capture_total += (uint64_t) kept;
+                sb->usage->capture_bytes += kept;
                 if (kept < (size_t) n)
                         sb->capture_truncated = true;
         } else
@@ -293,7 +304,18 @@ static WaitOutput capture_pending(const Sandbox *sb) {
         };
 }
 
+/* The owner's count of held output forgets what sb holds (taken by a reply, or the entry going away). */
+static void capture_uncount(Sandbox *sb) {
+        if (!sb->usage)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+                assert(sb->usage->capture_bytes >= sb->capture[i].size);
+                sb->usage->capture_bytes -= sb->capture[i].size;
+        }
+}
+
 static void capture_taken(Sandbox *sb) {
+        capture_uncount(sb);
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
                 free(sb->capture[i].data);
                 sb->capture[i].data = NULL;
@@ -313,6 +335,8 @@ static void sandbox_unindex(Server *s, Sandbox *sb) {
         sb->name_node_added = false;
         origin_index_remove(&s->origins, &sb->origin);
         if (sb->usage) {
+                /* What it holds is freed with the entry, uncounted now. */
+                capture_uncount(sb);
                 sb->usage->n_sandboxes--;
                 server_user_usage_release(s, TAKE_PTR(sb->usage));
         }

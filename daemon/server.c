@@ -5,6 +5,7 @@
  * at once, so one user flooding the socket cannot lock the others out.
  */
 
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ UserUsage *server_user_usage(Server *s, uid_t uid) {
 void server_user_usage_release(Server *s, UserUsage *u) {
         if (!u || u->n_sandboxes > 0 || u->n_pending_spawns > 0)
                 return;
+        assert(u->capture_bytes == 0);
         hash_table_remove(&s->users, &u->node);
         free(u);
 }

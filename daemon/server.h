@@ -29,6 +29,7 @@ typedef struct UserUsage {
         uid_t uid;
         unsigned n_sandboxes;      /* live ones and failed ones not yet reaped */
         unsigned n_pending_spawns; /* cloned, exec not yet reported */
+        size_t capture_bytes;      /* captured output its sandboxes hold for replies (capture-bytes-per-user) */
 } UserUsage;
 
 typedef struct ServerConfig {

@@ -309,6 +309,63 @@ Test(daemon, capture_output_reply_fits_whatever_the_bytes) {
         test_disconnect(conn);
 }
 
+/* Spawns a sandbox that writes n bytes of 'a' and exits; returns once the daemon has taken all it keeps. */
+static Spawned spawn_writer_ended(int conn, unsigned n) {
+        char params[256];
+
+        snprintf(params, sizeof params,
+                 "{\"argv\":[\"sh\",\"-c\",\"head -c %u /dev/zero | tr '\\\\0' a\"],\"captureOutput\":true}", n);
+        Spawned s = spawn_ok(conn, params, NULL, 0);
+        for (;;) {
+                char p[128];
+                snprintf(p, sizeof p, "{\"id\":\"%s\"}", s.id);
+                struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Inspect", p, NULL, 0, NULL, NULL);
+                bool running = streq(test_json_string(r, "parameters.sandbox.state") ?: "", "running");
+                json_object_put(r);
+                if (!running)
+                        return s;
+                struct pollfd pfd = { .fd = s.pidfd, .events = POLLIN };
+                (void) poll(&pfd, 1, 100); /* until it exited, then until the daemon reaped it */
+        }
+}
+
+/* What one user's sandboxes hold for replies is bounded together (capture-bytes-per-user), and what a
+ * reply took is room again: every sandbox at the largest captureBytes would hold 1 GiB per user. */
+Test(daemon, capture_output_is_bounded_per_user) {
+        const char *args[] = { "--limit", "capture-bytes-per-user=1M", NULL };
+        TestDaemon d;
+        struct json_object *r;
+
+        test_daemon_start(&d, args);
+        int conn = test_daemon_connect(&d);
+
+        Spawned a = spawn_writer_ended(conn, 800000);
+        Spawned b = spawn_writer_ended(conn, 800000);
+        r = wait_for(conn, b.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%.200s", json_object_to_json_string(r));
+        cr_assert(json_object_get_boolean(test_json_get(r, "parameters.truncated")), "the user's budget did not hold");
+        cr_assert_leq(strlen(test_json_string(r, "parameters.stdout") ?: ""), 1048576 - 800000);
+        json_object_put(r);
+
+        r = wait_for(conn, a.id);
+        cr_assert_eq(strlen(test_json_string(r, "parameters.stdout") ?: ""), 800000);
+        cr_assert_null(test_json_get(r, "parameters.truncated"));
+        json_object_put(r);
+
+        /* Both replies gave their part back. */
+        Spawned c = spawn_writer_ended(conn, 800000);
+        r = wait_for(conn, c.id);
+        cr_assert_eq(strlen(test_json_string(r, "parameters.stdout") ?: ""), 800000);
+        cr_assert_null(test_json_get(r, "parameters.truncated"));
+        json_object_put(r);
+
+        close(a.pidfd);
+        close(b.pidfd);
+        close(c.pidfd);
+        test_disconnect(conn);
+        test_daemon_stop(&d);
+}
+
 /* A process that outlives the sandbox's top one and keeps the pipe open does not hold the final reply back;
  * streamed output arrives with "continues" replies. */
 Test(daemon, capture_output_streams_and_never_waits_for_eof) {

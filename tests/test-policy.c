@@ -426,7 +426,7 @@ Test(policy, limits) {
         cr_assert(limits_equal(&l, &before), "a refused value changed the limits");
 
         /* one table: each name finds its own row */
-        cr_assert_eq(limits_count(), 18);
+        cr_assert_eq(limits_count(), 19);
         cr_assert_eq(limits_index(limits_find("connections")), 0);
         cr_assert_eq(limits_index(limits_find("held-fds-per-user")), 14);
         cr_assert(limits_find("message-size")->bytes);
@@ -436,6 +436,9 @@ Test(policy, limits) {
         cr_assert_eq(limits_set(&l, "capture-bytes-max", "2G"), -EINVAL);
         cr_assert_eq(limits_set(&l, "capture-bytes-max", "64M"), 0);
         cr_assert_eq(l.spawn.capture_bytes_max, 64U * 1024 * 1024);
+        cr_assert(limits_find("capture-bytes-per-user")->bytes);
+        cr_assert_eq(limits_set(&l, "capture-bytes-per-user", "1M"), 0);
+        cr_assert_eq(l.capture_bytes_per_uid, 1024U * 1024);
         cr_assert_null(limits_find("no-such-limit"));
 }
 
