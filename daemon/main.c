@@ -339,6 +339,11 @@ int main(int argc, char *argv[]) {
 
         /* Replies go to clients that may have hung up: a write must fail, not kill the daemon. */
         signal(SIGPIPE, SIG_IGN);
+        r = spawn_setup_process();
+        if (r < 0) {
+                log_error_errno(r, "Failed to open /dev/null: %m");
+                return EXIT_FAILURE;
+        }
         raise_fd_limit();
         load_init_program();
 

@@ -12,7 +12,9 @@
  *     the daemon's loop. A v1 move is not checked against pids.max as a fork
  *     is: if it took the owner's cgroup past its pids.max, fail as the fork
  *     would have (EDQUOT, which the daemon answers as QuotaExceeded).
- *  1. Signal dispositions back to default. The daemon blocked every signal
+ *  1. Signal dispositions back to default: clone3(CLONE_CLEAR_SIGHAND) did
+ *     that for every handled signal, so only the ones the daemon ignores
+ *     are left (spawn_note_signal_dispositions()). The daemon blocked every signal
  *     around clone3(), so none of its handlers can run here; the mask stays
  *     full until just before execve(), so a signal sent early (a Kill) stays
  *     pending and reaches the command instead of a half-built child.
@@ -105,15 +107,14 @@ _noreturn_ static void child_fail(const SpawnPlan *p, const char *stage, int err
         _exit(SPAWN_CHILD_FAILED);
 }
 
-static void reset_signal_dispositions(void) {
+/* CLONE_CLEAR_SIGHAND reset every handler; what is left are the signals the daemon ignores (execve() keeps
+ * those ignored): the few in p->ignored_signals, not a system call for each of the 64. */
+static void reset_signal_dispositions(const SpawnPlan *p) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
 
-        for (int sig = 1; sig < _NSIG; sig++) {
-                if (sig == SIGKILL || sig == SIGSTOP)
-                        continue;
-                /* glibc refuses its internal signals; execve() resets those anyway. */
-                (void) sigaction(sig, &sa, NULL);
-        }
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sigismember(&p->ignored_signals, sig) == 1 && sigaction(sig, &sa, NULL) < 0)
+                        child_fail(p, "signals", errno, NULL);
 }
 
 int spawn_take_owner_ids(uid_t uid, gid_t gid) {
@@ -642,7 +643,7 @@ static void join_v1_cgroups(const SpawnPlan *p) {
 
 _noreturn_ void spawn_child_run(SpawnPlan *p) {
         join_v1_cgroups(p);
-        reset_signal_dispositions();
+        reset_signal_dispositions(p);
         close_unplanned_fds(p);
 
         join_namespaces(p);

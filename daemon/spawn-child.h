@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <stdbool.h>
@@ -90,11 +91,12 @@ typedef struct SpawnPlan {
         size_t n_fds;
         int max_target;
         bool is_target[SPAWN_FD_TARGET_MAX + 1];
-        int devnull_fd; /* owned */
+        int devnull_fd; /* the process's /dev/null (borrowed: opened once), or -EBADF */
         int stdio_pipe_fds[3]; /* owned: the child's ends of the stdinData and captureOutput pipes, or -EBADF */
         int capture_fds[2];    /* owned until handed over: the daemon's read ends of the stdout and stderr pipes */
 
         /* process */
+        sigset_t ignored_signals; /* what the daemon ignores: the child sets these back to SIG_DFL */
         struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */
         bool nofile_set;      /* the request set RLIMIT_NOFILE: the daemon applied it, leave it */
         bool new_session;

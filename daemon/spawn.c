@@ -71,6 +71,33 @@ void spawn_get_default_rlimit(int resource, struct rlimit *ret) {
                 *ret = (struct rlimit) { 0, 0 };
 }
 
+/*
+ * What every spawn of this process shares, set up once (spawn_setup_process()): the signals it ignores,
+ * which the child resets (clone3(CLONE_CLEAR_SIGHAND) already reset every handled one; reading them costs
+ * a system call per signal), and /dev/null, the default stdio, which the child only dup2()s into place.
+ */
+static sigset_t ignored_signals;
+static bool process_set_up = false;
+static int devnull_fd = -EBADF;
+
+int spawn_setup_process(void) {
+        sigemptyset(&ignored_signals);
+        for (int sig = 1; sig < _NSIG; sig++) {
+                struct sigaction sa;
+
+                /* glibc refuses its internal signals, which it never ignores. */
+                if (sigaction(sig, NULL, &sa) >= 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN)
+                        (void) sigaddset(&ignored_signals, sig);
+        }
+        if (devnull_fd < 0) {
+                devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (devnull_fd < 0)
+                        return -errno;
+        }
+        process_set_up = true;
+        return 0;
+}
+
 static char *const spawn_default_env[] = {
         (char *) "PATH=" SPAWN_DEFAULT_PATH,
         (char *) "HOME=/",
@@ -196,7 +223,6 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         free(p->seccomp_fds);
         safe_close(p->proc_sys_fd);
         free(p->fds);
-        safe_close(p->devnull_fd);
         close_many(p->stdio_pipe_fds, 3);
         close_many(p->capture_fds, 2);
         free(p->search_path);
@@ -611,12 +637,8 @@ static int plan_fds(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                                 return k;
                         fd = p->stdio_pipe_fds[i];
                 } else if (stdio_index[i] < 0) {
-                        if (p->devnull_fd < 0) {
-                                p->devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-                                if (p->devnull_fd < 0)
-                                        return spawn_fail(e, "fds", errno, "/dev/null");
-                        }
-                        fd = p->devnull_fd;
+                        p->devnull_fd = devnull_fd;
+                        fd = devnull_fd;
                 } else {
                         k = message_fd(c, stdio_index[i], &fd);
                         if (k < 0)
@@ -705,6 +727,7 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->require_terminal = r->new_session == 0 && !c->caller->privileged;
         p->controlling_tty = -1;
         p->nofile = inherited_nofile;
+        p->ignored_signals = ignored_signals;
         for (size_t i = 0; i < r->n_rlimits; i++)
                 if (r->rlimits[i].type == RLIMIT_NOFILE)
                         p->nofile_set = true;
@@ -778,6 +801,12 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         r = spawn_request_verify(c->request, &field);
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "%s", field ?: "request");
+
+        if (!process_set_up) {
+                r = spawn_setup_process();
+                if (r < 0)
+                        return spawn_fail(e, "prepare", -r, "/dev/null");
+        }
 
         p = calloc(1, sizeof(SpawnPlan));
         if (!p)

@@ -156,6 +156,14 @@ int spawn_read_report(int report_fd, bool *reached_exec, uint64_t ret_namespace_
  */
 void spawn_set_init_program(int fd);
 
+/*
+ * Sets up what every spawn of this process shares: reads which signals it ignores (a sandbox starts with
+ * every disposition at its default; those are the ones its child resets, clone3() resets handled ones)
+ * and opens /dev/null (kept open, close-on-exec). Runs at the first spawn_start() if not called before;
+ * a process that ignores another signal (or stops ignoring one) after that calls it again. 0 or -errno.
+ */
+int spawn_setup_process(void);
+
 /* The daemon raises its own fd limit to hold many sandboxes; this is the limit sandboxes get instead. */
 struct rlimit;
 void spawn_set_inherited_nofile(const struct rlimit *rl);
