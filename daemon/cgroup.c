@@ -36,6 +36,10 @@
  * unsignalled, and the count returned says how many were reached. The sandbox's pids limit, when set,
  * keeps a cgroup below it anyway. */
 #define SIGNAL_PIDS_MAX 65536
+/* User cgroups kept after their last sandbox ended, so that a user who runs one command after another
+ * does not make, limit and remove BASE/user-UID in every hierarchy for each (about 40 system calls, and
+ * cgroup creation is among the kernel's slower operations). Past this many, the longest idle goes. */
+#define IDLE_USERS_MAX 32
 
 typedef enum Controller {
         CONTROLLER_MEMORY,
@@ -65,7 +69,8 @@ typedef struct Hierarchy {
 typedef struct CgroupUser {
         LIST_FIELDS(struct CgroupUser, users);
         uid_t uid;
-        unsigned n_cgroups;
+        unsigned n_cgroups;   /* 0: idle, kept for the user's next sandbox */
+        uint64_t idle_since;  /* the manager's idle_clock when it became idle */
         int fds[HIERARCHIES_MAX]; /* BASE/user-UID per hierarchy */
         bool has_limits;
         CgroupLimits limits; /* as last applied */
@@ -90,6 +95,8 @@ struct CgroupManager {
         int epoll_fd;
         struct CgroupUser *users;
         unsigned n_cgroups;
+        unsigned n_idle_users;
+        uint64_t idle_clock;
 };
 
 struct Cgroup {
@@ -613,6 +620,8 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
         return 0;
 }
 
+static void remove_idle_users(CgroupManager *m);
+
 static void manager_restore(CgroupManager *m) {
         Hierarchy *v2 = &m->h[HIERARCHY_V2];
         char text[128];
@@ -630,6 +639,7 @@ CgroupManager *cgroup_manager_free(CgroupManager *m) {
         if (!m)
                 return NULL;
 
+        remove_idle_users(m);
         if (m->n_h > 0)
                 manager_restore(m);
         while (m->users) {
@@ -868,13 +878,13 @@ static CgroupUser *user_find(CgroupManager *m, uid_t uid) {
         return NULL;
 }
 
-static void user_unref(CgroupManager *m, CgroupUser *u) {
+/* Removes the user cgroup (which has no sandbox cgroup of ours left) and forgets it. */
+static void user_remove(CgroupManager *m, CgroupUser *u) {
         char name[32];
         bool busy = false;
 
-        if (--u->n_cgroups > 0)
-                return;
-
+        if (u->n_cgroups == 0)
+                m->n_idle_users--;
         (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, u->uid);
         for (size_t i = 0; i < m->n_h; i++) {
                 if (u->fds[i] < 0)
@@ -888,6 +898,27 @@ static void user_unref(CgroupManager *m, CgroupUser *u) {
         (void) busy;
         LIST_REMOVE(users, m->users, u);
         free(u);
+}
+
+static void user_unref(CgroupManager *m, CgroupUser *u) {
+        CgroupUser *oldest = NULL;
+
+        if (--u->n_cgroups > 0)
+                return;
+
+        u->idle_since = ++m->idle_clock;
+        if (++m->n_idle_users <= IDLE_USERS_MAX)
+                return;
+        LIST_FOREACH(users, i, m->users)
+                if (i->n_cgroups == 0 && (!oldest || i->idle_since < oldest->idle_since))
+                        oldest = i;
+        user_remove(m, oldest);
+}
+
+static void remove_idle_users(CgroupManager *m) {
+        LIST_FOREACH_SAFE(users, u, n, m->users)
+                if (u->n_cgroups == 0)
+                        user_remove(m, u);
 }
 
 static int user_enable_subtree(const CgroupManager *m, int fd) {
@@ -904,6 +935,8 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
         char name[32];
         int r;
 
+        if (u && u->n_cgroups == 0)
+                m->n_idle_users--;
         if (!u) {
                 u = calloc(1, sizeof *u);
                 if (!u)
@@ -962,7 +995,7 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
 
 fail:
         u->n_cgroups = 1;
-        user_unref(m, u);
+        user_remove(m, u);
         return r;
 }
 
@@ -1077,7 +1110,11 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
 
 fail:
         (void) remove_dirs(cg);
-        user_unref(m, cg->user);
+        /* Nothing it made is left: a user cgroup that has no other sandbox goes, idle or new. */
+        if (cg->user->n_cgroups == 1)
+                user_remove(m, cg->user);
+        else
+                user_unref(m, cg->user);
         cgroup_free_struct(cg);
         return r;
 }

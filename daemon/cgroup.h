@@ -10,7 +10,8 @@
  * cgroup.events, cgroup.kill, cgroup.freeze, CPU time) and, on hybrid hosts,
  * in the cgroup v1 hierarchy of each controller the cgroup2 tree lacks
  * (memory, pids, cpu). user-UID holds the aggregate limits of one user's
- * sandboxes. A cgroup2 tree is required; a controller is taken from cgroup2
+ * sandboxes; it stays, empty, after the user's last sandbox ended, for the
+ * next one (the 32 users most recently idle; cgroup_manager_free() removes them). A cgroup2 tree is required; a controller is taken from cgroup2
  * when it is available to the daemon's cgroup there, else from its v1
  * hierarchy, else it is missing and every limit needing it is refused with
  * the reason.
@@ -111,7 +112,7 @@ typedef struct CgroupManagerOptions {
  */
 int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret);
 
-/* Moves the daemon back and removes the leaf and the user cgroups, when no sandbox cgroup is left. */
+/* Removes the idle user cgroups, then moves the daemon back and removes the leaf, when no sandbox cgroup is left. */
 CgroupManager *cgroup_manager_free(CgroupManager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CgroupManager *, cgroup_manager_free);
 
@@ -140,8 +141,8 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                Cgroup **ret);
 
 /*
- * Removes the sandbox's cgroups (and its user's, if it was the last) and frees
- * cg. -EBUSY while processes are in it: cg is then kept and still valid.
+ * Removes the sandbox's cgroups and frees cg; the user's stays for a while if
+ * it was the last (see above). -EBUSY while processes are in it: cg is then kept and still valid.
  */
 int cgroup_remove(Cgroup *cg);
 

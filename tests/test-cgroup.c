@@ -248,8 +248,48 @@ Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_
                 cr_expect(path_exists(test_cg.dir[i], "user-1000"), "the user cgroup goes with its last sandbox");
         }
         cr_assert_eq(cgroup_remove(b), 0);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                cr_expect_not(path_exists(test_cg.dir[i], "user-1000/bbbb"));
+                cr_expect(path_exists(test_cg.dir[i], "user-1000"), "the user cgroup stays for the next sandbox");
+        }
+
+        /* The user's next sandbox finds it, and the manager removes it at the end. */
+        cr_assert_eq(cgroup_new(manager, 1000, "cccc", &none, NULL, &a), 0);
+        cr_assert_eq(cgroup_remove(a), 0);
+        manager = cgroup_manager_free(manager);
         for (size_t i = 0; i < test_cg.n; i++)
-                cr_expect_not(path_exists(test_cg.dir[i], "user-1000"));
+                cr_expect_not(path_exists(test_cg.dir[i], "user-1000"), "%s/user-1000 left", test_cg.dir[i]);
+}
+
+Test(cgroup, idle_user_cgroups_are_kept_up_to_a_bound_the_longest_idle_going_first) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        char user[32];
+        Cgroup *cg;
+
+        /* 33 users, one after another: the first one's cgroup is the one that goes. */
+        for (uid_t uid = 2000; uid < 2033; uid++) {
+                cr_assert_eq(cgroup_new(manager, uid, "only", &none, NULL, &cg), 0);
+                cr_assert_eq(cgroup_remove(cg), 0);
+        }
+        for (size_t i = 0; i < test_cg.n; i++) {
+                cr_expect_not(path_exists(test_cg.dir[i], "user-2000"), "%s/user-2000 left", test_cg.dir[i]);
+                cr_expect(path_exists(test_cg.dir[i], "user-2001"), "%s", test_cg.dir[i]);
+                cr_expect(path_exists(test_cg.dir[i], "user-2032"), "%s", test_cg.dir[i]);
+        }
+
+        /* A user taken up again is idle anew: the next one to go is 2002, idle the longest. */
+        cr_assert_eq(cgroup_new(manager, 2001, "again", &none, NULL, &cg), 0);
+        for (size_t i = 0; i < test_cg.n; i++)
+                cr_expect(path_exists(test_cg.dir[i], "user-2001/again"), "%s", test_cg.dir[i]);
+        cr_assert_eq(cgroup_remove(cg), 0);
+        cr_assert_eq(cgroup_new(manager, 2033, "only", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_remove(cg), 0);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(user, sizeof user, "user-%u", 2002u);
+                cr_expect_not(path_exists(test_cg.dir[i], user), "%s/%s left", test_cg.dir[i], user);
+                cr_expect(path_exists(test_cg.dir[i], "user-2001"), "%s", test_cg.dir[i]);
+                cr_expect(path_exists(test_cg.dir[i], "user-2033"), "%s", test_cg.dir[i]);
+        }
 }
 
 Test(cgroup, a_child_is_born_in_every_hierarchy_and_the_events_follow_it) {

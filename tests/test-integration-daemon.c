@@ -978,7 +978,11 @@ Test(daemon, no_leaks_after_many_spawns, .timeout = 180) {
         int conn = test_daemon_connect(&daemon_);
         int fds_before, fds_after;
 
-        /* A round trip first, so the daemon has accepted this connection before counting. */
+        /* A sandbox first, so the daemon has accepted this connection and holds the caller's user cgroup,
+         * which it keeps for the next sandbox, before counting. */
+        Spawned first = spawn_ok(conn, "{\"argv\":[\"/bin/true\"]}", NULL, 0);
+        json_object_put(wait_for(conn, first.id));
+        close(first.pidfd);
         json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
         fds_before = test_daemon_count_fds(&daemon_);
 
