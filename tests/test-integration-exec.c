@@ -355,6 +355,13 @@ Test(exec, is_listed_with_its_sandbox) {
         r = callf(conn, "io.nsbox.Sandbox.List", NULL, 0, "{}");
         cr_assert(strstr(json_object_to_json_string(r), x.id) && strstr(json_object_to_json_string(r), s.id));
         json_object_put(r);
+        /* It is frozen with its sandbox, and Pause on its own id says so rather than giving no reason. */
+        r = callf(conn, "io.nsbox.Sandbox.Pause", NULL, 0, "{\"id\":\"%s\"}", x.id);
+        cr_assert_str_eq(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.LimitNotSupported", "%s",
+                         json_object_to_json_string(r));
+        cr_assert(strstr(test_json_string(r, "parameters.reason") ?: "", "its sandbox"), "%s",
+                  json_object_to_json_string(r));
+        json_object_put(r);
 
         kill_sandbox(conn, s.id, SIGKILL);
         e = wait_for(conn, x.id);
