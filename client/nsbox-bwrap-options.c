@@ -358,34 +358,68 @@ static int read_args(BwrapOptions *o, int fd, char ***words, size_t *n_words, si
 }
 
 /* A seccomp program given as FD, read now as bubblewrap does, into a memfd nsboxd reads at spawn time. */
-static int read_seccomp(BwrapOptions *o, int fd) {
-        _cleanup_free_ char *data = NULL;
-        _cleanup_close_ int memfd = -EBADF;
-        size_t size = 0;
-        int *l, r;
+/* A seccomp program given as FD, read as bubblewrap reads it: once, closing the fd, so an fd named twice
+ * fails the second time. */
+static int read_seccomp(int fd, char **ret, size_t *ret_size) {
+        int r = read_all(fd, ret, ret_size);
 
-        r = read_all(fd, &data, &size);
-        if (r >= 0 && size == 0)
-                r = -ENODATA;
         if (r < 0) {
                 log_error("Can't read seccomp data: %s", strerror(-r));
                 return r;
         }
-        if (size % 8 != 0) {
+        (void) close(fd);
+        if (*ret_size % 8 != 0) {
+                free(*ret);
+                *ret = NULL;
                 log_error("Invalid seccomp data, must be multiple of 8");
                 return -EINVAL;
         }
+        return 0;
+}
 
-        memfd = memfd_create("bwrap-seccomp", MFD_CLOEXEC);
-        if (memfd < 0 || write(memfd, data, size) != (ssize_t) size || lseek(memfd, 0, SEEK_SET) < 0) {
-                log_error("Can't copy seccomp data: %m");
-                return -EIO;
+/* Reads every program, then copies each into a memfd nsboxd reads at spawn time (made only once all
+ * are read, so none takes the number of an fd still to be read). */
+static int read_seccomp_programs(BwrapOptions *o) {
+        char **data = calloc(o->n_seccomp_fds + 1, sizeof(char *));
+        size_t *sizes = calloc(o->n_seccomp_fds + 1, sizeof(size_t));
+        int r = data && sizes ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r >= 0 && i < o->n_seccomp_fds; i++)
+                r = read_seccomp(o->seccomp_fds[i], &data[i], &sizes[i]);
+
+        for (size_t i = 0; r >= 0 && i < o->n_seccomp_fds; i++) {
+                _cleanup_close_ int memfd = memfd_create("bwrap-seccomp", MFD_CLOEXEC);
+                int *l;
+
+                if (memfd < 0 || write(memfd, data[i], sizes[i]) != (ssize_t) sizes[i] ||
+                    lseek(memfd, 0, SEEK_SET) < 0) {
+                        log_error("Can't copy seccomp data: %m");
+                        r = -EIO;
+                        break;
+                }
+                l = reallocarray(o->seccomp_memfds, o->n_seccomp_memfds + 1, sizeof(int));
+                if (!l) {
+                        r = -ENOMEM;
+                        break;
+                }
+                l[o->n_seccomp_memfds++] = TAKE_FD(memfd);
+                o->seccomp_memfds = l;
         }
-        l = reallocarray(o->seccomp_memfds, o->n_seccomp_memfds + 1, sizeof(int));
+
+        for (size_t i = 0; data && i < o->n_seccomp_fds; i++)
+                free(data[i]);
+        free(data);
+        free(sizes);
+        return r;
+}
+
+static int push_seccomp_fd(BwrapOptions *o, int fd) {
+        int *l = reallocarray(o->seccomp_fds, o->n_seccomp_fds + 1, sizeof(int));
+
         if (!l)
                 return -ENOMEM;
-        l[o->n_seccomp_memfds++] = TAKE_FD(memfd);
-        o->seccomp_memfds = l;
+        l[o->n_seccomp_fds++] = fd;
+        o->seccomp_fds = l;
         return 0;
 }
 
@@ -703,11 +737,10 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                 }
                 if (parse_fd(o, args[0], &fd) < 0)
                         return -EINVAL;
-                /* The last --seccomp is the one. */
-                close_many(o->seccomp_memfds, o->n_seccomp_memfds);
-                o->n_seccomp_memfds = 0;
+                /* The last --seccomp is the one; the programs are read once every option is seen. */
+                o->n_seccomp_fds = 0;
                 o->seccomp_replaces = true;
-                return read_seccomp(o, fd);
+                return push_seccomp_fd(o, fd);
         case OPT_ADD_SECCOMP_FD:
                 if (o->seccomp_replaces) {
                         log_error("--add-seccomp-fd cannot be combined with --seccomp");
@@ -716,7 +749,7 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                 if (parse_fd(o, args[0], &fd) < 0)
                         return -EINVAL;
                 o->add_seccomp_fd = true;
-                return read_seccomp(o, fd);
+                return push_seccomp_fd(o, fd);
         case OPT_NEW_SESSION:
                 o->new_session = true;
                 return 0;
@@ -1064,6 +1097,9 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
 
         /* bubblewrap has no system call filter of its own: ask for none, plus the programs given; the
          * policy may insist on nsboxd's default profile (see nsbox-bwrap(1)). */
+        r = read_seccomp_programs(o);
+        if (r < 0)
+                return r;
         r = nsbox_spawn_set_seccomp(s, "unconfined");
         for (size_t i = 0; r >= 0 && i < o->n_seccomp_memfds; i++)
                 r = nsbox_spawn_add_seccomp_fd(s, o->seccomp_memfds[i]);
@@ -1134,6 +1170,15 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                 return r;
         }
 
+        /* Under bubblewrap the command is executed by a fork of bwrap, where /proc/self/exe is bwrap: programs
+         * re-run it that way for a sandbox inside the sandbox. Here nsboxd executes the command, so the
+         * name is turned into this program's path, and the inner nsbox-bwrap asks nsboxd in turn. */
+        if (streq(o->command[0], "/proc/self/exe")) {
+                o->self_exe = realpath("/proc/self/exe", NULL);
+                if (!o->self_exe)
+                        return -ENOMEM;
+                o->command[0] = o->self_exe;
+        }
         r = nsbox_spawn_set_argv(s, (const char *const *) o->command);
         if (r < 0) {
                 log_error("the command is not valid: %s", strerror(-r));
@@ -1152,10 +1197,12 @@ void bwrap_options_done(BwrapOptions *o) {
         free(o->mounts);
         close_many(o->seccomp_memfds, o->n_seccomp_memfds);
         free(o->seccomp_memfds);
+        free(o->seccomp_fds);
         strv_free(o->overlay_srcs);
         strv_free(o->mount_origins);
         strv_free(o->args_words);
         free(o->consumed_fds);
         free(o->argv);
+        free(o->self_exe);
         *o = (BwrapOptions) {};
 }

@@ -45,6 +45,8 @@ typedef struct BwrapOptions {
         /* Confinement: applied once every option is seen. */
         bool seccomp_replaces;     /* --seccomp FD was given */
         bool add_seccomp_fd;       /* --add-seccomp-fd was given */
+        int *seccomp_fds;          /* the programs' fds, in order, read once every option is seen */
+        size_t n_seccomp_fds;
         int *seccomp_memfds;       /* what the programs were copied to, in order */
         size_t n_seccomp_memfds;
         bool caps_changed;
@@ -73,6 +75,7 @@ typedef struct BwrapOptions {
         size_t n_args_words;
         char **argv;           /* the expanded command line, NULL-terminated */
         char **command;        /* points into argv */
+        char *self_exe;        /* this program's path, when the command is /proc/self/exe */
 } BwrapOptions;
 
 void bwrap_options_done(BwrapOptions *o);

@@ -7,12 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -32,22 +29,14 @@ static const struct {
         { "uts", NSBOX_NAMESPACE_UTS, offsetof(BwrapNamespaceIds, uts) },
 };
 
-void bwrap_status_read_namespaces(pid_t pid, int pidfd, unsigned namespaces, BwrapNamespaceIds *ret) {
+void bwrap_status_namespaces(NsboxSandbox *sb, unsigned namespaces, BwrapNamespaceIds *ret) {
         BwrapNamespaceIds ids = {};
 
-        for (size_t i = 0; i < ELEMENTSOF(namespaces_reported); i++) {
-                char path[64];
-                struct stat st;
-
-                if (!(namespaces & namespaces_reported[i].flag))
-                        continue;
-                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, namespaces_reported[i].name);
-                if (stat(path, &st) >= 0)
-                        *(uint64_t *) ((char *) &ids + namespaces_reported[i].offset) = (uint64_t) st.st_ino;
-        }
-        /* Still the sandbox's process: the ids are its own, not those of a process that took its pid. */
-        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
-                ids = (BwrapNamespaceIds) {};
+        /* nsboxd reads them before the command runs: a command that exits at once still has its ids. */
+        for (size_t i = 0; i < ELEMENTSOF(namespaces_reported); i++)
+                if (namespaces & namespaces_reported[i].flag)
+                        *(uint64_t *) ((char *) &ids + namespaces_reported[i].offset) =
+                                nsbox_sandbox_get_namespace_inode(sb, namespaces_reported[i].flag);
         *ret = ids;
 }
 

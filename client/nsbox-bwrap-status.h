@@ -5,14 +5,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "nsbox.h"
+
 /* The namespaces bubblewrap reports, in its order, with the inode numbers that identify them. */
 typedef struct BwrapNamespaceIds {
         uint64_t cgroup, ipc, mnt, net, pid, uts; /* 0: not created, or not known */
 } BwrapNamespaceIds;
 
-/* Reads the ids of the namespaces in `namespaces` (NSBOX_NAMESPACE_*) of the sandbox's top process pid,
- * whose pidfd proves afterwards that pid was not reused meanwhile. Ids it cannot read stay 0. */
-void bwrap_status_read_namespaces(pid_t pid, int pidfd, unsigned namespaces, BwrapNamespaceIds *ret);
+/* The ids of the namespaces in `namespaces` (NSBOX_NAMESPACE_*) of the sandbox's top process, as nsboxd
+ * reported them; 0 where it did not. */
+void bwrap_status_namespaces(NsboxSandbox *sb, unsigned namespaces, BwrapNamespaceIds *ret);
 
 /* Writes {"child-pid": N, "X-namespace": ID, ...} to fd: multi-line for --info-fd, one line for
  * --json-status-fd. Returns 0 or -errno. */

@@ -148,7 +148,7 @@ int main(int argc, char *argv[]) {
                         (void) close(o.consumed_fds[i]);
 
         if (o.info_fd >= 0 || o.json_status_fd >= 0)
-                bwrap_status_read_namespaces(nsbox_sandbox_get_pid(sb), nsbox_sandbox_get_pidfd(sb), namespaces, &ids);
+                bwrap_status_namespaces(sb, namespaces, &ids);
         if (o.info_fd >= 0) {
                 r = bwrap_status_write_info(o.info_fd, nsbox_sandbox_get_pid(sb), &ids, false);
                 if (r < 0)

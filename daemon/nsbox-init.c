@@ -84,7 +84,9 @@ static int load_filters(int fd, int *ret_index) {
                         return r;
 
                 struct sock_fprog prog = { .len = h.n_filter, .filter = filter };
-                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, h.flags, &prog) < 0)
+                /* prctl() without flags, as seccomp_program_load() does. */
+                if (h.flags == 0 ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 :
+                                   syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, h.flags, &prog) < 0)
                         return -errno;
         }
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -459,7 +460,10 @@ int seccomp_program_load(const struct sock_filter *filter, unsigned short n_filt
                 .filter = (struct sock_filter *) filter,
         };
 
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
+        /* Without flags through prctl(), as bubblewrap loads its programs: a program loaded earlier may
+         * allow prctl() and not seccomp(), and the next one must still load. */
+        if (flags == 0 ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 :
+                         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
                 return -errno;
         return 0;
 }

@@ -139,7 +139,7 @@ for who in root "$user"; do
         check "$who: --info-fd and --json-status-fd" 0 \
                 '^\{ "child-pid": [0-9]+, "cgroup-namespace": [0-9]+, "ipc-namespace": [0-9]+, "mnt-namespace": [0-9]+, "net-namespace": [0-9]+, "pid-namespace": [0-9]+, "uts-namespace": [0-9]+ \}$' \
                 as "$who" sh -c "$bwrap_nsbox --unshare-all $host --info-fd 6 --json-status-fd 7 \
-                        sh -c 'until grep -q child-pid $tmp/info.$who; do sleep 0.01; done; exit 3' \
+                        sh -c 'exit 3' \
                         6>info.$who 7>status.$who; test \$? = 3 && grep -q '\"child-pid\": [0-9]' info.$who && \
                         grep -q '^{ \"exit-code\": 3 }\$' status.$who && head -n1 status.$who"
         check "$who: seccomp data must be whole BPF instructions" 1 "^bwrap: Invalid seccomp data, must be multiple of 8$" \
