@@ -470,19 +470,20 @@ static int bind_option(BwrapOptions *o, BwrapOption id, const char *option, char
 
         if (!src)
                 return -ENOMEM;
-        if (stat(src, &st) < 0) {
+        /* bubblewrap's message for a missing source; nsboxd checks again, with the caller's rights, and
+         * skips a -try source that does not exist when the step runs. */
+        if (!try && stat(src, &st) < 0) {
                 int e = errno;
 
                 free(src);
-                if (try && (e == ENOENT || e == ENOTDIR))
-                        return 0;
                 log_error("Can't find source path %s: %s", args[0], strerror(e));
                 return -e;
         }
+        if (try)
+                flags |= NSBOX_MOUNT_OPTIONAL;
         if (id == OPT_RO_BIND || id == OPT_RO_BIND_TRY)
                 flags |= NSBOX_MOUNT_READ_ONLY;
-        /* nsboxd makes devices usable for root callers only; for others a dev-bind is a bind. */
-        if ((id == OPT_DEV_BIND || id == OPT_DEV_BIND_TRY) && geteuid() == 0)
+        if (id == OPT_DEV_BIND || id == OPT_DEV_BIND_TRY)
                 flags |= NSBOX_MOUNT_ALLOW_DEV;
         return push_mount(o, (BwrapMount) { .id = id, .option = option, .a = args[0], .b = args[1], .source = src,
                                             .fd = -1, .flags = flags });
@@ -523,9 +524,14 @@ static int emit_mount(NsboxSpawn *s, BwrapOptions *o, const BwrapMount *m) {
                 r = nsbox_spawn_add_dir(s, m->a, m->mode);
                 break;
         case OPT_FILE:
+                r = nsbox_spawn_add_file(s, m->fd, m->b, m->mode);
+                break;
         case OPT_BIND_DATA:
         case OPT_RO_BIND_DATA:
-                r = nsbox_spawn_add_file(s, m->fd, m->b, m->mode);
+                r = nsbox_spawn_add_bind_data(s, m->fd, m->b, m->mode, m->flags);
+                break;
+        case OPT_CHMOD:
+                r = nsbox_spawn_add_chmod(s, m->b, m->mode);
                 break;
         case OPT_SYMLINK:
                 r = nsbox_spawn_add_symlink(s, m->a, m->b);
@@ -724,7 +730,8 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                 /* bubblewrap's defaults: a --file is 0666 (before the umask), bound data 0600. */
                 mode = o->next_perms >= 0 ? o->next_perms : id == OPT_FILE ? 0666 : 0600;
                 r = push_mount(o, (BwrapMount) { .id = id, .option = option, .a = args[0], .b = args[1], .fd = fd,
-                                                 .mode = mode });
+                                                 .mode = mode,
+                                                 .flags = id == OPT_RO_BIND_DATA ? NSBOX_MOUNT_READ_ONLY : 0 });
                 o->next_perms = -1;
                 break;
         case OPT_SYMLINK:
@@ -806,9 +813,9 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                         log_error("--chmod takes an octal argument, not '%s'", args[0]);
                         return -EINVAL;
                 }
-                log_error("--chmod %s %s: nsboxd does not change modes yet; create the path with --perms instead",
-                          args[0], args[1]);
-                return -EOPNOTSUPP;
+                r = push_mount(o, (BwrapMount) { .id = id, .option = option, .a = args[0], .b = args[1], .fd = -1,
+                                                 .mode = mode });
+                break;
         }
 
         if (r == -EBADF) {

@@ -51,6 +51,13 @@ static void report_spawn_failure(NsboxConnection *c, int r, const BwrapOptions *
                         log_error("nsboxd refused the request: invalid %s", parameter);
                 return;
         }
+        if (name && streq(name, NSBOX_ERROR_NESTED_REQUEST_REFUSED)) {
+                const char *reason = nsbox_connection_get_error_field(c, "reason");
+
+                log_error("nsboxd does not make sandboxes from inside this one%s%s", reason ? ": " : "",
+                          reason ?: "");
+                return;
+        }
         if (name && streq(name, NSBOX_ERROR_PERMISSION_DENIED)) {
                 log_error("nsboxd's policy does not allow this sandbox for this user");
                 return;

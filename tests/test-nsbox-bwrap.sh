@@ -116,8 +116,8 @@ for who in root "$user"; do
                         --symlink /tmp/d /tmp/l --file 0 /tmp/d/f \
                         sh -c 'echo \$(stat -c %a /tmp/d) \$(readlink /tmp/l) \$(cat /tmp/l/f)'"
         check "$who: a later root covers what was built before it" 0 "^covered$" \
-                as "$who" "$bwrap_nsbox" --bind / / --tmpfs /tmp --dir /tmp/x --ro-bind / / --proc /proc \
-                sh -c 'test ! -e /tmp/x && echo covered'
+                as "$who" "$bwrap_nsbox" --bind / / --tmpfs /tmp --dir "$tmp/covered" --ro-bind / / --proc /proc \
+                sh -c 'test ! -e "$0" && echo covered' "$tmp/covered"
         check "$who: --ro-bind is read-only" 1 "Read-only file system" \
                 as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
         check "$who: a missing source says so, bubblewrap's way" 1 "^bwrap: Can't find source path /nonexistent: " \
