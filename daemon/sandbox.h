@@ -22,7 +22,6 @@
 #include "server.h"
 #include "spawn.h"
 
-#define SANDBOX_ID_LEN 32 /* 128 random bits, hex */
 
 /*
  * What the sandbox table keeps for one connection (its Connection.userdata, made on first use): the

@@ -315,14 +315,72 @@ static bool hostname_is_valid(const char *s) {
         return true;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0: what RFC 3629 allows, NUL excluded.
+ * ret_code_point may be NULL. */
+static size_t utf8_sequence(const unsigned char *s, size_t n, uint32_t *ret_code_point) {
+        size_t len;
+        uint32_t c;
+
+        if (s[0] >= 0x01 && s[0] < 0x80) {
+                if (ret_code_point)
+                        *ret_code_point = s[0];
+                return 1;
+        }
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, c = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3, c = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, c = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = (c << 6) | (s[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
+        if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        if (ret_code_point)
+                *ret_code_point = c;
+        return len;
+}
+
+/* Characters that change how the text around them shows without showing themselves: controls (C0, DEL,
+ * C1), the zero-width ones and the bidirectional overrides and isolates. A name with them could pass for
+ * another in a listing or a log line. */
+static bool code_point_is_invisible(uint32_t c) {
+        return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0xad || (c >= 0x200b && c <= 0x200f) ||
+               (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0xfeff;
+}
+
+/* The shape of the ids the daemon makes (SANDBOX_ID_LEN lowercase hex digits), which a name must not
+ * take, so that a name in a listing never passes for another sandbox's id. */
+static bool looks_like_daemon_id(const char *s, size_t n) {
+        if (n != SANDBOX_ID_LEN)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
 static bool name_is_valid(const char *s) {
         size_t n = strlen(s);
 
-        if (n == 0 || n > SANDBOX_NAME_MAX)
+        if (n == 0 || n > SANDBOX_NAME_MAX || looks_like_daemon_id(s, n))
                 return false;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
+        for (size_t i = 0; i < n;) {
+                uint32_t c;
+                size_t len = utf8_sequence((const unsigned char *) s + i, n - i, &c);
+
+                if (len == 0 || code_point_is_invisible(c))
                         return false;
+                i += len;
+        }
         return true;
 }
 
@@ -1474,34 +1532,6 @@ struct json_object *wait_reply_encode(SandboxState state, int exit_code, int sig
         return encode(&info, state_fields);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0: what RFC 3629 allows, NUL excluded. */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-        size_t len;
-        uint32_t c;
-
-        if (s[0] >= 0x01 && s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                len = 2, c = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                len = 3, c = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                len = 4, c = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = (c << 6) | (s[i] & 0x3f);
-        }
-        /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
-        if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        return len;
-}
-
 /* data as a JSON string: each NUL or byte that starts no valid UTF-8 sequence becomes U+FFFD. */
 static struct json_object *output_string(const char *data, size_t size) {
         _cleanup_free_ char *text = NULL;
@@ -1513,7 +1543,7 @@ static struct json_object *output_string(const char *data, size_t size) {
         if (!text)
                 return NULL;
         for (size_t i = 0; i < size;) {
-                size_t len = utf8_sequence((const unsigned char *) data + i, size - i);
+                size_t len = utf8_sequence((const unsigned char *) data + i, size - i, NULL);
 
                 if (len == 0) {
                         memcpy(text + n, "\xef\xbf\xbd", 3);

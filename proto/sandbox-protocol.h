@@ -285,7 +285,10 @@ struct json_object *exec_request_encode(const ExecRequest *r);
 
 /* Wait, Kill, Inspect take an id; Kill an optional signal. */
 #define SANDBOX_ID_MAX 64
-/* "name": 1 .. SANDBOX_NAME_MAX bytes, no control characters. */
+/* The ids the daemon makes: 128 random bits as lowercase hex. */
+#define SANDBOX_ID_LEN 32
+/* "name": 1 .. SANDBOX_NAME_MAX bytes of UTF-8, no control, zero-width or bidirectional-override characters,
+ * not 32 lowercase hex digits (the shape of the daemon's ids). */
 #define SANDBOX_NAME_MAX 128
 /* "hostname": 1 .. SANDBOX_HOSTNAME_MAX of [A-Za-z0-9.-], no empty label, no leading '-'. */
 #define SANDBOX_HOSTNAME_MAX 64

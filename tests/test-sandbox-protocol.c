@@ -62,6 +62,12 @@ static const struct {
         /* name */
         { "{" ARGV ",\"name\":\"\"}", 0, "name" },
         { "{" ARGV ",\"name\":\"line\\nbreak\"}", 0, "name" },
+        /* names that would pass for something else in a listing: an id the daemon made, or text that
+         * hides or reorders itself (C1 control, zero-width space, right-to-left override) */
+        { "{" ARGV ",\"name\":\"0123456789abcdef0123456789abcdef\"}", 0, "name" },
+        { "{" ARGV ",\"name\":\"a\\u0085b\"}", 0, "name" },
+        { "{" ARGV ",\"name\":\"a\\u200bb\"}", 0, "name" },
+        { "{" ARGV ",\"name\":\"evil\\u202etxt.exe\"}", 0, "name" },
         { "{" ARGV ",\"name\":[]}", 0, "name" },
         /* namespaces */
         { "{" ARGV ",\"namespaces\":[\"user\",\"bogus\"]}", 0, "namespaces[1]" },
@@ -321,6 +327,27 @@ Test(sandbox_protocol, invalid_spawn_requests_name_the_field) {
                 cr_assert_not_null(field, "case %zu: no field", i);
                 cr_assert_str_eq(field, invalid_spawn[i].field, "case %zu: %s", i, invalid_spawn[i].json);
                 free(field);
+                json_object_put(p);
+        }
+}
+
+/* Names are text: any script, spaces, and id-like words other than the daemon's own id shape. */
+Test(sandbox_protocol, names_are_text) {
+        static const char *const names[] = {
+                "web server", "caf\\u00e9 \\u2615", "build_42", "0123456789ABCDEF0123456789ABCDEF",
+                "0123456789abcdef0123456789abcde", "\\u05e9\\u05dc\\u05d5\\u05dd",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char json[256];
+                SpawnRequest *req = NULL;
+                char *field = NULL;
+                struct json_object *p;
+
+                snprintf(json, sizeof json, "{" ARGV ",\"name\":\"%s\"}", names[i]);
+                p = parse(json);
+                cr_assert_eq(spawn_request_decode(p, 0, NULL, &req, &field), 0, "%s: %s", json, field ?: "");
+                spawn_request_free(req);
                 json_object_put(p);
         }
 }
