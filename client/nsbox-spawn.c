@@ -654,6 +654,47 @@ _public_ int nsbox_spawn_add_chmod(NsboxSpawn *s, const char *path, int mode) {
         return add_mount(s, MOUNT_CHMOD, NULL, -EBADF, path, 0, 0, mode);
 }
 
+_public_ int nsbox_spawn_add_overlay(NsboxSpawn *s, const char *const *lower, const char *upper, const char *work,
+                                     const char *destination, unsigned flags) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *u = NULL, *w = NULL;
+        size_t n = 0;
+        MountEntry *m;
+        int r;
+
+        if (!s || !lower || !!upper != !!work || ((flags & NSBOX_OVERLAY_TMP_UPPER) && upper) ||
+            (flags & ~(NSBOX_OVERLAY_TMP_UPPER | NSBOX_MOUNT_READ_ONLY | NSBOX_MOUNT_NO_EXEC)))
+                return -EINVAL;
+        while (lower[n])
+                n++;
+        if (n == 0 || n > SANDBOX_OVERLAY_LAYERS_MAX || (!upper && !(flags & NSBOX_OVERLAY_TMP_UPPER) && n < 2))
+                return -EINVAL;
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (lower[i][0] != '/')
+                        return -EINVAL;
+                l[i] = strdup(lower[i]);
+                if (!l[i])
+                        return -ENOMEM;
+        }
+        if (upper && (upper[0] != '/' || work[0] != '/'))
+                return -EINVAL;
+        if (upper && (!(u = strdup(upper)) || !(w = strdup(work))))
+                return -ENOMEM;
+
+        r = add_mount(s, MOUNT_OVERLAY, NULL, -EBADF, destination, flags & ~NSBOX_OVERLAY_TMP_UPPER, 0, -1);
+        if (r < 0)
+                return r;
+        m = &s->req->mounts[s->req->n_mounts - 1];
+        m->lower_dirs = TAKE_PTR(l);
+        m->upper_dir = TAKE_PTR(u);
+        m->work_dir = TAKE_PTR(w);
+        m->tmp_upper = flags & NSBOX_OVERLAY_TMP_UPPER;
+        return 0;
+}
+
 _public_ int nsbox_spawn_add_remount_ro(NsboxSpawn *s, const char *destination) {
         return add_mount(s, MOUNT_REMOUNT_RO, NULL, -EBADF, destination, NSBOX_MOUNT_READ_ONLY, 0, -1);
 }

@@ -270,6 +270,14 @@ int nsbox_spawn_add_bind_data(NsboxSpawn *s, int fd, const char *destination, in
 /* bubblewrap's --chmod: sets the mode (0 to 07777) of path, which must exist when the step runs, in
  * order with the other steps. */
 int nsbox_spawn_add_chmod(NsboxSpawn *s, const char *path, int mode);
+/* An overlay on destination (bubblewrap's --overlay, --tmp-overlay, --ro-overlay): lower the host
+ * directories, NULL-terminated, the top layer first; upper and work the writable layer and its work
+ * directory (both or neither), or with NSBOX_OVERLAY_TMP_UPPER in flags a private tmpfs; neither makes a
+ * read-only overlay, which needs two lower layers. flags also take NSBOX_MOUNT_READ_ONLY and
+ * NSBOX_MOUNT_NO_EXEC. -EINVAL for a combination the daemon would refuse. */
+#define NSBOX_OVERLAY_TMP_UPPER (1U << 8)
+int nsbox_spawn_add_overlay(NsboxSpawn *s, const char *const *lower, const char *upper, const char *work,
+                            const char *destination, unsigned flags);
 
 /* Offsets of a new time namespace's clocks; clock is CLOCK_MONOTONIC or CLOCK_BOOTTIME (-EINVAL
  * otherwise), nanosecs < 1000000000. */

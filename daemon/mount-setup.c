@@ -57,7 +57,10 @@
  * and core (/proc/kcore) links. "bind-data" writes its contents into a file on
  * a tmpfs of its own and binds that file, so it may cover an existing one.
  * "chmod" changes the mode of what exists, as the caller outside this plan's
- * tmpfs mounts. A bind with "nofail" whose source does not exist is skipped. "file" copies its fd from
+ * tmpfs mounts. A bind with "nofail" whose source does not exist is skipped.
+ * "overlay" opens its layers as bind sources are opened and hands overlayfs
+ * their fds' magic links; only in a new user namespace for a caller other
+ * than root, since overlayfs acts with its mounter's rights. "file" copies its fd from
  * the current position, at most MOUNT_FILE_SIZE_MAX bytes, into a new file
  * (never over an existing one); a pipe whose writer stays open blocks the
  * child until it is killed.
@@ -128,6 +131,11 @@ typedef struct MountOp {
         unsigned attr;        /* MOUNT_ATTR_* set (recursively) on the new mount */
         mode_t mode;          /* dir, file, bind-data, chmod */
         bool optional;        /* bind: a missing source skips the entry ("nofail") */
+        char **lower;         /* overlay: the lower layers, top first, relative to the host's root */
+        size_t n_lower;
+        char *upper;          /* overlay: upper layer and work directory, or NULL (tmp_upper, or read-only) */
+        char *work;
+        bool tmp_upper;       /* overlay: upper and work on a private tmpfs */
         char tmpfs_mode[16];  /* tmpfs "mode" value */
         char tmpfs_size[32];  /* tmpfs "size" value, "" for the default */
         char tmpfs_uid[16];   /* tmpfs "uid"/"gid": the sandbox's user, "" for the mounter's */
@@ -226,6 +234,11 @@ _printf_(3, 4) static int plan_fail(SpawnError *e, int r, const char *fmt, ...) 
 /* ---- the plan ---- */
 
 static void mount_op_done(MountOp *op) {
+        for (size_t i = 0; i < op->n_lower; i++)
+                free(op->lower[i]);
+        free(op->lower);
+        free(op->upper);
+        free(op->work);
         free(op->display);
         free(op->destination);
         free(op->source);
@@ -423,6 +436,32 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
         case MOUNT_DEV:
         case MOUNT_MQUEUE:
         case MOUNT_REMOUNT_RO:
+                break;
+
+        case MOUNT_OVERLAY:
+                /*
+                 * overlayfs does what it does below with the mounter's credentials. Made by the
+                 * daemon for a caller without a user namespace that would be host root's; in the
+                 * caller's new user namespace it is the caller's, and the kernel's rules for
+                 * unprivileged overlays (userxattr) apply.
+                 */
+                if (p->creds == CREDS_SWITCH)
+                        return plan_fail(ret_error, -EPERM, "%s (%s): an overlay needs a new user namespace for a caller other than root",
+                                         label, dest);
+                op->n_lower = strv_length(m->lower_dirs);
+                if (op->n_lower == 0 || op->n_lower > SANDBOX_OVERLAY_LAYERS_MAX)
+                        return plan_fail(ret_error, -EINVAL, "%s (%s): an overlay needs lower layers", label, dest);
+                op->lower = calloc(op->n_lower, sizeof(char *));
+                if (!op->lower)
+                        return plan_fail(ret_error, -ENOMEM, "out of memory");
+                for (size_t i = 0; i < op->n_lower; i++)
+                        if (path_to_relative(m->lower_dirs[i], &op->lower[i]) < 0)
+                                return plan_fail(ret_error, -EINVAL, "%s (%s): invalid lowerdir %s", label, dest,
+                                                 m->lower_dirs[i]);
+                if (m->upper_dir && (path_to_relative(m->upper_dir, &op->upper) < 0 ||
+                                     path_to_relative(m->work_dir, &op->work) < 0))
+                        return plan_fail(ret_error, -EINVAL, "%s (%s): invalid upperdir or workdir", label, dest);
+                op->tmp_upper = m->tmp_upper;
                 break;
 
         case MOUNT_CHMOD:
@@ -1309,13 +1348,133 @@ static int apply_bind_data(Apply *a, const MountOp *op) {
         return attach_at(a, op, tree, false);
 }
 
+/* "/oldroot/proc/self/fd/N": what overlayfs resolves to exactly the directory fd has open. */
+static void fd_magic_path(char *buf, size_t size, int fd);
+
+/* A directory of the host's tree for an overlay layer, opened and checked as the caller. */
+static int open_layer(Apply *a, const MountOp *op, const char *rel, int *ret) {
+        struct stat st;
+        int fd;
+
+        fd = open_host(a, rel, true, &st);
+        if (fd >= 0 && !S_ISDIR(st.st_mode)) {
+                safe_close(fd);
+                fd = -ENOTDIR;
+        }
+        if (fd < 0)
+                return fail(a->error, fd, op->display, "cannot use overlay layer", rel);
+        *ret = fd;
+        return 0;
+}
+
+static int set_layer(int fs, const char *key, int fd) {
+        char path[64];
+
+        fd_magic_path(path, sizeof path, fd);
+        return fsconfig(fs, FSCONFIG_SET_STRING, key, path, 0) < 0 ? -errno : 0;
+}
+
+/*
+ * bubblewrap's --overlay, --tmp-overlay and --ro-overlay. Every layer is
+ * opened in the host's tree with the caller's rights (as a bind source is)
+ * and handed to overlayfs by its fd's magic link, so the kernel resolves
+ * nothing by a path the caller could change in between. Layers go one by one
+ * ("lowerdir+", Linux 6.8), else as one "lowerdir" string (at most 255
+ * bytes). In a user namespace the overlay keeps its own metadata in user.*
+ * extended attributes ("userxattr"), as the kernel requires there.
+ */
+static int apply_overlay(Apply *a, const MountOp *op) {
+        int lower[SANDBOX_OVERLAY_LAYERS_MAX];
+        _cleanup_close_ int fs = -EBADF, mnt = -EBADF, tmp = -EBADF, upper = -EBADF, work = -EBADF;
+        size_t n = 0;
+        int r = 0;
+
+        for (; n < op->n_lower && r >= 0; n++)
+                r = open_layer(a, op, op->lower[n], &lower[n]);
+        if (r < 0) {
+                n--;
+                goto finish;
+        }
+        if (op->upper) {
+                r = open_layer(a, op, op->upper, &upper);
+                if (r >= 0)
+                        r = open_layer(a, op, op->work, &work);
+        } else if (op->tmp_upper) {
+                static const char *const opts[] = { "mode", "0755", NULL };
+
+                tmp = new_fs("tmpfs", opts, MOUNT_ATTR_SAFE);
+                if (tmp < 0 || mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0700) < 0)
+                        r = tmp < 0 ? tmp : -errno;
+                if (r >= 0 && ((upper = openat(tmp, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+                               (work = openat(tmp, "work", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0))
+                        r = -errno;
+                /* The overlay's root takes the upper layer's owner: the sandbox's user. */
+                if (r >= 0 && a->plan->set_owner && fchown(upper, a->plan->owner_uid, a->plan->owner_gid) < 0)
+                        r = -errno;
+                if (r < 0)
+                        r = fail(a->error, r, op->display, "cannot make the overlay's upper layer", NULL);
+        }
+        if (r < 0)
+                goto finish;
+
+        fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0) {
+                r = fail(a->error, -errno, op->display, "cannot create overlay", NULL);
+                goto finish;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = set_layer(fs, "lowerdir+", lower[i]);
+        if (r == -EINVAL) {
+                /* Before Linux 6.8: one string, top layer first. */
+                char all[256], path[64];
+                size_t len = 0;
+
+                r = 0;
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        fd_magic_path(path, sizeof path, lower[i]);
+                        if (len + strlen(path) + 2 > sizeof all)
+                                r = -E2BIG;
+                        else {
+                                if (i > 0)
+                                        all[len++] = ':';
+                                memcpy(all + len, path, strlen(path) + 1);
+                                len += strlen(path);
+                        }
+                }
+                if (r >= 0 && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", all, 0) < 0)
+                        r = -errno;
+        }
+        if (r >= 0 && upper >= 0)
+                r = set_layer(fs, "upperdir", upper);
+        if (r >= 0 && work >= 0)
+                r = set_layer(fs, "workdir", work);
+        if (r >= 0 && a->plan->creds == CREDS_USERNS && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+                r = -errno;
+        if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                r = -errno;
+        if (r < 0) {
+                r = fail(a->error, r, op->display, "cannot create overlay", NULL);
+                goto finish;
+        }
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, op->attr);
+        if (mnt < 0) {
+                r = fail(a->error, -errno, op->display, "cannot mount overlay", NULL);
+                goto finish;
+        }
+        r = attach_at(a, op, mnt, true);
+
+finish:
+        for (size_t i = 0; i < n; i++)
+                safe_close(lower[i]);
+        return r;
+}
+
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452
 #endif
 
-/* "/proc/self/fd/N" relative to the host's tree, without snprintf(). */
-static void fd_path(char *buf, size_t size, int fd) {
-        static const char prefix[] = "proc/self/fd/";
+/* prefix + N, without snprintf(). */
+static void fd_path_with(char *buf, size_t size, const char *prefix, int fd) {
         char digits[16];
         size_t n = 0, pos = 0;
         unsigned v = (unsigned) fd;
@@ -1328,6 +1487,15 @@ static void fd_path(char *buf, size_t size, int fd) {
         while (n > 0 && pos + 1 < size)
                 buf[pos++] = digits[--n];
         buf[pos] = 0;
+}
+
+/* "proc/self/fd/N", relative to the host's tree. */
+static void fd_path(char *buf, size_t size, int fd) {
+        fd_path_with(buf, size, "proc/self/fd/", fd);
+}
+
+static void fd_magic_path(char *buf, size_t size, int fd) {
+        fd_path_with(buf, size, "/oldroot/proc/self/fd/", fd);
 }
 
 /*
@@ -1397,6 +1565,8 @@ static int apply_op(Apply *a, const MountOp *op) {
                 return apply_chmod(a, op);
         case MOUNT_BIND_DATA:
                 return apply_bind_data(a, op);
+        case MOUNT_OVERLAY:
+                return apply_overlay(a, op);
         default:
                 return fail(a->error, -EINVAL, op->display, "unknown mount type", NULL);
         }

@@ -75,7 +75,7 @@ static const char *const mount_kind_names[_MOUNT_KIND_MAX] = {
         [MOUNT_BIND] = "bind",       [MOUNT_TMPFS] = "tmpfs", [MOUNT_PROC] = "proc",
         [MOUNT_DEV] = "dev",         [MOUNT_MQUEUE] = "mqueue", [MOUNT_DIR] = "dir",
         [MOUNT_SYMLINK] = "symlink", [MOUNT_FILE] = "file",   [MOUNT_REMOUNT_RO] = "remount-ro",
-        [MOUNT_CHMOD] = "chmod",     [MOUNT_BIND_DATA] = "bind-data",
+        [MOUNT_CHMOD] = "chmod",     [MOUNT_BIND_DATA] = "bind-data", [MOUNT_OVERLAY] = "overlay",
 };
 
 static const JsonEnum mount_kind_enum = { mount_kind_names, _MOUNT_KIND_MAX };
@@ -499,13 +499,94 @@ static int encode_namespaces(const void *base, const JsonField *f, struct json_o
 
 static const JsonKind namespaces_kind = { json_type_array, decode_namespaces, encode_namespaces, NULL };
 
+/* One path of an overlay option, normalized; "" or a bad path is -EINVAL. */
+static int overlay_path(const char *s, size_t n, char **ret) {
+        _cleanup_free_ char *copy = strndup(s, n);
+
+        if (!copy)
+                return -ENOMEM;
+        if (n == 0 || n >= 4096)
+                return -EINVAL;
+        return path_normalize(copy, ret);
+}
+
+/* "lowerdir=" as the kernel and OCI write it: paths split at ":", "\" taking the next character as it is. */
+static int parse_lower_dirs(const char *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *buf = malloc(strlen(s) + 1);
+        size_t n = 0, k = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (const char *p = s;; p++) {
+                if (*p == '\\' && p[1]) {
+                        buf[k++] = *++p;
+                        continue;
+                }
+                if (*p != ':' && *p) {
+                        buf[k++] = *p;
+                        continue;
+                }
+                char **grown, *path;
+                int r = overlay_path(buf, k, &path);
+
+                if (r < 0)
+                        return r;
+                if (n >= SANDBOX_OVERLAY_LAYERS_MAX) {
+                        free(path);
+                        return -E2BIG;
+                }
+                grown = reallocarray(l, n + 2, sizeof(char *));
+                if (!grown) {
+                        free(path);
+                        return -ENOMEM;
+                }
+                l = grown;
+                l[n++] = path;
+                l[n] = NULL;
+                k = 0;
+                if (!*p)
+                        break;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* The overlay options; 0 if o is none of them, 1 if it was one. */
+static int overlay_option(MountEntry *m, const char *o) {
+        int r;
+
+        if (strncmp(o, "lowerdir=", 9) == 0) {
+                if (m->lower_dirs)
+                        return -EINVAL;
+                r = parse_lower_dirs(o + 9, &m->lower_dirs);
+        } else if (strncmp(o, "upperdir=", 9) == 0) {
+                if (m->upper_dir)
+                        return -EINVAL;
+                r = overlay_path(o + 9, strlen(o + 9), &m->upper_dir);
+        } else if (strncmp(o, "workdir=", 8) == 0) {
+                if (m->work_dir)
+                        return -EINVAL;
+                r = overlay_path(o + 8, strlen(o + 8), &m->work_dir);
+        } else if (streq(o, "tmp-upper")) {
+                m->tmp_upper = true;
+                r = 0;
+        } else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
 /* A mount's "options" (OCI style); the row's offset is the MountEntry, whose "type" is already decoded. */
 static int mount_option(JsonCodec *c, struct json_object *e, size_t i, void *userdata) {
         MountEntry *m = userdata;
-        const char *o = json_get_string(e, 64);
+        /* Only an overlay's layers make a long option. */
+        const char *o = json_get_string(e, m->kind == MOUNT_OVERLAY ? 65536 : 64);
+        int r;
 
         if (!o)
                 return json_codec_invalid(c);
+        if (m->kind == MOUNT_OVERLAY && (r = overlay_option(m, o)) != 0)
+                return r == -ENOMEM ? r : r < 0 ? json_codec_invalid(c) : 0;
         if (streq(o, "ro") || streq(o, "rw"))
                 m->read_only = o[1] == 'o';
         else if (streq(o, "suid") || streq(o, "nosuid"))
@@ -537,22 +618,67 @@ static int decode_mount_options(JsonCodec *c, struct json_object *v, void *base,
         return json_codec_each(c, v, SANDBOX_MOUNT_OPTIONS_MAX, mount_option, JSON_FIELD_PTR(base, f));
 }
 
+/* "lowerdir=" with ":" and "\\" in the paths escaped; NULL on OOM. */
+static char *format_lower_dirs(char *const *l) {
+        size_t n = strlen("lowerdir=") + 1;
+        char *s, *p;
+
+        for (size_t i = 0; l[i]; i++)
+                n += 2 * strlen(l[i]) + 1;
+        s = malloc(n);
+        if (!s)
+                return NULL;
+        p = stpcpy(s, "lowerdir=");
+        for (size_t i = 0; l[i]; i++) {
+                if (i > 0)
+                        *p++ = ':';
+                for (const char *c = l[i]; *c; c++) {
+                        if (*c == ':' || *c == '\\')
+                                *p++ = '\\';
+                        *p++ = *c;
+                }
+        }
+        *p = 0;
+        return s;
+}
+
 /* Always written, every flag spelled out, so the daemon's defaults do not matter. */
 static int encode_mount_options(const void *base, const JsonField *f, struct json_object **ret) {
         const MountEntry *m = JSON_FIELD_CONST_PTR(base, f);
+        _cleanup_free_ char *lower = NULL, *upper = NULL, *work = NULL;
         char size[32], mode[32];
+        int r;
+
+        if (m->lower_dirs && !(lower = format_lower_dirs(m->lower_dirs)))
+                return -ENOMEM;
+        if (m->upper_dir && asprintf(&upper, "upperdir=%s", m->upper_dir) < 0)
+                return -ENOMEM;
+        if (m->work_dir && asprintf(&work, "workdir=%s", m->work_dir) < 0)
+                return -ENOMEM;
+
         const char *options[] = {
                 m->read_only ? "ro" : "rw", m->allow_suid ? "suid" : "nosuid", m->allow_dev ? "dev" : "nodev",
                 m->no_exec ? "noexec" : "exec", m->size > 0 ? size : NULL, m->mode >= 0 ? mode : NULL,
-                m->optional ? "nofail" : NULL,
+                m->optional ? "nofail" : NULL, lower, upper, work, m->tmp_upper ? "tmp-upper" : NULL,
         };
 
         snprintf(size, sizeof(size), "size=%" PRIu64, m->size);
         snprintf(mode, sizeof(mode), "mode=%04o", (unsigned) m->mode);
-        return json_codec_strings(options, ELEMENTSOF(options), ret);
+        r = json_codec_strings(options, ELEMENTSOF(options), ret);
+        return r;
 }
 
-static const JsonKind mount_options_kind = { json_type_array, decode_mount_options, encode_mount_options, NULL };
+static void done_mount_options(void *base, const JsonField *f) {
+        MountEntry *m = JSON_FIELD_PTR(base, f);
+
+        m->lower_dirs = strv_free(m->lower_dirs);
+        free(m->upper_dir);
+        free(m->work_dir);
+        m->upper_dir = m->work_dir = NULL;
+}
+
+static const JsonKind mount_options_kind = { json_type_array, decode_mount_options, encode_mount_options,
+                                             done_mount_options };
 
 /* "exitCode" and "signal" are there exactly when "state" says so; the rows' offset is the SandboxInfo. */
 static int decode_exit_code(JsonCodec *c, struct json_object *v, void *base, const JsonField *f) {
@@ -681,6 +807,17 @@ static int mount_entry_verify(JsonCodec *c, void *elements, size_t i) {
                 return json_codec_invalid_member(c, "source");
         if (source_fd != want_source_fd)
                 return json_codec_invalid_member(c, "sourceFileDescriptor");
+        /*
+         * An overlay has lower layers, and either an upper layer with its work directory, or a private
+         * one on a tmpfs, or neither (read-only, which the kernel takes only with two lower layers).
+         */
+        if (m->kind == MOUNT_OVERLAY) {
+                size_t n_lower = strv_length(m->lower_dirs);
+
+                if (n_lower == 0 || (!!m->upper_dir != !!m->work_dir) || (m->tmp_upper && m->upper_dir) ||
+                    (!m->upper_dir && !m->tmp_upper && n_lower < 2))
+                        return json_codec_invalid_member(c, "options");
+        }
         /* "chmod" is nothing but its mode; "nofail" is about a source path, and a root cannot be skipped. */
         if ((m->kind == MOUNT_CHMOD && m->mode < 0) || (m->optional && (!source || streq(m->destination, "/"))))
                 return json_codec_invalid_member(c, "options");

@@ -98,6 +98,7 @@ typedef enum MountKind {
         MOUNT_REMOUNT_RO, /* "remount-ro": make destination read-only */
         MOUNT_CHMOD,      /* "chmod": set the mode ("mode=" option, mandatory) of an existing destination */
         MOUNT_BIND_DATA,  /* "bind-data": contents from sourceFileDescriptor in a new file bound on destination */
+        MOUNT_OVERLAY,    /* "overlay": overlayfs of lowerdir=, upperdir=, workdir= or tmp-upper */
         _MOUNT_KIND_MAX,
         _MOUNT_KIND_INVALID = -EINVAL,
 } MountKind;
@@ -120,6 +121,13 @@ typedef struct MountEntry {
         bool optional;         /* "nofail" (bind from a path): a missing source skips the entry */
         uint64_t size;         /* "size=BYTES" (tmpfs), 0 if unset */
         int mode;              /* "mode=0755" (tmpfs, dir, file, bind-data, chmod), -1 if unset */
+        /* overlay: "lowerdir=/a:/b" (the kernel's order: the first is the top layer; "\" escapes ":" and
+         * "\" in a path), "upperdir=/u" with "workdir=/w", or "tmp-upper" (upper and work on a private
+         * tmpfs); the paths absolute and normalized, NULL-terminated, NULL if absent */
+        char **lower_dirs;
+        char *upper_dir;
+        char *work_dir;
+        bool tmp_upper;
 } MountEntry;
 
 typedef struct TimeOffset {
@@ -294,6 +302,8 @@ struct json_object *exec_request_encode(const ExecRequest *r);
 #define SANDBOX_HOSTNAME_MAX 64
 /* Options per mount entry. */
 #define SANDBOX_MOUNT_OPTIONS_MAX 32
+/* Lower layers of one overlay (the kernel takes up to 500). */
+#define SANDBOX_OVERLAY_LAYERS_MAX 128
 
 /* An id is 1 .. SANDBOX_ID_MAX characters of [A-Za-z0-9_-]. */
 bool sandbox_id_is_valid(const char *id);

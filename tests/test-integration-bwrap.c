@@ -483,3 +483,150 @@ Test(bwrap, bind_data_over_an_existing_file) {
         test_disconnect(conn);
         test_tmpdir_remove(dir);
 }
+
+/* ---- overlays ---- */
+
+typedef struct Layers {
+        char dir[64];
+        char lower1[128], lower2[128], upper[128], work[128];
+} Layers;
+
+static void layer_file(const char *dir, const char *name, const char *text, uid_t owner) {
+        char path[256];
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        test_write_file(path, text, strlen(text), 0644);
+        cr_assert_eq(chown(path, owner, owner == 0 ? 0 : other_gid), 0);
+}
+
+/* lower1 (bottom) has a=1 b=1, lower2 has b=2; the directory names need escaping in "lowerdir=". A caller
+ * other than root owns the files, as it would its own layers. */
+static void layers_new(Layers *l, uid_t owner) {
+        test_tmpdir_new("bwrap-overlay", l->dir, sizeof l->dir);
+        snprintf(l->lower1, sizeof l->lower1, "%s/low:er 1,\\", l->dir);
+        snprintf(l->lower2, sizeof l->lower2, "%s/lower2", l->dir);
+        snprintf(l->upper, sizeof l->upper, "%s/upper", l->dir);
+        snprintf(l->work, sizeof l->work, "%s/work", l->dir);
+        cr_assert_eq(mkdir(l->lower1, 0755), 0);
+        cr_assert_eq(mkdir(l->lower2, 0755), 0);
+        cr_assert_eq(mkdir(l->upper, 0755), 0);
+        cr_assert_eq(mkdir(l->work, 0755), 0);
+        cr_assert_eq(chown(l->upper, owner, owner == 0 ? 0 : other_gid), 0);
+        cr_assert_eq(chown(l->work, owner, owner == 0 ? 0 : other_gid), 0);
+        /* A copy-up in a user namespace can only give the copy an owner the namespace maps. */
+        layer_file(l->lower1, "a", "1", owner);
+        layer_file(l->lower1, "b", "1", owner);
+        layer_file(l->lower2, "b", "2", owner);
+}
+
+/* "lowerdir=" for JSON: ":" and "\" escaped for the option, then "\" and '"' for JSON. */
+static void lowerdir_json(const Layers *l, char *buf, size_t size) {
+        const char *dirs[] = { l->lower2, l->lower1 };
+        size_t k = 0;
+
+        for (size_t i = 0; i < 2; i++) {
+                if (i > 0 && k + 1 < size)
+                        buf[k++] = ':';
+                for (const char *c = dirs[i]; *c && k + 5 < size; c++) {
+                        if (*c == ':')
+                                buf[k++] = '\\', buf[k++] = '\\';
+                        if (*c == '\\') {
+                                buf[k++] = '\\', buf[k++] = '\\', buf[k++] = '\\', buf[k++] = '\\';
+                                continue;
+                        }
+                        if (*c == '"')
+                                buf[k++] = '\\';
+                        buf[k++] = *c;
+                }
+        }
+        buf[k] = 0;
+}
+
+static int overlay_checks(int conn, const Layers *l, const char *userns) {
+        char lower[512];
+        Ended e;
+
+        lowerdir_json(l, lower, sizeof lower);
+
+        /* upper and work: reads from the top layer that has it, writes to upper */
+        e = run_script(conn, "cat /tmp/x/y/a /tmp/x/y/b; printf 5 > /tmp/x/y/b; cat /tmp/x/y/b",
+                       ",%s,\"mounts\":[%s,{\"type\":\"overlay\",\"destination\":\"/tmp/x/y\",\"options\":"
+                       "[\"lowerdir=%s\",\"upperdir=%s\",\"workdir=%s\"]}]",
+                       userns, host_root, lower, l->upper, l->work);
+        CHECK(!e.error[0] && e.exit_code == 0, "%s %d %s", e.error, e.exit_code, e.err);
+        CHECK(strcmp(e.out, "125") == 0, "%s", e.out);
+        ended_done(&e);
+
+        /* tmp-upper: writable, and what is written stays in the sandbox */
+        e = run_script(conn, "printf 7 > /tmp/x/a && cat /tmp/x/a /tmp/x/b",
+                       ",%s,\"mounts\":[%s,{\"type\":\"overlay\",\"destination\":\"/tmp/x\",\"options\":"
+                       "[\"lowerdir=%s\",\"tmp-upper\"]}]",
+                       userns, host_root, lower);
+        CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "72") == 0, "%s %s %s", e.error, e.out, e.err);
+        ended_done(&e);
+
+        /* read-only: two lower layers, no upper */
+        e = run_script(conn, "cat /tmp/x/b; printf 9 2>/dev/null > /tmp/x/b || echo ro",
+                       ",%s,\"mounts\":[%s,{\"type\":\"overlay\",\"destination\":\"/tmp/x\",\"options\":"
+                       "[\"lowerdir=%s\",\"ro\"]}]",
+                       userns, host_root, lower);
+        CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "2ro\n") == 0, "%s %s %s", e.error, e.out, e.err);
+        ended_done(&e);
+        return 0;
+}
+
+static void assert_host_layers(const Layers *l) {
+        char path[256];
+        _cleanup_free_ char *b = NULL, *a = NULL;
+
+        snprintf(path, sizeof path, "%s/b", l->upper);
+        b = test_read_file(path);
+        cr_assert_str_eq(b, "5");
+        snprintf(path, sizeof path, "%s/a", l->lower1);
+        a = test_read_file(path);
+        cr_assert_str_eq(a, "1");
+        snprintf(path, sizeof path, "%s/a", l->upper);
+        cr_assert_neq(access(path, F_OK), 0, "tmp-upper wrote to the host");
+}
+
+Test(bwrap, overlays) {
+        int conn = test_daemon_connect(&daemon_);
+        Layers l;
+        Ended e;
+
+        layers_new(&l, 0);
+        cr_assert_eq(overlay_checks(conn, &l, "\"namespaces\":[\"mount\"]"), 0);
+        assert_host_layers(&l);
+
+        /* one lower layer and nothing to write to is no overlay */
+        e = run_script(conn, "true", ",\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\","
+                                     "\"options\":[\"lowerdir=/usr\"]}]");
+        cr_assert_str_eq(e.error, "org.varlink.service.InvalidParameter mounts[0].options");
+        ended_done(&e);
+        test_disconnect(conn);
+        test_tmpdir_remove(l.dir);
+}
+
+static int nonroot_overlays(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        int r = overlay_checks(conn, arg, own_userns());
+        Ended e;
+
+        /* without a user namespace overlayfs would act as the daemon */
+        e = run_script(conn, "true", ",\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\","
+                                     "\"options\":[\"lowerdir=/usr:/etc\"]}]");
+        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
+        CHECK(strstr(e.err, "user namespace"), "%s", e.err);
+        ended_done(&e);
+        test_disconnect(conn);
+        return r;
+}
+
+Test(bwrap, overlays_for_a_caller_that_is_not_root) {
+        Layers l;
+
+        layers_new(&l, other_uid);
+        cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_overlays, &l), 0);
+        assert_host_layers(&l);
+        test_tmpdir_remove(l.dir);
+}

@@ -178,7 +178,7 @@ static const struct {
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp/../etc\"}]}", 0,
           "mounts[0].destination" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\"}]}", 0, "mounts[0].destination" },
-        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\"}]}", 0, "mounts[0].type" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlayfs\",\"destination\":\"/x\"}]}", 0, "mounts[0].type" },
         { "{" ARGV "," NS ",\"mounts\":[{\"destination\":\"/x\"}]}", 0, "mounts[0].type" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"},"
           "{\"type\":\"tmpfs\",\"destination\":\"/x\",\"options\":[\"ro\",\"bogus\"]}]}", 0, "mounts[1].options[1]" },
@@ -211,6 +211,24 @@ static const struct {
           "\"options\":[\"mode=0755\"]}]}", 0, "mounts[0].source" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind-data\",\"destination\":\"/x\"}]}", 0,
           "mounts[0].sourceFileDescriptor" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"tmp-upper\"]}]}", 0,
+          "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"lowerdir=/a\","
+          "\"upperdir=/u\"]}]}", 0, "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"lowerdir=/a\","
+          "\"upperdir=/u\",\"workdir=/w\",\"tmp-upper\"]}]}", 0, "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"lowerdir=/a\"]}]}", 0,
+          "mounts[0].options" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"lowerdir=/a:b\","
+          "\"tmp-upper\"]}]}", 0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"lowerdir=/a::/b\","
+          "\"tmp-upper\"]}]}", 0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\",\"options\":[\"lowerdir=/a/../..\","
+          "\"tmp-upper\"]}]}", 0, "mounts[0].options[0]" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/\",\"options\":[\"lowerdir=/a\","
+          "\"tmp-upper\"]}]}", 0, "mounts[0].destination" },
+        { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"bind\",\"source\":\"/a\",\"destination\":\"/x\","
+          "\"options\":[\"lowerdir=/a\"]}]}", 0, "mounts[0].options[0]" },
         { "{" ARGV "," NS ",\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/x\"},"
           "{\"type\":\"bind-data\",\"sourceFileDescriptor\":0,\"destination\":\"/y\"}]}", 1,
           "mounts[1].sourceFileDescriptor" },
@@ -486,6 +504,7 @@ static const char full_request[] =
         "{\"type\":\"bind\",\"source\":\"/opt\",\"destination\":\"/opt\",\"options\":[\"ro\",\"nofail\"]},"
         "{\"type\":\"bind-data\",\"sourceFileDescriptor\":1,\"destination\":\"/etc/passwd\",\"options\":[\"ro\",\"mode=0640\"]},"
         "{\"type\":\"chmod\",\"destination\":\"/tmp\",\"options\":[\"mode=1777\"]},"
+        "{\"type\":\"overlay\",\"destination\":\"/o\",\"options\":[\"lowerdir=/a\\\\:b\\\\\\\\:/c//\",\"tmp-upper\"]},"
         "{\"type\":\"remount-ro\",\"destination\":\"/\"}],"
         "\"timeOffsets\":{\"monotonic\":{\"secs\":-3600,\"nanosecs\":5},\"boottime\":{\"secs\":86400,\"nanosecs\":999999999}},"
         "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"}]},"
@@ -531,7 +550,7 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(r->fds[1].target, 1023);
         cr_assert_eq(r->fds[0].fd_index, 2);
         cr_assert_str_eq(r->root, "/srv/root");
-        cr_assert_eq(r->n_mounts, 13);
+        cr_assert_eq(r->n_mounts, 14);
         cr_assert_eq(r->mounts[0].kind, MOUNT_PROC);
         cr_assert_eq(r->mounts[1].kind, MOUNT_TMPFS);
         cr_assert_eq(r->mounts[1].size, 64ULL * 1024 * 1024);
@@ -562,8 +581,13 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(r->mounts[10].mode, 0640);
         cr_assert_eq(r->mounts[11].kind, MOUNT_CHMOD);
         cr_assert_eq(r->mounts[11].mode, 01777);
-        cr_assert_eq(r->mounts[12].kind, MOUNT_REMOUNT_RO);
-        cr_assert_str_eq(r->mounts[12].destination, "/");
+        cr_assert_eq(r->mounts[12].kind, MOUNT_OVERLAY);
+        cr_assert_eq(strv_length(r->mounts[12].lower_dirs), 2);
+        cr_assert_str_eq(r->mounts[12].lower_dirs[0], "/a:b\\");
+        cr_assert_str_eq(r->mounts[12].lower_dirs[1], "/c");
+        cr_assert(r->mounts[12].tmp_upper);
+        cr_assert_eq(r->mounts[13].kind, MOUNT_REMOUNT_RO);
+        cr_assert_str_eq(r->mounts[13].destination, "/");
         cr_assert(r->has_monotonic_offset);
         cr_assert_eq(r->monotonic_offset.secs, -3600);
         cr_assert_eq(r->monotonic_offset.nanosecs, 5);
@@ -1264,7 +1288,7 @@ Test(sandbox_protocol, names) {
         for (MountKind k = 0; k < _MOUNT_KIND_MAX; k++)
                 cr_assert_eq(mount_kind_from_string(mount_kind_to_string(k)), k);
         cr_assert_eq(mount_kind_from_string("remount-ro"), MOUNT_REMOUNT_RO);
-        cr_assert_eq(mount_kind_from_string("overlay"), -EINVAL);
+        cr_assert_eq(mount_kind_from_string("overlayfs"), -EINVAL);
 
         for (SandboxState s = 0; s < _SANDBOX_STATE_MAX; s++)
                 cr_assert_eq(sandbox_state_from_string(sandbox_state_to_string(s)), s);
