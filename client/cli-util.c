@@ -25,7 +25,7 @@ void log_error(const char *format, ...) {
         fputc('\n', stderr);
 }
 
-static const char *socket_path_to_use(void) {
+const char *cli_socket_path(void) {
         const char *e;
 
         if (arg_socket && *arg_socket)
@@ -37,7 +37,7 @@ static const char *socket_path_to_use(void) {
 }
 
 int cli_connect(NsboxConnection **ret) {
-        const char *path = socket_path_to_use();
+        const char *path = cli_socket_path();
         int r;
 
         r = nsbox_connection_new(path, ret);

@@ -38,6 +38,8 @@ void log_error(const char *format, ...) _printf_(1, 2);
 
 /* Connects; on failure says why and what to do, and returns the negative errno. */
 int cli_connect(NsboxConnection **ret);
+/* The socket cli_connect() uses: --socket, else $NSBOX_SOCKET, else the default. */
+const char *cli_socket_path(void);
 
 /* Explains a failed call r ("doing what" in 'what') from the connection's last error; returns r. */
 int cli_call_failed(NsboxConnection *c, int r, const char *what);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli-util.h"
 #include "config.h"
@@ -434,6 +435,10 @@ static int verb_inspect(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+/* How long `nsbox wait` tries to reach a restarting daemon: 300 times 100 ms. */
+#define WAIT_RECONNECT_ATTEMPTS 300U
+#define WAIT_RECONNECT_USEC (100U * 1000U)
+
 static int verb_wait(int argc, char *argv[]) {
         static const char usage[] = "wait ID";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
@@ -448,9 +453,29 @@ static int verb_wait(int argc, char *argv[]) {
         if (!id)
                 return EXIT_USAGE;
 
-        if (cli_connect(&c) < 0)
-                return EXIT_NSBOX_FAILED;
-        r = nsbox_wait(c, id, &state, &code, &sig);
+        /* A daemon that restarts (an upgrade) ends the call with Restarting; the next one knows the
+         * sandbox if it has keepAlive, so wait there. A socket a restart left briefly unserved is retried
+         * for a while too. */
+        for (unsigned attempt = 0;; attempt++) {
+                const char *error;
+
+                c = nsbox_connection_free(c);
+                r = attempt == 0 ? cli_connect(&c) : nsbox_connection_new(cli_socket_path(), &c);
+                if (r < 0) {
+                        if (attempt > 0 && attempt < WAIT_RECONNECT_ATTEMPTS) {
+                                usleep(WAIT_RECONNECT_USEC);
+                                continue;
+                        }
+                        if (attempt > 0)
+                                log_error("cannot wait for the sandbox: nsboxd did not come back after a restart");
+                        return EXIT_NSBOX_FAILED;
+                }
+                r = nsbox_wait(c, id, &state, &code, &sig);
+                error = nsbox_connection_get_error_name(c);
+                if (r < 0 && error && strcmp(error, NSBOX_ERROR_RESTARTING) == 0 && attempt < WAIT_RECONNECT_ATTEMPTS)
+                        continue;
+                break;
+        }
         if (r < 0) {
                 cli_call_failed(c, r, "cannot wait for the sandbox");
                 return EXIT_NSBOX_FAILED;

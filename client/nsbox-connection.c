@@ -277,6 +277,7 @@ static int error_to_errno(const char *name, struct json_object *parameters) {
                 { NSBOX_ERROR_QUOTA_EXCEEDED, -EDQUOT },
                 { NSBOX_ERROR_NAME_IN_USE, -EEXIST },
                 { NSBOX_ERROR_POLICY_INVALID, -EBADMSG },
+                { NSBOX_ERROR_RESTARTING, -ECONNRESET },
                 { VARLINK_ERROR_INVALID_PARAMETER, -EINVAL },
                 { VARLINK_ERROR_PERMISSION_DENIED, -EPERM },
                 { NSBOX_ERROR_NESTED_REQUEST_REFUSED, -EPERM },

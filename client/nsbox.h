@@ -74,6 +74,8 @@ const char *nsbox_state_to_string(NsboxState state);
 #define NSBOX_ERROR_POLICY_INVALID    "io.nsbox.Sandbox.PolicyInvalid"
 #define NSBOX_ERROR_NAME_IN_USE       "io.nsbox.Sandbox.NameInUse"
 #define NSBOX_ERROR_NESTED_REQUEST_REFUSED "io.nsbox.Sandbox.NestedRequestRefused"
+/* The daemon is restarting and ended the connection (-ECONNRESET): connect again and repeat the call. */
+#define NSBOX_ERROR_RESTARTING        "io.nsbox.Sandbox.Restarting"
 #define NSBOX_ERROR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
 #define NSBOX_ERROR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
 

@@ -477,10 +477,34 @@ static int add_v1_hierarchy(CgroupManager *m, Controller c) {
 }
 
 /*
- * The daemon leaves BASE for BASE/leaf, so BASE holds no process and may
- * hand controllers to its children.
+ * A daemon already in BASE/leaf (re-executed in place, or placed there with
+ * its keeper, see below) has BASE one level up.
  */
-static int move_self_to_leaf(CgroupManager *m) {
+static int hierarchy_leave_leaf(Hierarchy *h, const char *leaf) {
+        size_t n = strlen(h->path), l = strlen(leaf);
+        int fd;
+
+        if (n <= l + 1 || h->path[n - l - 1] != '/' || !streq(h->path + n - l, leaf))
+                return 0;
+        fd = openat(h->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        safe_close(h->fd);
+        h->fd = fd;
+        h->path[n - l - 1 > 0 ? n - l - 1 : 1] = '\0';
+        n = strlen(h->mount_path);
+        if (n > l + 1 && streq(h->mount_path + n - l, leaf))
+                h->mount_path[n - l - 1] = '\0';
+        return 1;
+}
+
+/*
+ * The daemon leaves BASE for BASE/leaf, so BASE holds no process and may
+ * hand controllers to its children. The processes it names to move along
+ * (the supervisor and the keeper of --fd-store, in BASE as systemd started
+ * them) go with it; one that is gone is no matter.
+ */
+static int move_self_to_leaf(CgroupManager *m, const CgroupManagerOptions *options) {
         _cleanup_close_ int leaf_fd = -EBADF;
         int r;
 
@@ -495,6 +519,14 @@ static int move_self_to_leaf(CgroupManager *m) {
                 return r;
         }
         m->moved_self = true;
+        for (size_t i = 0; options && i < options->n_move_along; i++) {
+                char pid[32];
+
+                snprintf(pid, sizeof pid, "%d", (int) options->move_along[i]);
+                r = write_at(leaf_fd, "cgroup.procs", pid);
+                if (r < 0 && r != -ESRCH)
+                        return r;
+        }
         return 0;
 }
 
@@ -585,6 +617,9 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
         if (r < 0)
                 return r;
         m->n_h = 1;
+        r = hierarchy_leave_leaf(&m->h[HIERARCHY_V2], m->leaf);
+        if (r < 0)
+                return r;
 
         /* Writable? A read-only cgroupfs (a container's) or a foreign cgroup fails here, before anything moved. */
         if (faccessat(m->h[HIERARCHY_V2].fd, "cgroup.procs", W_OK, AT_EACCESS) < 0)
@@ -596,7 +631,7 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
 
         remove_leftovers(m->h[HIERARCHY_V2].fd);
 
-        r = move_self_to_leaf(m);
+        r = move_self_to_leaf(m, options);
         if (r < 0)
                 return r;
 
@@ -657,6 +692,26 @@ CgroupManager *cgroup_manager_free(CgroupManager *m) {
         free(m->leaf);
         free(m);
         return NULL;
+}
+
+int cgroup_manager_base_takes_processes(const CgroupManager *m) {
+        /* The controllers that may be enabled below a cgroup that holds processes (threaded ones). */
+        static const char *const threaded[] = { "cpu", "cpuset", "perf_event", "pids" };
+        char text[512], *save = NULL;
+        int r;
+
+        r = read_at(m->h[HIERARCHY_V2].fd, "cgroup.subtree_control", text, sizeof text);
+        if (r < 0)
+                return r;
+        for (char *w = strtok_r(text, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+                bool ok = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(threaded); i++)
+                        ok = ok || streq(w, threaded[i]);
+                if (!ok)
+                        return 0;
+        }
+        return 1;
 }
 
 const char *cgroup_manager_path(const CgroupManager *m) {
@@ -1115,6 +1170,97 @@ fail:
                 user_remove(m, cg->user);
         else
                 user_unref(m, cg->user);
+        cgroup_free_struct(cg);
+        return r;
+}
+
+/* The record of a user cgroup a previous daemon made, taken as it is: its limits are applied again at the
+ * user's next spawn, from the policy then in force. */
+static int user_get_existing(CgroupManager *m, uid_t uid, CgroupUser **ret) {
+        CgroupUser *u = user_find(m, uid);
+        char name[32];
+
+        if (!u) {
+                u = calloc(1, sizeof *u);
+                if (!u)
+                        return -ENOMEM;
+                u->uid = uid;
+                for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                        u->fds[i] = -EBADF;
+                LIST_PREPEND(users, m->users, u);
+                (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, uid);
+                for (size_t i = 0; i < m->n_h; i++) {
+                        u->fds[i] = openat(m->h[i].fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (u->fds[i] < 0) {
+                                int r = -errno;
+                                u->n_cgroups = 1;
+                                user_unref(m, u);
+                                return r;
+                        }
+                }
+        }
+        u->n_cgroups++;
+        *ret = u;
+        return 0;
+}
+
+int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
+        Cgroup *cg;
+        int r;
+
+        if (!m || !name || !ret || !*name || strchr(name, '/') || name[0] == '.' || streq(name, m->leaf))
+                return -EINVAL;
+
+        cg = calloc(1, sizeof *cg);
+        if (!cg)
+                return -ENOMEM;
+        cg->manager = m;
+        cg->events_fd = -EBADF;
+        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                cg->fds[i] = cg->procs_fds[i] = -EBADF;
+        cg->name = strdup(name);
+        if (!cg->name || asprintf(&cg->path, "%s%s" CGROUP_USER_PREFIX UID_FMT "/%s", m->h[HIERARCHY_V2].path,
+                                  streq(m->h[HIERARCHY_V2].path, "/") ? "" : "/", uid, name) < 0) {
+                cg->path = NULL;
+                cgroup_free_struct(cg);
+                return -ENOMEM;
+        }
+
+        r = user_get_existing(m, uid, &cg->user);
+        if (r < 0) {
+                cgroup_free_struct(cg);
+                return r;
+        }
+
+        for (size_t i = 0; i < m->n_h; i++) {
+                cg->fds[i] = openat(cg->user->fds[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->fds[i] < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                if (i != HIERARCHY_V2) {
+                        int fd = openat(cg->fds[i], "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0) {
+                                r = -errno;
+                                goto fail;
+                        }
+                        cg->procs_fds[cg->n_procs_fds++] = fd;
+                }
+        }
+
+        r = watch_events(cg);
+        if (r < 0)
+                goto fail;
+
+        m->n_cgroups++;
+        *ret = cg;
+        return 0;
+
+fail:
+        /* Not ours to remove: it stays as it was found. */
+        if (cg->events_fd >= 0)
+                (void) epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
+        user_unref(m, cg->user);
         cgroup_free_struct(cg);
         return r;
 }

@@ -19,7 +19,8 @@
  * In cgroup2 the daemon moves itself into the leaf BASE/supervisor, so that
  * BASE can enable controllers for its children (the no-internal-process rule);
  * cgroup_manager_free() moves it back and removes everything it made once no
- * sandbox cgroup is left.
+ * sandbox cgroup is left. A daemon that starts in BASE/supervisor (it
+ * re-executed itself) takes BASE from there.
  *
  * Nothing here blocks on a sandbox: kill and freeze only write control files,
  * and emptiness is learned from cgroup.events through an epoll fd the caller
@@ -100,6 +101,9 @@ typedef struct CgroupManagerOptions {
         const char *leaf;
         /* Pretend the kernel has no cgroup.kill (the freeze-and-kill path), for tests. */
         bool no_cgroup_kill;
+        /* Processes moved into the leaf along with the daemon (its supervisor and keeper). */
+        const pid_t *move_along;
+        size_t n_move_along;
 } CgroupManagerOptions;
 
 /*
@@ -115,6 +119,15 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
 /* Removes the idle user cgroups, then moves the daemon back and removes the leaf, when no sandbox cgroup is left. */
 CgroupManager *cgroup_manager_free(CgroupManager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CgroupManager *, cgroup_manager_free);
+
+/*
+ * Whether a process could be placed in BASE itself now: not while a domain
+ * controller (memory, io) is enabled for BASE's children, which is the case
+ * while sandbox cgroups with limits exist (the no-internal-process rule).
+ * systemd puts the next main process of the service into BASE: this says
+ * whether it could start one while sandboxes live on. 1, 0, or -errno.
+ */
+int cgroup_manager_base_takes_processes(const CgroupManager *m);
 
 /* The daemon's cgroup2 path (as /proc/PID/cgroup shows it) and a one-line description of the layout, for the log. */
 const char *cgroup_manager_path(const CgroupManager *m);
@@ -139,6 +152,14 @@ int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, C
  */
 int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
                Cgroup **ret);
+
+/*
+ * Takes over BASE/user-UID/name, which the daemon before this one made (it
+ * handed its sandboxes over across a restart): opened in every hierarchy and
+ * watched like a new one, its limits left as they are. -ENOENT once it is
+ * gone (it emptied, and the start removed it).
+ */
+int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret);
 
 /*
  * Removes the sandbox's cgroups and frees cg; the user's stays for a while if

@@ -62,6 +62,20 @@ void connection_close(Connection *c) {
         uv_close((uv_handle_t *) &c->poll, on_poll_closed);
 }
 
+void connection_close_with_error(Connection *c, struct json_object *error) {
+        if (!c || c->closing) {
+                json_object_put(error);
+                return;
+        }
+        /* Answering ends the call, which would start the next one queued: the guard against re-entry stops it. */
+        c->processing = true;
+        if (c->busy && error)
+                connection_reply_error(c, error);
+        else
+                json_object_put(error);
+        connection_close(c);
+}
+
 static void connection_flush(Connection *c) {
         int r;
 

@@ -73,6 +73,8 @@ int connection_new(Server *s, int fd, Caller *caller, Connection **ret);
 
 /* Tears the connection down: tells the server (disconnected), frees everything once libuv is done. */
 void connection_close(Connection *c);
+/* The same, answering the call in progress, if any, with error (taken; NULL: none) first. No later call runs. */
+void connection_close_with_error(Connection *c, struct json_object *error);
 
 /*
  * Answers the current call. The reply JSON (parameters or error object built

@@ -2,9 +2,12 @@
 /*
  * nsboxd: the sandbox daemon. Takes its listening socket from systemd
  * (socket activation) or binds its own, then serves io.nsbox.Sandbox on one
- * libuv loop until SIGTERM/SIGINT.
+ * libuv loop until SIGTERM/SIGINT. What a previous daemon handed over (the
+ * fd store's fds, or the state of an in-place re-exec) is adopted before the
+ * first call is taken.
  */
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,8 +25,11 @@
 
 #include "config.h"
 #include "fd-util.h"
+#include "handover.h"
+#include "keeper.h"
 #include "log.h"
 #include "policy.h"
+#include "restart.h"
 #include "sandbox-init.h"
 #include "server.h"
 #include "spawn.h"
@@ -33,6 +39,7 @@ typedef struct Options {
         ServerConfig config;
         char **limits;
         size_t n_limits;
+        int deserialize_fd; /* --deserialize: the state of the daemon this one re-executed, -1 if none */
 } Options;
 
 static void help(void) {
@@ -45,7 +52,8 @@ static void help(void) {
                "      --subuid PATH       subordinate uid ranges (default %s)\n"
                "      --subgid PATH       subordinate gid ranges (default %s)\n"
                "  -l, --limit NAME=VALUE  override a limit (see nsboxd(8)); repeatable\n"
-               "      --no-kill-on-exit   leave running sandboxes alone on shutdown\n"
+               "      --fd-store          under a service manager, keep keepAlive sandboxes\n"
+               "                          across a restart (its fd store and a keeper process)\n"
                "      --no-cgroups        do not put sandboxes in cgroups (every limit is refused)\n"
                "  -v, --verbose           log debug messages\n"
                "  -h, --help              show this help\n"
@@ -54,14 +62,15 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], Options *o) {
-        enum { ARG_SUBUID = 0x100, ARG_SUBGID, ARG_NO_KILL_ON_EXIT, ARG_NO_CGROUPS, ARG_VERSION };
+        enum { ARG_SUBUID = 0x100, ARG_SUBGID, ARG_FD_STORE, ARG_DESERIALIZE, ARG_NO_CGROUPS, ARG_VERSION };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                },
                 { "policy",          required_argument, NULL, 'p'                },
                 { "subuid",          required_argument, NULL, ARG_SUBUID         },
                 { "subgid",          required_argument, NULL, ARG_SUBGID         },
                 { "limit",           required_argument, NULL, 'l'                },
-                { "no-kill-on-exit", no_argument,       NULL, ARG_NO_KILL_ON_EXIT },
+                { "fd-store",        no_argument,       NULL, ARG_FD_STORE       },
+                { "deserialize",     required_argument, NULL, ARG_DESERIALIZE    },
                 { "no-cgroups",      no_argument,       NULL, ARG_NO_CGROUPS     },
                 { "verbose",         no_argument,       NULL, 'v'                },
                 { "help",            no_argument,       NULL, 'h'                },
@@ -94,12 +103,23 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         }
                         o->limits[o->n_limits++] = optarg;
                         break;
-                case ARG_NO_KILL_ON_EXIT:
-                        o->config.kill_on_exit = false;
+                case ARG_FD_STORE:
+                        o->config.fd_store = true;
                         break;
                 case ARG_NO_CGROUPS:
                         o->config.no_cgroups = true;
                         break;
+                case ARG_DESERIALIZE: {
+                        char *end;
+                        long fd = strtol(optarg, &end, 10);
+
+                        if (*end || fd < 3 || fd > INT32_MAX || fcntl((int) fd, F_GETFD) < 0) {
+                                log_error("Invalid --deserialize '%s': not an open fd.", optarg);
+                                return -EINVAL;
+                        }
+                        o->deserialize_fd = (int) fd;
+                        break;
+                }
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -120,36 +140,59 @@ static int parse_argv(int argc, char *argv[], Options *o) {
         return 1;
 }
 
-/* The socket systemd passed, if it passed one. -ENOENT: not socket activated. */
-static int listen_fd_from_systemd(void) {
+static bool fd_name_is_ours(const char *name) {
+        return streq(name, HANDOVER_FD_STATE) || strncmp(name, HANDOVER_FD_SANDBOX_PREFIX, strlen(HANDOVER_FD_SANDBOX_PREFIX)) == 0 ||
+               strncmp(name, HANDOVER_FD_KEEPER_PREFIX, strlen(HANDOVER_FD_KEEPER_PREFIX)) == 0;
+}
+
+/*
+ * The socket systemd passed, if it passed one (-ENOENT: not socket activated),
+ * and in *stored what a previous daemon left in the fd store. Anything else
+ * stored is dropped from the store: nothing would ever take it out.
+ */
+static int listen_fd_from_systemd(FdSet *stored) {
         /* Read before sd_listen_fds() unsets it: the service manager meant to pass something. */
         bool activated = getenv("LISTEN_PID");
-        char **names = NULL;
-        int n;
+        _cleanup_strv_free_ char **names = NULL;
+        int n, listen_fd = -ENOENT, n_sockets = 0;
 
         n = sd_listen_fds_with_names(true, &names);
-        for (int i = 0; names && names[i]; i++)
-                free(names[i]);
-        free(names);
         if (n < 0)
                 return log_error_errno(n, "Failed to read the sockets passed by the service manager: %m");
-        if (n == 0)
-                return activated ? log_error_errno(ENXIO, "Socket activation announced but no socket "
-                                                          "was passed; check nsboxd.socket.")
-                                 : -ENOENT;
-        if (n > 1) {
-                for (int i = 0; i < n; i++)
-                        safe_close(SD_LISTEN_FDS_START + i);
-                return log_error_errno(E2BIG, "%d sockets passed by the service manager, expected exactly one.", n);
+
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names && names[i] ? names[i] : "unknown";
+
+                (void) fd_set_cloexec(fd, true);
+                if (fd_name_is_ours(name)) {
+                        if (fdset_add(stored, name, fd) < 0)
+                                return log_error_errno(ENOMEM, "Out of memory.");
+                        continue;
+                }
+                if (sd_is_socket_unix(fd, SOCK_STREAM, /* listening= */ 1, NULL, 0) > 0) {
+                        n_sockets++;
+                        if (listen_fd < 0) {
+                                listen_fd = fd;
+                                continue;
+                        }
+                } else {
+                        log_warning("Dropping fd '%s' the service manager passed: it is not a listening socket "
+                                    "and not one nsboxd stored.", name);
+                        (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+                }
+                safe_close(fd);
         }
 
-        if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, /* listening= */ 1, NULL, 0) <= 0) {
-                safe_close(SD_LISTEN_FDS_START);
-                return log_error_errno(ENOTSOCK, "The socket passed by the service manager is not a listening "
-                                                 "unix stream socket.");
+        if (n_sockets > 1) {
+                safe_close(listen_fd);
+                return log_error_errno(E2BIG, "%d sockets passed by the service manager, expected exactly one.",
+                                       n_sockets);
         }
-
-        return SD_LISTEN_FDS_START;
+        if (listen_fd < 0 && (n > 0 || activated))
+                return log_error_errno(ENXIO, "Socket activation announced but no listening unix stream socket "
+                                              "was passed; check nsboxd.socket.");
+        return listen_fd;
 }
 
 static int mkdir_parents(const char *path) {
@@ -309,23 +352,83 @@ static void raise_fd_limit(void) {
         }
 }
 
+/* The command line a re-exec runs again: the original, before getopt permuted it, without a --deserialize. */
+static char **exec_argv_copy(int argc, char *argv[]) {
+        char **copy = calloc(argc + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!copy)
+                return NULL;
+        for (int i = 0; i < argc; i++) {
+                if (strncmp(argv[i], "--deserialize", strlen("--deserialize")) == 0) {
+                        if (!strchr(argv[i], '='))
+                                i++;
+                        continue;
+                }
+                copy[n] = strdup(argv[i]);
+                if (!copy[n])
+                        return strv_free(copy);
+                n++;
+        }
+        return copy;
+}
+
+/* The state and fds a re-exec'd daemon gets: the memfd on the command line, the fds it names by number. */
+static int deserialize(int state_fd, HandoverState *ret_state, FdSet *ret_fds) {
+        _cleanup_free_ char *reason = NULL;
+        HandoverState state = {};
+        int r;
+
+        r = handover_state_from_fd(state_fd, &state, &reason);
+        safe_close(state_fd);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "The state handed over across the re-exec is invalid: %s.",
+                                       reason ?: "unknown reason");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the state handed over across the re-exec: %m");
+
+        for (size_t i = 0; i < state.n_fds; i++) {
+                int fd = state.fds[i].fd;
+
+                if (fd == state_fd || fcntl(fd, F_GETFD) < 0) {
+                        log_error("The state handed over names fd %d ('%s'), which is not open.", fd,
+                                  state.fds[i].name);
+                        continue;
+                }
+                (void) fd_set_cloexec(fd, true);
+                r = fdset_add(ret_fds, state.fds[i].name, fd);
+                if (r < 0) {
+                        handover_state_done(&state);
+                        return log_error_errno(r, "Out of memory.");
+                }
+        }
+        *ret_state = state;
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_free_ char **limits = calloc(argc + 1, sizeof(char *));
+        _cleanup_strv_free_ char **exec_argv = exec_argv_copy(argc, argv);
+        _cleanup_free_ char *exec_path = realpath("/proc/self/exe", NULL);
         Options o = {
                 .config = {
                         .policy_path = NSBOX_POLICY_PATH_DEFAULT,
                         .subuid_path = SUBUID_PATH_DEFAULT,
                         .subgid_path = SUBGID_PATH_DEFAULT,
-                        .kill_on_exit = true,
                 },
                 .limits = limits,
+                .deserialize_fd = -1,
         };
+        _cleanup_(fdset_done) FdSet stored = {};
+        HandoverState state = {};
+        bool have_state = false;
         const char *bound_path = NULL;
+        int keeper_link = -EBADF;
         uv_loop_t loop;
         Server *s = NULL;
         int fd, r;
 
-        if (!limits)
+        if (!limits || !exec_argv)
                 return EXIT_FAILURE;
 
         /* Before getopt permutes argv: the strings themselves stay where the kernel put them. */
@@ -336,6 +439,8 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         o.config.limit_overrides = limits;
+        o.config.exec_argv = exec_argv;
+        o.config.exec_path = exec_path;
 
         /* Replies go to clients that may have hung up: a write must fail, not kill the daemon. */
         signal(SIGPIPE, SIG_IGN);
@@ -347,13 +452,41 @@ int main(int argc, char *argv[]) {
         raise_fd_limit();
         load_init_program();
 
-        fd = o.socket_path ? -ENOENT : listen_fd_from_systemd();
-        if (fd == -ENOENT) {
-                bound_path = o.socket_path ?: NSBOX_SOCKET_PATH_DEFAULT;
-                fd = listen_fd_bind(bound_path);
+        if (o.deserialize_fd >= 0) {
+                /* A re-exec of this very process: everything comes from the state, nothing is bound anew. */
+                r = deserialize(o.deserialize_fd, &state, &stored);
+                if (r < 0)
+                        return EXIT_FAILURE;
+                have_state = true;
+                fd = fdset_take(&stored, HANDOVER_FD_LISTEN);
+                if (fd < 0) {
+                        log_error("The state handed over across the re-exec has no listening socket.");
+                        handover_state_done(&state);
+                        return EXIT_FAILURE;
+                }
+                bound_path = state.socket_path;
+        } else {
+                fd = o.socket_path ? -ENOENT : listen_fd_from_systemd(&stored);
+                if (fd == -ENOENT) {
+                        bound_path = o.socket_path ?: NSBOX_SOCKET_PATH_DEFAULT;
+                        fd = listen_fd_bind(bound_path);
+                }
+                if (fd < 0)
+                        return EXIT_FAILURE;
+
+                /* Before any thread or loop exists: the keeper is this process, the daemon its child. */
+                if (o.config.fd_store && !getenv("NOTIFY_SOCKET"))
+                        log_warning("--fd-store without a service manager (no $NOTIFY_SOCKET): ignored.");
+                else if (o.config.fd_store) {
+                        r = keeper_fork(&keeper_link, o.config.keeper_pids);
+                        if (r >= 0)
+                                o.config.n_keeper_pids = 2;
+                        if (r < 0)
+                                log_error_errno(r, "Failed to start the keeper, sandboxes will not survive a "
+                                                   "restart: %m");
+                }
         }
-        if (fd < 0)
-                return EXIT_FAILURE;
+        o.config.bound_path = bound_path;
 
         r = uv_loop_init(&loop);
         if (r < 0) {
@@ -367,6 +500,13 @@ int main(int argc, char *argv[]) {
                 goto finish;
         }
 
+        /* Before the first call: what was handed over is there when clients ask. */
+        r = restart_adopt(s, have_state ? &state : NULL, &stored, TAKE_FD(keeper_link));
+        if (r < 0) {
+                log_error_errno(r, "Failed to take over from the previous daemon: %m");
+                goto finish;
+        }
+
         log_info("nsboxd %s serving on %s.", NSBOX_VERSION, bound_path ?: "the socket passed by the service manager");
         (void) sd_notify(false, "READY=1");
         server_notify_status(s);
@@ -375,13 +515,15 @@ int main(int argc, char *argv[]) {
         (void) r;
 
 finish:
+        safe_close(keeper_link);
         if (s)
                 server_shutdown(s);
         /* Let every close callback run, then the loop must be empty. */
         uv_run(&loop, UV_RUN_DEFAULT);
-        server_free(s);
         if (bound_path)
                 (void) unlink(bound_path);
+        server_free(s);
+        handover_state_done(&state);
 
         r = uv_loop_close(&loop);
         if (r < 0) {

@@ -33,6 +33,7 @@
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
+#include "restart.h"
 #include "sandbox.h"
 
 #ifndef P_PIDFD
@@ -93,6 +94,19 @@ int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
         return 0;
 }
 
+/* The last of an entry, once no handle of its refers to it any more. */
+static void sandbox_free_memory(Sandbox *sb) {
+        spawn_handshake_free(sb->handshake);
+        safe_close(sb->pidfd);
+        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                free(sb->capture[i].data);
+        free(sb->name);
+        free(sb->cgroup_path);
+        free(sb->rlimits);
+        sandbox_exec_base_done(&sb->exec_base);
+        free(sb);
+}
+
 /* An fd is closed only after its poll handle is: libuv drops the epoll watch of
  * a closing handle's fd number, which by then may belong to a newer spawn. */
 static void on_handle_closed(uv_handle_t *handle) {
@@ -109,15 +123,7 @@ static void on_handle_closed(uv_handle_t *handle) {
         if (--sb->handles_open > 0)
                 return;
 
-        spawn_handshake_free(sb->handshake);
-        safe_close(sb->pidfd);
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
-                free(sb->capture[i].data);
-        free(sb->name);
-        free(sb->cgroup_path);
-        free(sb->rlimits);
-        sandbox_exec_base_done(&sb->exec_base);
-        free(sb);
+        sandbox_free_memory(sb);
 }
 
 /*
@@ -379,13 +385,18 @@ static void sandbox_free(Sandbox *sb) {
         s->n_sandboxes--;
         server_notify_status(s);
 
-        uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-        if (!uv_is_closing((uv_handle_t *) &sb->report_poll))
+        /* Taken over: no spawn report, maybe no pidfd. */
+        if (sb->pidfd >= 0)
+                uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
+        if (!sb->adopted && !uv_is_closing((uv_handle_t *) &sb->report_poll))
                 uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
                 capture_close(sb, i);
         if (sb->runtime_max_usec > 0)
                 uv_close((uv_handle_t *) &sb->runtime_timer, on_handle_closed);
+        /* Taken over with no handle (ended before): nothing will call on_handle_closed(). */
+        if (sb->handles_open == 0)
+                sandbox_free_memory(sb);
 }
 
 /* Frees the entry if it ended and nobody can ask for it any more. */
@@ -471,10 +482,34 @@ static void sandbox_client_stop_waiting(SandboxClient *cl) {
         cl->waiting_for = NULL;
 }
 
+/* The top process's exit status is known (si_code CLD_*, si_status), from waitid() or from the keeper
+ * that reaped it. */
+static void sandbox_exited(Sandbox *sb, int code, int status) {
+        sb->reaped = true;
+        if (sb->pidfd >= 0)
+                uv_poll_stop(&sb->pidfd_poll);
+        if (sb->capturing)
+                capture_finish(sb);
+        /* What Exec started in it dies with it: with a pid namespace or a cgroup the kernel and the end
+         * of the sandbox see to that too, without either only this does. */
+        LIST_FOREACH(execs, e, sb->execs)
+                (void) sandbox_kill(e, SIGKILL);
+
+        if (code == CLD_EXITED) {
+                sb->state = SANDBOX_EXITED;
+                sb->exit_code = status;
+        } else {
+                sb->state = SANDBOX_KILLED;
+                sb->signal = status;
+        }
+
+        sandbox_check_end(sb);
+}
+
 static void sandbox_reap(Sandbox *sb) {
         siginfo_t si = {};
 
-        if (sb->reaped)
+        if (sb->reaped || sb->reaper)
                 return;
 
         if (waitid((idtype_t) P_PIDFD, (id_t) sb->pidfd, &si, WEXITED | WNOHANG) < 0) {
@@ -490,24 +525,7 @@ static void sandbox_reap(Sandbox *sb) {
         if (si.si_pid == 0)
                 return; /* spurious wakeup */
 
-        sb->reaped = true;
-        uv_poll_stop(&sb->pidfd_poll);
-        if (sb->capturing)
-                capture_finish(sb);
-        /* What Exec started in it dies with it: with a pid namespace or a cgroup the kernel and the end
-         * of the sandbox see to that too, without either only this does. */
-        LIST_FOREACH(execs, e, sb->execs)
-                (void) sandbox_kill(e, SIGKILL);
-
-        if (si.si_code == CLD_EXITED) {
-                sb->state = SANDBOX_EXITED;
-                sb->exit_code = si.si_status;
-        } else {
-                sb->state = SANDBOX_KILLED;
-                sb->signal = si.si_status;
-        }
-
-        sandbox_check_end(sb);
+        sandbox_exited(sb, si.si_code, si.si_status);
 }
 
 /* What made it end, from how its top process ended and what its cgroup saw. */
@@ -1306,4 +1324,196 @@ void sandbox_drop_all(Server *s, bool kill) {
                 }
                 sandbox_free(sb);
         }
+}
+
+static void takeover_done(SandboxTakeover *t) {
+        t->pidfd = safe_close(t->pidfd);
+        close_many(t->capture_fds, 2);
+        for (size_t k = 0; k < 2; k++) {
+                free(t->capture_data[k]);
+                t->capture_data[k] = NULL;
+        }
+}
+
+int sandbox_adopt(Server *s, const HandoverSandbox *h, SandboxTakeover *t) {
+        const SandboxInfo *info = &h->info;
+        Sandbox *sb;
+        int r;
+
+        sb = calloc(1, sizeof *sb);
+        if (!sb) {
+                takeover_done(t);
+                return -ENOMEM;
+        }
+        snprintf(sb->id, sizeof sb->id, "%s", info->id);
+        sb->server = s;
+        sb->adopted = true;
+        sb->reaper = t->reaper;
+        sb->pidfd = -EBADF;
+        sb->report_fd = -EBADF;
+        for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++)
+                sb->capture[k].fd = -EBADF;
+
+        sb->usage = server_user_usage(s, info->owner_uid);
+        if (!sb->usage) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        sb->usage->n_sandboxes++;
+        r = hash_table_add(&s->sandbox_ids, &sb->id_node, hash_string(sb->id));
+        if (r < 0)
+                goto fail;
+        sb->id_node_added = true;
+        if (info->name && !(sb->name = strdup(info->name))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (info->n_rlimits > 0) {
+                sb->rlimits = calloc(info->n_rlimits, sizeof(SandboxRlimit));
+                if (!sb->rlimits) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                memcpy(sb->rlimits, info->rlimits, info->n_rlimits * sizeof(SandboxRlimit));
+                sb->n_rlimits = info->n_rlimits;
+        }
+
+        sb->creator = (Caller) { .uid = info->owner_uid, .gid = h->creator_gid, .pid = (pid_t) h->creator_pid,
+                                 .pidfd = -EBADF, .privileged = info->owner_uid == 0 };
+        sb->namespaces = info->namespaces;
+        sb->keep_alive = info->keep_alive;
+        sb->start_usec = info->start_usec;
+        sb->start_loop_msec = uv_now(s->loop);
+        sb->pid = (pid_t) info->pid;
+        sb->resources = info->resources;
+        sb->paused = info->paused;
+        sb->used = info->has_usage ? info->usage : SANDBOX_USAGE_UNKNOWN;
+        sb->has_used = info->has_usage;
+        /* A spawn killed on the way, kept only to be reaped: hidden like a failed one. */
+        sb->phase = h->discard ? SANDBOX_PHASE_FAILED : SANDBOX_PHASE_LIVE;
+        sb->state = info->state;
+        sb->exit_code = info->exit_code;
+        sb->signal = info->signal;
+        sb->reaped = !h->discard && info->state != SANDBOX_RUNNING;
+        sb->ended = sb->reaped && !h->top_exited;
+
+        /* Its cgroup, unless it ended (an empty one the start removed, or one it never had). */
+        if (h->has_cgroup && !sb->ended && s->cgroups) {
+                r = cgroup_open(s->cgroups, info->owner_uid, sb->id, &sb->cgroup);
+                if (r == -ENOMEM)
+                        goto fail;
+                if (r < 0)
+                        log_debug_errno(r, "The cgroup of sandbox %s is gone: %m", sb->id);
+                else
+                        cgroup_set_userdata(sb->cgroup, sb);
+        }
+        if (info->cgroup && !(sb->cgroup_path = strdup(info->cgroup))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        if (t->pidfd >= 0) {
+                if (uv_poll_init(s->loop, &sb->pidfd_poll, t->pidfd) < 0) {
+                        r = -EIO;
+                        goto fail;
+                }
+                sb->pidfd = TAKE_FD(t->pidfd);
+                sb->pidfd_poll.data = sb;
+                sb->handles_open++;
+                /* Only a parent learns the status from the pidfd; a keeper's child's comes from the keeper. */
+                if (!sb->reaper && !sb->reaped)
+                        (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
+        }
+
+        if (h->capturing) {
+                sb->capturing = true;
+                sb->capture_limit = h->capture_limit;
+                sb->capture_total = h->capture_total;
+                sb->capture_truncated = h->capture_truncated;
+                for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++) {
+                        SandboxCapture *c = &sb->capture[k];
+
+                        c->data = TAKE_PTR(t->capture_data[k]);
+                        c->size = t->capture_sizes[k];
+                        if (t->capture_fds[k] < 0)
+                                continue;
+                        if (uv_poll_init(s->loop, &c->poll, t->capture_fds[k]) < 0) {
+                                log_error("Cannot watch the captured output of sandbox %s, it is lost.", sb->id);
+                                t->capture_fds[k] = safe_close(t->capture_fds[k]);
+                                continue;
+                        }
+                        c->fd = TAKE_FD(t->capture_fds[k]);
+                        c->poll.data = sb;
+                        c->open = true;
+                        sb->handles_open++;
+                        (void) uv_poll_start(&c->poll, UV_READABLE, on_capture);
+                }
+        }
+
+        /* Its runtime limit counts from its start, not from the take-over. */
+        sb->runtime_max_usec = info->runtime_max_usec;
+        if (sb->runtime_max_usec > 0) {
+                uint64_t now = now_realtime_usec(), end = sb->start_usec + sb->runtime_max_usec;
+
+                uv_timer_init(s->loop, &sb->runtime_timer);
+                sb->runtime_timer.data = sb;
+                sb->handles_open++;
+                if (!sb->ended)
+                        uv_timer_start(&sb->runtime_timer, on_runtime_timer,
+                                       end > now ? (end - now + 999U) / 1000U : 0, 0);
+        }
+        takeover_done(t);
+
+        LIST_PREPEND(sandboxes, s->sandboxes, sb);
+        s->n_sandboxes++;
+        log_debug("Took over sandbox %s (pid %d, %s).", sb->id, (int) sb->pid,
+                  sb->ended ? sandbox_state_to_string(sb->state) :
+                  sb->reaped ? "its cgroup still populated" :
+                  sb->reaper ? sb->reaper->name : "own child");
+
+        /* Its top process gone and its cgroup empty by now: it ends here. */
+        if (sb->reaped && !sb->ended)
+                sandbox_check_end(sb);
+        return 0;
+
+fail:
+        takeover_done(t);
+        if (sb->cgroup)
+                cgroup_abandon(TAKE_PTR(sb->cgroup));
+        sandbox_unindex(s, sb);
+        free(sb->name);
+        free(sb->rlimits);
+        free(sb->cgroup_path);
+        free(sb);
+        return r;
+}
+
+void sandbox_keeper_exit(Server *s, KeeperLink *k, pid_t pid, int code, int status) {
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (sb->reaper == k && sb->pid == pid && !sb->reaped && sb->phase != SANDBOX_PHASE_FREEING) {
+                        sandbox_exited(sb, code, status);
+                        return;
+                }
+}
+
+void sandbox_keeper_gone(Server *s, KeeperLink *k, bool stopping) {
+        LIST_FOREACH_SAFE(sandboxes, sb, n, s->sandboxes) {
+                if (sb->reaper != k)
+                        continue;
+                sb->reaper = NULL;
+                if (stopping || sb->reaped || sb->phase == SANDBOX_PHASE_FREEING)
+                        continue;
+                /* Not its parent: only the keeper could have told. Record an unknown death, as when
+                 * someone else reaped a child. */
+                log_warning("The keeper of sandbox %s is gone without reporting its exit.", sb->id);
+                (void) sandbox_kill(sb, SIGKILL);
+                sandbox_exited(sb, CLD_KILLED, SIGKILL);
+        }
+}
+
+bool sandbox_keeper_in_use(Server *s, KeeperLink *k) {
+        LIST_FOREACH(sandboxes, sb, s->sandboxes)
+                if (sb->reaper == k && !sb->reaped)
+                        return true;
+        return false;
 }

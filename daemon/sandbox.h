@@ -16,6 +16,7 @@
 
 #include "caller-origin.h"
 #include "cgroup.h"
+#include "handover.h"
 #include "list.h"
 #include "sandbox-exec.h"
 #include "sandbox-protocol.h"
@@ -140,6 +141,11 @@ struct Sandbox {
         LIST_FIELDS(Sandbox, execs);  /* in exec_of->execs */
         Sandbox *execs;               /* the processes Exec started in it: they die with it */
 
+        /* Taken over from a previous daemon: NULL if this daemon reaps it (its own child, also across a
+         * re-exec), else the keeper that does and reports the exit status. */
+        KeeperLink *reaper;
+        bool adopted;
+
         SandboxClient *owner;        /* the creating connection while it lives, for kill-on-close (in its owned list) */
         SandboxClient *spawn_client; /* waiting for the Spawn reply */
         SandboxClient *waiters;      /* connections in Wait */
@@ -207,6 +213,27 @@ void sandbox_connection_closed(Server *s, Connection *c);
 
 /* The spawn timer's tick: kills spawns that have not reached execve within the limit. */
 void sandbox_expire_spawns(Server *s);
+
+/* What comes with a handed-over sandbox besides its state. */
+typedef struct SandboxTakeover {
+        int pidfd;             /* -EBADF once its top process is reaped */
+        int capture_fds[2];    /* the captured output pipes still open, else -EBADF */
+        char *capture_data[2]; /* what no reply carried yet */
+        size_t capture_sizes[2];
+        KeeperLink *reaper;    /* who reaps it; NULL: this daemon (its own child, across a re-exec) */
+} SandboxTakeover;
+
+/* Takes over a sandbox a previous daemon handed over (h, checked): its cgroup, if it is still there, is
+ * opened again. Takes t's fds and buffers in every case. */
+int sandbox_adopt(Server *s, const HandoverSandbox *h, SandboxTakeover *t);
+
+/* Keeper k reaped pid: the exit status of the sandbox it held. */
+void sandbox_keeper_exit(Server *s, KeeperLink *k, pid_t pid, int code, int status);
+/* Keeper k's link is gone: nothing more will come from it (died: its sandboxes' statuses are lost, unless
+ * the daemon is stopping, which only forgets). */
+void sandbox_keeper_gone(Server *s, KeeperLink *k, bool stopping);
+/* Whether k is still to report the end of any sandbox. */
+bool sandbox_keeper_in_use(Server *s, KeeperLink *k);
 
 /* Shutdown: kill (if asked, and every spawn in flight), reap what dies within a bounded wait, then drop
  * every entry. A child stuck in the kernel beyond that is left to the daemon's exit. */

@@ -18,6 +18,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "methods.h"
+#include "restart.h"
 #include "sandbox.h"
 #include "server.h"
 
@@ -172,7 +173,7 @@ static void server_admit(Server *s, int fd) {
                 log_warning_errno(r, "Failed to set up connection: %m");
 }
 
-static void on_listen(uv_poll_t *handle, int status, int events) {
+void server_on_listen(uv_poll_t *handle, int status, int events) {
         Server *s = handle->data;
 
         /* Bounded, so a connection storm cannot starve the clients already connected. */
@@ -287,6 +288,11 @@ static void on_signal(uv_signal_t *handle, int signum) {
                 server_notify_status(s);
                 return;
         }
+        if (signum == SIGUSR2) {
+                /* Returns only if the re-exec failed. */
+                restart_reexec(s);
+                return;
+        }
 
         log_info("Received %s, shutting down.", strsignal(signum));
         server_shutdown(s);
@@ -319,7 +325,11 @@ static int server_setup_cgroups(Server *s) {
                 return 0;
         }
 
-        r = cgroup_manager_new(NULL, &s->cgroups);
+        r = cgroup_manager_new(&(const CgroupManagerOptions) {
+                                       .move_along = s->config.keeper_pids,
+                                       .n_move_along = s->config.n_keeper_pids,
+                               },
+                               &s->cgroups);
         if (r < 0) {
                 snprintf(s->cgroups_missing, sizeof s->cgroups_missing, "nsboxd has no cgroup of its own: %s",
                          r == -ENOMEDIUM ? "this host has no cgroup2 tree" : strerror(-r));
@@ -343,7 +353,7 @@ static int server_setup_cgroups(Server *s) {
 
 int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Server **ret) {
         _cleanup_close_ int fd = listen_fd;
-        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+        static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
         Server *s;
         int r;
 
@@ -394,7 +404,7 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         }
         s->listen_fd = TAKE_FD(fd);
         s->listen_poll.data = s;
-        (void) uv_poll_start(&s->listen_poll, UV_READABLE, on_listen);
+        (void) uv_poll_start(&s->listen_poll, UV_READABLE, server_on_listen);
 
         /* Last: nothing after it fails, so its handle never needs undoing here. */
         (void) server_setup_cgroups(s);
@@ -430,13 +440,26 @@ void server_shutdown(Server *s) {
         for (size_t i = 0; i < ELEMENTSOF(s->signals); i++)
                 uv_close((uv_handle_t *) &s->signals[i], NULL);
 
-        /* Connections first, so no reply is attempted to a sandbox being dropped. */
-        LIST_FOREACH_SAFE(connections, c, n, s->connections)
-                connection_close(c);
-        sandbox_drop_all(s, s->config.kill_on_exit);
+        /* Connections first, so no reply is attempted to a sandbox being dropped. With a keeper to hold
+         * them, keepAlive sandboxes go to the next daemon; without, they die with this one. */
+        if (restart_can_hand_over(s)) {
+                server_close_connections(s, /* restarting= */ true);
+                restart_hand_over(s);
+                sandbox_drop_all(s, /* kill= */ false);
+        } else {
+                server_close_connections(s, /* restarting= */ false);
+                sandbox_drop_all(s, /* kill= */ true);
+        }
+        restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
         if (s->cgroups)
                 uv_close((uv_handle_t *) &s->cgroup_poll, NULL);
+}
+
+void server_close_connections(Server *s, bool restarting) {
+        /* The client may connect again and repeat the call (a Wait) to the next daemon. */
+        LIST_FOREACH_SAFE(connections, c, n, s->connections)
+                connection_close_with_error(c, restarting ? nsbox_error_restarting() : NULL);
 }
 
 Server *server_free(Server *s) {

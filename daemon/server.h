@@ -20,6 +20,7 @@
 
 typedef struct Connection Connection;
 typedef struct ConnectionService ConnectionService;
+typedef struct KeeperLink KeeperLink;
 typedef struct Sandbox Sandbox;
 
 /* One uid's share of the daemon, kept as it changes so the per-user limits need no walk over every sandbox.
@@ -38,8 +39,13 @@ typedef struct ServerConfig {
         const char *policy_path;
         const char *subuid_path;
         const char *subgid_path;
-        bool kill_on_exit; /* kill and reap every sandbox on shutdown (default) */
-        bool no_cgroups;   /* run without cgroups (--no-cgroups): no limits, no whole-sandbox kill */
+        bool fd_store;           /* keep keepAlive sandboxes across a restart by the service manager */
+        char **exec_argv;        /* what a re-exec runs: the command line as given */
+        const char *exec_path;   /* the binary a re-exec runs: the path this one was started from */
+        const char *bound_path;  /* the socket path, when the daemon bound it itself */
+        pid_t keeper_pids[2];    /* --fd-store: the supervisor and the keeper, which share the daemon's cgroup */
+        size_t n_keeper_pids;
+        bool no_cgroups;         /* run without cgroups (--no-cgroups): no limits, no whole-sandbox kill */
 } ServerConfig;
 
 typedef struct Server {
@@ -48,12 +54,15 @@ typedef struct Server {
 
         int listen_fd;
         uv_poll_t listen_poll;
-        uv_signal_t signals[3]; /* SIGTERM, SIGINT, SIGHUP */
+        uv_signal_t signals[4]; /* SIGTERM, SIGINT, SIGHUP, SIGUSR2 */
         uv_timer_t spawn_timer; /* runs while spawns are pending, to end the ones that never exec */
 
         Connection *connections;
         unsigned n_connections;
         const ConnectionService *service; /* what the connections serve (methods.c) */
+
+        KeeperLink *keepers;    /* links to the keepers holding sandboxes of earlier daemons (restart.h) */
+        KeeperLink *own_keeper; /* the one that is this daemon's parent (--fd-store) */
 
         Sandbox *sandboxes;
         unsigned n_sandboxes;      /* live (not yet freed) */
@@ -87,6 +96,12 @@ typedef struct Server {
 int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Server **ret);
 /* Stops accepting, closes every connection, kills and reaps sandboxes (per config), closes all handles. */
 void server_shutdown(Server *s);
+/* The listening socket's callback: accepts and admits new connections. */
+void server_on_listen(uv_poll_t *handle, int status, int events);
+
+/* Closes every connection; with restarting, a call in progress is first answered io.nsbox.Sandbox.Restarting. */
+void server_close_connections(Server *s, bool restarting);
+
 /* Frees what shutdown left; call after the loop ran to completion. */
 Server *server_free(Server *s);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "json-codec.h"
+#include "sandbox-protocol-tables.h"
 #include "sandbox-protocol.h"
 #include "varlink-message.h"
 
@@ -1579,7 +1580,7 @@ static const JsonField wait_reply_fields[] = {
 
 static const JsonString cgroup_string = { .max = 4096, .valid = nonempty };
 
-static const JsonField sandbox_info_fields[] = {
+const JsonField sandbox_info_fields[] = {
         { "id", &json_kind_string, offsetof(SandboxInfo, id), JSON_MANDATORY, &id_string },
         { "name", &json_kind_string, offsetof(SandboxInfo, name), 0, &name_string },
         { "pid", &json_kind_int64, offsetof(SandboxInfo, pid), JSON_MANDATORY, &(const JsonRange) { 0, INT32_MAX } },
@@ -1605,6 +1606,10 @@ static void sandbox_info_init(void *e) {
         *(SandboxInfo *) e = (SandboxInfo) { .exit_code = -1, .usage = SANDBOX_USAGE_UNKNOWN };
 }
 
+void sandbox_info_init_for_decode(SandboxInfo *info) {
+        sandbox_info_init(info);
+}
+
 /*
  * exitCode comes with "exited" only, signal with "killed" only, and exactly
  * one of them with "oom-killed" and "timed-out".
@@ -1619,6 +1624,10 @@ static bool state_is_consistent(SandboxInfo *info) {
                 return false;
         info->exit_code = MAX(info->exit_code, 0);
         return true;
+}
+
+bool sandbox_info_state_is_consistent(SandboxInfo *info) {
+        return state_is_consistent(info);
 }
 
 static int sandbox_info_verify(JsonCodec *c, void *elements, size_t i) {
@@ -1904,6 +1913,10 @@ struct json_object *nsbox_error_limit_not_supported(const char *limit, const cha
         LimitFailure f = { (char *) limit, (char *) reason };
 
         return error_new(NSBOX_ERROR_LIMIT_NOT_SUPPORTED, &f, limit_not_supported_fields);
+}
+
+struct json_object *nsbox_error_restarting(void) {
+        return varlink_error_new(NSBOX_ERROR_RESTARTING, NULL);
 }
 
 int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,

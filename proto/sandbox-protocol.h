@@ -45,6 +45,7 @@
 #define NSBOX_ERROR_NAME_IN_USE "io.nsbox.Sandbox.NameInUse"
 #define NSBOX_ERROR_NESTED_REQUEST_REFUSED "io.nsbox.Sandbox.NestedRequestRefused"
 #define NSBOX_ERROR_LIMIT_NOT_SUPPORTED "io.nsbox.Sandbox.LimitNotSupported"
+#define NSBOX_ERROR_RESTARTING "io.nsbox.Sandbox.Restarting"
 
 /* The IDL text, embedded at build time from proto/io.nsbox.Sandbox.varlink. */
 extern const char nsbox_interface_description[];
@@ -417,6 +418,12 @@ int wait_reply_decode(struct json_object *parameters, SandboxState *ret_state, i
 /* All of a Wait reply: state, exit_code, signal, has_usage and usage of *ret (free with sandbox_info_done()). */
 int wait_reply_decode_info(struct json_object *parameters, SandboxInfo *ret);
 
+/* For documents that embed a SandboxInfo through its codec table (sandbox-protocol-tables.h): decode
+ * into one set up by sandbox_info_init_for_decode(), then make the check across state, exitCode and
+ * signal that decoding a List entry makes. */
+void sandbox_info_init_for_decode(SandboxInfo *info);
+bool sandbox_info_state_is_consistent(SandboxInfo *info);
+
 struct json_object *sandbox_info_encode(const SandboxInfo *info);
 int sandbox_info_decode(struct json_object *o, SandboxInfo *ret);
 void sandbox_info_done(SandboxInfo *info);
@@ -440,6 +447,7 @@ struct json_object *nsbox_error_name_in_use(const char *name);
 struct json_object *nsbox_error_nested_request_refused(const char *sandbox, const char *reason);
 /* A limit (the request's field, e.g. "resources.memory.high", or the policy key) the host cannot enforce. */
 struct json_object *nsbox_error_limit_not_supported(const char *limit, const char *reason);
+struct json_object *nsbox_error_restarting(void);
 
 /* Reads SpawnFailed's parameters (client side); each out-parameter may be NULL. */
 int nsbox_error_spawn_failed_decode(struct json_object *parameters, char **ret_stage, int *ret_error,

@@ -40,8 +40,6 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *argv[64];
         size_t n = 0;
-        int notify_fd;
-        char buf[4096];
 
         memset(d, 0, sizeof *d);
         strcpy(d->dir, "/tmp/nsboxd-test-XXXXXX");
@@ -50,10 +48,10 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
         snprintf(d->socket_path, sizeof d->socket_path, "%s/nsbox.sock", d->dir);
 
         /* A private NOTIFY_SOCKET: READY=1 from the daemon is the readiness signal, as under systemd. */
-        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        cr_assert(notify_fd >= 0);
+        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert(d->notify_fd >= 0);
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", d->dir);
-        cr_assert(bind(notify_fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "bind notify: %m");
+        cr_assert(bind(d->notify_fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "bind notify: %m");
 
         for (size_t i = 0; wrapper && wrapper[i] && n < ELEMENTSOF(argv) - 4; i++)
                 argv[n++] = wrapper[i];
@@ -85,17 +83,35 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
                 _exit(127);
         }
 
+        test_daemon_wait_notify(d, "READY=1");
+        /* Nobody reads it from here on: the daemon's notifications must not queue up and block it. */
+        d->notify_fd = safe_close(d->notify_fd);
+}
+
+void test_daemon_listen_notify(TestDaemon *d) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        safe_close(d->notify_fd);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", d->dir);
+        (void) unlink(sa.sun_path);
+        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert(d->notify_fd >= 0);
+        cr_assert(bind(d->notify_fd, (struct sockaddr *) &sa, sizeof sa) >= 0, "bind notify: %m");
+}
+
+void test_daemon_wait_notify(TestDaemon *d, const char *what) {
+        char buf[4096];
+
         for (;;) {
-                struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+                struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
                 int r = poll(&p, 1, 10000);
-                cr_assert(r > 0, "nsboxd did not report READY=1 within 10 s");
-                ssize_t l = recv(notify_fd, buf, sizeof buf - 1, 0);
+                cr_assert(r > 0, "nsboxd did not report %s within 10 s", what);
+                ssize_t l = recv(d->notify_fd, buf, sizeof buf - 1, 0);
                 cr_assert(l >= 0);
                 buf[l] = 0;
-                if (strstr(buf, "READY=1"))
+                if (strstr(buf, what))
                         break;
         }
-        close(notify_fd);
 }
 
 static void remove_tree(const char *dir) {
@@ -117,7 +133,7 @@ static void remove_tree(const char *dir) {
         rmdir(dir);
 }
 
-static void daemon_stop(TestDaemon *d, bool leave_sandboxes) {
+void test_daemon_stop(TestDaemon *d) {
         int status;
 
         if (d->pid <= 0)
@@ -125,18 +141,10 @@ static void daemon_stop(TestDaemon *d, bool leave_sandboxes) {
         cr_assert(kill(d->pid, SIGTERM) == 0);
         cr_assert(waitpid(d->pid, &status, 0) == d->pid);
         d->pid = 0;
+        d->notify_fd = safe_close(d->notify_fd);
         remove_tree(d->dir);
-        if (!leave_sandboxes)
-                test_cgroup_destroy(&d->cgroup, /* expect_empty= */ true);
+        test_cgroup_destroy(&d->cgroup, /* expect_empty= */ true);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nsboxd exited uncleanly (status 0x%x)", status);
-}
-
-void test_daemon_stop(TestDaemon *d) {
-        daemon_stop(d, false);
-}
-
-void test_daemon_stop_leaving_sandboxes(TestDaemon *d) {
-        daemon_stop(d, true);
 }
 
 int test_daemon_count_fds(const TestDaemon *d) {

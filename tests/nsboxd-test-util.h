@@ -16,6 +16,7 @@ typedef struct TestDaemon {
         char dir[64];          /* temporary directory, removed by test_daemon_stop() */
         char socket_path[108]; /* DIR/nsbox.sock: fits sockaddr_un */
         TestCgroup cgroup;     /* the daemon's own cgroup, as systemd's Delegate=yes gives it one */
+        int notify_fd;         /* its NOTIFY_SOCKET while a test listens (test_daemon_listen_notify()), else -1 */
 } TestDaemon;
 
 /* Starts nsboxd --socket DIR/nsbox.sock [extra_args...] (NULL-terminated, may be NULL) in a cgroup of its own
@@ -26,13 +27,15 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args);
  * must exec nsboxd in the same process). */
 void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args);
 
+/* Listens on the daemon's NOTIFY_SOCKET again, for what it reports after READY=1 (read it all: a full
+ * queue blocks the daemon); test_daemon_wait_notify() waits (10 s at most, then asserts) for a
+ * notification containing what ("READY=1"). */
+void test_daemon_listen_notify(TestDaemon *d);
+void test_daemon_wait_notify(TestDaemon *d, const char *what);
+
 /* SIGTERM, waits, asserts exit status 0 and that the daemon left no cgroup behind, removes the directory
  * and the daemon's cgroup. */
 void test_daemon_stop(TestDaemon *d);
-
-/* The same, for a daemon that leaves its sandboxes running (--no-kill-on-exit): their cgroups stay until
- * test_cgroup_destroy(&d->cgroup, false). */
-void test_daemon_stop_leaving_sandboxes(TestDaemon *d);
 
 /* Number of open fds (root only), of zombie and of live children of the daemon (from /proc). */
 int test_daemon_count_fds(const TestDaemon *d);

@@ -1281,44 +1281,23 @@ Test(daemon, minimal_root_shows_only_what_was_given) {
         test_disconnect(conn);
 }
 
-/* Stopping the daemon kills and reaps its sandboxes, keepAlive ones included, unless --no-kill-on-exit. */
-static void check_shutdown(const char *const *args, bool expect_killed) {
+/* Stopping the daemon (without a service manager's fd store to hand them to) kills and reaps its sandboxes,
+ * keepAlive ones included. */
+Test(limits, shutdown_kills_sandboxes) {
         TestDaemon d;
         int conn;
         struct pollfd p;
 
-        test_daemon_start(&d, args);
+        test_daemon_start(&d, NULL);
         conn = test_daemon_connect(&d);
         Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"30\"],\"keepAlive\":true}", NULL, 0);
         test_disconnect(conn);
         /* Asserts a clean exit, and with the sandboxes killed that no cgroup is left. */
-        if (expect_killed)
-                test_daemon_stop(&d);
-        else
-                test_daemon_stop_leaving_sandboxes(&d);
+        test_daemon_stop(&d);
 
         p = (struct pollfd) { .fd = s.pidfd, .events = POLLIN };
-        if (expect_killed)
-                cr_assert_eq(poll(&p, 1, 5000), 1, "a sandbox outlived the daemon");
-        else {
-                cr_assert_eq(poll(&p, 1, 200), 0, "--no-kill-on-exit killed the sandbox");
-                /* Still in its cgroup, which stays with it. */
-                cr_assert_gt(test_cgroup_leftovers(&d.cgroup, NULL, 0), 0, "the running sandbox lost its cgroup");
-                /* Orphaned by the daemon, it now belongs to init: end it ourselves. */
-                cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
-                cr_assert_eq(poll(&p, 1, 5000), 1);
-                test_cgroup_destroy(&d.cgroup, false);
-        }
+        cr_assert_eq(poll(&p, 1, 5000), 1, "a sandbox outlived the daemon");
         close(s.pidfd);
-}
-
-Test(limits, shutdown_kills_sandboxes) {
-        check_shutdown(NULL, true);
-}
-
-Test(limits, no_kill_on_exit_leaves_them) {
-        static const char *const args[] = { "--no-kill-on-exit", NULL };
-        check_shutdown(args, false);
 }
 
 static TestDaemon budget_daemon;

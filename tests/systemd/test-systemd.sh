@@ -164,6 +164,10 @@ mkdir -p "$run/upper" "$run/work" "$root"
 cleanup() {
         local status=$?
         set +e
+        if [ $status -ne 0 ] && [ -n "$leader" ] && kill -0 "$leader" 2>/dev/null; then
+                log "== nsboxd's journal:"
+                in_ct journalctl -u nsboxd.service -n 80 --no-pager -o short-monotonic >&2
+        fi
         if [ -n "$nspawn_pid" ]; then
                 # systemctl poweroff; systemd-nspawn turns SIGTERM into the same request (SIGRTMIN+3 to
                 # PID 1) if systemd cannot take it yet; SIGKILL if the shutdown hangs.
@@ -212,10 +216,12 @@ nsbox_bin=$(dirname "$(dirname "$sbin")")/bin/nsbox
 [ -x "$root$nsbox_bin" ] || fail "nsbox is not at $nsbox_bin in the tree"
 
 # ---------------------------------------------------------------------------
-# Boot it. --console=read-only needs no terminal; the console goes to a file.
+# Boot it. --console=read-only needs no terminal; the console goes to a file. A pure cgroup2
+# tree, as Debian 12 boots with by default (on a hybrid host the container would get read-only
+# v1 controller hierarchies, which no real Debian 12 system has).
 
 boot_start=$SECONDS
-systemd-nspawn --quiet --register=no --keep-unit --capability=all --console=read-only \
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --quiet --register=no --keep-unit --capability=all --console=read-only \
         -D "$root" -M "$machine" -b >"$run/console.log" 2>&1 &
 nspawn_pid=$!
 
@@ -275,6 +281,7 @@ nsbox() { in_ct "$nsbox_bin" "$@"; }
 user_nsbox() { as_user "$nsbox_bin" "$@"; }
 status_line() { in_ct systemctl show -P StatusText nsboxd.service; }
 status_is() { [ "$(status_line)" = "$1" ]; }
+status_matches() { [[ "$(status_line)" =~ $1 ]]; }
 
 # ---------------------------------------------------------------------------
 # Socket activation, by root and by another user.
@@ -304,7 +311,7 @@ grep -q 'TriggeredBy: .*nsboxd.socket' <<<"$text" || fail "systemctl status name
 wait_for "STATUS= with no sandbox and no connection" status_is "Serving, 0 sandboxes, 0 connections."
 ok "systemctl status: active (running), triggered by nsboxd.socket, Status: \"$(status_line)\""
 
-id=$(nsbox run --detach --name keeper -- /bin/sleep infinity) || fail "nsbox run --detach failed"
+id=$(nsbox run --detach --name sleeper -- /bin/sleep infinity) || fail "nsbox run --detach failed"
 wait_for "STATUS= with one sandbox" status_is "Serving, 1 sandbox, 0 connections."
 ok "STATUS= counts a detached sandbox and no connection: \"$(status_line)\""
 
@@ -350,7 +357,9 @@ in_ct systemctl reload nsboxd.service || fail "reload without a policy file fail
 printf '[user:%s]\nmax-sandbox = 1\n' "$user" >"$root/etc/nsbox/policy.conf"
 in_ct systemctl restart nsboxd.service || fail "nsboxd did not start with a bad policy"
 expect_state nsboxd.service active
-wait_for "STATUS= saying only root is served" status_is "Serving root only (the policy does not load), 0 sandboxes, 0 connections."
+# (Sandboxes whose status nobody has read yet were handed over by the restart.)
+wait_for "STATUS= saying only root is served" \
+        status_matches '^Serving root only \(the policy does not load\), [0-9]+ sandbox(es)?, 0 connections\.$'
 out=$(nsbox run -- /bin/echo still-root) || fail "root was not served with a bad policy"
 [ "$out" = still-root ] || fail "root's sandbox printed '$out'"
 if err=$(user_nsbox list 2>&1); then fail "$user was served without a valid policy"; fi
@@ -359,10 +368,84 @@ ok "with a bad policy at start: active, root served, $user refused ($err)"
 printf '[user:%s]\nmax-sandboxes = 2\n' "$user" >"$root/etc/nsbox/policy.conf"
 in_ct systemctl reload nsboxd.service || fail "reload of the fixed policy failed"
 user_nsbox list >/dev/null || fail "$user not served after the fixed policy was loaded"
-wait_for "STATUS= back to serving" status_is "Serving, 0 sandboxes, 0 connections."
+wait_for "STATUS= back to serving" status_matches '^Serving, [0-9]+ sandbox(es)?, 0 connections\.$'
 ok "the fixed policy, reloaded, serves $user again"
 rm -f "$root/etc/nsbox/policy.conf"
 in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
+
+# ---------------------------------------------------------------------------
+# Restart: keepAlive sandboxes survive, one exits while no daemon runs, a Wait in progress goes on.
+
+# state_of ID: "running", "exited 7", "killed SIGTERM" as $user's nsbox list --json says.
+state_of() {
+        user_nsbox list --json | python3 -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if s["id"] == sys.argv[1]:
+        print(s["state"], s.get("exitCode", s.get("signal", "")))' "$1" | sed 's/ $//'
+}
+state_is() { [ "$(state_of "$1")" = "$2" ]; }
+id_named() {
+        user_nsbox list --json | python3 -c '
+import json, sys
+print("".join(s["id"] for s in json.load(sys.stdin) if s.get("name") == sys.argv[1]))' "$1"
+}
+sleepers_are() { [ "$(in_ct pgrep -u "$user" -fx '/bin/sleep infinity' | wc -l)" = "$1" ]; }
+keepers_are() { [ "$(in_ct pgrep -cx nsboxd-keeper)" = "$1" ]; }
+
+old_main=$(in_ct systemctl show -P MainPID nsboxd.service)
+survivor=$(user_nsbox run --detach --name survivor -- /bin/sleep infinity) || fail "survivor did not start"
+# Ends once the daemon it was started under is gone: during the restart.
+leaver=$(user_nsbox run --detach --name leaver -- /bin/sh -c \
+        'while [ -e /proc/$1 ]; do sleep 0.05; done; exit 7' sh "$old_main") || fail "leaver did not start"
+leaver_pid=$(user_nsbox inspect --json "$leaver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+# A sandbox without keepAlive, its connection open across the restart: it must die with the connection.
+in_ct setpriv --reuid="$user" --regid="$user" --init-groups "$nsbox_bin" run --name attached -- /bin/sleep infinity \
+        </dev/null >/dev/null 2>&1 &
+attached_client=$!
+wait_for "the attached sandbox" sleepers_are 2
+attached=$(id_named attached)
+# A Wait in progress across the restart; it reconnects and gets the status from the next daemon.
+as_user "$nsbox_bin" wait "$survivor" >/dev/null 2>&1 &
+waiter=$!
+
+# The next daemon starts only once the leaver has exited and been reaped (by the keeper): its status
+# must come across the gap, not be seen live.
+mkdir -p "$root/etc/systemd/system/nsboxd.service.d"
+printf '[Service]\nExecStartPre=/bin/sh -c "while [ -e /proc/%s ]; do sleep 0.05; done"\n' "$leaver_pid" \
+        >"$root/etc/systemd/system/nsboxd.service.d/wait-for-leaver.conf"
+in_ct systemctl daemon-reload
+in_ct systemctl restart nsboxd.service || fail "systemctl restart failed"
+expect_state nsboxd.service active
+new_main=$(in_ct systemctl show -P MainPID nsboxd.service)
+[ "$new_main" != "$old_main" ] || fail "the restart kept the same main process"
+ok "systemctl restart with keepAlive sandboxes: a new daemon (pid $old_main, now $new_main)"
+
+expect_journal "the take-over" MESSAGE="Took over 2 sandboxes from the previous daemon."
+state_is "$survivor" running || fail "the survivor is $(state_of "$survivor") after the restart"
+wait_for "the leaver's exit status" state_is "$leaver" "exited 7"
+ok "nsbox list after the restart: survivor running, leaver exited 7 (it exited while no daemon ran)"
+status=0; user_nsbox wait "$leaver" || status=$?
+[ $status = 7 ] || fail "wait of the leaver: $status"
+ok "nsbox wait of the leaver after the restart: 7"
+wait "$attached_client" 2>/dev/null || true
+expect_journal "the kill of the sandbox without keepAlive" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$attached" \
+        MESSAGE="Killing sandbox $attached: its connection closed."
+
+user_nsbox inspect --json "$survivor" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(0 if s["keepAlive"] and s["state"] == "running" and s["name"] == "survivor" else 1)' ||
+        fail "inspect of the survivor: $(user_nsbox inspect --json "$survivor")"
+user_nsbox kill "$survivor" || fail "nsbox kill of the survivor failed"
+status=0; wait "$waiter" || status=$?
+[ $status = 143 ] || fail "the nsbox wait in progress across the restart exited $status, expected 143 (SIGTERM)"
+ok "the taken-over survivor: inspect and kill work, and the nsbox wait started before the restart returns 143"
+# Its sandboxes gone, the old daemon's keeper ends; the new daemon's stays.
+wait_for "the old keeper to end" keepers_are 1
+ok "the previous daemon's keeper ended once its sandboxes were"
+rm -rf "$root/etc/systemd/system/nsboxd.service.d"
+in_ct systemctl daemon-reload
 
 # ---------------------------------------------------------------------------
 # Stop, and activation again.
@@ -373,6 +456,10 @@ expect_state nsboxd.service inactive
 expect_state nsboxd.socket active
 expect_journal "the stop's kill of $user's sandbox" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID="$uid" \
         MESSAGE="Killing sandbox $id: the daemon is stopping."
+# A stop that is no restart: systemd empties the fd store, the keeper ends what it held, and itself.
+wait_for "the stopped service's sandboxes to be gone" sleepers_are 0
+wait_for "the stopped service's keeper to be gone" keepers_are 0
+ok "after systemctl stop, no sandbox and no keeper is left"
 user_nsbox list >/dev/null || fail "nsbox list after a stop failed"
 expect_state nsboxd.service active
 ok "after systemctl stop, the socket is still active and the next call starts the daemon again"

@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The keeper process (see keeper.h). A small poll() loop, no libuv: it only
+ * reads the link, reaps children and writes exit records, and it must keep
+ * working while no daemon exists.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "keeper.h"
+#include "log.h"
+
+#define KEEPER_NAME "nsboxd-keeper"
+
+typedef struct Orphan {
+        pid_t pid;
+        char id[33];
+        Caller creator;
+        bool exited; /* reaped, its record queued */
+} Orphan;
+
+typedef struct Keeper {
+        int link;
+        pid_t daemon;
+        bool daemon_gone;
+        int daemon_code, daemon_status;
+        bool quit;
+        bool link_gone;
+
+        Orphan *orphans;
+        size_t n_orphans;
+
+        KeeperMessage *queue; /* exit records not yet sent */
+        size_t n_queue;
+} Keeper;
+
+static Orphan *find_orphan(Keeper *k, pid_t pid) {
+        for (size_t i = 0; i < k->n_orphans; i++)
+                if (k->orphans[i].pid == pid)
+                        return &k->orphans[i];
+        return NULL;
+}
+
+static int add_orphan(Keeper *k, const KeeperMessage *m) {
+        Orphan *o = find_orphan(k, m->pid), *n;
+
+        if (!o) {
+                n = realloc(k->orphans, (k->n_orphans + 1) * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                k->orphans = n;
+                o = &k->orphans[k->n_orphans++];
+        }
+        *o = (Orphan) {
+                .pid = m->pid,
+                .creator = { .uid = m->creator_uid, .gid = m->creator_gid, .pid = m->creator_pid, .pidfd = -EBADF },
+        };
+        memcpy(o->id, m->id, sizeof o->id);
+        o->id[sizeof o->id - 1] = 0;
+        return 0;
+}
+
+static int queue_exit(Keeper *k, const siginfo_t *si) {
+        KeeperMessage *n = realloc(k->queue, (k->n_queue + 1) * sizeof *n);
+
+        if (!n)
+                return -ENOMEM;
+        k->queue = n;
+        k->queue[k->n_queue++] = (KeeperMessage) {
+                .type = KEEPER_EXIT,
+                .pid = si->si_pid,
+                .code = si->si_code,
+                .status = si->si_status,
+        };
+        return 0;
+}
+
+/* Sends what is queued, as far as the socket takes it. */
+static void flush_queue(Keeper *k) {
+        size_t sent = 0;
+
+        if (k->link_gone) {
+                k->n_queue = 0;
+                return;
+        }
+        while (sent < k->n_queue) {
+                if (send(k->link, &k->queue[sent], sizeof(KeeperMessage), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        /* The other end is gone: nobody will ever ask. */
+                        k->link_gone = true;
+                        k->n_queue = 0;
+                        return;
+                }
+                sent++;
+        }
+        memmove(k->queue, k->queue + sent, (k->n_queue - sent) * sizeof(KeeperMessage));
+        k->n_queue -= sent;
+}
+
+/* Returns true while children remain. */
+static bool reap(Keeper *k) {
+        for (;;) {
+                siginfo_t si = {};
+                Orphan *o;
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0)
+                        return errno != ECHILD;
+                if (si.si_pid == 0)
+                        return true;
+
+                if (si.si_pid == k->daemon) {
+                        k->daemon_gone = true;
+                        k->daemon_code = si.si_code;
+                        k->daemon_status = si.si_status;
+                        continue;
+                }
+                o = find_orphan(k, si.si_pid);
+                if (!o || o->exited)
+                        continue; /* an orphan of a sandbox's own, adopted as subreapers do */
+                o->exited = true;
+                if (k->link_gone)
+                        continue;
+                if (queue_exit(k, &si) < 0)
+                        log_error("Keeper out of memory: the exit status of pid %d is lost.", (int) si.si_pid);
+        }
+}
+
+/* The link is gone for good: nobody tracks these sandboxes any more. */
+static void kill_children(Keeper *k) {
+        char path[64];
+        FILE *f;
+        int pid;
+
+        /* Our children cannot be reaped behind our back, so their pids stay theirs until we reap. */
+        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int) getpid());
+        f = fopen(path, "re");
+        if (!f) {
+                log_error_errno(errno, "Keeper cannot list its children, they keep running: %m");
+                return;
+        }
+        while (fscanf(f, "%d", &pid) == 1) {
+                Orphan *o;
+
+                if (pid == k->daemon)
+                        continue;
+                o = find_orphan(k, pid);
+                if (o && !o->exited)
+                        log_audit(LOG_INFO, "kill", &o->creator, o->id,
+                                  "Killing sandbox %s: the daemon is stopping.", o->id);
+                (void) kill(pid, SIGKILL);
+        }
+        fclose(f);
+}
+
+static void read_link(Keeper *k) {
+        for (;;) {
+                KeeperMessage m;
+                ssize_t n = recv(k->link, &m, sizeof m, MSG_DONTWAIT | MSG_TRUNC);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0) {
+                        k->link_gone = true;
+                        kill_children(k);
+                        return;
+                }
+                if ((size_t) n == sizeof m && m.type == KEEPER_QUIT) {
+                        /* What is left is nobody's: its sandboxes' statuses were all read. */
+                        k->quit = true;
+                        kill_children(k);
+                        continue;
+                }
+                if ((size_t) n != sizeof m || m.type != KEEPER_ORPHAN || m.pid <= 1) {
+                        log_warning("Keeper: ignoring a message it does not understand.");
+                        continue;
+                }
+                if (add_orphan(k, &m) < 0)
+                        log_error("Keeper out of memory: sandbox %.32s will not be logged.", m.id);
+        }
+}
+
+/* Closes every fd from 3 up but the two given. */
+static void close_all_but(int a, int b) {
+        int lo = MIN(a, b), hi = MAX(a, b);
+
+        if (lo > 3)
+                (void) syscall(SYS_close_range, 3U, (unsigned) lo - 1, 0U);
+        if (hi > lo + 1)
+                (void) syscall(SYS_close_range, (unsigned) lo + 1, (unsigned) hi - 1, 0U);
+        (void) syscall(SYS_close_range, (unsigned) hi + 1, ~0U, 0U);
+}
+
+/* What the keeper tells the supervisor over the status pipe. */
+typedef struct StatusMessage {
+        int32_t kind; /* 1: the daemon's pid in a; 2: the daemon exited, si_code a, si_status b */
+        int32_t a, b;
+} StatusMessage;
+
+static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const sigset_t *mask) {
+        Keeper k = { .link = link, .daemon = daemon };
+        int sfd;
+
+        (void) prctl(PR_SET_NAME, KEEPER_NAME, 0, 0, 0);
+
+        sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+                /* Without it the keeper could not notice exits: better no keeper than a blind one. */
+                log_error_errno(errno, "Keeper cannot watch its children: %m");
+                _exit(EXIT_FAILURE);
+        }
+
+        for (;;) {
+                struct signalfd_siginfo ssi;
+                bool children;
+
+                /* Messages before exits: an orphan's ORPHAN was sent before it could become ours. */
+                if (!k.link_gone)
+                        read_link(&k);
+                children = reap(&k);
+                flush_queue(&k);
+
+                if (k.daemon_gone && status_fd >= 0) {
+                        /* The supervisor ends with the daemon's status: that is what the service manager sees. */
+                        StatusMessage m = { 2, k.daemon_code, k.daemon_status };
+                        (void) write(status_fd, &m, sizeof m);
+                        status_fd = safe_close(status_fd);
+                }
+                /* Done once nobody can want anything more of it. */
+                if (!children && (k.link_gone || k.quit))
+                        break;
+                if (!children && k.daemon_gone && k.n_orphans == 0)
+                        break;
+
+                struct pollfd p[2] = {
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = k.link_gone ? -1 : k.link, .events = POLLIN | (k.n_queue > 0 ? POLLOUT : 0) },
+                };
+                if (poll(p, 2, -1) < 0 && errno != EINTR) {
+                        log_error_errno(errno, "Keeper: poll() failed: %m");
+                        _exit(EXIT_FAILURE);
+                }
+                while (read(sfd, &ssi, sizeof ssi) > 0)
+                        ;
+        }
+        _exit(EXIT_SUCCESS);
+}
+
+/* Passes one notification of the daemon's on to the service manager, fds and all; drops anyone else's. */
+static void relay_one(int relay, pid_t daemon) {
+        char text[4096 + 1];
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int))];
+        } control;
+        struct iovec iov = { .iov_base = text, .iov_len = sizeof text - 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        const struct ucred *cred = NULL;
+        int *fds = NULL;
+        size_t n_fds = 0;
+        ssize_t n;
+
+        n = recvmsg(relay, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+        if (n < 0)
+                return;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET)
+                        continue;
+                if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                        cred = (const struct ucred *) CMSG_DATA(c);
+                else if (c->cmsg_type == SCM_RIGHTS) {
+                        fds = (int *) CMSG_DATA(c);
+                        n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                }
+        }
+
+        /* The kernel vouches for the sender: only the daemon speaks for the service. */
+        if (cred && cred->pid == daemon && (size_t) n < sizeof text && !(mh.msg_flags & MSG_CTRUNC)) {
+                text[n] = 0;
+                if (sd_pid_notify_with_fds(0, false, text, fds, (unsigned) n_fds) <= 0)
+                        log_warning("Could not pass the daemon's notification on to the service manager.");
+        }
+        close_many(fds, n_fds);
+}
+
+/*
+ * The process the service manager started and supervises (it is its child,
+ * so it waits for it on stop): passes the stop and other signals on to the
+ * daemon, the daemon's notifications on to the service manager, and exits as
+ * the daemon did.
+ */
+static _noreturn_ void supervisor_run(int relay, int status_fd, const sigset_t *mask) {
+        StatusMessage m;
+        pid_t daemon = 0;
+        int sfd;
+
+        sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+                log_error_errno(errno, "Supervisor cannot take signals: %m");
+                _exit(EXIT_FAILURE);
+        }
+
+        for (;;) {
+                struct signalfd_siginfo ssi;
+                struct pollfd p[3] = {
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = relay, .events = POLLIN },
+                        { .fd = status_fd, .events = POLLIN },
+                };
+
+                if (poll(p, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        _exit(EXIT_FAILURE);
+                }
+
+                while (read(sfd, &ssi, sizeof ssi) == sizeof ssi)
+                        if (daemon > 0 && ssi.ssi_signo != SIGCHLD)
+                                (void) kill(daemon, (int) ssi.ssi_signo);
+
+                if (p[1].revents & POLLIN)
+                        relay_one(relay, daemon);
+
+                if (p[2].revents & (POLLIN | POLLHUP)) {
+                        ssize_t n = read(status_fd, &m, sizeof m);
+
+                        if (n != sizeof m)
+                                _exit(EXIT_FAILURE); /* the keeper is gone without a word */
+                        if (m.kind == 1)
+                                daemon = m.a;
+                        else if (m.a == CLD_EXITED)
+                                _exit(m.b);
+                        else
+                                _exit(128 + m.b);
+                }
+        }
+}
+
+int keeper_fork(int *ret_link, pid_t ret_pids[static 2]) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int relay = -EBADF, status[2] = { -EBADF, -EBADF }, link[2] = { -EBADF, -EBADF }, one = 1, r;
+        sigset_t supervised, children, saved;
+        socklen_t salen;
+        pid_t keeper, daemon, supervisor = getpid();
+
+        if (!getenv("NOTIFY_SOCKET"))
+                return -ENOTCONN;
+
+        /* The daemon's own NOTIFY_SOCKET: an abstract name, and only the daemon's datagrams are passed on. */
+        relay = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (relay < 0)
+                return -errno;
+        snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "nsboxd-notify/%d", (int) supervisor);
+        salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa.sun_path + 1));
+        if (bind(relay, (struct sockaddr *) &sa, salen) < 0 ||
+            setsockopt(relay, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0 || pipe2(status, O_CLOEXEC) < 0) {
+                r = -errno;
+                safe_close(relay);
+                return r;
+        }
+
+        /* Blocked before each fork, so no signal is lost before the signalfds exist; children restore. */
+        sigemptyset(&supervised);
+        sigaddset(&supervised, SIGTERM);
+        sigaddset(&supervised, SIGINT);
+        sigaddset(&supervised, SIGHUP);
+        sigaddset(&supervised, SIGUSR1);
+        sigaddset(&supervised, SIGUSR2);
+        sigaddset(&supervised, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &supervised, &saved);
+
+        keeper = fork();
+        if (keeper < 0) {
+                r = -errno;
+                sigprocmask(SIG_SETMASK, &saved, NULL);
+                safe_close(relay);
+                close_many(status, 2);
+                return r;
+        }
+
+        if (keeper > 0) {
+                /* The supervisor: only stdio, the relay and the status pipe stay open here. */
+                safe_close(status[1]);
+                close_all_but(relay, status[0]);
+                supervisor_run(relay, status[0], &supervised);
+        }
+
+        /* The keeper. */
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        safe_close(relay);
+        safe_close(status[0]);
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link) < 0) {
+                log_error_errno(errno, "Keeper cannot set up: %m");
+                _exit(EXIT_FAILURE);
+        }
+        sigemptyset(&children);
+        sigaddset(&children, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &children, NULL);
+
+        daemon = fork();
+        if (daemon < 0) {
+                log_error_errno(errno, "Keeper cannot start the daemon: %m");
+                _exit(EXIT_FAILURE);
+        }
+        if (daemon == 0) {
+                char address[sizeof sa.sun_path + 1];
+
+                sigprocmask(SIG_SETMASK, &saved, NULL);
+                safe_close(link[0]);
+                safe_close(status[1]);
+                snprintf(address, sizeof address, "@%s", sa.sun_path + 1);
+                if (setenv("NOTIFY_SOCKET", address, 1) < 0)
+                        _exit(EXIT_FAILURE);
+                *ret_link = link[1];
+                ret_pids[0] = supervisor;
+                ret_pids[1] = getppid();
+                return 0;
+        }
+
+        safe_close(link[1]);
+        StatusMessage m = { 1, daemon, 0 };
+        if (write(status[1], &m, sizeof m) != sizeof m)
+                _exit(EXIT_FAILURE);
+
+        /* The service's signals are the supervisor's to pass on: a `systemctl kill` must not end the keeper. */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN);
+        signal(SIGUSR2, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+
+        /* Only stdio (the journal stream), the link and the status pipe stay open here. */
+        close_all_but(link[0], status[1]);
+        keeper_run(link[0], daemon, status[1], &children);
+}
+
+int keeper_send_orphan(int link, pid_t pid, const char *id, const Caller *creator) {
+        KeeperMessage m = {
+                .type = KEEPER_ORPHAN,
+                .pid = pid,
+                .creator_uid = creator->uid,
+                .creator_gid = creator->gid,
+                .creator_pid = creator->pid,
+        };
+
+        snprintf(m.id, sizeof m.id, "%s", id);
+        if (send(link, &m, sizeof m, MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
+}
+
+int keeper_send_quit(int link) {
+        KeeperMessage m = { .type = KEEPER_QUIT };
+
+        if (send(link, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
+}
+
+int keeper_receive(int link, KeeperMessage *ret) {
+        KeeperMessage m;
+        ssize_t n;
+
+        n = recv(link, &m, sizeof m, MSG_DONTWAIT | MSG_TRUNC);
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        if (n == 0)
+                return 0;
+        if ((size_t) n != sizeof m || m.type != KEEPER_EXIT || m.pid <= 1 ||
+            !(m.code == CLD_EXITED || m.code == CLD_KILLED || m.code == CLD_DUMPED))
+                return -EBADMSG;
+        *ret = m;
+        return 1;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The keeper: what keeps a sandbox's exit status while no daemon runs.
+ *
+ * A process that is not a sandbox's parent can watch it through a pidfd but
+ * never learn its exit status, and when the daemon exits its children go to
+ * the nearest subreaper among its ancestors: under systemd, PID 1, which
+ * reaps them and keeps nothing. So under a service manager (--fd-store) the
+ * process systemd starts splits in three:
+ *
+ *   supervisor (systemd's child, the main process)
+ *     -> keeper (a child subreaper)
+ *          -> daemon
+ *
+ * The supervisor is what systemd waits for on stop (it only waits for its
+ * own children): it passes signals on to the daemon, the daemon's
+ * notifications (its NOTIFY_SOCKET is the supervisor's) on to systemd, and
+ * exits as the daemon did. The keeper outlives both: when the daemon exits
+ * for a restart (KillMode=process: only the main process is signalled), the
+ * sandboxes it hands over become the keeper's children; it reaps them and
+ * sends each status over its link (a SOCK_SEQPACKET pair) to whichever
+ * daemon holds the other end. The service manager's fd store keeps that end
+ * across the restart, and the socket queues what the keeper sends meanwhile.
+ *
+ * The keeper stays until a daemon has read every status it sent (the daemon
+ * says so, KEEPER_QUIT): systemd drops a stored fd whose peer hangs up, and
+ * with it whatever was queued on it. When the link closes for good instead
+ * (the service stopped and systemd emptied its fd store, or a new daemon
+ * found no state for them after a crash), nobody tracks those sandboxes any
+ * more: the keeper kills and reaps them, logging each kill, and exits. A
+ * keeper whose daemon exited without handing it anything exits at once.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "caller.h"
+#include "log.h"
+
+typedef enum KeeperMessageType {
+        KEEPER_ORPHAN = 1, /* daemon -> keeper: this child of mine is yours once I exit (for the kill log) */
+        KEEPER_EXIT = 2,   /* keeper -> daemon: a former child of yours exited */
+        KEEPER_QUIT = 3,   /* daemon -> keeper: every status you sent was read; end what is left, and exit */
+} KeeperMessageType;
+
+/* One SOCK_SEQPACKET datagram; anything of another size or type is refused. */
+typedef struct KeeperMessage {
+        uint32_t type;
+        int32_t pid;
+        int32_t code;   /* KEEPER_EXIT: CLD_EXITED, CLD_KILLED or CLD_DUMPED */
+        int32_t status; /* KEEPER_EXIT: the exit code, or the signal */
+        uint32_t creator_uid, creator_gid; /* KEEPER_ORPHAN: who created it, for the audit record */
+        int32_t creator_pid;
+        char id[33]; /* KEEPER_ORPHAN: the sandbox id, NUL-terminated */
+} KeeperMessage;
+
+/*
+ * Splits the calling process, the one the service manager started, in three
+ * (above). Returns only in the daemon, with 0 and *ret_link, its CLOEXEC end
+ * of the keeper's link, and $NOTIFY_SOCKET pointing at the supervisor; the
+ * supervisor and the keeper never return; ret_pids gets their pids (the
+ * daemon's cgroup leaf takes them too). Call it before anything else is
+ * set up: they keep only stdio and what they need. -ENOTCONN without a
+ * service manager, -errno if it cannot split (no keeper then).
+ */
+int keeper_fork(int *ret_link, pid_t ret_pids[static 2]);
+
+/* Daemon side: tells the keeper who pid is before the daemon exits and hands it over. */
+int keeper_send_orphan(int link, pid_t pid, const char *id, const Caller *creator);
+
+/* Daemon side: tells a keeper of an earlier daemon that it is no longer needed. */
+int keeper_send_quit(int link);
+
+/* Daemon side: one message from a (non-blocking) link. 1 with *ret filled, 0 at EOF, -EAGAIN, -EBADMSG. */
+int keeper_receive(int link, KeeperMessage *ret);

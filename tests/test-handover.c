@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hand-over state: what one daemon writes the next reads back unchanged,
+ * and what a privileged reader must refuse (unsealed or oversized files,
+ * other versions, every field out of its range or inconsistent with the
+ * others) is refused with the field named. And pidfds are told from other fds.
+ */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "handover.h"
+
+#define ID1 "0123456789abcdef0123456789abcdef"
+#define ID2 "fedcba9876543210fedcba9876543210"
+
+static int memfd_with(const char *text, bool seal) {
+        int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        cr_assert(fd >= 0);
+        cr_assert(write(fd, text, strlen(text)) == (ssize_t) strlen(text));
+        if (seal)
+                cr_assert(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) == 0);
+        return fd;
+}
+
+Test(handover, round_trip) {
+        HandoverSandbox sbs[] = {
+                { .info = { .id = (char *) ID1, .name = (char *) "web", .pid = 4242, .owner_uid = 1000, .namespaces = 0x19,
+                            .state = SANDBOX_RUNNING, .start_usec = 1700000000000000ULL, .keep_alive = true,
+                            .cgroup = (char *) "/nsboxd.service/user-1000/" ID1, .runtime_max_usec = 5000000,
+                            .usage = SANDBOX_USAGE_UNKNOWN },
+                  .creator_gid = 100, .creator_pid = 42, .has_cgroup = true,
+                  .pidfd = (char *) "sandbox-" ID1, .reaper = (char *) "keeper-77", .capturing = true,
+                  .capture = { { .fd = (char *) "sandbox-" ID1 "-stdout", .offset = 0, .size = 5 }, { .offset = 5, .size = 2 } },
+                  .capture_limit = 100, .capture_total = 7 },
+                { .info = { .id = (char *) ID2, .pid = 4343, .state = SANDBOX_EXITED, .exit_code = 7,
+                            .usage = SANDBOX_USAGE_UNKNOWN },
+                  .reaper = (char *) "self" },
+        };
+        char *keepers[] = { (char *) "keeper-77", NULL };
+        HandoverFd fds[] = { { (char *) "listen", 5 }, { (char *) "keeper-77", 9 } };
+        HandoverState in = {
+                .sandboxes = sbs, .n_sandboxes = 2, .keepers = keepers, .own_keeper = (char *) "keeper-77",
+                .socket_path = (char *) "/run/nsbox/x", .fds = fds, .n_fds = 2,
+        }, out = {};
+        _cleanup_free_ char *reason = NULL;
+        int fd;
+
+        cr_assert_eq(handover_state_to_memfd(&in, &fd), 0);
+        cr_assert_eq(handover_state_from_fd(fd, &out, &reason), 0, "%s", reason);
+        close(fd);
+
+        cr_assert_eq(out.n_sandboxes, 2);
+        HandoverSandbox *a = &out.sandboxes[0], *b = &out.sandboxes[1];
+        cr_assert_str_eq(a->info.id, ID1);
+        cr_assert_str_eq(a->info.name, "web");
+        cr_assert_eq(a->info.owner_uid, 1000);
+        cr_assert_eq(a->creator_gid, 100);
+        cr_assert_eq(a->creator_pid, 42);
+        cr_assert_eq(a->info.namespaces, 0x19);
+        cr_assert(a->info.keep_alive);
+        cr_assert_eq(a->info.start_usec, 1700000000000000ULL);
+        cr_assert_eq(a->info.pid, 4242);
+        cr_assert_eq(a->info.state, SANDBOX_RUNNING);
+        cr_assert_eq(a->info.runtime_max_usec, 5000000);
+        cr_assert(a->has_cgroup);
+        cr_assert_str_eq(a->pidfd, "sandbox-" ID1);
+        cr_assert_str_eq(a->reaper, "keeper-77");
+        cr_assert(a->capturing);
+        cr_assert_str_eq(a->capture[0].fd, "sandbox-" ID1 "-stdout");
+        cr_assert_null(a->capture[1].fd);
+        cr_assert_eq(a->capture[1].offset, 5);
+        cr_assert_eq(a->capture[1].size, 2);
+        cr_assert_eq(a->capture_total, 7);
+        cr_assert_null(b->info.name);
+        cr_assert_eq(b->info.state, SANDBOX_EXITED);
+        cr_assert_eq(b->info.exit_code, 7);
+        cr_assert_null(b->pidfd);
+        cr_assert_str_eq(out.keepers[0], "keeper-77");
+        cr_assert_null(out.keepers[1]);
+        cr_assert_str_eq(out.own_keeper, "keeper-77");
+        cr_assert_str_eq(out.socket_path, "/run/nsbox/x");
+        cr_assert_eq(out.n_fds, 2);
+        cr_assert_eq(out.fds[1].fd, 9);
+        handover_state_done(&out);
+}
+
+Test(handover, capture_blob) {
+        _cleanup_free_ char *data = NULL;
+        int fd;
+
+        cr_assert_eq(handover_blob_to_memfd("hello, world", 12, &fd), 0);
+        cr_assert_eq(handover_blob_read(fd, 7, 5, &data), 0);
+        cr_assert_eq(memcmp(data, "world", 5), 0);
+        cr_assert_eq(handover_blob_read(fd, 8, 5, &data), -EBADMSG);
+        cr_assert_eq(handover_blob_read(fd, UINT64_MAX, 2, &data), -EBADMSG);
+        close(fd);
+}
+
+/* The file a reader accepts is sealed: nobody holding it could change it after the writer did. */
+Test(handover, only_sealed_memfds) {
+        const char *text = "{\"format\":\"nsboxd-state\",\"version\":1}";
+        _cleanup_free_ char *reason = NULL;
+        HandoverState s = {};
+        int fd;
+
+        fd = memfd_with(text, false);
+        cr_assert_eq(handover_state_from_fd(fd, &s, &reason), -EBADMSG);
+        cr_assert_str_eq(reason, "not a sealed memfd");
+        close(fd);
+
+        fd = memfd_with(text, true);
+        cr_assert_eq(handover_state_from_fd(fd, &s, NULL), 0);
+        cr_assert_eq(s.n_sandboxes, 0);
+        handover_state_done(&s);
+        close(fd);
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        cr_assert_eq(handover_state_from_fd(fd, &s, NULL), -EBADMSG);
+        close(fd);
+}
+
+#define INFO(state) "\"info\":{\"id\":\"" ID1 "\",\"pid\":99,\"ownerUID\":1,\"namespaces\":[],\"startTime\":1," \
+        "\"keepAlive\":true," state "}"
+#define SANDBOX(state, extra)                                                                                  \
+        "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[{" INFO(state) ",\"creatorGID\":1,"        \
+        "\"creatorPID\":1,\"reaper\":\"self\"" extra "}]}"
+#define RUNNING(extra) SANDBOX("\"state\":\"running\"", extra)
+#define EXITED(extra) SANDBOX("\"state\":\"exited\",\"exitCode\":0", extra)
+
+Test(handover, refusals_name_the_field) {
+        static const struct {
+                const char *text;
+                const char *reason;
+        } cases[] = {
+                { "{\"format\":\"nsboxd-state\",\"version\":2}", "version 2, expected 1" },
+                { "{\"format\":\"other\",\"version\":1}", "invalid format" },
+                { "{\"version\":1}", "invalid format" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"extra\":1}", "invalid extra" },
+                { "[1]", "not one JSON object" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1} {}", "not one JSON object" },
+                { "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", "not one JSON object" },
+                { RUNNING(""), "invalid sandboxes[0].pidFileDescriptor" },
+                { RUNNING(",\"pidFileDescriptor\":\"a:b\""), "invalid sandboxes[0].pidFileDescriptor" },
+                { EXITED(",\"pidFileDescriptor\":\"x\""), "invalid sandboxes[0].pidFileDescriptor" },
+                { SANDBOX("\"state\":\"exited\"", ""), "invalid sandboxes[0].info" },
+                { SANDBOX("\"state\":\"exited\",\"exitCode\":256", ""), "invalid sandboxes[0].info.exitCode" },
+                { SANDBOX("\"state\":\"killed\",\"signal\":\"SIGKILL\",\"exitCode\":1", ""), "invalid sandboxes[0].info" },
+                { SANDBOX("\"state\":\"starting\"", ""), "invalid sandboxes[0].info" },
+                { SANDBOX("\"state\":\"zombie\"", ""), "invalid sandboxes[0].info.state" },
+                { EXITED(",\"topExited\":true"), "invalid sandboxes[0].topExited" },
+                { EXITED(",\"stdout\":{\"offset\":0,\"size\":1}"), "invalid sandboxes[0].captureOutput" },
+                { EXITED(",\"captureOutput\":true,\"captureLimit\":1,\"captureTotal\":2"),
+                  "invalid sandboxes[0].captureTotal" },
+                { EXITED(",\"reaper\":\"keeper-0\""), "invalid sandboxes[0].reaper" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[{\"info\":{\"id\":\"x\"}}]}",
+                  "invalid sandboxes[0].info.pid" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"keepers\":[\"keeper-12x\"]}", "invalid keepers[0]" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"socketPath\":\"relative\"}", "invalid socketPath" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"fds\":[{\"name\":\"a\",\"fd\":2}]}",
+                  "invalid fds[0].fd" },
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"fds\":[{\"name\":\"a\",\"fd\":4},"
+                  "{\"name\":\"a\",\"fd\":5}]}",
+                  "invalid fds[1].name" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *reason = NULL;
+                HandoverState s = {};
+                int fd = memfd_with(cases[i].text, true);
+
+                cr_assert_eq(handover_state_from_fd(fd, &s, &reason), -EBADMSG, "accepted: %s", cases[i].text);
+                cr_assert_str_eq(reason, cases[i].reason, "%s: %s", cases[i].text, reason);
+                close(fd);
+        }
+}
+
+Test(handover, two_sandboxes_with_one_id) {
+        const char *one = "{" INFO("\"state\":\"exited\",\"exitCode\":0") ",\"creatorGID\":1,\"creatorPID\":1,"
+                          "\"reaper\":\"self\"}";
+        char text[1024];
+        _cleanup_free_ char *reason = NULL;
+        HandoverState s = {};
+        int fd;
+
+        snprintf(text, sizeof text, "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[%s,%s]}", one, one);
+        fd = memfd_with(text, true);
+        cr_assert_eq(handover_state_from_fd(fd, &s, &reason), -EBADMSG);
+        cr_assert_str_eq(reason, "invalid sandboxes[1].info");
+        close(fd);
+}
+
+Test(handover, pidfds_are_told_from_other_fds) {
+        pid_t child = fork();
+        int pidfd, devnull, status;
+
+        cr_assert(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+        cr_assert(pidfd >= 0);
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        cr_assert_eq(handover_check_pidfd(pidfd, child), 1);
+        cr_assert_eq(handover_check_pidfd(pidfd, child + 1), -EINVAL);
+        cr_assert_eq(handover_check_pidfd(devnull, child), -EINVAL);
+
+        /* A zombie is still there; once reaped, the pidfd names nobody. */
+        kill(child, SIGKILL);
+        cr_assert(waitid(P_PID, child, &(siginfo_t) {}, WEXITED | WNOWAIT) == 0);
+        cr_assert_eq(handover_check_pidfd(pidfd, child), 1);
+        cr_assert(waitpid(child, &status, 0) == child);
+        cr_assert_eq(handover_check_pidfd(pidfd, child), 0);
+        close(pidfd);
+        close(devnull);
+}
+
+Test(handover, fdsets_hand_each_fd_out_once) {
+        FdSet set = {};
+        int a = open("/dev/null", O_RDONLY | O_CLOEXEC), b = open("/dev/null", O_RDONLY | O_CLOEXEC), fd;
+
+        cr_assert_eq(fdset_add(&set, "a", a), 0);
+        cr_assert_eq(fdset_add(&set, "b", b), 0);
+        fd = fdset_take(&set, "a");
+        cr_assert_eq(fd, a);
+        cr_assert_eq(fdset_take(&set, "a"), -ENOENT);
+        cr_assert_eq(fdset_take(&set, "c"), -ENOENT);
+        fdset_done(&set); /* closes b */
+        cr_assert(fcntl(b, F_GETFD) < 0);
+        cr_assert(fcntl(a, F_GETFD) >= 0);
+        close(a);
+}

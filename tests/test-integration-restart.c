@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsboxd re-executing itself in place on SIGUSR2: keepAlive sandboxes and
+ * their exit statuses carry over, the connected clients are told, sandboxes
+ * without keepAlive die with their connection, the binary run is the one now
+ * at the path the daemon was started from, and a re-exec that fails leaves the
+ * old process serving. (The hand-over through systemd's fd store is tested
+ * under a real systemd: tests/systemd/test-systemd.sh.)
+ */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "nsboxd-test-util.h"
+
+typedef struct Spawned {
+        char id[64];
+        pid_t pid;
+        int pidfd;
+} Spawned;
+
+static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_fds) {
+        _cleanup_free_ int *rfds = NULL;
+        size_t n_rfds = 0;
+        struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, n_fds, &rfds, &n_rfds);
+        Spawned s = {};
+
+        cr_assert_null(test_json_get(r, "error"), "Spawn failed: %s", json_object_to_json_string(r));
+        cr_assert_eq(n_rfds, 1);
+        snprintf(s.id, sizeof s.id, "%s", test_json_string(r, "parameters.id"));
+        s.pid = (pid_t) json_object_get_int(test_json_get(r, "parameters.pid"));
+        s.pidfd = rfds[0];
+        json_object_put(r);
+        return s;
+}
+
+static struct json_object *call_id(int conn, const char *method, const char *id) {
+        char p[128];
+
+        snprintf(p, sizeof p, "{\"id\":\"%s\"}", id);
+        return test_call(conn, method, p, NULL, 0, NULL, NULL);
+}
+
+/* The entry List gives for id, as "running", "exited 7", "killed SIGTERM"; "" if not listed. */
+static void listed_state(const TestDaemon *d, const char *id, char *ret, size_t size) {
+        int conn = test_daemon_connect(d);
+        struct json_object *r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL), *l, *e, *v;
+
+        ret[0] = 0;
+        cr_assert(json_object_object_get_ex(json_object_object_get(r, "parameters"), "sandboxes", &l), "%s",
+                  json_object_to_json_string(r));
+        for (size_t i = 0; i < json_object_array_length(l); i++) {
+                e = json_object_array_get_idx(l, i);
+                if (strcmp(json_object_get_string(json_object_object_get(e, "id")), id) != 0)
+                        continue;
+                snprintf(ret, size, "%s", json_object_get_string(json_object_object_get(e, "state")));
+                if (json_object_object_get_ex(e, "exitCode", &v))
+                        snprintf(ret + strlen(ret), size - strlen(ret), " %d", json_object_get_int(v));
+                if (json_object_object_get_ex(e, "signal", &v))
+                        snprintf(ret + strlen(ret), size - strlen(ret), " %s", json_object_get_string(v));
+        }
+        json_object_put(r);
+        test_disconnect(conn);
+}
+
+typedef struct Expect {
+        const TestDaemon *d;
+        const char *id;
+        const char *state;
+} Expect;
+
+static bool state_is(void *userdata) {
+        const Expect *e = userdata;
+        char s[64];
+
+        listed_state(e->d, e->id, s, sizeof s);
+        return strcmp(s, e->state) == 0;
+}
+
+static bool pidfd_exited(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        return poll(&p, 1, 5000) == 1;
+}
+
+/* A copy of the daemon's binary at a path of our own, so the test can replace what is there. */
+static void copy_binary(const char *to) {
+        char cmd[512];
+
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s.new' && mv '%s.new' '%s'", getenv("NSBOXD"), to, to, to);
+        cr_assert_eq(system(cmd), 0);
+}
+
+static void start_from(TestDaemon *d, const char *binary) {
+        char *saved = strdup(getenv("NSBOXD"));
+
+        setenv("NSBOXD", binary, 1);
+        test_daemon_start(d, NULL);
+        setenv("NSBOXD", saved, 1);
+        free(saved);
+}
+
+static ino_t exe_inode(pid_t pid) {
+        char p[64];
+        struct stat st;
+
+        snprintf(p, sizeof p, "/proc/%d/exe", (int) pid);
+        cr_assert(stat(p, &st) == 0);
+        return st.st_ino;
+}
+
+Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
+        char dir[] = "/tmp/nsboxd-reexec-XXXXXX", binary[128], state[64], cgroup_before[256];
+        TestDaemon d;
+        struct json_object *r;
+        struct stat st;
+        int conn, attached_conn, waiting_conn, gate[2], talk_gate[2], said[2], fds_before;
+
+        cr_assert(mkdtemp(dir));
+        snprintf(binary, sizeof binary, "%s/nsboxd", dir);
+        copy_binary(binary);
+        start_from(&d, binary);
+        conn = test_daemon_connect(&d);
+        json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        fds_before = test_daemon_count_fds(&d);
+
+        /* survivor runs on; leaver ends when we close its stdin, around the re-exec; attached has no keepAlive
+         * and its connection stays open. */
+        Spawned survivor = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true}", NULL, 0);
+        cr_assert(pipe2(gate, O_CLOEXEC) == 0);
+        Spawned leaver = spawn_ok(conn, "{\"argv\":[\"sh\",\"-c\",\"read x; exit 7\"],\"stdin\":0,\"keepAlive\":true}",
+                                  &gate[0], 1);
+        close(gate[0]);
+        Spawned exited = spawn_ok(conn, "{\"argv\":[\"sh\",\"-c\",\"exit 3\"],\"keepAlive\":true}", NULL, 0);
+        cr_assert(pidfd_exited(exited.pidfd));
+        /* Output captured before the re-exec and after it, through the same pipe. */
+        cr_assert(pipe2(talk_gate, O_CLOEXEC) == 0);
+        cr_assert(pipe2(said, O_CLOEXEC) == 0);
+        Spawned talker = spawn_ok(conn, "{\"argv\":[\"sh\",\"-c\",\"echo before; echo >&3; read x; echo after\"],"
+                                        "\"stdin\":0,\"fileDescriptors\":[{\"target\":3,\"fileDescriptor\":1}],"
+                                        "\"captureOutput\":true,\"keepAlive\":true}",
+                                  (int[]) { talk_gate[0], said[1] }, 2);
+        close(talk_gate[0]);
+        close(said[1]);
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", talker.id);
+        snprintf(cgroup_before, sizeof cgroup_before, "%s", test_json_string(r, "parameters.sandbox.cgroup") ?: "");
+        json_object_put(r);
+        test_disconnect(conn);
+        attached_conn = test_daemon_connect(&d);
+        Spawned attached = spawn_ok(attached_conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0);
+        waiting_conn = test_daemon_connect(&d);
+        {
+                char p[128];
+                snprintf(p, sizeof p, "{\"id\":\"%s\"}", survivor.id);
+                test_send(waiting_conn, "io.nsbox.Sandbox.Wait", p, NULL, 0);
+        }
+        /* The Wait is in progress once a later call on another connection is answered. */
+        listed_state(&d, survivor.id, state, sizeof state);
+
+        /* Replaced by a new file: the re-exec runs what is at the path now. */
+        copy_binary(binary);
+        cr_assert(stat(binary, &st) == 0);
+        cr_assert_neq(exe_inode(d.pid), st.st_ino);
+
+        test_daemon_listen_notify(&d);
+        /* "before" is written (in the pipe or already in the daemon's buffer) when it re-executes. */
+        {
+                char c;
+                cr_assert_eq(read(said[0], &c, 1), 1);
+                close(said[0]);
+        }
+        cr_assert(kill(d.pid, SIGUSR2) == 0);
+        close(gate[1]);
+
+        /* The call in progress is told; the connection then ends. */
+        r = test_read_reply(waiting_conn, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error"), "io.nsbox.Sandbox.Restarting", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        test_disconnect(waiting_conn);
+
+        /* Without keepAlive, a sandbox dies with its connection. */
+        cr_assert(pidfd_exited(attached.pidfd), "the sandbox without keepAlive outlived its connection");
+        test_disconnect(attached_conn);
+
+        test_daemon_wait_notify(&d, "READY=1");
+        d.notify_fd = safe_close(d.notify_fd);
+
+        /* The same process, the new binary, the same sandboxes: one running, one ended in between, one that
+         * had ended before and whose status nobody had read. */
+        cr_assert(test_wait_until(state_is, &(Expect) { &d, leaver.id, "exited 7" }));
+        cr_assert_eq(exe_inode(d.pid), st.st_ino, "the re-exec did not run the binary now at %s", binary);
+        listed_state(&d, survivor.id, state, sizeof state);
+        cr_assert_str_eq(state, "running");
+        listed_state(&d, exited.id, state, sizeof state);
+        cr_assert_str_eq(state, "exited 3");
+        listed_state(&d, attached.id, state, sizeof state);
+        cr_assert_str_eq(state, "");
+
+        conn = test_daemon_connect(&d);
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", survivor.id);
+        cr_assert(json_object_get_boolean(test_json_get(r, "parameters.sandbox.keepAlive")));
+        cr_assert_eq(json_object_get_int(test_json_get(r, "parameters.sandbox.pid")), survivor.pid);
+        json_object_put(r);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", leaver.id);
+        cr_assert_eq(json_object_get_int(test_json_get(r, "parameters.exitCode")), 7);
+        json_object_put(r);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", exited.id);
+        cr_assert_eq(json_object_get_int(test_json_get(r, "parameters.exitCode")), 3);
+        json_object_put(r);
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", talker.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.sandbox.cgroup") ?: "", cgroup_before);
+        json_object_put(r);
+        close(talk_gate[1]);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", talker.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.stdout"), "before\nafter\n", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        close(talker.pidfd);
+        r = call_id(conn, "io.nsbox.Sandbox.Kill", survivor.id);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", survivor.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGTERM", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+
+        /* Nothing left behind by either image. */
+        cr_assert_eq(test_daemon_count_zombies(&d), 0);
+        cr_assert_eq(test_daemon_count_fds(&d), fds_before, "fds: %d before, %d after", fds_before,
+                     test_daemon_count_fds(&d));
+        test_disconnect(conn);
+
+        close(survivor.pidfd);
+        close(leaver.pidfd);
+        close(exited.pidfd);
+        close(attached.pidfd);
+        test_daemon_stop(&d);
+        unlink(binary);
+        rmdir(dir);
+}
+
+/* A binary that cannot be run: the re-exec fails late (execve itself), and the old process goes on. */
+Test(restart, failed_reexec_keeps_serving, .timeout = 60) {
+        char dir[] = "/tmp/nsboxd-reexec-XXXXXX", binary[128], state[64];
+        TestDaemon d;
+        int conn, fd;
+
+        cr_assert(mkdtemp(dir));
+        snprintf(binary, sizeof binary, "%s/nsboxd", dir);
+        copy_binary(binary);
+        start_from(&d, binary);
+        conn = test_daemon_connect(&d);
+        Spawned survivor = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true}", NULL, 0);
+        test_disconnect(conn);
+
+        /* Executable, but not a program. */
+        unlink(binary);
+        fd = open(binary, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        cr_assert(fd >= 0);
+        cr_assert(write(fd, "\x7f" "ELF but not really", 19) == 19);
+        close(fd);
+
+        test_daemon_listen_notify(&d);
+        cr_assert(kill(d.pid, SIGUSR2) == 0);
+        test_daemon_wait_notify(&d, "READY=1");
+        d.notify_fd = safe_close(d.notify_fd);
+        /* Answered by the process that failed to re-exec: it serves again, with its sandboxes. */
+        listed_state(&d, survivor.id, state, sizeof state);
+        cr_assert_str_eq(state, "running");
+
+        /* Not executable at all: refused before anything is torn down, an open connection stays. */
+        chmod(binary, 0644);
+        conn = test_daemon_connect(&d);
+        json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        cr_assert(kill(d.pid, SIGUSR2) == 0);
+        struct json_object *r = call_id(conn, "io.nsbox.Sandbox.Inspect", survivor.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.sandbox.state"), "running", "%s",
+                         json_object_to_json_string(r));
+        json_object_put(r);
+        test_disconnect(conn);
+
+        test_daemon_stop(&d); /* kills the survivor: no service manager to hand it to */
+        cr_assert(pidfd_exited(survivor.pidfd));
+        close(survivor.pidfd);
+        unlink(binary);
+        rmdir(dir);
+}
