@@ -477,14 +477,15 @@ static int add_v1_hierarchy(CgroupManager *m, Controller c) {
 }
 
 /*
- * A daemon already in BASE/leaf (re-executed in place, or placed there with
- * its keeper, see below) has BASE one level up.
+ * A daemon that re-executed itself in place is already in BASE/leaf: BASE is
+ * one level up. (Only then: a cgroup that merely has the leaf's name is
+ * another service's BASE.)
  */
 static int hierarchy_leave_leaf(Hierarchy *h, const char *leaf) {
         size_t n = strlen(h->path), l = strlen(leaf);
         int fd;
 
-        if (n <= l + 1 || h->path[n - l - 1] != '/' || !streq(h->path + n - l, leaf))
+        if (n < l + 1 || h->path[n - l - 1] != '/' || !streq(h->path + n - l, leaf))
                 return 0;
         fd = openat(h->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -617,9 +618,11 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
         if (r < 0)
                 return r;
         m->n_h = 1;
-        r = hierarchy_leave_leaf(&m->h[HIERARCHY_V2], m->leaf);
-        if (r < 0)
-                return r;
+        if (options && options->reexecuted) {
+                r = hierarchy_leave_leaf(&m->h[HIERARCHY_V2], m->leaf);
+                if (r < 0)
+                        return r;
+        }
 
         /* Writable? A read-only cgroupfs (a container's) or a foreign cgroup fails here, before anything moved. */
         if (faccessat(m->h[HIERARCHY_V2].fd, "cgroup.procs", W_OK, AT_EACCESS) < 0)
@@ -984,50 +987,75 @@ static int user_enable_subtree(const CgroupManager *m, int fd) {
         return write_at(fd, "cgroup.subtree_control", text);
 }
 
+/*
+ * The record of BASE/user-UID in every hierarchy: made (create) or, for one a
+ * previous daemon made and handed over sandboxes in, only opened. Its count
+ * is 1; nothing of it is left on failure.
+ */
+static int user_new(CgroupManager *m, uid_t uid, bool create, CgroupUser **ret) {
+        CgroupUser *u;
+        char name[32];
+        int r;
+
+        u = calloc(1, sizeof *u);
+        if (!u)
+                return -ENOMEM;
+        u->uid = uid;
+        u->n_cgroups = 1;
+        u->pids_current_fd = u->pids_max_fd = -EBADF;
+        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                u->fds[i] = -EBADF;
+        LIST_PREPEND(users, m->users, u);
+
+        (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, uid);
+        for (size_t i = 0; i < m->n_h; i++) {
+                if (create && mkdirat(m->h[i].fd, name, 0755) < 0 && errno != EEXIST) {
+                        r = -errno;
+                        goto fail;
+                }
+                u->fds[i] = openat(m->h[i].fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (u->fds[i] < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+        }
+        if (create) {
+                r = user_enable_subtree(m, u->fds[HIERARCHY_V2]);
+                if (r < 0)
+                        goto fail;
+        }
+        /* Read at each spawn, by the child (see cgroup_v1_user_pids_fds()). */
+        if (m->controller_h[CONTROLLER_PIDS] > 0) {
+                int fd = u->fds[m->controller_h[CONTROLLER_PIDS]];
+
+                u->pids_current_fd = openat(fd, "pids.current", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                u->pids_max_fd = openat(fd, "pids.max", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (u->pids_current_fd < 0 || u->pids_max_fd < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+        }
+        *ret = u;
+        return 0;
+
+fail:
+        user_remove(m, u);
+        return r;
+}
+
 static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, CgroupUser **ret) {
         CgroupUser *u = user_find(m, uid);
         CgroupLimits none = CGROUP_LIMITS_NONE, want = limits ? *limits : none;
-        char name[32];
         int r;
 
         if (u && u->n_cgroups == 0)
                 m->n_idle_users--;
         if (!u) {
-                u = calloc(1, sizeof *u);
-                if (!u)
-                        return -ENOMEM;
-                u->uid = uid;
-                u->pids_current_fd = u->pids_max_fd = -EBADF;
-                for (size_t i = 0; i < HIERARCHIES_MAX; i++)
-                        u->fds[i] = -EBADF;
-                LIST_PREPEND(users, m->users, u);
-
-                (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, uid);
-                for (size_t i = 0; i < m->n_h; i++) {
-                        if (mkdirat(m->h[i].fd, name, 0755) < 0 && errno != EEXIST) {
-                                r = -errno;
-                                goto fail;
-                        }
-                        u->fds[i] = openat(m->h[i].fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        if (u->fds[i] < 0) {
-                                r = -errno;
-                                goto fail;
-                        }
-                }
-                r = user_enable_subtree(m, u->fds[HIERARCHY_V2]);
+                r = user_new(m, uid, /* create= */ true, &u);
                 if (r < 0)
-                        goto fail;
-                /* Read at each spawn, by the child (see cgroup_v1_user_pids_fds()). */
-                if (m->controller_h[CONTROLLER_PIDS] > 0) {
-                        int fd = u->fds[m->controller_h[CONTROLLER_PIDS]];
-
-                        u->pids_current_fd = openat(fd, "pids.current", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                        u->pids_max_fd = openat(fd, "pids.max", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                        if (u->pids_current_fd < 0 || u->pids_max_fd < 0) {
-                                r = -errno;
-                                goto fail;
-                        }
-                }
+                        return r;
+                /* Counted below, as a kept idle one is. */
+                u->n_cgroups = 0;
                 /* A previous run may have left limits on it: start from a known state. */
                 u->has_limits = true;
                 u->limits = (CgroupLimits) {};
@@ -1036,8 +1064,10 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
         if (!u->has_limits || !limits_equal(&u->limits, &want)) {
                 r = apply_limits(m, u->fds, &want, /* reset= */ true);
                 if (r < 0) {
-                        if (u->n_cgroups == 0)
-                                goto fail;
+                        if (u->n_cgroups == 0) {
+                                u->n_cgroups = 1;
+                                user_remove(m, u);
+                        }
                         return r;
                 }
                 u->limits = want;
@@ -1047,11 +1077,20 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
         u->n_cgroups++;
         *ret = u;
         return 0;
+}
 
-fail:
-        u->n_cgroups = 1;
-        user_remove(m, u);
-        return r;
+/* The record of a user cgroup a previous daemon made, taken as it is: its limits are applied again at the
+ * user's next spawn (has_limits is false), from the policy then in force. */
+static int user_get_existing(CgroupManager *m, uid_t uid, CgroupUser **ret) {
+        CgroupUser *u = user_find(m, uid);
+
+        if (!u)
+                return user_new(m, uid, /* create= */ false, ret);
+        if (u->n_cgroups == 0)
+                m->n_idle_users--;
+        u->n_cgroups++;
+        *ret = u;
+        return 0;
 }
 
 /* ---- sandboxes ---- */
@@ -1172,36 +1211,6 @@ fail:
                 user_unref(m, cg->user);
         cgroup_free_struct(cg);
         return r;
-}
-
-/* The record of a user cgroup a previous daemon made, taken as it is: its limits are applied again at the
- * user's next spawn, from the policy then in force. */
-static int user_get_existing(CgroupManager *m, uid_t uid, CgroupUser **ret) {
-        CgroupUser *u = user_find(m, uid);
-        char name[32];
-
-        if (!u) {
-                u = calloc(1, sizeof *u);
-                if (!u)
-                        return -ENOMEM;
-                u->uid = uid;
-                for (size_t i = 0; i < HIERARCHIES_MAX; i++)
-                        u->fds[i] = -EBADF;
-                LIST_PREPEND(users, m->users, u);
-                (void) snprintf(name, sizeof name, CGROUP_USER_PREFIX UID_FMT, uid);
-                for (size_t i = 0; i < m->n_h; i++) {
-                        u->fds[i] = openat(m->h[i].fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        if (u->fds[i] < 0) {
-                                int r = -errno;
-                                u->n_cgroups = 1;
-                                user_unref(m, u);
-                                return r;
-                        }
-                }
-        }
-        u->n_cgroups++;
-        *ret = u;
-        return 0;
 }
 
 int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {

@@ -19,8 +19,8 @@
  * In cgroup2 the daemon moves itself into the leaf BASE/supervisor, so that
  * BASE can enable controllers for its children (the no-internal-process rule);
  * cgroup_manager_free() moves it back and removes everything it made once no
- * sandbox cgroup is left. A daemon that starts in BASE/supervisor (it
- * re-executed itself) takes BASE from there.
+ * sandbox cgroup is left. A daemon that re-executed itself starts in
+ * BASE/supervisor and takes BASE from there.
  *
  * Nothing here blocks on a sandbox: kill and freeze only write control files,
  * and emptiness is learned from cgroup.events through an epoll fd the caller
@@ -104,6 +104,8 @@ typedef struct CgroupManagerOptions {
         /* Processes moved into the leaf along with the daemon (its supervisor and keeper). */
         const pid_t *move_along;
         size_t n_move_along;
+        /* The daemon re-executed itself: if it is in BASE/leaf, BASE is the cgroup above. */
+        bool reexecuted;
 } CgroupManagerOptions;
 
 /*

@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox-exec.h"
 #include "sandbox-protocol.h"
+#include "seccomp-profile.h"
 
 #define HANDOVER_VERSION 1
 #define HANDOVER_SIZE_MAX (16U * 1024U * 1024U)
@@ -54,7 +56,17 @@ typedef struct HandoverSandbox {
         HandoverCapture capture[2]; /* stdout, stderr */
         uint64_t capture_limit, capture_total;
         bool capture_truncated;
+        /* What an Exec into it starts from (exec_base.kept: it was kept); its seccomp filter is
+         * HandoverState.seccomp[seccomp], -1: none. Borrowed when written, owned when read. */
+        SandboxExecBase exec_base;
+        int seccomp;
 } HandoverSandbox;
+
+/* A compiled seccomp filter, once for every sandbox that loaded it. */
+typedef struct HandoverSeccomp {
+        char *filter;   /* the instructions as 16 hex digits each: code, jt, jf, k */
+        uint32_t flags; /* SECCOMP_FILTER_FLAG_* */
+} HandoverSeccomp;
 
 typedef struct HandoverFd {
         char *name;
@@ -64,6 +76,9 @@ typedef struct HandoverFd {
 typedef struct HandoverState {
         HandoverSandbox *sandboxes;
         size_t n_sandboxes;
+        HandoverSeccomp *seccomp;
+        size_t n_seccomp;
+        char **dropped;      /* read: why each record left out was ("invalid sandboxes[2].pid") */
         char **keepers;      /* fd names of the keeper links this daemon reads */
         char *own_keeper;    /* the one of them that is this daemon's parent; NULL if none */
         char *socket_path;   /* re-exec: the socket the daemon bound itself, removed at exit */
@@ -78,11 +93,17 @@ int handover_state_to_memfd(const HandoverState *s, int *ret_fd);
 
 /*
  * Reads and checks a state memfd: a sealed memfd of at most HANDOVER_SIZE_MAX
- * bytes holding a state of this version whose every field is valid. On
- * -EBADMSG, *ret_reason says what is wrong ("invalid sandboxes[2].pid",
- * "not a sealed memfd", "version 7, expected 1"); the caller frees it.
+ * bytes holding a state of this version. On -EBADMSG, *ret_reason says what
+ * is wrong ("not a sealed memfd", "version 7, expected 1", "invalid
+ * keepers"); the caller frees it. A sandbox record that is invalid by itself
+ * or against the ones before it (an id or a name twice, a filter that is not
+ * there) is left out, and ret->dropped says why ("invalid sandboxes[2].pid").
  */
 int handover_state_from_fd(int fd, HandoverState *ret, char **ret_reason);
+
+/* The filter of p as the state carries it (ret->filter malloc'ed), and back: a new program of its own. */
+int handover_seccomp_from_program(const SeccompProgram *p, HandoverSeccomp *ret);
+int handover_seccomp_to_program(const HandoverSeccomp *h, SeccompProgram **ret);
 
 /* A sealed memfd holding size bytes of data (the capture blob), CLOEXEC. */
 int handover_blob_to_memfd(const void *data, size_t size, int *ret_fd);

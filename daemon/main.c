@@ -141,7 +141,8 @@ static int parse_argv(int argc, char *argv[], Options *o) {
 }
 
 static bool fd_name_is_ours(const char *name) {
-        return streq(name, HANDOVER_FD_STATE) || strncmp(name, HANDOVER_FD_SANDBOX_PREFIX, strlen(HANDOVER_FD_SANDBOX_PREFIX)) == 0 ||
+        return streq(name, HANDOVER_FD_STATE) || streq(name, HANDOVER_FD_CAPTURE) ||
+               strncmp(name, HANDOVER_FD_SANDBOX_PREFIX, strlen(HANDOVER_FD_SANDBOX_PREFIX)) == 0 ||
                strncmp(name, HANDOVER_FD_KEEPER_PREFIX, strlen(HANDOVER_FD_KEEPER_PREFIX)) == 0;
 }
 
@@ -458,6 +459,7 @@ int main(int argc, char *argv[]) {
                 if (r < 0)
                         return EXIT_FAILURE;
                 have_state = true;
+                o.config.reexecuted = true;
                 fd = fdset_take(&stored, HANDOVER_FD_LISTEN);
                 if (fd < 0) {
                         log_error("The state handed over across the re-exec has no listening socket.");

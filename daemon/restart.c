@@ -153,13 +153,11 @@ static int take_fd(FdSet *fds, const char *name, bool from_store) {
 }
 
 /* One entry of the state, checked against the fds that came with it. */
-static int adopt_one(Server *s, const HandoverSandbox *h, FdSet *fds, int capture_blob, bool from_store) {
+static int adopt_one(Server *s, HandoverSandbox *h, FdSet *fds, int capture_blob, SeccompProgram *seccomp,
+                     bool from_store) {
         const char *id = h->info.id;
         SandboxTakeover t = { .pidfd = -EBADF, .capture_fds = { -EBADF, -EBADF } };
         int r;
-
-        if (sandbox_find(s, id, 0))
-                return log_error_errno(EEXIST, "Handed-over sandbox %s is there twice; leaving it out.", id);
 
         if (!streq(h->reaper, HANDOVER_REAPER_SELF)) {
                 t.reaper = keeper_find(s, h->reaper);
@@ -219,7 +217,11 @@ static int adopt_one(Server *s, const HandoverSandbox *h, FdSet *fds, int captur
                 }
         }
 
+        t.seccomp = seccomp_program_ref(seccomp);
         r = sandbox_adopt(s, h, &t);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Handed-over sandbox %s has the id or name of another; leaving it out.",
+                                       id);
         if (r < 0)
                 return log_error_errno(r, "Failed to take over sandbox %s: %m", id);
         return 0;
@@ -229,6 +231,7 @@ int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) 
         _cleanup_free_ char *reason = NULL;
         _cleanup_close_ int capture_blob = -EBADF;
         HandoverState from_store = {};
+        SeccompProgram **programs = NULL;
         bool from_fd_store = !state;
         unsigned adopted = 0;
         int r;
@@ -291,13 +294,33 @@ int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) 
         capture_blob = fdset_take(stored, HANDOVER_FD_CAPTURE);
         if (from_fd_store && capture_blob >= 0)
                 store_remove(HANDOVER_FD_CAPTURE);
+        for (char **d = state ? state->dropped : NULL; d && *d; d++)
+                log_error("Leaving a handed-over sandbox out: %s.", *d);
+        /* One program per filter the state carries, shared by the sandboxes that loaded it. */
+        if (state && state->n_seccomp > 0) {
+                programs = calloc(state->n_seccomp, sizeof *programs);
+                if (!programs) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                for (size_t i = 0; i < state->n_seccomp; i++) {
+                        r = handover_seccomp_to_program(&state->seccomp[i], &programs[i]);
+                        if (r < 0)
+                                goto finish;
+                }
+        }
         for (size_t i = 0; state && i < state->n_sandboxes; i++) {
-                r = adopt_one(s, &state->sandboxes[i], stored, capture_blob, from_fd_store);
+                HandoverSandbox *h = &state->sandboxes[i];
+
+                r = adopt_one(s, h, stored, capture_blob, h->seccomp >= 0 ? programs[h->seccomp] : NULL,
+                              from_fd_store);
                 if (r == -ENOMEM)
-                        return r;
-                if (r >= 0 && !state->sandboxes[i].discard)
+                        goto finish;
+                if (r >= 0 && !h->discard)
                         adopted++;
         }
+
+        sandbox_adopt_link_execs(s);
 
         /* A keeper none of whose sandboxes is still running holds nothing anybody tracks (all of a crashed
          * daemon's, say): told to go, it ends what is left. */
@@ -313,9 +336,14 @@ int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) 
 
         if (state && state->n_sandboxes > 0)
                 log_info("Took over %u sandbox%s from the previous daemon.", adopted, adopted == 1 ? "" : "es");
-        handover_state_done(&from_store);
         server_notify_status(s);
-        return 0;
+        r = 0;
+finish:
+        for (size_t i = 0; programs && i < state->n_seccomp; i++)
+                seccomp_program_unref(programs[i]);
+        free(programs);
+        handover_state_done(&from_store);
+        return r;
 }
 
 /* ---- handing over ---- */
@@ -327,9 +355,14 @@ typedef struct Handover {
         Sandbox **which;
         char *blob;           /* captured output not delivered yet */
         size_t blob_size;
+        const SeccompProgram **programs; /* state.seccomp[i] is programs[i]'s filter */
 } Handover;
 
 static void handover_done(Handover *h) {
+        for (size_t i = 0; i < h->state.n_seccomp; i++)
+                free(h->state.seccomp[i].filter);
+        free(h->state.seccomp);
+        free(h->programs);
         free(h->state.sandboxes);
         free(h->state.keepers);
         free(h->state.fds);
@@ -353,6 +386,30 @@ static int blob_append(Handover *h, const char *data, size_t size, HandoverCaptu
         h->blob = b;
         h->blob_size += size;
         return 0;
+}
+
+/* The index of p's filter in the state, added on first use: each program once, however many share it. */
+static int seccomp_index(Handover *h, const SeccompProgram *p) {
+        HandoverSeccomp *l;
+        const SeccompProgram **pl;
+        int r;
+
+        for (size_t i = 0; i < h->state.n_seccomp; i++)
+                if (h->programs[i] == p)
+                        return (int) i;
+        l = realloc(h->state.seccomp, (h->state.n_seccomp + 1) * sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        h->state.seccomp = l;
+        pl = realloc(h->programs, (h->state.n_seccomp + 1) * sizeof *pl);
+        if (!pl)
+                return -ENOMEM;
+        h->programs = pl;
+        r = handover_seccomp_from_program(p, &h->state.seccomp[h->state.n_seccomp]);
+        if (r < 0)
+                return r;
+        h->programs[h->state.n_seccomp] = p;
+        return (int) h->state.n_seccomp++;
 }
 
 /* Whether sb goes to the successor, and as what. reaper names who reaps the daemon's own children. */
@@ -385,6 +442,18 @@ static int describe(Handover *h, Sandbox *sb, const char *reaper) {
                 .capture_total = sb->capture_total,
                 .capture_truncated = sb->capture_truncated,
         };
+        /* What an Exec into it starts from; the copy is borrowed, like the info's strings. */
+        d->seccomp = -1;
+        if (!discard && sb->exec_base.kept) {
+                d->exec_base = sb->exec_base;
+                d->exec_base.seccomp = NULL;
+                if (sb->exec_base.seccomp) {
+                        r = seccomp_index(h, sb->exec_base.seccomp);
+                        if (r < 0)
+                                return r;
+                        d->seccomp = r;
+                }
+        }
         sandbox_fill_info(sb, /* with_usage= */ false, &d->info);
         d->info.has_usage = sb->ended && sb->has_used;
         if (discard)

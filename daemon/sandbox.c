@@ -1113,6 +1113,13 @@ bool sandbox_is_visible(const Sandbox *sb, uid_t uid) {
         return uid == 0 || sb->creator.uid == uid;
 }
 
+/* The entry with this id, whoever may see it. */
+static Sandbox *sandbox_find_entry(Server *s, const char *id) {
+        HashNode *node = hash_table_find(&s->sandbox_ids, hash_string(id), id_matches, id);
+
+        return node ? hash_entry(node, Sandbox, id_node) : NULL;
+}
+
 Sandbox *sandbox_find(Server *s, const char *id, uid_t uid) {
         HashNode *node;
         Sandbox *sb;
@@ -1327,6 +1334,7 @@ void sandbox_drop_all(Server *s, bool kill) {
 }
 
 static void takeover_done(SandboxTakeover *t) {
+        t->seccomp = seccomp_program_unref(t->seccomp);
         t->pidfd = safe_close(t->pidfd);
         close_many(t->capture_fds, 2);
         for (size_t k = 0; k < 2; k++) {
@@ -1335,7 +1343,7 @@ static void takeover_done(SandboxTakeover *t) {
         }
 }
 
-int sandbox_adopt(Server *s, const HandoverSandbox *h, SandboxTakeover *t) {
+int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         const SandboxInfo *info = &h->info;
         Sandbox *sb;
         int r;
@@ -1343,11 +1351,22 @@ int sandbox_adopt(Server *s, const HandoverSandbox *h, SandboxTakeover *t) {
         sb = calloc(1, sizeof *sb);
         if (!sb) {
                 takeover_done(t);
+                sandbox_exec_base_done(&h->exec_base);
                 return -ENOMEM;
         }
+        /* Freed with the entry from here on, whichever way it goes. */
+        sb->exec_base = h->exec_base;
+        sb->exec_base.seccomp = TAKE_PTR(t->seccomp);
+        h->exec_base = (SandboxExecBase) {};
         snprintf(sb->id, sizeof sb->id, "%s", info->id);
         sb->server = s;
         sb->adopted = true;
+        if (sandbox_find_entry(s, sb->id)) {
+                sandbox_exec_base_done(&sb->exec_base);
+                free(sb);
+                takeover_done(t);
+                return -EEXIST;
+        }
         sb->reaper = t->reaper;
         sb->pidfd = -EBADF;
         sb->report_fd = -EBADF;
@@ -1364,10 +1383,25 @@ int sandbox_adopt(Server *s, const HandoverSandbox *h, SandboxTakeover *t) {
         if (r < 0)
                 goto fail;
         sb->id_node_added = true;
-        if (info->name && !(sb->name = strdup(info->name))) {
-                r = -ENOMEM;
-                goto fail;
+        if (info->name) {
+                sb->name = strdup(info->name);
+                if (!sb->name) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                /* Names are unique per owner among the entries that show; a second one is a bad record. */
+                if (!h->discard && sandbox_find_named(s, sb->name, info->owner_uid)) {
+                        r = -EEXIST;
+                        goto fail;
+                }
+                r = hash_table_add(&s->sandbox_names, &sb->name_node, name_hash(sb->name, info->owner_uid));
+                if (r < 0)
+                        goto fail;
+                sb->name_node_added = true;
         }
+        /* Linked to the sandbox it runs in once every entry is back (sandbox_adopt_link_execs()). */
+        if (info->sandbox)
+                snprintf(sb->exec_of_id, sizeof sb->exec_of_id, "%s", info->sandbox);
         if (info->n_rlimits > 0) {
                 sb->rlimits = calloc(info->n_rlimits, sizeof(SandboxRlimit));
                 if (!sb->rlimits) {
@@ -1484,6 +1518,7 @@ fail:
         free(sb->name);
         free(sb->rlimits);
         free(sb->cgroup_path);
+        sandbox_exec_base_done(&sb->exec_base);
         free(sb);
         return r;
 }
@@ -1516,4 +1551,20 @@ bool sandbox_keeper_in_use(Server *s, KeeperLink *k) {
                 if (sb->reaper == k && !sb->reaped)
                         return true;
         return false;
+}
+
+void sandbox_adopt_link_execs(Server *s) {
+        LIST_FOREACH(sandboxes, sb, s->sandboxes) {
+                Sandbox *in;
+
+                if (!sb->adopted || !sb->exec_of_id[0] || sb->exec_of)
+                        continue;
+                /* Gone, or no sandbox's own process (an Exec's runs in one, not in another Exec's): it stays
+                 * what it was, a process of a sandbox whose entry is gone. */
+                in = sandbox_find_entry(s, sb->exec_of_id);
+                if (!in || in == sb || in->exec_of_id[0] || in->phase == SANDBOX_PHASE_FREEING)
+                        continue;
+                sb->exec_of = in;
+                LIST_PREPEND(execs, in->execs, sb);
+        }
 }

@@ -221,11 +221,16 @@ typedef struct SandboxTakeover {
         char *capture_data[2]; /* what no reply carried yet */
         size_t capture_sizes[2];
         KeeperLink *reaper;    /* who reaps it; NULL: this daemon (its own child, across a re-exec) */
+        SeccompProgram *seccomp; /* a reference to the filter of its exec base, or NULL */
 } SandboxTakeover;
 
 /* Takes over a sandbox a previous daemon handed over (h, checked): its cgroup, if it is still there, is
- * opened again. Takes t's fds and buffers in every case. */
-int sandbox_adopt(Server *s, const HandoverSandbox *h, SandboxTakeover *t);
+ * opened again. Takes t's fds, buffers and reference, and h's exec base, in every case. -EEXIST: its id, or
+ * its name among its owner's, is another entry's. */
+int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t);
+
+/* Once every handed-over entry is back: links each Exec's process to the sandbox it runs in. */
+void sandbox_adopt_link_execs(Server *s);
 
 /* Keeper k reaped pid: the exit status of the sandbox it held. */
 void sandbox_keeper_exit(Server *s, KeeperLink *k, pid_t pid, int code, int status);

@@ -328,6 +328,7 @@ static int server_setup_cgroups(Server *s) {
         r = cgroup_manager_new(&(const CgroupManagerOptions) {
                                        .move_along = s->config.keeper_pids,
                                        .n_move_along = s->config.n_keeper_pids,
+                                       .reexecuted = s->config.reexecuted,
                                },
                                &s->cgroups);
         if (r < 0) {

@@ -45,6 +45,7 @@ typedef struct ServerConfig {
         const char *bound_path;  /* the socket path, when the daemon bound it itself */
         pid_t keeper_pids[2];    /* --fd-store: the supervisor and the keeper, which share the daemon's cgroup */
         size_t n_keeper_pids;
+        bool reexecuted;         /* started by a re-exec of the daemon (--deserialize) */
         bool no_cgroups;         /* run without cgroups (--no-cgroups): no limits, no whole-sandbox kill */
 } ServerConfig;
 

@@ -30,10 +30,10 @@ typedef struct Spawned {
         int pidfd;
 } Spawned;
 
-static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_fds) {
+static Spawned spawn_ok_fds(int conn, const char *method, const char *params, const int *fds, size_t n_fds) {
         _cleanup_free_ int *rfds = NULL;
         size_t n_rfds = 0;
-        struct json_object *r = test_call(conn, "io.nsbox.Sandbox.Spawn", params, fds, n_fds, &rfds, &n_rfds);
+        struct json_object *r = test_call(conn, method, params, fds, n_fds, &rfds, &n_rfds);
         Spawned s = {};
 
         cr_assert_null(test_json_get(r, "error"), "Spawn failed: %s", json_object_to_json_string(r));
@@ -43,6 +43,14 @@ static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_f
         s.pidfd = rfds[0];
         json_object_put(r);
         return s;
+}
+
+static Spawned spawn_ok(int conn, const char *params, const int *fds, size_t n_fds) {
+        return spawn_ok_fds(conn, "io.nsbox.Sandbox.Spawn", params, fds, n_fds);
+}
+
+static Spawned spawn_ok_method(int conn, const char *method, const char *params) {
+        return spawn_ok_fds(conn, method, params, NULL, 0);
 }
 
 static struct json_object *call_id(int conn, const char *method, const char *id) {
@@ -94,6 +102,28 @@ static bool pidfd_exited(int pidfd) {
         return poll(&p, 1, 5000) == 1;
 }
 
+/* What a process Exec starts in sandbox handle sees of itself: its confinement, ids and cwd, as its
+ * captured stdout (malloc'ed). */
+static char *exec_sees(const TestDaemon *d, const char *handle) {
+        int conn = test_daemon_connect(d);
+        char p[512];
+        struct json_object *r;
+        char *out;
+
+        snprintf(p, sizeof p,
+                 "{\"id\":\"%s\",\"argv\":[\"sh\",\"-c\",\"grep -E '^(Uid|Gid|Groups|Cap(Eff|Prm|Bnd)|NoNewPrivs|"
+                 "Seccomp|Seccomp_filters):' /proc/self/status; pwd\"],\"captureOutput\":true}",
+                 handle);
+        Spawned e = spawn_ok_method(conn, "io.nsbox.Sandbox.Exec", p);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", e.id);
+        cr_assert_eq(json_object_get_int(test_json_get(r, "parameters.exitCode")), 0, "%s", json_object_to_json_string(r));
+        out = strdup(test_json_string(r, "parameters.stdout") ?: "");
+        json_object_put(r);
+        close(e.pidfd);
+        test_disconnect(conn);
+        return out;
+}
+
 /* A copy of the daemon's binary at a path of our own, so the test can replace what is there. */
 static void copy_binary(const char *to) {
         char cmd[512];
@@ -126,6 +156,7 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
         struct json_object *r;
         struct stat st;
         int conn, attached_conn, waiting_conn, gate[2], talk_gate[2], said[2], fds_before;
+        Spawned exec_child;
 
         cr_assert(mkdtemp(dir));
         snprintf(binary, sizeof binary, "%s/nsboxd", dir);
@@ -137,7 +168,22 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
 
         /* survivor runs on; leaver ends when we close its stdin, around the re-exec; attached has no keepAlive
          * and its connection stays open. */
-        Spawned survivor = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true}", NULL, 0);
+        /* survivor has a name and what an Exec into it starts from: a user namespace, groups, a cwd, a
+         * capability set and the default seccomp profile; a process Exec started runs in it. */
+        Spawned survivor = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true,\"name\":\"survivor\","
+                                          "\"namespaces\":[\"user\",\"mount\"],\"cwd\":\"/tmp\","
+                                          "\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1}],"
+                                          "\"gidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":10}],"
+                                          "\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[3,5]},"
+                                          "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"],"
+                                          "\"permitted\":[\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"]}}",
+                                    NULL, 0);
+        _cleanup_free_ char *sees_before = exec_sees(&d, "survivor");
+        {
+                char p[256];
+                snprintf(p, sizeof p, "{\"id\":\"%s\",\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true}", survivor.id);
+                exec_child = spawn_ok_method(conn, "io.nsbox.Sandbox.Exec", p);
+        }
         cr_assert(pipe2(gate, O_CLOEXEC) == 0);
         Spawned leaver = spawn_ok(conn, "{\"argv\":[\"sh\",\"-c\",\"read x; exit 7\"],\"stdin\":0,\"keepAlive\":true}",
                                   &gate[0], 1);
@@ -221,6 +267,43 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
         r = call_id(conn, "io.nsbox.Sandbox.Inspect", talker.id);
         cr_assert_str_eq(test_json_string(r, "parameters.sandbox.cgroup") ?: "", cgroup_before);
         json_object_put(r);
+        /* Its name still names it, and only it; an Exec into it starts from what it did before. */
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", "survivor");
+        cr_assert_str_eq(test_json_string(r, "parameters.sandbox.id") ?: "", survivor.id, "%s",
+                         json_object_to_json_string(r));
+        json_object_put(r);
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"true\"],\"name\":\"survivor\"}", NULL, 0, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.NameInUse", "%s",
+                         json_object_to_json_string(r));
+        json_object_put(r);
+        {
+                _cleanup_free_ char *sees_after = exec_sees(&d, "survivor");
+                cr_assert_str_eq(sees_after, sees_before);
+                cr_assert(strstr(sees_before, "Seccomp:\t2\n") && strstr(sees_before, "/tmp\n") &&
+                          strstr(sees_before, "Groups:\t3 5"), "%s", sees_before);
+        }
+        r = call_id(conn, "io.nsbox.Sandbox.Inspect", exec_child.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.sandbox.sandbox") ?: "", survivor.id, "%s",
+                         json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.sandbox.state") ?: "", "running");
+        json_object_put(r);
+        /* A sandbox spawned now gets its cgroup beside the taken-over ones' (the re-executed daemon, still in
+         * its leaf, found the same base). */
+        {
+                Spawned later = spawn_ok(conn, "{\"argv\":[\"true\"]}", NULL, 0);
+                char expect[256];
+                char *slash;
+
+                snprintf(expect, sizeof expect, "%s", cgroup_before);
+                slash = strrchr(expect, '/');
+                cr_assert(slash, "%s", cgroup_before);
+                snprintf(slash + 1, sizeof expect - (size_t) (slash + 1 - expect), "%s", later.id);
+                r = call_id(conn, "io.nsbox.Sandbox.Inspect", later.id);
+                cr_assert_str_eq(test_json_string(r, "parameters.sandbox.cgroup") ?: "", expect);
+                json_object_put(r);
+                json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", later.id));
+                close(later.pidfd);
+        }
         close(talk_gate[1]);
         r = call_id(conn, "io.nsbox.Sandbox.Wait", talker.id);
         cr_assert_str_eq(test_json_string(r, "parameters.stdout"), "before\nafter\n", "%s", json_object_to_json_string(r));
@@ -232,6 +315,11 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
         r = call_id(conn, "io.nsbox.Sandbox.Wait", survivor.id);
         cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGTERM", "%s", json_object_to_json_string(r));
         json_object_put(r);
+        /* What Exec started in it died with it. */
+        cr_assert(pidfd_exited(exec_child.pidfd), "the process Exec started outlived its sandbox");
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", exec_child.id);
+        json_object_put(r);
+        close(exec_child.pidfd);
         json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
 
         /* Nothing left behind by either image. */
