@@ -171,7 +171,9 @@ static const JsonField sandbox_fields[] = {
         { "captureOutput", &json_kind_bool, offsetof(HandoverSandbox, capturing), 0 },
         { "stdout", &json_kind_object, offsetof(HandoverSandbox, capture[0]), 0, capture_fields },
         { "stderr", &json_kind_object, offsetof(HandoverSandbox, capture[1]), 0, capture_fields },
-        { "captureLimit", &json_kind_uint64, offsetof(HandoverSandbox, capture_limit), 0, &bytes_range },
+        /* As capture-bytes-max allows at most (nsboxd(8)). */
+        { "captureLimit", &json_kind_uint64, offsetof(HandoverSandbox, capture_limit), 0,
+          &(const JsonRange) { 0, 1024 * 1024 * 1024 } },
         { "captureTotal", &json_kind_uint64, offsetof(HandoverSandbox, capture_total), 0, &bytes_range },
         { "captureTruncated", &json_kind_bool, offsetof(HandoverSandbox, capture_truncated), 0 },
         { "execBase", &json_kind_object, offsetof(HandoverSandbox, exec_base), JSON_PRESENCE, exec_base_fields,

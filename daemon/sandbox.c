@@ -1466,9 +1466,17 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                 sb->capture_truncated = h->capture_truncated;
                 for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++) {
                         SandboxCapture *c = &sb->capture[k];
+                        size_t fits;
 
                         c->data = TAKE_PTR(t->capture_data[k]);
                         c->size = t->capture_sizes[k];
+                        /* Counted against what one reply can carry, as if read here; a record claiming more
+                         * than the previous daemon could have held is cut. */
+                        fits = capture_fit(sb, c->data, c->size);
+                        if (fits < c->size) {
+                                c->size = fits;
+                                sb->capture_truncated = true;
+                        }
                         if (t->capture_fds[k] < 0)
                                 continue;
                         if (uv_poll_init(s->loop, &c->poll, t->capture_fds[k]) < 0) {
