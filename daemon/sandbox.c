@@ -1477,6 +1477,8 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                                 c->size = fits;
                                 sb->capture_truncated = true;
                         }
+                        /* Held for a reply, so counted against its owner's capture-bytes-per-user. */
+                        sb->usage->capture_bytes += c->size;
                         if (t->capture_fds[k] < 0)
                                 continue;
                         if (uv_poll_init(s->loop, &c->poll, t->capture_fds[k]) < 0) {
@@ -1508,6 +1510,20 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
 
         LIST_PREPEND(sandboxes, s->sandboxes, sb);
         s->n_sandboxes++;
+
+        /* Known again as a sandbox to whatever connects from inside it: by its cgroup, and by the namespaces
+         * it made while its top process can be asked (a pid alone may be another process's by now). One
+         * whose callers the daemon could not tell from the host's would be served as the host: it ends. */
+        if (!sb->ended) {
+                r = origin_index_add(&s->origins, &sb->origin, sb, sb->cgroup ? cgroup_dir_fd(sb->cgroup) : -EBADF,
+                                     sb->pidfd, sb->pidfd >= 0 ? sb->pid : 0, sb->namespaces);
+                if (r < 0) {
+                        log_audit(LOG_WARNING, "kill", &sb->creator, sb->id,
+                                  "Killing sandbox %s: what connects from inside it cannot be told (%s).", sb->id,
+                                  strerror(-r));
+                        (void) sandbox_kill_all(sb, SIGKILL);
+                }
+        }
         log_debug("Took over sandbox %s (pid %d, %s).", sb->id, (int) sb->pid,
                   sb->ended ? sandbox_state_to_string(sb->state) :
                   sb->reaped ? "its cgroup still populated" :

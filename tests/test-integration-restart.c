@@ -132,11 +132,11 @@ static void copy_binary(const char *to) {
         cr_assert_eq(system(cmd), 0);
 }
 
-static void start_from(TestDaemon *d, const char *binary) {
+static void start_from(TestDaemon *d, const char *binary, const char *const *extra_args) {
         char *saved = strdup(getenv("NSBOXD"));
 
         setenv("NSBOXD", binary, 1);
-        test_daemon_start(d, NULL);
+        test_daemon_start(d, extra_args);
         setenv("NSBOXD", saved, 1);
         free(saved);
 }
@@ -161,7 +161,7 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
         cr_assert(mkdtemp(dir));
         snprintf(binary, sizeof binary, "%s/nsboxd", dir);
         copy_binary(binary);
-        start_from(&d, binary);
+        start_from(&d, binary, NULL);
         conn = test_daemon_connect(&d);
         json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
         fds_before = test_daemon_count_fds(&d);
@@ -346,7 +346,7 @@ Test(restart, failed_reexec_keeps_serving, .timeout = 60) {
         cr_assert(mkdtemp(dir));
         snprintf(binary, sizeof binary, "%s/nsboxd", dir);
         copy_binary(binary);
-        start_from(&d, binary);
+        start_from(&d, binary, NULL);
         conn = test_daemon_connect(&d);
         Spawned survivor = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true}", NULL, 0);
         test_disconnect(conn);
@@ -380,6 +380,53 @@ Test(restart, failed_reexec_keeps_serving, .timeout = 60) {
         test_daemon_stop(&d); /* kills the survivor: no service manager to hand it to */
         cr_assert(pidfd_exited(survivor.pidfd));
         close(survivor.pidfd);
+        unlink(binary);
+        rmdir(dir);
+}
+
+/*
+ * A request from inside a taken-over sandbox is known as one. Without
+ * cgroups only the namespaces it made tell its processes from the host's:
+ * the re-executed daemon must have indexed them again.
+ */
+Test(restart, reexec_knows_requests_from_inside, .timeout = 60) {
+        char dir[] = "/tmp/nsboxd-reexec-XXXXXX", binary[128], p[1024], want[128];
+        TestDaemon d;
+        struct json_object *r;
+        int conn, gate[2];
+
+        cr_assert(mkdtemp(dir));
+        snprintf(binary, sizeof binary, "%s/nsboxd", dir);
+        copy_binary(binary);
+        start_from(&d, binary, (const char *const[]) { "--no-cgroups", NULL });
+        conn = test_daemon_connect(&d);
+        cr_assert(pipe2(gate, O_CLOEXEC) == 0);
+        snprintf(p, sizeof p,
+                 "{\"argv\":[\"sh\",\"-c\",\"read x; '%s' --socket '%s' run -- /bin/true 2>&1; echo rc=$?\"],"
+                 "\"namespaces\":[\"net\",\"ipc\",\"uts\"],\"stdin\":0,\"captureOutput\":true,\"keepAlive\":true}",
+                 getenv("NSBOX_CLI"), d.socket_path);
+        Spawned insider = spawn_ok(conn, p, &gate[0], 1);
+        close(gate[0]);
+        test_disconnect(conn);
+
+        test_daemon_listen_notify(&d);
+        cr_assert(kill(d.pid, SIGUSR2) == 0);
+        test_daemon_wait_notify(&d, "READY=1");
+        d.notify_fd = safe_close(d.notify_fd);
+
+        /* It asks only now, of the daemon that took it over. */
+        close(gate[1]);
+        conn = test_daemon_connect(&d);
+        r = call_id(conn, "io.nsbox.Sandbox.Wait", insider.id);
+        snprintf(want, sizeof want, "from inside sandbox %s", insider.id);
+        cr_assert(strstr(test_json_string(r, "parameters.stdout") ?: "", want) &&
+                          strstr(test_json_string(r, "parameters.stdout") ?: "", "rc=1"),
+                  "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        test_disconnect(conn);
+
+        close(insider.pidfd);
+        test_daemon_stop(&d);
         unlink(binary);
         rmdir(dir);
 }
