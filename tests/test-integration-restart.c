@@ -164,6 +164,15 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
         start_from(&d, binary, NULL);
         conn = test_daemon_connect(&d);
         json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        /* A sandbox first: its user's cgroup stays open for the next one, before the re-exec and after it. */
+        {
+                Spawned first = spawn_ok(conn, "{\"argv\":[\"true\"]}", NULL, 0);
+
+                json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", first.id));
+                close(first.pidfd);
+                /* Its entry's handles close after the reply, by the next call's answer. */
+                json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        }
         fds_before = test_daemon_count_fds(&d);
 
         /* survivor runs on; leaver ends when we close its stdin, around the re-exec; attached has no keepAlive
