@@ -65,8 +65,17 @@ static void report_spawn_failure(NsboxConnection *c, int r, const BwrapOptions *
         if (stage) {
                 const char *message = nsbox_connection_get_error_message(c);
 
-                /* nsboxd's message names the path and the error already. */
-                if (message)
+                const char *existing = message ? strstr(message, ": cannot make symlink (existing destination is ") : NULL;
+
+                /* bubblewrap's words for a --symlink over another link; nsboxd's message names the path and the
+                 * error already. */
+                if (existing) {
+                        const char *target = strchr(existing, '(') + strlen("(existing destination is ");
+                        const char *end = strrchr(target, ')');
+
+                        log_error("Can't make symlink at %.*s: existing destination is %.*s", (int) (existing - message),
+                                  message, (int) (end ? end - target : (long) strlen(target)), target);
+                } else if (message)
                         log_error("%s", message);
                 else
                         log_error("%s: %s", stage, strerror(error ?: EIO));

@@ -1195,17 +1195,25 @@ static int apply_symlink(Apply *a, const MountOp *op) {
                 r = -errno;
         (void) creds_daemon(a);
 
+        char target[PATH_MAX], existing[sizeof(target) + 32];
+        size_t pos = 0;
+        existing[0] = 0;
         if (r == -EEXIST) {
                 /* The same link already being there is fine (e.g. from `root`). */
-                char target[PATH_MAX];
-                ssize_t n = readlinkat(parent, name, target, sizeof(target));
+                ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
 
-                if (n >= 0 && (size_t) n < sizeof(target) && strlen(op->source) == (size_t) n &&
-                    memcmp(target, op->source, (size_t) n) == 0)
+                if (n >= 0 && strlen(op->source) == (size_t) n && memcmp(target, op->source, (size_t) n) == 0)
                         r = 0;
+                else if (n >= 0) {
+                        /* Another link: say where it points, as bubblewrap does. */
+                        target[n] = 0;
+                        append(existing, sizeof(existing), &pos, "(existing destination is ");
+                        append(existing, sizeof(existing), &pos, target);
+                        append(existing, sizeof(existing), &pos, ")");
+                }
         }
         if (r < 0)
-                return fail(a->error, r, op->display, "cannot make symlink", NULL);
+                return fail(a->error, r, op->display, "cannot make symlink", existing[0] ? existing : NULL);
         return 0;
 }
 

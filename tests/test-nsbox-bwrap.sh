@@ -122,6 +122,11 @@ for who in root "$user"; do
                 as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
         check "$who: a missing source says so, bubblewrap's way" 1 "^bwrap: Can't find source path /nonexistent: " \
                 as "$who" "$bwrap_nsbox" $host --bind /nonexistent /x true
+        check "$who: --symlink is idempotent, and says where another link points" 1 \
+                "^bwrap: Can't make symlink at $tmp/link.$who: existing destination is /dev/null$" \
+                as "$who" sh -c "$bwrap_nsbox --ro-bind / / --bind $tmp $tmp --symlink /dev/null $tmp/link.$who true && \
+                        $bwrap_nsbox --ro-bind / / --bind $tmp $tmp --symlink /dev/null $tmp/link.$who true && \
+                        $bwrap_nsbox --ro-bind / / --bind $tmp $tmp --symlink /dev/full $tmp/link.$who true"
         check "$who: --ro-bind-try skips a missing source" 0 "^fine$" \
                 as "$who" "$bwrap_nsbox" $host --ro-bind-try /nonexistent /x sh -c 'test ! -e /x && echo fine'
         check "$who: environment options apply in order, PWD is the directory" 0 "^A=2 PWD=/tmp$" \
