@@ -630,3 +630,41 @@ Test(bwrap, overlays_for_a_caller_that_is_not_root) {
         assert_host_layers(&l);
         test_tmpdir_remove(l.dir);
 }
+
+/* ---- bubblewrap's --as-pid-1 ---- */
+
+/* init false with a new pid namespace: the command is pid 1 there; what it leaves behind is not reaped. */
+Test(bwrap, command_as_pid_1) {
+        int conn = test_daemon_connect(&daemon_);
+        Ended e;
+
+        e = run_script(conn, "echo $$; sleep 0 & wait; ps -o pid= -p 1 >/dev/null 2>&1; echo done",
+                       ",\"namespaces\":[\"mount\",\"pid\"],\"init\":false,\"mounts\":[%s,"
+                       "{\"type\":\"proc\",\"destination\":\"/proc\"}]",
+                       host_root);
+        assert_ran(&e, "1\ndone\n");
+
+        /* with the default init the command is not pid 1 */
+        e = run_script(conn, "echo $$", ",\"namespaces\":[\"pid\"]");
+        assert_ran(&e, "2\n");
+        test_disconnect(conn);
+}
+
+/* A caller that is not root gets the same: nothing of the policy depends on the init. */
+static int nonroot_as_pid_1(void *arg) {
+        int conn = test_daemon_connect(&daemon_);
+        Ended e = run_script(conn, "echo $$",
+                             ",\"namespaces\":[\"user\",\"pid\"],\"init\":false,"
+                             "\"uidMappings\":[{\"containerID\":%u,\"hostID\":%u,\"size\":1}],"
+                             "\"gidMappings\":[{\"containerID\":%u,\"hostID\":%u,\"size\":1}]",
+                             (unsigned) getuid(), (unsigned) getuid(), (unsigned) getgid(), (unsigned) getgid());
+
+        CHECK(!e.error[0] && strcmp(e.out, "1\n") == 0, "%s %s %s", e.error, e.out, e.err);
+        ended_done(&e);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(bwrap, command_as_pid_1_for_a_caller_that_is_not_root) {
+        cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_as_pid_1, NULL), 0);
+}
