@@ -317,14 +317,39 @@ static int cgroup_origin(const OriginIndex *ix, const char *base, int pidfd, pid
         return 0;
 }
 
+/* How deep sb is among nested sandboxes: 0 for one made from the host, its sandbox's depth + 1 for a nested
+ * one (a process of its sandbox, Sandbox.exec_of). */
+static unsigned nesting_depth(const Sandbox *sb) {
+        unsigned depth = 0;
+
+        for (; sb && sb->exec_of; sb = sb->exec_of)
+                depth++;
+        return depth;
+}
+
+/* Whether inner is outer or nested in it, at any depth. */
+static bool nested_in(const Sandbox *inner, const Sandbox *outer) {
+        for (; inner; inner = inner->exec_of)
+                if (inner == outer)
+                        return true;
+        return false;
+}
+
+static void keep_innermost(Sandbox **best, Sandbox *sb) {
+        if (!*best || nesting_depth(sb) > nesting_depth(*best))
+                *best = sb;
+}
+
 /*
- * A sandbox whose namespace the process is in: for user and pid namespaces
- * also one that is an ancestor of its own (the innermost found). Each type
- * stops at the daemon's own namespace.
+ * The innermost sandbox one of whose namespaces the process is in: for user
+ * and pid namespaces also one that is an ancestor of its own. Each type
+ * stops at the daemon's own namespace. A nested sandbox joined its
+ * sandbox's namespaces and made some of its own: those tell it apart.
  */
 static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox **ret_sb, const char **ret_what) {
         static const NamespaceType order[] = { NAMESPACE_USER, NAMESPACE_PID,    NAMESPACE_MOUNT, NAMESPACE_NET,
                                                NAMESPACE_UTS,  NAMESPACE_IPC,    NAMESPACE_CGROUP, NAMESPACE_TIME };
+        Sandbox *best = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 NamespaceType t = order[i];
@@ -352,8 +377,8 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
                                 break;
                         sb = find(ix, ORIGIN_KEY_NAMESPACE + t, ino);
                         if (sb) {
-                                *ret_sb = sb;
-                                return 0;
+                                keep_innermost(&best, sb);
+                                break;
                         }
                         if (t != NAMESPACE_USER && t != NAMESPACE_PID)
                                 break;
@@ -365,6 +390,7 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
                         fd = parent;
                 }
         }
+        *ret_sb = best;
         return 0;
 }
 
@@ -384,7 +410,8 @@ void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pid
                 if (r < 0)
                         return set_unknown(ret, "cannot read %s: %s", what, strerror(-r));
         }
-        if (!by_cgroup && !path_id[0]) {
+        /* Also with a cgroup: a nested sandbox runs in its sandbox's cgroup, and its own namespaces name it. */
+        {
                 r = namespace_origin(ix, pidfd, pid, &by_namespace, &what);
                 if (r == -ESRCH)
                         return set_unknown(ret, "it exited before its connection was accepted");
@@ -392,13 +419,17 @@ void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pid
                         return set_unknown(ret, "cannot read its %s namespace: %s", what, strerror(-r));
         }
 
+        /* The cgroup names the sandbox; namespaces of a sandbox nested in it name the nested one. */
+        if (by_namespace && by_cgroup && !nested_in(by_namespace, by_cgroup))
+                by_namespace = NULL;
+
         *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_SANDBOX };
-        if (by_cgroup)
+        if (by_namespace)
+                memcpy(ret->sandbox, by_namespace->id, sizeof ret->sandbox);
+        else if (by_cgroup)
                 memcpy(ret->sandbox, by_cgroup->id, sizeof ret->sandbox);
         else if (path_id[0])
                 memcpy(ret->sandbox, path_id, sizeof ret->sandbox);
-        else if (by_namespace)
-                memcpy(ret->sandbox, by_namespace->id, sizeof ret->sandbox);
         else
                 *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_HOST };
 }

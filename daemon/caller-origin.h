@@ -76,7 +76,8 @@ void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
  * (0 if it has none there); cgroup_base the daemon's cgroup2 subtree as
  * /proc/PID/cgroup shows it (NULL without cgroups). Sandbox keys win over
  * the host; a process found in several sandboxes is given the one its
- * cgroup names. Never fails: what cannot be told is CALLER_ORIGIN_UNKNOWN
- * with the reason.
+ * cgroup names, or a sandbox nested in that one whose namespaces it is in
+ * (the innermost). Never fails: what cannot be told is
+ * CALLER_ORIGIN_UNKNOWN with the reason.
  */
 void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret);

@@ -26,6 +26,7 @@
 #include "caller-origin.h"
 #include "capabilities.h"
 #include "sandbox.h"
+#include "sandbox-nested.h"
 #include "seccomp-profile.h"
 #include "spawn.h"
 
@@ -526,6 +527,129 @@ static int check_nested(Connection *c, const PolicyRule *rule, const char *what)
         return 1;
 }
 
+/*
+ * A Spawn from inside sandbox S that the policy allows: a child of S, built
+ * as an Exec into S that creates namespaces of its own (sandbox-nested.h).
+ * Authorised as the caller's Spawn from the host would be, and then held to
+ * what S has; its entry is one of S's processes, owned by the caller.
+ */
+static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rule) {
+        Server *s = c->server;
+        const char *outer_id = c->caller.origin.sandbox;
+        _cleanup_(sandbox_exec_plan_done) SandboxExecPlan plan = {};
+        const CapabilityMasks *spawn_capabilities = NULL;
+        _cleanup_free_ char *field = NULL;
+        char bad[64] = "", why[256] = "", reason[384], id[SANDBOX_ID_LEN + 1];
+        CapabilityMasks capabilities;
+        PolicyDecision decision = {};
+        PolicyDenial denial = {};
+        SpawnError error = {};
+        SpawnHandle handle;
+        SandboxClient *client;
+        Sandbox *outer, *sb;
+        int r;
+
+        outer = sandbox_find(s, outer_id, 0);
+        if (!outer || outer->phase != SANDBOX_PHASE_LIVE || outer->reaped || outer->state != SANDBOX_RUNNING)
+                return refuse_nested(c, "Spawn", outer_id, "the sandbox the caller runs in is not running");
+        if (outer->exec_of_id[0] || !outer->exec_base.kept)
+                return refuse_nested(c, "Spawn", outer_id,
+                                     "a request from inside a nested sandbox cannot be served yet");
+        /* It counts against the sandbox's owner, and runs as one of the sandbox's processes. */
+        if (c->caller.uid != outer->creator.uid) {
+                snprintf(reason, sizeof reason, "the caller runs as uid %u, not as the sandbox's owner",
+                         (unsigned) c->caller.uid);
+                return refuse_nested(c, "Spawn", outer_id, reason);
+        }
+        if (outer->paused)
+                return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
+
+        r = check_quotas(c, rule, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_streams_read_once(c, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_new_session(c, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        if (req->capabilities) {
+                r = capability_masks_from_spec(req->capabilities, "capabilities", &capabilities, &field);
+                if (r == -ENOMEM)
+                        return connection_close(c);
+                if (r < 0)
+                        return reply_invalid_parameter(c, field ?: "capabilities");
+        }
+
+        r = sandbox_nested_prepare(outer, req, c->message.fds, c->message.n_fds,
+                                   req->capabilities ? &capabilities : NULL, &plan, &spawn_capabilities, bad,
+                                   sizeof bad, why, sizeof why);
+        if (r == -EPERM) {
+                snprintf(reason, sizeof reason, "%s: %s", bad, why);
+                return refuse_nested(c, "Spawn", outer_id, reason);
+        }
+        if (r == -EINVAL)
+                return reply_invalid_parameter(c, bad);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+
+        /* What the same caller may ask for from the host, judged with the sandbox's joins in place. */
+        server_refresh_subids(s);
+        r = policy_check_spawn(s->policy, &c->caller, req, subid_file_ranges(s->subuid), subid_file_ranges(s->subgid),
+                               &decision, &denial);
+        if (r == -ENOMEM)
+                return connection_close(c);
+        if (r < 0)
+                return refuse(c, &denial);
+        if (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER))
+                req->setgroups = decision.setgroups_allow;
+        r = policy_check_exec(s->policy, &c->caller, !outer->exec_base.seccomp, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+
+        client = sandbox_client_of(c);
+        if (!client)
+                return connection_close(c);
+        r = sandbox_make_id(id);
+        if (r < 0)
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+
+        SpawnContext ctx = {
+                .request = req,
+                .seccomp = outer->exec_base.seccomp,
+                .capabilities = spawn_capabilities,
+                .message_fds = plan.fds,
+                .n_message_fds = plan.n_fds,
+                .caller = &plan.creator,
+                .cgroup = outer->cgroup,
+                .exec = true,
+                .user_namespaces_disabled = outer->exec_base.disable_user_namespaces,
+        };
+        r = spawn_start(&ctx, &handle, &error);
+        connection_drop_fds(c);
+        if (r < 0) {
+                log_audit(LOG_NOTICE, "spawn-failed", &c->caller, outer->id, "Spawn inside sandbox %s failed at %s: %s",
+                          outer->id, error.stage, error.message);
+                return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
+        }
+        log_audit(LOG_INFO, "spawn", &c->caller, outer->id, "Spawn from inside sandbox %s: nested sandbox %s (pid %d).",
+                  outer->id, id, (int) handle.pid);
+
+        SandboxContainment containment = {
+                .id = id,
+                .exec_of = outer,
+        };
+        r = sandbox_new(s, client, req, &containment, &handle, &sb);
+        if (r < 0) {
+                log_error_errno(r, "Failed to track new nested sandbox: %m");
+                return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
+        }
+
+        /* The reply goes out from sandbox.c once the child reported exec (or failure). */
+}
+
 static void method_spawn(Connection *c) {
         Server *s = c->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
@@ -566,9 +690,7 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return;
         if (r > 0)
-                return refuse_nested(c, "Spawn", c->caller.origin.sandbox,
-                                     "a request from inside a sandbox is served only as a child of it, which this "
-                                     "nsboxd cannot build yet");
+                return spawn_nested(c, req, &rule);
 
         r = check_quotas(c, &rule, &denial);
         if (r < 0)

@@ -229,9 +229,10 @@ static int add_join(SpawnRequest *process, NamespaceType type, int fd_index) {
         return 0;
 }
 
-/* Every namespace sb has, from its top process, after the message's fds; and the joins that name them. */
+/* Every namespace sb has, from its top process, after the message's fds; and the joins that name them. A type
+ * the process creates (a nested Spawn's, sandbox-nested.h) is made inside sb's instead of joined. */
 static int plan_joins(const Sandbox *sb, SpawnRequest *process, SandboxExecPlan *p) {
-        unsigned types = sb->namespaces | sb->exec_base.joined_namespaces;
+        unsigned types = (sb->namespaces | sb->exec_base.joined_namespaces) & ~process->namespaces;
 
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
                 char path[64];

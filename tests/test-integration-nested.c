@@ -294,3 +294,232 @@ Test(nested, exec_from_inside_refused_by_default) {
         cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
         output_done(&o);
 }
+
+/* ---- nested = allow: a child of the caller's sandbox ---- */
+
+static const char allow_policy[] = "[user:65534]\nnested = allow\n";
+
+/* The text between the n-th "---" line and the next (n from 0), for comparing what two sandboxes see. */
+static char *section(const char *text, unsigned n) {
+        const char *p = text, *end;
+
+        for (unsigned i = 0; i < n; i++) {
+                p = strstr(p, "---\n");
+                cr_assert_not_null(p, "no section %u in: %s", n, text);
+                p += 4;
+        }
+        end = strstr(p, "---\n") ?: p + strlen(p);
+        return strndup(p, (size_t) (end - p));
+}
+
+/* The issue's example, allowed: the nested sandbox is in the outer one's user and network namespaces and
+ * cgroup, and sees only lo. */
+Test(nested, allowed_is_a_child_of_its_sandbox) {
+        static const char show[] = "readlink /proc/self/ns/user /proc/self/ns/net; grep ^0:: /proc/self/cgroup";
+        _cleanup_free_ char *outer = NULL, *inner = NULL;
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r --net --ro-bind / / -- sh -c '%s; echo ---; NSBOX_SOCKET=%s %s run -- sh -c "
+                          "\"%s; echo ---; cat /proc/net/dev\"'",
+                          show, daemon_.socket_path, cli(), show);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        outer = section(o.text, 0);
+        inner = section(o.text, 1);
+        cr_assert_str_eq(inner, outer, "%s", o.text);
+        cr_assert(strstr(o.text, "Inter-|"), "%s", o.text);
+        cr_assert(strstr(o.text, " lo:"), "%s", o.text);
+        /* lo is the only interface: its line is the last one */
+        cr_assert_eq(strstr(o.text, ":") != NULL, true);
+        {
+                _cleanup_free_ char *dev = section(o.text, 2);
+                unsigned interfaces = 0;
+
+                for (const char *l = dev; (l = strchr(l, ':')); l++)
+                        interfaces++;
+                cr_assert_eq(interfaces, 1U, "more than lo: %s", dev);
+        }
+        output_done(&o);
+}
+
+/* From inside --ro-bind / / nothing becomes writable: not by joining the sandbox's file tree, and a file tree
+ * of its own that could make the binds writable is refused, naming why. */
+Test(nested, read_only_stays_read_only) {
+        char dir[] = "/tmp/nsbt-nested-rw-XXXXXX";
+        Output o;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        start(allow_policy);
+
+        /* The user may write there from the host, so what follows can fail. */
+        o = run_as_nobody("$N run -- sh -c 'echo host > %s/host'", dir);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+
+        o = run_as_nobody("$N run -r --ro-bind / / -- sh -c '"
+                          "NSBOX_SOCKET=%s %s run -- sh -c \"echo nested > %s/nested\"; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run --bind %s %s -- sh -c \"echo bound > %s/bound\"; echo rc2=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --bind / / -- sh -c \"echo root > %s/root\"; echo rc3=$?'",
+                          daemon_.socket_path, cli(), dir, daemon_.socket_path, cli(), dir, dir, dir,
+                          daemon_.socket_path, cli(), dir);
+        cr_assert(strstr(o.text, "Read-only file system"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc1=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "namespaces: a mount namespace inside the sandbox's"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "namespaces: a user namespace inside the sandbox's own"), "%s", o.text);
+        output_done(&o);
+
+        for (size_t i = 0; i < 3; i++) {
+                static const char *const names[] = { "nested", "bound", "root" };
+                char path[128];
+
+                snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+                cr_assert_neq(access(path, F_OK), 0, "%s was written", path);
+        }
+        {
+                char path[128];
+
+                snprintf(path, sizeof path, "%s/host", dir);
+                cr_assert_eq(unlink(path), 0);
+        }
+        cr_assert_eq(rmdir(dir), 0);
+}
+
+/* From a minimal root with the socket bound in: a nested run works inside it, and sees no more of the host.
+ * (Its own /proc is for a sanitized nsbox's leak checker.) */
+Test(nested, minimal_root_stays_minimal) {
+        const char *build = getenv("NSBOX_BUILD_ROOT");
+        char sockdir[108];
+        Output o;
+
+        cr_assert_not_null(build);
+        start(allow_policy);
+        snprintf(sockdir, sizeof sockdir, "%s", daemon_.dir);
+        o = run_as_nobody("$N run -r --pid --tmpfs / --proc /proc --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib "
+                          "--symlink usr/lib64 /lib64 --ro-bind %s %s --bind %s %s -- sh -c '"
+                          "export LD_LIBRARY_PATH=%s/client; "
+                          "NSBOX_SOCKET=%s %s run -- sh -c \"echo inside; cat /etc/passwd\"; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run --ro-bind /etc /etc -- cat /etc/passwd; echo rc2=$?'",
+                          build, build, sockdir, sockdir, build, daemon_.socket_path, cli(), daemon_.socket_path,
+                          cli());
+        cr_assert(strstr(o.text, "inside\n"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "root:x:0:0"), "a host file was read: %s", o.text);
+        cr_assert(strstr(o.text, "rc1=1"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        output_done(&o);
+}
+
+static char pid_file[64];
+
+static bool pid_file_written(_unused_ void *userdata) {
+        struct stat st;
+
+        return stat(pid_file, &st) == 0 && st.st_size > 0;
+}
+
+static bool process_gone(void *userdata) {
+        char path[64];
+
+        snprintf(path, sizeof path, "/proc/%d", *(pid_t *) userdata);
+        return access(path, F_OK) < 0;
+}
+
+/* Killing the outer sandbox kills the nested one. */
+Test(nested, dies_with_its_sandbox) {
+        char dir[] = "/tmp/nsbt-nested-pid-XXXXXX";
+        pid_t pid = 0;
+        Output o;
+        FILE *f;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(pid_file, sizeof pid_file, "%s/pid", dir);
+        start(allow_policy);
+
+        o = run_as_nobody("$N run --detach --name nest-outer -r -- sh -c 'NSBOX_SOCKET=%s %s run -- sh -c "
+                          "\"echo \\$\\$ > %s.new && mv %s.new %s && exec sleep 1000\"'",
+                          daemon_.socket_path, cli(), pid_file, pid_file, pid_file);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_file_written, NULL));
+        f = fopen(pid_file, "re");
+        cr_assert_not_null(f);
+        cr_assert_eq(fscanf(f, "%d", &pid), 1);
+        fclose(f);
+        cr_assert(!process_gone(&pid));
+
+        o = run_as_nobody("$N kill -s KILL nest-outer");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(process_gone, &pid), "the nested sandbox's process %d survived", (int) pid);
+
+        cr_assert_eq(unlink(pid_file), 0);
+        cr_assert_eq(rmdir(dir), 0);
+}
+
+/* New namespaces of its own are made inside the sandbox's user namespace: a network namespace of its own
+ * belongs to the sandbox's user namespace, not the host's. */
+Test(nested, own_namespaces_are_children) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r --net -- sh -c 'readlink /proc/self/ns/user /proc/self/ns/net; echo ---; "
+                          "NSBOX_SOCKET=%s %s run --net --uts --hostname inner -- sh -c "
+                          "\"readlink /proc/self/ns/user /proc/self/ns/net; hostname; hostname changed && hostname\"'",
+                          daemon_.socket_path, cli());
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        {
+                _cleanup_free_ char *outer = section(o.text, 0), *inner = section(o.text, 1);
+                char *outer_net = strchr(outer, '\n'), *inner_net = strchr(inner, '\n');
+
+                cr_assert(outer_net && inner_net, "%s", o.text);
+                /* the same user namespace, another network namespace */
+                cr_assert_eq(outer_net - outer, inner_net - inner);
+                cr_assert_eq(strncmp(outer, inner, (size_t) (outer_net - outer)), 0, "%s", o.text);
+                cr_assert_neq(strncmp(outer_net, inner_net, strlen(outer_net)), 0, "%s", o.text);
+                cr_assert(strstr(inner, "inner\n"), "%s", o.text);
+                /* root of the sandbox's user namespace holds its own uts namespace: it belongs to that one */
+                cr_assert(strstr(inner, "changed\n"), "%s", o.text);
+        }
+        output_done(&o);
+}
+
+/* Limits, filters and capabilities: the sandbox's are the ceiling, and asking past them is refused by name. */
+Test(nested, confinement_is_the_ceiling) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r --cap-drop CAP_NET_RAW -- sh -c '"
+                          "NSBOX_SOCKET=%s %s run --seccomp unconfined -- true; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run -p MemoryMax=100M -- true; echo rc2=$?; "
+                          "NSBOX_SOCKET=%s %s run --cap-add CAP_NET_RAW -- true; echo rc3=$?; "
+                          "NSBOX_SOCKET=%s %s run -- grep -c ^Seccomp:.2 /proc/self/status'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli(),
+                          daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "seccompProfile: a nested sandbox keeps its sandbox's seccomp filter"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "resources: a nested sandbox runs in its sandbox's cgroup"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "capabilities.bounding: more than the sandbox's bounding set"), "%s", o.text);
+        /* the sandbox's filter is there */
+        cr_assert(strstr(o.text, "\n1\n") || strncmp(o.text, "1\n", 2) == 0, "%s", o.text);
+        output_done(&o);
+}
+
+/* From inside a nested sandbox that made namespaces of its own, the nested one is the caller's sandbox (the
+ * innermost), and a request from it is refused by name rather than served as its outer sandbox's child. */
+Test(nested, innermost_sandbox_is_the_origin) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r --net -- sh -c \"NSBOX_SOCKET=%s %s run --net -- sh -c "
+                          "'NSBOX_SOCKET=%s %s run -- cat /proc/net/dev; echo rc=\\$?'\"",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "a request from inside a nested sandbox cannot be served yet"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "Inter-|"), "%s", o.text);
+        output_done(&o);
+}

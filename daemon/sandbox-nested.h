@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A Spawn from inside sandbox S, where the policy allows one: a child of S,
+ * never a sibling. It is built as an Exec into S (sandbox-exec.h) that
+ * creates namespaces of its own after joining S's:
+ *
+ *  - every namespace S has is joined, except the types the request creates,
+ *    which are then made inside S's user namespace (so they belong to it)
+ *    and, for a pid namespace, would have to be S's child (refused today);
+ *  - paths, the working directory and PATH are resolved in S's mount
+ *    namespace; a new mount namespace is refused where it could not keep
+ *    S's mounts locked (it needs a user namespace of its own inside S's,
+ *    which the spawn engine cannot make in a joined one yet);
+ *  - it runs in S's cgroup, under S's limits (limits of its own are
+ *    refused), with S's seccomp filter under any programs it adds and S's
+ *    capability sets as the ceiling, as S's user unless it names one of
+ *    S's ids, with S's rlimits;
+ *  - its entry is one of S's processes (Sandbox.exec_of): it counts against
+ *    S's owner and dies with S.
+ *
+ * Whatever would need more than S has, or a shape not built yet, is refused
+ * with the field and a reason naming what S lacks.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "capabilities.h"
+#include "sandbox-exec.h"
+
+typedef struct Sandbox Sandbox;
+
+/*
+ * Makes req (a Spawn from inside sb, decoded and verified) a child of sb.
+ * capabilities: the request's sets, resolved (NULL: it asked for none).
+ * On success *ret holds the fds and the creator to spawn with, and
+ * *ret_capabilities the sets to spawn with (NULL: the defaults).
+ * -EPERM: a shape refused, field and reason set; -EINVAL: field names a
+ * bad value (a user sb does not map); other negative errnos. Nothing is
+ * left open on failure.
+ */
+int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *message_fds, size_t n_message_fds,
+                           const CapabilityMasks *capabilities, SandboxExecPlan *ret,
+                           const CapabilityMasks **ret_capabilities, char *field, size_t field_size, char *reason,
+                           size_t reason_size);
