@@ -480,6 +480,12 @@ static int check_limits_enforceable(Connection *c, const SpawnRequest *req, cons
         return 0;
 }
 
+/* The classic-BPF programs a Spawn brings are read by its process and not kept: a process made inside such a
+ * sandbox would run without them. */
+#define NESTED_PROGRAMS_NOT_KEPT                                                                              \
+        "the sandbox runs under seccomp programs of its own (seccompFileDescriptors), which nothing made inside " \
+        "it could keep"
+
 static void refuse_nested(Connection *c, const char *what, const char *sandbox, const char *reason) {
         struct json_object *e;
 
@@ -561,6 +567,8 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                          (unsigned) c->caller.uid);
                 return refuse_nested(c, "Spawn", outer_id, reason);
         }
+        if (outer->exec_base.own_seccomp_programs)
+                return refuse_nested(c, "Spawn", outer_id, NESTED_PROGRAMS_NOT_KEPT);
         if (outer->paused)
                 return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
 
@@ -855,6 +863,8 @@ static void method_exec(Connection *c) {
         if (r > 0 && !streq(target->id, c->caller.origin.sandbox))
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox,
                                      "from inside a sandbox, Exec goes only into that sandbox or its children");
+        if (r > 0 && target->exec_base.own_seccomp_programs)
+                return refuse_nested(c, "Exec", c->caller.origin.sandbox, NESTED_PROGRAMS_NOT_KEPT);
         r = check_quotas(c, &rule, &denial);
         if (r < 0)
                 return refuse(c, &denial);

@@ -67,6 +67,7 @@ int sandbox_exec_base_init(SandboxExecBase *base, const SpawnRequest *req, const
                 .creator_gid = creator->gid,
                 .creator_privileged = creator->privileged,
                 .disable_user_namespaces = req->disable_user_namespaces,
+                .own_seccomp_programs = req->n_seccomp_fds > 0,
         };
         int r;
 

@@ -49,6 +49,7 @@ typedef struct SandboxExecBase {
          * for (else the defaults), disableUserNamespaces. The classic-BPF programs a Spawn brings are read
          * by its process and not kept. */
         SeccompProgram *seccomp;
+        bool own_seccomp_programs;  /* its Spawn brought seccompFileDescriptors, which are not kept */
         bool has_capabilities;
         CapabilityMasks capabilities;
         bool disable_user_namespaces;

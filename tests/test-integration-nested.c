@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -522,4 +524,27 @@ Test(nested, innermost_sandbox_is_the_origin) {
         cr_assert(strstr(o.text, "a request from inside a nested sandbox cannot be served yet"), "%s", o.text);
         cr_assert_null(strstr(o.text, "Inter-|"), "%s", o.text);
         output_done(&o);
+}
+
+/* A sandbox under classic-BPF programs of its own: they are not kept, so nothing is made inside it. */
+Test(nested, own_seccomp_programs_are_not_shed) {
+        /* One instruction: allow everything. Loading it needs no_new_privs, which every sandbox has. */
+        static const struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+        char path[] = "/tmp/nsbt-nested-bpf-XXXXXX";
+        Output o;
+        int fd;
+
+        fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, allow, sizeof allow), (ssize_t) sizeof allow);
+        cr_assert_eq(fchmod(fd, 0644), 0);
+        close(fd);
+        start(allow_policy);
+
+        o = run_as_nobody("$N run -r --add-seccomp-fd 3 -- sh -c 'NSBOX_SOCKET=%s %s run -- true; echo rc=$?' 3<%s",
+                          daemon_.socket_path, cli(), path);
+        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "seccomp programs of its own"), "%s", o.text);
+        output_done(&o);
+        cr_assert_eq(unlink(path), 0);
 }
