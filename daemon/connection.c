@@ -22,6 +22,14 @@
 
 static void connection_update_poll(Connection *c);
 
+bool connection_backed_up(const Connection *c) {
+        return varlink_writer_queued_bytes(c->writer) >= CONNECTION_WRITE_BACKLOG_MAX;
+}
+
+size_t connection_write_room(const Connection *c) {
+        return varlink_writer_room(c->writer);
+}
+
 /* The reader's closer: every fd this client sent is closed off the loop, in its uid's lane. */
 static void connection_close_client_fd(int fd, void *userdata) {
         Connection *c = userdata;
@@ -110,6 +118,9 @@ static void connection_send(Connection *c, struct json_object *msg, int *fds, si
         }
 
         connection_flush(c);
+        /* A reply sent outside connection_process() (a streamed one) must still get the rest written. */
+        if (!c->closing && !c->processing)
+                connection_update_poll(c);
 }
 
 void connection_drop_fds(Connection *c) {
@@ -312,9 +323,18 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
         }
 
         if (events & UV_WRITABLE) {
+                bool backed_up = connection_backed_up(c);
+
                 connection_flush(c);
                 if (c->closing)
                         return;
+                /* Only here, not after each reply's own flush: a drained callback that sends more is never
+                 * called from inside a send. */
+                if (backed_up && !connection_backed_up(c) && c->server->service->drained) {
+                        c->server->service->drained(c);
+                        if (c->closing)
+                                return;
+                }
         }
 
         if (events & UV_READABLE) {

@@ -37,6 +37,9 @@ struct ConnectionService {
         bool (*admit)(Connection *c, const ConnectionMethod *m);
         /* The connection is going away: forget it wherever it is kept. Called once, before it is freed. */
         void (*disconnected)(Connection *c);
+        /* Optional: the client read its replies down below the backlog again (connection_backed_up() turned
+         * false), so whoever held back streamed replies may send more. */
+        void (*drained)(Connection *c);
 };
 
 struct Connection {
@@ -93,6 +96,13 @@ void connection_drop_fds(Connection *c);
 
 /* Handles queued calls while none is in progress; called after reads and after async replies. */
 void connection_process(Connection *c);
+
+/* Whether the client leaves its replies unread: past the backlog the connection takes no new calls, and a
+ * streaming call should send no more until the service's drained callback says so. */
+bool connection_backed_up(const Connection *c);
+
+/* Bytes of replies that can still be queued before the writer's bound, at which the connection is dropped. */
+size_t connection_write_room(const Connection *c);
 
 /* Whether replies can still reach the client: false once the connection is closing. */
 static inline bool connection_is_open(const Connection *c) {

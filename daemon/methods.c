@@ -992,6 +992,7 @@ static const ConnectionService service = {
         .interfaces = interfaces,
         .admit = admit_call,
         .disconnected = connection_disconnected,
+        .drained = sandbox_connection_drained,
 };
 
 const ConnectionService *methods_service(void) {

@@ -438,9 +438,9 @@ static int describe(Handover *h, Sandbox *sb, const char *reaper) {
                 /* A reaped one needs nobody to reap it. */
                 .reaper = (char *) (sb->reaped ? HANDOVER_REAPER_SELF : sb->reaper ? sb->reaper->name : reaper),
                 .capturing = sb->capturing && !discard,
-                .capture_limit = sb->capture_limit,
-                .capture_total = sb->capture_total,
-                .capture_truncated = sb->capture_truncated,
+                .capture_limit = sb->captured.limit,
+                .capture_total = sb->captured.kept,
+                .capture_truncated = sb->captured.truncated,
         };
         /* What an Exec into it starts from; the copy is borrowed, like the info's strings. */
         d->seccomp = -1;
@@ -469,7 +469,10 @@ static int describe(Handover *h, Sandbox *sb, const char *reaper) {
                         handover_capture_fd_name(sb->id, k, h->names[n][1 + k]);
                         d->capture[k].fd = h->names[n][1 + k];
                 }
-                r = blob_append(h, sb->capture[k].data, sb->capture[k].size, &d->capture[k]);
+                size_t size;
+                const char *data = capture_buffer_stream_pending(&sb->captured, k, &size);
+
+                r = blob_append(h, data, size, &d->capture[k]);
                 if (r < 0)
                         return r;
         }

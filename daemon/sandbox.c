@@ -56,17 +56,19 @@ static void sandbox_stream_output(Sandbox *sb);
 /* Reads of the final drain at exit: a process that outlived the sandbox's top one and keeps writing
  * cannot hold the loop here. */
 #define CAPTURE_DRAIN_READS_MAX 64U
-/*
- * The JSON text the output no reply carried yet may take: a Wait without "more" gets all of it in one
- * reply, which the connection's writer must take whole (a larger one closes the connection, and the
- * exit status it carried is lost). A byte may take 6 there (\u00XX for a control character), so
- * captureBytes alone does not bound it; past this, output is dropped as past captureBytes, until a
- * reply takes what is kept. Room is left for the reply's other members and for what the connection
- * may have queued before (it reads no call while more than CONNECTION_WRITE_BACKLOG_MAX is queued).
- */
-#define CAPTURE_PENDING_JSON_MAX (3U * 1024U * 1024U)
-_Static_assert(CAPTURE_PENDING_JSON_MAX + 512U * 1024U <= VARLINK_WRITER_QUEUE_MAX_DEFAULT,
-               "a Wait reply with the pending output must fit the writer's queue");
+/* JSON text of output one "continues" Wait reply carries at most. Pieces go out while the client reads
+ * them, so a streaming client costs the daemon at most its connection's backlog and one piece. */
+#define CAPTURE_PIECE_TEXT_MAX (128U * 1024U)
+/* JSON text of output the final Wait reply carries at most (the IDL says so); what does not fit is
+ * dropped and "truncated" set. It fits the connection's writer bound (4 MiB) behind a backlog and a
+ * piece, so the exit status always gets out, whatever bytes the command wrote (a control byte is 6
+ * bytes of JSON text). */
+#define WAIT_FINAL_OUTPUT_TEXT_MAX (3U * 1024U * 1024U)
+/* Room the final reply keeps for all it says besides the output. */
+#define WAIT_REPLY_TEXT_RESERVE (64U * 1024U)
+/* Behind it at most a backlog (256 KiB, connection.c) and a piece may be queued. */
+_Static_assert(WAIT_FINAL_OUTPUT_TEXT_MAX + WAIT_REPLY_TEXT_RESERVE + 512U * 1024U <= VARLINK_WRITER_QUEUE_MAX_DEFAULT,
+               "the final Wait reply must fit the writer's queue behind a backlog and a piece");
 
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
@@ -98,8 +100,7 @@ int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
 static void sandbox_free_memory(Sandbox *sb) {
         spawn_handshake_free(sb->handshake);
         safe_close(sb->pidfd);
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
-                free(sb->capture[i].data);
+        capture_buffer_done(&sb->captured);
         free(sb->name);
         free(sb->cgroup_path);
         free(sb->rlimits);
@@ -168,6 +169,8 @@ static void sandbox_watch_exit(Sandbox *sb) {
                 (void) uv_poll_start(&sb->pidfd_poll, UV_READABLE, on_pidfd);
 }
 
+static void on_capture(uv_poll_t *handle, int status, int events);
+
 /* Stops reading stream i; its fd is closed once libuv is done with the handle. */
 static void capture_close(Sandbox *sb, size_t i) {
         SandboxCapture *c = &sb->capture[i];
@@ -183,33 +186,6 @@ static void capture_close(Sandbox *sb, size_t i) {
  * One non-blocking read of stream i: kept while under the limit, dropped past it. Returns > 0 after
  * reading, 0 at EOF or on an error (the stream is closed then), -EAGAIN when nothing is there.
  */
-/* What byte b takes in a JSON string at most, as output_string() in the protocol encodes it. */
-static size_t json_string_cost(unsigned char b) {
-        if (b == '"' || b == '\\' || b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t')
-                return 2;
-        if (b == 0 || b >= 0x80)
-                return 3; /* U+FFFD where it is no UTF-8 */
-        if (b < 0x20)
-                return 6;
-        return 1;
-}
-
-/* How many of the n bytes at p the pending output may still take as JSON text; counts them. */
-static size_t capture_fit(Sandbox *sb, const char *p, size_t n) {
-        size_t k;
-
-        for (k = 0; k < n; k++) {
-                size_t cost = json_string_cost((unsigned char) p[k]);
-
-                if (sb->capture_pending_json + cost > CAPTURE_PENDING_JSON_MAX) {
-                        sb->capture_pending_full = true;
-                        break;
-                }
-                sb->capture_pending_json += cost;
-        }
-        return k;
-}
-
 /* What the owner's sandboxes together may still keep (capture-bytes-per-user). */
 static uint64_t capture_user_room(const Sandbox *sb) {
         size_t max = sb->server->config.limits.capture_bytes_per_uid;
@@ -222,23 +198,12 @@ static uint64_t capture_user_room(const Sandbox *sb) {
 static int capture_read(Sandbox *sb, size_t i) {
         SandboxCapture *c = &sb->capture[i];
         static char scratch[CAPTURE_READ_MAX];
-        uint64_t room = sb->capture_pending_full ? 0 : MIN(sb->capture_limit - sb->capture_total, capture_user_room(sb));
-        size_t want = (size_t) MIN((uint64_t) CAPTURE_READ_MAX, room);
         char *to = scratch;
+        size_t want = capture_buffer_room(&sb->captured, i, (size_t) MIN((uint64_t) CAPTURE_READ_MAX, capture_user_room(sb)),
+                                          &to);
         ssize_t n;
 
-        if (want > 0) {
-                char *d = realloc(c->data, c->size + want);
-                if (!d) {
-                        log_error("Out of memory for captured output of sandbox %s, dropping it.", sb->id);
-                        want = 0;
-                } else {
-                        c->data = d;
-                        to = d + c->size;
-                }
-        }
-
-        n = read(c->fd, to, want > 0 ? want : sizeof scratch);
+        n = read(c->fd, want > 0 ? to : scratch, want > 0 ? want : sizeof scratch);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -EAGAIN;
         if (n <= 0) {
@@ -249,15 +214,10 @@ static int capture_read(Sandbox *sb, size_t i) {
         }
 
         if (want > 0) {
-                size_t kept = capture_fit(sb, to, (size_t) n);
-
-                c->size += kept;
-                sb->capture_total += (uint64_t) kept;
-                sb->usage->capture_bytes += kept;
-                if (kept < (size_t) n)
-                        sb->capture_truncated = true;
+                capture_buffer_commit(&sb->captured, i, (size_t) n);
+                sb->usage->capture_bytes += (size_t) n;
         } else
-                sb->capture_truncated = true;
+                capture_buffer_dropped(&sb->captured);
         return 1;
 }
 
@@ -282,7 +242,7 @@ static void capture_finish(Sandbox *sb) {
 /* Takes both fds in every case: on failure those without an open handle are still in capture[i].fd. */
 static int capture_start(Sandbox *sb, const int fds[2], uint64_t limit) {
         sb->capturing = true;
-        sb->capture_limit = limit;
+        capture_buffer_init(&sb->captured, limit);
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
                 sb->capture[i].fd = fds[i];
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
@@ -299,36 +259,53 @@ static int capture_start(Sandbox *sb, const int fds[2], uint64_t limit) {
         return 0;
 }
 
-/* The output no reply carried yet, for one reply; capture_taken() forgets it once the reply is built. */
-static WaitOutput capture_pending(const Sandbox *sb) {
-        return (WaitOutput) {
-                .stdout_data = sb->capture[0].data,
-                .stdout_size = sb->capture[0].size,
-                .stderr_data = sb->capture[1].data,
-                .stderr_size = sb->capture[1].size,
-                .truncated = sb->capture_truncated,
-        };
+static bool waiter_streams(const SandboxClient *cl) {
+        return cl->connection->call.flags & VARLINK_CALL_MORE;
 }
 
-/* The owner's count of held output forgets what sb holds (taken by a reply, or the entry going away). */
-static void capture_uncount(Sandbox *sb) {
+/* The owner's count of held output forgets the n bytes sb no longer holds. */
+static void capture_uncount(Sandbox *sb, size_t n) {
         if (!sb->usage)
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
-                assert(sb->usage->capture_bytes >= sb->capture[i].size);
-                sb->usage->capture_bytes -= sb->capture[i].size;
-        }
+        assert(sb->usage->capture_bytes >= n);
+        sb->usage->capture_bytes -= n;
 }
 
-static void capture_taken(Sandbox *sb) {
-        capture_uncount(sb);
+/* What out carried left sb: a reply took it. */
+static void capture_consume(Sandbox *sb, const WaitOutput *out) {
+        capture_uncount(sb, out->stdout_size + out->stderr_size);
+        capture_buffer_consume(&sb->captured, out);
+}
+
+/* Everything sb holds is dropped (a final reply could not carry it). */
+static void capture_discard(Sandbox *sb) {
+        capture_uncount(sb, capture_buffer_pending(&sb->captured));
+        capture_buffer_discard(&sb->captured);
+}
+
+/* Whether a Wait with "more" on sb has a client that does not read its replies. */
+static bool capture_held_back(const Sandbox *sb) {
+        LIST_FOREACH(waiters, cl, sb->waiters)
+                if (waiter_streams(cl) && connection_backed_up(cl->connection))
+                        return true;
+        return false;
+}
+
+/* Reads the pipes unless a streaming client is behind: then the sandbox blocks on its own writes until
+ * that client reads (or goes away). */
+static void capture_update_watch(Sandbox *sb) {
+        bool hold = capture_held_back(sb);
+
         for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
-                free(sb->capture[i].data);
-                sb->capture[i].data = NULL;
-                sb->capture[i].size = 0;
+                SandboxCapture *c = &sb->capture[i];
+
+                if (!c->open)
+                        continue;
+                if (hold)
+                        uv_poll_stop(&c->poll);
+                else if (!uv_is_active((uv_handle_t *) &c->poll))
+                        (void) uv_poll_start(&c->poll, UV_READABLE, on_capture);
         }
-        sb->capture_pending_json = 0;
-        sb->capture_pending_full = false;
 }
 
 /* Undoes what sandbox_new() counted and indexed so far, for an entry that never makes it into the table. */
@@ -342,7 +319,7 @@ static void sandbox_unindex(Server *s, Sandbox *sb) {
         origin_index_remove(&s->origins, &sb->origin);
         if (sb->usage) {
                 /* What it holds is freed with the entry, uncounted now. */
-                capture_uncount(sb);
+                capture_uncount(sb, capture_buffer_pending(&sb->captured));
                 sb->usage->n_sandboxes--;
                 server_user_usage_release(s, TAKE_PTR(sb->usage));
         }
@@ -407,42 +384,94 @@ static void sandbox_free_if_done(Sandbox *sb) {
                 sandbox_free(sb);
 }
 
-/* A Wait reply with the state and the captured output not yet delivered (which it then consumes). */
-static struct json_object *sandbox_wait_reply_parameters(Sandbox *sb, SandboxState state) {
-        WaitOutput out = capture_pending(sb);
+/*
+ * A Wait reply with the state and the captured output not delivered yet that fits budget bytes of JSON
+ * text, which it consumes. A final reply drops what does not fit, and says "truncated".
+ */
+static struct json_object *sandbox_wait_reply_parameters(Sandbox *sb, SandboxState state, size_t budget,
+                                                         bool final) {
+        WaitOutput out;
         SandboxInfo info;
         struct json_object *p;
+
+        capture_buffer_peek(&sb->captured, budget, &out);
+        if (final && out.stdout_size + out.stderr_size < capture_buffer_pending(&sb->captured)) {
+                log_debug("Sandbox %s: its output does not fit the final Wait reply, dropping the rest.", sb->id);
+                out.truncated = true;
+        }
 
         /* What it used comes with the end state only. */
         sandbox_fill_info(sb, /* with_usage= */ false, &info);
         info.state = state;
         info.has_usage = sb->ended && sb->has_used;
         p = wait_reply_encode_info(&info, sb->capturing ? &out : NULL);
-        if (p)
-                capture_taken(sb);
+        if (!p)
+                return NULL;
+        capture_consume(sb, &out);
+        if (final && out.truncated) {
+                capture_buffer_dropped(&sb->captured);
+                capture_discard(sb);
+        }
         return p;
 }
 
-static struct json_object *sandbox_wait_reply(Sandbox *sb) {
-        return varlink_reply_new(sandbox_wait_reply_parameters(sb, sb->state), false);
+/* The final Wait reply for connection c: output up to its bound, and to what c's writer can still take. */
+static struct json_object *sandbox_wait_reply(Sandbox *sb, Connection *c) {
+        size_t room = connection_write_room(c);
+        size_t budget = MIN((size_t) WAIT_FINAL_OUTPUT_TEXT_MAX,
+                            room > WAIT_REPLY_TEXT_RESERVE ? room - WAIT_REPLY_TEXT_RESERVE : 0);
+
+        return varlink_reply_new(sandbox_wait_reply_parameters(sb, sb->state, budget, /* final= */ true), false);
 }
 
-/* New output: each Wait with "more" gets it at once; without one it waits for the final reply. */
+/* One piece of pending output as a "continues" reply to c. */
+static void sandbox_send_piece(Sandbox *sb, Connection *c) {
+        connection_reply_continues(c, sandbox_wait_reply_parameters(sb, sb->state, CAPTURE_PIECE_TEXT_MAX,
+                                                                    /* final= */ false));
+}
+
+/*
+ * Pending output goes to each Wait with "more", one bounded piece after another while every such
+ * client reads; without one it waits for the final reply. Then the pipes are read again, or not.
+ */
 static void sandbox_stream_output(Sandbox *sb) {
-        bool any = false;
+        for (;;) {
+                size_t pending = capture_buffer_pending(&sb->captured);
+                WaitOutput out;
+                bool any = false;
 
-        if (sb->capture[0].size == 0 && sb->capture[1].size == 0)
-                return;
+                if (pending == 0 || capture_held_back(sb))
+                        break;
+                capture_buffer_peek(&sb->captured, CAPTURE_PIECE_TEXT_MAX, &out);
+                LIST_FOREACH_SAFE(waiters, cl, n, sb->waiters)
+                        if (waiter_streams(cl)) {
+                                connection_reply_continues(cl->connection,
+                                                           wait_reply_encode_output(sb->state, 0, 0, &out));
+                                any = true;
+                        }
+                if (!any)
+                        break;
+                capture_consume(sb, &out);
+                if (capture_buffer_pending(&sb->captured) >= pending)
+                        break; /* nothing fit: cannot happen with a piece larger than one character */
+        }
+        capture_update_watch(sb);
+}
 
-        LIST_FOREACH_SAFE(waiters, cl, n, sb->waiters)
-                if (cl->connection->call.flags & VARLINK_CALL_MORE) {
-                        WaitOutput out = capture_pending(sb);
+/*
+ * Ends a Wait on the ended sb: with "more", what is pending goes first, in pieces while the client reads
+ * them; the final reply carries the rest that fits its bound. The exit status always gets out.
+ */
+static void sandbox_answer_final(Sandbox *sb, Connection *c) {
+        if (c->call.flags & VARLINK_CALL_MORE)
+                while (connection_is_open(c) && capture_buffer_pending(&sb->captured) > 0 && !connection_backed_up(c)) {
+                        size_t pending = capture_buffer_pending(&sb->captured);
 
-                        connection_reply_continues(cl->connection, wait_reply_encode_output(sb->state, 0, 0, &out));
-                        any = true;
+                        sandbox_send_piece(sb, c);
+                        if (capture_buffer_pending(&sb->captured) >= pending)
+                                break;
                 }
-        if (any)
-                capture_taken(sb);
+        connection_reply(c, sandbox_wait_reply(sb, c), NULL, 0);
 }
 
 /*
@@ -470,16 +499,23 @@ static void sandbox_answer_waiters(Sandbox *sb) {
                 SandboxClient *cl = list;
 
                 LIST_REMOVE(waiters, list, cl);
-                connection_reply(cl->connection, exited ? sandbox_wait_reply(sb) : nsbox_error_no_such_sandbox(sb->id),
-                                 NULL, 0);
+                if (exited)
+                        sandbox_answer_final(sb, cl->connection);
+                else
+                        connection_reply(cl->connection, nsbox_error_no_such_sandbox(sb->id), NULL, 0);
         }
 }
 
 static void sandbox_client_stop_waiting(SandboxClient *cl) {
-        if (!cl->waiting_for)
+        Sandbox *sb = cl->waiting_for;
+
+        if (!sb)
                 return;
-        LIST_REMOVE(waiters, cl->waiting_for->waiters, cl);
+        LIST_REMOVE(waiters, sb->waiters, cl);
         cl->waiting_for = NULL;
+        /* It may have been the client that held the pipes back. */
+        if (sb->capturing)
+                capture_update_watch(sb);
 }
 
 /* The top process's exit status is known (si_code CLD_*, si_status), from waitid() or from the keeper
@@ -1204,13 +1240,13 @@ void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
         if (sb->ended && !sandbox_spawn_in_flight(sb)) {
                 /* Consumed before replying: the reply may start a pipelined call that asks again. */
                 sb->phase = SANDBOX_PHASE_DETACHED;
-                connection_reply(c, sandbox_wait_reply(sb), NULL, 0);
+                sandbox_answer_final(sb, c);
                 sandbox_free_if_done(sb);
                 return;
         }
 
         if (more)
-                connection_reply_continues(c, sandbox_wait_reply_parameters(sb, sb->state));
+                sandbox_send_piece(sb, c);
         if (!connection_is_open(c))
                 return;
 
@@ -1220,6 +1256,15 @@ void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more) {
                 return connection_close(c);
         cl->waiting_for = sb;
         LIST_PREPEND(waiters, sb->waiters, cl);
+        if (more && sb->capturing)
+                sandbox_stream_output(sb);
+}
+
+void sandbox_connection_drained(Connection *c) {
+        SandboxClient *cl = c->userdata;
+
+        if (cl && cl->waiting_for && cl->waiting_for->capturing)
+                sandbox_stream_output(cl->waiting_for);
 }
 
 void sandbox_connection_closed(Server *s, Connection *c) {
@@ -1461,24 +1506,19 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
 
         if (h->capturing) {
                 sb->capturing = true;
-                sb->capture_limit = h->capture_limit;
-                sb->capture_total = h->capture_total;
-                sb->capture_truncated = h->capture_truncated;
+                capture_buffer_init(&sb->captured, h->capture_limit);
+                sb->captured.kept = h->capture_total;
+                sb->captured.truncated = h->capture_truncated;
                 for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++) {
                         SandboxCapture *c = &sb->capture[k];
-                        size_t fits;
 
-                        c->data = TAKE_PTR(t->capture_data[k]);
-                        c->size = t->capture_sizes[k];
-                        /* Counted against what one reply can carry, as if read here; a record claiming more
-                         * than the previous daemon could have held is cut. */
-                        fits = capture_fit(sb, c->data, c->size);
-                        if (fits < c->size) {
-                                c->size = fits;
-                                sb->capture_truncated = true;
-                        }
-                        /* Held for a reply, so counted against its owner's capture-bytes-per-user. */
-                        sb->usage->capture_bytes += c->size;
+                        /* Replies carry it in bounded pieces, as any; held for a reply, so counted against
+                         * its owner's capture-bytes-per-user. */
+                        size_t held;
+
+                        capture_buffer_adopt(&sb->captured, k, TAKE_PTR(t->capture_data[k]), t->capture_sizes[k]);
+                        (void) capture_buffer_stream_pending(&sb->captured, k, &held);
+                        sb->usage->capture_bytes += held;
                         if (t->capture_fds[k] < 0)
                                 continue;
                         if (uv_poll_init(s->loop, &c->poll, t->capture_fds[k]) < 0) {

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "caller-origin.h"
+#include "capture.h"
 #include "cgroup.h"
 #include "handover.h"
 #include "list.h"
@@ -38,13 +39,11 @@ struct SandboxClient {
         char last_spawn_id[SANDBOX_ID_MAX + 1];
 };
 
-/* One stream of captureOutput: the daemon's read end of the pipe and what no reply has carried yet. */
+/* One stream of captureOutput: the daemon's read end of the pipe (what was read is in Sandbox.captured). */
 typedef struct SandboxCapture {
         int fd;          /* -EBADF once closed */
         uv_poll_t poll;
         bool open;       /* poll initialized and not closing */
-        char *data;
-        size_t size;
 } SandboxCapture;
 
 /*
@@ -97,17 +96,13 @@ struct Sandbox {
         bool sync_poll_open;
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
-        /* captureOutput: stdout and stderr, read on the loop as they come, kept up to capture_limit bytes in
-         * all; what comes past it is read and dropped (the sandbox never blocks on a full pipe). */
+        /* captureOutput: stdout and stderr, read on the loop as they come, kept up to captureBytes in all;
+         * what comes past it is read and dropped. The pipes are not read while a Wait with "more" has
+         * replies its client did not read, so such a client makes the sandbox block on its own writes
+         * instead of the daemon buffer for it. */
         bool capturing;
         SandboxCapture capture[2];
-        uint64_t capture_limit;
-        uint64_t capture_total;
-        bool capture_truncated;
-        /* The JSON text what no reply carried yet takes at most; full: output is dropped until a reply
-         * takes it (sandbox.c, CAPTURE_PENDING_JSON_MAX). */
-        size_t capture_pending_json;
-        bool capture_pending_full;
+        CaptureBuffer captured; /* the output's whole state (capture.h) */
 
         SandboxPhase phase;
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */
@@ -206,6 +201,9 @@ void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen);
 /* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more',
  * and one more for each piece of captured output). */
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
+
+/* The connection's client read its replies: a Wait with "more" on it may stream again. */
+void sandbox_connection_drained(Connection *c);
 
 /* The connection is going away: forget it everywhere (its Wait too), kill what it owned unless keepAlive,
  * free its client record. */

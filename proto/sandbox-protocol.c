@@ -1678,6 +1678,43 @@ struct json_object *wait_reply_encode(SandboxState state, int exit_code, int sig
         return encode(&info, state_fields);
 }
 
+bool utf8_is_valid(const char *s, size_t n) {
+        for (size_t i = 0, len; i < n; i += len) {
+                len = utf8_sequence((const unsigned char *) s + i, n - i, NULL);
+                if (len == 0)
+                        return false;
+        }
+        return true;
+}
+
+/* Bytes of JSON text the json-c writer (JSON_C_TO_STRING_NOSLASHESCAPE) makes of one character of
+ * output: two for the short escapes, six for \u00XX; DEL is counted as escaped too, to be safe. */
+static size_t json_text_cost(unsigned char c) {
+        switch (c) {
+        case '\b': case '\f': case '\n': case '\r': case '\t': case '"': case '\\':
+                return 2;
+        default:
+                return c < 0x20 || c == 0x7f ? 6 : 1;
+        }
+}
+
+size_t wait_output_fit(const char *data, size_t size, size_t budget, size_t *ret_text_size) {
+        size_t i = 0, text = 0;
+
+        while (i < size) {
+                size_t len = utf8_sequence((const unsigned char *) data + i, size - i, NULL);
+                size_t cost = len == 0 ? 3 : len == 1 ? json_text_cost((unsigned char) data[i]) : len;
+
+                if (cost > budget - text)
+                        break;
+                text += cost;
+                i += len == 0 ? 1 : len;
+        }
+        if (ret_text_size)
+                *ret_text_size = text;
+        return i;
+}
+
 /* data as a JSON string: each NUL or byte that starts no valid UTF-8 sequence becomes U+FFFD. */
 static struct json_object *output_string(const char *data, size_t size) {
         _cleanup_free_ char *text = NULL;

@@ -409,6 +409,16 @@ typedef struct WaitOutput {
         size_t stderr_size;
         bool truncated;
 } WaitOutput;
+/* Whether s (n bytes) is UTF-8 text without NUL, as a JSON string on the wire must be (RFC 3629). */
+bool utf8_is_valid(const char *s, size_t n);
+
+/*
+ * How much of data (size bytes of output) one reply can carry in budget bytes of JSON text: returns
+ * the bytes that fit, never cutting a UTF-8 sequence, and sets *ret_text_size to the JSON text they
+ * make inside the string's quotes (a control byte takes 6, a byte that is not UTF-8 takes 3, as
+ * U+FFFD). What a reply's output costs on the wire is bounded by summing this over its streams.
+ */
+size_t wait_output_fit(const char *data, size_t size, size_t budget, size_t *ret_text_size);
 /* A Wait reply with "stdout"/"stderr" (when not empty) and "truncated" (when true) added. */
 struct json_object *wait_reply_encode_output(SandboxState state, int exit_code, int signal, const WaitOutput *out);
 /* A Wait reply from info: state, exitCode or signal, usage if info->has_usage (the final one), and the

@@ -793,6 +793,10 @@ size_t varlink_writer_queued_bytes(const VarlinkWriter *w) {
         return w ? w->queued : 0;
 }
 
+size_t varlink_writer_room(const VarlinkWriter *w) {
+        return w && w->queued < w->queue_max ? w->queue_max - w->queued : 0;
+}
+
 int varlink_writer_enqueue(VarlinkWriter *w, struct json_object *msg, const int *fds, size_t n_fds) {
         WriterItem *i;
         const char *s;

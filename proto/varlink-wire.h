@@ -127,3 +127,5 @@ int varlink_writer_flush(VarlinkWriter *w, int fd);
 
 bool varlink_writer_pending(const VarlinkWriter *w);
 size_t varlink_writer_queued_bytes(const VarlinkWriter *w);
+/* Bytes a message may still take (its NUL included) before enqueue refuses it with -ENOBUFS. */
+size_t varlink_writer_room(const VarlinkWriter *w);

@@ -430,6 +430,179 @@ Test(daemon, capture_output_streams_and_never_waits_for_eof) {
         test_disconnect(conn);
 }
 
+/* Sends Wait with "more" for id without reading the replies. */
+static void send_wait_more(int conn, const char *id) {
+        char p[128];
+
+        snprintf(p, sizeof p, "{\"id\":\"%s\"}", id);
+        struct json_object *call = varlink_call_new("io.nsbox.Sandbox.Wait", json_tokener_parse(p), VARLINK_CALL_MORE);
+        const char *text = json_object_to_json_string(call);
+        cr_assert(write(conn, text, strlen(text) + 1) == (ssize_t) strlen(text) + 1);
+        json_object_put(call);
+}
+
+/* Output a streamed Wait delivered, counted in characters as JSON gave them (U+FFFD counts once). */
+typedef struct StreamedOutput {
+        size_t out, out_other; /* stdout: characters equal to out_char, and others */
+        size_t err, err_other; /* stderr: U+FFFD, and others */
+        bool truncated;
+        size_t replies;
+} StreamedOutput;
+
+static void count_output(const char *s, char c, size_t *ret_match, size_t *ret_other) {
+        for (; s && *s;)
+                if (c && *s == c)
+                        (*ret_match)++, s++;
+                else if (!c && strncmp(s, "\xef\xbf\xbd", 3) == 0)
+                        (*ret_match)++, s += 3;
+                else
+                        (*ret_other)++, s++;
+}
+
+/* Reads Wait replies until the final one (returned) and counts what they carried. */
+static struct json_object *read_streamed(int conn, char out_char, StreamedOutput *ret) {
+        for (;;) {
+                struct json_object *r = test_read_reply(conn, NULL, NULL);
+
+                cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+                count_output(test_json_string(r, "parameters.stdout"), out_char, &ret->out, &ret->out_other);
+                count_output(test_json_string(r, "parameters.stderr"), 0, &ret->err, &ret->err_other);
+                ret->truncated = ret->truncated || json_object_get_boolean(test_json_get(r, "parameters.truncated"));
+                ret->replies++;
+                if (!test_json_get(r, "continues"))
+                        return r;
+                json_object_put(r);
+        }
+}
+
+/* The largest capture of the bytes that cost most as JSON text (control bytes take 6, invalid UTF-8 3, so
+ * 16 MiB can make 96 MiB, far past a connection's 4 MiB writer bound): the exit status always arrives;
+ * a final reply carries what fits and says "truncated", a streamed Wait gets every byte. */
+Test(daemon, capture_output_worst_case_bytes_at_the_maximum, .timeout = 120) {
+        static const char params[] =
+                "{\"argv\":[\"sh\",\"-c\",\"head -c 12582912 /dev/zero | tr '\\\\0' '\\\\1'; "
+                "head -c 4194304 /dev/zero | tr '\\\\0' '\\\\377' >&2; exit 7\"],"
+                "\"captureOutput\":true,\"captureBytes\":16777216}";
+        int conn = test_daemon_connect(&daemon_);
+        StreamedOutput o = {};
+        struct json_object *r;
+
+        /* Without "more": one reply, its output cut to fit. */
+        Spawned s = spawn_ok(conn, params, NULL, 0);
+        r = wait_for(conn, s.id);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%.300s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.exitCode"), 7);
+        cr_assert(json_object_get_boolean(test_json_get(r, "parameters.truncated")));
+        count_output(test_json_string(r, "parameters.stdout"), '\1', &o.out, &o.out_other);
+        count_output(test_json_string(r, "parameters.stderr"), 0, &o.err, &o.err_other);
+        cr_assert_eq(o.out_other + o.err_other, 0);
+        cr_assert_gt(o.out, 0);
+        cr_assert_leq(o.out * 6 + o.err * 3, 3U << 20, "more output than the final reply's bound");
+        json_object_put(r);
+        close(s.pidfd);
+
+        /* With "more", read as it comes: all of it, in pieces. */
+        s = spawn_ok(conn, params, NULL, 0);
+        send_wait_more(conn, s.id);
+        o = (StreamedOutput) {};
+        r = read_streamed(conn, '\1', &o);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%.300s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.exitCode"), 7);
+        cr_assert_eq(o.out_other + o.err_other, 0);
+        cr_assert_eq(o.out, 12582912U);
+        cr_assert_eq(o.err, 4194304U);
+        cr_assert(!o.truncated);
+        cr_assert_gt(o.replies, 2);
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(conn);
+}
+
+typedef struct WriterBlocked {
+        pid_t pid;
+        int other;          /* a connection of another client, served meanwhile */
+        unsigned long long wchar;
+        unsigned still;     /* polls the writer made no progress at */
+} WriterBlocked;
+
+/* The bytes pid wrote so far (/proc/PID/io), or -1 once it is gone. */
+static long long proc_wchar(pid_t pid) {
+        char path[64], buf[512];
+        long long n = -1;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/io", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(buf, sizeof buf, f))
+                if (sscanf(buf, "wchar: %lld", &n) == 1)
+                        break;
+        fclose(f);
+        return n;
+}
+
+/* The writer sits in write() and made no progress over 20 polls, while the daemon answered another client
+ * at each. */
+static bool writer_blocked(void *userdata) {
+        WriterBlocked *w = userdata;
+        long long now = proc_wchar(w->pid);
+        char path[64], sc[32] = "";
+        FILE *f;
+
+        cr_assert_geq(now, 0, "the writer is gone: its client was dropped");
+        snprintf(path, sizeof path, "/proc/%d/syscall", (int) w->pid);
+        f = fopen(path, "re");
+        if (f) {
+                if (!fgets(sc, sizeof sc, f))
+                        sc[0] = 0;
+                fclose(f);
+        }
+        json_object_put(test_call(w->other, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL));
+
+        if ((unsigned long long) now == w->wchar && strncmp(sc, "1 ", 2) == 0)
+                w->still++;
+        else
+                w->still = 0;
+        w->wchar = (unsigned long long) now;
+        return w->still >= 20;
+}
+
+/* A client that does not read its streamed Wait: the daemon stops reading the sandbox's output, which then
+ * blocks on its own write; the daemon queues a bounded amount, serves everyone else, and the client gets
+ * every kept byte and the exit status once it reads. */
+Test(daemon, capture_output_backpressure_from_a_client_that_does_not_read, .timeout = 120) {
+        int conn = test_daemon_connect(&daemon_);
+        WriterBlocked w = { .other = test_daemon_connect(&daemon_) };
+        StreamedOutput o = {};
+        struct json_object *r;
+
+        Spawned s = spawn_ok(conn,
+                             "{\"argv\":[\"head\",\"-c\",\"67108864\",\"/dev/zero\"],\"captureOutput\":true,"
+                             "\"captureBytes\":16777216}",
+                             NULL, 0);
+        w.pid = s.pid;
+        send_wait_more(conn, s.id);
+
+        cr_assert(test_wait_until(writer_blocked, &w), "the sandbox never blocked on its output");
+        /* Of its 64 MiB it wrote the pipe's, the connection's backlog and one piece, and what the socket
+         * buffers hold: not what the daemon would have read with nobody reading its replies. */
+        cr_assert_lt(w.wchar, 8U << 20, "it wrote %llu bytes", w.wchar);
+
+        /* Still running, not killed with a dropped connection; reading now brings everything kept. */
+        r = read_streamed(conn, 0, &o);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "exited", "%.300s", json_object_to_json_string(r));
+        cr_assert_eq(get_int(r, "parameters.exitCode"), 0);
+        /* NULs come as U+FFFD. */
+        cr_assert_eq(o.out_other, 0);
+        cr_assert_eq(o.out, 16777216U);
+        cr_assert(o.truncated);
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(w.other);
+        test_disconnect(conn);
+}
+
 /* cwdFallbacks: tried in order when cwd cannot be entered; cwd's own error when none can. */
 Test(daemon, cwd_fallbacks) {
         int conn = test_daemon_connect(&daemon_);
