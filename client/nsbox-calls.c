@@ -11,6 +11,7 @@
 
 #include "macro.h"
 #include "nsbox-internal.h"
+#include "varlink-message.h"
 
 static const unsigned namespace_flags[_NAMESPACE_TYPE_MAX] = {
         [NAMESPACE_MOUNT] = NSBOX_NAMESPACE_MOUNT,
@@ -269,6 +270,7 @@ _public_ int nsbox_resume(NsboxConnection *c, const char *id) {
 struct NsboxSandboxInfo {
         SandboxInfo info;
         char *json;
+        bool output_truncated; /* a Wait's replies said "truncated" */
 };
 
 _public_ NsboxSandboxInfo *nsbox_sandbox_info_free(NsboxSandboxInfo *i) {
@@ -321,17 +323,11 @@ static int sandbox_info_from_json(struct json_object *o, NsboxSandboxInfo **ret)
         return 0;
 }
 
-_public_ int nsbox_wait_finish_info(NsboxConnection *c, NsboxSandboxInfo **ret) {
-        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+/* A Wait's reply as a description (what nsbox_wait_finish_info() gives). */
+static int wait_info_from_json(struct json_object *parameters, NsboxSandboxInfo **ret) {
         NsboxSandboxInfo *i = NULL;
-        struct json_object *parameters;
         int r;
 
-        if (!c || !ret)
-                return -EINVAL;
-        r = connection_call_finish(c, CALL_WAIT, &m, &parameters);
-        if (r < 0)
-                return r;
         r = sandbox_info_new(&i);
         if (r < 0)
                 return r;
@@ -346,6 +342,103 @@ _public_ int nsbox_wait_finish_info(NsboxConnection *c, NsboxSandboxInfo **ret) 
         }
         *ret = i;
         return 0;
+}
+
+_public_ bool nsbox_sandbox_info_get_output_truncated(NsboxSandboxInfo *info) {
+        return info && info->output_truncated;
+}
+
+_public_ int nsbox_wait_output_send(NsboxConnection *c, const char *id) {
+        struct json_object *p;
+
+        if (!c || !id_is_valid(id))
+                return -EINVAL;
+        p = sandbox_id_request_encode(id);
+        if (!p)
+                return -ENOMEM;
+        return connection_call_send_flags(c, CALL_WAIT_OUTPUT, NSBOX_INTERFACE ".Wait", p, NULL, 0,
+                                          VARLINK_CALL_MORE);
+}
+
+/* Hands the reply's "stdout" or "stderr" (stream 1 or 2) to output; a member that is not a string is a bad reply. */
+static int wait_output_pass(struct json_object *parameters, const char *name, int stream, NsboxOutputFunc output,
+                            void *userdata) {
+        struct json_object *v;
+        int len;
+
+        if (!json_object_object_get_ex(parameters, name, &v) || json_object_is_type(v, json_type_null))
+                return 0;
+        if (!json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        len = json_object_get_string_len(v);
+        if (len <= 0 || !output)
+                return 0;
+        return output(stream, json_object_get_string(v), (size_t) len, userdata);
+}
+
+_public_ int nsbox_wait_output_finish(NsboxConnection *c, NsboxOutputFunc output, void *userdata,
+                                      NsboxSandboxInfo **ret) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        struct json_object *parameters, *v;
+        bool continues = false;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = connection_call_finish_more(c, CALL_WAIT_OUTPUT, &m, &parameters, &continues);
+        if (r < 0)
+                return r;
+
+        if (json_object_object_get_ex(parameters, "truncated", &v) && json_object_get_boolean(v))
+                connection_set_output_truncated(c);
+        r = wait_output_pass(parameters, "stdout", 1, output, userdata);
+        if (r >= 0)
+                r = wait_output_pass(parameters, "stderr", 2, output, userdata);
+        if (r < 0) {
+                /* The call would go on with replies nobody takes: the connection cannot be used again. */
+                if (continues)
+                        connection_abandon(c, r);
+                return r;
+        }
+        if (continues)
+                return 1;
+
+        r = wait_info_from_json(parameters, ret);
+        if (r < 0)
+                return r;
+        (*ret)->output_truncated = connection_take_output_truncated(c);
+        return 0;
+}
+
+_public_ int nsbox_wait_output(NsboxConnection *c, const char *id, NsboxOutputFunc output, void *userdata,
+                               NsboxSandboxInfo **ret) {
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = nsbox_wait_output_send(c, id);
+        if (r < 0)
+                return r;
+        do {
+                r = nsbox_connection_wait(c, UINT64_MAX);
+                if (r < 0)
+                        return r;
+                r = nsbox_wait_output_finish(c, output, userdata, ret);
+        } while (r > 0);
+        return r;
+}
+
+_public_ int nsbox_wait_finish_info(NsboxConnection *c, NsboxSandboxInfo **ret) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        struct json_object *parameters;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_WAIT, &m, &parameters);
+        if (r < 0)
+                return r;
+        return wait_info_from_json(parameters, ret);
 }
 
 _public_ const char *nsbox_sandbox_info_get_id(NsboxSandboxInfo *i) {

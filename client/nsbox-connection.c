@@ -27,6 +27,8 @@ struct NsboxConnection {
         VarlinkWriter *writer;
 
         CallKind pending;
+        bool pending_more; /* sent with "more": replies with "continues" come before the last */
+        bool output_truncated; /* a reply of the pending Wait said "truncated" */
         bool reply_ready;
         VarlinkMessage reply;
 
@@ -143,6 +145,21 @@ static int connection_fail(NsboxConnection *c, int error) {
         return c->failure;
 }
 
+void connection_abandon(NsboxConnection *c, int error) {
+        (void) connection_fail(c, error);
+}
+
+void connection_set_output_truncated(NsboxConnection *c) {
+        c->output_truncated = true;
+}
+
+bool connection_take_output_truncated(NsboxConnection *c) {
+        bool t = c->output_truncated;
+
+        c->output_truncated = false;
+        return t;
+}
+
 _public_ int nsbox_connection_process(NsboxConnection *c) {
         int r;
 
@@ -222,6 +239,11 @@ _public_ int nsbox_connection_wait(NsboxConnection *c, uint64_t timeout_usec) {
 
 int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, struct json_object *parameters,
                          int *fds, size_t n_fds) {
+        return connection_call_send_flags(c, kind, method, parameters, fds, n_fds, 0);
+}
+
+int connection_call_send_flags(NsboxConnection *c, CallKind kind, const char *method,
+                               struct json_object *parameters, int *fds, size_t n_fds, unsigned flags) {
         struct json_object *call;
         int r;
 
@@ -234,7 +256,7 @@ int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, 
 
         connection_clear_error(c);
 
-        call = varlink_call_new(method, parameters, 0);
+        call = varlink_call_new(method, parameters, flags);
         if (!call) {
                 close_many(fds, n_fds);
                 return -ENOMEM;
@@ -248,6 +270,8 @@ int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, 
         }
 
         c->pending = kind;
+        c->pending_more = flags & VARLINK_CALL_MORE;
+        c->output_truncated = false;
         c->reply_ready = false;
 
         r = varlink_writer_flush(c->writer, c->fd);
@@ -301,6 +325,11 @@ static int error_to_errno(const char *name, struct json_object *parameters) {
 
 int connection_call_finish(NsboxConnection *c, CallKind kind, VarlinkMessage *ret_message,
                            struct json_object **ret_parameters) {
+        return connection_call_finish_more(c, kind, ret_message, ret_parameters, NULL);
+}
+
+int connection_call_finish_more(NsboxConnection *c, CallKind kind, VarlinkMessage *ret_message,
+                                struct json_object **ret_parameters, bool *ret_continues) {
         VarlinkMessage m;
         VarlinkReply reply;
         int r;
@@ -322,11 +351,15 @@ int connection_call_finish(NsboxConnection *c, CallKind kind, VarlinkMessage *re
                 varlink_message_done(&m);
                 return connection_fail(c, -EPROTO);
         }
-        if (reply.continues) {
-                /* We never ask for more; a streamed reply means we are out of step with the daemon. */
+        if (reply.continues && (!ret_continues || !c->pending_more || reply.error)) {
+                /* A streamed reply to a call that did not ask for more: out of step with the daemon. */
                 varlink_message_done(&m);
                 return connection_fail(c, -EPROTO);
         }
+        if (reply.continues)
+                c->pending = kind; /* the call goes on */
+        if (ret_continues)
+                *ret_continues = reply.continues;
 
         if (reply.error) {
                 c->error_name = strdup(reply.error);

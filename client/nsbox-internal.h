@@ -23,6 +23,7 @@ typedef enum CallKind {
         CALL_PAUSE,
         CALL_RESUME,
         CALL_EXEC,
+        CALL_WAIT_OUTPUT,
 } CallKind;
 
 /*
@@ -32,6 +33,9 @@ typedef enum CallKind {
  */
 int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, struct json_object *parameters,
                          int *fds, size_t n_fds);
+/* The same with the call's flags (VARLINK_CALL_MORE). */
+int connection_call_send_flags(NsboxConnection *c, CallKind kind, const char *method,
+                               struct json_object *parameters, int *fds, size_t n_fds, unsigned flags);
 
 /*
  * Takes the complete reply of the pending call, which must be of kind. On
@@ -41,6 +45,16 @@ int connection_call_send(NsboxConnection *c, CallKind kind, const char *method, 
  */
 int connection_call_finish(NsboxConnection *c, CallKind kind, VarlinkMessage *ret_message,
                            struct json_object **ret_parameters);
+/* The same for a call sent with VARLINK_CALL_MORE: *ret_continues says whether this reply had
+ * "continues", and the call then stays pending for the next. */
+int connection_call_finish_more(NsboxConnection *c, CallKind kind, VarlinkMessage *ret_message,
+                                struct json_object **ret_parameters, bool *ret_continues);
+
+/* The connection cannot go on (a streamed call's replies would come to nobody): every later call fails with error. */
+void connection_abandon(NsboxConnection *c, int error);
+/* Whether a reply of the pending streamed Wait said "truncated": set while taking its replies, taken with the last. */
+void connection_set_output_truncated(NsboxConnection *c);
+bool connection_take_output_truncated(NsboxConnection *c);
 
 /* Mapping between the public NSBOX_NAMESPACE_* flags and proto's NAMESPACE_BIT() mask. */
 unsigned namespaces_to_public(unsigned mask);

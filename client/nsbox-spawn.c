@@ -393,6 +393,32 @@ _public_ int nsbox_spawn_set_stderr(NsboxSpawn *s, int fd) {
         return set_stdio(s, 2, fd);
 }
 
+_public_ int nsbox_spawn_set_stdin_data(NsboxSpawn *s, const char *data, size_t size) {
+        char *copy = NULL;
+
+        if (!s || (!data && size > 0))
+                return -EINVAL;
+        if (data) {
+                /* A JSON string: UTF-8 without NUL, or the daemon would take the request for a broken message. */
+                if (!utf8_is_valid(data, size))
+                        return -EINVAL;
+                copy = strndup(data, size);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(s->req->stdin_data);
+        s->req->stdin_data = copy;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_capture_output(NsboxSpawn *s, bool capture, uint64_t max_bytes) {
+        if (!s || (!capture && max_bytes > 0) || max_bytes > INT64_MAX)
+                return -EINVAL;
+        s->req->capture_output = capture;
+        s->req->capture_bytes = max_bytes;
+        return 0;
+}
+
 _public_ int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target) {
         _cleanup_close_ int copy = -EBADF;
         FdMapping *m;

@@ -229,6 +229,25 @@ int nsbox_spawn_set_stdin(NsboxSpawn *s, int fd);
 int nsbox_spawn_set_stdout(NsboxSpawn *s, int fd);
 int nsbox_spawn_set_stderr(NsboxSpawn *s, int fd);
 
+/*
+ * For callers that cannot pass fds (or do not want to), the daemon can stand in for stdio.
+ *
+ * nsbox_spawn_set_stdin_data(): the command reads these size bytes as its stdin (the request's
+ * stdinData) instead of an fd; data is copied. It travels as a JSON string, so it must be UTF-8
+ * text without NUL (-EINVAL otherwise). The daemon takes at most its stdin-data-bytes limit (64 KiB
+ * by default): past it the Spawn fails with -EINVAL naming "stdinData", as it does together with
+ * nsbox_spawn_set_stdin(). NULL (size 0) unsets it.
+ *
+ * nsbox_spawn_set_capture_output(): the daemon keeps what the command writes to stdout and stderr
+ * (captureOutput) for nsbox_wait_output() to deliver, at most max_bytes of both together
+ * (captureBytes; 0: the daemon's capture-bytes, 1 MiB by default; more than its capture-bytes-max,
+ * 16 MiB by default, fails the Spawn with -EINVAL naming "captureBytes"); past it output is read and
+ * dropped, which the Wait reports. The Spawn fails with -EINVAL naming "captureOutput" together with
+ * nsbox_spawn_set_stdout() or _stderr(). capture false (with max_bytes 0) turns it off.
+ */
+int nsbox_spawn_set_stdin_data(NsboxSpawn *s, const char *data, size_t size);
+int nsbox_spawn_set_capture_output(NsboxSpawn *s, bool capture, uint64_t max_bytes);
+
 /* Passes fd (duplicated) to the command as file descriptor number target (3..1023). A second call for
  * the same target replaces the first. */
 int nsbox_spawn_add_fd(NsboxSpawn *s, int fd, int target);
@@ -423,6 +442,31 @@ int nsbox_wait_finish(NsboxConnection *c, NsboxState *ret_state, int *ret_exit_c
  * its id, name and the like are not set. */
 int nsbox_wait_finish_info(NsboxConnection *c, NsboxSandboxInfo **ret);
 
+/*
+ * Captured output for nsbox_wait_output(): stream is 1 (stdout) or 2 (stderr), data size bytes (not
+ * NUL-terminated, valid during the call only) in the order the command wrote them. It comes as JSON
+ * text, so bytes that were not UTF-8, and NULs, arrive as U+FFFD (3 bytes each). A negative return
+ * ends the Wait with that error; the connection is unusable afterwards (replies would still come).
+ */
+typedef int (*NsboxOutputFunc)(int stream, const void *data, size_t size, void *userdata);
+
+/*
+ * Waits until the sandbox id ended, as nsbox_wait_finish_info() does, and hands its captured output
+ * (nsbox_spawn_set_capture_output()) to output(stream, data, size, userdata) as the command writes
+ * it: a Wait with "more". output may be NULL (the output is dropped). The daemon sends more only
+ * once this connection read what came before, so a slow caller makes the command's writes wait,
+ * nothing else. On success *ret describes the end, and nsbox_sandbox_info_get_output_truncated()
+ * says whether output was dropped. -ESRCH if there is no such sandbox (or not the caller's).
+ *
+ * Without blocking: nsbox_wait_output_send(), then each time nsbox_connection_process() returns 0,
+ * nsbox_wait_output_finish(), which takes one reply: 1 if the Wait goes on (process again), 0 with
+ * *ret set once the sandbox ended, or a negative errno.
+ */
+int nsbox_wait_output(NsboxConnection *c, const char *id, NsboxOutputFunc output, void *userdata,
+                      NsboxSandboxInfo **ret);
+int nsbox_wait_output_send(NsboxConnection *c, const char *id);
+int nsbox_wait_output_finish(NsboxConnection *c, NsboxOutputFunc output, void *userdata, NsboxSandboxInfo **ret);
+
 /* Sends signal (1..64; 0 means SIGTERM) to the sandbox id. */
 int nsbox_kill(NsboxConnection *c, const char *id, int signal);
 int nsbox_kill_send(NsboxConnection *c, const char *id, int signal);
@@ -486,6 +530,9 @@ typedef enum NsboxUsage {
 } NsboxUsage;
 /* UINT64_MAX where the daemon could not tell (or said nothing). */
 uint64_t nsbox_sandbox_info_get_usage(NsboxSandboxInfo *info, NsboxUsage what);
+/* From nsbox_wait_output(): whether captured output was dropped (past captureBytes, or what the last
+ * reply could not carry). false for any other description. */
+bool nsbox_sandbox_info_get_output_truncated(NsboxSandboxInfo *info);
 /* The daemon's description as JSON text, including fields this version does not know. */
 const char *nsbox_sandbox_info_get_json(NsboxSandboxInfo *info);
 

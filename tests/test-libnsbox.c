@@ -671,3 +671,135 @@ Test(libnsbox, exec_into_a_sandbox_and_names) {
         nsbox_spawn_free(again);
         nsbox_connection_free(c);
 }
+
+/* What nsbox_wait_output() handed over. */
+typedef struct Collected {
+        char out[8192], err[8192];
+        size_t n_out, n_err, calls;
+        int fail_with; /* returned by the handler when not 0 */
+} Collected;
+
+static int collect(int stream, const void *data, size_t size, void *userdata) {
+        Collected *o = userdata;
+        char *to = stream == 1 ? o->out : o->err;
+        size_t *n = stream == 1 ? &o->n_out : &o->n_err;
+
+        cr_assert(stream == 1 || stream == 2, "stream %d", stream);
+        cr_assert_gt(size, 0U);
+        o->calls++;
+        if (o->fail_with)
+                return o->fail_with;
+        size = MIN(size, sizeof o->out - 1 - *n);
+        memcpy(to + *n, data, size);
+        *n += size;
+        to[*n] = 0;
+        return 0;
+}
+
+/* No fds at all: stdin as data, stdout and stderr captured and streamed back. */
+Test(libnsbox, stdin_data_and_captured_output) {
+        const char *argv[] = { "/bin/sh", "-c", "cat; echo to-err >&2; printf 'x\\377y'; exit 5", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxSandboxInfo *info = NULL;
+        Collected o = {};
+
+        cr_assert_eq(nsbox_spawn_set_stdin_data(s, "from data\n", 10), 0);
+        cr_assert_eq(nsbox_spawn_set_capture_output(s, true, 0), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+        cr_assert_eq(nsbox_wait_output(c, nsbox_sandbox_get_id(sb), collect, &o, &info), 0);
+        cr_assert_eq(nsbox_sandbox_info_get_state(info), NSBOX_STATE_EXITED);
+        cr_assert_eq(nsbox_sandbox_info_get_exit_code(info), 5);
+        cr_assert_str_eq(o.out, "from data\nx\xef\xbf\xbdy");
+        cr_assert_str_eq(o.err, "to-err\n");
+        cr_assert(!nsbox_sandbox_info_get_output_truncated(info));
+        nsbox_sandbox_info_free(info);
+        nsbox_sandbox_free(sb);
+
+        /* Bounded: past max_bytes output is dropped and said so. */
+        const char *flood[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a", NULL };
+        cr_assert_eq(nsbox_spawn_set_argv(s, flood), 0);
+        cr_assert_eq(nsbox_spawn_set_stdin_data(s, NULL, 0), 0);
+        cr_assert_eq(nsbox_spawn_set_capture_output(s, true, 1000), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+        o = (Collected) {};
+        cr_assert_eq(nsbox_wait_output(c, nsbox_sandbox_get_id(sb), collect, &o, &info), 0);
+        cr_assert_eq(nsbox_sandbox_info_get_exit_code(info), 0);
+        cr_assert_eq(o.n_out, 1000U);
+        cr_assert(nsbox_sandbox_info_get_output_truncated(info));
+        nsbox_sandbox_info_free(info);
+        nsbox_sandbox_free(sb);
+
+        /* The connection serves other calls afterwards. */
+        NsboxSandboxInfo **list = NULL;
+        size_t n = 0;
+        cr_assert_eq(nsbox_list(c, &list, &n), 0);
+        nsbox_sandbox_info_list_free(list);
+
+        /* What cannot travel, and what the daemon refuses, by name. */
+        cr_assert_eq(nsbox_spawn_set_stdin_data(s, "a\0b", 3), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_stdin_data(s, "\xff", 1), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_stdin_data(NULL, "a", 1), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_capture_output(s, false, 10), -EINVAL);
+        cr_assert_eq(nsbox_spawn_set_capture_output(s, true, 1ULL << 40), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), -EINVAL);
+        cr_assert_str_eq(nsbox_connection_get_error_parameter(c), "captureBytes");
+        cr_assert_eq(nsbox_spawn_set_capture_output(s, true, 0), 0);
+        cr_assert_eq(nsbox_spawn_set_stdout(s, STDERR_FILENO), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), -EINVAL);
+        cr_assert_str_eq(nsbox_connection_get_error_parameter(c), "captureOutput");
+        cr_assert_eq(nsbox_wait_output(c, "0123456789abcdef0123456789abcdef", collect, &o, &info), -ESRCH);
+
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
+
+/* The non-blocking form: one reply per finish, 1 while the Wait goes on; a handler's error ends it. */
+Test(libnsbox, wait_output_without_blocking) {
+        const char *argv[] = { "/bin/sh", "-c", "echo one; read x; echo two", NULL };
+        NsboxConnection *c = connect_daemon();
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxSandboxInfo *info = NULL;
+        Collected o = {};
+        int in[2], r;
+
+        cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+        cr_assert_eq(nsbox_spawn_set_stdin(s, in[0]), 0);
+        close(in[0]);
+        cr_assert_eq(nsbox_spawn_set_capture_output(s, true, 0), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+
+        cr_assert_eq(nsbox_wait_output_send(c, nsbox_sandbox_get_id(sb)), 0);
+        cr_assert_eq(nsbox_wait_finish(c, NULL, NULL, NULL), -EBUSY);
+        /* Replies until "one" came; the sandbox still runs, blocked on our pipe. */
+        while (strcmp(o.out, "one\n") != 0) {
+                cr_assert_eq(nsbox_connection_wait(c, UINT64_MAX), 0);
+                cr_assert_eq(nsbox_wait_output_finish(c, collect, &o, &info), 1);
+        }
+        cr_assert_eq(write(in[1], "go\n", 3), 3);
+        close(in[1]);
+        do {
+                cr_assert_eq(nsbox_connection_wait(c, UINT64_MAX), 0);
+                r = nsbox_wait_output_finish(c, collect, &o, &info);
+        } while (r == 1);
+        cr_assert_eq(r, 0);
+        cr_assert_str_eq(o.out, "one\ntwo\n");
+        cr_assert_eq(nsbox_sandbox_info_get_exit_code(info), 0);
+        nsbox_sandbox_info_free(info);
+        nsbox_sandbox_free(sb);
+
+        /* A handler that fails: its error, and the connection is done. */
+        const char *chatty[] = { "/bin/sh", "-c", "echo a; sleep 1000", NULL };
+        cr_assert_eq(nsbox_spawn_set_argv(s, chatty), 0);
+        cr_assert_eq(nsbox_spawn_set_stdin(s, -1), 0);
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0);
+        o = (Collected) { .fail_with = -ECANCELED };
+        cr_assert_eq(nsbox_wait_output(c, nsbox_sandbox_get_id(sb), collect, &o, &info), -ECANCELED);
+        cr_assert_eq(o.calls, 1U);
+        cr_assert_eq(nsbox_list_send(c), -ECANCELED);
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+        nsbox_connection_free(c);
+}
