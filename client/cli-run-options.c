@@ -158,6 +158,12 @@ static void run_help(void) {
                "      --name NAME           a name shown by 'nsbox list'\n"
                "      --pty                 give the command a new pseudo-terminal and relay it\n"
                "                            (interactive shells, job control)\n"
+               "      --capture-output[=BYTES]\n"
+               "                            nsboxd keeps the command's stdout and stderr (at\n"
+               "                            most BYTES, default its capture-bytes) and nsbox\n"
+               "                            prints them as they come: no fds are passed for them\n"
+               "      --stdin-data TEXT     the command reads TEXT as its stdin (UTF-8, at most\n"
+               "                            nsboxd's stdin-data-bytes) instead of nsbox's stdin\n"
                "      --detach              print the sandbox's id and return at once; the\n"
                "                            command gets /dev/null as stdin/stdout/stderr\n"
                "                            (implies --keep-alive)\n"
@@ -322,6 +328,8 @@ enum {
         ARG_KEEP_CAPS,
         ARG_NAME,
         ARG_PTY,
+        ARG_CAPTURE_OUTPUT,
+        ARG_STDIN_DATA,
         ARG_DETACH,
         ARG_KEEP_ALIVE,
         ARG_NO_INIT,
@@ -415,6 +423,8 @@ static const struct option run_options[] = {
         { "keep-caps", no_argument, NULL, ARG_KEEP_CAPS },
         { "name", required_argument, NULL, ARG_NAME },
         { "pty", no_argument, NULL, ARG_PTY },
+        { "capture-output", optional_argument, NULL, ARG_CAPTURE_OUTPUT },
+        { "stdin-data", required_argument, NULL, ARG_STDIN_DATA },
         { "detach", no_argument, NULL, ARG_DETACH },
         { "keep-alive", no_argument, NULL, ARG_KEEP_ALIVE },
         { "no-init", no_argument, NULL, ARG_NO_INIT },
@@ -1286,6 +1296,23 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                 case ARG_PTY:
                         o->pty = true;
                         break;
+                case ARG_CAPTURE_OUTPUT:
+                        o->capture_output = true;
+                        o->capture_bytes = 0;
+                        if (optarg && (cli_parse_size(optarg, &o->capture_bytes) < 0 || o->capture_bytes == 0)) {
+                                log_error("--capture-output=%s: expected a size in bytes (with K, M or G)", optarg);
+                                return -EINVAL;
+                        }
+                        r = nsbox_spawn_set_capture_output(s, true, o->capture_bytes);
+                        break;
+                case ARG_STDIN_DATA:
+                        o->stdin_data = true;
+                        r = nsbox_spawn_set_stdin_data(s, optarg, strlen(optarg));
+                        if (r == -EINVAL) {
+                                log_error("--stdin-data: TEXT must be UTF-8");
+                                return r;
+                        }
+                        break;
                 case ARG_DETACH:
                         o->detach = true;
                         break;
@@ -1354,6 +1381,15 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
         }
         if (o->swap_max && nsbox_spawn_get_resource(s, NSBOX_RESOURCE_MEMORY_LIMIT) == 0) {
                 log_error("-p MemorySwapMax= needs -p MemoryMax= too: nsboxd limits memory and swap together");
+                return -EINVAL;
+        }
+        if (o->capture_output && (o->pty || o->detach)) {
+                log_error("--capture-output does not go with --%s: %s", o->pty ? "pty" : "detach",
+                          o->pty ? "the pseudo-terminal is the command's output" : "nobody would print the output");
+                return -EINVAL;
+        }
+        if (o->stdin_data && o->pty) {
+                log_error("--stdin-data does not go with --pty: the pseudo-terminal is the command's stdin");
                 return -EINVAL;
         }
         if (o->pty && o->detach) {

@@ -23,6 +23,9 @@ typedef struct RunOptions {
         bool detach;
         bool swap_max; /* -p MemorySwapMax= was given */
         bool pty;
+        bool capture_output;    /* --capture-output: stdout and stderr through nsboxd */
+        uint64_t capture_bytes; /* its BYTES; 0: nsboxd's default */
+        bool stdin_data;        /* --stdin-data: stdin given as text */
         bool keep_alive;
         bool no_init;
         bool map_root;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -157,11 +158,44 @@ static void report_end(NsboxSandboxInfo *info, const RunLimits *limits) {
         }
 }
 
-int cli_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, const RunLimits *limits) {
+/* Writes all of data to fd, waiting while it is full (it may be non-blocking). */
+static int write_all(int fd, const char *data, size_t size) {
+        while (size > 0) {
+                ssize_t n = write(fd, data, size);
+
+                if (n < 0 && errno == EAGAIN) {
+                        struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+                        (void) poll(&p, 1, -1);
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EIO;
+                data += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Captured output goes to our stdout or stderr. Once one of them cannot take it (its reader left), what
+ * comes for it is dropped: the command's end is still waited for and reported. */
+static int write_output(int stream, const void *data, size_t size, void *userdata) {
+        bool *broken = userdata;
+
+        if (!broken[stream] && write_all(stream, data, size) < 0)
+                broken[stream] = true;
+        return 0;
+}
+
+static int wait_loop(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, const RunLimits *limits,
+                     bool capture) {
         _cleanup_(nsbox_sandbox_info_freep) NsboxSandboxInfo *info = NULL;
+        bool broken[3] = {};
         int r;
 
-        r = nsbox_wait_send(c, nsbox_sandbox_get_id(sb));
+        r = capture ? nsbox_wait_output_send(c, nsbox_sandbox_get_id(sb)) : nsbox_wait_send(c, nsbox_sandbox_get_id(sb));
         if (r < 0) {
                 cli_call_failed(c, r, "waiting for the sandbox");
                 return EXIT_NSBOX_FAILED;
@@ -172,6 +206,14 @@ int cli_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, con
                 size_t n = 2;
 
                 r = nsbox_connection_process(c);
+                if (r == 0 && capture) {
+                        /* One reply: output handed on, 1 while more follow. */
+                        r = nsbox_wait_output_finish(c, write_output, broken, &info);
+                        if (r == 0)
+                                break;
+                        if (r > 0)
+                                continue;
+                }
                 if (r == 0)
                         break;
                 if (r != -EAGAIN) {
@@ -209,17 +251,24 @@ int cli_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, con
                         pty_relay_dispatch(pty, pfds + 2);
         }
 
-        r = nsbox_wait_finish_info(c, &info);
+        if (!capture)
+                r = nsbox_wait_finish_info(c, &info);
         if (pty)
                 pty_relay_drain(pty);
         if (r < 0) {
                 cli_call_failed(c, r, "waiting for the sandbox");
                 return EXIT_NSBOX_FAILED;
         }
+        if (nsbox_sandbox_info_get_output_truncated(info))
+                log_error("some of the command's output was dropped: it wrote more than --capture-output's limit");
         report_end(info, limits);
         r = cli_exit_status(nsbox_sandbox_info_get_state(info), nsbox_sandbox_info_get_exit_code(info),
                             nsbox_sandbox_info_get_signal(info));
         return r >= 0 ? r : EXIT_NSBOX_FAILED;
+}
+
+int cli_wait(NsboxConnection *c, NsboxSandbox *sb, int sigfd, PtyRelay *pty, const RunLimits *limits) {
+        return wait_loop(c, sb, sigfd, pty, limits, /* capture= */ false);
 }
 
 int cli_signals_to_forward(void) {
@@ -283,7 +332,9 @@ int verb_run(int argc, char *argv[]) {
                 if (r >= 0)
                         r = nsbox_spawn_set_new_session(s, true);
         } else if (!o.detach)
-                r = set_stdio(s, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
+                /* What nsboxd stands in for is not passed: -1 is no fd. */
+                r = set_stdio(s, o.stdin_data ? -1 : STDIN_FILENO, o.capture_output ? -1 : STDOUT_FILENO,
+                              o.capture_output ? -1 : STDERR_FILENO);
         if (r < 0) {
                 log_error("cannot pass the standard streams: %s", strerror(-r));
                 return EXIT_NSBOX_FAILED;
@@ -333,7 +384,7 @@ int verb_run(int argc, char *argv[]) {
         if (o.pty)
                 pty_relay_init(&pty, TAKE_FD(pty_master));
 
-        ret = cli_wait(c, sb, sigfd, o.pty ? &pty : NULL, &limits);
+        ret = wait_loop(c, sb, sigfd, o.pty ? &pty : NULL, &limits, o.capture_output);
 
         if (o.pty)
                 pty_relay_done(&pty);

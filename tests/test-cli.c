@@ -789,6 +789,47 @@ Test(cli, map_current_user_and_map_auto) {
         system("userdel nsbt-cli-auto >/dev/null 2>&1");
 }
 
+/* Through nsboxd instead of fds: output captured and printed as it comes, stdin given as text. */
+Test(cli, capture_output_and_stdin_data) {
+        Result r = run_cli("not read\n", "run", "--capture-output", "--stdin-data", "from text\n", "--", "sh", "-c",
+                           "cat; echo to-err >&2; printf 'x\\377\\n'; "
+                           "readlink /proc/self/fd/0 /proc/self/fd/1 | sed 's/:.*//'; exit 4",
+                           NULL);
+
+        cr_assert_eq(r.status, 4, "stderr: %s", r.err);
+        /* The command's stdout and stdin are nsboxd's pipes, not nsbox's. */
+        cr_assert_str_eq(r.out, "from text\nx\xef\xbf\xbd\npipe\npipe\n");
+        cr_assert_str_eq(r.err, "to-err\n");
+        result_done(&r);
+
+        /* Past the limit: what fits, and nsbox says the rest was dropped. */
+        r = run_cli(NULL, "run", "--capture-output=1k", "--", "sh", "-c", "head -c 5000 /dev/zero | tr '\\0' a",
+                    NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_eq(strlen(r.out), 1024U);
+        cr_assert_not_null(strstr(r.err, "output was dropped"), "stderr: %s", r.err);
+        result_done(&r);
+
+        static const struct {
+                const char *args[6]; /* NULL-terminated */
+                const char *message;
+        } bad[] = {
+                { { "--capture-output=x", "--", "true" }, "--capture-output=x: expected a size" },
+                { { "--capture-output", "--pty", "--", "true" }, "--capture-output does not go with --pty" },
+                { { "--capture-output", "--detach", "--", "true" }, "--capture-output does not go with --detach" },
+                { { "--stdin-data", "x", "--pty", "--", "true" }, "--stdin-data does not go with --pty" },
+                { { "--stdin-data", "\xff", "--", "true" }, "--stdin-data: TEXT must be UTF-8" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                const char *const *a = bad[i].args;
+
+                r = run_cli(NULL, "run", a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+                cr_assert_eq(r.status, 125, "%s: status %d, stderr: %s", a[0], r.status, r.err);
+                cr_assert_not_null(strstr(r.err, bad[i].message), "expected \"%s\" in: %s", bad[i].message, r.err);
+                result_done(&r);
+        }
+}
+
 Test(cli, info_json) {
         Result r = run_cli(NULL, "info", "--json", NULL);
         struct json_object *o;
