@@ -452,6 +452,8 @@ static int push_mount(BwrapOptions *o, BwrapMount m) {
 
         if (!l) {
                 free(m.source);
+                free(m.work);
+                strv_free(m.lower);
                 return -ENOMEM;
         }
         if (((m.id == OPT_TMPFS && path_is_root(m.a)) ||
@@ -532,6 +534,11 @@ static int emit_mount(NsboxSpawn *s, BwrapOptions *o, const BwrapMount *m) {
                 break;
         case OPT_CHMOD:
                 r = nsbox_spawn_add_chmod(s, m->b, m->mode);
+                break;
+        case OPT_OVERLAY:
+        case OPT_TMP_OVERLAY:
+        case OPT_RO_OVERLAY:
+                r = nsbox_spawn_add_overlay(s, (const char *const *) m->lower, m->source, m->work, m->a, m->flags);
                 break;
         case OPT_SYMLINK:
                 r = nsbox_spawn_add_symlink(s, m->a, m->b);
@@ -694,8 +701,30 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                         log_error("%s requires at least %s --overlay-src", option, needed == 2 ? "two" : "one");
                         return -EINVAL;
                 }
-                log_error("%s: nsboxd does not make overlay mounts yet", option);
-                return -EOPNOTSUPP;
+                BwrapMount m = { .id = id, .option = option, .a = args[0], .fd = -1 };
+
+                /* bubblewrap stacks each --overlay-src on the ones before it; nsboxd takes the top first. */
+                m.lower = calloc(o->n_overlay_srcs + 1, sizeof(char *));
+                if (!m.lower)
+                        return -ENOMEM;
+                for (size_t i = 0; i < o->n_overlay_srcs; i++)
+                        m.lower[i] = o->overlay_srcs[o->n_overlay_srcs - 1 - i];
+                free(o->overlay_srcs);
+                o->overlay_srcs = NULL;
+                o->n_overlay_srcs = 0;
+                if (id == OPT_OVERLAY) {
+                        m.a = args[2];
+                        m.source = cli_host_path(args[0]);
+                        m.work = cli_host_path(args[1]);
+                        if (!m.source || !m.work) {
+                                free(m.source);
+                                free(m.work);
+                                strv_free(m.lower);
+                                return -ENOMEM;
+                        }
+                } else if (id == OPT_TMP_OVERLAY)
+                        m.flags = NSBOX_OVERLAY_TMP_UPPER;
+                return push_mount(o, m);
         }
         case OPT_EXEC_LABEL:
         case OPT_FILE_LABEL:
@@ -993,6 +1022,14 @@ static int apply_capabilities(NsboxSpawn *s, const BwrapOptions *o, uint32_t san
         return nsbox_spawn_set_capabilities(s, sets, (const char *const *) names);
 }
 
+static bool has_overlay(const BwrapOptions *o) {
+        for (size_t i = o->root_index; i < o->n_mounts; i++)
+                if (o->mounts[i].id == OPT_OVERLAY || o->mounts[i].id == OPT_TMP_OVERLAY ||
+                    o->mounts[i].id == OPT_RO_OVERLAY)
+                        return true;
+        return false;
+}
+
 int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         uid_t euid = geteuid();
         gid_t egid = getegid();
@@ -1027,7 +1064,10 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                 log_error("--pidns with --unshare-pid: nsboxd cannot make a PID namespace inside a joined one yet");
                 return -EOPNOTSUPP;
         }
-        userns = o->unshare_user || o->unshare_user_try;
+        /* bubblewrap run by anyone but root always makes a user namespace (the caller's ids mapped to
+         * themselves unless --uid/--gid say otherwise). nsboxd needs one for a caller's overlays, and refuses
+         * binds from fds in one: so one is made for overlays only. */
+        userns = o->unshare_user || o->unshare_user_try || (euid != 0 && o->userns_fd < 0 && has_overlay(o));
         if (userns)
                 ns |= NSBOX_NAMESPACE_USER;
         if (o->unshare_ipc)
@@ -1074,7 +1114,7 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                         return r;
         }
 
-        if ((o->have_uid || o->have_gid) && !userns && o->userns_fd < 0 &&
+        if ((o->have_uid || o->have_gid) && !o->unshare_user && !o->unshare_user_try && o->userns_fd < 0 &&
             !((!o->have_uid || o->uid == euid) && (!o->have_gid || o->gid == egid))) {
                 log_error("Specifying --%s requires --unshare-user or --userns", o->have_uid ? "uid" : "gid");
                 return -EINVAL;
@@ -1199,8 +1239,11 @@ const char *bwrap_options_mount_origin(const BwrapOptions *o, long index) {
 }
 
 void bwrap_options_done(BwrapOptions *o) {
-        for (size_t i = 0; i < o->n_mounts; i++)
+        for (size_t i = 0; i < o->n_mounts; i++) {
                 free(o->mounts[i].source);
+                free(o->mounts[i].work);
+                strv_free(o->mounts[i].lower);
+        }
         free(o->mounts);
         close_many(o->seccomp_memfds, o->n_seccomp_memfds);
         free(o->seccomp_memfds);

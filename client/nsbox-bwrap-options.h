@@ -15,7 +15,9 @@ typedef struct BwrapMount {
         int id;             /* which option */
         const char *option; /* its name, for messages */
         const char *a, *b;  /* its arguments as given (b NULL for one) */
-        char *source;       /* a bind's source as a host path */
+        char *source;       /* a bind's source as a host path; an overlay's upper layer */
+        char *work;         /* an overlay's work directory */
+        char **lower;       /* an overlay's lower layers, the top one first */
         int fd;             /* -1 unless it reads an fd */
         int mode;
         uint64_t size;

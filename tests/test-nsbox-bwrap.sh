@@ -93,7 +93,7 @@ for who in root "$user"; do
         check "$who: an unknown option is bubblewrap's usage error" 1 "^bwrap: Unknown option --frobnicate$" \
                 as "$who" "$bwrap_nsbox" --frobnicate true
         check "$who: a missing command is a usage error" 1 "^usage: " as "$who" "$bwrap_nsbox" $host
-        check "$who: runs as the caller, without a user namespace" 0 "^$me$" \
+        check "$who: runs with the caller's uid and gid" 0 "^$me$" \
                 as "$who" "$bwrap_nsbox" $host sh -c 'echo $(id -u) $(id -g)'
         check "$who: --unshare-user --uid 0 --gid 0" 0 "^0 0 +0 +${me% *} +1$" \
                 as "$who" "$bwrap_nsbox" --unshare-user --uid 0 --gid 0 $host \
@@ -120,6 +120,16 @@ for who in root "$user"; do
                 sh -c 'test ! -e "$0" && echo covered' "$tmp/covered"
         check "$who: --ro-bind is read-only" 1 "Read-only file system" \
                 as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
+        check "$who: overlays: --overlay-src layers stack in order, --tmp-overlay writes to a tmpfs" 0 "^43 9 2$" \
+                as "$who" sh -c "mkdir -p ov.$who/l1 ov.$who/l2 ov.$who/u ov.$who/w && printf 1 >ov.$who/l1/a && \
+                        printf 2 >ov.$who/l1/b && printf 3 >ov.$who/l2/b && printf 4 >ov.$who/u/a && \
+                        echo \$($bwrap_nsbox $host --tmpfs /tmp --overlay-src ov.$who/l1 --overlay-src ov.$who/l2 \
+                                --overlay ov.$who/u ov.$who/w /tmp/o cat /tmp/o/a /tmp/o/b) \
+                             \$($bwrap_nsbox $host --tmpfs /tmp --overlay-src ov.$who/l1 --tmp-overlay /tmp/o \
+                                sh -c 'printf 9 >/tmp/o/b; cat /tmp/o/b') \$(cat ov.$who/l1/b)"
+        check "$who: --overlay-src must be followed by an overlay" 1 \
+                "^bwrap: --overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay$" \
+                as "$who" "$bwrap_nsbox" $host --overlay-src /usr --chdir / true
         check "$who: a missing source says so, bubblewrap's way" 1 "^bwrap: Can't find source path /nonexistent: " \
                 as "$who" "$bwrap_nsbox" $host --bind /nonexistent /x true
         check "$who: --symlink is idempotent, and says where another link points" 1 \
