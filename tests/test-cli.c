@@ -696,6 +696,44 @@ Test(cli, unshare_and_bubblewrap_options) {
         result_done(&r);
 }
 
+/* bubblewrap's --unshare-TYPE and --unshare-TYPE-try, one by one: each namespace the command is in differs from
+ * ours exactly when asked for; --dev-bind-try skips a missing source, -R is --root. */
+Test(cli, unshare_each_type_and_try) {
+        static const char *const types[] = { "user", "ipc", "uts", "net", "cgroup" };
+        char cmd[256] = "readlink";
+        Result r;
+
+        for (size_t i = 0; i < ELEMENTSOF(types); i++)
+                snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " /proc/self/ns/%s", types[i]);
+        r = run_cli(NULL, "run", "--unshare-user-try", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+                    "--unshare-cgroup-try", "-R", "/", "--dev-bind-try", "/nonexistent", "/x", "--", "sh", "-c", cmd,
+                    NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        const char *line = r.out;
+        for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+                char path[64], ours[64] = "";
+
+                snprintf(path, sizeof path, "/proc/self/ns/%s", types[i]);
+                cr_assert(readlink(path, ours, sizeof ours - 1) > 0);
+                cr_assert(strncmp(line, ours, strlen(ours)) != 0, "%s namespace is ours: %s", types[i], r.out);
+                line = strchr(line, '\n');
+                cr_assert_not_null(line);
+                line++;
+        }
+        result_done(&r);
+
+        /* Only what was asked for: the ipc namespace alone. */
+        r = run_cli(NULL, "run", "--unshare-ipc", "--", "readlink", "/proc/self/ns/ipc", "/proc/self/ns/uts", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        char ipc[64] = "", uts[64] = "", expected[160];
+        cr_assert(readlink("/proc/self/ns/ipc", ipc, sizeof ipc - 1) > 0);
+        cr_assert(readlink("/proc/self/ns/uts", uts, sizeof uts - 1) > 0);
+        snprintf(expected, sizeof expected, "%s\n", uts);
+        cr_assert(strncmp(r.out, ipc, strlen(ipc)) != 0, "ipc namespace is ours: %s", r.out);
+        cr_assert_str_eq(strchr(r.out, '\n') + 1, expected);
+        result_done(&r);
+}
+
 Test(cli, bind_try_fd_size_and_perms) {
         char line[1024];
         char *argv[] = { (char *) "/bin/sh", (char *) "-c", line, NULL };
