@@ -346,7 +346,8 @@ static void keep_innermost(Sandbox **best, Sandbox *sb) {
  * stops at the daemon's own namespace. A nested sandbox joined its
  * sandbox's namespaces and made some of its own: those tell it apart.
  */
-static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox **ret_sb, const char **ret_what) {
+static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox **ret_sb, bool *ret_own_userns,
+                            const char **ret_what) {
         static const NamespaceType order[] = { NAMESPACE_USER, NAMESPACE_PID,    NAMESPACE_MOUNT, NAMESPACE_NET,
                                                NAMESPACE_UTS,  NAMESPACE_IPC,    NAMESPACE_CGROUP, NAMESPACE_TIME };
         Sandbox *best = NULL;
@@ -373,6 +374,8 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
                                 *ret_what = namespace_type_to_proc_name(t);
                                 return r;
                         }
+                        if (t == NAMESPACE_USER && depth == 0)
+                                *ret_own_userns = ino == ix->own_namespaces[t];
                         if (ino == ix->own_namespaces[t])
                                 break;
                         sb = find(ix, ORIGIN_KEY_NAMESPACE + t, ino);
@@ -397,6 +400,7 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
 void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret) {
         char path_id[SANDBOX_ID_LEN + 1] = "";
         Sandbox *by_cgroup = NULL, *by_namespace = NULL;
+        bool own_userns = true;
         const char *what = NULL;
         int r;
 
@@ -412,12 +416,18 @@ void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pid
         }
         /* Also with a cgroup: a nested sandbox runs in its sandbox's cgroup, and its own namespaces name it. */
         {
-                r = namespace_origin(ix, pidfd, pid, &by_namespace, &what);
+                r = namespace_origin(ix, pidfd, pid, &by_namespace, &own_userns, &what);
                 if (r == -ESRCH)
                         return set_unknown(ret, "it exited before its connection was accepted");
                 if (r < 0)
                         return set_unknown(ret, "cannot read its %s namespace: %s", what, strerror(-r));
         }
+        /*
+         * In a user namespace of its own, a process may have traded every other namespace a sandbox
+         * made for a fresh one (unshare -Urnmiu): without a cgroup to tell, it might be any sandbox's.
+         */
+        if (!cgroup_base && !by_namespace && !own_userns)
+                return set_unknown(ret, "without cgroups, a caller in a user namespace of its own may be a sandbox's");
 
         /* The cgroup names the sandbox; namespaces of a sandbox nested in it name the nested one. */
         if (by_namespace && by_cgroup && !nested_in(by_namespace, by_cgroup))

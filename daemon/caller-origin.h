@@ -5,19 +5,25 @@
  * gave for the peer (SO_PEERPIDFD), so the answer is about the process that
  * connected and no other.
  *
- * Every sandbox is indexed by what its processes cannot leave: its cgroup2
+ * Every sandbox is indexed by its cgroup2
  * cgroup (a process leaves a subtree only by writing cgroup.procs of a
- * common ancestor, which is the daemon's) and the namespaces it created
- * (a process leaves a namespace only for one it holds an fd of and has the
- * capabilities over). A caller's cgroup id, its cgroup path when the id is
- * below a sandbox's rather than its own, and the inode of each of its
+ * common ancestor, which is the daemon's) and the namespaces it created.
+ * Only user and pid namespaces cannot be left (a new one is a descendant of
+ * the old, and the lookup walks up to it); any other one a process can
+ * trade for a fresh one with unshare(2), given a new user namespace, which
+ * an unprivileged process may make. So without cgroups, a caller in a user
+ * namespace that is neither the daemon's nor below a sandbox's cannot be
+ * told from a sandbox's process.
+ * A caller's cgroup id, its cgroup path when the id is below a sandbox's
+ * rather than its own, and the inode of each of its
  * namespaces (user and pid namespaces with their ancestors) are looked up in
  * one hash table: O(1) per key, never a walk over the sandboxes. So the
  * sandbox's descendants, processes Exec started in it and processes that
  * setns() into it are all found inside it.
  *
  * A peer whose origin cannot be told (it exited before its connection was
- * accepted, its /proc entry cannot be read) is CALLER_ORIGIN_UNKNOWN, which
+ * accepted, its /proc entry cannot be read, it is in a user namespace of its
+ * own without cgroups to tell) is CALLER_ORIGIN_UNKNOWN, which
  * the methods treat as fail-closed.
  */
 #pragma once

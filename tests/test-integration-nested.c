@@ -548,3 +548,23 @@ Test(nested, own_seccomp_programs_are_not_shed) {
         output_done(&o);
         cr_assert_eq(unlink(path), 0);
 }
+/*
+ * Without cgroups only the namespaces tell, and a sandbox's process can trade every namespace but a user or pid
+ * one for a fresh one, in a user namespace of its own: then it cannot be told from a host process, and it is
+ * refused rather than taken for the host.
+ */
+Test(nested, no_cgroups_fresh_namespaces_are_refused) {
+        const char *args[] = { "--no-cgroups", NULL };
+        Output o;
+
+        test_daemon_start(&daemon_, args);
+        daemon_started = true;
+        o = run_as_nobody("$N run --net --ipc --uts -- sh -c "
+                          "\"NSBOX_SOCKET=%s unshare -Urnmiu --fork %s run -- cat /proc/net/dev; echo rc=\\$?\"",
+                          daemon_.socket_path, cli());
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "a user namespace of its own"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "Inter-|"), "the nested sandbox ran: %s", o.text);
+        output_done(&o);
+}
