@@ -671,8 +671,7 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
         case OPT_DEV_BIND_TRY:
         case OPT_RO_BIND:
         case OPT_RO_BIND_TRY:
-                r = bind_option(o, id, option, args);
-                break;
+                return bind_option(o, id, option, args); /* reports its own errors */
         case OPT_BIND_FD:
         case OPT_RO_BIND_FD:
                 if (parse_fd(o, args[0], &fd) < 0)
