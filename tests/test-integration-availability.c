@@ -58,17 +58,7 @@ static FuseStallFile fuse;
 static pid_t helper = -1; /* the attacker's user namespace holder, or the tracer */
 
 static void ensure_victim_user(void) {
-        struct passwd *pw = getpwnam(VICTIM_USER);
-
-        if (!pw) {
-                cr_assert_eq(system("useradd --system --no-create-home --home-dir /nonexistent "
-                                    "--shell /usr/sbin/nologin " VICTIM_USER " >/dev/null 2>&1"),
-                             0, "cannot create the test user " VICTIM_USER);
-                pw = getpwnam(VICTIM_USER);
-        }
-        cr_assert_not_null(pw);
-        victim_uid = pw->pw_uid;
-        victim_gid = pw->pw_gid;
+        test_ensure_user(VICTIM_USER, &victim_uid, &victim_gid);
 }
 
 static void setup(void) {

@@ -33,17 +33,7 @@ static uid_t other_uid;
 static gid_t other_gid;
 
 static void setup(void) {
-        struct passwd *pw = getpwnam(OTHER_USER);
-
-        if (!pw) {
-                cr_assert_eq(system("useradd --system --no-create-home --home-dir /nonexistent "
-                                    "--shell /usr/sbin/nologin " OTHER_USER " >/dev/null 2>&1"),
-                             0, "cannot create the test user " OTHER_USER);
-                pw = getpwnam(OTHER_USER);
-        }
-        cr_assert_not_null(pw);
-        other_uid = pw->pw_uid;
-        other_gid = pw->pw_gid;
+        test_ensure_user(OTHER_USER, &other_uid, &other_gid);
         test_daemon_start(&daemon_, NULL);
         daemon_started = true;
 }
@@ -57,16 +47,6 @@ static void teardown(void) {
 TestSuite(bwrap, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- helpers, usable in test_run_as() children too (they report on stderr and by exit status) ---- */
-
-#define CHECK(cond, ...)                                                                         \
-        do {                                                                                     \
-                if (!(cond)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                                            \
-                        fputc('\n', stderr);                                                     \
-                        return 1;                                                                \
-                }                                                                                \
-        } while (0)
 
 _printf_(5, 6) static struct json_object *callf(int conn, const char *method, const int *fds, size_t n_fds,
                                                 const char *format, ...) {
@@ -192,13 +172,13 @@ static int check_inodes(struct json_object *reply, long pid, unsigned created) {
                 const char *name = namespace_type_to_string(t), *proc = namespace_type_to_proc_name(t);
                 uint64_t got = reply_inode(reply, name), want = proc_inode(pid, proc), host = proc_inode(0, proc);
 
-                CHECK(got != 0, "no inode for %s", name);
-                CHECK(got == want, "%s: reply %llu, /proc/%li/ns/%s %llu", name, (unsigned long long) got, pid, proc,
+                TEST_CHECK(got != 0, "no inode for %s", name);
+                TEST_CHECK(got == want, "%s: reply %llu, /proc/%li/ns/%s %llu", name, (unsigned long long) got, pid, proc,
                       (unsigned long long) want);
                 if (created & NAMESPACE_BIT(t))
-                        CHECK(got != host, "%s: the host's", name);
+                        TEST_CHECK(got != host, "%s: the host's", name);
                 else
-                        CHECK(got == host, "%s: %llu, not the host's %llu", name, (unsigned long long) got,
+                        TEST_CHECK(got == host, "%s: %llu, not the host's %llu", name, (unsigned long long) got,
                               (unsigned long long) host);
         }
         return 0;
@@ -257,7 +237,7 @@ static int nonroot_inodes(void *arg) {
         Started s = spawn_with(conn, NULL, 0, "\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"mount\",\"pid\"]");
         int r;
 
-        CHECK(!s.error[0], "%s %s %s", s.error, s.field, s.message);
+        TEST_CHECK(!s.error[0], "%s %s %s", s.error, s.field, s.message);
         r = check_inodes(s.reply, s.pid, created);
         started_done(&s);
         test_disconnect(conn);
@@ -326,8 +306,8 @@ static int nonroot_nofail_denied(void *arg) {
                              "{\"type\":\"bind\",\"source\":\"%s\",\"destination\":\"/mnt\",\"options\":[\"nofail\"]}]",
                              own_userns(), host_root, (const char *) arg);
 
-        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s: %s", e.error, e.err);
-        CHECK(strstr(e.err, "Permission denied"), "%s", e.err);
+        TEST_CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s: %s", e.error, e.err);
+        TEST_CHECK(strstr(e.err, "Permission denied"), "%s", e.err);
         ended_done(&e);
         test_disconnect(conn);
         return 0;
@@ -352,19 +332,19 @@ static int nonroot_dev_bind(void *arg) {
         Ended e;
 
         e = run_script(conn, "echo x > /dev/null && echo ok", NS, own_userns(), host_root, ",\"options\":[\"dev\"]");
-        CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "ok\n") == 0, "%s %d %s %s", e.error, e.exit_code,
+        TEST_CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "ok\n") == 0, "%s %d %s %s", e.error, e.exit_code,
               e.out, e.err);
         ended_done(&e);
 
         e = run_script(conn, "echo x > /dev/null || echo refused", NS, own_userns(), host_root, "");
 #undef NS
-        CHECK(!e.error[0] && strcmp(e.out, "refused\n") == 0, "%s %s %s", e.error, e.out, e.err);
+        TEST_CHECK(!e.error[0] && strcmp(e.out, "refused\n") == 0, "%s %s %s", e.error, e.out, e.err);
         ended_done(&e);
 
         /* "dev" on anything but a bind stays root's */
         e = run_script(conn, "true", ",%s,\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/t\",\"options\":[\"dev\"]}]",
                        own_userns());
-        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
+        TEST_CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
         ended_done(&e);
         test_disconnect(conn);
         return 0;
@@ -434,8 +414,8 @@ static int nonroot_chmod(void *arg) {
                              "{\"type\":\"chmod\",\"destination\":\"%s\",\"options\":[\"mode=0777\"]}]",
                              own_userns(), host_root, (const char *) arg);
 
-        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
-        CHECK(strstr(e.err, "Operation not permitted"), "%s", e.err);
+        TEST_CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
+        TEST_CHECK(strstr(e.err, "Operation not permitted"), "%s", e.err);
         ended_done(&e);
         test_disconnect(conn);
         return 0;
@@ -553,8 +533,8 @@ static int overlay_checks(int conn, const Layers *l, const char *userns) {
                        ",%s,\"mounts\":[%s,{\"type\":\"overlay\",\"destination\":\"/tmp/x/y\",\"options\":"
                        "[\"lowerdir=%s\",\"upperdir=%s\",\"workdir=%s\"]}]",
                        userns, host_root, lower, l->upper, l->work);
-        CHECK(!e.error[0] && e.exit_code == 0, "%s %d %s", e.error, e.exit_code, e.err);
-        CHECK(strcmp(e.out, "125") == 0, "%s", e.out);
+        TEST_CHECK(!e.error[0] && e.exit_code == 0, "%s %d %s", e.error, e.exit_code, e.err);
+        TEST_CHECK(strcmp(e.out, "125") == 0, "%s", e.out);
         ended_done(&e);
 
         /* tmp-upper: writable, and what is written stays in the sandbox */
@@ -562,7 +542,7 @@ static int overlay_checks(int conn, const Layers *l, const char *userns) {
                        ",%s,\"mounts\":[%s,{\"type\":\"overlay\",\"destination\":\"/tmp/x\",\"options\":"
                        "[\"lowerdir=%s\",\"tmp-upper\"]}]",
                        userns, host_root, lower);
-        CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "72") == 0, "%s %s %s", e.error, e.out, e.err);
+        TEST_CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "72") == 0, "%s %s %s", e.error, e.out, e.err);
         ended_done(&e);
 
         /* read-only: two lower layers, no upper */
@@ -570,7 +550,7 @@ static int overlay_checks(int conn, const Layers *l, const char *userns) {
                        ",%s,\"mounts\":[%s,{\"type\":\"overlay\",\"destination\":\"/tmp/x\",\"options\":"
                        "[\"lowerdir=%s\",\"ro\"]}]",
                        userns, host_root, lower);
-        CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "2ro\n") == 0, "%s %s %s", e.error, e.out, e.err);
+        TEST_CHECK(!e.error[0] && e.exit_code == 0 && strcmp(e.out, "2ro\n") == 0, "%s %s %s", e.error, e.out, e.err);
         ended_done(&e);
         return 0;
 }
@@ -615,8 +595,8 @@ static int nonroot_overlays(void *arg) {
         /* without a user namespace overlayfs would act as the daemon */
         e = run_script(conn, "true", ",\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"overlay\",\"destination\":\"/x\","
                                      "\"options\":[\"lowerdir=/usr:/etc\"]}]");
-        CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
-        CHECK(strstr(e.err, "user namespace"), "%s", e.err);
+        TEST_CHECK(strcmp(e.error, "io.nsbox.Sandbox.SpawnFailed mount") == 0, "%s", e.error);
+        TEST_CHECK(strstr(e.err, "user namespace"), "%s", e.err);
         ended_done(&e);
         test_disconnect(conn);
         return r;
@@ -659,7 +639,7 @@ static int nonroot_as_pid_1(void *arg) {
                              "\"gidMappings\":[{\"containerID\":%u,\"hostID\":%u,\"size\":1}]",
                              (unsigned) getuid(), (unsigned) getuid(), (unsigned) getgid(), (unsigned) getgid());
 
-        CHECK(!e.error[0] && strcmp(e.out, "1\n") == 0, "%s %s %s", e.error, e.out, e.err);
+        TEST_CHECK(!e.error[0] && strcmp(e.out, "1\n") == 0, "%s %s %s", e.error, e.out, e.err);
         ended_done(&e);
         test_disconnect(conn);
         return 0;

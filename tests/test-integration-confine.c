@@ -24,6 +24,7 @@
 
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
+#include "test-util.h"
 #include "varlink-message.h"
 
 #define NOBODY 65534
@@ -54,17 +55,6 @@ static void start(const char *const *args) {
         test_daemon_start(&daemon_, args);
         daemon_started = true;
 }
-
-/* The child's verdict: 0, or 1 after saying why on stderr. */
-#define CHECK(cond, ...)                                                                              \
-        do {                                                                                          \
-                if (!(cond)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);      \
-                        fprintf(stderr, __VA_ARGS__);                                                 \
-                        fputc('\n', stderr);                                                          \
-                        return 1;                                                                     \
-                }                                                                                     \
-        } while (0)
 
 typedef struct Outcome {
         char error[128];
@@ -441,7 +431,7 @@ static int child_spawn(void *arg) {
         Outcome o;
 
         spawn(conn, *params, false, &o);
-        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
         printf("%s %li\n", o.id, o.pid);
         fflush(stdout);
         test_disconnect(conn);
@@ -507,10 +497,10 @@ static int child_capabilities_refused(void *arg) {
         Outcome o;
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"capabilities\":{\"permitted\":[\"CAP_CHOWN\"]}", false, &o);
-        CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "%s", o.error);
+        TEST_CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "%s", o.error);
         /* a bounding set only narrows */
         spawn(conn, "\"argv\":[\"/bin/true\"],\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"]}", false, &o);
-        CHECK(!o.error[0], "%s", o.error);
+        TEST_CHECK(!o.error[0], "%s", o.error);
         test_disconnect(conn);
         return 0;
 }
@@ -533,12 +523,12 @@ static int child_disable_userns(void *arg) {
                          "\"namespaces\":[\"user\"],%s%s",
                          NOBODY_ROOT_MAPS, disable ? ",\"disableUserNamespaces\":true" : "");
                 spawn(conn, params, true, &o);
-                CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+                TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
                 if (disable)
-                        CHECK(strstr(o.output, "No space left on device") && strstr(o.output, "rc=1"), "%s",
+                        TEST_CHECK(strstr(o.output, "No space left on device") && strstr(o.output, "rc=1"), "%s",
                               o.output);
                 else
-                        CHECK(strstr(o.output, "rc=0"), "%s", o.output);
+                        TEST_CHECK(strstr(o.output, "rc=0"), "%s", o.output);
         }
         test_disconnect(conn);
         return 0;
@@ -624,11 +614,11 @@ static int child_policy_default(void *arg) {
         Outcome o;
 
         spawn(conn, "\"argv\":[\"/bin/true\"]," MKDIR_EPERM, false, &o);
-        CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "own profile: %s", o.error);
+        TEST_CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "own profile: %s", o.error);
         spawn(conn, "\"argv\":[\"/bin/true\"],\"seccompProfile\":\"unconfined\"", false, &o);
-        CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "unconfined: %s", o.error);
+        TEST_CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "unconfined: %s", o.error);
         spawn(conn, "\"argv\":[\"/bin/true\"],\"seccompProfile\":\"default\"", false, &o);
-        CHECK(!o.error[0], "default: %s", o.error);
+        TEST_CHECK(!o.error[0], "default: %s", o.error);
         test_disconnect(conn);
         return 0;
 }
@@ -638,15 +628,15 @@ static int child_policy_own(void *arg) {
         Outcome o;
 
         spawn(conn, "\"argv\":[\"/bin/true\"]," MKDIR_EPERM, false, &o);
-        CHECK(!o.error[0], "own profile: %s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "own profile: %s %s", o.error, o.parameter);
         spawn(conn, "\"argv\":[\"/bin/true\"],\"seccompProfile\":\"unconfined\"", false, &o);
-        CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "unconfined: %s", o.error);
+        TEST_CHECK(streq(o.error, "org.varlink.service.PermissionDenied"), "unconfined: %s", o.error);
         /* --seccomp FD: its own program instead of the default */
         fd = bpf_program_fd("mkdir", "mkdirat", EPERM);
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"seccompProfile\":\"unconfined\",\"seccompFileDescriptors\":[0]",
                   &fd, 1, false, &o);
         close(fd);
-        CHECK(!o.error[0], "own program: %s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "own program: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
 }

@@ -35,17 +35,7 @@ static uid_t other_uid;
 static gid_t other_gid;
 
 static void setup(void) {
-        struct passwd *pw = getpwnam(OTHER_USER);
-
-        if (!pw) {
-                cr_assert_eq(system("useradd --system --no-create-home --home-dir /nonexistent "
-                                    "--shell /usr/sbin/nologin " OTHER_USER " >/dev/null 2>&1"),
-                             0, "cannot create the test user " OTHER_USER);
-                pw = getpwnam(OTHER_USER);
-        }
-        cr_assert_not_null(pw);
-        other_uid = pw->pw_uid;
-        other_gid = pw->pw_gid;
+        test_ensure_user(OTHER_USER, &other_uid, &other_gid);
         test_daemon_start(&daemon_, NULL);
         daemon_started = true;
 }
@@ -59,16 +49,6 @@ static void teardown(void) {
 TestSuite(exec, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- helpers, usable in test_run_as() children too (they report on stderr and by exit status) ---- */
-
-#define CHECK(cond, ...)                                                                         \
-        do {                                                                                     \
-                if (!(cond)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                                            \
-                        fputc('\n', stderr);                                                     \
-                        return 1;                                                                \
-                }                                                                                \
-        } while (0)
 
 static bool same(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
@@ -449,14 +429,14 @@ static int child_names(void *arg) {
 
         /* root's name is not this user's: the same name is free here */
         s = spawn(conn, "\"argv\":[\"sleep\",\"1000\"],\"name\":\"db\"");
-        CHECK(!s.error[0], "%s %s", s.error, s.field);
+        TEST_CHECK(!s.error[0], "%s %s", s.error, s.field);
         /* and root's sandbox of that name is not reachable by it */
         e = wait_for(conn, "db2");
-        CHECK(same(e.error, "io.nsbox.Sandbox.NoSuchSandbox"), "%s", e.error);
+        TEST_CHECK(same(e.error, "io.nsbox.Sandbox.NoSuchSandbox"), "%s", e.error);
         ended_done(&e);
-        CHECK(kill_sandbox(conn, "db", SIGKILL) == 0, "kill by name");
+        TEST_CHECK(kill_sandbox(conn, "db", SIGKILL) == 0, "kill by name");
         e = wait_for(conn, "db");
-        CHECK(same(e.state, "killed"), "%s %s", e.state, e.error);
+        TEST_CHECK(same(e.state, "killed"), "%s %s", e.state, e.error);
         ended_done(&e);
         test_disconnect(conn);
         return 0;
@@ -520,22 +500,22 @@ static int child_exec_own(void *arg) {
         Started s = spawn(conn, nobody_sandbox), x;
         Ended e;
 
-        CHECK(!s.error[0], "%s %s", s.error, s.field);
+        TEST_CHECK(!s.error[0], "%s %s", s.error, s.field);
         dprintf(o->fd, "%s %li\n", s.id, s.pid);
 
         e = exec_script(conn, "mine", "hostname; id -u; id -g; ps -o args= ax | grep -c '^sleep 1000$'", NULL);
-        CHECK(same(e.state, "exited") && e.exit_code == 0, "%s %d %s %s", e.state, e.exit_code, e.error, e.out);
-        CHECK(same(e.out, "nobodys\n0\n0\n1\n"), "%s", e.out);
+        TEST_CHECK(same(e.state, "exited") && e.exit_code == 0, "%s %d %s %s", e.state, e.exit_code, e.error, e.out);
+        TEST_CHECK(same(e.out, "nobodys\n0\n0\n1\n"), "%s", e.out);
         ended_done(&e);
 
         /* a user the sandbox's mappings allow, and ones they do not */
         e = exec_script(conn, "mine", "id -u", ",\"user\":{\"uid\":0,\"gid\":0}");
-        CHECK(same(e.out, "0\n"), "%s %s", e.out, e.error);
+        TEST_CHECK(same(e.out, "0\n"), "%s %s", e.out, e.error);
         ended_done(&e);
         x = exec_in(conn, "mine", "\"argv\":[\"true\"],\"user\":{\"uid\":1,\"gid\":0}", NULL, 0);
-        CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.uid"), "%s %s", x.error, x.field);
+        TEST_CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.uid"), "%s %s", x.error, x.field);
         x = exec_in(conn, "mine", "\"argv\":[\"true\"],\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[0]}", NULL, 0);
-        CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.additionalGids"), "%s %s",
+        TEST_CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.additionalGids"), "%s %s",
               x.error, x.field);
         test_disconnect(conn);
         return 0;
@@ -547,9 +527,9 @@ static int child_exec_foreign(void *arg) {
         Started x;
 
         x = exec_in(conn, id, "\"argv\":[\"true\"]", NULL, 0);
-        CHECK(same(x.error, "io.nsbox.Sandbox.NoSuchSandbox"), "Exec into another user's sandbox: %s", x.error);
+        TEST_CHECK(same(x.error, "io.nsbox.Sandbox.NoSuchSandbox"), "Exec into another user's sandbox: %s", x.error);
         x = exec_in(conn, "mine", "\"argv\":[\"true\"]", NULL, 0);
-        CHECK(same(x.error, "io.nsbox.Sandbox.NoSuchSandbox"), "Exec by another user's name: %s", x.error);
+        TEST_CHECK(same(x.error, "io.nsbox.Sandbox.NoSuchSandbox"), "Exec by another user's name: %s", x.error);
         test_disconnect(conn);
         return 0;
 }
@@ -561,14 +541,14 @@ static int child_exec_without_user_namespace(void *arg) {
         Started x;
         Ended e;
 
-        CHECK(!s.error[0], "%s %s", s.error, s.field);
+        TEST_CHECK(!s.error[0], "%s %s", s.error, s.field);
         e = exec_script(conn, s.id, "hostname; id -u; grep NoNewPrivs /proc/self/status", NULL);
-        CHECK(same(e.out, "plain\n65534\nNoNewPrivs:\t1\n"), "%s %s", e.out, e.error);
+        TEST_CHECK(same(e.out, "plain\n65534\nNoNewPrivs:\t1\n"), "%s %s", e.out, e.error);
         ended_done(&e);
         x = exec_in(conn, s.id, "\"argv\":[\"true\"],\"user\":{\"uid\":0,\"gid\":0}", NULL, 0);
-        CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.uid"), "%s %s", x.error, x.field);
+        TEST_CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.uid"), "%s %s", x.error, x.field);
         x = exec_in(conn, s.id, "\"argv\":[\"true\"],\"user\":{\"uid\":65534,\"gid\":0}", NULL, 0);
-        CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.gid"), "%s %s", x.error, x.field);
+        TEST_CHECK(same(x.error, VARLINK_ERROR_INVALID_PARAMETER) && same(x.field, "user.gid"), "%s %s", x.error, x.field);
         test_disconnect(conn);
         return 0;
 }

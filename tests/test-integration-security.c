@@ -49,18 +49,8 @@ static uid_t other_uid; /* nsbox-test */
 static gid_t other_gid;
 
 static void ensure_other_user(void) {
-        struct passwd *pw = getpwnam(OTHER_USER);
-
-        if (!pw) {
-                cr_assert_eq(system("useradd --system --no-create-home --home-dir /nonexistent "
-                                    "--shell /usr/sbin/nologin " OTHER_USER " >/dev/null 2>&1"),
-                             0, "cannot create the test user " OTHER_USER);
-                pw = getpwnam(OTHER_USER);
-        }
-        cr_assert_not_null(pw);
-        cr_assert_neq(pw->pw_uid, NOBODY);
-        other_uid = pw->pw_uid;
-        other_gid = pw->pw_gid;
+        test_ensure_user(OTHER_USER, &other_uid, &other_gid);
+        cr_assert_neq(other_uid, NOBODY);
 }
 
 static void setup(void) {
@@ -114,17 +104,6 @@ static bool spawn_failed_at(const char *error, const char *stage, int errno_, co
                errno_ == want_errno;
 }
 #define FAILED_AT(o, want_stage, want_errno) spawn_failed_at((o).error, (o).stage, (o).errno_, want_stage, want_errno)
-
-/* The child's verdict: 0, or 1 after saying why on stderr. */
-#define CHECK(cond, ...)                                                                    \
-        do {                                                                                \
-                if (!(cond)) {                                                              \
-                        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                                       \
-                        fputc('\n', stderr);                                                \
-                        return 1;                                                           \
-                }                                                                           \
-        } while (0)
 
 /* What a call returned: its error name (NULL on success) and, for InvalidParameter, the parameter. */
 typedef struct Outcome {
@@ -277,12 +256,12 @@ static int child_spawn_keepalive(void *arg) {
 
         /* without namespaces, and in a user namespace mapping only itself */
         spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
-        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
         dprintf(c->out, "%s %li\n", o.id, o.pid);
 
         snprintf(params, sizeof params, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true,%s", own_maps);
         spawn(conn, params, false, &o);
-        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
         dprintf(c->out, "%s %li\n", o.id, o.pid);
         test_disconnect(conn);
         return 0;
@@ -324,42 +303,42 @@ static int child_maps_others(void *arg) {
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                     "\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1}]", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "host root mapped: %s", o.error);
-        CHECK(same_string(o.parameter, "uidMappings[0].hostID"), "%s", o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "host root mapped: %s", o.error);
+        TEST_CHECK(same_string(o.parameter, "uidMappings[0].hostID"), "%s", o.parameter);
 
         snprintf(params, sizeof params,
                  "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                  "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1},{\"containerID\":1,\"hostID\":%u,\"size\":1}]",
                  (unsigned) other);
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "another user's uid mapped: %s", o.error);
-        CHECK(same_string(o.parameter, "uidMappings[1].hostID"), "%s", o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "another user's uid mapped: %s", o.error);
+        TEST_CHECK(same_string(o.parameter, "uidMappings[1].hostID"), "%s", o.parameter);
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                     "\"gidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":1}]", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "host gid 0 mapped: %s", o.error);
-        CHECK(same_string(o.parameter, "gidMappings[0].hostID"), "%s", o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "host gid 0 mapped: %s", o.error);
+        TEST_CHECK(same_string(o.parameter, "gidMappings[0].hostID"), "%s", o.parameter);
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                     "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":2}]", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[0].size"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[0].size"),
               "own uid plus the next one: %s %s", o.error, o.parameter);
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],\"setgroups\":true,"
                     "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "setgroups"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "setgroups"),
               "setgroups allow with only its own gid: %s %s", o.error, o.parameter);
 
         /* without a user namespace: only its own ids, each checked on its own */
         spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":0,\"gid\":65534}", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.uid"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.uid"),
               "ran as root: %s %s", o.error, o.parameter);
         spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":65534,\"gid\":0}", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.gid"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.gid"),
               "ran with gid 0: %s %s", o.error, o.parameter);
         spawn(conn, "\"argv\":[\"/bin/true\"],\"user\":{\"uid\":65534,\"gid\":65534,\"additionalGids\":[0]}", false,
               &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.additionalGids[0]"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "user.additionalGids[0]"),
               "ran in group 0: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
@@ -390,8 +369,8 @@ static int child_reads_root_files(void *arg) {
                  "\"mounts\":[{\"type\":\"bind\",\"source\":\"%s\",\"destination\":\"/etc/hostname\"}]",
                  own_maps, p->secret);
         spawn(conn, params, true, &o);
-        CHECK(!strstr(o.output, SECRET), "read through a bind mount (user namespace)");
-        CHECK(FAILED_AT(o, "mount", EACCES), "a bind mount of a file the caller cannot read: %s %s %d", o.error, o.stage,
+        TEST_CHECK(!strstr(o.output, SECRET), "read through a bind mount (user namespace)");
+        TEST_CHECK(FAILED_AT(o, "mount", EACCES), "a bind mount of a file the caller cannot read: %s %s %d", o.error, o.stage,
               o.errno_);
 
         snprintf(params, sizeof params,
@@ -399,39 +378,39 @@ static int child_reads_root_files(void *arg) {
                  "\"mounts\":[{\"type\":\"bind\",\"source\":\"%s\",\"destination\":\"/etc/hostname\"}]",
                  p->secret);
         spawn(conn, params, true, &o);
-        CHECK(!strstr(o.output, SECRET), "read through a bind mount (no user namespace)");
-        CHECK(FAILED_AT(o, "mount", EACCES), "a bind mount of a file the caller cannot read: %s %s %d", o.error, o.stage,
+        TEST_CHECK(!strstr(o.output, SECRET), "read through a bind mount (no user namespace)");
+        TEST_CHECK(FAILED_AT(o, "mount", EACCES), "a bind mount of a file the caller cannot read: %s %s %d", o.error, o.stage,
               o.errno_);
 
         /* a directory it cannot enter, as cwd */
         snprintf(params, sizeof params, "\"argv\":[\"/bin/ls\",\"-a\"],\"cwd\":\"%s\"", p->priv);
         spawn(conn, params, true, &o);
-        CHECK(!strstr(o.output, "world"), "listed a 0700 root directory through cwd");
-        CHECK(FAILED_AT(o, "cwd", EACCES), "cwd in a directory the caller cannot enter: %s %s %d", o.error, o.stage,
+        TEST_CHECK(!strstr(o.output, "world"), "listed a 0700 root directory through cwd");
+        TEST_CHECK(FAILED_AT(o, "cwd", EACCES), "cwd in a directory the caller cannot enter: %s %s %d", o.error, o.stage,
               o.errno_);
 
         /* as root: the path crosses a 0700 directory (to a symlink to /, which would make it work) */
         snprintf(params, sizeof params, "\"argv\":[\"/bin/cat\",\"%s\"],%s,\"root\":\"%s\"", p->secret, own_maps,
                  p->priv_world);
         spawn(conn, params, true, &o);
-        CHECK(!strstr(o.output, SECRET), "read through root");
-        CHECK(FAILED_AT(o, "mount", EACCES), "a root behind a 0700 directory: %s %s %d", o.error, o.stage, o.errno_);
+        TEST_CHECK(!strstr(o.output, SECRET), "read through root");
+        TEST_CHECK(FAILED_AT(o, "mount", EACCES), "a root behind a 0700 directory: %s %s %d", o.error, o.stage, o.errno_);
 
         /* executables it may not run */
         snprintf(params, sizeof params, "\"argv\":[\"%s\",\"REACHED\"]", p->priv_echo);
         spawn(conn, params, true, &o);
-        CHECK(!strstr(o.output, "REACHED"), "ran a program behind a 0700 directory");
-        CHECK(FAILED_AT(o, "execve", EACCES), "an executable behind a 0700 directory: %s %s %d", o.error, o.stage,
+        TEST_CHECK(!strstr(o.output, "REACHED"), "ran a program behind a 0700 directory");
+        TEST_CHECK(FAILED_AT(o, "execve", EACCES), "an executable behind a 0700 directory: %s %s %d", o.error, o.stage,
               o.errno_);
 
         snprintf(params, sizeof params, "\"argv\":[\"%s\",\"REACHED\"]", p->echo0700);
         spawn(conn, params, true, &o);
-        CHECK(!strstr(o.output, "REACHED"), "ran a 0700 root program");
-        CHECK(FAILED_AT(o, "execve", EACCES), "a 0700 root executable: %s %s %d", o.error, o.stage, o.errno_);
+        TEST_CHECK(!strstr(o.output, "REACHED"), "ran a 0700 root program");
+        TEST_CHECK(FAILED_AT(o, "execve", EACCES), "a 0700 root executable: %s %s %d", o.error, o.stage, o.errno_);
 
         /* control: the same things it may do work, so the refusals above are about permission */
         spawn(conn, "\"argv\":[\"/bin/echo\",\"REACHED\"]", true, &o);
-        CHECK(!o.error[0] && strstr(o.output, "REACHED"), "control spawn failed: %s", o.error);
+        TEST_CHECK(!o.error[0] && strstr(o.output, "REACHED"), "control spawn failed: %s", o.error);
         test_disconnect(conn);
         return 0;
 }
@@ -463,23 +442,23 @@ static int child_other_user(void *arg) {
 
         /* answered as if it did not exist: another user's ids are not even confirmed */
         r = call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL);
-        CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
+        TEST_CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
               "waited on another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = call_id(conn, "io.nsbox.Sandbox.Inspect", id, NULL);
-        CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
+        TEST_CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
               "inspected another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = call_id(conn, "io.nsbox.Sandbox.Kill", id, ",\"signal\":9");
-        CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
+        TEST_CHECK(same_string(test_json_string(r, "error"), "io.nsbox.Sandbox.NoSuchSandbox"),
               "killed another user's sandbox: %s", json_object_to_json_string(r));
         json_object_put(r);
 
         r = test_call(conn, "io.nsbox.Sandbox.List", NULL, NULL, 0, NULL, NULL);
-        CHECK(!test_json_get(r, "error"), "List failed: %s", json_object_to_json_string(r));
-        CHECK(!strstr(json_object_to_json_string(r), id), "another user's sandbox in List: %s",
+        TEST_CHECK(!test_json_get(r, "error"), "List failed: %s", json_object_to_json_string(r));
+        TEST_CHECK(!strstr(json_object_to_json_string(r), id), "another user's sandbox in List: %s",
               json_object_to_json_string(r));
         json_object_put(r);
         test_disconnect(conn);
@@ -523,14 +502,14 @@ static int child_quota(void *arg) {
 
         for (int i = 0; i < 2; i++) {
                 spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
-                CHECK(!o.error[0], "spawn %d: %s", i, o.error);
+                TEST_CHECK(!o.error[0], "spawn %d: %s", i, o.error);
                 dprintf(c->out, "%s\n", o.id);
         }
         spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
         if (!o.error[0])
                 dprintf(c->out, "%s\n", o.id);
-        CHECK(same_string(o.error, "io.nsbox.Sandbox.QuotaExceeded"), "third sandbox: %s", o.error);
-        CHECK(same_string(o.limit, "sandboxes-per-user"), "limit: %s", o.limit);
+        TEST_CHECK(same_string(o.error, "io.nsbox.Sandbox.QuotaExceeded"), "third sandbox: %s", o.error);
+        TEST_CHECK(same_string(o.limit, "sandboxes-per-user"), "limit: %s", o.limit);
         test_disconnect(conn);
         return 0;
 }
@@ -541,7 +520,7 @@ static int child_one_sandbox(void *arg) {
         Outcome o;
 
         spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true", false, &o);
-        CHECK(!o.error[0], "%s", o.error);
+        TEST_CHECK(!o.error[0], "%s", o.error);
         dprintf(c->out, "%s\n", o.id);
         test_disconnect(conn);
         return 0;
@@ -572,13 +551,13 @@ static int child_setuid(void *arg) {
 
         snprintf(params, sizeof params, "\"argv\":[\"%s\",\"-u\"]", suid);
         spawn(conn, params, true, &o);
-        CHECK(!o.error[0], "%s", o.error);
-        CHECK(strcmp(o.output, "65534\n") == 0, "setuid root binary in the sandbox ran with euid %s", o.output);
+        TEST_CHECK(!o.error[0], "%s", o.error);
+        TEST_CHECK(strcmp(o.output, "65534\n") == 0, "setuid root binary in the sandbox ran with euid %s", o.output);
 
         snprintf(params, sizeof params, "\"argv\":[\"%s\",\"-u\"],\"namespaces\":[\"pid\",\"mount\"]", suid);
         spawn(conn, params, true, &o);
-        CHECK(!o.error[0], "%s", o.error);
-        CHECK(strcmp(o.output, "65534\n") == 0, "setuid root binary in the sandbox ran with euid %s", o.output);
+        TEST_CHECK(!o.error[0], "%s", o.error);
+        TEST_CHECK(strcmp(o.output, "65534\n") == 0, "setuid root binary in the sandbox ran with euid %s", o.output);
         test_disconnect(conn);
         return 0;
 }
@@ -595,8 +574,8 @@ static int child_setuid_control(void *arg) {
                 execl(suid, suid, "-u", (char *) NULL);
                 _exit(127);
         }
-        CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+        TEST_CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+        TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
         return 0;
 }
 
@@ -620,11 +599,11 @@ static int child_net(void *arg) {
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"net\"],"
                     "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "net namespace: %s %s", o.error, o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "net namespace: %s %s", o.error, o.parameter);
 
         spawn(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"pid\"],"
                     "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]", false, &o);
-        CHECK(!o.error[0], "allowed namespaces refused: %s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "allowed namespaces refused: %s %s", o.error, o.parameter);
         r = call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL);
         json_object_put(r);
         test_disconnect(conn);
@@ -666,14 +645,14 @@ static int child_subuid(void *arg) {
         snprintf(maps, sizeof maps, range_maps, NOBODY, 1000, NOBODY);
         snprintf(params, sizeof params, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true,%s", maps);
         spawn(conn, params, false, &o);
-        CHECK(!o.error[0], "granted range refused: %s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "granted range refused: %s %s", o.error, o.parameter);
         dprintf(c->out, "%s %li\n", o.id, o.pid);
 
         /* one id past the grant */
         snprintf(maps, sizeof maps, range_maps, NOBODY, 1001, NOBODY);
         snprintf(params, sizeof params, "\"argv\":[\"/bin/true\"],%s", maps);
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[1].size"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[1].size"),
               "range past the grant: %s %s", o.error, o.parameter);
 
         /* one gid past the subgid grant, with the uid range inside its own */
@@ -684,14 +663,14 @@ static int child_subuid(void *arg) {
                  "{\"containerID\":1,\"hostID\":400000,\"size\":501}]",
                  NOBODY, NOBODY);
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "gidMappings[1].size"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "gidMappings[1].size"),
               "gid range past the grant: %s %s", o.error, o.parameter);
         /* the subuid range is not a subgid grant */
         snprintf(params, sizeof params,
                  "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                  "\"gidMappings\":[{\"containerID\":0,\"hostID\":300000,\"size\":1}]");
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "gidMappings[0].hostID"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "gidMappings[0].hostID"),
               "subuid range used as gids: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
@@ -705,7 +684,7 @@ static int child_subuid_other(void *arg) {
         snprintf(maps, sizeof maps, range_maps, (unsigned) getuid(), 1000, (unsigned) getgid());
         snprintf(params, sizeof params, "\"argv\":[\"/bin/true\"],%s", maps);
         spawn(conn, params, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[1].hostID"),
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) && same_string(o.parameter, "uidMappings[1].hostID"),
               "nobody's range used by another user: %s %s", o.error, o.parameter);
         test_disconnect(conn);
         return 0;
@@ -783,9 +762,9 @@ static int child_probe_ranges(void *arg) {
                          NOBODY, p->host);
                 spawn(conn, params, false, &o);
                 if (p->granted)
-                        CHECK(!o.error[0], "host %u refused: %s %s", p->host, o.error, o.parameter);
+                        TEST_CHECK(!o.error[0], "host %u refused: %s %s", p->host, o.error, o.parameter);
                 else
-                        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) &&
+                        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) &&
                                       same_string(o.parameter, "uidMappings[1].hostID"),
                               "host %u: %s %s", p->host, o.error, o.parameter);
         }
@@ -874,8 +853,8 @@ static bool raw_get_info(int fd) {
 static int child_get_info(void *arg) {
         int fd = raw_connect(daemon_.socket_path);
 
-        CHECK(fd >= 0, "connect: %m");
-        CHECK(raw_get_info(fd), "GetInfo not answered");
+        TEST_CHECK(fd >= 0, "connect: %m");
+        TEST_CHECK(raw_get_info(fd), "GetInfo not answered");
         close(fd);
         return 0;
 }
@@ -962,10 +941,10 @@ static int child_join(void *arg) {
         Outcome o;
 
         /* Changing uid from root left us non-dumpable: /proc/self/uid_map would be root's. */
-        CHECK(prctl(PR_SET_DUMPABLE, 1) == 0, "prctl: %m");
-        CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(release, O_CLOEXEC) == 0, "pipe: %m");
+        TEST_CHECK(prctl(PR_SET_DUMPABLE, 1) == 0, "prctl: %m");
+        TEST_CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(release, O_CLOEXEC) == 0, "pipe: %m");
         gc = fork();
-        CHECK(gc >= 0, "fork: %m");
+        TEST_CHECK(gc >= 0, "fork: %m");
         if (gc == 0) {
                 int fd;
 
@@ -990,13 +969,13 @@ static int child_join(void *arg) {
         }
         close(ready[1]);
         close(release[0]);
-        CHECK(read(ready[0], &ch, 1) == 1, "the grandchild could not make its namespaces");
+        TEST_CHECK(read(ready[0], &ch, 1) == 1, "the grandchild could not make its namespaces");
 
         snprintf(path, sizeof path, "/proc/%i/ns/user", (int) gc);
         fds[0] = open(path, O_RDONLY | O_CLOEXEC);
         snprintf(path, sizeof path, "/proc/%i/ns/net", (int) gc);
         fds[1] = open(path, O_RDONLY | O_CLOEXEC);
-        CHECK(fds[0] >= 0 && fds[1] >= 0 && fstat(fds[1], &st) == 0, "open %s: %m", path);
+        TEST_CHECK(fds[0] >= 0 && fds[1] >= 0 && fstat(fds[1], &st) == 0, "open %s: %m", path);
         snprintf(expected, sizeof expected, "net:[%lu]\n", (unsigned long) st.st_ino);
 
         conn = test_daemon_connect(&daemon_);
@@ -1006,47 +985,47 @@ static int child_join(void *arg) {
                  "\"argv\":[\"/bin/readlink\",\"/proc/self/ns/net\"],"
                  "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},{\"type\":\"net\",\"fileDescriptor\":1}]");
         spawn_fds(conn, params, fds, 2, true, &o);
-        CHECK(!o.error[0], "joining its own namespaces refused: %s %s", o.error, o.parameter);
-        CHECK(strcmp(o.output, expected) == 0, "joined %s, expected %s", o.output, expected);
+        TEST_CHECK(!o.error[0], "joining its own namespaces refused: %s %s", o.error, o.parameter);
+        TEST_CHECK(strcmp(o.output, expected) == 0, "joined %s, expected %s", o.output, expected);
         snprintf(id, sizeof id, "%s", o.id);
         json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", id, NULL));
 
         /* the host's network namespace, which it can open but not enter */
         host_net = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-        CHECK(host_net >= 0, "open: %m");
+        TEST_CHECK(host_net >= 0, "open: %m");
         spawn_fds(conn,
                   "\"argv\":[\"/bin/readlink\",\"/proc/self/ns/net\"],\"namespaces\":[\"mount\"],"
                   "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
                   &host_net, 1, true, &o);
-        CHECK(!o.output[0], "joined the host's network namespace: %s", o.output);
+        TEST_CHECK(!o.output[0], "joined the host's network namespace: %s", o.output);
         /* refused up front, not by a late failure in the spawn path */
-        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "host net namespace: %s %s", o.error, o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "host net namespace: %s %s", o.error, o.parameter);
 
         /* a pidfd of its own process in the host namespaces */
         int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
-        CHECK(pidfd >= 0, "pidfd_open: %m");
+        TEST_CHECK(pidfd >= 0, "pidfd_open: %m");
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]", &pidfd, 1,
                   false, &o);
         if (pidfd_namespaces_supported(pidfd))
-                CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "host net namespace by pidfd: %s %s", o.error,
+                TEST_CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "host net namespace by pidfd: %s %s", o.error,
                       o.parameter);
         else /* the kernel cannot say which namespace a pidfd is in: it cannot be judged */
-                CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) &&
+                TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER) &&
                               same_string(o.parameter, "joinNamespaces[0].fileDescriptor"),
                       "host net namespace by pidfd: %s %s", o.error, o.parameter);
 
         /* a namespace of another type than it claims (its own, so only the type is wrong) */
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"uts\",\"fileDescriptor\":0}]", &fds[1], 1,
                   false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a net namespace fd as uts: %s", o.error);
-        CHECK(same_string(o.parameter, "joinNamespaces[0].fileDescriptor"), "%s", o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a net namespace fd as uts: %s", o.error);
+        TEST_CHECK(same_string(o.parameter, "joinNamespaces[0].fileDescriptor"), "%s", o.parameter);
         /* and not a namespace at all */
         spawn_fds(conn,
                   "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
                   "{\"type\":\"net\",\"fileDescriptor\":1}]",
                   (const int[]) { fds[0], STDERR_FILENO }, 2, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a plain fd as a namespace: %s", o.error);
-        CHECK(same_string(o.parameter, "joinNamespaces[1].fileDescriptor"), "%s", o.parameter);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a plain fd as a namespace: %s", o.error);
+        TEST_CHECK(same_string(o.parameter, "joinNamespaces[1].fileDescriptor"), "%s", o.parameter);
 
         /* Its own user namespace, joined, with mounts of its own: the daemon would mount for a namespace it
          * does not own the setup of; the mount planner refuses it, with every other check passed. */
@@ -1055,12 +1034,12 @@ static int child_join(void *arg) {
                   "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
                   "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]",
                   fds, 1, false, &o);
-        CHECK(same_string(o.error, "io.nsbox.Sandbox.SpawnFailed") && same_string(o.stage, "mount") && o.errno_ == EPERM,
+        TEST_CHECK(same_string(o.error, "io.nsbox.Sandbox.SpawnFailed") && same_string(o.stage, "mount") && o.errno_ == EPERM,
               "joined user namespace with mounts: %s %s %s %d", o.error, o.parameter, o.stage, o.errno_);
 
         test_disconnect(conn);
         close(release[1]);
-        CHECK(waitpid(gc, NULL, 0) == gc, "waitpid");
+        TEST_CHECK(waitpid(gc, NULL, 0) == gc, "waitpid");
         (void) c;
         return 0;
 }
@@ -1111,21 +1090,21 @@ static int child_enters_own_sandbox(void *arg) {
         Outcome o;
 
         spawn(conn, owned_sandbox, false, &o);
-        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
         dprintf(c->out, "%s %li\n", o.id, o.pid);
         snprintf(pid, sizeof pid, "%li", o.pid);
 
         snprintf(path, sizeof path, "/proc/%li/ns/net", o.pid);
         net_fd = open(path, O_RDONLY | O_CLOEXEC);
-        CHECK(net_fd >= 0 && fstat(net_fd, &st) == 0, "open %s: %m", path);
+        TEST_CHECK(net_fd >= 0 && fstat(net_fd, &st) == 0, "open %s: %m", path);
         snprintf(expected, sizeof expected, "owned\nnet:[%lu]\n", (unsigned long) st.st_ino);
 
         /* as `unshare -U` would have let it: its own user namespace, and what it owns */
-        CHECK(run_command((const char *const[]) { "nsenter", "-t", pid, "-U", "-u", "-n", "--preserve-credentials",
+        TEST_CHECK(run_command((const char *const[]) { "nsenter", "-t", pid, "-U", "-u", "-n", "--preserve-credentials",
                                                   "sh", "-c", "hostname; readlink /proc/self/ns/net", NULL },
                           out, sizeof out) == 0,
               "nsenter into its own sandbox failed: %s", out);
-        CHECK(strcmp(out, expected) == 0, "nsenter saw %s, expected %s", out, expected);
+        TEST_CHECK(strcmp(out, expected) == 0, "nsenter saw %s, expected %s", out, expected);
 
         /* and passes its network namespace back */
         spawn_fds(conn,
@@ -1133,8 +1112,8 @@ static int child_enters_own_sandbox(void *arg) {
                   "\"namespaces\":[\"user\",\"uts\"],\"hostname\":\"owned\","
                   "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
                   &net_fd, 1, true, &o);
-        CHECK(!o.error[0], "joining its own sandbox's network namespace: %s %s", o.error, o.parameter);
-        CHECK(strcmp(o.output, expected) == 0, "the second sandbox saw %s, expected %s", o.output, expected);
+        TEST_CHECK(!o.error[0], "joining its own sandbox's network namespace: %s %s", o.error, o.parameter);
+        TEST_CHECK(strcmp(o.output, expected) == 0, "the second sandbox saw %s, expected %s", o.output, expected);
         json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL));
         close(net_fd);
         test_disconnect(conn);
@@ -1154,17 +1133,17 @@ static int child_enters_foreign_sandbox(void *arg) {
         Outcome o;
 
         snprintf(pid, sizeof pid, "%li", f->pid);
-        CHECK(run_command((const char *const[]) { "nsenter", "-t", pid, "-U", "--preserve-credentials", "true", NULL },
+        TEST_CHECK(run_command((const char *const[]) { "nsenter", "-t", pid, "-U", "--preserve-credentials", "true", NULL },
                           out, sizeof out) != 0,
               "nsenter into another user's sandbox worked");
 
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}]",
                   &f->user_fd, 1, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "joined another user's user namespace: %s", o.error);
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "joined another user's user namespace: %s", o.error);
         spawn_fds(conn, "\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],"
                         "\"joinNamespaces\":[{\"type\":\"net\",\"fileDescriptor\":0}]",
                   &f->net_fd, 1, false, &o);
-        CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "joined another user's network namespace: %s",
+        TEST_CHECK(same_string(o.error, VARLINK_ERROR_PERMISSION_DENIED), "joined another user's network namespace: %s",
               o.error);
         test_disconnect(conn);
         return 0;
@@ -1259,7 +1238,7 @@ static int child_fd_bind(void *arg) {
         Outcome o;
 
         usr = open("/usr", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        CHECK(usr >= 0, "open /usr: %m");
+        TEST_CHECK(usr >= 0, "open /usr: %m");
         snprintf(params, sizeof params,
                  "{\"argv\":[\"/usr/bin/true\"],%s,"
                  "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"},"
@@ -1269,10 +1248,10 @@ static int child_fd_bind(void *arg) {
         e = test_json_string(reply, "error");
         stage = test_json_string(reply, "parameters.stage");
         message = test_json_string(reply, "parameters.message");
-        CHECK(e && strcmp(e, "io.nsbox.Sandbox.SpawnFailed") == 0, "%s", json_object_to_json_string(reply));
-        CHECK(stage && strcmp(stage, "mount") == 0, "%s", json_object_to_json_string(reply));
-        CHECK(json_object_get_int(test_json_get(reply, "parameters.errno")) == EPERM, "%s", json_object_to_json_string(reply));
-        CHECK(message && strstr(message, "mounts[1].sourceFileDescriptor"), "%s", json_object_to_json_string(reply));
+        TEST_CHECK(e && strcmp(e, "io.nsbox.Sandbox.SpawnFailed") == 0, "%s", json_object_to_json_string(reply));
+        TEST_CHECK(stage && strcmp(stage, "mount") == 0, "%s", json_object_to_json_string(reply));
+        TEST_CHECK(json_object_get_int(test_json_get(reply, "parameters.errno")) == EPERM, "%s", json_object_to_json_string(reply));
+        TEST_CHECK(message && strstr(message, "mounts[1].sourceFileDescriptor"), "%s", json_object_to_json_string(reply));
         json_object_put(reply);
         close(usr);
 
@@ -1283,7 +1262,7 @@ static int child_fd_bind(void *arg) {
                  "{\"type\":\"symlink\",\"source\":\"usr/lib64\",\"destination\":\"/lib64\"}]",
                  own_maps);
         spawn(conn, params, false, &o);
-        CHECK(!o.error[0], "path bind refused: %s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "path bind refused: %s %s", o.error, o.parameter);
         dprintf(c->out, "%s\n", o.id);
         test_disconnect(conn);
         return 0;
@@ -1325,7 +1304,7 @@ static int child_root_mounts(void *arg) {
                         snprintf(params, sizeof params, "\"argv\":[\"/usr/bin/sleep\",\"60\"],\"keepAlive\":true,%s,%s",
                                  root_mount_namespaces[j], root_mount_requests[i]);
                         spawn(conn, params, false, &o);
-                        CHECK(!o.error[0], "%s: %s %s %s", params, o.error, o.parameter, o.stage);
+                        TEST_CHECK(!o.error[0], "%s: %s %s %s", params, o.error, o.parameter, o.stage);
                         dprintf(c->out, "%s %li\n", o.id, o.pid);
                 }
         test_disconnect(conn);
@@ -1395,7 +1374,7 @@ static int child_file_of_root_stat(void *arg) {
 
         snprintf(path, sizeof path, "/proc/%i/stat", (int) daemon_.pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        CHECK(fd >= 0, "open %s: %m", path);
+        TEST_CHECK(fd >= 0, "open %s: %m", path);
         spawn_fds(conn,
                   "\"argv\":[\"/bin/cat\",\"/tmp/stat\"],\"namespaces\":[\"mount\"],\"root\":\"/\","
                   "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"},"
@@ -1403,16 +1382,16 @@ static int child_file_of_root_stat(void *arg) {
                   &fd, 1, true, &o);
         close(fd);
         test_disconnect(conn);
-        CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
         p = strrchr(o.output, ')');
-        CHECK(p, "no stat line: %s", o.output);
+        TEST_CHECK(p, "no stat line: %s", o.output);
         /* after ")": field 3 is the state; 26 startcode, 27 endcode, 28 startstack */
         for (int field = 3; field <= 26; field++) {
                 p = strchr(p + 1, ' ');
-                CHECK(p, "short stat line: %s", o.output);
+                TEST_CHECK(p, "short stat line: %s", o.output);
         }
         dprintf(c->out, "%s", p + 1);
-        CHECK(strncmp(p + 1, "1 1 0 ", 6) == 0, "addresses of a root process leaked: %s", o.output);
+        TEST_CHECK(strncmp(p + 1, "1 1 0 ", 6) == 0, "addresses of a root process leaked: %s", o.output);
         return 0;
 }
 
@@ -1471,12 +1450,12 @@ static int child_reads_group_files(void *arg) {
                          "\"argv\":[\"/bin/sh\",\"-c\",\"cat %s 2>&1; cat %s; echo setgroups=$(cat /proc/self/setgroups)\"],%s",
                          f->deny, f->allow, cases[i].namespaces);
                 spawn(conn, params, true, &o);
-                CHECK(!o.error[0], "%s: %s %s", style, o.error, o.parameter);
+                TEST_CHECK(!o.error[0], "%s: %s %s", style, o.error, o.parameter);
                 snprintf(setgroups, sizeof setgroups, "setgroups=%s\n", cases[i].setgroups);
-                CHECK(strstr(o.output, setgroups), "%s: not the mapping style meant: %s", style, o.output);
-                CHECK(!strstr(o.output, "secret"), "%s: read a file its group may not read", style);
-                CHECK(strstr(o.output, "Permission denied"), "%s: %s", style, o.output);
-                CHECK(strstr(o.output, "allowed"), "%s: lost a group it may use: %s", style, o.output);
+                TEST_CHECK(strstr(o.output, setgroups), "%s: not the mapping style meant: %s", style, o.output);
+                TEST_CHECK(!strstr(o.output, "secret"), "%s: read a file its group may not read", style);
+                TEST_CHECK(strstr(o.output, "Permission denied"), "%s: %s", style, o.output);
+                TEST_CHECK(strstr(o.output, "allowed"), "%s: lost a group it may use: %s", style, o.output);
         }
         test_disconnect(conn);
         return 0;
@@ -1546,26 +1525,26 @@ static int child_new_session_false(void *arg) {
 
         /* no terminal at all: refused, whatever the streams are */
         spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false", false, &o);
-        CHECK(same_string(o.error, "org.varlink.service.InvalidParameter") && same_string(o.parameter, "newSession"),
+        TEST_CHECK(same_string(o.error, "org.varlink.service.InvalidParameter") && same_string(o.parameter, "newSession"),
               "no terminal: %s %s", o.error, o.parameter);
         fds[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
         fds[1] = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
-        CHECK(fds[0] >= 0 && fds[1] >= 0, "open: %m");
+        TEST_CHECK(fds[0] >= 0 && fds[1] >= 0, "open: %m");
         spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"stdin\":1", fds, 2, false, &o);
-        CHECK(same_string(o.error, "org.varlink.service.InvalidParameter"), "a file: %s %s", o.error, o.parameter);
+        TEST_CHECK(same_string(o.error, "org.varlink.service.InvalidParameter"), "a file: %s %s", o.error, o.parameter);
         /* a character device that is no terminal: the child cannot make it the controlling one */
         spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"stdin\":0", fds, 2, false, &o);
-        CHECK(FAILED_AT(o, "session", ENOTTY), "/dev/null: %s %s %d", o.error, o.stage, o.errno_);
+        TEST_CHECK(FAILED_AT(o, "session", ENOTTY), "/dev/null: %s %s %d", o.error, o.stage, o.errno_);
 
         /* a terminal of its own, on stdout: a new session with that terminal */
         fds[1] = slave;
         spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"newSession\":false,\"stdout\":1,\"keepAlive\":true", fds, 2,
                   false, &o);
-        CHECK(!o.error[0], "own terminal: %s %s %s", o.error, o.stage, o.parameter);
+        TEST_CHECK(!o.error[0], "own terminal: %s %s %s", o.error, o.stage, o.parameter);
         {
                 struct stat st;
 
-                CHECK(fstat(slave, &st) == 0, "fstat: %m");
+                TEST_CHECK(fstat(slave, &st) == 0, "fstat: %m");
                 dprintf(c->out, "%s %li %lu\n", o.id, o.pid, (unsigned long) st.st_rdev);
         }
         test_disconnect(conn);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,4 +99,21 @@ void test_send_with_fds(int sock, const void *data, size_t size, const int *fds,
                 memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
         }
         cr_assert_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t) size, "sendmsg: %m");
+}
+
+void test_ensure_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+        struct passwd *pw = getpwnam(name);
+        char cmd[256];
+
+        if (!pw) {
+                snprintf(cmd, sizeof cmd,
+                         "useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin '%s' "
+                         ">/dev/null 2>&1",
+                         name);
+                cr_assert_eq(system(cmd), 0, "cannot create the test user %s", name);
+                pw = getpwnam(name);
+        }
+        cr_assert_not_null(pw, "no user %s", name);
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
 }

@@ -1,14 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Helpers every test needs, once: reading and writing whole files, a
- * scratch directory per test, sending a message with fds attached. Each
- * asserts (criterion) when it fails, so call them from the test process,
- * not from a child forked to run as another user.
+ * scratch directory per test, sending a message with fds attached, a test
+ * user. Each asserts (criterion) when it fails, so call them from the test
+ * process, not from a child forked to run as another user; such a child
+ * checks with TEST_CHECK() instead.
  */
 #pragma once
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+/* For a child forked to run as another user, whose verdict is its exit status: unless cond holds, says on
+ * stderr where and why, and returns 1 from the calling function. */
+#define TEST_CHECK(cond, ...)                                                                    \
+        do {                                                                                     \
+                if (!(cond)) {                                                                   \
+                        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+                        fprintf(stderr, __VA_ARGS__);                                            \
+                        fputc('\n', stderr);                                                     \
+                        return 1;                                                                \
+                }                                                                                \
+        } while (0)
+
+/* The system user name (created without a home or a login shell when missing): its uid and primary gid. */
+void test_ensure_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
 
 /* Everything fd has to give, up to EOF: a NUL-terminated malloc'ed buffer. */
 char *test_read_fd(int fd);
