@@ -402,10 +402,14 @@ Test(nested, minimal_root_stays_minimal) {
         o = run_as_nobody("$N run -r --pid --tmpfs / --proc /proc --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib "
                           "--symlink usr/lib64 /lib64 --ro-bind %s %s --bind %s %s -- sh -c '"
                           "export LD_LIBRARY_PATH=%s/client; "
+                          /* With a pid namespace the command can run before the daemon has seen its sandbox
+                           * start (the pipe that says so closes only when the init execs too), and a nested
+                           * request refuses a sandbox still starting: wait until it is listed running. */
+                          "until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; done; "
                           "NSBOX_SOCKET=%s %s run -- sh -c \"echo inside; cat /etc/passwd\"; echo rc1=$?; "
                           "NSBOX_SOCKET=%s %s run --ro-bind /etc /etc -- cat /etc/passwd; echo rc2=$?'",
                           build, build, sockdir, sockdir, build, daemon_.socket_path, cli(), daemon_.socket_path,
-                          cli());
+                          cli(), daemon_.socket_path, cli());
         cr_assert(strstr(o.text, "inside\n"), "%s", o.text);
         cr_assert_null(strstr(o.text, "root:x:0:0"), "a host file was read: %s", o.text);
         cr_assert(strstr(o.text, "rc1=1"), "%s", o.text);
