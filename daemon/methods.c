@@ -539,6 +539,60 @@ static int check_nested(Connection *c, const PolicyRule *rule, const char *what)
  * Authorised as the caller's Spawn from the host would be, and then held to
  * what S has; its entry is one of S's processes, owned by the caller.
  */
+/* How the audit log names a process started in a sandbox: its event, what was done, what was made. */
+typedef struct StartInSandboxWords {
+        const char *event;   /* "exec" */
+        const char *action;  /* "Exec into sandbox" */
+        const char *made;    /* "process" */
+} StartInSandboxWords;
+
+/*
+ * Starts process in target as plan prepared it (an Exec, or a Spawn from
+ * inside target): in target's cgroup, under its seccomp program and
+ * capability sets, tracked as one of its processes, so it dies with it.
+ * The reply goes out from sandbox.c once the child reported exec (or
+ * failure).
+ */
+static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *target, const SpawnRequest *process,
+                             const SandboxExecPlan *plan, const CapabilityMasks *capabilities, const char *id,
+                             const StartInSandboxWords *words) {
+        SpawnError error = {};
+        SpawnHandle handle;
+        Sandbox *sb;
+        int r;
+
+        SpawnContext ctx = {
+                .request = process,
+                .seccomp = target->exec_base.seccomp,
+                .capabilities = capabilities,
+                .message_fds = plan->fds,
+                .n_message_fds = plan->n_fds,
+                .caller = &plan->creator,
+                .cgroup = target->cgroup,
+                .exec = true,
+                .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
+        };
+        r = spawn_start(&ctx, &handle, &error);
+        connection_drop_fds(c);
+        if (r < 0) {
+                log_audit(LOG_NOTICE, "spawn-failed", &c->caller, target->id, "%s %s failed at %s: %s", words->action,
+                          target->id, error.stage, error.message);
+                return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
+        }
+        log_audit(LOG_INFO, words->event, &c->caller, target->id, "%s %s: %s %s (pid %d).", words->action,
+                  target->id, words->made, id, (int) handle.pid);
+
+        SandboxContainment containment = {
+                .id = id,
+                .exec_of = target,
+        };
+        r = sandbox_new(c->server, client, process, &containment, &handle, &sb);
+        if (r < 0) {
+                log_error_errno(r, "Failed to track new %s: %m", words->made);
+                return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
+        }
+}
+
 static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rule) {
         Server *s = c->server;
         const char *outer_id = c->caller.origin.sandbox;
@@ -549,10 +603,8 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         CapabilityMasks capabilities;
         PolicyDecision decision = {};
         PolicyDenial denial = {};
-        SpawnError error = {};
-        SpawnHandle handle;
         SandboxClient *client;
-        Sandbox *outer, *sb;
+        Sandbox *outer;
         int r;
 
         outer = sandbox_find(s, outer_id, 0);
@@ -624,38 +676,8 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
 
-        SpawnContext ctx = {
-                .request = req,
-                .seccomp = outer->exec_base.seccomp,
-                .capabilities = spawn_capabilities,
-                .message_fds = plan.fds,
-                .n_message_fds = plan.n_fds,
-                .caller = &plan.creator,
-                .cgroup = outer->cgroup,
-                .exec = true,
-                .user_namespaces_disabled = outer->exec_base.disable_user_namespaces,
-        };
-        r = spawn_start(&ctx, &handle, &error);
-        connection_drop_fds(c);
-        if (r < 0) {
-                log_audit(LOG_NOTICE, "spawn-failed", &c->caller, outer->id, "Spawn inside sandbox %s failed at %s: %s",
-                          outer->id, error.stage, error.message);
-                return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
-        }
-        log_audit(LOG_INFO, "spawn", &c->caller, outer->id, "Spawn from inside sandbox %s: nested sandbox %s (pid %d).",
-                  outer->id, id, (int) handle.pid);
-
-        SandboxContainment containment = {
-                .id = id,
-                .exec_of = outer,
-        };
-        r = sandbox_new(s, client, req, &containment, &handle, &sb);
-        if (r < 0) {
-                log_error_errno(r, "Failed to track new nested sandbox: %m");
-                return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
-        }
-
-        /* The reply goes out from sandbox.c once the child reported exec (or failure). */
+        start_in_sandbox(c, client, outer, req, &plan, spawn_capabilities, id,
+                         &(const StartInSandboxWords) { "spawn", "Spawn from inside sandbox", "nested sandbox" });
 }
 
 static void method_spawn(Connection *c) {
@@ -830,10 +852,8 @@ static void method_exec(Connection *c) {
         char bad[64], id[SANDBOX_ID_LEN + 1];
         PolicyDenial denial = {};
         PolicyRule rule;
-        SpawnError error = {};
-        SpawnHandle handle;
         SandboxClient *client;
-        Sandbox *sb, *target;
+        Sandbox *target;
         int r;
 
         r = exec_request_decode(c->call.parameters, c->message.n_fds, &s->config.limits.spawn, &req, &field);
@@ -891,38 +911,9 @@ static void method_exec(Connection *c) {
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
 
-        SpawnContext ctx = {
-                .request = &req->process,
-                .seccomp = target->exec_base.seccomp,
-                .capabilities = target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL,
-                .message_fds = plan.fds,
-                .n_message_fds = plan.n_fds,
-                .caller = &plan.creator,
-                .cgroup = target->cgroup,
-                .exec = true,
-                .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
-        };
-        r = spawn_start(&ctx, &handle, &error);
-        connection_drop_fds(c);
-        if (r < 0) {
-                log_audit(LOG_NOTICE, "spawn-failed", &c->caller, target->id, "Exec into %s failed at %s: %s",
-                          target->id, error.stage, error.message);
-                return connection_reply_error(c, nsbox_error_spawn_failed(error.stage, error.error, error.message));
-        }
-        log_audit(LOG_INFO, "exec", &c->caller, target->id, "Exec into sandbox %s: process %s (pid %d).", target->id,
-                  id, (int) handle.pid);
-
-        SandboxContainment containment = {
-                .id = id,
-                .exec_of = target,
-        };
-        r = sandbox_new(s, client, &req->process, &containment, &handle, &sb);
-        if (r < 0) {
-                log_error_errno(r, "Failed to track new process: %m");
-                return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
-        }
-
-        /* The reply goes out from sandbox.c once the child reported exec (or failure). */
+        start_in_sandbox(c, client, target, &req->process, &plan,
+                         target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL, id,
+                         &(const StartInSandboxWords) { "exec", "Exec into sandbox", "process" });
 }
 
 /* Root only: the reply comes once the new policy is in force, or says why it is not, so a caller
