@@ -838,12 +838,14 @@ static int make_dir_at(Apply *a, int parent_fd, const char *name, mode_t mode, b
         return r < 0 ? r : 0;
 }
 
+/* A file made only to be mounted on: read-only (0444, as bubblewrap makes them), since what it holds is never
+ * its own, and where it is made on a host tree it stays there after the sandbox. */
 static int make_empty_file_at(Apply *a, int parent_fd, const char *name) {
         int r, fd;
 
         r = creds_for_creating(a, parent_fd);
         if (r >= 0) {
-                fd = openat(parent_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                fd = openat(parent_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
                 if (fd < 0)
                         r = -errno;
                 safe_close(fd);

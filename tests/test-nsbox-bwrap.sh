@@ -118,6 +118,13 @@ for who in root "$user"; do
         check "$who: a later root covers what was built before it" 0 "^covered$" \
                 as "$who" "$bwrap_nsbox" --bind / / --tmpfs /tmp --dir "$tmp/covered" --ro-bind / / --proc /proc \
                 sh -c 'test ! -e "$0" && echo covered' "$tmp/covered"
+        # Mount points made on a host tree stay there: a directory 0755, a file 0444, as bubblewrap makes them.
+        mkdir -p "$tmp/mp-source-dir"
+        touch "$tmp/mp-source-file"
+        check "$who: mount points made on the host are 0755 and 0444" 0 "^755 444$" \
+                as "$who" sh -c "$bwrap_nsbox --bind / / --bind $tmp/mp-source-dir $tmp/mp-dir-$who \
+                        --bind $tmp/mp-source-file $tmp/mp-file-$who true && \
+                        stat -c %a $tmp/mp-dir-$who $tmp/mp-file-$who | paste -sd ' '"
         check "$who: --ro-bind is read-only" 1 "Read-only file system" \
                 as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
         check "$who: overlays: --overlay-src layers stack in order, --tmp-overlay writes to a tmpfs" 0 "^43 9 2$" \
