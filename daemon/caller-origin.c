@@ -22,6 +22,7 @@
 #include "caller-origin.h"
 #include "fd-util.h"
 #include "macro.h"
+#include "namespace-fd.h"
 #include "sandbox.h"
 
 #ifndef PIDFS_IOCTL_MAGIC
@@ -37,18 +38,6 @@ struct origin_pidfd_info {
 };
 #define ORIGIN_PIDFD_GET_INFO _IOWR(PIDFS_IOCTL_MAGIC, 11, struct origin_pidfd_info)
 #define ORIGIN_PIDFD_INFO_CGROUPID (UINT64_C(1) << 2)
-
-/* PIDFD_GET_*_NAMESPACE (Linux 6.11): the namespaces of the process itself. */
-static const unsigned long pidfd_namespace_ioctl[_NAMESPACE_TYPE_MAX] = {
-        [NAMESPACE_CGROUP] = _IO(PIDFS_IOCTL_MAGIC, 1),
-        [NAMESPACE_IPC] = _IO(PIDFS_IOCTL_MAGIC, 2),
-        [NAMESPACE_MOUNT] = _IO(PIDFS_IOCTL_MAGIC, 3),
-        [NAMESPACE_NET] = _IO(PIDFS_IOCTL_MAGIC, 4),
-        [NAMESPACE_PID] = _IO(PIDFS_IOCTL_MAGIC, 5),
-        [NAMESPACE_TIME] = _IO(PIDFS_IOCTL_MAGIC, 7),
-        [NAMESPACE_USER] = _IO(PIDFS_IOCTL_MAGIC, 9),
-        [NAMESPACE_UTS] = _IO(PIDFS_IOCTL_MAGIC, 10),
-};
 
 /* The kernel nests user and pid namespaces at most 32 deep. */
 #define NAMESPACE_DEPTH_MAX 33
@@ -98,13 +87,13 @@ static int open_namespace(int pidfd, pid_t pid, NamespaceType t, int *ret) {
         int r;
 
         if (pidfd >= 0) {
-                fd = ioctl(pidfd, pidfd_namespace_ioctl[t], 0);
+                fd = namespace_of_pidfd(pidfd, t);
                 if (fd >= 0) {
                         *ret = TAKE_FD(fd);
                         return 0;
                 }
-                if (!ioctl_missing(errno))
-                        return -errno;
+                if (fd != -EOPNOTSUPP)
+                        return fd;
         }
         if (pid <= 0)
                 return -ESRCH;

@@ -5,6 +5,7 @@
  * FUSE mount whose server never answers.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
@@ -38,6 +39,19 @@ static const unsigned long pidfd_namespace_ioctl[_NAMESPACE_TYPE_MAX] = {
         [NAMESPACE_USER] = _IO(PIDFS_IOCTL_MAGIC, 9),
         [NAMESPACE_UTS] = _IO(PIDFS_IOCTL_MAGIC, 10),
 };
+
+int namespace_of_pidfd(int pidfd, NamespaceType type) {
+        int ns;
+
+        assert(type >= 0 && type < _NAMESPACE_TYPE_MAX);
+        ns = ioctl(pidfd, pidfd_namespace_ioctl[type], 0);
+        if (ns < 0)
+                /* ENOTTY or EINVAL: a kernel before 6.11, which cannot tell what a pidfd would join. */
+                return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : -errno;
+        /* The kernel hands it out close-on-exec already; make sure of it. */
+        (void) fd_set_cloexec(ns, true);
+        return ns;
+}
 
 typedef enum FdKind {
         FD_KIND_OTHER,
@@ -140,13 +154,9 @@ int namespace_fd_open(int fd, NamespaceType type, int *ret_ns) {
                 break;
         }
         case FD_KIND_PIDFD:
-                ns = ioctl(fd, pidfd_namespace_ioctl[type], 0);
-                if (ns < 0) {
-                        if (errno == ENOTTY || errno == EINVAL)
-                                return -EOPNOTSUPP; /* kernel before 6.11: cannot tell what we would join */
-                        return -errno;
-                }
-                fd_set_cloexec(ns, true);
+                ns = namespace_of_pidfd(fd, type);
+                if (ns < 0)
+                        return ns;
                 break;
         default:
                 return -EINVAL;

@@ -12,6 +12,13 @@
 #include "sandbox-protocol.h"
 
 /*
+ * The namespace of type that the process behind pidfd is in now, as a new
+ * O_CLOEXEC nsfs fd (PIDFD_GET_*_NAMESPACE, Linux 6.11). Returns the fd;
+ * -EOPNOTSUPP on an older kernel; another negative errno on failure.
+ */
+int namespace_of_pidfd(int pidfd, NamespaceType type);
+
+/*
  * Opens the namespace of type behind fd, which must be a /proc/PID/ns/TYPE
  * fd of exactly that type or a pidfd (then the namespace of that type the
  * process is in now; needs kernel >= 6.11). Returns 0 with a new O_CLOEXEC

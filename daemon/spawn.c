@@ -29,25 +29,13 @@
 
 #include "fd-util.h"
 #include "mount-setup.h"
+#include "namespace-fd.h"
 #include "policy.h"
 #include "spawn-child.h"
 #include "spawn.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOSTNAME_MAX 64 /* the kernel's __NEW_UTS_LEN */
-
-/* <linux/pidfd.h> of kernel 6.11; older headers lack them. */
-#ifndef PIDFD_GET_CGROUP_NAMESPACE
-#define PIDFS_IOCTL_MAGIC 0xFF
-#define PIDFD_GET_CGROUP_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 1)
-#define PIDFD_GET_IPC_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 2)
-#define PIDFD_GET_MNT_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 3)
-#define PIDFD_GET_NET_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 4)
-#define PIDFD_GET_PID_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 5)
-#define PIDFD_GET_TIME_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 7)
-#define PIDFD_GET_USER_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 9)
-#define PIDFD_GET_UTS_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 10)
-#endif
 
 static int init_program_fd = -EBADF;
 
@@ -254,17 +242,6 @@ static unsigned long namespaces_to_clone_flags(unsigned mask) {
         return flags;
 }
 
-static const unsigned long pidfd_get_namespace[_NAMESPACE_TYPE_MAX] = {
-        [NAMESPACE_CGROUP] = PIDFD_GET_CGROUP_NAMESPACE,
-        [NAMESPACE_IPC] = PIDFD_GET_IPC_NAMESPACE,
-        [NAMESPACE_MOUNT] = PIDFD_GET_MNT_NAMESPACE,
-        [NAMESPACE_NET] = PIDFD_GET_NET_NAMESPACE,
-        [NAMESPACE_PID] = PIDFD_GET_PID_NAMESPACE,
-        [NAMESPACE_TIME] = PIDFD_GET_TIME_NAMESPACE,
-        [NAMESPACE_USER] = PIDFD_GET_USER_NAMESPACE,
-        [NAMESPACE_UTS] = PIDFD_GET_UTS_NAMESPACE,
-};
-
 /* The fd's name as /proc shows it: no call into its file system, which a client's FUSE server could stall. */
 static bool fd_is_pidfd(int fd) {
         char path[64], target[32];
@@ -285,16 +262,9 @@ static bool fd_is_pidfd(int fd) {
  * (owned), -ENOENT if fd is no pidfd, or -EOPNOTSUPP on a kernel before 6.11.
  */
 static int resolve_pidfd(int fd, NamespaceType type) {
-        int ns;
-
         if (!fd_is_pidfd(fd))
                 return -ENOENT;
-        ns = ioctl(fd, pidfd_get_namespace[type], 0);
-        if (ns < 0)
-                return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : -errno;
-        /* The kernel hands it out close-on-exec already; make sure of it. */
-        (void) fd_set_cloexec(ns, true);
-        return ns;
+        return namespace_of_pidfd(fd, type);
 }
 
 static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *e) {
