@@ -1142,12 +1142,12 @@ static int watch_events(Cgroup *cg) {
         return 0;
 }
 
-int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
-               Cgroup **ret) {
+/* A Cgroup for the sandbox name of uid, nothing opened yet: its name checked (one path component of its own),
+ * its path named. */
+static int cgroup_alloc(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
         Cgroup *cg;
-        int r;
 
-        if (!m || !name || !l || !ret || !*name || strchr(name, '/') || name[0] == '.' || streq(name, m->leaf))
+        if (!m || !name || !ret || !*name || strchr(name, '/') || name[0] == '.' || streq(name, m->leaf))
                 return -EINVAL;
 
         cg = calloc(1, sizeof *cg);
@@ -1164,6 +1164,20 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                 cgroup_free_struct(cg);
                 return -ENOMEM;
         }
+        *ret = cg;
+        return 0;
+}
+
+int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
+               Cgroup **ret) {
+        Cgroup *cg;
+        int r;
+
+        if (!l)
+                return -EINVAL;
+        r = cgroup_alloc(m, uid, name, &cg);
+        if (r < 0)
+                return r;
 
         r = user_get(m, uid, user_limits, &cg->user);
         if (r < 0) {
@@ -1217,23 +1231,9 @@ int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
         Cgroup *cg;
         int r;
 
-        if (!m || !name || !ret || !*name || strchr(name, '/') || name[0] == '.' || streq(name, m->leaf))
-                return -EINVAL;
-
-        cg = calloc(1, sizeof *cg);
-        if (!cg)
-                return -ENOMEM;
-        cg->manager = m;
-        cg->events_fd = -EBADF;
-        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
-                cg->fds[i] = cg->procs_fds[i] = -EBADF;
-        cg->name = strdup(name);
-        if (!cg->name || asprintf(&cg->path, "%s%s" CGROUP_USER_PREFIX UID_FMT "/%s", m->h[HIERARCHY_V2].path,
-                                  streq(m->h[HIERARCHY_V2].path, "/") ? "" : "/", uid, name) < 0) {
-                cg->path = NULL;
-                cgroup_free_struct(cg);
-                return -ENOMEM;
-        }
+        r = cgroup_alloc(m, uid, name, &cg);
+        if (r < 0)
+                return r;
 
         r = user_get_existing(m, uid, &cg->user);
         if (r < 0) {
