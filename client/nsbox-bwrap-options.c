@@ -755,8 +755,9 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
         case OPT_RO_BIND_DATA:
                 if (parse_fd(o, args[0], &fd) < 0)
                         return -EINVAL;
-                /* bubblewrap's defaults: a --file is 0666 (before the umask), bound data 0600. */
-                mode = o->next_perms >= 0 ? o->next_perms : id == OPT_FILE ? 0666 : 0600;
+                /* bubblewrap's defaults: a --file is 0666 (before the umask), bound data 0600 (nsboxd's
+                 * default, left to it so the directories made on the way stay 0755, as bubblewrap's). */
+                mode = o->next_perms >= 0 ? o->next_perms : id == OPT_FILE ? 0666 : -1;
                 r = push_mount(o, (BwrapMount) { .id = id, .option = option, .a = args[0], .b = args[1], .fd = fd,
                                                  .mode = mode,
                                                  .flags = id == OPT_RO_BIND_DATA ? NSBOX_MOUNT_READ_ONLY : 0 });

@@ -130,6 +130,7 @@ typedef struct MountOp {
         int contents_fd;      /* file: the message fd with the contents (borrowed) */
         unsigned attr;        /* MOUNT_ATTR_* set (recursively) on the new mount */
         mode_t mode;          /* dir, file, bind-data, chmod */
+        mode_t parent_mode;   /* directories made on the way to destination (bubblewrap's rule, parent_mode_for()) */
         bool optional;        /* bind: a missing source skips the entry ("nofail") */
         char **lower;         /* overlay: the lower layers, top first, relative to the host's root */
         size_t n_lower;
@@ -177,6 +178,7 @@ typedef struct Apply {
         int root_fd; /* the new root (/newroot) */
         size_t n_fresh;
         bool as_caller; /* fs ids are currently the caller's (CREDS_SWITCH) */
+        mode_t parent_mode; /* the current op's, for the directories made on the way */
 } Apply;
 
 /* ---- errors: async-signal-safe, no stdio in the child ---- */
@@ -338,6 +340,22 @@ static int map_to_namespace(const IdMapping *m, size_t n, uint32_t host_id, uint
         return 0;
 }
 
+/*
+ * bubblewrap's rule for the directories made on the way to what an entry
+ * creates: 0755, without the group's access where the entry's mode gives the
+ * group none, and without the others' where it gives them none, so parents of
+ * a private file are not more open than it. Without a mode: 0755.
+ */
+static mode_t parent_mode_for(int mode) {
+        mode_t m = 0755;
+
+        if (mode >= 0 && (mode & 0070) == 0)
+                m &= ~(mode_t) 0050;
+        if (mode >= 0 && (mode & 0007) == 0)
+                m &= ~(mode_t) 0005;
+        return m;
+}
+
 /* label: the entry as the request names it, "mounts[3]" or "root". */
 static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label, const MountEntry *m, MountOp *op,
                    SpawnError *ret_error) {
@@ -352,6 +370,7 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
         op->display = strdup(m->destination);
         if (!op->display)
                 return plan_fail(ret_error, -ENOMEM, "out of memory");
+        op->parent_mode = parent_mode_for(m->kind == MOUNT_CHMOD ? -1 : m->mode);
         if (op->destination[0] == 0 && m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS && m->kind != MOUNT_REMOUNT_RO &&
             m->kind != MOUNT_CHMOD)
                 return plan_fail(ret_error, -EINVAL, "%s: destination / is only valid for bind, tmpfs, remount-ro and chmod",
@@ -883,7 +902,9 @@ static int make_dirs(Apply *a, const char *rel) {
                 buf[i] = 0;
                 fd = in_root(a, buf, O_DIRECTORY);
                 if (fd == -ENOENT) {
-                        r = make_dir_at(a, parent, buf + start, 0755, false);
+                        /* A parent narrowed below 0755 must still let the sandbox's user through to what
+                         * it leads to: it is theirs then, as under bubblewrap, which makes it as that user. */
+                        r = make_dir_at(a, parent, buf + start, a->parent_mode, a->parent_mode != 0755);
                         if (r < 0 && r != -EEXIST)
                                 return r;
                         fd = in_root(a, buf, O_DIRECTORY);
@@ -1673,6 +1694,7 @@ int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
                 .error = ret_error,
                 .host_fd = -EBADF,
                 .root_fd = -EBADF,
+                .parent_mode = 0755,
         };
         mode_t saved_umask;
         int r;
@@ -1697,8 +1719,11 @@ int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
         r = enter_staging(&a);
         if (r >= 0)
                 r = make_default_root(&a);
-        for (size_t i = 0; r >= 0 && i < p->n_ops; i++)
+        for (size_t i = 0; r >= 0 && i < p->n_ops; i++) {
+                a.parent_mode = p->ops[i].parent_mode;
                 r = apply_op(&a, &p->ops[i]);
+        }
+        a.parent_mode = 0755;
         if (r >= 0)
                 r = switch_root(&a);
 

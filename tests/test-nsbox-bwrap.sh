@@ -125,6 +125,12 @@ for who in root "$user"; do
                 as "$who" sh -c "$bwrap_nsbox --bind / / --bind $tmp/mp-source-dir $tmp/mp-dir-$who \
                         --bind $tmp/mp-source-file $tmp/mp-file-$who true && \
                         stat -c %a $tmp/mp-dir-$who $tmp/mp-file-$who | paste -sd ' '"
+        # Directories made on the way get 0755, narrowed as --perms narrows the group's and others' access.
+        check "$who: directories made as parents follow --perms, bubblewrap's way" 0 "^755 750 700 705 755 755$" \
+                as "$who" sh -c "$bwrap_nsbox --bind / / --dir $tmp/pp-$who/a/d --perms 0640 --dir $tmp/pp-$who/b/d \
+                        --perms 0600 --dir $tmp/pp-$who/c/d --perms 0604 --tmpfs $tmp/pp-$who/e/d \
+                        --perms 1777 --dir $tmp/pp-$who/f/d --bind-data 5 $tmp/pp-$who/g/d true 5</dev/null && \
+                        cd $tmp/pp-$who && stat -c %a a b c e f g | paste -sd ' '"
         check "$who: --ro-bind is read-only" 1 "Read-only file system" \
                 as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
         check "$who: overlays: --overlay-src layers stack in order, --tmp-overlay writes to a tmpfs" 0 "^43 9 2$" \
