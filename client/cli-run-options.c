@@ -128,6 +128,7 @@ static void run_help(void) {
                "      --gid GID / -G, --setgid GID\n"
                "                            run as GID inside (default: what your gid maps to)\n"
                "      --pass-fd FD          pass file descriptor FD on, at the same number\n"
+               "      --argv0 VALUE         the command's argv[0] (the first word is still what runs)\n"
                "      --as-pid-1            the command is PID 1 of a new PID namespace (no init)\n"
                "      --new-session, --die-with-parent\n"
                "                            accepted: both are what nsbox always does\n"
@@ -172,8 +173,8 @@ static void run_help(void) {
                "      --socket PATH         nsboxd's socket (default: $NSBOX_SOCKET, else %s)\n"
                "  -h, --help                show this help\n"
                "\n"
-               "Not available: --chmod (create the path with --perms instead), --argv0 (argv[0]\n"
-               "is what nsboxd runs), --propagation other than private.\n",
+               "Not available: --chmod (create the path with --perms instead), --propagation\n"
+               "other than private.\n",
                nsbox_connection_get_default_socket_path());
 }
 
@@ -1265,9 +1266,8 @@ int run_options_parse(int argc, char *argv[], NsboxSpawn *s, RunOptions *o) {
                                 return -EINVAL;
                         break;
                 case ARG_ARGV0:
-                        log_error("--argv0: nsboxd executes argv[0] itself (searching PATH), so it cannot be set "
-                                  "apart from the program");
-                        return -EOPNOTSUPP;
+                        r = nsbox_spawn_set_argv0(s, optarg);
+                        break;
                 case ARG_KEEP_CAPS:
                         /* unshare's: the capabilities of the user namespace survive exec, whatever the uid. */
                         if (change_capabilities(o, ARG_CAP_ADD, "ALL") < 0)

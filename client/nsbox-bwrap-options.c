@@ -573,6 +573,10 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
         case OPT_ARGS:
                 return 0; /* read by the caller */
         case OPT_ARGV0:
+                if (o->argv0) {
+                        log_error("--argv0 used multiple times");
+                        return -EINVAL;
+                }
                 o->argv0 = args[0];
                 return 0;
         case OPT_LEVEL_PREFIX:
@@ -1051,10 +1055,6 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                 log_error("--userns2: nsboxd cannot switch user namespaces after setting up yet");
                 return -EOPNOTSUPP;
         }
-        if (o->argv0 && !streq(o->argv0, o->command[0])) {
-                log_error("--argv0: nsboxd runs argv[0] itself and cannot give the command another one yet");
-                return -EOPNOTSUPP;
-        }
 
         if (o->userns_fd >= 0 && (o->unshare_user || o->unshare_user_try)) {
                 log_error("--unshare-user and --userns cannot be combined");
@@ -1227,6 +1227,8 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                 o->command[0] = o->self_exe;
         }
         r = nsbox_spawn_set_argv(s, (const char *const *) o->command);
+        if (r >= 0 && o->argv0)
+                r = nsbox_spawn_set_argv0(s, o->argv0);
         if (r < 0) {
                 log_error("the command is not valid: %s", strerror(-r));
                 return r;

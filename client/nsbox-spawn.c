@@ -332,6 +332,10 @@ _public_ int nsbox_spawn_set_cwd_fallbacks(NsboxSpawn *s, const char *const *pat
         return 0;
 }
 
+_public_ int nsbox_spawn_set_argv0(NsboxSpawn *s, const char *argv0) {
+        return s ? set_string(&s->req->argv0, argv0) : -EINVAL;
+}
+
 _public_ int nsbox_spawn_set_hostname(NsboxSpawn *s, const char *hostname) {
         return s ? set_string(&s->req->hostname, hostname) : -EINVAL;
 }

@@ -178,6 +178,10 @@ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s);
  * is looked up by the daemon in $PATH of the sandbox's environment, inside the sandbox. */
 int nsbox_spawn_set_argv(NsboxSpawn *s, const char *const *argv);
 
+/* What the program gets as its argv[0] instead of argv[0], which still names the program to execute
+ * (bubblewrap's --argv0); any string, empty included. NULL: argv[0] itself. */
+int nsbox_spawn_set_argv0(NsboxSpawn *s, const char *argv0);
+
 /* Namespaces to create. set replaces the set with flags (NSBOX_NAMESPACE_*); add adds one by name
  * ("mount", "uts", "ipc", "user", "pid", "net", "cgroup", "time"). -EINVAL for unknown ones. */
 int nsbox_spawn_set_namespaces(NsboxSpawn *s, unsigned flags);

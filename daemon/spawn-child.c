@@ -506,7 +506,7 @@ static void setup_process(SpawnPlan *p) {
 }
 
 void spawn_child_exec(const SpawnPlan *p, SpawnError *e) {
-        const char *name = p->argv[0];
+        const char *name = p->program;
         char path[PATH_MAX];
         size_t name_len;
         bool denied = false;

@@ -106,7 +106,9 @@ typedef struct SpawnPlan {
         int init_program_fd; /* the nsbox-init program init execs once the command runs (borrowed), or -EBADF */
         const char *cwd;
         char *const *cwd_fallbacks; /* borrowed from the request; NULL if none */
-        char *const *argv;  /* borrowed from the request */
+        const char *program; /* what is executed: the request's argv[0] (borrowed) */
+        char *const *argv;  /* borrowed from the request, or argv_buffer when "argv0" replaces argv[0] */
+        char **argv_buffer; /* owned array (its strings borrowed), or NULL */
         char *const *envp;  /* borrowed from the request, or the static default */
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;

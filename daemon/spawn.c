@@ -215,6 +215,7 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         close_many(p->capture_fds, 2);
         free(p->search_path);
         free(p->search_path_buffer);
+        free(p->argv_buffer);
         safe_close(p->child_sync_fd);
         safe_close(p->child_report_fd);
         safe_close(p->parent_sync_fd);
@@ -688,7 +689,19 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         if (!r->argv || !r->argv[0] || !r->argv[0][0])
                 return spawn_fail(e, "prepare", EINVAL, "argv");
 
+        p->program = r->argv[0];
         p->argv = r->argv;
+        if (r->argv0) {
+                size_t n = strv_length(r->argv);
+
+                /* The child cannot allocate: the program's argv with the request's argv0 in front is made here. */
+                p->argv_buffer = calloc(n + 1, sizeof(char *));
+                if (!p->argv_buffer)
+                        return spawn_fail(e, "prepare", ENOMEM, "argv0");
+                memcpy(p->argv_buffer, r->argv, n * sizeof(char *));
+                p->argv_buffer[0] = r->argv0;
+                p->argv = p->argv_buffer;
+        }
         p->envp = r->env ?: spawn_default_env;
         p->cwd = r->cwd ?: "/";
         p->cwd_fallbacks = r->cwd_fallbacks;

@@ -462,6 +462,8 @@ static const JsonString id_string = { .max = SANDBOX_ID_MAX, .valid = sandbox_id
 static const JsonString handle_string = { .max = SANDBOX_NAME_MAX, .valid = sandbox_handle_is_valid };
 /* Any text, empty included: the pipe then reads EOF at once. */
 static const JsonString stdin_data_string = { .limit = JSON_LIMIT(SpawnLimits, stdin_data_bytes_max) };
+/* Any bytes but NUL (the codec refuses an embedded one), empty included, as execve() takes them. */
+static const JsonString argv0_string = { .limit = JSON_LIMIT(SpawnLimits, path_max) };
 
 /* (uid_t) -1 means "unchanged" to the kernel and is never a real id. */
 static const JsonRange id_range = { 0, UINT32_MAX - 1 };
@@ -1086,6 +1088,7 @@ static const JsonField time_offsets_fields[] = {
 /* The Spawn call, one row per member of the IDL's Spawn(). */
 static const JsonField spawn_fields[] = {
         { "argv", &json_kind_strv, offsetof(SpawnRequest, argv), JSON_MANDATORY, &argv_strv },
+        { "argv0", &json_kind_string, offsetof(SpawnRequest, argv0), 0, &argv0_string },
         { "env", &json_kind_strv, offsetof(SpawnRequest, env), 0, &env_strv },
         { "cwd", &json_kind_string, offsetof(SpawnRequest, cwd), 0, &path_string },
         { "cwdFallbacks", &json_kind_strv, offsetof(SpawnRequest, cwd_fallbacks), 0, &cwd_fallbacks_strv },

@@ -170,6 +170,7 @@ int rlimit_type_from_string(const char *s);        /* -EINVAL if unknown */
 
 typedef struct SpawnRequest {
         char **argv; /* "argv": NULL-terminated, at least one non-empty element */
+        char *argv0; /* "argv0": what the program gets as argv[0] instead of argv[0]; NULL if absent */
         char **env;  /* "env": NULL-terminated "KEY=VALUE"; NULL if absent (daemon default) */
         char *cwd;
         char **cwd_fallbacks; /* "cwdFallbacks": NULL-terminated, tried when cwd cannot be entered; NULL if absent */

@@ -648,3 +648,29 @@ static int nonroot_as_pid_1(void *arg) {
 Test(bwrap, command_as_pid_1_for_a_caller_that_is_not_root) {
         cr_assert_eq(test_run_as(other_uid, other_gid, nonroot_as_pid_1, NULL), 0);
 }
+
+/* ---- argv0 ---- */
+
+/* argv0 is what the program sees; argv[0] still names what runs (searched in PATH), odd bytes and all. */
+Test(bwrap, argv0_is_what_the_program_sees) {
+        static const char *const names[][2] = {
+                { "-odd\\u0001 name", "-odd\x01 name -c tr " },
+                { "", " -c tr " },
+        };
+        int conn = test_daemon_connect(&daemon_);
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                Started s = spawn_with(conn, NULL, 0,
+                                       "\"argv\":[\"sh\",\"-c\",\"tr '\\\\0' ' ' </proc/$$/cmdline; echo\",\"x\"],"
+                                       "\"argv0\":\"%s\",\"captureOutput\":true",
+                                       names[i][0]);
+                Ended e;
+
+                cr_assert_str_empty(s.error, "%s %s %s", s.error, s.field, s.message);
+                e = wait_for(conn, s.id);
+                started_done(&s);
+                cr_assert(strncmp(e.out, names[i][1], strlen(names[i][1])) == 0, "%s", e.out);
+                ended_done(&e);
+        }
+        test_disconnect(conn);
+}

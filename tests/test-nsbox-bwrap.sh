@@ -160,6 +160,10 @@ for who in root "$user"; do
         check "$who: --args FD reads options NUL-separated, where it stands" 0 "^made$" \
                 as "$who" sh -c "printf -- '--dir\\0/tmp/a/b\\0' >args.$who && \
                         $bwrap_nsbox $host --tmpfs /tmp --args 5 sh -c 'test -d /tmp/a/b && echo made' 5<args.$who"
+        check "$who: --argv0 is the command's argv[0], the program still found in PATH" 0 "^right$" \
+                as "$who" "$bwrap_nsbox" $host --argv0 right sh -c 'echo $0'
+        check "$who: --argv0 only once" 1 "^bwrap: --argv0 used multiple times$" \
+                as "$who" "$bwrap_nsbox" $host --argv0 a --argv0 b true
         check "$who: -- ends the options" 1 "^bwrap: execvp --dev-bind: " \
                 as "$who" "$bwrap_nsbox" $host -- --dev-bind / / true
         check "$who: a command that does not exist" 1 "^bwrap: execvp /nonexistent: No such file or directory$" \

@@ -44,6 +44,9 @@ static const struct {
         { "{\"argv\":[\"/bin/sh\",\"ok\",1]}", 0, "argv[2]" },
         { "{\"argv\":[\"/bin/sh\",\"ok\",\"nul\\u0000byte\"]}", 0, "argv[2]" },
         { "{\"argv\":[\"/bin/sh\",null]}", 0, "argv[1]" },
+        /* argv0 */
+        { "{" ARGV ",\"argv0\":1}", 0, "argv0" },
+        { "{" ARGV ",\"argv0\":\"nul\\u0000byte\"}", 0, "argv0" },
         /* env */
         { "{" ARGV ",\"env\":\"A=b\"}", 0, "env" },
         { "{" ARGV ",\"env\":[\"A=b\",\"NOEQUALS\"]}", 0, "env[1]" },
@@ -478,6 +481,7 @@ Test(sandbox_protocol, default_limits) {
 
 static const char full_request[] =
         "{\"argv\":[\"/bin/sh\",\"-c\",\"echo hi\"],"
+        "\"argv0\":\"-sh \\u0001\","
         "\"env\":[\"PATH=/usr/bin:/bin\",\"HOME=/root\",\"EMPTY=\"],"
         "\"cwd\":\"//home/./user/\","
         "\"name\":\"build job #7\","
@@ -527,6 +531,7 @@ static const char full_exec_request[] =
 static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(strv_length(r->argv), 3);
         cr_assert_str_eq(r->argv[2], "echo hi");
+        cr_assert_str_eq(r->argv0, "-sh \x01");
         cr_assert_eq(strv_length(r->env), 3);
         cr_assert_str_eq(r->env[2], "EMPTY=");
         cr_assert_str_eq(r->cwd, "/home/user");
