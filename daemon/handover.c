@@ -641,20 +641,26 @@ void fdset_done(FdSet *set) {
         *set = (FdSet) {};
 }
 
+bool handover_is_pidfd(int fd) {
+        char path[64], target[64];
+        ssize_t n;
+
+        /* An anonymous inode of that name (pidfs, since Linux 6.9, calls it "pidfd:[...]"). */
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+                return false;
+        target[n] = 0;
+        return streq(target, "anon_inode:[pidfd]") || strncmp(target, "pidfd:", 6) == 0;
+}
+
 int handover_check_pidfd(int fd, pid_t pid) {
         char path[64], line[256];
         bool found = false;
         long value = 0;
-        ssize_t n;
         FILE *f;
 
-        /* A pidfd is an anonymous inode of that name (pidfs, since Linux 6.9, calls it "pidfd:[...]"). */
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        n = readlink(path, line, sizeof line - 1);
-        if (n < 0)
-                return -EBADF;
-        line[n] = 0;
-        if (!streq(line, "anon_inode:[pidfd]") && strncmp(line, "pidfd:", 6) != 0)
+        if (!handover_is_pidfd(fd))
                 return -EINVAL;
 
         /* Only a pidfd's fdinfo has a "Pid:" line: the process's pid here, -1 once it is gone. */

@@ -124,6 +124,9 @@ int fdset_take(FdSet *set, const char *name);
 /* Closes every fd left and frees the set. */
 void fdset_done(FdSet *set);
 
+/* Whether fd is a pidfd (of any process). */
+bool handover_is_pidfd(int fd);
+
 /*
  * Whether fd is a pidfd of pid: 1 if the process exists (maybe a zombie), 0 if
  * it is a pidfd whose process is gone, -EBADF/-EINVAL if fd is no pidfd of pid.

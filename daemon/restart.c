@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "async-close.h"
 #include "connection.h"
 #include "fd-util.h"
 #include "keeper.h"
@@ -327,12 +330,27 @@ int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) 
         LIST_FOREACH_SAFE(keepers, k, n, s->keepers)
                 (void) keeper_link_release(k);
 
-        for (size_t i = 0; i < stored->n; i++)
-                if (stored->fds[i].fd >= 0) {
-                        log_warning("Dropping handed-over fd '%s' that no sandbox claims.", stored->fds[i].name);
-                        if (from_fd_store)
-                                store_remove(stored->fds[i].name);
-                }
+        for (size_t i = 0; i < stored->n; i++) {
+                HandoverFd *f = &stored->fds[i];
+
+                if (f->fd < 0)
+                        continue;
+                if (from_fd_store)
+                        store_remove(f->name);
+                /* The process of a record left out: nobody could see, limit or end it any more. */
+                if (strncmp(f->name, HANDOVER_FD_SANDBOX_PREFIX, strlen(HANDOVER_FD_SANDBOX_PREFIX)) == 0 &&
+                    handover_is_pidfd(f->fd)) {
+                        log_warning("Killing the process behind handed-over pidfd '%s', whose sandbox was left out.",
+                                    f->name);
+                        (void) syscall(SYS_pidfd_send_signal, f->fd, SIGKILL, NULL, 0);
+                        /* A re-exec's are still this process's children: reaped off the loop. */
+                        if (!from_fd_store && s->closer) {
+                                (void) async_reap(s->closer, 0, TAKE_FD(f->fd));
+                                continue;
+                        }
+                } else
+                        log_warning("Dropping handed-over fd '%s' that no sandbox claims.", f->name);
+        }
 
         if (state && state->n_sandboxes > 0)
                 log_info("Took over %u sandbox%s from the previous daemon.", adopted, adopted == 1 ? "" : "es");

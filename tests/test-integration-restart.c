@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -437,5 +440,86 @@ Test(restart, reexec_knows_requests_from_inside, .timeout = 60) {
         close(insider.pidfd);
         test_daemon_stop(&d);
         unlink(binary);
+        rmdir(dir);
+}
+
+/*
+ * A state whose record of a running sandbox does not check out (its exec base
+ * calls root's sandbox unprivileged): the record is left out, and the process
+ * behind the pidfd that came with it, which nobody could see, limit or end any
+ * more, is killed and reaped.
+ */
+Test(restart, process_of_a_bad_record_is_killed, .timeout = 60) {
+        char dir[] = "/tmp/nsboxd-reexec-XXXXXX", path[100];
+        int report[2], status;
+        pid_t daemon, sleeper;
+        int sleeper_fd;
+
+        cr_assert(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/nsbox.sock", dir);
+        cr_assert(pipe2(report, O_CLOEXEC) == 0);
+
+        /* What a re-exec would pass: the child, the sleeper's parent, becomes the daemon. */
+        daemon = fork();
+        cr_assert_geq(daemon, 0);
+        if (daemon == 0) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                char text[2048], arg[64];
+                int lfd, pidfd, state;
+                pid_t child;
+
+                child = fork();
+                if (child == 0) {
+                        execlp("sleep", "sleep", "1000", (char *) NULL);
+                        _exit(127);
+                }
+                pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+                lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+                snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+                /* pidfd_open() makes it close-on-exec; a re-exec passes its fds open. */
+                if (child < 0 || pidfd < 0 || fcntl(pidfd, F_SETFD, 0) < 0 || lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
+                    listen(lfd, 16) < 0 || write(report[1], &child, sizeof child) != sizeof child)
+                        _exit(1);
+                snprintf(text, sizeof text,
+                         "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[{\"info\":{\"id\":"
+                         "\"0123456789abcdef0123456789abcdef\",\"pid\":%d,\"ownerUID\":0,\"namespaces\":[],"
+                         "\"startTime\":1,\"keepAlive\":true,\"state\":\"running\"},\"creatorGID\":0,"
+                         "\"creatorPID\":1,\"reaper\":\"self\",\"pidFileDescriptor\":"
+                         "\"sandbox-0123456789abcdef0123456789abcdef\",\"execBase\":{\"uid\":0,\"gid\":0,"
+                         "\"creatorUID\":0,\"creatorGID\":0}}],\"fds\":[{\"name\":\"listen\",\"fd\":%d},"
+                         "{\"name\":\"sandbox-0123456789abcdef0123456789abcdef\",\"fd\":%d}]}",
+                         (int) child, lfd, pidfd);
+                state = memfd_create("state", MFD_ALLOW_SEALING);
+                if (state < 0 || write(state, text, strlen(text)) != (ssize_t) strlen(text) ||
+                    fcntl(state, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+                        _exit(1);
+                snprintf(arg, sizeof arg, "--deserialize=%d", state);
+                execl(getenv("NSBOXD"), "nsboxd", "--socket", path, "--no-cgroups", arg, (char *) NULL);
+                _exit(127);
+        }
+        close(report[1]);
+        cr_assert_eq(read(report[0], &sleeper, sizeof sleeper), (ssize_t) sizeof sleeper);
+        close(report[0]);
+        sleeper_fd = (int) syscall(SYS_pidfd_open, sleeper, 0);
+        cr_assert_geq(sleeper_fd, 0);
+
+        /* Killed by the daemon, and reaped: its pidfd reads as ended, and /proc has no zombie of it. */
+        cr_assert(pidfd_exited(sleeper_fd), "the process of the record left out was not killed");
+        {
+                char proc[64];
+                struct stat st;
+                int i;
+
+                snprintf(proc, sizeof proc, "/proc/%d", (int) sleeper);
+                for (i = 0; i < 500 && stat(proc, &st) == 0; i++)
+                        usleep(10000);
+                cr_assert_neq(stat(proc, &st), 0, "the killed process was not reaped");
+        }
+        close(sleeper_fd);
+
+        cr_assert(kill(daemon, SIGTERM) == 0);
+        cr_assert_eq(waitpid(daemon, &status, 0), daemon);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+        unlink(path);
         rmdir(dir);
 }
