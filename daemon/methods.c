@@ -571,6 +571,7 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .cgroup = target->cgroup,
                 .exec = true,
                 .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
+                .parent = plan->has_parent ? &plan->parent : NULL,
         };
         r = spawn_start(&ctx, &handle, &error);
         connection_drop_fds(c);
@@ -591,6 +592,37 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 log_error_errno(r, "Failed to track new %s: %m", words->made);
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }
+}
+
+/*
+ * The policy's Spawn checks for a nested request. The maps of a user
+ * namespace made inside the sandbox's (in_parent) point at the sandbox's
+ * ids, which sandbox_nested_prepare() held to what the sandbox's own maps
+ * cover (the policy judged those, as host ids, when it was made): the
+ * policy, which reads hostID as a host id, judges the rest of the request
+ * without them; setgroups is then "allow" only where asked for, the sandbox
+ * having it (checked there too).
+ */
+static int check_nested_policy(Connection *c, SpawnRequest *req, bool in_parent, PolicyDecision *ret_decision,
+                               PolicyDenial *ret_denial) {
+        Server *s = c->server;
+        size_t n_uid = req->n_uid_mappings, n_gid = req->n_gid_mappings;
+        int setgroups = req->setgroups, r;
+
+        if (in_parent) {
+                req->n_uid_mappings = req->n_gid_mappings = 0;
+                req->setgroups = -1;
+        }
+        r = policy_check_spawn(s->policy, &c->caller, req, subid_file_ranges(s->subuid), subid_file_ranges(s->subgid),
+                               ret_decision, ret_denial);
+        if (in_parent) {
+                req->n_uid_mappings = n_uid;
+                req->n_gid_mappings = n_gid;
+                req->setgroups = setgroups;
+                if (r >= 0)
+                        ret_decision->setgroups_allow = setgroups > 0;
+        }
+        return r;
 }
 
 static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rule) {
@@ -657,8 +689,7 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
 
         /* What the same caller may ask for from the host, judged with the sandbox's joins in place. */
         server_refresh_subids(s);
-        r = policy_check_spawn(s->policy, &c->caller, req, subid_file_ranges(s->subuid), subid_file_ranges(s->subgid),
-                               &decision, &denial);
+        r = check_nested_policy(c, req, plan.has_parent, &decision, &denial);
         if (r == -ENOMEM)
                 return connection_close(c);
         if (r < 0)

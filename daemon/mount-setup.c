@@ -543,9 +543,13 @@ static int plan_creds(const SpawnContext *c, MountPlan *p, SpawnError *ret_error
 
         if (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) {
                 uint32_t uid, gid;
+                uid_t caller_uid;
+                gid_t caller_gid;
 
-                if (map_to_namespace(req->uid_mappings, req->n_uid_mappings, caller->uid, &uid) < 0 ||
-                    map_to_namespace(req->gid_mappings, req->n_gid_mappings, caller->gid, &gid) < 0)
+                /* Inside a sandbox's user namespace (SpawnContext.parent) the maps point at its ids. */
+                spawn_context_caller_ids(c, &caller_uid, &caller_gid);
+                if (map_to_namespace(req->uid_mappings, req->n_uid_mappings, caller_uid, &uid) < 0 ||
+                    map_to_namespace(req->gid_mappings, req->n_gid_mappings, caller_gid, &gid) < 0)
                         return plan_fail(ret_error, -EINVAL, "root and mounts in a user namespace need uidMappings and gidMappings");
                 p->creds = CREDS_USERNS;
                 p->uid = uid;

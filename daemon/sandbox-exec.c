@@ -202,6 +202,10 @@ static int check_user_on_host(const SandboxExecBase *b, const SpawnRequest *p, c
         return 0;
 }
 
+int sandbox_setgroups_allowed(const Sandbox *sb) {
+        return proc_setgroups_allowed(sb->pid);
+}
+
 int sandbox_exec_check_user(const Sandbox *sb, const SpawnRequest *process, char *field, size_t field_size) {
         if (!process->has_user)
                 return 0;
@@ -216,6 +220,10 @@ int sandbox_exec_check_user(const Sandbox *sb, const SpawnRequest *process, char
 void sandbox_exec_plan_done(SandboxExecPlan *p) {
         for (size_t i = p->n_message_fds; i < p->n_fds; i++)
                 safe_close(p->fds[i]);
+        if (p->has_parent) {
+                safe_close(p->parent.user_fd);
+                safe_close(p->parent.mount_fd);
+        }
         free(p->fds);
         *p = (SandboxExecPlan) {};
 }

@@ -71,12 +71,19 @@ void sandbox_exec_base_done(SandboxExecBase *base);
  */
 int sandbox_exec_check_user(const Sandbox *sb, const SpawnRequest *process, char *field, size_t field_size);
 
+/* Whether the user namespace of sb's top process has setgroups "allow": 1, 0, or a negative errno. */
+int sandbox_setgroups_allowed(const Sandbox *sb);
+
 /* What spawn_start() takes for an Exec besides the request. */
 typedef struct SandboxExecPlan {
         int *fds;          /* the message's fds, then the namespace fds (owned: closed by _done()) */
         size_t n_fds;
         size_t n_message_fds;
         Caller creator;    /* the sandbox's creator; groups borrowed from the base */
+        /* A nested Spawn's new user namespace is made inside the sandbox's (sandbox-nested.h): its fds
+         * are owned here when has_parent. */
+        bool has_parent;
+        SpawnParent parent;
 } SandboxExecPlan;
 
 /*

@@ -5,14 +5,20 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "sandbox-nested.h"
 #include "sandbox.h"
+
+/* The kernel takes at most this many lines in a uid_map or gid_map. */
+#define NESTED_MAP_LINES_MAX 340
 
 _printf_(6, 7) static int refuse(char *field, size_t field_size, const char *name, char *reason, size_t reason_size,
                                  const char *format, ...) {
@@ -41,21 +47,29 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
         if (req->n_join_namespaces > 0)
                 return refuse(field, field_size, "joinNamespaces", reason, reason_size,
                               "a nested sandbox joins its sandbox's namespaces, and no others");
-        if (new_user && has_user)
+        /* Namespaces are made before the filter is loaded: a profile of the sandbox's own may forbid them,
+         * and a nested request must not go around it. The built-in default forbids none. */
+        if (req->namespaces && sb->exec_base.seccomp && !seccomp_program_is_default(sb->exec_base.seccomp))
                 return refuse(field, field_size, "namespaces", reason, reason_size,
-                              "a user namespace inside the sandbox's own cannot be made yet");
+                              "the sandbox runs under a seccomp profile of its own, which may forbid making "
+                              "namespaces: a nested sandbox makes none");
+        if (new_user && sb->exec_base.disable_user_namespaces)
+                return refuse(field, field_size, "namespaces", reason, reason_size,
+                              "the sandbox may make no user namespaces (disableUserNamespaces)");
         if (req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)) {
-                /* A copy of its mount namespace made without a new user namespace would not lock its
-                 * mounts: the nested child, with every capability in the sandbox's user namespace, could
-                 * make its read-only binds writable. */
-                if (has_user)
-                        return refuse(field, field_size, "namespaces", reason, reason_size,
-                                      "a mount namespace inside the sandbox's would need a user namespace inside "
-                                      "its own to keep its mounts locked, which cannot be made yet");
-                if ((has & NAMESPACE_BIT(NAMESPACE_MOUNT)) && !new_user)
+                /* A copy of its mount namespace owned by its own user namespace would not lock its mounts:
+                 * the nested child, with every capability in the sandbox's user namespace, could make its
+                 * read-only binds writable. A copy owned by a user namespace of the nested sandbox's own
+                 * keeps them locked. */
+                if (!new_user && (has_user || (has & NAMESPACE_BIT(NAMESPACE_MOUNT))))
                         return refuse(field, field_size, "namespaces", reason, reason_size,
                                       "a mount namespace inside the sandbox's needs a user namespace of its own, "
                                       "so the sandbox's mounts stay locked");
+                /* Its copy is made from the sandbox's mount namespace once the sandbox's user namespace is
+                 * joined; without one to make it in, it would be copied from the host's. */
+                if (!has_user && (has & NAMESPACE_BIT(NAMESPACE_MOUNT)))
+                        return refuse(field, field_size, "namespaces", reason, reason_size,
+                                      "a mount namespace inside a sandbox that has no user namespace cannot be made");
         }
         if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_PID)) && (has & NAMESPACE_BIT(NAMESPACE_PID)))
                 return refuse(field, field_size, "namespaces", reason, reason_size,
@@ -64,9 +78,6 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 return refuse(field, field_size, "seccomp", reason, reason_size,
                               "a nested sandbox keeps its sandbox's seccomp filter; programs of its own go in "
                               "seccompFileDescriptors, on top of it");
-        if (req->seccomp_profile == SECCOMP_PROFILE_UNCONFINED)
-                return refuse(field, field_size, "seccompProfile", reason, reason_size,
-                              "a nested sandbox keeps its sandbox's seccomp filter");
         if (resources_asked(&req->resources))
                 return refuse(field, field_size, "resources", reason, reason_size,
                               "a nested sandbox runs in its sandbox's cgroup, under its limits; limits of its own "
@@ -90,17 +101,159 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
         return 0;
 }
 
+/* A map as /proc/PID/FILE shows it (at most the kernel's 340 lines): inside, outside, count. */
+static int read_map(pid_t pid, const char *file, IdMapping **ret, size_t *ret_n) {
+        _cleanup_free_ IdMapping *m = NULL;
+        uint32_t inside, outside, count;
+        size_t n = 0;
+        char path[64];
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, file);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        m = calloc(NESTED_MAP_LINES_MAX, sizeof(IdMapping));
+        if (!m) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        while (n < NESTED_MAP_LINES_MAX && fscanf(f, "%" SCNu32 " %" SCNu32 " %" SCNu32, &inside, &outside, &count) == 3)
+                m[n++] = (IdMapping) { .container_id = inside, .host_id = outside, .size = count };
+        fclose(f);
+        *ret = TAKE_PTR(m);
+        *ret_n = n;
+        return 0;
+}
+
+/* The id inside sb's user namespace that host id is, or -ENOENT. */
+static int id_inside(const IdMapping *m, size_t n, uint32_t host, uint32_t *ret) {
+        for (size_t i = 0; i < n; i++)
+                if (host >= m[i].host_id && host - m[i].host_id < m[i].size) {
+                        *ret = m[i].container_id + (host - m[i].host_id);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+/* Whether every id of [first, first + size) is one sb's map gives it (an id inside sb's namespace). */
+static bool covered(const IdMapping *m, size_t n, uint32_t first, uint32_t size) {
+        uint64_t id = first, end = (uint64_t) first + size;
+
+        while (id < end) {
+                bool found = false;
+
+                for (size_t i = 0; i < n && !found; i++)
+                        if (id >= m[i].container_id && id < (uint64_t) m[i].container_id + m[i].size) {
+                                id = (uint64_t) m[i].container_id + m[i].size;
+                                found = true;
+                        }
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* The request's uidMappings or gidMappings, whose hostID fields are sb's ids: only ids sb's map covers. */
+static int check_maps(const IdMapping *sb_map, size_t n_sb_map, const IdMapping *maps, size_t n_maps,
+                      const char *list, const char *kind, char *field, size_t field_size, char *reason,
+                      size_t reason_size) {
+        for (size_t i = 0; i < n_maps; i++) {
+                char name[64];
+
+                if (maps[i].size > 0 && covered(sb_map, n_sb_map, maps[i].host_id, maps[i].size))
+                        continue;
+                snprintf(name, sizeof name, "%s[%zu].hostID", list, i);
+                return refuse(field, field_size, name, reason, reason_size,
+                              "%ss %" PRIu32 "..%" PRIu64 " are not all mapped in the sandbox's user namespace: a "
+                              "nested user namespace maps only ids the sandbox's own maps cover",
+                              kind, maps[i].host_id, (uint64_t) maps[i].host_id + maps[i].size - 1);
+        }
+        return 0;
+}
+
+static int open_namespace(pid_t pid, NamespaceType type) {
+        char path[64];
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, namespace_type_to_proc_name(type));
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A user namespace of its own inside sb's: its maps point at sb's ids and
+ * only at ids sb's maps cover (the kernel would refuse the others too, less
+ * clearly); setgroups "allow" only where sb has it; the caller must have an
+ * id in sb's namespace, which owns the new one. Fills *ret with sb's user
+ * (and, for a new mount namespace, mount) namespace to make it in.
+ */
+static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *ret, char *field, size_t field_size,
+                       char *reason, size_t reason_size) {
+        _cleanup_free_ IdMapping *uid_map = NULL, *gid_map = NULL;
+        size_t n_uid_map = 0, n_gid_map = 0;
+        uint32_t uid, gid;
+        int r, user_fd, mount_fd = -EBADF;
+
+        r = read_map(sb->pid, "uid_map", &uid_map, &n_uid_map);
+        if (r >= 0)
+                r = read_map(sb->pid, "gid_map", &gid_map, &n_gid_map);
+        if (r < 0)
+                return r;
+
+        if (id_inside(uid_map, n_uid_map, sb->exec_base.creator_uid, &uid) < 0 ||
+            id_inside(gid_map, n_gid_map, sb->exec_base.creator_gid, &gid) < 0)
+                return refuse(field, field_size, "namespaces", reason, reason_size,
+                              "the caller's uid or gid has no id in the sandbox's user namespace, which would own "
+                              "the new one");
+        r = check_maps(uid_map, n_uid_map, req->uid_mappings, req->n_uid_mappings, "uidMappings", "uid", field,
+                       field_size, reason, reason_size);
+        if (r < 0)
+                return r;
+        r = check_maps(gid_map, n_gid_map, req->gid_mappings, req->n_gid_mappings, "gidMappings", "gid", field,
+                       field_size, reason, reason_size);
+        if (r < 0)
+                return r;
+        if (req->setgroups > 0) {
+                r = sandbox_setgroups_allowed(sb);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return refuse(field, field_size, "setgroups", reason, reason_size,
+                                      "the sandbox's user namespace denies setgroups, so a nested one must too");
+        }
+
+        user_fd = open_namespace(sb->pid, NAMESPACE_USER);
+        if (user_fd < 0)
+                return user_fd;
+        if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)) &&
+            ((sb->namespaces | sb->exec_base.joined_namespaces) & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
+                mount_fd = open_namespace(sb->pid, NAMESPACE_MOUNT);
+                if (mount_fd < 0) {
+                        safe_close(user_fd);
+                        return mount_fd;
+                }
+        }
+        *ret = (SpawnParent) { .user_fd = user_fd, .mount_fd = mount_fd, .uid = uid, .gid = gid };
+        return 0;
+}
+
 int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *message_fds, size_t n_message_fds,
                            const CapabilityMasks *capabilities, SandboxExecPlan *ret,
                            const CapabilityMasks **ret_capabilities, char *field, size_t field_size, char *reason,
                            size_t reason_size) {
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
-        bool had_user = req->has_user;
+        bool had_user = req->has_user, has_parent = false;
+        SpawnParent parent = { .user_fd = -EBADF, .mount_fd = -EBADF };
         int init = req->init, r;
 
         r = check_shape(sb, req, capabilities, field, field_size, reason, reason_size);
         if (r < 0)
                 return r;
+        /* "No profile of its own", as a nested bubblewrap asks: the kernel keeps the sandbox's filter under
+         * whatever comes after, so it runs under that one, which the policy judges as an Exec's. */
+        if (req->seccomp_profile == SECCOMP_PROFILE_UNCONFINED)
+                req->seccomp_profile = -1;
         /* Inside its user namespace, only ids it maps; a user namespace of its own maps its own. */
         if (!new_user) {
                 r = sandbox_exec_check_user(sb, req, field, field_size);
@@ -108,9 +261,23 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
                         return r;
         }
 
+        if (new_user && sb->exec_base.user_namespace) {
+                r = plan_parent(sb, req, &parent, field, field_size, reason, reason_size);
+                if (r < 0)
+                        return r;
+                has_parent = true;
+        }
+
         r = sandbox_exec_prepare(sb, req, message_fds, n_message_fds, ret);
-        if (r < 0)
+        if (r < 0) {
+                if (has_parent) {
+                        safe_close(parent.user_fd);
+                        safe_close(parent.mount_fd);
+                }
                 return r;
+        }
+        ret->has_parent = has_parent;
+        ret->parent = parent;
 
         /* In a user namespace of its own, the engine's default user (root there), not the sandbox's. */
         if (new_user && !had_user) {

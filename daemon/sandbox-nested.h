@@ -7,12 +7,19 @@
  *  - every namespace S has is joined, except the types the request creates,
  *    which are then made inside S's user namespace (so they belong to it)
  *    and, for a pid namespace, would have to be S's child (refused today);
+ *  - a user namespace of its own is made inside S's (SpawnParent: S's user
+ *    namespace is joined, then the new one made), its maps in S's ids and
+ *    within what S's maps cover, written by the child's own map writer in
+ *    S's user namespace (spawn-child.c), setgroups "allow" only where S has
+ *    it; S's disableUserNamespaces refuses it by name (the kernel would too);
  *  - paths, the working directory and PATH are resolved in S's mount
- *    namespace; a new mount namespace is refused where it could not keep
- *    S's mounts locked (it needs a user namespace of its own inside S's,
- *    which the spawn engine cannot make in a joined one yet);
+ *    namespace; a mount namespace of its own is a copy of S's, made with a
+ *    user namespace of its own, which the kernel then keeps S's mounts
+ *    locked in (read-only stays read-only); without a user namespace of its
+ *    own it is refused;
  *  - it runs in S's cgroup, under S's limits (limits of its own are
- *    refused), with S's seccomp filter under any programs it adds and S's
+ *    refused), with S's seccomp filter under any programs it adds ("unconfined"
+ *    adds no profile of its own, as the kernel keeps S's) and S's
  *    capability sets as the ceiling, as S's user unless it names one of
  *    S's ids, with S's rlimits;
  *  - its entry is one of S's processes (Sandbox.exec_of): it counts against

@@ -355,6 +355,10 @@ int seccomp_program_default(SeccompProgram **ret) {
         return 0;
 }
 
+bool seccomp_program_is_default(const SeccompProgram *p) {
+        return p && p == default_program;
+}
+
 /* ---- cache ---- */
 
 /*

@@ -45,6 +45,8 @@ int seccomp_program_compile(const SeccompSpec *spec, const char *prefix, Seccomp
 
 /* The built-in default profile, compiled on first use and kept. Returns a new reference. */
 int seccomp_program_default(SeccompProgram **ret);
+/* Whether p is that built-in default profile (a program a restart carried over is not). */
+bool seccomp_program_is_default(const SeccompProgram *p);
 
 /*
  * The program a Spawn request asks for: its "seccomp" object compiled (a

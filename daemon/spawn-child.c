@@ -86,7 +86,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/sched.h>
 
 #include "sandbox-init.h"
 #include "spawn-child.h"
@@ -132,12 +135,140 @@ int spawn_take_owner_ids(uid_t uid, gid_t gid) {
         return 0;
 }
 
+/* The files the map writer writes, in this order: "deny" is only taken before gid_map is written. */
+static const char *const map_files[] = { "uid_map", "setgroups", "gid_map" };
+
+/*
+ * The map writer: forked by the child while both are still in the parent
+ * user namespace, with every capability there, and the child's /proc
+ * directory (through the host's /proc) open. The kernel takes a namespace's
+ * maps only from a process in its parent or in itself, and the child is
+ * neither once it made its own, nor is the daemon: this one is. It waits for
+ * the child's word that the namespace exists, writes what the daemon would
+ * have, answers (errno, step) and exits. It dies with the child
+ * (PDEATHSIG), so a stopped or killed child leaves no copy of the daemon's
+ * memory behind; the sandbox it runs in can stop it, which only delays this
+ * spawn until the daemon's deadline kills the child.
+ */
+_noreturn_ static void map_writer_run(const SpawnPlan *p, int proc_dir, int sock, pid_t child) {
+        const char *texts[ELEMENTSOF(map_files)] = { p->child_uid_map, p->child_setgroups, p->child_gid_map };
+        int reply[2] = { 0, 0 };
+        ssize_t n;
+        char c;
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != child)
+                _exit(SPAWN_CHILD_FAILED);
+        do
+                n = recv(sock, &c, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                _exit(SPAWN_CHILD_FAILED);
+
+        for (size_t i = 0; i < ELEMENTSOF(map_files) && reply[0] == 0; i++) {
+                size_t len;
+                int fd;
+
+                if (!texts[i])
+                        continue;
+                len = strlen(texts[i]);
+                fd = openat(proc_dir, map_files[i], O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        reply[0] = errno;
+                else {
+                        n = write(fd, texts[i], len);
+                        reply[0] = n < 0 ? errno : (size_t) n != len ? EIO : 0;
+                        (void) close(fd);
+                }
+                reply[1] = (int) i;
+        }
+        (void) send(sock, reply, sizeof reply, MSG_NOSIGNAL);
+        _exit(reply[0] == 0 ? 0 : SPAWN_CHILD_FAILED);
+}
+
+static void map_writer_end(pid_t pid, bool kill_it) {
+        if (kill_it)
+                (void) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+                ;
+}
+
+/*
+ * A new user namespace inside the joined one (SpawnPlan.maps_by_child):
+ * fork the map writer, take the owner's ids as the parent namespace sees
+ * them, unshare(), and have the writer write the maps before anything else
+ * happens in the new namespaces.
+ */
+static void unshare_with_map_writer(const SpawnPlan *p) {
+        struct clone_args args = { .exit_signal = SIGCHLD };
+        int sock[2], reply[2] = { 0, 0 }, proc_dir;
+        pid_t self = getpid();
+        ssize_t n;
+        long pid;
+        char c = 'u';
+
+        proc_dir = openat(p->proc_fd, "self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (proc_dir < 0)
+                child_fail(p, "uid_map", errno, "/proc/self");
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+                child_fail(p, "uid_map", errno, "socketpair");
+
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                child_fail(p, "uid_map", errno, "the map writer");
+        if (pid == 0) {
+                (void) close(sock[0]);
+                map_writer_run(p, proc_dir, sock[1], self);
+        }
+        (void) close(sock[1]);
+        (void) close(proc_dir);
+
+        /* The owner's ids, as the parent user namespace maps them (the kernel wants them mapped there); the
+         * effective capabilities go with the change of uid, which unshare() does not need. */
+        if (syscall(SYS_setresgid, (gid_t) -1, p->owner_gid, (gid_t) -1) < 0 ||
+            syscall(SYS_setresuid, (uid_t) -1, p->owner_uid, (uid_t) -1) < 0) {
+                int error = errno;
+
+                map_writer_end((pid_t) pid, true);
+                child_fail(p, "unshare", error, "the caller's ids as the user namespace's owner");
+        }
+        if (unshare((int) p->unshare_flags) < 0) {
+                int error = errno;
+
+                map_writer_end((pid_t) pid, true);
+                child_fail(p, "unshare", error, NULL);
+        }
+
+        do
+                n = send(sock[0], &c, 1, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n == 1)
+                do
+                        n = recv(sock[0], reply, sizeof reply, 0);
+                while (n < 0 && errno == EINTR);
+        map_writer_end((pid_t) pid, n != (ssize_t) sizeof reply);
+        (void) close(sock[0]);
+        if (n != (ssize_t) sizeof reply)
+                child_fail(p, "uid_map", ECHILD, "the map writer ended without an answer");
+        if (reply[0] != 0)
+                child_fail(p, reply[1] >= 0 && (size_t) reply[1] < ELEMENTSOF(map_files) ? map_files[reply[1]] : "uid_map",
+                           reply[0], NULL);
+}
+
 static void join_namespaces(const SpawnPlan *p) {
         int r;
+
+        /* Inside a joined user namespace its root could otherwise trace this copy of the daemon's memory. */
+        if (p->joins_user && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                child_fail(p, "setns", errno, "PR_SET_DUMPABLE");
 
         for (size_t i = 0; i < p->n_joins; i++)
                 if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
                         child_fail(p, "setns", errno, p->joins[i].name);
+
+        if (p->maps_by_child) {
+                unshare_with_map_writer(p);
+                return;
+        }
 
         /* The joins needed root's rights; the new user namespace must be the caller's. */
         if (p->userns_as_caller && (p->unshare_flags & CLONE_NEWUSER)) {

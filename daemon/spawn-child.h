@@ -69,6 +69,13 @@ typedef struct SpawnPlan {
         bool userns_as_caller;
         uid_t owner_uid;
         gid_t owner_gid;
+        /* A new user namespace made inside a joined one (SpawnContext.parent): its maps can only be written
+         * from the joined one, so the child writes them itself, through a process it forks before its
+         * unshare() that stays there (spawn-child.c). The texts are the ones the daemon would write (owned). */
+        bool maps_by_child;
+        char *child_uid_map;
+        char *child_gid_map;
+        const char *child_setgroups; /* "allow", "deny" or NULL */
         /* The host's /proc (owned), while the child still needs it: to enter the time namespace it
          * unshare()d itself once the offsets are written (unshare() only places its children there). */
         int proc_fd;

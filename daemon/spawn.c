@@ -205,6 +205,8 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         safe_close(p->proc_fd);
         free(p->keep_fds);
         free(p->groups);
+        free(p->child_uid_map);
+        free(p->child_gid_map);
         seccomp_program_unref(p->seccomp);
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
                 free(p->seccomp_fds[i].filter);
@@ -308,6 +310,34 @@ static int plan_join(SpawnPlan *p, const SpawnContext *c, size_t i, SpawnError *
         return 0;
 }
 
+/*
+ * A new user namespace inside a sandbox's (SpawnContext.parent): the sandbox's mount namespace, which a new
+ * one copies (its mounts locked there, as the new user namespace owns the copy), then its user namespace,
+ * last, in which the child makes its own. Both are the daemon's fds of a sandbox it made for this caller.
+ */
+static int plan_parent_joins(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
+        const SpawnParent *parent = c->parent;
+        unsigned created = c->request->namespaces;
+
+        if (!parent)
+                return 0;
+        if (!c->exec || !(created & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user || parent->user_fd < 0)
+                return spawn_fail(e, "prepare", EINVAL, "a parent user namespace without a user namespace to make in it");
+
+        if (parent->mount_fd >= 0 && (created & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
+                /* Before the user namespace: the request's joins are all of other types. */
+                memmove(p->joins + 1, p->joins, p->n_joins * sizeof(SpawnJoin));
+                p->joins[0] = (SpawnJoin) { .fd = parent->mount_fd, .owned_fd = -EBADF, .nstype = CLONE_NEWNS,
+                                            .type = NAMESPACE_MOUNT, .name = "mount" };
+                p->n_joins++;
+        }
+        p->joins[p->n_joins++] = (SpawnJoin) { .fd = parent->user_fd, .owned_fd = -EBADF, .nstype = CLONE_NEWUSER,
+                                               .type = NAMESPACE_USER, .name = "user" };
+        p->joins_user = true;
+        p->maps_by_child = true;
+        return 0;
+}
+
 static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         const SpawnRequest *r = c->request;
         unsigned long new_flags = namespaces_to_clone_flags(r->namespaces);
@@ -337,6 +367,10 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                                 return k;
                 }
         p->joins_user = joined & NAMESPACE_BIT(NAMESPACE_USER);
+
+        k = plan_parent_joins(p, c, e);
+        if (k < 0)
+                return k;
 
         /* The daemon enters a joined pid namespace itself, around clone3(): see clone_child(). */
         for (size_t i = 0; i < p->n_joins; i++)
@@ -368,8 +402,7 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->loopback_up = new_flags & CLONE_NEWNET;
         if ((new_flags & CLONE_NEWUSER) && !c->caller->privileged) {
                 p->userns_as_caller = true;
-                p->owner_uid = c->caller->uid;
-                p->owner_gid = c->caller->gid;
+                spawn_context_caller_ids(c, &p->owner_uid, &p->owner_gid);
         }
         /* The host's /proc, for the time namespace and the namespace inode numbers the reply carries. */
         p->proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -433,7 +466,10 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         bool in_user = new_user || p->joins_user;
         /* A new user namespace whose setgroups is "deny" refuses setgroups() outright. */
         bool groups_denied = new_user && (r->setgroups == 0 || (r->setgroups < 0 && !caller->privileged));
-        IdMapping own_uid = { caller->uid, caller->uid, 1 }, own_gid = { caller->gid, caller->gid, 1 };
+        uid_t caller_uid;
+        gid_t caller_gid;
+        spawn_context_caller_ids(c, &caller_uid, &caller_gid);
+        IdMapping own_uid = { caller_uid, caller_uid, 1 }, own_gid = { caller_gid, caller_gid, 1 };
         const IdMapping *uid_maps = r->n_uid_mappings > 0 ? r->uid_mappings : &own_uid;
         const IdMapping *gid_maps = r->n_gid_mappings > 0 ? r->gid_mappings : &own_gid;
         size_t n_uid_maps = r->n_uid_mappings > 0 ? r->n_uid_mappings : 1;
@@ -458,8 +494,8 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                                         return spawn_fail(e, "credentials", EPERM, "user.additionalGids[%zu]", i);
                 }
         } else if (new_user) {
-                p->uid = default_inside_id(uid_maps, n_uid_maps, caller->uid);
-                p->gid = default_inside_id(gid_maps, n_gid_maps, caller->gid);
+                p->uid = default_inside_id(uid_maps, n_uid_maps, caller_uid);
+                p->gid = default_inside_id(gid_maps, n_gid_maps, caller_gid);
         } else if (caller->privileged || p->joins_user) {
                 p->uid = 0;
                 p->gid = 0;
@@ -739,8 +775,11 @@ static int plan_parent_steps(SpawnParentSteps *s, const SpawnContext *c, SpawnEr
 
         if (r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) {
                 /* Without mappings the caller's own ids map to themselves. */
-                IdMapping own_uid = { c->caller->uid, c->caller->uid, 1 };
-                IdMapping own_gid = { c->caller->gid, c->caller->gid, 1 };
+                uid_t uid;
+                gid_t gid;
+                spawn_context_caller_ids(c, &uid, &gid);
+                IdMapping own_uid = { uid, uid, 1 };
+                IdMapping own_gid = { gid, gid, 1 };
 
                 s->uid_map = r->n_uid_mappings > 0 ? id_map_text(r->uid_mappings, r->n_uid_mappings)
                                                    : id_map_text(&own_uid, 1);
@@ -821,6 +860,13 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         if (r < 0) {
                 spawn_parent_steps_done(&steps);
                 return r;
+        }
+        /* Only a process in the parent user namespace may write these: the child's own (spawn-child.c). */
+        if (p->maps_by_child) {
+                p->child_uid_map = TAKE_PTR(steps.uid_map);
+                p->child_gid_map = TAKE_PTR(steps.gid_map);
+                p->child_setgroups = steps.setgroups;
+                steps.setgroups = NULL;
         }
 
         *ret = TAKE_PTR(p);

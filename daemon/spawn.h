@@ -19,6 +19,19 @@
 struct SeccompProgram;
 struct CapabilityMasks;
 
+/*
+ * A Spawn from inside a sandbox that creates a user namespace of its own (sandbox-nested.h): the
+ * namespaces the new user and mount namespaces are made inside of, and who the caller is there.
+ */
+typedef struct SpawnParent {
+        int user_fd;  /* the sandbox's user namespace (borrowed): joined last, then the new one is made in it */
+        int mount_fd; /* the sandbox's mount namespace (borrowed), or -EBADF: a new one copies it */
+        /* The caller's ids as the sandbox's user namespace sees them: the new namespace's owner, and the
+         * ids its maps' hostID fields and the default maps are in. */
+        uid_t uid;
+        gid_t gid;
+} SpawnParent;
+
 typedef struct SpawnContext {
         const SpawnRequest *request;
         /* The request's confinement, resolved by the caller (seccomp_program_for_request(),
@@ -38,7 +51,18 @@ typedef struct SpawnContext {
         bool exec;
         /* The sandbox has disableUserNamespaces in force: CAP_SYS_RESOURCE stays out of every set. */
         bool user_namespaces_disabled;
+        /* With exec only: the request's new user namespace is made inside a sandbox's (NULL: inside the
+         * daemon's). Its maps can then only be written from that user namespace (the kernel takes them from
+         * a process in the namespace's parent or in itself): the child writes them through a short-lived
+         * process of its own that stays in the parent, never the daemon (spawn-child.c). */
+        const SpawnParent *parent;
 } SpawnContext;
+
+/* The caller's ids where a new user namespace's maps point: the host's, or the parent sandbox's. */
+static inline void spawn_context_caller_ids(const SpawnContext *c, uid_t *ret_uid, gid_t *ret_gid) {
+        *ret_uid = c->parent ? c->parent->uid : c->caller->uid;
+        *ret_gid = c->parent ? c->parent->gid : c->caller->gid;
+}
 
 /* The stage of the mark the child writes right before execve() (with error 0). */
 #define SPAWN_REPORT_EXEC "exec"

@@ -20,11 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "nsboxd-test-util.h"
 
@@ -359,22 +362,37 @@ Test(nested, read_only_stays_read_only) {
         cr_assert_eq(o.status, 0, "%s", o.text);
         output_done(&o);
 
+        /* A file tree of its own, in a user namespace of its own inside the sandbox's, is built: a copy of
+         * the sandbox's tree whose mounts the kernel locks, so neither a rw bind, nor a remount as root
+         * there, nor clearing the flag makes them writable. */
         o = run_as_nobody("$N run -r --ro-bind / / -- sh -c '"
                           "NSBOX_SOCKET=%s %s run -- sh -c \"echo nested > %s/nested\"; echo rc1=$?; "
                           "NSBOX_SOCKET=%s %s run --bind %s %s -- sh -c \"echo bound > %s/bound\"; echo rc2=$?; "
-                          "NSBOX_SOCKET=%s %s run -r --bind / / -- sh -c \"echo root > %s/root\"; echo rc3=$?'",
+                          "NSBOX_SOCKET=%s %s run -r --bind / / -- sh -c \"echo root > %s/root\"; echo rc3=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --bind / / --bind %s %s -- sh -c "
+                          "\"mount -o remount,bind,rw %s; mount -o remount,bind,rw /; mount -o remount,rw /; "
+                          "echo remounted > %s/remounted\"; echo rc4=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib "
+                          "--symlink usr/lib64 /lib64 --bind %s /w -- sh -c \"echo w > /w/w\"; echo rc5=$?'",
                           daemon_.socket_path, cli(), dir, daemon_.socket_path, cli(), dir, dir, dir,
+                          daemon_.socket_path, cli(), dir, daemon_.socket_path, cli(), dir, dir, dir, dir,
                           daemon_.socket_path, cli(), dir);
         cr_assert(strstr(o.text, "Read-only file system"), "%s", o.text);
         cr_assert_null(strstr(o.text, "rc1=0"), "%s", o.text);
         cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
         cr_assert(strstr(o.text, "namespaces: a mount namespace inside the sandbox's"), "%s", o.text);
-        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
-        cr_assert(strstr(o.text, "namespaces: a user namespace inside the sandbox's own"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc3=0"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc3=125"), "the nested file tree was refused: %s", o.text);
+        cr_assert(strstr(o.text, "rc4="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc4=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc5="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc5=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "/w/w: Read-only file system"), "%s", o.text);
         output_done(&o);
 
-        for (size_t i = 0; i < 3; i++) {
-                static const char *const names[] = { "nested", "bound", "root" };
+        for (size_t i = 0; i < 5; i++) {
+                static const char *const names[] = { "nested", "bound", "root", "remounted", "w" };
                 char path[128];
 
                 snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -465,6 +483,148 @@ Test(nested, dies_with_its_sandbox) {
         cr_assert_eq(rmdir(dir), 0);
 }
 
+/* The inode of /proc/PID/ns/user, or of its parent user namespace (NS_GET_PARENT). */
+static ino_t user_namespace_inode(pid_t pid, bool parent) {
+        _cleanup_close_ int fd = -EBADF, parent_fd = -EBADF;
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        if (parent) {
+                parent_fd = ioctl(fd, NS_GET_PARENT);
+                cr_assert_geq(parent_fd, 0, "NS_GET_PARENT of %s: %m", path);
+        }
+        cr_assert_eq(fstat(parent ? parent_fd : fd, &st), 0);
+        return st.st_ino;
+}
+
+static pid_t read_pid_file(const char *path) {
+        pid_t pid = 0;
+        FILE *f = fopen(path, "re");
+
+        cr_assert_not_null(f, "%s: %m", path);
+        cr_assert_eq(fscanf(f, "%d", &pid), 1);
+        fclose(f);
+        return pid;
+}
+
+/*
+ * A nested run with a user namespace (and a file tree) of its own, from inside a sandbox that bound the socket:
+ * it works, its user namespace's parent is the sandbox's, it maps the sandbox's ids (its own uid there maps
+ * to root), and killing the sandbox kills it.
+ */
+Test(nested, own_user_namespace_is_a_child) {
+        char dir[] = "/tmp/nsbt-nested-userns-XXXXXX", outer_file[96];
+        pid_t outer, inner;
+        Output o;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(pid_file, sizeof pid_file, "%s/pid", dir);
+        snprintf(outer_file, sizeof outer_file, "%s/outer", dir);
+        start(allow_policy);
+
+        o = run_as_nobody("$N run --detach --name nest-userns -r --ro-bind / / --bind %s %s -- sh -c 'echo $$ > %s; "
+                          "NSBOX_SOCKET=%s %s run -r --ro-bind / / --bind %s %s -- sh -c "
+                          "\"cat /proc/self/uid_map > %s/map && echo \\$\\$ > %s.new && mv %s.new %s && exec sleep 1000\"'",
+                          dir, dir, outer_file, daemon_.socket_path, cli(), dir, dir, dir, pid_file, pid_file, pid_file);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_file_written, NULL), "the nested sandbox did not start");
+        outer = read_pid_file(outer_file);
+        inner = read_pid_file(pid_file);
+
+        cr_assert_neq(user_namespace_inode(inner, false), user_namespace_inode(outer, false));
+        cr_assert_eq(user_namespace_inode(inner, true), user_namespace_inode(outer, false),
+                     "the nested user namespace's parent is not the sandbox's");
+        {
+                char path[128], map[128] = "";
+                FILE *f;
+
+                /* Read from inside it, its map shows its parent's ids: the sandbox's root, not the host's nobody. */
+                snprintf(path, sizeof path, "%s/map", dir);
+                f = fopen(path, "re");
+                cr_assert_not_null(f);
+                cr_assert_not_null(fgets(map, sizeof map, f));
+                fclose(f);
+                cr_assert(strspn(map, " 0") > 0 && strstr(map, " 0 ") && !strstr(map, "65534"), "%s", map);
+                cr_assert_eq(unlink(path), 0);
+        }
+
+        o = run_as_nobody("$N kill -s KILL nest-userns");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(process_gone, &inner), "the nested sandbox's process %d survived", (int) inner);
+
+        cr_assert_eq(unlink(pid_file), 0);
+        cr_assert_eq(unlink(outer_file), 0);
+        cr_assert_eq(rmdir(dir), 0);
+}
+
+/* A nested user namespace maps only ids the sandbox's maps cover, and a sandbox without user namespaces
+ * (disableUserNamespaces) gets none by asking. */
+Test(nested, user_namespace_maps_within_the_sandbox) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r --ro-bind / / -- sh -c '"
+                          "NSBOX_SOCKET=%s %s run --map-users=0:1:1 --map-groups=0:0:1 -- true; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run --map-users=0:0:2 --map-groups=0:0:1 -- true; echo rc2=$?; "
+                          "NSBOX_SOCKET=%s %s run --map-users=0:0:1 --map-groups=0:65534:1 -- true; echo rc3=$?; "
+                          "NSBOX_SOCKET=%s %s run --map-user=7 --map-group=8 -- sh -c \"id -u; id -g\"; echo rc4=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --setgroups=allow -- true; echo rc5=$?'; "
+                          "$N run -r --disable-userns --ro-bind / / -- sh -c '"
+                          "NSBOX_SOCKET=%s %s run -r -- true; echo rc6=$?'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli(),
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "uidMappings[0].hostID: uids 1..1 are not all mapped in the sandbox's user namespace"),
+                  "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "uids 0..1 are not all mapped"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "gidMappings[0].hostID: gids 65534..65534"), "%s", o.text);
+        cr_assert(strstr(o.text, "7\n8\nrc4=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc5=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc6=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "the sandbox may make no user namespaces"), "%s", o.text);
+        output_done(&o);
+}
+
+/* Namespaces are made before the sandbox's filter is loaded: under a profile of the sandbox's own, which may
+ * forbid them (this one forbids unshare), a nested request makes none; without namespaces it runs. */
+Test(nested, own_seccomp_profile_keeps_its_namespaces) {
+        char path[] = "/tmp/nsbt-nested-profile-XXXXXX";
+        static const char profile[] =
+                "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"unshare\"],"
+                "\"action\":\"SCMP_ACT_ERRNO\"}]}";
+        Output o;
+        int fd;
+
+        fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, profile, strlen(profile)), (ssize_t) strlen(profile));
+        cr_assert_eq(fchmod(fd, 0644), 0);
+        close(fd);
+        start(allow_policy);
+
+        o = run_as_nobody("$N run -r --seccomp %s --ro-bind / / -- sh -c '"
+                          "unshare -n true; echo rc0=$?; "
+                          "NSBOX_SOCKET=%s %s run -- true; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run --net -- true; echo rc2=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --ro-bind / / -- true; echo rc3=$?'",
+                          path, daemon_.socket_path, cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert_null(strstr(o.text, "rc0=0"), "the profile did not forbid unshare: %s", o.text);
+        cr_assert(strstr(o.text, "rc1=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "namespaces: the sandbox runs under a seccomp profile of its own"), "%s", o.text);
+        output_done(&o);
+        cr_assert_eq(unlink(path), 0);
+}
+
 /* New namespaces of its own are made inside the sandbox's user namespace: a network namespace of its own
  * belongs to the sandbox's user namespace, not the host's. */
 Test(nested, own_namespaces_are_children) {
@@ -498,14 +658,15 @@ Test(nested, confinement_is_the_ceiling) {
 
         start(allow_policy);
         o = run_as_nobody("$N run -r --cap-drop CAP_NET_RAW -- sh -c '"
-                          "NSBOX_SOCKET=%s %s run --seccomp unconfined -- true; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run --seccomp unconfined -- grep -c ^Seccomp:.2 /proc/self/status; "
+                          "echo rc1=$?; "
                           "NSBOX_SOCKET=%s %s run -p MemoryMax=100M -- true; echo rc2=$?; "
                           "NSBOX_SOCKET=%s %s run --cap-add CAP_NET_RAW -- true; echo rc3=$?; "
                           "NSBOX_SOCKET=%s %s run -- grep -c ^Seccomp:.2 /proc/self/status'",
                           daemon_.socket_path, cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli(),
                           daemon_.socket_path, cli());
-        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
-        cr_assert(strstr(o.text, "seccompProfile: a nested sandbox keeps its sandbox's seccomp filter"), "%s", o.text);
+        /* "unconfined" adds no profile of its own: the sandbox's filter stays */
+        cr_assert(strstr(o.text, "1\nrc1=0"), "%s", o.text);
         cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
         cr_assert(strstr(o.text, "resources: a nested sandbox runs in its sandbox's cgroup"), "%s", o.text);
         cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
