@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "capabilities.h"
+#include "json-codec.h"
 #include "log.h"
 
 /* Held by nsboxd for its own work, never given to a sandbox outside a user namespace. */
@@ -65,22 +65,6 @@ int capability_from_name(const char *name, unsigned *ret) {
         return 0;
 }
 
-_printf_(2, 3) static int invalid(char **ret_invalid, const char *format, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        if (!ret_invalid)
-                return -EINVAL;
-        va_start(ap, format);
-        r = vasprintf(&s, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        *ret_invalid = s;
-        return -EINVAL;
-}
-
 /* The first name of set s whose capability is outside allowed, or -1. */
 static ssize_t first_outside(const CapabilitiesSpec *spec, CapabilitySet s, uint64_t allowed) {
         for (size_t i = 0; i < spec->n_names[s]; i++) {
@@ -110,7 +94,7 @@ int capability_masks_from_spec(const CapabilitiesSpec *spec, const char *prefix,
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
-                                return invalid(ret_invalid_parameter, "%s.%s[%zu]", prefix,
+                                return json_invalid_parameter(ret_invalid_parameter, "%s.%s[%zu]", prefix,
                                                capability_set_to_string(s), k);
                         set[s] |= CAPABILITY_BIT(c);
                 }
@@ -118,14 +102,14 @@ int capability_masks_from_spec(const CapabilitiesSpec *spec, const char *prefix,
         /* What capset(2) and PR_CAP_AMBIENT_RAISE would refuse in the child. */
         i = first_outside(spec, CAPABILITY_SET_EFFECTIVE, set[CAPABILITY_SET_PERMITTED]);
         if (i >= 0)
-                return invalid(ret_invalid_parameter, "%s.effective[%zd]", prefix, i);
+                return json_invalid_parameter(ret_invalid_parameter, "%s.effective[%zd]", prefix, i);
         i = first_outside(spec, CAPABILITY_SET_INHERITABLE, set[CAPABILITY_SET_BOUNDING]);
         if (i >= 0)
-                return invalid(ret_invalid_parameter, "%s.inheritable[%zd]", prefix, i);
+                return json_invalid_parameter(ret_invalid_parameter, "%s.inheritable[%zd]", prefix, i);
         i = first_outside(spec, CAPABILITY_SET_AMBIENT,
                           set[CAPABILITY_SET_PERMITTED] & set[CAPABILITY_SET_INHERITABLE]);
         if (i >= 0)
-                return invalid(ret_invalid_parameter, "%s.ambient[%zd]", prefix, i);
+                return json_invalid_parameter(ret_invalid_parameter, "%s.ambient[%zd]", prefix, i);
 
         *ret = m;
         return 0;

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "json-codec.h"
 #include "log.h"
 #include "seccomp-profile.h"
 
@@ -34,22 +34,6 @@ SeccompProgram *seccomp_program_unref(SeccompProgram *p) {
         free(p->filter);
         free(p);
         return NULL;
-}
-
-_printf_(2, 3) static int invalid(char **ret_invalid, const char *format, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        if (!ret_invalid)
-                return -EINVAL;
-        va_start(ap, format);
-        r = vasprintf(&s, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        *ret_invalid = s;
-        return -EINVAL;
 }
 
 /* "SCMP_ARCH_X86_64" -> libseccomp's token, or 0. */
@@ -192,11 +176,11 @@ static int compile(const SeccompSpec *spec, const char *prefix, bool quiet, Secc
         int r;
 
         if (spec->listener_path)
-                return invalid(ret_invalid, "%s.listenerPath", prefix);
+                return json_invalid_parameter(ret_invalid, "%s.listenerPath", prefix);
         if (spec->listener_metadata)
-                return invalid(ret_invalid, "%s.listenerMetadata", prefix);
+                return json_invalid_parameter(ret_invalid, "%s.listenerMetadata", prefix);
         if (action_to_scmp(spec->default_action, spec->default_errno_ret, &default_action) < 0)
-                return invalid(ret_invalid, "%s.defaultAction", prefix);
+                return json_invalid_parameter(ret_invalid, "%s.defaultAction", prefix);
 
         p = calloc(1, sizeof(SeccompProgram));
         if (!p)
@@ -211,17 +195,17 @@ static int compile(const SeccompSpec *spec, const char *prefix, bool quiet, Secc
                 uint32_t arch = arch_from_oci(spec->architectures[i]);
 
                 if (arch == 0)
-                        return invalid(ret_invalid, "%s.architectures[%zu]", prefix, i);
+                        return json_invalid_parameter(ret_invalid, "%s.architectures[%zu]", prefix, i);
                 r = seccomp_arch_add(ctx, arch);
                 if (r < 0 && r != -EEXIST)
-                        return invalid(ret_invalid, "%s.architectures[%zu]", prefix, i);
+                        return json_invalid_parameter(ret_invalid, "%s.architectures[%zu]", prefix, i);
         }
 
         for (size_t i = 0; i < spec->n_syscalls; i++) {
                 const SeccompSyscall *s = spec->syscalls + i;
 
                 if (action_to_scmp(s->action, s->errno_ret, &action) < 0)
-                        return invalid(ret_invalid, "%s.syscalls[%zu].action", prefix, i);
+                        return json_invalid_parameter(ret_invalid, "%s.syscalls[%zu].action", prefix, i);
                 /* As runc: a rule that does what the default does adds nothing (libseccomp refuses it). */
                 if (action == default_action)
                         continue;
@@ -240,7 +224,7 @@ static int compile(const SeccompSpec *spec, const char *prefix, bool quiet, Secc
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
-                                return invalid(ret_invalid, "%s.syscalls[%zu].names[%zu]", prefix, i, j);
+                                return json_invalid_parameter(ret_invalid, "%s.syscalls[%zu].names[%zu]", prefix, i, j);
                 }
         }
 
@@ -252,7 +236,7 @@ static int compile(const SeccompSpec *spec, const char *prefix, bool quiet, Secc
 
         r = export_program(ctx, p);
         if (r == -E2BIG)
-                return invalid(ret_invalid, "%s.syscalls", prefix);
+                return json_invalid_parameter(ret_invalid, "%s.syscalls", prefix);
         if (r < 0)
                 return r;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "confinement-protocol.h"
+#include "json-codec.h"
 
 static const char *const seccomp_action_names[_SECCOMP_ACTION_MAX] = {
         [SECCOMP_ACTION_KILL] = "SCMP_ACT_KILL",
@@ -95,22 +96,6 @@ const char *capability_set_to_string(CapabilitySet s) {
 
 /* ---- decoding helpers ---- */
 
-_printf_(2, 3) static int invalid(char **ret_invalid, const char *format, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        if (!ret_invalid)
-                return -EINVAL;
-        va_start(ap, format);
-        r = vasprintf(&s, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        *ret_invalid = s;
-        return -EINVAL;
-}
-
 /* A field path; truncation only shortens an error message. */
 #define PATH_BUF_MAX 160
 _printf_(2, 3) static void pathf(char *buf, const char *format, ...) {
@@ -135,7 +120,7 @@ static int check_members(struct json_object *o, const char *prefix, const char *
                         if (streq(*a, key))
                                 known = true;
                 if (!known)
-                        return invalid(ret_invalid, "%s.%s", prefix, key);
+                        return json_invalid_parameter(ret_invalid, "%s.%s", prefix, key);
         }
         return 0;
 }
@@ -184,10 +169,10 @@ static int decode_names(struct json_object *v, const char *path, size_t max_entr
         size_t n;
 
         if (json_object_get_type(v) != json_type_array)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         n = json_object_array_length(v);
         if (n > max_entries || (budget && n > *budget))
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
 
         l = calloc(n + 1, sizeof(char *));
         if (!l)
@@ -196,10 +181,10 @@ static int decode_names(struct json_object *v, const char *path, size_t max_entr
                 const char *s = get_name(json_object_array_get_idx(v, i), name_max);
 
                 if (!s)
-                        return invalid(ret_invalid, "%s[%zu]", path, i);
+                        return json_invalid_parameter(ret_invalid, "%s[%zu]", path, i);
                 for (size_t j = 0; j < i; j++)
                         if (streq(l[j], s))
-                                return invalid(ret_invalid, "%s[%zu]", path, i);
+                                return json_invalid_parameter(ret_invalid, "%s[%zu]", path, i);
                 l[i] = strdup(s);
                 if (!l[i])
                         return -ENOMEM;
@@ -236,7 +221,7 @@ static int decode_errno(struct json_object *v, const char *path, int64_t *ret, c
         uint64_t u;
 
         if (!get_uint64(v, &u) || u > SECCOMP_ERRNO_MAX)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         *ret = (int64_t) u;
         return 0;
 }
@@ -249,7 +234,7 @@ static int decode_action(struct json_object *v, const char *path, SeccompAction 
         SeccompAction a = seccomp_action_from_string(get_name(v, 64));
 
         if (a < 0)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         *ret = a;
         return 0;
 }
@@ -261,23 +246,23 @@ static int decode_arg(struct json_object *v, const char *path, SeccompArg *ret, 
         int r;
 
         if (json_object_get_type(v) != json_type_object)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         r = check_members(v, path, allowed, ret_invalid);
         if (r < 0)
                 return r;
 
         if (!get_uint64(member(v, "index"), &u) || u >= SECCOMP_ARGS_MAX)
-                return invalid(ret_invalid, "%s.index", path);
+                return json_invalid_parameter(ret_invalid, "%s.index", path);
         ret->index = (uint32_t) u;
         if (!get_uint64(member(v, "value"), &ret->value))
-                return invalid(ret_invalid, "%s.value", path);
+                return json_invalid_parameter(ret_invalid, "%s.value", path);
         m = member(v, "valueTwo");
         ret->value_two = 0;
         if (m && !get_uint64(m, &ret->value_two))
-                return invalid(ret_invalid, "%s.valueTwo", path);
+                return json_invalid_parameter(ret_invalid, "%s.valueTwo", path);
         ret->op = seccomp_operator_from_string(get_name(member(v, "op"), 64));
         if (ret->op < 0)
-                return invalid(ret_invalid, "%s.op", path);
+                return json_invalid_parameter(ret_invalid, "%s.op", path);
         return 0;
 }
 
@@ -290,7 +275,7 @@ static int decode_syscall(struct json_object *v, const char *path, size_t *names
         int r;
 
         if (json_object_get_type(v) != json_type_object)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         r = check_members(v, path, allowed, ret_invalid);
         if (r < 0)
                 return r;
@@ -298,13 +283,13 @@ static int decode_syscall(struct json_object *v, const char *path, size_t *names
         m = member(v, "names");
         pathf(buf, "%s.names", path);
         if (!m)
-                return invalid(ret_invalid, "%s", buf);
+                return json_invalid_parameter(ret_invalid, "%s", buf);
         r = decode_names(m, buf, SECCOMP_NAMES_MAX, SECCOMP_NAME_MAX, names_budget, &ret->names, &ret->n_names,
                          ret_invalid);
         if (r < 0)
                 return r;
         if (ret->n_names == 0)
-                return invalid(ret_invalid, "%s", buf);
+                return json_invalid_parameter(ret_invalid, "%s", buf);
 
         pathf(buf, "%s.action", path);
         r = decode_action(member(v, "action"), buf, &ret->action, ret_invalid);
@@ -316,7 +301,7 @@ static int decode_syscall(struct json_object *v, const char *path, size_t *names
         if (m) {
                 pathf(buf, "%s.errnoRet", path);
                 if (!action_takes_errno(ret->action))
-                        return invalid(ret_invalid, "%s", buf);
+                        return json_invalid_parameter(ret_invalid, "%s", buf);
                 r = decode_errno(m, buf, &ret->errno_ret, ret_invalid);
                 if (r < 0)
                         return r;
@@ -325,7 +310,7 @@ static int decode_syscall(struct json_object *v, const char *path, size_t *names
         m = member(v, "args");
         if (m) {
                 if (json_object_get_type(m) != json_type_array || json_object_array_length(m) > SECCOMP_ARGS_MAX)
-                        return invalid(ret_invalid, "%s.args", path);
+                        return json_invalid_parameter(ret_invalid, "%s.args", path);
                 n = json_object_array_length(m);
                 ret->args = calloc(MAX(n, 1U), sizeof(SeccompArg));
                 if (!ret->args)
@@ -345,7 +330,7 @@ static int decode_flags(struct json_object *v, const char *path, unsigned *ret, 
         unsigned flags = 0;
 
         if (json_object_get_type(v) != json_type_array || json_object_array_length(v) > ELEMENTSOF(seccomp_flag_names))
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         for (size_t i = 0; i < json_object_array_length(v); i++) {
                 const char *s = get_name(json_object_array_get_idx(v, i), 64);
                 unsigned flag = 0;
@@ -354,7 +339,7 @@ static int decode_flags(struct json_object *v, const char *path, unsigned *ret, 
                         if (streq(seccomp_flag_names[k].name, s))
                                 flag = seccomp_flag_names[k].flag;
                 if (flag == 0 || (flags & flag))
-                        return invalid(ret_invalid, "%s[%zu]", path, i);
+                        return json_invalid_parameter(ret_invalid, "%s[%zu]", path, i);
                 flags |= flag;
         }
         *ret = flags;
@@ -365,10 +350,10 @@ static int decode_string(struct json_object *v, const char *path, size_t max, ch
         const char *s;
 
         if (json_object_get_type(v) != json_type_string)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         s = json_object_get_string(v);
         if (strlen(s) != (size_t) json_object_get_string_len(v) || strlen(s) > max)
-                return invalid(ret_invalid, "%s", path);
+                return json_invalid_parameter(ret_invalid, "%s", path);
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
 }
@@ -387,7 +372,7 @@ int seccomp_spec_decode(struct json_object *v, const char *prefix, SeccompSpec *
         if (!ret)
                 return -EINVAL;
         if (json_object_get_type(v) != json_type_object)
-                return invalid(ret_invalid_parameter, "%s", prefix);
+                return json_invalid_parameter(ret_invalid_parameter, "%s", prefix);
         r = check_members(v, prefix, allowed, ret_invalid_parameter);
         if (r < 0)
                 return r;
@@ -406,7 +391,7 @@ int seccomp_spec_decode(struct json_object *v, const char *prefix, SeccompSpec *
         if (m) {
                 pathf(buf, "%s.defaultErrnoRet", prefix);
                 if (!action_takes_errno(s->default_action))
-                        return invalid(ret_invalid_parameter, "%s", buf);
+                        return json_invalid_parameter(ret_invalid_parameter, "%s", buf);
                 r = decode_errno(m, buf, &s->default_errno_ret, ret_invalid_parameter);
                 if (r < 0)
                         return r;
@@ -421,7 +406,7 @@ int seccomp_spec_decode(struct json_object *v, const char *prefix, SeccompSpec *
                         return r;
                 for (size_t i = 0; i < s->n_architectures; i++)
                         if (strncmp(s->architectures[i], "SCMP_ARCH_", 10) != 0)
-                                return invalid(ret_invalid_parameter, "%s[%zu]", buf, i);
+                                return json_invalid_parameter(ret_invalid_parameter, "%s[%zu]", buf, i);
         }
 
         m = member(v, "flags");
@@ -451,7 +436,7 @@ int seccomp_spec_decode(struct json_object *v, const char *prefix, SeccompSpec *
         if (m) {
                 if (json_object_get_type(m) != json_type_array ||
                     json_object_array_length(m) > SECCOMP_SYSCALLS_MAX)
-                        return invalid(ret_invalid_parameter, "%s.syscalls", prefix);
+                        return json_invalid_parameter(ret_invalid_parameter, "%s.syscalls", prefix);
                 n = json_object_array_length(m);
                 s->syscalls = calloc(MAX(n, 1U), sizeof(SeccompSyscall));
                 if (!s->syscalls)
@@ -592,7 +577,7 @@ int capabilities_spec_decode(struct json_object *v, const char *prefix, Capabili
         if (!ret)
                 return -EINVAL;
         if (json_object_get_type(v) != json_type_object)
-                return invalid(ret_invalid_parameter, "%s", prefix);
+                return json_invalid_parameter(ret_invalid_parameter, "%s", prefix);
 
         c = calloc(1, sizeof(CapabilitiesSpec));
         if (!c)
@@ -602,7 +587,7 @@ int capabilities_spec_decode(struct json_object *v, const char *prefix, Capabili
                 CapabilitySet s = lookup(capability_set_names, _CAPABILITY_SET_MAX, key);
 
                 if (s < 0)
-                        return invalid(ret_invalid_parameter, "%s.%s", prefix, key);
+                        return json_invalid_parameter(ret_invalid_parameter, "%s.%s", prefix, key);
                 if (is_absent(value))
                         continue;
                 pathf(buf, "%s.%s", prefix, key);
@@ -612,7 +597,7 @@ int capabilities_spec_decode(struct json_object *v, const char *prefix, Capabili
                         return r;
                 for (size_t i = 0; i < c->n_names[s]; i++)
                         if (strncmp(c->names[s][i], "CAP_", 4) != 0)
-                                return invalid(ret_invalid_parameter, "%s[%zu]", buf, i);
+                                return json_invalid_parameter(ret_invalid_parameter, "%s[%zu]", buf, i);
         }
 
         *ret = TAKE_PTR(c);

@@ -64,6 +64,22 @@ int json_codec_invalid_member(JsonCodec *c, const char *name) {
         return r;
 }
 
+int json_invalid_parameter(char **ret_invalid_parameter, const char *format, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        if (!ret_invalid_parameter)
+                return -EINVAL;
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        *ret_invalid_parameter = s;
+        return -EINVAL;
+}
+
 /* ---- strict getters and builders ---- */
 
 struct json_object *json_member(struct json_object *o, const char *key) {

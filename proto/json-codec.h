@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /* Large enough for the deepest path, e.g. "mounts[4294967295].sourceFileDescriptor"; longer ones are cut. */
 #define JSON_PATH_MAX 256
 
@@ -135,6 +137,14 @@ void json_codec_done(void *base, const JsonField *fields);
 int json_codec_invalid(JsonCodec *c);
 /* Reports the member name of the current object. */
 int json_codec_invalid_member(JsonCodec *c, const char *name);
+
+/*
+ * Reports a field path made outside a codec walk (printf-style, e.g.
+ * "capabilities.bounding[2]") in *ret_invalid_parameter, which the caller frees:
+ * -EINVAL, or -ENOMEM with *ret_invalid_parameter untouched. A NULL
+ * ret_invalid_parameter only returns -EINVAL.
+ */
+_printf_(2, 3) int json_invalid_parameter(char **ret_invalid_parameter, const char *format, ...);
 
 /* Calls each() on the elements of array a (at most max) with "[i]" on the path. */
 int json_codec_each(JsonCodec *c, struct json_object *a, size_t max,

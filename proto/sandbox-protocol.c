@@ -13,7 +13,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1186,46 +1185,29 @@ SpawnRequest *spawn_request_free(SpawnRequest *r) {
         return NULL;
 }
 
-/* Reports path (printf-style) as the invalid parameter; -EINVAL, or -ENOMEM. */
-_printf_(2, 3) static int invalid(char **ret_invalid_parameter, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (!ret_invalid_parameter)
-                return -EINVAL;
-        va_start(ap, fmt);
-        r = vasprintf(ret_invalid_parameter, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                *ret_invalid_parameter = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) {
         unsigned created = req->namespaces, joined = 0;
 
         if (created & ~NAMESPACE_ALL)
-                return invalid(ret_invalid_parameter, "namespaces");
+                return json_invalid_parameter(ret_invalid_parameter, "namespaces");
 
         /* Creating and joining the same type, or joining it twice, has no meaning; refuse rather than guess. */
         for (size_t i = 0; i < req->n_join_namespaces; i++) {
                 NamespaceType t = req->join_namespaces[i].type;
 
                 if (t < 0 || t >= _NAMESPACE_TYPE_MAX || ((created | joined) & NAMESPACE_BIT(t)))
-                        return invalid(ret_invalid_parameter, "joinNamespaces[%zu].type", i);
+                        return json_invalid_parameter(ret_invalid_parameter, "joinNamespaces[%zu].type", i);
                 joined |= NAMESPACE_BIT(t);
         }
 
         /* Without a namespace of its own, each of these would change the host. */
         if (req->hostname && !((created | joined) & NAMESPACE_BIT(NAMESPACE_UTS)))
-                return invalid(ret_invalid_parameter, "hostname");
+                return json_invalid_parameter(ret_invalid_parameter, "hostname");
         /* The child never mounts in a namespace someone else lives in, so a joined one is not enough. */
         if (req->root && !(created & NAMESPACE_BIT(NAMESPACE_MOUNT)))
-                return invalid(ret_invalid_parameter, "root");
+                return json_invalid_parameter(ret_invalid_parameter, "root");
         if (req->n_mounts > 0 && !(created & NAMESPACE_BIT(NAMESPACE_MOUNT)))
-                return invalid(ret_invalid_parameter, "mounts");
+                return json_invalid_parameter(ret_invalid_parameter, "mounts");
 
         /* One root: `root`, or a bind or tmpfs on "/" anywhere in mounts. */
         for (size_t i = 0, roots = !!req->root; i < req->n_mounts; i++) {
@@ -1234,44 +1216,45 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 if (!streq(m->destination, "/") || m->kind == MOUNT_REMOUNT_RO || m->kind == MOUNT_CHMOD)
                         continue;
                 if ((m->kind != MOUNT_BIND && m->kind != MOUNT_TMPFS) || ++roots > 1)
-                        return invalid(ret_invalid_parameter, "mounts[%zu].destination", i);
+                        return json_invalid_parameter(ret_invalid_parameter, "mounts[%zu].destination", i);
         }
         /* A "file" entry reads its fd to the end: a second one on the same fd would get what is left, nothing. */
         for (size_t i = 0; i < req->n_mounts; i++)
                 for (size_t j = 0; mount_kind_reads_stream(req->mounts[i].kind) && j < i; j++)
                         if (mount_kind_reads_stream(req->mounts[j].kind) &&
                             req->mounts[j].source_fd_index == req->mounts[i].source_fd_index)
-                                return invalid(ret_invalid_parameter, "mounts[%zu].sourceFileDescriptor", i);
+                                return json_invalid_parameter(ret_invalid_parameter,
+                                                              "mounts[%zu].sourceFileDescriptor", i);
         /* Id maps, setgroups and clock offsets can be written only for a namespace nobody has entered yet. */
         if (!(created & NAMESPACE_BIT(NAMESPACE_USER))) {
                 if (req->n_uid_mappings > 0)
-                        return invalid(ret_invalid_parameter, "uidMappings");
+                        return json_invalid_parameter(ret_invalid_parameter, "uidMappings");
                 if (req->n_gid_mappings > 0)
-                        return invalid(ret_invalid_parameter, "gidMappings");
+                        return json_invalid_parameter(ret_invalid_parameter, "gidMappings");
                 if (req->setgroups >= 0)
-                        return invalid(ret_invalid_parameter, "setgroups");
+                        return json_invalid_parameter(ret_invalid_parameter, "setgroups");
         }
         if ((req->has_monotonic_offset || req->has_boottime_offset) && !(created & NAMESPACE_BIT(NAMESPACE_TIME)))
-                return invalid(ret_invalid_parameter, "timeOffsets");
+                return json_invalid_parameter(ret_invalid_parameter, "timeOffsets");
         if (req->disable_user_namespaces && !(req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
-                return invalid(ret_invalid_parameter, "disableUserNamespaces");
+                return json_invalid_parameter(ret_invalid_parameter, "disableUserNamespaces");
         if (req->seccomp && req->seccomp_profile >= 0)
-                return invalid(ret_invalid_parameter, "seccompProfile");
+                return json_invalid_parameter(ret_invalid_parameter, "seccompProfile");
         /* Each stream has one source: an fd the caller sent, or the daemon's pipe. */
         if (req->stdin_data && req->stdin_index >= 0)
-                return invalid(ret_invalid_parameter, "stdinData");
+                return json_invalid_parameter(ret_invalid_parameter, "stdinData");
         if (req->capture_output && (req->stdout_index >= 0 || req->stderr_index >= 0))
-                return invalid(ret_invalid_parameter, "captureOutput");
+                return json_invalid_parameter(ret_invalid_parameter, "captureOutput");
         if (req->capture_bytes > 0 && !req->capture_output)
-                return invalid(ret_invalid_parameter, "captureBytes");
+                return json_invalid_parameter(ret_invalid_parameter, "captureBytes");
 
         /* OCI's swap counts memory and swap together: it needs the memory limit and cannot be below it. */
         if (req->resources.memory_swap != 0 &&
             (req->resources.memory_limit == 0 || req->resources.memory_swap < req->resources.memory_limit))
-                return invalid(ret_invalid_parameter, "resources.memory.swap");
+                return json_invalid_parameter(ret_invalid_parameter, "resources.memory.swap");
         /* The same knob in two scales: which one would win is a guess. */
         if (req->resources.cpu_weight != 0 && req->resources.cpu_shares != 0)
-                return invalid(ret_invalid_parameter, "resources.cpu.weight");
+                return json_invalid_parameter(ret_invalid_parameter, "resources.cpu.weight");
 
         return 0;
 }
@@ -1322,7 +1305,7 @@ int spawn_request_decode(struct json_object *parameters, size_t n_message_fds, c
         if (r < 0)
                 return r;
         if (req->capture_bytes > lim.capture_bytes_max)
-                return invalid(ret_invalid_parameter, "captureBytes");
+                return json_invalid_parameter(ret_invalid_parameter, "captureBytes");
         r = spawn_request_verify(req, ret_invalid_parameter);
         if (r < 0)
                 return r;
@@ -1404,7 +1387,7 @@ int exec_request_decode(struct json_object *parameters, size_t n_message_fds, co
         if (r < 0)
                 return r;
         if (req->process.capture_bytes > lim.capture_bytes_max)
-                return invalid(ret_invalid_parameter, "captureBytes");
+                return json_invalid_parameter(ret_invalid_parameter, "captureBytes");
         /* The rules between its streams; the namespace rules hold by construction (it has none of its own). */
         r = spawn_request_verify(&req->process, ret_invalid_parameter);
         if (r < 0)
