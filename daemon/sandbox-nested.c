@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "fd-util.h"
 #include "macro.h"
 #include "sandbox-nested.h"
 #include "sandbox.h"
+#include "spawn.h"
 
 /* The kernel takes at most this many lines in a uid_map or gid_map. */
 #define NESTED_MAP_LINES_MAX 340
@@ -86,9 +88,6 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 return refuse(field, field_size, "runtimeMaxUSec", reason, reason_size,
                               "a nested sandbox runs in its sandbox's cgroup, under its limits; limits of its own "
                               "are not supported yet");
-        if (req->n_rlimits > 0)
-                return refuse(field, field_size, "rlimits", reason, reason_size,
-                              "a nested sandbox runs with its sandbox's resource limits");
         if (capabilities && sb->exec_base.has_capabilities)
                 for (CapabilitySet set = 0; set < _CAPABILITY_SET_MAX; set++)
                         if (capabilities->set[set] & ~sb->exec_base.capabilities.set[set]) {
@@ -238,11 +237,61 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
         return 0;
 }
 
+/* The hard limit sb's processes started with: its own rlimits, else what every sandbox gets. */
+static uint64_t sandbox_hard_limit(const Sandbox *sb, int type) {
+        struct rlimit base;
+
+        for (size_t i = 0; i < sb->n_rlimits; i++)
+                if (sb->rlimits[i].type == type)
+                        return sb->rlimits[i].hard;
+        spawn_get_default_rlimit(type, &base);
+        return base.rlim_max == RLIM_INFINITY ? SANDBOX_RLIMIT_INFINITY : (uint64_t) base.rlim_max;
+}
+
+/* rlimits of its own: none above sb's (the daemon sets them with prlimit(), which could raise them). */
+static int check_rlimits(const Sandbox *sb, const SandboxRlimit *own, size_t n_own, char *field, size_t field_size,
+                         char *reason, size_t reason_size) {
+        for (size_t i = 0; i < n_own; i++) {
+                uint64_t ceiling = sandbox_hard_limit(sb, own[i].type);
+                char name[64];
+
+                if (own[i].hard <= ceiling)
+                        continue;
+                snprintf(name, sizeof name, "rlimits[%zu].hard", i);
+                return refuse(field, field_size, name, reason, reason_size,
+                              "%s hard limit %" PRIu64 " is above the sandbox's %" PRIu64,
+                              rlimit_type_to_string(own[i].type) ?: "?", own[i].hard, ceiling);
+        }
+        return 0;
+}
+
+/* The sandbox's rlimits (sandbox_exec_prepare() put them in req), each type own names replaced by its own. */
+static int merge_rlimits(SpawnRequest *req, const SandboxRlimit *own, size_t n_own) {
+        SandboxRlimit *l;
+
+        l = reallocarray(req->rlimits, req->n_rlimits + n_own, sizeof(SandboxRlimit));
+        if (!l)
+                return -ENOMEM;
+        req->rlimits = l;
+        for (size_t i = 0; i < n_own; i++) {
+                size_t k = 0;
+
+                while (k < req->n_rlimits && l[k].type != own[i].type)
+                        k++;
+                l[k] = own[i];
+                if (k == req->n_rlimits)
+                        req->n_rlimits++;
+        }
+        return 0;
+}
+
 int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *message_fds, size_t n_message_fds,
                            const CapabilityMasks *capabilities, SandboxExecPlan *ret,
                            const CapabilityMasks **ret_capabilities, char *field, size_t field_size, char *reason,
                            size_t reason_size) {
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
+        _cleanup_free_ SandboxRlimit *own_rlimits = NULL;
+        size_t n_own_rlimits = 0;
         bool had_user = req->has_user, has_parent = false;
         SpawnParent parent = { .user_fd = -EBADF, .mount_fd = -EBADF };
         int init = req->init, r;
@@ -261,6 +310,10 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
                         return r;
         }
 
+        r = check_rlimits(sb, req->rlimits, req->n_rlimits, field, field_size, reason, reason_size);
+        if (r < 0)
+                return r;
+
         if (new_user && sb->exec_base.user_namespace) {
                 r = plan_parent(sb, req, &parent, field, field_size, reason, reason_size);
                 if (r < 0)
@@ -268,7 +321,15 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
                 has_parent = true;
         }
 
+        own_rlimits = TAKE_PTR(req->rlimits);
+        n_own_rlimits = req->n_rlimits;
+        req->n_rlimits = 0;
         r = sandbox_exec_prepare(sb, req, message_fds, n_message_fds, ret);
+        if (r >= 0) {
+                r = merge_rlimits(req, own_rlimits, n_own_rlimits);
+                if (r < 0)
+                        sandbox_exec_plan_done(ret);
+        }
         if (r < 0) {
                 if (has_parent) {
                         safe_close(parent.user_fd);

@@ -21,7 +21,8 @@
  *    refused), with S's seccomp filter under any programs it adds ("unconfined"
  *    adds no profile of its own, as the kernel keeps S's) and S's
  *    capability sets as the ceiling, as S's user unless it names one of
- *    S's ids, with S's rlimits;
+ *    S's ids, with S's rlimits (its own ones replace them, each no higher
+ *    than S's hard limit: the daemon's prlimit() could raise them);
  *  - its entry is one of S's processes (Sandbox.exec_of): it counts against
  *    S's owner and dies with S.
  *

@@ -676,6 +676,27 @@ Test(nested, confinement_is_the_ceiling) {
         output_done(&o);
 }
 
+/* rlimits of its own, within the sandbox's: lower ones are set, a higher hard limit is refused by name, and
+ * without any it has the sandbox's. (The outer sandbox has no user namespace: a root without CAP_SYS_RESOURCE,
+ * as in some containers, cannot prlimit() a process in one.) */
+Test(nested, rlimits_within_the_sandbox) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -p LimitNOFILE=256:512 -- sh -c '"
+                          "NSBOX_SOCKET=%s %s run -p LimitNOFILE=100:200 -- sh -c \"ulimit -Sn; ulimit -Hn\"; "
+                          "echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run -p LimitNOFILE=100:1024 -- true; echo rc2=$?; "
+                          "NSBOX_SOCKET=%s %s run -- sh -c \"ulimit -Hn\"; echo rc3=$?'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "100\n200\nrc1=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rlimits[0].hard: RLIMIT_NOFILE hard limit 1024 is above the sandbox's 512"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "512\nrc3=0"), "%s", o.text);
+        output_done(&o);
+}
+
 /* From inside a nested sandbox that made namespaces of its own, the nested one is the caller's sandbox (the
  * innermost), and a request from it is refused by name rather than served as its outer sandbox's child. */
 Test(nested, innermost_sandbox_is_the_origin) {
