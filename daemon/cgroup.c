@@ -104,10 +104,18 @@ struct Cgroup {
         CgroupUser *user;
         char *name;
         char *path;
-        int fds[HIERARCHIES_MAX];      /* BASE/user-UID/name per hierarchy; -EBADF once removed */
-        int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY */
+        /* What a live sandbox holds open is what limits how many can live: the daemon's RLIMIT_NOFILE, and
+         * every fork of the daemon copies its fd table. So the directories (BASE/user-UID/name in each
+         * hierarchy) are open while the cgroup is set up and while a spawn into it is in flight (the
+         * cgroup2 one for CLONE_INTO_CGROUP, the v1 cgroup.procs files for the child's move), and are
+         * opened by name for the rare work in between; cgroup.events only once the daemon waits for the
+         * cgroup to empty. A live sandbox's cgroups hold no fd. */
+        int fds[HIERARCHIES_MAX];
+        bool present[HIERARCHIES_MAX];  /* made (or found), not removed yet */
+        int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY, while spawns are in flight */
         size_t n_procs_fds;
-        int events_fd;
+        unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and procs_fds are open while > 0 */
+        int events_fd;                  /* watched once cgroup_read_events() was called */
         bool frozen; /* what we asked for */
         void *userdata;
 };
@@ -1114,7 +1122,7 @@ static int remove_dirs(Cgroup *cg) {
 
         /* cgroup2 first: it is busy while any process lives, and then nothing else is touched. */
         for (size_t i = 0; i < m->n_h; i++) {
-                if (cg->fds[i] < 0)
+                if (!cg->present[i])
                         continue;
                 if (unlinkat(cg->user->fds[i], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
                         r = -errno;
@@ -1122,6 +1130,7 @@ static int remove_dirs(Cgroup *cg) {
                                 return r;
                         continue;
                 }
+                cg->present[i] = false;
                 cg->fds[i] = safe_close(cg->fds[i]);
                 if (i == HIERARCHY_V2 && cg->events_fd >= 0) {
                         (void) epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
@@ -1131,14 +1140,79 @@ static int remove_dirs(Cgroup *cg) {
         return r;
 }
 
+/* cg's directory in hierarchy h, for the rare work between spawns: the one held open (borrowed), else opened
+ * by name into *ret_owned, which the caller closes. -ESRCH if there is none (removed). */
+static int dir_fd(const Cgroup *cg, int h, int *ret_owned) {
+        if (h < 0 || !cg->present[h])
+                return -ESRCH;
+        if (cg->fds[h] >= 0)
+                return cg->fds[h];
+        *ret_owned = openat(cg->user->fds[h], cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return *ret_owned < 0 ? -errno : *ret_owned;
+}
+
+/* What is held for spawns only: after set-up, and when the last spawn in flight concluded. */
+static void close_spawn_fds(Cgroup *cg) {
+        close_many(cg->fds, HIERARCHIES_MAX);
+        close_many(cg->procs_fds, HIERARCHIES_MAX);
+}
+
+int cgroup_hold_for_spawn(Cgroup *cg) {
+        int r;
+
+        if (cg->spawns++ > 0)
+                return 0;
+        for (size_t i = 0; i < cg->manager->n_h; i++) {
+                if (!cg->present[i]) {
+                        r = -ESRCH;
+                        goto fail;
+                }
+                if (cg->fds[i] < 0) {
+                        cg->fds[i] = openat(cg->user->fds[i], cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (cg->fds[i] < 0) {
+                                r = -errno;
+                                goto fail;
+                        }
+                }
+                if (i != HIERARCHY_V2 && cg->procs_fds[i - 1] < 0) {
+                        cg->procs_fds[i - 1] = openat(cg->fds[i], "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                        if (cg->procs_fds[i - 1] < 0) {
+                                r = -errno;
+                                goto fail;
+                        }
+                }
+        }
+        /* The v1 directories served only to open cgroup.procs. */
+        for (size_t i = HIERARCHY_V2 + 1; i < HIERARCHIES_MAX; i++)
+                cg->fds[i] = safe_close(cg->fds[i]);
+        return 0;
+
+fail:
+        cg->spawns = 0;
+        close_spawn_fds(cg);
+        return r;
+}
+
+void cgroup_release_after_spawn(Cgroup *cg) {
+        if (!cg || cg->spawns == 0)
+                return;
+        if (--cg->spawns == 0)
+                close_spawn_fds(cg);
+}
+
 static int watch_events(Cgroup *cg) {
         struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = cg };
+        _cleanup_close_ int owned = -EBADF, fd = -EBADF;
+        int dir = dir_fd(cg, HIERARCHY_V2, &owned);
 
-        cg->events_fd = openat(cg->fds[HIERARCHY_V2], "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (cg->events_fd < 0)
+        if (dir < 0)
+                return dir;
+        fd = openat(dir, "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
                 return -errno;
-        if (epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_ADD, cg->events_fd, &ev) < 0)
+        if (epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
                 return -errno;
+        cg->events_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -1157,6 +1231,9 @@ static int cgroup_alloc(CgroupManager *m, uid_t uid, const char *name, Cgroup **
         cg->events_fd = -EBADF;
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 cg->fds[i] = cg->procs_fds[i] = -EBADF;
+        /* One per v1 hierarchy, open or not: a spawn that finds one closed fails in the child's first step
+         * instead of leaving the child outside a v1 cgroup. */
+        cg->n_procs_fds = m->n_h - 1;
         cg->name = strdup(name);
         if (!cg->name || asprintf(&cg->path, "%s%s" CGROUP_USER_PREFIX UID_FMT "/%s", m->h[HIERARCHY_V2].path,
                                   streq(m->h[HIERARCHY_V2].path, "/") ? "" : "/", uid, name) < 0) {
@@ -1190,25 +1267,17 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                         r = -errno;
                         goto fail;
                 }
+                cg->present[i] = true;
                 cg->fds[i] = openat(cg->user->fds[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (cg->fds[i] < 0) {
                         r = -errno;
-                        (void) unlinkat(cg->user->fds[i], name, AT_REMOVEDIR);
                         goto fail;
-                }
-                if (i != HIERARCHY_V2) {
-                        int fd = openat(cg->fds[i], "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                        if (fd < 0) {
-                                r = -errno;
-                                goto fail;
-                        }
-                        cg->procs_fds[cg->n_procs_fds++] = fd;
                 }
         }
 
         r = apply_limits(m, cg->fds, l, /* reset= */ false);
         if (r >= 0)
-                r = watch_events(cg);
+                r = cgroup_hold_for_spawn(cg); /* the spawn it is made for */
         if (r < 0)
                 goto fail;
 
@@ -1247,19 +1316,9 @@ int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
                         r = -errno;
                         goto fail;
                 }
-                if (i != HIERARCHY_V2) {
-                        int fd = openat(cg->fds[i], "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                        if (fd < 0) {
-                                r = -errno;
-                                goto fail;
-                        }
-                        cg->procs_fds[cg->n_procs_fds++] = fd;
-                }
+                cg->present[i] = true;
         }
-
-        r = watch_events(cg);
-        if (r < 0)
-                goto fail;
+        close_spawn_fds(cg);
 
         m->n_cgroups++;
         *ret = cg;
@@ -1323,7 +1382,7 @@ int cgroup_attach_v1(const Cgroup *cg, pid_t pid) {
         int len = snprintf(buf, sizeof buf, "%d", (int) pid);
 
         for (size_t i = 0; i < cg->n_procs_fds; i++) {
-                ssize_t n = write(cg->procs_fds[i], buf, (size_t) len);
+                ssize_t n = cg->procs_fds[i] < 0 ? (errno = EBADF, -1) : write(cg->procs_fds[i], buf, (size_t) len);
                 if (n < 0)
                         return -errno;
                 if (n != len)
@@ -1355,8 +1414,12 @@ int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen) {
         uint64_t populated = 0, frozen = 0;
         int r;
 
-        if (cg->events_fd < 0)
-                return -EBADF;
+        if (cg->events_fd < 0) {
+                /* Watched from now on; read after, so no change is missed in between. */
+                r = watch_events(cg);
+                if (r < 0)
+                        return r;
+        }
         r = read_fd(cg->events_fd, buf, sizeof buf);
         if (r < 0)
                 return r;
@@ -1420,15 +1483,21 @@ int cgroup_manager_dispatch(CgroupManager *m, CgroupEventCallback cb) {
 /* ---- kill, signal, freeze ---- */
 
 static int set_frozen(Cgroup *cg, bool frozen) {
+        _cleanup_close_ int owned = -EBADF;
+        int dir;
+
         if (!cg->manager->has_freeze)
                 return -EOPNOTSUPP;
-        return write_at(cg->fds[HIERARCHY_V2], "cgroup.freeze", frozen ? "1" : "0");
+        dir = dir_fd(cg, HIERARCHY_V2, &owned);
+        if (dir < 0)
+                return dir;
+        return write_at(dir, "cgroup.freeze", frozen ? "1" : "0");
 }
 
 int cgroup_freeze(Cgroup *cg, bool freeze) {
         int r;
 
-        if (cg->fds[HIERARCHY_V2] < 0)
+        if (!cg->present[HIERARCHY_V2])
                 return -ESRCH;
         r = set_frozen(cg, freeze);
         if (r < 0)
@@ -1440,10 +1509,14 @@ int cgroup_freeze(Cgroup *cg, bool freeze) {
 /* Signals every process in cgroup.procs not in *done, up to SIGNAL_PIDS_MAX in all; returns how many were new. */
 static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
         _cleanup_(fclosep) FILE *f = NULL;
-        int fd, n = 0, r;
+        _cleanup_close_ int owned = -EBADF;
+        int dir, fd, n = 0, r;
         long pid;
 
-        fd = openat(cg->fds[HIERARCHY_V2], "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        dir = dir_fd(cg, HIERARCHY_V2, &owned);
+        if (dir < 0)
+                return dir;
+        fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "re");
@@ -1489,10 +1562,13 @@ static int signal_all_frozen(Cgroup *cg, int sig, unsigned max_rounds) {
 int cgroup_kill(Cgroup *cg) {
         int r;
 
-        if (cg->fds[HIERARCHY_V2] < 0)
+        if (!cg->present[HIERARCHY_V2])
                 return -ESRCH;
         if (cg->manager->has_kill) {
-                r = write_at(cg->fds[HIERARCHY_V2], "cgroup.kill", "1");
+                _cleanup_close_ int owned = -EBADF;
+                int dir = dir_fd(cg, HIERARCHY_V2, &owned);
+
+                r = dir < 0 ? dir : write_at(dir, "cgroup.kill", "1");
                 if (r != -ENOENT)
                         return r < 0 ? r : 1;
         }
@@ -1502,7 +1578,7 @@ int cgroup_kill(Cgroup *cg) {
 }
 
 int cgroup_signal_all(Cgroup *cg, int sig) {
-        if (cg->fds[HIERARCHY_V2] < 0)
+        if (!cg->present[HIERARCHY_V2])
                 return -ESRCH;
         if (sig == SIGKILL)
                 return cgroup_kill(cg);
@@ -1533,6 +1609,8 @@ static uint64_t count_lines_at(int dir_fd, const char *name) {
 int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
         const CgroupManager *m = cg->manager;
         int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS];
+        _cleanup_close_ int v2_owned = -EBADF, mfd_owned = -EBADF, pfd_owned = -EBADF;
+        int mfd, pfd;
         CgroupUsage u = {
                 .cpu_usec = UINT64_MAX,
                 .memory_current = UINT64_MAX,
@@ -1541,7 +1619,7 @@ int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
                 .tasks_peak = UINT64_MAX,
                 .oom_kills = UINT64_MAX,
         };
-        int v2 = cg->fds[HIERARCHY_V2];
+        int v2 = dir_fd(cg, HIERARCHY_V2, &v2_owned);
 
         if (v2 < 0)
                 return -ESRCH;
@@ -1553,15 +1631,18 @@ int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
                 (void) read_u64_at(v2, "memory.current", &u.memory_current);
                 (void) read_u64_at(v2, "memory.peak", &u.memory_peak);
                 (void) keyed_u64_at(v2, "memory.events", "oom_kill", &u.oom_kills);
-        } else if (mh > 0 && cg->fds[mh] >= 0) {
-                (void) read_u64_at(cg->fds[mh], "memory.usage_in_bytes", &u.memory_current);
-                (void) read_u64_at(cg->fds[mh], "memory.max_usage_in_bytes", &u.memory_peak);
-                (void) keyed_u64_at(cg->fds[mh], "memory.oom_control", "oom_kill", &u.oom_kills);
+        } else if (mh > 0 && (mfd = dir_fd(cg, mh, &mfd_owned)) >= 0) {
+                (void) read_u64_at(mfd, "memory.usage_in_bytes", &u.memory_current);
+                (void) read_u64_at(mfd, "memory.max_usage_in_bytes", &u.memory_peak);
+                (void) keyed_u64_at(mfd, "memory.oom_control", "oom_kill", &u.oom_kills);
         }
 
-        if (ph != HIERARCHY_NONE && cg->fds[ph] >= 0) {
-                (void) read_u64_at(cg->fds[ph], "pids.current", &u.tasks);
-                (void) read_u64_at(cg->fds[ph], "pids.peak", &u.tasks_peak);
+        if (ph == HIERARCHY_V2) {
+                (void) read_u64_at(v2, "pids.current", &u.tasks);
+                (void) read_u64_at(v2, "pids.peak", &u.tasks_peak);
+        } else if (ph != HIERARCHY_NONE && (pfd = dir_fd(cg, ph, &pfd_owned)) >= 0) {
+                (void) read_u64_at(pfd, "pids.current", &u.tasks);
+                (void) read_u64_at(pfd, "pids.peak", &u.tasks_peak);
         } else
                 u.tasks = count_lines_at(v2, "cgroup.threads");
 

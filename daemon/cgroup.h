@@ -172,16 +172,31 @@ int cgroup_remove(Cgroup *cg);
 /* Forgets cg without touching the cgroups (they stay, e.g. with their processes when the daemon leaves them running). */
 void cgroup_abandon(Cgroup *cg);
 
-/* The cgroup2 directory fd, for clone3()'s CLONE_INTO_CGROUP (borrowed). */
+/* The cgroup2 directory fd, for clone3()'s CLONE_INTO_CGROUP (borrowed; -EBADF unless held for a spawn). */
 int cgroup_dir_fd(const Cgroup *cg);
 
 /*
- * Open cgroup.procs files of the v1 hierarchies (borrowed): clone3() can only
+ * The cgroup.procs files of the v1 hierarchies (borrowed): clone3() can only
  * place a child in cgroup2, so the child writes "0" into each as its first
  * step (off the daemon's loop: a v1 move waits for an RCU grace period).
- * Returns their count.
+ * Returns their count, one per v1 hierarchy: a closed one is -EBADF, and the
+ * child's move fails (as clone3() does with a closed cgroup_dir_fd()).
  */
 size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds);
+
+/*
+ * The fds a spawn into cg borrows (cgroup_dir_fd(), cgroup_v1_procs_fds())
+ * are open only while spawns into it are in flight, so that a live sandbox's
+ * cgroups hold no fd (what limits how many sandboxes can live is the daemon's
+ * RLIMIT_NOFILE): cgroup_new() holds them for the spawn it is made for,
+ * cgroup_hold_for_spawn() once more (an Exec into it), and
+ * cgroup_release_after_spawn() lets go once that spawn concluded (the child
+ * moved itself into its cgroups before it could exec, or never will); the
+ * last release closes them. The child must have its own fd table (no
+ * CLONE_FILES) or have used them by then. -ESRCH once removed.
+ */
+int cgroup_hold_for_spawn(Cgroup *cg);
+void cgroup_release_after_spawn(Cgroup *cg);
 
 /* The user cgroup's pids.current and pids.max in a v1 pids hierarchy (borrowed, -EBADF without one): a v1 move
  * is not checked against pids.max as a fork is, so the child moved into its cgroups checks them itself. */
@@ -199,7 +214,9 @@ const char *cgroup_path(const Cgroup *cg);
  * 0, or -ETIMEDOUT. */
 int cgroup_wait_empty(Cgroup *cg, unsigned timeout_msec);
 
-/* Whether any process is in it, and whether it is frozen, from cgroup.events (re-read). */
+/* Whether any process is in it, and whether it is frozen, from cgroup.events (re-read). The first call starts
+ * watching it: only then do its changes come through the manager's event fd (a sandbox needs them only once
+ * its top process is gone). */
 int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen);
 
 /*
@@ -227,7 +244,7 @@ int cgroup_freeze(Cgroup *cg, bool freeze);
 int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret);
 
 /*
- * cgroup.events of every live cgroup, watched through one epoll fd: it polls
+ * cgroup.events of every cgroup cgroup_read_events() was called for, watched through one epoll fd: it polls
  * readable when some sandbox's cgroup emptied, filled, froze or thawed. Then
  * cgroup_manager_dispatch() re-reads the changed ones and calls cb for each.
  */

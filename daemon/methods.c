@@ -573,7 +573,15 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
                 .parent = plan->has_parent ? &plan->parent : NULL,
         };
-        r = spawn_start(&ctx, &handle, &error);
+        /* Held until this spawn concludes (sandbox.c), or fails here. */
+        r = target->cgroup ? cgroup_hold_for_spawn(target->cgroup) : 0;
+        if (r < 0)
+                spawn_error_set(&error, "cgroup", -r, "cgroup.procs");
+        else {
+                r = spawn_start(&ctx, &handle, &error);
+                if (r < 0)
+                        cgroup_release_after_spawn(target->cgroup);
+        }
         connection_drop_fds(c);
         if (r < 0) {
                 log_audit(LOG_NOTICE, "spawn-failed", &c->caller, target->id, "%s %s failed at %s: %s", words->action,
@@ -589,6 +597,7 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
         };
         r = sandbox_new(c->server, client, process, &containment, &handle, &sb);
         if (r < 0) {
+                cgroup_release_after_spawn(target->cgroup);
                 log_error_errno(r, "Failed to track new %s: %m", words->made);
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }

@@ -745,6 +745,8 @@ static void pending_remove(Server *s, Sandbox *sb) {
 static void sandbox_count_out_of_flight(Sandbox *sb) {
         Server *s = sb->server;
 
+        /* Its child moved into its v1 cgroups before exec, or never will. */
+        cgroup_release_after_spawn(sb->cgroup ?: sb->exec_of ? sb->exec_of->cgroup : NULL);
         pending_remove(s, sb);
         s->n_pending_spawns--;
         sb->usage->n_pending_spawns--;
