@@ -548,36 +548,58 @@ _public_ const char *nsbox_sandbox_info_get_json(NsboxSandboxInfo *i) {
 _public_ int nsbox_list_send(NsboxConnection *c) {
         if (!c)
                 return -EINVAL;
-        return connection_call_send(c, CALL_LIST, NSBOX_INTERFACE ".List", NULL, NULL, 0);
+        /* Streamed: the daemon holds one piece of a long List at a time. A daemon that does not stream
+         * answers with one reply, which is as good. */
+        return connection_call_send_flags(c, CALL_LIST, NSBOX_INTERFACE ".List", NULL, NULL, 0, VARLINK_CALL_MORE);
+}
+
+/* The entries of array, or NULL, as infos from *at on; moves *at past them. */
+static int list_append(struct json_object *array, NsboxSandboxInfo **list, size_t *at) {
+        for (size_t i = 0, n = array ? json_object_array_length(array) : 0; i < n; i++) {
+                int r = sandbox_info_from_json(json_object_array_get_idx(array, i), &list[*at]);
+
+                if (r < 0)
+                        return r;
+                (*at)++;
+        }
+        return 0;
 }
 
 _public_ int nsbox_list_finish(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n) {
         _cleanup_(varlink_message_done) VarlinkMessage m = {};
-        struct json_object *parameters, *array;
+        struct json_object *parameters, *array, *earlier;
         NsboxSandboxInfo **list;
-        size_t n;
+        size_t n = 0;
         int r;
 
         if (!c || !ret)
                 return -EINVAL;
         r = connection_call_finish(c, CALL_LIST, &m, &parameters);
-        if (r < 0)
+        earlier = connection_take_list_entries(c);
+        if (r < 0) {
+                json_object_put(earlier);
                 return r;
+        }
 
         if (!json_object_object_get_ex(parameters, "sandboxes", &array) ||
-            !json_object_is_type(array, json_type_array))
+            !json_object_is_type(array, json_type_array)) {
+                json_object_put(earlier);
                 return -EBADMSG;
+        }
 
-        n = json_object_array_length(array);
-        list = calloc(n + 1, sizeof(NsboxSandboxInfo *));
-        if (!list)
+        list = calloc((earlier ? json_object_array_length(earlier) : 0) + json_object_array_length(array) + 1,
+                      sizeof(NsboxSandboxInfo *));
+        if (!list) {
+                json_object_put(earlier);
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                r = sandbox_info_from_json(json_object_array_get_idx(array, i), &list[i]);
-                if (r < 0) {
-                        nsbox_sandbox_info_list_free(list);
-                        return r;
-                }
+        }
+        r = list_append(earlier, list, &n);
+        if (r >= 0)
+                r = list_append(array, list, &n);
+        json_object_put(earlier);
+        if (r < 0) {
+                nsbox_sandbox_info_list_free(list);
+                return r;
         }
 
         *ret = list;

@@ -29,6 +29,9 @@ struct NsboxConnection {
         CallKind pending;
         bool pending_more; /* sent with "more": replies with "continues" come before the last */
         bool output_truncated; /* a reply of the pending Wait said "truncated" */
+        /* The entries of the pending streamed List's replies before its last, so that the call completes
+         * with the whole List, as a List of one reply does. */
+        struct json_object *list_entries;
         bool reply_ready;
         VarlinkMessage reply;
 
@@ -56,6 +59,7 @@ _public_ NsboxConnection *nsbox_connection_free(NsboxConnection *c) {
                 return NULL;
         connection_clear_error(c);
         varlink_message_done(&c->reply);
+        json_object_put(c->list_entries);
         varlink_reader_free(c->reader);
         varlink_writer_free(c->writer);
         safe_close(c->fd);
@@ -153,6 +157,34 @@ void connection_set_output_truncated(NsboxConnection *c) {
         c->output_truncated = true;
 }
 
+struct json_object *connection_take_list_entries(NsboxConnection *c) {
+        return TAKE_PTR(c->list_entries);
+}
+
+/* A reply of a streamed List that others follow: its entries are kept (the caller drops the message), and 1
+ * returned. 0 for any other reply, which completes the call. */
+static int connection_take_list_piece(NsboxConnection *c, VarlinkMessage *m) {
+        struct json_object *array;
+        VarlinkReply reply;
+
+        if (c->pending != CALL_LIST || !c->pending_more)
+                return 0;
+        if (varlink_reply_parse(m->json, &reply) < 0 || !reply.continues || reply.error)
+                return 0; /* finishing the call tells */
+        if (!json_object_object_get_ex(reply.parameters, "sandboxes", &array) ||
+            !json_object_is_type(array, json_type_array))
+                return -EBADMSG;
+        if (!c->list_entries) {
+                c->list_entries = json_object_new_array();
+                if (!c->list_entries)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0, n = json_object_array_length(array); i < n; i++)
+                if (json_object_array_add(c->list_entries, json_object_get(json_object_array_get_idx(array, i))) < 0)
+                        return -ENOMEM;
+        return 1;
+}
+
 bool connection_take_output_truncated(NsboxConnection *c) {
         bool t = c->output_truncated;
 
@@ -183,6 +215,13 @@ _public_ int nsbox_connection_process(NsboxConnection *c) {
                 if (r < 0)
                         return connection_fail(c, r);
                 if (r > 0) {
+                        r = connection_take_list_piece(c, &m);
+                        if (r != 0)
+                                varlink_message_done(&m);
+                        if (r < 0)
+                                return connection_fail(c, r);
+                        if (r > 0)
+                                continue;
                         c->reply = m;
                         c->reply_ready = true;
                         return 0;
@@ -272,6 +311,7 @@ int connection_call_send_flags(NsboxConnection *c, CallKind kind, const char *me
         c->pending = kind;
         c->pending_more = flags & VARLINK_CALL_MORE;
         c->output_truncated = false;
+        json_object_put(TAKE_PTR(c->list_entries));
         c->reply_ready = false;
 
         r = varlink_writer_flush(c->writer, c->fd);

@@ -55,6 +55,8 @@ void connection_abandon(NsboxConnection *c, int error);
 /* Whether a reply of the pending streamed Wait said "truncated": set while taking its replies, taken with the last. */
 void connection_set_output_truncated(NsboxConnection *c);
 bool connection_take_output_truncated(NsboxConnection *c);
+/* The entries of the pending List's replies before its last (a JSON array, NULL if none), taken. */
+struct json_object *connection_take_list_entries(NsboxConnection *c);
 
 /* Mapping between the public NSBOX_NAMESPACE_* flags and proto's NAMESPACE_BIT() mask. */
 unsigned namespaces_to_public(unsigned mask);

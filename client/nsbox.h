@@ -489,7 +489,9 @@ int nsbox_resume_send(NsboxConnection *c, const char *id);
 int nsbox_resume_finish(NsboxConnection *c);
 
 /* The sandboxes the caller may see (root sees all): a NULL-terminated array; *ret_n (may be NULL) gets
- * the count. Free with nsbox_sandbox_info_list_free(). */
+ * the count. Free with nsbox_sandbox_info_list_free(). The daemon sends a long List in pieces (a List
+ * with "more"); nsbox_connection_process() gathers them and returns 0 once the last is in, so the
+ * calls are used as for any other. */
 int nsbox_list(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n);
 int nsbox_list_send(NsboxConnection *c);
 int nsbox_list_finish(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret_n);

@@ -26,6 +26,7 @@
 #include "caller-origin.h"
 #include "capabilities.h"
 #include "sandbox.h"
+#include "sandbox-list.h"
 #include "sandbox-nested.h"
 #include "seccomp-profile.h"
 #include "spawn.h"
@@ -260,6 +261,10 @@ static void method_list(Connection *c) {
 
         if (list_request_decode(c->call.parameters, &field) < 0)
                 return reply_invalid_parameter(c, field ?: "parameters");
+
+        /* Streamed: a piece at a time, as the client reads, whatever the table's size. */
+        if (c->call.flags & VARLINK_CALL_MORE)
+                return sandbox_list_start(c);
 
         /* Borrowed views of the entries: the strings stay owned by the table. */
         infos = calloc(MAX(c->server->n_sandboxes, 1U), sizeof(SandboxInfo));

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "restart.h"
 #include "sandbox.h"
+#include "sandbox-list.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -357,6 +358,7 @@ static void sandbox_free(Sandbox *sb) {
                 LIST_REMOVE(execs, sb->exec_of->execs, sb);
                 sb->exec_of = NULL;
         }
+        sandbox_list_forget(s, sb);
         LIST_REMOVE(sandboxes, s->sandboxes, sb);
         sandbox_unindex(s, sb);
         s->n_sandboxes--;
@@ -1267,6 +1269,7 @@ void sandbox_connection_drained(Connection *c) {
 
         if (cl && cl->waiting_for && cl->waiting_for->capturing)
                 sandbox_stream_output(cl->waiting_for);
+        sandbox_list_continue(cl);
 }
 
 void sandbox_connection_closed(Server *s, Connection *c) {
@@ -1276,6 +1279,7 @@ void sandbox_connection_closed(Server *s, Connection *c) {
         if (!cl)
                 return;
         sandbox_client_stop_waiting(cl);
+        sandbox_list_stop(cl);
 
         /* Taken off the list one at a time from its head: dropping one entry may answer Waits on other
          * connections and run their next calls, which may drop other entries of this list too. */

@@ -30,12 +30,15 @@
  * sandboxes it owns, for kill-on-close without a walk over the table; the sandbox its Wait call is
  * on (one call at a time per connection); the id its last Spawn made, which a Wait without id means.
  */
-typedef struct SandboxClient SandboxClient;
 struct SandboxClient {
         Connection *connection;
         Sandbox *owned;
         Sandbox *waiting_for;
         LIST_FIELDS(SandboxClient, waiters); /* in waiting_for->waiters */
+        /* A List with "more" being streamed (sandbox-list.h): the next entry to look at, NULL at the end. */
+        bool listing;
+        Sandbox *list_next;
+        LIST_FIELDS(SandboxClient, listers); /* in the server's listers, while listing */
         char last_spawn_id[SANDBOX_ID_MAX + 1];
 };
 

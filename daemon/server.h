@@ -22,6 +22,7 @@ typedef struct Connection Connection;
 typedef struct ConnectionService ConnectionService;
 typedef struct KeeperLink KeeperLink;
 typedef struct Sandbox Sandbox;
+typedef struct SandboxClient SandboxClient;
 
 /* One uid's share of the daemon, kept as it changes so the per-user limits need no walk over every sandbox.
  * Exists while the uid has any sandbox. */
@@ -74,6 +75,7 @@ typedef struct Server {
         OriginIndex origins;       /* sandboxes by their cgroup and namespaces: where a caller runs */
         Sandbox *pending_oldest;   /* the pending spawns in the order they started: the first to time out */
         Sandbox *pending_newest;
+        SandboxClient *listers;    /* connections streaming a List, each with its place in sandboxes */
 
         CgroupManager *cgroups;     /* NULL when running without */
         char cgroups_missing[256];  /* why, for refusals */
