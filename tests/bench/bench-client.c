@@ -159,6 +159,21 @@ int daemon_client_spawn_only(DaemonClient *c) {
         return 0;
 }
 
+int daemon_client_list(DaemonClient *c, size_t *ret_n) {
+        NsboxSandboxInfo **list = NULL;
+        int r;
+
+        r = nsbox_list_send(c->connection);
+        if (r >= 0)
+                r = nsbox_connection_wait(c->connection, c->timeout_usec);
+        if (r >= 0)
+                r = nsbox_list_finish(c->connection, &list, ret_n);
+        if (r < 0)
+                return remember_error(c, r);
+        nsbox_sandbox_info_list_free(list);
+        return 0;
+}
+
 const char *daemon_client_last_error(DaemonClient *c) {
         return c->error;
 }

@@ -40,5 +40,8 @@ int daemon_client_run_one(DaemonClient *c, uint64_t *ret_spawn_ns, uint64_t *ret
 /* Spawns without waiting; the sandbox lives until it exits or the connection closes. */
 int daemon_client_spawn_only(DaemonClient *c);
 
+/* A List (streamed in pieces by a daemon that can, as libnsbox asks): *ret_n gets how many came. */
+int daemon_client_list(DaemonClient *c, size_t *ret_n);
+
 /* The last Varlink error, "name stage errno" style, for messages; "" if none. */
 const char *daemon_client_last_error(DaemonClient *c);

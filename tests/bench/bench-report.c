@@ -323,6 +323,12 @@ static void print_memory(FILE *f, const MemoryResult *m) {
         if (m->n_children > 0)
                 fprintf(f, "; %.1f KiB Pss in its top process", (double) m->children_pss / (double) m->n_children / 1024.0);
         fputc('\n', f);
+        if (m->list_measured)
+                fprintf(f, "  List of %zu: daemon CPU %.1f ms (%.2f us per entry); after it Rss %+.0f KiB, "
+                        "Private_Dirty %+.0f KiB\n",
+                        m->n_listed, m->list_cpu_ns / 1e6, m->n_listed ? m->list_cpu_ns / 1e3 / (double) m->n_listed : 0.0,
+                        ((double) m->after_list.rss - (double) m->before_list.rss) / 1024.0,
+                        ((double) m->after_list.private_dirty - (double) m->before_list.private_dirty) / 1024.0);
         if (m->note[0])
                 fprintf(f, "  (%s)\n", m->note);
 
@@ -448,6 +454,15 @@ static struct json_object *memory_result_to_json(const MemoryResult *m) {
         if (m->n_children > 0)
                 json_object_object_add(o, "per_sandbox_top_process_pss_bytes",
                                        json_object_new_double((double) m->children_pss / (double) m->n_children));
+        if (m->list_measured) {
+                struct json_object *l = json_object_new_object();
+
+                json_object_object_add(l, "listed", json_object_new_int64((int64_t) m->n_listed));
+                json_object_object_add(l, "daemon_cpu_ns", json_object_new_int64((int64_t) m->list_cpu_ns));
+                json_object_object_add(l, "before", memory_usage_to_json(&m->before_list));
+                json_object_object_add(l, "after", memory_usage_to_json(&m->after_list));
+                json_object_object_add(o, "list", l);
+        }
         scale = json_object_new_array();
         for (size_t i = 0; i < _SCALE_MAX; i++)
                 json_object_array_add(scale, scale_to_json(&m->scale[i]));

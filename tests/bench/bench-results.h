@@ -76,6 +76,13 @@ typedef struct MemoryResult {
         MemoryUsage after_exit;  /* all of them gone */
         uint64_t children_pss;   /* the Pss of the daemon's children while n_live were alive: */
         size_t n_children;       /* the sandboxes' inits, or their commands without init */
+        /* One List with n_live alive: how many came, the daemon's CPU for it, and its memory right before
+         * and right after (what the List left behind). */
+        bool list_measured;
+        size_t n_listed;
+        uint64_t list_cpu_ns;
+        MemoryUsage before_list;
+        MemoryUsage after_list;
         ScalePoint scale[_SCALE_MAX];
 } MemoryResult;
 

@@ -509,6 +509,28 @@ static int wait_children_at_most(pid_t daemon_pid, size_t limit, size_t *ret_chi
         return -ETIMEDOUT;
 }
 
+/* One List of everything alive: the daemon's CPU for it and the memory it leaves behind. */
+static void run_list(const Options *o, DaemonClient *holder, MemoryResult *m) {
+        uint64_t cpu_before = 0, cpu_after = 0;
+        int r;
+
+        r = memory_usage_read(o->daemon_pid, &m->before_list);
+        if (r >= 0)
+                r = process_cpu_ns(o->daemon_pid, &cpu_before);
+        if (r >= 0)
+                r = daemon_client_list(holder, &m->n_listed);
+        if (r >= 0)
+                r = process_cpu_ns(o->daemon_pid, &cpu_after);
+        if (r >= 0)
+                r = memory_usage_read(o->daemon_pid, &m->after_list);
+        if (r < 0) {
+                snprintf(m->note, sizeof m->note, "List: %s %s", daemon_client_last_error(holder), strerror(-r));
+                return;
+        }
+        m->list_cpu_ns = cpu_after - cpu_before;
+        m->list_measured = true;
+}
+
 /*
  * The daemon's memory with o->live sandboxes of one namespace set alive, and
  * its cost per spawn+wait before they start, while they live and after they
@@ -561,6 +583,7 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
         }
         m->n_live = o->live;
         m->pid_namespace = set->mask & NAMESPACE_BIT(NAMESPACE_PID);
+        run_list(o, holder, m);
 
         run_scale_point(o, set, o->live, &m->scale[SCALE_LIVE]);
 
