@@ -323,6 +323,9 @@ static int plan_parent_joins(SpawnPlan *p, const SpawnContext *c, SpawnError *e)
                 return 0;
         if (!c->exec || !(created & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user || parent->user_fd < 0)
                 return spawn_fail(e, "prepare", EINVAL, "a parent user namespace without a user namespace to make in it");
+        /* The request joins no type it creates (spawn_request_verify()), so both fit; say so rather than trust it. */
+        if (p->n_joins + 2 > ELEMENTSOF(p->joins))
+                return spawn_fail(e, "prepare", EINVAL, "joinNamespaces: a parent's namespaces besides");
 
         if (parent->mount_fd >= 0 && (created & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
                 /* Before the user namespace: the request's joins are all of other types. */

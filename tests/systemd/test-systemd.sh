@@ -352,6 +352,24 @@ rm -f "$root/etc/nsbox/policy.conf"
 in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
 
 # ---------------------------------------------------------------------------
+# A sandbox's own sandbox on a cgroup2-only host (nested = allow): a user namespace inside the sandbox's,
+# mapping the sandbox's root, in the sandbox's cgroup, with the sandbox's read-only tree still read-only.
+
+printf '[user:%s]\nnested = allow\n' "$user" >"$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service || fail "reload with nested = allow failed"
+out=$(user_nsbox run -r --ro-bind / / -- /bin/sh -c "grep ^0:: /proc/self/cgroup; echo ---; $nsbox_bin run -r \
+        --ro-bind / / -- /bin/sh -c 'cat /proc/self/uid_map; grep ^0:: /proc/self/cgroup; touch /nsbt-nested; echo rc=\$?'" 2>&1) ||
+        fail "the nested run failed: $out"
+outer_cgroup=${out%%$'\n'---*}
+inner=${out#*---$'\n'}
+grep -Eq '^ *0 +0 +1$' <<<"$inner" || fail "the nested user namespace does not map the sandbox's root: $out"
+grep -qxF "$outer_cgroup" <<<"$inner" || fail "the nested sandbox is not in its sandbox's cgroup: $out"
+grep -q 'Read-only file system' <<<"$inner" && grep -q 'rc=1' <<<"$inner" || fail "the nested sandbox wrote to /: $out"
+ok "nested run with a user namespace of its own inside the sandbox's, in its cgroup, read-only stays read-only"
+rm -f "$root/etc/nsbox/policy.conf"
+in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
+
+# ---------------------------------------------------------------------------
 # A bad policy at start: serve root, refuse everyone else saying why, until a reload fixes it.
 
 printf '[user:%s]\nmax-sandbox = 1\n' "$user" >"$root/etc/nsbox/policy.conf"
