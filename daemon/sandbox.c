@@ -16,6 +16,7 @@
  */
 
 #include <assert.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -57,6 +58,13 @@ static void sandbox_stream_output(Sandbox *sb);
 /* Reads of the final drain at exit: a process that outlived the sandbox's top one and keeps writing
  * cannot hold the loop here. */
 #define CAPTURE_DRAIN_READS_MAX 64U
+/* Bytes past the limit one wake-up discards at most: a whole pipe, however large. */
+#define CAPTURE_DROP_MAX (16U * 1024U * 1024U)
+/* Past the limit, a stream's pipe is drained at most this often and grown to this size: a sandbox that
+ * writes without end (yes(1)) costs the daemon 100 wake-ups a second, not one per write, and may still
+ * write 100 MiB a second into the void. */
+#define CAPTURE_DROP_REST_MSEC 10U
+#define CAPTURE_DROP_PIPE_SIZE (1024 * 1024)
 /* JSON text of output one "continues" Wait reply carries at most. Pieces go out while the client reads
  * them, so a streaming client costs the daemon at most its connection's backlog and one piece. */
 #define CAPTURE_PIECE_TEXT_MAX (128U * 1024U)
@@ -171,11 +179,17 @@ static void sandbox_watch_exit(Sandbox *sb) {
 }
 
 static void on_capture(uv_poll_t *handle, int status, int events);
+static void capture_update_watch(Sandbox *sb);
 
 /* Stops reading stream i; its fd is closed once libuv is done with the handle. */
 static void capture_close(Sandbox *sb, size_t i) {
         SandboxCapture *c = &sb->capture[i];
 
+        if (c->rest_open) {
+                c->rest_open = c->resting = false;
+                uv_timer_stop(&c->rest);
+                uv_close((uv_handle_t *) &c->rest, on_handle_closed);
+        }
         if (!c->open)
                 return;
         c->open = false;
@@ -183,10 +197,35 @@ static void capture_close(Sandbox *sb, size_t i) {
         uv_close((uv_handle_t *) &c->poll, on_handle_closed);
 }
 
-/*
- * One non-blocking read of stream i: kept while under the limit, dropped past it. Returns > 0 after
- * reading, 0 at EOF or on an error (the stream is closed then), -EAGAIN when nothing is there.
- */
+static void on_capture_rest(uv_timer_t *handle) {
+        Sandbox *sb = handle->data;
+
+        sb->capture[handle == &sb->capture[0].rest ? 0 : 1].resting = false;
+        capture_update_watch(sb);
+}
+
+/* Stream i is past the limit: it is drained again only after a rest, by when a whole (larger) pipe may
+ * have filled. Without a timer it is drained as it comes, as before. */
+static void capture_rest(Sandbox *sb, size_t i) {
+        SandboxCapture *c = &sb->capture[i];
+
+        if (!c->open)
+                return;
+        if (!c->rest_open) {
+                if (uv_timer_init(sb->server->loop, &c->rest) < 0)
+                        return;
+                c->rest.data = sb;
+                c->rest_open = true;
+                sb->handles_open++;
+                /* The pages are the writer's (charged to the sandbox's memory cgroup as it writes). */
+                (void) fcntl(c->fd, F_SETPIPE_SZ, CAPTURE_DROP_PIPE_SIZE);
+        }
+        if (uv_timer_start(&c->rest, on_capture_rest, CAPTURE_DROP_REST_MSEC, 0) < 0)
+                return;
+        c->resting = true;
+        uv_poll_stop(&c->poll);
+}
+
 /* What the owner's sandboxes together may still keep (capture-bytes-per-user). */
 static uint64_t capture_user_room(const Sandbox *sb) {
         size_t max = sb->server->config.limits.capture_bytes_per_uid;
@@ -196,15 +235,41 @@ static uint64_t capture_user_room(const Sandbox *sb) {
         return max - sb->usage->capture_bytes;
 }
 
+/*
+ * Output past the limit moves from the pipe to /dev/null inside the kernel: a sandbox that writes without
+ * end (yes(1)) costs the daemon a wake-up per pipeful, not a copy of every byte. Without /dev/null (or
+ * splice()), it is read into a scratch buffer as before.
+ */
+static ssize_t capture_drop(int fd) {
+        static char scratch[CAPTURE_READ_MAX];
+        static int discard_fd = -EBADF;
+        ssize_t n;
+
+        if (discard_fd == -EBADF) {
+                discard_fd = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (discard_fd < 0)
+                        discard_fd = -errno;
+        }
+        if (discard_fd >= 0) {
+                n = splice(fd, NULL, discard_fd, NULL, CAPTURE_DROP_MAX, SPLICE_F_NONBLOCK);
+                if (n >= 0 || (errno != EINVAL && errno != ENOSYS))
+                        return n;
+        }
+        return read(fd, scratch, sizeof scratch);
+}
+
+/*
+ * One non-blocking read of stream i: kept while under the limit, dropped past it. Returns > 0 after
+ * reading, 0 at EOF or on an error (the stream is closed then), -EAGAIN when nothing is there.
+ */
 static int capture_read(Sandbox *sb, size_t i) {
         SandboxCapture *c = &sb->capture[i];
-        static char scratch[CAPTURE_READ_MAX];
-        char *to = scratch;
+        char *to = NULL;
         size_t want = capture_buffer_room(&sb->captured, i, (size_t) MIN((uint64_t) CAPTURE_READ_MAX, capture_user_room(sb)),
                                           &to);
         ssize_t n;
 
-        n = read(c->fd, want > 0 ? to : scratch, want > 0 ? want : sizeof scratch);
+        n = want > 0 ? read(c->fd, to, want) : capture_drop(c->fd);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -EAGAIN;
         if (n <= 0) {
@@ -217,8 +282,10 @@ static int capture_read(Sandbox *sb, size_t i) {
         if (want > 0) {
                 capture_buffer_commit(&sb->captured, i, (size_t) n);
                 sb->usage->capture_bytes += (size_t) n;
-        } else
+        } else {
                 capture_buffer_dropped(&sb->captured);
+                capture_rest(sb, i);
+        }
         return 1;
 }
 
@@ -302,7 +369,7 @@ static void capture_update_watch(Sandbox *sb) {
 
                 if (!c->open)
                         continue;
-                if (hold)
+                if (hold || c->resting)
                         uv_poll_stop(&c->poll);
                 else if (!uv_is_active((uv_handle_t *) &c->poll))
                         (void) uv_poll_start(&c->poll, UV_READABLE, on_capture);

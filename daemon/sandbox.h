@@ -47,6 +47,9 @@ typedef struct SandboxCapture {
         int fd;          /* -EBADF once closed */
         uv_poll_t poll;
         bool open;       /* poll initialized and not closing */
+        uv_timer_t rest; /* past the limit: the pause before the pipe is drained again */
+        bool rest_open;  /* rest initialized and not closing */
+        bool resting;    /* rest is running: the pipe is not watched */
 } SandboxCapture;
 
 /*
