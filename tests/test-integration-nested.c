@@ -425,13 +425,24 @@ Test(nested, minimal_root_stays_minimal) {
                            * request refuses a sandbox still starting: wait until it is listed running. */
                           "until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; done; "
                           "NSBOX_SOCKET=%s %s run -- sh -c \"echo inside; cat /etc/passwd\"; echo rc1=$?; "
-                          "NSBOX_SOCKET=%s %s run --ro-bind /etc /etc -- cat /etc/passwd; echo rc2=$?'",
+                          "NSBOX_SOCKET=%s %s run --ro-bind /etc /etc -- cat /etc/passwd; echo rc2=$?; "
+                          /* A tree of its own is built from the sandbox's, which has no /etc. */
+                          "NSBOX_SOCKET=%s %s run -r --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib "
+                          "--symlink usr/lib64 /lib64 --ro-bind %s %s --ro-bind /etc /etc -- cat /etc/passwd; echo rc3=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --ro-bind / / -- sh -c \"echo inner-tree; cat /etc/passwd\"; "
+                          "echo rc4=$?'",
                           build, build, sockdir, sockdir, build, daemon_.socket_path, cli(), daemon_.socket_path,
-                          cli(), daemon_.socket_path, cli());
+                          cli(), daemon_.socket_path, cli(), daemon_.socket_path, cli(), build, build,
+                          daemon_.socket_path, cli());
         cr_assert(strstr(o.text, "inside\n"), "%s", o.text);
         cr_assert_null(strstr(o.text, "root:x:0:0"), "a host file was read: %s", o.text);
         cr_assert(strstr(o.text, "rc1=1"), "%s", o.text);
         cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc3=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "cannot use bind source /etc: No such file or directory"), "%s", o.text);
+        cr_assert(strstr(o.text, "inner-tree\n"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc4=1"), "%s", o.text);
         output_done(&o);
 }
 
