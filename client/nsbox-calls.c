@@ -150,10 +150,7 @@ _public_ int nsbox_wait(NsboxConnection *c, const char *id, NsboxState *ret_stat
                         int *ret_signal) {
         int r;
 
-        r = nsbox_wait_send(c, id);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_wait_send(c, id));
         if (r < 0)
                 return r;
         return nsbox_wait_finish(c, ret_state, ret_exit_code, ret_signal);
@@ -189,10 +186,7 @@ _public_ int nsbox_kill_finish(NsboxConnection *c) {
 _public_ int nsbox_kill(NsboxConnection *c, const char *id, int signal) {
         int r;
 
-        r = nsbox_kill_send(c, id, signal);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_kill_send(c, id, signal));
         if (r < 0)
                 return r;
         return nsbox_kill_finish(c);
@@ -205,10 +199,7 @@ _public_ int nsbox_kill_all_send(NsboxConnection *c, const char *id, int signal)
 _public_ int nsbox_kill_all(NsboxConnection *c, const char *id, int signal) {
         int r;
 
-        r = nsbox_kill_all_send(c, id, signal);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_kill_all_send(c, id, signal));
         if (r < 0)
                 return r;
         return nsbox_kill_finish(c);
@@ -236,10 +227,7 @@ _public_ int nsbox_pause_finish(NsboxConnection *c) {
 _public_ int nsbox_pause(NsboxConnection *c, const char *id) {
         int r;
 
-        r = nsbox_pause_send(c, id);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_pause_send(c, id));
         if (r < 0)
                 return r;
         return nsbox_pause_finish(c);
@@ -256,10 +244,7 @@ _public_ int nsbox_resume_finish(NsboxConnection *c) {
 _public_ int nsbox_resume(NsboxConnection *c, const char *id) {
         int r;
 
-        r = nsbox_resume_send(c, id);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_resume_send(c, id));
         if (r < 0)
                 return r;
         return nsbox_resume_finish(c);
@@ -613,10 +598,7 @@ _public_ int nsbox_list(NsboxConnection *c, NsboxSandboxInfo ***ret, size_t *ret
 
         if (!ret)
                 return -EINVAL;
-        r = nsbox_list_send(c);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_list_send(c));
         if (r < 0)
                 return r;
         return nsbox_list_finish(c, ret, ret_n);
@@ -649,10 +631,7 @@ _public_ int nsbox_inspect(NsboxConnection *c, const char *id, NsboxSandboxInfo 
 
         if (!ret)
                 return -EINVAL;
-        r = nsbox_inspect_send(c, id);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_inspect_send(c, id));
         if (r < 0)
                 return r;
         return nsbox_inspect_finish(c, ret);
@@ -678,10 +657,7 @@ _public_ int nsbox_reload_finish(NsboxConnection *c) {
 _public_ int nsbox_reload(NsboxConnection *c) {
         int r;
 
-        r = nsbox_reload_send(c);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_reload_send(c));
         if (r < 0)
                 return r;
         return nsbox_reload_finish(c);
@@ -775,10 +751,7 @@ _public_ int nsbox_get_info(NsboxConnection *c, char **ret_vendor, char **ret_pr
                             char **ret_url, char ***ret_interfaces) {
         int r;
 
-        r = nsbox_get_info_send(c);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_get_info_send(c));
         if (r < 0)
                 return r;
         return nsbox_get_info_finish(c, ret_vendor, ret_product, ret_version, ret_url, ret_interfaces);

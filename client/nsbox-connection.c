@@ -244,6 +244,12 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
 }
 
+int connection_await_reply(NsboxConnection *c, int sent) {
+        if (sent < 0)
+                return sent;
+        return nsbox_connection_wait(c, UINT64_MAX);
+}
+
 _public_ int nsbox_connection_wait(NsboxConnection *c, uint64_t timeout_usec) {
         uint64_t deadline = 0;
         int r;

@@ -50,6 +50,12 @@ int connection_call_finish(NsboxConnection *c, CallKind kind, VarlinkMessage *re
 int connection_call_finish_more(NsboxConnection *c, CallKind kind, VarlinkMessage *ret_message,
                                 struct json_object **ret_parameters, bool *ret_continues);
 
+/*
+ * What each blocking call does between its _send() and its _finish(): sent is what _send() returned;
+ * then waits, without a deadline, until the reply is in. 0, or the error of either.
+ */
+int connection_await_reply(NsboxConnection *c, int sent);
+
 /* The connection cannot go on (a streamed call's replies would come to nobody): every later call fails with error. */
 void connection_abandon(NsboxConnection *c, int error);
 /* Whether a reply of the pending streamed Wait said "truncated": set while taking its replies, taken with the last. */

@@ -1094,10 +1094,7 @@ _public_ int nsbox_exec(NsboxConnection *c, const char *id, NsboxSpawn *s, Nsbox
 
         if (!ret)
                 return -EINVAL;
-        r = nsbox_exec_send(c, id, s);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_exec_send(c, id, s));
         if (r < 0)
                 return r;
         return nsbox_exec_finish(c, ret);
@@ -1108,10 +1105,7 @@ _public_ int nsbox_spawn(NsboxConnection *c, NsboxSpawn *s, NsboxSandbox **ret) 
 
         if (!ret)
                 return -EINVAL;
-        r = nsbox_spawn_send(c, s);
-        if (r < 0)
-                return r;
-        r = nsbox_connection_wait(c, UINT64_MAX);
+        r = connection_await_reply(c, nsbox_spawn_send(c, s));
         if (r < 0)
                 return r;
         return nsbox_spawn_finish(c, ret);
