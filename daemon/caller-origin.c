@@ -145,17 +145,13 @@ static int add_key(OriginIndex *ix, OriginKey *k, Sandbox *sb, unsigned kind, ui
         return 0;
 }
 
-int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, int cgroup_fd, int pidfd, pid_t pid,
+int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cgroup_id, int pidfd, pid_t pid,
                      unsigned created) {
         uint64_t value;
         int r;
 
-        if (cgroup_fd >= 0 && !o->keys[0].added) {
-                /* A cgroup2 directory's inode number is its cgroup id on 64-bit kernels. */
-                r = inode_of(cgroup_fd, &value);
-                if (r < 0)
-                        return r;
-                r = add_key(ix, &o->keys[0], sb, ORIGIN_KEY_CGROUP, value);
+        if (cgroup_id != 0 && !o->keys[0].added) {
+                r = add_key(ix, &o->keys[0], sb, ORIGIN_KEY_CGROUP, cgroup_id);
                 if (r < 0)
                         return r;
         }

@@ -65,13 +65,13 @@ int origin_index_init(OriginIndex *ix);
 void origin_index_done(OriginIndex *ix);
 
 /*
- * Indexes what is not indexed yet of sb: the cgroup of cgroup_fd (a cgroup2
- * directory; -EBADF: none) and, for each type in `created`, the namespace
+ * Indexes what is not indexed yet of sb: its cgroup2 cgroup (cgroup_id, the
+ * directory's inode number as cgroup_id() gives it; 0: none) and, for each type in `created`, the namespace
  * the process of pidfd (pid where the kernel has no pidfd ioctls) is in, unless it is one of the daemon's own (a child
  * that has not made it yet: call again once it has). 0, or -errno with what
  * was added left in (origin_index_remove() takes it out).
  */
-int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, int cgroup_fd, int pidfd, pid_t pid,
+int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cgroup_id, int pidfd, pid_t pid,
                      unsigned created);
 void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
 

@@ -115,6 +115,7 @@ struct Cgroup {
         int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY, while spawns are in flight */
         size_t n_procs_fds;
         unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and procs_fds are open while > 0 */
+        uint64_t id;                    /* the cgroup2 directory's inode number */
         int events_fd;                  /* watched once cgroup_read_events() was called */
         bool frozen; /* what we asked for */
         void *userdata;
@@ -1151,6 +1152,16 @@ static int dir_fd(const Cgroup *cg, int h, int *ret_owned) {
         return *ret_owned < 0 ? -errno : *ret_owned;
 }
 
+/* A cgroup2 directory's inode number is its cgroup id on 64-bit kernels. */
+static int read_id(Cgroup *cg) {
+        struct stat st;
+
+        if (fstat(cg->fds[HIERARCHY_V2], &st) < 0)
+                return -errno;
+        cg->id = (uint64_t) st.st_ino;
+        return 0;
+}
+
 /* What is held for spawns only: after set-up, and when the last spawn in flight concluded. */
 static void close_spawn_fds(Cgroup *cg) {
         close_many(cg->fds, HIERARCHIES_MAX);
@@ -1275,7 +1286,9 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                 }
         }
 
-        r = apply_limits(m, cg->fds, l, /* reset= */ false);
+        r = read_id(cg);
+        if (r >= 0)
+                r = apply_limits(m, cg->fds, l, /* reset= */ false);
         if (r >= 0)
                 r = cgroup_hold_for_spawn(cg); /* the spawn it is made for */
         if (r < 0)
@@ -1318,6 +1331,9 @@ int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
                 }
                 cg->present[i] = true;
         }
+        r = read_id(cg);
+        if (r < 0)
+                goto fail;
         close_spawn_fds(cg);
 
         m->n_cgroups++;
@@ -1358,6 +1374,10 @@ void cgroup_abandon(Cgroup *cg) {
                 (void) epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
         /* The user cgroup and the manager's layout stay: cgroup_manager_free() sees a cgroup still counted. */
         cgroup_free_struct(cg);
+}
+
+uint64_t cgroup_id(const Cgroup *cg) {
+        return cg->id;
 }
 
 int cgroup_dir_fd(const Cgroup *cg) {

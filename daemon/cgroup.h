@@ -172,6 +172,10 @@ int cgroup_remove(Cgroup *cg);
 /* Forgets cg without touching the cgroups (they stay, e.g. with their processes when the daemon leaves them running). */
 void cgroup_abandon(Cgroup *cg);
 
+/* The cgroup id (its cgroup2 directory's inode number on 64-bit kernels), as /proc/PID/fdinfo and
+ * SO_PEERCGROUPID-style lookups give it. */
+uint64_t cgroup_id(const Cgroup *cg);
+
 /* The cgroup2 directory fd, for clone3()'s CLONE_INTO_CGROUP (borrowed; -EBADF unless held for a spawn). */
 int cgroup_dir_fd(const Cgroup *cg);
 

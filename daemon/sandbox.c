@@ -899,7 +899,7 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         }
         /* Namespaces its child made after joining others (or a time namespace) exist only now. */
         if (r == 0 && !sb->ended) {
-                r = origin_index_add(&sb->server->origins, &sb->origin, sb, -EBADF, sb->pidfd, sb->pid,
+                r = origin_index_add(&sb->server->origins, &sb->origin, sb, 0, sb->pidfd, sb->pid,
                                      sb->namespaces);
                 if (r < 0) {
                         /* A sandbox the daemon could not tell its callers from would be taken for the host. */
@@ -1059,7 +1059,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         }
         /* Indexed before its command can run, so the first connection it makes is known to come from it. */
         r = origin_index_add(&s->origins, &sb->origin, sb,
-                             containment->cgroup ? cgroup_dir_fd(containment->cgroup) : -EBADF, handle->pidfd,
+                             containment->cgroup ? cgroup_id(containment->cgroup) : 0, handle->pidfd,
                              handle->pid, req->namespaces);
         if (r < 0)
                 goto fail;
@@ -1628,7 +1628,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
          * it made while its top process can be asked (a pid alone may be another process's by now). One
          * whose callers the daemon could not tell from the host's would be served as the host: it ends. */
         if (!sb->ended) {
-                r = origin_index_add(&s->origins, &sb->origin, sb, sb->cgroup ? cgroup_dir_fd(sb->cgroup) : -EBADF,
+                r = origin_index_add(&s->origins, &sb->origin, sb, sb->cgroup ? cgroup_id(sb->cgroup) : 0,
                                      sb->pidfd, sb->pidfd >= 0 ? sb->pid : 0, sb->namespaces);
                 if (r < 0) {
                         log_audit(LOG_WARNING, "kill", &sb->creator, sb->id,

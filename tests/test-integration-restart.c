@@ -523,3 +523,54 @@ Test(restart, process_of_a_bad_record_is_killed, .timeout = 60) {
         unlink(path);
         rmdir(dir);
 }
+
+/*
+ * After a re-exec, what connects from inside a taken-over sandbox is still known to come from it, by its
+ * cgroup: one that made no namespace has nothing else to tell it by, and would be served as the host.
+ */
+Test(restart, a_taken_over_sandbox_is_known_by_its_cgroup, .timeout = 60) {
+        char dir[] = "/tmp/nsboxd-reexec-XXXXXX", binary[128], params[1024], out[1024] = "";
+        const char *cli = getenv("NSBOX_CLI");
+        TestDaemon d;
+        int conn, gate[2], said[2];
+        size_t len = 0;
+        ssize_t n;
+
+        cr_assert(cli, "$NSBOX_CLI must point to the nsbox binary under test");
+        cr_assert(mkdtemp(dir));
+        snprintf(binary, sizeof binary, "%s/nsboxd", dir);
+        copy_binary(binary);
+        start_from(&d, binary, NULL);
+
+        conn = test_daemon_connect(&d);
+        cr_assert(pipe2(gate, O_CLOEXEC) == 0);
+        cr_assert(pipe2(said, O_CLOEXEC) == 0);
+        snprintf(params, sizeof params,
+                 "{\"argv\":[\"sh\",\"-c\",\"read x; %s --socket %s run -- true; echo status $?\"],"
+                 "\"stdin\":0,\"stdout\":1,\"stderr\":1,\"keepAlive\":true}",
+                 cli, d.socket_path);
+        Spawned s = spawn_ok(conn, params, (int[]) { gate[0], said[1] }, 2);
+        close(gate[0]);
+        close(said[1]);
+        test_disconnect(conn);
+
+        test_daemon_listen_notify(&d);
+        cr_assert(kill(d.pid, SIGUSR2) == 0);
+        test_daemon_wait_notify(&d, "READY=1");
+        d.notify_fd = safe_close(d.notify_fd);
+
+        cr_assert_eq(write(gate[1], "\n", 1), 1);
+        close(gate[1]);
+        while ((n = read(said[0], out + len, sizeof out - 1 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        close(said[0]);
+        snprintf(params, sizeof params, "nested request refused (from inside sandbox %s)", s.id);
+        cr_assert(strstr(out, params), "%s", out);
+        cr_assert(strstr(out, "status 125"), "%s", out);
+
+        close(s.pidfd);
+        test_daemon_stop(&d);
+        unlink(binary);
+        rmdir(dir);
+}
