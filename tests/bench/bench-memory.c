@@ -49,6 +49,23 @@ int memory_usage_read(pid_t pid, MemoryUsage *ret) {
         return 0;
 }
 
+int process_count_fds(pid_t pid, size_t *ret) {
+        char path[64];
+        DIR *d;
+        size_t n = 0;
+
+        snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        for (struct dirent *e; (e = readdir(d));)
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        *ret = n;
+        return 0;
+}
+
 int process_count_children(pid_t pid, size_t *ret) {
         _cleanup_(fclosep) FILE *f = NULL;
         char path[64];

@@ -17,6 +17,9 @@ int memory_usage_read(pid_t pid, MemoryUsage *ret);
  * anything: a List call would itself grow the heap being measured. */
 int process_count_children(pid_t pid, size_t *ret);
 
+/* How many fds pid has open (/proc/PID/fd). */
+int process_count_fds(pid_t pid, size_t *ret);
+
 /* The sum of the Pss of pid's children (the sandboxes' top processes: their inits or their commands)
  * and how many were read; children that exit meanwhile are skipped. */
 int process_children_pss(pid_t pid, uint64_t *ret_pss, size_t *ret_n);

@@ -59,8 +59,8 @@ typedef struct Target {
 
 #define TARGETS_MAX 64
 
-#define SPAWN_RATIO_MAX 1.25
-#define SCALING_MIN 1.5
+#define SPAWN_RATIO_MAX 1.0
+#define THROUGHPUT_RATIO_MIN 1.0
 #define IDLE_RSS_MAX (4.0 * 1024 * 1024)
 #define PER_SANDBOX_MAX 2048.0
 #define INIT_PSS_MAX (64.0 * 1024)
@@ -107,7 +107,7 @@ static size_t targets_evaluate(const BenchResults *b, Target *t) {
         for (size_t s = 0; s < b->n_sets; s++) {
                 const char *set = b->sets[s].name;
                 const CellResult *d1 = find_ok(b, s, 1, METHOD_NSBOXD), *d8 = find_ok(b, s, 8, METHOD_NSBOXD),
-                                 *raw = find_ok(b, s, 1, METHOD_CLONE3);
+                                 *raw = find_ok(b, s, 1, METHOD_CLONE3), *raw8 = find_ok(b, s, 8, METHOD_CLONE3);
 
                 x = target_add(t, &n);
                 if (!x)
@@ -125,14 +125,14 @@ static size_t targets_evaluate(const BenchResults *b, Target *t) {
                 x = target_add(t, &n);
                 if (!x)
                         break;
-                snprintf(x->name, sizeof x->name, "[%s] nsboxd throughput 8 clients >= %.1fx 1 client", set,
-                         SCALING_MIN);
-                x->limit = SCALING_MIN;
-                if (d1 && d8 && d1->per_second > 0) {
-                        x->value = d8->per_second / d1->per_second;
-                        x->status = x->value >= SCALING_MIN ? TARGET_MET : TARGET_MISSED;
+                snprintf(x->name, sizeof x->name, "[%s] nsboxd throughput >= %.1fx clone3, 8 clients", set,
+                         THROUGHPUT_RATIO_MIN);
+                x->limit = THROUGHPUT_RATIO_MIN;
+                if (d8 && raw8 && raw8->per_second > 0) {
+                        x->value = d8->per_second / raw8->per_second;
+                        x->status = x->value >= THROUGHPUT_RATIO_MIN ? TARGET_MET : TARGET_MISSED;
                         snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f/s vs %.0f/s)", x->value, d8->per_second,
-                                 d1->per_second);
+                                 raw8->per_second);
                 }
 
                 for (Method m = METHOD_UNSHARE; m <= METHOD_BWRAP; m++) {
@@ -322,6 +322,8 @@ static void print_memory(FILE *f, const MemoryResult *m) {
                 ((double) m->live.rss - (double) m->before_live.rss) / (double) m->n_live);
         if (m->n_children > 0)
                 fprintf(f, "; %.1f KiB Pss in its top process", (double) m->children_pss / (double) m->n_children / 1024.0);
+        if (m->fds_live > 0)
+                fprintf(f, "; %.2f fds in the daemon", ((double) m->fds_live - (double) m->fds_before_live) / (double) m->n_live);
         fputc('\n', f);
         if (m->list_measured)
                 fprintf(f, "  List of %zu: daemon CPU %.1f ms (%.2f us per entry); after it Rss %+.0f KiB, "
@@ -451,6 +453,10 @@ static struct json_object *memory_result_to_json(const MemoryResult *m) {
         json_object_object_add(o, "per_sandbox_rss_bytes",
                                json_object_new_double(((double) m->live.rss - (double) m->before_live.rss) /
                                                       (double) m->n_live));
+        if (m->fds_live > 0)
+                json_object_object_add(o, "per_sandbox_daemon_fds",
+                                       json_object_new_double(((double) m->fds_live - (double) m->fds_before_live) /
+                                                              (double) m->n_live));
         if (m->n_children > 0)
                 json_object_object_add(o, "per_sandbox_top_process_pss_bytes",
                                        json_object_new_double((double) m->children_pss / (double) m->n_children));

@@ -74,6 +74,8 @@ typedef struct MemoryResult {
         MemoryUsage before_live; /* after the latency runs, nothing live */
         MemoryUsage live;        /* n_live sandboxes alive */
         MemoryUsage after_exit;  /* all of them gone */
+        size_t fds_before_live;  /* the daemon's open fds before the live sandboxes and with them */
+        size_t fds_live;
         uint64_t children_pss;   /* the Pss of the daemon's children while n_live were alive: */
         size_t n_children;       /* the sandboxes' inits, or their commands without init */
         /* One List with n_live alive: how many came, the daemon's CPU for it, and its memory right before

@@ -557,6 +557,7 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
         run_scale_point(o, set, 0, &m->scale[SCALE_BEFORE]);
         sleep_ms(200);
         (void) process_count_children(o->daemon_pid, &before);
+        (void) process_count_fds(o->daemon_pid, &m->fds_before_live);
         r = memory_usage_read(o->daemon_pid, &m->before_live);
         for (unsigned i = 0; r >= 0 && i < o->live; i++) {
                 r = daemon_client_spawn_only(holder);
@@ -568,6 +569,7 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
          * counted from /proc without a List call, whose reply would grow the heap being measured. */
         if (r >= 0)
                 r = memory_usage_read(o->daemon_pid, &m->live);
+        (void) process_count_fds(o->daemon_pid, &m->fds_live);
         if (r >= 0)
                 r = process_count_children(o->daemon_pid, &children);
         if (r >= 0 && children < before + o->live) {
