@@ -495,10 +495,10 @@ static void run_scale_point(const Options *o, const NamespaceSet *set, size_t n_
         ret->cpu_ns = (double) (cpu_after - cpu_before) / (double) (cell.exit.n + o->warmup);
 }
 
-static int wait_children_at_most(pid_t daemon_pid, size_t limit, size_t *ret_children) {
+static int wait_children_at_most(pid_t daemon_pid, size_t limit, unsigned timeout_ms, size_t *ret_children) {
         size_t children = 0;
 
-        for (unsigned waited = 0; waited < 30000; waited += 50) {
+        for (unsigned waited = 0; waited < timeout_ms; waited += 50) {
                 if (process_count_children(daemon_pid, &children) < 0 || children <= limit) {
                         *ret_children = children;
                         return 0;
@@ -507,6 +507,32 @@ static int wait_children_at_most(pid_t daemon_pid, size_t limit, size_t *ret_chi
         }
         *ret_children = children;
         return -ETIMEDOUT;
+}
+
+/* Connections the live sandboxes are started on at once: a few spawns in flight keep both the daemon and
+ * the machine's CPUs busy, so 10,000 start in minutes. Closing them stops the sandboxes. */
+#define LIVE_HOLDERS 4
+
+typedef struct LiveStarter {
+        pthread_t thread;
+        DaemonClient *holder;
+        unsigned n;
+        int error;
+        char note[160];
+} LiveStarter;
+
+static void *live_starter_run(void *userdata) {
+        LiveStarter *l = userdata;
+
+        for (unsigned i = 0; i < l->n; i++) {
+                l->error = daemon_client_spawn_only(l->holder);
+                if (l->error < 0) {
+                        snprintf(l->note, sizeof l->note, "sandbox %u of a connection: %s %s", i,
+                                 daemon_client_last_error(l->holder), strerror(-l->error));
+                        break;
+                }
+        }
+        return NULL;
 }
 
 /* One List of everything alive: the daemon's CPU for it and the memory it leaves behind. */
@@ -537,19 +563,23 @@ static void run_list(const Options *o, DaemonClient *holder, MemoryResult *m) {
  * exited (the last tells drift of a shared machine from growth with the table).
  */
 static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryResult *m) {
-        _cleanup_(daemon_client_freep) DaemonClient *holder = NULL;
+        LiveStarter starters[LIVE_HOLDERS] = {};
         const char *argv[] = { "/bin/sleep", "1000", NULL };
-        size_t children = 0, before = 0;
-        int r;
+        size_t children = 0, before = 0, started = 0;
+        int r = 0;
 
         snprintf(m->namespaces, sizeof m->namespaces, "%s", set->name);
-        r = daemon_client_new(o->socket_path, set->mask, o->map_host_id, o->map_size, argv, o->init, &holder);
-        if (r >= 0)
-                daemon_client_set_timeout(holder, (uint64_t) o->timeout_sec * 1000000U);
+        for (size_t i = 0; r >= 0 && i < LIVE_HOLDERS; i++) {
+                r = daemon_client_new(o->socket_path, set->mask, o->map_host_id, o->map_size, argv, o->init,
+                                      &starters[i].holder);
+                if (r >= 0)
+                        daemon_client_set_timeout(starters[i].holder, (uint64_t) o->timeout_sec * 1000000U);
+                starters[i].n = o->live / LIVE_HOLDERS + (i < o->live % LIVE_HOLDERS);
+        }
         if (r < 0) {
                 m->error = r;
                 snprintf(m->note, sizeof m->note, "connecting: %s", strerror(-r));
-                return;
+                goto finish;
         }
 
         /* Let the daemon finish closing the earlier runs' connections and reaping their children. */
@@ -559,11 +589,17 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
         (void) process_count_children(o->daemon_pid, &before);
         (void) process_count_fds(o->daemon_pid, &m->fds_before_live);
         r = memory_usage_read(o->daemon_pid, &m->before_live);
-        for (unsigned i = 0; r >= 0 && i < o->live; i++) {
-                r = daemon_client_spawn_only(holder);
-                if (r < 0)
-                        snprintf(m->note, sizeof m->note, "sandbox %u: %s %s", i, daemon_client_last_error(holder),
-                                 strerror(-r));
+        for (size_t i = 0; r >= 0 && i < LIVE_HOLDERS; i++) {
+                r = -pthread_create(&starters[i].thread, NULL, live_starter_run, &starters[i]);
+                if (r >= 0)
+                        started++;
+        }
+        for (size_t i = 0; i < started; i++) {
+                (void) pthread_join(starters[i].thread, NULL);
+                if (r >= 0 && starters[i].error < 0) {
+                        r = starters[i].error;
+                        snprintf(m->note, sizeof m->note, "%s", starters[i].note);
+                }
         }
         /* Memory first: every sandbox is one child of the daemon (the command, or its init), so they are
          * counted from /proc without a List call, whose reply would grow the heap being measured. */
@@ -581,23 +617,29 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
                 (void) process_children_pss(o->daemon_pid, &m->children_pss, &m->n_children);
         if (r < 0) {
                 m->error = r;
-                return;
+                goto finish;
         }
         m->n_live = o->live;
         m->pid_namespace = set->mask & NAMESPACE_BIT(NAMESPACE_PID);
-        run_list(o, holder, m);
+        run_list(o, starters[0].holder, m);
 
         run_scale_point(o, set, o->live, &m->scale[SCALE_LIVE]);
 
-        /* Closing the connection stops its sandboxes (none asked for keepAlive). */
-        holder = daemon_client_free(holder);
-        if (wait_children_at_most(o->daemon_pid, before, &children) < 0)
-                snprintf(m->note, sizeof m->note, "%zu children still there 30 s after their connection closed",
-                         children);
+        /* Closing the connections stops their sandboxes (none asked for keepAlive). */
+        for (size_t i = 0; i < LIVE_HOLDERS; i++)
+                starters[i].holder = daemon_client_free(starters[i].holder);
+        /* The daemon ends them one after another on its loop: 10,000 take a while on a busy machine. */
+        if (wait_children_at_most(o->daemon_pid, before, 30000U + 10U * o->live, &children) < 0)
+                snprintf(m->note, sizeof m->note, "%zu children still there %u s after their connections closed",
+                         children, 30U + o->live / 100U);
         sleep_ms(200);
         (void) memory_usage_read(o->daemon_pid, &m->after_exit);
 
         run_scale_point(o, set, 0, &m->scale[SCALE_AFTER]);
+
+finish:
+        for (size_t i = 0; i < LIVE_HOLDERS; i++)
+                daemon_client_free(starters[i].holder);
 }
 
 /* ---- options ---- */
