@@ -22,6 +22,7 @@
 #include "log.h"
 #include "restart.h"
 #include "sandbox.h"
+#include "seccomp-profile.h"
 
 /* How long a stopping daemon waits for the service manager to have taken its fds. */
 #define BARRIER_TIMEOUT_USEC (5U * 1000U * 1000U)
@@ -308,6 +309,9 @@ int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) 
                 }
                 for (size_t i = 0; i < state->n_seccomp; i++) {
                         r = handover_seccomp_to_program(&state->seccomp[i], &programs[i]);
+                        if (r < 0)
+                                goto finish;
+                        r = seccomp_program_recognize_default(&programs[i]);
                         if (r < 0)
                                 goto finish;
                 }

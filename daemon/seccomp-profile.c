@@ -343,6 +343,21 @@ bool seccomp_program_is_default(const SeccompProgram *p) {
         return p && p == default_program;
 }
 
+int seccomp_program_recognize_default(SeccompProgram **p) {
+        _cleanup_(seccomp_program_unrefp) SeccompProgram *d = NULL;
+        int r;
+
+        r = seccomp_program_default(&d);
+        if (r < 0)
+                return r;
+        if (!*p || *p == d || (*p)->n_filter != d->n_filter || (*p)->flags != d->flags ||
+            memcmp((*p)->filter, d->filter, d->n_filter * sizeof(struct sock_filter)) != 0)
+                return 0;
+        seccomp_program_unref(*p);
+        *p = TAKE_PTR(d);
+        return 0;
+}
+
 /* ---- cache ---- */
 
 /*

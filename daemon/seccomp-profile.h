@@ -45,8 +45,15 @@ int seccomp_program_compile(const SeccompSpec *spec, const char *prefix, Seccomp
 
 /* The built-in default profile, compiled on first use and kept. Returns a new reference. */
 int seccomp_program_default(SeccompProgram **ret);
-/* Whether p is that built-in default profile (a program a restart carried over is not). */
+/* Whether p is that built-in default profile. */
 bool seccomp_program_is_default(const SeccompProgram *p);
+/*
+ * A restart carries programs over as copies: one whose instructions and flags
+ * are this daemon's default profile's becomes that profile again (*p unref'd,
+ * replaced by a reference to the default), so the sandboxes that ran under the
+ * default still count as such. 0, or the error of compiling the default.
+ */
+int seccomp_program_recognize_default(SeccompProgram **p);
 
 /*
  * The program a Spawn request asks for: its "seccomp" object compiled (a

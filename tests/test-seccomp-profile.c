@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -112,6 +113,35 @@ Test(seccomp_profile, default_profile) {
         cr_assert_eq(run_filtered(p, SYS_personality, 0x0040000 /* ADDR_NO_RANDOMIZE */), EPERM);
         cr_assert_eq(run_filtered(p, SYS_personality, 0), 0);
         cr_assert_eq(run_filtered(p, SYS_getppid, 0), 0);
+}
+
+/* A copy of the default profile (what a restart carries) is the default again; any other program stays. */
+Test(seccomp_profile, copies_of_the_default_are_recognized) {
+        _cleanup_(seccomp_program_unrefp) SeccompProgram *d = NULL;
+        SeccompProgram *copy, *other;
+
+        cr_assert_eq(seccomp_program_default(&d), 0);
+        copy = calloc(1, sizeof *copy);
+        other = calloc(1, sizeof *other);
+        cr_assert(copy && other);
+        *copy = (SeccompProgram) { .n_ref = 1, .n_filter = d->n_filter, .flags = d->flags };
+        copy->filter = malloc(d->n_filter * sizeof(struct sock_filter));
+        cr_assert_not_null(copy->filter);
+        memcpy(copy->filter, d->filter, d->n_filter * sizeof(struct sock_filter));
+        *other = *copy;
+        other->filter = malloc(d->n_filter * sizeof(struct sock_filter));
+        cr_assert_not_null(other->filter);
+        memcpy(other->filter, d->filter, d->n_filter * sizeof(struct sock_filter));
+        other->filter[d->n_filter - 1].k ^= 1;
+
+        cr_assert(!seccomp_program_is_default(copy));
+        cr_assert_eq(seccomp_program_recognize_default(&copy), 0);
+        cr_assert_eq(copy, d, "a copy of the default was not recognized");
+        cr_assert(seccomp_program_is_default(copy));
+        cr_assert_eq(seccomp_program_recognize_default(&other), 0);
+        cr_assert(!seccomp_program_is_default(other), "a different program passed for the default");
+        seccomp_program_unref(copy);
+        seccomp_program_unref(other);
 }
 
 Test(seccomp_profile, requests_use_the_cache) {
