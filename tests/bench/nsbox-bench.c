@@ -564,7 +564,8 @@ static void run_list(const Options *o, DaemonClient *holder, MemoryResult *m) {
  */
 static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryResult *m) {
         LiveStarter starters[LIVE_HOLDERS] = {};
-        const char *argv[] = { "/bin/sleep", "1000", NULL };
+        /* A day: 10,000 take longer to start on a busy machine than a shorter sleep lasts. */
+        const char *argv[] = { "/bin/sleep", "86400", NULL };
         size_t children = 0, before = 0, started = 0;
         int r = 0;
 
