@@ -70,10 +70,12 @@ static int command_main(void *plan) {
  * The command starts as a vfork-style child: it borrows init's memory on a
  * stack of its own until it execs, while init waits, as posix_spawn() does.
  * A plain fork would copy the daemon's page tables once more only for
- * execve() to tear them down again: the largest cost of init.
+ * execve() to tear them down again: the largest cost of init. The stack is
+ * part of init's own: an init that runs on the daemon's memory shares every
+ * static buffer with the other sandboxes' inits.
  */
 static long start_command(const SpawnPlan *p) {
-        static char stack[64 * 1024] __attribute__((__aligned__(16)));
+        char stack[64 * 1024] __attribute__((__aligned__(16)));
 
         return clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) p);
 }
@@ -218,7 +220,9 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         ssize_t index;
         int sfd, r;
 
-        set_title();
+        /* On the daemon's memory the argument area is the daemon's own: nsbox-init brings its own name. */
+        if (!p->shares_memory)
+                set_title();
 
         /* Outside a new pid namespace orphans would go to the host's reaper: keep them. */
         if (!pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
@@ -249,8 +253,15 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
                 (void) kill((pid_t) command, SIGKILL);
                 init_fail(p, errno, "PR_SET_DUMPABLE");
         }
-        /* From here on init needs nothing of the daemon's memory: the small program takes over. */
+        /* From here on init needs nothing of the daemon's memory: the small program takes over. Where that
+         * memory is the daemon's itself, not a copy, init may not go on without it. */
         exec_program(p, sfd, (pid_t) command);
+        if (p->shares_memory) {
+                int error = errno ?: EIO;
+
+                (void) kill((pid_t) command, SIGKILL);
+                init_fail(p, error, "nsbox-init");
+        }
 
         r = spawn_child_load_seccomp(p, &index);
         if (r < 0) {

@@ -22,14 +22,15 @@
 #include "log.h"
 #include "seccomp-profile.h"
 
+/* Atomic: a spawn worker drops its plan's reference (spawn-worker.c) while the loop uses the cache. */
 SeccompProgram *seccomp_program_ref(SeccompProgram *p) {
         if (p)
-                p->n_ref++;
+                __atomic_add_fetch(&p->n_ref, 1, __ATOMIC_RELAXED);
         return p;
 }
 
 SeccompProgram *seccomp_program_unref(SeccompProgram *p) {
-        if (!p || --p->n_ref > 0)
+        if (!p || __atomic_sub_fetch(&p->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
                 return NULL;
         free(p->filter);
         free(p);

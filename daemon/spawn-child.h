@@ -2,8 +2,10 @@
 /*
  * The plan the daemon builds before clone3() and the child executes after it.
  * Everything the child touches lives here, allocated by the parent: the child
- * only reads it (and scribbles on its own copy-on-write copy of the scratch
- * fields), so it never needs malloc.
+ * only reads it (and scribbles on the scratch fields: its own copy of the
+ * struct, and arrays only it reads), so it never needs malloc. The child may
+ * run on the daemon's memory (spawn-worker.c): nothing it reads may be
+ * borrowed from what the daemon frees before the child exec'd.
  */
 #pragma once
 
@@ -112,11 +114,11 @@ typedef struct SpawnPlan {
         bool init;
         int init_program_fd; /* the nsbox-init program init execs once the command runs (borrowed), or -EBADF */
         const char *cwd;
-        char *const *cwd_fallbacks; /* borrowed from the request; NULL if none */
-        const char *program; /* what is executed: the request's argv[0] (borrowed) */
-        char *const *argv;  /* borrowed from the request, or argv_buffer when "argv0" replaces argv[0] */
-        char **argv_buffer; /* owned array (its strings borrowed), or NULL */
-        char *const *envp;  /* borrowed from the request, or the static default */
+        char *const *cwd_fallbacks; /* NULL if none */
+        const char *program; /* what is executed: the request's argv[0] */
+        char *const *argv;  /* the request's, with "argv0" in front where it replaces argv[0] */
+        char **argv_buffer; /* the request's argv with argv0 (owned array, its strings borrowed), or NULL */
+        char *const *envp;  /* the request's, or the default */
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;
 
@@ -132,6 +134,14 @@ typedef struct SpawnPlan {
         size_t n_cgroup_procs_fds;
         int user_pids_current_fd;
         int user_pids_max_fd;
+
+        /* The strings above (argv, envp, cwd, cwd_fallbacks, hostname) and the v1 cgroup.procs fds, copied
+         * into memory the plan owns: a child on the daemon's memory may outlive the request and the cgroup. */
+        void *strings;
+        int *cgroup_procs_fds_copy;
+        /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
+         * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
+        bool shares_memory;
 
         /* Every daemon fd the child uses, ascending: first thing, it closes all others (owned). */
         int *keep_fds;

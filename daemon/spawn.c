@@ -32,6 +32,7 @@
 #include "namespace-fd.h"
 #include "policy.h"
 #include "spawn-child.h"
+#include "spawn-worker.h"
 #include "spawn.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -218,6 +219,8 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         free(p->search_path);
         free(p->search_path_buffer);
         free(p->argv_buffer);
+        free(p->strings);
+        free(p->cgroup_procs_fds_copy);
         safe_close(p->child_sync_fd);
         safe_close(p->child_report_fd);
         safe_close(p->parent_sync_fd);
@@ -816,6 +819,74 @@ static int plan_parent_steps(SpawnParentSteps *s, const SpawnContext *c, SpawnEr
         return 0;
 }
 
+static void strv_size(char *const *l, size_t *n, size_t *bytes) {
+        for (; l && *l; l++) {
+                (*n)++;
+                *bytes += strlen(*l) + 1;
+        }
+}
+
+static char *copy_string(char **pos, const char *s) {
+        size_t len = strlen(s) + 1;
+        char *d = *pos;
+
+        memcpy(d, s, len);
+        *pos += len;
+        return d;
+}
+
+static char **copy_strv(char ***slots, char **pos, char *const *l) {
+        char **out = *slots;
+        size_t i = 0;
+
+        for (; l && l[i]; i++)
+                out[i] = copy_string(pos, l[i]);
+        out[i] = NULL;
+        *slots += i + 1;
+        return out;
+}
+
+/*
+ * What the child reads of the request and the cgroup, copied into memory the
+ * plan owns (one block for the strings: argv, envp, the program, cwd and its
+ * fallbacks, the hostname): a child that runs on the daemon's
+ * memory (spawn-worker.c) reads it after spawn_start() returned, when the
+ * request and the cgroup may be gone.
+ */
+static int plan_copy_borrowed(SpawnPlan *p, SpawnError *e) {
+        size_t n = 0, bytes = 0, slots;
+        char **slot, *pos;
+
+        strv_size(p->argv, &n, &bytes);
+        strv_size(p->envp, &n, &bytes);
+        strv_size(p->cwd_fallbacks, &n, &bytes);
+        slots = n + 3;
+        bytes += strlen(p->program) + 1 + strlen(p->cwd) + 1 + (p->hostname ? strlen(p->hostname) + 1 : 0);
+
+        p->strings = malloc(slots * sizeof(char *) + bytes);
+        if (!p->strings)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+        slot = p->strings;
+        pos = (char *) (slot + slots);
+        p->argv = copy_strv(&slot, &pos, p->argv);
+        p->envp = copy_strv(&slot, &pos, p->envp);
+        if (p->cwd_fallbacks)
+                p->cwd_fallbacks = copy_strv(&slot, &pos, p->cwd_fallbacks);
+        p->program = copy_string(&pos, p->program);
+        p->cwd = copy_string(&pos, p->cwd);
+        if (p->hostname)
+                p->hostname = copy_string(&pos, p->hostname);
+
+        if (p->n_cgroup_procs_fds > 0) {
+                p->cgroup_procs_fds_copy = calloc(p->n_cgroup_procs_fds, sizeof(int));
+                if (!p->cgroup_procs_fds_copy)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                memcpy(p->cgroup_procs_fds_copy, p->cgroup_procs_fds, p->n_cgroup_procs_fds * sizeof(int));
+                p->cgroup_procs_fds = p->cgroup_procs_fds_copy;
+        }
+        return 0;
+}
+
 static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSteps *ret_steps, SpawnError *e) {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_free_ char *field = NULL;
@@ -856,6 +927,8 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
                 r = plan_fds(p, c, e);
         if (r >= 0)
                 r = plan_exec(p, c, e);
+        if (r >= 0)
+                r = plan_copy_borrowed(p, e);
         if (r >= 0)
                 r = plan_parent_steps(&steps, c, e);
         if (r >= 0)
@@ -904,12 +977,13 @@ static int open_channels(SpawnPlan *p, SpawnError *e) {
  * in a joined one. For a non-root caller they must be the caller's own, so
  * that a group which denies it access still does, as under `unshare -U` run
  * by the caller; root's children get none. The daemon itself holds none
- * except around clone3(), and only in the loop's thread, the one that
- * clones: the raw system call changes the calling thread alone. glibc's
- * setgroups() would change every thread, waiting for each to take a signal,
- * and a closer thread stuck in close() (async-close.c) takes none.
+ * except around clone3(), and only in the thread that clones (a spawn
+ * worker, or the loop's): the raw system call changes the calling thread
+ * alone. glibc's setgroups() would change every thread, waiting for each to
+ * take a signal, and a closer thread stuck in close() (async-close.c) takes
+ * none.
  */
-static bool own_groups_empty = false;
+static __thread bool own_groups_empty = false;
 
 static int take_groups_for_clone(const Caller *caller, SpawnError *e) {
         if (caller->privileged || caller->n_groups == 0) {
@@ -1042,6 +1116,49 @@ static void restore_own_ids(uid_t uid, gid_t gid) {
                 abort();
 }
 
+/*
+ * What the cloning thread holds just around clone3() for the child to be born
+ * right: a joined pid namespace for its children, and the caller's ids as
+ * the owner of a new user namespace. Both change this thread alone.
+ */
+typedef struct CloneThread {
+        bool pid_entered;
+        bool as_owner;
+        uid_t own_uid;
+        gid_t own_gid;
+} CloneThread;
+
+static void clone_thread_restore(CloneThread *t) {
+        if (t->as_owner)
+                restore_own_ids(t->own_uid, t->own_gid);
+        if (t->pid_entered)
+                (void) pid_namespace_for_children(-EBADF);
+        *t = (CloneThread) {};
+}
+
+static int clone_thread_prepare(const SpawnPlan *p, CloneThread *t, SpawnError *e) {
+        int r;
+
+        *t = (CloneThread) {};
+        if (p->joins_pid) {
+                r = pid_namespace_for_children(p->pid_join.fd);
+                if (r < 0)
+                        return spawn_fail(e, "setns", -r, "%s", p->pid_join.name);
+                t->pid_entered = true;
+        }
+        if (p->userns_as_caller && (p->clone_flags & CLONE_NEWUSER)) {
+                t->as_owner = true;
+                r = take_owner_ids(p, &t->own_uid, &t->own_gid);
+                if (r < 0) {
+                        clone_thread_restore(t);
+                        return spawn_fail(e, "clone3", -r, "the caller's ids as the user namespace's owner");
+                }
+        }
+        return 0;
+}
+
+/* The fork-style clone, from the calling thread: for what cannot run on the daemon's memory (see
+ * plan_can_share_memory()) and when no spawn worker is to be had. */
 static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
         /* CLONE_CLEAR_SIGHAND: not even a fault in the child can run one of the daemon's
          * handlers (ignored signals stay ignored until the child resets them). CLONE_INTO_CGROUP: it is
@@ -1052,8 +1169,9 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
                 .exit_signal = SIGCHLD,
                 .cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0,
         };
+        CloneThread t;
         sigset_t all, saved;
-        int pidfd = -EBADF;
+        int pidfd = -EBADF, r;
         long pid;
 
         args.pidfd = (uint64_t) (uintptr_t) &pidfd;
@@ -1063,28 +1181,10 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
         if (sigprocmask(SIG_SETMASK, &all, &saved) < 0)
                 return spawn_fail(e, "clone3", errno, "sigprocmask");
 
-        if (p->joins_pid) {
-                int r = pid_namespace_for_children(p->pid_join.fd);
-
-                if (r < 0) {
-                        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
-                        return spawn_fail(e, "setns", -r, "%s", p->pid_join.name);
-                }
-        }
-
-        bool as_owner = p->userns_as_caller && (p->clone_flags & CLONE_NEWUSER);
-        uid_t own_uid = 0;
-        gid_t own_gid = 0;
-        if (as_owner) {
-                int r = take_owner_ids(p, &own_uid, &own_gid);
-
-                if (r < 0) {
-                        restore_own_ids(own_uid, own_gid);
-                        if (p->joins_pid)
-                                (void) pid_namespace_for_children(-EBADF);
-                        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
-                        return spawn_fail(e, "clone3", -r, "the caller's ids as the user namespace's owner");
-                }
+        r = clone_thread_prepare(p, &t, e);
+        if (r < 0) {
+                (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+                return r;
         }
 
         pid = syscall(SYS_clone3, &args, sizeof args);
@@ -1092,16 +1192,133 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
                 spawn_child_run(p);
 
         int saved_errno = errno;
-        if (as_owner)
-                restore_own_ids(own_uid, own_gid);
-        if (p->joins_pid)
-                (void) pid_namespace_for_children(-EBADF);
+        clone_thread_restore(&t);
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);
         if (pid < 0)
                 return spawn_fail(e, "clone3", saved_errno, NULL);
 
         *ret_pid = (pid_t) pid;
         *ret_pidfd = pidfd;
+        return 0;
+}
+
+/*
+ * A spawn whose child runs on the daemon's memory, from a spawn worker
+ * (spawn-worker.c): the plan is the worker's from the call on, and freed
+ * there once nothing runs on it; the caller is read only before clone3().
+ */
+typedef struct SharedSpawn {
+        SpawnPlan *plan;
+        const Caller *caller;
+        CloneThread thread;
+} SharedSpawn;
+
+static int shared_before(void *userdata, SpawnError *e) {
+        SharedSpawn *s = userdata;
+        int r;
+
+        r = take_groups_for_clone(s->caller, e);
+        if (r < 0)
+                return r;
+        r = clone_thread_prepare(s->plan, &s->thread, e);
+        if (r < 0)
+                (void) drop_groups_after_clone(NULL);
+        return r;
+}
+
+static void shared_after(void *userdata) {
+        SharedSpawn *s = userdata;
+
+        clone_thread_restore(&s->thread);
+        /* A worker that fails to drop them only clones: its next clone sets its groups again. */
+        (void) drop_groups_after_clone(NULL);
+}
+
+_noreturn_ static void shared_child(void *userdata) {
+        const SharedSpawn *s = userdata;
+        /* The child's scratch goes to its own copy: the worker frees the plan by the fds it holds. */
+        SpawnPlan copy = *s->plan;
+
+        spawn_child_run(&copy);
+}
+
+static void shared_done(void *userdata, bool cloned) {
+        SharedSpawn *s = userdata;
+        SpawnPlan *p = s->plan;
+
+        /* The caller closed the daemon's copies of the child's ends right after clone3(). */
+        if (cloned) {
+                p->child_sync_fd = p->child_report_fd = -EBADF;
+                p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
+        }
+        spawn_plan_free(p);
+        free(s);
+}
+
+/*
+ * What cannot run on the daemon's memory: a time namespace (setns() into one
+ * needs a process alone on its memory: EUSERS), and an init that could not
+ * exec nsbox-init (it would stay there for the sandbox's life).
+ */
+static bool plan_can_share_memory(const SpawnPlan *p) {
+        if (!spawn_worker_supported() || (p->unshare_flags & CLONE_NEWTIME))
+                return false;
+        for (size_t i = 0; i < p->n_joins; i++)
+                if (p->joins[i].type == NAMESPACE_TIME)
+                        return false;
+        return !p->init || p->init_program_fd >= 0;
+}
+
+/*
+ * Returns -EBUSY with *pp untouched when no worker is to be had (the caller
+ * clones itself); otherwise the plan is gone from *pp, whatever the result.
+ */
+static int clone_child_shared(SpawnPlan **pp, const Caller *caller, int cgroup_fd, int report_fd, pid_t *ret_pid,
+                              int *ret_pidfd, SpawnError *e) {
+        static bool made_undumpable = false;
+        SpawnPlan *p = *pp;
+        SharedSpawn *s;
+        int child_ends[5] = { p->child_sync_fd, p->child_report_fd, p->stdio_pipe_fds[0], p->stdio_pipe_fds[1],
+                              p->stdio_pipe_fds[2] };
+        int r;
+
+        /* Until it execs, the child's memory is the daemon's: nobody may read it through ptrace or /proc
+         * (the owner of its user namespace may, of a dumpable one). */
+        if (!made_undumpable) {
+                if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                        return -EBUSY;
+                made_undumpable = true;
+        }
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -EBUSY;
+        s->plan = p;
+        s->caller = caller;
+        p->shares_memory = true;
+
+        SpawnWorkerCall call = {
+                .flags = CLONE_CLEAR_SIGHAND | p->clone_flags,
+                .cgroup_fd = cgroup_fd,
+                .report_fd = report_fd,
+                .before = shared_before,
+                .after = shared_after,
+                .child = shared_child,
+                .done = shared_done,
+                .userdata = s,
+        };
+        r = spawn_worker_clone(&call, ret_pid, ret_pidfd, e);
+        if (r == -EBUSY) {
+                p->shares_memory = false;
+                free(s);
+                return r;
+        }
+        *pp = NULL;
+        if (r < 0)
+                return r;
+
+        /* The child has its own copies: EOF on the daemon's ends must mean it is gone. */
+        close_many(child_ends, ELEMENTSOF(child_ends));
         return 0;
 }
 
@@ -1268,7 +1485,7 @@ SpawnHandshake *spawn_handshake_free(SpawnHandshake *h) {
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_(spawn_handshake_freep) SpawnHandshake *h = NULL;
-        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF, report_fd = -EBADF, capture_out = -EBADF, capture_err = -EBADF;
         _cleanup_free_ gid_t *groups = NULL;
         SpawnParentSteps steps = {};
         SpawnError e = {};
@@ -1306,42 +1523,56 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 memcpy(groups, p->groups, p->n_groups * sizeof(gid_t));
         }
 
-        r = take_groups_for_clone(c->caller, &e);
-        if (r >= 0)
-                r = clone_child(p, c->cgroup ? cgroup_dir_fd(c->cgroup) : -EBADF, &pid, &pidfd, &e);
-        /* Whatever happened: the daemon must not keep the caller's groups. If only this failed, the
-         * child exists: its handshake fails at the first step, and the caller kills and reaps it. */
-        k = drop_groups_after_clone(r < 0 ? NULL : &h->error);
+        /* Everything the caller gets from the plan is taken now: once a child runs on the daemon's memory,
+         * the plan is its worker's. */
+        SpawnHandle out = {
+                .uid = p->uid,
+                .gid = p->gid,
+                .set_groups = p->set_groups,
+                .n_groups = p->n_groups,
+        };
+        report_fd = TAKE_FD(p->parent_report_fd);
+        capture_out = TAKE_FD(p->capture_fds[0]);
+        capture_err = TAKE_FD(p->capture_fds[1]);
+        int cgroup_fd = c->cgroup ? cgroup_dir_fd(c->cgroup) : -EBADF;
+        h->needs_ready = spawn_plan_needs_ready(p);
+        h->sync_fd = TAKE_FD(p->parent_sync_fd);
+        h->report_fd = report_fd;
+
+        r = -EBUSY;
+        if (plan_can_share_memory(p))
+                r = clone_child_shared(&p, c->caller, cgroup_fd, report_fd, &pid, &pidfd, &e);
+        if (r == -EBUSY) {
+                r = take_groups_for_clone(c->caller, &e);
+                if (r >= 0)
+                        r = clone_child(p, cgroup_fd, &pid, &pidfd, &e);
+                /* Whatever happened: the daemon must not keep the caller's groups. If only this failed, the
+                 * child exists: its handshake fails at the first step, and the caller kills and reaps it. */
+                k = drop_groups_after_clone(r < 0 ? NULL : &h->error);
+                (void) k;
+                if (r >= 0) {
+                        /* Only the child may hold its ends: EOF on ours must mean it is gone. */
+                        p->child_sync_fd = safe_close(p->child_sync_fd);
+                        p->child_report_fd = safe_close(p->child_report_fd);
+                }
+        }
         if (r < 0)
                 goto fail;
-        (void) k;
 
         /* The rest of its setup is the handshake's, which releases it: by then it must have its rlimits. A
          * failure here fails the handshake at its first step. */
         if (h->error.error == 0)
                 (void) set_rlimits(c->request, pid, &h->error);
 
-        /* Only the child may hold its ends: EOF on ours must mean it is gone. */
-        p->child_sync_fd = safe_close(p->child_sync_fd);
-        p->child_report_fd = safe_close(p->child_report_fd);
-
         h->pid = pid;
-        h->needs_ready = spawn_plan_needs_ready(p);
-        h->sync_fd = TAKE_FD(p->parent_sync_fd);
-        h->report_fd = p->parent_report_fd;
-
-        *ret = (SpawnHandle) {
-                .uid = p->uid,
-                .gid = p->gid,
-                .set_groups = p->set_groups,
-                .groups = TAKE_PTR(groups),
-                .n_groups = p->n_groups,
-                .pid = pid,
-                .pidfd = TAKE_FD(pidfd),
-                .report_fd = TAKE_FD(p->parent_report_fd),
-                .handshake = TAKE_PTR(h),
-                .capture_fds = { TAKE_FD(p->capture_fds[0]), TAKE_FD(p->capture_fds[1]) },
-        };
+        out.groups = TAKE_PTR(groups);
+        out.pid = pid;
+        out.pidfd = TAKE_FD(pidfd);
+        out.report_fd = TAKE_FD(report_fd);
+        out.handshake = TAKE_PTR(h);
+        out.capture_fds[0] = TAKE_FD(capture_out);
+        out.capture_fds[1] = TAKE_FD(capture_err);
+        *ret = out;
         return 0;
 
 fail:

@@ -646,11 +646,29 @@ typedef enum StopPoint {
         STOP_AFTER_RELEASE,  /* released, before execve */
 } StopPoint;
 
+/* Whether p is one of the daemon's threads (the spawn workers clone, not only the loop's thread). */
+static bool is_daemon_thread(pid_t p, pid_t daemon_pid) {
+        char path[64], line[128];
+        bool found = false;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) p);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (!found && fgets(line, sizeof line, f))
+                found = strncmp(line, "Tgid:", 5) == 0 && atoi(line + 5) == (int) daemon_pid;
+        fclose(f);
+        return found;
+}
+
 /*
- * In a tracer process: catch the daemon's next child (PTRACE_O_TRACEFORK),
- * let the daemon go at once, follow the child's system calls to the end of
- * the one before the point, and leave it stopped there by SIGSTOP. Reports
- * 0 once attached, then the child's pid (or -1) on out.
+ * In a tracer process: catch the daemon's next child (PTRACE_O_TRACEFORK, or
+ * PTRACE_O_TRACEVFORK for one on the daemon's memory, from any of its threads:
+ * the ones there now and the ones it makes), let the daemon go at once,
+ * follow the child's system calls to the end of the one before the point, and
+ * leave it stopped there by SIGSTOP. Reports 0 once attached, then the
+ * child's pid (or -1) on out.
  */
 _Noreturn static void tracer_run(pid_t daemon_pid, StopPoint point, int out) {
         const long after = point == STOP_BEFORE_READY ? SYS_unshare :
@@ -659,8 +677,19 @@ _Noreturn static void tracer_run(pid_t daemon_pid, StopPoint point, int out) {
         pid_t child = 0, fail = -1, zero = 0;
         long last_entry = -1;
 
-        if (ptrace(PTRACE_SEIZE, daemon_pid, 0, PTRACE_O_TRACEFORK) < 0)
+        const long options = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE;
+        char tasks_path[64];
+        struct dirent *de;
+        DIR *tasks;
+
+        snprintf(tasks_path, sizeof tasks_path, "/proc/%d/task", (int) daemon_pid);
+        tasks = opendir(tasks_path);
+        if (!tasks)
                 _exit(1);
+        while ((de = readdir(tasks)))
+                if (de->d_name[0] != '.' && ptrace(PTRACE_SEIZE, atoi(de->d_name), 0, options) < 0)
+                        _exit(1);
+        closedir(tasks);
         (void) !write(out, &zero, sizeof zero);
 
         for (;;) {
@@ -670,22 +699,22 @@ _Noreturn static void tracer_run(pid_t daemon_pid, StopPoint point, int out) {
                 if (p < 0)
                         break;
                 if (!WIFSTOPPED(status)) {
-                        if (p != daemon_pid)
+                        if (p == child)
                                 break; /* the child died before the point */
                         continue;
                 }
                 event = status >> 16;
                 sig = WSTOPSIG(status);
 
-                if (p == daemon_pid) {
-                        if (event == PTRACE_EVENT_FORK) {
+                if (p != child && is_daemon_thread(p, daemon_pid)) {
+                        if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
                                 unsigned long msg = 0;
 
                                 (void) ptrace(PTRACE_GETEVENTMSG, p, 0, &msg);
                                 child = (pid_t) msg;
                                 (void) ptrace(PTRACE_DETACH, p, 0, 0);
                         } else
-                                (void) ptrace(PTRACE_CONT, p, 0, event == PTRACE_EVENT_STOP ? 0 : sig);
+                                (void) ptrace(PTRACE_CONT, p, 0, event != 0 ? 0 : sig);
                         continue;
                 }
 
@@ -750,6 +779,9 @@ static void stopped_at(StopPoint point) {
         }
 
         assert_victim_served(VICTIM_GET_INFO);
+        /* A stopped child holds the thread that cloned it (it runs on the daemon's memory until it execs),
+         * never the next caller's spawn. */
+        assert_victim_served(VICTIM_SPAWN);
         /* The deadline holds: the stopped child is killed, reaped, and the Spawn answered. */
         assert_spawn_timed_out(conn);
         assert_reaped(child);

@@ -31,6 +31,7 @@
 
 #include "fd-util.h"
 #include "sandbox-protocol.h"
+#include "spawn-worker.h"
 #include "spawn.h"
 #include "test-util.h"
 
@@ -987,6 +988,19 @@ static void first_spawn(void) {
         cr_assert_eq(spawn_setup_process(), 0);
 }
 
+/* A spawn worker frees its plan (and closes the plan's fds) once the child exec'd or died, a moment after
+ * the report said so: counts of fds are taken when every worker is idle again. */
+static void wait_spawn_workers_idle(void) {
+        for (;;) {
+                unsigned workers, idle;
+
+                spawn_worker_stats(&workers, &idle);
+                if (workers == idle)
+                        return;
+                usleep(1000);
+        }
+}
+
 Test(spawn, no_fd_leak_after_many_spawns) {
         int before, after;
 
@@ -1006,6 +1020,7 @@ Test(spawn, no_fd_leak_after_many_spawns) {
                 reap(&h);
         }
 
+        wait_spawn_workers_idle();
         after = fd_count_open();
         cr_assert_eq(before, after, "%d fds before, %d after", before, after);
 }
@@ -1034,7 +1049,100 @@ Test(spawn, failure_before_reply_leaves_nothing) {
         /* No child, not even a zombie, and no fd. */
         cr_assert_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), -1);
         cr_assert_eq(errno, ECHILD);
+        wait_spawn_workers_idle();
         cr_assert_eq(fd_count_open(), before);
+}
+
+/*
+ * The daemon frees the request once spawn_start() returned, long before the
+ * child execs, and the child may run on the daemon's memory: what it reads
+ * must be the plan's own. Scribbled over and freed before the release.
+ */
+Test(spawn, request_may_go_before_the_child_execs) {
+        SpawnRequest *r = REQUEST("sh", "-c", "test \"$0\" = renamed && test \"$X\" = y && test \"$PWD\" = /tmp");
+        SpawnContext c = { .caller = &root_caller };
+        SpawnError e = {};
+        SpawnHandle h;
+        int k;
+
+        r->argv0 = strdup("renamed");
+        r->env = strv_from((const char *const[]) { "PATH=/usr/bin:/bin", "X=y", NULL });
+        r->cwd = strdup("/tmp");
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_UTS);
+        r->hostname = strdup("scribbled");
+        c.request = r;
+        cr_assert_eq(spawn_start(&c, &h, &e), 0, "%s", e.message);
+        for (char **a = r->argv; *a; a++)
+                memset(*a, 'x', strlen(*a));
+        for (char **a = r->env; *a; a++)
+                memset(*a, 'x', strlen(*a));
+        memset(r->cwd, 'x', strlen(r->cwd));
+        spawn_request_free(r);
+
+        while ((k = spawn_handshake_step(h.handshake, &e)) == -EAGAIN) {
+                struct pollfd p = { .fd = spawn_handshake_fd(h.handshake), .events = POLLIN };
+
+                cr_assert_geq(poll(&p, 1, -1), 0);
+        }
+        cr_assert_eq(k, 0, "%s", e.message);
+        h.handshake = spawn_handshake_free(h.handshake);
+        cr_assert_eq(wait_report(&h, &e), 0, "%s: %s", e.stage, e.message);
+        assert_exited((siginfo_t[]) { reap(&h) }, 0);
+}
+
+static unsigned thread_count(void) {
+        _cleanup_free_ char *status = read_proc("/proc/self/status");
+        _cleanup_free_ char *threads = status_field(status, "Threads:");
+
+        return (unsigned) atoi(threads);
+}
+
+/*
+ * Children on the daemon's memory, made by spawn workers: whatever becomes of
+ * them (exec'd, failed in the child, killed before their release, with init
+ * or without), every worker is idle again afterwards, the idle ones are
+ * bounded, and no fd, zombie or thread is left.
+ */
+Test(spawn, spawn_workers_leave_nothing_behind) {
+        unsigned threads_before, workers, idle;
+        int before;
+
+        first_spawn();
+        before = fd_count_open();
+        threads_before = thread_count();
+
+        for (int round = 0; round < 3; round++) {
+                SpawnHandle h[12];
+
+                /* Several in flight at once, so several workers are busy together. */
+                for (int i = 0; i < (int) ELEMENTSOF(h); i++) {
+                        _cleanup_(spawn_request_freep) SpawnRequest *r = i % 4 == 1 ? REQUEST("/no/such") : REQUEST("true");
+                        SpawnError e = {};
+
+                        if (i % 2 == 0)
+                                r->namespaces = NAMESPACE_BIT(NAMESPACE_PID) | NAMESPACE_BIT(NAMESPACE_USER);
+                        cr_assert_eq(spawn_as(&root_caller, r, NULL, 0, &h[i], &e), 0, "%s", e.message);
+                }
+                for (int i = 0; i < (int) ELEMENTSOF(h); i++) {
+                        SpawnError e = {};
+
+                        if (i % 4 == 3)
+                                (void) kill_and_reap(&h[i], SIGKILL);
+                        else {
+                                cr_assert_eq(wait_report(&h[i], &e), i % 4 == 1 ? 1 : 0);
+                                (void) reap(&h[i]);
+                        }
+                }
+        }
+
+        wait_spawn_workers_idle();
+        spawn_worker_stats(&workers, &idle);
+        cr_assert_leq(workers, 8U, "%u idle workers kept", workers);
+        cr_assert_leq(thread_count(), threads_before + workers);
+        cr_assert_eq(fd_count_open(), before, "%d fds before, %d after", before, fd_count_open());
+        siginfo_t si = {};
+        cr_assert_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), -1);
+        cr_assert_eq(errno, ECHILD);
 }
 
 Test(spawn, child_failure_before_release_is_reported) {
@@ -1798,7 +1906,28 @@ Test(spawn, groups_held_only_around_clone) {
         r2->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
         free(run_capture(&nobody_in_group_caller, r2, &si));
         assert_exited(&si, 0);
-        cr_assert_eq(getgroups(0, NULL), 0, "the daemon kept a caller's groups");
+        /* Whichever thread cloned (a spawn worker, or ours): none kept the caller's groups. Ours may keep
+         * the ones it started with; the test runner's own threads are not the engine's. */
+        wait_spawn_workers_idle();
+        DIR *tasks = opendir("/proc/self/task");
+        cr_assert_not_null(tasks);
+        for (struct dirent *de; (de = readdir(tasks));) {
+                _cleanup_free_ char *status = NULL, *held = NULL, *name = NULL;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                status = read_proc("/proc/self/task/%s/status", de->d_name);
+                name = status_field(status, "Name:");
+                if (atoi(de->d_name) != gettid() && !streq(name, SPAWN_WORKER_NAME))
+                        continue;
+                held = status_field(status, "Groups:");
+                held[strcspn(held, " \t")] = '\0';
+                if (atoi(de->d_name) == gettid() && getgroups(0, NULL) != 0)
+                        cr_assert_str_eq(held, "4242", "the daemon kept a caller's groups");
+                else
+                        cr_assert_str_eq(held, "", "thread %s kept a caller's groups", de->d_name);
+        }
+        closedir(tasks);
 }
 
 /* ---- the child holds only the daemon fds its plan uses ---- */
@@ -1842,7 +1971,7 @@ static void wait_blocked_reading(pid_t pid, int fd) {
 Test(spawn, child_holds_only_planned_fds_before_exec) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
         int contents[2], out[2], extra[2], stray_pipe[2], stray_null, self_pidfd;
-        FdId planned[8], stray[3], id;
+        FdId planned[8], stray[3], id, report_id;
         size_t n_planned = 0;
         bool saw_nsfs = false;
         char problem[512] = "";
@@ -1876,8 +2005,10 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
         cr_assert_eq(spawn_as(&root_caller, r, fds, ELEMENTSOF(fds), &h, &e), 0, "%s: %s", e.stage, e.message);
         wait_blocked_reading(h.pid, contents[0]);
 
-        /* What it may share with us: the message fds it uses (a pipe's two ends are one inode) and /dev/null. */
+        /* What it may share with us: the message fds it uses (a pipe's two ends are one inode), /dev/null and
+         * the namespace it joins (the plan that holds it lives until the child exec'd). */
         cr_assert(fd_id_of("/dev/null", &planned[n_planned++]));
+        cr_assert(fd_id_of("/proc/self/ns/net", &planned[n_planned++]));
         for (size_t i = 0; i < 3; i++) {
                 snprintf(path, sizeof path, "/proc/self/fd/%d", fds[i]);
                 cr_assert(fd_id_of(path, &planned[n_planned++]));
@@ -1888,6 +2019,9 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
         cr_assert(fd_id_of(path, &stray[1]));
         snprintf(path, sizeof path, "/proc/self/fd/%d", self_pidfd);
         cr_assert(fd_id_of(path, &stray[2]));
+
+        snprintf(path, sizeof path, "/proc/self/fd/%d", h.report_fd);
+        cr_assert(fd_id_of(path, &report_id));
 
         snprintf(path, sizeof path, "/proc/%d/fd", h.pid);
         d = opendir(path);
@@ -1921,6 +2055,9 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
                         if (s->d_name[0] == '.' || atoi(s->d_name) == dirfd(self) || atoi(s->d_name) == h.report_fd)
                                 continue;
                         snprintf(self_path, sizeof self_path, "/proc/self/fd/%s", s->d_name);
+                        /* The report pipe (its read end: ours, and the spawn worker's copy) is the child's plumbing. */
+                        if (fd_id_of(self_path, &self_id) && fd_id_in(&self_id, &report_id, 1))
+                                continue;
                         if (fd_id_of(self_path, &self_id) && self_id.dev == id.dev && self_id.ino == id.ino)
                                 ours = true;
                 }
