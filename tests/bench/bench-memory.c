@@ -66,51 +66,76 @@ int process_count_fds(pid_t pid, size_t *ret) {
         return 0;
 }
 
-int process_count_children(pid_t pid, size_t *ret) {
-        _cleanup_(fclosep) FILE *f = NULL;
+/*
+ * Calls f(child, userdata) for each child of pid: every thread's, since the daemon's spawn workers clone
+ * its sandboxes (and a thread that exits hands its children to another). 0 or -errno.
+ */
+static int for_each_child(pid_t pid, void (*f)(int child, void *userdata), void *userdata) {
+        struct dirent *de;
         char path[64];
-        size_t n = 0;
-        int c, prev = ' ';
+        DIR *d;
 
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) pid, (int) pid);
-        f = fopen(path, "re");
-        if (!f)
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
                 return -errno;
-        /* "PID PID PID ": count the words. */
-        while ((c = fgetc(f)) != EOF) {
-                if (c != ' ' && prev == ' ')
-                        n++;
-                prev = c;
-        }
-        if (ferror(f))
-                return -EIO;
+        while ((de = readdir(d))) {
+                _cleanup_(fclosep) FILE *c = NULL;
+                char p[300];
+                int child;
 
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(p, sizeof p, "/proc/%d/task/%s/children", (int) pid, de->d_name);
+                c = fopen(p, "re");
+                if (!c)
+                        continue; /* the thread ended meanwhile */
+                while (fscanf(c, "%d", &child) == 1)
+                        f(child, userdata);
+        }
+        closedir(d);
+        return 0;
+}
+
+static void count_child(int child, void *userdata) {
+        (*(size_t *) userdata)++;
+}
+
+int process_count_children(pid_t pid, size_t *ret) {
+        size_t n = 0;
+        int r;
+
+        r = for_each_child(pid, count_child, &n);
+        if (r < 0)
+                return r;
         *ret = n;
         return 0;
 }
 
+typedef struct PssSum {
+        uint64_t pss;
+        size_t n;
+} PssSum;
+
+static void add_child_pss(int child, void *userdata) {
+        PssSum *sum = userdata;
+        MemoryUsage m;
+
+        if (memory_usage_read(child, &m) < 0)
+                return;
+        sum->pss += m.pss;
+        sum->n++;
+}
+
 int process_children_pss(pid_t pid, uint64_t *ret_pss, size_t *ret_n) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        uint64_t sum = 0;
-        size_t n = 0;
-        char path[64];
-        int child;
+        PssSum sum = {};
+        int r;
 
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) pid, (int) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (fscanf(f, "%d", &child) == 1) {
-                MemoryUsage m;
-
-                if (memory_usage_read(child, &m) < 0)
-                        continue;
-                sum += m.pss;
-                n++;
-        }
-
-        *ret_pss = sum;
-        *ret_n = n;
+        r = for_each_child(pid, add_child_pss, &sum);
+        if (r < 0)
+                return r;
+        *ret_pss = sum.pss;
+        *ret_n = sum.n;
         return 0;
 }
 

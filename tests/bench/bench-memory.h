@@ -13,7 +13,7 @@ typedef struct MemoryUsage {
 
 int memory_usage_read(pid_t pid, MemoryUsage *ret);
 
-/* How many children pid's main thread has (/proc/PID/task/PID/children), without asking the daemon
+/* How many children pid has, of all its threads (/proc/PID/task/TID/children: spawn workers clone), without asking the daemon
  * anything: a List call would itself grow the heap being measured. */
 int process_count_children(pid_t pid, size_t *ret);
 
