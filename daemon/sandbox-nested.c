@@ -88,6 +88,23 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 return refuse(field, field_size, "runtimeMaxUSec", reason, reason_size,
                               "a nested sandbox runs in its sandbox's cgroup, under its limits; limits of its own "
                               "are not supported yet");
+        /* Without sets of its own, the sandbox's processes have what the kernel gives their uid in its user
+         * namespace: every capability as uid 0, none (but a bounding set) as any other. A nested sandbox that
+         * shares that user namespace gets no more, or CAP_SYS_ADMIN there would remount the sandbox's
+         * read-only binds writable, in the sandbox's own tree. In a user namespace of its own they are its. */
+        if (capabilities && !sb->exec_base.has_capabilities && !new_user &&
+            (req->has_user ? req->uid : sb->exec_base.uid) != 0)
+                for (CapabilitySet set = 0; set < _CAPABILITY_SET_MAX; set++)
+                        if (set != CAPABILITY_SET_BOUNDING && capabilities->set[set] != 0) {
+                                char name[64];
+
+                                snprintf(name, sizeof name, "capabilities.%s", capability_set_to_string(set));
+                                return refuse(field, field_size, name, reason, reason_size,
+                                              "the sandbox has no capability sets of its own, and uid %u in its "
+                                              "user namespace has no %s capabilities there",
+                                              (unsigned) (req->has_user ? req->uid : sb->exec_base.uid),
+                                              capability_set_to_string(set));
+                        }
         if (capabilities && sb->exec_base.has_capabilities)
                 for (CapabilitySet set = 0; set < _CAPABILITY_SET_MAX; set++)
                         if (capabilities->set[set] & ~sb->exec_base.capabilities.set[set]) {

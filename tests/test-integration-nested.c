@@ -687,6 +687,32 @@ Test(nested, confinement_is_the_ceiling) {
         output_done(&o);
 }
 
+/* A sandbox made without capability sets, running as a uid other than 0 in its user namespace, has none there:
+ * a nested sandbox sharing that user namespace is refused any, by name (with CAP_SYS_ADMIN there it could
+ * remount the sandbox's read-only binds writable), while one in a user namespace of its own keeps them there. */
+Test(nested, no_capabilities_beyond_the_sandbox_user) {
+        char dir[] = "/tmp/nsbt-nested-caps-XXXXXX", path[128];
+        Output o;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        start(allow_policy);
+        o = run_as_nobody("$N run -c -m --ro-bind / / -- sh -c '"
+                          "NSBOX_SOCKET=%s %s run --cap-add CAP_SYS_ADMIN -- sh -c "
+                          "\"mount -o remount,bind,rw /; echo w > %s/w\"; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --cap-add CAP_SYS_ADMIN -- true; echo rc2=$?'",
+                          daemon_.socket_path, cli(), dir, daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "capabilities.effective: the sandbox has no capability sets of its own"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc2=0"), "%s", o.text);
+        output_done(&o);
+
+        snprintf(path, sizeof path, "%s/w", dir);
+        cr_assert_neq(access(path, F_OK), 0, "%s was written", path);
+        cr_assert_eq(rmdir(dir), 0);
+}
+
 /* rlimits of its own, within the sandbox's: lower ones are set, a higher hard limit is refused by name, and
  * without any it has the sandbox's. (The outer sandbox has no user namespace: a root without CAP_SYS_RESOURCE,
  * as in some containers, cannot prlimit() a process in one.) */
