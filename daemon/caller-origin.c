@@ -145,6 +145,29 @@ static int add_key(OriginIndex *ix, OriginKey *k, Sandbox *sb, unsigned kind, ui
         return 0;
 }
 
+/* A pid namespace below the top process (SandboxOrigin.pid_namespace_below): its pid_for_children, 0 until the
+ * child made it (until then that is the pid namespace it was born in). */
+static int pid_namespace_below(int pidfd, pid_t pid, uint64_t own, uint64_t *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t value = 0;
+        char path[64];
+        int r;
+
+        if (pid <= 0)
+                return -ESRCH;
+        snprintf(path, sizeof path, "/proc/%d/ns/pid_for_children", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        r = still_alive(pidfd);
+        if (r >= 0)
+                r = inode_of(fd, &value);
+        if (r < 0)
+                return r;
+        *ret = value == own ? 0 : value;
+        return 0;
+}
+
 int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cgroup_id, int pidfd, pid_t pid,
                      unsigned created) {
         uint64_t value;
@@ -162,6 +185,25 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
 
                 if (!(created & NAMESPACE_BIT(t)) || k->added)
                         continue;
+                if (t == NAMESPACE_PID && o->pid_namespace_below) {
+                        uint64_t active;
+
+                        r = open_namespace(pidfd, pid, t, &fd);
+                        if (r >= 0)
+                                r = inode_of(fd, &active);
+                        if (r >= 0)
+                                r = pid_namespace_below(pidfd, pid, active, &value);
+                        if (r == -ESRCH)
+                                return 0;
+                        if (r < 0)
+                                return r;
+                        if (value == 0)
+                                continue; /* not made yet */
+                        r = add_key(ix, k, sb, ORIGIN_KEY_NAMESPACE + t, value);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 r = open_namespace(pidfd, pid, t, &fd);
                 if (r == -ESRCH)
                         return 0; /* it died: nothing runs in what it made */

@@ -223,6 +223,7 @@ void sandbox_exec_plan_done(SandboxExecPlan *p) {
         if (p->has_parent) {
                 safe_close(p->parent.user_fd);
                 safe_close(p->parent.mount_fd);
+                safe_close(p->parent.pid_fd);
         }
         free(p->fds);
         *p = (SandboxExecPlan) {};

@@ -73,9 +73,13 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                         return refuse(field, field_size, "namespaces", reason, reason_size,
                                       "a mount namespace inside a sandbox that has no user namespace cannot be made");
         }
-        if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_PID)) && (has & NAMESPACE_BIT(NAMESPACE_PID)))
+        /* Made by the child after it made its user namespace, so that one owns it (and may mount a /proc for
+         * it); clone3() in the daemon would make it in the host's, below the sandbox's pid namespace. */
+        if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_PID)) && (has & NAMESPACE_BIT(NAMESPACE_PID)) &&
+            !(new_user && has_user))
                 return refuse(field, field_size, "namespaces", reason, reason_size,
-                              "a pid namespace inside the sandbox's cannot be made yet");
+                              "a pid namespace inside the sandbox's needs a user namespace of its own inside the "
+                              "sandbox's, which then owns it");
         if (req->seccomp)
                 return refuse(field, field_size, "seccomp", reason, reason_size,
                               "a nested sandbox keeps its sandbox's seccomp filter; programs of its own go in "
@@ -209,7 +213,7 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
         _cleanup_free_ IdMapping *uid_map = NULL, *gid_map = NULL;
         size_t n_uid_map = 0, n_gid_map = 0;
         uint32_t uid, gid;
-        int r, user_fd, mount_fd = -EBADF;
+        int r, user_fd, mount_fd = -EBADF, pid_fd = -EBADF;
 
         r = read_map(sb->pid, "uid_map", &uid_map, &n_uid_map);
         if (r >= 0)
@@ -250,7 +254,16 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
                         return mount_fd;
                 }
         }
-        *ret = (SpawnParent) { .user_fd = user_fd, .mount_fd = mount_fd, .uid = uid, .gid = gid };
+        if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_PID)) &&
+            ((sb->namespaces | sb->exec_base.joined_namespaces) & NAMESPACE_BIT(NAMESPACE_PID))) {
+                pid_fd = open_namespace(sb->pid, NAMESPACE_PID);
+                if (pid_fd < 0) {
+                        safe_close(user_fd);
+                        safe_close(mount_fd);
+                        return pid_fd;
+                }
+        }
+        *ret = (SpawnParent) { .user_fd = user_fd, .mount_fd = mount_fd, .pid_fd = pid_fd, .uid = uid, .gid = gid };
         return 0;
 }
 
@@ -310,7 +323,7 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
         _cleanup_free_ SandboxRlimit *own_rlimits = NULL;
         size_t n_own_rlimits = 0;
         bool had_user = req->has_user, has_parent = false;
-        SpawnParent parent = { .user_fd = -EBADF, .mount_fd = -EBADF };
+        SpawnParent parent = { .user_fd = -EBADF, .mount_fd = -EBADF, .pid_fd = -EBADF };
         int init = req->init, r;
 
         r = check_shape(sb, req, capabilities, field, field_size, reason, reason_size);
@@ -351,6 +364,7 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
                 if (has_parent) {
                         safe_close(parent.user_fd);
                         safe_close(parent.mount_fd);
+                        safe_close(parent.pid_fd);
                 }
                 return r;
         }

@@ -6,7 +6,10 @@
  *
  *  - every namespace S has is joined, except the types the request creates,
  *    which are then made inside S's user namespace (so they belong to it)
- *    and, for a pid namespace, would have to be S's child (refused today);
+ *    and, for a pid namespace, made below S's by the child once it made a
+ *    user namespace of its own, which owns it: the child stays outside as
+ *    the process the daemon tracks and forks the new namespace's pid 1
+ *    (spawn-child.c); without a user namespace of its own it is refused;
  *  - a user namespace of its own is made inside S's (SpawnParent: S's user
  *    namespace is joined, then the new one made), its maps in S's ids and
  *    within what S's maps cover, written by the child's own map writer in

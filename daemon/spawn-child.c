@@ -78,6 +78,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -279,6 +280,90 @@ static void join_namespaces(const SpawnPlan *p) {
 
         if (p->unshare_flags != 0 && unshare((int) p->unshare_flags) < 0)
                 child_fail(p, "unshare", errno, NULL);
+}
+
+/*
+ * The process outside a pid namespace it made (SpawnPlan.fork_pid1): the one
+ * the daemon tracks, as the sandbox's top process. It holds nothing (every fd
+ * closed), forwards every signal it can catch to pid 1 and exits as pid 1
+ * did; SIGKILL ends it, and pid 1 with it (PR_SET_PDEATHSIG), which ends the
+ * namespace. Only what it is sent can wake it: nothing pid 1 does can make it
+ * wait on anything else.
+ */
+_noreturn_ static void supervise_pid1(pid_t pid1) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t all, one;
+        siginfo_t si;
+        int status, sig;
+
+        (void) close_range(0, ~0U, 0);
+        sigfillset(&all);
+        for (;;) {
+                sig = sigwaitinfo(&all, &si);
+                if (sig < 0)
+                        continue;
+                if (sig != SIGCHLD) {
+                        (void) kill(pid1, sig);
+                        continue;
+                }
+                if (waitpid(pid1, &status, WNOHANG | __WALL) != pid1)
+                        continue;
+                if (WIFEXITED(status))
+                        _exit(WEXITSTATUS(status));
+                sig = WTERMSIG(status);
+                (void) sigaction(sig, &sa, NULL);
+                sigemptyset(&one);
+                sigaddset(&one, sig);
+                (void) sigprocmask(SIG_UNBLOCK, &one, NULL);
+                (void) kill(getpid(), sig);
+                _exit(128 + sig);
+        }
+}
+
+/*
+ * Pid 1 dies with the process outside (which a Kill with SIGKILL ends, and
+ * the daemon's deadline): PR_SET_PDEATHSIG, set again once the credentials
+ * are final (a change of ids clears it); its pidfd tells whether it died
+ * before that.
+ */
+static void tie_to_parent(SpawnPlan *p, bool last) {
+        struct pollfd pfd = { .fd = p->pid1_parent_fd, .events = POLLIN };
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                child_fail(p, "pid 1", errno, "PR_SET_PDEATHSIG");
+        if (poll(&pfd, 1, 0) != 0)
+                _exit(SPAWN_CHILD_FAILED);
+        if (last) {
+                (void) close(p->pid1_parent_fd);
+                p->pid1_parent_fd = -EBADF;
+        }
+}
+
+/*
+ * The pid namespace unshare() made is our children's: fork its pid 1, which
+ * goes on with the spawn (mounts, a /proc of its own, init or the command),
+ * and stay outside as the process the daemon tracks. After the release, so
+ * the daemon's rlimits and time offsets are in place before pid 1 exists.
+ */
+static void fork_pid1(SpawnPlan *p) {
+        struct clone_args args = { .exit_signal = SIGCHLD };
+        long pid;
+        int self;
+
+        if (!p->fork_pid1)
+                return;
+        self = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        if (self < 0)
+                child_fail(p, "pid 1", errno, "pidfd_open");
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                child_fail(p, "pid 1", errno, "clone3");
+        if (pid == 0) {
+                p->pid1_parent_fd = self;
+                tie_to_parent(p, false);
+                return;
+        }
+        supervise_pid1((pid_t) pid);
 }
 
 static void wait_for_release(SpawnPlan *p) {
@@ -779,6 +864,7 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
 
         join_namespaces(p);
         wait_for_release(p);
+        fork_pid1(p);
         enter_time_namespace(p);
         record_namespace_inodes(p);
         limit_user_namespaces(p);
@@ -787,6 +873,8 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
         setup_mounts(p);
         setup_hostname(p);
         setup_credentials(p);
+        if (p->fork_pid1)
+                tie_to_parent(p, true);
         read_seccomp_programs(p);
         setup_fds(p);
         setup_process(p);

@@ -75,6 +75,11 @@ typedef struct SpawnPlan {
          * from the joined one, so the child writes them itself, through a process it forks before its
          * unshare() that stays there (spawn-child.c). The texts are the ones the daemon would write (owned). */
         bool maps_by_child;
+        /* unshare_flags has CLONE_NEWPID (with maps_by_child): once released, the child forks the new pid
+         * namespace's pid 1, which goes on with the spawn, and stays outside it as the process the daemon
+         * tracks, forwarding signals to pid 1 and exiting with its status. */
+        bool fork_pid1;
+        int pid1_parent_fd; /* in that pid 1: a pidfd of the process outside, until its credentials are final */
         char *child_uid_map;
         char *child_gid_map;
         const char *child_setgroups; /* "allow", "deny" or NULL */

@@ -327,7 +327,8 @@ static int plan_parent_joins(SpawnPlan *p, const SpawnContext *c, SpawnError *e)
         if (!c->exec || !(created & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user || parent->user_fd < 0)
                 return spawn_fail(e, "prepare", EINVAL, "a parent user namespace without a user namespace to make in it");
         /* The request joins no type it creates (spawn_request_verify()), so both fit; say so rather than trust it. */
-        if (p->n_joins + 2 > ELEMENTSOF(p->joins))
+        if (p->n_joins + 1 + (parent->mount_fd >= 0 && (created & NAMESPACE_BIT(NAMESPACE_MOUNT))) +
+                    (parent->pid_fd >= 0 && (created & NAMESPACE_BIT(NAMESPACE_PID))) > ELEMENTSOF(p->joins))
                 return spawn_fail(e, "prepare", EINVAL, "joinNamespaces: a parent's namespaces besides");
 
         if (parent->mount_fd >= 0 && (created & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
@@ -337,6 +338,10 @@ static int plan_parent_joins(SpawnPlan *p, const SpawnContext *c, SpawnError *e)
                                             .type = NAMESPACE_MOUNT, .name = "mount" };
                 p->n_joins++;
         }
+        /* The daemon enters it around clone3() (as any pid join), so the child is born in it. */
+        if (parent->pid_fd >= 0 && (created & NAMESPACE_BIT(NAMESPACE_PID)))
+                p->joins[p->n_joins++] = (SpawnJoin) { .fd = parent->pid_fd, .owned_fd = -EBADF,
+                                                       .nstype = CLONE_NEWPID, .type = NAMESPACE_PID, .name = "pid" };
         p->joins[p->n_joins++] = (SpawnJoin) { .fd = parent->user_fd, .owned_fd = -EBADF, .nstype = CLONE_NEWUSER,
                                                .type = NAMESPACE_USER, .name = "user" };
         p->joins_user = true;
@@ -401,6 +406,12 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         if (p->n_joins == 0) {
                 p->clone_flags = new_flags & ~(unsigned long) CLONE_NEWTIME;
                 p->unshare_flags = new_flags & CLONE_NEWTIME;
+        } else if (p->maps_by_child) {
+                /* A pid namespace inside a sandbox's is made with the new user namespace, which then owns it;
+                 * the child forks its pid 1 (spawn-child.c). */
+                p->clone_flags = 0;
+                p->unshare_flags = new_flags;
+                p->fork_pid1 = new_flags & CLONE_NEWPID;
         } else {
                 p->clone_flags = new_flags & CLONE_NEWPID;
                 p->unshare_flags = new_flags & ~(unsigned long) CLONE_NEWPID;
@@ -1257,11 +1268,12 @@ static void shared_done(void *userdata, bool cloned) {
 
 /*
  * What cannot run on the daemon's memory: a time namespace (setns() into one
- * needs a process alone on its memory: EUSERS), and an init that could not
- * exec nsbox-init (it would stay there for the sandbox's life).
+ * needs a process alone on its memory: EUSERS), an init that could not
+ * exec nsbox-init, and a child that forks a pid namespace's pid 1 and stays
+ * outside it (either would stay there for the sandbox's life).
  */
 static bool plan_can_share_memory(const SpawnPlan *p) {
-        if (!spawn_worker_supported() || (p->unshare_flags & CLONE_NEWTIME))
+        if (!spawn_worker_supported() || (p->unshare_flags & CLONE_NEWTIME) || p->fork_pid1)
                 return false;
         for (size_t i = 0; i < p->n_joins; i++)
                 if (p->joins[i].type == NAMESPACE_TIME)
@@ -1490,6 +1502,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         SpawnParentSteps steps = {};
         SpawnError e = {};
         pid_t pid = 0;
+        unsigned made_after_joins = 0;
         int r, k;
 
         if (!c || !c->request || !c->caller || !ret || !ret_error)
@@ -1525,11 +1538,16 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
 
         /* Everything the caller gets from the plan is taken now: once a child runs on the daemon's memory,
          * the plan is its worker's. */
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (p->n_joins > 0 && (p->unshare_flags & namespace_type_to_clone_flag(t)))
+                        made_after_joins |= NAMESPACE_BIT(t);
         SpawnHandle out = {
                 .uid = p->uid,
                 .gid = p->gid,
                 .set_groups = p->set_groups,
                 .n_groups = p->n_groups,
+                .pid_namespace_below = p->fork_pid1,
+                .made_after_joins = made_after_joins,
         };
         report_fd = TAKE_FD(p->parent_report_fd);
         capture_out = TAKE_FD(p->capture_fds[0]);

@@ -26,6 +26,9 @@ struct CapabilityMasks;
 typedef struct SpawnParent {
         int user_fd;  /* the sandbox's user namespace (borrowed): joined last, then the new one is made in it */
         int mount_fd; /* the sandbox's mount namespace (borrowed), or -EBADF: a new one copies it */
+        /* The sandbox's pid namespace (borrowed), or -EBADF: the child is born in it and a new one is made
+         * below it, owned by the new user namespace, whose pid 1 the child forks (spawn-child.c). */
+        int pid_fd;
         /* The caller's ids as the sandbox's user namespace sees them: the new namespace's owner, and the
          * ids its maps' hostID fields and the default maps are in. */
         uid_t uid;
@@ -82,6 +85,12 @@ typedef struct SpawnHandshake SpawnHandshake;
 typedef struct SpawnHandle {
         pid_t pid;     /* host pid of the sandbox's top process */
         int pidfd;     /* owned by the caller from now on */
+        /* The top process stays outside the pid namespace the sandbox makes, which is its pid_for_children
+         * once the command runs (a nested one: SpawnPlan.fork_pid1). */
+        bool pid_namespace_below;
+        /* The namespaces (NAMESPACE_BIT()s) the child makes with unshare() after its joins: until it is
+         * released, it may still be in the joined ones of those types. */
+        unsigned made_after_joins;
         int report_fd; /* read end of the CLOEXEC report pipe: see spawn_read_report() */
         SpawnHandshake *handshake; /* owned by the caller: the steps before the child is released */
         /* With captureOutput, the read ends (O_NONBLOCK, O_CLOEXEC) of the pipes that are the command's

@@ -8,6 +8,7 @@
  */
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -790,4 +791,136 @@ Test(nested, no_cgroups_fresh_namespaces_are_refused) {
         cr_assert(strstr(o.text, "a user namespace of its own"), "%s", o.text);
         cr_assert_null(strstr(o.text, "Inter-|"), "the nested sandbox ran: %s", o.text);
         output_done(&o);
+}
+
+/*
+ * A pid namespace of its own inside the sandbox's, with a user namespace of its own: it is a child of the
+ * sandbox's, the nested user namespace owns it (so the nested sandbox mounts a /proc for it), and its pid 1 is
+ * the nested sandbox's init, whose child is the command.
+ */
+Test(nested, own_pid_namespace_is_a_child) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r --unshare-pid --ro-bind / / --proc /proc -- sh -c 'readlink /proc/self/ns/pid; "
+                          "echo ---; NSBOX_SOCKET=%s %s run -r --unshare-pid --ro-bind / / --proc /proc -- sh -c "
+                          "\"echo pid=\\$\\$; cat /proc/1/comm; ls /proc | grep -c \\\"^[0-9]\\\"\"; echo rc=$?'",
+                          daemon_.socket_path, cli());
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        /* init runs from a memfd when the daemon found no nsbox-init program: "memfd:nsbox-init" */
+        cr_assert(strstr(o.text, "pid=2\nnsbox-init\n") || strstr(o.text, "pid=2\nmemfd:nsbox-ini"), "%s", o.text);
+        /* its /proc shows its own processes only: init, sh, ls, grep */
+        cr_assert(strstr(o.text, "\n4\nrc=0"), "%s", o.text);
+        output_done(&o);
+}
+
+/* How many processes run in the pid namespace whose link reads text ("pid:[N]"). */
+static unsigned processes_in_pid_namespace(const char *text) {
+        DIR *d = opendir("/proc");
+        unsigned n = 0;
+        struct dirent *de;
+
+        cr_assert_not_null(d);
+        while ((de = readdir(d))) {
+                char path[300], link[64];
+                ssize_t len;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/ns/pid", de->d_name);
+                len = readlink(path, link, sizeof link - 1);
+                if (len <= 0)
+                        continue;
+                link[len] = '\0';
+                n += strcmp(link, text) == 0;
+        }
+        closedir(d);
+        return n;
+}
+
+static char pid_namespace_text[64];
+
+static bool pid_namespace_empty(_unused_ void *userdata) {
+        return processes_in_pid_namespace(pid_namespace_text) == 0;
+}
+
+static void read_pid_namespace_text(const char *path) {
+        FILE *f = fopen(path, "re");
+
+        cr_assert_not_null(f, "%s: %m", path);
+        cr_assert_not_null(fgets(pid_namespace_text, sizeof pid_namespace_text, f));
+        fclose(f);
+        pid_namespace_text[strcspn(pid_namespace_text, "\n")] = '\0';
+        cr_assert(strncmp(pid_namespace_text, "pid:[", 5) == 0, "%s", pid_namespace_text);
+}
+
+/*
+ * The process the daemon tracks for a nested pid namespace stays outside it: a signal it is sent reaches the
+ * nested init (and so the command), Wait reports how it ended, a Kill with SIGKILL ends the whole namespace,
+ * and killing the outer sandbox ends every nested one.
+ */
+Test(nested, own_pid_namespace_kill_and_wait) {
+        char dir[] = "/tmp/nsbt-nested-pidns-XXXXXX", path[96];
+        Output o;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(pid_file, sizeof pid_file, "%s/c", dir);
+        start(allow_policy);
+
+#define NESTED_RUN "NSBOX_SOCKET=%s %s run --detach -r --unshare-pid --ro-bind / / --proc /proc --bind %s %s "
+#define NESTED_ARGS daemon_.socket_path, cli(), dir, dir
+        o = run_as_nobody("$N run --detach --name nest-pidns -r --unshare-pid --ro-bind / / --proc /proc --bind %s %s "
+                          "-- sh -c 'exec 2>%s/err; " NESTED_RUN "--name nest-pidns-a -- sleep 1000 && "
+                          NESTED_RUN "--name nest-pidns-b -- sh -c \"readlink /proc/self/ns/pid > %s/b.new && "
+                          "mv %s/b.new %s/b && exec sleep 1000\" && "
+                          NESTED_RUN "--name nest-pidns-c -- sh -c \"readlink /proc/self/ns/pid > %s/c.new && "
+                          "mv %s/c.new %s/c && exec sleep 1000\" && exec sleep 1000'",
+                          dir, dir, dir, NESTED_ARGS, NESTED_ARGS, dir, dir, dir, NESTED_ARGS, dir, dir, dir);
+#undef NESTED_RUN
+#undef NESTED_ARGS
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        if (!test_wait_until(pid_file_written, NULL)) {
+                _cleanup_free_ char *err = NULL;
+                FILE *f;
+
+                snprintf(path, sizeof path, "%s/err", dir);
+                f = fopen(path, "re");
+                cr_assert_not_null(f);
+                err = calloc(1, 4096);
+                cr_assert_not_null(err);
+                (void) !fread(err, 1, 4095, f);
+                fclose(f);
+                cr_assert_fail("the nested sandboxes did not start: %s", err);
+        }
+
+        /* SIGTERM reaches the command through both inits: it ends as the command did. */
+        o = run_as_nobody("$N kill -s TERM nest-pidns-a; $N wait nest-pidns-a; echo rc=$?");
+        cr_assert(strstr(o.text, "rc=143"), "%s", o.text);
+        output_done(&o);
+
+        /* SIGKILL ends the process outside, and the namespace with it. */
+        snprintf(path, sizeof path, "%s/b", dir);
+        read_pid_namespace_text(path);
+        cr_assert_eq(processes_in_pid_namespace(pid_namespace_text), 2, "nested init and sleep");
+        o = run_as_nobody("$N kill -s KILL nest-pidns-b; $N wait nest-pidns-b; echo rc=$?");
+        cr_assert(strstr(o.text, "rc=137"), "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_namespace_empty, NULL), "the nested pid namespace outlived its top process");
+
+        /* Killing the outer sandbox ends the nested one. */
+        read_pid_namespace_text(pid_file);
+        cr_assert_eq(processes_in_pid_namespace(pid_namespace_text), 2, "nested init and sleep");
+        o = run_as_nobody("$N kill -s KILL nest-pidns");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_namespace_empty, NULL), "the nested pid namespace outlived its sandbox");
+
+        snprintf(path, sizeof path, "%s/b", dir);
+        cr_assert_eq(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/err", dir);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(unlink(pid_file), 0);
+        cr_assert_eq(rmdir(dir), 0);
 }
