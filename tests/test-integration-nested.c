@@ -804,13 +804,22 @@ Test(nested, own_pid_namespace_is_a_child) {
         start(allow_policy);
         o = run_as_nobody("$N run -r --unshare-pid --ro-bind / / --proc /proc -- sh -c 'readlink /proc/self/ns/pid; "
                           "echo ---; NSBOX_SOCKET=%s %s run -r --unshare-pid --ro-bind / / --proc /proc -- sh -c "
-                          "\"echo pid=\\$\\$; cat /proc/1/comm; ls /proc | grep -c \\\"^[0-9]\\\"\"; echo rc=$?'",
-                          daemon_.socket_path, cli());
+                          "\"echo pid=\\$\\$; cat /proc/1/comm; ls /proc | grep -c \\\"^[0-9]\\\"\"; echo rc=$?; "
+                          "NSBOX_SOCKET=%s %s run -r --unshare-pid --boottime=1000000 --ro-bind / / --proc /proc -- "
+                          "sh -c \"echo pid=\\$\\$; cut -d. -f1 /proc/uptime\"'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
         cr_assert_eq(o.status, 0, "%s", o.text);
         /* init runs from a memfd when the daemon found no nsbox-init program: "memfd:nsbox-init" */
         cr_assert(strstr(o.text, "pid=2\nnsbox-init\n") || strstr(o.text, "pid=2\nmemfd:nsbox-ini"), "%s", o.text);
         /* its /proc shows its own processes only: init, sh, ls, grep */
         cr_assert(strstr(o.text, "\n4\nrc=0"), "%s", o.text);
+        /* with a time namespace of its own too: pid 1 is forked into it once its offsets are written */
+        {
+                const char *t = strstr(o.text, "rc=0\npid=2\n");
+
+                cr_assert(t, "%s", o.text);
+                cr_assert_geq(strtoul(t + strlen("rc=0\npid=2\n"), NULL, 10), 1000000, "%s", o.text);
+        }
         output_done(&o);
 }
 
