@@ -930,6 +930,14 @@ static void method_exec(Connection *c) {
                                      "from inside a sandbox, Exec goes only into that sandbox or its children");
         if (r > 0 && target->exec_base.own_seccomp_programs)
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox, NESTED_PROGRAMS_NOT_KEPT);
+        if (r > 0) {
+                char why[192], reason[sizeof bad + sizeof why + 2];
+
+                if (sandbox_nested_check_user(target, &req->process, bad, sizeof bad, why, sizeof why) < 0) {
+                        snprintf(reason, sizeof reason, "%s: %s", bad, why);
+                        return refuse_nested(c, "Exec", c->caller.origin.sandbox, reason);
+                }
+        }
         r = check_quotas(c, &rule, &denial);
         if (r < 0)
                 return refuse(c, &denial);

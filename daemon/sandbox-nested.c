@@ -39,6 +39,41 @@ static bool resources_asked(const SandboxResources *r) {
         return memcmp(r, &none, sizeof none) != 0;
 }
 
+static bool has_group(const SandboxExecBase *b, gid_t gid) {
+        const gid_t *groups = b->set_groups ? b->groups : b->creator_groups;
+        size_t n = b->set_groups ? b->n_groups : b->n_creator_groups;
+
+        if (gid == b->gid)
+                return true;
+        for (size_t i = 0; i < n; i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
+int sandbox_nested_check_user(const Sandbox *sb, const SpawnRequest *process, char *field, size_t field_size,
+                              char *reason, size_t reason_size) {
+        const SandboxExecBase *b = &sb->exec_base;
+
+        if (!process->has_user || b->uid == 0)
+                return 0;
+        if (process->uid != b->uid)
+                return refuse(field, field_size, "user.uid", reason, reason_size,
+                              "from inside the sandbox, only as its own user (uid %u there)", (unsigned) b->uid);
+        if (!has_group(b, process->gid))
+                return refuse(field, field_size, "user.gid", reason, reason_size,
+                              "from inside the sandbox, only with its own groups");
+        for (size_t i = 0; i < process->n_additional_gids; i++)
+                if (!has_group(b, process->additional_gids[i])) {
+                        char name[64];
+
+                        snprintf(name, sizeof name, "user.additionalGids[%zu]", i);
+                        return refuse(field, field_size, name, reason, reason_size,
+                                      "from inside the sandbox, only with its own groups");
+                }
+        return 0;
+}
+
 /* What the request may be, given what sb has; -EPERM with field and reason otherwise. */
 static int check_shape(const Sandbox *sb, const SpawnRequest *req, const CapabilityMasks *capabilities, char *field,
                        size_t field_size, char *reason, size_t reason_size) {
@@ -333,8 +368,11 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
          * whatever comes after, so it runs under that one, which the policy judges as an Exec's. */
         if (req->seccomp_profile == SECCOMP_PROFILE_UNCONFINED)
                 req->seccomp_profile = -1;
-        /* Inside its user namespace, only ids it maps; a user namespace of its own maps its own. */
+        /* Inside its user namespace, only its own user; a user namespace of its own maps its own. */
         if (!new_user) {
+                r = sandbox_nested_check_user(sb, req, field, field_size, reason, reason_size);
+                if (r < 0)
+                        return r;
                 r = sandbox_exec_check_user(sb, req, field, field_size);
                 if (r < 0)
                         return r;

@@ -23,8 +23,8 @@
  *  - it runs in S's cgroup, under S's limits (limits of its own are
  *    refused), with S's seccomp filter under any programs it adds ("unconfined"
  *    adds no profile of its own, as the kernel keeps S's) and S's
- *    capability sets as the ceiling, as S's user unless it names one of
- *    S's ids, with S's rlimits (its own ones replace them, each no higher
+ *    capability sets as the ceiling, as S's user and groups (others of S's
+ *    ids only where S's user is root: sandbox_nested_check_user()), with S's rlimits (its own ones replace them, each no higher
  *    than S's hard limit: the daemon's prlimit() could raise them);
  *  - its entry is one of S's processes (Sandbox.exec_of): it counts against
  *    S's owner and dies with S.
@@ -50,6 +50,17 @@ typedef struct Sandbox Sandbox;
  * bad value (a user sb does not map); other negative errnos. Nothing is
  * left open on failure.
  */
+/*
+ * Whether process (a Spawn or Exec from inside sb that shares its user
+ * namespace) may run as the user it names: only as sb's own user and groups,
+ * unless that user is root there. A process of sb must not become another of
+ * sb's users through the daemon (a setuid binary sb was never given), and
+ * above all not root, whose capabilities in sb's user namespace would undo
+ * sb's read-only binds. 0, or -EPERM with field and reason set.
+ */
+int sandbox_nested_check_user(const Sandbox *sb, const SpawnRequest *process, char *field, size_t field_size,
+                              char *reason, size_t reason_size);
+
 int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *message_fds, size_t n_message_fds,
                            const CapabilityMasks *capabilities, SandboxExecPlan *ret,
                            const CapabilityMasks **ret_capabilities, char *field, size_t field_size, char *reason,

@@ -47,6 +47,10 @@ static void teardown(void) {
         if (policy_dir[0]) {
                 snprintf(path, sizeof path, "%s/policy.conf", policy_dir);
                 (void) unlink(path);
+                snprintf(path, sizeof path, "%s/subuid", policy_dir);
+                (void) unlink(path);
+                snprintf(path, sizeof path, "%s/subgid", policy_dir);
+                (void) unlink(path);
                 (void) rmdir(policy_dir);
                 policy_dir[0] = '\0';
         }
@@ -54,10 +58,21 @@ static void teardown(void) {
 
 TestSuite(nested, .fini = teardown, .timeout = 120);
 
-/* Starts the daemon with this policy text (NULL: the built-in policy). */
-static void start(const char *policy) {
-        char path[128];
+/* Writes text into the file name in policy_dir; its path goes to path. */
+static void write_config(const char *name, const char *text, char *path, size_t size) {
         FILE *f;
+
+        snprintf(path, size, "%s/%s", policy_dir, name);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        cr_assert_eq(fclose(f), 0);
+}
+
+/* Starts the daemon with this policy text (NULL: the built-in policy), nobody's subordinate ids 400000-400999
+ * granted when subids. */
+static void start_with(const char *policy, bool subids) {
+        char path[128], subuid[128], subgid[128];
 
         if (!policy) {
                 test_daemon_start(&daemon_, NULL);
@@ -67,15 +82,17 @@ static void start(const char *policy) {
         snprintf(policy_dir, sizeof policy_dir, "/tmp/nsbt-nested-XXXXXX");
         cr_assert_not_null(mkdtemp(policy_dir));
         cr_assert_eq(chmod(policy_dir, 0755), 0);
-        snprintf(path, sizeof path, "%s/policy.conf", policy_dir);
-        f = fopen(path, "we");
-        cr_assert_not_null(f);
-        fputs(policy, f);
-        cr_assert_eq(fclose(f), 0);
+        write_config("policy.conf", policy, path, sizeof path);
+        write_config("subuid", subids ? "nobody:400000:1000\n" : "", subuid, sizeof subuid);
+        write_config("subgid", subids ? "nobody:400000:1000\n" : "", subgid, sizeof subgid);
 
-        const char *args[] = { "--policy", path, NULL };
+        const char *args[] = { "--policy", path, "--subuid", subuid, "--subgid", subgid, NULL };
         test_daemon_start(&daemon_, args);
         daemon_started = true;
+}
+
+static void start(const char *policy) {
+        start_with(policy, false);
 }
 
 static const char *cli(void) {
@@ -712,6 +729,35 @@ Test(nested, no_capabilities_beyond_the_sandbox_user) {
         snprintf(path, sizeof path, "%s/w", dir);
         cr_assert_neq(access(path, F_OK), 0, "%s was written", path);
         cr_assert_eq(rmdir(dir), 0);
+}
+
+/*
+ * A sandbox that maps root but runs as another of its ids: nothing inside it may become root there (or any
+ * other of its users) by asking the daemon, neither by Exec nor by a Spawn in its user namespace; a user
+ * namespace of its own is its own to map.
+ */
+Test(nested, only_as_the_sandbox_user) {
+        Output o;
+
+        start_with(allow_policy, true);
+        o = run_as_nobody("$N run --name as-user --map-users 0:400000:1 --map-users 1:65534:1 "
+                          "--map-groups 0:400000:1 --map-groups 1:65534:1 --uid 1 --gid 1 -- sh -c '"
+                          "id -u; NSBOX_SOCKET=%s %s exec -u 0:0 as-user -- id -u; echo rc1=$?; "
+                          "NSBOX_SOCKET=%s %s exec -u 1:1 as-user -- echo own-user; echo rc2=$?'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "user.uid: from inside the sandbox, only as its own user (uid 1 there)"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "own-user\nrc2=0"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "\n0\n"), "something ran as root: %s", o.text);
+        output_done(&o);
+
+        /* The owner, from the host, still may. */
+        o = run_as_nobody("$N run --detach --name as-user2 --map-users 0:400000:1 --map-users 1:65534:1 "
+                          "--map-groups 0:400000:1 --map-groups 1:65534:1 --uid 1 --gid 1 -- sleep 1000 >/dev/null; "
+                          "$N exec -u 0:0 as-user2 -- id -u; echo rc=$?; $N kill -s KILL as-user2");
+        cr_assert(strstr(o.text, "0\nrc=0"), "%s", o.text);
+        output_done(&o);
 }
 
 /* rlimits of its own, within the sandbox's: lower ones are set, a higher hard limit is refused by name, and
