@@ -1574,7 +1574,8 @@ Test(daemon, waiting_call_holds_no_client_fds) {
                         break;
                 usleep(20 * 1000);
         }
-        cr_assert_eq(now, before, "the daemon holds %d fds of a waiting call", now - before);
+        /* Fewer is fine: a spawn worker may close the plan's fds of the sleep's spawn meanwhile. */
+        cr_assert_leq(now, before, "the daemon holds %d fds of a waiting call", now - before);
 
         cr_assert(syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, NULL, 0) == 0);
         struct json_object *r = test_read_reply(waiter, NULL, NULL);
