@@ -28,7 +28,7 @@ fi
 if [ ! -f "$builddir/build.ninja" ]; then
         meson setup "$builddir" "$srcdir" >&2
 fi
-if ! ninja -C "$builddir" daemon/nsboxd tests/bench/nsbox-bench >&2; then
+if ! ninja -C "$builddir" daemon/nsboxd daemon/nsbox-init tests/bench/nsbox-bench >&2; then
         echo "run-bench.sh: build failed (the benchmark is built with the tests: criterion must be found)." >&2
         exit 1
 fi
