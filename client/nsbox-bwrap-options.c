@@ -657,8 +657,17 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                 r = nsbox_spawn_unset_env(s, args[0]);
                 break;
         case OPT_LOCK_FILE:
-                o->lock_file = args[0];
-                return 0;
+                r = nsbox_spawn_add_lock_file(s, args[0]);
+                if (r == -EINVAL) {
+                        log_error("--lock-file %s: nsboxd needs an absolute path", args[0]);
+                        return r;
+                }
+                if (r == -E2BIG) {
+                        log_error("--lock-file %s: at most %u lock files", args[0], 16U);
+                        return r;
+                }
+                o->lock_files = true;
+                break;
         case OPT_SYNC_FD:
                 return parse_fd(o, args[0], &o->sync_fd);
         case OPT_BLOCK_FD:
@@ -1042,10 +1051,6 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         uint32_t uid, gid;
         int r;
 
-        if (o->lock_file) {
-                log_error("--lock-file: nsboxd does not hold locks for a sandbox yet");
-                return -EOPNOTSUPP;
-        }
         if (o->block_fd >= 0 || o->userns_block_fd >= 0) {
                 log_error("%s: nsboxd cannot hold a sandbox before its command yet",
                           o->block_fd >= 0 ? "--block-fd" : "--userns-block-fd");
@@ -1169,7 +1174,16 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                         log_error("Specifying --as-pid-1 requires --unshare-pid");
                         return -EINVAL;
                 }
+                if (o->lock_files) {
+                        log_error("Specifying --as-pid-1 and --lock-file is not permitted");
+                        return -EINVAL;
+                }
                 r = nsbox_spawn_set_init(s, false);
+                if (r < 0)
+                        return r;
+        } else if (o->lock_files && !o->unshare_pid && o->pidns_fd < 0) {
+                /* As bubblewrap forks a process to hold them: nsboxd's init holds the locks. */
+                r = nsbox_spawn_set_init(s, true);
                 if (r < 0)
                         return r;
         }

@@ -42,7 +42,7 @@ typedef struct BwrapOptions {
 
         /* Status and synchronization fds; -1: not given. */
         int info_fd, json_status_fd, sync_fd, block_fd, userns_block_fd;
-        const char *lock_file;
+        bool lock_files; /* --lock-file was given (the paths went into the spawn as they came) */
 
         /* Confinement: applied once every option is seen. */
         bool seccomp_replaces;     /* --seccomp FD was given */

@@ -69,7 +69,10 @@ static void report_spawn_failure(NsboxConnection *c, int r, const BwrapOptions *
 
                 /* bubblewrap's words for a --symlink over another link; nsboxd's message names the path and the
                  * error already. */
-                if (existing) {
+                if (message && streq(stage, "lock-file"))
+                        /* nsboxd's message is "PATH: error", as bubblewrap's after its words */
+                        log_error("Unable to lock file %s", message);
+                else if (existing) {
                         const char *target = strchr(existing, '(') + strlen("(existing destination is ");
                         const char *end = strrchr(target, ')');
 

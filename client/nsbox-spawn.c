@@ -332,6 +332,26 @@ _public_ int nsbox_spawn_set_cwd_fallbacks(NsboxSpawn *s, const char *const *pat
         return 0;
 }
 
+_public_ int nsbox_spawn_add_lock_file(NsboxSpawn *s, const char *path) {
+        size_t n;
+        char **l;
+
+        if (!s || !path || path[0] != '/')
+                return -EINVAL;
+        n = strv_length(s->req->lock_files);
+        if (n >= SPAWN_LOCK_FILES_MAX)
+                return -E2BIG;
+        l = realloc(s->req->lock_files, (n + 2) * sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        s->req->lock_files = l;
+        l[n] = strdup(path);
+        if (!l[n])
+                return -ENOMEM;
+        l[n + 1] = NULL;
+        return 0;
+}
+
 _public_ int nsbox_spawn_set_argv0(NsboxSpawn *s, const char *argv0) {
         return s ? set_string(&s->req->argv0, argv0) : -EINVAL;
 }

@@ -311,6 +311,10 @@ int nsbox_spawn_set_time_offset(NsboxSpawn *s, clockid_t clock, int64_t secs, ui
 /* Whether a minimal init runs as PID 1 of a new PID namespace and reaps (default: on iff a PID
  * namespace is created). */
 int nsbox_spawn_set_init(NsboxSpawn *s, bool init);
+/* Adds a file (an absolute path inside the sandbox, at most 16) the init opens as the sandbox's user and
+ * holds a read lock on (fcntl F_RDLCK) for as long as it lives (bubblewrap's --lock-file). Needs an init:
+ * a PID namespace, or nsbox_spawn_set_init(s, true). -EINVAL for a relative path, -E2BIG past 16. */
+int nsbox_spawn_add_lock_file(NsboxSpawn *s, const char *path);
 /* Whether the command runs in a new session (setsid; default on). With a tty as stdin the daemon
  * makes it the controlling terminal. false shares the daemon's session for root only; for anyone else the
  * command gets a new session whose controlling terminal must be the tty passed as stdin, stdout or

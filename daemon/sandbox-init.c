@@ -62,6 +62,39 @@ _noreturn_ static void init_fail(const SpawnPlan *p, int error, const char *cont
         _exit(SPAWN_CHILD_FAILED);
 }
 
+/*
+ * bubblewrap's --lock-file: each path is opened as the command would open it
+ * (the sandbox's user, tree, cwd and capabilities, before any filter), so a
+ * path through a symlink or one the sandbox may not read gives nothing the
+ * command could not have itself. O_NONBLOCK, so a FIFO cannot hold init up
+ * at open(); F_SETLK does not wait either. Init holds the locks until it
+ * exits; the command does not inherit the fds (close-on-exec until init
+ * itself execs).
+ */
+static void lock_files(SpawnPlan *p) {
+        for (char *const *f = p->lock_files; f && *f && p->n_lock_fds < SPAWN_LOCK_FILES_MAX; f++) {
+                struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+                SpawnError e;
+                int fd;
+
+                fd = open(*f, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0 || fcntl(fd, F_SETLK, &l) < 0) {
+                        spawn_error_set(&e, "lock-file", errno, *f);
+                        spawn_child_report(p->child_report_fd, &e);
+                        _exit(SPAWN_CHILD_FAILED);
+                }
+                p->lock_fds[p->n_lock_fds++] = fd;
+        }
+}
+
+/* Whether to keep the lock fds across init's exec: 0, or -errno. */
+static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
+        for (size_t i = 0; i < p->n_lock_fds; i++)
+                if (fcntl(p->lock_fds[i], F_SETFD, cloexec ? FD_CLOEXEC : 0) < 0)
+                        return -errno;
+        return 0;
+}
+
 static int command_main(void *plan) {
         spawn_child_exec_command(plan);
 }
@@ -178,7 +211,7 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
         char a_sfd[16], a_command[16], a_report[16], a_filters[16];
         char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_report, a_filters, NULL };
         char *envp[] = { NULL };
-        int filters, keep[4];
+        int filters, keep[4 + SPAWN_LOCK_FILES_MAX];
 
         if (p->init_program_fd < 0)
                 return;
@@ -195,13 +228,16 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
         keep[1] = p->child_report_fd;
         keep[2] = filters;
         keep[3] = p->init_program_fd;
-        sort_fds(keep, ELEMENTSOF(keep));
-        close_all_but(keep, ELEMENTSOF(keep));
+        for (size_t i = 0; i < p->n_lock_fds; i++)
+                keep[4 + i] = p->lock_fds[i];
+        sort_fds(keep, 4 + p->n_lock_fds);
+        close_all_but(keep, 4 + p->n_lock_fds);
 
         if (fcntl(sfd, F_SETFD, 0) < 0 || fcntl(p->child_report_fd, F_SETFD, 0) < 0 ||
-            (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0)) {
+            (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0) || lock_fds_set_cloexec(p, false) < 0) {
                 if (filters >= 0)
                         (void) close(filters);
+                (void) lock_fds_set_cloexec(p, true);
                 return;
         }
 
@@ -209,11 +245,12 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
 
         (void) fcntl(sfd, F_SETFD, FD_CLOEXEC);
         (void) fcntl(p->child_report_fd, F_SETFD, FD_CLOEXEC);
+        (void) lock_fds_set_cloexec(p, true);
         if (filters >= 0)
                 (void) close(filters);
 }
 
-_noreturn_ void sandbox_init_run(const SpawnPlan *p) {
+_noreturn_ void sandbox_init_run(SpawnPlan *p) {
         bool pid1 = getpid() == 1;
         sigset_t mask;
         long command;
@@ -232,6 +269,8 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
         sfd = signalfd(-1, &mask, SFD_CLOEXEC);
         if (sfd < 0)
                 init_fail(p, errno, "signalfd");
+
+        lock_files(p);
 
         command = start_command(p);
         if (command < 0)
@@ -273,10 +312,15 @@ _noreturn_ void sandbox_init_run(const SpawnPlan *p) {
                 _exit(SPAWN_CHILD_FAILED);
         }
 
-        /* The command's stdio, extra fds and report pipe must not be kept open by init. */
-        if (sfd > 0)
-                (void) close_range(0, (unsigned) sfd - 1, 0);
-        (void) close_range((unsigned) sfd + 1, ~0U, 0);
+        /* The command's stdio, extra fds and report pipe must not be kept open by init; the locks stay. */
+        {
+                int keep[1 + SPAWN_LOCK_FILES_MAX] = { sfd };
+
+                for (size_t i = 0; i < p->n_lock_fds; i++)
+                        keep[1 + i] = p->lock_fds[i];
+                sort_fds(keep, 1 + p->n_lock_fds);
+                close_all_but(keep, 1 + p->n_lock_fds);
+        }
 
         init_supervise(sfd, (pid_t) command);
 }

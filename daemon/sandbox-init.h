@@ -23,7 +23,7 @@
  * still ends the command; whatever the command leaves behind is not
  * contained there: use a pid namespace for that.
  */
-_noreturn_ void sandbox_init_run(const SpawnPlan *p);
+_noreturn_ void sandbox_init_run(SpawnPlan *p);
 
 /* What init calls itself, in comm (prctl PR_SET_NAME) and in its command line. */
 #define SANDBOX_INIT_NAME "nsbox-init"

@@ -124,6 +124,9 @@ typedef struct SpawnPlan {
         char *const *argv;  /* the request's, with "argv0" in front where it replaces argv[0] */
         char **argv_buffer; /* the request's argv with argv0 (owned array, its strings borrowed), or NULL */
         char *const *envp;  /* the request's, or the default */
+        char *const *lock_files; /* the request's "lockFiles" (init holds them: sandbox-init.c); NULL if none */
+        int lock_fds[SPAWN_LOCK_FILES_MAX]; /* init's scratch: the fds of lock_files it holds */
+        size_t n_lock_fds;
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;
 

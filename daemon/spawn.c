@@ -756,6 +756,7 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->argv = p->argv_buffer;
         }
         p->envp = r->env ?: spawn_default_env;
+        p->lock_files = r->lock_files;
         p->cwd = r->cwd ?: "/";
         p->cwd_fallbacks = r->cwd_fallbacks;
         /* The daemon's session, and its controlling terminal, are root's alone to share. */
@@ -860,7 +861,7 @@ static char **copy_strv(char ***slots, char **pos, char *const *l) {
 /*
  * What the child reads of the request and the cgroup, copied into memory the
  * plan owns (one block for the strings: argv, envp, the program, cwd and its
- * fallbacks, the hostname): a child that runs on the daemon's
+ * fallbacks, the lock files, the hostname): a child that runs on the daemon's
  * memory (spawn-worker.c) reads it after spawn_start() returned, when the
  * request and the cgroup may be gone.
  */
@@ -871,7 +872,8 @@ static int plan_copy_borrowed(SpawnPlan *p, SpawnError *e) {
         strv_size(p->argv, &n, &bytes);
         strv_size(p->envp, &n, &bytes);
         strv_size(p->cwd_fallbacks, &n, &bytes);
-        slots = n + 3;
+        strv_size(p->lock_files, &n, &bytes);
+        slots = n + 4;
         bytes += strlen(p->program) + 1 + strlen(p->cwd) + 1 + (p->hostname ? strlen(p->hostname) + 1 : 0);
 
         p->strings = malloc(slots * sizeof(char *) + bytes);
@@ -883,6 +885,8 @@ static int plan_copy_borrowed(SpawnPlan *p, SpawnError *e) {
         p->envp = copy_strv(&slot, &pos, p->envp);
         if (p->cwd_fallbacks)
                 p->cwd_fallbacks = copy_strv(&slot, &pos, p->cwd_fallbacks);
+        if (p->lock_files)
+                p->lock_files = copy_strv(&slot, &pos, p->lock_files);
         p->program = copy_string(&pos, p->program);
         p->cwd = copy_string(&pos, p->cwd);
         if (p->hostname)

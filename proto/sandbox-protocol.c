@@ -1010,6 +1010,9 @@ static bool cwd_fallback_is_valid(const char *s, size_t i) {
 static const JsonStrv cwd_fallbacks_strv = {
         JSON_LIMIT(SpawnLimits, cwd_fallbacks_max), JSON_LIMIT(SpawnLimits, path_max), false, cwd_fallback_is_valid,
 };
+static const JsonStrv lock_files_strv = {
+        JSON_LIMIT(SpawnLimits, lock_files_max), JSON_LIMIT(SpawnLimits, path_max), false, cwd_fallback_is_valid,
+};
 static const JsonStrv env_strv = {
         JSON_LIMIT(SpawnLimits, env_entries_max), JSON_LIMIT(SpawnLimits, env_bytes_max), false, env_entry_is_valid,
 };
@@ -1112,6 +1115,7 @@ static const JsonField spawn_fields[] = {
         { "capabilities", &capabilities_kind, offsetof(SpawnRequest, capabilities) },
         { "disableUserNamespaces", &json_kind_bool, offsetof(SpawnRequest, disable_user_namespaces) },
         { "init", &json_kind_tristate, offsetof(SpawnRequest, init) },
+        { "lockFiles", &json_kind_strv, offsetof(SpawnRequest, lock_files), 0, &lock_files_strv },
         { "newSession", &json_kind_tristate, offsetof(SpawnRequest, new_session) },
         { "keepAlive", &json_kind_bool, offsetof(SpawnRequest, keep_alive) },
         { "stdinData", &json_kind_string, offsetof(SpawnRequest, stdin_data), 0, &stdin_data_string },
@@ -1137,6 +1141,7 @@ static const SpawnLimits spawn_limits_default = {
         .stdin_data_bytes_max = SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT,
         .cwd_fallbacks_max = 8,
         .capture_bytes_max = SPAWN_CAPTURE_BYTES_MAX_DEFAULT,
+        .lock_files_max = SPAWN_LOCK_FILES_MAX,
 };
 
 static SpawnLimits spawn_limits_resolve(const SpawnLimits *l) {
@@ -1240,6 +1245,10 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 return json_invalid_parameter(ret_invalid_parameter, "disableUserNamespaces");
         if (req->seccomp && req->seccomp_profile >= 0)
                 return json_invalid_parameter(ret_invalid_parameter, "seccompProfile");
+        /* The locks are held by init, for as long as it lives: without one nothing would hold them. */
+        if (req->lock_files && req->lock_files[0] &&
+            !(req->init == 1 || (req->init < 0 && ((created | joined) & NAMESPACE_BIT(NAMESPACE_PID)))))
+                return json_invalid_parameter(ret_invalid_parameter, "lockFiles");
         /* Each stream has one source: an fd the caller sent, or the daemon's pipe. */
         if (req->stdin_data && req->stdin_index >= 0)
                 return json_invalid_parameter(ret_invalid_parameter, "stdinData");

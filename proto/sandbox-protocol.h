@@ -218,6 +218,7 @@ typedef struct SpawnRequest {
         bool disable_user_namespaces;   /* "disableUserNamespaces": needs a new user namespace */
 
         int init;        /* "init": -1 absent (default: on iff a pid namespace is created) */
+        char **lock_files; /* "lockFiles": absolute paths init read-locks; NULL if absent. Needs init. */
         int new_session; /* "newSession": -1 absent (default on) */
         bool keep_alive; /* "keepAlive" */
 
@@ -237,6 +238,8 @@ typedef struct SpawnRequest {
 #define SPAWN_MOUNTS_MAX_DEFAULT 256U
 #define SPAWN_STDIN_DATA_BYTES_MAX_DEFAULT (64U * 1024U)
 #define SPAWN_CAPTURE_BYTES_MAX_DEFAULT (16U * 1024U * 1024U)
+/* "lockFiles" entries: a fixed bound, as init holds their fds in an array of the spawn plan. */
+#define SPAWN_LOCK_FILES_MAX 16U
 
 /* What a request may contain; the daemon passes its configured limits. Zero fields take the defaults. */
 typedef struct SpawnLimits {
@@ -252,6 +255,7 @@ typedef struct SpawnLimits {
         size_t stdin_data_bytes_max; /* "stdinData", default 64 KiB */
         size_t cwd_fallbacks_max;    /* "cwdFallbacks" entries, default 8 (their bytes: path_max) */
         size_t capture_bytes_max;    /* the largest "captureBytes", default 16 MiB */
+        size_t lock_files_max;       /* "lockFiles" entries: always SPAWN_LOCK_FILES_MAX (their bytes: path_max) */
 } SpawnLimits;
 
 SpawnRequest *spawn_request_new(void); /* all optional fields set to their "absent" values */

@@ -674,3 +674,78 @@ Test(bwrap, argv0_is_what_the_program_sees) {
         }
         test_disconnect(conn);
 }
+
+/* ---- lockFiles ---- */
+
+/* 1 if another process holds a lock that keeps a write lock on path out, 0 if not, -errno. */
+static int lock_is_held(const char *path) {
+        struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        if (fcntl(fd, F_GETLK, &l) < 0)
+                return -errno;
+        return l.l_type != F_UNLCK;
+}
+
+/* The init holds the lock while the sandbox lives, without a pid namespace too, and lets it go with it. */
+Test(bwrap, lock_files_are_held_by_init) {
+        static const char *const shapes[] = { "\"init\":true", "\"namespaces\":[\"pid\"]" };
+        int conn = test_daemon_connect(&daemon_);
+        char dir[64], lock[128];
+
+        test_tmpdir_new("bwrap-lock", dir, sizeof dir);
+        snprintf(lock, sizeof lock, "%s/lock", dir);
+        cr_assert_eq(close(open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(shapes); i++) {
+                Started s = spawn_with(conn, NULL, 0, "\"argv\":[\"sleep\",\"1000\"],%s,\"lockFiles\":[\"%s\"]",
+                                       shapes[i], lock);
+                struct json_object *r;
+                Ended e;
+
+                cr_assert_str_empty(s.error, "%s %s %s", s.error, s.field, s.message);
+                cr_assert_eq(lock_is_held(lock), 1, "%s", shapes[i]);
+                r = callf(conn, "io.nsbox.Sandbox.Kill", NULL, 0, "{\"id\":\"%s\",\"signal\":9}", s.id);
+                json_object_put(r);
+                e = wait_for(conn, s.id);
+                ended_done(&e);
+                started_done(&s);
+                cr_assert_eq(lock_is_held(lock), 0, "%s", shapes[i]);
+        }
+        test_disconnect(conn);
+}
+
+/* What cannot be opened or locked fails the spawn by name; a FIFO does not hold the init up at open(). */
+Test(bwrap, lock_files_that_cannot_be_taken) {
+        int conn = test_daemon_connect(&daemon_);
+        char dir[64], fifo[128], lock[128];
+        Started s;
+        int fd;
+
+        test_tmpdir_new("bwrap-lock", dir, sizeof dir);
+        snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+        snprintf(lock, sizeof lock, "%s/lock", dir);
+        cr_assert_eq(mkfifo(fifo, 0644), 0);
+
+        s = spawn_with(conn, NULL, 0, "\"argv\":[\"true\"],\"init\":true,\"lockFiles\":[\"/nonexistent\"]");
+        cr_assert_str_eq(s.error, "io.nsbox.Sandbox.SpawnFailed");
+        cr_assert_str_eq(s.field, "lock-file");
+        cr_assert_str_eq(s.message, "/nonexistent: No such file or directory");
+        started_done(&s);
+
+        s = spawn_with(conn, NULL, 0, "\"argv\":[\"true\"],\"init\":true,\"lockFiles\":[\"%s\"]", fifo);
+        cr_assert(strcmp(s.field, "timeout") != 0, "%s", s.message);
+        started_done(&s);
+
+        /* A write lock held elsewhere: the init does not wait for it. */
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(fcntl(fd, F_SETLK, &(struct flock) { .l_type = F_WRLCK, .l_whence = SEEK_SET }), 0);
+        s = spawn_with(conn, NULL, 0, "\"argv\":[\"true\"],\"init\":true,\"lockFiles\":[\"%s\"]", lock);
+        cr_assert_str_eq(s.field, "lock-file", "%s %s", s.error, s.message);
+        started_done(&s);
+        close(fd);
+        test_disconnect(conn);
+}

@@ -83,6 +83,19 @@ check() {
 
 host="--ro-bind / / --proc /proc --dev /dev"
 
+# trylock.py PATH [wait]: "held" if another process holds a lock that keeps a write lock out, else "free";
+# with wait, waits for the write lock. fcntl locks, as bubblewrap's --lock-file and its own test take them.
+cat >"$tmp/trylock.py" <<'EOF'
+import fcntl, struct, sys
+lock = struct.pack("hhqqhh", fcntl.F_WRLCK, 0, 0, 0, 0, 0)
+with open(sys.argv[1], "a") as f:
+    try:
+        fcntl.fcntl(f.fileno(), fcntl.F_SETLKW if sys.argv[2:] == ["wait"] else fcntl.F_SETLK, lock)
+        print("free")
+    except OSError:
+        print("held")
+EOF
+
 for who in root "$user"; do
         if [ "$who" = root ]; then me="0 0"; else me="$uid $gid"; fi
         check "$who: the command runs and its exit status passes through" 42 "^hello$" \
@@ -131,6 +144,38 @@ for who in root "$user"; do
                         --perms 0600 --dir $tmp/pp-$who/c/d --perms 0604 --tmpfs $tmp/pp-$who/e/d \
                         --perms 1777 --dir $tmp/pp-$who/f/d --bind-data 5 $tmp/pp-$who/g/d true 5</dev/null && \
                         cd $tmp/pp-$who && stat -c %a a b c e f g | paste -sd ' '"
+        # --lock-file: the sandbox's init holds a read lock while it lives, with a pid namespace or without.
+        touch "$tmp/lock.$who"
+        chmod 0666 "$tmp/lock.$who"
+        check "$who: --lock-file is held while the sandbox runs and released when it ends" 0 "^held held free$" \
+                as "$who" sh -c "echo \$($bwrap_nsbox $host --bind $tmp $tmp --lock-file $tmp/lock.$who \
+                                python3 $tmp/trylock.py $tmp/lock.$who) \
+                        \$($bwrap_nsbox $host --bind $tmp $tmp --unshare-pid --lock-file $tmp/lock.$who \
+                                python3 $tmp/trylock.py $tmp/lock.$who) \
+                        \$(python3 $tmp/trylock.py $tmp/lock.$who)"
+        check "$who: --lock-file that is not there" 1 "^bwrap: Unable to lock file /nonexistent: No such file or directory$" \
+                as "$who" "$bwrap_nsbox" $host --lock-file /nonexistent true
+        [ "$who" = root ] ||
+                check "$who: --lock-file the sandbox's user cannot open" 1 \
+                        "^bwrap: Unable to lock file /etc/shadow: Permission denied$" \
+                        as "$who" "$bwrap_nsbox" $host --unshare-user --uid 0 --lock-file /etc/shadow true
+        check "$who: --lock-file and --as-pid-1" 1 "^bwrap: Specifying --as-pid-1 and --lock-file is not permitted$" \
+                as "$who" "$bwrap_nsbox" $host --unshare-pid --as-pid-1 --lock-file "$tmp/lock.$who" true
+        check "$who: --lock-file needs an absolute path" 1 "^bwrap: --lock-file lock: nsboxd needs an absolute path$" \
+                as "$who" "$bwrap_nsbox" $host --lock-file lock true
+        # --die-with-parent: the parent killed, the sandbox ends and its lock goes (bubblewrap's own test's way).
+        ( as "$who" sh -c "exec $bwrap_nsbox --die-with-parent $host --lock-file $tmp/lock.$who sleep 1000" ) &
+        parent=$!
+        held=no
+        for _ in $(seq 300); do
+                if [ "$(python3 "$tmp/trylock.py" "$tmp/lock.$who")" = held ]; then held=yes; break; fi
+                sleep 0.1
+        done
+        kill -9 "$parent"
+        wait "$parent" 2>/dev/null || true
+        check "$who: --die-with-parent: the lock is held while the parent lives" 0 "^yes$" echo "$held"
+        check "$who: --die-with-parent: the lock goes when the parent is killed" 0 "^free$" \
+                timeout 60 python3 "$tmp/trylock.py" "$tmp/lock.$who" wait
         check "$who: --ro-bind is read-only" 1 "Read-only file system" \
                 as "$who" "$bwrap_nsbox" --ro-bind / / --bind "$tmp" /mnt --ro-bind "$tmp" /mnt touch /mnt/x
         check "$who: overlays: --overlay-src layers stack in order, --tmp-overlay writes to a tmpfs" 0 "^43 9 2$" \

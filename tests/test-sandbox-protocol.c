@@ -44,6 +44,12 @@ static const struct {
         { "{\"argv\":[\"/bin/sh\",\"ok\",1]}", 0, "argv[2]" },
         { "{\"argv\":[\"/bin/sh\",\"ok\",\"nul\\u0000byte\"]}", 0, "argv[2]" },
         { "{\"argv\":[\"/bin/sh\",null]}", 0, "argv[1]" },
+        /* lockFiles: absolute paths, held by an init */
+        { "{" ARGV ",\"lockFiles\":[\"/l\"]}", 0, "lockFiles" },
+        { "{" ARGV ",\"namespaces\":[\"pid\"],\"init\":false,\"lockFiles\":[\"/l\"]}", 0, "lockFiles" },
+        { "{" ARGV ",\"init\":true,\"lockFiles\":[\"l\"]}", 0, "lockFiles[0]" },
+        { "{" ARGV ",\"init\":true,\"lockFiles\":[\"/a\",\"/b\",\"/c\",\"/d\",\"/e\",\"/f\",\"/g\",\"/h\",\"/i\",\"/j\","
+          "\"/k\",\"/l\",\"/m\",\"/n\",\"/o\",\"/p\",\"/q\"]}", 0, "lockFiles" },
         /* argv0 */
         { "{" ARGV ",\"argv0\":1}", 0, "argv0" },
         { "{" ARGV ",\"argv0\":\"nul\\u0000byte\"}", 0, "argv0" },
@@ -515,7 +521,7 @@ static const char full_request[] =
         "\"seccompFileDescriptors\":[2,0],"
         "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"],\"permitted\":[\"CAP_CHOWN\"]},"
         "\"disableUserNamespaces\":true,"
-        "\"init\":true,\"newSession\":false,\"keepAlive\":true,"
+        "\"init\":true,\"lockFiles\":[\"/run/lock\"],\"newSession\":false,\"keepAlive\":true,"
         "\"resources\":{\"memory\":{\"limit\":67108864,\"swap\":134217728,\"high\":33554432},"
         "\"pids\":{\"limit\":50},\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000}},"
         "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1024,\"hard\":4096},"
@@ -532,6 +538,8 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_eq(strv_length(r->argv), 3);
         cr_assert_str_eq(r->argv[2], "echo hi");
         cr_assert_str_eq(r->argv0, "-sh \x01");
+        cr_assert_eq(strv_length(r->lock_files), 1);
+        cr_assert_str_eq(r->lock_files[0], "/run/lock");
         cr_assert_eq(strv_length(r->env), 3);
         cr_assert_str_eq(r->env[2], "EMPTY=");
         cr_assert_str_eq(r->cwd, "/home/user");
