@@ -1135,7 +1135,9 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                         r = nsbox_spawn_set_user(s, uid, gid, NULL, 0);
                 if (r < 0)
                         return r;
-        } else if (o->userns_fd >= 0 && (o->have_uid || o->have_gid)) {
+        } else if (o->userns_fd >= 0) {
+                /* bubblewrap runs as --uid/--gid in the joined namespace, by default as our own ids (nsboxd's
+                 * default there would be 0, which a namespace that maps only us refuses). */
                 r = nsbox_spawn_set_user(s, uid, gid, NULL, 0);
                 if (r < 0)
                         return r;

@@ -118,6 +118,7 @@ typedef enum CredsMode {
         CREDS_DAEMON, /* privileged caller: the daemon's own rights */
         CREDS_SWITCH, /* the caller's fs ids around source lookups and host-backed creation */
         CREDS_USERNS, /* new user namespace: the caller's mapped ids for the whole setup */
+        CREDS_JOINED, /* joined user namespace: the caller's host ids, taken before joining, for the whole setup */
 } CredsMode;
 
 typedef struct MountOp {
@@ -423,7 +424,8 @@ static int plan_op(const SpawnContext *c, const MountPlan *p, const char *label,
                          * made after the user and mount namespaces exist would be locked, but from the
                          * child the client's mount (in another mount namespace) cannot be cloned.
                          */
-                        if (!caller->privileged && (c->request->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
+                        if (!caller->privileged &&
+                            ((c->request->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) || p->creds == CREDS_JOINED))
                                 return plan_fail(ret_error, -EPERM,
                                                  "%s.sourceFileDescriptor (%s): a bind from a file descriptor cannot be locked in a new user namespace; use source",
                                                  label, dest);
@@ -537,10 +539,6 @@ static int plan_creds(const SpawnContext *c, MountPlan *p, SpawnError *ret_error
                 return 0;
         }
 
-        for (size_t i = 0; i < req->n_join_namespaces; i++)
-                if (req->join_namespaces[i].type == NAMESPACE_USER)
-                        return plan_fail(ret_error, -EPERM, "root and mounts cannot be combined with joining a user namespace");
-
         if (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) {
                 uint32_t uid, gid;
                 uid_t caller_uid;
@@ -556,6 +554,37 @@ static int plan_creds(const SpawnContext *c, MountPlan *p, SpawnError *ret_error
                 p->gid = gid;
                 return 0;
         }
+
+        /*
+         * A joined user namespace: the policy let the caller join it because the caller owns it (or
+         * its ancestor right below the daemon's), so the caller can enter it itself (nsenter --user)
+         * and holds every capability there. The setup is built to be no more than what the caller
+         * gets by entering it and running `unshare -m` there:
+         *  - the new mount namespace is made after the join (spawn.c), so it belongs to the joined
+         *    user namespace, and everything it copies from the daemon's mount namespace is locked
+         *    (MNT_LOCKED, with its read-only, nosuid, nodev and noexec flags), as in an `unshare -Urm`;
+         *    the root of the tree built is still nosuid and nodev by default, binds keep their
+         *    sources' flags, and a mount the copy hides cannot be uncovered;
+         *  - files are looked up, opened and created with the caller's host fs ids and groups
+         *    (mount_plan_take_caller_ids(), in the daemon's user namespace, just before the child
+         *    joins the caller's, where they are host ids), never with root's: the capabilities held
+         *    in the joined namespace override permissions only on files whose owner and group that
+         *    namespace maps, which are the caller's own ids and ranges granted to it (/etc/subuid)
+         *    when it was mapped;
+         *  - a bind from a file descriptor is refused, as in a new user namespace: the daemon's
+         *    clone of it would not be locked there;
+         *  - nothing is written to the joined namespace (maps, setgroups): it stays as it is;
+         *  - "proc" and "mqueue" mount only where the caller's namespace owns the pid or ipc
+         *    namespace, as the kernel decides for anyone.
+         * A user namespace the caller does not own never gets here (policy_check_join_namespace()).
+         */
+        for (size_t i = 0; i < req->n_join_namespaces; i++)
+                if (req->join_namespaces[i].type == NAMESPACE_USER) {
+                        p->creds = CREDS_JOINED;
+                        p->uid = caller->uid;
+                        p->gid = caller->gid;
+                        return 0;
+                }
 
         p->creds = CREDS_SWITCH;
         p->uid = caller->uid;
@@ -1483,7 +1512,8 @@ static int apply_overlay(Apply *a, const MountOp *op) {
                 r = set_layer(fs, "upperdir", upper);
         if (r >= 0 && work >= 0)
                 r = set_layer(fs, "workdir", work);
-        if (r >= 0 && a->plan->creds == CREDS_USERNS && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+        if (r >= 0 && (a->plan->creds == CREDS_USERNS || a->plan->creds == CREDS_JOINED) &&
+            fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
                 r = -errno;
         if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 r = -errno;
@@ -1689,6 +1719,17 @@ static int switch_root(Apply *a) {
                 return fail(a->error, -errno, "/", "cannot detach the staging tmpfs", NULL);
         if (chdir("/") < 0)
                 return fail(a->error, -errno, "/", "cannot change directory", NULL);
+        return 0;
+}
+
+int mount_plan_take_caller_ids(const MountPlan *p) {
+        if (!p || p->creds != CREDS_JOINED)
+                return 0;
+        /* setfs[ug]id() report the previous value, never an error: read back with an invalid id. */
+        (void) syscall(SYS_setfsgid, p->gid);
+        (void) syscall(SYS_setfsuid, p->uid);
+        if ((gid_t) syscall(SYS_setfsgid, (gid_t) -1) != p->gid || (uid_t) syscall(SYS_setfsuid, (uid_t) -1) != p->uid)
+                return -EPERM;
         return 0;
 }
 

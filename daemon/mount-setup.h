@@ -51,3 +51,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MountPlan *, mount_plan_free);
  * the caller's host groups, set before the user namespace was created.
  */
 int mount_plan_apply(const MountPlan *p, SpawnError *ret_error);
+
+/*
+ * Child side, async-signal-safe: for a non-root caller that joins a user
+ * namespace, sets fsuid/fsgid to the caller's ids, to be called in the
+ * daemon's user namespace right before setns() into the joined one (where
+ * they could no longer be named as host ids); mount_plan_apply() then runs
+ * with them, and with the groups the child already holds (the caller's).
+ * 0 (also when there is nothing to do) or -EPERM.
+ */
+int mount_plan_take_caller_ids(const MountPlan *p);

@@ -262,9 +262,16 @@ static void join_namespaces(const SpawnPlan *p) {
         if (p->joins_user && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 child_fail(p, "setns", errno, "PR_SET_DUMPABLE");
 
-        for (size_t i = 0; i < p->n_joins; i++)
+        for (size_t i = 0; i < p->n_joins; i++) {
+                /* The user namespace comes last; from it on, files are the caller's to reach (mount-setup.c). */
+                if (p->joins[i].nstype == CLONE_NEWUSER) {
+                        r = mount_plan_take_caller_ids(p->mounts);
+                        if (r < 0)
+                                child_fail(p, "setns", -r, "the caller's file system ids");
+                }
                 if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
                         child_fail(p, "setns", errno, p->joins[i].name);
+        }
 
         if (p->maps_by_child) {
                 unshare_with_map_writer(p);

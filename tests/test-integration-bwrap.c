@@ -749,3 +749,84 @@ Test(bwrap, lock_files_that_cannot_be_taken) {
         close(fd);
         test_disconnect(conn);
 }
+
+/* ---- mounts in a joined user namespace (bubblewrap's --userns) ---- */
+
+/*
+ * A caller that is not root joins the user namespace of its own sandbox and builds a tree there: it
+ * works as it does under `nsenter --user` and `unshare -m`, with the caller's own rights on files and
+ * nothing of root's.
+ */
+static int joined_userns_mounts(void *arg) {
+        const char *dir = arg;
+        int conn = test_daemon_connect(&daemon_), userns;
+        char path[64], made[128];
+        Started a, s;
+        Ended e;
+        struct stat st;
+
+        a = spawn_with(conn, NULL, 0, "\"argv\":[\"sleep\",\"1000\"],%s", own_userns());
+        TEST_CHECK(!a.error[0], "%s %s", a.error, a.message);
+        snprintf(path, sizeof path, "/proc/%ld/ns/user", a.pid);
+        userns = open(path, O_RDONLY | O_CLOEXEC);
+        TEST_CHECK(userns >= 0, "%s: %m", path);
+
+        /* a tree of host binds, a tmpfs and a directory made on a host tree: the caller's */
+        snprintf(made, sizeof made, "%s/made/d", dir);
+        s = spawn_with(conn, &userns, 1,
+                       "\"argv\":[\"sh\",\"-c\",\"test -d %s && cat /etc/hostname >/mnt/h && "
+                       "! cat /etc/shadow 2>/mnt/err && echo ok\"],\"captureOutput\":true,"
+                       "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],\"namespaces\":[\"mount\"],"
+                       "\"user\":{\"uid\":%u,\"gid\":%u},"
+                       "\"mounts\":[%s,{\"type\":\"tmpfs\",\"destination\":\"/mnt\"},"
+                       "{\"type\":\"dir\",\"destination\":\"%s\"}]",
+                       made, (unsigned) getuid(), (unsigned) getgid(), host_root, made);
+        TEST_CHECK(!s.error[0], "%s %s %s", s.error, s.field, s.message);
+        e = wait_for(conn, s.id);
+        TEST_CHECK(strcmp(e.out, "ok\n") == 0, "%s %s", e.out, e.err);
+        ended_done(&e);
+        started_done(&s);
+        snprintf(made, sizeof made, "%s/made", dir);
+        TEST_CHECK(stat(made, &st) == 0 && st.st_uid == getuid(), "%s is not the caller's", made);
+
+        /* what the caller cannot read it cannot bind either, and a file it cannot read stays closed */
+        s = spawn_with(conn, &userns, 1,
+                       "\"argv\":[\"true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
+                       "\"namespaces\":[\"mount\"],\"user\":{\"uid\":%u,\"gid\":%u},"
+                       "\"mounts\":[{\"type\":\"bind\",\"source\":\"/root\",\"destination\":\"/\"}]",
+                       (unsigned) getuid(), (unsigned) getgid());
+        TEST_CHECK(strcmp(s.field, "mount") == 0 && strstr(s.message, "Permission denied"), "%s %s %s", s.error,
+                   s.field, s.message);
+        started_done(&s);
+        s = spawn_with(conn, &userns, 1,
+                       "\"argv\":[\"true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
+                       "\"namespaces\":[\"mount\"],\"user\":{\"uid\":%u,\"gid\":%u},"
+                       "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/\"},"
+                       "{\"type\":\"bind\",\"source\":\"/etc/shadow\",\"destination\":\"/shadow\"}]",
+                       (unsigned) getuid(), (unsigned) getgid());
+        TEST_CHECK(strcmp(s.field, "mount") == 0 && strstr(s.message, "Permission denied"), "%s %s %s", s.error,
+                   s.field, s.message);
+        started_done(&s);
+
+        /* a bind from an fd would not be locked in that namespace */
+        s = spawn_with(conn, (int[]) { userns, userns }, 2,
+                       "\"argv\":[\"true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
+                       "\"namespaces\":[\"mount\"],\"user\":{\"uid\":%u,\"gid\":%u},"
+                       "\"mounts\":[{\"type\":\"bind\",\"sourceFileDescriptor\":1,\"destination\":\"/\"}]",
+                       (unsigned) getuid(), (unsigned) getgid());
+        TEST_CHECK(s.error[0] && strstr(s.message, "cannot be locked"), "%s %s %s", s.error, s.field, s.message);
+        started_done(&s);
+
+        close(userns);
+        started_done(&a);
+        test_disconnect(conn);
+        return 0;
+}
+
+Test(bwrap, mounts_in_a_joined_user_namespace_for_a_caller_that_is_not_root) {
+        char dir[64];
+
+        test_tmpdir_new("bwrap-joined", dir, sizeof dir);
+        cr_assert_eq(chmod(dir, 01777), 0);
+        cr_assert_eq(test_run_as(other_uid, other_gid, joined_userns_mounts, dir), 0);
+}

@@ -1027,15 +1027,16 @@ static int child_join(void *arg) {
         TEST_CHECK(same_string(o.error, VARLINK_ERROR_INVALID_PARAMETER), "a plain fd as a namespace: %s", o.error);
         TEST_CHECK(same_string(o.parameter, "joinNamespaces[1].fileDescriptor"), "%s", o.parameter);
 
-        /* Its own user namespace, joined, with mounts of its own: the daemon would mount for a namespace it
-         * does not own the setup of; the mount planner refuses it, with every other check passed. */
+        /* Its own user namespace, joined, with a tree of its own: built with the caller's own rights, as it
+         * could under nsenter --user and unshare -m (mount-setup.c's plan_creds() says why). */
         spawn_fds(conn,
                   "\"argv\":[\"/bin/true\"],\"namespaces\":[\"mount\"],"
                   "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
-                  "\"mounts\":[{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]",
+                  "\"mounts\":[{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\"},"
+                  "{\"type\":\"tmpfs\",\"destination\":\"/tmp\"}]",
                   fds, 1, false, &o);
-        TEST_CHECK(same_string(o.error, "io.nsbox.Sandbox.SpawnFailed") && same_string(o.stage, "mount") && o.errno_ == EPERM,
-              "joined user namespace with mounts: %s %s %s %d", o.error, o.parameter, o.stage, o.errno_);
+        TEST_CHECK(!o.error[0], "joined user namespace with mounts: %s %s %s %d", o.error, o.parameter, o.stage,
+                   o.errno_);
 
         test_disconnect(conn);
         close(release[1]);
