@@ -740,7 +740,11 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
         }
         case OPT_EXEC_LABEL:
         case OPT_FILE_LABEL:
-                log_error("%s: SELinux labels are not supported by nsboxd", option);
+                /* Where SELinux is not there, bubblewrap ignores labels without a word; saying so is clearer. */
+                if (access("/sys/fs/selinux/enforce", F_OK) < 0)
+                        log_error("%s %s: SELinux is not enabled on this system", option, args[0]);
+                else
+                        log_error("%s %s: nsboxd does not set SELinux labels", option, args[0]);
                 return -EOPNOTSUPP;
         case OPT_PROC:
                 r = push_mount(o, (BwrapMount) { .id = id, .option = option, .a = args[0], .fd = -1 });
@@ -1051,10 +1055,17 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         uint32_t uid, gid;
         int r;
 
-        if (o->block_fd >= 0 || o->userns_block_fd >= 0) {
-                log_error("%s: nsboxd cannot hold a sandbox before its command yet",
-                          o->block_fd >= 0 ? "--block-fd" : "--userns-block-fd");
+        if (o->userns_block_fd >= 0) {
+                /* Its use is writing the id maps meanwhile, which nsboxd does itself as the policy allows. */
+                log_error("--userns-block-fd: nsboxd writes the user namespace's id maps itself; use --uid and --gid");
                 return -EOPNOTSUPP;
+        }
+        if (o->block_fd >= 0) {
+                r = nsbox_spawn_set_block_fd(s, o->block_fd);
+                if (r < 0) {
+                        log_error("--block-fd %d: %s", o->block_fd, r == -EBADF ? "not an open file descriptor" : strerror(-r));
+                        return r;
+                }
         }
         if (o->userns2_fd >= 0) {
                 log_error("--userns2: nsboxd cannot switch user namespaces after setting up yet");

@@ -18,6 +18,7 @@
 struct NsboxSpawn {
         SpawnRequest *req;
         int stdio_fds[3];
+        int block_fd; /* "blockFileDescriptor", or -EBADF */
         int *extra_fds; /* parallel to req->fds */
         int *mount_fds; /* parallel to req->mounts; -EBADF where the mount has no fd */
         int *join_fds;  /* parallel to req->join_namespaces */
@@ -37,6 +38,7 @@ _public_ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s) {
         if (!s)
                 return NULL;
         close_many(s->stdio_fds, 3);
+        safe_close(s->block_fd);
         if (s->req) {
                 close_many(s->extra_fds, s->req->n_fds);
                 close_many(s->mount_fds, s->req->n_mounts);
@@ -63,6 +65,7 @@ _public_ int nsbox_spawn_new(NsboxSpawn **ret) {
                 return -ENOMEM;
         for (size_t i = 0; i < 3; i++)
                 s->stdio_fds[i] = -EBADF;
+        s->block_fd = -EBADF;
         s->swap_max = UINT64_MAX;
         s->req = spawn_request_new();
         if (!s->req) {
@@ -402,6 +405,21 @@ static int set_stdio(NsboxSpawn *s, unsigned which, int fd) {
         }
         safe_close(s->stdio_fds[which]);
         s->stdio_fds[which] = copy;
+        return 0;
+}
+
+_public_ int nsbox_spawn_set_block_fd(NsboxSpawn *s, int fd) {
+        int copy = -EBADF;
+
+        if (!s)
+                return -EINVAL;
+        if (fd >= 0) {
+                copy = fd_dup_cloexec(fd);
+                if (copy < 0)
+                        return copy;
+        }
+        safe_close(s->block_fd);
+        s->block_fd = copy;
         return 0;
 }
 
@@ -903,7 +921,7 @@ static int spawn_message_fds(NsboxSpawn *s, int **ret_fds, size_t *ret_n) {
         if (!req->argv)
                 return -EINVAL;
 
-        max = 3 + req->n_fds + req->n_mounts + req->n_join_namespaces + req->n_seccomp_fds;
+        max = 4 + req->n_fds + req->n_mounts + req->n_join_namespaces + req->n_seccomp_fds;
         fds = calloc(max, sizeof(int));
         if (!fds)
                 return -ENOMEM;
@@ -917,6 +935,13 @@ static int spawn_message_fds(NsboxSpawn *s, int **ret_fds, size_t *ret_n) {
                 if (r < 0)
                         goto fail;
                 *stdio_index[i] = r;
+        }
+        req->block_fd_index = -1;
+        if (s->block_fd >= 0) {
+                r = message_add_fd(fds, &n, s->block_fd);
+                if (r < 0)
+                        goto fail;
+                req->block_fd_index = r;
         }
         for (size_t i = 0; i < req->n_fds; i++) {
                 r = message_add_fd(fds, &n, s->extra_fds[i]);

@@ -315,6 +315,10 @@ int nsbox_spawn_set_init(NsboxSpawn *s, bool init);
  * holds a read lock on (fcntl F_RDLCK) for as long as it lives (bubblewrap's --lock-file). Needs an init:
  * a PID namespace, or nsbox_spawn_set_init(s, true). -EINVAL for a relative path, -E2BIG past 16. */
 int nsbox_spawn_add_lock_file(NsboxSpawn *s, const char *path);
+/* The sandbox waits until fd (duplicated; -1 unsets) reads, once it is set up and before the command runs
+ * (bubblewrap's --block-fd); the wait counts against the daemon's spawn timeout, and the spawn's reply comes
+ * after it. */
+int nsbox_spawn_set_block_fd(NsboxSpawn *s, int fd);
 /* Whether the command runs in a new session (setsid; default on). With a tty as stdin the daemon
  * makes it the controlling terminal. false shares the daemon's session for root only; for anyone else the
  * command gets a new session whose controlling terminal must be the tty passed as stdin, stdout or

@@ -7,8 +7,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "capabilities.h"
+#include "fd-util.h"
 #include "json-codec.h"
 #include "log.h"
 
@@ -164,10 +167,18 @@ int capability_plan_new(const CapabilityMasks *requested, const CapabilityContex
         if (!ctx || !ret)
                 return -EINVAL;
 
+        /*
+         * CAP_SYS_TIME goes to a root caller's sandbox outside a user namespace only when the caller could
+         * use it itself (bubblewrap keeps what its caller has), never from the daemon's own set to a caller
+         * that lacks it (a root service with ProtectClock=). It does not weaken the time namespaces: their
+         * offsets are frozen once a process entered them, so a sandbox can change only those of namespaces
+         * nobody entered yet; a pending spawn's, reached through the host's /proc, is no more than the
+         * host's clock that CAP_SYS_TIME sets anyway.
+         */
         if (ctx->user_namespace)
                 ceiling = all;
         else if (ctx->privileged)
-                ceiling = daemon_mask() & ~CAPABILITIES_DAEMON_ONLY;
+                ceiling = daemon_mask() & ~(ctx->caller_holds_sys_time ? 0 : CAPABILITIES_DAEMON_ONLY);
         else
                 ceiling = 0;
         if (ctx->disable_user_namespaces)
@@ -196,6 +207,36 @@ int capability_plan_new(const CapabilityMasks *requested, const CapabilityContex
         p.init_permitted = p.permitted & CAPABILITY_BIT(CAP_KILL);
 
         *ret = p;
+        return 0;
+}
+
+int capability_read_permitted(pid_t pid, int pidfd, uint64_t *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], buf[4096], *line, *end;
+        unsigned long long v;
+        ssize_t n;
+
+        if (pid <= 0 || pidfd < 0)
+                return -ESRCH;
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        line = strstr(buf, "\nCapPrm:\t");
+        if (!line)
+                return -EIO;
+        errno = 0;
+        v = strtoull(line + strlen("\nCapPrm:\t"), &end, 16);
+        if (errno != 0 || *end != '\n')
+                return -EIO;
+        /* The pid may have named another process by the time it was read: only a live pidfd says it did not. */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return -errno;
+        *ret = (uint64_t) v;
         return 0;
 }
 

@@ -50,7 +50,12 @@ typedef struct CapabilityContext {
         bool user_namespace;  /* the sandbox runs in a user namespace (created or joined): capabilities count there only */
         bool privileged;      /* the caller is root */
         bool disable_user_namespaces; /* CAP_SYS_RESOURCE would let the sandbox lift the limit again */
+        bool caller_holds_sys_time;   /* a root caller whose own process may use CAP_SYS_TIME */
 } CapabilityContext;
+
+/* The permitted set of process pid (its /proc/PID/status), checked against pidfd afterwards so the pid still
+ * named it: 0, -ESRCH without a pidfd or if it is gone, -errno. */
+int capability_read_permitted(pid_t pid, int pidfd, uint64_t *ret);
 
 /*
  * The sets a sandbox gets. requested NULL means the default (nsboxd(8)):
@@ -59,7 +64,9 @@ typedef struct CapabilityContext {
  *    uid 0 there keeps them, any other uid has none (the kernel's rule);
  *  - outside one, a root caller: what nsboxd holds, without the capabilities
  *    it holds only for its own work (CAP_SYS_TIME, for time namespace
- *    offsets); a non-root caller: nothing, not even in the bounding set.
+ *    offsets) unless the caller's own process holds them too (as bubblewrap
+ *    run by it would keep them); a non-root caller: nothing, not even in the
+ *    bounding set.
  * A request outside a user namespace is held to the same ceiling: what nsboxd
  * does not hold, or holds for itself, is left out (and logged). -EPERM if a
  * non-root caller outside a user namespace asks for anything but a bounding

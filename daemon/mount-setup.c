@@ -880,7 +880,8 @@ static int make_dir_at(Apply *a, int parent_fd, const char *name, mode_t mode, b
         int r;
 
         r = creds_for_creating(a, parent_fd);
-        if (r >= 0 && mkdirat(parent_fd, name, mode) < 0)
+        /* Owner access first, so the caller can open it to set owner and mode (0000 included) below. */
+        if (r >= 0 && mkdirat(parent_fd, name, requested ? mode | 0700 : mode) < 0)
                 r = -errno;
         if (r >= 0 && requested) {
                 _cleanup_close_ int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

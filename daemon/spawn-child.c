@@ -56,6 +56,9 @@
  *     Where setgroups() is skipped (a new user namespace that denies it, a
  *     joined one without additionalGids), the groups are the ones the daemon
  *     cloned us with: a non-root caller's own.
+ *     With blockFileDescriptor, wait until it reads (bubblewrap's --block-fd,
+ *     after its setup too), under the daemon's spawn deadline: the wait is
+ *     this process's, never the daemon's.
  *  9. Read the callers' classic-BPF programs (their fds are about to move).
  *     File descriptors: park every source above the highest target, dup2()
  *     them into place, close everything else; the report fd and the nsbox-init
@@ -527,6 +530,19 @@ static void limit_user_namespaces(const SpawnPlan *p) {
         (void) close(fd);
 }
 
+/* poll() first: a non-blocking fd would not wait in read(). What it reads is the caller's business. */
+static void wait_for_block_fd(const SpawnPlan *p) {
+        struct pollfd pfd = { .fd = p->block_fd, .events = POLLIN };
+        char c;
+
+        if (p->block_fd < 0)
+                return;
+        while (poll(&pfd, 1, -1) < 0)
+                if (errno != EINTR)
+                        child_fail(p, "block", errno, "blockFileDescriptor");
+        (void) read(p->block_fd, &c, 1);
+}
+
 /* "seccompFileDescriptors[i]" and a suffix, without snprintf(), which is not async-signal-safe. */
 static void seccomp_fd_context(char *buf, size_t size, size_t i, const char *suffix) {
         static const char prefix[] = "seccompFileDescriptors[";
@@ -882,6 +898,7 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
         setup_credentials(p);
         if (p->fork_pid1)
                 tie_to_parent(p, true);
+        wait_for_block_fd(p);
         read_seccomp_programs(p);
         setup_fds(p);
         setup_process(p);

@@ -118,6 +118,7 @@ typedef struct SpawnPlan {
         int controlling_tty;   /* child scratch: which of 0, 1, 2 became the controlling terminal, or -1 */
         bool init;
         int init_program_fd; /* the nsbox-init program init execs once the command runs (borrowed), or -EBADF */
+        int block_fd;        /* "blockFileDescriptor": the message fd to wait on (borrowed), or -EBADF */
         const char *cwd;
         char *const *cwd_fallbacks; /* NULL if none */
         const char *program; /* what is executed: the request's argv[0] */

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/sched.h>
 
 #include "fd-util.h"
@@ -553,7 +554,11 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
 /* Capabilities, system call filters and the user namespace limit: what confines the sandbox beyond its namespaces. */
 static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         const SpawnRequest *r = c->request;
+        uint64_t caller_caps = 0;
         CapabilityContext cc = {
+                .caller_holds_sys_time = c->caller->privileged &&
+                                         capability_read_permitted(c->caller->pid, c->caller->pidfd, &caller_caps) >= 0 &&
+                                         (caller_caps & CAPABILITY_BIT(CAP_SYS_TIME)),
                 .user_namespace = (r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user,
                 .privileged = c->caller->privileged,
                 .disable_user_namespaces = r->disable_user_namespaces || c->user_namespaces_disabled,
@@ -757,6 +762,12 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         }
         p->envp = r->env ?: spawn_default_env;
         p->lock_files = r->lock_files;
+        p->block_fd = -EBADF;
+        if (r->block_fd_index >= 0) {
+                int k = message_fd(c, r->block_fd_index, &p->block_fd);
+                if (k < 0)
+                        return spawn_fail(e, "prepare", -k, "blockFileDescriptor");
+        }
         p->cwd = r->cwd ?: "/";
         p->cwd_fallbacks = r->cwd_fallbacks;
         /* The daemon's session, and its controlling terminal, are root's alone to share. */
@@ -1045,7 +1056,7 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        fds = calloc(6 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
+        fds = calloc(7 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -1065,6 +1076,8 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
                 fds[n++] = p->proc_sys_fd;
         if (p->init_program_fd >= 0)
                 fds[n++] = p->init_program_fd;
+        if (p->block_fd >= 0)
+                fds[n++] = p->block_fd;
         n += mount_plan_fds(p->mounts, fds + n, n_mount_fds);
 
         qsort(fds, n, sizeof(int), cmp_int);

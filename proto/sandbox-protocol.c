@@ -1106,6 +1106,7 @@ static const JsonField spawn_fields[] = {
         { "stdout", &json_kind_fd_index, offsetof(SpawnRequest, stdout_index) },
         { "stderr", &json_kind_fd_index, offsetof(SpawnRequest, stderr_index) },
         JSON_ARRAY_FIELD("fileDescriptors", SpawnRequest, fds, 0, &fd_mappings_array),
+        { "blockFileDescriptor", &json_kind_fd_index, offsetof(SpawnRequest, block_fd_index) },
         { "root", &json_kind_string, offsetof(SpawnRequest, root), 0, &path_string },
         JSON_ARRAY_FIELD("mounts", SpawnRequest, mounts, 0, &mounts_array),
         { "timeOffsets", &json_kind_object, 0, 0, time_offsets_fields },
@@ -1177,6 +1178,7 @@ SpawnRequest *spawn_request_new(void) {
         r->setgroups = -1;
         r->stdin_index = r->stdout_index = r->stderr_index = -1;
         r->init = -1;
+        r->block_fd_index = -1;
         r->new_session = -1;
         r->seccomp_profile = -1;
         return r;

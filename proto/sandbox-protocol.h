@@ -201,6 +201,7 @@ typedef struct SpawnRequest {
 
         FdMapping *fds; /* "fileDescriptors" */
         size_t n_fds;
+        int block_fd_index; /* "blockFileDescriptor": fd index or -1; the sandbox waits until it reads */
 
         MountEntry *mounts; /* "mounts" */
         size_t n_mounts;

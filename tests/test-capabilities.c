@@ -87,6 +87,13 @@ Test(capabilities, defaults_and_ceilings) {
         cr_assert_eq(p.bounding, held & ~BIT(CAP_SYS_TIME));
         cr_assert_eq(p.permitted, held & ~BIT(CAP_SYS_TIME));
 
+        /* a root caller that holds CAP_SYS_TIME itself keeps it, as under bubblewrap */
+        cr_assert_eq(capability_plan_new(NULL, &(CapabilityContext) { .privileged = true, .caller_holds_sys_time = true },
+                                         &p),
+                     0);
+        cr_assert_eq(p.bounding, held);
+        cr_assert_eq(p.permitted, held);
+
         /* and asked for explicitly: left out all the same */
         m.set[CAPABILITY_SET_BOUNDING] = m.set[CAPABILITY_SET_PERMITTED] = BIT(CAP_SYS_TIME) | BIT(CAP_SYS_MODULE) |
                                                                             BIT(CAP_CHOWN);

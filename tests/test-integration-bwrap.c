@@ -830,3 +830,66 @@ Test(bwrap, mounts_in_a_joined_user_namespace_for_a_caller_that_is_not_root) {
         cr_assert_eq(chmod(dir, 01777), 0);
         cr_assert_eq(test_run_as(other_uid, other_gid, joined_userns_mounts, dir), 0);
 }
+
+/* ---- blockFileDescriptor ---- */
+
+/* The sandbox reads one byte of it before the command runs: "XY" in the pipe leaves "Y" for the command. */
+Test(bwrap, block_fd_is_read_before_the_command) {
+        int conn = test_daemon_connect(&daemon_), p[2];
+        Started s;
+        Ended e;
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert_eq(write(p[1], "XY", 2), 2);
+        close(p[1]);
+        s = spawn_with(conn, (int[]) { p[0], p[0] }, 2,
+                       "\"argv\":[\"cat\"],\"captureOutput\":true,\"blockFileDescriptor\":0,"
+                       "\"stdin\":1");
+        cr_assert_str_empty(s.error, "%s %s %s", s.error, s.field, s.message);
+        e = wait_for(conn, s.id);
+        cr_assert_str_eq(e.out, "Y");
+        ended_done(&e);
+        started_done(&s);
+        close(p[0]);
+        test_disconnect(conn);
+}
+
+/* While one spawn waits for its fd, the daemon answers everyone else; the spawn goes on once the fd reads. */
+Test(bwrap, block_fd_wait_is_not_the_daemons) {
+        int conn = test_daemon_connect(&daemon_), p[2], status;
+        pid_t pid;
+        Ended e;
+
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int c = test_daemon_connect(&daemon_);
+                Started s = spawn_with(c, &p[0], 1, "\"argv\":[\"true\"],\"blockFileDescriptor\":0");
+
+                _exit(s.error[0] ? 1 : 0);
+        }
+        close(p[0]);
+
+        /* the waiting spawn is listed as starting, and another one runs meanwhile */
+        for (int i = 0; i < 600; i++) {
+                struct json_object *r = callf(conn, "io.nsbox.Sandbox.List", NULL, 0, "{}");
+                struct json_object *list = test_json_get(r, "parameters.sandboxes");
+                struct json_object *first = list ? json_object_array_get_idx(list, 0) : NULL;
+                const char *state = first ? test_json_string(first, "state") : NULL;
+                bool starting = state && strcmp(state, "starting") == 0;
+
+                json_object_put(r);
+                if (starting)
+                        break;
+                usleep(50 * 1000);
+        }
+        e = run_script(conn, "echo served", "%s", "");
+        assert_ran(&e, "served\n");
+
+        cr_assert_eq(write(p[1], "x", 1), 1);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the blocked spawn failed");
+        close(p[1]);
+        test_disconnect(conn);
+}

@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -402,21 +405,56 @@ Test(confine, root_sandbox_sets_of_command_and_init) {
         start(NULL);
         conn = test_daemon_connect(&daemon_);
 
-        /* the default: what the daemon holds, less CAP_SYS_TIME */
+        /* the default: what the daemon holds; CAP_SYS_TIME too, as this caller holds it (bubblewrap keeps it) */
         spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"namespaces\":[\"pid\"],\"keepAlive\":true", false, &o);
         cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
-        check_sandbox(o.pid, &(Expect) { .cmd_eff = held & ~CAP_SYS_TIME_BIT, .cmd_bnd = held & ~CAP_SYS_TIME_BIT,
-                                         .init_eff = CAP_KILL_BIT, .init_bnd = held & ~CAP_SYS_TIME_BIT });
+        check_sandbox(o.pid, &(Expect) { .cmd_eff = held, .cmd_bnd = held, .init_eff = CAP_KILL_BIT, .init_bnd = held });
         kill_sandbox(o.id);
+        test_disconnect(conn);
 
-        /* asked for: CAP_CHOWN kept, CAP_SYS_TIME left out even so */
+        /* a root caller that cannot use CAP_SYS_TIME does not get it from the daemon's own set */
+        {
+                pid_t pid = fork();
+                int status;
+
+                cr_assert_geq(pid, 0);
+                if (pid == 0) {
+                        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+                        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+                        int c;
+
+                        if (syscall(SYS_capget, &h, d) < 0)
+                                _exit(2);
+                        d[0].effective &= ~(uint32_t) CAP_SYS_TIME_BIT;
+                        d[0].permitted &= ~(uint32_t) CAP_SYS_TIME_BIT;
+                        d[0].inheritable &= ~(uint32_t) CAP_SYS_TIME_BIT;
+                        if (syscall(SYS_capset, &h, d) < 0)
+                                _exit(3);
+                        c = test_daemon_connect(&daemon_);
+                        spawn(c, "\"argv\":[\"/bin/sleep\",\"60\"],\"namespaces\":[\"pid\"],\"keepAlive\":true",
+                              false, &o);
+                        if (o.error[0])
+                                _exit(4);
+                        check_sandbox(o.pid, &(Expect) { .cmd_eff = held & ~CAP_SYS_TIME_BIT,
+                                                         .cmd_bnd = held & ~CAP_SYS_TIME_BIT, .init_eff = CAP_KILL_BIT,
+                                                         .init_bnd = held & ~CAP_SYS_TIME_BIT });
+                        kill_sandbox(o.id);
+                        _exit(0);
+                }
+                cr_assert_eq(waitpid(pid, &status, 0), pid);
+                cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "without CAP_SYS_TIME: %d", status);
+        }
+        conn = test_daemon_connect(&daemon_);
+
+        /* asked for: CAP_CHOWN kept, CAP_SYS_TIME too (this caller holds it) */
         spawn(conn,
               "\"argv\":[\"/bin/sleep\",\"60\"],\"namespaces\":[\"pid\"],\"keepAlive\":true,"
               "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_SYS_TIME\"],\"permitted\":[\"CAP_CHOWN\"],"
               "\"effective\":[\"CAP_CHOWN\"]}",
               false, &o);
         cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
-        check_sandbox(o.pid, &(Expect) { .cmd_eff = 1, .cmd_bnd = 1, .init_eff = 0, .init_bnd = 1 });
+        check_sandbox(o.pid, &(Expect) { .cmd_eff = 1, .cmd_bnd = 1 | CAP_SYS_TIME_BIT, .init_eff = 0,
+                                         .init_bnd = 1 | CAP_SYS_TIME_BIT });
         kill_sandbox(o.id);
         test_disconnect(conn);
 }

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1632,7 +1633,8 @@ static uint64_t cap_mask(const char *status, const char *field) {
 
 /*
  * Time offsets without a user namespace need CAP_SYS_TIME in the daemon, so
- * the unit keeps it; no sandbox gets it, root's included.
+ * the unit keeps it; no sandbox gets it from there, root's included, unless
+ * its caller holds it itself (this one drops it first).
  */
 Test(unit, time_offsets_and_no_sys_time_for_sandboxes) {
         _cleanup_free_ char *set = unit_bounding_set(), *status = NULL;
@@ -1646,6 +1648,16 @@ Test(unit, time_offsets_and_no_sys_time_for_sandboxes) {
         snprintf(path, sizeof path, "/proc/%d/status", (int) d.pid);
         status = test_read_file(path);
         cr_assert_eq(cap_mask(status, "CapBnd:") & CAP_BIT(CAP_SYS_MODULE_NR), 0, "not under the unit's set: %s", set);
+        {
+                struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+                struct __user_cap_data_struct c[_LINUX_CAPABILITY_U32S_3] = {};
+
+                cr_assert_eq(syscall(SYS_capget, &h, c), 0);
+                c[0].effective &= ~(uint32_t) CAP_BIT(CAP_SYS_TIME_NR);
+                c[0].permitted &= ~(uint32_t) CAP_BIT(CAP_SYS_TIME_NR);
+                c[0].inheritable &= ~(uint32_t) CAP_BIT(CAP_SYS_TIME_NR);
+                cr_assert_eq(syscall(SYS_capset, &h, c), 0);
+        }
         conn = test_daemon_connect(&d);
 
         cr_assert_eq(run_capture(conn,

@@ -139,11 +139,12 @@ for who in root "$user"; do
                         --bind $tmp/mp-source-file $tmp/mp-file-$who true && \
                         stat -c %a $tmp/mp-dir-$who $tmp/mp-file-$who | paste -sd ' '"
         # Directories made on the way get 0755, narrowed as --perms narrows the group's and others' access.
-        check "$who: directories made as parents follow --perms, bubblewrap's way" 0 "^755 750 700 705 755 755$" \
+        check "$who: directories made as parents follow --perms, bubblewrap's way" 0 "^755 750 700 705 755 755 700 0$" \
                 as "$who" sh -c "$bwrap_nsbox --bind / / --dir $tmp/pp-$who/a/d --perms 0640 --dir $tmp/pp-$who/b/d \
                         --perms 0600 --dir $tmp/pp-$who/c/d --perms 0604 --tmpfs $tmp/pp-$who/e/d \
-                        --perms 1777 --dir $tmp/pp-$who/f/d --bind-data 5 $tmp/pp-$who/g/d true 5</dev/null && \
-                        cd $tmp/pp-$who && stat -c %a a b c e f g | paste -sd ' '"
+                        --perms 1777 --dir $tmp/pp-$who/f/d --bind-data 5 $tmp/pp-$who/g/d \
+                        --perms 0000 --dir $tmp/pp-$who/h/d true 5</dev/null && \
+                        cd $tmp/pp-$who && stat -c %a a b c e f g h h/d | paste -sd ' '"
         # --lock-file: the sandbox's init holds a read lock while it lives, with a pid namespace or without.
         touch "$tmp/lock.$who"
         chmod 0666 "$tmp/lock.$who"
@@ -221,8 +222,14 @@ for who in root "$user"; do
                         grep -q '^{ \"exit-code\": 3 }\$' status.$who && head -n1 status.$who"
         check "$who: seccomp data must be whole BPF instructions" 1 "^bwrap: Invalid seccomp data, must be multiple of 8$" \
                 as "$who" sh -c "printf 123 >bpf.$who && $bwrap_nsbox $host --add-seccomp-fd 5 true 5<bpf.$who"
-        check "$who: what nsboxd cannot do yet is refused by name" 1 "^bwrap: --exec-label: " \
+        if [ -e /sys/fs/selinux/enforce ]; then why="nsboxd does not set SELinux labels"
+        else why="SELinux is not enabled on this system"; fi
+        check "$who: SELinux labels are refused, saying why" 1 "^bwrap: --exec-label system_u:system_r:container_t:s0: $why$" \
                 as "$who" "$bwrap_nsbox" $host --exec-label system_u:system_r:container_t:s0 true
+        check "$who: --userns-block-fd is refused, saying why" 1 "^bwrap: --userns-block-fd: nsboxd writes" \
+                as "$who" "$bwrap_nsbox" $host --unshare-user --info-fd 1 --userns-block-fd 0 true
+        check "$who: --block-fd: the sandbox takes one byte before the command runs" 0 "^second$" \
+                as "$who" sh -c "printf 'Xsecond\n' | $bwrap_nsbox $host --block-fd 0 cat"
         check "$who: --sync-fd closes when the sandbox ends" 0 "^closed$" \
                 as "$who" sh -c "exec 8>&1; ( $bwrap_nsbox $host --sync-fd 9 true 9>&1 ) | cat >/dev/null && echo closed"
 done

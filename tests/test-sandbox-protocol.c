@@ -521,7 +521,7 @@ static const char full_request[] =
         "\"seccompFileDescriptors\":[2,0],"
         "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"],\"permitted\":[\"CAP_CHOWN\"]},"
         "\"disableUserNamespaces\":true,"
-        "\"init\":true,\"lockFiles\":[\"/run/lock\"],\"newSession\":false,\"keepAlive\":true,"
+        "\"init\":true,\"lockFiles\":[\"/run/lock\"],\"blockFileDescriptor\":0,\"newSession\":false,\"keepAlive\":true,"
         "\"resources\":{\"memory\":{\"limit\":67108864,\"swap\":134217728,\"high\":33554432},"
         "\"pids\":{\"limit\":50},\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000}},"
         "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1024,\"hard\":4096},"
@@ -540,6 +540,7 @@ static void assert_full_request(const SpawnRequest *r) {
         cr_assert_str_eq(r->argv0, "-sh \x01");
         cr_assert_eq(strv_length(r->lock_files), 1);
         cr_assert_str_eq(r->lock_files[0], "/run/lock");
+        cr_assert_eq(r->block_fd_index, 0);
         cr_assert_eq(strv_length(r->env), 3);
         cr_assert_str_eq(r->env[2], "EMPTY=");
         cr_assert_str_eq(r->cwd, "/home/user");
