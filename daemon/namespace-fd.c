@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/nsfs.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -225,4 +226,32 @@ int namespace_fd_owned_by(int ns_fd, NamespaceType type, uid_t uid) {
                 return errno == EPERM ? -EPERM : -errno;
         fd_set_cloexec(userns, true);
         return uid_owns_userns(userns, uid);
+}
+
+#ifndef NS_GET_TGID_FROM_PIDNS
+#define NS_GET_TGID_FROM_PIDNS _IOR(0xb7, 0x7, int)
+#endif
+
+int pid_namespace_kill(int ns_fd) {
+        _cleanup_close_ int pidfd = -EBADF, pid_ns = -EBADF;
+        struct stat want, got;
+        int pid;
+
+        pid = ioctl(ns_fd, NS_GET_TGID_FROM_PIDNS, 1);
+        if (pid < 0)
+                return errno == ESRCH ? 0 : errno == ENOTTY ? -EOPNOTSUPP : -errno;
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        pid_ns = namespace_of_pidfd(pidfd, NAMESPACE_PID);
+        if (pid_ns < 0)
+                return pid_ns == -ESRCH ? 0 : pid_ns;
+        if (fstat(ns_fd, &want) < 0 || fstat(pid_ns, &got) < 0)
+                return -errno;
+        /* Another process that took the pid after pid 1 ended is in another namespace. */
+        if (want.st_ino != got.st_ino || want.st_dev != got.st_dev)
+                return 0;
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                return -errno;
+        return 0;
 }

@@ -36,3 +36,12 @@ int namespace_fd_open(int fd, NamespaceType type, int *ret_ns);
  * included), another negative errno on failure.
  */
 int namespace_fd_owned_by(int ns_fd, NamespaceType type, uid_t uid);
+
+/*
+ * Sends SIGKILL to pid 1 of the pid namespace ns_fd, which ends every
+ * process in it (NS_GET_TGID_FROM_PIDNS, Linux 6.7; the pidfd opened for that
+ * pid is checked to be in that namespace, so a reused pid is never hit).
+ * 0 if it was killed or the namespace has no pid 1 any more; -EOPNOTSUPP on
+ * an older kernel; another negative errno.
+ */
+int pid_namespace_kill(int ns_fd);

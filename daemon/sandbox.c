@@ -34,6 +34,7 @@
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
+#include "namespace-fd.h"
 #include "restart.h"
 #include "sandbox.h"
 #include "sandbox-list.h"
@@ -109,6 +110,7 @@ int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
 static void sandbox_free_memory(Sandbox *sb) {
         spawn_handshake_free(sb->handshake);
         safe_close(sb->pidfd);
+        safe_close(sb->pid_namespace_below_fd);
         capture_buffer_done(&sb->captured);
         free(sb->name);
         free(sb->cgroup_path);
@@ -599,6 +601,13 @@ static void sandbox_exited(Sandbox *sb, int code, int status) {
          * of the sandbox see to that too, without either only this does. */
         LIST_FOREACH(execs, e, sb->execs)
                 (void) sandbox_kill(e, SIGKILL);
+        if (sb->pid_namespace_below_fd >= 0) {
+                int r = pid_namespace_kill(sb->pid_namespace_below_fd);
+
+                if (r < 0)
+                        log_warning_errno(r, "Cannot end the pid namespace below sandbox %s: %m", sb->id);
+                sb->pid_namespace_below_fd = safe_close(sb->pid_namespace_below_fd);
+        }
 
         if (code == CLD_EXITED) {
                 sb->state = SANDBOX_EXITED;
@@ -876,6 +885,21 @@ static void sandbox_answer_died_before_exec(Sandbox *sb) {
         sandbox_conclude_spawn(sb, &error);
 }
 
+/* Its top process is not reaped before the report ends, so /proc/PID is still that process. */
+static int open_pid_namespace_below(Sandbox *sb) {
+        char path[64];
+        int fd;
+
+        if (!sb->origin.pid_namespace_below || sb->pid_namespace_below_fd >= 0)
+                return 0;
+        snprintf(path, sizeof path, "/proc/%d/ns/pid_for_children", (int) sb->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        sb->pid_namespace_below_fd = fd;
+        return 0;
+}
+
 static void on_report(uv_poll_t *handle, int status, int events) {
         Sandbox *sb = handle->data;
         SpawnError error = {};
@@ -901,6 +925,8 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         if (r == 0 && !sb->ended) {
                 r = origin_index_add(&sb->server->origins, &sb->origin, sb, 0, sb->pidfd, sb->pid,
                                      sb->namespaces);
+                if (r >= 0)
+                        r = open_pid_namespace_below(sb);
                 if (r < 0) {
                         /* A sandbox the daemon could not tell its callers from would be taken for the host. */
                         spawn_error_set(&error, "origin", -r, NULL);
@@ -1023,6 +1049,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                 r = -ENOMEM;
                 goto fail;
         }
+        sb->pid_namespace_below_fd = -EBADF;
         /* Freed with the entry from here on, whichever way it goes. */
         sb->exec_base = base;
         base = (SandboxExecBase) {};
@@ -1475,6 +1502,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                 sandbox_exec_base_done(&h->exec_base);
                 return -ENOMEM;
         }
+        sb->pid_namespace_below_fd = -EBADF;
         /* Freed with the entry from here on, whichever way it goes. */
         sb->exec_base = h->exec_base;
         sb->exec_base.seccomp = TAKE_PTR(t->seccomp);

@@ -113,6 +113,9 @@ struct Sandbox {
         SandboxPhase phase;
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */
         uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX]; /* what the mark says: for the Spawn reply */
+        /* The pid namespace below the top process (SandboxOrigin.pid_namespace_below), once its command
+         * runs: its pid 1 is killed when the top process ends, as pid 1's own death signal is its to clear. */
+        int pid_namespace_below_fd;
         bool died_before_exec; /* the report ended without that mark: the answer waits for the exit status */
         SandboxState state;
         int exit_code;

@@ -982,3 +982,52 @@ Test(nested, own_pid_namespace_kill_and_wait) {
         cr_assert_eq(unlink(pid_file), 0);
         cr_assert_eq(rmdir(dir), 0);
 }
+
+/*
+ * A nested pid 1 that clears its own death signal (a command run as pid 1 may) still ends with a Kill with
+ * SIGKILL: the daemon kills the namespace's pid 1 itself when the process it tracks ends.
+ */
+Test(nested, own_pid_namespace_pid1_cannot_outlive_a_kill) {
+        char dir[] = "/tmp/nsbt-nested-pid1-XXXXXX", path[128];
+        FILE *f;
+        Output o;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(path, sizeof path, "%s/p1.py", dir);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        fprintf(f, "import ctypes, os, sys, time\n"
+                   "ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG: none\n"
+                   "open(sys.argv[1] + '.new', 'w').write(os.readlink('/proc/self/ns/pid'))\n"
+                   "os.rename(sys.argv[1] + '.new', sys.argv[1])\n"
+                   "time.sleep(1000)\n");
+        cr_assert_eq(fclose(f), 0);
+        cr_assert_eq(chmod(path, 0644), 0);
+        snprintf(pid_file, sizeof pid_file, "%s/d", dir);
+        start(allow_policy);
+
+        o = run_as_nobody("$N run --detach --name nest-pid1 -r --unshare-pid --ro-bind / / --proc /proc --bind %s %s "
+                          "-- sh -c 'exec 2>%s/err; NSBOX_SOCKET=%s %s run --detach --name nest-pid1-d -r --pid --as-pid-1 "
+                          "--ro-bind / / --bind %s %s -- python3 %s %s && exec sleep 1000'",
+                          dir, dir, dir, daemon_.socket_path, cli(), dir, dir, path, pid_file);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_file_written, NULL), "the nested sandbox did not start");
+        read_pid_namespace_text(pid_file);
+        cr_assert_eq(processes_in_pid_namespace(pid_namespace_text), 1, "the nested pid 1: %u in %s",
+                     processes_in_pid_namespace(pid_namespace_text), pid_namespace_text);
+
+        o = run_as_nobody("$N kill -s KILL nest-pid1-d; $N wait nest-pid1-d; echo rc=$?");
+        cr_assert(strstr(o.text, "rc=137"), "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_namespace_empty, NULL), "pid 1 outlived the Kill");
+
+        o = run_as_nobody("$N kill -s KILL nest-pid1");
+        output_done(&o);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(unlink(pid_file), 0);
+        snprintf(path, sizeof path, "%s/err", dir);
+        (void) unlink(path);
+        cr_assert_eq(rmdir(dir), 0);
+}
