@@ -393,34 +393,30 @@ _public_ int nsbox_spawn_set_user(NsboxSpawn *s, uid_t uid, gid_t gid, const gid
         return 0;
 }
 
-static int set_stdio(NsboxSpawn *s, unsigned which, int fd) {
+/* Makes *slot a close-on-exec copy of fd (-1: none), closing what it held; the caller keeps fd. */
+static int replace_with_copy(int *slot, int fd) {
         int copy = -EBADF;
 
-        if (!s)
-                return -EINVAL;
         if (fd >= 0) {
                 copy = fd_dup_cloexec(fd);
                 if (copy < 0)
                         return copy;
         }
-        safe_close(s->stdio_fds[which]);
-        s->stdio_fds[which] = copy;
+        safe_close(*slot);
+        *slot = copy;
         return 0;
 }
 
-_public_ int nsbox_spawn_set_block_fd(NsboxSpawn *s, int fd) {
-        int copy = -EBADF;
-
+static int set_stdio(NsboxSpawn *s, unsigned which, int fd) {
         if (!s)
                 return -EINVAL;
-        if (fd >= 0) {
-                copy = fd_dup_cloexec(fd);
-                if (copy < 0)
-                        return copy;
-        }
-        safe_close(s->block_fd);
-        s->block_fd = copy;
-        return 0;
+        return replace_with_copy(&s->stdio_fds[which], fd);
+}
+
+_public_ int nsbox_spawn_set_block_fd(NsboxSpawn *s, int fd) {
+        if (!s)
+                return -EINVAL;
+        return replace_with_copy(&s->block_fd, fd);
 }
 
 _public_ int nsbox_spawn_set_stdin(NsboxSpawn *s, int fd) {
