@@ -103,8 +103,9 @@ static bool id_is_valid(const char *id) {
         return id && *id && strlen(id) <= SANDBOX_ID_MAX;
 }
 
-/* Sends a call whose only parameter is the sandbox id (Wait, Inspect). */
-static int id_call_send(NsboxConnection *c, CallKind kind, const char *method, const char *id) {
+/* Sends a call whose only parameter is the sandbox id (Wait, Inspect), with the call's flags. */
+static int id_call_send_flags(NsboxConnection *c, CallKind kind, const char *method, const char *id,
+                              unsigned flags) {
         struct json_object *p;
 
         if (!c || !id_is_valid(id))
@@ -112,7 +113,11 @@ static int id_call_send(NsboxConnection *c, CallKind kind, const char *method, c
         p = sandbox_id_request_encode(id);
         if (!p)
                 return -ENOMEM;
-        return connection_call_send(c, kind, method, p, NULL, 0);
+        return connection_call_send_flags(c, kind, method, p, NULL, 0, flags);
+}
+
+static int id_call_send(NsboxConnection *c, CallKind kind, const char *method, const char *id) {
+        return id_call_send_flags(c, kind, method, id, 0);
 }
 
 /* ---- Wait ---- */
@@ -334,15 +339,7 @@ _public_ bool nsbox_sandbox_info_get_output_truncated(NsboxSandboxInfo *info) {
 }
 
 _public_ int nsbox_wait_output_send(NsboxConnection *c, const char *id) {
-        struct json_object *p;
-
-        if (!c || !id_is_valid(id))
-                return -EINVAL;
-        p = sandbox_id_request_encode(id);
-        if (!p)
-                return -ENOMEM;
-        return connection_call_send_flags(c, CALL_WAIT_OUTPUT, NSBOX_INTERFACE ".Wait", p, NULL, 0,
-                                          VARLINK_CALL_MORE);
+        return id_call_send_flags(c, CALL_WAIT_OUTPUT, NSBOX_INTERFACE ".Wait", id, VARLINK_CALL_MORE);
 }
 
 /* Hands the reply's "stdout" or "stderr" (stream 1 or 2) to output; a member that is not a string is a bad reply. */

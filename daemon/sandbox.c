@@ -378,6 +378,22 @@ static void capture_update_watch(Sandbox *sb) {
         }
 }
 
+/* Counts sb against its owner at once, so a failure after it releases it like any other entry's, and
+ * indexes its id; sandbox_unindex() undoes both. */
+static int sandbox_count_and_index(Server *s, Sandbox *sb, uid_t owner_uid) {
+        int r;
+
+        sb->usage = server_user_usage(s, owner_uid);
+        if (!sb->usage)
+                return -ENOMEM;
+        sb->usage->n_sandboxes++;
+        r = hash_table_add(&s->sandbox_ids, &sb->id_node, hash_string(sb->id));
+        if (r < 0)
+                return r;
+        sb->id_node_added = true;
+        return 0;
+}
+
 /* Undoes what sandbox_new() counted and indexed so far, for an entry that never makes it into the table. */
 static void sandbox_unindex(Server *s, Sandbox *sb) {
         if (sb->id_node_added)
@@ -1060,17 +1076,9 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         }
         memcpy(sb->id, containment->id, SANDBOX_ID_LEN + 1);
 
-        sb->usage = server_user_usage(s, owner->connection->caller.uid);
-        if (!sb->usage) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        /* Counted at once, so a failure below releases it like any other entry's. */
-        sb->usage->n_sandboxes++;
-        r = hash_table_add(&s->sandbox_ids, &sb->id_node, hash_string(sb->id));
+        r = sandbox_count_and_index(s, sb, owner->connection->caller.uid);
         if (r < 0)
                 goto fail;
-        sb->id_node_added = true;
 
         if (req->name) {
                 sb->name = strdup(req->name);
@@ -1522,16 +1530,9 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++)
                 sb->capture[k].fd = -EBADF;
 
-        sb->usage = server_user_usage(s, info->owner_uid);
-        if (!sb->usage) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        sb->usage->n_sandboxes++;
-        r = hash_table_add(&s->sandbox_ids, &sb->id_node, hash_string(sb->id));
+        r = sandbox_count_and_index(s, sb, info->owner_uid);
         if (r < 0)
                 goto fail;
-        sb->id_node_added = true;
         if (info->name) {
                 sb->name = strdup(info->name);
                 if (!sb->name) {
