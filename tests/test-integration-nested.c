@@ -929,12 +929,14 @@ Test(nested, own_pid_namespace_kill_and_wait) {
 #define NESTED_RUN "NSBOX_SOCKET=%s %s run --detach -r --unshare-pid --ro-bind / / --proc /proc --bind %s %s "
 #define NESTED_ARGS daemon_.socket_path, cli(), dir, dir
         o = run_as_nobody("$N run --detach --name nest-pidns -r --unshare-pid --ro-bind / / --proc /proc --bind %s %s "
-                          "-- sh -c 'exec 2>%s/err; " NESTED_RUN "--name nest-pidns-a -- sleep 1000 && "
+                          "-- sh -c 'exec 2>%s/err; until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; "
+                          "done; " NESTED_RUN "--name nest-pidns-a -- sleep 1000 && "
                           NESTED_RUN "--name nest-pidns-b -- sh -c \"readlink /proc/self/ns/pid > %s/b.new && "
                           "mv %s/b.new %s/b && exec sleep 1000\" && "
                           NESTED_RUN "--name nest-pidns-c -- sh -c \"readlink /proc/self/ns/pid > %s/c.new && "
                           "mv %s/c.new %s/c && exec sleep 1000\" && exec sleep 1000'",
-                          dir, dir, dir, NESTED_ARGS, NESTED_ARGS, dir, dir, dir, NESTED_ARGS, dir, dir, dir);
+                          dir, dir, dir, daemon_.socket_path, cli(), NESTED_ARGS, NESTED_ARGS, dir, dir, dir, NESTED_ARGS,
+                          dir, dir, dir);
 #undef NESTED_RUN
 #undef NESTED_ARGS
         cr_assert_eq(o.status, 0, "%s", o.text);
@@ -1008,9 +1010,13 @@ Test(nested, own_pid_namespace_pid1_cannot_outlive_a_kill) {
         start(allow_policy);
 
         o = run_as_nobody("$N run --detach --name nest-pid1 -r --unshare-pid --ro-bind / / --proc /proc --bind %s %s "
-                          "-- sh -c 'exec 2>%s/err; NSBOX_SOCKET=%s %s run --detach --name nest-pid1-d -r --pid --as-pid-1 "
+                          /* A nested request refuses a sandbox still starting: wait until it is listed running
+                           * (see minimal_root_stays_minimal). */
+                          "-- sh -c 'exec 2>%s/err; until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; "
+                          "done; NSBOX_SOCKET=%s %s run --detach --name nest-pid1-d -r --pid --as-pid-1 "
                           "--ro-bind / / --bind %s %s -- python3 %s %s && exec sleep 1000'",
-                          dir, dir, dir, daemon_.socket_path, cli(), dir, dir, path, pid_file);
+                          dir, dir, dir, daemon_.socket_path, cli(), daemon_.socket_path, cli(), dir, dir, path,
+                          pid_file);
         cr_assert_eq(o.status, 0, "%s", o.text);
         output_done(&o);
         cr_assert(test_wait_until(pid_file_written, NULL), "the nested sandbox did not start");
