@@ -669,6 +669,17 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
 
 static void remove_idle_users(CgroupManager *m);
 
+/* Moving the daemon out skips a thread that is exiting just then (a closer or spawn worker done with
+ * its job): it keeps the leaf populated, and rmdir busy, until its exit completes, which is a matter
+ * of microseconds. So a busy leaf is retried, bounded, rather than left behind on every such race. */
+static void remove_leaf(int base_fd, const char *leaf) {
+        for (int i = 0; i < 200; i++) {
+                if (unlinkat(base_fd, leaf, AT_REMOVEDIR) >= 0 || errno != EBUSY)
+                        return;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000 * 1000 }, NULL);
+        }
+}
+
 static void manager_restore(CgroupManager *m) {
         Hierarchy *v2 = &m->h[HIERARCHY_V2];
         char text[128];
@@ -679,7 +690,7 @@ static void manager_restore(CgroupManager *m) {
         if (m->subtree_enabled && subtree_control_text(m->subtree_enabled, '-', text, sizeof text) > 0)
                 (void) write_at(v2->fd, "cgroup.subtree_control", text);
         if (m->moved_self && write_at(v2->fd, "cgroup.procs", "0") >= 0)
-                (void) unlinkat(v2->fd, m->leaf, AT_REMOVEDIR);
+                remove_leaf(v2->fd, m->leaf);
 }
 
 CgroupManager *cgroup_manager_free(CgroupManager *m) {
