@@ -9,12 +9,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli-parse.h"
@@ -22,6 +24,16 @@
 #include "config.h"
 #include "fd-util.h"
 #include "nsbox-bwrap-options.h"
+
+/* The effective capabilities of this process (bubblewrap run by root starts from them); none if unknown. */
+static uint64_t own_capabilities(void) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capget, &header, data) < 0)
+                return 0;
+        return ((uint64_t) data[1].effective << 32 | data[0].effective) & cli_all_capabilities();
+}
 
 extern char **environ;
 
@@ -819,8 +831,8 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                         return -EINVAL;
                 }
                 if (!o->caps_changed) {
-                        /* As bubblewrap: root starts from every capability, anyone else from none. */
-                        o->caps = geteuid() == 0 ? cli_all_capabilities() : 0;
+                        /* As bubblewrap: root starts from the capabilities it has, anyone else from none. */
+                        o->caps = geteuid() == 0 ? own_capabilities() : 0;
                         o->caps_changed = true;
                 }
                 if (id == OPT_CAP_ADD)
@@ -1020,7 +1032,7 @@ static int set_stdio(NsboxSpawn *s) {
         return 0;
 }
 
-static int apply_capabilities(NsboxSpawn *s, const BwrapOptions *o, uint32_t sandbox_uid) {
+static int apply_capabilities(NsboxSpawn *s, const BwrapOptions *o, uint32_t sandbox_uid, bool own_userns) {
         _cleanup_strv_free_ char **names = NULL;
         unsigned sets;
 
@@ -1029,8 +1041,10 @@ static int apply_capabilities(NsboxSpawn *s, const BwrapOptions *o, uint32_t san
                 names = cli_capability_names(o->caps);
                 sets = NSBOX_CAPABILITIES_ALL;
         } else if (sandbox_uid == 0) {
-                /* uid 0 in the sandbox has every capability of its namespace, as root has. */
-                names = cli_capability_names(cli_all_capabilities());
+                /* uid 0 in the sandbox has every capability of a namespace of its own, as root has; in ours,
+                 * what we have, as bubblewrap run by root keeps (asking for more is refused from inside a
+                 * sandbox). */
+                names = cli_capability_names(own_userns ? cli_all_capabilities() : own_capabilities());
                 sets = NSBOX_CAPABILITIES_BOUNDING | NSBOX_CAPABILITIES_EFFECTIVE | NSBOX_CAPABILITIES_PERMITTED;
         } else
                 return 0;
@@ -1154,7 +1168,7 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                         return r;
         }
 
-        r = apply_capabilities(s, o, uid);
+        r = apply_capabilities(s, o, uid, userns || o->userns_fd >= 0);
         if (r < 0) {
                 log_error("--cap-add/--cap-drop: %s", strerror(-r));
                 return r;

@@ -28,6 +28,7 @@
 #include "sandbox.h"
 #include "sandbox-list.h"
 #include "sandbox-nested.h"
+#include "sandbox-nested-caller.h"
 #include "seccomp-profile.h"
 #include "spawn.h"
 
@@ -503,6 +504,38 @@ static void refuse_nested(Connection *c, const char *what, const char *sandbox, 
 }
 
 /*
+ * What the calling process holds in S's user namespace bounds what it gets
+ * there (sandbox-nested-caller.h), and root's request keeps no session of the
+ * daemon's (the engine would leave a root creator's there): 0, or -EPERM
+ * once the refusal is sent.
+ */
+static int check_nested_caller(Connection *c, const char *what, const Sandbox *sb, const SpawnRequest *req,
+                               const CapabilityMasks *asked, NestedCallerHolds *ret_holds) {
+        char bad[64] = "", why[256] = "", reason[sizeof bad + sizeof why + 2];
+        int r;
+
+        if (req->new_session == 0 && sb->exec_base.creator_privileged) {
+                refuse_nested(c, what, sb->id,
+                              "newSession: false would leave the process in the daemon's session; from inside a "
+                              "sandbox it gets a session of its own");
+                return -EPERM;
+        }
+        r = nested_caller_holds(sb, &c->caller, ret_holds);
+        if (r < 0) {
+                snprintf(reason, sizeof reason, "cannot read what the calling process holds: %s", strerror(-r));
+                refuse_nested(c, what, sb->id, reason);
+                return -EPERM;
+        }
+        r = nested_caller_check(sb, &c->caller, ret_holds, req, asked, bad, sizeof bad, why, sizeof why);
+        if (r < 0) {
+                snprintf(reason, sizeof reason, "%s: %s", bad, why);
+                refuse_nested(c, what, sb->id, reason);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/*
  * Spawn and Exec from where the caller runs (caller-origin.h, decided at
  * admission): from the host, served; from a caller whose origin could not
  * be told, refused (fail closed: it may be a sandbox's); from inside a
@@ -646,7 +679,9 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         const CapabilityMasks *spawn_capabilities = NULL;
         _cleanup_free_ char *field = NULL;
         char bad[64] = "", why[256] = "", reason[384], id[SANDBOX_ID_LEN + 1];
-        CapabilityMasks capabilities;
+        CapabilityMasks capabilities, clamped;
+        NestedCallerHolds holds;
+        bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
         PolicyDecision decision = {};
         PolicyDenial denial = {};
         SandboxClient *client;
@@ -700,6 +735,13 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                 return connection_close(c);
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+        /* Then what the caller holds in the sandbox's user namespace: sets it did not ask for are the
+         * sandbox's within those. */
+        r = check_nested_caller(c, "Spawn", outer, req, req->capabilities ? &capabilities : NULL, &holds);
+        if (r < 0)
+                return;
+        if (!new_user && !req->capabilities && nested_caller_clamp(&holds, spawn_capabilities, &clamped))
+                spawn_capabilities = &clamped;
 
         /* What the same caller may ask for from the host, judged with the sandbox's joins in place. */
         server_refresh_subids(s);
@@ -710,6 +752,9 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                 return refuse(c, &denial);
         if (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER))
                 req->setgroups = decision.setgroups_allow;
+        /* Root's "allow" by default: a process without CAP_SETGID could only deny it for its own map. */
+        if (new_user && !nested_caller_may_setgroups(&holds))
+                req->setgroups = 0;
         r = policy_check_exec(s->policy, &c->caller, !outer->exec_base.seccomp, req, &denial);
         if (r < 0)
                 return refuse(c, &denial);
@@ -899,6 +944,9 @@ static void method_exec(Connection *c) {
         PolicyRule rule;
         SandboxClient *client;
         Sandbox *target;
+        const CapabilityMasks *exec_capabilities;
+        CapabilityMasks clamped;
+        NestedCallerHolds holds;
         int r;
 
         r = exec_request_decode(c->call.parameters, c->message.n_fds, &s->config.limits.spawn, &req, &field);
@@ -919,6 +967,7 @@ static void method_exec(Connection *c) {
         /* A frozen cgroup would freeze the new process before it could say anything. */
         if (target->paused)
                 return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
+        exec_capabilities = target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL;
 
         policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
         r = check_nested(c, &rule, "Exec");
@@ -937,6 +986,13 @@ static void method_exec(Connection *c) {
                         snprintf(reason, sizeof reason, "%s: %s", bad, why);
                         return refuse_nested(c, "Exec", c->caller.origin.sandbox, reason);
                 }
+                if (check_nested_caller(c, "Exec", target, &req->process, NULL, &holds) < 0)
+                        return;
+                /* The sandbox's sets within the caller's: it gets no capability back by asking. */
+                if (nested_caller_clamp(&holds, target->exec_base.has_capabilities ? &target->exec_base.capabilities :
+                                                                                     NULL,
+                                        &clamped))
+                        exec_capabilities = &clamped;
         }
         r = check_quotas(c, &rule, &denial);
         if (r < 0)
@@ -964,8 +1020,7 @@ static void method_exec(Connection *c) {
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
 
-        start_in_sandbox(c, client, target, &req->process, &plan,
-                         target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL, id,
+        start_in_sandbox(c, client, target, &req->process, &plan, exec_capabilities, id,
                          &(const StartInSandboxWords) { "exec", "Exec into sandbox", "process" });
 }
 

@@ -410,22 +410,6 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
         const PolicySection *user = NULL, *first_group = NULL;
         PolicyRule r = {};
 
-        if (uid == 0) {
-                *ret = (PolicyRule) {
-                        .namespaces = NAMESPACE_ALL,
-                        .max_sandboxes = UINT_MAX,
-                        .keep_alive = true,
-                        .subid_ranges = true,
-                        .device_binds = true,
-                        .seccomp = POLICY_SECCOMP_UNCONFINED,
-                        /* A sandbox of root's is not the host's root: it keeps its confinement too. */
-                        .nested = POLICY_NESTED_REFUSE,
-                        .unrestricted = true,
-                        .source = "root",
-                };
-                return;
-        }
-
         if (p)
                 rule = p->defaults;
         else
@@ -450,6 +434,24 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
         for (RuleKeyId k = 0; k < _KEY_MAX; k++)
                 rule_store(&r, k, rule.value[k]);
         snprintf(r.source, sizeof(r.source), "%s", user ? user->name : first_group ? first_group->name : "default");
+
+        /* Root is not restricted, but a sandbox of root's is not the host's root: whether it may ask for
+         * sandboxes inside it is the one key root's sections decide, as anyone's. */
+        if (uid == 0) {
+                PolicyRule root = {
+                        .namespaces = NAMESPACE_ALL,
+                        .max_sandboxes = UINT_MAX,
+                        .keep_alive = true,
+                        .subid_ranges = true,
+                        .device_binds = true,
+                        .seccomp = POLICY_SECCOMP_UNCONFINED,
+                        .nested = r.nested,
+                        .unrestricted = true,
+                };
+
+                memcpy(root.source, r.source, sizeof root.source);
+                r = root;
+        }
         *ret = r;
 }
 

@@ -74,7 +74,8 @@ typedef struct PolicyRule {
                                  * asks for none and no default- key says otherwise */
         PolicyLimits defaults;  /* what a sandbox that asks for none gets ([default-memory-max], ...) */
         PolicyLimits user;      /* all of the uid's sandboxes together ([user-memory-max], ...) */
-        char source[96];        /* the section that decided, for the log: "default", "user:alice", "group:wheel", "root" */
+        char source[96];        /* the section that decided, for the log: "default", "user:alice", "group:wheel" (for
+                                 * root: of its "nested", the one key its sections decide) */
 } PolicyRule;
 
 typedef struct Policy Policy;

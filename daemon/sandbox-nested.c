@@ -97,8 +97,9 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 /* A copy of its mount namespace owned by its own user namespace would not lock its mounts:
                  * the nested child, with every capability in the sandbox's user namespace, could make its
                  * read-only binds writable. A copy owned by a user namespace of the nested sandbox's own
-                 * keeps them locked. */
-                if (!new_user && (has_user || (has & NAMESPACE_BIT(NAMESPACE_MOUNT))))
+                 * keeps them locked. Where the sandbox shares the host's, a copy in the host's user namespace
+                 * would be built with the daemon's rights, which a root sandbox's process may lack. */
+                if (!new_user)
                         return refuse(field, field_size, "namespaces", reason, reason_size,
                                       "a mount namespace inside the sandbox's needs a user namespace of its own, "
                                       "so the sandbox's mounts stay locked");

@@ -108,21 +108,19 @@ typedef struct Output {
 } Output;
 
 /*
- * Runs script with sh as nobody, N set to "nsbox --socket SOCKET" (usable
- * inside sandboxes that see the socket), and collects what it prints.
+ * Runs script with sh as uid (and gid) `uid`, N set to "nsbox --socket
+ * SOCKET" (usable inside sandboxes that see the socket), and collects what it
+ * prints.
  */
-_printf_(1, 2) static Output run_as_nobody(const char *format, ...) {
+_printf_(2, 0) static Output run_as_v(uid_t uid, const char *format, va_list ap) {
         char script[4096], prefix[512], full[4608];
         Output o = { .text = strdup("") };
         size_t len = 0;
         int p[2], status;
-        va_list ap;
         pid_t pid;
 
         snprintf(prefix, sizeof prefix, "N='%s --socket %s'; ", cli(), daemon_.socket_path);
-        va_start(ap, format);
         vsnprintf(script, sizeof script, format, ap);
-        va_end(ap);
         snprintf(full, sizeof full, "%s%s", prefix, script);
 
         cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
@@ -133,8 +131,7 @@ _printf_(1, 2) static Output run_as_nobody(const char *format, ...) {
 
                 if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
                         _exit(250);
-                if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
-                    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
                         _exit(251);
                 execl("/bin/sh", "sh", "-c", full, (char *) NULL);
                 _exit(252);
@@ -158,6 +155,26 @@ _printf_(1, 2) static Output run_as_nobody(const char *format, ...) {
         close(p[0]);
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         o.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return o;
+}
+
+_printf_(1, 2) static Output run_as_nobody(const char *format, ...) {
+        va_list ap;
+        Output o;
+
+        va_start(ap, format);
+        o = run_as_v(NOBODY, format, ap);
+        va_end(ap);
+        return o;
+}
+
+_printf_(1, 2) static Output run_as_root(const char *format, ...) {
+        va_list ap;
+        Output o;
+
+        va_start(ap, format);
+        o = run_as_v(0, format, ap);
+        va_end(ap);
         return o;
 }
 
@@ -1036,4 +1053,125 @@ Test(nested, own_pid_namespace_pid1_cannot_outlive_a_kill) {
         snprintf(path, sizeof path, "%s/err", dir);
         (void) unlink(path);
         cr_assert_eq(rmdir(dir), 0);
+}
+
+/* ---- root's sandboxes: the same rule, and what their processes hold as the ceiling ---- */
+
+static const char root_allow_policy[] = "[user:root]\nnested = allow\n";
+
+/* Another user's "allow" is not root's: root's requests from inside a sandbox are refused by default. */
+Test(nested, root_refused_by_default) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_root("$N run -r --net --ro-bind / / -- sh -c \"$N run -- echo wrong\"");
+        cr_assert_eq(o.status, 125, "%s", o.text);
+        cr_assert(strstr(o.text, "nested request refused (from inside sandbox "), "%s", o.text);
+        cr_assert(strstr(o.text, "nested = refuse"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
+        output_done(&o);
+}
+
+/* With its rule's "allow", root's nested sandbox is a child of the sandbox as a user's is: its user and network
+ * namespaces and cgroup, nothing writable that was read-only. */
+Test(nested, root_allowed_is_a_child_of_its_sandbox) {
+        static const char show[] = "readlink /proc/self/ns/user /proc/self/ns/net; grep ^0:: /proc/self/cgroup";
+        _cleanup_free_ char *outer = NULL, *inner = NULL;
+        Output o;
+
+        start(root_allow_policy);
+        o = run_as_root("$N run -r --net --ro-bind / / -- sh -c \"%s; echo ---; $N run -- sh -c "
+                        "'%s; echo ---; cat /proc/net/dev; echo ---; touch /nsbt-nested-root; echo touch=\\$?'\" 2>&1",
+                        show, show);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        outer = section(o.text, 0);
+        inner = section(o.text, 1);
+        cr_assert_str_eq(inner, outer, "%s", o.text);
+        {
+                _cleanup_free_ char *dev = section(o.text, 2);
+                unsigned interfaces = 0;
+
+                for (const char *l = dev; (l = strchr(l, ':')); l++)
+                        interfaces++;
+                cr_assert_eq(interfaces, 1U, "more than lo: %s", dev);
+        }
+        cr_assert(strstr(o.text, "touch=1"), "%s", o.text);
+        cr_assert_neq(access("/nsbt-nested-root", F_OK), 0);
+        output_done(&o);
+}
+
+/* The CapBnd mask in the n-th section of text. */
+static uint64_t section_bounding_set(const char *text, unsigned n) {
+        _cleanup_free_ char *s = section(text, n);
+        const char *l = strstr(s, "CapBnd:");
+
+        cr_assert_not_null(l, "%s", text);
+        return strtoull(l + strlen("CapBnd:"), NULL, 16);
+}
+
+#define CAP_BIT(c) (UINT64_C(1) << (c))
+
+/*
+ * A root sandbox without a user namespace runs in the host's, with the host's capabilities. A process of it that
+ * dropped some (here CAP_SYS_ADMIN and CAP_SETUID) gets none of them back by asking: a nested sandbox's sets are
+ * the sandbox's within the caller's, more is refused, and so are a mount namespace made with the daemon's rights
+ * and a user namespace mapping more than the caller's own id.
+ */
+Test(nested, root_without_user_namespace_holds_to_the_caller) {
+        uint64_t outer, inner;
+        Output o;
+
+        start(root_allow_policy);
+        o = run_as_root("$N run --net -- sh -c \"grep ^CapBnd: /proc/self/status; echo ---; "
+                        "exec setpriv --bounding-set=-sys_admin,-setuid -- sh -c '"
+                        "$N run -- grep ^CapBnd: /proc/self/status; echo ---; "
+                        "$N run --cap-add CAP_SYS_ADMIN -- echo wrong1; echo rc1=\\$?; "
+                        "$N run -m --tmpfs /mnt -- echo wrong2; echo rc2=\\$?; "
+                        "$N run --map-users=0:0:2 --map-groups=0:0:1 -- echo wrong3; echo rc3=\\$?; "
+                        "$N run -r -- echo own-map; echo rc4=\\$?'\"");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        outer = section_bounding_set(o.text, 0);
+        inner = section_bounding_set(o.text, 1);
+        cr_assert(outer & CAP_BIT(21), "the sandbox has CAP_SYS_ADMIN: %s", o.text);
+        cr_assert(outer & CAP_BIT(7), "the sandbox has CAP_SETUID: %s", o.text);
+        cr_assert_eq(inner & ~(outer & ~(CAP_BIT(21) | CAP_BIT(7))), 0, "dropped capabilities came back: %s",
+                     o.text);
+        cr_assert(inner & CAP_BIT(12), "the rest of the caller's (CAP_NET_ADMIN) stays: %s", o.text);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "more than the calling process holds in the sandbox's user namespace"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "a mount namespace inside the sandbox's needs a user namespace of its own"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "uidMappings[0].hostID: the calling process does not hold CAP_SETUID"), "%s",
+                  o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
+        cr_assert(strstr(o.text, "own-map\nrc4=0"), "%s", o.text);
+        output_done(&o);
+}
+
+/* A root sandbox made with capability sets of its own: they are the ceiling of a nested request, and an Exec
+ * into it from inside gets no more than its caller holds. */
+Test(nested, root_sandbox_capabilities_are_the_ceiling) {
+        Output o;
+
+        start(root_allow_policy);
+        o = run_as_root("$N run --name nsbt-root-caps --cap-drop CAP_NET_RAW -- sh -c \""
+                        "$N run --cap-add CAP_NET_RAW -- echo wrong; echo rc1=\\$?; "
+                        "setpriv --bounding-set=-sys_admin -- $N exec nsbt-root-caps -- grep ^CapBnd: /proc/self/status\"");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "capabilities.bounding: more than the sandbox's bounding set"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
+        {
+                const char *l = strstr(o.text, "CapBnd:");
+                uint64_t bounding;
+
+                cr_assert_not_null(l, "%s", o.text);
+                bounding = strtoull(l + strlen("CapBnd:"), NULL, 16);
+                cr_assert_eq(bounding & (CAP_BIT(21) | CAP_BIT(13)), 0, "%s", o.text);
+                cr_assert(bounding & CAP_BIT(0), "%s", o.text);
+        }
+        output_done(&o);
 }

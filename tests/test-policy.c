@@ -363,6 +363,38 @@ Test(policy, root_is_unrestricted) {
         cr_assert(r.unrestricted);
         cr_assert_eq(r.namespaces, NAMESPACE_ALL);
         cr_assert_eq(policy_max_sandboxes(&r, NULL), UINT_MAX);
+        cr_assert_eq(r.nested, POLICY_NESTED_REFUSE);
+}
+
+/* "nested" is the one key root's sections decide, as anyone's: its user section, its groups, [default]. */
+Test(policy, root_nested_from_its_rule) {
+        static const char *const files[] = {
+                "[user:root]\nnested = allow\nnamespaces = none\n",
+                "[group:root]\nnested = allow\nmax-sandboxes = 0\n",
+                "[default]\nnested = allow\nkeep-alive = no\n",
+        };
+        PolicyRule r;
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_(policy_freep) Policy *p = load_ok(files[i]);
+
+                policy_lookup(p, 0, 0, NULL, 0, &r);
+                cr_assert_eq(r.nested, POLICY_NESTED_ALLOW, "%s", files[i]);
+                cr_assert(r.unrestricted, "%s", files[i]);
+                cr_assert_eq(r.namespaces, NAMESPACE_ALL, "%s", files[i]);
+                cr_assert(r.keep_alive, "%s", files[i]);
+                cr_assert_eq(policy_max_sandboxes(&r, NULL), UINT_MAX, "%s", files[i]);
+        }
+        {
+                _cleanup_(policy_freep) Policy *p = load_ok("[default]\nnested = allow\n[user:root]\nnested = refuse\n");
+
+                policy_lookup(p, 0, 0, NULL, 0, &r);
+                cr_assert_eq(r.nested, POLICY_NESTED_REFUSE);
+                cr_assert_str_eq(r.source, "user:root");
+        }
+        /* no file: refused */
+        policy_lookup(NULL, 0, 0, NULL, 0, &r);
+        cr_assert_eq(r.nested, POLICY_NESTED_REFUSE);
 }
 
 /* ---- limits ---- */
