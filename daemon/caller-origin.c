@@ -145,9 +145,9 @@ static int add_key(OriginIndex *ix, OriginKey *k, Sandbox *sb, unsigned kind, ui
         return 0;
 }
 
-/* A pid namespace below the top process (SandboxOrigin.pid_namespace_below): its pid_for_children, 0 until the
- * child made it (until then that is the pid namespace it was born in). */
-static int pid_namespace_below(int pidfd, pid_t pid, uint64_t own, uint64_t *ret) {
+/* A pid or time namespace below the top process (SandboxOrigin.pid_namespace_below): its TYPE_for_children, 0
+ * until the child made it (until then that is the namespace it is in itself). */
+static int namespace_below(int pidfd, pid_t pid, NamespaceType t, uint64_t own, uint64_t *ret) {
         _cleanup_close_ int fd = -EBADF;
         uint64_t value = 0;
         char path[64];
@@ -155,7 +155,7 @@ static int pid_namespace_below(int pidfd, pid_t pid, uint64_t own, uint64_t *ret
 
         if (pid <= 0)
                 return -ESRCH;
-        snprintf(path, sizeof path, "/proc/%d/ns/pid_for_children", (int) pid);
+        snprintf(path, sizeof path, "/proc/%d/ns/%s_for_children", (int) pid, namespace_type_to_proc_name(t));
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
@@ -185,14 +185,15 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
 
                 if (!(created & NAMESPACE_BIT(t)) || k->added)
                         continue;
-                if (t == NAMESPACE_PID && o->pid_namespace_below) {
+                /* It stays outside what it made of these, in its sandbox's: that one is not this one's. */
+                if ((t == NAMESPACE_PID || t == NAMESPACE_TIME) && o->pid_namespace_below) {
                         uint64_t active;
 
                         r = open_namespace(pidfd, pid, t, &fd);
                         if (r >= 0)
                                 r = inode_of(fd, &active);
                         if (r >= 0)
-                                r = pid_namespace_below(pidfd, pid, active, &value);
+                                r = namespace_below(pidfd, pid, t, active, &value);
                         if (r == -ESRCH)
                                 return 0;
                         if (r < 0)
@@ -354,14 +355,6 @@ static unsigned nesting_depth(const Sandbox *sb) {
         return depth;
 }
 
-/* Whether inner is outer or nested in it, at any depth. */
-static bool nested_in(const Sandbox *inner, const Sandbox *outer) {
-        for (; inner; inner = inner->exec_of)
-                if (inner == outer)
-                        return true;
-        return false;
-}
-
 static void keep_innermost(Sandbox **best, Sandbox *sb) {
         if (!*best || nesting_depth(sb) > nesting_depth(*best))
                 *best = sb;
@@ -457,7 +450,7 @@ void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pid
                 return set_unknown(ret, "without cgroups, a caller in a user namespace of its own may be a sandbox's");
 
         /* The cgroup names the sandbox; namespaces of a sandbox nested in it name the nested one. */
-        if (by_namespace && by_cgroup && !nested_in(by_namespace, by_cgroup))
+        if (by_namespace && by_cgroup && !sandbox_within(by_namespace, by_cgroup))
                 by_namespace = NULL;
 
         *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_SANDBOX };

@@ -52,8 +52,9 @@ typedef struct OriginKey {
 /* What one sandbox put into the index; embedded in its entry. */
 typedef struct SandboxOrigin {
         OriginKey keys[1 + _NAMESPACE_TYPE_MAX];
-        /* Its top process stays outside the pid namespace it made (SpawnHandle.pid_namespace_below): its
-         * pid_for_children, made once that differs from its own. Set before the first origin_index_add(). */
+        /* Its top process stays outside the pid namespace it made (SpawnHandle.pid_namespace_below), and
+         * outside a time namespace made with it: its pid_for_children and time_for_children, made once they
+         * differ from its own. Set before the first origin_index_add(). */
         bool pid_namespace_below;
 } SandboxOrigin;
 

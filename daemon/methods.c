@@ -486,6 +486,25 @@ static int check_limits_enforceable(Connection *c, const SpawnRequest *req, cons
         return 0;
 }
 
+/* Whether sb runs, and every sandbox it is nested in: one that ended, or is ending, gets nothing made in it. */
+static bool sandbox_chain_running(const Sandbox *sb) {
+        for (; sb; sb = sb->exec_of) {
+                if (sb->phase != SANDBOX_PHASE_LIVE || sb->reaped || sb->state != SANDBOX_RUNNING)
+                        return false;
+                if (!sb->exec_of_id[0])
+                        return true;
+        }
+        return false; /* the sandbox it is nested in went away */
+}
+
+/* Whether sb's processes are frozen: its cgroup is its own or one of the sandboxes' it is nested in. */
+static bool sandbox_chain_paused(const Sandbox *sb) {
+        for (; sb; sb = sb->exec_of)
+                if (sb->paused)
+                        return true;
+        return false;
+}
+
 /* The classic-BPF programs a Spawn brings are read by its process and not kept: a process made inside such a
  * sandbox would run without them. */
 #define NESTED_PROGRAMS_NOT_KEPT                                                                              \
@@ -582,6 +601,7 @@ typedef struct StartInSandboxWords {
         const char *event;   /* "exec" */
         const char *action;  /* "Exec into sandbox" */
         const char *made;    /* "process" */
+        bool nested;         /* what is made is a nested sandbox, not a process of target's */
 } StartInSandboxWords;
 
 /*
@@ -594,6 +614,8 @@ typedef struct StartInSandboxWords {
 static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *target, const SpawnRequest *process,
                              const SandboxExecPlan *plan, const CapabilityMasks *capabilities, const char *id,
                              const StartInSandboxWords *words) {
+        Cgroup *cgroup = sandbox_cgroup_of(target);
+        SandboxExecBase base = {};
         SpawnError error = {};
         SpawnHandle handle;
         Sandbox *sb;
@@ -606,19 +628,19 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .message_fds = plan->fds,
                 .n_message_fds = plan->n_fds,
                 .caller = &plan->creator,
-                .cgroup = target->cgroup,
+                .cgroup = cgroup,
                 .exec = true,
                 .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
                 .parent = plan->has_parent ? &plan->parent : NULL,
         };
         /* Held until this spawn concludes (sandbox.c), or fails here. */
-        r = target->cgroup ? cgroup_hold_for_spawn(target->cgroup) : 0;
+        r = cgroup ? cgroup_hold_for_spawn(cgroup) : 0;
         if (r < 0)
                 spawn_error_set(&error, "cgroup", -r, "cgroup.procs");
         else {
                 r = spawn_start(&ctx, &handle, &error);
                 if (r < 0)
-                        cgroup_release_after_spawn(target->cgroup);
+                        cgroup_release_after_spawn(cgroup);
         }
         connection_drop_fds(c);
         if (r < 0) {
@@ -629,13 +651,28 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
         log_audit(LOG_INFO, words->event, &c->caller, target->id, "%s %s: %s %s (pid %d).", words->action,
                   target->id, words->made, id, (int) handle.pid);
 
+        /* A nested sandbox is one in turn: what a request from inside it, or an Exec into it, starts from.
+         * Its namespaces are the ones it made and those of target it joined (the request's joins now), its
+         * filter target's, its capability sets the ones it runs with. Short of memory it is still a
+         * sandbox: nothing is then made inside it. */
+        if (words->nested) {
+                r = sandbox_exec_base_init(&base, process, &plan->creator, target->exec_base.seccomp, capabilities,
+                                           &handle);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot keep what a request from inside nested sandbox %s needs: %m",
+                                          id);
+                base.disable_user_namespaces |= target->exec_base.disable_user_namespaces;
+                base.own_seccomp_programs |= target->exec_base.own_seccomp_programs;
+        }
+
         SandboxContainment containment = {
                 .id = id,
                 .exec_of = target,
+                .exec_base = base.kept ? &base : NULL,
         };
         r = sandbox_new(c->server, client, process, &containment, &handle, &sb);
         if (r < 0) {
-                cgroup_release_after_spawn(target->cgroup);
+                cgroup_release_after_spawn(cgroup);
                 log_error_errno(r, "Failed to track new %s: %m", words->made);
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }
@@ -689,11 +726,12 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         int r;
 
         outer = sandbox_find(s, outer_id, 0);
-        if (!outer || outer->phase != SANDBOX_PHASE_LIVE || outer->reaped || outer->state != SANDBOX_RUNNING)
+        if (!outer || !sandbox_chain_running(outer))
                 return refuse_nested(c, "Spawn", outer_id, "the sandbox the caller runs in is not running");
-        if (outer->exec_of_id[0] || !outer->exec_base.kept)
+        if (!outer->exec_base.kept)
                 return refuse_nested(c, "Spawn", outer_id,
-                                     "a request from inside a nested sandbox cannot be served yet");
+                                     "nothing was kept of the sandbox the caller runs in to make a child of it "
+                                     "(a nested sandbox's is not kept across a restart of the daemon)");
         /* It counts against the sandbox's owner, and runs as one of the sandbox's processes. */
         if (c->caller.uid != outer->creator.uid) {
                 snprintf(reason, sizeof reason, "the caller runs as uid %u, not as the sandbox's owner",
@@ -702,7 +740,7 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         }
         if (outer->exec_base.own_seccomp_programs)
                 return refuse_nested(c, "Spawn", outer_id, NESTED_PROGRAMS_NOT_KEPT);
-        if (outer->paused)
+        if (sandbox_chain_paused(outer))
                 return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
 
         r = check_quotas(c, rule, &denial);
@@ -767,7 +805,7 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
 
         start_in_sandbox(c, client, outer, req, &plan, spawn_capabilities, id,
-                         &(const StartInSandboxWords) { "spawn", "Spawn from inside sandbox", "nested sandbox" });
+                         &(const StartInSandboxWords) { "spawn", "Spawn from inside sandbox", "nested sandbox", true });
 }
 
 static void method_spawn(Connection *c) {
@@ -955,17 +993,20 @@ static void method_exec(Connection *c) {
         if (r < 0)
                 return reply_invalid_parameter(c, field ?: "parameters");
 
-        /* Only a sandbox that runs: one still starting has no namespaces to show yet, one that ended none
-         * left, and a process Exec started is no sandbox of its own. */
+        /* Only a sandbox that runs (a nested one too): one still starting has no namespaces to show yet, one
+         * that ended none left, and a process Exec started is no sandbox of its own. */
         target = sandbox_lookup(s, req->id, c->caller.uid);
-        if (!target || target->exec_of_id[0] || target->phase != SANDBOX_PHASE_LIVE || target->reaped ||
-            target->state != SANDBOX_RUNNING)
+        if (!target || (target->exec_of_id[0] && !sandbox_is_nested(target)) ||
+            target->phase != SANDBOX_PHASE_LIVE || target->reaped || target->state != SANDBOX_RUNNING)
                 return connection_reply_error(c, nsbox_error_no_such_sandbox(req->id));
         if (!target->exec_base.kept)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", ENOMEM,
                                                                           "nothing was kept of the sandbox to Exec with"));
+        if (!sandbox_chain_running(target))
+                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", ESRCH,
+                                                                          "the sandbox it is nested in has ended"));
         /* A frozen cgroup would freeze the new process before it could say anything. */
-        if (target->paused)
+        if (sandbox_chain_paused(target))
                 return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
         exec_capabilities = target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL;
 
@@ -973,10 +1014,11 @@ static void method_exec(Connection *c) {
         r = check_nested(c, &rule, "Exec");
         if (r < 0)
                 return;
-        /* From inside a sandbox, only into that sandbox: what it already is. */
-        if (r > 0 && !streq(target->id, c->caller.origin.sandbox))
+        /* From inside a sandbox, only into that sandbox or one nested in it: what it already is, or made. */
+        if (r > 0 && !sandbox_within(target, sandbox_find(s, c->caller.origin.sandbox, 0)))
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox,
-                                     "from inside a sandbox, Exec goes only into that sandbox or its children");
+                                     "from inside a sandbox, Exec goes only into that sandbox or the sandboxes "
+                                     "nested in it");
         if (r > 0 && target->exec_base.own_seccomp_programs)
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox, NESTED_PROGRAMS_NOT_KEPT);
         if (r > 0) {

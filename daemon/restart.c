@@ -464,9 +464,11 @@ static int describe(Handover *h, Sandbox *sb, const char *reaper) {
                 .capture_total = sb->captured.kept,
                 .capture_truncated = sb->captured.truncated,
         };
-        /* What an Exec into it starts from; the copy is borrowed, like the info's strings. */
+        /* What an Exec into it starts from; the copy is borrowed, like the info's strings. Not a nested
+         * sandbox's: which pid namespace it made is not kept (SandboxOrigin.pid_namespace_below), so nothing
+         * is made inside it after a restart. */
         d->seccomp = -1;
-        if (!discard && sb->exec_base.kept) {
+        if (!discard && sb->exec_base.kept && !sb->exec_of_id[0]) {
                 d->exec_base = sb->exec_base;
                 d->exec_base.seccomp = NULL;
                 if (sb->exec_base.seccomp) {

@@ -239,21 +239,42 @@ static int add_join(SpawnRequest *process, NamespaceType type, int fd_index) {
         return 0;
 }
 
+int sandbox_open_namespace(const Sandbox *sb, NamespaceType type) {
+        const char *name = namespace_type_to_proc_name(type);
+        char path[64];
+        int fd;
+
+        if (sb->reaped)
+                return -ESRCH;
+        /* Its top process stays outside the pid namespace it made (spawn-child.c's fork_pid1()), and outside
+         * a time namespace it made with it: its children's are the sandbox's. */
+        if (sb->origin.pid_namespace_below && type == NAMESPACE_PID && sb->pid_namespace_below_fd >= 0)
+                return fd_dup_cloexec(sb->pid_namespace_below_fd);
+        if (sb->origin.pid_namespace_below && (type == NAMESPACE_PID || type == NAMESPACE_TIME))
+                snprintf(path, sizeof path, "/proc/%d/ns/%s_for_children", (int) sb->pid, name);
+        else
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) sb->pid, name);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
 /* Every namespace sb has, from its top process, after the message's fds; and the joins that name them. A type
- * the process creates (a nested Spawn's, sandbox-nested.h) is made inside sb's instead of joined. */
+ * the process creates (a nested Spawn's, sandbox-nested.h) is made inside sb's instead of joined, and one it
+ * joins itself (a nested Spawn's join, checked to be sb's or one nested in it) is not joined twice. */
 static int plan_joins(const Sandbox *sb, SpawnRequest *process, SandboxExecPlan *p) {
         unsigned types = (sb->namespaces | sb->exec_base.joined_namespaces) & ~process->namespaces;
 
+        for (size_t i = 0; i < process->n_join_namespaces; i++)
+                types &= ~NAMESPACE_BIT(process->join_namespaces[i].type);
+
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
-                char path[64];
                 int fd, r;
 
                 if (!(types & NAMESPACE_BIT(t)))
                         continue;
-                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) sb->pid, namespace_type_to_proc_name(t));
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                fd = sandbox_open_namespace(sb, t);
                 if (fd < 0)
-                        return -errno;
+                        return fd;
                 p->fds[p->n_fds++] = fd;
                 r = add_join(process, t, (int) p->n_fds - 1);
                 if (r < 0)

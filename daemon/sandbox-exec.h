@@ -74,6 +74,14 @@ int sandbox_exec_check_user(const Sandbox *sb, const SpawnRequest *process, char
 /* Whether the user namespace of sb's top process has setgroups "allow": 1, 0, or a negative errno. */
 int sandbox_setgroups_allowed(const Sandbox *sb);
 
+/*
+ * A new O_CLOEXEC fd of the namespace of type that sb's processes are in,
+ * from its top process (which must not be reaped: -ESRCH), or its children's
+ * pid and time namespaces where it stays outside the pid namespace it made.
+ * Returns the fd or a negative errno.
+ */
+int sandbox_open_namespace(const Sandbox *sb, NamespaceType type);
+
 /* What spawn_start() takes for an Exec besides the request. */
 typedef struct SandboxExecPlan {
         int *fds;          /* the message's fds, then the namespace fds (owned: closed by _done()) */

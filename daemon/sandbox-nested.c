@@ -228,15 +228,6 @@ static int check_maps(const IdMapping *sb_map, size_t n_sb_map, const IdMapping 
         return 0;
 }
 
-static int open_namespace(pid_t pid, NamespaceType type) {
-        char path[64];
-        int fd;
-
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) pid, namespace_type_to_proc_name(type));
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        return fd < 0 ? -errno : fd;
-}
-
 /*
  * A user namespace of its own inside sb's: its maps point at sb's ids and
  * only at ids sb's maps cover (the kernel would refuse the others too, less
@@ -279,12 +270,12 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
                                       "the sandbox's user namespace denies setgroups, so a nested one must too");
         }
 
-        user_fd = open_namespace(sb->pid, NAMESPACE_USER);
+        user_fd = sandbox_open_namespace(sb, NAMESPACE_USER);
         if (user_fd < 0)
                 return user_fd;
         if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)) &&
             ((sb->namespaces | sb->exec_base.joined_namespaces) & NAMESPACE_BIT(NAMESPACE_MOUNT))) {
-                mount_fd = open_namespace(sb->pid, NAMESPACE_MOUNT);
+                mount_fd = sandbox_open_namespace(sb, NAMESPACE_MOUNT);
                 if (mount_fd < 0) {
                         safe_close(user_fd);
                         return mount_fd;
@@ -292,7 +283,7 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
         }
         if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_PID)) &&
             ((sb->namespaces | sb->exec_base.joined_namespaces) & NAMESPACE_BIT(NAMESPACE_PID))) {
-                pid_fd = open_namespace(sb->pid, NAMESPACE_PID);
+                pid_fd = sandbox_open_namespace(sb, NAMESPACE_PID);
                 if (pid_fd < 0) {
                         safe_close(user_fd);
                         safe_close(mount_fd);

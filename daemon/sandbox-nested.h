@@ -27,7 +27,9 @@
  *    ids only where S's user is root: sandbox_nested_check_user()), with S's rlimits (its own ones replace them, each no higher
  *    than S's hard limit: the daemon's prlimit() could raise them);
  *  - its entry is one of S's processes (Sandbox.exec_of): it counts against
- *    S's owner and dies with S.
+ *    S's owner and dies with S;
+ *  - it is a sandbox in turn (its own SandboxExecBase): a request from inside
+ *    it is built on it by these same rules, to any depth.
  *
  * Whatever would need more than S has, or a shape not built yet, is refused
  * with the field and a reason naming what S lacks.

@@ -840,7 +840,7 @@ static void sandbox_count_out_of_flight(Sandbox *sb) {
         Server *s = sb->server;
 
         /* Its child moved into its v1 cgroups before exec, or never will. */
-        cgroup_release_after_spawn(sb->cgroup ?: sb->exec_of ? sb->exec_of->cgroup : NULL);
+        cgroup_release_after_spawn(sandbox_cgroup_of(sb));
         pending_remove(s, sb);
         s->n_pending_spawns--;
         sb->usage->n_pending_spawns--;
@@ -1728,10 +1728,11 @@ void sandbox_adopt_link_execs(Server *s) {
 
                 if (!sb->adopted || !sb->exec_of_id[0] || sb->exec_of)
                         continue;
-                /* Gone, or no sandbox's own process (an Exec's runs in one, not in another Exec's): it stays
-                 * what it was, a process of a sandbox whose entry is gone. */
+                /* Gone, or what it would be nested in is nested in it (a bad record: the tree has no loops): it
+                 * stays what it was, a process of a sandbox whose entry is gone. An entry may run in a nested
+                 * sandbox, itself one of its sandbox's processes. */
                 in = sandbox_find_entry(s, sb->exec_of_id);
-                if (!in || in == sb || in->exec_of_id[0] || in->phase == SANDBOX_PHASE_FREEING)
+                if (!in || sandbox_within(in, sb) || in->phase == SANDBOX_PHASE_FREEING)
                         continue;
                 sb->exec_of = in;
                 LIST_PREPEND(execs, in->execs, sb);

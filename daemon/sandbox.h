@@ -155,6 +155,44 @@ struct Sandbox {
         SandboxClient *waiters;      /* connections in Wait */
 };
 
+/*
+ * A nested sandbox (a Spawn from inside another, sandbox-nested.h) is one of
+ * its sandbox's processes (exec_of) with an exec base of its own; a process
+ * Exec started has none. Requests from inside a nested sandbox nest below it
+ * in turn, so the entries form a tree under each sandbox made from the host.
+ */
+static inline bool sandbox_is_nested(const Sandbox *sb) {
+        return sb->exec_of_id[0] && sb->exec_base.kept;
+}
+
+/* Whether sb is top or nested below it, at any depth. */
+static inline bool sandbox_within(const Sandbox *sb, const Sandbox *top) {
+        for (; sb; sb = sb->exec_of)
+                if (sb == top)
+                        return true;
+        return false;
+}
+
+/* The cgroup sb's processes run in: its own, else the nearest one of the sandboxes it is nested in (NULL:
+ * none, or the chain is broken by an entry that went away). */
+static inline Cgroup *sandbox_cgroup_of(const Sandbox *sb) {
+        for (; sb; sb = sb->exec_of)
+                if (sb->cgroup)
+                        return sb->cgroup;
+        return NULL;
+}
+
+/* The entry after sb in a walk of top's tree (top first, then what is nested in it, depth first); NULL at
+ * the end. Start with sb = top. */
+static inline Sandbox *sandbox_tree_next(const Sandbox *top, const Sandbox *sb) {
+        if (sb->execs)
+                return sb->execs;
+        for (; sb && sb != top; sb = sb->exec_of)
+                if (sb->execs_next)
+                        return sb->execs_next;
+        return NULL;
+}
+
 /* A new sandbox id: 128 random bits in hex. Also names its cgroup, so it is made before the spawn. */
 int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]);
 

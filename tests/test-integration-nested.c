@@ -798,18 +798,225 @@ Test(nested, rlimits_within_the_sandbox) {
         output_done(&o);
 }
 
+/* Runs script as nobody, as run_as_nobody() does, with NSBOX_SOCKET and C (the nsbox binary) in the environment,
+ * which sandboxes inherit from nsbox: "$C run ..." works at any depth. */
+#define run_nested(format, ...) \
+        run_as_nobody("export NSBOX_SOCKET=%s C=%s; " format, daemon_.socket_path, cli(), ##__VA_ARGS__)
+
 /* From inside a nested sandbox that made namespaces of its own, the nested one is the caller's sandbox (the
- * innermost), and a request from it is refused by name rather than served as its outer sandbox's child. */
+ * innermost), and a request from it is a child of the nested one: in its network namespace, not the outer
+ * sandbox's. */
 Test(nested, innermost_sandbox_is_the_origin) {
+        _cleanup_free_ char *outer = NULL, *middle = NULL, *inner = NULL;
         Output o;
 
         start(allow_policy);
-        o = run_as_nobody("$N run -r --net -- sh -c \"NSBOX_SOCKET=%s %s run --net -- sh -c "
-                          "'NSBOX_SOCKET=%s %s run -- cat /proc/net/dev; echo rc=\\$?'\"",
-                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
-        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
-        cr_assert(strstr(o.text, "a request from inside a nested sandbox cannot be served yet"), "%s", o.text);
-        cr_assert_null(strstr(o.text, "Inter-|"), "%s", o.text);
+        o = run_nested("$C run -r --net -- sh -c 'readlink /proc/self/ns/net; echo ---; $C run --net -- sh -c "
+                       "\"readlink /proc/self/ns/net; echo ---; $C run -- sh -c \\\"readlink /proc/self/ns/net; "
+                       "grep -c : /proc/net/dev\\\"; echo rc=\\$?\"'");
+        cr_assert(strstr(o.text, "rc=0"), "%s", o.text);
+        outer = section(o.text, 0);
+        middle = section(o.text, 1);
+        inner = section(o.text, 2);
+        cr_assert_neq(strcmp(outer, middle), 0, "%s", o.text);
+        cr_assert_eq(strncmp(inner, middle, strlen(middle)), 0, "not in the nested sandbox's network: %s", o.text);
+        /* lo only */
+        cr_assert(strstr(inner, "\n1\nrc=0"), "%s", o.text);
+        output_done(&o);
+}
+
+#define NEST_DEPTH 8
+
+static char nest_dir[64];
+
+static bool deepest_started(_unused_ void *userdata) {
+        char path[96];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/pid%u", nest_dir, NEST_DEPTH);
+        return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+static pid_t level_pid(unsigned level) {
+        char path[96];
+
+        snprintf(path, sizeof path, "%s/pid%u", nest_dir, level);
+        return read_pid_file(path);
+}
+
+/* The levels from levels_from on have no process left. */
+static unsigned levels_from;
+
+static bool levels_gone(void *userdata) {
+        pid_t *pids = userdata;
+
+        for (unsigned i = levels_from; i <= NEST_DEPTH; i++)
+                if (!process_gone(&pids[i]))
+                        return false;
+        return true;
+}
+
+static void nest_dir_remove(void) {
+        char path[128];
+
+        for (unsigned i = 0; i <= NEST_DEPTH; i++) {
+                snprintf(path, sizeof path, "%s/pid%u", nest_dir, i);
+                (void) unlink(path);
+        }
+        snprintf(path, sizeof path, "%s/err", nest_dir);
+        (void) unlink(path);
+        snprintf(path, sizeof path, "%s/nest.sh", nest_dir);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(rmdir(nest_dir), 0);
+}
+
+/*
+ * Nesting to any depth: each level asks from inside the one before for a sandbox with a user namespace and a
+ * file tree of its own (as nested bubblewrap does), detached, so only the daemon ties it to its sandbox. Each
+ * level's user namespace is a child of the one before; a Kill of a middle level ends it and everything
+ * nested in it, and leaves the levels above it; killing the outermost ends the rest.
+ */
+Test(nested, nests_to_any_depth) {
+        pid_t pids[NEST_DEPTH + 1];
+        char path[128];
+        Output o;
+        FILE *f;
+
+        snprintf(nest_dir, sizeof nest_dir, "/tmp/nsbt-nested-deep-XXXXXX");
+        cr_assert_not_null(mkdtemp(nest_dir));
+        cr_assert_eq(chmod(nest_dir, 0777), 0);
+        snprintf(path, sizeof path, "%s/nest.sh", nest_dir);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        /* A request from a sandbox still starting is refused: each level waits until it is listed running. */
+        fprintf(f, "d=$1\n"
+                   "exec 2>>%s/err\n"
+                   "until $C inspect nest-lvl$d | grep -q running; do sleep 0.01; done\n"
+                   "if [ $d -lt %u ]; then\n"
+                   "  $C run --detach --name nest-lvl$((d + 1)) -r --ro-bind / / --bind %s %s -- sh %s $((d + 1)) "
+                   "|| exit 1\n"
+                   "fi\n"
+                   "echo $$ > %s/pid$d.new && mv %s/pid$d.new %s/pid$d\n"
+                   "exec sleep 1000\n",
+                   nest_dir, NEST_DEPTH, nest_dir, nest_dir, path, nest_dir, nest_dir, nest_dir);
+        cr_assert_eq(fclose(f), 0);
+        cr_assert_eq(chmod(path, 0644), 0);
+        start(allow_policy);
+
+        o = run_nested("$C run --detach --name nest-lvl0 -r --ro-bind / / --bind %s %s -- sh %s 0", nest_dir, nest_dir,
+                       path);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        if (!test_wait_until(deepest_started, NULL)) {
+                char err[4096] = "";
+
+                snprintf(path, sizeof path, "%s/err", nest_dir);
+                f = fopen(path, "re");
+                if (f) {
+                        (void) !fread(err, 1, sizeof err - 1, f);
+                        fclose(f);
+                }
+                cr_assert_fail("the deepest level did not start: %s", err);
+        }
+        for (unsigned i = 0; i <= NEST_DEPTH; i++)
+                pids[i] = level_pid(i);
+        for (unsigned i = 1; i <= NEST_DEPTH; i++) {
+                cr_assert_neq(user_namespace_inode(pids[i], false), user_namespace_inode(pids[i - 1], false));
+                cr_assert_eq(user_namespace_inode(pids[i], true), user_namespace_inode(pids[i - 1], false),
+                             "level %u's user namespace is not a child of level %u's", i, i - 1);
+        }
+        /* Each is shown as nested in the one before. */
+        o = run_nested("$C inspect --json nest-lvl5 | grep '\"sandbox\"'; $C inspect --json nest-lvl4 | grep '\"id\"'");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        {
+                const char *in = strstr(o.text, "\"sandbox\""), *id = strstr(o.text, "\"id\"");
+
+                cr_assert(in && id, "%s", o.text);
+                in = strchr(in + 9, '"');
+                id = strchr(id + 4, '"');
+                cr_assert(in && id && strncmp(in, id, 34) == 0, "%s", o.text);
+        }
+        output_done(&o);
+
+        o = run_nested("$C kill -s KILL nest-lvl4");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        levels_from = 4;
+        cr_assert(test_wait_until(levels_gone, pids), "a level below the one killed survived");
+        for (unsigned i = 0; i < 4; i++)
+                cr_assert(!process_gone(&pids[i]), "level %u ended with a level below it", i);
+
+        o = run_nested("$C kill -s KILL nest-lvl0");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        levels_from = 0;
+        cr_assert(test_wait_until(levels_gone, pids), "a nested level outlived the outermost sandbox");
+        nest_dir_remove();
+}
+
+/*
+ * At every depth the sandbox the request comes from is the ceiling: a nested sandbox's rlimits and capability
+ * bounding set bind what is asked from inside it, and its seccomp filter stays.
+ */
+Test(nested, confinement_is_the_ceiling_at_every_depth) {
+        Output o;
+
+        start(allow_policy);
+        /* No user namespaces: a root without CAP_SYS_RESOURCE, as in some containers, cannot prlimit() a process
+         * in one (see rlimits_within_the_sandbox). The nested sandbox is told apart by its network namespace. */
+        o = run_nested("$C run --cap-drop CAP_NET_RAW -p LimitNOFILE=256:512 -- sh -c '"
+                       "$C run --net -p LimitNOFILE=100:200 -- sh -c \""
+                       "\\$C run --cap-add CAP_NET_RAW -- true; echo rc1=\\$?; "
+                       "\\$C run -p LimitNOFILE=100:300 -- true; echo rc2=\\$?; "
+                       "\\$C run -- prlimit --nofile --output HARD --noheadings; "
+                       "\\$C run -- grep -c : /proc/net/dev; "
+                       "\\$C run -- grep ^Seccomp: /proc/self/status; echo rc3=\\$?\"'");
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "capabilities.bounding: more than the sandbox's bounding set"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rlimits[0].hard: RLIMIT_NOFILE hard limit 300 is above the sandbox's 200"), "%s",
+                  o.text);
+        /* the nested sandbox's hard limit, its network (lo only), the filter */
+        cr_assert(strstr(o.text, "200\n1\nSeccomp:\t2\nrc3=0"), "%s", o.text);
+        output_done(&o);
+}
+
+/*
+ * Exec into a nested sandbox: from the host (its owner), from inside its sandbox, and from inside itself; from
+ * inside it, not into the sandbox it is nested in, nor into a sibling.
+ */
+Test(nested, exec_into_nested_sandboxes) {
+        _cleanup_free_ char *n_net = NULL;
+        Output o;
+
+        start(allow_policy);
+        o = run_nested("$C run --detach --name nest-ex-s -r --net -- sh -c '"
+                       "until $C inspect nest-ex-s | grep -q running; do sleep 0.01; done; "
+                       "$C run --detach --name nest-ex-n --net -- sleep 1000 && "
+                       "$C run --detach --name nest-ex-m --net -- sleep 1000 && exec sleep 1000' >/dev/null && "
+                       "until $C inspect nest-ex-m 2>/dev/null | grep -q running; do sleep 0.01; done; "
+                       "$C exec nest-ex-n -- readlink /proc/self/ns/net; echo ---; "
+                       "$C exec nest-ex-s -- sh -c '$C exec nest-ex-n -- readlink /proc/self/ns/net; echo rc1=$?'; "
+                       "echo ---; "
+                       "$C exec nest-ex-n -- sh -c '$C exec nest-ex-n -- readlink /proc/self/ns/net; echo rc2=$?; "
+                       "$C exec nest-ex-s -- echo wrong; echo rc3=$?; "
+                       "$C exec nest-ex-m -- echo wrong; echo rc4=$?'; "
+                       "$C kill -s KILL nest-ex-s");
+        n_net = section(o.text, 0);
+        cr_assert(strncmp(n_net, "net:[", 5) == 0, "%s", o.text);
+        {
+                _cleanup_free_ char *from_s = section(o.text, 1), *from_n = section(o.text, 2);
+
+                cr_assert_eq(strncmp(from_s, n_net, strlen(n_net)), 0, "%s", o.text);
+                cr_assert(strstr(from_s, "rc1=0"), "%s", o.text);
+                cr_assert_eq(strncmp(from_n, n_net, strlen(n_net)), 0, "%s", o.text);
+                cr_assert(strstr(from_n, "rc2=0"), "%s", o.text);
+                cr_assert(strstr(from_n, "rc3=125"), "%s", o.text);
+                cr_assert(strstr(from_n, "rc4=125"), "%s", o.text);
+        }
+        cr_assert(strstr(o.text, "from inside a sandbox, Exec goes only into that sandbox or the sandboxes nested in it"),
+                  "%s", o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
         output_done(&o);
 }
 
