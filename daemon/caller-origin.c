@@ -294,8 +294,9 @@ static const char *cgroup2_path(char *s) {
 /*
  * The sandbox whose cgroup the process is in: by the cgroup id from its
  * pidfd, else (a cgroup below a sandbox's, or a kernel without
- * PIDFD_GET_INFO) by its path below base/user-UID/ID. *ret_sb or ret_id
- * (the id from the path, "" if none) is set.
+ * PIDFD_GET_INFO) by its path below base/user-UID/ID (the innermost ID of a
+ * nested sandbox's ID/ID). *ret_sb or ret_id (the id from the path, "" if
+ * none) is set.
  */
 static int cgroup_origin(const OriginIndex *ix, const char *base, int pidfd, pid_t pid, Sandbox **ret_sb,
                          char ret_id[static SANDBOX_ID_LEN + 1], const char **ret_what) {
@@ -336,13 +337,17 @@ static int cgroup_origin(const OriginIndex *ix, const char *base, int pidfd, pid
         id = strchr(rest, '/');
         if (!id)
                 return 0; /* a user's cgroup itself holds no process */
-        id++;
-        id_len = strcspn(id, "/");
-        if (id_len != SANDBOX_ID_LEN)
-                return -EBADMSG;
-        memcpy(ret_id, id, SANDBOX_ID_LEN);
-        ret_id[SANDBOX_ID_LEN] = '\0';
-        return 0;
+        /* The innermost sandbox's: a nested sandbox's cgroup is below its sandbox's, and either may have its
+         * processes in a payload leaf below it. */
+        for (id++;; id += id_len + 1) {
+                id_len = strcspn(id, "/");
+                if (id_len != SANDBOX_ID_LEN)
+                        return ret_id[0] ? 0 : -EBADMSG;
+                memcpy(ret_id, id, SANDBOX_ID_LEN);
+                ret_id[SANDBOX_ID_LEN] = '\0';
+                if (id[id_len] != '/')
+                        return 0;
+        }
 }
 
 /* How deep sb is among nested sandboxes: 0 for one made from the host, its sandbox's depth + 1 for a nested

@@ -91,6 +91,7 @@ struct CgroupManager {
         char *leaf;
         bool moved_self;
         unsigned subtree_enabled; /* controllers we enabled in BASE/cgroup.subtree_control */
+        bool payload_leaf;        /* CGROUP_ROOM_BELOW makes the payload leaf: cgroup2 holds controllers */
 
         int epoll_fd;
         struct CgroupUser *users;
@@ -102,8 +103,16 @@ struct CgroupManager {
 struct Cgroup {
         CgroupManager *manager;
         CgroupUser *user;
-        char *name;
+        char *name; /* its directory below BASE/user-UID: ID, or PARENT/ID below another sandbox's */
         char *path;
+        /* A nested sandbox's cgroup is below its sandbox's: the parent is kept (and its directory) until the
+         * last child went, even once its owner removed or abandoned it (released). */
+        Cgroup *parent;
+        unsigned n_children;
+        bool released;       /* its owner let go while children were below it */
+        bool remove_pending; /* ... asking for its removal */
+        bool has_leaf;       /* its processes are in NAME/payload in cgroup2 */
+        int leaf_fd;         /* that leaf, while spawns are in flight */
         /* What a live sandbox holds open is what limits how many can live: the daemon's RLIMIT_NOFILE, and
          * every fork of the daemon copies its fd table. So the directories (BASE/user-UID/name in each
          * hierarchy) are open while the cgroup is set up and while a spawn into it is in flight (the
@@ -427,6 +436,30 @@ static bool name_is_user_dir(const char *name) {
         return *name && strspn(name, "0123456789") == strlen(name);
 }
 
+/* How deep remove_tree() goes: a sandbox, nested ones, their payload leaves. */
+#define LEFTOVER_DEPTH_MAX 8
+
+/* Removes the empty cgroups at and below dir_fd/name, deepest first (a populated one stays, and its parents). */
+static void remove_tree(int dir_fd, const char *name, unsigned depth) {
+        _cleanup_close_ int fd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+
+        if (depth < LEFTOVER_DEPTH_MAX) {
+                fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return;
+                d = fdopendir(TAKE_FD(fd));
+                if (!d)
+                        return;
+                while ((de = readdir(d)))
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.')
+                                remove_tree(dirfd(d), de->d_name, depth + 1);
+                closedir(d);
+        }
+        (void) unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
 /* Removes what a previous run left below BASE/user-* (only empty cgroups can go; populated ones stay). */
 static void remove_leftovers(int base_fd) {
         _cleanup_close_ int dup_fd = fcntl(base_fd, F_DUPFD_CLOEXEC, 3);
@@ -454,7 +487,7 @@ static void remove_leftovers(int base_fd) {
                         continue;
                 while ((ue = readdir(ud)))
                         if (ue->d_type == DT_DIR && ue->d_name[0] != '.')
-                                (void) unlinkat(dirfd(ud), ue->d_name, AT_REMOVEDIR);
+                                remove_tree(dirfd(ud), ue->d_name, 0);
                 closedir(ud);
                 (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
         }
@@ -648,6 +681,7 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
                 return r;
 
         setup_v2_controllers(m);
+        m->payload_leaf = m->subtree_enabled != 0 || (options && options->payload_leaf_always);
 
         for (Controller c = 0; c < _CONTROLLER_MAX; c++) {
                 if (m->controller_h[c] != HIERARCHY_NONE)
@@ -1120,6 +1154,7 @@ static Cgroup *cgroup_free_struct(Cgroup *cg) {
                 return NULL;
         close_many(cg->fds, HIERARCHIES_MAX);
         close_many(cg->procs_fds, HIERARCHIES_MAX);
+        safe_close(cg->leaf_fd);
         safe_close(cg->events_fd);
         free(cg->name);
         free(cg->path);
@@ -1127,11 +1162,28 @@ static Cgroup *cgroup_free_struct(Cgroup *cg) {
         return NULL;
 }
 
+static void unwatch_events(Cgroup *cg) {
+        if (cg->events_fd < 0)
+                return;
+        (void) epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
+        cg->events_fd = safe_close(cg->events_fd);
+}
+
 /* Removes whatever of cg's directories exist; -EBUSY (and nothing changed) while processes are in it. */
 static int remove_dirs(Cgroup *cg) {
         CgroupManager *m = cg->manager;
         int r = 0;
 
+        /* Its payload leaf first: its processes are there, and it is below the cgroup2 directory. */
+        if (cg->has_leaf && cg->present[HIERARCHY_V2]) {
+                _cleanup_free_ char *leaf = NULL;
+
+                if (asprintf(&leaf, "%s/" CGROUP_PAYLOAD, cg->name) < 0)
+                        return -ENOMEM;
+                if (unlinkat(cg->user->fds[HIERARCHY_V2], leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return -errno;
+                cg->leaf_fd = safe_close(cg->leaf_fd);
+        }
         /* cgroup2 first: it is busy while any process lives, and then nothing else is touched. */
         for (size_t i = 0; i < m->n_h; i++) {
                 if (!cg->present[i])
@@ -1144,10 +1196,8 @@ static int remove_dirs(Cgroup *cg) {
                 }
                 cg->present[i] = false;
                 cg->fds[i] = safe_close(cg->fds[i]);
-                if (i == HIERARCHY_V2 && cg->events_fd >= 0) {
-                        (void) epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
-                        cg->events_fd = safe_close(cg->events_fd);
-                }
+                if (i == HIERARCHY_V2)
+                        unwatch_events(cg);
         }
         return r;
 }
@@ -1163,11 +1213,12 @@ static int dir_fd(const Cgroup *cg, int h, int *ret_owned) {
         return *ret_owned < 0 ? -errno : *ret_owned;
 }
 
-/* A cgroup2 directory's inode number is its cgroup id on 64-bit kernels. */
+/* A cgroup2 directory's inode number is its cgroup id on 64-bit kernels: the one its processes are in. */
 static int read_id(Cgroup *cg) {
         struct stat st;
 
-        if (fstat(cg->fds[HIERARCHY_V2], &st) < 0)
+        if (fstatat(cg->fds[HIERARCHY_V2], cg->has_leaf ? CGROUP_PAYLOAD : "", &st,
+                    cg->has_leaf ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0)
                 return -errno;
         cg->id = (uint64_t) st.st_ino;
         return 0;
@@ -1177,6 +1228,7 @@ static int read_id(Cgroup *cg) {
 static void close_spawn_fds(Cgroup *cg) {
         close_many(cg->fds, HIERARCHIES_MAX);
         close_many(cg->procs_fds, HIERARCHIES_MAX);
+        cg->leaf_fd = safe_close(cg->leaf_fd);
 }
 
 int cgroup_hold_for_spawn(Cgroup *cg) {
@@ -1202,6 +1254,13 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
                                 r = -errno;
                                 goto fail;
                         }
+                }
+        }
+        if (cg->has_leaf && cg->leaf_fd < 0) {
+                cg->leaf_fd = openat(cg->fds[HIERARCHY_V2], CGROUP_PAYLOAD, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->leaf_fd < 0) {
+                        r = -errno;
+                        goto fail;
                 }
         }
         /* The v1 directories served only to open cgroup.procs. */
@@ -1238,28 +1297,40 @@ static int watch_events(Cgroup *cg) {
         return 0;
 }
 
-/* A Cgroup for the sandbox name of uid, nothing opened yet: its name checked (one path component of its own),
- * its path named. */
-static int cgroup_alloc(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
-        Cgroup *cg;
+/* One path component of its own, and none of the names the daemon gives its own directories. */
+static bool name_is_valid(const CgroupManager *m, const char *name) {
+        return name && *name && !strchr(name, '/') && name[0] != '.' && !streq(name, m->leaf) &&
+               !streq(name, CGROUP_PAYLOAD);
+}
 
-        if (!m || !name || !ret || !*name || strchr(name, '/') || name[0] == '.' || streq(name, m->leaf))
+/* A Cgroup for the sandbox name of uid (below parent's, if given), nothing opened yet: its name checked, its
+ * path named. */
+static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const char *name, Cgroup **ret) {
+        const char *base = m ? m->h[HIERARCHY_V2].path : NULL;
+        Cgroup *cg;
+        int r;
+
+        if (!m || !ret || !name_is_valid(m, name))
                 return -EINVAL;
 
         cg = calloc(1, sizeof *cg);
         if (!cg)
                 return -ENOMEM;
         cg->manager = m;
-        cg->events_fd = -EBADF;
+        cg->events_fd = cg->leaf_fd = -EBADF;
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 cg->fds[i] = cg->procs_fds[i] = -EBADF;
         /* One per v1 hierarchy, open or not: a spawn that finds one closed fails in the child's first step
          * instead of leaving the child outside a v1 cgroup. */
         cg->n_procs_fds = m->n_h - 1;
-        cg->name = strdup(name);
-        if (!cg->name || asprintf(&cg->path, "%s%s" CGROUP_USER_PREFIX UID_FMT "/%s", m->h[HIERARCHY_V2].path,
-                                  streq(m->h[HIERARCHY_V2].path, "/") ? "" : "/", uid, name) < 0) {
-                cg->path = NULL;
+        if (parent)
+                r = asprintf(&cg->name, "%s/%s", parent->name, name) < 0 ||
+                    asprintf(&cg->path, "%s/%s", parent->path, name) < 0;
+        else
+                r = !(cg->name = strdup(name)) ||
+                    asprintf(&cg->path, "%s%s" CGROUP_USER_PREFIX UID_FMT "/%s", base, streq(base, "/") ? "" : "/",
+                             uid, name) < 0;
+        if (r) {
                 cgroup_free_struct(cg);
                 return -ENOMEM;
         }
@@ -1267,14 +1338,42 @@ static int cgroup_alloc(CgroupManager *m, uid_t uid, const char *name, Cgroup **
         return 0;
 }
 
+/* Makes cg's directories in parent_fds (the user's cgroups, or its sandbox's), its payload leaf if it is to
+ * have one, and applies l; holds it for the spawn it is made for. What it made is left for remove_dirs(). */
+static int make_dirs(Cgroup *cg, const int *parent_fds, const char *name, const CgroupLimits *l, CgroupFlags flags) {
+        CgroupManager *m = cg->manager;
+        int r;
+
+        for (size_t i = 0; i < m->n_h; i++) {
+                if (mkdirat(parent_fds[i], name, 0755) < 0)
+                        return -errno;
+                cg->present[i] = true;
+                cg->fds[i] = openat(parent_fds[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->fds[i] < 0)
+                        return -errno;
+        }
+        /* Without controllers of its own (none enabled for it), so it costs one directory and no more. */
+        if ((flags & CGROUP_ROOM_BELOW) && m->payload_leaf) {
+                if (mkdirat(cg->fds[HIERARCHY_V2], CGROUP_PAYLOAD, 0755) < 0)
+                        return -errno;
+                cg->has_leaf = true;
+        }
+        r = read_id(cg);
+        if (r >= 0)
+                r = apply_limits(m, cg->fds, l, /* reset= */ false);
+        if (r >= 0)
+                r = cgroup_hold_for_spawn(cg); /* the spawn it is made for */
+        return r;
+}
+
 int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
-               Cgroup **ret) {
+               CgroupFlags flags, Cgroup **ret) {
         Cgroup *cg;
         int r;
 
         if (!l)
                 return -EINVAL;
-        r = cgroup_alloc(m, uid, name, &cg);
+        r = cgroup_alloc(m, NULL, uid, name, &cg);
         if (r < 0)
                 return r;
 
@@ -1284,24 +1383,7 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                 return r;
         }
 
-        for (size_t i = 0; i < m->n_h; i++) {
-                if (mkdirat(cg->user->fds[i], name, 0755) < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-                cg->present[i] = true;
-                cg->fds[i] = openat(cg->user->fds[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (cg->fds[i] < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-        }
-
-        r = read_id(cg);
-        if (r >= 0)
-                r = apply_limits(m, cg->fds, l, /* reset= */ false);
-        if (r >= 0)
-                r = cgroup_hold_for_spawn(cg); /* the spawn it is made for */
+        r = make_dirs(cg, cg->user->fds, name, l, flags);
         if (r < 0)
                 goto fail;
 
@@ -1320,11 +1402,87 @@ fail:
         return r;
 }
 
+bool cgroup_has_room_below(const Cgroup *cg) {
+        return cg->has_leaf || !cg->manager->payload_leaf;
+}
+
+int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, CgroupFlags flags, Cgroup **ret) {
+        CgroupManager *m;
+        int parent_fds[HIERARCHIES_MAX], owned[HIERARCHIES_MAX];
+        Cgroup *cg;
+        int r;
+
+        if (!parent || !l)
+                return -EINVAL;
+        m = parent->manager;
+        if (parent->released)
+                return -ESRCH;
+        if (!cgroup_has_room_below(parent))
+                return -EBUSY;
+        r = cgroup_alloc(m, parent, 0, name, &cg);
+        if (r < 0)
+                return r;
+        cg->user = parent->user;
+        cg->user->n_cgroups++; /* never idle: the parent counts too */
+
+        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                owned[i] = -EBADF;
+        for (size_t i = 0; i < m->n_h; i++) {
+                parent_fds[i] = dir_fd(parent, (int) i, &owned[i]);
+                if (parent_fds[i] < 0) {
+                        r = parent_fds[i];
+                        goto fail;
+                }
+        }
+        /* The parent holds no process of its own (they are in its leaf), so it may hand its controllers
+         * down: written again for each child, which the kernel takes as it is. */
+        if (parent->has_leaf) {
+                r = user_enable_subtree(m, parent_fds[HIERARCHY_V2]);
+                if (r < 0)
+                        goto fail;
+        }
+        r = make_dirs(cg, parent_fds, name, l, flags);
+        if (r < 0)
+                goto fail;
+        close_many(owned, HIERARCHIES_MAX);
+
+        cg->parent = parent;
+        parent->n_children++;
+        m->n_cgroups++;
+        *ret = cg;
+        return 0;
+
+fail:
+        close_many(owned, HIERARCHIES_MAX);
+        (void) remove_dirs(cg);
+        user_unref(m, cg->user);
+        cgroup_free_struct(cg);
+        return r;
+}
+
+/* Opens the directories of a cgroup a previous daemon made, and finds its payload leaf if it has one. */
+static int open_dirs(Cgroup *cg) {
+        int r;
+
+        for (size_t i = 0; i < cg->manager->n_h; i++) {
+                cg->fds[i] = openat(cg->user->fds[i], cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->fds[i] < 0)
+                        return -errno;
+                cg->present[i] = true;
+        }
+        cg->has_leaf = faccessat(cg->fds[HIERARCHY_V2], CGROUP_PAYLOAD, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+        r = read_id(cg);
+        if (r < 0)
+                return r;
+        close_spawn_fds(cg);
+        return 0;
+}
+
 int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
         Cgroup *cg;
         int r;
 
-        r = cgroup_alloc(m, uid, name, &cg);
+        r = cgroup_alloc(m, NULL, uid, name, &cg);
         if (r < 0)
                 return r;
 
@@ -1334,57 +1492,96 @@ int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret) {
                 return r;
         }
 
-        for (size_t i = 0; i < m->n_h; i++) {
-                cg->fds[i] = openat(cg->user->fds[i], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (cg->fds[i] < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-                cg->present[i] = true;
+        r = open_dirs(cg);
+        if (r < 0) {
+                /* Not ours to remove: it stays as it was found. */
+                user_unref(m, cg->user);
+                cgroup_free_struct(cg);
+                return r;
         }
-        r = read_id(cg);
-        if (r < 0)
-                goto fail;
-        close_spawn_fds(cg);
 
         m->n_cgroups++;
         *ret = cg;
         return 0;
+}
 
-fail:
-        /* Not ours to remove: it stays as it was found. */
-        if (cg->events_fd >= 0)
-                (void) epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
-        user_unref(m, cg->user);
+int cgroup_open_below(Cgroup *parent, const char *name, Cgroup **ret) {
+        Cgroup *cg;
+        int r;
+
+        if (!parent || parent->released)
+                return -EINVAL;
+        r = cgroup_alloc(parent->manager, parent, 0, name, &cg);
+        if (r < 0)
+                return r;
+        cg->user = parent->user;
+        cg->user->n_cgroups++;
+
+        r = open_dirs(cg);
+        if (r < 0) {
+                user_unref(parent->manager, cg->user);
+                cgroup_free_struct(cg);
+                return r;
+        }
+
+        cg->parent = parent;
+        parent->n_children++;
+        parent->manager->n_cgroups++;
+        *ret = cg;
+        return 0;
+}
+
+static void release_parent(Cgroup *p);
+
+/* cg is freed: removed (its directories gone, uncounted), or abandoned (they stay, and count). A parent its
+ * owner let go of goes with its last child. */
+static void cgroup_gone(Cgroup *cg, bool removed) {
+        CgroupManager *m = cg->manager;
+        Cgroup *parent = cg->parent;
+
+        if (removed) {
+                user_unref(m, cg->user);
+                m->n_cgroups--;
+        }
         cgroup_free_struct(cg);
-        return r;
+        if (parent && --parent->n_children == 0 && parent->released)
+                release_parent(parent);
+}
+
+static void release_parent(Cgroup *p) {
+        /* One that cannot go (a process stuck in it) stays as an abandoned one does, for the next start. */
+        cgroup_gone(p, p->remove_pending && remove_dirs(p) >= 0);
 }
 
 int cgroup_remove(Cgroup *cg) {
-        CgroupManager *m;
         int r;
 
         if (!cg)
                 return 0;
-        m = cg->manager;
+        if (cg->n_children > 0) {
+                unwatch_events(cg);
+                cg->released = cg->remove_pending = true;
+                return 0;
+        }
 
         r = remove_dirs(cg);
         if (r < 0)
                 return r;
-
-        user_unref(m, cg->user);
-        m->n_cgroups--;
-        cgroup_free_struct(cg);
+        cgroup_gone(cg, /* removed= */ true);
         return 0;
 }
 
 void cgroup_abandon(Cgroup *cg) {
         if (!cg)
                 return;
-        if (cg->events_fd >= 0)
-                (void) epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_DEL, cg->events_fd, NULL);
+        unwatch_events(cg);
+        if (cg->n_children > 0) {
+                cg->released = true;
+                cg->remove_pending = false;
+                return;
+        }
         /* The user cgroup and the manager's layout stay: cgroup_manager_free() sees a cgroup still counted. */
-        cgroup_free_struct(cg);
+        cgroup_gone(cg, /* removed= */ false);
 }
 
 uint64_t cgroup_id(const Cgroup *cg) {
@@ -1392,7 +1589,7 @@ uint64_t cgroup_id(const Cgroup *cg) {
 }
 
 int cgroup_dir_fd(const Cgroup *cg) {
-        return cg->fds[HIERARCHY_V2];
+        return cg->has_leaf ? cg->leaf_fd : cg->fds[HIERARCHY_V2];
 }
 
 size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds) {
@@ -1537,16 +1734,19 @@ int cgroup_freeze(Cgroup *cg, bool freeze) {
         return 0;
 }
 
-/* Signals every process in cgroup.procs not in *done, up to SIGNAL_PIDS_MAX in all; returns how many were new. */
-static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        _cleanup_close_ int owned = -EBADF;
-        int dir, fd, n = 0, r;
-        long pid;
+/* How deep a cgroup-wide signal looks below the sandbox's cgroup: its payload leaf, nested sandboxes' cgroups. */
+#define SIGNAL_DEPTH_MAX 8
 
-        dir = dir_fd(cg, HIERARCHY_V2, &owned);
-        if (dir < 0)
-                return dir;
+/* Signals every process in dir's cgroup.procs and below not in *done, up to SIGNAL_PIDS_MAX in all; returns how
+ * many were new. */
+static int signal_listed_at(int dir, int sig, PidSet *done, unsigned depth) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_close_ int sub_fd = -EBADF;
+        struct dirent *de;
+        int fd, n = 0, r;
+        long pid;
+        DIR *d;
+
         fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
@@ -1568,7 +1768,39 @@ static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
                         n++;
         }
         pid_set_commit(done);
+
+        if (depth >= SIGNAL_DEPTH_MAX)
+                return n;
+        /* A descriptor of its own: readdir() moves the position, which a dup would share. */
+        sub_fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sub_fd < 0)
+                return -errno;
+        d = fdopendir(TAKE_FD(sub_fd));
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_close_ int child = -EBADF;
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                child = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (child < 0)
+                        continue; /* removed meanwhile */
+                r = signal_listed_at(child, sig, done, depth + 1);
+                if (r > 0)
+                        n += r;
+        }
+        closedir(d);
         return n;
+}
+
+static int signal_listed(Cgroup *cg, int sig, PidSet *done) {
+        _cleanup_close_ int owned = -EBADF;
+        int dir = dir_fd(cg, HIERARCHY_V2, &owned);
+
+        if (dir < 0)
+                return dir;
+        return signal_listed_at(dir, sig, done, 0);
 }
 
 static int signal_all_frozen(Cgroup *cg, int sig, unsigned max_rounds) {
@@ -1678,5 +1910,101 @@ int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
                 u.tasks = count_lines_at(v2, "cgroup.threads");
 
         *ret = u;
+        return 0;
+}
+
+/* ---- ceilings ---- */
+
+/* v1 memory reports "no limit" as the largest page count it keeps, in bytes: anything this high is none. */
+#define V1_MEMORY_UNLIMITED (UINT64_C(1) << 62)
+
+/* The limits cg has now, read back from the kernel (so also those of a cgroup a previous daemon made). */
+static void read_limits(const Cgroup *cg, CgroupLimits *ret) {
+        const CgroupManager *m = cg->manager;
+        int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS],
+            ch = m->controller_h[CONTROLLER_CPU];
+        _cleanup_close_ int m_owned = -EBADF, p_owned = -EBADF, c_owned = -EBADF;
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+        int fd;
+
+        if (mh != HIERARCHY_NONE && (fd = dir_fd(cg, mh, &m_owned)) >= 0) {
+                if (mh == HIERARCHY_V2) {
+                        (void) read_u64_at(fd, "memory.max", &l.memory_max);
+                        (void) read_u64_at(fd, "memory.high", &l.memory_high);
+                        (void) read_u64_at(fd, "memory.swap.max", &l.memory_swap_max);
+                } else {
+                        uint64_t total = CGROUP_LIMIT_MAX;
+
+                        if (read_u64_at(fd, "memory.limit_in_bytes", &l.memory_max) < 0 ||
+                            l.memory_max >= V1_MEMORY_UNLIMITED)
+                                l.memory_max = CGROUP_LIMIT_MAX;
+                        if (read_u64_at(fd, "memory.memsw.limit_in_bytes", &total) >= 0 &&
+                            total < V1_MEMORY_UNLIMITED && l.memory_max != CGROUP_LIMIT_MAX && total >= l.memory_max)
+                                l.memory_swap_max = total - l.memory_max;
+                }
+        }
+        if (ph != HIERARCHY_NONE && (fd = dir_fd(cg, ph, &p_owned)) >= 0)
+                (void) read_u64_at(fd, "pids.max", &l.tasks_max);
+        if (ch != HIERARCHY_NONE && (fd = dir_fd(cg, ch, &c_owned)) >= 0) {
+                char buf[64];
+                uint64_t quota, period;
+
+                if (ch == HIERARCHY_V2) {
+                        if (read_at(fd, "cpu.max", buf, sizeof buf) >= 0 &&
+                            sscanf(buf, "%" SCNu64 " %" SCNu64, &quota, &period) == 2) {
+                                l.cpu_quota_usec = quota;
+                                l.cpu_period_usec = period;
+                        }
+                } else if (read_u64_at(fd, "cpu.cfs_quota_us", &quota) >= 0 && /* -1: none, which does not parse */
+                           read_u64_at(fd, "cpu.cfs_period_us", &period) >= 0) {
+                        l.cpu_quota_usec = quota;
+                        l.cpu_period_usec = period;
+                }
+        }
+        *ret = l;
+}
+
+/* Whether the quota a (per its period) is a larger share of a CPU than b's. */
+static bool cpu_share_above(const CgroupLimits *a, const CgroupLimits *b) {
+        unsigned __int128 pa = a->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC,
+                          pb = b->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
+
+        return (unsigned __int128) a->cpu_quota_usec * pb > (unsigned __int128) b->cpu_quota_usec * pa;
+}
+
+int cgroup_check_ceiling(const Cgroup *cg, const CgroupLimits *l, CgroupLimitType *ret_type, char *reason,
+                         size_t size) {
+        static const struct {
+                CgroupLimitType type;
+                size_t offset;
+                const char *unit;
+        } by_value[] = {
+                { CGROUP_LIMIT_MEMORY_MAX, offsetof(CgroupLimits, memory_max), " bytes" },
+                { CGROUP_LIMIT_MEMORY_HIGH, offsetof(CgroupLimits, memory_high), " bytes" },
+                { CGROUP_LIMIT_MEMORY_SWAP_MAX, offsetof(CgroupLimits, memory_swap_max), " bytes of swap" },
+                { CGROUP_LIMIT_TASKS_MAX, offsetof(CgroupLimits, tasks_max), " tasks" },
+        };
+
+        for (const Cgroup *p = cg; p; p = p->parent) {
+                const char *whose = p == cg ? "the sandbox's" : "an outer sandbox's";
+                CgroupLimits c;
+
+                read_limits(p, &c);
+                for (size_t i = 0; i < ELEMENTSOF(by_value); i++) {
+                        uint64_t want = *(const uint64_t *) ((const char *) l + by_value[i].offset),
+                                 ceiling = *(const uint64_t *) ((const char *) &c + by_value[i].offset);
+
+                        if (want != CGROUP_LIMIT_MAX && ceiling != CGROUP_LIMIT_MAX && want > ceiling)
+                                return refuse(E2BIG, by_value[i].type, ret_type, reason, size,
+                                              "%" PRIu64 "%s is above %s %s=%" PRIu64, want, by_value[i].unit, whose,
+                                              limit_properties[by_value[i].type], ceiling);
+                }
+                if (l->cpu_quota_usec != 0 && c.cpu_quota_usec != 0 && cpu_share_above(l, &c))
+                        return refuse(E2BIG, CGROUP_LIMIT_CPU_QUOTA, ret_type, reason, size,
+                                      "%" PRIu64 "us per %" PRIu64 "us is above %s CPU quota of %" PRIu64
+                                      "us per %" PRIu64 "us",
+                                      l->cpu_quota_usec, l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC, whose,
+                                      c.cpu_quota_usec, c.cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC);
+        }
         return 0;
 }

@@ -16,6 +16,19 @@
  * hierarchy, else it is missing and every limit needing it is refused with
  * the reason.
  *
+ * A nested sandbox that asks for limits of its own gets a cgroup below its
+ * sandbox's, BASE/user-UID/SANDBOX-ID/NESTED-ID, in every hierarchy
+ * (cgroup_new_below()): the kernel holds it to every limit above it, and a
+ * kill, a freeze or the end of the sandbox reaches it. Where the cgroup2
+ * tree holds controllers (memory, pids, cpu), a cgroup may hand them to
+ * children only while it holds no process of its own (the no-internal-process
+ * rule): a sandbox's cgroup that may get such children (CGROUP_ROOM_BELOW)
+ * has its processes in the leaf SANDBOX-ID/payload there, as systemd keeps a
+ * delegated unit's processes out of the cgroups it hands down. Elsewhere (a
+ * hybrid host, whose cgroup2 tree carries no limits, and the v1 hierarchies,
+ * which have no such rule) the processes stay in SANDBOX-ID and no leaf is
+ * made, so a spawn costs no more than before.
+ *
  * In cgroup2 the daemon moves itself into the leaf BASE/supervisor, so that
  * BASE can enable controllers for its children (the no-internal-process rule);
  * cgroup_manager_free() moves it back and removes everything it made once no
@@ -106,6 +119,9 @@ typedef struct CgroupManagerOptions {
         size_t n_move_along;
         /* The daemon re-executed itself: if it is in BASE/leaf, BASE is the cgroup above. */
         bool reexecuted;
+        /* Make the payload leaf for CGROUP_ROOM_BELOW on any host (tests of the cgroup2-only layout on a hybrid
+         * host). */
+        bool payload_leaf_always;
 } CgroupManagerOptions;
 
 /*
@@ -146,6 +162,16 @@ void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size);
 int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, CgroupLimitType *ret_type,
                                 char *ret_reason, size_t reason_size);
 
+/* Flags of cgroup_new() and cgroup_new_below(). */
+typedef enum CgroupFlags {
+        /* It may get cgroups of nested sandboxes below it: where the host needs it, its processes go to the
+         * leaf NAME/payload in cgroup2 (see above). */
+        CGROUP_ROOM_BELOW = 1 << 0,
+} CgroupFlags;
+
+/* The name of the leaf a sandbox's processes are in when its cgroup has one. */
+#define CGROUP_PAYLOAD "payload"
+
 /*
  * Creates BASE/user-UID (applying user_limits, which may be NULL for none;
  * applied again whenever they change) and BASE/user-UID/name in every
@@ -153,7 +179,39 @@ int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, C
  * it created is left. name must be a valid file name (a sandbox id).
  */
 int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
-               Cgroup **ret);
+               CgroupFlags flags, Cgroup **ret);
+
+/*
+ * Whether cgroups can be made below cg: on hosts whose cgroup2 tree holds
+ * controllers, only if it was made with CGROUP_ROOM_BELOW (its processes are
+ * in its payload leaf); elsewhere always.
+ */
+bool cgroup_has_room_below(const Cgroup *cg);
+
+/*
+ * Creates name below parent in every hierarchy (for a nested sandbox) and
+ * applies l, as cgroup_new() does; held for the spawn it is made for. It
+ * counts as one of the user's cgroups. parent stays until its last child is
+ * removed or abandoned, even after cgroup_remove() or cgroup_abandon() of it
+ * (its directory goes once the children's have). -EBUSY where
+ * cgroup_has_room_below() says no; check the limits first
+ * (cgroup_manager_check_limits(), cgroup_check_ceiling()).
+ */
+int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, CgroupFlags flags, Cgroup **ret);
+
+/* Takes over name below parent, as cgroup_open() does for a sandbox's. */
+int cgroup_open_below(Cgroup *parent, const char *name, Cgroup **ret);
+
+/*
+ * Whether l stays within the limits of cg and the sandbox cgroups above it
+ * (each as the kernel has it now): memory, memory.high, swap and tasks by
+ * value, a CPU quota as a share of a CPU. A weight is a share among
+ * siblings, no ceiling, and is not compared. 0, or -E2BIG with *ret_type the
+ * first limit above its ceiling and ret_reason saying by how much, e.g.
+ * "200 is above the sandbox's 100".
+ */
+int cgroup_check_ceiling(const Cgroup *cg, const CgroupLimits *l, CgroupLimitType *ret_type, char *ret_reason,
+                         size_t reason_size);
 
 /*
  * Takes over BASE/user-UID/name, which the daemon before this one made (it
@@ -165,18 +223,20 @@ int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret);
 
 /*
  * Removes the sandbox's cgroups and frees cg; the user's stays for a while if
- * it was the last (see above). -EBUSY while processes are in it: cg is then kept and still valid.
+ * it was the last (see above). -EBUSY while processes are in it: cg is then kept and still valid. With
+ * nested sandboxes' cgroups still below it, it is no longer the caller's and goes once they have.
  */
 int cgroup_remove(Cgroup *cg);
 
 /* Forgets cg without touching the cgroups (they stay, e.g. with their processes when the daemon leaves them running). */
 void cgroup_abandon(Cgroup *cg);
 
-/* The cgroup id (its cgroup2 directory's inode number on 64-bit kernels), as /proc/PID/fdinfo and
- * SO_PEERCGROUPID-style lookups give it. */
+/* The cgroup id of the cgroup2 directory its processes are in (its own, or its payload leaf): the
+ * directory's inode number on 64-bit kernels, as PIDFD_GET_INFO and SO_PEERCGROUPID-style lookups give it. */
 uint64_t cgroup_id(const Cgroup *cg);
 
-/* The cgroup2 directory fd, for clone3()'s CLONE_INTO_CGROUP (borrowed; -EBADF unless held for a spawn). */
+/* The cgroup2 directory fd its processes go to (its own, or its payload leaf), for clone3()'s
+ * CLONE_INTO_CGROUP (borrowed; -EBADF unless held for a spawn). */
 int cgroup_dir_fd(const Cgroup *cg);
 
 /*
@@ -211,7 +271,8 @@ void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max
  * ends the process. */
 int cgroup_attach_v1(const Cgroup *cg, pid_t pid);
 
-/* The sandbox's cgroup2 path, e.g. "/system.slice/nsboxd.service/user-1000/0123…". */
+/* The sandbox's cgroup2 path, e.g. "/system.slice/nsboxd.service/user-1000/0123…" (with a payload leaf, the
+ * directory above it, where its limits are). */
 const char *cgroup_path(const Cgroup *cg);
 
 /* Blocks until no process is in the cgroup, at most timeout_msec: for shutdown only, when nothing else waits.
@@ -224,7 +285,7 @@ int cgroup_wait_empty(Cgroup *cg, unsigned timeout_msec);
 int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen);
 
 /*
- * SIGKILLs every process in the cgroup, including ones that left the
+ * SIGKILLs every process in the cgroup and the cgroups below it, including ones that left the
  * sandbox's process tree: cgroup.kill, or where the kernel lacks it a
  * freeze, kill every listed process, thaw loop (bounded; the caller learns
  * the end from cgroup.events). Returns the number of rounds' worth of
@@ -233,7 +294,7 @@ int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen);
 int cgroup_kill(Cgroup *cg);
 
 /*
- * Sends sig to every process in the cgroup: the cgroup is frozen while its
+ * Sends sig to every process in the cgroup and below: the cgroup is frozen while its
  * processes are listed and signalled, until a listing finds no new process
  * (so none forks past it), then returned to its previous state. SIGKILL goes
  * through cgroup_kill(). Returns the number signalled or a negative errno.

@@ -49,7 +49,7 @@ typedef struct HandoverSandbox {
         int64_t creator_pid;
         bool top_exited;      /* its top process was reaped (info.state says how), its cgroup is not empty yet */
         bool discard;         /* a spawn killed on the way: reap it, show it to nobody */
-        bool has_cgroup;      /* it is in BASE/user-UID/ID */
+        bool has_cgroup;      /* it is in BASE/user-UID/ID, or a nested one (info.sandbox) in .../SANDBOX/ID */
         char *pidfd;          /* the pidfd's fd name; NULL once its top process is reaped */
         char *reaper;         /* who reaps it: HANDOVER_REAPER_SELF or a keeper's fd name */
         bool capturing;       /* captureOutput */

@@ -604,17 +604,24 @@ typedef struct StartInSandboxWords {
         bool nested;         /* what is made is a nested sandbox, not a process of target's */
 } StartInSandboxWords;
 
+/* A nested sandbox's own containment: a cgroup of its own below its sandbox's, and what it reports. */
+typedef struct StartInSandboxOwn {
+        Cgroup *cgroup;             /* taken; NULL: none of its own */
+        SandboxResources resources;
+        uint64_t runtime_max_usec;
+} StartInSandboxOwn;
+
 /*
  * Starts process in target as plan prepared it (an Exec, or a Spawn from
- * inside target): in target's cgroup, under its seccomp program and
- * capability sets, tracked as one of its processes, so it dies with it.
- * The reply goes out from sandbox.c once the child reported exec (or
- * failure).
+ * inside target): in target's cgroup (or own's, below it), under its seccomp
+ * program and capability sets, tracked as one of its processes, so it dies
+ * with it. The reply goes out from sandbox.c once the child reported exec
+ * (or failure).
  */
 static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *target, const SpawnRequest *process,
                              const SandboxExecPlan *plan, const CapabilityMasks *capabilities, const char *id,
-                             const StartInSandboxWords *words) {
-        Cgroup *cgroup = sandbox_cgroup_of(target);
+                             const StartInSandboxOwn *own, const StartInSandboxWords *words) {
+        Cgroup *own_cgroup = own ? own->cgroup : NULL, *cgroup = own_cgroup ?: sandbox_cgroup_of(target);
         SandboxExecBase base = {};
         SpawnError error = {};
         SpawnHandle handle;
@@ -633,16 +640,19 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
                 .parent = plan->has_parent ? &plan->parent : NULL,
         };
-        /* Held until this spawn concludes (sandbox.c), or fails here. */
-        r = cgroup ? cgroup_hold_for_spawn(cgroup) : 0;
+        /* Held until this spawn concludes (sandbox.c), or fails here; a cgroup of its own is, as made. */
+        r = cgroup && !own_cgroup ? cgroup_hold_for_spawn(cgroup) : 0;
         if (r < 0)
                 spawn_error_set(&error, "cgroup", -r, "cgroup.procs");
         else {
                 r = spawn_start(&ctx, &handle, &error);
-                if (r < 0)
+                if (r < 0 && !own_cgroup)
                         cgroup_release_after_spawn(cgroup);
         }
         connection_drop_fds(c);
+        /* The child is reaped: its own cgroup is empty. */
+        if (r < 0 && own_cgroup && cgroup_remove(own_cgroup) < 0)
+                cgroup_abandon(own_cgroup);
         if (r < 0) {
                 log_audit(LOG_NOTICE, "spawn-failed", &c->caller, target->id, "%s %s failed at %s: %s", words->action,
                           target->id, error.stage, error.message);
@@ -669,10 +679,15 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .id = id,
                 .exec_of = target,
                 .exec_base = base.kept ? &base : NULL,
+                .cgroup = own_cgroup,
+                .resources = own ? own->resources : (SandboxResources) {},
+                .runtime_max_usec = own ? own->runtime_max_usec : 0,
         };
         r = sandbox_new(c->server, client, process, &containment, &handle, &sb);
         if (r < 0) {
-                cgroup_release_after_spawn(cgroup);
+                /* It took its own cgroup (and removed it with the child). */
+                if (!own_cgroup)
+                        cgroup_release_after_spawn(cgroup);
                 log_error_errno(r, "Failed to track new %s: %m", words->made);
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }
@@ -709,6 +724,54 @@ static int check_nested_policy(Connection *c, SpawnRequest *req, bool in_parent,
         return r;
 }
 
+/*
+ * Limits or a runtime of its own for a nested request: judged by the policy as from the host (its maxima),
+ * kept to what it asked, refused by name where the host cannot enforce them or they would need more than the
+ * sandbox has (sandbox_nested_check_limits()), then a cgroup of its own made below the sandbox's. 0 with *ret
+ * filled (nothing of its own if it asked for nothing), or -errno once the refusal is sent.
+ */
+static int nested_own_cgroup(Connection *c, Sandbox *outer, const SpawnRequest *req, const PolicyRule *rule,
+                             const char *id, StartInSandboxOwn *ret) {
+        char bad[64] = "", why[320] = "", reason[400];
+        PolicyLimitsDecision limits;
+        PolicyDenial denial = {};
+        Cgroup *parent = NULL;
+        int r;
+
+        *ret = (StartInSandboxOwn) {};
+        if (!sandbox_nested_wants_cgroup(req))
+                return 0;
+
+        r = policy_resolve_limits(rule, req, &limits, &denial);
+        if (r < 0) {
+                refuse(c, &denial);
+                return r;
+        }
+        sandbox_nested_limits_asked(req, &limits);
+        r = check_limits_enforceable(c, req, &limits);
+        if (r < 0)
+                return r;
+        r = sandbox_nested_check_limits(outer, &limits, &parent, bad, sizeof bad, why, sizeof why);
+        if (r < 0) {
+                snprintf(reason, sizeof reason, "%s: %s", bad, why);
+                refuse_nested(c, "Spawn", outer->id, reason);
+                return r;
+        }
+        if (parent) {
+                r = cgroup_new_below(parent, id, &limits.sandbox,
+                                     rule->nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0, &ret->cgroup);
+                if (r < 0) {
+                        log_audit(LOG_WARNING, "spawn-failed", &c->caller, outer->id, "Spawn failed: cgroup: %s",
+                                  strerror(-r));
+                        connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
+                        return r;
+                }
+        }
+        ret->resources = limits.resources;
+        ret->runtime_max_usec = limits.runtime_max_usec;
+        return 0;
+}
+
 static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rule) {
         Server *s = c->server;
         const char *outer_id = c->caller.origin.sandbox;
@@ -721,6 +784,7 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
         PolicyDecision decision = {};
         PolicyDenial denial = {};
+        StartInSandboxOwn own;
         SandboxClient *client;
         Sandbox *outer;
         int r;
@@ -804,7 +868,11 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
 
-        start_in_sandbox(c, client, outer, req, &plan, spawn_capabilities, id,
+        r = nested_own_cgroup(c, outer, req, rule, id, &own);
+        if (r < 0)
+                return;
+
+        start_in_sandbox(c, client, outer, req, &plan, spawn_capabilities, id, &own,
                          &(const StartInSandboxWords) { "spawn", "Spawn from inside sandbox", "nested sandbox", true });
 }
 
@@ -905,8 +973,9 @@ static void method_spawn(Connection *c) {
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
         if (s->cgroups) {
+                /* Room for nested sandboxes' cgroups where requests from inside it may be served. */
                 r = cgroup_new(s->cgroups, c->caller.uid, id, &limits.sandbox, limits.has_user ? &limits.user : NULL,
-                               &cgroup);
+                               rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0, &cgroup);
                 if (r < 0) {
                         log_audit(LOG_WARNING, "spawn-failed", &c->caller, NULL, "Spawn failed: cgroup: %s",
                                   strerror(-r));
@@ -1062,7 +1131,7 @@ static void method_exec(Connection *c) {
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
 
-        start_in_sandbox(c, client, target, &req->process, &plan, exec_capabilities, id,
+        start_in_sandbox(c, client, target, &req->process, &plan, exec_capabilities, id, NULL,
                          &(const StartInSandboxWords) { "exec", "Exec into sandbox", "process" });
 }
 

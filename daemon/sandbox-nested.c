@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "fd-util.h"
 #include "macro.h"
@@ -37,6 +38,96 @@ static bool resources_asked(const SandboxResources *r) {
         static const SandboxResources none = {};
 
         return memcmp(r, &none, sizeof none) != 0;
+}
+
+bool sandbox_nested_wants_cgroup(const SpawnRequest *req) {
+        return resources_asked(&req->resources) || req->runtime_max_usec > 0;
+}
+
+void sandbox_nested_limits_asked(const SpawnRequest *req, PolicyLimitsDecision *l) {
+        const SandboxResources *r = &req->resources;
+
+        if (!r->memory_limit)
+                l->sandbox.memory_max = CGROUP_LIMIT_MAX;
+        if (!r->memory_high)
+                l->sandbox.memory_high = CGROUP_LIMIT_MAX;
+        if (!r->memory_swap)
+                l->sandbox.memory_swap_max = CGROUP_LIMIT_MAX;
+        if (!r->pids_limit)
+                l->sandbox.tasks_max = CGROUP_LIMIT_MAX;
+        if (!r->cpu_quota && !r->cpu_period)
+                l->sandbox.cpu_quota_usec = l->sandbox.cpu_period_usec = 0;
+        if (!r->cpu_weight && !r->cpu_shares)
+                l->sandbox.cpu_weight = l->sandbox.cpu_shares = 0;
+        if (!req->runtime_max_usec)
+                l->runtime_max_usec = 0;
+        l->has_user = false;
+        l->resources = *r;
+}
+
+/* The request's field for a limit it set. */
+static const char *limit_field(CgroupLimitType t) {
+        switch (t) {
+        case CGROUP_LIMIT_MEMORY_MAX:
+                return "resources.memory.limit";
+        case CGROUP_LIMIT_MEMORY_HIGH:
+                return "resources.memory.high";
+        case CGROUP_LIMIT_MEMORY_SWAP_MAX:
+                return "resources.memory.swap";
+        case CGROUP_LIMIT_TASKS_MAX:
+                return "resources.pids.limit";
+        case CGROUP_LIMIT_CPU_QUOTA:
+                return "resources.cpu.quota";
+        default:
+                return "resources";
+        }
+}
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l, Cgroup **ret_parent, char *field,
+                                size_t field_size, char *reason, size_t reason_size) {
+        uint64_t now = now_realtime_usec();
+        Cgroup *parent = NULL;
+
+        /* Its runtime ends with the sandbox's (and with any outer one's): it may not ask to outlive them. */
+        for (const Sandbox *p = sb; p; p = p->exec_of) {
+                uint64_t end = p->start_usec + p->runtime_max_usec, left = end > now ? end - now : 0;
+
+                if (!parent)
+                        parent = p->cgroup;
+                if (l->runtime_max_usec == 0 || p->runtime_max_usec == 0 || l->runtime_max_usec <= left)
+                        continue;
+                return refuse(field, field_size, "runtimeMaxUSec", reason, reason_size,
+                              "%" PRIu64 "us is past the end of the %s runtime (runtimeMaxUSec %" PRIu64
+                              "us, %" PRIu64 "us left)",
+                              l->runtime_max_usec, p == sb ? "sandbox's" : "outer sandbox's", p->runtime_max_usec,
+                              left);
+        }
+        if (!parent) {
+                *ret_parent = NULL;
+                return 0; /* no cgroups: the runtime alone, which ends its top process */
+        }
+        if (!cgroup_has_room_below(parent))
+                return refuse(field, field_size, resources_asked(&l->resources) ? "resources" : "runtimeMaxUSec",
+                              reason, reason_size,
+                              "the sandbox's cgroup has no room for one of its own below it: on this host its "
+                              "processes must be in a leaf for that, made only for sandboxes whose owner's policy "
+                              "said nested = allow when they started");
+        {
+                CgroupLimitType t = _CGROUP_LIMIT_TYPE_INVALID;
+                char why[192];
+
+                if (cgroup_check_ceiling(parent, &l->sandbox, &t, why, sizeof why) < 0)
+                        return refuse(field, field_size, limit_field(t), reason, reason_size, "%s", why);
+        }
+        *ret_parent = parent;
+        return 0;
 }
 
 static bool has_group(const SandboxExecBase *b, gid_t gid) {
@@ -120,14 +211,6 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 return refuse(field, field_size, "seccomp", reason, reason_size,
                               "a nested sandbox keeps its sandbox's seccomp filter; programs of its own go in "
                               "seccompFileDescriptors, on top of it");
-        if (resources_asked(&req->resources))
-                return refuse(field, field_size, "resources", reason, reason_size,
-                              "a nested sandbox runs in its sandbox's cgroup, under its limits; limits of its own "
-                              "are not supported yet");
-        if (req->runtime_max_usec > 0)
-                return refuse(field, field_size, "runtimeMaxUSec", reason, reason_size,
-                              "a nested sandbox runs in its sandbox's cgroup, under its limits; limits of its own "
-                              "are not supported yet");
         /* Without sets of its own, the sandbox's processes have what the kernel gives their uid in its user
          * namespace: every capability as uid 0, none (but a bounding set) as any other. A nested sandbox that
          * shares that user namespace gets no more, or CAP_SYS_ADMIN there would remount the sandbox's

@@ -20,8 +20,10 @@
  *    user namespace of its own, which the kernel then keeps S's mounts
  *    locked in (read-only stays read-only); without a user namespace of its
  *    own it is refused;
- *  - it runs in S's cgroup, under S's limits (limits of its own are
- *    refused), with S's seccomp filter under any programs it adds ("unconfined"
+ *  - it runs in S's cgroup, under S's limits, or, with limits or a
+ *    runtime of its own, in a cgroup of its own below S's (in every
+ *    hierarchy, S's limits above it), each limit no higher than S's (nor an
+ *    outer sandbox's) and its runtime not past S's end; with S's seccomp filter under any programs it adds ("unconfined"
  *    adds no profile of its own, as the kernel keeps S's) and S's
  *    capability sets as the ceiling, as S's user and groups (others of S's
  *    ids only where S's user is root: sandbox_nested_check_user()), with S's rlimits (its own ones replace them, each no higher
@@ -39,9 +41,33 @@
 #include <stddef.h>
 
 #include "capabilities.h"
+#include "cgroup.h"
+#include "policy.h"
 #include "sandbox-exec.h"
 
 typedef struct Sandbox Sandbox;
+
+/* Whether a nested request asks for limits or a runtime of its own, which a cgroup of its own carries. */
+bool sandbox_nested_wants_cgroup(const SpawnRequest *req);
+
+/*
+ * Of the limits the policy resolved for a nested request (its maxima judged
+ * them), keeps only those the request asked for: the policy's defaults are
+ * already the sandbox's, which hold over it.
+ */
+void sandbox_nested_limits_asked(const SpawnRequest *req, PolicyLimitsDecision *l);
+
+/*
+ * Whether the limits l (from sandbox_nested_limits_asked()) fit inside sb:
+ * each no higher than sb's cgroup's, or an outer one's, as the kernel has them
+ * (cgroup_check_ceiling(): a ceiling the kernel would enforce anyway, refused
+ * here so the caller learns which and why); its runtime no longer than what
+ * is left of sb's, or an outer sandbox's; and room below sb's cgroup for one
+ * of its own (cgroup_has_room_below()). *ret_parent: the cgroup to make it
+ * below (NULL without cgroups). 0, or -EPERM with field and reason set.
+ */
+int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l, Cgroup **ret_parent, char *field,
+                                size_t field_size, char *reason, size_t reason_size);
 
 /*
  * Makes req (a Spawn from inside sb, decoded and verified) a child of sb.

@@ -1581,8 +1581,11 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         sb->reaped = !h->discard && info->state != SANDBOX_RUNNING;
         sb->ended = sb->reaped && !h->top_exited;
 
-        /* Its cgroup, unless it ended (an empty one the start removed, or one it never had). */
-        if (h->has_cgroup && !sb->ended && s->cgroups) {
+        /* Its cgroup, unless it ended (an empty one the start removed, or one it never had). A nested sandbox's
+         * own is below its sandbox's, opened once that one is back (sandbox_adopt_link_execs()). */
+        if (h->has_cgroup && !sb->ended && s->cgroups && info->sandbox)
+                sb->cgroup_below_pending = true;
+        else if (h->has_cgroup && !sb->ended && s->cgroups) {
                 r = cgroup_open(s->cgroups, info->owner_uid, sb->id, &sb->cgroup);
                 if (r == -ENOMEM)
                         goto fail;
@@ -1675,7 +1678,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                   sb->reaper ? sb->reaper->name : "own child");
 
         /* Its top process gone and its cgroup empty by now: it ends here. */
-        if (sb->reaped && !sb->ended)
+        if (sb->reaped && !sb->ended && !sb->cgroup_below_pending)
                 sandbox_check_end(sb);
         return 0;
 
@@ -1722,10 +1725,39 @@ bool sandbox_keeper_in_use(Server *s, KeeperLink *k) {
         return false;
 }
 
+/* A taken-over nested sandbox's own cgroup, below parent (NULL: its sandbox's entry is gone, and so is that
+ * cgroup, since the nested one's processes are below it), and what waited for it. */
+static void sandbox_adopt_cgroup_below(Sandbox *sb, Cgroup *parent) {
+        int r;
+
+        sb->cgroup_below_pending = false;
+        if (parent) {
+                r = cgroup_open_below(parent, sb->id, &sb->cgroup);
+                if (r < 0)
+                        log_debug_errno(r, "The cgroup of nested sandbox %s is gone: %m", sb->id);
+                else {
+                        cgroup_set_userdata(sb->cgroup, sb);
+                        r = origin_index_add(&sb->server->origins, &sb->origin, sb, cgroup_id(sb->cgroup), -EBADF,
+                                             0, 0);
+                        if (r < 0) {
+                                log_audit(LOG_WARNING, "kill", &sb->creator, sb->id,
+                                          "Killing sandbox %s: what connects from inside it cannot be told (%s).",
+                                          sb->id, strerror(-r));
+                                (void) sandbox_kill_all(sb, SIGKILL);
+                        }
+                }
+        }
+        if (sb->reaped && !sb->ended)
+                sandbox_check_end(sb);
+}
+
 void sandbox_adopt_link_execs(Server *s) {
+        bool pending = false;
+
         LIST_FOREACH(sandboxes, sb, s->sandboxes) {
                 Sandbox *in;
 
+                pending = pending || sb->cgroup_below_pending;
                 if (!sb->adopted || !sb->exec_of_id[0] || sb->exec_of)
                         continue;
                 /* Gone, or what it would be nested in is nested in it (a bad record: the tree has no loops): it
@@ -1736,5 +1768,25 @@ void sandbox_adopt_link_execs(Server *s) {
                         continue;
                 sb->exec_of = in;
                 LIST_PREPEND(execs, in->execs, sb);
+        }
+
+        /* Nested sandboxes' own cgroups, the outer ones first: each is below the one of the sandbox it is
+         * nested in, or of the nearest one above with a cgroup. */
+        for (unsigned depth = 1; pending; depth++) {
+                pending = false;
+                LIST_FOREACH_SAFE(sandboxes, sb, next, s->sandboxes) {
+                        unsigned d = 0;
+
+                        if (!sb->cgroup_below_pending)
+                                continue;
+                        for (const Sandbox *i = sb->exec_of; i; i = i->exec_of)
+                                d++;
+                        if (d > depth) {
+                                pending = true;
+                                continue;
+                        }
+                        /* May end it, and free it: the last use of sb. */
+                        sandbox_adopt_cgroup_below(sb, sandbox_cgroup_of(sb->exec_of));
+                }
         }
 }

@@ -125,7 +125,9 @@ struct Sandbox {
         bool left_running;   /* shutdown without kill: its processes and cgroup stay */
 
         /* Containment. */
-        Cgroup *cgroup;             /* NULL without cgroups, and once removed */
+        Cgroup *cgroup;             /* NULL without cgroups, and once removed; a nested sandbox's own is below
+                                     * its sandbox's */
+        bool cgroup_below_pending;  /* taken over: that one is opened once its sandbox's is back */
         char *cgroup_path;          /* as SandboxInfo reports it */
         SandboxResources resources; /* the limits in force, as reported */
         SandboxRlimit *rlimits;

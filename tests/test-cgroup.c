@@ -224,8 +224,8 @@ Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_
         Cgroup *a, *b;
         char want[600];
 
-        cr_assert_eq(cgroup_new(manager, 1000, "aaaa", &none, NULL, &a), 0);
-        cr_assert_eq(cgroup_new(manager, 1000, "bbbb", &none, NULL, &b), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "aaaa", &none, NULL, 0, &a), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "bbbb", &none, NULL, 0, &b), 0);
 
         snprintf(want, sizeof want, "%s/user-1000/aaaa", cgroup_manager_path(manager));
         cr_expect_str_eq(cgroup_path(a), want);
@@ -237,10 +237,10 @@ Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_
 
         /* The same name twice is refused, and the first stays. */
         Cgroup *dup = NULL;
-        cr_expect_eq(cgroup_new(manager, 1000, "aaaa", &none, NULL, &dup), -EEXIST);
+        cr_expect_eq(cgroup_new(manager, 1000, "aaaa", &none, NULL, 0, &dup), -EEXIST);
         cr_expect(path_exists(test_cg.dir[0], "user-1000/aaaa"));
-        cr_expect_eq(cgroup_new(manager, 1000, "../x", &none, NULL, &dup), -EINVAL);
-        cr_expect_eq(cgroup_new(manager, 1000, "supervisor", &none, NULL, &dup), -EINVAL);
+        cr_expect_eq(cgroup_new(manager, 1000, "../x", &none, NULL, 0, &dup), -EINVAL);
+        cr_expect_eq(cgroup_new(manager, 1000, "supervisor", &none, NULL, 0, &dup), -EINVAL);
 
         cr_assert_eq(cgroup_remove(a), 0);
         for (size_t i = 0; i < test_cg.n; i++) {
@@ -254,7 +254,7 @@ Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_
         }
 
         /* The user's next sandbox finds it, and the manager removes it at the end. */
-        cr_assert_eq(cgroup_new(manager, 1000, "cccc", &none, NULL, &a), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "cccc", &none, NULL, 0, &a), 0);
         cr_assert_eq(cgroup_remove(a), 0);
         manager = cgroup_manager_free(manager);
         for (size_t i = 0; i < test_cg.n; i++)
@@ -268,7 +268,7 @@ Test(cgroup, idle_user_cgroups_are_kept_up_to_a_bound_the_longest_idle_going_fir
 
         /* 33 users, one after another: the first one's cgroup is the one that goes. */
         for (uid_t uid = 2000; uid < 2033; uid++) {
-                cr_assert_eq(cgroup_new(manager, uid, "only", &none, NULL, &cg), 0);
+                cr_assert_eq(cgroup_new(manager, uid, "only", &none, NULL, 0, &cg), 0);
                 cr_assert_eq(cgroup_remove(cg), 0);
         }
         for (size_t i = 0; i < test_cg.n; i++) {
@@ -278,11 +278,11 @@ Test(cgroup, idle_user_cgroups_are_kept_up_to_a_bound_the_longest_idle_going_fir
         }
 
         /* A user taken up again is idle anew: the next one to go is 2002, idle the longest. */
-        cr_assert_eq(cgroup_new(manager, 2001, "again", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 2001, "again", &none, NULL, 0, &cg), 0);
         for (size_t i = 0; i < test_cg.n; i++)
                 cr_expect(path_exists(test_cg.dir[i], "user-2001/again"), "%s", test_cg.dir[i]);
         cr_assert_eq(cgroup_remove(cg), 0);
-        cr_assert_eq(cgroup_new(manager, 2033, "only", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 2033, "only", &none, NULL, 0, &cg), 0);
         cr_assert_eq(cgroup_remove(cg), 0);
         for (size_t i = 0; i < test_cg.n; i++) {
                 snprintf(user, sizeof user, "user-%u", 2002u);
@@ -298,7 +298,7 @@ Test(cgroup, a_child_is_born_in_every_hierarchy_and_the_events_follow_it) {
         Cgroup *cg;
         Child c;
 
-        cr_assert_eq(cgroup_new(manager, 0, "born", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "born", &none, NULL, 0, &cg), 0);
         cgroup_set_userdata(cg, &c);
         c = child_start(cg, sleep_forever);
 
@@ -331,7 +331,7 @@ static void check_kill_reaches_a_process_that_left_the_tree(void) {
         uint64_t tasks;
         CgroupUsage u;
 
-        cr_assert_eq(cgroup_new(manager, 0, "escape", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "escape", &none, NULL, 0, &cg), 0);
         c = child_start(cg, double_fork_and_exit);
         child_go(&c);
         cr_assert(WIFEXITED(child_wait(&c)));
@@ -375,7 +375,7 @@ Test(cgroup, signal_all_reaches_every_process_and_leaves_the_freezer_as_it_was) 
         Child c;
         bool populated, frozen;
 
-        cr_assert_eq(cgroup_new(manager, 0, "tree", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "tree", &none, NULL, 0, &cg), 0);
         c = child_start(cg, tree_ignoring_nothing);
         child_go(&c);
         for (int i = 0; i < 100; i++) {
@@ -399,7 +399,7 @@ Test(cgroup, freeze_and_thaw) {
         Cgroup *cg;
         Child c;
 
-        cr_assert_eq(cgroup_new(manager, 0, "ice", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "ice", &none, NULL, 0, &cg), 0);
         c = child_start(cg, sleep_forever);
         child_go(&c);
         cr_assert_eq(cgroup_freeze(cg, true), 0);
@@ -432,7 +432,7 @@ Test(cgroup, limits_are_written_where_the_host_keeps_each_controller) {
         if (r == -EOPNOTSUPP)
                 cr_skip_test("memory, pids or cpu missing on this host (the refusal is tested separately)");
         cr_assert_eq(r, 0);
-        cr_assert_eq(cgroup_new(manager, 0, "lim", &l, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "lim", &l, NULL, 0, &cg), 0);
 
         snprintf(dir, sizeof dir, "%s/user-0/lim", dir_for("memory"));
         read_text(dir, test_cgroup_controller_is_v1("memory") ? "memory.limit_in_bytes" : "memory.max", buf, sizeof buf);
@@ -508,20 +508,20 @@ Test(cgroup, user_limits_apply_to_the_user_cgroup_and_follow_changes) {
         if (!have_controller("pids"))
                 cr_skip_test("no pids controller here");
         user.tasks_max = 7;
-        cr_assert_eq(cgroup_new(manager, 1000, "a", &none, &user, &a), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "a", &none, &user, 0, &a), 0);
         snprintf(dir, sizeof dir, "%s/user-1000", dir_for("pids"));
         read_text(dir, "pids.max", buf, sizeof buf);
         cr_expect_str_eq(buf, "7");
 
         /* Changed (a policy reload): applied with the next sandbox. */
         user.tasks_max = 9;
-        cr_assert_eq(cgroup_new(manager, 1000, "b", &none, &user, &b), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "b", &none, &user, 0, &b), 0);
         read_text(dir, "pids.max", buf, sizeof buf);
         cr_expect_str_eq(buf, "9");
         cr_assert_eq(cgroup_remove(b), 0);
 
         /* Gone: back to no limit. */
-        cr_assert_eq(cgroup_new(manager, 1000, "b", &none, NULL, &b), 0);
+        cr_assert_eq(cgroup_new(manager, 1000, "b", &none, NULL, 0, &b), 0);
         read_text(dir, "pids.max", buf, sizeof buf);
         cr_expect_str_eq(buf, "max");
         cr_assert_eq(cgroup_remove(b), 0);
@@ -555,7 +555,7 @@ Test(cgroup, tasks_max_contains_a_fork_bomb) {
         if (!have_controller("pids"))
                 cr_skip_test("no pids controller here");
         l.tasks_max = 20;
-        cr_assert_eq(cgroup_new(manager, 0, "bomb", &l, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "bomb", &l, NULL, 0, &cg), 0);
         c = child_start(cg, fork_bomb);
         child_go(&c);
         status = child_wait(&c);
@@ -598,7 +598,7 @@ Test(cgroup, memory_max_ends_in_the_oom_killer_and_usage_says_so) {
                 if (cgroup_manager_check_limits(manager, &l, NULL, NULL, 0) < 0)
                         l.memory_swap_max = CGROUP_LIMIT_MAX;
         }
-        cr_assert_eq(cgroup_new(manager, 0, "hog", &l, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "hog", &l, NULL, 0, &cg), 0);
         c = child_start(cg, allocate_200m);
         child_go(&c);
         status = child_wait(&c);
@@ -629,7 +629,7 @@ Test(cgroup, usage_counts_cpu_time) {
         Cgroup *cg;
         Child c;
 
-        cr_assert_eq(cgroup_new(manager, 0, "cpu", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "cpu", &none, NULL, 0, &cg), 0);
         c = child_start(cg, burn_cpu);
         child_go(&c);
         child_wait(&c);
@@ -645,7 +645,7 @@ Test(cgroup, abandon_leaves_the_cgroups_and_the_layout) {
         char p[1024];
         Cgroup *cg;
 
-        cr_assert_eq(cgroup_new(manager, 0, "kept", &none, NULL, &cg), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "kept", &none, NULL, 0, &cg), 0);
         cgroup_abandon(cg);
         manager = cgroup_manager_free(manager);
         cr_expect(path_exists(test_cg.dir[0], "user-0/kept"), "an abandoned cgroup stays");
@@ -661,4 +661,126 @@ Test(cgroup, abandon_leaves_the_cgroups_and_the_layout) {
         }
         snprintf(p, sizeof p, "%s/supervisor", test_cg.dir[0]);
         cr_expect(rmdir(p) >= 0, "%s: %m", p);
+}
+
+/* ---- nested sandboxes' cgroups ---- */
+
+/* The cgroup2 path the process is in (/proc/PID/cgroup's 0:: line). */
+static void cgroup2_of(pid_t pid, char *buf, size_t size) {
+        char p[64], line[1024];
+        FILE *f;
+
+        snprintf(p, sizeof p, "/proc/%d/cgroup", (int) pid);
+        f = fopen(p, "re");
+        cr_assert(f);
+        buf[0] = '\0';
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        snprintf(buf, size, "%s", line + 3);
+                }
+        fclose(f);
+}
+
+/* With the payload leaf (as on a host whose cgroup2 tree holds controllers): the sandbox's processes are in
+ * NAME/payload, a nested cgroup goes beside it with its limits, the ceilings are the sandbox's, a kill of the
+ * sandbox reaches the nested one, and the sandbox's directory goes only once the nested one's has. */
+Test(cgroup, payload_leaf_and_a_nested_cgroup_below) {
+        CgroupLimits outer = CGROUP_LIMITS_NONE, inner = CGROUP_LIMITS_NONE, over = CGROUP_LIMITS_NONE;
+        CgroupLimitType t = _CGROUP_LIMIT_TYPE_INVALID;
+        char path[1100], want[700], dir[700], buf[128], reason[256];
+        Cgroup *cg, *kid;
+        Child a, b;
+
+        if (!have_controller("pids"))
+                cr_skip_test("no pids controller on this host");
+        manager = cgroup_manager_free(manager);
+        cr_assert_eq(cgroup_manager_new(&(CgroupManagerOptions) { .payload_leaf_always = true }, &manager), 0);
+
+        outer.tasks_max = 8;
+        cr_assert_eq(cgroup_new(manager, 0, "outer", &outer, NULL, CGROUP_ROOM_BELOW, &cg), 0);
+        cr_assert(cgroup_has_room_below(cg));
+        snprintf(dir, sizeof dir, "%s/user-0/outer", test_cgroup_dir(&test_cg, ""));
+        cr_assert(path_exists(dir, "payload"));
+        a = child_start(cg, sleep_forever);
+        child_go(&a);
+        snprintf(want, sizeof want, "%s/payload", cgroup_path(cg));
+        cgroup2_of(a.pid, path, sizeof path);
+        cr_assert_str_eq(path, want);
+        cgroup_release_after_spawn(cg);
+
+        over.tasks_max = 9;
+        cr_assert_eq(cgroup_check_ceiling(cg, &over, &t, reason, sizeof reason), -E2BIG);
+        cr_assert_eq(t, CGROUP_LIMIT_TASKS_MAX);
+        cr_assert_str_eq(reason, "9 tasks is above the sandbox's TasksMax=8");
+        inner.tasks_max = 4;
+        cr_assert_eq(cgroup_check_ceiling(cg, &inner, NULL, NULL, 0), 0);
+
+        cr_assert_eq(cgroup_new_below(cg, "inner", &inner, 0, &kid), 0);
+        snprintf(want, sizeof want, "%s/inner", cgroup_path(cg));
+        cr_assert_str_eq(cgroup_path(kid), want);
+        b = child_start(kid, sleep_forever);
+        child_go(&b);
+        cgroup2_of(b.pid, path, sizeof path);
+        cr_assert_str_eq(path, want);
+        cgroup_release_after_spawn(kid);
+        snprintf(dir, sizeof dir, "%s/user-0/outer/inner", dir_for("pids"));
+        read_text(dir, "pids.max", buf, sizeof buf);
+        cr_assert_str_eq(buf, "4");
+        over.tasks_max = 6;
+        cr_assert_eq(cgroup_check_ceiling(kid, &over, &t, reason, sizeof reason), -E2BIG);
+        cr_assert_str_eq(reason, "6 tasks is above the sandbox's TasksMax=4");
+
+        /* A kill of the sandbox reaches the nested one; the sandbox goes once the nested one has. */
+        cr_assert_gt(cgroup_kill(cg), 0);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(&a);
+        child_wait(&b);
+        cr_assert_eq(cgroup_remove(cg), 0);
+        snprintf(dir, sizeof dir, "%s/user-0", test_cgroup_dir(&test_cg, ""));
+        cr_assert(path_exists(dir, "outer/inner"));
+        cr_assert_eq(cgroup_remove(kid), 0);
+        cr_assert_not(path_exists(dir, "outer"));
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(dir, sizeof dir, "%s/user-0", test_cg.dir[i]);
+                cr_assert_not(path_exists(dir, "outer"), "%s/outer left", dir);
+        }
+}
+
+/* Without the leaf (a hybrid host's cgroup2 tree holds no controllers of ours), a nested cgroup is made below
+ * the sandbox's own; signals reach it. */
+Test(cgroup, nested_cgroup_below_a_sandbox_without_leaf) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        char dir[700];
+        Cgroup *cg, *kid;
+        Child a, b;
+
+        cr_assert_eq(cgroup_new(manager, 0, "plain", &none, NULL, 0, &cg), 0);
+        if (!cgroup_has_room_below(cg)) {
+                cr_assert_eq(cgroup_new_below(cg, "kid", &none, 0, &kid), -EBUSY);
+                cr_assert_eq(cgroup_remove(cg), 0);
+                cr_skip_test("this host's cgroup2 tree holds controllers: only the payload leaf makes room");
+        }
+        a = child_start(cg, sleep_forever);
+        child_go(&a);
+        cgroup_release_after_spawn(cg);
+        cr_assert_eq(cgroup_new_below(cg, "kid", &none, 0, &kid), 0);
+        b = child_start(kid, sleep_forever);
+        child_go(&b);
+        cgroup_release_after_spawn(kid);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(dir, sizeof dir, "%s/user-0/plain", test_cg.dir[i]);
+                cr_assert(path_exists(dir, "kid"), "%s/kid missing", dir);
+        }
+        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 2);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(&a);
+        child_wait(&b);
+        /* Removed first, the parent goes with its child. */
+        cr_assert_eq(cgroup_remove(cg), 0);
+        cr_assert_eq(cgroup_remove(kid), 0);
+        for (size_t i = 0; i < test_cg.n; i++) {
+                snprintf(dir, sizeof dir, "%s/user-0", test_cg.dir[i]);
+                cr_assert_not(path_exists(dir, "plain"), "%s/plain left", dir);
+        }
 }

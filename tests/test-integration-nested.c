@@ -703,7 +703,7 @@ Test(nested, confinement_is_the_ceiling) {
         Output o;
 
         start(allow_policy);
-        o = run_as_nobody("$N run -r --cap-drop CAP_NET_RAW -- sh -c '"
+        o = run_as_nobody("$N run -r --cap-drop CAP_NET_RAW -p MemoryMax=64M -- sh -c '"
                           "NSBOX_SOCKET=%s %s run --seccomp unconfined -- grep -c ^Seccomp:.2 /proc/self/status; "
                           "echo rc1=$?; "
                           "NSBOX_SOCKET=%s %s run -p MemoryMax=100M -- true; echo rc2=$?; "
@@ -714,7 +714,8 @@ Test(nested, confinement_is_the_ceiling) {
         /* "unconfined" adds no profile of its own: the sandbox's filter stays */
         cr_assert(strstr(o.text, "1\nrc1=0"), "%s", o.text);
         cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
-        cr_assert(strstr(o.text, "resources: a nested sandbox runs in its sandbox's cgroup"), "%s", o.text);
+        cr_assert(strstr(o.text, "resources.memory.limit: 104857600 bytes is above the sandbox's MemoryMax=67108864"),
+                  "%s", o.text);
         cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
         cr_assert(strstr(o.text, "capabilities.bounding: more than the sandbox's bounding set"), "%s", o.text);
         /* the sandbox's filter is there */
@@ -1381,4 +1382,253 @@ Test(nested, root_sandbox_capabilities_are_the_ceiling) {
                 cr_assert(bounding & CAP_BIT(0), "%s", o.text);
         }
         output_done(&o);
+}
+
+/* ---- limits of its own: a cgroup below its sandbox's ---- */
+
+/* The cgroup2 path (List's "cgroup") and id of the running sandbox named name, from root's List. */
+static bool running_named(const char *name, char *ret_cgroup, size_t size, char ret_id[static 64]) {
+        int conn = test_daemon_connect(&daemon_);
+        struct json_object *reply = test_call(conn, "io.nsbox.Sandbox.List", "{}", NULL, 0, NULL, NULL);
+        struct json_object *list = test_json_get(reply, "parameters.sandboxes");
+        bool found = false;
+
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                struct json_object *e = json_object_array_get_idx(list, i);
+                const char *n = test_json_string(e, "name"), *cgroup = test_json_string(e, "cgroup"),
+                           *state = test_json_string(e, "state"), *id = test_json_string(e, "id");
+
+                if (!n || !streq(n, name) || !state || !streq(state, "running") || !cgroup || !id)
+                        continue;
+                snprintf(ret_cgroup, size, "%s", cgroup);
+                snprintf(ret_id, 64, "%s", id);
+                found = true;
+        }
+        json_object_put(reply);
+        test_disconnect(conn);
+        return found;
+}
+
+typedef struct Named {
+        const char *name;
+        char cgroup[512];
+        char id[64];
+} Named;
+
+static bool named_runs(void *userdata) {
+        Named *n = userdata;
+
+        return running_named(n->name, n->cgroup, sizeof n->cgroup, n->id);
+}
+
+/* The directory of the daemon's cgroup path (as List reports it) in the hierarchy of controller: its v1
+ * hierarchy on a hybrid host, else cgroup2. */
+static void host_dir(const char *cgroup, const char *controller, char *buf, size_t size) {
+        const char *user = strstr(cgroup, "/user-");
+        const char *base = test_cgroup_dir(&daemon_.cgroup, controller) ?: test_cgroup_dir(&daemon_.cgroup, "");
+
+        cr_assert(user && base, "%s", cgroup);
+        snprintf(buf, size, "%s%s", base, user);
+}
+
+static void read_line(const char *dir, const char *file, char *buf, size_t size) {
+        char path[1100];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "%s: %m", path);
+        cr_assert_not_null(fgets(buf, (int) size, f), "%s", path);
+        buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+}
+
+/* Whether the cgroup path is gone from every hierarchy. */
+static bool cgroup_gone(void *userdata) {
+        static const char *const controllers[] = { "", "pids", "memory", "cpu" };
+        char dir[1024];
+
+        for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
+                host_dir(userdata, controllers[i], dir, sizeof dir);
+                if (access(dir, F_OK) >= 0)
+                        return false;
+        }
+        return true;
+}
+
+/* The subdirectories of a sandbox's cgroup in every hierarchy, but its payload leaf. */
+static unsigned cgroups_below(const char *cgroup) {
+        static const char *const controllers[] = { "", "pids", "memory", "cpu" };
+        unsigned n = 0;
+        char dir[1024];
+
+        for (size_t i = 0; i < ELEMENTSOF(controllers); i++) {
+                struct dirent *de;
+                DIR *d;
+
+                host_dir(cgroup, controllers[i], dir, sizeof dir);
+                d = opendir(dir);
+                cr_assert_not_null(d, "%s: %m", dir);
+                while ((de = readdir(d)))
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.' && !streq(de->d_name, "payload"))
+                                n++;
+                closedir(d);
+        }
+        return n;
+}
+
+static const char *memory_limit_file(void) {
+        return test_cgroup_controller_is_v1("memory") ? "memory.limit_in_bytes" : "memory.max";
+}
+
+/* A nested sandbox's limits are in a cgroup of its own below its sandbox's, in every hierarchy; killing the
+ * sandbox kills it and its cgroup (a process that left its process tree included), and none is left. */
+Test(nested, own_limits_in_a_cgroup_below_the_sandbox) {
+        Named outer = { .name = "lim-outer" }, inner = { .name = "lim-inner" };
+        char dir[1024], want[600], value[64];
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run --detach --name lim-outer -r -p TasksMax=64 -p MemoryMax=256M -- sh -c '"
+                          "until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; done; "
+                          "NSBOX_SOCKET=%s %s run --name lim-inner -p TasksMax=16 -p MemoryMax=64M -- "
+                          "sh -c \"(setsid sleep 1000 &); exec sleep 1000\"'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(named_runs, &inner), "the nested sandbox did not start");
+        cr_assert(running_named(outer.name, outer.cgroup, sizeof outer.cgroup, outer.id));
+
+        snprintf(want, sizeof want, "%s/%s", outer.cgroup, inner.id);
+        cr_assert_str_eq(inner.cgroup, want, "not below its sandbox's cgroup");
+        host_dir(inner.cgroup, "pids", dir, sizeof dir);
+        read_line(dir, "pids.max", value, sizeof value);
+        cr_assert_str_eq(value, "16");
+        host_dir(inner.cgroup, "memory", dir, sizeof dir);
+        read_line(dir, memory_limit_file(), value, sizeof value);
+        cr_assert_str_eq(value, "67108864");
+        host_dir(outer.cgroup, "pids", dir, sizeof dir);
+        read_line(dir, "pids.max", value, sizeof value);
+        cr_assert_str_eq(value, "64");
+        /* Both of its processes are in it: its top one and the one that left its process tree. */
+        host_dir(inner.cgroup, "", dir, sizeof dir);
+        read_line(dir, "cgroup.events", value, sizeof value);
+        cr_assert_str_eq(value, "populated 1");
+
+        o = run_as_nobody("$N kill -s KILL lim-outer");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(cgroup_gone, inner.cgroup), "the nested sandbox's cgroup outlived its sandbox");
+        cr_assert(test_wait_until(cgroup_gone, outer.cgroup), "the sandbox's cgroup was left behind");
+}
+
+/* Killing the nested sandbox kills everything in its cgroup, which goes; its sandbox lives on, with no cgroup
+ * left below its own. */
+Test(nested, kill_of_the_nested_sandbox_ends_its_cgroup) {
+        Named outer = { .name = "kill-outer" }, inner = { .name = "kill-inner" };
+        char dir[] = "/tmp/nsbt-nested-cg-XXXXXX", marker[64], text[64];
+        Output o;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(marker, sizeof marker, "%s/rc", dir);
+        snprintf(pid_file, sizeof pid_file, "%s", marker);
+        start(allow_policy);
+        o = run_as_nobody("$N run --detach --name kill-outer -r -- sh -c '"
+                          "until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; done; "
+                          "NSBOX_SOCKET=%s %s run --name kill-inner -p TasksMax=16 -- "
+                          "sh -c \"(setsid sleep 1000 &); exec sleep 1000\"; echo $? > %s.new && mv %s.new %s; "
+                          "exec sleep 1000'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli(), marker, marker, marker);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(named_runs, &inner), "the nested sandbox did not start");
+        cr_assert(running_named(outer.name, outer.cgroup, sizeof outer.cgroup, outer.id));
+        cr_assert_eq(cgroups_below(outer.cgroup), 4U - 3U * !test_cgroup_controller_is_v1("pids"),
+                     "the nested sandbox has no cgroup of its own in every hierarchy");
+
+        o = run_as_nobody("$N kill -s KILL kill-inner");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(pid_file_written, NULL), "the nested run did not end");
+        cr_assert(test_wait_until(cgroup_gone, inner.cgroup), "the nested sandbox's cgroup outlived its Kill");
+        read_line(dir, "rc", text, sizeof text);
+        cr_assert_str_eq(text, "137");
+        cr_assert(running_named(outer.name, outer.cgroup, sizeof outer.cgroup, outer.id), "its sandbox ended too");
+        cr_assert_eq(cgroups_below(outer.cgroup), 0U);
+
+        o = run_as_nobody("$N kill -s KILL kill-outer");
+        output_done(&o);
+        cr_assert(test_wait_until(cgroup_gone, outer.cgroup), "the sandbox's cgroup was left behind");
+        cr_assert_eq(unlink(marker), 0);
+        cr_assert_eq(rmdir(dir), 0);
+}
+
+/* A limit above its sandbox's, or a runtime past its end, is refused naming the limit and the sandbox's value;
+ * within them it runs, and its cgroup goes when it ends. */
+Test(nested, limits_above_the_sandboxs_are_refused_by_name) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -r -p TasksMax=32 -p MemoryMax=128M -p RuntimeMaxSec=1000 -- sh -c '"
+                          "M=\"%s --socket %s run\"; "
+                          "$M -p TasksMax=64 -- true; echo rc1=$?; "
+                          "$M -p MemoryMax=256M -- true; echo rc2=$?; "
+                          "$M -p RuntimeMaxSec=2000 -- true; echo rc3=$?; "
+                          "$M -p TasksMax=8 -p MemoryMax=64M -p RuntimeMaxSec=500 -- true; echo rc4=$?; "
+                          "ls /sys/fs/cgroup/pids$(grep :pids: /proc/self/cgroup | cut -d: -f3) "
+                          "/sys/fs/cgroup/unified$(grep ^0:: /proc/self/cgroup | cut -d: -f3) 2>/dev/null | "
+                          "grep -Ec \"^[0-9a-f]{32}$\"'",
+                          cli(), daemon_.socket_path);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "resources.pids.limit: 64 tasks is above the sandbox's TasksMax=32"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "resources.memory.limit: 268435456 bytes is above the sandbox's MemoryMax=134217728"),
+                  "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "runtimeMaxUSec: 2000000000us is past the end of the sandbox's runtime"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc4=0\n0\n"), "%s", o.text);
+        output_done(&o);
+}
+
+/* A daemon that re-executed itself takes a nested sandbox's own cgroup over below its sandbox's: a Kill of it
+ * still ends what left its process tree, and no cgroup is left. */
+Test(nested, own_cgroup_is_taken_over_by_a_reexec) {
+        Named outer = { .name = "re-outer" }, inner = { .name = "re-inner" }, again = { .name = "re-inner" };
+        char p[128];
+        struct json_object *r;
+        int conn;
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run --detach --name re-outer -r -- sh -c '"
+                          "until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; done; "
+                          "NSBOX_SOCKET=%s %s run --detach --name re-inner -p TasksMax=16 -- "
+                          "sh -c \"(setsid sleep 1000 &); exec sleep 1000\"; exec sleep 1000'",
+                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(named_runs, &inner), "the nested sandbox did not start");
+        cr_assert(running_named(outer.name, outer.cgroup, sizeof outer.cgroup, outer.id));
+
+        test_daemon_listen_notify(&daemon_);
+        cr_assert(kill(daemon_.pid, SIGUSR2) == 0);
+        test_daemon_wait_notify(&daemon_, "READY=1");
+        close(daemon_.notify_fd);
+        daemon_.notify_fd = -1;
+
+        cr_assert(running_named(again.name, again.cgroup, sizeof again.cgroup, again.id), "not taken over");
+        cr_assert_str_eq(again.cgroup, inner.cgroup);
+        conn = test_daemon_connect(&daemon_);
+        snprintf(p, sizeof p, "{\"id\":\"%s\",\"signal\":9}", inner.id);
+        r = test_call(conn, "io.nsbox.Sandbox.Kill", p, NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        cr_assert(test_wait_until(cgroup_gone, inner.cgroup), "the nested cgroup outlived its Kill after the re-exec");
+        snprintf(p, sizeof p, "{\"id\":\"%s\",\"signal\":9}", outer.id);
+        r = test_call(conn, "io.nsbox.Sandbox.Kill", p, NULL, 0, NULL, NULL);
+        json_object_put(r);
+        test_disconnect(conn);
+        cr_assert(test_wait_until(cgroup_gone, outer.cgroup), "the sandbox's cgroup was left behind");
 }
