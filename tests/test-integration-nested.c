@@ -830,12 +830,18 @@ Test(nested, innermost_sandbox_is_the_origin) {
 
 static char nest_dir[64];
 
+/* Every level wrote its pid: a level writes its own only once the Spawn of the next one was answered, which
+ * may be after the deepest level wrote its. */
 static bool deepest_started(_unused_ void *userdata) {
         char path[96];
         struct stat st;
 
-        snprintf(path, sizeof path, "%s/pid%u", nest_dir, NEST_DEPTH);
-        return stat(path, &st) == 0 && st.st_size > 0;
+        for (unsigned i = 0; i <= NEST_DEPTH; i++) {
+                snprintf(path, sizeof path, "%s/pid%u", nest_dir, i);
+                if (stat(path, &st) < 0 || st.st_size == 0)
+                        return false;
+        }
+        return true;
 }
 
 static pid_t level_pid(unsigned level) {
