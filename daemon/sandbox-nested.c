@@ -4,6 +4,7 @@
  * the shapes it may take, then the Exec plan into the sandbox it is built on.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fd-util.h"
 #include "macro.h"
+#include "namespace-fd.h"
 #include "sandbox-nested.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -172,9 +175,6 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
         bool has_user = sb->exec_base.user_namespace;
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
 
-        if (req->n_join_namespaces > 0)
-                return refuse(field, field_size, "joinNamespaces", reason, reason_size,
-                              "a nested sandbox joins its sandbox's namespaces, and no others");
         /* Namespaces are made before the filter is loaded: a profile of the sandbox's own may forbid them,
          * and a nested request must not go around it. The built-in default forbids none. */
         if (req->namespaces && sb->exec_base.seccomp && !seccomp_program_is_default(sb->exec_base.seccomp))
@@ -377,6 +377,97 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
         return 0;
 }
 
+/* Whether the namespace of type t with inode ino is one sb's processes are in: 1, 0, or a negative errno. */
+static int is_namespace_of(const Sandbox *sb, NamespaceType t, const struct stat *want) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (!((sb->namespaces | sb->exec_base.joined_namespaces) & NAMESPACE_BIT(t)))
+                return 0; /* the host's, or what its process made of its own */
+        fd = sandbox_open_namespace(sb, t);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        return st.st_dev == want->st_dev && st.st_ino == want->st_ino;
+}
+
+/* The running sandbox nested below sb (not sb itself) that made the namespace of type t with inode ino, or NULL. */
+static const Sandbox *made_below(const Sandbox *sb, NamespaceType t, uint64_t ino) {
+        for (const Sandbox *d = sandbox_tree_next(sb, sb); d; d = sandbox_tree_next(sb, d)) {
+                const OriginKey *k = &d->origin.keys[1 + t];
+
+                if (sandbox_is_nested(d) && d->phase == SANDBOX_PHASE_LIVE && !d->reaped && k->added &&
+                    k->value == ino)
+                        return d;
+        }
+        return NULL;
+}
+
+/*
+ * The request's joins, each opened from the fd the caller sent as the
+ * namespace it names now (an nsfs fd of that type, or a pidfd's namespace of
+ * that type) and judged by that open namespace's identity, never by a path:
+ * what is joined is what was judged, whatever the caller does with its fd or
+ * process afterwards. Allowed: a namespace sb's processes are in (a join
+ * that changes nothing), or one a sandbox nested below sb made, which sb
+ * could enter itself (it made that sandbox) but for its user namespace,
+ * whose user and maps are that sandbox's (an Exec into it is the way in).
+ * The host's, an ancestor's, a sibling's, another user's, or one the caller
+ * made are refused by name. ret_fds[i]: the open namespace of join i.
+ */
+static int open_joins(const Sandbox *sb, const SpawnRequest *req, const int *message_fds, size_t n_message_fds,
+                      int *ret_fds, char *field, size_t field_size, char *reason, size_t reason_size) {
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < req->n_join_namespaces; i++) {
+                const JoinNamespace *j = &req->join_namespaces[i];
+                _cleanup_close_ int ns = -EBADF;
+                const Sandbox *below = NULL;
+                char name[64];
+                struct stat st;
+
+                snprintf(name, sizeof name, "joinNamespaces[%zu].fileDescriptor", i);
+                r = j->fd_index >= 0 && (size_t) j->fd_index < n_message_fds ?
+                            namespace_fd_open(message_fds[j->fd_index], j->type, &ns) :
+                            -EBADF;
+                if (r >= 0 && fstat(ns, &st) < 0)
+                        r = -errno;
+                if (r >= 0) {
+                        r = is_namespace_of(sb, j->type, &st);
+                        if (r == 0)
+                                below = made_below(sb, j->type, (uint64_t) st.st_ino);
+                }
+                if (r == -EINVAL || r == -EBADF || r == -EOPNOTSUPP) {
+                        snprintf(field, field_size, "%s", name);
+                        r = -EINVAL;
+                }
+                if (r == 0 && below && j->type == NAMESPACE_USER)
+                        r = refuse(field, field_size, name, reason, reason_size,
+                                   "the user namespace of sandbox %s nested in the sandbox: its users and maps are "
+                                   "that sandbox's, Exec into it instead",
+                                   below->id);
+                /* Joined before the filter is loaded, as namespaces are made: a profile of the sandbox's own
+                 * may forbid setns(), which it then could not do itself. */
+                else if (r == 0 && below && sb->exec_base.seccomp && !seccomp_program_is_default(sb->exec_base.seccomp))
+                        r = refuse(field, field_size, name, reason, reason_size,
+                                   "the sandbox runs under a seccomp profile of its own, which may forbid joining "
+                                   "namespaces: a nested sandbox joins none but its own");
+                else if (r == 0 && !below)
+                        r = refuse(field, field_size, name, reason, reason_size,
+                                   "not a %s namespace of the sandbox or of a sandbox nested in it (the host's, "
+                                   "another sandbox's, or one made outside the daemon)",
+                                   namespace_type_to_proc_name(j->type));
+                if (r < 0) {
+                        close_many(ret_fds, n);
+                        return r;
+                }
+                ret_fds[n++] = TAKE_FD(ns);
+        }
+        return 0;
+}
+
 /* The hard limit sb's processes started with: its own rlimits, else what every sandbox gets. */
 static uint64_t sandbox_hard_limit(const Sandbox *sb, int type) {
         struct rlimit base;
@@ -434,11 +525,14 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
         size_t n_own_rlimits = 0;
         bool had_user = req->has_user, has_parent = false;
         SpawnParent parent = { .user_fd = -EBADF, .mount_fd = -EBADF, .pid_fd = -EBADF };
-        int init = req->init, r;
+        size_t n_joins = req->n_join_namespaces;
+        int init = req->init, join_fds[_NAMESPACE_TYPE_MAX], r;
 
         r = check_shape(sb, req, capabilities, field, field_size, reason, reason_size);
         if (r < 0)
                 return r;
+        /* One join per type, the decoder made sure. */
+        assert(n_joins <= _NAMESPACE_TYPE_MAX);
         /* "No profile of its own", as a nested bubblewrap asks: the kernel keeps the sandbox's filter under
          * whatever comes after, so it runs under that one, which the policy judges as an Exec's. */
         if (req->seccomp_profile == SECCOMP_PROFILE_UNCONFINED)
@@ -457,10 +551,15 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
         if (r < 0)
                 return r;
 
+        r = open_joins(sb, req, message_fds, n_message_fds, join_fds, field, field_size, reason, reason_size);
+        if (r < 0)
+                return r;
         if (new_user && sb->exec_base.user_namespace) {
                 r = plan_parent(sb, req, &parent, field, field_size, reason, reason_size);
-                if (r < 0)
+                if (r < 0) {
+                        close_many(join_fds, n_joins);
                         return r;
+                }
                 has_parent = true;
         }
 
@@ -479,10 +578,17 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
                         safe_close(parent.mount_fd);
                         safe_close(parent.pid_fd);
                 }
+                close_many(join_fds, n_joins);
                 return r;
         }
         ret->has_parent = has_parent;
         ret->parent = parent;
+        /* The request's own joins (first in its list; sandbox_exec_prepare() added sb's after them and left
+         * room) name the namespaces judged above, not the fds the caller sent. */
+        for (size_t i = 0; i < n_joins; i++) {
+                ret->fds[ret->n_fds] = join_fds[i];
+                req->join_namespaces[i].fd_index = (int) ret->n_fds++;
+        }
 
         /* In a user namespace of its own, the engine's default user (root there), not the sandbox's. */
         if (new_user && !had_user) {

@@ -4,8 +4,13 @@
  * never a sibling. It is built as an Exec into S (sandbox-exec.h) that
  * creates namespaces of its own after joining S's:
  *
- *  - every namespace S has is joined, except the types the request creates,
- *    which are then made inside S's user namespace (so they belong to it)
+ *  - its own joins name a namespace S's processes are in (nothing changes)
+ *    or one a sandbox nested below S made (not its user namespace, whose
+ *    users and maps are that sandbox's), judged by the identity of the
+ *    namespace opened from the fd sent, which is then what is joined;
+ *  - every namespace S has is joined, except the types the request joins
+ *    itself and the types it creates, which are then made inside S's user
+ *    namespace (so they belong to it)
  *    and, for a pid namespace, made below S's by the child once it made a
  *    user namespace of its own, which owns it: the child stays outside as
  *    the process the daemon tracks and forks the new namespace's pid 1

@@ -1027,6 +1027,64 @@ Test(nested, exec_into_nested_sandboxes) {
         output_done(&o);
 }
 
+/*
+ * Joins from inside a sandbox: its own namespaces (nothing changes) and those of a sandbox nested in it (not
+ * its user namespace); never the host's, a sibling's, or, from inside a nested sandbox, the outer one's.
+ */
+Test(nested, joins_only_its_own_and_nested_namespaces) {
+        _cleanup_free_ char *s_net = NULL, *n_net = NULL, *own = NULL, *nested = NULL;
+        Output o;
+
+        start(allow_policy);
+        o = run_nested("$C run --detach --name nest-j-b -r --net -- sleep 1000 >/dev/null && "
+                       "$C run --detach --name nest-j-s -r --net -- sh -c '"
+                       "until $C inspect nest-j-s | grep -q running; do sleep 0.01; done; "
+                       "$C run --detach --name nest-j-n -r --net -- sleep 1000 && exec sleep 1000' >/dev/null && "
+                       "until $C inspect nest-j-n 2>/dev/null | grep -q running; do sleep 0.01; done; "
+                       "$C exec nest-j-s -- readlink /proc/self/ns/net; echo ---; "
+                       "$C exec nest-j-n -- readlink /proc/self/ns/net; echo ---; "
+                       "$C exec nest-j-s -- sh -c '"
+                       "$C run --join nest-j-s:net -- readlink /proc/self/ns/net; echo rc1=$?; echo ---; "
+                       "$C run --join nest-j-n:net -- readlink /proc/self/ns/net; echo rc2=$?; echo ---; "
+                       "$C run --join nest-j-b:net -- echo wrong; echo rc4=$?; "
+                       "$C run --join nest-j-n:user -- echo wrong; echo rc5=$?; "
+                       "$C run --netns 3 -- echo wrong 3</dev/null; echo rc6=$?'; "
+                       "$C exec nest-j-n -- sh -c '$C run --join nest-j-s:net -- echo wrong; echo rc7=$?'; "
+                       /* The host's, passed in by its owner (a process of the sandbox cannot open it). */
+                       "$C exec nest-j-s -- sh -c '$C run --netns 0 -- echo wrong; echo rc3=$?' </proc/$$/ns/net; "
+                       "$C kill -s KILL nest-j-s; $C kill -s KILL nest-j-b");
+        s_net = section(o.text, 0);
+        n_net = section(o.text, 1);
+        own = section(o.text, 2);
+        nested = section(o.text, 3);
+        cr_assert(strncmp(s_net, "net:[", 5) == 0 && strncmp(n_net, "net:[", 5) == 0, "%s", o.text);
+        cr_assert_neq(strcmp(s_net, n_net), 0, "%s", o.text);
+        cr_assert_eq(strncmp(own, s_net, strlen(s_net)), 0, "%s", o.text);
+        cr_assert(strstr(own, "rc1=0"), "%s", o.text);
+        cr_assert_eq(strncmp(nested, n_net, strlen(n_net)), 0, "%s", o.text);
+        cr_assert(strstr(nested, "rc2=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "joinNamespaces[0].fileDescriptor: not a net namespace of the sandbox or of a "
+                                 "sandbox nested in it"),
+                  "%s", o.text);
+        {
+                /* the host's, a sibling's, the outer sandbox's from inside the nested one */
+                unsigned n = 0;
+
+                for (const char *p = o.text; (p = strstr(p, "not a net namespace of the sandbox")); p++)
+                        n++;
+                cr_assert_eq(n, 3U, "%s", o.text);
+        }
+        cr_assert(strstr(o.text, "rc4=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc5=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "Exec into it instead"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc6="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc6=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc7=125"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
+        output_done(&o);
+}
+
 /* A sandbox under classic-BPF programs of its own: they are not kept, so nothing is made inside it. */
 Test(nested, own_seccomp_programs_are_not_shed) {
         /* One instruction: allow everything. Loading it needs no_new_privs, which every sandbox has. */
