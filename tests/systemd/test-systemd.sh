@@ -366,6 +366,42 @@ grep -Eq '^ *0 +0 +1$' <<<"$inner" || fail "the nested user namespace does not m
 grep -qxF "$outer_cgroup" <<<"$inner" || fail "the nested sandbox is not in its sandbox's cgroup: $out"
 grep -q 'Read-only file system' <<<"$inner" && grep -q 'rc=1' <<<"$inner" || fail "the nested sandbox wrote to /: $out"
 ok "nested run with a user namespace of its own inside the sandbox's, in its cgroup, read-only stays read-only"
+
+# Limits of its own on a cgroup2-only host: a cgroup of its own below the sandbox's; above the sandbox's is
+# refused by name; nothing is left below the sandbox's cgroup once the nested one ended. Where cgroup2 holds
+# the memory controller, the sandbox's processes are in its payload leaf, so its cgroup can hand memory and
+# pids down beside the leaf. (A container on a hybrid host gets the host's cgroup2 tree, which has none of the
+# controllers the v1 hierarchies hold: there a runtime of its own stands for the limits.)
+if in_ct grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+        outer_opts="-p TasksMax=64 -p MemoryMax=256M"
+        inner_opts="-p TasksMax=16 -p MemoryMax=64M"
+        over_opts="-p TasksMax=128"
+        show='echo limits=$(cat /sys/fs/cgroup$i/pids.max) $(cat /sys/fs/cgroup$i/memory.max)'
+        want_limits='limits=16 67108864'
+        refused='TasksMax=64'
+        leaf=/payload
+else
+        outer_opts="-p RuntimeMaxSec=1000"
+        inner_opts="-p RuntimeMaxSec=500"
+        over_opts="-p RuntimeMaxSec=2000"
+        show='echo limits=none'
+        want_limits='limits=none'
+        refused='past the end of the sandbox'"'"'s runtime'
+        leaf=""
+fi
+out=$(user_nsbox run -r $outer_opts -- /bin/sh -c "c=\$(sed -n 's/^0:://p' /proc/self/cgroup); echo outer=\$c; \
+        $nsbox_bin run $inner_opts -- /bin/sh -c 'i=\$(sed -n \"s/^0:://p\" /proc/self/cgroup); echo inner=\$i; \
+        $show'; $nsbox_bin run $over_opts -- /bin/true; echo rc=\$?; \
+        echo below=\$(find /sys/fs/cgroup\${c%/payload} -mindepth 1 -type d | wc -l)" 2>&1) ||
+        fail "the nested run with limits failed: $out"
+outer_cgroup=$(sed -n 's/^outer=//p' <<<"$out")
+inner_cgroup=$(sed -n 's/^inner=//p' <<<"$out")
+[ -z "$leaf" ] || [[ $outer_cgroup == */payload ]] || fail "the sandbox's processes are not in its payload leaf: $out"
+[[ $inner_cgroup =~ ^${outer_cgroup%/payload}/[0-9a-f]{32}$ ]] || fail "the nested cgroup is not below the sandbox's: $out"
+grep -qx "$want_limits" <<<"$out" || fail "the nested cgroup does not have its limits: $out"
+grep -qF "$refused" <<<"$out" && grep -qx 'rc=125' <<<"$out" || fail "a limit above the sandbox's was not refused: $out"
+grep -qx "below=$([ -n "$leaf" ] && echo 1 || echo 0)" <<<"$out" || fail "a cgroup is left below the sandbox's: $out"
+ok "nested limits on cgroup2 alone ($inner_opts): a cgroup of its own below the sandbox's${leaf:+, beside its payload leaf}; more refused"
 rm -f "$root/etc/nsbox/policy.conf"
 in_ct systemctl reload nsboxd.service || fail "reload without a policy file failed"
 
