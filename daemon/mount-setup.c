@@ -281,6 +281,15 @@ size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n) {
         return k;
 }
 
+void mount_plan_visit_fds(MountPlan *p, FdVisitor visit, void *userdata) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_ops; i++) {
+                visit(&p->ops[i].source_tree_fd, true, userdata);
+                visit(&p->ops[i].contents_fd, false, userdata);
+        }
+}
+
 /*
  * "/a//b/" -> "a/b". Refuses relative paths and "." or ".." components: the
  * decoder already normalizes, but this is what makes in-root resolution mean

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include "fd-util.h"
 #include "spawn.h"
 
 typedef struct MountPlan MountPlan;
@@ -36,6 +37,9 @@ MountPlan *mount_plan_free(MountPlan *p);
  * may feed several entries). For the child, which closes every other fd.
  */
 size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n);
+/* Calls visit on each of those fds' fields (the bind sources owned, the "file" contents borrowed), which
+ * it may change: a spawn worker renumbers them into its own fd table. */
+void mount_plan_visit_fds(MountPlan *p, FdVisitor visit, void *userdata);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MountPlan *, mount_plan_free);
 
 /*

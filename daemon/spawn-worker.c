@@ -16,6 +16,18 @@
  * stopped) up to WORKERS_MAX; past that the caller clones as before, from its
  * own thread. At most IDLE_MAX idle ones are kept. Their signals are all
  * blocked, so children start with every signal blocked.
+ *
+ * Each worker has an fd table of its own, nearly empty: clone3() without
+ * CLONE_FILES copies the cloning thread's table into the child, and the
+ * daemon's holds a pidfd per live sandbox (dup_fd() of 19,000 fds cost a
+ * spawn about 0.75 ms, growing with the sandboxes alive). For each job the
+ * worker pulls in the few fds the plan names (pidfd_getfd() on the daemon's
+ * own pidfd, while the caller waits, so they are open), renumbered low, and
+ * closes them again: all but the report pipe's as soon as the child exec'd
+ * or died (EOF on the caller's ends still means it is gone), that one when
+ * the job is done. The pidfd the caller gets is opened by the caller, in its
+ * own table. Workers are started by a thread of their own whose table never
+ * held a caller's fd (below), so making one closes none.
  */
 
 #include <errno.h>
@@ -28,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,14 +54,21 @@
 #define CHILD_STACK_SIZE (1024U * 1024U)
 #define WORKER_STACK_SIZE (CHILD_STACK_SIZE + 512U * 1024U)
 
+enum {
+        REAP_CALLER_GAVE_UP = 1,
+        REAP_WORKER_DONE = 2,
+};
+
 typedef struct Job Job;
 struct Job {
         unsigned n_ref; /* atomic: the caller's and the worker's */
         SpawnWorkerCall call;
-        int report_fd;  /* the worker's copy of the read end */
-        /* Written by the kernel before the child runs (CLONE_PARENT_SETTID, CLONE_PIDFD). */
+        /* Written by the kernel before the child runs (CLONE_PARENT_SETTID). */
         pid_t pid;
-        int pidfd;
+        /* Who reaps a child the caller killed because it could not open a pidfd of it: REAP_CALLER_GAVE_UP
+         * set first, the worker (the child may be dying still); REAP_WORKER_DONE first, the caller (the
+         * child has closed its fds, so it is all but a zombie). */
+        uint32_t reap;
         uint32_t told;  /* futex word: the caller may read the result */
         uint32_t telling; /* the first of child and worker to tell wins */
         int error;      /* positive errno of a failure, with spawn_error */
@@ -107,9 +127,82 @@ bool spawn_worker_supported(void) {
 static void job_unref(Job *j) {
         if (__atomic_sub_fetch(&j->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        if (j->report_fd >= 0)
-                (void) close(j->report_fd);
         free(j);
+}
+
+/*
+ * The worker's own fd table: the daemon's pidfd (to pull fds from), and the fds pulled for the current
+ * job, by the daemon's number. Only the worker's thread touches these.
+ */
+typedef struct Pulled {
+        int daemon_fd;
+        int fd;
+} Pulled;
+
+/*
+ * Workers are started by the factory thread, which is started once, before the daemon holds any fd a
+ * caller controls, and gives up everything but stdio and a pidfd of the daemon: a thread shares the fd
+ * table of the thread that made it, so each worker starts from that small table and copies it.
+ */
+static pthread_cond_t factory_wake = PTHREAD_COND_INITIALIZER;
+static unsigned n_to_start;
+static bool factory_running = false;
+static int factory_pidfd = -EBADF;
+
+static __thread bool fds_private = false;
+static __thread int daemon_pidfd = -EBADF;
+static __thread Pulled *pulled;
+static __thread size_t n_pulled, n_pulled_max;
+
+int spawn_worker_take_fd(int fd) {
+        int copy;
+
+        if (fd < 0 || !fds_private)
+                return fd;
+        for (size_t i = 0; i < n_pulled; i++)
+                if (pulled[i].daemon_fd == fd)
+                        return pulled[i].fd;
+        if (n_pulled == n_pulled_max) {
+                size_t n = n_pulled_max > 0 ? n_pulled_max * 2 : 16;
+                Pulled *a = reallocarray(pulled, n, sizeof *a);
+
+                if (!a)
+                        return -ENOMEM;
+                pulled = a;
+                n_pulled_max = n;
+        }
+        /* Always close-on-exec. */
+        copy = (int) syscall(SYS_pidfd_getfd, daemon_pidfd, fd, 0);
+        if (copy < 0)
+                return -errno;
+        pulled[n_pulled++] = (Pulled) { .daemon_fd = fd, .fd = copy };
+        return copy;
+}
+
+/* Closes what the job pulled, but keep (a pulled copy, or -EBADF). */
+static void close_pulled(int keep) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n_pulled; i++) {
+                if (pulled[i].fd == keep)
+                        pulled[k++] = pulled[i];
+                else
+                        (void) close(pulled[i].fd);
+        }
+        n_pulled = k;
+}
+
+/*
+ * The worker's own table: a copy of the factory's (below), which holds only the daemon's stdio and its
+ * pidfd, at the same number in every copy. Nothing is closed here: closing even a copy of a caller's fd
+ * can block (FUSE flushes on every close), so the table is never copied from one that had any.
+ */
+static int worker_private_fds(void) {
+        if (unshare(CLONE_FILES) < 0)
+                return -errno;
+        daemon_pidfd = factory_pidfd;
+        fds_private = true;
+        return 0;
 }
 
 /* Lets the caller read the result; by the child (first thing) or the worker, whoever is first. Raw system
@@ -155,19 +248,43 @@ static void wait_no_writer(int fd) {
         }
 }
 
+static void reap(pid_t pid) {
+        siginfo_t si;
+
+        while (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+}
+
+static void job_fail(Job *j, const char *stage, int error, const char *context) {
+        spawn_error_set(&j->spawn_error, stage, error, context);
+        j->error = error;
+        job_tell(j);
+        j->call.done(j->call.userdata, false);
+}
+
 static void run_job(Job *j, char *stack, size_t stack_size) {
         struct clone_args args = {
-                .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_PARENT_SETTID |
-                         (j->call.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
-                .pidfd = (uint64_t) (uintptr_t) &j->pidfd,
+                .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID,
                 .parent_tid = (uint64_t) (uintptr_t) &j->pid,
                 .exit_signal = SIGCHLD,
                 .stack = (uint64_t) (uintptr_t) stack,
                 .stack_size = stack_size,
-                .cgroup = j->call.cgroup_fd >= 0 ? (uint64_t) j->call.cgroup_fd : 0,
         };
         SpawnError e = {};
+        int report_fd, cgroup_fd;
         long r;
+
+        /* Before anything else: the caller keeps these open only until it is told. */
+        report_fd = spawn_worker_take_fd(j->call.report_fd);
+        cgroup_fd = spawn_worker_take_fd(j->call.cgroup_fd);
+        if (report_fd < 0 || (j->call.cgroup_fd >= 0 && cgroup_fd < 0)) {
+                job_fail(j, "prepare", report_fd < 0 ? -report_fd : -cgroup_fd, "the spawn worker's fds");
+                return;
+        }
+        if (cgroup_fd >= 0) {
+                args.flags |= CLONE_INTO_CGROUP;
+                args.cgroup = (uint64_t) cgroup_fd;
+        }
 
         r = j->call.before ? j->call.before(j->call.userdata, &e) : 0;
         if (r < 0) {
@@ -182,16 +299,17 @@ static void run_job(Job *j, char *stack, size_t stack_size) {
         if (j->call.after)
                 j->call.after(j->call.userdata);
         if (r < 0) {
-                spawn_error_set(&j->spawn_error, "clone3", (int) -r, NULL);
-                j->error = (int) -r;
-                job_tell(j);
-                j->call.done(j->call.userdata, false);
+                job_fail(j, "clone3", (int) -r, NULL);
                 return;
         }
 
-        /* The child exec'd or died; if it died before it could tell, the caller learns it here. */
+        /* The child exec'd or died: its ends here must go, so EOF on the caller's means it is gone. */
+        close_pulled(report_fd);
+        /* If it died before it could tell, the caller learns it here. */
         job_tell(j);
-        wait_no_writer(j->report_fd);
+        wait_no_writer(report_fd);
+        if (__atomic_exchange_n(&j->reap, REAP_WORKER_DONE, __ATOMIC_ACQ_REL) == REAP_CALLER_GAVE_UP)
+                reap(j->pid);
         j->call.done(j->call.userdata, true);
 }
 
@@ -200,7 +318,9 @@ static void *worker_main(void *arg) {
         void *stack = NULL;
         size_t size = 0;
         bool have_stack;
+        int fds_error;
 
+        fds_error = worker_private_fds();
         have_stack = pthread_getattr_np(pthread_self(), &attr) == 0;
         if (have_stack) {
                 have_stack = pthread_attr_getstack(&attr, &stack, &size) == 0 && size >= WORKER_STACK_SIZE;
@@ -219,20 +339,24 @@ static void *worker_main(void *arg) {
                         queue_tail = NULL;
                 (void) pthread_mutex_unlock(&lock);
 
-                if (have_stack)
+                if (have_stack && fds_error == 0)
                         run_job(j, stack, CHILD_STACK_SIZE);
-                else {
-                        spawn_error_set(&j->spawn_error, "clone3", ENOMEM, "worker stack");
-                        j->error = ENOMEM;
-                        job_tell(j);
-                        j->call.done(j->call.userdata, false);
-                }
+                else if (!have_stack)
+                        job_fail(j, "clone3", ENOMEM, "worker stack");
+                else
+                        job_fail(j, "prepare", -fds_error, "the spawn worker's fd table");
+                /* Whatever the job pulled, however it ended. */
+                close_pulled(-EBADF);
                 job_unref(j);
 
                 (void) pthread_mutex_lock(&lock);
-                if (n_idle >= IDLE_MAX || !have_stack) {
+                if (n_idle >= IDLE_MAX || !have_stack || fds_error < 0) {
                         n_workers--;
                         (void) pthread_mutex_unlock(&lock);
+                        /* Its fd table goes with the thread. */
+                        free(pulled);
+                        pulled = NULL;
+                        n_pulled = n_pulled_max = 0;
                         return NULL;
                 }
                 n_idle++;
@@ -240,34 +364,129 @@ static void *worker_main(void *arg) {
         }
 }
 
-/* With the lock held. The new worker is the one the job being queued has reserved. */
+/* With the lock held. The new worker is the one the job being queued has reserved; the factory starts it. */
 static int start_worker(void) {
-        pthread_attr_t attr;
-        pthread_t thread;
-        sigset_t all, saved;
-        int r;
-
         if (n_workers >= WORKERS_MAX)
                 return -EBUSY;
+        n_to_start++;
+        n_workers++;
+        (void) pthread_cond_signal(&factory_wake);
+        return 0;
+}
+
+static int factory_start_worker(void) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        int r;
+
         r = pthread_attr_init(&attr);
         if (r != 0)
                 return -r;
         r = pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
         if (r == 0)
                 r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* Its signals are blocked from its first instruction, as the factory's: no daemon handler ever
+         * runs there. */
+        if (r == 0)
+                r = pthread_create(&thread, &attr, worker_main, NULL);
+        if (r == 0)
+                (void) pthread_setname_np(thread, SPAWN_WORKER_NAME);
+        (void) pthread_attr_destroy(&attr);
+        return -r;
+}
+
+_noreturn_ static void *factory_main(void *arg) {
+        for (;;) {
+                Job *j = NULL;
+                int r;
+
+                (void) pthread_mutex_lock(&lock);
+                while (n_to_start == 0)
+                        (void) pthread_cond_wait(&factory_wake, &lock);
+                n_to_start--;
+                (void) pthread_mutex_unlock(&lock);
+
+                r = factory_start_worker();
+                if (r >= 0)
+                        continue;
+
+                /* The job that reserved it has no worker: it fails (the caller is waiting for it). */
+                (void) pthread_mutex_lock(&lock);
+                n_workers--;
+                if (queue_head) {
+                        j = queue_head;
+                        queue_head = j->next;
+                        if (!queue_head)
+                                queue_tail = NULL;
+                }
+                (void) pthread_mutex_unlock(&lock);
+                if (j) {
+                        job_fail(j, "clone3", -r, "spawn worker");
+                        job_unref(j);
+                }
+        }
+}
+
+typedef struct FactoryStart {
+        pthread_mutex_t lock;
+        pthread_cond_t done;
+        int result; /* 1 until the factory set itself up */
+} FactoryStart;
+
+static void *factory_setup(void *arg) {
+        FactoryStart *start = arg;
+        int r = 0;
+
+        /* Only the daemon's stdio (and what it opened before, none of it a caller's) was copied. */
+        if (close_range(3, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+                r = -errno;
         if (r == 0) {
-                /* Its signals blocked from its first instruction: no daemon handler ever runs there. */
+                factory_pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+                if (factory_pidfd < 0)
+                        r = -errno;
+        }
+        (void) pthread_mutex_lock(&start->lock);
+        start->result = r;
+        (void) pthread_cond_signal(&start->done);
+        (void) pthread_mutex_unlock(&start->lock);
+        if (r < 0)
+                return NULL;
+        return factory_main(NULL);
+}
+
+int spawn_worker_setup(void) {
+        FactoryStart start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1 };
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t all, saved;
+        int r;
+
+        if (factory_running || !spawn_worker_supported())
+                return 0;
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (r == 0) {
                 sigfillset(&all);
                 (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
-                r = pthread_create(&thread, &attr, worker_main, NULL);
+                r = pthread_create(&thread, &attr, factory_setup, &start);
                 (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
-                if (r == 0)
-                        (void) pthread_setname_np(thread, SPAWN_WORKER_NAME);
         }
         (void) pthread_attr_destroy(&attr);
         if (r != 0)
                 return -r;
-        n_workers++;
+        (void) pthread_setname_np(thread, SPAWN_WORKER_NAME "-f");
+
+        /* Its setup closes only copies of the daemon's own fds: this waits for nobody else. */
+        (void) pthread_mutex_lock(&start.lock);
+        while (start.result > 0)
+                (void) pthread_cond_wait(&start.done, &start.lock);
+        r = start.result;
+        (void) pthread_mutex_unlock(&start.lock);
+        if (r < 0)
+                return r;
+        factory_running = true;
         return 0;
 }
 
@@ -277,7 +496,7 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
 
         if (!call || !call->child || !call->done || !ret_pid || !ret_pidfd || !ret_error)
                 return -EINVAL;
-        if (!spawn_worker_supported())
+        if (!spawn_worker_supported() || !factory_running)
                 return -EBUSY;
 
         j = calloc(1, sizeof *j);
@@ -285,19 +504,12 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 return -EBUSY;
         j->n_ref = 2;
         j->call = *call;
-        j->pidfd = -EBADF;
-        j->report_fd = fcntl(call->report_fd, F_DUPFD_CLOEXEC, 3);
-        if (j->report_fd < 0) {
-                free(j);
-                return -EBUSY;
-        }
 
         (void) pthread_mutex_lock(&lock);
         if (n_idle > 0)
                 n_idle--;
         else if (start_worker() < 0) {
                 (void) pthread_mutex_unlock(&lock);
-                (void) close(j->report_fd);
                 free(j);
                 return -EBUSY;
         }
@@ -314,9 +526,21 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 *ret_error = j->spawn_error;
                 r = -j->error;
         } else {
-                *ret_pid = j->pid;
-                *ret_pidfd = j->pidfd;
-                r = 0;
+                /* Not reaped before the caller has this: the daemon reaps only by pidfd. */
+                int pidfd = (int) syscall(SYS_pidfd_open, j->pid, 0);
+
+                if (pidfd < 0) {
+                        r = -errno;
+                        spawn_error_set(ret_error, "clone3", -r, "pidfd_open");
+                        /* It waits for its release, which it will not get: it has not exec'd. */
+                        (void) kill(j->pid, SIGKILL);
+                        if (__atomic_exchange_n(&j->reap, REAP_CALLER_GAVE_UP, __ATOMIC_ACQ_REL) == REAP_WORKER_DONE)
+                                reap(j->pid);
+                } else {
+                        *ret_pid = j->pid;
+                        *ret_pidfd = pidfd;
+                        r = 0;
+                }
         }
         job_unref(j);
         return r;

@@ -7,7 +7,9 @@
  * the thread that cloned it, which is only safe while that thread is
  * suspended (CLONE_VFORK) until the child exec'd or died; a worker thread
  * does the waiting, so the caller's thread (the loop) goes on. A child stuck
- * before execve() holds one worker, never the loop. See docs/architecture.md.
+ * before execve() holds one worker, never the loop. A worker has an fd table
+ * of its own, so the child copies only the fds its plan names, not one per
+ * live sandbox. See docs/architecture.md.
  */
 #pragma once
 
@@ -18,15 +20,16 @@
 #include "spawn.h"
 
 typedef struct SpawnWorkerCall {
-        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK, CLONE_PIDFD and CLONE_PARENT_SETTID are added */
-        int cgroup_fd;   /* CLONE_INTO_CGROUP when >= 0 */
+        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK and CLONE_PARENT_SETTID are added */
+        int cgroup_fd;   /* CLONE_INTO_CGROUP when >= 0; borrowed until spawn_worker_clone() returns */
         /* A read end of a pipe whose write end only the child (and what it starts before execve() on the
          * same memory) holds: the worker reuses the memory (the child's stack, userdata) only once it has
          * no writer left. Borrowed until spawn_worker_clone() returns (the worker keeps a copy). */
         int report_fd;
         /* In the worker's thread, just around clone3(): per-thread state the child is to be born with
          * (credentials, the pid namespace for children). before() returns 0, or -errno with *error filled
-         * (then nothing is cloned); after() runs whenever before() succeeded. */
+         * (then nothing is cloned); after() runs whenever before() succeeded. before() first renumbers
+         * every fd the child will use with spawn_worker_take_fd(): the worker's fd table is its own. */
         int (*before)(void *userdata, SpawnError *error);
         void (*after)(void *userdata);
         /* The child, on a stack of its own, sharing the daemon's memory; never returns. It may only make
@@ -47,6 +50,20 @@ typedef struct SpawnWorkerCall {
  * itself: one stopped before its first instruction is noticed by its pid (CLONE_PARENT_SETTID).
  */
 int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pidfd, SpawnError *ret_error);
+
+/*
+ * In a worker (within before()): the worker's copy of the daemon's fd, pulled into the worker's own table
+ * once per job (the same copy for the same fd) and closed by the worker: the child's ends right after it
+ * exec'd or died, the rest when the job is done. Elsewhere, fd itself. -errno on failure.
+ */
+int spawn_worker_take_fd(int fd);
+
+/*
+ * Starts the thread that starts the workers (0 or -errno; until it ran, every spawn is forked). Call it
+ * before the process holds any fd a caller controls: it closes its copies of the process's fds, and
+ * closing one can block (a FUSE file).
+ */
+int spawn_worker_setup(void);
 
 /* Whether this build can clone that way at all (the child's entry needs a few lines of assembly). */
 bool spawn_worker_supported(void);

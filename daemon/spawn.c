@@ -84,6 +84,8 @@ int spawn_setup_process(void) {
                 if (devnull_fd < 0)
                         return -errno;
         }
+        /* Without it every spawn is forked, as where the child cannot share the daemon's memory. */
+        (void) spawn_worker_setup();
         process_set_up = true;
         return 0;
 }
@@ -230,6 +232,42 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         return NULL;
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnPlan *, spawn_plan_free);
+
+/* Every fd field of the plan, with whether the plan owns it (spawn_plan_free() closes those). */
+static void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata) {
+        for (size_t i = 0; i < p->n_joins; i++) {
+                visit(&p->joins[i].fd, false, userdata);
+                visit(&p->joins[i].owned_fd, true, userdata);
+        }
+        if (p->joins_pid) {
+                visit(&p->pid_join.fd, false, userdata);
+                visit(&p->pid_join.owned_fd, true, userdata);
+        }
+        visit(&p->proc_fd, true, userdata);
+        visit(&p->proc_sys_fd, true, userdata);
+        for (size_t i = 0; i < p->n_fds; i++)
+                visit(&p->fds[i].source, false, userdata);
+        visit(&p->devnull_fd, false, userdata);
+        for (size_t i = 0; i < ELEMENTSOF(p->stdio_pipe_fds); i++)
+                visit(&p->stdio_pipe_fds[i], true, userdata);
+        for (size_t i = 0; i < ELEMENTSOF(p->capture_fds); i++)
+                visit(&p->capture_fds[i], true, userdata);
+        visit(&p->init_program_fd, false, userdata);
+        visit(&p->block_fd, false, userdata);
+        for (size_t i = 0; i < p->n_seccomp_fds; i++)
+                visit(&p->seccomp_fds[i].fd, false, userdata);
+        for (size_t i = 0; p->cgroup_procs_fds_copy && i < p->n_cgroup_procs_fds; i++)
+                visit(&p->cgroup_procs_fds_copy[i], false, userdata);
+        visit(&p->user_pids_current_fd, false, userdata);
+        visit(&p->user_pids_max_fd, false, userdata);
+        for (size_t i = 0; i < p->n_keep_fds; i++)
+                visit(&p->keep_fds[i], false, userdata);
+        visit(&p->child_sync_fd, true, userdata);
+        visit(&p->child_report_fd, true, userdata);
+        visit(&p->parent_sync_fd, true, userdata);
+        visit(&p->parent_report_fd, true, userdata);
+        mount_plan_visit_fds(p->mounts, visit, userdata);
+}
 
 static int message_fd(const SpawnContext *c, int index, int *ret) {
         if (index < 0 || (size_t) index >= c->n_message_fds || !c->message_fds)
@@ -1095,7 +1133,8 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
  * for a child, so it can always go back.
  */
 static int own_pid_namespace(void) {
-        static int fd = -EBADF;
+        /* Per thread: a spawn worker's fd table is its own. */
+        static __thread int fd = -EBADF;
 
         if (fd < 0) {
                 fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -1241,9 +1280,49 @@ typedef struct SharedSpawn {
         CloneThread thread;
 } SharedSpawn;
 
+static void take_fd_into_worker(int *fd, bool owned, void *userdata) {
+        int *error = userdata, copy;
+
+        if (*fd < 0)
+                return;
+        copy = spawn_worker_take_fd(*fd);
+        if (copy < 0) {
+                if (*error == 0)
+                        *error = copy;
+                return;
+        }
+        *fd = copy;
+}
+
+static void forget_fd(int *fd, bool owned, void *userdata) {
+        *fd = -EBADF;
+}
+
+typedef struct FdList {
+        int *fds;
+        size_t n;
+        bool counting;
+} FdList;
+
+static void list_owned_fd(int *fd, bool owned, void *userdata) {
+        FdList *l = userdata;
+
+        if (!owned || *fd < 0)
+                return;
+        if (!l->counting)
+                l->fds[l->n] = *fd;
+        l->n++;
+}
+
 static int shared_before(void *userdata, SpawnError *e) {
         SharedSpawn *s = userdata;
-        int r;
+        int r = 0;
+
+        /* The plan's fds, renumbered into the worker's own table (the child copies that one). */
+        spawn_plan_visit_fds(s->plan, take_fd_into_worker, &r);
+        if (r < 0)
+                return spawn_fail(e, "prepare", -r, "the plan's fds in the spawn worker");
+        qsort(s->plan->keep_fds, s->plan->n_keep_fds, sizeof(int), cmp_int);
 
         r = take_groups_for_clone(s->caller, e);
         if (r < 0)
@@ -1274,11 +1353,9 @@ static void shared_done(void *userdata, bool cloned) {
         SharedSpawn *s = userdata;
         SpawnPlan *p = s->plan;
 
-        /* The caller closed the daemon's copies of the child's ends right after clone3(). */
-        if (cloned) {
-                p->child_sync_fd = p->child_report_fd = -EBADF;
-                p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
-        }
+        /* Its fds are the worker's copies, which the worker closes, or (not yet renumbered) the daemon's,
+         * which the caller closes once the worker took them. */
+        spawn_plan_visit_fds(p, forget_fd, NULL);
         spawn_plan_free(p);
         free(s);
 }
@@ -1307,8 +1384,7 @@ static int clone_child_shared(SpawnPlan **pp, const Caller *caller, int cgroup_f
         static bool made_undumpable = false;
         SpawnPlan *p = *pp;
         SharedSpawn *s;
-        int child_ends[5] = { p->child_sync_fd, p->child_report_fd, p->stdio_pipe_fds[0], p->stdio_pipe_fds[1],
-                              p->stdio_pipe_fds[2] };
+        FdList owned = { .counting = true };
         int r;
 
         /* Until it execs, the child's memory is the daemon's: nobody may read it through ptrace or /proc
@@ -1319,9 +1395,20 @@ static int clone_child_shared(SpawnPlan **pp, const Caller *caller, int cgroup_f
                 made_undumpable = true;
         }
 
-        s = calloc(1, sizeof *s);
-        if (!s)
+        /* The plan's own fds: the worker takes copies, these stay the daemon's to close. */
+        spawn_plan_visit_fds(p, list_owned_fd, &owned);
+        owned.fds = calloc(owned.n + 1, sizeof(int));
+        if (!owned.fds)
                 return -EBUSY;
+        owned.n = 0;
+        owned.counting = false;
+        spawn_plan_visit_fds(p, list_owned_fd, &owned);
+
+        s = calloc(1, sizeof *s);
+        if (!s) {
+                free(owned.fds);
+                return -EBUSY;
+        }
         s->plan = p;
         s->caller = caller;
         p->shares_memory = true;
@@ -1340,15 +1427,16 @@ static int clone_child_shared(SpawnPlan **pp, const Caller *caller, int cgroup_f
         if (r == -EBUSY) {
                 p->shares_memory = false;
                 free(s);
+                free(owned.fds);
                 return r;
         }
         *pp = NULL;
-        if (r < 0)
-                return r;
 
-        /* The child has its own copies: EOF on the daemon's ends must mean it is gone. */
-        close_many(child_ends, ELEMENTSOF(child_ends));
-        return 0;
+        /* The worker has its copies by now, whatever happened: EOF on the daemon's ends of the child's
+         * pipes must mean it is gone. */
+        close_many(owned.fds, owned.n);
+        free(owned.fds);
+        return r;
 }
 
 /* The child died before it was released: its report says why (it exited, so the record is there if it wrote one). */

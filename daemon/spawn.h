@@ -192,8 +192,10 @@ void spawn_set_init_program(int fd);
 /*
  * Sets up what every spawn of this process shares: reads which signals it ignores (a sandbox starts with
  * every disposition at its default; those are the ones its child resets, clone3() resets handled ones)
- * and opens /dev/null (kept open, close-on-exec). Runs at the first spawn_start() if not called before;
- * a process that ignores another signal (or stops ignoring one) after that calls it again. 0 or -errno.
+ * and opens /dev/null (kept open, close-on-exec), and starts the spawn workers' thread
+ * (spawn_worker_setup(): call this before the process holds any fd a caller controls). Runs at the first
+ * spawn_start() if not called before; a process that ignores another signal (or stops ignoring one) after
+ * that calls it again. 0 or -errno.
  */
 int spawn_setup_process(void);
 

@@ -34,6 +34,10 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* Called on each fd field of a structure that holds several (owned: the structure closes it when freed);
+ * may change the field, to another number or to -EBADF. */
+typedef void (*FdVisitor)(int *fd, bool owned, void *userdata);
+
 int fd_set_nonblock(int fd, bool nonblock);
 int fd_set_cloexec(int fd, bool cloexec);
 

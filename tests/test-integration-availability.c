@@ -829,15 +829,19 @@ static bool daemon_holds(int fd) {
         return found;
 }
 
-Test(availability, child_stuck_in_the_kernel_before_ready) {
+/*
+ * A FUSE file the daemon holds for an unfinished message: a child used to get a copy of every fd of the
+ * daemon and stall closing it before "ready" (FUSE flushes on every close). A spawn worker's fd table
+ * holds only the fds of its plan, so the spawn goes through, and nobody is held up meanwhile.
+ */
+Test(availability, fd_held_for_another_message_does_not_reach_a_child) {
+        struct json_object *reply;
         uint64_t deadline;
         int file, holder, conn;
 
         start();
         file = fuse_stall_file_open(&fuse, daemon_.pid);
 
-        /* An unfinished message: the daemon holds its fd, and every child it clones inherits it and
-         * closes it first thing, which never returns (FUSE FLUSH). */
         holder = connect_as(NOBODY, NOBODY);
         send_call_unfinished(holder, "org.varlink.service.GetInfo", NULL, &file, 1);
         deadline = now_msec() + 20000;
@@ -848,7 +852,10 @@ Test(availability, child_stuck_in_the_kernel_before_ready) {
 
         conn = attacker_spawn_joining();
         assert_victim_served(VICTIM_GET_INFO);
-        assert_spawn_timed_out(conn);
+        reply = test_read_reply(conn, NULL, NULL);
+        cr_assert_null(test_json_string(reply, "error"), "%s", json_object_to_json_string(reply));
+        cr_assert_not_null(test_json_string(reply, "parameters.id"), "%s", json_object_to_json_string(reply));
+        json_object_put(reply);
         assert_victim_served(VICTIM_GET_INFO);
 
         fuse_stall_file_stop(&fuse);

@@ -22,6 +22,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1953,16 +1954,23 @@ static bool fd_id_in(const FdId *id, const FdId *list, size_t n) {
         return false;
 }
 
-/* Waits until pid sits in read(fd): the "file" entry copying from the pipe we hold open. */
+/* Waits until pid sits in read() from our fd's file (at whatever number it has there): the "file" entry
+ * copying from the pipe we hold open. */
 static void wait_blocked_reading(pid_t pid, int fd) {
-        char want[32];
+        struct stat want;
 
-        snprintf(want, sizeof want, "0 0x%x ", (unsigned) fd);
+        cr_assert_eq(fstat(fd, &want), 0);
         for (;;) {
                 _cleanup_free_ char *syscall_text = read_proc("/proc/%d/syscall", pid);
+                unsigned long nr, child_fd;
+                char path[64];
+                struct stat st;
 
-                if (strncmp(syscall_text, want, strlen(want)) == 0)
-                        return;
+                if (sscanf(syscall_text, "%lu 0x%lx ", &nr, &child_fd) == 2 && nr == 0) {
+                        snprintf(path, sizeof path, "/proc/%d/fd/%lu", (int) pid, child_fd);
+                        if (stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+                                return;
+                }
                 cr_assert_eq(kill(pid, 0), 0, "the child is gone");
                 usleep(1000);
         }
@@ -2082,6 +2090,78 @@ Test(spawn, child_holds_only_planned_fds_before_exec) {
         close_many((int[]) { contents[0], out[0], out[1], extra[0], extra[1], stray_pipe[0], stray_pipe[1], stray_null,
                              self_pidfd },
                    9);
+}
+
+/* The size of pid's (or a thread's) fd table as /proc shows it: the slots, not the open fds. */
+static unsigned fd_table_size(const char *status_path) {
+        _cleanup_free_ char *status = read_proc("%s", status_path), *size = status_field(status, "FDSize:");
+
+        return (unsigned) atoi(size);
+}
+
+/*
+ * The child gets a copy of the cloning thread's fd table: with the daemon's (a pidfd per live sandbox) it
+ * costs every spawn a copy of thousands of fds, and grows with the sandboxes alive. A spawn worker's is its
+ * own, holding only what the plan needs, and empty again once the child exec'd.
+ */
+Test(spawn, child_copies_a_small_fd_table_whatever_the_daemon_holds) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+        struct rlimit rl, saved;
+        int many[2100], before;
+        char path[64];
+        SpawnHandle h;
+
+        cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        if (saved.rlim_max < 2200)
+                cr_skip_test("needs 2200 fds, the hard limit is %ju", (uintmax_t) saved.rlim_max);
+        rl = (struct rlimit) { saved.rlim_max, saved.rlim_max };
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        first_spawn();
+        before = fd_count_open();
+        for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+                many[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(many[i], 0);
+        }
+        cr_assert_geq(fd_table_size("/proc/self/status"), 2100U);
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(r, ids, ELEMENTSOF(ids));
+        spawn_ok(NULL, r, NULL, 0, &h);
+        snprintf(path, sizeof path, "/proc/%d/status", (int) h.pid);
+        /* execve() keeps the table's size. */
+        cr_assert_lt(fd_table_size(path), 2048U, "the child copied the daemon's fd table");
+        kill_and_reap(&h, SIGKILL);
+
+        /* Every worker's table holds only its own fds again: nothing of the plan is left there. */
+        wait_spawn_workers_idle();
+        DIR *tasks = opendir("/proc/self/task");
+        cr_assert_not_null(tasks);
+        for (struct dirent *de; (de = readdir(tasks));) {
+                _cleanup_free_ char *status = NULL, *name = NULL;
+                char fd_dir[300];
+                size_t n = 0;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                status = read_proc("/proc/self/task/%s/status", de->d_name);
+                name = status_field(status, "Name:");
+                if (!streq(name, SPAWN_WORKER_NAME))
+                        continue;
+                snprintf(fd_dir, sizeof fd_dir, "/proc/self/task/%s/fd", de->d_name);
+                DIR *fds = opendir(fd_dir);
+                cr_assert_not_null(fds);
+                for (struct dirent *f; (f = readdir(fds));)
+                        n += f->d_name[0] != '.';
+                closedir(fds);
+                /* stdio, the daemon's pidfd, its own pid namespace */
+                cr_assert_leq(n, 5U, "spawn worker %s holds %zu fds", de->d_name, n);
+        }
+        closedir(tasks);
+
+        close_many(many, ELEMENTSOF(many));
+        cr_assert_eq(fd_count_open(), before);
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 /*
