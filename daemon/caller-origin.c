@@ -422,6 +422,32 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
         return 0;
 }
 
+int origin_check_whole(const OriginIndex *ix, const Sandbox *sb, int pidfd, pid_t pid, NamespaceType *ret_type) {
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
+                _cleanup_close_ int theirs = -EBADF, ours = -EBADF;
+                struct stat a, b;
+                int r;
+
+                if (ix->own_namespaces[t] == 0)
+                        continue; /* the kernel has no such type */
+                if (pid <= 0)
+                        return -ESRCH;
+                r = open_namespace(pidfd, pid, t, &theirs);
+                if (r < 0)
+                        return r;
+                ours = sandbox_open_namespace(sb, t);
+                if (ours < 0)
+                        return ours;
+                if (fstat(theirs, &a) < 0 || fstat(ours, &b) < 0)
+                        return -errno;
+                if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+                        *ret_type = t;
+                        return -EXDEV;
+                }
+        }
+        return 0;
+}
+
 void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret) {
         char path_id[SANDBOX_ID_LEN + 1] = "";
         Sandbox *by_cgroup = NULL, *by_namespace = NULL;

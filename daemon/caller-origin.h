@@ -91,3 +91,14 @@ void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
  * CALLER_ORIGIN_UNKNOWN with the reason.
  */
 void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret);
+
+/*
+ * Whether the peer (pidfd, pid as for the lookup), found inside sb, is in
+ * every namespace sb's processes are in, and no other, now: a process of sb
+ * that made a namespace of its own (unshare(2), a bubblewrap of its own) or
+ * is what is left of a nested sandbox that ended, or that entered only some
+ * of sb's namespaces, would leave what it is in by asking for a process in
+ * sb's. 0; -EXDEV with *ret_type the first type that differs; -ESRCH if it
+ * is gone (or sb's top process is); another negative errno.
+ */
+int origin_check_whole(const OriginIndex *ix, const Sandbox *sb, int pidfd, pid_t pid, NamespaceType *ret_type);

@@ -523,6 +523,34 @@ static void refuse_nested(Connection *c, const char *what, const char *sandbox, 
 }
 
 /*
+ * The process that asks from inside origin must be in every namespace of
+ * origin's and no other (origin_check_whole()): a process that made
+ * namespaces of its own inside it (a bubblewrap of its own, unshare(1)), or
+ * that a nested sandbox left behind, would leave them by asking. Read when
+ * the call is handled. 0, or -EPERM once the refusal is sent.
+ */
+static int check_nested_whole(Connection *c, const char *what, const Sandbox *origin) {
+        NamespaceType t = 0;
+        char reason[256];
+        int r;
+
+        r = origin_check_whole(&c->server->origins, origin, c->caller.pidfd, c->caller.pid, &t);
+        if (r == 0)
+                return 0;
+        if (r == -EXDEV)
+                snprintf(reason, sizeof reason,
+                         "the calling process runs in a %s namespace that is not its sandbox's (one made inside the "
+                         "sandbox, or left of a nested sandbox that ended): what it asks for would leave it",
+                         namespace_type_to_proc_name(t));
+        else if (r == -ESRCH)
+                snprintf(reason, sizeof reason, "the calling process is gone, or its sandbox's top process is");
+        else
+                snprintf(reason, sizeof reason, "cannot read the calling process's namespaces: %s", strerror(-r));
+        refuse_nested(c, what, origin->id, reason);
+        return -EPERM;
+}
+
+/*
  * What the calling process holds in S's user namespace bounds what it gets
  * there (sandbox-nested-caller.h), and root's request keeps no session of the
  * daemon's (the engine would leave a root creator's there): 0, or -EPERM
@@ -796,6 +824,8 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                 return refuse_nested(c, "Spawn", outer_id,
                                      "nothing was kept of the sandbox the caller runs in to make a child of it "
                                      "(a nested sandbox's is not kept across a restart of the daemon)");
+        if (check_nested_whole(c, "Spawn", outer) < 0)
+                return;
         /* It counts against the sandbox's owner, and runs as one of the sandbox's processes. */
         if (c->caller.uid != outer->creator.uid) {
                 snprintf(reason, sizeof reason, "the caller runs as uid %u, not as the sandbox's owner",
@@ -1088,6 +1118,8 @@ static void method_exec(Connection *c) {
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox,
                                      "from inside a sandbox, Exec goes only into that sandbox or the sandboxes "
                                      "nested in it");
+        if (r > 0 && check_nested_whole(c, "Exec", sandbox_find(s, c->caller.origin.sandbox, 0)) < 0)
+                return;
         if (r > 0 && target->exec_base.own_seccomp_programs)
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox, NESTED_PROGRAMS_NOT_KEPT);
         if (r > 0) {

@@ -1085,6 +1085,70 @@ Test(nested, joins_only_its_own_and_nested_namespaces) {
         output_done(&o);
 }
 
+static char leftover_file[96];
+
+static bool leftover_answered(_unused_ void *userdata) {
+        struct stat st;
+
+        return stat(leftover_file, &st) == 0 && st.st_size > 0;
+}
+
+/*
+ * A process inside a sandbox that is not in all of its namespaces leaves nothing by asking: not a network or
+ * user namespace it made there itself (a bubblewrap of its own would make them), not the network namespace of a
+ * nested sandbox whose top process ended and left it behind; a process wholly in the sandbox is served.
+ */
+Test(nested, a_process_leaves_nothing_by_asking) {
+        char dir[] = "/tmp/nsbt-nested-left-XXXXXX";
+        Output o;
+        FILE *f;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(leftover_file, sizeof leftover_file, "%s/left", dir);
+        start(allow_policy);
+
+        o = run_nested("$C run -r -- sh -c '"
+                       "unshare -n $C run -- cat /proc/net/dev; echo rc1=$?; "
+                       "unshare -rn $C run -- cat /proc/net/dev; echo rc2=$?; "
+                       "$C run -- true; echo rc3=$?'");
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "the calling process runs in a net namespace that is not its sandbox's"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "the calling process runs in a user namespace that is not its sandbox's"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc3=0"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "Inter-|"), "%s", o.text);
+        output_done(&o);
+
+        /* The nested sandbox's command leaves a process behind, which asks once the nested sandbox ended. */
+        o = run_nested("$C run --detach --name nest-left -r -- sh -c '"
+                       "until $C inspect nest-left | grep -q running; do sleep 0.01; done; "
+                       "$C run --detach --name nest-left-n --net -- sh -c \"(until ! \\$C inspect nest-left-n | "
+                       "grep -q running; do sleep 0.01; done; \\$C run -- cat /proc/net/dev > %s/out 2>&1; "
+                       "echo rc=\\$? >> %s/out; mv %s/out %s) & exit 0\"; exec sleep 1000' >/dev/null",
+                       dir, dir, dir, leftover_file);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(leftover_answered, NULL), "the process left behind did not ask");
+        {
+                char text[4096] = "";
+
+                f = fopen(leftover_file, "re");
+                cr_assert_not_null(f);
+                (void) !fread(text, 1, sizeof text - 1, f);
+                fclose(f);
+                cr_assert(strstr(text, "rc=125"), "%s", text);
+                cr_assert(strstr(text, "runs in a net namespace that is not its sandbox's"), "%s", text);
+                cr_assert_null(strstr(text, "Inter-|"), "%s", text);
+        }
+        o = run_nested("$C kill -s KILL nest-left");
+        output_done(&o);
+        cr_assert_eq(unlink(leftover_file), 0);
+        cr_assert_eq(rmdir(dir), 0);
+}
+
 /* A sandbox under classic-BPF programs of its own: they are not kept, so nothing is made inside it. */
 Test(nested, own_seccomp_programs_are_not_shed) {
         /* One instruction: allow everything. Loading it needs no_new_privs, which every sandbox has. */
