@@ -1760,3 +1760,50 @@ Test(nested, own_cgroup_is_taken_over_by_a_reexec) {
         test_disconnect(conn);
         cr_assert(test_wait_until(cgroup_gone, outer.cgroup), "the sandbox's cgroup was left behind");
 }
+
+/* The number of sandbox ids after user-UID in a cgroup path line ("0::/.../user-65534/ID/ID"). */
+static unsigned ids_in_path(const char *line) {
+        const char *p = strstr(line, "/user-");
+        unsigned n = 0;
+
+        cr_assert_not_null(p, "%s", line);
+        p = strchr(p + 1, '/');
+        while (p && p[0] == '/' && strspn(p + 1, "0123456789abcdef") == 32) {
+                n++;
+                p += 33;
+        }
+        return n;
+}
+
+/* At every depth the limits of the sandboxes above are the ceiling: a nested sandbox's own limits bind what is
+ * asked from inside it, an outer sandbox's runtime too, and a cgroup of its own is below the nearest one above. */
+Test(nested, limits_are_the_ceiling_at_every_depth) {
+        const char *inner, *mid;
+        char line[512];
+        Output o;
+
+        start(allow_policy);
+        o = run_nested("$C run --name d-outer -r -p TasksMax=64 -p RuntimeMaxSec=1000 -- sh -c '"
+                       "until $C inspect d-outer | grep -q running; do sleep 0.01; done; "
+                       "$C run --name d-mid -r -p TasksMax=32 -- sh -c \""
+                       "until \\$C inspect d-mid | grep -q running; do sleep 0.01; done; "
+                       "\\$C run -p TasksMax=48 -- true; echo rc1=\\$?; "
+                       "\\$C run -p RuntimeMaxSec=2000 -- true; echo rc2=\\$?; "
+                       "\\$C run -p TasksMax=8 -- grep ^0:: /proc/self/cgroup; echo rc3=\\$?; "
+                       "echo mid; grep ^0:: /proc/self/cgroup\"'");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "resources.pids.limit: 48 tasks is above the sandbox's TasksMax=32"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "runtimeMaxUSec: 2000000000us is past the end of the outer sandbox's runtime"), "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "rc3=0"), "%s", o.text);
+        inner = strstr(o.text, "0::");
+        mid = strstr(o.text, "mid\n0::");
+        cr_assert(inner && mid && inner < mid, "%s", o.text);
+        mid += 4;
+        snprintf(line, sizeof line, "%.*s", (int) strcspn(inner, "\n"), inner);
+        cr_assert_eq(ids_in_path(line), 3U, "not below the middle sandbox's cgroup: %s", o.text);
+        cr_assert(strncmp(line, mid, strcspn(mid, "\n")) == 0, "not below the middle sandbox's cgroup: %s", o.text);
+        output_done(&o);
+}
