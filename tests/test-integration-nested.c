@@ -1255,6 +1255,10 @@ static bool pid_namespace_empty(_unused_ void *userdata) {
         return processes_in_pid_namespace(pid_namespace_text) == 0;
 }
 
+static bool pid_namespace_holds_two(_unused_ void *userdata) {
+        return processes_in_pid_namespace(pid_namespace_text) == 2;
+}
+
 static void read_pid_namespace_text(const char *path) {
         FILE *f = fopen(path, "re");
 
@@ -1316,7 +1320,9 @@ Test(nested, own_pid_namespace_kill_and_wait) {
         /* SIGKILL ends the process outside, and the namespace with it. */
         snprintf(path, sizeof path, "%s/b", dir);
         read_pid_namespace_text(path);
-        cr_assert_eq(processes_in_pid_namespace(pid_namespace_text), 2, "nested init and sleep");
+        /* The mv that wrote the file may not have been reaped yet. */
+        cr_assert(test_wait_until(pid_namespace_holds_two, NULL), "nested init and sleep: %u",
+                  processes_in_pid_namespace(pid_namespace_text));
         o = run_as_nobody("$N kill -s KILL nest-pidns-b; $N wait nest-pidns-b; echo rc=$?");
         cr_assert(strstr(o.text, "rc=137"), "%s", o.text);
         output_done(&o);
