@@ -38,7 +38,8 @@
  *  4. Tell the daemon we are ready (only when 3. did anything: otherwise it
  *     wrote the maps right after clone3()); wait until it has written uid_map,
  *     setgroups, gid_map and timens_offsets and releases us. Then enter the
- *     time namespace ourselves (setns() on time_for_children), so that the
+ *     time namespace ourselves (setns() on time_for_children; on the
+ *     daemon's memory, where setns() is refused, at execve()), so that the
  *     process the caller gets is in every namespace the command is in. A
  *     joined pid namespace the daemon entered for us before clone3(). With
  *     disableUserNamespaces, set our user namespace's limit to 0 now, while
@@ -405,11 +406,20 @@ static void wait_for_release(SpawnPlan *p) {
  * it too, so the process the caller gets (this one, init or not) and the
  * command share it. Through the host's /proc the daemon opened: the mounts
  * joined or made by now may hide or replace /proc.
+ *
+ * On the daemon's memory setns() is refused (EUSERS: the kernel wants a
+ * process alone on its memory there); execve() enters it instead, for us or
+ * the command we are, and for init when it execs nsbox-init, which it does
+ * before the daemon can learn that the spawn succeeded.
  */
+static bool time_namespace_entered_at_exec(const SpawnPlan *p) {
+        return (p->unshare_flags & CLONE_NEWTIME) && p->shares_memory;
+}
+
 static void enter_time_namespace(SpawnPlan *p) {
         int fd;
 
-        if (!(p->unshare_flags & CLONE_NEWTIME))
+        if (!(p->unshare_flags & CLONE_NEWTIME) || time_namespace_entered_at_exec(p))
                 return;
         fd = openat(p->proc_fd, "self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -429,11 +439,14 @@ static void enter_time_namespace(SpawnPlan *p) {
  */
 static void record_namespace_inodes(SpawnPlan *p) {
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
-                char path[32] = "self/ns/";
+                char path[48] = "self/ns/";
                 const char *name = namespace_type_to_proc_name(t);
                 struct stat st;
 
                 strncat(path, name, sizeof path - strlen(path) - 1);
+                /* The one execve() enters. */
+                if (t == NAMESPACE_TIME && time_namespace_entered_at_exec(p))
+                        strncat(path, "_for_children", sizeof path - strlen(path) - 1);
                 p->namespace_inodes[t] = fstatat(p->proc_fd, path, &st, 0) >= 0 ? (uint64_t) st.st_ino : 0;
         }
         (void) close(p->proc_fd);

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,22 @@ static sigset_t ignored_signals;
 static bool process_set_up = false;
 static int devnull_fd = -EBADF;
 
+/*
+ * Whether execve() moves a process into the time namespace it made for its children with unshare()
+ * (exec_task_namespaces(), in every kernel from 6.1): then a child on the daemon's memory, which may not
+ * setns() into it, enters it there.
+ */
+static bool time_namespace_entered_at_exec = false;
+
+static bool kernel_enters_time_namespace_at_exec(void) {
+        struct utsname u;
+        unsigned major, minor;
+
+        if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+                return false;
+        return major > 6 || (major == 6 && minor >= 1);
+}
+
 int spawn_setup_process(void) {
         sigemptyset(&ignored_signals);
         for (int sig = 1; sig < _NSIG; sig++) {
@@ -86,6 +103,7 @@ int spawn_setup_process(void) {
         }
         /* Without it every spawn is forked, as where the child cannot share the daemon's memory. */
         (void) spawn_worker_setup();
+        time_namespace_entered_at_exec = kernel_enters_time_namespace_at_exec();
         process_set_up = true;
         return 0;
 }
@@ -1361,13 +1379,20 @@ static void shared_done(void *userdata, bool cloned) {
 }
 
 /*
- * What cannot run on the daemon's memory: a time namespace (setns() into one
- * needs a process alone on its memory: EUSERS), an init that could not
- * exec nsbox-init, and a child that forks a pid namespace's pid 1 and stays
- * outside it (either would stay there for the sandbox's life).
+ * What cannot run on the daemon's memory: a joined time namespace (the kernel
+ * lets a process setns() into one only while no other process shares its
+ * memory, timens_install()'s EUSERS, and there is no other way in), a new one
+ * where the kernel does not move a process into it at execve(), an init that
+ * could not exec nsbox-init, and a child that forks a pid namespace's pid 1
+ * and stays outside it (either would stay there for the sandbox's life).
+ * A new time namespace is made by unshare() as in a fork (which the kernel
+ * allows whoever shares the memory), and the child, its init and its command
+ * enter it at their execve() (spawn-child.c).
  */
 static bool plan_can_share_memory(const SpawnPlan *p) {
-        if (!spawn_worker_supported() || (p->unshare_flags & CLONE_NEWTIME) || p->fork_pid1)
+        if (!spawn_worker_supported() || p->fork_pid1)
+                return false;
+        if ((p->unshare_flags & CLONE_NEWTIME) && !time_namespace_entered_at_exec)
                 return false;
         for (size_t i = 0; i < p->n_joins; i++)
                 if (p->joins[i].type == NAMESPACE_TIME)

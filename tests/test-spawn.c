@@ -629,6 +629,30 @@ static double clock_seconds(clockid_t id) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/*
+ * A new time namespace no longer makes the daemon fork: the child, on the daemon's memory, may not setns()
+ * into it (EUSERS), and enters it at execve() instead, as the kernel does since 6.1. The command is in it
+ * with its offsets all the same.
+ */
+Test(spawn, new_time_namespace_without_a_fork) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("cat", "/proc/self/timens_offsets");
+        _cleanup_free_ char *out = NULL;
+        unsigned workers, idle;
+        siginfo_t si;
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        cr_assert_eq(spawn_setup_process(), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME);
+        r->has_monotonic_offset = true;
+        r->monotonic_offset = (TimeOffset) { .secs = 1234 };
+        out = run_capture(NULL, r, &si);
+        assert_exited(&si, 0);
+        cr_assert(strstr(out, "monotonic") && strstr(out, "1234"), "%s", out);
+        spawn_worker_stats(&workers, &idle);
+        cr_assert_geq(workers, 1U, "the spawn was forked");
+}
+
 Test(spawn, time_offsets_inside) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST(
                 "/usr/bin/python3", "-c",
