@@ -626,11 +626,14 @@ static int handle_option(NsboxSpawn *s, BwrapOptions *o, BwrapOption id, const c
                 o->unshare_cgroup_try = true;
                 return 0;
         case OPT_USERNS:
-                return parse_fd(o, args[0], &o->userns_fd);
         case OPT_USERNS2:
-                return parse_fd(o, args[0], &o->userns2_fd);
-        case OPT_PIDNS:
-                return parse_fd(o, args[0], &o->pidns_fd);
+        case OPT_PIDNS: {
+                int *slot = id == OPT_USERNS ? &o->userns_fd : id == OPT_USERNS2 ? &o->userns2_fd : &o->pidns_fd;
+
+                if (*slot >= 0)
+                        bwrap_warn("Only the last %s option will take effect", option);
+                return parse_fd(o, args[0], slot);
+        }
         case OPT_DISABLE_USERNS:
                 o->disable_userns = true;
                 return 0;
@@ -1082,8 +1085,13 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                 }
         }
         if (o->userns2_fd >= 0) {
-                log_error("--userns2: nsboxd cannot switch user namespaces after setting up yet");
-                return -EOPNOTSUPP;
+                /* Entered once the sandbox is set up, before the command takes its ids: nsboxd checks it is a
+                 * user namespace below the sandbox's, which we could enter ourselves. */
+                r = nsbox_spawn_set_command_user_namespace(s, o->userns2_fd);
+                if (r < 0) {
+                        log_error("--userns2 %d: %s", o->userns2_fd, r == -EBADF ? "not an open file descriptor" : strerror(-r));
+                        return r;
+                }
         }
 
         if (o->userns_fd >= 0 && (o->unshare_user || o->unshare_user_try)) {

@@ -40,6 +40,17 @@ static void report_spawn_failure(NsboxConnection *c, int r, const BwrapOptions *
                 log_error("execvp %s: %s", o->command[0], strerror(error ?: EIO));
                 return;
         }
+        /* bubblewrap's words when its setns() into --userns2 fails. */
+        if (name && streq(name, NSBOX_ERROR_INVALID_PARAMETER) && parameter &&
+            streq(parameter, "commandUserNamespaceFileDescriptor")) {
+                log_error("Setting userns2 failed: refused by nsboxd (not a user namespace below the sandbox's)");
+                return;
+        }
+        if (stage && streq(stage, "setns") && nsbox_connection_get_error_message(c) &&
+            strstr(nsbox_connection_get_error_message(c), "commandUserNamespaceFileDescriptor")) {
+                log_error("Setting userns2 failed: %s", strerror(error ?: EIO));
+                return;
+        }
         if (name && streq(name, NSBOX_ERROR_INVALID_PARAMETER) && parameter) {
                 const char *origin = strncmp(parameter, "mounts[", 7) == 0 ?
                                              bwrap_options_mount_origin(o, field_index(parameter)) :

@@ -19,6 +19,7 @@ struct NsboxSpawn {
         SpawnRequest *req;
         int stdio_fds[3];
         int block_fd; /* "blockFileDescriptor", or -EBADF */
+        int command_userns_fd; /* "commandUserNamespaceFileDescriptor", or -EBADF */
         int *extra_fds; /* parallel to req->fds */
         int *mount_fds; /* parallel to req->mounts; -EBADF where the mount has no fd */
         int *join_fds;  /* parallel to req->join_namespaces */
@@ -39,6 +40,7 @@ _public_ NsboxSpawn *nsbox_spawn_free(NsboxSpawn *s) {
                 return NULL;
         close_many(s->stdio_fds, 3);
         safe_close(s->block_fd);
+        safe_close(s->command_userns_fd);
         if (s->req) {
                 close_many(s->extra_fds, s->req->n_fds);
                 close_many(s->mount_fds, s->req->n_mounts);
@@ -66,6 +68,7 @@ _public_ int nsbox_spawn_new(NsboxSpawn **ret) {
         for (size_t i = 0; i < 3; i++)
                 s->stdio_fds[i] = -EBADF;
         s->block_fd = -EBADF;
+        s->command_userns_fd = -EBADF;
         s->swap_max = UINT64_MAX;
         s->req = spawn_request_new();
         if (!s->req) {
@@ -417,6 +420,12 @@ _public_ int nsbox_spawn_set_block_fd(NsboxSpawn *s, int fd) {
         if (!s)
                 return -EINVAL;
         return replace_with_copy(&s->block_fd, fd);
+}
+
+_public_ int nsbox_spawn_set_command_user_namespace(NsboxSpawn *s, int fd) {
+        if (!s)
+                return -EINVAL;
+        return replace_with_copy(&s->command_userns_fd, fd);
 }
 
 _public_ int nsbox_spawn_set_stdin(NsboxSpawn *s, int fd) {
@@ -917,7 +926,7 @@ static int spawn_message_fds(NsboxSpawn *s, int **ret_fds, size_t *ret_n) {
         if (!req->argv)
                 return -EINVAL;
 
-        max = 4 + req->n_fds + req->n_mounts + req->n_join_namespaces + req->n_seccomp_fds;
+        max = 5 + req->n_fds + req->n_mounts + req->n_join_namespaces + req->n_seccomp_fds;
         fds = calloc(max, sizeof(int));
         if (!fds)
                 return -ENOMEM;
@@ -938,6 +947,13 @@ static int spawn_message_fds(NsboxSpawn *s, int **ret_fds, size_t *ret_n) {
                 if (r < 0)
                         goto fail;
                 req->block_fd_index = r;
+        }
+        req->command_userns_fd_index = -1;
+        if (s->command_userns_fd >= 0) {
+                r = message_add_fd(fds, &n, s->command_userns_fd);
+                if (r < 0)
+                        goto fail;
+                req->command_userns_fd_index = r;
         }
         for (size_t i = 0; i < req->n_fds; i++) {
                 r = message_add_fd(fds, &n, s->extra_fds[i]);

@@ -319,6 +319,13 @@ int nsbox_spawn_add_lock_file(NsboxSpawn *s, const char *path);
  * (bubblewrap's --block-fd); the wait counts against the daemon's spawn timeout, and the spawn's reply comes
  * after it. */
 int nsbox_spawn_set_block_fd(NsboxSpawn *s, int fd);
+/* The user namespace fd (a /proc/PID/ns/user fd, duplicated; -1 unsets) the sandbox's process enters once the
+ * sandbox is set up in its own (the one joined with nsbox_spawn_join_namespace(s, "user", ...), else the
+ * daemon's), before it takes its user and groups and the command runs (bubblewrap's --userns2): the user,
+ * groups and capabilities then count there. It must be a descendant of the sandbox's user namespace, which
+ * a new one cannot have (the daemon answers InvalidParameter "commandUserNamespaceFileDescriptor"), and one
+ * the caller could enter itself (PermissionDenied). 0, -EINVAL without s, -EBADF for a closed fd. */
+int nsbox_spawn_set_command_user_namespace(NsboxSpawn *s, int fd);
 /* Whether the command runs in a new session (setsid; default on). With a tty as stdin the daemon
  * makes it the controlling terminal. false shares the daemon's session for root only; for anyone else the
  * command gets a new session whose controlling terminal must be the tty passed as stdin, stdout or

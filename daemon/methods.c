@@ -21,6 +21,7 @@
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
+#include "namespace-fd.h"
 #include "methods.h"
 #include "policy.h"
 #include "caller-origin.h"
@@ -331,6 +332,54 @@ static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyD
                         snprintf(ret_denial->reason, sizeof ret_denial->reason, "cannot join: %s", strerror(-r));
                         return r;
                 }
+        }
+        return 0;
+}
+
+/*
+ * commandUserNamespaceFileDescriptor (bubblewrap's --userns2): a user
+ * namespace below the sandbox's (the one it joins, or the daemon's), which a
+ * caller other than root could enter itself, as a join.
+ */
+static int check_command_user_namespace(Connection *c, const SpawnRequest *req, PolicyDenial *ret_denial) {
+        _cleanup_close_ int base = -EBADF;
+        int fd, r;
+
+        if (req->command_userns_fd_index < 0)
+                return 0;
+        for (size_t i = 0; i < req->n_join_namespaces; i++)
+                if (req->join_namespaces[i].type == NAMESPACE_USER) {
+                        fd = varlink_message_peek_fd(&c->message, req->join_namespaces[i].fd_index);
+                        r = fd < 0 ? fd : namespace_fd_open(fd, NAMESPACE_USER, &base);
+                        if (r < 0) {
+                                *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_INVALID_PARAMETER };
+                                snprintf(ret_denial->field, sizeof ret_denial->field,
+                                         "joinNamespaces[%zu].fileDescriptor", i);
+                                snprintf(ret_denial->reason, sizeof ret_denial->reason, "not a user namespace: %s",
+                                         strerror(-r));
+                                return r;
+                        }
+                }
+
+        fd = varlink_message_peek_fd(&c->message, req->command_userns_fd_index);
+        r = fd < 0 ? fd : namespace_fd_user_namespace_below(fd, base);
+        if (r < 0) {
+                *ret_denial = (PolicyDenial) { .kind = POLICY_DENIAL_INVALID_PARAMETER,
+                                               .field = "commandUserNamespaceFileDescriptor" };
+                snprintf(ret_denial->reason, sizeof ret_denial->reason, "%s",
+                         r == -EINVAL ? "not a user namespace's /proc/PID/ns/user fd" :
+                         r == -ENOENT ? "not a user namespace below the sandbox's" : strerror(-r));
+                return r;
+        }
+        if (c->caller.privileged)
+                return 0;
+        r = policy_check_join_namespace(fd, NAMESPACE_USER, c->caller.uid);
+        if (r < 0) {
+                *ret_denial = (PolicyDenial) { .kind = r == -EPERM ? POLICY_DENIAL_PERMISSION_DENIED :
+                                                                    POLICY_DENIAL_INVALID_PARAMETER,
+                                               .field = "commandUserNamespaceFileDescriptor" };
+                snprintf(ret_denial->reason, sizeof ret_denial->reason, "cannot enter: %s", strerror(-r));
+                return r;
         }
         return 0;
 }
@@ -964,6 +1013,9 @@ static void method_spawn(Connection *c) {
                 req->setgroups = decision.setgroups_allow;
 
         r = check_join_namespaces(c, req, &denial);
+        if (r < 0)
+                return refuse(c, &denial);
+        r = check_command_user_namespace(c, req, &denial);
         if (r < 0)
                 return refuse(c, &denial);
         r = check_streams_read_once(c, req, &denial);

@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <linux/nsfs.h>
 #include <stdbool.h>
@@ -226,6 +227,46 @@ int namespace_fd_owned_by(int ns_fd, NamespaceType type, uid_t uid) {
                 return errno == EPERM ? -EPERM : -errno;
         fd_set_cloexec(userns, true);
         return uid_owns_userns(userns, uid);
+}
+
+int namespace_fd_user_namespace_below(int fd, int ancestor_fd) {
+        _cleanup_close_ int self = -EBADF, cur = -EBADF;
+        struct stat want, st;
+        FdKind kind;
+        int r;
+
+        r = fd_kind(fd, &kind);
+        if (r < 0)
+                return r;
+        if (kind != FD_KIND_NAMESPACE || ioctl(fd, NS_GET_NSTYPE, 0) != CLONE_NEWUSER)
+                return -EINVAL;
+
+        if (ancestor_fd < 0) {
+                self = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+                if (self < 0)
+                        return -errno;
+                ancestor_fd = self;
+        }
+        if (fstat(ancestor_fd, &want) < 0)
+                return -errno;
+
+        cur = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return -errno;
+        for (unsigned depth = 0; depth < USERNS_DEPTH_MAX; depth++) {
+                _cleanup_close_ int parent = ioctl(cur, NS_GET_PARENT, 0);
+
+                /* EPERM: the top, or outside the daemon's user namespace. */
+                if (parent < 0)
+                        return errno == EPERM ? -ENOENT : -errno;
+                if (fstat(parent, &st) < 0)
+                        return -errno;
+                if (same_inode(&st, &want))
+                        return 0;
+                safe_close(cur);
+                cur = TAKE_FD(parent);
+        }
+        return -ENOENT;
 }
 
 #ifndef NS_GET_TGID_FROM_PIDNS

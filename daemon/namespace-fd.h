@@ -38,6 +38,15 @@ int namespace_fd_open(int fd, NamespaceType type, int *ret_ns);
 int namespace_fd_owned_by(int ns_fd, NamespaceType type, uid_t uid);
 
 /*
+ * Whether fd is a user namespace's nsfs fd (not a pidfd, whose namespace
+ * could change before it is used) strictly below the user namespace
+ * ancestor_fd (an nsfs fd; -EBADF: the daemon's own). Returns 0 if so,
+ * -EINVAL if it is no user namespace fd, -ENOENT if it is not below
+ * ancestor_fd, another negative errno on failure.
+ */
+int namespace_fd_user_namespace_below(int fd, int ancestor_fd);
+
+/*
  * Sends SIGKILL to pid 1 of the pid namespace ns_fd, which ends every
  * process in it (NS_GET_TGID_FROM_PIDNS, Linux 6.7; the pidfd opened for that
  * pid is checked to be in that namespace, so a reused pid is never hit).

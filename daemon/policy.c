@@ -486,7 +486,10 @@ int policy_check_spawn(const Policy *p, const Caller *caller, const SpawnRequest
                                           .subuid = subuid,
                                           .subgid = subgid,
                                           .new_userns = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER),
-                                          .joined_userns = request_joins(req, NAMESPACE_USER),
+                                          /* Ids and capabilities count in a user namespace entered after
+                                           * setup too, which the caller could enter itself. */
+                                          .joined_userns = request_joins(req, NAMESPACE_USER) ||
+                                                           req->command_userns_fd_index >= 0,
                                           .denial = ret_denial,
                                   },
                                   ret_decision);

@@ -73,6 +73,9 @@ int sandbox_exec_base_init(SandboxExecBase *base, const SpawnRequest *req, const
 
         for (size_t i = 0; i < req->n_join_namespaces; i++)
                 b.joined_namespaces |= NAMESPACE_BIT(req->join_namespaces[i].type);
+        /* Its command runs in that one, which an Exec then joins from its top process. */
+        if (req->command_userns_fd_index >= 0)
+                b.joined_namespaces |= NAMESPACE_BIT(NAMESPACE_USER);
         b.user_namespace = (req->namespaces | b.joined_namespaces) & NAMESPACE_BIT(NAMESPACE_USER);
         if (capabilities) {
                 b.has_capabilities = true;

@@ -175,6 +175,9 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
         bool has_user = sb->exec_base.user_namespace;
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
 
+        if (req->command_userns_fd_index >= 0)
+                return refuse(field, field_size, "commandUserNamespaceFileDescriptor", reason, reason_size,
+                              "a nested sandbox joins only its sandbox's namespaces and those nested in it");
         /* Namespaces are made before the filter is loaded: a profile of the sandbox's own may forbid them,
          * and a nested request must not go around it. The built-in default forbids none. */
         if (req->namespaces && sb->exec_base.seccomp && !seccomp_program_is_default(sb->exec_base.seccomp))

@@ -46,7 +46,9 @@
  *     we still hold CAP_SYS_RESOURCE there.
  *  5. Bring up loopback in a new network namespace.
  *  6. Mounts and root (mount_plan_apply()), while still privileged.
- *  7. Hostname.
+ *  7. Hostname; then, with commandUserNamespaceFileDescriptor, enter that
+ *     user namespace (bubblewrap's --userns2), not dumpable, so the ids and
+ *     capabilities below count there.
  *  8. Credentials: drop the bounding set (CAP_SETPCAP is still there) and
  *     keep the permitted set across the change of uid (capabilities.c decides
  *     the sets; CAP_SYS_TIME, the daemon's own, never leaves it outside a
@@ -497,6 +499,17 @@ static void setup_hostname(const SpawnPlan *p) {
                 child_fail(p, "hostname", errno, p->hostname);
 }
 
+/* bubblewrap's --userns2: the tree is built, the command's ids and capabilities count in this one. Its root
+ * could otherwise trace this copy of the daemon's memory until execve(). */
+static void enter_command_user_namespace(const SpawnPlan *p) {
+        if (p->command_userns_fd < 0)
+                return;
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                child_fail(p, "setns", errno, "PR_SET_DUMPABLE");
+        if (setns(p->command_userns_fd, CLONE_NEWUSER) < 0)
+                child_fail(p, "setns", errno, "commandUserNamespaceFileDescriptor");
+}
+
 /*
  * Capabilities are set around the change of uid (capabilities.c): the bounding
  * set is dropped first, while CAP_SETPCAP is still there, and the permitted
@@ -908,6 +921,7 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
         setup_network(p);
         setup_mounts(p);
         setup_hostname(p);
+        enter_command_user_namespace(p);
         setup_credentials(p);
         if (p->fork_pid1)
                 tie_to_parent(p, true);

@@ -119,6 +119,8 @@ typedef struct SpawnPlan {
         bool init;
         int init_program_fd; /* the nsbox-init program init execs once the command runs (borrowed), or -EBADF */
         int block_fd;        /* "blockFileDescriptor": the message fd to wait on (borrowed), or -EBADF */
+        int command_userns_fd; /* "commandUserNamespaceFileDescriptor": the user namespace entered after setup
+                                * (borrowed), or -EBADF */
         const char *cwd;
         char *const *cwd_fallbacks; /* NULL if none */
         const char *program; /* what is executed: the request's argv[0] */

@@ -272,6 +272,7 @@ static void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata) 
                 visit(&p->capture_fds[i], true, userdata);
         visit(&p->init_program_fd, false, userdata);
         visit(&p->block_fd, false, userdata);
+        visit(&p->command_userns_fd, false, userdata);
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
                 visit(&p->seccomp_fds[i].fd, false, userdata);
         for (size_t i = 0; p->cgroup_procs_fds_copy && i < p->n_cgroup_procs_fds; i++)
@@ -436,6 +437,21 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 }
         p->joins_user = joined & NAMESPACE_BIT(NAMESPACE_USER);
 
+        /* bubblewrap's --userns2: entered once the tree is built, so ids and capabilities count there. The
+         * server checked it descends from the sandbox's user namespace; the spawn path checks the caller may
+         * enter it, as for a join. */
+        p->command_userns_fd = -EBADF;
+        if (r->command_userns_fd_index >= 0) {
+                k = message_fd(c, r->command_userns_fd_index, &p->command_userns_fd);
+                if (k < 0)
+                        return spawn_fail(e, "prepare", -k, "commandUserNamespaceFileDescriptor");
+                if (!c->caller->privileged && !c->exec) {
+                        k = policy_check_join_namespace(p->command_userns_fd, NAMESPACE_USER, c->caller->uid);
+                        if (k < 0)
+                                return spawn_fail(e, "setns", -k, "commandUserNamespaceFileDescriptor");
+                }
+        }
+
         k = plan_parent_joins(p, c, e);
         if (k < 0)
                 return k;
@@ -537,7 +553,7 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         const SpawnRequest *r = c->request;
         const Caller *caller = c->caller;
         bool new_user = r->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
-        bool in_user = new_user || p->joins_user;
+        bool in_user = new_user || p->joins_user || p->command_userns_fd >= 0;
         /* A new user namespace whose setgroups is "deny" refuses setgroups() outright. */
         bool groups_denied = new_user && (r->setgroups == 0 || (r->setgroups < 0 && !caller->privileged));
         uid_t caller_uid;
@@ -570,7 +586,7 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         } else if (new_user) {
                 p->uid = default_inside_id(uid_maps, n_uid_maps, caller_uid);
                 p->gid = default_inside_id(gid_maps, n_gid_maps, caller_gid);
-        } else if (caller->privileged || p->joins_user) {
+        } else if (caller->privileged || p->joins_user || p->command_userns_fd >= 0) {
                 p->uid = 0;
                 p->gid = 0;
         } else {
@@ -615,7 +631,8 @@ static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                 .caller_holds_sys_time = c->caller->privileged &&
                                          capability_read_permitted(c->caller->pid, c->caller->pidfd, &caller_caps) >= 0 &&
                                          (caller_caps & CAPABILITY_BIT(CAP_SYS_TIME)),
-                .user_namespace = (r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user,
+                .user_namespace = (r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)) || p->joins_user ||
+                                  p->command_userns_fd >= 0,
                 .privileged = c->caller->privileged,
                 .disable_user_namespaces = r->disable_user_namespaces || c->user_namespaces_disabled,
         };
@@ -1112,7 +1129,7 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        fds = calloc(7 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
+        fds = calloc(8 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -1134,6 +1151,8 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
                 fds[n++] = p->init_program_fd;
         if (p->block_fd >= 0)
                 fds[n++] = p->block_fd;
+        if (p->command_userns_fd >= 0)
+                fds[n++] = p->command_userns_fd;
         n += mount_plan_fds(p->mounts, fds + n, n_mount_fds);
 
         qsort(fds, n, sizeof(int), cmp_int);

@@ -1107,6 +1107,7 @@ static const JsonField spawn_fields[] = {
         { "stderr", &json_kind_fd_index, offsetof(SpawnRequest, stderr_index) },
         JSON_ARRAY_FIELD("fileDescriptors", SpawnRequest, fds, 0, &fd_mappings_array),
         { "blockFileDescriptor", &json_kind_fd_index, offsetof(SpawnRequest, block_fd_index) },
+        { "commandUserNamespaceFileDescriptor", &json_kind_fd_index, offsetof(SpawnRequest, command_userns_fd_index) },
         { "root", &json_kind_string, offsetof(SpawnRequest, root), 0, &path_string },
         JSON_ARRAY_FIELD("mounts", SpawnRequest, mounts, 0, &mounts_array),
         { "timeOffsets", &json_kind_object, 0, 0, time_offsets_fields },
@@ -1179,6 +1180,7 @@ SpawnRequest *spawn_request_new(void) {
         r->stdin_index = r->stdout_index = r->stderr_index = -1;
         r->init = -1;
         r->block_fd_index = -1;
+        r->command_userns_fd_index = -1;
         r->new_session = -1;
         r->seccomp_profile = -1;
         return r;
@@ -1245,6 +1247,9 @@ int spawn_request_verify(const SpawnRequest *req, char **ret_invalid_parameter) 
                 return json_invalid_parameter(ret_invalid_parameter, "timeOffsets");
         if (req->disable_user_namespaces && !(req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
                 return json_invalid_parameter(ret_invalid_parameter, "disableUserNamespaces");
+        /* It must descend from the sandbox's user namespace, and a new one has no descendants yet. */
+        if (req->command_userns_fd_index >= 0 && (created & NAMESPACE_BIT(NAMESPACE_USER)))
+                return json_invalid_parameter(ret_invalid_parameter, "commandUserNamespaceFileDescriptor");
         if (req->seccomp && req->seccomp_profile >= 0)
                 return json_invalid_parameter(ret_invalid_parameter, "seccompProfile");
         /* The locks are held by init, for as long as it lives: without one nothing would hold them. */

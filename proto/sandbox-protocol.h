@@ -202,6 +202,7 @@ typedef struct SpawnRequest {
         FdMapping *fds; /* "fileDescriptors" */
         size_t n_fds;
         int block_fd_index; /* "blockFileDescriptor": fd index or -1; the sandbox waits until it reads */
+        int command_userns_fd_index; /* "commandUserNamespaceFileDescriptor": fd index or -1; entered after setup */
 
         MountEntry *mounts; /* "mounts" */
         size_t n_mounts;

@@ -20,7 +20,9 @@ fi
 tmp=$(mktemp -d /tmp/nsbox-bwrap-test.XXXXXX)
 chmod 1777 "$tmp"
 daemon=
+root_userns=
 cleanup() {
+        [ -z "$root_userns" ] || kill "$root_userns" 2>/dev/null || true
         if [ -n "$daemon" ]; then
                 kill "$daemon" 2>/dev/null || true
                 wait "$daemon" 2>/dev/null || true
@@ -96,8 +98,58 @@ with open(sys.argv[1], "a") as f:
         print("held")
 EOF
 
+# userns2.sh NSBOX-BWRAP A|B ARGS...: a user namespace A with the caller's ids as root, B below it with uid and
+# gid 1000 as A's root, then NSBOX-BWRAP --userns 5 (A) --userns2 6 (B, or A again) ARGS... sh -c ...; prints
+# "in-B UID GID" where the command ran in B, "in-OTHER ..." elsewhere.
+cat >"$tmp/userns2.sh" <<'EOF'
+bwrap=$1
+second=$2
+shift 2
+dir=$(mktemp -d)
+unshare -Ur sh -c 'unshare -U --map-user=1000 --map-group=1000 sleep 1000 & echo $! >"$0/b.tmp"; mv "$0/b.tmp" "$0/b"; exec sleep 1000' "$dir" &
+a=$!
+while ! [ -s "$dir/b" ]; do sleep 0.05; done
+b=$(cat "$dir/b")
+self=$(readlink /proc/self/ns/user)
+while [ "$(readlink /proc/$a/ns/user)" = "$self" ] || [ "$(readlink /proc/$b/ns/user)" = "$(readlink /proc/$a/ns/user)" ]; do
+        sleep 0.05
+done
+want=$(readlink /proc/$b/ns/user)
+status=0
+if [ "$second" = B ]; then second=$b; else second=$a; fi
+out=$("$bwrap" --userns 5 --userns2 6 "$@" sh -c 'echo $(readlink /proc/self/ns/user) $(id -u) $(id -g)' \
+        5</proc/$a/ns/user 6</proc/$second/ns/user) || status=$?
+kill $a $b
+rm -rf "$dir"
+set -- $out
+if [ "${1:-}" = "$want" ]; then where=in-B; else where=in-OTHER; fi
+[ -z "$out" ] || echo "$where ${2:-} ${3:-}"
+exit $status
+EOF
+
+# A user namespace of root's, below the daemon's.
+unshare -U sleep 1000 &
+root_userns=$!
+while [ "$(readlink /proc/$root_userns/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do sleep 0.05; done
+
 for who in root "$user"; do
         if [ "$who" = root ]; then me="0 0"; else me="$uid $gid"; fi
+        check "$who: --userns2: the command runs in that user namespace, below --userns's, as --uid and --gid there" \
+                0 "^in-B 1000 1000$" as "$who" sh "$tmp/userns2.sh" "$bwrap_nsbox" B --uid 1000 --gid 1000 $host
+        check "$who: --userns2 must be below the sandbox's user namespace" 1 \
+                "^bwrap: Setting userns2 failed: refused by nsboxd \(not a user namespace below the sandbox's\)$" \
+                as "$who" sh "$tmp/userns2.sh" "$bwrap_nsbox" A $host
+        check "$who: --userns2 must be a user namespace" 1 "^bwrap: Setting userns2 failed: refused by nsboxd" \
+                as "$who" sh -c "$bwrap_nsbox --userns2 5 $host true 5</proc/self/ns/net"
+        check "$who: --userns2 is not below a user namespace the sandbox makes" 1 \
+                "^bwrap: Setting userns2 failed: refused by nsboxd" \
+                as "$who" "$bwrap_nsbox" --unshare-user --userns2 5 $host true 5</proc/$root_userns/ns/user
+        check "$who: a second --userns2 warns" 1 "^bwrap: Only the last --userns2 option will take effect$" \
+                as "$who" sh -c "$bwrap_nsbox --userns2 5 --userns2 5 $host true 5</proc/self/ns/user"
+        [ "$who" = root ] ||
+                check "$who: --userns2 of a user namespace the caller could not enter itself" 1 \
+                        "^bwrap: nsboxd's policy does not allow this sandbox for this user$" \
+                        as "$who" "$bwrap_nsbox" --userns2 5 $host true 5</proc/$root_userns/ns/user
         check "$who: the command runs and its exit status passes through" 42 "^hello$" \
                 as "$who" "$bwrap_nsbox" $host sh -c 'echo hello; exit 42'
         check "$who: killed by a signal is 128+N" 143 "" \

@@ -44,6 +44,10 @@ static const struct {
         { "{\"argv\":[\"/bin/sh\",\"ok\",1]}", 0, "argv[2]" },
         { "{\"argv\":[\"/bin/sh\",\"ok\",\"nul\\u0000byte\"]}", 0, "argv[2]" },
         { "{\"argv\":[\"/bin/sh\",null]}", 0, "argv[1]" },
+        /* commandUserNamespaceFileDescriptor: an fd sent, below a user namespace that exists already */
+        { "{" ARGV ",\"commandUserNamespaceFileDescriptor\":1}", 1, "commandUserNamespaceFileDescriptor" },
+        { "{" ARGV ",\"namespaces\":[\"user\"],\"commandUserNamespaceFileDescriptor\":0}", 1,
+          "commandUserNamespaceFileDescriptor" },
         /* lockFiles: absolute paths, held by an init */
         { "{" ARGV ",\"lockFiles\":[\"/l\"]}", 0, "lockFiles" },
         { "{" ARGV ",\"namespaces\":[\"pid\"],\"init\":false,\"lockFiles\":[\"/l\"]}", 0, "lockFiles" },
@@ -726,6 +730,16 @@ Test(sandbox_protocol, joined_namespaces_are_enough) {
         cr_assert_eq(r->join_namespaces[0].type, NAMESPACE_UTS);
         cr_assert_eq(r->join_namespaces[1].fd_index, 1);
         cr_assert_eq(r->namespaces, 0);
+        cr_assert_eq(r->command_userns_fd_index, -1);
+        spawn_request_free(r);
+        json_object_put(p);
+
+        /* The user namespace the command runs in, below a joined one. */
+        p = parse("{\"argv\":[\"true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
+                  "\"namespaces\":[\"mount\"],\"commandUserNamespaceFileDescriptor\":1}");
+        r = NULL;
+        cr_assert_eq(spawn_request_decode(p, 2, NULL, &r, NULL), 0);
+        cr_assert_eq(r->command_userns_fd_index, 1);
         spawn_request_free(r);
         json_object_put(p);
 }
