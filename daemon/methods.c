@@ -599,6 +599,21 @@ static int check_nested_whole(Connection *c, const char *what, const Sandbox *or
         return -EPERM;
 }
 
+/* The calling process's hard limits into hard (sandbox_nested_caller_limits()): 0, or -EPERM once refused. */
+static int read_nested_caller_limits(Connection *c, const char *what, const char *sandbox,
+                                     uint64_t hard[static RLIMIT_NLIMITS]) {
+        char reason[160];
+        int r;
+
+        r = sandbox_nested_caller_limits(&c->caller, hard);
+        if (r >= 0)
+                return 0;
+        snprintf(reason, sizeof reason, "cannot read the calling process's limits: %s",
+                 r == -ESRCH ? "it is gone" : strerror(-r));
+        refuse_nested(c, what, sandbox, reason);
+        return -EPERM;
+}
+
 /*
  * What the calling process holds in S's user namespace bounds what it gets
  * there (sandbox-nested-caller.h), and root's request keeps no session of the
@@ -858,6 +873,7 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
         char bad[64] = "", why[256] = "", reason[384], id[SANDBOX_ID_LEN + 1];
         CapabilityMasks capabilities, clamped;
         NestedCallerHolds holds;
+        uint64_t caller_hard[RLIMIT_NLIMITS];
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
         PolicyDecision decision = {};
         PolicyDenial denial = {};
@@ -875,6 +891,12 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                                      "(a nested sandbox's is not kept across a restart of the daemon)");
         if (check_nested_whole(c, "Spawn", outer) < 0)
                 return;
+        if (read_nested_caller_limits(c, "Spawn", outer_id, caller_hard) < 0)
+                return;
+        if (sandbox_nested_check_caller_limits(outer, req, caller_hard, bad, sizeof bad, why, sizeof why) < 0) {
+                snprintf(reason, sizeof reason, "%s: %s", bad, why);
+                return refuse_nested(c, "Spawn", outer_id, reason);
+        }
         /* It counts against the sandbox's owner, and runs as one of the sandbox's processes. */
         if (c->caller.uid != outer->creator.uid) {
                 snprintf(reason, sizeof reason, "the caller runs as uid %u, not as the sandbox's owner",
@@ -916,6 +938,9 @@ static void spawn_nested(Connection *c, SpawnRequest *req, const PolicyRule *rul
                 return connection_close(c);
         if (r < 0)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+        /* Its rlimits (the sandbox's, its own within them) within the caller's too. */
+        if (sandbox_nested_clamp_limits(req, caller_hard) < 0)
+                return connection_close(c);
         /* Then what the caller holds in the sandbox's user namespace: sets it did not ask for are the
          * sandbox's within those. */
         r = check_nested_caller(c, "Spawn", outer, req, req->capabilities ? &capabilities : NULL, &holds);
@@ -1136,6 +1161,8 @@ static void method_exec(Connection *c) {
         const CapabilityMasks *exec_capabilities;
         CapabilityMasks clamped;
         NestedCallerHolds holds;
+        uint64_t caller_hard[RLIMIT_NLIMITS];
+        bool nested;
         int r;
 
         r = exec_request_decode(c->call.parameters, c->message.n_fds, &s->config.limits.spawn, &req, &field);
@@ -1164,6 +1191,9 @@ static void method_exec(Connection *c) {
         policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
         r = check_nested(c, &rule, "Exec");
         if (r < 0)
+                return;
+        nested = r > 0;
+        if (nested && read_nested_caller_limits(c, "Exec", c->caller.origin.sandbox, caller_hard) < 0)
                 return;
         /* From inside a sandbox, only into that sandbox or one nested in it: what it already is, or made. */
         if (r > 0 && !sandbox_within(target, sandbox_find(s, c->caller.origin.sandbox, 0)))
@@ -1210,6 +1240,9 @@ static void method_exec(Connection *c) {
         r = sandbox_make_id(id);
         if (r >= 0)
                 r = sandbox_exec_prepare(target, &req->process, c->message.fds, c->message.n_fds, &plan);
+        /* The sandbox's rlimits within the caller's: it gets no higher limit back by asking. */
+        if (r >= 0 && nested)
+                r = sandbox_nested_clamp_limits(&req->process, caller_hard);
         if (r == -ENOMEM)
                 return connection_close(c);
         if (r < 0)

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "fd-util.h"
@@ -467,6 +469,101 @@ static int open_joins(const Sandbox *sb, const SpawnRequest *req, const int *mes
                         return r;
                 }
                 ret_fds[n++] = TAKE_FD(ns);
+        }
+        return 0;
+}
+
+static uint64_t sandbox_hard_limit(const Sandbox *sb, int type);
+
+int sandbox_nested_caller_limits(const Caller *caller, uint64_t ret_hard[static RLIMIT_NLIMITS]) {
+        uint64_t hard[RLIMIT_NLIMITS];
+        char path[64], line[256];
+        size_t n = 0;
+        FILE *f;
+
+        if (caller->pid <= 0)
+                return -ESRCH;
+        snprintf(path, sizeof path, "/proc/%d/limits", (int) caller->pid);
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? -ESRCH : -errno;
+        /* The kernel's table: a header, then one line per resource in RLIMIT_* order, the name padded to 25. */
+        if (!fgets(line, sizeof line, f)) {
+                fclose(f);
+                return -EBADMSG;
+        }
+        for (; n < RLIMIT_NLIMITS && fgets(line, sizeof line, f); n++) {
+                char soft[32], word[32], *end;
+
+                if (strlen(line) < 26 || sscanf(line + 26, "%31s %31s", soft, word) != 2)
+                        break;
+                if (streq(word, "unlimited"))
+                        hard[n] = SANDBOX_RLIMIT_INFINITY;
+                else {
+                        errno = 0;
+                        hard[n] = strtoull(word, &end, 10);
+                        if (errno != 0 || *end != '\0')
+                                break;
+                }
+        }
+        fclose(f);
+        if (n != RLIMIT_NLIMITS)
+                return -EBADMSG;
+        /* Its pid named it until now. */
+        if (caller->pidfd >= 0 && syscall(SYS_pidfd_send_signal, caller->pidfd, 0, NULL, 0) < 0)
+                return -errno;
+        memcpy(ret_hard, hard, sizeof hard);
+        return 0;
+}
+
+int sandbox_nested_check_caller_limits(const Sandbox *sb, const SpawnRequest *req,
+                                       const uint64_t hard[static RLIMIT_NLIMITS], char *field, size_t field_size,
+                                       char *reason, size_t reason_size) {
+        for (size_t i = 0; i < req->n_rlimits; i++) {
+                const SandboxRlimit *l = &req->rlimits[i];
+                char name[64];
+
+                /* Above the sandbox's too: sandbox_nested_prepare() names that. */
+                if (l->type < 0 || l->type >= RLIMIT_NLIMITS || l->hard <= hard[l->type] ||
+                    l->hard > sandbox_hard_limit(sb, l->type))
+                        continue;
+                snprintf(name, sizeof name, "rlimits[%zu].hard", i);
+                return refuse(field, field_size, name, reason, reason_size,
+                              "%s hard limit %" PRIu64 " is above the calling process's %" PRIu64,
+                              rlimit_type_to_string(l->type) ?: "?", l->hard, hard[l->type]);
+        }
+        return 0;
+}
+
+int sandbox_nested_clamp_limits(SpawnRequest *req, const uint64_t hard[static RLIMIT_NLIMITS]) {
+        for (int type = 0; type < RLIMIT_NLIMITS; type++) {
+                SandboxRlimit *l = NULL;
+                struct rlimit base;
+
+                for (size_t i = 0; i < req->n_rlimits && !l; i++)
+                        if (req->rlimits[i].type == type)
+                                l = &req->rlimits[i];
+                if (!l) {
+                        SandboxRlimit *a;
+
+                        spawn_get_default_rlimit(type, &base);
+                        if (base.rlim_max != RLIM_INFINITY && (uint64_t) base.rlim_max <= hard[type])
+                                continue;
+                        if (hard[type] == SANDBOX_RLIMIT_INFINITY)
+                                continue;
+                        a = reallocarray(req->rlimits, req->n_rlimits + 1, sizeof(SandboxRlimit));
+                        if (!a)
+                                return -ENOMEM;
+                        req->rlimits = a;
+                        l = &a[req->n_rlimits++];
+                        *l = (SandboxRlimit) {
+                                .type = type,
+                                .soft = base.rlim_cur == RLIM_INFINITY ? SANDBOX_RLIMIT_INFINITY : (uint64_t) base.rlim_cur,
+                                .hard = base.rlim_max == RLIM_INFINITY ? SANDBOX_RLIMIT_INFINITY : (uint64_t) base.rlim_max,
+                        };
+                }
+                l->hard = MIN(l->hard, hard[type]);
+                l->soft = MIN(l->soft, l->hard);
         }
         return 0;
 }

@@ -44,6 +44,8 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
 
 #include "capabilities.h"
 #include "cgroup.h"
@@ -93,6 +95,22 @@ int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l
  */
 int sandbox_nested_check_user(const Sandbox *sb, const SpawnRequest *process, char *field, size_t field_size,
                               char *reason, size_t reason_size);
+
+/*
+ * The calling process's own limits bind what is made for it, as the
+ * sandbox's do: a process of the sandbox that lowered its hard limits must
+ * not get the sandbox's back by asking. Its hard limits from
+ * /proc/PID/limits, its pidfd checked afterwards (SANDBOX_RLIMIT_INFINITY for
+ * none): 0, -ESRCH if it is gone, another negative errno.
+ */
+int sandbox_nested_caller_limits(const Caller *caller, uint64_t ret_hard[static RLIMIT_NLIMITS]);
+/* 0, or -EPERM with field ("rlimits[i].hard") and reason where req (from inside sb) asks for a hard limit
+ * above hard's (one above sb's is sandbox_nested_prepare()'s to refuse). */
+int sandbox_nested_check_caller_limits(const Sandbox *sb, const SpawnRequest *req,
+                                       const uint64_t hard[static RLIMIT_NLIMITS], char *field, size_t field_size,
+                                       char *reason, size_t reason_size);
+/* Lowers each limit req would run with (its rlimits, else what every sandbox gets) to hard's. 0 or -ENOMEM. */
+int sandbox_nested_clamp_limits(SpawnRequest *req, const uint64_t hard[static RLIMIT_NLIMITS]);
 
 int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *message_fds, size_t n_message_fds,
                            const CapabilityMasks *capabilities, SandboxExecPlan *ret,

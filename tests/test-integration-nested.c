@@ -1149,6 +1149,28 @@ Test(nested, a_process_leaves_nothing_by_asking) {
         cr_assert_eq(rmdir(dir), 0);
 }
 
+/* The calling process's own hard limits bind what is made for it, as the sandbox's do: a process of the sandbox
+ * that lowered one does not get the sandbox's back by asking, neither by a Spawn nor by an Exec. (No user
+ * namespaces: see rlimits_within_the_sandbox.) */
+Test(nested, rlimits_within_the_calling_process) {
+        Output o;
+
+        start(allow_policy);
+        o = run_nested("$C run --name nest-lim -p LimitNOFILE=256:512 -- sh -c '"
+                       "ulimit -n 100; "
+                       "$C run -- sh -c \"ulimit -Hn\"; echo rc1=$?; "
+                       "$C run -p LimitNOFILE=50:200 -- true; echo rc2=$?; "
+                       "$C exec nest-lim -- sh -c \"ulimit -Hn\"; echo rc3=$?; "
+                       "$C run -p LimitNOFILE=50:80 -- sh -c \"ulimit -Hn\"; echo rc4=$?'");
+        cr_assert(strstr(o.text, "100\nrc1=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rlimits[0].hard: RLIMIT_NOFILE hard limit 200 is above the calling process's 100"),
+                  "%s", o.text);
+        cr_assert(strstr(o.text, "100\nrc3=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "80\nrc4=0"), "%s", o.text);
+        output_done(&o);
+}
+
 /* A sandbox under classic-BPF programs of its own: they are not kept, so nothing is made inside it. */
 Test(nested, own_seccomp_programs_are_not_shed) {
         /* One instruction: allow everything. Loading it needs no_new_privs, which every sandbox has. */
