@@ -112,6 +112,11 @@ static void sandbox_free_memory(Sandbox *sb) {
         safe_close(sb->pidfd);
         safe_close(sb->pid_namespace_below_fd);
         capture_buffer_done(&sb->captured);
+        free(sb->capture);
+        free(sb->runtime_timer);
+        /* Allocated and never watched (a failed uv_poll_init()); a closed one is freed by its callback. */
+        free(sb->sync_poll);
+        free(sb->report_poll);
         free(sb->name);
         free(sb->cgroup_path);
         free(sb->rlimits);
@@ -124,11 +129,17 @@ static void sandbox_free_memory(Sandbox *sb) {
 static void on_handle_closed(uv_handle_t *handle) {
         Sandbox *sb = handle->data;
 
-        if (handle == (uv_handle_t *) &sb->report_poll)
+        if (sb->report_poll && handle == (uv_handle_t *) sb->report_poll) {
                 sb->report_fd = safe_close(sb->report_fd);
-        if (handle == (uv_handle_t *) &sb->sync_poll)
+                free(sb->report_poll);
+                sb->report_poll = NULL;
+        }
+        if (sb->sync_poll && handle == (uv_handle_t *) sb->sync_poll) {
                 sb->handshake = spawn_handshake_free(sb->handshake);
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                free(sb->sync_poll);
+                sb->sync_poll = NULL;
+        }
+        for (size_t i = 0; sb->capture && i < SANDBOX_STREAMS; i++)
                 if (handle == (uv_handle_t *) &sb->capture[i].poll)
                         sb->capture[i].fd = safe_close(sb->capture[i].fd);
 
@@ -136,6 +147,11 @@ static void on_handle_closed(uv_handle_t *handle) {
                 return;
 
         sandbox_free_memory(sb);
+}
+
+/* The cgroup's path as SandboxInfo reports it: the live cgroup's own string, kept apart once it is gone. */
+static const char *sandbox_cgroup_path(const Sandbox *sb) {
+        return sb->cgroup_path ?: (sb->cgroup ? cgroup_path(sb->cgroup) : NULL);
 }
 
 /*
@@ -148,14 +164,18 @@ static void sandbox_release_cgroup(Sandbox *sb) {
 
         if (!sb->cgroup)
                 return;
+        /* Reported after it is gone; until then it is the cgroup's own string. Without memory for it the
+         * entry reports no cgroup any more, which is all that is lost. */
+        if (!sb->cgroup_path)
+                sb->cgroup_path = strdup(cgroup_path(sb->cgroup));
         if (sb->left_running) {
                 cgroup_abandon(TAKE_PTR(sb->cgroup));
                 return;
         }
         r = cgroup_remove(sb->cgroup);
         if (r < 0) {
-                log_warning_errno(r, "Cannot remove the cgroup %s of sandbox %s, leaving it: %m", sb->cgroup_path,
-                                  sb->id);
+                log_warning_errno(r, "Cannot remove the cgroup %s of sandbox %s, leaving it: %m",
+                                  sandbox_cgroup_path(sb), sb->id);
                 (void) cgroup_kill(sb->cgroup);
                 cgroup_abandon(sb->cgroup);
         }
@@ -168,7 +188,7 @@ static void on_pidfd(uv_poll_t *handle, int status, int events);
 static void sandbox_forget_handshake(Sandbox *sb) {
         if (sb->sync_poll_open) {
                 sb->sync_poll_open = false;
-                uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
+                uv_close((uv_handle_t *) sb->sync_poll, on_handle_closed);
         } else
                 sb->handshake = spawn_handshake_free(sb->handshake);
 }
@@ -301,7 +321,7 @@ static void on_capture(uv_poll_t *handle, int status, int events) {
 
 /* At exit: what the command wrote is in the pipes now; take it, then stop listening to whoever is left. */
 static void capture_finish(Sandbox *sb) {
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+        for (size_t i = 0; i < SANDBOX_STREAMS; i++) {
                 for (unsigned k = 0; sb->capture[i].open && k < CAPTURE_DRAIN_READS_MAX; k++)
                         if (capture_read(sb, i) <= 0)
                                 break;
@@ -310,12 +330,27 @@ static void capture_finish(Sandbox *sb) {
 }
 
 /* Takes both fds in every case: on failure those without an open handle are still in capture[i].fd. */
+/* The streams' state, made when a sandbox captures its output (most do not). */
+static int capture_alloc(Sandbox *sb) {
+        sb->capture = calloc(SANDBOX_STREAMS, sizeof(SandboxCapture));
+        if (!sb->capture)
+                return -ENOMEM;
+        for (size_t i = 0; i < SANDBOX_STREAMS; i++)
+                sb->capture[i].fd = -EBADF;
+        return 0;
+}
+
 static int capture_start(Sandbox *sb, const int fds[2], uint64_t limit) {
+        if (capture_alloc(sb) < 0) {
+                for (size_t i = 0; i < SANDBOX_STREAMS; i++)
+                        safe_close(fds[i]);
+                return -ENOMEM;
+        }
         sb->capturing = true;
         capture_buffer_init(&sb->captured, limit);
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+        for (size_t i = 0; i < SANDBOX_STREAMS; i++)
                 sb->capture[i].fd = fds[i];
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+        for (size_t i = 0; i < SANDBOX_STREAMS; i++) {
                 SandboxCapture *c = &sb->capture[i];
 
                 if (uv_poll_init(sb->server->loop, &c->poll, c->fd) < 0)
@@ -366,7 +401,7 @@ static bool capture_held_back(const Sandbox *sb) {
 static void capture_update_watch(Sandbox *sb) {
         bool hold = capture_held_back(sb);
 
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++) {
+        for (size_t i = 0; sb->capture && i < SANDBOX_STREAMS; i++) {
                 SandboxCapture *c = &sb->capture[i];
 
                 if (!c->open)
@@ -426,7 +461,7 @@ static void sandbox_free(Sandbox *sb) {
                 sandbox_count_out_of_flight(sb);
         if (sb->sync_poll_open) {
                 sb->sync_poll_open = false;
-                uv_close((uv_handle_t *) &sb->sync_poll, on_handle_closed);
+                uv_close((uv_handle_t *) sb->sync_poll, on_handle_closed);
         }
         sandbox_release_cgroup(sb);
 
@@ -452,12 +487,12 @@ static void sandbox_free(Sandbox *sb) {
         /* Taken over: no spawn report, maybe no pidfd. */
         if (sb->pidfd >= 0)
                 uv_close((uv_handle_t *) &sb->pidfd_poll, on_handle_closed);
-        if (!sb->adopted && !uv_is_closing((uv_handle_t *) &sb->report_poll))
-                uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+        if (sb->report_poll && !uv_is_closing((uv_handle_t *) sb->report_poll))
+                uv_close((uv_handle_t *) sb->report_poll, on_handle_closed);
+        for (size_t i = 0; sb->capture && i < SANDBOX_STREAMS; i++)
                 capture_close(sb, i);
-        if (sb->runtime_max_usec > 0)
-                uv_close((uv_handle_t *) &sb->runtime_timer, on_handle_closed);
+        if (sb->runtime_timer)
+                uv_close((uv_handle_t *) sb->runtime_timer, on_handle_closed);
         /* Taken over with no handle (ended before): nothing will call on_handle_closed(). */
         if (sb->handles_open == 0)
                 sandbox_free_memory(sb);
@@ -707,8 +742,8 @@ static void sandbox_check_end(Sandbox *sb) {
                 }
                 sandbox_release_cgroup(sb);
         }
-        if (sb->runtime_max_usec > 0)
-                uv_timer_stop(&sb->runtime_timer);
+        if (sb->runtime_timer)
+                uv_timer_stop(sb->runtime_timer);
 
         sb->ended = true;
         sb->paused = false;
@@ -853,7 +888,7 @@ static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error) {
         sandbox_count_out_of_flight(sb);
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
-        uv_close((uv_handle_t *) &sb->report_poll, on_handle_closed);
+        uv_close((uv_handle_t *) sb->report_poll, on_handle_closed);
         sandbox_answer_spawn(sb, error);
 }
 
@@ -933,7 +968,7 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                 return;
         if (r == -ECHILD) {
                 /* Its exit status, which the pidfd brings, is the real reason: answer with that. */
-                uv_poll_stop(&sb->report_poll);
+                uv_poll_stop(sb->report_poll);
                 sb->died_before_exec = true;
                 if (sb->ended)
                         sandbox_answer_died_before_exec(sb);
@@ -973,15 +1008,18 @@ static void sandbox_continue_handshake(Sandbox *sb) {
         r = spawn_handshake_step(sb->handshake, &error);
         if (r == -EAGAIN) {
                 if (!sb->sync_poll_open) {
-                        r = uv_poll_init(sb->server->loop, &sb->sync_poll, spawn_handshake_fd(sb->handshake));
+                        if (!sb->sync_poll)
+                                sb->sync_poll = calloc(1, sizeof(uv_poll_t));
+                        r = sb->sync_poll ? uv_poll_init(sb->server->loop, sb->sync_poll, spawn_handshake_fd(sb->handshake))
+                                          : -ENOMEM;
                         if (r < 0) {
-                                spawn_error_set(&error, "prepare", EIO, "sync socket");
+                                spawn_error_set(&error, "prepare", r == -ENOMEM ? ENOMEM : EIO, "sync socket");
                                 goto fail;
                         }
-                        sb->sync_poll.data = sb;
+                        sb->sync_poll->data = sb;
                         sb->sync_poll_open = true;
                         sb->handles_open++;
-                        (void) uv_poll_start(&sb->sync_poll, UV_READABLE, on_sync);
+                        (void) uv_poll_start(sb->sync_poll, UV_READABLE, on_sync);
                 }
                 return;
         }
@@ -997,7 +1035,7 @@ static void sandbox_continue_handshake(Sandbox *sb) {
 
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
-        (void) uv_poll_start(&sb->report_poll, UV_READABLE, on_report);
+        (void) uv_poll_start(sb->report_poll, UV_READABLE, on_report);
         return;
 
 fail:
@@ -1112,13 +1150,6 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                              handle->pid, req->namespaces & ~handle->made_after_joins);
         if (r < 0)
                 goto fail;
-        if (containment->cgroup) {
-                sb->cgroup_path = strdup(cgroup_path(containment->cgroup));
-                if (!sb->cgroup_path) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-        }
         if (req->n_rlimits > 0) {
                 sb->rlimits = calloc(req->n_rlimits, sizeof(SandboxRlimit));
                 if (!sb->rlimits) {
@@ -1127,6 +1158,13 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                 }
                 memcpy(sb->rlimits, req->rlimits, req->n_rlimits * sizeof(SandboxRlimit));
                 sb->n_rlimits = req->n_rlimits;
+        }
+        if (containment->runtime_max_usec > 0) {
+                sb->runtime_timer = calloc(1, sizeof(uv_timer_t));
+                if (!sb->runtime_timer) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
         }
 
         r = uv_poll_init(s->loop, &sb->pidfd_poll, handle->pidfd);
@@ -1138,8 +1176,11 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         sb->pidfd_poll.data = sb;
         sb->handles_open = 1;
 
-        r = uv_poll_init(s->loop, &sb->report_poll, handle->report_fd);
+        sb->report_poll = calloc(1, sizeof(uv_poll_t));
+        r = sb->report_poll ? uv_poll_init(s->loop, sb->report_poll, handle->report_fd) : -ENOMEM;
         if (r < 0) {
+                free(sb->report_poll);
+                sb->report_poll = NULL;
                 /* The first handle is known to the loop: close it, the callback frees the rest. */
                 sb->pidfd = -EBADF;
                 sandbox_unindex(s, sb);
@@ -1148,19 +1189,17 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                 return -EIO;
         }
         sb->report_fd = handle->report_fd;
-        sb->report_poll.data = sb;
+        sb->report_poll->data = sb;
         sb->handles_open = 2;
         sb->handshake = handle->handshake;
-        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
-                sb->capture[i].fd = -EBADF;
 
         sb->runtime_max_usec = containment->runtime_max_usec;
-        if (sb->runtime_max_usec > 0) {
-                uv_timer_init(s->loop, &sb->runtime_timer);
-                sb->runtime_timer.data = sb;
+        if (sb->runtime_timer) {
+                uv_timer_init(s->loop, sb->runtime_timer);
+                sb->runtime_timer->data = sb;
                 sb->handles_open++;
                 /* Rounded up: a limit is never cut short. */
-                uv_timer_start(&sb->runtime_timer, on_runtime_timer, (sb->runtime_max_usec + 999U) / 1000U, 0);
+                uv_timer_start(sb->runtime_timer, on_runtime_timer, (sb->runtime_max_usec + 999U) / 1000U, 0);
         }
 
         sb->server = s;
@@ -1195,7 +1234,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                         /* Not worth killing the sandbox for: a stream that cannot be watched is closed, and
                          * the command's writes to it fail. */
                         log_error("Cannot watch the captured output of sandbox %s, it is lost.", sb->id);
-                        for (size_t i = 0; i < ELEMENTSOF(sb->capture); i++)
+                        for (size_t i = 0; sb->capture && i < SANDBOX_STREAMS; i++)
                                 if (!sb->capture[i].open)
                                         sb->capture[i].fd = safe_close(sb->capture[i].fd);
                 }
@@ -1225,6 +1264,7 @@ fail:
                 free(sb->name);
                 free(sb->cgroup_path);
                 free(sb->rlimits);
+                free(sb->runtime_timer);
                 sandbox_exec_base_done(&sb->exec_base);
         }
         sandbox_exec_base_done(&base);
@@ -1303,7 +1343,7 @@ void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
                 .exit_code = sb->exit_code,
                 .signal = sb->signal,
                 .keep_alive = sb->keep_alive,
-                .cgroup = sb->cgroup_path,
+                .cgroup = (char *) sandbox_cgroup_path(sb), /* borrowed, as every string here */
                 .resources = sb->resources,
                 .rlimits = sb->rlimits,
                 .n_rlimits = sb->n_rlimits,
@@ -1463,7 +1503,7 @@ static void sandbox_empty_cgroup_until(Sandbox *sb, uint64_t deadline_msec) {
         if (cgroup_wait_empty(sb->cgroup, (unsigned) MIN(deadline_msec > now ? deadline_msec - now : 0,
                                                           (uint64_t) UINT_MAX)) < 0)
                 log_warning("Sandbox %s: a process of it did not die within %ums of SIGKILL, leaving its cgroup %s.",
-                            sb->id, SHUTDOWN_REAP_TIMEOUT_MSEC, sb->cgroup_path);
+                            sb->id, SHUTDOWN_REAP_TIMEOUT_MSEC, sandbox_cgroup_path(sb));
 }
 
 void sandbox_drop_all(Server *s, bool kill) {
@@ -1538,8 +1578,6 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         sb->reaper = t->reaper;
         sb->pidfd = -EBADF;
         sb->report_fd = -EBADF;
-        for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++)
-                sb->capture[k].fd = -EBADF;
 
         r = sandbox_count_and_index(s, sb, info->owner_uid);
         if (r < 0)
@@ -1610,6 +1648,20 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                 goto fail;
         }
 
+        /* Allocated before any handle is known to the loop, so a failure can still free the entry. */
+        if (h->capturing) {
+                r = capture_alloc(sb);
+                if (r < 0)
+                        goto fail;
+        }
+        if (info->runtime_max_usec > 0) {
+                sb->runtime_timer = calloc(1, sizeof(uv_timer_t));
+                if (!sb->runtime_timer) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+
         if (t->pidfd >= 0) {
                 if (uv_poll_init(s->loop, &sb->pidfd_poll, t->pidfd) < 0) {
                         r = -EIO;
@@ -1628,7 +1680,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                 capture_buffer_init(&sb->captured, h->capture_limit);
                 sb->captured.kept = h->capture_total;
                 sb->captured.truncated = h->capture_truncated;
-                for (size_t k = 0; k < ELEMENTSOF(sb->capture); k++) {
+                for (size_t k = 0; k < SANDBOX_STREAMS; k++) {
                         SandboxCapture *c = &sb->capture[k];
 
                         /* Replies carry it in bounded pieces, as any; held for a reply, so counted against
@@ -1658,11 +1710,11 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         if (sb->runtime_max_usec > 0) {
                 uint64_t now = now_realtime_usec(), end = sb->start_usec + sb->runtime_max_usec;
 
-                uv_timer_init(s->loop, &sb->runtime_timer);
-                sb->runtime_timer.data = sb;
+                uv_timer_init(s->loop, sb->runtime_timer);
+                sb->runtime_timer->data = sb;
                 sb->handles_open++;
                 if (!sb->ended)
-                        uv_timer_start(&sb->runtime_timer, on_runtime_timer,
+                        uv_timer_start(sb->runtime_timer, on_runtime_timer,
                                        end > now ? (end - now + 999U) / 1000U : 0, 0);
         }
         takeover_done(t);
@@ -1701,6 +1753,8 @@ fail:
         free(sb->name);
         free(sb->rlimits);
         free(sb->cgroup_path);
+        free(sb->capture);
+        free(sb->runtime_timer);
         sandbox_exec_base_done(&sb->exec_base);
         free(sb);
         return r;

@@ -43,6 +43,9 @@ struct SandboxClient {
 };
 
 /* One stream of captureOutput: the daemon's read end of the pipe (what was read is in Sandbox.captured). */
+/* stdout and stderr */
+#define SANDBOX_STREAMS 2
+
 typedef struct SandboxCapture {
         int fd;          /* -EBADF once closed */
         uv_poll_t poll;
@@ -92,13 +95,15 @@ struct Sandbox {
         uint64_t start_usec;
         uint64_t start_loop_msec; /* uv_now() at clone, for the spawn timeout */
 
+        /* What serves only while it spawns, or only with captureOutput, is allocated apart (and freed once
+         * done): a live sandbox costs the daemon the rest. */
         pid_t pid;
         int pidfd;
         uv_poll_t pidfd_poll;
         int report_fd;
-        uv_poll_t report_poll;
+        uv_poll_t *report_poll;    /* until the spawn is reported; NULL once closed, and for one taken over */
         SpawnHandshake *handshake; /* until the child is released (or the spawn failed) */
-        uv_poll_t sync_poll;       /* the handshake's fd, while it waits for the child's "ready" */
+        uv_poll_t *sync_poll;      /* the handshake's fd, while it waits for the child's "ready" */
         bool sync_poll_open;
         unsigned handles_open; /* uv handles not yet closed; freed at 0 */
 
@@ -107,8 +112,8 @@ struct Sandbox {
          * replies its client did not read, so such a client makes the sandbox block on its own writes
          * instead of the daemon buffer for it. */
         bool capturing;
-        SandboxCapture capture[2];
-        CaptureBuffer captured; /* the output's whole state (capture.h) */
+        SandboxCapture *capture; /* [SANDBOX_STREAMS] while capturing, else NULL */
+        CaptureBuffer captured;  /* the output's whole state (capture.h) */
 
         SandboxPhase phase;
         bool reached_exec;    /* the report carries the mark the child writes right before execve() */
@@ -128,12 +133,12 @@ struct Sandbox {
         Cgroup *cgroup;             /* NULL without cgroups, and once removed; a nested sandbox's own is below
                                      * its sandbox's */
         bool cgroup_below_pending;  /* taken over: that one is opened once its sandbox's is back */
-        char *cgroup_path;          /* as SandboxInfo reports it */
+        char *cgroup_path;          /* as SandboxInfo reports it, once cgroup is gone (or taken over); until then NULL */
         SandboxResources resources; /* the limits in force, as reported */
         SandboxRlimit *rlimits;
         size_t n_rlimits;
         uint64_t runtime_max_usec;
-        uv_timer_t runtime_timer;   /* initialized iff runtime_max_usec > 0 */
+        uv_timer_t *runtime_timer;  /* allocated and initialized iff runtime_max_usec > 0 */
         bool timed_out;             /* killed at runtime_max_usec */
         bool paused;
         bool has_used;              /* used: what it used, read when it ended */
