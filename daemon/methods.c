@@ -150,11 +150,12 @@ static void method_get_interface_description(Connection *c) {
 /* Lists at least this long give their memory back at once; shorter ones leave malloc a little to reuse. */
 #define LIST_TRIM_MIN 256U
 
-/* Looks a sandbox up for this caller; a sandbox of someone else looks exactly like a missing one. */
+/* Looks a sandbox up for this caller; one it may not see (someone else's; from inside a sandbox, one outside
+ * it) looks exactly like a missing one. */
 static Sandbox *find_for_caller(Connection *c, const char *id) {
         Sandbox *sb = sandbox_lookup(c->server, id, c->caller.uid);
 
-        if (!sb) {
+        if (!sb || !sandbox_is_visible_to(c->server, sb, &c->caller)) {
                 connection_reply_error(c, nsbox_error_no_such_sandbox(id));
                 return NULL;
         }
@@ -274,7 +275,7 @@ static void method_list(Connection *c) {
                 return connection_close(c);
 
         LIST_FOREACH(sandboxes, sb, c->server->sandboxes)
-                if (sandbox_is_visible(sb, c->caller.uid))
+                if (sandbox_is_visible_to(c->server, sb, &c->caller))
                         sandbox_fill_info(sb, /* with_usage= */ false, &infos[n++]);
 
         reply_parameters(c, list_reply_encode(infos, n));
@@ -1262,8 +1263,10 @@ static void method_reload(Connection *c) {
                 (void) value;
                 return reply_invalid_parameter(c, key);
         }
-        if (!c->caller.privileged) {
-                log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Reload refused: only root may reload the policy.");
+        /* Root inside a sandbox is the sandbox's: the daemon's configuration is the host's to change. */
+        if (!c->caller.privileged || c->caller.origin.kind != CALLER_ORIGIN_HOST) {
+                log_audit(LOG_NOTICE, "refused", &c->caller, NULL,
+                          "Reload refused: only root on the host may reload the policy.");
                 return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_PERMISSION_DENIED, NULL));
         }
 

@@ -24,13 +24,13 @@ static void list_end(SandboxClient *cl) {
 
 /* The next piece of what cl may see, from its place on; moves the place past it. */
 static struct json_object *list_piece(SandboxClient *cl, bool *ret_last) {
-        uid_t uid = cl->connection->caller.uid;
+        Connection *c = cl->connection;
         SandboxInfo infos[SANDBOX_LIST_PIECE];
         size_t n = 0;
         Sandbox *sb = cl->list_next;
 
         for (; sb && n < ELEMENTSOF(infos); sb = sb->sandboxes_next)
-                if (sandbox_is_visible(sb, uid))
+                if (sandbox_is_visible_to(c->server, sb, &c->caller))
                         sandbox_fill_info(sb, /* with_usage= */ false, &infos[n++]);
         cl->list_next = sb;
         *ret_last = !sb;

@@ -1316,6 +1316,22 @@ static Sandbox *sandbox_find_entry(Server *s, const char *id) {
         return node ? hash_entry(node, Sandbox, id_node) : NULL;
 }
 
+bool sandbox_is_visible_to(Server *s, const Sandbox *sb, const Caller *caller) {
+        const Sandbox *top;
+
+        if (!sandbox_is_visible(sb, caller->uid))
+                return false;
+        switch (caller->origin.kind) {
+        case CALLER_ORIGIN_HOST:
+                return true;
+        case CALLER_ORIGIN_SANDBOX:
+                top = sandbox_find_entry(s, caller->origin.sandbox);
+                return top && sandbox_within(sb, top);
+        default:
+                return false;
+        }
+}
+
 Sandbox *sandbox_find(Server *s, const char *id, uid_t uid) {
         HashNode *node;
         Sandbox *sb;

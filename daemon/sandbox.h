@@ -229,6 +229,14 @@ static inline bool sandbox_spawn_in_flight(const Sandbox *sb) {
 /* Whether a caller with uid may see sb (find it, list it): its own, or any for root, while its phase shows it. */
 bool sandbox_is_visible(const Sandbox *sb, uid_t uid);
 
+/*
+ * Whether caller may see sb (find it, list it, act on it): as for its uid,
+ * and from inside a sandbox S (its origin, caller-origin.h) only S and the
+ * sandboxes nested in it, so asking about a sibling or the sandbox S is
+ * nested in gains S nothing; from an origin nobody could tell, none.
+ */
+bool sandbox_is_visible_to(Server *s, const Sandbox *sb, const Caller *caller);
+
 /* The sandbox with this id if uid may see it, else NULL. */
 Sandbox *sandbox_find(Server *s, const char *id, uid_t uid);
 /* The sandbox of owner with this name while it shows (names are unique per owner among those), else NULL. */
