@@ -1892,3 +1892,43 @@ Test(nested, limits_are_the_ceiling_at_every_depth) {
         cr_assert(strncmp(line, mid, strcspn(mid, "\n")) == 0, "not below the middle sandbox's cgroup: %s", o.text);
         output_done(&o);
 }
+
+/* A nested sandbox with a pid namespace of its own and limits of its own: its process outside the namespace and
+ * everything in it are in its cgroup, whose pids limit stops a fork. */
+Test(nested, own_limits_with_a_pid_namespace_of_its_own) {
+        char dir[] = "/tmp/nsbt-nested-pl-XXXXXX", path[64];
+        Output o;
+        FILE *f;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0755), 0);
+        snprintf(path, sizeof path, "%s/forks.py", dir);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        fprintf(f, "import os, time\n"
+                   "print(open('/proc/self/cgroup').read().split('0::')[1].strip())\n"
+                   "n = 0\n"
+                   "try:\n"
+                   "    while n < 10:\n"
+                   "        if os.fork() == 0:\n"
+                   "            time.sleep(100)\n"
+                   "            os._exit(0)\n"
+                   "        n += 1\n"
+                   "except OSError:\n"
+                   "    pass\n"
+                   "print('started=%%d' %% n, flush=True)\n");
+        cr_assert_eq(fclose(f), 0);
+        cr_assert_eq(chmod(path, 0644), 0);
+        start(allow_policy);
+        o = run_nested("$C run --name pl-outer -r -- sh -c '"
+                       "until $C inspect pl-outer | grep -q running; do sleep 0.01; done; "
+                       "$C run -r --unshare-pid -p TasksMax=6 -- python3 %s; echo rc=$?'",
+                       path);
+        cr_assert(strstr(o.text, "rc=0"), "%s", o.text);
+        cr_assert_eq(ids_in_path(strstr(o.text, "/nsbt-") ?: ""), 2U, "%s", o.text);
+        /* Its top process outside the namespace, init and python inside: three more fit. */
+        cr_assert(strstr(o.text, "started=3\n"), "%s", o.text);
+        output_done(&o);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(rmdir(dir), 0);
+}
