@@ -212,6 +212,13 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 return refuse(field, field_size, "namespaces", reason, reason_size,
                               "a pid namespace inside the sandbox's needs a user namespace of its own inside the "
                               "sandbox's, which then owns it");
+        /* Requests from inside a sandbox under programs of its own are refused (they could not keep them),
+         * which needs them told from the sandbox's: by a namespace its processes cannot leave. A cgroup
+         * or another namespace of its own can be left, and then its requests would pass for the sandbox's. */
+        if (req->n_seccomp_fds > 0 && !(req->namespaces & (NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID))))
+                return refuse(field, field_size, "seccompFileDescriptors", reason, reason_size,
+                              "a nested sandbox under seccomp programs of its own needs a user or pid namespace of "
+                              "its own, by which requests from inside it are told from the sandbox's");
         if (req->seccomp)
                 return refuse(field, field_size, "seccomp", reason, reason_size,
                               "a nested sandbox keeps its sandbox's seccomp filter; programs of its own go in "

@@ -1248,6 +1248,24 @@ Test(nested, own_seccomp_programs_are_not_shed) {
         cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
         cr_assert(strstr(o.text, "seccomp programs of its own"), "%s", o.text);
         output_done(&o);
+
+        /* A nested sandbox under programs of its own is told from its sandbox by a user or pid namespace of
+         * its own, which its processes cannot leave; without one, its requests would pass for the sandbox's
+         * and shed its programs. */
+        o = run_as_nobody("s=$($N run --detach -r -- sleep 1000) || exit 90; "
+                          "until $N inspect $s | grep -q running; do sleep 0.01; done; "
+                          "$N exec $s -- sh -c '$0 --socket $1 run -n --add-seccomp-fd 3 -- true 3<$2; echo rc1=$?; "
+                          "$0 --socket $1 run -r --add-seccomp-fd 3 -- sh -c \"$0 --socket $1 run -- true\" 3<$2; "
+                          "echo rc2=$?' %s %s %s; $N kill -s KILL $s",
+                          cli(), daemon_.socket_path, path);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "seccompFileDescriptors: a nested sandbox under seccomp programs of its own needs"),
+                  "%s", o.text);
+        /* With a user namespace of its own it is made, and requests from inside it are refused as from any
+         * sandbox under programs of its own. */
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(strstr(o.text, "rc1=") ?: "", "which nothing made inside it could keep"), "%s", o.text);
+        output_done(&o);
         cr_assert_eq(unlink(path), 0);
 }
 /*
