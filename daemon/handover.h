@@ -50,6 +50,7 @@ typedef struct HandoverSandbox {
         bool top_exited;      /* its top process was reaped (info.state says how), its cgroup is not empty yet */
         bool discard;         /* a spawn killed on the way: reap it, show it to nobody */
         bool has_cgroup;      /* it is in BASE/user-UID/ID, or a nested one (info.sandbox) in .../SANDBOX/ID */
+        bool made_inside;     /* made at a request from inside a sandbox: its name is that sandbox's */
         char *pidfd;          /* the pidfd's fd name; NULL once its top process is reaped */
         char *reaper;         /* who reaps it: HANDOVER_REAPER_SELF or a keeper's fd name */
         bool capturing;       /* captureOutput */

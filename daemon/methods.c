@@ -153,7 +153,7 @@ static void method_get_interface_description(Connection *c) {
 /* Looks a sandbox up for this caller; one it may not see (someone else's; from inside a sandbox, one outside
  * it) looks exactly like a missing one. */
 static Sandbox *find_for_caller(Connection *c, const char *id) {
-        Sandbox *sb = sandbox_lookup(c->server, id, c->caller.uid);
+        Sandbox *sb = sandbox_lookup(c->server, id, c->caller.uid, sandbox_name_scope(c->server, &c->caller));
 
         if (!sb || !sandbox_is_visible_to(c->server, sb, &c->caller)) {
                 connection_reply_error(c, nsbox_error_no_such_sandbox(id));
@@ -1007,7 +1007,7 @@ static void method_spawn(Connection *c) {
                 return reply_invalid_parameter(c, field ?: "parameters");
 
         /* Names are handles: one per owner, while the sandbox shows. */
-        if (req->name && sandbox_find_named(s, req->name, c->caller.uid)) {
+        if (req->name && sandbox_find_named(s, req->name, c->caller.uid, sandbox_name_scope(s, &c->caller))) {
                 char buf[SANDBOX_NAME_MAX * 4 + 1];
 
                 log_audit(LOG_NOTICE, "refused", &c->caller, NULL, "Spawn refused: the name '%s' is in use.",
@@ -1174,7 +1174,7 @@ static void method_exec(Connection *c) {
 
         /* Only a sandbox that runs (a nested one too): one still starting has no namespaces to show yet, one
          * that ended none left, and a process Exec started is no sandbox of its own. */
-        target = sandbox_lookup(s, req->id, c->caller.uid);
+        target = sandbox_lookup(s, req->id, c->caller.uid, sandbox_name_scope(s, &c->caller));
         if (!target || (target->exec_of_id[0] && !sandbox_is_nested(target)) ||
             target->phase != SANDBOX_PHASE_LIVE || target->reaped || target->state != SANDBOX_RUNNING)
                 return connection_reply_error(c, nsbox_error_no_such_sandbox(req->id));

@@ -457,6 +457,7 @@ static int describe(Handover *h, Sandbox *sb, const char *reaper) {
                 .top_exited = sb->reaped && !sb->ended,
                 .discard = discard,
                 .has_cgroup = sb->cgroup,
+                .made_inside = sb->made_inside,
                 /* A reaped one needs nobody to reap it. */
                 .reaper = (char *) (sb->reaped ? HANDOVER_REAPER_SELF : sb->reaper ? sb->reaper->name : reaper),
                 .capturing = sb->capturing && !discard,

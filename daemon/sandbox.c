@@ -1129,6 +1129,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         if (r < 0)
                 goto fail;
 
+        sb->made_inside = owner->connection->caller.origin.kind != CALLER_ORIGIN_HOST;
         if (req->name) {
                 sb->name = strdup(req->name);
                 if (!sb->name) {
@@ -1276,31 +1277,73 @@ static bool id_matches(const HashNode *node, const void *key) {
         return streq(hash_entry(node, Sandbox, id_node)->id, key);
 }
 
+static Sandbox *sandbox_find_entry(Server *s, const char *id);
+
 typedef struct NameKey {
         const char *name;
         uid_t owner;
+        const char *scope; /* sandbox_name_scope() */
+        bool any_scope;    /* instead: any sandbox's, none of the host's */
 } NameKey;
+
+static const Sandbox *outermost(const Sandbox *sb) {
+        while (sb->exec_of)
+                sb = sb->exec_of;
+        return sb;
+}
+
+/* Whose names sb's is one of: the host's (NULL), or those of the outermost sandbox it was made inside. */
+static const char *entry_name_scope(const Sandbox *sb) {
+        return sb->made_inside ? outermost(sb)->id : NULL;
+}
+
+const char *sandbox_name_scope(Server *s, const Caller *caller) {
+        const Sandbox *origin;
+
+        switch (caller->origin.kind) {
+        case CALLER_ORIGIN_HOST:
+                return NULL;
+        case CALLER_ORIGIN_SANDBOX:
+                origin = sandbox_find_entry(s, caller->origin.sandbox);
+                return origin ? outermost(origin)->id : "";
+        default:
+                return "";
+        }
+}
 
 /* An entry holds its name while it shows: one that failed or nobody can ask for any more lets it go. */
 static bool name_matches(const HashNode *node, const void *key) {
         const Sandbox *sb = hash_entry(node, Sandbox, name_node);
         const NameKey *k = key;
 
-        return sb->creator.uid == k->owner && streq(sb->name, k->name) && sandbox_is_visible(sb, k->owner);
+        return sb->creator.uid == k->owner && streq(sb->name, k->name) &&
+               (k->any_scope ? sb->made_inside : streq_ptr(entry_name_scope(sb), k->scope)) &&
+               sandbox_is_visible(sb, k->owner);
 }
 
-Sandbox *sandbox_find_named(Server *s, const char *name, uid_t owner) {
+static Sandbox *find_named(Server *s, const NameKey *k) {
         HashNode *node;
 
-        if (!name)
+        if (!k->name)
                 return NULL;
-        node = hash_table_find(&s->sandbox_names, name_hash(name, owner), name_matches,
-                               &(NameKey) { .name = name, .owner = owner });
+        node = hash_table_find(&s->sandbox_names, name_hash(k->name, k->owner), name_matches, k);
         return node ? hash_entry(node, Sandbox, name_node) : NULL;
 }
 
-Sandbox *sandbox_lookup(Server *s, const char *handle, uid_t uid) {
-        return sandbox_find(s, handle, uid) ?: sandbox_find_named(s, handle, uid);
+Sandbox *sandbox_find_named(Server *s, const char *name, uid_t owner, const char *scope) {
+        return find_named(s, &(NameKey) { .name = name, .owner = owner, .scope = scope });
+}
+
+Sandbox *sandbox_lookup(Server *s, const char *handle, uid_t uid, const char *scope) {
+        Sandbox *sb = sandbox_find(s, handle, uid) ?: sandbox_find_named(s, handle, uid, scope);
+
+        if (sb)
+                return sb;
+        /* From inside a sandbox: the names the host gave (what the caller may see of them, it checks). From
+         * the host: a name only a sandbox's process gave, as the host's own of that name come first. */
+        if (scope)
+                return sandbox_find_named(s, handle, uid, NULL);
+        return find_named(s, &(NameKey) { .name = handle, .owner = uid, .any_scope = true });
 }
 
 bool sandbox_is_visible(const Sandbox *sb, uid_t uid) {
@@ -1598,14 +1641,16 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         r = sandbox_count_and_index(s, sb, info->owner_uid);
         if (r < 0)
                 goto fail;
+        sb->made_inside = h->made_inside;
         if (info->name) {
                 sb->name = strdup(info->name);
                 if (!sb->name) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                /* Names are unique per owner among the entries that show; a second one is a bad record. */
-                if (!h->discard && sandbox_find_named(s, sb->name, info->owner_uid)) {
+                /* Names are unique per owner among the entries that show; a second one is a bad record. (A
+                 * sandbox's own names are told apart once the entries are linked: not checked here.) */
+                if (!h->discard && !sb->made_inside && sandbox_find_named(s, sb->name, info->owner_uid, NULL)) {
                         r = -EEXIST;
                         goto fail;
                 }

@@ -374,6 +374,32 @@ Test(nested, siblings_are_not_seen_from_inside) {
         output_done(&o);
 }
 
+/*
+ * A name a sandbox's process gives is that sandbox's: it neither blocks nor shadows the same name on the host,
+ * where the owner may rely on it (an Exec by name must not land in what untrusted code named so).
+ */
+Test(nested, names_given_inside_do_not_take_the_hosts) {
+        Output o;
+
+        start("[user:65534]\nnested = allow\n");
+        o = run_as_nobody("s=$($N run --detach --name nest-me -- sh -c '"
+                          "until $0 --socket $1 inspect nest-me | grep -q running; do sleep 0.01; done; "
+                          "$0 --socket $1 run --detach --name web -- sleep 1000 && exec sleep 1000' %s %s) || exit 90; "
+                          "until $N inspect web >/dev/null 2>&1; do sleep 0.01; done; "
+                          "h=$($N run --detach --name web -- sleep 1000); echo rc=$?; echo host=$h; "
+                          "$N inspect --json web | grep '\"id\"'; $N kill -s KILL $s; $N kill -s KILL $h",
+                          cli(), daemon_.socket_path);
+        cr_assert(strstr(o.text, "rc=0"), "the host could not take a name a sandbox gave: %s", o.text);
+        {
+                const char *h = strstr(o.text, "host="), *id = strstr(o.text, "\"id\"");
+
+                cr_assert(h && id, "%s", o.text);
+                id = strchr(id + 4, '"');
+                cr_assert(id && strncmp(id + 1, h + 5, 32) == 0, "the host's name led to the sandbox's: %s", o.text);
+        }
+        output_done(&o);
+}
+
 /* From inside a nested sandbox, the sandbox it is nested in is not there either; the nested one itself is. */
 Test(nested, outer_sandbox_is_not_seen_from_a_nested_one) {
         Output o;
