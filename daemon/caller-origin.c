@@ -23,6 +23,7 @@
 #include "fd-util.h"
 #include "macro.h"
 #include "namespace-fd.h"
+#include "sandbox-exec.h"
 #include "sandbox.h"
 
 #ifndef PIDFS_IOCTL_MAGIC
@@ -298,11 +299,12 @@ static const char *cgroup2_path(char *s) {
  * nested sandbox's ID/ID). *ret_sb or ret_id (the id from the path, "" if
  * none) is set.
  */
-static int cgroup_origin(const OriginIndex *ix, const char *base, int pidfd, pid_t pid, Sandbox **ret_sb,
-                         char ret_id[static SANDBOX_ID_LEN + 1], const char **ret_what) {
+static int cgroup_origin(const OriginIndex *ix, const char *base, const char *leaf, int pidfd, pid_t pid,
+                         Sandbox **ret_sb, char ret_id[static SANDBOX_ID_LEN + 1], bool *ret_daemons,
+                         const char **ret_what) {
         _cleanup_free_ char *buf = NULL;
         const char *path, *rest, *id;
-        size_t base_len, id_len;
+        size_t base_len, id_len, digits;
         int r;
 
         if (pidfd >= 0) {
@@ -329,22 +331,35 @@ static int cgroup_origin(const OriginIndex *ix, const char *base, int pidfd, pid
                 return -EBADMSG;
 
         base_len = streq(base, "/") ? 0 : strlen(base);
+        /* BASE itself holds what the daemon's unit runs besides the daemon (ExecReload=), and, where the
+         * daemon was not given a cgroup of its own (BASE may be the root), whatever shares it: the host's, as
+         * is what the host has below it that is not the daemon's. */
         if (strncmp(path, base, base_len) != 0 || path[base_len] != '/')
                 return 0;
         rest = path + base_len + 1;
-        if (strncmp(rest, "user-", 5) != 0)
-                return 0; /* the daemon's own leaf */
+        /* The daemon's own leaf, and a user's cgroup that is no sandbox's, hold none of the host's
+         * processes, only one that moved itself there (uid 0 may write cgroup.procs): never the host. */
+        if (leaf && strncmp(rest, leaf, strlen(leaf)) == 0 &&
+            (rest[strlen(leaf)] == '/' || rest[strlen(leaf)] == '\0')) {
+                *ret_daemons = true;
+                return 0;
+        }
+        digits = strncmp(rest, "user-", 5) == 0 ? strspn(rest + 5, "0123456789") : 0;
+        if (digits == 0 || (rest[5 + digits] != '/' && rest[5 + digits] != '\0'))
+                return 0;
+        *ret_daemons = true;
         id = strchr(rest, '/');
         if (!id)
-                return 0; /* a user's cgroup itself holds no process */
+                return 0; /* a user's cgroup itself */
         /* The innermost sandbox's: a nested sandbox's cgroup is below its sandbox's, and either may have its
          * processes in a payload leaf below it. */
         for (id++;; id += id_len + 1) {
                 id_len = strcspn(id, "/");
                 if (id_len != SANDBOX_ID_LEN)
-                        return ret_id[0] ? 0 : -EBADMSG;
+                        return 0;
                 memcpy(ret_id, id, SANDBOX_ID_LEN);
                 ret_id[SANDBOX_ID_LEN] = '\0';
+                *ret_daemons = false;
                 if (id[id_len] != '/')
                         return 0;
         }
@@ -360,22 +375,29 @@ static unsigned nesting_depth(const Sandbox *sb) {
         return depth;
 }
 
-static void keep_innermost(Sandbox **best, Sandbox *sb) {
-        if (!*best || nesting_depth(sb) > nesting_depth(*best))
-                *best = sb;
+static bool related(const Sandbox *a, const Sandbox *b) {
+        return sandbox_within(a, b) || sandbox_within(b, a);
 }
 
+/* One namespace of the process that is a sandbox's. */
+typedef struct NamespaceMatch {
+        NamespaceType type;
+        uint64_t inode;
+        Sandbox *sandbox;
+} NamespaceMatch;
+
 /*
- * The innermost sandbox one of whose namespaces the process is in: for user
- * and pid namespaces also one that is an ancestor of its own. Each type
- * stops at the daemon's own namespace. A nested sandbox joined its
- * sandbox's namespaces and made some of its own: those tell it apart.
+ * The sandboxes whose namespaces the process is in: for user and pid
+ * namespaces also one that is an ancestor of its own. Each type stops at
+ * the daemon's own namespace. A nested sandbox joined its sandbox's
+ * namespaces and made some of its own: those tell it apart.
  */
-static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox **ret_sb, bool *ret_own_userns,
+static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid,
+                            NamespaceMatch ret_matches[static _NAMESPACE_TYPE_MAX], size_t *ret_n, bool *ret_own_userns,
                             const char **ret_what) {
         static const NamespaceType order[] = { NAMESPACE_USER, NAMESPACE_PID,    NAMESPACE_MOUNT, NAMESPACE_NET,
                                                NAMESPACE_UTS,  NAMESPACE_IPC,    NAMESPACE_CGROUP, NAMESPACE_TIME };
-        Sandbox *best = NULL;
+        size_t n = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 NamespaceType t = order[i];
@@ -405,7 +427,7 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
                                 break;
                         sb = find(ix, ORIGIN_KEY_NAMESPACE + t, ino);
                         if (sb) {
-                                keep_innermost(&best, sb);
+                                ret_matches[n++] = (NamespaceMatch) { .type = t, .inode = ino, .sandbox = sb };
                                 break;
                         }
                         if (t != NAMESPACE_USER && t != NAMESPACE_PID)
@@ -418,8 +440,21 @@ static int namespace_origin(const OriginIndex *ix, int pidfd, pid_t pid, Sandbox
                         fd = parent;
                 }
         }
-        *ret_sb = best;
+        *ret_n = n;
         return 0;
+}
+
+/* Whether sb's processes are in the namespace m names: sb made or joined it (a sandbox made from the host
+ * may join another's, as a pod's containers share one network namespace). */
+static bool sandbox_has_namespace(const Sandbox *sb, const NamespaceMatch *m) {
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t ino = 0;
+
+        if (sb->namespace_inodes[m->type] != 0)
+                return sb->namespace_inodes[m->type] == m->inode;
+        /* Not recorded (a sandbox taken over from a previous daemon): what its top process is in. */
+        fd = sandbox_open_namespace(sb, m->type);
+        return fd >= 0 && inode_of(fd, &ino) >= 0 && ino == m->inode;
 }
 
 int origin_check_whole(const OriginIndex *ix, const Sandbox *sb, int pidfd, pid_t pid, NamespaceType *ret_type) {
@@ -448,49 +483,113 @@ int origin_check_whole(const OriginIndex *ix, const Sandbox *sb, int pidfd, pid_
         return 0;
 }
 
-void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret) {
+/*
+ * What a process can leave and what it cannot decides which evidence
+ * anchors the answer. Its user and pid namespaces it can only go further
+ * down from, so the innermost sandbox one of them is a sandbox's anchors
+ * it. Its cgroup a process that may write cgroup.procs (uid 0 of the host's
+ * user namespace always may: cgroup2 is not mounted with nsdelegate) can
+ * change to any, so the cgroup may narrow the answer to a sandbox nested in
+ * the anchor, never widen it or name an unrelated one. Its other namespaces
+ * it can trade for fresh ones (given CAP_SYS_ADMIN over them) but enter
+ * another sandbox's only with rights over that one: one of a sandbox nested
+ * in the answer narrows it, and one of a sandbox unrelated to the answer
+ * that the answer's processes are not in contradicts it. A contradiction is
+ * CALLER_ORIGIN_UNKNOWN: refused, never taken for either side.
+ */
+void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, const char *cgroup_leaf, int pidfd, pid_t pid,
+                         CallerOrigin *ret) {
         char path_id[SANDBOX_ID_LEN + 1] = "";
-        Sandbox *by_cgroup = NULL, *by_namespace = NULL;
-        bool own_userns = true;
+        NamespaceMatch matches[_NAMESPACE_TYPE_MAX];
+        Sandbox *by_cgroup = NULL, *anchor = NULL, *answer, *narrowed = NULL;
+        bool own_userns = true, daemons = false;
         const char *what = NULL;
+        size_t n_matches = 0;
         int r;
 
         if (pid <= 0)
                 return set_unknown(ret, "it has no pid in the daemon's pid namespace");
 
         if (cgroup_base) {
-                r = cgroup_origin(ix, cgroup_base, pidfd, pid, &by_cgroup, path_id, &what);
+                r = cgroup_origin(ix, cgroup_base, cgroup_leaf, pidfd, pid, &by_cgroup, path_id, &daemons, &what);
                 if (r == -ESRCH)
                         return set_unknown(ret, "it exited before its connection was accepted");
                 if (r < 0)
                         return set_unknown(ret, "cannot read %s: %s", what, strerror(-r));
+                if (daemons)
+                        return set_unknown(ret, "its cgroup is below the daemon's but no sandbox's");
+                if (!by_cgroup && path_id[0]) {
+                        by_cgroup = ix->find_id ? ix->find_id(ix->userdata, path_id) : NULL;
+                        if (!by_cgroup)
+                                return set_unknown(ret, "its cgroup is of sandbox %s, which is gone", path_id);
+                }
         }
         /* Also with a cgroup: a nested sandbox runs in its sandbox's cgroup, and its own namespaces name it. */
-        {
-                r = namespace_origin(ix, pidfd, pid, &by_namespace, &own_userns, &what);
-                if (r == -ESRCH)
-                        return set_unknown(ret, "it exited before its connection was accepted");
-                if (r < 0)
-                        return set_unknown(ret, "cannot read its %s namespace: %s", what, strerror(-r));
+        r = namespace_origin(ix, pidfd, pid, matches, &n_matches, &own_userns, &what);
+        if (r == -ESRCH)
+                return set_unknown(ret, "it exited before its connection was accepted");
+        if (r < 0)
+                return set_unknown(ret, "cannot read its %s namespace: %s", what, strerror(-r));
+
+        /* The anchor: the innermost sandbox of its user and pid namespaces, which must be on one line. */
+        for (size_t i = 0; i < n_matches; i++) {
+                Sandbox *sb = matches[i].sandbox;
+
+                if (matches[i].type != NAMESPACE_USER && matches[i].type != NAMESPACE_PID)
+                        continue;
+                if (anchor && !related(sb, anchor))
+                        return set_unknown(ret, "its user and pid namespaces are of unrelated sandboxes");
+                if (!anchor || nesting_depth(sb) > nesting_depth(anchor))
+                        anchor = sb;
         }
+
+        answer = anchor;
+        if (by_cgroup) {
+                if (!answer || sandbox_within(by_cgroup, answer))
+                        answer = by_cgroup;
+                else if (!sandbox_within(answer, by_cgroup))
+                        return set_unknown(ret, "its cgroup and its user or pid namespace are unrelated sandboxes'");
+        }
+
+        /* The other namespaces: one of a sandbox nested in the answer narrows it; one of an unrelated sandbox
+         * must be one the answer's processes are in too. Without an answer yet they must agree among
+         * themselves. */
+        for (size_t i = 0; i < n_matches; i++) {
+                const NamespaceMatch *m = matches + i;
+
+                if (m->type == NAMESPACE_USER || m->type == NAMESPACE_PID)
+                        continue;
+                if (!answer) {
+                        if (narrowed && !related(m->sandbox, narrowed))
+                                return set_unknown(ret, "its namespaces are of unrelated sandboxes");
+                        if (!narrowed || nesting_depth(m->sandbox) > nesting_depth(narrowed))
+                                narrowed = m->sandbox;
+                        continue;
+                }
+                if (sandbox_within(m->sandbox, answer)) {
+                        if (narrowed && !related(m->sandbox, narrowed))
+                                return set_unknown(ret, "its namespaces are of unrelated sandboxes");
+                        if (!narrowed || nesting_depth(m->sandbox) > nesting_depth(narrowed))
+                                narrowed = m->sandbox;
+                } else if (!sandbox_within(answer, m->sandbox) && !sandbox_has_namespace(answer, m))
+                        return set_unknown(ret, "its %s namespace is a sandbox's unrelated to its %s's",
+                                           namespace_type_to_proc_name(m->type),
+                                           answer == by_cgroup ? "cgroup" : "user or pid namespace");
+        }
+        if (narrowed)
+                answer = narrowed;
+
         /*
          * In a user namespace of its own, a process may have traded every other namespace a sandbox
          * made for a fresh one (unshare -Urnmiu): without a cgroup to tell, it might be any sandbox's.
          */
-        if (!cgroup_base && !by_namespace && !own_userns)
+        if (!cgroup_base && !answer && !own_userns)
                 return set_unknown(ret, "without cgroups, a caller in a user namespace of its own may be a sandbox's");
 
-        /* The cgroup names the sandbox; namespaces of a sandbox nested in it name the nested one. */
-        if (by_namespace && by_cgroup && !sandbox_within(by_namespace, by_cgroup))
-                by_namespace = NULL;
-
-        *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_SANDBOX };
-        if (by_namespace)
-                memcpy(ret->sandbox, by_namespace->id, sizeof ret->sandbox);
-        else if (by_cgroup)
-                memcpy(ret->sandbox, by_cgroup->id, sizeof ret->sandbox);
-        else if (path_id[0])
-                memcpy(ret->sandbox, path_id, sizeof ret->sandbox);
-        else
+        if (!answer) {
                 *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_HOST };
+                return;
+        }
+        *ret = (CallerOrigin) { .kind = CALLER_ORIGIN_SANDBOX };
+        memcpy(ret->sandbox, answer->id, sizeof ret->sandbox);
 }

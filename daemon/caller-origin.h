@@ -7,13 +7,17 @@
  *
  * Every sandbox is indexed by its cgroup2
  * cgroup (a process leaves a subtree only by writing cgroup.procs of a
- * common ancestor, which is the daemon's) and the namespaces it created.
+ * common ancestor, which is the daemon's: files uid 0 of the host's user
+ * namespace owns, so a root sandbox without a user namespace may) and the
+ * namespaces it created.
  * Only user and pid namespaces cannot be left (a new one is a descendant of
  * the old, and the lookup walks up to it); any other one a process can
  * trade for a fresh one with unshare(2), given a new user namespace, which
- * an unprivileged process may make. So without cgroups, a caller in a user
- * namespace that is neither the daemon's nor below a sandbox's cannot be
- * told from a sandbox's process.
+ * an unprivileged process may make. So the user and pid namespaces anchor
+ * the answer, the cgroup and the other namespaces may only narrow it, and
+ * evidence that contradicts itself is not known. Without cgroups, a caller
+ * in a user namespace that is neither the daemon's nor below a sandbox's
+ * cannot be told from a sandbox's process.
  * A caller's cgroup id, its cgroup path when the id is below a sandbox's
  * rather than its own, and the inode of each of its
  * namespaces (user and pid namespaces with their ancestors) are looked up in
@@ -61,6 +65,9 @@ typedef struct SandboxOrigin {
 typedef struct OriginIndex {
         HashTable keys;
         uint64_t own_namespaces[_NAMESPACE_TYPE_MAX]; /* the daemon's own: never taken for a sandbox's */
+        /* The live sandbox of an id (from a cgroup path below a sandbox's), or NULL; NULL: none is. */
+        Sandbox *(*find_id)(void *userdata, const char *id);
+        void *userdata;
 } OriginIndex;
 
 /* Reads the daemon's own namespaces. 0 or -errno. */
@@ -84,13 +91,19 @@ void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
  * kernels before 6.5: then pid alone, and a pid reused between connect()
  * and this call can mislead it); pid its pid in the daemon's pid namespace
  * (0 if it has none there); cgroup_base the daemon's cgroup2 subtree as
- * /proc/PID/cgroup shows it (NULL without cgroups). Sandbox keys win over
- * the host; a process found in several sandboxes is given the one its
- * cgroup names, or a sandbox nested in that one whose namespaces it is in
- * (the innermost). Never fails: what cannot be told is
- * CALLER_ORIGIN_UNKNOWN with the reason.
+ * /proc/PID/cgroup shows it (NULL without cgroups), cgroup_leaf the name of
+ * the daemon's own leaf below it (NULL: none). Sandbox keys win over
+ * the host. The innermost sandbox of its user and pid namespaces anchors
+ * the answer; its cgroup may narrow that to a sandbox nested in it, and its
+ * other namespaces to one nested in that (the innermost). A cgroup and a
+ * user or pid namespace of unrelated sandboxes, a namespace of a sandbox
+ * unrelated to the answer that the answer's processes are not in, and a
+ * cgroup below the daemon's that is no sandbox's (its leaf, a user's) are
+ * CALLER_ORIGIN_UNKNOWN, never the host. Never fails: what cannot be told
+ * is CALLER_ORIGIN_UNKNOWN with the reason.
  */
-void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, int pidfd, pid_t pid, CallerOrigin *ret);
+void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, const char *cgroup_leaf, int pidfd, pid_t pid,
+                         CallerOrigin *ret);
 
 /*
  * Whether the peer (pidfd, pid as for the lookup), found inside sb, is in

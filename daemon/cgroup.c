@@ -127,6 +127,10 @@ struct Cgroup {
         uint64_t id;                    /* the cgroup2 directory's inode number */
         int events_fd;                  /* watched once cgroup_read_events() was called */
         bool frozen; /* what we asked for */
+        /* Its limits as the kernel took them when the daemon set them (or found them, taking it over): the
+         * ceilings of what is made below it. Never read back later: uid 0 of the host's user namespace owns
+         * the files, so a root sandbox without capabilities may still raise its own. */
+        CgroupLimits limits;
         void *userdata;
 };
 
@@ -775,6 +779,10 @@ const char *cgroup_manager_path(const CgroupManager *m) {
         return m->h[HIERARCHY_V2].path;
 }
 
+const char *cgroup_manager_leaf(const CgroupManager *m) {
+        return m->moved_self ? m->leaf : NULL;
+}
+
 void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size) {
         size_t pos = 0;
 
@@ -1340,6 +1348,8 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
 
 /* Makes cg's directories in parent_fds (the user's cgroups, or its sandbox's), its payload leaf if it is to
  * have one, and applies l; holds it for the spawn it is made for. What it made is left for remove_dirs(). */
+static void read_limits(const Cgroup *cg, CgroupLimits *ret);
+
 static int make_dirs(Cgroup *cg, const int *parent_fds, const char *name, const CgroupLimits *l, CgroupFlags flags) {
         CgroupManager *m = cg->manager;
         int r;
@@ -1361,9 +1371,10 @@ static int make_dirs(Cgroup *cg, const int *parent_fds, const char *name, const 
         r = read_id(cg);
         if (r >= 0)
                 r = apply_limits(m, cg->fds, l, /* reset= */ false);
-        if (r >= 0)
-                r = cgroup_hold_for_spawn(cg); /* the spawn it is made for */
-        return r;
+        if (r < 0)
+                return r;
+        read_limits(cg, &cg->limits); /* before any process runs in it */
+        return cgroup_hold_for_spawn(cg); /* the spawn it is made for */
 }
 
 int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
@@ -1474,6 +1485,8 @@ static int open_dirs(Cgroup *cg) {
         r = read_id(cg);
         if (r < 0)
                 return r;
+        /* What the previous daemon set is not handed over: as found now. */
+        read_limits(cg, &cg->limits);
         close_spawn_fds(cg);
         return 0;
 }
@@ -1987,9 +2000,8 @@ int cgroup_check_ceiling(const Cgroup *cg, const CgroupLimits *l, CgroupLimitTyp
 
         for (const Cgroup *p = cg; p; p = p->parent) {
                 const char *whose = p == cg ? "the sandbox's" : "an outer sandbox's";
-                CgroupLimits c;
+                const CgroupLimits c = p->limits;
 
-                read_limits(p, &c);
                 for (size_t i = 0; i < ELEMENTSOF(by_value); i++) {
                         uint64_t want = *(const uint64_t *) ((const char *) l + by_value[i].offset),
                                  ceiling = *(const uint64_t *) ((const char *) &c + by_value[i].offset);

@@ -149,6 +149,8 @@ int cgroup_manager_base_takes_processes(const CgroupManager *m);
 
 /* The daemon's cgroup2 path (as /proc/PID/cgroup shows it) and a one-line description of the layout, for the log. */
 const char *cgroup_manager_path(const CgroupManager *m);
+/* The name of the leaf below it the daemon moved itself into (with its supervisor and keeper), or NULL. */
+const char *cgroup_manager_leaf(const CgroupManager *m);
 void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size);
 
 /*
@@ -204,7 +206,9 @@ int cgroup_open_below(Cgroup *parent, const char *name, Cgroup **ret);
 
 /*
  * Whether l stays within the limits of cg and the sandbox cgroups above it
- * (each as the kernel has it now): memory, memory.high, swap and tasks by
+ * (each as the daemon set it, read back once when it was made, or when it
+ * was taken over after a restart; never from files a sandbox's root may
+ * have written since): memory, memory.high, swap and tasks by
  * value, a CPU quota as a share of a CPU. A weight is a share among
  * siblings, no ceiling, and is not compared. 0, or -E2BIG with *ret_type the
  * first limit above its ceiling and ret_reason saying by how much, e.g.

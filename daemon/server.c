@@ -128,6 +128,11 @@ void server_notify_status(Server *s) {
 }
 
 /* Admits or refuses one accepted socket. Refusals close it; the client sees EOF. */
+/* For the origin lookup: a live sandbox of any owner by its id. */
+static Sandbox *find_sandbox_id(void *userdata, const char *id) {
+        return sandbox_find(userdata, id, 0);
+}
+
 static void server_admit(Server *s, int fd) {
         _cleanup_(caller_done) Caller caller = { .pidfd = -EBADF };
         int r;
@@ -160,8 +165,9 @@ static void server_admit(Server *s, int fd) {
         }
 
         /* Now, while the process that connected is alive (its pidfd says so): see caller-origin.h. */
-        origin_index_lookup(&s->origins, s->cgroups ? cgroup_manager_path(s->cgroups) : NULL, caller.pidfd,
-                            caller.pid, &caller.origin);
+        origin_index_lookup(&s->origins, s->cgroups ? cgroup_manager_path(s->cgroups) : NULL,
+                            s->cgroups ? cgroup_manager_leaf(s->cgroups) : NULL, caller.pidfd, caller.pid,
+                            &caller.origin);
         if (caller.origin.kind == CALLER_ORIGIN_SANDBOX)
                 log_debug("Connection from pid %d runs inside sandbox %s.", (int) caller.pid, caller.origin.sandbox);
         else if (caller.origin.kind == CALLER_ORIGIN_UNKNOWN)
@@ -389,6 +395,8 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
                 log_error_errno(r, "Failed to read the daemon's own namespaces: %m");
                 goto fail;
         }
+        s->origins.find_id = find_sandbox_id;
+        s->origins.userdata = s;
 
         r = async_closer_new(SERVER_CLOSER_WORKERS_MAX, &s->closer);
         if (r < 0)

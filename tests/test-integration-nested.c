@@ -1976,3 +1976,103 @@ Test(nested, own_limits_with_a_pid_namespace_of_its_own) {
         cr_assert_eq(unlink(path), 0);
         cr_assert_eq(rmdir(dir), 0);
 }
+
+/* ---- a root sandbox that moves itself to another cgroup ---- */
+
+/* The cgroup2 directory of the daemon's own leaf, from its /proc/PID/cgroup. */
+static void daemon_leaf_dir(char *buf, size_t size) {
+        char path[64], line[512];
+        const char *leaf;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) daemon_.pid);
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "%s: %m", path);
+        while (fgets(line, sizeof line, f) && strncmp(line, "0::", 3) != 0)
+                ;
+        fclose(f);
+        line[strcspn(line, "\n")] = '\0';
+        leaf = strrchr(line, '/');
+        cr_assert(strncmp(line, "0::", 3) == 0 && leaf, "%s", line);
+        snprintf(buf, size, "%s%s", test_cgroup_dir(&daemon_.cgroup, ""), leaf);
+}
+
+/* uid 0 of the host's user namespace may write any cgroup.procs it owns, capabilities or not: a root sandbox
+ * without any that moves itself into the daemon's own leaf or a user's cgroup is not taken for the host, and
+ * gets none back by asking. (The daemon's cgroup itself holds host processes, ExecReload= among them.) */
+Test(nested, root_sandbox_in_the_daemons_cgroup_is_not_the_host) {
+        char dirs[2][512];
+
+        start(root_allow_policy);
+        daemon_leaf_dir(dirs[0], sizeof dirs[0]);
+        snprintf(dirs[1], sizeof dirs[1], "%s/user-0", test_cgroup_dir(&daemon_.cgroup, ""));
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                Output o = run_as_root("$N run --cap-drop ALL -- sh -c \"echo \\$\\$ > %s/cgroup.procs || exit 90; "
+                                       "$N run --cap-add ALL -- grep ^CapEff: /proc/self/status; echo rc1=\\$?; "
+                                       "$N run --seccomp unconfined -- echo wrong; echo rc2=\\$?\"",
+                                       dirs[i]);
+
+                cr_assert_eq(o.status, 0, "%s: %s", dirs[i], o.text);
+                cr_assert(strstr(o.text, "rc1=125"), "%s: %s", dirs[i], o.text);
+                cr_assert(strstr(o.text, "rc2=125"), "%s: %s", dirs[i], o.text);
+                cr_assert(strstr(o.text, "its cgroup is below the daemon's but no sandbox's"), "%s: %s", dirs[i],
+                          o.text);
+                cr_assert_null(strstr(o.text, "CapEff:"), "%s: %s", dirs[i], o.text);
+                cr_assert_null(strstr(o.text, "wrong"), "%s: %s", dirs[i], o.text);
+                output_done(&o);
+        }
+}
+
+/* A root sandbox with a network namespace of its own that moves itself into another sandbox's cgroup is taken
+ * for neither: its namespace and its cgroup contradict each other. */
+Test(nested, root_sandbox_in_a_siblings_cgroup_is_refused) {
+        Named other = { .name = "nsbt-sibling" };
+        char dir[1024], leaf[1100];
+        Output o;
+
+        start(root_allow_policy);
+        o = run_as_root("$N run --detach --name nsbt-sibling -m --bind / / -- sleep 300 >/dev/null");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(named_runs, &other));
+        host_dir(other.cgroup, "", dir, sizeof dir);
+        snprintf(leaf, sizeof leaf, "%s/payload", dir);
+        if (access(leaf, F_OK) < 0)
+                snprintf(leaf, sizeof leaf, "%s", dir);
+
+        o = run_as_root("$N run --net --cap-drop ALL --bind / / -- sh -c \"echo \\$\\$ > %s/cgroup.procs || exit 90; "
+                        "$N run -- readlink /proc/self/ns/net; echo rc1=\\$?; "
+                        "$N exec %s -- readlink /proc/self/ns/net; echo rc2=\\$?\"; $N kill %s",
+                        leaf, other.id, other.id);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "namespace is a sandbox's unrelated to its cgroup's"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "net:["), "%s", o.text);
+        output_done(&o);
+}
+
+/* The ceilings of a nested request are the limits the daemon set, not what a root sandbox without
+ * capabilities wrote into its own cgroup's files since (uid 0 owns them). */
+Test(nested, raised_limits_are_not_the_ceiling) {
+        Named s = { .name = "nsbt-raise" };
+        char dir[1024];
+        Output o;
+
+        start(root_allow_policy);
+        o = run_as_root("$N run --detach --name nsbt-raise -p TasksMax=32 --cap-drop ALL -- sleep 300 >/dev/null");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+        cr_assert(test_wait_until(named_runs, &s));
+        host_dir(s.cgroup, "pids", dir, sizeof dir);
+
+        o = run_as_root("$N exec nsbt-raise -- sh -c \"echo 100 > %s/pids.max || exit 90; cat %s/pids.max; "
+                        "$N run -p TasksMax=64 -- echo wrong; echo rc=\\$?\"; $N kill nsbt-raise",
+                        dir, dir);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "100\n"), "the sandbox could not raise its limit: %s", o.text);
+        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "resources.pids.limit: 64 tasks is above the sandbox's TasksMax=32"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
+        output_done(&o);
+}
