@@ -151,6 +151,18 @@ static int proc_setgroups_allowed(pid_t pid) {
         return streq(word, "allow");
 }
 
+bool sandbox_exec_base_has_group(const SandboxExecBase *b, gid_t gid) {
+        const gid_t *groups = b->set_groups ? b->groups : b->creator_groups;
+        size_t n = b->set_groups ? b->n_groups : b->n_creator_groups;
+
+        if (gid == b->gid)
+                return true;
+        for (size_t i = 0; i < n; i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
 static bool creator_has_group(const SandboxExecBase *b, gid_t gid) {
         if (gid == b->creator_gid)
                 return true;

@@ -61,6 +61,9 @@ int sandbox_exec_base_init(SandboxExecBase *base, const SpawnRequest *req, const
                            SeccompProgram *seccomp, const CapabilityMasks *capabilities, const SpawnHandle *handle);
 void sandbox_exec_base_done(SandboxExecBase *base);
 
+/* Whether gid is the primary group or one of the groups a process started from base runs with. */
+bool sandbox_exec_base_has_group(const SandboxExecBase *base, gid_t gid);
+
 /*
  * Whether the user an Exec asks for (process->has_user) is one sb may run
  * as: in its user namespace, ids its maps define (additionalGids only where

@@ -101,18 +101,6 @@ static bool holds(const NestedCallerHolds *h, unsigned cap) {
         return h->permitted & CAPABILITY_BIT(cap);
 }
 
-static bool base_has_group(const SandboxExecBase *b, gid_t gid) {
-        const gid_t *groups = b->set_groups ? b->groups : b->creator_groups;
-        size_t n = b->set_groups ? b->n_groups : b->n_creator_groups;
-
-        if (gid == b->gid)
-                return true;
-        for (size_t i = 0; i < n; i++)
-                if (groups[i] == gid)
-                        return true;
-        return false;
-}
-
 /* The id host id `id` is in sb's user namespace (its top process's FILE, uid_map or gid_map), or -ENOENT. */
 static int id_in_sandbox(const Sandbox *sb, const char *file, uint32_t id, uint32_t *ret) {
         uint32_t inside, outside, count;
@@ -199,14 +187,14 @@ int nested_caller_check(const Sandbox *sb, const Caller *caller, const NestedCal
                               "the calling process does not hold CAP_SETUID in the sandbox's user "
                               "namespace, so only the sandbox's own user (uid %u there)", (unsigned) b->uid);
         if (req->has_user && !holds(h, CAP_SETGID)) {
-                if (!base_has_group(b, req->gid))
+                if (!sandbox_exec_base_has_group(b, req->gid))
                         return refuse(field, field_size, "user.gid", reason, reason_size,
                                       "the calling process does not hold CAP_SETGID in the sandbox's user "
                                       "namespace, so only the sandbox's own groups");
                 for (size_t i = 0; i < req->n_additional_gids; i++) {
                         char name[64];
 
-                        if (base_has_group(b, req->additional_gids[i]))
+                        if (sandbox_exec_base_has_group(b, req->additional_gids[i]))
                                 continue;
                         snprintf(name, sizeof name, "user.additionalGids[%zu]", i);
                         return refuse(field, field_size, name, reason, reason_size,

@@ -135,18 +135,6 @@ int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l
         return 0;
 }
 
-static bool has_group(const SandboxExecBase *b, gid_t gid) {
-        const gid_t *groups = b->set_groups ? b->groups : b->creator_groups;
-        size_t n = b->set_groups ? b->n_groups : b->n_creator_groups;
-
-        if (gid == b->gid)
-                return true;
-        for (size_t i = 0; i < n; i++)
-                if (groups[i] == gid)
-                        return true;
-        return false;
-}
-
 int sandbox_nested_check_user(const Sandbox *sb, const SpawnRequest *process, char *field, size_t field_size,
                               char *reason, size_t reason_size) {
         const SandboxExecBase *b = &sb->exec_base;
@@ -156,11 +144,11 @@ int sandbox_nested_check_user(const Sandbox *sb, const SpawnRequest *process, ch
         if (process->uid != b->uid)
                 return refuse(field, field_size, "user.uid", reason, reason_size,
                               "from inside the sandbox, only as its own user (uid %u there)", (unsigned) b->uid);
-        if (!has_group(b, process->gid))
+        if (!sandbox_exec_base_has_group(b, process->gid))
                 return refuse(field, field_size, "user.gid", reason, reason_size,
                               "from inside the sandbox, only with its own groups");
         for (size_t i = 0; i < process->n_additional_gids; i++)
-                if (!has_group(b, process->additional_gids[i])) {
+                if (!sandbox_exec_base_has_group(b, process->additional_gids[i])) {
                         char name[64];
 
                         snprintf(name, sizeof name, "user.additionalGids[%zu]", i);
