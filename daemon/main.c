@@ -311,6 +311,15 @@ static int init_program_memfd(const char *path) {
  * The nsbox-init program: next to the daemon in a build tree, else where it is installed. Without it
  * sandboxes still get an init, only a larger one (a fork of the daemon for as long as they live).
  */
+/* What every spawn of this process shares (spawn_setup_process()), the spawn workers' thread included. */
+static int setup_spawning(void) {
+        int r = spawn_setup_process();
+
+        if (r < 0)
+                log_error_errno(r, "Failed to open /dev/null: %m");
+        return r;
+}
+
 static void load_init_program(void) {
         char self[PATH_MAX], path[PATH_MAX + 16];
         const char *found = NSBOX_LIBEXECDIR "/nsbox-init";
@@ -445,15 +454,13 @@ int main(int argc, char *argv[]) {
 
         /* Replies go to clients that may have hung up: a write must fail, not kill the daemon. */
         signal(SIGPIPE, SIG_IGN);
-        r = spawn_setup_process();
-        if (r < 0) {
-                log_error_errno(r, "Failed to open /dev/null: %m");
-                return EXIT_FAILURE;
-        }
         raise_fd_limit();
         load_init_program();
 
         if (o.deserialize_fd >= 0) {
+                /* Before the state's fds are held: the spawn workers' thread keeps copies of none of them. */
+                if (setup_spawning() < 0)
+                        return EXIT_FAILURE;
                 /* A re-exec of this very process: everything comes from the state, nothing is bound anew. */
                 r = deserialize(o.deserialize_fd, &state, &stored);
                 if (r < 0)
@@ -487,6 +494,10 @@ int main(int argc, char *argv[]) {
                                 log_error_errno(r, "Failed to start the keeper, sandboxes will not survive a "
                                                    "restart: %m");
                 }
+                /* After the keeper's fork: a thread of the spawn workers' made before it would be missing
+                 * in the daemon, its child, which would then wait for it for ever. */
+                if (setup_spawning() < 0)
+                        return EXIT_FAILURE;
         }
         o.config.bound_path = bound_path;
 
