@@ -445,6 +445,16 @@ static void *factory_setup(void *arg) {
                 if (factory_pidfd < 0)
                         r = -errno;
         }
+        /* Workers pull the plan's fds with pidfd_getfd(), which a seccomp filter may refuse (a container
+         * manager's allow-list older than the call): then no workers, and every spawn forks. */
+        if (r == 0) {
+                int probe = (int) syscall(SYS_pidfd_getfd, factory_pidfd, STDIN_FILENO, 0);
+
+                if (probe < 0)
+                        r = -errno;
+                else
+                        (void) close(probe);
+        }
         (void) pthread_mutex_lock(&start->lock);
         start->result = r;
         (void) pthread_cond_signal(&start->done);
