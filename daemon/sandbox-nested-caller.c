@@ -20,19 +20,10 @@
 
 #include "fd-util.h"
 #include "macro.h"
+#include "sandbox-nested.h"
 #include "sandbox-nested-caller.h"
 #include "sandbox.h"
 
-_printf_(6, 7) static int refuse(char *field, size_t field_size, const char *name, char *reason, size_t reason_size,
-                                 const char *format, ...) {
-        va_list ap;
-
-        snprintf(field, field_size, "%s", name);
-        va_start(ap, format);
-        (void) vsnprintf(reason, reason_size, format, ap);
-        va_end(ap);
-        return -EPERM;
-}
 
 static int same_user_namespace(pid_t a, pid_t b) {
         struct stat sa, sb;
@@ -138,7 +129,7 @@ static int check_own_map(const Sandbox *sb, const NestedCallerHolds *h, unsigned
                 return r;
         snprintf(name, sizeof name, n_maps > 1 ? "%s[1]" : "%s[0].hostID", list);
         if (n_maps > 1 || r < 0 || maps[0].size != 1 || maps[0].host_id != own)
-                return refuse(field, field_size, name, reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                               "the calling process does not hold %s in the sandbox's user namespace, so a user "
                               "namespace of its own maps only its own id, once", cap_name);
         return 0;
@@ -164,7 +155,7 @@ int nested_caller_check(const Sandbox *sb, const Caller *caller, const NestedCal
                 if (r < 0)
                         return r;
                 if (req->setgroups > 0 && !holds(h, CAP_SETGID))
-                        return refuse(field, field_size, "setgroups", reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, "setgroups", reason, reason_size,
                                       "the calling process does not hold CAP_SETGID in the sandbox's "
                                       "user namespace, so a user namespace of its own denies setgroups");
                 return 0;
@@ -178,17 +169,17 @@ int nested_caller_check(const Sandbox *sb, const Caller *caller, const NestedCal
                 if (!(asked->set[set] & ~within))
                         continue;
                 snprintf(name, sizeof name, "capabilities.%s", capability_set_to_string(set));
-                return refuse(field, field_size, name, reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                               "more than the calling process holds in the sandbox's user namespace (its %s set is "
                               "%#" PRIx64 ")", set == CAPABILITY_SET_BOUNDING ? "bounding" : "permitted", within);
         }
         if (req->has_user && req->uid != b->uid && !holds(h, CAP_SETUID))
-                return refuse(field, field_size, "user.uid", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "user.uid", reason, reason_size,
                               "the calling process does not hold CAP_SETUID in the sandbox's user "
                               "namespace, so only the sandbox's own user (uid %u there)", (unsigned) b->uid);
         if (req->has_user && !holds(h, CAP_SETGID)) {
                 if (!sandbox_exec_base_has_group(b, req->gid))
-                        return refuse(field, field_size, "user.gid", reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, "user.gid", reason, reason_size,
                                       "the calling process does not hold CAP_SETGID in the sandbox's user "
                                       "namespace, so only the sandbox's own groups");
                 for (size_t i = 0; i < req->n_additional_gids; i++) {
@@ -197,7 +188,7 @@ int nested_caller_check(const Sandbox *sb, const Caller *caller, const NestedCal
                         if (sandbox_exec_base_has_group(b, req->additional_gids[i]))
                                 continue;
                         snprintf(name, sizeof name, "user.additionalGids[%zu]", i);
-                        return refuse(field, field_size, name, reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                       "the calling process does not hold CAP_SETGID in the sandbox's user namespace, "
                                       "so only the sandbox's own groups");
                 }

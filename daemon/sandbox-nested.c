@@ -28,8 +28,8 @@
 /* The kernel takes at most this many lines in a uid_map or gid_map. */
 #define NESTED_MAP_LINES_MAX 340
 
-_printf_(6, 7) static int refuse(char *field, size_t field_size, const char *name, char *reason, size_t reason_size,
-                                 const char *format, ...) {
+int sandbox_nested_refuse(char *field, size_t field_size, const char *name, char *reason, size_t reason_size,
+                          const char *format, ...) {
         va_list ap;
 
         snprintf(field, field_size, "%s", name);
@@ -108,7 +108,7 @@ int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l
                         parent = p->cgroup;
                 if (l->runtime_max_usec == 0 || p->runtime_max_usec == 0 || l->runtime_max_usec <= left)
                         continue;
-                return refuse(field, field_size, "runtimeMaxUSec", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "runtimeMaxUSec", reason, reason_size,
                               "%" PRIu64 "us is past the end of the %s runtime (runtimeMaxUSec %" PRIu64
                               "us, %" PRIu64 "us left)",
                               l->runtime_max_usec, p == sb ? "sandbox's" : "outer sandbox's", p->runtime_max_usec,
@@ -119,7 +119,7 @@ int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l
                 return 0; /* no cgroups: the runtime alone, which ends its top process */
         }
         if (!cgroup_has_room_below(parent))
-                return refuse(field, field_size, resources_asked(&l->resources) ? "resources" : "runtimeMaxUSec",
+                return sandbox_nested_refuse(field, field_size, resources_asked(&l->resources) ? "resources" : "runtimeMaxUSec",
                               reason, reason_size,
                               "the sandbox's cgroup has no room for one of its own below it: on this host its "
                               "processes must be in a leaf for that, made only for sandboxes whose owner's policy "
@@ -129,7 +129,7 @@ int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l
                 char why[192];
 
                 if (cgroup_check_ceiling(parent, &l->sandbox, &t, why, sizeof why) < 0)
-                        return refuse(field, field_size, limit_field(t), reason, reason_size, "%s", why);
+                        return sandbox_nested_refuse(field, field_size, limit_field(t), reason, reason_size, "%s", why);
         }
         *ret_parent = parent;
         return 0;
@@ -142,17 +142,17 @@ int sandbox_nested_check_user(const Sandbox *sb, const SpawnRequest *process, ch
         if (!process->has_user || b->uid == 0)
                 return 0;
         if (process->uid != b->uid)
-                return refuse(field, field_size, "user.uid", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "user.uid", reason, reason_size,
                               "from inside the sandbox, only as its own user (uid %u there)", (unsigned) b->uid);
         if (!sandbox_exec_base_has_group(b, process->gid))
-                return refuse(field, field_size, "user.gid", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "user.gid", reason, reason_size,
                               "from inside the sandbox, only with its own groups");
         for (size_t i = 0; i < process->n_additional_gids; i++)
                 if (!sandbox_exec_base_has_group(b, process->additional_gids[i])) {
                         char name[64];
 
                         snprintf(name, sizeof name, "user.additionalGids[%zu]", i);
-                        return refuse(field, field_size, name, reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                       "from inside the sandbox, only with its own groups");
                 }
         return 0;
@@ -166,16 +166,16 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
         bool new_user = req->namespaces & NAMESPACE_BIT(NAMESPACE_USER);
 
         if (req->command_userns_fd_index >= 0)
-                return refuse(field, field_size, "commandUserNamespaceFileDescriptor", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "commandUserNamespaceFileDescriptor", reason, reason_size,
                               "a nested sandbox joins only its sandbox's namespaces and those nested in it");
         /* Namespaces are made before the filter is loaded: a profile of the sandbox's own may forbid them,
          * and a nested request must not go around it. The built-in default forbids none. */
         if (req->namespaces && sb->exec_base.seccomp && !seccomp_program_is_default(sb->exec_base.seccomp))
-                return refuse(field, field_size, "namespaces", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                               "the sandbox runs under a seccomp profile of its own, which may forbid making "
                               "namespaces: a nested sandbox makes none");
         if (new_user && sb->exec_base.disable_user_namespaces)
-                return refuse(field, field_size, "namespaces", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                               "the sandbox may make no user namespaces (disableUserNamespaces)");
         if (req->namespaces & NAMESPACE_BIT(NAMESPACE_MOUNT)) {
                 /* A copy of its mount namespace owned by its own user namespace would not lock its mounts:
@@ -184,31 +184,31 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                  * keeps them locked. Where the sandbox shares the host's, a copy in the host's user namespace
                  * would be built with the daemon's rights, which a root sandbox's process may lack. */
                 if (!new_user)
-                        return refuse(field, field_size, "namespaces", reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                                       "a mount namespace inside the sandbox's needs a user namespace of its own, "
                                       "so the sandbox's mounts stay locked");
                 /* Its copy is made from the sandbox's mount namespace once the sandbox's user namespace is
                  * joined; without one to make it in, it would be copied from the host's. */
                 if (!has_user && (has & NAMESPACE_BIT(NAMESPACE_MOUNT)))
-                        return refuse(field, field_size, "namespaces", reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                                       "a mount namespace inside a sandbox that has no user namespace cannot be made");
         }
         /* Made by the child after it made its user namespace, so that one owns it (and may mount a /proc for
          * it); clone3() in the daemon would make it in the host's, below the sandbox's pid namespace. */
         if ((req->namespaces & NAMESPACE_BIT(NAMESPACE_PID)) && (has & NAMESPACE_BIT(NAMESPACE_PID)) &&
             !(new_user && has_user))
-                return refuse(field, field_size, "namespaces", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                               "a pid namespace inside the sandbox's needs a user namespace of its own inside the "
                               "sandbox's, which then owns it");
         /* Requests from inside a sandbox under programs of its own are refused (they could not keep them),
          * which needs them told from the sandbox's: by a namespace its processes cannot leave. A cgroup
          * or another namespace of its own can be left, and then its requests would pass for the sandbox's. */
         if (req->n_seccomp_fds > 0 && !(req->namespaces & (NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID))))
-                return refuse(field, field_size, "seccompFileDescriptors", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "seccompFileDescriptors", reason, reason_size,
                               "a nested sandbox under seccomp programs of its own needs a user or pid namespace of "
                               "its own, by which requests from inside it are told from the sandbox's");
         if (req->seccomp)
-                return refuse(field, field_size, "seccomp", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "seccomp", reason, reason_size,
                               "a nested sandbox keeps its sandbox's seccomp filter; programs of its own go in "
                               "seccompFileDescriptors, on top of it");
         /* Without sets of its own, the sandbox's processes have what the kernel gives their uid in its user
@@ -222,7 +222,7 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                                 char name[64];
 
                                 snprintf(name, sizeof name, "capabilities.%s", capability_set_to_string(set));
-                                return refuse(field, field_size, name, reason, reason_size,
+                                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                               "the sandbox has no capability sets of its own, and uid %u in its "
                                               "user namespace has no %s capabilities there",
                                               (unsigned) (req->has_user ? req->uid : sb->exec_base.uid),
@@ -234,7 +234,7 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                                 char name[64];
 
                                 snprintf(name, sizeof name, "capabilities.%s", capability_set_to_string(set));
-                                return refuse(field, field_size, name, reason, reason_size,
+                                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                               "more than the sandbox's %s set", capability_set_to_string(set));
                         }
         return 0;
@@ -303,7 +303,7 @@ static int check_maps(const IdMapping *sb_map, size_t n_sb_map, const IdMapping 
                 if (maps[i].size > 0 && covered(sb_map, n_sb_map, maps[i].host_id, maps[i].size))
                         continue;
                 snprintf(name, sizeof name, "%s[%zu].hostID", list, i);
-                return refuse(field, field_size, name, reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                               "%ss %" PRIu32 "..%" PRIu64 " are not all mapped in the sandbox's user namespace: a "
                               "nested user namespace maps only ids the sandbox's own maps cover",
                               kind, maps[i].host_id, (uint64_t) maps[i].host_id + maps[i].size - 1);
@@ -333,7 +333,7 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
 
         if (id_inside(uid_map, n_uid_map, sb->exec_base.creator_uid, &uid) < 0 ||
             id_inside(gid_map, n_gid_map, sb->exec_base.creator_gid, &gid) < 0)
-                return refuse(field, field_size, "namespaces", reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                               "the caller's uid or gid has no id in the sandbox's user namespace, which would own "
                               "the new one");
         r = check_maps(uid_map, n_uid_map, req->uid_mappings, req->n_uid_mappings, "uidMappings", "uid", field,
@@ -349,7 +349,7 @@ static int plan_parent(const Sandbox *sb, const SpawnRequest *req, SpawnParent *
                 if (r < 0)
                         return r;
                 if (r == 0)
-                        return refuse(field, field_size, "setgroups", reason, reason_size,
+                        return sandbox_nested_refuse(field, field_size, "setgroups", reason, reason_size,
                                       "the sandbox's user namespace denies setgroups, so a nested one must too");
         }
 
@@ -444,18 +444,18 @@ static int open_joins(const Sandbox *sb, const SpawnRequest *req, const int *mes
                         r = -EINVAL;
                 }
                 if (r == 0 && below && j->type == NAMESPACE_USER)
-                        r = refuse(field, field_size, name, reason, reason_size,
+                        r = sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                    "the user namespace of sandbox %s nested in the sandbox: its users and maps are "
                                    "that sandbox's, Exec into it instead",
                                    below->id);
                 /* Joined before the filter is loaded, as namespaces are made: a profile of the sandbox's own
                  * may forbid setns(), which it then could not do itself. */
                 else if (r == 0 && below && sb->exec_base.seccomp && !seccomp_program_is_default(sb->exec_base.seccomp))
-                        r = refuse(field, field_size, name, reason, reason_size,
+                        r = sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                    "the sandbox runs under a seccomp profile of its own, which may forbid joining "
                                    "namespaces: a nested sandbox joins none but its own");
                 else if (r == 0 && !below)
-                        r = refuse(field, field_size, name, reason, reason_size,
+                        r = sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                                    "not a %s namespace of the sandbox or of a sandbox nested in it (the host's, "
                                    "another sandbox's, or one made outside the daemon)",
                                    namespace_type_to_proc_name(j->type));
@@ -523,7 +523,7 @@ int sandbox_nested_check_caller_limits(const Sandbox *sb, const SpawnRequest *re
                     l->hard > sandbox_hard_limit(sb, l->type))
                         continue;
                 snprintf(name, sizeof name, "rlimits[%zu].hard", i);
-                return refuse(field, field_size, name, reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                               "%s hard limit %" PRIu64 " is above the calling process's %" PRIu64,
                               rlimit_type_to_string(l->type) ?: "?", l->hard, hard[l->type]);
         }
@@ -584,7 +584,7 @@ static int check_rlimits(const Sandbox *sb, const SandboxRlimit *own, size_t n_o
                 if (own[i].hard <= ceiling)
                         continue;
                 snprintf(name, sizeof name, "rlimits[%zu].hard", i);
-                return refuse(field, field_size, name, reason, reason_size,
+                return sandbox_nested_refuse(field, field_size, name, reason, reason_size,
                               "%s hard limit %" PRIu64 " is above the sandbox's %" PRIu64,
                               rlimit_type_to_string(own[i].type) ?: "?", own[i].hard, ceiling);
         }

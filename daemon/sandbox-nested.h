@@ -116,3 +116,7 @@ int sandbox_nested_prepare(const Sandbox *sb, SpawnRequest *req, const int *mess
                            const CapabilityMasks *capabilities, SandboxExecPlan *ret,
                            const CapabilityMasks **ret_capabilities, char *field, size_t field_size, char *reason,
                            size_t reason_size);
+
+/* Names the field a nested request may not have (field) and says why (reason, formatted): -EPERM. */
+_printf_(6, 7) int sandbox_nested_refuse(char *field, size_t field_size, const char *name, char *reason,
+                                         size_t reason_size, const char *format, ...);
