@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -383,6 +382,30 @@ static char **exec_argv_copy(int argc, char *argv[]) {
         return copy;
 }
 
+/*
+ * A daemon started with 0, 1 or 2 closed would get its listening socket, a
+ * client's connection or a pidfd at that number, and then write its log
+ * into it, or hand it to a sandbox as its stdio. /dev/null takes every
+ * closed one first, as init systems give it to services anyway.
+ */
+static int open_closed_stdio(void) {
+        for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+                int null;
+
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                null = open("/dev/null", O_RDWR | O_NOCTTY);
+                if (null < 0)
+                        return -errno;
+                /* The lowest free number: fd itself, as every lower one is open. */
+                if (null != fd) {
+                        safe_close(null);
+                        return -EBADF;
+                }
+        }
+        return 0;
+}
+
 /* The state and fds a re-exec'd daemon gets: the memfd on the command line, the fds it names by number. */
 static int deserialize(int state_fd, HandoverState *ret_state, FdSet *ret_fds) {
         _cleanup_free_ char *reason = NULL;
@@ -438,7 +461,7 @@ int main(int argc, char *argv[]) {
         Server *s = NULL;
         int fd, r;
 
-        if (!limits || !exec_argv)
+        if (open_closed_stdio() < 0 || !limits || !exec_argv)
                 return EXIT_FAILURE;
 
         /* Before getopt permutes argv: the strings themselves stay where the kernel put them. */

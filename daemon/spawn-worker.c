@@ -448,7 +448,7 @@ static void *factory_setup(void *arg) {
         /* Workers pull the plan's fds with pidfd_getfd(), which a seccomp filter may refuse (a container
          * manager's allow-list older than the call): then no workers, and every spawn forks. */
         if (r == 0) {
-                int probe = (int) syscall(SYS_pidfd_getfd, factory_pidfd, STDIN_FILENO, 0);
+                int probe = (int) syscall(SYS_pidfd_getfd, factory_pidfd, factory_pidfd, 0);
 
                 if (probe < 0)
                         r = -errno;

@@ -6,6 +6,7 @@
  */
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -1683,6 +1684,55 @@ Test(unit, time_offsets_and_no_sys_time_for_sandboxes) {
         cr_assert_eq(run_capture(conn, NULL, "grep ^Cap /proc/self/status", out, sizeof out), 0);
         cr_assert_eq(cap_mask(out, "CapBnd:") & CAP_BIT(CAP_SYS_TIME_NR), 0, "%s", out);
         cr_assert_eq(cap_mask(out, "CapPrm:") & CAP_BIT(CAP_SYS_TIME_NR), 0, "%s", out);
+
+        test_disconnect(conn);
+        test_daemon_stop(&d);
+}
+
+static bool is_dev_null(const char *path) {
+        struct stat a, b;
+
+        return stat(path, &a) == 0 && stat("/dev/null", &b) == 0 && a.st_rdev == b.st_rdev && S_ISCHR(a.st_mode);
+}
+
+/*
+ * Started with 0, 1 and 2 closed, the daemon puts /dev/null there before it
+ * opens anything: else its socket or a pidfd would land on them, its log
+ * would go into a client's connection, and the spawn workers' check of
+ * pidfd_getfd() would fail on a closed 0, leaving every spawn to fork.
+ */
+Test(unit, closed_stdio_become_dev_null) {
+        const char *const wrapper[] = { "sh", "-c", "exec \"$@\" 0<&- 1>&- 2>&-", "sh", NULL };
+        char path[64], out[256];
+        bool worker = false;
+        TestDaemon d;
+        DIR *tasks;
+        int conn;
+
+        test_daemon_start_wrapped(&d, wrapper, NULL);
+        for (int fd = 0; fd <= 2; fd++) {
+                snprintf(path, sizeof path, "/proc/%d/fd/%d", (int) d.pid, fd);
+                cr_assert(is_dev_null(path), "the daemon's fd %d is not /dev/null", fd);
+        }
+
+        conn = test_daemon_connect(&d);
+        cr_assert_eq(run_capture(conn, NULL, "echo ok", out, sizeof out), 0);
+        cr_assert_str_eq(out, "ok\n");
+
+        snprintf(path, sizeof path, "/proc/%d/task", (int) d.pid);
+        tasks = opendir(path);
+        cr_assert_not_null(tasks);
+        for (struct dirent *de; (de = readdir(tasks));) {
+                char comm_path[384], comm[32] = "";
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(comm_path, sizeof comm_path, "%s/%s/comm", path, de->d_name);
+                read_file(comm_path, comm, sizeof comm);
+                worker = worker || strncmp(comm, "nsbox-spawn", strlen("nsbox-spawn")) == 0;
+        }
+        closedir(tasks);
+        cr_assert(worker, "no spawn worker thread: spawns fork the daemon");
 
         test_disconnect(conn);
         test_daemon_stop(&d);
