@@ -233,6 +233,11 @@ static void connection_dispatch(Connection *c) {
         connection_reply_error(c, varlink_error_method_not_found(method));
 }
 
+void connection_dispatch_again(Connection *c) {
+        if (!c->closing && c->busy)
+                connection_dispatch(c);
+}
+
 void connection_process(Connection *c) {
         int r;
 

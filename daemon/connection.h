@@ -94,6 +94,9 @@ void connection_reply_error(Connection *c, struct json_object *error);
  * client's fds pinned in the daemon. */
 void connection_drop_fds(Connection *c);
 
+/* Hands the current call to its method again: for one the service's admit held back without answering. */
+void connection_dispatch_again(Connection *c);
+
 /* Handles queued calls while none is in progress; called after reads and after async replies. */
 void connection_process(Connection *c);
 

@@ -1284,9 +1284,20 @@ static void method_reload(Connection *c) {
  * non-root callers itself (PermissionDenied); the service interface stays open to everyone. */
 static bool admit_call(Connection *c, const ConnectionMethod *m) {
         const char *file = c->server->policy_invalid;
+        bool ours = strncmp(m->name, NSBOX_INTERFACE ".", strlen(NSBOX_INTERFACE ".")) == 0;
 
-        if (!file || c->caller.privileged || strncmp(m->name, NSBOX_INTERFACE ".", strlen(NSBOX_INTERFACE ".")) != 0 ||
-            streq(m->name, NSBOX_INTERFACE ".Reload"))
+        /* From inside a sandbox whose Spawn is not answered yet: once it is. */
+        if (ours && c->caller.origin.kind == CALLER_ORIGIN_SANDBOX) {
+                Sandbox *origin = sandbox_find(c->server, c->caller.origin.sandbox, 0);
+
+                if (origin && origin->phase == SANDBOX_PHASE_SPAWNING) {
+                        if (sandbox_hold_call_until_started(origin, c) < 0)
+                                connection_close(c);
+                        return false;
+                }
+        }
+
+        if (!file || c->caller.privileged || !ours || streq(m->name, NSBOX_INTERFACE ".Reload"))
                 return true;
 
         connection_drop_fds(c);

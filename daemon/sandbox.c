@@ -52,6 +52,7 @@ static void sandbox_count_out_of_flight(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
 static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error);
 static void sandbox_answer_died_before_exec(Sandbox *sb);
+static void sandbox_dispatch_held_calls(Sandbox *sb);
 static void sandbox_stream_output(Sandbox *sb);
 
 /* Bytes one read of captured output takes; the loop serves others between reads. */
@@ -483,6 +484,8 @@ static void sandbox_free(Sandbox *sb) {
         sandbox_unindex(s, sb);
         s->n_sandboxes--;
         server_notify_status(s);
+        /* Out of the table: they find it gone. */
+        sandbox_dispatch_held_calls(sb);
 
         /* Taken over: no spawn report, maybe no pidfd. */
         if (sb->pidfd >= 0)
@@ -625,6 +628,42 @@ static void sandbox_answer_waiters(Sandbox *sb) {
                         sandbox_answer_final(sb, cl->connection);
                 else
                         connection_reply(cl->connection, nsbox_error_no_such_sandbox(sb->id), NULL, 0);
+        }
+}
+
+int sandbox_hold_call_until_started(Sandbox *sb, Connection *c) {
+        SandboxClient *cl = sandbox_client_of(c);
+
+        if (!cl)
+                return -ENOMEM;
+        assert(!cl->held_for);
+        cl->held_for = sb;
+        LIST_PREPEND(held, sb->server->held, cl);
+        return 0;
+}
+
+static void sandbox_client_release(SandboxClient *cl) {
+        LIST_REMOVE(held, cl->connection->server->held, cl);
+        cl->held_for = NULL;
+}
+
+/* sb's Spawn is answered, or it goes away: the calls from inside it run now. One at a time from the head,
+ * as each may end connections and so take others off the list. */
+static void sandbox_dispatch_held_calls(Sandbox *sb) {
+        Server *s = sb->server;
+        SandboxClient *cl;
+
+        for (;;) {
+                cl = NULL;
+                LIST_FOREACH(held, i, s->held)
+                        if (i->held_for == sb) {
+                                cl = i;
+                                break;
+                        }
+                if (!cl)
+                        return;
+                sandbox_client_release(cl);
+                connection_dispatch_again(cl->connection);
         }
 }
 
@@ -798,6 +837,7 @@ static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
                         connection_reply_error(c, nsbox_error_quota_exceeded("user-tasks-max"));
                 else if (c)
                         connection_reply_error(c, nsbox_error_spawn_failed(error->stage, error->error, error->message));
+                sandbox_dispatch_held_calls(sb);
                 sandbox_free_if_done(sb);
                 return;
         }
@@ -832,6 +872,7 @@ static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
                 sandbox_decide_end_state(sb);
                 sandbox_answer_waiters(sb);
         }
+        sandbox_dispatch_held_calls(sb);
         sandbox_free_if_done(sb);
 }
 
@@ -1495,6 +1536,8 @@ void sandbox_connection_closed(Server *s, Connection *c) {
                 return;
         sandbox_client_stop_waiting(cl);
         sandbox_list_stop(cl);
+        if (cl->held_for)
+                sandbox_client_release(cl);
 
         /* Taken off the list one at a time from its head: dropping one entry may answer Waits on other
          * connections and run their next calls, which may drop other entries of this list too. */

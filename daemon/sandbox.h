@@ -39,6 +39,9 @@ struct SandboxClient {
         bool listing;
         Sandbox *list_next;
         LIST_FIELDS(SandboxClient, listers); /* in the server's listers, while listing */
+        /* A call from inside a sandbox whose own Spawn is not answered yet: it runs once that is. */
+        Sandbox *held_for;
+        LIST_FIELDS(SandboxClient, held); /* in the server's held, while held_for */
         char last_spawn_id[SANDBOX_ID_MAX + 1];
 };
 
@@ -281,6 +284,14 @@ void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen);
 /* A Wait call: answered now if exited, else when it exits (with a "continues" state first if 'more',
  * and one more for each piece of captured output). */
 void sandbox_add_waiter(Sandbox *sb, Connection *c, bool more);
+
+/*
+ * Holds the connection's current call until sb, the sandbox the caller runs in, has its Spawn answered:
+ * its command can call before the daemon read its start report (nothing orders the two), and until then
+ * nothing may be made in it nor shown of it. The call is dispatched again then, whatever the outcome (a
+ * failed sandbox refuses it as usual). The spawn timeout bounds the wait. Returns 0 or -ENOMEM.
+ */
+int sandbox_hold_call_until_started(Sandbox *sb, Connection *c);
 
 /* The connection's client read its replies: a Wait with "more" on it may stream again. */
 void sandbox_connection_drained(Connection *c);

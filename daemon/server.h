@@ -76,6 +76,7 @@ typedef struct Server {
         Sandbox *pending_oldest;   /* the pending spawns in the order they started: the first to time out */
         Sandbox *pending_newest;
         SandboxClient *listers;    /* connections streaming a List, each with its place in sandboxes */
+        SandboxClient *held;       /* connections whose call waits for the Spawn of the sandbox it came from */
 
         CgroupManager *cgroups;     /* NULL when running without */
         char cgroups_missing[256];  /* why, for refusals */

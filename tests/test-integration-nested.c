@@ -584,6 +584,22 @@ static bool process_gone(void *userdata) {
         return access(path, F_OK) < 0;
 }
 
+/*
+ * The command may call before the daemon has read its sandbox's start report: nothing orders the two (with a
+ * pid namespace, the report ends only when init has exec'd too). Such a call waits until the Spawn is
+ * answered rather than finding its own sandbox "not running". A race, so tried many times: on a quiet machine
+ * most calls come after the report, under load many before.
+ */
+Test(nested, a_call_made_at_once_waits_for_its_sandbox_to_start) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("for i in $(seq 40); do $N run -r --pid -- $N run -- true || exit 1; done; echo all-ran");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "all-ran"), "%s", o.text);
+        output_done(&o);
+}
+
 /* Killing the outer sandbox kills the nested one. */
 Test(nested, dies_with_its_sandbox) {
         char dir[] = "/tmp/nsbt-nested-pid-XXXXXX";
