@@ -524,7 +524,8 @@ void origin_index_lookup(const OriginIndex *ix, const char *cgroup_base, const c
                                 return set_unknown(ret, "its cgroup is of sandbox %s, which is gone", path_id);
                 }
         }
-        /* Also with a cgroup: a nested sandbox runs in its sandbox's cgroup, and its own namespaces name it. */
+        /* Also with a cgroup: a process that entered a sandbox's namespaces keeps its cgroup, and a nested
+         * sandbox taken over without its own cgroup runs in its sandbox's, its namespaces naming it. */
         r = namespace_origin(ix, pidfd, pid, matches, &n_matches, &own_userns, &what);
         if (r == -ESRCH)
                 return set_unknown(ret, "it exited before its connection was accepted");

@@ -1413,6 +1413,13 @@ fail:
         return r;
 }
 
+static bool limits_any(const CgroupLimits *l) {
+        for (CgroupLimitType t = 0; t < _CGROUP_LIMIT_TYPE_MAX; t++)
+                if (cgroup_limits_has(l, t))
+                        return true;
+        return false;
+}
+
 bool cgroup_has_room_below(const Cgroup *cg) {
         return cg->has_leaf || !cg->manager->payload_leaf;
 }
@@ -1428,8 +1435,11 @@ int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, Cg
         m = parent->manager;
         if (parent->released)
                 return -ESRCH;
-        if (!cgroup_has_room_below(parent))
+        /* A child without limits needs no controller from the parent, which may then keep its processes. */
+        if (!cgroup_has_room_below(parent) && limits_any(l))
                 return -EBUSY;
+        if (!cgroup_has_room_below(parent))
+                flags &= ~CGROUP_ROOM_BELOW;
         r = cgroup_alloc(m, parent, 0, name, &cg);
         if (r < 0)
                 return r;

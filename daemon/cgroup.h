@@ -16,10 +16,11 @@
  * hierarchy, else it is missing and every limit needing it is refused with
  * the reason.
  *
- * A nested sandbox that asks for limits of its own gets a cgroup below its
- * sandbox's, BASE/user-UID/SANDBOX-ID/NESTED-ID, in every hierarchy
- * (cgroup_new_below()): the kernel holds it to every limit above it, and a
- * kill, a freeze or the end of the sandbox reaches it. Where the cgroup2
+ * A nested sandbox gets a cgroup below its sandbox's,
+ * BASE/user-UID/SANDBOX-ID/NESTED-ID, in every hierarchy
+ * (cgroup_new_below()), with the limits it asked for if any: the kernel
+ * holds it to every limit above it, a kill, a freeze or the end of the
+ * sandbox reaches it, and its processes cannot leave it for the sandbox's. Where the cgroup2
  * tree holds controllers (memory, pids, cpu), a cgroup may hand them to
  * children only while it holds no process of its own (the no-internal-process
  * rule): a sandbox's cgroup that may get such children (CGROUP_ROOM_BELOW)
@@ -195,9 +196,11 @@ bool cgroup_has_room_below(const Cgroup *cg);
  * applies l, as cgroup_new() does; held for the spawn it is made for. It
  * counts as one of the user's cgroups. parent stays until its last child is
  * removed or abandoned, even after cgroup_remove() or cgroup_abandon() of it
- * (its directory goes once the children's have). -EBUSY where
- * cgroup_has_room_below() says no; check the limits first
- * (cgroup_manager_check_limits(), cgroup_check_ceiling()).
+ * (its directory goes once the children's have). -EBUSY where l sets a
+ * limit and cgroup_has_room_below() says no (a child without limits needs
+ * no controller of the parent's and is made, without CGROUP_ROOM_BELOW);
+ * check the limits first (cgroup_manager_check_limits(),
+ * cgroup_check_ceiling()).
  */
 int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, CgroupFlags flags, Cgroup **ret);
 

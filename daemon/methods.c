@@ -818,22 +818,38 @@ static int check_nested_policy(Connection *c, SpawnRequest *req, bool in_parent,
 }
 
 /*
- * Limits or a runtime of its own for a nested request: judged by the policy as from the host (its maxima),
- * kept to what it asked, refused by name where the host cannot enforce them or they would need more than the
- * sandbox has (sandbox_nested_check_limits()), then a cgroup of its own made below the sandbox's. 0 with *ret
- * filled (nothing of its own if it asked for nothing), or -errno once the refusal is sent.
+ * A nested sandbox's cgroup of its own, below the sandbox's: what tells requests from inside it from the
+ * sandbox's, as its processes cannot leave it (writing cgroup.procs of a common ancestor is the daemon's), while
+ * every namespace but a user or pid one can be traded for a fresh one (unshare -U, then -n). Limits or a runtime
+ * of its own are judged by the policy as from the host (its maxima), kept to what it asked, refused by name
+ * where the host cannot enforce them or they would need more than the sandbox has
+ * (sandbox_nested_check_limits()). 0 with *ret filled (no cgroup where the daemon has none), or -errno once
+ * the refusal is sent.
  */
 static int nested_own_cgroup(Connection *c, Sandbox *outer, const SpawnRequest *req, const PolicyRule *rule,
                              const char *id, StartInSandboxOwn *ret) {
         char bad[64] = "", why[320] = "", reason[400];
-        PolicyLimitsDecision limits;
+        PolicyLimitsDecision limits = { .sandbox = CGROUP_LIMITS_NONE };
         PolicyDenial denial = {};
         Cgroup *parent = NULL;
         int r;
 
         *ret = (StartInSandboxOwn) {};
-        if (!sandbox_nested_wants_cgroup(req))
-                return 0;
+        if (!sandbox_nested_wants_cgroup(req)) {
+                /* No limits of its own: below the nearest cgroup up the chain, which may have no room for
+                 * limits and need none for this one. */
+                parent = c->server->cgroups ? sandbox_cgroup_of(outer) : NULL;
+                if (!parent)
+                        return 0;
+                r = cgroup_new_below(parent, id, &limits.sandbox,
+                                     rule->nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0, &ret->cgroup);
+                if (r < 0) {
+                        log_audit(LOG_WARNING, "spawn-failed", &c->caller, outer->id, "Spawn failed: cgroup: %s",
+                                  strerror(-r));
+                        connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
+                }
+                return r;
+        }
 
         r = policy_resolve_limits(rule, req, &limits, &denial);
         if (r < 0) {

@@ -201,12 +201,21 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                               "a pid namespace inside the sandbox's needs a user namespace of its own inside the "
                               "sandbox's, which then owns it");
         /* Requests from inside a sandbox under programs of its own are refused (they could not keep them),
-         * which needs them told from the sandbox's: by a namespace its processes cannot leave. A cgroup
-         * or another namespace of its own can be left, and then its requests would pass for the sandbox's. */
+         * which needs them told from the sandbox's: by a namespace its processes cannot leave. Another
+         * namespace of its own can be traded, its cgroup left by uid 0 of the host's user namespace, and then
+         * its requests would pass for the sandbox's. */
         if (req->n_seccomp_fds > 0 && !(req->namespaces & (NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID))))
                 return sandbox_nested_refuse(field, field_size, "seccompFileDescriptors", reason, reason_size,
                               "a nested sandbox under seccomp programs of its own needs a user or pid namespace of "
                               "its own, by which requests from inside it are told from the sandbox's");
+        /* Without cgroups (a nested sandbox's own is what its processes cannot leave), the same for any
+         * namespace of its own: a process of it that traded them all would pass for the sandbox's. */
+        if (!sb->server->cgroups && req->namespaces &&
+            !(req->namespaces & (NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID))))
+                return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
+                              "without cgroups, a nested sandbox with namespaces of its own needs a user or pid "
+                              "namespace of its own, by which requests from inside it are told from the "
+                              "sandbox's");
         if (req->seccomp)
                 return sandbox_nested_refuse(field, field_size, "seccomp", reason, reason_size,
                               "a nested sandbox keeps its sandbox's seccomp filter; programs of its own go in "

@@ -70,8 +70,8 @@ static void write_config(const char *name, const char *text, char *path, size_t 
 }
 
 /* Starts the daemon with this policy text (NULL: the built-in policy), nobody's subordinate ids 400000-400999
- * granted when subids. */
-static void start_with(const char *policy, bool subids) {
+ * granted when subids, and an extra argument if given. */
+static void start_with_arg(const char *policy, bool subids, const char *extra) {
         char path[128], subuid[128], subgid[128];
 
         if (!policy) {
@@ -86,9 +86,13 @@ static void start_with(const char *policy, bool subids) {
         write_config("subuid", subids ? "nobody:400000:1000\n" : "", subuid, sizeof subuid);
         write_config("subgid", subids ? "nobody:400000:1000\n" : "", subgid, sizeof subgid);
 
-        const char *args[] = { "--policy", path, "--subuid", subuid, "--subgid", subgid, NULL };
+        const char *args[] = { "--policy", path, "--subuid", subuid, "--subgid", subgid, extra, NULL };
         test_daemon_start(&daemon_, args);
         daemon_started = true;
+}
+
+static void start_with(const char *policy, bool subids) {
+        start_with_arg(policy, subids, NULL);
 }
 
 static void start(const char *policy) {
@@ -440,8 +444,25 @@ static char *section(const char *text, unsigned n) {
         return strndup(p, (size_t) (end - p));
 }
 
-/* The issue's example, allowed: the nested sandbox is in the outer one's user and network namespaces and
- * cgroup, and sees only lo. */
+/* What a nested sandbox shows of itself (the text of show below, up to its "0::" line) is what its sandbox
+ * shows, and its cgroup is one of its own right below its sandbox's (whose processes may be in a payload leaf):
+ * the cgroup tells requests from inside it from its sandbox's. */
+static void assert_child_of(const char *outer, const char *inner, const char *text) {
+        const char *oc = strstr(outer, "0::"), *ic = strstr(inner, "0::");
+        size_t n;
+
+        cr_assert(oc && ic, "%s", text);
+        cr_assert(oc - outer == ic - inner && strncmp(outer, inner, (size_t) (oc - outer)) == 0,
+                  "not in its sandbox's namespaces: %s", text);
+        n = strcspn(oc, "\n");
+        if (n > strlen("/payload") && strncmp(oc + n - strlen("/payload"), "/payload", strlen("/payload")) == 0)
+                n -= strlen("/payload");
+        cr_assert(strncmp(oc, ic, n) == 0 && ic[n] == '/' && strcspn(ic + n + 1, "\n") == 32,
+                  "not in a cgroup of its own below its sandbox's: %s", text);
+}
+
+/* The issue's example, allowed: the nested sandbox is in the outer one's user and network namespaces, in a
+ * cgroup below the outer one's, and sees only lo. */
 Test(nested, allowed_is_a_child_of_its_sandbox) {
         static const char show[] = "readlink /proc/self/ns/user /proc/self/ns/net; grep ^0:: /proc/self/cgroup";
         _cleanup_free_ char *outer = NULL, *inner = NULL;
@@ -454,7 +475,7 @@ Test(nested, allowed_is_a_child_of_its_sandbox) {
         cr_assert_eq(o.status, 0, "%s", o.text);
         outer = section(o.text, 0);
         inner = section(o.text, 1);
-        cr_assert_str_eq(inner, outer, "%s", o.text);
+        assert_child_of(outer, inner, o.text);
         cr_assert(strstr(o.text, "Inter-|"), "%s", o.text);
         cr_assert(strstr(o.text, " lo:"), "%s", o.text);
         /* lo is the only interface: its line is the last one */
@@ -1195,12 +1216,14 @@ static bool leftover_answered(_unused_ void *userdata) {
 /*
  * A process inside a sandbox that is not in all of its namespaces leaves nothing by asking: not a network or
  * user namespace it made there itself (a bubblewrap of its own would make them), not the network namespace of a
- * nested sandbox whose top process ended and left it behind; a process wholly in the sandbox is served.
+ * nested sandbox whose top process ended (which kills what it left behind); a process wholly in the sandbox is
+ * served.
  */
 Test(nested, a_process_leaves_nothing_by_asking) {
-        char dir[] = "/tmp/nsbt-nested-left-XXXXXX";
+        char dir[] = "/tmp/nsbt-nested-left-XXXXXX", path[64];
         Output o;
         FILE *f;
+        pid_t left;
 
         cr_assert_not_null(mkdtemp(dir));
         cr_assert_eq(chmod(dir, 0777), 0);
@@ -1221,30 +1244,31 @@ Test(nested, a_process_leaves_nothing_by_asking) {
         cr_assert_null(strstr(o.text, "Inter-|"), "%s", o.text);
         output_done(&o);
 
-        /* The nested sandbox's command leaves a process behind, which asks once the nested sandbox ended. */
+        /* The nested sandbox's command leaves a process behind, which could ask once the nested sandbox ended
+         * (its namespaces no longer indexed, it would be found as the sandbox's): it is in the nested
+         * sandbox's cgroup, and the end of that sandbox kills it. */
+        snprintf(path, sizeof path, "%s/left.sh", dir);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        fprintf(f, "echo $$ > %s/pid.new && mv %s/pid.new %s; exec sleep 1000\n", dir, dir, leftover_file);
+        cr_assert_eq(fclose(f), 0);
         o = run_nested("$C run --detach --name nest-left -r -- sh -c '"
                        "until $C inspect nest-left | grep -q running; do sleep 0.01; done; "
-                       "$C run --detach --name nest-left-n --net -- sh -c \"(until ! \\$C inspect nest-left-n | "
-                       "grep -q running; do sleep 0.01; done; \\$C run -- cat /proc/net/dev > %s/out 2>&1; "
-                       "echo rc=\\$? >> %s/out; mv %s/out %s) & exit 0\"; exec sleep 1000' >/dev/null",
-                       dir, dir, dir, leftover_file);
+                       "$C run --detach --name nest-left-n --net -- sh -c \"sh %s & "
+                       "until [ -s %s ]; do sleep 0.01; done; exit 0\"; exec sleep 1000' >/dev/null",
+                       path, leftover_file);
         cr_assert_eq(o.status, 0, "%s", o.text);
         output_done(&o);
-        cr_assert(test_wait_until(leftover_answered, NULL), "the process left behind did not ask");
-        {
-                char text[4096] = "";
-
-                f = fopen(leftover_file, "re");
-                cr_assert_not_null(f);
-                (void) !fread(text, 1, sizeof text - 1, f);
-                fclose(f);
-                cr_assert(strstr(text, "rc=125"), "%s", text);
-                cr_assert(strstr(text, "runs in a net namespace that is not its sandbox's"), "%s", text);
-                cr_assert_null(strstr(text, "Inter-|"), "%s", text);
-        }
+        cr_assert(test_wait_until(leftover_answered, NULL), "the process was not left behind");
+        f = fopen(leftover_file, "re");
+        cr_assert_not_null(f);
+        cr_assert_eq(fscanf(f, "%d", &left), 1);
+        fclose(f);
+        cr_assert(test_wait_until(process_gone, &left), "the process left behind outlived its nested sandbox");
         o = run_nested("$C kill -s KILL nest-left");
         output_done(&o);
         cr_assert_eq(unlink(leftover_file), 0);
+        cr_assert_eq(unlink(path), 0);
         cr_assert_eq(rmdir(dir), 0);
 }
 
@@ -1328,6 +1352,87 @@ Test(nested, no_cgroups_fresh_namespaces_are_refused) {
         cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
         cr_assert(strstr(o.text, "a user namespace of its own"), "%s", o.text);
         cr_assert_null(strstr(o.text, "Inter-|"), "the nested sandbox ran: %s", o.text);
+        output_done(&o);
+}
+
+/* What a nested sandbox's process runs, as a script file (nested quoting would hide it). */
+static const char traded_script[] =
+        "id=$(\"$C\" inspect --json nest-n | sed -n 's/.*\"id\": *\"\\([0-9a-f]*\\)\".*/\\1/p'); echo id=$id\n"
+        "unshare -U sh -c '\"$C\" inspect nest-sib >/dev/null; echo rc1=$?'\n"
+        "unshare -Urniu sh -c '\n"
+        "  \"$C\" inspect nest-sib >/dev/null; echo rc2=$?\n"
+        "  \"$C\" inspect nest-o >/dev/null; echo rc3=$?\n"
+        "  echo listed=$(\"$C\" list --json | grep -o \"nest-[a-z]*\" | sort -u | tr \"\\n\" \" \")\n"
+        "  \"$C\" exec nest-o -- echo wrong; echo rc4=$?\n"
+        "  \"$C\" run -- cat /proc/net/dev; echo rc5=$?\n"
+        "  echo self=$(\"$C\" inspect nest-n | grep -c running)'\n"
+        "unshare -Urmnuipf --mount-proc sh -c '\"$C\" inspect nest-sib >/dev/null; echo rc6=$?'\n";
+
+/*
+ * A nested sandbox with a network namespace of its own but no user or pid namespace and no limits: a process of
+ * it that makes a user namespace of its own (unprivileged ones work) and then fresh network, uts and ipc
+ * namespaces in it (or a pid namespace too) has none of the nested sandbox's namespaces left, and its user and
+ * pid namespaces lead to the sandbox it is nested in. Its cgroup, one of the nested sandbox's own that it cannot
+ * leave, still tells: it is the nested sandbox's, sees neither the sandbox it is nested in nor its sibling, and
+ * its requests are refused as from inside the nested sandbox, not the outer one.
+ */
+Test(nested, traded_namespaces_do_not_pass_for_the_sandbox) {
+        char path[] = "/tmp/nsbt-nested-trade-XXXXXX", want[128];
+        const char *id;
+        Output o;
+        int fd;
+
+        fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, traded_script, strlen(traded_script)), (ssize_t) strlen(traded_script));
+        cr_assert_eq(fchmod(fd, 0644), 0);
+        close(fd);
+        start(allow_policy);
+
+        o = run_nested("$C run --name nest-o -r -- sh -c '"
+                       "until $C inspect nest-o | grep -q running; do sleep 0.01; done; "
+                       "$C run --detach --name nest-sib -- sleep 1000 >/dev/null || exit 90; "
+                       "$C run --name nest-n --net --uts --ipc -- sh %s; "
+                       "$C kill -s KILL nest-sib'",
+                       path);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc1=1"), "a process of the nested sandbox saw its sibling: %s", o.text);
+        cr_assert(strstr(o.text, "rc2=1"), "a process of the nested sandbox saw its sibling: %s", o.text);
+        cr_assert(strstr(o.text, "rc3=1"), "a process of the nested sandbox saw its sandbox: %s", o.text);
+        cr_assert(strstr(o.text, "no such sandbox: nest-o"), "%s", o.text);
+        cr_assert(strstr(o.text, "listed=nest-n\n"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc4="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc4=0"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc5=125"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "Inter-|"), "%s", o.text);
+        cr_assert(strstr(o.text, "self=1"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc6=1"), "a process of the nested sandbox saw its sibling: %s", o.text);
+        id = strstr(o.text, "id=");
+        cr_assert(id && strcspn(id + 3, "\n") == 32, "%s", o.text);
+        snprintf(want, sizeof want, "from inside sandbox %.32s", id + 3);
+        cr_assert(strstr(o.text, want), "the request was not the nested sandbox's: %s", o.text);
+        output_done(&o);
+        cr_assert_eq(unlink(path), 0);
+}
+
+/* Without cgroups nothing but a user or pid namespace tells a nested sandbox's processes from its sandbox's:
+ * a nested sandbox with other namespaces of its own needs one of those. */
+Test(nested, no_cgroups_nested_namespaces_need_user_or_pid) {
+        Output o;
+
+        start_with_arg(allow_policy, false, "--no-cgroups");
+        o = run_nested("$C run -r -- sh -c '"
+                       "$C run --net -- true; echo rc1=$?; "
+                       "$C run -r --net -- true; echo rc2=$?; "
+                       "$C run -- true; echo rc3=$?'");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "namespaces: without cgroups, a nested sandbox with namespaces of its own needs a "
+                                 "user or pid namespace of its own"),
+                  "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc3=0"), "%s", o.text);
         output_done(&o);
 }
 
@@ -1554,7 +1659,7 @@ Test(nested, root_refused_by_default) {
 }
 
 /* With its rule's "allow", root's nested sandbox is a child of the sandbox as a user's is: its user and network
- * namespaces and cgroup, nothing writable that was read-only. */
+ * namespaces, a cgroup below its, nothing writable that was read-only. */
 Test(nested, root_allowed_is_a_child_of_its_sandbox) {
         static const char show[] = "readlink /proc/self/ns/user /proc/self/ns/net; grep ^0:: /proc/self/cgroup";
         _cleanup_free_ char *outer = NULL, *inner = NULL;
@@ -1567,7 +1672,7 @@ Test(nested, root_allowed_is_a_child_of_its_sandbox) {
         cr_assert_eq(o.status, 0, "%s", o.text);
         outer = section(o.text, 0);
         inner = section(o.text, 1);
-        cr_assert_str_eq(inner, outer, "%s", o.text);
+        assert_child_of(outer, inner, o.text);
         {
                 _cleanup_free_ char *dev = section(o.text, 2);
                 unsigned interfaces = 0;
