@@ -54,6 +54,11 @@ typedef struct ScalePoint {
         LatencySummary exit;
         double per_second;
         double cpu_ns;      /* the daemon's CPU time per spawn+wait (its own, without the children's) */
+        /* The raw baseline's cell right after, with as many alive: what the kernel's own cost does with
+         * them (its namespaces, pids and ids come from the same allocators the live ones fill). */
+        bool raw_measured;
+        LatencySummary raw_spawn;
+        double raw_cpu_ns;  /* the benchmark's own CPU time per clone3+wait (the parent's side, as cpu_ns) */
 } ScalePoint;
 
 enum {

@@ -469,6 +469,34 @@ static void sleep_ms(unsigned ms) {
 }
 
 /* One spawn+wait cell at one client, with the daemon's own CPU time per sandbox around it. */
+static int self_cpu_ns(uint64_t *ret) {
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                return -errno;
+        *ret = ((uint64_t) ru.ru_utime.tv_sec + (uint64_t) ru.ru_stime.tv_sec) * UINT64_C(1000000000) +
+               ((uint64_t) ru.ru_utime.tv_usec + (uint64_t) ru.ru_stime.tv_usec) * UINT64_C(1000);
+        return 0;
+}
+
+/* The raw baseline's cell at a scale point: its latency and the benchmark's own CPU per sandbox. */
+static void run_scale_point_raw(const Options *o, const NamespaceSet *set, ScalePoint *ret) {
+        CellResult cell = { .concurrency = 1, .method = METHOD_CLONE3 };
+        _cleanup_close_ int devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        CellPlan plan = { .options = o, .set = set, .method = METHOD_CLONE3, .concurrency = 1, .devnull_fd = devnull_fd };
+        uint64_t cpu_before = 0, cpu_after = 0;
+
+        /* The process's own, with the cell's client threads that exited: /proc has no more of those. */
+        if (devnull_fd < 0 || self_cpu_ns(&cpu_before) < 0)
+                return;
+        run_cell(&plan, &cell);
+        if (cell.error < 0 || self_cpu_ns(&cpu_after) < 0)
+                return;
+        ret->raw_measured = true;
+        ret->raw_spawn = cell.spawn;
+        ret->raw_cpu_ns = (double) (cpu_after - cpu_before) / (double) (cell.exit.n + o->warmup);
+}
+
 static void run_scale_point(const Options *o, const NamespaceSet *set, size_t n_live, ScalePoint *ret) {
         CellResult cell = { .concurrency = 1, .method = METHOD_NSBOXD };
         CellPlan plan = { .options = o, .set = set, .method = METHOD_NSBOXD, .concurrency = 1, .devnull_fd = -EBADF };
@@ -493,6 +521,7 @@ static void run_scale_point(const Options *o, const NamespaceSet *set, size_t n_
         ret->per_second = cell.per_second;
         /* The warm-up sandboxes ran inside the same window. */
         ret->cpu_ns = (double) (cpu_after - cpu_before) / (double) (cell.exit.n + o->warmup);
+        run_scale_point_raw(o, set, ret);
 }
 
 static int wait_children_at_most(pid_t daemon_pid, size_t limit, unsigned timeout_ms, size_t *ret_children) {
