@@ -146,6 +146,21 @@ static int add_key(OriginIndex *ix, OriginKey *k, Sandbox *sb, unsigned kind, ui
         return 0;
 }
 
+static int add_namespace_key(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, NamespaceType t, uint64_t value) {
+        OriginKey *k = malloc(sizeof *k);
+        int r;
+
+        if (!k)
+                return -ENOMEM;
+        r = add_key(ix, k, sb, ORIGIN_KEY_NAMESPACE + t, value);
+        if (r < 0) {
+                free(k);
+                return r;
+        }
+        o->namespaces[t] = k;
+        return 0;
+}
+
 /* A pid or time namespace below the top process (SandboxOrigin.pid_namespace_below): its TYPE_for_children, 0
  * until the child made it (until then that is the namespace it is in itself). */
 static int namespace_below(int pidfd, pid_t pid, NamespaceType t, uint64_t own, uint64_t *ret) {
@@ -174,17 +189,16 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
         uint64_t value;
         int r;
 
-        if (cgroup_id != 0 && !o->keys[0].added) {
-                r = add_key(ix, &o->keys[0], sb, ORIGIN_KEY_CGROUP, cgroup_id);
+        if (cgroup_id != 0 && !o->cgroup.added) {
+                r = add_key(ix, &o->cgroup, sb, ORIGIN_KEY_CGROUP, cgroup_id);
                 if (r < 0)
                         return r;
         }
 
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
-                OriginKey *k = &o->keys[1 + t];
                 _cleanup_close_ int fd = -EBADF;
 
-                if (!(created & NAMESPACE_BIT(t)) || k->added)
+                if (!(created & NAMESPACE_BIT(t)) || o->namespaces[t])
                         continue;
                 /* It stays outside what it made of these, in its sandbox's: that one is not this one's. */
                 if ((t == NAMESPACE_PID || t == NAMESPACE_TIME) && o->pid_namespace_below) {
@@ -201,7 +215,7 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
                                 return r;
                         if (value == 0)
                                 continue; /* not made yet */
-                        r = add_key(ix, k, sb, ORIGIN_KEY_NAMESPACE + t, value);
+                        r = add_namespace_key(ix, o, sb, t, value);
                         if (r < 0)
                                 return r;
                         continue;
@@ -216,7 +230,7 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
                         return r;
                 if (value == ix->own_namespaces[t])
                         continue; /* not made yet */
-                r = add_key(ix, k, sb, ORIGIN_KEY_NAMESPACE + t, value);
+                r = add_namespace_key(ix, o, sb, t, value);
                 if (r < 0)
                         return r;
         }
@@ -224,10 +238,15 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
 }
 
 void origin_index_remove(OriginIndex *ix, SandboxOrigin *o) {
-        for (size_t i = 0; i < ELEMENTSOF(o->keys); i++)
-                if (o->keys[i].added) {
-                        hash_table_remove(&ix->keys, &o->keys[i].node);
-                        o->keys[i].added = false;
+        if (o->cgroup.added) {
+                hash_table_remove(&ix->keys, &o->cgroup.node);
+                o->cgroup.added = false;
+        }
+        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++)
+                if (o->namespaces[t]) {
+                        hash_table_remove(&ix->keys, &o->namespaces[t]->node);
+                        free(o->namespaces[t]);
+                        o->namespaces[t] = NULL;
                 }
 }
 

@@ -53,9 +53,12 @@ typedef struct OriginKey {
 #define ORIGIN_KEY_CGROUP 0U
 #define ORIGIN_KEY_NAMESPACE 1U
 
-/* What one sandbox put into the index; embedded in its entry. */
+/* What one sandbox put into the index; embedded in its entry. A namespace's key is allocated when it is
+ * added (most sandboxes make two or three of the eight types, and every byte here is one per live sandbox)
+ * and freed when it is removed. */
 typedef struct SandboxOrigin {
-        OriginKey keys[1 + _NAMESPACE_TYPE_MAX];
+        OriginKey cgroup;
+        OriginKey *namespaces[_NAMESPACE_TYPE_MAX];
         /* Its top process stays outside the pid namespace it made (SpawnHandle.pid_namespace_below), and
          * outside a time namespace made with it: its pid_for_children and time_for_children, made once they
          * differ from its own. Set before the first origin_index_add(). */
@@ -85,6 +88,11 @@ void origin_index_done(OriginIndex *ix);
 int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cgroup_id, int pidfd, pid_t pid,
                      unsigned created);
 void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
+
+/* The inode of the namespace of type t the sandbox made, while it is in the index; 0 if it is not. */
+static inline uint64_t sandbox_origin_namespace(const SandboxOrigin *o, NamespaceType t) {
+        return o->namespaces[t] ? o->namespaces[t]->value : 0;
+}
 
 /*
  * Where the peer runs. pidfd is the peer's from SO_PEERPIDFD (-EBADF on

@@ -404,10 +404,8 @@ static int is_namespace_of(const Sandbox *sb, NamespaceType t, const struct stat
 /* The running sandbox nested below sb (not sb itself) that made the namespace of type t with inode ino, or NULL. */
 static const Sandbox *made_below(const Sandbox *sb, NamespaceType t, uint64_t ino) {
         for (const Sandbox *d = sandbox_tree_next(sb, sb); d; d = sandbox_tree_next(sb, d)) {
-                const OriginKey *k = &d->origin.keys[1 + t];
-
-                if (sandbox_is_nested(d) && d->phase == SANDBOX_PHASE_LIVE && !d->reaped && k->added &&
-                    k->value == ino)
+                if (sandbox_is_nested(d) && d->phase == SANDBOX_PHASE_LIVE && !d->reaped &&
+                    sandbox_origin_namespace(&d->origin, t) == ino)
                         return d;
         }
         return NULL;
