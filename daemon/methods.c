@@ -6,6 +6,7 @@
  * when the sandbox exits.
  */
 
+#include <assert.h>
 #include <inttypes.h>
 #include <linux/kcmp.h>
 #include <malloc.h>
@@ -1188,11 +1189,22 @@ static void method_exec(Connection *c) {
         if (r < 0)
                 return reply_invalid_parameter(c, field ?: "parameters");
 
-        /* Only a sandbox that runs (a nested one too): one still starting has no namespaces to show yet, one
-         * that ended none left, and a process Exec started is no sandbox of its own. */
+        /* Where the caller runs decides before what it names is looked up: from inside a sandbox whose policy
+         * refuses, or from where cannot be told, a sandbox that exists is refused as a missing one is. */
+        policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
+        r = check_nested(c, &rule, "Exec");
+        if (r < 0)
+                return;
+        nested = r > 0;
+
+        /* Only a sandbox the caller may see (from inside one, that one and the sandboxes nested in it: one
+         * outside answers exactly as a missing one) that runs (a nested one too): one still starting has no
+         * namespaces to show yet, one that ended none left, and a process Exec started is no sandbox of its
+         * own. */
         target = sandbox_lookup(s, req->id, c->caller.uid, sandbox_name_scope(s, &c->caller));
-        if (!target || (target->exec_of_id[0] && !sandbox_is_nested(target)) ||
-            target->phase != SANDBOX_PHASE_LIVE || target->reaped || target->state != SANDBOX_RUNNING)
+        if (!target || !sandbox_is_visible_to(s, target, &c->caller) ||
+            (target->exec_of_id[0] && !sandbox_is_nested(target)) || target->phase != SANDBOX_PHASE_LIVE ||
+            target->reaped || target->state != SANDBOX_RUNNING)
                 return connection_reply_error(c, nsbox_error_no_such_sandbox(req->id));
         if (!target->exec_base.kept)
                 return connection_reply_error(c, nsbox_error_spawn_failed("prepare", ENOMEM,
@@ -1205,23 +1217,16 @@ static void method_exec(Connection *c) {
                 return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", EBUSY, "the sandbox is paused"));
         exec_capabilities = target->exec_base.has_capabilities ? &target->exec_base.capabilities : NULL;
 
-        policy_lookup(s->policy, c->caller.uid, c->caller.gid, c->caller.groups, c->caller.n_groups, &rule);
-        r = check_nested(c, &rule, "Exec");
-        if (r < 0)
-                return;
-        nested = r > 0;
         if (nested && read_nested_caller_limits(c, "Exec", c->caller.origin.sandbox, caller_hard) < 0)
                 return;
-        /* From inside a sandbox, only into that sandbox or one nested in it: what it already is, or made. */
-        if (r > 0 && !sandbox_within(target, sandbox_find(s, c->caller.origin.sandbox, 0)))
-                return refuse_nested(c, "Exec", c->caller.origin.sandbox,
-                                     "from inside a sandbox, Exec goes only into that sandbox or the sandboxes "
-                                     "nested in it");
-        if (r > 0 && check_nested_whole(c, "Exec", sandbox_find(s, c->caller.origin.sandbox, 0)) < 0)
+        /* From inside a sandbox, only into that sandbox or one nested in it (what it may see): what it already
+         * is, or made. */
+        assert(!nested || sandbox_within(target, sandbox_find(s, c->caller.origin.sandbox, 0)));
+        if (nested && check_nested_whole(c, "Exec", sandbox_find(s, c->caller.origin.sandbox, 0)) < 0)
                 return;
-        if (r > 0 && target->exec_base.own_seccomp_programs)
+        if (nested && target->exec_base.own_seccomp_programs)
                 return refuse_nested(c, "Exec", c->caller.origin.sandbox, NESTED_PROGRAMS_NOT_KEPT);
-        if (r > 0) {
+        if (nested) {
                 char why[192], reason[sizeof bad + sizeof why + 2];
 
                 if (sandbox_nested_check_user(target, &req->process, bad, sizeof bad, why, sizeof why) < 0) {

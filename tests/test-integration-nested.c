@@ -306,19 +306,29 @@ Test(nested, caller_gone_before_accept_is_refused) {
         test_disconnect(fd);
 }
 
-/* Exec from inside a sandbox goes into that sandbox only; and not at all where the policy refuses. */
+/* Exec from inside a sandbox goes into that sandbox only; and not at all where the policy refuses. A sibling
+ * is not there: by id or by name, it answers exactly as a sandbox that does not exist. */
+#define MISSING_ID "0123456789abcdef0123456789abcdef"
 Test(nested, exec_from_inside_only_into_itself) {
         Output o;
 
         start("[user:65534]\nnested = allow\n");
         o = run_as_nobody("a=$($N run --detach --name nest-a -- sleep 1000) || exit 90; "
                           "b=$($N run --detach --name nest-b -- sleep 1000) || exit 91; "
-                          "$N exec nest-a -- sh -c \"NSBOX_SOCKET=%s %s exec nest-b -- echo wrong 2>&1; echo rc=\\$?; "
-                          "NSBOX_SOCKET=%s %s exec nest-a -- echo into-itself\"; echo outer=$?; "
+                          "$N exec nest-a -- sh -c '"
+                          "x=$($0 --socket $1 exec $2 -- echo wrong 2>&1; echo rc=$?); "
+                          "y=$($0 --socket $1 exec " MISSING_ID " -- echo wrong 2>&1; echo rc=$?); "
+                          "echo \"x=$x\"; echo \"y=$y\"; "
+                          "[ \"$(echo \"$x\" | sed s/$2/ID/g)\" = \"$(echo \"$y\" | sed s/" MISSING_ID "/ID/g)\" ] && "
+                          "echo same; "
+                          "$0 --socket $1 exec nest-b -- echo wrong; echo rc=$?; "
+                          "$0 --socket $1 exec nest-a -- echo into-itself' %s %s $b; echo outer=$?; "
                           "$N kill -s KILL $a; $N kill -s KILL $b",
-                          daemon_.socket_path, cli(), daemon_.socket_path, cli());
-        cr_assert(strstr(o.text, "from inside a sandbox, Exec goes only into that sandbox"), "%s", o.text);
-        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
+                          cli(), daemon_.socket_path);
+        cr_assert(strstr(o.text, "no such sandbox: " MISSING_ID), "%s", o.text);
+        cr_assert(strstr(o.text, "same\n"), "a sibling answered unlike a missing sandbox: %s", o.text);
+        cr_assert(strstr(o.text, "no such sandbox: nest-b"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc=0"), "%s", o.text);
         cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
         cr_assert(strstr(o.text, "into-itself"), "%s", o.text);
         cr_assert(strstr(o.text, "outer=0"), "%s", o.text);
@@ -1146,8 +1156,8 @@ Test(nested, exec_into_nested_sandboxes) {
                 cr_assert(strstr(from_n, "rc3=125"), "%s", o.text);
                 cr_assert(strstr(from_n, "rc4=125"), "%s", o.text);
         }
-        cr_assert(strstr(o.text, "from inside a sandbox, Exec goes only into that sandbox or the sandboxes nested in it"),
-                  "%s", o.text);
+        cr_assert(strstr(o.text, "no such sandbox: nest-ex-s"), "%s", o.text);
+        cr_assert(strstr(o.text, "no such sandbox: nest-ex-m"), "%s", o.text);
         cr_assert_null(strstr(o.text, "wrong"), "%s", o.text);
         output_done(&o);
 }
