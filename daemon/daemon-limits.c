@@ -54,6 +54,8 @@ static const LimitField limit_fields[] = {
         LIMIT("capture-bytes-max", spawn.capture_bytes_max, true, SPAWN_CAPTURE_BYTES_MAX_DEFAULT, 1 * GiB),
         /* Every sandbox at capture-bytes-max would hold sandboxes-per-user times that (1 GiB) in the daemon. */
         LIMIT("capture-bytes-per-user", capture_bytes_per_uid, true, 64 * MiB, 64 * GiB),
+        /* Each entry holds a spawn worker (WORKERS_MAX 256), which cold spawns must still find. */
+        LIMIT("warm-pool-entries", warm_pool_entries, false, 16, 64),
 };
 
 /* The policy file tracks which limits it set in a 64-bit mask. */

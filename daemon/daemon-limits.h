@@ -35,6 +35,8 @@ typedef struct DaemonLimits {
                                           * gives no captureBytes, 1 MiB (never more than capture-bytes-max) */
         size_t capture_bytes_per_uid;    /* [capture-bytes-per-user] captured output of one uid's sandboxes the
                                           * daemon holds for replies at once, 64 MiB */
+        unsigned warm_pool_entries;      /* [warm-pool-entries] warm-pool entries of all users together, 16 (at
+                                          * most 64: each holds a spawn worker) */
         /* What one Spawn request may hold, handed to spawn_request_decode() as it is:
          *   [argv-bytes] spawn.argv_bytes_max, sum of strlen+1 over argv, 128 KiB;
          *   [env-bytes] spawn.env_bytes_max, 128 KiB;

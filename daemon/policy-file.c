@@ -47,6 +47,7 @@ typedef enum RuleKeyId {
         KEY_DEVICE_BINDS,
         KEY_SECCOMP,
         KEY_NESTED,
+        KEY_WARM_POOL,
         LIMIT_KEY_IDS(KEY_),
         KEY_RUNTIME_MAX,
         LIMIT_KEY_IDS(KEY_DEFAULT_),
@@ -120,6 +121,15 @@ static int parse_max_sandboxes(char *s, uint64_t *ret) {
         uint64_t v;
 
         if (limits_parse_u64(s, false, &v) < 0 || v > POLICY_MAX_SANDBOXES_MAX)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_warm_pool(char *s, uint64_t *ret) {
+        uint64_t v;
+
+        if (limits_parse_u64(s, false, &v) < 0 || v > POLICY_WARM_POOL_MAX)
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -284,6 +294,7 @@ static const RuleKey rule_keys[_KEY_MAX] = {
                                  POLICY_SECCOMP_UNCONFINED),
         [KEY_NESTED] = RULE_KEY("nested", nested, parse_nested, "refuse or allow", merge_max,
                                 POLICY_NESTED_REFUSE),
+        [KEY_WARM_POOL] = RULE_KEY("warm-pool", warm_pool, parse_warm_pool, "a number from 0 to 16", merge_max, 0),
         /* Limits: the most permissive of several groups is the largest, and "infinity" is larger than any. */
         LIMIT_KEYS(KEY_, "", max),
         [KEY_RUNTIME_MAX] = RULE_KEY("runtime-max-sec", max.runtime_max_usec, parse_seconds, EXPECT_SECONDS,
@@ -436,7 +447,8 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
         snprintf(r.source, sizeof(r.source), "%s", user ? user->name : first_group ? first_group->name : "default");
 
         /* Root is not restricted, but a sandbox of root's is not the host's root: whether it may ask for
-         * sandboxes inside it is the one key root's sections decide, as anyone's. */
+         * sandboxes inside it is the one key root's sections decide, as anyone's; and its warm pool, which
+         * only costs the host. */
         if (uid == 0) {
                 PolicyRule root = {
                         .namespaces = NAMESPACE_ALL,
@@ -446,6 +458,7 @@ void policy_lookup(const Policy *p, uid_t uid, gid_t gid, const gid_t *groups, s
                         .device_binds = true,
                         .seccomp = POLICY_SECCOMP_UNCONFINED,
                         .nested = r.nested,
+                        .warm_pool = r.warm_pool,
                         .unrestricted = true,
                 };
 

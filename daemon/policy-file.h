@@ -20,6 +20,8 @@
 #include "macro.h"
 
 #define POLICY_MAX_SANDBOXES_UNSET UINT_MAX
+/* The most warm-pool entries one uid may have (warm-pool = N). */
+#define POLICY_WARM_POOL_MAX 16U
 
 /* "seccomp": which system call filters a caller's sandboxes may run under, from strict to permissive. */
 typedef enum PolicySeccomp {
@@ -69,6 +71,7 @@ typedef struct PolicyRule {
         bool device_binds;      /* may ask for "dev" on a bind (the source's own nodev still holds) */
         unsigned seccomp;       /* PolicySeccomp: which system call filters it may choose */
         unsigned nested;        /* PolicyNested: requests from inside one of the daemon's sandboxes */
+        unsigned warm_pool;     /* namespace sets the daemon keeps made ahead for this uid (warm-pool.h), 0..16 */
         bool unrestricted;      /* root: the policy does not apply */
         PolicyLimits max;       /* the most one sandbox may ask for ([memory-max], ...), and what it gets when it
                                  * asks for none and no default- key says otherwise */

@@ -397,6 +397,35 @@ Test(policy, root_nested_from_its_rule) {
         cr_assert_eq(r.nested, POLICY_NESTED_REFUSE);
 }
 
+/* warm-pool: off unless a section gives it, 0 to 16; root's sections decide root's, as for nested. */
+Test(policy, warm_pool_key) {
+        PolicyRule r;
+
+        policy_lookup(NULL, CALLER_UID, CALLER_GID, NULL, 0, &r);
+        cr_assert_eq(r.warm_pool, 0U);
+        policy_lookup(NULL, 0, 0, NULL, 0, &r);
+        cr_assert_eq(r.warm_pool, 0U);
+        {
+                _cleanup_(policy_freep) Policy *p = load_ok("[default]\nwarm-pool = 2\n[user:root]\nwarm-pool = 16\n");
+
+                policy_lookup(p, CALLER_UID, CALLER_GID, NULL, 0, &r);
+                cr_assert_eq(r.warm_pool, 2U);
+                policy_lookup(p, 0, 0, NULL, 0, &r);
+                cr_assert(r.unrestricted);
+                cr_assert_eq(r.warm_pool, 16U);
+        }
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_(policy_freep) Policy *p = NULL;
+                ConfError e = {};
+
+                cr_assert_eq(policy_load(write_file("policy.conf", i == 0 ? "[default]\nwarm-pool = 17\n" :
+                                                                            "[default]\nwarm-pool = -1\n"),
+                                         &p, &e),
+                             -EBADMSG);
+                cr_assert_eq(e.line, 2U);
+        }
+}
+
 /* ---- limits ---- */
 
 static bool limits_equal(const DaemonLimits *a, const DaemonLimits *b) {
@@ -458,7 +487,7 @@ Test(policy, limits) {
         cr_assert(limits_equal(&l, &before), "a refused value changed the limits");
 
         /* one table: each name finds its own row */
-        cr_assert_eq(limits_count(), 19);
+        cr_assert_eq(limits_count(), 20);
         cr_assert_eq(limits_index(limits_find("connections")), 0);
         cr_assert_eq(limits_index(limits_find("held-fds-per-user")), 14);
         cr_assert(limits_find("message-size")->bytes);
@@ -472,6 +501,12 @@ Test(policy, limits) {
         cr_assert_eq(limits_set(&l, "capture-bytes-per-user", "1M"), 0);
         cr_assert_eq(l.capture_bytes_per_uid, 1024U * 1024);
         cr_assert_null(limits_find("no-such-limit"));
+        /* each warm-pool entry holds a spawn worker: capped well below their number */
+        cr_assert_eq(l.warm_pool_entries, 16U);
+        cr_assert_eq(limits_find("warm-pool-entries")->max, 64);
+        cr_assert_eq(limits_set(&l, "warm-pool-entries", "65"), -EINVAL);
+        cr_assert_eq(limits_set(&l, "warm-pool-entries", "1"), 0);
+        cr_assert_eq(l.warm_pool_entries, 1U);
 }
 
 Test(policy, quota) {
