@@ -1420,6 +1420,46 @@ static bool limits_any(const CgroupLimits *l) {
         return false;
 }
 
+int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimits *user_limits) {
+        CgroupManager *m;
+        CgroupUser *u;
+        CgroupLimits none = CGROUP_LIMITS_NONE, want;
+        int fds[HIERARCHIES_MAX], owned[HIERARCHIES_MAX], r = 0;
+
+        if (!cg || !l || cg->parent)
+                return -EINVAL;
+        m = cg->manager;
+        u = cg->user;
+        want = user_limits ? *user_limits : none;
+        if (!u->has_limits || !limits_equal(&u->limits, &want)) {
+                r = apply_limits(m, u->fds, &want, /* reset= */ true);
+                if (r < 0)
+                        return r;
+                u->limits = want;
+                u->has_limits = true;
+        }
+
+        /* Nothing to write: it is as cgroup_new() left one without limits (read back then). */
+        if (!limits_any(l) && l->cpu_period_usec == 0)
+                return 0;
+
+        for (size_t i = 0; i < HIERARCHIES_MAX; i++)
+                fds[i] = owned[i] = -EBADF;
+        for (size_t i = 0; i < m->n_h && r >= 0; i++) {
+                fds[i] = dir_fd(cg, (int) i, &owned[i]);
+                if (fds[i] < 0)
+                        r = fds[i];
+        }
+        /* It was made without limits, as a new one is before cgroup_new() applies its own. */
+        if (r >= 0)
+                r = apply_limits(m, fds, l, /* reset= */ false);
+        close_many(owned, HIERARCHIES_MAX);
+        if (r < 0)
+                return r;
+        read_limits(cg, &cg->limits);
+        return 0;
+}
+
 bool cgroup_has_room_below(const Cgroup *cg) {
         return cg->has_leaf || !cg->manager->payload_leaf;
 }

@@ -185,6 +185,15 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                CgroupFlags flags, Cgroup **ret);
 
 /*
+ * A cgroup cgroup_new() made without limits ahead of its spawn (a warm-pool
+ * entry's, whose process is parked in it running none of the request's
+ * code), now taken for a request: applies the user's limits as cgroup_new()
+ * would and then l, so the request's code runs under exactly what a fresh
+ * cgroup would have had. -errno if a write fails (the caller discards it).
+ */
+int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimits *user_limits);
+
+/*
  * Whether cgroups can be made below cg: on hosts whose cgroup2 tree holds
  * controllers, only if it was made with CGROUP_ROOM_BELOW (its processes are
  * in its payload leaf); elsewhere always.

@@ -33,6 +33,7 @@
 #include "sandbox-nested-caller.h"
 #include "seccomp-profile.h"
 #include "spawn.h"
+#include "warm-pool.h"
 
 static const char varlink_service_description[] =
         "# The Varlink Service Interface is provided by every varlink service. It\n"
@@ -1094,20 +1095,6 @@ static void method_spawn(Connection *c) {
         if (!client)
                 return connection_close(c);
 
-        r = sandbox_make_id(id);
-        if (r < 0)
-                return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
-        if (s->cgroups) {
-                /* Room for nested sandboxes' cgroups where requests from inside it may be served. */
-                r = cgroup_new(s->cgroups, c->caller.uid, id, &limits.sandbox, limits.has_user ? &limits.user : NULL,
-                               rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0, &cgroup);
-                if (r < 0) {
-                        log_audit(LOG_WARNING, "spawn-failed", &c->caller, NULL, "Spawn failed: cgroup: %s",
-                                  strerror(-r));
-                        return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
-                }
-        }
-
         SpawnContext ctx = {
                 .request = req,
                 .seccomp = seccomp,
@@ -1115,9 +1102,29 @@ static void method_spawn(Connection *c) {
                 .message_fds = c->message.fds,
                 .n_message_fds = c->message.n_fds,
                 .caller = &c->caller,
-                .cgroup = cgroup,
         };
-        r = spawn_start(&ctx, &handle, &error);
+        /* Room for nested sandboxes' cgroups where requests from inside it may be served. */
+        CgroupFlags cgroup_flags = rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0;
+
+        /* Namespaces made ahead for this very shape (warm-pool.h); whatever goes wrong with one, cold. */
+        WarmPoolEntry *entry = warm_pool_take(s->warm_pool, &c->caller, req, &rule, &limits, cgroup_flags);
+        r = entry ? warm_pool_start(s->warm_pool, entry, &ctx, &limits, id, &cgroup, &handle, &error) : -ENOENT;
+        if (r < 0) {
+                r = sandbox_make_id(id);
+                if (r < 0)
+                        return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
+                if (s->cgroups) {
+                        r = cgroup_new(s->cgroups, c->caller.uid, id, &limits.sandbox,
+                                       limits.has_user ? &limits.user : NULL, cgroup_flags, &cgroup);
+                        if (r < 0) {
+                                log_audit(LOG_WARNING, "spawn-failed", &c->caller, NULL, "Spawn failed: cgroup: %s",
+                                          strerror(-r));
+                                return connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
+                        }
+                }
+                ctx.cgroup = cgroup;
+                r = spawn_start(&ctx, &handle, &error);
+        }
         /* The child has its copies now; the reply may be a while (until exec or the spawn timeout). */
         connection_drop_fds(c);
         if (r < 0) {
@@ -1301,6 +1308,39 @@ static void method_reload(Connection *c) {
         reply_parameters(c, NULL);
 }
 
+static void method_warm_pool(Connection *c) {
+        WarmPoolStats st;
+        struct json_object *o;
+
+        json_object_object_foreach(c->call.parameters, key, value) {
+                (void) value;
+                return reply_invalid_parameter(c, key);
+        }
+        if (!c->caller.privileged || c->caller.origin.kind != CALLER_ORIGIN_HOST)
+                return connection_reply_error(c, varlink_error_new(VARLINK_ERROR_PERMISSION_DENIED, NULL));
+
+        warm_pool_stats(c->server->warm_pool, &st);
+        o = json_object_new_object();
+        if (!o)
+                return connection_close(c);
+        const struct {
+                const char *name;
+                uint64_t value;
+        } fields[] = {
+                { "entries", st.entries },       { "parked", st.parked },
+                { "hits", st.hits },             { "misses", st.misses },
+                { "fills", st.fills },           { "fillFailures", st.fill_failures },
+                { "discarded", st.discarded },   { "fillCpuUsec", st.fill_cpu_usec },
+                { "fillUsec", st.fill_usec },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (json_object_object_add(o, fields[i].name, json_object_new_int64((int64_t) fields[i].value)) < 0) {
+                        json_object_put(o);
+                        return connection_close(c);
+                }
+        reply_parameters(c, o);
+}
+
 /* Without a valid policy nobody but root is served: nothing says what others may do. Reload answers
  * non-root callers itself (PermissionDenied); the service interface stays open to everyone. */
 static bool admit_call(Connection *c, const ConnectionMethod *m) {
@@ -1330,6 +1370,9 @@ static bool admit_call(Connection *c, const ConnectionMethod *m) {
 
 static void connection_disconnected(Connection *c) {
         sandbox_connection_closed(c->server, c);
+        /* Still listed: the owner's entries go with its last connection. */
+        if (server_count_connections_of(c->server, c->caller.uid) <= 1)
+                warm_pool_owner_left(c->server->warm_pool, c->caller.uid);
 }
 
 static const ConnectionMethod methods[] = {
@@ -1344,6 +1387,7 @@ static const ConnectionMethod methods[] = {
         { "io.nsbox.Sandbox.List",                       method_list,                      false },
         { "io.nsbox.Sandbox.Inspect",                    method_inspect,                   false },
         { "io.nsbox.Sandbox.Reload",                     method_reload,                    false },
+        { "io.nsbox.Sandbox.WarmPool",                   method_warm_pool,                 false },
 };
 
 static const char *const interfaces[] = { "org.varlink.service", NSBOX_INTERFACE, NULL };

@@ -23,6 +23,7 @@
 #include "restart.h"
 #include "sandbox.h"
 #include "seccomp-profile.h"
+#include "warm-pool.h"
 
 /* How long a stopping daemon waits for the service manager to have taken its fds. */
 #define BARRIER_TIMEOUT_USEC (5U * 1000U * 1000U)
@@ -687,6 +688,8 @@ void restart_reexec(Server *s) {
         /* New clients wait in the backlog for the new image; the connected ones are told. */
         uv_poll_stop(&s->listen_poll);
         server_close_connections(s, /* restarting= */ true);
+        /* Its entries share this image's memory: killed before it goes, made again by the next one. */
+        warm_pool_drain_now(s->warm_pool);
 
         r = collect(s, HANDOVER_REAPER_SELF, &h);
         if (r >= 0)

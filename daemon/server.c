@@ -21,12 +21,13 @@
 #include "restart.h"
 #include "sandbox.h"
 #include "server.h"
+#include "warm-pool.h"
 
 /* Closer workers at most: each stuck close holds one, so this many distinct uids with a close that never
  * returns would leave everyone's closes waiting (never the loop). Each is a thread with a 64 KiB stack. */
 #define SERVER_CLOSER_WORKERS_MAX 64U
 
-static unsigned server_count_connections_of(const Server *s, uid_t uid) {
+unsigned server_count_connections_of(const Server *s, uid_t uid) {
         unsigned n = 0;
 
         LIST_FOREACH(connections, c, s->connections)
@@ -254,6 +255,8 @@ int server_reload(Server *s, ReloadError *ret_error) {
         s->subuid = TAKE_PTR(subuid);
         s->subgid = TAKE_PTR(subgid);
         s->config.limits = limits;
+        /* Budgets and rights may have changed: entries are made again under the new policy. */
+        warm_pool_discard_all(s->warm_pool);
         if (s->policy_invalid)
                 log_info("A valid policy is in force; serving every user again.");
         s->policy_invalid = NULL;
@@ -420,6 +423,8 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
 
         uv_timer_init(loop, &s->spawn_timer);
         s->spawn_timer.data = s;
+        /* Without memory for it, there is no warm pool: every spawn is cold. */
+        (void) warm_pool_new(s, &s->warm_pool);
 
         for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
                 uv_signal_init(loop, &s->signals[i]);
@@ -448,6 +453,8 @@ void server_shutdown(Server *s) {
         uv_close((uv_handle_t *) &s->listen_poll, NULL);
         for (size_t i = 0; i < ELEMENTSOF(s->signals); i++)
                 uv_close((uv_handle_t *) &s->signals[i], NULL);
+        /* Never handed over: killed, and made again by the next daemon. */
+        warm_pool_close(s->warm_pool);
 
         /* Connections first, so no reply is attempted to a sandbox being dropped. With a keeper to hold
          * them, keepAlive sandboxes go to the next daemon; without, they die with this one. */
@@ -478,6 +485,7 @@ Server *server_free(Server *s) {
         if (s->closer && s->listen_fd >= 0)
                 (void) async_close(s->closer, 0, TAKE_FD(s->listen_fd));
         /* Every sandbox released its usage and left the id index when it was dropped. */
+        s->warm_pool = warm_pool_free(s->warm_pool);
         hash_table_done(&s->users);
         hash_table_done(&s->sandbox_ids);
         hash_table_done(&s->sandbox_names);

@@ -92,6 +92,7 @@ typedef struct Server {
         char status[128]; /* the last STATUS= sent, so only changes are sent */
 
         AsyncCloser *closer; /* every fd a client sent is closed through it, never on the loop */
+        struct WarmPool *warm_pool; /* NULL without memory for it */
 
         bool stopping;
 } Server;
@@ -126,6 +127,9 @@ void server_refresh_subids(Server *s);
 
 /* Reports the sandbox and connection counts to the service manager (STATUS=) when they changed. */
 void server_notify_status(Server *s);
+
+/* Open connections of uid (O(connections)). */
+unsigned server_count_connections_of(const Server *s, uid_t uid);
 
 /* Counts of one uid's sandboxes (live ones and failed ones not yet reaped) and spawns in flight. O(1). */
 unsigned server_count_sandboxes_of(const Server *s, uid_t uid);

@@ -398,6 +398,9 @@ static void wait_for_release(SpawnPlan *p) {
         if (n != 1 || c != SPAWN_SYNC_GO)
                 _exit(SPAWN_CHILD_FAILED);
 
+        /* A warm-pool entry's is where its request comes. */
+        if (p->pooled)
+                return;
         (void) close(p->child_sync_fd);
         p->child_sync_fd = -EBADF;
 }
@@ -906,6 +909,76 @@ static void join_v1_cgroups(const SpawnPlan *p) {
                 child_fail(p, "cgroup", EDQUOT, "the owner's cgroup is at its pids.max");
 }
 
+_noreturn_ static void run_released(SpawnPlan *p);
+
+typedef struct ReceivedFds {
+        const int *fds;
+        size_t n;
+        bool bad;
+} ReceivedFds;
+
+static void take_received_fd(int *fd, bool owned, void *userdata) {
+        ReceivedFds *r = userdata;
+
+        if (*fd < 0)
+                return;
+        if ((size_t) *fd >= r->n) {
+                r->bad = true;
+                *fd = -EBADF;
+                return;
+        }
+        *fd = r->fds[*fd];
+}
+
+/*
+ * A warm-pool entry: released, its namespaces made and their maps written,
+ * it says it is parked and waits for the request it is taken for, holding
+ * nothing of anyone's. What comes is the plan's address (the daemon's
+ * memory is ours) and its fds, whose numbers in the plan are indexes into
+ * the list; from there on it is the request's child, from the same point
+ * on as a fresh one after its release. EOF (the entry discarded) ends it.
+ */
+_noreturn_ static void await_request(SpawnPlan *pool) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(SPAWN_POOL_FDS_MAX * sizeof(int))];
+        } control;
+        SpawnPlan *hit = NULL, copy;
+        struct iovec iov = { .iov_base = &hit, .iov_len = sizeof hit };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        ReceivedFds received = {};
+        char c = SPAWN_SYNC_PARKED;
+        ssize_t n;
+
+        do
+                n = send(pool->child_sync_fd, &c, 1, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                _exit(SPAWN_CHILD_FAILED);
+        do
+                n = recvmsg(pool->child_sync_fd, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof hit || !hit)
+                _exit(SPAWN_CHILD_FAILED);
+        if (mh.msg_flags & MSG_CTRUNC)
+                child_fail(pool, "prepare", EMSGSIZE, "the request's fds");
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg))
+                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+                        received.fds = (const int *) CMSG_DATA(cmsg);
+                        received.n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                }
+        (void) close(pool->child_sync_fd);
+
+        copy = *hit;
+        spawn_plan_visit_fds(&copy, take_received_fd, &received);
+        copy.child_report_fd = pool->child_report_fd;
+        copy.child_sync_fd = copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
+        if (received.bad)
+                child_fail(&copy, "prepare", EBADF, "the request's fds");
+        run_released(&copy);
+}
+
 _noreturn_ void spawn_child_run(SpawnPlan *p) {
         join_v1_cgroups(p);
         reset_signal_dispositions(p);
@@ -913,6 +986,13 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
 
         join_namespaces(p);
         wait_for_release(p);
+        if (p->pooled)
+                await_request(p);
+        run_released(p);
+}
+
+/* From the release on: the same for a fresh child and a warm-pool entry handed its request. */
+_noreturn_ static void run_released(SpawnPlan *p) {
         fork_pid1(p);
         enter_time_namespace(p);
         record_namespace_inodes(p);

@@ -28,6 +28,10 @@
 /* One byte each way on the sync socket. */
 #define SPAWN_SYNC_READY 'r'
 #define SPAWN_SYNC_GO 'g'
+/* A warm-pool entry's child, released and waiting for the plan of the request it is taken for. */
+#define SPAWN_SYNC_PARKED 'p'
+/* The most fds a warm-pool hit hands its child: one SCM_RIGHTS message (the kernel's SCM_MAX_FD). */
+#define SPAWN_POOL_FDS_MAX 253
 
 /* What the child exits with when it fails before execve (the error itself goes to the report pipe). */
 #define SPAWN_CHILD_FAILED 127
@@ -154,6 +158,12 @@ typedef struct SpawnPlan {
          * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;
 
+        /* A warm-pool entry (SpawnContext.pooled): once released the child parks, says so on the sync socket
+         * (SPAWN_SYNC_PARKED) and waits there for the request's plan: the plan's address, with its fds
+         * (SCM_RIGHTS), whose numbers in the plan are indexes into that list. It goes on with that plan. */
+        bool pooled;
+        SpawnPoolSlot *pool_slot; /* shared with the daemon: who frees the plan handed over (spawn.c) */
+
         /* Every daemon fd the child uses, ascending: first thing, it closes all others (owned). */
         int *keep_fds;
         size_t n_keep_fds;
@@ -182,6 +192,10 @@ static inline bool spawn_plan_needs_ready(const SpawnPlan *p) {
  * ptrace it. 0 or -errno. Async-signal-safe.
  */
 int spawn_take_owner_ids(uid_t uid, gid_t gid);
+
+/* Every fd field of the plan, with whether the plan owns it. Async-signal-safe (a parked warm-pool child
+ * renumbers the plan it is handed with it). */
+void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata);
 
 /* Runs in the child right after clone3(); never returns. Async-signal-safe throughout. */
 _noreturn_ void spawn_child_run(SpawnPlan *p);

@@ -147,6 +147,32 @@ struct SpawnHandshake {
         SpawnError error; /* a failure so far (error > 0): final */
 };
 
+/*
+ * Where a warm-pool hit leaves the plan it handed the parked child, shared by the entry's holder and the
+ * spawn worker that cloned the child: the worker frees that plan once nothing runs on the memory any more
+ * (shared_done()); a hit that finds the worker already done frees it itself.
+ */
+#define POOL_SLOT_DONE ((SpawnPlan *) (uintptr_t) 1)
+
+struct SpawnPoolSlot {
+        unsigned n_ref; /* atomic */
+        SpawnPlan *hit; /* atomic: NULL, the plan handed over, or POOL_SLOT_DONE */
+};
+
+static SpawnPoolSlot *spawn_pool_slot_new(void) {
+        SpawnPoolSlot *slot = calloc(1, sizeof *slot);
+
+        if (slot)
+                slot->n_ref = 2;
+        return slot;
+}
+
+SpawnPoolSlot *spawn_pool_slot_unref(SpawnPoolSlot *slot) {
+        if (slot && __atomic_sub_fetch(&slot->n_ref, 1, __ATOMIC_ACQ_REL) == 0)
+                free(slot);
+        return NULL;
+}
+
 /* ---- errors (async-signal-safe: the child uses these) ---- */
 
 static size_t append_string(char *buf, size_t size, size_t pos, const char *s) {
@@ -252,7 +278,7 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnPlan *, spawn_plan_free);
 
 /* Every fd field of the plan, with whether the plan owns it (spawn_plan_free() closes those). */
-static void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata) {
+void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata) {
         for (size_t i = 0; i < p->n_joins; i++) {
                 visit(&p->joins[i].fd, false, userdata);
                 visit(&p->joins[i].owned_fd, true, userdata);
@@ -1390,6 +1416,17 @@ static void shared_done(void *userdata, bool cloned) {
         SharedSpawn *s = userdata;
         SpawnPlan *p = s->plan;
 
+        /* A warm-pool entry's: the plan it was handed (its fds are indexes, nothing to close), if any. */
+        if (p->pool_slot) {
+                SpawnPlan *hit = __atomic_exchange_n(&p->pool_slot->hit, POOL_SLOT_DONE, __ATOMIC_ACQ_REL);
+
+                if (hit) {
+                        spawn_plan_visit_fds(hit, forget_fd, NULL);
+                        spawn_plan_free(hit);
+                }
+                p->pool_slot = spawn_pool_slot_unref(p->pool_slot);
+        }
+
         /* Its fds are the worker's copies, which the worker closes, or (not yet renumbered) the daemon's,
          * which the caller closes once the worker took them. */
         spawn_plan_visit_fds(p, forget_fd, NULL);
@@ -1652,6 +1689,8 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         SpawnError e = {};
         pid_t pid = 0;
         unsigned made_after_joins = 0;
+        SpawnPoolSlot *slot = NULL;
+        bool slot_given = false;
         int r, k;
 
         if (!c || !c->request || !c->caller || !ret || !ret_error)
@@ -1660,6 +1699,20 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         r = spawn_plan_new(c, &p, &steps, &e);
         if (r < 0)
                 goto fail;
+        if (c->pooled) {
+                /* Only a child on the daemon's memory can be handed a plan made later. */
+                if (!plan_can_share_memory(p) || p->n_joins > 0 || p->joins_pid || p->unshare_flags != 0 || steps.timens_offsets) {
+                        r = spawn_fail(&e, "prepare", EINVAL, "not a shape a warm pool serves");
+                        goto fail;
+                }
+                slot = spawn_pool_slot_new();
+                if (!slot) {
+                        r = spawn_fail(&e, "prepare", ENOMEM, NULL);
+                        goto fail;
+                }
+                p->pooled = true;
+                p->pool_slot = slot;
+        }
 
         h = calloc(1, sizeof *h);
         if (!h) {
@@ -1709,7 +1762,14 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         r = -EBUSY;
         if (plan_can_share_memory(p))
                 r = clone_child_shared(&p, c->caller, cgroup_fd, report_fd, &pid, &pidfd, &e);
-        if (r == -EBUSY) {
+        if (slot && r != -EBUSY)
+                /* The worker has its reference: it drops it once done, whatever happened. */
+                slot_given = true;
+        if (slot && r == -EBUSY) {
+                /* No worker: a pooled child cannot be forked. */
+                p->pool_slot = NULL;
+                r = spawn_fail(&e, "clone3", EBUSY, "no spawn worker for a warm-pool entry");
+        } else if (r == -EBUSY) {
                 r = take_groups_for_clone(c->caller, &e);
                 if (r >= 0)
                         r = clone_child(p, cgroup_fd, &pid, &pidfd, &e);
@@ -1739,11 +1799,217 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         out.handshake = TAKE_PTR(h);
         out.capture_fds[0] = TAKE_FD(capture_out);
         out.capture_fds[1] = TAKE_FD(capture_err);
+        out.pool_slot = TAKE_PTR(slot);
         *ret = out;
         return 0;
 
 fail:
+        if (slot) {
+                if (p)
+                        p->pool_slot = NULL;
+                if (!slot_given)
+                        (void) spawn_pool_slot_unref(slot);
+                (void) spawn_pool_slot_unref(slot);
+        }
         spawn_parent_steps_done(&steps);
+        *ret_error = e;
+        return r;
+}
+
+/* ---- warm-pool entries ---- */
+
+int spawn_pool_parked_fd(const SpawnHandle *entry) {
+        return entry && entry->handshake && entry->handshake->released ? entry->handshake->sync_fd : -EBADF;
+}
+
+int spawn_pool_read_parked(SpawnHandle *entry) {
+        int fd = spawn_pool_parked_fd(entry);
+        ssize_t n;
+        char c;
+
+        if (fd < 0)
+                return -EINVAL;
+        do
+                n = recv(fd, &c, 1, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno == EAGAIN)
+                return -EAGAIN;
+        return n == 1 && c == SPAWN_SYNC_PARKED ? 0 : -ECHILD;
+}
+
+/* The distinct fds of a plan, each field renumbered to its index among them; and which of them it owns. */
+typedef struct FdIndex {
+        int *fds;
+        bool *owned;
+        size_t n, max;
+        int error;
+} FdIndex;
+
+static void index_fd(int *fd, bool owned, void *userdata) {
+        FdIndex *x = userdata;
+        size_t i;
+
+        if (*fd < 0 || x->error < 0)
+                return;
+        for (i = 0; i < x->n; i++)
+                if (x->fds[i] == *fd)
+                        break;
+        if (i == x->n) {
+                if (x->n == x->max) {
+                        size_t m = x->max > 0 ? x->max * 2 : 32;
+                        int *fds = reallocarray(x->fds, m, sizeof(int));
+                        bool *o;
+
+                        if (fds)
+                                x->fds = fds;
+                        o = fds ? reallocarray(x->owned, m, sizeof(bool)) : NULL;
+                        if (!o) {
+                                x->error = -ENOMEM;
+                                return;
+                        }
+                        x->owned = o;
+                        x->max = m;
+                }
+                x->fds[x->n] = *fd;
+                x->owned[x->n] = false;
+                x->n++;
+        }
+        x->owned[i] = x->owned[i] || owned;
+        *fd = (int) i;
+}
+
+/* One message, never waiting: the socket's buffer holds nothing else. */
+static int send_plan(int sync_fd, SpawnPlan *p, const int *fds, size_t n_fds) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(SPAWN_POOL_FDS_MAX * sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = &p, .iov_len = sizeof p };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (n_fds > 0) {
+                struct cmsghdr *cmsg;
+
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+                cmsg = CMSG_FIRSTHDR(&mh);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+                memcpy(CMSG_DATA(cmsg), fds, n_fds * sizeof(int));
+        }
+        do
+                n = sendmsg(sync_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == sizeof p ? 0 : -EIO;
+}
+
+int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *ret, SpawnError *ret_error) {
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        _cleanup_(spawn_handshake_freep) SpawnHandshake *h = NULL;
+        _cleanup_close_ int capture_out = -EBADF, capture_err = -EBADF;
+        _cleanup_free_ gid_t *groups = NULL;
+        FdIndex x = {};
+        SpawnParentSteps steps = {};
+        SpawnError e = {};
+        SpawnPlan *old;
+        int sync_fd, r;
+
+        if (!c || !c->request || !c->caller || c->pooled || !entry || !entry->pool_slot || !ret || !ret_error)
+                return -EINVAL;
+        sync_fd = spawn_pool_parked_fd(entry);
+        if (sync_fd < 0)
+                return -EINVAL;
+
+        r = spawn_plan_new(c, &p, &steps, &e);
+        /* The maps are the entry's, written when it was made: the caller matched them. */
+        spawn_parent_steps_done(&steps);
+        if (r < 0)
+                goto fail;
+        if (!plan_can_share_memory(p) || p->n_joins > 0 || p->joins_pid || p->unshare_flags != 0 || p->maps_by_child) {
+                r = spawn_fail(&e, "prepare", EINVAL, "not a shape a warm pool serves");
+                goto fail;
+        }
+        p->shares_memory = true;
+
+        h = calloc(1, sizeof *h);
+        if (!h) {
+                r = spawn_fail(&e, "prepare", ENOMEM, NULL);
+                goto fail;
+        }
+        *h = (SpawnHandshake) { .pid = entry->pid, .sync_fd = -EBADF, .report_fd = entry->report_fd, .released = true };
+        if (p->n_groups > 0) {
+                groups = calloc(p->n_groups, sizeof(gid_t));
+                if (!groups) {
+                        r = spawn_fail(&e, "prepare", ENOMEM, NULL);
+                        goto fail;
+                }
+                memcpy(groups, p->groups, p->n_groups * sizeof(gid_t));
+        }
+        capture_out = TAKE_FD(p->capture_fds[0]);
+        capture_err = TAKE_FD(p->capture_fds[1]);
+
+        /* Its rlimits before it runs anything of the request's, as a fresh child's. */
+        r = set_rlimits(c->request, entry->pid, &e);
+        if (r < 0)
+                goto fail;
+
+        /* From here on the plan's fd fields are indexes into x.fds, the daemon's fds the child gets copies of. */
+        spawn_plan_visit_fds(p, index_fd, &x);
+        if (x.error < 0 || x.n > SPAWN_POOL_FDS_MAX) {
+                r = spawn_fail(&e, "prepare", x.error < 0 ? -x.error : E2BIG, "the request's fds for a warm-pool entry");
+                goto fail_indexed;
+        }
+        r = send_plan(sync_fd, p, x.fds, x.n);
+        if (r < 0) {
+                r = spawn_fail(&e, "prepare", -r, "handing the request to a warm-pool entry");
+                goto fail_indexed;
+        }
+        /* The child has its copies: only it may hold the ends of its pipes, so EOF on ours means it is gone. */
+        for (size_t i = 0; i < x.n; i++)
+                if (x.owned[i])
+                        safe_close(x.fds[i]);
+
+        SpawnHandle out = {
+                .pid = entry->pid,
+                .uid = p->uid,
+                .gid = p->gid,
+                .set_groups = p->set_groups,
+                .n_groups = p->n_groups,
+                .groups = TAKE_PTR(groups),
+                .capture_fds = { TAKE_FD(capture_out), TAKE_FD(capture_err) },
+        };
+
+        /* The worker frees the plan once nothing runs on it; if it is done already (the child died), so
+         * do we (the report pipe tells the caller). */
+        old = __atomic_exchange_n(&entry->pool_slot->hit, p, __ATOMIC_ACQ_REL);
+        if (old == POOL_SLOT_DONE)
+                spawn_plan_visit_fds(p, forget_fd, NULL);
+        else
+                p = NULL;
+        free(x.fds);
+        free(x.owned);
+
+        /* Its sync socket is done with: what was sent stays readable for the child. */
+        entry->handshake = spawn_handshake_free(entry->handshake);
+        out.pidfd = TAKE_FD(entry->pidfd);
+        out.report_fd = TAKE_FD(entry->report_fd);
+        out.handshake = TAKE_PTR(h);
+        *ret = out;
+        return 0;
+
+fail_indexed:
+        /* The plan's own fds are the daemon's still; its fields are indexes now. */
+        for (size_t i = 0; i < x.n; i++)
+                if (x.owned[i])
+                        safe_close(x.fds[i]);
+        spawn_plan_visit_fds(p, forget_fd, NULL);
+        free(x.fds);
+        free(x.owned);
+fail:
         *ret_error = e;
         return r;
 }

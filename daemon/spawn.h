@@ -59,6 +59,10 @@ typedef struct SpawnContext {
          * a process in the namespace's parent or in itself): the child writes them through a short-lived
          * process of its own that stays in the parent, never the daemon (spawn-child.c). */
         const SpawnParent *parent;
+        /* A warm-pool entry (warm-pool.h): the request is only a shape (namespaces, id maps, setgroups, the
+         * caller), and the child parks once its maps are written, until spawn_start_pooled() hands it the
+         * plan of the request it is taken for. Needs a spawn worker: -EBUSY without one. */
+        bool pooled;
 } SpawnContext;
 
 /* The caller's ids where a new user namespace's maps point: the host's, or the parent sandbox's. */
@@ -81,6 +85,7 @@ typedef struct SpawnError {
 } SpawnError;
 
 typedef struct SpawnHandshake SpawnHandshake;
+typedef struct SpawnPoolSlot SpawnPoolSlot;
 
 typedef struct SpawnHandle {
         pid_t pid;     /* host pid of the sandbox's top process */
@@ -105,6 +110,9 @@ typedef struct SpawnHandle {
         bool set_groups;
         gid_t *groups;
         size_t n_groups;
+        /* With SpawnContext.pooled: where spawn_start_pooled() leaves the plan it hands the parked child (owned:
+         * spawn_pool_slot_unref()); NULL otherwise. */
+        SpawnPoolSlot *pool_slot;
 } SpawnHandle;
 
 /*
@@ -147,6 +155,31 @@ typedef struct SpawnHandle {
  *    passed); init on iff a pid namespace is created (always when one is joined); no_new_privs always.
  */
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error);
+
+/*
+ * A warm-pool entry's child (made by spawn_start() with SpawnContext.pooled, its handshake done) says on
+ * its sync socket that it is parked: reads that word, never blocking. 0 once parked (its v1 cgroup moves
+ * are done: the cgroup's fds may go), -EAGAIN not yet (call again when spawn_pool_parked_fd() polls
+ * readable), -ECHILD if it died or gave up: the caller kills and reaps it.
+ */
+int spawn_pool_read_parked(SpawnHandle *entry);
+/* The fd to poll for the parked word and, once parked, for a hang-up (the child died): its sync socket. */
+int spawn_pool_parked_fd(const SpawnHandle *entry);
+
+/*
+ * Takes a parked warm-pool entry for a request whose shape is the entry's (the caller checked: the same
+ * caller identity and groups, namespaces, id maps and setgroups; no joins, no pid or time namespace, no
+ * parent): builds the request's plan, sets its rlimits on the entry's process, and hands the plan and its
+ * fds (SCM_RIGHTS, at most 253) to the parked child, which goes on from its release exactly as a fresh
+ * one would (mounts, hostname, credentials, fds, seccomp, exec). Never waits for the child. On success
+ * *ret is what spawn_start() would have returned (its handshake released) and *entry is spent (only
+ * entry->pool_slot stays for the caller to unref and nothing else to free); on failure (-errno, *ret_error
+ * filled) *entry is unchanged: the caller discards it (the request's message fds are untouched, so it
+ * may still spawn cold).
+ */
+int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *ret, SpawnError *ret_error);
+
+SpawnPoolSlot *spawn_pool_slot_unref(SpawnPoolSlot *slot);
 
 /*
  * The next step of the handshake; never blocks. Returns 0 once the child is released (the caller
