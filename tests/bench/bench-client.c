@@ -2,8 +2,13 @@
 /* A benchmark client of nsboxd built on libnsbox's public API, as any caller would use it. */
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "bench-client.h"
 #include "bench-stats.h"
@@ -176,4 +181,53 @@ int daemon_client_list(DaemonClient *c, size_t *ret_n) {
 
 const char *daemon_client_last_error(DaemonClient *c) {
         return c->error;
+}
+
+/* One call on a connection of its own, as any Varlink client would make it: the daemon's warm-pool counters. */
+int daemon_warm_pool_counters(const char *socket_path, WarmPoolCounters *ret) {
+        static const char call[] = "{\"method\":\"io.nsbox.Sandbox.WarmPool\"}";
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct json_object *reply = NULL, *params, *v;
+        char buf[4096];
+        size_t have = 0;
+        int fd, r = 0;
+
+        if (strlen(socket_path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, socket_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || send(fd, call, sizeof call, MSG_NOSIGNAL) != sizeof call) {
+                r = -errno;
+                goto finish;
+        }
+        while (have == 0 || buf[have - 1] != 0) {
+                ssize_t n = recv(fd, buf + have, sizeof buf - have, 0);
+
+                if (n <= 0 || (have += (size_t) n) == sizeof buf) {
+                        r = n < 0 ? -errno : -EIO;
+                        goto finish;
+                }
+        }
+        reply = json_tokener_parse(buf);
+        if (!reply || !json_object_object_get_ex(reply, "parameters", &params)) {
+                r = -EPROTO;
+                goto finish;
+        }
+        *ret = (WarmPoolCounters) {};
+        const struct {
+                const char *name;
+                uint64_t *field;
+        } fields[] = {
+                { "hits", &ret->hits },       { "misses", &ret->misses },           { "fills", &ret->fills },
+                { "fillCpuUsec", &ret->fill_cpu_usec }, { "fillUsec", &ret->fill_usec },
+        };
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+                if (json_object_object_get_ex(params, fields[i].name, &v))
+                        *fields[i].field = (uint64_t) json_object_get_int64(v);
+finish:
+        json_object_put(reply);
+        close(fd);
+        return r;
 }

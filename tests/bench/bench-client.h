@@ -43,5 +43,16 @@ int daemon_client_spawn_only(DaemonClient *c);
 /* A List (streamed in pieces by a daemon that can, as libnsbox asks): *ret_n gets how many came. */
 int daemon_client_list(DaemonClient *c, size_t *ret_n);
 
+/* The warm-pool counters of a daemon (its WarmPool method, root only), running totals. */
+typedef struct WarmPoolCounters {
+        uint64_t hits;
+        uint64_t misses;
+        uint64_t fills;
+        uint64_t fill_cpu_usec; /* the daemon's CPU making the entries that parked */
+        uint64_t fill_usec;     /* from starting each to its parking */
+} WarmPoolCounters;
+
+int daemon_warm_pool_counters(const char *socket_path, WarmPoolCounters *ret);
+
 /* The last Varlink error, "name stage errno" style, for messages; "" if none. */
 const char *daemon_client_last_error(DaemonClient *c);

@@ -2,6 +2,7 @@
 /* Shows a benchmark run as a table or as JSON, with the performance targets checked. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static const char *const method_names[_METHOD_MAX] = {
         [METHOD_CLONE_VM] = "clone-vm",
         [METHOD_NSBOXD_LIMITS] = "nsboxd+limits",
         [METHOD_NSBOXD_NO_CGROUP] = "nsboxd-nocgroup",
+        [METHOD_NSBOXD_POOL] = "nsboxd+pool",
 };
 
 const char *method_to_string(Method m) {
@@ -60,6 +62,7 @@ typedef struct Target {
 #define TARGETS_MAX 64
 
 #define SPAWN_RATIO_MAX 1.0
+#define POOL_SPAWN_RATIO_MAX 0.6
 #define THROUGHPUT_RATIO_MIN 1.0
 #define IDLE_RSS_MAX (4.0 * 1024 * 1024)
 #define PER_SANDBOX_MAX 2048.0
@@ -120,6 +123,23 @@ static size_t targets_evaluate(const BenchResults *b, Target *t) {
                         x->status = x->value <= SPAWN_RATIO_MAX ? TARGET_MET : TARGET_MISSED;
                         snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f us vs %.0f us)", x->value,
                                  d1->spawn.p50_ns / 1e3, raw->spawn.p50_ns / 1e3);
+                }
+
+                if (find_ok(b, s, 1, METHOD_NSBOXD_POOL) || bench_results_find(b, s, 1, METHOD_NSBOXD_POOL)) {
+                        const CellResult *p1 = find_ok(b, s, 1, METHOD_NSBOXD_POOL);
+
+                        x = target_add(t, &n);
+                        if (!x)
+                                break;
+                        snprintf(x->name, sizeof x->name, "[%s] nsboxd+pool spawn p50 <= %.2fx clone3, 1 client", set,
+                                 POOL_SPAWN_RATIO_MAX);
+                        x->limit = POOL_SPAWN_RATIO_MAX;
+                        if (p1 && raw && p1->spawn.n > 0 && raw->spawn.p50_ns > 0) {
+                                x->value = (double) p1->spawn.p50_ns / (double) raw->spawn.p50_ns;
+                                x->status = x->value <= POOL_SPAWN_RATIO_MAX ? TARGET_MET : TARGET_MISSED;
+                                snprintf(x->detail, sizeof x->detail, "%.2fx (%.0f us vs %.0f us)", x->value,
+                                         p1->spawn.p50_ns / 1e3, raw->spawn.p50_ns / 1e3);
+                        }
                 }
 
                 x = target_add(t, &n);
@@ -281,6 +301,12 @@ static void print_cell(FILE *f, const BenchResults *b, const CellResult *c) {
         print_ratio(f, raw ? c->per_second / raw->per_second : 0, raw && raw->per_second > 0);
         if (c->note[0])
                 fprintf(f, "  (%s)", c->note);
+        if (c->pool_measured && c->pool_hits + c->pool_misses > 0)
+                fprintf(f, "  (pool: %.0f%% hits of %" PRIu64 "; a refill %.0f us CPU, %.0f us to parked)",
+                        100.0 * (double) c->pool_hits / (double) (c->pool_hits + c->pool_misses),
+                        c->pool_hits + c->pool_misses,
+                        c->pool_fills > 0 ? (double) c->pool_fill_cpu_usec / (double) c->pool_fills : 0.0,
+                        c->pool_fills > 0 ? (double) c->pool_fill_usec / (double) c->pool_fills : 0.0);
         fputc('\n', f);
 }
 
@@ -511,6 +537,16 @@ static struct json_object *cell_to_json(const BenchResults *b, const CellResult 
                 json_object_object_add(o, "note", json_object_new_string(c->note));
         if (!ok)
                 return o;
+        if (c->pool_measured) {
+                struct json_object *pool = json_object_new_object();
+
+                json_object_object_add(pool, "hits", json_object_new_int64((int64_t) c->pool_hits));
+                json_object_object_add(pool, "misses", json_object_new_int64((int64_t) c->pool_misses));
+                json_object_object_add(pool, "fills", json_object_new_int64((int64_t) c->pool_fills));
+                json_object_object_add(pool, "fillCpuUsec", json_object_new_int64((int64_t) c->pool_fill_cpu_usec));
+                json_object_object_add(pool, "fillUsec", json_object_new_int64((int64_t) c->pool_fill_usec));
+                json_object_object_add(o, "warmPool", pool);
+        }
         if (c->spawn.n > 0)
                 json_object_object_add(o, "spawn", summary_to_json(&c->spawn));
         json_object_object_add(o, "exit", summary_to_json(&c->exit));

@@ -22,6 +22,7 @@ typedef enum Method {
         METHOD_CLONE_VM, /* the raw baseline with CLONE_VM (posix_spawn()-style); not run by default */
         METHOD_NSBOXD_LIMITS,    /* nsboxd, each sandbox with memory, pids and CPU limits in its cgroup */
         METHOD_NSBOXD_NO_CGROUP, /* a second nsboxd, started with --no-cgroups: no cgroup step at all */
+        METHOD_NSBOXD_POOL,      /* a third nsboxd, with a warm pool for the benchmark's shapes */
         _METHOD_MAX,
 } Method;
 
@@ -43,6 +44,13 @@ typedef struct CellResult {
         LatencySummary spawn; /* n == 0 where the method has no separate spawn step */
         LatencySummary exit;
         double per_second;    /* sandboxes completed per second of wall time */
+        /* nsboxd+pool: the daemon's warm-pool counters over the measured spawns (not the warm-up) */
+        bool pool_measured;
+        uint64_t pool_hits;
+        uint64_t pool_misses;
+        uint64_t pool_fills;         /* entries made (parked) meanwhile */
+        uint64_t pool_fill_cpu_usec; /* the daemon's CPU making them */
+        uint64_t pool_fill_usec;     /* their time from start to parked, summed */
 } CellResult;
 
 /* Spawn+wait at one client with a number of sandboxes alive: does the daemon's cost grow with them? */

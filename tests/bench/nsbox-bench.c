@@ -41,6 +41,7 @@
 typedef struct Options {
         const char *socket_path;
         const char *socket_no_cgroups; /* a second nsboxd, with --no-cgroups */
+        const char *socket_pool;       /* a third nsboxd, with a warm-pool budget for root */
         pid_t daemon_pid;
         const char *program;
         unsigned iterations;
@@ -194,7 +195,8 @@ typedef struct Client {
 } Client;
 
 static bool method_is_daemon(Method m) {
-        return m == METHOD_NSBOXD || m == METHOD_NSBOXD_LIMITS || m == METHOD_NSBOXD_NO_CGROUP;
+        return m == METHOD_NSBOXD || m == METHOD_NSBOXD_LIMITS || m == METHOD_NSBOXD_NO_CGROUP ||
+               m == METHOD_NSBOXD_POOL;
 }
 
 static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_ns) {
@@ -205,6 +207,7 @@ static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_
         case METHOD_NSBOXD:
         case METHOD_NSBOXD_LIMITS:
         case METHOD_NSBOXD_NO_CGROUP:
+        case METHOD_NSBOXD_POOL:
                 return daemon_client_run_one(c->daemon, ret_spawn_ns, ret_exit_ns);
         case METHOD_UNSHARE:
         case METHOD_BWRAP:
@@ -218,7 +221,8 @@ static int client_run_one(Client *c, uint64_t *ret_spawn_ns, uint64_t *ret_exit_
 typedef struct Worker {
         pthread_t thread;
         Client client;
-        pthread_barrier_t *barrier;
+        pthread_barrier_t *barrier; /* twice: once every client is warm (the main thread reads the daemon's
+                                     * counters then), and to start */
         unsigned warmup;
         unsigned iterations;
         Samples spawn;
@@ -237,6 +241,7 @@ static void *worker_main(void *userdata) {
                 r = client_run_one(&w->client, &spawn_ns, &exit_ns);
 
         /* Everyone waits here, failed or not, so the barrier never hangs. */
+        (void) pthread_barrier_wait(w->barrier);
         (void) pthread_barrier_wait(w->barrier);
         w->start_ns = now_ns();
 
@@ -283,7 +288,8 @@ static int clients_setup(const CellPlan *p, Worker *workers, char *error, size_t
                         c->raw.timeout_ms = c->timeout_ms;
                 } else if (method_is_daemon(p->method)) {
                         const char *socket_path = p->method == METHOD_NSBOXD_NO_CGROUP ? p->options->socket_no_cgroups :
-                                                                                        p->options->socket_path;
+                                                  p->method == METHOD_NSBOXD_POOL      ? p->options->socket_pool :
+                                                                                         p->options->socket_path;
 
                         r = daemon_client_new(socket_path, p->set->mask, p->options->map_host_id,
                                               p->options->map_size, argv, p->options->init, &c->daemon);
@@ -305,7 +311,8 @@ static void run_cell(const CellPlan *p, CellResult *ret) {
         pthread_barrier_t barrier;
         unsigned per_client = (p->options->iterations + p->concurrency - 1) / p->concurrency, started = 0;
         uint64_t start = UINT64_MAX, end = 0;
-        int r;
+        WarmPoolCounters pool_before = {}, pool_after = {};
+        int r, pool_error = 0;
 
         workers = calloc(p->concurrency, sizeof *workers);
         if (!workers) {
@@ -321,7 +328,7 @@ static void run_cell(const CellPlan *p, CellResult *ret) {
                 goto finish;
         }
 
-        if (pthread_barrier_init(&barrier, NULL, p->concurrency) != 0) {
+        if (pthread_barrier_init(&barrier, NULL, p->concurrency + 1) != 0) {
                 ret->error = -ENOMEM;
                 goto finish;
         }
@@ -348,8 +355,23 @@ static void run_cell(const CellPlan *p, CellResult *ret) {
                 fprintf(stderr, "Could not start all client threads: %s\n", strerror(-ret->error));
                 abort();
         }
+        /* The warm pool's counters over the measured spawns only: read between the warm-up and the start. */
+        (void) pthread_barrier_wait(&barrier);
+        if (p->method == METHOD_NSBOXD_POOL)
+                pool_error = daemon_warm_pool_counters(p->options->socket_pool, &pool_before);
+        (void) pthread_barrier_wait(&barrier);
         for (unsigned i = 0; i < p->concurrency; i++)
                 (void) pthread_join(workers[i].thread, NULL);
+        if (p->method == METHOD_NSBOXD_POOL && pool_error >= 0)
+                pool_error = daemon_warm_pool_counters(p->options->socket_pool, &pool_after);
+        if (p->method == METHOD_NSBOXD_POOL && pool_error >= 0) {
+                ret->pool_measured = true;
+                ret->pool_hits = pool_after.hits - pool_before.hits;
+                ret->pool_misses = pool_after.misses - pool_before.misses;
+                ret->pool_fills = pool_after.fills - pool_before.fills;
+                ret->pool_fill_cpu_usec = pool_after.fill_cpu_usec - pool_before.fill_cpu_usec;
+                ret->pool_fill_usec = pool_after.fill_usec - pool_before.fill_usec;
+        }
         (void) pthread_barrier_destroy(&barrier);
 
         for (unsigned i = 0; i < p->concurrency; i++) {
@@ -680,15 +702,17 @@ static void help(void) {
                "  -s, --socket PATH          nsboxd's socket (without it only the baselines run)\n"
                "      --socket-no-cgroups PATH  a second nsboxd's, started with --no-cgroups, for the\n"
                "                             nsboxd-nocgroup method (the cost of the cgroup step)\n"
+               "      --socket-pool PATH     a third nsboxd's, whose policy gives root a warm pool, for the\n"
+               "                             nsboxd+pool method (its hit rate and refill cost are reported)\n"
                "      --daemon-pid PID       the daemon's pid for memory figures (default: the socket's peer)\n"
                "  -n, --iterations N         sandboxes per cell, split over the clients (default 500)\n"
                "  -w, --warmup N             unmeasured sandboxes per client before each cell (default 2)\n"
                "  -c, --concurrency LIST     clients at once, e.g. 1,2,4,8,32 (default)\n"
                "  -N, --namespaces LIST      namespace sets: none, all, or names joined with '+', comma-separated\n"
                "                             (default none,user,user+pid,user+mount+uts+ipc+pid+cgroup,all)\n"
-               "  -m, --methods LIST         clone3,nsboxd,nsboxd+limits,nsboxd-nocgroup,unshare,bwrap (the\n"
-               "                             default) and clone-vm: the baseline sharing memory with the\n"
-               "                             benchmark until exec\n"
+               "  -m, --methods LIST         clone3,nsboxd,nsboxd+limits,nsboxd-nocgroup,nsboxd+pool,unshare,\n"
+               "                             bwrap (the default) and clone-vm: the baseline sharing memory\n"
+               "                             with the benchmark until exec\n"
                "      --no-init              ask nsboxd for no init in pid namespaces (its default: one)\n"
                "      --live N               live sandboxes for the memory figures and the scaling cells:\n"
                "                             spawn+wait and the daemon's CPU per sandbox at 0 and N alive\n"
@@ -780,11 +804,13 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_JSON_FILE,
                 ARG_TIMEOUT,
                 ARG_SOCKET_NO_CGROUPS,
+                ARG_SOCKET_POOL,
         };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                 },
                 { "daemon-pid",      required_argument, NULL, ARG_DAEMON_PID      },
                 { "socket-no-cgroups", required_argument, NULL, ARG_SOCKET_NO_CGROUPS },
+                { "socket-pool",     required_argument, NULL, ARG_SOCKET_POOL     },
                 { "iterations",      required_argument, NULL, 'n'                 },
                 { "warmup",          required_argument, NULL, 'w'                 },
                 { "concurrency",     required_argument, NULL, 'c'                 },
@@ -815,6 +841,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         break;
                 case ARG_SOCKET_NO_CGROUPS:
                         o->socket_no_cgroups = optarg;
+                        break;
+                case ARG_SOCKET_POOL:
+                        o->socket_pool = optarg;
                         break;
                 case ARG_DAEMON_PID:
                         r = parse_unsigned(optarg, 1, INT32_MAX, &u);
@@ -925,6 +954,13 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         return -EINVAL;
                 }
                 o->methods[METHOD_NSBOXD_NO_CGROUP] = false;
+        }
+        if (!o->socket_pool) {
+                if (methods_given && o->methods[METHOD_NSBOXD_POOL]) {
+                        fprintf(stderr, "--methods nsboxd+pool needs --socket-pool.\n");
+                        return -EINVAL;
+                }
+                o->methods[METHOD_NSBOXD_POOL] = false;
         }
         return 1;
 }
