@@ -532,3 +532,33 @@ Test(pool, only_root_reads_the_counters) {
         test_daemon_stop(&d);
         unlink(policy_path);
 }
+
+/* A request from inside a sandbox is served as a child of it, never from the pool: it is not even counted. */
+static int nested_as_nobody(void *arg) {
+        const TestDaemon *d = arg;
+        const char *cli = getenv("NSBOX_CLI");
+        char script[2048];
+
+        if (!cli)
+                return 100;
+        snprintf(script, sizeof script,
+                 "%s --socket %s run -r --net --ro-bind / / -- sh -c 'NSBOX_SOCKET=%s %s run -- true && "
+                 "NSBOX_SOCKET=%s %s run -- true' >&2",
+                 cli, d->socket_path, d->socket_path, cli, d->socket_path, cli);
+        return system(script) == 0 ? 0 : 1;
+}
+
+Test(pool, a_nested_request_never_takes_from_the_pool) {
+        TestDaemon d;
+        int stats;
+
+        start_with_policy(&d, "[default]\nnested = allow\nwarm-pool = 2\n");
+        stats = test_daemon_connect(&d);
+        cr_assert_eq(test_run_as(65534, 65534, nested_as_nobody, &d), 0, "the nested runs failed");
+        /* The outer sandbox's Spawn alone went by the pool. */
+        cr_assert_eq(counter(stats, "misses"), 1);
+        cr_assert_eq(counter(stats, "hits"), 0);
+        test_disconnect(stats);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
