@@ -1323,19 +1323,15 @@ static Sandbox *sandbox_find_entry(Server *s, const char *id);
 typedef struct NameKey {
         const char *name;
         uid_t owner;
-        const char *scope; /* sandbox_name_scope() */
-        bool any_scope;    /* instead: any sandbox's, none of the host's */
+        const char *scope;     /* sandbox_name_scope() */
+        bool any_scope;        /* instead: any sandbox's, none of the host's */
+        const Sandbox *within; /* with any_scope: only entries within this one */
 } NameKey;
 
-static const Sandbox *outermost(const Sandbox *sb) {
-        while (sb->exec_of)
-                sb = sb->exec_of;
-        return sb;
-}
-
-/* Whose names sb's is one of: the host's (NULL), or those of the outermost sandbox it was made inside. */
+/* Whose names sb's is one of: the host's (NULL), or those of the sandbox it was made inside (made_inside: a
+ * nested Spawn's, which is the sandbox it is nested in; its id stays across a restart). */
 static const char *entry_name_scope(const Sandbox *sb) {
-        return sb->made_inside ? outermost(sb)->id : NULL;
+        return sb->made_inside ? sb->exec_of_id : NULL;
 }
 
 const char *sandbox_name_scope(Server *s, const Caller *caller) {
@@ -1346,7 +1342,7 @@ const char *sandbox_name_scope(Server *s, const Caller *caller) {
                 return NULL;
         case CALLER_ORIGIN_SANDBOX:
                 origin = sandbox_find_entry(s, caller->origin.sandbox);
-                return origin ? outermost(origin)->id : "";
+                return origin ? origin->id : "";
         default:
                 return "";
         }
@@ -1358,7 +1354,8 @@ static bool name_matches(const HashNode *node, const void *key) {
         const NameKey *k = key;
 
         return sb->creator.uid == k->owner && streq(sb->name, k->name) &&
-               (k->any_scope ? sb->made_inside : streq_ptr(entry_name_scope(sb), k->scope)) &&
+               (k->any_scope ? sb->made_inside && (!k->within || sandbox_within(sb, k->within)) :
+                               streq_ptr(entry_name_scope(sb), k->scope)) &&
                sandbox_is_visible(sb, k->owner);
 }
 
@@ -1377,14 +1374,23 @@ Sandbox *sandbox_find_named(Server *s, const char *name, uid_t owner, const char
 
 Sandbox *sandbox_lookup(Server *s, const char *handle, uid_t uid, const char *scope) {
         Sandbox *sb = sandbox_find(s, handle, uid) ?: sandbox_find_named(s, handle, uid, scope);
+        const Sandbox *within;
 
         if (sb)
                 return sb;
-        /* From inside a sandbox: the names the host gave (what the caller may see of them, it checks). From
-         * the host: a name only a sandbox's process gave, as the host's own of that name come first. */
-        if (scope)
-                return sandbox_find_named(s, handle, uid, NULL);
-        return find_named(s, &(NameKey) { .name = handle, .owner = uid, .any_scope = true });
+        /* From the host: a name only a sandbox's process gave, as the host's own of that name come first. */
+        if (!scope)
+                return find_named(s, &(NameKey) { .name = handle, .owner = uid, .any_scope = true });
+        /* From inside sandbox S: a name given inside one S may see (S itself, named from the sandbox it is
+         * nested in, and what is nested in S), never one given inside a sibling; then the names the host gave
+         * (what the caller may see of them, it checks). */
+        within = *scope ? sandbox_find_entry(s, scope) : NULL;
+        if (within) {
+                sb = find_named(s, &(NameKey) { .name = handle, .owner = uid, .any_scope = true, .within = within });
+                if (sb)
+                        return sb;
+        }
+        return sandbox_find_named(s, handle, uid, NULL);
 }
 
 bool sandbox_is_visible(const Sandbox *sb, uid_t uid) {
@@ -1685,15 +1691,19 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         if (r < 0)
                 goto fail;
         sb->made_inside = h->made_inside;
+        /* Linked to the sandbox it runs in once every entry is back (sandbox_adopt_link_execs()); its id is
+         * already the scope of the name it was given inside. */
+        if (info->sandbox)
+                snprintf(sb->exec_of_id, sizeof sb->exec_of_id, "%s", info->sandbox);
         if (info->name) {
                 sb->name = strdup(info->name);
                 if (!sb->name) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                /* Names are unique per owner among the entries that show; a second one is a bad record. (A
-                 * sandbox's own names are told apart once the entries are linked: not checked here.) */
-                if (!h->discard && !sb->made_inside && sandbox_find_named(s, sb->name, info->owner_uid, NULL)) {
+                /* Names are unique per owner and scope among the entries that show; a second one is a bad
+                 * record. */
+                if (!h->discard && sandbox_find_named(s, sb->name, info->owner_uid, entry_name_scope(sb))) {
                         r = -EEXIST;
                         goto fail;
                 }
@@ -1702,9 +1712,6 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                         goto fail;
                 sb->name_node_added = true;
         }
-        /* Linked to the sandbox it runs in once every entry is back (sandbox_adopt_link_execs()). */
-        if (info->sandbox)
-                snprintf(sb->exec_of_id, sizeof sb->exec_of_id, "%s", info->sandbox);
         if (info->n_rlimits > 0) {
                 sb->rlimits = calloc(info->n_rlimits, sizeof(SandboxRlimit));
                 if (!sb->rlimits) {

@@ -85,8 +85,8 @@ struct Sandbox {
         bool id_node_added;
         HashNode name_node;           /* in Server.sandbox_names, when it has a name */
         bool name_node_added;
-        /* Made at a request from inside a sandbox: its name is one of that sandbox's names (see
-         * sandbox_name_scope()), which neither the host nor another sandbox sees or takes. */
+        /* Made at a request from inside a sandbox (exec_of_id): its name is one of that sandbox's names
+         * (see sandbox_name_scope()), which neither the host nor another sandbox sees or takes. */
         bool made_inside;
         SandboxOrigin origin;         /* its cgroup and namespaces in Server.origins, until it ends */
         UserUsage *usage;             /* its owner's counts */
@@ -245,9 +245,10 @@ bool sandbox_is_visible_to(Server *s, const Sandbox *sb, const Caller *caller);
 
 /*
  * The names a caller takes: NULL for one on the host; from inside a sandbox,
- * the id of the outermost sandbox it is in, whose names they are (what its
- * untrusted processes name must never shadow or block the owner's names on
- * the host); "" (no entry's) where its origin is not known.
+ * the id of that sandbox (the innermost one it is in), whose names they are:
+ * what its untrusted processes name must never shadow or block the owner's
+ * names on the host, nor a sibling's (or tell it they exist); "" (no
+ * entry's) where its origin is not known.
  */
 const char *sandbox_name_scope(Server *s, const Caller *caller);
 
@@ -258,10 +259,12 @@ Sandbox *sandbox_find(Server *s, const char *id, uid_t uid);
 Sandbox *sandbox_find_named(Server *s, const char *name, uid_t owner, const char *scope);
 /*
  * What a call's "id" names for uid: the sandbox with that id it may see, else
- * its own of that name in scope; failing that, from inside a sandbox, the one
- * the host gave that name, and from the host, one a sandbox's process gave it
- * (the host's own names come first, and are never taken from inside). Whether
- * the caller may see it is the caller's to check.
+ * its own of that name in scope; failing that, from inside sandbox S, one a
+ * process of S or of a sandbox within S gave that name and S may see (S
+ * itself, named from the sandbox it is nested in, included), then the one the
+ * host gave it; from the host, one a sandbox's process gave it (the host's own
+ * names come first, and are never taken from inside). Whether the caller may
+ * see a host-given one is the caller's to check.
  */
 Sandbox *sandbox_lookup(Server *s, const char *handle, uid_t uid, const char *scope);
 

@@ -1446,6 +1446,60 @@ Test(nested, no_cgroups_nested_namespaces_need_user_or_pid) {
         output_done(&o);
 }
 
+/* The script the outer sandbox runs in names_are_each_sandboxs_own (%1$s: a scratch directory). */
+static const char names_script[] =
+        "until \"$C\" inspect nest-no | grep -q running; do sleep 0.01; done\n"
+        "\"$C\" run --detach --name n1 -- sh -c '\"$C\" run --detach --name web -- sleep 1000 >/dev/null && "
+        "echo up > %1$s/n1 && exec sleep 1000' >/dev/null\n"
+        "until [ -s %1$s/n1 ]; do sleep 0.01; done\n"
+        "\"$C\" run --name n2 -- sh -c '\n"
+        "  w=$(\"$C\" run --detach --name web -- sleep 1000); echo rc1=$? w=$w\n"
+        "  \"$C\" inspect --json web | grep -q \"\\\"id\\\": *\\\"$w\" && echo own=yes\n"
+        "  x=$(\"$C\" inspect n1 2>&1); echo \"x=$x\"\n"
+        "  y=$(\"$C\" inspect n9 2>&1); echo \"y=$y\"\n"
+        "  [ \"$(echo \"$x\" | sed s/n1/NAME/g)\" = \"$(echo \"$y\" | sed s/n9/NAME/g)\" ] && echo same\n"
+        "  \"$C\" inspect n2 >/dev/null; echo self=$?\n"
+        "  \"$C\" kill -s KILL web'\n"
+        "\"$C\" inspect n1 >/dev/null; echo outer=$?\n"
+        "\"$C\" kill -s KILL n1\n";
+
+/*
+ * Names given from inside a sandbox are that sandbox's own: siblings nested in the same sandbox each have theirs,
+ * so one neither takes a name from another ("web" in both) nor learns that the other gave it; from inside, a
+ * sibling's name answers as one nobody gave. A nested sandbox finds itself by the name its sandbox gave it, and
+ * the sandbox finds it too.
+ */
+Test(nested, names_are_each_sandboxs_own) {
+        char dir[] = "/tmp/nsbt-nested-names-XXXXXX", path[64];
+        Output o;
+        FILE *f;
+
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(chmod(dir, 0777), 0);
+        snprintf(path, sizeof path, "%s/o.sh", dir);
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        fprintf(f, names_script, dir);
+        cr_assert_eq(fclose(f), 0);
+        cr_assert_eq(chmod(path, 0644), 0);
+        start(allow_policy);
+
+        o = run_nested("$C run --name nest-no -- sh %s", path);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "rc1=0"), "a sibling's name blocked one's own: %s", o.text);
+        cr_assert(strstr(o.text, "own=yes"), "the name did not lead to its own: %s", o.text);
+        cr_assert(strstr(o.text, "x=nsbox: cannot inspect the sandbox: no such sandbox: n1"), "%s", o.text);
+        cr_assert(strstr(o.text, "same\n"), "a sibling's name answered unlike a missing one: %s", o.text);
+        cr_assert(strstr(o.text, "self=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "outer=0"), "%s", o.text);
+        output_done(&o);
+        snprintf(path, sizeof path, "%s/n1", dir);
+        cr_assert_eq(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/o.sh", dir);
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(rmdir(dir), 0);
+}
+
 /*
  * A pid namespace of its own inside the sandbox's, with a user namespace of its own: it is a child of the
  * sandbox's, the nested user namespace owns it (so the nested sandbox mounts a /proc for it), and its pid 1 is
@@ -2008,6 +2062,15 @@ Test(nested, own_cgroup_is_taken_over_by_a_reexec) {
 
         cr_assert(running_named(again.name, again.cgroup, sizeof again.cgroup, again.id), "not taken over");
         cr_assert_str_eq(again.cgroup, inner.cgroup);
+        /* The name its sandbox gave it is still that sandbox's: found from inside it, and not given twice. */
+        o = run_as_nobody("$N exec re-outer -- sh -c 'echo found=$($0 --socket $1 inspect re-inner | grep -c running); "
+                          "$0 --socket $1 run --name re-inner -- echo twice; echo rc=$?' %s %s",
+                          cli(), daemon_.socket_path);
+        cr_assert(strstr(o.text, "found=1\n"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "rc=0"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "twice"), "%s", o.text);
+        output_done(&o);
         conn = test_daemon_connect(&daemon_);
         snprintf(p, sizeof p, "{\"id\":\"%s\",\"signal\":9}", inner.id);
         r = test_call(conn, "io.nsbox.Sandbox.Kill", p, NULL, 0, NULL, NULL);
