@@ -77,6 +77,11 @@
  *     marks the report (so the daemon can tell exec from death), loads the
  *     seccomp filters (last: nothing above has to pass them) and execs,
  *     searching PATH when argv[0] has no slash.
+ *
+ * A warm-pool entry (SpawnPlan.pooled) stops after 4., reads its namespace
+ * inodes and brings lo up (5.), which depend on its shape alone, parks, and
+ * goes on from 4. with the plan of the request it is taken for
+ * (await_request()).
  */
 
 #include <errno.h>
@@ -951,6 +956,11 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
         char c = SPAWN_SYNC_PARKED;
         ssize_t n;
 
+        /* What depends on the shape alone is done before parking: the namespaces are final (a shape the
+         * pool serves has no time namespace), and lo comes up in a new network namespace. */
+        record_namespace_inodes(pool);
+        setup_network(pool);
+
         do
                 n = send(pool->child_sync_fd, &c, 1, MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
@@ -974,6 +984,8 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
         spawn_plan_visit_fds(&copy, take_received_fd, &received);
         copy.child_report_fd = pool->child_report_fd;
         copy.child_sync_fd = copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
+        memcpy(copy.namespace_inodes, pool->namespace_inodes, sizeof copy.namespace_inodes);
+        copy.done_ahead = true;
         if (received.bad)
                 child_fail(&copy, "prepare", EBADF, "the request's fds");
         run_released(&copy);
@@ -995,10 +1007,12 @@ _noreturn_ void spawn_child_run(SpawnPlan *p) {
 _noreturn_ static void run_released(SpawnPlan *p) {
         fork_pid1(p);
         enter_time_namespace(p);
-        record_namespace_inodes(p);
+        if (!p->done_ahead)
+                record_namespace_inodes(p);
         limit_user_namespaces(p);
 
-        setup_network(p);
+        if (!p->done_ahead)
+                setup_network(p);
         setup_mounts(p);
         setup_hostname(p);
         enter_command_user_namespace(p);

@@ -163,6 +163,9 @@ typedef struct SpawnPlan {
          * (SCM_RIGHTS), whose numbers in the plan are indexes into that list. It goes on with that plan. */
         bool pooled;
         SpawnPoolSlot *pool_slot; /* shared with the daemon: who frees the plan handed over (spawn.c) */
+        /* Child scratch, in the plan a warm-pool entry was handed: its namespace inodes were read and lo
+         * brought up before it parked (they depend on the shape alone). */
+        bool done_ahead;
 
         /* Every daemon fd the child uses, ascending: first thing, it closes all others (owned). */
         int *keep_fds;
