@@ -363,9 +363,10 @@ out=$(user_nsbox run -r --ro-bind / / -- /bin/sh -c "grep ^0:: /proc/self/cgroup
 outer_cgroup=${out%%$'\n'---*}
 inner=${out#*---$'\n'}
 grep -Eq '^ *0 +0 +1$' <<<"$inner" || fail "the nested user namespace does not map the sandbox's root: $out"
-grep -qxF "$outer_cgroup" <<<"$inner" || fail "the nested sandbox is not in its sandbox's cgroup: $out"
+# A cgroup of its own below the sandbox's: what its processes cannot leave tells it apart from the sandbox.
+grep -qF "$outer_cgroup/" <<<"$inner" || fail "the nested sandbox is not below its sandbox's cgroup: $out"
 grep -q 'Read-only file system' <<<"$inner" && grep -q 'rc=1' <<<"$inner" || fail "the nested sandbox wrote to /: $out"
-ok "nested run with a user namespace of its own inside the sandbox's, in its cgroup, read-only stays read-only"
+ok "nested run with a user namespace of its own inside the sandbox's, in a cgroup below its, read-only stays read-only"
 
 # Limits of its own on a cgroup2-only host: a cgroup of its own below the sandbox's; above the sandbox's is
 # refused by name; nothing is left below the sandbox's cgroup once the nested one ended. Where cgroup2 holds
