@@ -208,9 +208,10 @@ static int check_shape(const Sandbox *sb, const SpawnRequest *req, const Capabil
                 return sandbox_nested_refuse(field, field_size, "seccompFileDescriptors", reason, reason_size,
                               "a nested sandbox under seccomp programs of its own needs a user or pid namespace of "
                               "its own, by which requests from inside it are told from the sandbox's");
-        /* Without cgroups (a nested sandbox's own is what its processes cannot leave), the same for any
-         * namespace of its own: a process of it that traded them all would pass for the sandbox's. */
-        if (!sb->server->cgroups && req->namespaces &&
+        /* Without cgroups (a nested sandbox's own is what its processes cannot leave; none is made below a
+         * sandbox taken over without its cgroup either), the same for any namespace of its own: a process of
+         * it that traded them all would pass for the sandbox's. */
+        if (!sandbox_cgroup_of(sb) && req->namespaces &&
             !(req->namespaces & (NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID))))
                 return sandbox_nested_refuse(field, field_size, "namespaces", reason, reason_size,
                               "without cgroups, a nested sandbox with namespaces of its own needs a user or pid "
