@@ -471,6 +471,8 @@ static void assert_child_of(const char *outer, const char *inner, const char *te
                   "not in a cgroup of its own below its sandbox's: %s", text);
 }
 
+static unsigned ids_in_path(const char *line);
+
 /* The issue's example, allowed: the nested sandbox is in the outer one's user and network namespaces, in a
  * cgroup below the outer one's, and sees only lo. */
 Test(nested, allowed_is_a_child_of_its_sandbox) {
@@ -1443,6 +1445,44 @@ Test(nested, no_cgroups_nested_namespaces_need_user_or_pid) {
                   "%s", o.text);
         cr_assert(strstr(o.text, "rc2=0"), "%s", o.text);
         cr_assert(strstr(o.text, "rc3=0"), "%s", o.text);
+        output_done(&o);
+}
+
+/*
+ * Bubblewrap inside bubblewrap through nsbox-bwrap (bubblewrap's own "can mount /proc recursively", and an inner
+ * one with a network namespace of its own, which sees only lo): the inner sandbox is a nested one, in a cgroup
+ * of its own below the outer one's.
+ */
+Test(nested, bwrap_in_bwrap_has_a_cgroup_of_its_own) {
+        const char *bwrap = getenv("NSBOX_BWRAP");
+        const char *inner;
+        Output o;
+
+        cr_assert(bwrap, "$NSBOX_BWRAP must point to the nsbox-bwrap binary under test");
+        start(allow_policy);
+        o = run_nested("%s --unshare-user --uid 0 --gid 0 --cap-add ALL --bind / / --bind /proc /proc -- sh -c '"
+                       "grep ^0:: /proc/self/cgroup; "
+                       "$0 --unshare-all --bind / / --bind /proc /proc echo hello; echo rc1=$?; "
+                       "$0 --unshare-user --unshare-net --bind / / sh -c \"grep -c : /proc/net/dev; "
+                       "grep ^0:: /proc/self/cgroup\"; echo rc2=$?' %s",
+                       bwrap, bwrap);
+        cr_assert(strstr(o.text, "hello\nrc1=0"), "%s", o.text);
+        /* lo only */
+        cr_assert(strstr(o.text, "\n1\n0::"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=0"), "%s", o.text);
+        inner = strstr(o.text, "0::");
+        cr_assert(inner && strstr(inner + 3, "0::"), "%s", o.text);
+        {
+                char outer_line[512], inner_line[512];
+
+                snprintf(outer_line, sizeof outer_line, "%.*s", (int) strcspn(inner, "\n"), inner);
+                inner = strstr(inner + 3, "0::");
+                snprintf(inner_line, sizeof inner_line, "%.*s", (int) strcspn(inner, "\n"), inner);
+                cr_assert_eq(ids_in_path(outer_line), 1U, "%s", o.text);
+                cr_assert_eq(ids_in_path(inner_line), 2U, "not in a cgroup of its own: %s", o.text);
+                cr_assert_eq(strncmp(inner_line, outer_line, strlen(outer_line)), 0, "not below the outer one's: %s",
+                             o.text);
+        }
         output_done(&o);
 }
 
