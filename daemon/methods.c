@@ -1370,8 +1370,9 @@ static bool admit_call(Connection *c, const ConnectionMethod *m) {
 
 static void connection_disconnected(Connection *c) {
         sandbox_connection_closed(c->server, c);
-        /* Still listed: the owner's entries go with its last connection. */
-        if (server_count_connections_of(c->server, c->caller.uid) <= 1)
+        /* Still listed: the owner's entries go with its last connection (counted only if it has any). */
+        if (warm_pool_holds_for(c->server->warm_pool, c->caller.uid) &&
+            server_count_connections_of(c->server, c->caller.uid) <= 1)
                 warm_pool_owner_left(c->server->warm_pool, c->caller.uid);
 }
 

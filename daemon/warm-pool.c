@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,14 +244,24 @@ static void entry_free(WarmPoolEntry *e) {
         free(e);
 }
 
+/* Reaps the killed child; with wait, until it is gone (only at stop and re-exec: it is our own child, killed
+ * in our code). The pidfd is non-blocking once the loop watched it, which makes waitid() say EAGAIN. */
 static bool entry_reap(WarmPoolEntry *e, bool wait) {
-        siginfo_t si = {};
-        int r;
+        for (;;) {
+                struct pollfd pfd = { .fd = e->handle.pidfd, .events = POLLIN };
+                siginfo_t si = {};
+                int r;
 
-        do
-                r = waitid((idtype_t) P_PIDFD, (id_t) e->handle.pidfd, &si, WEXITED | (wait ? 0 : WNOHANG));
-        while (r < 0 && errno == EINTR);
-        return r < 0 || si.si_pid != 0;
+                r = waitid((idtype_t) P_PIDFD, (id_t) e->handle.pidfd, &si, WEXITED | WNOHANG);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                /* ECHILD: nothing left to reap. */
+                if ((r < 0 && errno != EAGAIN) || (r >= 0 && si.si_pid != 0))
+                        return true;
+                if (!wait)
+                        return false;
+                (void) poll(&pfd, 1, -1);
+        }
 }
 
 static void arm(WarmPool *p);
@@ -523,6 +534,15 @@ void warm_pool_discard_all(WarmPool *p) {
         LIST_FOREACH_SAFE(entries, e, n, p->entries)
                 entry_discard(e, e->state == ENTRY_PARKED);
         arm(p);
+}
+
+bool warm_pool_holds_for(const WarmPool *p, uid_t uid) {
+        if (!p)
+                return false;
+        for (size_t i = 0; i < p->n_queue; i++)
+                if (p->queue[i].shape.uid == uid)
+                        return true;
+        return entries_of(p, uid) > 0;
 }
 
 void warm_pool_owner_left(WarmPool *p, uid_t uid) {

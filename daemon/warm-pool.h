@@ -98,6 +98,9 @@ int warm_pool_start(WarmPool *p, WarmPoolEntry *e, SpawnContext *ctx, const Poli
 /* Kills every entry (and the queue): a Reload, whose budget or rights may have changed. */
 void warm_pool_discard_all(WarmPool *p);
 
+/* Whether anything is made or queued for uid (at most warm-pool-entries to look at). */
+bool warm_pool_holds_for(const WarmPool *p, uid_t uid);
+
 /* uid's last connection closed: its entries go. */
 void warm_pool_owner_left(WarmPool *p, uid_t uid);
 
