@@ -562,3 +562,44 @@ Test(pool, a_nested_request_never_takes_from_the_pool) {
         test_daemon_stop(&d);
         unlink(policy_path);
 }
+
+static bool no_zombies(void *userdata) {
+        return test_daemon_count_zombies(userdata) == 0;
+}
+
+/* A re-exec replaces the image the entries share: they are killed before it, and the new daemon starts empty. */
+Test(pool, a_re_exec_ends_every_entry_first) {
+        TestDaemon d;
+        int conn, stats;
+        Spawned a;
+        pid_t pids[8];
+        size_t n;
+
+        start_with_policy(&d, "[default]\nwarm-pool = 2\n");
+        conn = test_daemon_connect(&d);
+        stats = test_daemon_connect(&d);
+        a = spawn_ok(conn, shape);
+        wait_counter(stats, "parked", 2);
+        n = daemon_children(&d, pids, ELEMENTSOF(pids));
+        cr_assert_geq(n, 2);
+
+        test_daemon_listen_notify(&d);
+        cr_assert_eq(kill(d.pid, SIGUSR2), 0);
+        test_daemon_wait_notify(&d, "READY=1");
+        d.notify_fd = safe_close(d.notify_fd);
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] != a.pid)
+                        cr_assert(test_wait_until(pid_dead, &pids[i]), "entry %d outlived the re-exec", (int) pids[i]);
+        /* Reaped by the image that made them: the new one knows nothing of them. */
+        cr_assert(test_wait_until(no_zombies, &d), "%d zombies left after the re-exec", test_daemon_count_zombies(&d));
+        test_disconnect(stats);
+        stats = test_daemon_connect(&d);
+        cr_assert_eq(counter(stats, "entries"), 0);
+        cr_assert_eq(counter(stats, "hits"), 0);
+
+        close(a.pidfd);
+        test_disconnect(conn);
+        test_disconnect(stats);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
