@@ -747,8 +747,44 @@ Test(cgroup, payload_leaf_and_a_nested_cgroup_below) {
         }
 }
 
-/* Without the leaf (a hybrid host's cgroup2 tree holds no controllers of ours), a nested cgroup is made below
- * the sandbox's own; signals reach it. */
+/* Where the cgroup2 tree holds controllers (the payload leaf), a sandbox made without its leaf has no room
+ * for a nested cgroup with limits, but one without limits needs no controller of its and is made, itself
+ * without a leaf or room for limits below it. */
+Test(cgroup, nested_cgroup_without_limits_needs_no_room) {
+        CgroupLimits none = CGROUP_LIMITS_NONE, some = CGROUP_LIMITS_NONE;
+        char dir[700];
+        Cgroup *cg, *kid;
+        Child a, b;
+
+        manager = cgroup_manager_free(manager);
+        cr_assert_eq(cgroup_manager_new(&(CgroupManagerOptions) { .payload_leaf_always = true }, &manager), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "noroom", &none, NULL, 0, &cg), 0);
+        cr_assert_not(cgroup_has_room_below(cg));
+        a = child_start(cg, sleep_forever);
+        child_go(&a);
+        cgroup_release_after_spawn(cg);
+
+        some.tasks_max = 4;
+        cr_assert_eq(cgroup_new_below(cg, "kid", &some, CGROUP_ROOM_BELOW, &kid), -EBUSY);
+        cr_assert_eq(cgroup_new_below(cg, "kid", &none, CGROUP_ROOM_BELOW, &kid), 0);
+        cr_assert_not(cgroup_has_room_below(kid));
+        snprintf(dir, sizeof dir, "%s/user-0/noroom/kid", test_cgroup_dir(&test_cg, ""));
+        cr_assert_not(path_exists(dir, "payload"));
+        b = child_start(kid, sleep_forever);
+        child_go(&b);
+        cgroup_release_after_spawn(kid);
+        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 2);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(&a);
+        child_wait(&b);
+        cr_assert_eq(cgroup_remove(cg), 0);
+        cr_assert_eq(cgroup_remove(kid), 0);
+        snprintf(dir, sizeof dir, "%s/user-0", test_cgroup_dir(&test_cg, ""));
+        cr_assert_not(path_exists(dir, "noroom"));
+}
+
+/* Without the leaf, a nested cgroup is made below the sandbox's own; signals reach it. Where the cgroup2 tree
+ * holds controllers that takes room below, for limits only: one without limits is made there too. */
 Test(cgroup, nested_cgroup_below_a_sandbox_without_leaf) {
         CgroupLimits none = CGROUP_LIMITS_NONE;
         char dir[700];
@@ -757,9 +793,10 @@ Test(cgroup, nested_cgroup_below_a_sandbox_without_leaf) {
 
         cr_assert_eq(cgroup_new(manager, 0, "plain", &none, NULL, 0, &cg), 0);
         if (!cgroup_has_room_below(cg)) {
-                cr_assert_eq(cgroup_new_below(cg, "kid", &none, 0, &kid), -EBUSY);
-                cr_assert_eq(cgroup_remove(cg), 0);
-                cr_skip_test("this host's cgroup2 tree holds controllers: only the payload leaf makes room");
+                CgroupLimits some = CGROUP_LIMITS_NONE;
+
+                some.tasks_max = 4;
+                cr_assert_eq(cgroup_new_below(cg, "kid", &some, 0, &kid), -EBUSY);
         }
         a = child_start(cg, sleep_forever);
         child_go(&a);
