@@ -1370,6 +1370,10 @@ Test(nested, no_cgroups_fresh_namespaces_are_refused) {
 /* What a nested sandbox's process runs, as a script file (nested quoting would hide it). */
 static const char traded_script[] =
         "id=$(\"$C\" inspect --json nest-n | sed -n 's/.*\"id\": *\"\\([0-9a-f]*\\)\".*/\\1/p'); echo id=$id\n"
+        /* root in the sandbox's user namespace, which is not root of the host's: the outer cgroup's files
+         * are not its to write */
+        "m=$(findmnt -n -t cgroup2 -o TARGET | head -n 1); c=$(sed -n 's/^0:://p' /proc/self/cgroup)\n"
+        "c=${c%/payload}; c=${c%/*}; echo $$ > \"$m$c/cgroup.procs\"; echo moved=$?\n"
         "unshare -U sh -c '\"$C\" inspect nest-sib >/dev/null; echo rc1=$?'\n"
         "unshare -Urniu sh -c '\n"
         "  \"$C\" inspect nest-sib >/dev/null; echo rc2=$?\n"
@@ -1386,7 +1390,8 @@ static const char traded_script[] =
  * namespaces in it (or a pid namespace too) has none of the nested sandbox's namespaces left, and its user and
  * pid namespaces lead to the sandbox it is nested in. Its cgroup, one of the nested sandbox's own that it cannot
  * leave, still tells: it is the nested sandbox's, sees neither the sandbox it is nested in nor its sibling, and
- * its requests are refused as from inside the nested sandbox, not the outer one.
+ * its requests are refused as from inside the nested sandbox, not the outer one. Root in the outer sandbox's user
+ * namespace is not root of the host's, whose the cgroup files are.
  */
 Test(nested, traded_namespaces_do_not_pass_for_the_sandbox) {
         char path[] = "/tmp/nsbt-nested-trade-XXXXXX", want[128];
@@ -1408,6 +1413,8 @@ Test(nested, traded_namespaces_do_not_pass_for_the_sandbox) {
                        "$C kill -s KILL nest-sib'",
                        path);
         cr_assert_eq(o.status, 0, "%s", o.text);
+        cr_assert(strstr(o.text, "moved="), "%s", o.text);
+        cr_assert_null(strstr(o.text, "moved=0"), "a process of the nested sandbox left its cgroup: %s", o.text);
         cr_assert(strstr(o.text, "rc1=1"), "a process of the nested sandbox saw its sibling: %s", o.text);
         cr_assert(strstr(o.text, "rc2=1"), "a process of the nested sandbox saw its sibling: %s", o.text);
         cr_assert(strstr(o.text, "rc3=1"), "a process of the nested sandbox saw its sandbox: %s", o.text);
