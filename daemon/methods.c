@@ -734,6 +734,7 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .exec = true,
                 .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
                 .parent = plan->has_parent ? &plan->parent : NULL,
+                .timeout_sec = c->server->config.limits.spawn_timeout_sec,
         };
         /* Held until this spawn concludes (sandbox.c), or fails here; a cgroup of its own is, as made. */
         r = cgroup && !own_cgroup ? cgroup_hold_for_spawn(cgroup) : 0;
@@ -1102,6 +1103,7 @@ static void method_spawn(Connection *c) {
                 .message_fds = c->message.fds,
                 .n_message_fds = c->message.n_fds,
                 .caller = &c->caller,
+                .timeout_sec = s->config.limits.spawn_timeout_sec,
         };
         /* Room for nested sandboxes' cgroups where requests from inside it may be served. */
         CgroupFlags cgroup_flags = rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0;

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nsbox-init: the program a sandbox's init execs once the command runs, so
- * that each live sandbox with an init costs a small static program's memory
- * instead of a copy of the daemon's. Not for people to run: init execs it
- * from the sealed memfd the daemon made at start, as
+ * nsbox-init: the program a sandbox's init execs once the command started,
+ * so that each live sandbox with an init costs a small static program's
+ * memory instead of a copy of the daemon's. Not for people to run: init
+ * execs it from the sealed memfd the daemon made at start, as
  *
- *     nsbox-init SIGNALFD COMMAND-PID REPORT-FD FILTERS-FD
+ *     nsbox-init SIGNALFD COMMAND-PID FILTERS-FD
  *
  * with every forwarded signal blocked (the mask survives execve()). It loads
  * the system call filters from FILTERS-FD (-1: none; the layout is
- * InitFilterHeader), reports a failure there on REPORT-FD as the spawn's
- * error, then supervises the command (init-supervise.c). It is not dumpable,
- * like the init it replaces.
+ * InitFilterHeader), then supervises the command (init-supervise.c). The
+ * spawn may have been answered already (sandbox-init.c): if the filters do
+ * not load, it kills the command and exits 127, which ends the sandbox. It
+ * is not dumpable, like the init it replaces.
  */
 
 #include <errno.h>
@@ -91,18 +92,6 @@ static int load_filters(int fd, int *ret_index) {
         }
 }
 
-/* The same record the spawn child writes: stage, errno, "context: description". */
-static void report(int fd, const char *stage, int error, const char *context) {
-        SpawnError e = { .error = error };
-        ssize_t n;
-
-        snprintf(e.stage, sizeof e.stage, "%s", stage);
-        snprintf(e.message, sizeof e.message, "%s: %s", context, strerrordesc_np(error) ?: "Unknown error");
-        do
-                n = write(fd, &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-}
-
 /* The parameters are nobody's business: /proc/PID/cmdline shows "nsbox-init" alone, as for the init
  * before the exec (a last byte that is not NUL tells the kernel the area was rewritten). */
 static void hide_parameters(int argc, char *argv[]) {
@@ -117,34 +106,25 @@ static void hide_parameters(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        int sfd, command, report_fd, filters_fd, index, r;
+        int sfd, command, filters_fd, index;
 
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         (void) prctl(PR_SET_NAME, "nsbox-init", 0, 0, 0);
 
-        if (argc != 5 || parse_fd_or_pid(argv[1], 0, &sfd) < 0 || parse_fd_or_pid(argv[2], 1, &command) < 0 ||
-            parse_fd_or_pid(argv[3], 0, &report_fd) < 0 || parse_fd_or_pid(argv[4], -1, &filters_fd) < 0) {
+        if (argc != 4 || parse_fd_or_pid(argv[1], 0, &sfd) < 0 || parse_fd_or_pid(argv[2], 1, &command) < 0 ||
+            parse_fd_or_pid(argv[3], -1, &filters_fd) < 0) {
                 fprintf(stderr, "nsbox-init is started by nsboxd for a sandbox, not by hand.\n");
                 return INIT_FAILED;
         }
         hide_parameters(argc, argv);
 
         if (filters_fd >= 0) {
-                r = load_filters(filters_fd, &index);
-                if (r < 0) {
-                        char context[64] = "seccomp";
-
-                        if (index >= 0)
-                                snprintf(context, sizeof context, "seccompFileDescriptors[%d]", index);
+                if (load_filters(filters_fd, &index) < 0) {
                         (void) kill(command, SIGKILL);
-                        report(report_fd, "seccomp", -r, context);
                         _exit(INIT_FAILED);
                 }
                 (void) close(filters_fd);
         }
-
-        /* The spawn is reported once the command's copy is gone too: this is init's. */
-        (void) close(report_fd);
 
         init_supervise(sfd, (pid_t) command);
 }

@@ -1,12 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The sandbox's init: a forked child of the daemon that stays behind as pid 1
- * (or as a subreaper outside a new pid namespace), so orphans are reaped and
- * signals sent to the sandbox reach the command. Like the rest of the child
- * path it only makes syscalls and never allocates. Signals arrive through a
+ * The sandbox's init: the spawn child, which stays behind as pid 1 (or as a
+ * subreaper outside a new pid namespace), so orphans are reaped and signals
+ * sent to the sandbox reach the command. Like the rest of the child path it
+ * only makes syscalls and never allocates. Signals arrive through a
  * signalfd: the daemon blocked all of them before clone3() and init keeps them
  * blocked, which is also what lets a blocked SIGTERM be queued for pid 1 of a
  * pid namespace instead of being dropped by the kernel.
+ *
+ * The spawn is answered once the command exec'd, as without init: init
+ * hands the report pipe over to the command (CommandStart below), and
+ * confines itself and execs nsbox-init once the command exec'd, while the
+ * daemon may answer already: for root callers, and without a new time
+ * namespace on the daemon's memory. Otherwise init keeps a copy until its
+ * own execve(), when it enters that namespace and leaves the daemon's
+ * memory, so a caller who is not root may open its /proc/PID/ns/ as soon
+ * as it has the answer.
+ * What fails in init from then on (nothing a caller controls: capset() to a
+ * subset, the exec of the daemon's sealed program, the filters the command
+ * loaded) cannot be the spawn's error any more: init kills the command and
+ * exits SPAWN_CHILD_FAILED, and the sandbox ends so.
  */
 
 #include <errno.h>
@@ -20,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,22 +109,90 @@ static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
         return 0;
 }
 
-static int command_main(void *plan) {
-        spawn_child_exec_command(plan);
+/*
+ * The report pipe changes hands: its daemon's EOF must come with the
+ * command's execve(), as without init, not once init, which the command's
+ * exec wakes, closed its copy too. So init sends its copy into a socket
+ * (where the pipe stays open: in flight) and closes it before it starts the
+ * command, and the command takes it from there. A command that dies before
+ * taking it leaves it in the socket, which init closes once the command
+ * exec'd or died: the daemon's EOF all the same.
+ */
+typedef struct CommandStart {
+        const SpawnPlan *plan;
+        int socket;
+} CommandStart;
+
+static int send_fd(int sock, int fd) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        char c = 0;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+        ssize_t n;
+
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+        do
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        return n == 1 ? 0 : n < 0 ? -errno : -EIO;
 }
 
-/*
- * The command starts as a vfork-style child: it borrows init's memory on a
- * stack of its own until it execs, while init waits, as posix_spawn() does.
- * A plain fork would copy the daemon's page tables once more only for
- * execve() to tear them down again: the largest cost of init. The stack is
- * part of init's own: an init that runs on the daemon's memory shares every
- * static buffer with the other sandboxes' inits.
- */
-static long start_command(const SpawnPlan *p) {
-        char stack[64 * 1024] __attribute__((__aligned__(16)));
+/* The fd sent with send_fd() (close-on-exec), or -errno. */
+static int receive_fd(int sock) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control;
+        char c;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+        int fd;
 
-        return clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *) p);
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        cmsg = CMSG_FIRSTHDR(&mh);
+        if (n != 1 || !cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+            cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -EIO;
+        memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+        return fd;
+}
+
+static int command_main(void *arg) {
+        const CommandStart *start = arg;
+        int report_fd = receive_fd(start->socket);
+
+        /* Without the report pipe there is nobody to tell: dying before the mark says enough. */
+        if (report_fd < 0)
+                _exit(SPAWN_CHILD_FAILED);
+        spawn_child_exec_command(start->plan, report_fd);
+}
+
+/* Init failed once the command exists: it ends the sandbox, and fails the spawn if it still can (report_fd:
+ * its own copy of the report pipe, or -EBADF once that is the command's alone). */
+_noreturn_ static void init_abandon(pid_t command, int report_fd, int error, const char *context) {
+        SpawnError e;
+
+        (void) kill(command, SIGKILL);
+        if (report_fd >= 0) {
+                spawn_error_set(&e, "init", error, context);
+                spawn_child_report(report_fd, &e);
+        }
+        _exit(SPAWN_CHILD_FAILED);
 }
 
 /* Decimal digits of a non-negative int (or "-1"), without stdio: this runs in a fork of the daemon. */
@@ -199,19 +281,21 @@ static void sort_fds(int *fds, size_t n) {
 }
 
 /*
- * Replaces this fork of the daemon with the nsbox-init program (nsbox-init.c),
- * keeping what init is: the same process in the same namespaces, with its
- * children, its signalfd and blocked signals, the capabilities it just
- * dropped to (no_new_privs: execve() grants no more) and the report pipe.
- * The filters are loaded by the program, not here, so that nothing a
- * caller's filter denies can stop the exec. Returns only if the program is
- * not there or the exec failed; init then goes on as it is.
+ * Replaces init's image (the daemon's memory, or a fork's copy) with the
+ * nsbox-init program (nsbox-init.c), keeping what init is: the same process
+ * in the same namespaces, with its children, its signalfd and blocked
+ * signals and the capabilities it just dropped to (no_new_privs: execve()
+ * grants no more). The filters are loaded by the program, not here, so that
+ * nothing a caller's filter denies can stop the exec. The spawn worker's
+ * memory fd and report_fd (when init still holds the report pipe) stay
+ * open, close-on-exec, until the exec is past the daemon's memory. Returns only if the program is not there or the exec failed; init
+ * then goes on as it is.
  */
-static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
-        char a_sfd[16], a_command[16], a_report[16], a_filters[16];
-        char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_report, a_filters, NULL };
+static void exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_fd) {
+        char a_sfd[16], a_command[16], a_filters[16];
+        char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_filters, NULL };
         char *envp[] = { NULL };
-        int filters, keep[4 + SPAWN_LOCK_FILES_MAX];
+        int filters, keep[5 + SPAWN_LOCK_FILES_MAX];
 
         if (p->init_program_fd < 0)
                 return;
@@ -221,20 +305,20 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
 
         format_int(a_sfd, sfd);
         format_int(a_command, (int) command);
-        format_int(a_report, p->child_report_fd);
         format_int(a_filters, filters);
 
         keep[0] = sfd;
-        keep[1] = p->child_report_fd;
+        keep[1] = p->memory_fd;
         keep[2] = filters;
         keep[3] = p->init_program_fd;
+        keep[4] = report_fd;
         for (size_t i = 0; i < p->n_lock_fds; i++)
-                keep[4 + i] = p->lock_fds[i];
-        sort_fds(keep, 4 + p->n_lock_fds);
-        close_all_but(keep, 4 + p->n_lock_fds);
+                keep[5 + i] = p->lock_fds[i];
+        sort_fds(keep, 5 + p->n_lock_fds);
+        close_all_but(keep, 5 + p->n_lock_fds);
 
-        if (fcntl(sfd, F_SETFD, 0) < 0 || fcntl(p->child_report_fd, F_SETFD, 0) < 0 ||
-            (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0) || lock_fds_set_cloexec(p, false) < 0) {
+        if (fcntl(sfd, F_SETFD, 0) < 0 || (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0) ||
+            lock_fds_set_cloexec(p, false) < 0) {
                 if (filters >= 0)
                         (void) close(filters);
                 (void) lock_fds_set_cloexec(p, true);
@@ -244,18 +328,25 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command) {
         (void) syscall(SYS_execveat, p->init_program_fd, "", argv, envp, AT_EMPTY_PATH);
 
         (void) fcntl(sfd, F_SETFD, FD_CLOEXEC);
-        (void) fcntl(p->child_report_fd, F_SETFD, FD_CLOEXEC);
         (void) lock_fds_set_cloexec(p, true);
         if (filters >= 0)
                 (void) close(filters);
 }
 
 _noreturn_ void sandbox_init_run(SpawnPlan *p) {
+        /*
+         * The command's stack until it execs: part of init's own (an init on the daemon's memory shares every
+         * static buffer with the other sandboxes' inits). The command borrows init's memory, as
+         * posix_spawn() does: a plain fork would copy the daemon's page tables once more only for execve()
+         * to tear them down again.
+         */
+        char stack[64 * 1024] __attribute__((__aligned__(16)));
         bool pid1 = getpid() == 1;
+        CommandStart start;
         sigset_t mask;
         long command;
         ssize_t index;
-        int sfd, r;
+        int sfd, sv[2], report_fd = -EBADF, r;
 
         /* On the daemon's memory the argument area is the daemon's own: nsbox-init brings its own name. */
         if (!p->shares_memory)
@@ -272,47 +363,57 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
 
         lock_files(p);
 
-        command = start_command(p);
-        if (command < 0)
-                init_fail(p, errno, "clone");
+        /* The command checks that init is its parent (PR_SET_PDEATHSIG must be tied to init). */
+        p->init_pid = getpid();
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+                init_fail(p, errno, "socketpair");
+        r = send_fd(sv[1], p->child_report_fd);
+        if (r < 0)
+                init_fail(p, -r, "the report pipe for the command");
+        /* The caller's process must be in every namespace and open to its owner when the spawn is answered:
+         * on the daemon's memory, init enters a new time namespace only at its execve() (spawn-child.c), and
+         * only root may open /proc/PID/ns/ of a process on the daemon's memory (or a fork's), which is not
+         * dumpable. Then init's copy goes only with that execve(). */
+        if (p->init_holds_report || ((p->unshare_flags & CLONE_NEWTIME) && p->shares_memory))
+                report_fd = p->child_report_fd;
+        else
+                (void) close(p->child_report_fd);
+
+        /* A vfork-style child: init waits until it exec'd or died, so it has this CPU at once. */
+        start = (CommandStart) { .plan = p, .socket = sv[0] };
+        command = clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+        if (command < 0) {
+                int error = errno, fd = receive_fd(sv[0]);
+
+                if (fd >= 0)
+                        p->child_report_fd = fd;
+                init_fail(p, error, "clone");
+        }
+        (void) close(sv[0]);
+        (void) close(sv[1]);
 
         /*
-         * The command has exec'd (or failed): init confines itself as the
-         * sandbox is confined. It keeps no capability but CAP_KILL, is not
-         * dumpable (its memory is a copy of the daemon's: nothing in the
-         * sandbox may ptrace it or read it through /proc), and runs under the
-         * same system call filters.
+         * Init confines itself as the sandbox is confined. It keeps no
+         * capability but CAP_KILL, is not dumpable (its memory is the
+         * daemon's or a copy: nothing in the sandbox may ptrace it or read it
+         * through /proc), and runs under the same system call filters.
          */
         r = capability_plan_apply_init(&p->caps);
-        if (r < 0) {
-                (void) kill((pid_t) command, SIGKILL);
-                init_fail(p, -r, "capabilities");
-        }
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-                (void) kill((pid_t) command, SIGKILL);
-                init_fail(p, errno, "PR_SET_DUMPABLE");
-        }
+        if (r < 0)
+                init_abandon((pid_t) command, report_fd, -r, "capabilities");
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                init_abandon((pid_t) command, report_fd, errno, "PR_SET_DUMPABLE");
         /* From here on init needs nothing of the daemon's memory: the small program takes over. Where that
          * memory is the daemon's itself, not a copy, init may not go on without it. */
-        exec_program(p, sfd, (pid_t) command);
-        if (p->shares_memory) {
-                int error = errno ?: EIO;
-
-                (void) kill((pid_t) command, SIGKILL);
-                init_fail(p, error, "nsbox-init");
-        }
+        exec_program(p, sfd, (pid_t) command, report_fd);
+        if (p->shares_memory)
+                init_abandon((pid_t) command, report_fd, errno ?: EIO, "nsbox-init");
 
         r = spawn_child_load_seccomp(p, &index);
-        if (r < 0) {
-                SpawnError e;
+        if (r < 0)
+                init_abandon((pid_t) command, report_fd, -r, "seccomp");
 
-                (void) kill((pid_t) command, SIGKILL);
-                spawn_child_seccomp_error(&e, -r, index);
-                spawn_child_report(p->child_report_fd, &e);
-                _exit(SPAWN_CHILD_FAILED);
-        }
-
-        /* The command's stdio, extra fds and report pipe must not be kept open by init; the locks stay. */
+        /* The command's stdio and extra fds must not be kept open by init; the locks stay. */
         {
                 int keep[1 + SPAWN_LOCK_FILES_MAX] = { sfd };
 

@@ -665,22 +665,23 @@ static void close_gaps(int first, int last) {
 /*
  * A source may sit on another entry's target number: parking every source
  * above the highest target first means no dup2() can clobber a source that is
- * still needed.
+ * still needed. The fds the child keeps for itself past execve()'s
+ * close-on-exec (the report fd, the nsbox-init program, the spawn worker's
+ * memory fd) end up right above the highest target, in that order.
  */
 static void setup_fds(SpawnPlan *p) {
-        int above = p->max_target + 1, fd, gap;
+        int *carried[] = { &p->child_report_fd, &p->init_program_fd, &p->memory_fd };
+        static const char *const carried_names[] = { "report pipe", "init program", "memory pipe" };
+        int above = p->max_target + 1, fd, gap, next;
 
-        fd = fcntl(p->child_report_fd, F_DUPFD_CLOEXEC, above);
-        if (fd < 0)
-                child_fail(p, "fds", errno, "report pipe");
-        p->child_report_fd = fd;
-
-        /* Parked after the report fd, so it never sits where the report fd goes below. */
-        if (p->init_program_fd >= 0) {
-                fd = fcntl(p->init_program_fd, F_DUPFD_CLOEXEC, above);
+        /* Parked in this order, so none sits where an earlier one goes below. */
+        for (size_t i = 0; i < ELEMENTSOF(carried); i++) {
+                if (*carried[i] < 0)
+                        continue;
+                fd = fcntl(*carried[i], F_DUPFD_CLOEXEC, above);
                 if (fd < 0)
-                        child_fail(p, "fds", errno, "init program");
-                p->init_program_fd = fd;
+                        child_fail(p, "fds", errno, carried_names[i]);
+                *carried[i] = fd;
         }
 
         for (size_t i = 0; i < p->n_fds; i++) {
@@ -694,18 +695,17 @@ static void setup_fds(SpawnPlan *p) {
                 if (dup2(p->fds[i].moved, p->fds[i].target) < 0)
                         child_fail(p, "fds", errno, NULL);
 
-        /* Every parked copy is now either in place or unneeded, so the report fd may take the first slot above. */
-        if (p->child_report_fd != above) {
-                if (dup3(p->child_report_fd, above, O_CLOEXEC) < 0)
-                        child_fail(p, "fds", errno, "report pipe");
-                p->child_report_fd = above;
+        /* Every parked copy is now either in place or unneeded, so the carried ones may take the first slots
+         * above. */
+        next = above;
+        for (size_t i = 0; i < ELEMENTSOF(carried); i++) {
+                if (*carried[i] < 0)
+                        continue;
+                if (*carried[i] != next && dup3(*carried[i], next, O_CLOEXEC) < 0)
+                        child_fail(p, "fds", errno, carried_names[i]);
+                *carried[i] = next++;
         }
-        if (p->init_program_fd >= 0) {
-                if (p->init_program_fd != above + 1 && dup3(p->init_program_fd, above + 1, O_CLOEXEC) < 0)
-                        child_fail(p, "fds", errno, "init program");
-                p->init_program_fd = above + 1;
-        }
-        if (close_range((unsigned) (p->init_program_fd >= 0 ? above + 2 : above + 1), ~0U, 0) < 0)
+        if (close_range((unsigned) next, ~0U, 0) < 0)
                 child_fail(p, "fds", errno, "close_range");
 
         gap = -1;
@@ -819,18 +819,16 @@ void spawn_child_exec(const SpawnPlan *p, SpawnError *e) {
         spawn_error_set(e, "execve", denied ? EACCES : ENOENT, name);
 }
 
-_noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
+_noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd) {
         SpawnError e;
         sigset_t none;
 
         /* Outside a pid namespace nothing else ends the command when init is killed (SIGKILL cannot be
-         * forwarded): tie it to init. As pid 1 of a pid namespace, init's death ends the namespace. */
-        if (p->init) {
-                pid_t init_pid = getppid();
-
-                if (init_pid != 1 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != init_pid))
-                        _exit(SPAWN_CHILD_FAILED);
-        }
+         * forwarded): tie it to init, which may be gone already. As pid 1 of a pid namespace, init's death
+         * ends the namespace. */
+        if (p->init && p->init_pid != 1 &&
+            (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != p->init_pid))
+                _exit(SPAWN_CHILD_FAILED);
 
         /* Under init, the terminal's signals (^C, SIGWINCH) must reach the command, not init:
          * its own process group in the foreground. SIGTTOU is still blocked, so this works. */
@@ -839,7 +837,7 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
 
                 if (setpgid(0, 0) < 0 || ioctl(p->controlling_tty, TIOCSPGRP, &self) < 0) {
                         spawn_error_set(&e, "session", errno, "foreground process group");
-                        spawn_child_report(p->child_report_fd, &e);
+                        spawn_child_report(report_fd, &e);
                         _exit(SPAWN_CHILD_FAILED);
                 }
         }
@@ -850,7 +848,7 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
         /* Last before execve(), after a pending signal had its chance: only from here does EOF mean exec. */
         e = (SpawnError) { .stage = SPAWN_REPORT_EXEC };
         memcpy(e.namespace_inodes, p->namespace_inodes, sizeof e.namespace_inodes);
-        spawn_child_report(p->child_report_fd, &e);
+        spawn_child_report(report_fd, &e);
 
         /* The very last step: nothing of the setup above has to pass the filters. A failure here
          * still reaches the daemon: an error after the mark is an error. */
@@ -858,12 +856,12 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p) {
         int r = spawn_child_load_seccomp(p, &index);
         if (r < 0) {
                 spawn_child_seccomp_error(&e, -r, index);
-                spawn_child_report(p->child_report_fd, &e);
+                spawn_child_report(report_fd, &e);
                 _exit(SPAWN_CHILD_FAILED);
         }
 
         spawn_child_exec(p, &e);
-        spawn_child_report(p->child_report_fd, &e);
+        spawn_child_report(report_fd, &e);
         _exit(SPAWN_CHILD_FAILED);
 }
 
@@ -983,6 +981,8 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
         copy = *hit;
         spawn_plan_visit_fds(&copy, take_received_fd, &received);
         copy.child_report_fd = pool->child_report_fd;
+        /* The worker's memory is the entry's: held until execve() as a fresh child holds it. */
+        copy.memory_fd = pool->memory_fd;
         copy.child_sync_fd = copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
         memcpy(copy.namespace_inodes, pool->namespace_inodes, sizeof copy.namespace_inodes);
         copy.done_ahead = true;
@@ -1026,5 +1026,5 @@ _noreturn_ static void run_released(SpawnPlan *p) {
 
         if (p->init)
                 sandbox_init_run(p);
-        spawn_child_exec_command(p);
+        spawn_child_exec_command(p, p->child_report_fd);
 }

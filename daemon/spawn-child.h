@@ -133,6 +133,11 @@ typedef struct SpawnPlan {
         char *const *envp;  /* the request's, or the default */
         char *const *lock_files; /* the request's "lockFiles" (init holds them: sandbox-init.c); NULL if none */
         int lock_fds[SPAWN_LOCK_FILES_MAX]; /* init's scratch: the fds of lock_files it holds */
+        pid_t init_pid; /* init's scratch: its own pid, for the command it starts */
+        /* Init keeps its copy of the report pipe until its own execve(), so the spawn is answered only then:
+         * for a caller who is not root, who can open /proc/PID/ns/ of init (nsenter -t PID) only once it left
+         * the daemon's memory, which is not dumpable (sandbox-init.c). */
+        bool init_holds_report;
         size_t n_lock_fds;
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;
@@ -157,6 +162,9 @@ typedef struct SpawnPlan {
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
          * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;
+        /* Then the spawn worker's memory fd (spawn_worker_memory_fd()), which the child, init and the
+         * command each hold, close-on-exec, until they leave that memory; otherwise -EBADF. */
+        int memory_fd;
 
         /* A warm-pool entry (SpawnContext.pooled): once released the child parks, says so on the sync socket
          * (SPAWN_SYNC_PARKED) and waits there for the request's plan: the plan's address, with its fds
@@ -206,8 +214,9 @@ _noreturn_ void spawn_child_run(SpawnPlan *p);
 /* Writes e to the report fd in one write (atomic: the record is smaller than PIPE_BUF). */
 void spawn_child_report(int report_fd, const SpawnError *e);
 
-/* Unblocks every signal and execs the command; on failure reports and exits SPAWN_CHILD_FAILED. */
-_noreturn_ void spawn_child_exec_command(const SpawnPlan *p);
+/* Unblocks every signal and execs the command; on failure reports on report_fd and exits
+ * SPAWN_CHILD_FAILED. */
+_noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd);
 
 /* Loads the plan's filters (the profile, then each caller's program); 0 or -errno with *ret_index the
  * failing one (-1: the profile). Async-signal-safe; the init and the command each call it. */

@@ -4,13 +4,26 @@
  * (spawn-worker.h says why). Each call is a Job, shared by the caller, the
  * worker and the child, freed by whichever of the caller and the worker is
  * done with it last. The caller waits only until the child exists: the
- * child says so first thing; if it is stopped or killed before it can, its
- * pid (written by the kernel before the child runs) or the worker's return
- * from clone3() says it. The worker then stays suspended until the child
- * exec'd or died, and after that until the report pipe has no writer left:
- * a sandbox's init starts the command on the same memory, and if init is
- * killed meanwhile, the command may still run on the worker's stack and read
- * the plan for a moment; the pipe tells when nothing does.
+ * child says so first thing, or the worker's return from clone3(), or its
+ * pid (written by the kernel before the child runs), if it is stopped before
+ * either. The worker does not wait suspended until the child exec'd
+ * (CLONE_VFORK): it would hold its copies of the child's fds until then,
+ * and a sandbox's init, which starts the command on the same memory and
+ * leaves it by exec'ing nsbox-init only after the command exec'd, would
+ * keep the daemon's EOF on the report pipe, and so the reply, waiting for
+ * that too. It closes those copies right after clone3() and waits until the
+ * job's memory pipe has no writer left: the child holds its write end
+ * (close-on-exec) and so does whatever it starts on the same memory, until
+ * each exec'd or exited. Only then are the child's stack and the plan
+ * reused. A process stopped there (a caller may stop its own sandbox's
+ * init) holds the worker no longer than the call's timeout: then the child,
+ * the sandbox's top process, is killed, which ends the rest.
+ *
+ * While the child runs, it shares the worker's TLS, errno included: the
+ * worker's own system calls in that time are raw ones that leave errno
+ * alone, so a failure of the worker's cannot change what the child reports;
+ * only the call's after() (which gives back per-thread state: a failure
+ * there is fatal or ignored) may touch errno, and only where it fails.
  *
  * Workers are made on demand (every busy one may be held by a child a caller
  * stopped) up to WORKERS_MAX; past that the caller clones as before, from its
@@ -23,11 +36,11 @@
  * spawn about 0.75 ms, growing with the sandboxes alive). For each job the
  * worker pulls in the few fds the plan names (pidfd_getfd() on the daemon's
  * own pidfd, while the caller waits, so they are open), renumbered low, and
- * closes them again: all but the report pipe's as soon as the child exec'd
- * or died (EOF on the caller's ends still means it is gone), that one when
- * the job is done. The pidfd the caller gets is opened by the caller, in its
- * own table. Workers are started by a thread of their own whose table never
- * held a caller's fd (below), so making one closes none.
+ * closes them again right after clone3() (EOF on the caller's ends of the
+ * child's pipes then means the child is gone). The pidfd the caller gets is
+ * opened by the caller, in its own table. Workers are started by a thread of
+ * their own whose table never held a caller's fd (below), so making one
+ * closes none.
  */
 
 #include <errno.h>
@@ -111,10 +124,26 @@ __asm__(".text\n"
 
 long spawn_worker_clone3(struct clone_args *args, size_t size, void (*fn)(void *), void *arg);
 
+/* System calls that return -errno and leave errno alone: while a child runs on this thread's TLS. */
+static long raw_syscall4(long nr, long a1, long a2, long a3, long a4) {
+        register long r10 __asm__("r10") = a4;
+        long ret;
+
+        __asm__ volatile("syscall"
+                         : "=a"(ret)
+                         : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10)
+                         : "rcx", "r11", "memory");
+        return ret;
+}
+
 bool spawn_worker_supported(void) {
         return true;
 }
 #else
+static long raw_syscall4(long nr, long a1, long a2, long a3, long a4) {
+        return -ENOSYS;
+}
+
 static long spawn_worker_clone3(struct clone_args *args, size_t size, void (*fn)(void *), void *arg) {
         return -ENOSYS;
 }
@@ -153,6 +182,12 @@ static __thread bool fds_private = false;
 static __thread int daemon_pidfd = -EBADF;
 static __thread Pulled *pulled;
 static __thread size_t n_pulled, n_pulled_max;
+/* The write end of the current job's memory pipe, for the child. */
+static __thread int memory_fd = -EBADF;
+
+int spawn_worker_memory_fd(void) {
+        return memory_fd;
+}
 
 int spawn_worker_take_fd(int fd) {
         int copy;
@@ -179,17 +214,11 @@ int spawn_worker_take_fd(int fd) {
         return copy;
 }
 
-/* Closes what the job pulled, but keep (a pulled copy, or -EBADF). */
-static void close_pulled(int keep) {
-        size_t k = 0;
-
-        for (size_t i = 0; i < n_pulled; i++) {
-                if (pulled[i].fd == keep)
-                        pulled[k++] = pulled[i];
-                else
-                        (void) close(pulled[i].fd);
-        }
-        n_pulled = k;
+/* Closes what the job pulled. Raw: a child may be running on this thread's TLS. */
+static void close_pulled(void) {
+        for (size_t i = 0; i < n_pulled; i++)
+                (void) raw_syscall4(SYS_close, pulled[i].fd, 0, 0, 0);
+        n_pulled = 0;
 }
 
 /*
@@ -206,12 +235,12 @@ static int worker_private_fds(void) {
 }
 
 /* Lets the caller read the result; by the child (first thing) or the worker, whoever is first. Raw system
- * calls only: in the child errno is the suspended worker's. */
+ * calls only: the child and the worker share errno. */
 static void job_tell(Job *j) {
         if (__atomic_exchange_n(&j->telling, 1, __ATOMIC_ACQ_REL))
                 return;
         __atomic_store_n(&j->told, 1, __ATOMIC_RELEASE);
-        (void) syscall(SYS_futex, &j->told, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        (void) raw_syscall4(SYS_futex, (long) &j->told, FUTEX_WAKE_PRIVATE, 1, 0);
 }
 
 /* The caller's wait: until told, or until the kernel wrote the pid, which it does only for a child it
@@ -237,14 +266,27 @@ _noreturn_ static void child_entry(void *arg) {
         j->call.child(j->call.userdata);
 }
 
-/* Until nothing can write to the report pipe: whatever ran on this memory has exec'd or died. */
-static void wait_no_writer(int fd) {
+/*
+ * Until the memory pipe has no writer left: whatever ran on this memory has exec'd or exited. Past
+ * timeout_msec (0: none) the child is killed, and with it what it started here (init's pid namespace
+ * ends with it, a command outside one has init's death as its PR_SET_PDEATHSIG); then the wait goes on.
+ */
+static void wait_memory_free(int fd, int pidfd, unsigned timeout_msec) {
+        struct timespec left = { .tv_sec = timeout_msec / 1000U, .tv_nsec = (long) (timeout_msec % 1000U) * 1000000L };
+        bool killed = timeout_msec == 0;
+
         for (;;) {
                 struct pollfd pfd = { .fd = fd, .events = 0 };
+                long n;
 
-                /* errno is not read: a command whose init was killed may share this thread's until it exits. */
-                if (syscall(SYS_ppoll, &pfd, 1, NULL, NULL, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+                /* ppoll() writes back the time left, so an interrupted wait resumes where it was. */
+                n = raw_syscall4(SYS_ppoll, (long) &pfd, 1, killed ? 0 : (long) &left, 0);
+                if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
                         return;
+                if (n == 0 && !killed) {
+                        (void) raw_syscall4(SYS_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
+                        killed = true;
+                }
         }
 }
 
@@ -263,31 +305,40 @@ static void job_fail(Job *j, const char *stage, int error, const char *context) 
 }
 
 static void run_job(Job *j, char *stack, size_t stack_size) {
+        int pidfd = -EBADF;
         struct clone_args args = {
-                .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID,
+                .flags = j->call.flags | CLONE_VM | CLONE_PARENT_SETTID | CLONE_PIDFD,
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
                 .parent_tid = (uint64_t) (uintptr_t) &j->pid,
                 .exit_signal = SIGCHLD,
                 .stack = (uint64_t) (uintptr_t) stack,
                 .stack_size = stack_size,
         };
         SpawnError e = {};
-        int report_fd, cgroup_fd;
+        int memory[2], cgroup_fd;
         long r;
 
         /* Before anything else: the caller keeps these open only until it is told. */
-        report_fd = spawn_worker_take_fd(j->call.report_fd);
         cgroup_fd = spawn_worker_take_fd(j->call.cgroup_fd);
-        if (report_fd < 0 || (j->call.cgroup_fd >= 0 && cgroup_fd < 0)) {
-                job_fail(j, "prepare", report_fd < 0 ? -report_fd : -cgroup_fd, "the spawn worker's fds");
+        if (j->call.cgroup_fd >= 0 && cgroup_fd < 0) {
+                job_fail(j, "prepare", -cgroup_fd, "the spawn worker's fds");
                 return;
         }
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t) cgroup_fd;
         }
+        if (pipe2(memory, O_CLOEXEC) < 0) {
+                job_fail(j, "prepare", errno, "the spawn worker's memory pipe");
+                return;
+        }
+        memory_fd = memory[1];
 
         r = j->call.before ? j->call.before(j->call.userdata, &e) : 0;
         if (r < 0) {
+                memory_fd = -EBADF;
+                (void) close(memory[0]);
+                (void) close(memory[1]);
                 j->spawn_error = e;
                 j->error = (int) -r;
                 job_tell(j);
@@ -296,18 +347,23 @@ static void run_job(Job *j, char *stack, size_t stack_size) {
         }
 
         r = spawn_worker_clone3(&args, sizeof args, child_entry, j);
+        /* From here until the memory is free, a child may run on this thread's TLS: errno is its. */
+        memory_fd = -EBADF;
+        (void) raw_syscall4(SYS_close, memory[1], 0, 0, 0);
         if (j->call.after)
                 j->call.after(j->call.userdata);
         if (r < 0) {
+                (void) close(memory[0]);
                 job_fail(j, "clone3", (int) -r, NULL);
                 return;
         }
 
-        /* The child exec'd or died: its ends here must go, so EOF on the caller's means it is gone. */
-        close_pulled(report_fd);
-        /* If it died before it could tell, the caller learns it here. */
+        /* Only the child may hold its ends: EOF on the caller's must mean it is gone. */
+        close_pulled();
         job_tell(j);
-        wait_no_writer(report_fd);
+        wait_memory_free(memory[0], pidfd, j->call.timeout_msec);
+        (void) close(memory[0]);
+        (void) close(pidfd);
         if (__atomic_exchange_n(&j->reap, REAP_WORKER_DONE, __ATOMIC_ACQ_REL) == REAP_CALLER_GAVE_UP)
                 reap(j->pid);
         j->call.done(j->call.userdata, true);
@@ -346,7 +402,7 @@ static void *worker_main(void *arg) {
                 else
                         job_fail(j, "prepare", -fds_error, "the spawn worker's fd table");
                 /* Whatever the job pulled, however it ended. */
-                close_pulled(-EBADF);
+                close_pulled();
                 job_unref(j);
 
                 (void) pthread_mutex_lock(&lock);

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * clone3() with CLONE_VM | CLONE_VFORK, from worker threads: the spawn child
- * borrows the daemon's memory instead of copying it (no page tables copied,
- * no copy-on-write faults in the loop afterwards, nothing torn down at
- * execve()), the way posix_spawn() does it. Such a child runs on the TLS of
- * the thread that cloned it, which is only safe while that thread is
- * suspended (CLONE_VFORK) until the child exec'd or died; a worker thread
- * does the waiting, so the caller's thread (the loop) goes on. A child stuck
- * before execve() holds one worker, never the loop. A worker has an fd table
+ * clone3() with CLONE_VM, from worker threads: the spawn child borrows the
+ * daemon's memory instead of copying it (no page tables copied, no
+ * copy-on-write faults in the loop afterwards, nothing torn down at
+ * execve()), the way posix_spawn() does it, on a stack of its own at the low
+ * end of its worker's. The worker does not wait suspended (CLONE_VFORK)
+ * until the child exec'd: it closes its copies of the child's fds at once,
+ * so nothing but the child holds them, and then waits until nothing runs on
+ * its memory any more, which every such process says by holding the write
+ * end of the job's memory pipe until its execve() or exit. The child runs on
+ * the worker's TLS: while it runs, the worker's own system calls leave errno
+ * alone (but where the call's after() fails). A child stuck before execve()
+ * holds one worker, never
+ * the loop, and no longer than the call's timeout. A worker has an fd table
  * of its own, so the child copies only the fds its plan names, not one per
  * live sandbox. See docs/architecture.md.
  */
@@ -20,12 +25,12 @@
 #include "spawn.h"
 
 typedef struct SpawnWorkerCall {
-        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK and CLONE_PARENT_SETTID are added */
+        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_PARENT_SETTID and CLONE_PIDFD are added */
         int cgroup_fd;   /* CLONE_INTO_CGROUP when >= 0; borrowed until spawn_worker_clone() returns */
-        /* A read end of a pipe whose write end only the child (and what it starts before execve() on the
-         * same memory) holds: the worker reuses the memory (the child's stack, userdata) only once it has
-         * no writer left. Borrowed until spawn_worker_clone() returns (the worker keeps a copy). */
-        int report_fd;
+        /* Milliseconds the child and what it starts on the same memory may run there, from the worker's
+         * clone3(), before the worker kills the child with SIGKILL (0: no limit). Not less than the
+         * caller's own deadline for the spawn: the caller may be waiting on purpose. */
+        unsigned timeout_msec;
         /* In the worker's thread, just around clone3(): per-thread state the child is to be born with
          * (credentials, the pid namespace for children). before() returns 0, or -errno with *error filled
          * (then nothing is cloned); after() runs whenever before() succeeded. before() first renumbers
@@ -33,7 +38,9 @@ typedef struct SpawnWorkerCall {
         int (*before)(void *userdata, SpawnError *error);
         void (*after)(void *userdata);
         /* The child, on a stack of its own, sharing the daemon's memory; never returns. It may only make
-         * system calls and async-signal-safe calls, and must not write memory anyone else reads. */
+         * system calls and async-signal-safe calls, and must not write memory anyone else reads. It and
+         * every process it starts before execve() on the same memory must hold the memory fd
+         * (spawn_worker_memory_fd(), close-on-exec) until execve() or exit. */
         _noreturn_ void (*child)(void *userdata);
         /* In the worker's thread once nothing runs on the memory any more (or nothing was cloned): the
          * userdata is the worker's to free. cloned says whether a child was made. */
@@ -53,10 +60,16 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
 
 /*
  * In a worker (within before()): the worker's copy of the daemon's fd, pulled into the worker's own table
- * once per job (the same copy for the same fd) and closed by the worker: the child's ends right after it
- * exec'd or died, the rest when the job is done. Elsewhere, fd itself. -errno on failure.
+ * once per job (the same copy for the same fd) and closed by the worker right after clone3(), so the
+ * child's are the only copies. Elsewhere, fd itself. -errno on failure.
  */
 int spawn_worker_take_fd(int fd);
+
+/*
+ * In a worker (within before()): the write end of the job's memory pipe (close-on-exec), for the child to
+ * hold (see SpawnWorkerCall.child); the worker closes its own copy right after clone3(). Elsewhere -EBADF.
+ */
+int spawn_worker_memory_fd(void);
 
 /*
  * Starts the thread that starts the workers (0 or -errno; until it ran, every spawn is forked). Call it

@@ -530,6 +530,7 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->init = r->init >= 0 ? r->init : !!((new_flags & CLONE_NEWPID) || (joined & NAMESPACE_BIT(NAMESPACE_PID)));
         if (p->init)
                 p->init_program_fd = init_program_fd;
+        p->init_holds_report = p->init && !c->caller->privileged;
 
         if (r->hostname) {
                 if (strlen(r->hostname) > HOSTNAME_MAX)
@@ -1041,7 +1042,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
         p->capture_fds[0] = p->capture_fds[1] = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
-        p->init_program_fd = -EBADF;
+        p->init_program_fd = p->memory_fd = -EBADF;
 
         r = plan_namespaces(p, c, e);
         if (r >= 0)
@@ -1155,7 +1156,8 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        fds = calloc(8 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
+        /* One more than these, for the spawn worker's memory fd (shared_before()). */
+        fds = calloc(9 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -1385,6 +1387,10 @@ static int shared_before(void *userdata, SpawnError *e) {
         spawn_plan_visit_fds(s->plan, take_fd_into_worker, &r);
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "the plan's fds in the spawn worker");
+        /* The worker's own, held until execve() (the room is there: plan_keep_fds()). */
+        s->plan->memory_fd = spawn_worker_memory_fd();
+        if (s->plan->memory_fd >= 0)
+                s->plan->keep_fds[s->plan->n_keep_fds++] = s->plan->memory_fd;
         qsort(s->plan->keep_fds, s->plan->n_keep_fds, sizeof(int), cmp_int);
 
         r = take_groups_for_clone(s->caller, e);
@@ -1460,8 +1466,8 @@ static bool plan_can_share_memory(const SpawnPlan *p) {
  * Returns -EBUSY with *pp untouched when no worker is to be had (the caller
  * clones itself); otherwise the plan is gone from *pp, whatever the result.
  */
-static int clone_child_shared(SpawnPlan **pp, const Caller *caller, int cgroup_fd, int report_fd, pid_t *ret_pid,
-                              int *ret_pidfd, SpawnError *e) {
+static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_fd, pid_t *ret_pid, int *ret_pidfd,
+                              SpawnError *e) {
         static bool made_undumpable = false;
         SpawnPlan *p = *pp;
         SharedSpawn *s;
@@ -1491,13 +1497,14 @@ static int clone_child_shared(SpawnPlan **pp, const Caller *caller, int cgroup_f
                 return -EBUSY;
         }
         s->plan = p;
-        s->caller = caller;
+        s->caller = c->caller;
         p->shares_memory = true;
 
         SpawnWorkerCall call = {
                 .flags = CLONE_CLEAR_SIGHAND | p->clone_flags,
                 .cgroup_fd = cgroup_fd,
-                .report_fd = report_fd,
+                /* A warm-pool entry waits on the worker's memory for as long as it is parked. */
+                .timeout_msec = c->pooled ? 0 : c->timeout_sec * 1000U,
                 .before = shared_before,
                 .after = shared_after,
                 .child = shared_child,
@@ -1761,7 +1768,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
 
         r = -EBUSY;
         if (plan_can_share_memory(p))
-                r = clone_child_shared(&p, c->caller, cgroup_fd, report_fd, &pid, &pidfd, &e);
+                r = clone_child_shared(&p, c, cgroup_fd, &pid, &pidfd, &e);
         if (slot && r != -EBUSY)
                 /* The worker has its reference: it drops it once done, whatever happened. */
                 slot_given = true;

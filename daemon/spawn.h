@@ -63,6 +63,9 @@ typedef struct SpawnContext {
          * caller), and the child parks once its maps are written, until spawn_start_pooled() hands it the
          * plan of the request it is taken for. Needs a spawn worker: -EBUSY without one. */
         bool pooled;
+        /* The spawn's deadline (spawn-timeout): a child still on the daemon's memory that long after its
+         * clone (stopped, say) is killed, even once the spawn was answered (0: none). */
+        unsigned timeout_sec;
 } SpawnContext;
 
 /* The caller's ids where a new user namespace's maps point: the host's, or the parent sandbox's. */

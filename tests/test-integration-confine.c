@@ -198,6 +198,20 @@ static void wait_exec(long pid, const char *comm) {
         cr_assert_fail("pid %li never became %s", pid, comm);
 }
 
+/* Until the status line name of pid says value: init confines itself once the command runs, and the spawn
+ * may be answered before. */
+static void wait_status(long pid, const char *name, const char *value) {
+        char v[64];
+
+        for (int i = 0; i < 2000; i++) {
+                proc_status(pid, name, v, sizeof v);
+                if (streq(v, value))
+                        return;
+                usleep(5000);
+        }
+        cr_assert_fail("pid %li: %s is %s, never %s", pid, name, v, value);
+}
+
 static uint64_t proc_status_hex(long pid, const char *name) {
         char v[64];
 
@@ -375,6 +389,9 @@ static void check_sandbox(long init_pid, const Expect *x) {
         char v[64];
 
         wait_exec(cmd, "sleep");
+        /* Init is nsbox-init under its filters by now, or soon. */
+        wait_exec(init_pid, "nsbox-init");
+        wait_status(init_pid, "Seccomp", "2");
         cr_assert_eq(proc_status_hex(cmd, "CapEff"), x->cmd_eff, "command CapEff %" PRIx64,
                      proc_status_hex(cmd, "CapEff"));
         cr_assert_eq(proc_status_hex(cmd, "CapBnd"), x->cmd_bnd, "command CapBnd %" PRIx64,

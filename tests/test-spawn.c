@@ -1122,6 +1122,51 @@ static unsigned thread_count(void) {
         return (unsigned) atoi(threads);
 }
 
+/* A child that stops itself on a spawn worker's memory, as a caller may stop its own sandbox's init there
+ * after the spawn was answered (init leaves the memory only once the command exec'd). */
+_noreturn_ static void stopping_child(void *userdata) {
+        (void) syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
+        for (;;)
+                (void) syscall(SYS_pause);
+}
+
+static void count_done(void *userdata, bool cloned) {
+        __atomic_store_n((uint32_t *) userdata, cloned ? 2 : 1, __ATOMIC_RELEASE);
+}
+
+/* It holds the worker no longer than the call's timeout: then it is killed, and the worker is done. */
+Test(spawn, spawn_worker_kills_what_stays_past_its_timeout) {
+        uint32_t done = 0;
+        SpawnWorkerCall call = {
+                .cgroup_fd = -EBADF,
+                .timeout_msec = 100,
+                .child = stopping_child,
+                .done = count_done,
+                .userdata = &done,
+        };
+        SpawnError e = {};
+        struct pollfd pfd;
+        siginfo_t si = {};
+        pid_t pid;
+        int pidfd;
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        cr_assert_eq(spawn_setup_process(), 0);
+        cr_assert_eq(spawn_worker_clone(&call, &pid, &pidfd, &e), 0, "%s", e.message);
+
+        pfd = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+        cr_assert_eq(poll(&pfd, 1, 60 * 1000), 1, "the stopped child was left where it was");
+        cr_assert_eq(waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED), 0);
+        cr_assert_eq(si.si_code, CLD_KILLED);
+        cr_assert_eq(si.si_status, SIGKILL);
+        close(pidfd);
+        for (int i = 0; i < 60000 && !__atomic_load_n(&done, __ATOMIC_ACQUIRE); i++)
+                usleep(1000);
+        cr_assert_eq(__atomic_load_n(&done, __ATOMIC_ACQUIRE), 2U, "the worker is still held");
+        wait_spawn_workers_idle();
+}
+
 /*
  * Children on the daemon's memory, made by spawn workers: whatever becomes of
  * them (exec'd, failed in the child, killed before their release, with init
