@@ -838,36 +838,26 @@ static int nested_own_cgroup(Connection *c, Sandbox *outer, const SpawnRequest *
         int r;
 
         *ret = (StartInSandboxOwn) {};
-        if (!sandbox_nested_wants_cgroup(req)) {
+        if (!sandbox_nested_wants_cgroup(req))
                 /* No limits of its own: below the nearest cgroup up the chain, which may have no room for
                  * limits and need none for this one. */
                 parent = c->server->cgroups ? sandbox_cgroup_of(outer) : NULL;
-                if (!parent)
-                        return 0;
-                r = cgroup_new_below(parent, id, &limits.sandbox,
-                                     rule->nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0, &ret->cgroup);
+        else {
+                r = policy_resolve_limits(rule, req, &limits, &denial);
                 if (r < 0) {
-                        log_audit(LOG_WARNING, "spawn-failed", &c->caller, outer->id, "Spawn failed: cgroup: %s",
-                                  strerror(-r));
-                        connection_reply_error(c, nsbox_error_spawn_failed("cgroup", -r, strerror(-r)));
+                        refuse(c, &denial);
+                        return r;
                 }
-                return r;
-        }
-
-        r = policy_resolve_limits(rule, req, &limits, &denial);
-        if (r < 0) {
-                refuse(c, &denial);
-                return r;
-        }
-        sandbox_nested_limits_asked(req, &limits);
-        r = check_limits_enforceable(c, req, &limits);
-        if (r < 0)
-                return r;
-        r = sandbox_nested_check_limits(outer, &limits, &parent, bad, sizeof bad, why, sizeof why);
-        if (r < 0) {
-                snprintf(reason, sizeof reason, "%s: %s", bad, why);
-                refuse_nested(c, "Spawn", outer->id, reason);
-                return r;
+                sandbox_nested_limits_asked(req, &limits);
+                r = check_limits_enforceable(c, req, &limits);
+                if (r < 0)
+                        return r;
+                r = sandbox_nested_check_limits(outer, &limits, &parent, bad, sizeof bad, why, sizeof why);
+                if (r < 0) {
+                        snprintf(reason, sizeof reason, "%s: %s", bad, why);
+                        refuse_nested(c, "Spawn", outer->id, reason);
+                        return r;
+                }
         }
         if (parent) {
                 r = cgroup_new_below(parent, id, &limits.sandbox,
