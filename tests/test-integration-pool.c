@@ -339,6 +339,9 @@ static int cold_then_pooled_as_nobody(void *arg) {
         char c = 'x';
         int out[2];
 
+        /* The test's ends closed, so a test that failed (and is gone) ends the wait here. */
+        safe_close(u->go[1]);
+        safe_close(u->parked[0]);
         for (int i = 0; i < 2; i++) {
                 Spawned s;
                 struct json_object *r;
@@ -598,6 +601,143 @@ Test(pool, a_re_exec_ends_every_entry_first) {
         cr_assert_eq(counter(stats, "hits"), 0);
 
         close(a.pidfd);
+        test_disconnect(conn);
+        test_disconnect(stats);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
+
+typedef struct Quota {
+        TestDaemon *d;
+        int go[2];     /* the test read the counters */
+        int ready[2];  /* the user's sandboxes run */
+} Quota;
+
+/* Two sandboxes, the quota: a third Spawn is refused, as without a pool. */
+/* The test's ends closed, so a test that failed (and is gone) ends the wait here. */
+static void keep_own_ends(Quota *q) {
+        safe_close(q->go[1]);
+        safe_close(q->ready[0]);
+}
+
+static int quota_as_nobody(void *arg) {
+        Quota *q = arg;
+        int conn = test_daemon_connect(q->d);
+        const char *params = "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"mount\"]}";
+        struct json_object *r;
+        Spawned s[2];
+        char c;
+
+        keep_own_ends(q);
+        for (int i = 0; i < 2; i++) {
+                r = spawn_call(conn, params, &s[i]);
+                if (test_json_get(r, "error"))
+                        return 10 + i;
+                json_object_put(r);
+                if (write(q->ready[1], "r", 1) != 1 || read(q->go[0], &c, 1) != 1)
+                        return 20 + i;
+        }
+        r = spawn_call(conn, params, NULL);
+        if (strcmp(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.QuotaExceeded") != 0) {
+                fprintf(stderr, "past the quota: %s\n", json_object_to_json_string(r));
+                return 3;
+        }
+        json_object_put(r);
+        test_disconnect(conn);
+        return 0;
+}
+
+typedef struct Settled {
+        int stats;
+        TestDaemon *d;
+        int sandboxes;
+} Settled;
+
+/* Nothing is being made any more: what runs besides the sandboxes is parked. */
+static bool settled(void *userdata) {
+        Settled *w = userdata;
+
+        return counter(w->stats, "entries") == counter(w->stats, "parked") &&
+               entries_running(w->d, w->sandboxes) == (int) counter(w->stats, "parked");
+}
+
+Test(pool, entries_count_against_the_owners_sandbox_quota) {
+        TestDaemon d;
+        Quota q = { .d = &d };
+        int stats, r;
+        pid_t child;
+        char c;
+
+        start_with_policy(&d, "[default]\nmax-sandboxes = 2\nwarm-pool = 4\n");
+        stats = test_daemon_connect(&d);
+        cr_assert_eq(pipe2(q.go, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(q.ready, O_CLOEXEC), 0);
+        child = test_start_as(65534, 65534, quota_as_nobody, &q);
+        for (int i = 1; i <= 2; i++) {
+                Settled w = { stats, &d, i };
+
+                cr_assert_eq(read(q.ready[0], &c, 1), 1, "the user's Spawn %d failed", i);
+                cr_assert(test_wait_until(settled, &w));
+                /* Sandboxes and entries together within the quota. */
+                cr_assert_leq(i + counter(stats, "entries"), 2, "%d sandboxes and %lld entries", i,
+                              (long long) counter(stats, "entries"));
+                cr_assert_eq(write(q.go[1], "g", 1), 1);
+        }
+        r = test_finish(child);
+        cr_assert_eq(r, 0, "step %d", r);
+        close_many(q.go, 2);
+        close_many(q.ready, 2);
+        test_disconnect(stats);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
+
+static int one_spawn_as_nobody(void *arg) {
+        Quota *q = arg;
+        int conn = test_daemon_connect(q->d);
+        Spawned s;
+        struct json_object *r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\"]}", &s);
+        char c;
+
+        keep_own_ends(q);
+        if (test_json_get(r, "error"))
+                return 1;
+        json_object_put(r);
+        /* Connected until the test has looked: its entries would go with its connection. */
+        if (write(q->ready[1], "r", 1) != 1 || read(q->go[0], &c, 1) != 1)
+                return 2;
+        kill_and_wait(conn, &s);
+        test_disconnect(conn);
+        return 0;
+}
+
+/* An entry is a process in the user's cgroup: an owner whose policy bounds those together gets none. Root's
+ * entries, asked for after the user's miss, are made after whatever that miss asked for. */
+Test(pool, an_owner_with_user_tasks_max_gets_no_entries) {
+        TestDaemon d;
+        Quota q = { .d = &d };
+        int stats, conn, r;
+        pid_t child;
+        Spawned a;
+        char c;
+
+        start_with_policy(&d, "[default]\nwarm-pool = 4\nuser-tasks-max = 100\n");
+        stats = test_daemon_connect(&d);
+        conn = test_daemon_connect(&d);
+        cr_assert_eq(pipe2(q.go, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(q.ready, O_CLOEXEC), 0);
+        child = test_start_as(65534, 65534, one_spawn_as_nobody, &q);
+        cr_assert_eq(read(q.ready[0], &c, 1), 1, "the user's Spawn failed");
+        cr_assert_eq(counter(stats, "misses"), 1);
+        a = spawn_ok(conn, shape);
+        wait_counter(stats, "parked", 4);
+        cr_assert_eq(counter(stats, "entries"), 4, "the user got entries");
+        cr_assert_eq(write(q.go[1], "g", 1), 1);
+        r = test_finish(child);
+        cr_assert_eq(r, 0, "step %d", r);
+        kill_and_wait(conn, &a);
+        close_many(q.go, 2);
+        close_many(q.ready, 2);
         test_disconnect(conn);
         test_disconnect(stats);
         test_daemon_stop(&d);
