@@ -637,6 +637,20 @@ static bool queue_fill(WarmPool *p, const Shape *shape, const PolicyRule *rule, 
         return true;
 }
 
+/*
+ * Whether a parked entry was stopped (SIGSTOP from whoever may signal it: the owner holds CAP_KILL over
+ * the user namespace it owns, and so may anything running as the owner's uid). Taken, it would hold its
+ * Spawn until the spawn timeout. Stopped after this look, it does, as a cold spawn's child stopped before
+ * its exec does.
+ */
+static bool entry_stopped(const WarmPoolEntry *e) {
+        siginfo_t si = {};
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) e->handle.pidfd, &si, WSTOPPED | WNOHANG | WNOWAIT) < 0)
+                return false;
+        return si.si_pid != 0 && (si.si_code == CLD_STOPPED || si.si_code == CLD_TRAPPED);
+}
+
 WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequest *req, const PolicyRule *rule,
                               const PolicyLimitsDecision *limits, CgroupFlags cgroup_flags) {
         WarmPoolEntry *found = NULL;
@@ -646,11 +660,16 @@ WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequ
                 return NULL;
         shape = shape_of(caller, req, cgroup_flags);
 
-        LIST_FOREACH(entries, e, p->entries)
-                if (e->state == ENTRY_PARKED && shape_equal(&e->shape, &shape)) {
-                        found = e;
-                        break;
+        LIST_FOREACH_SAFE(entries, e, n, p->entries) {
+                if (e->state != ENTRY_PARKED || !shape_equal(&e->shape, &shape))
+                        continue;
+                if (entry_stopped(e)) {
+                        entry_discard(e, true);
+                        continue;
                 }
+                found = e;
+                break;
+        }
         if (found) {
                 LIST_REMOVE(entries, p->entries, found);
                 p->n_entries--;

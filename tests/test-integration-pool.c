@@ -270,6 +270,20 @@ typedef struct Running {
 } Running;
 
 /* Discarded entries are killed at once and reaped once they are gone. */
+static bool pid_stopped(void *userdata) {
+        char path[64], buf[512], *p;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) *(pid_t *) userdata);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        p = fgets(buf, sizeof buf, f);
+        fclose(f);
+        p = p ? strrchr(buf, ')') : NULL;
+        return p && p[1] == ' ' && p[2] == 'T';
+}
+
 static bool none_running(void *userdata) {
         Running *r = userdata;
 
@@ -510,6 +524,42 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         kill_and_wait(conn, &a);
         kill_and_wait(conn, &b);
         kill_and_wait(conn, &p);
+        test_disconnect(conn);
+        test_disconnect(stats);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
+
+/* Stopped by someone who may signal it, an entry is thrown away when taken rather than holding the Spawn
+ * until the spawn timeout: the request runs cold. */
+Test(pool, a_stopped_entry_is_discarded_and_the_spawn_runs_cold) {
+        TestDaemon d;
+        int conn, stats;
+        Spawned a, b;
+        pid_t children[8], entry = 0;
+        size_t n;
+
+        start_with_policy(&d, "[default]\nwarm-pool = 1\n");
+        conn = test_daemon_connect(&d);
+        stats = test_daemon_connect(&d);
+        a = spawn_ok(conn, shape);
+        wait_counter(stats, "parked", 1);
+
+        n = daemon_children(&d, children, ELEMENTSOF(children));
+        for (size_t i = 0; i < n; i++)
+                if (children[i] != a.pid)
+                        entry = children[i];
+        cr_assert_gt(entry, 0);
+        cr_assert_eq(kill(entry, SIGSTOP), 0);
+        /* The stop is what the daemon sees: wait until the kernel shows it. */
+        cr_assert(test_wait_until(pid_stopped, &entry), "the entry did not stop");
+
+        b = spawn_ok(conn, shape);
+        cr_assert_eq(counter(stats, "hits"), 0, "a stopped entry was taken");
+        cr_assert_geq(counter(stats, "discarded"), 1);
+
+        kill_and_wait(conn, &a);
+        kill_and_wait(conn, &b);
         test_disconnect(conn);
         test_disconnect(stats);
         test_daemon_stop(&d);
