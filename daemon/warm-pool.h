@@ -74,7 +74,8 @@ void warm_pool_close(WarmPool *p);
 /* After close and the loop ran: frees p. */
 WarmPool *warm_pool_free(WarmPool *p);
 
-/* Whether a request could be served by a pool at all: from the host, no joins, no pid or time namespace. */
+/* Whether a request could be served by a pool at all: from the host, no joins, no time namespace (its offsets
+ * are the request's and fixed once it is entered). A pid namespace's entry is its pid 1: taken, the init. */
 bool warm_pool_serves(const SpawnRequest *req);
 
 /*

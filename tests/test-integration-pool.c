@@ -215,6 +215,77 @@ Test(pool, a_pooled_sandbox_has_namespaces_no_other_sandbox_had) {
         unlink(policy_path);
 }
 
+/* The last field of a /proc/PID/status line ("NSpid:\t812\t1" -> "1"), or "" without the line. */
+static void status_last(pid_t pid, const char *field, char *buf, size_t size) {
+        char path[64], line[512];
+        FILE *f;
+
+        buf[0] = 0;
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, field, strlen(field)) == 0) {
+                        const char *v = strrchr(line, '\t') ?: line;
+
+                        snprintf(buf, size, "%s", v + (*v == '\t'));
+                        buf[strcspn(buf, "\n")] = 0;
+                }
+        fclose(f);
+}
+
+static bool runs_nsbox_init(void *userdata) {
+        char name[64];
+
+        status_last(*(pid_t *) userdata, "Name:", name, sizeof name);
+        return strcmp(name, "nsbox-init") == 0;
+}
+
+/* With a pid namespace the entry is the namespace's pid 1: taken, it becomes the sandbox's init, in a pid
+ * namespace of its own no other sandbox had, as a fresh one's. */
+Test(pool, a_pooled_sandbox_with_a_pid_namespace_is_its_own_pid_1) {
+        static const char pid_shape[] =
+                "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\",\"mount\"],"
+                "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
+                "\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}";
+        char nspid[32], a_ns[64], b_ns[64], path[64];
+        TestDaemon d;
+        int conn, stats;
+        Spawned a, b;
+        ssize_t n;
+
+        start_with_policy(&d, "[default]\nwarm-pool = 1\n");
+        conn = test_daemon_connect(&d);
+        stats = test_daemon_connect(&d);
+        a = spawn_ok(conn, pid_shape);
+        cr_assert_eq(counter(stats, "misses"), 1);
+        wait_counter(stats, "parked", 1);
+        b = spawn_ok(conn, pid_shape);
+        cr_assert_eq(counter(stats, "hits"), 1, "the pid namespace's shape was not served by the pool");
+
+        status_last(b.pid, "NSpid:", nspid, sizeof nspid);
+        cr_assert_str_eq(nspid, "1", "the pooled sandbox's top process is not its pid namespace's pid 1");
+        cr_assert(test_wait_until(runs_nsbox_init, &b.pid), "the pooled sandbox's pid 1 is not its init");
+        snprintf(path, sizeof path, "/proc/%d/ns/pid", (int) a.pid);
+        n = readlink(path, a_ns, sizeof a_ns - 1);
+        cr_assert_gt(n, 0);
+        a_ns[n] = 0;
+        snprintf(path, sizeof path, "/proc/%d/ns/pid", (int) b.pid);
+        n = readlink(path, b_ns, sizeof b_ns - 1);
+        cr_assert_gt(n, 0);
+        b_ns[n] = 0;
+        cr_assert_str_neq(a_ns, b_ns, "two sandboxes share a pid namespace");
+        cr_assert(in_own_cgroups(&d, &b));
+
+        kill_and_wait(conn, &a);
+        kill_and_wait(conn, &b);
+        test_disconnect(conn);
+        test_disconnect(stats);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
+
 /* The daemon's children, whichever of its threads made them (entries are a spawn worker's). */
 static size_t daemon_children(const TestDaemon *d, pid_t *pids, size_t max) {
         char path[320], line[1024];
@@ -517,8 +588,9 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         b = spawn_ok(conn, shape);
         cr_assert_eq(counter(stats, "hits"), 0, "a dead entry was taken");
 
-        /* A pid namespace is not served: cold, and not counted. */
-        p = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"]}");
+        /* A time namespace is not served (its offsets are the request's, written before it is entered):
+         * cold, and not counted. */
+        p = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"time\"]}");
         cr_assert_eq(counter(stats, "misses"), 2);
 
         kill_and_wait(conn, &a);
