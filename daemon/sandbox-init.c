@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
@@ -234,26 +235,37 @@ static bool write_filter(int fd, const struct sock_filter *filter, unsigned shor
         return write_all(fd, &h, sizeof h) && write_all(fd, filter, n * sizeof *filter);
 }
 
-/* The system call filters init must load, for the program to load them after execve(): -1 if none,
- * -errno on failure. */
-static int filters_memfd(const SpawnPlan *p) {
-        int fd;
+/*
+ * The system call filters init must load, for the program to load them after execve(): the read end of a
+ * pipe that holds all of them, -1 if none, -errno on failure. A pipe, not a file: the sandbox's rlimits
+ * are in force by now, and RLIMIT_FSIZE (the caller's to set, 0 included) bounds what a file, a memfd
+ * too, may hold, never a pipe. Nobody reads before the exec, so the pipe is made large enough first (the
+ * kernel's bound on a process's filters, 32768 instructions in all, keeps that within pipe-max-size).
+ */
+static int filters_pipe(const SpawnPlan *p) {
+        size_t size = 0;
+        int fds[2];
 
         if (!p->seccomp && p->n_seccomp_fds == 0)
                 return -1;
-        fd = memfd_create("nsbox-init-filters", MFD_CLOEXEC);
-        if (fd < 0)
+        if (p->seccomp)
+                size += sizeof(InitFilterHeader) + p->seccomp->n_filter * sizeof(struct sock_filter);
+        for (size_t i = 0; i < p->n_seccomp_fds; i++)
+                size += sizeof(InitFilterHeader) + p->seccomp_fds[i].n_filter * sizeof(struct sock_filter);
+        if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
-        if (p->seccomp && !write_filter(fd, p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags, -1))
+        if (size > (size_t) INT_MAX || fcntl(fds[1], F_SETPIPE_SZ, (int) size) < (int) size)
+                goto fail;
+        if (p->seccomp && !write_filter(fds[1], p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags, -1))
                 goto fail;
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
-                if (!write_filter(fd, p->seccomp_fds[i].filter, p->seccomp_fds[i].n_filter, 0, (int) i))
+                if (!write_filter(fds[1], p->seccomp_fds[i].filter, p->seccomp_fds[i].n_filter, 0, (int) i))
                         goto fail;
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                goto fail;
-        return fd;
+        (void) close(fds[1]);
+        return fds[0];
 fail:
-        (void) close(fd);
+        (void) close(fds[0]);
+        (void) close(fds[1]);
         return -EIO;
 }
 
@@ -299,7 +311,7 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_
 
         if (p->init_program_fd < 0)
                 return;
-        filters = filters_memfd(p);
+        filters = filters_pipe(p);
         if (filters < -1)
                 return;
 

@@ -39,6 +39,9 @@
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOSTNAME_MAX 64 /* the kernel's __NEW_UTS_LEN */
+/* How long past the spawn timeout a spawn worker waits before it kills what still runs on its memory: more
+ * than the daemon's deadline timer (one tick a second) can be late by. */
+#define SPAWN_WORKER_TIMEOUT_MARGIN_MSEC 5000U
 
 static int init_program_fd = -EBADF;
 
@@ -1503,8 +1506,11 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
         SpawnWorkerCall call = {
                 .flags = CLONE_CLEAR_SIGHAND | p->clone_flags,
                 .cgroup_fd = cgroup_fd,
-                /* A warm-pool entry waits on the worker's memory for as long as it is parked. */
-                .timeout_msec = c->pooled ? 0 : c->timeout_sec * 1000U,
+                /* A warm-pool entry waits on the worker's memory for as long as it is parked. The worker's
+                 * kill is the backstop behind the daemon's own deadline, which answers the Spawn (timeout)
+                 * and kills the sandbox: at the same time, the worker's kill could come first and the
+                 * daemon read an exec'd command's end as its success. */
+                .timeout_msec = c->pooled ? 0 : c->timeout_sec * 1000U + SPAWN_WORKER_TIMEOUT_MARGIN_MSEC,
                 .before = shared_before,
                 .after = shared_after,
                 .child = shared_child,

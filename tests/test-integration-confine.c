@@ -276,6 +276,26 @@ Test(confine, profile_makes_mkdir_fail_and_the_rest_works) {
         test_disconnect(conn);
 }
 
+/* The filters init hands to nsbox-init pass through a pipe: a file-size limit of 0, which the caller may set,
+ * does not stop init (or end the sandbox with 127 once the command ran). */
+Test(confine, init_loads_its_filters_under_a_file_size_limit_of_0) {
+        char state[32], how[32];
+        int conn;
+        Outcome o;
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        spawn(conn,
+              "\"argv\":[\"/bin/sleep\",\"0.2\"],\"namespaces\":[\"pid\"],"
+              "\"rlimits\":[{\"type\":\"RLIMIT_FSIZE\",\"soft\":0,\"hard\":0}]," MKDIR_EPERM,
+              false, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        wait_end(conn, o.id, state, sizeof state, how, sizeof how);
+        cr_assert_str_eq(state, "exited");
+        cr_assert_str_eq(how, "0", "init failed after the command started: exit status %s", how);
+        test_disconnect(conn);
+}
+
 Test(confine, kill_process_is_reported_as_sigsys) {
         char params[1024], state[32], how[32];
         int conn;

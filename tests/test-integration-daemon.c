@@ -1292,6 +1292,42 @@ Test(limits, fd_limit_raised_for_daemon_not_sandboxes) {
         test_daemon_stop(&d);
 }
 
+/*
+ * A spawn held before its exec (a blockFileDescriptor nobody writes) fails as "timeout", with init and a
+ * user namespace too: the spawn worker's own kill of what still runs on its memory comes only after the
+ * daemon's deadline answered, so the daemon never reads that kill as "killed", or an exec'd command's end
+ * as success.
+ */
+Test(limits, a_blocked_spawn_fails_as_timeout_not_killed) {
+        static const char *const args[] = { "--limit", "spawn-timeout=1", NULL };
+        static const char *const requests[] = {
+                "{\"argv\":[\"/bin/true\"],\"blockFileDescriptor\":0}",
+                "{\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\"],\"init\":true,\"blockFileDescriptor\":0}",
+                "{\"argv\":[\"/bin/true\"],\"namespaces\":[\"user\",\"pid\"],\"blockFileDescriptor\":0}",
+        };
+        TestDaemon d;
+        int conn;
+
+        test_daemon_start(&d, args);
+        conn = test_daemon_connect(&d);
+        for (size_t i = 0; i < ELEMENTSOF(requests); i++) {
+                int pipefd[2];
+                struct json_object *r;
+
+                cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+                r = test_call(conn, "io.nsbox.Sandbox.Spawn", requests[i], &pipefd[0], 1, NULL, NULL);
+                cr_assert_str_eq(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.SpawnFailed", "%s: %s",
+                                 requests[i], json_object_to_json_string(r));
+                cr_assert_str_eq(test_json_string(r, "parameters.stage") ?: "", "timeout", "%s: %s", requests[i],
+                                 json_object_to_json_string(r));
+                json_object_put(r);
+                close(pipefd[0]);
+                close(pipefd[1]);
+        }
+        test_disconnect(conn);
+        test_daemon_stop(&d);
+}
+
 /* A spawn that never reaches execve (its file mount reads a pipe nobody closes) is ended
  * after spawn-timeout, and the loop keeps serving others meanwhile. */
 Test(limits, spawn_timeout_ends_stuck_spawns) {
