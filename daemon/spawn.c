@@ -1693,6 +1693,20 @@ SpawnHandshake *spawn_handshake_free(SpawnHandshake *h) {
         return NULL;
 }
 
+/* The plan's supplementary groups for the caller's record (NULL without any). */
+static int copy_groups(const SpawnPlan *p, gid_t **ret, SpawnError *e) {
+        gid_t *groups = NULL;
+
+        if (p->n_groups > 0) {
+                groups = calloc(p->n_groups, sizeof(gid_t));
+                if (!groups)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                memcpy(groups, p->groups, p->n_groups * sizeof(gid_t));
+        }
+        *ret = groups;
+        return 0;
+}
+
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_(spawn_handshake_freep) SpawnHandshake *h = NULL;
@@ -1742,14 +1756,9 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         if (r < 0)
                 goto fail;
         /* For the caller's record, made now: nothing may fail once the child exists but the handshake. */
-        if (p->n_groups > 0) {
-                groups = calloc(p->n_groups, sizeof(gid_t));
-                if (!groups) {
-                        r = spawn_fail(&e, "prepare", ENOMEM, NULL);
-                        goto fail;
-                }
-                memcpy(groups, p->groups, p->n_groups * sizeof(gid_t));
-        }
+        r = copy_groups(p, &groups, &e);
+        if (r < 0)
+                goto fail;
 
         /* Everything the caller gets from the plan is taken now: once a child runs on the daemon's memory,
          * the plan is its worker's. */
@@ -1954,14 +1963,9 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
                 goto fail;
         }
         *h = (SpawnHandshake) { .pid = entry->pid, .sync_fd = -EBADF, .report_fd = entry->report_fd, .released = true };
-        if (p->n_groups > 0) {
-                groups = calloc(p->n_groups, sizeof(gid_t));
-                if (!groups) {
-                        r = spawn_fail(&e, "prepare", ENOMEM, NULL);
-                        goto fail;
-                }
-                memcpy(groups, p->groups, p->n_groups * sizeof(gid_t));
-        }
+        r = copy_groups(p, &groups, &e);
+        if (r < 0)
+                goto fail;
         capture_out = TAKE_FD(p->capture_fds[0]);
         capture_err = TAKE_FD(p->capture_fds[1]);
 

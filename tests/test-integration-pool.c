@@ -315,6 +315,18 @@ static size_t daemon_children(const TestDaemon *d, pid_t *pids, size_t max) {
 }
 
 /* The daemon's children that are no sandbox of the list: its parked entries. */
+/* With one sandbox (beside) and one parked entry alive: the daemon's child that is not beside's. */
+static pid_t the_parked_entry(const TestDaemon *d, const Spawned *beside) {
+        pid_t children[8], entry = 0;
+        size_t n = daemon_children(d, children, ELEMENTSOF(children));
+
+        for (size_t i = 0; i < n; i++)
+                if (children[i] != beside->pid)
+                        entry = children[i];
+        cr_assert_gt(entry, 0, "no parked entry among the daemon's children");
+        return entry;
+}
+
 static int entries_running(const TestDaemon *d, int n_sandboxes) {
         return test_daemon_count_children(d) - n_sandboxes;
 }
@@ -567,8 +579,7 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         TestDaemon d;
         int conn, stats;
         Spawned a, b, p;
-        pid_t children[8], entry = 0;
-        size_t n;
+        pid_t entry;
 
         start_with_policy(&d, "[default]\nwarm-pool = 1\n");
         conn = test_daemon_connect(&d);
@@ -576,12 +587,8 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         a = spawn_ok(conn, shape);
         wait_counter(stats, "parked", 1);
 
-        /* The daemon's child that is not a's: the parked entry. Killed from outside, it is noticed. */
-        n = daemon_children(&d, children, ELEMENTSOF(children));
-        for (size_t i = 0; i < n; i++)
-                if (children[i] != a.pid)
-                        entry = children[i];
-        cr_assert_gt(entry, 0);
+        /* Killed from outside, it is noticed. */
+        entry = the_parked_entry(&d, &a);
         cr_assert_eq(kill(entry, SIGKILL), 0);
         wait_counter(stats, "discarded", 1);
         wait_counter(stats, "entries", 0);
@@ -608,8 +615,7 @@ Test(pool, a_stopped_entry_is_discarded_and_the_spawn_runs_cold) {
         TestDaemon d;
         int conn, stats;
         Spawned a, b;
-        pid_t children[8], entry = 0;
-        size_t n;
+        pid_t entry;
 
         start_with_policy(&d, "[default]\nwarm-pool = 1\n");
         conn = test_daemon_connect(&d);
@@ -617,11 +623,7 @@ Test(pool, a_stopped_entry_is_discarded_and_the_spawn_runs_cold) {
         a = spawn_ok(conn, shape);
         wait_counter(stats, "parked", 1);
 
-        n = daemon_children(&d, children, ELEMENTSOF(children));
-        for (size_t i = 0; i < n; i++)
-                if (children[i] != a.pid)
-                        entry = children[i];
-        cr_assert_gt(entry, 0);
+        entry = the_parked_entry(&d, &a);
         cr_assert_eq(kill(entry, SIGSTOP), 0);
         /* The stop is what the daemon sees: wait until the kernel shows it. */
         cr_assert(test_wait_until(pid_stopped, &entry), "the entry did not stop");
