@@ -189,6 +189,13 @@ cleanup() {
         # the empty ones it made for them (another run's are not empty, and stay).
         for d in /run/systemd/nspawn/*/"$machine"; do [ -e "$d" ] && rm -rf "$d"; done
         rmdir /run/systemd/nspawn/* /run/systemd/nspawn 2>/dev/null
+        # It also puts the container in a "payload" cgroup below its own (this script's) in the cgroup2
+        # tree, and leaves it there: empty once the container is gone (one still in use stays).
+        cgroup2=$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n 1)
+        own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        if [ -n "$cgroup2" ] && [ -d "$cgroup2${own%/}/payload" ]; then
+                find "$cgroup2${own%/}/payload" -depth -type d -exec rmdir {} + 2>/dev/null
+        fi
         exit $status
 }
 trap cleanup EXIT
