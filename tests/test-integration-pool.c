@@ -47,6 +47,20 @@ static void start_with_policy(TestDaemon *d, const char *text) {
         test_daemon_start(d, args);
 }
 
+/* A daemon with the policy text, a connection for the test's calls and one that reads the counters. */
+static void pool_daemon_start(TestDaemon *d, const char *policy, int *ret_conn, int *ret_stats) {
+        start_with_policy(d, policy);
+        *ret_conn = test_daemon_connect(d);
+        *ret_stats = test_daemon_connect(d);
+}
+
+static void pool_daemon_stop(TestDaemon *d, int conn, int stats) {
+        test_disconnect(conn);
+        test_disconnect(stats);
+        test_daemon_stop(d);
+        unlink(policy_path);
+}
+
 static int64_t get_int(struct json_object *o, const char *path) {
         struct json_object *v = test_json_get(o, path);
 
@@ -176,9 +190,7 @@ Test(pool, a_pooled_sandbox_has_namespaces_no_other_sandbox_had) {
         Spawned a, b, c;
         int held[ELEMENTSOF(ns_names)];
 
-        start_with_policy(&d, "[default]\nwarm-pool = 2\n");
-        conn = test_daemon_connect(&d);
-        stats = test_daemon_connect(&d);
+        pool_daemon_start(&d, "[default]\nwarm-pool = 2\n", &conn, &stats);
 
         a = spawn_ok(conn, shape);
         cr_assert_eq(counter(stats, "misses"), 1);
@@ -209,10 +221,7 @@ Test(pool, a_pooled_sandbox_has_namespaces_no_other_sandbox_had) {
         close_many(held, ELEMENTSOF(held));
         kill_and_wait(conn, &b);
         kill_and_wait(conn, &c);
-        test_disconnect(conn);
-        test_disconnect(stats);
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        pool_daemon_stop(&d, conn, stats);
 }
 
 /* The last field of a /proc/PID/status line ("NSpid:\t812\t1" -> "1"), or "" without the line. */
@@ -255,9 +264,7 @@ Test(pool, a_pooled_sandbox_with_a_pid_namespace_is_its_own_pid_1) {
         Spawned a, b;
         ssize_t n;
 
-        start_with_policy(&d, "[default]\nwarm-pool = 1\n");
-        conn = test_daemon_connect(&d);
-        stats = test_daemon_connect(&d);
+        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
         a = spawn_ok(conn, pid_shape);
         cr_assert_eq(counter(stats, "misses"), 1);
         wait_counter(stats, "parked", 1);
@@ -280,10 +287,7 @@ Test(pool, a_pooled_sandbox_with_a_pid_namespace_is_its_own_pid_1) {
 
         kill_and_wait(conn, &a);
         kill_and_wait(conn, &b);
-        test_disconnect(conn);
-        test_disconnect(stats);
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        pool_daemon_stop(&d, conn, stats);
 }
 
 /* The daemon's children, whichever of its threads made them (entries are a spawn worker's). */
@@ -524,9 +528,7 @@ Test(pool, the_budget_holds_and_reload_and_stop_end_every_entry) {
         size_t n_entry_pids = 0;
         struct json_object *r;
 
-        start_with_policy(&d, "[default]\nwarm-pool = 2\n");
-        conn = test_daemon_connect(&d);
-        stats = test_daemon_connect(&d);
+        pool_daemon_start(&d, "[default]\nwarm-pool = 2\n", &conn, &stats);
         for (size_t i = 0; i < ELEMENTSOF(s); i++) {
                 s[i] = spawn_ok(conn, shape);
                 cr_assert_leq(counter(stats, "entries"), 2);
@@ -581,9 +583,7 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         Spawned a, b, p;
         pid_t entry;
 
-        start_with_policy(&d, "[default]\nwarm-pool = 1\n");
-        conn = test_daemon_connect(&d);
-        stats = test_daemon_connect(&d);
+        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
         a = spawn_ok(conn, shape);
         wait_counter(stats, "parked", 1);
 
@@ -603,10 +603,7 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         kill_and_wait(conn, &a);
         kill_and_wait(conn, &b);
         kill_and_wait(conn, &p);
-        test_disconnect(conn);
-        test_disconnect(stats);
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        pool_daemon_stop(&d, conn, stats);
 }
 
 /* Stopped by someone who may signal it, an entry is thrown away when taken rather than holding the Spawn
@@ -617,9 +614,7 @@ Test(pool, a_stopped_entry_is_discarded_and_the_spawn_runs_cold) {
         Spawned a, b;
         pid_t entry;
 
-        start_with_policy(&d, "[default]\nwarm-pool = 1\n");
-        conn = test_daemon_connect(&d);
-        stats = test_daemon_connect(&d);
+        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
         a = spawn_ok(conn, shape);
         wait_counter(stats, "parked", 1);
 
@@ -634,10 +629,7 @@ Test(pool, a_stopped_entry_is_discarded_and_the_spawn_runs_cold) {
 
         kill_and_wait(conn, &a);
         kill_and_wait(conn, &b);
-        test_disconnect(conn);
-        test_disconnect(stats);
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        pool_daemon_stop(&d, conn, stats);
 }
 
 static int warm_pool_as_nobody(void *arg) {
@@ -702,9 +694,7 @@ Test(pool, a_re_exec_ends_every_entry_first) {
         pid_t pids[8];
         size_t n;
 
-        start_with_policy(&d, "[default]\nwarm-pool = 2\n");
-        conn = test_daemon_connect(&d);
-        stats = test_daemon_connect(&d);
+        pool_daemon_start(&d, "[default]\nwarm-pool = 2\n", &conn, &stats);
         a = spawn_ok(conn, shape);
         wait_counter(stats, "parked", 2);
         n = daemon_children(&d, pids, ELEMENTSOF(pids));
@@ -725,10 +715,7 @@ Test(pool, a_re_exec_ends_every_entry_first) {
         cr_assert_eq(counter(stats, "hits"), 0);
 
         close(a.pidfd);
-        test_disconnect(conn);
-        test_disconnect(stats);
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        pool_daemon_stop(&d, conn, stats);
 }
 
 typedef struct Quota {
@@ -862,8 +849,5 @@ Test(pool, an_owner_with_user_tasks_max_gets_no_entries) {
         kill_and_wait(conn, &a);
         close_many(q.go, 2);
         close_many(q.ready, 2);
-        test_disconnect(conn);
-        test_disconnect(stats);
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        pool_daemon_stop(&d, conn, stats);
 }
