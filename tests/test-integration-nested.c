@@ -106,6 +106,16 @@ static const char *cli(void) {
         return p;
 }
 
+/* Makes a file from the mkstemp() template path (filled in) with these bytes, readable by the test users. */
+static void write_readable_temp(char *path, const void *data, size_t size) {
+        int fd = mkstemp(path);
+
+        cr_assert_geq(fd, 0, "mkstemp: %m");
+        cr_assert_eq(write(fd, data, size), (ssize_t) size);
+        cr_assert_eq(fchmod(fd, 0644), 0);
+        close(fd);
+}
+
 typedef struct Output {
         int status;
         char *text; /* stdout and stderr together */
@@ -784,13 +794,8 @@ Test(nested, own_seccomp_profile_keeps_its_namespaces) {
                 "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"unshare\"],"
                 "\"action\":\"SCMP_ACT_ERRNO\"}]}";
         Output o;
-        int fd;
 
-        fd = mkstemp(path);
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, profile, strlen(profile)), (ssize_t) strlen(profile));
-        cr_assert_eq(fchmod(fd, 0644), 0);
-        close(fd);
+        write_readable_temp(path, profile, strlen(profile));
         start(allow_policy);
 
         o = run_as_nobody("$N run -r --seccomp %s --ro-bind / / -- sh -c '"
@@ -1312,13 +1317,8 @@ Test(nested, own_seccomp_programs_are_not_shed) {
         static const struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
         char path[] = "/tmp/nsbt-nested-bpf-XXXXXX";
         Output o;
-        int fd;
 
-        fd = mkstemp(path);
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, allow, sizeof allow), (ssize_t) sizeof allow);
-        cr_assert_eq(fchmod(fd, 0644), 0);
-        close(fd);
+        write_readable_temp(path, allow, sizeof allow);
         start(allow_policy);
 
         o = run_as_nobody("$N run -r --add-seccomp-fd 3 -- sh -c 'NSBOX_SOCKET=%s %s run -- true; echo rc=$?' 3<%s",
@@ -1397,13 +1397,8 @@ Test(nested, traded_namespaces_do_not_pass_for_the_sandbox) {
         char path[] = "/tmp/nsbt-nested-trade-XXXXXX", want[128];
         const char *id;
         Output o;
-        int fd;
 
-        fd = mkstemp(path);
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, traded_script, strlen(traded_script)), (ssize_t) strlen(traded_script));
-        cr_assert_eq(fchmod(fd, 0644), 0);
-        close(fd);
+        write_readable_temp(path, traded_script, strlen(traded_script));
         start(allow_policy);
 
         o = run_nested("$C run --name nest-o -r -- sh -c '"
