@@ -239,22 +239,28 @@ static bool write_filter(int fd, const struct sock_filter *filter, unsigned shor
  * The system call filters init must load, for the program to load them after execve(): the read end of a
  * pipe that holds all of them, -1 if none, -errno on failure. A pipe, not a file: the sandbox's rlimits
  * are in force by now, and RLIMIT_FSIZE (the caller's to set, 0 included) bounds what a file, a memfd
- * too, may hold, never a pipe. Nobody reads before the exec, so the pipe is made large enough first (the
- * kernel's bound on a process's filters, 32768 instructions in all, keeps that within pipe-max-size).
+ * too, may hold, never a pipe. Nobody reads before the exec, so the pipe is made large enough first: a
+ * write that does not fit in what is left of the last page starts a page of its own, so each of the two
+ * writes per filter may leave up to a page unused (the kernel's bound on a process's filters, 32768
+ * instructions in all, keeps that within pipe-max-size). Its writes do not block: a pipe too small after
+ * all fails the spawn, it never holds init before its exec.
  */
 static int filters_pipe(const SpawnPlan *p) {
-        size_t size = 0;
-        int fds[2];
+        const size_t page = 4096, n_filters = (p->seccomp ? 1 : 0) + p->n_seccomp_fds;
+        size_t size = page;
+        int fds[2], error;
 
-        if (!p->seccomp && p->n_seccomp_fds == 0)
+        if (n_filters == 0)
                 return -1;
         if (p->seccomp)
-                size += sizeof(InitFilterHeader) + p->seccomp->n_filter * sizeof(struct sock_filter);
+                size += p->seccomp->n_filter * sizeof(struct sock_filter);
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
-                size += sizeof(InitFilterHeader) + p->seccomp_fds[i].n_filter * sizeof(struct sock_filter);
+                size += p->seccomp_fds[i].n_filter * sizeof(struct sock_filter);
+        size += n_filters * (sizeof(InitFilterHeader) + 2 * page);
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
-        if (size > (size_t) INT_MAX || fcntl(fds[1], F_SETPIPE_SZ, (int) size) < (int) size)
+        if (size > (size_t) INT_MAX || fcntl(fds[1], F_SETPIPE_SZ, (int) size) < (int) size ||
+            fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0)
                 goto fail;
         if (p->seccomp && !write_filter(fds[1], p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags, -1))
                 goto fail;
@@ -264,9 +270,10 @@ static int filters_pipe(const SpawnPlan *p) {
         (void) close(fds[1]);
         return fds[0];
 fail:
+        error = errno ?: EIO;
         (void) close(fds[0]);
         (void) close(fds[1]);
-        return -EIO;
+        return -error;
 }
 
 /* Closes every fd but the ones in keep (ascending, -1 entries ignored). */
@@ -300,20 +307,23 @@ static void sort_fds(int *fds, size_t n) {
  * grants no more). The filters are loaded by the program, not here, so that
  * nothing a caller's filter denies can stop the exec. The spawn worker's
  * memory fd and report_fd (when init still holds the report pipe) stay
- * open, close-on-exec, until the exec is past the daemon's memory. Returns only if the program is not there or the exec failed; init
+ * open, close-on-exec, until the exec is past the daemon's memory. Returns only if the program is not there,
+ * its filters could not be handed over or the exec failed, with errno set and the step that failed; init
  * then goes on as it is.
  */
-static void exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_fd) {
+static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_fd) {
         char a_sfd[16], a_command[16], a_filters[16];
         char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_filters, NULL };
         char *envp[] = { NULL };
-        int filters, keep[5 + SPAWN_LOCK_FILES_MAX];
+        int filters, error, keep[5 + SPAWN_LOCK_FILES_MAX];
 
         if (p->init_program_fd < 0)
-                return;
+                return "nsbox-init";
         filters = filters_pipe(p);
-        if (filters < -1)
-                return;
+        if (filters < -1) {
+                errno = -filters;
+                return "nsbox-init: the pipe of its filters";
+        }
 
         format_int(a_sfd, sfd);
         format_int(a_command, (int) command);
@@ -331,18 +341,23 @@ static void exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_
 
         if (fcntl(sfd, F_SETFD, 0) < 0 || (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0) ||
             lock_fds_set_cloexec(p, false) < 0) {
+                error = errno;
                 if (filters >= 0)
                         (void) close(filters);
                 (void) lock_fds_set_cloexec(p, true);
-                return;
+                errno = error;
+                return "nsbox-init";
         }
 
         (void) syscall(SYS_execveat, p->init_program_fd, "", argv, envp, AT_EMPTY_PATH);
 
+        error = errno;
         (void) fcntl(sfd, F_SETFD, FD_CLOEXEC);
         (void) lock_fds_set_cloexec(p, true);
         if (filters >= 0)
                 (void) close(filters);
+        errno = error;
+        return "nsbox-init";
 }
 
 _noreturn_ void sandbox_init_run(SpawnPlan *p) {
@@ -354,6 +369,7 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
          */
         char stack[64 * 1024] __attribute__((__aligned__(16)));
         bool pid1 = getpid() == 1;
+        const char *failed;
         CommandStart start;
         sigset_t mask;
         long command;
@@ -417,9 +433,9 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 init_abandon((pid_t) command, report_fd, errno, "PR_SET_DUMPABLE");
         /* From here on init needs nothing of the daemon's memory: the small program takes over. Where that
          * memory is the daemon's itself, not a copy, init may not go on without it. */
-        exec_program(p, sfd, (pid_t) command, report_fd);
+        failed = exec_program(p, sfd, (pid_t) command, report_fd);
         if (p->shares_memory)
-                init_abandon((pid_t) command, report_fd, errno ?: EIO, "nsbox-init");
+                init_abandon((pid_t) command, report_fd, errno ?: EIO, failed);
 
         r = spawn_child_load_seccomp(p, &index);
         if (r < 0)

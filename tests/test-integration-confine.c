@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -293,6 +295,61 @@ Test(confine, init_loads_its_filters_under_a_file_size_limit_of_0) {
         wait_end(conn, o.id, state, sizeof state, how, sizeof how);
         cr_assert_str_eq(state, "exited");
         cr_assert_str_eq(how, "0", "init failed after the command started: exit status %s", how);
+        test_disconnect(conn);
+}
+
+/* A classic-BPF program of the most instructions the kernel takes for one filter (4096), all allowing. */
+static int largest_bpf_program_fd(void) {
+        static struct sock_filter program[4096];
+        int fd = memfd_create("largest", MFD_CLOEXEC);
+
+        for (size_t i = 0; i + 1 < ELEMENTSOF(program); i++)
+                program[i] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+        program[ELEMENTSOF(program) - 1] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, program, sizeof program), (ssize_t) sizeof program);
+        cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+/*
+ * Init hands nsbox-init every filter through a pipe that nobody reads before the exec: one made too small
+ * for them would hold init in write() and the Spawn until its timeout. A write that does not fit in what
+ * is left of the last page starts a page of its own, so seven of the largest programs (eight pages each)
+ * after a profile of a few pages take eight pages more than their bytes, past the power of two the pipe's
+ * size was rounded up to.
+ */
+Test(confine, init_hands_many_large_filters_to_nsbox_init) {
+        _cleanup_free_ char *params = NULL;
+        char state[32], how[32];
+        int conn, fds[7];
+        size_t size = 256 * 1024, len;
+        Outcome o;
+
+        params = malloc(size);
+        cr_assert_not_null(params);
+        len = (size_t) snprintf(params, size,
+                                "\"argv\":[\"/bin/true\"],\"namespaces\":[\"pid\"],"
+                                "\"seccompFileDescriptors\":[0,1,2,3,4,5,6],"
+                                "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[");
+        for (unsigned i = 0; i < 400; i++)
+                len += (size_t) snprintf(params + len, size - len,
+                                         "%s{\"names\":[\"getpgid\"],\"action\":\"SCMP_ACT_ERRNO\","
+                                         "\"args\":[{\"index\":0,\"value\":%u,\"op\":\"SCMP_CMP_EQ\"},"
+                                         "{\"index\":1,\"value\":99,\"op\":\"SCMP_CMP_EQ\"}]}",
+                                         i ? "," : "", 100000 + i);
+        snprintf(params + len, size - len, "]}");
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                fds[i] = largest_bpf_program_fd();
+        spawn_fds(conn, params, fds, ELEMENTSOF(fds), false, &o);
+        close_many(fds, ELEMENTSOF(fds));
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        wait_end(conn, o.id, state, sizeof state, how, sizeof how);
+        cr_assert_str_eq(state, "exited");
+        cr_assert_str_eq(how, "0");
         test_disconnect(conn);
 }
 
