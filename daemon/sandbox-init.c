@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -246,14 +247,16 @@ static bool write_filter(int fd, const struct sock_filter *filter, unsigned shor
  * all fails the spawn, it never holds init before its exec.
  */
 static int filters_pipe(const SpawnPlan *p) {
-        const size_t page = 4096, n_filters = (p->seccomp ? 1 : 0) + p->n_seccomp_fds;
+        /* A profile init loaded already stays across the exec. */
+        const SeccompProgram *profile = p->init_loads_profile ? NULL : p->seccomp;
+        const size_t page = 4096, n_filters = (profile ? 1 : 0) + p->n_seccomp_fds;
         size_t size = page;
         int fds[2], error;
 
         if (n_filters == 0)
                 return -1;
-        if (p->seccomp)
-                size += p->seccomp->n_filter * sizeof(struct sock_filter);
+        if (profile)
+                size += profile->n_filter * sizeof(struct sock_filter);
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
                 size += p->seccomp_fds[i].n_filter * sizeof(struct sock_filter);
         size += n_filters * (sizeof(InitFilterHeader) + 2 * page);
@@ -262,7 +265,7 @@ static int filters_pipe(const SpawnPlan *p) {
         if (size > (size_t) INT_MAX || fcntl(fds[1], F_SETPIPE_SZ, (int) size) < (int) size ||
             fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0)
                 goto fail;
-        if (p->seccomp && !write_filter(fds[1], p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags, -1))
+        if (profile && !write_filter(fds[1], profile->filter, profile->n_filter, profile->flags, -1))
                 goto fail;
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
                 if (!write_filter(fds[1], p->seccomp_fds[i].filter, p->seccomp_fds[i].n_filter, 0, (int) i))
@@ -360,6 +363,26 @@ static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int 
         return "nsbox-init";
 }
 
+/*
+ * Waits until the daemon closes its end of the sync socket, which it does once it answered the spawn
+ * (spawn_handshake_take_answer_fd()), or gave up, or is gone. Woken by the command's execve() (the end of
+ * the vfork-style wait), init would otherwise exec and start nsbox-init at once, while the command's
+ * execve() and the daemon's reply still run: on a machine with few CPUs it took the command's CPU for
+ * milliseconds (the kernel favours a task it just woke) and made the spawn wait for it. Init holds nothing
+ * the command or the reply needs meanwhile; the daemon answers within the spawn timeout, and a daemon that
+ * dies closes the socket too.
+ */
+static void await_answer(SpawnPlan *p) {
+        struct pollfd pfd = { .fd = p->child_sync_fd, .events = POLLIN };
+
+        if (p->child_sync_fd < 0)
+                return;
+        while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                ;
+        (void) close(p->child_sync_fd);
+        p->child_sync_fd = -EBADF;
+}
+
 _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         /*
          * The command's stack until it execs: part of init's own (an init on the daemon's memory shares every
@@ -407,6 +430,12 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         else
                 (void) close(p->child_report_fd);
 
+        if (p->init_loads_profile) {
+                r = seccomp_program_load(p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags);
+                if (r < 0)
+                        init_fail(p, -r, "seccomp");
+        }
+
         /* A vfork-style child: init waits until it exec'd or died, so it has this CPU at once. */
         start = (CommandStart) { .plan = p, .socket = sv[0] };
         command = clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
@@ -431,6 +460,9 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 init_abandon((pid_t) command, report_fd, -r, "capabilities");
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 init_abandon((pid_t) command, report_fd, errno, "PR_SET_DUMPABLE");
+        /* Holding the report, init is what the answer waits for; otherwise it lets the answer go first. */
+        if (report_fd < 0)
+                await_answer(p);
         /* From here on init needs nothing of the daemon's memory: the small program takes over. Where that
          * memory is the daemon's itself, not a copy, init may not go on without it. */
         failed = exec_program(p, sfd, (pid_t) command, report_fd);

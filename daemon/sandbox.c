@@ -110,6 +110,7 @@ int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
 /* The last of an entry, once no handle of its refers to it any more. */
 static void sandbox_free_memory(Sandbox *sb) {
         spawn_handshake_free(sb->handshake);
+        safe_close(sb->answer_fd);
         safe_close(sb->pidfd);
         safe_close(sb->pid_namespace_below_fd);
         capture_buffer_done(&sb->captured);
@@ -926,6 +927,9 @@ static void sandbox_count_out_of_flight(Sandbox *sb) {
 /* The spawn is over, one way or the other: stop watching the handshake and the report pipe, count it out
  * of the spawns in flight, and answer (sandbox_answer_spawn() moves it out of its spawning phase). */
 static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error) {
+        /* Closed after the answer, which may free sb: init leaves the daemon's memory then. */
+        _cleanup_close_ int answer_fd = TAKE_FD(sb->answer_fd);
+
         sandbox_count_out_of_flight(sb);
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
@@ -1074,6 +1078,7 @@ static void sandbox_continue_handshake(Sandbox *sb) {
         if (r < 0)
                 goto fail;
 
+        sb->answer_fd = spawn_handshake_take_answer_fd(sb->handshake);
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
         (void) uv_poll_start(sb->report_poll, UV_READABLE, on_report);
@@ -1155,7 +1160,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                 r = -ENOMEM;
                 goto fail;
         }
-        sb->pid_namespace_below_fd = -EBADF;
+        sb->pid_namespace_below_fd = sb->answer_fd = -EBADF;
         /* Freed with the entry from here on, whichever way it goes. */
         sb->exec_base = base;
         base = (SandboxExecBase) {};
@@ -1669,7 +1674,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                 sandbox_exec_base_done(&h->exec_base);
                 return -ENOMEM;
         }
-        sb->pid_namespace_below_fd = -EBADF;
+        sb->pid_namespace_below_fd = sb->answer_fd = -EBADF;
         /* Freed with the entry from here on, whichever way it goes. */
         sb->exec_base = h->exec_base;
         sb->exec_base.seccomp = TAKE_PTR(t->seccomp);

@@ -107,6 +107,9 @@ struct Sandbox {
         int pidfd;
         uv_poll_t pidfd_poll;
         int report_fd;
+        /* With init, from the release until the spawn is answered: closed then, which lets init leave the
+         * daemon's memory (spawn_handshake_take_answer_fd()). */
+        int answer_fd;
         uv_poll_t *report_poll;    /* until the spawn is reported; NULL once closed, and for one taken over */
         SpawnHandshake *handshake; /* until the child is released (or the spawn failed) */
         uv_poll_t *sync_poll;      /* the handshake's fd, while it waits for the child's "ready" */

@@ -403,8 +403,9 @@ static void wait_for_release(SpawnPlan *p) {
         if (n != 1 || c != SPAWN_SYNC_GO)
                 _exit(SPAWN_CHILD_FAILED);
 
-        /* A warm-pool entry's is where its request comes. */
-        if (p->pooled)
+        /* A warm-pool entry's is where its request comes; init's is where it learns that the spawn was
+         * answered (sandbox-init.c). */
+        if (p->pooled || p->init)
                 return;
         (void) close(p->child_sync_fd);
         p->child_sync_fd = -EBADF;
@@ -629,7 +630,8 @@ static void read_seccomp_programs(SpawnPlan *p) {
 int spawn_child_load_seccomp(const SpawnPlan *p, ssize_t *ret_index) {
         int r;
 
-        if (p->seccomp) {
+        /* Init's command inherited it, and init has it already. */
+        if (p->seccomp && !p->init_loads_profile) {
                 r = seccomp_program_load(p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags);
                 if (r < 0) {
                         *ret_index = -1;
@@ -667,11 +669,12 @@ static void close_gaps(int first, int last) {
  * above the highest target first means no dup2() can clobber a source that is
  * still needed. The fds the child keeps for itself past execve()'s
  * close-on-exec (the report fd, the nsbox-init program, the spawn worker's
- * memory fd) end up right above the highest target, in that order.
+ * memory fd, init's sync socket) end up right above the highest target, in
+ * that order.
  */
 static void setup_fds(SpawnPlan *p) {
-        int *carried[] = { &p->child_report_fd, &p->init_program_fd, &p->memory_fd };
-        static const char *const carried_names[] = { "report pipe", "init program", "memory pipe" };
+        int *carried[] = { &p->child_report_fd, &p->init_program_fd, &p->memory_fd, &p->child_sync_fd };
+        static const char *const carried_names[] = { "report pipe", "init program", "memory pipe", "sync socket" };
         int above = p->max_target + 1, fd, gap, next;
 
         /* Parked in this order, so none sits where an earlier one goes below. */
@@ -976,14 +979,15 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
                         received.fds = (const int *) CMSG_DATA(cmsg);
                         received.n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                 }
-        (void) close(pool->child_sync_fd);
-
         copy = *hit;
+        if (!copy.init)
+                (void) close(pool->child_sync_fd);
         spawn_plan_visit_fds(&copy, take_received_fd, &received);
         copy.child_report_fd = pool->child_report_fd;
         /* The worker's memory is the entry's: held until execve() as a fresh child holds it. */
         copy.memory_fd = pool->memory_fd;
-        copy.child_sync_fd = copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
+        copy.child_sync_fd = copy.init ? pool->child_sync_fd : -EBADF;
+        copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
         memcpy(copy.namespace_inodes, pool->namespace_inodes, sizeof copy.namespace_inodes);
         copy.done_ahead = true;
         if (received.bad)

@@ -146,6 +146,7 @@ struct SpawnHandshake {
         int report_fd;   /* borrowed from the SpawnHandle, for the reason of an early death */
         bool needs_ready;
         bool released;
+        bool init_awaits_answer; /* sync_fd, once released, is what the sandbox's init waits on */
         SpawnParentSteps steps;
         SpawnError error; /* a failure so far (error > 0): final */
 };
@@ -673,6 +674,8 @@ static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                 return spawn_fail(e, "capabilities", -k, "capabilities: only inside a user namespace");
 
         p->seccomp = seccomp_program_ref(c->seccomp);
+        /* Its rules are the daemon's own, and deny nothing init calls before its exec. */
+        p->init_loads_profile = p->init && seccomp_program_is_default(p->seccomp);
 
         if (r->n_seccomp_fds > 0) {
                 p->seccomp_fds = calloc(r->n_seccomp_fds, sizeof(SpawnSeccompFd));
@@ -1684,6 +1687,10 @@ int spawn_handshake_fd(const SpawnHandshake *h) {
         return h && !h->released && h->needs_ready && h->error.error == 0 ? h->sync_fd : -EBADF;
 }
 
+int spawn_handshake_take_answer_fd(SpawnHandshake *h) {
+        return h && h->released && h->init_awaits_answer ? TAKE_FD(h->sync_fd) : -EBADF;
+}
+
 SpawnHandshake *spawn_handshake_free(SpawnHandshake *h) {
         if (!h)
                 return NULL;
@@ -1778,6 +1785,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         capture_err = TAKE_FD(p->capture_fds[1]);
         int cgroup_fd = c->cgroup ? cgroup_dir_fd(c->cgroup) : -EBADF;
         h->needs_ready = spawn_plan_needs_ready(p);
+        h->init_awaits_answer = p->init;
         h->sync_fd = TAKE_FD(p->parent_sync_fd);
         h->report_fd = report_fd;
 
@@ -1938,6 +1946,7 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
         SpawnParentSteps steps = {};
         SpawnError e = {};
         SpawnPlan *old;
+        bool p_init;
         int sync_fd, r;
 
         if (!c || !c->request || !c->caller || c->pooled || !entry || !entry->pool_slot || !ret || !ret_error)
@@ -1956,6 +1965,7 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
                 goto fail;
         }
         p->shares_memory = true;
+        p_init = p->init;
 
         h = calloc(1, sizeof *h);
         if (!h) {
@@ -2010,7 +2020,11 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
         free(x.fds);
         free(x.owned);
 
-        /* Its sync socket is done with: what was sent stays readable for the child. */
+        /* Its sync socket is done with, but as the one its init waits on: what was sent stays readable for the
+         * child. */
+        if (p_init)
+                h->sync_fd = TAKE_FD(entry->handshake->sync_fd);
+        h->init_awaits_answer = p_init;
         entry->handshake = spawn_handshake_free(entry->handshake);
         out.pidfd = TAKE_FD(entry->pidfd);
         out.report_fd = TAKE_FD(entry->report_fd);

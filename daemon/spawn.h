@@ -197,6 +197,16 @@ int spawn_handshake_step(SpawnHandshake *h, SpawnError *ret_error);
 /* The fd to poll for readability while the handshake waits for the child, or -EBADF if it does not wait. */
 int spawn_handshake_fd(const SpawnHandshake *h);
 
+/*
+ * Once released, with an init: the daemon's end of the sync socket, which the sandbox's init waits on
+ * before it leaves the daemon's memory for nsbox-init, when it does not hold the report pipe itself.
+ * Closing it says the spawn was answered: until then init's exec and start would compete with the
+ * command's execve() and the reply for the CPU (as a vfork-style parent woken by the command's execve(),
+ * it may even take the command's CPU). The caller owns it and closes it once the spawn is answered or
+ * failed. -EBADF without init, before the release, or once taken.
+ */
+int spawn_handshake_take_answer_fd(SpawnHandshake *h);
+
 SpawnHandshake *spawn_handshake_free(SpawnHandshake *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnHandshake *, spawn_handshake_free);
 
