@@ -128,14 +128,23 @@ void capability_set_daemon_mask_for_test(const uint64_t *mask) {
         daemon_mask_override = mask ? *mask : 0;
 }
 
-/* Permitted and in the bounding set: what a child outside a user namespace can keep after execve. */
+/*
+ * Permitted and in the bounding set: what a child outside a user namespace can keep after execve. Read
+ * once: the daemon never changes its own sets after it started serving, and reading the bounding set
+ * takes one prctl() per capability (41 system calls on the loop for every root caller's spawn). Sets
+ * only ever shrink, so a stale value could at worst ask the child for a capability capset() then refuses.
+ */
 static uint64_t daemon_mask(void) {
+        static uint64_t cached;
+        static bool known;
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
         uint64_t permitted, mask = 0, all = capability_all();
 
         if (daemon_mask_overridden)
                 return daemon_mask_override & all;
+        if (known)
+                return cached;
 
         if (syscall(SYS_capget, &header, data) < 0)
                 return 0;
@@ -143,7 +152,9 @@ static uint64_t daemon_mask(void) {
         for (unsigned c = 0; c < 64; c++)
                 if ((all & CAPABILITY_BIT(c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) > 0)
                         mask |= CAPABILITY_BIT(c);
-        return mask & permitted;
+        cached = mask & permitted;
+        known = true;
+        return cached;
 }
 
 static void log_left_out(const char *set, uint64_t left_out) {

@@ -1349,6 +1349,7 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
 /* Makes cg's directories in parent_fds (the user's cgroups, or its sandbox's), its payload leaf if it is to
  * have one, and applies l; holds it for the spawn it is made for. What it made is left for remove_dirs(). */
 static void read_limits(const Cgroup *cg, CgroupLimits *ret);
+static bool limits_any(const CgroupLimits *l);
 
 static int make_dirs(Cgroup *cg, const int *parent_fds, const char *name, const CgroupLimits *l, CgroupFlags flags) {
         CgroupManager *m = cg->manager;
@@ -1373,7 +1374,12 @@ static int make_dirs(Cgroup *cg, const int *parent_fds, const char *name, const 
                 r = apply_limits(m, cg->fds, l, /* reset= */ false);
         if (r < 0)
                 return r;
-        read_limits(cg, &cg->limits); /* before any process runs in it */
+        /* Before any process runs in it. A new cgroup has no limits of its own: only what was written is
+         * read back (the kernel rounds some), which saves a dozen system calls per spawn without limits. */
+        if (limits_any(l) || l->cpu_period_usec != 0)
+                read_limits(cg, &cg->limits);
+        else
+                cg->limits = CGROUP_LIMITS_NONE;
         return cgroup_hold_for_spawn(cg); /* the spawn it is made for */
 }
 
