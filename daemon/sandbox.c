@@ -817,8 +817,16 @@ void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen) {
                 sandbox_check_end(sb);
 }
 
+static void on_report(uv_poll_t *handle, int status, int events);
+
 static void on_pidfd(uv_poll_t *handle, int status, int events) {
-        sandbox_reap(handle->data);
+        Sandbox *sb = handle->data;
+
+        /* A command done at once brings its report and its exit in one wake-up: the answer goes first, so
+         * the Spawn's caller does not wait for the bookkeeping of the end (usage, the cgroup's removal). */
+        if (sb->report_poll && uv_is_active((uv_handle_t *) sb->report_poll))
+                on_report(sb->report_poll, 0, UV_READABLE);
+        sandbox_reap(sb);
 }
 
 /* The spawn's outcome: the phase it leads to, the audit record, the Spawn's reply (if its caller is still there). */
