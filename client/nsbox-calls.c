@@ -660,6 +660,54 @@ _public_ int nsbox_reload(NsboxConnection *c) {
         return nsbox_reload_finish(c);
 }
 
+/* ---- WarmPool ---- */
+
+/* The reply's fields, in NsboxWarmPoolCounter order. */
+static const char *const warm_pool_fields[_NSBOX_WARM_POOL_COUNTER_MAX] = {
+        "entries", "parked", "hits", "misses", "fills", "fillFailures", "discarded", "fillCpuUsec", "fillUsec",
+};
+
+_public_ const char *nsbox_warm_pool_counter_to_string(NsboxWarmPoolCounter counter) {
+        return (unsigned) counter < ELEMENTSOF(warm_pool_fields) ? warm_pool_fields[counter] : NULL;
+}
+
+_public_ int nsbox_warm_pool_send(NsboxConnection *c) {
+        if (!c)
+                return -EINVAL;
+        return connection_call_send(c, CALL_WARM_POOL, NSBOX_INTERFACE ".WarmPool", NULL, NULL, 0);
+}
+
+_public_ int nsbox_warm_pool_finish(NsboxConnection *c, uint64_t *ret, size_t n) {
+        _cleanup_(varlink_message_done) VarlinkMessage m = {};
+        struct json_object *parameters, *v;
+        int r;
+
+        if (!c || (!ret && n > 0))
+                return -EINVAL;
+        r = connection_call_finish(c, CALL_WARM_POOL, &m, &parameters);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                ret[i] = UINT64_MAX;
+                if (i >= ELEMENTSOF(warm_pool_fields) || !json_object_object_get_ex(parameters, warm_pool_fields[i], &v))
+                        continue;
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+                        return -EBADMSG;
+                ret[i] = (uint64_t) json_object_get_int64(v);
+        }
+        return 0;
+}
+
+_public_ int nsbox_warm_pool(NsboxConnection *c, uint64_t *ret, size_t n) {
+        int r;
+
+        r = connection_await_reply(c, nsbox_warm_pool_send(c));
+        if (r < 0)
+                return r;
+        return nsbox_warm_pool_finish(c, ret, n);
+}
+
 /* ---- org.varlink.service.GetInfo ---- */
 
 _public_ int nsbox_get_info_send(NsboxConnection *c) {

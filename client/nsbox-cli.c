@@ -40,7 +40,8 @@ static void help(void) {
                "  resume ID                        thaw them\n"
                "\n"
                "ID is a sandbox's id, or the name you gave one of yours (nsbox run --name).\n"
-               "  info [--json]                    show the daemon's version and interfaces\n"
+               "  info [--json]                    show the daemon's version and interfaces (and to root\n"
+               "                                   its warm pool's counters)\n"
                "  reload                           make nsboxd re-read its policy (root); fails, with\n"
                "                                   the reason, if the policy does not load\n"
                "\n"
@@ -543,8 +544,22 @@ static int verb_resume(int argc, char *argv[]) {
 }
 
 /* The daemon's GetInfo as the JSON object it answered, plus the socket it came from. */
+static struct json_object *warm_pool_json(const uint64_t *pool) {
+        struct json_object *o = json_object_new_object();
+
+        for (size_t i = 0; o && i < _NSBOX_WARM_POOL_COUNTER_MAX; i++)
+                if (pool[i] != UINT64_MAX &&
+                    json_object_object_add(o, nsbox_warm_pool_counter_to_string((NsboxWarmPoolCounter) i),
+                                           json_object_new_int64((int64_t) pool[i])) < 0) {
+                        json_object_put(o);
+                        return NULL;
+                }
+        return o;
+}
+
+/* pool: the warm pool's counters, or NULL where the caller may not read them (not root). */
 static int print_info_json(NsboxConnection *c, const char *vendor, const char *product, const char *version,
-                           const char *url, char **interfaces) {
+                           const char *url, char **interfaces, const uint64_t *pool) {
         struct json_object *o = json_object_new_object(), *l = json_object_new_array();
         bool ok = o && l;
 
@@ -559,6 +574,11 @@ static int print_info_json(NsboxConnection *c, const char *vendor, const char *p
                 ok = json_object_object_add(o, "interfaces", l) >= 0;
                 l = NULL;
         }
+        if (ok && pool) {
+                struct json_object *p = warm_pool_json(pool);
+
+                ok = p && json_object_object_add(o, "warmPool", p) >= 0;
+        }
         if (ok)
                 cli_print_json_object(o);
         json_object_put(l);
@@ -568,12 +588,28 @@ static int print_info_json(NsboxConnection *c, const char *vendor, const char *p
         return ok ? 0 : -ENOMEM;
 }
 
+static void print_warm_pool(const uint64_t *pool) {
+        uint64_t fills = pool[NSBOX_WARM_POOL_FILLS];
+
+        printf("warm pool:   %" PRIu64 " entries, %" PRIu64 " parked; %" PRIu64 " hits, %" PRIu64 " misses; %" PRIu64
+               " filled, %" PRIu64 " failed, %" PRIu64 " discarded",
+               pool[NSBOX_WARM_POOL_ENTRIES], pool[NSBOX_WARM_POOL_PARKED], pool[NSBOX_WARM_POOL_HITS],
+               pool[NSBOX_WARM_POOL_MISSES], fills, pool[NSBOX_WARM_POOL_FILL_FAILURES],
+               pool[NSBOX_WARM_POOL_DISCARDED]);
+        if (fills > 0 && fills != UINT64_MAX && pool[NSBOX_WARM_POOL_FILL_CPU_USEC] != UINT64_MAX &&
+            pool[NSBOX_WARM_POOL_FILL_USEC] != UINT64_MAX)
+                printf("; a fill %" PRIu64 " us CPU, %" PRIu64 " us to parked",
+                       pool[NSBOX_WARM_POOL_FILL_CPU_USEC] / fills, pool[NSBOX_WARM_POOL_FILL_USEC] / fills);
+        putchar('\n');
+}
+
 static int verb_info(int argc, char *argv[]) {
         static const char usage[] = "info [--json]";
         _cleanup_(nsbox_connection_freep) NsboxConnection *c = NULL;
         _cleanup_free_ char *vendor = NULL, *product = NULL, *version = NULL, *url = NULL;
+        uint64_t pool[_NSBOX_WARM_POOL_COUNTER_MAX];
         char **interfaces = NULL;
-        bool json = false;
+        bool json = false, have_pool;
         int r;
 
         r = parse_verb_options(argc, argv, usage, &json, NULL, NULL);
@@ -589,9 +625,11 @@ static int verb_info(int argc, char *argv[]) {
                 cli_call_failed(c, r, "cannot get the daemon's information");
                 return EXIT_FAILURE;
         }
+        /* Only root may read them; for others (and from a daemon without a pool) the lines are left out. */
+        have_pool = nsbox_warm_pool(c, pool, ELEMENTSOF(pool)) >= 0;
 
         if (json) {
-                r = print_info_json(c, vendor, product, version, url, interfaces);
+                r = print_info_json(c, vendor, product, version, url, interfaces, have_pool ? pool : NULL);
                 nsbox_strv_free(interfaces);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
@@ -606,6 +644,8 @@ static int verb_info(int argc, char *argv[]) {
         for (char **i = interfaces; i && *i; i++)
                 printf(" %s", *i);
         putchar('\n');
+        if (have_pool)
+                print_warm_pool(pool);
         nsbox_strv_free(interfaces);
         return EXIT_SUCCESS;
 }

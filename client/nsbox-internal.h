@@ -24,6 +24,7 @@ typedef enum CallKind {
         CALL_RESUME,
         CALL_EXEC,
         CALL_WAIT_OUTPUT,
+        CALL_WARM_POOL,
 } CallKind;
 
 /*

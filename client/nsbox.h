@@ -578,6 +578,32 @@ int nsbox_reload(NsboxConnection *c);
 int nsbox_reload_send(NsboxConnection *c);
 int nsbox_reload_finish(NsboxConnection *c);
 
+/* The warm pool's counters (nsboxd(8), WARM POOL), in the order of the io.nsbox.Sandbox.WarmPool reply. */
+typedef enum NsboxWarmPoolCounter {
+        NSBOX_WARM_POOL_ENTRIES,       /* entries being made or parked now */
+        NSBOX_WARM_POOL_PARKED,        /* entries parked, ready to be taken, now */
+        NSBOX_WARM_POOL_HITS,          /* Spawns an entry served */
+        NSBOX_WARM_POOL_MISSES,        /* Spawns of a shape the pool serves, with a budget, that found none */
+        NSBOX_WARM_POOL_FILLS,         /* entries that parked */
+        NSBOX_WARM_POOL_FILL_FAILURES, /* entries that could not be made or died before they parked */
+        NSBOX_WARM_POOL_DISCARDED,     /* parked entries killed unused */
+        NSBOX_WARM_POOL_FILL_CPU_USEC, /* the daemon's CPU time making the parked ones, µs, summed */
+        NSBOX_WARM_POOL_FILL_USEC,     /* their time from start to parked, µs, summed */
+        _NSBOX_WARM_POOL_COUNTER_MAX,
+} NsboxWarmPoolCounter;
+
+/*
+ * io.nsbox.Sandbox.WarmPool: the warm pool's counters since the daemon started (root on the host only:
+ * -EPERM otherwise). Fills ret[0] to ret[n - 1] in NsboxWarmPoolCounter order; a counter the daemon did
+ * not send (an older daemon), or one past what this library knows, is UINT64_MAX. Fewer than
+ * _NSBOX_WARM_POOL_COUNTER_MAX is fine: the rest are not asked for.
+ */
+int nsbox_warm_pool(NsboxConnection *c, uint64_t *ret, size_t n);
+/* The counter's name in the WarmPool reply ("entries", "fillCpuUsec", ...); NULL for an unknown one. */
+const char *nsbox_warm_pool_counter_to_string(NsboxWarmPoolCounter counter);
+int nsbox_warm_pool_send(NsboxConnection *c);
+int nsbox_warm_pool_finish(NsboxConnection *c, uint64_t *ret, size_t n);
+
 /* Frees a NULL-terminated array of strings and the strings; accepts NULL; returns NULL. */
 char **nsbox_strv_free(char **l);
 

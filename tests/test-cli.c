@@ -883,6 +883,9 @@ Test(cli, info_json) {
         cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "product")), "nsboxd");
         cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "socket")), daemon_.socket_path);
         cr_assert_eq(json_object_array_length(json_object_object_get(o, "interfaces")), 2);
+        /* Root reads the warm pool's counters: none made without a budget. */
+        cr_assert_eq(json_object_get_int64(json_object_object_get(json_object_object_get(o, "warmPool"), "fills")), 0,
+                     "%s", r.out);
         json_object_put(o);
         result_done(&r);
 }
@@ -904,6 +907,7 @@ Test(cli, info_and_help) {
 
         cr_assert_eq(r.status, 0, "stderr: %s", r.err);
         cr_assert_not_null(strstr(r.out, "io.nsbox.Sandbox"));
+        cr_assert_not_null(strstr(r.out, "warm pool:   0 entries, 0 parked;"), "%s", r.out);
         result_done(&r);
 
         r = run_cli(NULL, "run", "--help", NULL);

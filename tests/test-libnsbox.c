@@ -444,6 +444,86 @@ Test(libnsbox, closing_the_connection_stops_sandboxes_without_keep_alive) {
         nsbox_spawn_free(s);
 }
 
+/* The child's half of warm_pool_counters: a user's call is refused. */
+static int warm_pool_as_nobody(void *arg) {
+        const TestDaemon *d = arg;
+        NsboxConnection *c = NULL;
+        uint64_t counters[_NSBOX_WARM_POOL_COUNTER_MAX];
+        int r;
+
+        if (nsbox_connection_new(d->socket_path, &c) < 0)
+                return 2;
+        r = nsbox_warm_pool(c, counters, ELEMENTSOF(counters));
+        nsbox_connection_free(c);
+        return r == -EPERM ? 0 : 1;
+}
+
+typedef struct PoolWait {
+        NsboxConnection *c;
+        NsboxWarmPoolCounter counter;
+        uint64_t value;
+} PoolWait;
+
+static bool pool_counter_is(void *userdata) {
+        PoolWait *w = userdata;
+        uint64_t counters[_NSBOX_WARM_POOL_COUNTER_MAX];
+
+        return nsbox_warm_pool(w->c, counters, ELEMENTSOF(counters)) == 0 && counters[w->counter] == w->value;
+}
+
+/* Spawns /bin/true over c and waits for its exit. */
+static void run_true(NsboxConnection *c) {
+        const char *argv[] = { "/bin/true", NULL };
+        NsboxSpawn *s = spawn_of(argv);
+        NsboxSandbox *sb = NULL;
+        NsboxState state;
+        int exit_code = -1, sig = -1;
+
+        cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "%s", nsbox_connection_get_error_name(c) ?: "?");
+        cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), &state, &exit_code, &sig), 0);
+        cr_assert_eq(exit_code, 0);
+        nsbox_sandbox_free(sb);
+        nsbox_spawn_free(s);
+}
+
+Test(libnsbox_pool, warm_pool_counters) {
+        static const char policy[] = "[default]\nwarm-pool = 1\n";
+        char path[64];
+        const char *args[] = { "--policy", path, NULL };
+        uint64_t counters[_NSBOX_WARM_POOL_COUNTER_MAX + 1];
+        NsboxConnection *c = NULL;
+        TestDaemon d;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/tmp/nsbt-libnsbox-pool-%d.conf", (int) getpid());
+        f = fopen(path, "we");
+        cr_assert_not_null(f);
+        cr_assert_eq(fputs(policy, f) >= 0 && fclose(f) == 0, true);
+        test_daemon_start(&d, args);
+        cr_assert_eq(nsbox_connection_new(d.socket_path, &c), 0);
+
+        /* The first spawn of its shape misses and fills the budget; once parked, the next one hits. */
+        run_true(c);
+        cr_assert(test_wait_until(pool_counter_is, &(PoolWait) { c, NSBOX_WARM_POOL_PARKED, 1 }),
+                  "no entry parked");
+        run_true(c);
+        cr_assert_eq(nsbox_warm_pool(c, counters, ELEMENTSOF(counters)), 0);
+        cr_assert_eq(counters[NSBOX_WARM_POOL_HITS], 1);
+        cr_assert_geq(counters[NSBOX_WARM_POOL_MISSES], 1);
+        cr_assert_geq(counters[NSBOX_WARM_POOL_FILLS], 1);
+        cr_assert_gt(counters[NSBOX_WARM_POOL_FILL_USEC], 0);
+        /* Past what the library knows. */
+        cr_assert_eq(counters[_NSBOX_WARM_POOL_COUNTER_MAX], UINT64_MAX);
+        cr_assert_str_eq(nsbox_warm_pool_counter_to_string(NSBOX_WARM_POOL_FILL_CPU_USEC), "fillCpuUsec");
+        cr_assert_null(nsbox_warm_pool_counter_to_string(_NSBOX_WARM_POOL_COUNTER_MAX));
+
+        cr_assert_eq(test_run_as(65534, 65534, warm_pool_as_nobody, &d), 0, "a user read the daemon's counters");
+
+        nsbox_connection_free(c);
+        test_daemon_stop(&d);
+        unlink(path);
+}
+
 Test(libnsbox_quota, quota_exceeded_names_the_limit) {
         static const char *const args[] = { "--limit", "sandboxes=1", NULL };
         const char *argv[] = { "/bin/sleep", "1000", NULL };
