@@ -248,7 +248,7 @@ static bool write_filter(int fd, const struct sock_filter *filter, unsigned shor
  */
 static int filters_pipe(const SpawnPlan *p) {
         /* A profile init loaded already stays across the exec. */
-        const SeccompProgram *profile = p->init_loads_profile ? NULL : p->seccomp;
+        const SeccompProgram *profile = spawn_plan_command_inherits_profile(p) ? NULL : p->seccomp;
         const size_t page = 4096, n_filters = (profile ? 1 : 0) + p->n_seccomp_fds;
         size_t size = page;
         int fds[2], error;
@@ -430,7 +430,7 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         else
                 (void) close(p->child_report_fd);
 
-        if (p->init_loads_profile) {
+        if (p->init_loads_profile && !p->profile_inherited) {
                 r = seccomp_program_load(p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags);
                 if (r < 0)
                         init_fail(p, -r, "seccomp");

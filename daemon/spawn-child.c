@@ -630,8 +630,8 @@ static void read_seccomp_programs(SpawnPlan *p) {
 int spawn_child_load_seccomp(const SpawnPlan *p, ssize_t *ret_index) {
         int r;
 
-        /* Init's command inherited it, and init has it already. */
-        if (p->seccomp && !p->init_loads_profile) {
+        /* Init and its command, or the child, have it already. */
+        if (p->seccomp && !spawn_plan_command_inherits_profile(p)) {
                 r = seccomp_program_load(p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags);
                 if (r < 0) {
                         *ret_index = -1;

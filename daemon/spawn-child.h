@@ -143,6 +143,10 @@ typedef struct SpawnPlan {
          * sandbox instead of twice (each load costs a few hundred microseconds: an allocation and a JIT
          * compilation); only the callers' programs are loaded after that. */
         bool init_loads_profile;
+        /* Set by the spawn worker just before clone3() (spawn_worker_filtered()): the child is born with the
+         * compiled profile, its worker's, as for every plan spawn_plan_may_inherit_profile() allows, and
+         * nobody loads it again. */
+        bool profile_inherited;
         size_t n_lock_fds;
         char **search_path; /* owned: PATH directories for an argv[0] without a slash */
         char *search_path_buffer;
@@ -226,6 +230,22 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd);
 /* Loads the plan's filters (the profile, then each caller's program); 0 or -errno with *ret_index the
  * failing one (-1: the profile). Async-signal-safe; the init and the command each call it. */
 int spawn_child_load_seccomp(const SpawnPlan *p, ssize_t *ret_index);
+
+/* Whether the command (and init after its exec) has the compiled profile without loading it: inherited from
+ * the spawn worker, or from init, which loads it before it starts the command. */
+static inline bool spawn_plan_command_inherits_profile(const SpawnPlan *p) {
+        return p->profile_inherited || p->init_loads_profile;
+}
+
+/*
+ * Whether the child may be born with the compiled profile (SpawnWorkerCall.filter): it is the built-in
+ * default, which denies nothing the child calls before its exec as long as it mounts nothing (the new
+ * mount API is among what it denies), and the plan is not a warm-pool entry's (whose request, with its
+ * profile, comes later).
+ */
+static inline bool spawn_plan_may_inherit_profile(const SpawnPlan *p) {
+        return p->seccomp && seccomp_program_is_default(p->seccomp) && !p->mounts && !p->pooled;
+}
 /* The SpawnError for such a failure: stage "seccomp", naming the program. */
 void spawn_child_seccomp_error(SpawnError *e, int error, ssize_t index);
 

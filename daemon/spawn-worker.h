@@ -18,6 +18,7 @@
  */
 #pragma once
 
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,6 +47,14 @@ typedef struct SpawnWorkerCall {
          * userdata is the worker's to free. cloned says whether a child was made. */
         void (*done)(void *userdata, bool cloned);
         void *userdata;
+        /* A system call filter the child is to be born with, or NULL: the call goes to a worker that loaded
+         * it on its own thread (for good: every call must pass the same filter, the daemon's default
+         * profile, and it must deny nothing the worker and before() call), so the child inherits it and
+         * the kernel builds it once per worker instead of once per child. flags are seccomp(2)'s. Whether
+         * the child has it, before() learns from spawn_worker_filtered(). */
+        const struct sock_filter *filter;
+        unsigned short n_filter;
+        unsigned filter_flags;
 } SpawnWorkerCall;
 
 /*
@@ -70,6 +79,10 @@ int spawn_worker_take_fd(int fd);
  * hold (see SpawnWorkerCall.child); the worker closes its own copy right after clone3(). Elsewhere -EBADF.
  */
 int spawn_worker_memory_fd(void);
+
+/* In a worker (within before()): whether its thread has the call's filter loaded, which the child then
+ * inherits (a worker that failed to load it serves the call without). Elsewhere false. */
+bool spawn_worker_filtered(void);
 
 /*
  * Starts the thread that starts the workers (0 or -errno; until it ran, every spawn is forked). Call it

@@ -1395,6 +1395,7 @@ static int shared_before(void *userdata, SpawnError *e) {
                 return spawn_fail(e, "prepare", -r, "the plan's fds in the spawn worker");
         /* The worker's own, held until execve() (the room is there: plan_keep_fds()). */
         s->plan->memory_fd = spawn_worker_memory_fd();
+        s->plan->profile_inherited = spawn_plan_may_inherit_profile(s->plan) && spawn_worker_filtered();
         if (s->plan->memory_fd >= 0)
                 s->plan->keep_fds[s->plan->n_keep_fds++] = s->plan->memory_fd;
         qsort(s->plan->keep_fds, s->plan->n_keep_fds, sizeof(int), cmp_int);
@@ -1520,6 +1521,11 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
                 .done = shared_done,
                 .userdata = s,
         };
+        if (spawn_plan_may_inherit_profile(p)) {
+                call.filter = p->seccomp->filter;
+                call.n_filter = p->seccomp->n_filter;
+                call.filter_flags = p->seccomp->flags;
+        }
         r = spawn_worker_clone(&call, ret_pid, ret_pidfd, e);
         if (r == -EBUSY) {
                 p->shares_memory = false;

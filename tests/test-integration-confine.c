@@ -8,6 +8,7 @@
  */
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -406,6 +407,68 @@ Test(confine, default_profile_blocks_keyring_and_bpf) {
         spawn(conn, params, true, &o);
         cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
         cr_assert(strstr(o.output, "keyctl ok\n"), "%s", o.output);
+        test_disconnect(conn);
+}
+
+/* Tasks of the daemon (its threads) whose seccomp mode is 2: a filter of their own. */
+static int daemon_filtered_threads(void) {
+        char dir[64], v[16];
+        struct dirent *de;
+        int n = 0;
+        DIR *d;
+
+        snprintf(dir, sizeof dir, "/proc/%d/task", (int) daemon_.pid);
+        d = opendir(dir);
+        cr_assert_not_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.') {
+                        /* A thread's status is at /proc/TID too. */
+                        proc_status(strtol(de->d_name, NULL, 10), "Seccomp", v, sizeof v);
+                        if (streq(v, "2"))
+                                n++;
+                }
+        closedir(d);
+        return n;
+}
+
+/*
+ * A child born of a worker that loaded the default profile has it without loading it; what must not
+ * have it (an unconfined sandbox, one with its own profile) never comes from such a worker, and a child
+ * that mounts (the new mount API is among what the profile denies) loads it itself, last.
+ */
+Test(confine, the_default_profile_is_a_spawn_workers_own) {
+        char v[16];
+        int conn;
+        Outcome o;
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+
+        spawn(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"grep Seccomp_filters /proc/self/status\"]", true, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        cr_assert(strstr(o.output, "Seccomp_filters:\t1\n"), "%s", o.output);
+        cr_assert_geq(daemon_filtered_threads(), 1, "no spawn worker has the default profile");
+        /* The loop's thread (the process's first) is never filtered. */
+        proc_status(daemon_.pid, "Seccomp", v, sizeof v);
+        cr_assert_str_eq(v, "0");
+
+        spawn(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"grep Seccomp_filters /proc/self/status\"],"
+                    "\"seccompProfile\":\"unconfined\"", true, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        cr_assert(strstr(o.output, "Seccomp_filters:\t0\n"), "an unconfined sandbox has a filter: %s", o.output);
+
+        spawn(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"grep Seccomp_filters /proc/self/status\"],"
+                    "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"keyctl\"],"
+                    "\"action\":\"SCMP_ACT_ERRNO\"}]}", true, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        cr_assert(strstr(o.output, "Seccomp_filters:\t1\n"), "%s", o.output);
+
+        spawn(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"grep Seccomp_filters /proc/self/status; "
+                    "awk '$2 == \\\"/mnt\\\" { print $3 }' /proc/self/mounts\"],\"namespaces\":[\"mount\"],"
+                    "\"mounts\":[{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\"},"
+                    "{\"type\":\"tmpfs\",\"destination\":\"/mnt\"}]", true, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        cr_assert(strstr(o.output, "Seccomp_filters:\t1\ntmpfs\n"), "%s", o.output);
         test_disconnect(conn);
 }
 
