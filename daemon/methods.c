@@ -1099,7 +1099,7 @@ static void method_spawn(Connection *c) {
         CgroupFlags cgroup_flags = rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0;
 
         /* Namespaces made ahead for this very shape (warm-pool.h); whatever goes wrong with one, cold. */
-        WarmPoolEntry *entry = warm_pool_take(s->warm_pool, &c->caller, req, &rule, &limits, cgroup_flags);
+        WarmPoolEntry *entry = warm_pool_take(s->warm_pool, &c->caller, req, seccomp, &rule, &limits, cgroup_flags);
         r = entry ? warm_pool_start(s->warm_pool, entry, &ctx, &limits, id, &cgroup, &handle, &error) : -ENOENT;
         if (r < 0) {
                 r = sandbox_make_id(id);

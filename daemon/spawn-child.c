@@ -990,6 +990,8 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
         copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
         memcpy(copy.namespace_inodes, pool->namespace_inodes, sizeof copy.namespace_inodes);
         copy.done_ahead = true;
+        /* The request's profile is the default one exactly when the entry's shape says so. */
+        copy.profile_inherited = pool->profile_inherited;
         if (received.bad)
                 child_fail(&copy, "prepare", EBADF, "the request's fds");
         run_released(&copy);

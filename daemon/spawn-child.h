@@ -240,11 +240,11 @@ static inline bool spawn_plan_command_inherits_profile(const SpawnPlan *p) {
 /*
  * Whether the child may be born with the compiled profile (SpawnWorkerCall.filter): it is the built-in
  * default, which denies nothing the child calls before its exec as long as it mounts nothing (the new
- * mount API is among what it denies), and the plan is not a warm-pool entry's (whose request, with its
- * profile, comes later).
+ * mount API is among what it denies). A warm-pool entry's plan has it when its shape says the request
+ * will (warm-pool.c); the entry then hands the request's plan what it inherited.
  */
 static inline bool spawn_plan_may_inherit_profile(const SpawnPlan *p) {
-        return p->seccomp && seccomp_program_is_default(p->seccomp) && !p->mounts && !p->pooled;
+        return p->seccomp && seccomp_program_is_default(p->seccomp) && !p->mounts;
 }
 /* The SpawnError for such a failure: stage "seccomp", naming the program. */
 void spawn_child_seccomp_error(SpawnError *e, int error, ssize_t index);

@@ -46,6 +46,7 @@ typedef struct Shape {
         size_t n_gid_mappings;
         int setgroups;
         CgroupFlags cgroup_flags;
+        bool default_profile; /* the request's profile is the built-in default */
 } Shape;
 
 /* What an entry is made with besides its shape: the owner's limits and budget when it was asked for. */
@@ -136,7 +137,8 @@ static int shape_copy(const Shape *from, Shape *ret) {
 }
 
 /* A view of the request's shape, borrowing its arrays. */
-static Shape shape_of(const Caller *caller, const SpawnRequest *req, CgroupFlags cgroup_flags) {
+static Shape shape_of(const Caller *caller, const SpawnRequest *req, const SeccompProgram *seccomp,
+                      CgroupFlags cgroup_flags) {
         return (Shape) {
                 .uid = caller->uid,
                 .gid = caller->gid,
@@ -150,6 +152,7 @@ static Shape shape_of(const Caller *caller, const SpawnRequest *req, CgroupFlags
                 .n_gid_mappings = req->n_gid_mappings,
                 .setgroups = req->setgroups,
                 .cgroup_flags = cgroup_flags,
+                .default_profile = seccomp_program_is_default(seccomp),
         };
 }
 
@@ -160,6 +163,7 @@ static bool array_equal(const void *a, size_t na, const void *b, size_t nb, size
 static bool shape_equal(const Shape *a, const Shape *b) {
         return a->uid == b->uid && a->gid == b->gid && a->privileged == b->privileged &&
                a->namespaces == b->namespaces && a->setgroups == b->setgroups && a->cgroup_flags == b->cgroup_flags &&
+               a->default_profile == b->default_profile &&
                array_equal(a->groups, a->n_groups, b->groups, b->n_groups, sizeof(gid_t)) &&
                array_equal(a->uid_mappings, a->n_uid_mappings, b->uid_mappings, b->n_uid_mappings, sizeof(IdMapping)) &&
                array_equal(a->gid_mappings, a->n_gid_mappings, b->gid_mappings, b->n_gid_mappings, sizeof(IdMapping));
@@ -356,6 +360,7 @@ static bool fill_allowed(const WarmPool *p, const FillRequest *f) {
 static void fill_one(WarmPool *p, FillRequest *f) {
         Server *s = p->server;
         _cleanup_(spawn_request_freep) SpawnRequest *req = NULL;
+        _cleanup_(seccomp_program_unrefp) SeccompProgram *profile = NULL;
         uint64_t cpu = now_usec(CLOCK_THREAD_CPUTIME_ID);
         WarmPoolEntry *e;
         SpawnError error = {};
@@ -406,8 +411,12 @@ static void fill_one(WarmPool *p, FillRequest *f) {
                 .n_groups = e->shape.n_groups,
                 .privileged = e->shape.privileged,
         };
+        /* Only to tell the spawn the profile its request will have: the child loads nothing before it parks. */
+        if (e->shape.default_profile && seccomp_program_default(&profile) < 0)
+                goto fail;
         SpawnContext ctx = {
                 .request = req,
+                .seccomp = profile,
                 .caller = &caller,
                 .cgroup = e->cgroup,
                 .pooled = true,
@@ -651,14 +660,15 @@ static bool entry_stopped(const WarmPoolEntry *e) {
         return si.si_pid != 0 && (si.si_code == CLD_STOPPED || si.si_code == CLD_TRAPPED);
 }
 
-WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequest *req, const PolicyRule *rule,
+WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequest *req,
+                              const SeccompProgram *seccomp, const PolicyRule *rule,
                               const PolicyLimitsDecision *limits, CgroupFlags cgroup_flags) {
         WarmPoolEntry *found = NULL;
         Shape shape;
 
         if (!p || p->closed || rule->warm_pool == 0 || p->server->config.limits.warm_pool_entries == 0 || !warm_pool_serves(req))
                 return NULL;
-        shape = shape_of(caller, req, cgroup_flags);
+        shape = shape_of(caller, req, seccomp, cgroup_flags);
 
         LIST_FOREACH_SAFE(entries, e, n, p->entries) {
                 if (e->state != ENTRY_PARKED || !shape_equal(&e->shape, &shape))

@@ -82,9 +82,12 @@ bool warm_pool_serves(const SpawnRequest *req);
  * The parked entry of req's shape for caller, taken out of the pool, or NULL (a miss when the shape is
  * one the pool serves and the rule gives a budget). Either way, one entry of that shape is queued to be
  * made within the budget. limits are the request's as the policy resolved them (the user's limits the
- * entry's cgroup is made under); cgroup_flags those the request's cgroup would be made with.
+ * entry's cgroup is made under); cgroup_flags those the request's cgroup would be made with; seccomp its
+ * compiled profile (whether it is the built-in default is part of the shape: an entry of such a shape that
+ * mounts nothing is born with that profile, as a cold spawn's child is, spawn_plan_may_inherit_profile()).
  */
-WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequest *req, const PolicyRule *rule,
+WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequest *req,
+                              const SeccompProgram *seccomp, const PolicyRule *rule,
                               const PolicyLimitsDecision *limits, CgroupFlags cgroup_flags);
 
 /*

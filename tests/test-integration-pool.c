@@ -290,6 +290,70 @@ Test(pool, a_pooled_sandbox_with_a_pid_namespace_is_its_own_pid_1) {
         pool_daemon_stop(&d, conn, stats);
 }
 
+/* The command under init pid, once init started it. */
+static pid_t command_of(pid_t init) {
+        char path[96], buf[64] = "";
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) init, (int) init);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        if (!fgets(buf, sizeof buf, f))
+                buf[0] = 0;
+        fclose(f);
+        return (pid_t) strtol(buf, NULL, 10);
+}
+
+static bool has_command(void *userdata) {
+        return command_of(*(pid_t *) userdata) > 0;
+}
+
+/* An entry of a shape whose profile is the default is born with it (from a spawn worker that loaded it):
+ * the pooled command and its init each have that one filter, not a second copy; a request without it is
+ * another shape, which such an entry never serves. */
+Test(pool, a_pooled_sandbox_has_its_profile_once_and_an_unconfined_one_none) {
+        static const char default_shape[] =
+                "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],"
+                "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
+                "\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}";
+        static const char unconfined_shape[] =
+                "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],\"seccompProfile\":\"unconfined\","
+                "\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
+                "\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}";
+        char v[32];
+        TestDaemon d;
+        int conn, stats;
+        Spawned a, b, c;
+
+        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
+        a = spawn_ok(conn, default_shape);
+        wait_counter(stats, "parked", 1);
+        b = spawn_ok(conn, default_shape);
+        cr_assert_eq(counter(stats, "hits"), 1);
+        cr_assert(test_wait_until(runs_nsbox_init, &b.pid), "the pooled sandbox's pid 1 is not its init");
+        cr_assert(test_wait_until(has_command, &b.pid));
+        status_last(command_of(b.pid), "Seccomp_filters:", v, sizeof v);
+        cr_assert_str_eq(v, "1", "the pooled command has %s filters", v);
+        status_last(b.pid, "Seccomp_filters:", v, sizeof v);
+        cr_assert_str_eq(v, "1", "the pooled init has %s filters", v);
+
+        wait_counter(stats, "parked", 1);
+        c = spawn_ok(conn, unconfined_shape);
+        cr_assert_eq(counter(stats, "hits"), 1, "an entry of the default profile's shape served an unconfined one");
+        cr_assert(test_wait_until(runs_nsbox_init, &c.pid));
+        cr_assert(test_wait_until(has_command, &c.pid));
+        status_last(command_of(c.pid), "Seccomp_filters:", v, sizeof v);
+        cr_assert_str_eq(v, "0", "the unconfined command has %s filters", v);
+        status_last(c.pid, "Seccomp_filters:", v, sizeof v);
+        cr_assert_str_eq(v, "0", "the unconfined init has %s filters", v);
+
+        kill_and_wait(conn, &a);
+        kill_and_wait(conn, &b);
+        kill_and_wait(conn, &c);
+        pool_daemon_stop(&d, conn, stats);
+}
+
 /* The daemon's children, whichever of its threads made them (entries are a spawn worker's). */
 static size_t daemon_children(const TestDaemon *d, pid_t *pids, size_t max) {
         char path[320], line[1024];
