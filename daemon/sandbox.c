@@ -935,14 +935,16 @@ static void sandbox_count_out_of_flight(Sandbox *sb) {
 /* The spawn is over, one way or the other: stop watching the handshake and the report pipe, count it out
  * of the spawns in flight, and answer (sandbox_answer_spawn() moves it out of its spawning phase). */
 static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error) {
-        /* Closed after the answer, which may free sb: init leaves the daemon's memory then. */
-        _cleanup_close_ int answer_fd = TAKE_FD(sb->answer_fd);
+        /* Taken first: answering may free sb. */
+        int answer_fd = TAKE_FD(sb->answer_fd);
 
         sandbox_count_out_of_flight(sb);
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
         uv_close((uv_handle_t *) sb->report_poll, on_handle_closed);
         sandbox_answer_spawn(sb, error);
+        /* The answer is out: init may leave the daemon's memory now. */
+        safe_close(answer_fd);
 }
 
 static Sandbox *find_expired_spawn(Server *s, uint64_t now, uint64_t limit) {
