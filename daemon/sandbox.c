@@ -1022,8 +1022,10 @@ static void on_report(uv_poll_t *handle, int status, int events) {
         if (r == -EAGAIN)
                 return;
         if (r == -ECHILD) {
-                /* Its exit status, which the pidfd brings, is the real reason: answer with that. */
+                /* Its exit status, which the pidfd brings, is the real reason: answer with that. The answer
+                 * waits for the sandbox's end, which waits for its init: init must not wait for the answer. */
                 uv_poll_stop(sb->report_poll);
+                sb->answer_fd = safe_close(sb->answer_fd);
                 sb->died_before_exec = true;
                 if (sb->ended)
                         sandbox_answer_died_before_exec(sb);

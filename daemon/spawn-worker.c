@@ -315,23 +315,38 @@ _noreturn_ static void child_entry(void *arg) {
         j->call.child(j->call.userdata);
 }
 
+static struct timespec msec_to_timespec(unsigned msec) {
+        return (struct timespec) { .tv_sec = msec / 1000U, .tv_nsec = (long) (msec % 1000U) * 1000000L };
+}
+
 /*
  * Until the memory pipe has no writer left: whatever ran on this memory has exec'd or exited. Past
- * timeout_msec (0: none) the child is killed, and with it what it started here (init's pid namespace
- * ends with it, a command outside one has init's death as its PR_SET_PDEATHSIG); then the wait goes on.
+ * timeout_msec (0: none, unless armed gets one later) the child is killed, and with it what it started
+ * here (init's pid namespace ends with it, a command outside one has init's death as its
+ * PR_SET_PDEATHSIG); then the wait goes on.
  */
-static void wait_memory_free(int fd, int pidfd, unsigned timeout_msec) {
-        struct timespec left = { .tv_sec = timeout_msec / 1000U, .tv_nsec = (long) (timeout_msec % 1000U) * 1000000L };
-        bool killed = timeout_msec == 0;
+static void wait_memory_free(int fd, int pidfd, unsigned timeout_msec, const unsigned *armed) {
+        struct timespec left = msec_to_timespec(timeout_msec), tick = msec_to_timespec(1000U);
+        bool killed = timeout_msec == 0 && !armed, unarmed = timeout_msec == 0 && armed;
 
         for (;;) {
                 struct pollfd pfd = { .fd = fd, .events = 0 };
                 long n;
 
                 /* ppoll() writes back the time left, so an interrupted wait resumes where it was. */
-                n = raw_syscall4(SYS_ppoll, (long) &pfd, 1, killed ? 0 : (long) &left, 0);
+                n = raw_syscall4(SYS_ppoll, (long) &pfd, 1, killed ? 0 : unarmed ? (long) &tick : (long) &left, 0);
                 if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
                         return;
+                if (n == 0 && unarmed) {
+                        unsigned t = __atomic_load_n(armed, __ATOMIC_ACQUIRE);
+
+                        tick = msec_to_timespec(1000U);
+                        if (t > 0) {
+                                left = msec_to_timespec(t);
+                                unarmed = false;
+                        }
+                        continue;
+                }
                 if (n == 0 && !killed) {
                         (void) raw_syscall4(SYS_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
                         killed = true;
@@ -410,7 +425,7 @@ static void run_job(Job *j, char *stack, size_t stack_size) {
         /* Only the child may hold its ends: EOF on the caller's must mean it is gone. */
         close_pulled();
         job_tell(j);
-        wait_memory_free(memory[0], pidfd, j->call.timeout_msec);
+        wait_memory_free(memory[0], pidfd, j->call.timeout_msec, j->call.armed_timeout_msec);
         (void) close(memory[0]);
         (void) close(pidfd);
         if (__atomic_exchange_n(&j->reap, REAP_WORKER_DONE, __ATOMIC_ACQ_REL) == REAP_CALLER_GAVE_UP)

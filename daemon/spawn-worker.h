@@ -32,6 +32,10 @@ typedef struct SpawnWorkerCall {
          * clone3(), before the worker kills the child with SIGKILL (0: no limit). Not less than the
          * caller's own deadline for the spawn: the caller may be waiting on purpose. */
         unsigned timeout_msec;
+        /* With timeout_msec 0: where the caller may set a limit later (atomically, once; 0 until then), as a
+         * warm-pool entry's holder does when it hands the entry a request. The worker looks every second,
+         * and counts the limit from when it sees it. NULL: no limit ever. */
+        const unsigned *armed_timeout_msec;
         /* In the worker's thread, just around clone3(): per-thread state the child is to be born with
          * (credentials, the pid namespace for children). before() returns 0, or -errno with *error filled
          * (then nothing is cloned); after() runs whenever before() succeeded. before() first renumbers

@@ -161,6 +161,9 @@ struct SpawnHandshake {
 struct SpawnPoolSlot {
         unsigned n_ref; /* atomic */
         SpawnPlan *hit; /* atomic: NULL, the plan handed over, or POOL_SLOT_DONE */
+        /* atomic: 0 while parked, which has no time limit; the worker's limit once a request is handed
+         * over, as a cold spawn's worker has it (SpawnWorkerCall.armed_timeout_msec) */
+        unsigned timeout_msec;
 };
 
 static SpawnPoolSlot *spawn_pool_slot_new(void) {
@@ -1515,6 +1518,7 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
                  * and kills the sandbox: at the same time, the worker's kill could come first and the
                  * daemon read an exec'd command's end as its success. */
                 .timeout_msec = c->pooled ? 0 : c->timeout_sec * 1000U + SPAWN_WORKER_TIMEOUT_MARGIN_MSEC,
+                .armed_timeout_msec = c->pooled ? &p->pool_slot->timeout_msec : NULL,
                 .before = shared_before,
                 .after = shared_after,
                 .child = shared_child,
@@ -2005,6 +2009,9 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
         for (size_t i = 0; i < x.n; i++)
                 if (x.owned[i])
                         safe_close(x.fds[i]);
+        /* From now on it runs the request on the worker's memory: as long as a cold child may, no longer. */
+        __atomic_store_n(&entry->pool_slot->timeout_msec, c->timeout_sec * 1000U + SPAWN_WORKER_TIMEOUT_MARGIN_MSEC,
+                         __ATOMIC_RELEASE);
 
         SpawnHandle out = {
                 .pid = entry->pid,
