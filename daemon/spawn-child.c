@@ -767,6 +767,16 @@ static void setup_process(SpawnPlan *p) {
         /* Programs using select() break with fd numbers above 1024: hand back the usual limit. */
         if (!p->nofile_set && setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
                 child_fail(p, "rlimit", errno, NULL);
+        /* What the daemon could not set for us (set_rlimits() in spawn.c): never a raise. */
+        for (size_t i = 0; i < p->n_rlimits; i++) {
+                struct rlimit want = { p->rlimits[i].soft, p->rlimits[i].hard }, now;
+                int resource = p->rlimits[i].type;
+
+                if (getrlimit((__rlimit_resource_t) resource, &now) < 0 ||
+                    ((now.rlim_cur != want.rlim_cur || now.rlim_max != want.rlim_max) &&
+                     setrlimit((__rlimit_resource_t) resource, &want) < 0))
+                        child_fail(p, "rlimit", errno, rlimit_type_to_string(resource));
+        }
         (void) umask(0022);
         /* As bubblewrap keeps the caller's directory only where it exists: the fallbacks in order, and the
          * error of cwd itself if none can be entered. */

@@ -116,6 +116,11 @@ typedef struct SpawnPlan {
         /* process */
         sigset_t ignored_signals; /* what the daemon ignores: the child sets these back to SIG_DFL */
         struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */
+        /* The request's rlimits (owned copy): the daemon sets them with prlimit() right after clone3(); the
+         * child sets again, before its exec, any it finds not in place (the daemon may not set another uid's
+         * limits without CAP_SYS_RESOURCE, but anyone may lower their own). */
+        SandboxRlimit *rlimits;
+        size_t n_rlimits;
         bool nofile_set;      /* the request set RLIMIT_NOFILE: the daemon applied it, leave it */
         bool new_session;
         bool require_terminal; /* the new session must get a controlling terminal from stdin, stdout or stderr */

@@ -275,6 +275,7 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         free(p->argv_buffer);
         free(p->strings);
         free(p->cgroup_procs_fds_copy);
+        free(p->rlimits);
         safe_close(p->child_sync_fd);
         safe_close(p->child_report_fd);
         safe_close(p->parent_sync_fd);
@@ -888,6 +889,13 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         for (size_t i = 0; i < r->n_rlimits; i++)
                 if (r->rlimits[i].type == RLIMIT_NOFILE)
                         p->nofile_set = true;
+        if (r->n_rlimits > 0) {
+                p->rlimits = calloc(r->n_rlimits, sizeof(SandboxRlimit));
+                if (!p->rlimits)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                memcpy(p->rlimits, r->rlimits, r->n_rlimits * sizeof(SandboxRlimit));
+                p->n_rlimits = r->n_rlimits;
+        }
 
         if (!strchr(r->argv[0], '/'))
                 return plan_search_path(p, e);
@@ -1625,13 +1633,22 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
 }
 
 /* Set from here, not by the child: in a new user namespace it could not raise a hard limit. */
+/*
+ * Before the child runs anything of the request's: in a new user namespace it could not raise a hard limit
+ * itself. Setting another uid's limits takes CAP_SYS_RESOURCE, which a daemon may lack (a bounding set
+ * without it): a limit no higher than the child's own, which it has from the daemon, the child sets
+ * itself before its exec (spawn-child.c), so only a raise fails here.
+ */
 static int set_rlimits(const SpawnRequest *r, pid_t pid, SpawnError *e) {
         for (size_t i = 0; i < r->n_rlimits; i++) {
-                struct rlimit rl = { r->rlimits[i].soft, r->rlimits[i].hard };
+                struct rlimit rl = { r->rlimits[i].soft, r->rlimits[i].hard }, own;
+                int resource = r->rlimits[i].type;
 
-                if (prlimit(pid, (__rlimit_resource_t) r->rlimits[i].type, &rl, NULL) < 0)
-                        return spawn_fail(e, "rlimit", errno, "rlimits[%zu]: %s", i,
-                                          rlimit_type_to_string(r->rlimits[i].type) ?: "?");
+                if (prlimit(pid, (__rlimit_resource_t) resource, &rl, NULL) >= 0)
+                        continue;
+                if (errno == EPERM && getrlimit((__rlimit_resource_t) resource, &own) >= 0 && rl.rlim_max <= own.rlim_max)
+                        continue;
+                return spawn_fail(e, "rlimit", errno, "rlimits[%zu]: %s", i, rlimit_type_to_string(resource) ?: "?");
         }
         return 0;
 }

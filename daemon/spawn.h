@@ -146,8 +146,9 @@ typedef struct SpawnHandle {
  *  - A joinNamespaces pidfd is resolved to the namespace that process is in when spawn_start() runs
  *    (kernel 6.11 or later); that namespace is what is checked for a non-root caller and what is joined.
  *  - The request's rlimits are set by the daemon (prlimit()) before the child is released, so a sandbox
- *    in a new user namespace still gets a raised hard limit; others are as the daemon's, RLIMIT_NOFILE as
- *    the daemon started with.
+ *    in a new user namespace still gets a raised hard limit; where the daemon may not (another uid's,
+ *    without CAP_SYS_RESOURCE), a limit no higher than the daemon's own is set by the child before its
+ *    exec. Others are as the daemon's, RLIMIT_NOFILE as the daemon started with.
  *  - With a cgroup, the child is born in it (cgroup2) and moves itself into its v1 cgroups first thing;
  *    if that fails (EDQUOT: the move took the user's cgroup past its v1 pids.max, where a fork in cgroup2
  *    would have failed), it reports stage "cgroup".

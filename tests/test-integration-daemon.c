@@ -1444,6 +1444,45 @@ static bool quota_daemon_has_no_child(void *userdata) {
         return test_daemon_count_children(&quota_daemon) == 0;
 }
 
+/* As nobody, in a user namespace of its own: the limits it asks for, which it may set for itself (lower
+ * than the daemon's own), hold whether or not the daemon may set them for another uid (CAP_SYS_RESOURCE). */
+static int rlimits_as_nobody(void *arg) {
+        int conn = test_daemon_connect(arg), pipefd[2], ok;
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds = 0;
+        char out[64] = "";
+        ssize_t n;
+        struct json_object *r;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return 2;
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn",
+                      "{\"argv\":[\"/bin/sh\",\"-c\",\"ulimit -Sn; ulimit -Hn\"],\"namespaces\":[\"user\"],"
+                      "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":77,\"hard\":88}],\"stdout\":0}",
+                      &pipefd[1], 1, &fds, &n_fds);
+        close(pipefd[1]);
+        ok = !test_json_get(r, "error");
+        if (!ok)
+                fprintf(stderr, "%s\n", json_object_to_json_string(r));
+        json_object_put(r);
+        for (size_t i = 0; i < n_fds; i++)
+                close(fds[i]);
+        n = ok ? read(pipefd[0], out, sizeof out - 1) : 0;
+        out[n > 0 ? n : 0] = 0;
+        close(pipefd[0]);
+        test_disconnect(conn);
+        if (ok && strcmp(out, "77\n88\n") != 0)
+                fprintf(stderr, "ulimit said: %s\n", out);
+        return ok && strcmp(out, "77\n88\n") == 0 ? 0 : 1;
+}
+
+Test(limits, a_users_rlimits_hold_in_its_user_namespace) {
+        test_daemon_start(&quota_daemon, NULL);
+        cr_assert_eq(test_run_as(65534, 65534, rlimits_as_nobody, &quota_daemon), 0,
+                     "a user's rlimits in a user namespace of its own were refused or not in force");
+        test_daemon_stop(&quota_daemon);
+}
+
 /* As nobody: one stuck spawn takes its only pending slot, the next is refused by name. */
 static int pending_quota_as_nobody(void *arg) {
         int stuck = test_daemon_connect(&quota_daemon), conn = test_daemon_connect(&quota_daemon), pipefd[2];
