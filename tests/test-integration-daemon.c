@@ -1451,7 +1451,7 @@ static int rlimits_as_nobody(void *arg) {
         _cleanup_free_ int *fds = NULL;
         size_t n_fds = 0;
         char out[64] = "";
-        ssize_t n;
+        ssize_t n = 0;
         struct json_object *r;
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -1467,8 +1467,12 @@ static int rlimits_as_nobody(void *arg) {
         json_object_put(r);
         for (size_t i = 0; i < n_fds; i++)
                 close(fds[i]);
-        n = ok ? read(pipefd[0], out, sizeof out - 1) : 0;
-        out[n > 0 ? n : 0] = 0;
+        /* To EOF: the shell writes each line on its own. */
+        for (size_t total = 0; ok && total < sizeof out - 1; total += (size_t) n) {
+                n = read(pipefd[0], out + total, sizeof out - 1 - total);
+                if (n <= 0)
+                        break;
+        }
         close(pipefd[0]);
         test_disconnect(conn);
         if (ok && strcmp(out, "77\n88\n") != 0)
