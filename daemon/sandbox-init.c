@@ -40,6 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "init-supervise.h"
 #include "sandbox-init.h"
 
@@ -126,25 +127,9 @@ typedef struct CommandStart {
 } CommandStart;
 
 static int send_fd(int sock, int fd) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
         char c = 0;
-        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-        ssize_t n;
 
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-        do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+        return fd_send(sock, &c, 1, &fd, 1, 0);
 }
 
 /* The fd sent with send_fd() (close-on-exec), or -errno. */

@@ -1937,31 +1937,7 @@ static void index_fd(int *fd, bool owned, void *userdata) {
 
 /* One message, never waiting: the socket's buffer holds nothing else. */
 static int send_plan(int sync_fd, SpawnPlan *p, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(SPAWN_POOL_FDS_MAX * sizeof(int))];
-        } control = {};
-        struct iovec iov = { .iov_base = &p, .iov_len = sizeof p };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t n;
-
-        if (n_fds > 0) {
-                struct cmsghdr *cmsg;
-
-                mh.msg_control = control.buf;
-                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
-                cmsg = CMSG_FIRSTHDR(&mh);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-                memcpy(CMSG_DATA(cmsg), fds, n_fds * sizeof(int));
-        }
-        do
-                n = sendmsg(sync_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        return (size_t) n == sizeof p ? 0 : -EIO;
+        return fd_send(sync_fd, &p, sizeof p, fds, n_fds, MSG_DONTWAIT);
 }
 
 int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *ret, SpawnError *ret_error) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -73,6 +74,36 @@ int fd_set_nonblock(int fd, bool nonblock) {
 
 int fd_set_cloexec(int fd, bool cloexec) {
         return fd_update_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, cloexec);
+}
+
+int fd_send(int sock, const void *data, size_t size, const int *fds, size_t n_fds, int flags) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(FD_SEND_MAX * sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (n_fds > FD_SEND_MAX)
+                return -EINVAL;
+        if (n_fds > 0) {
+                struct cmsghdr *cmsg;
+
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+                cmsg = CMSG_FIRSTHDR(&mh);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+                memcpy(CMSG_DATA(cmsg), fds, n_fds * sizeof(int));
+        }
+        do
+                n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == size ? 0 : -EIO;
 }
 
 int fd_dup_cloexec(int fd) {

@@ -41,6 +41,14 @@ typedef void (*FdVisitor)(int *fd, bool owned, void *userdata);
 int fd_set_nonblock(int fd, bool nonblock);
 int fd_set_cloexec(int fd, bool cloexec);
 
+/*
+ * One sendmsg() of size bytes of data with n_fds fds (SCM_RIGHTS, at most FD_SEND_MAX; none without),
+ * flags as sendmsg()'s (MSG_NOSIGNAL is added). Retries EINTR, allocates nothing and is async-signal-safe,
+ * for a spawn child too. 0 once all of data went, -EIO on a short send, -EINVAL past FD_SEND_MAX, -errno.
+ */
+#define FD_SEND_MAX 253 /* the kernel's SCM_MAX_FD */
+int fd_send(int sock, const void *data, size_t size, const int *fds, size_t n_fds, int flags);
+
 /* Duplicates fd with O_CLOEXEC to a number >= 3, so it can never be mistaken for stdio. */
 int fd_dup_cloexec(int fd);
 
