@@ -747,6 +747,17 @@ Test(cgroup, payload_leaf_and_a_nested_cgroup_below) {
         }
 }
 
+/* A sandbox's cgroup with a nested one, a child in each: SIGTERM to the sandbox reaches both, and both
+ * cgroups go (the parent removed first goes with its child). */
+static void end_with_nested(Cgroup *cg, Cgroup *kid, Child *a, Child *b) {
+        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 2);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(a);
+        child_wait(b);
+        cr_assert_eq(cgroup_remove(cg), 0);
+        cr_assert_eq(cgroup_remove(kid), 0);
+}
+
 /* Where the cgroup2 tree holds controllers (the payload leaf), a sandbox made without its leaf has no room
  * for a nested cgroup with limits, but one without limits needs no controller of its and is made, itself
  * without a leaf or room for limits below it. */
@@ -773,12 +784,7 @@ Test(cgroup, nested_cgroup_without_limits_needs_no_room) {
         b = child_start(kid, sleep_forever);
         child_go(&b);
         cgroup_release_after_spawn(kid);
-        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 2);
-        cr_assert(wait_events(cg, false, -1));
-        child_wait(&a);
-        child_wait(&b);
-        cr_assert_eq(cgroup_remove(cg), 0);
-        cr_assert_eq(cgroup_remove(kid), 0);
+        end_with_nested(cg, kid, &a, &b);
         snprintf(dir, sizeof dir, "%s/user-0", test_cgroup_dir(&test_cg, ""));
         cr_assert_not(path_exists(dir, "noroom"));
 }
@@ -809,13 +815,7 @@ Test(cgroup, nested_cgroup_below_a_sandbox_without_leaf) {
                 snprintf(dir, sizeof dir, "%s/user-0/plain", test_cg.dir[i]);
                 cr_assert(path_exists(dir, "kid"), "%s/kid missing", dir);
         }
-        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 2);
-        cr_assert(wait_events(cg, false, -1));
-        child_wait(&a);
-        child_wait(&b);
-        /* Removed first, the parent goes with its child. */
-        cr_assert_eq(cgroup_remove(cg), 0);
-        cr_assert_eq(cgroup_remove(kid), 0);
+        end_with_nested(cg, kid, &a, &b);
         for (size_t i = 0; i < test_cg.n; i++) {
                 snprintf(dir, sizeof dir, "%s/user-0", test_cg.dir[i]);
                 cr_assert_not(path_exists(dir, "plain"), "%s/plain left", dir);

@@ -641,18 +641,22 @@ Test(pool, the_budget_holds_and_reload_and_stop_end_every_entry) {
         unlink(policy_path);
 }
 
+/* A daemon with a budget of one, a sandbox of the shape (*ret_a) and the entry parked after it: its pid. */
+static pid_t start_with_a_parked_entry(TestDaemon *d, int *conn, int *stats, Spawned *ret_a) {
+        pool_daemon_start(d, "[default]\nwarm-pool = 1\n", conn, stats);
+        *ret_a = spawn_ok(*conn, shape);
+        wait_counter(*stats, "parked", 1);
+        return the_parked_entry(d, ret_a);
+}
+
 Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold) {
         TestDaemon d;
         int conn, stats;
         Spawned a, b, p;
         pid_t entry;
 
-        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
-        a = spawn_ok(conn, shape);
-        wait_counter(stats, "parked", 1);
-
+        entry = start_with_a_parked_entry(&d, &conn, &stats, &a);
         /* Killed from outside, it is noticed. */
-        entry = the_parked_entry(&d, &a);
         cr_assert_eq(kill(entry, SIGKILL), 0);
         wait_counter(stats, "discarded", 1);
         wait_counter(stats, "entries", 0);
@@ -678,11 +682,7 @@ Test(pool, a_stopped_entry_is_discarded_and_the_spawn_runs_cold) {
         Spawned a, b;
         pid_t entry;
 
-        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
-        a = spawn_ok(conn, shape);
-        wait_counter(stats, "parked", 1);
-
-        entry = the_parked_entry(&d, &a);
+        entry = start_with_a_parked_entry(&d, &conn, &stats, &a);
         cr_assert_eq(kill(entry, SIGSTOP), 0);
         /* The stop is what the daemon sees: wait until the kernel shows it. */
         cr_assert(test_wait_until(pid_stopped, &entry), "the entry did not stop");
