@@ -1093,7 +1093,11 @@ static void sandbox_continue_handshake(Sandbox *sb) {
         sb->answer_fd = spawn_handshake_take_answer_fd(sb->handshake);
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
-        (void) uv_poll_start(sb->report_poll, UV_READABLE, on_report);
+        /* Woken only when the last writer is gone (EPOLLHUP; UV_DISCONNECT asks for nothing else on a pipe):
+         * every report ends so, by the child's execve() or its death. The exec mark comes just before the
+         * exec, and a wake-up for it was a second one per spawn: the loop read 616 bytes and slept again, or,
+         * not let onto the CPU at once, waited runnable behind the command's whole exec. */
+        (void) uv_poll_start(sb->report_poll, UV_DISCONNECT, on_report);
         return;
 
 fail:

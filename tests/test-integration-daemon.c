@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1828,4 +1829,63 @@ Test(unit, closed_stdio_become_dev_null) {
 
         test_disconnect(conn);
         test_daemon_stop(&d);
+}
+
+static bool kernel_at_least(unsigned major, unsigned minor) {
+        struct utsname u;
+        unsigned ma, mi;
+
+        cr_assert_eq(uname(&u), 0);
+        cr_assert_eq(sscanf(u.release, "%u.%u", &ma, &mi), 2);
+        return ma > major || (ma == major && mi >= minor);
+}
+
+/* A thread's time slice in ns (sched_getattr(2) reports it as sched_runtime for SCHED_OTHER). */
+static uint64_t slice_of(pid_t tid) {
+        struct {
+                uint32_t size, sched_policy;
+                uint64_t sched_flags;
+                int32_t sched_nice;
+                uint32_t sched_priority;
+                uint64_t sched_runtime, sched_deadline, sched_period;
+        } attr = {};
+
+        cr_assert_eq(syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0), 0, "sched_getattr(%d): %m", (int) tid);
+        return attr.sched_runtime;
+}
+
+/* Only the loop thread runs with a short slice: neither the daemon's other threads nor any process of a
+ * sandbox, whether a spawn worker cloned it or the loop thread forked it (a joined time namespace). */
+Test(daemon, only_the_loop_thread_has_a_short_slice) {
+        char path[64];
+        struct dirent *de;
+        DIR *tasks;
+        int conn, ns;
+
+        if (!kernel_at_least(6, 12))
+                cr_skip("custom time slices came with Linux 6.12");
+
+        cr_assert_eq(slice_of(daemon_.pid), 100000);
+        snprintf(path, sizeof path, "/proc/%d/task", (int) daemon_.pid);
+        tasks = opendir(path);
+        cr_assert_not_null(tasks);
+        while ((de = readdir(tasks)))
+                if (de->d_name[0] != '.' && atoi(de->d_name) != daemon_.pid)
+                        cr_assert_gt(slice_of(atoi(de->d_name)), 100000, "thread %s", de->d_name);
+        closedir(tasks);
+
+        conn = test_daemon_connect(&daemon_);
+        Spawned a = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\",\"time\"]}", NULL, 0);
+        cr_assert_gt(slice_of(a.pid), 100000, "a sandbox's init");
+        snprintf(path, sizeof path, "/proc/%d/ns/time", (int) a.pid);
+        ns = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(ns, 0);
+        Spawned b = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"joinNamespaces\":[{\"type\":\"time\",\"fileDescriptor\":0}]}",
+                             &ns, 1);
+        cr_assert_gt(slice_of(b.pid), 100000, "a sandbox the loop thread forked");
+
+        close(ns);
+        close(a.pidfd);
+        close(b.pidfd);
+        test_disconnect(conn);
 }
