@@ -1743,6 +1743,10 @@ int mount_plan_take_caller_ids(const MountPlan *p) {
         return 0;
 }
 
+bool mount_plan_builds_root(const MountPlan *p) {
+        return p && p->build_root;
+}
+
 int mount_plan_apply(const MountPlan *p, SpawnError *ret_error) {
         Apply a = {
                 .plan = p,

@@ -42,6 +42,10 @@ size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n);
 void mount_plan_visit_fds(MountPlan *p, FdVisitor visit, void *userdata);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MountPlan *, mount_plan_free);
 
+/* Whether mount_plan_apply() builds a file tree (a root or mount entries), which takes the new mount API;
+ * without one it only makes propagation private, with mount(2). False for NULL. */
+bool mount_plan_builds_root(const MountPlan *p);
+
 /*
  * Child side, after the namespaces exist and the id maps are written, before
  * credentials drop and before fds are rearranged. Makes propagation private,

@@ -244,12 +244,16 @@ static inline bool spawn_plan_command_inherits_profile(const SpawnPlan *p) {
 
 /*
  * Whether the child may be born with the compiled profile (SpawnWorkerCall.filter): it is the built-in
- * default, which denies nothing the child calls before its exec as long as it mounts nothing (the new
- * mount API is among what it denies). A warm-pool entry's plan has it when its shape says the request
- * will (warm-pool.c); the entry then hands the request's plan what it inherited.
+ * default, which denies nothing the child calls before its exec as long as it builds no file tree (the
+ * new mount API is among what it denies; mount(2), all a bare mount namespace takes, is not). A warm-pool
+ * entry's plan has it when its shape says the request will (warm-pool.c); the entry then hands the
+ * request's plan what it inherited. An entry with a mount namespace may be handed a request that builds
+ * a tree, which its shape does not tell: it is made without the filter.
  */
 static inline bool spawn_plan_may_inherit_profile(const SpawnPlan *p) {
-        return p->seccomp && seccomp_program_is_default(p->seccomp) && !p->mounts;
+        if (!p->seccomp || !seccomp_program_is_default(p->seccomp))
+                return false;
+        return !p->mounts || (!p->pooled && !mount_plan_builds_root(p->mounts));
 }
 /* The SpawnError for such a failure: stage "seccomp", naming the program. */
 void spawn_child_seccomp_error(SpawnError *e, int error, ssize_t index);

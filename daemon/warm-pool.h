@@ -84,7 +84,7 @@ bool warm_pool_serves(const SpawnRequest *req);
  * made within the budget. limits are the request's as the policy resolved them (the user's limits the
  * entry's cgroup is made under); cgroup_flags those the request's cgroup would be made with; seccomp its
  * compiled profile (whether it is the built-in default is part of the shape: an entry of such a shape that
- * mounts nothing is born with that profile, as a cold spawn's child is, spawn_plan_may_inherit_profile()).
+ * has no mount namespace is born with that profile, as a cold spawn's child is, spawn_plan_may_inherit_profile()).
  */
 WarmPoolEntry *warm_pool_take(WarmPool *p, const Caller *caller, const SpawnRequest *req,
                               const SeccompProgram *seccomp, const PolicyRule *rule,

@@ -472,6 +472,41 @@ Test(confine, the_default_profile_is_a_spawn_workers_own) {
         test_disconnect(conn);
 }
 
+/*
+ * A mount namespace without a file tree takes only mount(2) (propagation made private), which the
+ * default profile allows: such a child comes from a filtered worker too. Workers of a kind start with
+ * its first job, so the first spawn of a fresh daemon tells which kind served it.
+ */
+Test(confine, a_bare_mount_namespace_is_born_with_the_default_profile) {
+        int conn;
+        Outcome o;
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        spawn(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"grep Seccomp_filters /proc/self/status; "
+                    "awk '$5 == \\\"/\\\" { print $7 }' /proc/self/mountinfo\"],\"namespaces\":[\"mount\",\"pid\"]",
+              true, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        cr_assert(strstr(o.output, "Seccomp_filters:\t1\n"), "%s", o.output);
+        /* Private: no "shared:N" optional field left on the root. */
+        cr_assert_null(strstr(o.output, "shared:"), "%s", o.output);
+        cr_assert_geq(daemon_filtered_threads(), 1, "a plain worker served it");
+        test_disconnect(conn);
+        test_daemon_stop(&daemon_);
+        daemon_started = false;
+
+        /* One that builds a tree still comes from a plain worker and loads the profile itself, last. */
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        spawn(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"grep Seccomp_filters /proc/self/status\"],"
+                    "\"namespaces\":[\"mount\"],\"mounts\":[{\"type\":\"bind\",\"source\":\"/\",\"destination\":\"/\"}]",
+              true, &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+        cr_assert(strstr(o.output, "Seccomp_filters:\t1\n"), "%s", o.output);
+        cr_assert_eq(daemon_filtered_threads(), 0);
+        test_disconnect(conn);
+}
+
 Test(confine, classic_bpf_programs_from_fds) {
         char params[1024], path[128];
         int conn, fds[2];
