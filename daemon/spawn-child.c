@@ -446,7 +446,8 @@ static void enter_time_namespace(SpawnPlan *p) {
  * (bubblewrap's --info-fd prints them). Read here, through the host's /proc,
  * since the command may be gone (and its links with it) by the time the
  * daemon replies, and the sandbox's tree may have no /proc. Init and the
- * command inherit them unchanged.
+ * command inherit them unchanged. Only those made or joined: the plan has the
+ * daemon's own for the rest.
  */
 static void record_namespace_inodes(SpawnPlan *p) {
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
@@ -454,6 +455,8 @@ static void record_namespace_inodes(SpawnPlan *p) {
                 const char *name = namespace_type_to_proc_name(t);
                 struct stat st;
 
+                if (!(p->namespaces_to_record & NAMESPACE_BIT(t)))
+                        continue;
                 strncat(path, name, sizeof path - strlen(path) - 1);
                 /* The one execve() enters. */
                 if (t == NAMESPACE_TIME && time_namespace_entered_at_exec(p))

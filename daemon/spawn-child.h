@@ -90,7 +90,10 @@ typedef struct SpawnPlan {
         /* The host's /proc (owned), while the child still needs it: to enter the time namespace it
          * unshare()d itself once the offsets are written (unshare() only places its children there). */
         int proc_fd;
-        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX]; /* child scratch: for the exec mark */
+        /* For the exec mark: the daemon's own for the types the child neither makes nor joins, the rest
+         * (NAMESPACE_BIT()s in namespaces_to_record) read by the child once final. */
+        uint64_t namespace_inodes[_NAMESPACE_TYPE_MAX];
+        unsigned namespaces_to_record;
         bool loopback_up;
         MountPlan *mounts; /* owned; NULL when the file tree is left alone */
         const char *hostname;
