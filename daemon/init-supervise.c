@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +63,16 @@ static bool reap_children(pid_t command, siginfo_t *ret) {
         return found;
 }
 
+/* Unblocks sig alone through the system call: a libc will not put the signals it keeps for itself in a
+ * sigset_t (glibc 32 and 33, musl 32 to 34), and nsbox-init, built against musl where it can be, runs
+ * with the mask the daemon, on glibc, set: 34 (glibc's SIGRTMIN) blocked. */
+static void unblock_signal(int sig) {
+        unsigned long only[(_NSIG - 1) / (8 * sizeof(unsigned long))] = {};
+
+        only[(sig - 1) / (8 * sizeof(unsigned long))] = 1UL << ((sig - 1) % (8 * sizeof(unsigned long)));
+        (void) syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, only, NULL, sizeof only);
+}
+
 _noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
         int sig;
 
@@ -72,15 +83,14 @@ _noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
         if (!pid1) {
                 struct sigaction sa = { .sa_handler = SIG_DFL };
                 struct rlimit no_core = {};
-                sigset_t only;
 
                 /* The command already dumped core if it was going to; init must not add a second one. */
                 (void) setrlimit(RLIMIT_CORE, &no_core);
+                /* Fails for a signal the libc keeps for itself, whose disposition is the default anyway:
+                 * after the exec of nsbox-init, and in init before it (spawn-child.c resets them all). */
                 (void) sigaction(sig, &sa, NULL);
-                sigemptyset(&only);
-                sigaddset(&only, sig);
                 (void) kill(getpid(), sig);
-                (void) sigprocmask(SIG_UNBLOCK, &only, NULL);
+                unblock_signal(sig);
         }
         _exit(128 + sig);
 }

@@ -16,8 +16,6 @@
  */
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +25,7 @@
 #include <unistd.h>
 
 #include "init-supervise.h"
-#include "spawn.h"
+#include "seccomp-abi.h"
 
 #define INIT_FAILED 127
 

@@ -935,6 +935,62 @@ Test(daemon, init_names_itself) {
         test_disconnect(conn);
 }
 
+/*
+ * Init dies of the signal that killed the command, or as pid 1, which cannot, says which (exit status 128 +
+ * the signal, or the daemon reports it killed). Also of 34, glibc's SIGRTMIN, which the daemon blocks in
+ * init and which musl, nsbox-init's libc where it is built against musl, keeps for itself.
+ */
+Test(daemon, init_ends_as_the_command_did) {
+        static const char *const params[] = {
+                "{\"argv\":[\"sleep\",\"30\"],\"init\":true}",
+                "{\"argv\":[\"sleep\",\"30\"],\"namespaces\":[\"pid\"]}",
+        };
+        static const struct {
+                int number;
+                const char *name;
+        } signals[] = { { SIGTERM, "SIGTERM" }, { SIGUSR1, "SIGUSR1" }, { 34, "SIGRTMIN" } };
+        int conn = test_daemon_connect(&daemon_);
+
+        for (size_t i = 0; i < ELEMENTSOF(params); i++)
+                for (size_t j = 0; j < ELEMENTSOF(signals); j++) {
+                        Spawned s = spawn_ok(conn, params[i], NULL, 0);
+                        char exe[4096] = "", comm[64], cmdline[4096], p[128];
+                        struct json_object *r;
+                        ssize_t n;
+
+                        /* The program, not the fork of the daemon init is until the command runs. */
+                        for (int tries = 0; tries < 2000; tries++) {
+                                init_looks(s.pid, exe, sizeof exe, comm, sizeof comm, cmdline, sizeof cmdline, &n);
+                                if (strncmp(exe, "/memfd:nsbox-init", strlen("/memfd:nsbox-init")) == 0)
+                                        break;
+                                usleep(5000);
+                        }
+                        cr_assert(strncmp(exe, "/memfd:nsbox-init", strlen("/memfd:nsbox-init")) == 0, "init runs %s",
+                                  exe);
+
+                        snprintf(p, sizeof p, "{\"id\":\"%s\",\"signal\":%d}", s.id, signals[j].number);
+                        r = test_call(conn, "io.nsbox.Sandbox.Kill", p, NULL, 0, NULL, NULL);
+                        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+                        json_object_put(r);
+
+                        r = wait_for(conn, s.id);
+                        if (i == 0 || streq(test_json_string(r, "parameters.state") ?: "", "killed")) {
+                                cr_assert_str_eq(test_json_string(r, "parameters.state") ?: "", "killed", "%s %s: %s",
+                                                 params[i], signals[j].name, json_object_to_json_string(r));
+                                cr_assert_str_eq(test_json_string(r, "parameters.signal") ?: "", signals[j].name, "%s: %s",
+                                                 params[i], json_object_to_json_string(r));
+                        } else {
+                                cr_assert_str_eq(test_json_string(r, "parameters.state") ?: "", "exited", "%s",
+                                                 json_object_to_json_string(r));
+                                cr_assert_eq(get_int(r, "parameters.exitCode"), 128 + signals[j].number, "%s %s: %s",
+                                             params[i], signals[j].name, json_object_to_json_string(r));
+                        }
+                        json_object_put(r);
+                        close(s.pidfd);
+                }
+        test_disconnect(conn);
+}
+
 /* A stream is read once: two "file" entries on one open file are refused, naming the second, also as two fds. */
 Test(daemon, file_entries_read_a_stream_once) {
         static const char entries[] =
