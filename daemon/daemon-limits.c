@@ -24,11 +24,12 @@ typedef struct LimitField {
 #define MiB (1024ULL * KiB)
 #define GiB (1024ULL * MiB)
 
-#define LIMIT(n, field, bytes, def, max)                                                                       \
+#define LIMIT_FROM(n, field, bytes, def, min, max)                                                             \
         {                                                                                                      \
-                { n, bytes, max }, offsetof(DaemonLimits, field),                                              \
+                { n, bytes, min, max }, offsetof(DaemonLimits, field),                                         \
                         __builtin_types_compatible_p(typeof(((DaemonLimits *) 0)->field), size_t), def         \
         }
+#define LIMIT(n, field, bytes, def, max) LIMIT_FROM(n, field, bytes, def, 1, max)
 
 static const LimitField limit_fields[] = {
         LIMIT("connections", connections, false, 1024, 1000000),
@@ -56,6 +57,8 @@ static const LimitField limit_fields[] = {
         LIMIT("capture-bytes-per-user", capture_bytes_per_uid, true, 64 * MiB, 64 * GiB),
         /* Each entry holds a spawn worker (WORKERS_MAX 256), which cold spawns must still find. */
         LIMIT("warm-pool-entries", warm_pool_entries, false, 16, 64),
+        /* Empty cgroups made ahead (cgroup-spare.h), a few fds each while they wait. */
+        LIMIT_FROM("spare-cgroups", spare_cgroups, false, 4, 0, 64),
 };
 
 /* The policy file tracks which limits it set in a 64-bit mask. */
@@ -136,7 +139,7 @@ int limits_set(DaemonLimits *l, const char *name, const char *value) {
         info = limits_find(name);
         if (!info)
                 return -ENOENT;
-        if (limits_parse_u64(value, info->bytes, &v) < 0 || v == 0 || v > info->max)
+        if (limits_parse_u64(value, info->bytes, &v) < 0 || v < info->min || v > info->max)
                 return -EINVAL;
 
         field_store(l, &limit_fields[limits_index(info)], v);

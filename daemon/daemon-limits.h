@@ -37,6 +37,8 @@ typedef struct DaemonLimits {
                                           * daemon holds for replies at once, 64 MiB */
         unsigned warm_pool_entries;      /* [warm-pool-entries] warm-pool entries of all users together, 16 (at
                                           * most 64: each holds a spawn worker) */
+        unsigned spare_cgroups;          /* [spare-cgroups] sandbox cgroups made ahead for users' next cold Spawn,
+                                          * 4 (0: none; at most 64) */
         /* What one Spawn request may hold, handed to spawn_request_decode() as it is:
          *   [argv-bytes] spawn.argv_bytes_max, sum of strlen+1 over argv, 128 KiB;
          *   [env-bytes] spawn.env_bytes_max, 128 KiB;
@@ -54,7 +56,8 @@ typedef struct DaemonLimits {
 typedef struct LimitInfo {
         const char *name; /* "message-size" */
         bool bytes;       /* a size: the value may end in K, M or G (powers of 1024) */
-        uint64_t max;     /* the largest value accepted; the smallest is 1 */
+        uint64_t min;     /* the smallest value accepted: 1, or 0 where 0 turns a thing off */
+        uint64_t max;     /* the largest value accepted */
 } LimitInfo;
 
 /* Fills *l with the defaults. */
@@ -69,8 +72,8 @@ size_t limits_count(void);
 
 /*
  * Sets one limit by its name from a decimal string (sizes also accept a K, M
- * or G suffix). -EINVAL for a malformed value, 0, or a value above the
- * limit's cap; -ENOENT for an unknown name. *l untouched on failure.
+ * or G suffix). -EINVAL for a malformed value or one outside the limit's
+ * range (LimitInfo.min, .max); -ENOENT for an unknown name. *l untouched on failure.
  */
 int limits_set(DaemonLimits *l, const char *name, const char *value);
 

@@ -98,7 +98,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case 'l':
                         if (limits_set_assignment(&check, optarg) < 0) {
                                 log_error("Invalid --limit '%s': expected NAME=VALUE with a known limit name and a "
-                                          "positive value (see nsboxd(8)).", optarg);
+                                          "value in its range (see nsboxd(8)).", optarg);
                                 return -EINVAL;
                         }
                         o->limits[o->n_limits++] = optarg;

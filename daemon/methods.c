@@ -27,6 +27,7 @@
 #include "policy.h"
 #include "caller-origin.h"
 #include "capabilities.h"
+#include "cgroup-spare.h"
 #include "sandbox.h"
 #include "sandbox-list.h"
 #include "sandbox-nested.h"
@@ -1102,10 +1103,15 @@ static void method_spawn(Connection *c) {
         WarmPoolEntry *entry = warm_pool_take(s->warm_pool, &c->caller, req, seccomp, &rule, &limits, cgroup_flags);
         r = entry ? warm_pool_start(s->warm_pool, entry, &ctx, &limits, id, &cgroup, &handle, &error) : -ENOENT;
         if (r < 0) {
-                r = sandbox_make_id(id);
+                /* Its cgroup made ahead for it, else now (the spare for its next Spawn is made after this). */
+                r = cgroup_spares_take(s->cgroup_spares, c->caller.uid, cgroup_flags, &limits.sandbox,
+                                       limits.has_user ? &limits.user : NULL, id, &cgroup);
+                if (r < 0)
+                        r = sandbox_make_id(id);
                 if (r < 0)
                         return connection_reply_error(c, nsbox_error_spawn_failed("prepare", -r, strerror(-r)));
-                if (s->cgroups) {
+                cgroup_spares_want(s->cgroup_spares, c->caller.uid, cgroup_flags, limits.has_user ? &limits.user : NULL);
+                if (s->cgroups && !cgroup) {
                         r = cgroup_new(s->cgroups, c->caller.uid, id, &limits.sandbox,
                                        limits.has_user ? &limits.user : NULL, cgroup_flags, &cgroup);
                         if (r < 0) {

@@ -677,9 +677,9 @@ static int parse_limit(Parser *ps, const char *key, const char *value) {
                 return conf_error(ps->error, ps->line, "key '%s' set twice in [limits]", key);
         if (limits_set(&ps->policy->limits, key, value) < 0)
                 return conf_error(ps->error, ps->line,
-                                  "invalid value '%s' for '%s' in [limits]: expected a decimal number from 1 to "
-                                  "%" PRIu64 "%s",
-                                  value, key, info->max, info->bytes ? " (bytes; K, M and G multiply by 1024)" : "");
+                                  "invalid value '%s' for '%s' in [limits]: expected a decimal number from %" PRIu64
+                                  " to %" PRIu64 "%s",
+                                  value, key, info->min, info->max, info->bytes ? " (bytes; K, M and G multiply by 1024)" : "");
         ps->limits_set |= UINT64_C(1) << i;
         return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include "cgroup-spare.h"
 #include "connection.h"
 #include "fd-util.h"
 #include "log.h"
@@ -257,6 +258,7 @@ int server_reload(Server *s, ReloadError *ret_error) {
         s->config.limits = limits;
         /* Budgets and rights may have changed: entries are made again under the new policy. */
         warm_pool_discard_all(s->warm_pool);
+        cgroup_spares_discard_all(s->cgroup_spares);
         if (s->policy_invalid)
                 log_info("A valid policy is in force; serving every user again.");
         s->policy_invalid = NULL;
@@ -425,6 +427,10 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         s->spawn_timer.data = s;
         /* Without memory for it, there is no warm pool: every spawn is cold. */
         (void) warm_pool_new(s, &s->warm_pool);
+        /* Nor spare cgroups: every cold spawn makes its own. */
+        if (s->cgroups)
+                (void) cgroup_spares_new(loop, s->cgroups, &s->config.limits.spare_cgroups, &s->n_pending_spawns,
+                                        &s->cgroup_spares);
 
         for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
                 uv_signal_init(loop, &s->signals[i]);
@@ -455,6 +461,7 @@ void server_shutdown(Server *s) {
                 uv_close((uv_handle_t *) &s->signals[i], NULL);
         /* Never handed over: killed, and made again by the next daemon. */
         warm_pool_close(s->warm_pool);
+        cgroup_spares_close(TAKE_PTR(s->cgroup_spares));
 
         /* Connections first, so no reply is attempted to a sandbox being dropped. With a keeper to hold
          * them, keepAlive sandboxes go to the next daemon; without, they die with this one. */

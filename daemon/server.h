@@ -93,6 +93,7 @@ typedef struct Server {
 
         AsyncCloser *closer; /* every fd a client sent is closed through it, never on the loop */
         struct WarmPool *warm_pool; /* NULL without memory for it */
+        struct CgroupSpares *cgroup_spares; /* NULL without cgroups or memory for it */
 
         bool stopping;
 } Server;

@@ -10,6 +10,7 @@
  */
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,7 +28,11 @@
 static TestDaemon daemon_;
 
 static void setup(void) {
-        test_daemon_start(&daemon_, NULL);
+        /* Without spare cgroups, so that every cgroup left below the daemon's is a finding; they have a test
+         * of their own, a_users_next_spawn_takes_a_cgroup_made_ahead. */
+        const char *args[] = { "--limit", "spare-cgroups=0", NULL };
+
+        test_daemon_start(&daemon_, args);
 }
 
 static void teardown(void) {
@@ -691,4 +696,76 @@ Test(cgroup, a_live_sandbox_holds_no_cgroup_fd) {
         for (size_t i = 0; i < ELEMENTSOF(s); i++)
                 close(s[i].pidfd);
         test_disconnect(conn);
+}
+
+/* ---- spare cgroups ---- */
+
+typedef struct SpareSearch {
+        const char *user_dir;    /* BASE/user-UID in cgroup2 */
+        const char *not[2];      /* live sandboxes' ids */
+        char found[256];         /* the spare's name, "" if none */
+} SpareSearch;
+
+/* A directory below the user's cgroup that is no live sandbox's: the spare. */
+static bool spare_there(void *userdata) {
+        SpareSearch *f = userdata;
+        struct dirent *de;
+        DIR *d = opendir(f->user_dir);
+
+        f->found[0] = '\0';
+        if (!d)
+                return false;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.' && !(f->not[0] && streq(de->d_name, f->not[0])) &&
+                    !(f->not[1] && streq(de->d_name, f->not[1])))
+                        snprintf(f->found, sizeof f->found, "%s", de->d_name);
+        closedir(d);
+        return f->found[0] != '\0';
+}
+
+static bool no_spare_there(void *userdata) {
+        return !spare_there(userdata);
+}
+
+/*
+ * After a user's cold Spawn the daemon makes the cgroup of its next one ahead: that Spawn's sandbox is the
+ * spare's directory, with the limits it asked for, and a new spare follows. One nobody takes goes after a
+ * few seconds, and none is left when the daemon stops.
+ */
+Test(cgroup, a_users_next_spawn_takes_a_cgroup_made_ahead) {
+        char user_dir[600], dir[700], spare[256];
+        SpareSearch f = { .user_dir = user_dir };
+        TestDaemon d;
+        Spawned a, b;
+        int conn;
+
+        test_daemon_start(&d, NULL);
+        snprintf(user_dir, sizeof user_dir, "%s/user-0", test_cgroup_dir(&d.cgroup, ""));
+        conn = test_daemon_connect(&d);
+
+        a = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0);
+        f.not[0] = a.id;
+        cr_assert(test_wait_until(spare_there, &f), "no spare cgroup after a Spawn");
+        snprintf(spare, sizeof spare, "%s", f.found);
+
+        b = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"resources\":{\"pids\":{\"limit\":9}}}", NULL, 0);
+        cr_assert_str_eq(b.id, spare, "the Spawn did not take the spare");
+        if (test_cgroup_controller_is_v1("pids"))
+                snprintf(dir, sizeof dir, "%s/user-0/%s", test_cgroup_dir(&d.cgroup, "pids"), b.id);
+        else
+                snprintf(dir, sizeof dir, "%s/%s", user_dir, b.id);
+        cr_assert(file_contains(dir, "pids.max", "9\n"), "the spare did not take the Spawn's limits");
+
+        f.not[1] = b.id;
+        cr_assert(test_wait_until(spare_there, &f), "no spare cgroup after the second Spawn");
+        cr_assert_str_neq(f.found, spare);
+        /* Unused, it goes (after 5 s), while the sandboxes live on. */
+        cr_assert(test_wait_until(no_spare_there, &f), "the spare %s stayed", f.found);
+
+        cr_assert(spare_there(&(SpareSearch) { .user_dir = user_dir }), "the sandboxes' cgroups went with it");
+        close(a.pidfd);
+        close(b.pidfd);
+        test_disconnect(conn);
+        /* Asserts that nothing is left below the daemon's cgroup. */
+        test_daemon_stop(&d);
 }

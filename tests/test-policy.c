@@ -233,6 +233,8 @@ Test(policy, bad_files_are_refused_with_the_exact_line_and_reason) {
                 { "[limits]\nmessage-size = 1T\n", 2,
                   "invalid value '1T' for 'message-size' in [limits]: expected a decimal number from 1 to 268435456 "
                   "(bytes; K, M and G multiply by 1024)" },
+                { "[limits]\nspare-cgroups = 65\n", 2,
+                  "invalid value '65' for 'spare-cgroups' in [limits]: expected a decimal number from 0 to 64" },
                 { "[limits]\nbogus = 1\n", 2, "unknown key 'bogus' in [limits]" },
                 { "[limits]\nmounts = 1\nmounts = 2\n", 3, "key 'mounts' set twice in [limits]" },
                 { "[limits]\nconnections = 10K\n", 2, NULL }, /* suffixes only for sizes */
@@ -487,7 +489,7 @@ Test(policy, limits) {
         cr_assert(limits_equal(&l, &before), "a refused value changed the limits");
 
         /* one table: each name finds its own row */
-        cr_assert_eq(limits_count(), 20);
+        cr_assert_eq(limits_count(), 21);
         cr_assert_eq(limits_index(limits_find("connections")), 0);
         cr_assert_eq(limits_index(limits_find("held-fds-per-user")), 14);
         cr_assert(limits_find("message-size")->bytes);
@@ -507,6 +509,13 @@ Test(policy, limits) {
         cr_assert_eq(limits_set(&l, "warm-pool-entries", "65"), -EINVAL);
         cr_assert_eq(limits_set(&l, "warm-pool-entries", "1"), 0);
         cr_assert_eq(l.warm_pool_entries, 1U);
+        cr_assert_eq(limits_set(&l, "warm-pool-entries", "0"), -EINVAL);
+        /* 0 turns spare cgroups off, where 0 of another limit is refused */
+        cr_assert_eq(l.spare_cgroups, 4U);
+        cr_assert_eq(limits_find("spare-cgroups")->min, 0);
+        cr_assert_eq(limits_set(&l, "spare-cgroups", "0"), 0);
+        cr_assert_eq(l.spare_cgroups, 0U);
+        cr_assert_eq(limits_set(&l, "spare-cgroups", "65"), -EINVAL);
 }
 
 Test(policy, quota) {
