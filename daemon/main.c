@@ -588,11 +588,12 @@ int main(int argc, char *argv[]) {
                 goto finish;
         }
 
+        /* Before READY=1: from then on the loop serves as it always will. */
+        loop_thread_take_short_slice();
         log_info("nsboxd %s serving on %s.", NSBOX_VERSION, bound_path ?: "the socket passed by the service manager");
         (void) sd_notify(false, "READY=1");
         server_notify_status(s);
 
-        loop_thread_take_short_slice();
         r = uv_run(&loop, UV_RUN_DEFAULT);
         (void) r;
 
