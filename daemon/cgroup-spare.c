@@ -19,6 +19,9 @@
  * another user's: users spawning in turn would otherwise make and remove spares that nobody takes. */
 #define SPARE_IDLE_MSEC 5000
 #define SPARE_KEEP_MSEC 1000
+/* A spare is made once no spawn waits for its exec, or this long after it was asked for: a caller that
+ * keeps a spawn of its own from its exec (until the spawn timeout) must not keep every user from spares. */
+#define SPARE_WAIT_MAX_MSEC 100
 
 typedef struct Spare {
         Cgroup *cgroup; /* NULL: a free slot */
@@ -34,6 +37,7 @@ struct CgroupSpares {
         const unsigned *max;
         const unsigned *pending_spawns;
         uv_check_t maker;  /* runs after each loop iteration's events while a spare is wanted */
+        uv_timer_t late;   /* makes it SPARE_WAIT_MAX_MSEC after it was asked for, spawns pending or not */
         uv_timer_t expiry; /* runs while there is a spare */
         unsigned handles_open;
         bool closing;
@@ -104,6 +108,8 @@ static void make_wanted(CgroupSpares *s) {
         int r;
 
         s->wanted = false;
+        (void) uv_check_stop(&s->maker);
+        (void) uv_timer_stop(&s->late);
         if (s->closing || spare_find(s, s->want_uid, s->want_flags))
                 return;
         sp = spare_slot(s);
@@ -131,11 +137,12 @@ static void make_wanted(CgroupSpares *s) {
 static void on_maker(uv_check_t *check) {
         CgroupSpares *s = check->data;
 
-        if (*s->pending_spawns > 0)
-                return;
-        (void) uv_check_stop(&s->maker);
-        if (s->wanted)
+        if (*s->pending_spawns == 0)
                 make_wanted(s);
+}
+
+static void on_late(uv_timer_t *timer) {
+        make_wanted(timer->data);
 }
 
 int cgroup_spares_new(uv_loop_t *loop, CgroupManager *m, const unsigned *max, const unsigned *pending_spawns,
@@ -150,9 +157,10 @@ int cgroup_spares_new(uv_loop_t *loop, CgroupManager *m, const unsigned *max, co
         s->max = max;
         s->pending_spawns = pending_spawns;
         (void) uv_check_init(loop, &s->maker);
+        (void) uv_timer_init(loop, &s->late);
         (void) uv_timer_init(loop, &s->expiry);
-        s->maker.data = s->expiry.data = s;
-        s->handles_open = 2;
+        s->maker.data = s->late.data = s->expiry.data = s;
+        s->handles_open = 3;
         *ret = s;
         return 0;
 }
@@ -177,6 +185,7 @@ void cgroup_spares_close(CgroupSpares *s) {
         cgroup_spares_discard_all(s);
         s->closing = true;
         uv_close((uv_handle_t *) &s->maker, on_handle_closed);
+        uv_close((uv_handle_t *) &s->late, on_handle_closed);
         uv_close((uv_handle_t *) &s->expiry, on_handle_closed);
 }
 
@@ -209,6 +218,8 @@ int cgroup_spares_take(CgroupSpares *s, uid_t uid, CgroupFlags flags, const Cgro
 void cgroup_spares_want(CgroupSpares *s, uid_t uid, CgroupFlags flags, const CgroupLimits *user_limits) {
         if (!s || s->closing || !s->cgroups || spare_find(s, uid, flags))
                 return;
+        if (!s->wanted)
+                (void) uv_timer_start(&s->late, on_late, SPARE_WAIT_MAX_MSEC, 0);
         s->wanted = true;
         s->want_uid = uid;
         s->want_flags = flags;

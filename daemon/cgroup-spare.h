@@ -9,7 +9,8 @@
  * (cgroup_apply_limits_late()), as for a warm-pool entry's.
  *
  * A few at most, one per user and set of CgroupFlags, made once no spawn
- * waits for its exec (a reply is never held up by one being made) and
+ * waits for its exec (a reply is not held up by one being made; at the latest
+ * 0.1 s after it was asked for, whatever another caller's spawn does) and
  * removed when unused for a while, when the server stops (never handed over:
  * the next daemon makes its own) and with the policy's reload.
  */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "async-close.h"
+#include "cgroup-spare.h"
 #include "connection.h"
 #include "fd-util.h"
 #include "keeper.h"
@@ -690,6 +691,8 @@ void restart_reexec(Server *s) {
         server_close_connections(s, /* restarting= */ true);
         /* Its entries share this image's memory: killed before it goes, made again by the next one. */
         warm_pool_drain_now(s->warm_pool);
+        /* Never handed over (the next image would take them for leftovers of a crash). */
+        cgroup_spares_discard_all(s->cgroup_spares);
 
         r = collect(s, HANDOVER_REAPER_SELF, &h);
         if (r >= 0)

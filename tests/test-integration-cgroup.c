@@ -769,3 +769,49 @@ Test(cgroup, a_users_next_spawn_takes_a_cgroup_made_ahead) {
         /* Asserts that nothing is left below the daemon's cgroup. */
         test_daemon_stop(&d);
 }
+
+static bool three_cgroups_there(void *userdata) {
+        struct dirent *de;
+        DIR *d = opendir(userdata);
+        int n = 0;
+
+        if (!d)
+                return false;
+        while ((de = readdir(d)))
+                n += de->d_type == DT_DIR && de->d_name[0] != '.';
+        closedir(d);
+        return n == 3;
+}
+
+/* A spawn another caller holds before its exec (until a spawn timeout of 60 s here) delays a spare by a
+ * tenth of a second at most, not until that spawn ends. */
+Test(cgroup, a_held_spawn_does_not_keep_spares_from_being_made) {
+        const char *args[] = { "--limit", "spawn-timeout=60", NULL };
+        char user_dir[600];
+        struct json_object *r;
+        TestDaemon d;
+        Spawned a;
+        int conn, holder, block[2];
+
+        test_daemon_start(&d, args);
+        snprintf(user_dir, sizeof user_dir, "%s/user-0", test_cgroup_dir(&d.cgroup, ""));
+        conn = test_daemon_connect(&d);
+        holder = test_daemon_connect(&d);
+
+        cr_assert_eq(pipe2(block, O_CLOEXEC), 0);
+        test_send(holder, "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/bin/true\"],\"blockFileDescriptor\":0}", &block[0], 1);
+        a = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0);
+        /* The held sandbox's cgroup, a's and the spare. */
+        cr_assert(test_wait_until(three_cgroups_there, user_dir), "no spare cgroup while another spawn is held");
+
+        /* EOF lets the held one go on. */
+        close(block[1]);
+        r = test_read_reply(holder, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        close(block[0]);
+        close(a.pidfd);
+        test_disconnect(holder);
+        test_disconnect(conn);
+        test_daemon_stop(&d);
+}
