@@ -73,6 +73,17 @@ static void unblock_signal(int sig) {
         (void) syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, only, NULL, sizeof only);
 }
 
+void init_forward_reserved_signals(int sfd) {
+        unsigned long mask[(_NSIG - 1) / (8 * sizeof(unsigned long))] = {};
+
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (signal_is_forwarded(sig) || sig == SIGCHLD)
+                        mask[(sig - 1) / (8 * sizeof(unsigned long))] |= 1UL << ((sig - 1) % (8 * sizeof(unsigned long)));
+        /* Blocked first: one that came between the two would otherwise take its default action. */
+        (void) syscall(SYS_rt_sigprocmask, SIG_BLOCK, mask, NULL, sizeof mask);
+        (void) syscall(SYS_signalfd4, sfd, mask, sizeof mask, 0);
+}
+
 _noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
         int sig;
 

@@ -23,8 +23,16 @@ typedef struct InitFilterHeader {
         int16_t index;
 } InitFilterHeader;
 
-/* The mask init reads through its signalfd: every signal it forwards, and SIGCHLD. */
+/* The mask init reads through its signalfd: every signal it forwards, and SIGCHLD. Without the signals the
+ * libc keeps for itself, which sigaddset() refuses (glibc 32 and 33). */
 void init_signal_mask(sigset_t *ret);
+
+/*
+ * Adds those (every forwarded signal, through the system calls) to the blocked mask and to sfd's, so they
+ * are forwarded too: for the nsbox-init program, whose libc uses none of them. Until then, one sent to
+ * init takes its default action: ignored by the kernel for a pid 1, the end of init otherwise.
+ */
+void init_forward_reserved_signals(int sfd);
 
 /*
  * Never returns. sfd is a signalfd for init_signal_mask(), with every one of

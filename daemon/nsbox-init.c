@@ -124,5 +124,6 @@ int main(int argc, char *argv[]) {
                 (void) close(filters_fd);
         }
 
+        init_forward_reserved_signals(sfd);
         init_supervise(sfd, (pid_t) command);
 }

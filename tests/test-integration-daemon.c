@@ -938,7 +938,8 @@ Test(daemon, init_names_itself) {
 /*
  * Init dies of the signal that killed the command, or as pid 1, which cannot, says which (exit status 128 +
  * the signal, or the daemon reports it killed). Also of 34, glibc's SIGRTMIN, which the daemon blocks in
- * init and which musl, nsbox-init's libc where it is built against musl, keeps for itself.
+ * init and which musl, nsbox-init's libc where it is built against musl, keeps for itself; and of 32 and 33,
+ * which glibc keeps for itself and nsbox-init forwards all the same (as pid 1 they were dropped before).
  */
 Test(daemon, init_ends_as_the_command_did) {
         static const char *const params[] = {
@@ -948,7 +949,7 @@ Test(daemon, init_ends_as_the_command_did) {
         static const struct {
                 int number;
                 const char *name;
-        } signals[] = { { SIGTERM, "SIGTERM" }, { SIGUSR1, "SIGUSR1" }, { 34, "SIGRTMIN" } };
+        } signals[] = { { SIGTERM, "SIGTERM" }, { SIGUSR1, "SIGUSR1" }, { 32, "32" }, { 33, "33" }, { 34, "SIGRTMIN" } };
         int conn = test_daemon_connect(&daemon_);
 
         for (size_t i = 0; i < ELEMENTSOF(params); i++)
