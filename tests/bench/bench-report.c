@@ -324,6 +324,8 @@ static void print_scale(FILE *f, const char *what, const ScalePoint *p) {
                 print_us(f, p->raw_spawn.p50_ns, 9);
                 fprintf(f, " %9.1f", p->raw_cpu_ns / 1e3);
         }
+        if (!p->settled)
+                fputs("  (the machine had not settled)", f);
         fputc('\n', f);
 }
 
@@ -463,6 +465,7 @@ static struct json_object *scale_to_json(const ScalePoint *p) {
         json_object_object_add(o, "exit", summary_to_json(&p->exit));
         json_object_object_add(o, "per_second", json_object_new_double(p->per_second));
         json_object_object_add(o, "daemon_cpu_us", json_object_new_double(p->cpu_ns / 1e3));
+        json_object_object_add(o, "settled", json_object_new_boolean(p->settled));
         if (p->raw_measured) {
                 json_object_object_add(o, "raw_spawn", summary_to_json(&p->raw_spawn));
                 json_object_object_add(o, "raw_cpu_us", json_object_new_double(p->raw_cpu_ns / 1e3));

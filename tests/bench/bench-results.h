@@ -58,6 +58,9 @@ typedef struct ScalePoint {
         bool measured;
         int error;
         size_t n_live;
+        /* The machine was quiet before the cell (at most one other task runnable): false when the kernel
+         * was still busy after 60 s with the live ones' start or end, which the cell then measures too. */
+        bool settled;
         LatencySummary spawn;
         LatencySummary exit;
         double per_second;
