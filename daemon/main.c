@@ -362,7 +362,6 @@ static void raise_fd_limit(void) {
         }
 }
 
-/* The command line a re-exec runs again: the original, before getopt permuted it, without a --deserialize. */
 /* The loop thread's time slice, in ns: the least EEVDF takes (Linux 6.12 and later clamp a custom slice to
  * 0.1-100 ms; older kernels ignore it for SCHED_OTHER). */
 #define LOOP_SLICE_NSEC UINT64_C(100000)
@@ -407,6 +406,7 @@ static void loop_thread_take_short_slice(void) {
                 log_debug_errno(-errno, "Failed to shorten the loop thread's time slice, leaving it: %m");
 }
 
+/* The command line a re-exec runs again: the original, before getopt permuted it, without a --deserialize. */
 static char **exec_argv_copy(int argc, char *argv[]) {
         char **copy = calloc(argc + 1, sizeof(char *));
         size_t n = 0;
