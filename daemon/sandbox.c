@@ -1006,13 +1006,6 @@ static int open_pid_namespace_below(Sandbox *sb) {
         return 0;
 }
 
-/* Whether the process of pidfd has ended (a pidfd polls readable then, whoever its parent). */
-static bool process_ended(int pidfd) {
-        struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-        return pidfd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
-}
-
 static void on_report(uv_poll_t *handle, int status, int events) {
         Sandbox *sb = handle->data;
         SpawnError error = {};
@@ -1042,9 +1035,14 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                                      sb->namespaces);
                 if (r >= 0)
                         r = open_pid_namespace_below(sb);
-                /* A command that ended at once took its namespaces' links in /proc with it: nothing left of
-                 * it can call (a pid namespace of its own ended with its pid 1), as after any sandbox's end. */
-                if ((r == -ENOENT || r == -ESRCH) && process_ended(sb->pidfd))
+                /*
+                 * A command that ended at once took its namespaces' links in /proc with it: nothing left of
+                 * it can call (a pid namespace of its own ended with its pid 1), as after any sandbox's end.
+                 * The links go early in the process's exit, before its pidfd polls readable, and only then
+                 * (the pidfd keeps its pid from being reused): ENOENT is that exit, as origin_index_add()
+                 * takes it, whether or not the pidfd says so yet.
+                 */
+                if (r == -ENOENT || r == -ESRCH)
                         r = 0;
                 if (r < 0) {
                         /* A sandbox the daemon could not tell its callers from would be taken for the host. */
