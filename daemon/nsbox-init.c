@@ -115,6 +115,8 @@ int main(int argc, char *argv[]) {
                 return INIT_FAILED;
         }
         hide_parameters(argc, argv);
+        /* Before the filters, whose load takes a while: until then 32 and 33 are not the command's. */
+        init_forward_reserved_signals(sfd);
 
         if (filters_fd >= 0) {
                 if (load_filters(filters_fd, &index) < 0) {
@@ -124,6 +126,5 @@ int main(int argc, char *argv[]) {
                 (void) close(filters_fd);
         }
 
-        init_forward_reserved_signals(sfd);
         init_supervise(sfd, (pid_t) command);
 }

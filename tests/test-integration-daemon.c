@@ -941,6 +941,23 @@ Test(daemon, init_names_itself) {
  * init and which musl, nsbox-init's libc where it is built against musl, keeps for itself; and of 32 and 33,
  * which glibc keeps for itself and nsbox-init forwards all the same (as pid 1 they were dropped before).
  */
+/* SigBlk of /proc/PID/status: bit N-1 for signal N. */
+static uint64_t blocked_signals(pid_t pid) {
+        char path[64], line[256];
+        unsigned long long mask = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+                        break;
+        fclose(f);
+        return mask;
+}
+
 Test(daemon, init_ends_as_the_command_did) {
         static const char *const params[] = {
                 "{\"argv\":[\"sleep\",\"30\"],\"init\":true}",
@@ -959,10 +976,12 @@ Test(daemon, init_ends_as_the_command_did) {
                         struct json_object *r;
                         ssize_t n;
 
-                        /* The program, not the fork of the daemon init is until the command runs. */
+                        /* The program, not the fork of the daemon init is until the command runs, once it
+                         * blocked 32 and 33 too (right after it read its arguments). */
                         for (int tries = 0; tries < 2000; tries++) {
                                 init_looks(s.pid, exe, sizeof exe, comm, sizeof comm, cmdline, sizeof cmdline, &n);
-                                if (strncmp(exe, "/memfd:nsbox-init", strlen("/memfd:nsbox-init")) == 0)
+                                if (strncmp(exe, "/memfd:nsbox-init", strlen("/memfd:nsbox-init")) == 0 &&
+                                    (blocked_signals(s.pid) & (UINT64_C(3) << 31)) == (UINT64_C(3) << 31))
                                         break;
                                 usleep(5000);
                         }
