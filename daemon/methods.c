@@ -731,6 +731,7 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
                 .message_fds = plan->fds,
                 .n_message_fds = plan->n_fds,
                 .caller = &plan->creator,
+                .own_namespace_inodes = c->server->origins.own_namespaces,
                 .cgroup = cgroup,
                 .exec = true,
                 .user_namespaces_disabled = target->exec_base.disable_user_namespaces,
@@ -1094,6 +1095,7 @@ static void method_spawn(Connection *c) {
                 .message_fds = c->message.fds,
                 .n_message_fds = c->message.n_fds,
                 .caller = &c->caller,
+                .own_namespace_inodes = s->origins.own_namespaces,
                 .timeout_sec = s->config.limits.spawn_timeout_sec,
         };
         /* Room for nested sandboxes' cgroups where requests from inside it may be served. */

@@ -22,7 +22,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,38 +44,22 @@
 #define SPAWN_WORKER_TIMEOUT_MARGIN_MSEC 5000U
 
 static int init_program_fd = -EBADF;
-/* The inode numbers of the daemon's own namespaces (0: not read yet or unreadable), read once: they never
- * change, and every namespace a sandbox neither makes nor joins is one of them. */
-static uint64_t own_namespace_inodes[_NAMESPACE_TYPE_MAX];
-static bool own_namespace_inodes_read;
-
-static void read_own_namespace_inodes(void) {
-        if (own_namespace_inodes_read)
-                return;
-        for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
-                char path[48];
-                struct stat st;
-
-                snprintf(path, sizeof path, "/proc/self/ns/%s", namespace_type_to_proc_name(t));
-                own_namespace_inodes[t] = stat(path, &st) >= 0 ? (uint64_t) st.st_ino : 0;
-        }
-        own_namespace_inodes_read = true;
-}
-
 /*
  * The exec mark carries the inode numbers of the sandbox's namespaces (the reply's namespaceInodes). The
  * child reads those it made or joined itself, through /proc, once they are final; the others are the
- * daemon's own, filled in here. A cold spawn without namespaces then reads none: eight fstatat() calls on
- * its path, the first of which made /proc/self of a new process (50 us here).
+ * daemon's own (SpawnContext.own_namespace_inodes), filled in here. A cold spawn without namespaces then
+ * reads none: eight fstatat() calls on its path, the first of which made /proc/self of a new process
+ * (50 us here).
  */
-static void plan_namespace_inodes(SpawnPlan *p) {
+static void plan_namespace_inodes(SpawnPlan *p, const SpawnContext *c) {
         unsigned long made = p->clone_flags | p->unshare_flags;
 
-        read_own_namespace_inodes();
         p->namespaces_to_record = 0;
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
-                p->namespace_inodes[t] = own_namespace_inodes[t];
-                if ((made & namespace_type_to_clone_flag(t)) || own_namespace_inodes[t] == 0)
+                uint64_t own = c->own_namespace_inodes ? c->own_namespace_inodes[t] : 0;
+
+                p->namespace_inodes[t] = own;
+                if ((made & namespace_type_to_clone_flag(t)) || own == 0)
                         p->namespaces_to_record |= NAMESPACE_BIT(t);
         }
         for (size_t i = 0; i < p->n_joins; i++)
@@ -564,7 +547,7 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->unshare_flags = new_flags & ~(unsigned long) CLONE_NEWPID;
         }
         p->loopback_up = new_flags & CLONE_NEWNET;
-        plan_namespace_inodes(p);
+        plan_namespace_inodes(p, c);
         if ((new_flags & CLONE_NEWUSER) && !c->caller->privileged) {
                 p->userns_as_caller = true;
                 spawn_context_caller_ids(c, &p->owner_uid, &p->owner_gid);
@@ -1673,7 +1656,6 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
         return 0;
 }
 
-/* Set from here, not by the child: in a new user namespace it could not raise a hard limit. */
 /*
  * Before the child runs anything of the request's: in a new user namespace it could not raise a hard limit
  * itself. Setting another uid's limits takes CAP_SYS_RESOURCE, which a daemon may lack (a bounding set

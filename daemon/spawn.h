@@ -44,6 +44,10 @@ typedef struct SpawnContext {
         const int *message_fds; /* the fds of the request message; request indexes point here (borrowed) */
         size_t n_message_fds;
         const Caller *caller;   /* who asked: the child acts as this identity for everything a non-root caller names */
+        /* The inode numbers of the daemon's own namespaces by NamespaceType (OriginIndex.own_namespaces,
+         * borrowed; 0 for a type the kernel lacks): those of every type the sandbox neither makes nor joins.
+         * NULL: the child reads all of them. */
+        const uint64_t *own_namespace_inodes;
         /* The sandbox's cgroup, or NULL: the child is created in its cgroup2 directory (CLONE_INTO_CGROUP)
          * and moved into its v1 cgroups before it runs anything but the daemon's own setup (borrowed). */
         const Cgroup *cgroup;

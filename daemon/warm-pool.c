@@ -418,6 +418,7 @@ static void fill_one(WarmPool *p, FillRequest *f) {
                 .request = req,
                 .seccomp = profile,
                 .caller = &caller,
+                .own_namespace_inodes = s->origins.own_namespaces,
                 .cgroup = e->cgroup,
                 .pooled = true,
         };
