@@ -1665,13 +1665,14 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
 static int set_rlimits(const SpawnRequest *r, pid_t pid, SpawnError *e) {
         for (size_t i = 0; i < r->n_rlimits; i++) {
                 struct rlimit rl = { r->rlimits[i].soft, r->rlimits[i].hard }, own;
-                int resource = r->rlimits[i].type;
+                int resource = r->rlimits[i].type, error;
 
                 if (prlimit(pid, (__rlimit_resource_t) resource, &rl, NULL) >= 0)
                         continue;
-                if (errno == EPERM && getrlimit((__rlimit_resource_t) resource, &own) >= 0 && rl.rlim_max <= own.rlim_max)
+                error = errno;
+                if (error == EPERM && getrlimit((__rlimit_resource_t) resource, &own) >= 0 && rl.rlim_max <= own.rlim_max)
                         continue;
-                return spawn_fail(e, "rlimit", errno, "rlimits[%zu]: %s", i, rlimit_type_to_string(resource) ?: "?");
+                return spawn_fail(e, "rlimit", error, "rlimits[%zu]: %s", i, rlimit_type_to_string(resource) ?: "?");
         }
         return 0;
 }
