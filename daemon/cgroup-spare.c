@@ -52,16 +52,20 @@ struct CgroupSpares {
         CgroupLimits want_user_limits;
 };
 
+/* Frees the slot, its cgroup taken or removed. */
+static void spare_forget(CgroupSpares *s, Spare *sp) {
+        *sp = (Spare) {};
+        if (--s->n_spares == 0 && !s->closing)
+                (void) uv_timer_stop(&s->expiry);
+}
+
 static void spare_remove(CgroupSpares *s, Spare *sp) {
         if (!sp->cgroup)
                 return;
         /* Empty: nothing ever ran in it. A directory the kernel will not let go is left to the next start. */
         if (cgroup_remove(sp->cgroup) < 0)
                 cgroup_abandon(sp->cgroup);
-        *sp = (Spare) {};
-        s->n_spares--;
-        if (s->n_spares == 0 && !s->closing)
-                (void) uv_timer_stop(&s->expiry);
+        spare_forget(s, sp);
 }
 
 static Spare *spare_find(CgroupSpares *s, uid_t uid, CgroupFlags flags) {
@@ -208,9 +212,7 @@ int cgroup_spares_take(CgroupSpares *s, uid_t uid, CgroupFlags flags, const Cgro
                 return r;
         }
         memcpy(ret_id, sp->id, SANDBOX_ID_LEN + 1);
-        *sp = (Spare) {};
-        if (--s->n_spares == 0)
-                (void) uv_timer_stop(&s->expiry);
+        spare_forget(s, sp);
         *ret = cg;
         return 0;
 }
@@ -227,8 +229,4 @@ void cgroup_spares_want(CgroupSpares *s, uid_t uid, CgroupFlags flags, const Cgr
         if (user_limits)
                 s->want_user_limits = *user_limits;
         (void) uv_check_start(&s->maker, on_maker);
-}
-
-size_t cgroup_spares_count(const CgroupSpares *s) {
-        return s ? s->n_spares : 0;
 }

@@ -49,6 +49,3 @@ int cgroup_spares_take(CgroupSpares *s, uid_t uid, CgroupFlags flags, const Cgro
 /* Asks for a spare for uid's next Spawn with flags, made once no spawn waits for its exec; the user cgroup
  * gets user_limits (NULL: none), as a Spawn's would. Nothing if there is one already; the last wish wins. */
 void cgroup_spares_want(CgroupSpares *s, uid_t uid, CgroupFlags flags, const CgroupLimits *user_limits);
-
-/* How many spares there are now. */
-size_t cgroup_spares_count(const CgroupSpares *s);
