@@ -131,6 +131,8 @@ Test(async_close, lanes_wait_for_a_worker_when_all_are_stuck) {
         file = fuse_stall_file_open(&fuse, getpid());
         cr_assert_geq(async_close(c, OWNER_A, fd_dup_cloexec(file)), 0);
         wait_pending(c, OWNER_A, 1);
+        /* The one worker is in that close, not about to take the next job, which may be B's. */
+        cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000));
 
         b_read = pipe_for_closer(&w);
         cr_assert_geq(async_close(c, OWNER_B, w), 0);
