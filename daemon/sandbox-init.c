@@ -410,7 +410,7 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
          * on the daemon's memory, init enters a new time namespace only at its execve() (spawn-child.c), and
          * only root may open /proc/PID/ns/ of a process on the daemon's memory (or a fork's), which is not
          * dumpable. Then init's copy goes only with that execve(). */
-        if (p->init_holds_report || ((p->unshare_flags & CLONE_NEWTIME) && p->shares_memory))
+        if (p->init_holds_report || spawn_plan_time_namespace_entered_at_exec(p))
                 report_fd = p->child_report_fd;
         else
                 (void) close(p->child_report_fd);

@@ -25,11 +25,13 @@
  *  3. Join namespaces, the user namespace last (as root of the daemon's user
  *     namespace we hold every capability over the others, whoever owns
  *     them; inside the joined one only over what it owns), then unshare()
- *     what clone3() did not create: always the time
- *     namespace (clone3(CLONE_NEWTIME) would put us into it at once, which
- *     freezes its offsets; after unshare() it is the namespace of our children
- *     and of the program after execve()), and with joins every other new
- *     namespace but pid, so they belong to the joined user namespace. A
+ *     what clone3() did not create: the time
+ *     namespace of a forked child (clone3(CLONE_NEWTIME) would have put it
+ *     into it at once, which freezes its offsets; after unshare() it is the
+ *     namespace of our children and of the program after execve(), as
+ *     clone3() leaves it for a child on the daemon's memory), and with joins
+ *     every other new namespace but pid, so they belong to the joined user
+ *     namespace. A
  *     non-root caller's new user namespace is made with the caller's
  *     effective ids, so the caller owns it (without joins the daemon did that
  *     around clone3()). This is before the release because the daemon writes
@@ -412,7 +414,7 @@ static void wait_for_release(SpawnPlan *p) {
 }
 
 /*
- * unshare(CLONE_NEWTIME) made the namespace of our children; now that the
+ * clone3() or unshare() made the namespace of our children; now that the
  * daemon has written its offsets (which entering it would freeze), we enter
  * it too, so the process the caller gets (this one, init or not) and the
  * command share it. Through the host's /proc the daemon opened: the mounts
@@ -423,14 +425,10 @@ static void wait_for_release(SpawnPlan *p) {
  * the command we are, and for init when it execs nsbox-init, which it does
  * before the daemon can learn that the spawn succeeded.
  */
-static bool time_namespace_entered_at_exec(const SpawnPlan *p) {
-        return (p->unshare_flags & CLONE_NEWTIME) && p->shares_memory;
-}
-
 static void enter_time_namespace(SpawnPlan *p) {
         int fd;
 
-        if (!(p->unshare_flags & CLONE_NEWTIME) || time_namespace_entered_at_exec(p))
+        if (!spawn_plan_makes_time_namespace(p) || spawn_plan_time_namespace_entered_at_exec(p))
                 return;
         fd = openat(p->proc_fd, "self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -459,7 +457,7 @@ static void record_namespace_inodes(SpawnPlan *p) {
                         continue;
                 strncat(path, name, sizeof path - strlen(path) - 1);
                 /* The one execve() enters. */
-                if (t == NAMESPACE_TIME && time_namespace_entered_at_exec(p))
+                if (t == NAMESPACE_TIME && spawn_plan_time_namespace_entered_at_exec(p))
                         strncat(path, "_for_children", sizeof path - strlen(path) - 1);
                 p->namespace_inodes[t] = fstatat(p->proc_fd, path, &st, 0) >= 0 ? (uint64_t) st.st_ino : 0;
         }

@@ -88,7 +88,8 @@ typedef struct SpawnPlan {
         char *child_gid_map;
         const char *child_setgroups; /* "allow", "deny" or NULL */
         /* The host's /proc (owned), while the child still needs it: to enter the time namespace it
-         * unshare()d itself once the offsets are written (unshare() only places its children there). */
+         * unshare()d itself once the offsets are written (unshare() only places its children there), and to
+         * read the inodes of the namespaces it made or joined. */
         int proc_fd;
         /* For the exec mark: the daemon's own for the types the child neither makes nor joins, the rest
          * (NAMESPACE_BIT()s in namespaces_to_record) read by the child once final. */
@@ -202,6 +203,17 @@ typedef struct SpawnPlan {
         int parent_sync_fd;
         int parent_report_fd;
 } SpawnPlan;
+
+/* Whether the sandbox gets a time namespace of its own, by clone3() or unshare(). */
+static inline bool spawn_plan_makes_time_namespace(const SpawnPlan *p) {
+        return ((p->clone_flags | p->unshare_flags) & CLONE_NEWTIME) != 0;
+}
+
+/* Whether the child enters its new time namespace only at execve(): on the daemon's memory, where setns() is
+ * refused, clone3() and unshare() alike leave it the namespace of the child's children until then. */
+static inline bool spawn_plan_time_namespace_entered_at_exec(const SpawnPlan *p) {
+        return spawn_plan_makes_time_namespace(p) && p->shares_memory;
+}
 
 /* Whether the daemon must wait for the child's "ready" before writing the id maps and offsets: only
  * when the child itself creates or enters the namespaces they belong to (joins, unshare()). Otherwise

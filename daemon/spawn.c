@@ -524,18 +524,20 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 }
 
         /*
-         * clone3(CLONE_NEWTIME) would put the child into the new time namespace at
-         * once, which freezes its offsets before we could write them; unshare() in the
-         * child makes it the namespace of its children and of the program it execs.
+         * Without joins clone3() makes every namespace. A new time namespace, though,
+         * must stay the namespace of the child's children until its offsets are
+         * written (entering it freezes them): clone3() leaves it so only for a child
+         * on the daemon's memory (CLONE_VM), which enters it at execve(); a forked
+         * child unshare()s it after its release instead (plan_unshare_time_namespace()).
          * With joins, the namespaces are created after joining (so they belong to a
          * joined user namespace, and the joins still have the daemon's rights),
          * except pid: only clone3() makes the child itself pid 1. Either way the
-         * child enters the time namespace once its offsets are written, so that
-         * it, init or not, is in every namespace the sandbox has.
+         * child is in the time namespace by the time it execs, so that it, init or
+         * not, is in every namespace the sandbox has.
          */
         if (p->n_joins == 0) {
-                p->clone_flags = new_flags & ~(unsigned long) CLONE_NEWTIME;
-                p->unshare_flags = new_flags & CLONE_NEWTIME;
+                p->clone_flags = new_flags;
+                p->unshare_flags = 0;
         } else if (p->maps_by_child) {
                 /* A pid namespace inside a sandbox's is made with the new user namespace, which then owns it;
                  * the child forks its pid 1 (spawn-child.c). */
@@ -1489,19 +1491,33 @@ static void shared_done(void *userdata, bool cloned) {
  * where the kernel does not move a process into it at execve(), an init that
  * could not exec nsbox-init, and a child that forks a pid namespace's pid 1
  * and stays outside it (either would stay there for the sandbox's life).
- * A new time namespace is made by unshare() as in a fork (which the kernel
- * allows whoever shares the memory), and the child, its init and its command
- * enter it at their execve() (spawn-child.c).
+ * A new time namespace is made by clone3() or unshare() (with CLONE_VM both
+ * leave it the namespace of the child's children, offsets still open), and
+ * the child, its init and its command enter it at their execve()
+ * (spawn-child.c).
  */
 static bool plan_can_share_memory(const SpawnPlan *p) {
         if (!spawn_worker_supported() || p->fork_pid1)
                 return false;
-        if ((p->unshare_flags & CLONE_NEWTIME) && !time_namespace_entered_at_exec)
+        if (spawn_plan_makes_time_namespace(p) && !time_namespace_entered_at_exec)
                 return false;
         for (size_t i = 0; i < p->n_joins; i++)
                 if (p->joins[i].type == NAMESPACE_TIME)
                         return false;
         return !p->init || p->init_program_fd >= 0;
+}
+
+/*
+ * A forked child: clone3(CLONE_NEWTIME) without CLONE_VM would put it into the
+ * new time namespace at once, freezing the offsets before the daemon writes
+ * them. It unshare()s the namespace itself, which then needs its "ready", and
+ * enters it once released (spawn-child.c).
+ */
+static void plan_unshare_time_namespace(SpawnPlan *p) {
+        if (!(p->clone_flags & CLONE_NEWTIME))
+                return;
+        p->clone_flags &= ~(unsigned long) CLONE_NEWTIME;
+        p->unshare_flags |= CLONE_NEWTIME;
 }
 
 /*
@@ -1851,6 +1867,8 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
                 p->pool_slot = NULL;
                 r = spawn_fail(&e, "clone3", EBUSY, "no spawn worker for a warm-pool entry");
         } else if (r == -EBUSY) {
+                plan_unshare_time_namespace(p);
+                h->needs_ready = spawn_plan_needs_ready(p);
                 r = take_groups_for_clone(c->caller, &e);
                 if (r >= 0)
                         r = clone_child(p, cgroup_fd, &pid, &pidfd, &e);

@@ -653,6 +653,42 @@ Test(spawn, new_time_namespace_without_a_fork) {
         cr_assert_geq(workers, 1U, "the spawn was forked");
 }
 
+/*
+ * On the daemon's memory clone3() makes the time namespace itself, as the namespace of the child's children,
+ * whose offsets stay open until the child's execve(): the daemon writes the maps and offsets right after
+ * clone3(), with no "ready" from the child to wait for. The command is in it, with its offsets.
+ */
+Test(spawn, a_new_time_namespace_needs_no_ready_from_the_child) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "30");
+        _cleanup_free_ char *offsets = NULL;
+        SpawnContext c = { .caller = &root_caller };
+        SpawnError e = {};
+        SpawnHandle h;
+        struct stat own, inside;
+        char path[64];
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        cr_assert_eq(spawn_setup_process(), 0);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_TIME) | NAMESPACE_BIT(NAMESPACE_USER);
+        r->has_boottime_offset = true;
+        r->boottime_offset = (TimeOffset) { .secs = 4321 };
+        c.request = r;
+        cr_assert_eq(spawn_start(&c, &h, &e), 0, "%s: %s", e.stage, e.message);
+        cr_assert_lt(spawn_handshake_fd(h.handshake), 0, "the handshake waits for the child's ready");
+        cr_assert_eq(spawn_handshake_step(h.handshake, &e), 0, "%s: %s", e.stage, e.message);
+        h.handshake = spawn_handshake_free(h.handshake);
+        cr_assert_eq(wait_report(&h, &e), 0, "%s: %s", e.stage, e.message);
+
+        cr_assert_eq(stat("/proc/self/ns/time", &own), 0);
+        (void) snprintf(path, sizeof path, "/proc/%d/ns/time", (int) h.pid);
+        cr_assert_eq(stat(path, &inside), 0, "%s: %m", path);
+        cr_assert_neq(inside.st_ino, own.st_ino, "the command is in the daemon's time namespace");
+        offsets = read_proc("/proc/%d/timens_offsets", (int) h.pid);
+        cr_assert(strstr(offsets, "boottime") && strstr(offsets, "4321"), "%s", offsets);
+        (void) kill_and_reap(&h, SIGKILL);
+}
+
 Test(spawn, time_offsets_inside) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST(
                 "/usr/bin/python3", "-c",
