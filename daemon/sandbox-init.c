@@ -15,7 +15,8 @@
  * namespace on the daemon's memory. Otherwise init keeps a copy until its
  * own execve(), when it enters that namespace and leaves the daemon's
  * memory, so a caller who is not root may open its /proc/PID/ns/ as soon
- * as it has the answer.
+ * as it has the answer; then init confines itself and execs while the
+ * command execs.
  * What fails in init from then on (nothing a caller controls: capset() to a
  * subset, the exec of the daemon's sealed program, the filters the command
  * loaded) cannot be the spawn's error any more: init kills the command and
@@ -53,8 +54,8 @@ void sandbox_init_set_title_area(char *area, size_t size) {
 }
 
 /*
- * comm is init's own (the command, a vfork-style child, takes its name from
- * execve()). In the argument area, a last byte that is not NUL tells the
+ * comm is init's own (the command, a child on init's memory, takes its name
+ * from execve()). In the argument area, a last byte that is not NUL tells the
  * kernel the process rewrote it (setproctitle style): /proc/PID/cmdline is
  * then the first string alone, without the rest of the area.
  */
@@ -421,9 +422,18 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                         init_fail(p, -r, "seccomp");
         }
 
-        /* A vfork-style child: init waits until it exec'd or died, so it has this CPU at once. */
+        /*
+         * Where the answer waits for init's own exec too (init holds the report), the command and init's
+         * exec run side by side: the answer comes after the later of the two execs, not after both in turn.
+         * Init's exec leaves the memory, its frame here with the command's stack and start included, to the
+         * command until its own execve(), as a vfork child's exec leaves it to its parent. Until then the two
+         * share errno too, which either reads only after a failure: a failed init ends the sandbox anyway.
+         * Otherwise init has nothing to do before the answer: the command is a vfork-style child, and
+         * has this CPU at once.
+         */
         start = (CommandStart) { .plan = p, .socket = sv[0] };
-        command = clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+        command = clone(command_main, stack + sizeof stack, CLONE_VM | (report_fd >= 0 ? 0 : CLONE_VFORK) | SIGCHLD,
+                        &start);
         if (command < 0) {
                 int error = errno, fd = receive_fd(sv[0]);
 

@@ -818,6 +818,28 @@ Test(spawn, init_reports_exec_failure) {
         assert_exited(&si, 127);
 }
 
+/*
+ * Where the answer waits for init's own exec (here: a new time namespace on the daemon's memory, which init
+ * enters only there), init execs while the command does, not after it: the command's success and its
+ * failure still come through whole, and init ends as the command did.
+ */
+Test(spawn, init_execs_beside_the_command_when_the_answer_waits_for_it) {
+        _cleanup_(spawn_request_freep) SpawnRequest *ok = REQUEST("sh", "-c", "exit 42");
+        _cleanup_(spawn_request_freep) SpawnRequest *missing = REQUEST("/no/such");
+        SpawnHandle h;
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        cr_assert_eq(spawn_setup_process(), 0);
+        ok->namespaces = NAMESPACE_BIT(NAMESPACE_PID) | NAMESPACE_BIT(NAMESPACE_TIME);
+        spawn_ok(NULL, ok, NULL, 0, &h);
+        assert_exited((siginfo_t[]) { reap(&h) }, 42);
+
+        missing->namespaces = NAMESPACE_BIT(NAMESPACE_PID) | NAMESPACE_BIT(NAMESPACE_TIME);
+        spawn_fails_in_child(missing, &h, "execve", ENOENT, NULL);
+        assert_exited((siginfo_t[]) { reap(&h) }, 127);
+}
+
 static size_t count_children(pid_t pid) {
         _cleanup_free_ char *text = read_proc("/proc/%d/task/%d/children", pid, pid);
         size_t n = 0;
