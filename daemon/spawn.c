@@ -1988,7 +1988,7 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
         _cleanup_close_ int capture_out = -EBADF, capture_err = -EBADF;
         _cleanup_free_ gid_t *groups = NULL;
         FdIndex x = {};
-        SpawnParentSteps steps = {};
+        _cleanup_(spawn_parent_steps_done) SpawnParentSteps steps = {};
         SpawnError e = {};
         SpawnPlan *old;
         bool p_init;
@@ -2001,8 +2001,6 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
                 return -EINVAL;
 
         r = spawn_plan_new(c, &p, &steps, &e);
-        /* The maps are the entry's, written when it was made: the caller matched them. */
-        spawn_parent_steps_done(&steps);
         if (r < 0)
                 goto fail;
         if (!plan_can_share_memory(p) || p->n_joins > 0 || p->joins_pid || p->unshare_flags != 0 || p->maps_by_child) {
@@ -2024,8 +2022,13 @@ int spawn_start_pooled(const SpawnContext *c, SpawnHandle *entry, SpawnHandle *r
         capture_out = TAKE_FD(p->capture_fds[0]);
         capture_err = TAKE_FD(p->capture_fds[1]);
 
-        /* Its rlimits before it runs anything of the request's, as a fresh child's. */
+        /* Its rlimits before it runs anything of the request's, as a fresh child's. The maps are the entry's,
+         * written when it was made: the caller matched them. Its time namespace's offsets are the request's:
+         * nobody has entered that namespace yet (the entry, on the worker's memory, does at its execve(), as
+         * a fresh child there does), so they are written now. */
         r = set_rlimits(c->request, entry->pid, &e);
+        if (r >= 0 && steps.timens_offsets)
+                r = write_parent_steps(entry->pid, &(const SpawnParentSteps) { .timens_offsets = steps.timens_offsets }, &e);
         if (r < 0)
                 goto fail;
 

@@ -170,9 +170,7 @@ static bool shape_equal(const Shape *a, const Shape *b) {
 }
 
 bool warm_pool_serves(const SpawnRequest *req) {
-        return req->n_join_namespaces == 0 &&
-               !(req->namespaces & NAMESPACE_BIT(NAMESPACE_TIME)) &&
-               !req->has_monotonic_offset && !req->has_boottime_offset;
+        return req->n_join_namespaces == 0;
 }
 
 /* ---- entries ---- */

@@ -5,8 +5,9 @@
  * exists in fresh namespaces with its maps written, in its own fresh
  * cgroup. A shape is who asks (uid, gid, supplementary groups, root or not)
  * and what is made before anything request-specific: the namespace set, the
- * uid and gid maps, setgroups, and the cgroup's layout. The pool serves
- * Spawns from the host without joinNamespaces, a pid or a time namespace;
+ * uid and gid maps, setgroups, and the cgroup's layout (not a time
+ * namespace's offsets: they are the request's, written when the entry is
+ * taken). The pool serves Spawns from the host without joinNamespaces;
  * nested requests never take from it.
  *
  * The policy sets the budget: warm-pool = N entries per uid (0, the
@@ -26,8 +27,8 @@
  * one would be. Each entry is used once, by a request of exactly its shape,
  * and its namespaces, process and cgroup were made for it alone; the
  * request's limits are written to that cgroup, its rlimits set and its
- * plan built as for a fresh spawn, all before the child runs anything of
- * the request's. Entries die (SIGKILL, reaped, cgroup removed) at stop,
+ * plan built as for a fresh spawn, and its time namespace's offsets
+ * written, all before the child runs anything of the request's. Entries die (SIGKILL, reaped, cgroup removed) at stop,
  * re-exec and Reload, when their owner's last connection closes, when they
  * do not park within the spawn timeout, and when their child dies; nothing
  * of it waits for a child on the loop.
@@ -74,8 +75,9 @@ void warm_pool_close(WarmPool *p);
 /* After close and the loop ran: frees p. */
 WarmPool *warm_pool_free(WarmPool *p);
 
-/* Whether a request could be served by a pool at all: from the host, no joins, no time namespace (its offsets
- * are the request's and fixed once it is entered). A pid namespace's entry is its pid 1: taken, the init. */
+/* Whether a request could be served by a pool at all: from the host, no joins. A pid namespace's entry is its
+ * pid 1: taken, the init. A time namespace's offsets are the request's, written when the entry is taken:
+ * nobody enters the namespace before the entry's execve(). */
 bool warm_pool_serves(const SpawnRequest *req);
 
 /*

@@ -25,6 +25,7 @@
 
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
+#include "test-util.h"
 
 TestSuite(pool, .timeout = 300);
 
@@ -663,14 +664,68 @@ Test(pool, a_dead_entry_is_discarded_and_what_the_pool_does_not_serve_runs_cold)
         b = spawn_ok(conn, shape);
         cr_assert_eq(counter(stats, "hits"), 0, "a dead entry was taken");
 
-        /* A time namespace is not served (its offsets are the request's, written before it is entered):
-         * cold, and not counted. */
-        p = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"time\"]}");
+        /* A join is not served (what it joins is the request's): cold, and not counted. */
+        {
+                char path[64];
+                _cleanup_close_ int uts = -EBADF;
+                struct json_object *r;
+
+                snprintf(path, sizeof path, "/proc/%d/ns/uts", (int) a.pid);
+                uts = open(path, O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(uts, 0, "%s: %m", path);
+                r = spawn_call_fds(conn,
+                                   "{\"argv\":[\"sleep\",\"1000\"],\"joinNamespaces\":[{\"type\":\"uts\",\"fileDescriptor\":0}]}",
+                                   &uts, 1, &p);
+                cr_assert_null(test_json_get(r, "error"), "Spawn failed: %s", json_object_to_json_string(r));
+                json_object_put(r);
+        }
         cr_assert_eq(counter(stats, "misses"), 2);
 
         kill_and_wait(conn, &a);
         kill_and_wait(conn, &b);
         kill_and_wait(conn, &p);
+        pool_daemon_stop(&d, conn, stats);
+}
+
+static uint64_t time_namespace_of(pid_t pid) {
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/time", (int) pid);
+        cr_assert_eq(stat(path, &st), 0, "%s: %m", path);
+        return (uint64_t) st.st_ino;
+}
+
+/* A time namespace is pooled too: nothing enters it before the entry's execve(), so the offsets, which are the
+ * request's, are written when the entry is taken; the process the caller gets is in it once answered. */
+Test(pool, a_pooled_time_namespace_has_the_requests_offsets) {
+        static const char time_shape[] =
+                "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\",\"time\"],"
+                "\"timeOffsets\":{\"boottime\":{\"secs\":%d,\"nanosecs\":0}}}";
+        _cleanup_free_ char *offsets = NULL;
+        char params[256];
+        TestDaemon d;
+        int conn, stats;
+        Spawned a, b;
+
+        pool_daemon_start(&d, "[default]\nwarm-pool = 1\n", &conn, &stats);
+        snprintf(params, sizeof params, time_shape, 1111);
+        a = spawn_ok(conn, params);
+        cr_assert_eq(counter(stats, "misses"), 1);
+        wait_counter(stats, "parked", 1);
+
+        snprintf(params, sizeof params, time_shape, 2222);
+        b = spawn_ok(conn, params);
+        cr_assert_eq(counter(stats, "hits"), 1, "the time namespace's shape was not served");
+        cr_assert_neq(time_namespace_of(b.pid), time_namespace_of(getpid()), "the caller's process is in the host's");
+        cr_assert_neq(time_namespace_of(b.pid), time_namespace_of(a.pid));
+        snprintf(params, sizeof params, "/proc/%d/timens_offsets", (int) b.pid);
+        offsets = test_read_file(params);
+        cr_assert(strstr(offsets, "boottime") && strstr(offsets, "2222"), "%s", offsets);
+        cr_assert_null(strstr(offsets, "1111"), "%s", offsets);
+
+        kill_and_wait(conn, &a);
+        kill_and_wait(conn, &b);
         pool_daemon_stop(&d, conn, stats);
 }
 
