@@ -23,10 +23,14 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "journal-sync.h"
 #include "keeper.h"
 #include "log.h"
 
 #define KEEPER_NAME "nsboxd-keeper"
+
+/* How long an ending keeper waits for journald to have read its kill records. It holds nothing by then. */
+#define JOURNAL_SYNC_TIMEOUT_MSEC (30U * 1000U)
 
 typedef struct Orphan {
         pid_t pid;
@@ -258,6 +262,15 @@ static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const s
                 }
                 while (read(sfd, &ssi, sizeof ssi) > 0)
                         ;
+        }
+
+        /* Its kill records name the service only if journald reads them while this process still exists. */
+        if (log_sent_to_journal()) {
+                int r = journal_synchronize(JOURNAL_SYNC_TIMEOUT_MSEC);
+
+                if (r < 0)
+                        log_warning_errno(r, "Keeper: journald did not confirm it read the kill records, they may "
+                                             "not name the service: %m");
         }
         _exit(EXIT_SUCCESS);
 }

@@ -27,7 +27,8 @@
  * with it whatever was queued on it. When the link closes for good instead
  * (the service stopped and systemd emptied its fd store, or a new daemon
  * found no state for them after a crash), nobody tracks those sandboxes any
- * more: the keeper kills and reaps them, logging each kill, and exits. A
+ * more: the keeper kills and reaps them, logging each kill, and exits once
+ * journald has read those records (journal-sync.h). A
  * keeper whose daemon exited without handing it anything exits at once.
  */
 #pragma once

@@ -11,6 +11,7 @@
 #include "log.h"
 
 static int max_level = LOG_INFO;
+static bool sent_to_journal = false;
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -90,11 +91,17 @@ void log_audit(int level, const char *event, const Caller *caller, const char *s
                                         "NSBOX_CALLER_PID=%d", (int) caller->pid,
                                         "NSBOX_SANDBOX_ID=%s", sandbox_id ?: "",
                                         NULL);
-                if (r >= 0)
+                if (r >= 0) {
+                        sent_to_journal = true;
                         return;
+                }
         }
 
         fprintf(stderr, "<%d>event=%s uid=" UID_FMT " gid=" UID_FMT " pid=%d%s%s %s\n",
                 level, event, caller->uid, caller->gid, (int) caller->pid,
                 sandbox_id ? " id=" : "", sandbox_id ?: "", message);
+}
+
+bool log_sent_to_journal(void) {
+        return sent_to_journal;
 }

@@ -42,3 +42,6 @@ const char *log_printable(const char *s, char *buf, size_t size);
  */
 void log_audit(int level, const char *event, const Caller *caller, const char *sandbox_id, const char *format, ...)
         _printf_(5, 6);
+
+/* Whether this process sent an audit record to the journal directly (see journal-sync.h for why that matters). */
+bool log_sent_to_journal(void);

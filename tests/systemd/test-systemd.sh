@@ -159,11 +159,13 @@ run=$(mktemp -d /var/tmp/nsbox-systemd-test.XXXXXX)
 root="$run/root"
 nspawn_pid=""
 leader=""
+frozen_journald=""
 mkdir -p "$run/upper" "$run/work" "$root"
 
 cleanup() {
         local status=$?
         set +e
+        [ -n "$frozen_journald" ] && in_ct kill -CONT "$frozen_journald"
         if [ $status -ne 0 ] && [ -n "$leader" ] && kill -0 "$leader" 2>/dev/null; then
                 log "== nsboxd's journal:"
                 in_ct journalctl -u nsboxd.service -n 80 --no-pager -o short-monotonic >&2
@@ -528,13 +530,20 @@ in_ct systemctl daemon-reload
 # Stop, and activation again.
 
 id=$(user_nsbox run --detach -- /bin/sleep infinity) || fail "$user's detached sandbox failed"
+# A stop that is no restart: systemd empties the fd store, the keeper kills what it held, logs each kill and
+# ends. journald takes a record's unit from its sender's /proc entry when it reads the record: as on a busy
+# machine, journald is slower here than the keeper (stopped until the kill is done), and the keeper must still
+# be there when it reads, or `journalctl -u` does not find the record.
+journald=$(in_ct systemctl show -P MainPID systemd-journald.service)
+in_ct kill -STOP "$journald" && frozen_journald=$journald
 in_ct systemctl stop nsboxd.service 2>/dev/null
 expect_state nsboxd.service inactive
 expect_state nsboxd.socket active
+wait_for "the stopped service's sandboxes to be gone" sleepers_are 0
+keepers_are 1 || fail "the keeper ended before journald read its record of the kill"
+in_ct kill -CONT "$journald" && frozen_journald=""
 expect_journal "the stop's kill of $user's sandbox" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$id" NSBOX_CALLER_UID="$uid" \
         MESSAGE="Killing sandbox $id: the daemon is stopping."
-# A stop that is no restart: systemd empties the fd store, the keeper ends what it held, and itself.
-wait_for "the stopped service's sandboxes to be gone" sleepers_are 0
 wait_for "the stopped service's keeper to be gone" keepers_are 0
 ok "after systemctl stop, no sandbox and no keeper is left"
 user_nsbox list >/dev/null || fail "nsbox list after a stop failed"
