@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,31 +81,85 @@ bool test_cgroup_controller_is_v1(const char *controller) {
         return find_mount(controller, mnt, sizeof mnt);
 }
 
-static void add(TestCgroup *t, const char *controller, const char *name) {
+static void remove_below(const char *dir);
+
+/*
+ * A test cgroup ("nsbt-WORD-PID" or "nsbt-WORD-PID-N", PID the test process that made it) whose maker is
+ * gone: a test killed by its timeout, or one that crashed before its clean-up, left it. (Test processes
+ * share one pid namespace.)
+ */
+static bool is_stale(const char *name) {
+        int pid = 0, end = 0;
+
+        if (sscanf(name, "nsbt-%*[a-z]-%d%n", &pid, &end) != 1 || end == 0 || pid <= 0 ||
+            (name[end] != '\0' && name[end] != '-'))
+                return false;
+        return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Removes the stale test cgroups in dir and what is below them, as far as they are empty: what still runs
+ * there keeps its cgroup (rmdir() refuses it), for somebody to look at. */
+static void sweep_stale(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char sub[1024];
+
+                if (de->d_type != DT_DIR || !is_stale(de->d_name))
+                        continue;
+                snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+                remove_below(sub);
+                (void) rmdir(sub);
+        }
+        closedir(d);
+}
+
+/* 0 (or nothing to do: no such hierarchy here), or -errno with t unchanged. */
+static int add(TestCgroup *t, const char *controller, const char *name) {
         char mnt[512], path[512];
         size_t i = t->n;
 
         if (!find_mount(controller, mnt, sizeof mnt) || !own_path(controller, path, sizeof path))
-                return;
-        cr_assert(i < TEST_CGROUP_HIERARCHIES_MAX);
+                return 0;
+        if (i >= TEST_CGROUP_HIERARCHIES_MAX || strlen(mnt) + strlen(path) + strlen(name) + 2 >= sizeof t->dir[i])
+                return -ENAMETOOLONG;
         snprintf(t->controller[i], sizeof t->controller[i], "%s", controller);
-        cr_assert(strlen(mnt) + strlen(path) + strlen(name) + 2 < sizeof t->dir[i]);
         strcpy(t->origin[i], mnt);
         if (strcmp(path, "/") != 0)
                 strcat(t->origin[i], path);
         strcpy(t->dir[i], t->origin[i]);
         strcat(t->dir[i], "/");
         strcat(t->dir[i], name);
-        cr_assert(mkdir(t->dir[i], 0755) >= 0 || errno == EEXIST, "mkdir %s: %m", t->dir[i]);
+        sweep_stale(t->origin[i]);
+        if (mkdir(t->dir[i], 0755) < 0 && errno != EEXIST)
+                return -errno;
         t->n++;
+        return 0;
 }
 
 void test_cgroup_create(TestCgroup *t, const char *name) {
+        const char *controller = "";
+        int r;
+
         memset(t, 0, sizeof *t);
-        add(t, "", name);
-        cr_assert(t->n == 1, "no cgroup2 tree on this host");
-        for (size_t i = 0; i < sizeof v1_controllers / sizeof v1_controllers[0]; i++)
-                add(t, v1_controllers[i], name);
+        r = add(t, controller, name);
+        if (r >= 0 && t->n == 0)
+                cr_assert_fail("no cgroup2 tree on this host");
+        for (size_t i = 0; r >= 0 && i < sizeof v1_controllers / sizeof v1_controllers[0]; i++) {
+                controller = v1_controllers[i];
+                r = add(t, controller, name);
+        }
+        if (r < 0) {
+                /* What was made before the failure goes again: a failed start must not litter the host. */
+                for (size_t i = 0; i < t->n; i++)
+                        (void) rmdir(t->dir[i]);
+                t->n = 0;
+                cr_assert_fail("creating test cgroup %s in the %s hierarchy: %s", name, controller[0] ? controller : "cgroup2",
+                               strerror(-r));
+        }
 }
 
 static int write_pid(const char *dir, const char *pid) {

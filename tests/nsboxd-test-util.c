@@ -7,12 +7,14 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,15 +32,78 @@ static const char *nsboxd_path(void) {
         return p;
 }
 
+static void remove_tree(const char *dir);
+
+/* A daemon that did not come up: ends it if it runs, removes what its start made, and says why. */
+_printf_(4, 5) static int start_failed(TestDaemon *d, char *ret_why, size_t size, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(ret_why, size, format, ap);
+        va_end(ap);
+        if (d->pid > 0) {
+                (void) kill(d->pid, SIGKILL);
+                (void) waitpid(d->pid, NULL, 0);
+        }
+        d->pid = 0; /* test_daemon_stop() in the suite's teardown has nothing left to do */
+        d->notify_fd = safe_close(d->notify_fd);
+        remove_tree(d->dir);
+        test_cgroup_destroy(&d->cgroup, /* expect_empty= */ false);
+        return -EIO;
+}
+
+/* Until the daemon reports READY=1 (10 s at most), or exits without it. */
+static int wait_ready(TestDaemon *d, char *ret_why, size_t size) {
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, d->pid, 0);
+        char buf[4096];
+
+        if (pidfd < 0)
+                return start_failed(d, ret_why, size, "pidfd_open: %s", strerror(errno));
+        for (;;) {
+                struct pollfd p[2] = { { .fd = d->notify_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                int status, r = poll(p, 2, 10000);
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return start_failed(d, ret_why, size, "no READY=1 within 10 s");
+                if (p[0].revents & POLLIN) {
+                        ssize_t l = recv(d->notify_fd, buf, sizeof buf - 1, 0);
+
+                        if (l < 0)
+                                return start_failed(d, ret_why, size, "reading its notifications: %s", strerror(errno));
+                        buf[l] = 0;
+                        if (strstr(buf, "READY=1"))
+                                return 0;
+                } else if (p[1].revents & POLLIN) {
+                        if (waitpid(d->pid, &status, 0) != d->pid)
+                                return start_failed(d, ret_why, size, "waitpid: %s", strerror(errno));
+                        d->pid = 0;
+                        if (WIFEXITED(status))
+                                return start_failed(d, ret_why, size, "it exited with status %d before READY=1",
+                                                    WEXITSTATUS(status));
+                        return start_failed(d, ret_why, size, "it was killed by signal %d before READY=1",
+                                            WTERMSIG(status));
+                }
+        }
+}
+
 void test_daemon_start(TestDaemon *d, const char *const *extra_args) {
         test_daemon_start_wrapped(d, NULL, extra_args);
 }
 
 void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args) {
+        char why[512];
+
+        cr_assert(test_daemon_try_start(d, wrapper, extra_args, why, sizeof why) >= 0, "nsboxd did not start: %s", why);
+}
+
+int test_daemon_try_start(TestDaemon *d, const char *const *wrapper, const char *const *extra_args, char *ret_why,
+                          size_t size) {
         static unsigned n_daemons = 0;
         char cgroup_name[64];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *argv[64];
+        const char *argv[64], *nsboxd = nsboxd_path();
         size_t n = 0;
 
         memset(d, 0, sizeof *d);
@@ -55,7 +120,7 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
 
         for (size_t i = 0; wrapper && wrapper[i] && n < ELEMENTSOF(argv) - 4; i++)
                 argv[n++] = wrapper[i];
-        argv[n++] = nsboxd_path();
+        argv[n++] = nsboxd;
         argv[n++] = "--socket";
         argv[n++] = d->socket_path;
         for (size_t i = 0; extra_args && extra_args[i] && n < ELEMENTSOF(argv) - 1; i++)
@@ -67,7 +132,8 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
         test_cgroup_create(&d->cgroup, cgroup_name);
 
         d->pid = fork();
-        cr_assert(d->pid >= 0);
+        if (d->pid < 0)
+                return start_failed(d, ret_why, size, "fork: %s", strerror(errno));
         if (d->pid == 0) {
                 if (test_cgroup_enter_raw(&d->cgroup) < 0)
                         _exit(126);
@@ -83,9 +149,11 @@ void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const 
                 _exit(127);
         }
 
-        test_daemon_wait_notify(d, "READY=1");
+        if (wait_ready(d, ret_why, size) < 0)
+                return -EIO;
         /* Nobody reads it from here on: the daemon's notifications must not queue up and block it. */
         d->notify_fd = safe_close(d->notify_fd);
+        return 0;
 }
 
 void test_daemon_listen_notify(TestDaemon *d) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "cgroup-test-util.h"
@@ -26,6 +27,11 @@ void test_daemon_start(TestDaemon *d, const char *const *extra_args);
 /* The same, started through wrapper (a NULL-terminated argv prefix, e.g. setpriv and its options, which
  * must exec nsboxd in the same process). */
 void test_daemon_start_wrapped(TestDaemon *d, const char *const *wrapper, const char *const *extra_args);
+
+/* The same without asserting: -EIO when the daemon exits or is not ready within 10 s, with *ret_why
+ * saying which; what its start made is gone again then (the daemon killed, its directory and cgroups removed). */
+int test_daemon_try_start(TestDaemon *d, const char *const *wrapper, const char *const *extra_args, char *ret_why,
+                          size_t size);
 
 /* Listens on the daemon's NOTIFY_SOCKET again, for what it reports after READY=1 (read it all: a full
  * queue blocks the daemon); test_daemon_wait_notify() waits (10 s at most, then asserts) for a

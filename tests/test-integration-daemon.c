@@ -1965,3 +1965,51 @@ Test(daemon, only_the_loop_thread_has_a_short_slice) {
         close(b.pidfd);
         test_disconnect(conn);
 }
+
+/* Whether dir is gone (and nothing else went wrong looking). */
+static bool dir_is_gone(const char *dir) {
+        return access(dir, F_OK) < 0 && errno == ENOENT;
+}
+
+Test(start, a_daemon_that_does_not_start_leaves_nothing) {
+        const char *const args[] = { "--no-such-option", NULL };
+        TestDaemon d;
+        char why[512];
+
+        cr_assert_eq(test_daemon_try_start(&d, NULL, args, why, sizeof why), -EIO);
+        /* At once, from its exit: not after the wait for READY=1. */
+        cr_assert(strstr(why, "exited with status"), "%s", why);
+        cr_assert_eq(d.pid, 0);
+        cr_assert(dir_is_gone(d.dir), "%s is left", d.dir);
+        for (size_t i = 0; i < TEST_CGROUP_HIERARCHIES_MAX; i++)
+                cr_assert(!d.cgroup.dir[i][0] || dir_is_gone(d.cgroup.dir[i]), "%s is left", d.cgroup.dir[i]);
+}
+
+Test(start, test_cgroups_of_a_test_that_is_gone_are_removed) {
+        TestCgroup stale, live;
+        TestDaemon d;
+        char name[64], below[600];
+        pid_t gone = fork();
+
+        cr_assert(gone >= 0);
+        if (gone == 0)
+                _exit(0);
+        cr_assert_eq(waitpid(gone, NULL, 0), gone);
+
+        /* What a test killed by its timeout leaves: its daemon's cgroups, one with a sandbox's below it. */
+        snprintf(name, sizeof name, "nsbt-daemon-%d-1", (int) gone);
+        test_cgroup_create(&stale, name);
+        snprintf(below, sizeof below, "%s/user-0", stale.dir[0]);
+        cr_assert_eq(mkdir(below, 0755), 0, "mkdir %s: %m", below);
+        /* A live test's stays. */
+        snprintf(name, sizeof name, "nsbt-daemon-%d-999", (int) getpid());
+        test_cgroup_create(&live, name);
+
+        test_daemon_start(&d, NULL);
+        for (size_t i = 0; i < stale.n; i++)
+                cr_assert(dir_is_gone(stale.dir[i]), "the stale %s is left", stale.dir[i]);
+        for (size_t i = 0; i < live.n; i++)
+                cr_assert_eq(access(live.dir[i], F_OK), 0, "a live test's %s was removed", live.dir[i]);
+        test_daemon_stop(&d);
+        test_cgroup_destroy(&live, /* expect_empty= */ true);
+}
