@@ -44,6 +44,7 @@ typedef struct Options {
         const char *socket_no_cgroups; /* a second nsboxd, with --no-cgroups */
         const char *socket_pool;       /* a third nsboxd, with a warm-pool budget for root */
         pid_t daemon_pid;
+        size_t daemon_children_idle; /* the daemon's children before the first cell: none of them a sandbox */
         const char *program;
         unsigned iterations;
         unsigned warmup;
@@ -575,6 +576,28 @@ static void run_scale_point(const Options *o, const NamespaceSet *set, size_t n_
         run_scale_point_raw(o, set, ret);
 }
 
+/* A count from the per-thread children files can come out short while a spawn worker thread exits (its children
+ * move to a thread already read): the count is taken again until it holds, or the bound passes. */
+static int wait_children_at_least(pid_t daemon_pid, size_t want, unsigned timeout_ms, size_t *ret_children) {
+        size_t children = 0;
+        int r;
+
+        for (unsigned waited = 0;; waited += 50) {
+                r = process_count_children(daemon_pid, &children);
+                if (r < 0)
+                        return r;
+                if (children >= want)
+                        break;
+                if (waited >= timeout_ms) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                sleep_ms(50);
+        }
+        *ret_children = children;
+        return r;
+}
+
 static int wait_children_at_most(pid_t daemon_pid, size_t limit, unsigned timeout_ms, size_t *ret_children) {
         size_t children = 0;
 
@@ -663,11 +686,22 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
                 goto finish;
         }
 
-        /* Let the daemon finish closing the earlier runs' connections and reaping their children. */
-        sleep_ms(200);
+        /* The earlier runs' sandboxes may still be ending (those of closed connections are killed and reaped one
+         * after another on the daemon's loop): the daemon's work on them would be measured with the scale point,
+         * and counted here they would be expected among the live ones' children after they are gone. */
+        if (wait_children_at_most(o->daemon_pid, o->daemon_children_idle, 30000U, &before) < 0) {
+                snprintf(m->note, sizeof m->note, "%zu children of earlier runs still there after 30 s",
+                         before - o->daemon_children_idle);
+                m->error = -ETIMEDOUT;
+                goto finish;
+        }
         run_scale_point(o, set, 0, &m->scale[SCALE_BEFORE]);
-        sleep_ms(200);
-        (void) process_count_children(o->daemon_pid, &before);
+        if (wait_children_at_most(o->daemon_pid, o->daemon_children_idle, 30000U, &before) < 0) {
+                snprintf(m->note, sizeof m->note, "%zu children of the scale point still there after 30 s",
+                         before - o->daemon_children_idle);
+                m->error = -ETIMEDOUT;
+                goto finish;
+        }
         (void) process_count_fds(o->daemon_pid, &m->fds_before_live);
         r = memory_usage_read(o->daemon_pid, &m->before_live);
         for (size_t i = 0; r >= 0 && i < LIVE_HOLDERS; i++) {
@@ -682,18 +716,19 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
                         snprintf(m->note, sizeof m->note, "%s", starters[i].note);
                 }
         }
-        /* Memory first: every sandbox is one child of the daemon (the command, or its init), so they are
-         * counted from /proc without a List call, whose reply would grow the heap being measured. */
+        /* Every sandbox is one child of the daemon (the command, or its init), so they are counted from /proc
+         * without a List call, whose reply would grow the heap being measured. */
+        if (r >= 0) {
+                r = wait_children_at_least(o->daemon_pid, before + o->live, 10000U, &children);
+                if (r == -ETIMEDOUT) {
+                        snprintf(m->note, sizeof m->note, "the daemon has %zu children, expected %zu", children,
+                                 before + o->live);
+                        r = -ESRCH;
+                }
+        }
         if (r >= 0)
                 r = memory_usage_read(o->daemon_pid, &m->live);
         (void) process_count_fds(o->daemon_pid, &m->fds_live);
-        if (r >= 0)
-                r = process_count_children(o->daemon_pid, &children);
-        if (r >= 0 && children < before + o->live) {
-                snprintf(m->note, sizeof m->note, "the daemon has %zu children, expected %zu", children,
-                         before + o->live);
-                r = -ESRCH;
-        }
         if (r >= 0)
                 (void) process_children_pss(o->daemon_pid, &m->children_pss, &m->n_children);
         if (r < 0) {
@@ -1093,6 +1128,12 @@ int main(int argc, char *argv[]) {
                 if (r < 0)
                         snprintf(memory_note, sizeof memory_note, "reading /proc/%d/smaps_rollup: %s",
                                  (int) o.daemon_pid, strerror(-r));
+                if (r >= 0) {
+                        r = process_count_children(o.daemon_pid, &o.daemon_children_idle);
+                        if (r < 0)
+                                snprintf(memory_note, sizeof memory_note, "counting the children of pid %d: %s",
+                                         (int) o.daemon_pid, strerror(-r));
+                }
         } else {
                 r = -ENOENT;
                 snprintf(memory_note, sizeof memory_note, "no --socket given");
