@@ -183,7 +183,11 @@ static int write_at(int dir_fd, const char *name, const char *text) {
         fd = openat(dir_fd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        n = write(fd, text, len);
+        /* cgroup v1's memory.limit_in_bytes fails with EINTR when a signal comes (SIGCHLD, say) before the
+         * limit is set, whatever SA_RESTART says; writing a value again is harmless. */
+        do
+                n = write(fd, text, len);
+        while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
         return (size_t) n == len ? 0 : -EIO;

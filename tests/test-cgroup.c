@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -457,6 +458,56 @@ Test(cgroup, limits_are_written_where_the_host_keeps_each_controller) {
                 cr_expect_str_eq(buf, "200");
         }
         cr_assert_eq(cgroup_remove(cg), 0);
+}
+
+static volatile bool stop_signals;
+
+static void on_signal(int sig) {
+}
+
+typedef struct Signaller {
+        pid_t pid, tid;
+} Signaller;
+
+static void *signal_in_a_loop(void *userdata) {
+        const Signaller *s = userdata;
+
+        while (!stop_signals)
+                (void) syscall(SYS_tgkill, s->pid, s->tid, SIGUSR1);
+        return NULL;
+}
+
+Test(cgroup, limits_are_written_however_often_signals_interrupt) {
+        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART }, old;
+        CgroupLimits l = CGROUP_LIMITS_NONE;
+        Signaller s = { .pid = getpid(), .tid = (pid_t) syscall(SYS_gettid) };
+        pthread_t thread;
+        unsigned failed = 0;
+        int first_error = 0;
+
+        l.memory_max = 64 * 1024 * 1024;
+        if (cgroup_manager_check_limits(manager, &l, NULL, NULL, 0) == -EOPNOTSUPP)
+                cr_skip_test("no memory controller on this host");
+        cr_assert_eq(sigaction(SIGUSR1, &sa, &old), 0);
+        stop_signals = false;
+        cr_assert_eq(pthread_create(&thread, NULL, signal_in_a_loop, &s), 0);
+        /* Each write of the limit has a few per cent chance of a signal in it (cgroup v1 then said EINTR). */
+        for (unsigned i = 0; i < 300; i++) {
+                Cgroup *cg;
+                int r = cgroup_new(manager, 0, "interrupted", &l, NULL, 0, &cg);
+
+                if (r < 0) {
+                        failed++;
+                        first_error = first_error ?: r;
+                        continue;
+                }
+                cr_assert_eq(cgroup_remove(cg), 0);
+        }
+        stop_signals = true;
+        cr_assert_eq(pthread_join(thread, NULL), 0);
+        cr_assert_eq(sigaction(SIGUSR1, &old, NULL), 0);
+        cr_assert_eq(failed, 0, "%u of 300 cgroups with a memory limit failed, the first with %s", failed,
+                     strerror(-first_error));
 }
 
 Test(cgroup, limits_no_controller_can_enforce_are_refused_with_the_reason) {
