@@ -34,6 +34,27 @@ static const char *nsboxd_path(void) {
 
 static void remove_tree(const char *dir);
 
+/* The directories of test daemons whose test process is gone (killed by its timeout, say): named
+ * nsboxd-test-PID-XXXXXX by the test process that made them. */
+static void sweep_stale_dirs(void) {
+        DIR *d = opendir("/tmp");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char path[300];
+                int pid = 0, end = 0;
+
+                if (de->d_type != DT_DIR || sscanf(de->d_name, "nsboxd-test-%d-%n", &pid, &end) != 1 || end == 0 ||
+                    pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                snprintf(path, sizeof path, "/tmp/%s", de->d_name);
+                remove_tree(path);
+        }
+        closedir(d);
+}
+
 /* A daemon that did not come up: ends it if it runs, removes what its start made, and says why. */
 _printf_(4, 5) static int start_failed(TestDaemon *d, char *ret_why, size_t size, const char *format, ...) {
         va_list ap;
@@ -106,8 +127,9 @@ int test_daemon_try_start(TestDaemon *d, const char *const *wrapper, const char 
         const char *argv[64], *nsboxd = nsboxd_path();
         size_t n = 0;
 
+        sweep_stale_dirs();
         memset(d, 0, sizeof *d);
-        strcpy(d->dir, "/tmp/nsboxd-test-XXXXXX");
+        snprintf(d->dir, sizeof d->dir, "/tmp/nsboxd-test-%d-XXXXXX", (int) getpid());
         cr_assert(mkdtemp(d->dir), "mkdtemp: %m");
         chmod(d->dir, 0755); /* unprivileged test users must reach the socket */
         snprintf(d->socket_path, sizeof d->socket_path, "%s/nsbox.sock", d->dir);

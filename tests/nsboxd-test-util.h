@@ -14,7 +14,8 @@
 
 typedef struct TestDaemon {
         pid_t pid;
-        char dir[64];          /* temporary directory, removed by test_daemon_stop() */
+        char dir[64];          /* /tmp/nsboxd-test-PID-XXXXXX, removed by test_daemon_stop() (or by a later start
+                                * once the test process PID is gone) */
         char socket_path[108]; /* DIR/nsbox.sock: fits sockaddr_un */
         TestCgroup cgroup;     /* the daemon's own cgroup, as systemd's Delegate=yes gives it one */
         int notify_fd;         /* its NOTIFY_SOCKET while a test listens (test_daemon_listen_notify()), else -1 */

@@ -1985,10 +1985,10 @@ Test(start, a_daemon_that_does_not_start_leaves_nothing) {
                 cr_assert(!d.cgroup.dir[i][0] || dir_is_gone(d.cgroup.dir[i]), "%s is left", d.cgroup.dir[i]);
 }
 
-Test(start, test_cgroups_of_a_test_that_is_gone_are_removed) {
+Test(start, cgroups_and_directories_of_a_test_that_is_gone_are_removed) {
         TestCgroup stale, live;
         TestDaemon d;
-        char name[64], below[600];
+        char name[64], below[600], stale_dir[64], live_dir[64];
         pid_t gone = fork();
 
         cr_assert(gone >= 0);
@@ -2001,11 +2001,21 @@ Test(start, test_cgroups_of_a_test_that_is_gone_are_removed) {
         test_cgroup_create(&stale, name);
         snprintf(below, sizeof below, "%s/user-0", stale.dir[0]);
         cr_assert_eq(mkdir(below, 0755), 0, "mkdir %s: %m", below);
-        /* A live test's stays. */
+        /* And its daemon's directory. */
+        snprintf(stale_dir, sizeof stale_dir, "/tmp/nsboxd-test-%d-AbCdEf", (int) gone);
+        cr_assert_eq(mkdir(stale_dir, 0755), 0, "mkdir %s: %m", stale_dir);
+        snprintf(below, sizeof below, "%s/notify", stale_dir);
+        cr_assert_eq(mknod(below, S_IFREG | 0644, 0), 0, "mknod %s: %m", below);
+        /* A live test's stay. */
         snprintf(name, sizeof name, "nsbt-daemon-%d-999", (int) getpid());
         test_cgroup_create(&live, name);
+        snprintf(live_dir, sizeof live_dir, "/tmp/nsboxd-test-%d-AbCdEf", (int) getpid());
+        cr_assert_eq(mkdir(live_dir, 0755), 0, "mkdir %s: %m", live_dir);
 
         test_daemon_start(&d, NULL);
+        cr_assert(dir_is_gone(stale_dir), "the stale %s is left", stale_dir);
+        cr_assert_eq(access(live_dir, F_OK), 0, "a live test's %s was removed", live_dir);
+        cr_assert_eq(rmdir(live_dir), 0);
         for (size_t i = 0; i < stale.n; i++)
                 cr_assert(dir_is_gone(stale.dir[i]), "the stale %s is left", stale.dir[i]);
         for (size_t i = 0; i < live.n; i++)
