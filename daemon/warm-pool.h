@@ -26,12 +26,12 @@
  * The guarantee (docs/architecture.md): a pooled sandbox is what a fresh
  * one would be. Each entry is used once, by a request of exactly its shape,
  * and its namespaces, process and cgroup were made for it alone; the
- * request's limits are written to that cgroup, its rlimits set and its
- * plan built as for a fresh spawn, and its time namespace's offsets
- * written, all before the child runs anything of the request's. Entries die (SIGKILL, reaped, cgroup removed) at stop,
- * re-exec and Reload, when their owner's last connection closes, when they
- * do not park within the spawn timeout, and when their child dies; nothing
- * of it waits for a child on the loop.
+ * request's limits are written to that cgroup, its rlimits set, its time
+ * namespace's offsets written and its plan built as for a fresh spawn, all
+ * before the child runs anything of the request's. Entries die (SIGKILL,
+ * reaped, cgroup removed) at stop, re-exec and Reload, when their owner's
+ * last connection closes, when they do not park within the spawn timeout,
+ * and when their child dies; nothing of it waits for a child on the loop.
  */
 #pragma once
 
