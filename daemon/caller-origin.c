@@ -61,6 +61,12 @@ static Sandbox *find(const OriginIndex *ix, unsigned kind, uint64_t value) {
         return n ? hash_entry(n, OriginKey, node)->sandbox : NULL;
 }
 
+Sandbox *origin_index_find_namespace(const OriginIndex *ix, NamespaceType t, uint64_t inode) {
+        if (!ix || (unsigned) t >= _NAMESPACE_TYPE_MAX || inode == 0)
+                return NULL;
+        return find(ix, ORIGIN_KEY_NAMESPACE + (unsigned) t, inode);
+}
+
 static int inode_of(int fd, uint64_t *ret) {
         struct stat st;
 

@@ -89,6 +89,10 @@ int origin_index_add(OriginIndex *ix, SandboxOrigin *o, Sandbox *sb, uint64_t cg
                      unsigned created);
 void origin_index_remove(OriginIndex *ix, SandboxOrigin *o);
 
+/* The sandbox that made the namespace of type t with this inode number, while it is in the index; NULL if
+ * none did (the daemon's own, a namespace made outside the daemon, 0). */
+Sandbox *origin_index_find_namespace(const OriginIndex *ix, NamespaceType t, uint64_t inode);
+
 /* The inode of the namespace of type t the sandbox made, while it is in the index; 0 if it is not. */
 static inline uint64_t sandbox_origin_namespace(const SandboxOrigin *o, NamespaceType t) {
         return o->namespaces[t] ? o->namespaces[t]->value : 0;

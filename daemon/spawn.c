@@ -647,6 +647,10 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         } else if (new_user) {
                 p->uid = default_inside_id(uid_maps, n_uid_maps, caller_uid);
                 p->gid = default_inside_id(gid_maps, n_gid_maps, caller_gid);
+        } else if (p->joins_user && c->joined_user_ids && p->command_userns_fd < 0) {
+                /* A sandbox's user namespace: as that sandbox runs there (its root may be unmapped). */
+                p->uid = c->joined_user_ids->uid;
+                p->gid = c->joined_user_ids->gid;
         } else if (caller->privileged || p->joins_user || p->command_userns_fd >= 0) {
                 p->uid = 0;
                 p->gid = 0;

@@ -35,6 +35,12 @@ typedef struct SpawnParent {
         gid_t gid;
 } SpawnParent;
 
+/* A uid and gid as a user namespace sees them. */
+typedef struct SpawnIds {
+        uid_t uid;
+        gid_t gid;
+} SpawnIds;
+
 typedef struct SpawnContext {
         const SpawnRequest *request;
         /* The request's confinement, resolved by the caller (seccomp_program_for_request(),
@@ -67,6 +73,10 @@ typedef struct SpawnContext {
          * caller), and the child parks once its maps are written, until spawn_start_pooled() hands it the
          * plan of the request it is taken for. Needs a spawn worker: -EBUSY without one. */
         bool pooled;
+        /* A joined user namespace one of the daemon's sandboxes made: the ids that sandbox's command runs as
+         * there, which a request joining it without "user" runs as too, as an Exec into the sandbox does
+         * (NULL: such a request runs as the namespace's root; borrowed). */
+        const SpawnIds *joined_user_ids;
         /* The spawn's deadline (spawn-timeout): a child still on the daemon's memory that long after its
          * clone (stopped, say) is killed, even once the spawn was answered (0: none). */
         unsigned timeout_sec;

@@ -1085,7 +1085,7 @@ static const char owned_sandbox[] =
 /* Spawns a sandbox the caller then enters with nsenter and joins in a second Spawn; prints "ID PID". */
 static int child_enters_own_sandbox(void *arg) {
         Child *c = arg;
-        int conn = test_daemon_connect(&daemon_), net_fd;
+        int conn = test_daemon_connect(&daemon_), net_fd, user_fd;
         char pid[32], expected[64], out[256], path[64];
         struct stat st;
         Outcome o;
@@ -1117,6 +1117,19 @@ static int child_enters_own_sandbox(void *arg) {
         TEST_CHECK(strcmp(o.output, expected) == 0, "the second sandbox saw %s, expected %s", o.output, expected);
         json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL));
         close(net_fd);
+
+        /* and its user namespace, which maps only its own ids (no root): without "user" the process runs as
+         * the sandbox does there, not as the namespace's unmapped root */
+        snprintf(path, sizeof path, "/proc/%s/ns/user", pid);
+        user_fd = open(path, O_RDONLY | O_CLOEXEC);
+        TEST_CHECK(user_fd >= 0, "open %s: %m", path);
+        spawn_fds(conn, "\"argv\":[\"/bin/sh\",\"-c\",\"id -u; id -g\"],"
+                        "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}]",
+                  &user_fd, 1, true, &o);
+        TEST_CHECK(!o.error[0], "joining its own sandbox's user namespace: %s %s %s", o.error, o.parameter, o.stage);
+        TEST_CHECK(strcmp(o.output, "65534\n65534\n") == 0, "the joining process runs as %s", o.output);
+        json_object_put(call_id(conn, "io.nsbox.Sandbox.Wait", o.id, NULL));
+        close(user_fd);
         test_disconnect(conn);
         return 0;
 }
