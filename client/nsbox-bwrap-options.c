@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli-parse.h"
@@ -1064,12 +1066,54 @@ static bool has_overlay(const BwrapOptions *o) {
         return false;
 }
 
+/*
+ * Our ids as the user namespace open as fd sees them: bubblewrap joins it
+ * (--userns, --userns2) and runs there as we are, whatever our ids map to. A
+ * child of ours joins it to ask the kernel. -errno where we cannot join it
+ * ourselves (it may be an ancestor of ours, or not ours to enter).
+ */
+static int ids_in_user_namespace(int fd, uint32_t *ret_uid, uint32_t *ret_gid) {
+        uint32_t ids[2];
+        int p[2], status;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                (void) close(p[0]);
+                (void) close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                if (setns(fd, CLONE_NEWUSER) < 0)
+                        _exit(EXIT_FAILURE);
+                ids[0] = (uint32_t) getuid();
+                ids[1] = (uint32_t) getgid();
+                _exit(write(p[1], ids, sizeof ids) == (ssize_t) sizeof ids ? EXIT_SUCCESS : EXIT_FAILURE);
+        }
+        (void) close(p[1]);
+        do
+                n = read(p[0], ids, sizeof ids);
+        while (n < 0 && errno == EINTR);
+        (void) close(p[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (n != (ssize_t) sizeof ids)
+                return -EPERM;
+        *ret_uid = ids[0];
+        *ret_gid = ids[1];
+        return 0;
+}
+
 int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         uid_t euid = geteuid();
         gid_t egid = getegid();
         unsigned ns = NSBOX_NAMESPACE_MOUNT;
         bool userns;
-        uint32_t uid, gid;
+        uint32_t uid, gid, own_uid = euid, own_gid = egid;
         int r;
 
         if (o->userns_block_fd >= 0) {
@@ -1159,6 +1203,14 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         }
         uid = o->have_uid ? o->uid : euid;
         gid = o->have_gid ? o->gid : egid;
+        if (!userns && o->userns_fd >= 0 && (!o->have_uid || !o->have_gid) &&
+            ids_in_user_namespace(o->userns2_fd >= 0 ? o->userns2_fd : o->userns_fd, &own_uid, &own_gid) >= 0) {
+                /* Where the command runs, as bubblewrap: as our own ids there, not their numbers on the host. */
+                if (!o->have_uid)
+                        uid = own_uid;
+                if (!o->have_gid)
+                        gid = own_gid;
+        }
         if (userns) {
                 /* As bubblewrap: our uid and gid appear as --uid and --gid inside, one id each. */
                 r = nsbox_spawn_add_uid_mapping(s, uid, euid, 1);
@@ -1169,8 +1221,8 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
                 if (r < 0)
                         return r;
         } else if (o->userns_fd >= 0) {
-                /* bubblewrap runs as --uid/--gid in the joined namespace, by default as our own ids (nsboxd's
-                 * default there would be 0, which a namespace that maps only us refuses). */
+                /* bubblewrap runs as --uid/--gid in the joined namespace, by default as our own ids as it sees
+                 * them (nsboxd's default there is another's: 0, or as the sandbox that made it runs there). */
                 r = nsbox_spawn_set_user(s, uid, gid, NULL, 0);
                 if (r < 0)
                         return r;

@@ -127,6 +127,20 @@ if [ "${1:-}" = "$want" ]; then where=in-B; else where=in-OTHER; fi
 exit $status
 EOF
 
+# joined.sh NSBOX-BWRAP UNSHARE-ARGS...: a user namespace made by unshare -U UNSHARE-ARGS, then NSBOX-BWRAP --userns 5
+# (it) without --uid and --gid; prints the command's "UID GID" there.
+cat >"$tmp/joined.sh" <<'EOF'
+bwrap=$1
+shift
+unshare -U "$@" sleep 1000 &
+a=$!
+while [ "$(readlink /proc/$a/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do sleep 0.05; done
+status=0
+"$bwrap" --userns 5 --ro-bind / / sh -c 'echo $(id -u) $(id -g)' 5</proc/$a/ns/user || status=$?
+kill $a
+exit $status
+EOF
+
 # A user namespace of root's, below the daemon's.
 unshare -U sleep 1000 &
 root_userns=$!
@@ -160,6 +174,11 @@ for who in root "$user"; do
         check "$who: a missing command is a usage error" 1 "^usage: " as "$who" "$bwrap_nsbox" $host
         check "$who: runs with the caller's uid and gid" 0 "^$me$" \
                 as "$who" "$bwrap_nsbox" $host sh -c 'echo $(id -u) $(id -g)'
+        # bubblewrap's --userns without --uid and --gid runs as the caller, as the joined namespace sees it.
+        check "$who: --userns: the command runs as the caller's ids as they map there" 0 "^5 6$" \
+                as "$who" sh "$tmp/joined.sh" "$bwrap_nsbox" --map-user=5 --map-group=6
+        check "$who: --userns into a namespace that maps the caller to root" 0 "^0 0$" \
+                as "$who" sh "$tmp/joined.sh" "$bwrap_nsbox" --map-root-user
         check "$who: --unshare-user --uid 0 --gid 0" 0 "^0 0 +0 +${me% *} +1$" \
                 as "$who" "$bwrap_nsbox" --unshare-user --uid 0 --gid 0 $host \
                 sh -c 'echo $(id -u) $(id -g) $(cat /proc/self/uid_map)'
