@@ -370,7 +370,8 @@ static bool joined_user_namespace_ids(Connection *c, const SpawnRequest *req, Sp
                 sb = origin_index_find_namespace(&c->server->origins, NAMESPACE_USER, (uint64_t) st.st_ino);
                 if (!sb || !sb->exec_base.kept || (sb->exec_base.joined_namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
                         return false;
-                *ret = (SpawnIds) { .uid = sb->exec_base.uid, .gid = sb->exec_base.gid };
+                *ret = (SpawnIds) { .uid = sb->exec_base.uid, .gid = sb->exec_base.gid,
+                                    .user_namespace = (uint64_t) st.st_ino };
                 return true;
         }
         return false;

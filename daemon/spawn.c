@@ -21,6 +21,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -610,6 +611,16 @@ static uint32_t default_inside_id(const IdMapping *m, size_t n, uint32_t host) {
         return m[0].container_id;
 }
 
+/* Whether the user namespace the plan joins, resolved once (plan_join()), has this inode number. */
+static bool plan_joins_user_namespace(const SpawnPlan *p, uint64_t inode) {
+        struct stat st;
+
+        for (size_t i = 0; i < p->n_joins; i++)
+                if (p->joins[i].type == NAMESPACE_USER)
+                        return fstat(p->joins[i].fd, &st) >= 0 && (uint64_t) st.st_ino == inode;
+        return false;
+}
+
 static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         const SpawnRequest *r = c->request;
         const Caller *caller = c->caller;
@@ -647,7 +658,8 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         } else if (new_user) {
                 p->uid = default_inside_id(uid_maps, n_uid_maps, caller_uid);
                 p->gid = default_inside_id(gid_maps, n_gid_maps, caller_gid);
-        } else if (p->joins_user && c->joined_user_ids && p->command_userns_fd < 0) {
+        } else if (p->joins_user && c->joined_user_ids && p->command_userns_fd < 0 &&
+                   plan_joins_user_namespace(p, c->joined_user_ids->user_namespace)) {
                 /* A sandbox's user namespace: as that sandbox runs there (its root may be unmapped). */
                 p->uid = c->joined_user_ids->uid;
                 p->gid = c->joined_user_ids->gid;

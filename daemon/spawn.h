@@ -35,10 +35,11 @@ typedef struct SpawnParent {
         gid_t gid;
 } SpawnParent;
 
-/* A uid and gid as a user namespace sees them. */
+/* A uid and gid as the user namespace with inode number user_namespace sees them. */
 typedef struct SpawnIds {
         uid_t uid;
         gid_t gid;
+        uint64_t user_namespace;
 } SpawnIds;
 
 typedef struct SpawnContext {
@@ -74,8 +75,9 @@ typedef struct SpawnContext {
          * plan of the request it is taken for. Needs a spawn worker: -EBUSY without one. */
         bool pooled;
         /* A joined user namespace one of the daemon's sandboxes made: the ids that sandbox's command runs as
-         * there, which a request joining it without "user" runs as too, as an Exec into the sandbox does
-         * (NULL: such a request runs as the namespace's root; borrowed). */
+         * there, which a request joining it without "user" runs as too, as an Exec into the sandbox does,
+         * if the user namespace the plan joins is that one still (a pidfd's process may have moved since it
+         * was looked up); NULL or another: such a request runs as the namespace's root. Borrowed. */
         const SpawnIds *joined_user_ids;
         /* The spawn's deadline (spawn-timeout): a child still on the daemon's memory that long after its
          * clone (stopped, say) is killed, even once the spawn was answered (0: none). */

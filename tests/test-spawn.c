@@ -76,9 +76,13 @@ static void *memdup_or_die(const void *p, size_t size) {
  * spawn_start() and the handshake taken to its end, as the daemon's loop does it (here by polling).
  * A failed handshake is killed and reaped here, with *h untouched: a failure leaves nothing behind.
  */
+/* SpawnContext.joined_user_ids for the next spawns (NULL: none). */
+static const SpawnIds *joined_user_ids;
+
 static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
                     SpawnError *e) {
-        SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller };
+        SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller,
+                           .joined_user_ids = joined_user_ids };
         SpawnHandle started;
         siginfo_t si;
         int k;
@@ -1351,6 +1355,38 @@ Test(spawn, new_namespaces_belong_to_a_joined_user_namespace) {
         cr_assert_str_eq(uid, "100000\t100000\t100000\t100000");
 
         kill_and_reap(&b, SIGKILL);
+        kill_and_reap(&a, SIGKILL);
+}
+
+/* The ids a sandbox runs as in its user namespace are for that namespace alone: a pidfd's process may have
+ * moved to another by the time the plan joins it. */
+Test(spawn, joined_user_ids_count_only_in_their_namespace) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
+        _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sleep", "100");
+        _cleanup_free_ char *status = NULL, *uid = NULL;
+        SpawnHandle a, b;
+        SpawnIds as_sandbox;
+
+        ra->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(ra, ids, ELEMENTSOF(ids));
+        spawn_ok(NULL, ra, NULL, 0, &a);
+        join_namespace(rb, NAMESPACE_USER, 0);
+
+        for (int of_it = 0; of_it < 2; of_it++) {
+                as_sandbox = (SpawnIds) { .uid = 5, .gid = 6,
+                                          .user_namespace = ns_inode(a.pid, "user") + (of_it ? 0 : 1) };
+                joined_user_ids = &as_sandbox;
+                spawn_ok(NULL, rb, &a.pidfd, 1, &b);
+                joined_user_ids = NULL;
+
+                status = read_proc("/proc/%d/status", b.pid);
+                uid = status_field(status, "Uid:");
+                cr_assert_str_eq(uid, of_it ? "100005\t100005\t100005\t100005" : "100000\t100000\t100000\t100000");
+                free(TAKE_PTR(status));
+                free(TAKE_PTR(uid));
+                kill_and_reap(&b, SIGKILL);
+        }
         kill_and_reap(&a, SIGKILL);
 }
 
