@@ -81,7 +81,29 @@ bool test_cgroup_controller_is_v1(const char *controller) {
         return find_mount(controller, mnt, sizeof mnt);
 }
 
-static void remove_below(const char *dir);
+static bool any_subdir(const char *name) {
+        return true;
+}
+
+/* Removes the directories in dir whose names pass which, and everything below them, as far as rmdir() lets it
+ * (a cgroup with processes stays). */
+static void remove_subdirs(const char *dir, bool (*which)(const char *name)) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char sub[1024];
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.' || !which(de->d_name))
+                        continue;
+                snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+                remove_subdirs(sub, any_subdir);
+                (void) rmdir(sub);
+        }
+        closedir(d);
+}
 
 /*
  * A test cgroup ("nsbt-WORD-PID" or "nsbt-WORD-PID-N", PID the test process that made it) whose maker is
@@ -100,21 +122,7 @@ static bool is_stale(const char *name) {
 /* Removes the stale test cgroups in dir and what is below them, as far as they are empty: what still runs
  * there keeps its cgroup (rmdir() refuses it), for somebody to look at. */
 static void sweep_stale(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char sub[1024];
-
-                if (de->d_type != DT_DIR || !is_stale(de->d_name))
-                        continue;
-                snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-                remove_below(sub);
-                (void) rmdir(sub);
-        }
-        closedir(d);
+        remove_subdirs(dir, is_stale);
 }
 
 /* 0 (or nothing to do: no such hierarchy here), or -errno with t unchanged. */
@@ -235,21 +243,7 @@ size_t test_cgroup_leftovers(const TestCgroup *t, char *buf, size_t size) {
 }
 
 static void remove_below(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char sub[1024];
-
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-                remove_below(sub);
-                (void) rmdir(sub);
-        }
-        closedir(d);
+        remove_subdirs(dir, any_subdir);
 }
 
 /* Kills whatever a failed test left running in the cgroup2 test cgroup, and waits (bounded) until it is gone. */
