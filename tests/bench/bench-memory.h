@@ -24,8 +24,10 @@ int process_count_fds(pid_t pid, size_t *ret);
  * and how many were read; children that exit meanwhile are skipped. */
 int process_children_pss(pid_t pid, uint64_t *ret_pss, size_t *ret_n);
 
-/* CPU time pid has run, all its threads together, in nanoseconds (/proc/PID/task/TID/schedstat):
- * finer than the clock ticks of /proc/PID/stat, and without the children's time. */
+/* CPU time pid has run, all its threads together, those that ended included, in nanoseconds (its
+ * process CPU-time clock, clock_getcpuclockid(3)): finer than the clock ticks of /proc/PID/stat, and
+ * without the children's time. A sum over /proc/PID/task/TID/schedstat would lose the threads that end
+ * between two readings (spawn workers do). */
 int process_cpu_ns(pid_t pid, uint64_t *ret);
 
 /* The pid of whoever listens on the unix socket at path (SO_PEERCRED of a fresh connection). */
