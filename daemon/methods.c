@@ -341,40 +341,22 @@ static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyD
 }
 
 /*
- * The ids a request that joins a user namespace without "user" runs as, when
- * one of the daemon's sandboxes made that namespace: those its command runs
- * as there (an Exec into it starts from the same), where the namespace's
- * root, the default otherwise, may not be mapped at all (a namespace that
- * maps only its creator's own ids, nsbox run -c). Not for a sandbox whose
- * command runs in a user namespace below the one it made
- * (commandUserNamespaceFileDescriptor): its ids are that one's. Returns false
- * when the request names its ids, joins no user namespace, or joins one no
- * sandbox made; the join itself is judged elsewhere.
+ * SpawnContext.sandbox_user_ids: the ids the command of the sandbox that made
+ * the user namespace with this inode number runs as there (an Exec into it
+ * starts from the same), which a request joining it without "user" runs as,
+ * where the namespace's root may not be mapped at all (one that maps only its
+ * creator's own ids, nsbox run -c). Not for a sandbox whose command runs in a
+ * user namespace below the one it made (commandUserNamespaceFileDescriptor):
+ * its ids are that one's.
  */
-static bool joined_user_namespace_ids(Connection *c, const SpawnRequest *req, SpawnIds *ret) {
-        if (req->has_user || (req->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
+static bool sandbox_user_ids(void *userdata, uint64_t user_namespace, SpawnIds *ret) {
+        const Server *s = userdata;
+        const Sandbox *sb = origin_index_find_namespace(&s->origins, NAMESPACE_USER, user_namespace);
+
+        if (!sb || !sb->exec_base.kept || (sb->exec_base.joined_namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
                 return false;
-
-        for (size_t i = 0; i < req->n_join_namespaces; i++) {
-                const JoinNamespace *j = &req->join_namespaces[i];
-                _cleanup_close_ int ns = -EBADF;
-                const Sandbox *sb;
-                struct stat st;
-                int fd;
-
-                if (j->type != NAMESPACE_USER)
-                        continue;
-                fd = varlink_message_peek_fd(&c->message, j->fd_index);
-                if (fd < 0 || namespace_fd_open(fd, NAMESPACE_USER, &ns) < 0 || fstat(ns, &st) < 0)
-                        return false;
-                sb = origin_index_find_namespace(&c->server->origins, NAMESPACE_USER, (uint64_t) st.st_ino);
-                if (!sb || !sb->exec_base.kept || (sb->exec_base.joined_namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
-                        return false;
-                *ret = (SpawnIds) { .uid = sb->exec_base.uid, .gid = sb->exec_base.gid,
-                                    .user_namespace = (uint64_t) st.st_ino };
-                return true;
-        }
-        return false;
+        *ret = (SpawnIds) { .uid = sb->exec_base.uid, .gid = sb->exec_base.gid };
+        return true;
 }
 
 /*
@@ -1125,7 +1107,6 @@ static void method_spawn(Connection *c) {
         if (!client)
                 return connection_close(c);
 
-        SpawnIds joined_ids;
         SpawnContext ctx = {
                 .request = req,
                 .seccomp = seccomp,
@@ -1134,7 +1115,8 @@ static void method_spawn(Connection *c) {
                 .n_message_fds = c->message.n_fds,
                 .caller = &c->caller,
                 .own_namespace_inodes = s->origins.own_namespaces,
-                .joined_user_ids = joined_user_namespace_ids(c, req, &joined_ids) ? &joined_ids : NULL,
+                .sandbox_user_ids = sandbox_user_ids,
+                .userdata = s,
                 .timeout_sec = s->config.limits.spawn_timeout_sec,
         };
         /* Room for nested sandboxes' cgroups where requests from inside it may be served. */

@@ -611,13 +611,16 @@ static uint32_t default_inside_id(const IdMapping *m, size_t n, uint32_t host) {
         return m[0].container_id;
 }
 
-/* Whether the user namespace the plan joins, resolved once (plan_join()), has this inode number. */
-static bool plan_joins_user_namespace(const SpawnPlan *p, uint64_t inode) {
+/* The ids of the sandbox that made the user namespace the plan joins (resolved once, by plan_join()), if one
+ * did (SpawnContext.sandbox_user_ids). */
+static bool joined_sandbox_ids(const SpawnPlan *p, const SpawnContext *c, SpawnIds *ret) {
         struct stat st;
 
+        if (!c->sandbox_user_ids)
+                return false;
         for (size_t i = 0; i < p->n_joins; i++)
                 if (p->joins[i].type == NAMESPACE_USER)
-                        return fstat(p->joins[i].fd, &st) >= 0 && (uint64_t) st.st_ino == inode;
+                        return fstat(p->joins[i].fd, &st) >= 0 && c->sandbox_user_ids(c->userdata, (uint64_t) st.st_ino, ret);
         return false;
 }
 
@@ -638,6 +641,7 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         size_t n_gid_maps = r->n_gid_mappings > 0 ? r->n_gid_mappings : 1;
         const gid_t *groups = NULL;
         size_t n_groups = 0;
+        SpawnIds joined;
 
         if (r->has_user) {
                 p->uid = r->uid;
@@ -658,11 +662,10 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         } else if (new_user) {
                 p->uid = default_inside_id(uid_maps, n_uid_maps, caller_uid);
                 p->gid = default_inside_id(gid_maps, n_gid_maps, caller_gid);
-        } else if (p->joins_user && c->joined_user_ids && p->command_userns_fd < 0 &&
-                   plan_joins_user_namespace(p, c->joined_user_ids->user_namespace)) {
+        } else if (p->joins_user && p->command_userns_fd < 0 && joined_sandbox_ids(p, c, &joined)) {
                 /* A sandbox's user namespace: as that sandbox runs there (its root may be unmapped). */
-                p->uid = c->joined_user_ids->uid;
-                p->gid = c->joined_user_ids->gid;
+                p->uid = joined.uid;
+                p->gid = joined.gid;
         } else if (caller->privileged || p->joins_user || p->command_userns_fd >= 0) {
                 p->uid = 0;
                 p->gid = 0;

@@ -35,12 +35,15 @@ typedef struct SpawnParent {
         gid_t gid;
 } SpawnParent;
 
-/* A uid and gid as the user namespace with inode number user_namespace sees them. */
+/* A uid and gid as a user namespace sees them. */
 typedef struct SpawnIds {
         uid_t uid;
         gid_t gid;
-        uint64_t user_namespace;
 } SpawnIds;
+
+/* The ids the command of the sandbox that made the user namespace with this inode number runs as there:
+ * true with *ret filled, false where no sandbox of the daemon's made it. */
+typedef bool (*SpawnSandboxUserIds)(void *userdata, uint64_t user_namespace, SpawnIds *ret);
 
 typedef struct SpawnContext {
         const SpawnRequest *request;
@@ -74,11 +77,12 @@ typedef struct SpawnContext {
          * caller), and the child parks once its maps are written, until spawn_start_pooled() hands it the
          * plan of the request it is taken for. Needs a spawn worker: -EBUSY without one. */
         bool pooled;
-        /* A joined user namespace one of the daemon's sandboxes made: the ids that sandbox's command runs as
-         * there, which a request joining it without "user" runs as too, as an Exec into the sandbox does,
-         * if the user namespace the plan joins is that one still (a pidfd's process may have moved since it
-         * was looked up); NULL or another: such a request runs as the namespace's root. Borrowed. */
-        const SpawnIds *joined_user_ids;
+        /* Asked about the user namespace a request joins without "user", as the plan resolved it (once, so a
+         * pidfd's process cannot move between the two): one of the daemon's sandboxes made it, and the
+         * request runs as that sandbox's command does there, as an Exec into the sandbox does; otherwise (or
+         * NULL) as the namespace's root. */
+        SpawnSandboxUserIds sandbox_user_ids;
+        void *userdata;
         /* The spawn's deadline (spawn-timeout): a child still on the daemon's memory that long after its
          * clone (stopped, say) is killed, even once the spawn was answered (0: none). */
         unsigned timeout_sec;

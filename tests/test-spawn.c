@@ -76,13 +76,22 @@ static void *memdup_or_die(const void *p, size_t size) {
  * spawn_start() and the handshake taken to its end, as the daemon's loop does it (here by polling).
  * A failed handshake is killed and reaped here, with *h untouched: a failure leaves nothing behind.
  */
-/* SpawnContext.joined_user_ids for the next spawns (NULL: none). */
-static const SpawnIds *joined_user_ids;
+/* What SpawnContext.sandbox_user_ids answers for the next spawns: these ids in the user namespace with this
+ * inode number, as a sandbox's (0: no sandbox made any). */
+static SpawnIds sandbox_ids;
+static uint64_t sandbox_user_namespace;
+
+static bool stand_in_sandbox_user_ids(void *userdata, uint64_t user_namespace, SpawnIds *ret) {
+        if (sandbox_user_namespace == 0 || user_namespace != sandbox_user_namespace)
+                return false;
+        *ret = sandbox_ids;
+        return true;
+}
 
 static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
                     SpawnError *e) {
         SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller,
-                           .joined_user_ids = joined_user_ids };
+                           .sandbox_user_ids = stand_in_sandbox_user_ids };
         SpawnHandle started;
         siginfo_t si;
         int k;
@@ -1358,15 +1367,14 @@ Test(spawn, new_namespaces_belong_to_a_joined_user_namespace) {
         kill_and_reap(&a, SIGKILL);
 }
 
-/* The ids a sandbox runs as in its user namespace are for that namespace alone: a pidfd's process may have
- * moved to another by the time the plan joins it. */
+/* The ids a sandbox runs as in its user namespace are for that namespace alone: the plan asks about the one it
+ * resolved and joins, whatever a pidfd's process was in before. */
 Test(spawn, joined_user_ids_count_only_in_their_namespace) {
         static const IdMapping ids[] = { { 0, 100000, 65536 } };
         _cleanup_(spawn_request_freep) SpawnRequest *ra = REQUEST("sleep", "100");
         _cleanup_(spawn_request_freep) SpawnRequest *rb = REQUEST("sleep", "100");
         _cleanup_free_ char *status = NULL, *uid = NULL;
         SpawnHandle a, b;
-        SpawnIds as_sandbox;
 
         ra->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
         map_ids(ra, ids, ELEMENTSOF(ids));
@@ -1374,11 +1382,10 @@ Test(spawn, joined_user_ids_count_only_in_their_namespace) {
         join_namespace(rb, NAMESPACE_USER, 0);
 
         for (int of_it = 0; of_it < 2; of_it++) {
-                as_sandbox = (SpawnIds) { .uid = 5, .gid = 6,
-                                          .user_namespace = ns_inode(a.pid, "user") + (of_it ? 0 : 1) };
-                joined_user_ids = &as_sandbox;
+                sandbox_ids = (SpawnIds) { .uid = 5, .gid = 6 };
+                sandbox_user_namespace = ns_inode(a.pid, "user") + (of_it ? 0 : 1);
                 spawn_ok(NULL, rb, &a.pidfd, 1, &b);
-                joined_user_ids = NULL;
+                sandbox_user_namespace = 0;
 
                 status = read_proc("/proc/%d/status", b.pid);
                 uid = status_field(status, "Uid:");
