@@ -275,6 +275,7 @@ wait_for() {
         fail "timed out waiting for: $what"
 }
 unit_state() { in_ct systemctl is-active "$1" || true; }
+unit_is() { [ "$(unit_state "$1")" = "$2" ]; }
 expect_state() {
         local s; s=$(unit_state "$1")
         [ "$s" = "$2" ] || fail "$1 is $s, expected $2"
@@ -547,7 +548,8 @@ expect_journal "the stop's kill of $user's sandbox" NSBOX_EVENT=kill NSBOX_SANDB
 wait_for "the stopped service's keeper to be gone" keepers_are 0
 ok "after systemctl stop, no sandbox and no keeper is left"
 user_nsbox list >/dev/null || fail "nsbox list after a stop failed"
-expect_state nsboxd.service active
+# The daemon said READY=1 before it served the call; systemd reads that message on its own time.
+wait_for "nsboxd.service to be active once socket activation started it" unit_is nsboxd.service active
 ok "after systemctl stop, the socket is still active and the next call starts the daemon again"
 
 log "$checks checks passed; $((SECONDS)) s in all."
