@@ -903,6 +903,8 @@ static int join_fd_option(NsboxSpawn *s, RunOptions *o, int c) {
                         return r;
                 }
                 o->joined_namespaces |= namespace_types[i].flag;
+                if (namespace_types[i].flag == NSBOX_NAMESPACE_USER)
+                        o->userns_fd = fd;
                 return 0;
         }
         return -EINVAL;
@@ -1051,6 +1053,8 @@ static int resolve_join(NsboxConnection *c, NsboxSpawn *s, RunOptions *o, RunJoi
                         log_error("%s: %s", j->origin, strerror(-r));
                         goto finish;
                 }
+                if (namespace_types[i].flag == NSBOX_NAMESPACE_USER && o->have_uid != o->have_gid)
+                        o->have_joined_ids = cli_ids_in_user_namespace(fds[i], &o->joined_uid, &o->joined_gid) >= 0;
         }
         r = 0;
 finish:
@@ -1060,12 +1064,32 @@ finish:
 }
 
 int run_options_resolve_joins(NsboxConnection *c, NsboxSpawn *s, RunOptions *o) {
-        for (size_t i = 0; i < o->n_joins; i++) {
-                int r = resolve_join(c, s, o, &o->joins[i]);
+        int r;
 
+        for (size_t i = 0; i < o->n_joins; i++) {
+                r = resolve_join(c, s, o, &o->joins[i]);
                 if (r < 0)
                         return r;
         }
+
+        /*
+         * In a user namespace joined, --uid or --gid alone leaves the other one to what ours maps to there
+         * (as nsbox(1) says of both, and as bubblewrap's --userns does): its number on the host means nothing
+         * there. Known only now for --join. Where we cannot ask, the host's number stays, and nsboxd refuses
+         * it if that namespace does not map it.
+         */
+        if ((o->joined_namespaces & NSBOX_NAMESPACE_USER) && o->have_uid != o->have_gid) {
+                if (!o->have_joined_ids && o->userns_fd >= 0)
+                        o->have_joined_ids = cli_ids_in_user_namespace(o->userns_fd, &o->joined_uid,
+                                                                       &o->joined_gid) >= 0;
+                if (o->have_joined_ids) {
+                        r = nsbox_spawn_set_user(s, o->have_uid ? o->uid : o->joined_uid,
+                                                 o->have_gid ? o->gid : o->joined_gid, NULL, 0);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
         /* Whatever "all" turned out to be is joined, not created. */
         return nsbox_spawn_set_namespaces(s, nsbox_spawn_get_namespaces(s) & ~o->joined_namespaces);
 }
@@ -1427,6 +1451,20 @@ static int check_mapped(const RunOptions *o, bool gid, uint32_t id, uint32_t own
         return -EINVAL;
 }
 
+/*
+ * Whether the command may run in a user namespace it joins (--join ID:user, --userns FD): its ids are then
+ * that namespace's, which nsboxd checks against its maps and owner. --join ID:all joins whatever ID created,
+ * which is known only once connected, so it may be one.
+ */
+static bool may_join_user_namespace(const RunOptions *o) {
+        if (o->joined_namespaces & NSBOX_NAMESPACE_USER)
+                return true;
+        for (size_t i = 0; i < o->n_joins; i++)
+                if (o->joins[i].types == 0)
+                        return true;
+        return false;
+}
+
 /* Errors are reported here, naming the option. */
 static int apply_confinement(NsboxSpawn *s, const RunOptions *o) {
         int r = 0;
@@ -1564,7 +1602,7 @@ int run_options_apply(NsboxSpawn *s, RunOptions *o, char *const *command) {
                                 return -EINVAL;
                         if (o->have_gid && check_mapped(o, true, gid, egid) < 0)
                                 return -EINVAL;
-                } else if (euid != 0 && o->have_uid && uid != euid) {
+                } else if (euid != 0 && o->have_uid && uid != euid && !may_join_user_namespace(o)) {
                         log_error("--uid %" PRIu32 ": without a user namespace the ids are host ids, and you may "
                                   "only run as your own (%u); add --user and --map-user=%" PRIu32
                                   " to appear as %" PRIu32 " inside",

@@ -73,6 +73,10 @@ typedef struct RunOptions {
         unsigned joined_namespaces;
         RunJoin *joins;
         size_t n_joins;
+        int userns_fd; /* --userns FD (ours, not owned), or -1 */
+        /* Our ids as the user namespace joined sees them, asked when only one of --uid and --gid is given. */
+        bool have_joined_ids;
+        uint32_t joined_uid, joined_gid;
 } RunOptions;
 
 /* Frees what o owns. */

@@ -297,7 +297,7 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_close_ int sigfd = -EBADF, pty_master = -EBADF, pty_slave = -EBADF;
         _cleanup_(nsbox_spawn_freep) NsboxSpawn *s = NULL;
         PtyRelay pty = { .master = -EBADF };
-        _cleanup_(run_options_done) RunOptions o = { .seccomp_fd = -1 };
+        _cleanup_(run_options_done) RunOptions o = { .seccomp_fd = -1, .userns_fd = -1 };
         RunLimits limits = {};
         int r, ret;
 

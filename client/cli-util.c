@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Shared pieces of the nsbox CLI: error messages that say what to do next, signal names, JSON output. */
+/* Shared pieces of the nsbox CLI: error messages that say what to do next, signal names, JSON output, our ids
+ * as a user namespace we join sees them. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli-util.h"
 
@@ -229,5 +234,42 @@ int cli_print_json(const char *text) {
                 return -EBADMSG;
         cli_print_json_object(o);
         json_object_put(o);
+        return 0;
+}
+
+/* A child of ours joins the namespace to ask the kernel: we stay where we are. */
+int cli_ids_in_user_namespace(int fd, uint32_t *ret_uid, uint32_t *ret_gid) {
+        uint32_t ids[2];
+        int p[2], status;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                (void) close(p[0]);
+                (void) close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                if (setns(fd, CLONE_NEWUSER) < 0)
+                        _exit(EXIT_FAILURE);
+                ids[0] = (uint32_t) getuid();
+                ids[1] = (uint32_t) getgid();
+                _exit(write(p[1], ids, sizeof ids) == (ssize_t) sizeof ids ? EXIT_SUCCESS : EXIT_FAILURE);
+        }
+        (void) close(p[1]);
+        do
+                n = read(p[0], ids, sizeof ids);
+        while (n < 0 && errno == EINTR);
+        (void) close(p[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (n != (ssize_t) sizeof ids)
+                return -EPERM;
+        *ret_uid = ids[0];
+        *ret_gid = ids[1];
         return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "macro.h"
 #include "nsbox.h"
@@ -59,6 +60,15 @@ int cli_exit_status(NsboxState state, int exit_code, int signal);
 void cli_print_json_object(struct json_object *o);
 /* Prints JSON text indented; returns -EBADMSG if it does not parse. */
 int cli_print_json(const char *text);
+
+/*
+ * Our ids as the user namespace open as fd (a /proc/PID/ns/user file or a
+ * pidfd) sees them: what a command that joins it runs as by default, as
+ * bubblewrap's --userns does, whatever our ids map to there (the overflow id
+ * where they map to nothing). -EPERM where we cannot join it ourselves (an
+ * ancestor's, or not ours to enter).
+ */
+int cli_ids_in_user_namespace(int fd, uint32_t *ret_uid, uint32_t *ret_gid);
 
 int verb_run(int argc, char *argv[]);
 int verb_exec(int argc, char *argv[]);

@@ -1066,48 +1066,6 @@ static bool has_overlay(const BwrapOptions *o) {
         return false;
 }
 
-/*
- * Our ids as the user namespace open as fd sees them: bubblewrap joins it
- * (--userns, --userns2) and runs there as we are, whatever our ids map to. A
- * child of ours joins it to ask the kernel. -errno where we cannot join it
- * ourselves (it may be an ancestor of ours, or not ours to enter).
- */
-static int ids_in_user_namespace(int fd, uint32_t *ret_uid, uint32_t *ret_gid) {
-        uint32_t ids[2];
-        int p[2], status;
-        ssize_t n;
-        pid_t pid;
-
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                (void) close(p[0]);
-                (void) close(p[1]);
-                return r;
-        }
-        if (pid == 0) {
-                if (setns(fd, CLONE_NEWUSER) < 0)
-                        _exit(EXIT_FAILURE);
-                ids[0] = (uint32_t) getuid();
-                ids[1] = (uint32_t) getgid();
-                _exit(write(p[1], ids, sizeof ids) == (ssize_t) sizeof ids ? EXIT_SUCCESS : EXIT_FAILURE);
-        }
-        (void) close(p[1]);
-        do
-                n = read(p[0], ids, sizeof ids);
-        while (n < 0 && errno == EINTR);
-        (void) close(p[0]);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (n != (ssize_t) sizeof ids)
-                return -EPERM;
-        *ret_uid = ids[0];
-        *ret_gid = ids[1];
-        return 0;
-}
-
 int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         uid_t euid = geteuid();
         gid_t egid = getegid();
@@ -1204,7 +1162,7 @@ int bwrap_options_apply(NsboxSpawn *s, BwrapOptions *o) {
         uid = o->have_uid ? o->uid : euid;
         gid = o->have_gid ? o->gid : egid;
         if (!userns && o->userns_fd >= 0 && (!o->have_uid || !o->have_gid) &&
-            ids_in_user_namespace(o->userns2_fd >= 0 ? o->userns2_fd : o->userns_fd, &own_uid, &own_gid) >= 0) {
+            cli_ids_in_user_namespace(o->userns2_fd >= 0 ? o->userns2_fd : o->userns_fd, &own_uid, &own_gid) >= 0) {
                 /* Where the command runs, as bubblewrap: as our own ids there, not their numbers on the host. */
                 if (!o->have_uid)
                         uid = own_uid;

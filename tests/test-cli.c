@@ -1249,3 +1249,88 @@ Test(cli, join_another_sandboxs_namespaces) {
         r = run_cli(NULL, "kill", "-s", "KILL", mine, NULL);
         result_done(&r);
 }
+
+/* The pid of sandbox id, as root sees it. */
+static long sandbox_pid(const char *id) {
+        struct json_object *info;
+        Result r = run_cli(NULL, "inspect", "--json", id, NULL);
+        long pid;
+
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        info = json_tokener_parse(r.out);
+        cr_assert_not_null(info, "%s", r.out);
+        pid = (long) json_object_get_int64(json_object_object_get(info, "pid"));
+        json_object_put(info);
+        result_done(&r);
+        return pid;
+}
+
+/*
+ * --uid in a user namespace joined (--join ID:user, --join ID:all, --userns
+ * FD) names an id of that namespace, not of the host: nsbox lets nsboxd judge
+ * it, and the id not given is what the caller's maps to there. nsboxd still
+ * refuses an id that namespace does not map, and another user's namespace.
+ */
+Test(cli, uid_in_a_joined_user_namespace) {
+        _cleanup_free_ char *mapped = detached(true, (const char *const[]) { "--name", "cli-uns-root", "-r", "--",
+                                                                              "sleep", "1000", NULL });
+        _cleanup_free_ char *own = detached(true, (const char *const[]) { "--name", "cli-uns-own", "-c", "--",
+                                                                           "sleep", "1000", NULL });
+        _cleanup_free_ char *roots = detached(false, (const char *const[]) { "-r", "--", "sleep", "1000", NULL });
+        char path[64], fdarg[16];
+        int fd;
+        Result r;
+
+        /* root there is nobody's own ids on the host */
+        r = run_cli_as_nobody(NULL, "run", "--join", "cli-uns-root:user", "--uid", "0", "--", "sh", "-c",
+                              "id -u; id -g", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "0\n0\n");
+        result_done(&r);
+        r = run_cli_as_nobody(NULL, "run", "--join", "cli-uns-root:all", "--gid", "0", "--", "sh", "-c",
+                              "id -u; id -g", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "0\n0\n");
+        result_done(&r);
+
+        snprintf(path, sizeof path, "/proc/%li/ns/user", sandbox_pid(mapped));
+        fd = open(path, O_RDONLY); /* inherited by the CLI */
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        snprintf(fdarg, sizeof fdarg, "%d", fd);
+        r = run_cli_as_nobody(NULL, "run", "--userns", fdarg, "--uid", "0", "--", "sh", "-c", "id -u; id -g", NULL);
+        close(fd);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_str_eq(r.out, "0\n0\n");
+        result_done(&r);
+
+        /* a namespace that maps only nobody's own ids has no root to run as */
+        r = run_cli_as_nobody(NULL, "run", "--join", "cli-uns-own:user", "--uid", "0", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert_null(strstr(r.err, "host ids"), "%s", r.err);
+        cr_assert_not_null(strstr(r.err, "cannot run true"), "%s", r.err);
+        result_done(&r);
+
+        /* nor may nobody enter root's */
+        snprintf(path, sizeof path, "/proc/%li/ns/user", sandbox_pid(roots));
+        fd = open(path, O_RDONLY);
+        cr_assert_geq(fd, 0, "%s: %m", path);
+        snprintf(fdarg, sizeof fdarg, "%d", fd);
+        r = run_cli_as_nobody(NULL, "run", "--userns", fdarg, "--uid", "0", "--", "true", NULL);
+        close(fd);
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "denied"), "%s", r.err);
+        result_done(&r);
+
+        /* and without a user namespace, nobody's ids are the host's: the CLI says so */
+        r = run_cli_as_nobody(NULL, "run", "--uid", "0", "--", "true", NULL);
+        cr_assert_eq(r.status, 125);
+        cr_assert_not_null(strstr(r.err, "host ids"), "%s", r.err);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "-s", "KILL", mapped, NULL);
+        result_done(&r);
+        r = run_cli(NULL, "kill", "-s", "KILL", own, NULL);
+        result_done(&r);
+        r = run_cli(NULL, "kill", "-s", "KILL", roots, NULL);
+        result_done(&r);
+}
