@@ -72,7 +72,9 @@
  *     anyone else it means a new session that must get the terminal passed
  *     as stdin, stdout or stderr); a terminal on stdin that controls no other
  *     session becomes the controlling terminal.
- * 11. no_new_privs (always), the fd limit the daemon was started with,
+ * 11. no_new_privs (always), the fd limit the daemon was started with
+ *     (a request's own the command sets last before its execve(), once the
+ *     fds above are in place: a limit of 3 leaves room for stdio alone),
  *     umask 022, cwd (as the sandbox's user).
  * 12. With init, become the sandbox's pid 1 and fork the command
  *     (sandbox-init.c); the command, or we without init, unblocks signals,
@@ -765,7 +767,8 @@ static void setup_process(SpawnPlan *p) {
         }
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(p, "no_new_privs", errno, NULL);
-        /* Programs using select() break with fd numbers above 1024: hand back the usual limit. */
+        /* Programs using select() break with fd numbers above 1024: hand back the usual limit. A request's
+         * own the command sets (spawn_child_exec_command()). */
         if (!p->nofile_set && setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
                 child_fail(p, "rlimit", errno, NULL);
         /* What the daemon could not set for us (set_rlimits() in spawn.c): never a raise. */
@@ -773,6 +776,8 @@ static void setup_process(SpawnPlan *p) {
                 struct rlimit want = { p->rlimits[i].soft, p->rlimits[i].hard }, now;
                 int resource = p->rlimits[i].type;
 
+                if (resource == RLIMIT_NOFILE)
+                        continue;
                 if (getrlimit((__rlimit_resource_t) resource, &now) < 0 ||
                     ((now.rlim_cur != want.rlim_cur || now.rlim_max != want.rlim_max) &&
                      setrlimit((__rlimit_resource_t) resource, &want) < 0))
@@ -854,6 +859,14 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd) {
                         spawn_child_report(report_fd, &e);
                         _exit(SPAWN_CHILD_FAILED);
                 }
+        }
+
+        /* The request's fd limit, once every fd of the spawn's own is in place: it binds what the command
+         * opens, as under prlimit(1), never the report pipe or init's fds, which are above it already. */
+        if (p->nofile_set && setrlimit(RLIMIT_NOFILE, &p->nofile) < 0) {
+                spawn_error_set(&e, "rlimit", errno, "RLIMIT_NOFILE");
+                spawn_child_report(report_fd, &e);
+                _exit(SPAWN_CHILD_FAILED);
         }
 
         sigemptyset(&none);

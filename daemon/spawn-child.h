@@ -119,13 +119,18 @@ typedef struct SpawnPlan {
 
         /* process */
         sigset_t ignored_signals; /* what the daemon ignores: the child sets these back to SIG_DFL */
-        struct rlimit nofile; /* the fd limit the daemon started with, not the one it raised for itself */
-        /* The request's rlimits (owned copy): the daemon sets them with prlimit() right after clone3(); the
-         * child sets again, before its exec, any it finds not in place (the daemon may not set another uid's
-         * limits without CAP_SYS_RESOURCE, but anyone may lower their own). */
+        /* The command's fd limit: the request's RLIMIT_NOFILE (nofile_set), else the one the daemon started
+         * with, not the one it raised for itself. The request's is set by the command last before its exec:
+         * the spawn's own fds (its pipes, init's) are arranged under the daemon's, as a limit of 3 leaves
+         * room for stdio alone. */
+        struct rlimit nofile;
+        /* The request's rlimits (owned copy): the daemon sets them with prlimit() right after clone3() (of
+         * RLIMIT_NOFILE only a hard limit above its own: see nofile); the child sets again, before its exec,
+         * any it finds not in place (the daemon may not set another uid's limits without CAP_SYS_RESOURCE,
+         * but anyone may lower their own). */
         SandboxRlimit *rlimits;
         size_t n_rlimits;
-        bool nofile_set;      /* the request set RLIMIT_NOFILE: the daemon applied it, leave it */
+        bool nofile_set;      /* the request set RLIMIT_NOFILE: the command sets nofile before its exec */
         bool new_session;
         bool require_terminal; /* the new session must get a controlling terminal from stdin, stdout or stderr */
         int controlling_tty;   /* child scratch: which of 0, 1, 2 became the controlling terminal, or -1 */

@@ -932,8 +932,10 @@ static int plan_exec(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         p->nofile = inherited_nofile;
         p->ignored_signals = ignored_signals;
         for (size_t i = 0; i < r->n_rlimits; i++)
-                if (r->rlimits[i].type == RLIMIT_NOFILE)
+                if (r->rlimits[i].type == RLIMIT_NOFILE) {
+                        p->nofile = (struct rlimit) { r->rlimits[i].soft, r->rlimits[i].hard };
                         p->nofile_set = true;
+                }
         if (r->n_rlimits > 0) {
                 p->rlimits = calloc(r->n_rlimits, sizeof(SandboxRlimit));
                 if (!p->rlimits)
@@ -1696,12 +1698,24 @@ static int write_parent_steps(pid_t pid, const SpawnParentSteps *s, SpawnError *
  * itself. Setting another uid's limits takes CAP_SYS_RESOURCE, which a daemon may lack (a bounding set
  * without it): a limit no higher than the child's own, which it has from the daemon, the child sets
  * itself before its exec (spawn-child.c), so only a raise fails here.
+ *
+ * RLIMIT_NOFILE is the command's, set by it last before its exec (SpawnPlan.nofile): until then the child
+ * and init make and move fds of their own, and a limit below those (3 leaves room for stdio alone) would
+ * fail the spawn instead of leaving the command with what it asked for, as prlimit(1) does. Here only a
+ * hard limit above the daemon's is raised, which the child could not do, the soft one left as it is.
  */
 static int set_rlimits(const SpawnRequest *r, pid_t pid, SpawnError *e) {
         for (size_t i = 0; i < r->n_rlimits; i++) {
                 struct rlimit rl = { r->rlimits[i].soft, r->rlimits[i].hard }, own;
                 int resource = r->rlimits[i].type, error;
 
+                if (resource == RLIMIT_NOFILE) {
+                        if (getrlimit(RLIMIT_NOFILE, &own) < 0)
+                                return spawn_fail(e, "rlimit", errno, "rlimits[%zu]: RLIMIT_NOFILE", i);
+                        if (rl.rlim_max <= own.rlim_max)
+                                continue;
+                        rl.rlim_cur = own.rlim_cur;
+                }
                 if (prlimit(pid, (__rlimit_resource_t) resource, &rl, NULL) >= 0)
                         continue;
                 error = errno;

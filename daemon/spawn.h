@@ -168,7 +168,10 @@ typedef struct SpawnHandle {
  *  - The request's rlimits are set by the daemon (prlimit()) before the child is released, so a sandbox
  *    in a new user namespace still gets a raised hard limit; where the daemon may not (another uid's,
  *    without CAP_SYS_RESOURCE), a limit no higher than the daemon's own is set by the child before its
- *    exec. Others are as the daemon's, RLIMIT_NOFILE as the daemon started with.
+ *    exec. Others are as the daemon's, RLIMIT_NOFILE as the daemon started with. A requested
+ *    RLIMIT_NOFILE is the command's: set by it right before its execve(), once the spawn's own fds are
+ *    in place (the daemon only raises a hard limit above its own beforehand), so any limit works that
+ *    the command itself works with, 3 (stdio alone) included; with init, init keeps the daemon's.
  *  - With a cgroup, the child is born in it (cgroup2) and moves itself into its v1 cgroups first thing;
  *    if that fails (EDQUOT: the move took the user's cgroup past its v1 pids.max, where a fork in cgroup2
  *    would have failed), it reports stage "cgroup".

@@ -11,6 +11,9 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <elf.h>
+#include <limits.h>
+#include <link.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -449,6 +452,98 @@ Test(cgroup, rlimits_are_set_and_reported) {
         json_object_put(r);
         close(s.pidfd);
         test_disconnect(conn);
+}
+
+/* The dynamic loader of this very program: a command that runs with stdio alone (ld.so --version opens
+ * nothing), where /bin/true would fail to load its libc with 3 fds (as under prlimit --nofile=3). */
+static int find_interpreter(struct dl_phdr_info *info, size_t size, void *data) {
+        char *path = data;
+
+        for (int i = 0; i < info->dlpi_phnum; i++)
+                if (info->dlpi_phdr[i].p_type == PT_INTERP) {
+                        snprintf(path, PATH_MAX, "%s", (const char *) (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr));
+                        return 1;
+                }
+        return 1; /* the program comes first: only its own counts */
+}
+
+/* Spawns argv_json with shape (more Spawn parameters) and RLIMIT_NOFILE soft = hard = nofile, stdout into out;
+ * 0 once it exited 0, 1 if the Spawn failed, 2 if the command did, 3 on anything else. */
+static int spawn_with_nofile(TestDaemon *d, const char *argv_json, const char *shape, unsigned nofile, char *out,
+                             size_t size) {
+        int conn = test_daemon_connect(d), pipefd[2], ret;
+        char params[PATH_MAX + 512];
+        size_t total = 0;
+        struct json_object *r;
+        ssize_t n;
+        Spawned s;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return 3;
+        snprintf(params, sizeof params,
+                 "{\"argv\":%s,%s\"stdout\":0,\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":%u,\"hard\":%u}]}",
+                 argv_json, shape, nofile, nofile);
+        r = spawn_call(conn, params, &pipefd[1], 1, &s);
+        close(pipefd[1]);
+        if (test_json_get(r, "error")) {
+                fprintf(stderr, "%s\n", json_object_to_json_string(r));
+                json_object_put(r);
+                close(pipefd[0]);
+                test_disconnect(conn);
+                return 1;
+        }
+        json_object_put(r);
+        while (total < size - 1 && (n = read(pipefd[0], out + total, size - 1 - total)) > 0)
+                total += (size_t) n;
+        out[total] = 0;
+        close(pipefd[0]);
+        r = call_id(conn, "Wait", s.id, NULL);
+        ret = test_json_get(r, "parameters.exitCode") && json_object_get_int(test_json_get(r, "parameters.exitCode")) == 0 ?
+                      0 : 2;
+        json_object_put(r);
+        close(s.pidfd);
+        test_disconnect(conn);
+        return ret;
+}
+
+typedef struct NofileCase {
+        const char *shape;
+        char interpreter[PATH_MAX];
+} NofileCase;
+
+/* Exit status 0: both spawns did as asked (see spawn_with_nofile()); else 10 times the first one's code and the
+ * second one's. */
+static int nofile_limits_hold(void *arg) {
+        NofileCase *c = arg;
+        char argv[PATH_MAX + 32], out[256];
+        int r;
+
+        snprintf(argv, sizeof argv, "[\"%s\",\"--version\"]", c->interpreter);
+        r = spawn_with_nofile(&daemon_, argv, c->shape, 3, out, sizeof out);
+        if (r != 0)
+                return 10 * r;
+        r = spawn_with_nofile(&daemon_, "[\"/bin/sh\",\"-c\",\"ulimit -Sn; ulimit -Hn\"]", c->shape, 4, out, sizeof out);
+        if (r == 0 && strcmp(out, "4\n4\n") != 0) {
+                fprintf(stderr, "ulimit said: %s\n", out);
+                r = 3;
+        }
+        return r;
+}
+
+/* The fd limit is the command's, not the spawn's: a limit of 3 leaves room for stdio alone, which is all a
+ * command that opens nothing needs, with init (which has fds of its own) and in a non-root caller's user
+ * namespace too; the command has the limit it asked for. */
+Test(cgroup, a_fd_limit_of_stdio_alone_is_the_commands) {
+        static const char *const shapes[] = { "", "\"namespaces\":[\"pid\"],", "\"namespaces\":[\"user\",\"pid\"]," };
+        NofileCase c = {};
+
+        dl_iterate_phdr(find_interpreter, c.interpreter);
+        cr_assert(c.interpreter[0], "no PT_INTERP in this program");
+        for (size_t i = 0; i < ELEMENTSOF(shapes); i++) {
+                c.shape = shapes[i];
+                cr_assert_eq(nofile_limits_hold(&c), 0, "as root, shape %s", shapes[i]);
+                cr_assert_eq(test_run_as(65534, 65534, nofile_limits_hold, &c), 0, "as nobody, shape %s", shapes[i]);
+        }
 }
 
 Test(cgroup, pause_freezes_and_resume_thaws) {
