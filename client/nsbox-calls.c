@@ -471,6 +471,10 @@ _public_ const char *nsbox_sandbox_info_get_sandbox(NsboxSandboxInfo *i) {
         return i ? i->info.sandbox : NULL;
 }
 
+_public_ bool nsbox_sandbox_info_get_nested(NsboxSandboxInfo *i) {
+        return i && i->info.sandbox && i->info.nested;
+}
+
 _public_ uint64_t nsbox_sandbox_info_get_resource(NsboxSandboxInfo *i, NsboxResource r) {
         return i ? resources_get(&i->info.resources, r) : 0;
 }

@@ -350,26 +350,28 @@ static int verb_list(int argc, char *argv[]) {
                 return EXIT_SUCCESS;
         }
 
-        printf("%-32s %-16s %-14s %8s %6s %-19s %-24s %-24s %s\n", "ID", "NAME", "STATE", "PID", "OWNER",
+        printf("%-32s %-18s %-14s %8s %6s %-19s %-24s %-24s %s\n", "ID", "NAME", "STATE", "PID", "OWNER",
                "STARTED", "NAMESPACES", "LIMITS", "CGROUP");
         for (size_t k = 0; k < n; k++) {
-                char ns[128], started[64], state[64], limits[256], exec_name[32];
+                char ns[128], started[64], state[64], limits[256], in_name[32];
                 const char *name = nsbox_sandbox_info_get_name(list[k]), *cg = nsbox_sandbox_info_get_cgroup(list[k]);
                 const char *in = nsbox_sandbox_info_get_sandbox(list[k]);
 
                 if (!all && !is_live(list[k]))
                         continue;
-                /* A process Exec started: named after the sandbox it runs in. */
-                if (in) {
-                        snprintf(exec_name, sizeof exec_name, "exec in %.8s", in);
-                        name = exec_name;
+                /* The name given, if any. A process Exec started has none, and is named after the sandbox it
+                 * runs in, as an unnamed nested sandbox is after the one it is nested in. */
+                if (in && (!name || !*name)) {
+                        snprintf(in_name, sizeof in_name, "%s in %.8s",
+                                 nsbox_sandbox_info_get_nested(list[k]) ? "nested" : "exec", in);
+                        name = in_name;
                 }
 
                 format_namespaces(nsbox_sandbox_info_get_namespaces(list[k]), ns, sizeof(ns));
                 format_time(nsbox_sandbox_info_get_start_usec(list[k]), started, sizeof(started));
                 format_state(list[k], state, sizeof(state));
                 format_limits(list[k], limits, sizeof(limits));
-                printf("%-32s %-16s %-14s %8d %6u %-19s %-24s %-24s %s\n", nsbox_sandbox_info_get_id(list[k]),
+                printf("%-32s %-18s %-14s %8d %6u %-19s %-24s %-24s %s\n", nsbox_sandbox_info_get_id(list[k]),
                        name && *name ? name : "-", state, (int) nsbox_sandbox_info_get_pid(list[k]),
                        (unsigned) nsbox_sandbox_info_get_owner_uid(list[k]), started, ns, limits, cg ?: "-");
         }
@@ -417,7 +419,8 @@ static int verb_inspect(int argc, char *argv[]) {
                 strncat(state, " (paused)", sizeof(state) - strlen(state) - 1);
 
         if (nsbox_sandbox_info_get_sandbox(i))
-                printf("exec in:     %s\n", nsbox_sandbox_info_get_sandbox(i));
+                printf("%s %s\n", nsbox_sandbox_info_get_nested(i) ? "nested in:  " : "exec in:    ",
+                       nsbox_sandbox_info_get_sandbox(i));
         printf("id:          %s\n"
                "name:        %s\n"
                "state:       %s\n"

@@ -530,8 +530,12 @@ int nsbox_sandbox_info_get_signal(NsboxSandboxInfo *info);           /* -1 unles
 bool nsbox_sandbox_info_get_keep_alive(NsboxSandboxInfo *info);
 /* Its cgroup, as /proc/PID/cgroup shows it; NULL without one. */
 const char *nsbox_sandbox_info_get_cgroup(NsboxSandboxInfo *info);
-/* For a process nsbox_exec() started: the id of the sandbox it runs in; NULL for a sandbox. */
+/* For a process nsbox_exec() started, and for a sandbox a Spawn from inside another made (nested in it): the
+ * id of the sandbox it runs in; NULL for a sandbox made from the host. */
 const char *nsbox_sandbox_info_get_sandbox(NsboxSandboxInfo *info);
+/* Whether it is such a nested sandbox, rather than a process nsbox_exec() started; false without a sandbox
+ * (and from a daemon that does not say). */
+bool nsbox_sandbox_info_get_nested(NsboxSandboxInfo *info);
 /* The limits in force (the request's, or the policy's defaults); 0 where none. */
 uint64_t nsbox_sandbox_info_get_resource(NsboxSandboxInfo *info, NsboxResource r);
 uint64_t nsbox_sandbox_info_get_runtime_max_usec(NsboxSandboxInfo *info); /* 0: none */

@@ -1477,6 +1477,7 @@ void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
                 .usage = sb->used,
                 .has_usage = with_usage && sb->has_used,
                 .sandbox = sb->exec_of_id[0] ? (char *) sb->exec_of_id : NULL,
+                .nested = sandbox_is_nested(sb),
         };
 
         if (with_usage && !sb->ended && sb->cgroup && cgroup_read_usage(sb->cgroup, &u) >= 0) {

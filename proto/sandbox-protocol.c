@@ -1600,6 +1600,7 @@ const JsonField sandbox_info_fields[] = {
         { "usage", &json_kind_object, offsetof(SandboxInfo, usage), JSON_PRESENCE, usage_fields,
           offsetof(SandboxInfo, has_usage) },
         { "sandbox", &json_kind_string, offsetof(SandboxInfo, sandbox), 0, &id_string },
+        { "nested", &json_kind_bool, offsetof(SandboxInfo, nested) },
         {}
 };
 

@@ -401,7 +401,9 @@ typedef struct SandboxInfo {
         bool paused;                /* "paused": Pause froze it */
         bool has_usage;             /* "usage" */
         SandboxUsage usage;
-        char *sandbox;              /* "sandbox": for a process Exec started, the id of its sandbox; else NULL */
+        char *sandbox;              /* "sandbox": for a process Exec started or a nested sandbox, the id of the
+                                     * sandbox it runs in; else NULL */
+        bool nested;                /* "nested": with sandbox, made by a Spawn from inside it, not by Exec */
 } SandboxInfo;
 
 /* A state change while waiting: (state) only. */

@@ -1542,6 +1542,66 @@ Test(nested, names_are_each_sandboxs_own) {
         cr_assert_eq(rmdir(dir), 0);
 }
 
+/* The line of text that starts with what, up to its end (asserted to be there). */
+static char *line_starting(const char *text, const char *what) {
+        const char *p = text;
+
+        for (; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                if (strncmp(p, what, strlen(what)) == 0)
+                        return strndup(p, strcspn(p, "\n"));
+        cr_assert_fail("no line starting with %s in: %s", what, text);
+        return NULL;
+}
+
+/*
+ * nsbox list and inspect show a nested sandbox's name as given; an unnamed one
+ * as nested in its sandbox, and a process Exec started as exec in it.
+ */
+Test(nested, list_and_inspect_tell_nested_sandboxes_from_execs) {
+        _cleanup_free_ char *named = NULL, *unnamed = NULL, *exec = NULL;
+        char s[33], u[33], x[33], n[33], in[64];
+        const char *p;
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("s=$($N run --detach --name nest-list -r -- sleep 1000) || exit 90; "
+                          "until $N inspect $s | grep -q running; do sleep 0.01; done; "
+                          "n=$($N exec nest-list -- %s --socket %s run --detach --name nest-named -- sleep 1000) || "
+                          "exit 91; "
+                          "u=$($N exec nest-list -- %s --socket %s run --detach -- sleep 1000) || exit 92; "
+                          "x=$($N exec --detach nest-list -- sleep 1000) || exit 93; "
+                          "echo s=$s u=$u x=$x n=$n; $N list; echo ---; $N inspect nest-named; echo ---; "
+                          "$N inspect $u; echo ---; $N inspect $x; $N kill -s KILL $s",
+                          cli(), daemon_.socket_path, cli(), daemon_.socket_path);
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        p = strstr(o.text, "s=");
+        cr_assert(p && sscanf(p, "s=%32s u=%32s x=%32s n=%32s", s, u, x, n) == 4, "%s", o.text);
+
+        named = line_starting(o.text, n);
+        unnamed = line_starting(o.text, u);
+        exec = line_starting(o.text, x);
+        cr_assert(strstr(named, " nest-named ") && !strstr(named, " in "), "%s", o.text);
+        snprintf(in, sizeof in, " nested in %.8s ", s);
+        cr_assert(strstr(unnamed, in), "%s", o.text);
+        snprintf(in, sizeof in, " exec in %.8s ", s);
+        cr_assert(strstr(exec, in), "%s", o.text);
+
+        {
+                _cleanup_free_ char *named_inspect = section(o.text, 1), *unnamed_inspect = section(o.text, 2),
+                                    *exec_inspect = section(o.text, 3);
+                char want[128];
+
+                snprintf(want, sizeof want, "nested in:   %s\n", s);
+                cr_assert(strstr(named_inspect, want) && strstr(named_inspect, "name:        nest-named\n"),
+                          "%s", o.text);
+                cr_assert(strstr(unnamed_inspect, want) && strstr(unnamed_inspect, "name:        -\n"), "%s",
+                          o.text);
+                snprintf(want, sizeof want, "exec in:     %s\n", s);
+                cr_assert(strstr(exec_inspect, want) && !strstr(exec_inspect, "nested"), "%s", o.text);
+        }
+        output_done(&o);
+}
+
 /*
  * A pid namespace of its own inside the sandbox's, with a user namespace of its own: it is a child of the
  * sandbox's, the nested user namespace owns it (so the nested sandbox mounts a /proc for it), and its pid 1 is

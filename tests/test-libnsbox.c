@@ -729,6 +729,7 @@ Test(libnsbox, exec_into_a_sandbox_and_names) {
 
         cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(xb), &info), 0);
         cr_assert_str_eq(nsbox_sandbox_info_get_sandbox(info), nsbox_sandbox_get_id(sb));
+        cr_assert_not(nsbox_sandbox_info_get_nested(info));
         nsbox_sandbox_info_free(info);
         cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(xb), &state, &code, &sig), 0);
         cr_assert_eq(state, NSBOX_STATE_EXITED);

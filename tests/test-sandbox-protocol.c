@@ -1167,6 +1167,11 @@ static void assert_info_equal(const SandboxInfo *a, const SandboxInfo *b) {
         }
         cr_assert_eq(a->runtime_max_usec, b->runtime_max_usec);
         cr_assert_eq(a->paused, b->paused);
+        cr_assert_eq(a->nested, b->nested);
+        if (a->sandbox)
+                cr_assert_str_eq(a->sandbox, b->sandbox);
+        else
+                cr_assert_null(b->sandbox);
         cr_assert_eq(a->has_usage, b->has_usage);
         if (a->has_usage)
                 cr_assert_eq(memcmp(&a->usage, &b->usage, sizeof a->usage), 0);
@@ -1188,6 +1193,8 @@ static const SandboxInfo infos[] = {
           .rlimits = info_rlimits, .n_rlimits = 2, .runtime_max_usec = 5000000, .paused = true, .has_usage = true,
           .usage = { 1, 2, 3, 4, 5, 0 } },
         { .id = (char *) "e5", .pid = 104, .state = SANDBOX_RUNNING, .sandbox = (char *) "d4" },
+        { .id = (char *) "f6", .name = (char *) "inner", .pid = 105, .state = SANDBOX_RUNNING,
+          .sandbox = (char *) "d4", .nested = true },
         { .id = (char *) "e5", .pid = 104, .state = SANDBOX_TIMED_OUT, .signal = SIGKILL, .has_usage = true,
           .usage = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
 };
