@@ -407,7 +407,11 @@ static int verb_inspect(int argc, char *argv[]) {
         if (json)
                 return cli_print_json(nsbox_sandbox_info_get_json(i)) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
+        /* nsboxd reports the namespaces created for it, not those it joined (run --join, and a process exec
+         * started, which is in its sandbox's): "-" would pass one that created none off as in the host's. */
         format_namespaces(nsbox_sandbox_info_get_namespaces(i), ns, sizeof(ns));
+        if (nsbox_sandbox_info_get_namespaces(i) == 0)
+                snprintf(ns, sizeof ns, "none created");
         format_time(nsbox_sandbox_info_get_start_usec(i), started, sizeof(started));
         format_state(i, state, sizeof(state));
         name = nsbox_sandbox_info_get_name(i);

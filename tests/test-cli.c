@@ -1244,6 +1244,30 @@ Test(cli, join_another_sandboxs_namespaces) {
         cr_assert(strstr(r.err, "no such sandbox"), "%s", r.err);
         result_done(&r);
 
+        /* nsboxd reports the namespaces created, none for one that only joined: inspect does not show that as
+         * the host's ("-"), and shows what it created beside a join */
+        {
+                _cleanup_free_ char *joined = detached(false, (const char *const[]) { "--join", "cli-pod:net,uts",
+                                                                                       "--", "sleep", "1000",
+                                                                                       NULL });
+                _cleanup_free_ char *beside = detached(false, (const char *const[]) { "--join", "cli-pod:net",
+                                                                                       "--ipc", "--", "sleep",
+                                                                                       "1000", NULL });
+
+                r = run_cli(NULL, "inspect", joined, NULL);
+                cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                cr_assert_not_null(strstr(r.out, "\nnamespaces:  none created\n"), "%s", r.out);
+                result_done(&r);
+                r = run_cli(NULL, "inspect", beside, NULL);
+                cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                cr_assert_not_null(strstr(r.out, "\nnamespaces:  ipc\n"), "%s", r.out);
+                result_done(&r);
+                r = run_cli(NULL, "kill", "-s", "KILL", joined, NULL);
+                result_done(&r);
+                r = run_cli(NULL, "kill", "-s", "KILL", beside, NULL);
+                result_done(&r);
+        }
+
         r = run_cli(NULL, "kill", "-s", "KILL", id, NULL);
         result_done(&r);
         r = run_cli(NULL, "kill", "-s", "KILL", mine, NULL);
