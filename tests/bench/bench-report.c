@@ -396,6 +396,7 @@ void bench_results_print_table(const BenchResults *b, FILE *f) {
         fprintf(f, "kernel %s, %ld CPUs, load average %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end\n",
                 b->kernel, b->cpus, b->load_before[0], b->load_before[1], b->load_before[2], b->load_after[0],
                 b->load_after[1], b->load_after[2]);
+        fprintf(f, "cgroups: %s\n", b->cgroups);
         fprintf(f, "latencies in microseconds; spawn: request until the pidfd is held (exec done); "
                    "exit: request until the exit status\n");
 
@@ -592,6 +593,7 @@ int bench_results_print_json(const BenchResults *b, FILE *f) {
                            *after = json_object_new_array();
         json_object_object_add(machine, "kernel", json_object_new_string(b->kernel));
         json_object_object_add(machine, "cpus", json_object_new_int64(b->cpus));
+        json_object_object_add(machine, "cgroups", json_object_new_string(b->cgroups));
         for (size_t i = 0; i < 3; i++) {
                 json_object_array_add(before, json_object_new_double(b->load_before[i]));
                 json_object_array_add(after, json_object_new_double(b->load_after[i]));

@@ -126,6 +126,7 @@ typedef struct BenchResults {
         /* the machine, so a reader can judge the numbers */
         char kernel[128];       /* uname -r */
         long cpus;              /* online CPUs */
+        char cgroups[128];      /* the cgroup layout: cgroup2, how many v1 hierarchies */
         double load_before[3];  /* /proc/loadavg when the run started and when it ended: */
         double load_after[3];   /* other work on the machine shows up in the tails */
 } BenchResults;

@@ -1068,6 +1068,33 @@ static void read_loadavg(double ret[3]) {
         fclose(f);
 }
 
+/*
+ * The host's cgroup layout, for the reader of the table: a spawn takes its child into cgroup2 with
+ * CLONE_INTO_CGROUP, but moves it into each v1 hierarchy with a cgroup.procs write of its own, so the
+ * numbers of a hybrid host are not those of a pure cgroup2 one.
+ */
+static void read_cgroup_layout(char *ret, size_t size) {
+        FILE *f = fopen("/proc/self/mounts", "re");
+        unsigned v1 = 0, v2 = 0;
+        char type[64], options[1024];
+
+        snprintf(ret, size, "unknown");
+        if (!f)
+                return;
+        while (fscanf(f, "%*s %*s %63s %1023s %*d %*d", type, options) == 2) {
+                /* name=systemd and the like hold no controller: not counted. */
+                if (streq(type, "cgroup") && !strstr(options, "name="))
+                        v1++;
+                else if (streq(type, "cgroup2"))
+                        v2++;
+        }
+        fclose(f);
+        if (v1 == 0)
+                snprintf(ret, size, "%s", v2 > 0 ? "cgroup2 only" : "none mounted");
+        else
+                snprintf(ret, size, "%s%u v1 hierarchies", v2 > 0 ? "cgroup2 and " : "", v1);
+}
+
 /* 1,000 live sandboxes are 1,000 pidfds coming our way, and more for the clients. */
 static void raise_fd_limit(void) {
         struct rlimit rl;
@@ -1114,6 +1141,7 @@ int main(int argc, char *argv[]) {
         if (uname(&u) >= 0)
                 snprintf(b.kernel, sizeof b.kernel, "%s", u.release);
         b.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        read_cgroup_layout(b.cgroups, sizeof b.cgroups);
         read_loadavg(b.load_before);
 
         if (o.socket_path) {
