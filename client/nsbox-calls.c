@@ -443,6 +443,10 @@ _public_ unsigned nsbox_sandbox_info_get_namespaces(NsboxSandboxInfo *i) {
         return i ? namespaces_to_public(i->info.namespaces) : 0;
 }
 
+_public_ unsigned nsbox_sandbox_info_get_joined_namespaces(NsboxSandboxInfo *i) {
+        return i ? namespaces_to_public(i->info.joined_namespaces) : 0;
+}
+
 _public_ NsboxState nsbox_sandbox_info_get_state(NsboxSandboxInfo *i) {
         return i ? state_to_public(i->info.state) : NSBOX_STATE_RUNNING;
 }

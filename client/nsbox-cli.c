@@ -131,7 +131,9 @@ static bool no_arguments(int argc, const char *usage) {
         return true;
 }
 
-static void format_namespaces(unsigned flags, char *buf, size_t size) {
+/* The names of flags in type order with "," between them, each of joined (a subset) marked with a "*";
+ * "-" for none. */
+static void format_namespaces(unsigned flags, unsigned joined, char *buf, size_t size) {
         size_t used = 0;
 
         buf[0] = 0;
@@ -141,7 +143,7 @@ static void format_namespaces(unsigned flags, char *buf, size_t size) {
 
                 if (!(flags & f) || !name)
                         continue;
-                n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
+                n = snprintf(buf + used, size - used, "%s%s%s", used ? "," : "", name, joined & f ? "*" : "");
                 if (n < 0 || (size_t) n >= size - used)
                         break;
                 used += (size_t) n;
@@ -367,7 +369,10 @@ static int verb_list(int argc, char *argv[]) {
                         name = in_name;
                 }
 
-                format_namespaces(nsbox_sandbox_info_get_namespaces(list[k]), ns, sizeof(ns));
+                /* Those it joined (an exec'd process: all of its sandbox's) marked, in the same column. */
+                format_namespaces(nsbox_sandbox_info_get_namespaces(list[k]) |
+                                          nsbox_sandbox_info_get_joined_namespaces(list[k]),
+                                  nsbox_sandbox_info_get_joined_namespaces(list[k]), ns, sizeof(ns));
                 format_time(nsbox_sandbox_info_get_start_usec(list[k]), started, sizeof(started));
                 format_state(list[k], state, sizeof(state));
                 format_limits(list[k], limits, sizeof(limits));
@@ -407,11 +412,18 @@ static int verb_inspect(int argc, char *argv[]) {
         if (json)
                 return cli_print_json(nsbox_sandbox_info_get_json(i)) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        /* nsboxd reports the namespaces created for it, not those it joined (run --join, and a process exec
-         * started, which is in its sandbox's): "-" would pass one that created none off as in the host's. */
-        format_namespaces(nsbox_sandbox_info_get_namespaces(i), ns, sizeof(ns));
+        /* Those created, then those joined (run --join, and a process exec started, which is in all of its
+         * sandbox's): "-" would pass one that created none off as in the host's. */
+        format_namespaces(nsbox_sandbox_info_get_namespaces(i), 0, ns, sizeof(ns));
         if (nsbox_sandbox_info_get_namespaces(i) == 0)
                 snprintf(ns, sizeof ns, "none created");
+        if (nsbox_sandbox_info_get_joined_namespaces(i) != 0) {
+                char joined[128];
+
+                format_namespaces(nsbox_sandbox_info_get_joined_namespaces(i), 0, joined, sizeof(joined));
+                strncat(ns, ", joined: ", sizeof(ns) - strlen(ns) - 1);
+                strncat(ns, joined, sizeof(ns) - strlen(ns) - 1);
+        }
         format_time(nsbox_sandbox_info_get_start_usec(i), started, sizeof(started));
         format_state(i, state, sizeof(state));
         name = nsbox_sandbox_info_get_name(i);

@@ -522,7 +522,12 @@ const char *nsbox_sandbox_info_get_id(NsboxSandboxInfo *info);
 const char *nsbox_sandbox_info_get_name(NsboxSandboxInfo *info); /* NULL if none */
 pid_t nsbox_sandbox_info_get_pid(NsboxSandboxInfo *info);
 uid_t nsbox_sandbox_info_get_owner_uid(NsboxSandboxInfo *info);
-unsigned nsbox_sandbox_info_get_namespaces(NsboxSandboxInfo *info); /* NSBOX_NAMESPACE_* */
+unsigned nsbox_sandbox_info_get_namespaces(NsboxSandboxInfo *info); /* NSBOX_NAMESPACE_*: those created for it */
+/* The namespaces it runs in without having created them (NSBOX_NAMESPACE_*): those its spawn joined
+ * (nsbox_spawn_join_namespace(), nsbox_spawn_set_command_user_namespace()), and for a process nsbox_exec()
+ * started, every one of its sandbox's. Never one nsbox_sandbox_info_get_namespaces() has; 0 if it joined
+ * none (and from a daemon that does not say). */
+unsigned nsbox_sandbox_info_get_joined_namespaces(NsboxSandboxInfo *info);
 NsboxState nsbox_sandbox_info_get_state(NsboxSandboxInfo *info);
 uint64_t nsbox_sandbox_info_get_start_usec(NsboxSandboxInfo *info); /* CLOCK_REALTIME, µs */
 int nsbox_sandbox_info_get_exit_code(NsboxSandboxInfo *info);        /* -1 unless exited */

@@ -205,7 +205,8 @@ static const char *exec_base_check(const HandoverSandbox *sb, size_t n_seccomp) 
         if (b->creator_uid != sb->info.owner_uid || b->creator_gid != sb->creator_gid ||
             b->creator_privileged != (b->creator_uid == 0))
                 return "execBase";
-        if (b->user_namespace != !!(all & NAMESPACE_BIT(NAMESPACE_USER)) || (!b->set_groups && b->n_groups > 0))
+        if (b->user_namespace != !!(all & NAMESPACE_BIT(NAMESPACE_USER)) || (!b->set_groups && b->n_groups > 0) ||
+            (b->joined_namespaces & sb->info.namespaces))
                 return "execBase";
         for (size_t i = 0; b->has_capabilities && i < _CAPABILITY_SET_MAX; i++)
                 if (b->capabilities.set[i] & ~caps)
@@ -234,7 +235,8 @@ static const char *sandbox_check(const HandoverSandbox *accepted, size_t n, Hand
         }
         if (!sandbox_info_state_is_consistent(&sb->info) || (st == SANDBOX_STARTING && !sb->discard) ||
             (sb->discard && st != SANDBOX_STARTING) || sb->info.pid < 2 ||
-            (sb->info.sandbox && streq(sb->info.sandbox, sb->info.id)))
+            (sb->info.sandbox && streq(sb->info.sandbox, sb->info.id)) ||
+            (sb->info.namespaces & sb->info.joined_namespaces))
                 return "info";
         /* Its top process is only followed through its pidfd while it runs. */
         if ((running || sb->discard) != !!sb->pidfd)

@@ -56,6 +56,17 @@ static int strv_copy(char *const *l, char ***ret) {
         return 0;
 }
 
+unsigned sandbox_joined_namespaces(const SpawnRequest *req) {
+        unsigned types = 0;
+
+        for (size_t i = 0; i < req->n_join_namespaces; i++)
+                types |= NAMESPACE_BIT(req->join_namespaces[i].type);
+        /* Its command runs in that one, which an Exec then joins from its top process. */
+        if (req->command_userns_fd_index >= 0)
+                types |= NAMESPACE_BIT(NAMESPACE_USER);
+        return types;
+}
+
 int sandbox_exec_base_init(SandboxExecBase *base, const SpawnRequest *req, const Caller *creator,
                            SeccompProgram *seccomp, const CapabilityMasks *capabilities, const SpawnHandle *handle) {
         SandboxExecBase b = {
@@ -71,11 +82,7 @@ int sandbox_exec_base_init(SandboxExecBase *base, const SpawnRequest *req, const
         };
         int r;
 
-        for (size_t i = 0; i < req->n_join_namespaces; i++)
-                b.joined_namespaces |= NAMESPACE_BIT(req->join_namespaces[i].type);
-        /* Its command runs in that one, which an Exec then joins from its top process. */
-        if (req->command_userns_fd_index >= 0)
-                b.joined_namespaces |= NAMESPACE_BIT(NAMESPACE_USER);
+        b.joined_namespaces = sandbox_joined_namespaces(req);
         b.user_namespace = (req->namespaces | b.joined_namespaces) & NAMESPACE_BIT(NAMESPACE_USER);
         if (capabilities) {
                 b.has_capabilities = true;

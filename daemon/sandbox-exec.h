@@ -55,6 +55,11 @@ typedef struct SandboxExecBase {
         bool disable_user_namespaces;
 } SandboxExecBase;
 
+/* The namespace types (NAMESPACE_BIT() mask) the process req starts is in without creating them: those it
+ * joins, and the user namespace its command enters (commandUserNamespaceFileDescriptor). For an Exec's
+ * request, once sandbox_exec_prepare() planned it, every namespace of its sandbox. */
+unsigned sandbox_joined_namespaces(const SpawnRequest *req);
+
 /* Fills base for the sandbox req makes (after spawn_start() answered handle). Takes a reference to seccomp
  * (may be NULL) and copies the rest; capabilities may be NULL. 0 or -ENOMEM (base then empty). */
 int sandbox_exec_base_init(SandboxExecBase *base, const SpawnRequest *req, const Caller *creator,

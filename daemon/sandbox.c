@@ -1268,6 +1268,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         sb->phase = SANDBOX_PHASE_SPAWNING;
         sb->creator = caller_identity(&owner->connection->caller);
         sb->namespaces = req->namespaces;
+        sb->joined_namespaces = sandbox_joined_namespaces(req);
         sb->keep_alive = req->keep_alive;
         sb->start_usec = now_realtime_usec();
         sb->start_loop_msec = uv_now(s->loop);
@@ -1463,6 +1464,7 @@ void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
                 .pid = sb->pid,
                 .owner_uid = sb->creator.uid,
                 .namespaces = sb->namespaces,
+                .joined_namespaces = sb->joined_namespaces,
                 .state = sb->state,
                 .start_usec = sb->start_usec,
                 .exit_code = sb->exit_code,
@@ -1745,6 +1747,8 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         sb->creator = (Caller) { .uid = info->owner_uid, .gid = h->creator_gid, .pid = (pid_t) h->creator_pid,
                                  .pidfd = -EBADF, .privileged = info->owner_uid == 0 };
         sb->namespaces = info->namespaces;
+        /* A state written before SandboxInfo had joinedNamespaces has them in the exec base alone. */
+        sb->joined_namespaces = info->joined_namespaces | sb->exec_base.joined_namespaces;
         sb->keep_alive = info->keep_alive;
         sb->start_usec = info->start_usec;
         sb->start_loop_msec = uv_now(s->loop);

@@ -97,6 +97,9 @@ struct Sandbox {
         char *name;
         Caller creator; /* who asked for it: the identity only */
         unsigned namespaces;
+        /* The types it is in without having made them (sandbox_joined_namespaces()): a process Exec started
+         * is in all of its sandbox's. Kept apart from the exec base, which an Exec's process has none of. */
+        unsigned joined_namespaces;
         bool keep_alive;
         uint64_t start_usec;
         uint64_t start_loop_msec; /* uv_now() at clone, for the spawn timeout */

@@ -1588,6 +1588,7 @@ const JsonField sandbox_info_fields[] = {
         { "pid", &json_kind_int64, offsetof(SandboxInfo, pid), JSON_MANDATORY, &(const JsonRange) { 0, INT32_MAX } },
         { "ownerUID", &json_kind_uint32, offsetof(SandboxInfo, owner_uid), JSON_MANDATORY },
         { "namespaces", &namespaces_kind, offsetof(SandboxInfo, namespaces), JSON_MANDATORY },
+        { "joinedNamespaces", &namespaces_kind, offsetof(SandboxInfo, joined_namespaces) },
         { NULL, &json_kind_inline, 0, 0, state_fields },
         { "startTime", &json_kind_uint64, offsetof(SandboxInfo, start_usec), JSON_MANDATORY,
           &(const JsonRange) { 0, INT64_MAX - 1 } },

@@ -387,7 +387,9 @@ typedef struct SandboxInfo {
         char *name;        /* NULL if none */
         int64_t pid;
         uint32_t owner_uid;
-        unsigned namespaces;
+        unsigned namespaces;        /* "namespaces": the types created for it */
+        unsigned joined_namespaces; /* "joinedNamespaces": the types it joined (an Exec'd process: all its
+                                     * sandbox's); 0 none */
         SandboxState state;
         uint64_t start_usec; /* CLOCK_REALTIME, µs ("startTime") */
         int exit_code;       /* valid when state == SANDBOX_EXITED, or a final state the top process exited in */

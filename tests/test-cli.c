@@ -179,6 +179,29 @@ static Result run_cli_as_nobody(const char *input, ...) {
         return r;
 }
 
+/* The same as uid, with its own group as gid and no other groups. */
+static Result run_cli_as_uid(uid_t uid, const char *input, ...) {
+        char reuid[32], regid[32];
+        const char *const setpriv[] = { "/usr/bin/setpriv", reuid, regid, "--clear-groups", "--", NULL };
+        va_list ap;
+        Result r;
+
+        snprintf(reuid, sizeof reuid, "--reuid=%u", (unsigned) uid);
+        snprintf(regid, sizeof regid, "--regid=%u", (unsigned) uid);
+        va_start(ap, input);
+        r = run_cli_with(setpriv, input, ap);
+        va_end(ap);
+        return r;
+}
+
+/* id's line in the output of nsbox list, as a new string; NULL if it is not there. */
+static char *list_line(const char *out, const char *id) {
+        for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, id, strlen(id)) == 0 && l[strlen(id)] == ' ')
+                        return strndup(l, strcspn(l, "\n"));
+        return NULL;
+}
+
 Test(cli, exit_codes_propagate) {
         static const struct {
                 const char *script;
@@ -1106,6 +1129,51 @@ Test(cli, exec_into_a_running_sandbox) {
         cr_assert(strstr(r.err, "no such sandbox: no-such-sandbox"), "%s", r.err);
         result_done(&r);
 
+        /* a process exec started is listed as in every namespace of its sandbox, joined, having made none */
+        {
+                char *argv[] = { (char *) cli(), (char *) "--socket", daemon_.socket_path, (char *) "exec", id,
+                                 (char *) "--", (char *) "sleep", (char *) "1000", NULL };
+                struct json_object *array = NULL, *made = NULL, *entry = NULL, *v;
+                int in, out, err;
+                pid_t pid = start(argv, &in, &out, &err);
+                Result w;
+
+                while (!entry) {
+                        json_object_put(array);
+                        r = run_cli(NULL, "list", "--json", NULL);
+                        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                        array = json_tokener_parse(r.out);
+                        cr_assert_not_null(array, "%s", r.out);
+                        result_done(&r);
+                        for (size_t i = 0; i < json_object_array_length(array); i++) {
+                                struct json_object *o = json_object_array_get_idx(array, i);
+
+                                if (json_object_object_get_ex(o, "id", &v) && streq(json_object_get_string(v), id))
+                                        cr_assert(json_object_object_get_ex(o, "namespaces", &made));
+                                else if (json_object_object_get_ex(o, "sandbox", &v) &&
+                                         streq(json_object_get_string(v), id))
+                                        entry = o;
+                        }
+                        if (!entry)
+                                usleep(10000);
+                }
+                cr_assert_not_null(made);
+                cr_assert_gt(json_object_array_length(made), 0);
+                cr_assert(json_object_object_get_ex(entry, "joinedNamespaces", &v), "%s",
+                          json_object_to_json_string(array));
+                cr_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+                                 json_object_to_json_string_ext(made, JSON_C_TO_STRING_PLAIN));
+                cr_assert(json_object_object_get_ex(entry, "namespaces", &v));
+                cr_assert_eq(json_object_array_length(v), 0);
+                cr_assert(json_object_object_get_ex(entry, "id", &v));
+                r = run_cli(NULL, "kill", "-s", "KILL", json_object_get_string(v), NULL);
+                cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                result_done(&r);
+                json_object_put(array);
+                w = finish(pid, in, out, err, NULL);
+                result_done(&w);
+        }
+
         /* a name taken */
         r = run_cli(NULL, "run", "--name", "cli-web", "--", "true", NULL);
         cr_assert_eq(r.status, 125);
@@ -1256,11 +1324,36 @@ Test(cli, join_another_sandboxs_namespaces) {
 
                 r = run_cli(NULL, "inspect", joined, NULL);
                 cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-                cr_assert_not_null(strstr(r.out, "\nnamespaces:  none created\n"), "%s", r.out);
+                cr_assert_not_null(strstr(r.out, "\nnamespaces:  none created, joined: uts,net\n"), "%s", r.out);
                 result_done(&r);
                 r = run_cli(NULL, "inspect", beside, NULL);
                 cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-                cr_assert_not_null(strstr(r.out, "\nnamespaces:  ipc\n"), "%s", r.out);
+                cr_assert_not_null(strstr(r.out, "\nnamespaces:  ipc, joined: net\n"), "%s", r.out);
+                result_done(&r);
+                /* list marks the joined ones in the same column */
+                r = run_cli(NULL, "list", NULL);
+                cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                {
+                        _cleanup_free_ char *lj = list_line(r.out, joined), *lb = list_line(r.out, beside);
+                        _cleanup_free_ char *lp = list_line(r.out, id);
+
+                        cr_assert(lj && strstr(lj, " uts*,net* "), "%s", r.out);
+                        cr_assert(lb && strstr(lb, " ipc,net* "), "%s", r.out);
+                        cr_assert(lp && strstr(lp, " uts,net ") && !strchr(lp, '*'), "%s", r.out);
+                }
+                result_done(&r);
+                r = run_cli(NULL, "inspect", "--json", beside, NULL);
+                cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+                {
+                        struct json_object *o = json_tokener_parse(r.out), *v;
+
+                        cr_assert_not_null(o, "%s", r.out);
+                        cr_assert(json_object_object_get_ex(o, "joinedNamespaces", &v), "%s", r.out);
+                        cr_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "[\"net\"]");
+                        cr_assert(json_object_object_get_ex(o, "namespaces", &v), "%s", r.out);
+                        cr_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "[\"ipc\"]");
+                        json_object_put(o);
+                }
                 result_done(&r);
                 r = run_cli(NULL, "kill", "-s", "KILL", joined, NULL);
                 result_done(&r);
@@ -1271,6 +1364,87 @@ Test(cli, join_another_sandboxs_namespaces) {
         r = run_cli(NULL, "kill", "-s", "KILL", id, NULL);
         result_done(&r);
         r = run_cli(NULL, "kill", "-s", "KILL", mine, NULL);
+        result_done(&r);
+}
+
+/* What a non-root caller's sandbox joined of another of its own shows to that caller, in inspect and list
+ * (text and JSON), and to nobody else: another user sees neither sandbox, nor the field. */
+Test(cli, joined_namespaces_show_to_their_owner_only) {
+        char pod[128], joined[128];
+        Result r;
+
+        r = run_cli_as_uid(1001, NULL, "run", "--detach", "--name", "cli-rv-pod", "-r", "--mount", "--", "sleep",
+                           "1000", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_eq(sscanf(r.out, "%127s", pod), 1);
+        result_done(&r);
+        r = run_cli_as_uid(1001, NULL, "run", "--detach", "--join", "cli-rv-pod:user,mount", "--", "sleep", "1000",
+                           NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_eq(sscanf(r.out, "%127s", joined), 1);
+        result_done(&r);
+
+        r = run_cli_as_uid(1001, NULL, "inspect", joined, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.out, "\nnamespaces:  none created, joined: mount,user\n"), "%s", r.out);
+        result_done(&r);
+        r = run_cli_as_uid(1001, NULL, "inspect", pod, NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_not_null(strstr(r.out, "\nnamespaces:  mount,user\n"), "%s", r.out);
+        result_done(&r);
+        r = run_cli_as_uid(1001, NULL, "list", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        {
+                _cleanup_free_ char *lj = list_line(r.out, joined), *lp = list_line(r.out, pod);
+
+                cr_assert(lj && strstr(lj, " mount*,user* "), "%s", r.out);
+                cr_assert(lp && strstr(lp, " mount,user "), "%s", r.out);
+        }
+        result_done(&r);
+        r = run_cli_as_uid(1001, NULL, "list", "--json", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        {
+                struct json_object *array = json_tokener_parse(r.out), *o, *v;
+                bool found = false;
+
+                cr_assert(array && json_object_is_type(array, json_type_array), "%s", r.out);
+                for (size_t i = 0; i < json_object_array_length(array); i++) {
+                        o = json_object_array_get_idx(array, i);
+                        if (!json_object_object_get_ex(o, "id", &v) || strcmp(json_object_get_string(v), joined) != 0)
+                                continue;
+                        found = true;
+                        cr_assert(json_object_object_get_ex(o, "joinedNamespaces", &v), "%s", r.out);
+                        cr_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+                                         "[\"mount\",\"user\"]");
+                        cr_assert(json_object_object_get_ex(o, "namespaces", &v), "%s", r.out);
+                        cr_assert_eq(json_object_array_length(v), 0, "%s", r.out);
+                }
+                cr_assert(found, "%s not in %s", joined, r.out);
+                json_object_put(array);
+        }
+        result_done(&r);
+
+        /* another user: neither sandbox, by id or in a list, and no joined namespaces of anyone's */
+        r = run_cli_as_uid(1002, NULL, "inspect", "--json", joined, NULL);
+        cr_assert_eq(r.status, 1);
+        cr_assert(strstr(r.err, "no such sandbox"), "%s", r.err);
+        cr_assert_null(strstr(r.out, "joined"), "%s", r.out);
+        result_done(&r);
+        r = run_cli_as_uid(1002, NULL, "list", "--json", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_null(strstr(r.out, joined), "%s", r.out);
+        cr_assert_null(strstr(r.out, pod), "%s", r.out);
+        cr_assert_null(strstr(r.out, "joinedNamespaces"), "%s", r.out);
+        result_done(&r);
+        r = run_cli_as_uid(1002, NULL, "list", NULL);
+        cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+        cr_assert_null(strstr(r.out, joined), "%s", r.out);
+        cr_assert_null(strchr(r.out, '*'), "%s", r.out);
+        result_done(&r);
+
+        r = run_cli(NULL, "kill", "-s", "KILL", joined, NULL);
+        result_done(&r);
+        r = run_cli(NULL, "kill", "-s", "KILL", pod, NULL);
         result_done(&r);
 }
 

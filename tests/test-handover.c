@@ -38,7 +38,8 @@ static int memfd_with(const char *text, bool seal) {
 Test(handover, round_trip) {
         HandoverSandbox sbs[] = {
                 { .info = { .id = (char *) ID1, .name = (char *) "web", .pid = 4242, .owner_uid = 1000, .namespaces = 0x19,
-                            .state = SANDBOX_RUNNING, .start_usec = 1700000000000000ULL, .keep_alive = true,
+                            .joined_namespaces = 0x2, .state = SANDBOX_RUNNING, .start_usec = 1700000000000000ULL,
+                            .keep_alive = true,
                             .cgroup = (char *) "/nsboxd.service/user-1000/" ID1, .runtime_max_usec = 5000000,
                             .usage = SANDBOX_USAGE_UNKNOWN },
                   .creator_gid = 100, .creator_pid = 42, .has_cgroup = true,
@@ -83,6 +84,8 @@ Test(handover, round_trip) {
         cr_assert_eq(a->creator_gid, 100);
         cr_assert_eq(a->creator_pid, 42);
         cr_assert_eq(a->info.namespaces, 0x19);
+        cr_assert_eq(a->info.joined_namespaces, 0x2);
+        cr_assert_eq(b->info.joined_namespaces, 0);
         cr_assert(a->info.keep_alive);
         cr_assert_eq(a->info.start_usec, 1700000000000000ULL);
         cr_assert_eq(a->info.pid, 4242);
@@ -246,6 +249,12 @@ Test(handover, bad_records_are_left_out) {
                 { "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[{\"info\":{\"id\":\"x\"}}]}",
                   "invalid sandboxes[0].info.pid" },
                 { "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[7]}", "invalid sandboxes[0]" },
+                /* A namespace is created or joined, not both. */
+                { "{\"format\":\"nsboxd-state\",\"version\":1,\"sandboxes\":[{\"info\":{\"id\":\"" ID1 "\",\"pid\":99,"
+                  "\"ownerUID\":1,\"namespaces\":[\"user\"],\"joinedNamespaces\":[\"user\"],\"startTime\":1,"
+                  "\"keepAlive\":true,\"state\":\"exited\",\"exitCode\":0},\"creatorGID\":1,\"creatorPID\":1,"
+                  "\"reaper\":\"self\"}]}",
+                  "invalid sandboxes[0].info" },
                 /* What Exec would trust: who made it, as whom and how confined its processes run. */
                 { EXITED(EXEC_BASE(",\"creatorPrivileged\":true")), "invalid sandboxes[0].execBase" },
                 { EXITED(",\"execBase\":{\"uid\":0,\"gid\":0,\"creatorUID\":0,\"creatorGID\":1}"),

@@ -298,6 +298,10 @@ Test(restart, reexec_keeps_keep_alive_sandboxes, .timeout = 60) {
         cr_assert_str_eq(test_json_string(r, "parameters.sandbox.sandbox") ?: "", survivor.id, "%s",
                          json_object_to_json_string(r));
         cr_assert_str_eq(test_json_string(r, "parameters.sandbox.state") ?: "", "running");
+        /* It still runs in every namespace of its sandbox, having made none. */
+        cr_assert_str_eq(json_object_to_json_string_ext(test_json_get(r, "parameters.sandbox.joinedNamespaces"),
+                                                        JSON_C_TO_STRING_PLAIN),
+                         "[\"mount\",\"user\"]", "%s", json_object_to_json_string(r));
         json_object_put(r);
         /* A sandbox spawned now gets its cgroup beside the taken-over ones' (the re-executed daemon, still in
          * its leaf, found the same base). */

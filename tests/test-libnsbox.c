@@ -296,8 +296,38 @@ Test(libnsbox, list_inspect_and_kill) {
         cr_assert_eq(nsbox_sandbox_info_get_state(info), NSBOX_STATE_RUNNING);
         cr_assert_gt(nsbox_sandbox_info_get_start_usec(info), 0);
         cr_assert_eq(nsbox_sandbox_info_get_exit_code(info), -1);
+        cr_assert_eq(nsbox_sandbox_info_get_joined_namespaces(info), 0);
         cr_assert_not_null(strstr(nsbox_sandbox_info_get_json(info), "\"lib-test\""));
+        cr_assert_null(strstr(nsbox_sandbox_info_get_json(info), "joinedNamespaces"));
         nsbox_sandbox_info_free(info);
+        cr_assert_eq(nsbox_sandbox_info_get_joined_namespaces(NULL), 0);
+
+        /* One that joins its uts namespace and creates a net namespace reports each as what it is. */
+        {
+                NsboxSpawn *j = spawn_of(argv);
+                NsboxSandbox *joiner = NULL;
+                char path[64];
+                int fd;
+
+                snprintf(path, sizeof path, "/proc/%d/ns/uts", (int) nsbox_sandbox_get_pid(sb));
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(fd, 0);
+                cr_assert_eq(nsbox_spawn_join_namespace(j, "uts", fd), 0);
+                cr_assert_eq(nsbox_spawn_set_namespaces(j, NSBOX_NAMESPACE_NET), 0);
+                cr_assert_eq(nsbox_spawn(c, j, &joiner), 0, "spawn: %s", nsbox_connection_get_error_json(c));
+                close(fd);
+
+                cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(joiner), &info), 0);
+                cr_assert_eq(nsbox_sandbox_info_get_namespaces(info), NSBOX_NAMESPACE_NET);
+                cr_assert_eq(nsbox_sandbox_info_get_joined_namespaces(info), NSBOX_NAMESPACE_UTS);
+                nsbox_sandbox_info_free(info);
+                info = NULL;
+
+                cr_assert_eq(nsbox_kill(c, nsbox_sandbox_get_id(joiner), SIGKILL), 0);
+                cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(joiner), &state, NULL, &sig), 0);
+                nsbox_sandbox_free(joiner);
+                nsbox_spawn_free(j);
+        }
 
         cr_assert_eq(nsbox_kill(c, nsbox_sandbox_get_id(sb), SIGTERM), 0);
         cr_assert_eq(nsbox_wait(c, nsbox_sandbox_get_id(sb), &state, NULL, &sig), 0);

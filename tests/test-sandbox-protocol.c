@@ -1149,6 +1149,7 @@ static void assert_info_equal(const SandboxInfo *a, const SandboxInfo *b) {
         cr_assert_eq(a->pid, b->pid);
         cr_assert_eq(a->owner_uid, b->owner_uid);
         cr_assert_eq(a->namespaces, b->namespaces);
+        cr_assert_eq(a->joined_namespaces, b->joined_namespaces);
         cr_assert_eq(a->state, b->state);
         cr_assert_eq(a->start_usec, b->start_usec);
         cr_assert_eq(a->exit_code, b->exit_code);
@@ -1192,9 +1193,14 @@ static const SandboxInfo infos[] = {
                          .cpu_weight = 50, .cpu_quota = 20000, .cpu_period = 100000 },
           .rlimits = info_rlimits, .n_rlimits = 2, .runtime_max_usec = 5000000, .paused = true, .has_usage = true,
           .usage = { 1, 2, 3, 4, 5, 0 } },
-        { .id = (char *) "e5", .pid = 104, .state = SANDBOX_RUNNING, .sandbox = (char *) "d4" },
+        { .id = (char *) "e5", .pid = 104, .state = SANDBOX_RUNNING, .sandbox = (char *) "d4",
+          .joined_namespaces = NAMESPACE_ALL },
         { .id = (char *) "f6", .name = (char *) "inner", .pid = 105, .state = SANDBOX_RUNNING,
+          .namespaces = NAMESPACE_BIT(NAMESPACE_NET),
+          .joined_namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_MOUNT),
           .sandbox = (char *) "d4", .nested = true },
+        { .id = (char *) "g7", .pid = 106, .state = SANDBOX_RUNNING, .namespaces = NAMESPACE_BIT(NAMESPACE_IPC),
+          .joined_namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_MOUNT) },
         { .id = (char *) "e5", .pid = 104, .state = SANDBOX_TIMED_OUT, .signal = SIGKILL, .has_usage = true,
           .usage = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX } },
 };
@@ -1216,8 +1222,20 @@ Test(sandbox_protocol, sandbox_info_round_trip) {
                              "\"namespaces\":[\"user\",\"pid\"],\"state\":\"running\",\"startTime\":1764380000123456,"
                              "\"keepAlive\":true}");
         json_object_put(e);
+        /* Joined namespaces by the names created ones have, in the same order; absent above, as none. */
+        e = sandbox_info_encode(infos + 6);
+        assert_json_equal(e, "{\"id\":\"g7\",\"pid\":106,\"ownerUID\":0,\"namespaces\":[\"ipc\"],"
+                             "\"joinedNamespaces\":[\"mount\",\"user\"],\"state\":\"running\",\"startTime\":0,"
+                             "\"keepAlive\":false}");
+        json_object_put(e);
 
         static const char *const malformed[] = {
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"joinedNamespaces\":[\"mnt\"],"
+                "\"state\":\"running\",\"startTime\":0,\"keepAlive\":false}",
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"joinedNamespaces\":[\"user\",\"user\"],"
+                "\"state\":\"running\",\"startTime\":0,\"keepAlive\":false}",
+                "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[],\"joinedNamespaces\":\"user\","
+                "\"state\":\"running\",\"startTime\":0,\"keepAlive\":false}",
                 "{\"id\":\"a\",\"pid\":1,\"ownerUID\":0,\"namespaces\":[\"bogus\"],\"state\":\"running\",\"startTime\":0,"
                 "\"keepAlive\":false}",
                 "{\"id\":\"a\",\"pid\":1,\"ownerUID\":-1,\"namespaces\":[],\"state\":\"running\",\"startTime\":0,"
