@@ -352,10 +352,20 @@ static int check_join_namespaces(Connection *c, const SpawnRequest *req, PolicyD
 static bool sandbox_user_ids(void *userdata, uint64_t user_namespace, SpawnIds *ret) {
         const Server *s = userdata;
         const Sandbox *sb = origin_index_find_namespace(&s->origins, NAMESPACE_USER, user_namespace);
+        const SandboxExecBase *b;
 
         if (!sb || !sb->exec_base.kept || (sb->exec_base.joined_namespaces & NAMESPACE_BIT(NAMESPACE_USER)))
                 return false;
-        *ret = (SpawnIds) { .uid = sb->exec_base.uid, .gid = sb->exec_base.gid };
+        b = &sb->exec_base;
+        /* Its groups: those it set there, else those it was cloned with, its creator's unless root's (none). */
+        *ret = (SpawnIds) {
+                .uid = b->uid,
+                .gid = b->gid,
+                .set_groups = b->set_groups,
+                .groups = b->set_groups ? b->groups : b->creator_privileged ? NULL : b->creator_groups,
+                .n_groups = b->set_groups ? b->n_groups : b->creator_privileged ? 0 : b->n_creator_groups,
+                .pid = sb->pid,
+        };
         return true;
 }
 

@@ -106,6 +106,14 @@ typedef struct SpawnPlan {
         size_t n_groups;
         bool set_groups;       /* false where the child keeps the groups it was cloned with: a new user ns
                                 * with setgroups "deny", or a joined one without additionalGids */
+        /* The groups the child is cloned with (host ids), which it keeps where it does not set any: a
+         * non-root caller's own (borrowed from its Caller), else none, except for a root caller joining a
+         * sandbox's user namespace, which gets what that sandbox's process has or what it asked for
+         * (owned_clone_groups). The daemon takes them around clone3(), so the child makes no system call
+         * for them. */
+        const gid_t *clone_groups;
+        size_t n_clone_groups;
+        gid_t *owned_clone_groups;
         CapabilityPlan caps;   /* applied around the change of uid; the init's are derived from it */
 
         /* fds */

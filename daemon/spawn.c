@@ -284,6 +284,7 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         safe_close(p->proc_fd);
         free(p->keep_fds);
         free(p->groups);
+        free(p->owned_clone_groups);
         free(p->child_uid_map);
         free(p->child_gid_map);
         seccomp_program_unref(p->seccomp);
@@ -612,16 +613,96 @@ static uint32_t default_inside_id(const IdMapping *m, size_t n, uint32_t host) {
 }
 
 /* The ids of the sandbox that made the user namespace the plan joins (resolved once, by plan_join()), if one
- * did (SpawnContext.sandbox_user_ids). */
-static bool joined_sandbox_ids(const SpawnPlan *p, const SpawnContext *c, SpawnIds *ret) {
+ * did (SpawnContext.sandbox_user_ids), and that namespace's inode number. */
+static bool joined_sandbox_ids(const SpawnPlan *p, const SpawnContext *c, SpawnIds *ret, uint64_t *ret_ns) {
         struct stat st;
 
-        if (!c->sandbox_user_ids)
+        if (!c->sandbox_user_ids || !p->joins_user || p->command_userns_fd >= 0)
                 return false;
         for (size_t i = 0; i < p->n_joins; i++)
-                if (p->joins[i].type == NAMESPACE_USER)
-                        return fstat(p->joins[i].fd, &st) >= 0 && c->sandbox_user_ids(c->userdata, (uint64_t) st.st_ino, ret);
+                if (p->joins[i].type == NAMESPACE_USER) {
+                        if (fstat(p->joins[i].fd, &st) < 0 || !c->sandbox_user_ids(c->userdata, (uint64_t) st.st_ino, ret))
+                                return false;
+                        *ret_ns = (uint64_t) st.st_ino;
+                        return true;
+                }
         return false;
+}
+
+/*
+ * The host gids that gids of a joined user namespace map to, where that namespace denies setgroups(): 1 with
+ * ret filled, 0 where it allows it (the child sets them there itself), -EINVAL with *ret_bad for one it does
+ * not map, another -errno where its process (ids->pid, not reaped: the daemon reaps only on the loop, where
+ * this runs) tells nothing of it. /proc/PID/gid_map shows the daemon's user namespace's ids to the daemon.
+ */
+static int joined_gids_on_host(const SpawnIds *ids, uint64_t ns, const gid_t *gids, size_t n, gid_t *ret,
+                               size_t *ret_bad) {
+        _cleanup_close_ int dir = -EBADF;
+        char path[32], word[16] = "";
+        uint32_t inside, outside, count;
+        struct stat st;
+        size_t found = 0;
+        FILE *f;
+        int fd;
+
+        if (ids->pid <= 0)
+                return -ESRCH;
+        snprintf(path, sizeof path, "/proc/%d", (int) ids->pid);
+        dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        if (fstatat(dir, "ns/user", &st, 0) < 0)
+                return -errno;
+        if ((uint64_t) st.st_ino != ns)
+                return -ESRCH;
+
+        fd = openat(dir, "setgroups", O_RDONLY | O_CLOEXEC);
+        f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        if (fscanf(f, "%15s", word) != 1)
+                word[0] = 0;
+        fclose(f);
+        if (streq(word, "allow"))
+                return 0;
+        if (!streq(word, "deny"))
+                return -EIO;
+
+        for (size_t i = 0; i < n; i++)
+                ret[i] = (gid_t) -1;
+        fd = openat(dir, "gid_map", O_RDONLY | O_CLOEXEC);
+        f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        while (fscanf(f, "%" SCNu32 " %" SCNu32 " %" SCNu32, &inside, &outside, &count) == 3)
+                for (size_t i = 0; i < n; i++)
+                        if (ret[i] == (gid_t) -1 && gids[i] >= inside && (uint64_t) gids[i] < (uint64_t) inside + count) {
+                                ret[i] = outside + (gids[i] - inside);
+                                found++;
+                        }
+        fclose(f);
+        for (size_t i = 0; found < n && i < n; i++)
+                if (ret[i] == (gid_t) -1) {
+                        *ret_bad = i;
+                        return -EINVAL;
+                }
+        return 1;
+}
+
+static int own_clone_groups(SpawnPlan *p, const gid_t *groups, size_t n, SpawnError *e) {
+        if (n == 0)
+                return 0;
+        p->owned_clone_groups = calloc(n, sizeof(gid_t));
+        if (!p->owned_clone_groups)
+                return spawn_fail(e, "prepare", ENOMEM, NULL);
+        memcpy(p->owned_clone_groups, groups, n * sizeof(gid_t));
+        p->clone_groups = p->owned_clone_groups;
+        p->n_clone_groups = n;
+        return 0;
 }
 
 static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
@@ -642,6 +723,14 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         const gid_t *groups = NULL;
         size_t n_groups = 0;
         SpawnIds joined;
+        uint64_t joined_ns = 0;
+
+        /* Cloned with a non-root caller's own groups, so a group that denies it access still does; root's
+         * children with none (take_groups_for_clone()). */
+        if (!caller->privileged) {
+                p->clone_groups = caller->groups;
+                p->n_clone_groups = caller->n_groups;
+        }
 
         if (r->has_user) {
                 p->uid = r->uid;
@@ -662,10 +751,20 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         } else if (new_user) {
                 p->uid = default_inside_id(uid_maps, n_uid_maps, caller_uid);
                 p->gid = default_inside_id(gid_maps, n_gid_maps, caller_gid);
-        } else if (p->joins_user && p->command_userns_fd < 0 && joined_sandbox_ids(p, c, &joined)) {
+        } else if (joined_sandbox_ids(p, c, &joined, &joined_ns)) {
                 /* A sandbox's user namespace: as that sandbox runs there (its root may be unmapped). */
                 p->uid = joined.uid;
                 p->gid = joined.gid;
+                /* Root's own groups have no place there: root gets that process's, set there as it did or held
+                 * from the clone on as it was (a non-root caller, who may join only its own, keeps its own). */
+                if (caller->privileged && joined.set_groups) {
+                        groups = joined.groups;
+                        n_groups = joined.n_groups;
+                } else if (caller->privileged) {
+                        int k = own_clone_groups(p, joined.groups, joined.n_groups, e);
+                        if (k < 0)
+                                return k;
+                }
         } else if (caller->privileged || p->joins_user || p->command_userns_fd >= 0) {
                 p->uid = 0;
                 p->gid = 0;
@@ -687,6 +786,27 @@ static int plan_credentials(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
 
         if (groups_denied && n_groups > 0)
                 return spawn_fail(e, "credentials", EPERM, "user.additionalGids: setgroups is denied");
+
+        /* Root naming groups in a sandbox's user namespace that denies setgroups() (inside, nobody may set
+         * them): the child is cloned with the host ids they map to, and keeps them there. */
+        if (r->has_user && n_groups > 0 && caller->privileged && joined_sandbox_ids(p, c, &joined, &joined_ns)) {
+                _cleanup_free_ gid_t *host = calloc(n_groups, sizeof(gid_t));
+                size_t bad = 0;
+                int k;
+
+                if (!host)
+                        return spawn_fail(e, "prepare", ENOMEM, NULL);
+                k = joined_gids_on_host(&joined, joined_ns, groups, n_groups, host, &bad);
+                if (k == -EINVAL)
+                        return spawn_fail(e, "credentials", EINVAL, "user.additionalGids[%zu]: not mapped there", bad);
+                if (k > 0) {
+                        p->owned_clone_groups = TAKE_PTR(host);
+                        p->clone_groups = p->owned_clone_groups;
+                        p->n_clone_groups = n_groups;
+                        groups = NULL;
+                        n_groups = 0;
+                }
+        }
         /* One rule for every user namespace, created or joined, whatever its setgroups: the
          * child keeps the groups it was cloned with (see take_groups_for_clone()) unless
          * additionalGids asks for others. Dropping them on the caller's behalf would turn a
@@ -1166,7 +1286,9 @@ static int open_channels(SpawnPlan *p, SpawnError *e) {
  * does not call setgroups() itself: in a new user namespace that denies it and
  * in a joined one. For a non-root caller they must be the caller's own, so
  * that a group which denies it access still does, as under `unshare -U` run
- * by the caller; root's children get none. The daemon itself holds none
+ * by the caller; root's children get none, except in a sandbox's user
+ * namespace, where they get what that sandbox's process has or what root
+ * named there (SpawnPlan.clone_groups). The daemon itself holds none
  * except around clone3(), and only in the thread that clones (a spawn
  * worker, or the loop's): the raw system call changes the calling thread
  * alone. glibc's setgroups() would change every thread, waiting for each to
@@ -1175,8 +1297,8 @@ static int open_channels(SpawnPlan *p, SpawnError *e) {
  */
 static __thread bool own_groups_empty = false;
 
-static int take_groups_for_clone(const Caller *caller, SpawnError *e) {
-        if (caller->privileged || caller->n_groups == 0) {
+static int take_groups_for_clone(const SpawnPlan *p, SpawnError *e) {
+        if (p->n_clone_groups == 0) {
                 if (own_groups_empty)
                         return 0;
                 if (syscall(SYS_setgroups, 0, NULL) < 0)
@@ -1186,7 +1308,7 @@ static int take_groups_for_clone(const Caller *caller, SpawnError *e) {
         }
 
         own_groups_empty = false;
-        if (syscall(SYS_setgroups, caller->n_groups, caller->groups) < 0)
+        if (syscall(SYS_setgroups, p->n_clone_groups, p->clone_groups) < 0)
                 return spawn_fail(e, "credentials", errno, "setgroups");
         return 0;
 }
@@ -1401,11 +1523,11 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
 /*
  * A spawn whose child runs on the daemon's memory, from a spawn worker
  * (spawn-worker.c): the plan is the worker's from the call on, and freed
- * there once nothing runs on it; the caller is read only before clone3().
+ * there once nothing runs on it; the caller's groups it holds for the clone
+ * (SpawnPlan.clone_groups, borrowed) are read only before clone3().
  */
 typedef struct SharedSpawn {
         SpawnPlan *plan;
-        const Caller *caller;
         CloneThread thread;
 } SharedSpawn;
 
@@ -1458,7 +1580,7 @@ static int shared_before(void *userdata, SpawnError *e) {
                 s->plan->keep_fds[s->plan->n_keep_fds++] = s->plan->memory_fd;
         qsort(s->plan->keep_fds, s->plan->n_keep_fds, sizeof(int), cmp_int);
 
-        r = take_groups_for_clone(s->caller, e);
+        r = take_groups_for_clone(s->plan, e);
         if (r < 0)
                 return r;
         r = clone_thread_prepare(s->plan, &s->thread, e);
@@ -1576,7 +1698,6 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
                 return -EBUSY;
         }
         s->plan = p;
-        s->caller = c->caller;
         p->shares_memory = true;
 
         SpawnWorkerCall call = {
@@ -1902,7 +2023,7 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         } else if (r == -EBUSY) {
                 plan_unshare_time_namespace(p);
                 h->needs_ready = spawn_plan_needs_ready(p);
-                r = take_groups_for_clone(c->caller, &e);
+                r = take_groups_for_clone(p, &e);
                 if (r >= 0)
                         r = clone_child(p, cgroup_fd, &pid, &pidfd, &e);
                 /* Whatever happened: the daemon must not keep the caller's groups. If only this failed, the

@@ -35,14 +35,22 @@ typedef struct SpawnParent {
         gid_t gid;
 } SpawnParent;
 
-/* A uid and gid as a user namespace sees them. */
+/* A uid and gid as a user namespace sees them, and the supplementary groups of the process that has them. */
 typedef struct SpawnIds {
         uid_t uid;
         gid_t gid;
+        /* set_groups: groups it set there (ids of that namespace); otherwise those it was cloned with and
+         * kept (host ids). Borrowed: valid until the answer's caller returns. */
+        bool set_groups;
+        const gid_t *groups;
+        size_t n_groups;
+        /* A process in that namespace, which the daemon has not reaped (its /proc/PID tells the namespace's
+         * gid_map and setgroups); 0 if none. */
+        pid_t pid;
 } SpawnIds;
 
-/* The ids the command of the sandbox that made the user namespace with this inode number runs as there:
- * true with *ret filled, false where no sandbox of the daemon's made it. */
+/* The ids the command of the sandbox that made the user namespace with this inode number runs as there, and
+ * its groups: true with *ret filled, false where no sandbox of the daemon's made it. */
 typedef bool (*SpawnSandboxUserIds)(void *userdata, uint64_t user_namespace, SpawnIds *ret);
 
 typedef struct SpawnContext {
@@ -159,8 +167,10 @@ typedef struct SpawnHandle {
  *    unless additionalGids is given: a non-root caller's own groups (Caller.groups), so a group
  *    that denies the caller access still does, as in a user namespace the caller made itself. The
  *    daemon takes the caller's groups just around clone3() for that, and otherwise holds none (so
- *    root's sandboxes start with none). Outside a user namespace the child sets them itself (the
- *    caller's, or additionalGids).
+ *    root's sandboxes start with none). Root joining a sandbox's user namespace (SpawnContext.
+ *    sandbox_user_ids) gets that sandbox's process's groups instead, and additionalGids it names where
+ *    that namespace denies setgroups() are the host ids they map to, held from the clone on: never
+ *    root's own. Outside a user namespace the child sets them itself (the caller's, or additionalGids).
  *  - Before execve() the child holds only the daemon fds the request uses (stdio, fileDescriptors,
  *    joinNamespaces, the mount plan's) and its own plumbing; it closes all others first thing.
  *  - A joinNamespaces pidfd is resolved to the namespace that process is in when spawn_start() runs

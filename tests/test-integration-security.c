@@ -1192,6 +1192,149 @@ Test(security, callers_own_their_user_namespaces) {
         root_kill(id);
 }
 
+/*
+ * fn (a Child's) as uid/gid in these supplementary groups, which the daemon
+ * reads at admission, in a process whose stdin is *ret_in's pipe (closing it
+ * is EOF there) and whose Child.out is *ret_out's.
+ */
+static pid_t start_with_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, int (*fn)(void *arg),
+                               const void *data, int *ret_out, int *ret_in) {
+        int out[2], in[2];
+        pid_t pid;
+
+        cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                Child c = { .out = out[1], .data = data };
+
+                /* Only the test may hold the write end: its close is this side's EOF. */
+                close(out[0]);
+                close(in[1]);
+                if (dup2(in[0], STDIN_FILENO) < 0 || setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+                    setresuid(uid, uid, uid) < 0)
+                        _exit(126);
+                _exit(fn(&c));
+        }
+        close(out[1]);
+        close(in[0]);
+        *ret_out = out[0];
+        *ret_in = in[1];
+        return pid;
+}
+
+/* One line of what a child said, without its newline. */
+static void read_line(int fd, char *buf, size_t size) {
+        size_t n = 0;
+
+        while (n < size - 1 && read(fd, buf + n, 1) == 1 && buf[n] != '\n')
+                n++;
+        buf[n] = 0;
+}
+
+/* A sandbox in a user namespace of its own (setgroups "deny", as for any caller but root) that stays; "ID PID". */
+static int child_spawns_user_sandbox(void *arg) {
+        Child *c = arg;
+        int conn = test_daemon_connect(&daemon_);
+        Outcome o;
+
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"keepAlive\":true,\"namespaces\":[\"user\"]", false, &o);
+        TEST_CHECK(!o.error[0], "%s %s", o.error, o.parameter);
+        dprintf(c->out, "%s %li\n", o.id, o.pid);
+        test_disconnect(conn);
+        return 0;
+}
+
+typedef struct Joiner {
+        long top;          /* a process in the user namespace to join */
+        bool name_groups;  /* join a second time naming additionalGids */
+} Joiner;
+
+/* Joins that user namespace without "user" (and naming additionalGids); says "PID PID" (the second -1 without)
+ * and keeps both (its connection) until stdin's EOF. */
+static int child_joins_user_namespace(void *arg) {
+        Child *c = arg;
+        const Joiner *j = c->data;
+        int conn = test_daemon_connect(&daemon_), user_fd;
+        char path[64];
+        Outcome o;
+        long pid;
+
+        snprintf(path, sizeof path, "/proc/%li/ns/user", j->top);
+        user_fd = open(path, O_RDONLY | O_CLOEXEC);
+        TEST_CHECK(user_fd >= 0, "open %s: %m", path);
+        spawn_fds(conn, "\"argv\":[\"/bin/sleep\",\"60\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}]",
+                  &user_fd, 1, false, &o);
+        TEST_CHECK(!o.error[0], "joining: %s %s %s", o.error, o.parameter, o.stage);
+        pid = o.pid;
+        o.pid = -1;
+        if (j->name_groups) {
+                spawn_fds(conn,
+                          "\"argv\":[\"/bin/sleep\",\"60\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0}],"
+                          "\"user\":{\"uid\":65534,\"gid\":65534,\"additionalGids\":[65534]}",
+                          &user_fd, 1, false, &o);
+                TEST_CHECK(!o.error[0], "joining with additionalGids: %s %s %s", o.error, o.parameter, o.stage);
+        }
+        dprintf(c->out, "%li %li\n", pid, o.pid);
+        close(user_fd);
+        (void) read(STDIN_FILENO, path, 1);
+        test_disconnect(conn);
+        return 0;
+}
+
+/*
+ * Root joining a sandbox's user namespace runs with that sandbox's groups, or
+ * the ones it names there, never with its own host groups, which the
+ * namespace does not map (they would show as the overflow gid inside and
+ * still grant the host's access). That namespace's setgroups is "deny":
+ * nobody inside may set groups, so named ones are the host ids they map to,
+ * held from the clone on. The owner joining keeps its own.
+ */
+Test(security, joining_a_user_namespace_gives_the_sandboxs_groups_not_roots) {
+        static const gid_t creator_groups[] = { 100 }, root_groups[] = { 0, 4, 27 };
+        char line[256], id[80], groups[128];
+        long pid[2];
+        Joiner j = {};
+        int out, in;
+        pid_t child;
+
+        start(NULL);
+        child = start_with_groups(NOBODY, NOBODY, creator_groups, ELEMENTSOF(creator_groups), child_spawns_user_sandbox,
+                                  NULL, &out, &in);
+        read_line(out, line, sizeof line);
+        close(out);
+        close(in);
+        cr_assert_eq(test_finish(child), 0);
+        cr_assert_eq(sscanf(line, "%79s %li", id, &j.top), 2, "%s", line);
+        /* The kernel ends the list with a space. */
+        proc_status_field(j.top, "Groups", groups, sizeof groups);
+        cr_assert_str_eq(groups, "100 ");
+
+        for (int owner = 0; owner < 2; owner++) {
+                /* The owner may not set groups there (setgroups "deny" keeps its own): not asked. */
+                j.name_groups = !owner;
+                child = start_with_groups(owner ? NOBODY : 0, owner ? NOBODY : 0, owner ? creator_groups : root_groups,
+                                          owner ? ELEMENTSOF(creator_groups) : ELEMENTSOF(root_groups),
+                                          child_joins_user_namespace, &j, &out, &in);
+                read_line(out, line, sizeof line);
+                close(out);
+                if (sscanf(line, "%li %li", &pid[0], &pid[1]) != 2) {
+                        close(in);
+                        cr_assert_fail("%s: the joins failed (%d)", owner ? "the owner" : "root", test_finish(child));
+                }
+                proc_status_field(pid[0], "Groups", groups, sizeof groups);
+                cr_expect_str_eq(groups, "100 ", "%s joining without user", owner ? "the owner" : "root");
+                if (!owner) {
+                        proc_status_field(pid[1], "Groups", groups, sizeof groups);
+                        cr_expect_str_eq(groups, "65534 ", "root joining with additionalGids");
+                }
+                close(in);
+                cr_assert_eq(test_finish(child), 0);
+        }
+        root_kill(id);
+}
+
 /* ---- reloading the policy ---- */
 
 /* Exit status 0: a net namespace was granted, 1: refused with PermissionDenied, 2: anything else. */
