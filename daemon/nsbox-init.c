@@ -5,11 +5,12 @@
  * memory instead of a copy of the daemon's. Not for people to run: init
  * execs it from the sealed memfd the daemon made at start, as
  *
- *     nsbox-init SIGNALFD COMMAND-PID FILTERS-FD
+ *     nsbox-init SIGNALFD COMMAND-PID FILTERS-FD LOADED-FD
  *
  * with every forwarded signal blocked (the mask survives execve()). It loads
  * the system call filters from FILTERS-FD (-1: none; the layout is
- * InitFilterHeader), then supervises the command (init-supervise.c). The
+ * InitFilterHeader) and closes LOADED-FD (-1: none), the pipe the command
+ * waits on before its execve(), then supervises the command (init-supervise.c). The
  * spawn may have been answered already (sandbox-init.c): if the filters do
  * not load, it kills the command and exits 127, which ends the sandbox. It
  * is not dumpable, like the init it replaces.
@@ -104,13 +105,13 @@ static void hide_parameters(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        int sfd, command, filters_fd, index;
+        int sfd, command, filters_fd, loaded_fd, index;
 
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         (void) prctl(PR_SET_NAME, "nsbox-init", 0, 0, 0);
 
-        if (argc != 4 || parse_fd_or_pid(argv[1], 0, &sfd) < 0 || parse_fd_or_pid(argv[2], 1, &command) < 0 ||
-            parse_fd_or_pid(argv[3], -1, &filters_fd) < 0) {
+        if (argc != 5 || parse_fd_or_pid(argv[1], 0, &sfd) < 0 || parse_fd_or_pid(argv[2], 1, &command) < 0 ||
+            parse_fd_or_pid(argv[3], -1, &filters_fd) < 0 || parse_fd_or_pid(argv[4], -1, &loaded_fd) < 0) {
                 fprintf(stderr, "nsbox-init is started by nsboxd for a sandbox, not by hand.\n");
                 return INIT_FAILED;
         }
@@ -125,6 +126,9 @@ int main(int argc, char *argv[]) {
                 }
                 (void) close(filters_fd);
         }
+        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). */
+        if (loaded_fd >= 0)
+                (void) close(loaded_fd);
 
         init_supervise(sfd, (pid_t) command);
 }

@@ -127,6 +127,10 @@ static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
 typedef struct CommandStart {
         const SpawnPlan *plan;
         int socket;
+        /* SpawnPlan.command_awaits_init_filters: EOF on filters_loaded once nsbox-init loaded them (init's
+         * end, filters_loaded_writer, the command closes first); both -EBADF otherwise. */
+        int filters_loaded;
+        int filters_loaded_writer;
 } CommandStart;
 
 static int send_fd(int sock, int fd) {
@@ -169,6 +173,14 @@ static int command_main(void *arg) {
         /* Without the report pipe there is nobody to tell: dying before the mark says enough. */
         if (report_fd < 0)
                 _exit(SPAWN_CHILD_FAILED);
+        if (start->filters_loaded >= 0) {
+                char c;
+
+                (void) close(start->filters_loaded_writer);
+                while (read(start->filters_loaded, &c, 1) < 0 && errno == EINTR)
+                        ;
+                (void) close(start->filters_loaded);
+        }
         spawn_child_exec_command(start->plan, report_fd);
 }
 
@@ -267,6 +279,14 @@ fail:
         return -error;
 }
 
+/* The request's fd limit, which binds init as it binds the command (spawn_child_exec_command()): set once
+ * init opened every fd it will use. */
+static int set_command_fd_limit(const SpawnPlan *p) {
+        if (p->nofile_set && setrlimit(RLIMIT_NOFILE, &p->nofile) < 0)
+                return -errno;
+        return 0;
+}
+
 /* Closes every fd but the ones in keep (ascending, -1 entries ignored). */
 static void close_all_but(const int *keep, size_t n) {
         unsigned next = 0;
@@ -302,11 +322,11 @@ static void sort_fds(int *fds, size_t n) {
  * its filters could not be handed over or the exec failed, with errno set and the step that failed; init
  * then goes on as it is.
  */
-static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_fd) {
-        char a_sfd[16], a_command[16], a_filters[16];
-        char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_filters, NULL };
+static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int report_fd, int filters_loaded) {
+        char a_sfd[16], a_command[16], a_filters[16], a_loaded[16];
+        char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_filters, a_loaded, NULL };
         char *envp[] = { NULL };
-        int filters, error, keep[5 + SPAWN_LOCK_FILES_MAX];
+        int filters, error, keep[6 + SPAWN_LOCK_FILES_MAX];
 
         if (p->init_program_fd < 0)
                 return "nsbox-init";
@@ -319,31 +339,39 @@ static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int 
         format_int(a_sfd, sfd);
         format_int(a_command, (int) command);
         format_int(a_filters, filters);
+        format_int(a_loaded, filters_loaded);
 
         keep[0] = sfd;
         keep[1] = p->memory_fd;
         keep[2] = filters;
         keep[3] = p->init_program_fd;
         keep[4] = report_fd;
+        keep[5] = filters_loaded;
         for (size_t i = 0; i < p->n_lock_fds; i++)
-                keep[5 + i] = p->lock_fds[i];
-        sort_fds(keep, 5 + p->n_lock_fds);
-        close_all_but(keep, 5 + p->n_lock_fds);
+                keep[6 + i] = p->lock_fds[i];
+        sort_fds(keep, 6 + p->n_lock_fds);
+        close_all_but(keep, 6 + p->n_lock_fds);
 
         if (fcntl(sfd, F_SETFD, 0) < 0 || (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0) ||
-            lock_fds_set_cloexec(p, false) < 0) {
+            (filters_loaded >= 0 && fcntl(filters_loaded, F_SETFD, 0) < 0) || lock_fds_set_cloexec(p, false) < 0) {
                 error = errno;
                 if (filters >= 0)
                         (void) close(filters);
+                (void) fcntl(filters_loaded, F_SETFD, FD_CLOEXEC);
                 (void) lock_fds_set_cloexec(p, true);
                 errno = error;
                 return "nsbox-init";
         }
 
+        /* Every fd nsbox-init uses is open: from here on the sandbox's fd limit binds init too. */
+        if (set_command_fd_limit(p) < 0)
+                return "nsbox-init: RLIMIT_NOFILE";
+
         (void) syscall(SYS_execveat, p->init_program_fd, "", argv, envp, AT_EMPTY_PATH);
 
         error = errno;
         (void) fcntl(sfd, F_SETFD, FD_CLOEXEC);
+        (void) fcntl(filters_loaded, F_SETFD, FD_CLOEXEC);
         (void) lock_fds_set_cloexec(p, true);
         if (filters >= 0)
                 (void) close(filters);
@@ -385,7 +413,7 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         sigset_t mask;
         long command;
         ssize_t index;
-        int sfd, sv[2], report_fd = -EBADF, r;
+        int sfd, sv[2], loaded[2] = { -EBADF, -EBADF }, report_fd = -EBADF, r;
 
         /* On the daemon's memory the argument area is the daemon's own: nsbox-init brings its own name. */
         if (!p->shares_memory)
@@ -433,7 +461,14 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
          * Otherwise init has nothing to do before the answer: the command is a vfork-style child, and
          * has this CPU at once.
          */
-        start = (CommandStart) { .plan = p, .socket = sv[0] };
+        if (p->command_awaits_init_filters && pipe2(loaded, O_CLOEXEC) < 0)
+                init_fail(p, errno, "pipe");
+        start = (CommandStart) {
+                .plan = p,
+                .socket = sv[0],
+                .filters_loaded = loaded[0],
+                .filters_loaded_writer = loaded[1],
+        };
         command = clone(command_main, stack + sizeof stack, CLONE_VM | (report_fd >= 0 ? 0 : CLONE_VFORK) | SIGCHLD,
                         &start);
         if (command < 0) {
@@ -445,12 +480,18 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         }
         (void) close(sv[0]);
         (void) close(sv[1]);
+        (void) safe_close(loaded[0]);
 
         /*
          * Init confines itself as the sandbox is confined. It keeps no
          * capability but CAP_KILL, is not dumpable (its memory is the
-         * daemon's or a copy: nothing in the sandbox may ptrace it or read it
-         * through /proc), and runs under the same system call filters.
+         * daemon's or a copy, whose user namespace is the host's: nothing in
+         * the sandbox may ptrace it or read it through /proc until its exec),
+         * and runs under the same system call filters. After its exec, a
+         * command with CAP_SYS_PTRACE in the sandbox's user namespace could
+         * attach to nsbox-init, so it starts only once nsbox-init loaded the
+         * filters (SpawnPlan.command_awaits_init_filters), and nsbox-init has
+         * the sandbox's fd limit.
          */
         r = capability_plan_apply_init(&p->caps);
         if (r < 0)
@@ -462,7 +503,7 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 await_answer(p);
         /* From here on init needs nothing of the daemon's memory: the small program takes over. Where that
          * memory is the daemon's itself, not a copy, init may not go on without it. */
-        failed = exec_program(p, sfd, (pid_t) command, report_fd);
+        failed = exec_program(p, sfd, (pid_t) command, report_fd, loaded[1]);
         if (p->shares_memory)
                 init_abandon((pid_t) command, report_fd, errno ?: EIO, failed);
 
@@ -479,6 +520,9 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 sort_fds(keep, 1 + p->n_lock_fds);
                 close_all_but(keep, 1 + p->n_lock_fds);
         }
+        r = set_command_fd_limit(p);
+        if (r < 0)
+                init_abandon((pid_t) command, report_fd, -r, "RLIMIT_NOFILE");
 
         init_supervise(sfd, (pid_t) command);
 }

@@ -165,6 +165,13 @@ typedef struct SpawnPlan {
          * sandbox instead of twice (each load costs a few hundred microseconds: an allocation and a JIT
          * compilation); only the callers' programs are loaded after that. */
         bool init_loads_profile;
+        /* Init's nsbox-init loads filters after its exec (a profile other than the default, or a caller's
+         * programs): the command waits for that before its own execve(). Once nsbox-init runs, its memory is
+         * its own and the sandbox's user namespace is its mm's, so a command that holds CAP_SYS_PTRACE there
+         * could attach to it; attached before the filters were loaded, it could make init (or a child init
+         * forks) run what they deny. The answer waits for the command's exec, so nothing of the sandbox's
+         * runs before init is confined. */
+        bool command_awaits_init_filters;
         /* Set by the spawn worker just before clone3() (spawn_worker_filtered()): the child is born with the
          * compiled profile, its worker's, as for every plan spawn_plan_may_inherit_profile() allows, and
          * nobody loads it again. */

@@ -863,6 +863,13 @@ static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
                         p->n_seccomp_fds++;
                 }
         }
+        /* nsbox-init loads these after its exec, and the command waits for it (SpawnPlan.
+         * command_awaits_init_filters): init then holds the report too, as it must not wait for an answer
+         * that waits for the command. */
+        if (p->init && (p->n_seccomp_fds > 0 || (p->seccomp && !p->init_loads_profile))) {
+                p->command_awaits_init_filters = true;
+                p->init_holds_report = true;
+        }
 
         if (r->disable_user_namespaces) {
                 if (!(r->namespaces & NAMESPACE_BIT(NAMESPACE_USER)))

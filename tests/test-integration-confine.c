@@ -299,6 +299,61 @@ Test(confine, init_loads_its_filters_under_a_file_size_limit_of_0) {
         test_disconnect(conn);
 }
 
+/* "Max open files" soft and hard of /proc/PID/limits. */
+static void proc_nofile(long pid, char *buf, size_t size) {
+        char path[64], line[256];
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%li/limits", pid);
+        f = fopen(path, "re");
+        cr_assert_not_null(f, "%s: %m", path);
+        buf[0] = 0;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "Max open files", 14) == 0) {
+                        unsigned long soft, hard;
+
+                        cr_assert_eq(sscanf(line + 14, "%lu %lu", &soft, &hard), 2, "%s", line);
+                        snprintf(buf, size, "%lu %lu", soft, hard);
+                }
+        fclose(f);
+}
+
+/*
+ * nsbox-init's memory is its own and the sandbox's user namespace its mm's: a command with CAP_SYS_PTRACE
+ * there could attach to it. It must hold the command's filters before anything of the sandbox runs (the
+ * answer waits for the command's exec, which waits for them), and the command's fd limit.
+ */
+Test(confine, nsbox_init_is_confined_before_the_command_runs) {
+        char init_filters[32], command_filters[32], limits[64];
+        int conn;
+        Outcome o;
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        for (int i = 0; i < 5; i++) {
+                long command;
+
+                spawn(conn,
+                      "\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"pid\"],"
+                      "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":10,\"hard\":20}]," MKDIR_EPERM,
+                      false, &o);
+                cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
+                /* read at once: what the command could do right after its exec, init must be under */
+                proc_status(o.pid, "Seccomp_filters", init_filters, sizeof init_filters);
+                command = only_child(o.pid);
+                proc_status(command, "Seccomp_filters", command_filters, sizeof command_filters);
+                cr_assert_str_eq(init_filters, command_filters, "init %s, command %s", init_filters,
+                                 command_filters);
+                cr_assert_str_neq(init_filters, "0");
+                proc_nofile(o.pid, limits, sizeof limits);
+                cr_assert_str_eq(limits, "10 20", "init's fd limit: %s", limits);
+                proc_nofile(command, limits, sizeof limits);
+                cr_assert_str_eq(limits, "10 20", "the command's fd limit: %s", limits);
+                kill_sandbox(o.id);
+        }
+        test_disconnect(conn);
+}
+
 /* A classic-BPF program of the most instructions the kernel takes for one filter (4096), all allowing. */
 static int largest_bpf_program_fd(void) {
         static struct sock_filter program[4096];
