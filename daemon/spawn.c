@@ -685,6 +685,12 @@ static int joined_gids_on_host(const SpawnIds *ids, uint64_t ns, const gid_t *gi
                                 found++;
                         }
         fclose(f);
+        /* The process may have moved to a user namespace of its own meanwhile: what was read is that
+         * namespace's only if it is still in it. */
+        if (fstatat(dir, "ns/user", &st, 0) < 0)
+                return -errno;
+        if ((uint64_t) st.st_ino != ns)
+                return -ESRCH;
         for (size_t i = 0; found < n && i < n; i++)
                 if (ret[i] == (gid_t) -1) {
                         *ret_bad = i;
