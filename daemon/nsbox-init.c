@@ -126,9 +126,12 @@ int main(int argc, char *argv[]) {
                 }
                 (void) close(filters_fd);
         }
-        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). */
-        if (loaded_fd >= 0)
-                (void) close(loaded_fd);
+        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). A filter
+         * that denies the close would hold it until the spawn's timeout. */
+        if (loaded_fd >= 0 && close(loaded_fd) < 0) {
+                (void) kill(command, SIGKILL);
+                _exit(INIT_FAILED);
+        }
 
         init_supervise(sfd, (pid_t) command);
 }

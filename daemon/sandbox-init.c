@@ -520,6 +520,10 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 sort_fds(keep, 1 + p->n_lock_fds);
                 close_all_but(keep, 1 + p->n_lock_fds);
         }
+        /* The command waits for this one to close: a filter that denies closing it would hold the command,
+         * and the spawn, until the spawn's timeout. */
+        if (loaded[1] >= 0 && close(loaded[1]) < 0 && errno != EBADF)
+                init_abandon((pid_t) command, report_fd, errno, "close");
         r = set_command_fd_limit(p);
         if (r < 0)
                 init_abandon((pid_t) command, report_fd, -r, "RLIMIT_NOFILE");

@@ -875,6 +875,12 @@ static int plan_confinement(SpawnPlan *p, const SpawnContext *c, SpawnError *e) 
         if (p->init && (p->n_seccomp_fds > 0 || (p->seccomp && !p->init_loads_profile))) {
                 p->command_awaits_init_filters = true;
                 p->init_holds_report = true;
+                /* In a joined user namespace, the processes already there may hold CAP_SYS_PTRACE in it, and
+                 * would not wait: init stays the fork of the daemon it starts as, whose memory stays in the
+                 * host's user namespace (nothing in the sandbox's may attach to it), and loads the filters
+                 * in place. */
+                if (p->joins_user)
+                        p->init_program_fd = -EBADF;
         }
 
         if (r->disable_user_namespaces) {

@@ -252,6 +252,10 @@ static int bpf_program_fd(const char *name, const char *name2, int error) {
         "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\","     \
         "\"mkdirat\",\"no_such_call_anywhere\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}"
 
+#define NOBODY_ROOT_MAPS                                                                       \
+        "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"                    \
+        "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]"
+
 /* ---- system call filters ---- */
 
 Test(confine, profile_makes_mkdir_fail_and_the_rest_works) {
@@ -351,6 +355,81 @@ Test(confine, nsbox_init_is_confined_before_the_command_runs) {
                 cr_assert_str_eq(limits, "10 20", "the command's fd limit: %s", limits);
                 kill_sandbox(o.id);
         }
+        test_disconnect(conn);
+}
+
+/* The command waits for nsbox-init to close a pipe once its filters are loaded: a filter that denies close()
+ * ends the spawn at once, not at its timeout. */
+Test(confine, a_filter_that_denies_close_fails_the_spawn_at_once) {
+        int conn;
+        Outcome o;
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        spawn(conn,
+              "\"argv\":[\"/bin/true\"],\"namespaces\":[\"pid\"],"
+              "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"close\","
+              "\"close_range\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}",
+              false, &o);
+        cr_assert_str_not_empty(o.error);
+        cr_assert_null(strstr(o.parameter, "timeout"), "%s %s", o.error, o.parameter);
+        cr_assert_null(strstr(o.error, "Timeout"), "%s %s", o.error, o.parameter);
+        test_disconnect(conn);
+}
+
+/* The last pid of the "NSpid:" line of /proc/PID/status: pid as its innermost pid namespace numbers it. */
+static long innermost_pid(long pid) {
+        char v[128], *last;
+
+        proc_status(pid, "NSpid", v, sizeof v);
+        last = strrchr(v, '\t') ?: strrchr(v, ' ') ?: v;
+        return strtol(last, NULL, 10);
+}
+
+/*
+ * A sandbox that joins another's user namespace starts among processes that may hold CAP_SYS_PTRACE there,
+ * and do not wait for its init to be confined: its init stays where none of them may attach to it, before
+ * and after it loaded its filters.
+ */
+Test(confine, an_init_in_a_joined_user_namespace_is_out_of_reach) {
+        char path[64], params[1024], state[32], how[32];
+        int conn, fds[2];
+        Outcome pod, joined, attacker;
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],\"keepAlive\":true,"
+                    NOBODY_ROOT_MAPS, false, &pod);
+        cr_assert_str_empty(pod.error, "%s %s", pod.error, pod.parameter);
+        snprintf(path, sizeof path, "/proc/%li/ns/user", pod.pid);
+        fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(path, sizeof path, "/proc/%li/ns/pid", pod.pid);
+        fds[1] = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert(fds[0] >= 0 && fds[1] >= 0, "%m");
+
+        spawn_fds(conn,
+                  "\"argv\":[\"/bin/sleep\",\"1000\"],\"keepAlive\":true,"
+                  "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
+                  "{\"type\":\"pid\",\"fileDescriptor\":1}]," MKDIR_EPERM,
+                  fds, 2, false, &joined);
+        cr_assert_str_empty(joined.error, "%s %s", joined.error, joined.parameter);
+
+        /* root of the pod's user namespace, with every capability there, tries PTRACE_ATTACH (16) */
+        snprintf(params, sizeof params,
+                 "\"argv\":[\"python3\",\"-c\",\"import ctypes, sys; libc = ctypes.CDLL(None); "
+                 "sys.exit(0 if libc.ptrace(16, %li, 0, 0) == 0 else 3)\"],"
+                 "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
+                 "{\"type\":\"pid\",\"fileDescriptor\":1}]",
+                 innermost_pid(joined.pid));
+        spawn_fds(conn, params, fds, 2, false, &attacker);
+        close_many(fds, 2);
+        cr_assert_str_empty(attacker.error, "%s %s", attacker.error, attacker.parameter);
+        wait_end(conn, attacker.id, state, sizeof state, how, sizeof how);
+        cr_assert_str_eq(state, "exited");
+        cr_assert_str_eq(how, "3", "the pod's root attached to the joined sandbox's init (exit %s)", how);
+
+        kill_sandbox(joined.id);
+        kill_sandbox(pod.id);
         test_disconnect(conn);
 }
 
@@ -743,10 +822,6 @@ static void spawn_as_nobody(const char *params, char *id, long *pid) {
         out[n] = 0;
         cr_assert_eq(sscanf(out, "%79s %li", id, pid), 2, "%s", out);
 }
-
-#define NOBODY_ROOT_MAPS                                                                       \
-        "\"uidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}],"                    \
-        "\"gidMappings\":[{\"containerID\":0,\"hostID\":65534,\"size\":1}]"
 
 Test(confine, non_root_sandbox_sets_of_command_and_init) {
         uint64_t all = all_caps();
