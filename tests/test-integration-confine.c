@@ -140,25 +140,31 @@ static void kill_sandbox(const char *id) {
         test_disconnect(conn);
 }
 
-/* "Name:\tvalue" of /proc/PID/status, or "" if the line is missing. */
-static void proc_status(long pid, const char *name, char *buf, size_t size) {
+/* What follows key (and a ':' where colon) on its line of /proc/PID/file, blanks skipped, or "" if no line
+ * starts with it. */
+static void proc_line(long pid, const char *file, const char *key, bool colon, char *buf, size_t size) {
         char path[64], line[512];
-        size_t len = strlen(name);
+        size_t len = strlen(key);
         FILE *f;
 
-        snprintf(path, sizeof path, "/proc/%li/status", pid);
+        snprintf(path, sizeof path, "/proc/%li/%s", pid, file);
         f = fopen(path, "re");
         cr_assert_not_null(f, "%s: %m", path);
         buf[0] = 0;
         while (fgets(line, sizeof line, f))
-                if (strncmp(line, name, len) == 0 && line[len] == ':') {
-                        char *v = line + len + 1;
+                if (strncmp(line, key, len) == 0 && (!colon || line[len] == ':')) {
+                        char *v = line + len + colon;
                         v += strspn(v, " \t");
                         v[strcspn(v, "\n")] = 0;
                         snprintf(buf, size, "%s", v);
                         break;
                 }
         fclose(f);
+}
+
+/* "Name:\tvalue" of /proc/PID/status, or "" if the line is missing. */
+static void proc_status(long pid, const char *name, char *buf, size_t size) {
+        proc_line(pid, "status", name, true, buf, size);
 }
 
 /* The one child of pid (the command under init), waiting until the init has started it. */
@@ -305,21 +311,12 @@ Test(confine, init_loads_its_filters_under_a_file_size_limit_of_0) {
 
 /* "Max open files" soft and hard of /proc/PID/limits. */
 static void proc_nofile(long pid, char *buf, size_t size) {
-        char path[64], line[256];
-        FILE *f;
+        unsigned long soft, hard;
+        char v[128];
 
-        snprintf(path, sizeof path, "/proc/%li/limits", pid);
-        f = fopen(path, "re");
-        cr_assert_not_null(f, "%s: %m", path);
-        buf[0] = 0;
-        while (fgets(line, sizeof line, f))
-                if (strncmp(line, "Max open files", 14) == 0) {
-                        unsigned long soft, hard;
-
-                        cr_assert_eq(sscanf(line + 14, "%lu %lu", &soft, &hard), 2, "%s", line);
-                        snprintf(buf, size, "%lu %lu", soft, hard);
-                }
-        fclose(f);
+        proc_line(pid, "limits", "Max open files", false, v, sizeof v);
+        cr_assert_eq(sscanf(v, "%lu %lu", &soft, &hard), 2, "%s", v);
+        snprintf(buf, size, "%lu %lu", soft, hard);
 }
 
 /*
