@@ -352,6 +352,15 @@ static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int 
         sort_fds(keep, 6 + p->n_lock_fds);
         close_all_but(keep, 6 + p->n_lock_fds);
 
+        /* Every fd nsbox-init uses is open: from here on the sandbox's fd limit binds init too. */
+        if (set_command_fd_limit(p) < 0) {
+                error = errno;
+                if (filters >= 0)
+                        (void) close(filters);
+                errno = error;
+                return "nsbox-init: RLIMIT_NOFILE";
+        }
+
         if (fcntl(sfd, F_SETFD, 0) < 0 || (filters >= 0 && fcntl(filters, F_SETFD, 0) < 0) ||
             (filters_loaded >= 0 && fcntl(filters_loaded, F_SETFD, 0) < 0) || lock_fds_set_cloexec(p, false) < 0) {
                 error = errno;
@@ -362,10 +371,6 @@ static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int 
                 errno = error;
                 return "nsbox-init";
         }
-
-        /* Every fd nsbox-init uses is open: from here on the sandbox's fd limit binds init too. */
-        if (set_command_fd_limit(p) < 0)
-                return "nsbox-init: RLIMIT_NOFILE";
 
         (void) syscall(SYS_execveat, p->init_program_fd, "", argv, envp, AT_EMPTY_PATH);
 
