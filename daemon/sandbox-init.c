@@ -512,26 +512,29 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         if (p->shares_memory)
                 init_abandon((pid_t) command, report_fd, errno ?: EIO, failed);
 
-        r = spawn_child_load_seccomp(p, &index);
-        if (r < 0)
-                init_abandon((pid_t) command, report_fd, -r, "seccomp");
-
-        /* The command's stdio and extra fds must not be kept open by init; the locks stay. */
+        /* The command's stdio and extra fds must not be kept open by init; the locks stay. All closed before
+         * the filters, which may deny closing or lie about it: after them init closes only the two fds the
+         * command and the answer wait for, each known to be open, and any error fails the spawn at once
+         * instead of holding it until its timeout. */
         {
-                int keep[1 + SPAWN_LOCK_FILES_MAX] = { sfd };
+                int keep[3 + SPAWN_LOCK_FILES_MAX] = { sfd, loaded[1], report_fd };
 
                 for (size_t i = 0; i < p->n_lock_fds; i++)
-                        keep[1 + i] = p->lock_fds[i];
-                sort_fds(keep, 1 + p->n_lock_fds);
-                close_all_but(keep, 1 + p->n_lock_fds);
+                        keep[3 + i] = p->lock_fds[i];
+                sort_fds(keep, 3 + p->n_lock_fds);
+                close_all_but(keep, 3 + p->n_lock_fds);
         }
-        /* The command waits for this one to close: a filter that denies closing it would hold the command,
-         * and the spawn, until the spawn's timeout. */
-        if (loaded[1] >= 0 && close(loaded[1]) < 0 && errno != EBADF)
-                init_abandon((pid_t) command, report_fd, errno, "close");
         r = set_command_fd_limit(p);
         if (r < 0)
                 init_abandon((pid_t) command, report_fd, -r, "RLIMIT_NOFILE");
+
+        r = spawn_child_load_seccomp(p, &index);
+        if (r < 0)
+                init_abandon((pid_t) command, report_fd, -r, "seccomp");
+        if (loaded[1] >= 0 && close(loaded[1]) < 0)
+                init_abandon((pid_t) command, report_fd, errno, "close");
+        if (report_fd >= 0 && close(report_fd) < 0)
+                init_abandon((pid_t) command, report_fd, errno, "close");
 
         init_supervise(sfd, (pid_t) command);
 }

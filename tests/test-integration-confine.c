@@ -371,6 +371,35 @@ Test(confine, a_filter_that_denies_close_fails_the_spawn_at_once) {
         cr_assert_str_not_empty(o.error);
         cr_assert_null(strstr(o.parameter, "timeout"), "%s %s", o.error, o.parameter);
         cr_assert_null(strstr(o.error, "Timeout"), "%s %s", o.error, o.parameter);
+
+        /* The same where init stays the daemon's fork (a joined user namespace), with a filter that answers
+         * EBADF, as if the fds were closed already. */
+        {
+                Outcome pod;
+                char path[64];
+                int fds[2];
+
+                spawn(conn, "\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],"
+                            "\"keepAlive\":true," NOBODY_ROOT_MAPS, false, &pod);
+                cr_assert_str_empty(pod.error, "%s %s", pod.error, pod.parameter);
+                snprintf(path, sizeof path, "/proc/%li/ns/user", pod.pid);
+                fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+                snprintf(path, sizeof path, "/proc/%li/ns/pid", pod.pid);
+                fds[1] = open(path, O_RDONLY | O_CLOEXEC);
+                cr_assert(fds[0] >= 0 && fds[1] >= 0, "%m");
+                spawn_fds(conn,
+                          "\"argv\":[\"/bin/true\"],"
+                          "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
+                          "{\"type\":\"pid\",\"fileDescriptor\":1}],"
+                          "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"close\","
+                          "\"close_range\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":9}]}",
+                          fds, 2, false, &o);
+                close_many(fds, 2);
+                cr_assert_str_not_empty(o.error);
+                cr_assert_null(strstr(o.parameter, "timeout"), "%s %s", o.error, o.parameter);
+                cr_assert_null(strstr(o.error, "Timeout"), "%s %s", o.error, o.parameter);
+                kill_sandbox(pod.id);
+        }
         test_disconnect(conn);
 }
 
