@@ -355,6 +355,22 @@ Test(confine, nsbox_init_is_confined_before_the_command_runs) {
         test_disconnect(conn);
 }
 
+/* A sandbox others join ("a pod"): root of its own user namespace, with a pid namespace; ret_fds its user and
+ * pid namespaces, open, for joinNamespaces at indexes 0 and 1. */
+static void spawn_pod(int conn, Outcome *ret, int ret_fds[static 2]) {
+        static const char *const types[] = { "user", "pid" };
+        char path[64];
+
+        spawn(conn, "\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],\"keepAlive\":true,"
+                    NOBODY_ROOT_MAPS, false, ret);
+        cr_assert_str_empty(ret->error, "%s %s", ret->error, ret->parameter);
+        for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+                snprintf(path, sizeof path, "/proc/%li/ns/%s", ret->pid, types[i]);
+                ret_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+                cr_assert_geq(ret_fds[i], 0, "%s: %m", path);
+        }
+}
+
 /* The command waits for nsbox-init to close a pipe once its filters are loaded: a filter that denies close()
  * ends the spawn at once, not at its timeout. */
 Test(confine, a_filter_that_denies_close_fails_the_spawn_at_once) {
@@ -376,17 +392,9 @@ Test(confine, a_filter_that_denies_close_fails_the_spawn_at_once) {
          * EBADF, as if the fds were closed already. */
         {
                 Outcome pod;
-                char path[64];
                 int fds[2];
 
-                spawn(conn, "\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],"
-                            "\"keepAlive\":true," NOBODY_ROOT_MAPS, false, &pod);
-                cr_assert_str_empty(pod.error, "%s %s", pod.error, pod.parameter);
-                snprintf(path, sizeof path, "/proc/%li/ns/user", pod.pid);
-                fds[0] = open(path, O_RDONLY | O_CLOEXEC);
-                snprintf(path, sizeof path, "/proc/%li/ns/pid", pod.pid);
-                fds[1] = open(path, O_RDONLY | O_CLOEXEC);
-                cr_assert(fds[0] >= 0 && fds[1] >= 0, "%m");
+                spawn_pod(conn, &pod, fds);
                 spawn_fds(conn,
                           "\"argv\":[\"/bin/true\"],"
                           "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
@@ -418,20 +426,13 @@ static long innermost_pid(long pid) {
  * and after it loaded its filters.
  */
 Test(confine, an_init_in_a_joined_user_namespace_is_out_of_reach) {
-        char path[64], params[1024], state[32], how[32];
+        char params[1024], state[32], how[32];
         int conn, fds[2];
         Outcome pod, joined, attacker;
 
         start(NULL);
         conn = test_daemon_connect(&daemon_);
-        spawn(conn, "\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\"],\"keepAlive\":true,"
-                    NOBODY_ROOT_MAPS, false, &pod);
-        cr_assert_str_empty(pod.error, "%s %s", pod.error, pod.parameter);
-        snprintf(path, sizeof path, "/proc/%li/ns/user", pod.pid);
-        fds[0] = open(path, O_RDONLY | O_CLOEXEC);
-        snprintf(path, sizeof path, "/proc/%li/ns/pid", pod.pid);
-        fds[1] = open(path, O_RDONLY | O_CLOEXEC);
-        cr_assert(fds[0] >= 0 && fds[1] >= 0, "%m");
+        spawn_pod(conn, &pod, fds);
 
         spawn_fds(conn,
                   "\"argv\":[\"/bin/sleep\",\"1000\"],\"keepAlive\":true,"
