@@ -9,8 +9,8 @@
  *
  * with every forwarded signal blocked (the mask survives execve()). It loads
  * the system call filters from FILTERS-FD (-1: none; the layout is
- * InitFilterHeader) and closes LOADED-FD (-1: none), the pipe the command
- * waits on before its execve(), then supervises the command (init-supervise.c). The
+ * InitFilterHeader) and writes a byte to LOADED-FD (-1: none), the pipe the
+ * command waits on before its execve(), then supervises the command (init-supervise.c). The
  * spawn may have been answered already (sandbox-init.c): if the filters do
  * not load, it kills the command and exits 127, which ends the sandbox. It
  * is not dumpable, like the init it replaces.
@@ -126,11 +126,15 @@ int main(int argc, char *argv[]) {
                 }
                 (void) close(filters_fd);
         }
-        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). A filter
-         * that denies the close would hold it until the spawn's timeout. */
-        if (loaded_fd >= 0 && close(loaded_fd) < 0) {
-                (void) kill(command, SIGKILL);
-                _exit(INIT_FAILED);
+        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). A byte,
+         * not EOF: the filters may make close() return 0 without closing, never write() return 1 without
+         * writing. */
+        if (loaded_fd >= 0) {
+                if (write(loaded_fd, "", 1) != 1) {
+                        (void) kill(command, SIGKILL);
+                        _exit(INIT_FAILED);
+                }
+                (void) close(loaded_fd);
         }
 
         init_supervise(sfd, (pid_t) command);

@@ -127,8 +127,9 @@ static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
 typedef struct CommandStart {
         const SpawnPlan *plan;
         int socket;
-        /* SpawnPlan.command_awaits_init_filters: EOF on filters_loaded once nsbox-init loaded them (init's
-         * end, filters_loaded_writer, the command closes first); both -EBADF otherwise. */
+        /* SpawnPlan.command_awaits_init_filters: one byte on filters_loaded once init loaded them (init's end,
+         * filters_loaded_writer, the command closes first); both -EBADF otherwise. A byte, not EOF: a filter
+         * can make close() return 0 without closing, but not make write() return 1 without writing. */
         int filters_loaded;
         int filters_loaded_writer;
 } CommandStart;
@@ -174,11 +175,16 @@ static int command_main(void *arg) {
         if (report_fd < 0)
                 _exit(SPAWN_CHILD_FAILED);
         if (start->filters_loaded >= 0) {
+                ssize_t n;
                 char c;
 
                 (void) close(start->filters_loaded_writer);
-                while (read(start->filters_loaded, &c, 1) < 0 && errno == EINTR)
-                        ;
+                do
+                        n = read(start->filters_loaded, &c, 1);
+                while (n < 0 && errno == EINTR);
+                /* EOF: init is gone before it was confined, and the sandbox with it. */
+                if (n != 1)
+                        _exit(SPAWN_CHILD_FAILED);
                 (void) close(start->filters_loaded);
         }
         spawn_child_exec_command(start->plan, report_fd);
@@ -513,9 +519,10 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 init_abandon((pid_t) command, report_fd, errno ?: EIO, failed);
 
         /* The command's stdio and extra fds must not be kept open by init; the locks stay. All closed before
-         * the filters, which may deny closing or lie about it: after them init closes only the two fds the
-         * command and the answer wait for, each known to be open, and any error fails the spawn at once
-         * instead of holding it until its timeout. */
+         * the filters, which may deny closing or lie about it. After them init tells the command to go with a
+         * byte (a filter cannot fake a write of one), and closes its copy of the report pipe, known to be
+         * open: an error fails the spawn at once; a close faked to return 0 leaves the answer to the
+         * command's exit or the spawn's timeout, the caller's own filter holding the caller's own spawn. */
         {
                 int keep[3 + SPAWN_LOCK_FILES_MAX] = { sfd, loaded[1], report_fd };
 
@@ -531,8 +538,10 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         r = spawn_child_load_seccomp(p, &index);
         if (r < 0)
                 init_abandon((pid_t) command, report_fd, -r, "seccomp");
-        if (loaded[1] >= 0 && close(loaded[1]) < 0)
-                init_abandon((pid_t) command, report_fd, errno, "close");
+        if (loaded[1] >= 0 && write(loaded[1], "", 1) != 1)
+                init_abandon((pid_t) command, report_fd, errno ?: EIO, "the command's start");
+        if (loaded[1] >= 0)
+                (void) close(loaded[1]);
         if (report_fd >= 0 && close(report_fd) < 0)
                 init_abandon((pid_t) command, report_fd, errno, "close");
 
