@@ -121,6 +121,9 @@ struct Cgroup {
          * cgroup to empty. A live sandbox's cgroups hold no fd. */
         int fds[HIERARCHIES_MAX];
         bool present[HIERARCHIES_MAX];  /* made (or found), not removed yet */
+        /* Its processes are in its user's cgroup there, a v1 hierarchy that serves only limits it does not
+         * set (needs_own_dir()); present too once a nested cgroup with such limits needed its directory. */
+        bool in_user_dir[HIERARCHIES_MAX];
         int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY, while spawns are in flight */
         size_t n_procs_fds;
         unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and procs_fds are open while > 0 */
@@ -993,6 +996,29 @@ static bool limits_equal(const CgroupLimits *a, const CgroupLimits *b) {
         return memcmp(a, b, sizeof *a) == 0;
 }
 
+static bool limits_set_cpu(const CgroupLimits *l) {
+        return l->cpu_quota_usec != 0 || l->cpu_period_usec != 0 || l->cpu_weight != 0 || l->cpu_shares != 0;
+}
+
+CgroupFlags cgroup_flags_to_take(const CgroupLimits *l) {
+        return l && limits_set_cpu(l) ? CGROUP_ALL_HIERARCHIES : 0;
+}
+
+/*
+ * Whether a cgroup with limits l, below parent if given, gets a directory of its own in hierarchy h: always
+ * but in a v1 hierarchy that serves limits alone (cpu; memory and pids report a sandbox's usage, which takes
+ * a cgroup of its own), where only limits set there need one, or being below a sandbox that has one (to be
+ * held to its limits), or CGROUP_ALL_HIERARCHIES.
+ */
+static bool needs_own_dir(const CgroupManager *m, size_t h, const Cgroup *parent, const CgroupLimits *l,
+                          CgroupFlags flags) {
+        if (h == HIERARCHY_V2 || (m->h[h].controllers & ~(1U << CONTROLLER_CPU)) != 0)
+                return true;
+        if ((flags & CGROUP_ALL_HIERARCHIES) || (parent && !parent->in_user_dir[h]))
+                return true;
+        return limits_set_cpu(l);
+}
+
 /* ---- users ---- */
 
 static CgroupUser *user_find(CgroupManager *m, uid_t uid) {
@@ -1249,6 +1275,17 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
         if (cg->spawns++ > 0)
                 return 0;
         for (size_t i = 0; i < cg->manager->n_h; i++) {
+                if (cg->in_user_dir[i]) {
+                        if (cg->procs_fds[i - 1] < 0) {
+                                cg->procs_fds[i - 1] = openat(cg->user->fds[i], "cgroup.procs",
+                                                              O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                                if (cg->procs_fds[i - 1] < 0) {
+                                        r = -errno;
+                                        goto fail;
+                                }
+                        }
+                        continue;
+                }
                 if (!cg->present[i]) {
                         r = -ESRCH;
                         goto fail;
@@ -1350,16 +1387,22 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
         return 0;
 }
 
-/* Makes cg's directories in parent_fds (the user's cgroups, or its sandbox's), its payload leaf if it is to
- * have one, and applies l; holds it for the spawn it is made for. What it made is left for remove_dirs(). */
+/* Makes cg's directories in parent_fds (the user's cgroups, or its sandbox's, parent) where it needs one, its
+ * payload leaf if it is to have one, and applies l; holds it for the spawn it is made for. What it made is left
+ * for remove_dirs(). */
 static void read_limits(const Cgroup *cg, CgroupLimits *ret);
 static bool limits_any(const CgroupLimits *l);
 
-static int make_dirs(Cgroup *cg, const int *parent_fds, const char *name, const CgroupLimits *l, CgroupFlags flags) {
+static int make_dirs(Cgroup *cg, const Cgroup *parent, const int *parent_fds, const char *name, const CgroupLimits *l,
+                     CgroupFlags flags) {
         CgroupManager *m = cg->manager;
         int r;
 
         for (size_t i = 0; i < m->n_h; i++) {
+                if (!needs_own_dir(m, i, parent, l, flags)) {
+                        cg->in_user_dir[i] = true;
+                        continue;
+                }
                 if (mkdirat(parent_fds[i], name, 0755) < 0)
                         return -errno;
                 cg->present[i] = true;
@@ -1404,7 +1447,7 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
                 return r;
         }
 
-        r = make_dirs(cg, cg->user->fds, name, l, flags);
+        r = make_dirs(cg, NULL, cg->user->fds, name, l, flags);
         if (r < 0)
                 goto fail;
 
@@ -1456,6 +1499,12 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 fds[i] = owned[i] = -EBADF;
         for (size_t i = 0; i < m->n_h && r >= 0; i++) {
+                /* Its processes go to the user's cgroup there: it cannot take a limit set there. */
+                if (cg->in_user_dir[i]) {
+                        if (needs_own_dir(m, i, NULL, l, 0))
+                                r = -ENOMEDIUM;
+                        continue;
+                }
                 fds[i] = dir_fd(cg, (int) i, &owned[i]);
                 if (fds[i] < 0)
                         r = fds[i];
@@ -1472,6 +1521,25 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
 
 bool cgroup_has_room_below(const Cgroup *cg) {
         return cg->has_leaf || !cg->manager->payload_leaf;
+}
+
+/* A directory in h for a sandbox whose processes are in its user's cgroup there, so that a nested one with
+ * limits there can be made below it (and below its own parent's, likewise): without processes or limits, and
+ * removed with the rest. */
+static int make_dir_for_below(Cgroup *cg, size_t h) {
+        int r;
+
+        if (cg->present[h])
+                return 0;
+        if (cg->parent) {
+                r = make_dir_for_below(cg->parent, h);
+                if (r < 0)
+                        return r;
+        }
+        if (mkdirat(cg->user->fds[h], cg->name, 0755) < 0)
+                return -errno;
+        cg->present[h] = true;
+        return 0;
 }
 
 int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, CgroupFlags flags, Cgroup **ret) {
@@ -1497,8 +1565,15 @@ int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, Cg
         cg->user->n_cgroups++; /* never idle: the parent counts too */
 
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
-                owned[i] = -EBADF;
+                owned[i] = parent_fds[i] = -EBADF;
         for (size_t i = 0; i < m->n_h; i++) {
+                if (parent->in_user_dir[i]) {
+                        if (!needs_own_dir(m, i, parent, l, flags))
+                                continue;
+                        r = make_dir_for_below(parent, i);
+                        if (r < 0)
+                                goto fail;
+                }
                 parent_fds[i] = dir_fd(parent, (int) i, &owned[i]);
                 if (parent_fds[i] < 0) {
                         r = parent_fds[i];
@@ -1512,7 +1587,7 @@ int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, Cg
                 if (r < 0)
                         goto fail;
         }
-        r = make_dirs(cg, parent_fds, name, l, flags);
+        r = make_dirs(cg, parent, parent_fds, name, l, flags);
         if (r < 0)
                 goto fail;
         close_many(owned, HIERARCHIES_MAX);
@@ -1537,6 +1612,11 @@ static int open_dirs(Cgroup *cg) {
 
         for (size_t i = 0; i < cg->manager->n_h; i++) {
                 cg->fds[i] = openat(cg->user->fds[i], cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                /* Made without one there, where it needed none. */
+                if (cg->fds[i] < 0 && errno == ENOENT && !needs_own_dir(cg->manager, i, NULL, &CGROUP_LIMITS_NONE, 0)) {
+                        cg->in_user_dir[i] = true;
+                        continue;
+                }
                 if (cg->fds[i] < 0)
                         return -errno;
                 cg->present[i] = true;

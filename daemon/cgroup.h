@@ -9,7 +9,14 @@
  * in the cgroup2 tree (membership from birth through clone3(CLONE_INTO_CGROUP),
  * cgroup.events, cgroup.kill, cgroup.freeze, CPU time) and, on hybrid hosts,
  * in the cgroup v1 hierarchy of each controller the cgroup2 tree lacks
- * (memory, pids, cpu). user-UID holds the aggregate limits of one user's
+ * (memory, pids, cpu). A v1 hierarchy that serves limits alone (cpu: a
+ * sandbox's CPU time is cgroup2's cpu.stat) has a cgroup for a sandbox only
+ * where one is needed: the sandbox sets a limit there, or is nested below
+ * one that has such a cgroup. Elsewhere its processes are in BASE/user-UID
+ * there, under the user's limits: a v1 cgroup of the cpu controller costs
+ * its spawn and its end more than any other (per-CPU scheduler state made,
+ * a fresh task group to join, torn down after an RCU grace period), for
+ * nothing it would report. user-UID holds the aggregate limits of one user's
  * sandboxes; it stays, empty, after the user's last sandbox ended, for the
  * next one (the 32 users most recently idle; cgroup_manager_free() removes them). A cgroup2 tree is required; a controller is taken from cgroup2
  * when it is available to the daemon's cgroup there, else from its v1
@@ -170,7 +177,14 @@ typedef enum CgroupFlags {
         /* It may get cgroups of nested sandboxes below it: where the host needs it, its processes go to the
          * leaf NAME/payload in cgroup2 (see above). */
         CGROUP_ROOM_BELOW = 1 << 0,
+        /* A directory of its own in every hierarchy, limits or not: for one made ahead of the limits it
+         * takes (cgroup_apply_limits_late()), which would need one where they are set. */
+        CGROUP_ALL_HIERARCHIES = 1 << 1,
 } CgroupFlags;
+
+/* The flags a cgroup made ahead must have had to take l later: CGROUP_ALL_HIERARCHIES where l sets a limit
+ * that needs a v1 cgroup a cgroup without it lacks (CPU), else 0. */
+CgroupFlags cgroup_flags_to_take(const CgroupLimits *l);
 
 /* The name of the leaf a sandbox's processes are in when its cgroup has one. */
 #define CGROUP_PAYLOAD "payload"
@@ -178,7 +192,7 @@ typedef enum CgroupFlags {
 /*
  * Creates BASE/user-UID (applying user_limits, which may be NULL for none;
  * applied again whenever they change) and BASE/user-UID/name in every
- * hierarchy, and applies l. Check both limit sets first. On failure nothing
+ * hierarchy that needs one (see above), and applies l. Check both limit sets first. On failure nothing
  * it created is left. name must be a valid file name (a sandbox id).
  */
 int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
@@ -189,7 +203,9 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
  * entry's, whose process is parked in it running none of the request's
  * code), now taken for a request: applies the user's limits as cgroup_new()
  * would and then l, so the request's code runs under exactly what a fresh
- * cgroup would have had. -errno if a write fails (the caller discards it).
+ * cgroup would have had. -ENOMEDIUM if l needs a cgroup of its own in a
+ * hierarchy where it has none (made without cgroup_flags_to_take(l)), other
+ * -errno if a write fails; the caller discards it either way.
  */
 int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimits *user_limits);
 

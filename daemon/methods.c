@@ -1129,8 +1129,10 @@ static void method_spawn(Connection *c) {
                 .userdata = s,
                 .timeout_sec = s->config.limits.spawn_timeout_sec,
         };
-        /* Room for nested sandboxes' cgroups where requests from inside it may be served. */
-        CgroupFlags cgroup_flags = rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0;
+        /* Room for nested sandboxes' cgroups where requests from inside it may be served; one made ahead (a
+         * warm-pool entry's, a spare) with what the limits need (a CPU limit: a v1 cgroup of its own). */
+        CgroupFlags cgroup_flags = (rule.nested == POLICY_NESTED_ALLOW ? CGROUP_ROOM_BELOW : 0) |
+                                   cgroup_flags_to_take(&limits.sandbox);
 
         /* Namespaces made ahead for this very shape (warm-pool.h); whatever goes wrong with one, cold. */
         WarmPoolEntry *entry = warm_pool_take(s->warm_pool, &c->caller, req, seccomp, &rule, &limits, cgroup_flags);

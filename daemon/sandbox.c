@@ -745,6 +745,21 @@ static void sandbox_decide_end_state(Sandbox *sb) {
                 sb->state = SANDBOX_OOM_KILLED;
 }
 
+/* Its end, once it ended and its spawn was answered: the audit record, and the answer of its waiters. */
+static void sandbox_report_end(Sandbox *sb) {
+        sandbox_decide_end_state(sb);
+        if (sb->state == SANDBOX_EXITED)
+                log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.", sb->id,
+                          (int) sb->pid, sb->exit_code);
+        else if (sb->state == SANDBOX_KILLED)
+                log_audit(LOG_INFO, "killed", &sb->creator, sb->id, "Sandbox %s (pid %d) killed by %s.", sb->id,
+                          (int) sb->pid, signal_to_string(sb->signal) ?: "a signal");
+        else
+                log_audit(LOG_INFO, sandbox_state_to_string(sb->state), &sb->creator, sb->id,
+                          "Sandbox %s (pid %d) ended: %s.", sb->id, (int) sb->pid, sandbox_state_to_string(sb->state));
+        sandbox_answer_waiters(sb);
+}
+
 static void usage_from_cgroup(const CgroupUsage *u, SandboxUsage *ret) {
         *ret = (SandboxUsage) {
                 .cpu_usec = u->cpu_usec,
@@ -794,20 +809,9 @@ static void sandbox_check_end(Sandbox *sb) {
         if (sandbox_spawn_in_flight(sb) && sb->died_before_exec)
                 return sandbox_answer_died_before_exec(sb);
 
-        if (sb->phase == SANDBOX_PHASE_LIVE || sb->phase == SANDBOX_PHASE_DETACHED) {
-                sandbox_decide_end_state(sb);
-                if (sb->state == SANDBOX_EXITED)
-                        log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.",
-                                  sb->id, (int) sb->pid, sb->exit_code);
-                else if (sb->state == SANDBOX_KILLED)
-                        log_audit(LOG_INFO, "killed", &sb->creator, sb->id, "Sandbox %s (pid %d) killed by %s.", sb->id,
-                                  (int) sb->pid, signal_to_string(sb->signal) ?: "a signal");
-                else
-                        log_audit(LOG_INFO, sandbox_state_to_string(sb->state), &sb->creator, sb->id,
-                                  "Sandbox %s (pid %d) ended: %s.", sb->id, (int) sb->pid,
-                                  sandbox_state_to_string(sb->state));
-                sandbox_answer_waiters(sb);
-        }
+        /* One that ended before its spawn was answered is reported with the answer. */
+        if (sb->phase == SANDBOX_PHASE_LIVE || sb->phase == SANDBOX_PHASE_DETACHED)
+                sandbox_report_end(sb);
 
         sandbox_free_if_done(sb);
 }
@@ -876,11 +880,9 @@ static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
                 }
         }
 
-        /* It may have ended before the report arrived: now waiters can learn of it. */
-        if (sb->ended) {
-                sandbox_decide_end_state(sb);
-                sandbox_answer_waiters(sb);
-        }
+        /* It may have ended before the report arrived: now its end is recorded and waiters can learn of it. */
+        if (sb->ended)
+                sandbox_report_end(sb);
         sandbox_dispatch_held_calls(sb);
         sandbox_free_if_done(sb);
 }

@@ -393,7 +393,8 @@ static void fill_one(WarmPool *p, FillRequest *f) {
         if (r < 0)
                 goto fail;
         if (s->cgroups) {
-                /* Without limits of its own until it is taken: cgroup_apply_limits_late() then. */
+                /* Without limits of its own until it is taken: cgroup_apply_limits_late() then. The shape's
+                 * flags say whether they need a v1 cgroup of its own (cgroup_flags_to_take()). */
                 r = cgroup_new(s->cgroups, e->shape.uid, e->id, &CGROUP_LIMITS_NONE,
                                f->has_user_limits ? &f->user_limits : NULL, e->shape.cgroup_flags, &e->cgroup);
                 if (r < 0)

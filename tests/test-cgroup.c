@@ -85,6 +85,13 @@ static bool have_controller(const char *controller) {
         return strstr(buf, controller) != NULL;
 }
 
+/* Whether hierarchy i of the test cgroup is a v1 hierarchy that serves limits alone (cpu), where a sandbox that
+ * sets none there, nor is below one that has a cgroup there, has no cgroup of its own: its processes are in its
+ * user's (cgroup.h). */
+static bool serves_limits_only(size_t i) {
+        return strcmp(test_cg.controller[i], "cpu") == 0;
+}
+
 typedef struct Child {
         pid_t pid;
         int pidfd;
@@ -220,7 +227,7 @@ Test(cgroup, manager_removes_empty_leftovers_of_a_previous_run) {
 
 /* ---- create and remove ---- */
 
-Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_them) {
+Test(cgroup, new_creates_user_and_sandbox_cgroups_where_needed_and_remove_removes_them) {
         CgroupLimits none = CGROUP_LIMITS_NONE;
         Cgroup *a, *b;
         char want[600];
@@ -231,9 +238,11 @@ Test(cgroup, new_creates_user_and_sandbox_cgroups_everywhere_and_remove_removes_
         snprintf(want, sizeof want, "%s/user-1000/aaaa", cgroup_manager_path(manager));
         cr_expect_str_eq(cgroup_path(a), want);
         for (size_t i = 0; i < test_cg.n; i++) {
-                cr_expect(path_exists(test_cg.dir[i], "user-1000/aaaa"), "%s", test_cg.dir[i]);
-                cr_expect(path_exists(test_cg.dir[i], "user-1000/bbbb"), "%s", test_cg.dir[i]);
+                cr_expect(path_exists(test_cg.dir[i], "user-1000"), "%s", test_cg.dir[i]);
+                cr_expect_eq(path_exists(test_cg.dir[i], "user-1000/aaaa"), !serves_limits_only(i), "%s", test_cg.dir[i]);
+                cr_expect_eq(path_exists(test_cg.dir[i], "user-1000/bbbb"), !serves_limits_only(i), "%s", test_cg.dir[i]);
         }
+        /* One per v1 hierarchy all the same: the user's where it has none of its own. */
         cr_expect_eq(cgroup_v1_procs_fds(a, NULL), test_cg.n - 1);
 
         /* The same name twice is refused, and the first stays. */
@@ -281,7 +290,8 @@ Test(cgroup, idle_user_cgroups_are_kept_up_to_a_bound_the_longest_idle_going_fir
         /* A user taken up again is idle anew: the next one to go is 2002, idle the longest. */
         cr_assert_eq(cgroup_new(manager, 2001, "again", &none, NULL, 0, &cg), 0);
         for (size_t i = 0; i < test_cg.n; i++)
-                cr_expect(path_exists(test_cg.dir[i], "user-2001/again"), "%s", test_cg.dir[i]);
+                cr_expect(path_exists(test_cg.dir[i], serves_limits_only(i) ? "user-2001" : "user-2001/again"), "%s",
+                          test_cg.dir[i]);
         cr_assert_eq(cgroup_remove(cg), 0);
         cr_assert_eq(cgroup_new(manager, 2033, "only", &none, NULL, 0, &cg), 0);
         cr_assert_eq(cgroup_remove(cg), 0);
@@ -306,7 +316,7 @@ Test(cgroup, a_child_is_born_in_every_hierarchy_and_the_events_follow_it) {
         /* cgroup2 from birth; v1 before it ran anything of its own. */
         snprintf(path, sizeof path, "/proc/%d/cgroup", (int) c.pid);
         for (size_t i = 0; i < test_cg.n; i++) {
-                snprintf(want, sizeof want, "%s/user-0/born", test_cg.dir[i]);
+                snprintf(want, sizeof want, "%s/user-0%s", test_cg.dir[i], serves_limits_only(i) ? "" : "/born");
                 read_text(want, "cgroup.procs", buf, sizeof buf);
                 cr_expect_eq(atoi(buf), c.pid, "%s has %s", want, buf);
         }
@@ -706,7 +716,7 @@ Test(cgroup, abandon_leaves_the_cgroups_and_the_layout) {
         test_cgroup_leave(&test_cg);
         for (size_t i = 0; i < test_cg.n; i++) {
                 snprintf(p, sizeof p, "%s/user-0/kept", test_cg.dir[i]);
-                cr_expect(rmdir(p) >= 0, "%s: %m", p);
+                cr_expect(rmdir(p) >= 0 || (serves_limits_only(i) && errno == ENOENT), "%s: %m", p);
                 snprintf(p, sizeof p, "%s/user-0", test_cg.dir[i]);
                 cr_expect(rmdir(p) >= 0, "%s: %m", p);
         }
@@ -864,11 +874,106 @@ Test(cgroup, nested_cgroup_below_a_sandbox_without_leaf) {
         cgroup_release_after_spawn(kid);
         for (size_t i = 0; i < test_cg.n; i++) {
                 snprintf(dir, sizeof dir, "%s/user-0/plain", test_cg.dir[i]);
-                cr_assert(path_exists(dir, "kid"), "%s/kid missing", dir);
+                cr_assert_eq(path_exists(dir, "kid"), !serves_limits_only(i), "%s/kid", dir);
         }
         end_with_nested(cg, kid, &a, &b);
         for (size_t i = 0; i < test_cg.n; i++) {
                 snprintf(dir, sizeof dir, "%s/user-0", test_cg.dir[i]);
                 cr_assert_not(path_exists(dir, "plain"), "%s/plain left", dir);
         }
+}
+
+/* The v1 cpu hierarchy serves limits alone: a sandbox without a CPU limit has no cgroup there and its processes
+ * are in its user's; a nested one with a CPU limit gets one below its sandbox's, made for it (without
+ * processes), and one nested below that is held there too. A cgroup made ahead takes a CPU limit only if it was
+ * made with a cgroup of its own everywhere. */
+Test(cgroup, a_v1_cpu_cgroup_only_where_a_cpu_limit_needs_one) {
+        CgroupLimits none = CGROUP_LIMITS_NONE, weighted = CGROUP_LIMITS_NONE;
+        const char *cpu = test_cgroup_dir(&test_cg, "cpu");
+        char dir[700], buf[64], procs[700];
+        Cgroup *cg, *kid, *grandkid, *ahead;
+        Child a, b, c;
+
+        if (!cpu || !test_cgroup_controller_is_v1("cpu"))
+                cr_skip_test("the cpu controller is not a v1 hierarchy on this host");
+        weighted.cpu_weight = 200;
+
+        cr_assert_eq(cgroup_new(manager, 0, "plain", &none, NULL, 0, &cg), 0);
+        snprintf(dir, sizeof dir, "%s/user-0", cpu);
+        cr_assert_not(path_exists(dir, "plain"));
+        a = child_start(cg, sleep_forever);
+        child_go(&a);
+        cgroup_release_after_spawn(cg);
+        read_text(dir, "cgroup.procs", buf, sizeof buf);
+        cr_assert_eq(atoi(buf), a.pid, "the user's cpu cgroup has %s", buf);
+
+        cr_assert_eq(cgroup_new_below(cg, "kid", &weighted, 0, &kid), 0);
+        snprintf(dir, sizeof dir, "%s/user-0/plain/kid", cpu);
+        read_text(dir, "cpu.shares", buf, sizeof buf);
+        cr_assert_str_eq(buf, "2048");
+        snprintf(dir, sizeof dir, "%s/user-0/plain", cpu);
+        read_text(dir, "cgroup.procs", buf, sizeof buf);
+        cr_assert_str_eq(buf, "", "the sandbox's processes stay in the user's cgroup");
+        b = child_start(kid, sleep_forever);
+        child_go(&b);
+        cgroup_release_after_spawn(kid);
+        snprintf(dir, sizeof dir, "%s/user-0/plain/kid", cpu);
+        read_text(dir, "cgroup.procs", buf, sizeof buf);
+        cr_assert_eq(atoi(buf), b.pid, "kid's cpu cgroup has %s", buf);
+
+        /* Without limits of its own, but below one with a cgroup there: held to its limits. */
+        cr_assert_eq(cgroup_new_below(kid, "grandkid", &none, 0, &grandkid), 0);
+        c = child_start(grandkid, sleep_forever);
+        child_go(&c);
+        cgroup_release_after_spawn(grandkid);
+        snprintf(procs, sizeof procs, "%s/user-0/plain/kid/grandkid", cpu);
+        read_text(procs, "cgroup.procs", buf, sizeof buf);
+        cr_assert_eq(atoi(buf), c.pid, "grandkid's cpu cgroup has %s", buf);
+
+        cr_assert_eq(cgroup_signal_all(cg, SIGTERM), 3);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(&a);
+        child_wait(&b);
+        child_wait(&c);
+        cr_assert_eq(cgroup_remove(cg), 0);
+        cr_assert_eq(cgroup_remove(kid), 0);
+        cr_assert_eq(cgroup_remove(grandkid), 0);
+        snprintf(dir, sizeof dir, "%s/user-0", cpu);
+        cr_assert_not(path_exists(dir, "plain"));
+
+        /* Made ahead without limits: a CPU limit needs it made with CGROUP_ALL_HIERARCHIES. */
+        cr_assert_eq(cgroup_flags_to_take(&weighted), CGROUP_ALL_HIERARCHIES);
+        cr_assert_eq(cgroup_flags_to_take(&none), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "ahead", &none, NULL, cgroup_flags_to_take(&none), &ahead), 0);
+        cr_assert_eq(cgroup_apply_limits_late(ahead, &weighted, NULL), -ENOMEDIUM);
+        cr_assert_eq(cgroup_remove(ahead), 0);
+        cr_assert_eq(cgroup_new(manager, 0, "ahead", &none, NULL, cgroup_flags_to_take(&weighted), &ahead), 0);
+        cr_assert_eq(cgroup_apply_limits_late(ahead, &weighted, NULL), 0);
+        snprintf(dir, sizeof dir, "%s/user-0/ahead", cpu);
+        read_text(dir, "cpu.shares", buf, sizeof buf);
+        cr_assert_str_eq(buf, "2048");
+        cr_assert_eq(cgroup_remove(ahead), 0);
+}
+
+/* A daemon that takes over a sandbox made without a v1 cpu cgroup finds it as it was. */
+Test(cgroup, a_sandbox_without_a_v1_cpu_cgroup_is_taken_over) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        Cgroup *cg;
+        Child a;
+
+        cr_assert_eq(cgroup_new(manager, 0, "over", &none, NULL, 0, &cg), 0);
+        a = child_start(cg, sleep_forever);
+        child_go(&a);
+        cgroup_abandon(cg);
+        /* As across a re-exec: the layout stays while a sandbox may live, the daemon in its leaf. */
+        manager = cgroup_manager_free(manager);
+        cr_assert_eq(cgroup_manager_new(&(CgroupManagerOptions) { .leaf = "supervisor", .reexecuted = true }, &manager),
+                     0);
+        cr_assert_eq(cgroup_open(manager, 0, "over", &cg), 0);
+        cr_assert_eq(cgroup_hold_for_spawn(cg), 0, "a spawn into it (an Exec) finds every v1 cgroup.procs");
+        cgroup_release_after_spawn(cg);
+        cr_assert_gt(cgroup_kill(cg), 0);
+        cr_assert(wait_events(cg, false, -1));
+        child_wait(&a);
+        cr_assert_eq(cgroup_remove(cg), 0);
 }

@@ -190,9 +190,14 @@ static void assert_only_the_leaf_left(void) {
 
 /* ---- membership ---- */
 
-Test(cgroup, a_sandbox_is_in_its_own_cgroup_in_every_hierarchy_and_inspect_says_which) {
-        int conn = test_daemon_connect(&daemon_);
-        Spawned s = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"]}", NULL, 0);
+/* A v1 hierarchy of the cpu controller serves limits alone: a sandbox has a cgroup of its own there only with a
+ * CPU limit, and is in its user's cgroup there otherwise (cgroup.h). */
+static bool in_users_cgroup_there(const char *controller, bool cpu_limit) {
+        return !cpu_limit && strcmp(controller, "cpu") == 0;
+}
+
+static void check_membership(int conn, const char *request, bool cpu_limit) {
+        Spawned s = spawn_ok(conn, request, NULL, 0);
         struct json_object *r = call_id(conn, "Inspect", s.id, NULL);
         char dir[1024], pid[32];
         const char *path = test_json_string(r, "parameters.sandbox.cgroup");
@@ -203,6 +208,10 @@ Test(cgroup, a_sandbox_is_in_its_own_cgroup_in_every_hierarchy_and_inspect_says_
         snprintf(pid, sizeof pid, "%d\n", (int) s.pid);
         for (size_t i = 0; i < daemon_.cgroup.n; i++) {
                 sandbox_dir(r, daemon_.cgroup.controller[i], dir, sizeof dir);
+                if (in_users_cgroup_there(daemon_.cgroup.controller[i], cpu_limit)) {
+                        cr_expect(access(dir, F_OK) < 0 && errno == ENOENT, "%s exists", dir);
+                        *strrchr(dir, '/') = '\0';
+                }
                 cr_expect(file_contains(dir, "cgroup.procs", pid), "pid %d not in %s", (int) s.pid, dir);
         }
         json_object_put(r);
@@ -214,6 +223,17 @@ Test(cgroup, a_sandbox_is_in_its_own_cgroup_in_every_hierarchy_and_inspect_says_
         json_object_put(r);
         close(s.pidfd);
         assert_only_the_leaf_left();
+}
+
+Test(cgroup, a_sandbox_is_in_its_own_cgroup_where_it_needs_one_and_inspect_says_which) {
+        int conn = test_daemon_connect(&daemon_);
+
+        check_membership(conn, "{\"argv\":[\"sleep\",\"1000\"]}", false);
+        /* Twice each: the second takes the cgroup made ahead after the first. */
+        check_membership(conn, "{\"argv\":[\"sleep\",\"1000\"]}", false);
+        check_membership(conn, "{\"argv\":[\"sleep\",\"1000\"],\"resources\":{\"cpu\":{\"weight\":200}}}", true);
+        check_membership(conn, "{\"argv\":[\"sleep\",\"1000\"],\"resources\":{\"cpu\":{\"weight\":200}}}", true);
+        check_membership(conn, "{\"argv\":[\"sleep\",\"1000\"]}", false);
         test_disconnect(conn);
 }
 
@@ -231,24 +251,26 @@ static int user_namespace_sandbox_as_nobody(void *arg) {
                 return 1;
         json_object_put(r);
 
-        /* Every hierarchy's line names the sandbox's own cgroup: cgroup2 from birth, v1 by its own move. */
+        /* Every hierarchy's line names the sandbox's own cgroup (cgroup2 from birth, v1 by its own move), but
+         * a v1 cpu one's, the user's: the sandbox sets no CPU limit. */
         snprintf(path, sizeof path, "/proc/%d/cgroup", (int) s.pid);
         f = fopen(path, "re");
         if (!f)
                 return 2;
         while (fgets(line, sizeof line, f))
-                if ((strncmp(line, "0::", 3) == 0 || strstr(line, ":memory:") || strstr(line, ":pids:") ||
-                     strstr(line, ":cpu:")) &&
+                if ((strncmp(line, "0::", 3) == 0 || strstr(line, ":memory:") || strstr(line, ":pids:")) &&
                     strstr(line, s.id))
                         in_cgroups++;
+                else if (strstr(line, ":cpu:") || strstr(line, ":cpu,"))
+                        in_cgroups += strstr(line, "/user-65534\n") != NULL;
         fclose(f);
         test_disconnect(conn);
         return in_cgroups == (int) d->cgroup.n ? 0 : 3;
 }
 
-Test(cgroup, a_non_root_callers_user_namespace_sandbox_is_in_its_cgroup_everywhere) {
+Test(cgroup, a_non_root_callers_user_namespace_sandbox_is_in_its_cgroups) {
         cr_assert_eq(test_run_as(65534, 65534, user_namespace_sandbox_as_nobody, &daemon_), 0,
-                     "the sandbox is not in its cgroup in every hierarchy");
+                     "the sandbox is not in its cgroups");
         assert_only_the_leaf_left();
 }
 

@@ -2012,6 +2012,9 @@ static unsigned cgroups_below(const char *cgroup) {
 
                 host_dir(cgroup, controllers[i], dir, sizeof dir);
                 d = opendir(dir);
+                /* A v1 cpu hierarchy serves limits alone: a sandbox without a CPU limit has no cgroup there. */
+                if (!d && errno == ENOENT && streq(controllers[i], "cpu") && test_cgroup_controller_is_v1("cpu"))
+                        continue;
                 cr_assert_not_null(d, "%s: %m", dir);
                 while ((de = readdir(d)))
                         if (de->d_type == DT_DIR && de->d_name[0] != '.' && !streq(de->d_name, "payload"))
@@ -2025,8 +2028,9 @@ static const char *memory_limit_file(void) {
         return test_cgroup_controller_is_v1("memory") ? "memory.limit_in_bytes" : "memory.max";
 }
 
-/* A nested sandbox's limits are in a cgroup of its own below its sandbox's, in every hierarchy; killing the
- * sandbox kills it and its cgroup (a process that left its process tree included), and none is left. */
+/* A nested sandbox's limits are in a cgroup of its own below its sandbox's, in every hierarchy (a v1 cpu one
+ * made for it where its sandbox, without a CPU limit, had none); killing the sandbox kills it and its cgroup (a
+ * process that left its process tree included), and none is left. */
 Test(nested, own_limits_in_a_cgroup_below_the_sandbox) {
         Named outer = { .name = "lim-outer" }, inner = { .name = "lim-inner" };
         char dir[1024], want[600], value[64];
@@ -2035,7 +2039,7 @@ Test(nested, own_limits_in_a_cgroup_below_the_sandbox) {
         start(allow_policy);
         o = run_as_nobody("$N run --detach --name lim-outer -r -p TasksMax=64 -p MemoryMax=256M -- sh -c '"
                           "until NSBOX_SOCKET=%s %s list | grep -q running; do sleep 0.01; done; "
-                          "NSBOX_SOCKET=%s %s run --name lim-inner -p TasksMax=16 -p MemoryMax=64M -- "
+                          "NSBOX_SOCKET=%s %s run --name lim-inner -p TasksMax=16 -p MemoryMax=64M -p CPUWeight=200 -- "
                           "sh -c \"(setsid sleep 1000 &); exec sleep 1000\"'",
                           daemon_.socket_path, cli(), daemon_.socket_path, cli());
         cr_assert_eq(o.status, 0, "%s", o.text);
@@ -2051,6 +2055,9 @@ Test(nested, own_limits_in_a_cgroup_below_the_sandbox) {
         host_dir(inner.cgroup, "memory", dir, sizeof dir);
         read_line(dir, memory_limit_file(), value, sizeof value);
         cr_assert_str_eq(value, "67108864");
+        host_dir(inner.cgroup, "cpu", dir, sizeof dir);
+        read_line(dir, test_cgroup_controller_is_v1("cpu") ? "cpu.shares" : "cpu.weight", value, sizeof value);
+        cr_assert_str_eq(value, test_cgroup_controller_is_v1("cpu") ? "2048" : "200");
         host_dir(outer.cgroup, "pids", dir, sizeof dir);
         read_line(dir, "pids.max", value, sizeof value);
         cr_assert_str_eq(value, "64");
@@ -2088,8 +2095,9 @@ Test(nested, kill_of_the_nested_sandbox_ends_its_cgroup) {
         output_done(&o);
         cr_assert(test_wait_until(named_runs, &inner), "the nested sandbox did not start");
         cr_assert(running_named(outer.name, outer.cgroup, sizeof outer.cgroup, outer.id));
-        cr_assert_eq(cgroups_below(outer.cgroup), 4U - 3U * !test_cgroup_controller_is_v1("pids"),
-                     "the nested sandbox has no cgroup of its own in every hierarchy");
+        cr_assert_eq(cgroups_below(outer.cgroup),
+                     4U - 3U * !test_cgroup_controller_is_v1("pids") - test_cgroup_controller_is_v1("cpu"),
+                     "the nested sandbox has no cgroup of its own in every hierarchy it needs one in");
 
         o = run_as_nobody("$N kill -s KILL kill-inner");
         cr_assert_eq(o.status, 0, "%s", o.text);

@@ -167,11 +167,14 @@ static bool in_own_cgroups(const TestDaemon *d, const Spawned *s) {
         f = fopen(path, "re");
         if (!f)
                 return false;
+        /* A v1 cpu hierarchy serves limits alone: without a CPU limit a sandbox, pooled or cold, is in its
+         * user's cgroup there (cgroup.h). */
         while (fgets(line, sizeof line, f))
-                if ((strncmp(line, "0::", 3) == 0 || strstr(line, ":memory:") || strstr(line, ":pids:") ||
-                     strstr(line, ":cpu:")) &&
+                if ((strncmp(line, "0::", 3) == 0 || strstr(line, ":memory:") || strstr(line, ":pids:")) &&
                     strstr(line, s->id))
                         n++;
+                else if (strstr(line, ":cpu:") || strstr(line, ":cpu,"))
+                        n += !strstr(line, s->id) && strstr(line, "/user-") != NULL;
         fclose(f);
         return n == d->cgroup.n;
 }
