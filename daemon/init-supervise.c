@@ -73,6 +73,28 @@ static void unblock_signal(int sig) {
         (void) syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, only, NULL, sizeof only);
 }
 
+int init_tell_command(int fd, int error, int index) {
+        InitFiltersLoaded m = { .error = error, .index = index };
+        ssize_t n;
+
+        do
+                n = write(fd, &m, sizeof m);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return n == (ssize_t) sizeof m ? 0 : -EIO;
+}
+
+_noreturn_ void init_fail_filters(int fd, pid_t command, int error, int index) {
+        /* The command reports it on its report pipe (the daemon's answer), then exits: ours to wait for, as
+         * its parent, with nothing else running in the sandbox yet. */
+        if (fd >= 0 && init_tell_command(fd, error, index) >= 0)
+                while (waitpid(command, NULL, __WALL) < 0 && errno == EINTR)
+                        ;
+        (void) kill(command, SIGKILL);
+        _exit(127);
+}
+
 void init_forward_reserved_signals(int sfd) {
         unsigned long mask[(_NSIG - 1) / (8 * sizeof(unsigned long))] = {};
 

@@ -23,6 +23,28 @@ typedef struct InitFilterHeader {
         int16_t index;
 } InitFilterHeader;
 
+/*
+ * What init writes, in one write (atomic on a pipe), on the pipe its command waits on before its execve()
+ * (SpawnPlan.command_awaits_init_filters): error 0 once init's filters are loaded, and the command goes on;
+ * else the errno of the one that did not load and its index (as InitFilterHeader's), which the command
+ * reports as the spawn's error (stage "seccomp", naming the program) before it exits. A write no filter can
+ * fake, where one can make close() return 0 without closing.
+ */
+typedef struct InitFiltersLoaded {
+        int32_t error;
+        int32_t index;
+} InitFiltersLoaded;
+
+/* Tells the command through fd: 0, or -errno (also for a short write). */
+int init_tell_command(int fd, int error, int index);
+
+/*
+ * For an init whose filters did not load: tells the command through fd (when >= 0) which and why, waits
+ * for it to report that and exit, then exits 127, which ends the sandbox. Kills the command at once when it
+ * cannot be told.
+ */
+_noreturn_ void init_fail_filters(int fd, pid_t command, int error, int index);
+
 /* The mask init reads through its signalfd: every signal it forwards, and SIGCHLD. Without the signals the
  * libc keeps for itself, which sigaddset() refuses (glibc 32 and 33). */
 void init_signal_mask(sigset_t *ret);

@@ -9,11 +9,12 @@
  *
  * with every forwarded signal blocked (the mask survives execve()). It loads
  * the system call filters from FILTERS-FD (-1: none; the layout is
- * InitFilterHeader) and writes a byte to LOADED-FD (-1: none), the pipe the
- * command waits on before its execve(), then supervises the command (init-supervise.c). The
- * spawn may have been answered already (sandbox-init.c): if the filters do
- * not load, it kills the command and exits 127, which ends the sandbox. It
- * is not dumpable, like the init it replaces.
+ * InitFilterHeader), tells the command through LOADED-FD (-1: none; the pipe
+ * it waits on before its execve(), InitFiltersLoaded), then supervises the
+ * command (init-supervise.c). If the filters do not load, the command reports
+ * which as the spawn's error, and init exits 127, which ends the sandbox;
+ * without LOADED-FD (the spawn was answered already) it kills the command.
+ * It is not dumpable, like the init it replaces.
  */
 
 #include <errno.h>
@@ -120,17 +121,16 @@ int main(int argc, char *argv[]) {
         init_forward_reserved_signals(sfd);
 
         if (filters_fd >= 0) {
-                if (load_filters(filters_fd, &index) < 0) {
-                        (void) kill(command, SIGKILL);
-                        _exit(INIT_FAILED);
-                }
+                int r = load_filters(filters_fd, &index);
+
+                /* The command names the program in the spawn's error. */
+                if (r < 0)
+                        init_fail_filters(loaded_fd, (pid_t) command, -r, index);
                 (void) close(filters_fd);
         }
-        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). A byte,
-         * not EOF: the filters may make close() return 0 without closing, never write() return 1 without
-         * writing. */
+        /* Confined as the command will be: it may start (and attach to us, if it may, to no avail). */
         if (loaded_fd >= 0) {
-                if (write(loaded_fd, "", 1) != 1) {
+                if (init_tell_command(loaded_fd, 0, -1) < 0) {
                         (void) kill(command, SIGKILL);
                         _exit(INIT_FAILED);
                 }

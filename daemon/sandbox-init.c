@@ -127,9 +127,8 @@ static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
 typedef struct CommandStart {
         const SpawnPlan *plan;
         int socket;
-        /* SpawnPlan.command_awaits_init_filters: one byte on filters_loaded once init loaded them (init's end,
-         * filters_loaded_writer, the command closes first); both -EBADF otherwise. A byte, not EOF: a filter
-         * can make close() return 0 without closing, but not make write() return 1 without writing. */
+        /* SpawnPlan.command_awaits_init_filters: InitFiltersLoaded on filters_loaded once init loaded them, or
+         * failed to (init's end, filters_loaded_writer, the command closes first); both -EBADF otherwise. */
         int filters_loaded;
         int filters_loaded_writer;
 } CommandStart;
@@ -175,16 +174,23 @@ static int command_main(void *arg) {
         if (report_fd < 0)
                 _exit(SPAWN_CHILD_FAILED);
         if (start->filters_loaded >= 0) {
+                InitFiltersLoaded m;
                 ssize_t n;
-                char c;
 
                 (void) close(start->filters_loaded_writer);
                 do
-                        n = read(start->filters_loaded, &c, 1);
+                        n = read(start->filters_loaded, &m, sizeof m);
                 while (n < 0 && errno == EINTR);
                 /* EOF: init is gone before it was confined, and the sandbox with it. */
-                if (n != 1)
+                if (n != (ssize_t) sizeof m)
                         _exit(SPAWN_CHILD_FAILED);
+                if (m.error != 0) {
+                        SpawnError e;
+
+                        spawn_child_seccomp_error(&e, m.error, m.index);
+                        spawn_child_report(report_fd, &e);
+                        _exit(SPAWN_CHILD_FAILED);
+                }
                 (void) close(start->filters_loaded);
         }
         spawn_child_exec_command(start->plan, report_fd);
@@ -519,8 +525,8 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 init_abandon((pid_t) command, report_fd, errno ?: EIO, failed);
 
         /* The command's stdio and extra fds must not be kept open by init; the locks stay. All closed before
-         * the filters, which may deny closing or lie about it. After them init tells the command to go with a
-         * byte (a filter cannot fake a write of one), and closes its copy of the report pipe, known to be
+         * the filters, which may deny closing or lie about it. After them init tells the command to go, or which
+         * filter did not load (InitFiltersLoaded, a write no filter can fake), and closes its copy of the report pipe, known to be
          * open: an error fails the spawn at once; a close faked to return 0 leaves the answer to the
          * command's exit or the spawn's timeout, the caller's own filter holding the caller's own spawn. */
         {
@@ -536,10 +542,12 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 init_abandon((pid_t) command, report_fd, -r, "RLIMIT_NOFILE");
 
         r = spawn_child_load_seccomp(p, &index);
+        if (r < 0 && loaded[1] >= 0)
+                init_fail_filters(loaded[1], (pid_t) command, -r, (int) index);
         if (r < 0)
                 init_abandon((pid_t) command, report_fd, -r, "seccomp");
-        if (loaded[1] >= 0 && write(loaded[1], "", 1) != 1)
-                init_abandon((pid_t) command, report_fd, errno ?: EIO, "the command's start");
+        if (loaded[1] >= 0 && (r = init_tell_command(loaded[1], 0, -1)) < 0)
+                init_abandon((pid_t) command, report_fd, -r, "the command's start");
         if (loaded[1] >= 0)
                 (void) close(loaded[1]);
         if (report_fd >= 0 && close(report_fd) < 0)

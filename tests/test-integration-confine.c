@@ -435,6 +435,59 @@ Test(confine, a_filter_on_close_does_not_hold_the_spawn) {
         test_disconnect(conn);
 }
 
+/* A program the kernel refuses to load (an opcode classic BPF does not have), as an fd to send. */
+static int bad_program_fd(void) {
+        static const uint64_t bad = 0xffff; /* code 0xffff, jt 0, jf 0, k 0 */
+        int fds[2];
+
+        cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+        cr_assert_eq(write(fds[1], &bad, sizeof bad), (ssize_t) sizeof bad);
+        close(fds[1]);
+        return fds[0];
+}
+
+/* Spawns params with a program that does not load as seccompFileDescriptors[0] (fds[0], after which the rest
+ * of fds): the answer names it, whichever process loads it. */
+static void expect_program_named(int conn, const char *params, const int *fds, size_t n_fds) {
+        _cleanup_free_ char *json = NULL;
+        struct json_object *r;
+        int all[4] = { bad_program_fd() };
+
+        for (size_t i = 0; i < n_fds; i++)
+                all[1 + i] = fds[i];
+        cr_assert_geq(asprintf(&json, "{\"argv\":[\"/bin/true\"],\"seccompFileDescriptors\":[0],%s}", params), 0);
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn", json, all, 1 + n_fds, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.SpawnFailed", "%s: %s", params,
+                         json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "seccomp", "%s: %s", params,
+                         json_object_to_json_string(r));
+        cr_assert(strstr(test_json_string(r, "parameters.message"), "seccompFileDescriptors[0]"), "%s: %s", params,
+                  json_object_to_json_string(r));
+        json_object_put(r);
+        close(all[0]);
+}
+
+/* A program the kernel refuses is named in the answer whether the command loads it, nsbox-init (a pid
+ * namespace) or init as the daemon's fork (a joined user namespace), not "exited with status 127". */
+Test(confine, a_program_that_does_not_load_is_named_whoever_loads_it) {
+        Outcome pod;
+        int conn, fds[2];
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        expect_program_named(conn, "\"namespaces\":[]", NULL, 0);
+        expect_program_named(conn, "\"namespaces\":[\"pid\"]", NULL, 0);
+        expect_program_named(conn, "\"namespaces\":[\"user\",\"pid\",\"mount\"]," NOBODY_ROOT_MAPS, NULL, 0);
+        spawn_pod(conn, &pod, fds);
+        expect_program_named(conn,
+                             "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":1},"
+                             "{\"type\":\"pid\",\"fileDescriptor\":2}]",
+                             fds, 2);
+        close_many(fds, 2);
+        kill_sandbox(pod.id);
+        test_disconnect(conn);
+}
+
 /* The last pid of the "NSpid:" line of /proc/PID/status: pid as its innermost pid namespace numbers it. */
 static long innermost_pid(long pid) {
         char v[128], *last;
