@@ -561,6 +561,11 @@ static void *factory_setup(void *arg) {
         /* Only the daemon's stdio (and what it opened before, none of it a caller's) was copied. */
         if (close_range(3, ~0U, CLOSE_RANGE_UNSHARE) < 0)
                 r = -errno;
+        /* Nor any supplementary group of whoever started the daemon: a worker holds groups only around its
+         * clone3() (spawn.c), and the workers this thread starts begin with its none, whether or not they
+         * ever get a job. This thread alone: the raw system call. */
+        if (r == 0 && syscall(SYS_setgroups, 0, NULL) < 0)
+                r = -errno;
         if (r == 0) {
                 factory_pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
                 if (factory_pidfd < 0)
