@@ -128,7 +128,7 @@ struct Cgroup {
         size_t n_procs_fds;
         unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and procs_fds are open while > 0 */
         uint64_t id;                    /* the cgroup2 directory's inode number */
-        int events_fd;                  /* watched once cgroup_read_events() was called */
+        int events_fd;                  /* watched once cgroup_read_events() found it populated */
         bool frozen; /* what we asked for */
         /* Its limits as the kernel took them when the daemon set them (or found them, taking it over): the
          * ceilings of what is made below it. Never read back later: uid 0 of the host's user namespace owns
@@ -1330,19 +1330,28 @@ void cgroup_release_after_spawn(Cgroup *cg) {
                 close_spawn_fds(cg);
 }
 
-static int watch_events(Cgroup *cg) {
-        struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = cg };
-        _cleanup_close_ int owned = -EBADF, fd = -EBADF;
-        int dir = dir_fd(cg, HIERARCHY_V2, &owned);
+/* cg's cgroup.events, not watched yet: the fd, or -errno. */
+static int open_events(const Cgroup *cg) {
+        _cleanup_close_ int owned = -EBADF;
+        int dir = dir_fd(cg, HIERARCHY_V2, &owned), fd;
 
         if (dir < 0)
                 return dir;
         fd = openat(dir, "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-                return -errno;
-        cg->events_fd = TAKE_FD(fd);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Watches fd (cg's cgroup.events, which it takes) through the manager's epoll fd. */
+static int watch_events(Cgroup *cg, int fd) {
+        struct epoll_event ev = { .events = EPOLLPRI, .data.ptr = cg };
+
+        if (epoll_ctl(cg->manager->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                int error = errno;
+
+                (void) close(fd);
+                return -error;
+        }
+        cg->events_fd = fd;
         return 0;
 }
 
@@ -1790,28 +1799,53 @@ void *cgroup_get_userdata(const Cgroup *cg) {
         return cg->userdata;
 }
 
-int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen) {
+static int parse_events(int fd, bool *ret_populated, bool *ret_frozen) {
         char buf[256];
         uint64_t populated = 0, frozen = 0;
         int r;
 
-        if (cg->events_fd < 0) {
-                /* Watched from now on; read after, so no change is missed in between. */
-                r = watch_events(cg);
-                if (r < 0)
-                        return r;
-        }
-        r = read_fd(cg->events_fd, buf, sizeof buf);
+        r = read_fd(fd, buf, sizeof buf);
         if (r < 0)
                 return r;
         r = keyed_u64(buf, "populated", &populated);
         if (r < 0)
                 return r;
         (void) keyed_u64(buf, "frozen", &frozen);
+        *ret_populated = populated != 0;
+        *ret_frozen = frozen != 0;
+        return 0;
+}
+
+int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen) {
+        bool populated, frozen;
+        int r;
+
+        if (cg->events_fd < 0) {
+                int fd = open_events(cg);
+
+                if (fd < 0)
+                        return fd;
+                /* An empty one has nothing to wait for: the usual end of a sandbox, whose top process was the last. */
+                r = parse_events(fd, &populated, &frozen);
+                if (r < 0 || !populated) {
+                        (void) close(fd);
+                        if (r < 0)
+                                return r;
+                        goto done;
+                }
+                /* Watched from now on; read again after, so no change is missed in between. */
+                r = watch_events(cg, fd);
+                if (r < 0)
+                        return r;
+        }
+        r = parse_events(cg->events_fd, &populated, &frozen);
+        if (r < 0)
+                return r;
+done:
         if (ret_populated)
-                *ret_populated = populated != 0;
+                *ret_populated = populated;
         if (ret_frozen)
-                *ret_frozen = frozen != 0;
+                *ret_frozen = frozen;
         return 0;
 }
 
@@ -2022,7 +2056,7 @@ static uint64_t count_lines_at(int dir_fd, const char *name) {
         return n;
 }
 
-int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
+int cgroup_read_usage(const Cgroup *cg, bool empty, CgroupUsage *ret) {
         const CgroupManager *m = cg->manager;
         int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS];
         _cleanup_close_ int v2_owned = -EBADF, mfd_owned = -EBADF, pfd_owned = -EBADF;
@@ -2054,13 +2088,17 @@ int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret) {
         }
 
         if (ph == HIERARCHY_V2) {
-                (void) read_u64_at(v2, "pids.current", &u.tasks);
+                if (!empty)
+                        (void) read_u64_at(v2, "pids.current", &u.tasks);
                 (void) read_u64_at(v2, "pids.peak", &u.tasks_peak);
         } else if (ph != HIERARCHY_NONE && (pfd = dir_fd(cg, ph, &pfd_owned)) >= 0) {
-                (void) read_u64_at(pfd, "pids.current", &u.tasks);
+                if (!empty)
+                        (void) read_u64_at(pfd, "pids.current", &u.tasks);
                 (void) read_u64_at(pfd, "pids.peak", &u.tasks_peak);
-        } else
+        } else if (!empty)
                 u.tasks = count_lines_at(v2, "cgroup.threads");
+        if (empty)
+                u.tasks = 0;
 
         *ret = u;
         return 0;

@@ -311,9 +311,9 @@ const char *cgroup_path(const Cgroup *cg);
  * 0, or -ETIMEDOUT. */
 int cgroup_wait_empty(Cgroup *cg, unsigned timeout_msec);
 
-/* Whether any process is in it, and whether it is frozen, from cgroup.events (re-read). The first call starts
- * watching it: only then do its changes come through the manager's event fd (a sandbox needs them only once
- * its top process is gone). */
+/* Whether any process is in it, and whether it is frozen, from cgroup.events (re-read). The first call that
+ * finds it populated starts watching it: only then do its changes come through the manager's event fd (a
+ * sandbox needs them only once its top process is gone, and only while something outlived it). */
 int cgroup_read_events(Cgroup *cg, bool *ret_populated, bool *ret_frozen);
 
 /*
@@ -337,11 +337,12 @@ int cgroup_signal_all(Cgroup *cg, int sig);
  * cgroup.events says "frozen 1" once it is done. */
 int cgroup_freeze(Cgroup *cg, bool freeze);
 
-/* Reads what the sandbox used so far. Fields the host cannot tell are UINT64_MAX. */
-int cgroup_read_usage(const Cgroup *cg, CgroupUsage *ret);
+/* Reads what the sandbox used so far. Fields the host cannot tell are UINT64_MAX. With empty (cgroup.events
+ * said so, and nothing can enter it any more: its sandbox ended) the tasks now are 0, not read. */
+int cgroup_read_usage(const Cgroup *cg, bool empty, CgroupUsage *ret);
 
 /*
- * cgroup.events of every cgroup cgroup_read_events() was called for, watched through one epoll fd: it polls
+ * cgroup.events of every cgroup cgroup_read_events() found populated, watched through one epoll fd: it polls
  * readable when some sandbox's cgroup emptied, filled, froze or thawed. Then
  * cgroup_manager_dispatch() re-reads the changed ones and calls cb for each.
  */

@@ -791,11 +791,10 @@ static void sandbox_check_end(Sandbox *sb) {
                         (void) cgroup_kill(sb->cgroup);
                         return;
                 }
-                if (cgroup_read_usage(sb->cgroup, &u) >= 0) {
+                if (cgroup_read_usage(sb->cgroup, /* empty= */ true, &u) >= 0) {
                         usage_from_cgroup(&u, &sb->used);
                         sb->has_used = true;
                 }
-                sandbox_release_cgroup(sb);
         }
         if (sb->runtime_timer)
                 uv_timer_stop(sb->runtime_timer);
@@ -806,13 +805,18 @@ static void sandbox_check_end(Sandbox *sb) {
         origin_index_remove(&sb->server->origins, &sb->origin);
 
         /* It died before execve() and its report already ended: now the answer can say how. */
-        if (sandbox_spawn_in_flight(sb) && sb->died_before_exec)
+        if (sandbox_spawn_in_flight(sb) && sb->died_before_exec) {
+                sandbox_release_cgroup(sb);
                 return sandbox_answer_died_before_exec(sb);
+        }
 
         /* One that ended before its spawn was answered is reported with the answer. */
         if (sb->phase == SANDBOX_PHASE_LIVE || sb->phase == SANDBOX_PHASE_DETACHED)
                 sandbox_report_end(sb);
 
+        /* Empty, with its usage read: its waiters need not wait for its removal (several directories, each
+         * torn down by the kernel), which nothing they are told depends on. */
+        sandbox_release_cgroup(sb);
         sandbox_free_if_done(sb);
 }
 
@@ -1484,7 +1488,7 @@ void sandbox_fill_info(const Sandbox *sb, bool with_usage, SandboxInfo *ret) {
                 .nested = sandbox_is_nested(sb),
         };
 
-        if (with_usage && !sb->ended && sb->cgroup && cgroup_read_usage(sb->cgroup, &u) >= 0) {
+        if (with_usage && !sb->ended && sb->cgroup && cgroup_read_usage(sb->cgroup, /* empty= */ false, &u) >= 0) {
                 usage_from_cgroup(&u, &ret->usage);
                 ret->has_usage = true;
         }

@@ -349,7 +349,7 @@ static void check_kill_reaches_a_process_that_left_the_tree(void) {
 
         /* The top process is gone, its grandchild lives on in the cgroup. */
         cr_assert(wait_events(cg, true, -1));
-        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_assert_eq(cgroup_read_usage(cg, false, &u), 0);
         tasks = u.tasks;
         cr_expect_eq(tasks, 1, "one process left, got %" PRIu64, tasks);
 
@@ -390,7 +390,7 @@ Test(cgroup, signal_all_reaches_every_process_and_leaves_the_freezer_as_it_was) 
         c = child_start(cg, tree_ignoring_nothing);
         child_go(&c);
         for (int i = 0; i < 100; i++) {
-                cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+                cr_assert_eq(cgroup_read_usage(cg, false, &u), 0);
                 if (u.tasks == 3)
                         break;
                 usleep(20000);
@@ -623,7 +623,7 @@ Test(cgroup, tasks_max_contains_a_fork_bomb) {
         cr_assert(WIFEXITED(status));
         cr_expect_eq(WEXITSTATUS(status), 19, "forks that worked: %d", WEXITSTATUS(status));
 
-        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_assert_eq(cgroup_read_usage(cg, false, &u), 0);
         cr_expect_leq(u.tasks, 19);
         if (u.tasks_peak != UINT64_MAX)
                 cr_expect_eq(u.tasks_peak, 20);
@@ -665,7 +665,7 @@ Test(cgroup, memory_max_ends_in_the_oom_killer_and_usage_says_so) {
         status = child_wait(&c);
         cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %x", status);
 
-        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_assert_eq(cgroup_read_usage(cg, false, &u), 0);
         cr_expect_geq(u.oom_kills, 1);
         cr_expect_neq(u.memory_peak, UINT64_MAX);
         cr_expect_leq(u.memory_peak, 33U * 1024U * 1024U, "peak %" PRIu64, u.memory_peak);
@@ -695,7 +695,7 @@ Test(cgroup, usage_counts_cpu_time) {
         child_go(&c);
         child_wait(&c);
         cr_assert(wait_events(cg, false, -1));
-        cr_assert_eq(cgroup_read_usage(cg, &u), 0);
+        cr_assert_eq(cgroup_read_usage(cg, false, &u), 0);
         cr_expect_geq(u.cpu_usec, 50000, "cpu %" PRIu64 "us", u.cpu_usec);
         cr_expect_eq(u.oom_kills == UINT64_MAX || u.oom_kills == 0, true);
         cr_assert_eq(cgroup_remove(cg), 0);
