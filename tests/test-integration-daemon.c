@@ -1998,9 +1998,15 @@ Test(start, cgroups_and_directories_of_a_test_that_is_gone_are_removed) {
 
         /* What a test killed by its timeout leaves: its daemon's cgroups, one with a sandbox's below it. */
         snprintf(name, sizeof name, "nsbt-daemon-%d-1", (int) gone);
-        test_cgroup_create(&stale, name);
-        snprintf(below, sizeof below, "%s/user-0", stale.dir[0]);
-        cr_assert_eq(mkdir(below, 0755), 0, "mkdir %s: %m", below);
+        /* Stale to every test: another one's daemon starting meanwhile may sweep them first. Then they are made
+         * again; once made, whichever daemon starts next must remove them. */
+        for (int attempt = 0;; attempt++) {
+                test_cgroup_create(&stale, name);
+                snprintf(below, sizeof below, "%s/user-0", stale.dir[0]);
+                if (mkdir(below, 0755) >= 0)
+                        break;
+                cr_assert(errno == ENOENT && attempt < 100, "mkdir %s: %m", below);
+        }
         /* And its daemon's directory. */
         snprintf(stale_dir, sizeof stale_dir, "/tmp/nsboxd-test-%d-AbCdEf", (int) gone);
         cr_assert_eq(mkdir(stale_dir, 0755), 0, "mkdir %s: %m", stale_dir);
