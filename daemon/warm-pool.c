@@ -285,8 +285,9 @@ static void on_dying(uv_poll_t *handle, int status, int events) {
         entry_free(e);
 }
 
-/* Killed now, reaped once its pidfd says it is gone (a child in the kernel may take a moment). */
-static void entry_discard(WarmPoolEntry *e, bool parked) {
+/* Killed now, reaped once its pidfd says it is gone (a child in the kernel may take a moment). unused: killed
+ * on purpose, parked or still being made (counted as discarded); else it failed (a fill failure). */
+static void entry_discard(WarmPoolEntry *e, bool unused) {
         WarmPool *p = e->pool;
 
         entry_close_poll(e);
@@ -294,7 +295,7 @@ static void entry_discard(WarmPoolEntry *e, bool parked) {
         p->n_entries--;
         if (e->state == ENTRY_PARKED)
                 p->stats.parked--;
-        if (parked)
+        if (unused)
                 p->stats.discarded++;
         else
                 p->stats.fill_failures++;
@@ -541,7 +542,7 @@ void warm_pool_discard_all(WarmPool *p) {
                 return;
         queue_clear(p);
         LIST_FOREACH_SAFE(entries, e, n, p->entries)
-                entry_discard(e, e->state == ENTRY_PARKED);
+                entry_discard(e, /* unused= */ true);
         arm(p);
 }
 
@@ -567,7 +568,7 @@ void warm_pool_owner_left(WarmPool *p, uid_t uid) {
         }
         LIST_FOREACH_SAFE(entries, e, n, p->entries)
                 if (e->shape.uid == uid)
-                        entry_discard(e, e->state == ENTRY_PARKED);
+                        entry_discard(e, /* unused= */ true);
         arm(p);
 }
 
@@ -576,7 +577,7 @@ void warm_pool_drain_now(WarmPool *p) {
                 return;
         queue_clear(p);
         LIST_FOREACH_SAFE(entries, e, n, p->entries)
-                entry_discard(e, e->state == ENTRY_PARKED);
+                entry_discard(e, /* unused= */ true);
         /* Our own children, killed in our code: they are gone at once, and their cgroups empty soon after. */
         LIST_FOREACH_SAFE(entries, e, n, p->dying) {
                 if (!e->reaped)

@@ -645,6 +645,26 @@ Test(pool, the_budget_holds_and_reload_and_stop_end_every_entry) {
         unlink(policy_path);
 }
 
+/* Entries a Reload ends are discarded, not failures, whether they were parked or still being made: right after
+ * the first Spawn of a shape, the first of its entries is still being made. */
+Test(pool, entries_ended_unused_are_discarded_not_failures) {
+        TestDaemon d;
+        int conn, stats;
+        struct json_object *r;
+        Spawned a;
+
+        pool_daemon_start(&d, "[default]\nwarm-pool = 4\n", &conn, &stats);
+        a = spawn_ok(conn, shape);
+        r = test_call(stats, "io.nsbox.Sandbox.Reload", "{}", NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        wait_counter(stats, "entries", 0);
+        cr_assert_eq(counter(stats, "fillFailures"), 0, "an entry the Reload ended counted as a failure");
+        cr_assert_geq(counter(stats, "discarded"), 1);
+        kill_and_wait(conn, &a);
+        pool_daemon_stop(&d, conn, stats);
+}
+
 /* A daemon with a budget of one, a sandbox of the shape (*ret_a) and the entry parked after it: its pid. */
 static pid_t start_with_a_parked_entry(TestDaemon *d, int *conn, int *stats, Spawned *ret_a) {
         pool_daemon_start(d, "[default]\nwarm-pool = 1\n", conn, stats);
