@@ -69,6 +69,17 @@
 #include "seccomp-profile.h"
 #include "spawn-worker.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#  define HAVE_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define HAVE_ASAN 1
+#  endif
+#endif
+#ifdef HAVE_ASAN
+#  include <sanitizer/asan_interface.h>
+#endif
+
 #define WORKERS_MAX 256U
 #define IDLE_MAX 8U
 /* The child's stack is the low end of its worker's (glibc's guard page below it); the worker's own frames
@@ -397,6 +408,12 @@ static void run_job(Job *j, char *stack, size_t stack_size) {
                 return;
         }
         memory_fd = memory[1];
+#ifdef HAVE_ASAN
+        /* A child never returns from its frames (it execs or exits), so under AddressSanitizer the shadow of
+         * its stack, shared as the memory is, keeps the redzones of the last child's deepest frames, which
+         * the next child's would run into: a report from a process with nowhere to write it. */
+        ASAN_UNPOISON_MEMORY_REGION(stack, stack_size);
+#endif
 
         r = j->call.before ? j->call.before(j->call.userdata, &e) : 0;
         if (r < 0) {
