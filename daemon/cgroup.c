@@ -121,9 +121,9 @@ struct Cgroup {
          * cgroup to empty. A live sandbox's cgroups hold no fd. */
         int fds[HIERARCHIES_MAX];
         bool present[HIERARCHIES_MAX];  /* made (or found), not removed yet */
-        /* Its processes are in its user's cgroup there, a v1 hierarchy that serves only limits it does not
-         * set (needs_own_dir()); present too once a nested cgroup with such limits needed its directory. */
-        bool in_user_dir[HIERARCHIES_MAX];
+        /* Its processes are in its user's CGROUP_SHARED there, a v1 hierarchy that serves only limits it does
+         * not set (needs_own_dir()); present too once a nested cgroup with such limits needed its directory. */
+        bool in_shared[HIERARCHIES_MAX];
         int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY, while spawns are in flight */
         size_t n_procs_fds;
         unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and procs_fds are open while > 0 */
@@ -1004,17 +1004,22 @@ CgroupFlags cgroup_flags_to_take(const CgroupLimits *l) {
         return l && limits_set_cpu(l) ? CGROUP_ALL_HIERARCHIES : 0;
 }
 
+/* A v1 hierarchy that serves limits alone: cpu (memory and pids report a sandbox's usage, which takes a
+ * cgroup of its own; a sandbox's CPU time is cgroup2's). */
+static bool serves_limits_only(const CgroupManager *m, size_t h) {
+        return h != HIERARCHY_V2 && (m->h[h].controllers & ~(1U << CONTROLLER_CPU)) == 0;
+}
+
 /*
  * Whether a cgroup with limits l, below parent if given, gets a directory of its own in hierarchy h: always
- * but in a v1 hierarchy that serves limits alone (cpu; memory and pids report a sandbox's usage, which takes
- * a cgroup of its own), where only limits set there need one, or being below a sandbox that has one (to be
- * held to its limits), or CGROUP_ALL_HIERARCHIES.
+ * but where it serves limits alone, where only limits set there need one, or being below a sandbox that has
+ * one (to be held to its limits), or CGROUP_ALL_HIERARCHIES.
  */
 static bool needs_own_dir(const CgroupManager *m, size_t h, const Cgroup *parent, const CgroupLimits *l,
                           CgroupFlags flags) {
-        if (h == HIERARCHY_V2 || (m->h[h].controllers & ~(1U << CONTROLLER_CPU)) != 0)
+        if (!serves_limits_only(m, h))
                 return true;
-        if ((flags & CGROUP_ALL_HIERARCHIES) || (parent && !parent->in_user_dir[h]))
+        if ((flags & CGROUP_ALL_HIERARCHIES) || (parent && !parent->in_shared[h]))
                 return true;
         return limits_set_cpu(l);
 }
@@ -1039,6 +1044,8 @@ static void user_remove(CgroupManager *m, CgroupUser *u) {
         for (size_t i = 0; i < m->n_h; i++) {
                 if (u->fds[i] < 0)
                         continue;
+                if (serves_limits_only(m, i))
+                        (void) unlinkat(u->fds[i], CGROUP_SHARED, AT_REMOVEDIR);
                 u->fds[i] = safe_close(u->fds[i]);
                 u->pids_current_fd = safe_close(u->pids_current_fd);
                 u->pids_max_fd = safe_close(u->pids_max_fd);
@@ -1107,6 +1114,11 @@ static int user_new(CgroupManager *m, uid_t uid, bool create, CgroupUser **ret) 
                 }
                 u->fds[i] = openat(m->h[i].fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (u->fds[i] < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                /* Also where a previous daemon made the user's cgroup and put none there. */
+                if (serves_limits_only(m, i) && mkdirat(u->fds[i], CGROUP_SHARED, 0755) < 0 && errno != EEXIST) {
                         r = -errno;
                         goto fail;
                 }
@@ -1275,9 +1287,9 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
         if (cg->spawns++ > 0)
                 return 0;
         for (size_t i = 0; i < cg->manager->n_h; i++) {
-                if (cg->in_user_dir[i]) {
+                if (cg->in_shared[i]) {
                         if (cg->procs_fds[i - 1] < 0) {
-                                cg->procs_fds[i - 1] = openat(cg->user->fds[i], "cgroup.procs",
+                                cg->procs_fds[i - 1] = openat(cg->user->fds[i], CGROUP_SHARED "/cgroup.procs",
                                                               O_WRONLY | O_CLOEXEC | O_NOCTTY);
                                 if (cg->procs_fds[i - 1] < 0) {
                                         r = -errno;
@@ -1358,7 +1370,7 @@ static int watch_events(Cgroup *cg, int fd) {
 /* One path component of its own, and none of the names the daemon gives its own directories. */
 static bool name_is_valid(const CgroupManager *m, const char *name) {
         return name && *name && !strchr(name, '/') && name[0] != '.' && !streq(name, m->leaf) &&
-               !streq(name, CGROUP_PAYLOAD);
+               !streq(name, CGROUP_PAYLOAD) && !streq(name, CGROUP_SHARED);
 }
 
 /* A Cgroup for the sandbox name of uid (below parent's, if given), nothing opened yet: its name checked, its
@@ -1409,7 +1421,7 @@ static int make_dirs(Cgroup *cg, const Cgroup *parent, const int *parent_fds, co
 
         for (size_t i = 0; i < m->n_h; i++) {
                 if (!needs_own_dir(m, i, parent, l, flags)) {
-                        cg->in_user_dir[i] = true;
+                        cg->in_shared[i] = true;
                         continue;
                 }
                 if (mkdirat(parent_fds[i], name, 0755) < 0)
@@ -1509,7 +1521,7 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
                 fds[i] = owned[i] = -EBADF;
         for (size_t i = 0; i < m->n_h && r >= 0; i++) {
                 /* Its processes go to the user's cgroup there: it cannot take a limit set there. */
-                if (cg->in_user_dir[i]) {
+                if (cg->in_shared[i]) {
                         if (needs_own_dir(m, i, NULL, l, 0))
                                 r = -ENOMEDIUM;
                         continue;
@@ -1576,7 +1588,7 @@ int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, Cg
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 owned[i] = parent_fds[i] = -EBADF;
         for (size_t i = 0; i < m->n_h; i++) {
-                if (parent->in_user_dir[i]) {
+                if (parent->in_shared[i]) {
                         if (!needs_own_dir(m, i, parent, l, flags))
                                 continue;
                         r = make_dir_for_below(parent, i);
@@ -1623,7 +1635,7 @@ static int open_dirs(Cgroup *cg) {
                 cg->fds[i] = openat(cg->user->fds[i], cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 /* Made without one there, where it needed none. */
                 if (cg->fds[i] < 0 && errno == ENOENT && !needs_own_dir(cg->manager, i, NULL, &CGROUP_LIMITS_NONE, 0)) {
-                        cg->in_user_dir[i] = true;
+                        cg->in_shared[i] = true;
                         continue;
                 }
                 if (cg->fds[i] < 0)

@@ -12,11 +12,13 @@
  * (memory, pids, cpu). A v1 hierarchy that serves limits alone (cpu: a
  * sandbox's CPU time is cgroup2's cpu.stat) has a cgroup for a sandbox only
  * where one is needed: the sandbox sets a limit there, or is nested below
- * one that has such a cgroup. Elsewhere its processes are in BASE/user-UID
- * there, under the user's limits: a v1 cgroup of the cpu controller costs
- * its spawn and its end more than any other (per-CPU scheduler state made,
- * a fresh task group to join, torn down after an RCU grace period), for
- * nothing it would report. user-UID holds the aggregate limits of one user's
+ * one that has such a cgroup. Elsewhere its processes are in
+ * BASE/user-UID/shared there (CGROUP_SHARED), under the user's limits: all
+ * of one user's sandboxes without a CPU limit weigh as one sandbox against
+ * the user's sandboxes with a CPU weight. A v1 cgroup of the cpu controller
+ * costs a spawn and its end more than any other (per-CPU scheduler state
+ * made, torn down after an RCU grace period), for nothing it would report.
+ * user-UID holds the aggregate limits of one user's
  * sandboxes; it stays, empty, after the user's last sandbox ended, for the
  * next one (the 32 users most recently idle; cgroup_manager_free() removes them). A cgroup2 tree is required; a controller is taken from cgroup2
  * when it is available to the daemon's cgroup there, else from its v1
@@ -188,6 +190,10 @@ CgroupFlags cgroup_flags_to_take(const CgroupLimits *l);
 
 /* The name of the leaf a sandbox's processes are in when its cgroup has one. */
 #define CGROUP_PAYLOAD "payload"
+
+/* BASE/user-UID/shared, in a v1 hierarchy that serves limits alone: the processes of the user's sandboxes
+ * that have no cgroup of their own there. */
+#define CGROUP_SHARED "shared"
 
 /*
  * Creates BASE/user-UID (applying user_limits, which may be NULL for none;

@@ -87,7 +87,7 @@ static bool have_controller(const char *controller) {
 
 /* Whether hierarchy i of the test cgroup is a v1 hierarchy that serves limits alone (cpu), where a sandbox that
  * sets none there, nor is below one that has a cgroup there, has no cgroup of its own: its processes are in its
- * user's (cgroup.h). */
+ * user's CGROUP_SHARED (cgroup.h). */
 static bool serves_limits_only(size_t i) {
         return strcmp(test_cg.controller[i], "cpu") == 0;
 }
@@ -316,7 +316,7 @@ Test(cgroup, a_child_is_born_in_every_hierarchy_and_the_events_follow_it) {
         /* cgroup2 from birth; v1 before it ran anything of its own. */
         snprintf(path, sizeof path, "/proc/%d/cgroup", (int) c.pid);
         for (size_t i = 0; i < test_cg.n; i++) {
-                snprintf(want, sizeof want, "%s/user-0%s", test_cg.dir[i], serves_limits_only(i) ? "" : "/born");
+                snprintf(want, sizeof want, "%s/user-0/%s", test_cg.dir[i], serves_limits_only(i) ? CGROUP_SHARED : "born");
                 read_text(want, "cgroup.procs", buf, sizeof buf);
                 cr_expect_eq(atoi(buf), c.pid, "%s has %s", want, buf);
         }
@@ -715,8 +715,8 @@ Test(cgroup, abandon_leaves_the_cgroups_and_the_layout) {
         /* Clean up by hand what a next run would take over. */
         test_cgroup_leave(&test_cg);
         for (size_t i = 0; i < test_cg.n; i++) {
-                snprintf(p, sizeof p, "%s/user-0/kept", test_cg.dir[i]);
-                cr_expect(rmdir(p) >= 0 || (serves_limits_only(i) && errno == ENOENT), "%s: %m", p);
+                snprintf(p, sizeof p, "%s/user-0/%s", test_cg.dir[i], serves_limits_only(i) ? CGROUP_SHARED : "kept");
+                cr_expect(rmdir(p) >= 0, "%s: %m", p);
                 snprintf(p, sizeof p, "%s/user-0", test_cg.dir[i]);
                 cr_expect(rmdir(p) >= 0, "%s: %m", p);
         }
@@ -904,8 +904,14 @@ Test(cgroup, a_v1_cpu_cgroup_only_where_a_cpu_limit_needs_one) {
         a = child_start(cg, sleep_forever);
         child_go(&a);
         cgroup_release_after_spawn(cg);
+        snprintf(dir, sizeof dir, "%s/user-0/" CGROUP_SHARED, cpu);
         read_text(dir, "cgroup.procs", buf, sizeof buf);
-        cr_assert_eq(atoi(buf), a.pid, "the user's cpu cgroup has %s", buf);
+        cr_assert_eq(atoi(buf), a.pid, "the user's shared cpu cgroup has %s", buf);
+        /* One weight for all of them: the user's cgroup holds no process itself. */
+        snprintf(dir, sizeof dir, "%s/user-0", cpu);
+        read_text(dir, "cgroup.procs", buf, sizeof buf);
+        cr_assert_str_eq(buf, "");
+        cr_expect_eq(cgroup_new(manager, 0, CGROUP_SHARED, &none, NULL, 0, &kid), -EINVAL);
 
         cr_assert_eq(cgroup_new_below(cg, "kid", &weighted, 0, &kid), 0);
         snprintf(dir, sizeof dir, "%s/user-0/plain/kid", cpu);
@@ -913,7 +919,7 @@ Test(cgroup, a_v1_cpu_cgroup_only_where_a_cpu_limit_needs_one) {
         cr_assert_str_eq(buf, "2048");
         snprintf(dir, sizeof dir, "%s/user-0/plain", cpu);
         read_text(dir, "cgroup.procs", buf, sizeof buf);
-        cr_assert_str_eq(buf, "", "the sandbox's processes stay in the user's cgroup");
+        cr_assert_str_eq(buf, "", "the sandbox's processes stay in the user's shared cgroup");
         b = child_start(kid, sleep_forever);
         child_go(&b);
         cgroup_release_after_spawn(kid);

@@ -149,24 +149,49 @@ static pid_t read_pid(int fd) {
         return (pid_t) atoi(buf);
 }
 
+/* Whether the line [line, end) of a listing ends in component name below a user cgroup (".../user-UID/name"),
+ * or is a user cgroup itself with name NULL. */
+static bool is_user_cgroup(const char *line, const char *end, const char *name) {
+        const char *c = end;
+        size_t digits;
+
+        if (name) {
+                size_t l = strlen(name);
+
+                if ((size_t) (end - line) <= l + 1 || strncmp(end - l, name, l) != 0 || end[-l - 1] != '/')
+                        return false;
+                end -= l + 1;
+                c = end;
+        }
+        while (c > line && c[-1] != '/')
+                c--;
+        digits = strspn(c + 5, "0123456789");
+        return strncmp(c, "user-", 5) == 0 && digits > 0 && c + 5 + digits == end;
+}
+
 /* The cgroups in a listing of test_cgroup_leftovers() but empty user cgroups (BASE/user-UID with nothing
- * below), which the daemon keeps for the user's next sandbox. */
+ * below but, in a v1 cpu hierarchy, its empty "shared" one), which the daemon keeps for the user's next
+ * sandbox. */
 static size_t count_but_idle_users(const char *left) {
         size_t n = 0;
 
         for (const char *line = left; *line;) {
-                const char *end = strchrnul(line, '\n'), *name = end;
-                size_t len = (size_t) (end - line), digits;
-                bool idle_user = false;
+                const char *end = strchrnul(line, '\n'), *next = *end ? end + 1 : end;
+                size_t len = (size_t) (end - line);
 
-                while (name > line && name[-1] != '/')
-                        name--;
-                digits = strspn(name + 5, "0123456789");
-                if (strncmp(name, "user-", 5) == 0 && digits > 0 && name + 5 + digits == end)
-                        /* Listed depth first: idle if the next line is not below it. */
-                        idle_user = !(*end && strncmp(end + 1, line, len) == 0 && end[1 + len] == '/');
-                n += !idle_user;
-                line = *end ? end + 1 : end;
+                if (is_user_cgroup(line, end, "shared"))
+                        ; /* counted with its user's */
+                else if (is_user_cgroup(line, end, NULL)) {
+                        /* Listed depth first: idle if nothing but its shared one is below it. */
+                        const char *below = next;
+
+                        if (strncmp(below, line, len) == 0 && below[len] == '/' && strncmp(below + len, "/shared", 7) == 0 &&
+                            (below[len + 7] == '\n' || below[len + 7] == '\0'))
+                                below = strchrnul(below, '\n'), below = *below ? below + 1 : below;
+                        n += strncmp(below, line, len) == 0 && below[len] == '/';
+                } else
+                        n++;
+                line = next;
         }
         return n;
 }
@@ -191,7 +216,7 @@ static void assert_only_the_leaf_left(void) {
 /* ---- membership ---- */
 
 /* A v1 hierarchy of the cpu controller serves limits alone: a sandbox has a cgroup of its own there only with a
- * CPU limit, and is in its user's cgroup there otherwise (cgroup.h). */
+ * CPU limit, and is in its user's shared one there otherwise (cgroup.h). */
 static bool in_users_cgroup_there(const char *controller, bool cpu_limit) {
         return !cpu_limit && strcmp(controller, "cpu") == 0;
 }
@@ -210,7 +235,7 @@ static void check_membership(int conn, const char *request, bool cpu_limit) {
                 sandbox_dir(r, daemon_.cgroup.controller[i], dir, sizeof dir);
                 if (in_users_cgroup_there(daemon_.cgroup.controller[i], cpu_limit)) {
                         cr_expect(access(dir, F_OK) < 0 && errno == ENOENT, "%s exists", dir);
-                        *strrchr(dir, '/') = '\0';
+                        strcpy(strrchr(dir, '/'), "/shared");
                 }
                 cr_expect(file_contains(dir, "cgroup.procs", pid), "pid %d not in %s", (int) s.pid, dir);
         }
@@ -252,7 +277,7 @@ static int user_namespace_sandbox_as_nobody(void *arg) {
         json_object_put(r);
 
         /* Every hierarchy's line names the sandbox's own cgroup (cgroup2 from birth, v1 by its own move), but
-         * a v1 cpu one's, the user's: the sandbox sets no CPU limit. */
+         * a v1 cpu one's, the user's shared one: the sandbox sets no CPU limit. */
         snprintf(path, sizeof path, "/proc/%d/cgroup", (int) s.pid);
         f = fopen(path, "re");
         if (!f)
@@ -262,7 +287,7 @@ static int user_namespace_sandbox_as_nobody(void *arg) {
                     strstr(line, s.id))
                         in_cgroups++;
                 else if (strstr(line, ":cpu:") || strstr(line, ":cpu,"))
-                        in_cgroups += strstr(line, "/user-65534\n") != NULL;
+                        in_cgroups += strstr(line, "/user-65534/shared\n") != NULL;
         fclose(f);
         test_disconnect(conn);
         return in_cgroups == (int) d->cgroup.n ? 0 : 3;

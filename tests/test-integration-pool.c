@@ -168,13 +168,13 @@ static bool in_own_cgroups(const TestDaemon *d, const Spawned *s) {
         if (!f)
                 return false;
         /* A v1 cpu hierarchy serves limits alone: without a CPU limit a sandbox, pooled or cold, is in its
-         * user's cgroup there (cgroup.h). */
+         * user's shared cgroup there (cgroup.h). */
         while (fgets(line, sizeof line, f))
                 if ((strncmp(line, "0::", 3) == 0 || strstr(line, ":memory:") || strstr(line, ":pids:")) &&
                     strstr(line, s->id))
                         n++;
                 else if (strstr(line, ":cpu:") || strstr(line, ":cpu,"))
-                        n += !strstr(line, s->id) && strstr(line, "/user-") != NULL;
+                        n += !strstr(line, s->id) && strstr(line, "/user-") && strstr(line, "/shared\n");
         fclose(f);
         return n == d->cgroup.n;
 }
