@@ -344,7 +344,7 @@ static const JsonField document_fields[] = {
         { "format", &json_kind_string, offsetof(Document, format), JSON_MANDATORY,
           &(const JsonString) { .max = 64, .valid = format_is_valid } },
         { "version", &json_kind_uint32, offsetof(Document, version), JSON_MANDATORY,
-          &(const JsonRange) { HANDOVER_VERSION, HANDOVER_VERSION } },
+          &(const JsonRange) { HANDOVER_VERSION_MIN, HANDOVER_VERSION } },
         JSON_ARRAY_FIELD("sandboxes", Document, sandboxes, 0, &sandboxes_array),
         JSON_ARRAY_FIELD("seccomp", Document, seccomp, 0, &seccomp_array),
         { "keepers", &json_kind_strv, offsetof(Document, keepers), 0,
@@ -561,12 +561,14 @@ int handover_state_from_fd(int fd, HandoverState *ret, char **ret_reason) {
 
         /* A version this daemon does not know is said as such, not as a bad field. */
         v = json_member(o, "version");
-        if (v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) != HANDOVER_VERSION) {
+        if (v && json_object_is_type(v, json_type_int) &&
+            (json_object_get_int64(v) < HANDOVER_VERSION_MIN || json_object_get_int64(v) > HANDOVER_VERSION)) {
                 char detail[64];
 
                 snprintf(detail, sizeof detail, "%" PRId64, json_object_get_int64(v));
                 json_object_put(o);
-                if (ret_reason && asprintf(ret_reason, "version %s, expected %d", detail, HANDOVER_VERSION) < 0)
+                if (ret_reason && asprintf(ret_reason, "version %s, expected %d to %d", detail, HANDOVER_VERSION_MIN,
+                                           HANDOVER_VERSION) < 0)
                         *ret_reason = NULL;
                 return -EBADMSG;
         }

@@ -23,7 +23,11 @@
 #include "sandbox-protocol.h"
 #include "seccomp-profile.h"
 
-#define HANDOVER_VERSION 1
+/* The state's version, written by this daemon. 2: a sandbox may lack a v1 cpu cgroup of its own (cgroup.h), which
+ * a daemon of version 1 would take for a cgroup that is gone: it refuses the state, by its version, instead. */
+#define HANDOVER_VERSION 2
+/* The oldest one this daemon takes over: 1 promised more (a v1 cpu cgroup for every sandbox) and is read as is. */
+#define HANDOVER_VERSION_MIN 1
 #define HANDOVER_SIZE_MAX (16U * 1024U * 1024U)
 #define HANDOVER_CAPTURE_SIZE_MAX (64ULL * 1024U * 1024U * 1024U)
 #define HANDOVER_SANDBOXES_MAX 1000000U

@@ -189,7 +189,8 @@ Test(handover, refusals_name_the_field) {
                 const char *text;
                 const char *reason;
         } cases[] = {
-                { "{\"format\":\"nsboxd-state\",\"version\":2}", "version 2, expected 1" },
+                { "{\"format\":\"nsboxd-state\",\"version\":3}", "version 3, expected 1 to 2" },
+                { "{\"format\":\"nsboxd-state\",\"version\":0}", "version 0, expected 1 to 2" },
                 { "{\"format\":\"other\",\"version\":1}", "invalid format" },
                 { "{\"version\":1}", "invalid format" },
                 { "{\"format\":\"nsboxd-state\",\"version\":1,\"extra\":1}", "invalid extra" },
