@@ -11,7 +11,10 @@
  *     since a v1 move waits for an RCU grace period, which must not hold up
  *     the daemon's loop. A v1 move is not checked against pids.max as a fork
  *     is: if it took the owner's cgroup past its pids.max, fail as the fork
- *     would have (EDQUOT, which the daemon answers as QuotaExceeded).
+ *     would have (EDQUOT, which the daemon answers as QuotaExceeded). Then a
+ *     new cgroup namespace, if the sandbox has one and no joins (which make
+ *     it after them): rooted at the cgroups just joined in every hierarchy,
+ *     where clone3() would have rooted the v1 ones at the daemon's.
  *  1. Signal dispositions back to default: clone3(CLONE_CLEAR_SIGHAND) did
  *     that for every handled signal, so only the ones the daemon ignores
  *     are left (spawn_note_signal_dispositions()). The daemon blocked every signal
@@ -1023,6 +1026,9 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
 
 _noreturn_ void spawn_child_run(SpawnPlan *p) {
         join_v1_cgroups(p);
+        /* Rooted where it is now in every hierarchy, its own cgroups: never the daemon's, with every sandbox below. */
+        if (p->cgroup_namespace_after_v1 && unshare(CLONE_NEWCGROUP) < 0)
+                child_fail(p, "unshare", errno, "cgroup namespace");
         reset_signal_dispositions(p);
         close_unplanned_fds(p);
 

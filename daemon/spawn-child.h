@@ -62,6 +62,10 @@ typedef struct SpawnPlan {
         /* namespaces */
         unsigned long clone_flags;   /* created by clone3() itself */
         unsigned long unshare_flags; /* created by the child with unshare(), after the joins */
+        /* The new cgroup namespace, made by the child with unshare() once it joined its v1 cgroups (hybrid
+         * hosts, without joins): clone3() would root its v1 hierarchies at the daemon's cgroups, every user's
+         * sandboxes below them. */
+        bool cgroup_namespace_after_v1;
         SpawnJoin joins[_NAMESPACE_TYPE_MAX]; /* what the child joins, user namespace last */
         size_t n_joins;
         bool joins_user;

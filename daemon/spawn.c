@@ -53,7 +53,7 @@ static int init_program_fd = -EBADF;
  * (50 us here).
  */
 static void plan_namespace_inodes(SpawnPlan *p, const SpawnContext *c) {
-        unsigned long made = p->clone_flags | p->unshare_flags;
+        unsigned long made = p->clone_flags | p->unshare_flags | (p->cgroup_namespace_after_v1 ? CLONE_NEWCGROUP : 0);
 
         p->namespaces_to_record = 0;
         for (NamespaceType t = 0; t < _NAMESPACE_TYPE_MAX; t++) {
@@ -540,6 +540,11 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
         if (p->n_joins == 0) {
                 p->clone_flags = new_flags;
                 p->unshare_flags = 0;
+                /* Its v1 cgroups the child joins itself, as its first step: its cgroup namespace comes after. */
+                if (p->n_cgroup_procs_fds > 0 && (new_flags & CLONE_NEWCGROUP)) {
+                        p->clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
+                        p->cgroup_namespace_after_v1 = true;
+                }
         } else if (p->maps_by_child) {
                 /* A pid namespace inside a sandbox's is made with the new user namespace, which then owns it;
                  * the child forks its pid 1 (spawn-child.c). */

@@ -26,6 +26,7 @@
 
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
+#include "test-util.h"
 #include "varlink-message.h"
 
 static TestDaemon daemon_;
@@ -296,6 +297,43 @@ static int user_namespace_sandbox_as_nobody(void *arg) {
 Test(cgroup, a_non_root_callers_user_namespace_sandbox_is_in_its_cgroups) {
         cr_assert_eq(test_run_as(65534, 65534, user_namespace_sandbox_as_nobody, &daemon_), 0,
                      "the sandbox is not in its cgroups");
+        assert_only_the_leaf_left();
+}
+
+/* A cgroup namespace is rooted at the sandbox's own cgroups in every hierarchy the daemon uses: its v1 ones
+ * too, which clone3() would have rooted at the daemon's, with every user's sandboxes below. */
+static void check_cgroup_namespace_root(int conn, const char *params) {
+        _cleanup_free_ char *out = NULL, *json = NULL;
+        int pipefd[2];
+        Spawned s;
+
+        cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+        cr_assert_geq(asprintf(&json, "{\"argv\":[\"cat\",\"/proc/self/cgroup\"],\"stdout\":0,%s}", params), 0);
+        s = spawn_ok(conn, json, &pipefd[1], 1);
+        close(pipefd[1]);
+        out = test_read_fd(pipefd[0]);
+        close(pipefd[0]);
+        for (size_t i = 0; i < daemon_.cgroup.n; i++) {
+                const char *c = daemon_.cgroup.controller[i];
+                char line[64];
+
+                if (*c)
+                        snprintf(line, sizeof line, ":%s:/\n", c);
+                else
+                        snprintf(line, sizeof line, "0::/\n");
+                cr_assert(strstr(out, line), "%s: no %s in\n%s", params, line, out);
+        }
+        json_object_put(call_id(conn, "Wait", s.id, NULL));
+        close(s.pidfd);
+}
+
+Test(cgroup, a_cgroup_namespace_is_rooted_at_the_sandboxs_own_cgroups) {
+        int conn = test_daemon_connect(&daemon_);
+
+        check_cgroup_namespace_root(conn, "\"namespaces\":[\"cgroup\"]");
+        check_cgroup_namespace_root(conn, "\"namespaces\":[\"user\",\"cgroup\",\"pid\"]");
+        check_cgroup_namespace_root(conn, "\"namespaces\":[\"cgroup\"],\"resources\":{\"cpu\":{\"weight\":200}}");
+        test_disconnect(conn);
         assert_only_the_leaf_left();
 }
 
