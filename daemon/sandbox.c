@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -105,6 +106,29 @@ int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
         }
         ret[SANDBOX_ID_LEN] = 0;
         return 0;
+}
+
+/* Entries freed since the heap was last trimmed, past which it is (a table that shrank by as many at least). */
+#define SANDBOXES_TRIM_FREED 1024U
+
+static void sandbox_table_grew(Server *s) {
+        s->n_sandboxes++;
+}
+
+/*
+ * What the table's entries held (about 2 KiB each, in small pieces) stays with malloc once they are freed,
+ * for ever: the daemon's memory would stay its peak's (18 MiB after 10,000 sandboxes). Once as many entries
+ * were freed as remain, SANDBOXES_TRIM_FREED at least, or the table emptied, the free memory goes back to the
+ * kernel: a few milliseconds of the loop after a large table drained, a trim every 1,024 sandboxes otherwise.
+ */
+static void sandbox_table_shrank(Server *s) {
+        s->n_sandboxes--;
+        s->n_sandboxes_freed++;
+        if ((s->n_sandboxes_freed >= SANDBOXES_TRIM_FREED && s->n_sandboxes <= s->n_sandboxes_freed) ||
+            (s->n_sandboxes == 0 && s->n_sandboxes_freed >= SANDBOXES_TRIM_FREED / 8)) {
+                (void) malloc_trim(0);
+                s->n_sandboxes_freed = 0;
+        }
 }
 
 /* The last of an entry, once no handle of its refers to it any more. */
@@ -483,7 +507,7 @@ static void sandbox_free(Sandbox *sb) {
         sandbox_list_forget(s, sb);
         LIST_REMOVE(sandboxes, s->sandboxes, sb);
         sandbox_unindex(s, sb);
-        s->n_sandboxes--;
+        sandbox_table_shrank(s);
         server_notify_status(s);
         /* Out of the table: they find it gone. */
         sandbox_dispatch_held_calls(sb);
@@ -1311,7 +1335,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         LIST_PREPEND(sandboxes, s->sandboxes, sb);
         LIST_PREPEND(owned, owner->owned, sb);
         pending_append(s, sb);
-        s->n_sandboxes++;
+        sandbox_table_grew(s);
         s->n_pending_spawns++;
         sb->usage->n_pending_spawns++;
         spawn_timer_update(s);
@@ -1861,7 +1885,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         takeover_done(t);
 
         LIST_PREPEND(sandboxes, s->sandboxes, sb);
-        s->n_sandboxes++;
+        sandbox_table_grew(s);
 
         /* Known again as a sandbox to whatever connects from inside it: by its cgroup, and by the namespaces
          * it made while its top process can be asked (a pid alone may be another process's by now). One

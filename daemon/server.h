@@ -68,6 +68,7 @@ typedef struct Server {
 
         Sandbox *sandboxes;
         unsigned n_sandboxes;      /* live (not yet freed) */
+        unsigned n_sandboxes_freed; /* since the heap was last trimmed (sandbox.c) */
         unsigned n_pending_spawns; /* cloned, exec not yet reported */
         HashTable sandbox_ids;     /* every entry by id */
         HashTable sandbox_names;   /* named entries by owner and name */
