@@ -15,7 +15,9 @@
  * one that has such a cgroup. Elsewhere its processes are in
  * BASE/user-UID/shared there (CGROUP_SHARED), under the user's limits: all
  * of one user's sandboxes without a CPU limit weigh as one sandbox against
- * the user's sandboxes with a CPU weight. A v1 cgroup of the cpu controller
+ * the user's sandboxes with a CPU weight (and a cgroup namespace of one is
+ * rooted there in that hierarchy: it may list the pids of the user's other
+ * such sandboxes, which the host's /proc shows the user anyway). A v1 cgroup of the cpu controller
  * costs a spawn and its end more than any other (per-CPU scheduler state
  * made, torn down after an RCU grace period), for nothing it would report.
  * user-UID holds the aggregate limits of one user's

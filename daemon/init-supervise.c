@@ -87,10 +87,10 @@ int init_tell_command(int fd, int error, int index) {
 
 _noreturn_ void init_fail_filters(int fd, pid_t command, int error, int index) {
         /* The command reports it on its report pipe (the daemon's answer), then exits: ours to wait for, as
-         * its parent, with nothing else running in the sandbox yet. */
+         * its parent, with nothing else running in the sandbox yet. Once: init blocks every signal, so only
+         * a filter that did load can fail the wait (with EINTR, say), and it must not hold init here. */
         if (fd >= 0 && init_tell_command(fd, error, index) >= 0)
-                while (waitpid(command, NULL, __WALL) < 0 && errno == EINTR)
-                        ;
+                (void) waitpid(command, NULL, __WALL);
         (void) kill(command, SIGKILL);
         _exit(127);
 }

@@ -1055,10 +1055,12 @@ static void on_report(uv_poll_t *handle, int status, int events) {
                 return;
         }
 
-        if (r < 0) {
+        if (r < 0)
                 spawn_error_set(&error, "report", -r, NULL);
+        /* A failed spawn leaves nothing running: the reporting process exits, but an init it has may not (a
+         * caller's filter can hold one), and the answer is the last anybody hears of the sandbox. */
+        if (r != 0)
                 (void) sandbox_kill_all(sb, SIGKILL);
-        }
         /* Namespaces its child made after joining others (or a time namespace) exist only now. */
         if (r == 0 && !sb->ended) {
                 r = origin_index_add(&sb->server->origins, &sb->origin, sb, 0, sb->pidfd, sb->pid,

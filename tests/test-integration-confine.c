@@ -488,6 +488,41 @@ Test(confine, a_program_that_does_not_load_is_named_whoever_loads_it) {
         test_disconnect(conn);
 }
 
+static bool no_live_child(void *userdata) {
+        return test_daemon_count_children(userdata) == 0;
+}
+
+/* A program before the one that does not load can fail init's wait for the command (wait4 and waitid fail
+ * with EINTR, which init, blocking every signal, never gets otherwise): the spawn is still answered, naming
+ * the one that did not load if the command could say it first (init does not wait again), and nothing of it
+ * is left running, listed or not. */
+Test(confine, a_filter_failing_inits_wait_leaves_nothing_running) {
+        _cleanup_free_ char *json = NULL;
+        struct json_object *r;
+        int conn, fds[2];
+
+        start(NULL);
+        conn = test_daemon_connect(&daemon_);
+        fds[0] = bpf_program_fd("wait4", "waitid", EINTR);
+        fds[1] = bad_program_fd();
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn",
+                      "{\"argv\":[\"/bin/true\"],\"namespaces\":[\"pid\"],\"keepAlive\":true,"
+                      "\"seccompFileDescriptors\":[0,1]}",
+                      fds, 2, NULL, NULL);
+        cr_assert_str_eq(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.SpawnFailed", "%s",
+                         json_object_to_json_string(r));
+        if (streq(test_json_string(r, "parameters.stage"), "seccomp"))
+                cr_assert(strstr(test_json_string(r, "parameters.message"), "seccompFileDescriptors[1]"), "%s",
+                          json_object_to_json_string(r));
+        else
+                cr_assert_str_eq(test_json_string(r, "parameters.stage"), "exited", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        close_many(fds, 2);
+        cr_assert(test_wait_until(no_live_child, &daemon_), "a failed spawn left %d processes running",
+                  test_daemon_count_children(&daemon_));
+        test_disconnect(conn);
+}
+
 /* The last pid of the "NSpid:" line of /proc/PID/status: pid as its innermost pid namespace numbers it. */
 static long innermost_pid(long pid) {
         char v[128], *last;
