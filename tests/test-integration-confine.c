@@ -497,7 +497,6 @@ static bool no_live_child(void *userdata) {
  * the one that did not load if the command could say it first (init does not wait again), and nothing of it
  * is left running, listed or not. */
 Test(confine, a_filter_failing_inits_wait_leaves_nothing_running) {
-        _cleanup_free_ char *json = NULL;
         struct json_object *r;
         int conn, fds[2];
 
