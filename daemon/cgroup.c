@@ -1520,7 +1520,7 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 fds[i] = owned[i] = -EBADF;
         for (size_t i = 0; i < m->n_h && r >= 0; i++) {
-                /* Its processes go to the user's cgroup there: it cannot take a limit set there. */
+                /* Its processes go to the user's shared cgroup there: it cannot take a limit set there. */
                 if (cg->in_shared[i]) {
                         if (needs_own_dir(m, i, NULL, l, 0))
                                 r = -ENOMEDIUM;
@@ -1544,7 +1544,7 @@ bool cgroup_has_room_below(const Cgroup *cg) {
         return cg->has_leaf || !cg->manager->payload_leaf;
 }
 
-/* A directory in h for a sandbox whose processes are in its user's cgroup there, so that a nested one with
+/* A directory in h for a sandbox whose processes are in its user's shared cgroup there, so that a nested one with
  * limits there can be made below it (and below its own parent's, likewise): without processes or limits, and
  * removed with the rest. */
 static int make_dir_for_below(Cgroup *cg, size_t h) {

@@ -525,10 +525,11 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 init_abandon((pid_t) command, report_fd, errno ?: EIO, failed);
 
         /* The command's stdio and extra fds must not be kept open by init; the locks stay. All closed before
-         * the filters, which may deny closing or lie about it. After them init tells the command to go, or which
-         * filter did not load (InitFiltersLoaded, a write no filter can fake), and closes its copy of the report pipe, known to be
-         * open: an error fails the spawn at once; a close faked to return 0 leaves the answer to the
-         * command's exit or the spawn's timeout, the caller's own filter holding the caller's own spawn. */
+         * the filters, which may deny closing or lie about it. After them init tells the command to go, or
+         * which filter did not load (InitFiltersLoaded, a write no filter can fake), and closes its copy of
+         * the report pipe, known to be open: an error fails the spawn at once; a close faked to return 0
+         * leaves the answer to the command's exit or the spawn's timeout, the caller's own filter holding the
+         * caller's own spawn. */
         {
                 int keep[3 + SPAWN_LOCK_FILES_MAX] = { sfd, loaded[1], report_fd };
 
