@@ -887,6 +887,24 @@ int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, C
         return 0;
 }
 
+int cgroup_manager_check_limits_below(const CgroupManager *m, const CgroupLimits *l, const CgroupLimits *above,
+                                      CgroupLimitType *ret_type, char *reason, size_t size) {
+        int ch = m->controller_h[CONTROLLER_CPU];
+        uint64_t period = l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC,
+                 above_period = above->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
+
+        /* v1's CFS bandwidth refuses a child more of a CPU than its parent has (cpu.cfs_quota_us, EINVAL);
+         * cgroup2 takes it and the parent's throttles both. As shares of a CPU, without overflow: a quota is
+         * at most 4096 s and a period 1 s. */
+        if (ch > HIERARCHY_V2 && l->cpu_quota_usec != 0 && above->cpu_quota_usec != 0 &&
+            l->cpu_quota_usec * above_period > above->cpu_quota_usec * period)
+                return refuse(EOPNOTSUPP, CGROUP_LIMIT_CPU_QUOTA, ret_type, reason, size,
+                              "the cpu controller is a cgroup v1 hierarchy on this host, which refuses a sandbox "
+                              "a CPUQuota above its user's (%" PRIu64 "%% of a CPU)",
+                              above->cpu_quota_usec * 100U / above_period);
+        return 0;
+}
+
 /* systemd's mapping: the default weight 100 is the default 1024 shares. */
 static uint64_t weight_to_shares(uint64_t weight) {
         return MIN(MAX(weight * 1024U / 100U, (uint64_t) CGROUP_CPU_SHARES_MIN), (uint64_t) CGROUP_CPU_SHARES_MAX);

@@ -176,6 +176,14 @@ void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size);
 int cgroup_manager_check_limits(const CgroupManager *m, const CgroupLimits *l, CgroupLimitType *ret_type,
                                 char *ret_reason, size_t reason_size);
 
+/*
+ * Whether l can be set in a cgroup below one with the limits above (a sandbox's below its user's): 0, or
+ * -EOPNOTSUPP with *ret_type and the reason where the host refuses it, which a v1 cpu hierarchy does for a
+ * CPU quota above the one above it (cgroup2 takes it, and throttles both by the lower).
+ */
+int cgroup_manager_check_limits_below(const CgroupManager *m, const CgroupLimits *l, const CgroupLimits *above,
+                                      CgroupLimitType *ret_type, char *ret_reason, size_t reason_size);
+
 /* Flags of cgroup_new() and cgroup_new_below(). */
 typedef enum CgroupFlags {
         /* It may get cgroups of nested sandboxes below it: where the host needs it, its processes go to the

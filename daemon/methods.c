@@ -565,6 +565,15 @@ static int check_limits_enforceable(Connection *c, const SpawnRequest *req, cons
                         return -EOPNOTSUPP;
                 }
         }
+        if (c->server->cgroups && l->has_user) {
+                CgroupLimitType t = _CGROUP_LIMIT_TYPE_INVALID;
+
+                if (cgroup_manager_check_limits_below(c->server->cgroups, &l->sandbox, &l->user, &t, reason,
+                                                      sizeof reason) < 0) {
+                        refuse_limit(c, limit_field(t, req, false), reason);
+                        return -EOPNOTSUPP;
+                }
+        }
         return 0;
 }
 

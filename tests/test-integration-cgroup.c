@@ -796,6 +796,51 @@ Test(cgroup, a_user_over_its_aggregate_limit_is_refused) {
         unlink(policy_path);
 }
 
+/* A CPU quota above the user's: refused by name where the host's v1 cpu hierarchy would refuse it (the kernel's
+ * EINVAL), taken where cgroup2 holds cpu; one at the user's quota is taken either way. */
+static int cpu_quota_above_users_as_nobody(void *arg) {
+        TestDaemon *d = arg;
+        int conn = test_daemon_connect(d);
+        struct json_object *r;
+        Spawned s;
+        int step = 0;
+
+        r = spawn_call(conn, "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":90000}}}", NULL, 0, &s);
+        if (test_cgroup_controller_is_v1("cpu")) {
+                if (!streq(test_json_string(r, "error") ?: "", "io.nsbox.Sandbox.LimitNotSupported") ||
+                    !streq(test_json_string(r, "parameters.limit") ?: "", "resources.cpu.quota") ||
+                    !strstr(test_json_string(r, "parameters.reason") ?: "", "above its user's (50% of a CPU)"))
+                        step = 1;
+        } else if (test_json_get(r, "error"))
+                step = 2;
+        else
+                json_object_put(call_id(conn, "Wait", s.id, NULL));
+        json_object_put(r);
+        if (step)
+                return step;
+        r = spawn_call(conn, "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":50000}}}", NULL, 0, &s);
+        if (test_json_get(r, "error"))
+                step = 3;
+        else
+                json_object_put(call_id(conn, "Wait", s.id, NULL));
+        json_object_put(r);
+        test_disconnect(conn);
+        return step;
+}
+
+Test(cgroup, a_cpu_quota_above_the_users_is_refused_where_the_host_would) {
+        const char *args[] = { "--policy", policy_path, NULL };
+        TestDaemon d;
+        int r;
+
+        write_policy("[default]\nuser-cpu-quota = 50%\n");
+        test_daemon_start(&d, args);
+        r = test_run_as(65534, 65534, cpu_quota_above_users_as_nobody, &d);
+        cr_assert_eq(r, 0, "step %d", r);
+        test_daemon_stop(&d);
+        unlink(policy_path);
+}
+
 static int default_limits_as_nobody(void *arg) {
         TestDaemon *d = arg;
         int conn = test_daemon_connect(d);
