@@ -41,6 +41,20 @@ void init_signal_mask(sigset_t *mask) {
         sigaddset(mask, SIGCHLD);
 }
 
+/*
+ * Init blocks every signal it has no handler for, so none of its system calls fails with EINTR, and nothing
+ * here retries on it: once the caller's filters are loaded, one of them may answer any call with any
+ * error, EINTR included, and a retry would spin on it for ever.
+ */
+
+_noreturn_ void init_exit(int status) {
+        /* The system call, not a libc's _exit(), which loops on it (musl) where a filter fails it: then a
+         * fault, which no filter stops and which ends even a pid 1 (the kernel lets a forced signal through). */
+        (void) syscall(SYS_exit_group, status);
+        for (;;)
+                __builtin_trap();
+}
+
 /* Reaps every exited child; returns true if the command was among them, with its status in *ret. */
 static bool reap_children(pid_t command, siginfo_t *ret) {
         bool found = false;
@@ -49,9 +63,11 @@ static bool reap_children(pid_t command, siginfo_t *ret) {
                 siginfo_t si = {};
 
                 if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break; /* ECHILD */
+                        if (errno == ECHILD)
+                                break; /* none left */
+                        /* Only a filter fails it otherwise: init could never learn of the command's end. */
+                        (void) kill(command, SIGKILL);
+                        init_exit(128 + SIGKILL);
                 }
                 if (si.si_pid == 0)
                         break;
@@ -77,9 +93,8 @@ int init_tell_command(int fd, int error, int index) {
         InitFiltersLoaded m = { .error = error, .index = index };
         ssize_t n;
 
-        do
-                n = write(fd, &m, sizeof m);
-        while (n < 0 && errno == EINTR);
+        /* Eight bytes into an empty pipe: never waits. */
+        n = write(fd, &m, sizeof m);
         if (n < 0)
                 return -errno;
         return n == (ssize_t) sizeof m ? 0 : -EIO;
@@ -92,7 +107,7 @@ _noreturn_ void init_fail_filters(int fd, pid_t command, int error, int index) {
         if (fd >= 0 && init_tell_command(fd, error, index) >= 0)
                 (void) waitpid(command, NULL, __WALL);
         (void) kill(command, SIGKILL);
-        _exit(127);
+        init_exit(127);
 }
 
 void init_forward_reserved_signals(int sfd) {
@@ -110,7 +125,7 @@ _noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
         int sig;
 
         if (status->si_code == CLD_EXITED)
-                _exit(status->si_status);
+                init_exit(status->si_status);
 
         sig = status->si_status;
         if (!pid1) {
@@ -125,7 +140,7 @@ _noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
                 (void) kill(getpid(), sig);
                 unblock_signal(sig);
         }
-        _exit(128 + sig);
+        init_exit(128 + sig);
 }
 
 _noreturn_ void init_supervise(int sfd, pid_t command) {
@@ -140,12 +155,11 @@ _noreturn_ void init_supervise(int sfd, pid_t command) {
                         exit_like(&status, pid1);
 
                 n = read(sfd, &si, sizeof si);
-                if (n < 0 && errno == EINTR)
-                        continue;
                 if (n != (ssize_t) sizeof si) {
-                        /* Cannot happen with a valid signalfd; never leave the command unsupervised. */
+                        /* Cannot happen with a valid signalfd but by a filter: never leave the command
+                         * unsupervised, nor spin. The sandbox ends as if killed. */
                         (void) kill(command, SIGKILL);
-                        continue;
+                        init_exit(128 + SIGKILL);
                 }
                 if (si.ssi_signo == SIGCHLD)
                         continue;

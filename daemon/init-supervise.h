@@ -35,6 +35,9 @@ typedef struct InitFiltersLoaded {
         int32_t index;
 } InitFiltersLoaded;
 
+/* Ends init with status: exit_group(), and a fault should a filter fail it. */
+_noreturn_ void init_exit(int status);
+
 /* Tells the command through fd: 0, or -errno (also for a short write). */
 int init_tell_command(int fd, int error, int index);
 

@@ -132,7 +132,7 @@ int main(int argc, char *argv[]) {
         if (loaded_fd >= 0) {
                 if (init_tell_command(loaded_fd, 0, -1) < 0) {
                         (void) kill(command, SIGKILL);
-                        _exit(INIT_FAILED);
+                        init_exit(INIT_FAILED);
                 }
                 (void) close(loaded_fd);
         }

@@ -519,6 +519,19 @@ Test(confine, a_filter_failing_inits_wait_leaves_nothing_running) {
         close_many(fds, 2);
         cr_assert(test_wait_until(no_live_child, &daemon_), "a failed spawn left %d processes running",
                   test_daemon_count_children(&daemon_));
+
+        /* Loaded, the same with exit_group and exit failing too, for a command that runs: init cannot
+         * supervise it, nor exit as a libc would (musl's loops on the call), and neither holds it. */
+        fds[0] = bpf_program_fd("wait4", "waitid", EINTR);
+        fds[1] = bpf_program_fd("exit_group", "exit", EPERM);
+        r = test_call(conn, "io.nsbox.Sandbox.Spawn",
+                      "{\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"pid\"],\"keepAlive\":true,"
+                      "\"seccompFileDescriptors\":[0,1]}",
+                      fds, 2, NULL, NULL);
+        json_object_put(r);
+        close_many(fds, 2);
+        cr_assert(test_wait_until(no_live_child, &daemon_), "a sandbox whose init cannot work left %d processes",
+                  test_daemon_count_children(&daemon_));
         test_disconnect(conn);
 }
 
