@@ -166,17 +166,44 @@ static Result run_cli(const char *input, ...) {
         return r;
 }
 
+static const char *const nobody_prefix[] = {
+        "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", NULL
+};
+
 /* The same as nobody (uid and gid 65534, no groups). */
 static Result run_cli_as_nobody(const char *input, ...) {
-        static const char *const setpriv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                                               "--clear-groups", "--", NULL };
         va_list ap;
         Result r;
 
         va_start(ap, input);
-        r = run_cli_with(setpriv, input, ap);
+        r = run_cli_with(nobody_prefix, input, ap);
         va_end(ap);
         return r;
+}
+
+/* Runs nsbox ARGS... (NULL-terminated; as prefix says, NULL: root), which must fail with 125 saying why. */
+static void expect_refused_with(const char *const *prefix, const char *why, va_list ap) {
+        Result r = run_cli_with(prefix, NULL, ap);
+
+        cr_assert_eq(r.status, 125, "%s", r.err);
+        cr_assert(strstr(r.err, why), "expected \"%s\" in: %s", why, r.err);
+        result_done(&r);
+}
+
+static void expect_refused(const char *why, ...) {
+        va_list ap;
+
+        va_start(ap, why);
+        expect_refused_with(NULL, why, ap);
+        va_end(ap);
+}
+
+static void expect_refused_as_nobody(const char *why, ...) {
+        va_list ap;
+
+        va_start(ap, why);
+        expect_refused_with(nobody_prefix, why, ap);
+        va_end(ap);
 }
 
 /* The same as uid, with its own group as gid and no other groups. */
@@ -396,16 +423,11 @@ Test(cli, filesystem_options_in_order) {
         cr_assert_str_eq(r.out, "still-there\n");
         result_done(&r);
 
-        r = run_cli(NULL, "run", "--bind", "/", "/", "--tmpfs", "/mnt", "--ro-bind", "/usr", "/", "--", "true", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert_not_null(strstr(r.err, "--ro-bind /usr /: the sandbox already has a root, from --bind /"), "stderr: %s",
-                           r.err);
-        result_done(&r);
+        expect_refused("--ro-bind /usr /: the sandbox already has a root, from --bind /", "run", "--bind", "/", "/",
+                       "--tmpfs", "/mnt", "--ro-bind", "/usr", "/", "--", "true", NULL);
 
-        r = run_cli(NULL, "run", "--root", "/", "--bind", "/usr", "//", "--", "true", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert_not_null(strstr(r.err, "already has a root, from --root /"), "stderr: %s", r.err);
-        result_done(&r);
+        expect_refused("already has a root, from --root /", "run", "--root", "/", "--bind", "/usr", "//", "--", "true",
+                       NULL);
 }
 
 /* Two --file options reading one stream: nsboxd refuses, and nsbox names the option and says why. */
@@ -554,25 +576,16 @@ Test(cli, errors_are_clear) {
         cr_assert_not_null(strstr(r.err, "No such file or directory"), "stderr: %s", r.err);
         result_done(&r);
 
-        r = run_cli(NULL, "run", "--", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert_not_null(strstr(r.err, "no command"), "stderr: %s", r.err);
-        result_done(&r);
+        expect_refused("no command", "run", "--", NULL);
 
         r = run_cli(NULL, "inspect", "0123456789abcdef0123456789abcdef", NULL);
         cr_assert_eq(r.status, 1);
         cr_assert_not_null(strstr(r.err, "no such sandbox"), "stderr: %s", r.err);
         result_done(&r);
 
-        r = run_cli(NULL, "kill", "-s", "NOSUCHSIGNAL", "x", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert_not_null(strstr(r.err, "NOSUCHSIGNAL"), "stderr: %s", r.err);
-        result_done(&r);
+        expect_refused("NOSUCHSIGNAL", "kill", "-s", "NOSUCHSIGNAL", "x", NULL);
 
-        r = run_cli(NULL, "frobnicate", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert_not_null(strstr(r.err, "frobnicate"), "stderr: %s", r.err);
-        result_done(&r);
+        expect_refused("frobnicate", "frobnicate", NULL);
 }
 
 Test(cli, invalid_parameter_is_named) {
@@ -1124,10 +1137,7 @@ Test(cli, exec_into_a_running_sandbox) {
         r = run_cli(NULL, "exec", id, "--", "/no/such/program", NULL);
         cr_assert_eq(r.status, 127, "stderr: %s", r.err);
         result_done(&r);
-        r = run_cli(NULL, "exec", "no-such-sandbox", "--", "true", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert(strstr(r.err, "no such sandbox: no-such-sandbox"), "%s", r.err);
-        result_done(&r);
+        expect_refused("no such sandbox: no-such-sandbox", "exec", "no-such-sandbox", "--", "true", NULL);
 
         /* a process exec started is listed as in every namespace of its sandbox, joined, having made none */
         {
@@ -1175,10 +1185,7 @@ Test(cli, exec_into_a_running_sandbox) {
         }
 
         /* a name taken */
-        r = run_cli(NULL, "run", "--name", "cli-web", "--", "true", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert(strstr(r.err, "cli-web"), "%s", r.err);
-        result_done(&r);
+        expect_refused("cli-web", "run", "--name", "cli-web", "--", "true", NULL);
 
         r = run_cli(NULL, "kill", "-s", "KILL", "cli-web", NULL);
         cr_assert_eq(r.status, 0, "stderr: %s", r.err);
@@ -1302,15 +1309,9 @@ Test(cli, join_another_sandboxs_namespaces) {
                 char spec[160];
 
                 snprintf(spec, sizeof spec, "%s:net", id);
-                r = run_cli_as_nobody(NULL, "run", "--join", spec, "--", "true", NULL);
-                cr_assert_eq(r.status, 125);
-                cr_assert(strstr(r.err, "no such sandbox"), "%s", r.err);
-                result_done(&r);
+                expect_refused_as_nobody("no such sandbox", "run", "--join", spec, "--", "true", NULL);
         }
-        r = run_cli_as_nobody(NULL, "run", "--join", "cli-pod:net", "--", "true", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert(strstr(r.err, "no such sandbox"), "%s", r.err);
-        result_done(&r);
+        expect_refused_as_nobody("no such sandbox", "run", "--join", "cli-pod:net", "--", "true", NULL);
 
         /* nsboxd reports the namespaces created, none for one that only joined: inspect does not show that as
          * the host's ("-"), and shows what it created beside a join */
@@ -1520,10 +1521,7 @@ Test(cli, uid_in_a_joined_user_namespace) {
         result_done(&r);
 
         /* and without a user namespace, nobody's ids are the host's: the CLI says so */
-        r = run_cli_as_nobody(NULL, "run", "--uid", "0", "--", "true", NULL);
-        cr_assert_eq(r.status, 125);
-        cr_assert_not_null(strstr(r.err, "host ids"), "%s", r.err);
-        result_done(&r);
+        expect_refused_as_nobody("host ids", "run", "--uid", "0", "--", "true", NULL);
 
         r = run_cli(NULL, "kill", "-s", "KILL", mapped, NULL);
         result_done(&r);
