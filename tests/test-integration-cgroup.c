@@ -742,6 +742,19 @@ static void write_policy(const char *text) {
         close(fd);
 }
 
+/* Starts d with policy, runs fn(arg) as nobody against it, stops it: fn's exit status (0: it held). */
+static int nobody_under_policy(TestDaemon *d, const char *policy, int (*fn)(void *), void *arg) {
+        const char *args[] = { "--policy", policy_path, NULL };
+        int r;
+
+        write_policy(policy);
+        test_daemon_start(d, args);
+        r = test_run_as(65534, 65534, fn, arg);
+        test_daemon_stop(d);
+        unlink(policy_path);
+        return r;
+}
+
 typedef struct PolicyCase {
         TestDaemon *d;
         int n_ok;      /* sandboxes that must start */
@@ -780,7 +793,6 @@ static int aggregate_as_nobody(void *arg) {
 }
 
 Test(cgroup, a_user_over_its_aggregate_limit_is_refused) {
-        const char *args[] = { "--policy", policy_path, NULL };
         TestDaemon d;
         PolicyCase pc = { .d = &d, .n_ok = 3, .limit = "user-tasks-max" };
         int r;
@@ -788,12 +800,8 @@ Test(cgroup, a_user_over_its_aggregate_limit_is_refused) {
         if (!test_cgroup_controller_is_v1("pids") &&
             !file_contains(daemon_.cgroup.dir[0], "cgroup.subtree_control", "pids"))
                 cr_skip_test("no pids controller for nsboxd here: the aggregate limit is refused instead");
-        write_policy("[default]\ntasks-max = 10\nuser-tasks-max = 3\n");
-        test_daemon_start(&d, args);
-        r = test_run_as(65534, 65534, aggregate_as_nobody, &pc);
+        r = nobody_under_policy(&d, "[default]\ntasks-max = 10\nuser-tasks-max = 3\n", aggregate_as_nobody, &pc);
         cr_assert_eq(r, 0, "the aggregate tasks-max did not hold as the policy says (step %d)", r);
-        test_daemon_stop(&d);
-        unlink(policy_path);
 }
 
 /* A CPU quota above the user's: refused by name where the host's v1 cpu hierarchy would refuse it (the kernel's
@@ -829,16 +837,10 @@ static int cpu_quota_above_users_as_nobody(void *arg) {
 }
 
 Test(cgroup, a_cpu_quota_above_the_users_is_refused_where_the_host_would) {
-        const char *args[] = { "--policy", policy_path, NULL };
         TestDaemon d;
-        int r;
+        int r = nobody_under_policy(&d, "[default]\nuser-cpu-quota = 50%\n", cpu_quota_above_users_as_nobody, &d);
 
-        write_policy("[default]\nuser-cpu-quota = 50%\n");
-        test_daemon_start(&d, args);
-        r = test_run_as(65534, 65534, cpu_quota_above_users_as_nobody, &d);
         cr_assert_eq(r, 0, "step %d", r);
-        test_daemon_stop(&d);
-        unlink(policy_path);
 }
 
 static int default_limits_as_nobody(void *arg) {
@@ -862,14 +864,11 @@ static int default_limits_as_nobody(void *arg) {
 }
 
 Test(cgroup, the_policy_default_applies_when_a_request_sets_no_limit) {
-        const char *args[] = { "--policy", policy_path, NULL };
         TestDaemon d;
 
-        write_policy("[default]\ntasks-max = 10\ndefault-tasks-max = 7\nruntime-max-sec = 1m\n");
-        test_daemon_start(&d, args);
-        cr_assert_eq(test_run_as(65534, 65534, default_limits_as_nobody, &d), 0, "the policy's defaults were not applied");
-        test_daemon_stop(&d);
-        unlink(policy_path);
+        cr_assert_eq(nobody_under_policy(&d, "[default]\ntasks-max = 10\ndefault-tasks-max = 7\nruntime-max-sec = 1m\n",
+                                         default_limits_as_nobody, &d),
+                     0, "the policy's defaults were not applied");
 }
 
 /*

@@ -371,6 +371,24 @@ static void spawn_pod(int conn, Outcome *ret, int ret_fds[static 2]) {
         }
 }
 
+/* Spawns /bin/true with params (more Spawn parameters) in a pod's user and pid namespaces, as a sandbox joining
+ * them; the pod is killed after. */
+static void spawn_in_pod(int conn, const char *params, Outcome *o) {
+        _cleanup_free_ char *json = NULL;
+        Outcome pod;
+        int fds[2];
+
+        spawn_pod(conn, &pod, fds);
+        cr_assert_geq(asprintf(&json,
+                               "\"argv\":[\"/bin/true\"],\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
+                               "{\"type\":\"pid\",\"fileDescriptor\":1}],%s",
+                               params),
+                      0);
+        spawn_fds(conn, json, fds, 2, false, o);
+        close_many(fds, 2);
+        kill_sandbox(pod.id);
+}
+
 /* The command waits for init to be confined, told by a byte on a pipe: a filter on close() neither holds the
  * spawn until its timeout nor starts the command early. Where nothing of init's needs the close, the
  * sandbox runs; where init must close its copy of the report pipe (it stays the daemon's fork), a close
@@ -390,24 +408,13 @@ Test(confine, a_filter_on_close_does_not_hold_the_spawn) {
 
         /* The same where init stays the daemon's fork (a joined user namespace), with a filter that answers
          * EBADF, as if the fds were closed already. */
-        {
-                Outcome pod;
-                int fds[2];
-
-                spawn_pod(conn, &pod, fds);
-                spawn_fds(conn,
-                          "\"argv\":[\"/bin/true\"],"
-                          "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
-                          "{\"type\":\"pid\",\"fileDescriptor\":1}],"
-                          "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"close\","
-                          "\"close_range\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":9}]}",
-                          fds, 2, false, &o);
-                close_many(fds, 2);
-                cr_assert_str_not_empty(o.error);
-                cr_assert_null(strstr(o.parameter, "timeout"), "%s %s", o.error, o.parameter);
-                cr_assert_null(strstr(o.error, "Timeout"), "%s %s", o.error, o.parameter);
-                kill_sandbox(pod.id);
-        }
+        spawn_in_pod(conn,
+                     "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"close\","
+                     "\"close_range\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":9}]}",
+                     &o);
+        cr_assert_str_not_empty(o.error);
+        cr_assert_null(strstr(o.parameter, "timeout"), "%s %s", o.error, o.parameter);
+        cr_assert_null(strstr(o.error, "Timeout"), "%s %s", o.error, o.parameter);
 
         /* A close() faked to succeed without closing cannot hold the command either: it starts on a byte. */
         spawn(conn,
@@ -416,22 +423,11 @@ Test(confine, a_filter_on_close_does_not_hold_the_spawn) {
               "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":0}]}",
               false, &o);
         cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
-        {
-                Outcome pod;
-                int fds[2];
-
-                spawn_pod(conn, &pod, fds);
-                spawn_fds(conn,
-                          "\"argv\":[\"/bin/true\"],"
-                          "\"joinNamespaces\":[{\"type\":\"user\",\"fileDescriptor\":0},"
-                          "{\"type\":\"pid\",\"fileDescriptor\":1}],"
-                          "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"close\"],"
-                          "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":0}]}",
-                          fds, 2, false, &o);
-                close_many(fds, 2);
-                cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
-                kill_sandbox(pod.id);
-        }
+        spawn_in_pod(conn,
+                     "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"close\"],"
+                     "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":0}]}",
+                     &o);
+        cr_assert_str_empty(o.error, "%s %s", o.error, o.parameter);
         test_disconnect(conn);
 }
 
