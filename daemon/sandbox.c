@@ -773,8 +773,8 @@ static void sandbox_decide_end_state(Sandbox *sb) {
 static void sandbox_report_end(Sandbox *sb) {
         sandbox_decide_end_state(sb);
         if (sb->state == SANDBOX_EXITED)
-                log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.", sb->id,
-                          (int) sb->pid, sb->exit_code);
+                log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.",
+                          sb->id, (int) sb->pid, sb->exit_code);
         else if (sb->state == SANDBOX_KILLED)
                 log_audit(LOG_INFO, "killed", &sb->creator, sb->id, "Sandbox %s (pid %d) killed by %s.", sb->id,
                           (int) sb->pid, signal_to_string(sb->signal) ?: "a signal");

@@ -626,7 +626,8 @@ static bool joined_sandbox_ids(const SpawnPlan *p, const SpawnContext *c, SpawnI
                 return false;
         for (size_t i = 0; i < p->n_joins; i++)
                 if (p->joins[i].type == NAMESPACE_USER) {
-                        if (fstat(p->joins[i].fd, &st) < 0 || !c->sandbox_user_ids(c->userdata, (uint64_t) st.st_ino, ret))
+                        if (fstat(p->joins[i].fd, &st) < 0 ||
+                            !c->sandbox_user_ids(c->userdata, (uint64_t) st.st_ino, ret))
                                 return false;
                         *ret_ns = (uint64_t) st.st_ino;
                         return true;
@@ -685,7 +686,8 @@ static int joined_gids_on_host(const SpawnIds *ids, uint64_t ns, const gid_t *gi
         }
         while (fscanf(f, "%" SCNu32 " %" SCNu32 " %" SCNu32, &inside, &outside, &count) == 3)
                 for (size_t i = 0; i < n; i++)
-                        if (ret[i] == (gid_t) -1 && gids[i] >= inside && (uint64_t) gids[i] < (uint64_t) inside + count) {
+                        if (ret[i] == (gid_t) -1 && gids[i] >= inside &&
+                            (uint64_t) gids[i] < (uint64_t) inside + count) {
                                 ret[i] = outside + (gids[i] - inside);
                                 found++;
                         }

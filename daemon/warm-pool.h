@@ -58,7 +58,8 @@ typedef struct WarmPoolStats {
         uint64_t misses;         /* Spawns of a shape the pool serves, for an owner with a budget, that found none */
         uint64_t fills;          /* entries that parked */
         uint64_t fill_failures;  /* entries that could not be made or died before they parked */
-        uint64_t discarded;      /* entries killed unused, parked or being made (Reload, owner gone, eviction, stop), or parked ones whose child died */
+        uint64_t discarded;      /* entries killed unused, parked or being made (Reload, owner gone, eviction,
+                                  * stop), or parked ones whose child died */
         uint64_t fill_cpu_usec;  /* the daemon's CPU time (its loop's thread) spent making the parked ones */
         uint64_t fill_usec;      /* wall time from starting each parked entry to its parking, summed */
 } WarmPoolStats;
