@@ -62,10 +62,11 @@ static bool reap_children(pid_t command, siginfo_t *ret) {
         for (;;) {
                 siginfo_t si = {};
 
+                /* Until init reaps the command it has a child: then it never fails (ECHILD included, a filter's).
+                 * Failing, init could never learn of the command's end. */
                 if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
-                        if (errno == ECHILD)
-                                break; /* none left */
-                        /* Only a filter fails it otherwise: init could never learn of the command's end. */
+                        if (found && errno == ECHILD)
+                                break;
                         (void) kill(command, SIGKILL);
                         init_exit(128 + SIGKILL);
                 }

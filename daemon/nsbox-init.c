@@ -43,14 +43,14 @@ static int parse_fd_or_pid(const char *s, int min, int *ret) {
         return 0;
 }
 
+/* No retry on EINTR: every signal is blocked, so only a filter loaded already fails a call so, and a retry
+ * would spin on it (init-supervise.c). */
 static int read_full(int fd, void *buf, size_t size) {
         char *p = buf;
 
         while (size > 0) {
                 ssize_t n = read(fd, p, size);
 
-                if (n < 0 && errno == EINTR)
-                        continue;
                 if (n < 0)
                         return -errno;
                 if (n == 0)
@@ -70,9 +70,7 @@ static int load_filters(int fd, int *ret_index) {
 
         *ret_index = -1;
         for (;;) {
-                do
-                        n = read(fd, &h, sizeof h);
-                while (n < 0 && errno == EINTR);
+                n = read(fd, &h, sizeof h);
                 if (n == 0)
                         return 0;
                 if (n != (ssize_t) sizeof h)
