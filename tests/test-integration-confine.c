@@ -528,6 +528,21 @@ Test(confine, a_filter_failing_inits_wait_leaves_nothing_running) {
         close_many(fds, 2);
         cr_assert(test_wait_until(no_live_child, &daemon_), "a sandbox whose init cannot work left %d processes",
                   test_daemon_count_children(&daemon_));
+
+        /* And a read of its filters failing with EINTR, or its reaping with ECHILD, which it never gets but by a
+         * filter. */
+        for (int i = 0; i < 2; i++) {
+                int fd = i == 0 ? bpf_program_fd("read", "readv", EINTR) : bpf_program_fd("waitid", "wait4", ECHILD);
+
+                r = test_call(conn, "io.nsbox.Sandbox.Spawn",
+                              "{\"argv\":[\"/bin/sleep\",\"1000\"],\"namespaces\":[\"pid\"],\"keepAlive\":true,"
+                              "\"seccompFileDescriptors\":[0]}",
+                              &fd, 1, NULL, NULL);
+                json_object_put(r);
+                close(fd);
+                cr_assert(test_wait_until(no_live_child, &daemon_), "case %d left %d processes", i,
+                          test_daemon_count_children(&daemon_));
+        }
         test_disconnect(conn);
 }
 
