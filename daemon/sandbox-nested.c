@@ -66,7 +66,6 @@ void sandbox_nested_limits_asked(const SpawnRequest *req, PolicyLimitsDecision *
                 l->sandbox.cpu_weight = l->sandbox.cpu_shares = 0;
         if (!req->runtime_max_usec)
                 l->runtime_max_usec = 0;
-        l->has_user = false;
         l->resources = *r;
 }
 

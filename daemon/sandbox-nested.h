@@ -60,7 +60,9 @@ bool sandbox_nested_wants_cgroup(const SpawnRequest *req);
 /*
  * Of the limits the policy resolved for a nested request (its maxima judged
  * them), keeps only those the request asked for: the policy's defaults are
- * already the sandbox's, which hold over it.
+ * already the sandbox's, which hold over it. The user's limits stay, for the
+ * checks against them (v1 refuses a quota above its user's); the user's
+ * cgroup exists already and is not written again.
  */
 void sandbox_nested_limits_asked(const SpawnRequest *req, PolicyLimitsDecision *l);
 

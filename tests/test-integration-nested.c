@@ -2144,6 +2144,27 @@ Test(nested, limits_above_the_sandboxs_are_refused_by_name) {
         output_done(&o);
 }
 
+/* A nested CPU quota above its user's is refused by name where the host's v1 cpu hierarchy would refuse it, as an
+ * outer one is, also when its sandbox has no quota of its own to hold it to. */
+Test(nested, a_cpu_quota_above_the_users_is_refused_by_name) {
+        Output o;
+
+        start("[user:65534]\nnested = allow\nuser-cpu-quota = 50%\n");
+        o = run_as_nobody("$N run -r -- sh -c '"
+                          "M=\"%s --socket %s run\"; "
+                          "$M -p CPUQuota=90%% -- true; echo rc1=$?; "
+                          "$M -p CPUQuota=50%% -- true; echo rc2=$?'",
+                          cli(), daemon_.socket_path);
+        if (test_cgroup_controller_is_v1("cpu")) {
+                cr_assert(strstr(o.text, "rc1=125"), "%s", o.text);
+                cr_assert(strstr(o.text, "CPUQuota= cannot be enforced"), "%s", o.text);
+                cr_assert(strstr(o.text, "above its user's (50% of a CPU)"), "%s", o.text);
+        } else
+                cr_assert(strstr(o.text, "rc1=0"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc2=0"), "%s", o.text);
+        output_done(&o);
+}
+
 /* A daemon that re-executed itself takes a nested sandbox's own cgroup over below its sandbox's: a Kill of it
  * still ends what left its process tree, and no cgroup is left. */
 Test(nested, own_cgroup_is_taken_over_by_a_reexec) {
