@@ -915,6 +915,91 @@ static uint64_t shares_to_weight(uint64_t shares) {
 }
 
 /*
+ * Holds every cgroup below dir (a v1 cpu one) to at most quota per period of a CPU, deepest first, so that each
+ * write keeps v1's rule (no child above its parent) on the way: one above gets quota and period themselves.
+ * A user's quota lowered by a Reload below a live sandbox's is then written, and holds at once, as cgroup2's
+ * hierarchy would hold it; left alone, v1 refuses it and the user's cgroup stays without one.
+ */
+#define CPU_CLAMP_DEPTH_MAX 64
+
+static int clamp_cpu_quotas_below(int dir, uint64_t quota, uint64_t period, unsigned depth) {
+        _cleanup_close_ int sub_fd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        /* Nested sandboxes make the tree, one level each; this deep the lowered quota is not written. */
+        if (depth >= CPU_CLAMP_DEPTH_MAX)
+                return -ELOOP;
+        /* A descriptor of its own: readdir() moves the position, which a dup would share. */
+        sub_fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sub_fd < 0)
+                return -errno;
+        d = fdopendir(TAKE_FD(sub_fd));
+        if (!d)
+                return -errno;
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_close_ int child = -EBADF;
+                uint64_t q, p;
+                char buf[32];
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                child = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (child < 0)
+                        continue; /* removed meanwhile */
+                r = clamp_cpu_quotas_below(child, quota, period, depth + 1);
+                if (r < 0)
+                        break;
+                r = read_at(child, "cpu.cfs_quota_us", buf, sizeof buf);
+                if (r < 0 || buf[0] == '-') /* -1: none, held by its parent's */
+                        continue;
+                r = parse_u64(buf, &q);
+                if (r >= 0)
+                        r = read_u64_at(child, "cpu.cfs_period_us", &p);
+                if (r < 0 || q * period <= quota * p)
+                        continue;
+                r = write_at(child, "cpu.cfs_quota_us", "-1");
+                if (r >= 0)
+                        r = write_u64_at(child, "cpu.cfs_period_us", period, "100000");
+                if (r >= 0)
+                        r = write_u64_at(child, "cpu.cfs_quota_us", quota, "-1");
+        }
+        closedir(d);
+        return r;
+}
+
+/*
+ * A v1 cgroup's quota (0: none) per period. The quota must fit the period: it is lifted, the period changed and
+ * the quota set. With below (a user's cgroup, whose quota a Reload may lower), the cgroups below are held to it
+ * first, and should the last write still fail, the quota read before is put back: a failure never leaves the
+ * user without one. A new sandbox's cgroup has nothing below it and goes when its spawn fails.
+ */
+static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool below) {
+        char old_quota[32] = "", old_period[32] = "";
+        int r;
+
+        if (below && quota != 0) {
+                r = clamp_cpu_quotas_below(fd, quota, period, 0);
+                if (r < 0)
+                        return r;
+        }
+        if (below && (read_at(fd, "cpu.cfs_quota_us", old_quota, sizeof old_quota) < 0 ||
+                      read_at(fd, "cpu.cfs_period_us", old_period, sizeof old_period) < 0))
+                old_quota[0] = '\0';
+        r = write_at(fd, "cpu.cfs_quota_us", "-1");
+        if (r >= 0)
+                r = write_u64_at(fd, "cpu.cfs_period_us", period, "100000");
+        if (r >= 0 && quota != 0)
+                r = write_u64_at(fd, "cpu.cfs_quota_us", quota, "-1");
+        if (r < 0 && old_quota[0] != '\0' && old_quota[0] != '-') {
+                (void) write_at(fd, "cpu.cfs_period_us", old_period);
+                (void) write_at(fd, "cpu.cfs_quota_us", old_quota);
+        }
+        return r;
+}
+
+/*
  * Writes l into the cgroups in fds. With reset, unset limits are written as
  * "no limit" too (a user cgroup whose limits changed); a new cgroup starts
  * without limits, so only set ones are written.
@@ -983,14 +1068,8 @@ static int apply_limits(const CgroupManager *m, const int *fds, const CgroupLimi
                                 else
                                         (void) snprintf(buf, sizeof buf, "max %" PRIu64, period);
                                 r = write_at(fd, "cpu.max", buf);
-                        } else {
-                                /* The quota must fit the period: lift it, change the period, set it. */
-                                r = write_at(fd, "cpu.cfs_quota_us", "-1");
-                                if (r >= 0)
-                                        r = write_u64_at(fd, "cpu.cfs_period_us", period, "100000");
-                                if (r >= 0 && l->cpu_quota_usec != 0)
-                                        r = write_u64_at(fd, "cpu.cfs_quota_us", l->cpu_quota_usec, "-1");
-                        }
+                        } else
+                                r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, reset);
                         if (r < 0)
                                 return r;
                 }

@@ -843,6 +843,95 @@ Test(cgroup, a_cpu_quota_above_the_users_is_refused_where_the_host_would) {
         cr_assert_eq(r, 0, "step %d", r);
 }
 
+/* A user's CPU quota lowered by a Reload below a live sandbox's holds at once, as cgroup2's hierarchy holds it:
+ * where v1 would refuse it, the sandbox is held to it first, and the user's next spawns work. */
+typedef struct LoweredQuota {
+        TestDaemon *d;
+        int id_pipe[2];
+} LoweredQuota;
+
+static int spawn_kept_with_quota_as_nobody(void *arg) {
+        LoweredQuota *q = arg;
+        int conn = test_daemon_connect(q->d);
+        struct json_object *r;
+        Spawned s;
+
+        r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true,"
+                             "\"resources\":{\"cpu\":{\"quota\":70000}}}", NULL, 0, &s);
+        if (test_json_get(r, "error")) {
+                fprintf(stderr, "%s\n", json_object_to_json_string(r));
+                return 1;
+        }
+        json_object_put(r);
+        if (write(q->id_pipe[1], s.id, strlen(s.id) + 1) != (ssize_t) strlen(s.id) + 1)
+                return 2;
+        test_disconnect(conn);
+        return 0;
+}
+
+static int spawn_after_the_reload_as_nobody(void *arg) {
+        LoweredQuota *q = arg;
+        int conn = test_daemon_connect(q->d);
+        struct json_object *r;
+        Spawned s;
+        int step = 0;
+
+        r = spawn_call(conn, "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":20000}}}", NULL, 0, &s);
+        if (test_json_get(r, "error")) {
+                fprintf(stderr, "%s\n", json_object_to_json_string(r));
+                step = 1;
+        } else
+                json_object_put(call_id(conn, "Wait", s.id, NULL));
+        json_object_put(r);
+        test_disconnect(conn);
+        return step;
+}
+
+Test(cgroup, a_users_cpu_quota_lowered_by_a_reload_holds_at_once) {
+        LoweredQuota q = { .d = &(TestDaemon) {} };
+        const char *args[] = { "--policy", policy_path, NULL };
+        char id[80] = "", dir[1024], user_dir[1024];
+        struct json_object *r;
+        int conn;
+
+        cr_assert_eq(pipe2(q.id_pipe, O_CLOEXEC), 0);
+        write_policy("[default]\nuser-cpu-quota = 80%\n");
+        test_daemon_start(q.d, args);
+        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_with_quota_as_nobody, &q), 0);
+        cr_assert_gt(read(q.id_pipe[0], id, sizeof id - 1), 0);
+
+        write_policy("[default]\nuser-cpu-quota = 30%\n");
+        conn = test_daemon_connect(q.d);
+        r = test_call(conn, "io.nsbox.Sandbox.Reload", NULL, NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        cr_assert_eq(test_run_as(65534, 65534, spawn_after_the_reload_as_nobody, &q), 0,
+                     "the user's spawns failed after its quota was lowered");
+
+        /* The user's quota is the new one, and the sandbox's within it. */
+        r = call_id(conn, "Inspect", id, NULL);
+        snprintf(user_dir, sizeof user_dir, "%s/user-65534",
+                 test_cgroup_dir(&q.d->cgroup, test_cgroup_controller_is_v1("cpu") ? "cpu" : ""));
+        if (test_cgroup_controller_is_v1("cpu")) {
+                const char *path = test_json_string(r, "parameters.sandbox.cgroup");
+
+                cr_assert(file_contains(user_dir, "cpu.cfs_quota_us", "30000"));
+                cr_assert(path && strstr(path, "/user-"));
+                snprintf(dir, sizeof dir, "%s%s", test_cgroup_dir(&q.d->cgroup, "cpu"), strstr(path, "/user-"));
+                cr_assert(file_contains(dir, "cpu.cfs_quota_us", "30000"), "the sandbox was not held to it");
+        } else
+                cr_assert(file_contains(user_dir, "cpu.max", "30000 100000"));
+        json_object_put(r);
+
+        call_id_ok(conn, "Kill", id, "\"signal\":9");
+        json_object_put(call_id(conn, "Wait", id, NULL));
+        test_disconnect(conn);
+        test_daemon_stop(q.d);
+        unlink(policy_path);
+        close(q.id_pipe[0]);
+        close(q.id_pipe[1]);
+}
+
 static int default_limits_as_nobody(void *arg) {
         TestDaemon *d = arg;
         int conn = test_daemon_connect(d);
