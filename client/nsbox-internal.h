@@ -80,3 +80,8 @@ int spawn_set_swap_max(NsboxSpawn *s, uint64_t bytes);
 
 /* CPUQuota=: a share of one CPU (10000 is one), turned into a quota for the request's period when sent. */
 int spawn_set_cpu_quota_permyriad(NsboxSpawn *s, uint64_t permyriad);
+
+/* The quota and period in µs that CPUQuota= comes to (quota 0: none was given). As systemd does, a period
+ * whose quota would be under the kernel's least, 1 ms, is lengthened to fit it; -ERANGE when even 1 s does
+ * not (a share under 0.1%): sending fails with it then. */
+int spawn_cpu_quota_to_send(const NsboxSpawn *s, uint64_t *ret_quota, uint64_t *ret_period);

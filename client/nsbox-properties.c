@@ -356,7 +356,8 @@ _public_ int nsbox_spawn_set_property(NsboxSpawn *s, const char *assignment) {
                         return -EINVAL;
                 if (r < 0)
                         return r;
-                if (n == 0)
+                /* Under 0.1%, not even a 1 s period holds the kernel's least quota, 1 ms. */
+                if (n < 10)
                         return -ERANGE;
                 return spawn_set_cpu_quota_permyriad(s, n);
         }

@@ -875,6 +875,29 @@ int spawn_set_cpu_quota_permyriad(NsboxSpawn *s, uint64_t permyriad) {
         return 0;
 }
 
+/* The kernel's default CFS period, and the longest it takes (cpu.cfs_period_us, cpu.max). */
+#define CPU_PERIOD_DEFAULT_USEC 100000U
+#define CPU_PERIOD_MAX_USEC 1000000U
+
+int spawn_cpu_quota_to_send(const NsboxSpawn *s, uint64_t *ret_quota, uint64_t *ret_period) {
+        uint64_t asked = s->req->resources.cpu_period, period = asked ?: CPU_PERIOD_DEFAULT_USEC,
+                 share = s->cpu_quota_permyriad;
+
+        *ret_quota = 0;
+        *ret_period = asked;
+        if (share == 0)
+                return 0;
+        /* Encoded, a quota under the protocol's least would be left out: "no quota", in silence. */
+        if (share * period / 10000 < SANDBOX_CPU_QUOTA_MIN)
+                period = (SANDBOX_CPU_QUOTA_MIN * 10000 + share - 1) / share;
+        if (period > CPU_PERIOD_MAX_USEC || share > SANDBOX_CPU_QUOTA_MAX * 10000 / period)
+                return -ERANGE;
+        *ret_quota = share * period / 10000;
+        if (period != (asked ?: CPU_PERIOD_DEFAULT_USEC))
+                *ret_period = period;
+        return 0;
+}
+
 _public_ int nsbox_spawn_set_rlimit(NsboxSpawn *s, int resource, uint64_t soft, uint64_t hard) {
         SpawnRequest *req;
         SandboxRlimit *a;
@@ -998,13 +1021,9 @@ static int spawn_message_fds(NsboxSpawn *s, int **ret_fds, size_t *ret_n) {
                 req->resources.memory_swap = req->resources.memory_limit + s->swap_max;
         }
         if (s->cpu_quota_permyriad != 0) {
-                uint64_t period = req->resources.cpu_period ?: 100000;
-
-                if (s->cpu_quota_permyriad > UINT64_MAX / period) {
-                        r = -EINVAL;
+                r = spawn_cpu_quota_to_send(s, &req->resources.cpu_quota, &req->resources.cpu_period);
+                if (r < 0)
                         goto fail;
-                }
-                req->resources.cpu_quota = s->cpu_quota_permyriad * period / 10000;
         }
 
         *ret_fds = TAKE_PTR(fds);

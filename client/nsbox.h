@@ -394,7 +394,9 @@ uint64_t nsbox_spawn_get_runtime_max(NsboxSpawn *s);
 /*
  * One property as systemd-run -p takes it, "NAME=VALUE", in systemd's units: MemoryMax=, MemoryHigh=,
  * MemorySwapMax= (swap besides memory; needs MemoryMax=, as OCI counts the two together), TasksMax=,
- * CPUQuota= (a percentage of one CPU), CPUQuotaPeriodSec=, CPUWeight=, CPUShares=, RuntimeMaxSec=,
+ * CPUQuota= (a percentage of one CPU, at least 0.1%), CPUQuotaPeriodSec= (a period whose quota would be
+ * under the kernel's least, 1 ms, is lengthened to fit it when sent, as systemd does), CPUWeight=, CPUShares=,
+ * RuntimeMaxSec=,
  * and the Limit*= rlimits of systemd.exec(5) (LimitNOFILE=SOFT:HARD or one value for both). Sizes take
  * K, M, G, T (1024-based) or a percentage of the RAM (MemoryMax=50%); times a timespan ("90", "1min 30s",
  * "500ms"); "infinity" (and an empty value) removes the limit. -ENOENT for a name that is not one of

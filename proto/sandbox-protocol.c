@@ -1059,7 +1059,7 @@ static const JsonField cpu_fields[] = {
         { "shares", &json_kind_uint64, offsetof(SandboxResources, cpu_shares), 0, &(const JsonRange) { 2, 262144 } },
         { "weight", &json_kind_uint64, offsetof(SandboxResources, cpu_weight), 0, &(const JsonRange) { 1, 10000 } },
         { "quota", &json_kind_uint64, offsetof(SandboxResources, cpu_quota), 0,
-          &(const JsonRange) { 1000, SANDBOX_CPU_QUOTA_MAX } },
+          &(const JsonRange) { SANDBOX_CPU_QUOTA_MIN, SANDBOX_CPU_QUOTA_MAX } },
         { "period", &json_kind_uint64, offsetof(SandboxResources, cpu_period), 0, &(const JsonRange) { 1000, 1000000 } },
         {}
 };

@@ -154,6 +154,7 @@ typedef struct SandboxResources {
 } SandboxResources;
 
 #define SANDBOX_PIDS_LIMIT_MAX 4194304U                  /* PID_MAX_LIMIT */
+#define SANDBOX_CPU_QUOTA_MIN 1000ULL                     /* 1 ms, the least CFS bandwidth takes */
 #define SANDBOX_CPU_QUOTA_MAX (4096ULL * 1000000ULL)     /* 4096 CPUs for a period of 1s */
 #define SANDBOX_RLIMITS_MAX 16                           /* RLIM_NLIMITS */
 #define SANDBOX_RLIMIT_INFINITY UINT64_MAX               /* RLIM_INFINITY: 18446744073709551615 on the wire */

@@ -1061,6 +1061,7 @@ Test(cli, bad_properties_are_refused_by_name) {
                 { "TasksMax=-5", "-p TasksMax=-5: not a valid value" },
                 { "CPUQuota=50", "-p CPUQuota=50: not a valid value: expected a percentage" },
                 { "CPUQuota=0%", "-p CPUQuota=0%: the value is out of range" },
+                { "CPUQuota=0.05%", "-p CPUQuota=0.05%: the value is out of range" },
                 { "CPUWeight=10001", "-p CPUWeight=10001: the value is out of range" },
                 { "RuntimeMaxSec=10x", "-p RuntimeMaxSec=10x: not a valid value: expected a time" },
                 { "LimitNOFILE=200:100", "-p LimitNOFILE=200:100: the value is out of range" },

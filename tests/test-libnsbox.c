@@ -727,6 +727,48 @@ Test(libnsbox, properties_resources_and_usage) {
         nsbox_connection_free(c);
 }
 
+/* A CPUQuota= under the kernel's least quota, 1 ms per period, lengthens the period as systemd does (it used to
+ * be left out of the request, in silence); under 0.1% not even a second holds it. */
+Test(libnsbox, a_cpu_quota_under_a_millisecond_lengthens_its_period) {
+        const char *argv[] = { "sleep", "100", NULL };
+        static const struct {
+                const char *period, *quota;
+                uint64_t want_quota, want_period;
+        } cases[] = {
+                { "CPUQuotaPeriodSec=1ms", "CPUQuota=50%", 1000, 2000 },
+                { "CPUQuotaPeriodSec=100ms", "CPUQuota=0.5%", 1000, 200000 },
+                { "CPUQuotaPeriodSec=10ms", "CPUQuota=20%", 2000, 10000 },
+        };
+        NsboxConnection *c = connect_daemon();
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                NsboxSpawn *s = spawn_of(argv);
+                NsboxSandboxInfo *info = NULL;
+                NsboxSandbox *sb = NULL;
+
+                cr_assert_eq(nsbox_spawn_set_property(s, cases[i].period), 0);
+                cr_assert_eq(nsbox_spawn_set_property(s, cases[i].quota), 0);
+                cr_assert_eq(nsbox_spawn(c, s, &sb), 0, "%s", nsbox_connection_get_error_json(c) ?: "");
+                cr_assert_eq(nsbox_inspect(c, nsbox_sandbox_get_id(sb), &info), 0);
+                cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_CPU_QUOTA), cases[i].want_quota,
+                             "%s %s", cases[i].period, cases[i].quota);
+                cr_expect_eq(nsbox_sandbox_info_get_resource(info, NSBOX_RESOURCE_CPU_PERIOD), cases[i].want_period,
+                             "%s %s", cases[i].period, cases[i].quota);
+                nsbox_sandbox_info_free(info);
+                cr_assert_eq(nsbox_kill(c, nsbox_sandbox_get_id(sb), SIGKILL), 0);
+                nsbox_sandbox_free(sb);
+                nsbox_spawn_free(s);
+        }
+        {
+                NsboxSpawn *s = spawn_of(argv);
+
+                cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=0.09%"), -ERANGE);
+                cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=0.1%"), 0);
+                nsbox_spawn_free(s);
+        }
+        nsbox_connection_free(c);
+}
+
 /* nsbox_exec(): a process in a running sandbox, by id or by name; a description it cannot take is -EINVAL. */
 Test(libnsbox, exec_into_a_sandbox_and_names) {
         const char *sleeper[] = { "sleep", "1000", NULL }, *script[] = { "/bin/sh", "-c", "hostname; exit 4", NULL };
