@@ -42,7 +42,9 @@
  *     ready.
  *  4. Tell the daemon we are ready (only when 3. did anything: otherwise it
  *     wrote the maps right after clone3()); wait until it has written uid_map,
- *     setgroups, gid_map and timens_offsets and releases us. Then enter the
+ *     setgroups, gid_map and timens_offsets and releases us (only when it has
+ *     any of those, or hard limits, to write: SpawnPlan.awaits_release).
+ *     Then enter the
  *     time namespace ourselves (setns() on time_for_children; on the
  *     daemon's memory, where setns() is refused, at execve()), so that the
  *     process the caller gets is in every namespace the command is in. A
@@ -395,6 +397,11 @@ static void wait_for_release(SpawnPlan *p) {
         char c = SPAWN_SYNC_READY;
         ssize_t n;
 
+        if (!p->awaits_release) {
+                (void) close(p->child_sync_fd);
+                p->child_sync_fd = -EBADF;
+                return;
+        }
         if (spawn_plan_needs_ready(p)) {
                 do
                         n = send(p->child_sync_fd, &c, 1, MSG_NOSIGNAL);

@@ -212,6 +212,9 @@ typedef struct SpawnPlan {
          * (SPAWN_SYNC_PARKED) and waits there for the request's plan: the plan's address, with its fds
          * (SCM_RIGHTS), whose numbers in the plan are indexes into that list. It goes on with that plan. */
         bool pooled;
+        /* Whether the child waits for the daemon's "go" before the request's first step: only when the
+         * daemon has something to do first (spawn.c: plan_awaits_release()). Otherwise it goes on at once. */
+        bool awaits_release;
         SpawnPoolSlot *pool_slot; /* shared with the daemon: who frees the plan handed over (spawn.c) */
         /* Child scratch, in the plan a warm-pool entry was handed: its namespace inodes were read and lo
          * brought up before it parked (they depend on the shape alone). */

@@ -1895,13 +1895,14 @@ int spawn_handshake_step(SpawnHandshake *h, SpawnError *ret_error) {
 
         if (!h || !ret_error)
                 return -EINVAL;
-        if (h->released)
-                return 0;
-
+        /* First: a child that needs no release may have gone on already, but what failed around its clone
+         * still fails its spawn. */
         if (h->error.error > 0) {
                 *ret_error = h->error;
                 return -h->error.error;
         }
+        if (h->released)
+                return 0;
 
         if (h->needs_ready) {
                 r = read_child_ready(h, &e);
@@ -1959,6 +1960,17 @@ static int copy_groups(const SpawnPlan *p, gid_t **ret, SpawnError *e) {
         }
         *ret = groups;
         return 0;
+}
+
+/*
+ * Whether the child waits for "go": when the daemon has something to do between clone3() and the request's
+ * first step (a "ready" to wait for, maps and offsets to write, hard limits to raise), or the sync socket
+ * carries more after it (a warm-pool entry's request, init's answer). Otherwise the wait would be a round
+ * trip through the loop for nothing, on every spawn's way.
+ */
+static bool plan_awaits_release(const SpawnPlan *p, const SpawnParentSteps *s, const SpawnRequest *r) {
+        return spawn_plan_needs_ready(p) || s->uid_map || s->gid_map || s->setgroups || s->timens_offsets ||
+               r->n_rlimits > 0 || p->init || p->pooled;
 }
 
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) {
@@ -2037,8 +2049,11 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         h->report_fd = report_fd;
 
         r = -EBUSY;
-        if (plan_can_share_memory(p))
+        if (plan_can_share_memory(p)) {
+                p->awaits_release = plan_awaits_release(p, &h->steps, c->request);
+                h->released = !p->awaits_release;
                 r = clone_child_shared(&p, c, cgroup_fd, &pid, &pidfd, &e);
+        }
         if (slot && r != -EBUSY)
                 /* The worker has its reference: it drops it once done, whatever happened. */
                 slot_given = true;
@@ -2049,6 +2064,8 @@ int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) 
         } else if (r == -EBUSY) {
                 plan_unshare_time_namespace(p);
                 h->needs_ready = spawn_plan_needs_ready(p);
+                p->awaits_release = plan_awaits_release(p, &h->steps, c->request);
+                h->released = !p->awaits_release;
                 r = take_groups_for_clone(p, &e);
                 if (r >= 0)
                         r = clone_child(p, cgroup_fd, &pid, &pidfd, &e);

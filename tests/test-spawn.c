@@ -1700,6 +1700,25 @@ static int probe_as_nobody(pid_t pid) {
         return WEXITSTATUS(status);
 }
 
+/* A child the daemon has nothing to do for between clone3() and its first step (no "ready" to wait for, no
+ * maps, offsets or hard limits to write) goes on without a release: its exec waits for no round trip through
+ * the daemon's loop. The handshake is then over before it began. */
+Test(spawn, a_child_with_nothing_to_wait_for_is_not_held) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        SpawnContext c = { .request = r, .caller = &root_caller };
+        SpawnError e = {};
+        SpawnHandle h;
+        siginfo_t si;
+
+        cr_assert_eq(spawn_start(&c, &h, &e), 0, "%s: %s", e.stage, e.message);
+        cr_assert_lt(spawn_handshake_fd(h.handshake), 0);
+        cr_assert_eq(wait_report(&h, &e), 0, "%s: %s", e.stage, e.message);
+        cr_assert_eq(spawn_handshake_step(h.handshake, &e), 0);
+        h.handshake = spawn_handshake_free(h.handshake);
+        si = reap(&h);
+        assert_exited(&si, 0);
+}
+
 /* Started, and left waiting for its release: the maps are not written yet. */
 static void start_unreleased(SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *ret) {
         SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = &nobody_caller };
