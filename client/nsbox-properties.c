@@ -356,8 +356,9 @@ _public_ int nsbox_spawn_set_property(NsboxSpawn *s, const char *assignment) {
                         return -EINVAL;
                 if (r < 0)
                         return r;
-                /* Under 0.1%, not even a 1 s period holds the kernel's least quota, 1 ms. */
-                if (n < 10)
+                /* Under 0.1%, not even a 1 s period holds the kernel's least quota, 1 ms; over 409600%, no period
+                 * holds it in the protocol's greatest, 4096 CPUs. */
+                if (n < 10 || n > SANDBOX_CPU_QUOTA_MAX * 10000 / SANDBOX_CPU_PERIOD_MAX)
                         return -ERANGE;
                 return spawn_set_cpu_quota_permyriad(s, n);
         }

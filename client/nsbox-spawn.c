@@ -839,6 +839,24 @@ uint64_t resources_get(const SandboxResources *r, NsboxResource which) {
         return f ? *f : 0;
 }
 
+/* The protocol's range of each limit: one outside it would be left out of the request as "not set". */
+static bool resource_in_range(NsboxResource which, uint64_t v) {
+        static const struct {
+                uint64_t min, max;
+        } ranges[_NSBOX_RESOURCE_MAX] = {
+                [NSBOX_RESOURCE_MEMORY_LIMIT] = { 1, SANDBOX_BYTES_MAX },
+                [NSBOX_RESOURCE_MEMORY_SWAP] = { 1, SANDBOX_BYTES_MAX },
+                [NSBOX_RESOURCE_MEMORY_HIGH] = { 1, SANDBOX_BYTES_MAX },
+                [NSBOX_RESOURCE_PIDS_LIMIT] = { 1, SANDBOX_PIDS_LIMIT_MAX },
+                [NSBOX_RESOURCE_CPU_SHARES] = { SANDBOX_CPU_SHARES_MIN, SANDBOX_CPU_SHARES_MAX },
+                [NSBOX_RESOURCE_CPU_WEIGHT] = { SANDBOX_CPU_WEIGHT_MIN, SANDBOX_CPU_WEIGHT_MAX },
+                [NSBOX_RESOURCE_CPU_QUOTA] = { SANDBOX_CPU_QUOTA_MIN, SANDBOX_CPU_QUOTA_MAX },
+                [NSBOX_RESOURCE_CPU_PERIOD] = { SANDBOX_CPU_PERIOD_MIN, SANDBOX_CPU_PERIOD_MAX },
+        };
+
+        return v == 0 || (v >= ranges[which].min && v <= ranges[which].max);
+}
+
 _public_ int nsbox_spawn_set_resource(NsboxSpawn *s, NsboxResource which, uint64_t value) {
         uint64_t *f;
 
@@ -847,6 +865,8 @@ _public_ int nsbox_spawn_set_resource(NsboxSpawn *s, NsboxResource which, uint64
         f = resource_field(&s->req->resources, which);
         if (!f)
                 return -EINVAL;
+        if (!resource_in_range(which, value))
+                return -ERANGE;
         *f = value;
         if (which == NSBOX_RESOURCE_MEMORY_SWAP)
                 s->swap_max = UINT64_MAX;
@@ -875,9 +895,8 @@ int spawn_set_cpu_quota_permyriad(NsboxSpawn *s, uint64_t permyriad) {
         return 0;
 }
 
-/* The kernel's default CFS period, and the longest it takes (cpu.cfs_period_us, cpu.max). */
+/* The kernel's default CFS period. */
 #define CPU_PERIOD_DEFAULT_USEC 100000U
-#define CPU_PERIOD_MAX_USEC 1000000U
 
 int spawn_cpu_quota_to_send(const NsboxSpawn *s, uint64_t *ret_quota, uint64_t *ret_period) {
         uint64_t asked = s->req->resources.cpu_period, period = asked ?: CPU_PERIOD_DEFAULT_USEC,
@@ -887,10 +906,13 @@ int spawn_cpu_quota_to_send(const NsboxSpawn *s, uint64_t *ret_quota, uint64_t *
         *ret_period = asked;
         if (share == 0)
                 return 0;
+        /* Beyond 4096 CPUs: refused before share * period could overflow. */
+        if (share > SANDBOX_CPU_QUOTA_MAX * 10000 / SANDBOX_CPU_PERIOD_MAX)
+                return -ERANGE;
         /* Encoded, a quota under the protocol's least would be left out: "no quota", in silence. */
         if (share * period / 10000 < SANDBOX_CPU_QUOTA_MIN)
                 period = (SANDBOX_CPU_QUOTA_MIN * 10000 + share - 1) / share;
-        if (period > CPU_PERIOD_MAX_USEC || share > SANDBOX_CPU_QUOTA_MAX * 10000 / period)
+        if (period > SANDBOX_CPU_PERIOD_MAX || share > SANDBOX_CPU_QUOTA_MAX * 10000 / period)
                 return -ERANGE;
         *ret_quota = share * period / 10000;
         if (period != (asked ?: CPU_PERIOD_DEFAULT_USEC))

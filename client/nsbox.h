@@ -376,9 +376,11 @@ typedef enum NsboxResource {
         _NSBOX_RESOURCE_MAX,
 } NsboxResource;
 
-/* Sets one limit; 0 takes it away (no limit, or the policy's default). -EINVAL for an unknown r. The
- * daemon checks the values (InvalidParameter naming "resources.memory.limit" etc.) and whether the host
- * can enforce them (NSBOX_ERROR_LIMIT_NOT_SUPPORTED). */
+/* Sets one limit; 0 takes it away (no limit, or the policy's default). -EINVAL for an unknown r, -ERANGE
+ * for a value outside the protocol's range (bytes: 1 .. INT64_MAX; pids.limit: 1 .. 4194304; cpu.quota:
+ * 1000 .. 4096000000 µs; cpu.period: 1000 .. 1000000 µs; and as above). The daemon checks the values
+ * against the policy (InvalidParameter naming "resources.memory.limit" etc.) and whether the host can
+ * enforce them (NSBOX_ERROR_LIMIT_NOT_SUPPORTED). */
 int nsbox_spawn_set_resource(NsboxSpawn *s, NsboxResource r, uint64_t value);
 uint64_t nsbox_spawn_get_resource(NsboxSpawn *s, NsboxResource r);
 

@@ -1040,7 +1040,7 @@ static const JsonArray rlimits_array = {
 };
 
 /* Every limit is positive: 0 stands for "not set" and is refused on the wire, like negative values. */
-static const JsonRange bytes_range = { 1, INT64_MAX };
+static const JsonRange bytes_range = { 1, SANDBOX_BYTES_MAX };
 
 static const JsonField memory_fields[] = {
         { "limit", &json_kind_uint64, offsetof(SandboxResources, memory_limit), 0, &bytes_range },
@@ -1056,11 +1056,14 @@ static const JsonField pids_fields[] = {
 };
 
 static const JsonField cpu_fields[] = {
-        { "shares", &json_kind_uint64, offsetof(SandboxResources, cpu_shares), 0, &(const JsonRange) { 2, 262144 } },
-        { "weight", &json_kind_uint64, offsetof(SandboxResources, cpu_weight), 0, &(const JsonRange) { 1, 10000 } },
+        { "shares", &json_kind_uint64, offsetof(SandboxResources, cpu_shares), 0,
+          &(const JsonRange) { SANDBOX_CPU_SHARES_MIN, SANDBOX_CPU_SHARES_MAX } },
+        { "weight", &json_kind_uint64, offsetof(SandboxResources, cpu_weight), 0,
+          &(const JsonRange) { SANDBOX_CPU_WEIGHT_MIN, SANDBOX_CPU_WEIGHT_MAX } },
         { "quota", &json_kind_uint64, offsetof(SandboxResources, cpu_quota), 0,
           &(const JsonRange) { SANDBOX_CPU_QUOTA_MIN, SANDBOX_CPU_QUOTA_MAX } },
-        { "period", &json_kind_uint64, offsetof(SandboxResources, cpu_period), 0, &(const JsonRange) { 1000, 1000000 } },
+        { "period", &json_kind_uint64, offsetof(SandboxResources, cpu_period), 0,
+          &(const JsonRange) { SANDBOX_CPU_PERIOD_MIN, SANDBOX_CPU_PERIOD_MAX } },
         {}
 };
 

@@ -153,7 +153,14 @@ typedef struct SandboxResources {
         uint64_t cpu_period;   /* "cpu": {"period"}: µs, 1000 .. 1000000; default 100000 */
 } SandboxResources;
 
+#define SANDBOX_BYTES_MAX INT64_MAX                       /* memory.limit, .swap, .high */
 #define SANDBOX_PIDS_LIMIT_MAX 4194304U                  /* PID_MAX_LIMIT */
+#define SANDBOX_CPU_SHARES_MIN 2U
+#define SANDBOX_CPU_SHARES_MAX 262144U
+#define SANDBOX_CPU_WEIGHT_MIN 1U
+#define SANDBOX_CPU_WEIGHT_MAX 10000U
+#define SANDBOX_CPU_PERIOD_MIN 1000U                      /* µs */
+#define SANDBOX_CPU_PERIOD_MAX 1000000U
 #define SANDBOX_CPU_QUOTA_MIN 1000ULL                     /* 1 ms, the least CFS bandwidth takes */
 #define SANDBOX_CPU_QUOTA_MAX (4096ULL * 1000000ULL)     /* 4096 CPUs for a period of 1s */
 #define SANDBOX_RLIMITS_MAX 16                           /* RLIM_NLIMITS */

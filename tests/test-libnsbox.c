@@ -728,7 +728,8 @@ Test(libnsbox, properties_resources_and_usage) {
 }
 
 /* A CPUQuota= under the kernel's least quota, 1 ms per period, lengthens the period as systemd does (it used to
- * be left out of the request, in silence); under 0.1% not even a second holds it. */
+ * be left out of the request, in silence); under 0.1% not even a second holds it, and a limit out of the
+ * protocol's range is refused, never left out. */
 Test(libnsbox, a_cpu_quota_under_a_millisecond_lengthens_its_period) {
         const char *argv[] = { "sleep", "100", NULL };
         static const struct {
@@ -764,6 +765,16 @@ Test(libnsbox, a_cpu_quota_under_a_millisecond_lengthens_its_period) {
 
                 cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=0.09%"), -ERANGE);
                 cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=0.1%"), 0);
+                cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=409600%"), 0);
+                cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=409601%"), -ERANGE);
+                cr_expect_eq(nsbox_spawn_set_property(s, "CPUQuota=184467440737.10%"), -ERANGE);
+                /* Nor in silence through the raw limits. */
+                cr_expect_eq(nsbox_spawn_set_resource(s, NSBOX_RESOURCE_CPU_QUOTA, 500), -ERANGE);
+                cr_expect_eq(nsbox_spawn_set_resource(s, NSBOX_RESOURCE_CPU_PERIOD, 500), -ERANGE);
+                cr_expect_eq(nsbox_spawn_set_resource(s, NSBOX_RESOURCE_CPU_WEIGHT, 10001), -ERANGE);
+                cr_expect_eq(nsbox_spawn_set_resource(s, NSBOX_RESOURCE_MEMORY_LIMIT, UINT64_MAX), -ERANGE);
+                cr_expect_eq(nsbox_spawn_set_resource(s, NSBOX_RESOURCE_CPU_QUOTA, 1000), 0);
+                cr_expect_eq(nsbox_spawn_set_resource(s, NSBOX_RESOURCE_CPU_QUOTA, 0), 0);
                 nsbox_spawn_free(s);
         }
         nsbox_connection_free(c);
