@@ -174,6 +174,10 @@ void cgroup_spares_discard_all(CgroupSpares *s) {
                 return;
         for (size_t i = 0; i < CGROUP_SPARES_CAP; i++)
                 spare_remove(s, &s->spares[i]);
+        /* One wanted still would be made with the user limits of before: they would undo a Reload's. */
+        s->wanted = false;
+        (void) uv_check_stop(&s->maker);
+        (void) uv_timer_stop(&s->late);
 }
 
 static void on_handle_closed(uv_handle_t *handle) {

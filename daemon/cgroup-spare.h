@@ -34,7 +34,7 @@ int cgroup_spares_new(uv_loop_t *loop, CgroupManager *m, const unsigned *max, co
 /* Removes every spare and closes the handles; the structure is freed by the last close callback. NULL is fine. */
 void cgroup_spares_close(CgroupSpares *s);
 
-/* Removes every spare (the policy changed: the users' limits and rights may have). */
+/* Removes every spare, and forgets the one wanted next (the policy changed: the users' limits and rights may have). */
 void cgroup_spares_discard_all(CgroupSpares *s);
 
 /*

@@ -95,12 +95,14 @@ struct CgroupManager {
 
         int epoll_fd;
         struct CgroupUser *users;
+        struct Cgroup *cgroups; /* every Cgroup record, for what concerns a user's all (user_write_limits()) */
         unsigned n_cgroups;
         unsigned n_idle_users;
         uint64_t idle_clock;
 };
 
 struct Cgroup {
+        LIST_FIELDS(struct Cgroup, all);
         CgroupManager *manager;
         CgroupUser *user;
         char *name; /* its directory below BASE/user-UID: ID, or PARENT/ID below another sandbox's */
@@ -134,6 +136,9 @@ struct Cgroup {
          * ceilings of what is made below it. Never read back later: uid 0 of the host's user namespace owns
          * the files, so a root sandbox without capabilities may still raise its own. */
         CgroupLimits limits;
+        /* What its v1 cpu.cfs_quota_us and cpu.cfs_period_us hold where it has a quota there: its own, or its
+         * user's where a Reload lowered that below it (user_write_limits()). */
+        uint64_t cpu_quota_in_force, cpu_period_in_force;
         void *userdata;
 };
 
@@ -915,77 +920,16 @@ static uint64_t shares_to_weight(uint64_t shares) {
 }
 
 /*
- * Holds every cgroup below dir (a v1 cpu one) to at most quota per period of a CPU, deepest first, so that each
- * write keeps v1's rule (no child above its parent) on the way: one above gets quota and period themselves.
- * A user's quota lowered by a Reload below a live sandbox's is then written, and holds at once, as cgroup2's
- * hierarchy would hold it; left alone, v1 refuses it and the user's cgroup stays without one.
- */
-#define CPU_CLAMP_DEPTH_MAX 64
-
-static int clamp_cpu_quotas_below(int dir, uint64_t quota, uint64_t period, unsigned depth) {
-        _cleanup_close_ int sub_fd = -EBADF;
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        /* Nested sandboxes make the tree, one level each; this deep the lowered quota is not written. */
-        if (depth >= CPU_CLAMP_DEPTH_MAX)
-                return -ELOOP;
-        /* A descriptor of its own: readdir() moves the position, which a dup would share. */
-        sub_fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (sub_fd < 0)
-                return -errno;
-        d = fdopendir(TAKE_FD(sub_fd));
-        if (!d)
-                return -errno;
-        while (r >= 0 && (de = readdir(d))) {
-                _cleanup_close_ int child = -EBADF;
-                uint64_t q, p;
-                char buf[32];
-
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                child = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (child < 0)
-                        continue; /* removed meanwhile */
-                r = clamp_cpu_quotas_below(child, quota, period, depth + 1);
-                if (r < 0)
-                        break;
-                r = read_at(child, "cpu.cfs_quota_us", buf, sizeof buf);
-                if (r < 0 || buf[0] == '-') /* -1: none, held by its parent's */
-                        continue;
-                r = parse_u64(buf, &q);
-                if (r >= 0)
-                        r = read_u64_at(child, "cpu.cfs_period_us", &p);
-                if (r < 0 || q * period <= quota * p)
-                        continue;
-                r = write_at(child, "cpu.cfs_quota_us", "-1");
-                if (r >= 0)
-                        r = write_u64_at(child, "cpu.cfs_period_us", period, "100000");
-                if (r >= 0)
-                        r = write_u64_at(child, "cpu.cfs_quota_us", quota, "-1");
-        }
-        closedir(d);
-        return r;
-}
-
-/*
  * A v1 cgroup's quota (0: none) per period. The quota must fit the period: it is lifted, the period changed and
- * the quota set. With below (a user's cgroup, whose quota a Reload may lower), the cgroups below are held to it
- * first, and should the last write still fail, the quota read before is put back: a failure never leaves the
- * user without one. A new sandbox's cgroup has nothing below it and goes when its spawn fails.
+ * the quota set. With restore (a user's cgroup, whose quota a Reload may change below its sandboxes'), should the
+ * last write fail, the quota read before is put back: a failure never leaves the user without one.
  */
-static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool below) {
+static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool restore) {
         char old_quota[32] = "", old_period[32] = "";
         int r;
 
-        if (below && quota != 0) {
-                r = clamp_cpu_quotas_below(fd, quota, period, 0);
-                if (r < 0)
-                        return r;
-        }
-        if (below && (read_at(fd, "cpu.cfs_quota_us", old_quota, sizeof old_quota) < 0 ||
-                      read_at(fd, "cpu.cfs_period_us", old_period, sizeof old_period) < 0))
+        if (restore && (read_at(fd, "cpu.cfs_quota_us", old_quota, sizeof old_quota) < 0 ||
+                        read_at(fd, "cpu.cfs_period_us", old_period, sizeof old_period) < 0))
                 old_quota[0] = '\0';
         r = write_at(fd, "cpu.cfs_quota_us", "-1");
         if (r >= 0)
@@ -1069,7 +1013,7 @@ static int apply_limits(const CgroupManager *m, const int *fds, const CgroupLimi
                                         (void) snprintf(buf, sizeof buf, "max %" PRIu64, period);
                                 r = write_at(fd, "cpu.max", buf);
                         } else
-                                r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, reset);
+                                r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, /* restore= */ reset);
                         if (r < 0)
                                 return r;
                 }
@@ -1244,6 +1188,112 @@ fail:
         return r;
 }
 
+static int dir_fd(const Cgroup *cg, int h, int *ret_owned);
+static bool cpu_share_above(const CgroupLimits *a, const CgroupLimits *b);
+
+/* A cgroup with a quota of its own, and how deep it is below its user's cgroup (0: a sandbox's own). */
+typedef struct QuotaHolder {
+        Cgroup *cgroup;
+        unsigned depth;
+} QuotaHolder;
+
+static int compare_deepest_first(const void *a, const void *b) {
+        unsigned da = ((const QuotaHolder *) a)->depth, db = ((const QuotaHolder *) b)->depth;
+
+        return da > db ? -1 : da < db;
+}
+
+/* The user's cgroups with a quota of their own in a v1 cpu hierarchy, deepest first (into *ret, freed by the
+ * caller). O(the daemon's cgroups): only when a user's limits change. */
+static int cpu_quota_holders(CgroupManager *m, const CgroupUser *u, QuotaHolder **ret, size_t *ret_n) {
+        int ch = m->controller_h[CONTROLLER_CPU];
+        QuotaHolder *a = NULL;
+        size_t n = 0, max = 0;
+
+        LIST_FOREACH(all, cg, m->cgroups) {
+                unsigned depth = 0;
+
+                if (cg->user != u || !cg->present[ch] || cg->in_shared[ch] || cg->limits.cpu_quota_usec == 0)
+                        continue;
+                if (n == max) {
+                        QuotaHolder *b = reallocarray(a, max = max ? max * 2 : 16, sizeof *b);
+
+                        if (!b) {
+                                free(a);
+                                return -ENOMEM;
+                        }
+                        a = b;
+                }
+                for (const Cgroup *p = cg->parent; p; p = p->parent)
+                        depth++;
+                a[n++] = (QuotaHolder) { cg, depth };
+        }
+        if (n > 1)
+                qsort(a, n, sizeof *a, compare_deepest_first);
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
+/*
+ * Writes the quota cg runs with below a user whose limits are user: its own, or the user's where that is a
+ * smaller share of a CPU, as cgroup2 holds a child to its parent's by itself. Only writes that go the way asked
+ * (lower: down, else up), so that the caller can keep v1's rule, no child above its parent, at every step.
+ */
+static int hold_cpu_quota(Cgroup *cg, const CgroupLimits *user, bool lower) {
+        const CgroupLimits *target = user->cpu_quota_usec != 0 && cpu_share_above(&cg->limits, user) ? user : &cg->limits;
+        CgroupLimits in_force = { .cpu_quota_usec = cg->cpu_quota_in_force, .cpu_period_usec = cg->cpu_period_in_force };
+        int ch = cg->manager->controller_h[CONTROLLER_CPU], owned = -EBADF, fd, r;
+
+        if (lower ? !cpu_share_above(&in_force, target) : !cpu_share_above(target, &in_force))
+                return 0;
+        fd = dir_fd(cg, ch, &owned);
+        if (fd < 0)
+                return fd;
+        r = write_cpu_quota_v1(fd, target->cpu_quota_usec, target->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC,
+                               /* restore= */ false);
+        safe_close(owned);
+        if (r < 0)
+                return r;
+        cg->cpu_quota_in_force = target->cpu_quota_usec;
+        cg->cpu_period_in_force = target->cpu_period_usec;
+        return 0;
+}
+
+/*
+ * Writes want into u's cgroups, where it changed. A v1 cpu hierarchy refuses a parent a quota below a child's
+ * (EINVAL): a quota lowered below some of the user's sandboxes' (a Reload) holds them to it first, deepest
+ * first, and one raised again gives them back theirs after, shallowest first, so that every sandbox always runs
+ * with its own quota or its user's, whichever is less: what cgroup2 does by itself.
+ */
+static int user_write_limits(CgroupManager *m, CgroupUser *u, const CgroupLimits *want) {
+        int ch = m->controller_h[CONTROLLER_CPU], r;
+        _cleanup_free_ QuotaHolder *held = NULL;
+        size_t n = 0;
+
+        if (u->has_limits && limits_equal(&u->limits, want))
+                return 0;
+        if (ch > HIERARCHY_V2 && m->has_cpu_bandwidth) {
+                r = cpu_quota_holders(m, u, &held, &n);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = hold_cpu_quota(held[i].cgroup, want, /* lower= */ true);
+                if (r < 0)
+                        return r;
+        }
+        r = apply_limits(m, u->fds, want, /* reset= */ true);
+        if (r < 0)
+                return r;
+        u->limits = *want;
+        u->has_limits = true;
+        /* One that cannot have its own back stays held to a smaller share than it asked for: not fatal. */
+        for (size_t i = n; i > 0; i--)
+                (void) hold_cpu_quota(held[i - 1].cgroup, want, /* lower= */ false);
+        return 0;
+}
+
 static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, CgroupUser **ret) {
         CgroupUser *u = user_find(m, uid);
         CgroupLimits none = CGROUP_LIMITS_NONE, want = limits ? *limits : none;
@@ -1262,17 +1312,13 @@ static int user_get(CgroupManager *m, uid_t uid, const CgroupLimits *limits, Cgr
                 u->limits = (CgroupLimits) {};
         }
 
-        if (!u->has_limits || !limits_equal(&u->limits, &want)) {
-                r = apply_limits(m, u->fds, &want, /* reset= */ true);
-                if (r < 0) {
-                        if (u->n_cgroups == 0) {
-                                u->n_cgroups = 1;
-                                user_remove(m, u);
-                        }
-                        return r;
+        r = user_write_limits(m, u, &want);
+        if (r < 0) {
+                if (u->n_cgroups == 0) {
+                        u->n_cgroups = 1;
+                        user_remove(m, u);
                 }
-                u->limits = want;
-                u->has_limits = true;
+                return r;
         }
 
         u->n_cgroups++;
@@ -1299,6 +1345,7 @@ static int user_get_existing(CgroupManager *m, uid_t uid, CgroupUser **ret) {
 static Cgroup *cgroup_free_struct(Cgroup *cg) {
         if (!cg)
                 return NULL;
+        LIST_REMOVE(all, cg->manager->cgroups, cg);
         close_many(cg->fds, HIERARCHIES_MAX);
         close_many(cg->procs_fds, HIERARCHIES_MAX);
         safe_close(cg->leaf_fd);
@@ -1484,6 +1531,7 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
         if (!cg)
                 return -ENOMEM;
         cg->manager = m;
+        LIST_PREPEND(all, m->cgroups, cg);
         cg->events_fd = cg->leaf_fd = -EBADF;
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 cg->fds[i] = cg->procs_fds[i] = -EBADF;
@@ -1510,6 +1558,13 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
  * for remove_dirs(). */
 static void read_limits(const Cgroup *cg, CgroupLimits *ret);
 static bool limits_any(const CgroupLimits *l);
+
+/* Reads back what the kernel took of cg's limits (it rounds some): also what its cpu files hold now. */
+static void take_limits(Cgroup *cg) {
+        read_limits(cg, &cg->limits);
+        cg->cpu_quota_in_force = cg->limits.cpu_quota_usec;
+        cg->cpu_period_in_force = cg->limits.cpu_period_usec;
+}
 
 static int make_dirs(Cgroup *cg, const Cgroup *parent, const int *parent_fds, const char *name, const CgroupLimits *l,
                      CgroupFlags flags) {
@@ -1542,7 +1597,7 @@ static int make_dirs(Cgroup *cg, const Cgroup *parent, const int *parent_fds, co
         /* Before any process runs in it. A new cgroup has no limits of its own: only what was written is
          * read back (the kernel rounds some), which saves a dozen system calls per spawn without limits. */
         if (limits_any(l) || l->cpu_period_usec != 0)
-                read_limits(cg, &cg->limits);
+                take_limits(cg);
         else
                 cg->limits = CGROUP_LIMITS_NONE;
         return cgroup_hold_for_spawn(cg); /* the spawn it is made for */
@@ -1602,13 +1657,9 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
         m = cg->manager;
         u = cg->user;
         want = user_limits ? *user_limits : none;
-        if (!u->has_limits || !limits_equal(&u->limits, &want)) {
-                r = apply_limits(m, u->fds, &want, /* reset= */ true);
-                if (r < 0)
-                        return r;
-                u->limits = want;
-                u->has_limits = true;
-        }
+        r = user_write_limits(m, u, &want);
+        if (r < 0)
+                return r;
 
         /* Nothing to write: it is as cgroup_new() left one without limits (read back then). */
         if (!limits_any(l) && l->cpu_period_usec == 0)
@@ -1633,8 +1684,18 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
         close_many(owned, HIERARCHIES_MAX);
         if (r < 0)
                 return r;
-        read_limits(cg, &cg->limits);
+        take_limits(cg);
         return 0;
+}
+
+int cgroup_manager_apply_user_limits(CgroupManager *m, uid_t uid, const CgroupLimits *user_limits) {
+        CgroupLimits none = CGROUP_LIMITS_NONE;
+        CgroupUser *u;
+
+        if (!m)
+                return -EINVAL;
+        u = user_find(m, uid);
+        return u ? user_write_limits(m, u, user_limits ?: &none) : 0;
 }
 
 bool cgroup_has_room_below(const Cgroup *cg) {
@@ -1744,7 +1805,7 @@ static int open_dirs(Cgroup *cg) {
         if (r < 0)
                 return r;
         /* What the previous daemon set is not handed over: as found now. */
-        read_limits(cg, &cg->limits);
+        take_limits(cg);
         close_spawn_fds(cg);
         return 0;
 }

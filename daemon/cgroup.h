@@ -226,6 +226,18 @@ int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits
 int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimits *user_limits);
 
 /*
+ * Writes user_limits (NULL: none) into uid's cgroup, where it exists and
+ * they changed: what a Reload does for the users with sandboxes, so that the
+ * policy in force holds at once. A v1 cpu hierarchy refuses a parent a quota
+ * below a child's: a user's quota lowered below some of its sandboxes' holds
+ * them to it first, and raised again gives them their own back, so that each
+ * runs with its own quota or its user's, whichever is less, as cgroup2 holds
+ * them by itself. 0, or -errno of a write the kernel refused (the user's
+ * quota is then what it was).
+ */
+int cgroup_manager_apply_user_limits(CgroupManager *m, uid_t uid, const CgroupLimits *user_limits);
+
+/*
  * Whether cgroups can be made below cg: on hosts whose cgroup2 tree holds
  * controllers, only if it was made with CGROUP_ROOM_BELOW (its processes are
  * in its payload leaf); elsewhere always.

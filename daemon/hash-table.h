@@ -40,5 +40,10 @@ void hash_table_remove(HashTable *t, HashNode *node);
 HashNode *hash_table_find(const HashTable *t, uint64_t hash, bool (*match)(const HashNode *node, const void *key),
                           const void *key);
 
+/* Every node of t, in no order; t must not change meanwhile. */
+#define HASH_TABLE_FOREACH(t, node)                                        \
+        for (size_t node##_bucket = 0; node##_bucket < (t)->n_buckets; node##_bucket++) \
+                for (HashNode *node = (t)->buckets[node##_bucket]; node; node = node->next)
+
 /* Frees the bucket array; the nodes belong to their owners. */
 void hash_table_done(HashTable *t);

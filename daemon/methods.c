@@ -1204,6 +1204,8 @@ static void method_spawn(Connection *c) {
                 log_error_errno(r, "Failed to track new sandbox: %m");
                 return connection_reply_error(c, nsbox_error_spawn_failed("track", -r, strerror(-r)));
         }
+        /* Whose rule the user's limits came from: a Reload writes the new policy's at once. */
+        server_user_note_caller(sb->usage, &c->caller);
 
         /* The reply goes out from sandbox.c once the child reported exec (or failure). */
 }

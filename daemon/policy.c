@@ -607,6 +607,16 @@ static void resources_from_limits(const CgroupLimits *l, const SandboxResources 
         *ret = r;
 }
 
+bool policy_user_limits(const PolicyRule *rule, CgroupLimits *ret) {
+        CgroupLimits unlimited = CGROUP_LIMITS_NONE;
+
+        *ret = unlimited;
+        if (rule->unrestricted)
+                return false;
+        limits_from_policy(&rule->user, ret);
+        return memcmp(ret, &unlimited, sizeof *ret) != 0;
+}
+
 int policy_resolve_limits(const PolicyRule *rule, const SpawnRequest *req, PolicyLimitsDecision *ret,
                           PolicyDenial *ret_denial) {
         const SandboxResources *a = &req->resources;
@@ -682,12 +692,7 @@ int policy_resolve_limits(const PolicyRule *rule, const SpawnRequest *req, Polic
         if (r < 0)
                 return r;
 
-        if (!rule->unrestricted) {
-                CgroupLimits unlimited = CGROUP_LIMITS_NONE;
-
-                limits_from_policy(&rule->user, &d.user);
-                d.has_user = memcmp(&d.user, &unlimited, sizeof d.user) != 0;
-        }
+        d.has_user = policy_user_limits(rule, &d.user);
 
         resources_from_limits(&d.sandbox, a, &d.resources);
         *ret = d;

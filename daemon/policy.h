@@ -62,6 +62,10 @@ typedef struct PolicyLimitsDecision {
 int policy_resolve_limits(const PolicyRule *rule, const SpawnRequest *req, PolicyLimitsDecision *ret,
                           PolicyDenial *ret_denial);
 
+/* The rule's user- keys, for the caller's user cgroup (all of the uid's sandboxes): true if it sets any. Root's
+ * rule (unrestricted) has none. */
+bool policy_user_limits(const PolicyRule *rule, CgroupLimits *ret);
+
 /* What the daemon must do when the request is allowed. */
 typedef struct PolicyDecision {
         /* With a new user namespace: the value to write to /proc/PID/setgroups

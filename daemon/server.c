@@ -81,7 +81,51 @@ void server_user_usage_release(Server *s, UserUsage *u) {
                 return;
         assert(u->capture_bytes == 0);
         hash_table_remove(&s->users, &u->node);
+        free(u->groups);
         free(u);
+}
+
+void server_user_note_caller(UserUsage *u, const Caller *caller) {
+        gid_t *groups = NULL;
+
+        if (!u || !caller)
+                return;
+        if (u->has_caller && u->gid == caller->gid && u->n_groups == caller->n_groups &&
+            (caller->n_groups == 0 || memcmp(u->groups, caller->groups, caller->n_groups * sizeof *groups) == 0))
+                return;
+        if (caller->n_groups > 0) {
+                groups = malloc(caller->n_groups * sizeof *groups);
+                if (!groups)
+                        return;
+                memcpy(groups, caller->groups, caller->n_groups * sizeof *groups);
+        }
+        free(u->groups);
+        u->groups = groups;
+        u->n_groups = caller->n_groups;
+        u->gid = caller->gid;
+        u->has_caller = true;
+}
+
+/* The user limits the policy now in force gives each uid that has sandboxes, written at once (cgroup.h says how
+ * a lowered CPU quota holds those above it). A uid whose sandboxes were all taken over from a previous daemon
+ * has no identity to look its rule up with: its limits are written at its next spawn, as before. */
+static void apply_user_limits(Server *s) {
+        HASH_TABLE_FOREACH(&s->users, node) {
+                UserUsage *u = hash_entry(node, UserUsage, node);
+                CgroupLimits limits;
+                PolicyRule rule;
+                bool has;
+                int r;
+
+                if (!u->has_caller)
+                        continue;
+                policy_lookup(s->policy, u->uid, u->gid, u->groups, u->n_groups, &rule);
+                has = policy_user_limits(&rule, &limits);
+                r = cgroup_manager_apply_user_limits(s->cgroups, u->uid, has ? &limits : NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write the reloaded policy's limits of uid " UID_FMT
+                                          " into its cgroup, which keeps the ones before: %m", u->uid);
+        }
 }
 
 bool server_user_over_budget(const Server *s, uid_t uid) {
@@ -259,6 +303,8 @@ int server_reload(Server *s, ReloadError *ret_error) {
         /* Budgets and rights may have changed: entries are made again under the new policy. */
         warm_pool_discard_all(s->warm_pool);
         cgroup_spares_discard_all(s->cgroup_spares);
+        if (s->cgroups)
+                apply_user_limits(s);
         if (s->policy_invalid)
                 log_info("A valid policy is in force; serving every user again.");
         s->policy_invalid = NULL;

@@ -32,6 +32,12 @@ typedef struct UserUsage {
         unsigned n_sandboxes;      /* live ones and failed ones not yet reaped */
         unsigned n_pending_spawns; /* cloned, exec not yet reported */
         size_t capture_bytes;      /* captured output its sandboxes hold for replies (capture-bytes-per-user) */
+        /* Who made its latest sandbox from the host: the identity its policy rule, and so its user limits, are
+         * looked up with again at a Reload ([group:] sections go by the caller's groups). */
+        bool has_caller;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
 } UserUsage;
 
 typedef struct ServerConfig {
@@ -144,6 +150,10 @@ void server_user_usage_release(Server *s, UserUsage *u);
 /* Whether one uid's connections together hold more buffered bytes, or the daemon more of its fds
  * (received and not yet handled, or handed to the closer and not yet closed), than it may. */
 bool server_user_over_budget(const Server *s, uid_t uid);
+
+/* Notes caller, who just made a sandbox of its uid from the host (u), for the Reload to look its rule up with.
+ * Out of memory, the identity noted before stays. */
+void server_user_note_caller(UserUsage *u, const Caller *caller);
 
 /*
  * Closes a client's connection socket without blocking: shut down, and closed

@@ -843,8 +843,9 @@ Test(cgroup, a_cpu_quota_above_the_users_is_refused_where_the_host_would) {
         cr_assert_eq(r, 0, "step %d", r);
 }
 
-/* A user's CPU quota lowered by a Reload below a live sandbox's holds at once, as cgroup2's hierarchy holds it:
- * where v1 would refuse it, the sandbox is held to it first, and the user's next spawns work. */
+/* A user's CPU quota changed by a Reload holds at once, without waiting for the user's next spawn, as cgroup2's
+ * hierarchy holds it: lowered below a live sandbox's, the sandbox is held to it (v1 would refuse the user's
+ * otherwise), raised again it gets its own back; and the user's next spawns work. */
 typedef struct LoweredQuota {
         TestDaemon *d;
         int id_pipe[2];
@@ -887,11 +888,36 @@ static int spawn_after_the_reload_as_nobody(void *arg) {
         return step;
 }
 
-Test(cgroup, a_users_cpu_quota_lowered_by_a_reload_holds_at_once) {
+static void reload_with(int conn, const char *policy) {
+        struct json_object *r;
+
+        write_policy(policy);
+        r = test_call(conn, "io.nsbox.Sandbox.Reload", NULL, NULL, 0, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+}
+
+/* The user's quota and the sandbox's as their files say (v1: cpu.cfs_quota_us; cgroup2: cpu.max). */
+static void assert_quotas(const TestDaemon *d, int conn, const char *id, const char *user, const char *sandbox) {
+        bool v1 = test_cgroup_controller_is_v1("cpu");
+        const char *base = test_cgroup_dir(&d->cgroup, v1 ? "cpu" : ""), *file = v1 ? "cpu.cfs_quota_us" : "cpu.max";
+        struct json_object *r = call_id(conn, "Inspect", id, NULL);
+        const char *path = test_json_string(r, "parameters.sandbox.cgroup");
+        char dir[1024];
+
+        snprintf(dir, sizeof dir, "%s/user-65534", base);
+        cr_assert(file_contains(dir, file, user), "the user's quota is not %s", user);
+        cr_assert(path && strstr(path, "/user-"));
+        snprintf(dir, sizeof dir, "%s%s", base, strstr(path, "/user-"));
+        cr_assert(file_contains(dir, file, sandbox), "the sandbox's quota is not %s", sandbox);
+        json_object_put(r);
+}
+
+Test(cgroup, a_users_cpu_quota_changed_by_a_reload_holds_at_once) {
         LoweredQuota q = { .d = &(TestDaemon) {} };
         const char *args[] = { "--policy", policy_path, NULL };
-        char id[80] = "", dir[1024], user_dir[1024];
-        struct json_object *r;
+        bool v1 = test_cgroup_controller_is_v1("cpu");
+        char id[80] = "";
         int conn;
 
         cr_assert_eq(pipe2(q.id_pipe, O_CLOEXEC), 0);
@@ -899,29 +925,15 @@ Test(cgroup, a_users_cpu_quota_lowered_by_a_reload_holds_at_once) {
         test_daemon_start(q.d, args);
         cr_assert_eq(test_run_as(65534, 65534, spawn_kept_with_quota_as_nobody, &q), 0);
         cr_assert_gt(read(q.id_pipe[0], id, sizeof id - 1), 0);
-
-        write_policy("[default]\nuser-cpu-quota = 30%\n");
         conn = test_daemon_connect(q.d);
-        r = test_call(conn, "io.nsbox.Sandbox.Reload", NULL, NULL, 0, NULL, NULL);
-        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
-        json_object_put(r);
+
+        reload_with(conn, "[default]\nuser-cpu-quota = 30%\n");
+        assert_quotas(q.d, conn, id, "30000", v1 ? "30000" : "70000");
+        reload_with(conn, "[default]\nuser-cpu-quota = 80%\n");
+        assert_quotas(q.d, conn, id, "80000", "70000");
+        reload_with(conn, "[default]\nuser-cpu-quota = 30%\n");
         cr_assert_eq(test_run_as(65534, 65534, spawn_after_the_reload_as_nobody, &q), 0,
                      "the user's spawns failed after its quota was lowered");
-
-        /* The user's quota is the new one, and the sandbox's within it. */
-        r = call_id(conn, "Inspect", id, NULL);
-        snprintf(user_dir, sizeof user_dir, "%s/user-65534",
-                 test_cgroup_dir(&q.d->cgroup, test_cgroup_controller_is_v1("cpu") ? "cpu" : ""));
-        if (test_cgroup_controller_is_v1("cpu")) {
-                const char *path = test_json_string(r, "parameters.sandbox.cgroup");
-
-                cr_assert(file_contains(user_dir, "cpu.cfs_quota_us", "30000"));
-                cr_assert(path && strstr(path, "/user-"));
-                snprintf(dir, sizeof dir, "%s%s", test_cgroup_dir(&q.d->cgroup, "cpu"), strstr(path, "/user-"));
-                cr_assert(file_contains(dir, "cpu.cfs_quota_us", "30000"), "the sandbox was not held to it");
-        } else
-                cr_assert(file_contains(user_dir, "cpu.max", "30000 100000"));
-        json_object_put(r);
 
         call_id_ok(conn, "Kill", id, "\"signal\":9");
         json_object_put(call_id(conn, "Wait", id, NULL));
