@@ -95,7 +95,7 @@ struct CgroupManager {
 
         int epoll_fd;
         struct CgroupUser *users;
-        struct Cgroup *cgroups; /* every Cgroup record, for what concerns a user's all (user_write_limits()) */
+        struct Cgroup *cgroups; /* every Cgroup record: where a user's are found when its limits change */
         unsigned n_cgroups;
         unsigned n_idle_users;
         uint64_t idle_clock;
@@ -1241,8 +1241,10 @@ static int cpu_quota_holders(CgroupManager *m, const CgroupUser *u, QuotaHolder 
  * (lower: down, else up), so that the caller can keep v1's rule, no child above its parent, at every step.
  */
 static int hold_cpu_quota(Cgroup *cg, const CgroupLimits *user, bool lower) {
-        const CgroupLimits *target = user->cpu_quota_usec != 0 && cpu_share_above(&cg->limits, user) ? user : &cg->limits;
-        CgroupLimits in_force = { .cpu_quota_usec = cg->cpu_quota_in_force, .cpu_period_usec = cg->cpu_period_in_force };
+        const CgroupLimits *target = user->cpu_quota_usec != 0 && cpu_share_above(&cg->limits, user) ? user
+                                                                                                      : &cg->limits;
+        CgroupLimits in_force = { .cpu_quota_usec = cg->cpu_quota_in_force,
+                                  .cpu_period_usec = cg->cpu_period_in_force };
         int ch = cg->manager->controller_h[CONTROLLER_CPU], owned = -EBADF, fd, r;
 
         if (lower ? !cpu_share_above(&in_force, target) : !cpu_share_above(target, &in_force))

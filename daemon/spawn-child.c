@@ -44,8 +44,7 @@
  *     wrote the maps right after clone3()); wait until it has written uid_map,
  *     setgroups, gid_map and timens_offsets and releases us (only when it has
  *     any of those, or hard limits, to write: SpawnPlan.awaits_release).
- *     Then enter the
- *     time namespace ourselves (setns() on time_for_children; on the
+ *     Then enter the time namespace ourselves (setns() on time_for_children; on the
  *     daemon's memory, where setns() is refused, at execve()), so that the
  *     process the caller gets is in every namespace the command is in. A
  *     joined pid namespace the daemon entered for us before clone3(). With
