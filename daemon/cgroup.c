@@ -920,23 +920,30 @@ static uint64_t shares_to_weight(uint64_t shares) {
 }
 
 /*
- * A v1 cgroup's quota (0: none) per period. The quota must fit the period: it is lifted, the period changed and
- * the quota set. With restore (a user's cgroup, whose quota a Reload may change below its sandboxes'), should the
- * last write fail, the quota read before is put back: a failure never leaves the user without one.
+ * A v1 cgroup's quota (0: none) per period. A quota must fit its period in v1's checks against the cgroups above
+ * and below: to change both, the quota is lifted, the period changed and the quota set. With known_state false
+ * (one that may have a quota: a user's, or a sandbox's a Reload holds to its user's), the files are read first:
+ * the lift is skipped where the period stays, and should a write fail, what was there is put back, so that a
+ * failure never leaves a cgroup without the quota it had.
  */
-static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool restore) {
-        char old_quota[32] = "", old_period[32] = "";
+static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool known_state) {
+        char old_quota[32] = "", old_period[32] = "", text[32];
+        uint64_t p;
         int r;
 
-        if (restore && (read_at(fd, "cpu.cfs_quota_us", old_quota, sizeof old_quota) < 0 ||
-                        read_at(fd, "cpu.cfs_period_us", old_period, sizeof old_period) < 0))
+        if (!known_state && (read_at(fd, "cpu.cfs_quota_us", old_quota, sizeof old_quota) < 0 ||
+                             read_at(fd, "cpu.cfs_period_us", old_period, sizeof old_period) < 0))
                 old_quota[0] = '\0';
+        if (old_quota[0] != '\0' && parse_u64(old_period, &p) >= 0 && p == period) {
+                (void) snprintf(text, sizeof text, "%" PRIu64, quota);
+                return write_at(fd, "cpu.cfs_quota_us", quota != 0 ? text : "-1");
+        }
         r = write_at(fd, "cpu.cfs_quota_us", "-1");
         if (r >= 0)
                 r = write_u64_at(fd, "cpu.cfs_period_us", period, "100000");
         if (r >= 0 && quota != 0)
                 r = write_u64_at(fd, "cpu.cfs_quota_us", quota, "-1");
-        if (r < 0 && old_quota[0] != '\0' && old_quota[0] != '-') {
+        if (r < 0 && old_quota[0] != '\0') {
                 (void) write_at(fd, "cpu.cfs_period_us", old_period);
                 (void) write_at(fd, "cpu.cfs_quota_us", old_quota);
         }
@@ -1013,7 +1020,8 @@ static int apply_limits(const CgroupManager *m, const int *fds, const CgroupLimi
                                         (void) snprintf(buf, sizeof buf, "max %" PRIu64, period);
                                 r = write_at(fd, "cpu.max", buf);
                         } else
-                                r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, /* restore= */ reset);
+                                /* A new cgroup has none, and the default period. */
+                                r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, /* known_state= */ !reset);
                         if (r < 0)
                                 return r;
                 }
@@ -1253,7 +1261,7 @@ static int hold_cpu_quota(Cgroup *cg, const CgroupLimits *user, bool lower) {
         if (fd < 0)
                 return fd;
         r = write_cpu_quota_v1(fd, target->cpu_quota_usec, target->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC,
-                               /* restore= */ false);
+                               /* known_state= */ false);
         safe_close(owned);
         if (r < 0)
                 return r;
@@ -1280,6 +1288,8 @@ static int user_write_limits(CgroupManager *m, CgroupUser *u, const CgroupLimits
                 if (r < 0)
                         return r;
         }
+        /* Whatever fails, some of it may be written: all of it is written again next time, not taken as done. */
+        u->has_limits = false;
         for (size_t i = 0; i < n; i++) {
                 r = hold_cpu_quota(held[i].cgroup, want, /* lower= */ true);
                 if (r < 0)
@@ -1365,6 +1375,20 @@ static void unwatch_events(Cgroup *cg) {
         cg->events_fd = safe_close(cg->events_fd);
 }
 
+/*
+ * A v1 cpu cgroup removed with a quota still holds its parent to it until the kernel frees it, an RCU grace
+ * period later (about 25 ms here): a user's quota lowered meanwhile would be refused (EINVAL), and a user ending
+ * sandboxes with quotas one after the other could keep its own from being lowered. Lifted first, it holds
+ * nothing; nothing runs in it any more.
+ */
+static void lift_cpu_quota(Cgroup *cg, size_t h) {
+        int owned = -EBADF, fd = dir_fd(cg, (int) h, &owned);
+
+        if (fd >= 0 && write_at(fd, "cpu.cfs_quota_us", "-1") >= 0)
+                cg->cpu_quota_in_force = 0;
+        safe_close(owned);
+}
+
 /* Removes whatever of cg's directories exist; -EBUSY (and nothing changed) while processes are in it. */
 static int remove_dirs(Cgroup *cg) {
         CgroupManager *m = cg->manager;
@@ -1384,6 +1408,8 @@ static int remove_dirs(Cgroup *cg) {
         for (size_t i = 0; i < m->n_h; i++) {
                 if (!cg->present[i])
                         continue;
+                if ((int) i == m->controller_h[CONTROLLER_CPU] && i != HIERARCHY_V2 && cg->cpu_quota_in_force != 0)
+                        lift_cpu_quota(cg, i);
                 if (unlinkat(cg->user->fds[i], cg->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
                         r = -errno;
                         if (i == HIERARCHY_V2)
@@ -1698,6 +1724,18 @@ int cgroup_manager_apply_user_limits(CgroupManager *m, uid_t uid, const CgroupLi
                 return -EINVAL;
         u = user_find(m, uid);
         return u ? user_write_limits(m, u, user_limits ?: &none) : 0;
+}
+
+void cgroup_take_own_cpu_quota(Cgroup *cg, uint64_t quota, uint64_t period) {
+        int ch;
+
+        if (!cg || quota == 0)
+                return;
+        ch = cg->manager->controller_h[CONTROLLER_CPU];
+        if (ch < 0 || !cg->present[ch] || cg->in_shared[ch])
+                return;
+        cg->limits.cpu_quota_usec = quota;
+        cg->limits.cpu_period_usec = period ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
 }
 
 bool cgroup_has_room_below(const Cgroup *cg) {
@@ -2361,12 +2399,15 @@ int cgroup_check_ceiling(const Cgroup *cg, const CgroupLimits *l, CgroupLimitTyp
                                               "%" PRIu64 "%s is above %s %s=%" PRIu64, want, by_value[i].unit, whose,
                                               limit_properties[by_value[i].type], ceiling);
                 }
-                if (l->cpu_quota_usec != 0 && c.cpu_quota_usec != 0 && cpu_share_above(l, &c))
+                /* As in force: its own, or its user's that a Reload holds it to. */
+                if (l->cpu_quota_usec != 0 && p->cpu_quota_in_force != 0 &&
+                    cpu_share_above(l, &(const CgroupLimits) { .cpu_quota_usec = p->cpu_quota_in_force,
+                                                               .cpu_period_usec = p->cpu_period_in_force }))
                         return refuse(E2BIG, CGROUP_LIMIT_CPU_QUOTA, ret_type, reason, size,
                                       "%" PRIu64 "us per %" PRIu64 "us is above %s CPU quota of %" PRIu64
                                       "us per %" PRIu64 "us",
                                       l->cpu_quota_usec, l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC, whose,
-                                      c.cpu_quota_usec, c.cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC);
+                                      p->cpu_quota_in_force, p->cpu_period_in_force ?: CGROUP_CPU_PERIOD_DEFAULT_USEC);
         }
         return 0;
 }

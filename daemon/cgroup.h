@@ -260,6 +260,10 @@ int cgroup_new_below(Cgroup *parent, const char *name, const CgroupLimits *l, Cg
 /* Takes over name below parent, as cgroup_open() does for a sandbox's. */
 int cgroup_open_below(Cgroup *parent, const char *name, Cgroup **ret);
 
+/* A taken-over cgroup's own CPU quota per period (µs), as its sandbox asked for it: its files may hold its user's
+ * smaller one, which a Reload held it to (cgroup_manager_apply_user_limits()), and which it gets back from. */
+void cgroup_take_own_cpu_quota(Cgroup *cg, uint64_t quota, uint64_t period);
+
 /*
  * Whether l stays within the limits of cg and the sandbox cgroups above it
  * (each as the daemon set it, read back once when it was made, or when it

@@ -1807,8 +1807,10 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                         goto fail;
                 if (r < 0)
                         log_debug_errno(r, "The cgroup of sandbox %s is gone: %m", sb->id);
-                else
+                else {
                         cgroup_set_userdata(sb->cgroup, sb);
+                        cgroup_take_own_cpu_quota(sb->cgroup, sb->resources.cpu_quota, sb->resources.cpu_period);
+                }
         }
         if (info->cgroup && !(sb->cgroup_path = strdup(info->cgroup))) {
                 r = -ENOMEM;
@@ -1969,6 +1971,7 @@ static void sandbox_adopt_cgroup_below(Sandbox *sb, Cgroup *parent) {
                         log_debug_errno(r, "The cgroup of nested sandbox %s is gone: %m", sb->id);
                 else {
                         cgroup_set_userdata(sb->cgroup, sb);
+                        cgroup_take_own_cpu_quota(sb->cgroup, sb->resources.cpu_quota, sb->resources.cpu_period);
                         r = origin_index_add(&sb->server->origins, &sb->origin, sb, cgroup_id(sb->cgroup), -EBADF,
                                              0, 0);
                         if (r < 0) {

@@ -112,7 +112,9 @@ void server_user_note_caller(UserUsage *u, const Caller *caller) {
 static void apply_user_limits(Server *s) {
         HASH_TABLE_FOREACH(&s->users, node) {
                 UserUsage *u = hash_entry(node, UserUsage, node);
+                CgroupLimitType type;
                 CgroupLimits limits;
+                char reason[256];
                 PolicyRule rule;
                 bool has;
                 int r;
@@ -121,10 +123,15 @@ static void apply_user_limits(Server *s) {
                         continue;
                 policy_lookup(s->policy, u->uid, u->gid, u->groups, u->n_groups, &rule);
                 has = policy_user_limits(&rule, &limits);
+                /* Spawns are refused naming it: said here too, where the admin reloads. */
+                if (has && cgroup_manager_check_limits(s->cgroups, &limits, &type, reason, sizeof reason) < 0)
+                        log_warning("The policy's user limits of uid " UID_FMT " cannot all be enforced on this "
+                                    "host (%s): its spawns are refused until they can.", u->uid, reason);
                 r = cgroup_manager_apply_user_limits(s->cgroups, u->uid, has ? &limits : NULL);
                 if (r < 0)
                         log_warning_errno(r, "Cannot write the reloaded policy's limits of uid " UID_FMT
-                                          " into its cgroup, which keeps the ones before: %m", u->uid);
+                                          " into its cgroup (some may be written); they are written again at its "
+                                          "next spawn: %m", u->uid);
         }
 }
 
