@@ -849,6 +849,7 @@ Test(cgroup, a_cpu_quota_above_the_users_is_refused_where_the_host_would) {
 typedef struct LoweredQuota {
         TestDaemon *d;
         int id_pipe[2];
+        const char *params; /* of the next spawn_and_wait_as_nobody() */
 } LoweredQuota;
 
 static int spawn_kept_with_quota_as_nobody(void *arg) {
@@ -870,37 +871,19 @@ static int spawn_kept_with_quota_as_nobody(void *arg) {
         return 0;
 }
 
-static int spawn_after_the_reload_as_nobody(void *arg) {
+/* A sandbox of q->params, waited for: 0 if it ran. */
+static int spawn_and_wait_as_nobody(void *arg) {
         LoweredQuota *q = arg;
         int conn = test_daemon_connect(q->d);
         struct json_object *r;
         Spawned s;
         int step = 0;
 
-        r = spawn_call(conn, "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":20000}}}", NULL, 0, &s);
+        r = spawn_call(conn, q->params, NULL, 0, &s);
         if (test_json_get(r, "error")) {
                 fprintf(stderr, "%s\n", json_object_to_json_string(r));
                 step = 1;
         } else
-                json_object_put(call_id(conn, "Wait", s.id, NULL));
-        json_object_put(r);
-        test_disconnect(conn);
-        return step;
-}
-
-/* A sandbox with a quota that ends just before the Reload: the kernel keeps a removed v1 cgroup's quota holding
- * its parent for a grace period, which refused the user's lower one. */
-static int end_one_with_quota_as_nobody(void *arg) {
-        LoweredQuota *q = arg;
-        int conn = test_daemon_connect(q->d);
-        struct json_object *r;
-        Spawned s;
-        int step = 0;
-
-        r = spawn_call(conn, "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":75000}}}", NULL, 0, &s);
-        if (test_json_get(r, "error"))
-                step = 1;
-        else
                 json_object_put(call_id(conn, "Wait", s.id, NULL));
         json_object_put(r);
         test_disconnect(conn);
@@ -932,71 +915,60 @@ static void assert_quotas(const TestDaemon *d, int conn, const char *id, const c
         json_object_put(r);
 }
 
+/* A daemon under user-cpu-quota = 80% with one of nobody's sandboxes kept alive at a quota of 70%: its id into id,
+ * and a connection of root's. */
+static int start_with_kept_quota(LoweredQuota *q, char id[static 80]) {
+        const char *args[] = { "--policy", policy_path, NULL };
+
+        cr_assert_eq(pipe2(q->id_pipe, O_CLOEXEC), 0);
+        write_policy("[default]\nuser-cpu-quota = 80%\n");
+        test_daemon_start(q->d, args);
+        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_with_quota_as_nobody, q), 0);
+        cr_assert_gt(read(q->id_pipe[0], id, 79), 0);
+        return test_daemon_connect(q->d);
+}
+
+static void stop_with_kept_quota(LoweredQuota *q, int conn, const char *id) {
+        call_id_ok(conn, "Kill", id, "\"signal\":9");
+        json_object_put(call_id(conn, "Wait", id, NULL));
+        test_disconnect(conn);
+        test_daemon_stop(q->d);
+        unlink(policy_path);
+        close(q->id_pipe[0]);
+        close(q->id_pipe[1]);
+}
+
 Test(cgroup, a_users_cpu_quota_changed_by_a_reload_holds_at_once) {
         LoweredQuota q = { .d = &(TestDaemon) {} };
-        const char *args[] = { "--policy", policy_path, NULL };
         bool v1 = test_cgroup_controller_is_v1("cpu");
         char id[80] = "";
-        int conn;
+        int conn = start_with_kept_quota(&q, id);
 
-        cr_assert_eq(pipe2(q.id_pipe, O_CLOEXEC), 0);
-        write_policy("[default]\nuser-cpu-quota = 80%\n");
-        test_daemon_start(q.d, args);
-        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_with_quota_as_nobody, &q), 0);
-        cr_assert_gt(read(q.id_pipe[0], id, sizeof id - 1), 0);
-        conn = test_daemon_connect(q.d);
-
-        cr_assert_eq(test_run_as(65534, 65534, end_one_with_quota_as_nobody, &q), 0);
+        /* One with a quota that ended just before: the kernel keeps a removed v1 cgroup's quota holding its
+         * parent for a grace period, which refused the user's lower one. */
+        q.params = "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":75000}}}";
+        cr_assert_eq(test_run_as(65534, 65534, spawn_and_wait_as_nobody, &q), 0);
         reload_with(conn, "[default]\nuser-cpu-quota = 30%\n");
         assert_quotas(q.d, conn, id, "30000", v1 ? "30000" : "70000");
         reload_with(conn, "[default]\nuser-cpu-quota = 80%\n");
         assert_quotas(q.d, conn, id, "80000", "70000");
         reload_with(conn, "[default]\nuser-cpu-quota = 30%\n");
-        cr_assert_eq(test_run_as(65534, 65534, spawn_after_the_reload_as_nobody, &q), 0,
+        q.params = "{\"argv\":[\"true\"],\"resources\":{\"cpu\":{\"quota\":20000}}}";
+        cr_assert_eq(test_run_as(65534, 65534, spawn_and_wait_as_nobody, &q), 0,
                      "the user's spawns failed after its quota was lowered");
-
-        call_id_ok(conn, "Kill", id, "\"signal\":9");
-        json_object_put(call_id(conn, "Wait", id, NULL));
-        test_disconnect(conn);
-        test_daemon_stop(q.d);
-        unlink(policy_path);
-        close(q.id_pipe[0]);
-        close(q.id_pipe[1]);
-}
-
-static int spawn_without_quota_as_nobody(void *arg) {
-        LoweredQuota *q = arg;
-        int conn = test_daemon_connect(q->d);
-        struct json_object *r;
-        Spawned s;
-        int step = 0;
-
-        r = spawn_call(conn, "{\"argv\":[\"true\"]}", NULL, 0, &s);
-        if (test_json_get(r, "error"))
-                step = 1;
-        else
-                json_object_put(call_id(conn, "Wait", s.id, NULL));
-        json_object_put(r);
-        test_disconnect(conn);
-        return step;
+        stop_with_kept_quota(&q, conn, id);
 }
 
 /* A re-executed daemon takes a held sandbox's own quota over (what it asked for), not its user's it was held to:
  * with the user's quota raised again, the sandbox gets its own back. */
 Test(cgroup, a_held_cpu_quota_is_given_back_after_a_reexec) {
         LoweredQuota q = { .d = &(TestDaemon) {} };
-        const char *args[] = { "--policy", policy_path, NULL };
         char id[80] = "";
         int conn;
 
         if (!test_cgroup_controller_is_v1("cpu"))
                 cr_skip_test("cgroup2 holds a sandbox to its user's quota itself: nothing is held");
-        cr_assert_eq(pipe2(q.id_pipe, O_CLOEXEC), 0);
-        write_policy("[default]\nuser-cpu-quota = 80%\n");
-        test_daemon_start(q.d, args);
-        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_with_quota_as_nobody, &q), 0);
-        cr_assert_gt(read(q.id_pipe[0], id, sizeof id - 1), 0);
-        conn = test_daemon_connect(q.d);
+        conn = start_with_kept_quota(&q, id);
         reload_with(conn, "[default]\nuser-cpu-quota = 30%\n");
         assert_quotas(q.d, conn, id, "30000", "30000");
         test_disconnect(conn);
@@ -1009,16 +981,10 @@ Test(cgroup, a_held_cpu_quota_is_given_back_after_a_reexec) {
         /* The user's limits are written at its next spawn: the new daemon does not know whose rule they are. */
         conn = test_daemon_connect(q.d);
         reload_with(conn, "[default]\nuser-cpu-quota = 80%\n");
-        cr_assert_eq(test_run_as(65534, 65534, spawn_without_quota_as_nobody, &q), 0);
+        q.params = "{\"argv\":[\"true\"]}";
+        cr_assert_eq(test_run_as(65534, 65534, spawn_and_wait_as_nobody, &q), 0);
         assert_quotas(q.d, conn, id, "80000", "70000");
-
-        call_id_ok(conn, "Kill", id, "\"signal\":9");
-        json_object_put(call_id(conn, "Wait", id, NULL));
-        test_disconnect(conn);
-        test_daemon_stop(q.d);
-        unlink(policy_path);
-        close(q.id_pipe[0]);
-        close(q.id_pipe[1]);
+        stop_with_kept_quota(&q, conn, id);
 }
 
 static int default_limits_as_nobody(void *arg) {
