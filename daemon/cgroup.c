@@ -950,95 +950,111 @@ static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool know
         return r;
 }
 
-/*
- * Writes l into the cgroups in fds. With reset, unset limits are written as
- * "no limit" too (a user cgroup whose limits changed); a new cgroup starts
- * without limits, so only set ones are written.
- */
-static int apply_limits(const CgroupManager *m, const int *fds, const CgroupLimits *l, bool reset) {
-        int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS],
-            ch = m->controller_h[CONTROLLER_CPU], r;
+static int apply_memory_limits(const CgroupManager *m, int fd, bool v2, const CgroupLimits *l, bool reset) {
+        char old_memsw[32] = "";
+        int r;
 
-        if (mh != HIERARCHY_NONE && fds[mh] >= 0) {
-                int fd = fds[mh];
-
-                if (mh == HIERARCHY_V2) {
-                        if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
-                                r = write_u64_at(fd, "memory.max", l->memory_max, "max");
-                                if (r < 0)
-                                        return r;
-                        }
-                        if (reset || l->memory_high != CGROUP_LIMIT_MAX) {
-                                r = write_u64_at(fd, "memory.high", l->memory_high, "max");
-                                if (r < 0)
-                                        return r;
-                        }
-                        if (m->has_swap && (reset || l->memory_swap_max != CGROUP_LIMIT_MAX)) {
-                                r = write_u64_at(fd, "memory.swap.max", l->memory_swap_max, "max");
-                                if (r < 0)
-                                        return r;
-                        }
-                } else {
-                        /* memsw may never be below the memory limit: lift it first, set it last. */
-                        if (m->has_swap && reset) {
-                                r = write_at(fd, "memory.memsw.limit_in_bytes", "-1");
-                                if (r < 0)
-                                        return r;
-                        }
-                        if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
-                                r = write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1");
-                                if (r < 0)
-                                        return r;
-                        }
-                        if (m->has_swap && l->memory_swap_max != CGROUP_LIMIT_MAX && l->memory_max != CGROUP_LIMIT_MAX) {
-                                uint64_t total = l->memory_max + MIN(l->memory_swap_max, UINT64_MAX / 4);
-
-                                r = write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
-                                if (r < 0)
-                                        return r;
-                        }
+        if (v2) {
+                if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
+                        r = write_u64_at(fd, "memory.max", l->memory_max, "max");
+                        if (r < 0)
+                                return r;
                 }
+                if (reset || l->memory_high != CGROUP_LIMIT_MAX) {
+                        r = write_u64_at(fd, "memory.high", l->memory_high, "max");
+                        if (r < 0)
+                                return r;
+                }
+                if (m->has_swap && (reset || l->memory_swap_max != CGROUP_LIMIT_MAX))
+                        return write_u64_at(fd, "memory.swap.max", l->memory_swap_max, "max");
+                return 0;
         }
 
-        if (ph != HIERARCHY_NONE && fds[ph] >= 0 && (reset || l->tasks_max != CGROUP_LIMIT_MAX)) {
-                r = write_u64_at(fds[ph], "pids.max", l->tasks_max, "max");
+        /* memsw may never be below the memory limit: lifted first and set last; put back should the memory limit
+         * be refused (v1 refuses one below what the cgroup holds, EBUSY), so that swap never goes unlimited. */
+        if (m->has_swap && reset) {
+                if (read_at(fd, "memory.memsw.limit_in_bytes", old_memsw, sizeof old_memsw) < 0)
+                        old_memsw[0] = '\0';
+                r = write_at(fd, "memory.memsw.limit_in_bytes", "-1");
+                if (r < 0)
+                        return r;
+        }
+        if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
+                r = write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1");
+                if (r < 0) {
+                        if (old_memsw[0] != '\0')
+                                (void) write_at(fd, "memory.memsw.limit_in_bytes", old_memsw);
+                        return r;
+                }
+        }
+        if (m->has_swap && l->memory_swap_max != CGROUP_LIMIT_MAX && l->memory_max != CGROUP_LIMIT_MAX) {
+                uint64_t total = l->memory_max + MIN(l->memory_swap_max, UINT64_MAX / 4);
+
+                return write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
+        }
+        return 0;
+}
+
+static int apply_cpu_limits(const CgroupManager *m, int fd, bool v2, const CgroupLimits *l, bool reset) {
+        uint64_t period = l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
+        char buf[64];
+        int r;
+
+        if (m->has_cpu_bandwidth && (reset || l->cpu_quota_usec != 0 || l->cpu_period_usec != 0)) {
+                if (v2) {
+                        if (l->cpu_quota_usec != 0)
+                                (void) snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64, l->cpu_quota_usec, period);
+                        else
+                                (void) snprintf(buf, sizeof buf, "max %" PRIu64, period);
+                        r = write_at(fd, "cpu.max", buf);
+                } else
+                        /* A new cgroup has none, and the default period. */
+                        r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, /* known_state= */ !reset);
                 if (r < 0)
                         return r;
         }
 
-        if (ch != HIERARCHY_NONE && fds[ch] >= 0) {
-                int fd = fds[ch];
-                uint64_t period = l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
-                char buf[64];
-
-                if (m->has_cpu_bandwidth && (reset || l->cpu_quota_usec != 0 || l->cpu_period_usec != 0)) {
-                        if (ch == HIERARCHY_V2) {
-                                if (l->cpu_quota_usec != 0)
-                                        (void) snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64, l->cpu_quota_usec,
-                                                        period);
-                                else
-                                        (void) snprintf(buf, sizeof buf, "max %" PRIu64, period);
-                                r = write_at(fd, "cpu.max", buf);
-                        } else
-                                /* A new cgroup has none, and the default period. */
-                                r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, /* known_state= */ !reset);
-                        if (r < 0)
-                                return r;
+        if (reset || l->cpu_weight != 0 || l->cpu_shares != 0) {
+                if (v2) {
+                        uint64_t w = l->cpu_weight ?: l->cpu_shares ? shares_to_weight(l->cpu_shares) : 100;
+                        return write_u64_at(fd, "cpu.weight", w, "100");
                 }
-
-                if (reset || l->cpu_weight != 0 || l->cpu_shares != 0) {
-                        if (ch == HIERARCHY_V2) {
-                                uint64_t w = l->cpu_weight ?: l->cpu_shares ? shares_to_weight(l->cpu_shares) : 100;
-                                r = write_u64_at(fd, "cpu.weight", w, "100");
-                        } else {
-                                uint64_t s = l->cpu_shares ?: l->cpu_weight ? weight_to_shares(l->cpu_weight) : 1024;
-                                r = write_u64_at(fd, "cpu.shares", s, "1024");
-                        }
-                        if (r < 0)
-                                return r;
-                }
+                uint64_t sh = l->cpu_shares ?: l->cpu_weight ? weight_to_shares(l->cpu_weight) : 1024;
+                return write_u64_at(fd, "cpu.shares", sh, "1024");
         }
         return 0;
+}
+
+/*
+ * Writes l into the cgroups in fds. With reset, unset limits are written as
+ * "no limit" too (a user cgroup whose limits changed), and a limit the kernel
+ * refuses does not keep the others from being written (a user's memory limit
+ * below what its sandboxes hold must not leave its CPU and tasks limits as
+ * they were): the first error is returned. A new cgroup starts without
+ * limits, so only set ones are written, and the first error ends it.
+ */
+static int apply_limits(const CgroupManager *m, const int *fds, const CgroupLimits *l, bool reset) {
+        int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS],
+            ch = m->controller_h[CONTROLLER_CPU], r = 0, k;
+
+        if (mh != HIERARCHY_NONE && fds[mh] >= 0) {
+                r = apply_memory_limits(m, fds[mh], mh == HIERARCHY_V2, l, reset);
+                if (r < 0 && !reset)
+                        return r;
+        }
+        if (ph != HIERARCHY_NONE && fds[ph] >= 0 && (reset || l->tasks_max != CGROUP_LIMIT_MAX)) {
+                k = write_u64_at(fds[ph], "pids.max", l->tasks_max, "max");
+                if (k < 0 && !reset)
+                        return k;
+                if (r >= 0)
+                        r = k;
+        }
+        if (ch != HIERARCHY_NONE && fds[ch] >= 0) {
+                k = apply_cpu_limits(m, fds[ch], ch == HIERARCHY_V2, l, reset);
+                if (r >= 0)
+                        r = k;
+        }
+        return r;
 }
 
 static bool limits_equal(const CgroupLimits *a, const CgroupLimits *b) {
@@ -2373,6 +2389,26 @@ static bool cpu_share_above(const CgroupLimits *a, const CgroupLimits *b) {
         return (unsigned __int128) a->cpu_quota_usec * pb > (unsigned __int128) b->cpu_quota_usec * pa;
 }
 
+/* A v1 cpu hierarchy also refuses a child above its user's cgroup's quota as it is now, which may be another rule's
+ * than the caller's (the user's latest spawn's) or a previous daemon's: read, not taken from the policy. */
+static int check_users_cpu_quota(const Cgroup *cg, const CgroupLimits *l, CgroupLimitType *ret_type, char *reason,
+                                 size_t size) {
+        int ch = cg->manager->controller_h[CONTROLLER_CPU];
+        CgroupLimits user = {};
+
+        if (l->cpu_quota_usec == 0 || ch <= HIERARCHY_V2 || cg->user->fds[ch] < 0)
+                return 0;
+        /* -1, none, does not parse */
+        if (read_u64_at(cg->user->fds[ch], "cpu.cfs_quota_us", &user.cpu_quota_usec) < 0 ||
+            read_u64_at(cg->user->fds[ch], "cpu.cfs_period_us", &user.cpu_period_usec) < 0 ||
+            !cpu_share_above(l, &user))
+                return 0;
+        return refuse(E2BIG, CGROUP_LIMIT_CPU_QUOTA, ret_type, reason, size,
+                      "%" PRIu64 "us per %" PRIu64 "us is above its user's CPU quota of %" PRIu64 "us per %" PRIu64
+                      "us", l->cpu_quota_usec, l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC,
+                      user.cpu_quota_usec, user.cpu_period_usec);
+}
+
 int cgroup_check_ceiling(const Cgroup *cg, const CgroupLimits *l, CgroupLimitType *ret_type, char *reason,
                          size_t size) {
         static const struct {
@@ -2409,5 +2445,5 @@ int cgroup_check_ceiling(const Cgroup *cg, const CgroupLimits *l, CgroupLimitTyp
                                       l->cpu_quota_usec, l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC, whose,
                                       p->cpu_quota_in_force, p->cpu_period_in_force ?: CGROUP_CPU_PERIOD_DEFAULT_USEC);
         }
-        return 0;
+        return check_users_cpu_quota(cg, l, ret_type, reason, size);
 }

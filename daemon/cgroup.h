@@ -269,7 +269,11 @@ void cgroup_take_own_cpu_quota(Cgroup *cg, uint64_t quota, uint64_t period);
  * (each as the daemon set it, read back once when it was made, or when it
  * was taken over after a restart; never from files a sandbox's root may
  * have written since): memory, memory.high, swap and tasks by
- * value, a CPU quota as a share of a CPU. A weight is a share among
+ * value, a CPU quota as a share of a CPU, as in force (its user's where a
+ * Reload holds it to that); and where cpu is a v1 hierarchy, the quota of
+ * the user's cgroup as it is now, which the kernel would refuse a child
+ * above (it may be another of the user's rules', or a previous daemon's;
+ * only a refusal can come of it). A weight is a share among
  * siblings, no ceiling, and is not compared. 0, or -E2BIG with *ret_type the
  * first limit above its ceiling and ret_reason saying by how much, e.g.
  * "200 is above the sandbox's 100".

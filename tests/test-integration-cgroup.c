@@ -849,17 +849,17 @@ Test(cgroup, a_cpu_quota_above_the_users_is_refused_where_the_host_would) {
 typedef struct LoweredQuota {
         TestDaemon *d;
         int id_pipe[2];
-        const char *params; /* of the next spawn_and_wait_as_nobody() */
+        const char *params; /* of the next spawn_kept_as_nobody() or spawn_and_wait_as_nobody() */
 } LoweredQuota;
 
-static int spawn_kept_with_quota_as_nobody(void *arg) {
+/* A keepAlive sandbox of q->params, its id written into q->id_pipe. */
+static int spawn_kept_as_nobody(void *arg) {
         LoweredQuota *q = arg;
         int conn = test_daemon_connect(q->d);
         struct json_object *r;
         Spawned s;
 
-        r = spawn_call(conn, "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true,"
-                             "\"resources\":{\"cpu\":{\"quota\":70000}}}", NULL, 0, &s);
+        r = spawn_call(conn, q->params, NULL, 0, &s);
         if (test_json_get(r, "error")) {
                 fprintf(stderr, "%s\n", json_object_to_json_string(r));
                 return 1;
@@ -923,7 +923,8 @@ static int start_with_kept_quota(LoweredQuota *q, char id[static 80]) {
         cr_assert_eq(pipe2(q->id_pipe, O_CLOEXEC), 0);
         write_policy("[default]\nuser-cpu-quota = 80%\n");
         test_daemon_start(q->d, args);
-        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_with_quota_as_nobody, q), 0);
+        q->params = "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true,\"resources\":{\"cpu\":{\"quota\":70000}}}";
+        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_as_nobody, q), 0);
         cr_assert_gt(read(q->id_pipe[0], id, 79), 0);
         return test_daemon_connect(q->d);
 }
@@ -985,6 +986,76 @@ Test(cgroup, a_held_cpu_quota_is_given_back_after_a_reexec) {
         cr_assert_eq(test_run_as(65534, 65534, spawn_and_wait_as_nobody, &q), 0);
         assert_quotas(q.d, conn, id, "80000", "70000");
         stop_with_kept_quota(&q, conn, id);
+}
+
+/* The user's v1 memory cgroup holds more than the policy's new user-memory-max: the kernel refuses that one (EBUSY),
+ * which must leave neither the swap limit lifted nor the user's other new limits unwritten. */
+static bool users_memory_above(void *userdata) {
+        const TestDaemon *d = userdata;
+        char dir[1024], buf[64] = "";
+        FILE *f;
+
+        snprintf(dir, sizeof dir, "%s/user-65534/memory.usage_in_bytes", test_cgroup_dir(&d->cgroup, "memory"));
+        f = fopen(dir, "re");
+        if (!f)
+                return false;
+        if (!fgets(buf, sizeof buf, f))
+                buf[0] = '\0';
+        fclose(f);
+        return strtoull(buf, NULL, 10) > 48ULL << 20;
+}
+
+Test(cgroup, a_refused_user_memory_limit_leaves_the_others_written) {
+        LoweredQuota q = { .d = &(TestDaemon) {} };
+        const char *args[] = { "--policy", policy_path, NULL };
+        char id[80] = "", dir[1024], memsw_before[64] = "";
+        bool memsw;
+        int conn;
+        FILE *f;
+
+        if (!test_cgroup_controller_is_v1("memory") || !test_cgroup_controller_is_v1("cpu"))
+                cr_skip_test("cgroup2 takes a memory.max below the usage (and reclaims)");
+        cr_assert_eq(pipe2(q.id_pipe, O_CLOEXEC), 0);
+        write_policy("[default]\nuser-memory-max = 1G\nuser-memory-swap-max = 1M\nuser-cpu-quota = 80%\n"
+                     "user-tasks-max = 200\n");
+        test_daemon_start(q.d, args);
+        q.params = "{\"argv\":[\"python3\",\"-c\",\"x=bytearray(64<<20); import time; time.sleep(1000)\"],"
+                   "\"keepAlive\":true}";
+        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_as_nobody, &q), 0);
+        cr_assert_gt(read(q.id_pipe[0], id, sizeof id - 1), 0);
+        cr_assert(test_wait_until(users_memory_above, q.d), "the sandbox did not take its memory");
+        snprintf(dir, sizeof dir, "%s/user-65534", test_cgroup_dir(&q.d->cgroup, "memory"));
+        {
+                char p[1100];
+
+                snprintf(p, sizeof p, "%s/memory.memsw.limit_in_bytes", dir);
+                memsw = (f = fopen(p, "re")) != NULL;
+                if (f) {
+                        cr_assert(fgets(memsw_before, sizeof memsw_before, f));
+                        fclose(f);
+                }
+        }
+
+        conn = test_daemon_connect(q.d);
+        write_policy("[default]\nuser-memory-max = 16M\nuser-memory-swap-max = 1M\nuser-cpu-quota = 30%\n"
+                     "user-tasks-max = 20\n");
+        json_object_put(test_call(conn, "io.nsbox.Sandbox.Reload", NULL, NULL, 0, NULL, NULL));
+        cr_assert(file_contains(dir, "memory.limit_in_bytes", "1073741824"), "the refused limit was written?");
+        if (memsw)
+                cr_assert(file_contains(dir, "memory.memsw.limit_in_bytes", memsw_before),
+                          "the user's swap limit was lifted");
+        snprintf(dir, sizeof dir, "%s/user-65534", test_cgroup_dir(&q.d->cgroup, "pids"));
+        cr_assert(file_contains(dir, "pids.max", "20\n"), "the user's tasks limit was not written");
+        snprintf(dir, sizeof dir, "%s/user-65534", test_cgroup_dir(&q.d->cgroup, "cpu"));
+        cr_assert(file_contains(dir, "cpu.cfs_quota_us", "30000"), "the user's CPU quota was not written");
+
+        call_id_ok(conn, "Kill", id, "\"signal\":9");
+        json_object_put(call_id(conn, "Wait", id, NULL));
+        test_disconnect(conn);
+        test_daemon_stop(q.d);
+        unlink(policy_path);
+        close(q.id_pipe[0]);
+        close(q.id_pipe[1]);
 }
 
 static int default_limits_as_nobody(void *arg) {

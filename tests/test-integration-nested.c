@@ -2165,6 +2165,39 @@ Test(nested, a_cpu_quota_above_the_users_is_refused_by_name) {
         output_done(&o);
 }
 
+/* The same against the user's cgroup's quota as it is now, when that is not the caller's rule's: here a previous
+ * daemon's, which a Reload does not rewrite for a user it took over. Refused by name, not the kernel's EINVAL. */
+Test(nested, a_cpu_quota_above_the_users_cgroup_as_it_is_is_refused_by_name) {
+        char path[128];
+        Output o;
+
+        if (!test_cgroup_controller_is_v1("cpu"))
+                cr_skip_test("cgroup2 takes a child's quota above its parent's");
+        start("[user:65534]\nnested = allow\nkeep-alive = yes\nuser-cpu-quota = 30%\n");
+        o = run_as_nobody("$N run --detach --name before -- sleep 1000");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+
+        test_daemon_listen_notify(&daemon_);
+        cr_assert(kill(daemon_.pid, SIGUSR2) == 0);
+        test_daemon_wait_notify(&daemon_, "READY=1");
+        close(daemon_.notify_fd);
+        daemon_.notify_fd = -1;
+        write_config("policy.conf", "[user:65534]\nnested = allow\nkeep-alive = yes\nuser-cpu-quota = 80%\n", path,
+                     sizeof path);
+        o = run_as_root("$N reload");
+        cr_assert_eq(o.status, 0, "%s", o.text);
+        output_done(&o);
+
+        o = run_as_nobody("$N exec before -- sh -c '$0 --socket $1 run -p CPUQuota=50%% -- true; echo rc=$?' %s %s",
+                          cli(), daemon_.socket_path);
+        cr_assert(strstr(o.text, "rc=125"), "%s", o.text);
+        cr_assert(strstr(o.text, "above its user's CPU quota of 30000us"), "%s", o.text);
+        output_done(&o);
+        o = run_as_nobody("$N kill -s KILL before");
+        output_done(&o);
+}
+
 /* A daemon that re-executed itself takes a nested sandbox's own cgroup over below its sandbox's: a Kill of it
  * still ends what left its process tree, and no cgroup is left. */
 Test(nested, own_cgroup_is_taken_over_by_a_reexec) {
