@@ -990,7 +990,12 @@ static int apply_memory_limits(const CgroupManager *m, int fd, bool v2, const Cg
         if (m->has_swap && l->memory_swap_max != CGROUP_LIMIT_MAX && l->memory_max != CGROUP_LIMIT_MAX) {
                 uint64_t total = l->memory_max + MIN(l->memory_swap_max, UINT64_MAX / 4);
 
-                return write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
+                r = write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
+                /* Refused (below what the cgroup holds with its swap): what it had, or else no swap at all
+                 * (memsw at the memory limit), never none lifted. */
+                if (r < 0 && old_memsw[0] != '\0' && write_at(fd, "memory.memsw.limit_in_bytes", old_memsw) < 0)
+                        (void) write_u64_at(fd, "memory.memsw.limit_in_bytes", l->memory_max, "-1");
+                return r;
         }
         return 0;
 }
@@ -998,7 +1003,7 @@ static int apply_memory_limits(const CgroupManager *m, int fd, bool v2, const Cg
 static int apply_cpu_limits(const CgroupManager *m, int fd, bool v2, const CgroupLimits *l, bool reset) {
         uint64_t period = l->cpu_period_usec ?: CGROUP_CPU_PERIOD_DEFAULT_USEC;
         char buf[64];
-        int r;
+        int r = 0;
 
         if (m->has_cpu_bandwidth && (reset || l->cpu_quota_usec != 0 || l->cpu_period_usec != 0)) {
                 if (v2) {
@@ -1010,19 +1015,24 @@ static int apply_cpu_limits(const CgroupManager *m, int fd, bool v2, const Cgrou
                 } else
                         /* A new cgroup has none, and the default period. */
                         r = write_cpu_quota_v1(fd, l->cpu_quota_usec, period, /* known_state= */ !reset);
-                if (r < 0)
+                /* A user's weight is written even when its quota is refused (apply_limits()). */
+                if (r < 0 && !reset)
                         return r;
         }
 
         if (reset || l->cpu_weight != 0 || l->cpu_shares != 0) {
+                int k;
+
                 if (v2) {
                         uint64_t w = l->cpu_weight ?: l->cpu_shares ? shares_to_weight(l->cpu_shares) : 100;
-                        return write_u64_at(fd, "cpu.weight", w, "100");
+                        k = write_u64_at(fd, "cpu.weight", w, "100");
+                } else {
+                        uint64_t sh = l->cpu_shares ?: l->cpu_weight ? weight_to_shares(l->cpu_weight) : 1024;
+                        k = write_u64_at(fd, "cpu.shares", sh, "1024");
                 }
-                uint64_t sh = l->cpu_shares ?: l->cpu_weight ? weight_to_shares(l->cpu_weight) : 1024;
-                return write_u64_at(fd, "cpu.shares", sh, "1024");
+                return r < 0 ? r : k;
         }
-        return 0;
+        return r;
 }
 
 /*
