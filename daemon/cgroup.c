@@ -950,8 +950,55 @@ static int write_cpu_quota_v1(int fd, uint64_t quota, uint64_t period, bool know
         return r;
 }
 
+/*
+ * v1: memory.limit_in_bytes, and memory.memsw.limit_in_bytes (memory and swap together), which the kernel keeps at
+ * or above it at every step. The one that grows is written first, and memsw is never lifted in between: a lower
+ * memory limit reclaims into swap, which only memsw bounds. A write the kernel refuses (a limit below what the
+ * cgroup holds: EBUSY) leaves memsw where it was, or at the old memory limit plus the new swap where that is less.
+ */
+static int apply_memory_limits_v1(const CgroupManager *m, int fd, const CgroupLimits *l, bool reset) {
+        uint64_t total = CGROUP_LIMIT_MAX, old_total = UINT64_MAX, old_memory, memory;
+        bool write_memory = reset || l->memory_max != CGROUP_LIMIT_MAX;
+        int r;
+
+        if (l->memory_max != CGROUP_LIMIT_MAX && l->memory_swap_max != CGROUP_LIMIT_MAX)
+                total = l->memory_max + MIN(l->memory_swap_max, UINT64_MAX / 4);
+        if (!m->has_swap || (!reset && total == CGROUP_LIMIT_MAX))
+                return write_memory ? write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1") : 0;
+
+        /* A new cgroup has neither; a user's may have both. */
+        if (reset && read_u64_at(fd, "memory.memsw.limit_in_bytes", &old_total) < 0)
+                old_total = UINT64_MAX;
+        memory = l->memory_max == CGROUP_LIMIT_MAX ? UINT64_MAX : l->memory_max;
+
+        if (memory > old_total) {
+                r = write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
+                if (r < 0)
+                        return r;
+                r = write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1");
+                if (r < 0)
+                        (void) write_u64_at(fd, "memory.memsw.limit_in_bytes", old_total, "-1");
+                return r;
+        }
+
+        if (write_memory) {
+                r = write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1");
+                if (r < 0) {
+                        if (total != CGROUP_LIMIT_MAX && read_u64_at(fd, "memory.limit_in_bytes", &old_memory) >= 0 &&
+                            old_memory < UINT64_MAX / 4 && old_memory + (total - l->memory_max) < old_total)
+                                (void) write_u64_at(fd, "memory.memsw.limit_in_bytes",
+                                                    old_memory + (total - l->memory_max), "-1");
+                        return r;
+                }
+        }
+        r = write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
+        /* Refused (below what it holds with its swap): what it had, never lifted. */
+        if (r < 0 && reset)
+                (void) write_u64_at(fd, "memory.memsw.limit_in_bytes", old_total, "-1");
+        return r;
+}
+
 static int apply_memory_limits(const CgroupManager *m, int fd, bool v2, const CgroupLimits *l, bool reset) {
-        char old_memsw[32] = "";
         int r;
 
         if (v2) {
@@ -970,34 +1017,7 @@ static int apply_memory_limits(const CgroupManager *m, int fd, bool v2, const Cg
                 return 0;
         }
 
-        /* memsw may never be below the memory limit: lifted first and set last; put back should the memory limit
-         * be refused (v1 refuses one below what the cgroup holds, EBUSY), so that swap never goes unlimited. */
-        if (m->has_swap && reset) {
-                if (read_at(fd, "memory.memsw.limit_in_bytes", old_memsw, sizeof old_memsw) < 0)
-                        old_memsw[0] = '\0';
-                r = write_at(fd, "memory.memsw.limit_in_bytes", "-1");
-                if (r < 0)
-                        return r;
-        }
-        if (reset || l->memory_max != CGROUP_LIMIT_MAX) {
-                r = write_u64_at(fd, "memory.limit_in_bytes", l->memory_max, "-1");
-                if (r < 0) {
-                        if (old_memsw[0] != '\0')
-                                (void) write_at(fd, "memory.memsw.limit_in_bytes", old_memsw);
-                        return r;
-                }
-        }
-        if (m->has_swap && l->memory_swap_max != CGROUP_LIMIT_MAX && l->memory_max != CGROUP_LIMIT_MAX) {
-                uint64_t total = l->memory_max + MIN(l->memory_swap_max, UINT64_MAX / 4);
-
-                r = write_u64_at(fd, "memory.memsw.limit_in_bytes", total, "-1");
-                /* Refused (below what the cgroup holds with its swap): what it had, or else no swap at all
-                 * (memsw at the memory limit), never none lifted. */
-                if (r < 0 && old_memsw[0] != '\0' && write_at(fd, "memory.memsw.limit_in_bytes", old_memsw) < 0)
-                        (void) write_u64_at(fd, "memory.memsw.limit_in_bytes", l->memory_max, "-1");
-                return r;
-        }
-        return 0;
+        return apply_memory_limits_v1(m, fd, l, reset);
 }
 
 static int apply_cpu_limits(const CgroupManager *m, int fd, bool v2, const CgroupLimits *l, bool reset) {
@@ -1321,14 +1341,16 @@ static int user_write_limits(CgroupManager *m, CgroupUser *u, const CgroupLimits
                 if (r < 0)
                         return r;
         }
+        /* Each limit written on its own: a refused memory limit still leaves the quota written, and so the
+         * sandboxes held below an old, lower one are given theirs back. */
         r = apply_limits(m, u->fds, want, /* reset= */ true);
+        /* One that cannot have its own back stays held to a smaller share than it asked for: not fatal. */
+        for (size_t i = n; i > 0; i--)
+                (void) hold_cpu_quota(held[i - 1].cgroup, want, /* lower= */ false);
         if (r < 0)
                 return r;
         u->limits = *want;
         u->has_limits = true;
-        /* One that cannot have its own back stays held to a smaller share than it asked for: not fatal. */
-        for (size_t i = n; i > 0; i--)
-                (void) hold_cpu_quota(held[i - 1].cgroup, want, /* lower= */ false);
         return 0;
 }
 

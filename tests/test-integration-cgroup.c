@@ -989,7 +989,8 @@ Test(cgroup, a_held_cpu_quota_is_given_back_after_a_reexec) {
 }
 
 /* The user's v1 memory cgroup holds more than the policy's new user-memory-max: the kernel refuses that one (EBUSY),
- * which must leave neither the swap limit lifted nor the user's other new limits unwritten. */
+ * which must leave neither the swap limit lifted nor the user's other new limits unwritten, nor a sandbox held to
+ * an old CPU quota once the user's is raised. */
 static bool users_memory_above(void *userdata) {
         const TestDaemon *d = userdata;
         char dir[1024], buf[64] = "";
@@ -1008,7 +1009,7 @@ static bool users_memory_above(void *userdata) {
 Test(cgroup, a_refused_user_memory_limit_leaves_the_others_written) {
         LoweredQuota q = { .d = &(TestDaemon) {} };
         const char *args[] = { "--policy", policy_path, NULL };
-        char id[80] = "", dir[1024], memsw_before[64] = "";
+        char id[80] = "", held[80] = "", dir[1024], memsw_before[64] = "";
         bool memsw;
         int conn;
         FILE *f;
@@ -1024,6 +1025,9 @@ Test(cgroup, a_refused_user_memory_limit_leaves_the_others_written) {
         cr_assert_eq(test_run_as(65534, 65534, spawn_kept_as_nobody, &q), 0);
         cr_assert_gt(read(q.id_pipe[0], id, sizeof id - 1), 0);
         cr_assert(test_wait_until(users_memory_above, q.d), "the sandbox did not take its memory");
+        q.params = "{\"argv\":[\"sleep\",\"1000\"],\"keepAlive\":true,\"resources\":{\"cpu\":{\"quota\":70000}}}";
+        cr_assert_eq(test_run_as(65534, 65534, spawn_kept_as_nobody, &q), 0);
+        cr_assert_gt(read(q.id_pipe[0], held, sizeof held - 1), 0);
         snprintf(dir, sizeof dir, "%s/user-65534", test_cgroup_dir(&q.d->cgroup, "memory"));
         {
                 char p[1100];
@@ -1048,7 +1052,16 @@ Test(cgroup, a_refused_user_memory_limit_leaves_the_others_written) {
         cr_assert(file_contains(dir, "pids.max", "20\n"), "the user's tasks limit was not written");
         snprintf(dir, sizeof dir, "%s/user-65534", test_cgroup_dir(&q.d->cgroup, "cpu"));
         cr_assert(file_contains(dir, "cpu.cfs_quota_us", "30000"), "the user's CPU quota was not written");
+        assert_quotas(q.d, conn, held, "30000", "30000");
 
+        /* Raised again with the memory limit still refused: the held sandbox gets its own back all the same. */
+        write_policy("[default]\nuser-memory-max = 16M\nuser-memory-swap-max = 1M\nuser-cpu-quota = 90%\n"
+                     "user-tasks-max = 20\n");
+        json_object_put(test_call(conn, "io.nsbox.Sandbox.Reload", NULL, NULL, 0, NULL, NULL));
+        assert_quotas(q.d, conn, held, "90000", "70000");
+
+        call_id_ok(conn, "Kill", held, "\"signal\":9");
+        json_object_put(call_id(conn, "Wait", held, NULL));
         call_id_ok(conn, "Kill", id, "\"signal\":9");
         json_object_put(call_id(conn, "Wait", id, NULL));
         test_disconnect(conn);
