@@ -1501,11 +1501,31 @@ static void close_spawn_fds(Cgroup *cg) {
         cg->leaf_fd = safe_close(cg->leaf_fd);
 }
 
+/*
+ * A spawn child runs on the daemon's memory until its execve(), already in the sandbox's cgroups: should its own
+ * steps (the file tree, content a caller streams into it, the exec's new address space) take the cgroup past its
+ * memory limit, the kernel's OOM killer would pick it, and kill every process sharing its memory, the daemon. On
+ * a v1 memory hierarchy, OOM kills are off in the cgroup while a spawn into it is in flight: a charge over the
+ * limit fails instead (the spawn fails, ENOMEM), or waits until they are on again, and then kills as before.
+ * cgroup2 has no such switch.
+ */
+static void set_oom_kill(Cgroup *cg, bool on) {
+        int mh = cg->manager->controller_h[CONTROLLER_MEMORY], owned = -EBADF, fd;
+
+        if (mh <= HIERARCHY_V2 || !cg->present[mh] || cg->in_shared[mh])
+                return;
+        fd = dir_fd(cg, mh, &owned);
+        if (fd >= 0)
+                (void) write_at(fd, "memory.oom_control", on ? "0" : "1");
+        safe_close(owned);
+}
+
 int cgroup_hold_for_spawn(Cgroup *cg) {
         int r;
 
         if (cg->spawns++ > 0)
                 return 0;
+        set_oom_kill(cg, false);
         for (size_t i = 0; i < cg->manager->n_h; i++) {
                 if (cg->in_shared[i]) {
                         if (cg->procs_fds[i - 1] < 0) {
@@ -1551,6 +1571,7 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
 
 fail:
         cg->spawns = 0;
+        set_oom_kill(cg, true);
         close_spawn_fds(cg);
         return r;
 }
@@ -1558,8 +1579,10 @@ fail:
 void cgroup_release_after_spawn(Cgroup *cg) {
         if (!cg || cg->spawns == 0)
                 return;
-        if (--cg->spawns == 0)
+        if (--cg->spawns == 0) {
+                set_oom_kill(cg, true);
                 close_spawn_fds(cg);
+        }
 }
 
 /* cg's cgroup.events, not watched yet: the fd, or -errno. */

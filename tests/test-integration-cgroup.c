@@ -1071,6 +1071,51 @@ Test(cgroup, a_refused_user_memory_limit_leaves_the_others_written) {
         close(q.id_pipe[1]);
 }
 
+/*
+ * A memory limit too small for even the spawn's own steps: the child runs on the daemon's memory until its
+ * execve(), and the kernel's OOM killer kills every process sharing its victim's memory, so the child must never
+ * be its victim while it does (a vfork child, which the OOM killer passes over). The spawn fails, or its command
+ * is OOM-killed; the daemon serves on.
+ */
+static int tiny_memory_limits_as_nobody(void *arg) {
+        TestDaemon *d = arg;
+        static const char *const params[] = {
+                "{\"argv\":[\"true\"],\"resources\":{\"memory\":{\"limit\":1}}}",
+                "{\"argv\":[\"true\"],\"resources\":{\"memory\":{\"limit\":8192}}}",
+                "{\"argv\":[\"true\"],\"resources\":{\"memory\":{\"limit\":32768}}}",
+                ("{\"argv\":[\"true\"],\"namespaces\":[\"user\",\"mount\",\"pid\",\"ipc\",\"uts\"],"
+                 "\"resources\":{\"memory\":{\"limit\":65536}}}"),
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(params); i++) {
+                int conn = test_daemon_connect(d);
+                struct json_object *r;
+                Spawned s;
+
+                r = spawn_call(conn, params[i], NULL, 0, &s);
+                if (!r)
+                        return 10 + (int) i; /* the daemon is gone */
+                if (!test_json_get(r, "error")) {
+                        json_object_put(call_id(conn, "Wait", s.id, NULL));
+                        close(s.pidfd);
+                }
+                json_object_put(r);
+                test_disconnect(conn);
+        }
+        return 0;
+}
+
+Test(cgroup, a_tiny_memory_limit_ends_the_sandbox_not_the_daemon) {
+        int r = test_run_as(65534, 65534, tiny_memory_limits_as_nobody, &daemon_);
+        int conn;
+
+        cr_assert_eq(r, 0, "the daemon did not answer spawn %d", r - 10);
+        cr_assert_eq(kill(daemon_.pid, 0), 0, "the daemon is gone");
+        conn = test_daemon_connect(&daemon_);
+        json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        test_disconnect(conn);
+}
+
 static int default_limits_as_nobody(void *arg) {
         TestDaemon *d = arg;
         int conn = test_daemon_connect(d);
