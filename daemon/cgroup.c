@@ -477,6 +477,14 @@ static void remove_tree(int dir_fd, const char *name, unsigned depth) {
 }
 
 /* Removes what a previous run left below BASE/user-* (only empty cgroups can go; populated ones stay). */
+/* memory.oom_control of the cgroup name below dir back to OOM kills on, where it has one (a v1 memory one). */
+static void reset_oom_kill_at(int dir, const char *name) {
+        _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd >= 0 && faccessat(fd, "memory.oom_control", F_OK, 0) >= 0)
+                (void) write_at(fd, "memory.oom_control", "0");
+}
+
 static void remove_leftovers(int base_fd) {
         _cleanup_close_ int dup_fd = fcntl(base_fd, F_DUPFD_CLOEXEC, 3);
         DIR *d;
@@ -502,8 +510,12 @@ static void remove_leftovers(int base_fd) {
                 if (!ud)
                         continue;
                 while ((ue = readdir(ud)))
-                        if (ue->d_type == DT_DIR && ue->d_name[0] != '.')
+                        if (ue->d_type == DT_DIR && ue->d_name[0] != '.') {
+                                /* A daemon that died with a spawn in flight left its OOM kills off
+                                 * (set_oom_kill()); one that stays, busy, must have them back. */
+                                reset_oom_kill_at(dirfd(ud), ue->d_name);
                                 remove_tree(dirfd(ud), ue->d_name, 0);
+                        }
                 closedir(ud);
                 (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
         }
@@ -1915,8 +1927,10 @@ static int open_dirs(Cgroup *cg) {
         r = read_id(cg);
         if (r < 0)
                 return r;
-        /* What the previous daemon set is not handed over: as found now. */
+        /* What the previous daemon set is not handed over: as found now; its OOM kills on, whatever spawn the
+         * previous daemon had in flight (set_oom_kill()). */
         take_limits(cg);
+        set_oom_kill(cg, true);
         close_spawn_fds(cg);
         return 0;
 }
