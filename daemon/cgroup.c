@@ -139,6 +139,7 @@ struct Cgroup {
         /* What its v1 cpu.cfs_quota_us and cpu.cfs_period_us hold where it has a quota there: its own, or its
          * user's where a Reload lowered that below it (user_write_limits()). */
         uint64_t cpu_quota_in_force, cpu_period_in_force;
+        bool oom_kill_off; /* its v1 memory.oom_control says so, while a spawn is in flight (hold_oom_kill()) */
         void *userdata;
 };
 
@@ -1532,12 +1533,29 @@ static void set_oom_kill(Cgroup *cg, bool on) {
         safe_close(owned);
 }
 
+/* Off while a spawn is in flight, where the cgroup has a memory limit of its own to be killed at (only then is
+ * it this cgroup's OOM); back on with the last spawn's end. Nothing on the way of a spawn without one. */
+static void hold_oom_kill(Cgroup *cg) {
+        if (cg->spawns == 0 || cg->oom_kill_off ||
+            (cg->limits.memory_max == CGROUP_LIMIT_MAX && cg->limits.memory_swap_max == CGROUP_LIMIT_MAX))
+                return;
+        set_oom_kill(cg, false);
+        cg->oom_kill_off = true;
+}
+
+static void release_oom_kill(Cgroup *cg) {
+        if (!cg->oom_kill_off)
+                return;
+        set_oom_kill(cg, true);
+        cg->oom_kill_off = false;
+}
+
 int cgroup_hold_for_spawn(Cgroup *cg) {
         int r;
 
         if (cg->spawns++ > 0)
                 return 0;
-        set_oom_kill(cg, false);
+        hold_oom_kill(cg);
         for (size_t i = 0; i < cg->manager->n_h; i++) {
                 if (cg->in_shared[i]) {
                         if (cg->procs_fds[i - 1] < 0) {
@@ -1583,7 +1601,7 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
 
 fail:
         cg->spawns = 0;
-        set_oom_kill(cg, true);
+        release_oom_kill(cg);
         close_spawn_fds(cg);
         return r;
 }
@@ -1592,7 +1610,7 @@ void cgroup_release_after_spawn(Cgroup *cg) {
         if (!cg || cg->spawns == 0)
                 return;
         if (--cg->spawns == 0) {
-                set_oom_kill(cg, true);
+                release_oom_kill(cg);
                 close_spawn_fds(cg);
         }
 }
@@ -1796,6 +1814,7 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
         if (r < 0)
                 return r;
         take_limits(cg);
+        hold_oom_kill(cg);
         return 0;
 }
 
