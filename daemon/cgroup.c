@@ -139,7 +139,6 @@ struct Cgroup {
         /* What its v1 cpu.cfs_quota_us and cpu.cfs_period_us hold where it has a quota there: its own, or its
          * user's where a Reload lowered that below it (user_write_limits()). */
         uint64_t cpu_quota_in_force, cpu_period_in_force;
-        bool oom_kill_off; /* its v1 memory.oom_control says so, while a spawn is in flight (hold_oom_kill()) */
         void *userdata;
 };
 
@@ -478,14 +477,6 @@ static void remove_tree(int dir_fd, const char *name, unsigned depth) {
 }
 
 /* Removes what a previous run left below BASE/user-* (only empty cgroups can go; populated ones stay). */
-/* memory.oom_control of the cgroup name below dir back to OOM kills on, where it has one (a v1 memory one). */
-static void reset_oom_kill_at(int dir, const char *name) {
-        _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd >= 0 && faccessat(fd, "memory.oom_control", F_OK, 0) >= 0)
-                (void) write_at(fd, "memory.oom_control", "0");
-}
-
 static void remove_leftovers(int base_fd) {
         _cleanup_close_ int dup_fd = fcntl(base_fd, F_DUPFD_CLOEXEC, 3);
         DIR *d;
@@ -511,12 +502,8 @@ static void remove_leftovers(int base_fd) {
                 if (!ud)
                         continue;
                 while ((ue = readdir(ud)))
-                        if (ue->d_type == DT_DIR && ue->d_name[0] != '.') {
-                                /* A daemon that died with a spawn in flight left its OOM kills off
-                                 * (set_oom_kill()); one that stays, busy, must have them back. */
-                                reset_oom_kill_at(dirfd(ud), ue->d_name);
+                        if (ue->d_type == DT_DIR && ue->d_name[0] != '.')
                                 remove_tree(dirfd(ud), ue->d_name, 0);
-                        }
                 closedir(ud);
                 (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
         }
@@ -1514,48 +1501,11 @@ static void close_spawn_fds(Cgroup *cg) {
         cg->leaf_fd = safe_close(cg->leaf_fd);
 }
 
-/*
- * A spawn child runs on the daemon's memory until its execve(), already in the sandbox's cgroups: should its own
- * steps (the file tree, content a caller streams into it, the exec's new address space) take the cgroup past its
- * memory limit, the kernel's OOM killer would pick it, and kill every process sharing its memory, the daemon. On
- * a v1 memory hierarchy, OOM kills are off in the cgroup while a spawn into it is in flight: a charge over the
- * limit fails instead (the spawn fails, ENOMEM), or waits until they are on again, and then kills as before.
- * cgroup2 has no such switch.
- */
-static void set_oom_kill(Cgroup *cg, bool on) {
-        int mh = cg->manager->controller_h[CONTROLLER_MEMORY], owned = -EBADF, fd;
-
-        if (mh <= HIERARCHY_V2 || !cg->present[mh] || cg->in_shared[mh])
-                return;
-        fd = dir_fd(cg, mh, &owned);
-        if (fd >= 0)
-                (void) write_at(fd, "memory.oom_control", on ? "0" : "1");
-        safe_close(owned);
-}
-
-/* Off while a spawn is in flight, where the cgroup has a memory limit of its own to be killed at (only then is
- * it this cgroup's OOM); back on with the last spawn's end. Nothing on the way of a spawn without one. */
-static void hold_oom_kill(Cgroup *cg) {
-        if (cg->spawns == 0 || cg->oom_kill_off ||
-            (cg->limits.memory_max == CGROUP_LIMIT_MAX && cg->limits.memory_swap_max == CGROUP_LIMIT_MAX))
-                return;
-        set_oom_kill(cg, false);
-        cg->oom_kill_off = true;
-}
-
-static void release_oom_kill(Cgroup *cg) {
-        if (!cg->oom_kill_off)
-                return;
-        set_oom_kill(cg, true);
-        cg->oom_kill_off = false;
-}
-
 int cgroup_hold_for_spawn(Cgroup *cg) {
         int r;
 
         if (cg->spawns++ > 0)
                 return 0;
-        hold_oom_kill(cg);
         for (size_t i = 0; i < cg->manager->n_h; i++) {
                 if (cg->in_shared[i]) {
                         if (cg->procs_fds[i - 1] < 0) {
@@ -1601,7 +1551,6 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
 
 fail:
         cg->spawns = 0;
-        release_oom_kill(cg);
         close_spawn_fds(cg);
         return r;
 }
@@ -1609,10 +1558,8 @@ fail:
 void cgroup_release_after_spawn(Cgroup *cg) {
         if (!cg || cg->spawns == 0)
                 return;
-        if (--cg->spawns == 0) {
-                release_oom_kill(cg);
+        if (--cg->spawns == 0)
                 close_spawn_fds(cg);
-        }
 }
 
 /* cg's cgroup.events, not watched yet: the fd, or -errno. */
@@ -1814,7 +1761,6 @@ int cgroup_apply_limits_late(Cgroup *cg, const CgroupLimits *l, const CgroupLimi
         if (r < 0)
                 return r;
         take_limits(cg);
-        hold_oom_kill(cg);
         return 0;
 }
 
@@ -1946,10 +1892,8 @@ static int open_dirs(Cgroup *cg) {
         r = read_id(cg);
         if (r < 0)
                 return r;
-        /* What the previous daemon set is not handed over: as found now; its OOM kills on, whatever spawn the
-         * previous daemon had in flight (set_oom_kill()). */
+        /* What the previous daemon set is not handed over: as found now. */
         take_limits(cg);
-        set_oom_kill(cg, true);
         close_spawn_fds(cg);
         return 0;
 }

@@ -91,6 +91,13 @@ _noreturn_ static void init_fail(const SpawnPlan *p, int error, const char *cont
  * exits; the command does not inherit the fds (close-on-exec until init
  * itself execs).
  */
+/*
+ * Read locks on the whole of each lock file, held by init's fds for the sandbox's life. The lock is the open
+ * file description's (F_OFD_SETLK), not the process's (F_SETLK, as bubblewrap takes it): a process's lock
+ * belongs to its fd table, which init shares with its spawn worker until its exec (spawn-worker.c), and goes
+ * when the worker closes its copy of the fd there. Other processes see the one as the other: the two kinds
+ * conflict alike.
+ */
 static void lock_files(SpawnPlan *p) {
         for (char *const *f = p->lock_files; f && *f && p->n_lock_fds < SPAWN_LOCK_FILES_MAX; f++) {
                 struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
@@ -98,7 +105,7 @@ static void lock_files(SpawnPlan *p) {
                 int fd;
 
                 fd = open(*f, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (fd < 0 || fcntl(fd, F_SETLK, &l) < 0) {
+                if (fd < 0 || fcntl(fd, F_OFD_SETLK, &l) < 0) {
                         spawn_error_set(&e, "lock-file", errno, *f);
                         spawn_child_report(p->child_report_fd, &e);
                         _exit(SPAWN_CHILD_FAILED);
@@ -328,9 +335,9 @@ static void sort_fds(int *fds, size_t n) {
  * in the same namespaces, with its children, its signalfd and blocked
  * signals and the capabilities it just dropped to (no_new_privs: execve()
  * grants no more). The filters are loaded by the program, not here, so that
- * nothing a caller's filter denies can stop the exec. The spawn worker's
- * memory fd and report_fd (when init still holds the report pipe) stay
- * open, close-on-exec, until the exec is past the daemon's memory. Returns only if the program is not there,
+ * nothing a caller's filter denies can stop the exec. report_fd (when init
+ * still holds the report pipe) stays open, close-on-exec, until the exec is
+ * past the daemon's memory. Returns only if the program is not there,
  * its filters could not be handed over or the exec failed, with errno set and the step that failed; init
  * then goes on as it is.
  */
@@ -338,7 +345,7 @@ static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int 
         char a_sfd[16], a_command[16], a_filters[16], a_loaded[16];
         char *argv[] = { (char *) SANDBOX_INIT_NAME, a_sfd, a_command, a_filters, a_loaded, NULL };
         char *envp[] = { NULL };
-        int filters, error, keep[6 + SPAWN_LOCK_FILES_MAX];
+        int filters, error, keep[5 + SPAWN_LOCK_FILES_MAX];
 
         if (p->init_program_fd < 0)
                 return "nsbox-init";
@@ -354,15 +361,14 @@ static const char *exec_program(const SpawnPlan *p, int sfd, pid_t command, int 
         format_int(a_loaded, filters_loaded);
 
         keep[0] = sfd;
-        keep[1] = p->memory_fd;
-        keep[2] = filters;
-        keep[3] = p->init_program_fd;
-        keep[4] = report_fd;
-        keep[5] = filters_loaded;
+        keep[1] = filters;
+        keep[2] = p->init_program_fd;
+        keep[3] = report_fd;
+        keep[4] = filters_loaded;
         for (size_t i = 0; i < p->n_lock_fds; i++)
-                keep[6 + i] = p->lock_fds[i];
-        sort_fds(keep, 6 + p->n_lock_fds);
-        close_all_but(keep, 6 + p->n_lock_fds);
+                keep[5 + i] = p->lock_fds[i];
+        sort_fds(keep, 5 + p->n_lock_fds);
+        close_all_but(keep, 5 + p->n_lock_fds);
 
         /* Every fd nsbox-init uses is open: from here on the sandbox's fd limit binds init too. */
         if (set_command_fd_limit(p) < 0) {
@@ -414,6 +420,25 @@ static void await_answer(SpawnPlan *p) {
                 ;
         (void) close(p->child_sync_fd);
         p->child_sync_fd = -EBADF;
+}
+
+/*
+ * How init starts the command. On the daemon's memory it is a vfork child, as init is its worker's
+ * (spawn-worker.c): the OOM killer never picks a process in the middle of a vfork, and one on the daemon's
+ * memory, picked, would take the daemon with it. Init goes on once the command exec'd, and has nothing to
+ * do before the answer unless it holds the report. A command that waits for nsbox-init's filters cannot be
+ * one (init would wait for it, and it for init's exec): it gets a memory of its own, a fork's, whose only
+ * cost is copying the daemon's page tables. On a fork's memory, which is the sandbox's alone, the command
+ * borrows it: where the answer waits for init's own exec too (init holds the report), the two execs then
+ * run side by side, and the answer comes after the later of them, not after both in turn. Init's exec
+ * leaves the memory, its frame here with the command's stack and start included, to the command until its
+ * own execve(), as a vfork child's exec leaves it to its parent. Until then the two share errno too, which
+ * either reads only after a failure: a failed init ends the sandbox anyway.
+ */
+static unsigned long command_clone_flags(const SpawnPlan *p, int report_fd) {
+        if (p->shares_memory)
+                return p->command_awaits_init_filters ? 0 : CLONE_VM | CLONE_VFORK;
+        return CLONE_VM | (report_fd >= 0 ? 0 : CLONE_VFORK);
 }
 
 _noreturn_ void sandbox_init_run(SpawnPlan *p) {
@@ -469,15 +494,6 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                         init_fail(p, -r, "seccomp");
         }
 
-        /*
-         * Where the answer waits for init's own exec too (init holds the report), the command and init's
-         * exec run side by side: the answer comes after the later of the two execs, not after both in turn.
-         * Init's exec leaves the memory, its frame here with the command's stack and start included, to the
-         * command until its own execve(), as a vfork child's exec leaves it to its parent. Until then the two
-         * share errno too, which either reads only after a failure: a failed init ends the sandbox anyway.
-         * Otherwise init has nothing to do before the answer: the command is a vfork-style child, and
-         * has this CPU at once.
-         */
         if (p->command_awaits_init_filters && pipe2(loaded, O_CLOEXEC) < 0)
                 init_fail(p, errno, "pipe");
         start = (CommandStart) {
@@ -486,8 +502,7 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
                 .filters_loaded = loaded[0],
                 .filters_loaded_writer = loaded[1],
         };
-        command = clone(command_main, stack + sizeof stack, CLONE_VM | (report_fd >= 0 ? 0 : CLONE_VFORK) | SIGCHLD,
-                        &start);
+        command = clone(command_main, stack + sizeof stack, command_clone_flags(p, report_fd) | SIGCHLD, &start);
         if (command < 0) {
                 int error = errno, fd = receive_fd(sv[0]);
 

@@ -680,13 +680,12 @@ static void close_gaps(int first, int last) {
  * A source may sit on another entry's target number: parking every source
  * above the highest target first means no dup2() can clobber a source that is
  * still needed. The fds the child keeps for itself past execve()'s
- * close-on-exec (the report fd, the nsbox-init program, the spawn worker's
- * memory fd, init's sync socket) end up right above the highest target, in
- * that order.
+ * close-on-exec (the report fd, the nsbox-init program, init's sync socket)
+ * end up right above the highest target, in that order.
  */
 static void setup_fds(SpawnPlan *p) {
-        int *carried[] = { &p->child_report_fd, &p->init_program_fd, &p->memory_fd, &p->child_sync_fd };
-        static const char *const carried_names[] = { "report pipe", "init program", "memory pipe", "sync socket" };
+        int *carried[] = { &p->child_report_fd, &p->init_program_fd, &p->child_sync_fd };
+        static const char *const carried_names[] = { "report pipe", "init program", "sync socket" };
         int above = p->max_target + 1, fd, gap, next;
 
         /* Parked in this order, so none sits where an earlier one goes below. */
@@ -1017,8 +1016,6 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
                 (void) close(pool->child_sync_fd);
         spawn_plan_visit_fds(&copy, take_received_fd, &received);
         copy.child_report_fd = pool->child_report_fd;
-        /* The worker's memory is the entry's: held until execve() as a fresh child holds it. */
-        copy.memory_fd = pool->memory_fd;
         copy.child_sync_fd = copy.init ? pool->child_sync_fd : -EBADF;
         copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
         memcpy(copy.namespace_inodes, pool->namespace_inodes, sizeof copy.namespace_inodes);

@@ -204,9 +204,6 @@ typedef struct SpawnPlan {
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
          * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;
-        /* Then the spawn worker's memory fd (spawn_worker_memory_fd()), which the child, init and the
-         * command each hold, close-on-exec, until they leave that memory; otherwise -EBADF. */
-        int memory_fd;
 
         /* A warm-pool entry (SpawnContext.pooled): once released the child parks, says so on the sync socket
          * (SPAWN_SYNC_PARKED) and waits there for the request's plan: the plan's address, with its fds

@@ -2,28 +2,33 @@
 /*
  * The worker threads that clone spawn children on the daemon's own memory
  * (spawn-worker.h says why). Each call is a Job, shared by the caller, the
- * worker and the child, freed by whichever of the caller and the worker is
- * done with it last. The caller waits only until the child exists: the
- * child says so first thing, or the worker's return from clone3(), or its
- * pid (written by the kernel before the child runs), if it is stopped before
- * either. The worker does not wait suspended until the child exec'd
- * (CLONE_VFORK): it would hold its copies of the child's fds until then,
- * and a sandbox's init, which starts the command on the same memory and
- * leaves it by exec'ing nsbox-init only after the command exec'd, would
- * keep the daemon's EOF on the report pipe, and so the reply, waiting for
- * that too. It closes those copies right after clone3() and waits until the
- * job's memory pipe has no writer left: the child holds its write end
- * (close-on-exec) and so does whatever it starts on the same memory, until
- * each exec'd or exited. Only then are the child's stack and the plan
- * reused. A process stopped there (a caller may stop its own sandbox's
- * init) holds the worker no longer than the call's timeout: then the child,
- * the sandbox's top process, is killed, which ends the rest.
+ * worker, the child and, while the child may outstay its time, the watchdog;
+ * freed by whichever of them is done with it last.
  *
- * While the child runs, it shares the worker's TLS, errno included: the
- * worker's own system calls in that time are raw ones that leave errno
- * alone, so a failure of the worker's cannot change what the child reports;
- * only the call's after() (which gives back per-thread state: a failure
- * there is fatal or ignored) may touch errno, and only where it fails.
+ * The worker clones with CLONE_VFORK and so waits, suspended in the kernel,
+ * until the child exec'd or exited. That is what keeps the daemon alive when
+ * the child's cgroup runs out of memory: the OOM killer never picks a process
+ * in the middle of a vfork (in_vfork()), and a child on the daemon's memory,
+ * picked, would take down every process sharing it. It also means nothing
+ * runs on the worker's stack, TLS or errno but the child until then.
+ *
+ * The child shares its worker's fd table (CLONE_FILES) until its exec: the
+ * worker pulls the fds the plan names into it before clone3() (pidfd_getfd()
+ * on a pidfd of the daemon, while the caller waits, so they are open), and
+ * what the child, or the sandbox's init, closes there is closed for good.
+ * A table of its own would keep the worker's copies open while it waits: a
+ * sandbox's init waits for the daemon's answer before its exec
+ * (sandbox-init.c), and the answer waits for EOF on the child's report pipe,
+ * whose write end init closes, so a copy kept by the worker would never let
+ * either go on. At the exec the kernel gives the child a copy of the table;
+ * the worker then closes what is left in its own (the report pipe's write
+ * end among it: its EOF waits for that) and makes the table its own again.
+ *
+ * The worker cannot time out a child it is suspended on; the watchdog thread
+ * does, with a pidfd of the child in the daemon's table: a child that stays
+ * on the daemon's memory past the call's timeout (a caller may stop its own
+ * sandbox's init there, after the spawn was answered) is killed, which ends
+ * the vfork and frees the worker.
  *
  * Workers are made on demand (every busy one may be held by a child a caller
  * stopped) up to WORKERS_MAX; past that the caller clones as before, from its
@@ -39,17 +44,13 @@
  * compilation). The worker's own calls pass it: the profile denies nothing
  * a worker makes.
  *
- * Each worker has an fd table of its own, nearly empty: clone3() without
- * CLONE_FILES copies the cloning thread's table into the child, and the
- * daemon's holds a pidfd per live sandbox (dup_fd() of 19,000 fds cost a
- * spawn about 0.75 ms, growing with the sandboxes alive). For each job the
- * worker pulls in the few fds the plan names (pidfd_getfd() on the daemon's
- * own pidfd, while the caller waits, so they are open), renumbered low, and
- * closes them again right after clone3() (EOF on the caller's ends of the
- * child's pipes then means the child is gone). The pidfd the caller gets is
- * opened by the caller, in its own table. Workers are started by a thread of
- * their own whose table never held a caller's fd (below), so making one
- * closes none.
+ * Each worker has an fd table of its own, nearly empty: stdio and a pidfd
+ * of the daemon. The daemon's holds a pidfd per live sandbox, and a child
+ * born with a copy of it would cost a dup_fd() of every one (19,000 fds cost
+ * a spawn about 0.75 ms, growing with the sandboxes alive). The pidfd the
+ * caller gets is opened by the caller, in its own table. Workers are started
+ * by a thread of their own whose table never held a caller's fd (below), so
+ * making one closes none.
  */
 
 #include <errno.h>
@@ -61,11 +62,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "seccomp-profile.h"
 #include "spawn-worker.h"
 
@@ -95,19 +98,26 @@ enum {
 
 typedef struct Job Job;
 struct Job {
-        unsigned n_ref; /* atomic: the caller's and the worker's */
+        unsigned n_ref; /* atomic: the caller's, the worker's and, while it watches, the watchdog's */
         SpawnWorkerCall call;
         /* Written by the kernel before the child runs (CLONE_PARENT_SETTID). */
         pid_t pid;
         /* Who reaps a child the caller killed because it could not open a pidfd of it: REAP_CALLER_GAVE_UP
          * set first, the worker (the child may be dying still); REAP_WORKER_DONE first, the caller (the
-         * child has closed its fds, so it is all but a zombie). */
+         * child is gone, all but its zombie). */
         uint32_t reap;
         uint32_t told;  /* futex word: the caller may read the result */
         uint32_t telling; /* the first of child and worker to tell wins */
         int error;      /* positive errno of a failure, with spawn_error */
         SpawnError spawn_error;
         Job *next;
+
+        bool vfork_over;        /* atomic: the worker's clone3() returned, nothing of the job is on the memory */
+        uint64_t started_nsec;  /* CLOCK_MONOTONIC, when the worker cloned */
+        /* The watchdog's alone: */
+        int watch_pidfd;        /* the child's, in the watchdog's table */
+        uint64_t deadline_nsec; /* CLOCK_MONOTONIC; 0 until known (an armed timeout not set yet) */
+        Job *watch_next;
 };
 
 typedef enum WorkerKind {
@@ -146,6 +156,13 @@ static Job *dequeue(WorkerKind k) {
                         queue_tail[k] = NULL;
         }
         return j;
+}
+
+static uint64_t now_nsec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
 #if defined(__x86_64__)
@@ -214,15 +231,6 @@ static void job_unref(Job *j) {
 }
 
 /*
- * The worker's own fd table: the daemon's pidfd (to pull fds from), and the fds pulled for the current
- * job, by the daemon's number. Only the worker's thread touches these.
- */
-typedef struct Pulled {
-        int daemon_fd;
-        int fd;
-} Pulled;
-
-/*
  * Workers are started by the factory thread, which is started once, before the daemon holds any fd a
  * caller controls, and gives up everything but stdio and a pidfd of the daemon: a thread shares the fd
  * table of the thread that made it, so each worker starts from that small table and copies it.
@@ -232,18 +240,21 @@ static unsigned n_to_start[_WORKER_KIND_MAX];
 static bool factory_running = false;
 static int factory_pidfd = -EBADF;
 
+/*
+ * The worker's own fd table: a pidfd of the daemon (to pull fds from), and the fds pulled for the current
+ * job, by the daemon's number. Only the worker's thread touches these.
+ */
+typedef struct Pulled {
+        int daemon_fd;
+        int fd;
+} Pulled;
+
 static __thread bool fds_private = false;
 static __thread int daemon_pidfd = -EBADF;
 static __thread Pulled *pulled;
 static __thread size_t n_pulled, n_pulled_max;
-/* The write end of the current job's memory pipe, for the child. */
-static __thread int memory_fd = -EBADF;
 /* This worker's thread loaded its calls' filter. */
 static __thread bool filtered = false;
-
-int spawn_worker_memory_fd(void) {
-        return memory_fd;
-}
 
 bool spawn_worker_filtered(void) {
         return filtered;
@@ -274,18 +285,18 @@ int spawn_worker_take_fd(int fd) {
         return copy;
 }
 
-/* Closes what the job pulled. Raw: a child may be running on this thread's TLS. */
-static void close_pulled(void) {
-        for (size_t i = 0; i < n_pulled; i++)
-                (void) raw_syscall4(SYS_close, pulled[i].fd, 0, 0, 0);
-        n_pulled = 0;
-}
-
 /*
  * The worker's own table: a copy of the factory's (below), which holds only the daemon's stdio and its
  * pidfd, at the same number in every copy. Nothing is closed here: closing even a copy of a caller's fd
  * can block (FUSE flushes on every close), so the table is never copied from one that had any.
  */
+/* What a job that cloned nothing pulled. */
+static void close_pulled(void) {
+        for (size_t i = 0; i < n_pulled; i++)
+                (void) close(pulled[i].fd);
+        n_pulled = 0;
+}
+
 static int worker_private_fds(void) {
         if (unshare(CLONE_FILES) < 0)
                 return -errno;
@@ -294,8 +305,38 @@ static int worker_private_fds(void) {
         return 0;
 }
 
-/* Lets the caller read the result; by the child (first thing) or the worker, whoever is first. Raw system
- * calls only: the child and the worker share errno. */
+/*
+ * After a job that cloned: the table the child shared until its exec or exit is the worker's alone again.
+ * Whatever is left there goes (the child may have closed, replaced or renumbered anything, the worker's own
+ * fds included), EOF on the child's report pipe with it. Closing a copy of a caller's file may block (a FUSE
+ * flush): this worker's wait, never the loop's.
+ */
+static void worker_clear_fds(void) {
+        n_pulled = 0;
+        daemon_pidfd = -EBADF;
+        (void) close_range(0, ~0U, 0);
+}
+
+/* Then, with the worker's own credentials back: stdio and a pidfd of the daemon, afresh. Fails only where the
+ * worker cannot go on. */
+static int worker_reopen_fds(void) {
+        int fd;
+
+        fd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        if (fd < 0)
+                return -errno;
+        daemon_pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        (void) close(fd);
+        if (daemon_pidfd < 0)
+                return -errno;
+        /* The daemon's stdio at 0, 1 and 2 (where it has them), so that nothing the worker writes there, a
+         * sanitizer's report, say, lands in a caller's file pulled to a low number. */
+        for (int i = 0; i < 3; i++)
+                (void) syscall(SYS_pidfd_getfd, daemon_pidfd, i, 0);
+        return 0;
+}
+
+/* Lets the caller read the result; by the child (first thing) or the worker, whoever is first. */
 static void job_tell(Job *j) {
         if (__atomic_exchange_n(&j->telling, 1, __ATOMIC_ACQ_REL))
                 return;
@@ -326,45 +367,6 @@ _noreturn_ static void child_entry(void *arg) {
         j->call.child(j->call.userdata);
 }
 
-static struct timespec msec_to_timespec(unsigned msec) {
-        return (struct timespec) { .tv_sec = msec / 1000U, .tv_nsec = (long) (msec % 1000U) * 1000000L };
-}
-
-/*
- * Until the memory pipe has no writer left: whatever ran on this memory has exec'd or exited. Past
- * timeout_msec (0: none, unless armed gets one later) the child is killed, and with it what it started
- * here (init's pid namespace ends with it, a command outside one has init's death as its
- * PR_SET_PDEATHSIG); then the wait goes on.
- */
-static void wait_memory_free(int fd, int pidfd, unsigned timeout_msec, const unsigned *armed) {
-        struct timespec left = msec_to_timespec(timeout_msec), tick = msec_to_timespec(1000U);
-        bool killed = timeout_msec == 0 && !armed, unarmed = timeout_msec == 0 && armed;
-
-        for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = 0 };
-                long n;
-
-                /* ppoll() writes back the time left, so an interrupted wait resumes where it was. */
-                n = raw_syscall4(SYS_ppoll, (long) &pfd, 1, killed ? 0 : unarmed ? (long) &tick : (long) &left, 0);
-                if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
-                        return;
-                if (n == 0 && unarmed) {
-                        unsigned t = __atomic_load_n(armed, __ATOMIC_ACQUIRE);
-
-                        tick = msec_to_timespec(1000U);
-                        if (t > 0) {
-                                left = msec_to_timespec(t);
-                                unarmed = false;
-                        }
-                        continue;
-                }
-                if (n == 0 && !killed) {
-                        (void) raw_syscall4(SYS_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
-                        killed = true;
-                }
-        }
-}
-
 static void reap(pid_t pid) {
         siginfo_t si;
 
@@ -379,10 +381,132 @@ static void job_fail(Job *j, const char *stage, int error, const char *context) 
         j->call.done(j->call.userdata, false);
 }
 
-static void run_job(Job *j, char *stack, size_t stack_size) {
-        int pidfd = -EBADF;
+/* ---- the watchdog ---- */
+
+/*
+ * The watchdog has a fd table of its own, and a socket the callers send it their children's pidfds on
+ * (watch_socket, the daemon's end). The pidfds it holds are not the daemon's to count or to close, and it lets
+ * go of each whenever it next wakes after the vfork ended.
+ */
+static int watch_socket = -EBADF;
+
+/* The job's deadline, once it has one. */
+static void job_update_deadline(Job *j) {
+        unsigned armed;
+
+        if (j->deadline_nsec > 0 || !j->call.armed_timeout_msec)
+                return;
+        armed = __atomic_load_n(j->call.armed_timeout_msec, __ATOMIC_ACQUIRE);
+        if (armed > 0)
+                j->deadline_nsec = now_nsec() + armed * 1000000ULL;
+}
+
+/* What the callers sent: each a job and the child's pidfd. */
+static void watch_receive(int fd, Job **head) {
+        for (;;) {
+                union {
+                        struct cmsghdr align;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } control;
+                Job *j = NULL;
+                struct iovec iov = { .iov_base = &j, .iov_len = sizeof j };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                                     .msg_controllen = sizeof control.buf };
+                struct cmsghdr *cmsg;
+                ssize_t n;
+
+                n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != (ssize_t) sizeof j || !j)
+                        return;
+                cmsg = CMSG_FIRSTHDR(&mh);
+                if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
+                        job_unref(j);
+                        continue;
+                }
+                memcpy(&j->watch_pidfd, CMSG_DATA(cmsg), sizeof(int));
+                if (j->call.timeout_msec > 0)
+                        j->deadline_nsec = j->started_nsec + j->call.timeout_msec * 1000000ULL;
+                j->watch_next = *head;
+                *head = j;
+        }
+}
+
+/*
+ * Kills what outstays its deadline on the daemon's memory. Looks every second while an armed timeout may be
+ * set (the caller sets it without a word), otherwise sleeps until the next deadline or a new job.
+ */
+_noreturn_ static void watchdog_main(int fd) {
+        Job *head = NULL;
+
+        for (;;) {
+                uint64_t now = now_nsec(), next = now + 3600ULL * 1000000000ULL;
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+                for (Job **link = &head; *link;) {
+                        Job *j = *link;
+
+                        if (__atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE)) {
+                                /* A pidfd: closing it cannot block. */
+                                *link = j->watch_next;
+                                (void) close(j->watch_pidfd);
+                                job_unref(j);
+                                continue;
+                        }
+                        job_update_deadline(j);
+                        if (j->deadline_nsec > 0 && now >= j->deadline_nsec) {
+                                (void) syscall(SYS_pidfd_send_signal, j->watch_pidfd, SIGKILL, NULL, 0);
+                                /* Let go of once the kill ended the vfork. */
+                                j->deadline_nsec = UINT64_MAX;
+                        } else if (j->deadline_nsec > 0 && j->deadline_nsec < next)
+                                next = j->deadline_nsec;
+                        else if (j->deadline_nsec == 0 && now + 1000000000ULL < next)
+                                next = now + 1000000000ULL;
+                        link = &j->watch_next;
+                }
+
+                if (poll(&pfd, 1, (int) ((next - now) / 1000000ULL) + 1) > 0)
+                        watch_receive(fd, &head);
+        }
+}
+
+/* The caller's: hands the watchdog a child the worker may still be suspended on, with its pidfd. Without the
+ * watchdog (or room in its socket), the daemon's own deadlines still end the child, and with it the vfork. */
+static void watch_job(Job *j, int pidfd) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = &j, .iov_len = sizeof j };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) || watch_socket < 0 ||
+            __atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE))
+                return;
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &pidfd, sizeof(int));
+        __atomic_add_fetch(&j->n_ref, 1, __ATOMIC_ACQ_REL);
+        if (sendmsg(watch_socket, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                job_unref(j);
+}
+
+/* The worker's, once its clone3() returned. */
+static void unwatch_job(Job *j) {
+        __atomic_store_n(&j->vfork_over, true, __ATOMIC_RELEASE);
+}
+
+/* ---- the workers ---- */
+
+/* Returns whether the worker's fd table is fit for another job. */
+static bool run_job(Job *j, char *stack, size_t stack_size) {
+        int pidfd = -EBADF, cgroup_fd;
         struct clone_args args = {
-                .flags = j->call.flags | CLONE_VM | CLONE_PARENT_SETTID | CLONE_PIDFD,
+                .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PARENT_SETTID | CLONE_PIDFD,
                 .pidfd = (uint64_t) (uintptr_t) &pidfd,
                 .parent_tid = (uint64_t) (uintptr_t) &j->pid,
                 .exit_signal = SIGCHLD,
@@ -390,24 +514,19 @@ static void run_job(Job *j, char *stack, size_t stack_size) {
                 .stack_size = stack_size,
         };
         SpawnError e = {};
-        int memory[2], cgroup_fd;
         long r;
 
         /* Before anything else: the caller keeps these open only until it is told. */
         cgroup_fd = spawn_worker_take_fd(j->call.cgroup_fd);
         if (j->call.cgroup_fd >= 0 && cgroup_fd < 0) {
+                close_pulled();
                 job_fail(j, "prepare", -cgroup_fd, "the spawn worker's fds");
-                return;
+                return true;
         }
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t) cgroup_fd;
         }
-        if (pipe2(memory, O_CLOEXEC) < 0) {
-                job_fail(j, "prepare", errno, "the spawn worker's memory pipe");
-                return;
-        }
-        memory_fd = memory[1];
 #ifdef HAVE_ASAN
         /* A child never returns from its frames (it execs or exits), so under AddressSanitizer the shadow of
          * its stack, shared as the memory is, keeps the redzones of the last child's deepest frames, which
@@ -417,37 +536,36 @@ static void run_job(Job *j, char *stack, size_t stack_size) {
 
         r = j->call.before ? j->call.before(j->call.userdata, &e) : 0;
         if (r < 0) {
-                memory_fd = -EBADF;
-                (void) close(memory[0]);
-                (void) close(memory[1]);
+                close_pulled();
                 j->spawn_error = e;
                 j->error = (int) -r;
                 job_tell(j);
                 j->call.done(j->call.userdata, false);
-                return;
+                return true;
         }
 
+        j->started_nsec = now_nsec();
+        /* Suspended here until the child exec'd or exited. */
         r = spawn_worker_clone3(&args, sizeof args, child_entry, j);
-        /* From here until the memory is free, a child may run on this thread's TLS: errno is its. */
-        memory_fd = -EBADF;
-        (void) raw_syscall4(SYS_close, memory[1], 0, 0, 0);
+        unwatch_job(j);
+        if (r >= 0)
+                worker_clear_fds();
+        else
+                close_pulled();
         if (j->call.after)
                 j->call.after(j->call.userdata);
         if (r < 0) {
-                (void) close(memory[0]);
                 job_fail(j, "clone3", (int) -r, NULL);
-                return;
+                return true;
         }
 
-        /* Only the child may hold its ends: EOF on the caller's must mean it is gone. */
-        close_pulled();
+        /* Told already, unless the child was killed before its first instruction. */
         job_tell(j);
-        wait_memory_free(memory[0], pidfd, j->call.timeout_msec, j->call.armed_timeout_msec);
-        (void) close(memory[0]);
-        (void) close(pidfd);
+        r = worker_reopen_fds();
         if (__atomic_exchange_n(&j->reap, REAP_WORKER_DONE, __ATOMIC_ACQ_REL) == REAP_CALLER_GAVE_UP)
                 reap(j->pid);
         j->call.done(j->call.userdata, true);
+        return r >= 0;
 }
 
 static void *worker_main(void *arg) {
@@ -480,14 +598,13 @@ static void *worker_main(void *arg) {
                         filtered = !filter_failed;
                 }
 
-                if (have_stack && fds_error == 0)
-                        run_job(j, stack, CHILD_STACK_SIZE);
-                else if (!have_stack)
+                if (have_stack && fds_error == 0) {
+                        if (!run_job(j, stack, CHILD_STACK_SIZE))
+                                fds_error = -EBADF;
+                } else if (!have_stack)
                         job_fail(j, "clone3", ENOMEM, "worker stack");
                 else
                         job_fail(j, "prepare", -fds_error, "the spawn worker's fd table");
-                /* Whatever the job pulled, however it ended. */
-                close_pulled();
                 job_unref(j);
 
                 (void) pthread_mutex_lock(&lock);
@@ -565,14 +682,23 @@ _noreturn_ static void *factory_main(void *arg) {
         }
 }
 
-typedef struct FactoryStart {
+/* A thread's start, waited for by the daemon's thread that made it. */
+typedef struct ThreadStart {
         pthread_mutex_t lock;
         pthread_cond_t done;
-        int result; /* 1 until the factory set itself up */
-} FactoryStart;
+        int result; /* 1 until the thread set itself up */
+        int fd;     /* what the thread is to keep, or -EBADF */
+} ThreadStart;
+
+static void thread_started(ThreadStart *start, int result) {
+        (void) pthread_mutex_lock(&start->lock);
+        start->result = result;
+        (void) pthread_cond_signal(&start->done);
+        (void) pthread_mutex_unlock(&start->lock);
+}
 
 static void *factory_setup(void *arg) {
-        FactoryStart *start = arg;
+        ThreadStart *start = arg;
         int r = 0;
 
         /* Only the daemon's stdio (and what it opened before, none of it a caller's) was copied. */
@@ -598,24 +724,38 @@ static void *factory_setup(void *arg) {
                 else
                         (void) close(probe);
         }
-        (void) pthread_mutex_lock(&start->lock);
-        start->result = r;
-        (void) pthread_cond_signal(&start->done);
-        (void) pthread_mutex_unlock(&start->lock);
+        thread_started(start, r);
         if (r < 0)
                 return NULL;
         return factory_main(NULL);
 }
 
-int spawn_worker_setup(void) {
-        FactoryStart start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1 };
+/* The watchdog's own table: stdio and its end of the socket. The daemon is starting: nothing it holds is a
+ * caller's, so no close here can block. */
+static void *watchdog_setup(void *arg) {
+        ThreadStart *start = arg;
+        int keep = start->fd, r = 0;
+
+        if (unshare(CLONE_FILES) < 0)
+                r = -errno;
+        if (r == 0 && keep > 3)
+                (void) close_range(3, (unsigned) keep - 1, 0);
+        if (r == 0)
+                (void) close_range((unsigned) keep + 1, ~0U, 0);
+        thread_started(start, r);
+        if (r < 0)
+                return NULL;
+        watchdog_main(keep);
+}
+
+/* Starts a thread with every signal blocked (no daemon handler ever runs there) and waits until it set itself
+ * up: its setup closes only copies of the daemon's own fds, so this waits for nobody else. */
+static int start_thread(void *(*setup)(void *), ThreadStart *start, const char *name) {
         pthread_attr_t attr;
         pthread_t thread;
         sigset_t all, saved;
         int r;
 
-        if (factory_running || !spawn_worker_supported())
-                return 0;
         r = pthread_attr_init(&attr);
         if (r != 0)
                 return -r;
@@ -623,22 +763,50 @@ int spawn_worker_setup(void) {
         if (r == 0) {
                 sigfillset(&all);
                 (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
-                r = pthread_create(&thread, &attr, factory_setup, &start);
+                r = pthread_create(&thread, &attr, setup, start);
                 (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
         }
         (void) pthread_attr_destroy(&attr);
         if (r != 0)
                 return -r;
-        (void) pthread_setname_np(thread, SPAWN_WORKER_NAME "-f");
+        (void) pthread_setname_np(thread, name);
 
-        /* Its setup closes only copies of the daemon's own fds: this waits for nobody else. */
-        (void) pthread_mutex_lock(&start.lock);
-        while (start.result > 0)
-                (void) pthread_cond_wait(&start.done, &start.lock);
-        r = start.result;
-        (void) pthread_mutex_unlock(&start.lock);
+        (void) pthread_mutex_lock(&start->lock);
+        while (start->result > 0)
+                (void) pthread_cond_wait(&start->done, &start->lock);
+        r = start->result;
+        (void) pthread_mutex_unlock(&start->lock);
+        return r;
+}
+
+/* Without it, children a worker is suspended on are ended by the daemon's own deadlines only. */
+static void watchdog_start(void) {
+        ThreadStart start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, -EBADF };
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return;
+        start.fd = sv[1];
+        if (start_thread(watchdog_setup, &start, SPAWN_WORKER_NAME "-w") < 0) {
+                (void) close(sv[0]);
+                (void) close(sv[1]);
+                return;
+        }
+        /* The watchdog has its copy. */
+        (void) close(sv[1]);
+        watch_socket = sv[0];
+}
+
+int spawn_worker_setup(void) {
+        ThreadStart start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, -EBADF };
+        int r;
+
+        if (factory_running || !spawn_worker_supported())
+                return 0;
+        r = start_thread(factory_setup, &start, SPAWN_WORKER_NAME "-f");
         if (r < 0)
                 return r;
+        watchdog_start();
         factory_running = true;
         return 0;
 }
@@ -686,6 +854,7 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                         if (__atomic_exchange_n(&j->reap, REAP_CALLER_GAVE_UP, __ATOMIC_ACQ_REL) == REAP_WORKER_DONE)
                                 reap(j->pid);
                 } else {
+                        watch_job(j, pidfd);
                         *ret_pid = j->pid;
                         *ret_pidfd = pidfd;
                         r = 0;

@@ -1,20 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * clone3() with CLONE_VM, from worker threads: the spawn child borrows the
- * daemon's memory instead of copying it (no page tables copied, no
- * copy-on-write faults in the loop afterwards, nothing torn down at
- * execve()), the way posix_spawn() does it, on a stack of its own at the low
- * end of its worker's. The worker does not wait suspended (CLONE_VFORK)
- * until the child exec'd: it closes its copies of the child's fds at once,
- * so nothing but the child holds them, and then waits until nothing runs on
- * its memory any more, which every such process says by holding the write
- * end of the job's memory pipe until its execve() or exit. The child runs on
- * the worker's TLS: while it runs, the worker's own system calls leave errno
- * alone (but where the call's after() fails). A child stuck before execve()
- * holds one worker, never
- * the loop, and no longer than the call's timeout. A worker has an fd table
- * of its own, so the child copies only the fds its plan names, not one per
- * live sandbox. See docs/architecture.md.
+ * clone3() with CLONE_VM and CLONE_VFORK, from worker threads: the spawn
+ * child borrows the daemon's memory instead of copying it (no page tables
+ * copied, no copy-on-write faults in the loop afterwards, nothing torn down
+ * at execve()), the way posix_spawn() does it, on a stack of its own at the
+ * low end of its worker's, while the worker waits suspended until the
+ * child's execve() or exit. Suspended so, the child is never the OOM
+ * killer's victim, which would take down every process on its memory, the
+ * daemon included. The child shares its worker's fd table, which holds only
+ * the fds its plan names (not one per live sandbox), until its exec: what it
+ * closes before is closed for good. A child stuck before execve() holds one
+ * worker, never the loop, and no longer than the call's timeout.
+ * See docs/architecture.md.
  */
 #pragma once
 
@@ -26,29 +23,29 @@
 #include "spawn.h"
 
 typedef struct SpawnWorkerCall {
-        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_PARENT_SETTID and CLONE_PIDFD are added */
+        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK, CLONE_PARENT_SETTID, CLONE_PIDFD are added */
         int cgroup_fd;   /* CLONE_INTO_CGROUP when >= 0; borrowed until spawn_worker_clone() returns */
-        /* Milliseconds the child and what it starts on the same memory may run there, from the worker's
-         * clone3(), before the worker kills the child with SIGKILL (0: no limit). Not less than the
-         * caller's own deadline for the spawn: the caller may be waiting on purpose. */
+        /* Milliseconds the child may run on the daemon's memory (until its execve() or exit), from the
+         * worker's clone3(), before it is killed with SIGKILL (0: no limit). Not less than the caller's own
+         * deadline for the spawn: the caller may be waiting on purpose. */
         unsigned timeout_msec;
         /* With timeout_msec 0: where the caller may set a limit later (atomically, once; 0 until then), as a
-         * warm-pool entry's holder does when it hands the entry a request. The worker looks every second,
-         * and counts the limit from when it sees it. NULL: no limit ever. */
+         * warm-pool entry's holder does when it hands the entry a request. It is looked at every second,
+         * and counted from when it is seen. NULL: no limit ever. */
         const unsigned *armed_timeout_msec;
         /* In the worker's thread, just around clone3(): per-thread state the child is to be born with
          * (credentials, the pid namespace for children). before() returns 0, or -errno with *error filled
-         * (then nothing is cloned); after() runs whenever before() succeeded. before() first renumbers
-         * every fd the child will use with spawn_worker_take_fd(): the worker's fd table is its own. */
+         * (then nothing is cloned); after() runs whenever before() succeeded, once the child exec'd or
+         * exited. before() first renumbers every fd the child will use with spawn_worker_take_fd(): the
+         * child shares the worker's fd table until its exec. */
         int (*before)(void *userdata, SpawnError *error);
         void (*after)(void *userdata);
         /* The child, on a stack of its own, sharing the daemon's memory; never returns. It may only make
-         * system calls and async-signal-safe calls, and must not write memory anyone else reads. It and
-         * every process it starts before execve() on the same memory must hold the memory fd
-         * (spawn_worker_memory_fd(), close-on-exec) until execve() or exit. */
+         * system calls and async-signal-safe calls. Every process it starts before execve() on the same
+         * memory must be a vfork child too (CLONE_VFORK), or the OOM killer may pick it. */
         _noreturn_ void (*child)(void *userdata);
-        /* In the worker's thread once nothing runs on the memory any more (or nothing was cloned): the
-         * userdata is the worker's to free. cloned says whether a child was made. */
+        /* In the worker's thread once the child exec'd or exited (or nothing was cloned): the userdata is
+         * the worker's to free. cloned says whether a child was made. */
         void (*done)(void *userdata, bool cloned);
         void *userdata;
         /* A system call filter the child is to be born with, or NULL: the call goes to a worker that loaded
@@ -73,16 +70,10 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
 
 /*
  * In a worker (within before()): the worker's copy of the daemon's fd, pulled into the worker's own table
- * once per job (the same copy for the same fd) and closed by the worker right after clone3(), so the
- * child's are the only copies. Elsewhere, fd itself. -errno on failure.
+ * once per job (the same copy for the same fd), which the child shares until its exec; what is left of it
+ * then the worker closes. Elsewhere, fd itself. -errno on failure.
  */
 int spawn_worker_take_fd(int fd);
-
-/*
- * In a worker (within before()): the write end of the job's memory pipe (close-on-exec), for the child to
- * hold (see SpawnWorkerCall.child); the worker closes its own copy right after clone3(). Elsewhere -EBADF.
- */
-int spawn_worker_memory_fd(void);
 
 /* In a worker (within before()): whether its thread has the call's filter loaded, which the child then
  * inherits (a worker that failed to load it serves the call without). Elsewhere false. */

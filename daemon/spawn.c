@@ -1252,7 +1252,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
         p->capture_fds[0] = p->capture_fds[1] = -EBADF;
         p->parent_sync_fd = p->parent_report_fd = -EBADF;
-        p->init_program_fd = p->memory_fd = -EBADF;
+        p->init_program_fd = -EBADF;
 
         r = plan_namespaces(p, c, e);
         if (r >= 0)
@@ -1368,8 +1368,7 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
         size_t n_mount_fds = mount_plan_fds(p->mounts, NULL, 0), n = 0, k = 0;
         int *fds;
 
-        /* One more than these, for the spawn worker's memory fd (shared_before()). */
-        fds = calloc(9 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
+        fds = calloc(8 + p->n_fds + p->n_joins + p->n_seccomp_fds + n_mount_fds, sizeof(int));
         if (!fds)
                 return spawn_fail(e, "prepare", ENOMEM, NULL);
 
@@ -1406,37 +1405,23 @@ static int plan_keep_fds(SpawnPlan *p, SpawnError *e) {
 }
 
 /*
- * The daemon's own pid namespace, opened before it first enters another one
- * for a child, so it can always go back.
- */
-static int own_pid_namespace(void) {
-        /* Per thread: a spawn worker's fd table is its own. */
-        static __thread int fd = -EBADF;
-
-        if (fd < 0) {
-                fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-        }
-        return fd;
-}
-
-/*
  * setns(CLONE_NEWPID) only changes where this thread's next children are
- * born; the daemon itself stays where it is. Back in its own namespace it
- * must be, or every later sandbox would start in a client's: failing that is
- * not a state to go on from.
+ * born; the daemon itself stays where it is, so /proc/self/ns/pid is always
+ * its own, the way back. Opened for each way back, not kept: a spawn
+ * worker's child shares the worker's fd table and may close or reuse any
+ * number in it. Back in its own namespace the thread must be, or every later
+ * sandbox would start in a client's: failing that is not a state to go on
+ * from.
  */
 static int pid_namespace_for_children(int ns_fd) {
-        int own = own_pid_namespace();
+        int own;
 
-        if (own < 0)
-                return own;
-        if (setns(ns_fd >= 0 ? ns_fd : own, CLONE_NEWPID) < 0) {
-                if (ns_fd < 0)
-                        abort();
-                return -errno;
-        }
+        if (ns_fd >= 0)
+                return setns(ns_fd, CLONE_NEWPID) < 0 ? -errno : 0;
+        own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own < 0 || setns(own, CLONE_NEWPID) < 0)
+                abort();
+        (void) close(own);
         return 0;
 }
 
@@ -1595,17 +1580,12 @@ static int shared_before(void *userdata, SpawnError *e) {
         SharedSpawn *s = userdata;
         int r = 0;
 
-        /* The plan's fds, renumbered into the worker's own table (the child copies that one). */
+        /* The plan's fds, renumbered into the worker's own table (the child shares that one). */
         spawn_plan_visit_fds(s->plan, take_fd_into_worker, &r);
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "the plan's fds in the spawn worker");
-        /* The worker's own, held until execve() (the room is there: plan_keep_fds()). */
-        s->plan->memory_fd = spawn_worker_memory_fd();
-        s->plan->profile_inherited = spawn_plan_may_inherit_profile(s->plan) && spawn_worker_filtered();
-        if (s->plan->memory_fd >= 0)
-                s->plan->keep_fds[s->plan->n_keep_fds++] = s->plan->memory_fd;
         qsort(s->plan->keep_fds, s->plan->n_keep_fds, sizeof(int), cmp_int);
-
+        s->plan->profile_inherited = spawn_plan_may_inherit_profile(s->plan) && spawn_worker_filtered();
         r = take_groups_for_clone(s->plan, e);
         if (r < 0)
                 return r;
