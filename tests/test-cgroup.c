@@ -661,7 +661,7 @@ Test(cgroup, memory_max_ends_in_the_oom_killer_and_usage_says_so) {
         }
         cr_assert_eq(cgroup_new(manager, 0, "hog", &l, NULL, 0, &cg), 0);
         c = child_start(cg, allocate_200m);
-        /* Its "exec": OOM kills are off in the cgroup while a spawn into it is in flight (cgroup.c). */
+        /* Its "exec": the spawn that made the cgroup is over, as the daemon says once the child exec'd. */
         cgroup_release_after_spawn(cg);
         child_go(&c);
         status = child_wait(&c);
