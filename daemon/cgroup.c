@@ -2326,6 +2326,7 @@ int cgroup_read_usage(const Cgroup *cg, bool empty, CgroupUsage *ret) {
                 .tasks = UINT64_MAX,
                 .tasks_peak = UINT64_MAX,
                 .oom_kills = UINT64_MAX,
+                .memory_limit_hits = UINT64_MAX,
         };
         int v2 = dir_fd(cg, HIERARCHY_V2, &v2_owned);
 
@@ -2339,10 +2340,12 @@ int cgroup_read_usage(const Cgroup *cg, bool empty, CgroupUsage *ret) {
                 (void) read_u64_at(v2, "memory.current", &u.memory_current);
                 (void) read_u64_at(v2, "memory.peak", &u.memory_peak);
                 (void) keyed_u64_at(v2, "memory.events", "oom_kill", &u.oom_kills);
+                (void) keyed_u64_at(v2, "memory.events", "max", &u.memory_limit_hits);
         } else if (mh > 0 && (mfd = dir_fd(cg, mh, &mfd_owned)) >= 0) {
                 (void) read_u64_at(mfd, "memory.usage_in_bytes", &u.memory_current);
                 (void) read_u64_at(mfd, "memory.max_usage_in_bytes", &u.memory_peak);
                 (void) keyed_u64_at(mfd, "memory.oom_control", "oom_kill", &u.oom_kills);
+                (void) read_u64_at(mfd, "memory.failcnt", &u.memory_limit_hits);
         }
 
         if (ph == HIERARCHY_V2) {

@@ -116,6 +116,7 @@ typedef struct CgroupUsage {
         uint64_t tasks;          /* processes and threads now */
         uint64_t tasks_peak;     /* pids.peak */
         uint64_t oom_kills;      /* processes the OOM killer killed in it */
+        uint64_t memory_limit_hits; /* times a charge met its memory limit (memory.events max, v1 memory.failcnt) */
 } CgroupUsage;
 
 typedef struct CgroupManager CgroupManager;

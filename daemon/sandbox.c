@@ -818,6 +818,7 @@ static void sandbox_check_end(Sandbox *sb) {
                 if (cgroup_read_usage(sb->cgroup, /* empty= */ true, &u) >= 0) {
                         usage_from_cgroup(&u, &sb->used);
                         sb->has_used = true;
+                        sb->met_memory_limit = u.memory_limit_hits > 0 && u.memory_limit_hits != UINT64_MAX;
                 }
         }
         if (sb->runtime_timer)
@@ -862,14 +863,40 @@ static void on_pidfd(uv_poll_t *handle, int status, int events) {
 }
 
 /* The spawn's outcome: the phase it leads to, the audit record, the Spawn's reply (if its caller is still there). */
+/*
+ * A spawn that failed while its cgroup met its memory limit says so. Its processes run on the daemon's memory
+ * until execve(), where the OOM killer does not kill (spawn-worker.c): a charge over the limit fails instead,
+ * and the step that failed names only the errno it got (ENOMEM; E2BIG from execve(); a child that could not
+ * even report exits 127).
+ */
+static const SpawnError *note_memory_limit(Sandbox *sb, const SpawnError *error, SpawnError *buf) {
+        CgroupUsage u;
+        bool met = sb->met_memory_limit;
+        size_t n;
+
+        /* Its own cgroup only, made for this spawn: one it shares (an Exec's) may have met its limit before. A
+         * child that died before its exec may have ended the sandbox already: then as read at its end. */
+        if (!sb->ended && sb->cgroup && cgroup_read_usage(sb->cgroup, false, &u) >= 0)
+                met = u.memory_limit_hits > 0 && u.memory_limit_hits != UINT64_MAX;
+        if (!met)
+                return error;
+        *buf = *error;
+        n = strlen(buf->message);
+        snprintf(buf->message + n, sizeof buf->message - n, "%s(the sandbox reached its memory limit while it started)",
+                 n > 0 ? " " : "");
+        return buf;
+}
+
 static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
         SandboxClient *cl = sb->spawn_client;
         Connection *c = cl ? cl->connection : NULL;
         bool abandoned = sb->phase == SANDBOX_PHASE_ABANDONED;
+        SpawnError noted;
 
         sb->spawn_client = NULL;
 
         if (error) {
+                error = note_memory_limit(sb, error, &noted);
                 sb->phase = SANDBOX_PHASE_FAILED;
                 log_audit(LOG_NOTICE, "spawn-failed", &sb->creator, sb->id, "Spawn failed at %s: %s",
                           error->stage, error->message);

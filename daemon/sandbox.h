@@ -154,6 +154,7 @@ struct Sandbox {
         bool timed_out;             /* killed at runtime_max_usec */
         bool paused;
         bool has_used;              /* used: what it used, read when it ended */
+        bool met_memory_limit;      /* its own cgroup's memory limit was met, as read when it ended */
         SandboxUsage used;
 
         /* What an Exec into it starts from (empty for a process Exec started). */

@@ -1074,8 +1074,8 @@ Test(cgroup, a_refused_user_memory_limit_leaves_the_others_written) {
 /*
  * A memory limit too small for even the spawn's own steps: the child runs on the daemon's memory until its
  * execve(), and the kernel's OOM killer kills every process sharing its victim's memory, so the child must never
- * be its victim while it does (a vfork child, which the OOM killer passes over). The spawn fails, or its command
- * is OOM-killed; the daemon serves on.
+ * be its victim while it does (a vfork child, which the OOM killer passes over). The spawn fails, saying the limit
+ * was met, or its command is OOM-killed; the daemon serves on.
  */
 static int tiny_memory_limits_as_nobody(void *arg) {
         TestDaemon *d = arg;
@@ -1095,6 +1095,10 @@ static int tiny_memory_limits_as_nobody(void *arg) {
                 r = spawn_call(conn, params[i], NULL, 0, &s);
                 if (!r)
                         return 10 + (int) i; /* the daemon is gone */
+                /* Not a page to spare: the spawn fails, and says why. */
+                if (i == 0 && !(test_json_get(r, "error") && test_json_string(r, "parameters.message") &&
+                                strstr(test_json_string(r, "parameters.message"), "memory limit")))
+                        return 20;
                 if (!test_json_get(r, "error")) {
                         json_object_put(call_id(conn, "Wait", s.id, NULL));
                         close(s.pidfd);
@@ -1109,6 +1113,7 @@ Test(cgroup, a_tiny_memory_limit_ends_the_sandbox_not_the_daemon) {
         int r = test_run_as(65534, 65534, tiny_memory_limits_as_nobody, &daemon_);
         int conn;
 
+        cr_assert_neq(r, 20, "a spawn that met its memory limit did not say so");
         cr_assert_eq(r, 0, "the daemon did not answer spawn %d", r - 10);
         cr_assert_eq(kill(daemon_.pid, 0), 0, "the daemon is gone");
         conn = test_daemon_connect(&daemon_);
