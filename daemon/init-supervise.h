@@ -35,6 +35,16 @@ typedef struct InitFiltersLoaded {
         int32_t index;
 } InitFiltersLoaded;
 
+/*
+ * The nsbox-init program also copies a "file" or "bind-data" entry's contents for the spawn child:
+ * `nsbox-init --copy FROM TO` copies fd FROM, from its position, into fd TO, at most INIT_COPY_SIZE_MAX
+ * bytes, and exits 0, or with the errno that stopped it (EFBIG past the limit). The child on the daemon's
+ * memory cannot copy them itself: a page written to a tmpfs is charged to the memory cgroup of its writer's
+ * memory, which would be the daemon's, not the sandbox's (mount-setup.c).
+ */
+#define INIT_COPY_OPTION "--copy"
+#define INIT_COPY_SIZE_MAX (64ULL * 1024 * 1024)
+
 /* Ends init with status: exit_group(), and a fault should a filter fail it. */
 _noreturn_ void init_exit(int status);
 

@@ -61,9 +61,11 @@
  * "overlay" opens its layers as bind sources are opened and hands overlayfs
  * their fds' magic links; only in a new user namespace for a caller other
  * than root, since overlayfs acts with its mounter's rights. "file" copies its fd from
- * the current position, at most MOUNT_FILE_SIZE_MAX bytes, into a new file
+ * the current position, at most INIT_COPY_SIZE_MAX bytes, into a new file
  * (never over an existing one); a pipe whose writer stays open blocks the
- * child until it is killed.
+ * child until it is killed. The copy is made by the nsbox-init program,
+ * exec'd for it (copy_contents()): a tmpfs page is charged to the memory
+ * cgroup of its writer's memory, and the child's is the daemon's.
  *
  * Root and mounts need a new mount namespace ("mount" in namespaces), not a
  * joined one, so the child never mounts in a namespace someone else lives in:
@@ -97,19 +99,20 @@
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "init-supervise.h"
 #include "mount-setup.h"
-
-/* A "file" entry copies at most this much: the fd may be a pipe or /dev/zero. */
-#define MOUNT_FILE_SIZE_MAX (64ULL * 1024 * 1024)
 
 #define MOUNT_ATTR_SAFE (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 #define MOUNT_ATTR_SPECIAL (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
@@ -169,6 +172,10 @@ struct MountPlan {
         /* Written by the child (its copy): mount ids of the tmpfs mounts it made. */
         uint64_t *fresh_mounts;
         size_t n_fresh_max;
+
+        /* The nsbox-init program, borrowed, which copies "file" and "bind-data" contents; -EBADF: none, or
+         * nothing to copy (mount_plan_set_copy_program()). */
+        int copy_program_fd;
 };
 
 /* What the child keeps while applying; lives on its stack. */
@@ -267,6 +274,11 @@ size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n) {
 
         if (!p)
                 return 0;
+        if (p->copy_program_fd >= 0) {
+                if (k < n)
+                        buf[k] = p->copy_program_fd;
+                k++;
+        }
         for (size_t i = 0; i < p->n_ops; i++) {
                 const int fds[] = { p->ops[i].source_tree_fd, p->ops[i].contents_fd };
 
@@ -281,9 +293,20 @@ size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n) {
         return k;
 }
 
+void mount_plan_set_copy_program(MountPlan *p, int fd) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_ops; i++)
+                if (p->ops[i].kind == MOUNT_FILE || p->ops[i].kind == MOUNT_BIND_DATA) {
+                        p->copy_program_fd = fd;
+                        return;
+                }
+}
+
 void mount_plan_visit_fds(MountPlan *p, FdVisitor visit, void *userdata) {
         if (!p)
                 return;
+        visit(&p->copy_program_fd, false, userdata);
         for (size_t i = 0; i < p->n_ops; i++) {
                 visit(&p->ops[i].source_tree_fd, true, userdata);
                 visit(&p->ops[i].contents_fd, false, userdata);
@@ -641,6 +664,7 @@ int mount_plan_new(const SpawnContext *c, MountPlan **ret, SpawnError *ret_error
         p = calloc(1, sizeof(*p));
         if (!p)
                 return plan_fail(ret_error, -ENOMEM, "out of memory");
+        p->copy_program_fd = -EBADF;
         p->pid_namespace = req->namespaces & NAMESPACE_BIT(NAMESPACE_PID);
         p->build_root = req->root || req->n_mounts > 0;
 
@@ -1283,7 +1307,8 @@ static int apply_symlink(Apply *a, const MountOp *op) {
         return 0;
 }
 
-static int copy_contents(int from, int to) {
+/* Without the nsbox-init program: in the child itself, on the daemon's memory (so charged to the daemon). */
+static int copy_contents_here(int from, int to) {
         char buf[8192];
         uint64_t total = 0;
 
@@ -1298,7 +1323,7 @@ static int copy_contents(int from, int to) {
                 if (n == 0)
                         return 0;
                 total += (uint64_t) n;
-                if (total > MOUNT_FILE_SIZE_MAX)
+                if (total > INIT_COPY_SIZE_MAX)
                         return -EFBIG;
                 for (ssize_t done = 0; done < n;) {
                         ssize_t w = write(to, buf + done, (size_t) (n - done));
@@ -1311,6 +1336,65 @@ static int copy_contents(int from, int to) {
                         done += w;
                 }
         }
+}
+
+typedef struct CopyHelper {
+        int program_fd;
+        int from;
+        int to;
+} CopyHelper;
+
+/*
+ * The helper, a vfork child on the child's memory until its exec: its fd table is its own copy, where only the
+ * two fds stay open across the exec (all else is close-on-exec). Where stdin, stdout or stderr would be closed
+ * the contents fd takes its place: a program started with an effective uid other than its real one (the caller's
+ * ids, read_as_caller_begin()) opens /dev/null there first thing, and crashes where the tree being built has
+ * none. The program uses none of the three.
+ */
+static int copy_helper_main(void *userdata) {
+        const CopyHelper *h = userdata;
+        char a_from[16], a_to[16];
+        char *argv[] = { (char *) "nsbox-init", (char *) INIT_COPY_OPTION, a_from, a_to, NULL };
+        char *envp[] = { NULL };
+
+        if (fcntl(h->from, F_SETFD, 0) < 0 || fcntl(h->to, F_SETFD, 0) < 0)
+                _exit(errno);
+        for (int fd = 0; fd < 3; fd++) {
+                int flags = fcntl(fd, F_GETFD);
+
+                if (fd != h->from && fd != h->to && (flags < 0 || (flags & FD_CLOEXEC)) && dup2(h->from, fd) < 0)
+                        _exit(errno);
+        }
+        (void) snprintf(a_from, sizeof a_from, "%d", h->from);
+        (void) snprintf(a_to, sizeof a_to, "%d", h->to);
+        (void) syscall(SYS_execveat, h->program_fd, "", argv, envp, AT_EMPTY_PATH);
+        _exit(errno);
+}
+
+/*
+ * A "file" or "bind-data" entry's contents, copied by the nsbox-init program in a process of its own: a page
+ * written to a tmpfs is charged to the memory cgroup of its writer's memory, and the child's is the daemon's
+ * until its execve(), so copied here a caller's contents would be the daemon's to pay for, outside every
+ * limit of the sandbox and its user. The helper runs with the child's credentials (read_as_caller_begin()),
+ * in its namespaces and cgroups; one killed (the OOM killer, at the sandbox's limit) fails the entry.
+ */
+static int copy_contents(Apply *a, int from, int to) {
+        char stack[16 * 1024] __attribute__((__aligned__(16)));
+        CopyHelper h = { .program_fd = a->plan->copy_program_fd, .from = from, .to = to };
+        int status;
+        pid_t pid;
+
+        if (h.program_fd < 0)
+                return copy_contents_here(from, to);
+        pid = clone(copy_helper_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &h);
+        if (pid < 0)
+                return -errno;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status))
+                return -WEXITSTATUS(status);
+        return WTERMSIG(status) == SIGKILL ? -ENOMEM : -EINTR;
 }
 
 /*
@@ -1368,7 +1452,7 @@ static int apply_file(Apply *a, const MountOp *op) {
 
                 r = read_as_caller_begin(a);
                 if (r >= 0)
-                        r = copy_contents(op->contents_fd, fd);
+                        r = copy_contents(a, op->contents_fd, fd);
                 /* Whatever failed, the daemon's ids must be back before anything else happens. */
                 q = read_as_caller_end(a);
                 if (q < 0)
@@ -1404,7 +1488,7 @@ static int apply_bind_data(Apply *a, const MountOp *op) {
 
         r = read_as_caller_begin(a);
         if (r >= 0)
-                r = copy_contents(op->contents_fd, fd);
+                r = copy_contents(a, op->contents_fd, fd);
         q = read_as_caller_end(a);
         if (q < 0)
                 return fail(a->error, q, op->display, "cannot restore credentials", NULL);

@@ -37,6 +37,13 @@ MountPlan *mount_plan_free(MountPlan *p);
  * may feed several entries). For the child, which closes every other fd.
  */
 size_t mount_plan_fds(const MountPlan *p, int *buf, size_t n);
+/*
+ * Names the nsbox-init program (borrowed, as mount_plan_fds() lists it) that copies the contents of "file"
+ * and "bind-data" entries, in a process with a memory of its own: a tmpfs page is charged to the memory
+ * cgroup of its writer's memory, and the child's is the daemon's until its exec. Kept only if the plan has
+ * such entries; without it (fd < 0) the child copies them itself.
+ */
+void mount_plan_set_copy_program(MountPlan *p, int fd);
 /* Calls visit on each of those fds' fields (the bind sources owned, the "file" contents borrowed), which
  * it may change: a spawn worker renumbers them into its own fd table. */
 void mount_plan_visit_fds(MountPlan *p, FdVisitor visit, void *userdata);

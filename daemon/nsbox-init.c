@@ -103,11 +103,48 @@ static void hide_parameters(int argc, char *argv[]) {
         area[size - 1] = ' ';
 }
 
+/* INIT_COPY_OPTION: the exit status is the errno that stopped the copy, or 0. */
+static int copy_contents(int from, int to) {
+        static char buf[64 * 1024];
+        uint64_t total = 0;
+
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof buf);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return errno;
+                if (n == 0)
+                        return 0;
+                total += (uint64_t) n;
+                if (total > INIT_COPY_SIZE_MAX)
+                        return EFBIG;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(to, buf + done, (size_t) (n - done));
+
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return errno;
+                        done += w;
+                }
+        }
+}
+
 int main(int argc, char *argv[]) {
         int sfd, command, filters_fd, loaded_fd, index;
 
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         (void) prctl(PR_SET_NAME, "nsbox-init", 0, 0, 0);
+
+        if (argc == 4 && strcmp(argv[1], INIT_COPY_OPTION) == 0) {
+                int from, to;
+
+                if (parse_fd_or_pid(argv[2], 0, &from) < 0 || parse_fd_or_pid(argv[3], 0, &to) < 0)
+                        return EINVAL;
+                return copy_contents(from, to);
+        }
 
         if (argc != 5 || parse_fd_or_pid(argv[1], 0, &sfd) < 0 || parse_fd_or_pid(argv[2], 1, &command) < 0 ||
             parse_fd_or_pid(argv[3], -1, &filters_fd) < 0 || parse_fd_or_pid(argv[4], -1, &loaded_fd) < 0) {

@@ -1273,6 +1273,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
                 spawn_parent_steps_done(&steps);
                 return r;
         }
+        mount_plan_set_copy_program(p->mounts, init_program_fd);
         /* Only a process in the parent user namespace may write these: the child's own (spawn-child.c). */
         if (p->maps_by_child) {
                 p->child_uid_map = TAKE_PTR(steps.uid_map);

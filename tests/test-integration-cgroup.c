@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1118,6 +1119,42 @@ Test(cgroup, a_tiny_memory_limit_ends_the_sandbox_not_the_daemon) {
         cr_assert_eq(kill(daemon_.pid, 0), 0, "the daemon is gone");
         conn = test_daemon_connect(&daemon_);
         json_object_put(test_call(conn, "org.varlink.service.GetInfo", NULL, NULL, 0, NULL, NULL));
+        test_disconnect(conn);
+}
+
+/*
+ * A "file" entry's contents are the sandbox's memory, as the pages of a file it wrote would be: copied on the
+ * daemon's memory they were charged to the daemon's cgroup, and a caller could put 64 MiB per entry beyond its
+ * sandbox's limit and its user's. 24 MiB into a sandbox limited to 8 MiB fails where the file is made, saying
+ * the limit was met; into one limited to 64 MiB it is made.
+ */
+Test(cgroup, a_files_contents_count_against_the_sandboxs_memory_limit) {
+        static const char params[] =
+                "{\"argv\":[\"true\"],\"namespaces\":[\"mount\"],\"resources\":{\"memory\":{\"limit\":%d}},"
+                "\"mounts\":[{\"type\":\"file\",\"sourceFileDescriptor\":0,\"destination\":\"/big\"}]}";
+        int conn = test_daemon_connect(&daemon_), contents;
+        struct json_object *r;
+        char text[512];
+
+        contents = memfd_create("contents", MFD_CLOEXEC);
+        cr_assert_geq(contents, 0);
+        cr_assert_eq(ftruncate(contents, 24 * 1024 * 1024), 0);
+
+        snprintf(text, sizeof text, params, 8 * 1024 * 1024);
+        r = spawn_call(conn, text, &contents, 1, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "mount", "%s", json_object_to_json_string(r));
+        cr_assert(strstr(test_json_string(r, "parameters.message"), "memory limit"), "%s",
+                  json_object_to_json_string(r));
+        json_object_put(r);
+
+        /* Made, then nothing to run in the empty tree. */
+        cr_assert_eq(lseek(contents, 0, SEEK_SET), 0);
+        snprintf(text, sizeof text, params, 64 * 1024 * 1024);
+        r = spawn_call(conn, text, &contents, 1, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.stage"), "execve", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        close(contents);
         test_disconnect(conn);
 }
 
