@@ -87,16 +87,14 @@ _noreturn_ static void init_fail(const SpawnPlan *p, int error, const char *cont
  * (the sandbox's user, tree, cwd and capabilities, before any filter), so a
  * path through a symlink or one the sandbox may not read gives nothing the
  * command could not have itself. O_NONBLOCK, so a FIFO cannot hold init up
- * at open(); F_SETLK does not wait either. Init holds the locks until it
- * exits; the command does not inherit the fds (close-on-exec until init
- * itself execs).
- */
-/*
- * Read locks on the whole of each lock file, held by init's fds for the sandbox's life. The lock is the open
- * file description's (F_OFD_SETLK), not the process's (F_SETLK, as bubblewrap takes it): a process's lock
- * belongs to its fd table, which init shares with its spawn worker until its exec (spawn-worker.c), and goes
- * when the worker closes its copy of the fd there. Other processes see the one as the other: the two kinds
- * conflict alike.
+ * at open(); F_OFD_SETLK does not wait either. Init holds read locks on the
+ * whole of each file until it exits; the command does not inherit the fds
+ * (close-on-exec until init itself execs). The locks are the open file
+ * descriptions' (F_OFD_SETLK), not the process's (F_SETLK, as bubblewrap
+ * takes them): a process's lock belongs to its fd table, which init shares
+ * with its spawn worker until its exec (spawn-worker.c), and goes when the
+ * worker closes its copy of the fd there. Other processes see the one as the
+ * other: the two kinds conflict alike.
  */
 static void lock_files(SpawnPlan *p) {
         for (char *const *f = p->lock_files; f && *f && p->n_lock_fds < SPAWN_LOCK_FILES_MAX; f++) {

@@ -25,7 +25,7 @@
  * end among it: its EOF waits for that) and makes the table its own again.
  *
  * The worker cannot time out a child it is suspended on; the watchdog thread
- * does, with a pidfd of the child in the daemon's table: a child that stays
+ * does, with a pidfd of the child the caller sends it: a child that stays
  * on the daemon's memory past the call's timeout (a caller may stop its own
  * sandbox's init there, after the spawn was answered) is killed, which ends
  * the vfork and frees the worker.
@@ -285,11 +285,6 @@ int spawn_worker_take_fd(int fd) {
         return copy;
 }
 
-/*
- * The worker's own table: a copy of the factory's (below), which holds only the daemon's stdio and its
- * pidfd, at the same number in every copy. Nothing is closed here: closing even a copy of a caller's fd
- * can block (FUSE flushes on every close), so the table is never copied from one that had any.
- */
 /* What a job that cloned nothing pulled. */
 static void close_pulled(void) {
         for (size_t i = 0; i < n_pulled; i++)
@@ -297,6 +292,11 @@ static void close_pulled(void) {
         n_pulled = 0;
 }
 
+/*
+ * The worker's own table: a copy of the factory's (below), which holds only the daemon's stdio and its
+ * pidfd, at the same number in every copy. Nothing is closed here: closing even a copy of a caller's fd
+ * can block (FUSE flushes on every close), so the table is never copied from one that had any.
+ */
 static int worker_private_fds(void) {
         if (unshare(CLONE_FILES) < 0)
                 return -errno;
@@ -345,7 +345,7 @@ static void job_tell(Job *j) {
 }
 
 /* The caller's wait: until told, or until the kernel wrote the pid, which it does only for a child it
- * made, once its pidfd is installed; so a child stopped before its first instruction holds up nothing. */
+ * made; so a child stopped before its first instruction holds up nothing. */
 static void job_wait(Job *j) {
         long ns = 1000000;
 
@@ -504,10 +504,9 @@ static void unwatch_job(Job *j) {
 
 /* Returns whether the worker's fd table is fit for another job. */
 static bool run_job(Job *j, char *stack, size_t stack_size) {
-        int pidfd = -EBADF, cgroup_fd;
+        int cgroup_fd;
         struct clone_args args = {
-                .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PARENT_SETTID | CLONE_PIDFD,
-                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+                .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PARENT_SETTID,
                 .parent_tid = (uint64_t) (uintptr_t) &j->pid,
                 .exit_signal = SIGCHLD,
                 .stack = (uint64_t) (uintptr_t) stack,

@@ -23,7 +23,7 @@
 #include "spawn.h"
 
 typedef struct SpawnWorkerCall {
-        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK, CLONE_PARENT_SETTID, CLONE_PIDFD are added */
+        uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK, CLONE_FILES, CLONE_PARENT_SETTID are added */
         int cgroup_fd;   /* CLONE_INTO_CGROUP when >= 0; borrowed until spawn_worker_clone() returns */
         /* Milliseconds the child may run on the daemon's memory (until its execve() or exit), from the
          * worker's clone3(), before it is killed with SIGKILL (0: no limit). Not less than the caller's own
