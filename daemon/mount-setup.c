@@ -113,6 +113,7 @@
 #include "fd-util.h"
 #include "init-supervise.h"
 #include "mount-setup.h"
+#include "sanitizer.h"
 
 #define MOUNT_ATTR_SAFE (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 #define MOUNT_ATTR_SPECIAL (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
@@ -1387,6 +1388,8 @@ static int copy_contents(Apply *a, int from, int to) {
         if (h.program_fd < 0)
                 return copy_contents_here(from, to);
         pid = clone(copy_helper_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &h);
+        /* Its frames there are gone (sanitizer.h); the child's own may come there next. */
+        sanitizer_forget_stack(stack, sizeof stack);
         if (pid < 0)
                 return -errno;
         while (waitpid(pid, &status, 0) < 0)

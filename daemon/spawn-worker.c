@@ -70,19 +70,9 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "sanitizer.h"
 #include "seccomp-profile.h"
 #include "spawn-worker.h"
-
-#ifdef __SANITIZE_ADDRESS__
-#  define HAVE_ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define HAVE_ASAN 1
-#  endif
-#endif
-#ifdef HAVE_ASAN
-#  include <sanitizer/asan_interface.h>
-#endif
 
 #define WORKERS_MAX 256U
 #define IDLE_MAX 8U
@@ -495,9 +485,7 @@ static bool closer_reap(Closer *c) {
         if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
                 return false;
         (void) close(c->pidfd);
-#ifdef HAVE_ASAN
-        ASAN_UNPOISON_MEMORY_REGION(c, CLOSER_STACK_SIZE);
-#endif
+        sanitizer_forget_stack(c, CLOSER_STACK_SIZE);
         (void) munmap(c, CLOSER_STACK_SIZE);
         return true;
 }
@@ -601,10 +589,7 @@ static void unwatch_job(Job *j) {
 
 /* ---- the closers ---- */
 
-#ifdef HAVE_ASAN
-__attribute__((no_sanitize("address")))
-#endif
-_noreturn_ static void closer_main(void *arg) {
+_no_asan_ _noreturn_ static void closer_main(void *arg) {
         Closer *c = arg;
         uint32_t go;
 
@@ -712,12 +697,9 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t) cgroup_fd;
         }
-#ifdef HAVE_ASAN
-        /* A child never returns from its frames (it execs or exits), so under AddressSanitizer the shadow of
-         * its stack, shared as the memory is, keeps the redzones of the last child's deepest frames, which
-         * the next child's would run into: a report from a process with nowhere to write it. */
-        ASAN_UNPOISON_MEMORY_REGION(stack, stack_size);
-#endif
+        /* The last child's frames, for the next child (sanitizer.h): a report from a process with nowhere to
+         * write it. */
+        sanitizer_forget_stack(stack, stack_size);
 
         r = j->call.before ? j->call.before(j->call.userdata, &e) : 0;
         if (r < 0) {
