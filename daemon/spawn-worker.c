@@ -371,20 +371,38 @@ static int watch_socket = -EBADF;
 
 /*
  * A closer makes the last closes of what a job left in its worker's fd table: the caller's fds among it,
- * whose last close may wait for as long as someone else likes (a TCP socket lingering with unsent data, a
- * FUSE file's flush), which a worker thread, unkillable, would do for ever. A closer is a process, which the
+ * whose last close may wait for as long as someone else likes (a TCP socket lingering with unsent data its
+ * peer does not read), which a worker thread, unkillable, would do for ever. A closer is a process, which the
  * watchdog kills past CLOSER_TIMEOUT_MSEC and then reaps. It shares the daemon's memory (but for its stack, a
- * mapping of its own, this struct at its low end), runs no C library code, and exits without a signal.
+ * mapping of its own, this struct at its low end), runs no C library code, and exits without a signal. A
+ * FUSE file is not helped: FUSE flushes on every close, the worker's of its copy too, and a flush it forces
+ * is not interrupted even by SIGKILL; a closer stuck so counts against CLOSERS_MAX until its server answers.
  */
 #define CLOSER_STACK_SIZE (64U * 1024U)
 #define CLOSER_TIMEOUT_MSEC 10000U
 
+#define CLOSERS_MAX 64U
+
 typedef struct Closer {
         uint32_t go;     /* futex word: 1, close everything; 2, close nothing (the worker closes) */
+        unsigned n_ref;  /* atomic: the worker's and, once it has the closer, the watchdog's */
+        pid_t pid;
         int pidfd;       /* the watchdog's */
         uint64_t deadline_nsec;
         struct Closer *next;
 } Closer;
+
+/* Closers not yet reaped: past CLOSERS_MAX (each may be stuck in a close nothing interrupts, a FUSE flush),
+ * workers close for themselves, as before there were closers. Each costs a process and its stack. */
+static unsigned n_closers_alive;
+
+/* The last of the worker and the watchdog to let go of a reaped closer unmaps it: its struct is there. */
+static void closer_unref(Closer *c) {
+        if (__atomic_sub_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        sanitizer_forget_stack(c, CLOSER_STACK_SIZE);
+        (void) munmap(c, CLOSER_STACK_SIZE);
+}
 
 typedef enum WatchKind {
         WATCH_JOB,
@@ -485,8 +503,8 @@ static bool closer_reap(Closer *c) {
         if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
                 return false;
         (void) close(c->pidfd);
-        sanitizer_forget_stack(c, CLOSER_STACK_SIZE);
-        (void) munmap(c, CLOSER_STACK_SIZE);
+        __atomic_sub_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL);
+        closer_unref(c);
         return true;
 }
 
@@ -618,19 +636,36 @@ static Closer *closer_start(int *ret_pidfd) {
         };
         long r;
 
+        if (__atomic_add_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL) > CLOSERS_MAX)
+                goto none;
         c = mmap(NULL, CLOSER_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (c == MAP_FAILED)
-                return NULL;
-        *c = (Closer) { .pidfd = -EBADF };
+                goto none;
+        *c = (Closer) { .n_ref = 1, .pidfd = -EBADF };
         args.stack = (uint64_t) (uintptr_t) c;
         args.stack_size = CLOSER_STACK_SIZE;
         r = spawn_worker_clone3(&args, sizeof args, closer_main, c);
         if (r < 0) {
                 (void) munmap(c, CLOSER_STACK_SIZE);
-                return NULL;
+                goto none;
         }
+        c->pid = (pid_t) r;
         *ret_pidfd = pidfd;
         return c;
+none:
+        __atomic_sub_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL);
+        return NULL;
+}
+
+/* A closer the watchdog did not get: told to close nothing, and reaped here (it exits at once). */
+static void closer_cancel(Closer *c) {
+        siginfo_t si;
+
+        closer_go(c, 2);
+        while (waitid(P_PID, (id_t) c->pid, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+                ;
+        __atomic_sub_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL);
+        closer_unref(c);
 }
 
 /*
@@ -652,23 +687,27 @@ static void worker_clear_fds(void) {
         daemon_pidfd = -EBADF;
         c = closer_start(&pidfd);
         if (c && unshare(CLONE_FILES) < 0) {
-                /* Still one table: the worker closes, as the closer goes. */
-                closer_go(c, 2);
+                /* Still one table: the worker closes. */
+                closer_cancel(c);
                 c = NULL;
         }
         if (c) {
                 self = (int) syscall(SYS_pidfd_open, getpid(), 0);
                 if (self >= 0)
                         socket = (int) syscall(SYS_pidfd_getfd, self, watch_socket, 0);
+                /* The watchdog's reference first: once sent, it may reap and let go at any time. */
+                __atomic_add_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL);
                 if (!watch_send(socket, WATCH_CLOSER, c, pidfd)) {
-                        /* Unwatched, it would be left a zombie: the closes are the worker's after all. */
-                        closer_go(c, 2);
+                        __atomic_sub_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL);
+                        closer_cancel(c);
                         c = NULL;
                 }
         }
         (void) close_range(0, ~0U, 0);
-        if (c)
+        if (c) {
                 closer_go(c, 1);
+                closer_unref(c);
+        }
 }
 
 /* ---- the workers ---- */
