@@ -20,10 +20,6 @@
 
 #ifdef HAVE_ASAN
 #  include <sanitizer/asan_interface.h>
-/* For a function that runs on such a stack beside the code that owns the memory: no redzones of its own. */
-#  define _no_asan_ __attribute__((no_sanitize("address")))
-#else
-#  define _no_asan_
 #endif
 
 /* Marks [p, p + n) addressable again: a stack a cloned process left (see above). */

@@ -62,7 +62,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -296,6 +295,18 @@ static int worker_private_fds(void) {
         return 0;
 }
 
+/*
+ * After a job that cloned: the table the child shared until its exec or exit is the worker's alone again.
+ * Whatever is left there goes (the child may have closed, replaced or renumbered anything, the worker's own
+ * fds included), EOF on the child's report pipe with it. Closing a copy of a caller's file may block (a FUSE
+ * flush): this worker's wait, never the loop's.
+ */
+static void worker_clear_fds(void) {
+        n_pulled = 0;
+        daemon_pidfd = -EBADF;
+        (void) close_range(0, ~0U, 0);
+}
+
 /* Then, with the worker's own credentials back: stdio and a pidfd of the daemon, afresh. Fails only where the
  * worker cannot go on. */
 static int worker_reopen_fds(void) {
@@ -363,78 +374,11 @@ static void job_fail(Job *j, const char *stage, int error, const char *context) 
 /* ---- the watchdog ---- */
 
 /*
- * The watchdog has a fd table of its own, and a socket the callers and the workers send it pidfds on
- * (watch_socket, the daemon's end): of children a worker may still be suspended on (a Job), and of closers
- * (below). The pidfds it holds are not the daemon's to count or to close.
+ * The watchdog has a fd table of its own, and a socket the callers send it their children's pidfds on
+ * (watch_socket, the daemon's end). The pidfds it holds are not the daemon's to count or to close, and it lets
+ * go of each whenever it next wakes after the vfork ended.
  */
 static int watch_socket = -EBADF;
-
-/*
- * A closer makes the last closes of what a job left in its worker's fd table: the caller's fds among it,
- * whose last close may wait for as long as someone else likes (a TCP socket lingering with unsent data its
- * peer does not read), which a worker thread, unkillable, would do for ever. A closer is a process, which the
- * watchdog kills past CLOSER_TIMEOUT_MSEC and then reaps. It shares the daemon's memory (but for its stack, a
- * mapping of its own, this struct at its low end), runs no C library code, and exits without a signal. A
- * FUSE file is not helped: FUSE flushes on every close, the worker's of its copy too, and a flush it forces
- * is not interrupted even by SIGKILL; a closer stuck so counts against CLOSERS_MAX until its server answers.
- */
-#define CLOSER_STACK_SIZE (64U * 1024U)
-#define CLOSER_TIMEOUT_MSEC 10000U
-
-#define CLOSERS_MAX 64U
-
-typedef struct Closer {
-        uint32_t go;     /* futex word: 1, close everything; 2, close nothing (the worker closes) */
-        unsigned n_ref;  /* atomic: the worker's and, once it has the closer, the watchdog's */
-        pid_t pid;
-        int pidfd;       /* the watchdog's */
-        uint64_t deadline_nsec;
-        struct Closer *next;
-} Closer;
-
-/* Closers not yet reaped: past CLOSERS_MAX (each may be stuck in a close nothing interrupts, a FUSE flush),
- * workers close for themselves, as before there were closers. Each costs a process and its stack. */
-static unsigned n_closers_alive;
-
-/* The last of the worker and the watchdog to let go of a reaped closer unmaps it: its struct is there. */
-static void closer_unref(Closer *c) {
-        if (__atomic_sub_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
-                return;
-        sanitizer_forget_stack(c, CLOSER_STACK_SIZE);
-        (void) munmap(c, CLOSER_STACK_SIZE);
-}
-
-typedef enum WatchKind {
-        WATCH_JOB,
-        WATCH_CLOSER,
-} WatchKind;
-
-typedef struct WatchMessage {
-        WatchKind kind;
-        void *item;
-} WatchMessage;
-
-/* Hands the watchdog an item and a pidfd over socket (watch_socket, or a worker's copy of it); false if the
- * socket has no room (the caller keeps the item). */
-static bool watch_send(int socket, WatchKind kind, void *item, int pidfd) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        WatchMessage m = { .kind = kind, .item = item };
-        struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
-        if (socket < 0)
-                return false;
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &pidfd, sizeof(int));
-        return sendmsg(socket, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) sizeof m;
-}
 
 /* The job's deadline, once it has one. */
 static void job_update_deadline(Job *j) {
@@ -447,83 +391,50 @@ static void job_update_deadline(Job *j) {
                 j->deadline_nsec = now_nsec() + armed * 1000000ULL;
 }
 
-/* What the callers and workers sent. */
-static void watch_receive(int fd, Job **jobs, Closer **closers, size_t *n_closers) {
+/* What the callers sent: each a job and the child's pidfd. */
+static void watch_receive(int fd, Job **head) {
         for (;;) {
                 union {
                         struct cmsghdr align;
                         char buf[CMSG_SPACE(sizeof(int))];
                 } control;
-                WatchMessage m = {};
-                struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+                Job *j = NULL;
+                struct iovec iov = { .iov_base = &j, .iov_len = sizeof j };
                 struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
                                      .msg_controllen = sizeof control.buf };
                 struct cmsghdr *cmsg;
-                int pidfd = -EBADF;
                 ssize_t n;
 
                 n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n != (ssize_t) sizeof m || !m.item)
+                if (n != (ssize_t) sizeof j || !j)
                         return;
                 cmsg = CMSG_FIRSTHDR(&mh);
-                if (cmsg && cmsg->cmsg_type == SCM_RIGHTS && cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(&pidfd, CMSG_DATA(cmsg), sizeof(int));
-
-                if (m.kind == WATCH_JOB) {
-                        Job *j = m.item;
-
-                        if (pidfd < 0) {
-                                job_unref(j);
-                                continue;
-                        }
-                        j->watch_pidfd = pidfd;
-                        if (j->call.timeout_msec > 0)
-                                j->deadline_nsec = j->started_nsec + j->call.timeout_msec * 1000000ULL;
-                        j->watch_next = *jobs;
-                        *jobs = j;
-                } else {
-                        Closer *c = m.item;
-
-                        /* Never without its pidfd: the worker sends it before the closer may run. */
-                        c->pidfd = pidfd;
-                        c->deadline_nsec = now_nsec() + CLOSER_TIMEOUT_MSEC * 1000000ULL;
-                        c->next = *closers;
-                        *closers = c;
-                        (*n_closers)++;
+                if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
+                        job_unref(j);
+                        continue;
                 }
+                memcpy(&j->watch_pidfd, CMSG_DATA(cmsg), sizeof(int));
+                if (j->call.timeout_msec > 0)
+                        j->deadline_nsec = j->started_nsec + j->call.timeout_msec * 1000000ULL;
+                j->watch_next = *head;
+                *head = j;
         }
 }
 
-/* A closer that exited: reaped, its stack unmapped. */
-static bool closer_reap(Closer *c) {
-        siginfo_t si = {};
-
-        if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
-                return false;
-        (void) close(c->pidfd);
-        __atomic_sub_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL);
-        closer_unref(c);
-        return true;
-}
-
 /*
- * Kills what outstays its deadline: a child on the daemon's memory, a closer that does not finish. Reaps
- * closers as they exit. Looks every second while an armed timeout may be set (the caller sets it without a
- * word), otherwise sleeps until the next deadline, a new item or a closer's exit.
+ * Kills what outstays its deadline on the daemon's memory. Looks every second while an armed timeout may be
+ * set (the caller sets it without a word), otherwise sleeps until the next deadline or a new job.
  */
 _noreturn_ static void watchdog_main(int fd) {
-        struct pollfd *pfds = NULL;
-        size_t n_pfds_max = 0, n_closers = 0;
-        Closer *closers = NULL;
-        Job *jobs = NULL;
+        Job *head = NULL;
 
         for (;;) {
                 uint64_t now = now_nsec(), next = now + 3600ULL * 1000000000ULL;
-                size_t n = 0;
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-                for (Job **link = &jobs; *link;) {
+                for (Job **link = &head; *link;) {
                         Job *j = *link;
 
                         if (__atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE)) {
@@ -545,169 +456,38 @@ _noreturn_ static void watchdog_main(int fd) {
                         link = &j->watch_next;
                 }
 
-                if (n_closers + 1 > n_pfds_max) {
-                        struct pollfd *a = reallocarray(pfds, n_closers + 16, sizeof *a);
-
-                        if (a) {
-                                pfds = a;
-                                n_pfds_max = n_closers + 16;
-                        }
-                }
-                if (pfds)
-                        pfds[n++] = (struct pollfd) { .fd = fd, .events = POLLIN };
-                for (Closer **link = &closers; *link;) {
-                        Closer *c = *link, *after = c->next;
-
-                        /* Reaped, it is gone, its struct with its stack. */
-                        if (closer_reap(c)) {
-                                *link = after;
-                                n_closers--;
-                                continue;
-                        }
-                        if (now >= c->deadline_nsec) {
-                                (void) syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
-                                c->deadline_nsec = UINT64_MAX;
-                        } else if (c->deadline_nsec < next)
-                                next = c->deadline_nsec;
-                        /* A pidfd polls readable once its process exited. */
-                        if (n < n_pfds_max)
-                                pfds[n++] = (struct pollfd) { .fd = c->pidfd, .events = POLLIN };
-                        else if (now + 1000000000ULL < next)
-                                next = now + 1000000000ULL;
-                        link = &c->next;
-                }
-
-                if (!pfds) {
-                        struct pollfd one = { .fd = fd, .events = POLLIN };
-
-                        if (poll(&one, 1, 1000) > 0)
-                                watch_receive(fd, &jobs, &closers, &n_closers);
-                        continue;
-                }
-                if (poll(pfds, n, (int) ((next - now) / 1000000ULL) + 1) > 0 && pfds[0].revents)
-                        watch_receive(fd, &jobs, &closers, &n_closers);
+                if (poll(&pfd, 1, (int) ((next - now) / 1000000ULL) + 1) > 0)
+                        watch_receive(fd, &head);
         }
 }
 
 /* The caller's: hands the watchdog a child the worker may still be suspended on, with its pidfd. Without the
  * watchdog (or room in its socket), the daemon's own deadlines still end the child, and with it the vfork. */
 static void watch_job(Job *j, int pidfd) {
-        if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) ||
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = &j, .iov_len = sizeof j };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) || watch_socket < 0 ||
             __atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE))
                 return;
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &pidfd, sizeof(int));
         __atomic_add_fetch(&j->n_ref, 1, __ATOMIC_ACQ_REL);
-        if (!watch_send(watch_socket, WATCH_JOB, j, pidfd))
+        if (sendmsg(watch_socket, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
                 job_unref(j);
 }
 
 /* The worker's, once its clone3() returned. */
 static void unwatch_job(Job *j) {
         __atomic_store_n(&j->vfork_over, true, __ATOMIC_RELEASE);
-}
-
-/* ---- the closers ---- */
-
-_no_asan_ _noreturn_ static void closer_main(void *arg) {
-        Closer *c = arg;
-        uint32_t go;
-
-        /* Raw system calls only: it runs on its worker's TLS, beside the worker. */
-        while ((go = __atomic_load_n(&c->go, __ATOMIC_ACQUIRE)) == 0)
-                (void) raw_syscall4(SYS_futex, (long) &c->go, FUTEX_WAIT_PRIVATE, 0, 0);
-        if (go == 1)
-                (void) raw_syscall4(SYS_close_range, 0, ~0U, 0, 0);
-        for (;;)
-                (void) raw_syscall4(SYS_exit, 0, 0, 0, 0);
-}
-
-static void closer_go(Closer *c, uint32_t go) {
-        __atomic_store_n(&c->go, go, __ATOMIC_RELEASE);
-        (void) syscall(SYS_futex, &c->go, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-/* A closer sharing this worker's fd table, waiting for its go; NULL if none could be made. */
-static Closer *closer_start(int *ret_pidfd) {
-        Closer *c;
-        int pidfd = -EBADF;
-        struct clone_args args = {
-                .flags = CLONE_VM | CLONE_FILES | CLONE_PIDFD | CLONE_CLEAR_SIGHAND,
-                .pidfd = (uint64_t) (uintptr_t) &pidfd,
-                .exit_signal = 0,
-        };
-        long r;
-
-        if (__atomic_add_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL) > CLOSERS_MAX)
-                goto none;
-        c = mmap(NULL, CLOSER_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (c == MAP_FAILED)
-                goto none;
-        *c = (Closer) { .n_ref = 1, .pidfd = -EBADF };
-        args.stack = (uint64_t) (uintptr_t) c;
-        args.stack_size = CLOSER_STACK_SIZE;
-        r = spawn_worker_clone3(&args, sizeof args, closer_main, c);
-        if (r < 0) {
-                (void) munmap(c, CLOSER_STACK_SIZE);
-                goto none;
-        }
-        c->pid = (pid_t) r;
-        *ret_pidfd = pidfd;
-        return c;
-none:
-        __atomic_sub_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL);
-        return NULL;
-}
-
-/* A closer the watchdog did not get: told to close nothing, and reaped here (it exits at once). */
-static void closer_cancel(Closer *c) {
-        siginfo_t si;
-
-        closer_go(c, 2);
-        while (waitid(P_PID, (id_t) c->pid, &si, WEXITED | __WALL) < 0 && errno == EINTR)
-                ;
-        __atomic_sub_fetch(&n_closers_alive, 1, __ATOMIC_ACQ_REL);
-        closer_unref(c);
-}
-
-/*
- * After a job that cloned, with the worker's own credentials and pid namespace back: the table the child
- * shared until its exec or exit is the worker's alone again, and whatever is left there goes (the child may
- * have closed, replaced or renumbered anything, the worker's own fds included), EOF on the child's report
- * pipe with it. The caller's fds among it may be at their last reference now (the child died before its
- * exec, or closed its copies there), and a last close can wait for as long as someone else likes, which a
- * worker thread would do for ever: so a closer process is left holding the table and makes those closes,
- * and the worker goes on with a copy of it, whose closes are not the last. The closer's pidfd goes to the
- * watchdog (over the worker's own copy of its socket, pulled from the daemon's table), which kills the
- * closer if it takes too long, and reaps it. Without a closer the worker closes, as before.
- */
-static void worker_clear_fds(void) {
-        Closer *c;
-        int pidfd = -EBADF, self = -EBADF, socket = -EBADF;
-
-        n_pulled = 0;
-        daemon_pidfd = -EBADF;
-        c = closer_start(&pidfd);
-        if (c && unshare(CLONE_FILES) < 0) {
-                /* Still one table: the worker closes. */
-                closer_cancel(c);
-                c = NULL;
-        }
-        if (c) {
-                self = (int) syscall(SYS_pidfd_open, getpid(), 0);
-                if (self >= 0)
-                        socket = (int) syscall(SYS_pidfd_getfd, self, watch_socket, 0);
-                /* The watchdog's reference first: once sent, it may reap and let go at any time. */
-                __atomic_add_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL);
-                if (!watch_send(socket, WATCH_CLOSER, c, pidfd)) {
-                        __atomic_sub_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL);
-                        closer_cancel(c);
-                        c = NULL;
-                }
-        }
-        (void) close_range(0, ~0U, 0);
-        if (c) {
-                closer_go(c, 1);
-                closer_unref(c);
-        }
 }
 
 /* ---- the workers ---- */
@@ -754,13 +534,12 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
         /* Suspended here until the child exec'd or exited. */
         r = spawn_worker_clone3(&args, sizeof args, child_entry, j);
         unwatch_job(j);
-        if (r < 0)
-                close_pulled();
-        /* The thread's own credentials and pid namespace first: the closer is born with them. */
-        if (j->call.after)
-                j->call.after(j->call.userdata);
         if (r >= 0)
                 worker_clear_fds();
+        else
+                close_pulled();
+        if (j->call.after)
+                j->call.after(j->call.userdata);
         if (r < 0) {
                 job_fail(j, "clone3", (int) -r, NULL);
                 return true;
