@@ -53,6 +53,7 @@
  * making one closes none.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -63,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -298,12 +300,39 @@ static int worker_private_fds(void) {
 /*
  * After a job that cloned: the table the child shared until its exec or exit is the worker's alone again.
  * Whatever is left there goes (the child may have closed, replaced or renumbered anything, the worker's own
- * fds included), EOF on the child's report pipe with it. Closing a copy of a caller's file may block (a FUSE
- * flush): this worker's wait, never the loop's.
+ * fds included). Its pipes first, whose close never waits: EOF on the child's report pipe is what the
+ * spawn's answer waits for. What is left may be the last references to a caller's files (the child died
+ * before its exec, or closed its copies there), and a last close can wait as long as someone else likes,
+ * which this thread, its signals blocked, would do for ever: a socket's lingering (SO_LINGER, with unsent
+ * data its peer does not read) is turned off first, so its close returns at once and the kernel sends what
+ * is left on its own, as for any socket without it. A FUSE file still flushes on every close, this one
+ * too, and holds the worker until its server answers: one worker, never the loop.
  */
 static void worker_clear_fds(void) {
+        static const struct linger no_linger = { .l_onoff = 0 };
+        struct dirent *de;
+        DIR *d;
+
         n_pulled = 0;
         daemon_pidfd = -EBADF;
+        d = opendir("/proc/thread-self/fd");
+        while (d && (de = readdir(d))) {
+                struct stat st;
+                char *end;
+                long fd;
+
+                errno = 0;
+                fd = strtol(de->d_name, &end, 10);
+                if (errno != 0 || end == de->d_name || *end || fd < 0 || fd > INT32_MAX || fd == dirfd(d) ||
+                    fstat((int) fd, &st) < 0)
+                        continue;
+                if (S_ISFIFO(st.st_mode))
+                        (void) close((int) fd);
+                else if (S_ISSOCK(st.st_mode))
+                        (void) setsockopt((int) fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
+        }
+        if (d)
+                (void) closedir(d);
         (void) close_range(0, ~0U, 0);
 }
 
