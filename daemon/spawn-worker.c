@@ -303,12 +303,16 @@ static int worker_private_fds(void) {
  * fds included). Its pipes first, whose close never waits: EOF on the child's report pipe is what the
  * spawn's answer waits for. What is left may be the last references to a caller's files (the child died
  * before its exec, or closed its copies there), and a last close can wait as long as someone else likes,
- * which this thread, its signals blocked, would do for ever: a socket's lingering (SO_LINGER, with unsent
- * data its peer does not read) is turned off first, so its close returns at once and the kernel sends what
- * is left on its own, as for any socket without it. A FUSE file still flushes on every close, this one
- * too, and holds the worker until its server answers: one worker, never the loop.
+ * which this thread, its signals blocked, would do for ever. Where the child is gone (it failed before its
+ * exec, or its command already ended), no sandbox process holds these sockets any more: their lingering
+ * (SO_LINGER, with unsent data a peer does not read) is turned off first, so the close returns at once and
+ * the kernel sends what is left on its own, as for any socket without it. A running command's sockets keep
+ * theirs: it may rely on them. A FUSE file still flushes on every close, this one too, and holds the worker
+ * until its server answers: one worker, never the loop.
  */
-static void worker_clear_fds(void) {
+static void worker_clear_fds(pid_t child) {
+        siginfo_t si = {};
+        bool gone = waitid(P_PID, (id_t) child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0;
         static const struct linger no_linger = { .l_onoff = 0 };
         struct dirent *de;
         DIR *d;
@@ -328,7 +332,7 @@ static void worker_clear_fds(void) {
                         continue;
                 if (S_ISFIFO(st.st_mode))
                         (void) close((int) fd);
-                else if (S_ISSOCK(st.st_mode))
+                else if (gone && S_ISSOCK(st.st_mode))
                         (void) setsockopt((int) fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
         }
         if (d)
@@ -564,7 +568,7 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
         r = spawn_worker_clone3(&args, sizeof args, child_entry, j);
         unwatch_job(j);
         if (r >= 0)
-                worker_clear_fds();
+                worker_clear_fds(j->pid);
         else
                 close_pulled();
         if (j->call.after)
