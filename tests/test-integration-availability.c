@@ -331,47 +331,6 @@ static void assert_victim_served(VictimCall what) {
 
 /* ---- what the attacker passes ---- */
 
-typedef struct Lingering {
-        int fd;   /* SO_LINGER, unsent data: the last close() waits for the peer */
-        int peer; /* never reads; closing it resets the connection, which ends the wait */
-} Lingering;
-
-static void lingering_new(Lingering *l) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof sa;
-        struct linger lg = { .l_onoff = 1, .l_linger = LINGER_SEC };
-        int listener, small = 4096;
-        char chunk[4096] = {};
-
-        listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_geq(listener, 0);
-        /* Small buffers, inherited by the accepted socket: quick to fill. */
-        cr_assert_eq(setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-        cr_assert_eq(bind(listener, (struct sockaddr *) &sa, sizeof sa), 0);
-        cr_assert_eq(listen(listener, 1), 0);
-        cr_assert_eq(getsockname(listener, (struct sockaddr *) &sa, &len), 0);
-
-        l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_geq(l->fd, 0);
-        cr_assert_eq(setsockopt(l->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
-        cr_assert_eq(connect(l->fd, (struct sockaddr *) &sa, sizeof sa), 0, "connect: %m");
-        l->peer = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        cr_assert_geq(l->peer, 0);
-        close(listener);
-
-        cr_assert_eq(fd_set_nonblock(l->fd, true), 0);
-        while (write(l->fd, chunk, sizeof chunk) > 0)
-                ;
-        cr_assert_eq(errno, EAGAIN, "filling the socket: %m");
-        cr_assert_eq(setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-}
-
-/* Resets the connection: a close lingering on it returns. */
-static void lingering_release(Lingering *l) {
-        l->fd = safe_close(l->fd);
-        l->peer = safe_close(l->peer);
-}
-
 /* One way to hand the daemon an fd. */
 typedef enum Pass {
         PASS_GET_INFO,
@@ -440,7 +399,7 @@ static void attacker_pass(Pass how, int fd, void (*close_own)(void *), void *use
 }
 
 static void close_lingering_own(void *userdata) {
-        Lingering *l = userdata;
+        TestLingering *l = userdata;
 
         l->fd = safe_close(l->fd);
 }
@@ -461,14 +420,14 @@ ParameterizedTestParameters(availability, lingering_socket_passed) {
 }
 
 ParameterizedTest(Pass *how, availability, lingering_socket_passed) {
-        Lingering l;
+        TestLingering l;
 
         start();
-        lingering_new(&l);
+        test_lingering_new(&l, LINGER_SEC);
         cr_log_info("a lingering socket passed to %s", passes[*how].name);
         attacker_pass(*how, l.fd, close_lingering_own, &l);
         assert_victim_served(VICTIM_GET_INFO);
-        lingering_release(&l);
+        test_lingering_release(&l);
 }
 
 /* ---- (c) a file on a FUSE mount that never answers FLUSH ---- */

@@ -5,7 +5,6 @@
  * checked from both sides. Runs as root.
  */
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +12,6 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <linux/nsfs.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -1296,39 +1294,20 @@ Test(spawn, spawn_workers_leave_nothing_behind) {
  */
 Test(spawn, a_lingering_socket_holds_no_spawn_worker) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof addr;
-        struct linger linger = { .l_onoff = 1, .l_linger = 3600 };
-        int listener, peer, sock, small = 4096;
-        char junk[65536] = {};
         SpawnError e = {};
+        TestLingering l;
         SpawnHandle h;
 
         if (!spawn_worker_supported())
                 cr_skip_test("no spawn workers on this architecture");
         first_spawn();
-        listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_geq(listener, 0);
-        cr_assert_eq(setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-        cr_assert_eq(bind(listener, (struct sockaddr *) &addr, sizeof addr), 0);
-        cr_assert_eq(listen(listener, 1), 0);
-        cr_assert_eq(getsockname(listener, (struct sockaddr *) &addr, &len), 0);
-        sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_geq(sock, 0);
-        cr_assert_eq(setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
-        cr_assert_eq(connect(sock, (struct sockaddr *) &addr, sizeof addr), 0);
-        peer = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        cr_assert_geq(peer, 0);
-        /* Full, the peer never reading: a close with SO_LINGER waits. */
-        while (send(sock, junk, sizeof junk, MSG_DONTWAIT) > 0)
-                ;
-        cr_assert_eq(setsockopt(sock, SOL_SOCKET, SO_LINGER, &linger, sizeof linger), 0);
+        test_lingering_new(&l, 3600);
 
         r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 0 } }, sizeof(FdMapping));
         r->n_fds = 1;
-        cr_assert_eq(spawn_as(&root_caller, r, &sock, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
+        cr_assert_eq(spawn_as(&root_caller, r, &l.fd, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
         /* Ours gone, the child's (it fails at execve) and the worker's are the last. */
-        close(sock);
+        l.fd = safe_close(l.fd);
         cr_assert_eq(wait_report(&h, &e), 1);
         (void) reap(&h);
 
@@ -1347,8 +1326,7 @@ Test(spawn, a_lingering_socket_holds_no_spawn_worker) {
                 spawn_worker_stats(&workers, &idle);
                 cr_assert_eq(workers, idle, "a spawn worker waits in the socket's last close");
         }
-        close(peer);
-        close(listener);
+        test_lingering_release(&l);
 }
 
 Test(spawn, child_failure_before_release_is_reported) {

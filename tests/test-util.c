@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the unit and integration tests (see test-util.h). */
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,4 +118,42 @@ void test_ensure_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
         cr_assert_not_null(pw, "no user %s", name);
         *ret_uid = pw->pw_uid;
         *ret_gid = pw->pw_gid;
+}
+
+void test_lingering_new(TestLingering *l, int linger_sec) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof sa;
+        struct linger lg = { .l_onoff = 1, .l_linger = linger_sec };
+        int listener, small = 4096;
+        char chunk[4096] = {};
+
+        listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(listener, 0);
+        /* Small buffers, inherited by the accepted socket: quick to fill. */
+        cr_assert_eq(setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+        cr_assert_eq(bind(listener, (struct sockaddr *) &sa, sizeof sa), 0);
+        cr_assert_eq(listen(listener, 1), 0);
+        cr_assert_eq(getsockname(listener, (struct sockaddr *) &sa, &len), 0);
+
+        l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(l->fd, 0);
+        cr_assert_eq(setsockopt(l->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+        cr_assert_eq(connect(l->fd, (struct sockaddr *) &sa, sizeof sa), 0, "connect: %m");
+        l->peer = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        cr_assert_geq(l->peer, 0);
+        close(listener);
+
+        cr_assert_eq(fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK), 0);
+        while (write(l->fd, chunk, sizeof chunk) > 0)
+                ;
+        cr_assert_eq(errno, EAGAIN, "filling the socket: %m");
+        cr_assert_eq(setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+}
+
+void test_lingering_release(TestLingering *l) {
+        if (l->fd >= 0)
+                close(l->fd);
+        if (l->peer >= 0)
+                close(l->peer);
+        l->fd = l->peer = -EBADF;
 }

@@ -44,3 +44,14 @@ void test_tmpdir_remove(char *dir);
 
 /* One sendmsg() of size bytes with n_fds fds attached (SCM_RIGHTS, at most 253); asserts all of it went. */
 void test_send_with_fds(int sock, const void *data, size_t size, const int *fds, size_t n_fds);
+
+/* A TCP socket on loopback whose last close() waits: SO_LINGER for linger_sec, and unsent data its peer never
+ * reads. */
+typedef struct TestLingering {
+        int fd;   /* SO_LINGER, unsent data: the last close() waits for the peer */
+        int peer; /* never reads; closing it resets the connection, which ends the wait */
+} TestLingering;
+
+void test_lingering_new(TestLingering *l, int linger_sec);
+/* Resets the connection: a close lingering on it returns. */
+void test_lingering_release(TestLingering *l);
