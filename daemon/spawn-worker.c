@@ -311,9 +311,9 @@ static int worker_private_fds(void) {
  * until its server answers: one worker, never the loop.
  */
 static void worker_clear_fds(pid_t child) {
+        static const struct linger no_linger = { .l_onoff = 0 };
         siginfo_t si = {};
         bool gone = waitid(P_PID, (id_t) child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0;
-        static const struct linger no_linger = { .l_onoff = 0 };
         struct dirent *de;
         DIR *d;
 
@@ -322,18 +322,17 @@ static void worker_clear_fds(pid_t child) {
         d = opendir("/proc/thread-self/fd");
         while (d && (de = readdir(d))) {
                 struct stat st;
-                char *end;
-                long fd;
+                int fd;
 
-                errno = 0;
-                fd = strtol(de->d_name, &end, 10);
-                if (errno != 0 || end == de->d_name || *end || fd < 0 || fd > INT32_MAX || fd == dirfd(d) ||
-                    fstat((int) fd, &st) < 0)
+                if (de->d_name[0] == '.')
+                        continue;
+                fd = atoi(de->d_name);
+                if (fd == dirfd(d) || fstat(fd, &st) < 0)
                         continue;
                 if (S_ISFIFO(st.st_mode))
-                        (void) close((int) fd);
+                        (void) close(fd);
                 else if (gone && S_ISSOCK(st.st_mode))
-                        (void) setsockopt((int) fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
+                        (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
         }
         if (d)
                 (void) closedir(d);
