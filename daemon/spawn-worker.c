@@ -53,7 +53,6 @@
  * making one closes none.
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -64,7 +63,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -300,42 +298,12 @@ static int worker_private_fds(void) {
 /*
  * After a job that cloned: the table the child shared until its exec or exit is the worker's alone again.
  * Whatever is left there goes (the child may have closed, replaced or renumbered anything, the worker's own
- * fds included). Its pipes first, whose close never waits: EOF on the child's report pipe is what the
- * spawn's answer waits for. What is left may be the last references to a caller's files (the child died
- * before its exec, or closed its copies there), and a last close can wait as long as someone else likes,
- * which this thread, its signals blocked, would do for ever. Where the child is gone (it failed before its
- * exec, or its command already ended), no sandbox process holds these sockets any more: their lingering
- * (SO_LINGER, with unsent data a peer does not read) is turned off first, so the close returns at once and
- * the kernel sends what is left on its own, as for any socket without it. A running command's sockets keep
- * theirs: it may rely on them. A FUSE file still flushes on every close, this one too, and holds the worker
- * until its server answers: one worker, never the loop.
+ * fds included), EOF on the child's report pipe with it. Closing a copy of a caller's file may block (a FUSE
+ * flush): this worker's wait, never the loop's.
  */
-static void worker_clear_fds(pid_t child) {
-        static const struct linger no_linger = { .l_onoff = 0 };
-        siginfo_t si = {};
-        bool gone = waitid(P_PID, (id_t) child, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0;
-        struct dirent *de;
-        DIR *d;
-
+static void worker_clear_fds(void) {
         n_pulled = 0;
         daemon_pidfd = -EBADF;
-        d = opendir("/proc/thread-self/fd");
-        while (d && (de = readdir(d))) {
-                struct stat st;
-                int fd;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                fd = atoi(de->d_name);
-                if (fd == dirfd(d) || fstat(fd, &st) < 0)
-                        continue;
-                if (S_ISFIFO(st.st_mode))
-                        (void) close(fd);
-                else if (gone && S_ISSOCK(st.st_mode))
-                        (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
-        }
-        if (d)
-                (void) closedir(d);
         (void) close_range(0, ~0U, 0);
 }
 
@@ -567,7 +535,7 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
         r = spawn_worker_clone3(&args, sizeof args, child_entry, j);
         unwatch_job(j);
         if (r >= 0)
-                worker_clear_fds(j->pid);
+                worker_clear_fds();
         else
                 close_pulled();
         if (j->call.after)

@@ -1286,49 +1286,6 @@ Test(spawn, spawn_workers_leave_nothing_behind) {
         cr_assert_eq(errno, ECHILD);
 }
 
-/*
- * A caller's TCP socket lingering on close (SO_LINGER, unsent data its peer never reads) whose last reference
- * is the spawn worker's table, once the child failed before its exec: that close waits until the peer reads or
- * closes, and a worker thread making it would wait that long, with its signals blocked and nothing to kill
- * it. The worker turns the lingering off first, and is idle again at once.
- */
-Test(spawn, a_lingering_socket_holds_no_spawn_worker) {
-        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
-        SpawnError e = {};
-        TestLingering l;
-        SpawnHandle h;
-
-        if (!spawn_worker_supported())
-                cr_skip_test("no spawn workers on this architecture");
-        first_spawn();
-        test_lingering_new(&l, 3600);
-
-        r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 0 } }, sizeof(FdMapping));
-        r->n_fds = 1;
-        cr_assert_eq(spawn_as(&root_caller, r, &l.fd, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
-        /* Ours gone, the child's (it fails at execve) and the worker's are the last. */
-        l.fd = safe_close(l.fd);
-        cr_assert_eq(wait_report(&h, &e), 1);
-        (void) reap(&h);
-
-        /* Long before the linger's end (an hour), or the peer's reading. */
-        for (int i = 0; i < 5000; i++) {
-                unsigned workers, idle;
-
-                spawn_worker_stats(&workers, &idle);
-                if (workers == idle)
-                        break;
-                usleep(1000);
-        }
-        {
-                unsigned workers, idle;
-
-                spawn_worker_stats(&workers, &idle);
-                cr_assert_eq(workers, idle, "a spawn worker waits in the socket's last close");
-        }
-        test_lingering_release(&l);
-}
-
 Test(spawn, child_failure_before_release_is_reported) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
         _cleanup_close_ int not_ns = open("/dev/null", O_RDONLY | O_CLOEXEC);
