@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "async-close.h"
+#include "bounded-close.h"
 #include "list.h"
 
 /* close() needs next to no stack; the default (8 MiB of address space) would only waste it. */
@@ -90,6 +91,7 @@ static void *worker_run(void *userdata) {
         Lane *lane = NULL;
         bool destroy;
 
+        bounded_close_thread_init();
         pthread_mutex_lock(&c->lock);
         for (;;) {
                 Job job;
@@ -119,8 +121,7 @@ static void *worker_run(void *userdata) {
                         while (waitid((idtype_t) P_PIDFD, (id_t) job.fd, &si, WEXITED) < 0 && errno == EINTR)
                                 ;
                 }
-                /* Linux releases the fd even when close() fails or is interrupted: never retry. */
-                (void) close(job.fd);
+                bounded_close(job.fd);
 
                 pthread_mutex_lock(&c->lock);
                 lane->closing = false;
@@ -132,6 +133,7 @@ static void *worker_run(void *userdata) {
         destroy = c->freed && c->n_workers == 0;
         pthread_mutex_unlock(&c->lock);
 
+        bounded_close_thread_done();
         if (destroy)
                 closer_destroy(c);
         return NULL;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Closing fds, and reaping children, off the event loop. close() of an fd a
- * client sent can block for as long as the client likes: a TCP socket with
- * SO_LINGER and unsent data waits for its peer, a file on a FUSE mount the
- * client serves waits for its FLUSH answer (uninterruptibly), and closing a
- * unix socket with such fds still queued releases them in the closing
- * thread. So the loop never closes a client's fd: it hands it here, to be
- * closed by a worker thread, as systemd's asynchronous_close() does.
+ * client sent can block: a TCP socket with SO_LINGER and unsent data waits
+ * for its peer (here for BOUNDED_CLOSE_GRACE_MSEC at most: bounded-close.h),
+ * a file on a FUSE mount the client serves waits for its FLUSH answer
+ * (uninterruptibly, as long as the client likes), and closing a unix socket
+ * with such fds still queued releases them in the closing thread. So the
+ * loop never closes a client's fd: it hands it here, to be closed by a
+ * worker thread, as systemd's asynchronous_close() does.
  *
  * Each owner (the uid the fd came from) has its own lane, worked through in
  * order by at most one worker at a time: a close that never returns holds up

@@ -68,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounded-close.h"
 #include "fd-util.h"
 #include "sanitizer.h"
 #include "seccomp-profile.h"
@@ -298,13 +299,17 @@ static int worker_private_fds(void) {
 /*
  * After a job that cloned: the table the child shared until its exec or exit is the worker's alone again.
  * Whatever is left there goes (the child may have closed, replaced or renumbered anything, the worker's own
- * fds included), EOF on the child's report pipe with it. Closing a copy of a caller's file may block (a FUSE
- * flush): this worker's wait, never the loop's.
+ * fds included), EOF on the child's report pipe with it.
+ *
+ * Such a close is often the last one of a caller's file: the caller and the loop may have let go of theirs
+ * while the child ran, and a child that failed before its exec leaves its copies here. A lingering socket
+ * among them holds the worker a moment (bounded-close.h), a FUSE file until its server answers its flush:
+ * this worker's wait, never the loop's.
  */
 static void worker_clear_fds(void) {
         n_pulled = 0;
         daemon_pidfd = -EBADF;
-        (void) close_range(0, ~0U, 0);
+        bounded_close_range(0);
 }
 
 /* Then, with the worker's own credentials back: stdio and a pidfd of the daemon, afresh. Fails only where the
@@ -563,6 +568,7 @@ static void *worker_main(void *arg) {
         int fds_error;
 
         fds_error = worker_private_fds();
+        bounded_close_thread_init();
         have_stack = pthread_getattr_np(pthread_self(), &attr) == 0;
         if (have_stack) {
                 have_stack = pthread_attr_getstack(&attr, &stack, &size) == 0 && size >= WORKER_STACK_SIZE;
@@ -598,6 +604,7 @@ static void *worker_main(void *arg) {
                         n_workers--;
                         (void) pthread_mutex_unlock(&lock);
                         /* Its fd table goes with the thread. */
+                        bounded_close_thread_done();
                         free(pulled);
                         pulled = NULL;
                         n_pulled = n_pulled_max = 0;
@@ -789,6 +796,9 @@ int spawn_worker_setup(void) {
 
         if (factory_running || !spawn_worker_supported())
                 return 0;
+        r = bounded_close_setup();
+        if (r < 0)
+                return r;
         r = start_thread(factory_setup, &start, SPAWN_WORKER_NAME "-f");
         if (r < 0)
                 return r;

@@ -19,6 +19,7 @@
 #include "async-close.h"
 #include "fd-util.h"
 #include "fuse-stall.h"
+#include "test-util.h"
 
 #define OWNER_A 1001
 #define OWNER_B 1002
@@ -121,6 +122,26 @@ Test(async_close, a_stuck_close_holds_up_its_owner_only) {
         wait_pending(c, OWNER_A, 0);
         safe_close(a_read);
         safe_close(file);
+}
+
+/* A lingering socket (SO_LINGER for an hour, unsent data its peer never reads) holds its lane a moment only:
+ * the fd queued behind it is closed long before the hour. */
+Test(async_close, a_lingering_close_holds_up_its_lane_a_moment_only) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        TestLingering l;
+        int after_read, after_write;
+
+        cr_assert_eq(async_closer_new(1, &c), 0);
+        test_lingering_new(&l, 3600);
+        cr_assert_geq(async_close(c, OWNER_A, l.fd), 0);
+        l.fd = -EBADF;
+        after_read = pipe_for_closer(&after_write);
+        cr_assert_geq(async_close(c, OWNER_A, after_write), 0);
+
+        cr_assert(closed_within(after_read, 20000), "the fd behind a lingering socket waited for its linger");
+        wait_pending(c, OWNER_A, 0);
+        safe_close(after_read);
+        test_lingering_release(&l);
 }
 
 Test(async_close, lanes_wait_for_a_worker_when_all_are_stuck) {

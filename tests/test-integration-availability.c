@@ -342,6 +342,7 @@ typedef enum Pass {
         PASS_UNKNOWN_METHOD,
         PASS_SPAWN_REFUSED,
         PASS_SPAWN_STDIN,
+        PASS_SPAWN_FAILING,      /* its child fails at execve(): a spawn worker holds the last copy */
         PASS_HANGUP_MID_MESSAGE, /* the connection closes while the daemon holds an unfinished message */
         PASS_HANGUP_UNREAD,      /* the connection closes with the message still in its socket buffer */
         _PASS_MAX,
@@ -362,6 +363,8 @@ static const struct {
         [PASS_UNKNOWN_METHOD] = { "an unknown method", "io.nsbox.Sandbox.NoSuchMethod", NULL },
         [PASS_SPAWN_REFUSED] = { "a refused Spawn", "io.nsbox.Sandbox.Spawn", "{\"argv\":[],\"stdin\":0}" },
         [PASS_SPAWN_STDIN] = { "Spawn (stdin)", "io.nsbox.Sandbox.Spawn", "{\"argv\":[\"/bin/true\"],\"stdin\":0}" },
+        [PASS_SPAWN_FAILING] = { "a Spawn that fails at execve()", "io.nsbox.Sandbox.Spawn",
+                                 "{\"argv\":[\"/no/such\"],\"stdin\":0}" },
         [PASS_HANGUP_MID_MESSAGE] = { "a connection closed mid-message", "org.varlink.service.GetInfo", NULL },
         [PASS_HANGUP_UNREAD] = { "a connection closed with the message unread", "org.varlink.service.GetInfo", NULL },
 };
@@ -427,6 +430,12 @@ ParameterizedTest(Pass *how, availability, lingering_socket_passed) {
         cr_log_info("a lingering socket passed to %s", passes[*how].name);
         attacker_pass(*how, l.fd, close_lingering_own, &l);
         assert_victim_served(VICTIM_GET_INFO);
+
+        /* Nor does any thread of the daemon wait out the linger: its last close returns promptly. */
+        for (uint64_t deadline = now_msec() + PROMPT_MSEC; !test_lingering_closed(&l) && now_msec() < deadline;)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000000 }, NULL);
+        cr_assert(test_lingering_closed(&l), "the daemon's close of a lingering socket passed to %s waits for its peer",
+                  passes[*how].name);
         test_lingering_release(&l);
 }
 

@@ -1286,6 +1286,70 @@ Test(spawn, spawn_workers_leave_nothing_behind) {
         cr_assert_eq(errno, ECHILD);
 }
 
+/*
+ * A caller's TCP socket lingering on close (SO_LINGER for an hour, unsent data its peer never reads) whose last
+ * reference is the spawn worker's table, once the child failed before its exec: that close would wait until
+ * the peer reads or the hour is over, and the worker with it. The worker gives it a moment, and is idle again
+ * long before either.
+ */
+static void assert_spawn_workers_idle_soon(const char *what) {
+        unsigned workers = 0, idle = 0;
+
+        for (int i = 0; i < 20000; i++) {
+                spawn_worker_stats(&workers, &idle);
+                if (workers == idle)
+                        return;
+                usleep(1000);
+        }
+        cr_assert_eq(workers, idle, "a spawn worker waits in the last close of %s", what);
+}
+
+/* Spawns a child that fails at execve() with fd as its fd 7, and lets go of fd: the worker's copy is the last. */
+static void spawn_failing_with_last_copy_of(int *fd) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
+        SpawnError e = {};
+        SpawnHandle h;
+
+        r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 0 } }, sizeof(FdMapping));
+        r->n_fds = 1;
+        cr_assert_eq(spawn_as(&root_caller, r, fd, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
+        *fd = safe_close(*fd);
+        cr_assert_eq(wait_report(&h, &e), 1);
+        (void) reap(&h);
+}
+
+Test(spawn, a_lingering_socket_holds_no_spawn_worker) {
+        TestLingering l;
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        first_spawn();
+        test_lingering_new(&l, 3600);
+
+        spawn_failing_with_last_copy_of(&l.fd);
+        assert_spawn_workers_idle_soon("a lingering socket");
+        test_lingering_release(&l);
+}
+
+/* The same socket in flight inside a unix socket the child had: its last close is the unix socket's. */
+Test(spawn, a_lingering_socket_in_flight_holds_no_spawn_worker) {
+        TestLingering l;
+        int pair[2];
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        first_spawn();
+        test_lingering_new(&l, 3600);
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+        test_send_with_fds(pair[0], "x", 1, &l.fd, 1);
+        l.fd = safe_close(l.fd);
+        pair[0] = safe_close(pair[0]);
+
+        spawn_failing_with_last_copy_of(&pair[1]);
+        assert_spawn_workers_idle_soon("a unix socket with a lingering socket in flight");
+        test_lingering_release(&l);
+}
+
 Test(spawn, child_failure_before_release_is_reported) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
         _cleanup_close_ int not_ns = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -139,6 +139,9 @@ void test_lingering_new(TestLingering *l, int linger_sec) {
         cr_assert_geq(l->fd, 0);
         cr_assert_eq(setsockopt(l->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
         cr_assert_eq(connect(l->fd, (struct sockaddr *) &sa, sizeof sa), 0, "connect: %m");
+        len = sizeof sa;
+        cr_assert_eq(getsockname(l->fd, (struct sockaddr *) &sa, &len), 0);
+        l->port = ntohs(sa.sin_port);
         l->peer = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
         cr_assert_geq(l->peer, 0);
         close(listener);
@@ -148,6 +151,29 @@ void test_lingering_new(TestLingering *l, int linger_sec) {
                 ;
         cr_assert_eq(errno, EAGAIN, "filling the socket: %m");
         cr_assert_eq(setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+}
+
+bool test_lingering_closed(const TestLingering *l) {
+        FILE *f = fopen("/proc/net/tcp", "re");
+        bool closed = true;
+        char line[512];
+
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof line, f)) {
+                unsigned local_port, state;
+                unsigned long inode;
+
+                /* "sl: local_address:port rem_address:port st tx:rx tr:when retrnsmt uid timeout inode" */
+                if (sscanf(line, " %*u: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &local_port, &state,
+                           &inode) != 3)
+                        continue;
+                if (local_port == l->port) {
+                        closed = inode == 0;
+                        break;
+                }
+        }
+        fclose(f);
+        return closed;
 }
 
 void test_lingering_release(TestLingering *l) {

@@ -8,6 +8,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -50,8 +52,12 @@ void test_send_with_fds(int sock, const void *data, size_t size, const int *fds,
 typedef struct TestLingering {
         int fd;   /* SO_LINGER, unsent data: the last close() waits for the peer */
         int peer; /* never reads; closing it resets the connection, which ends the wait */
+        unsigned short port; /* fd's local port, host order */
 } TestLingering;
 
 void test_lingering_new(TestLingering *l, int linger_sec);
+/* Whether the last close of l's socket, made by whoever held it, returned: the socket is orphaned then (it
+ * shows in /proc/net/tcp with no inode), or gone. Read in the caller's network namespace. */
+bool test_lingering_closed(const TestLingering *l);
 /* Resets the connection: a close lingering on it returns. */
 void test_lingering_release(TestLingering *l);
