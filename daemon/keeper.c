@@ -46,6 +46,8 @@ typedef struct Keeper {
         int daemon_code, daemon_status;
         bool quit;
         bool link_gone;
+        /* The daemon is gone and handed nothing over: what is left is killed, then the keeper exits. */
+        bool ending;
 
         Orphan *orphans;
         size_t n_orphans;
@@ -146,8 +148,10 @@ static bool reap(Keeper *k) {
         }
 }
 
-/* The link is gone for good: nobody tracks these sandboxes any more. */
-static void kill_children(Keeper *k) {
+/* The link is gone for good, or the daemon handed nothing over: nobody tracks these sandboxes any more.
+ * Returns how many were killed. */
+static unsigned kill_children(Keeper *k) {
+        unsigned killed = 0;
         char path[64];
         FILE *f;
         int pid;
@@ -157,7 +161,7 @@ static void kill_children(Keeper *k) {
         f = fopen(path, "re");
         if (!f) {
                 log_error_errno(errno, "Keeper cannot list its children, they keep running: %m");
-                return;
+                return 0;
         }
         while (fscanf(f, "%d", &pid) == 1) {
                 Orphan *o;
@@ -168,9 +172,11 @@ static void kill_children(Keeper *k) {
                 if (o && !o->exited)
                         log_audit(LOG_INFO, "kill", &o->creator, o->id,
                                   "Killing sandbox %s: the daemon is stopping.", o->id);
-                (void) kill(pid, SIGKILL);
+                if (kill(pid, SIGKILL) >= 0)
+                        killed++;
         }
         fclose(f);
+        return killed;
 }
 
 static void read_link(Keeper *k) {
@@ -182,13 +188,13 @@ static void read_link(Keeper *k) {
                         return;
                 if (n <= 0) {
                         k->link_gone = true;
-                        kill_children(k);
+                        (void) kill_children(k);
                         return;
                 }
                 if ((size_t) n == sizeof m && m.type == KEEPER_QUIT) {
                         /* What is left is nobody's: its sandboxes' statuses were all read. */
                         k->quit = true;
-                        kill_children(k);
+                        (void) kill_children(k);
                         continue;
                 }
                 if ((size_t) n != sizeof m || m.type != KEEPER_ORPHAN || m.pid <= 1) {
@@ -198,6 +204,40 @@ static void read_link(Keeper *k) {
                 if (add_orphan(k, &m) < 0)
                         log_error("Keeper out of memory: sandbox %.32s will not be logged.", m.id);
         }
+}
+
+static const char *exit_description(int code, int status, char buf[static 64]) {
+        if (code == CLD_EXITED)
+                snprintf(buf, 64, "exited with status %d", status);
+        else
+                snprintf(buf, 64, "was killed by signal %d (%s)", status, strsignal(status) ?: "?");
+        return buf;
+}
+
+/*
+ * Once the daemon is gone: if it handed nothing over (it crashed, failed to start, or stopped and ended its
+ * sandboxes itself), no daemon will ever ask for what is left, so the keeper kills it and ends too, and the
+ * supervisor exits only after the keeper. The service's cgroup is then empty when the service manager sees the
+ * service stop, and it removes it. That matters for a crash: systemd 252 places the next main process in the
+ * service's own cgroup, which the kernel refuses while a domain controller (memory, io) is enabled for
+ * sandboxes' cgroups below it, so sandboxes left behind by a crash would make every restart fail.
+ */
+static void decide_ending(Keeper *k) {
+        char what[64];
+        unsigned killed;
+
+        if (!k->daemon_gone || k->ending)
+                return;
+        /* The daemon said who it hands over before it exited: all of that is in the link by now. */
+        if (!k->link_gone)
+                read_link(k);
+        if (k->n_orphans > 0 || k->quit)
+                return;
+        k->ending = true;
+        killed = kill_children(k);
+        if (killed > 0)
+                log_warning("The daemon %s without handing its sandboxes over: killed the processes it left (%u).",
+                            exit_description(k->daemon_code, k->daemon_status, what), killed);
 }
 
 /* Closes every fd from 3 up but the two given. */
@@ -212,8 +252,14 @@ static void close_all_but(int a, int b) {
 }
 
 /* What the keeper tells the supervisor over the status pipe. */
+typedef enum StatusKind {
+        STATUS_DAEMON_PID = 1,     /* a: the daemon's pid */
+        STATUS_DAEMON_EXITED = 2,  /* a, b: its si_code and si_status; the keeper stays for the next daemon */
+        STATUS_DAEMON_EXITED_KEEPER_ENDING = 3, /* the same, and the keeper is ending: wait for it */
+} StatusKind;
+
 typedef struct StatusMessage {
-        int32_t kind; /* 1: the daemon's pid in a; 2: the daemon exited, si_code a, si_status b */
+        int32_t kind; /* StatusKind */
         int32_t a, b;
 } StatusMessage;
 
@@ -240,18 +286,21 @@ static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const s
                 if (!k.link_gone)
                         read_link(&k);
                 children = reap(&k);
+                decide_ending(&k);
+                /* A killed process's children are ours by the time its exit is: they go the same way. */
+                if (k.ending && children)
+                        (void) kill_children(&k);
                 flush_queue(&k);
 
                 if (k.daemon_gone && status_fd >= 0) {
                         /* The supervisor ends with the daemon's status: that is what the service manager sees. */
-                        StatusMessage m = { 2, k.daemon_code, k.daemon_status };
+                        StatusMessage m = { k.ending ? STATUS_DAEMON_EXITED_KEEPER_ENDING : STATUS_DAEMON_EXITED,
+                                            k.daemon_code, k.daemon_status };
                         (void) write(status_fd, &m, sizeof m);
                         status_fd = safe_close(status_fd);
                 }
                 /* Done once nobody can want anything more of it. */
-                if (!children && (k.link_gone || k.quit))
-                        break;
-                if (!children && k.daemon_gone && k.n_orphans == 0)
+                if (!children && (k.link_gone || k.quit || k.ending))
                         break;
 
                 struct pollfd p[2] = {
@@ -320,7 +369,7 @@ static void relay_one(int relay, pid_t daemon) {
  * daemon, the daemon's notifications on to the service manager, and exits as
  * the daemon did.
  */
-static _noreturn_ void supervisor_run(int relay, int status_fd, const sigset_t *mask) {
+static _noreturn_ void supervisor_run(int relay, int status_fd, pid_t keeper, const sigset_t *mask) {
         StatusMessage m;
         pid_t daemon = 0;
         int sfd;
@@ -357,12 +406,18 @@ static _noreturn_ void supervisor_run(int relay, int status_fd, const sigset_t *
 
                         if (n != sizeof m)
                                 _exit(EXIT_FAILURE); /* the keeper is gone without a word */
-                        if (m.kind == 1)
+                        if (m.kind == STATUS_DAEMON_PID) {
                                 daemon = m.a;
-                        else if (m.a == CLD_EXITED)
-                                _exit(m.b);
-                        else
-                                _exit(128 + m.b);
+                                continue;
+                        }
+                        if (m.kind == STATUS_DAEMON_EXITED_KEEPER_ENDING) {
+                                siginfo_t si;
+
+                                /* Killing what is left takes it a moment (decide_ending()). */
+                                while (waitid(P_PID, (id_t) keeper, &si, WEXITED) < 0 && errno == EINTR)
+                                        ;
+                        }
+                        _exit(m.a == CLD_EXITED ? m.b : 128 + m.b);
                 }
         }
 }
@@ -413,7 +468,7 @@ int keeper_fork(int *ret_link, pid_t ret_pids[static 2]) {
                 /* The supervisor: only stdio, the relay and the status pipe stay open here. */
                 safe_close(status[1]);
                 close_all_but(relay, status[0]);
-                supervisor_run(relay, status[0], &supervised);
+                supervisor_run(relay, status[0], keeper, &supervised);
         }
 
         /* The keeper. */
@@ -450,7 +505,7 @@ int keeper_fork(int *ret_link, pid_t ret_pids[static 2]) {
         }
 
         safe_close(link[1]);
-        StatusMessage m = { 1, daemon, 0 };
+        StatusMessage m = { STATUS_DAEMON_PID, daemon, 0 };
         if (write(status[1], &m, sizeof m) != sizeof m)
                 _exit(EXIT_FAILURE);
 

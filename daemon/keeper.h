@@ -25,11 +25,17 @@
  * The keeper stays until a daemon has read every status it sent (the daemon
  * says so, KEEPER_QUIT): systemd drops a stored fd whose peer hangs up, and
  * with it whatever was queued on it. When the link closes for good instead
- * (the service stopped and systemd emptied its fd store, or a new daemon
- * found no state for them after a crash), nobody tracks those sandboxes any
- * more: the keeper kills and reaps them, logging each kill, and exits once
- * journald has read those records (journal-sync.h). A
- * keeper whose daemon exited without handing it anything exits at once.
+ * (the service stopped and systemd emptied its fd store), nobody tracks
+ * those sandboxes any more: the keeper kills and reaps them, logging each
+ * kill, and exits once journald has read those records (journal-sync.h).
+ *
+ * A daemon that exits without handing anything over (it crashed, failed to
+ * start, or ended its sandboxes itself) leaves nothing anybody will ask
+ * for: the keeper kills what is left and exits, and the supervisor exits
+ * only after it, so the service's cgroup is empty when systemd sees the
+ * service stop. Left there, sandboxes' cgroups with a domain controller
+ * would make systemd 252 fail every restart (it places the next main
+ * process in the service's own cgroup, which the kernel then refuses).
  */
 #pragma once
 
