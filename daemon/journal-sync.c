@@ -10,24 +10,18 @@
 #include <time.h>
 
 #include "journal-sync.h"
+#include "time-util.h"
 #include "varlink-message.h"
 #include "varlink-wire.h"
 
 /* journald's own Varlink socket (the system instance's; systemd 246 and later). */
 #define JOURNAL_VARLINK_SOCKET "/run/systemd/journal/io.systemd.journal"
 
-static uint64_t now_msec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
-}
-
 /* Waits for events on fd until the deadline: 0 when they came, -ETIMEDOUT or -errno otherwise. */
 static int wait_fd(int fd, short events, uint64_t deadline) {
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = events };
-                uint64_t now = now_msec();
+                uint64_t now = now_msec(CLOCK_MONOTONIC);
                 int n;
 
                 if (now >= deadline)
@@ -45,7 +39,7 @@ int journal_synchronize_at(const char *socket_path, unsigned timeout_msec) {
         _cleanup_(varlink_writer_freep) VarlinkWriter *writer = NULL;
         _cleanup_(varlink_reader_freep) VarlinkReader *reader = NULL;
         _cleanup_close_ int fd = -EBADF;
-        uint64_t deadline = now_msec() + timeout_msec;
+        uint64_t deadline = now_msec(CLOCK_MONOTONIC) + timeout_msec;
         struct json_object *call;
         int r;
 

@@ -26,11 +26,14 @@
 #include "journal-sync.h"
 #include "keeper.h"
 #include "log.h"
+#include "time-util.h"
 
 #define KEEPER_NAME "nsboxd-keeper"
 
 /* How long an ending keeper waits for journald to have read its kill records. It holds nothing by then. */
 #define JOURNAL_SYNC_TIMEOUT_MSEC (30U * 1000U)
+/* How long the supervisor waits for a keeper that is ending (wait_for_ending_keeper()): its kills, then that. */
+#define SUPERVISOR_KEEPER_WAIT_MSEC (JOURNAL_SYNC_TIMEOUT_MSEC + 15U * 1000U)
 
 typedef struct Orphan {
         pid_t pid;
@@ -265,6 +268,7 @@ typedef struct StatusMessage {
 
 static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const sigset_t *mask) {
         Keeper k = { .link = link, .daemon = daemon };
+        bool told_exit = false;
         int sfd;
 
         /* The system call itself: a sanitizer's prctl() wrapper records the name under a lock that this fork
@@ -292,12 +296,16 @@ static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const s
                         (void) kill_children(&k);
                 flush_queue(&k);
 
-                if (k.daemon_gone && status_fd >= 0) {
-                        /* The supervisor ends with the daemon's status: that is what the service manager sees. */
+                if (k.daemon_gone && status_fd >= 0 && !told_exit) {
+                        /* The supervisor ends with the daemon's status: that is what the service manager sees.
+                         * An ending keeper keeps the pipe open until it exits: its EOF is what the supervisor
+                         * waits for. */
                         StatusMessage m = { k.ending ? STATUS_DAEMON_EXITED_KEEPER_ENDING : STATUS_DAEMON_EXITED,
                                             k.daemon_code, k.daemon_status };
                         (void) write(status_fd, &m, sizeof m);
-                        status_fd = safe_close(status_fd);
+                        told_exit = true;
+                        if (!k.ending)
+                                status_fd = safe_close(status_fd);
                 }
                 /* Done once nobody can want anything more of it. */
                 if (!children && (k.link_gone || k.quit || k.ending))
@@ -364,12 +372,35 @@ static void relay_one(int relay, pid_t daemon) {
 }
 
 /*
+ * Until the ending keeper exited (EOF on the status pipe, which only it held), or for SUPERVISOR_KEEPER_WAIT_MSEC:
+ * killing what is left takes it a moment (decide_ending()), and so does journald's reading of its record. A
+ * process it cannot kill (one stuck in a FUSE request, say) would hold the keeper for good, and the service
+ * would look active with no daemon; past the wait, the restart may fail as it would have.
+ */
+static void wait_for_ending_keeper(int status_fd) {
+        uint64_t deadline = now_msec(CLOCK_MONOTONIC) + SUPERVISOR_KEEPER_WAIT_MSEC;
+        char c;
+
+        for (;;) {
+                struct pollfd p = { .fd = status_fd, .events = POLLIN };
+                uint64_t now = now_msec(CLOCK_MONOTONIC);
+
+                if (now >= deadline)
+                        return;
+                if (poll(&p, 1, (int) (deadline - now)) < 0 && errno != EINTR)
+                        return;
+                if (p.revents != 0 && read(status_fd, &c, 1) <= 0)
+                        return;
+        }
+}
+
+/*
  * The process the service manager started and supervises (it is its child,
  * so it waits for it on stop): passes the stop and other signals on to the
  * daemon, the daemon's notifications on to the service manager, and exits as
  * the daemon did.
  */
-static _noreturn_ void supervisor_run(int relay, int status_fd, pid_t keeper, const sigset_t *mask) {
+static _noreturn_ void supervisor_run(int relay, int status_fd, const sigset_t *mask) {
         StatusMessage m;
         pid_t daemon = 0;
         int sfd;
@@ -410,13 +441,8 @@ static _noreturn_ void supervisor_run(int relay, int status_fd, pid_t keeper, co
                                 daemon = m.a;
                                 continue;
                         }
-                        if (m.kind == STATUS_DAEMON_EXITED_KEEPER_ENDING) {
-                                siginfo_t si;
-
-                                /* Killing what is left takes it a moment (decide_ending()). */
-                                while (waitid(P_PID, (id_t) keeper, &si, WEXITED) < 0 && errno == EINTR)
-                                        ;
-                        }
+                        if (m.kind == STATUS_DAEMON_EXITED_KEEPER_ENDING)
+                                wait_for_ending_keeper(status_fd);
                         _exit(m.a == CLD_EXITED ? m.b : 128 + m.b);
                 }
         }
@@ -468,7 +494,7 @@ int keeper_fork(int *ret_link, pid_t ret_pids[static 2]) {
                 /* The supervisor: only stdio, the relay and the status pipe stay open here. */
                 safe_close(status[1]);
                 close_all_but(relay, status[0]);
-                supervisor_run(relay, status[0], keeper, &supervised);
+                supervisor_run(relay, status[0], &supervised);
         }
 
         /* The keeper. */

@@ -24,6 +24,7 @@
 #include "sandbox-nested.h"
 #include "sandbox.h"
 #include "spawn.h"
+#include "time-util.h"
 
 /* The kernel takes at most this many lines in a uid_map or gid_map. */
 #define NESTED_MAP_LINES_MAX 340
@@ -87,16 +88,9 @@ static const char *limit_field(CgroupLimitType t) {
         }
 }
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
-
 int sandbox_nested_check_limits(const Sandbox *sb, const PolicyLimitsDecision *l, Cgroup **ret_parent, char *field,
                                 size_t field_size, char *reason, size_t reason_size) {
-        uint64_t now = now_realtime_usec();
+        uint64_t now = now_usec(CLOCK_REALTIME);
         Cgroup *parent = NULL;
 
         /* Its runtime ends with the sandbox's (and with any outer one's): it may not ask to outlive them. */

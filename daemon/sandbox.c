@@ -39,6 +39,7 @@
 #include "restart.h"
 #include "sandbox.h"
 #include "sandbox-list.h"
+#include "time-util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -81,13 +82,6 @@ static void sandbox_stream_output(Sandbox *sb);
 /* Behind it at most a backlog (256 KiB, connection.c) and a piece may be queued. */
 _Static_assert(WAIT_FINAL_OUTPUT_TEXT_MAX + WAIT_REPLY_TEXT_RESERVE + 512U * 1024U <= VARLINK_WRITER_QUEUE_MAX_DEFAULT,
                "the final Wait reply must fit the writer's queue behind a backlog and a piece");
-
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
 
 int sandbox_make_id(char ret[static SANDBOX_ID_LEN + 1]) {
         static const char hex[] = "0123456789abcdef";
@@ -1329,7 +1323,7 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
         sb->namespaces = req->namespaces;
         sb->joined_namespaces = sandbox_joined_namespaces(req);
         sb->keep_alive = req->keep_alive;
-        sb->start_usec = now_realtime_usec();
+        sb->start_usec = now_usec(CLOCK_REALTIME);
         sb->start_loop_msec = uv_now(s->loop);
         sb->state = SANDBOX_STARTING;
         sb->owner = owner;
@@ -1904,7 +1898,7 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
         /* Its runtime limit counts from its start, not from the take-over. */
         sb->runtime_max_usec = info->runtime_max_usec;
         if (sb->runtime_max_usec > 0) {
-                uint64_t now = now_realtime_usec(), end = sb->start_usec + sb->runtime_max_usec;
+                uint64_t now = now_usec(CLOCK_REALTIME), end = sb->start_usec + sb->runtime_max_usec;
 
                 uv_timer_init(s->loop, sb->runtime_timer);
                 sb->runtime_timer->data = sb;

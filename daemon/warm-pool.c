@@ -28,6 +28,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "server.h"
+#include "time-util.h"
 #include "warm-pool.h"
 
 /* The queue of entries to make: each taken or missed Spawn adds one, the budget bounds it. */
@@ -93,13 +94,6 @@ struct WarmPool {
         bool closed;
         WarmPoolStats stats;
 };
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        (void) clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
 
 /* ---- shapes ---- */
 
