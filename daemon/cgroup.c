@@ -2314,6 +2314,25 @@ static uint64_t count_lines_at(int dir_fd, const char *name) {
         return n;
 }
 
+/*
+ * The OOM kills of a cgroup2 sandbox's own processes, as v1's memory.oom_control counts them: memory.events.local
+ * of the cgroup they are in (its payload leaf, where it has one). memory.events counts those in the cgroups of the
+ * sandboxes nested in it too, and a sandbox that ended as one nested in it was OOM-killed (a shell passing on
+ * its 137, say) would pass for OOM-killed itself.
+ */
+static void read_own_oom_kills_v2(const Cgroup *cg, int v2, uint64_t *ret) {
+        _cleanup_close_ int leaf = -EBADF;
+        int dir = v2;
+
+        if (cg->has_leaf) {
+                leaf = openat(v2, CGROUP_PAYLOAD, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                dir = leaf;
+        }
+        /* Without the file (before Linux 5.2), the subtree's. */
+        if (dir < 0 || keyed_u64_at(dir, "memory.events.local", "oom_kill", ret) < 0)
+                (void) keyed_u64_at(v2, "memory.events", "oom_kill", ret);
+}
+
 int cgroup_read_usage(const Cgroup *cg, bool empty, CgroupUsage *ret) {
         const CgroupManager *m = cg->manager;
         int mh = m->controller_h[CONTROLLER_MEMORY], ph = m->controller_h[CONTROLLER_PIDS];
@@ -2339,7 +2358,7 @@ int cgroup_read_usage(const Cgroup *cg, bool empty, CgroupUsage *ret) {
         if (mh == HIERARCHY_V2) {
                 (void) read_u64_at(v2, "memory.current", &u.memory_current);
                 (void) read_u64_at(v2, "memory.peak", &u.memory_peak);
-                (void) keyed_u64_at(v2, "memory.events", "oom_kill", &u.oom_kills);
+                read_own_oom_kills_v2(cg, v2, &u.oom_kills);
                 (void) keyed_u64_at(v2, "memory.events", "max", &u.memory_limit_hits);
         } else if (mh > 0 && (mfd = dir_fd(cg, mh, &mfd_owned)) >= 0) {
                 (void) read_u64_at(mfd, "memory.usage_in_bytes", &u.memory_current);

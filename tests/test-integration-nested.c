@@ -865,6 +865,23 @@ Test(nested, confinement_is_the_ceiling) {
         output_done(&o);
 }
 
+/* The OOM kill of a nested sandbox is its own: the sandbox it is nested in, ending as its shell passes the 137 on,
+ * is not OOM-killed (cgroup2's memory.events counts the kills below a cgroup too; the daemon reads the cgroup's
+ * own, as v1's memory.oom_control has them). No swap here, and none to escape to where the host has some. */
+Test(nested, an_oom_kill_is_the_nested_sandboxs_own) {
+        Output o;
+
+        start(allow_policy);
+        o = run_as_nobody("$N run -p MemoryMax=256M -p MemorySwapMax=256M -- sh -c 'NSBOX_SOCKET=%s %s run "
+                          "-p MemoryMax=32M -p MemorySwapMax=32M -- python3 -c \"x = bytes(range(256)) * (800 << 10)\"; "
+                          "exit $?' 2>&1; echo rc=$?",
+                          daemon_.socket_path, cli());
+        cr_assert(strstr(o.text, "killed by the OOM killer: MemoryMax=32M"), "%s", o.text);
+        cr_assert_null(strstr(o.text, "MemoryMax=256M"), "%s", o.text);
+        cr_assert(strstr(o.text, "rc=137"), "%s", o.text);
+        output_done(&o);
+}
+
 /* A sandbox made without capability sets, running as a uid other than 0 in its user namespace, has none there:
  * a nested sandbox sharing that user namespace is refused any, by name (with CAP_SYS_ADMIN there it could
  * remount the sandbox's read-only binds writable), while one in a user namespace of its own keeps them there. */
