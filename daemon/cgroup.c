@@ -795,6 +795,10 @@ const char *cgroup_manager_leaf(const CgroupManager *m) {
         return m->moved_self ? m->leaf : NULL;
 }
 
+int cgroup_manager_base_fd(const CgroupManager *m) {
+        return m->h[HIERARCHY_V2].fd;
+}
+
 void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size) {
         size_t pos = 0;
 

@@ -164,6 +164,8 @@ int cgroup_manager_base_takes_processes(const CgroupManager *m);
 const char *cgroup_manager_path(const CgroupManager *m);
 /* The name of the leaf below it the daemon moved itself into (with its supervisor and keeper), or NULL. */
 const char *cgroup_manager_leaf(const CgroupManager *m);
+/* BASE in cgroup2, as an O_DIRECTORY fd the manager owns: the user cgroups and the leaf are below it. */
+int cgroup_manager_base_fd(const CgroupManager *m);
 void cgroup_manager_describe(const CgroupManager *m, char *buf, size_t size);
 
 /*

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fd-util.h"
 #include "journal-sync.h"
 #include "keeper.h"
@@ -32,8 +34,10 @@
 
 /* How long an ending keeper waits for journald to have read its kill records. It holds nothing by then. */
 #define JOURNAL_SYNC_TIMEOUT_MSEC (30U * 1000U)
+/* How long an ending keeper waits for what it killed by cgroup to be gone, and for earlier keepers to end. */
+#define KEEPER_KILL_WAIT_MSEC (10U * 1000U)
 /* How long the supervisor waits for a keeper that is ending (wait_for_ending_keeper()): its kills, then that. */
-#define SUPERVISOR_KEEPER_WAIT_MSEC (JOURNAL_SYNC_TIMEOUT_MSEC + 15U * 1000U)
+#define SUPERVISOR_KEEPER_WAIT_MSEC (KEEPER_KILL_WAIT_MSEC + JOURNAL_SYNC_TIMEOUT_MSEC + 5U * 1000U)
 
 typedef struct Orphan {
         pid_t pid;
@@ -51,6 +55,13 @@ typedef struct Keeper {
         bool link_gone;
         /* The daemon is gone and handed nothing over: what is left is killed, then the keeper exits. */
         bool ending;
+
+        /* KEEPER_CGROUP: BASE in cgroup2 (-EBADF: not told) and the leaf the keeper is in below it. */
+        int cgroup_base;
+        char cgroup_leaf[33];
+        /* The cgroups killed (cgroup.events of each), until they are empty. */
+        int *killed_events;
+        size_t n_killed_events;
 
         Orphan *orphans;
         size_t n_orphans;
@@ -134,7 +145,9 @@ static bool reap(Keeper *k) {
                 if (si.si_pid == 0)
                         return true;
 
-                if (si.si_pid == k->daemon) {
+                if (k->daemon > 0 && si.si_pid == k->daemon) {
+                        /* Its pid may be a later child's now. */
+                        k->daemon = 0;
                         k->daemon_gone = true;
                         k->daemon_code = si.si_code;
                         k->daemon_status = si.si_status;
@@ -149,6 +162,117 @@ static bool reap(Keeper *k) {
                 if (queue_exit(k, &si) < 0)
                         log_error("Keeper out of memory: the exit status of pid %d is lost.", (int) si.si_pid);
         }
+}
+
+/* pid's cgroup2 path as /proc/PID/cgroup shows it ("0::PATH"); pid 0: the keeper's own. */
+static int cgroup2_path_of(pid_t pid, char *buf, size_t size) {
+        char file[64], line[PATH_MAX + 8];
+        int r = -ENOENT;
+        FILE *f;
+
+        if (pid > 0)
+                snprintf(file, sizeof file, "/proc/%d/cgroup", (int) pid);
+        else
+                snprintf(file, sizeof file, "/proc/self/cgroup");
+        f = fopen(file, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        size_t len = strcspn(line + 3, "\n");
+
+                        if (len < size) {
+                                memcpy(buf, line + 3, len);
+                                buf[len] = 0;
+                                r = 0;
+                        }
+                        break;
+                }
+        fclose(f);
+        return r;
+}
+
+/* Opens DIR/FILE below dir_fd. */
+static int open_below(int dir_fd, const char *dir, const char *file, int flags) {
+        char path[PATH_MAX];
+
+        if ((size_t) snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+                return -ENAMETOOLONG;
+        return openat(dir_fd, path, flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Whether a cgroup.events fd says "populated 0". */
+static bool cgroup_events_empty(int fd) {
+        char buf[256];
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+
+        if (n <= 0)
+                return true; /* gone with its cgroup */
+        buf[n] = 0;
+        return strstr(buf, "populated 0") != NULL;
+}
+
+/* BASE's path as /proc/PID/cgroup shows it: the keeper's own cgroup2 path, less the leaf. */
+static int base_path(const Keeper *k, char *buf, size_t size) {
+        size_t len, leaf_len = strlen(k->cgroup_leaf);
+
+        if (cgroup2_path_of(0, buf, size) < 0)
+                return -ENOENT;
+        len = strlen(buf);
+        if (leaf_len > 0) {
+                if (len <= leaf_len + 1 || buf[len - leaf_len - 1] != '/' ||
+                    !streq(buf + len - leaf_len, k->cgroup_leaf))
+                        return -ENOENT;
+                buf[len - leaf_len - 1] = 0;
+        }
+        return 0;
+}
+
+/*
+ * Kills everything in the cgroup of the sandbox whose top process is pid (cgroup.kill): what a sandbox started
+ * need not be the keeper's descendant (a pid namespace the caller made adopts it when its parent dies), yet it
+ * is in the sandbox's cgroup, below BASE/user-UID/. Only there: a process whose cgroup is elsewhere (BASE
+ * itself, the leaf) is the keeper's to signal alone. Remembers the cgroup, to wait until it is empty.
+ */
+static void kill_sandbox_cgroup(Keeper *k, pid_t pid) {
+        char base[PATH_MAX], path[PATH_MAX], rel[PATH_MAX];
+        size_t base_len, len;
+        ssize_t n;
+        int fd, *a;
+
+        if (k->cgroup_base < 0 || base_path(k, base, sizeof base) < 0 || cgroup2_path_of(pid, path, sizeof path) < 0)
+                return;
+        base_len = strlen(base);
+        /* BASE "/" is the root: every path is below it. */
+        if (streq(base, "/"))
+                base_len = 0;
+        if (strncmp(path, base, base_len) != 0 || strncmp(path + base_len, "/user-", 6) != 0)
+                return;
+        snprintf(rel, sizeof rel, "%s", path + base_len + 1);
+        /* Its processes are in its payload leaf where it has one: the sandbox is the cgroup above. */
+        len = strlen(rel);
+        if (len > strlen("/" CGROUP_PAYLOAD) && streq(rel + len - strlen("/" CGROUP_PAYLOAD), "/" CGROUP_PAYLOAD))
+                rel[len - strlen("/" CGROUP_PAYLOAD)] = 0;
+        /* A user's cgroup itself holds no process: a sandbox is below it. */
+        if (!strchr(rel, '/'))
+                return;
+        fd = open_below(k->cgroup_base, rel, "cgroup.kill", O_WRONLY);
+        if (fd < 0)
+                return;
+        n = write(fd, "1", 1);
+        safe_close(fd);
+        if (n != 1)
+                return;
+        fd = open_below(k->cgroup_base, rel, "cgroup.events", O_RDONLY);
+        if (fd < 0)
+                return;
+        a = realloc(k->killed_events, (k->n_killed_events + 1) * sizeof *a);
+        if (!a) {
+                safe_close(fd);
+                return;
+        }
+        k->killed_events = a;
+        k->killed_events[k->n_killed_events++] = fd;
 }
 
 /* The link is gone for good, or the daemon handed nothing over: nobody tracks these sandboxes any more.
@@ -175,6 +299,8 @@ static unsigned kill_children(Keeper *k) {
                 if (o && !o->exited)
                         log_audit(LOG_INFO, "kill", &o->creator, o->id,
                                   "Killing sandbox %s: the daemon is stopping.", o->id);
+                /* Its cgroup first: the process itself is the one that tells where that is. */
+                kill_sandbox_cgroup(k, pid);
                 if (kill(pid, SIGKILL) >= 0)
                         killed++;
         }
@@ -182,10 +308,41 @@ static unsigned kill_children(Keeper *k) {
         return killed;
 }
 
+/* The fd a message came with (SCM_RIGHTS, one at most), or -EBADF; any other is closed. */
+static int message_fd(struct msghdr *mh) {
+        int fd = -EBADF;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                size_t n;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < n; i++) {
+                        int got;
+
+                        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (fd < 0)
+                                fd = got;
+                        else
+                                safe_close(got);
+                }
+        }
+        return fd;
+}
+
 static void read_link(Keeper *k) {
         for (;;) {
                 KeeperMessage m;
-                ssize_t n = recv(k->link, &m, sizeof m, MSG_DONTWAIT | MSG_TRUNC);
+                union {
+                        struct cmsghdr align;
+                        char buf[CMSG_SPACE(sizeof(int) * 4)];
+                } control;
+                struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                                     .msg_controllen = sizeof control.buf };
+                ssize_t n = recvmsg(k->link, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+                _cleanup_close_ int fd = n >= 0 ? message_fd(&mh) : -EBADF;
 
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
@@ -200,12 +357,91 @@ static void read_link(Keeper *k) {
                         (void) kill_children(k);
                         continue;
                 }
+                if ((size_t) n == sizeof m && m.type == KEEPER_CGROUP && fd >= 0) {
+                        safe_close(k->cgroup_base);
+                        k->cgroup_base = TAKE_FD(fd);
+                        memcpy(k->cgroup_leaf, m.id, sizeof k->cgroup_leaf);
+                        k->cgroup_leaf[sizeof k->cgroup_leaf - 1] = 0;
+                        /* A name, not a path. */
+                        if (strchr(k->cgroup_leaf, '/') || streq(k->cgroup_leaf, ".") || streq(k->cgroup_leaf, ".."))
+                                k->cgroup_leaf[0] = 0;
+                        continue;
+                }
                 if ((size_t) n != sizeof m || m.type != KEEPER_ORPHAN || m.pid <= 1) {
                         log_warning("Keeper: ignoring a message it does not understand.");
                         continue;
                 }
                 if (add_orphan(k, &m) < 0)
                         log_error("Keeper out of memory: sandbox %.32s will not be logged.", m.id);
+        }
+}
+
+/* Until every cgroup killed is empty, or the deadline: the service manager removes the service's cgroup only
+ * once nothing is left in it, and cgroup.kill only sends the signals. */
+static void wait_killed_cgroups_empty(Keeper *k, uint64_t deadline_msec) {
+        for (;;) {
+                struct pollfd p[64];
+                size_t n = 0;
+                uint64_t now;
+
+                for (size_t i = 0; i < k->n_killed_events;)
+                        if (cgroup_events_empty(k->killed_events[i])) {
+                                safe_close(k->killed_events[i]);
+                                k->killed_events[i] = k->killed_events[--k->n_killed_events];
+                        } else
+                                i++;
+                if (k->n_killed_events == 0)
+                        return;
+                now = now_msec(CLOCK_MONOTONIC);
+                if (now >= deadline_msec)
+                        return;
+                /* kernfs wakes a poller of cgroup.events with POLLPRI on every change. */
+                for (; n < k->n_killed_events && n < ELEMENTSOF(p); n++)
+                        p[n] = (struct pollfd) { .fd = k->killed_events[n], .events = POLLPRI };
+                (void) poll(p, n, (int) (deadline_msec - now));
+        }
+}
+
+/*
+ * Until the keeper's leaf holds nobody but the keeper and the supervisor, or the deadline: keepers of earlier
+ * daemons share it, and a crash of the daemon that took their sandboxes over closed their links, so they are
+ * ending too (killing their sandboxes' cgroups). The service's cgroup is empty only once they are gone.
+ */
+static void wait_others_left_leaf(Keeper *k, uint64_t deadline_msec) {
+        pid_t self = getpid(), parent = getppid();
+
+        if (k->cgroup_base < 0 || !k->cgroup_leaf[0])
+                return;
+        for (;;) {
+                struct pollfd p[64];
+                size_t n = 0;
+                uint64_t now;
+                FILE *f;
+                int fd, pid;
+
+                fd = open_below(k->cgroup_base, k->cgroup_leaf, "cgroup.procs", O_RDONLY);
+                f = fd >= 0 ? fdopen(fd, "re") : NULL;
+                if (!f) {
+                        safe_close(fd);
+                        return;
+                }
+                while (n < ELEMENTSOF(p) && fscanf(f, "%d", &pid) == 1) {
+                        int pidfd;
+
+                        if (pid == self || pid == parent)
+                                continue;
+                        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                        if (pidfd >= 0)
+                                p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                }
+                fclose(f);
+                now = now_msec(CLOCK_MONOTONIC);
+                if (n > 0 && now < deadline_msec)
+                        (void) poll(p, n, (int) (deadline_msec - now));
+                for (size_t i = 0; i < n; i++)
+                        safe_close(p[i].fd);
+                if (n == 0 || now >= deadline_msec)
+                        return;
         }
 }
 
@@ -267,7 +503,7 @@ typedef struct StatusMessage {
 } StatusMessage;
 
 static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const sigset_t *mask) {
-        Keeper k = { .link = link, .daemon = daemon };
+        Keeper k = { .link = link, .daemon = daemon, .cgroup_base = -EBADF };
         bool told_exit = false;
         int sfd;
 
@@ -321,6 +557,15 @@ static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const s
                 }
                 while (read(sfd, &ssi, sizeof ssi) > 0)
                         ;
+        }
+
+        /* What was killed by its cgroup is gone, and, after a crash, so are the keepers of earlier daemons. */
+        {
+                uint64_t deadline = now_msec(CLOCK_MONOTONIC) + KEEPER_KILL_WAIT_MSEC;
+
+                wait_killed_cgroups_empty(&k, deadline);
+                if (k.ending)
+                        wait_others_left_leaf(&k, deadline);
         }
 
         /* Its kill records name the service only if journald reads them while this process still exists. */
@@ -559,6 +804,29 @@ int keeper_send_orphan(int link, pid_t pid, const char *id, const Caller *creato
 
         snprintf(m.id, sizeof m.id, "%s", id);
         if (send(link, &m, sizeof m, MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
+}
+
+int keeper_send_cgroup(int link, int base_fd, const char *leaf) {
+        KeeperMessage m = { .type = KEEPER_CGROUP };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        if (base_fd < 0 || (leaf && strlen(leaf) >= sizeof m.id))
+                return -EINVAL;
+        snprintf(m.id, sizeof m.id, "%s", leaf ?: "");
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &base_fd, sizeof(int));
+        if (sendmsg(link, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
                 return -errno;
         return 0;
 }

@@ -49,6 +49,11 @@ typedef enum KeeperMessageType {
         KEEPER_ORPHAN = 1, /* daemon -> keeper: this child of mine is yours once I exit (for the kill log) */
         KEEPER_EXIT = 2,   /* keeper -> daemon: a former child of yours exited */
         KEEPER_QUIT = 3,   /* daemon -> keeper: every status you sent was read; end what is left, and exit */
+        /* daemon -> keeper: the sandboxes' cgroups are below the cgroup2 directory whose fd comes with it (BASE);
+         * id: the leaf below it the daemon, keeper and supervisor are in ("" for none). What the keeper kills, it
+         * kills by its sandbox's cgroup: a sandbox's process need not be the keeper's descendant (one in a pid
+         * namespace the caller made goes to that namespace's init when its parent dies). */
+        KEEPER_CGROUP = 4,
 } KeeperMessageType;
 
 /* One SOCK_SEQPACKET datagram; anything of another size or type is refused. */
@@ -75,6 +80,9 @@ int keeper_fork(int *ret_link, pid_t ret_pids[static 2]);
 
 /* Daemon side: tells the keeper who pid is before the daemon exits and hands it over. */
 int keeper_send_orphan(int link, pid_t pid, const char *id, const Caller *creator);
+
+/* Daemon side: tells its own keeper where the sandboxes' cgroups are (KEEPER_CGROUP). */
+int keeper_send_cgroup(int link, int base_fd, const char *leaf);
 
 /* Daemon side: tells a keeper of an earlier daemon that it is no longer needed. */
 int keeper_send_quit(int link);

@@ -233,6 +233,18 @@ static int adopt_one(Server *s, HandoverSandbox *h, FdSet *fds, int capture_blob
         return 0;
 }
 
+/* Our keeper kills what it ends by the sandboxes' cgroups (KEEPER_CGROUP): it learns where they are. */
+static void tell_keeper_cgroups(Server *s) {
+        int r;
+
+        if (!s->own_keeper || !s->cgroups)
+                return;
+        r = keeper_send_cgroup(s->own_keeper->fd, cgroup_manager_base_fd(s->cgroups), cgroup_manager_leaf(s->cgroups));
+        if (r < 0)
+                log_warning_errno(r, "Failed to tell the keeper where the sandboxes' cgroups are; after a crash it "
+                                     "kills only its own children: %m");
+}
+
 int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) {
         _cleanup_free_ char *reason = NULL;
         _cleanup_close_ int capture_blob = -EBADF;
@@ -360,6 +372,7 @@ int restart_adopt(Server *s, HandoverState *state, FdSet *stored, int own_link) 
 
         if (state && state->n_sandboxes > 0)
                 log_info("Took over %u sandbox%s from the previous daemon.", adopted, adopted == 1 ? "" : "es");
+        tell_keeper_cgroups(s);
         server_notify_status(s);
         r = 0;
 finish:

@@ -559,12 +559,25 @@ ok "after systemctl stop, the socket is still active and the next call starts th
 # in the service's own cgroup, which the kernel then refuses: status 219/CGROUP). Where cgroup2 holds the
 # memory controller the daemon has enabled it there; a container on a hybrid host has none to enable (the
 # harness that boots a pure cgroup2 guest checks that case).
+# One sandbox is held by the keeper of an earlier daemon (a restart handed it over), whose link closes with
+# the crash.
 svc_cg=/sys/fs/cgroup/system.slice/nsboxd.service
+crashed=$(user_nsbox run --detach -- /bin/sleep infinity) || fail "$user's detached sandbox failed"
+wait_for "the sandbox before the crash" sleepers_are 1
+in_ct systemctl restart nsboxd.service || fail "systemctl restart before the crash failed"
+state_is "$crashed" running || fail "the sandbox to be held by the earlier keeper is $(state_of "$crashed")"
+keepers_are 2 || fail "not two keepers before the crash: $(in_ct pgrep -ax nsboxd-keeper)"
 crash_main=$(in_ct systemctl show -P MainPID nsboxd.service)
 crash_keeper=$(in_ct pgrep -P "$crash_main" -x nsboxd-keeper) || fail "no keeper below the main process $crash_main"
 crash_daemon=$(in_ct pgrep -P "$crash_keeper" -x nsboxd) || fail "no daemon below the keeper $crash_keeper"
-crashed=$(user_nsbox run --detach -- /bin/sleep infinity) || fail "$user's detached sandbox failed"
-wait_for "the sandbox before the crash" sleepers_are 1
+# A sandbox in a pid namespace its user made: what it starts goes to that namespace's init when its parent
+# dies, not to the keeper; only its cgroup holds it.
+as_user unshare -U -r -p -f /bin/sleep 100000 </dev/null >/dev/null 2>&1 &
+wait_for "$user's own pid namespace" in_ct pgrep -u "$user" -fx '/bin/sleep 100000'
+ns_init=$(in_ct pgrep -u "$user" -fx '/bin/sleep 100000')
+as_user sh -c "exec 3</proc/$ns_init/ns/pid; exec $nsbox_bin run --detach --pidns 3 -- \
+        /bin/sh -c '(/bin/sleep 7001 &); exec /bin/sleep 7002'" >/dev/null || fail "the sandbox in $user's pid namespace failed"
+wait_for "the process the sandbox left to its pid namespace's init" in_ct pgrep -fx '/bin/sleep 7001'
 domain=$(in_ct cat "$svc_cg/cgroup.subtree_control" | { grep -ow -e memory -e io || true; } | tr '\n' ' ')
 restarts=$(in_ct systemctl show -P NRestarts nsboxd.service)
 in_ct kill -SEGV "$crash_daemon"
@@ -575,10 +588,16 @@ new_main_is_up() {
 wait_for "systemd to restart the crashed daemon" new_main_is_up
 [ "$(in_ct systemctl show -P NRestarts nsboxd.service)" -gt "$restarts" ] || fail "the service came back, but not by Restart="
 wait_for "the crashed daemon's sandbox to be gone" sleepers_are 0
+left_to_ns_init_gone() { ! in_ct pgrep -fx '/bin/sleep 7001' && ! in_ct pgrep -fx '/bin/sleep 7002'; }
+wait_for "what the sandbox left to its pid namespace's init to be gone" left_to_ns_init_gone
+in_ct kill "$ns_init"
+keepers_are 1 || fail "keepers after the crash and the restart: $(in_ct pgrep -ax nsboxd-keeper), expected the new one"
 expect_journal "the keeper's kill after the crash" \
         MESSAGE="The daemon was killed by signal 11 (Segmentation fault) without handing its sandboxes over: killed the processes it left (1)."
+expect_journal "the earlier keeper's kill after the crash" NSBOX_EVENT=kill NSBOX_SANDBOX_ID="$crashed" \
+        MESSAGE="Killing sandbox $crashed: the daemon is stopping."
 user_nsbox list >/dev/null || fail "$user not served after the restart that followed the crash"
-ok "after a crash with a sandbox and ${domain:-no }domain controller below the service: its sandbox killed, the service restarted by systemd and serving"
+ok "after a crash with a sandbox in its user's pid namespace, one held by an earlier keeper and ${domain:-no }domain controller below the service: everything they started and the earlier keeper gone, the service restarted by systemd and serving"
 
 log "$checks checks passed; $((SECONDS)) s in all."
 exit 0
