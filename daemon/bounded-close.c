@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bounded-close.h"
+#include "log.h"
 
 /* glibc's SIGRTMIN is 34 (it keeps 32 and 33); nothing else in the daemon uses a real-time signal. */
 #define BOUNDED_CLOSE_SIGNAL (SIGRTMIN + 2)
@@ -25,6 +26,7 @@ static __thread bool have_timer = false;
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static int setup_result;
+static bool said_no_timer = false;
 
 static void on_signal(int sig) {
 }
@@ -50,6 +52,10 @@ void bounded_close_thread_init(void) {
         /* glibc 2.36 has no name for the field yet. */
         ev._sigev_un._tid = gettid();
         have_timer = timer_create(CLOCK_MONOTONIC, &ev, &timer) == 0;
+        /* Each timer takes one of root's RLIMIT_SIGPENDING signals. Said once: every thread would say the same. */
+        if (!have_timer && !__atomic_exchange_n(&said_no_timer, true, __ATOMIC_RELAXED))
+                log_warning_errno(errno, "Cannot make a timer for a closing thread, a caller's lingering socket may "
+                                         "hold it as long as the socket asks: %m");
 }
 
 void bounded_close_thread_done(void) {

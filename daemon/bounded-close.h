@@ -14,7 +14,9 @@
  * sending the data, and the FIN after it, as for any orphaned socket.
  *
  * Not bounded: a flush to a FUSE server, which once interrupted waits
- * uninterruptibly for its answer.
+ * uninterruptibly for its answer; and the spawn child's own closes before
+ * its exec (what its plan does not keep, a block fd once read), which the
+ * spawn's timeout ends by killing the child.
  *
  * The threads using this block every signal otherwise, as the daemon's
  * helper threads do.

@@ -1304,16 +1304,33 @@ static void assert_spawn_workers_idle_soon(const char *what) {
         cr_assert_eq(workers, idle, "a spawn worker waits in the last close of %s", what);
 }
 
-/* Spawns a child that fails at execve() with fd as its fd 7, and lets go of fd: the worker's copy is the last. */
+/*
+ * Spawns a child that fails at execve() with fd as its fd 7, and lets go of fd while the child cannot fail yet:
+ * the worker's copy is the last. The child of a user namespace waits for its maps: it is held until the
+ * handshake, which writes them, releases it.
+ */
 static void spawn_failing_with_last_copy_of(int *fd) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
+        SpawnContext c = { .request = r, .message_fds = fd, .n_message_fds = 1, .caller = &nobody_caller,
+                           .sandbox_user_ids = stand_in_sandbox_user_ids };
         SpawnError e = {};
         SpawnHandle h;
+        int k;
 
         r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 0 } }, sizeof(FdMapping));
         r->n_fds = 1;
-        cr_assert_eq(spawn_as(&root_caller, r, fd, 1, &h, &e), 0, "%s: %s", e.stage, e.message);
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(r, ids, ELEMENTSOF(ids));
+        cr_assert_eq(spawn_start(&c, &h, &e), 0, "%s: %s", e.stage, e.message);
         *fd = safe_close(*fd);
+        while ((k = spawn_handshake_step(h.handshake, &e)) == -EAGAIN) {
+                struct pollfd p = { .fd = spawn_handshake_fd(h.handshake), .events = POLLIN };
+
+                cr_assert_geq(poll(&p, 1, -1), 0);
+        }
+        h.handshake = spawn_handshake_free(h.handshake);
+        cr_assert_eq(k, 0, "%s: %s", e.stage, e.message);
         cr_assert_eq(wait_report(&h, &e), 1);
         (void) reap(&h);
 }
