@@ -44,6 +44,7 @@ typedef struct Orphan {
         char id[33];
         Caller creator;
         bool exited; /* reaped, its record queued */
+        bool killed; /* its kill logged: a QUIT and then the link's end would log it twice */
 } Orphan;
 
 typedef struct Keeper {
@@ -296,9 +297,11 @@ static unsigned kill_children(Keeper *k) {
                 if (pid == k->daemon)
                         continue;
                 o = find_orphan(k, pid);
-                if (o && !o->exited)
+                if (o && !o->exited && !o->killed) {
                         log_audit(LOG_INFO, "kill", &o->creator, o->id,
                                   "Killing sandbox %s: the daemon is stopping.", o->id);
+                        o->killed = true;
+                }
                 /* Its cgroup first: the process itself is the one that tells where that is. */
                 kill_sandbox_cgroup(k, pid);
                 if (kill(pid, SIGKILL) >= 0)
