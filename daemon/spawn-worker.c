@@ -117,6 +117,51 @@ typedef enum WorkerKind {
         _WORKER_KIND_MAX,
 } WorkerKind;
 
+/* The owners whose calls hold workers (SpawnWorkerCall.owner), with how many each: at most one entry per
+ * worker. With the lock held. */
+typedef struct OwnerCount {
+        uid_t owner;
+        unsigned n;
+} OwnerCount;
+
+static OwnerCount owners[WORKERS_MAX];
+static size_t n_owners;
+
+static OwnerCount *owner_find(uid_t owner) {
+        for (size_t i = 0; i < n_owners; i++)
+                if (owners[i].owner == owner)
+                        return &owners[i];
+        return NULL;
+}
+
+/* Counts one more call of owner's, unless it holds its share already. */
+static bool owner_take(uid_t owner) {
+        OwnerCount *o;
+
+        if (owner == 0)
+                return true;
+        o = owner_find(owner);
+        if (!o) {
+                if (n_owners >= ELEMENTSOF(owners))
+                        return false;
+                o = &owners[n_owners++];
+                *o = (OwnerCount) { .owner = owner };
+        }
+        if (o->n >= SPAWN_WORKERS_PER_OWNER_MAX)
+                return false;
+        o->n++;
+        return true;
+}
+
+static void owner_release(uid_t owner) {
+        OwnerCount *o;
+
+        if (owner == 0 || !(o = owner_find(owner)))
+                return;
+        if (--o->n == 0)
+                *o = owners[--n_owners];
+}
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queued[_WORKER_KIND_MAX] = { PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
 static Job *queue_head[_WORKER_KIND_MAX], *queue_tail[_WORKER_KIND_MAX];
@@ -576,12 +621,14 @@ static void *worker_main(void *arg) {
         }
 
         for (;;) {
+                uid_t owner;
                 Job *j;
 
                 (void) pthread_mutex_lock(&lock);
                 while (!(j = dequeue(kind)))
                         (void) pthread_cond_wait(&queued[kind], &lock);
                 (void) pthread_mutex_unlock(&lock);
+                owner = j->call.owner;
 
                 /* Once, for good; a worker that could not load it serves this job unfiltered (the child loads
                  * the filter itself: spawn_worker_filtered() says so) and then goes. */
@@ -600,6 +647,8 @@ static void *worker_main(void *arg) {
                 job_unref(j);
 
                 (void) pthread_mutex_lock(&lock);
+                /* Only now: the worker was the owner's until its last close of what the child left. */
+                owner_release(owner);
                 if (n_idle[kind] >= IDLE_MAX || !have_stack || fds_error < 0 || filter_failed) {
                         n_workers--;
                         (void) pthread_mutex_unlock(&lock);
@@ -667,6 +716,8 @@ _noreturn_ static void *factory_main(void *arg) {
                 (void) pthread_mutex_lock(&lock);
                 n_workers--;
                 j = dequeue(kind);
+                if (j)
+                        owner_release(j->call.owner);
                 (void) pthread_mutex_unlock(&lock);
                 if (j) {
                         job_fail(j, "clone3", -r, "spawn worker");
@@ -823,9 +874,15 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
         j->call = *call;
 
         (void) pthread_mutex_lock(&lock);
+        if (!owner_take(call->owner)) {
+                (void) pthread_mutex_unlock(&lock);
+                free(j);
+                return -EBUSY;
+        }
         if (n_idle[call_kind(call)] > 0)
                 n_idle[call_kind(call)]--;
         else if (start_worker(call_kind(call)) < 0) {
+                owner_release(call->owner);
                 (void) pthread_mutex_unlock(&lock);
                 free(j);
                 return -EBUSY;
@@ -858,6 +915,17 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
         }
         job_unref(j);
         return r;
+}
+
+unsigned spawn_worker_owner_busy(uid_t owner) {
+        OwnerCount *o;
+        unsigned n;
+
+        (void) pthread_mutex_lock(&lock);
+        o = owner_find(owner);
+        n = o ? o->n : 0;
+        (void) pthread_mutex_unlock(&lock);
+        return n;
 }
 
 void spawn_worker_stats(unsigned *ret_workers, unsigned *ret_idle) {

@@ -56,14 +56,23 @@ typedef struct SpawnWorkerCall {
         const struct sock_filter *filter;
         unsigned short n_filter;
         unsigned filter_flags;
+        /* Whose call it is (the caller's uid; a warm-pool entry's, the uid it is kept for); root's is not
+         * counted. One owner's calls hold at most SPAWN_WORKERS_PER_OWNER_MAX workers at once, from the call
+         * until the worker is free again: a worker may stay busy after the spawn was answered (its last close
+         * of a caller's FUSE file waits for the server's answer), and no one user may take every worker, and
+         * with them the warm pool, from the others. Past that, spawn_worker_clone() returns -EBUSY and the
+         * caller forks. */
+        uid_t owner;
 } SpawnWorkerCall;
+
+#define SPAWN_WORKERS_PER_OWNER_MAX 32U
 
 /*
  * Hands the call to a worker and returns once the child exists (its pid and a pidfd in *ret_pid,
  * *ret_pidfd) or the clone failed (-errno, *ret_error filled). From the moment it is called, userdata
  * belongs to the call: done() is called exactly once, in the worker, whatever happens, except when this
- * returns -EBUSY (no worker could be had: every one is held by a child that has not exec'd, or a thread
- * could not be made), when nothing was done and the caller keeps userdata. Never waits for the child
+ * returns -EBUSY (no worker could be had: every one is held by a child that has not exec'd, the call's owner
+ * holds its share, or a thread could not be made), when nothing was done and the caller keeps userdata. Never waits for the child
  * itself: one stopped before its first instruction is noticed by its pid (CLONE_PARENT_SETTID).
  */
 int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pidfd, SpawnError *ret_error);
@@ -94,3 +103,6 @@ bool spawn_worker_supported(void);
 
 /* How many worker threads exist and how many of them are idle, for tests. */
 void spawn_worker_stats(unsigned *ret_workers, unsigned *ret_idle);
+
+/* How many workers owner's calls hold now (SpawnWorkerCall.owner), for tests. */
+unsigned spawn_worker_owner_busy(uid_t owner);

@@ -1721,6 +1721,8 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
                 .child = shared_child,
                 .done = shared_done,
                 .userdata = s,
+                /* A warm-pool entry's too (the uid it is kept for): it goes on for a Spawn of that uid. */
+                .owner = c->caller->uid,
         };
         if (spawn_plan_may_inherit_profile(p)) {
                 call.filter = p->seccomp->filter;

@@ -1367,6 +1367,62 @@ Test(spawn, a_lingering_socket_in_flight_holds_no_spawn_worker) {
         test_lingering_release(&l);
 }
 
+/*
+ * One user's calls hold at most SPAWN_WORKERS_PER_OWNER_MAX spawn workers, counted until each worker is free
+ * again (its last close of a caller's FUSE file may hold it past the spawn's answer); past that share the
+ * user's spawns fork, and the other users keep the workers. Children held before their release hold their
+ * workers here. Root is not counted.
+ */
+Test(spawn, one_user_holds_at_most_its_share_of_spawn_workers) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
+        SpawnHandle held[SPAWN_WORKERS_PER_OWNER_MAX + 1], root_held;
+        unsigned workers, idle;
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        first_spawn();
+        wait_spawn_workers_idle();
+
+        for (size_t i = 0; i < ELEMENTSOF(held); i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+                SpawnContext c = { .request = r, .caller = &nobody_caller };
+                SpawnError e = {};
+
+                /* A user namespace waits for its maps: the child is held until the handshake releases it. */
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+                map_ids(r, ids, ELEMENTSOF(ids));
+                cr_assert_eq(spawn_start(&c, &held[i], &e), 0, "%s: %s", e.stage, e.message);
+                cr_assert_leq(spawn_worker_owner_busy(65534), SPAWN_WORKERS_PER_OWNER_MAX);
+        }
+        cr_assert_eq(spawn_worker_owner_busy(65534), SPAWN_WORKERS_PER_OWNER_MAX,
+                     "%u workers held by the user's calls", spawn_worker_owner_busy(65534));
+        spawn_worker_stats(&workers, &idle);
+        cr_assert_eq(workers - idle, SPAWN_WORKERS_PER_OWNER_MAX, "%u busy workers: the last call forked",
+                     workers - idle);
+
+        /* Another caller still gets one. */
+        {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+                SpawnContext c = { .request = r, .caller = &root_caller };
+                SpawnError e = {};
+
+                r->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+                map_ids(r, ids, ELEMENTSOF(ids));
+                cr_assert_eq(spawn_start(&c, &root_held, &e), 0, "%s: %s", e.stage, e.message);
+                spawn_worker_stats(&workers, &idle);
+                cr_assert_eq(workers - idle, SPAWN_WORKERS_PER_OWNER_MAX + 1);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(held); i++) {
+                held[i].handshake = spawn_handshake_free(held[i].handshake);
+                (void) kill_and_reap(&held[i], SIGKILL);
+        }
+        root_held.handshake = spawn_handshake_free(root_held.handshake);
+        (void) kill_and_reap(&root_held, SIGKILL);
+        wait_spawn_workers_idle();
+        cr_assert_eq(spawn_worker_owner_busy(65534), 0);
+}
+
 Test(spawn, child_failure_before_release_is_reported) {
         _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
         _cleanup_close_ int not_ns = open("/dev/null", O_RDONLY | O_CLOEXEC);
