@@ -813,25 +813,11 @@ int keeper_send_orphan(int link, pid_t pid, const char *id, const Caller *creato
 
 int keeper_send_cgroup(int link, int base_fd, const char *leaf) {
         KeeperMessage m = { .type = KEEPER_CGROUP };
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
         if (base_fd < 0 || (leaf && strlen(leaf) >= sizeof m.id))
                 return -EINVAL;
         snprintf(m.id, sizeof m.id, "%s", leaf ?: "");
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &base_fd, sizeof(int));
-        if (sendmsg(link, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                return -errno;
-        return 0;
+        return fd_send(link, &m, sizeof m, &base_fd, 1, MSG_DONTWAIT);
 }
 
 int keeper_send_quit(int link) {

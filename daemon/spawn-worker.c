@@ -514,24 +514,11 @@ _noreturn_ static void watchdog_main(int fd) {
 /* The caller's: hands the watchdog a child the worker may still be suspended on, with its pidfd. Without the
  * watchdog (or room in its socket), the daemon's own deadlines still end the child, and with it the vfork. */
 static void watch_job(Job *j, int pidfd) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { .iov_base = &j, .iov_len = sizeof j };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
         if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) || watch_socket < 0 ||
             __atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE))
                 return;
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &pidfd, sizeof(int));
         __atomic_add_fetch(&j->n_ref, 1, __ATOMIC_ACQ_REL);
-        if (sendmsg(watch_socket, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        if (fd_send(watch_socket, &j, sizeof j, &pidfd, 1, MSG_DONTWAIT) < 0)
                 job_unref(j);
 }
 
