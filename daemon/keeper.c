@@ -221,42 +221,22 @@ static int base_path(const Keeper *k, char *buf, size_t size) {
                 return -ENOENT;
         len = strlen(buf);
         if (leaf_len > 0) {
-                if (len <= leaf_len + 1 || buf[len - leaf_len - 1] != '/' ||
+                if (len < leaf_len + 1 || buf[len - leaf_len - 1] != '/' ||
                     !streq(buf + len - leaf_len, k->cgroup_leaf))
                         return -ENOENT;
                 buf[len - leaf_len - 1] = 0;
+                /* The leaf right below the root of the cgroup namespace. */
+                if (!buf[0])
+                        snprintf(buf, size, "/");
         }
         return 0;
 }
 
-/*
- * Kills everything in the cgroup of the sandbox whose top process is pid (cgroup.kill): what a sandbox started
- * need not be the keeper's descendant (a pid namespace the caller made adopts it when its parent dies), yet it
- * is in the sandbox's cgroup, below BASE/user-UID/. Only there: a process whose cgroup is elsewhere (BASE
- * itself, the leaf) is the keeper's to signal alone. Remembers the cgroup, to wait until it is empty.
- */
-static void kill_sandbox_cgroup(Keeper *k, pid_t pid) {
-        char base[PATH_MAX], path[PATH_MAX], rel[PATH_MAX];
-        size_t base_len, len;
+/* Writes cgroup.kill of BASE/rel, and remembers the cgroup, to wait until it is empty. */
+static void kill_cgroup(Keeper *k, const char *rel) {
         ssize_t n;
         int fd, *a;
 
-        if (k->cgroup_base < 0 || base_path(k, base, sizeof base) < 0 || cgroup2_path_of(pid, path, sizeof path) < 0)
-                return;
-        base_len = strlen(base);
-        /* BASE "/" is the root: every path is below it. */
-        if (streq(base, "/"))
-                base_len = 0;
-        if (strncmp(path, base, base_len) != 0 || strncmp(path + base_len, "/user-", 6) != 0)
-                return;
-        snprintf(rel, sizeof rel, "%s", path + base_len + 1);
-        /* Its processes are in its payload leaf where it has one: the sandbox is the cgroup above. */
-        len = strlen(rel);
-        if (len > strlen("/" CGROUP_PAYLOAD) && streq(rel + len - strlen("/" CGROUP_PAYLOAD), "/" CGROUP_PAYLOAD))
-                rel[len - strlen("/" CGROUP_PAYLOAD)] = 0;
-        /* A user's cgroup itself holds no process: a sandbox is below it. */
-        if (!strchr(rel, '/'))
-                return;
         fd = open_below(k->cgroup_base, rel, "cgroup.kill", O_WRONLY);
         if (fd < 0)
                 return;
@@ -274,6 +254,79 @@ static void kill_sandbox_cgroup(Keeper *k, pid_t pid) {
         }
         k->killed_events = a;
         k->killed_events[k->n_killed_events++] = fd;
+}
+
+/*
+ * After its daemon handed nothing over: every sandbox below BASE, whoever holds it. The keepers of earlier
+ * daemons hold the sandboxes a daemon took over, and their links are in the service manager's fd store, so
+ * they would wait for the next daemon, in the service's cgroup: every user's cgroup (BASE/user-UID, holding
+ * only sandboxes) is killed, and so are those keepers (the other processes in the keeper's own leaf, but for
+ * itself and the supervisor). Nobody could have asked for any of it: a crashed daemon's state is gone.
+ */
+static void kill_everything_below_base(Keeper *k) {
+        pid_t self = getpid(), parent = getppid();
+        struct dirent *de;
+        FILE *f;
+        DIR *d;
+        int fd, pid;
+
+        if (k->cgroup_base < 0)
+                return;
+        fd = fcntl(k->cgroup_base, F_DUPFD_CLOEXEC, 3);
+        d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d)
+                safe_close(fd);
+        else {
+                /* The open file is the daemon's too, sent over the link: its position is where the daemon's
+                 * last reading left it. */
+                rewinddir(d);
+                while ((de = readdir(d)))
+                        if (de->d_type == DT_DIR && strncmp(de->d_name, "user-", 5) == 0)
+                                kill_cgroup(k, de->d_name);
+                closedir(d);
+        }
+
+        if (!k->cgroup_leaf[0])
+                return;
+        fd = open_below(k->cgroup_base, k->cgroup_leaf, "cgroup.procs", O_RDONLY);
+        f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        if (!f) {
+                safe_close(fd);
+                return;
+        }
+        while (fscanf(f, "%d", &pid) == 1)
+                if (pid != self && pid != parent)
+                        (void) kill(pid, SIGKILL);
+        fclose(f);
+}
+
+/*
+ * Kills everything in the cgroup of the sandbox whose top process is pid (cgroup.kill): what a sandbox started
+ * need not be the keeper's descendant (a pid namespace the caller made adopts it when its parent dies), yet it
+ * is in the sandbox's cgroup, below BASE/user-UID/. Only there: a process whose cgroup is elsewhere (BASE
+ * itself, the leaf) is the keeper's to signal alone. Remembers the cgroup, to wait until it is empty.
+ */
+static void kill_sandbox_cgroup(Keeper *k, pid_t pid) {
+        char base[PATH_MAX], path[PATH_MAX], rel[PATH_MAX];
+        size_t base_len, len;
+
+        if (k->cgroup_base < 0 || base_path(k, base, sizeof base) < 0 || cgroup2_path_of(pid, path, sizeof path) < 0)
+                return;
+        base_len = strlen(base);
+        /* BASE "/" is the root: every path is below it. */
+        if (streq(base, "/"))
+                base_len = 0;
+        if (strncmp(path, base, base_len) != 0 || strncmp(path + base_len, "/user-", 6) != 0)
+                return;
+        snprintf(rel, sizeof rel, "%s", path + base_len + 1);
+        /* Its processes are in its payload leaf where it has one: the sandbox is the cgroup above. */
+        len = strlen(rel);
+        if (len > strlen("/" CGROUP_PAYLOAD) && streq(rel + len - strlen("/" CGROUP_PAYLOAD), "/" CGROUP_PAYLOAD))
+                rel[len - strlen("/" CGROUP_PAYLOAD)] = 0;
+        /* A user's cgroup itself holds no process: a sandbox is below it. */
+        if (!strchr(rel, '/'))
+                return;
+        kill_cgroup(k, rel);
 }
 
 /* The link is gone for good, or the daemon handed nothing over: nobody tracks these sandboxes any more.
@@ -406,9 +459,9 @@ static void wait_killed_cgroups_empty(Keeper *k, uint64_t deadline_msec) {
 }
 
 /*
- * Until the keeper's leaf holds nobody but the keeper and the supervisor, or the deadline: keepers of earlier
- * daemons share it, and a crash of the daemon that took their sandboxes over closed their links, so they are
- * ending too (killing their sandboxes' cgroups). The service's cgroup is empty only once they are gone.
+ * Until the keeper's leaf holds nobody but the keeper and the supervisor, or the deadline: the keepers of
+ * earlier daemons share it, killed by kill_everything_below_base(). The service's cgroup is empty only once
+ * they are gone.
  */
 static void wait_others_left_leaf(Keeper *k, uint64_t deadline_msec) {
         pid_t self = getpid(), parent = getppid();
@@ -477,6 +530,7 @@ static void decide_ending(Keeper *k) {
                 return;
         k->ending = true;
         killed = kill_children(k);
+        kill_everything_below_base(k);
         if (killed > 0)
                 log_warning("The daemon %s without handing its sandboxes over: killed the processes it left (%u).",
                             exit_description(k->daemon_code, k->daemon_status, what), killed);

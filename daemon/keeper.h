@@ -31,9 +31,10 @@
  *
  * A daemon that exits without handing anything over (it crashed, failed to
  * start, or ended its sandboxes itself) leaves nothing anybody will ask
- * for: the keeper kills what is left and exits, and the supervisor exits
- * only after it, so the service's cgroup is empty when systemd sees the
- * service stop. Left there, sandboxes' cgroups with a domain controller
+ * for: the keeper kills what is left (every sandbox cgroup below the
+ * daemon's, and the keepers of earlier daemons) and exits, and the
+ * supervisor exits only after it, so the service's cgroup is empty when
+ * systemd sees the service stop. Left there, sandboxes' cgroups with a domain controller
  * would make systemd 252 fail every restart (it places the next main
  * process in the service's own cgroup, which the kernel then refuses).
  */
