@@ -679,8 +679,9 @@ static void relay_one(int relay, pid_t daemon) {
  * process it cannot kill (one stuck in a FUSE request, say) would hold the keeper for good, and the service
  * would look active with no daemon; past the wait, the restart may fail as it would have.
  */
-static void wait_for_ending_keeper(int status_fd) {
+static void wait_for_ending_keeper(int status_fd, pid_t keeper) {
         uint64_t deadline = now_msec(CLOCK_MONOTONIC) + SUPERVISOR_KEEPER_WAIT_MSEC;
+        siginfo_t si;
         char c;
 
         for (;;) {
@@ -692,8 +693,12 @@ static void wait_for_ending_keeper(int status_fd) {
                 if (poll(&p, 1, (int) (deadline - now)) < 0 && errno != EINTR)
                         return;
                 if (p.revents != 0 && read(status_fd, &c, 1) <= 0)
-                        return;
+                        break;
         }
+        /* Its fds close before it leaves its cgroup: the service manager, seeing the supervisor gone, would find
+         * it there still. Reaped, it is out. */
+        while (waitid(P_PID, (id_t) keeper, &si, WEXITED) < 0 && errno == EINTR)
+                ;
 }
 
 /*
@@ -702,7 +707,7 @@ static void wait_for_ending_keeper(int status_fd) {
  * daemon, the daemon's notifications on to the service manager, and exits as
  * the daemon did.
  */
-static _noreturn_ void supervisor_run(int relay, int status_fd, const sigset_t *mask) {
+static _noreturn_ void supervisor_run(int relay, int status_fd, pid_t keeper, const sigset_t *mask) {
         StatusMessage m;
         pid_t daemon = 0;
         int sfd;
@@ -744,7 +749,7 @@ static _noreturn_ void supervisor_run(int relay, int status_fd, const sigset_t *
                                 continue;
                         }
                         if (m.kind == STATUS_DAEMON_EXITED_KEEPER_ENDING)
-                                wait_for_ending_keeper(status_fd);
+                                wait_for_ending_keeper(status_fd, keeper);
                         _exit(m.a == CLD_EXITED ? m.b : 128 + m.b);
                 }
         }
@@ -796,7 +801,7 @@ int keeper_fork(int *ret_link, pid_t ret_pids[static 2]) {
                 /* The supervisor: only stdio, the relay and the status pipe stay open here. */
                 safe_close(status[1]);
                 close_all_but(relay, status[0]);
-                supervisor_run(relay, status[0], &supervised);
+                supervisor_run(relay, status[0], keeper, &supervised);
         }
 
         /* The keeper. */
