@@ -54,6 +54,7 @@ typedef struct Keeper {
         int daemon_code, daemon_status;
         bool quit;
         bool link_gone;
+        bool handed_over; /* KEEPER_HANDED_OVER: the daemon left a state for the next one */
         /* The daemon is gone and handed nothing over: what is left is killed, then the keeper exits. */
         bool ending;
 
@@ -265,6 +266,7 @@ static void kill_cgroup(Keeper *k, const char *rel) {
  */
 static void kill_everything_below_base(Keeper *k) {
         pid_t self = getpid(), parent = getppid();
+        char own[PATH_MAX] = "", path[PATH_MAX];
         struct dirent *de;
         FILE *f;
         DIR *d;
@@ -294,9 +296,19 @@ static void kill_everything_below_base(Keeper *k) {
                 safe_close(fd);
                 return;
         }
-        while (fscanf(f, "%d", &pid) == 1)
-                if (pid != self && pid != parent)
-                        (void) kill(pid, SIGKILL);
+        (void) cgroup2_path_of(0, own, sizeof own);
+        while (fscanf(f, "%d", &pid) == 1) {
+                _cleanup_close_ int pidfd = -EBADF;
+
+                if (pid == self || pid == parent)
+                        continue;
+                /* The pid pinned first, then checked to be that of a process in the leaf still: it may have
+                 * exited and its pid gone to someone else since cgroup.procs was read. */
+                pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                if (pidfd < 0 || cgroup2_path_of(pid, path, sizeof path) < 0 || !streq(path, own))
+                        continue;
+                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        }
         fclose(f);
 }
 
@@ -413,6 +425,10 @@ static void read_link(Keeper *k) {
                         (void) kill_children(k);
                         continue;
                 }
+                if ((size_t) n == sizeof m && m.type == KEEPER_HANDED_OVER) {
+                        k->handed_over = true;
+                        continue;
+                }
                 if ((size_t) n == sizeof m && m.type == KEEPER_CGROUP && fd >= 0) {
                         safe_close(k->cgroup_base);
                         k->cgroup_base = TAKE_FD(fd);
@@ -526,7 +542,7 @@ static void decide_ending(Keeper *k) {
         /* The daemon said who it hands over before it exited: all of that is in the link by now. */
         if (!k->link_gone)
                 read_link(k);
-        if (k->n_orphans > 0 || k->quit)
+        if (k->n_orphans > 0 || k->quit || k->handed_over)
                 return;
         k->ending = true;
         killed = kill_children(k);
@@ -600,8 +616,11 @@ static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const s
                         if (!k.ending)
                                 status_fd = safe_close(status_fd);
                 }
-                /* Done once nobody can want anything more of it. */
+                /* Done once nobody can want anything more of it: a daemon that handed over none of this
+                 * keeper's children (they were all an earlier keeper's) leaves it nothing to keep. */
                 if (!children && (k.link_gone || k.quit || k.ending))
+                        break;
+                if (!children && k.daemon_gone && k.n_orphans == 0)
                         break;
 
                 struct pollfd p[2] = {
@@ -877,6 +896,15 @@ int keeper_send_cgroup(int link, int base_fd, const char *leaf) {
                 return -EINVAL;
         snprintf(m.id, sizeof m.id, "%s", leaf ?: "");
         return fd_send(link, &m, sizeof m, &base_fd, 1, MSG_DONTWAIT);
+}
+
+int keeper_send_handed_over(int link) {
+        KeeperMessage m = { .type = KEEPER_HANDED_OVER };
+
+        /* Blocking, as KEEPER_ORPHAN: it must be in the link before this process exits. */
+        if (send(link, &m, sizeof m, MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
 }
 
 int keeper_send_quit(int link) {

@@ -55,6 +55,10 @@ typedef enum KeeperMessageType {
          * kills by its sandbox's cgroup: a sandbox's process need not be the keeper's descendant (one in a pid
          * namespace the caller made goes to that namespace's init when its parent dies). */
         KEEPER_CGROUP = 4,
+        /* daemon -> keeper, before it exits: it stored a hand-over state for the next daemon. Without it (and
+         * without KEEPER_ORPHAN), the keeper takes the daemon's exit for a crash and ends every sandbox below
+         * BASE. */
+        KEEPER_HANDED_OVER = 5,
 } KeeperMessageType;
 
 /* One SOCK_SEQPACKET datagram; anything of another size or type is refused. */
@@ -84,6 +88,9 @@ int keeper_send_orphan(int link, pid_t pid, const char *id, const Caller *creato
 
 /* Daemon side: tells its own keeper where the sandboxes' cgroups are (KEEPER_CGROUP). */
 int keeper_send_cgroup(int link, int base_fd, const char *leaf);
+
+/* Daemon side: tells its own keeper, before it exits, that it handed its sandboxes over (KEEPER_HANDED_OVER). */
+int keeper_send_handed_over(int link);
 
 /* Daemon side: tells a keeper of an earlier daemon that it is no longer needed. */
 int keeper_send_quit(int link);

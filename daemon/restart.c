@@ -650,6 +650,12 @@ void restart_hand_over(Server *s) {
                         log_warning_errno(r, "The service manager did not confirm it took the handed-over fds: %m");
                 log_info("Handed %zu sandbox%s (%u running) over to the next daemon.", h.state.n_sandboxes,
                          h.state.n_sandboxes == 1 ? "" : "es", running);
+                /* Its keeper must not take this exit for a crash: the sandboxes a previous daemon handed over
+                 * are its keepers' children, so this one may have been told of none. */
+                r = keeper_send_handed_over(s->own_keeper->fd);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to tell the keeper the sandboxes were handed over, it ends "
+                                             "them as after a crash: %m");
         }
 
         /* What was handed over stays as it is (sandbox_drop_all() leaves it running, its cgroup in place). */

@@ -566,6 +566,10 @@ crashed=$(user_nsbox run --detach -- /bin/sleep infinity) || fail "$user's detac
 wait_for "the sandbox before the crash" sleepers_are 1
 in_ct systemctl restart nsboxd.service || fail "systemctl restart before the crash failed"
 state_is "$crashed" running || fail "the sandbox to be held by the earlier keeper is $(state_of "$crashed")"
+# Again, by a daemon that started no sandbox of its own: what it hands over is an earlier keeper's children,
+# and its own keeper must not take its exit for a crash (and end them).
+in_ct systemctl restart nsboxd.service || fail "the second systemctl restart before the crash failed"
+state_is "$crashed" running || fail "the sandbox handed over twice is $(state_of "$crashed")"
 keepers_are 2 || fail "not two keepers before the crash: $(in_ct pgrep -ax nsboxd-keeper)"
 crash_main=$(in_ct systemctl show -P MainPID nsboxd.service)
 crash_keeper=$(in_ct pgrep -P "$crash_main" -x nsboxd-keeper) || fail "no keeper below the main process $crash_main"
