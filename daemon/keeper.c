@@ -261,55 +261,29 @@ static void kill_cgroup(Keeper *k, const char *rel) {
  * After its daemon handed nothing over: every sandbox below BASE, whoever holds it. The keepers of earlier
  * daemons hold the sandboxes a daemon took over, and their links are in the service manager's fd store, so
  * they would wait for the next daemon, in the service's cgroup: every user's cgroup (BASE/user-UID, holding
- * only sandboxes) is killed, and so are those keepers (the other processes in the keeper's own leaf, but for
- * itself and the supervisor). Nobody could have asked for any of it: a crashed daemon's state is gone.
+ * only sandboxes) is killed whole, and those keepers are ended too (end_earlier_keepers()). Nobody could have
+ * asked for any of it: a crashed daemon's state is gone.
  */
-static void kill_everything_below_base(Keeper *k) {
-        pid_t self = getpid(), parent = getppid();
-        char own[PATH_MAX] = "", path[PATH_MAX];
+static void kill_every_user_cgroup(Keeper *k) {
         struct dirent *de;
-        FILE *f;
         DIR *d;
-        int fd, pid;
+        int fd;
 
         if (k->cgroup_base < 0)
                 return;
         fd = fcntl(k->cgroup_base, F_DUPFD_CLOEXEC, 3);
         d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d)
-                safe_close(fd);
-        else {
-                /* The open file is the daemon's too, sent over the link: its position is where the daemon's
-                 * last reading left it. */
-                rewinddir(d);
-                while ((de = readdir(d)))
-                        if (de->d_type == DT_DIR && strncmp(de->d_name, "user-", 5) == 0)
-                                kill_cgroup(k, de->d_name);
-                closedir(d);
-        }
-
-        if (!k->cgroup_leaf[0])
-                return;
-        fd = open_below(k->cgroup_base, k->cgroup_leaf, "cgroup.procs", O_RDONLY);
-        f = fd >= 0 ? fdopen(fd, "re") : NULL;
-        if (!f) {
+        if (!d) {
                 safe_close(fd);
                 return;
         }
-        (void) cgroup2_path_of(0, own, sizeof own);
-        while (fscanf(f, "%d", &pid) == 1) {
-                _cleanup_close_ int pidfd = -EBADF;
-
-                if (pid == self || pid == parent)
-                        continue;
-                /* The pid pinned first, then checked to be that of a process in the leaf still: it may have
-                 * exited and its pid gone to someone else since cgroup.procs was read. */
-                pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-                if (pidfd < 0 || cgroup2_path_of(pid, path, sizeof path) < 0 || !streq(path, own))
-                        continue;
-                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        }
-        fclose(f);
+        /* The open file is the daemon's too, sent over the link: its position is where the daemon's last
+         * reading left it. */
+        rewinddir(d);
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && strncmp(de->d_name, "user-", 5) == 0)
+                        kill_cgroup(k, de->d_name);
+        closedir(d);
 }
 
 /*
@@ -322,7 +296,9 @@ static void kill_sandbox_cgroup(Keeper *k, pid_t pid) {
         char base[PATH_MAX], path[PATH_MAX], rel[PATH_MAX];
         size_t base_len, len;
 
-        if (k->cgroup_base < 0 || base_path(k, base, sizeof base) < 0 || cgroup2_path_of(pid, path, sizeof path) < 0)
+        /* Ending, every user's cgroup is killed whole (kill_every_user_cgroup()). */
+        if (k->ending || k->cgroup_base < 0 || base_path(k, base, sizeof base) < 0 ||
+            cgroup2_path_of(pid, path, sizeof path) < 0)
                 return;
         base_len = strlen(base);
         /* BASE "/" is the root: every path is below it. */
@@ -475,14 +451,16 @@ static void wait_killed_cgroups_empty(Keeper *k, uint64_t deadline_msec) {
 }
 
 /*
- * Until the keeper's leaf holds nobody but the keeper and the supervisor, or the deadline: the keepers of
- * earlier daemons share it, killed by kill_everything_below_base(). The service's cgroup is empty only once
- * they are gone.
+ * Kills the other processes in the keeper's leaf but for the supervisor (the keepers of earlier daemons, once
+ * their sandboxes are gone: they reap them first) and waits until they are gone, or the deadline: the
+ * service's cgroup is empty only then. Each pid is pinned with a pidfd and then checked to be in the leaf
+ * still: it may have exited and gone to someone else since cgroup.procs was read.
  */
-static void wait_others_left_leaf(Keeper *k, uint64_t deadline_msec) {
+static void end_earlier_keepers(Keeper *k, uint64_t deadline_msec) {
         pid_t self = getpid(), parent = getppid();
+        char own[PATH_MAX], path[PATH_MAX];
 
-        if (k->cgroup_base < 0 || !k->cgroup_leaf[0])
+        if (k->cgroup_base < 0 || !k->cgroup_leaf[0] || cgroup2_path_of(0, own, sizeof own) < 0)
                 return;
         for (;;) {
                 struct pollfd p[64];
@@ -503,8 +481,14 @@ static void wait_others_left_leaf(Keeper *k, uint64_t deadline_msec) {
                         if (pid == self || pid == parent)
                                 continue;
                         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-                        if (pidfd >= 0)
-                                p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                        if (pidfd < 0)
+                                continue;
+                        if (cgroup2_path_of(pid, path, sizeof path) < 0 || !streq(path, own)) {
+                                safe_close(pidfd);
+                                continue;
+                        }
+                        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                        p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
                 }
                 fclose(f);
                 now = now_msec(CLOCK_MONOTONIC);
@@ -546,7 +530,7 @@ static void decide_ending(Keeper *k) {
                 return;
         k->ending = true;
         killed = kill_children(k);
-        kill_everything_below_base(k);
+        kill_every_user_cgroup(k);
         if (killed > 0)
                 log_warning("The daemon %s without handing its sandboxes over: killed the processes it left (%u).",
                             exit_description(k->daemon_code, k->daemon_status, what), killed);
@@ -641,7 +625,7 @@ static _noreturn_ void keeper_run(int link, pid_t daemon, int status_fd, const s
 
                 wait_killed_cgroups_empty(&k, deadline);
                 if (k.ending)
-                        wait_others_left_leaf(&k, deadline);
+                        end_earlier_keepers(&k, deadline);
         }
 
         /* Its kill records name the service only if journald reads them while this process still exists. */

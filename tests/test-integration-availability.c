@@ -418,6 +418,10 @@ static struct criterion_test_params every_pass(void) {
         return cr_make_param_array(Pass, all, _PASS_MAX);
 }
 
+static bool lingering_closed(void *userdata) {
+        return test_lingering_closed(userdata);
+}
+
 ParameterizedTestParameters(availability, lingering_socket_passed) {
         return every_pass();
 }
@@ -432,10 +436,8 @@ ParameterizedTest(Pass *how, availability, lingering_socket_passed) {
         assert_victim_served(VICTIM_GET_INFO);
 
         /* Nor does any thread of the daemon wait out the linger: its last close returns promptly. */
-        for (uint64_t deadline = now_msec() + PROMPT_MSEC; !test_lingering_closed(&l) && now_msec() < deadline;)
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000000 }, NULL);
-        cr_assert(test_lingering_closed(&l), "the daemon's close of a lingering socket passed to %s waits for its peer",
-                  passes[*how].name);
+        cr_assert(test_wait_until(lingering_closed, &l),
+                  "the daemon's close of a lingering socket passed to %s waits for its peer", passes[*how].name);
         test_lingering_release(&l);
 }
 
