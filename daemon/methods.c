@@ -752,6 +752,22 @@ typedef struct StartInSandboxOwn {
  * with it. The reply goes out from sandbox.c once the child reported exec
  * (or failure).
  */
+/*
+ * spawn_start(), and the handshake's first step at once: a child with nothing to wait for first (no "ready"
+ * from it) gets its maps written and is released now, not once this call logged and registered the sandbox
+ * (sandbox.c), which needs nothing of the child and cost it a wait on every spawn's way. What fails in the
+ * step is kept by the handshake, whose next step (sandbox.c) fails the spawn with it.
+ */
+static int spawn_start_released(const SpawnContext *ctx, SpawnHandle *ret, SpawnError *ret_error) {
+        SpawnError ignored;
+        int r;
+
+        r = spawn_start(ctx, ret, ret_error);
+        if (r >= 0)
+                (void) spawn_handshake_step(ret->handshake, &ignored);
+        return r;
+}
+
 static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *target, const SpawnRequest *process,
                              const SandboxExecPlan *plan, const CapabilityMasks *capabilities, const char *id,
                              const StartInSandboxOwn *own, const StartInSandboxWords *words) {
@@ -781,7 +797,7 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
         if (r < 0)
                 spawn_error_set(&error, "cgroup", -r, "cgroup.procs");
         else {
-                r = spawn_start(&ctx, &handle, &error);
+                r = spawn_start_released(&ctx, &handle, &error);
                 if (r < 0 && !own_cgroup)
                         cgroup_release_after_spawn(cgroup);
         }
@@ -1165,7 +1181,7 @@ static void method_spawn(Connection *c) {
                         }
                 }
                 ctx.cgroup = cgroup;
-                r = spawn_start(&ctx, &handle, &error);
+                r = spawn_start_released(&ctx, &handle, &error);
         }
         /* The child has its copies now; the reply may be a while (until exec or the spawn timeout). */
         connection_drop_fds(c);

@@ -397,8 +397,11 @@ static void wait_for_release(SpawnPlan *p) {
         ssize_t n;
 
         if (!p->awaits_release) {
-                (void) close(p->child_sync_fd);
-                p->child_sync_fd = -EBADF;
+                /* Init's is where it learns that the spawn was answered (sandbox-init.c). */
+                if (!p->init) {
+                        (void) close(p->child_sync_fd);
+                        p->child_sync_fd = -EBADF;
+                }
                 return;
         }
         if (spawn_plan_needs_ready(p)) {

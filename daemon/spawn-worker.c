@@ -875,8 +875,11 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 return -EBUSY;
         }
         enqueue(j);
-        (void) pthread_cond_signal(&queued[call_kind(call)]);
         (void) pthread_mutex_unlock(&lock);
+        /* After the unlock: a worker woken with the lock still held went straight back to sleep on it, and
+         * the unlock woke it a second time (two more context switches per spawn). The worker finds the job
+         * queued under the lock either way, so no wake-up is lost. */
+        (void) pthread_cond_signal(&queued[call_kind(call)]);
 
         job_wait(j);
         if (j->error > 0) {

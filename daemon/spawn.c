@@ -1947,13 +1947,14 @@ static int copy_groups(const SpawnPlan *p, gid_t **ret, SpawnError *e) {
 
 /*
  * Whether the child waits for "go": when the daemon has something to do between clone3() and the request's
- * first step (a "ready" to wait for, maps and offsets to write, hard limits to raise), or the sync socket
- * carries more after it (a warm-pool entry's request, init's answer). Otherwise the wait would be a round
- * trip through the loop for nothing, on every spawn's way.
+ * first step (a "ready" to wait for, maps and offsets to write, hard limits to raise), or a warm-pool entry's
+ * request comes after it on the sync socket. Otherwise the wait would be a round trip through the loop for
+ * nothing, on every spawn's way. Init keeps the socket all the same (for the EOF that tells it the spawn was
+ * answered), but needs no "go" before it.
  */
 static bool plan_awaits_release(const SpawnPlan *p, const SpawnParentSteps *s, const SpawnRequest *r) {
         return spawn_plan_needs_ready(p) || s->uid_map || s->gid_map || s->setgroups || s->timens_offsets ||
-               r->n_rlimits > 0 || p->init || p->pooled;
+               r->n_rlimits > 0 || p->pooled;
 }
 
 int spawn_start(const SpawnContext *c, SpawnHandle *ret, SpawnError *ret_error) {

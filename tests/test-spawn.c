@@ -1856,6 +1856,30 @@ Test(spawn, a_child_with_nothing_to_wait_for_is_not_held) {
         assert_exited(&si, 0);
 }
 
+/* The same for a child that becomes the sandbox's init: it keeps the sync socket for the EOF that tells it the
+ * spawn was answered, but waits for no "go" before it starts the command. */
+Test(spawn, an_init_with_nothing_to_wait_for_is_not_held) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        SpawnContext c = { .request = r, .caller = &root_caller };
+        SpawnError e = {};
+        SpawnHandle h;
+        struct pollfd p;
+        siginfo_t si;
+
+        r->namespaces = NAMESPACE_BIT(NAMESPACE_PID);
+        cr_assert_eq(spawn_start(&c, &h, &e), 0, "%s: %s", e.stage, e.message);
+        cr_assert_lt(spawn_handshake_fd(h.handshake), 0);
+        /* Before any step of the handshake: a child held for its release would never write its report. */
+        p = (struct pollfd) { .fd = h.report_fd, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 10 * 1000), 1, "the command did not start before the child's release");
+        cr_assert_eq(wait_report(&h, &e), 0, "%s: %s", e.stage, e.message);
+        cr_assert_eq(spawn_handshake_step(h.handshake, &e), 0);
+        /* Its answer: the sync socket closes, and init goes on to reap the command. */
+        h.handshake = spawn_handshake_free(h.handshake);
+        si = reap(&h);
+        assert_exited(&si, 0);
+}
+
 /* Started, and left waiting for its release: the maps are not written yet. */
 static void start_unreleased(SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *ret) {
         SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = &nobody_caller };
