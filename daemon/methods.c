@@ -746,13 +746,6 @@ typedef struct StartInSandboxOwn {
 } StartInSandboxOwn;
 
 /*
- * Starts process in target as plan prepared it (an Exec, or a Spawn from
- * inside target): in target's cgroup (or own's, below it), under its seccomp
- * program and capability sets, tracked as one of its processes, so it dies
- * with it. The reply goes out from sandbox.c once the child reported exec
- * (or failure).
- */
-/*
  * spawn_start(), and the handshake's first step at once: a child with nothing to wait for first (no "ready"
  * from it) gets its maps written and is released now, not once this call logged and registered the sandbox
  * (sandbox.c), which needs nothing of the child and cost it a wait on every spawn's way. What fails in the
@@ -768,6 +761,13 @@ static int spawn_start_released(const SpawnContext *ctx, SpawnHandle *ret, Spawn
         return r;
 }
 
+/*
+ * Starts process in target as plan prepared it (an Exec, or a Spawn from
+ * inside target): in target's cgroup (or own's, below it), under its seccomp
+ * program and capability sets, tracked as one of its processes, so it dies
+ * with it. The reply goes out from sandbox.c once the child reported exec
+ * (or failure).
+ */
 static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *target, const SpawnRequest *process,
                              const SandboxExecPlan *plan, const CapabilityMasks *capabilities, const char *id,
                              const StartInSandboxOwn *own, const StartInSandboxWords *words) {
