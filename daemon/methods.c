@@ -750,13 +750,17 @@ typedef struct StartInSandboxOwn {
  * from it) gets its maps written and is released now, not once this call logged and registered the sandbox
  * (sandbox.c), which needs nothing of the child and cost it a wait on every spawn's way. What fails in the
  * step is kept by the handshake, whose next step (sandbox.c) fails the spawn with it.
+ *
+ * Only where the sandbox can be killed whole (its cgroup, or pid 1 of its pid namespace): if registering it
+ * fails, its command may have run, and forked, already. Otherwise the release waits for the registration, as
+ * without this.
  */
 static int spawn_start_released(const SpawnContext *ctx, SpawnHandle *ret, SpawnError *ret_error) {
         SpawnError ignored;
         int r;
 
         r = spawn_start(ctx, ret, ret_error);
-        if (r >= 0)
+        if (r >= 0 && (ctx->cgroup || (ctx->request->namespaces & NAMESPACE_BIT(NAMESPACE_PID))))
                 (void) spawn_handshake_step(ret->handshake, &ignored);
         return r;
 }

@@ -1255,9 +1255,11 @@ int sandbox_new(Server *s, SandboxClient *owner, const SpawnRequest *req, const 
                         goto fail;
                 sb->name_node_added = true;
         }
-        /* Indexed before its command can run, so the first connection it makes is known to come from it. What
-         * its child makes after joining namespaces is indexed once it is made (on_report()): until then the
-         * child may still be in a joined one, its sandbox's, which must not be taken for this one's. */
+        /* Indexed before the loop reads anything else, so the first connection its command makes is known to
+         * come from it: the command may run already (a child released right after its clone, methods.c), but a
+         * connection's origin is looked up on this loop, once this call returned. What its child makes after
+         * joining namespaces is indexed once it is made (on_report()): until then the child may still be in a
+         * joined one, its sandbox's, which must not be taken for this one's. */
         sb->origin.pid_namespace_below = handle->pid_namespace_below;
         r = origin_index_add(&s->origins, &sb->origin, sb,
                              containment->cgroup ? cgroup_id(containment->cgroup) : 0, handle->pidfd,

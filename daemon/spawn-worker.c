@@ -892,7 +892,7 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 if (pidfd < 0) {
                         r = -errno;
                         spawn_error_set(ret_error, "clone3", -r, "pidfd_open");
-                        /* It waits for its release, which it will not get: it has not exec'd. */
+                        /* Untrackable: it must not go on, whether it waits for its release or not. */
                         (void) kill(j->pid, SIGKILL);
                         if (__atomic_exchange_n(&j->reap, REAP_CALLER_GAVE_UP, __ATOMIC_ACQ_REL) == REAP_WORKER_DONE)
                                 reap(j->pid);
