@@ -604,7 +604,12 @@ fi
 wait_for "the crashed daemon's sandbox to be gone" sleepers_are 0
 left_to_ns_init_gone() { ! in_ct pgrep -fx '/bin/sleep 7001' && ! in_ct pgrep -fx '/bin/sleep 7002'; }
 wait_for "what the sandbox left to its pid namespace's init to be gone" left_to_ns_init_gone
-in_ct kill "$ns_init"
+# SIGKILL: pid 1 of a pid namespace without a handler ignores a SIGTERM even from an ancestor namespace,
+# and unshare(1) -f blocks it. Left, the holder would keep the container's shutdown waiting 90 s, and
+# with it this script's cache lock, which its processes inherited.
+in_ct kill -KILL "$ns_init"
+ns_holder_gone() { ! in_ct pgrep -u "$user" -f 'sleep 100000' >/dev/null; }
+wait_for "$user's pid namespace holder to be gone" ns_holder_gone
 keepers_are 1 || fail "keepers after the crash and the restart: $(in_ct pgrep -ax nsboxd-keeper), expected the new one"
 expect_journal "the keeper's kill after the crash" \
         MESSAGE="The daemon was killed by signal 11 (Segmentation fault) without handing its sandboxes over: killed the processes it left (1)."
