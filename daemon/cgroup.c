@@ -118,7 +118,7 @@ struct Cgroup {
         /* What a live sandbox holds open is what limits how many can live: the daemon's RLIMIT_NOFILE, and
          * every fork of the daemon copies its fd table. So the directories (BASE/user-UID/name in each
          * hierarchy) are open while the cgroup is set up and while a spawn into it is in flight (the
-         * cgroup2 one for CLONE_INTO_CGROUP, the v1 cgroup.procs files for the child's move), and are
+         * cgroup2 one for CLONE_INTO_CGROUP, the v1 tasks files for the child's move), and are
          * opened by name for the rare work in between; cgroup.events only once the daemon waits for the
          * cgroup to empty. A live sandbox's cgroups hold no fd. */
         int fds[HIERARCHIES_MAX];
@@ -126,9 +126,9 @@ struct Cgroup {
         /* Its processes are in its user's CGROUP_SHARED there, a v1 hierarchy that serves only limits it does
          * not set (needs_own_dir()); present too once a nested cgroup with such limits needed its directory. */
         bool in_shared[HIERARCHIES_MAX];
-        int procs_fds[HIERARCHIES_MAX]; /* v1 cgroup.procs, O_WRONLY, while spawns are in flight */
-        size_t n_procs_fds;
-        unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and procs_fds are open while > 0 */
+        int tasks_fds[HIERARCHIES_MAX]; /* v1 tasks, O_WRONLY, while spawns are in flight */
+        size_t n_tasks_fds;
+        unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and tasks_fds are open while > 0 */
         uint64_t id;                    /* the cgroup2 directory's inode number */
         int events_fd;                  /* watched once cgroup_read_events() found it populated */
         bool frozen; /* what we asked for */
@@ -1411,7 +1411,7 @@ static Cgroup *cgroup_free_struct(Cgroup *cg) {
                 return NULL;
         LIST_REMOVE(all, cg->manager->cgroups, cg);
         close_many(cg->fds, HIERARCHIES_MAX);
-        close_many(cg->procs_fds, HIERARCHIES_MAX);
+        close_many(cg->tasks_fds, HIERARCHIES_MAX);
         safe_close(cg->leaf_fd);
         safe_close(cg->events_fd);
         free(cg->name);
@@ -1501,7 +1501,7 @@ static int read_id(Cgroup *cg) {
 /* What is held for spawns only: after set-up, and when the last spawn in flight concluded. */
 static void close_spawn_fds(Cgroup *cg) {
         close_many(cg->fds, HIERARCHIES_MAX);
-        close_many(cg->procs_fds, HIERARCHIES_MAX);
+        close_many(cg->tasks_fds, HIERARCHIES_MAX);
         cg->leaf_fd = safe_close(cg->leaf_fd);
 }
 
@@ -1512,10 +1512,10 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
                 return 0;
         for (size_t i = 0; i < cg->manager->n_h; i++) {
                 if (cg->in_shared[i]) {
-                        if (cg->procs_fds[i - 1] < 0) {
-                                cg->procs_fds[i - 1] = openat(cg->user->fds[i], CGROUP_SHARED "/cgroup.procs",
+                        if (cg->tasks_fds[i - 1] < 0) {
+                                cg->tasks_fds[i - 1] = openat(cg->user->fds[i], CGROUP_SHARED "/tasks",
                                                               O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                                if (cg->procs_fds[i - 1] < 0) {
+                                if (cg->tasks_fds[i - 1] < 0) {
                                         r = -errno;
                                         goto fail;
                                 }
@@ -1533,9 +1533,9 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
                                 goto fail;
                         }
                 }
-                if (i != HIERARCHY_V2 && cg->procs_fds[i - 1] < 0) {
-                        cg->procs_fds[i - 1] = openat(cg->fds[i], "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                        if (cg->procs_fds[i - 1] < 0) {
+                if (i != HIERARCHY_V2 && cg->tasks_fds[i - 1] < 0) {
+                        cg->tasks_fds[i - 1] = openat(cg->fds[i], "tasks", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                        if (cg->tasks_fds[i - 1] < 0) {
                                 r = -errno;
                                 goto fail;
                         }
@@ -1548,7 +1548,7 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
                         goto fail;
                 }
         }
-        /* The v1 directories served only to open cgroup.procs. */
+        /* The v1 directories served only to open their tasks files. */
         for (size_t i = HIERARCHY_V2 + 1; i < HIERARCHIES_MAX; i++)
                 cg->fds[i] = safe_close(cg->fds[i]);
         return 0;
@@ -1614,10 +1614,10 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
         LIST_PREPEND(all, m->cgroups, cg);
         cg->events_fd = cg->leaf_fd = -EBADF;
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
-                cg->fds[i] = cg->procs_fds[i] = -EBADF;
+                cg->fds[i] = cg->tasks_fds[i] = -EBADF;
         /* One per v1 hierarchy, open or not: a spawn that finds one closed fails in the child's first step
          * instead of leaving the child outside a v1 cgroup. */
-        cg->n_procs_fds = m->n_h - 1;
+        cg->n_tasks_fds = m->n_h - 1;
         if (parent)
                 r = asprintf(&cg->name, "%s/%s", parent->name, name) < 0 ||
                     asprintf(&cg->path, "%s/%s", parent->path, name) < 0;
@@ -2016,10 +2016,10 @@ int cgroup_dir_fd(const Cgroup *cg) {
         return cg->has_leaf ? cg->leaf_fd : cg->fds[HIERARCHY_V2];
 }
 
-size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds) {
+size_t cgroup_v1_tasks_fds(const Cgroup *cg, const int **ret_fds) {
         if (ret_fds)
-                *ret_fds = cg->procs_fds;
-        return cg->n_procs_fds;
+                *ret_fds = cg->tasks_fds;
+        return cg->n_tasks_fds;
 }
 
 void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max_fd) {
@@ -2033,8 +2033,8 @@ int cgroup_attach_v1(const Cgroup *cg, pid_t pid) {
         char buf[32];
         int len = snprintf(buf, sizeof buf, "%d", (int) pid);
 
-        for (size_t i = 0; i < cg->n_procs_fds; i++) {
-                ssize_t n = cg->procs_fds[i] < 0 ? (errno = EBADF, -1) : write(cg->procs_fds[i], buf, (size_t) len);
+        for (size_t i = 0; i < cg->n_tasks_fds; i++) {
+                ssize_t n = cg->tasks_fds[i] < 0 ? (errno = EBADF, -1) : write(cg->tasks_fds[i], buf, (size_t) len);
                 if (n < 0)
                         return -errno;
                 if (n != len)

@@ -311,16 +311,20 @@ uint64_t cgroup_id(const Cgroup *cg);
 int cgroup_dir_fd(const Cgroup *cg);
 
 /*
- * The cgroup.procs files of the v1 hierarchies (borrowed): clone3() can only
- * place a child in cgroup2, so the child writes "0" into each as its first
- * step (off the daemon's loop: a v1 move waits for an RCU grace period).
+ * The tasks files of the v1 hierarchies (borrowed): clone3() can only place a
+ * child in cgroup2, so the child writes "0" into each as its first step. The
+ * tasks file, not cgroup.procs: the kernel moves a thread that moves itself
+ * without write-locking its global threadgroup semaphore, where a process's
+ * move waits for an RCU grace period and holds off every fork, exit and exec
+ * on the machine meanwhile; the child, just cloned, is a process of one
+ * thread, so the thread's move is the whole process's.
  * Returns their count, one per v1 hierarchy: a closed one is -EBADF, and the
  * child's move fails (as clone3() does with a closed cgroup_dir_fd()).
  */
-size_t cgroup_v1_procs_fds(const Cgroup *cg, const int **ret_fds);
+size_t cgroup_v1_tasks_fds(const Cgroup *cg, const int **ret_fds);
 
 /*
- * The fds a spawn into cg borrows (cgroup_dir_fd(), cgroup_v1_procs_fds())
+ * The fds a spawn into cg borrows (cgroup_dir_fd(), cgroup_v1_tasks_fds())
  * are open only while spawns into it are in flight, so that a live sandbox's
  * cgroups hold no fd (what limits how many sandboxes can live is the daemon's
  * RLIMIT_NOFILE): cgroup_new() holds them for the spawn it is made for,
@@ -337,9 +341,9 @@ void cgroup_release_after_spawn(Cgroup *cg);
  * is not checked against pids.max as a fork is, so the child moved into its cgroups checks them itself. */
 void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max_fd);
 
-/* Writes pid into every v1 cgroup.procs of cg. -EDQUOT if that takes the user's cgroup past its pids.max in a
- * v1 pids hierarchy (which does not check moves, where a fork in cgroup2 would have failed); the caller then
- * ends the process. */
+/* Writes pid into every v1 tasks file of cg: pid must be a process of one thread, whose thread's move is the
+ * whole process's. -EDQUOT if that takes the user's cgroup past its pids.max in a v1 pids hierarchy (which does
+ * not check moves, where a fork in cgroup2 would have failed); the caller then ends the process. */
 int cgroup_attach_v1(const Cgroup *cg, pid_t pid);
 
 /* The sandbox's cgroup2 path, e.g. "/system.slice/nsboxd.service/user-1000/0123…" (with a payload leaf, the

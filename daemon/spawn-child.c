@@ -8,10 +8,11 @@
  * The order, and why:
  *  0. On hybrid hosts, move into the sandbox's cgroup v1 cgroups (clone3()
  *     put us in its cgroup2 one from birth): here rather than in the daemon,
- *     since a v1 move waits for an RCU grace period, which must not hold up
- *     the daemon's loop. A v1 move is not checked against pids.max as a fork
- *     is: if it took the owner's cgroup past its pids.max, fail as the fork
- *     would have (EDQUOT, which the daemon answers as QuotaExceeded). Then a
+ *     through each tasks file, since a thread moving itself is the one v1
+ *     move that waits for no RCU grace period (cgroup_v1_tasks_fds()). A v1
+ *     move is not checked against pids.max as a fork is: if it took the
+ *     owner's cgroup past its pids.max, fail as the fork would have (EDQUOT,
+ *     which the daemon answers as QuotaExceeded). Then a
  *     new cgroup namespace, if the sandbox has one and no joins (which make
  *     it after them): rooted at the cgroups just joined in every hierarchy,
  *     where clone3() would have rooted the v1 ones at the daemon's.
@@ -941,9 +942,9 @@ static bool read_counter(int fd, uint64_t *ret) {
 static void join_v1_cgroups(const SpawnPlan *p) {
         uint64_t current, max;
 
-        for (size_t i = 0; i < p->n_cgroup_procs_fds; i++)
-                if (write(p->cgroup_procs_fds[i], "0", 1) != 1)
-                        child_fail(p, "cgroup", errno, "cgroup v1 cgroup.procs");
+        for (size_t i = 0; i < p->n_cgroup_tasks_fds; i++)
+                if (write(p->cgroup_tasks_fds[i], "0", 1) != 1)
+                        child_fail(p, "cgroup", errno, "cgroup v1 tasks");
 
         if (p->user_pids_current_fd >= 0 && p->user_pids_max_fd >= 0 && read_counter(p->user_pids_max_fd, &max) &&
             max != UINT64_MAX && read_counter(p->user_pids_current_fd, &current) && current > max)

@@ -192,15 +192,15 @@ typedef struct SpawnPlan {
 
         /* The sandbox's v1 cgroups (hybrid hosts): the child moves itself in first thing (borrowed); the user's
          * pids.current and pids.max in a v1 pids hierarchy, checked after the move, or -EBADF. */
-        const int *cgroup_procs_fds;
-        size_t n_cgroup_procs_fds;
+        const int *cgroup_tasks_fds;
+        size_t n_cgroup_tasks_fds;
         int user_pids_current_fd;
         int user_pids_max_fd;
 
-        /* The strings above (argv, envp, cwd, cwd_fallbacks, hostname) and the v1 cgroup.procs fds, copied
+        /* The strings above (argv, envp, cwd, cwd_fallbacks, hostname) and the v1 tasks fds, copied
          * into memory the plan owns: a child on the daemon's memory may outlive the request and the cgroup. */
         void *strings;
-        int *cgroup_procs_fds_copy;
+        int *cgroup_tasks_fds_copy;
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
          * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;

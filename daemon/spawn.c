@@ -299,7 +299,7 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         free(p->search_path_buffer);
         free(p->argv_buffer);
         free(p->strings);
-        free(p->cgroup_procs_fds_copy);
+        free(p->cgroup_tasks_fds_copy);
         free(p->rlimits);
         safe_close(p->child_sync_fd);
         safe_close(p->child_report_fd);
@@ -334,8 +334,8 @@ void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata) {
         visit(&p->command_userns_fd, false, userdata);
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
                 visit(&p->seccomp_fds[i].fd, false, userdata);
-        for (size_t i = 0; p->cgroup_procs_fds_copy && i < p->n_cgroup_procs_fds; i++)
-                visit(&p->cgroup_procs_fds_copy[i], false, userdata);
+        for (size_t i = 0; p->cgroup_tasks_fds_copy && i < p->n_cgroup_tasks_fds; i++)
+                visit(&p->cgroup_tasks_fds_copy[i], false, userdata);
         visit(&p->user_pids_current_fd, false, userdata);
         visit(&p->user_pids_max_fd, false, userdata);
         for (size_t i = 0; i < p->n_keep_fds; i++)
@@ -541,7 +541,7 @@ static int plan_namespaces(SpawnPlan *p, const SpawnContext *c, SpawnError *e) {
                 p->clone_flags = new_flags;
                 p->unshare_flags = 0;
                 /* Its v1 cgroups the child joins itself, as its first step: its cgroup namespace comes after. */
-                if (p->n_cgroup_procs_fds > 0 && (new_flags & CLONE_NEWCGROUP)) {
+                if (p->n_cgroup_tasks_fds > 0 && (new_flags & CLONE_NEWCGROUP)) {
                         p->clone_flags &= ~(unsigned long) CLONE_NEWCGROUP;
                         p->cgroup_namespace_after_v1 = true;
                 }
@@ -1213,12 +1213,12 @@ static int plan_copy_borrowed(SpawnPlan *p, SpawnError *e) {
         if (p->hostname)
                 p->hostname = copy_string(&pos, p->hostname);
 
-        if (p->n_cgroup_procs_fds > 0) {
-                p->cgroup_procs_fds_copy = calloc(p->n_cgroup_procs_fds, sizeof(int));
-                if (!p->cgroup_procs_fds_copy)
+        if (p->n_cgroup_tasks_fds > 0) {
+                p->cgroup_tasks_fds_copy = calloc(p->n_cgroup_tasks_fds, sizeof(int));
+                if (!p->cgroup_tasks_fds_copy)
                         return spawn_fail(e, "prepare", ENOMEM, NULL);
-                memcpy(p->cgroup_procs_fds_copy, p->cgroup_procs_fds, p->n_cgroup_procs_fds * sizeof(int));
-                p->cgroup_procs_fds = p->cgroup_procs_fds_copy;
+                memcpy(p->cgroup_tasks_fds_copy, p->cgroup_tasks_fds, p->n_cgroup_tasks_fds * sizeof(int));
+                p->cgroup_tasks_fds = p->cgroup_tasks_fds_copy;
         }
         return 0;
 }
@@ -1246,7 +1246,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         p->devnull_fd = p->child_sync_fd = p->child_report_fd = p->proc_fd = p->proc_sys_fd = -EBADF;
         p->user_pids_current_fd = p->user_pids_max_fd = -EBADF;
         if (c->cgroup) {
-                p->n_cgroup_procs_fds = cgroup_v1_procs_fds(c->cgroup, &p->cgroup_procs_fds);
+                p->n_cgroup_tasks_fds = cgroup_v1_tasks_fds(c->cgroup, &p->cgroup_tasks_fds);
                 cgroup_v1_user_pids_fds(c->cgroup, &p->user_pids_current_fd, &p->user_pids_max_fd);
         }
         p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;

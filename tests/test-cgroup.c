@@ -243,7 +243,7 @@ Test(cgroup, new_creates_user_and_sandbox_cgroups_where_needed_and_remove_remove
                 cr_expect_eq(path_exists(test_cg.dir[i], "user-1000/bbbb"), !serves_limits_only(i), "%s", test_cg.dir[i]);
         }
         /* One per v1 hierarchy all the same: the user's where it has none of its own. */
-        cr_expect_eq(cgroup_v1_procs_fds(a, NULL), test_cg.n - 1);
+        cr_expect_eq(cgroup_v1_tasks_fds(a, NULL), test_cg.n - 1);
 
         /* The same name twice is refused, and the first stays. */
         Cgroup *dup = NULL;
