@@ -392,6 +392,8 @@ void bench_results_print_table(const BenchResults *b, FILE *f) {
 
         fprintf(f, "nsbox benchmark: %s per sandbox, %u sandboxes per cell (+%u warm-up per client)", b->program,
                 b->iterations, b->warmup);
+        if (b->pace_msec > 0)
+                fprintf(f, ", %u ms apart per client", b->pace_msec);
         fprintf(f, ", user namespaces map 0 -> %" PRIu32 " (%" PRIu32 " ids)\n", b->map_host_id, b->map_size);
         fprintf(f, "kernel %s, %ld CPUs, load average %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end\n",
                 b->kernel, b->cpus, b->load_before[0], b->load_before[1], b->load_before[2], b->load_after[0],
@@ -585,6 +587,7 @@ int bench_results_print_json(const BenchResults *b, FILE *f) {
         json_object_object_add(config, "program", json_object_new_string(b->program));
         json_object_object_add(config, "iterations", json_object_new_int((int) b->iterations));
         json_object_object_add(config, "warmup", json_object_new_int((int) b->warmup));
+        json_object_object_add(config, "pace_msec", json_object_new_int((int) b->pace_msec));
         json_object_object_add(config, "map_host_id", json_object_new_int64(b->map_host_id));
         json_object_object_add(config, "map_size", json_object_new_int64(b->map_size));
         json_object_object_add(root, "config", config);

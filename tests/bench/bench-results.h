@@ -120,6 +120,7 @@ typedef struct BenchResults {
         const char *program;
         unsigned iterations;
         unsigned warmup;
+        unsigned pace_msec; /* each client's pause after every sandbox */
         uint32_t map_host_id;
         uint32_t map_size;
 

@@ -48,6 +48,7 @@ typedef struct Options {
         const char *program;
         unsigned iterations;
         unsigned warmup;
+        unsigned pace_msec; /* each client's pause after every sandbox, off the clock */
         unsigned live;
         NamespaceSet live_sets[LIVE_SETS_MAX];
         size_t n_live_sets;
@@ -227,6 +228,7 @@ typedef struct Worker {
                                      * counters then), and to start */
         unsigned warmup;
         unsigned iterations;
+        unsigned pace_msec;
         Samples spawn;
         Samples exit;
         uint64_t start_ns;
@@ -254,6 +256,10 @@ static void *worker_main(void *userdata) {
                 if (w->client.method != METHOD_UNSHARE && w->client.method != METHOD_BWRAP)
                         (void) samples_add(&w->spawn, spawn_ns);
                 (void) samples_add(&w->exit, exit_ns);
+                if (w->pace_msec > 0)
+                        (void) nanosleep(&(struct timespec) { .tv_sec = w->pace_msec / 1000,
+                                                              .tv_nsec = (long) (w->pace_msec % 1000) * 1000000 },
+                                         NULL);
         }
         w->end_ns = now_ns();
         w->error = r < 0 ? r : 0;
@@ -340,6 +346,7 @@ static void run_cell(const CellPlan *p, CellResult *ret) {
                 w->barrier = &barrier;
                 w->warmup = p->options->warmup;
                 w->iterations = per_client;
+                w->pace_msec = p->options->pace_msec;
                 if (samples_reserve(&w->spawn, per_client) < 0 || samples_reserve(&w->exit, per_client) < 0) {
                         ret->error = -ENOMEM;
                         break;
@@ -772,6 +779,9 @@ static void help(void) {
                "  -n, --iterations N         sandboxes per cell, split over the clients (default 500)\n"
                "  -w, --warmup N             unmeasured sandboxes per client before each cell (default 2)\n"
                "  -c, --concurrency LIST     clients at once, e.g. 1,2,4,8,32 (default)\n"
+               "      --pace MS              each client pauses MS milliseconds after every sandbox, off\n"
+               "                             the clock: spawns apart, as a shell's are, not back to back\n"
+               "                             (throughput then counts the pauses; default 0)\n"
                "  -N, --namespaces LIST      namespace sets: none, all, or names joined with '+', comma-separated\n"
                "                             (default none,user,user+pid,user+mount+uts+ipc+pid+cgroup,all)\n"
                "  -m, --methods LIST         clone3,nsboxd,nsboxd+limits,nsboxd-nocgroup,nsboxd+pool,unshare,\n"
@@ -869,6 +879,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_TIMEOUT,
                 ARG_SOCKET_NO_CGROUPS,
                 ARG_SOCKET_POOL,
+                ARG_PACE,
         };
         static const struct option options[] = {
                 { "socket",          required_argument, NULL, 's'                 },
@@ -877,6 +888,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "socket-pool",     required_argument, NULL, ARG_SOCKET_POOL     },
                 { "iterations",      required_argument, NULL, 'n'                 },
                 { "warmup",          required_argument, NULL, 'w'                 },
+                { "pace",            required_argument, NULL, ARG_PACE            },
                 { "concurrency",     required_argument, NULL, 'c'                 },
                 { "namespaces",      required_argument, NULL, 'N'                 },
                 { "methods",         required_argument, NULL, 'm'                 },
@@ -918,6 +930,9 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         break;
                 case 'w':
                         r = parse_unsigned(optarg, 0, 1000000, &o->warmup);
+                        break;
+                case ARG_PACE:
+                        r = parse_unsigned(optarg, 0, 60000, &o->pace_msec);
                         break;
                 case 'c':
                         o->n_concurrency = 0;
@@ -1133,6 +1148,7 @@ int main(int argc, char *argv[]) {
                 .program = o.program,
                 .iterations = o.iterations,
                 .warmup = o.warmup,
+                .pace_msec = o.pace_msec,
                 .map_host_id = o.map_host_id,
                 .map_size = o.map_size,
         };
