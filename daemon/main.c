@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +31,7 @@
 #include "restart.h"
 #include "sandbox-init.h"
 #include "server.h"
+#include "short-slice.h"
 #include "spawn.h"
 
 typedef struct Options {
@@ -362,50 +362,6 @@ static void raise_fd_limit(void) {
         }
 }
 
-/* The loop thread's time slice, in ns: the least EEVDF takes (Linux 6.12 and later clamp a custom slice to
- * 0.1-100 ms; older kernels ignore it for SCHED_OTHER). */
-#define LOOP_SLICE_NSEC UINT64_C(100000)
-
-/*
- * Gives the loop thread a short time slice, its weight (nice) unchanged. The loop's work is a string of
- * short bursts, each woken by a sandbox's process: the report pipe's EOF at the command's execve(), a
- * pidfd, a sync socket. With the default slice (1.4 ms on a 2-CPU machine) the woken loop often did not
- * preempt the process that woke it and waited runnable behind the command's whole exec, or init's, while
- * the scheduler kept it off the other CPU as cache-hot: with a pid namespace, half the spawns took a
- * millisecond or more longer. A short slice gives it an early deadline, so it runs at once, for no more
- * CPU than before. SCHED_FLAG_RESET_ON_FORK keeps it from what the loop thread forks (a few spawn paths
- * still do) and from threads it starts: sandboxes get the default.
- */
-static void loop_thread_take_short_slice(void) {
-        /* sched_setattr(2)'s first version of the structure; glibc has no wrapper, <linux/sched/types.h>
-         * clashes with its struct sched_param. */
-        struct {
-                uint32_t size;
-                uint32_t sched_policy;
-                uint64_t sched_flags;
-                int32_t sched_nice;
-                uint32_t sched_priority;
-                uint64_t sched_runtime;
-                uint64_t sched_deadline;
-                uint64_t sched_period;
-        } attr = {
-                .size = sizeof attr,
-                .sched_policy = SCHED_OTHER,
-                .sched_flags = 0x01, /* SCHED_FLAG_RESET_ON_FORK */
-                .sched_runtime = LOOP_SLICE_NSEC,
-        };
-        int nice;
-
-        /* sched_setattr() sets the nice value too: keep the one the service manager gave (Nice=). */
-        errno = 0;
-        nice = getpriority(PRIO_PROCESS, 0);
-        if (errno != 0)
-                return;
-        attr.sched_nice = nice;
-        if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-                log_debug_errno(-errno, "Failed to shorten the loop thread's time slice, leaving it: %m");
-}
-
 /* The command line a re-exec runs again: the original, before getopt permuted it, without a --deserialize. */
 static char **exec_argv_copy(int argc, char *argv[]) {
         char **copy = calloc(argc + 1, sizeof(char *));
@@ -588,8 +544,10 @@ int main(int argc, char *argv[]) {
                 goto finish;
         }
 
-        /* Before READY=1: from then on the loop serves as it always will. */
-        loop_thread_take_short_slice();
+        /* Before READY=1: from then on the loop serves as it always will. It is woken by a sandbox's
+         * process for each short burst of its work: the report pipe's EOF at the command's execve(), a
+         * pidfd, a sync socket. */
+        thread_take_short_slice("the loop thread");
         log_info("nsboxd %s serving on %s.", NSBOX_VERSION, bound_path ?: "the socket passed by the service manager");
         (void) sd_notify(false, "READY=1");
         server_notify_status(s);

@@ -72,6 +72,7 @@
 #include "fd-util.h"
 #include "sanitizer.h"
 #include "seccomp-profile.h"
+#include "short-slice.h"
 #include "spawn-worker.h"
 
 #define WORKERS_MAX 256U
@@ -601,6 +602,10 @@ static void *worker_main(void *arg) {
 
         fds_error = worker_private_fds();
         bounded_close_thread_init();
+        /* The kernel wakes a worker at its child's execve(), on the CPU the command then runs on: with the
+         * default slice it waited there behind the command's exec and start, about a millisecond, and the
+         * answer waits for it (the report pipe's EOF needs its close). */
+        thread_take_short_slice("a spawn worker");
         have_stack = pthread_getattr_np(pthread_self(), &attr) == 0;
         if (have_stack) {
                 have_stack = pthread_attr_getstack(&attr, &stack, &size) == 0 && size >= WORKER_STACK_SIZE;

@@ -1930,29 +1930,46 @@ static uint64_t slice_of(pid_t tid) {
         return attr.sched_runtime;
 }
 
-/* Only the loop thread runs with a short slice: neither the daemon's other threads nor any process of a
- * sandbox, whether a spawn worker cloned it or the loop thread forked it (a joined time namespace). */
-Test(daemon, only_the_loop_thread_has_a_short_slice) {
-        char path[64];
+/* Only the loop thread and the spawn workers (named "nsbox-spawn") run with a short slice: neither the
+ * daemon's other threads nor any process of a sandbox, whether a spawn worker cloned it or the loop thread
+ * forked it (a joined time namespace). */
+Test(daemon, only_the_loop_and_the_spawn_workers_have_a_short_slice) {
+        char path[64], comm[32];
         struct dirent *de;
+        size_t n_workers = 0;
         DIR *tasks;
         int conn, ns;
 
         if (!kernel_at_least(6, 12))
                 cr_skip("custom time slices came with Linux 6.12");
 
+        conn = test_daemon_connect(&daemon_);
+        /* Workers are made on demand: this spawn made one, if none was there. */
+        Spawned a = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\",\"time\"]}", NULL, 0);
+        cr_assert_gt(slice_of(a.pid), 100000, "a sandbox's init");
+
         cr_assert_eq(slice_of(daemon_.pid), 100000);
         snprintf(path, sizeof path, "/proc/%d/task", (int) daemon_.pid);
         tasks = opendir(path);
         cr_assert_not_null(tasks);
-        while ((de = readdir(tasks)))
-                if (de->d_name[0] != '.' && atoi(de->d_name) != daemon_.pid)
-                        cr_assert_gt(slice_of(atoi(de->d_name)), 100000, "thread %s", de->d_name);
-        closedir(tasks);
+        while ((de = readdir(tasks))) {
+                pid_t tid = atoi(de->d_name);
 
-        conn = test_daemon_connect(&daemon_);
-        Spawned a = spawn_ok(conn, "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"user\",\"pid\",\"time\"]}", NULL, 0);
-        cr_assert_gt(slice_of(a.pid), 100000, "a sandbox's init");
+                if (de->d_name[0] == '.' || tid == daemon_.pid)
+                        continue;
+                snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int) daemon_.pid, (int) tid);
+                read_file(path, comm, sizeof comm);
+                comm[strcspn(comm, "\n")] = 0;
+                if (streq(comm, "nsbox-spawn")) {
+                        cr_assert_eq(slice_of(tid), 100000, "spawn worker %d", (int) tid);
+                        n_workers++;
+                } else
+                        cr_assert_gt(slice_of(tid), 100000, "thread %d (%s)", (int) tid, comm);
+        }
+        closedir(tasks);
+#if defined(__x86_64__) /* where the daemon has spawn workers at all (spawn-worker.c) */
+        cr_assert_gt(n_workers, 0);
+#endif
         snprintf(path, sizeof path, "/proc/%d/ns/time", (int) a.pid);
         ns = open(path, O_RDONLY | O_CLOEXEC);
         cr_assert_geq(ns, 0);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "short-slice.h"
+
+void thread_take_short_slice(const char *what) {
+        /* sched_setattr(2)'s first version of the structure; glibc has no wrapper, <linux/sched/types.h>
+         * clashes with its struct sched_param. */
+        struct {
+                uint32_t size;
+                uint32_t sched_policy;
+                uint64_t sched_flags;
+                int32_t sched_nice;
+                uint32_t sched_priority;
+                uint64_t sched_runtime;
+                uint64_t sched_deadline;
+                uint64_t sched_period;
+        } attr = {
+                .size = sizeof attr,
+                .sched_policy = SCHED_OTHER,
+                .sched_flags = 0x01, /* SCHED_FLAG_RESET_ON_FORK */
+                .sched_runtime = SHORT_SLICE_NSEC,
+        };
+        int nice;
+
+        /* sched_setattr() sets the nice value too: keep the thread's own (the service manager's Nice=). */
+        errno = 0;
+        nice = getpriority(PRIO_PROCESS, 0);
+        if (errno != 0)
+                return;
+        attr.sched_nice = nice;
+        if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+                log_debug_errno(-errno, "Failed to shorten the time slice of %s, leaving it: %m", what);
+}
