@@ -32,6 +32,7 @@
 #include "sandbox-init.h"
 #include "server.h"
 #include "short-slice.h"
+#include "spawn-worker.h"
 #include "spawn.h"
 
 typedef struct Options {
@@ -307,19 +308,25 @@ static int init_program_memfd(const char *path) {
         return TAKE_FD(fd);
 }
 
-/*
- * The nsbox-init program: next to the daemon in a build tree, else where it is installed. Without it
- * sandboxes still get an init, only a larger one (a fork of the daemon for as long as they live).
- */
 /* What every spawn of this process shares (spawn_setup_process()), the spawn workers' thread included. */
 static int setup_spawning(void) {
         int r = spawn_setup_process();
 
         if (r < 0)
-                log_error_errno(r, "Failed to open /dev/null: %m");
-        return r;
+                return log_error_errno(r, "Failed to open /dev/null: %m");
+        /* Both still spawn, only slower: said once, for whoever wonders why. */
+        if (spawn_worker_supported() && !spawn_worker_running())
+                log_warning("No spawn worker threads could be started: every spawn forks the daemon.");
+        else if (spawn_worker_fds_by_socket())
+                log_notice("pidfd_getfd() is refused here (a system call filter): spawn workers get each spawn's "
+                           "fds over a socket, a new worker thread for each spawn.");
+        return 0;
 }
 
+/*
+ * The nsbox-init program: next to the daemon in a build tree, else where it is installed. Without it
+ * sandboxes still get an init, only a larger one (a fork of the daemon for as long as they live).
+ */
 static void load_init_program(void) {
         char self[PATH_MAX], path[PATH_MAX + 16];
         const char *found = NSBOX_LIBEXECDIR "/nsbox-init";

@@ -14,8 +14,10 @@
  *
  * The child shares its worker's fd table (CLONE_FILES) until its exec: the
  * worker pulls the fds the plan names into it before clone3() (pidfd_getfd()
- * on a pidfd of the daemon, while the caller waits, so they are open), and
- * what the child, or the sandbox's init, closes there is closed for good.
+ * on a pidfd of the daemon, while the caller waits, so they are open; where
+ * a system call filter refuses that, the caller sends them with the job,
+ * below), and what the child, or the sandbox's init, closes there is closed
+ * for good.
  * A table of its own would keep the worker's copies open while it waits: a
  * sandbox's init waits for the daemon's answer before its exec
  * (sandbox-init.c), and the answer waits for EOF on the child's report pipe,
@@ -60,6 +62,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -286,6 +289,27 @@ typedef struct Pulled {
         int fd;
 } Pulled;
 
+/*
+ * Where pidfd_getfd() is refused (a container manager's system call filter older than the call, as
+ * systemd-nspawn's of systemd 252), the caller sends the fds with the job instead: over a SOCK_SEQPACKET
+ * socket per worker kind, its sending end in the daemon's table, its receiving end in the factory's at the
+ * same number, and so in every worker's. The caller sends a job's message and queues the job with the lock
+ * held, and the thread that dequeues a job receives one message with the lock held: the queue's order is
+ * the socket's, and the message names its job, which the receiver checks, so no fd ever reaches another
+ * job's child. The child closes that end with everything else in the table it shares, so such a worker
+ * serves one job that cloned and goes, and leaves a fresh one waiting in its place.
+ */
+static bool fds_by_socket = false;
+static int job_socket_send[_WORKER_KIND_MAX] = { -EBADF, -EBADF };
+static int job_socket_receive[_WORKER_KIND_MAX] = { -EBADF, -EBADF };
+
+/* A job's message: the daemon's numbers of the fds that come with it, in the same order. */
+typedef struct JobFds {
+        const Job *job;
+        unsigned n;
+        int daemon_fds[FD_SEND_MAX];
+} JobFds;
+
 static __thread bool fds_private = false;
 static __thread int daemon_pidfd = -EBADF;
 static __thread Pulled *pulled;
@@ -297,6 +321,23 @@ bool spawn_worker_filtered(void) {
         return filtered;
 }
 
+/* Room for n more in pulled. */
+static bool pulled_make_room(size_t n) {
+        size_t max = n_pulled_max > 0 ? n_pulled_max : 16;
+        Pulled *a;
+
+        if (n_pulled + n <= n_pulled_max)
+                return true;
+        while (max < n_pulled + n)
+                max *= 2;
+        a = reallocarray(pulled, max, sizeof *a);
+        if (!a)
+                return false;
+        pulled = a;
+        n_pulled_max = max;
+        return true;
+}
+
 int spawn_worker_take_fd(int fd) {
         int copy;
 
@@ -305,15 +346,11 @@ int spawn_worker_take_fd(int fd) {
         for (size_t i = 0; i < n_pulled; i++)
                 if (pulled[i].daemon_fd == fd)
                         return pulled[i].fd;
-        if (n_pulled == n_pulled_max) {
-                size_t n = n_pulled_max > 0 ? n_pulled_max * 2 : 16;
-                Pulled *a = reallocarray(pulled, n, sizeof *a);
-
-                if (!a)
-                        return -ENOMEM;
-                pulled = a;
-                n_pulled_max = n;
-        }
+        /* Sent with the job or not at all: the caller's list missed it. */
+        if (fds_by_socket)
+                return -EBADF;
+        if (!pulled_make_room(1))
+                return -ENOMEM;
         /* Always close-on-exec. */
         copy = (int) syscall(SYS_pidfd_getfd, daemon_pidfd, fd, 0);
         if (copy < 0)
@@ -330,9 +367,54 @@ static void close_pulled(void) {
 }
 
 /*
+ * The caller's, with the lock held, before it queues j: sends the fds j's worker is to take (call.cgroup_fd
+ * and call.fds). -errno if they could not go (then nothing went).
+ */
+static int job_send_fds(const Job *j) {
+        JobFds m = { .job = j };
+        int *fds = m.daemon_fds;
+
+        if (j->call.n_fds + 1 > ELEMENTSOF(m.daemon_fds))
+                return -E2BIG;
+        if (j->call.cgroup_fd >= 0)
+                fds[m.n++] = j->call.cgroup_fd;
+        for (size_t i = 0; i < j->call.n_fds; i++)
+                if (j->call.fds[i] >= 0)
+                        fds[m.n++] = j->call.fds[i];
+        /* Never waits: a full socket sends the caller to fork instead. */
+        return fd_send(job_socket_send[call_kind(&j->call)], &m, offsetof(JobFds, daemon_fds) + m.n * sizeof(int),
+                       fds, m.n, MSG_DONTWAIT);
+}
+
+/*
+ * With the lock held, by the thread that just dequeued j (a worker, or the factory failing it): receives the
+ * fds sent with j into this thread's table, as pulled copies of the daemon's. A message that is not j's
+ * (which the lock rules out) is closed and fails the job.
+ */
+static int job_receive_fds(WorkerKind kind, const Job *j) {
+        JobFds m;
+        int fds[FD_SEND_MAX];
+        size_t n_fds;
+        ssize_t n;
+
+        n = fd_recv(job_socket_receive[kind], &m, sizeof m, fds, ELEMENTSOF(fds), &n_fds, MSG_DONTWAIT);
+        if (n < 0)
+                return (int) n;
+        if ((size_t) n < offsetof(JobFds, daemon_fds) || m.job != j || m.n != n_fds ||
+            (size_t) n != offsetof(JobFds, daemon_fds) + n_fds * sizeof(int) || !pulled_make_room(n_fds)) {
+                close_many(fds, n_fds);
+                return -EBADMSG;
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                pulled[n_pulled++] = (Pulled) { .daemon_fd = m.daemon_fds[i], .fd = fds[i] };
+        return 0;
+}
+
+/*
  * The worker's own table: a copy of the factory's (below), which holds only the daemon's stdio and its
- * pidfd, at the same number in every copy. Nothing is closed here: closing even a copy of a caller's fd
- * can block (FUSE flushes on every close), so the table is never copied from one that had any.
+ * pidfd (or, where fds come by socket, the jobs' sockets), at the same number in every copy. Nothing is
+ * closed here: closing even a copy of a caller's fd can block (FUSE flushes on every close), so the table is
+ * never copied from one that had any.
  */
 static int worker_private_fds(void) {
         if (unshare(CLONE_FILES) < 0)
@@ -359,9 +441,12 @@ static void worker_clear_fds(void) {
 }
 
 /* Then, with the worker's own credentials back: stdio and a pidfd of the daemon, afresh. Fails only where the
- * worker cannot go on. */
+ * worker cannot go on: always where fds come by socket (its end of the jobs' socket is gone). */
 static int worker_reopen_fds(void) {
         int fd;
+
+        if (fds_by_socket)
+                return -EOPNOTSUPP;
 
         fd = (int) syscall(SYS_pidfd_open, getpid(), 0);
         if (fd < 0)
@@ -530,8 +615,8 @@ static void unwatch_job(Job *j) {
 
 /* ---- the workers ---- */
 
-/* Returns whether the worker's fd table is fit for another job. */
-static bool run_job(Job *j, char *stack, size_t stack_size) {
+/* Returns 0 when the worker's fd table is fit for another job, else -errno (the worker goes). */
+static int run_job(Job *j, char *stack, size_t stack_size) {
         int cgroup_fd;
         struct clone_args args = {
                 .flags = j->call.flags | CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PARENT_SETTID,
@@ -548,7 +633,7 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
         if (j->call.cgroup_fd >= 0 && cgroup_fd < 0) {
                 close_pulled();
                 job_fail(j, "prepare", -cgroup_fd, "the spawn worker's fds");
-                return true;
+                return 0;
         }
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
@@ -565,7 +650,7 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
                 j->error = (int) -r;
                 job_tell(j);
                 j->call.done(j->call.userdata, false);
-                return true;
+                return 0;
         }
 
         j->started_nsec = now_nsec();
@@ -580,7 +665,7 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
                 j->call.after(j->call.userdata);
         if (r < 0) {
                 job_fail(j, "clone3", (int) -r, NULL);
-                return true;
+                return 0;
         }
 
         /* Told already, unless the child was killed before its first instruction. */
@@ -589,7 +674,18 @@ static bool run_job(Job *j, char *stack, size_t stack_size) {
         if (__atomic_exchange_n(&j->reap, REAP_WORKER_DONE, __ATOMIC_ACQ_REL) == REAP_CALLER_GAVE_UP)
                 reap(j->pid);
         j->call.done(j->call.userdata, true);
-        return r >= 0;
+        return r < 0 ? (int) r : 0;
+}
+
+/* With the lock held. The new worker is the one the job being queued has reserved (or a spare,
+ * counted idle); the factory starts it. */
+static int start_worker(WorkerKind kind) {
+        if (n_workers >= WORKERS_MAX)
+                return -EBUSY;
+        n_to_start[kind]++;
+        n_workers++;
+        (void) pthread_cond_signal(&factory_wake);
+        return 0;
 }
 
 static void *worker_main(void *arg) {
@@ -613,12 +709,16 @@ static void *worker_main(void *arg) {
         }
 
         for (;;) {
+                int job_fds_error = 0;
                 uid_t owner;
                 Job *j;
 
                 (void) pthread_mutex_lock(&lock);
                 while (!(j = dequeue(kind)))
                         (void) pthread_cond_wait(&queued[kind], &lock);
+                /* Whatever becomes of the job: the next message is the next job's. */
+                if (fds_by_socket)
+                        job_fds_error = job_receive_fds(kind, j);
                 (void) pthread_mutex_unlock(&lock);
                 owner = j->call.owner;
 
@@ -629,13 +729,18 @@ static void *worker_main(void *arg) {
                         filtered = !filter_failed;
                 }
 
-                if (have_stack && fds_error == 0) {
-                        if (!run_job(j, stack, CHILD_STACK_SIZE))
-                                fds_error = -EBADF;
-                } else if (!have_stack)
+                if (job_fds_error < 0) {
+                        close_pulled();
+                        job_fail(j, "prepare", -job_fds_error, "the fds sent to the spawn worker");
+                } else if (have_stack && fds_error == 0)
+                        fds_error = run_job(j, stack, CHILD_STACK_SIZE);
+                else if (!have_stack) {
+                        close_pulled();
                         job_fail(j, "clone3", ENOMEM, "worker stack");
-                else
+                } else {
+                        close_pulled();
                         job_fail(j, "prepare", -fds_error, "the spawn worker's fd table");
+                }
                 job_unref(j);
 
                 (void) pthread_mutex_lock(&lock);
@@ -643,6 +748,10 @@ static void *worker_main(void *arg) {
                 owner_release(owner);
                 if (n_idle[kind] >= IDLE_MAX || !have_stack || fds_error < 0 || filter_failed) {
                         n_workers--;
+                        /* Used up by a job, where fds come by socket: a fresh worker waits in its place, so
+                         * that the next spawn finds one without waiting for a thread to be made. */
+                        if (fds_error == -EOPNOTSUPP && n_idle[kind] == 0 && start_worker(kind) >= 0)
+                                n_idle[kind]++;
                         (void) pthread_mutex_unlock(&lock);
                         /* Its fd table goes with the thread. */
                         bounded_close_thread_done();
@@ -654,16 +763,6 @@ static void *worker_main(void *arg) {
                 n_idle[kind]++;
                 (void) pthread_mutex_unlock(&lock);
         }
-}
-
-/* With the lock held. The new worker is the one the job being queued has reserved; the factory starts it. */
-static int start_worker(WorkerKind kind) {
-        if (n_workers >= WORKERS_MAX)
-                return -EBUSY;
-        n_to_start[kind]++;
-        n_workers++;
-        (void) pthread_cond_signal(&factory_wake);
-        return 0;
 }
 
 static int factory_start_worker(WorkerKind kind) {
@@ -708,10 +807,15 @@ _noreturn_ static void *factory_main(void *arg) {
                 (void) pthread_mutex_lock(&lock);
                 n_workers--;
                 j = dequeue(kind);
-                if (j)
+                if (j) {
                         owner_release(j->call.owner);
+                        /* Its message goes with it (into the factory's table, to be closed). */
+                        if (fds_by_socket)
+                                (void) job_receive_fds(kind, j);
+                }
                 (void) pthread_mutex_unlock(&lock);
                 if (j) {
+                        close_pulled();
                         job_fail(j, "clone3", -r, "spawn worker");
                         job_unref(j);
                 }
@@ -722,9 +826,32 @@ _noreturn_ static void *factory_main(void *arg) {
 typedef struct ThreadStart {
         pthread_mutex_t lock;
         pthread_cond_t done;
-        int result; /* 1 until the thread set itself up */
-        int fd;     /* what the thread is to keep, or -EBADF */
+        int result;  /* 1 until the thread set itself up */
+        int keep[2]; /* the daemon's fds the thread is to keep in its own table, ascending */
+        size_t n_keep;
 } ThreadStart;
+
+#define THREAD_START_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, { -EBADF, -EBADF }, 0 }
+
+/* Gives the calling thread a table of its own, with only stdio and the fds start says to keep. The daemon is
+ * starting: nothing it holds is a caller's, so no close here can block. */
+static int thread_keep_only(const ThreadStart *start) {
+        unsigned from = 3;
+
+        if (unshare(CLONE_FILES) < 0)
+                return -errno;
+        for (size_t i = 0; i < start->n_keep; i++) {
+                unsigned keep = (unsigned) start->keep[i];
+
+                if (keep < from)
+                        continue;
+                if (keep > from)
+                        (void) close_range(from, keep - 1, 0);
+                from = keep + 1;
+        }
+        (void) close_range(from, ~0U, 0);
+        return 0;
+}
 
 static void thread_started(ThreadStart *start, int result) {
         (void) pthread_mutex_lock(&start->lock);
@@ -737,28 +864,18 @@ static void *factory_setup(void *arg) {
         ThreadStart *start = arg;
         int r = 0;
 
-        /* Only the daemon's stdio (and what it opened before, none of it a caller's) was copied. */
-        if (close_range(3, ~0U, CLOSE_RANGE_UNSHARE) < 0)
-                r = -errno;
+        /* Only the daemon's stdio (and what it opened before, none of it a caller's) was copied, and the
+         * receiving ends of the jobs' sockets where fds come by socket. */
+        r = thread_keep_only(start);
         /* Nor any supplementary group of whoever started the daemon: a worker holds groups only around its
          * clone3() (spawn.c), and the workers this thread starts begin with its none, whether or not they
          * ever get a job. This thread alone: the raw system call. */
         if (r == 0 && syscall(SYS_setgroups, 0, NULL) < 0)
                 r = -errno;
-        if (r == 0) {
+        if (r == 0 && !fds_by_socket) {
                 factory_pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
                 if (factory_pidfd < 0)
                         r = -errno;
-        }
-        /* Workers pull the plan's fds with pidfd_getfd(), which a seccomp filter may refuse (a container
-         * manager's allow-list older than the call): then no workers, and every spawn forks. */
-        if (r == 0) {
-                int probe = (int) syscall(SYS_pidfd_getfd, factory_pidfd, factory_pidfd, 0);
-
-                if (probe < 0)
-                        r = -errno;
-                else
-                        (void) close(probe);
         }
         thread_started(start, r);
         if (r < 0)
@@ -766,18 +883,12 @@ static void *factory_setup(void *arg) {
         return factory_main(NULL);
 }
 
-/* The watchdog's own table: stdio and its end of the socket. The daemon is starting: nothing it holds is a
- * caller's, so no close here can block. */
+/* The watchdog's own table: stdio and its end of the socket. */
 static void *watchdog_setup(void *arg) {
         ThreadStart *start = arg;
-        int keep = start->fd, r = 0;
+        int keep = start->keep[0], r;
 
-        if (unshare(CLONE_FILES) < 0)
-                r = -errno;
-        if (r == 0 && keep > 3)
-                (void) close_range(3, (unsigned) keep - 1, 0);
-        if (r == 0)
-                (void) close_range((unsigned) keep + 1, ~0U, 0);
+        r = thread_keep_only(start);
         thread_started(start, r);
         if (r < 0)
                 return NULL;
@@ -817,12 +928,12 @@ static int start_thread(void *(*setup)(void *), ThreadStart *start, const char *
 
 /* Without it, children a worker is suspended on are ended by the daemon's own deadlines only. */
 static void watchdog_start(void) {
-        ThreadStart start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, -EBADF };
+        ThreadStart start = THREAD_START_INIT;
         int sv[2];
 
         if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return;
-        start.fd = sv[1];
+        start.keep[start.n_keep++] = sv[1];
         if (start_thread(watchdog_setup, &start, SPAWN_WORKER_NAME "-w") < 0) {
                 (void) close(sv[0]);
                 (void) close(sv[1]);
@@ -833,8 +944,55 @@ static void watchdog_start(void) {
         watch_socket = sv[0];
 }
 
+/* Whether this process may copy fds from its own table with pidfd_getfd(), which a system call filter may
+ * refuse (a container manager's allow-list older than the call). */
+static bool pidfd_getfd_works(void) {
+        int pidfd, copy;
+
+        pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        if (pidfd < 0)
+                return false;
+        copy = (int) syscall(SYS_pidfd_getfd, pidfd, pidfd, 0);
+        (void) close(pidfd);
+        if (copy < 0)
+                return false;
+        (void) close(copy);
+        return true;
+}
+
+/* The jobs' sockets, where fds come by socket; the receiving ends go into start's list to keep. */
+static int job_sockets_open(ThreadStart *start) {
+        for (WorkerKind k = 0; k < _WORKER_KIND_MAX; k++) {
+                int sv[2];
+
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                        return -errno;
+                job_socket_send[k] = sv[0];
+                job_socket_receive[k] = sv[1];
+                start->keep[start->n_keep++] = sv[1];
+        }
+        /* socketpair() numbers them upwards; thread_keep_only() wants them so. */
+        if (start->keep[0] > start->keep[1]) {
+                int t = start->keep[0];
+
+                start->keep[0] = start->keep[1];
+                start->keep[1] = t;
+        }
+        return 0;
+}
+
+/* Once the factory has its copies: the daemon keeps only the sending ends (and, failing, none). The receiving
+ * ends' numbers stay, as the factory's and the workers' tables have them. */
+static void job_sockets_close(bool all) {
+        for (WorkerKind k = 0; k < _WORKER_KIND_MAX; k++) {
+                (void) safe_close(job_socket_receive[k]);
+                if (all)
+                        job_socket_send[k] = safe_close(job_socket_send[k]);
+        }
+}
+
 int spawn_worker_setup(void) {
-        ThreadStart start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, -EBADF };
+        ThreadStart start = THREAD_START_INIT;
         int r;
 
         if (factory_running || !spawn_worker_supported())
@@ -842,12 +1000,30 @@ int spawn_worker_setup(void) {
         r = bounded_close_setup();
         if (r < 0)
                 return r;
+        fds_by_socket = !pidfd_getfd_works();
+        if (fds_by_socket) {
+                r = job_sockets_open(&start);
+                if (r < 0) {
+                        job_sockets_close(true);
+                        return r;
+                }
+        }
         r = start_thread(factory_setup, &start, SPAWN_WORKER_NAME "-f");
+        if (fds_by_socket)
+                job_sockets_close(r < 0);
         if (r < 0)
                 return r;
         watchdog_start();
         factory_running = true;
         return 0;
+}
+
+bool spawn_worker_running(void) {
+        return factory_running;
+}
+
+bool spawn_worker_fds_by_socket(void) {
+        return factory_running && fds_by_socket;
 }
 
 int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pidfd, SpawnError *ret_error) {
@@ -874,6 +1050,14 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
         if (n_idle[call_kind(call)] > 0)
                 n_idle[call_kind(call)]--;
         else if (start_worker(call_kind(call)) < 0) {
+                owner_release(call->owner);
+                (void) pthread_mutex_unlock(&lock);
+                free(j);
+                return -EBUSY;
+        }
+        if (fds_by_socket && job_send_fds(j) < 0) {
+                /* The worker it took, or the one being started for it, waits for the next job instead. */
+                n_idle[call_kind(call)]++;
                 owner_release(call->owner);
                 (void) pthread_mutex_unlock(&lock);
                 free(j);

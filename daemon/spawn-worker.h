@@ -25,6 +25,12 @@
 typedef struct SpawnWorkerCall {
         uint64_t flags;  /* CLONE_* for clone3(); CLONE_VM, CLONE_VFORK, CLONE_FILES, CLONE_PARENT_SETTID are added */
         int cgroup_fd;   /* CLONE_INTO_CGROUP when >= 0; borrowed until spawn_worker_clone() returns */
+        /* Every other fd before() will take with spawn_worker_take_fd() (negative entries are skipped),
+         * borrowed until spawn_worker_clone() returns: where the workers cannot copy fds from the daemon's
+         * table (spawn_worker_fds_by_socket()), these are sent to the worker with the call, and one missing
+         * here cannot be taken. At most FD_SEND_MAX - 1 (with cgroup_fd); more, and the caller forks. */
+        const int *fds;
+        size_t n_fds;
         /* Milliseconds the child may run on the daemon's memory (until its execve() or exit), from the
          * worker's clone3(), before it is killed with SIGKILL (0: no limit). Not less than the caller's own
          * deadline for the spawn: the caller may be waiting on purpose. */
@@ -80,7 +86,8 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
 /*
  * In a worker (within before()): the worker's copy of the daemon's fd, pulled into the worker's own table
  * once per job (the same copy for the same fd), which the child shares until its exec; what is left of it
- * then the worker closes. Elsewhere, fd itself. -errno on failure.
+ * then the worker closes. Elsewhere, fd itself. -errno on failure: -EBADF where fds come by socket and fd
+ * was not in the call's list.
  */
 int spawn_worker_take_fd(int fd);
 
@@ -94,6 +101,16 @@ bool spawn_worker_filtered(void);
  * closing one can block (a FUSE file).
  */
 int spawn_worker_setup(void);
+
+/* Whether spawn_worker_setup() started the workers' thread: without it every spawn is forked. */
+bool spawn_worker_running(void);
+
+/*
+ * Whether the workers get the calls' fds sent over a socket (SpawnWorkerCall.fds), because a system call
+ * filter refuses pidfd_getfd() here: then each worker serves one call that cloned and is replaced by a fresh
+ * thread (a thread's start per spawn, still far less than forking the daemon). False without workers.
+ */
+bool spawn_worker_fds_by_socket(void);
 
 /* Whether this build can clone that way at all (the child's entry needs a few lines of assembly). */
 bool spawn_worker_supported(void);

@@ -1561,20 +1561,34 @@ static void forget_fd(int *fd, bool owned, void *userdata) {
         *fd = -EBADF;
 }
 
+/* The plan's fds, or only those it owns: counted first (fds NULL), then listed into fds. */
 typedef struct FdList {
         int *fds;
         size_t n;
-        bool counting;
+        bool owned_only;
 } FdList;
 
-static void list_owned_fd(int *fd, bool owned, void *userdata) {
+static void list_fd(int *fd, bool owned, void *userdata) {
         FdList *l = userdata;
 
-        if (!owned || *fd < 0)
+        if ((l->owned_only && !owned) || *fd < 0)
                 return;
-        if (!l->counting)
+        if (l->fds)
                 l->fds[l->n] = *fd;
         l->n++;
+}
+
+static int plan_list_fds(SpawnPlan *p, bool owned_only, FdList *ret) {
+        FdList l = { .owned_only = owned_only };
+
+        spawn_plan_visit_fds(p, list_fd, &l);
+        l.fds = calloc(l.n + 1, sizeof(int));
+        if (!l.fds)
+                return -ENOMEM;
+        l.n = 0;
+        spawn_plan_visit_fds(p, list_fd, &l);
+        *ret = l;
+        return 0;
 }
 
 static int shared_before(void *userdata, SpawnError *e) {
@@ -1679,7 +1693,7 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
         static bool made_undumpable = false;
         SpawnPlan *p = *pp;
         SharedSpawn *s;
-        FdList owned = { .counting = true };
+        FdList owned, all;
         int r;
 
         /* Until it execs, the child's memory is the daemon's: nobody may read it through ptrace or /proc
@@ -1690,18 +1704,19 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
                 made_undumpable = true;
         }
 
-        /* The plan's own fds: the worker takes copies, these stay the daemon's to close. */
-        spawn_plan_visit_fds(p, list_owned_fd, &owned);
-        owned.fds = calloc(owned.n + 1, sizeof(int));
-        if (!owned.fds)
+        /* The plan's own fds: the worker takes copies, these stay the daemon's to close. All of them go
+         * with the call, for a worker that cannot copy them from the daemon's table. */
+        if (plan_list_fds(p, true, &owned) < 0)
                 return -EBUSY;
-        owned.n = 0;
-        owned.counting = false;
-        spawn_plan_visit_fds(p, list_owned_fd, &owned);
+        if (plan_list_fds(p, false, &all) < 0) {
+                free(owned.fds);
+                return -EBUSY;
+        }
 
         s = calloc(1, sizeof *s);
         if (!s) {
                 free(owned.fds);
+                free(all.fds);
                 return -EBUSY;
         }
         s->plan = p;
@@ -1710,6 +1725,8 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
         SpawnWorkerCall call = {
                 .flags = CLONE_CLEAR_SIGHAND | p->clone_flags,
                 .cgroup_fd = cgroup_fd,
+                .fds = all.fds,
+                .n_fds = all.n,
                 /* A warm-pool entry waits on the worker's memory for as long as it is parked. The worker's
                  * kill is the backstop behind the daemon's own deadline, which answers the Spawn (timeout)
                  * and kills the sandbox: at the same time, the worker's kill could come first and the
@@ -1730,6 +1747,7 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
                 call.filter_flags = p->seccomp->flags;
         }
         r = spawn_worker_clone(&call, ret_pid, ret_pidfd, e);
+        free(all.fds);
         if (r == -EBUSY) {
                 p->shares_memory = false;
                 free(s);

@@ -106,6 +106,52 @@ int fd_send(int sock, const void *data, size_t size, const int *fds, size_t n_fd
         return (size_t) n == size ? 0 : -EIO;
 }
 
+ssize_t fd_recv(int sock, void *data, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds, int flags) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(FD_SEND_MAX * sizeof(int))];
+        } control;
+        struct iovec iov = { .iov_base = data, .iov_len = size };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        size_t n_fds = 0;
+        bool overflow;
+        ssize_t n;
+
+        *ret_n_fds = 0;
+        do
+                n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+
+        overflow = mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                size_t k;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                        if (n_fds < max_fds)
+                                fds[n_fds++] = fd;
+                        else {
+                                (void) close(fd);
+                                overflow = true;
+                        }
+                }
+        }
+        if (overflow) {
+                close_many(fds, n_fds);
+                return -EMSGSIZE;
+        }
+        *ret_n_fds = n_fds;
+        return n;
+}
+
 int fd_dup_cloexec(int fd) {
         int r;
 

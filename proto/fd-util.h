@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -48,6 +49,14 @@ int fd_set_cloexec(int fd, bool cloexec);
  */
 #define FD_SEND_MAX 253 /* the kernel's SCM_MAX_FD */
 int fd_send(int sock, const void *data, size_t size, const int *fds, size_t n_fds, int flags);
+
+/*
+ * One recvmsg() of at most size bytes into data, with at most max_fds fds (SCM_RIGHTS, close-on-exec) into
+ * fds and their count into *ret_n_fds; flags as recvmsg()'s (MSG_CMSG_CLOEXEC is added). Retries EINTR. The
+ * bytes received (0 at the peer's close, with no fds), or -errno: -EMSGSIZE when the message or its fds did
+ * not fit (every fd that came is closed then), -EAGAIN when MSG_DONTWAIT found nothing.
+ */
+ssize_t fd_recv(int sock, void *data, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds, int flags);
 
 /* Duplicates fd with O_CLOEXEC to a number >= 3, so it can never be mistaken for stdio. */
 int fd_dup_cloexec(int fd);

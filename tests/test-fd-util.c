@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -121,4 +122,61 @@ Test(fd_util, closer_disposes_through_its_function_or_closes) {
         seen = 0;
         fd_closer_close_many(&closer, (int[]) { -EBADF, -1 }, 2);
         cr_assert_eq(seen, 0);
+}
+
+static bool is_cloexec(int fd) {
+        int flags = fcntl(fd, F_GETFD);
+
+        cr_assert_geq(flags, 0);
+        return flags & FD_CLOEXEC;
+}
+
+Test(fd_util, recv_takes_what_send_sent) {
+        int sv[2], p[2], got[4];
+        char buf[16] = {};
+        size_t n_fds = 99;
+
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        cr_assert_eq(pipe(p), 0);
+        cr_assert_eq(fd_send(sv[0], "hello", 5, p, 2, 0), 0);
+        cr_assert_eq(fd_recv(sv[1], buf, sizeof buf, got, ELEMENTSOF(got), &n_fds, 0), 5);
+        cr_assert_str_eq(buf, "hello");
+        cr_assert_eq(n_fds, 2U);
+        /* The same pipe, close-on-exec on our side. */
+        cr_assert(is_cloexec(got[0]) && is_cloexec(got[1]));
+        cr_assert_eq(write(got[1], "x", 1), 1);
+        cr_assert_eq(read(p[0], buf, 1), 1);
+        close_many(got, 2);
+
+        /* Nothing queued: -EAGAIN with MSG_DONTWAIT. The peer gone: 0 bytes, no fds. */
+        cr_assert_eq(fd_recv(sv[1], buf, sizeof buf, got, ELEMENTSOF(got), &n_fds, MSG_DONTWAIT), -EAGAIN);
+        sv[0] = safe_close(sv[0]);
+        cr_assert_eq(fd_recv(sv[1], buf, sizeof buf, got, ELEMENTSOF(got), &n_fds, 0), 0);
+        cr_assert_eq(n_fds, 0U);
+        close_many(p, 2);
+        close(sv[1]);
+}
+
+Test(fd_util, recv_closes_everything_of_a_message_that_does_not_fit) {
+        int sv[2], p[2], got[1], before;
+        char buf[4];
+        size_t n_fds = 99;
+
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        before = fd_count_open();
+
+        /* More fds than room: the ones taken are closed again. */
+        cr_assert_eq(fd_send(sv[0], "ab", 2, p, 2, 0), 0);
+        cr_assert_eq(fd_recv(sv[1], buf, sizeof buf, got, ELEMENTSOF(got), &n_fds, 0), -EMSGSIZE);
+        cr_assert_eq(n_fds, 0U);
+        cr_assert_eq(fd_count_open(), before);
+
+        /* More bytes than room: the same. */
+        cr_assert_eq(fd_send(sv[0], "abcdefgh", 8, p, 1, 0), 0);
+        cr_assert_eq(fd_recv(sv[1], buf, sizeof buf, got, ELEMENTSOF(got), &n_fds, 0), -EMSGSIZE);
+        cr_assert_eq(fd_count_open(), before);
+
+        close_many(p, 2);
+        close_many(sv, 2);
 }

@@ -14,9 +14,11 @@
 #include <linux/nsfs.h>
 #include <poll.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
@@ -35,6 +37,30 @@
 #include "spawn-worker.h"
 #include "spawn.h"
 #include "test-util.h"
+
+/*
+ * NSBOX_TEST_REFUSE_PIDFD_GETFD=1 (the test-spawn-fds-by-socket run): the whole suite where a system call
+ * filter refuses pidfd_getfd() with EPERM, as a container manager's may (systemd-nspawn's of systemd 252).
+ * Loaded before criterion forks a process for each test, which inherits it.
+ */
+static bool pidfd_getfd_refused(void) {
+        const char *e = getenv("NSBOX_TEST_REFUSE_PIDFD_GETFD");
+
+        return e && streq(e, "1");
+}
+
+__attribute__((constructor)) static void refuse_pidfd_getfd(void) {
+        scmp_filter_ctx ctx;
+
+        if (!pidfd_getfd_refused())
+                return;
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        /* No no_new_privs: root needs none, and the tests look at the children's. */
+        if (!ctx || seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(pidfd_getfd), 0) < 0 || seccomp_load(ctx) < 0)
+                abort();
+        seccomp_release(ctx);
+}
 
 static const Caller root_caller = { .uid = 0, .gid = 0, .privileged = true };
 static const Caller nobody_caller = { .uid = 65534, .gid = 65534, .privileged = false };
@@ -1095,6 +1121,67 @@ static void wait_spawn_workers_idle(void) {
                         return;
                 usleep(1000);
         }
+}
+
+/* Each of several sandboxes started one after another, every one holding a worker until its exec, gets its
+ * own fds: the same target numbers, other files. Where fds come by socket, each job's message is its own. */
+Test(spawn, each_child_gets_the_fds_of_its_own_request) {
+        static const IdMapping ids[] = { { 0, 100000, 65536 } };
+        SpawnHandle h[16];
+        int pipes[16][2];
+
+        first_spawn();
+        for (size_t i = 0; i < ELEMENTSOF(h); i++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("sleep", "100");
+
+                cr_assert_eq(pipe2(pipes[i], O_CLOEXEC), 0);
+                int fds[] = { pipes[i][1], pipes[i][0] };
+                r->stdout_index = 0;
+                r->fds = memdup_or_die((const FdMapping[]) { { .target = 5, .fd_index = 1 } }, sizeof(FdMapping));
+                r->n_fds = 1;
+                /* Half of them wait for their maps, so that several are before their exec at once. */
+                if (i % 2 == 0) {
+                        r->namespaces = NAMESPACE_BIT(NAMESPACE_USER) | NAMESPACE_BIT(NAMESPACE_PID);
+                        map_ids(r, ids, ELEMENTSOF(ids));
+                }
+                spawn_ok(NULL, r, fds, ELEMENTSOF(fds), &h[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(h); i++) {
+                pid_t command = h[i].pid;
+
+                /* Under an init, the command is init's child. */
+                if (i % 2 == 0) {
+                        _cleanup_free_ char *children = read_proc("/proc/%d/task/%d/children", h[i].pid, h[i].pid);
+
+                        for (int tries = 0; tries < 3000 && !children[0]; tries++) {
+                                free(children);
+                                usleep(10000);
+                                children = read_proc("/proc/%d/task/%d/children", h[i].pid, h[i].pid);
+                        }
+                        command = (pid_t) atoi(children);
+                        cr_assert_gt(command, 0, "init %d has no child", (int) h[i].pid);
+                }
+                cr_assert_eq(proc_fd_inode(command, 1), fd_inode(pipes[i][1]), "sandbox %zu's stdout", i);
+                cr_assert_eq(proc_fd_inode(command, 5), fd_inode(pipes[i][0]), "sandbox %zu's fd 5", i);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(h); i++) {
+                kill_and_reap(&h[i], SIGKILL);
+                close_many(pipes[i], 2);
+        }
+}
+
+/* The spawn workers serve whether or not pidfd_getfd() is refused: by socket where it is. */
+Test(spawn, spawn_workers_serve_where_pidfd_getfd_is_refused) {
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        unsigned workers = 0;
+        SpawnHandle h;
+
+        first_spawn();
+        cr_assert_eq(spawn_worker_fds_by_socket(), pidfd_getfd_refused());
+        spawn_ok(NULL, r, NULL, 0, &h);
+        (void) reap(&h);
+        spawn_worker_stats(&workers, NULL);
+        cr_assert_gt(workers, 0U, "the spawn forked: no spawn worker was made");
 }
 
 Test(spawn, no_fd_leak_after_many_spawns) {

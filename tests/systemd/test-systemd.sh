@@ -312,6 +312,17 @@ out=$(user_nsbox run -- /usr/bin/id -u) || fail "nsbox run as $user failed"
 expect_state nsboxd.service active
 ok "a call by $user (uid $uid) activated nsboxd.service; the sandbox ran as $uid"
 
+# systemd-nspawn's system call filter refuses pidfd_getfd() (that of systemd 252 does): the spawn went
+# through a spawn worker thread all the same, which got its fds over a socket, not through a fork of the
+# whole daemon.
+spawn_workers() { in_ct sh -c 'for p in $(pgrep -x nsboxd); do cat /proc/$p/task/*/comm; done' | grep -c '^nsbox-spawn$'; }
+has_spawn_workers() { [ "$(spawn_workers)" -gt 0 ]; }
+wait_for "a spawn worker thread in nsboxd" has_spawn_workers
+workers=$(spawn_workers)
+how="by pidfd_getfd()"
+in_ct journalctl -q -u nsboxd.service -o cat | grep -q 'pidfd_getfd() is refused here' && how="over a socket"
+ok "the spawn went through a spawn worker thread ($workers now), its fds $how"
+
 # ---------------------------------------------------------------------------
 # systemctl status, and STATUS= following what it reports.
 
