@@ -352,44 +352,20 @@ static unsigned kill_children(Keeper *k) {
         return killed;
 }
 
-/* The fd a message came with (SCM_RIGHTS, one at most), or -EBADF; any other is closed. */
-static int message_fd(struct msghdr *mh) {
-        int fd = -EBADF;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                size_t n;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < n; i++) {
-                        int got;
-
-                        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (fd < 0)
-                                fd = got;
-                        else
-                                safe_close(got);
-                }
-        }
-        return fd;
-}
-
 static void read_link(Keeper *k) {
         for (;;) {
                 KeeperMessage m;
-                union {
-                        struct cmsghdr align;
-                        char buf[CMSG_SPACE(sizeof(int) * 4)];
-                } control;
-                struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                                     .msg_controllen = sizeof control.buf };
-                ssize_t n = recvmsg(k->link, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-                _cleanup_close_ int fd = n >= 0 ? message_fd(&mh) : -EBADF;
+                _cleanup_close_ int fd = -EBADF;
+                size_t n_fds;
+                /* MSG_TRUNC: a longer message (or one with more than an fd) is -EMSGSIZE, nothing kept. */
+                ssize_t n = fd_recv(k->link, &m, sizeof m, &fd, 1, &n_fds, MSG_DONTWAIT | MSG_TRUNC);
 
-                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                if (n == -EAGAIN)
                         return;
+                if (n == -EMSGSIZE) {
+                        log_warning("Keeper: ignoring a message it does not understand.");
+                        continue;
+                }
                 if (n <= 0) {
                         k->link_gone = true;
                         (void) kill_children(k);

@@ -146,28 +146,22 @@ static int send_fd(int sock, int fd) {
 
 /* The fd sent with send_fd() (close-on-exec), or -errno. */
 static int receive_fd(int sock) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control;
-        char c;
-        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf };
-        struct cmsghdr *cmsg;
+        size_t n_fds;
         ssize_t n;
+        char c;
         int fd;
 
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
+        n = fd_recv(sock, &c, 1, &fd, 1, &n_fds, MSG_DONTWAIT);
         if (n < 0)
-                return -errno;
-        cmsg = CMSG_FIRSTHDR(&mh);
-        if (n != 1 || !cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-            cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+                return (int) n;
+        if (n_fds != 1) {
+                close_many(&fd, n_fds);
                 return -EIO;
-        memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+        }
+        if (n != 1) {
+                (void) close(fd);
+                return -EIO;
+        }
         return fd;
 }
 

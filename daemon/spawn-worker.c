@@ -530,28 +530,22 @@ static void job_update_deadline(Job *j) {
 /* What the callers sent: each a job and the child's pidfd. */
 static void watch_receive(int fd, Job **head) {
         for (;;) {
-                union {
-                        struct cmsghdr align;
-                        char buf[CMSG_SPACE(sizeof(int))];
-                } control;
                 Job *j = NULL;
-                struct iovec iov = { .iov_base = &j, .iov_len = sizeof j };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                                     .msg_controllen = sizeof control.buf };
-                struct cmsghdr *cmsg;
+                size_t n_fds;
                 ssize_t n;
+                int pidfd;
 
-                n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n != (ssize_t) sizeof j || !j)
+                /* Only the callers send here, each a job it holds a reference of for the watchdog. */
+                n = fd_recv(fd, &j, sizeof j, &pidfd, 1, &n_fds, MSG_DONTWAIT);
+                if (n != (ssize_t) sizeof j || !j) {
+                        close_many(&pidfd, n_fds);
                         return;
-                cmsg = CMSG_FIRSTHDR(&mh);
-                if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
+                }
+                if (n_fds != 1) {
                         job_unref(j);
                         continue;
                 }
-                memcpy(&j->watch_pidfd, CMSG_DATA(cmsg), sizeof(int));
+                j->watch_pidfd = pidfd;
                 if (j->call.timeout_msec > 0)
                         j->deadline_nsec = j->started_nsec + j->call.timeout_msec * 1000000ULL;
                 j->watch_next = *head;
