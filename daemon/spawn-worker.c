@@ -166,6 +166,12 @@ static void owner_release(uid_t owner) {
                 *o = owners[--n_owners];
 }
 
+/*
+ * n_idle[kind] is the workers of that kind, running or being started, that no job has claimed: the ones
+ * without a job less the jobs queued. A caller claims one (n_idle--) or has one started for its job, so a
+ * queued job always has a thread coming for it; a thread that cannot be started takes a queued job with it
+ * (failed), or, with none queued, its place in n_idle.
+ */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queued[_WORKER_KIND_MAX] = { PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
 static Job *queue_head[_WORKER_KIND_MAX], *queue_tail[_WORKER_KIND_MAX];
@@ -316,6 +322,26 @@ static __thread Pulled *pulled;
 static __thread size_t n_pulled, n_pulled_max;
 /* This worker's thread loaded its calls' filter. */
 static __thread bool filtered = false;
+
+/* The filter every filtered call passes (SpawnWorkerCall.filter), once a worker loaded it: a new filtered
+ * worker loads it as it starts, before any call is waiting for it. With the lock held. */
+static const struct sock_filter *kind_filter;
+static unsigned short kind_filter_n;
+static unsigned kind_filter_flags;
+
+/* Loads the filtered kind's filter on this worker's thread, for good. */
+static bool load_filter(const struct sock_filter *filter, unsigned short n, unsigned flags) {
+        if (seccomp_program_load(filter, n, flags) < 0)
+                return false;
+        (void) pthread_mutex_lock(&lock);
+        if (!kind_filter) {
+                kind_filter = filter;
+                kind_filter_n = n;
+                kind_filter_flags = flags;
+        }
+        (void) pthread_mutex_unlock(&lock);
+        return true;
+}
 
 bool spawn_worker_filtered(void) {
         return filtered;
@@ -696,6 +722,21 @@ static void *worker_main(void *arg) {
          * default slice it waited there behind the command's exec and start, about a millisecond, and the
          * answer waits for it (the report pipe's EOF needs its close). */
         thread_take_short_slice("a spawn worker");
+        if (kind == WORKER_FILTERED) {
+                const struct sock_filter *filter;
+                unsigned short n;
+                unsigned flags;
+
+                (void) pthread_mutex_lock(&lock);
+                filter = kind_filter;
+                n = kind_filter_n;
+                flags = kind_filter_flags;
+                (void) pthread_mutex_unlock(&lock);
+                if (filter) {
+                        filtered = load_filter(filter, n, flags);
+                        filter_failed = !filtered;
+                }
+        }
         have_stack = pthread_getattr_np(pthread_self(), &attr) == 0;
         if (have_stack) {
                 have_stack = pthread_attr_getstack(&attr, &stack, &size) == 0 && size >= WORKER_STACK_SIZE;
@@ -719,8 +760,8 @@ static void *worker_main(void *arg) {
                 /* Once, for good; a worker that could not load it serves this job unfiltered (the child loads
                  * the filter itself: spawn_worker_filtered() says so) and then goes. */
                 if (kind == WORKER_FILTERED && !filtered && !filter_failed) {
-                        filter_failed = seccomp_program_load(j->call.filter, j->call.n_filter, j->call.filter_flags) < 0;
-                        filtered = !filter_failed;
+                        filtered = load_filter(j->call.filter, j->call.n_filter, j->call.filter_flags);
+                        filter_failed = !filtered;
                 }
 
                 if (job_fds_error < 0) {
@@ -797,10 +838,14 @@ _noreturn_ static void *factory_main(void *arg) {
                 if (r >= 0)
                         continue;
 
-                /* The job that reserved it has no worker: it fails (the caller is waiting for it). */
+                /* One worker less: a queued job fails with it (its caller is waiting for it), or, with none
+                 * queued, the idle place it was counted in goes (a spare, or one whose job a worker that came
+                 * free took): a caller counting on it would wait for good. */
                 (void) pthread_mutex_lock(&lock);
                 n_workers--;
                 j = dequeue(kind);
+                if (!j && n_idle[kind] > 0)
+                        n_idle[kind]--;
                 if (j) {
                         owner_release(j->call.owner);
                         /* Its message goes with it (into the factory's table, to be closed). */

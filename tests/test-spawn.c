@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-test-util.h"
 #include "fd-util.h"
 #include "sandbox-protocol.h"
 #include "spawn-worker.h"
@@ -1182,6 +1183,67 @@ Test(spawn, spawn_workers_serve_where_pidfd_getfd_is_refused) {
         (void) reap(&h);
         spawn_worker_stats(&workers, NULL);
         cr_assert_gt(workers, 0U, "the spawn forked: no spawn worker was made");
+}
+
+static void write_pids_max(const char *dir, const char *value) {
+        char path[600];
+
+        snprintf(path, sizeof path, "%s/pids.max", dir);
+        test_write_file(path, value, strlen(value), 0644);
+}
+
+static unsigned read_pids_current(const char *dir) {
+        _cleanup_free_ char *text = read_proc("%s/pids.current", dir);
+
+        return (unsigned) strtoul(text, NULL, 10);
+}
+
+/*
+ * A spawn worker's thread that cannot be made (a pids limit on the daemon's cgroup, as a container's) fails
+ * the spawn it was for, or none, and never leaves a spawn waiting for a worker that will not come: where fds
+ * come by socket, a worker that served a spawn asks for a fresh one in its place, and that start failing
+ * once left every later spawn of the daemon waiting for good. Here the next spawn after each squeeze ends.
+ */
+Test(spawn, a_worker_thread_that_cannot_start_stalls_no_spawn, .timeout = 120) {
+        TestCgroup t;
+        const char *pids;
+        char name[64], max[32];
+
+        if (!test_cgroup_controller_is_v1("pids"))
+                cr_skip_test("needs a cgroup v1 pids hierarchy");
+        first_spawn();
+        snprintf(name, sizeof name, "test-spawn-pids-%d", (int) getpid());
+        test_cgroup_create(&t, name);
+        test_cgroup_enter(&t);
+        pids = test_cgroup_dir(&t, "pids");
+        cr_assert_not_null(pids);
+
+        for (int round = 0; round < 30; round++) {
+                _cleanup_(spawn_request_freep) SpawnRequest *a = REQUEST("sleep", "100");
+                _cleanup_(spawn_request_freep) SpawnRequest *b = REQUEST("sleep", "100");
+                _cleanup_(spawn_request_freep) SpawnRequest *c = REQUEST("true");
+                SpawnHandle ha, hb, hc;
+                SpawnError e = {};
+
+                spawn_ok(NULL, a, NULL, 0, &ha);
+                wait_spawn_workers_idle();
+                /* Room for one more task: b's child takes it, and whatever thread comes next finds none. */
+                snprintf(max, sizeof max, "%u", read_pids_current(pids) + 1);
+                write_pids_max(pids, max);
+                if (spawn_as(&root_caller, b, NULL, 0, &hb, &e) == 0) {
+                        (void) wait_report(&hb, &e);
+                        kill_and_reap(&hb, SIGKILL);
+                }
+                write_pids_max(pids, "max");
+                kill_and_reap(&ha, SIGKILL);
+
+                spawn_ok(NULL, c, NULL, 0, &hc);
+                (void) reap(&hc);
+        }
+
+        test_cgroup_leave(&t);
+        wait_spawn_workers_idle();
+        test_cgroup_destroy(&t, false);
 }
 
 Test(spawn, no_fd_leak_after_many_spawns) {
