@@ -284,6 +284,20 @@ static void job_unref(Job *j) {
 static pthread_cond_t factory_wake = PTHREAD_COND_INITIALIZER;
 static unsigned n_to_start[_WORKER_KIND_MAX];
 static bool factory_running = false;
+
+/*
+ * The filtered kind's own factory (filtered_factory_main()), once a worker noted the kind's filter: a thread
+ * that loaded it, so that the workers it starts are born with it (a thread shares the filters of the thread
+ * that made it; the kernel builds nothing) instead of each building it as it starts, a few hundred
+ * microseconds of CPU, per spawn where fds come by socket. Started by the factory, whose fd table it
+ * shares; where it cannot be, or cannot load the filter, the factory starts that kind too.
+ */
+static bool filtered_factory_running = false, filtered_factory_failed = false; /* with the lock held */
+static pthread_cond_t filtered_factory_wake = PTHREAD_COND_INITIALIZER;
+
+/* worker_main()'s argument: the kind, and whether the thread is born with the kind's filter. */
+#define WORKER_BORN_FILTERED 0x100
+
 static int factory_pidfd = -EBADF;
 
 /*
@@ -704,12 +718,13 @@ static int start_worker(WorkerKind kind) {
                 return -EBUSY;
         n_to_start[kind]++;
         n_workers++;
-        (void) pthread_cond_signal(&factory_wake);
+        (void) pthread_cond_signal(kind == WORKER_FILTERED && filtered_factory_running ? &filtered_factory_wake
+                                                                                     : &factory_wake);
         return 0;
 }
 
 static void *worker_main(void *arg) {
-        WorkerKind kind = (WorkerKind) (intptr_t) arg;
+        WorkerKind kind = (WorkerKind) ((intptr_t) arg & ~WORKER_BORN_FILTERED);
         pthread_attr_t attr;
         void *stack = NULL;
         size_t size = 0;
@@ -722,7 +737,8 @@ static void *worker_main(void *arg) {
          * default slice it waited there behind the command's exec and start, about a millisecond, and the
          * answer waits for it (the report pipe's EOF needs its close). */
         thread_take_short_slice("a spawn worker");
-        if (kind == WORKER_FILTERED) {
+        filtered = (intptr_t) arg & WORKER_BORN_FILTERED;
+        if (kind == WORKER_FILTERED && !filtered) {
                 const struct sock_filter *filter;
                 unsigned short n;
                 unsigned flags;
@@ -800,7 +816,7 @@ static void *worker_main(void *arg) {
         }
 }
 
-static int factory_start_worker(WorkerKind kind) {
+static int factory_start_worker(WorkerKind kind, bool born_filtered) {
         pthread_attr_t attr;
         pthread_t thread;
         int r;
@@ -814,50 +830,112 @@ static int factory_start_worker(WorkerKind kind) {
         /* Its signals are blocked from its first instruction, as the factory's: no daemon handler ever
          * runs there. */
         if (r == 0)
-                r = pthread_create(&thread, &attr, worker_main, (void *) (intptr_t) kind);
+                r = pthread_create(&thread, &attr, worker_main,
+                                   (void *) (intptr_t) (kind | (born_filtered ? WORKER_BORN_FILTERED : 0)));
         if (r == 0)
                 (void) pthread_setname_np(thread, SPAWN_WORKER_NAME);
         (void) pthread_attr_destroy(&attr);
         return -r;
 }
 
-_noreturn_ static void *factory_main(void *arg) {
+/* A worker of kind that could not be started (r): see n_idle. */
+static void worker_start_failed(WorkerKind kind, int r) {
+        Job *j;
+
+        /* One worker less: a queued job fails with it (its caller is waiting for it), or, with none queued,
+         * the idle place it was counted in goes (a spare, or one whose job a worker that came free took): a
+         * caller counting on it would wait for good. */
+        (void) pthread_mutex_lock(&lock);
+        n_workers--;
+        j = dequeue(kind);
+        if (!j && n_idle[kind] > 0)
+                n_idle[kind]--;
+        if (j) {
+                owner_release(j->call.owner);
+                /* Its message goes with it (into the factories' table, to be closed). */
+                if (fds_by_socket)
+                        (void) job_receive_fds(kind, j);
+        }
+        (void) pthread_mutex_unlock(&lock);
+        if (j) {
+                close_pulled();
+                job_fail(j, "clone3", -r, "spawn worker");
+                job_unref(j);
+        }
+}
+
+_noreturn_ static void *filtered_factory_main(void *arg) {
         for (;;) {
-                WorkerKind kind;
-                Job *j;
                 int r;
 
                 (void) pthread_mutex_lock(&lock);
-                while (n_to_start[WORKER_PLAIN] == 0 && n_to_start[WORKER_FILTERED] == 0)
+                while (n_to_start[WORKER_FILTERED] == 0)
+                        (void) pthread_cond_wait(&filtered_factory_wake, &lock);
+                n_to_start[WORKER_FILTERED]--;
+                (void) pthread_mutex_unlock(&lock);
+
+                r = factory_start_worker(WORKER_FILTERED, true);
+                if (r < 0)
+                        worker_start_failed(WORKER_FILTERED, r);
+        }
+}
+
+static void *filtered_factory_setup(void *arg) {
+        bool loaded = seccomp_program_load(kind_filter, kind_filter_n, kind_filter_flags) >= 0;
+
+        if (loaded)
+                filtered_factory_main(NULL);
+        /* Back to the factory, for good. */
+        (void) pthread_mutex_lock(&lock);
+        filtered_factory_running = false;
+        filtered_factory_failed = true;
+        (void) pthread_cond_signal(&factory_wake);
+        (void) pthread_mutex_unlock(&lock);
+        return NULL;
+}
+
+/* With the lock held, in the factory: starts the filtered factory if it is time. */
+static void filtered_factory_start(void) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        int r;
+
+        if (filtered_factory_running || filtered_factory_failed || !kind_filter)
+                return;
+        r = pthread_attr_init(&attr);
+        if (r == 0) {
+                r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                if (r == 0)
+                        r = pthread_create(&thread, &attr, filtered_factory_setup, NULL);
+                if (r == 0)
+                        (void) pthread_setname_np(thread, SPAWN_WORKER_NAME "-ff");
+                (void) pthread_attr_destroy(&attr);
+        }
+        filtered_factory_running = r == 0;
+        filtered_factory_failed = r != 0;
+}
+
+_noreturn_ static void *factory_main(void *arg) {
+        for (;;) {
+                WorkerKind kind;
+                int r;
+
+                (void) pthread_mutex_lock(&lock);
+                for (;;) {
+                        if (n_to_start[WORKER_FILTERED] > 0)
+                                filtered_factory_start();
+                        if (n_to_start[WORKER_PLAIN] > 0 ||
+                            (n_to_start[WORKER_FILTERED] > 0 && !filtered_factory_running))
+                                break;
                         (void) pthread_cond_wait(&factory_wake, &lock);
+                }
                 kind = n_to_start[WORKER_PLAIN] > 0 ? WORKER_PLAIN : WORKER_FILTERED;
                 n_to_start[kind]--;
                 (void) pthread_mutex_unlock(&lock);
 
-                r = factory_start_worker(kind);
-                if (r >= 0)
-                        continue;
-
-                /* One worker less: a queued job fails with it (its caller is waiting for it), or, with none
-                 * queued, the idle place it was counted in goes (a spare, or one whose job a worker that came
-                 * free took): a caller counting on it would wait for good. */
-                (void) pthread_mutex_lock(&lock);
-                n_workers--;
-                j = dequeue(kind);
-                if (!j && n_idle[kind] > 0)
-                        n_idle[kind]--;
-                if (j) {
-                        owner_release(j->call.owner);
-                        /* Its message goes with it (into the factory's table, to be closed). */
-                        if (fds_by_socket)
-                                (void) job_receive_fds(kind, j);
-                }
-                (void) pthread_mutex_unlock(&lock);
-                if (j) {
-                        close_pulled();
-                        job_fail(j, "clone3", -r, "spawn worker");
-                        job_unref(j);
-                }
+                r = factory_start_worker(kind, false);
+                if (r < 0)
+                        worker_start_failed(kind, r);
         }
 }
 

@@ -76,10 +76,11 @@ typedef struct SpawnWorkerCall {
 /*
  * Hands the call to a worker and returns once the child exists (its pid and a pidfd in *ret_pid,
  * *ret_pidfd) or the clone failed (-errno, *ret_error filled). From the moment it is called, userdata
- * belongs to the call: done() is called exactly once, in the worker, whatever happens, except when this
- * returns -EBUSY (no worker could be had: every one is held by a child that has not exec'd, the call's owner
- * holds its share, or a thread could not be made), when nothing was done and the caller keeps userdata. Never waits for the child
- * itself: one stopped before its first instruction is noticed by its pid (CLONE_PARENT_SETTID).
+ * belongs to the call: done() is called exactly once, in a worker (or in the thread that could not start
+ * one), whatever happens, except when this returns -EBUSY (no worker could be had: every one is held by a
+ * child that has not exec'd, the call's owner holds its share, a thread could not be made, or the fds could
+ * not be sent), when nothing was done and the caller keeps userdata. Never waits for the child itself: one
+ * stopped before its first instruction is noticed by its pid (CLONE_PARENT_SETTID).
  */
 int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pidfd, SpawnError *ret_error);
 
