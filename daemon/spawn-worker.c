@@ -427,27 +427,45 @@ static int job_send_fds(const Job *j) {
 }
 
 /*
- * With the lock held, by the thread that just dequeued j (a worker, or the factory failing it): receives the
- * fds sent with j into this thread's table, as pulled copies of the daemon's. A message that is not j's
- * (which the lock rules out) is closed and fails the job.
+ * With the lock held: takes the next message off the kind's socket without installing its fds. The kernel
+ * drops its references to them, which closes no fd: no flush to a caller's FUSE server waits here.
+ */
+static void job_discard_fds(WorkerKind kind) {
+        JobFds m;
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        do
+                n = recvmsg(job_socket_receive[kind], &mh, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+}
+
+/*
+ * With the lock held, by the worker that just dequeued j: receives the fds sent with j into this thread's
+ * table, as pulled copies of the daemon's. Nothing is closed here: a message that is not j's (which the lock
+ * rules out) fails the job, and its fds, kept where no number of j's matches, are closed with the pulled
+ * ones once j's caller was told.
  */
 static int job_receive_fds(WorkerKind kind, const Job *j) {
         JobFds m;
         int fds[FD_SEND_MAX];
         size_t n_fds;
         ssize_t n;
+        bool bad;
 
+        if (!pulled_make_room(ELEMENTSOF(fds))) {
+                job_discard_fds(kind);
+                return -ENOMEM;
+        }
         n = fd_recv(job_socket_receive[kind], &m, sizeof m, fds, ELEMENTSOF(fds), &n_fds, MSG_DONTWAIT);
         if (n < 0)
                 return (int) n;
-        if ((size_t) n < offsetof(JobFds, daemon_fds) || m.job != j || m.n != n_fds ||
-            (size_t) n != offsetof(JobFds, daemon_fds) + n_fds * sizeof(int) || !pulled_make_room(n_fds)) {
-                close_many(fds, n_fds);
-                return -EBADMSG;
-        }
+        bad = (size_t) n < offsetof(JobFds, daemon_fds) || m.job != j || m.n != n_fds ||
+              (size_t) n != offsetof(JobFds, daemon_fds) + n_fds * sizeof(int);
         for (size_t i = 0; i < n_fds; i++)
-                pulled[n_pulled++] = (Pulled) { .daemon_fd = m.daemon_fds[i], .fd = fds[i] };
-        return 0;
+                pulled[n_pulled++] = (Pulled) { .daemon_fd = bad ? -EBADF : m.daemon_fds[i], .fd = fds[i] };
+        return bad ? -EBADMSG : 0;
 }
 
 /*
@@ -665,8 +683,8 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
         /* Before anything else: the caller keeps these open only until it is told. */
         cgroup_fd = spawn_worker_take_fd(j->call.cgroup_fd);
         if (j->call.cgroup_fd >= 0 && cgroup_fd < 0) {
-                close_pulled();
                 job_fail(j, "prepare", -cgroup_fd, "the spawn worker's fds");
+                close_pulled();
                 return 0;
         }
         if (cgroup_fd >= 0) {
@@ -679,11 +697,11 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
 
         r = j->call.before ? j->call.before(j->call.userdata, &e) : 0;
         if (r < 0) {
-                close_pulled();
                 j->spawn_error = e;
                 j->error = (int) -r;
                 job_tell(j);
                 j->call.done(j->call.userdata, false);
+                close_pulled();
                 return 0;
         }
 
@@ -693,12 +711,11 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
         unwatch_job(j);
         if (r >= 0)
                 worker_clear_fds();
-        else
-                close_pulled();
         if (j->call.after)
                 j->call.after(j->call.userdata);
         if (r < 0) {
                 job_fail(j, "clone3", (int) -r, NULL);
+                close_pulled();
                 return 0;
         }
 
@@ -780,18 +797,17 @@ static void *worker_main(void *arg) {
                         filter_failed = !filtered;
                 }
 
-                if (job_fds_error < 0) {
-                        close_pulled();
+                if (job_fds_error < 0)
                         job_fail(j, "prepare", -job_fds_error, "the fds sent to the spawn worker");
-                } else if (have_stack && fds_error == 0)
+                else if (have_stack && fds_error == 0)
                         fds_error = run_job(j, stack, CHILD_STACK_SIZE);
-                else if (!have_stack) {
-                        close_pulled();
+                else if (!have_stack)
                         job_fail(j, "clone3", ENOMEM, "worker stack");
-                } else {
-                        close_pulled();
+                else
                         job_fail(j, "prepare", -fds_error, "the spawn worker's fd table");
-                }
+                /* A job that cloned nothing: its caller was told first (closing a copy of a caller's FUSE
+                 * file waits for the server's answer to its flush: this worker's wait, never the loop's). */
+                close_pulled();
                 job_unref(j);
 
                 (void) pthread_mutex_lock(&lock);
@@ -852,13 +868,12 @@ static void worker_start_failed(WorkerKind kind, int r) {
                 n_idle[kind]--;
         if (j) {
                 owner_release(j->call.owner);
-                /* Its message goes with it (into the factories' table, to be closed). */
+                /* Its message goes with it, its fds never installed: a factory closes no caller's file. */
                 if (fds_by_socket)
-                        (void) job_receive_fds(kind, j);
+                        job_discard_fds(kind);
         }
         (void) pthread_mutex_unlock(&lock);
         if (j) {
-                close_pulled();
                 job_fail(j, "clone3", -r, "spawn worker");
                 job_unref(j);
         }

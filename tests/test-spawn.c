@@ -34,6 +34,7 @@
 
 #include "cgroup-test-util.h"
 #include "fd-util.h"
+#include "fuse-stall.h"
 #include "sandbox-protocol.h"
 #include "spawn-worker.h"
 #include "spawn.h"
@@ -1243,6 +1244,58 @@ Test(spawn, a_worker_thread_that_cannot_start_stalls_no_spawn, .timeout = 120) {
 
         test_cgroup_leave(&t);
         wait_spawn_workers_idle();
+        test_cgroup_destroy(&t, false);
+}
+
+/*
+ * A spawn that fails in its worker before clone3() (here clone3() itself, under a pids limit with no room)
+ * is answered before the worker closes its copies of the caller's fds: closing a copy of a caller's file on
+ * FUSE waits for the server's answer to its flush, for as long as the caller's server likes, and the caller
+ * waiting for the answer is the daemon's loop. The worker stays stuck in that close; the next spawn gets
+ * another one.
+ */
+Test(spawn, a_worker_stuck_closing_a_callers_file_holds_up_no_caller, .timeout = 120) {
+        _cleanup_(spawn_request_freep) SpawnRequest *warm = REQUEST("true");
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("true");
+        _cleanup_(spawn_request_freep) SpawnRequest *next = REQUEST("true");
+        FuseStallFile fuse;
+        TestCgroup t;
+        SpawnHandle h;
+        SpawnError e = {};
+        const char *pids;
+        char name[64], max[32];
+        int file;
+
+        if (!test_cgroup_controller_is_v1("pids"))
+                cr_skip_test("needs a cgroup v1 pids hierarchy");
+        first_spawn();
+        snprintf(name, sizeof name, "test-spawn-stuck-%d", (int) getpid());
+        test_cgroup_create(&t, name);
+        test_cgroup_enter(&t);
+        pids = test_cgroup_dir(&t, "pids");
+        cr_assert_not_null(pids);
+        /* Our own close of it would block too: it is closed once the server is gone. */
+        file = fuse_stall_file_open(&fuse, getpid());
+
+        /* A worker waiting, then no room for its child. */
+        spawn_ok(NULL, warm, NULL, 0, &h);
+        (void) reap(&h);
+        wait_spawn_workers_idle();
+        snprintf(max, sizeof max, "%u", read_pids_current(pids));
+        write_pids_max(pids, max);
+        r->stdin_index = 0;
+        cr_assert_lt(spawn_as(&root_caller, r, &file, 1, &h, &e), 0, "the spawn succeeded with no room for it");
+        cr_assert_str_eq(e.stage, "clone3");
+        write_pids_max(pids, "max");
+        cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000), "no worker closed its copy of the file");
+
+        spawn_ok(NULL, next, NULL, 0, &h);
+        (void) reap(&h);
+
+        fuse_stall_file_stop(&fuse);
+        close(file);
+        wait_spawn_workers_idle();
+        test_cgroup_leave(&t);
         test_cgroup_destroy(&t, false);
 }
 
