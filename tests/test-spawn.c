@@ -1199,11 +1199,68 @@ static unsigned read_pids_current(const char *dir) {
         return (unsigned) strtoul(text, NULL, 10);
 }
 
+/* The threads named as spawn workers are. */
+static unsigned spawn_worker_threads(void) {
+        DIR *tasks = opendir("/proc/self/task");
+        unsigned n = 0;
+
+        cr_assert_not_null(tasks);
+        for (struct dirent *de; (de = readdir(tasks));) {
+                char path[300], comm[32] = "";
+                FILE *f;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                /* A worker that is exiting may be gone by now. */
+                snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (fgets(comm, sizeof comm, f))
+                        comm[strcspn(comm, "\n")] = '\0';
+                fclose(f);
+                n += streq(comm, SPAWN_WORKER_NAME);
+        }
+        closedir(tasks);
+        return n;
+}
+
+/* Until every worker counted is idle and is a thread already (not one still being started). */
+static void wait_spawn_worker_threads_idle(void) {
+        for (;;) {
+                unsigned workers, idle;
+
+                spawn_worker_stats(&workers, &idle);
+                if (workers == idle && spawn_worker_threads() == workers)
+                        return;
+                usleep(1000);
+        }
+}
+
+/*
+ * Spawns r, which may fail at clone3() with EAGAIN a few times (a worker thread that could not be started
+ * under a pids limit just lifted takes a spawn with it: the one that claimed it meanwhile), then succeeds.
+ */
+static void spawn_ok_after_failed_worker_starts(SpawnRequest *r, SpawnHandle *h) {
+        for (int tries = 0;; tries++) {
+                SpawnError e = {};
+                int k = spawn_as(&root_caller, r, NULL, 0, h, &e);
+
+                if (k == 0) {
+                        cr_assert_eq(wait_report(h, &e), 0, "child failed: stage=%s message=%s", e.stage, e.message);
+                        return;
+                }
+                cr_assert_eq(k, -EAGAIN, "spawn_start: %d stage=%s message=%s", k, e.stage, e.message);
+                cr_assert_str_eq(e.stage, "clone3");
+                cr_assert_lt(tries, 8, "spawns keep failing: %s", e.message);
+        }
+}
+
 /*
  * A spawn worker's thread that cannot be made (a pids limit on the daemon's cgroup, as a container's) fails
  * the spawn it was for, or none, and never leaves a spawn waiting for a worker that will not come: where fds
  * come by socket, a worker that served a spawn asks for a fresh one in its place, and that start failing
- * once left every later spawn of the daemon waiting for good. Here the next spawn after each squeeze ends.
+ * once left every later spawn of the daemon waiting for good. Here the spawns after each squeeze end.
  */
 Test(spawn, a_worker_thread_that_cannot_start_stalls_no_spawn, .timeout = 120) {
         TestCgroup t;
@@ -1226,8 +1283,8 @@ Test(spawn, a_worker_thread_that_cannot_start_stalls_no_spawn, .timeout = 120) {
                 SpawnHandle ha, hb, hc;
                 SpawnError e = {};
 
-                spawn_ok(NULL, a, NULL, 0, &ha);
-                wait_spawn_workers_idle();
+                spawn_ok_after_failed_worker_starts(a, &ha);
+                wait_spawn_worker_threads_idle();
                 /* Room for one more task: b's child takes it, and whatever thread comes next finds none. */
                 snprintf(max, sizeof max, "%u", read_pids_current(pids) + 1);
                 write_pids_max(pids, max);
@@ -1238,7 +1295,7 @@ Test(spawn, a_worker_thread_that_cannot_start_stalls_no_spawn, .timeout = 120) {
                 write_pids_max(pids, "max");
                 kill_and_reap(&ha, SIGKILL);
 
-                spawn_ok(NULL, c, NULL, 0, &hc);
+                spawn_ok_after_failed_worker_starts(c, &hc);
                 (void) reap(&hc);
         }
 
@@ -1280,7 +1337,7 @@ Test(spawn, a_worker_stuck_closing_a_callers_file_holds_up_no_caller, .timeout =
         /* A worker waiting, then no room for its child. */
         spawn_ok(NULL, warm, NULL, 0, &h);
         (void) reap(&h);
-        wait_spawn_workers_idle();
+        wait_spawn_worker_threads_idle();
         snprintf(max, sizeof max, "%u", read_pids_current(pids));
         write_pids_max(pids, max);
         r->stdin_index = 0;
