@@ -154,12 +154,8 @@ static int receive_fd(int sock) {
         n = fd_recv(sock, &c, 1, &fd, 1, &n_fds, MSG_DONTWAIT);
         if (n < 0)
                 return (int) n;
-        if (n_fds != 1) {
+        if (n != 1 || n_fds != 1) {
                 close_many(&fd, n_fds);
-                return -EIO;
-        }
-        if (n != 1) {
-                (void) close(fd);
                 return -EIO;
         }
         return fd;

@@ -337,8 +337,8 @@ static __thread size_t n_pulled, n_pulled_max;
 /* This worker's thread loaded its calls' filter. */
 static __thread bool filtered = false;
 
-/* The filter every filtered call passes (SpawnWorkerCall.filter), once a worker loaded it: a new filtered
- * worker loads it as it starts, before any call is waiting for it. With the lock held. */
+/* The filter every filtered call passes (SpawnWorkerCall.filter), once a worker loaded it: the filtered
+ * starter thread loads it (filtered_factory_start()). With the lock held. */
 static const struct sock_filter *kind_filter;
 static unsigned short kind_filter_n;
 static unsigned kind_filter_flags;
@@ -667,7 +667,8 @@ static void unwatch_job(Job *j) {
 
 /* ---- the workers ---- */
 
-/* Returns 0 when the worker's fd table is fit for another job, else -errno (the worker goes). */
+/* Returns 0 when the worker's fd table is fit for another job, else -errno (the worker goes). What a job that
+ * cloned nothing pulled stays for the caller to close, once the job's caller was told. */
 static int run_job(Job *j, char *stack, size_t stack_size) {
         int cgroup_fd;
         struct clone_args args = {
@@ -684,7 +685,6 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
         cgroup_fd = spawn_worker_take_fd(j->call.cgroup_fd);
         if (j->call.cgroup_fd >= 0 && cgroup_fd < 0) {
                 job_fail(j, "prepare", -cgroup_fd, "the spawn worker's fds");
-                close_pulled();
                 return 0;
         }
         if (cgroup_fd >= 0) {
@@ -701,7 +701,6 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
                 j->error = (int) -r;
                 job_tell(j);
                 j->call.done(j->call.userdata, false);
-                close_pulled();
                 return 0;
         }
 
@@ -715,7 +714,6 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
                 j->call.after(j->call.userdata);
         if (r < 0) {
                 job_fail(j, "clone3", (int) -r, NULL);
-                close_pulled();
                 return 0;
         }
 
@@ -755,21 +753,6 @@ static void *worker_main(void *arg) {
          * answer waits for it (the report pipe's EOF needs its close). */
         thread_take_short_slice("a spawn worker");
         filtered = (intptr_t) arg & WORKER_BORN_FILTERED;
-        if (kind == WORKER_FILTERED && !filtered) {
-                const struct sock_filter *filter;
-                unsigned short n;
-                unsigned flags;
-
-                (void) pthread_mutex_lock(&lock);
-                filter = kind_filter;
-                n = kind_filter_n;
-                flags = kind_filter_flags;
-                (void) pthread_mutex_unlock(&lock);
-                if (filter) {
-                        filtered = load_filter(filter, n, flags);
-                        filter_failed = !filtered;
-                }
-        }
         have_stack = pthread_getattr_np(pthread_self(), &attr) == 0;
         if (have_stack) {
                 have_stack = pthread_attr_getstack(&attr, &stack, &size) == 0 && size >= WORKER_STACK_SIZE;

@@ -1693,7 +1693,7 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
         static bool made_undumpable = false;
         SpawnPlan *p = *pp;
         SharedSpawn *s;
-        FdList owned, all;
+        FdList owned, all = {};
         int r;
 
         /* Until it execs, the child's memory is the daemon's: nobody may read it through ptrace or /proc
@@ -1705,10 +1705,10 @@ static int clone_child_shared(SpawnPlan **pp, const SpawnContext *c, int cgroup_
         }
 
         /* The plan's own fds: the worker takes copies, these stay the daemon's to close. All of them go
-         * with the call, for a worker that cannot copy them from the daemon's table. */
+         * with the call where a worker cannot copy them from the daemon's table. */
         if (plan_list_fds(p, true, &owned) < 0)
                 return -EBUSY;
-        if (plan_list_fds(p, false, &all) < 0) {
+        if (spawn_worker_fds_by_socket() && plan_list_fds(p, false, &all) < 0) {
                 free(owned.fds);
                 return -EBUSY;
         }
