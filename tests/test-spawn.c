@@ -1237,6 +1237,22 @@ static void wait_spawn_worker_threads_idle(void) {
         }
 }
 
+/* Moves the test process into fresh test cgroups named prefix-PID and returns their v1 pids directory (the
+ * test is skipped without one), whose pids.max the test squeezes. */
+static const char *enter_pids_test_cgroup(TestCgroup *t, const char *prefix) {
+        const char *pids;
+        char name[64];
+
+        if (!test_cgroup_controller_is_v1("pids"))
+                cr_skip_test("needs a cgroup v1 pids hierarchy");
+        snprintf(name, sizeof name, "%s-%d", prefix, (int) getpid());
+        test_cgroup_create(t, name);
+        test_cgroup_enter(t);
+        pids = test_cgroup_dir(t, "pids");
+        cr_assert_not_null(pids);
+        return pids;
+}
+
 /*
  * Spawns r, which may fail at clone3() with EAGAIN a few times (a worker thread that could not be started
  * under a pids limit just lifted takes a spawn with it: the one that claimed it meanwhile), then succeeds.
@@ -1265,16 +1281,10 @@ static void spawn_ok_after_failed_worker_starts(SpawnRequest *r, SpawnHandle *h)
 Test(spawn, a_worker_thread_that_cannot_start_stalls_no_spawn, .timeout = 120) {
         TestCgroup t;
         const char *pids;
-        char name[64], max[32];
+        char max[32];
 
-        if (!test_cgroup_controller_is_v1("pids"))
-                cr_skip_test("needs a cgroup v1 pids hierarchy");
         first_spawn();
-        snprintf(name, sizeof name, "test-spawn-pids-%d", (int) getpid());
-        test_cgroup_create(&t, name);
-        test_cgroup_enter(&t);
-        pids = test_cgroup_dir(&t, "pids");
-        cr_assert_not_null(pids);
+        pids = enter_pids_test_cgroup(&t, "test-spawn-pids");
 
         for (int round = 0; round < 30; round++) {
                 _cleanup_(spawn_request_freep) SpawnRequest *a = REQUEST("sleep", "100");
@@ -1320,17 +1330,11 @@ Test(spawn, a_worker_stuck_closing_a_callers_file_holds_up_no_caller, .timeout =
         SpawnHandle h;
         SpawnError e = {};
         const char *pids;
-        char name[64], max[32];
+        char max[32];
         int file;
 
-        if (!test_cgroup_controller_is_v1("pids"))
-                cr_skip_test("needs a cgroup v1 pids hierarchy");
         first_spawn();
-        snprintf(name, sizeof name, "test-spawn-stuck-%d", (int) getpid());
-        test_cgroup_create(&t, name);
-        test_cgroup_enter(&t);
-        pids = test_cgroup_dir(&t, "pids");
-        cr_assert_not_null(pids);
+        pids = enter_pids_test_cgroup(&t, "test-spawn-stuck");
         /* Our own close of it would block too: it is closed once the server is gone. */
         file = fuse_stall_file_open(&fuse, getpid());
 
