@@ -121,17 +121,30 @@ static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
 }
 
 /*
- * The report pipe changes hands: its daemon's EOF must come with the
- * command's execve(), as without init, not once init, which the command's
- * exec wakes, closed its copy too. So init sends its copy into a socket
- * (where the pipe stays open: in flight) and closes it before it starts the
- * command, and the command takes it from there. A command that dies before
- * taking it leaves it in the socket, which init closes once the command
- * exec'd or died: the daemon's EOF all the same.
+ * The report pipe's EOF tells the daemon the command exec'd, and the
+ * answer waits for it. A file's last reference dropped by close-on-exec
+ * goes only once execve() returns to the new program (the kernel defers
+ * the release of a file to the closing task's return to user space): a
+ * pipe the command alone held at its exec would tell the daemon only after
+ * the whole exec, loading and mapping the program included.
+ *
+ * So where the command is a vfork child on init's memory (the answer does
+ * not wait for init's own exec), init keeps its copy: the command closes
+ * its own right after the exec mark and leaves a failure after that in
+ * init's memory (late_error); init, which the command's exec or exit wakes,
+ * reports it and closes its copy, the last, at the exec's point of no
+ * return, as a spawn worker does for a command without init.
+ *
+ * Otherwise init sends its copy into a socket (where the pipe stays open:
+ * in flight) and, unless it holds the report until its own exec, closes it
+ * before it starts the command, and the command takes it from there. A
+ * command that dies before taking it leaves it in the socket, which init
+ * closes once the command exec'd or died: the daemon's EOF all the same.
  */
 typedef struct CommandStart {
         const SpawnPlan *plan;
-        int socket;
+        int socket;             /* the report pipe in flight, or -EBADF: the command has init's copy's copy */
+        SpawnError *late_error; /* with socket -EBADF: where a failure after the mark goes */
         /* SpawnPlan.command_awaits_init_filters: InitFiltersLoaded on filters_loaded once init loaded them, or
          * failed to (init's end, filters_loaded_writer, the command closes first); both -EBADF otherwise. */
         int filters_loaded;
@@ -163,7 +176,7 @@ static int receive_fd(int sock) {
 
 static int command_main(void *arg) {
         const CommandStart *start = arg;
-        int report_fd = receive_fd(start->socket);
+        int report_fd = start->socket >= 0 ? receive_fd(start->socket) : start->plan->child_report_fd;
 
         /* Without the report pipe there is nobody to tell: dying before the mark says enough. */
         if (report_fd < 0)
@@ -188,7 +201,7 @@ static int command_main(void *arg) {
                 }
                 (void) close(start->filters_loaded);
         }
-        spawn_child_exec_command(start->plan, report_fd);
+        spawn_child_exec_command(start->plan, report_fd, start->late_error);
 }
 
 /* Init failed once the command exists: it ends the sandbox, and fails the spawn if it still can (report_fd:
@@ -443,7 +456,9 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         sigset_t mask;
         long command;
         ssize_t index;
-        int sfd, sv[2], loaded[2] = { -EBADF, -EBADF }, report_fd = -EBADF, r;
+        int sfd, sv[2] = { -EBADF, -EBADF }, loaded[2] = { -EBADF, -EBADF }, report_fd = -EBADF, r;
+        SpawnError late_error = {};
+        bool report_late;
 
         /* On the daemon's memory the argument area is the daemon's own: nsbox-init brings its own name. */
         if (!p->shares_memory)
@@ -462,19 +477,22 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
 
         /* The command checks that init is its parent (PR_SET_PDEATHSIG must be tied to init). */
         p->init_pid = getpid();
-        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
-                init_fail(p, errno, "socketpair");
-        r = send_fd(sv[1], p->child_report_fd);
-        if (r < 0)
-                init_fail(p, -r, "the report pipe for the command");
         /* The caller's process must be in every namespace and open to its owner when the spawn is answered:
          * on the daemon's memory, init enters a new time namespace only at its execve() (spawn-child.c), and
          * only root may open /proc/PID/ns/ of a process on the daemon's memory (or a fork's), which is not
          * dumpable. Then init's copy goes only with that execve(). */
         if (p->init_holds_report || spawn_plan_time_namespace_entered_at_exec(p))
                 report_fd = p->child_report_fd;
-        else
-                (void) close(p->child_report_fd);
+        report_late = report_fd < 0 && command_clone_flags(p, report_fd) == (CLONE_VM | CLONE_VFORK);
+        if (!report_late) {
+                if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        init_fail(p, errno, "socketpair");
+                r = send_fd(sv[1], p->child_report_fd);
+                if (r < 0)
+                        init_fail(p, -r, "the report pipe for the command");
+                if (report_fd < 0)
+                        (void) close(p->child_report_fd);
+        }
 
         if (p->init_loads_profile && !p->profile_inherited) {
                 r = seccomp_program_load(p->seccomp->filter, p->seccomp->n_filter, p->seccomp->flags);
@@ -487,19 +505,28 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         start = (CommandStart) {
                 .plan = p,
                 .socket = sv[0],
+                .late_error = report_late ? &late_error : NULL,
                 .filters_loaded = loaded[0],
                 .filters_loaded_writer = loaded[1],
         };
         command = clone(command_main, stack + sizeof stack, command_clone_flags(p, report_fd) | SIGCHLD, &start);
         if (command < 0) {
-                int error = errno, fd = receive_fd(sv[0]);
+                int error = errno, fd = report_late ? -EBADF : receive_fd(sv[0]);
 
                 if (fd >= 0)
                         p->child_report_fd = fd;
                 init_fail(p, error, "clone");
         }
-        (void) close(sv[0]);
-        (void) close(sv[1]);
+        if (report_late) {
+                /* The command exec'd or died: what it left after its mark is the spawn's error. */
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (late_error.error > 0)
+                        spawn_child_report(p->child_report_fd, &late_error);
+                (void) close(p->child_report_fd);
+                p->child_report_fd = -EBADF;
+        }
+        (void) safe_close(sv[0]);
+        (void) safe_close(sv[1]);
         (void) safe_close(loaded[0]);
 
         /*

@@ -850,7 +850,18 @@ void spawn_child_exec(const SpawnPlan *p, SpawnError *e) {
         spawn_error_set(e, "execve", denied ? EACCES : ENOENT, name);
 }
 
-_noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd) {
+/* A failure after the mark: on report_fd, or in late_error once the fd is let go of (spawn-child.h). */
+_noreturn_ static void fail_after_mark(int report_fd, SpawnError *late_error, const SpawnError *e) {
+        if (late_error) {
+                *late_error = *e;
+                /* Read by init once the vfork-style wait ends, which this exit ends. */
+                __atomic_thread_fence(__ATOMIC_RELEASE);
+        } else
+                spawn_child_report(report_fd, e);
+        _exit(SPAWN_CHILD_FAILED);
+}
+
+_noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd, SpawnError *late_error) {
         SpawnError e;
         sigset_t none;
 
@@ -888,6 +899,9 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd) {
         e = (SpawnError) { .stage = SPAWN_REPORT_EXEC };
         memcpy(e.namespace_inodes, p->namespace_inodes, sizeof e.namespace_inodes);
         spawn_child_report(report_fd, &e);
+        /* Before the filters, which may deny close(): from here init's copy is what keeps the pipe open. */
+        if (late_error)
+                (void) close(report_fd);
 
         /* The very last step: nothing of the setup above has to pass the filters. A failure here
          * still reaches the daemon: an error after the mark is an error. */
@@ -895,13 +909,11 @@ _noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd) {
         int r = spawn_child_load_seccomp(p, &index);
         if (r < 0) {
                 spawn_child_seccomp_error(&e, -r, index);
-                spawn_child_report(report_fd, &e);
-                _exit(SPAWN_CHILD_FAILED);
+                fail_after_mark(report_fd, late_error, &e);
         }
 
         spawn_child_exec(p, &e);
-        spawn_child_report(report_fd, &e);
-        _exit(SPAWN_CHILD_FAILED);
+        fail_after_mark(report_fd, late_error, &e);
 }
 
 /* p->keep_fds is sorted and holds the sync and report fds, so a failure here can still be reported. */
@@ -1069,5 +1081,5 @@ _noreturn_ static void run_released(SpawnPlan *p) {
 
         if (p->init)
                 sandbox_init_run(p);
-        spawn_child_exec_command(p, p->child_report_fd);
+        spawn_child_exec_command(p, p->child_report_fd, NULL);
 }

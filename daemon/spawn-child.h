@@ -267,9 +267,14 @@ _noreturn_ void spawn_child_run(SpawnPlan *p);
 /* Writes e to the report fd in one write (atomic: the record is smaller than PIPE_BUF). */
 void spawn_child_report(int report_fd, const SpawnError *e);
 
-/* Unblocks every signal and execs the command; on failure reports on report_fd and exits
- * SPAWN_CHILD_FAILED. */
-_noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd);
+/*
+ * Unblocks every signal and execs the command; on failure reports on report_fd and exits
+ * SPAWN_CHILD_FAILED. With late_error (memory the command shares with a parent suspended until its exec
+ * or exit), the command closes report_fd right after the exec mark, and a failure after that (the filters,
+ * execve()) is left in *late_error (error > 0) for that parent to report: its copy of the pipe, closed
+ * once the command exec'd, is then the last (sandbox-init.c says why that matters).
+ */
+_noreturn_ void spawn_child_exec_command(const SpawnPlan *p, int report_fd, SpawnError *late_error);
 
 /* Loads the plan's filters (the profile, then each caller's program); 0 or -errno with *ret_index the
  * failing one (-1: the profile). Async-signal-safe; the init and the command each call it. */

@@ -247,7 +247,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SpawnHandshake *, spawn_handshake_free);
 /*
  * Reads the child's report, when report_fd polls readable (after the handshake released the
  * child). The child marks the report (stage SPAWN_REPORT_EXEC, error 0) right before execve():
- * EOF after the mark means execve() closed the pipe, EOF without it that the child died before
+ * EOF after the mark means execve() passed its point of no return (the pipe's last holder, the
+ * spawn worker or init, closes its copy then; sandbox-init.c), EOF without it that the child died before
  * (killed: a Kill, the OOM killer, a signal it got). A child killed inside execve() itself,
  * after the mark, counts as exec'd and killed at once: nobody can tell the two apart, nor needs to.
  *
