@@ -763,9 +763,11 @@ static void sandbox_decide_end_state(Sandbox *sb) {
                 sb->state = SANDBOX_OOM_KILLED;
 }
 
-/* Its end, once it ended and its spawn was answered: the audit record, and the answer of its waiters. */
+/* Its end, once it ended and its spawn was answered: the answer of its waiters, then the audit record (as for
+ * the spawn's answer: the record's write need not delay them). */
 static void sandbox_report_end(Sandbox *sb) {
         sandbox_decide_end_state(sb);
+        sandbox_answer_waiters(sb);
         if (sb->state == SANDBOX_EXITED)
                 log_audit(LOG_INFO, "exited", &sb->creator, sb->id, "Sandbox %s (pid %d) exited with status %d.",
                           sb->id, (int) sb->pid, sb->exit_code);
@@ -775,7 +777,6 @@ static void sandbox_report_end(Sandbox *sb) {
         else
                 log_audit(LOG_INFO, sandbox_state_to_string(sb->state), &sb->creator, sb->id,
                           "Sandbox %s (pid %d) ended: %s.", sb->id, (int) sb->pid, sandbox_state_to_string(sb->state));
-        sandbox_answer_waiters(sb);
 }
 
 static void usage_from_cgroup(const CgroupUsage *u, SandboxUsage *ret) {
@@ -908,8 +909,6 @@ static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
         sb->phase = abandoned ? SANDBOX_PHASE_DETACHED : SANDBOX_PHASE_LIVE;
         if (sb->state == SANDBOX_STARTING)
                 sb->state = SANDBOX_RUNNING;
-        log_audit(LOG_INFO, "spawn", &sb->creator, sb->id, "Sandbox %s started as pid %d.",
-                  sb->name ?: sb->id, (int) sb->pid);
 
         if (c) {
                 int fd = fd_dup_cloexec(sb->pidfd);
@@ -928,6 +927,10 @@ static void sandbox_answer_spawn(Sandbox *sb, const SpawnError *error) {
                         connection_reply(c, varlink_reply_new(spawn_reply_encode(&reply), false), &fd, 1);
                 }
         }
+        /* After the answer, which waits for nothing the record says: a write to the journal or to stderr is
+         * tens of microseconds here, on every spawn's path. */
+        log_audit(LOG_INFO, "spawn", &sb->creator, sb->id, "Sandbox %s started as pid %d.",
+                  sb->name ?: sb->id, (int) sb->pid);
 
         /* It may have ended before the report arrived: now its end is recorded and waiters can learn of it. */
         if (sb->ended)
