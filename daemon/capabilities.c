@@ -222,32 +222,19 @@ int capability_plan_new(const CapabilityMasks *requested, const CapabilityContex
 }
 
 int capability_read_permitted(pid_t pid, int pidfd, uint64_t *ret) {
-        _cleanup_close_ int fd = -EBADF;
-        char path[64], buf[4096], *line, *end;
-        unsigned long long v;
-        ssize_t n;
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = pid };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
 
         if (pid <= 0 || pidfd < 0)
                 return -ESRCH;
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return errno == ENOENT ? -ESRCH : -errno;
-        n = read(fd, buf, sizeof buf - 1);
-        if (n < 0)
+        /* capget() of another process: the sets its /proc/PID/status shows, without formatting the rest of that
+         * file (a few microseconds against tens, on every root Spawn). */
+        if (syscall(SYS_capget, &header, data) < 0)
                 return -errno;
-        buf[n] = 0;
-        line = strstr(buf, "\nCapPrm:\t");
-        if (!line)
-                return -EIO;
-        errno = 0;
-        v = strtoull(line + strlen("\nCapPrm:\t"), &end, 16);
-        if (errno != 0 || *end != '\n')
-                return -EIO;
         /* The pid may have named another process by the time it was read: only a live pidfd says it did not. */
         if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
                 return -errno;
-        *ret = (uint64_t) v;
+        *ret = (uint64_t) data[0].permitted | (uint64_t) data[1].permitted << 32;
         return 0;
 }
 

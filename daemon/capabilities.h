@@ -53,7 +53,7 @@ typedef struct CapabilityContext {
         bool caller_holds_sys_time;   /* a root caller whose own process may use CAP_SYS_TIME */
 } CapabilityContext;
 
-/* The permitted set of process pid (its /proc/PID/status), checked against pidfd afterwards so the pid still
+/* The permitted set of process pid (capget(2), as its /proc/PID/status shows it), checked against pidfd afterwards so the pid still
  * named it: 0, -ESRCH without a pidfd or if it is gone, -errno. */
 int capability_read_permitted(pid_t pid, int pidfd, uint64_t *ret);
 
