@@ -62,9 +62,8 @@ static void spare_forget(CgroupSpares *s, Spare *sp) {
 static void spare_remove(CgroupSpares *s, Spare *sp) {
         if (!sp->cgroup)
                 return;
-        /* Empty: nothing ever ran in it. A directory the kernel will not let go is left to the next start. */
-        if (cgroup_remove(sp->cgroup) < 0)
-                cgroup_abandon(sp->cgroup);
+        /* Empty: nothing ever ran in it. */
+        cgroup_remove_empty(sp->cgroup);
         spare_forget(s, sp);
 }
 

@@ -21,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-removal.h"
 #include "cgroup.h"
 #include "fd-util.h"
 #include "list.h"
+#include "log.h"
 #include "pid-set.h"
 
 #define CGROUP_LEAF_DEFAULT "supervisor"
@@ -94,6 +96,7 @@ struct CgroupManager {
         bool payload_leaf;        /* CGROUP_ROOM_BELOW makes the payload leaf: cgroup2 holds controllers */
 
         int epoll_fd;
+        CgroupRemover *remover; /* NULL: directories are removed on the loop */
         struct CgroupUser *users;
         struct Cgroup *cgroups; /* every Cgroup record: where a user's are found when its limits change */
         unsigned n_cgroups;
@@ -655,6 +658,21 @@ static void probe_features(CgroupManager *m, const CgroupManagerOptions *options
                 m->has_cpu_bandwidth = file_exists_at(m->h[ch].fd, "cpu.cfs_quota_us");
 }
 
+/* The remover's eventfd in the manager's epoll set is told from the cgroups' by this tag: no Cgroup is there. */
+#define REMOVER_TAG(m) ((void *) &(m)->remover)
+
+/* Without its thread (a pids limit that is full, say), removals stay the loop's, as they always were. */
+static void start_remover(CgroupManager *m) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = REMOVER_TAG(m) };
+
+        if (cgroup_remover_new(&m->remover) < 0)
+                return;
+        if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, cgroup_remover_fd(m->remover), &ev) < 0)
+                m->remover = cgroup_remover_free(m->remover, NULL, NULL);
+}
+
+static void removal_finish(CgroupRemoval *removal, void *userdata);
+
 int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret) {
         _cleanup_(cgroup_manager_freep) CgroupManager *m = NULL;
         int r;
@@ -712,6 +730,7 @@ int cgroup_manager_new(const CgroupManagerOptions *options, CgroupManager **ret)
         }
 
         probe_features(m, options);
+        start_remover(m);
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -747,6 +766,8 @@ CgroupManager *cgroup_manager_free(CgroupManager *m) {
         if (!m)
                 return NULL;
 
+        /* Every directory queued for removal is gone (or kept, and counted) before the users' are removed. */
+        m->remover = cgroup_remover_free(m->remover, removal_finish, NULL);
         remove_idle_users(m);
         if (m->n_h > 0)
                 manager_restore(m);
@@ -1995,6 +2016,84 @@ int cgroup_remove(Cgroup *cg) {
         return 0;
 }
 
+/* Fills removal with cg's directories, in the order remove_dirs() removes them. */
+static int removal_add_dirs(Cgroup *cg, CgroupRemoval *removal) {
+        CgroupManager *m = cg->manager;
+
+        if (cg->has_leaf && cg->present[HIERARCHY_V2]) {
+                removal->dirs[removal->n_dirs].parent_fd = cg->user->fds[HIERARCHY_V2];
+                if (asprintf(&removal->dirs[removal->n_dirs].name, "%s/" CGROUP_PAYLOAD, cg->name) < 0)
+                        return -ENOMEM;
+                removal->n_dirs++;
+        }
+        for (size_t i = 0; i < m->n_h; i++) {
+                if (!cg->present[i])
+                        continue;
+                removal->dirs[removal->n_dirs].parent_fd = cg->user->fds[i];
+                removal->dirs[removal->n_dirs].name = strdup(cg->name);
+                if (!removal->dirs[removal->n_dirs].name)
+                        return -ENOMEM;
+                removal->n_dirs++;
+        }
+        return 0;
+}
+
+_Static_assert(CGROUP_REMOVAL_DIRS_MAX >= HIERARCHIES_MAX + 1, "a cgroup's directories and its leaf");
+
+/* On the loop, once the remover is done with cg's directories (or the manager stops). */
+static void removal_finish(CgroupRemoval *removal, void *userdata) {
+        Cgroup *cg = removal->userdata;
+        CgroupManager *m = cg->manager;
+
+        if (removal->error == 0) {
+                cgroup_gone(cg, /* removed= */ true);
+                return;
+        }
+        log_warning_errno(-removal->error, "Cannot remove the cgroup %s, leaving it: %m", cg->path);
+        for (size_t i = 0; i < m->n_h; i++)
+                cg->present[i] = faccessat(cg->user->fds[i], cg->name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+        (void) cgroup_kill(cg);
+        cgroup_abandon(cg);
+}
+
+void cgroup_remove_empty(Cgroup *cg) {
+        _cleanup_(cgroup_removal_freep) CgroupRemoval *removal = NULL;
+        CgroupManager *m;
+        int ch, r;
+
+        if (!cg)
+                return;
+        m = cg->manager;
+        ch = m->controller_h[CONTROLLER_CPU];
+        if (m->remover && cg->n_children == 0) {
+                removal = cgroup_removal_new();
+                if (removal && removal_add_dirs(cg, removal) < 0)
+                        removal = cgroup_removal_free(removal);
+        }
+        if (!removal) {
+                r = cgroup_remove(cg);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot remove the cgroup %s, leaving it: %m", cg->path);
+                        (void) cgroup_kill(cg);
+                        cgroup_abandon(cg);
+                }
+                return;
+        }
+
+        /* What remove_dirs() does besides the rmdir()s, here, on the loop. The directories are the remover's
+         * from now on: nothing else may touch them (cpu_quota_holders() looks for present ones). */
+        unwatch_events(cg);
+        if (ch != HIERARCHY_NONE && ch != HIERARCHY_V2 && cg->present[ch] && cg->cpu_quota_in_force != 0)
+                lift_cpu_quota(cg, (size_t) ch);
+        for (size_t i = 0; i < m->n_h; i++) {
+                cg->present[i] = false;
+                cg->fds[i] = safe_close(cg->fds[i]);
+        }
+        cg->leaf_fd = safe_close(cg->leaf_fd);
+        removal->userdata = cg;
+        cgroup_remover_queue(m->remover, TAKE_PTR(removal));
+}
+
 void cgroup_abandon(Cgroup *cg) {
         if (!cg)
                 return;
@@ -2151,6 +2250,15 @@ int cgroup_manager_dispatch(CgroupManager *m, CgroupEventCallback cb) {
                         return errno == EINTR ? (int) n : -errno;
                 if (k == 0)
                         return (int) n;
+                if (ev.data.ptr == REMOVER_TAG(m)) {
+                        CgroupRemoval *removal;
+
+                        while ((removal = cgroup_remover_take_done(m->remover))) {
+                                removal_finish(removal, NULL);
+                                cgroup_removal_free(removal);
+                        }
+                        continue;
+                }
                 if (cgroup_read_events(ev.data.ptr, &populated, &frozen) < 0)
                         continue;
                 cb(ev.data.ptr, populated, frozen, ((Cgroup *) ev.data.ptr)->userdata);

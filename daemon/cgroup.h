@@ -299,6 +299,14 @@ int cgroup_open(CgroupManager *m, uid_t uid, const char *name, Cgroup **ret);
  */
 int cgroup_remove(Cgroup *cg);
 
+/*
+ * cgroup_remove() of a cgroup its caller found empty (its events said so, or nothing ever ran in it), made
+ * off the event loop where the manager could start its remover thread (cgroup-removal.h): cg is no longer
+ * the caller's either way. Its record goes once its directories did. One the kernel keeps after all is
+ * logged, killed and left as cgroup_abandon() leaves it, for the next start.
+ */
+void cgroup_remove_empty(Cgroup *cg);
+
 /* Forgets cg without touching the cgroups (they stay, e.g. with their processes when the daemon leaves them running). */
 void cgroup_abandon(Cgroup *cg);
 

@@ -807,8 +807,8 @@ static void start_in_sandbox(Connection *c, SandboxClient *client, Sandbox *targ
         }
         connection_drop_fds(c);
         /* The child is reaped: its own cgroup is empty. */
-        if (r < 0 && own_cgroup && cgroup_remove(own_cgroup) < 0)
-                cgroup_abandon(own_cgroup);
+        if (r < 0 && own_cgroup)
+                cgroup_remove_empty(own_cgroup);
         if (r < 0) {
                 log_audit(LOG_NOTICE, "spawn-failed", &c->caller, target->id, "%s %s failed at %s: %s", words->action,
                           target->id, error.stage, error.message);
@@ -1191,8 +1191,7 @@ static void method_spawn(Connection *c) {
         connection_drop_fds(c);
         if (r < 0) {
                 /* The child is reaped: its cgroup is empty. */
-                if (cgroup && cgroup_remove(cgroup) < 0)
-                        cgroup_abandon(cgroup);
+                cgroup_remove_empty(cgroup);
                 /* The user's cgroup holds as many tasks as the policy gives all its sandboxes together. */
                 if (streq(error.stage, "clone3") && error.error == EAGAIN && limits.has_user &&
                     limits.user.tasks_max != CGROUP_LIMIT_MAX) {

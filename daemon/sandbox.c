@@ -180,8 +180,6 @@ static const char *sandbox_cgroup_path(const Sandbox *sb) {
  * left in place: the next start of the daemon removes it once it is empty.
  */
 static void sandbox_release_cgroup(Sandbox *sb) {
-        int r;
-
         if (!sb->cgroup)
                 return;
         /* Reported after it is gone; until then it is the cgroup's own string. Without memory for it the
@@ -192,14 +190,9 @@ static void sandbox_release_cgroup(Sandbox *sb) {
                 cgroup_abandon(TAKE_PTR(sb->cgroup));
                 return;
         }
-        r = cgroup_remove(sb->cgroup);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot remove the cgroup %s of sandbox %s, leaving it: %m",
-                                  sandbox_cgroup_path(sb), sb->id);
-                (void) cgroup_kill(sb->cgroup);
-                cgroup_abandon(sb->cgroup);
-        }
-        sb->cgroup = NULL;
+        /* Off the loop: the next request need not wait for the kernel to tear down a directory in every
+         * hierarchy. */
+        cgroup_remove_empty(TAKE_PTR(sb->cgroup));
 }
 
 static void on_pidfd(uv_poll_t *handle, int status, int events);
