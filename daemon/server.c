@@ -22,6 +22,7 @@
 #include "restart.h"
 #include "sandbox.h"
 #include "server.h"
+#include "spawn-worker.h"
 #include "warm-pool.h"
 
 /* Closer workers at most: each stuck close holds one, so this many distinct uids with a close that never
@@ -362,6 +363,10 @@ static void on_signal(uv_signal_t *handle, int signum) {
         server_shutdown(s);
 }
 
+static void on_watch_flush(uv_check_t *check) {
+        spawn_worker_flush_watches();
+}
+
 static void on_cgroup_event(Cgroup *cg, bool populated, bool frozen, void *userdata) {
         if (userdata)
                 sandbox_cgroup_event(userdata, populated, frozen);
@@ -478,6 +483,11 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
 
         uv_timer_init(loop, &s->spawn_timer);
         s->spawn_timer.data = s;
+        /* Off each spawn's path, once the iteration that made it is done (spawn_worker_flush_watches()). Not
+         * a handle that keeps the loop running. */
+        uv_check_init(loop, &s->watch_flush);
+        (void) uv_check_start(&s->watch_flush, on_watch_flush);
+        uv_unref((uv_handle_t *) &s->watch_flush);
         /* Without memory for it, there is no warm pool: every spawn is cold. */
         (void) warm_pool_new(s, &s->warm_pool);
         /* Nor spare cgroups: every cold spawn makes its own. */
@@ -528,6 +538,8 @@ void server_shutdown(Server *s) {
         }
         restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
+        spawn_worker_flush_watches();
+        uv_close((uv_handle_t *) &s->watch_flush, NULL);
         if (s->cgroups)
                 uv_close((uv_handle_t *) &s->cgroup_poll, NULL);
 }

@@ -660,6 +660,56 @@ static void watch_job(Job *j, int pidfd) {
                 job_unref(j);
 }
 
+/*
+ * Children handed to the watchdog only once the caller is done with the spawn's own path
+ * (spawn_worker_flush_watches()): a sendmsg() with an fd, and the watchdog's thread woken, on every spawn
+ * before its release, held the child up for nothing where it execs at once. Each holds a reference of its
+ * job and a copy of the child's pidfd. The caller's thread only.
+ */
+typedef struct PendingWatch {
+        Job *job;
+        int pidfd;
+} PendingWatch;
+
+static PendingWatch *pending_watches;
+static size_t n_pending_watches, n_pending_watches_max;
+
+/* watch_job() later, or at once where the copy or the room for it cannot be had. */
+static void watch_job_later(Job *j, int pidfd) {
+        int copy;
+
+        if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) || watch_socket < 0)
+                return;
+        if (n_pending_watches == n_pending_watches_max) {
+                size_t max = n_pending_watches_max ? n_pending_watches_max * 2 : 8;
+                PendingWatch *a = reallocarray(pending_watches, max, sizeof *a);
+
+                if (!a) {
+                        watch_job(j, pidfd);
+                        return;
+                }
+                pending_watches = a;
+                n_pending_watches_max = max;
+        }
+        copy = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0) {
+                watch_job(j, pidfd);
+                return;
+        }
+        __atomic_add_fetch(&j->n_ref, 1, __ATOMIC_ACQ_REL);
+        pending_watches[n_pending_watches++] = (PendingWatch) { .job = j, .pidfd = copy };
+}
+
+void spawn_worker_flush_watches(void) {
+        for (size_t i = 0; i < n_pending_watches; i++) {
+                /* Nothing to send for a child that exec'd or exited meanwhile (watch_job() looks). */
+                watch_job(pending_watches[i].job, pending_watches[i].pidfd);
+                (void) close(pending_watches[i].pidfd);
+                job_unref(pending_watches[i].job);
+        }
+        n_pending_watches = 0;
+}
+
 /* The worker's, once its clone3() returned. */
 static void unwatch_job(Job *j) {
         __atomic_store_n(&j->vfork_over, true, __ATOMIC_RELEASE);
@@ -1149,6 +1199,8 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 return -EINVAL;
         if (!spawn_worker_supported() || !factory_running)
                 return -EBUSY;
+        /* A caller without a loop to flush them at its iteration's end holds one at most. */
+        spawn_worker_flush_watches();
 
         j = calloc(1, sizeof *j);
         if (!j)
@@ -1201,7 +1253,7 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                         if (__atomic_exchange_n(&j->reap, REAP_CALLER_GAVE_UP, __ATOMIC_ACQ_REL) == REAP_WORKER_DONE)
                                 reap(j->pid);
                 } else {
-                        watch_job(j, pidfd);
+                        watch_job_later(j, pidfd);
                         *ret_pid = j->pid;
                         *ret_pidfd = pidfd;
                         r = 0;

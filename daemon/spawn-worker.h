@@ -85,6 +85,14 @@ typedef struct SpawnWorkerCall {
 int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pidfd, SpawnError *ret_error);
 
 /*
+ * Hands the watchdog the children spawn_worker_clone() made since the last call that are still on the
+ * daemon's memory (with a timeout to keep). The caller calls it once it is done with what a spawn needs at
+ * once (its release, its reply), at the end of its loop's iteration: until then its own deadline is what ends
+ * a child that does not exec. spawn_worker_clone() calls it first, too. The caller's thread.
+ */
+void spawn_worker_flush_watches(void);
+
+/*
  * In a worker (within before()): the worker's copy of the daemon's fd, pulled into the worker's own table
  * once per job (the same copy for the same fd), which the child shares until its exec; what is left of it
  * then the worker closes. Elsewhere, fd itself. -errno on failure: -EBADF where fds come by socket and fd
