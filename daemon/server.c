@@ -364,7 +364,7 @@ static void on_signal(uv_signal_t *handle, int signum) {
 }
 
 static void on_watch_flush(uv_check_t *check) {
-        spawn_worker_flush_watches();
+        spawn_worker_flush_watches(false);
 }
 
 static void on_cgroup_event(Cgroup *cg, bool populated, bool frozen, void *userdata) {
@@ -538,7 +538,7 @@ void server_shutdown(Server *s) {
         }
         restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
-        spawn_worker_flush_watches();
+        spawn_worker_flush_watches(true);
         uv_close((uv_handle_t *) &s->watch_flush, NULL);
         if (s->cgroups)
                 uv_close((uv_handle_t *) &s->cgroup_poll, NULL);

@@ -663,12 +663,14 @@ static void watch_job(Job *j, int pidfd) {
 /*
  * Children handed to the watchdog only once the caller is done with the spawn's own path
  * (spawn_worker_flush_watches()): a sendmsg() with an fd, and the watchdog's thread woken, on every spawn
- * before its release, held the child up for nothing where it execs at once. Each holds a reference of its
- * job and a copy of the child's pidfd. The caller's thread only.
+ * before its release, held the child up for nothing where it execs at once, and most children have left the
+ * daemon's memory by the caller's next iteration. Each holds a reference of its job and a copy of the
+ * child's pidfd. The caller's thread only.
  */
 typedef struct PendingWatch {
         Job *job;
         int pidfd;
+        bool aged; /* a flush saw it: the next one hands it over */
 } PendingWatch;
 
 static PendingWatch *pending_watches;
@@ -700,14 +702,23 @@ static void watch_job_later(Job *j, int pidfd) {
         pending_watches[n_pending_watches++] = (PendingWatch) { .job = j, .pidfd = copy };
 }
 
-void spawn_worker_flush_watches(void) {
+void spawn_worker_flush_watches(bool all) {
+        size_t kept = 0;
+
         for (size_t i = 0; i < n_pending_watches; i++) {
+                PendingWatch *w = &pending_watches[i];
+
+                if (!all && !w->aged && !__atomic_load_n(&w->job->vfork_over, __ATOMIC_ACQUIRE)) {
+                        w->aged = true;
+                        pending_watches[kept++] = *w;
+                        continue;
+                }
                 /* Nothing to send for a child that exec'd or exited meanwhile (watch_job() looks). */
-                watch_job(pending_watches[i].job, pending_watches[i].pidfd);
-                (void) close(pending_watches[i].pidfd);
-                job_unref(pending_watches[i].job);
+                watch_job(w->job, w->pidfd);
+                (void) close(w->pidfd);
+                job_unref(w->job);
         }
-        n_pending_watches = 0;
+        n_pending_watches = kept;
 }
 
 /* The worker's, once its clone3() returned. */
@@ -1199,8 +1210,8 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 return -EINVAL;
         if (!spawn_worker_supported() || !factory_running)
                 return -EBUSY;
-        /* A caller without a loop to flush them at its iteration's end holds one at most. */
-        spawn_worker_flush_watches();
+        /* A caller that calls nothing else holds the last one's at most. */
+        spawn_worker_flush_watches(false);
 
         j = calloc(1, sizeof *j);
         if (!j)

@@ -85,12 +85,15 @@ typedef struct SpawnWorkerCall {
 int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pidfd, SpawnError *ret_error);
 
 /*
- * Hands the watchdog the children spawn_worker_clone() made since the last call that are still on the
- * daemon's memory (with a timeout to keep). The caller calls it once it is done with what a spawn needs at
- * once (its release, its reply), at the end of its loop's iteration: until then its own deadline is what ends
- * a child that does not exec. spawn_worker_clone() calls it first, too. The caller's thread.
+ * Hands the watchdog the children spawn_worker_clone() made that are still on the daemon's memory (those
+ * with a timeout to keep): with all, every one; otherwise those a previous call saw already, so that a child
+ * is handed over at the second call after its clone, if it is still there. The caller calls it at the end of
+ * each of its loop's iterations, where the spawn's own path (its release, its reply) is done and a child
+ * that exec'd at once is gone, and with all when it stops; until a child is handed over, the caller's own
+ * deadline is what ends one that does not exec, and the caller's next iteration is never far off while it
+ * has a spawn in flight (its report pipe, its timer). spawn_worker_clone() calls it too. The caller's thread.
  */
-void spawn_worker_flush_watches(void);
+void spawn_worker_flush_watches(bool all);
 
 /*
  * In a worker (within before()): the worker's copy of the daemon's fd, pulled into the worker's own table

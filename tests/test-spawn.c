@@ -1123,8 +1123,8 @@ static void wait_spawn_workers_idle(void) {
                         break;
                 usleep(1000);
         }
-        /* As the daemon's loop does after each iteration: the last spawn's copy of its pidfd goes. */
-        spawn_worker_flush_watches();
+        /* As the daemon does when it stops: the last spawn's copy of its pidfd goes. */
+        spawn_worker_flush_watches(true);
 }
 
 /* Each of several sandboxes started one after another, every one holding a worker until its exec, gets its
@@ -1490,8 +1490,9 @@ Test(spawn, spawn_worker_kills_what_stays_past_its_timeout) {
                 cr_skip_test("no spawn workers on this architecture");
         cr_assert_eq(spawn_setup_process(), 0);
         cr_assert_eq(spawn_worker_clone(&call, &pid, &pidfd, &e), 0, "%s", e.message);
-        /* As the daemon's loop does once the iteration that spawned is done. */
-        spawn_worker_flush_watches();
+        /* As the daemon's loop does in the iterations after the spawn's. */
+        spawn_worker_flush_watches(false);
+        spawn_worker_flush_watches(false);
 
         pfd = (struct pollfd) { .fd = pidfd, .events = POLLIN };
         cr_assert_eq(poll(&pfd, 1, 60 * 1000), 1, "the stopped child was left where it was");
