@@ -266,6 +266,17 @@ static int queue_job(AsyncCloser *c, uid_t owner, Job job) {
         return r;
 }
 
+int async_closer_kick(AsyncCloser *c) {
+        int r = 0;
+
+        pthread_mutex_lock(&c->lock);
+        /* A running worker takes every ready lane before it exits; without one, nothing else would start one. */
+        if (c->n_workers == 0 && lane_pick_ready(c))
+                r = worker_start(c) < 0 ? 1 : 0;
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 int async_close(AsyncCloser *c, uid_t owner, int fd) {
         if (fd < 0)
                 return 0;

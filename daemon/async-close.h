@@ -54,6 +54,13 @@ int async_close(AsyncCloser *c, uid_t owner, int fd);
  */
 int async_reap(AsyncCloser *c, uid_t owner, int pidfd);
 
+/*
+ * Starts a worker for fds that are queued with none to close them: where no worker could be started when
+ * they were queued (the daemon's pids limit was full) and none has run since. Returns 1 if that is still so
+ * (the caller tries again a while later: nothing else would until a later async_close()), else 0.
+ */
+int async_closer_kick(AsyncCloser *c);
+
 /* async_close() for each valid fd of the array; sets each to -EBADF. */
 void async_close_many(AsyncCloser *c, uid_t owner, int *fds, size_t n);
 

@@ -363,8 +363,21 @@ static void on_signal(uv_signal_t *handle, int signum) {
         server_shutdown(s);
 }
 
-static void on_watch_flush(uv_check_t *check) {
+/* How often a close queued with no worker to do it tries to start one again. */
+#define CLOSER_RETRY_MSEC 100
+
+static void on_closer_retry(uv_timer_t *timer) {
+        if (async_closer_kick(((Server *) timer->data)->closer) == 0)
+                (void) uv_timer_stop(timer);
+}
+
+static void on_after_iteration(uv_check_t *check) {
+        Server *s = check->data;
+
         spawn_worker_flush_watches(false);
+        /* A caller's fds (a pipe whose EOF its client waits for, say) must not wait for some later close. */
+        if (!uv_is_active((uv_handle_t *) &s->closer_retry) && async_closer_kick(s->closer) > 0)
+                (void) uv_timer_start(&s->closer_retry, on_closer_retry, CLOSER_RETRY_MSEC, CLOSER_RETRY_MSEC);
 }
 
 static void on_cgroup_event(Cgroup *cg, bool populated, bool frozen, void *userdata) {
@@ -485,9 +498,12 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         s->spawn_timer.data = s;
         /* Off each spawn's path, once the iteration that made it is done (spawn_worker_flush_watches()). Not
          * a handle that keeps the loop running. */
-        uv_check_init(loop, &s->watch_flush);
-        (void) uv_check_start(&s->watch_flush, on_watch_flush);
-        uv_unref((uv_handle_t *) &s->watch_flush);
+        uv_check_init(loop, &s->after_iteration);
+        s->after_iteration.data = s;
+        (void) uv_check_start(&s->after_iteration, on_after_iteration);
+        uv_unref((uv_handle_t *) &s->after_iteration);
+        uv_timer_init(loop, &s->closer_retry);
+        s->closer_retry.data = s;
         /* Without memory for it, there is no warm pool: every spawn is cold. */
         (void) warm_pool_new(s, &s->warm_pool);
         /* Nor spare cgroups: every cold spawn makes its own. */
@@ -539,7 +555,8 @@ void server_shutdown(Server *s) {
         restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
         spawn_worker_flush_watches(true);
-        uv_close((uv_handle_t *) &s->watch_flush, NULL);
+        uv_close((uv_handle_t *) &s->after_iteration, NULL);
+        uv_close((uv_handle_t *) &s->closer_retry, NULL);
         if (s->cgroups)
                 uv_close((uv_handle_t *) &s->cgroup_poll, NULL);
 }

@@ -399,10 +399,11 @@ int spawn_worker_take_fd(int fd) {
         return copy;
 }
 
-/* What a job that cloned nothing pulled. */
+/* What a job that cloned nothing pulled: bounded, as after a clone (worker_clear_fds()), so that a caller's
+ * lingering socket holds the worker a moment only. */
 static void close_pulled(void) {
         for (size_t i = 0; i < n_pulled; i++)
-                (void) close(pulled[i].fd);
+                bounded_close(pulled[i].fd);
         n_pulled = 0;
 }
 

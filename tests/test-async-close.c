@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "async-close.h"
+#include "cgroup-test-util.h"
 #include "fd-util.h"
 #include "fuse-stall.h"
 #include "test-util.h"
@@ -205,4 +206,50 @@ Test(async_close, reaps_a_killed_child) {
         /* Reaped by the closer: no child is left, not even a zombie. */
         cr_assert_eq(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG), -1);
         cr_assert_eq(errno, ECHILD);
+}
+
+static void write_pids_max(const char *dir, const char *value) {
+        char path[600];
+
+        snprintf(path, sizeof path, "%s/pids.max", dir);
+        test_write_file(path, value, strlen(value), 0644);
+}
+
+/* Fds queued where no worker could be started (a full pids limit) wait for a kick, not for some later close:
+ * the daemon kicks after each loop iteration and from a timer while one fails. */
+Test(async_close, a_kick_starts_the_worker_that_could_not_be_started) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        TestCgroup t = {};
+        const char *pids;
+        _cleanup_free_ char *current = NULL;
+        char name[600];
+        int r, w;
+
+        if (!test_cgroup_controller_is_v1("pids"))
+                cr_skip_test("needs a cgroup v1 pids hierarchy");
+        snprintf(name, sizeof name, "nsbt-closer-%d", (int) getpid());
+        test_cgroup_create(&t, name);
+        test_cgroup_enter(&t);
+        pids = test_cgroup_dir(&t, "pids");
+        cr_assert_not_null(pids);
+        cr_assert_eq(async_closer_new(4, &c), 0);
+        r = pipe_for_closer(&w);
+
+        /* Not one task more: the worker's thread cannot be made. */
+        snprintf(name, sizeof name, "%s/pids.current", pids);
+        current = test_read_file(name);
+        current[strcspn(current, "\n")] = '\0';
+        write_pids_max(pids, current);
+        cr_expect_lt(async_close(c, OWNER_A, w), 0, "a worker started under a full pids limit");
+        cr_expect_eq(async_closer_kick(c), 1);
+        cr_expect_not(closed_within(r, 100), "closed without a worker");
+
+        write_pids_max(pids, "max");
+        cr_expect_eq(async_closer_kick(c), 0);
+        cr_expect(closed_within(r, 10000), "the queued fd was not closed after the kick");
+        close(r);
+        wait_pending(c, OWNER_A, 0);
+        c = async_closer_free(c);
+        test_cgroup_leave(&t);
+        test_cgroup_destroy(&t, true);
 }
