@@ -131,6 +131,10 @@ struct Cgroup {
         bool in_shared[HIERARCHIES_MAX];
         int tasks_fds[HIERARCHIES_MAX]; /* v1 tasks, O_WRONLY, while spawns are in flight */
         size_t n_tasks_fds;
+        /* Pairs of v1 pids.current and pids.max, while spawns are in flight: its own and its ancestors' that
+         * have a TasksMax (cgroup_v1_pids_checks()). */
+        int pids_check_fds[2 * CGROUP_PIDS_CHECKS_MAX];
+        size_t n_pids_check_fds;
         unsigned spawns;                /* spawns into it in flight: fds[HIERARCHY_V2] and tasks_fds are open while > 0 */
         uint64_t id;                    /* the cgroup2 directory's inode number */
         int events_fd;                  /* watched once cgroup_read_events() found it populated */
@@ -1433,6 +1437,7 @@ static Cgroup *cgroup_free_struct(Cgroup *cg) {
         LIST_REMOVE(all, cg->manager->cgroups, cg);
         close_many(cg->fds, HIERARCHIES_MAX);
         close_many(cg->tasks_fds, HIERARCHIES_MAX);
+        close_many(cg->pids_check_fds, ELEMENTSOF(cg->pids_check_fds));
         safe_close(cg->leaf_fd);
         safe_close(cg->events_fd);
         free(cg->name);
@@ -1523,10 +1528,47 @@ static int read_id(Cgroup *cg) {
 static void close_spawn_fds(Cgroup *cg) {
         close_many(cg->fds, HIERARCHIES_MAX);
         close_many(cg->tasks_fds, HIERARCHIES_MAX);
+        close_many(cg->pids_check_fds, ELEMENTSOF(cg->pids_check_fds));
+        cg->n_pids_check_fds = 0;
         cg->leaf_fd = safe_close(cg->leaf_fd);
 }
 
-int cgroup_hold_for_spawn(Cgroup *cg) {
+/*
+ * v1 pids.max binds forks, never a move into the cgroup: a process an Exec or a nested sandbox moves into cg
+ * (its v1 tasks file) counts there and in every ancestor without being refused. So the child checks, after
+ * its move, the counters of cg and of its ancestors that have a TasksMax of their own (the user's it checks
+ * anyway), as it checks the user's. cgroup2 refuses such a process at clone3(CLONE_INTO_CGROUP) itself.
+ */
+static int open_pids_checks(Cgroup *cg, bool fresh) {
+        int ph = cg->manager->controller_h[CONTROLLER_PIDS];
+
+        if (ph <= HIERARCHY_V2)
+                return 0;
+        /* One made for this spawn holds nothing yet: one process cannot take it past a TasksMax. */
+        for (const Cgroup *a = fresh ? cg->parent : cg; a; a = a->parent) {
+                static const char *const files[2] = { "pids.current", "pids.max" };
+
+                if (a->limits.tasks_max == CGROUP_LIMIT_MAX || !a->present[ph] || a->in_shared[ph])
+                        continue;
+                if (cg->n_pids_check_fds + 2 > ELEMENTSOF(cg->pids_check_fds))
+                        return -E2BIG;
+                for (size_t k = 0; k < 2; k++) {
+                        _cleanup_free_ char *path = NULL;
+                        int fd;
+
+                        if (asprintf(&path, "%s/%s", a->name, files[k]) < 0)
+                                return -ENOMEM;
+                        fd = openat(cg->user->fds[ph], path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0)
+                                return -errno;
+                        cg->pids_check_fds[cg->n_pids_check_fds++] = fd;
+                }
+        }
+        return 0;
+}
+
+/* fresh: cg was made for this spawn (nothing ran in it). */
+static int hold_for_spawn(Cgroup *cg, bool fresh) {
         int r;
 
         if (cg->spawns++ > 0)
@@ -1569,6 +1611,9 @@ int cgroup_hold_for_spawn(Cgroup *cg) {
                         goto fail;
                 }
         }
+        r = open_pids_checks(cg, fresh);
+        if (r < 0)
+                goto fail;
         /* The v1 directories served only to open their tasks files. */
         for (size_t i = HIERARCHY_V2 + 1; i < HIERARCHIES_MAX; i++)
                 cg->fds[i] = safe_close(cg->fds[i]);
@@ -1578,6 +1623,10 @@ fail:
         cg->spawns = 0;
         close_spawn_fds(cg);
         return r;
+}
+
+int cgroup_hold_for_spawn(Cgroup *cg) {
+        return hold_for_spawn(cg, /* fresh= */ false);
 }
 
 void cgroup_release_after_spawn(Cgroup *cg) {
@@ -1636,6 +1685,8 @@ static int cgroup_alloc(CgroupManager *m, const Cgroup *parent, uid_t uid, const
         cg->events_fd = cg->leaf_fd = -EBADF;
         for (size_t i = 0; i < HIERARCHIES_MAX; i++)
                 cg->fds[i] = cg->tasks_fds[i] = -EBADF;
+        for (size_t i = 0; i < ELEMENTSOF(cg->pids_check_fds); i++)
+                cg->pids_check_fds[i] = -EBADF;
         /* One per v1 hierarchy, open or not: a spawn that finds one closed fails in the child's first step
          * instead of leaving the child outside a v1 cgroup. */
         cg->n_tasks_fds = m->n_h - 1;
@@ -1701,7 +1752,7 @@ static int make_dirs(Cgroup *cg, const Cgroup *parent, const int *parent_fds, co
                 take_limits(cg);
         else
                 cg->limits = CGROUP_LIMITS_NONE;
-        return cgroup_hold_for_spawn(cg); /* the spawn it is made for */
+        return hold_for_spawn(cg, /* fresh= */ true); /* the spawn it is made for */
 }
 
 int cgroup_new(CgroupManager *m, uid_t uid, const char *name, const CgroupLimits *l, const CgroupLimits *user_limits,
@@ -2119,6 +2170,12 @@ size_t cgroup_v1_tasks_fds(const Cgroup *cg, const int **ret_fds) {
         if (ret_fds)
                 *ret_fds = cg->tasks_fds;
         return cg->n_tasks_fds;
+}
+
+size_t cgroup_v1_pids_checks(const Cgroup *cg, const int **ret_fds) {
+        if (ret_fds)
+                *ret_fds = cg->pids_check_fds;
+        return cg->n_pids_check_fds / 2;
 }
 
 void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max_fd) {

@@ -349,6 +349,18 @@ void cgroup_release_after_spawn(Cgroup *cg);
  * is not checked against pids.max as a fork is, so the child moved into its cgroups checks them itself. */
 void cgroup_v1_user_pids_fds(const Cgroup *cg, int *ret_current_fd, int *ret_max_fd);
 
+/* The most v1 pids counters cgroup_v1_pids_checks() gives: a sandbox's and its ancestors' (nesting is bounded
+ * below this); one deeper fails cgroup_hold_for_spawn() with -E2BIG. */
+#define CGROUP_PIDS_CHECKS_MAX 8
+
+/*
+ * While held for a spawn, on a host whose pids controller is v1: pairs of pids.current and pids.max fds (in
+ * *ret_fds, 2 per pair, borrowed) of cg and of each ancestor with a TasksMax, which a process that moved into
+ * cg must be within, as for its user's (cgroup_v1_user_pids_fds()): v1 refuses forks past pids.max, never
+ * moves. Returns the number of pairs.
+ */
+size_t cgroup_v1_pids_checks(const Cgroup *cg, const int **ret_fds);
+
 /* Writes pid into every v1 tasks file of cg: pid must be a process of one thread, whose thread's move is the
  * whole process's. -EDQUOT if that takes the user's cgroup past its pids.max in a v1 pids hierarchy (which does
  * not check moves, where a fork in cgroup2 would have failed); the caller then ends the process. */

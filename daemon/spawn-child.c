@@ -961,6 +961,14 @@ static void join_v1_cgroups(const SpawnPlan *p) {
         if (p->user_pids_current_fd >= 0 && p->user_pids_max_fd >= 0 && read_counter(p->user_pids_max_fd, &max) &&
             max != UINT64_MAX && read_counter(p->user_pids_current_fd, &current) && current > max)
                 child_fail(p, "cgroup", EDQUOT, "the owner's cgroup is at its pids.max");
+        /* The sandbox it joins (an Exec), or those above (a nested sandbox), as their TasksMax says. */
+        for (size_t i = 0; i < p->n_cgroup_pids_checks; i++) {
+                const int *pair = p->cgroup_pids_check_fds + 2 * i;
+
+                if (read_counter(pair[1], &max) && max != UINT64_MAX && read_counter(pair[0], &current) &&
+                    current > max)
+                        child_fail(p, "cgroup", EAGAIN, "the sandbox's cgroup is at its pids.max");
+        }
 }
 
 _noreturn_ static void run_released(SpawnPlan *p);

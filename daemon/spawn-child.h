@@ -191,16 +191,21 @@ typedef struct SpawnPlan {
         int proc_sys_fd;         /* disableUserNamespaces: the daemon's /proc/sys (owned), or -EBADF */
 
         /* The sandbox's v1 cgroups (hybrid hosts): the child moves itself in first thing (borrowed); the user's
-         * pids.current and pids.max in a v1 pids hierarchy, checked after the move, or -EBADF. */
+         * pids.current and pids.max in a v1 pids hierarchy, checked after the move, or -EBADF; and pairs of
+         * the same of the cgroup it moves into and of its ancestors with a TasksMax (cgroup_v1_pids_checks()),
+         * checked likewise. */
         const int *cgroup_tasks_fds;
         size_t n_cgroup_tasks_fds;
         int user_pids_current_fd;
         int user_pids_max_fd;
+        const int *cgroup_pids_check_fds;
+        size_t n_cgroup_pids_checks;
 
-        /* The strings above (argv, envp, cwd, cwd_fallbacks, hostname) and the v1 tasks fds, copied
-         * into memory the plan owns: a child on the daemon's memory may outlive the request and the cgroup. */
+        /* The strings above (argv, envp, cwd, cwd_fallbacks, hostname) and the v1 cgroup fds (tasks, then the
+         * pids checks), copied into memory the plan owns: a child on the daemon's memory may outlive the
+         * request and the cgroup. */
         void *strings;
-        int *cgroup_tasks_fds_copy;
+        int *cgroup_fds_copy;
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
          * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;

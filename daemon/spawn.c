@@ -299,7 +299,7 @@ static SpawnPlan *spawn_plan_free(SpawnPlan *p) {
         free(p->search_path_buffer);
         free(p->argv_buffer);
         free(p->strings);
-        free(p->cgroup_tasks_fds_copy);
+        free(p->cgroup_fds_copy);
         free(p->rlimits);
         safe_close(p->child_sync_fd);
         safe_close(p->child_report_fd);
@@ -334,8 +334,8 @@ void spawn_plan_visit_fds(SpawnPlan *p, FdVisitor visit, void *userdata) {
         visit(&p->command_userns_fd, false, userdata);
         for (size_t i = 0; i < p->n_seccomp_fds; i++)
                 visit(&p->seccomp_fds[i].fd, false, userdata);
-        for (size_t i = 0; p->cgroup_tasks_fds_copy && i < p->n_cgroup_tasks_fds; i++)
-                visit(&p->cgroup_tasks_fds_copy[i], false, userdata);
+        for (size_t i = 0; p->cgroup_fds_copy && i < p->n_cgroup_tasks_fds + 2 * p->n_cgroup_pids_checks; i++)
+                visit(&p->cgroup_fds_copy[i], false, userdata);
         visit(&p->user_pids_current_fd, false, userdata);
         visit(&p->user_pids_max_fd, false, userdata);
         for (size_t i = 0; i < p->n_keep_fds; i++)
@@ -1213,12 +1213,18 @@ static int plan_copy_borrowed(SpawnPlan *p, SpawnError *e) {
         if (p->hostname)
                 p->hostname = copy_string(&pos, p->hostname);
 
-        if (p->n_cgroup_tasks_fds > 0) {
-                p->cgroup_tasks_fds_copy = calloc(p->n_cgroup_tasks_fds, sizeof(int));
-                if (!p->cgroup_tasks_fds_copy)
+        if (p->n_cgroup_tasks_fds + p->n_cgroup_pids_checks > 0) {
+                size_t n_tasks = p->n_cgroup_tasks_fds, n_checks = 2 * p->n_cgroup_pids_checks;
+
+                p->cgroup_fds_copy = calloc(n_tasks + n_checks, sizeof(int));
+                if (!p->cgroup_fds_copy)
                         return spawn_fail(e, "prepare", ENOMEM, NULL);
-                memcpy(p->cgroup_tasks_fds_copy, p->cgroup_tasks_fds, p->n_cgroup_tasks_fds * sizeof(int));
-                p->cgroup_tasks_fds = p->cgroup_tasks_fds_copy;
+                if (n_tasks > 0)
+                        memcpy(p->cgroup_fds_copy, p->cgroup_tasks_fds, n_tasks * sizeof(int));
+                if (n_checks > 0)
+                        memcpy(p->cgroup_fds_copy + n_tasks, p->cgroup_pids_check_fds, n_checks * sizeof(int));
+                p->cgroup_tasks_fds = p->cgroup_fds_copy;
+                p->cgroup_pids_check_fds = p->cgroup_fds_copy + n_tasks;
         }
         return 0;
 }
@@ -1248,6 +1254,7 @@ static int spawn_plan_new(const SpawnContext *c, SpawnPlan **ret, SpawnParentSte
         if (c->cgroup) {
                 p->n_cgroup_tasks_fds = cgroup_v1_tasks_fds(c->cgroup, &p->cgroup_tasks_fds);
                 cgroup_v1_user_pids_fds(c->cgroup, &p->user_pids_current_fd, &p->user_pids_max_fd);
+                p->n_cgroup_pids_checks = cgroup_v1_pids_checks(c->cgroup, &p->cgroup_pids_check_fds);
         }
         p->stdio_pipe_fds[0] = p->stdio_pipe_fds[1] = p->stdio_pipe_fds[2] = -EBADF;
         p->capture_fds[0] = p->capture_fds[1] = -EBADF;

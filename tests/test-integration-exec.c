@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup-test-util.h"
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
 #include "test-util.h"
@@ -272,6 +273,29 @@ Test(exec, has_the_sandboxs_confinement) {
         cr_assert_str_eq(e.out, want);
         cr_assert(strstr(e.out, "Seccomp:\t2\n"), "%s", e.out);
         ended_done(&e);
+
+        kill_sandbox(conn, s.id, SIGKILL);
+        e = wait_for(conn, s.id);
+        ended_done(&e);
+        test_disconnect(conn);
+}
+
+/*
+ * An Exec's process joins its sandbox's cgroups; a v1 pids hierarchy lets a process move in past pids.max (it
+ * binds forks only), so the process checks after its move: an Exec that would take the sandbox past its
+ * TasksMax fails, and the sandbox keeps what it had.
+ */
+Test(exec, stays_within_the_sandboxs_tasks_max) {
+        int conn = test_daemon_connect(&daemon_);
+        Started s = spawn(conn, "\"argv\":[\"sleep\",\"1000\"],\"resources\":{\"pids\":{\"limit\":2}}"), second, third;
+        Ended e;
+
+        cr_assert_str_empty(s.error, "%s %s", s.error, s.field);
+        second = exec_in(conn, s.id, "\"argv\":[\"sleep\",\"1000\"]", NULL, 0);
+        cr_assert_str_empty(second.error, "the second task was refused: %s %s", second.error, second.field);
+        third = exec_in(conn, s.id, "\"argv\":[\"sleep\",\"1000\"]", NULL, 0);
+        cr_expect_str_eq(third.error, "io.nsbox.Sandbox.SpawnFailed", "a third task in a sandbox of two: %s",
+                         third.error[0] ? third.error : third.id);
 
         kill_sandbox(conn, s.id, SIGKILL);
         e = wait_for(conn, s.id);
