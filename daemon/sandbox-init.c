@@ -143,7 +143,7 @@ static int lock_fds_set_cloexec(const SpawnPlan *p, bool cloexec) {
  */
 typedef struct CommandStart {
         const SpawnPlan *plan;
-        int socket;             /* the report pipe in flight, or -EBADF: the command has init's copy's copy */
+        int socket;             /* the report pipe in flight, or -EBADF: the command has it in its copy of init's table */
         SpawnError *late_error; /* with socket -EBADF: where a failure after the mark goes */
         /* SpawnPlan.command_awaits_init_filters: InitFiltersLoaded on filters_loaded once init loaded them, or
          * failed to (init's end, filters_loaded_writer, the command closes first); both -EBADF otherwise. */
