@@ -48,6 +48,7 @@ struct AsyncCloser {
         pthread_mutex_t lock;
         unsigned max_workers;
         unsigned n_workers;
+        unsigned n_starting; /* started, and not yet looking for a lane */
         size_t n_pending;
         Lane *lanes;
         bool freed; /* the owner let go: the last worker frees */
@@ -93,6 +94,7 @@ static void *worker_run(void *userdata) {
 
         bounded_close_thread_init();
         pthread_mutex_lock(&c->lock);
+        c->n_starting--;
         for (;;) {
                 Job job;
 
@@ -161,6 +163,7 @@ static int worker_start(AsyncCloser *c) {
                 return -r;
 
         c->n_workers++;
+        c->n_starting++;
         return 0;
 }
 
@@ -270,8 +273,10 @@ int async_closer_kick(AsyncCloser *c) {
         int r = 0;
 
         pthread_mutex_lock(&c->lock);
-        /* A running worker takes every ready lane before it exits; without one, nothing else would start one. */
-        if (c->n_workers == 0 && lane_pick_ready(c))
+        /* A lane that no worker serves while there is room for one: its start failed. The workers there are may
+         * all be stuck in other lanes' closes (a FUSE flush nobody answers), so one more, unless one is on its
+         * way (it takes a ready lane first thing). */
+        if (c->n_starting == 0 && c->n_workers < c->max_workers && lane_pick_ready(c))
                 r = worker_start(c) < 0 ? 1 : 0;
         pthread_mutex_unlock(&c->lock);
         return r;

@@ -55,9 +55,10 @@ int async_close(AsyncCloser *c, uid_t owner, int fd);
 int async_reap(AsyncCloser *c, uid_t owner, int pidfd);
 
 /*
- * Starts a worker for fds that are queued with none to close them: where no worker could be started when
- * they were queued (the daemon's pids limit was full) and none has run since. Returns 1 if that is still so
- * (the caller tries again a while later: nothing else would until a later async_close()), else 0.
+ * Starts a worker for fds that are queued with none to close them, where there is room for one: no worker
+ * could be started when they were queued (the daemon's pids limit was full), and the ones there are serve
+ * other lanes, maybe for good (a stuck close). Returns 1 if that start failed too (the caller tries again a
+ * while later: nothing else would until a later async_close()), else 0.
  */
 int async_closer_kick(AsyncCloser *c);
 

@@ -54,13 +54,16 @@ static CgroupRemoval *pop(CgroupRemoval **head, CgroupRemoval **tail) {
 
 static void removal_run(CgroupRemoval *removal) {
         removal->error = 0;
-        for (removal->n_removed = 0; removal->n_removed < removal->n_dirs; removal->n_removed++) {
-                const typeof(removal->dirs[0]) *d = &removal->dirs[removal->n_removed];
-
-                if (unlinkat(d->parent_fd, d->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-                        removal->error = errno;
-                        return;
+        removal->n_removed = 0;
+        for (size_t i = 0; i < removal->n_dirs; i++) {
+                if (unlinkat(removal->dirs[i].parent_fd, removal->dirs[i].name, AT_REMOVEDIR) >= 0 || errno == ENOENT) {
+                        removal->n_removed++;
+                        continue;
                 }
+                if (removal->error == 0)
+                        removal->error = errno;
+                if (i < removal->n_must)
+                        return;
         }
 }
 

@@ -23,17 +23,19 @@
 #define CGROUP_REMOVAL_DIRS_MAX 5
 
 typedef struct CgroupRemoval {
-        /* Filled by the caller, untouched by the remover. Removed in this order; the first failure ends the
-         * removal (a cgroup2 directory that is busy must keep the others, which hold its limits). */
+        /* Filled by the caller, untouched by the remover. Removed in this order. A failure of one of the first
+         * n_must ends the removal (a cgroup2 directory that is busy must keep the others, which hold its
+         * limits); past them, one that fails is left and the rest still go. */
         struct {
                 int parent_fd; /* borrowed: stays open until the removal is done */
                 char *name;    /* below parent_fd, freed with the removal */
         } dirs[CGROUP_REMOVAL_DIRS_MAX];
         size_t n_dirs;
+        size_t n_must;
         void *userdata;
 
-        /* The outcome, once done: how many of dirs went (ENOENT counts as gone), and the errno that stopped
-         * the next one (0 if all went). */
+        /* The outcome, once done: how many of dirs went (ENOENT counts as gone), and the errno of the first
+         * that did not (0 if all went). */
         size_t n_removed;
         int error;
 

@@ -2067,7 +2067,8 @@ int cgroup_remove(Cgroup *cg) {
         return 0;
 }
 
-/* Fills removal with cg's directories, in the order remove_dirs() removes them. */
+/* Fills removal with cg's directories, in the order remove_dirs() removes them, and as it does stopping only
+ * at the payload leaf and the cgroup2 directory: busy while any process lives, and then nothing else goes. */
 static int removal_add_dirs(Cgroup *cg, CgroupRemoval *removal) {
         CgroupManager *m = cg->manager;
 
@@ -2085,6 +2086,8 @@ static int removal_add_dirs(Cgroup *cg, CgroupRemoval *removal) {
                 if (!removal->dirs[removal->n_dirs].name)
                         return -ENOMEM;
                 removal->n_dirs++;
+                if (i == HIERARCHY_V2)
+                        removal->n_must = removal->n_dirs;
         }
         return 0;
 }

@@ -219,26 +219,9 @@ static void method_kill(Connection *c) {
 
 static void method_pause_or_resume(Connection *c, bool pause) {
         Sandbox *sb = sandbox_from_id_request(c);
-        int r;
 
-        if (!sb)
-                return;
-
-        r = sandbox_pause(sb, pause);
-        log_audit(LOG_INFO, pause ? "pause" : "resume", &c->caller, sb->id, "%s sandbox %s: %s",
-                  pause ? "Pausing" : "Resuming", sb->id, r < 0 ? strerror(-r) : "ok");
-        /* A process Exec started has no cgroup of its own: it shares its sandbox's, which may have one. */
-        if (r == -ENOMEDIUM)
-                return connection_reply_error(
-                        c, nsbox_error_limit_not_supported(pause ? "Pause" : "Resume",
-                                                           sb->exec_of_id[0] ?
-                                                                   "a process Exec started is frozen with its sandbox: "
-                                                                   "pause the sandbox" :
-                                                                   c->server->cgroups_missing));
-        /* A sandbox that already ended has nothing left to freeze, as for Kill. */
-        if (r < 0 && r != -ESRCH)
-                return connection_reply_error(c, nsbox_error_spawn_failed("freeze", -r, strerror(-r)));
-        reply_parameters(c, NULL);
+        if (sb)
+                sandbox_pause_call(sb, c, pause);
 }
 
 static void method_pause(Connection *c) {

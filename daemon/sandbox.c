@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/kcmp.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -52,6 +53,7 @@ static void sandbox_free_if_done(Sandbox *sb);
 static void sandbox_check_end(Sandbox *sb);
 static void sandbox_count_out_of_flight(Sandbox *sb);
 static void sandbox_answer_waiters(Sandbox *sb);
+static void sandbox_answer_pausers(Sandbox *sb, int r);
 static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error);
 static void sandbox_answer_died_before_exec(Sandbox *sb);
 static void sandbox_dispatch_held_calls(Sandbox *sb);
@@ -469,6 +471,7 @@ static void sandbox_free(Sandbox *sb) {
 
         /* Nobody may still be waiting on an entry that goes away. */
         sandbox_answer_waiters(sb);
+        sandbox_answer_pausers(sb, -ESRCH);
         sb->spawn_client = NULL;
         if (in_flight)
                 sandbox_count_out_of_flight(sb);
@@ -1559,6 +1562,83 @@ int sandbox_kill_all(Sandbox *sb, int sig) {
         return cgroup_signal_all(sb->cgroup, sig);
 }
 
+/* Its init is on the daemon's memory (a root caller's, until init execs nsbox-init): the same mm (kcmp(2)). */
+static bool init_on_daemon_memory(const Sandbox *sb) {
+        return !sb->ended && !sb->reaped && sb->pid > 0 &&
+               syscall(SYS_kcmp, getpid(), sb->pid, KCMP_VM, 0, 0) == 0;
+}
+
+static void pause_answer(Sandbox *sb, Connection *c, bool pause, int r) {
+        log_audit(LOG_INFO, pause ? "pause" : "resume", &c->caller, sb->id, "%s sandbox %s: %s",
+                  pause ? "Pausing" : "Resuming", sb->id, r < 0 ? strerror(-r) : "ok");
+        /* A process Exec started has no cgroup of its own: it shares its sandbox's, which may have one. */
+        if (r == -ENOMEDIUM)
+                return connection_reply_error(
+                        c, nsbox_error_limit_not_supported(pause ? "Pause" : "Resume",
+                                                           sb->exec_of_id[0] ?
+                                                                   "a process Exec started is frozen with its sandbox: "
+                                                                   "pause the sandbox" :
+                                                                   c->server->cgroups_missing));
+        /* A sandbox that already ended has nothing left to freeze, as for Kill. */
+        if (r < 0 && r != -ESRCH)
+                return connection_reply_error(c, nsbox_error_spawn_failed("freeze", -r, strerror(-r)));
+        connection_reply(c, varlink_reply_new(NULL, false), NULL, 0);
+}
+
+static void pauser_remove(SandboxClient *cl) {
+        Server *s = cl->connection->server;
+
+        LIST_REMOVE(pausers, s->pausers, cl);
+        cl->pausing = NULL;
+        if (!s->pausers)
+                (void) uv_timer_stop(&s->pause_timer);
+}
+
+static SandboxClient *find_pauser(Server *s, const Sandbox *sb) {
+        LIST_FOREACH(pausers, cl, s->pausers)
+                if (!sb ? !init_on_daemon_memory(cl->pausing) : cl->pausing == sb)
+                        return cl;
+        return NULL;
+}
+
+/* The Pauses waiting on sb, answered with r (or, r > 0, frozen now that init left). One at a time from the
+ * list's head: an answer may run that connection's next call, which may change the list. */
+static void sandbox_answer_pausers(Sandbox *sb, int r) {
+        SandboxClient *cl;
+
+        while ((cl = find_pauser(sb->server, sb))) {
+                Connection *c = cl->connection;
+
+                pauser_remove(cl);
+                pause_answer(sb, c, true, r > 0 ? sandbox_pause(sb, true) : r);
+        }
+}
+
+static void on_pause_timer(uv_timer_t *timer) {
+        SandboxClient *cl;
+
+        /* Ended meanwhile (the watchdog's kill, say): nothing left to freeze, as for Kill. */
+        while ((cl = find_pauser(timer->data, NULL)))
+                sandbox_answer_pausers(cl->pausing, cl->pausing->ended ? -ESRCH : 1);
+}
+
+void sandbox_pause_call(Sandbox *sb, Connection *c, bool pause) {
+        Server *s = sb->server;
+        SandboxClient *cl;
+
+        if (pause && sb->cgroup && init_on_daemon_memory(sb) && (cl = sandbox_client_of(c))) {
+                cl->pausing = sb;
+                LIST_PREPEND(pausers, s->pausers, cl);
+                if (!uv_is_active((uv_handle_t *) &s->pause_timer))
+                        (void) uv_timer_start(&s->pause_timer, on_pause_timer, 1, 1);
+                return;
+        }
+        /* Paused and resumed before it froze: the Pause is answered as done, without the freeze. */
+        if (!pause)
+                sandbox_answer_pausers(sb, 0);
+        pause_answer(sb, c, pause, sandbox_pause(sb, pause));
+}
+
 int sandbox_pause(Sandbox *sb, bool pause) {
         int r;
 
@@ -1617,6 +1697,8 @@ void sandbox_connection_closed(Server *s, Connection *c) {
         sandbox_list_stop(cl);
         if (cl->held_for)
                 sandbox_client_release(cl);
+        if (cl->pausing)
+                pauser_remove(cl);
 
         /* Taken off the list one at a time from its head: dropping one entry may answer Waits on other
          * connections and run their next calls, which may drop other entries of this list too. */

@@ -43,6 +43,9 @@ struct SandboxClient {
         Sandbox *held_for;
         LIST_FIELDS(SandboxClient, held); /* in the server's held, while held_for */
         char last_spawn_id[SANDBOX_ID_MAX + 1];
+        /* A Pause answered once the sandbox's init left the daemon's memory (sandbox_pause_call()). */
+        Sandbox *pausing;
+        LIST_FIELDS(SandboxClient, pausers); /* in the server's pausers, while pausing */
 };
 
 /* One stream of captureOutput: the daemon's read end of the pipe (what was read is in Sandbox.captured). */
@@ -287,6 +290,15 @@ int sandbox_kill_all(Sandbox *sb, int sig);
 
 /* cgroup.freeze; -ENOMEDIUM without a cgroup, -ESRCH once it ended. */
 int sandbox_pause(Sandbox *sb, bool pause);
+
+/*
+ * A Pause or Resume call on c: freezes or thaws, writes the audit record and answers. A root caller's
+ * sandbox may still have its init on the daemon's memory just after its Spawn was answered (until init execs
+ * nsbox-init, a millisecond or so): frozen there, init would hold its spawn worker until the watchdog killed
+ * the sandbox at the spawn's timeout. Such a Pause is answered once init left and the cgroup is frozen,
+ * looked at every millisecond or so; a Resume meanwhile answers it without a freeze.
+ */
+void sandbox_pause_call(Sandbox *sb, Connection *c, bool pause);
 
 /* A change in the sandbox's cgroup.events (from the server's cgroup event fd). */
 void sandbox_cgroup_event(Sandbox *sb, bool populated, bool frozen);

@@ -496,6 +496,8 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
 
         uv_timer_init(loop, &s->spawn_timer);
         s->spawn_timer.data = s;
+        uv_timer_init(loop, &s->pause_timer);
+        s->pause_timer.data = s;
         /* Off each spawn's path, once the iteration that made it is done (spawn_worker_flush_watches()). Not
          * a handle that keeps the loop running. */
         uv_check_init(loop, &s->after_iteration);
@@ -554,6 +556,7 @@ void server_shutdown(Server *s) {
         }
         restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
+        uv_close((uv_handle_t *) &s->pause_timer, NULL);
         spawn_worker_flush_watches(true);
         uv_close((uv_handle_t *) &s->after_iteration, NULL);
         uv_close((uv_handle_t *) &s->closer_retry, NULL);

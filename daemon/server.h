@@ -64,6 +64,8 @@ typedef struct Server {
         uv_poll_t listen_poll;
         uv_signal_t signals[4]; /* SIGTERM, SIGINT, SIGHUP, SIGUSR2 */
         uv_timer_t spawn_timer; /* runs while spawns are pending, to end the ones that never exec */
+        uv_timer_t pause_timer; /* runs while a Pause waits for an init to leave the daemon's memory */
+        SandboxClient *pausers; /* those Pauses (SandboxClient.pausing) */
         uv_check_t after_iteration; /* the watchdog learns of the spawns it made; queued closes get a worker */
         uv_timer_t closer_retry;    /* runs while closes are queued with no worker that could be started */
 

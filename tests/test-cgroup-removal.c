@@ -64,7 +64,7 @@ static CgroupRemoval *wait_done(CgroupRemover *r) {
         return removal;
 }
 
-Test(cgroup_removal, removes_in_order_and_stops_at_the_first_failure) {
+Test(cgroup_removal, removes_in_order_and_stops_at_a_failure_of_the_first_ones) {
         CgroupRemover *r = NULL;
         CgroupRemoval *done;
         int one, two;
@@ -78,7 +78,9 @@ Test(cgroup_removal, removes_in_order_and_stops_at_the_first_failure) {
         cr_assert_eq(mkdirat(base_fd, "after", 0755), 0);
 
         cgroup_remover_queue(r, removal_of((const char *const[]) { "a/leaf", "a", "gone-already" }, 3, &one));
-        cgroup_remover_queue(r, removal_of((const char *const[]) { "full", "after" }, 2, &two));
+        done = removal_of((const char *const[]) { "full", "after" }, 2, &two);
+        done->n_must = 1;
+        cgroup_remover_queue(r, done);
 
         done = wait_done(r);
         cr_expect_eq(done->userdata, &one, "the first queued is the first done");
@@ -91,11 +93,18 @@ Test(cgroup_removal, removes_in_order_and_stops_at_the_first_failure) {
         cr_expect_eq(done->userdata, &two);
         cr_expect_eq(done->error, ENOTEMPTY);
         cr_expect_eq(done->n_removed, 0);
-        cr_expect(exists("after"), "a failure keeps the directories after it");
+        cr_expect(exists("after"), "a failure of one of the first n_must keeps the directories after it");
         cgroup_removal_free(done);
-
         cr_expect_null(cgroup_remover_take_done(r));
-        cr_assert_eq(unlinkat(base_fd, "after", AT_REMOVEDIR), 0);
+
+        /* Past them, a failure is recorded and the rest still go. */
+        cgroup_remover_queue(r, removal_of((const char *const[]) { "full", "after" }, 2, &one));
+        done = wait_done(r);
+        cr_expect_eq(done->userdata, &one);
+        cr_expect_eq(done->error, ENOTEMPTY);
+        cr_expect_eq(done->n_removed, 1);
+        cr_expect_not(exists("after"), "a failure past the first n_must keeps nothing else");
+        cgroup_removal_free(done);
         cgroup_remover_free(r, NULL, NULL);
 }
 

@@ -14,6 +14,7 @@
 #include <elf.h>
 #include <limits.h>
 #include <link.h>
+#include <linux/kcmp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -670,6 +671,36 @@ Test(cgroup, pause_freezes_and_resume_thaws) {
         json_object_put(r);
         close(s.pidfd);
         assert_only_the_leaf_left();
+        test_disconnect(conn);
+}
+
+/*
+ * A root caller's sandbox has its init on the daemon's memory for a moment after its Spawn is answered (until
+ * init execs nsbox-init; a CPU quota of 1 ms a second here makes that moment last into the next period). A Pause then
+ * waits for init to leave it: frozen there, init would hold its spawn worker until the watchdog killed the
+ * sandbox at the spawn's timeout.
+ */
+Test(cgroup, pause_waits_for_init_to_leave_the_daemons_memory) {
+        int conn = test_daemon_connect(&daemon_);
+        Spawned s = spawn_ok(conn,
+                             "{\"argv\":[\"sleep\",\"1000\"],\"namespaces\":[\"pid\"],"
+                             "\"resources\":{\"cpu\":{\"quota\":1000,\"period\":1000000}}}",
+                             NULL, 0);
+        struct json_object *r;
+
+        call_id_ok(conn, "Pause", s.id, NULL);
+        cr_expect_neq(syscall(SYS_kcmp, daemon_.pid, s.pid, KCMP_VM, 0, 0), 0,
+                      "the Pause froze init on the daemon's memory");
+        r = call_id(conn, "Inspect", s.id, NULL);
+        cr_expect(json_object_get_boolean(test_json_get(r, "parameters.sandbox.paused")), "%s",
+                  json_object_to_json_string(r));
+        json_object_put(r);
+
+        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
+        r = call_id(conn, "Wait", s.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
+        json_object_put(r);
+        close(s.pidfd);
         test_disconnect(conn);
 }
 
