@@ -1568,6 +1568,27 @@ static bool init_on_daemon_memory(const Sandbox *sb) {
                syscall(SYS_kcmp, getpid(), sb->pid, KCMP_VM, 0, 0) == 0;
 }
 
+/*
+ * Whether a freeze now could catch a process of the sandbox before its exec: its own spawn or one into it (an
+ * Exec, a nested sandbox, which its cgroup holds too) in flight, whose child may be on the daemon's memory
+ * holding a spawn worker, or whose answer waits for an exec the freeze would stop; or its init still on the
+ * daemon's memory after the answer.
+ */
+static bool pause_must_wait(const Sandbox *sb) {
+        if (sb->ended)
+                return false;
+        if (sandbox_spawn_in_flight(sb) || init_on_daemon_memory(sb))
+                return true;
+        LIST_FOREACH(execs, e, sb->execs)
+                if (pause_must_wait(e))
+                        return true;
+        return false;
+}
+
+/* How often a waiting Pause looks: at first at once, then less and less often while nothing changes. */
+#define PAUSE_WAIT_FIRST_MSEC 1
+#define PAUSE_WAIT_MAX_MSEC 32
+
 static void pause_answer(Sandbox *sb, Connection *c, bool pause, int r) {
         log_audit(LOG_INFO, pause ? "pause" : "resume", &c->caller, sb->id, "%s sandbox %s: %s",
                   pause ? "Pausing" : "Resuming", sb->id, r < 0 ? strerror(-r) : "ok");
@@ -1596,7 +1617,7 @@ static void pauser_remove(SandboxClient *cl) {
 
 static SandboxClient *find_pauser(Server *s, const Sandbox *sb) {
         LIST_FOREACH(pausers, cl, s->pausers)
-                if (!sb ? !init_on_daemon_memory(cl->pausing) : cl->pausing == sb)
+                if (!sb ? !pause_must_wait(cl->pausing) : cl->pausing == sb)
                         return cl;
         return NULL;
 }
@@ -1615,27 +1636,31 @@ static void sandbox_answer_pausers(Sandbox *sb, int r) {
 }
 
 static void on_pause_timer(uv_timer_t *timer) {
+        Server *s = timer->data;
+        uint64_t next = MIN(uv_timer_get_repeat(timer) * 2, (uint64_t) PAUSE_WAIT_MAX_MSEC);
         SandboxClient *cl;
 
         /* Ended meanwhile (the watchdog's kill, say): nothing left to freeze, as for Kill. */
-        while ((cl = find_pauser(timer->data, NULL)))
+        while ((cl = find_pauser(s, NULL)))
                 sandbox_answer_pausers(cl->pausing, cl->pausing->ended ? -ESRCH : 1);
+        if (s->pausers)
+                uv_timer_set_repeat(timer, next);
 }
 
 void sandbox_pause_call(Sandbox *sb, Connection *c, bool pause) {
         Server *s = sb->server;
         SandboxClient *cl;
 
-        if (pause && sb->cgroup && init_on_daemon_memory(sb) && (cl = sandbox_client_of(c))) {
+        if (pause && sb->cgroup && pause_must_wait(sb) && (cl = sandbox_client_of(c))) {
+                log_audit(LOG_INFO, "pause", &c->caller, sb->id,
+                          "Pausing sandbox %s once no process of it can be on the daemon's memory.", sb->id);
                 cl->pausing = sb;
                 LIST_PREPEND(pausers, s->pausers, cl);
-                if (!uv_is_active((uv_handle_t *) &s->pause_timer))
-                        (void) uv_timer_start(&s->pause_timer, on_pause_timer, 1, 1);
+                (void) uv_timer_start(&s->pause_timer, on_pause_timer, PAUSE_WAIT_FIRST_MSEC, PAUSE_WAIT_FIRST_MSEC);
                 return;
         }
-        /* Paused and resumed before it froze: the Pause is answered as done, without the freeze. */
-        if (!pause)
-                sandbox_answer_pausers(sb, 0);
+        /* A Pause waiting still freezes once it can: its caller is told the sandbox is frozen, and only a
+         * Resume after that answer thaws it (one from inside the sandbox, which runs meanwhile, included). */
         pause_answer(sb, c, pause, sandbox_pause(sb, pause));
 }
 

@@ -292,11 +292,13 @@ int sandbox_kill_all(Sandbox *sb, int sig);
 int sandbox_pause(Sandbox *sb, bool pause);
 
 /*
- * A Pause or Resume call on c: freezes or thaws, writes the audit record and answers. A root caller's
- * sandbox may still have its init on the daemon's memory just after its Spawn was answered (until init execs
- * nsbox-init, a millisecond or so): frozen there, init would hold its spawn worker until the watchdog killed
- * the sandbox at the spawn's timeout. Such a Pause is answered once init left and the cgroup is frozen,
- * looked at every millisecond or so; a Resume meanwhile answers it without a freeze.
+ * A Pause or Resume call on c: freezes or thaws, writes the audit record and answers. A process of the
+ * sandbox may be on the daemon's memory, before its exec: a root caller's init just after its Spawn was
+ * answered (until it execs nsbox-init, a millisecond or so), the child of a spawn into the sandbox still in
+ * flight (its own, an Exec's, a nested sandbox's). Frozen there, it would hold its spawn worker until the
+ * watchdog or the spawn's timeout killed it. Such a Pause is answered once none can be (looked at after 1 ms,
+ * then less often up to every 32 ms) and the cgroup is frozen; a Resume meanwhile thaws what is frozen and
+ * leaves the Pause to freeze it after all.
  */
 void sandbox_pause_call(Sandbox *sb, Connection *c, bool pause);
 

@@ -704,6 +704,46 @@ Test(cgroup, pause_waits_for_init_to_leave_the_daemons_memory) {
         test_disconnect(conn);
 }
 
+/* A Pause while a spawn into the sandbox is in flight (here its own, held by its blockFileDescriptor) waits for
+ * it: frozen before its exec, the child would hold its spawn worker and the spawn would time out. */
+Test(cgroup, pause_waits_for_a_spawn_in_flight) {
+        int conn = test_daemon_connect(&daemon_), holder = test_daemon_connect(&daemon_), block[2];
+        struct pollfd pfd = { .fd = conn, .events = POLLIN };
+        struct json_object *r;
+
+        cr_assert_eq(pipe2(block, O_CLOEXEC), 0);
+        test_send(holder, "io.nsbox.Sandbox.Spawn",
+                  "{\"argv\":[\"sleep\",\"1000\"],\"name\":\"held\",\"blockFileDescriptor\":0}", &block[0], 1);
+        /* Visible by its name once the daemon took it up. */
+        for (int i = 0; i < 1000; i++) {
+                r = call_id(conn, "Inspect", "held", NULL);
+                bool found = !test_json_get(r, "error");
+                json_object_put(r);
+                if (found)
+                        break;
+                usleep(10000);
+        }
+        test_send(conn, "io.nsbox.Sandbox.Pause", "{\"id\":\"held\"}", NULL, 0);
+        cr_expect_eq(poll(&pfd, 1, 200), 0, "the Pause was answered while the spawn was in flight");
+
+        close(block[1]);
+        r = test_read_reply(holder, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "the held spawn failed: %s", json_object_to_json_string(r));
+        json_object_put(r);
+        r = test_read_reply(conn, NULL, NULL);
+        cr_assert_null(test_json_get(r, "error"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        r = call_id(conn, "Inspect", "held", NULL);
+        cr_expect(json_object_get_boolean(test_json_get(r, "parameters.sandbox.paused")), "%s",
+                  json_object_to_json_string(r));
+        json_object_put(r);
+
+        call_id_ok(conn, "Kill", "held", "\"signal\":9,\"all\":true");
+        close(block[0]);
+        test_disconnect(holder);
+        test_disconnect(conn);
+}
+
 /* ---- refusals ---- */
 
 static void assert_refused(int conn, const char *params, const char *error, const char *parameter) {
