@@ -101,6 +101,16 @@ static void call_id_ok(int conn, const char *method, const char *id, const char 
         json_object_put(r);
 }
 
+/* Kills every process of the sandbox and waits for its end, which says so. */
+static void kill_all_and_wait(int conn, const char *id) {
+        struct json_object *r;
+
+        call_id_ok(conn, "Kill", id, "\"signal\":9,\"all\":true");
+        r = call_id(conn, "Wait", id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
+        json_object_put(r);
+}
+
 /* The sandbox's cgroup directory in the hierarchy of controller ("" for cgroup2), from Inspect's path. */
 static void sandbox_dir(struct json_object *inspect, const char *controller, char *buf, size_t size) {
         const char *path = test_json_string(inspect, "parameters.sandbox.cgroup");
@@ -466,10 +476,7 @@ Test(cgroup, tasks_max_contains_a_fork_bomb) {
         cr_assert_eq(get_int(r, "parameters.sandbox.resources.pids.limit"), 20);
         json_object_put(r);
 
-        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
-        r = call_id(conn, "Wait", s.id, NULL);
-        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
-        json_object_put(r);
+        kill_all_and_wait(conn, s.id);
         close(s.pidfd);
         assert_only_the_leaf_left();
         test_disconnect(conn);
@@ -665,10 +672,7 @@ Test(cgroup, pause_freezes_and_resume_thaws) {
 
         /* A paused sandbox still dies of Kill. */
         call_id_ok(conn, "Pause", s.id, NULL);
-        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
-        r = call_id(conn, "Wait", s.id, NULL);
-        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
-        json_object_put(r);
+        kill_all_and_wait(conn, s.id);
         close(s.pidfd);
         assert_only_the_leaf_left();
         test_disconnect(conn);
@@ -696,10 +700,7 @@ Test(cgroup, pause_waits_for_init_to_leave_the_daemons_memory) {
                   json_object_to_json_string(r));
         json_object_put(r);
 
-        call_id_ok(conn, "Kill", s.id, "\"signal\":9,\"all\":true");
-        r = call_id(conn, "Wait", s.id, NULL);
-        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed");
-        json_object_put(r);
+        kill_all_and_wait(conn, s.id);
         close(s.pidfd);
         test_disconnect(conn);
 }
