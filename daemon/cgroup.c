@@ -2094,6 +2094,14 @@ static int removal_add_dirs(Cgroup *cg, CgroupRemoval *removal) {
 
 _Static_assert(CGROUP_REMOVAL_DIRS_MAX >= HIERARCHIES_MAX + 1, "a cgroup's directories and its leaf");
 
+/* A cgroup its owner found empty that the kernel does not let go: what runs there is killed, and it stays, as an
+ * abandoned one does, for the next start. */
+static void keep_what_is_left(Cgroup *cg, int error) {
+        log_warning_errno(error, "Cannot remove the cgroup %s, leaving it: %m", cg->path);
+        (void) cgroup_kill(cg);
+        cgroup_abandon(cg);
+}
+
 /* On the loop, once the remover is done with cg's directories (or the manager stops). */
 static void removal_finish(CgroupRemoval *removal, void *userdata) {
         Cgroup *cg = removal->userdata;
@@ -2103,11 +2111,9 @@ static void removal_finish(CgroupRemoval *removal, void *userdata) {
                 cgroup_gone(cg, /* removed= */ true);
                 return;
         }
-        log_warning_errno(-removal->error, "Cannot remove the cgroup %s, leaving it: %m", cg->path);
         for (size_t i = 0; i < m->n_h; i++)
                 cg->present[i] = faccessat(cg->user->fds[i], cg->name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
-        (void) cgroup_kill(cg);
-        cgroup_abandon(cg);
+        keep_what_is_left(cg, -removal->error);
 }
 
 void cgroup_remove_empty(Cgroup *cg) {
@@ -2126,11 +2132,8 @@ void cgroup_remove_empty(Cgroup *cg) {
         }
         if (!removal) {
                 r = cgroup_remove(cg);
-                if (r < 0) {
-                        log_warning_errno(r, "Cannot remove the cgroup %s, leaving it: %m", cg->path);
-                        (void) cgroup_kill(cg);
-                        cgroup_abandon(cg);
-                }
+                if (r < 0)
+                        keep_what_is_left(cg, r);
                 return;
         }
 

@@ -650,11 +650,19 @@ _noreturn_ static void watchdog_main(int fd) {
         }
 }
 
+/* Whether the watchdog has anything to keep for j: a timeout, and the watchdog to keep it. */
+static bool job_wants_watch(const Job *j) {
+        return (j->call.timeout_msec > 0 || j->call.armed_timeout_msec) && watch_socket >= 0;
+}
+
+static bool job_vfork_over(const Job *j) {
+        return __atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE);
+}
+
 /* The caller's: hands the watchdog a child the worker may still be suspended on, with its pidfd. Without the
  * watchdog (or room in its socket), the daemon's own deadlines still end the child, and with it the vfork. */
 static void watch_job(Job *j, int pidfd) {
-        if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) || watch_socket < 0 ||
-            __atomic_load_n(&j->vfork_over, __ATOMIC_ACQUIRE))
+        if (!job_wants_watch(j) || job_vfork_over(j))
                 return;
         __atomic_add_fetch(&j->n_ref, 1, __ATOMIC_ACQ_REL);
         if (fd_send(watch_socket, &j, sizeof j, &pidfd, 1, MSG_DONTWAIT) < 0)
@@ -681,7 +689,7 @@ static size_t n_pending_watches, n_pending_watches_max;
 static void watch_job_later(Job *j, int pidfd) {
         int copy;
 
-        if ((j->call.timeout_msec == 0 && !j->call.armed_timeout_msec) || watch_socket < 0)
+        if (!job_wants_watch(j))
                 return;
         if (n_pending_watches == n_pending_watches_max) {
                 size_t max = n_pending_watches_max ? n_pending_watches_max * 2 : 8;
@@ -703,14 +711,16 @@ static void watch_job_later(Job *j, int pidfd) {
         pending_watches[n_pending_watches++] = (PendingWatch) { .job = j, .pidfd = copy };
 }
 
-void spawn_worker_flush_watches(bool all) {
+/* Goes through the pending watches: hand: hands over those still there that a previous pass saw (all: every
+ * one still there), and marks the others; else only forgets those whose child left the daemon's memory. */
+static void pending_watches_pass(bool hand, bool all) {
         size_t kept = 0;
 
         for (size_t i = 0; i < n_pending_watches; i++) {
                 PendingWatch *w = &pending_watches[i];
 
-                if (!all && !w->aged && !__atomic_load_n(&w->job->vfork_over, __ATOMIC_ACQUIRE)) {
-                        w->aged = true;
+                if (!job_vfork_over(w->job) && (!hand || (!all && !w->aged))) {
+                        w->aged = w->aged || hand;
                         pending_watches[kept++] = *w;
                         continue;
                 }
@@ -720,6 +730,10 @@ void spawn_worker_flush_watches(bool all) {
                 job_unref(w->job);
         }
         n_pending_watches = kept;
+}
+
+void spawn_worker_flush_watches(bool all) {
+        pending_watches_pass(/* hand= */ true, all);
 }
 
 /* The worker's, once its clone3() returned. */
@@ -1211,8 +1225,9 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
                 return -EINVAL;
         if (!spawn_worker_supported() || !factory_running)
                 return -EBUSY;
-        /* A caller that calls nothing else holds the last one's at most. */
-        spawn_worker_flush_watches(false);
+        /* Never a hand-over here, on the spawn's path (several spawns may come in one iteration): only the
+         * watches whose children left go. */
+        pending_watches_pass(/* hand= */ false, false);
 
         j = calloc(1, sizeof *j);
         if (!j)

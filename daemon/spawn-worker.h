@@ -91,7 +91,8 @@ int spawn_worker_clone(const SpawnWorkerCall *call, pid_t *ret_pid, int *ret_pid
  * each of its loop's iterations, where the spawn's own path (its release, its reply) is done and a child
  * that exec'd at once is gone, and with all when it stops; until a child is handed over, the caller's own
  * deadline is what ends one that does not exec, and the caller's next iteration is never far off while it
- * has a spawn in flight (its report pipe, its timer). spawn_worker_clone() calls it too. The caller's thread.
+ * has a spawn in flight (its report pipe, its timer). spawn_worker_clone() only forgets the watches of
+ * children that left, never hands one over. The caller's thread.
  */
 void spawn_worker_flush_watches(bool all);
 

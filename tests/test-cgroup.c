@@ -333,17 +333,35 @@ Test(cgroup, a_child_is_born_in_every_hierarchy_and_the_events_follow_it) {
         cr_assert_eq(cgroup_remove(cg), 0);
 }
 
-/* Dispatches the manager's events until dir/sub is gone (bounded). */
-static bool dispatch_until_gone(const char *dir, const char *sub) {
+/* Dispatches the manager's events until done(userdata) (bounded). */
+static bool dispatch_until(bool (*done)(const void *userdata), const void *userdata) {
         for (int i = 0; i < 200; i++) {
                 struct pollfd pfd = { .fd = cgroup_manager_event_fd(manager), .events = POLLIN };
 
-                if (!path_exists(dir, sub))
+                if (done(userdata))
                         return true;
                 if (poll(&pfd, 1, 100) > 0)
                         cr_assert_geq(cgroup_manager_dispatch(manager, on_event), 0);
         }
         return false;
+}
+
+static bool path_gone(const void *path) {
+        return access(path, F_OK) < 0;
+}
+
+static bool dispatch_until_gone(const char *dir, const char *sub) {
+        char p[1024];
+
+        snprintf(p, sizeof p, "%s/%s", dir, sub);
+        return dispatch_until(path_gone, p);
+}
+
+/* A child of ours (a pid) that exited, not reaped yet. */
+static bool child_exited(const void *pid) {
+        siginfo_t si = {};
+
+        return waitid(P_PID, (id_t) *(const pid_t *) pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0;
 }
 
 Test(cgroup, remove_empty_removes_every_directory_off_the_loop_and_the_user_waits_for_it) {
@@ -378,15 +396,7 @@ Test(cgroup, remove_empty_of_a_busy_cgroup_kills_it_and_leaves_it) {
         child_go(&c);
         cgroup_remove_empty(cg);
         /* Killed by the loop once the remover reported: the dispatch that hands the outcome over does it. */
-        for (int i = 0; i < 200; i++) {
-                struct pollfd pfd = { .fd = cgroup_manager_event_fd(manager), .events = POLLIN };
-                siginfo_t si = {};
-
-                if (waitid(P_PID, (id_t) c.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == c.pid)
-                        break;
-                if (poll(&pfd, 1, 100) > 0)
-                        cr_assert_geq(cgroup_manager_dispatch(manager, on_event), 0);
-        }
+        cr_expect(dispatch_until(child_exited, &c.pid), "the busy cgroup's process was not killed");
         cr_expect(WIFSIGNALED(child_wait(&c)));
         cr_expect(path_exists(test_cg.dir[0], "user-0/busy"), "a cgroup the kernel kept is left");
         /* As the next start would: empty now, it goes. */
