@@ -1917,7 +1917,7 @@ static bool kernel_at_least(unsigned major, unsigned minor) {
 }
 
 /* A thread's time slice in ns (sched_getattr(2) reports it as sched_runtime for SCHED_OTHER). */
-static uint64_t slice_of(pid_t tid) {
+static int read_slice(pid_t tid, uint64_t *ret) {
         struct {
                 uint32_t size, sched_policy;
                 uint64_t sched_flags;
@@ -1926,8 +1926,18 @@ static uint64_t slice_of(pid_t tid) {
                 uint64_t sched_runtime, sched_deadline, sched_period;
         } attr = {};
 
-        cr_assert_eq(syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0), 0, "sched_getattr(%d): %m", (int) tid);
-        return attr.sched_runtime;
+        if (syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0) < 0)
+                return -errno;
+        *ret = attr.sched_runtime;
+        return 0;
+}
+
+static uint64_t slice_of(pid_t tid) {
+        uint64_t slice = 0;
+        int r = read_slice(tid, &slice);
+
+        cr_assert_eq(r, 0, "sched_getattr(%d): %s", (int) tid, strerror(-r));
+        return slice;
 }
 
 /* Only the loop thread and the spawn workers (named "nsbox-spawn") run with a short slice: neither the
@@ -1954,17 +1964,30 @@ Test(daemon, only_the_loop_and_the_spawn_workers_have_a_short_slice) {
         cr_assert_not_null(tasks);
         while ((de = readdir(tasks))) {
                 pid_t tid = atoi(de->d_name);
+                uint64_t slice;
+                FILE *f;
+                int r;
 
                 if (de->d_name[0] == '.' || tid == daemon_.pid)
                         continue;
+                /* A thread that ended meanwhile (a closer thread, a retired worker) is skipped. */
                 snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int) daemon_.pid, (int) tid);
-                read_file(path, comm, sizeof comm);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (!fgets(comm, sizeof comm, f))
+                        comm[0] = '\0';
+                fclose(f);
                 comm[strcspn(comm, "\n")] = 0;
+                r = read_slice(tid, &slice);
+                if (r == -ESRCH)
+                        continue;
+                cr_assert_eq(r, 0, "sched_getattr(%d): %s", (int) tid, strerror(-r));
                 if (streq(comm, "nsbox-spawn")) {
-                        cr_assert_eq(slice_of(tid), 100000, "spawn worker %d", (int) tid);
+                        cr_assert_eq(slice, 100000, "spawn worker %d", (int) tid);
                         n_workers++;
                 } else
-                        cr_assert_gt(slice_of(tid), 100000, "thread %d (%s)", (int) tid, comm);
+                        cr_assert_gt(slice, 100000, "thread %d (%s)", (int) tid, comm);
         }
         closedir(tasks);
 #if defined(__x86_64__) /* where the daemon has spawn workers at all (spawn-worker.c) */

@@ -1201,29 +1201,56 @@ static unsigned read_pids_current(const char *dir) {
         return (unsigned) strtoul(text, NULL, 10);
 }
 
-/* The threads named as spawn workers are. */
-static unsigned spawn_worker_threads(void) {
+/*
+ * Calls visit(tid, status, userdata) for every thread of ours named name, or also for the calling thread where
+ * with_self. A thread that ends while we walk (a worker that retires, a closer thread) is skipped: the
+ * walk reads what is there, and an ended thread holds nothing.
+ */
+static void for_each_thread(const char *name, bool with_self, void (*visit)(pid_t tid, const char *status, void *userdata),
+                            void *userdata) {
         DIR *tasks = opendir("/proc/self/task");
-        unsigned n = 0;
 
         cr_assert_not_null(tasks);
         for (struct dirent *de; (de = readdir(tasks));) {
-                char path[300], comm[32] = "";
-                FILE *f;
+                _cleanup_free_ char *thread_name = NULL;
+                char path[300], status[16384];
+                ssize_t n;
+                pid_t tid;
+                int fd;
 
                 if (de->d_name[0] == '.')
                         continue;
-                /* A worker that is exiting may be gone by now. */
-                snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
+                tid = atoi(de->d_name);
+                snprintf(path, sizeof path, "/proc/self/task/%s/status", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 && errno == ENOENT)
                         continue;
-                if (fgets(comm, sizeof comm, f))
-                        comm[strcspn(comm, "\n")] = '\0';
-                fclose(f);
-                n += streq(comm, SPAWN_WORKER_NAME);
+                cr_assert_geq(fd, 0, "open %s: %m", path);
+                /* One read gives the whole file (a seq_file far smaller than the buffer). */
+                n = read(fd, status, sizeof status - 1);
+                close(fd);
+                if (n < 0 && errno == ESRCH)
+                        continue;
+                cr_assert_gt(n, 0, "read %s: %m", path);
+                status[n] = '\0';
+                thread_name = status_field(status, "Name:");
+                if ((with_self && tid == gettid()) || streq(thread_name, name))
+                        visit(tid, status, userdata);
         }
         closedir(tasks);
+}
+
+static void count_thread(pid_t tid, const char *status, void *userdata) {
+        (void) tid;
+        (void) status;
+        (*(unsigned *) userdata)++;
+}
+
+/* The threads named as spawn workers are. */
+static unsigned spawn_worker_threads(void) {
+        unsigned n = 0;
+
+        for_each_thread(SPAWN_WORKER_NAME, false, count_thread, &n);
         return n;
 }
 
@@ -2504,6 +2531,17 @@ Test(spawn, caller_groups_kept_in_joined_user_namespace) {
         remove_group_files(dir, deny, allow);
 }
 
+static void assert_holds_no_caller_groups(pid_t tid, const char *status, void *userdata) {
+        _cleanup_free_ char *held = status_field(status, "Groups:");
+
+        (void) userdata;
+        held[strcspn(held, " \t")] = '\0';
+        if (tid == gettid() && getgroups(0, NULL) != 0)
+                cr_assert_str_eq(held, "4242", "the daemon kept a caller's groups");
+        else
+                cr_assert_str_eq(held, "", "thread %d kept a caller's groups", (int) tid);
+}
+
 /* Root's sandboxes get no supplementary groups where they do not set any, whatever groups the daemon
  * started with; and the daemon gives back a caller's groups right after clone3(). */
 Test(spawn, groups_held_only_around_clone) {
@@ -2528,25 +2566,7 @@ Test(spawn, groups_held_only_around_clone) {
         /* Whichever thread cloned (a spawn worker, or ours): none kept the caller's groups. Ours may keep
          * the ones it started with; the test runner's own threads are not the engine's. */
         wait_spawn_workers_idle();
-        DIR *tasks = opendir("/proc/self/task");
-        cr_assert_not_null(tasks);
-        for (struct dirent *de; (de = readdir(tasks));) {
-                _cleanup_free_ char *status = NULL, *held = NULL, *name = NULL;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                status = read_proc("/proc/self/task/%s/status", de->d_name);
-                name = status_field(status, "Name:");
-                if (atoi(de->d_name) != gettid() && !streq(name, SPAWN_WORKER_NAME))
-                        continue;
-                held = status_field(status, "Groups:");
-                held[strcspn(held, " \t")] = '\0';
-                if (atoi(de->d_name) == gettid() && getgroups(0, NULL) != 0)
-                        cr_assert_str_eq(held, "4242", "the daemon kept a caller's groups");
-                else
-                        cr_assert_str_eq(held, "", "thread %s kept a caller's groups", de->d_name);
-        }
-        closedir(tasks);
+        for_each_thread(SPAWN_WORKER_NAME, true, assert_holds_no_caller_groups, NULL);
 }
 
 /* ---- the child holds only the daemon fds its plan uses ---- */
@@ -2717,6 +2737,25 @@ static unsigned fd_table_size(const char *status_path) {
         return (unsigned) atoi(size);
 }
 
+static void assert_worker_holds_few_fds(pid_t tid, const char *status, void *userdata) {
+        char fd_dir[64];
+        size_t n = 0;
+        DIR *fds;
+
+        (void) status;
+        (void) userdata;
+        snprintf(fd_dir, sizeof fd_dir, "/proc/self/task/%d/fd", (int) tid);
+        fds = opendir(fd_dir);
+        if (!fds && errno == ENOENT)
+                return; /* retired meanwhile */
+        cr_assert_not_null(fds);
+        for (struct dirent *f; (f = readdir(fds));)
+                n += f->d_name[0] != '.';
+        closedir(fds);
+        /* stdio, the daemon's pidfd, its own pid namespace */
+        cr_assert_leq(n, 5U, "spawn worker %d holds %zu fds", (int) tid, n);
+}
+
 /*
  * The child gets a copy of the cloning thread's fd table: with the daemon's (a pidfd per live sandbox) it
  * costs every spawn a copy of thousands of fds, and grows with the sandboxes alive. A spawn worker's is its
@@ -2753,29 +2792,7 @@ Test(spawn, child_copies_a_small_fd_table_whatever_the_daemon_holds) {
 
         /* Every worker's table holds only its own fds again: nothing of the plan is left there. */
         wait_spawn_workers_idle();
-        DIR *tasks = opendir("/proc/self/task");
-        cr_assert_not_null(tasks);
-        for (struct dirent *de; (de = readdir(tasks));) {
-                _cleanup_free_ char *status = NULL, *name = NULL;
-                char fd_dir[300];
-                size_t n = 0;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                status = read_proc("/proc/self/task/%s/status", de->d_name);
-                name = status_field(status, "Name:");
-                if (!streq(name, SPAWN_WORKER_NAME))
-                        continue;
-                snprintf(fd_dir, sizeof fd_dir, "/proc/self/task/%s/fd", de->d_name);
-                DIR *fds = opendir(fd_dir);
-                cr_assert_not_null(fds);
-                for (struct dirent *f; (f = readdir(fds));)
-                        n += f->d_name[0] != '.';
-                closedir(fds);
-                /* stdio, the daemon's pidfd, its own pid namespace */
-                cr_assert_leq(n, 5U, "spawn worker %s holds %zu fds", de->d_name, n);
-        }
-        closedir(tasks);
+        for_each_thread(SPAWN_WORKER_NAME, false, assert_worker_holds_few_fds, NULL);
 
         close_many(many, ELEMENTSOF(many));
         cr_assert_eq(fd_count_open(), before);
