@@ -92,7 +92,6 @@ static void *worker_run(void *userdata) {
         Lane *lane = NULL;
         bool destroy;
 
-        bounded_close_thread_init();
         pthread_mutex_lock(&c->lock);
         c->n_starting--;
         for (;;) {
@@ -135,7 +134,6 @@ static void *worker_run(void *userdata) {
         destroy = c->freed && c->n_workers == 0;
         pthread_mutex_unlock(&c->lock);
 
-        bounded_close_thread_done();
         if (destroy)
                 closer_destroy(c);
         return NULL;
@@ -194,6 +192,8 @@ AsyncCloser *async_closer_free(AsyncCloser *c) {
         if (!c)
                 return NULL;
 
+        /* Left in the table, the process's exit would close them in the exiting thread. */
+        (void) async_closer_release_queued(c, ASYNC_CLOSER_RELEASE_MSEC);
         pthread_mutex_lock(&c->lock);
         c->freed = true;
         destroy = c->n_workers == 0;
@@ -299,6 +299,66 @@ void async_close_many(AsyncCloser *c, uid_t owner, int *fds, size_t n) {
                 (void) async_close(c, owner, fds[i]);
                 fds[i] = -EBADF;
         }
+}
+
+/* Takes the queued jobs that close an fd (not those that reap) out of every lane: their fds and owners. Lock
+ * held. */
+static int take_queued_closes(AsyncCloser *c, int **ret_fds, uid_t **ret_owners, size_t *ret_n) {
+        size_t n = 0, k;
+        uid_t *owners;
+        int *fds;
+
+        LIST_FOREACH(lanes, l, c->lanes)
+                n += l->n - l->head;
+        fds = calloc(MAX(n, 1U), sizeof(int));
+        owners = calloc(MAX(n, 1U), sizeof(uid_t));
+        if (!fds || !owners) {
+                free(fds);
+                free(owners);
+                return -ENOMEM;
+        }
+        n = 0;
+        LIST_FOREACH(lanes, l, c->lanes) {
+                k = l->head;
+                for (size_t i = l->head; i < l->n; i++)
+                        if (l->jobs[i].reap)
+                                l->jobs[k++] = l->jobs[i];
+                        else {
+                                fds[n] = l->jobs[i].fd;
+                                owners[n++] = l->owner;
+                        }
+                c->n_pending -= l->n - k;
+                l->n = k;
+        }
+        *ret_fds = fds;
+        *ret_owners = owners;
+        *ret_n = n;
+        return 0;
+}
+
+size_t async_closer_release_queued(AsyncCloser *c, unsigned timeout_msec) {
+        _cleanup_free_ uid_t *owners = NULL;
+        _cleanup_free_ bool *started = NULL;
+        _cleanup_free_ int *fds = NULL;
+        size_t n = 0, left = 0;
+
+        pthread_mutex_lock(&c->lock);
+        if (take_queued_closes(c, &fds, &owners, &n) < 0)
+                n = 0;
+        pthread_mutex_unlock(&c->lock);
+        if (n == 0)
+                return 0;
+
+        started = calloc(n, sizeof *started);
+        if (started)
+                left = bounded_close_many_at_once(fds, n, timeout_msec, started);
+        /* No helper for these: back in their lanes, as they were. */
+        for (size_t i = 0; i < n; i++)
+                if (!started || !started[i]) {
+                        (void) async_close(c, owners[i], fds[i]);
+                        left++;
+                }
+        return left;
 }
 
 size_t async_closer_pending(AsyncCloser *c, uid_t owner) {

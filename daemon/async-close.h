@@ -28,10 +28,13 @@ typedef struct AsyncCloser AsyncCloser;
 
 int async_closer_new(unsigned max_workers, AsyncCloser **ret);
 
+/* How long async_closer_free() waits for queued fds to leave the table (async_closer_release_queued()). */
+#define ASYNC_CLOSER_RELEASE_MSEC 1000U
+
 /*
- * Forgets the closer. Fds still queued are left open (process exit closes
- * them), and so is the closer itself while a worker is stuck in close():
- * the last worker to finish frees it.
+ * Forgets the closer. Fds still queued go to helpers of their own first
+ * (async_closer_release_queued()); the closer itself stays while a worker is
+ * waiting for a stuck close: the last worker to finish frees it.
  */
 AsyncCloser *async_closer_free(AsyncCloser *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AsyncCloser *, async_closer_free);
@@ -61,6 +64,16 @@ int async_reap(AsyncCloser *c, uid_t owner, int pidfd);
  * while later: nothing else would until a later async_close()), else 0.
  */
 int async_closer_kick(AsyncCloser *c);
+
+/*
+ * For a daemon about to exec or exit, whose exec or exit would close in its own thread what is still queued
+ * (and a FUSE file among it would hold the exec, or the exit, until its server answers): every fd queued and
+ * not being closed yet goes to a helper process of its own (bounded-close.h), all at once, and this returns
+ * once each is out of the daemon's table (its helper done, or asleep in its close), or after timeout_msec.
+ * Returns how many may still be in the table then. Pidfds queued to be reaped stay queued (closing one
+ * cannot wait). Helpers stuck in a close stay children of the process, unreaped.
+ */
+size_t async_closer_release_queued(AsyncCloser *c, unsigned timeout_msec);
 
 /* async_close() for each valid fd of the array; sets each to -EBADF. */
 void async_close_many(AsyncCloser *c, uid_t owner, int *fds, size_t n);

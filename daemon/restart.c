@@ -694,7 +694,7 @@ void restart_reexec(Server *s) {
         char arg[64];
         ExecFds e = {};
         Handover h = {};
-        size_t n_args;
+        size_t n_args, left;
         int r;
 
         if (!s->config.exec_path || access(s->config.exec_path, X_OK) < 0) {
@@ -752,6 +752,12 @@ void restart_reexec(Server *s) {
         snprintf(arg, sizeof arg, "--deserialize=%d", state_fd);
         argv[n_args] = arg;
 
+        /* The exec closes what is left of callers' fds in this thread: none may be a FUSE file whose server
+         * does not answer. */
+        left = async_closer_release_queued(s->closer, ASYNC_CLOSER_RELEASE_MSEC);
+        if (left > 0)
+                log_warning("%zu of the callers' fds not out of the table yet: the re-exec closes %s itself.", left,
+                            left == 1 ? "it" : "them");
         set_inherited(&e, state_fd, true);
         execve(s->config.exec_path, argv, environ);
         r = -errno;

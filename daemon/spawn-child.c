@@ -725,6 +725,10 @@ static void setup_fds(SpawnPlan *p) {
         }
         if (close_range((unsigned) next, ~0U, 0) < 0)
                 child_fail(p, "fds", errno, "close_range");
+        if (p->moved_eof_fds) {
+                p->moved_eof_fds[0] = p->child_report_fd;
+                p->moved_eof_fds[1] = p->child_sync_fd;
+        }
 
         gap = -1;
         for (fd = 0; fd <= p->max_target; fd++) {
@@ -1042,6 +1046,7 @@ _noreturn_ static void await_request(SpawnPlan *pool) {
         copy.child_report_fd = pool->child_report_fd;
         copy.child_sync_fd = copy.init ? pool->child_sync_fd : -EBADF;
         copy.parent_sync_fd = copy.parent_report_fd = -EBADF;
+        copy.moved_eof_fds = pool->moved_eof_fds;
         memcpy(copy.namespace_inodes, pool->namespace_inodes, sizeof copy.namespace_inodes);
         copy.done_ahead = true;
         /* The request's profile is the default one exactly when the entry's shape says so. */

@@ -209,6 +209,11 @@ typedef struct SpawnPlan {
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
          * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;
+        /* With shares_memory: two ints in the daemon's memory, the one thing outside its copy the child
+         * writes, where setup_fds() leaves the numbers its report pipe and sync socket then have (-EBADF for
+         * none): its spawn worker closes its own copies of these first, for their EOF
+         * (spawn_worker_close_first()). NULL otherwise. */
+        int *moved_eof_fds;
 
         /* A warm-pool entry (SpawnContext.pooled): once released the child parks, says so on the sync socket
          * (SPAWN_SYNC_PARKED) and waits there for the request's plan: the plan's address, with its fds

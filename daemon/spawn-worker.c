@@ -66,6 +66,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -337,6 +339,15 @@ static __thread size_t n_pulled, n_pulled_max;
 /* This worker's thread loaded its calls' filter. */
 static __thread bool filtered = false;
 
+/* spawn_worker_close_first()'s fds, and which files they were. */
+typedef struct EofFd {
+        const int *fd;
+        dev_t dev;
+        ino_t ino;
+} EofFd;
+static __thread EofFd eof_fds[2];
+static __thread size_t n_eof_fds;
+
 /* The filter every filtered call passes (SpawnWorkerCall.filter), once a worker loaded it: the filtered
  * starter thread loads it (filtered_factory_start()). With the lock held. */
 static const struct sock_filter *kind_filter;
@@ -397,6 +408,39 @@ int spawn_worker_take_fd(int fd) {
                 return -errno;
         pulled[n_pulled++] = (Pulled) { .daemon_fd = fd, .fd = copy };
         return copy;
+}
+
+int spawn_worker_close_first(const int *fd) {
+        struct stat st;
+
+        if (*fd < 0)
+                return 0;
+        if (!fds_private)
+                return -EBADF;
+        if (n_eof_fds >= ELEMENTSOF(eof_fds))
+                return -E2BIG;
+        if (fstat(*fd, &st) < 0)
+                return -errno;
+        eof_fds[n_eof_fds++] = (EofFd) { .fd = fd, .dev = st.st_dev, .ino = st.st_ino };
+        return 0;
+}
+
+/*
+ * Right after the clone: the EOF fds where the child left them. The child may also have closed them and
+ * opened something else at that number, so each is looked at first, without asking a file system
+ * (AT_STATX_DONT_SYNC: what the number now holds may be a caller's FUSE file): a close here must be of the
+ * daemon's own pipe or socket, which cannot wait.
+ */
+static void close_eof_fds(void) {
+        for (size_t i = 0; i < n_eof_fds; i++) {
+                int fd = __atomic_load_n(eof_fds[i].fd, __ATOMIC_ACQUIRE);
+                struct statx sx;
+
+                if (fd >= 0 && statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &sx) == 0 &&
+                    makedev(sx.stx_dev_major, sx.stx_dev_minor) == eof_fds[i].dev && sx.stx_ino == eof_fds[i].ino)
+                        (void) close(fd);
+        }
+        n_eof_fds = 0;
 }
 
 /* What a job that cloned nothing pulled: bounded, as after a clone (worker_clear_fds()), so that a caller's
@@ -484,14 +528,14 @@ static int worker_private_fds(void) {
 }
 
 /*
- * After a job that cloned: the table the child shared until its exec or exit is the worker's alone again.
- * Whatever is left there goes (the child may have closed, replaced or renumbered anything, the worker's own
- * fds included), EOF on the child's report pipe with it.
+ * After a job that cloned, and after close_eof_fds(): the table the child shared until its exec or exit is the
+ * worker's alone again. Whatever is left there goes (the child may have closed, replaced or renumbered
+ * anything, the worker's own fds included), in a helper process (bounded-close.h).
  *
  * Such a close is often the last one of a caller's file: the caller and the loop may have let go of theirs
  * while the child ran, and a child that failed before its exec leaves its copies here. A lingering socket
- * among them holds the worker a moment (bounded-close.h), a FUSE file until its server answers its flush:
- * this worker's wait, never the loop's.
+ * among them holds the worker a moment, a FUSE file until its server answers its flush: this worker's wait,
+ * killable, never the loop's.
  */
 static void worker_clear_fds(void) {
         n_pulled = 0;
@@ -757,6 +801,7 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
         SpawnError e = {};
         long r;
 
+        n_eof_fds = 0;
         /* Before anything else: the caller keeps these open only until it is told. */
         cgroup_fd = spawn_worker_take_fd(j->call.cgroup_fd);
         if (j->call.cgroup_fd >= 0 && cgroup_fd < 0) {
@@ -785,9 +830,15 @@ static int run_job(Job *j, char *stack, size_t stack_size) {
         r = spawn_worker_clone3(&args, sizeof args, child_entry, j);
         unwatch_job(j);
         if (r >= 0)
-                worker_clear_fds();
+                close_eof_fds();
+        else
+                n_eof_fds = 0;
+        /* The worker's own credentials and namespaces back before it starts a helper for the rest: one
+         * born with the caller's ids, or into the sandbox's pid namespace, would be theirs to signal. */
         if (j->call.after)
                 j->call.after(j->call.userdata);
+        if (r >= 0)
+                worker_clear_fds();
         if (r < 0) {
                 job_fail(j, "clone3", (int) -r, NULL);
                 return 0;
@@ -823,7 +874,6 @@ static void *worker_main(void *arg) {
         int fds_error;
 
         fds_error = worker_private_fds();
-        bounded_close_thread_init();
         /* The kernel wakes a worker at its child's execve(), on the CPU the command then runs on: with the
          * default slice it waited there behind the command's exec and start, about a millisecond, and the
          * answer waits for it (the report pipe's EOF needs its close). */
@@ -880,7 +930,6 @@ static void *worker_main(void *arg) {
                                 n_idle[kind]++;
                         (void) pthread_mutex_unlock(&lock);
                         /* Its fd table goes with the thread. */
-                        bounded_close_thread_done();
                         free(pulled);
                         pulled = NULL;
                         n_pulled = n_pulled_max = 0;
@@ -1188,9 +1237,6 @@ int spawn_worker_setup(void) {
 
         if (factory_running || !spawn_worker_supported())
                 return 0;
-        r = bounded_close_setup();
-        if (r < 0)
-                return r;
         fds_by_socket = !pidfd_getfd_works();
         if (fds_by_socket) {
                 r = job_sockets_open(&start);

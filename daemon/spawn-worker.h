@@ -104,6 +104,15 @@ void spawn_worker_flush_watches(bool all);
  */
 int spawn_worker_take_fd(int fd);
 
+/*
+ * In a worker (within before()): *fd, a copy spawn_worker_take_fd() returned, is one of the daemon's own ends
+ * (a pipe's, a socketpair's) whose EOF the spawn's answer waits for. The worker closes it itself as soon as
+ * the child exec'd or exited, before the rest of its table goes to a helper process (bounded-close.h), whose
+ * start would delay the EOF: at the number *fd then holds (the child may move it), if that is still the same
+ * file. At most two per job; 0 or -errno (a negative *fd is skipped).
+ */
+int spawn_worker_close_first(const int *fd);
+
 /* In a worker (within before()): whether its thread has the call's filter loaded, which the child then
  * inherits (a worker that failed to load it serves the call without). Elsewhere false. */
 bool spawn_worker_filtered(void);

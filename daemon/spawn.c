@@ -1548,6 +1548,7 @@ static int clone_child(SpawnPlan *p, int cgroup_fd, pid_t *ret_pid, int *ret_pid
 typedef struct SharedSpawn {
         SpawnPlan *plan;
         CloneThread thread;
+        int eof_fds[2]; /* SpawnPlan.moved_eof_fds */
 } SharedSpawn;
 
 static void take_fd_into_worker(int *fd, bool owned, void *userdata) {
@@ -1606,6 +1607,13 @@ static int shared_before(void *userdata, SpawnError *e) {
         spawn_plan_visit_fds(s->plan, take_fd_into_worker, &r);
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "the plan's fds in the spawn worker");
+        /* What the answer waits for EOF on: the worker lets go of its copies first thing after the clone,
+         * wherever the child moved them. */
+        s->eof_fds[0] = s->plan->child_report_fd;
+        s->eof_fds[1] = s->plan->child_sync_fd;
+        s->plan->moved_eof_fds = s->eof_fds;
+        for (size_t i = 0; i < ELEMENTSOF(s->eof_fds); i++)
+                (void) spawn_worker_close_first(&s->eof_fds[i]);
         qsort(s->plan->keep_fds, s->plan->n_keep_fds, sizeof(int), cmp_int);
         s->plan->profile_inherited = spawn_plan_may_inherit_profile(s->plan) && spawn_worker_filtered();
         r = take_groups_for_clone(s->plan, e);

@@ -43,6 +43,9 @@ void test_daemon_wait_notify(TestDaemon *d, const char *what);
 /* SIGTERM, waits, asserts exit status 0 and that the daemon left no cgroup behind, removes the directory
  * and the daemon's cgroup. */
 void test_daemon_stop(TestDaemon *d);
+/* The same for a daemon told to stop already; expect_no_cgroups false where a process the daemon could not end
+ * kept its cgroups at its exit (they are removed here). */
+void test_daemon_reap(TestDaemon *d, bool expect_no_cgroups);
 
 /* Number of open fds (root only), of zombie and of live children of the daemon (from /proc). */
 int test_daemon_count_fds(const TestDaemon *d);

@@ -7,10 +7,14 @@
  */
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -166,6 +170,118 @@ Test(async_close, lanes_wait_for_a_worker_when_all_are_stuck) {
         wait_pending(c, OWNER_A, 0);
         wait_pending(c, OWNER_B, 0);
         safe_close(b_read);
+        safe_close(file);
+}
+
+/* The state letter of /proc/self/task/TID or /proc/PID ("R", "S", "D", ...), 0 if it is gone. */
+static char state_of(const char *stat_path) {
+        char text[512] = "", *e;
+        FILE *f = fopen(stat_path, "re");
+
+        if (!f)
+                return 0;
+        if (!fgets(text, sizeof text, f))
+                text[0] = '\0';
+        fclose(f);
+        e = strrchr(text, ')');
+        return e && e[1] == ' ' ? e[2] : 0;
+}
+
+/* Our threads in state; and the processes (not threads: none of our thread group) in it whose parent is us. */
+static unsigned threads_in(char state) {
+        DIR *d = opendir("/proc/self/task");
+        char path[300];
+        unsigned n = 0;
+
+        cr_assert_not_null(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+                n += state_of(path) == state;
+        }
+        closedir(d);
+        return n;
+}
+
+static unsigned children_in(char state) {
+        DIR *d = opendir("/proc");
+        char path[300], text[512];
+        unsigned n = 0;
+
+        cr_assert_not_null(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                char s = 0, *e;
+                int ppid = 0;
+                FILE *f;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (fgets(text, sizeof text, f) && (e = strrchr(text, ')')) && sscanf(e + 1, " %c %d", &s, &ppid) == 2)
+                        n += ppid == getpid() && s == state;
+                fclose(f);
+        }
+        closedir(d);
+        return n;
+}
+
+/*
+ * execve() and the process's exit wait for every thread to end, and a thread in an unanswered FUSE flush
+ * never does: the close runs in a helper process, the worker waits for it killably (asleep, not in the
+ * uninterruptible wait that is the helper's).
+ */
+Test(async_close, a_stuck_close_sleeps_in_a_helper_not_in_a_thread) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        int file;
+
+        cr_assert_eq(async_closer_new(1, &c), 0);
+        file = fuse_stall_file_open(&fuse, getpid());
+        cr_assert_geq(async_close(c, OWNER_A, fd_dup_cloexec(file)), 0);
+        cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000));
+
+        cr_assert_eq(threads_in('D'), 0, "a thread of ours waits uninterruptibly");
+        for (int i = 0; i < 20000 && children_in('D') == 0; i++)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        cr_assert_eq(children_in('D'), 1, "no helper process holds the stuck close");
+
+        fuse_stall_file_stop(&fuse);
+        wait_pending(c, OWNER_A, 0);
+        safe_close(file);
+}
+
+/* What is queued when the daemon is about to exec or exit leaves its table at once, stuck closes or not. */
+Test(async_close, queued_fds_leave_the_table_before_an_exec) {
+        _cleanup_(async_closer_freep) AsyncCloser *c = NULL;
+        int file, queued[4], r_read, r_write;
+
+        cr_assert_eq(async_closer_new(1, &c), 0);
+        file = fuse_stall_file_open(&fuse, getpid());
+        cr_assert_geq(async_close(c, OWNER_A, fd_dup_cloexec(file)), 0);
+        /* Behind it (stuck, or about to be): more of the FUSE file, and a pipe. */
+        for (size_t i = 0; i < ELEMENTSOF(queued); i++) {
+                queued[i] = fd_dup_cloexec(file);
+                cr_assert_geq(async_close(c, OWNER_A, queued[i]), 0);
+        }
+        r_read = pipe_for_closer(&r_write);
+        cr_assert_geq(async_close(c, OWNER_A, r_write), 0);
+        cr_assert_eq(async_closer_pending(c, OWNER_A), ELEMENTSOF(queued) + 2);
+
+        cr_assert_eq(async_closer_release_queued(c, 20000), 0);
+        cr_assert(closed_within(r_read, 0));
+        /* Each number closed, or taken since by something else than the FUSE file (the worker reads /proc). */
+        for (size_t i = 0; i < ELEMENTSOF(queued); i++)
+                cr_assert_neq(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, queued[i], file), 0,
+                              "queued fd %d is still open", queued[i]);
+        /* Only the one being closed, if the worker took it already, is left to the lane. */
+        cr_assert_leq(async_closer_pending(c, OWNER_A), 1);
+
+        fuse_stall_file_stop(&fuse);
+        wait_pending(c, OWNER_A, 0);
+        safe_close(r_read);
         safe_close(file);
 }
 

@@ -834,6 +834,57 @@ Test(availability, fd_held_for_another_message_does_not_reach_a_child) {
         test_disconnect(holder);
 }
 
+/* One close of the file stuck in the daemon, and another queued behind it in the attacker's lane. */
+static void stall_one_and_queue_one(int file) {
+        uint64_t deadline;
+
+        attacker_pass(PASS_GET_INFO, file, NULL, NULL);
+        cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000), "the daemon never closed the FUSE file");
+        /* Out of the daemon's table once its close began: held again only by the one queued. */
+        attacker_pass(PASS_GET_INFO, file, NULL, NULL);
+        deadline = now_msec() + 20000;
+        while (!daemon_holds(file)) {
+                cr_assert_lt(now_msec(), deadline, "the daemon did not take the second fd");
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+}
+
+/*
+ * The daemon's execve() and its exit wait for every thread of the process, and close in the calling thread
+ * whatever is left in its table: a close stuck in a caller's FUSE flush, in a thread, held the re-exec (nobody
+ * served meanwhile) and the stop for as long as the caller's server liked; so did a FUSE file still queued
+ * for closing. Neither is held now: the closes run in helper processes, and what is queued goes to helpers of
+ * its own first.
+ */
+Test(availability, a_stuck_close_holds_neither_reexec_nor_stop) {
+        struct pollfd p;
+        int file;
+
+        start();
+        file = fuse_stall_file_open(&fuse, daemon_.pid);
+        stall_one_and_queue_one(file);
+
+        test_daemon_listen_notify(&daemon_);
+        cr_assert_eq(kill(daemon_.pid, SIGUSR2), 0);
+        test_daemon_wait_notify(&daemon_, "READY=1");
+        daemon_.notify_fd = safe_close(daemon_.notify_fd);
+        assert_victim_served(VICTIM_GET_INFO);
+        cr_assert(!daemon_holds(file), "the re-executed daemon still holds the caller's file");
+
+        stall_one_and_queue_one(file);
+        p = (struct pollfd) { .fd = (int) syscall(SYS_pidfd_open, daemon_.pid, 0), .events = POLLIN };
+        cr_assert_geq(p.fd, 0);
+        cr_assert_eq(kill(daemon_.pid, SIGTERM), 0);
+        cr_assert_eq(poll(&p, 1, 20000), 1, "the daemon did not exit while a close was stuck");
+        safe_close(p.fd);
+
+        /* The stuck helpers end with the server. They held the daemon's cgroups at its exit. */
+        fuse_stall_file_stop(&fuse);
+        safe_close(file);
+        test_daemon_reap(&daemon_, /* expect_no_cgroups= */ false);
+        daemon_started = false;
+}
+
 /* ---- a flood of fds that never finish closing ---- */
 
 /* Waits for the daemon's fd count to come down to at most n. */
