@@ -262,9 +262,7 @@ int test_daemon_count_fds(const TestDaemon *d) {
 /* The daemon's name for its close helpers (BOUNDED_CLOSE_HELPER_NAME in daemon/bounded-close.h). */
 #define CLOSE_HELPER_NAME "nsbox-close"
 
-/* Children of the daemon (from /proc/PID/stat, readable by any user): zombies, or the live ones. Not its close
- * helpers (bounded-close.h): each lives for one close, and is reaped by the thread that made it. */
-static int count_children(const TestDaemon *d, bool zombies) {
+int test_count_children(pid_t parent, bool (*match)(char state, const char *name)) {
         struct dirent *de;
         DIR *dir = opendir("/proc");
         int n = 0;
@@ -283,15 +281,31 @@ static int count_children(const TestDaemon *d, bool zombies) {
                 if (!f)
                         continue;
                 if (fgets(buf, sizeof buf, f)) {
-                        char *e = strrchr(buf, ')');
-                        if (e && sscanf(e + 1, " %c %d", &state, &ppid) == 2 && ppid == d->pid &&
-                            (state == 'Z') == zombies && !strstr(buf, " (" CLOSE_HELPER_NAME ") "))
-                                n++;
+                        char *name = strchr(buf, '('), *e = strrchr(buf, ')');
+
+                        if (name && e && sscanf(e + 1, " %c %d", &state, &ppid) == 2 && ppid == parent) {
+                                *e = '\0';
+                                n += match(state, name + 1);
+                        }
                 }
                 fclose(f);
         }
         closedir(dir);
         return n;
+}
+
+/* The daemon's children: zombies, or the live ones. Not its close helpers (bounded-close.h): each lives for
+ * one close, and is reaped by the thread that made it. */
+static bool is_zombie_not_helper(char state, const char *name) {
+        return state == 'Z' && !streq(name, CLOSE_HELPER_NAME);
+}
+
+static bool is_live_not_helper(char state, const char *name) {
+        return state != 'Z' && !streq(name, CLOSE_HELPER_NAME);
+}
+
+static int count_children(const TestDaemon *d, bool zombies) {
+        return test_count_children(d->pid, zombies ? is_zombie_not_helper : is_live_not_helper);
 }
 
 int test_daemon_count_zombies(const TestDaemon *d) {

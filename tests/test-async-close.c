@@ -24,6 +24,7 @@
 #include "cgroup-test-util.h"
 #include "fd-util.h"
 #include "fuse-stall.h"
+#include "nsboxd-test-util.h"
 #include "test-util.h"
 
 #define OWNER_A 1001
@@ -187,7 +188,7 @@ static char state_of(const char *stat_path) {
         return e && e[1] == ' ' ? e[2] : 0;
 }
 
-/* Our threads in state; and the processes (not threads: none of our thread group) in it whose parent is us. */
+/* Our threads in state; and our children (processes, not threads of ours) in an uninterruptible wait. */
 static unsigned threads_in(char state) {
         DIR *d = opendir("/proc/self/task");
         char path[300];
@@ -204,29 +205,12 @@ static unsigned threads_in(char state) {
         return n;
 }
 
-static unsigned children_in(char state) {
-        DIR *d = opendir("/proc");
-        char path[300], text[512];
-        unsigned n = 0;
+static bool in_d(char state, const char *name) {
+        return state == 'D';
+}
 
-        cr_assert_not_null(d);
-        for (struct dirent *de; (de = readdir(d));) {
-                char s = 0, *e;
-                int ppid = 0;
-                FILE *f;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (fgets(text, sizeof text, f) && (e = strrchr(text, ')')) && sscanf(e + 1, " %c %d", &s, &ppid) == 2)
-                        n += ppid == getpid() && s == state;
-                fclose(f);
-        }
-        closedir(d);
-        return n;
+static unsigned children_in_d(void) {
+        return (unsigned) test_count_children(getpid(), in_d);
 }
 
 /*
@@ -244,9 +228,9 @@ Test(async_close, a_stuck_close_sleeps_in_a_helper_not_in_a_thread) {
         cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000));
 
         cr_assert_eq(threads_in('D'), 0, "a thread of ours waits uninterruptibly");
-        for (int i = 0; i < 20000 && children_in('D') == 0; i++)
+        for (int i = 0; i < 20000 && children_in_d() == 0; i++)
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-        cr_assert_eq(children_in('D'), 1, "no helper process holds the stuck close");
+        cr_assert_eq(children_in_d(), 1, "no helper process holds the stuck close");
 
         fuse_stall_file_stop(&fuse);
         wait_pending(c, OWNER_A, 0);
