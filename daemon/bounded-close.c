@@ -191,13 +191,16 @@ static void helper_finish(pid_t pid, const uint32_t *exit_word) {
         while (!helper_exited(exit_word, BOUNDED_CLOSE_GRACE_MSEC)) {
                 char state = helper_state(pid);
 
-                if (state == 'S' || state == 'D') {
+                /* The word again, right before the kill: once it is clear bounded_close_reap_helpers() may
+                 * have reaped the helper, and its pid may be another process's. */
+                if ((state == 'S' || state == 'D') && __atomic_load_n(exit_word, __ATOMIC_ACQUIRE) != 0) {
                         (void) kill(pid, SIGKILL);
                         /* Killably, for as long as a FUSE flush keeps it. */
                         (void) helper_exited(exit_word, -1);
                         break;
                 }
         }
+        /* ECHILD if bounded_close_reap_helpers() was first. */
         (void) helper_reap(pid, 0);
 }
 
@@ -244,8 +247,8 @@ static int helper_check(pid_t pid) {
 }
 
 size_t bounded_close_many_at_once(const int *fds, size_t n, unsigned timeout_msec, bool *ret_started) {
-        uint64_t deadline = now_msec() + timeout_msec;
-        size_t left = 0;
+        uint64_t deadline = now_msec() + timeout_msec, reap_until = 0;
+        size_t left = 0, killed = 0;
         pid_t *pids;
         int r;
 
@@ -260,16 +263,43 @@ size_t bounded_close_many_at_once(const int *fds, size_t n, unsigned timeout_mse
                 ret_started[i] = r >= 0;
                 left += ret_started[i];
         }
-        while (left > 0) {
-                for (size_t i = 0; i < n; i++)
-                        if (pids[i] > 0 && helper_check(pids[i]) != -EAGAIN) {
-                                pids[i] = 0;
+        /* pids[i] > 0: not out of the table yet; < 0: out, killed, not reaped yet. */
+        while (left > 0 || killed > 0) {
+                for (size_t i = 0; i < n; i++) {
+                        if (pids[i] > 0) {
+                                r = helper_check(pids[i]);
+                                if (r == -EAGAIN)
+                                        continue;
                                 left--;
+                                if (r == 0) {
+                                        /* Out of the table, asleep in its close: a lingering socket's ends
+                                         * now; a FUSE flush's does not, and that helper stays behind. */
+                                        (void) kill(pids[i], SIGKILL);
+                                        pids[i] = -pids[i];
+                                        killed++;
+                                        reap_until = now_msec() + BOUNDED_CLOSE_GRACE_MSEC;
+                                } else
+                                        pids[i] = 0;
+                        } else if (pids[i] < 0 && helper_reap(-pids[i], WNOHANG) != 0) {
+                                pids[i] = 0;
+                                killed--;
                         }
-                if (left == 0 || now_msec() >= deadline)
+                }
+                if (now_msec() >= deadline || (left == 0 && now_msec() >= reap_until))
                         break;
                 sleep_msec(1);
         }
         free(pids);
         return left;
+}
+
+void bounded_close_reap_helpers(void) {
+        siginfo_t si;
+
+        /* Only children whose exit signal is not SIGCHLD (__WCLONE): the helpers, and no sandbox. */
+        for (;;) {
+                si.si_pid = 0;
+                if (waitid(P_ALL, 0, &si, WEXITED | __WCLONE | WNOHANG) < 0 || si.si_pid == 0)
+                        break;
+        }
 }

@@ -61,7 +61,16 @@ void bounded_close_range(unsigned first);
  * its table: closes each of fds[0..n) in a helper of its own, all at once, and returns once each is out of the
  * table (its helper done, or asleep in its close, which takes the fd out first), or after timeout_msec.
  * ret_started[i] says whether fds[i] went to a helper (else it is left open, as it was: no helper could be
- * made). Returns how many of those that went may still be in the table. A helper stuck in its close is left
- * there, a child of the process, to be reaped by whoever waits for any.
+ * made). Returns how many of those that went may still be in the table. A helper found asleep in its close
+ * gets SIGKILL at once (a lingering socket lets go then) and is reaped if it ends within a grace period; one
+ * stuck in a FUSE flush is left there, for bounded_close_reap_helpers().
  */
 size_t bounded_close_many_at_once(const int *fds, size_t n, unsigned timeout_msec, bool *ret_started);
+
+/*
+ * Reaps the helpers that ended with nobody waiting for them: one bounded_close_many_at_once() left stuck, or
+ * whose thread an exec or exit killed (after a re-exec they are children of the new image). Never blocks; the
+ * daemon calls it every few seconds. A thread still waiting for its own helper finds it reaped, which is fine:
+ * it only kills a helper whose exit word says it has not exited.
+ */
+void bounded_close_reap_helpers(void);

@@ -688,7 +688,8 @@ static void set_inherited(const ExecFds *e, int state_fd, bool inherit) {
         (void) fd_set_cloexec(state_fd, !inherit);
 }
 
-void restart_reexec(Server *s) {
+static void reexec_now(uv_timer_t *timer) {
+        Server *s = timer->data;
         _cleanup_close_ int state_fd = -EBADF, blob_fd = -EBADF;
         _cleanup_free_ char **argv = NULL;
         char arg[64];
@@ -696,22 +697,6 @@ void restart_reexec(Server *s) {
         Handover h = {};
         size_t n_args, left;
         int r;
-
-        if (!s->config.exec_path || access(s->config.exec_path, X_OK) < 0) {
-                log_error("Not re-executing: %s is not executable (%s); going on serving.",
-                          s->config.exec_path ?: "the daemon's binary", strerror(errno));
-                return;
-        }
-
-        log_info("Received SIGUSR2, re-executing %s.", s->config.exec_path);
-        (void) sd_notify(false, "RELOADING=1\nSTATUS=Re-executing.");
-        /* New clients wait in the backlog for the new image; the connected ones are told. */
-        uv_poll_stop(&s->listen_poll);
-        server_close_connections(s, /* restarting= */ true);
-        /* Its entries share this image's memory: killed before it goes, made again by the next one. */
-        warm_pool_drain_now(s->warm_pool);
-        /* Never handed over (the next image would take them for leftovers of a crash). */
-        cgroup_spares_discard_all(s->cgroup_spares);
 
         r = collect(s, HANDOVER_REAPER_SELF, &h);
         if (r >= 0)
@@ -767,8 +752,35 @@ void restart_reexec(Server *s) {
 fail:
         handover_done(&h);
         free(e.fds);
+        s->reexec_pending = false;
         (void) uv_poll_start(&s->listen_poll, UV_READABLE, server_on_listen);
         (void) sd_notify(false, "READY=1");
         s->status[0] = 0;
         server_notify_status(s);
+}
+
+void restart_reexec(Server *s) {
+        if (s->reexec_pending)
+                return;
+        if (!s->config.exec_path || access(s->config.exec_path, X_OK) < 0) {
+                log_error("Not re-executing: %s is not executable (%s); going on serving.",
+                          s->config.exec_path ?: "the daemon's binary", strerror(errno));
+                return;
+        }
+
+        log_info("Received SIGUSR2, re-executing %s.", s->config.exec_path);
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Re-executing.");
+        /* New clients wait in the backlog for the new image; the connected ones are told. */
+        uv_poll_stop(&s->listen_poll);
+        server_close_connections(s, /* restarting= */ true);
+        /* Its entries share this image's memory: killed before it goes, made again by the next one. */
+        warm_pool_drain_now(s->warm_pool);
+        /* Never handed over (the next image would take them for leftovers of a crash). */
+        cgroup_spares_discard_all(s->cgroup_spares);
+
+        /* The exec closes, in this thread, whatever is still in the table: the fds of the connections' unfinished
+         * messages too (a caller's FUSE file, a lingering socket), which go to the closer only once their
+         * handles closed, at the end of this iteration. So the exec comes in the next one. */
+        s->reexec_pending = true;
+        (void) uv_timer_start(&s->reexec_timer, reexec_now, 0, 0);
 }

@@ -56,7 +56,12 @@ bool restart_can_hand_over(const Server *s);
  */
 void restart_hand_over(Server *s);
 
-/* SIGUSR2: re-executes the daemon in place. Returns only if that failed; the daemon goes on serving. */
+/*
+ * SIGUSR2: re-executes the daemon in place, in two steps. This one stops taking connections and closes the
+ * open ones; their handles close at the end of the loop's iteration, and the fds their unfinished messages
+ * hold go to the closer then. The next iteration execs (restart.c): if that fails, the daemon goes on
+ * serving. A SIGUSR2 meanwhile is ignored.
+ */
 void restart_reexec(Server *s);
 
 /* Closes every keeper link (at exit). */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include "bounded-close.h"
 #include "cgroup-spare.h"
 #include "connection.h"
 #include "fd-util.h"
@@ -354,7 +355,6 @@ static void on_signal(uv_signal_t *handle, int signum) {
                 return;
         }
         if (signum == SIGUSR2) {
-                /* Returns only if the re-exec failed. */
                 restart_reexec(s);
                 return;
         }
@@ -369,6 +369,13 @@ static void on_signal(uv_signal_t *handle, int signum) {
 static void on_closer_retry(uv_timer_t *timer) {
         if (async_closer_kick(((Server *) timer->data)->closer) == 0)
                 (void) uv_timer_stop(timer);
+}
+
+/* How often helpers that ended with nobody waiting for them are reaped. */
+#define HELPER_REAPER_MSEC 5000
+
+static void on_helper_reaper(uv_timer_t *timer) {
+        bounded_close_reap_helpers();
 }
 
 static void on_after_iteration(uv_check_t *check) {
@@ -506,6 +513,12 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         uv_unref((uv_handle_t *) &s->after_iteration);
         uv_timer_init(loop, &s->closer_retry);
         s->closer_retry.data = s;
+        uv_timer_init(loop, &s->reexec_timer);
+        s->reexec_timer.data = s;
+        /* Helpers left stuck by a re-exec end some time later, children of this image. */
+        uv_timer_init(loop, &s->helper_reaper);
+        (void) uv_timer_start(&s->helper_reaper, on_helper_reaper, HELPER_REAPER_MSEC, HELPER_REAPER_MSEC);
+        uv_unref((uv_handle_t *) &s->helper_reaper);
         /* Without memory for it, there is no warm pool: every spawn is cold. */
         (void) warm_pool_new(s, &s->warm_pool);
         /* Nor spare cgroups: every cold spawn makes its own. */
@@ -560,6 +573,8 @@ void server_shutdown(Server *s) {
         spawn_worker_flush_watches(true);
         uv_close((uv_handle_t *) &s->after_iteration, NULL);
         uv_close((uv_handle_t *) &s->closer_retry, NULL);
+        uv_close((uv_handle_t *) &s->reexec_timer, NULL);
+        uv_close((uv_handle_t *) &s->helper_reaper, NULL);
         if (s->cgroups)
                 uv_close((uv_handle_t *) &s->cgroup_poll, NULL);
 }
@@ -583,6 +598,8 @@ Server *server_free(Server *s) {
         hash_table_done(&s->sandbox_names);
         origin_index_done(&s->origins);
         safe_close(s->listen_fd);
+        /* Before the daemon leaves its cgroup: helpers stuck in a close stay where they were made, below it. */
+        (void) async_closer_release_queued(s->closer, ASYNC_CLOSER_RELEASE_MSEC);
         /* Moves the daemon back and removes its cgroups, once no sandbox's is left. */
         cgroup_manager_free(s->cgroups);
         /* Workers still closing (or stuck) finish on their own; the process exit ends them. */

@@ -68,6 +68,8 @@ typedef struct Server {
         SandboxClient *pausers; /* those Pauses (SandboxClient.pausing) */
         uv_check_t after_iteration; /* the watchdog learns of the spawns it made; queued closes get a worker */
         uv_timer_t closer_retry;    /* runs while closes are queued with no worker that could be started */
+        uv_timer_t reexec_timer;    /* a re-exec's second step, once the connections it closed are gone */
+        uv_timer_t helper_reaper;   /* every few seconds: close helpers nobody waits for (bounded-close.h) */
 
         Connection *connections;
         unsigned n_connections;
@@ -107,6 +109,7 @@ typedef struct Server {
         struct CgroupSpares *cgroup_spares; /* NULL without cgroups or memory for it */
 
         bool stopping;
+        bool reexec_pending; /* restart_reexec() took its first step, the exec is next */
 } Server;
 
 /* Takes ownership of listen_fd (a listening unix stream socket). */

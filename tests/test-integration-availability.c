@@ -849,20 +849,39 @@ static void stall_one_and_queue_one(int file) {
         }
 }
 
+static bool any_zombie(char state, const char *name) {
+        return state == 'Z';
+}
+
+static bool daemon_has_no_zombie(void *userdata) {
+        return test_count_children(daemon_.pid, any_zombie) == 0;
+}
+
 /*
  * The daemon's execve() and its exit wait for every thread of the process, and close in the calling thread
  * whatever is left in its table: a close stuck in a caller's FUSE flush, in a thread, held the re-exec (nobody
  * served meanwhile) and the stop for as long as the caller's server liked; so did a FUSE file still queued
- * for closing. Neither is held now: the closes run in helper processes, and what is queued goes to helpers of
- * its own first.
+ * for closing, or held by an unfinished message (whose connection's handle closes only at the end of the
+ * loop's iteration). Neither is held now: the closes run in helper processes, what is queued goes to helpers
+ * of its own first, and the exec waits for the connections to be gone. The helpers left stuck are reaped
+ * once they end.
  */
 Test(availability, a_stuck_close_holds_neither_reexec_nor_stop) {
         struct pollfd p;
-        int file;
+        uint64_t deadline;
+        int file, holder;
 
         start();
         file = fuse_stall_file_open(&fuse, daemon_.pid);
-        stall_one_and_queue_one(file);
+        attacker_pass(PASS_GET_INFO, file, NULL, NULL);
+        cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000), "the daemon never closed the FUSE file");
+        holder = connect_as(NOBODY, NOBODY);
+        send_call_unfinished(holder, "org.varlink.service.GetInfo", NULL, &file, 1);
+        deadline = now_msec() + 20000;
+        while (!daemon_holds(file)) {
+                cr_assert_lt(now_msec(), deadline, "the daemon did not read the unfinished message");
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
 
         test_daemon_listen_notify(&daemon_);
         cr_assert_eq(kill(daemon_.pid, SIGUSR2), 0);
@@ -870,7 +889,14 @@ Test(availability, a_stuck_close_holds_neither_reexec_nor_stop) {
         daemon_.notify_fd = safe_close(daemon_.notify_fd);
         assert_victim_served(VICTIM_GET_INFO);
         cr_assert(!daemon_holds(file), "the re-executed daemon still holds the caller's file");
+        test_disconnect(holder);
 
+        /* The stuck helpers end with the server, children of the new image, which reaps them. */
+        fuse_stall_file_stop(&fuse);
+        safe_close(file);
+        cr_assert(test_wait_until(daemon_has_no_zombie, NULL), "the daemon left its helpers unreaped");
+
+        file = fuse_stall_file_open(&fuse, daemon_.pid);
         stall_one_and_queue_one(file);
         p = (struct pollfd) { .fd = (int) syscall(SYS_pidfd_open, daemon_.pid, 0), .events = POLLIN };
         cr_assert_geq(p.fd, 0);
