@@ -259,10 +259,7 @@ int test_daemon_count_fds(const TestDaemon *d) {
         return n;
 }
 
-/* The daemon's name for its close helpers (BOUNDED_CLOSE_HELPER_NAME in daemon/bounded-close.h). */
-#define CLOSE_HELPER_NAME "nsbox-close"
-
-int test_count_children(pid_t parent, bool (*match)(char state, const char *name)) {
+int test_count_children(pid_t parent, bool (*match)(char state, const char *name, int exit_signal)) {
         struct dirent *de;
         DIR *dir = opendir("/proc");
         int n = 0;
@@ -281,12 +278,21 @@ int test_count_children(pid_t parent, bool (*match)(char state, const char *name
                 if (!f)
                         continue;
                 if (fgets(buf, sizeof buf, f)) {
-                        char *name = strchr(buf, '('), *e = strrchr(buf, ')');
+                        char *name = strchr(buf, '('), *e = strrchr(buf, ')'), *field, *save = NULL;
+                        int exit_signal = -1, i = 3;
 
-                        if (name && e && sscanf(e + 1, " %c %d", &state, &ppid) == 2 && ppid == parent) {
-                                *e = '\0';
-                                n += match(state, name + 1);
+                        if (!name || !e || sscanf(e + 1, " %c %d", &state, &ppid) != 2 || ppid != parent) {
+                                fclose(f);
+                                continue;
                         }
+                        *e = '\0';
+                        /* Field 38 (proc(5)), counting from the state, field 3. */
+                        for (field = strtok_r(e + 1, " ", &save); field; field = strtok_r(NULL, " ", &save), i++)
+                                if (i == 38) {
+                                        exit_signal = atoi(field);
+                                        break;
+                                }
+                        n += match(state, name + 1, exit_signal);
                 }
                 fclose(f);
         }
@@ -295,13 +301,14 @@ int test_count_children(pid_t parent, bool (*match)(char state, const char *name
 }
 
 /* The daemon's children: zombies, or the live ones. Not its close helpers (bounded-close.h): each lives for
- * one close, and is reaped by the thread that made it. */
-static bool is_zombie_not_helper(char state, const char *name) {
-        return state == 'Z' && !streq(name, CLOSE_HELPER_NAME);
+ * one close, and is reaped by the thread that made it. Told by their exit signal (none), which they have from
+ * their birth, unlike their name. */
+static bool is_zombie_not_helper(char state, const char *name, int exit_signal) {
+        return state == 'Z' && exit_signal != 0;
 }
 
-static bool is_live_not_helper(char state, const char *name) {
-        return state != 'Z' && !streq(name, CLOSE_HELPER_NAME);
+static bool is_live_not_helper(char state, const char *name, int exit_signal) {
+        return state != 'Z' && exit_signal != 0;
 }
 
 static int count_children(const TestDaemon *d, bool zombies) {

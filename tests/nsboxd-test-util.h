@@ -49,8 +49,9 @@ void test_daemon_reap(TestDaemon *d, bool expect_no_cgroups);
 
 /* Number of open fds (root only), of zombie and of live children of the daemon (from /proc). */
 int test_daemon_count_fds(const TestDaemon *d);
-/* Children of parent (from /proc/PID/stat, readable by any user) for which match(state letter, name) holds. */
-int test_count_children(pid_t parent, bool (*match)(char state, const char *name));
+/* Children of parent (from /proc/PID/stat, readable by any user) for which match(state letter, name, exit
+ * signal) holds. */
+int test_count_children(pid_t parent, bool (*match)(char state, const char *name, int exit_signal));
 int test_daemon_count_zombies(const TestDaemon *d);
 int test_daemon_count_children(const TestDaemon *d);
 

@@ -205,7 +205,7 @@ static unsigned threads_in(char state) {
         return n;
 }
 
-static bool in_d(char state, const char *name) {
+static bool in_d(char state, const char *name, int exit_signal) {
         return state == 'D';
 }
 

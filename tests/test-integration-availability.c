@@ -849,7 +849,7 @@ static void stall_one_and_queue_one(int file) {
         }
 }
 
-static bool any_zombie(char state, const char *name) {
+static bool any_zombie(char state, const char *name, int exit_signal) {
         return state == 'Z';
 }
 
