@@ -259,6 +259,32 @@ int test_daemon_count_fds(const TestDaemon *d) {
         return n;
 }
 
+/* Field 38 (proc(5)) of a /proc/PID/stat line whose name was cut at after_name (the last ')'), or -1. */
+static int stat_exit_signal(char *after_name) {
+        char *field, *save = NULL;
+        int i = 3;
+
+        for (field = strtok_r(after_name, " ", &save); field; field = strtok_r(NULL, " ", &save), i++)
+                if (i == 38)
+                        return atoi(field);
+        return -1;
+}
+
+bool test_is_close_helper(pid_t pid) {
+        char path[64], buf[1024], *e;
+        bool helper = false;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        if (fgets(buf, sizeof buf, f) && (e = strrchr(buf, ')')))
+                helper = stat_exit_signal(e + 1) == 0;
+        fclose(f);
+        return helper;
+}
+
 int test_count_children(pid_t parent, bool (*match)(char state, const char *name, int exit_signal)) {
         struct dirent *de;
         DIR *dir = opendir("/proc");
@@ -278,21 +304,14 @@ int test_count_children(pid_t parent, bool (*match)(char state, const char *name
                 if (!f)
                         continue;
                 if (fgets(buf, sizeof buf, f)) {
-                        char *name = strchr(buf, '('), *e = strrchr(buf, ')'), *field, *save = NULL;
-                        int exit_signal = -1, i = 3;
+                        char *name = strchr(buf, '('), *e = strrchr(buf, ')');
 
                         if (!name || !e || sscanf(e + 1, " %c %d", &state, &ppid) != 2 || ppid != parent) {
                                 fclose(f);
                                 continue;
                         }
                         *e = '\0';
-                        /* Field 38 (proc(5)), counting from the state, field 3. */
-                        for (field = strtok_r(e + 1, " ", &save); field; field = strtok_r(NULL, " ", &save), i++)
-                                if (i == 38) {
-                                        exit_signal = atoi(field);
-                                        break;
-                                }
-                        n += match(state, name + 1, exit_signal);
+                        n += match(state, name + 1, stat_exit_signal(e + 1));
                 }
                 fclose(f);
         }

@@ -52,6 +52,9 @@ int test_daemon_count_fds(const TestDaemon *d);
 /* Children of parent (from /proc/PID/stat, readable by any user) for which match(state letter, name, exit
  * signal) holds. */
 int test_count_children(pid_t parent, bool (*match)(char state, const char *name, int exit_signal));
+/* Whether pid is one of the daemon's close helpers (daemon/bounded-close.h): a child whose exit signal is none,
+ * from its birth on. Each lives for one close. */
+bool test_is_close_helper(pid_t pid);
 int test_daemon_count_zombies(const TestDaemon *d);
 int test_daemon_count_children(const TestDaemon *d);
 
