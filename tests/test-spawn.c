@@ -2741,13 +2741,19 @@ static unsigned fd_table_size(const char *status_path) {
         return (unsigned) atoi(size);
 }
 
-static void assert_worker_holds_few_fds(pid_t tid, const char *status, void *userdata) {
+typedef struct MostFds {
+        size_t n;
+        pid_t tid;
+} MostFds;
+
+/* The most fds a spawn worker holds, and which one. */
+static void note_worker_fds(pid_t tid, const char *status, void *userdata) {
+        MostFds *most = userdata;
         char fd_dir[64];
         size_t n = 0;
         DIR *fds;
 
         (void) status;
-        (void) userdata;
         snprintf(fd_dir, sizeof fd_dir, "/proc/self/task/%d/fd", (int) tid);
         fds = opendir(fd_dir);
         if (!fds && errno == ENOENT)
@@ -2756,8 +2762,8 @@ static void assert_worker_holds_few_fds(pid_t tid, const char *status, void *use
         for (struct dirent *f; (f = readdir(fds));)
                 n += f->d_name[0] != '.';
         closedir(fds);
-        /* stdio, the daemon's pidfd, its own pid namespace */
-        cr_assert_leq(n, 5U, "spawn worker %d holds %zu fds", (int) tid, n);
+        if (n > most->n)
+                *most = (MostFds) { .n = n, .tid = tid };
 }
 
 /*
@@ -2796,7 +2802,18 @@ Test(spawn, child_copies_a_small_fd_table_whatever_the_daemon_holds) {
 
         /* Every worker's table holds only its own fds again: nothing of the plan is left there. */
         wait_spawn_workers_idle();
-        for_each_thread(SPAWN_WORKER_NAME, false, assert_worker_holds_few_fds, NULL);
+        /* stdio, the daemon's pidfd, its own pid namespace. A worker starting in a retired one's place (where
+         * fds come by socket) holds one more a moment, as it opens its own. */
+        for (int i = 0;; i++) {
+                MostFds most = {};
+
+                for_each_thread(SPAWN_WORKER_NAME, false, note_worker_fds, &most);
+                if (most.n <= 5U || i == 20000)
+                        cr_assert_leq(most.n, 5U, "spawn worker %d holds %zu fds", (int) most.tid, most.n);
+                if (most.n <= 5U)
+                        break;
+                (void) usleep(1000);
+        }
 
         close_many(many, ELEMENTSOF(many));
         cr_assert_eq(fd_count_open(), before);
