@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "bounded-close.h"
-#include "fd-util.h"
+#include "macro.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3

@@ -799,6 +799,16 @@ static bool daemon_holds(int fd) {
         return found;
 }
 
+/* Waits (20 s at most) until the daemon holds file: it read the message that carried it. */
+static void wait_daemon_holds(int file, const char *what) {
+        uint64_t deadline = now_msec() + 20000;
+
+        while (!daemon_holds(file)) {
+                cr_assert_lt(now_msec(), deadline, "the daemon did not read %s", what);
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+}
+
 /*
  * A FUSE file the daemon holds for an unfinished message: a child used to get a copy of every fd of the
  * daemon and stall closing it before "ready" (FUSE flushes on every close). A spawn worker's fd table
@@ -806,7 +816,6 @@ static bool daemon_holds(int fd) {
  */
 Test(availability, fd_held_for_another_message_does_not_reach_a_child) {
         struct json_object *reply;
-        uint64_t deadline;
         int file, holder, conn;
 
         start();
@@ -814,11 +823,7 @@ Test(availability, fd_held_for_another_message_does_not_reach_a_child) {
 
         holder = connect_as(NOBODY, NOBODY);
         send_call_unfinished(holder, "org.varlink.service.GetInfo", NULL, &file, 1);
-        deadline = now_msec() + 20000;
-        while (!daemon_holds(file)) {
-                cr_assert_lt(now_msec(), deadline, "the daemon did not read the unfinished message");
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-        }
+        wait_daemon_holds(file, "the unfinished message");
 
         conn = attacker_spawn_joining();
         assert_victim_served(VICTIM_GET_INFO);
@@ -836,17 +841,12 @@ Test(availability, fd_held_for_another_message_does_not_reach_a_child) {
 
 /* One close of the file stuck in the daemon, and another queued behind it in the attacker's lane. */
 static void stall_one_and_queue_one(int file) {
-        uint64_t deadline;
 
         attacker_pass(PASS_GET_INFO, file, NULL, NULL);
         cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000), "the daemon never closed the FUSE file");
         /* Out of the daemon's table once its close began: held again only by the one queued. */
         attacker_pass(PASS_GET_INFO, file, NULL, NULL);
-        deadline = now_msec() + 20000;
-        while (!daemon_holds(file)) {
-                cr_assert_lt(now_msec(), deadline, "the daemon did not take the second fd");
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-        }
+        wait_daemon_holds(file, "the second fd");
 }
 
 static bool any_zombie(char state, const char *name, int exit_signal) {
@@ -868,7 +868,6 @@ static bool daemon_has_no_zombie(void *userdata) {
  */
 Test(availability, a_stuck_close_holds_neither_reexec_nor_stop) {
         struct pollfd p;
-        uint64_t deadline;
         int file, holder;
 
         start();
@@ -877,11 +876,7 @@ Test(availability, a_stuck_close_holds_neither_reexec_nor_stop) {
         cr_assert(fuse_stall_file_wait_stalled(&fuse, 20000), "the daemon never closed the FUSE file");
         holder = connect_as(NOBODY, NOBODY);
         send_call_unfinished(holder, "org.varlink.service.GetInfo", NULL, &file, 1);
-        deadline = now_msec() + 20000;
-        while (!daemon_holds(file)) {
-                cr_assert_lt(now_msec(), deadline, "the daemon did not read the unfinished message");
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-        }
+        wait_daemon_holds(file, "the unfinished message");
 
         test_daemon_listen_notify(&daemon_);
         cr_assert_eq(kill(daemon_.pid, SIGUSR2), 0);
