@@ -727,7 +727,8 @@ static void setup_fds(SpawnPlan *p) {
                 child_fail(p, "fds", errno, "close_range");
         if (p->moved_eof_fds) {
                 p->moved_eof_fds[0] = p->child_report_fd;
-                p->moved_eof_fds[1] = p->child_sync_fd;
+                if (p->moved_eof_fds[1] >= 0)
+                        p->moved_eof_fds[1] = p->child_sync_fd;
         }
 
         gap = -1;

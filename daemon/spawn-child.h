@@ -207,11 +207,13 @@ typedef struct SpawnPlan {
         void *strings;
         int *cgroup_fds_copy;
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
-         * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
+         * copy of this struct and its stack, and init stays there only a bounded while (it execs nsbox-init,
+         * ends with a short command or fails: sandbox-init.c). */
         bool shares_memory;
         /* With shares_memory: two ints in the daemon's memory, the one thing outside its copy the child
          * writes, where setup_fds() leaves the numbers its report pipe and sync socket then have (-EBADF for
-         * none): its spawn worker closes its own copies of these first, for their EOF
+         * none; the second only where it is not -EBADF already, which says the worker does not close that one
+         * first): its spawn worker closes its own copies of these first, for their EOF
          * (spawn_worker_close_first()). NULL otherwise. */
         int *moved_eof_fds;
 

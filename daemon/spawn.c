@@ -1608,9 +1608,13 @@ static int shared_before(void *userdata, SpawnError *e) {
         if (r < 0)
                 return spawn_fail(e, "prepare", -r, "the plan's fds in the spawn worker");
         /* What the answer waits for EOF on: the worker lets go of its copies first thing after the clone,
-         * wherever the child moved them. */
+         * wherever the child moved them. Not a warm-pool entry's sync socket: a hit sends the request's fds
+         * through it (spawn_start_pooled()), and an entry that died before taking them leaves them in flight
+         * there, to be released by the socket's last close, which a caller's lingering socket among them
+         * would make wait in the worker's thread. Its hang-up, which tells the pool the entry died, comes
+         * from the helper that closes the rest (worker_clear_fds()) a moment later. */
         s->eof_fds[0] = s->plan->child_report_fd;
-        s->eof_fds[1] = s->plan->child_sync_fd;
+        s->eof_fds[1] = s->plan->pooled ? -EBADF : s->plan->child_sync_fd;
         s->plan->moved_eof_fds = s->eof_fds;
         for (size_t i = 0; i < ELEMENTSOF(s->eof_fds); i++)
                 (void) spawn_worker_close_first(&s->eof_fds[i]);
