@@ -6,13 +6,11 @@
  */
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "init-supervise.h"
@@ -146,62 +144,26 @@ _noreturn_ static void exit_like(const siginfo_t *status, bool pid1) {
         init_exit(128 + sig);
 }
 
-/*
- * One round of the loop: reaps, and exits as the command did once it ended; then takes one signal and
- * forwards it (SIGCHLD only wakes the loop). With timeout_msec >= 0 it waits for one that long at most and
- * returns false if none came; -1 waits as long as it takes.
- */
-static bool supervise_once(int sfd, pid_t command, bool pid1, int timeout_msec) {
-        struct signalfd_siginfo si;
-        siginfo_t status;
-        ssize_t n;
-
-        if (reap_children(command, &status))
-                exit_like(&status, pid1);
-
-        if (timeout_msec >= 0) {
-                struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-
-                /* A failure here (a filter's, say) only ends the wait: the caller goes on supervising. */
-                if (poll(&pfd, 1, timeout_msec) <= 0)
-                        return false;
-        }
-        n = read(sfd, &si, sizeof si);
-        if (n != (ssize_t) sizeof si) {
-                /* Cannot happen with a valid signalfd but by a filter: never leave the command
-                 * unsupervised, nor spin. The sandbox ends as if killed. */
-                (void) kill(command, SIGKILL);
-                init_exit(128 + SIGKILL);
-        }
-        if (si.ssi_signo != SIGCHLD)
-                (void) kill(command, (int) si.ssi_signo);
-        return true;
-}
-
-static uint64_t now_msec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
-}
-
-void init_supervise_for(int sfd, pid_t command, unsigned msec) {
-        bool pid1 = getpid() == 1;
-        uint64_t deadline = now_msec() + msec;
-
-        /* The deadline holds whatever comes: a command that sends init signals without a pause gets each one
-         * forwarded, and no more time. */
-        for (;;) {
-                uint64_t now = now_msec();
-
-                if (now >= deadline || !supervise_once(sfd, command, pid1, (int) (deadline - now)))
-                        return;
-        }
-}
-
 _noreturn_ void init_supervise(int sfd, pid_t command) {
         bool pid1 = getpid() == 1;
+        siginfo_t status;
 
-        for (;;)
-                (void) supervise_once(sfd, command, pid1, -1);
+        for (;;) {
+                struct signalfd_siginfo si;
+                ssize_t n;
+
+                if (reap_children(command, &status))
+                        exit_like(&status, pid1);
+
+                n = read(sfd, &si, sizeof si);
+                if (n != (ssize_t) sizeof si) {
+                        /* Cannot happen with a valid signalfd but by a filter: never leave the command
+                         * unsupervised, nor spin. The sandbox ends as if killed. */
+                        (void) kill(command, SIGKILL);
+                        init_exit(128 + SIGKILL);
+                }
+                if (si.ssi_signo == SIGCHLD)
+                        continue;
+                (void) kill(command, (int) si.ssi_signo);
+        }
 }

@@ -70,13 +70,6 @@ void init_signal_mask(sigset_t *ret);
 void init_forward_reserved_signals(int sfd);
 
 /*
- * The loop of init_supervise() for msec milliseconds at most (CLOCK_MONOTONIC): never returns if the
- * command ends meanwhile (init exits as below); returns once the time is up, or earlier if waiting for a
- * signal failed.
- */
-void init_supervise_for(int sfd, pid_t command, unsigned msec);
-
-/*
  * Never returns. sfd is a signalfd for init_signal_mask(), with every one of
  * those signals blocked. Exit status: the command's exit code; if the command
  * died of a signal, init dies of the same signal, except as pid 1 (the

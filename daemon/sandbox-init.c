@@ -12,9 +12,7 @@
  * hands the report pipe over to the command (CommandStart below), and
  * confines itself and execs nsbox-init once the command exec'd, while the
  * daemon may answer already: for root callers, and without a new time
- * namespace on the daemon's memory (as pid 1, init first stays there a
- * few milliseconds, for a short command to end: stays_before_exec()).
- * Otherwise init keeps a copy until its
+ * namespace on the daemon's memory. Otherwise init keeps a copy until its
  * own execve(), when it enters that namespace and leaves the daemon's
  * memory, so a caller who is not root may open its /proc/PID/ns/ as soon
  * as it has the answer; then init confines itself and execs while the
@@ -426,23 +424,6 @@ static void await_answer(SpawnPlan *p) {
 }
 
 /*
- * Whether init supervises the command from the daemon's memory a while before it execs nsbox-init: a
- * command that ends meanwhile (a /bin/true, a quick check or compile step) ends init with it, and the
- * sandbox never pays for that exec, which takes longer than such a command runs (half a millisecond of CPU
- * and more on a small VM, where every spawn of a short command paid it while the caller waited for the
- * exit). Only where nothing waits for the exec: the answer is out (init holds no report) and the command
- * waits for no filters of init's. Only as pid 1 of a pid namespace, which no process in it can stop or kill:
- * elsewhere the command, same user as init, could SIGSTOP init there and hold its spawn worker until the
- * watchdog's kill. The stay holds the worker as init's exec does, SANDBOX_INIT_STAY_MSEC at most whatever
- * comes (signals are forwarded meanwhile, as after the exec), and a Pause waits for it
- * (sandbox_pause_call()). Init is not under the caller's filters meanwhile, as it was not before: it runs
- * the daemon's code alone, not dumpable, its memory out of reach of the sandbox's user namespace.
- */
-static bool stays_before_exec(const SpawnPlan *p, int report_fd, int filters_loaded, bool pid1) {
-        return p->shares_memory && report_fd < 0 && filters_loaded < 0 && pid1;
-}
-
-/*
  * How init starts the command. On the daemon's memory it is a vfork child, as init is its worker's
  * (spawn-worker.c): the OOM killer never picks a process in the middle of a vfork, and one on the daemon's
  * memory, picked, would take the daemon with it. Init goes on once the command exec'd, and has nothing to
@@ -567,8 +548,6 @@ _noreturn_ void sandbox_init_run(SpawnPlan *p) {
         /* Holding the report, init is what the answer waits for; otherwise it lets the answer go first. */
         if (report_fd < 0)
                 await_answer(p);
-        if (stays_before_exec(p, report_fd, loaded[1], pid1))
-                init_supervise_for(sfd, (pid_t) command, SANDBOX_INIT_STAY_MSEC);
         /* From here on init needs nothing of the daemon's memory: the small program takes over. Where that
          * memory is the daemon's itself, not a copy, init may not go on without it. */
         failed = exec_program(p, sfd, (pid_t) command, report_fd, loaded[1]);

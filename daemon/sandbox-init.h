@@ -25,10 +25,6 @@
  */
 _noreturn_ void sandbox_init_run(SpawnPlan *p);
 
-/* How long, at most, an init on the daemon's memory supervises a short command before it execs nsbox-init
- * (sandbox-init.c, stays_before_exec()). */
-#define SANDBOX_INIT_STAY_MSEC 10U
-
 /* What init calls itself, in comm (prctl PR_SET_NAME) and in its command line. */
 #define SANDBOX_INIT_NAME "nsbox-init"
 

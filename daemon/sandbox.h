@@ -294,7 +294,7 @@ int sandbox_pause(Sandbox *sb, bool pause);
 /*
  * A Pause or Resume call on c: freezes or thaws, writes the audit record and answers. A process of the
  * sandbox may be on the daemon's memory, before its exec: a root caller's init just after its Spawn was
- * answered (until it execs nsbox-init: up to SANDBOX_INIT_STAY_MSEC and that exec, sandbox-init.c), the child of a spawn into the sandbox still in
+ * answered (until it execs nsbox-init, a millisecond or so), the child of a spawn into the sandbox still in
  * flight (its own, an Exec's, a nested sandbox's). Frozen there, it would hold its spawn worker until the
  * watchdog or the spawn's timeout killed it. Such a Pause is answered once none can be (looked at after 1 ms,
  * then less often up to every 32 ms) and the cgroup is frozen; a Resume meanwhile thaws what is frozen and

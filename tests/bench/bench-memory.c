@@ -3,15 +3,12 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench-memory.h"
 #include "fd-util.h"
@@ -113,29 +110,6 @@ int process_count_children(pid_t pid, size_t *ret) {
         if (r < 0)
                 return r;
         *ret = n;
-        return 0;
-}
-
-typedef struct SharingCount {
-        pid_t pid;
-        size_t n;
-} SharingCount;
-
-static void count_sharing_child(int child, void *userdata) {
-        SharingCount *c = userdata;
-
-        if (syscall(SYS_kcmp, c->pid, child, KCMP_VM, 0, 0) == 0)
-                c->n++;
-}
-
-int process_count_children_on_its_memory(pid_t pid, size_t *ret) {
-        SharingCount c = { .pid = pid };
-        int r;
-
-        r = for_each_child(pid, count_sharing_child, &c);
-        if (r < 0)
-                return r;
-        *ret = c.n;
         return 0;
 }
 

@@ -20,10 +20,6 @@ int process_count_children(pid_t pid, size_t *ret);
 /* How many fds pid has open (/proc/PID/fd). */
 int process_count_fds(pid_t pid, size_t *ret);
 
-/* How many children of pid share its memory (kcmp(2) KCMP_VM): a sandbox's init on the daemon's, before its
- * exec. 0 or -errno. */
-int process_count_children_on_its_memory(pid_t pid, size_t *ret);
-
 /* The sum of the Pss of pid's children (the sandboxes' top processes: their inits or their commands)
  * and how many were read; children that exit meanwhile are skipped. */
 int process_children_pss(pid_t pid, uint64_t *ret_pss, size_t *ret_n);

@@ -733,17 +733,6 @@ static void run_memory_live(const Options *o, const NamespaceSet *set, MemoryRes
                         r = -ESRCH;
                 }
         }
-        /* A root caller's init stays on the daemon's memory a moment after the answer (sandbox-init.c): read
-         * there, its Pss would be the daemon's. */
-        if (r >= 0) {
-                size_t on_memory = 0;
-
-                for (unsigned waited = 0; waited < 10000U; waited += 10) {
-                        if (process_count_children_on_its_memory(o->daemon_pid, &on_memory) < 0 || on_memory == 0)
-                                break;
-                        sleep_ms(10);
-                }
-        }
         if (r >= 0)
                 r = memory_usage_read(o->daemon_pid, &m->live);
         (void) process_count_fds(o->daemon_pid, &m->fds_live);
