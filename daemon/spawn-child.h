@@ -207,8 +207,7 @@ typedef struct SpawnPlan {
         void *strings;
         int *cgroup_fds_copy;
         /* The child runs on the daemon's memory (spawn-worker.c) until execve(): it may write only its own
-         * copy of this struct and its stack, and init stays there only a bounded while (it execs nsbox-init,
-         * ends with a short command or fails: sandbox-init.c). */
+         * copy of this struct and its stack, and init must not stay there (it execs nsbox-init or fails). */
         bool shares_memory;
         /* With shares_memory: two ints in the daemon's memory, the one thing outside its copy the child
          * writes, where setup_fds() leaves the numbers its report pipe and sync socket then have (-EBADF for
