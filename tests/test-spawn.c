@@ -1667,6 +1667,69 @@ Test(spawn, a_lingering_socket_in_flight_holds_no_spawn_worker) {
 }
 
 /*
+ * The same socket sent to a warm-pool entry that dies before it takes it: the hit's fds stay in flight in the
+ * entry's sync socket, whose last close releases them. The entry is stopped before the hit and killed after
+ * it, so it never receives them.
+ */
+Test(spawn, a_lingering_socket_in_flight_to_a_dead_pool_entry_holds_no_spawn_worker) {
+        static const IdMapping ids[] = { { 0, 65534, 1 } };
+        _cleanup_(spawn_request_freep) SpawnRequest *shape = REQUEST("/");
+        _cleanup_(spawn_request_freep) SpawnRequest *r = REQUEST("/no/such");
+        SpawnContext fill = { .request = shape, .caller = &root_caller, .pooled = true };
+        SpawnHandle entry, h;
+        SpawnError e = {};
+        TestLingering l;
+        siginfo_t si;
+        int k;
+
+        if (!spawn_worker_supported())
+                cr_skip_test("no spawn workers on this architecture");
+        first_spawn();
+        test_lingering_new(&l, 3600);
+
+        shape->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
+        map_ids(shape, ids, ELEMENTSOF(ids));
+        cr_assert_eq(spawn_start(&fill, &entry, &e), 0, "%s: %s", e.stage, e.message);
+        while ((k = spawn_handshake_step(entry.handshake, &e)) == -EAGAIN) {
+                struct pollfd p = { .fd = spawn_handshake_fd(entry.handshake), .events = POLLIN };
+
+                cr_assert_geq(poll(&p, 1, -1), 0);
+        }
+        cr_assert_eq(k, 0, "%s: %s", e.stage, e.message);
+        for (;;) {
+                struct pollfd p = { .fd = spawn_pool_parked_fd(&entry), .events = POLLIN };
+
+                cr_assert_geq(poll(&p, 1, -1), 0);
+                k = spawn_pool_read_parked(&entry);
+                if (k != -EAGAIN)
+                        break;
+        }
+        cr_assert_eq(k, 0, "the entry did not park");
+        cr_assert_eq(pidfd_send_signal(entry.pidfd, SIGSTOP, NULL, 0), 0);
+        cr_assert_eq(waitid(P_PIDFD, (id_t) entry.pidfd, &si, WSTOPPED), 0);
+
+        /* The hit: the plan and the socket go into the stopped entry's sync socket. */
+        r->namespaces = shape->namespaces;
+        map_ids(r, ids, ELEMENTSOF(ids));
+        r->fds = memdup_or_die((const FdMapping[]) { { .target = 7, .fd_index = 0 } }, sizeof(FdMapping));
+        r->n_fds = 1;
+        {
+                SpawnContext c = { .request = r, .message_fds = &l.fd, .n_message_fds = 1, .caller = &root_caller };
+
+                cr_assert_eq(spawn_start_pooled(&c, &entry, &h, &e), 0, "%s: %s", e.stage, e.message);
+        }
+        l.fd = safe_close(l.fd);
+        h.handshake = spawn_handshake_free(h.handshake);
+        entry.handshake = spawn_handshake_free(entry.handshake);
+        (void) kill_and_reap(&h, SIGKILL);
+
+        assert_spawn_workers_idle_soon("a lingering socket in flight to a dead warm-pool entry");
+        test_lingering_release(&l);
+        entry.pool_slot = spawn_pool_slot_unref(entry.pool_slot);
+        free(entry.groups);
+}
+
+/*
  * One user's calls hold at most SPAWN_WORKERS_PER_OWNER_MAX spawn workers, counted until each worker is free
  * again (its last close of a caller's FUSE file may hold it past the spawn's answer); past that share the
  * user's spawns fork, and the other users keep the workers. Children held before their release hold their
