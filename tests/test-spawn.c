@@ -116,6 +116,20 @@ static bool stand_in_sandbox_user_ids(void *userdata, uint64_t user_namespace, S
         return true;
 }
 
+/* Takes the handshake as far as it goes, polling its fd as the daemon's loop would: 0, or -errno with *e
+ * filled. */
+static int handshake_to_end(SpawnHandshake *h, SpawnError *e) {
+        int k;
+
+        while ((k = spawn_handshake_step(h, e)) == -EAGAIN) {
+                struct pollfd p = { .fd = spawn_handshake_fd(h), .events = POLLIN };
+
+                cr_assert_geq(p.fd, 0);
+                cr_assert_geq(poll(&p, 1, -1), 0);
+        }
+        return k;
+}
+
 static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_t n_fds, SpawnHandle *h,
                     SpawnError *e) {
         SpawnContext c = { .request = r, .message_fds = fds, .n_message_fds = n_fds, .caller = caller,
@@ -128,12 +142,7 @@ static int spawn_as(const Caller *caller, SpawnRequest *r, const int *fds, size_
         if (k < 0)
                 return k;
 
-        while ((k = spawn_handshake_step(started.handshake, e)) == -EAGAIN) {
-                struct pollfd p = { .fd = spawn_handshake_fd(started.handshake), .events = POLLIN };
-
-                cr_assert_geq(p.fd, 0);
-                cr_assert_geq(poll(&p, 1, -1), 0);
-        }
+        k = handshake_to_end(started.handshake, e);
         started.handshake = spawn_handshake_free(started.handshake);
         if (k < 0) {
                 (void) pidfd_send_signal(started.pidfd, SIGKILL, NULL, 0);
@@ -1467,11 +1476,7 @@ Test(spawn, request_may_go_before_the_child_execs) {
         memset(r->cwd, 'x', strlen(r->cwd));
         spawn_request_free(r);
 
-        while ((k = spawn_handshake_step(h.handshake, &e)) == -EAGAIN) {
-                struct pollfd p = { .fd = spawn_handshake_fd(h.handshake), .events = POLLIN };
-
-                cr_assert_geq(poll(&p, 1, -1), 0);
-        }
+        k = handshake_to_end(h.handshake, &e);
         cr_assert_eq(k, 0, "%s", e.message);
         h.handshake = spawn_handshake_free(h.handshake);
         cr_assert_eq(wait_report(&h, &e), 0, "%s: %s", e.stage, e.message);
@@ -1623,11 +1628,7 @@ static void spawn_failing_with_last_copy_of(int *fd) {
         map_ids(r, ids, ELEMENTSOF(ids));
         cr_assert_eq(spawn_start(&c, &h, &e), 0, "%s: %s", e.stage, e.message);
         *fd = safe_close(*fd);
-        while ((k = spawn_handshake_step(h.handshake, &e)) == -EAGAIN) {
-                struct pollfd p = { .fd = spawn_handshake_fd(h.handshake), .events = POLLIN };
-
-                cr_assert_geq(poll(&p, 1, -1), 0);
-        }
+        k = handshake_to_end(h.handshake, &e);
         h.handshake = spawn_handshake_free(h.handshake);
         cr_assert_eq(k, 0, "%s: %s", e.stage, e.message);
         cr_assert_eq(wait_report(&h, &e), 1);
@@ -1690,11 +1691,7 @@ Test(spawn, a_lingering_socket_in_flight_to_a_dead_pool_entry_holds_no_spawn_wor
         shape->namespaces = NAMESPACE_BIT(NAMESPACE_USER);
         map_ids(shape, ids, ELEMENTSOF(ids));
         cr_assert_eq(spawn_start(&fill, &entry, &e), 0, "%s: %s", e.stage, e.message);
-        while ((k = spawn_handshake_step(entry.handshake, &e)) == -EAGAIN) {
-                struct pollfd p = { .fd = spawn_handshake_fd(entry.handshake), .events = POLLIN };
-
-                cr_assert_geq(poll(&p, 1, -1), 0);
-        }
+        k = handshake_to_end(entry.handshake, &e);
         cr_assert_eq(k, 0, "%s: %s", e.stage, e.message);
         for (;;) {
                 struct pollfd p = { .fd = spawn_pool_parked_fd(&entry), .events = POLLIN };
