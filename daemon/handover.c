@@ -166,6 +166,7 @@ static const JsonField sandbox_fields[] = {
         { "discard", &json_kind_bool, offsetof(HandoverSandbox, discard), 0 },
         { "cgroup", &json_kind_bool, offsetof(HandoverSandbox, has_cgroup), 0 },
         { "madeInside", &json_kind_bool, offsetof(HandoverSandbox, made_inside), 0 },
+        { "initOnDaemonMemory", &json_kind_bool, offsetof(HandoverSandbox, init_on_daemon_memory), 0 },
         { "pidFileDescriptor", &json_kind_string, offsetof(HandoverSandbox, pidfd), 0, &fd_name_string },
         { "reaper", &json_kind_string, offsetof(HandoverSandbox, reaper), JSON_MANDATORY,
           &(const JsonString) { .max = FD_NAME_MAX, .valid = reaper_is_valid } },

@@ -55,6 +55,9 @@ typedef struct HandoverSandbox {
         bool discard;         /* a spawn killed on the way: reap it, show it to nobody */
         bool has_cgroup;      /* it is in BASE/user-UID/ID, or a nested one (info.sandbox) in .../SANDBOX/ID */
         bool made_inside;     /* made at a request from inside a sandbox: its name is that sandbox's */
+        /* Its init may still have been on the daemon's memory, after the answer (sandbox-init-watch.h): the
+         * next daemon watches it on the old image. */
+        bool init_on_daemon_memory;
         char *pidfd;          /* the pidfd's fd name; NULL once its top process is reaped */
         char *reaper;         /* who reaps it: HANDOVER_REAPER_SELF or a keeper's fd name */
         bool capturing;       /* captureOutput */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "restart.h"
 #include "sandbox.h"
+#include "sandbox-init-watch.h"
 #include "seccomp-profile.h"
 #include "warm-pool.h"
 
@@ -473,6 +474,7 @@ static int describe(Handover *h, Sandbox *sb, const char *reaper) {
                 .discard = discard,
                 .has_cgroup = sb->cgroup,
                 .made_inside = sb->made_inside,
+                .init_on_daemon_memory = !discard && !sb->reaped && sandbox_init_watched(sb),
                 /* A reaped one needs nobody to reap it. */
                 .reaper = (char *) (sb->reaped ? HANDOVER_REAPER_SELF : sb->reaper ? sb->reaper->name : reaper),
                 .capturing = sb->capturing && !discard,

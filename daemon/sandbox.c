@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/kcmp.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +38,7 @@
 #include "namespace-fd.h"
 #include "restart.h"
 #include "sandbox.h"
+#include "sandbox-init-watch.h"
 #include "sandbox-list.h"
 #include "time-util.h"
 
@@ -472,6 +472,7 @@ static void sandbox_free(Sandbox *sb) {
         /* Nobody may still be waiting on an entry that goes away. */
         sandbox_answer_waiters(sb);
         sandbox_answer_pausers(sb, -ESRCH);
+        sandbox_init_watch_remove(sb);
         sb->spawn_client = NULL;
         if (in_flight)
                 sandbox_count_out_of_flight(sb);
@@ -992,6 +993,9 @@ static void sandbox_conclude_spawn(Sandbox *sb, const SpawnError *error) {
         sandbox_forget_handshake(sb);
         sandbox_watch_exit(sb);
         uv_close((uv_handle_t *) sb->report_poll, on_handle_closed);
+        /* Before the answer, which may free sb: its command runs already, and may hold init there. */
+        if (answer_fd >= 0 && !error && !sb->reaped)
+                sandbox_init_watch_add(sb, /* on_old_image= */ false);
         sandbox_answer_spawn(sb, error);
         /* The answer is out: init may leave the daemon's memory now. */
         safe_close(answer_fd);
@@ -1562,12 +1566,6 @@ int sandbox_kill_all(Sandbox *sb, int sig) {
         return cgroup_signal_all(sb->cgroup, sig);
 }
 
-/* Its init is on the daemon's memory (a root caller's, until init execs nsbox-init): the same mm (kcmp(2)). */
-static bool init_on_daemon_memory(const Sandbox *sb) {
-        return !sb->ended && !sb->reaped && sb->pid > 0 &&
-               syscall(SYS_kcmp, getpid(), sb->pid, KCMP_VM, 0, 0) == 0;
-}
-
 /*
  * Whether a freeze now could catch a process of the sandbox before its exec: its own spawn or one into it (an
  * Exec, a nested sandbox, which its cgroup holds too) in flight, whose child may be on the daemon's memory
@@ -1577,7 +1575,7 @@ static bool init_on_daemon_memory(const Sandbox *sb) {
 static bool pause_must_wait(const Sandbox *sb) {
         if (sb->ended)
                 return false;
-        if (sandbox_spawn_in_flight(sb) || init_on_daemon_memory(sb))
+        if (sandbox_spawn_in_flight(sb) || sandbox_init_on_daemon_memory(sb))
                 return true;
         LIST_FOREACH(execs, e, sb->execs)
                 if (pause_must_wait(e))
@@ -2034,6 +2032,9 @@ int sandbox_adopt(Server *s, HandoverSandbox *h, SandboxTakeover *t) {
                   sb->ended ? sandbox_state_to_string(sb->state) :
                   sb->reaped ? "its cgroup still populated" :
                   sb->reaper ? sb->reaper->name : "own child");
+
+        if (h->init_on_daemon_memory && !sb->reaped)
+                sandbox_init_watch_add(sb, /* on_old_image= */ true);
 
         /* Its top process gone and its cgroup empty by now: it ends here. */
         if (sb->reaped && !sb->ended && !sb->cgroup_below_pending)

@@ -116,6 +116,8 @@ struct Sandbox {
         /* With init, from the release until the spawn is answered: closed then, which lets init leave the
          * daemon's memory (spawn_handshake_take_answer_fd()). */
         int answer_fd;
+        /* From the answer until that init left the daemon's memory (sandbox-init-watch.h). */
+        SandboxInitWatch *init_watch;
         uv_poll_t *report_poll;    /* until the spawn is reported; NULL once closed, and for one taken over */
         SpawnHandshake *handshake; /* until the child is released (or the spawn failed) */
         uv_poll_t *sync_poll;      /* the handshake's fd, while it waits for the child's "ready" */

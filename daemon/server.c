@@ -22,6 +22,7 @@
 #include "methods.h"
 #include "restart.h"
 #include "sandbox.h"
+#include "sandbox-init-watch.h"
 #include "server.h"
 #include "spawn-worker.h"
 #include "warm-pool.h"
@@ -505,6 +506,8 @@ int server_new(uv_loop_t *loop, int listen_fd, const ServerConfig *config, Serve
         s->spawn_timer.data = s;
         uv_timer_init(loop, &s->pause_timer);
         s->pause_timer.data = s;
+        uv_timer_init(loop, &s->init_watch_timer);
+        s->init_watch_timer.data = s;
         /* Off each spawn's path, once the iteration that made it is done (spawn_worker_flush_watches()). Not
          * a handle that keeps the loop running. */
         uv_check_init(loop, &s->after_iteration);
@@ -570,6 +573,8 @@ void server_shutdown(Server *s) {
         restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
         uv_close((uv_handle_t *) &s->pause_timer, NULL);
+        sandbox_init_watch_done(s);
+        uv_close((uv_handle_t *) &s->init_watch_timer, NULL);
         spawn_worker_flush_watches(true);
         uv_close((uv_handle_t *) &s->after_iteration, NULL);
         uv_close((uv_handle_t *) &s->closer_retry, NULL);

@@ -23,6 +23,7 @@ typedef struct ConnectionService ConnectionService;
 typedef struct KeeperLink KeeperLink;
 typedef struct Sandbox Sandbox;
 typedef struct SandboxClient SandboxClient;
+typedef struct SandboxInitWatch SandboxInitWatch;
 
 /* One uid's share of the daemon, kept as it changes so the per-user limits need no walk over every sandbox.
  * Exists while the uid has any sandbox. */
@@ -66,6 +67,8 @@ typedef struct Server {
         uv_timer_t spawn_timer; /* runs while spawns are pending, to end the ones that never exec */
         uv_timer_t pause_timer; /* runs while a Pause waits for an init to leave the daemon's memory */
         SandboxClient *pausers; /* those Pauses (SandboxClient.pausing) */
+        uv_timer_t init_watch_timer; /* runs while a root caller's init may be on the daemon's memory after the answer */
+        SandboxInitWatch *init_watch_oldest, *init_watch_newest; /* those inits, by their next look */
         uv_check_t after_iteration; /* the watchdog learns of the spawns it made; queued closes get a worker */
         uv_timer_t closer_retry;    /* runs while closes are queued with no worker that could be started */
         uv_timer_t reexec_timer;    /* a re-exec's second step, once the connections it closed are gone */

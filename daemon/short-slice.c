@@ -7,21 +7,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sched-attr.h"
 #include "short-slice.h"
 
 void thread_take_short_slice(const char *what) {
-        /* sched_setattr(2)'s first version of the structure; glibc has no wrapper, <linux/sched/types.h>
-         * clashes with its struct sched_param. */
-        struct {
-                uint32_t size;
-                uint32_t sched_policy;
-                uint64_t sched_flags;
-                int32_t sched_nice;
-                uint32_t sched_priority;
-                uint64_t sched_runtime;
-                uint64_t sched_deadline;
-                uint64_t sched_period;
-        } attr = {
+        SchedAttr attr = {
                 .size = sizeof attr,
                 .sched_policy = SCHED_OTHER,
                 .sched_flags = 0x01, /* SCHED_FLAG_RESET_ON_FORK */

@@ -17,17 +17,20 @@
 #include <linux/kcmp.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fd-util.h"
 #include "nsboxd-test-util.h"
+#include "sched-attr.h"
 #include "test-util.h"
 #include "varlink-message.h"
 
@@ -111,15 +114,21 @@ static void kill_all_and_wait(int conn, const char *id) {
         json_object_put(r);
 }
 
-/* The sandbox's cgroup directory in the hierarchy of controller ("" for cgroup2), from Inspect's path. */
-static void sandbox_dir(struct json_object *inspect, const char *controller, char *buf, size_t size) {
+/* The sandbox's cgroup directory in the hierarchy of controller ("" for cgroup2), from Inspect's path, below
+ * daemon d's cgroup. */
+static void sandbox_dir_of(const TestDaemon *d, struct json_object *inspect, const char *controller, char *buf,
+                           size_t size) {
         const char *path = test_json_string(inspect, "parameters.sandbox.cgroup");
         const char *user = path ? strstr(path, "/user-") : NULL;
-        const char *base = test_cgroup_dir(&daemon_.cgroup, controller);
+        const char *base = test_cgroup_dir(&d->cgroup, controller);
 
         cr_assert(user, "no cgroup in %s", json_object_to_json_string(inspect));
         cr_assert(base);
         snprintf(buf, size, "%s%s", base, user);
+}
+
+static void sandbox_dir(struct json_object *inspect, const char *controller, char *buf, size_t size) {
+        sandbox_dir_of(&daemon_, inspect, controller, buf, size);
 }
 
 static bool file_contains(const char *dir, const char *file, const char *text) {
@@ -703,6 +712,188 @@ Test(cgroup, pause_waits_for_init_to_leave_the_daemons_memory) {
         kill_all_and_wait(conn, s.id);
         close(s.pidfd);
         test_disconnect(conn);
+}
+
+/*
+ * A root caller's init held on the daemon's memory after the answer, as its command could hold it (it runs with
+ * init's uid; docs/architecture.md, "The watchdog"). A CPU quota of 1 ms a second, spent by a spinning command,
+ * keeps init there long enough for the test to freeze the sandbox's cgroup (cgroup2) and do to init what such
+ * a command would; the freeze keeps init from leaving before the daemon looks. The daemon's spawn timeout is an
+ * hour here, so the watchdog would not end it: the daemon's look at init does, or the test fails at
+ * test_wait_until()'s bound.
+ */
+#define HELD_INIT_SPAWN \
+        "{\"argv\":[\"sh\",\"-c\",\"while :; do :; done\"],\"namespaces\":[\"pid\"],\"keepAlive\":true," \
+        "\"resources\":{\"cpu\":{\"quota\":1000,\"period\":1000000}}}"
+
+typedef struct HeldInit {
+        TestDaemon daemon;
+        int conn;
+        Spawned sandbox;
+        char cgroup[1024]; /* its cgroup2 directory */
+} HeldInit;
+
+static bool init_on_daemon_memory(const HeldInit *h) {
+        return syscall(SYS_kcmp, h->daemon.pid, h->sandbox.pid, KCMP_VM, 0, 0) == 0;
+}
+
+static bool init_left(void *userdata) {
+        return !init_on_daemon_memory(userdata);
+}
+
+static bool pidfd_readable(void *userdata) {
+        struct pollfd pfd = { .fd = *(int *) userdata, .events = POLLIN };
+
+        return poll(&pfd, 1, 0) > 0;
+}
+
+static void write_cgroup_file(const char *dir, const char *file, const char *text) {
+        char p[1100];
+        _cleanup_close_ int fd = -EBADF;
+
+        snprintf(p, sizeof p, "%s/%s", dir, file);
+        fd = open(p, O_WRONLY | O_CLOEXEC);
+        cr_assert(fd >= 0, "%s: %m", p);
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text), "%s: %m", p);
+}
+
+static bool cgroup_frozen(void *userdata) {
+        return file_contains(userdata, "cgroup.events", "frozen 1");
+}
+
+/* Starts a daemon and a sandbox whose init the quota holds on the daemon's memory, frozen there if freeze. The
+ * quota holds it only where the command runs on another CPU than init (which took the period's runtime first):
+ * an init that left is killed, and another made. */
+static void held_init_start(HeldInit *h, bool freeze) {
+        static const char *const args[] = { "--limit", "spawn-timeout=3600", "--limit", "spare-cgroups=0", NULL };
+        struct json_object *r;
+
+        test_daemon_start(&h->daemon, args);
+        h->conn = test_daemon_connect(&h->daemon);
+        for (int tries = 0;; tries++) {
+                cr_assert_lt(tries, 40, "init left the daemon's memory before the quota could hold it there");
+                h->sandbox = spawn_ok(h->conn, HELD_INIT_SPAWN, NULL, 0);
+                if (init_on_daemon_memory(h)) {
+                        if (!freeze)
+                                return;
+                        r = call_id(h->conn, "Inspect", h->sandbox.id, NULL);
+                        sandbox_dir_of(&h->daemon, r, "", h->cgroup, sizeof h->cgroup);
+                        json_object_put(r);
+                        write_cgroup_file(h->cgroup, "cgroup.freeze", "1");
+                        cr_assert(test_wait_until(cgroup_frozen, h->cgroup), "%s never froze", h->cgroup);
+                        if (init_on_daemon_memory(h))
+                                return;
+                }
+                kill_all_and_wait(h->conn, h->sandbox.id);
+                close(h->sandbox.pidfd);
+        }
+}
+
+static void held_init_stop(HeldInit *h) {
+        close(h->sandbox.pidfd);
+        test_disconnect(h->conn);
+        test_daemon_stop(&h->daemon);
+}
+
+/* The daemon kills the sandbox whose init is held so, and its end says so. */
+static void assert_held_init_killed(HeldInit *h, const char *how) {
+        struct json_object *r;
+
+        cr_assert(test_wait_until(pidfd_readable, &h->sandbox.pidfd),
+                  "a sandbox whose init was %s on the daemon's memory still runs", how);
+        r = call_id(h->conn, "Wait", h->sandbox.id, NULL);
+        cr_assert_str_eq(test_json_string(r, "parameters.state"), "killed", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(test_json_string(r, "parameters.signal"), "SIGKILL", "%s", json_object_to_json_string(r));
+        json_object_put(r);
+}
+
+/* Stopped, thawed: it stays stopped. */
+Test(cgroup, an_init_stopped_on_the_daemons_memory_ends_its_sandbox) {
+        HeldInit h;
+
+        held_init_start(&h, true);
+        cr_assert_eq(kill(h.sandbox.pid, SIGSTOP), 0);
+        write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
+        assert_held_init_killed(&h, "stopped");
+        held_init_stop(&h);
+}
+
+Test(cgroup, an_init_made_sched_idle_on_the_daemons_memory_ends_its_sandbox) {
+        SchedAttr attr = { .size = sizeof attr, .sched_policy = SCHED_IDLE };
+        HeldInit h;
+
+        held_init_start(&h, true);
+        cr_assert_eq(syscall(SYS_sched_setattr, h.sandbox.pid, &attr, 0), 0, "sched_setattr: %m");
+        assert_held_init_killed(&h, "made SCHED_IDLE");
+        held_init_stop(&h);
+}
+
+Test(cgroup, an_init_reniced_on_the_daemons_memory_ends_its_sandbox) {
+        HeldInit h;
+
+        held_init_start(&h, true);
+        cr_assert_eq(setpriority(PRIO_PROCESS, (id_t) h.sandbox.pid, 19), 0, "setpriority: %m");
+        assert_held_init_killed(&h, "reniced");
+        held_init_stop(&h);
+}
+
+Test(cgroup, an_init_pinned_to_one_cpu_on_the_daemons_memory_ends_its_sandbox) {
+        cpu_set_t one;
+        HeldInit h;
+
+        cr_assert_eq(sched_getaffinity(0, sizeof one, &one), 0);
+        if (CPU_COUNT(&one) < 2)
+                cr_skip_test("one CPU: no affinity to take CPUs from");
+        held_init_start(&h, true);
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        cr_assert_eq(sched_setaffinity(h.sandbox.pid, sizeof one, &one), 0, "sched_setaffinity: %m");
+        assert_held_init_killed(&h, "pinned to one CPU");
+        held_init_stop(&h);
+}
+
+/* Whether the held init still runs the daemon's binary: on the memory of the image that re-executed. */
+static bool init_runs_the_daemons_binary(const HeldInit *h) {
+        char link[64], exe[PATH_MAX], own[PATH_MAX];
+        ssize_t n, m;
+
+        snprintf(link, sizeof link, "/proc/%d/exe", (int) h->sandbox.pid);
+        n = readlink(link, exe, sizeof exe - 1);
+        snprintf(link, sizeof link, "/proc/%d/exe", (int) h->daemon.pid);
+        m = readlink(link, own, sizeof own - 1);
+        return n > 0 && m > 0 && n == m && memcmp(exe, own, (size_t) n) == 0;
+}
+
+/* A re-executed daemon has no watchdog for the old image's children: it watches an init still on that image's
+ * memory itself (the hand-over says which). */
+Test(cgroup, an_init_stopped_on_the_old_images_memory_ends_its_sandbox_after_a_reexec) {
+        HeldInit h;
+
+        held_init_start(&h, true);
+        test_daemon_listen_notify(&h.daemon);
+        cr_assert_eq(kill(h.daemon.pid, SIGUSR2), 0);
+        test_daemon_wait_notify(&h.daemon, "READY=1");
+        h.daemon.notify_fd = safe_close(h.daemon.notify_fd);
+        /* The re-exec closed every connection. */
+        test_disconnect(h.conn);
+        h.conn = test_daemon_connect(&h.daemon);
+        cr_assert(init_runs_the_daemons_binary(&h), "init left the old image's memory while frozen");
+
+        cr_assert_eq(kill(h.sandbox.pid, SIGSTOP), 0);
+        write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
+        assert_held_init_killed(&h, "stopped");
+        held_init_stop(&h);
+}
+
+/* An init only slow to leave (its sandbox's own quota; nothing changed of it) is not killed: it leaves. */
+Test(cgroup, an_init_only_slow_to_leave_the_daemons_memory_is_left_to_leave) {
+        HeldInit h;
+
+        held_init_start(&h, false);
+        cr_assert(test_wait_until(init_left, &h), "init never left the daemon's memory");
+        cr_assert_not(pidfd_readable(&h.sandbox.pidfd), "the sandbox of an init slow to leave was ended");
+        kill_all_and_wait(h.conn, h.sandbox.id);
+        held_init_stop(&h);
 }
 
 /* A Pause while a spawn into the sandbox is in flight (here its own, held by its blockFileDescriptor) waits for
