@@ -135,8 +135,8 @@ static bool on_old_image(const Sandbox *sb) {
 
         if (sb->ended || sb->reaped || sb->pid <= 0)
                 return false;
-        /* The pidfd keeps its pid from going to another process only while this daemon is the parent. */
-        if (sb->pidfd >= 0 && syscall(SYS_pidfd_send_signal, sb->pidfd, 0, NULL, 0) < 0)
+        /* Its pid is its own while the pidfd says it runs (a keeper may have reaped it). */
+        if (sb->pidfd < 0 || syscall(SYS_pidfd_send_signal, sb->pidfd, 0, NULL, 0) < 0)
                 return false;
         snprintf(link, sizeof link, "/proc/%d/exe", (int) sb->pid);
         if (read_exe(link, exe, sizeof exe) < 0 || read_exe("/proc/self/exe", own, sizeof own) < 0)
@@ -207,7 +207,9 @@ static bool look(Server *s, SandboxInitWatch *w, uint64_t now) {
         if (!(w->on_old_image ? on_old_image(sb) : sandbox_init_on_daemon_memory(sb)))
                 return false;
         why = held_on_purpose(sb->pid, buf, sizeof buf);
-        if (!why && !(w->deadline_msec > 0 && now >= w->deadline_msec))
+        /* A paused sandbox is never ended by a timeout (a Pause froze it there: the new image cannot tell an
+         * init on the old one's memory by kcmp()). */
+        if (!why && !(w->deadline_msec > 0 && now >= w->deadline_msec && !sb->paused))
                 return true;
         if (why)
                 log_audit(LOG_WARNING, "init-held", &sb->creator, sb->id,
@@ -229,14 +231,18 @@ static void on_watch_timer(uv_timer_t *timer) {
         SandboxInitWatch *w;
 
         while ((w = s->init_watch_oldest) && w->next_msec <= now) {
+                Sandbox *sb = w->sandbox;
+
+                /* Out of the queue while looked at: a kill may end the sandbox before look() returns. */
                 queue_unlink(s, w);
-                if (look(s, w, now)) {
-                        w->next_msec = now + SANDBOX_INIT_WATCH_MSEC;
-                        queue_append(s, w);
-                } else {
-                        w->sandbox->init_watch = NULL;
+                sb->init_watch = NULL;
+                if (!look(s, w, now)) {
                         free(w);
+                        continue;
                 }
+                sb->init_watch = w;
+                w->next_msec = now + SANDBOX_INIT_WATCH_MSEC;
+                queue_append(s, w);
         }
         timer_update(s);
 }
