@@ -27,6 +27,33 @@
                 _item->name##_next = _item->name##_prev = NULL;         \
         } while (0)
 
+/* A queue: a list with its oldest (head) and newest (tail) item, appended at the tail. */
+#define QUEUE_APPEND(name, oldest, newest, item)                        \
+        do {                                                            \
+                typeof(*(oldest)) **_oldest = &(oldest), **_newest = &(newest), *_item = (item); \
+                _item->name##_prev = *_newest;                          \
+                _item->name##_next = NULL;                              \
+                if (*_newest)                                           \
+                        (*_newest)->name##_next = _item;                \
+                else                                                    \
+                        *_oldest = _item;                               \
+                *_newest = _item;                                       \
+        } while (0)
+
+#define QUEUE_REMOVE(name, oldest, newest, item)                        \
+        do {                                                            \
+                typeof(*(oldest)) **_oldest = &(oldest), **_newest = &(newest), *_item = (item); \
+                if (_item->name##_prev)                                 \
+                        _item->name##_prev->name##_next = _item->name##_next; \
+                else                                                    \
+                        *_oldest = _item->name##_next;                  \
+                if (_item->name##_next)                                 \
+                        _item->name##_next->name##_prev = _item->name##_prev; \
+                else                                                    \
+                        *_newest = _item->name##_prev;                  \
+                _item->name##_next = _item->name##_prev = NULL;         \
+        } while (0)
+
 /* typeof(*(head)) drops the const a head read through a const pointer would carry. */
 #define LIST_FOREACH(name, i, head) for (typeof(*(head)) *i = (head); i; i = i->name##_next)
 

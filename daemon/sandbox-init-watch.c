@@ -20,38 +20,25 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "list.h"
 #include "log.h"
 #include "sandbox-init-watch.h"
 #include "sched-attr.h"
 
 struct SandboxInitWatch {
         Sandbox *sandbox;
-        SandboxInitWatch *newer, *older;
+        LIST_FIELDS(SandboxInitWatch, queue); /* in Server.init_watch_oldest..newest */
         uint64_t next_msec;     /* uv_now() of its next look */
         uint64_t deadline_msec; /* on the old image: the spawn's timeout from the take-over; else 0 */
         bool on_old_image;
 };
 
 static void queue_append(Server *s, SandboxInitWatch *w) {
-        w->newer = NULL;
-        w->older = s->init_watch_newest;
-        if (w->older)
-                w->older->newer = w;
-        else
-                s->init_watch_oldest = w;
-        s->init_watch_newest = w;
+        QUEUE_APPEND(queue, s->init_watch_oldest, s->init_watch_newest, w);
 }
 
 static void queue_unlink(Server *s, SandboxInitWatch *w) {
-        if (w->newer)
-                w->newer->older = w->older;
-        else
-                s->init_watch_newest = w->older;
-        if (w->older)
-                w->older->newer = w->newer;
-        else
-                s->init_watch_oldest = w->newer;
-        w->newer = w->older = NULL;
+        QUEUE_REMOVE(queue, s->init_watch_oldest, s->init_watch_newest, w);
 }
 
 static void on_watch_timer(uv_timer_t *timer);

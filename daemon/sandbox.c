@@ -950,25 +950,11 @@ static void spawn_timer_update(Server *s) {
 
 /* The pending spawns in start order: with one timeout for all, the oldest is always the first to expire. */
 static void pending_append(Server *s, Sandbox *sb) {
-        sb->pending_prev = s->pending_newest;
-        sb->pending_next = NULL;
-        if (s->pending_newest)
-                s->pending_newest->pending_next = sb;
-        else
-                s->pending_oldest = sb;
-        s->pending_newest = sb;
+        QUEUE_APPEND(pending, s->pending_oldest, s->pending_newest, sb);
 }
 
 static void pending_remove(Server *s, Sandbox *sb) {
-        if (sb->pending_prev)
-                sb->pending_prev->pending_next = sb->pending_next;
-        else
-                s->pending_oldest = sb->pending_next;
-        if (sb->pending_next)
-                sb->pending_next->pending_prev = sb->pending_prev;
-        else
-                s->pending_newest = sb->pending_prev;
-        sb->pending_next = sb->pending_prev = NULL;
+        QUEUE_REMOVE(pending, s->pending_oldest, s->pending_newest, sb);
 }
 
 /* One spawn less in flight: off the pending list and the counts; the timer stops with the last. */
