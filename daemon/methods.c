@@ -29,6 +29,7 @@
 #include "capabilities.h"
 #include "cgroup-spare.h"
 #include "sandbox.h"
+#include "sandbox-init-watch.h"
 #include "sandbox-list.h"
 #include "sandbox-nested.h"
 #include "sandbox-nested-caller.h"
@@ -206,6 +207,7 @@ static void method_kill(Connection *c) {
         if (!sb)
                 return;
 
+        sandbox_init_watch_note_signal(sb, sig);
         r = all ? sandbox_kill_all(sb, sig) : sandbox_kill(sb, sig);
         log_audit(LOG_INFO, "kill", &c->caller, sb->id, "Sending %s to %s sandbox %s: %s",
                   signal_to_string(sig) ?: "signal", all ? "every process of" : "the top process of", sb->id,

@@ -31,6 +31,7 @@ struct SandboxInitWatch {
         uint64_t next_msec;     /* uv_now() of its next look */
         uint64_t deadline_msec; /* on the old image: the spawn's timeout from the take-over; else 0 */
         bool on_old_image;
+        bool stopped_by_call;   /* a Kill call sent init a stop signal */
 };
 
 static void queue_append(Server *s, SandboxInitWatch *w) {
@@ -87,6 +88,11 @@ void sandbox_init_watch_remove(Sandbox *sb) {
         queue_unlink(s, w);
         free(w);
         timer_update(s);
+}
+
+void sandbox_init_watch_note_signal(Sandbox *sb, int sig) {
+        if (sb->init_watch && (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
+                sb->init_watch->stopped_by_call = true;
 }
 
 bool sandbox_init_watched(const Sandbox *sb) {
@@ -150,19 +156,37 @@ static char process_state(pid_t pid) {
 }
 
 /*
- * What of init's state holds it on the daemon's memory on purpose, in words for the log, or NULL: stopped
- * (or traced), SCHED_IDLE, a nice value above the one it was born with (the spawn worker's, which
- * SCHED_FLAG_RESET_ON_FORK raises to 0 if it was below), or fewer of the daemon's CPUs in its affinity. The
- * daemon changes none of these for init, and init changes none of them itself.
+ * Whether init being stopped may be the sandbox's doing. Pid 1 of a pid namespace takes no SIGSTOP from
+ * inside it: stopped, it was stopped from outside, by its caller or root, whose business that is (the spawn's
+ * timeout still bounds it), as is a stop a Kill call sent. An init outside a pid namespace of its own (a
+ * subreaper) takes one from its command, which has its uid; and where the caller is itself a sandbox (a
+ * request from inside one), whatever stopped init is a sandbox's.
  */
-static const char *held_on_purpose(pid_t pid, char *buf, size_t size) {
+static bool stop_may_be_the_sandboxs(const SandboxInitWatch *w) {
+        const Sandbox *sb = w->sandbox;
+
+        if (sb->made_inside)
+                return true;
+        if (w->stopped_by_call)
+                return false;
+        return !(sb->namespaces & NAMESPACE_BIT(NAMESPACE_PID));
+}
+
+/*
+ * What of init's state holds it on the daemon's memory on purpose, in words for the log, or NULL: stopped
+ * (or traced) where that may be the sandbox's doing, SCHED_IDLE, a nice value above the one it was born with
+ * (the spawn worker's, which SCHED_FLAG_RESET_ON_FORK raises to 0 if it was below), or fewer of the daemon's
+ * CPUs in its affinity. The daemon changes none of these for init, and init changes none of them itself.
+ */
+static const char *held_on_purpose(const SandboxInitWatch *w, char *buf, size_t size) {
+        pid_t pid = w->sandbox->pid;
         SchedAttr attr = {};
         cpu_set_t own, its;
         char state;
         int nice;
 
         state = process_state(pid);
-        if (state == 'T' || state == 't')
+        if ((state == 'T' || state == 't') && stop_may_be_the_sandboxs(w))
                 return "stopped";
         if (syscall(SYS_sched_getattr, pid, &attr, sizeof attr, 0) == 0) {
                 if (attr.sched_policy == SCHED_IDLE)
@@ -193,7 +217,7 @@ static bool look(Server *s, SandboxInitWatch *w, uint64_t now) {
 
         if (!(w->on_old_image ? on_old_image(sb) : sandbox_init_on_daemon_memory(sb)))
                 return false;
-        why = held_on_purpose(sb->pid, buf, sizeof buf);
+        why = held_on_purpose(w, buf, sizeof buf);
         /* A paused sandbox is never ended by a timeout (a Pause froze it there: the new image cannot tell an
          * init on the old one's memory by kcmp()). */
         if (!why && !(w->deadline_msec > 0 && now >= w->deadline_msec && !sb->paused))

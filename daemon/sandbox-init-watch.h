@@ -16,9 +16,11 @@
  *
  * So the loop looks at each such init every SANDBOX_INIT_WATCH_MSEC from
  * the answer until it left the daemon's memory, and kills the sandbox of one
- * that is still there and stopped, or whose scheduling was changed so: none
- * of that is done by the daemon or by init itself, so it is the sandbox's
- * own doing, and it ends the sandbox within a fraction of a second. One that
+ * that is still there and stopped by what may be the sandbox (not pid 1 of
+ * its pid namespace, which only its caller could stop), or whose scheduling
+ * was changed so: none of that is done by the daemon or by init itself, so
+ * it is the sandbox's own doing, and it ends the sandbox within a fraction
+ * of a second. One that
  * is only slow to get a CPU (a tight CPU quota of its sandbox's, a busy
  * host) is left alone: the spawn's timeout still bounds it, and after a
  * restart the next daemon keeps that bound itself (the hand-over says which
@@ -48,6 +50,9 @@ void sandbox_init_watch_add(Sandbox *sb, bool on_old_image);
 
 /* Stops watching sb's init; a no-op if it is not watched. Called before sb is freed. */
 void sandbox_init_watch_remove(Sandbox *sb);
+
+/* A Kill call sent sig to sb: a stop signal sent so is the caller's, not the sandbox's doing. */
+void sandbox_init_watch_note_signal(Sandbox *sb, int sig);
 
 /* Whether sb is watched: its init may still be on this daemon's memory, or the old image's. */
 bool sandbox_init_watched(const Sandbox *sb);

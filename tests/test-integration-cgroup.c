@@ -722,9 +722,12 @@ Test(cgroup, pause_waits_for_init_to_leave_the_daemons_memory) {
  * hour here, so the watchdog would not end it: the daemon's look at init does, or the test fails at
  * test_wait_until()'s bound.
  */
-#define HELD_INIT_SPAWN \
-        "{\"argv\":[\"sh\",\"-c\",\"while :; do :; done\"],\"namespaces\":[\"pid\"],\"keepAlive\":true," \
+#define HELD_INIT_SPAWN_WITH(init) \
+        "{\"argv\":[\"sh\",\"-c\",\"while :; do :; done\"]," init ",\"keepAlive\":true," \
         "\"resources\":{\"cpu\":{\"quota\":1000,\"period\":1000000}}}"
+/* Init as pid 1 of a pid namespace; as a subreaper without one, which its command may signal. */
+#define HELD_INIT_SPAWN HELD_INIT_SPAWN_WITH("\"namespaces\":[\"pid\"]")
+#define HELD_SUBREAPER_SPAWN HELD_INIT_SPAWN_WITH("\"init\":true")
 
 typedef struct HeldInit {
         TestDaemon daemon;
@@ -764,7 +767,7 @@ static bool cgroup_frozen(void *userdata) {
 /* Starts a daemon and a sandbox whose init the quota holds on the daemon's memory, frozen there if freeze. The
  * quota holds it only where the command runs on another CPU than init (which took the period's runtime first):
  * an init that left is killed, and another made. */
-static void held_init_start(HeldInit *h, bool freeze) {
+static void held_init_start_with(HeldInit *h, const char *spawn, bool freeze) {
         static const char *const args[] = { "--limit", "spawn-timeout=3600", "--limit", "spare-cgroups=0", NULL };
         struct json_object *r;
 
@@ -772,7 +775,7 @@ static void held_init_start(HeldInit *h, bool freeze) {
         h->conn = test_daemon_connect(&h->daemon);
         for (int tries = 0;; tries++) {
                 cr_assert_lt(tries, 40, "init left the daemon's memory before the quota could hold it there");
-                h->sandbox = spawn_ok(h->conn, HELD_INIT_SPAWN, NULL, 0);
+                h->sandbox = spawn_ok(h->conn, spawn, NULL, 0);
                 if (init_on_daemon_memory(h)) {
                         if (!freeze)
                                 return;
@@ -787,6 +790,10 @@ static void held_init_start(HeldInit *h, bool freeze) {
                 kill_all_and_wait(h->conn, h->sandbox.id);
                 close(h->sandbox.pidfd);
         }
+}
+
+static void held_init_start(HeldInit *h, bool freeze) {
+        held_init_start_with(h, HELD_INIT_SPAWN, freeze);
 }
 
 static void held_init_stop(HeldInit *h) {
@@ -807,14 +814,36 @@ static void assert_held_init_killed(HeldInit *h, const char *how) {
         json_object_put(r);
 }
 
-/* Stopped, thawed: it stays stopped. */
+/* A subreaper init takes SIGSTOP from its command (here the test stops it, as the command could), thawed: it
+ * stays stopped. */
 Test(cgroup, an_init_stopped_on_the_daemons_memory_ends_its_sandbox) {
         HeldInit h;
 
-        held_init_start(&h, true);
+        held_init_start_with(&h, HELD_SUBREAPER_SPAWN, true);
         cr_assert_eq(kill(h.sandbox.pid, SIGSTOP), 0);
         write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
         assert_held_init_killed(&h, "stopped");
+        held_init_stop(&h);
+}
+
+/*
+ * Pid 1 of a pid namespace takes no SIGSTOP from inside: stopped, its caller stopped it (here by a Kill call),
+ * and the sandbox lives on; continued, init leaves. The daemon looks at it four times while the test waits for
+ * the end that must not come.
+ */
+Test(cgroup, an_init_its_caller_stopped_on_the_daemons_memory_is_left_alone) {
+        struct pollfd pfd;
+        HeldInit h;
+
+        held_init_start(&h, true);
+        call_id_ok(h.conn, "Kill", h.sandbox.id, "\"signal\":19");
+        write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
+        pfd = (struct pollfd) { .fd = h.sandbox.pidfd, .events = POLLIN };
+        cr_assert_eq(poll(&pfd, 1, 4 * 250), 0, "the sandbox of an init its caller stopped was ended");
+        call_id_ok(h.conn, "Kill", h.sandbox.id, "\"signal\":18");
+        cr_assert(test_wait_until(init_left, &h), "init never left the daemon's memory");
+        cr_assert_not(pidfd_readable(&h.sandbox.pidfd), "the sandbox of an init its caller stopped was ended");
+        kill_all_and_wait(h.conn, h.sandbox.id);
         held_init_stop(&h);
 }
 
@@ -866,7 +895,8 @@ static bool init_runs_the_daemons_binary(const HeldInit *h) {
 
 /* A re-executed daemon has no watchdog for the old image's children: it watches an init still on that image's
  * memory itself (the hand-over says which). */
-Test(cgroup, an_init_stopped_on_the_old_images_memory_ends_its_sandbox_after_a_reexec) {
+Test(cgroup, an_init_made_sched_idle_on_the_old_images_memory_ends_its_sandbox_after_a_reexec) {
+        SchedAttr attr = { .size = sizeof attr, .sched_policy = SCHED_IDLE };
         HeldInit h;
 
         held_init_start(&h, true);
@@ -879,9 +909,8 @@ Test(cgroup, an_init_stopped_on_the_old_images_memory_ends_its_sandbox_after_a_r
         h.conn = test_daemon_connect(&h.daemon);
         cr_assert(init_runs_the_daemons_binary(&h), "init left the old image's memory while frozen");
 
-        cr_assert_eq(kill(h.sandbox.pid, SIGSTOP), 0);
-        write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
-        assert_held_init_killed(&h, "stopped");
+        cr_assert_eq(syscall(SYS_sched_setattr, h.sandbox.pid, &attr, 0), 0, "sched_setattr: %m");
+        assert_held_init_killed(&h, "made SCHED_IDLE");
         held_init_stop(&h);
 }
 
