@@ -91,8 +91,12 @@ void sandbox_init_watch_remove(Sandbox *sb) {
 }
 
 void sandbox_init_watch_note_signal(Sandbox *sb, int sig) {
-        if (sb->init_watch && (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
+        if (!sb->init_watch)
+                return;
+        if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
                 sb->init_watch->stopped_by_call = true;
+        else if (sig == SIGCONT)
+                sb->init_watch->stopped_by_call = false;
 }
 
 bool sandbox_init_watched(const Sandbox *sb) {

@@ -51,7 +51,8 @@ void sandbox_init_watch_add(Sandbox *sb, bool on_old_image);
 /* Stops watching sb's init; a no-op if it is not watched. Called before sb is freed. */
 void sandbox_init_watch_remove(Sandbox *sb);
 
-/* A Kill call sent sig to sb: a stop signal sent so is the caller's, not the sandbox's doing. */
+/* A Kill call sent sig to sb: a stop signal sent so is the caller's, not the sandbox's doing (until a SIGCONT
+ * sent so). */
 void sandbox_init_watch_note_signal(Sandbox *sb, int sig);
 
 /* Whether sb is watched: its init may still be on this daemon's memory, or the old image's. */
