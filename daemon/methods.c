@@ -207,7 +207,7 @@ static void method_kill(Connection *c) {
         if (!sb)
                 return;
 
-        sandbox_init_watch_note_signal(sb, sig);
+        sandbox_init_watch_note_signal(sb, sig, /* from_host= */ c->caller.origin.kind == CALLER_ORIGIN_HOST);
         r = all ? sandbox_kill_all(sb, sig) : sandbox_kill(sb, sig);
         log_audit(LOG_INFO, "kill", &c->caller, sb->id, "Sending %s to %s sandbox %s: %s",
                   signal_to_string(sig) ?: "signal", all ? "every process of" : "the top process of", sb->id,

@@ -31,7 +31,8 @@ struct SandboxInitWatch {
         uint64_t next_msec;     /* uv_now() of its next look */
         uint64_t deadline_msec; /* on the old image: the spawn's timeout from the take-over; else 0 */
         bool on_old_image;
-        bool stopped_by_call;   /* a Kill call sent init a stop signal */
+        bool stopped_by_host;   /* a Kill call from the host sent init a stop signal */
+        bool stopped_by_inside; /* a Kill call from inside a sandbox did */
 };
 
 static void queue_append(Server *s, SandboxInitWatch *w) {
@@ -90,13 +91,17 @@ void sandbox_init_watch_remove(Sandbox *sb) {
         timer_update(s);
 }
 
-void sandbox_init_watch_note_signal(Sandbox *sb, int sig) {
-        if (!sb->init_watch)
+void sandbox_init_watch_note_signal(Sandbox *sb, int sig, bool from_host) {
+        SandboxInitWatch *w = sb->init_watch;
+        bool *stopped;
+
+        if (!w)
                 return;
+        stopped = from_host ? &w->stopped_by_host : &w->stopped_by_inside;
         if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-                sb->init_watch->stopped_by_call = true;
+                *stopped = true;
         else if (sig == SIGCONT)
-                sb->init_watch->stopped_by_call = false;
+                *stopped = false;
 }
 
 bool sandbox_init_watched(const Sandbox *sb) {
@@ -162,16 +167,17 @@ static char process_state(pid_t pid) {
 /*
  * Whether init being stopped may be the sandbox's doing. Pid 1 of a pid namespace takes no SIGSTOP from
  * inside it: stopped, it was stopped from outside, by its caller or root, whose business that is (the spawn's
- * timeout still bounds it), as is a stop a Kill call sent. An init outside a pid namespace of its own (a
- * subreaper) takes one from its command, which has its uid; and where the caller is itself a sandbox (a
- * request from inside one), whatever stopped init is a sandbox's.
+ * timeout still bounds it), as is a stop a Kill call from the host sent. But the sandbox may ask the daemon
+ * for one (a Kill call from inside it); an init outside a pid namespace of its own (a subreaper) takes one
+ * from its command, which has its uid; and where the caller is itself a sandbox (a request from inside one),
+ * whatever stopped init is a sandbox's.
  */
 static bool stop_may_be_the_sandboxs(const SandboxInitWatch *w) {
         const Sandbox *sb = w->sandbox;
 
-        if (sb->made_inside)
+        if (sb->made_inside || w->stopped_by_inside)
                 return true;
-        if (w->stopped_by_call)
+        if (w->stopped_by_host)
                 return false;
         return !(sb->namespaces & NAMESPACE_BIT(NAMESPACE_PID));
 }

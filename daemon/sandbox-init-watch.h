@@ -51,9 +51,9 @@ void sandbox_init_watch_add(Sandbox *sb, bool on_old_image);
 /* Stops watching sb's init; a no-op if it is not watched. Called before sb is freed. */
 void sandbox_init_watch_remove(Sandbox *sb);
 
-/* A Kill call sent sig to sb: a stop signal sent so is the caller's, not the sandbox's doing (until a SIGCONT
- * sent so). */
-void sandbox_init_watch_note_signal(Sandbox *sb, int sig);
+/* A Kill call sent sig to sb. A stop signal sent at a call from the host is its caller's doing, one sent at a
+ * call from inside a sandbox (sb itself may ask) a sandbox's, until a SIGCONT sent so. */
+void sandbox_init_watch_note_signal(Sandbox *sb, int sig, bool from_host);
 
 /* Whether sb is watched: its init may still be on this daemon's memory, or the old image's. */
 bool sandbox_init_watched(const Sandbox *sb);

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -844,6 +845,42 @@ Test(cgroup, an_init_its_caller_stopped_on_the_daemons_memory_is_left_alone) {
         cr_assert(test_wait_until(init_left, &h), "init never left the daemon's memory");
         cr_assert_not(pidfd_readable(&h.sandbox.pidfd), "the sandbox of an init its caller stopped was ended");
         kill_all_and_wait(h.conn, h.sandbox.id);
+        held_init_stop(&h);
+}
+
+/* From a process in the sandbox's pid namespace: a Kill call of its own sandbox, with SIGSTOP. 0 if it was sent. */
+static int kill_from_inside(const HeldInit *h, const char *params) {
+        pid_t pid = fork();
+        int status;
+
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                pid_t inside;
+
+                if (setns(h->sandbox.pidfd, CLONE_NEWPID) < 0)
+                        _exit(2);
+                inside = fork();
+                if (inside == 0) {
+                        int conn = test_daemon_connect(&h->daemon);
+                        struct json_object *r = call_id(conn, "Kill", h->sandbox.id, params);
+
+                        _exit(test_json_get(r, "error") ? 3 : 0);
+                }
+                _exit(inside > 0 && waitpid(inside, &status, 0) == inside && WIFEXITED(status) ?
+                              WEXITSTATUS(status) : 4);
+        }
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Pid 1 takes no SIGSTOP from inside, but the sandbox may ask the daemon for one: that stop is the sandbox's. */
+Test(cgroup, an_init_its_sandbox_had_the_daemon_stop_ends_its_sandbox) {
+        HeldInit h;
+
+        held_init_start(&h, true);
+        cr_assert_eq(kill_from_inside(&h, "\"signal\":19"), 0, "the Kill from inside the sandbox failed");
+        write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
+        assert_held_init_killed(&h, "stopped at its sandbox's request");
         held_init_stop(&h);
 }
 
