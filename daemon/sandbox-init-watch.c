@@ -183,8 +183,8 @@ static bool stop_may_be_the_sandboxs(const SandboxInitWatch *w) {
 }
 
 /*
- * What of init's state holds it on the daemon's memory on purpose, in words for the log, or NULL: stopped
- * (or traced) where that may be the sandbox's doing, SCHED_IDLE, a nice value above the one it was born with
+ * What of init's state holds it on the daemon's memory on purpose, in words for the log, or NULL: in a
+ * tracing stop, stopped where that may be the sandbox's doing, SCHED_IDLE, a nice value above the one it was born with
  * (the spawn worker's, which SCHED_FLAG_RESET_ON_FORK raises to 0 if it was below), or fewer of the daemon's
  * CPUs in its affinity. The daemon changes none of these for init, and init changes none of them itself.
  */
@@ -195,8 +195,12 @@ static const char *held_on_purpose(const SandboxInitWatch *w, char *buf, size_t 
         char state;
         int nice;
 
+        /* A tracer needs CAP_SYS_PTRACE over the daemon's memory, which a sandbox's command has when it is root
+         * without a user namespace: unlike a signal, a ptrace stop reaches pid 1 from inside too. */
         state = process_state(pid);
-        if ((state == 'T' || state == 't') && stop_may_be_the_sandboxs(w))
+        if (state == 't')
+                return "stopped by a tracer";
+        if (state == 'T' && stop_may_be_the_sandboxs(w))
                 return "stopped";
         if (syscall(SYS_sched_getattr, pid, &attr, sizeof attr, 0) == 0) {
                 if (attr.sched_policy == SCHED_IDLE)

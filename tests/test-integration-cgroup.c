@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -845,6 +846,22 @@ Test(cgroup, an_init_its_caller_stopped_on_the_daemons_memory_is_left_alone) {
         cr_assert(test_wait_until(init_left, &h), "init never left the daemon's memory");
         cr_assert_not(pidfd_readable(&h.sandbox.pidfd), "the sandbox of an init its caller stopped was ended");
         kill_all_and_wait(h.conn, h.sandbox.id);
+        held_init_stop(&h);
+}
+
+/* A tracer's stop reaches pid 1 from inside too (a command that is root without a user namespace may trace):
+ * whoever traces it, init held in a tracing stop ends its sandbox. */
+Test(cgroup, an_init_in_a_tracing_stop_on_the_daemons_memory_ends_its_sandbox) {
+        HeldInit h;
+
+        held_init_start(&h, true);
+        cr_assert_eq(ptrace(PTRACE_SEIZE, h.sandbox.pid, NULL, NULL), 0, "PTRACE_SEIZE: %m");
+        cr_assert_eq(ptrace(PTRACE_INTERRUPT, h.sandbox.pid, NULL, NULL), 0, "PTRACE_INTERRUPT: %m");
+        write_cgroup_file(h.cgroup, "cgroup.freeze", "0");
+        /* The tracer learns of its tracee's end first; the daemon, its parent, once the tracer let it go. */
+        for (int status = 0; !WIFSIGNALED(status);)
+                cr_assert_eq(waitpid(h.sandbox.pid, &status, __WALL), h.sandbox.pid, "waitpid: %m");
+        assert_held_init_killed(&h, "in a tracing stop");
         held_init_stop(&h);
 }
 
