@@ -901,12 +901,17 @@ Test(cgroup, an_init_its_sandbox_had_the_daemon_stop_ends_its_sandbox) {
         held_init_stop(&h);
 }
 
-Test(cgroup, an_init_made_sched_idle_on_the_daemons_memory_ends_its_sandbox) {
+static void make_sched_idle(pid_t pid) {
         SchedAttr attr = { .size = sizeof attr, .sched_policy = SCHED_IDLE };
+
+        cr_assert_eq(syscall(SYS_sched_setattr, pid, &attr, 0), 0, "sched_setattr: %m");
+}
+
+Test(cgroup, an_init_made_sched_idle_on_the_daemons_memory_ends_its_sandbox) {
         HeldInit h;
 
         held_init_start(&h, true);
-        cr_assert_eq(syscall(SYS_sched_setattr, h.sandbox.pid, &attr, 0), 0, "sched_setattr: %m");
+        make_sched_idle(h.sandbox.pid);
         assert_held_init_killed(&h, "made SCHED_IDLE");
         held_init_stop(&h);
 }
@@ -950,7 +955,6 @@ static bool init_runs_the_daemons_binary(const HeldInit *h) {
 /* A re-executed daemon has no watchdog for the old image's children: it watches an init still on that image's
  * memory itself (the hand-over says which). */
 Test(cgroup, an_init_made_sched_idle_on_the_old_images_memory_ends_its_sandbox_after_a_reexec) {
-        SchedAttr attr = { .size = sizeof attr, .sched_policy = SCHED_IDLE };
         HeldInit h;
 
         held_init_start(&h, true);
@@ -963,7 +967,7 @@ Test(cgroup, an_init_made_sched_idle_on_the_old_images_memory_ends_its_sandbox_a
         h.conn = test_daemon_connect(&h.daemon);
         cr_assert(init_runs_the_daemons_binary(&h), "init left the old image's memory while frozen");
 
-        cr_assert_eq(syscall(SYS_sched_setattr, h.sandbox.pid, &attr, 0), 0, "sched_setattr: %m");
+        make_sched_idle(h.sandbox.pid);
         assert_held_init_killed(&h, "made SCHED_IDLE");
         held_init_stop(&h);
 }
