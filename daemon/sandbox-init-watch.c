@@ -271,14 +271,3 @@ static void on_watch_timer(uv_timer_t *timer) {
         }
         timer_update(s);
 }
-
-void sandbox_init_watch_done(Server *s) {
-        SandboxInitWatch *w;
-
-        while ((w = s->init_watch_oldest)) {
-                queue_unlink(s, w);
-                w->sandbox->init_watch = NULL;
-                free(w);
-        }
-        (void) uv_timer_stop(&s->init_watch_timer);
-}

@@ -60,6 +60,3 @@ bool sandbox_init_watched(const Sandbox *sb);
 
 /* Whether sb's init is on this daemon's memory (the same mm, kcmp(2)). */
 bool sandbox_init_on_daemon_memory(const Sandbox *sb);
-
-/* Stops the watch's timer and forgets every watched init: at the server's end. */
-void sandbox_init_watch_done(Server *s);

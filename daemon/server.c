@@ -22,7 +22,6 @@
 #include "methods.h"
 #include "restart.h"
 #include "sandbox.h"
-#include "sandbox-init-watch.h"
 #include "server.h"
 #include "spawn-worker.h"
 #include "warm-pool.h"
@@ -573,7 +572,7 @@ void server_shutdown(Server *s) {
         restart_close_keepers(s);
         uv_close((uv_handle_t *) &s->spawn_timer, NULL);
         uv_close((uv_handle_t *) &s->pause_timer, NULL);
-        sandbox_init_watch_done(s);
+        /* Empty: every sandbox was freed, and its watch with it. */
         uv_close((uv_handle_t *) &s->init_watch_timer, NULL);
         spawn_worker_flush_watches(true);
         uv_close((uv_handle_t *) &s->after_iteration, NULL);
