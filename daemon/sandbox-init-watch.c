@@ -165,21 +165,14 @@ static char process_state(pid_t pid) {
 }
 
 /*
- * Whether init being stopped may be the sandbox's doing. Pid 1 of a pid namespace takes no SIGSTOP from
- * inside it: stopped, it was stopped from outside, by its caller or root, whose business that is (the spawn's
- * timeout still bounds it), as is a stop a Kill call from the host sent. But the sandbox may ask the daemon
- * for one (a Kill call from inside it); an init outside a pid namespace of its own (a subreaper) takes one
- * from its command, which has its uid; and where the caller is itself a sandbox (a request from inside one),
- * whatever stopped init is a sandbox's.
+ * Whether init being stopped may be the sandbox's doing: unless a Kill call from the host stopped it (its
+ * caller's business; the spawn's timeout still bounds it). Pid 1 of a pid namespace takes no SIGSTOP from
+ * inside it, but every process with init's uid outside it does (a root caller may run the sandbox as another
+ * user), and the sandbox itself may ask the daemon for one (a Kill from inside); a subreaper init takes one
+ * from its command; where the caller is itself a sandbox, whatever stopped init is a sandbox's.
  */
 static bool stop_may_be_the_sandboxs(const SandboxInitWatch *w) {
-        const Sandbox *sb = w->sandbox;
-
-        if (sb->made_inside || w->stopped_by_inside)
-                return true;
-        if (w->stopped_by_host)
-                return false;
-        return !(sb->namespaces & NAMESPACE_BIT(NAMESPACE_PID));
+        return w->sandbox->made_inside || w->stopped_by_inside || !w->stopped_by_host;
 }
 
 /*

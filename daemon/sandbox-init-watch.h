@@ -6,8 +6,10 @@
  * (sandbox-init.c), and for a root caller the answer comes first: for a
  * moment init is still a vfork child on the daemon's memory, holding its
  * spawn worker, while its command already runs with init's uid. A command
- * that wins that race may hold init there on purpose: stop it (an init that
- * is not pid 1 of a pid namespace takes SIGSTOP from it), or starve it (make
+ * that wins that race (or a process with init's uid outside) may hold init
+ * there on purpose: stop it (a subreaper init takes SIGSTOP from it; pid 1
+ * of a pid namespace from outside it, or from the daemon at the sandbox's
+ * own Kill), trace it, or starve it (make
  * it SCHED_IDLE, raise its nice value or take CPUs from its affinity, and
  * spin beside it). The watchdog's bound, the spawn's timeout (30 s by
  * default), is long enough for a few sandboxes to take every worker, and a
@@ -16,11 +18,11 @@
  *
  * So the loop looks at each such init every SANDBOX_INIT_WATCH_MSEC from
  * the answer until it left the daemon's memory, and kills the sandbox of one
- * that is still there and stopped by what may be the sandbox (not pid 1 of
- * its pid namespace, which only its caller could stop), or whose scheduling
- * was changed so: none of that is done by the daemon or by init itself, so
- * it is the sandbox's own doing, and it ends the sandbox within a fraction
- * of a second. One that
+ * that is still there and stopped (unless a Kill from the host stopped it,
+ * which is its caller's business) or traced, or whose scheduling was changed
+ * so: none of that is done by the daemon or by init itself, and it ends the
+ * sandbox within a fraction of a second. (Every spawn with an init is
+ * watched; a non-root caller's init has left before the answer.) One that
  * is only slow to get a CPU (a tight CPU quota of its sandbox's, a busy
  * host) is left alone: the spawn's timeout still bounds it, and after a
  * restart the next daemon keeps that bound itself (the hand-over says which

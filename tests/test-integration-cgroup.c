@@ -829,8 +829,8 @@ Test(cgroup, an_init_stopped_on_the_daemons_memory_ends_its_sandbox) {
 }
 
 /*
- * Pid 1 of a pid namespace takes no SIGSTOP from inside: stopped, its caller stopped it (here by a Kill call),
- * and the sandbox lives on; continued, init leaves. The daemon looks at it four times while the test waits for
+ * A stop a Kill call from the host sent is the caller's business: the sandbox lives on; continued, init
+ * leaves. The daemon looks at it four times while the test waits for
  * the end that must not come.
  */
 Test(cgroup, an_init_its_caller_stopped_on_the_daemons_memory_is_left_alone) {
